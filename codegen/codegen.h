@@ -1,0 +1,27 @@
+/*
+ * codegen.h: what the back end makes of a checked Program.
+ *   cg_emit_c          the handler C (calls runtime/dwf.h), with #line back to the .dwf
+ *   cg_emit_artifacts  durable-config.json, iam/*.json, deploy.sh, template.yaml, main.tf
+ * Both write only what they are asked to and report I/O failures with errno text.
+ */
+#ifndef DWF_CODEGEN_H
+#define DWF_CODEGEN_H
+
+#include <stdio.h>
+#include "../grammar/ast.h"
+
+typedef struct CgOptions {
+    const char *region;   /* --region, or NULL: files use parameters/variables */
+    const char *account;  /* --account, or NULL */
+    const char *zip_name; /* the zip the deploy files reference; default "function.zip" */
+} CgOptions;
+
+/* Write the handler C for `p` to `out`. Returns 0, or -1 on a write error. */
+int cg_emit_c(const Program *p, FILE *out);
+
+/* Write the deploy artifacts into `dir` (created if missing, with dir/iam/). Returns 0, or -1
+ * with a message in errbuf. */
+int cg_emit_artifacts(const Program *p, const char *dir, const CgOptions *o, char *errbuf,
+                      size_t errlen);
+
+#endif
