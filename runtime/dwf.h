@@ -65,6 +65,12 @@ enum {
 #define DWF_AT(c, line, col) dwf_at((c), (line), (col))
 
 /* ---- function shapes the generated code provides ---------------------------------------- */
+/* Frames. The generated code keeps every variable of a workflow in one frame struct (a field per
+ * variable, all dwf_val *). Steps, poll checks and submitters run on the caller's frame. Every
+ * child context (parallel branch, map item, group, compensation) gets its own copy of the
+ * caller's frame (wf->frame_size bytes, pool-owned), so concurrent children never share a
+ * binding; a child hands its value back only through `out`. A child body returning DWF_OK or
+ * DWF_RETURN has succeeded with *out as its value. */
 /* A block: a step body, a branch, a group, a try or catch body, a compensation, the workflow
  * body. `frame` is the generated frame struct (variables); `out` receives the block's value
  * (may be left NULL = null). Returns a status code. */
