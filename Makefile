@@ -43,7 +43,7 @@ UNIT_SRC    = $(wildcard tests/unit/test_*.c)
 UNIT_BIN    = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all check unit fuzz golden-update clean deps demo
-all: $(BUILD)/dwf $(BUILD)/libdwf.a $(BUILD)/lambda_main.o
+all: $(BUILD)/dwf $(BUILD)/libdwf.a $(if $(wildcard runtime/lambda_main.c),$(BUILD)/lambda_main.o)
 
 $(BUILD)/gen/parser.c $(BUILD)/gen/parser.h: grammar/parser.y
 	@mkdir -p $(BUILD)/gen
