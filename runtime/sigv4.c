@@ -1,0 +1,330 @@
+/*
+ * sigv4.c: AWS Signature Version 4, by hand, with OpenSSL's SHA-256 and HMAC.
+ *
+ * Why by hand: libcurl can sign (CURLOPT_AWS_SIGV4), but Debian 12 ships libcurl 7.88.1, which
+ * copies the request path into the canonical request verbatim. Every service but S3 wants each
+ * path label URI-encoded twice there, and the durable execution API carries the execution ARN
+ * (and callback ids) as one %-encoded path label: the wire path holds "arn%3Aaws%3Alambda..."
+ * and the canonical URI must hold "arn%253Aaws%253Alambda...". libcurl gets that right only
+ * from 8.14.0 on (and canonicalises the query only from 8.3.0), so with 7.88 every request
+ * with an ARN in its path would be rejected with a signature mismatch. We build the canonical
+ * request ourselves and hand libcurl a finished Authorization header.
+ *
+ * The shape follows @smithy/signature-v4 (what @aws-sdk/client-lambda uses) rule for rule, so
+ * tests/deploy/sigv4_vectors.mjs can prove the result byte for byte against it:
+ *   - canonical URI = UriEncode(wire path) with "%2F" turned back into "/" (so a literal '%'
+ *     becomes "%25": the double encoding), empty, "." and ".." segments normalised away;
+ *   - canonical query = names and values UriEncoded, sorted by encoded name, "name=value"
+ *     joined by '&' (the string we then send, so what is signed is what is sent);
+ *   - the signer adds x-amz-content-sha256 (smithy's applyChecksum defaults to true and the
+ *     Lambda client leaves it so), and x-amz-security-token when there is a session token;
+ *   - header values trimmed, inner runs of blanks folded to one space, CR/LF to a space.
+ */
+#include "sigv4.h"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- a growable string: every append checks the allocation once, at the end ------------ */
+typedef struct sbuf {
+    char *p;
+    size_t len, cap;
+    int oom;
+} sbuf;
+
+static void sb_addn(sbuf *b, const char *s, size_t n) {
+    if (b->oom) return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n + 1) cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p) {
+            b->oom = 1;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void sb_add(sbuf *b, const char *s) { sb_addn(b, s, strlen(s)); }
+
+/* Returns the finished string (caller frees) or NULL after an allocation failure. */
+static char *sb_take(sbuf *b) {
+    if (b->oom) {
+        free(b->p);
+        return NULL;
+    }
+    if (!b->p) return strdup("");
+    return b->p;
+}
+
+static int unreserved(unsigned char ch) {
+    return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+           ch == '-' || ch == '.' || ch == '_' || ch == '~';
+}
+
+static void sb_add_encoded(sbuf *b, const char *s, size_t n) {
+    static const char hex[] = "0123456789ABCDEF";
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (unreserved(ch)) {
+            sb_addn(b, (const char *)&s[i], 1);
+        } else {
+            char esc[3] = {'%', hex[ch >> 4], hex[ch & 15]};
+            sb_addn(b, esc, 3);
+        }
+    }
+}
+
+char *dwf__uri_encode(const char *s) {
+    sbuf b = {0};
+    sb_add_encoded(&b, s, strlen(s));
+    return sb_take(&b);
+}
+
+static void hex_of(const unsigned char *d, size_t n, char *out) {
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hex[d[i] >> 4];
+        out[2 * i + 1] = hex[d[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+static int sha256_hex(const void *data, size_t n, char out[65]) {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    if (!EVP_Digest(data ? data : "", n, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32) return -1;
+    hex_of(md, 32, out);
+    return 0;
+}
+
+static int hmac256(const void *key, size_t keylen, const char *msg, unsigned char out[32]) {
+    unsigned int len = 0;
+    if (!HMAC(EVP_sha256(), key, (int)keylen, (const unsigned char *)msg, strlen(msg), out, &len) ||
+        len != 32)
+        return -1;
+    return 0;
+}
+
+/* Canonical URI as smithy computes it: normalise the segments of the wire path, then
+ * UriEncode the whole path and turn "%2F" back into '/'. */
+static void canonical_path(sbuf *b, const char *path) {
+    size_t n = strlen(path);
+    /* Segment boundaries of the normalised path; a path has at most n segments. */
+    const char **seg = malloc((n + 1) * sizeof *seg);
+    size_t *seglen = malloc((n + 1) * sizeof *seglen);
+    if (!seg || !seglen) {
+        free(seg);
+        free(seglen);
+        b->oom = 1;
+        return;
+    }
+    size_t nseg = 0;
+    const char *p = path;
+    while (*p) {
+        const char *e = strchr(p, '/');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len == 0 || (len == 1 && p[0] == '.')) {
+            /* skipped */
+        } else if (len == 2 && p[0] == '.' && p[1] == '.') {
+            if (nseg) nseg--;
+        } else {
+            seg[nseg] = p;
+            seglen[nseg++] = len;
+        }
+        if (!e) break;
+        p = e + 1;
+    }
+    if (n && path[0] == '/') sb_add(b, "/");
+    for (size_t i = 0; i < nseg; i++) {
+        if (i) sb_add(b, "/");
+        sb_add_encoded(b, seg[i], seglen[i]);
+    }
+    if (nseg && n && path[n - 1] == '/') sb_add(b, "/");
+    free(seg);
+    free(seglen);
+}
+
+typedef struct enc_param {
+    char *name, *value;
+} enc_param;
+
+static int cmp_param(const void *a, const void *b) {
+    const enc_param *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : strcmp(x->value, y->value);
+}
+
+/* The canonical query, which is also the query we send. */
+static char *canonical_query(const dwf__sigv4_param *q, int n) {
+    if (n <= 0) return strdup("");
+    enc_param *ps = calloc((size_t)n, sizeof *ps);
+    if (!ps) return NULL;
+    char *res = NULL;
+    int i;
+    for (i = 0; i < n; i++) {
+        ps[i].name = dwf__uri_encode(q[i].name);
+        ps[i].value = dwf__uri_encode(q[i].value ? q[i].value : "");
+        if (!ps[i].name || !ps[i].value) goto done;
+    }
+    qsort(ps, (size_t)n, sizeof *ps, cmp_param);
+    sbuf b = {0};
+    for (i = 0; i < n; i++) {
+        if (i) sb_add(&b, "&");
+        sb_add(&b, ps[i].name);
+        sb_add(&b, "=");
+        sb_add(&b, ps[i].value);
+    }
+    res = sb_take(&b);
+done:
+    for (i = 0; i < n; i++) {
+        free(ps[i].name);
+        free(ps[i].value);
+    }
+    free(ps);
+    return res;
+}
+
+/* A canonical header line "name:value\n" with the value trimmed and blanks folded. */
+static void canonical_header(sbuf *b, const char *name, const char *value) {
+    sb_add(b, name);
+    sb_add(b, ":");
+    const char *s = value;
+    while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n') s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n')) n--;
+    int blank = 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n') {
+            blank = 1;
+            continue;
+        }
+        if (blank) sb_add(b, " ");
+        blank = 0;
+        sb_addn(b, &ch, 1);
+    }
+    sb_add(b, "\n");
+}
+
+void dwf__sigv4_result_free(dwf__sigv4_result *out) {
+    if (!out) return;
+    free(out->query);
+    free(out->canonical_request);
+    free(out->authorization);
+    out->query = out->canonical_request = out->authorization = NULL;
+}
+
+int dwf__sigv4_sign(const dwf__sigv4_creds *creds, const dwf__sigv4_request *req,
+                    dwf__sigv4_result *out) {
+    memset(out, 0, sizeof *out);
+    int have_token = creds->session_token && creds->session_token[0];
+
+    struct tm tm;
+    if (!gmtime_r(&req->when, &tm)) return -1;
+    if (strftime(out->amz_date, sizeof out->amz_date, "%Y%m%dT%H%M%SZ", &tm) != 16) return -1;
+    char date[9];
+    memcpy(date, out->amz_date, 8);
+    date[8] = '\0';
+
+    if (sha256_hex(req->body, req->body_len, out->payload_hash) < 0) return -1;
+    out->query = canonical_query(req->query, req->nquery);
+    if (!out->query) goto fail;
+
+    /* Signed headers, already in sorted order. */
+    const char *signed_headers = req->content_type
+        ? (have_token ? "content-type;host;x-amz-content-sha256;x-amz-date;x-amz-security-token"
+                      : "content-type;host;x-amz-content-sha256;x-amz-date")
+        : (have_token ? "host;x-amz-content-sha256;x-amz-date;x-amz-security-token"
+                      : "host;x-amz-content-sha256;x-amz-date");
+
+    sbuf cr = {0};
+    sb_add(&cr, req->method);
+    sb_add(&cr, "\n");
+    canonical_path(&cr, req->path);
+    sb_add(&cr, "\n");
+    sb_add(&cr, out->query);
+    sb_add(&cr, "\n");
+    if (req->content_type) canonical_header(&cr, "content-type", req->content_type);
+    canonical_header(&cr, "host", req->host);
+    canonical_header(&cr, "x-amz-content-sha256", out->payload_hash);
+    canonical_header(&cr, "x-amz-date", out->amz_date);
+    if (have_token) canonical_header(&cr, "x-amz-security-token", creds->session_token);
+    sb_add(&cr, "\n");
+    sb_add(&cr, signed_headers);
+    sb_add(&cr, "\n");
+    sb_add(&cr, out->payload_hash);
+    out->canonical_request = sb_take(&cr);
+    if (!out->canonical_request) goto fail;
+
+    char cr_hash[65];
+    if (sha256_hex(out->canonical_request, strlen(out->canonical_request), cr_hash) < 0) goto fail;
+
+    sbuf scope = {0};
+    sb_add(&scope, date);
+    sb_add(&scope, "/");
+    sb_add(&scope, creds->region);
+    sb_add(&scope, "/");
+    sb_add(&scope, creds->service);
+    sb_add(&scope, "/aws4_request");
+    char *scope_s = sb_take(&scope);
+    if (!scope_s) goto fail;
+
+    sbuf sts = {0};
+    sb_add(&sts, "AWS4-HMAC-SHA256\n");
+    sb_add(&sts, out->amz_date);
+    sb_add(&sts, "\n");
+    sb_add(&sts, scope_s);
+    sb_add(&sts, "\n");
+    sb_add(&sts, cr_hash);
+    char *sts_s = sb_take(&sts);
+
+    sbuf key = {0};
+    sb_add(&key, "AWS4");
+    sb_add(&key, creds->secret_key);
+    char *key_s = sb_take(&key);
+
+    unsigned char k1[32], k2[32], k3[32], k4[32], sig[32];
+    int ok = sts_s && key_s && hmac256(key_s, strlen(key_s), date, k1) == 0 &&
+             hmac256(k1, 32, creds->region, k2) == 0 && hmac256(k2, 32, creds->service, k3) == 0 &&
+             hmac256(k3, 32, "aws4_request", k4) == 0 && hmac256(k4, 32, sts_s, sig) == 0;
+    if (key_s) OPENSSL_cleanse(key_s, strlen(key_s));
+    free(key_s);
+    free(sts_s);
+    OPENSSL_cleanse(k1, sizeof k1);
+    OPENSSL_cleanse(k2, sizeof k2);
+    OPENSSL_cleanse(k3, sizeof k3);
+    OPENSSL_cleanse(k4, sizeof k4);
+    if (!ok) {
+        free(scope_s);
+        goto fail;
+    }
+    char sig_hex[65];
+    hex_of(sig, 32, sig_hex);
+
+    sbuf auth = {0};
+    sb_add(&auth, "AWS4-HMAC-SHA256 Credential=");
+    sb_add(&auth, creds->access_key);
+    sb_add(&auth, "/");
+    sb_add(&auth, scope_s);
+    sb_add(&auth, ", SignedHeaders=");
+    sb_add(&auth, signed_headers);
+    sb_add(&auth, ", Signature=");
+    sb_add(&auth, sig_hex);
+    free(scope_s);
+    out->authorization = sb_take(&auth);
+    if (!out->authorization) goto fail;
+    return 0;
+
+fail:
+    dwf__sigv4_result_free(out);
+    return -1;
+}

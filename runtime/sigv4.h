@@ -1,0 +1,62 @@
+/*
+ * sigv4.h: AWS Signature Version 4 request signing for the Lambda transport (internal to
+ * libdwf, dwf__ prefix). sigv4.c explains why it is done by hand instead of by libcurl.
+ *
+ * The signer works on the request exactly as it goes on the wire: the caller gives the path
+ * already percent-encoded (each label encoded once with dwf__uri_encode), the query as raw
+ * name/value pairs (the signer encodes and sorts them and hands back the string to send), and
+ * the body bytes. It signs the headers the official JS signer (@smithy/signature-v4, as
+ * @aws-sdk/client-lambda configures it) signs for these requests: content-type when there is
+ * one, host, x-amz-content-sha256, x-amz-date and x-amz-security-token when there is a
+ * session token. The caller must send every one of them with the values in the result.
+ */
+#ifndef DWF_SIGV4_H
+#define DWF_SIGV4_H
+
+#include <stddef.h>
+#include <time.h>
+
+typedef struct dwf__sigv4_creds {
+    const char *access_key;
+    const char *secret_key;
+    const char *session_token; /* NULL or "" = none (no x-amz-security-token header) */
+    const char *region;        /* e.g. "us-east-1" */
+    const char *service;       /* "lambda" */
+} dwf__sigv4_creds;
+
+typedef struct dwf__sigv4_param {
+    const char *name;  /* raw, not encoded */
+    const char *value; /* raw, not encoded */
+} dwf__sigv4_param;
+
+typedef struct dwf__sigv4_request {
+    const char *method;             /* "GET", "POST" */
+    const char *host;               /* the Host header: host, or host:port when not default */
+    const char *path;               /* as sent: labels already percent-encoded once */
+    const dwf__sigv4_param *query;  /* may be NULL when nquery == 0 */
+    int nquery;
+    const char *content_type;       /* NULL = the request has no Content-Type header */
+    const void *body;               /* may be NULL when body_len == 0 */
+    size_t body_len;
+    time_t when;                    /* signing time (UTC seconds) */
+} dwf__sigv4_request;
+
+typedef struct dwf__sigv4_result {
+    char amz_date[17];        /* X-Amz-Date value, YYYYMMDDTHHMMSSZ */
+    char payload_hash[65];    /* X-Amz-Content-Sha256 value, hex SHA-256 of the body */
+    char *query;              /* the query string to send (canonical form, no '?'); malloc'd */
+    char *canonical_request;  /* for tests and debugging; malloc'd */
+    char *authorization;      /* the Authorization header value; malloc'd */
+} dwf__sigv4_result;
+
+/* Sign `req`. Returns 0 and fills *out (free with dwf__sigv4_result_free), or -1 when out of
+ * memory or OpenSSL fails (then *out holds nothing to free). */
+int dwf__sigv4_sign(const dwf__sigv4_creds *creds, const dwf__sigv4_request *req,
+                    dwf__sigv4_result *out);
+void dwf__sigv4_result_free(dwf__sigv4_result *out);
+
+/* SigV4 UriEncode: every byte but A-Z a-z 0-9 - . _ ~ becomes %XX (uppercase hex), '/'
+ * included. Returns a malloc'd string (caller frees) or NULL when out of memory. */
+char *dwf__uri_encode(const char *s);
+
+#endif
