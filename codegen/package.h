@@ -1,0 +1,62 @@
+/*
+ * package.h: the Lambda zip packager behind `dwf build`.
+ *
+ * Given a linked Lambda program, pkg_build_zip() writes a self-contained deployment zip in the
+ * layout of aws-lambda-cpp's packager:
+ *   bootstrap            mode 0755, a POSIX sh script that execs the bundled loader
+ *   bin/<name>           the program
+ *   lib/<soname>         every shared library the program needs, libc included
+ *   lib/ld-*.so.*        the dynamic loader named by the program's PT_INTERP
+ *   etc/ca-bundle.crt    the build host's CA roots, used only when the host has none
+ * The bundled loader runs the program with --library-path lib, so it gets the glibc it was
+ * linked against whatever the Lambda host has, and no system library shadows a bundled one.
+ * The zip is reproducible: sorted entries, fixed timestamps, fixed compression.
+ */
+#ifndef DWF_PACKAGE_H
+#define DWF_PACKAGE_H
+
+#include <stddef.h>
+
+typedef struct PkgOptions {
+    const char *binary;    /* the linked program (a dynamically linked ELF) */
+    const char *name;      /* its file name under bin/; sanitised to [A-Za-z0-9._-] */
+    const char *ca_bundle; /* CA file shipped as etc/ca-bundle.crt; NULL = the first of the
+                            * usual system locations that exists; "" = ship none */
+    const char *comment;   /* one line for the bootstrap's header comment, or NULL */
+} PkgOptions;
+
+/* One shared object a program needs, as its loader resolves it. */
+typedef struct PkgLib {
+    char *soname; /* the DT_NEEDED name (the loader: the basename of its path) */
+    char *path;   /* the file it resolves to on this machine */
+    int is_loader;
+} PkgLib;
+
+typedef struct PkgReport {
+    int entries;         /* files and directories in the zip */
+    int libraries;       /* shared objects bundled under lib/, the loader included */
+    long long unpacked;  /* bytes of the files, uncompressed */
+    long long zip_bytes; /* size of the written zip */
+} PkgReport;
+
+/* The program interpreter (PT_INTERP) of an ELF file into out. Returns 0, or -1 with a message
+ * in err (not an ELF file, statically linked, unreadable). */
+int pkg_elf_interp(const char *path, char *out, size_t outlen, char *err, size_t errlen);
+
+/* Every shared object `binary` needs, resolved by running its own loader with --list (the
+ * loader's search rules, RPATH and ld.so.cache included) in an empty environment. On success
+ * *libs holds *n entries sorted by soname, the loader among them; free with pkg_libs_free().
+ * A library the loader cannot find is an error naming it. */
+int pkg_resolve_libs(const char *binary, PkgLib **libs, int *n, char *err, size_t errlen);
+void pkg_libs_free(PkgLib *libs, int n);
+
+/* The bootstrap script for a program named `name` run by the loader `loader_name` (both file
+ * names inside the zip). Returns malloc'd text; caller frees. NULL on allocation failure. */
+char *pkg_bootstrap_text(const char *name, const char *loader_name, const char *comment);
+
+/* Write the zip at zip_path (replaced atomically). Returns 0 (r filled when non-NULL), or -1
+ * with a message in err. */
+int pkg_build_zip(const char *zip_path, const PkgOptions *o, PkgReport *r, char *err,
+                  size_t errlen);
+
+#endif
