@@ -1,0 +1,134 @@
+/*
+ * service.h: the durable execution service core, written once and used by every local host:
+ * the embedded engine (`dwf run`, runtime/engine.c) calls it in-process, and the local Lambda
+ * emulator (`dwf serve`) maps its REST routes onto it one to one.
+ *
+ * Every call takes and returns cJSON in the shapes of the AWS API (durable-protocol.md
+ * sections 3, 6 and 7): request bodies are borrowed, *out is a new cJSON the caller frees.
+ * Every call returns 0, or -1 with a named error in err (err->type is the API's error name:
+ * InvalidParameterValueException, ResourceNotFoundException, CallbackTimeoutException,
+ * DurableExecutionAlreadyStartedException, ServiceException, plus StoreLockedException and
+ * StoreCorruptException for a store another process holds or a file that is not a store).
+ * An HTTP server maps err->type to a status with dwf_service_http_status().
+ *
+ * Each call is one SQLite transaction: it either applies entirely or changes nothing.
+ * Timestamps in the JSON are epoch seconds (numbers), as in the REST API; the invocation event
+ * built by dwf_service_begin_invocation() uses ISO-8601 strings, as Lambda sends it.
+ * A service handle is thread-safe (calls are serialised).
+ */
+#ifndef DWF_SERVICE_H
+#define DWF_SERVICE_H
+
+#include <cjson/cJSON.h>
+#include "dwf.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct dwf_service dwf_service;
+
+/* A clock: milliseconds since the epoch. */
+typedef double (*dwf_clock_fn)(void *arg);
+
+typedef struct dwf_service_opts {
+    const char *path;       /* the store; NULL = ./.dwf/dwf.db */
+    /* NULL = the store's clock: real time plus the store's persisted virtual offset, which
+     * dwf_service_advance_clock() moves forward (--skip-time). Tests inject their own. */
+    dwf_clock_fn clock;
+    void *clock_arg;
+    int busy_timeout_ms;    /* 0 = $DWF_BUSY_TIMEOUT_MS or 5000 */
+    const char *region;     /* for ARNs; NULL = "us-east-1" */
+    const char *account;    /* NULL = "000000000000" */
+    int max_invocation_attempts; /* a faulting invocation is retried; 0 = 3 attempts in all */
+    int event_page;         /* operations in an invocation event before NextMarker; 0 = 1000 */
+    int no_purge;           /* do not delete expired executions on open */
+} dwf_service_opts;
+
+int dwf_service_open(const dwf_service_opts *o, dwf_service **out, dwf_error *err);
+void dwf_service_close(dwf_service *s);
+/* The service's clock (ms since the epoch). */
+double dwf_service_now(dwf_service *s);
+/* Move the store's virtual clock forward so that now >= to_ms (no-op with an injected clock
+ * or when already past). Persisted: every process on the store shares the clock. */
+int dwf_service_advance_clock(dwf_service *s, double to_ms, dwf_error *err);
+/* The store file's path. */
+const char *dwf_service_store_path(dwf_service *s);
+
+/* HTTP status for a named error (400, 404, 409, 429, 500, ...). */
+int dwf_service_http_status(const char *error_type);
+
+/* ---- functions -------------------------------------------------------------------------- */
+/* Register or update a function: {"FunctionName", "Handler" (path of the loaded handler),
+ * "Source", "DurableConfig":{"RetentionPeriodInDays","ExecutionTimeout"}}. */
+int dwf_service_put_function(dwf_service *s, const cJSON *fn, dwf_error *err);
+/* The same shape back. ResourceNotFoundException if unknown. */
+int dwf_service_get_function(dwf_service *s, const char *name, cJSON **out, dwf_error *err);
+
+/* ---- Invoke (start) ------------------------------------------------------------------------ */
+/* req: {"FunctionName" (name, qualified name or ARN), "Input" (payload text; absent = "{}"),
+ * "DurableExecutionName"? (X-Amz-Durable-Execution-Name)}.
+ * out: {"DurableExecutionArn","DurableExecutionName","Status","AlreadyStarted":bool}.
+ * Same name + same input returns the existing execution; another input gives
+ * DurableExecutionAlreadyStartedException. */
+int dwf_service_start(dwf_service *s, const cJSON *req, cJSON **out, dwf_error *err);
+
+/* ---- invocations (hosts) --------------------------------------------------------------------- */
+/* Build the next invocation event ({"DurableExecutionArn","CheckpointToken",
+ * "InitialExecutionState":{"Operations","NextMarker"},"UpdatedOperationIds"?}) with a fresh
+ * token; request_id receives a new request id. */
+int dwf_service_begin_invocation(dwf_service *s, const char *arn, cJSON **event, char request_id[40],
+                                 dwf_error *err);
+/* Apply the handler response (borrowed) of the invocation begun at start_ms, or, when
+ * response is NULL, an invocation fault described by `fault` (retried with backoff, bounded). */
+int dwf_service_end_invocation(dwf_service *s, const char *arn, const char *request_id, double start_ms,
+                               const cJSON *response, const dwf_error *fault, dwf_error *err);
+
+/* ---- the durable REST API -------------------------------------------------------------------- */
+/* CheckpointDurableExecution: req {"CheckpointToken","Updates":[...]} ->
+ * {"CheckpointToken","NewExecutionState":{"Operations":[changed since the last call]}}. */
+int dwf_service_checkpoint(dwf_service *s, const char *arn, const cJSON *req, cJSON **out, dwf_error *err);
+/* GetDurableExecutionState: {"Operations","NextMarker"?}; max_items 0 = 100 (max 1000). */
+int dwf_service_get_state(dwf_service *s, const char *arn, const char *token, const char *marker,
+                          int max_items, cJSON **out, dwf_error *err);
+/* GetDurableExecution. */
+int dwf_service_get_execution(dwf_service *s, const char *arn, int include_data, cJSON **out,
+                              dwf_error *err);
+/* GetDurableExecutionHistory: {"Events","NextMarker"?}; max_items 0 = 100 (max 1000). */
+int dwf_service_get_history(dwf_service *s, const char *arn, int include_data, int max_items,
+                            const char *marker, int reverse, cJSON **out, dwf_error *err);
+/* ListDurableExecutionsByFunction. query (may be NULL): {"FunctionName"? (absent = every
+ * function), "DurableExecutionName"?, "Statuses"?:[..], "StartedAfter"?, "StartedBefore"?
+ * (epoch seconds), "ReverseOrder"?, "Marker"?, "MaxItems"?} -> {"DurableExecutions","NextMarker"?}. */
+int dwf_service_list_executions(dwf_service *s, const cJSON *query, cJSON **out, dwf_error *err);
+/* StopDurableExecution: error_object (may be NULL) -> {"StopTimestamp"}. */
+int dwf_service_stop(dwf_service *s, const char *arn, const cJSON *error_object, cJSON **out, dwf_error *err);
+/* SendDurableExecutionCallbackSuccess / Failure / Heartbeat. */
+int dwf_service_callback_succeed(dwf_service *s, const char *callback_id, const char *result, size_t len,
+                                 dwf_error *err);
+int dwf_service_callback_fail(dwf_service *s, const char *callback_id, const cJSON *error_object,
+                              dwf_error *err);
+int dwf_service_callback_heartbeat(dwf_service *s, const char *callback_id, dwf_error *err);
+
+/* ---- scheduling (hosts) ---------------------------------------------------------------------- */
+/* Apply every timer due now (WAIT end, STEP retry, callback and heartbeat timeouts, execution
+ * timeout) of the execution tree rooted at root_arn, or of every execution (NULL).
+ * *fired (may be NULL) receives how many fired. */
+int dwf_service_fire_timers(dwf_service *s, const char *root_arn, int *fired, dwf_error *err);
+/* ARNs (array of strings) of the executions that need an invocation now, under root_arn
+ * (NULL = every execution). An invocation left open longer than stale_ms counts as lost. */
+int dwf_service_runnable(dwf_service *s, const char *root_arn, double stale_ms, cJSON **out, dwf_error *err);
+/* The earliest future instant something is due under root_arn (timer or invocation retry);
+ * *due_ms = -1 when nothing is scheduled. */
+int dwf_service_next_due(dwf_service *s, const char *root_arn, double *due_ms, dwf_error *err);
+/* The open callbacks under root_arn: [{"DurableExecutionArn","Id","Name"?,"CallbackId"}]. */
+int dwf_service_open_callbacks(dwf_service *s, const char *root_arn, cJSON **out, dwf_error *err);
+/* Every operation of an execution, in start order, Operation shape (no token needed: CLI). */
+int dwf_service_operations(dwf_service *s, const char *arn, cJSON **out, dwf_error *err);
+/* Delete closed executions older than their RetentionPeriodInDays. */
+int dwf_service_purge_expired(dwf_service *s, int *deleted, dwf_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

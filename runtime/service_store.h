@@ -1,0 +1,84 @@
+/*
+ * service_store.h: the SQLite store under the service core (runtime/store.c). Internal to
+ * libdwf: only service.c includes it. The store owns the connection, the schema, transactions
+ * and the mapping of SQLite failures to named errors; the service core owns what the rows mean.
+ *
+ * Schema (one row per thing, JSON where the API already has a shape):
+ *   meta(key, value)                   clock offset of the virtual clock, schema version
+ *   functions(name, handler, source, config)      config = DurableConfig JSON
+ *   executions(id, arn, name, function_name, status, ...)   one row per durable execution
+ *   operations(exec_id, op_id, start_seq, change_seq, type, status, json)  Operation JSON
+ *   events(exec_id, event_id, json)    history events, EventId 1, 2, ...
+ *   timers(exec_id, op_id, kind, due_ms)
+ *   callbacks(callback_id, exec_id, op_id, state, timeout_s, heartbeat_s)
+ *   tokens(token, exec_id, issued_ms, live)
+ */
+#ifndef DWF_SERVICE_STORE_H
+#define DWF_SERVICE_STORE_H
+
+#include <sqlite3.h>
+#include "dwf.h"
+
+typedef struct dwf__store dwf__store;
+
+/* Open (creating the file, its directory and the schema if needed). WAL, synchronous=FULL,
+ * busy_timeout = busy_ms. Returns 0, or -1 with err filled (StoreCorruptException,
+ * StoreLockedException, ServiceException). */
+int dwf__store_open(const char *path, int busy_ms, dwf__store **out, dwf_error *err);
+void dwf__store_close(dwf__store *st);
+sqlite3 *dwf__store_db(dwf__store *st);
+const char *dwf__store_path(dwf__store *st);
+
+/* Map an SQLite result code to a named error in err; always returns -1. */
+int dwf__store_fail(dwf__store *st, int rc, dwf_error *err);
+
+/* BEGIN IMMEDIATE / COMMIT / ROLLBACK. One service call = one transaction, synced at COMMIT. */
+int dwf__store_begin(dwf__store *st, dwf_error *err);
+int dwf__store_commit(dwf__store *st, dwf_error *err);
+void dwf__store_rollback(dwf__store *st);
+
+/* Prepare `sql` and bind its parameters ?1, ?2, ... from varargs described by `types`:
+ * 's' const char * (NULL binds NULL), 'i' long long, 'd' double. Returns the statement
+ * (caller finalizes) or NULL with err filled. */
+sqlite3_stmt *dwf__sql_prepare(dwf__store *st, dwf_error *err, const char *sql, const char *types, ...);
+/* Step: 1 = a row, 0 = done, -1 = error (err filled). */
+int dwf__sql_step(dwf__store *st, sqlite3_stmt *q, dwf_error *err);
+/* Prepare, bind, run to completion, finalize. Returns 0 or -1. */
+int dwf__sql_exec(dwf__store *st, dwf_error *err, const char *sql, const char *types, ...);
+/* Column text as a new malloc'd string (NULL for SQL NULL); sets *oom on allocation failure. */
+char *dwf__col_strdup(sqlite3_stmt *q, int col, int *oom);
+
+/* ---- the execution row ------------------------------------------------------------------ */
+typedef struct dwf__exec {
+    char *id, *arn, *name, *function_name, *status;
+    char *input;   /* InputPayload text */
+    char *result;  /* Result payload text, or NULL */
+    char *error;   /* ErrorObject JSON text, or NULL */
+    char *parent_arn, *parent_op, *root_arn; /* chained invoke: the caller's execution + op */
+    double start_ms, end_ms;                 /* end_ms 0 while running */
+    double next_invoke_ms;                   /* invocation retry backoff: not before this */
+    double inv_started_ms;
+    long long seq;        /* change counter: bumped by every operation write */
+    long long seen_seq;   /* seq the handler has seen (event or last checkpoint response) */
+    long long op_count;   /* start sequence of the next new operation */
+    long long event_count;
+    int retention_days, timeout_s;
+    int wake;        /* an invocation is due (external change, retry) */
+    int inv_open;    /* an invocation is running */
+    int inv_attempts; /* consecutive faulted invocations */
+} dwf__exec;
+
+/* Load by ARN or by id. 0 found, 1 not found, -1 error. */
+int dwf__exec_load(dwf__store *st, const char *arn_or_id, dwf__exec **out, dwf_error *err);
+/* Load by (function, name). 0 found, 1 not found, -1 error. */
+int dwf__exec_load_by_name(dwf__store *st, const char *function_name, const char *name,
+                           dwf__exec **out, dwf_error *err);
+int dwf__exec_insert(dwf__store *st, const dwf__exec *e, dwf_error *err);
+int dwf__exec_save(dwf__store *st, const dwf__exec *e, dwf_error *err);
+/* Delete an execution and every row that belongs to it. */
+int dwf__exec_delete(dwf__store *st, const char *id, dwf_error *err);
+void dwf__exec_free(dwf__exec *e);
+/* Replace *slot with a copy of v (NULL allowed). Returns 0 or -1 on allocation failure. */
+int dwf__set_str(char **slot, const char *v);
+
+#endif

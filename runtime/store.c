@@ -1,0 +1,395 @@
+/*
+ * store.c: the SQLite store under the durable execution service (see service_store.h for
+ * the schema).
+ *
+ * Durability comes from SQLite, not from us: WAL mode, synchronous=FULL, and one transaction
+ * per service call (BEGIN IMMEDIATE, so a writer takes the lock up front and a second writer
+ * waits busy_timeout instead of failing halfway). Failures that a user can cause from outside
+ * (a file that is not a database, a store another process holds locked) become named errors
+ * with the path in the message, so the CLI and the HTTP server can report them plainly; the
+ * store is left as it was because nothing is written before the first successful statement.
+ */
+#include "service_store.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+struct dwf__store {
+    sqlite3 *db;
+    char path[PATH_MAX];
+};
+
+#define SCHEMA_VERSION 1
+
+static const char *const schema_sql =
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
+    "CREATE TABLE IF NOT EXISTS functions(name TEXT PRIMARY KEY, handler TEXT, source TEXT,"
+    "  config TEXT, updated_ms REAL);"
+    "CREATE TABLE IF NOT EXISTS executions(id TEXT PRIMARY KEY, arn TEXT UNIQUE NOT NULL,"
+    "  name TEXT NOT NULL, function_name TEXT NOT NULL, status TEXT NOT NULL, input TEXT,"
+    "  result TEXT, error TEXT, parent_arn TEXT, parent_op TEXT, root_arn TEXT,"
+    "  start_ms REAL, end_ms REAL, next_invoke_ms REAL, inv_started_ms REAL,"
+    "  seq INTEGER, seen_seq INTEGER, op_count INTEGER, event_count INTEGER,"
+    "  retention_days INTEGER, timeout_s INTEGER, wake INTEGER, inv_open INTEGER,"
+    "  inv_attempts INTEGER, UNIQUE(function_name, name));"
+    "CREATE INDEX IF NOT EXISTS executions_root ON executions(root_arn, status);"
+    "CREATE TABLE IF NOT EXISTS operations(exec_id TEXT NOT NULL, op_id TEXT NOT NULL,"
+    "  start_seq INTEGER NOT NULL, change_seq INTEGER NOT NULL, type TEXT, status TEXT,"
+    "  json TEXT NOT NULL, PRIMARY KEY(exec_id, op_id));"
+    "CREATE INDEX IF NOT EXISTS operations_start ON operations(exec_id, start_seq);"
+    "CREATE INDEX IF NOT EXISTS operations_change ON operations(exec_id, change_seq);"
+    "CREATE TABLE IF NOT EXISTS events(exec_id TEXT NOT NULL, event_id INTEGER NOT NULL,"
+    "  json TEXT NOT NULL, PRIMARY KEY(exec_id, event_id));"
+    "CREATE TABLE IF NOT EXISTS timers(exec_id TEXT NOT NULL, op_id TEXT NOT NULL,"
+    "  kind TEXT NOT NULL, due_ms REAL NOT NULL, PRIMARY KEY(exec_id, op_id, kind));"
+    "CREATE INDEX IF NOT EXISTS timers_due ON timers(due_ms);"
+    "CREATE TABLE IF NOT EXISTS callbacks(callback_id TEXT PRIMARY KEY, exec_id TEXT NOT NULL,"
+    "  op_id TEXT NOT NULL, state TEXT NOT NULL, timeout_s INTEGER, heartbeat_s INTEGER);"
+    "CREATE INDEX IF NOT EXISTS callbacks_exec ON callbacks(exec_id);"
+    "CREATE TABLE IF NOT EXISTS tokens(token TEXT PRIMARY KEY, exec_id TEXT NOT NULL,"
+    "  issued_ms REAL, live INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS tokens_exec ON tokens(exec_id);"
+    "PRAGMA user_version=1;";
+
+static void set_err(dwf_error *err, const char *type, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_err(dwf_error *err, const char *type, const char *fmt, ...)
+{
+    if (!err) return;
+    snprintf(err->type, sizeof err->type, "%s", type);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    va_end(ap);
+}
+
+int dwf__store_fail(dwf__store *st, int rc, dwf_error *err)
+{
+    const char *msg = st && st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc);
+    const char *path = st ? st->path : "?";
+    switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        set_err(err, "StoreLockedException",
+                "the store %s is locked by another process (%s); nothing was changed", path, msg);
+        break;
+    case SQLITE_NOTADB:
+    case SQLITE_CORRUPT:
+        set_err(err, "StoreCorruptException",
+                "the store %s is corrupt or not a dwf store (%s); nothing was changed", path, msg);
+        break;
+    case SQLITE_NOMEM:
+        set_err(err, "ServiceException", "out of memory in the store %s", path);
+        break;
+    default:
+        set_err(err, "ServiceException", "store %s: %s", path, msg);
+    }
+    return -1;
+}
+
+/* mkdir -p of the directory that will hold the store file. */
+static int make_parent_dirs(const char *path, dwf_error *err)
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir) return 0;
+    *slash = '\0';
+    for (char *p = dir + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(dir, 0755) != 0 && errno != EEXIST) goto fail;
+        *p = '/';
+    }
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) goto fail;
+    return 0;
+fail:
+    set_err(err, "ServiceException", "cannot create the store directory %s: %s", dir, strerror(errno));
+    return -1;
+}
+
+int dwf__store_open(const char *path, int busy_ms, dwf__store **out, dwf_error *err)
+{
+    *out = NULL;
+    dwf__store *st = calloc(1, sizeof *st);
+    if (!st) {
+        set_err(err, "ServiceException", "out of memory");
+        return -1;
+    }
+    snprintf(st->path, sizeof st->path, "%s", path);
+    if (make_parent_dirs(path, err) != 0) {
+        free(st);
+        return -1;
+    }
+    int rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL);
+    if (rc != SQLITE_OK) goto fail;
+    sqlite3_busy_timeout(st->db, busy_ms > 0 ? busy_ms : 5000);
+    /* Reading the header first: a file that is not a database fails here, before any write. */
+    int version = 0;
+    sqlite3_stmt *q = NULL;
+    rc = sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &q, NULL);
+    if (rc != SQLITE_OK) goto fail;
+    rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) version = sqlite3_column_int(q, 0);
+    sqlite3_finalize(q);
+    if (rc != SQLITE_ROW) goto fail;
+    if (version > SCHEMA_VERSION) {
+        set_err(err, "StoreCorruptException", "the store %s has schema version %d; this dwf knows %d",
+                path, version, SCHEMA_VERSION);
+        sqlite3_close(st->db);
+        free(st);
+        return -1;
+    }
+    /* journal_mode=WAL is persistent in the file; only switch when it is not WAL yet, so
+     * opening an existing store takes no write lock. */
+    char *mode = NULL;
+    rc = sqlite3_prepare_v2(st->db, "PRAGMA journal_mode", -1, &q, NULL);
+    if (rc != SQLITE_OK) goto fail;
+    if (sqlite3_step(q) == SQLITE_ROW) {
+        const char *m = (const char *)sqlite3_column_text(q, 0);
+        mode = m ? strdup(m) : NULL;
+    }
+    sqlite3_finalize(q);
+    int is_wal = mode && strcmp(mode, "wal") == 0;
+    free(mode);
+    if (!is_wal && (rc = sqlite3_exec(st->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL)) != SQLITE_OK)
+        goto fail;
+    if ((rc = sqlite3_exec(st->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL)) != SQLITE_OK) goto fail;
+    if (version < SCHEMA_VERSION) {
+        if ((rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) != SQLITE_OK) goto fail;
+        if ((rc = sqlite3_exec(st->db, schema_sql, NULL, NULL, NULL)) != SQLITE_OK) {
+            sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+            goto fail;
+        }
+        if ((rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK) {
+            sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+            goto fail;
+        }
+    }
+    *out = st;
+    return 0;
+fail:
+    dwf__store_fail(st, rc, err);
+    sqlite3_close(st->db);
+    free(st);
+    return -1;
+}
+
+void dwf__store_close(dwf__store *st)
+{
+    if (!st) return;
+    sqlite3_close(st->db);
+    free(st);
+}
+
+sqlite3 *dwf__store_db(dwf__store *st) { return st->db; }
+const char *dwf__store_path(dwf__store *st) { return st->path; }
+
+int dwf__store_begin(dwf__store *st, dwf_error *err)
+{
+    int rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    return rc == SQLITE_OK ? 0 : dwf__store_fail(st, rc, err);
+}
+
+int dwf__store_commit(dwf__store *st, dwf_error *err)
+{
+    int rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+    if (rc == SQLITE_OK) return 0;
+    dwf__store_fail(st, rc, err);
+    dwf__store_rollback(st);
+    return -1;
+}
+
+void dwf__store_rollback(dwf__store *st)
+{
+    if (!sqlite3_get_autocommit(st->db)) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static sqlite3_stmt *prepare_v(dwf__store *st, dwf_error *err, const char *sql, const char *types, va_list ap)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = sqlite3_prepare_v2(st->db, sql, -1, &q, NULL);
+    if (rc != SQLITE_OK) {
+        dwf__store_fail(st, rc, err);
+        return NULL;
+    }
+    for (int i = 0; types && types[i]; i++) {
+        switch (types[i]) {
+        case 's': {
+            const char *s = va_arg(ap, const char *);
+            rc = s ? sqlite3_bind_text(q, i + 1, s, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(q, i + 1);
+            break;
+        }
+        case 'i': rc = sqlite3_bind_int64(q, i + 1, va_arg(ap, long long)); break;
+        case 'd': rc = sqlite3_bind_double(q, i + 1, va_arg(ap, double)); break;
+        default: rc = SQLITE_MISUSE;
+        }
+        if (rc != SQLITE_OK) {
+            dwf__store_fail(st, rc, err);
+            sqlite3_finalize(q);
+            return NULL;
+        }
+    }
+    return q;
+}
+
+sqlite3_stmt *dwf__sql_prepare(dwf__store *st, dwf_error *err, const char *sql, const char *types, ...)
+{
+    va_list ap;
+    va_start(ap, types);
+    sqlite3_stmt *q = prepare_v(st, err, sql, types, ap);
+    va_end(ap);
+    return q;
+}
+
+int dwf__sql_step(dwf__store *st, sqlite3_stmt *q, dwf_error *err)
+{
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) return 1;
+    if (rc == SQLITE_DONE) return 0;
+    return dwf__store_fail(st, rc, err);
+}
+
+int dwf__sql_exec(dwf__store *st, dwf_error *err, const char *sql, const char *types, ...)
+{
+    va_list ap;
+    va_start(ap, types);
+    sqlite3_stmt *q = prepare_v(st, err, sql, types, ap);
+    va_end(ap);
+    if (!q) return -1;
+    int r;
+    while ((r = dwf__sql_step(st, q, err)) == 1) {}
+    sqlite3_finalize(q);
+    return r < 0 ? -1 : 0;
+}
+
+char *dwf__col_strdup(sqlite3_stmt *q, int col, int *oom)
+{
+    if (sqlite3_column_type(q, col) == SQLITE_NULL) return NULL;
+    const unsigned char *t = sqlite3_column_text(q, col);
+    char *s = t ? strdup((const char *)t) : NULL;
+    if (!s) *oom = 1;
+    return s;
+}
+
+int dwf__set_str(char **slot, const char *v)
+{
+    char *n = NULL;
+    if (v && !(n = strdup(v))) return -1;
+    free(*slot);
+    *slot = n;
+    return 0;
+}
+
+/* ---- executions ------------------------------------------------------------------------ */
+#define EXEC_COLS                                                                              \
+    "id, arn, name, function_name, status, input, result, error, parent_arn, parent_op, "     \
+    "root_arn, start_ms, end_ms, next_invoke_ms, inv_started_ms, seq, seen_seq, op_count, "   \
+    "event_count, retention_days, timeout_s, wake, inv_open, inv_attempts"
+
+void dwf__exec_free(dwf__exec *e)
+{
+    if (!e) return;
+    free(e->id); free(e->arn); free(e->name); free(e->function_name); free(e->status);
+    free(e->input); free(e->result); free(e->error);
+    free(e->parent_arn); free(e->parent_op); free(e->root_arn);
+    free(e);
+}
+
+static int exec_from_row(sqlite3_stmt *q, dwf__exec **out, dwf_error *err)
+{
+    dwf__exec *e = calloc(1, sizeof *e);
+    int oom = !e;
+    if (e) {
+        char **strs[] = {&e->id, &e->arn, &e->name, &e->function_name, &e->status, &e->input,
+                         &e->result, &e->error, &e->parent_arn, &e->parent_op, &e->root_arn};
+        for (int i = 0; i < 11; i++) *strs[i] = dwf__col_strdup(q, i, &oom);
+        e->start_ms = sqlite3_column_double(q, 11);
+        e->end_ms = sqlite3_column_double(q, 12);
+        e->next_invoke_ms = sqlite3_column_double(q, 13);
+        e->inv_started_ms = sqlite3_column_double(q, 14);
+        e->seq = sqlite3_column_int64(q, 15);
+        e->seen_seq = sqlite3_column_int64(q, 16);
+        e->op_count = sqlite3_column_int64(q, 17);
+        e->event_count = sqlite3_column_int64(q, 18);
+        e->retention_days = sqlite3_column_int(q, 19);
+        e->timeout_s = sqlite3_column_int(q, 20);
+        e->wake = sqlite3_column_int(q, 21);
+        e->inv_open = sqlite3_column_int(q, 22);
+        e->inv_attempts = sqlite3_column_int(q, 23);
+    }
+    if (oom) {
+        dwf__exec_free(e);
+        set_err(err, "ServiceException", "out of memory");
+        return -1;
+    }
+    *out = e;
+    return 0;
+}
+
+static int exec_load_q(dwf__store *st, sqlite3_stmt *q, dwf__exec **out, dwf_error *err)
+{
+    *out = NULL;
+    if (!q) return -1;
+    int r = dwf__sql_step(st, q, err);
+    if (r == 1) r = exec_from_row(q, out, err);
+    else if (r == 0) r = 1;
+    sqlite3_finalize(q);
+    return r;
+}
+
+int dwf__exec_load(dwf__store *st, const char *arn_or_id, dwf__exec **out, dwf_error *err)
+{
+    return exec_load_q(st, dwf__sql_prepare(st, err, "SELECT " EXEC_COLS " FROM executions WHERE arn=?1 OR id=?1",
+                                            "s", arn_or_id), out, err);
+}
+
+int dwf__exec_load_by_name(dwf__store *st, const char *function_name, const char *name,
+                           dwf__exec **out, dwf_error *err)
+{
+    return exec_load_q(st, dwf__sql_prepare(st, err, "SELECT " EXEC_COLS
+                                            " FROM executions WHERE function_name=?1 AND name=?2",
+                                            "ss", function_name, name), out, err);
+}
+
+static int exec_write(dwf__store *st, const dwf__exec *e, dwf_error *err, const char *sql)
+{
+    return dwf__sql_exec(st, err, sql, "sssssssssssddddiiiiiiiii", e->id, e->arn, e->name,
+                         e->function_name, e->status, e->input, e->result, e->error, e->parent_arn,
+                         e->parent_op, e->root_arn, e->start_ms, e->end_ms, e->next_invoke_ms,
+                         e->inv_started_ms, e->seq, e->seen_seq, e->op_count, e->event_count,
+                         (long long)e->retention_days, (long long)e->timeout_s, (long long)e->wake,
+                         (long long)e->inv_open, (long long)e->inv_attempts);
+}
+
+int dwf__exec_insert(dwf__store *st, const dwf__exec *e, dwf_error *err)
+{
+    return exec_write(st, e, err, "INSERT INTO executions(" EXEC_COLS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,"
+                                  "?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24)");
+}
+
+int dwf__exec_save(dwf__store *st, const dwf__exec *e, dwf_error *err)
+{
+    return exec_write(st, e, err, "UPDATE executions SET arn=?2, name=?3, function_name=?4, status=?5,"
+                                  " input=?6, result=?7, error=?8, parent_arn=?9, parent_op=?10,"
+                                  " root_arn=?11, start_ms=?12, end_ms=?13, next_invoke_ms=?14,"
+                                  " inv_started_ms=?15, seq=?16, seen_seq=?17, op_count=?18,"
+                                  " event_count=?19, retention_days=?20, timeout_s=?21, wake=?22,"
+                                  " inv_open=?23, inv_attempts=?24 WHERE id=?1");
+}
+
+int dwf__exec_delete(dwf__store *st, const char *id, dwf_error *err)
+{
+    static const char *const tables[] = {"operations", "events", "timers", "callbacks", "tokens"};
+    for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
+        char sql[96];
+        snprintf(sql, sizeof sql, "DELETE FROM %s WHERE exec_id=?1", tables[i]);
+        if (dwf__sql_exec(st, err, sql, "s", id) != 0) return -1;
+    }
+    return dwf__sql_exec(st, err, "DELETE FROM executions WHERE id=?1", "s", id);
+}
