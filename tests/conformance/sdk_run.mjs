@@ -27,7 +27,9 @@ const DEFAULT_INPUT = {
   approval: { orderId: "ORD-CALLBACK-001" },
   fanout: {},
 };
-export const APPROVAL = { approved: true, approver: "manager@example.com" };
+// The callback result exactly as the article sends it with the AWS CLI (`--result '...'`): the
+// handler receives these bytes as a raw string, so dwf is given the very same text.
+export const APPROVAL_TEXT = '{"approved": true, "approver": "manager@example.com"}';
 
 function parseArgs(argv) {
   const a = { name: null, out: null, normalize: false, input: null };
@@ -106,7 +108,7 @@ export async function runSeed(name, input) {
       await runner.getOperation("notify-approver").waitForData(WaitingOperationStatus.COMPLETED);
       while (!invocations.some((i) => i.response?.Status === "PENDING"))
         await new Promise((r) => setTimeout(r, 10));
-      callbackResult = JSON.stringify(APPROVAL);
+      callbackResult = APPROVAL_TEXT;
       await op.sendCallbackSuccess(callbackResult);
     }
     execution = await running;
