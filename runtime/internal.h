@@ -41,5 +41,39 @@ const char *dwf__callback_id(dwf_ctx *c);
 /* Render a value as a string the way template interpolation does (strings raw, others JSON).
  * Returns malloc'd text; caller frees. */
 char *dwf__to_text(const cJSON *v);
+/* JSON.stringify's text of a value: numbers as JavaScript prints them (4980, 0.1, 1e+21,
+ * 0.7999999999999999), strings escaped as JavaScript does, NUL bytes as \u0000. Use it for
+ * every payload and result: cJSON_PrintUnformatted is lossy (it prints 0.7999999999999999 as
+ * 0.8) and prints 1e20 and 1e-7 unlike JavaScript. Returns malloc'd text (caller frees) or
+ * NULL when out of memory; a NULL value prints as null. */
+char *dwf__to_json(const cJSON *v);
+/* JSON.parse: strict JSON text of `len` bytes (need not be NUL-terminated); duplicate keys:
+ * the last wins; "\u0000" survives (see value.c on strings). Returns a new cJSON (caller frees)
+ * or NULL with a reason in err (if err is not NULL). */
+cJSON *dwf__parse_json(const char *text, size_t len, char err[128]);
+
+/* ---- value layer helpers shared by value.c, builtin.c, http.c, log.c ---------------------- */
+/* Number as JavaScript's String(n) writes it; non-finite as "null". */
+void dwf__num_text(double d, char buf[32]);
+/* Adopt v into the pool; NULL (allocation failed) records OutOfMemory and yields a null. */
+dwf_val *dwf__own(dwf_ctx *c, cJSON *v);
+/* A new cJSON string from bytes, in the value layer's string encoding (value.c). */
+cJSON *dwf__new_string(const char *s, size_t n);
+/* The bytes a string value stands for (NUL bytes restored); malloc'd, *n = length. */
+char *dwf__string_bytes(const char *s, size_t *n);
+/* "null", "boolean", "number", "string", "array" or "object". */
+const char *dwf__type_name(const cJSON *v);
+/* Deep equality of two JSON values (numbers by ==, objects ignore key order). */
+int dwf__equal(const cJSON *a, const cJSON *b);
+/* Growable text buffer; oom is set (and the text dropped) if an allocation fails. */
+typedef struct dwf__buf {
+    char *p;
+    size_t len, cap;
+    int oom;
+} dwf__buf;
+void dwf__buf_add(dwf__buf *b, const char *s, size_t n);
+void dwf__buf_str(dwf__buf *b, const char *s);
+/* Append JSON text of v (as dwf__to_json). */
+void dwf__buf_json(dwf__buf *b, const cJSON *v);
 
 #endif

@@ -1,0 +1,714 @@
+/*
+ * builtin.c: the functions a .dwf expression can call by name (`len(x)`, `now()`, ...).
+ *
+ * One table drives everything: name, arity, whether the function may only run inside a step
+ * body (its result differs between runs, so outside a step it would break replay; the compiler
+ * rejects that too, this is the runtime's second line), and the C function. Builtins follow
+ * the value layer's rule: a bad argument records an error (TypeError unless said otherwise)
+ * and yields null; they never abort the expression. Semantics of each, for the language
+ * reference:
+ *
+ *   len(x)            code points of a string, items of an array, keys of an object
+ *   keys(o) values(o) an object's keys / values, in order
+ *   type(x)           "null" "boolean" "number" "string" "array" "object"
+ *   str(x)            template text of x (strings raw, numbers as JavaScript, else JSON)
+ *   num(x)            numbers as they are; true/false -> 1/0; a string holding a decimal or
+ *                     JSON number (surrounding spaces allowed) -> that number, any other
+ *                     string -> null (so `num(s) ?? 0` gives a default); null -> null
+ *   json(s)           JSON.parse; invalid text -> error JsonParseError
+ *   to_json(x)        JSON.stringify
+ *   upper(s) lower(s) ASCII letters only (other characters unchanged)
+ *   trim(s)           strip ASCII white space at both ends
+ *   contains(a, x)    substring of a string; deep-equal item of an array; key of an object
+ *   starts_with(s, p) ends_with(s, p)
+ *   split(s, sep)     array of strings; sep "" splits into characters
+ *   join(a, sep?)     items' text joined by sep (default ","); null items as "" (JavaScript)
+ *   replace(s, a, b)  every occurrence of a in s replaced by b (a must not be "")
+ *   slice(x, i, j?)   part of a string (code points) or an array; negative i/j count from the
+ *                     end, as JavaScript's slice
+ *   range(n) range(a, b) range(a, b, step)   [a, a+step, ...) like Python; at most 1e6 items
+ *   min(...) max(...) sum(a)   numbers, given as arguments or one array; min/max of nothing
+ *                     is null, sum of nothing 0
+ *   abs floor ceil    numbers
+ *   round(x, d?)      JavaScript's Math.round (halves toward +infinity), to d decimals if given
+ *   iso(ms)           epoch milliseconds -> "2026-11-29T18:55:04.102Z" (Date.toISOString)
+ *   throw_if_error(b) a parallel/map result: if an item failed, raise that item's error (its
+ *                     ErrorType and ErrorMessage, as BatchResult.throwIfError() throws the first
+ *                     failed item's error); if the batch failed without a failed item, raise
+ *                     BatchCompletionError; otherwise return b
+ *   step bodies only:
+ *   now()             epoch milliseconds (Date.now()) on the invocation's clock
+ *   uuid()            random UUID v4 (OpenSSL RAND_bytes)
+ *   random()          uniform number in [0, 1) with 53 random bits (Math.random())
+ *   sleep_ms(n)       block the step for n ms (0..900000): the seed's "simulated work"
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/rand.h>
+
+#include "internal.h"
+
+typedef dwf_val *(*builtin_fn)(dwf_ctx *c, int argc, dwf_val *const *argv);
+
+static dwf_val *arg_error(dwf_ctx *c, const char *fn, int i, const char *want, const cJSON *got)
+{
+    char msg[200];
+    snprintf(msg, sizeof msg, "%s(): argument %d must be %s, not %s", fn, i + 1, want,
+             dwf__type_name(got));
+    dwf__set_error(c, "TypeError", msg);
+    return dwf_null(c);
+}
+
+static int is_str(const cJSON *v) { return v && cJSON_IsString(v) && v->valuestring; }
+static int is_num(const cJSON *v) { return v && cJSON_IsNumber(v); }
+
+/* Pool-owned string from text already in the string encoding. */
+static dwf_val *own_text(dwf_ctx *c, char *t)
+{
+    dwf_val *v = dwf__own(c, t ? cJSON_CreateString(t) : NULL);
+    free(t);
+    return v;
+}
+
+static dwf_val *own_text_n(dwf_ctx *c, const char *s, size_t n)
+{
+    char *t = strndup(s, n);
+    return own_text(c, t);
+}
+
+/* Byte length of the code point at s (C0 80, our NUL, is one code point). */
+static size_t cp_bytes(const char *s)
+{
+    unsigned char u = (unsigned char)s[0];
+    size_t k = u < 0x80 ? 1 : u < 0xE0 ? 2 : u < 0xF0 ? 3 : 4;
+    for (size_t i = 1; i < k; i++)
+        if (!s[i]) return i;
+    return k;
+}
+
+static long count_cps(const char *s)
+{
+    long n = 0;
+    for (; *s; s += cp_bytes(s)) n++;
+    return n;
+}
+
+/* ---- shape and conversion ---------------------------------------------------------------- */
+static dwf_val *b_len(dwf_ctx *c, int argc, dwf_val *const *argv)
+{
+    (void)argc;
+    dwf_val *x = argv[0];
+    if (is_str(x)) return dwf_num(c, (double)count_cps(x->valuestring));
+    if (x && (cJSON_IsArray(x) || cJSON_IsObject(x))) return dwf_num(c, cJSON_GetArraySize(x));
+    return arg_error(c, "len", 0, "a string, array or object", x);
+}
+
+static dwf_val *keys_or_values(dwf_ctx *c, dwf_val *o, int keys)
+{
+    if (!o || !cJSON_IsObject(o)) return arg_error(c, keys ? "keys" : "values", 0, "an object", o);
+    cJSON *a = cJSON_CreateArray();
+    for (const cJSON *it = o->child; a && it; it = it->next) {
+        cJSON *item = keys ? cJSON_CreateString(it->string ? it->string : "")
+                           : cJSON_Duplicate(it, 1);
+        if (!item || !cJSON_AddItemToArray(a, item)) {
+            cJSON_Delete(item);
+            cJSON_Delete(a);
+            a = NULL;
+        }
+    }
+    return dwf__own(c, a);
+}
+
+static dwf_val *b_keys(dwf_ctx *c, int argc, dwf_val *const *argv)
+{
+    (void)argc;
+    return keys_or_values(c, argv[0], 1);
+}
+
+static dwf_val *b_values(dwf_ctx *c, int argc, dwf_val *const *argv)
+{
+    (void)argc;
+    return keys_or_values(c, argv[0], 0);
+}
+
+static dwf_val *b_type(dwf_ctx *c, int argc, dwf_val *const *argv)
+{
+    (void)argc;
+    return dwf_str(c, dwf__type_name(argv[0]));
+}
+
+static dwf_val *b_str(dwf_ctx *c, int argc, dwf_val *const *argv)
+{
+    (void)argc;
+    if (is_str(argv[0])) return argv[0];
+    return own_text(c, dwf__to_text(argv[0]));
+}
+
+static dwf_val *b_num(dwf_ctx *c, int argc, dwf_val *const *argv)
+{
+    (void)argc;
+    dwf_val *x = argv[0];
+    if (is_num(x)) return x;
+    if (x && cJSON_IsBool(x)) return dwf_num(c, cJSON_IsTrue(x) ? 1 : 0);
+    if (!x || cJSON_IsNull(x)) return dwf_null(c);
+    if (!is_str(x)) return arg_error(c, "num", 0, "a number, string or boolean", x);
+    /* Only JSON number syntax (plus a leading '+' and surrounding spaces): strtod alone would
+     * also take "0x1A", "inf" and "nan". */
+    const char *s = x->valuestring;
+    while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r') s++;
+    const char *e = s + strlen(s);
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r')) e--;
+    if (s < e && *s == '+' && e - s > 1 && s[1] != '-') s++;
+    if (s == e) return dwf_null(c);
+    cJSON *v = dwf__parse_json(s, (size_t)(e - s), NULL);
+    dwf_val *r = v && cJSON_IsNumber(v) ? dwf_num(c, v->valuedouble) : dwf_null(c);
+    cJSON_Delete(v);
+    return r;
+}
+
+static dwf_val *b_json(dwf_ctx *c, int argc, dwf_val *const *argv)
+{
+    (void)argc;
+    if (!is_str(argv[0])) return arg_error(c, "json", 0, "a string", argv[0]);
+    size_t n;
+    char *bytes = dwf__string_bytes(argv[0]->valuestring, &n);
+    if (!bytes) return dwf__own(c, NULL);
+    char err[128];
+    cJSON *v = dwf__parse_json(bytes, n, err);
+    free(bytes);
+    if (!v) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "json(): invalid JSON: %s", err);
+        dwf__set_error(c, "JsonParseError", msg);
+        return dwf_null(c);
+    }
+    return dwf__own(c, v);
+}
+
+static dwf_val *b_to_json(dwf_ctx *c, int argc, dwf_val *const *argv)
+{
+    (void)argc;
+    return own_text(c, dwf__to_json(argv[0]));
+}
+
+/* ---- strings ----------------------------------------------------------------------------- */
+static dwf_val *change_case(dwf_ctx *c, dwf_val *s, int up)
+{
+    if (!is_str(s)) return arg_error(c, up ? "upper" : "lower", 0, "a string", s);
+    char *t = strdup(s->valuestring);
+    if (t)
+        for (char *p = t; *p; p++) {
+            if (up && *p >= 'a' && *p <= 'z') *p = (char)(*p - 'a' + 'A');
+            if (!up && *p >= 'A' && *p <= 'Z') *p = (char)(*p - 'A' + 'a');
+        }
+    return own_text(c, t);
+}
+
+static dwf_val *b_upper(dwf_ctx *c, int argc, dwf_val *const *argv)
+{
+    (void)argc;
+    return change_case(c, argv[0], 1);
+}
+
+static dwf_val *b_lower(dwf_ctx *c, int argc, dwf_val *const *argv)
+{
+    (void)argc;
+    return change_case(c, argv[0], 0);
+}
+
+static dwf_val *b_trim(dwf_ctx *c, int argc, dwf_val *const *argv)
+{
+    (void)argc;
+    if (!is_str(argv[0])) return arg_error(c, "trim", 0, "a string", argv[0]);
+    const char *s = argv[0]->valuestring, *e = s + strlen(s);
+    while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r' || *s == '\f' || *s == '\v') s++;
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r' ||
+                     e[-1] == '\f' || e[-1] == '\v'))
+        e--;
+    return own_text_n(c, s, (size_t)(e - s));
+}
+
+static dwf_val *b_contains(dwf_ctx *c, int argc, dwf_val *const *argv)
+{
+    (void)argc;
+    dwf_val *a = argv[0], *x = argv[1];
+    if (is_str(a)) {
+        if (!is_str(x)) return arg_error(c, "contains", 1, "a string", x);
+        return dwf_bool(c, strstr(a->valuestring, x->valuestring) != NULL);
+    }
+    if (a && cJSON_IsArray(a)) {
+        for (const cJSON *it = a->child; it; it = it->next)
+            if (dwf__equal(it, x)) return dwf_bool(c, 1);
+        return dwf_bool(c, 0);
+    }
+    if (a && cJSON_IsObject(a)) {
+        if (!is_str(x)) return arg_error(c, "contains", 1, "a string key", x);
+        return dwf_bool(c, cJSON_GetObjectItemCaseSensitive(a, x->valuestring) != NULL);
+    }
+    return arg_error(c, "contains", 0, "a string, array or object", a);
+}
+
+static dwf_val *affix(dwf_ctx *c, const char *fn, dwf_val *const *argv, int at_end)
+{
+    if (!is_str(argv[0])) return arg_error(c, fn, 0, "a string", argv[0]);
+    if (!is_str(argv[1])) return arg_error(c, fn, 1, "a string", argv[1]);
+    const char *s = argv[0]->valuestring, *p = argv[1]->valuestring;
+    size_t n = strlen(s), k = strlen(p);
+    if (k > n) return dwf_bool(c, 0);
+    return dwf_bool(c, memcmp(at_end ? s + n - k : s, p, k) == 0);
+}
+
+static dwf_val *b_starts_with(dwf_ctx *c, int argc, dwf_val *const *argv)
+{
+    (void)argc;
+    return affix(c, "starts_with", argv, 0);
+}
+
+static dwf_val *b_ends_with(dwf_ctx *c, int argc, dwf_val *const *argv)
+{
+    (void)argc;
+    return affix(c, "ends_with", argv, 1);
+}
+
+/* Append a new string item of n bytes of s to array a; on failure delete a and return NULL. */
+static cJSON *push_text(cJSON *a, const char *s, size_t n)
+{
+    if (!a) return NULL;
+    char *t = strndup(s, n);
+    cJSON *item = t ? cJSON_CreateString(t) : NULL;
+    free(t);
+    if (!item || !cJSON_AddItemToArray(a, item)) {
+        cJSON_Delete(item);
+        cJSON_Delete(a);
+        return NULL;
+    }
+    return a;
+}
+
+static dwf_val *b_split(dwf_ctx *c, int argc, dwf_val *const *argv)
+{
+    (void)argc;
+    if (!is_str(argv[0])) return arg_error(c, "split", 0, "a string", argv[0]);
+    if (!is_str(argv[1])) return arg_error(c, "split", 1, "a string", argv[1]);
+    const char *s = argv[0]->valuestring, *sep = argv[1]->valuestring;
+    size_t k = strlen(sep);
+    cJSON *a = cJSON_CreateArray();
+    if (k == 0) {
+        for (; a && *s; s += cp_bytes(s)) a = push_text(a, s, cp_bytes(s));
+        return dwf__own(c, a);
+    }
+    for (;;) {
+        const char *hit = strstr(s, sep);
+        if (!hit) {
+            a = push_text(a, s, strlen(s));
+            break;
+        }
+        a = push_text(a, s, (size_t)(hit - s));
+        s = hit + k;
+    }
+    return dwf__own(c, a);
+}
+
+static dwf_val *b_join(dwf_ctx *c, int argc, dwf_val *const *argv)
+{
+    dwf_val *a = argv[0];
+    if (!a || !cJSON_IsArray(a)) return arg_error(c, "join", 0, "an array", a);
+    const char *sep = ",";
+    if (argc > 1) {
+        if (!is_str(argv[1])) return arg_error(c, "join", 1, "a string", argv[1]);
+        sep = argv[1]->valuestring;
+    }
+    dwf__buf b = {0};
+    for (const cJSON *it = a->child; it; it = it->next) {
+        if (it != a->child) dwf__buf_str(&b, sep);
+        if (cJSON_IsNull(it)) continue;
+        char *t = dwf__to_text(it);
+        if (!t) b.oom = 1;
+        else dwf__buf_str(&b, t);
+        free(t);
+    }
+    if (b.oom) {
+        free(b.p);
+        return dwf__own(c, NULL);
+    }
+    return own_text(c, b.p ? b.p : strdup(""));
+}
+
+static dwf_val *b_replace(dwf_ctx *c, int argc, dwf_val *const *argv)
+{
+    (void)argc;
+    for (int i = 0; i < 3; i++)
+        if (!is_str(argv[i])) return arg_error(c, "replace", i, "a string", argv[i]);
+    const char *s = argv[0]->valuestring, *from = argv[1]->valuestring, *to = argv[2]->valuestring;
+    size_t k = strlen(from);
+    if (k == 0) {
+        dwf__set_error(c, "TypeError", "replace(): the text to replace must not be empty");
+        return dwf_null(c);
+    }
+    dwf__buf b = {0};
+    for (const char *hit; (hit = strstr(s, from)); s = hit + k) {
+        dwf__buf_add(&b, s, (size_t)(hit - s));
+        dwf__buf_str(&b, to);
+    }
+    dwf__buf_str(&b, s);
+    if (b.oom) return dwf__own(c, NULL);
+    return own_text(c, b.p);
+}
+
+/* JavaScript's slice bounds: negative counts from the end, clamped to [0, n]. */
+static long slice_bound(double d, long n)
+{
+    if (d < 0) d += (double)n;
+    if (d < 0) d = 0;
+    if (d > (double)n) d = (double)n;
+    return (long)d;
+}
+
+static dwf_val *b_slice(dwf_ctx *c, int argc, dwf_val *const *argv)
+{
+    dwf_val *x = argv[0];
+    if (!is_num(argv[1])) return arg_error(c, "slice", 1, "a number", argv[1]);
+    if (argc > 2 && !is_num(argv[2]) && !cJSON_IsNull(argv[2]))
+        return arg_error(c, "slice", 2, "a number", argv[2]);
+    int has_end = argc > 2 && is_num(argv[2]);
+    if (is_str(x)) {
+        long n = count_cps(x->valuestring);
+        long i = slice_bound(trunc(argv[1]->valuedouble), n);
+        long j = has_end ? slice_bound(trunc(argv[2]->valuedouble), n) : n;
+        const char *s = x->valuestring;
+        for (long k = 0; k < i; k++) s += cp_bytes(s);
+        const char *e = s;
+        for (long k = i; k < j; k++) e += cp_bytes(e);
+        return own_text_n(c, s, e > s ? (size_t)(e - s) : 0);
+    }
+    if (x && cJSON_IsArray(x)) {
+        long n = cJSON_GetArraySize(x);
+        long i = slice_bound(trunc(argv[1]->valuedouble), n);
+        long j = has_end ? slice_bound(trunc(argv[2]->valuedouble), n) : n;
+        cJSON *a = cJSON_CreateArray();
+        long k = 0;
+        for (const cJSON *it = x->child; a && it && k < j; it = it->next, k++) {
+            if (k < i) continue;
+            cJSON *item = cJSON_Duplicate(it, 1);
+            if (!item || !cJSON_AddItemToArray(a, item)) {
+                cJSON_Delete(item);
+                cJSON_Delete(a);
+                a = NULL;
+            }
+        }
+        return dwf__own(c, a);
+    }
+    return arg_error(c, "slice", 0, "a string or array", x);
+}
+
+/* ---- numbers ----------------------------------------------------------------------------- */
+#define RANGE_MAX 1000000
+
+static dwf_val *b_range(dwf_ctx *c, int argc, dwf_val *const *argv)
+{
+    for (int i = 0; i < argc; i++)
+        if (!is_num(argv[i])) return arg_error(c, "range", i, "a number", argv[i]);
+    double from = argc > 1 ? argv[0]->valuedouble : 0;
+    double to = argc > 1 ? argv[1]->valuedouble : argv[0]->valuedouble;
+    double step = argc > 2 ? argv[2]->valuedouble : 1;
+    if (step == 0) {
+        dwf__set_error(c, "RangeError", "range(): step must not be 0");
+        return dwf_null(c);
+    }
+    double count = ceil((to - from) / step);
+    if (count < 0) count = 0;
+    if (count > RANGE_MAX) {
+        dwf__set_error(c, "RangeError", "range(): more than 1000000 items");
+        return dwf_null(c);
+    }
+    cJSON *a = cJSON_CreateArray();
+    for (long i = 0; a && i < (long)count; i++) {
+        cJSON *item = cJSON_CreateNumber(from + (double)i * step);
+        if (!item || !cJSON_AddItemToArray(a, item)) {
+            cJSON_Delete(item);
+            cJSON_Delete(a);
+            a = NULL;
+        }
+    }
+    return dwf__own(c, a);
+}
+
+/* min, max and sum take numbers as arguments or one array of numbers. */
+static dwf_val *fold(dwf_ctx *c, const char *fn, int argc, dwf_val *const *argv, int kind)
+{
+    const cJSON *first = NULL;
+    int n = argc;
+    if (argc == 1 && argv[0] && cJSON_IsArray(argv[0])) {
+        first = argv[0]->child;
+        n = -1;
+    }
+    double acc = 0;
+    int seen = 0;
+    for (int i = 0;; i++) {
+        const cJSON *x;
+        if (n < 0) {
+            if (!first) break;
+            x = first;
+            first = first->next;
+        } else {
+            if (i >= n) break;
+            x = argv[i];
+        }
+        if (!is_num(x)) return arg_error(c, fn, n < 0 ? 0 : i, n < 0 ? "an array of numbers" : "a number", x);
+        double d = x->valuedouble;
+        if (!seen) acc = kind == 2 ? 0 : d;
+        if (kind == 0 && d < acc) acc = d;
+        if (kind == 1 && d > acc) acc = d;
+        if (kind == 2) acc += d;
+        seen = 1;
+    }
+    if (!seen) return kind == 2 ? dwf_num(c, 0) : dwf_null(c);
+    if (!isfinite(acc)) {
+        dwf__set_error(c, "RangeError", "sum(): the result is not a finite number");
+        return dwf_null(c);
+    }
+    return dwf_num(c, acc);
+}
+
+static dwf_val *b_min(dwf_ctx *c, int argc, dwf_val *const *argv) { return fold(c, "min", argc, argv, 0); }
+static dwf_val *b_max(dwf_ctx *c, int argc, dwf_val *const *argv) { return fold(c, "max", argc, argv, 1); }
+static dwf_val *b_sum(dwf_ctx *c, int argc, dwf_val *const *argv) { return fold(c, "sum", argc, argv, 2); }
+
+/* Math.round: halves go toward +infinity (-2.5 -> -2), unlike C's round(). */
+static double js_round(double x)
+{
+    double r = floor(x);
+    if (x - r >= 0.5) r += 1;
+    return r;
+}
+
+static dwf_val *math1(dwf_ctx *c, const char *fn, dwf_val *x, double (*f)(double))
+{
+    if (!is_num(x)) return arg_error(c, fn, 0, "a number", x);
+    return dwf_num(c, f(x->valuedouble));
+}
+
+static dwf_val *b_abs(dwf_ctx *c, int argc, dwf_val *const *argv)
+{
+    (void)argc;
+    return math1(c, "abs", argv[0], fabs);
+}
+
+static dwf_val *b_floor(dwf_ctx *c, int argc, dwf_val *const *argv)
+{
+    (void)argc;
+    return math1(c, "floor", argv[0], floor);
+}
+
+static dwf_val *b_ceil(dwf_ctx *c, int argc, dwf_val *const *argv)
+{
+    (void)argc;
+    return math1(c, "ceil", argv[0], ceil);
+}
+
+static dwf_val *b_round(dwf_ctx *c, int argc, dwf_val *const *argv)
+{
+    if (argc < 2) return math1(c, "round", argv[0], js_round);
+    if (!is_num(argv[0])) return arg_error(c, "round", 0, "a number", argv[0]);
+    if (!is_num(argv[1])) return arg_error(c, "round", 1, "a number", argv[1]);
+    double d = argv[1]->valuedouble;
+    if (d != floor(d) || d < 0 || d > 15) {
+        dwf__set_error(c, "RangeError", "round(): decimals must be an integer from 0 to 15");
+        return dwf_null(c);
+    }
+    /* Shift the decimal point in x's shortest text, so 1.005 rounds as written (to 1.01), not
+     * as its binary value 1.00499999999999989... times 100 would (JavaScript's
+     * Math.round(x * 100) / 100 gives 1 there). */
+    double x = argv[0]->valuedouble, scale = pow(10, d);
+    char buf[64];
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, sizeof buf, "%.*e", prec - 1, x);
+        if (strtod(buf, NULL) == x) break;
+    }
+    char *e = strchr(buf, 'e');
+    if (e) snprintf(e, sizeof buf - (size_t)(e - buf), "e%d", atoi(e + 1) + (int)d);
+    double r = js_round(strtod(buf, NULL)) / scale;
+    if (!isfinite(r)) r = x;
+    return dwf_num(c, r);
+}
+
+/* ---- time, randomness ------------------------------------------------------------------- */
+static dwf_val *b_iso(dwf_ctx *c, int argc, dwf_val *const *argv)
+{
+    (void)argc;
+    if (!is_num(argv[0])) return arg_error(c, "iso", 0, "a number (epoch milliseconds)", argv[0]);
+    double ms = floor(argv[0]->valuedouble);
+    /* Date's range: +-8.64e15 ms. */
+    if (fabs(ms) > 8.64e15) {
+        dwf__set_error(c, "RangeError", "iso(): time value out of range");
+        return dwf_null(c);
+    }
+    time_t secs = (time_t)floor(ms / 1000);
+    int milli = (int)(ms - (double)secs * 1000);
+    struct tm tm;
+    if (!gmtime_r(&secs, &tm)) {
+        dwf__set_error(c, "RangeError", "iso(): time value out of range");
+        return dwf_null(c);
+    }
+    char buf[64];
+    long year = (long)tm.tm_year + 1900;
+    if (year >= 0 && year <= 9999)
+        snprintf(buf, sizeof buf, "%04ld", year);
+    else
+        snprintf(buf, sizeof buf, "%c%06ld", year < 0 ? '-' : '+', labs(year));
+    size_t n = strlen(buf);
+    snprintf(buf + n, sizeof buf - n, "-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_mon + 1, tm.tm_mday,
+             tm.tm_hour, tm.tm_min, tm.tm_sec, milli);
+    return dwf_str(c, buf);
+}
+
+static dwf_val *b_now(dwf_ctx *c, int argc, dwf_val *const *argv)
+{
+    (void)argc;
+    (void)argv;
+    return dwf_num(c, floor(dwf__now_ms(c)));
+}
+
+static int random_bytes(dwf_ctx *c, const char *fn, unsigned char *b, int n)
+{
+    if (RAND_bytes(b, n) == 1) return 1;
+    char msg[96];
+    snprintf(msg, sizeof msg, "%s(): the random generator failed", fn);
+    dwf__set_error(c, "RandomError", msg);
+    return 0;
+}
+
+static dwf_val *b_uuid(dwf_ctx *c, int argc, dwf_val *const *argv)
+{
+    (void)argc;
+    (void)argv;
+    unsigned char b[16];
+    if (!random_bytes(c, "uuid", b, sizeof b)) return dwf_null(c);
+    b[6] = (unsigned char)((b[6] & 0x0F) | 0x40); /* version 4 */
+    b[8] = (unsigned char)((b[8] & 0x3F) | 0x80); /* RFC 4122 variant */
+    char s[37];
+    snprintf(s, sizeof s,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+             b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+             b[15]);
+    return dwf_str(c, s);
+}
+
+static dwf_val *b_random(dwf_ctx *c, int argc, dwf_val *const *argv)
+{
+    (void)argc;
+    (void)argv;
+    unsigned char b[8];
+    if (!random_bytes(c, "random", b, sizeof b)) return dwf_null(c);
+    uint64_t r = 0;
+    for (int i = 0; i < 8; i++) r = r << 8 | b[i];
+    return dwf_num(c, (double)(r >> 11) / 9007199254740992.0); /* 53 bits / 2^53 */
+}
+
+static dwf_val *b_sleep_ms(dwf_ctx *c, int argc, dwf_val *const *argv)
+{
+    (void)argc;
+    if (!is_num(argv[0])) return arg_error(c, "sleep_ms", 0, "a number", argv[0]);
+    double ms = argv[0]->valuedouble;
+    if (ms < 0 || ms > 900000) {
+        dwf__set_error(c, "RangeError", "sleep_ms(): milliseconds must be from 0 to 900000");
+        return dwf_null(c);
+    }
+    struct timespec ts = {(time_t)(ms / 1000), (long)(fmod(ms, 1000) * 1e6)};
+    while (nanosleep(&ts, &ts) != 0) {
+        /* EINTR: sleep the remainder */
+    }
+    return dwf_null(c);
+}
+
+/* ---- batches ----------------------------------------------------------------------------- */
+static dwf_val *b_throw_if_error(dwf_ctx *c, int argc, dwf_val *const *argv)
+{
+    (void)argc;
+    dwf_val *b = argv[0];
+    cJSON *all = b && cJSON_IsObject(b) ? cJSON_GetObjectItemCaseSensitive(b, "all") : NULL;
+    if (!all || !cJSON_IsArray(all))
+        return arg_error(c, "throw_if_error", 0, "a parallel or map result", b);
+    for (const cJSON *it = all->child; it; it = it->next) {
+        const cJSON *st = cJSON_GetObjectItemCaseSensitive(it, "status");
+        if (!is_str(st) || strcmp(st->valuestring, "FAILED") != 0) continue;
+        const cJSON *err = cJSON_GetObjectItemCaseSensitive(it, "error");
+        const cJSON *type = cJSON_GetObjectItemCaseSensitive(err, "ErrorType");
+        const cJSON *msg = cJSON_GetObjectItemCaseSensitive(err, "ErrorMessage");
+        dwf__set_error(c, is_str(type) ? type->valuestring : "ChildContextError",
+                       is_str(msg) ? msg->valuestring : "");
+        return dwf_null(c);
+    }
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(b, "status");
+    if (is_str(st) && strcmp(st->valuestring, "FAILED") == 0) {
+        const cJSON *why = cJSON_GetObjectItemCaseSensitive(b, "completionReason");
+        char msg[200];
+        snprintf(msg, sizeof msg, "Batch completed as failed by shouldComplete (%s)",
+                 is_str(why) ? why->valuestring : "CUSTOM_COMPLETION_FAILED");
+        dwf__set_error(c, "BatchCompletionError", msg);
+        return dwf_null(c);
+    }
+    return b;
+}
+
+/* ---- the table --------------------------------------------------------------------------- */
+static const struct builtin {
+    const char *name;
+    int min_args, max_args; /* max -1: any number */
+    int step_only;
+    builtin_fn fn;
+} builtins[] = {
+    {"len", 1, 1, 0, b_len},           {"keys", 1, 1, 0, b_keys},
+    {"values", 1, 1, 0, b_values},     {"type", 1, 1, 0, b_type},
+    {"str", 1, 1, 0, b_str},           {"num", 1, 1, 0, b_num},
+    {"json", 1, 1, 0, b_json},         {"to_json", 1, 1, 0, b_to_json},
+    {"upper", 1, 1, 0, b_upper},       {"lower", 1, 1, 0, b_lower},
+    {"trim", 1, 1, 0, b_trim},         {"contains", 2, 2, 0, b_contains},
+    {"starts_with", 2, 2, 0, b_starts_with}, {"ends_with", 2, 2, 0, b_ends_with},
+    {"split", 2, 2, 0, b_split},       {"join", 1, 2, 0, b_join},
+    {"replace", 3, 3, 0, b_replace},   {"slice", 2, 3, 0, b_slice},
+    {"range", 1, 3, 0, b_range},       {"min", 0, -1, 0, b_min},
+    {"max", 0, -1, 0, b_max},          {"sum", 1, 1, 0, b_sum},
+    {"abs", 1, 1, 0, b_abs},           {"floor", 1, 1, 0, b_floor},
+    {"ceil", 1, 1, 0, b_ceil},         {"round", 1, 2, 0, b_round},
+    {"iso", 1, 1, 0, b_iso},           {"throw_if_error", 1, 1, 0, b_throw_if_error},
+    {"now", 0, 0, 1, b_now},           {"uuid", 0, 0, 1, b_uuid},
+    {"random", 0, 0, 1, b_random},     {"sleep_ms", 1, 1, 1, b_sleep_ms},
+};
+
+dwf_val *dwf_builtin(dwf_ctx *c, const char *fname, int argc, dwf_val *const *argv)
+{
+    char msg[200];
+    const struct builtin *b = NULL;
+    for (size_t i = 0; fname && i < sizeof builtins / sizeof builtins[0]; i++)
+        if (strcmp(builtins[i].name, fname) == 0) b = &builtins[i];
+    if (!b) {
+        snprintf(msg, sizeof msg, "unknown builtin function '%s'", fname ? fname : "");
+        dwf__set_error(c, "UnknownBuiltin", msg);
+        return dwf_null(c);
+    }
+    if (argc < b->min_args || (b->max_args >= 0 && argc > b->max_args) || (argc > 0 && !argv)) {
+        if (b->min_args == b->max_args)
+            snprintf(msg, sizeof msg, "%s() takes %d argument%s, not %d", b->name, b->min_args,
+                     b->min_args == 1 ? "" : "s", argc);
+        else if (b->max_args < 0)
+            snprintf(msg, sizeof msg, "%s() takes at least %d arguments, not %d", b->name,
+                     b->min_args, argc);
+        else
+            snprintf(msg, sizeof msg, "%s() takes %d to %d arguments, not %d", b->name,
+                     b->min_args, b->max_args, argc);
+        dwf__set_error(c, "TypeError", msg);
+        return dwf_null(c);
+    }
+    if (b->step_only && !dwf__in_step(c)) {
+        snprintf(msg, sizeof msg,
+                 "%s() outside a step body would give a different value on replay", b->name);
+        dwf__set_error(c, "NonDeterministicCall", msg);
+        return dwf_null(c);
+    }
+    return b->fn(c, argc, argv);
+}

@@ -1,0 +1,994 @@
+/*
+ * value.c: the values that .dwf expressions compute, and their JSON text.
+ *
+ * Values are cJSON trees owned by the invocation's pool (dwf__adopt). Everything here is shaped
+ * by two rules: a value handed out is never mutated again (so constructors copy their arguments
+ * and getters may return borrowed sub-nodes, which live as long as their root), and expression
+ * helpers never fail mid-expression (a type error is recorded with dwf__set_error and the
+ * helper yields null; generated code checks dwf_failed() once per statement).
+ *
+ * Semantics (the language reference, docs/language.md, describes them for users):
+ *
+ *  Types        null, boolean, number (a double), string, array, object: JSON's.
+ *  Numbers      Always finite. dwf_num() of NaN/Infinity gives null (JSON.stringify's answer);
+ *               arithmetic whose result would not be finite is an error RangeError. Numbers
+ *               print as JavaScript's String(n) / JSON.stringify: 4980, 0.1, 1774019546545,
+ *               100000000000000000000, 1e+21, 1e-7, 0.7999999999999999, -0 as 0 (shortest
+ *               text that reads back to the same double).
+ *  Strings      UTF-8. A NUL byte (dwf_strn, "\u0000" in JSON, an HTTP body) is kept as the
+ *               two bytes C0 80 ("modified UTF-8") so a cJSON string stays a C string; every
+ *               printer turns it back into \u0000 (JSON) or a NUL byte (HTTP bodies). Bytes that
+ *               are not valid UTF-8 become U+FFFD, as JavaScript's TextDecoder does, so every
+ *               string prints as valid JSON. len() counts code points (JavaScript counts UTF-16
+ *               units: differs only for characters outside the BMP, such as emoji). < and >
+ *               on strings compare code points (byte order of UTF-8).
+ *  Objects      Keys are unique, in insertion order; a repeated key replaces the value in place
+ *               (like a JavaScript object literal and JSON.parse).
+ *  Truthiness   false, null, 0, "" and a missing value are false; everything else, including
+ *               [] and {}, is true (JavaScript's rule).
+ *  a + b        number + number adds; string + string concatenates; string + anything else
+ *               (either side) concatenates the other's text (template rules below, so
+ *               "n=" + {a:1} is n={"a":1}, not JavaScript's [object Object]); object + object
+ *               is a shallow merge, right side wins (`item + { processed: true }`); array +
+ *               array concatenates. Any other mix is a TypeError.
+ *  - * / %      numbers only, else TypeError. / and % by zero are an error DivisionByZero
+ *               (JavaScript's Infinity/NaN would only turn into null when recorded). % is
+ *               JavaScript's (fmod: the sign follows the dividend).
+ *  == !=        deep equality: same type and same value; arrays element by element, objects
+ *               key by key regardless of order; 1 == 1.0; no coercion ("1" != 1).
+ *  < <= > >=    two numbers or two strings, else TypeError.
+ *  -a           numbers only. !a is the negated truthiness.
+ *  a ?? b       b when a is null or missing, else a.
+ *  a.key        null when a is not an object or lacks key: like optional chaining `a?.key`,
+ *               never an error, so `input.orderId ?? "ORD-001"` works on any input.
+ *  a[i]         arrays by integer index (out of range, negative or fractional: null); strings
+ *               by integer index give one character; objects by string key (a number key is
+ *               used as its text: o[1] is o["1"]); anything else null.
+ *  "${x}"       interpolation: strings raw, numbers as above, everything else as JSON.
+ *  for x in v   arrays give their items, objects their keys (as strings); anything else is
+ *               zero iterations.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* Handed out when allocating a value failed: the error is pending, and the expression can go
+ * on until the statement ends without dereferencing NULL. Never adopted, never linked. */
+static cJSON oom_null = {.type = cJSON_NULL};
+
+dwf_val *dwf__own(dwf_ctx *c, cJSON *v)
+{
+    if (!v) {
+        dwf__set_error(c, "OutOfMemory", "out of memory building a value");
+        return &oom_null;
+    }
+    return dwf__adopt(c, v);
+}
+
+/* A missing value (NULL pointer) reads as null everywhere. */
+static int is_null(const cJSON *v) { return !v || cJSON_IsNull(v) || cJSON_IsInvalid(v); }
+
+const char *dwf__type_name(const cJSON *v)
+{
+    if (is_null(v)) return "null";
+    if (cJSON_IsBool(v)) return "boolean";
+    if (cJSON_IsNumber(v)) return "number";
+    if (cJSON_IsString(v)) return "string";
+    if (cJSON_IsArray(v)) return "array";
+    if (cJSON_IsObject(v)) return "object";
+    return "null";
+}
+
+/* ---- text buffers ------------------------------------------------------------------------ */
+void dwf__buf_add(dwf__buf *b, const char *s, size_t n)
+{
+    if (b->oom) return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 64;
+        while (cap < b->len + n + 1) cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p) {
+            free(b->p);
+            b->p = NULL;
+            b->len = b->cap = 0;
+            b->oom = 1;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    if (n) memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+void dwf__buf_str(dwf__buf *b, const char *s) { dwf__buf_add(b, s, strlen(s)); }
+
+/* The text of a finished buffer: malloc'd, "" for an empty one, NULL after an allocation
+ * failure. */
+static char *buf_take(dwf__buf *b)
+{
+    if (b->oom) return NULL;
+    if (!b->p) return strdup("");
+    return b->p;
+}
+
+/* ---- strings: UTF-8 with NUL as C0 80 ---------------------------------------------------- */
+/* Length of the valid UTF-8 sequence at s (n bytes available), or 0 if it is not one.
+ * Rejects overlong forms, surrogates and code points above U+10FFFF, as TextDecoder does. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    if (c < 0x80) return 1;
+    if (c >= 0xC2 && c <= 0xDF) return n >= 2 && (s[1] & 0xC0) == 0x80 ? 2 : 0;
+    if (c >= 0xE0 && c <= 0xEF) {
+        if (n < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80) return 0;
+        if (c == 0xE0 && s[1] < 0xA0) return 0; /* overlong */
+        if (c == 0xED && s[1] >= 0xA0) return 0; /* UTF-16 surrogate */
+        return 3;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        if (n < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80)
+            return 0;
+        if (c == 0xF0 && s[1] < 0x90) return 0;  /* overlong */
+        if (c == 0xF4 && s[1] >= 0x90) return 0; /* above U+10FFFF */
+        return 4;
+    }
+    return 0;
+}
+
+/* Append bytes in the string encoding: NUL -> C0 80, invalid UTF-8 -> U+FFFD. */
+static void buf_add_bytes(dwf__buf *b, const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0, run = 0; /* run: start of the current stretch copied as is */
+    while (i < n) {
+        if (u[i] >= 0x01 && u[i] < 0x80) {
+            i++;
+            continue;
+        }
+        size_t k = u[i] ? utf8_seq(u + i, n - i) : 0;
+        if (k) {
+            i += k;
+            continue;
+        }
+        dwf__buf_add(b, s + run, i - run);
+        dwf__buf_add(b, u[i] ? "\xEF\xBF\xBD" : "\xC0\x80", u[i] ? 3 : 2);
+        i++;
+        run = i;
+    }
+    dwf__buf_add(b, s + run, n - run);
+}
+
+cJSON *dwf__new_string(const char *s, size_t n)
+{
+    dwf__buf b = {0};
+    buf_add_bytes(&b, s ? s : "", s ? n : 0);
+    char *t = buf_take(&b);
+    if (!t) return NULL;
+    cJSON *v = cJSON_CreateString(t);
+    free(t);
+    return v;
+}
+
+char *dwf__string_bytes(const char *s, size_t *n)
+{
+    size_t len = strlen(s), o = 0;
+    char *out = malloc(len + 1);
+    if (!out) return NULL;
+    for (size_t i = 0; i < len; i++) {
+        if ((unsigned char)s[i] == 0xC0 && (unsigned char)s[i + 1] == 0x80) {
+            out[o++] = '\0';
+            i++;
+        } else {
+            out[o++] = s[i];
+        }
+    }
+    out[o] = '\0';
+    *n = o;
+    return out;
+}
+
+/* ---- numbers as JavaScript prints them -------------------------------------------------- */
+/* ECMAScript Number::toString: the shortest decimal digits that read back to the same double
+ * (found by trying 1..17 significant digits; printf rounds correctly, so the first precision
+ * that round-trips gives JavaScript's digits), then laid out plainly for exponents -7 < e < 21
+ * and in e-notation otherwise. */
+void dwf__num_text(double d, char out[32])
+{
+    if (!isfinite(d)) {
+        strcpy(out, "null");
+        return;
+    }
+    if (d == 0) { /* also -0, which JavaScript prints as 0 */
+        strcpy(out, "0");
+        return;
+    }
+    char tmp[40];
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*e", prec - 1, d);
+        if (strtod(tmp, NULL) == d) break;
+    }
+    /* tmp is [-]D[.DDD]e(+|-)XX */
+    const char *p = tmp;
+    int neg = 0;
+    if (*p == '-') {
+        neg = 1;
+        p++;
+    }
+    char dig[24];
+    int k = 0;
+    for (; *p && *p != 'e'; p++)
+        if (*p >= '0' && *p <= '9') dig[k++] = *p;
+    while (k > 1 && dig[k - 1] == '0') k--;
+    dig[k] = '\0';
+    int e = atoi(p + 1);
+    int n = e + 1; /* position of the decimal point relative to the digits */
+    char *o = out;
+    if (neg) *o++ = '-';
+    if (k <= n && n <= 21) {
+        memcpy(o, dig, (size_t)k);
+        o += k;
+        for (int i = 0; i < n - k; i++) *o++ = '0';
+    } else if (0 < n && n <= 21) {
+        memcpy(o, dig, (size_t)n);
+        o += n;
+        *o++ = '.';
+        memcpy(o, dig + n, (size_t)(k - n));
+        o += k - n;
+    } else if (-6 < n && n <= 0) {
+        *o++ = '0';
+        *o++ = '.';
+        for (int i = 0; i < -n; i++) *o++ = '0';
+        memcpy(o, dig, (size_t)k);
+        o += k;
+    } else {
+        *o++ = dig[0];
+        if (k > 1) {
+            *o++ = '.';
+            memcpy(o, dig + 1, (size_t)(k - 1));
+            o += k - 1;
+        }
+        o += sprintf(o, "e%c%d", n - 1 < 0 ? '-' : '+', abs(n - 1));
+    }
+    *o = '\0';
+}
+
+/* ---- JSON text (JSON.stringify) ---------------------------------------------------------- */
+static void buf_json_string(dwf__buf *b, const char *s)
+{
+    dwf__buf_add(b, "\"", 1);
+    const char *run = s;
+    for (const char *p = s; *p; p++) {
+        unsigned char ch = (unsigned char)*p;
+        const char *esc = NULL;
+        char u[8];
+        if (ch == '"') esc = "\\\"";
+        else if (ch == '\\') esc = "\\\\";
+        else if (ch == '\b') esc = "\\b";
+        else if (ch == '\f') esc = "\\f";
+        else if (ch == '\n') esc = "\\n";
+        else if (ch == '\r') esc = "\\r";
+        else if (ch == '\t') esc = "\\t";
+        else if (ch < 0x20) {
+            snprintf(u, sizeof u, "\\u%04x", ch);
+            esc = u;
+        } else if (ch == 0xC0 && (unsigned char)p[1] == 0x80) {
+            dwf__buf_add(b, run, (size_t)(p - run));
+            dwf__buf_add(b, "\\u0000", 6);
+            p++;
+            run = p + 1;
+            continue;
+        }
+        if (esc) {
+            dwf__buf_add(b, run, (size_t)(p - run));
+            dwf__buf_str(b, esc);
+            run = p + 1;
+        }
+    }
+    dwf__buf_str(b, run);
+    dwf__buf_add(b, "\"", 1);
+}
+
+void dwf__buf_json(dwf__buf *b, const cJSON *v)
+{
+    char num[32];
+    if (is_null(v)) {
+        dwf__buf_add(b, "null", 4);
+    } else if (cJSON_IsTrue(v)) {
+        dwf__buf_add(b, "true", 4);
+    } else if (cJSON_IsFalse(v)) {
+        dwf__buf_add(b, "false", 5);
+    } else if (cJSON_IsNumber(v)) {
+        dwf__num_text(v->valuedouble, num);
+        dwf__buf_str(b, num);
+    } else if (cJSON_IsString(v)) {
+        buf_json_string(b, v->valuestring ? v->valuestring : "");
+    } else if (cJSON_IsArray(v)) {
+        dwf__buf_add(b, "[", 1);
+        for (const cJSON *it = v->child; it; it = it->next) {
+            if (it != v->child) dwf__buf_add(b, ",", 1);
+            dwf__buf_json(b, it);
+        }
+        dwf__buf_add(b, "]", 1);
+    } else if (cJSON_IsObject(v)) {
+        dwf__buf_add(b, "{", 1);
+        for (const cJSON *it = v->child; it; it = it->next) {
+            if (it != v->child) dwf__buf_add(b, ",", 1);
+            buf_json_string(b, it->string ? it->string : "");
+            dwf__buf_add(b, ":", 1);
+            dwf__buf_json(b, it);
+        }
+        dwf__buf_add(b, "}", 1);
+    } else if (cJSON_IsRaw(v) && v->valuestring) {
+        dwf__buf_str(b, v->valuestring);
+    } else {
+        dwf__buf_add(b, "null", 4);
+    }
+}
+
+char *dwf__to_json(const cJSON *v)
+{
+    dwf__buf b = {0};
+    dwf__buf_json(&b, v);
+    return buf_take(&b);
+}
+
+/* Template text: strings raw, numbers as JavaScript prints them, the rest as JSON. */
+static void buf_text(dwf__buf *b, const cJSON *v)
+{
+    if (v && cJSON_IsString(v)) dwf__buf_str(b, v->valuestring ? v->valuestring : "");
+    else dwf__buf_json(b, v);
+}
+
+char *dwf__to_text(const cJSON *v)
+{
+    dwf__buf b = {0};
+    buf_text(&b, v);
+    return buf_take(&b);
+}
+
+/* ---- JSON.parse --------------------------------------------------------------------------
+ * Our own small parser rather than cJSON_Parse: cJSON cuts a string at "\u0000", accepts
+ * some text JSON.parse rejects, and keeps both copies of a repeated key, where JSON.parse
+ * keeps the last. */
+typedef struct jparse {
+    const char *start, *p, *end;
+    char *err;
+    int depth;
+} jparse;
+
+#define JSON_MAX_DEPTH 1000
+
+static cJSON *jp_fail(jparse *j, const char *what)
+{
+    if (j->err && !j->err[0]) snprintf(j->err, 128, "%s at offset %ld", what, (long)(j->p - j->start));
+    return NULL;
+}
+
+static void jp_ws(jparse *j)
+{
+    while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r'))
+        j->p++;
+}
+
+static int jp_hex4(jparse *j, unsigned *out)
+{
+    if (j->end - j->p < 4) return 0;
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        char ch = j->p[i];
+        v <<= 4;
+        if (ch >= '0' && ch <= '9') v |= (unsigned)(ch - '0');
+        else if (ch >= 'a' && ch <= 'f') v |= (unsigned)(ch - 'a' + 10);
+        else if (ch >= 'A' && ch <= 'F') v |= (unsigned)(ch - 'A' + 10);
+        else return 0;
+    }
+    j->p += 4;
+    *out = v;
+    return 1;
+}
+
+static void buf_utf8(dwf__buf *b, unsigned cp)
+{
+    char u[4];
+    if (cp == 0) {
+        dwf__buf_add(b, "\xC0\x80", 2);
+    } else if (cp < 0x80) {
+        u[0] = (char)cp;
+        dwf__buf_add(b, u, 1);
+    } else if (cp < 0x800) {
+        u[0] = (char)(0xC0 | (cp >> 6));
+        u[1] = (char)(0x80 | (cp & 0x3F));
+        dwf__buf_add(b, u, 2);
+    } else if (cp < 0x10000) {
+        u[0] = (char)(0xE0 | (cp >> 12));
+        u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        u[2] = (char)(0x80 | (cp & 0x3F));
+        dwf__buf_add(b, u, 3);
+    } else {
+        u[0] = (char)(0xF0 | (cp >> 18));
+        u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+        u[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        u[3] = (char)(0x80 | (cp & 0x3F));
+        dwf__buf_add(b, u, 4);
+    }
+}
+
+/* A JSON string at j->p (just past the opening quote) into malloc'd text, or NULL. */
+static char *jp_string(jparse *j)
+{
+    dwf__buf b = {0};
+    const char *run = j->p;
+    for (;;) {
+        if (j->p >= j->end) {
+            free(b.p);
+            jp_fail(j, "unterminated string");
+            return NULL;
+        }
+        unsigned char ch = (unsigned char)*j->p;
+        if (ch == '"') {
+            buf_add_bytes(&b, run, (size_t)(j->p - run));
+            j->p++;
+            break;
+        }
+        if (ch < 0x20) {
+            free(b.p);
+            jp_fail(j, "control character in string");
+            return NULL;
+        }
+        if (ch != '\\') {
+            j->p++;
+            continue;
+        }
+        buf_add_bytes(&b, run, (size_t)(j->p - run));
+        j->p++;
+        if (j->p >= j->end) continue; /* reported as unterminated above */
+        char e = *j->p++;
+        switch (e) {
+        case '"': dwf__buf_add(&b, "\"", 1); break;
+        case '\\': dwf__buf_add(&b, "\\", 1); break;
+        case '/': dwf__buf_add(&b, "/", 1); break;
+        case 'b': dwf__buf_add(&b, "\b", 1); break;
+        case 'f': dwf__buf_add(&b, "\f", 1); break;
+        case 'n': dwf__buf_add(&b, "\n", 1); break;
+        case 'r': dwf__buf_add(&b, "\r", 1); break;
+        case 't': dwf__buf_add(&b, "\t", 1); break;
+        case 'u': {
+            unsigned cp, lo;
+            if (!jp_hex4(j, &cp)) {
+                free(b.p);
+                jp_fail(j, "bad \\u escape");
+                return NULL;
+            }
+            if (cp >= 0xD800 && cp <= 0xDBFF && j->end - j->p >= 6 && j->p[0] == '\\' &&
+                j->p[1] == 'u') {
+                const char *save = j->p;
+                j->p += 2;
+                if (jp_hex4(j, &lo) && lo >= 0xDC00 && lo <= 0xDFFF)
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                else
+                    j->p = save;
+            }
+            /* A lone surrogate cannot be UTF-8: U+FFFD, as TextEncoder would write it. */
+            if (cp >= 0xD800 && cp <= 0xDFFF) cp = 0xFFFD;
+            buf_utf8(&b, cp);
+            break;
+        }
+        default:
+            free(b.p);
+            j->p--;
+            jp_fail(j, "bad escape in string");
+            return NULL;
+        }
+        run = j->p;
+    }
+    char *t = buf_take(&b);
+    if (!t) jp_fail(j, "out of memory");
+    return t;
+}
+
+static cJSON *jp_number(jparse *j)
+{
+    const char *s = j->p;
+    if (j->p < j->end && *j->p == '-') j->p++;
+    if (j->p < j->end && *j->p == '0') {
+        j->p++;
+    } else if (j->p < j->end && *j->p >= '1' && *j->p <= '9') {
+        while (j->p < j->end && *j->p >= '0' && *j->p <= '9') j->p++;
+    } else {
+        return jp_fail(j, "unexpected character");
+    }
+    if (j->p < j->end && *j->p == '.') {
+        j->p++;
+        if (j->p >= j->end || *j->p < '0' || *j->p > '9') return jp_fail(j, "bad number");
+        while (j->p < j->end && *j->p >= '0' && *j->p <= '9') j->p++;
+    }
+    if (j->p < j->end && (*j->p == 'e' || *j->p == 'E')) {
+        j->p++;
+        if (j->p < j->end && (*j->p == '+' || *j->p == '-')) j->p++;
+        if (j->p >= j->end || *j->p < '0' || *j->p > '9') return jp_fail(j, "bad number");
+        while (j->p < j->end && *j->p >= '0' && *j->p <= '9') j->p++;
+    }
+    size_t n = (size_t)(j->p - s);
+    char small[64], *text = n < sizeof small ? small : malloc(n + 1);
+    if (!text) return jp_fail(j, "out of memory");
+    memcpy(text, s, n);
+    text[n] = '\0';
+    double d = strtod(text, NULL);
+    if (text != small) free(text);
+    /* 1e999 is Infinity to JSON.parse, which JSON.stringify would record as null. */
+    cJSON *v = isfinite(d) ? cJSON_CreateNumber(d) : cJSON_CreateNull();
+    if (!v) return jp_fail(j, "out of memory");
+    return v;
+}
+
+static cJSON *jp_value(jparse *j);
+
+/* Object member: replace in place if the key is already there (JSON.parse keeps the last
+ * value at the first position). */
+static int obj_put(cJSON *obj, const char *key, cJSON *val)
+{
+    if (cJSON_GetObjectItemCaseSensitive(obj, key))
+        return cJSON_ReplaceItemInObjectCaseSensitive(obj, key, val) ? 1 : 0;
+    return cJSON_AddItemToObject(obj, key, val) ? 1 : 0;
+}
+
+static cJSON *jp_container(jparse *j, int is_obj)
+{
+    if (++j->depth > JSON_MAX_DEPTH) return jp_fail(j, "nesting too deep");
+    cJSON *v = is_obj ? cJSON_CreateObject() : cJSON_CreateArray();
+    if (!v) return jp_fail(j, "out of memory");
+    char close = is_obj ? '}' : ']';
+    j->p++;
+    jp_ws(j);
+    if (j->p < j->end && *j->p == close) {
+        j->p++;
+        j->depth--;
+        return v;
+    }
+    for (;;) {
+        char *key = NULL;
+        jp_ws(j);
+        if (is_obj) {
+            if (j->p >= j->end || *j->p != '"') goto bad_key;
+            j->p++;
+            if (!(key = jp_string(j))) goto fail;
+            jp_ws(j);
+            if (j->p >= j->end || *j->p != ':') {
+                free(key);
+                jp_fail(j, "expected ':'");
+                goto fail;
+            }
+            j->p++;
+        }
+        cJSON *item = jp_value(j);
+        if (!item) {
+            free(key);
+            goto fail;
+        }
+        int ok = is_obj ? obj_put(v, key, item) : cJSON_AddItemToArray(v, item) ? 1 : 0;
+        free(key);
+        if (!ok) {
+            cJSON_Delete(item);
+            jp_fail(j, "out of memory");
+            goto fail;
+        }
+        jp_ws(j);
+        if (j->p < j->end && *j->p == ',') {
+            j->p++;
+            continue;
+        }
+        if (j->p < j->end && *j->p == close) {
+            j->p++;
+            j->depth--;
+            return v;
+        }
+        jp_fail(j, is_obj ? "expected ',' or '}'" : "expected ',' or ']'");
+        goto fail;
+    }
+bad_key:
+    jp_fail(j, "expected a string key");
+fail:
+    cJSON_Delete(v);
+    return NULL;
+}
+
+static int jp_word(jparse *j, const char *w)
+{
+    size_t n = strlen(w);
+    if ((size_t)(j->end - j->p) < n || memcmp(j->p, w, n) != 0) return 0;
+    j->p += n;
+    return 1;
+}
+
+static cJSON *jp_value(jparse *j)
+{
+    jp_ws(j);
+    if (j->p >= j->end) return jp_fail(j, "unexpected end of JSON");
+    cJSON *v = NULL;
+    switch (*j->p) {
+    case '{': return jp_container(j, 1);
+    case '[': return jp_container(j, 0);
+    case '"': {
+        j->p++;
+        char *s = jp_string(j);
+        if (!s) return NULL;
+        v = cJSON_CreateString(s);
+        free(s);
+        break;
+    }
+    case 't':
+        if (!jp_word(j, "true")) return jp_fail(j, "unexpected character");
+        v = cJSON_CreateTrue();
+        break;
+    case 'f':
+        if (!jp_word(j, "false")) return jp_fail(j, "unexpected character");
+        v = cJSON_CreateFalse();
+        break;
+    case 'n':
+        if (!jp_word(j, "null")) return jp_fail(j, "unexpected character");
+        v = cJSON_CreateNull();
+        break;
+    default: return jp_number(j);
+    }
+    if (!v) return jp_fail(j, "out of memory");
+    return v;
+}
+
+cJSON *dwf__parse_json(const char *text, size_t len, char err[128])
+{
+    if (err) err[0] = '\0';
+    jparse j = {text, text, text + len, err, 0};
+    cJSON *v = jp_value(&j);
+    if (v) {
+        jp_ws(&j);
+        if (j.p != j.end) {
+            cJSON_Delete(v);
+            v = jp_fail(&j, "unexpected text after JSON");
+        }
+    }
+    return v;
+}
+
+/* ---- deep equality ---------------------------------------------------------------------- */
+int dwf__equal(const cJSON *a, const cJSON *b)
+{
+    if (is_null(a) || is_null(b)) return is_null(a) && is_null(b);
+    if (cJSON_IsBool(a) || cJSON_IsBool(b))
+        return cJSON_IsBool(a) && cJSON_IsBool(b) && cJSON_IsTrue(a) == cJSON_IsTrue(b);
+    if ((a->type & 0xFF) != (b->type & 0xFF)) return 0;
+    if (cJSON_IsNumber(a)) return a->valuedouble == b->valuedouble;
+    if (cJSON_IsString(a))
+        return strcmp(a->valuestring ? a->valuestring : "", b->valuestring ? b->valuestring : "") == 0;
+    if (cJSON_IsArray(a)) {
+        const cJSON *x = a->child, *y = b->child;
+        for (; x && y; x = x->next, y = y->next)
+            if (!dwf__equal(x, y)) return 0;
+        return !x && !y;
+    }
+    if (cJSON_IsObject(a)) {
+        if (cJSON_GetArraySize(a) != cJSON_GetArraySize(b)) return 0;
+        for (const cJSON *x = a->child; x; x = x->next) {
+            const cJSON *y = cJSON_GetObjectItemCaseSensitive(b, x->string);
+            if (!y || !dwf__equal(x, y)) return 0;
+        }
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- constructors ------------------------------------------------------------------------ */
+dwf_val *dwf_null(dwf_ctx *c) { return dwf__own(c, cJSON_CreateNull()); }
+dwf_val *dwf_bool(dwf_ctx *c, int b) { return dwf__own(c, cJSON_CreateBool(b ? 1 : 0)); }
+
+dwf_val *dwf_num(dwf_ctx *c, double n)
+{
+    return dwf__own(c, isfinite(n) ? cJSON_CreateNumber(n) : cJSON_CreateNull());
+}
+
+dwf_val *dwf_str(dwf_ctx *c, const char *s) { return dwf__own(c, dwf__new_string(s, s ? strlen(s) : 0)); }
+dwf_val *dwf_strn(dwf_ctx *c, const char *s, size_t n) { return dwf__own(c, dwf__new_string(s, n)); }
+
+/* A copy of v for linking into a new tree (NULL reads as null). */
+static cJSON *copy(const cJSON *v) { return is_null(v) ? cJSON_CreateNull() : cJSON_Duplicate(v, 1); }
+
+dwf_val *dwf_obj(dwf_ctx *c, int n, ...)
+{
+    va_list ap;
+    cJSON *o = cJSON_CreateObject();
+    va_start(ap, n);
+    for (int i = 0; i < n; i++) {
+        const char *k = va_arg(ap, const char *);
+        dwf_val *v = va_arg(ap, dwf_val *);
+        if (!o) continue; /* drain the arguments anyway */
+        cJSON *item = copy(v);
+        if (!item || !obj_put(o, k ? k : "", item)) {
+            cJSON_Delete(item);
+            cJSON_Delete(o);
+            o = NULL;
+        }
+    }
+    va_end(ap);
+    return dwf__own(c, o);
+}
+
+dwf_val *dwf_arr(dwf_ctx *c, int n, ...)
+{
+    va_list ap;
+    cJSON *a = cJSON_CreateArray();
+    va_start(ap, n);
+    for (int i = 0; i < n; i++) {
+        dwf_val *v = va_arg(ap, dwf_val *);
+        if (!a) continue;
+        cJSON *item = copy(v);
+        if (!item || !cJSON_AddItemToArray(a, item)) {
+            cJSON_Delete(item);
+            cJSON_Delete(a);
+            a = NULL;
+        }
+    }
+    va_end(ap);
+    return dwf__own(c, a);
+}
+
+dwf_val *dwf_concat(dwf_ctx *c, int n, ...)
+{
+    va_list ap;
+    dwf__buf b = {0};
+    va_start(ap, n);
+    for (int i = 0; i < n; i++) buf_text(&b, va_arg(ap, dwf_val *));
+    va_end(ap);
+    char *t = buf_take(&b);
+    if (!t) return dwf__own(c, NULL);
+    /* The parts are already in the string encoding: no re-validation needed. */
+    dwf_val *v = dwf__own(c, cJSON_CreateString(t));
+    free(t);
+    return v;
+}
+
+dwf_val *dwf_input(dwf_ctx *c)
+{
+    dwf_val *v = dwf__input(c);
+    return v ? v : dwf__own(c, cJSON_CreateObject());
+}
+
+/* ---- access ------------------------------------------------------------------------------ */
+dwf_val *dwf_get(dwf_ctx *c, dwf_val *v, const char *key)
+{
+    if (v && cJSON_IsObject(v) && key) {
+        cJSON *item = cJSON_GetObjectItemCaseSensitive(v, key);
+        if (item) return item;
+    }
+    return dwf_null(c);
+}
+
+/* The integer an index value holds, or -1 if it is not a non-negative integer. */
+static long long as_index(const cJSON *i)
+{
+    if (!i || !cJSON_IsNumber(i)) return -1;
+    double d = i->valuedouble;
+    if (d < 0 || d != floor(d) || d > 9007199254740991.0) return -1;
+    return (long long)d;
+}
+
+/* The code point at byte s: its byte length (1 for a stray byte, never 0 before the end). */
+static size_t cp_len(const char *s)
+{
+    size_t n = strnlen(s, 4);
+    size_t k = utf8_seq((const unsigned char *)s, n);
+    if (!k && (unsigned char)s[0] == 0xC0 && (unsigned char)s[1] == 0x80) k = 2;
+    return k ? k : 1;
+}
+
+dwf_val *dwf_index(dwf_ctx *c, dwf_val *v, dwf_val *index)
+{
+    if (v && cJSON_IsArray(v)) {
+        long long i = as_index(index);
+        if (i >= 0 && i <= 0x7fffffff) {
+            cJSON *item = cJSON_GetArrayItem(v, (int)i);
+            if (item) return item;
+        }
+    } else if (v && cJSON_IsObject(v) && index) {
+        char num[32];
+        const char *key = NULL;
+        if (cJSON_IsString(index)) {
+            key = index->valuestring;
+        } else if (cJSON_IsNumber(index)) {
+            dwf__num_text(index->valuedouble, num);
+            key = num;
+        }
+        cJSON *item = key ? cJSON_GetObjectItemCaseSensitive(v, key) : NULL;
+        if (item) return item;
+    } else if (v && cJSON_IsString(v) && v->valuestring) {
+        long long i = as_index(index);
+        const char *s = v->valuestring;
+        for (; i > 0 && *s; i--) s += cp_len(s);
+        if (i == 0 && *s) return dwf_strn(c, s, cp_len(s)); /* re-encodes C0 80 as a NUL: same */
+    }
+    return dwf_null(c);
+}
+
+/* ---- operators --------------------------------------------------------------------------- */
+static const char *op_name(int op)
+{
+    static const char *const names[] = {"+", "-", "*", "/", "%", "==", "!=", "<", "<=", ">", ">=",
+                                        "-", "!"};
+    return op >= 0 && op < (int)(sizeof names / sizeof names[0]) ? names[op] : "?";
+}
+
+static dwf_val *type_error(dwf_ctx *c, int op, const cJSON *a, const cJSON *b)
+{
+    char msg[160];
+    if (b)
+        snprintf(msg, sizeof msg, "operator '%s' cannot be applied to %s and %s", op_name(op),
+                 dwf__type_name(a), dwf__type_name(b));
+    else
+        snprintf(msg, sizeof msg, "operator '%s' cannot be applied to %s", op_name(op),
+                 dwf__type_name(a));
+    dwf__set_error(c, "TypeError", msg);
+    return dwf_null(c);
+}
+
+static dwf_val *number_result(dwf_ctx *c, int op, double a, double b, double r)
+{
+    if (isfinite(r)) return dwf__own(c, cJSON_CreateNumber(r));
+    char msg[160], x[32], y[32];
+    dwf__num_text(a, x);
+    dwf__num_text(b, y);
+    snprintf(msg, sizeof msg, "%s %s %s is not a finite number", x, op_name(op), y);
+    dwf__set_error(c, "RangeError", msg);
+    return dwf_null(c);
+}
+
+static dwf_val *add(dwf_ctx *c, dwf_val *a, dwf_val *b)
+{
+    if (a && b && cJSON_IsNumber(a) && cJSON_IsNumber(b))
+        return number_result(c, DWF_OP_ADD, a->valuedouble, b->valuedouble,
+                             a->valuedouble + b->valuedouble);
+    if ((a && cJSON_IsString(a)) || (b && cJSON_IsString(b))) {
+        dwf__buf t = {0};
+        buf_text(&t, a);
+        buf_text(&t, b);
+        char *s = buf_take(&t);
+        dwf_val *v = dwf__own(c, s ? cJSON_CreateString(s) : NULL);
+        free(s);
+        return v;
+    }
+    if (a && b && cJSON_IsObject(a) && cJSON_IsObject(b)) {
+        cJSON *o = cJSON_Duplicate(a, 1);
+        for (const cJSON *it = b->child; o && it; it = it->next) {
+            cJSON *item = cJSON_Duplicate(it, 1);
+            if (!item || !obj_put(o, it->string, item)) {
+                cJSON_Delete(item);
+                cJSON_Delete(o);
+                o = NULL;
+            }
+        }
+        return dwf__own(c, o);
+    }
+    if (a && b && cJSON_IsArray(a) && cJSON_IsArray(b)) {
+        cJSON *o = cJSON_Duplicate(a, 1);
+        for (const cJSON *it = b->child; o && it; it = it->next) {
+            cJSON *item = cJSON_Duplicate(it, 1);
+            if (!item || !cJSON_AddItemToArray(o, item)) {
+                cJSON_Delete(item);
+                cJSON_Delete(o);
+                o = NULL;
+            }
+        }
+        return dwf__own(c, o);
+    }
+    return type_error(c, DWF_OP_ADD, a, b);
+}
+
+dwf_val *dwf_binop(dwf_ctx *c, int op, dwf_val *a, dwf_val *b)
+{
+    switch (op) {
+    case DWF_OP_ADD: return add(c, a, b);
+    case DWF_OP_EQ: return dwf_bool(c, dwf__equal(a, b));
+    case DWF_OP_NE: return dwf_bool(c, !dwf__equal(a, b));
+    case DWF_OP_SUB:
+    case DWF_OP_MUL:
+    case DWF_OP_DIV:
+    case DWF_OP_MOD: {
+        if (!a || !b || !cJSON_IsNumber(a) || !cJSON_IsNumber(b)) return type_error(c, op, a, b);
+        double x = a->valuedouble, y = b->valuedouble;
+        if ((op == DWF_OP_DIV || op == DWF_OP_MOD) && y == 0) {
+            char msg[96], xs[32];
+            dwf__num_text(x, xs);
+            snprintf(msg, sizeof msg, "%s %s 0: division by zero", xs, op_name(op));
+            dwf__set_error(c, "DivisionByZero", msg);
+            return dwf_null(c);
+        }
+        double r = op == DWF_OP_SUB ? x - y : op == DWF_OP_MUL ? x * y : op == DWF_OP_DIV ? x / y
+                                                                                         : fmod(x, y);
+        return number_result(c, op, x, y, r);
+    }
+    case DWF_OP_LT:
+    case DWF_OP_LE:
+    case DWF_OP_GT:
+    case DWF_OP_GE: {
+        int cmp;
+        if (a && b && cJSON_IsNumber(a) && cJSON_IsNumber(b))
+            cmp = a->valuedouble < b->valuedouble ? -1 : a->valuedouble > b->valuedouble ? 1 : 0;
+        else if (a && b && cJSON_IsString(a) && cJSON_IsString(b))
+            cmp = strcmp(a->valuestring ? a->valuestring : "", b->valuestring ? b->valuestring : "");
+        else
+            return type_error(c, op, a, b);
+        int r = op == DWF_OP_LT ? cmp < 0 : op == DWF_OP_LE ? cmp <= 0 : op == DWF_OP_GT ? cmp > 0
+                                                                                        : cmp >= 0;
+        return dwf_bool(c, r);
+    }
+    default: {
+        char msg[64];
+        snprintf(msg, sizeof msg, "unknown binary operator %d", op);
+        dwf__set_error(c, "TypeError", msg);
+        return dwf_null(c);
+    }
+    }
+}
+
+dwf_val *dwf_unop(dwf_ctx *c, int op, dwf_val *a)
+{
+    if (op == DWF_OP_NOT) return dwf_bool(c, !dwf_truthy(a));
+    if (op == DWF_OP_NEG) {
+        if (!a || !cJSON_IsNumber(a)) return type_error(c, op, a, NULL);
+        return dwf__own(c, cJSON_CreateNumber(-a->valuedouble));
+    }
+    char msg[64];
+    snprintf(msg, sizeof msg, "unknown unary operator %d", op);
+    dwf__set_error(c, "TypeError", msg);
+    return dwf_null(c);
+}
+
+int dwf_truthy(dwf_val *v)
+{
+    if (is_null(v) || cJSON_IsFalse(v)) return 0;
+    if (cJSON_IsNumber(v)) return v->valuedouble != 0;
+    if (cJSON_IsString(v)) return v->valuestring && v->valuestring[0];
+    return 1;
+}
+
+dwf_val *dwf_coalesce(dwf_ctx *c, dwf_val *a, dwf_val *b)
+{
+    if (!is_null(a)) return a;
+    return b ? b : dwf_null(c);
+}
+
+/* ---- iteration --------------------------------------------------------------------------- */
+int dwf_len(dwf_val *v)
+{
+    if (v && (cJSON_IsArray(v) || cJSON_IsObject(v))) return cJSON_GetArraySize(v);
+    return 0;
+}
+
+dwf_val *dwf_item(dwf_ctx *c, dwf_val *v, int i)
+{
+    cJSON *item = v && i >= 0 && (cJSON_IsArray(v) || cJSON_IsObject(v)) ? cJSON_GetArrayItem(v, i)
+                                                                         : NULL;
+    if (!item) return dwf_null(c);
+    if (cJSON_IsObject(v)) return dwf__own(c, cJSON_CreateString(item->string ? item->string : ""));
+    return item;
+}
+
+/* ---- step-body services that are plain values -------------------------------------------- */
+dwf_val *dwf_attempt(dwf_ctx *c) { return dwf_num(c, dwf__attempt(c)); }
+
+dwf_val *dwf_call(dwf_ctx *c, const char *fname, dwf_cfunc fn, int argc, dwf_val *const *argv)
+{
+    if (!fn) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "call %s: no such C function", fname ? fname : "?");
+        dwf__set_error(c, "CallError", msg);
+        return dwf_null(c);
+    }
+    cJSON *r = fn(c, argc, (cJSON *const *)argv);
+    /* NULL: null, or a failure the function recorded with dwf_fail (left pending). */
+    if (!r) return dwf_null(c);
+    return dwf__adopt(c, r);
+}
