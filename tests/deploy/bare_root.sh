@@ -1,0 +1,266 @@
+#!/usr/bin/env bash
+# tests/deploy/bare_root.sh: a `dwf build` zip runs in a root that holds nothing else.
+#
+# The zip is unpacked at /var/task of an empty directory whose only other content is Debian's
+# static busybox (/bin/busybox, with /bin/sh a link to it, since bootstrap is a #!/bin/sh
+# script): no /lib, no /usr, no /etc, no /proc. The test chroots into it (root needed) and runs
+# /var/task/bootstrap as Lambda would, against a Lambda Runtime API + durable execution API
+# peer on 127.0.0.1 written below in python3's stdlib. The peer hands out one invocation of a
+# one-step workflow, accepts its signed checkpoint and records the response, which must be
+# the step's result. If the bundled loader, a library or the CA fallback were missing, the
+# program could not even start here.
+# TODO(dwf serve): once `dwf serve` exists, drive the bootstrap from it instead of this peer.
+#
+# Standalone: prints "PASS name" / "FAIL name: why" lines (and "SKIP name: why" when the machine
+# cannot run it: not root, no chroot or no static busybox); $DWF = the dwf binary to test.
+set -u
+cd "$(dirname "$0")/../.."
+BUILD=${BUILD:-build}
+DWF=${DWF:-$PWD/$BUILD/dwf}
+BUSYBOX=${BUSYBOX:-/bin/busybox}
+
+pass() { echo "PASS $1"; }
+fail() { echo "FAIL $1: $2"; }
+
+CHROOT=$(command -v chroot)
+if [ "$(id -u)" != 0 ] || [ -z "$CHROOT" ]; then
+  echo "SKIP bare_root: needs root and chroot"; exit 0
+fi
+if ! [ -x "$BUSYBOX" ] || readelf -l "$BUSYBOX" 2>/dev/null | grep -q 'program interpreter'; then
+  echo "SKIP bare_root: needs a static busybox at $BUSYBOX (apt-get install busybox-static)"; exit 0
+fi
+if ! command -v python3 >/dev/null; then
+  fail bare_root_peer "python3 is not installed"; exit 0
+fi
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/dwf-bare-root.XXXXXX")
+peer_pid="" boot_pid=""
+cleanup() {
+  [ -n "$boot_pid" ] && kill "$boot_pid" 2>/dev/null
+  [ -n "$peer_pid" ] && kill "$peer_pid" 2>/dev/null
+  wait 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+cat >"$work/bare.dwf" <<'EOF'
+workflow bare_root {
+  durable { retention = 1d  timeout = 60s }
+  lambda  { name = "dwf-bare-root"  memory = 128  timeout = 10s }
+
+  step greeting "greet" {
+    return { hello: input.name ?? "world" }
+  }
+  return greeting
+}
+EOF
+
+if ! "$DWF" build "$work/bare.dwf" -o "$work/out/function.zip" >"$work/build.log" 2>&1; then
+  fail bare_root_build "dwf build failed: $(tail -c 600 "$work/build.log")"; exit 0
+fi
+pass bare_root_build
+
+root="$work/root"
+mkdir -p "$root/bin" "$root/var/task" "$root/tmp"
+cp "$BUSYBOX" "$root/bin/busybox"
+ln -s busybox "$root/bin/sh"
+if ! unzip -q "$work/out/function.zip" -d "$root/var/task"; then
+  fail bare_root_unpack "unzip failed"; exit 0
+fi
+# Nothing of the host may be reachable: the root holds busybox and the zip, nothing else.
+extra=$(cd "$root" && find . -mindepth 1 \( -path ./var/task -prune -o -print \) |
+        grep -v -x -e ./bin -e ./bin/busybox -e ./bin/sh -e ./var -e ./tmp)
+if [ -n "$extra" ]; then fail bare_root_unpack "unexpected files in the root: $extra"; exit 0; fi
+pass bare_root_unpack
+
+# The CA fallback: with no system bundle in the root, the bootstrap must pick the one it ships.
+# Run its own preamble with the final exec swapped for an echo.
+sed 's/^exec .*/echo "$SSL_CERT_FILE"/' "$root/var/task/bootstrap" >"$root/var/task/ca-probe"
+chmod 755 "$root/var/task/ca-probe"
+ca=$(env -i PATH=/bin "$CHROOT" "$root" /var/task/ca-probe 2>&1)
+rm -f "$root/var/task/ca-probe"
+if [ "$ca" != /var/task/etc/ca-bundle.crt ]; then
+  fail bare_root_ca_bundle "bootstrap chose SSL_CERT_FILE='$ca', want /var/task/etc/ca-bundle.crt"
+elif ! grep -q 'BEGIN CERTIFICATE' "$root/var/task/etc/ca-bundle.crt"; then
+  fail bare_root_ca_bundle "etc/ca-bundle.crt holds no PEM certificate"
+else
+  pass bare_root_ca_bundle
+fi
+
+# The peer: Lambda Runtime API (/2018-06-01/runtime/...) and the durable execution API
+# (/2025-12-01/durable-executions/...) on one port. It logs every request as JSON lines.
+cat >"$work/peer.py" <<'EOF'
+import json, sys, time, threading, urllib.parse
+from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler
+
+port_file, log_file = sys.argv[1], sys.argv[2]
+ARN = "arn:aws:lambda:us-east-1:123456789012:function:dwf-bare-root:1/durable-execution/bare/0001"
+EXEC_ID = "0001-execution"
+lock = threading.Lock()
+state = {"token": 0, "nexts": 0, "ops": {}}
+now_iso = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+state["ops"][EXEC_ID] = {"Id": EXEC_ID, "Type": "EXECUTION", "Status": "STARTED",
+                         "StartTimestamp": now_iso,
+                         "ExecutionDetails": {"InputPayload": json.dumps({"name": "bare"})}}
+
+def log(entry):
+    with lock, open(log_file, "a") as f:
+        f.write(json.dumps(entry) + "\n")
+
+def apply(u):
+    """One OperationUpdate onto the state, the way the service would; returns the new op."""
+    op = dict(state["ops"].get(u["Id"], {"Id": u["Id"], "Type": u["Type"],
+                                         "StartTimestamp": time.time()}))
+    for k in ("ParentId", "Name", "SubType"):
+        if k in u: op[k] = u[k]
+    a = u["Action"]
+    if a == "START":
+        op["Status"] = "STARTED"
+    elif a in ("SUCCEED", "FAIL", "RETRY"):
+        op["Status"] = {"SUCCEED": "SUCCEEDED", "FAIL": "FAILED", "RETRY": "PENDING"}[a]
+        op["EndTimestamp"] = time.time()
+        key = {"STEP": "StepDetails", "CONTEXT": "ContextDetails"}.get(u["Type"])
+        if key:
+            d = dict(op.get(key, {}))
+            if u["Type"] == "STEP": d["Attempt"] = d.get("Attempt", 0) + 1
+            if "Payload" in u: d["Result"] = u["Payload"]
+            if "Error" in u: d["Error"] = u["Error"]
+            op[key] = d
+    state["ops"][u["Id"]] = op
+    return op
+
+class Peer(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *a): pass
+
+    def reply(self, code, body, headers=None):
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        self.send_response(code)
+        for k, v in (headers or {}).items(): self.send_header(k, v)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def body(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n).decode() if n else ""
+
+    def record(self, body):
+        log({"method": self.command, "path": self.path, "body": body,
+             "authorization": self.headers.get("Authorization", ""),
+             "token": self.headers.get("X-Amz-Security-Token", ""),
+             "request_id_header": self.headers.get("Lambda-Runtime-Aws-Request-Id", "")})
+
+    def do_GET(self):
+        self.record("")
+        path = urllib.parse.urlsplit(self.path).path
+        if path == "/2018-06-01/runtime/invocation/next":
+            with lock:
+                state["nexts"] += 1
+                first = state["nexts"] == 1
+                event = {"DurableExecutionArn": ARN, "CheckpointToken": "token-0",
+                         "InitialExecutionState": {"Operations": list(state["ops"].values()),
+                                                   "NextMarker": ""}}
+            if not first:  # one invocation only; later polls wait, as Lambda's would
+                time.sleep(3600)
+            return self.reply(200, event, {
+                "Lambda-Runtime-Aws-Request-Id": "bare-req-1",
+                "Lambda-Runtime-Deadline-Ms": str(int(time.time() * 1000) + 10000),
+                "Lambda-Runtime-Invoked-Function-Arn":
+                    "arn:aws:lambda:us-east-1:123456789012:function:dwf-bare-root:1",
+                "Lambda-Runtime-Trace-Id": "Root=1-00000000-000000000000000000000000"})
+        if path.startswith("/2025-12-01/durable-executions/") and path.endswith("/state"):
+            with lock:
+                return self.reply(200, {"Operations": list(state["ops"].values())})
+        self.reply(404, {"message": "no route " + path})
+
+    def do_POST(self):
+        body = self.body()
+        self.record(body)
+        path = urllib.parse.urlsplit(self.path).path
+        if path.startswith("/2018-06-01/runtime/"):
+            return self.reply(202, {"status": "OK"})
+        if path.startswith("/2025-12-01/durable-executions/") and path.endswith("/checkpoint"):
+            arn = urllib.parse.unquote(path[len("/2025-12-01/durable-executions/"):-len("/checkpoint")])
+            if arn != ARN:
+                return self.reply(404, {"__type": "ResourceNotFoundException",
+                                        "message": "unknown execution " + arn})
+            req = json.loads(body or "{}")
+            with lock:
+                if req.get("CheckpointToken") != "token-%d" % state["token"]:
+                    return self.reply(400, {"__type": "InvalidParameterValueException",
+                                            "message": "Invalid Checkpoint Token"})
+                changed = [apply(u) for u in req.get("Updates", [])]
+                state["token"] += 1
+                return self.reply(200, {"CheckpointToken": "token-%d" % state["token"],
+                                        "NewExecutionState": {"Operations": changed}})
+        self.reply(404, {"message": "no route " + path})
+
+srv = ThreadingHTTPServer(("127.0.0.1", 0), Peer)
+srv.daemon_threads = True
+with open(port_file + ".tmp", "w") as f: f.write(str(srv.server_address[1]))
+import os; os.rename(port_file + ".tmp", port_file)
+srv.serve_forever()
+EOF
+
+python3 "$work/peer.py" "$work/port" "$work/requests.log" 2>"$work/peer.err" &
+peer_pid=$!
+for _ in $(seq 50); do [ -s "$work/port" ] && break; sleep 0.1; done
+if ! [ -s "$work/port" ]; then fail bare_root_peer "the python peer did not start: $(cat "$work/peer.err")"; exit 0; fi
+port=$(cat "$work/port")
+
+# Lambda's environment, nothing from ours. AWS_ENDPOINT_URL_LAMBDA points the durable API at
+# the peer (plain http, so no TLS is involved here; the CA fallback is checked above).
+env -i PATH=/bin LANG=C TZ=UTC \
+  AWS_LAMBDA_RUNTIME_API="127.0.0.1:$port" AWS_ENDPOINT_URL_LAMBDA="http://127.0.0.1:$port" \
+  AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 \
+  AWS_ACCESS_KEY_ID=AKIDBAREROOT AWS_SECRET_ACCESS_KEY=bare-root-secret AWS_SESSION_TOKEN=bare-root-token \
+  AWS_LAMBDA_FUNCTION_NAME=dwf-bare-root AWS_LAMBDA_FUNCTION_VERSION=1 AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128 \
+  LAMBDA_TASK_ROOT=/var/task LAMBDA_RUNTIME_DIR=/var/runtime _HANDLER=bootstrap \
+  "$CHROOT" "$root" /var/task/bootstrap >"$work/bootstrap.out" 2>&1 &
+boot_pid=$!
+
+# Wait for the response post (or an error post, or the bootstrap dying).
+for _ in $(seq 300); do
+  grep -q '/runtime/invocation/bare-req-1/\(response\|error\)\|/runtime/init/error' "$work/requests.log" 2>/dev/null && break
+  kill -0 "$boot_pid" 2>/dev/null || break
+  sleep 0.1
+done
+sleep 0.2
+
+python3 - "$work/requests.log" "$work/bootstrap.out" <<'EOF'
+import hashlib, json, os, sys
+reqs = [json.loads(l) for l in open(sys.argv[1])] if os.path.exists(sys.argv[1]) else []
+boot = open(sys.argv[2], errors="replace").read()[-600:].replace("\n", " | ")
+def out(ok, name, why=""):
+    print(("PASS " + name) if ok else ("FAIL %s: %s [bootstrap said: %s]" % (name, why, boot)))
+nexts = [r for r in reqs if r["path"] == "/2018-06-01/runtime/invocation/next"]
+out(bool(nexts), "bare_root_runtime_api", "the bootstrap never asked for an invocation")
+cps = [r for r in reqs if r["path"].endswith("/checkpoint")]
+step_id = hashlib.md5(b"1").hexdigest()[:16]
+ups = [u for r in cps for u in json.loads(r["body"]).get("Updates", [])]
+done = [u for u in ups if u.get("Id") == step_id and u.get("Action") == "SUCCEED"]
+if not cps:
+    out(False, "bare_root_checkpoint", "no checkpoint call reached the durable API")
+elif not all(r["authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIDBAREROOT/")
+             and r["token"] == "bare-root-token" for r in cps):
+    out(False, "bare_root_checkpoint", "checkpoint not SigV4-signed with the session token: %r"
+        % [(r["authorization"][:60], r["token"]) for r in cps])
+elif not done:
+    out(False, "bare_root_checkpoint", "no SUCCEED update for step %s in %r" % (step_id, ups))
+else:
+    u = done[-1]
+    ok = u.get("Type") == "STEP" and u.get("Name") == "greet" and \
+         json.loads(u.get("Payload", "null")) == {"hello": "bare"}
+    out(ok, "bare_root_checkpoint", "unexpected step update %r" % u)
+resp = [r for r in reqs if r["path"] == "/2018-06-01/runtime/invocation/bare-req-1/response"]
+errs = [r for r in reqs if "/error" in r["path"]]
+if not resp:
+    out(False, "bare_root_response", "no response posted; error posts: %r" % [e["body"][:300] for e in errs])
+else:
+    body = json.loads(resp[-1]["body"])
+    ok = body.get("Status") == "SUCCEEDED" and json.loads(body.get("Result", "null")) == {"hello": "bare"}
+    out(ok, "bare_root_response", "response %r, want SUCCEEDED with {\"hello\":\"bare\"}" % body)
+EOF
+exit 0
