@@ -66,7 +66,8 @@ dwf_val *dwf__own(dwf_ctx *c, cJSON *v)
         dwf__set_error(c, "OutOfMemory", "out of memory building a value");
         return &oom_null;
     }
-    return dwf__adopt(c, v);
+    dwf_val *r = dwf__adopt(c, v); /* NULL: the pool could not grow; it freed v and said so */
+    return r ? r : &oom_null;
 }
 
 /* A missing value (NULL pointer) reads as null everywhere. */
@@ -990,5 +991,5 @@ dwf_val *dwf_call(dwf_ctx *c, const char *fname, dwf_cfunc fn, int argc, dwf_val
     cJSON *r = fn(c, argc, (cJSON *const *)argv);
     /* NULL: null, or a failure the function recorded with dwf_fail (left pending). */
     if (!r) return dwf_null(c);
-    return dwf__adopt(c, r);
+    return dwf__own(c, r);
 }

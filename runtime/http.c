@@ -1,0 +1,328 @@
+/*
+ * http.c: the `http METHOD url headers {..} body <e> timeout <d>` expression of step bodies.
+ *
+ * One libcurl easy handle per request, cleaned up before returning: requests come from step
+ * bodies on any thread (parallel branches, map items), and a fresh handle keeps threads from
+ * sharing state and leaves nothing behind when a thread ends; a step body is not hot enough
+ * for connection reuse to matter. curl_global_init runs once, under pthread_once.
+ *
+ * Request: the url must be a string; header values are sent as their template text; a string
+ * body is sent as its bytes, null sends no body, any other value is sent as JSON with
+ * Content-Type application/json (unless the headers name a Content-Type). Redirects are
+ * followed (at most 5), compressed responses are decoded. timeout_s <= 0 means the default of
+ * 60 s for the whole request; connecting alone may take at most 10 s (or the timeout if
+ * shorter). TLS uses the system's CA store; on Amazon Linux (no
+ * /etc/ssl/certs/ca-certificates.crt but /etc/pki/tls/certs/ca-bundle.crt) that bundle.
+ *
+ * Result: {"status": n, "headers": {lowercase name: value, repeated headers joined with ", "
+ * as fetch does}, "body": parsed JSON when the Content-Type says JSON and the text parses, else
+ * the text}. Failures (each an error with the method, url and status in its message, and the
+ * expression yields null): 5xx -> Http5xx, 429 -> Http429, any other status outside 2xx ->
+ * HttpError, a timeout -> Timeout, no connection / DNS / TLS / broken transfer ->
+ * HttpNetworkError, a request curl cannot even make (bad url, unsupported scheme) -> HttpError.
+ * Responses over 64 MiB are refused (HttpError): a step result that large could not be
+ * checkpointed anyway.
+ */
+#include <ctype.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "internal.h"
+
+#define HTTP_DEFAULT_TIMEOUT_MS 60000L
+#define HTTP_CONNECT_TIMEOUT_MS 10000L
+#define HTTP_MAX_BODY (64u << 20)
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_rc = CURLE_FAILED_INIT;
+
+static void curl_init(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
+
+typedef struct response {
+    dwf__buf body;
+    cJSON *headers; /* lowercase name -> value */
+    int too_big;
+    int oom;
+} response;
+
+static size_t on_body(char *p, size_t size, size_t n, void *arg)
+{
+    response *r = arg;
+    size_t len = size * n;
+    if (r->body.len + len > HTTP_MAX_BODY) {
+        r->too_big = 1;
+        return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
+    }
+    dwf__buf_add(&r->body, p, len);
+    if (r->body.oom) {
+        r->oom = 1;
+        return 0;
+    }
+    return len;
+}
+
+/* One header line. A status line starts a new header block (after a redirect or a 100
+ * Continue, only the final response's headers are kept). */
+static size_t on_header(char *p, size_t size, size_t n, void *arg)
+{
+    response *r = arg;
+    size_t len = size * n;
+    if (r->oom) return 0;
+    if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
+        cJSON_Delete(r->headers);
+        r->headers = cJSON_CreateObject();
+        if (!r->headers) r->oom = 1;
+        return r->oom ? 0 : len;
+    }
+    const char *colon = memchr(p, ':', len);
+    if (!colon || !r->headers) return len; /* the blank line ending the block, or junk */
+    size_t klen = (size_t)(colon - p);
+    const char *v = colon + 1, *end = p + len;
+    while (v < end && (*v == ' ' || *v == '\t')) v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    char *key = strndup(p, klen);
+    cJSON *val = dwf__new_string(v, (size_t)(end - v));
+    if (!key || !val) {
+        free(key);
+        cJSON_Delete(val);
+        r->oom = 1;
+        return 0;
+    }
+    for (char *k = key; *k; k++) *k = (char)tolower((unsigned char)*k);
+    cJSON *old = cJSON_GetObjectItemCaseSensitive(r->headers, key);
+    int ok;
+    if (old && cJSON_IsString(old)) {
+        dwf__buf joined = {0};
+        dwf__buf_str(&joined, old->valuestring);
+        dwf__buf_str(&joined, ", ");
+        dwf__buf_str(&joined, val->valuestring);
+        cJSON_Delete(val);
+        val = joined.oom ? NULL : cJSON_CreateString(joined.p);
+        free(joined.p);
+        ok = val && cJSON_ReplaceItemInObjectCaseSensitive(r->headers, key, val);
+    } else {
+        ok = cJSON_AddItemToObject(r->headers, key, val);
+    }
+    free(key);
+    if (!ok) {
+        cJSON_Delete(val);
+        r->oom = 1;
+        return 0;
+    }
+    return len;
+}
+
+static dwf_val *http_fail(dwf_ctx *c, const char *type, const char *fmt, const char *method,
+                          const char *url, const char *detail)
+{
+    char msg[700];
+    snprintf(msg, sizeof msg, fmt, method, url, detail);
+    dwf__set_error(c, type, msg);
+    return dwf_null(c);
+}
+
+/* Does the Content-Type name JSON (application/json, application/problem+json, ...)? */
+static int is_json_type(const cJSON *headers)
+{
+    const cJSON *ct = cJSON_GetObjectItemCaseSensitive(headers, "content-type");
+    if (!ct || !cJSON_IsString(ct)) return 0;
+    const char *s = ct->valuestring;
+    size_t n = strcspn(s, ";");
+    while (n > 0 && s[n - 1] == ' ') n--;
+    return (n >= 16 && strncasecmp(s, "application/json", 16) == 0 && n == 16) ||
+           (n >= 5 && strncasecmp(s + n - 5, "+json", 5) == 0);
+}
+
+dwf_val *dwf_http(dwf_ctx *c, const char *method, dwf_val *url, dwf_val *headers, dwf_val *body,
+                  double timeout_s)
+{
+    const char *m = method && *method ? method : "GET";
+    if (!url || !cJSON_IsString(url) || !url->valuestring) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "http %s: the url must be a string, not %s", m,
+                 dwf__type_name(url));
+        dwf__set_error(c, "TypeError", msg);
+        return dwf_null(c);
+    }
+    const char *u = url->valuestring;
+    if (headers && !cJSON_IsObject(headers) && !cJSON_IsNull(headers)) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "http %s: headers must be an object, not %s", m,
+                 dwf__type_name(headers));
+        dwf__set_error(c, "TypeError", msg);
+        return dwf_null(c);
+    }
+    pthread_once(&curl_once, curl_init);
+    if (curl_init_rc != CURLE_OK)
+        return http_fail(c, "HttpNetworkError", "%s %s: %s", m, u,
+                         curl_easy_strerror(curl_init_rc));
+
+    CURL *h = curl_easy_init();
+    if (!h) return http_fail(c, "HttpNetworkError", "%s %s: %s", m, u, "curl_easy_init failed");
+
+    response r = {0};
+    struct curl_slist *hl = NULL;
+    char *payload = NULL;
+    size_t payload_len = 0;
+    char errbuf[CURL_ERROR_SIZE] = "";
+    dwf_val *result = NULL;
+    int has_ct = 0, oom = 0;
+
+    /* Headers: "Name: value". */
+    for (const cJSON *it = headers ? headers->child : NULL; it && !oom; it = it->next) {
+        if (!it->string) continue;
+        if (strcasecmp(it->string, "content-type") == 0) has_ct = 1;
+        char *v = cJSON_IsNull(it) ? strdup("") : dwf__to_text(it);
+        dwf__buf line = {0};
+        dwf__buf_str(&line, it->string);
+        /* "Name;" is curl's way to send a header with an empty value. */
+        dwf__buf_str(&line, v && *v ? ": " : ";");
+        if (v) dwf__buf_str(&line, v);
+        struct curl_slist *n = v && !line.oom ? curl_slist_append(hl, line.p) : NULL;
+        free(v);
+        free(line.p);
+        if (!n) oom = 1;
+        else hl = n;
+    }
+    /* Body. */
+    if (!oom && body && !cJSON_IsNull(body)) {
+        if (cJSON_IsString(body)) {
+            payload = dwf__string_bytes(body->valuestring ? body->valuestring : "", &payload_len);
+        } else {
+            payload = dwf__to_json(body);
+            payload_len = payload ? strlen(payload) : 0;
+            if (payload && !has_ct) {
+                struct curl_slist *n = curl_slist_append(hl, "Content-Type: application/json");
+                if (!n) oom = 1;
+                else hl = n;
+            }
+        }
+        if (!payload) oom = 1;
+    }
+    if (oom) {
+        dwf__set_error(c, "OutOfMemory", "http: out of memory building the request");
+        result = dwf_null(c);
+        goto done;
+    }
+
+    long timeout_ms = timeout_s > 0 ? (long)(timeout_s * 1000 + 0.5) : HTTP_DEFAULT_TIMEOUT_MS;
+    if (timeout_ms < 1) timeout_ms = 1;
+    long connect_ms = timeout_ms < HTTP_CONNECT_TIMEOUT_MS ? timeout_ms : HTTP_CONNECT_TIMEOUT_MS;
+    CURLcode rc = CURLE_OK;
+#define SETOPT(opt, val)                                                                      \
+    do {                                                                                      \
+        if (rc == CURLE_OK) rc = curl_easy_setopt(h, opt, val);                               \
+    } while (0)
+    SETOPT(CURLOPT_URL, u);
+    SETOPT(CURLOPT_ERRORBUFFER, errbuf);
+    SETOPT(CURLOPT_NOSIGNAL, 1L); /* threads: no SIGALRM for DNS timeouts */
+    SETOPT(CURLOPT_TIMEOUT_MS, timeout_ms);
+    SETOPT(CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+    SETOPT(CURLOPT_FOLLOWLOCATION, 1L);
+    SETOPT(CURLOPT_MAXREDIRS, 5L);
+    SETOPT(CURLOPT_ACCEPT_ENCODING, "");
+    SETOPT(CURLOPT_USERAGENT, "dwf/" DWF_VERSION);
+    SETOPT(CURLOPT_WRITEFUNCTION, on_body);
+    SETOPT(CURLOPT_WRITEDATA, &r);
+    SETOPT(CURLOPT_HEADERFUNCTION, on_header);
+    SETOPT(CURLOPT_HEADERDATA, &r);
+    if (hl) SETOPT(CURLOPT_HTTPHEADER, hl);
+    if (access("/etc/ssl/certs/ca-certificates.crt", F_OK) != 0 &&
+        access("/etc/pki/tls/certs/ca-bundle.crt", R_OK) == 0)
+        SETOPT(CURLOPT_CAINFO, "/etc/pki/tls/certs/ca-bundle.crt");
+    if (strcmp(m, "GET") == 0) {
+        SETOPT(CURLOPT_HTTPGET, 1L);
+    } else if (strcmp(m, "HEAD") == 0) {
+        SETOPT(CURLOPT_NOBODY, 1L);
+    } else {
+        SETOPT(CURLOPT_CUSTOMREQUEST, m);
+    }
+    if (payload) {
+        SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)payload_len);
+        SETOPT(CURLOPT_POSTFIELDS, payload);
+        /* POSTFIELDS turns a GET into a POST; keep the method the workflow asked for. */
+        if (strcmp(m, "POST") != 0) SETOPT(CURLOPT_CUSTOMREQUEST, m);
+    }
+#undef SETOPT
+    if (rc != CURLE_OK) {
+        result = http_fail(c, "HttpError", "%s %s: cannot set up the request: %s", m, u,
+                           curl_easy_strerror(rc));
+        goto done;
+    }
+
+    rc = curl_easy_perform(h);
+    if (rc != CURLE_OK) {
+        const char *why = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+        if (r.oom) {
+            dwf__set_error(c, "OutOfMemory", "http: out of memory reading the response");
+            result = dwf_null(c);
+        } else if (r.too_big) {
+            result = http_fail(c, "HttpError", "%s %s: %s", m, u, "response larger than 64 MiB");
+        } else if (rc == CURLE_OPERATION_TIMEDOUT) {
+            char detail[300];
+            snprintf(detail, sizeof detail, "timed out after %g s (%s)", (double)timeout_ms / 1000, why);
+            result = http_fail(c, "Timeout", "%s %s: %s", m, u, detail);
+        } else if (rc == CURLE_UNSUPPORTED_PROTOCOL || rc == CURLE_URL_MALFORMAT ||
+                   rc == CURLE_TOO_MANY_REDIRECTS || rc == CURLE_BAD_FUNCTION_ARGUMENT) {
+            result = http_fail(c, "HttpError", "%s %s: %s", m, u, why);
+        } else {
+            result = http_fail(c, "HttpNetworkError", "%s %s: %s", m, u, why);
+        }
+        goto done;
+    }
+
+    long status = 0;
+    rc = curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    if (rc != CURLE_OK) {
+        result = http_fail(c, "HttpNetworkError", "%s %s: %s", m, u, curl_easy_strerror(rc));
+        goto done;
+    }
+    if (status < 200 || status > 299) {
+        char detail[300];
+        /* The start of the body usually says why; keep the message short. */
+        snprintf(detail, sizeof detail, "%ld%s%.200s", status, r.body.len ? ": " : "",
+                 r.body.p ? r.body.p : "");
+        for (char *p = detail; *p; p++)
+            if (*p == '\n' || *p == '\r') *p = ' ';
+        const char *type = status >= 500 ? "Http5xx" : status == 429 ? "Http429" : "HttpError";
+        result = http_fail(c, type, "%s %s returned HTTP %s", m, u, detail);
+        goto done;
+    }
+
+    /* Success: {status, headers, body}. */
+    {
+        cJSON *o = cJSON_CreateObject();
+        cJSON *hdrs = r.headers ? r.headers : cJSON_CreateObject();
+        r.headers = NULL;
+        cJSON *b = NULL;
+        if (is_json_type(hdrs) && r.body.len) b = dwf__parse_json(r.body.p, r.body.len, NULL);
+        if (!b) b = dwf__new_string(r.body.p ? r.body.p : "", r.body.len);
+        int ok = o && hdrs && b && cJSON_AddNumberToObject(o, "status", (double)status);
+        if (ok && cJSON_AddItemToObject(o, "headers", hdrs)) hdrs = NULL;
+        else ok = 0;
+        if (ok && cJSON_AddItemToObject(o, "body", b)) b = NULL;
+        else ok = 0;
+        cJSON_Delete(hdrs);
+        cJSON_Delete(b);
+        if (!ok) {
+            cJSON_Delete(o);
+            o = NULL;
+        }
+        result = dwf__own(c, o);
+    }
+
+done:
+    curl_easy_cleanup(h);
+    curl_slist_free_all(hl);
+    free(payload);
+    free(r.body.p);
+    cJSON_Delete(r.headers);
+    return result;
+}
