@@ -1,0 +1,856 @@
+/*
+ * lambda.c: libdwf on AWS Lambda: the custom-runtime loop and the HTTPS durable transport.
+ *
+ * A compiled workflow deployed as a provided.al2023 function is a `bootstrap` whose main is
+ * dwf_lambda_main(). It speaks two HTTP APIs:
+ *   - the Lambda Runtime API (plain HTTP to $AWS_LAMBDA_RUNTIME_API): GET the next event,
+ *     POST the handler response, or POST an error when the invocation must be retried;
+ *   - the durable execution API (HTTPS to lambda.<region>.amazonaws.com, SigV4): the replay
+ *     core calls CheckpointDurableExecution and GetDurableExecutionState through the
+ *     dwf_transport built here.
+ * The replay core (dwf_run_invocation) is someone else's: this file only feeds it events and
+ * carries its calls. It is shaped by how the official durable SDKs treat failures (durable
+ * protocol section 5): 429, 5xx and network errors are retried here with jittered exponential
+ * backoff and, if they persist, end the invocation as a fault (Lambda retries it); a stale
+ * checkpoint token ends the invocation at once (retrying the same token cannot help); any other
+ * 4xx and KMS errors are final and the execution fails. Retries of one call reuse its
+ * ClientToken so the service can deduplicate a checkpoint that did land.
+ *
+ * libcurl is used only as the HTTP client. Requests are signed by sigv4.c (why not by
+ * libcurl: see there), so this file sets Host, X-Amz-Date, X-Amz-Content-Sha256,
+ * X-Amz-Security-Token and Authorization itself, and sends the exact query it signed.
+ */
+#include "lambda_internal.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <openssl/rand.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sigv4.h"
+
+/* The replay core lands separately; until it is linked in, the reference stays weak so libdwf
+ * still links and dwf_lambda_main reports an init error instead. */
+#pragma weak dwf_run_invocation
+
+#define API_VERSION_PATH "/2025-12-01"
+#define RUNTIME_API_VERSION "/2018-06-01"
+#define STATE_PAGE_SIZE "1000"
+
+static void set_err(dwf_error *err, const char *type, const char *fmt, ...)
+#ifdef __GNUC__
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+static void set_err(dwf_error *err, const char *type, const char *fmt, ...) {
+    if (!err) return;
+    snprintf(err->type, sizeof err->type, "%s", type);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    va_end(ap);
+}
+
+static double wall_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+static void sleep_ms(double ms) {
+    if (ms <= 0) return;
+    struct timespec ts = {(time_t)(ms / 1000.0), (long)((ms - (double)(time_t)(ms / 1000.0) * 1000.0) * 1e6)};
+    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
+    }
+}
+
+/* ---- a response buffer and the headers we care about ------------------------------------- */
+typedef struct http_resp {
+    long status;
+    char *body;
+    size_t len, cap;
+    int oom;
+    char error_type[128];   /* X-Amzn-ErrorType */
+    char retry_after[32];   /* Retry-After */
+    char request_id[256];   /* Lambda-Runtime-Aws-Request-Id */
+    char deadline[32];      /* Lambda-Runtime-Deadline-Ms */
+    char trace_id[512];     /* Lambda-Runtime-Trace-Id */
+} http_resp;
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *arg) {
+    http_resp *r = arg;
+    size_t n = size * nmemb;
+    if (r->len + n + 1 > r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 4096;
+        while (cap < r->len + n + 1) cap *= 2;
+        char *p = realloc(r->body, cap);
+        if (!p) {
+            r->oom = 1;
+            return 0; /* makes curl fail with CURLE_WRITE_ERROR */
+        }
+        r->body = p;
+        r->cap = cap;
+    }
+    memcpy(r->body + r->len, data, n);
+    r->len += n;
+    r->body[r->len] = '\0';
+    return n;
+}
+
+/* Copy a header's value if `line` is that header (case-insensitive name). */
+static void grab_header(const char *line, size_t n, const char *name, char *dst, size_t dstsz) {
+    size_t nl = strlen(name);
+    if (n <= nl || strncasecmp(line, name, nl) != 0 || line[nl] != ':') return;
+    const char *v = line + nl + 1;
+    size_t vl = n - nl - 1;
+    while (vl && (*v == ' ' || *v == '\t')) v++, vl--;
+    while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' ')) vl--;
+    if (vl >= dstsz) vl = dstsz - 1;
+    memcpy(dst, v, vl);
+    dst[vl] = '\0';
+}
+
+static size_t on_header(char *data, size_t size, size_t nmemb, void *arg) {
+    http_resp *r = arg;
+    size_t n = size * nmemb;
+    grab_header(data, n, "X-Amzn-ErrorType", r->error_type, sizeof r->error_type);
+    grab_header(data, n, "Retry-After", r->retry_after, sizeof r->retry_after);
+    grab_header(data, n, "Lambda-Runtime-Aws-Request-Id", r->request_id, sizeof r->request_id);
+    grab_header(data, n, "Lambda-Runtime-Deadline-Ms", r->deadline, sizeof r->deadline);
+    grab_header(data, n, "Lambda-Runtime-Trace-Id", r->trace_id, sizeof r->trace_id);
+    return n;
+}
+
+static void resp_reset(http_resp *r) {
+    free(r->body);
+    memset(r, 0, sizeof *r);
+}
+
+/* ---- configuration ------------------------------------------------------------------------ */
+static char *dup_env(const char *name) {
+    const char *v = getenv(name);
+    return v && v[0] ? strdup(v) : NULL;
+}
+
+static int env_int(const char *name, int dflt, int lo, int hi) {
+    const char *v = getenv(name);
+    if (!v || !v[0]) return dflt;
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (*end || n < lo || n > hi) return dflt;
+    return (int)n;
+}
+
+/* Split an endpoint URL into the base to prefix paths with and the Host header to sign. */
+static int parse_endpoint(const char *url, char **endpoint, char **host, dwf_error *err) {
+    const char *sep = strstr(url, "://");
+    if (!sep || sep == url) {
+        set_err(err, "Runtime.ConfigInvalid", "endpoint URL '%s' has no scheme", url);
+        return -1;
+    }
+    int https = (size_t)(sep - url) == 5 && strncasecmp(url, "https", 5) == 0;
+    int http = (size_t)(sep - url) == 4 && strncasecmp(url, "http", 4) == 0;
+    if (!https && !http) {
+        set_err(err, "Runtime.ConfigInvalid", "endpoint URL '%s' is not http or https", url);
+        return -1;
+    }
+    const char *auth = sep + 3;
+    size_t alen = strcspn(auth, "/?#");
+    if (alen == 0) {
+        set_err(err, "Runtime.ConfigInvalid", "endpoint URL '%s' has no host", url);
+        return -1;
+    }
+    /* The AWS SDKs leave a default port out of the Host header they sign; so do we. */
+    size_t hlen = alen;
+    const char *dflt = https ? ":443" : ":80";
+    size_t dl = strlen(dflt);
+    if (hlen > dl && strncmp(auth + hlen - dl, dflt, dl) == 0) hlen -= dl;
+    /* Keep a base path (rare, but the SDKs allow it) without its trailing slashes. */
+    size_t plen = strcspn(auth + alen, "?#");
+    while (plen && auth[alen + plen - 1] == '/') plen--;
+    *host = strndup(auth, hlen);
+    *endpoint = strndup(url, (size_t)(auth - url) + alen + plen);
+    if (!*host || !*endpoint) {
+        free(*host);
+        free(*endpoint);
+        *host = *endpoint = NULL;
+        set_err(err, "Runtime.OutOfMemory", "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+void dwf__lambda_api_free(dwf__lambda_api *api) {
+    if (!api) return;
+    if (api->curl) {
+        curl_easy_cleanup(api->curl);
+        pthread_mutex_destroy(&api->lock);
+    }
+    free(api->endpoint);
+    free(api->host);
+    free(api->region);
+    free(api->access_key);
+    if (api->secret_key) memset(api->secret_key, 0, strlen(api->secret_key));
+    free(api->secret_key);
+    free(api->session_token);
+    free(api->cainfo);
+    memset(api, 0, sizeof *api);
+}
+
+int dwf__lambda_api_init(dwf__lambda_api *api, dwf_error *err) {
+    memset(api, 0, sizeof *api);
+    api->max_attempts = env_int("DWF_LAMBDA_MAX_ATTEMPTS", 5, 1, 100);
+    api->backoff_ms = env_int("DWF_LAMBDA_BACKOFF_MS", 200, 0, 60000);
+    api->backoff_max_ms = api->backoff_ms > 5000 ? api->backoff_ms : 5000;
+    api->timeout_ms = 30000;
+
+    api->region = dup_env("AWS_REGION");
+    if (!api->region) api->region = dup_env("AWS_DEFAULT_REGION");
+    api->access_key = dup_env("AWS_ACCESS_KEY_ID");
+    api->secret_key = dup_env("AWS_SECRET_ACCESS_KEY");
+    api->session_token = dup_env("AWS_SESSION_TOKEN");
+    if (!api->region) {
+        set_err(err, "Runtime.ConfigInvalid", "AWS_REGION is not set");
+        goto fail;
+    }
+    if (!api->access_key || !api->secret_key) {
+        set_err(err, "Runtime.ConfigInvalid",
+                "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set");
+        goto fail;
+    }
+
+    const char *url = getenv("AWS_ENDPOINT_URL_LAMBDA");
+    if (!url || !url[0]) url = getenv("AWS_ENDPOINT_URL");
+    char dflt[256];
+    if (!url || !url[0]) {
+        snprintf(dflt, sizeof dflt, "https://lambda.%s.amazonaws.com", api->region);
+        url = dflt;
+    }
+    if (parse_endpoint(url, &api->endpoint, &api->host, err) < 0) goto fail;
+
+    /* Lambda's provided.al2023 keeps its CA bundle where RHEL does; a binary built on Debian
+     * would look in Debian's place, so name the file ourselves. */
+    const char *ca = getenv("SSL_CERT_FILE");
+    if (ca && ca[0]) {
+        api->cainfo = strdup(ca);
+        if (!api->cainfo) goto oom;
+    } else {
+        static const char *const bundles[] = {"/etc/pki/tls/certs/ca-bundle.crt",
+                                              "/etc/ssl/certs/ca-certificates.crt"};
+        for (size_t i = 0; i < sizeof bundles / sizeof *bundles; i++) {
+            if (access(bundles[i], R_OK) == 0) {
+                api->cainfo = strdup(bundles[i]);
+                if (!api->cainfo) goto oom;
+                break;
+            }
+        }
+    }
+
+    api->curl = curl_easy_init();
+    if (!api->curl) {
+        set_err(err, "Runtime.InitError", "curl_easy_init failed");
+        goto fail;
+    }
+    if (pthread_mutex_init(&api->lock, NULL) != 0) {
+        curl_easy_cleanup(api->curl);
+        api->curl = NULL;
+        set_err(err, "Runtime.InitError", "pthread_mutex_init failed");
+        goto fail;
+    }
+    return 0;
+oom:
+    set_err(err, "Runtime.OutOfMemory", "out of memory");
+fail:
+    dwf__lambda_api_free(api);
+    return -1;
+}
+
+/* ---- error classification ----------------------------------------------------------------- */
+int dwf__lambda_classify(long status, const char *error_type_header, const char *body,
+                         dwf_error *err) {
+    char type[128] = "";
+    char message[512] = "";
+    cJSON *json = body && body[0] ? cJSON_Parse(body) : NULL;
+    if (error_type_header && error_type_header[0]) {
+        /* "Name:http://internal.amazon.com/coral/..." carries extra text after a colon. */
+        snprintf(type, sizeof type, "%.*s", (int)strcspn(error_type_header, ":"), error_type_header);
+    } else if (json) {
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(json, "__type");
+        if (cJSON_IsString(t)) {
+            const char *h = strrchr(t->valuestring, '#'); /* "aws.lambda#Name" */
+            const char *name = h ? h + 1 : t->valuestring;
+            snprintf(type, sizeof type, "%.*s", (int)strcspn(name, ":"), name);
+        }
+    }
+    if (!type[0]) {
+        if (status == 429) snprintf(type, sizeof type, "TooManyRequestsException");
+        else if (status >= 500) snprintf(type, sizeof type, "ServiceException");
+        else snprintf(type, sizeof type, "HttpError%ld", status);
+    }
+    if (json) {
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(json, "message");
+        if (!cJSON_IsString(m)) m = cJSON_GetObjectItemCaseSensitive(json, "Message");
+        if (cJSON_IsString(m)) snprintf(message, sizeof message, "%s", m->valuestring);
+    } else if (body && body[0]) {
+        snprintf(message, sizeof message, "%.200s", body);
+    }
+    cJSON_Delete(json);
+    if (!message[0]) snprintf(message, sizeof message, "HTTP %ld", status);
+    set_err(err, type, "%s", message);
+
+    if (strncmp(type, "KMS", 3) == 0) return DWF__LAMBDA_FAIL;
+    if (status == 429 || status >= 500) return DWF__LAMBDA_RETRY;
+    /* The JS SDK matches this prefix exactly; later SDK fixes (js#917, java#705, rust#66) match
+     * it without regard to case, as we do. */
+    if (status == 400 && strcmp(type, "InvalidParameterValueException") == 0 &&
+        strncasecmp(message, "Invalid Checkpoint Token", 24) == 0)
+        return DWF__LAMBDA_FAULT;
+    return DWF__LAMBDA_FAIL;
+}
+
+/* ---- one signed durable API call, with retries --------------------------------------------- */
+typedef struct api_call {
+    const char *method;
+    const char *path;                /* wire path (labels encoded) under the endpoint */
+    const dwf__sigv4_param *query;
+    int nquery;
+    const char *content_type;        /* NULL = none */
+    const char *body;                /* NULL = empty */
+} api_call;
+
+/* One attempt. Returns 0 when an HTTP answer arrived (any status), -1 on a network error. */
+static int api_attempt(dwf__lambda_api *api, const api_call *c, http_resp *r, dwf_error *err) {
+    CURL *h = api->curl;
+    dwf__sigv4_creds creds = {api->access_key, api->secret_key, api->session_token, api->region,
+                              "lambda"};
+    size_t blen = c->body ? strlen(c->body) : 0;
+    dwf__sigv4_request req = {c->method, api->host, c->path, c->query, c->nquery,
+                              c->content_type, c->body, blen, time(NULL)};
+    dwf__sigv4_result sig;
+    if (dwf__sigv4_sign(&creds, &req, &sig) < 0) {
+        set_err(err, "Runtime.SigningError", "could not sign the request (out of memory?)");
+        return -1;
+    }
+    size_t base = strlen(api->endpoint);
+    char *url = malloc(base + strlen(c->path) + strlen(sig.query) + 2);
+    struct curl_slist *hdrs = NULL, *tmp;
+    char line[4096];
+    int ok = url != NULL;
+    if (ok) sprintf(url, "%s%s%s%s", api->endpoint, c->path, sig.query[0] ? "?" : "", sig.query);
+#define ADD_HEADER(...)                                                                        \
+    do {                                                                                       \
+        snprintf(line, sizeof line, __VA_ARGS__);                                              \
+        if (ok && (tmp = curl_slist_append(hdrs, line)) != NULL) hdrs = tmp;                   \
+        else ok = 0;                                                                           \
+    } while (0)
+    ADD_HEADER("Host: %s", api->host);
+    ADD_HEADER("X-Amz-Date: %s", sig.amz_date);
+    ADD_HEADER("X-Amz-Content-Sha256: %s", sig.payload_hash);
+    if (api->session_token) ADD_HEADER("X-Amz-Security-Token: %s", api->session_token);
+    ADD_HEADER("Authorization: %s", sig.authorization);
+    if (c->content_type) ADD_HEADER("Content-Type: %s", c->content_type);
+    ADD_HEADER("Accept: application/json");
+    ADD_HEADER("Expect:"); /* no 100-continue round trip on large checkpoints */
+#undef ADD_HEADER
+    if (!ok) {
+        free(url);
+        curl_slist_free_all(hdrs);
+        dwf__sigv4_result_free(&sig);
+        set_err(err, "Runtime.OutOfMemory", "out of memory building a request");
+        return -1;
+    }
+
+    curl_easy_reset(h);
+    CURLcode cc = CURLE_OK;
+#define SETOPT(o, v)                                                                           \
+    do {                                                                                       \
+        if (cc == CURLE_OK) cc = curl_easy_setopt(h, o, v);                                    \
+    } while (0)
+    SETOPT(CURLOPT_URL, url);
+    SETOPT(CURLOPT_HTTPHEADER, hdrs);
+    SETOPT(CURLOPT_USERAGENT, "dwf/" DWF_VERSION);
+    SETOPT(CURLOPT_NOSIGNAL, 1L);
+    SETOPT(CURLOPT_TIMEOUT_MS, api->timeout_ms);
+    SETOPT(CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+    SETOPT(CURLOPT_WRITEFUNCTION, on_body);
+    SETOPT(CURLOPT_WRITEDATA, r);
+    SETOPT(CURLOPT_HEADERFUNCTION, on_header);
+    SETOPT(CURLOPT_HEADERDATA, r);
+    if (api->cainfo) SETOPT(CURLOPT_CAINFO, api->cainfo);
+    if (strcmp(c->method, "POST") == 0) {
+        SETOPT(CURLOPT_POST, 1L);
+        SETOPT(CURLOPT_POSTFIELDSIZE, (long)blen);
+        SETOPT(CURLOPT_POSTFIELDS, c->body ? c->body : "");
+    } else {
+        SETOPT(CURLOPT_HTTPGET, 1L);
+    }
+#undef SETOPT
+    if (cc == CURLE_OK) {
+        api->calls++;
+        cc = curl_easy_perform(h);
+    }
+    if (cc == CURLE_OK) curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+    free(url);
+    curl_slist_free_all(hdrs);
+    dwf__sigv4_result_free(&sig);
+    if (cc != CURLE_OK) {
+        set_err(err, r->oom ? "Runtime.OutOfMemory" : "NetworkError", "%s %s: %s", c->method,
+                c->path, curl_easy_strerror(cc));
+        return -1;
+    }
+    return 0;
+}
+
+/* Full-jitter exponential backoff for retry number n (1-based), at least Retry-After. */
+static double backoff_delay(const dwf__lambda_api *api, int n, const char *retry_after) {
+    double cap = api->backoff_ms;
+    for (int i = 1; i < n && cap < api->backoff_max_ms; i++) cap *= 2;
+    if (cap > api->backoff_max_ms) cap = api->backoff_max_ms;
+    unsigned int rnd = 0;
+    if (RAND_bytes((unsigned char *)&rnd, sizeof rnd) != 1) rnd = (unsigned int)rand();
+    double d = cap * ((double)rnd / 4294967296.0);
+    if (retry_after && retry_after[0]) {
+        double ra = strtod(retry_after, NULL) * 1000.0;
+        if (ra > d) d = ra < api->backoff_max_ms ? ra : api->backoff_max_ms;
+    }
+    return d;
+}
+
+/* Make the call until it answers 2xx or the error is final. Returns 0 with *out = the parsed
+ * JSON body (caller frees), or -1 with err filled and *kind = DWF__LAMBDA_*. */
+static int api_call_retrying(dwf__lambda_api *api, const api_call *c, cJSON **out,
+                             dwf_error *err, int *kind) {
+    *out = NULL;
+    http_resp r;
+    memset(&r, 0, sizeof r);
+    int rc = -1;
+    pthread_mutex_lock(&api->lock);
+    for (int attempt = 1;; attempt++) {
+        resp_reset(&r);
+        *kind = DWF__LAMBDA_RETRY;
+        if (api_attempt(api, c, &r, err) == 0) {
+            if (r.status >= 200 && r.status < 300) {
+                *out = cJSON_Parse(r.body && r.len ? r.body : "{}");
+                if (*out) {
+                    rc = 0;
+                    break;
+                }
+                /* A garbled 2xx is a transient service fault as far as we can tell. */
+                set_err(err, "ServiceException", "%s %s: answer is not JSON", c->method, c->path);
+            } else {
+                *kind = dwf__lambda_classify(r.status, r.error_type, r.body, err);
+                if (*kind != DWF__LAMBDA_RETRY) break;
+            }
+        } else if (r.oom) {
+            break;
+        }
+        if (attempt >= api->max_attempts) break;
+        double delay = backoff_delay(api, attempt, r.retry_after);
+        /* Keep a second for posting the error: a late answer is worse than a retried one. */
+        if (api->deadline_ms > 0 && wall_ms() + delay > api->deadline_ms - 1000.0) break;
+        sleep_ms(delay);
+    }
+    pthread_mutex_unlock(&api->lock);
+    resp_reset(&r);
+    return rc;
+}
+
+static char *execution_path(const char *arn, const char *what) {
+    char *enc = dwf__uri_encode(arn);
+    if (!enc) return NULL;
+    size_t n = strlen(API_VERSION_PATH "/durable-executions/") + strlen(enc) + strlen(what) + 2;
+    char *p = malloc(n);
+    if (p) snprintf(p, n, "%s/durable-executions/%s/%s", API_VERSION_PATH, enc, what);
+    free(enc);
+    return p;
+}
+
+/* A random (version 4) UUID for ClientToken. */
+static int make_uuid(char out[37]) {
+    unsigned char b[16];
+    if (RAND_bytes(b, sizeof b) != 1) return -1;
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+             b[14], b[15]);
+    return 0;
+}
+
+int dwf__lambda_checkpoint(dwf_transport *t, const char *arn, const cJSON *request,
+                           cJSON **response, dwf_error *err, int *retryable) {
+    dwf__lambda_api *api = t->impl;
+    *response = NULL;
+    *retryable = 1;
+    cJSON *req = cJSON_Duplicate(request, 1);
+    char *path = execution_path(arn, "checkpoint");
+    char *body = NULL;
+    int rc = -1;
+    if (!req || !path) {
+        set_err(err, "Runtime.OutOfMemory", "out of memory");
+        goto done;
+    }
+    /* One ClientToken per logical call: every retry below sends the same body. */
+    if (!cJSON_HasObjectItem(req, "ClientToken")) {
+        char uuid[37];
+        if (make_uuid(uuid) < 0 || !cJSON_AddStringToObject(req, "ClientToken", uuid)) {
+            set_err(err, "Runtime.OutOfMemory", "could not make a ClientToken");
+            goto done;
+        }
+    }
+    body = cJSON_PrintUnformatted(req);
+    if (!body) {
+        set_err(err, "Runtime.OutOfMemory", "out of memory");
+        goto done;
+    }
+    api_call c = {"POST", path, NULL, 0, "application/json", body};
+    int kind;
+    if (api_call_retrying(api, &c, response, err, &kind) == 0) {
+        rc = 0;
+    } else {
+        *retryable = kind != DWF__LAMBDA_FAIL;
+    }
+done:
+    cJSON_Delete(req);
+    free(path);
+    free(body);
+    return rc;
+}
+
+int dwf__lambda_get_state(dwf_transport *t, const char *arn, const char *token, const char *marker,
+                          cJSON **response, dwf_error *err) {
+    dwf__lambda_api *api = t->impl;
+    *response = NULL;
+    char *path = execution_path(arn, "state");
+    if (!path) {
+        set_err(err, "Runtime.OutOfMemory", "out of memory");
+        return -1;
+    }
+    dwf__sigv4_param q[3] = {{"CheckpointToken", token ? token : ""},
+                             {"MaxItems", STATE_PAGE_SIZE},
+                             {"Marker", marker}};
+    int nq = marker && marker[0] ? 3 : 2;
+    api_call c = {"GET", path, q, nq, NULL, NULL};
+    int kind;
+    int rc = api_call_retrying(api, &c, response, err, &kind);
+    free(path);
+    return rc;
+}
+
+double dwf__lambda_now_ms(dwf_transport *t) {
+    (void)t;
+    return wall_ms();
+}
+
+void dwf__lambda_transport(dwf__lambda_api *api, dwf_transport *t) {
+    memset(t, 0, sizeof *t);
+    t->checkpoint = dwf__lambda_checkpoint;
+    t->get_state = dwf__lambda_get_state;
+    t->now_ms = dwf__lambda_now_ms;
+    t->impl = api;
+}
+
+int dwf__lambda_fetch_all_state(dwf_transport *t, cJSON *event, dwf_error *err) {
+    const cJSON *arn = cJSON_GetObjectItemCaseSensitive(event, "DurableExecutionArn");
+    const cJSON *token = cJSON_GetObjectItemCaseSensitive(event, "CheckpointToken");
+    cJSON *state = cJSON_GetObjectItemCaseSensitive(event, "InitialExecutionState");
+    if (!cJSON_IsString(arn) || !cJSON_IsString(token)) {
+        set_err(err, "Runtime.InvalidEvent",
+                "the event has no DurableExecutionArn or CheckpointToken: is the function durable?");
+        return -1;
+    }
+    if (!cJSON_IsObject(state)) return 0;
+    cJSON *ops = cJSON_GetObjectItemCaseSensitive(state, "Operations");
+    if (!ops) {
+        ops = cJSON_AddArrayToObject(state, "Operations");
+        if (!ops) goto oom;
+    }
+    if (!cJSON_IsArray(ops)) {
+        set_err(err, "Runtime.InvalidEvent", "InitialExecutionState.Operations is not an array");
+        return -1;
+    }
+    cJSON *next = cJSON_GetObjectItemCaseSensitive(state, "NextMarker");
+    char *marker = cJSON_IsString(next) && next->valuestring[0] ? strdup(next->valuestring) : NULL;
+    if (cJSON_IsString(next) && next->valuestring[0] && !marker) goto oom;
+    /* A service that hands back the same marker would loop forever; 100000 pages of 1000
+     * operations is far past the 3000-operation quota anyway. */
+    for (int page = 0; marker && page < 100000; page++) {
+        cJSON *resp = NULL;
+        if (t->get_state(t, arn->valuestring, token->valuestring, marker, &resp, err) < 0) {
+            free(marker);
+            return -1;
+        }
+        cJSON *pops = cJSON_GetObjectItemCaseSensitive(resp, "Operations");
+        cJSON *op;
+        while (cJSON_IsArray(pops) && (op = pops->child) != NULL) {
+            cJSON_DetachItemViaPointer(pops, op);
+            cJSON_AddItemToArray(ops, op);
+        }
+        const cJSON *nm = cJSON_GetObjectItemCaseSensitive(resp, "NextMarker");
+        char *nmark = cJSON_IsString(nm) && nm->valuestring[0] ? strdup(nm->valuestring) : NULL;
+        int oom = cJSON_IsString(nm) && nm->valuestring[0] && !nmark;
+        int same = nmark && strcmp(nmark, marker) == 0;
+        cJSON_Delete(resp);
+        free(marker);
+        marker = nmark;
+        if (oom) goto oom;
+        if (same) {
+            free(marker);
+            set_err(err, "ServiceException", "GetDurableExecutionState returned the same marker");
+            return -1;
+        }
+    }
+    if (marker) {
+        free(marker);
+        set_err(err, "ServiceException", "GetDurableExecutionState never ended its pages");
+        return -1;
+    }
+    cJSON *empty = cJSON_CreateString("");
+    if (!empty) goto oom;
+    /* (ReplaceItemViaPointer would drop the key: the object form names the new item.) */
+    if (next) cJSON_ReplaceItemInObjectCaseSensitive(state, "NextMarker", empty);
+    else cJSON_AddItemToObject(state, "NextMarker", empty);
+    return 0;
+oom:
+    set_err(err, "Runtime.OutOfMemory", "out of memory reading the execution state");
+    return -1;
+}
+
+/* ---- the Runtime API ------------------------------------------------------------------------ */
+typedef struct runtime_api {
+    char base[512]; /* http://host:port/2018-06-01 */
+    CURL *curl;
+} runtime_api;
+
+/* GET or POST to the Runtime API. `error_type` adds Lambda-Runtime-Function-Error-Type. */
+static int rt_request(runtime_api *rt, const char *method, const char *path, const char *body,
+                      const char *error_type, long timeout_ms, http_resp *r) {
+    char url[1024];
+    snprintf(url, sizeof url, "%s%s", rt->base, path);
+    struct curl_slist *hdrs = NULL, *tmp;
+    int ok = 1;
+    char line[256];
+    if (body) {
+        if ((tmp = curl_slist_append(hdrs, "Content-Type: application/json")) != NULL) hdrs = tmp;
+        else ok = 0;
+        if (ok && (tmp = curl_slist_append(hdrs, "Expect:")) != NULL) hdrs = tmp;
+        else ok = 0;
+    }
+    if (ok && error_type) {
+        /* A header value must stay on one line of printable ASCII. */
+        size_t n = (size_t)snprintf(line, sizeof line, "Lambda-Runtime-Function-Error-Type: %s",
+                                    error_type);
+        for (size_t i = 0; i < n && i < sizeof line - 1; i++)
+            if ((unsigned char)line[i] < 0x20 || (unsigned char)line[i] > 0x7e) line[i] = '_';
+        if ((tmp = curl_slist_append(hdrs, line)) != NULL) hdrs = tmp;
+        else ok = 0;
+    }
+    if (!ok) {
+        curl_slist_free_all(hdrs);
+        return -1;
+    }
+    CURL *h = rt->curl;
+    curl_easy_reset(h);
+    CURLcode cc = CURLE_OK;
+#define SETOPT(o, v)                                                                           \
+    do {                                                                                       \
+        if (cc == CURLE_OK) cc = curl_easy_setopt(h, o, v);                                    \
+    } while (0)
+    SETOPT(CURLOPT_URL, url);
+    SETOPT(CURLOPT_NOSIGNAL, 1L);
+    SETOPT(CURLOPT_USERAGENT, "dwf/" DWF_VERSION);
+    /* /next blocks until an event comes, across freezes of the sandbox: no overall timeout,
+     * as aws-lambda-cpp does; the connection itself is local and quick. */
+    SETOPT(CURLOPT_TIMEOUT_MS, timeout_ms);
+    SETOPT(CURLOPT_CONNECTTIMEOUT_MS, 2000L);
+    SETOPT(CURLOPT_WRITEFUNCTION, on_body);
+    SETOPT(CURLOPT_WRITEDATA, r);
+    SETOPT(CURLOPT_HEADERFUNCTION, on_header);
+    SETOPT(CURLOPT_HEADERDATA, r);
+    if (hdrs) SETOPT(CURLOPT_HTTPHEADER, hdrs);
+    if (strcmp(method, "POST") == 0) {
+        SETOPT(CURLOPT_POST, 1L);
+        SETOPT(CURLOPT_POSTFIELDSIZE, (long)(body ? strlen(body) : 0));
+        SETOPT(CURLOPT_POSTFIELDS, body ? body : "");
+    }
+#undef SETOPT
+    if (cc == CURLE_OK) cc = curl_easy_perform(h);
+    if (cc == CURLE_OK) curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+    curl_slist_free_all(hdrs);
+    if (cc != CURLE_OK) {
+        fprintf(stderr, "dwf: runtime API %s %s: %s\n", method, path, curl_easy_strerror(cc));
+        return -1;
+    }
+    return 0;
+}
+
+/* {"errorMessage":..,"errorType":..,"stackTrace":[]}, the shape Lambda shows. */
+static char *error_body(const dwf_error *err) {
+    cJSON *o = cJSON_CreateObject();
+    char *s = NULL;
+    if (o && cJSON_AddStringToObject(o, "errorMessage", err->message) &&
+        cJSON_AddStringToObject(o, "errorType", err->type) && cJSON_AddArrayToObject(o, "stackTrace"))
+        s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return s;
+}
+
+static int post_error(runtime_api *rt, const char *path, const dwf_error *err) {
+    char *body = error_body(err);
+    http_resp r;
+    memset(&r, 0, sizeof r);
+    fprintf(stderr, "dwf: %s: %s\n", err->type, err->message);
+    int rc = rt_request(rt, "POST", path, body ? body : "{}", err->type, 10000L, &r);
+    if (rc == 0 && (r.status < 200 || r.status >= 300)) {
+        fprintf(stderr, "dwf: runtime API POST %s answered %ld\n", path, r.status);
+        rc = -1;
+    }
+    resp_reset(&r);
+    free(body);
+    return rc;
+}
+
+/* Post the handler response. Returns 0, or -1 if the Runtime API is unusable (exit). */
+static int post_response(runtime_api *rt, const char *request_id, const char *body) {
+    char path[512];
+    snprintf(path, sizeof path, "/runtime/invocation/%s/response", request_id);
+    http_resp r;
+    memset(&r, 0, sizeof r);
+    int rc = rt_request(rt, "POST", path, body, NULL, 10000L, &r);
+    long status = r.status;
+    resp_reset(&r);
+    if (rc < 0) return -1;
+    if (status == 413) {
+        /* Over the 6 MB response limit: say so on /error so the invocation is retried visibly
+         * rather than lost. (The replay core checkpoints large results itself.) */
+        dwf_error e;
+        set_err(&e, "Runtime.ResponseTooLarge", "the handler response (%zu bytes) is too large",
+                strlen(body));
+        snprintf(path, sizeof path, "/runtime/invocation/%s/error", request_id);
+        return post_error(rt, path, &e) < 0 ? -1 : 0;
+    }
+    if (status < 200 || status >= 300) {
+        fprintf(stderr, "dwf: runtime API POST %s answered %ld\n", path, status);
+        return status >= 500 ? -1 : 0;
+    }
+    return 0;
+}
+
+/* One invocation: complete the state, run it, answer. Returns -1 if the Runtime API failed. */
+static int handle_event(runtime_api *rt, const dwf_workflow *wf, dwf__lambda_runner run,
+                        dwf_transport *t, const http_resp *next) {
+    char path[512];
+    dwf_error err;
+    memset(&err, 0, sizeof err);
+    cJSON *event = cJSON_ParseWithLength(next->body ? next->body : "", next->len);
+    cJSON *resp = NULL;
+    if (!event) {
+        set_err(&err, "Runtime.InvalidEvent", "the invocation event is not JSON");
+    } else if (dwf__lambda_fetch_all_state(t, event, &err) == 0) {
+        dwf_invoke_opts opts = {0};
+        opts.request_id = next->request_id;
+        resp = run(wf, event, t, &opts, &err);
+        if (!resp && !err.type[0]) set_err(&err, "Runtime.InvocationFault", "the invocation failed");
+    }
+    cJSON_Delete(event);
+    int rc = 0;
+    if (resp) {
+        char *body = cJSON_PrintUnformatted(resp);
+        cJSON_Delete(resp);
+        if (body) {
+            rc = post_response(rt, next->request_id, body);
+            free(body);
+            return rc;
+        }
+        set_err(&err, "Runtime.OutOfMemory", "out of memory printing the response");
+    }
+    snprintf(path, sizeof path, "/runtime/invocation/%s/error", next->request_id);
+    if (post_error(rt, path, &err) < 0) rc = -1;
+    return rc;
+}
+
+int dwf__lambda_loop(const dwf_workflow *wf, const char *runtime_api_addr, dwf__lambda_runner run,
+                     int max_invocations) {
+    runtime_api rt;
+    memset(&rt, 0, sizeof rt);
+    snprintf(rt.base, sizeof rt.base, "http://%s" RUNTIME_API_VERSION, runtime_api_addr);
+    rt.curl = curl_easy_init();
+    if (!rt.curl) {
+        fprintf(stderr, "dwf: curl_easy_init failed\n");
+        return 1;
+    }
+    dwf__lambda_api api;
+    dwf_error err;
+    memset(&err, 0, sizeof err);
+    int rc = 1;
+    if (!run) {
+        set_err(&err, "Runtime.InitError", "this bootstrap was linked without the replay core");
+        post_error(&rt, "/runtime/init/error", &err);
+        goto out_rt;
+    }
+    if (dwf__lambda_api_init(&api, &err) < 0) {
+        post_error(&rt, "/runtime/init/error", &err);
+        goto out_rt;
+    }
+    dwf_transport t;
+    dwf__lambda_transport(&api, &t);
+
+    int failures = 0;
+    for (int n = 0; max_invocations <= 0 || n < max_invocations;) {
+        http_resp next;
+        memset(&next, 0, sizeof next);
+        if (rt_request(&rt, "GET", "/runtime/invocation/next", NULL, NULL, 0L, &next) < 0 ||
+            next.status != 200) {
+            if (next.status) fprintf(stderr, "dwf: runtime API /next answered %ld\n", next.status);
+            resp_reset(&next);
+            /* A Runtime API that is gone does not come back: give up after a few tries. */
+            if (++failures >= 3) goto out_api;
+            sleep_ms(100.0 * failures);
+            continue;
+        }
+        failures = 0;
+        n++;
+        if (!next.request_id[0]) {
+            fprintf(stderr, "dwf: runtime API event without Lambda-Runtime-Aws-Request-Id\n");
+            resp_reset(&next);
+            continue;
+        }
+        if (next.trace_id[0]) setenv("_X_AMZN_TRACE_ID", next.trace_id, 1);
+        else unsetenv("_X_AMZN_TRACE_ID");
+        api.deadline_ms = next.deadline[0] ? strtod(next.deadline, NULL) : 0;
+        int hr = handle_event(&rt, wf, run, &t, &next);
+        resp_reset(&next);
+        if (hr < 0) goto out_api;
+    }
+    rc = 0;
+out_api:
+    dwf__lambda_api_free(&api);
+out_rt:
+    curl_easy_cleanup(rt.curl);
+    return rc;
+}
+
+int dwf_lambda_main(const dwf_workflow *wf) {
+    /* CloudWatch takes stdout line by line; a full buffer would hold log lines back until the
+     * sandbox is frozen. */
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    const char *addr = getenv("AWS_LAMBDA_RUNTIME_API");
+    if (!addr || !addr[0]) {
+        fprintf(stderr, "dwf: AWS_LAMBDA_RUNTIME_API is not set: this bootstrap runs on AWS Lambda "
+                        "(use `dwf run` or `dwf serve` locally)\n");
+        return 1;
+    }
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fprintf(stderr, "dwf: curl_global_init failed\n");
+        return 1;
+    }
+    dwf__lambda_runner run = dwf_run_invocation ? dwf_run_invocation : NULL;
+    int rc = dwf__lambda_loop(wf, addr, run, 0);
+    curl_global_cleanup();
+    return rc;
+}

@@ -1,0 +1,81 @@
+/*
+ * lambda_internal.h: the insides of the Lambda transport (runtime/lambda.c), exposed for
+ * tests/unit/test_rt_lambda.c and nothing else in libdwf. dwf_lambda_main() in dwf.h is the
+ * only public entry point.
+ *
+ * Two HTTP clients live in lambda.c:
+ *   - the durable API client (dwf__lambda_api): CheckpointDurableExecution and
+ *     GetDurableExecutionState over HTTPS, SigV4-signed (sigv4.c), with retries;
+ *   - the Runtime API loop (dwf__lambda_loop): plain HTTP to $AWS_LAMBDA_RUNTIME_API.
+ */
+#ifndef DWF_LAMBDA_INTERNAL_H
+#define DWF_LAMBDA_INTERNAL_H
+
+#include <pthread.h>
+
+#include "dwf.h"
+
+typedef struct dwf__lambda_api {
+    char *endpoint;       /* scheme://authority[/base], no trailing slash */
+    char *host;           /* the Host header (and signed host): authority minus a default port */
+    char *region;
+    char *access_key, *secret_key, *session_token; /* session_token may be NULL */
+    char *cainfo;         /* CA bundle for HTTPS, NULL = libcurl's built-in default */
+    int max_attempts;     /* tries per call including the first (DWF_LAMBDA_MAX_ATTEMPTS, 5) */
+    double backoff_ms;    /* first retry delay before jitter (DWF_LAMBDA_BACKOFF_MS, 200) */
+    double backoff_max_ms; /* delay cap (5000) */
+    long timeout_ms;      /* one HTTP attempt (30000) */
+    double deadline_ms;   /* epoch ms of the invocation deadline; 0 = none. No retry sleeps
+                             past it: the invocation fails in time and Lambda retries it. */
+    int calls;            /* HTTP attempts made so far (tests read it) */
+    void *curl;           /* one CURL easy handle, reused so the TLS connection stays open */
+    pthread_mutex_t lock; /* one call at a time: the handle is not thread-safe */
+} dwf__lambda_api;
+
+/* Fill *api from the environment: AWS_REGION (or AWS_DEFAULT_REGION), AWS_ACCESS_KEY_ID,
+ * AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, the endpoint (AWS_ENDPOINT_URL_LAMBDA, then
+ * AWS_ENDPOINT_URL, else https://lambda.<region>.amazonaws.com) and the CA bundle
+ * (SSL_CERT_FILE, else the Amazon Linux or the Debian bundle if present). Returns 0, or -1 with
+ * err filled (nothing to free then). */
+int dwf__lambda_api_init(dwf__lambda_api *api, dwf_error *err);
+void dwf__lambda_api_free(dwf__lambda_api *api);
+
+/* A dwf_transport whose calls go to `api` (t->impl = api; api must outlive t). */
+void dwf__lambda_transport(dwf__lambda_api *api, dwf_transport *t);
+
+/* The transport functions themselves (dwf.h describes the contract). */
+int dwf__lambda_checkpoint(dwf_transport *t, const char *arn, const cJSON *request,
+                           cJSON **response, dwf_error *err, int *retryable);
+int dwf__lambda_get_state(dwf_transport *t, const char *arn, const char *token, const char *marker,
+                          cJSON **response, dwf_error *err);
+double dwf__lambda_now_ms(dwf_transport *t);
+
+/* Read the rest of the execution state into the invocation event: while
+ * InitialExecutionState.NextMarker is non-empty, GetDurableExecutionState pages are appended to
+ * InitialExecutionState.Operations; NextMarker ends empty. Returns 0, or -1 with err filled
+ * (an invocation fault: the invocation should be retried). */
+int dwf__lambda_fetch_all_state(dwf_transport *t, cJSON *event, dwf_error *err);
+
+/* How a durable API error answer is treated. */
+enum {
+    DWF__LAMBDA_RETRY = 0, /* 429, 5xx: retry this call with backoff */
+    DWF__LAMBDA_FAULT = 1, /* invalid checkpoint token: end the invocation, Lambda retries it */
+    DWF__LAMBDA_FAIL = 2   /* any other 4xx, KMS*Exception: the execution fails */
+};
+/* Classify an HTTP error answer (status, the X-Amzn-ErrorType header or NULL, the body or
+ * NULL) and fill err with its error type and message. */
+int dwf__lambda_classify(long status, const char *error_type_header, const char *body,
+                         dwf_error *err);
+
+/* The function that runs one invocation: dwf_run_invocation, or a test's stand-in. */
+typedef cJSON *(*dwf__lambda_runner)(const dwf_workflow *wf, const cJSON *event, dwf_transport *t,
+                                     const dwf_invoke_opts *opts, dwf_error *err);
+
+/* The Runtime API loop against `runtime_api` (host:port): fetch an event, complete its state,
+ * run it, post the response or the error; `max_invocations` > 0 stops after that many (tests),
+ * 0 = forever. Returns 1 when the Runtime API fails or init fails (after /runtime/init/error),
+ * 0 after max_invocations. */
+int dwf__lambda_loop(const dwf_workflow *wf, const char *runtime_api, dwf__lambda_runner run,
+                     int max_invocations);
+
+#endif
