@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Conformance: the seed's four workflows on dwf's embedded engine against the official SDK.
+#
+# For each of order, retry, approval and fanout this runs examples/<name>.dwf with `dwf run` (real
+# time, no --skip-time, each in its own store), reads `dwf history ARN --json`, runs the seed's
+# JavaScript function (seed/<name>.mjs) afresh on the SDK's LocalDurableTestRunner, and lets
+# compare.mjs print PASS/FAIL lines: same operations (Id, ParentId, Name, Type, SubType, Status,
+# Attempt), same result and payload shapes, and each function's own property (order waits 10 s,
+# retry succeeds on attempt 2, approval hands the callback text through raw, fanout's branches
+# overlap in time). The SDK runs of order/retry/approval go in the background while dwf works; the
+# fanout runs go one at a time so neither steals the other's CPU during its timing.
+#
+# Environment: BUILD (default build), DWF (default $BUILD/dwf), KEEP=1 keeps the work directory.
+set -u
+cd "$(dirname "$0")/../.."
+BUILD=${BUILD:-build}
+DWF=${DWF:-$PWD/$BUILD/dwf}
+NAMES=${CONFORMANCE_NAMES:-"order retry approval fanout"}
+APPROVAL_TEXT='{"approved": true, "approver": "manager@example.com"}'
+declare -A INPUT=(
+  [order]='{"orderId":"ORD-001"}'
+  [retry]='{"orderId":"ORD-RETRY-001"}'
+  [approval]='{"orderId":"ORD-CALLBACK-001"}'
+  [fanout]='{}'
+)
+
+work=$(mktemp -d /tmp/dwf-conformance.XXXXXX)
+if [ -z "${KEEP:-}" ]; then trap 'rm -rf "$work"' EXIT; else echo "# work directory: $work"; fi
+
+fail_all() { for n in $NAMES; do echo "FAIL conformance.$n: $1"; done; exit 0; }
+
+command -v node >/dev/null || fail_all "node is not installed (make deps)"
+[ -d tests/node/node_modules/@aws/durable-execution-sdk-js-testing ] ||
+  fail_all "tests/node/node_modules lacks the official SDK (make deps, or npm install in tests/node)"
+[ -x "$DWF" ] || fail_all "$DWF not built (make BUILD=$BUILD)"
+
+sdk_run() { # name -> $work/sdk_<name>.json
+  timeout 180 node --import ./tests/node/register.mjs tests/conformance/sdk_run.mjs "$1" \
+    --out "$work/sdk_$1.json" >"$work/sdk_$1.log" 2>&1 ||
+    echo "# SDK run of $1 failed: $(tail -n 3 "$work/sdk_$1.log" | tr '\n' ' ')"
+}
+
+now_ms() { date +%s%3N; }
+
+# Reads the ExecutionArn out of `dwf run --json` output.
+arn_of() { node -e 'try{const j=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8"));process.stdout.write(j.ExecutionArn||"")}catch{}' "$1"; }
+
+# The CallbackId of the operation named "approval" in `dwf history --json` output.
+callback_id_of() {
+  node -e '
+    try {
+      const h = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+      const ops = Array.isArray(h) ? h : h.Operations || h.operations || [];
+      const op = ops.find((o) => o.Type === "CALLBACK" && o.Name === "approval");
+      process.stdout.write((op && op.CallbackDetails && op.CallbackDetails.CallbackId) || "");
+    } catch {}' "$1"
+}
+
+dwf_run() { # name: runs the example on dwf, leaves run/history (and events) files in $work
+  local n=$1 store="$work/store_$1.db" t0 t1 rc arn
+  local -a extra=()
+  [ "$n" = approval ] && extra=(--detach)
+  t0=$(now_ms)
+  timeout 120 "$DWF" run "examples/$n.dwf" --input "${INPUT[$n]}" --json --store "$store" "${extra[@]}" \
+    >"$work/dwf_$n.run.json" 2>"$work/dwf_$n.run.err"
+  rc=$?
+  t1=$(now_ms)
+  echo "$rc" >"$work/dwf_$n.exit"
+  echo $((t1 - t0)) >"$work/dwf_$n.ms"
+  arn=$(arn_of "$work/dwf_$n.run.json")
+  if [ -z "$arn" ]; then
+    echo "# dwf run examples/$n.dwf exited $rc without an ExecutionArn: $(head -c 300 "$work/dwf_$n.run.err" | tr '\n' ' ')"
+    return
+  fi
+  if [ "$n" = approval ]; then
+    timeout 60 "$DWF" history "$arn" --json --store "$store" >"$work/dwf_$n.pre.json" 2>>"$work/dwf_$n.run.err"
+    local cb
+    cb=$(callback_id_of "$work/dwf_$n.pre.json")
+    if [ -z "$cb" ]; then
+      echo "# no CALLBACK 'approval' with a CallbackId in dwf history after --detach"
+    else
+      timeout 60 "$DWF" callback succeed "$cb" --result "$APPROVAL_TEXT" --store "$store" \
+        >>"$work/dwf_$n.run.err" 2>&1 || echo "# dwf callback succeed exited $?"
+      timeout 120 "$DWF" resume --store "$store" >>"$work/dwf_$n.run.err" 2>&1 ||
+        echo "# dwf resume exited $?"
+    fi
+    timeout 60 "$DWF" history "$arn" --json --events --store "$store" >"$work/dwf_$n.events.json" 2>>"$work/dwf_$n.run.err"
+  fi
+  timeout 60 "$DWF" history "$arn" --json --store "$store" >"$work/dwf_$n.history.json" 2>>"$work/dwf_$n.run.err"
+}
+
+compare() { # name
+  local n=$1
+  local -a ev=()
+  [ "$n" = approval ] && ev=(--dwf-events "$work/dwf_$n.events.json")
+  node tests/conformance/compare.mjs "$n" --sdk "$work/sdk_$n.json" \
+    --fixture "tests/conformance/expected/$n.json" \
+    --dwf-run "$work/dwf_$n.run.json" --dwf-history "$work/dwf_$n.history.json" "${ev[@]}" \
+    --dwf-exit "$(cat "$work/dwf_$n.exit" 2>/dev/null || echo 99)" \
+    --elapsed-ms "$(cat "$work/dwf_$n.ms" 2>/dev/null || echo 0)" \
+    --callback-text "$APPROVAL_TEXT" ||
+    echo "FAIL conformance.$n.compare: compare.mjs exited $?"
+}
+
+pids=()
+for n in $NAMES; do
+  [ "$n" = fanout ] && continue
+  sdk_run "$n" &
+  pids+=($!)
+done
+for n in $NAMES; do
+  [ "$n" = fanout ] && continue
+  dwf_run "$n"
+done
+wait "${pids[@]}" 2>/dev/null
+for n in $NAMES; do
+  [ "$n" = fanout ] || continue
+  sdk_run fanout
+  dwf_run fanout
+done
+for n in $NAMES; do compare "$n"; done
+# The comparison itself must be able to fail: feed it defective copies of the SDK's retry run.
+if [ -s "$work/sdk_retry.json" ]; then
+  node tests/conformance/selftest.mjs "$work/sdk_retry.json" "$work" ||
+    echo "FAIL conformance.harness: selftest.mjs exited $?"
+fi
+exit 0

@@ -1,0 +1,49 @@
+// Proves compare.mjs can fail: it feeds it the SDK's own retry run dressed up as dwf output (which
+// must pass), then copies of it with one defect each (a renamed operation, a wrong Attempt, a missing
+// result key, reordered keys, a payload with a changed type, an extra operation) and checks that
+// exactly the expected check fails. Prints PASS/FAIL lines like every suite.
+//
+//   node selftest.mjs SDK_RETRY_RUN.json WORKDIR
+import fs from "node:fs";
+import path from "node:path";
+import { execFileSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const [sdkFile, work] = process.argv.slice(2);
+const sdk = JSON.parse(fs.readFileSync(sdkFile, "utf8"));
+const clone = (v) => JSON.parse(JSON.stringify(v));
+
+function compare(ops, result) {
+  const run = path.join(work, "self.run.json"), hist = path.join(work, "self.history.json");
+  fs.writeFileSync(run, JSON.stringify({ ExecutionArn: "self", Status: "SUCCEEDED", Result: result, Error: null }));
+  fs.writeFileSync(hist, JSON.stringify({ Operations: [{ Id: "e", Type: "EXECUTION", Status: "SUCCEEDED" }, ...ops] }));
+  const out = execFileSync("node", [path.join(here, "compare.mjs"), "retry", "--sdk", sdkFile,
+    "--dwf-run", run, "--dwf-history", hist, "--dwf-exit", "0"], { encoding: "utf8" });
+  return new Set(out.split("\n").filter((l) => l.startsWith("FAIL")).map((l) => l.split(":")[0].split(".").pop()));
+}
+
+const cases = [
+  ["identical", (o, r) => {}, []],
+  ["renamed-op", (o) => { o[0].Name = "step1-validat"; }, ["operations"]],
+  ["wrong-attempt", (o) => { o[1].StepDetails.Attempt = 1; }, ["operations", "attempt-2"]],
+  ["missing-result-key", (o, r) => { delete r.step3.status; }, ["result-shape", "result-key-order"]],
+  ["reordered-keys", (o, r) => { const s = r.step1; delete r.step1; r.step1 = s; }, ["result-key-order"]],
+  ["payload-type", (o) => { o[2].StepDetails.Result = o[2].StepDetails.Result.replace(/"timestamp":(\d+)/, '"timestamp":"$1"'); }, ["payload-shapes"]],
+  ["extra-op", (o) => { o.push({ Id: "ffffffffffffffff", Type: "STEP", SubType: "Step", Name: "x", Status: "SUCCEEDED" }); }, ["operations"]],
+];
+
+for (const [name, mutate, want] of cases) {
+  const ops = clone(sdk.operations), result = clone(sdk.result);
+  mutate(ops, result);
+  let got;
+  try {
+    got = compare(ops, result);
+  } catch (e) {
+    console.log(`FAIL conformance.harness.${name}: compare.mjs crashed: ${e.message.split("\n")[0]}`);
+    continue;
+  }
+  const ok = want.length === got.size && want.every((w) => got.has(w));
+  console.log(ok ? `PASS conformance.harness.${name}`
+    : `FAIL conformance.harness.${name}: expected failing checks [${want}], got [${[...got]}]`);
+}
