@@ -1,0 +1,209 @@
+/*
+ * checkpoint.c: the checkpoint manager, the SDK's CheckpointManager in C.
+ *
+ * Updates go into one FIFO queue per invocation. At most one CheckpointDurableExecution call
+ * is in flight; a batch takes queued updates in order up to 250 of them or about 750 KB.
+ * Fire-and-forget updates (at-least-once step START, CONTEXT START/SUCCEED/FAIL,
+ * waitForCondition START) only queue; an awaited update returns once the service has
+ * acknowledged it. So a step's START and SUCCEED leave in one call, which matters because the
+ * embedded engine fsyncs once per call.
+ *
+ * No background thread: a caller that must wait either becomes the leader (takes a batch,
+ * makes the call with the lock released, merges the response) or sleeps on the condition
+ * variable until a leader acknowledged its update. Every response's operations are merged into
+ * the operation table by Id and its token replaces ours. A failed call drops the queue and
+ * ends the invocation (the SDK's rule): the caller sees DWF_FATAL with inv->fault set.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "core.h"
+
+#define BATCH_MAX_ITEMS 250
+#define BATCH_MAX_BYTES (750 * 1024)
+
+cJSON *dwf__update_new(dwf_ctx *c, const char *id, const char *type, const char *subtype,
+                       const char *action, const char *name)
+{
+    cJSON *u = cJSON_CreateObject();
+    if (!u) return NULL;
+    int ok = cJSON_AddStringToObject(u, "Id", id) != NULL;
+    if (ok && c && c->parent_hash[0]) ok = cJSON_AddStringToObject(u, "ParentId", c->parent_hash) != NULL;
+    if (ok) ok = cJSON_AddStringToObject(u, "Type", type) != NULL;
+    if (ok && subtype) ok = cJSON_AddStringToObject(u, "SubType", subtype) != NULL;
+    if (ok) ok = cJSON_AddStringToObject(u, "Action", action) != NULL;
+    if (ok && name) ok = cJSON_AddStringToObject(u, "Name", name) != NULL;
+    if (!ok) {
+        cJSON_Delete(u);
+        return NULL;
+    }
+    return u;
+}
+
+/* A cheap upper-bound-ish estimate of the JSON size: strings dominate every update. */
+static size_t estimate(const cJSON *j)
+{
+    size_t n = 8;
+    for (; j; j = j->next) {
+        n += j->string ? strlen(j->string) + 4 : 0;
+        if (cJSON_IsString(j) && j->valuestring) n += strlen(j->valuestring) * 11 / 10 + 2;
+        else if (j->child) n += estimate(j->child);
+        else n += 24;
+    }
+    return n;
+}
+
+static void fail_all(dwf__inv *inv, const dwf_error *err, int retryable)
+{
+    inv->fault = 1;
+    inv->fault_retryable = retryable;
+    inv->fault_err = *err;
+    dwf__update *u = inv->q_head;
+    while (u) {
+        dwf__update *n = u->next;
+        cJSON_Delete(u->json);
+        free(u);
+        u = n;
+    }
+    inv->q_head = inv->q_tail = NULL;
+    inv->acked_seq = inv->next_seq;
+}
+
+/* Make one checkpoint call with the head of the queue. Called with inv->mu held; returns with
+ * it held. */
+static void lead_one_call(dwf__inv *inv)
+{
+    cJSON *req = cJSON_CreateObject();
+    cJSON *arr = req ? cJSON_AddArrayToObject(req, "Updates") : NULL;
+    char *token = inv->token ? strdup(inv->token) : NULL;
+    if (!req || !arr || !token || !cJSON_AddStringToObject(req, "CheckpointToken", token)) {
+        dwf_error e = {"OutOfMemory", "out of memory building a checkpoint request"};
+        cJSON_Delete(req);
+        free(token);
+        fail_all(inv, &e, 1);
+        return;
+    }
+    free(token);
+    size_t bytes = strlen(inv->token) + 100, items = 0;
+    uint64_t last = inv->acked_seq;
+    while (inv->q_head && items < BATCH_MAX_ITEMS &&
+           (items == 0 || bytes + inv->q_head->est <= BATCH_MAX_BYTES)) {
+        dwf__update *u = inv->q_head;
+        inv->q_head = u->next;
+        if (!inv->q_head) inv->q_tail = NULL;
+        cJSON_AddItemToArray(arr, u->json);
+        bytes += u->est;
+        items++;
+        last = u->seq;
+        free(u);
+    }
+    inv->in_flight = 1;
+    inv->calls++;
+    pthread_mutex_unlock(&inv->mu);
+
+    cJSON *resp = NULL;
+    dwf_error err;
+    memset(&err, 0, sizeof err);
+    int retryable = 1;
+    int rc = inv->t->checkpoint(inv->t, inv->arn, req, &resp, &err, &retryable);
+    cJSON_Delete(req);
+
+    pthread_mutex_lock(&inv->mu);
+    inv->in_flight = 0;
+    if (rc != 0) {
+        if (!err.type[0]) strcpy(err.type, "CheckpointFailed");
+        cJSON_Delete(resp);
+        fail_all(inv, &err, retryable);
+    } else {
+        const cJSON *tok = cJSON_GetObjectItemCaseSensitive(resp, "CheckpointToken");
+        if (cJSON_IsString(tok)) {
+            char *t = strdup(tok->valuestring);
+            if (t) {
+                free(inv->token);
+                inv->token = t;
+            }
+        }
+        cJSON *st = cJSON_GetObjectItemCaseSensitive(resp, "NewExecutionState");
+        cJSON *ops = st ? cJSON_GetObjectItemCaseSensitive(st, "Operations") : NULL;
+        int merge_failed = 0;
+        while (cJSON_IsArray(ops) && ops->child) {
+            cJSON *op = cJSON_DetachItemViaPointer(ops, ops->child);
+            if (dwf__merge_op(inv, op, 1) != 0) merge_failed = 1;
+        }
+        cJSON_Delete(resp);
+        if (merge_failed) {
+            dwf_error e = {"OutOfMemory", "out of memory merging a checkpoint response"};
+            fail_all(inv, &e, 1);
+        } else if (last > inv->acked_seq) {
+            inv->acked_seq = last;
+        }
+    }
+    pthread_cond_broadcast(&inv->cv);
+}
+
+/* Wait until update `seq` is acknowledged, leading calls when nobody else is. mu held. */
+static int flush_upto(dwf__inv *inv, uint64_t seq)
+{
+    while (inv->acked_seq < seq && !inv->fault) {
+        if (inv->in_flight) pthread_cond_wait(&inv->cv, &inv->mu);
+        else if (inv->q_head) lead_one_call(inv);
+        else break; /* nothing left to send: everything up to seq went out */
+    }
+    return inv->fault ? -1 : 0;
+}
+
+int dwf__checkpoint(dwf_ctx *c, cJSON *update, int awaited)
+{
+    dwf__inv *inv = c->inv;
+    if (!update) return dwf__fatal(c, "OutOfMemory", "out of memory building an update");
+    for (dwf_ctx *p = c; p; p = p->parent)
+        if (p->cancel && __atomic_load_n(p->cancel, __ATOMIC_ACQUIRE)) {
+            /* The batch this context belongs to has completed: the SDK drops these. */
+            cJSON_Delete(update);
+            return DWF_SUSPEND;
+        }
+    dwf__update *u = malloc(sizeof *u);
+    if (!u) {
+        cJSON_Delete(update);
+        return dwf__fatal(c, "OutOfMemory", "out of memory queueing an update");
+    }
+    u->next = NULL;
+    u->json = update;
+    u->est = estimate(update->child) + 2;
+    pthread_mutex_lock(&inv->mu);
+    if (inv->fault) {
+        pthread_mutex_unlock(&inv->mu);
+        cJSON_Delete(update);
+        free(u);
+        return DWF_FATAL;
+    }
+    u->seq = ++inv->next_seq;
+    if (inv->q_tail) inv->q_tail->next = u;
+    else inv->q_head = u;
+    inv->q_tail = u;
+    int rc = 0;
+    if (awaited) rc = flush_upto(inv, u->seq);
+    pthread_mutex_unlock(&inv->mu);
+    return rc == 0 ? DWF_OK : DWF_FATAL;
+}
+
+int dwf__checkpoint_flush(dwf__inv *inv)
+{
+    pthread_mutex_lock(&inv->mu);
+    int rc = flush_upto(inv, inv->next_seq);
+    pthread_mutex_unlock(&inv->mu);
+    return rc;
+}
+
+void dwf__checkpoint_drop(dwf__inv *inv)
+{
+    pthread_mutex_lock(&inv->mu);
+    dwf__update *u = inv->q_head;
+    while (u) {
+        dwf__update *n = u->next;
+        cJSON_Delete(u->json);
+        free(u);
+        u = n;
+    }
+    inv->q_head = inv->q_tail = NULL;
+    pthread_mutex_unlock(&inv->mu);
+}

@@ -1,0 +1,197 @@
+/*
+ * core.h: what the files of the replay core (context.c, ids.c, hashmap.c, replay.c,
+ * checkpoint.c, ops.c, ops_batch.c, invocation.c) share among themselves. Nothing outside the
+ * replay core includes it: the value layer reaches the context only through internal.h.
+ *
+ * Locking: one mutex per invocation (inv->mu) guards the op table, the checkpoint queue and the
+ * compensation list; the value pool has its own (it is hit far more often). Operation records
+ * in the table are never modified or freed while the invocation runs (a newer record for the
+ * same Id replaces the pointer and the old one is parked until the end), so a pointer returned
+ * by dwf__op_get() stays readable without the lock.
+ */
+#ifndef DWF_CORE_H
+#define DWF_CORE_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include "internal.h"
+
+/* ---- hashmap.c: string -> pointer, open addressing ------------------------------------- */
+typedef struct dwf__slot {
+    char *key; /* owned copy; NULL = empty (no deletion, so no tombstones) */
+    void *val;
+} dwf__slot;
+typedef struct dwf__map {
+    dwf__slot *slots;
+    size_t cap; /* power of two */
+    size_t len;
+} dwf__map;
+int dwf__map_init(dwf__map *m, size_t hint);                         /* 0 or -1 (no memory) */
+void *dwf__map_get(const dwf__map *m, const char *key);
+/* Insert or replace. *old (if given) receives the replaced value or NULL. 0 or -1. */
+int dwf__map_put(dwf__map *m, const char *key, void *val, void **old);
+void dwf__map_free(dwf__map *m); /* frees keys, not values */
+
+/* ---- operation statuses (one X-macro list for the enum and the names) ------------------ */
+#define DWF__STATUS_LIST(X)                                                                    \
+    X(STARTED) X(PENDING) X(READY) X(SUCCEEDED) X(FAILED) X(CANCELLED) X(TIMED_OUT) X(STOPPED)
+enum dwf__status {
+    DWF__ST_NONE = 0, /* no record */
+#define X(s) DWF__ST_##s,
+    DWF__STATUS_LIST(X)
+#undef X
+    DWF__ST_UNKNOWN
+};
+int dwf__op_status(const cJSON *op);
+int dwf__status_terminal(int st);
+
+/* ---- the invocation --------------------------------------------------------------------- */
+typedef struct dwf__update {
+    struct dwf__update *next;
+    cJSON *json;
+    size_t est;   /* estimated serialised size, for the 750 KB batch limit */
+    uint64_t seq; /* position in the FIFO; acknowledged when acked_seq >= seq */
+} dwf__update;
+
+typedef struct dwf__comp {
+    char *step_id; /* unhashed step id of the step that registered it: orders compensations */
+    char *name;    /* step name or NULL */
+    dwf_fn fn;
+    void *frame; /* the registering context's frame (copied when the compensation runs) */
+} dwf__comp;
+
+typedef struct dwf__pool_item {
+    void *p;
+    int is_json; /* cJSON_Delete vs free */
+} dwf__pool_item;
+
+typedef struct dwf__inv {
+    const dwf_workflow *wf;
+    dwf_transport *t;
+    const dwf_invoke_opts *opts;
+    char *arn;
+    char *token;
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    dwf__map ops;       /* hashed Id -> cJSON operation (owned) */
+    dwf__map callbacks; /* CallbackId -> cJSON operation (borrowed from ops) */
+    cJSON **parked;     /* replaced operation records, freed at the end */
+    size_t nparked, capparked;
+
+    /* checkpoint queue */
+    dwf__update *q_head, *q_tail;
+    uint64_t next_seq, acked_seq;
+    int in_flight;
+    int calls; /* checkpoint calls made (tests, benchmarks) */
+
+    /* faults: a checkpoint failure ends the invocation; `fatal` ends the execution */
+    int fault;           /* checkpoint call failed */
+    int fault_retryable; /* ...and the invocation may be retried */
+    dwf_error fault_err;
+    int fatal;
+    char fatal_type[64];
+    char *fatal_msg;
+
+    pthread_mutex_t pool_mu;
+    dwf__pool_item *pool;
+    size_t npool, cappool;
+
+    cJSON *input; /* owned */
+    dwf__comp *comps;
+    size_t ncomps, capcomps;
+    uint64_t rng;
+} dwf__inv;
+
+struct dwf_ctx {
+    dwf__inv *inv;
+    struct dwf_ctx *parent;
+    char *step_id;        /* this child context's own step id (owned); NULL at root */
+    char parent_hash[17]; /* hashed Id of this context: ParentId of its operations ("" at root) */
+    int counter;          /* per-context operation counter */
+    int replaying;
+    const int *cancel; /* set by a completed batch: this subtree's checkpoints are dropped */
+    void *frame;       /* this context's frame (saga: what compensations copy) */
+    cJSON *error;      /* pending error, pool-owned */
+    int line, col;
+    /* step-body contexts only */
+    int in_step;
+    int attempt;
+    const char *op_id, *op_name, *callback_id;
+};
+
+/* context.c */
+void dwf__ctx_init(dwf_ctx *c, dwf__inv *inv, dwf_ctx *parent);
+/* Hand a malloc'd block to the pool (freed when the invocation ends). Returns p. */
+void *dwf__pool_take(dwf__inv *inv, void *p);
+/* A pool-owned copy of `frame` (wf->frame_size bytes); `frame` itself when size is 0. */
+void *dwf__frame_copy(dwf_ctx *c, const void *frame);
+/* New error object {"ErrorType","ErrorMessage"[,"Cause"]}; caller frees. */
+cJSON *dwf__error_new(const char *type, const char *message, const cJSON *cause);
+/* Set the context's pending error from an object (takes ownership; first one wins). */
+void dwf__set_error_obj(dwf_ctx *c, cJSON *err);
+/* Take the context's pending error (a new copy the caller frees), or a generic one. */
+cJSON *dwf__take_error_copy(dwf_ctx *c);
+/* The error as sent on the wire: ErrorType, ErrorMessage, ErrorData only. Caller frees. */
+cJSON *dwf__wire_error(const cJSON *err);
+/* Record an execution-ending fault (non-determinism, invalid use) and return DWF_FATAL. */
+int dwf__fatal(dwf_ctx *c, const char *type, const char *fmt, ...)
+#ifdef __GNUC__
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/* A uniform random number in [0,1) for jitter (thread-safe). */
+double dwf__random(dwf__inv *inv);
+
+/* ids.c */
+/* The next step id of context c ("3", "2-1-4"): malloc'd, caller frees; NULL = no memory. */
+char *dwf__next_step_id(dwf_ctx *c);
+/* A child step id of a given id: "<sid>-<n>". malloc'd. */
+char *dwf__child_step_id(const char *sid, int n);
+/* Compare two step ids as paths of integers (for ordering compensations). */
+int dwf__step_id_cmp(const char *a, const char *b);
+
+/* replay.c */
+/* Guard every durable operation: refuses step bodies, stops cancelled subtrees (SUSPEND),
+ * and stops as soon as the execution has a fatal fault. */
+int dwf__durable_guard(dwf_ctx *c, const char *what);
+/* Look an operation up by hashed Id (NULL if absent). The pointer stays valid. */
+const cJSON *dwf__op_get(dwf__inv *inv, const char *id);
+/* Compare a recorded op with what the code does now; DWF_FATAL on a mismatch. */
+int dwf__check_replay(dwf_ctx *c, const char *sid, const cJSON *op, const char *type,
+                      const char *name, const char *subtype);
+/* Parse a recorded payload string into a pool-owned value (NULL/absent -> null). */
+int dwf__parse_payload(dwf_ctx *c, const char *text, dwf_val **out);
+/* Serialise a value (NULL = null). malloc'd; NULL = no memory. */
+char *dwf__serialize(const cJSON *v);
+/* A details field of an op: dwf__detail(op, "StepDetails", "Result"). */
+const cJSON *dwf__detail(const cJSON *op, const char *details, const char *field);
+const char *dwf__detail_str(const cJSON *op, const char *details, const char *field);
+/* Merge one operation record into the table (takes ownership). Called with inv->mu held. */
+int dwf__merge_op(dwf__inv *inv, cJSON *op, int notify);
+
+/* checkpoint.c */
+/* A new update for the operation `sid` of context c: {Id, ParentId?, Type, SubType?, Action,
+ * Name?}. NULL = no memory. */
+cJSON *dwf__update_new(dwf_ctx *c, const char *id, const char *type, const char *subtype,
+                       const char *action, const char *name);
+/* Queue an update (takes ownership). awaited: return only once the service acknowledged it.
+ * DWF_OK; DWF_SUSPEND when the context's batch has completed (update dropped); DWF_FATAL when
+ * a checkpoint call failed (inv->fault) or memory ran out. */
+int dwf__checkpoint(dwf_ctx *c, cJSON *update, int awaited);
+/* Send everything queued and wait for it. 0 or -1 (inv->fault set). */
+int dwf__checkpoint_flush(dwf__inv *inv);
+void dwf__checkpoint_drop(dwf__inv *inv);
+
+/* ops.c */
+/* A child context operation (CONTEXT): group, compensation, batch item, waitForCallback.
+ * `fn` runs on the child context with `arg`. On DWF_ERROR, *err receives the error thrown
+ * inside (caller frees) and nothing is set on c. `cancel` (may be NULL) is the flag a batch
+ * raises to drop this child's later checkpoints. */
+typedef int (*dwf__child_fn)(dwf_ctx *child, void *arg, dwf_val **out);
+int dwf__run_child(dwf_ctx *c, const char *sid, const char *name, const char *subtype,
+                   dwf__child_fn fn, void *arg, const int *cancel, dwf_val **out, cJSON **err);
+/* Run the registered compensations (saga) after the workflow body failed. */
+int dwf__run_compensations(dwf_ctx *root);
+
+#endif

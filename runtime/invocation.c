@@ -1,0 +1,335 @@
+/*
+ * invocation.c: one invocation of a durable handler, from event to handler response.
+ *
+ * Reads the event (ARN, token, initial state, further pages through the transport), builds the
+ * operation table, runs the workflow body on the root context and turns its status into the
+ * handler response: SUCCEEDED with the JSON text of the value, FAILED with an ErrorObject, or
+ * PENDING. A workflow error that escapes the body first runs the saga compensations. A failed
+ * checkpoint call is an invocation-scoped fault: NULL and err, so the host retries the
+ * invocation (the SDK throws); a non-retryable one fails the execution as the SDK does.
+ *
+ * PENDING is only answered when the table shows something pending (a STEP waiting for its
+ * retry, a WAIT, CALLBACK or CHAINED_INVOKE in STARTED). If the body suspended but the service
+ * already moved everything on (a step READY, a timer that fired), the body is replayed in this
+ * same invocation instead.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "core.h"
+
+#define RESULT_LIMIT (6 * 1024 * 1024 - 50)
+#define MAX_RERUNS 100
+
+static void set_err(dwf_error *err, const char *type, const char *msg)
+{
+    if (!err) return;
+    snprintf(err->type, sizeof err->type, "%s", type);
+    snprintf(err->message, sizeof err->message, "%s", msg);
+}
+
+static const char *str_of(const cJSON *o, const char *k)
+{
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsString(f) ? f->valuestring : NULL;
+}
+
+/* Put a page of operations into the table. -1 when out of memory. */
+static int load_ops(dwf__inv *inv, const cJSON *ops, const char **input_payload, int *seen_first)
+{
+    const cJSON *op;
+    cJSON_ArrayForEach(op, ops)
+    {
+        const char *type = str_of(op, "Type");
+        if (!*seen_first || (type && strcmp(type, "EXECUTION") == 0 && !*input_payload)) {
+            /* the user input is the first (EXECUTION) operation's InputPayload */
+            const char *p = dwf__detail_str(op, "ExecutionDetails", "InputPayload");
+            if (p || !*seen_first) *input_payload = p;
+            *seen_first = 1;
+        }
+        cJSON *dup = cJSON_Duplicate(op, 1);
+        if (!dup || dwf__merge_op(inv, dup, 0) != 0) return -1;
+    }
+    return 0;
+}
+
+static int something_pending(dwf__inv *inv)
+{
+    int pending = 0;
+    pthread_mutex_lock(&inv->mu);
+    for (size_t i = 0; i < inv->ops.cap && !pending; i++) {
+        const cJSON *op = inv->ops.slots[i].key ? inv->ops.slots[i].val : NULL;
+        if (!op) continue;
+        const char *type = str_of(op, "Type");
+        int st = dwf__op_status(op);
+        if (!type) continue;
+        if (!strcmp(type, "STEP")) pending = st == DWF__ST_PENDING;
+        else if (!strcmp(type, "WAIT") || !strcmp(type, "CALLBACK") || !strcmp(type, "CHAINED_INVOKE"))
+            pending = st == DWF__ST_STARTED;
+    }
+    pthread_mutex_unlock(&inv->mu);
+    return pending;
+}
+
+static cJSON *response_failed(const char *type, const char *message, const char *data)
+{
+    cJSON *r = cJSON_CreateObject();
+    cJSON *e = r ? cJSON_CreateObject() : NULL;
+    if (!e || !cJSON_AddStringToObject(r, "Status", "FAILED") ||
+        !cJSON_AddStringToObject(e, "ErrorType", type) ||
+        !cJSON_AddStringToObject(e, "ErrorMessage", message ? message : "") ||
+        (data && !cJSON_AddStringToObject(e, "ErrorData", data))) {
+        cJSON_Delete(e);
+        cJSON_Delete(r);
+        return NULL;
+    }
+    cJSON_AddItemToObject(r, "Error", e);
+    return r;
+}
+
+static cJSON *response_status(const char *status, const char *result)
+{
+    cJSON *r = cJSON_CreateObject();
+    if (!r || !cJSON_AddStringToObject(r, "Status", status) ||
+        (result && !cJSON_AddStringToObject(r, "Result", result))) {
+        cJSON_Delete(r);
+        return NULL;
+    }
+    return r;
+}
+
+/* The answer for a fatal stop: the fault of a checkpoint call, or the execution's error. */
+static cJSON *fatal_response(dwf__inv *inv, dwf_error *err)
+{
+    if (inv->fault) {
+        if (inv->fault_retryable) {
+            if (err) *err = inv->fault_err;
+            return NULL;
+        }
+        return response_failed(inv->fault_err.type, inv->fault_err.message, NULL);
+    }
+    if (inv->fatal) return response_failed(inv->fatal_type, inv->fatal_msg, NULL);
+    set_err(err, "InternalError", "workflow stopped without a recorded reason");
+    return NULL;
+}
+
+static cJSON *succeed(dwf__inv *inv, dwf_ctx *root, dwf_val *value, dwf_error *err)
+{
+    char *text = dwf__serialize(value);
+    if (!text) {
+        set_err(err, "OutOfMemory", "out of memory serialising the result");
+        return NULL;
+    }
+    cJSON *resp = NULL;
+    if (strlen(text) > RESULT_LIMIT) {
+        /* Too big for the handler response: checkpoint it on the EXECUTION and answer "". */
+        char *sid = NULL, id[17];
+        if (asprintf(&sid, "execution-result-%.0f", dwf__now_ms(root)) < 0) sid = NULL;
+        if (sid) dwf_hash_id(sid, id);
+        free(sid);
+        cJSON *u = sid ? cJSON_CreateObject() : NULL;
+        int ok = u && cJSON_AddStringToObject(u, "Id", id) && cJSON_AddStringToObject(u, "Type", "EXECUTION") &&
+                 cJSON_AddStringToObject(u, "Action", "SUCCEED") && cJSON_AddStringToObject(u, "Payload", text);
+        if (!ok) {
+            cJSON_Delete(u);
+            free(text);
+            set_err(err, "OutOfMemory", "out of memory");
+            return NULL;
+        }
+        if (dwf__checkpoint(root, u, 1) != DWF_OK) {
+            free(text);
+            return fatal_response(inv, err);
+        }
+        resp = response_status("SUCCEEDED", "");
+    } else {
+        resp = response_status("SUCCEEDED", text);
+    }
+    free(text);
+    if (!resp) set_err(err, "OutOfMemory", "out of memory");
+    return resp;
+}
+
+static void inv_free(dwf__inv *inv)
+{
+    dwf__checkpoint_drop(inv);
+    for (size_t i = 0; i < inv->ops.cap; i++)
+        if (inv->ops.slots[i].key) cJSON_Delete(inv->ops.slots[i].val);
+    dwf__map_free(&inv->ops);
+    dwf__map_free(&inv->callbacks);
+    for (size_t i = 0; i < inv->nparked; i++) cJSON_Delete(inv->parked[i]);
+    free(inv->parked);
+    for (size_t i = 0; i < inv->npool; i++) {
+        if (inv->pool[i].is_json) cJSON_Delete(inv->pool[i].p);
+        else free(inv->pool[i].p);
+    }
+    free(inv->pool);
+    for (size_t i = 0; i < inv->ncomps; i++) {
+        free(inv->comps[i].step_id);
+        free(inv->comps[i].name);
+    }
+    free(inv->comps);
+    cJSON_Delete(inv->input);
+    free(inv->fatal_msg);
+    free(inv->arn);
+    free(inv->token);
+    pthread_mutex_destroy(&inv->mu);
+    pthread_mutex_destroy(&inv->pool_mu);
+    pthread_cond_destroy(&inv->cv);
+}
+
+static void clear_compensations(dwf__inv *inv)
+{
+    pthread_mutex_lock(&inv->mu);
+    for (size_t i = 0; i < inv->ncomps; i++) {
+        free(inv->comps[i].step_id);
+        free(inv->comps[i].name);
+    }
+    inv->ncomps = 0;
+    pthread_mutex_unlock(&inv->mu);
+}
+
+cJSON *dwf_run_invocation(const dwf_workflow *wf, const cJSON *event, dwf_transport *t,
+                          const dwf_invoke_opts *opts, dwf_error *err)
+{
+    if (err) memset(err, 0, sizeof *err);
+    const char *arn = str_of(event, "DurableExecutionArn");
+    const char *token = str_of(event, "CheckpointToken");
+    if (!wf || !wf->body || !t || !t->checkpoint) {
+        set_err(err, "InvalidParameterValueException", "no workflow or transport");
+        return NULL;
+    }
+    if (!arn || !token) {
+        set_err(err, "InvalidParameterValueException",
+                "invocation event lacks DurableExecutionArn or CheckpointToken");
+        return NULL;
+    }
+    dwf__inv inv;
+    memset(&inv, 0, sizeof inv);
+    inv.wf = wf;
+    inv.t = t;
+    inv.opts = opts;
+    pthread_mutex_init(&inv.mu, NULL);
+    pthread_mutex_init(&inv.pool_mu, NULL);
+    pthread_cond_init(&inv.cv, NULL);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    inv.rng = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 40) ^ 0x9E3779B97F4A7C15ULL;
+    inv.arn = strdup(arn);
+    inv.token = strdup(token);
+    cJSON *resp = NULL;
+    const cJSON *state = cJSON_GetObjectItemCaseSensitive(event, "InitialExecutionState");
+    const cJSON *ops = cJSON_GetObjectItemCaseSensitive(state, "Operations");
+    size_t nops = (size_t)cJSON_GetArraySize(ops);
+    const char *input_payload = NULL;
+    int seen_first = 0;
+    cJSON *page = NULL;
+    if (!inv.arn || !inv.token || dwf__map_init(&inv.ops, nops) != 0 ||
+        dwf__map_init(&inv.callbacks, 16) != 0 || load_ops(&inv, ops, &input_payload, &seen_first) != 0) {
+        set_err(err, "OutOfMemory", "out of memory loading the execution state");
+        goto done;
+    }
+    char *input_copy = input_payload ? strdup(input_payload) : NULL;
+    const char *marker = str_of(state, "NextMarker");
+    char *mk = marker && *marker ? strdup(marker) : NULL;
+    while (mk) {
+        /* further pages of the initial state, asked for with the event's token */
+        if (!t->get_state || t->get_state(t, arn, token, mk, &page, err) != 0) {
+            if (err && !err->type[0]) set_err(err, "ServiceException", "GetDurableExecutionState failed");
+            free(mk);
+            free(input_copy);
+            cJSON_Delete(page);
+            goto done;
+        }
+        free(mk);
+        mk = NULL;
+        const char *ip = NULL;
+        if (load_ops(&inv, cJSON_GetObjectItemCaseSensitive(page, "Operations"), &ip, &seen_first) != 0) {
+            set_err(err, "OutOfMemory", "out of memory loading the execution state");
+            free(input_copy);
+            cJSON_Delete(page);
+            goto done;
+        }
+        if (!input_copy && ip) input_copy = strdup(ip);
+        const char *next = str_of(page, "NextMarker");
+        if (next && *next) mk = strdup(next);
+        nops += (size_t)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(page, "Operations"));
+        cJSON_Delete(page);
+        page = NULL;
+    }
+    inv.input = input_copy ? cJSON_Parse(input_copy) : cJSON_CreateObject();
+    free(input_copy);
+    if (!inv.input) {
+        set_err(err, "SerdesFailed", "the execution input is not valid JSON");
+        goto done;
+    }
+
+    for (int run = 0;; run++) {
+        dwf_ctx root;
+        dwf__ctx_init(&root, &inv, NULL);
+        root.replaying = nops > 1;
+        void *frame = NULL;
+        if (wf->frame_size) {
+            frame = dwf__pool_take(&inv, calloc(1, wf->frame_size));
+            if (!frame) {
+                set_err(err, "OutOfMemory", "out of memory for the workflow frame");
+                goto done;
+            }
+        }
+        root.frame = frame;
+        dwf_val *value = NULL;
+        int rc = wf->body(&root, frame, &value);
+        if (rc == DWF_OK && root.error) rc = DWF_ERROR; /* an unchecked value-helper error */
+        if (rc == DWF_OK || rc == DWF_RETURN) {
+            if (dwf__checkpoint_flush(&inv) != 0) resp = fatal_response(&inv, err);
+            else resp = succeed(&inv, &root, value, err);
+            break;
+        }
+        if (rc == DWF_ERROR) {
+            cJSON *e = dwf__take_error_copy(&root);
+            int crc = e ? dwf__run_compensations(&root) : DWF_FATAL;
+            if (crc == DWF_SUSPEND) {
+                cJSON_Delete(e);
+                rc = DWF_SUSPEND;
+            } else if (crc != DWF_OK || dwf__checkpoint_flush(&inv) != 0) {
+                cJSON_Delete(e);
+                resp = e ? fatal_response(&inv, err) : NULL;
+                if (!e) set_err(err, "OutOfMemory", "out of memory");
+                break;
+            } else {
+                const char *type = str_of(e, "ErrorType"), *msg = str_of(e, "ErrorMessage");
+                resp = response_failed(type ? type : "Error", msg, str_of(e, "ErrorData"));
+                cJSON_Delete(e);
+                if (!resp) set_err(err, "OutOfMemory", "out of memory");
+                break;
+            }
+        }
+        if (rc == DWF_SUSPEND) {
+            if (dwf__checkpoint_flush(&inv) != 0) {
+                resp = fatal_response(&inv, err);
+                break;
+            }
+            if (something_pending(&inv)) {
+                resp = response_status("PENDING", NULL);
+                if (!resp) set_err(err, "OutOfMemory", "out of memory");
+                break;
+            }
+            if (run + 1 >= MAX_RERUNS) {
+                resp = response_failed("InternalError",
+                                       "the workflow suspended with nothing pending", NULL);
+                break;
+            }
+            clear_compensations(&inv); /* replay again: the state moved on meanwhile */
+            continue;
+        }
+        /* DWF_FATAL, or a status the body should never return */
+        if (rc != DWF_FATAL && !inv.fatal && !inv.fault)
+            dwf__fatal(&root, "InternalError", "workflow body returned status %d", rc);
+        resp = fatal_response(&inv, err);
+        break;
+    }
+done:
+    inv_free(&inv);
+    return resp;
+}

@@ -1,0 +1,835 @@
+/*
+ * ops.c: the durable operations (step, wait, callback, waitForCallback, waitForCondition,
+ * invoke, child contexts, saga compensations), each following the official SDK's handler.
+ *
+ * Every operation has the same shape: take the next step id of the context, look its hashed
+ * Id up, check the record matches (replay.c), then either return what the record says
+ * (SUCCEEDED result, FAILED error, "still waiting" = DWF_SUSPEND) or do the work and checkpoint
+ * it. Waiting never blocks: a timer, a retry delay or a callback unwinds with DWF_SUSPEND and
+ * the service invokes again when the record changes. After an awaited START the merged record
+ * is read again, because a service (the embedded engine with a virtual clock) may already have
+ * finished the wait in its response.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "core.h"
+
+#define PAYLOAD_LIMIT (256 * 1024) /* step and child-context results, as the service enforces */
+
+static const dwf_retry default_retry = DWF_RETRY_DEFAULT;
+
+static int oom(dwf_ctx *c) { return dwf__fatal(c, "OutOfMemory", "out of memory"); }
+
+/* The language's truthiness (dwf_truthy's rule), kept here so the core needs no value layer. */
+static int truthy(const cJSON *v)
+{
+    if (!v || cJSON_IsNull(v) || cJSON_IsFalse(v)) return 0;
+    if (cJSON_IsNumber(v)) return v->valuedouble != 0;
+    if (cJSON_IsString(v)) return v->valuestring && v->valuestring[0];
+    return 1;
+}
+
+/* Add a string field; 0 on failure. */
+static int add_str(cJSON *o, const char *k, const char *v)
+{
+    return cJSON_AddStringToObject(o, k, v) != NULL;
+}
+
+static void set_wrapped_error(dwf_ctx *c, const char *type, const cJSON *cause)
+{
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(cause, "ErrorMessage");
+    dwf__set_error_obj(c, dwf__error_new(type, cJSON_IsString(m) ? m->valuestring : "", cause));
+}
+
+/* ---- retry math (reference section 5) -------------------------------------------------- */
+static double jittered(dwf__inv *inv, double d, int jitter)
+{
+    if (jitter == DWF_JITTER_FULL) d = dwf__random(inv) * d;
+    else if (jitter == DWF_JITTER_HALF) d = d / 2 + dwf__random(inv) * d / 2;
+    d = round(d);
+    return d < 1 ? 1 : d;
+}
+
+/* Should attempt n (1-based, just finished) be retried for this error type? Returns the delay
+ * in seconds, or 0 for "give up". */
+static int retry_delay(dwf__inv *inv, const dwf_retry *r, int n, const char *type)
+{
+    if (!r || r->attempts == 0) r = &default_retry;
+    if (n >= r->attempts) return 0;
+    if (r->on) {
+        int match = 0;
+        for (const char *const *p = r->on; *p; p++)
+            if (type && strcmp(*p, type) == 0) match = 1;
+        if (!match) return 0;
+    }
+    double d = r->delay_s * pow(r->backoff > 0 ? r->backoff : 1, n - 1);
+    if (r->max_s > 0 && d > r->max_s) d = r->max_s;
+    return (int)jittered(inv, d, r->jitter);
+}
+
+/* ---- saga registration ---------------------------------------------------------------- */
+static void register_compensation(dwf_ctx *c, const char *sid, const char *name, dwf_fn fn,
+                                  void *frame)
+{
+    dwf__inv *inv = c->inv;
+    char *s = strdup(sid), *n = name ? strdup(name) : NULL;
+    pthread_mutex_lock(&inv->mu);
+    if (s && (!name || n) && inv->ncomps == inv->capcomps) {
+        size_t cap = inv->capcomps ? inv->capcomps * 2 : 8;
+        dwf__comp *p = realloc(inv->comps, cap * sizeof *p);
+        if (p) {
+            inv->comps = p;
+            inv->capcomps = cap;
+        }
+    }
+    if (s && (!name || n) && inv->ncomps < inv->capcomps) {
+        inv->comps[inv->ncomps++] = (dwf__comp){s, n, fn, frame};
+        s = n = NULL;
+    }
+    pthread_mutex_unlock(&inv->mu);
+    if (s || n) {
+        free(s);
+        free(n);
+        dwf__fatal(c, "OutOfMemory", "out of memory registering a compensation");
+    }
+}
+
+/* ---- step ------------------------------------------------------------------------------ */
+typedef struct step_args {
+    const char *sid, *id, *name, *subtype;
+    dwf_fn body;
+    void *frame;
+    const dwf_step_opts *opts;
+    const char *callback_id; /* waitForCallback submitter */
+} step_args;
+
+/* A failed attempt: RETRY (and suspend) or FAIL (and raise StepError). Takes `err`. */
+static int step_attempt_failed(dwf_ctx *c, const step_args *a, int attempt, cJSON *err)
+{
+    const dwf_retry *r = a->opts && a->opts->retry ? a->opts->retry : &default_retry;
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(err, "ErrorType");
+    int no_retry = t && cJSON_IsString(t) && strcmp(t->valuestring, "PayloadTooLarge") == 0;
+    int delay = no_retry ? 0 : retry_delay(c->inv, r, attempt, cJSON_IsString(t) ? t->valuestring : NULL);
+    cJSON *u = dwf__update_new(c, a->id, "STEP", a->subtype, delay ? "RETRY" : "FAIL", a->name);
+    cJSON *we = dwf__wire_error(err);
+    if (!u || !we) {
+        cJSON_Delete(u);
+        cJSON_Delete(we);
+        cJSON_Delete(err);
+        return oom(c);
+    }
+    cJSON_AddItemToObject(u, "Error", we);
+    if (delay) {
+        cJSON *so = cJSON_AddObjectToObject(u, "StepOptions");
+        if (!so || !cJSON_AddNumberToObject(so, "NextAttemptDelaySeconds", delay)) {
+            cJSON_Delete(u);
+            cJSON_Delete(err);
+            return oom(c);
+        }
+    }
+    int rc = dwf__checkpoint(c, u, 1);
+    if (rc != DWF_OK) {
+        cJSON_Delete(err);
+        return rc;
+    }
+    if (delay) {
+        cJSON_Delete(err);
+        return DWF_SUSPEND; /* the service marks the step READY after the delay and re-invokes */
+    }
+    set_wrapped_error(c, "StepError", err);
+    cJSON_Delete(err);
+    return DWF_ERROR;
+}
+
+static int step_core(dwf_ctx *c, const step_args *a, dwf_val **out)
+{
+    const cJSON *op = dwf__op_get(c->inv, a->id);
+    int st = dwf__op_status(op);
+    int at_most_once = a->opts && a->opts->semantics == DWF_AT_MOST_ONCE;
+    const cJSON *att = dwf__detail(op, "StepDetails", "Attempt");
+    int attempt = (cJSON_IsNumber(att) ? att->valueint : 0) + 1;
+
+    switch (st) {
+    case DWF__ST_SUCCEEDED: {
+        int rc = dwf__parse_payload(c, dwf__detail_str(op, "StepDetails", "Result"), out);
+        if (rc == DWF_OK && a->opts && a->opts->compensate)
+            register_compensation(c, a->sid, a->name, a->opts->compensate, a->frame);
+        return rc;
+    }
+    case DWF__ST_FAILED: {
+        const cJSON *e = dwf__detail(op, "StepDetails", "Error");
+        cJSON *err = e ? cJSON_Duplicate(e, 1) : dwf__error_new("Error", "Step failed", NULL);
+        if (!err) return oom(c);
+        set_wrapped_error(c, "StepError", err);
+        cJSON_Delete(err);
+        return DWF_ERROR;
+    }
+    case DWF__ST_PENDING:
+        c->replaying = 0;
+        return DWF_SUSPEND; /* retry timer still running */
+    case DWF__ST_STARTED:
+        c->replaying = 0;
+        if (at_most_once) {
+            cJSON *err = dwf__error_new("StepInterruptedError",
+                                        "The step execution process was initiated but failed to "
+                                        "reach completion due to an interruption.",
+                                        NULL);
+            if (!err) return oom(c);
+            return step_attempt_failed(c, a, attempt, err);
+        }
+        break; /* at-least-once: run again without a new START */
+    case DWF__ST_NONE:
+    case DWF__ST_READY: {
+        c->replaying = 0;
+        cJSON *u = dwf__update_new(c, a->id, "STEP", a->subtype, "START", a->name);
+        int rc = dwf__checkpoint(c, u, at_most_once);
+        if (rc != DWF_OK) return rc;
+        break;
+    }
+    default:
+        return dwf__fatal(c, "InvalidState", "step \"%s\" has an unexpected status", a->sid);
+    }
+
+    dwf_ctx sc;
+    dwf__ctx_init(&sc, c->inv, c);
+    sc.in_step = 1;
+    sc.attempt = attempt;
+    sc.op_id = a->id;
+    sc.op_name = a->name;
+    sc.callback_id = a->callback_id;
+    sc.replaying = 0;
+    sc.frame = a->frame;
+    dwf_val *v = NULL;
+    int rc = a->body ? a->body(&sc, a->frame, &v) : DWF_OK;
+    if (rc == DWF_FATAL || rc == DWF_SUSPEND) return rc;
+    if (rc == DWF_ERROR) return step_attempt_failed(c, a, attempt, dwf__take_error_copy(&sc));
+    if (sc.error) /* a value helper failed and the body did not check: still a failure */
+        return step_attempt_failed(c, a, attempt, dwf__take_error_copy(&sc));
+
+    char *text = dwf__serialize(v);
+    if (!text) return oom(c);
+    size_t len = strlen(text);
+    if (len > PAYLOAD_LIMIT) {
+        free(text);
+        char msg[200];
+        snprintf(msg, sizeof msg,
+                 "step result is %zu bytes serialised; the payload limit is %d bytes", len,
+                 PAYLOAD_LIMIT);
+        cJSON *err = dwf__error_new("PayloadTooLarge", msg, NULL);
+        if (!err) return oom(c);
+        return step_attempt_failed(c, a, attempt, err);
+    }
+    cJSON *u = dwf__update_new(c, a->id, "STEP", a->subtype, "SUCCEED", a->name);
+    if (!u || !add_str(u, "Payload", text)) {
+        cJSON_Delete(u);
+        free(text);
+        return oom(c);
+    }
+    rc = dwf__checkpoint(c, u, 1);
+    if (rc != DWF_OK) {
+        free(text);
+        return rc;
+    }
+    rc = dwf__parse_payload(c, text, out); /* the SDK hands back the round-tripped value */
+    free(text);
+    if (rc == DWF_OK && a->opts && a->opts->compensate)
+        register_compensation(c, a->sid, a->name, a->opts->compensate, a->frame);
+    return rc;
+}
+
+int dwf_step(dwf_ctx *c, const char *name, dwf_fn body, void *frame, const dwf_step_opts *opts,
+             dwf_val **out)
+{
+    dwf_val *dummy = NULL;
+    if (!out) out = &dummy;
+    *out = NULL;
+    DWF_TRY(dwf__durable_guard(c, "step"));
+    char *sid = dwf__next_step_id(c);
+    if (!sid) return oom(c);
+    char id[17];
+    dwf_hash_id(sid, id);
+    int rc = dwf__check_replay(c, sid, dwf__op_get(c->inv, id), "STEP", name, "Step");
+    if (rc == DWF_OK) {
+        step_args a = {sid, id, name, "Step", body, frame, opts, NULL};
+        rc = step_core(c, &a, out);
+    }
+    free(sid);
+    return rc;
+}
+
+/* ---- wait ------------------------------------------------------------------------------ */
+static int wait_seconds(dwf_ctx *c, const char *name, double seconds)
+{
+    DWF_TRY(dwf__durable_guard(c, "wait"));
+    char *sid = dwf__next_step_id(c);
+    if (!sid) return oom(c);
+    char id[17];
+    dwf_hash_id(sid, id);
+    const cJSON *op = dwf__op_get(c->inv, id);
+    int rc = dwf__check_replay(c, sid, op, "WAIT", name, "Wait");
+    free(sid);
+    if (rc != DWF_OK) return rc;
+    int st = dwf__op_status(op);
+    if (dwf__status_terminal(st)) return DWF_OK;
+    c->replaying = 0;
+    if (st == DWF__ST_NONE) {
+        double s = ceil(seconds);
+        if (!(s >= 1)) s = 1;
+        cJSON *u = dwf__update_new(c, id, "WAIT", "Wait", "START", name);
+        cJSON *wo = u ? cJSON_AddObjectToObject(u, "WaitOptions") : NULL;
+        if (!wo || !cJSON_AddNumberToObject(wo, "WaitSeconds", s)) {
+            cJSON_Delete(u);
+            return oom(c);
+        }
+        DWF_TRY(dwf__checkpoint(c, u, 1));
+        if (dwf__status_terminal(dwf__op_status(dwf__op_get(c->inv, id)))) return DWF_OK;
+    }
+    return DWF_SUSPEND;
+}
+
+int dwf_wait(dwf_ctx *c, const char *name, double seconds)
+{
+    return wait_seconds(c, name, seconds);
+}
+
+/* ISO-8601 ("2026-11-29T18:55:04.102Z", "...+02:00") to epoch ms; NAN when unreadable. */
+static double parse_iso_ms(const char *s)
+{
+    int y, mo, d, h = 0, mi = 0, n = 0;
+    double sec = 0;
+    if (sscanf(s, "%d-%d-%d%n", &y, &mo, &d, &n) != 3) return NAN;
+    const char *p = s + n;
+    if (*p == 'T' || *p == ' ') {
+        int m = 0;
+        if (sscanf(p + 1, "%d:%d:%lf%n", &h, &mi, &sec, &m) != 3) return NAN;
+        p += 1 + m;
+    }
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    double ms = (double)timegm(&tm) * 1000.0 + sec * 1000.0;
+    if (*p == '+' || *p == '-') {
+        int oh = 0, om = 0;
+        if (sscanf(p + 1, "%d:%d", &oh, &om) < 1) return NAN;
+        double off = (oh * 60.0 + om) * 60000.0;
+        ms += *p == '+' ? -off : off;
+    }
+    return ms;
+}
+
+int dwf_wait_until(dwf_ctx *c, const char *name, dwf_val *when)
+{
+    double at = NAN;
+    if (cJSON_IsNumber(when)) at = when->valuedouble;
+    else if (cJSON_IsString(when)) at = parse_iso_ms(when->valuestring);
+    if (isnan(at)) {
+        return dwf_fail(c, "TypeError",
+                        "wait until expects epoch milliseconds or an ISO-8601 timestamp");
+    }
+    double secs = (at - dwf__now_ms(c)) / 1000.0;
+    return wait_seconds(c, name, secs < 1 ? 1 : secs);
+}
+
+/* ---- callbacks ------------------------------------------------------------------------- */
+static int callback_op(dwf_ctx *c, const char *name, const dwf_callback_opts *opts,
+                       const char **cbid)
+{
+    DWF_TRY(dwf__durable_guard(c, "callback"));
+    char *sid = dwf__next_step_id(c);
+    if (!sid) return oom(c);
+    char id[17];
+    dwf_hash_id(sid, id);
+    const cJSON *op = dwf__op_get(c->inv, id);
+    int rc = dwf__check_replay(c, sid, op, "CALLBACK", name, "Callback");
+    if (rc != DWF_OK) {
+        free(sid);
+        return rc;
+    }
+    if (!op) {
+        c->replaying = 0;
+        cJSON *u = dwf__update_new(c, id, "CALLBACK", "Callback", "START", name);
+        cJSON *co = u ? cJSON_AddObjectToObject(u, "CallbackOptions") : NULL;
+        int ok = co != NULL;
+        if (ok && opts && opts->timeout_s > 0)
+            ok = cJSON_AddNumberToObject(co, "TimeoutSeconds", ceil(opts->timeout_s)) != NULL;
+        if (ok && opts && opts->heartbeat_s > 0)
+            ok = cJSON_AddNumberToObject(co, "HeartbeatTimeoutSeconds", ceil(opts->heartbeat_s)) != NULL;
+        if (!ok) {
+            cJSON_Delete(u);
+            free(sid);
+            return oom(c);
+        }
+        rc = dwf__checkpoint(c, u, 1);
+        if (rc != DWF_OK) {
+            free(sid);
+            return rc;
+        }
+        op = dwf__op_get(c->inv, id);
+    }
+    *cbid = dwf__detail_str(op, "CallbackDetails", "CallbackId");
+    if (!*cbid) rc = dwf__fatal(c, "CallbackError", "the service gave callback \"%s\" no CallbackId", sid);
+    free(sid);
+    return rc;
+}
+
+int dwf_callback(dwf_ctx *c, const char *name, const dwf_callback_opts *opts, dwf_val **out)
+{
+    if (out) *out = NULL;
+    const char *cbid = NULL;
+    DWF_TRY(callback_op(c, name, opts, &cbid));
+    cJSON *v = cJSON_CreateObject();
+    if (!v || !add_str(v, "id", cbid)) {
+        cJSON_Delete(v);
+        return oom(c);
+    }
+    v = dwf__adopt(c, v);
+    if (!v) return oom(c);
+    if (out) *out = v;
+    return DWF_OK;
+}
+
+/* The outcome of a callback by id: its raw result string, its error, or "still waiting". */
+static int await_id(dwf_ctx *c, const char *cbid, dwf_val **out)
+{
+    pthread_mutex_lock(&c->inv->mu);
+    const cJSON *op = dwf__map_get(&c->inv->callbacks, cbid);
+    pthread_mutex_unlock(&c->inv->mu);
+    if (!op) return dwf_fail(c, "CallbackError", "unknown callback id");
+    int st = dwf__op_status(op);
+    if (st == DWF__ST_SUCCEEDED) {
+        const char *r = dwf__detail_str(op, "CallbackDetails", "Result");
+        dwf_val *v = dwf__adopt(c, r ? cJSON_CreateString(r) : cJSON_CreateNull());
+        if (!v) return oom(c);
+        if (out) *out = v;
+        return DWF_OK;
+    }
+    if (st == DWF__ST_STARTED || st == DWF__ST_NONE) {
+        c->replaying = 0;
+        return DWF_SUSPEND;
+    }
+    const cJSON *e = dwf__detail(op, "CallbackDetails", "Error");
+    const cJSON *m = e ? cJSON_GetObjectItemCaseSensitive(e, "ErrorMessage") : NULL;
+    const char *type = st == DWF__ST_TIMED_OUT ? "CallbackTimeoutError" : "CallbackExternalError";
+    const char *msg = cJSON_IsString(m) ? m->valuestring
+                      : st == DWF__ST_TIMED_OUT ? "Callback timed out" : "Callback failed";
+    cJSON *cause = e ? cJSON_Duplicate(e, 1) : NULL;
+    cJSON *err = dwf__error_new(type, msg, cause);
+    cJSON_Delete(cause);
+    if (!err) return oom(c);
+    const cJSON *data = e ? cJSON_GetObjectItemCaseSensitive(e, "ErrorData") : NULL;
+    if (cJSON_IsString(data)) cJSON_AddStringToObject(err, "ErrorData", data->valuestring);
+    dwf__set_error_obj(c, err);
+    return DWF_ERROR;
+}
+
+int dwf_await(dwf_ctx *c, dwf_val *callback, dwf_val **out)
+{
+    if (out) *out = NULL;
+    DWF_TRY(dwf__durable_guard(c, "await"));
+    const cJSON *id = cJSON_IsObject(callback) ? cJSON_GetObjectItemCaseSensitive(callback, "id")
+                                               : callback;
+    if (!cJSON_IsString(id)) return dwf_fail(c, "TypeError", "await expects a callback");
+    return await_id(c, id->valuestring, out);
+}
+
+/* ---- child contexts -------------------------------------------------------------------- */
+int dwf__run_child(dwf_ctx *c, const char *sid, const char *name, const char *subtype,
+                   dwf__child_fn fn, void *arg, const int *cancel, dwf_val **out, cJSON **err)
+{
+    *err = NULL;
+    char id[17];
+    dwf_hash_id(sid, id);
+    const cJSON *op = dwf__op_get(c->inv, id);
+    DWF_TRY(dwf__check_replay(c, sid, op, "CONTEXT", name, subtype));
+    int st = dwf__op_status(op);
+    const cJSON *rch = dwf__detail(op, "ContextDetails", "ReplayChildren");
+    if (st == DWF__ST_SUCCEEDED && !cJSON_IsTrue(rch))
+        return dwf__parse_payload(c, dwf__detail_str(op, "ContextDetails", "Result"), out);
+    if (st == DWF__ST_FAILED) {
+        const cJSON *e = dwf__detail(op, "ContextDetails", "Error");
+        *err = e ? cJSON_Duplicate(e, 1) : dwf__error_new("Error", "Child context failed", NULL);
+        return *err ? DWF_ERROR : oom(c);
+    }
+    dwf_ctx *child = malloc(sizeof *child);
+    if (!child) return oom(c);
+    dwf__ctx_init(child, c->inv, c);
+    child->step_id = strdup(sid);
+    child->cancel = cancel;
+    memcpy(child->parent_hash, id, sizeof id);
+    child->replaying = op != NULL;
+    if (!child->step_id) {
+        free(child);
+        return oom(c);
+    }
+    int rc = DWF_OK;
+    if (!op) {
+        c->replaying = 0;
+        rc = dwf__checkpoint(c, dwf__update_new(c, id, "CONTEXT", subtype, "START", name), 0);
+    }
+    dwf_val *v = NULL;
+    if (rc == DWF_OK) rc = fn(child, arg, &v);
+    if (rc == DWF_RETURN) rc = DWF_OK;
+    if (rc == DWF_OK && child->error) rc = DWF_ERROR; /* unchecked value-helper error */
+    if (rc == DWF_OK) {
+        char *text = dwf__serialize(v);
+        if (!text) rc = oom(c);
+        else {
+            int big = strlen(text) > PAYLOAD_LIMIT;
+            /* Built on the parent (its ParentId) but queued through the child, so a batch that
+             * completed meanwhile drops it. */
+            cJSON *u = dwf__update_new(c, id, "CONTEXT", subtype, "SUCCEED", name);
+            int ok = u && add_str(u, "Payload", big ? "" : text);
+            if (ok && big) {
+                cJSON *co = cJSON_AddObjectToObject(u, "ContextOptions");
+                ok = co && cJSON_AddTrueToObject(co, "ReplayChildren");
+            }
+            if (!ok) {
+                cJSON_Delete(u);
+                rc = oom(c);
+            } else {
+                rc = dwf__checkpoint(child, u, 0);
+                if (rc == DWF_OK) rc = dwf__parse_payload(c, text, out);
+            }
+            free(text);
+        }
+    } else if (rc == DWF_ERROR) {
+        *err = dwf__take_error_copy(child);
+        cJSON *u = dwf__update_new(c, id, "CONTEXT", subtype, "FAIL", name);
+        cJSON *we = *err ? dwf__wire_error(*err) : NULL;
+        if (!u || !we) {
+            cJSON_Delete(u);
+            cJSON_Delete(we);
+            rc = oom(c);
+        } else {
+            cJSON_AddItemToObject(u, "Error", we);
+            int crc = dwf__checkpoint(child, u, 0);
+            if (crc != DWF_OK) rc = crc;
+        }
+        if (rc != DWF_ERROR) {
+            cJSON_Delete(*err);
+            *err = NULL;
+        }
+    }
+    free(child->step_id);
+    free(child);
+    return rc;
+}
+
+/* ---- group ----------------------------------------------------------------------------- */
+typedef struct block_arg {
+    dwf_fn body;
+    void *frame;
+} block_arg;
+
+static int run_block(dwf_ctx *child, void *arg, dwf_val **out)
+{
+    block_arg *b = arg;
+    void *frame = dwf__frame_copy(child, b->frame);
+    if (b->frame && !frame) return oom(child);
+    child->frame = frame;
+    return b->body ? b->body(child, frame, out) : DWF_OK;
+}
+
+/* A child context's error as the caller sees it: ChildContextError with the cause kept. */
+static int child_failed(dwf_ctx *c, cJSON *err)
+{
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(err, "ErrorType");
+    if (cJSON_IsString(t) && strcmp(t->valuestring, "ChildContextError") == 0)
+        dwf__set_error_obj(c, err);
+    else {
+        set_wrapped_error(c, "ChildContextError", err);
+        cJSON_Delete(err);
+    }
+    return DWF_ERROR;
+}
+
+int dwf_group(dwf_ctx *c, const char *name, dwf_fn body, void *frame, dwf_val **out)
+{
+    dwf_val *dummy = NULL;
+    if (!out) out = &dummy;
+    *out = NULL;
+    DWF_TRY(dwf__durable_guard(c, "group"));
+    char *sid = dwf__next_step_id(c);
+    if (!sid) return oom(c);
+    block_arg b = {body, frame};
+    cJSON *err = NULL;
+    int rc = dwf__run_child(c, sid, name, "RunInChildContext", run_block, &b, NULL, out, &err);
+    free(sid);
+    return rc == DWF_ERROR ? child_failed(c, err) : rc;
+}
+
+/* ---- waitForCallback ------------------------------------------------------------------- */
+typedef struct wfc_arg {
+    dwf_fn submitter;
+    void *frame;
+    const dwf_callback_opts *opts;
+    dwf_step_opts sopts;
+} wfc_arg;
+
+static int run_wfc(dwf_ctx *child, void *arg, dwf_val **out)
+{
+    wfc_arg *w = arg;
+    const char *cbid = NULL;
+    DWF_TRY(callback_op(child, NULL, w->opts, &cbid)); /* CALLBACK S-1, no Name */
+    char *sid = dwf__next_step_id(child);             /* submitter STEP S-2, no Name */
+    if (!sid) return oom(child);
+    char id[17];
+    dwf_hash_id(sid, id);
+    int rc = dwf__check_replay(child, sid, dwf__op_get(child->inv, id), "STEP", NULL, "Step");
+    if (rc == DWF_OK) {
+        step_args a = {sid, id, NULL, "Step", w->submitter, w->frame, &w->sopts, cbid};
+        dwf_val *ignored = NULL;
+        rc = step_core(child, &a, &ignored);
+    }
+    free(sid);
+    if (rc != DWF_OK) return rc;
+    return await_id(child, cbid, out);
+}
+
+int dwf_wait_for_callback(dwf_ctx *c, const char *name, dwf_fn submitter, void *frame,
+                          const dwf_callback_opts *opts, const dwf_retry *submit_retry,
+                          dwf_val **out)
+{
+    dwf_val *dummy = NULL;
+    if (!out) out = &dummy;
+    *out = NULL;
+    DWF_TRY(dwf__durable_guard(c, "waitForCallback"));
+    char *sid = dwf__next_step_id(c);
+    if (!sid) return oom(c);
+    wfc_arg w = {submitter, frame, opts, {submit_retry, DWF_AT_LEAST_ONCE, NULL}};
+    cJSON *err = NULL;
+    int rc = dwf__run_child(c, sid, name, "WaitForCallback", run_wfc, &w, NULL, out, &err);
+    free(sid);
+    if (rc != DWF_ERROR) return rc;
+    /* The SDK's errorMapper: callback errors pass through, a submitter StepError becomes
+     * CallbackSubmitterError, anything else ChildContextError. */
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(err, "ErrorType");
+    const char *type = cJSON_IsString(t) ? t->valuestring : "";
+    if (!strcmp(type, "CallbackTimeoutError") || !strcmp(type, "CallbackExternalError") ||
+        !strcmp(type, "CallbackError") || !strcmp(type, "CallbackSubmitterError")) {
+        dwf__set_error_obj(c, err);
+        return DWF_ERROR;
+    }
+    if (!strcmp(type, "StepError")) {
+        set_wrapped_error(c, "CallbackSubmitterError", err);
+        cJSON_Delete(err);
+        return DWF_ERROR;
+    }
+    return child_failed(c, err);
+}
+
+/* ---- waitForCondition ------------------------------------------------------------------ */
+int dwf_poll(dwf_ctx *c, const char *name, dwf_item_fn check, dwf_item_fn until, void *frame,
+             dwf_val *initial_state, const dwf_poll_opts *opts, dwf_val **out)
+{
+    dwf_val *dummy = NULL;
+    if (!out) out = &dummy;
+    *out = NULL;
+    DWF_TRY(dwf__durable_guard(c, "poll"));
+    char *sid = dwf__next_step_id(c);
+    if (!sid) return oom(c);
+    char id[17];
+    dwf_hash_id(sid, id);
+    /* waitForCondition skips the replay consistency check (the SDK does). */
+    const cJSON *op = dwf__op_get(c->inv, id);
+    int st = dwf__op_status(op);
+    int rc = DWF_OK;
+    if (st == DWF__ST_SUCCEEDED) {
+        rc = dwf__parse_payload(c, dwf__detail_str(op, "StepDetails", "Result"), out);
+        free(sid);
+        return rc;
+    }
+    if (st == DWF__ST_FAILED) {
+        const cJSON *e = dwf__detail(op, "StepDetails", "Error");
+        cJSON *err = e ? cJSON_Duplicate(e, 1) : dwf__error_new("Error", "waitForCondition failed", NULL);
+        free(sid);
+        if (!err) return oom(c);
+        set_wrapped_error(c, "WaitForConditionError", err);
+        cJSON_Delete(err);
+        return DWF_ERROR;
+    }
+    free(sid);
+    c->replaying = 0;
+    if (st == DWF__ST_PENDING) return DWF_SUSPEND;
+    const cJSON *att = dwf__detail(op, "StepDetails", "Attempt");
+    int attempt = (cJSON_IsNumber(att) ? att->valueint : 0) + 1;
+    dwf_val *state = initial_state;
+    const char *saved = dwf__detail_str(op, "StepDetails", "Result");
+    if (saved) DWF_TRY(dwf__parse_payload(c, saved, &state));
+    if (st != DWF__ST_STARTED)
+        DWF_TRY(dwf__checkpoint(c, dwf__update_new(c, id, "STEP", "WaitForCondition", "START", name), 0));
+
+    dwf_ctx sc;
+    dwf__ctx_init(&sc, c->inv, c);
+    sc.in_step = 1;
+    sc.attempt = attempt;
+    sc.op_id = id;
+    sc.op_name = name;
+    sc.frame = frame;
+    sc.replaying = 0;
+    dwf_val *idx = dwf__adopt(c, cJSON_CreateNumber(attempt));
+    dwf_val *next = NULL, *done = NULL;
+    rc = check ? check(&sc, frame, state, idx, &next) : DWF_OK;
+    if (rc == DWF_RETURN) rc = DWF_OK;
+    if (rc == DWF_OK && !sc.error) {
+        char *text = dwf__serialize(next);
+        if (!text) return oom(c);
+        rc = dwf__parse_payload(c, text, &next); /* state round-trips through serdes */
+        free(text);
+        if (rc != DWF_OK) return rc;
+        rc = until ? until(&sc, frame, next, idx, &done) : DWF_OK;
+        if (rc == DWF_RETURN) rc = DWF_OK;
+    }
+    if (rc == DWF_FATAL || rc == DWF_SUSPEND) return rc;
+    double every = opts && opts->every_s > 0 ? opts->every_s : 5;
+    double backoff = opts && opts->backoff > 0 ? opts->backoff : 1.5;
+    double maxs = opts && opts->max_s > 0 ? opts->max_s : 300;
+    int max_attempts = opts && opts->attempts > 0 ? opts->attempts : 60;
+    int jitter = opts ? opts->jitter : DWF_JITTER_FULL;
+    cJSON *err = NULL;
+    if (rc == DWF_ERROR || sc.error) err = dwf__take_error_copy(&sc);
+    else if (!truthy(done) && attempt >= max_attempts) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "waitForCondition exceeded maximum attempts (%d)", max_attempts);
+        err = dwf__error_new("Error", msg, NULL);
+        if (!err) return oom(c);
+    }
+    if (err) { /* a throwing check or strategy fails without retries */
+        cJSON *u = dwf__update_new(c, id, "STEP", "WaitForCondition", "FAIL", name);
+        cJSON *we = dwf__wire_error(err);
+        if (!u || !we) {
+            cJSON_Delete(u);
+            cJSON_Delete(we);
+            cJSON_Delete(err);
+            return oom(c);
+        }
+        cJSON_AddItemToObject(u, "Error", we);
+        rc = dwf__checkpoint(c, u, 1);
+        if (rc == DWF_OK) {
+            set_wrapped_error(c, "WaitForConditionError", err);
+            rc = DWF_ERROR;
+        }
+        cJSON_Delete(err);
+        return rc;
+    }
+    char *text = dwf__serialize(next);
+    if (!text) return oom(c);
+    int finished = truthy(done);
+    cJSON *u = dwf__update_new(c, id, "STEP", "WaitForCondition", finished ? "SUCCEED" : "RETRY", name);
+    int ok = u && add_str(u, "Payload", text);
+    if (ok && !finished) {
+        double d = every * pow(backoff, attempt - 1);
+        if (d > maxs) d = maxs;
+        cJSON *so = cJSON_AddObjectToObject(u, "StepOptions");
+        ok = so && cJSON_AddNumberToObject(so, "NextAttemptDelaySeconds", jittered(c->inv, d, jitter));
+    }
+    if (!ok) {
+        cJSON_Delete(u);
+        free(text);
+        return oom(c);
+    }
+    rc = dwf__checkpoint(c, u, 1);
+    if (rc == DWF_OK) rc = finished ? dwf__parse_payload(c, text, out) : DWF_SUSPEND;
+    free(text);
+    return rc;
+}
+
+/* ---- invoke ---------------------------------------------------------------------------- */
+int dwf_invoke(dwf_ctx *c, const char *name, const char *function_name, dwf_val *payload,
+               double timeout_s, dwf_val **out)
+{
+    (void)timeout_s; /* the protocol has no per-invoke timeout: the target's own applies */
+    dwf_val *dummy = NULL;
+    if (!out) out = &dummy;
+    *out = NULL;
+    DWF_TRY(dwf__durable_guard(c, "invoke"));
+    char *sid = dwf__next_step_id(c);
+    if (!sid) return oom(c);
+    char id[17];
+    dwf_hash_id(sid, id);
+    const cJSON *op = dwf__op_get(c->inv, id);
+    int rc = dwf__check_replay(c, sid, op, "CHAINED_INVOKE", name, "ChainedInvoke");
+    free(sid);
+    if (rc != DWF_OK) return rc;
+    if (!op) {
+        c->replaying = 0;
+        char *text = dwf__serialize(payload);
+        cJSON *u = dwf__update_new(c, id, "CHAINED_INVOKE", "ChainedInvoke", "START", name);
+        cJSON *io = NULL;
+        int ok = text && u && add_str(u, "Payload", text) &&
+                 (io = cJSON_AddObjectToObject(u, "ChainedInvokeOptions")) &&
+                 add_str(io, "FunctionName", function_name ? function_name : "");
+        free(text);
+        if (!ok) {
+            cJSON_Delete(u);
+            return oom(c);
+        }
+        DWF_TRY(dwf__checkpoint(c, u, 1));
+        op = dwf__op_get(c->inv, id);
+    }
+    int st = dwf__op_status(op);
+    if (st == DWF__ST_SUCCEEDED)
+        return dwf__parse_payload(c, dwf__detail_str(op, "ChainedInvokeDetails", "Result"), out);
+    if (!dwf__status_terminal(st)) {
+        c->replaying = 0;
+        return DWF_SUSPEND;
+    }
+    const cJSON *e = dwf__detail(op, "ChainedInvokeDetails", "Error");
+    const cJSON *m = e ? cJSON_GetObjectItemCaseSensitive(e, "ErrorMessage") : NULL;
+    cJSON *err = dwf__error_new("InvokeError", cJSON_IsString(m) ? m->valuestring : "Invoke failed", e);
+    if (!err) return oom(c);
+    dwf__set_error_obj(c, err);
+    return DWF_ERROR;
+}
+
+/* ---- saga ------------------------------------------------------------------------------ */
+static int comp_cmp(const void *a, const void *b)
+{
+    return dwf__step_id_cmp(((const dwf__comp *)a)->step_id, ((const dwf__comp *)b)->step_id);
+}
+
+int dwf__run_compensations(dwf_ctx *root)
+{
+    dwf__inv *inv = root->inv;
+    /* Branches register from several threads, so registration order can differ between
+     * invocations; ordering by step id keeps the compensations' own Ids deterministic. */
+    pthread_mutex_lock(&inv->mu);
+    if (inv->ncomps > 1) qsort(inv->comps, inv->ncomps, sizeof *inv->comps, comp_cmp);
+    size_t n = inv->ncomps;
+    dwf__comp *list = n ? malloc(n * sizeof *list) : NULL;
+    if (list) memcpy(list, inv->comps, n * sizeof *list);
+    pthread_mutex_unlock(&inv->mu);
+    if (n && !list) return oom(root);
+    int rc = DWF_OK;
+    for (size_t k = n; k-- > 0 && rc == DWF_OK;) {
+        dwf__comp *cp = &list[k];
+        char *name = NULL;
+        if (asprintf(&name, "compensate-%s", cp->name ? cp->name : cp->step_id) < 0) {
+            rc = oom(root);
+            break;
+        }
+        char *sid = dwf__next_step_id(root);
+        if (!sid) {
+            free(name);
+            rc = oom(root);
+            break;
+        }
+        block_arg b = {cp->fn, cp->frame};
+        cJSON *err = NULL;
+        dwf_val *ignored = NULL;
+        rc = dwf__run_child(root, sid, name, "RunInChildContext", run_block, &b, NULL, &ignored, &err);
+        free(sid);
+        free(name);
+        cJSON_Delete(err); /* a failed compensation is recorded (CONTEXT FAILED); the rest still run */
+        if (rc == DWF_ERROR) rc = DWF_OK;
+    }
+    free(list);
+    return rc;
+}

@@ -1,0 +1,487 @@
+/*
+ * ops_batch.c: parallel and map, the SDK's ConcurrencyController in C with real threads.
+ *
+ * A batch at step id S is a CONTEXT S (SubType Parallel or Map); item i is a child CONTEXT
+ * S-(i+1) (ParallelBranch or MapIteration) whose operations are S-(i+1)-k. Items start in index
+ * order while fewer than max_concurrency are active and the completion rules say go on; they
+ * run on OS threads (the calling thread is one of the workers), so CPU-bound branches overlap.
+ * An item that suspends keeps its slot for this invocation, as an item awaiting a timer does in
+ * the SDK; when nothing can progress any more the batch suspends.
+ *
+ * When the completion rules are met, items still in flight are reported STARTED and their
+ * subtree is cancelled: their later checkpoints are dropped and their next durable operation
+ * unwinds. The batch waits for those threads to come back (they share the invocation's pool)
+ * but nothing they do changes the result. Item failures never fail the batch: the CONTEXT
+ * SUCCEEDs with the SDK's BatchResult payload {"all":[..],"completionReason":..}.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "core.h"
+
+#define PAYLOAD_LIMIT (256 * 1024)
+#define MAX_WORKERS 32
+
+enum { IT_NONE = 0, IT_STARTED, IT_SUCCEEDED, IT_FAILED };
+
+typedef struct batch {
+    dwf_ctx *c;   /* the caller's context */
+    dwf_ctx bctx; /* the batch's own context (prefix S); each worker runs items on a copy */
+    const char *sid, *item_subtype;
+    int n;
+    char **names;
+    const dwf_branch *branches; /* parallel */
+    cJSON **items;              /* map: the items, borrowed from the array value */
+    dwf_item_fn ibody;
+    void *frame;
+    int maxc;
+    dwf_batch_opts o;
+    int replay_only; /* re-drive terminal items of a summarised batch (ReplayChildren) */
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int next, active, running, succ, fail, completed, fatal_rc;
+    int *status;
+    int *cancel;
+    dwf_val **results;
+    cJSON **errors; /* owned */
+    const char *reason;
+} batch;
+
+typedef struct item_arg {
+    batch *b;
+    int i;
+} item_arg;
+
+static int oom(dwf_ctx *c) { return dwf__fatal(c, "OutOfMemory", "out of memory"); }
+
+static int run_item(dwf_ctx *child, void *arg, dwf_val **out)
+{
+    item_arg *a = arg;
+    batch *b = a->b;
+    void *frame = dwf__frame_copy(child, b->frame);
+    if (b->frame && !frame) return oom(child);
+    child->frame = frame;
+    if (b->branches) return b->branches[a->i].body ? b->branches[a->i].body(child, frame, out) : DWF_OK;
+    dwf_val *idx = dwf__adopt(child, cJSON_CreateNumber(a->i));
+    if (!idx) return oom(child);
+    return b->ibody ? b->ibody(child, frame, b->items[a->i], idx, out) : DWF_OK;
+}
+
+static int no_criteria(const batch *b)
+{
+    return b->o.min_successful < 0 && b->o.tolerated_failures < 0 && b->o.tolerated_percent < 0;
+}
+
+static int should_continue(const batch *b)
+{
+    if (no_criteria(b)) return b->fail == 0;
+    if (b->o.tolerated_failures >= 0 && b->fail > b->o.tolerated_failures) return 0;
+    if (b->o.tolerated_percent >= 0 && b->n > 0 && 100.0 * b->fail / b->n > b->o.tolerated_percent)
+        return 0;
+    return 1;
+}
+
+static int is_complete(const batch *b)
+{
+    if (b->succ + b->fail == b->n) return 1;
+    if (b->o.min_successful >= 0 && b->succ >= b->o.min_successful) return 1;
+    return !should_continue(b);
+}
+
+static const char *completion_reason(const batch *b)
+{
+    if (no_criteria(b)) {
+        if (b->fail > 0) return "FAILURE_TOLERANCE_EXCEEDED";
+    } else {
+        if (b->o.tolerated_failures >= 0 && b->fail > b->o.tolerated_failures)
+            return "FAILURE_TOLERANCE_EXCEEDED";
+        if (b->o.tolerated_percent >= 0 && b->n > 0 && 100.0 * b->fail / b->n > b->o.tolerated_percent)
+            return "FAILURE_TOLERANCE_EXCEEDED";
+    }
+    if (b->succ + b->fail == b->n) return "ALL_COMPLETED";
+    if (b->o.min_successful >= 0 && b->succ >= b->o.min_successful) return "MIN_SUCCESSFUL_REACHED";
+    return "ALL_COMPLETED";
+}
+
+/* The batch is decided: freeze the result and cancel whatever is still in flight. mu held. */
+static void complete(batch *b)
+{
+    b->completed = 1;
+    if (!b->reason) b->reason = completion_reason(b);
+    for (int i = 0; i < b->n; i++)
+        if (b->status[i] == IT_STARTED) __atomic_store_n(&b->cancel[i], 1, __ATOMIC_RELEASE);
+    pthread_cond_broadcast(&b->cv);
+}
+
+static void *worker(void *arg)
+{
+    batch *b = arg;
+    dwf_ctx local = b->bctx; /* per-thread: run_child writes its caller's replay flag */
+    pthread_mutex_lock(&b->mu);
+    for (;;) {
+        while (!b->completed && b->next < b->n && b->active >= b->maxc && b->running > 0)
+            pthread_cond_wait(&b->cv, &b->mu);
+        if (b->completed || b->next >= b->n || b->active >= b->maxc) break;
+        if (!b->replay_only && !should_continue(b)) break;
+        int i = b->next++;
+        b->active++;
+        b->running++;
+        b->status[i] = IT_STARTED;
+        pthread_mutex_unlock(&b->mu);
+
+        char *sid = dwf__child_step_id(b->sid, i + 1);
+        int rc = DWF_FATAL;
+        dwf_val *v = NULL;
+        cJSON *err = NULL;
+        int skipped = 0;
+        if (!sid) rc = oom(b->c);
+        else {
+            if (b->replay_only) {
+                char id[17];
+                dwf_hash_id(sid, id);
+                skipped = !dwf__status_terminal(dwf__op_status(dwf__op_get(b->c->inv, id)));
+            }
+            item_arg ia = {b, i};
+            if (!skipped)
+                rc = dwf__run_child(&local, sid, b->names[i], b->item_subtype, run_item, &ia,
+                                    &b->cancel[i], &v, &err);
+        }
+        free(sid);
+
+        pthread_mutex_lock(&b->mu);
+        b->running--;
+        if (skipped) { /* a summarised batch's non-terminal item: not rebuilt (the SDK's rule) */
+            b->status[i] = IT_NONE;
+            b->active--;
+        } else if (b->completed) {
+            cJSON_Delete(err); /* finished after the batch was decided: stays STARTED */
+        } else if (rc == DWF_OK) {
+            b->status[i] = IT_SUCCEEDED;
+            b->results[i] = v;
+            b->succ++;
+            b->active--;
+        } else if (rc == DWF_ERROR) {
+            const cJSON *t = cJSON_GetObjectItemCaseSensitive(err, "ErrorType");
+            if (cJSON_IsString(t) && strcmp(t->valuestring, "ChildContextError") == 0)
+                b->errors[i] = err;
+            else {
+                const cJSON *m = cJSON_GetObjectItemCaseSensitive(err, "ErrorMessage");
+                b->errors[i] = dwf__error_new("ChildContextError",
+                                              cJSON_IsString(m) ? m->valuestring : "", err);
+                cJSON_Delete(err);
+                if (!b->errors[i]) {
+                    b->fatal_rc = oom(b->c);
+                    complete(b);
+                }
+            }
+            b->status[i] = IT_FAILED;
+            b->fail++;
+            b->active--;
+        } else if (rc == DWF_SUSPEND) {
+            /* keeps its slot: the SDK counts an item waiting on a timer as active */
+        } else {
+            b->fatal_rc = rc == DWF_RETURN ? DWF_FATAL : rc;
+            complete(b);
+        }
+        if (!b->completed && !b->replay_only && is_complete(b)) complete(b);
+        pthread_cond_broadcast(&b->cv);
+    }
+    pthread_cond_broadcast(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+    return NULL;
+}
+
+/* The batch value from the payload's "all" array (takes `all`): what generated code sees. */
+static dwf_val *batch_value(dwf_ctx *c, cJSON *all, const char *reason)
+{
+    cJSON *v = cJSON_CreateObject();
+    cJSON *results = cJSON_CreateArray(), *errors = cJSON_CreateArray();
+    if (!v || !results || !errors || !all) {
+        cJSON_Delete(v);
+        cJSON_Delete(results);
+        cJSON_Delete(errors);
+        cJSON_Delete(all);
+        return NULL;
+    }
+    int succ = 0, fail = 0, started = 0, total = 0, ok = 1;
+    for (cJSON *it = all->child; it; it = it->next) {
+        const cJSON *st = cJSON_GetObjectItemCaseSensitive(it, "status");
+        const char *s = cJSON_IsString(st) ? st->valuestring : "";
+        total++;
+        if (!strcmp(s, "SUCCEEDED")) {
+            succ++;
+            const cJSON *r = cJSON_GetObjectItemCaseSensitive(it, "result");
+            cJSON *d = r ? cJSON_Duplicate(r, 1) : cJSON_CreateNull();
+            ok = ok && d && cJSON_AddItemToArray(results, d);
+        } else if (!strcmp(s, "FAILED")) {
+            fail++;
+            const cJSON *e = cJSON_GetObjectItemCaseSensitive(it, "error");
+            cJSON *d = e ? cJSON_Duplicate(e, 1) : cJSON_CreateNull();
+            ok = ok && d && cJSON_AddItemToArray(errors, d);
+        } else {
+            started++;
+        }
+    }
+    cJSON_AddItemToObject(v, "all", all);
+    cJSON_AddItemToObject(v, "results", results);
+    cJSON_AddItemToObject(v, "errors", errors);
+    int custom_failed = !strcmp(reason, "CUSTOM_COMPLETION_FAILED");
+    ok = ok && cJSON_AddStringToObject(v, "completionReason", reason) &&
+         cJSON_AddStringToObject(v, "status", fail > 0 || custom_failed ? "FAILED" : "SUCCEEDED") &&
+         cJSON_AddNumberToObject(v, "successCount", succ) &&
+         cJSON_AddNumberToObject(v, "failureCount", fail) &&
+         cJSON_AddNumberToObject(v, "startedCount", started) &&
+         cJSON_AddNumberToObject(v, "totalCount", total);
+    if (!ok) {
+        cJSON_Delete(v);
+        return NULL;
+    }
+    return dwf__adopt(c, v);
+}
+
+/* "all" in the SDK's serialised key order: result|error, index, status. */
+static cJSON *all_array(const batch *b)
+{
+    cJSON *all = cJSON_CreateArray();
+    if (!all) return NULL;
+    for (int i = 0; i < b->n; i++) {
+        if (b->status[i] == IT_NONE) continue;
+        cJSON *it = cJSON_CreateObject();
+        if (!it || !cJSON_AddItemToArray(all, it)) {
+            cJSON_Delete(it);
+            cJSON_Delete(all);
+            return NULL;
+        }
+        int ok = 1;
+        if (b->status[i] == IT_SUCCEEDED) {
+            cJSON *r = b->results[i] ? cJSON_Duplicate(b->results[i], 1) : cJSON_CreateNull();
+            ok = r && cJSON_AddItemToObject(it, "result", r);
+        } else if (b->status[i] == IT_FAILED) {
+            cJSON *e = cJSON_Duplicate(b->errors[i], 1);
+            ok = e && cJSON_AddItemToObject(it, "error", e);
+        }
+        const char *s = b->status[i] == IT_SUCCEEDED ? "SUCCEEDED"
+                        : b->status[i] == IT_FAILED  ? "FAILED"
+                                                     : "STARTED";
+        ok = ok && cJSON_AddNumberToObject(it, "index", i) && cJSON_AddStringToObject(it, "status", s);
+        if (!ok) {
+            cJSON_Delete(all);
+            return NULL;
+        }
+    }
+    return all;
+}
+
+static int run_batch(batch *b, const char *name, const char *subtype, dwf_val **out)
+{
+    dwf_ctx *c = b->c;
+    char id[17];
+    dwf_hash_id(b->sid, id);
+    const cJSON *op = dwf__op_get(c->inv, id);
+    DWF_TRY(dwf__check_replay(c, b->sid, op, "CONTEXT", name, subtype));
+    int st = dwf__op_status(op);
+    const char *recorded = dwf__detail_str(op, "ContextDetails", "Result");
+    const char *summary_reason = NULL;
+    cJSON *summary = NULL;
+    if (st == DWF__ST_SUCCEEDED) {
+        cJSON *p = recorded ? cJSON_Parse(recorded) : NULL;
+        if (!p) return dwf__fatal(c, "SerdesError", "batch \"%s\" has an unreadable result", b->sid);
+        cJSON *all = cJSON_DetachItemFromObjectCaseSensitive(p, "all");
+        const cJSON *r = cJSON_GetObjectItemCaseSensitive(p, "completionReason");
+        if (cJSON_IsArray(all)) { /* the full result was recorded: no item runs again */
+            *out = batch_value(c, all, cJSON_IsString(r) ? r->valuestring : "ALL_COMPLETED");
+            cJSON_Delete(p);
+            return *out ? DWF_OK : oom(c);
+        }
+        cJSON_Delete(all);
+        summary = p; /* a summary (> 256 KiB): rebuild from the items' own records */
+        summary_reason = cJSON_IsString(r) ? r->valuestring : NULL;
+        b->replay_only = 1;
+    } else if (st == DWF__ST_FAILED) {
+        const cJSON *e = dwf__detail(op, "ContextDetails", "Error");
+        const cJSON *m = e ? cJSON_GetObjectItemCaseSensitive(e, "ErrorMessage") : NULL;
+        dwf__set_error_obj(c, dwf__error_new("ChildContextError",
+                                             cJSON_IsString(m) ? m->valuestring : "batch failed", e));
+        return DWF_ERROR;
+    } else if (!op) {
+        c->replaying = 0;
+        DWF_TRY(dwf__checkpoint(c, dwf__update_new(c, id, "CONTEXT", subtype, "START", name), 0));
+    }
+
+    dwf__ctx_init(&b->bctx, c->inv, c);
+    b->bctx.step_id = (char *)b->sid;
+    memcpy(b->bctx.parent_hash, id, sizeof id);
+    b->bctx.replaying = op != NULL;
+    b->maxc = b->o.max_concurrency > 0 ? b->o.max_concurrency : (b->n > 0 ? b->n : 1);
+    b->status = calloc(b->n + 1, sizeof *b->status);
+    b->cancel = calloc(b->n + 1, sizeof *b->cancel);
+    b->results = calloc(b->n + 1, sizeof *b->results);
+    b->errors = calloc(b->n + 1, sizeof *b->errors);
+    int rc = DWF_OK;
+    if (!b->status || !b->cancel || !b->results || !b->errors) rc = oom(c);
+    if (rc == DWF_OK) {
+        pthread_mutex_init(&b->mu, NULL);
+        pthread_cond_init(&b->cv, NULL);
+        if (b->n == 0 && !b->replay_only) complete(b);
+        int nw = b->maxc < b->n ? b->maxc : b->n;
+        if (nw > MAX_WORKERS) nw = MAX_WORKERS;
+        pthread_t th[MAX_WORKERS];
+        int started = 0;
+        for (int k = 1; k < nw; k++) /* the calling thread is worker 0 */
+            if (pthread_create(&th[started], NULL, worker, b) == 0) started++;
+        worker(b);
+        for (int k = 0; k < started; k++) pthread_join(th[k], NULL);
+        pthread_mutex_destroy(&b->mu);
+        pthread_cond_destroy(&b->cv);
+        if (b->fatal_rc) rc = b->fatal_rc;
+        else if (b->replay_only) {
+            b->reason = summary_reason ? summary_reason : completion_reason(b);
+            b->completed = 1;
+        } else if (!b->completed) {
+            c->replaying = 0;
+            rc = DWF_SUSPEND; /* nothing can progress in this invocation */
+        }
+    }
+    if (rc == DWF_OK) {
+        cJSON *all = all_array(b);
+        cJSON *payload = all ? cJSON_CreateObject() : NULL;
+        char *text = NULL;
+        if (payload) {
+            cJSON_AddItemToObject(payload, "all", all);
+            all = NULL;
+            if (cJSON_AddStringToObject(payload, "completionReason", b->reason))
+                text = cJSON_PrintUnformatted(payload);
+        }
+        cJSON_Delete(all);
+        if (!text) rc = oom(c);
+        else {
+            *out = batch_value(c, cJSON_DetachItemFromObjectCaseSensitive(payload, "all"), b->reason);
+            if (!*out) rc = oom(c);
+        }
+        if (rc == DWF_OK && !b->replay_only) {
+            int big = strlen(text) > PAYLOAD_LIMIT;
+            if (big) { /* the SDK's summary, with the children kept for replay */
+                const cJSON *v = *out;
+                cJSON *s = cJSON_CreateObject();
+                int ok = s && cJSON_AddStringToObject(s, "type", b->branches ? "ParallelResult" : "MapResult");
+                static const char *const k[] = {"totalCount", "successCount", "failureCount", "startedCount"};
+                for (int j = 0; ok && j < 4; j++)
+                    ok = cJSON_AddNumberToObject(s, k[j], cJSON_GetObjectItemCaseSensitive(v, k[j])->valuedouble) != NULL;
+                ok = ok && cJSON_AddStringToObject(s, "completionReason", b->reason) &&
+                     cJSON_AddStringToObject(s, "status", cJSON_GetObjectItemCaseSensitive(v, "status")->valuestring);
+                free(text);
+                text = ok ? cJSON_PrintUnformatted(s) : NULL;
+                cJSON_Delete(s);
+            }
+            cJSON *u = text ? dwf__update_new(c, id, "CONTEXT", subtype, "SUCCEED", name) : NULL;
+            int ok = u && cJSON_AddStringToObject(u, "Payload", text);
+            if (ok && big) {
+                cJSON *co = cJSON_AddObjectToObject(u, "ContextOptions");
+                ok = co && cJSON_AddTrueToObject(co, "ReplayChildren");
+            }
+            if (!ok) {
+                cJSON_Delete(u);
+                rc = oom(c);
+            } else {
+                rc = dwf__checkpoint(c, u, 0);
+            }
+        }
+        free(text);
+        cJSON_Delete(payload);
+    }
+    cJSON_Delete(summary);
+    if (b->errors)
+        for (int i = 0; i < b->n; i++) cJSON_Delete(b->errors[i]);
+    free(b->status);
+    free(b->cancel);
+    free(b->results);
+    free(b->errors);
+    return rc;
+}
+
+static int batch_opts_ok(dwf_ctx *c, const dwf_batch_opts *o)
+{
+    if (o && o->max_concurrency < 0)
+        return dwf__fatal(c, "ConfigValidationError", "maxConcurrency must be a positive number");
+    return DWF_OK;
+}
+
+int dwf_parallel(dwf_ctx *c, const char *name, const dwf_branch *branches, int n, void *frame,
+                 const dwf_batch_opts *opts, dwf_val **out)
+{
+    dwf_val *dummy = NULL;
+    if (!out) out = &dummy;
+    *out = NULL;
+    DWF_TRY(dwf__durable_guard(c, "parallel"));
+    DWF_TRY(batch_opts_ok(c, opts));
+    char *sid = dwf__next_step_id(c);
+    if (!sid) return oom(c);
+    static const dwf_batch_opts dflt = DWF_BATCH_DEFAULT;
+    batch b;
+    memset(&b, 0, sizeof b);
+    b.c = c;
+    b.sid = sid;
+    b.item_subtype = "ParallelBranch";
+    b.n = n < 0 ? 0 : n;
+    b.branches = branches;
+    b.frame = frame;
+    b.o = opts ? *opts : dflt;
+    b.names = calloc(b.n + 1, sizeof *b.names);
+    int rc = b.names ? DWF_OK : oom(c);
+    for (int i = 0; rc == DWF_OK && i < b.n; i++) {
+        if (branches[i].name) b.names[i] = strdup(branches[i].name);
+        else if (asprintf(&b.names[i], "parallel-branch-%d", i) < 0) b.names[i] = NULL;
+        if (!b.names[i]) rc = oom(c);
+    }
+    if (rc == DWF_OK) rc = run_batch(&b, name, "Parallel", out);
+    for (int i = 0; b.names && i < b.n; i++) free(b.names[i]);
+    free(b.names);
+    free(sid);
+    return rc;
+}
+
+int dwf_map(dwf_ctx *c, const char *name, dwf_val *items, dwf_item_fn body, dwf_namer_fn item_name,
+            void *frame, const dwf_batch_opts *opts, dwf_val **out)
+{
+    dwf_val *dummy = NULL;
+    if (!out) out = &dummy;
+    *out = NULL;
+    DWF_TRY(dwf__durable_guard(c, "map"));
+    DWF_TRY(batch_opts_ok(c, opts));
+    if (!cJSON_IsArray(items)) return dwf_fail(c, "TypeError", "map expects an array");
+    char *sid = dwf__next_step_id(c);
+    if (!sid) return oom(c);
+    static const dwf_batch_opts dflt = DWF_BATCH_DEFAULT;
+    batch b;
+    memset(&b, 0, sizeof b);
+    b.c = c;
+    b.sid = sid;
+    b.item_subtype = "MapIteration";
+    b.n = cJSON_GetArraySize(items);
+    b.ibody = body;
+    b.frame = frame;
+    b.o = opts ? *opts : dflt;
+    b.names = calloc(b.n + 1, sizeof *b.names);
+    b.items = calloc(b.n + 1, sizeof *b.items);
+    int rc = b.names && b.items ? DWF_OK : oom(c);
+    int i = 0;
+    for (cJSON *it = items->child; rc == DWF_OK && it; it = it->next, i++) {
+        b.items[i] = it;
+        dwf_val *nm = NULL;
+        if (item_name) {
+            /* the namer runs here, on the caller's context, before any item starts */
+            nm = item_name(c, frame, it, dwf__adopt(c, cJSON_CreateNumber(i)));
+            if (dwf_failed(c)) rc = DWF_ERROR;
+        }
+        if (cJSON_IsString(nm)) b.names[i] = strdup(nm->valuestring);
+        else if (asprintf(&b.names[i], "map-item-%d", i) < 0) b.names[i] = NULL;
+        if (rc == DWF_OK && !b.names[i]) rc = oom(c);
+    }
+    if (rc == DWF_OK) rc = run_batch(&b, name, "Map", out);
+    for (int k = 0; b.names && k < b.n; k++) free(b.names[k]);
+    free(b.names);
+    free(b.items);
+    free(sid);
+    return rc;
+}
