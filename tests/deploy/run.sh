@@ -5,6 +5,8 @@
 # real @aws-sdk/client-lambda, from tests/node/node_modules), make sure the committed copy the
 # unit suite uses is current, and run the C signer against the fresh vectors
 # (build/tests/test_rt_sigv4 prints one PASS/FAIL line per vector).
+# bare_root.sh: a `dwf build` zip runs chrooted in an otherwise empty root against a local
+# Runtime API + durable API peer (it prints SKIP when not root or without a static busybox).
 # Prints "PASS name" / "FAIL name: why" lines for tests/run.sh.
 set -u
 cd "$(dirname "$0")/../.."
@@ -35,4 +37,6 @@ else
     echo "FAIL deploy_test_rt_sigv4: $BUILD/tests/test_rt_sigv4 is not built (make unit)"
   fi
 fi
+
+bash tests/deploy/bare_root.sh
 exit 0
