@@ -313,8 +313,8 @@ char *pkg_bootstrap_text(const char *name, const char *loader_name, const char *
 {
     /* POSIX sh, not bash: it must run under busybox in a bare root as well as on AL2023.
      * The script's own directory, not $LAMBDA_TASK_ROOT, locates the bundle, so it also works
-     * unpacked anywhere else. SSL_CERT_FILE is what libdwf's HTTPS transport (and OpenSSL)
-     * fall back to when neither the Amazon Linux nor the Debian bundle path exists. */
+     * unpacked anywhere else. libdwf's HTTPS transport takes its CA file from SSL_CERT_FILE
+     * first: point it at the host's roots when there are some, else at the shipped copy. */
     static const char fmt[] =
         "#!/bin/sh\n"
         "# Lambda bootstrap written by dwf build (dwf %s)%s%s.\n"
