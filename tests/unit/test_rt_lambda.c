@@ -803,6 +803,108 @@ static void test_loop_runtime_api_gone(void) {
     TT_EQ_INT(0, runner_calls);
 }
 
+/* ---- with the real replay core -------------------------------------------------------------- */
+/* A one-step workflow written the way generated code is: step "greet" returns {hello: input.name}
+ * and the workflow returns the step's value. */
+typedef struct greet_frame {
+    dwf_val *greeting;
+} greet_frame;
+
+static int greet_step(dwf_ctx *c, void *frame, dwf_val **out) {
+    (void)frame;
+    *out = dwf_obj(c, 1, "hello", dwf_get(c, dwf_input(c), "name"));
+    DWF_CHECK(c);
+    return DWF_OK;
+}
+
+static int greet_body(dwf_ctx *c, void *frame, dwf_val **out) {
+    greet_frame *f = frame;
+    DWF_TRY(dwf_step(c, "greet", greet_step, frame, NULL, &f->greeting));
+    *out = f->greeting;
+    return DWF_OK;
+}
+
+static const dwf_workflow greet_wf = {.name = "greet", .frame_size = sizeof(greet_frame),
+                                      .body = greet_body, .retention_days = 1,
+                                      .execution_timeout = 60, .timeout_s = 10};
+
+static void greet_event(const char *request_id, const char *token) {
+    static char ev[4][1024];
+    static int k;
+    char *e = ev[k++ % 4];
+    snprintf(e, sizeof ev[0],
+             "{\"DurableExecutionArn\":\"%s\",\"CheckpointToken\":\"%s\",\"InitialExecutionState\":"
+             "{\"Operations\":[{\"Id\":\"exec-1\",\"Type\":\"EXECUTION\",\"Status\":\"STARTED\","
+             "\"StartTimestamp\":\"2026-11-29T18:55:04.102Z\",\"ExecutionDetails\":{\"InputPayload\":"
+             "\"{\\\"name\\\":\\\"lambda\\\"}\"}}],\"NextMarker\":\"\"}}",
+             ARN, token);
+    /* Scripts keep pointers: the deadline text must outlive this call. */
+    static char deadline[4][32];
+    char *d = deadline[(k - 1) % 4];
+    snprintf(d, sizeof deadline[0], "%.0f", (double)time(NULL) * 1000.0 + 60000.0);
+    next_event(request_id, d, e);
+}
+
+static void test_loop_with_replay_core(void) {
+    reset();
+    env_default();
+    /* 1: the checkpoint lands; the invocation succeeds with the step's value. */
+    greet_event("core-1", "t0");
+    add_script((script){.match = "/checkpoint", .status = 200,
+                        .body = "{\"CheckpointToken\":\"t1\",\"NewExecutionState\":{\"Operations\":[]}}"});
+    /* 2: a stale token: the invocation is a fault, posted on /error for Lambda to retry. */
+    greet_event("core-2", "stale");
+    add_script((script){.match = "/checkpoint", .status = 400, .h1 = "X-Amzn-ErrorType",
+                        .v1 = "InvalidParameterValueException",
+                        .body = "{\"Type\":\"User\",\"message\":\"Invalid Checkpoint Token\"}"});
+    /* 3: another 400: the execution fails (a FAILED response, not a retry). */
+    greet_event("core-3", "t5");
+    add_script((script){.match = "/checkpoint", .status = 400, .h1 = "X-Amzn-ErrorType",
+                        .v1 = "InvalidParameterValueException",
+                        .body = "{\"Type\":\"User\",\"message\":\"Invalid parent operation id.\"}"});
+    TT_EQ_INT(0, dwf__lambda_loop(&greet_wf, addr, dwf_run_invocation, 3));
+
+    reqrec *cp = find_req("/checkpoint", 0);
+    TT_ASSERT(cp != NULL);
+    if (cp) {
+        TT_EQ_INT(1, cp->sig_ok);
+        cJSON *b = cJSON_Parse(cp->body);
+        TT_EQ_STR("t0", json_str(b, "CheckpointToken"));
+        const cJSON *u, *done = NULL;
+        cJSON_ArrayForEach(u, cJSON_GetObjectItem(b, "Updates")) {
+            const char *a = json_str(u, "Action");
+            if (a && strcmp(a, "SUCCEED") == 0) done = u;
+        }
+        TT_ASSERT(done != NULL);
+        if (done) {
+            TT_EQ_STR("c4ca4238a0b92382", json_str(done, "Id"));
+            TT_EQ_STR("STEP", json_str(done, "Type"));
+            TT_EQ_STR("greet", json_str(done, "Name"));
+            TT_EQ_STR("{\"hello\":\"lambda\"}", json_str(done, "Payload"));
+        }
+        cJSON_Delete(b);
+    }
+    reqrec *r = find_req("/runtime/invocation/core-1/response", 0);
+    TT_ASSERT(r != NULL);
+    if (r) TT_EQ_STR("{\"Status\":\"SUCCEEDED\",\"Result\":\"{\\\"hello\\\":\\\"lambda\\\"}\"}", r->body);
+
+    r = find_req("/runtime/invocation/core-2/error", 0);
+    TT_ASSERT(r != NULL);
+    TT_EQ_INT(0, count_reqs("/runtime/invocation/core-2/response"));
+    if (r) TT_EQ_STR("InvalidParameterValueException", r->fn_error_type);
+
+    r = find_req("/runtime/invocation/core-3/response", 0);
+    TT_ASSERT(r != NULL);
+    TT_EQ_INT(0, count_reqs("/runtime/invocation/core-3/error"));
+    if (r) {
+        cJSON *b = cJSON_Parse(r->body);
+        TT_EQ_STR("FAILED", json_str(b, "Status"));
+        TT_EQ_STR("Invalid parent operation id.",
+                  json_str(cJSON_GetObjectItem(b, "Error"), "ErrorMessage"));
+        cJSON_Delete(b);
+    }
+}
+
 int main(void) {
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         printf("FAIL lambda_setup: curl_global_init\n");
@@ -839,6 +941,7 @@ int main(void) {
     TT_RUN(test_loop);
     TT_RUN(test_loop_init_error);
     TT_RUN(test_loop_runtime_api_gone);
+    TT_RUN(test_loop_with_replay_core);
 
     MHD_stop_daemon(d);
     reset();
