@@ -407,7 +407,8 @@ static int add_entry(zip_t *za, const Entry *e, time_t mtime, char *err, size_t 
     }
     if (idx < 0) return fail(err, errlen, "adding %s: %s", e->name, zip_strerror(za));
     zip_uint64_t i = (zip_uint64_t)idx;
-    if ((!S_ISDIR(e->mode) && zip_set_file_compression(za, i, ZIP_CM_DEFLATE, 9) != 0) ||
+    /* zlib's default level: 9 takes 3.5x as long here for a zip 0.5% smaller. */
+    if ((!S_ISDIR(e->mode) && zip_set_file_compression(za, i, ZIP_CM_DEFLATE, 6) != 0) ||
         zip_file_set_mtime(za, i, mtime, 0) != 0 ||
         zip_file_set_external_attributes(za, i, 0, ZIP_OPSYS_UNIX, (zip_uint32_t)e->mode << 16) !=
             0)

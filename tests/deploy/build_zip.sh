@@ -1,0 +1,242 @@
+#!/usr/bin/env bash
+# tests/deploy/build_zip.sh: `dwf build` zips, checked the way Lambda and a deployer use them.
+#
+# For every examples/*.dwf:
+#   - the build succeeds and writes the zip plus the deploy files beside it;
+#   - `unzip -Z` shows `bootstrap` at the root with mode 0755, the program under bin/, the loader
+#     (executable) and libc under lib/; every DT_NEEDED of every bundled ELF is in lib/;
+#   - a second build is byte-identical;
+#   - no bundled file but glibc's own needs a symbol version newer than GLIBC_2.34
+#     (provided.al2023's glibc), read with `objdump -T` over the unpacked zip;
+#   - deploy.sh, run with a stand-in `aws` on PATH that records its arguments, creates a
+#     provided.al2023 function from the zip with the workflow's durable config, publishes a
+#     version and invokes the qualified ARN; asynchronously (--invocation-type Event) for the
+#     callback example approval.dwf, synchronously for order.dwf.
+# Standalone: prints "PASS name" / "FAIL name: why" lines; $DWF = the dwf binary to test.
+set -u
+cd "$(dirname "$0")/../.."
+BUILD=${BUILD:-build}
+DWF=${DWF:-$PWD/$BUILD/dwf}
+ROOT=$PWD
+
+pass() { echo "PASS $1"; }
+fail() { echo "FAIL $1: $2"; }
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/dwf-build-zip.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+examples=(examples/*.dwf)
+if ! [ -e "${examples[0]}" ]; then fail build_zip_examples "no examples/*.dwf"; exit 0; fi
+for t in unzip objdump python3; do
+  command -v $t >/dev/null || { fail build_zip_tools "$t is not installed"; exit 0; }
+done
+
+# glibc's own objects define (not need) the newer versions; everything else must stay <= 2.34.
+glibc_own='^(ld-linux.*|libc\.so\..*|libm\.so\..*|libmvec\.so\..*|libpthread\.so\..*|libdl\.so\..*|librt\.so\..*|libresolv\.so\..*|libanl\.so\..*|libutil\.so\..*|libnsl\.so\..*|libnss_.*|libBrokenLocale\.so\..*|libc_malloc_debug\.so\..*|libthread_db\.so\..*)$'
+
+# The stand-in `aws`: records each call's argv as a JSON line and answers what deploy.sh asks
+# the way AWS CLI v2 would (--query with dotted paths, --output text). `sleep` is stubbed too,
+# so waits for IAM propagation do not slow the test.
+mkdir -p "$work/fakebin"
+cat >"$work/fakebin/aws" <<'EOF'
+#!/usr/bin/env python3
+import json, os, sys
+args = sys.argv[1:]
+with open(os.environ["FAKE_AWS_LOG"], "a") as f:
+    f.write(json.dumps(args) + "\n")
+def opt(name):
+    for i, a in enumerate(args):
+        if a == name and i + 1 < len(args): return args[i + 1]
+        if a.startswith(name + "="): return a[len(name) + 1:]
+    return None
+valued = {"--region", "--output", "--profile", "--query", "--endpoint-url", "--cli-binary-format"}
+pos, skip = [], False
+for a in args:
+    if skip: skip = False; continue
+    if a in valued: skip = True; continue
+    if a.startswith("-"): continue
+    pos.append(a)
+    if len(pos) == 2 and pos[0] != "configure": break
+acct, region = "123456789012", "us-east-1"
+fn = opt("--function-name") or "fn"
+base = fn.split(":function:")[-1].split(":")[0]
+farn = "arn:aws:lambda:%s:%s:function:%s" % (region, acct, base)
+role = opt("--role-name") or "role"
+answers = {
+    ("sts", "get-caller-identity"): {"Account": acct, "UserId": "AIDFAKE",
+                                     "Arn": "arn:aws:iam::%s:user/fake" % acct},
+    ("iam", "create-role"): {"Role": {"RoleName": role, "Arn": "arn:aws:iam::%s:role/%s" % (acct, role)}},
+    ("iam", "get-role"): {"Role": {"RoleName": role, "Arn": "arn:aws:iam::%s:role/%s" % (acct, role)}},
+    ("lambda", "create-function"): {"FunctionName": base, "FunctionArn": farn, "Version": "$LATEST",
+                                    "State": "Pending"},
+    ("lambda", "publish-version"): {"FunctionName": base, "FunctionArn": farn + ":1", "Version": "1"},
+    ("lambda", "invoke"): {"StatusCode": 202 if opt("--invocation-type") == "Event" else 200,
+                           "ExecutedVersion": "1"},
+}
+key = tuple(pos[:2])
+if key[:1] == ("configure",):
+    if "region" in pos: print(region)
+    sys.exit(0)
+if key == ("lambda", "get-function"):  # a fresh account: the function does not exist yet
+    sys.stderr.write("An error occurred (ResourceNotFoundException) when calling the GetFunction "
+                     "operation: Function not found: %s\n" % farn)
+    sys.exit(254)
+if key == ("lambda", "invoke"):
+    outfile = pos[-1] if len(pos) > 2 else None
+    if outfile:
+        with open(outfile, "w") as f: f.write('{"Status":"SUCCEEDED"}')
+ans = answers.get(key, {})
+q = opt("--query")
+if q:
+    for part in q.split("."):
+        ans = ans.get(part) if isinstance(ans, dict) else None
+if opt("--output") == "text" and not isinstance(ans, (dict, list)):
+    print("" if ans is None else ans)
+else:
+    print(json.dumps(ans))
+EOF
+printf '#!/bin/sh\nexit 0\n' >"$work/fakebin/sleep"
+chmod 755 "$work/fakebin/aws" "$work/fakebin/sleep"
+
+# The durable config a .dwf asks for, read from its text (an oracle independent of the
+# compiler): durable { retention = 1d  timeout = 120s }, defaults 14 days / 86400 s.
+expected_durable() {
+  python3 - "$1" <<'EOF'
+import json, re, sys
+text = open(sys.argv[1]).read()
+m = re.search(r"durable\s*\{([^}]*)\}", text)
+unit = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+def secs(v):
+    m2 = re.fullmatch(r"([0-9.]+)(ms|s|m|h|d)", v)
+    return float(m2.group(1)) * unit[m2.group(2)]
+cfg = dict(re.findall(r"(\w+)\s*=\s*([0-9.]+(?:ms|s|m|h|d))", m.group(1))) if m else {}
+ret = int(secs(cfg["retention"]) // 86400) if "retention" in cfg else 14
+tmo = int(secs(cfg["timeout"])) if "timeout" in cfg else 86400
+print(json.dumps({"ExecutionTimeout": tmo, "RetentionPeriodInDays": ret}, sort_keys=True))
+EOF
+}
+
+for ex in "${examples[@]}"; do
+  name=$(basename "$ex" .dwf)
+  out="$work/$name"
+  zip="$out/function.zip"
+  if ! "$DWF" build "$ex" -o "$zip" >"$work/$name.log" 2>&1; then
+    fail "build_zip_$name" "dwf build $ex failed: $(tail -c 600 "$work/$name.log" | tr '\n' ' ')"
+    continue
+  fi
+  if ! [ -s "$zip" ]; then fail "build_zip_$name" "no zip at $zip"; continue; fi
+  pass "build_zip_$name"
+
+  # --- layout -----------------------------------------------------------------------------
+  listing=$(unzip -Z "$zip")
+  why=""
+  echo "$listing" | grep -Eq '^-rwxr-xr-x .* bootstrap$' || why="bootstrap is not at the root with mode 0755"
+  [ -z "$why" ] && { echo "$listing" | grep -Eq '^-rwx.* lib/ld-linux[^/]*\.so\.[0-9]+$' || why="no executable loader under lib/"; }
+  [ -z "$why" ] && { echo "$listing" | grep -Eq ' lib/libc\.so\.6$' || why="no lib/libc.so.6"; }
+  [ -z "$why" ] && { echo "$listing" | grep -Eq '^-rwx.* bin/[^/]+$' || why="no executable program under bin/"; }
+  if [ -n "$why" ]; then fail "build_zip_${name}_layout" "$why: $(echo "$listing" | head -8 | tr '\n' ' ')"; else pass "build_zip_${name}_layout"; fi
+
+  unz="$out/unpacked"
+  mkdir -p "$unz" && unzip -q "$zip" -d "$unz"
+  boot_target=$(sed -n 's/^exec .*"\$here\/bin\/\([^"]*\)".*/\1/p' "$unz/bootstrap")
+  loader=$(sed -n 's/^exec "\$here\/lib\/\([^"]*\)".*/\1/p' "$unz/bootstrap")
+  if [ -z "$boot_target" ] || ! [ -x "$unz/bin/$boot_target" ] || [ -z "$loader" ] || ! [ -x "$unz/lib/$loader" ]; then
+    fail "build_zip_${name}_bootstrap" "bootstrap does not exec a bundled loader on a bundled program: $(tail -1 "$unz/bootstrap")"
+  else
+    pass "build_zip_${name}_bootstrap"
+  fi
+  missing=""
+  for f in "$unz"/bin/* "$unz"/lib/*; do
+    for n in $(objdump -p "$f" 2>/dev/null | awk '$1 == "NEEDED" {print $2}'); do
+      [ -e "$unz/lib/$n" ] || missing="$missing $(basename "$f")->$n"
+    done
+  done
+  if [ -n "$missing" ]; then fail "build_zip_${name}_self_contained" "not bundled:$missing"; else pass "build_zip_${name}_self_contained"; fi
+
+  # --- glibc 2.34 ---------------------------------------------------------------------------
+  newer=""
+  for f in "$unz"/bin/* "$unz"/lib/*; do
+    b=$(basename "$f")
+    [[ $b =~ $glibc_own ]] && continue
+    v=$(objdump -T "$f" 2>/dev/null | grep -o 'GLIBC_2\.[0-9]\+' | sort -u -t. -k2,2n |
+        awk -F. '$2 > 34' | tr '\n' ' ')
+    [ -n "$v" ] && newer="$newer $b: $v;"
+  done
+  nobj=$(ls "$unz"/bin "$unz"/lib | wc -l)
+  if [ -n "$newer" ]; then fail "build_zip_${name}_glibc_2_34" "needs more than GLIBC_2.34:$newer"
+  elif [ "$nobj" -lt 3 ]; then fail "build_zip_${name}_glibc_2_34" "only $nobj files checked"
+  else pass "build_zip_${name}_glibc_2_34"; fi
+
+  # --- reproducible -------------------------------------------------------------------------
+  if ! "$DWF" build "$ex" -o "$out/again/function.zip" >"$work/$name.log2" 2>&1; then
+    fail "build_zip_${name}_reproducible" "second build failed: $(tail -c 300 "$work/$name.log2")"
+  elif ! cmp -s "$zip" "$out/again/function.zip"; then
+    fail "build_zip_${name}_reproducible" "two builds differ: $(cmp "$zip" "$out/again/function.zip" | head -1)"
+  else
+    pass "build_zip_${name}_reproducible"
+  fi
+
+  # --- deploy files and deploy.sh -------------------------------------------------------------
+  why=""
+  for f in durable-config.json deploy.sh template.yaml main.tf iam; do
+    [ -e "$out/$f" ] || why="$why $f"
+  done
+  if [ -n "$why" ]; then fail "build_zip_${name}_deploy_files" "missing beside the zip:$why"; continue; fi
+  grep -q 'function\.zip' "$out/template.yaml" && grep -q 'function\.zip' "$out/main.tf" &&
+    grep -q 'function\.zip' "$out/deploy.sh" && pass "build_zip_${name}_deploy_files" ||
+    fail "build_zip_${name}_deploy_files" "template.yaml, main.tf or deploy.sh does not reference function.zip"
+
+  log="$work/$name.aws.log"
+  : >"$log"
+  if ! (cd "$out" && PATH="$work/fakebin:$PATH" FAKE_AWS_LOG="$log" timeout 60 bash ./deploy.sh) \
+       >"$work/$name.deploy.out" 2>&1; then
+    fail "build_zip_${name}_deploy_sh" "deploy.sh failed with the stand-in aws: $(tail -c 500 "$work/$name.deploy.out" | tr '\n' ' ')"
+    continue
+  fi
+  want_event=""
+  [ "$name" = approval ] && want_event=yes
+  [ "$name" = order ] && want_event=no
+  verdict=$(python3 - "$log" "$out/durable-config.json" "$(expected_durable "$ex")" "$want_event" "$out" 2>&1 <<'EOF'
+import json, os, sys
+calls = [json.loads(l) for l in open(sys.argv[1])]
+cfg_file = json.load(open(sys.argv[2]))
+want_cfg = json.loads(sys.argv[3])
+want_event, out = sys.argv[4], sys.argv[5]
+def opt(c, name):
+    for i, a in enumerate(c):
+        if a == name and i + 1 < len(c): return c[i + 1]
+        if a.startswith(name + "="): return a[len(name) + 1:]
+    return None
+def find(op):
+    return [i for i, c in enumerate(calls) if "lambda" in c and op in c]
+create, publish, invoke = find("create-function"), find("publish-version"), find("invoke")
+if not create: sys.exit("no `aws lambda create-function` call")
+c = calls[create[0]]
+if opt(c, "--runtime") != "provided.al2023": sys.exit("create-function --runtime is %r" % opt(c, "--runtime"))
+zf = opt(c, "--zip-file") or ""
+if not zf.startswith("fileb://") or not zf.endswith("function.zip") or \
+   not os.path.isfile(os.path.join(out, zf[len("fileb://"):])):
+    sys.exit("create-function --zip-file %r does not name the built zip" % zf)
+dc = opt(c, "--durable-config")
+try: dc = json.loads(dc)
+except Exception: sys.exit("--durable-config %r is not JSON" % dc)
+if dc != cfg_file: sys.exit("--durable-config %r differs from durable-config.json %r" % (dc, cfg_file))
+if dc != want_cfg: sys.exit("--durable-config %r, the .dwf asks for %r" % (dc, want_cfg))
+if not publish or publish[0] < create[0]: sys.exit("no publish-version after create-function")
+if not invoke or invoke[-1] < publish[0]: sys.exit("no invoke after publish-version")
+inv = calls[invoke[-1]]
+fn = opt(inv, "--function-name") or ""
+q = opt(inv, "--qualifier")
+if not (fn.endswith(":1") or q == "1"):
+    sys.exit("invoke --function-name %r is not qualified with the published version 1" % fn)
+if opt(inv, "--payload") is not None and opt(inv, "--cli-binary-format") != "raw-in-base64-out":
+    sys.exit("invoke passes --payload without --cli-binary-format raw-in-base64-out")
+it = opt(inv, "--invocation-type")
+if want_event == "yes" and it != "Event": sys.exit("callback workflow invoked with --invocation-type %r, want Event" % it)
+if want_event == "no" and it == "Event": sys.exit("synchronous workflow invoked with --invocation-type Event")
+print("ok")
+EOF
+)
+  if [ "$verdict" = ok ]; then pass "build_zip_${name}_deploy_sh"; else fail "build_zip_${name}_deploy_sh" "$verdict"; fi
+done
+exit 0
