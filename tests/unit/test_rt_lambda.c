@@ -803,6 +803,95 @@ static void test_loop_runtime_api_gone(void) {
     TT_EQ_INT(0, runner_calls);
 }
 
+/* ---- HTTPS: the CA bundle is really used ------------------------------------------------------ */
+static char *slurp(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *buf = calloc(1, 65536);
+    if (buf) buf[fread(buf, 1, 65535, f)] = '\0';
+    fclose(f);
+    return buf;
+}
+
+/* A TLS twin of the fake server, with a throwaway self-signed certificate for 127.0.0.1 made
+ * by the openssl command. SSL_CERT_FILE = that certificate must make calls work; a bundle
+ * without it must make them fail: so the transport verifies peers with the bundle it names. */
+static void test_https_uses_ca_bundle(void) {
+    char dir[] = "/tmp/dwf-lambda-tls.XXXXXX";
+    if (!mkdtemp(dir)) {
+        TT_ASSERT(!"mkdtemp");
+        return;
+    }
+    char cmd[1024], key_path[256], cert_path[256];
+    snprintf(key_path, sizeof key_path, "%s/key.pem", dir);
+    snprintf(cert_path, sizeof cert_path, "%s/cert.pem", dir);
+    snprintf(cmd, sizeof cmd,
+             "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
+             "-addext subjectAltName=IP:127.0.0.1 -keyout %s -out %s >/dev/null 2>&1",
+             key_path, cert_path);
+    int made = system(cmd) == 0;
+    char *key = made ? slurp(key_path) : NULL, *cert = made ? slurp(cert_path) : NULL;
+    TT_ASSERT(key && cert);
+    struct MHD_Daemon *d = NULL;
+    if (key && cert)
+        d = MHD_start_daemon(
+            MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS, 0, NULL, NULL, on_request, NULL,
+            MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_HTTPS_MEM_CERT, cert,
+            MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_NOTIFY_COMPLETED,
+            on_completed, NULL, MHD_OPTION_SOCK_ADDR,
+            (struct sockaddr *)&(struct sockaddr_in){.sin_family = AF_INET,
+                                                     .sin_addr.s_addr = htonl(INADDR_LOOPBACK)},
+            MHD_OPTION_END);
+    const union MHD_DaemonInfo *info = d ? MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT) : NULL;
+    TT_ASSERT(info && info->port);
+    if (info && info->port) {
+        reset();
+        env_default();
+        char url[64], host[64];
+        snprintf(url, sizeof url, "https://127.0.0.1:%d", info->port);
+        snprintf(host, sizeof host, "127.0.0.1:%d", info->port);
+        setenv("AWS_ENDPOINT_URL_LAMBDA", url, 1);
+        setenv("SSL_CERT_FILE", cert_path, 1);
+        dwf__lambda_api api;
+        dwf_transport t;
+        dwf_error err;
+        TT_EQ_INT(0, dwf__lambda_api_init(&api, &err));
+        dwf__lambda_transport(&api, &t);
+        add_script((script){.match = "/state", .status = 200,
+                            .body = "{\"Operations\":[{\"Id\":\"tls\"}]}"});
+        cJSON *resp = NULL;
+        TT_EQ_INT(0, t.get_state(&t, ARN, "tok", NULL, &resp, &err));
+        TT_EQ_STR("tls", json_str(cJSON_GetArrayItem(cJSON_GetObjectItem(resp, "Operations"), 0), "Id"));
+        cJSON_Delete(resp);
+        reqrec *r = find_req("/state", 0);
+        if (r) {
+            TT_EQ_INT(1, r->sig_ok);
+            TT_EQ_STR(host, r->host);
+        }
+        dwf__lambda_api_free(&api);
+
+        /* The same server, but a real CA bundle that does not hold its certificate. */
+        setenv("SSL_CERT_FILE", "/etc/ssl/certs/ca-certificates.crt", 1);
+        setenv("DWF_LAMBDA_MAX_ATTEMPTS", "1", 1);
+        TT_EQ_INT(0, dwf__lambda_api_init(&api, &err));
+        dwf__lambda_transport(&api, &t);
+        add_script((script){.match = "/state", .status = 200, .body = "{\"Operations\":[]}"});
+        TT_EQ_INT(-1, t.get_state(&t, ARN, "tok", NULL, &resp, &err));
+        TT_EQ_STR("NetworkError", err.type);
+        TT_ASSERT(strstr(err.message, "certificate") != NULL);
+        TT_EQ_INT(1, count_reqs("/state")); /* the second call never reached the server */
+        dwf__lambda_api_free(&api);
+        unsetenv("SSL_CERT_FILE");
+        env_default();
+    }
+    if (d) MHD_stop_daemon(d);
+    free(key);
+    free(cert);
+    unlink(key_path);
+    unlink(cert_path);
+    rmdir(dir);
+}
+
 /* ---- with the real replay core -------------------------------------------------------------- */
 /* A one-step workflow written the way generated code is: step "greet" returns {hello: input.name}
  * and the workflow returns the step's value. */
@@ -941,6 +1030,7 @@ int main(void) {
     TT_RUN(test_loop);
     TT_RUN(test_loop_init_error);
     TT_RUN(test_loop_runtime_api_gone);
+    TT_RUN(test_https_uses_ca_bundle);
     TT_RUN(test_loop_with_replay_core);
 
     MHD_stop_daemon(d);
