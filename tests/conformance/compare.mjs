@@ -17,7 +17,7 @@
 // runner does not list it.
 //
 //   node compare.mjs NAME --sdk FILE --dwf-run FILE --dwf-history FILE [--dwf-events FILE]
-//        [--dwf-exit N] [--elapsed-ms N] [--fixture FILE] [--callback-text TEXT]
+//        [--dwf-exit N] [--dwf-stderr FILE] [--elapsed-ms N] [--fixture FILE] [--callback-text TEXT]
 import fs from "node:fs";
 import { normalize } from "./sdk_run.mjs";
 
@@ -186,8 +186,13 @@ if (typeof dwfResult === "string") {
   if (p.ok) dwfResult = p.value;
 }
 
+let dwfStderr = "";
+try {
+  if (args["dwf-stderr"]) dwfStderr = fs.readFileSync(args["dwf-stderr"], "utf8").trim().split("\n").slice(0, 3).join(" | ");
+} catch { /* no stderr file: nothing to add */ }
 check("dwf-run", !runR.err && dwfStatus === "SUCCEEDED" && (dwfExit === null || dwfExit === 0),
-  runR.err ?? `dwf ended ${dwfStatus} (exit ${dwfExit}) ${run?.Error ? JSON.stringify(run.Error) : ""}`.trim());
+  (runR.err ?? `dwf ended ${dwfStatus} (exit ${dwfExit}) ${run?.Error ? JSON.stringify(run.Error) : ""}`.trim()) +
+  (dwfStderr ? `; stderr: ${dwfStderr.slice(0, 300)}` : ""));
 
 const sdkOps = sdk?.operations ?? [];
 const dwfOps = histR.err ? null : operationsOf(histR.value);

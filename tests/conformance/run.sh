@@ -96,7 +96,7 @@ compare() { # name
   node tests/conformance/compare.mjs "$n" --sdk "$work/sdk_$n.json" \
     --fixture "tests/conformance/expected/$n.json" \
     --dwf-run "$work/dwf_$n.run.json" --dwf-history "$work/dwf_$n.history.json" "${ev[@]}" \
-    --dwf-exit "$(cat "$work/dwf_$n.exit" 2>/dev/null || echo 99)" \
+    --dwf-exit "$(cat "$work/dwf_$n.exit" 2>/dev/null || echo 99)" --dwf-stderr "$work/dwf_$n.run.err" \
     --elapsed-ms "$(cat "$work/dwf_$n.ms" 2>/dev/null || echo 0)" \
     --callback-text "$APPROVAL_TEXT" ||
     echo "FAIL conformance.$n.compare: compare.mjs exited $?"
