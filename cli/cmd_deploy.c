@@ -243,6 +243,10 @@ static int link_program(const Program *p, const Paths *rt, const char *work, con
         argv[a++] = full;
     }
     argv[a++] = (char *)rt->main_obj;
+    /* The Lambda loop reaches the replay core through a weak reference (so libdwf's tests can
+     * link it alone), and a weak reference never pulls a member out of an archive: ask for
+     * it by name, or the program would start and report it was linked without it. */
+    argv[a++] = "-Wl,--undefined=dwf_run_invocation";
     argv[a++] = (char *)rt->libdwf;
     argv[a++] = "-Wl,--as-needed";
     for (int i = 0; dwf_libs[i]; i++) argv[a++] = (char *)dwf_libs[i];
