@@ -142,6 +142,32 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
     return 0;
 }
 
+/* Length of the "maximal subpart" at an invalid sequence: the bytes that start a valid
+ * sequence but do not finish one. The WHATWG decoder (TextDecoder, Buffer.toString) replaces
+ * each such subpart, or else one byte, by one U+FFFD; doing the same keeps our strings equal to
+ * what JavaScript would make of the same bytes. */
+static size_t utf8_bad(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    unsigned char lo = 0x80, hi = 0xBF;
+    size_t need;
+    if (c >= 0xC2 && c <= 0xDF) need = 2;
+    else if (c >= 0xE0 && c <= 0xEF) need = 3;
+    else if (c >= 0xF0 && c <= 0xF4) need = 4;
+    else return 1;
+    if (c == 0xE0) lo = 0xA0;
+    if (c == 0xED) hi = 0x9F;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;
+    size_t k = 1;
+    for (; k < need && k < n; k++) {
+        if (s[k] < lo || s[k] > hi) break;
+        lo = 0x80;
+        hi = 0xBF;
+    }
+    return k;
+}
+
 /* Append bytes in the string encoding: NUL -> C0 80, invalid UTF-8 -> U+FFFD. */
 static void buf_add_bytes(dwf__buf *b, const char *s, size_t n)
 {
@@ -159,7 +185,7 @@ static void buf_add_bytes(dwf__buf *b, const char *s, size_t n)
         }
         dwf__buf_add(b, s + run, i - run);
         dwf__buf_add(b, u[i] ? "\xEF\xBF\xBD" : "\xC0\x80", u[i] ? 3 : 2);
-        i++;
+        i += u[i] ? utf8_bad(u + i, n - i) : 1;
         run = i;
     }
     dwf__buf_add(b, s + run, n - run);
@@ -809,7 +835,12 @@ dwf_val *dwf_index(dwf_ctx *c, dwf_val *v, dwf_val *index)
         long long i = as_index(index);
         const char *s = v->valuestring;
         for (; i > 0 && *s; i--) s += cp_len(s);
-        if (i == 0 && *s) return dwf_strn(c, s, cp_len(s)); /* re-encodes C0 80 as a NUL: same */
+        if (i == 0 && *s) { /* already in the string encoding: copy the bytes as they are */
+            char *t = strndup(s, cp_len(s));
+            dwf_val *r = dwf__own(c, t ? cJSON_CreateString(t) : NULL);
+            free(t);
+            return r;
+        }
     }
     return dwf_null(c);
 }
