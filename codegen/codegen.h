@@ -1,7 +1,7 @@
 /*
  * codegen.h: what the back end makes of a checked Program.
  *   cg_emit_c          the handler C (calls runtime/dwf.h), with #line back to the .dwf
- *   cg_emit_artifacts  durable-config.json, iam/*.json, deploy.sh, template.yaml, main.tf
+ *   cg_emit_artifacts  durable-config.json, the iam/ policies, deploy.sh, template.yaml, main.tf
  * Both write only what they are asked to and report I/O failures with errno text.
  */
 #ifndef DWF_CODEGEN_H
@@ -23,5 +23,9 @@ int cg_emit_c(const Program *p, FILE *out);
  * with a message in errbuf. */
 int cg_emit_artifacts(const Program *p, const char *dir, const CgOptions *o, char *errbuf,
                       size_t errlen);
+
+/* How many `invoke`s name their target with an expression rather than a literal (the IAM
+ * policy cannot grant those: the CLI warns); *first_line gets the first one's line. */
+int cg_dynamic_invokes(const Program *p, int *first_line);
 
 #endif

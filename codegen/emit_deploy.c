@@ -1,0 +1,571 @@
+/*
+ * emit_deploy.c: what a deploy needs beside the code (cg_emit_artifacts): durable-config.json,
+ * the IAM policies derived from what the workflow does, deploy.sh (AWS CLI v2), template.yaml
+ * (SAM) and main.tf (Terraform).
+ *
+ * Least privilege is the point of deriving policies from the program: the function's role gets
+ * the two durable actions (singular names: CheckpointDurableExecution, GetDurableExecutionState)
+ * on its own qualified ARN `function:NAME:*` (an unqualified ARN never matches an execution ARN,
+ * and "*" is never written), logs on its own log group, and lambda:InvokeFunction only on the
+ * literal targets it invokes. An invoke whose target is computed at run time gets no grant:
+ * IAM JSON has no comments, so deploy.sh, template.yaml and main.tf say so in a comment and
+ * cg_dynamic_invokes() lets the CLI warn. Callback senders get their own policy file, written
+ * only when the workflow has callbacks.
+ *
+ * Without --region/--account the JSON policies hold ${REGION} and ${ACCOUNT} placeholders:
+ * deploy.sh substitutes them (from `aws configure get region` and `aws sts
+ * get-caller-identity`), Terraform reads the same files with templatefile() and data sources,
+ * and SAM writes !Sub with ${AWS::Region}/${AWS::AccountId}. With them, every ARN is literal.
+ * Every file is built in memory and written once; output depends only on the Program and the
+ * options.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "cg_util.h"
+#include "codegen.h"
+
+typedef struct Deploy {
+    const Program *p;
+    const char *fname;  /* Lambda function name */
+    const char *region; /* literal, or NULL */
+    const char *account;
+    const char *zip;
+    int dyn_invokes;    /* invokes whose target is not a literal */
+    int dyn_line;       /* the first of them */
+} Deploy;
+
+/* ---- non-literal invoke targets ------------------------------------------------------------ */
+
+static void count_dynamic(const AstNode *n, int *count, int *line);
+
+static void count_list(const AstNode *n, int *count, int *line)
+{
+    for (; n; n = n->next) count_dynamic(n, count, line);
+}
+
+/* Only statements and the expressions that can hold an invoke need walking: invoke is a
+ * durable expression, so it appears as a statement's value, never inside a step body. */
+static void count_dynamic(const AstNode *n, int *count, int *line)
+{
+    if (!n) return;
+    switch (n->kind) {
+    case AST_INVOKE:
+        if (!n->u.invoke.function || n->u.invoke.function->kind != AST_STR) {
+            if (*count == 0) *line = n->loc.first_line;
+            (*count)++;
+        }
+        count_dynamic(n->u.invoke.payload, count, line);
+        break;
+    case AST_LET: case AST_ASSIGN: count_dynamic(n->u.let.value, count, line); break;
+    case AST_EXPR_STMT: count_dynamic(n->u.expr.e, count, line); break;
+    case AST_RETURN: count_dynamic(n->u.ret.value, count, line); break;
+    case AST_COND:
+        count_dynamic(n->u.cond.a, count, line);
+        count_dynamic(n->u.cond.b, count, line);
+        break;
+    case AST_BINARY:
+        count_dynamic(n->u.op.a, count, line);
+        count_dynamic(n->u.op.b, count, line);
+        break;
+    case AST_STEP: count_list(n->u.step.compensate, count, line); break;
+    case AST_PARALLEL: case AST_MAP:
+        count_list(n->u.batch.branches, count, line);
+        count_list(n->u.batch.body, count, line);
+        break;
+    case AST_BRANCH: case AST_GROUP: count_list(n->u.group.body, count, line); break;
+    case AST_IF:
+        count_list(n->u.if_.then, count, line);
+        count_list(n->u.if_.else_, count, line);
+        break;
+    case AST_FOR: count_list(n->u.for_.body, count, line); break;
+    case AST_TRY:
+        count_list(n->u.try_.body, count, line);
+        count_list(n->u.try_.handler, count, line);
+        break;
+    default: break;
+    }
+}
+
+int cg_dynamic_invokes(const Program *p, int *first_line)
+{
+    int count = 0, line = 0;
+    if (p && p->workflow) count_list(p->workflow->u.wf.body, &count, &line);
+    if (first_line) *first_line = line;
+    return count;
+}
+
+/* ---- ARNs ---------------------------------------------------------------------------------- */
+
+/* Region and account as they appear in a JSON policy: literal or a placeholder. */
+static const char *json_region(const Deploy *d) { return d->region ? d->region : "${REGION}"; }
+static const char *json_account(const Deploy *d) { return d->account ? d->account : "${ACCOUNT}"; }
+
+/* The ARN of an invoke target: a full ARN as written, else NAME[:QUALIFIER] in this account. */
+static void target_arn(const Deploy *d, const char *t, const char *region, const char *account,
+                       CgBuf *b)
+{
+    if (strncmp(t, "arn:", 4) == 0) cg_buf_puts(b, t);
+    else cg_buf_printf(b, "arn:aws:lambda:%s:%s:function:%s", region, account, t);
+    (void)d;
+}
+
+static int has_targets(const Program *p)
+{
+    return p->cfg.invoke_targets && p->cfg.invoke_targets[0];
+}
+
+/* ---- the JSON policies ----------------------------------------------------------------------- */
+
+static void json_str(CgBuf *b, const char *s) { cg_json_string(b, s, strlen(s)); }
+
+static void json_durable_policy(const Deploy *d, CgBuf *b)
+{
+    const char *r = json_region(d), *a = json_account(d);
+    CgBuf fn = {0}, lg = {0};
+    cg_buf_printf(&fn, "arn:aws:lambda:%s:%s:function:%s:*", r, a, d->fname);
+    cg_buf_printf(&lg, "arn:aws:logs:%s:%s:log-group:/aws/lambda/%s", r, a, d->fname);
+    cg_buf_puts(b, "{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": [\n"
+                   "    {\n      \"Sid\": \"DurableExecution\",\n      \"Effect\": \"Allow\",\n"
+                   "      \"Action\": [\n        \"lambda:CheckpointDurableExecution\",\n"
+                   "        \"lambda:GetDurableExecutionState\"\n      ],\n      \"Resource\": ");
+    json_str(b, fn.s);
+    cg_buf_puts(b, "\n    },\n    {\n      \"Sid\": \"Logs\",\n      \"Effect\": \"Allow\",\n"
+                   "      \"Action\": [\n        \"logs:CreateLogGroup\",\n"
+                   "        \"logs:CreateLogStream\",\n        \"logs:PutLogEvents\"\n      ],\n"
+                   "      \"Resource\": [\n        ");
+    json_str(b, lg.s);
+    cg_buf_puts(b, ",\n        ");
+    cg_buf_puts(&lg, ":*");
+    json_str(b, lg.s);
+    cg_buf_puts(b, "\n      ]\n    }");
+    if (has_targets(d->p)) {
+        cg_buf_puts(b, ",\n    {\n      \"Sid\": \"ChainedInvoke\",\n      \"Effect\": \"Allow\",\n"
+                       "      \"Action\": \"lambda:InvokeFunction\",\n      \"Resource\": [\n");
+        for (const char **t = d->p->cfg.invoke_targets; *t; t++) {
+            CgBuf arn = {0};
+            target_arn(d, *t, r, a, &arn);
+            cg_buf_puts(b, "        ");
+            json_str(b, arn.s ? arn.s : "");
+            cg_buf_puts(b, t[1] ? ",\n" : "\n");
+            cg_buf_free(&arn);
+        }
+        cg_buf_puts(b, "      ]\n    }");
+    }
+    cg_buf_puts(b, "\n  ]\n}\n");
+    cg_buf_free(&fn);
+    cg_buf_free(&lg);
+}
+
+static void json_callback_policy(const Deploy *d, CgBuf *b)
+{
+    CgBuf fn = {0};
+    cg_buf_printf(&fn, "arn:aws:lambda:%s:%s:function:%s:*", json_region(d), json_account(d),
+                  d->fname);
+    cg_buf_puts(b, "{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": [\n"
+                   "    {\n      \"Sid\": \"CompleteCallbacks\",\n      \"Effect\": \"Allow\",\n"
+                   "      \"Action\": [\n"
+                   "        \"lambda:SendDurableExecutionCallbackSuccess\",\n"
+                   "        \"lambda:SendDurableExecutionCallbackFailure\",\n"
+                   "        \"lambda:SendDurableExecutionCallbackHeartbeat\"\n      ],\n"
+                   "      \"Resource\": ");
+    json_str(b, fn.s);
+    cg_buf_puts(b, "\n    }\n  ]\n}\n");
+    cg_buf_free(&fn);
+}
+
+static const char trust_policy[] =
+    "{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": [\n    {\n"
+    "      \"Effect\": \"Allow\",\n      \"Principal\": {\n"
+    "        \"Service\": \"lambda.amazonaws.com\"\n      },\n"
+    "      \"Action\": \"sts:AssumeRole\"\n    }\n  ]\n}\n";
+
+static void json_durable_config(const Deploy *d, CgBuf *b)
+{
+    cg_buf_printf(b, "{\n  \"RetentionPeriodInDays\": %d,\n  \"ExecutionTimeout\": %lld\n}\n",
+                  d->p->cfg.retention_days, d->p->cfg.execution_timeout);
+}
+
+/* ---- deploy.sh ------------------------------------------------------------------------------ */
+
+static void header_comment(const Deploy *d, CgBuf *b, const char *what)
+{
+    const char *path = d->p->path ? d->p->path : "workflow.dwf";
+    cg_buf_puts(b, "# ");
+    cg_buf_puts(b, what);
+    cg_buf_puts(b, "\n# Generated by `dwf compile` from ");
+    cg_c_comment(b, path, strlen(path));
+    cg_buf_puts(b, "; do not edit, compile again.\n");
+}
+
+static void dyn_comment(const Deploy *d, CgBuf *b)
+{
+    if (!d->dyn_invokes) return;
+    cg_buf_printf(b, "# NOTE: this workflow invokes %d function(s) whose name is computed at run "
+                     "time\n# (first at line %d). No lambda:InvokeFunction is granted for them: "
+                     "add it for\n# the functions you expect.\n",
+                  d->dyn_invokes, d->dyn_line);
+}
+
+static void emit_deploy_sh(const Deploy *d, CgBuf *b)
+{
+    const Program *p = d->p;
+    cg_buf_puts(b, "#!/usr/bin/env bash\n");
+    header_comment(d, b, "deploy.sh: create the role, its policies and the durable function, "
+                         "publish a version, start one execution.");
+    cg_buf_puts(b, "# Needs the AWS CLI v2 and the function zip (`dwf build` makes it).\n"
+                   "#   ./deploy.sh ['{\"input\":\"json\"}']\n");
+    if (p->cfg.uses_callbacks)
+        cg_buf_puts(b, "# iam/callback-sender-policy.json is for whoever completes this "
+                       "workflow's callbacks:\n# attach it to their user or role.\n");
+    dyn_comment(d, b);
+    cg_buf_puts(b, "set -euo pipefail\ncd \"$(dirname \"$0\")\"\n\nFUNCTION=");
+    cg_sh_quote(b, d->fname);
+    cg_buf_puts(b, "\nROLE=");
+    CgBuf role = {0};
+    cg_buf_printf(&role, "%s-role", d->fname);
+    cg_sh_quote(b, role.s);
+    cg_buf_free(&role);
+    cg_buf_puts(b, "\nZIP=${ZIP:-");
+    cg_sh_quote(b, d->zip);
+    cg_buf_puts(b, "}\n");
+    if (d->region) {
+        cg_buf_puts(b, "REGION=");
+        cg_sh_quote(b, d->region);
+        cg_buf_putc(b, '\n');
+    } else {
+        cg_buf_puts(b, "REGION=${REGION:-$(aws configure get region)}\n");
+    }
+    if (d->account) {
+        cg_buf_puts(b, "ACCOUNT=");
+        cg_sh_quote(b, d->account);
+        cg_buf_putc(b, '\n');
+    } else {
+        cg_buf_puts(b, "ACCOUNT=${ACCOUNT:-$(aws sts get-caller-identity --query Account "
+                       "--output text)}\n");
+    }
+    cg_buf_puts(b, "PAYLOAD=${1:-}\n[ -n \"$PAYLOAD\" ] || PAYLOAD='{}'\n\n");
+    cg_buf_puts(b, "# The policies hold ${REGION} and ${ACCOUNT} when compiled without "
+                   "--region/--account.\npolicy() { sed -e \"s/\\${REGION}/$REGION/g\" -e "
+                   "\"s/\\${ACCOUNT}/$ACCOUNT/g\" \"$1\"; }\n\n");
+    cg_buf_puts(b, "if ! aws iam get-role --role-name \"$ROLE\" >/dev/null 2>&1; then\n"
+                   "  aws iam create-role --role-name \"$ROLE\" \\\n"
+                   "    --assume-role-policy-document file://iam/trust-policy.json >/dev/null\n"
+                   "  aws iam wait role-exists --role-name \"$ROLE\"\n"
+                   "  sleep 10 # a new role takes a few seconds before Lambda can assume it\n"
+                   "fi\n"
+                   "aws iam put-role-policy --role-name \"$ROLE\" --policy-name dwf-durable \\\n"
+                   "  --policy-document \"$(policy iam/durable-policy.json)\"\n\n");
+    cg_buf_puts(b, "if aws lambda get-function --region \"$REGION\" --function-name \"$FUNCTION\" "
+                   ">/dev/null 2>&1; then\n"
+                   "  aws lambda update-function-code --region \"$REGION\" --function-name "
+                   "\"$FUNCTION\" \\\n    --zip-file \"fileb://$ZIP\" >/dev/null\n"
+                   "  aws lambda wait function-updated-v2 --region \"$REGION\" --function-name "
+                   "\"$FUNCTION\"\nelse\n"
+                   "  aws lambda create-function --region \"$REGION\" --function-name \"$FUNCTION\" "
+                   "\\\n    --runtime provided.al2023 --handler bootstrap \\\n"
+                   "    --role \"arn:aws:iam::$ACCOUNT:role/$ROLE\" \\\n"
+                   "    --zip-file \"fileb://$ZIP\" \\\n");
+    cg_buf_printf(b, "    --timeout %d --memory-size %d \\\n", p->cfg.timeout_s, p->cfg.memory_mb);
+    cg_buf_printf(b, "    --durable-config '{\"RetentionPeriodInDays\":%d,\"ExecutionTimeout\":%lld}' "
+                     ">/dev/null\n",
+                  p->cfg.retention_days, p->cfg.execution_timeout);
+    cg_buf_puts(b, "  aws lambda wait function-active-v2 --region \"$REGION\" --function-name "
+                   "\"$FUNCTION\"\nfi\n\n");
+    cg_buf_puts(b, "# Durable executions need a qualified ARN: publish a version and invoke it.\n"
+                   "VERSION=$(aws lambda publish-version --region \"$REGION\" --function-name "
+                   "\"$FUNCTION\" \\\n  --query Version --output text)\n"
+                   "ARN=\"arn:aws:lambda:$REGION:$ACCOUNT:function:$FUNCTION:$VERSION\"\n"
+                   "echo \"published $ARN\"\n");
+    if (p->cfg.uses_callbacks)
+        cg_buf_puts(b, "# The workflow waits on callbacks: a synchronous invoke would time out, "
+                       "so start it\n# asynchronously and follow it with get-durable-execution.\n");
+    cg_buf_puts(b, "aws lambda invoke --region \"$REGION\" --function-name \"$ARN\" \\\n");
+    if (p->cfg.uses_callbacks) cg_buf_puts(b, "  --invocation-type Event \\\n");
+    cg_buf_puts(b, "  --cli-binary-format raw-in-base64-out --payload \"$PAYLOAD\" response.json\n"
+                   "cat response.json\necho\n");
+}
+
+/* ---- template.yaml (SAM) ---------------------------------------------------------------------- */
+
+/* A YAML value naming an ARN: literal, or !Sub with the pseudo parameters. */
+static void yaml_arn(const Deploy *d, CgBuf *b, const char *fmt_tail, const char *service,
+                     const char *what)
+{
+    CgBuf s = {0};
+    cg_buf_printf(&s, "arn:aws:%s:%s:%s:%s%s", service, d->region ? d->region : "${AWS::Region}",
+                  d->account ? d->account : "${AWS::AccountId}", what, fmt_tail);
+    if (!d->region || !d->account) cg_buf_puts(b, "!Sub ");
+    cg_json_string(b, s.s, s.len);
+    cg_buf_free(&s);
+}
+
+static void emit_sam(const Deploy *d, CgBuf *b)
+{
+    const Program *p = d->p;
+    const char *wfname = p->workflow->u.wf.name ? p->workflow->u.wf.name : "workflow";
+    header_comment(d, b, "template.yaml: AWS SAM template for the durable function.");
+    cg_buf_puts(b, "# Deploy with `sam deploy --guided` next to the function zip (`dwf build`).\n");
+    dyn_comment(d, b);
+    CgBuf fn = {0};
+    cg_buf_printf(&fn, "function:%s", d->fname);
+    cg_buf_puts(b, "AWSTemplateFormatVersion: \"2010-09-09\"\n"
+                   "Transform: AWS::Serverless-2016-10-31\nDescription: ");
+    CgBuf desc = {0};
+    cg_buf_printf(&desc, "dwf workflow %s", wfname);
+    cg_json_string(b, desc.s, desc.len);
+    cg_buf_free(&desc);
+    cg_buf_puts(b, "\n\nResources:\n  WorkflowFunction:\n    Type: AWS::Serverless::Function\n"
+                   "    Properties:\n      FunctionName: ");
+    json_str(b, d->fname);
+    cg_buf_puts(b, "\n      Runtime: provided.al2023\n      Handler: bootstrap\n      CodeUri: ");
+    json_str(b, d->zip);
+    cg_buf_printf(b, "\n      MemorySize: %d\n      Timeout: %d\n", p->cfg.memory_mb,
+                  p->cfg.timeout_s);
+    cg_buf_puts(b, "      # Durable executions need a qualified ARN: publish an alias.\n"
+                   "      AutoPublishAlias: live\n");
+    cg_buf_printf(b, "      DurableConfig:\n        ExecutionTimeout: %lld\n"
+                     "        RetentionPeriodInDays: %d\n",
+                  p->cfg.execution_timeout, p->cfg.retention_days);
+    cg_buf_puts(b, "      Policies:\n        - Version: \"2012-10-17\"\n          Statement:\n"
+                   "            - Effect: Allow\n              Action:\n"
+                   "                - lambda:CheckpointDurableExecution\n"
+                   "                - lambda:GetDurableExecutionState\n"
+                   "              Resource: ");
+    yaml_arn(d, b, ":*", "lambda", fn.s);
+    cg_buf_puts(b, "\n            - Effect: Allow\n              Action:\n"
+                   "                - logs:CreateLogGroup\n                - logs:CreateLogStream\n"
+                   "                - logs:PutLogEvents\n              Resource:\n"
+                   "                - ");
+    CgBuf lg = {0};
+    cg_buf_printf(&lg, "log-group:/aws/lambda/%s", d->fname);
+    yaml_arn(d, b, "", "logs", lg.s);
+    cg_buf_puts(b, "\n                - ");
+    yaml_arn(d, b, ":*", "logs", lg.s);
+    cg_buf_putc(b, '\n');
+    cg_buf_free(&lg);
+    if (has_targets(p)) {
+        cg_buf_puts(b, "            - Effect: Allow\n              Action: lambda:InvokeFunction\n"
+                       "              Resource:\n");
+        for (const char **t = p->cfg.invoke_targets; *t; t++) {
+            cg_buf_puts(b, "                - ");
+            if (strncmp(*t, "arn:", 4) == 0) {
+                json_str(b, *t);
+            } else {
+                CgBuf w = {0};
+                cg_buf_printf(&w, "function:%s", *t);
+                yaml_arn(d, b, "", "lambda", w.s);
+                cg_buf_free(&w);
+            }
+            cg_buf_putc(b, '\n');
+        }
+    }
+    if (p->cfg.uses_callbacks) {
+        cg_buf_puts(b, "\n  # For whoever completes this workflow's callbacks: attach it to "
+                       "their user or role.\n  CallbackSenderPolicy:\n"
+                       "    Type: AWS::IAM::ManagedPolicy\n    Properties:\n"
+                       "      PolicyDocument:\n        Version: \"2012-10-17\"\n"
+                       "        Statement:\n          - Effect: Allow\n            Action:\n"
+                       "              - lambda:SendDurableExecutionCallbackSuccess\n"
+                       "              - lambda:SendDurableExecutionCallbackFailure\n"
+                       "              - lambda:SendDurableExecutionCallbackHeartbeat\n"
+                       "            Resource: ");
+        yaml_arn(d, b, ":*", "lambda", fn.s);
+        cg_buf_putc(b, '\n');
+    }
+    cg_buf_puts(b, "\nOutputs:\n  QualifiedArn:\n    Description: invoke this (the published "
+                   "alias)\n    Value: !Ref WorkflowFunction.Alias\n");
+    cg_buf_free(&fn);
+}
+
+/* ---- main.tf (Terraform) -------------------------------------------------------------------- */
+
+static void emit_tf(const Deploy *d, CgBuf *b)
+{
+    const Program *p = d->p;
+    header_comment(d, b, "main.tf: Terraform for the durable function (hashicorp/aws >= 6.25, "
+                         "which has durable_config).");
+    cg_buf_puts(b, "# `terraform init && terraform apply` next to the function zip (`dwf build`).\n");
+    dyn_comment(d, b);
+    cg_buf_puts(b, "terraform {\n  required_providers {\n    aws = {\n"
+                   "      source  = \"hashicorp/aws\"\n      version = \">= 6.25.0\"\n    }\n"
+                   "  }\n}\n\n");
+    if (d->region) {
+        cg_buf_puts(b, "provider \"aws\" {\n  region = ");
+        json_str(b, d->region);
+        cg_buf_puts(b, "\n}\n\n");
+    }
+    if (!d->region) cg_buf_puts(b, "data \"aws_region\" \"current\" {}\n");
+    if (!d->account) cg_buf_puts(b, "data \"aws_caller_identity\" \"current\" {}\n");
+    if (!d->region || !d->account) cg_buf_putc(b, '\n');
+    cg_buf_puts(b, "locals {\n  function_name = ");
+    json_str(b, d->fname);
+    cg_buf_puts(b, "\n  region        = ");
+    if (d->region) json_str(b, d->region);
+    else cg_buf_puts(b, "data.aws_region.current.region");
+    cg_buf_puts(b, "\n  account       = ");
+    if (d->account) json_str(b, d->account);
+    else cg_buf_puts(b, "data.aws_caller_identity.current.account_id");
+    cg_buf_puts(b, "\n  # The same policy files deploy.sh uses; ${REGION}/${ACCOUNT} filled in here.\n"
+                   "  vars = { REGION = local.region, ACCOUNT = local.account }\n}\n\n");
+    cg_buf_puts(b, "resource \"aws_iam_role\" \"workflow\" {\n"
+                   "  name               = \"${local.function_name}-role\"\n"
+                   "  assume_role_policy = file(\"${path.module}/iam/trust-policy.json\")\n}\n\n"
+                   "resource \"aws_iam_role_policy\" \"durable\" {\n"
+                   "  name   = \"dwf-durable\"\n  role   = aws_iam_role.workflow.id\n"
+                   "  policy = templatefile(\"${path.module}/iam/durable-policy.json\", "
+                   "local.vars)\n}\n\n");
+    if (p->cfg.uses_callbacks)
+        cg_buf_puts(b, "# For whoever completes this workflow's callbacks: attach it to their "
+                       "user or role.\nresource \"aws_iam_policy\" \"callback_sender\" {\n"
+                       "  name   = \"${local.function_name}-callback-sender\"\n"
+                       "  policy = templatefile(\"${path.module}/iam/callback-sender-policy.json\", "
+                       "local.vars)\n}\n\n");
+    cg_buf_puts(b, "resource \"aws_lambda_function\" \"workflow\" {\n"
+                   "  function_name    = local.function_name\n"
+                   "  role             = aws_iam_role.workflow.arn\n"
+                   "  runtime          = \"provided.al2023\"\n"
+                   "  handler          = \"bootstrap\"\n  filename         = ");
+    CgBuf z = {0};
+    cg_buf_printf(&z, "${path.module}/%s", d->zip);
+    json_str(b, z.s);
+    cg_buf_puts(b, "\n  source_code_hash = filebase64sha256(");
+    json_str(b, z.s);
+    cg_buf_free(&z);
+    cg_buf_printf(b, ")\n  memory_size      = %d\n  timeout          = %d\n", p->cfg.memory_mb,
+                  p->cfg.timeout_s);
+    cg_buf_puts(b, "  # Durable executions need a qualified ARN: publish a version.\n"
+                   "  publish          = true\n\n");
+    cg_buf_printf(b, "  durable_config {\n    execution_timeout = %lld\n"
+                     "    retention_period  = %d\n  }\n\n",
+                  p->cfg.execution_timeout, p->cfg.retention_days);
+    cg_buf_puts(b, "  # Deleting stops in-flight executions first, which can take a while.\n"
+                   "  timeouts {\n    delete = \"60m\"\n  }\n\n"
+                   "  depends_on = [aws_iam_role_policy.durable]\n}\n\n"
+                   "output \"qualified_arn\" {\n"
+                   "  description = \"invoke this (the published version)\"\n"
+                   "  value       = aws_lambda_function.workflow.qualified_arn\n}\n");
+}
+
+/* ---- writing ---------------------------------------------------------------------------------- */
+
+static int mkdir_p(const char *dir, char *errbuf, size_t errlen)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s", dir) >= (int)sizeof tmp) {
+        snprintf(errbuf, errlen, "%s: path too long", dir);
+        return -1;
+    }
+    for (char *s = tmp + 1; *s; s++) {
+        if (*s != '/') continue;
+        *s = '\0';
+        if (mkdir(tmp, 0777) != 0 && errno != EEXIST) {
+            snprintf(errbuf, errlen, "cannot create %s: %s", tmp, strerror(errno));
+            return -1;
+        }
+        *s = '/';
+    }
+    if (mkdir(tmp, 0777) != 0 && errno != EEXIST) {
+        snprintf(errbuf, errlen, "cannot create %s: %s", tmp, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (stat(tmp, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        snprintf(errbuf, errlen, "%s is not a directory", tmp);
+        return -1;
+    }
+    return 0;
+}
+
+static int write_file(const char *dir, const char *name, const CgBuf *b, int mode, char *errbuf,
+                      size_t errlen)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (b->oom) {
+        snprintf(errbuf, errlen, "%s: out of memory", path);
+        return -1;
+    }
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        snprintf(errbuf, errlen, "cannot write %s: %s", path, strerror(errno));
+        return -1;
+    }
+    int ok = b->len == 0 || fwrite(b->s, 1, b->len, f) == b->len;
+    int saved = errno;
+    if (fclose(f) != 0 && ok) {
+        ok = 0;
+        saved = errno;
+    }
+    if (!ok) {
+        snprintf(errbuf, errlen, "cannot write %s: %s", path, strerror(saved));
+        return -1;
+    }
+    if (mode && chmod(path, (mode_t)mode) != 0) {
+        snprintf(errbuf, errlen, "cannot chmod %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int cg_emit_artifacts(const Program *p, const char *dir, const CgOptions *o, char *errbuf,
+                      size_t errlen)
+{
+    char dummy[8];
+    if (!errbuf || errlen == 0) {
+        errbuf = dummy;
+        errlen = sizeof dummy;
+    }
+    errbuf[0] = '\0';
+    if (!p || !p->workflow || !dir) {
+        snprintf(errbuf, errlen, "nothing to emit");
+        return -1;
+    }
+    Deploy d;
+    memset(&d, 0, sizeof d);
+    d.p = p;
+    d.fname = p->cfg.function_name ? p->cfg.function_name
+                                   : (p->workflow->u.wf.name ? p->workflow->u.wf.name : "workflow");
+    d.region = o && o->region ? o->region : p->cfg.region;
+    d.account = o && o->account ? o->account : p->cfg.account;
+    d.zip = o && o->zip_name ? o->zip_name : "function.zip";
+    d.dyn_invokes = cg_dynamic_invokes(p, &d.dyn_line);
+
+    char iam[4200];
+    snprintf(iam, sizeof iam, "%s/iam", dir);
+    if (mkdir_p(dir, errbuf, errlen) != 0 || mkdir_p(iam, errbuf, errlen) != 0) return -1;
+
+    CgBuf b = {0};
+    int rc = 0;
+#define EMIT(name, mode, fill)                                                                \
+    do {                                                                                      \
+        b.len = 0;                                                                            \
+        if (b.s) b.s[0] = '\0';                                                               \
+        fill;                                                                                 \
+        if (rc == 0 && write_file(dir, name, &b, mode, errbuf, errlen) != 0) rc = -1;         \
+    } while (0)
+    EMIT("durable-config.json", 0, json_durable_config(&d, &b));
+    EMIT("iam/trust-policy.json", 0, cg_buf_puts(&b, trust_policy));
+    EMIT("iam/durable-policy.json", 0, json_durable_policy(&d, &b));
+    if (p->cfg.uses_callbacks) {
+        EMIT("iam/callback-sender-policy.json", 0, json_callback_policy(&d, &b));
+    } else {
+        /* A stale sender policy from an earlier compile of a different workflow would lie. */
+        char stale[4300];
+        snprintf(stale, sizeof stale, "%s/iam/callback-sender-policy.json", dir);
+        if (remove(stale) != 0 && errno != ENOENT && rc == 0) {
+            snprintf(errbuf, errlen, "cannot remove %s: %s", stale, strerror(errno));
+            rc = -1;
+        }
+    }
+    EMIT("deploy.sh", 0755, emit_deploy_sh(&d, &b));
+    EMIT("template.yaml", 0, emit_sam(&d, &b));
+    EMIT("main.tf", 0, emit_tf(&d, &b));
+#undef EMIT
+    cg_buf_free(&b);
+    return rc;
+}
