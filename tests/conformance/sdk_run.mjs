@@ -60,6 +60,7 @@ export async function runSeed(name, input) {
   const invocations = [];
   const checkpoints = [];
   let callNo = 0;
+  let lastState = null;
 
   const wrapped = async (event, lambdaCtx) => {
     const inv = {
@@ -90,6 +91,18 @@ export async function runSeed(name, input) {
     }
     const resp = await seed.handler(event, lambdaCtx);
     inv.response = plain(resp);
+    // What GetDurableExecutionState returns at the end of this invocation: the EXECUTION operation
+    // included, unlike getOperations(). Kept for the last invocation only.
+    if (client && typeof client.getExecutionState === "function") {
+      try {
+        const st = await client.getExecutionState({
+          DurableExecutionArn: event.DurableExecutionArn, CheckpointToken: event.CheckpointToken,
+        });
+        lastState = plain(st);
+      } catch (e) {
+        lastState = { error: String(e?.message ?? e) };
+      }
+    }
     inv.endMs = rel();
     return resp;
   };
@@ -138,6 +151,7 @@ export async function runSeed(name, input) {
     runnerInvocations: plain(execution.getInvocations()),
     invocations,
     checkpoints,
+    stateAtLastInvocationEnd: lastState,
     historyEventTypes: history.map((e) => [e.EventType, e.Name ?? null]),
   };
 }
