@@ -34,11 +34,15 @@ if ! command -v python3 >/dev/null; then
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/dwf-bare-root.XXXXXX")
-peer_pid="" boot_pid=""
+peer_pid="" boot_pid="" proc_mounted=""
 cleanup() {
   [ -n "$boot_pid" ] && kill "$boot_pid" 2>/dev/null
   [ -n "$peer_pid" ] && kill "$peer_pid" 2>/dev/null
   wait 2>/dev/null
+  # Never rm -rf through a mounted /proc.
+  if [ -n "$proc_mounted" ] && ! umount "$work/root/proc"; then
+    echo "bare_root: could not unmount $work/root/proc; left $work in place" >&2; return
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -72,6 +76,11 @@ extra=$(cd "$root" && find . -mindepth 1 \( -path ./var/task -prune -o -print \)
         grep -v -x -e ./bin -e ./bin/busybox -e ./bin/sh -e ./var -e ./tmp)
 if [ -n "$extra" ]; then fail bare_root_unpack "unexpected files in the root: $extra"; exit 0; fi
 pass bare_root_unpack
+# A sanitizer build of dwf (make SANITIZE=...) links a sanitized program, and ASan reads
+# /proc/self/maps before main: give that build a /proc (Lambda has one), nothing more.
+if ls "$root"/var/task/lib/libasan.so.* >/dev/null 2>&1; then
+  mkdir -p "$root/proc" && mount -t proc proc "$root/proc" && proc_mounted=1
+fi
 
 # The CA fallback: with no system bundle in the root, the bootstrap must pick the one it ships.
 # Run its own preamble with the final exec swapped for an echo.
