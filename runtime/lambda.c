@@ -323,6 +323,18 @@ typedef struct api_call {
     const char *body;                /* NULL = empty */
 } api_call;
 
+/* An attempt may not outlive the invocation: past the deadline Lambda kills the process in
+ * the middle of the call, while an attempt cut short still leaves time to post the error. */
+static long attempt_timeout_ms(const dwf__lambda_api *api) {
+    long t = api->timeout_ms;
+    if (api->deadline_ms > 0) {
+        double left = api->deadline_ms - wall_ms() - 500.0;
+        if (left < 1000.0) left = 1000.0;
+        if (left < (double)t) t = (long)left;
+    }
+    return t;
+}
+
 /* One attempt. Returns 0 when an HTTP answer arrived (any status), -1 on a network error. */
 static int api_attempt(dwf__lambda_api *api, const api_call *c, http_resp *r, dwf_error *err) {
     CURL *h = api->curl;
@@ -375,7 +387,7 @@ static int api_attempt(dwf__lambda_api *api, const api_call *c, http_resp *r, dw
     SETOPT(CURLOPT_HTTPHEADER, hdrs);
     SETOPT(CURLOPT_USERAGENT, "dwf/" DWF_VERSION);
     SETOPT(CURLOPT_NOSIGNAL, 1L);
-    SETOPT(CURLOPT_TIMEOUT_MS, api->timeout_ms);
+    SETOPT(CURLOPT_TIMEOUT_MS, attempt_timeout_ms(api));
     SETOPT(CURLOPT_CONNECTTIMEOUT_MS, 5000L);
     SETOPT(CURLOPT_WRITEFUNCTION, on_body);
     SETOPT(CURLOPT_WRITEDATA, r);

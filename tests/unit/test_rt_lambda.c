@@ -48,6 +48,7 @@ typedef struct script {
     int status;
     const char *h1, *v1, *h2, *v2, *h3, *v3; /* optional headers */
     const char *body;
+    int delay_ms; /* answer this late */
     int used;
 } script;
 
@@ -231,6 +232,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     } else if (strcmp(method, "POST") == 0 && strstr(url, "/2018-06-01/runtime/")) {
         status = 202;
         body = "{\"status\":\"OK\"}";
+    }
+    int delay_ms = s ? s->delay_ms : 0;
+    if (delay_ms) {
+        pthread_mutex_unlock(&mu);
+        usleep((useconds_t)delay_ms * 1000);
+        pthread_mutex_lock(&mu);
     }
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
@@ -581,6 +588,28 @@ static void test_retries_respect_deadline(void) {
     TT_EQ_INT(1, retryable);
     TT_EQ_INT(1, count_reqs("/checkpoint"));
     cJSON_Delete(req);
+    dwf__lambda_api_free(&api);
+}
+
+/* One attempt is cut off before the deadline instead of outliving the invocation. */
+static void test_attempt_cut_at_deadline(void) {
+    dwf__lambda_api api;
+    dwf_transport t;
+    if (setup_transport(&api, &t) < 0) {
+        TT_ASSERT(0);
+        return;
+    }
+    add_script((script){.match = "/state", .status = 200, .body = "{\"Operations\":[]}",
+                        .delay_ms = 2500});
+    double start = dwf__lambda_now_ms(&t);
+    api.deadline_ms = start + 1900; /* attempt timeout = 1900 - 500 = 1400 ms */
+    cJSON *resp = NULL;
+    dwf_error err;
+    TT_EQ_INT(-1, t.get_state(&t, ARN, "tok", NULL, &resp, &err));
+    double took = dwf__lambda_now_ms(&t) - start;
+    TT_EQ_STR("NetworkError", err.type);
+    TT_ASSERT(took >= 1300 && took < 2300);
+    TT_EQ_INT(1, api.calls);
     dwf__lambda_api_free(&api);
 }
 
@@ -1000,7 +1029,8 @@ int main(void) {
         return 1;
     }
     struct MHD_Daemon *d = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, on_request, NULL,
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0, NULL, NULL,
+        on_request, NULL,
         MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, NULL, MHD_OPTION_SOCK_ADDR,
         (struct sockaddr *)&(struct sockaddr_in){.sin_family = AF_INET,
@@ -1025,6 +1055,7 @@ int main(void) {
     TT_RUN(test_checkpoint_other_4xx_fails_execution);
     TT_RUN(test_checkpoint_network_error);
     TT_RUN(test_retries_respect_deadline);
+    TT_RUN(test_attempt_cut_at_deadline);
     TT_RUN(test_state_paging);
     TT_RUN(test_no_session_token);
     TT_RUN(test_loop);
