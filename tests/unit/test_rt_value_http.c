@@ -1,0 +1,500 @@
+/*
+ * test_rt_value_http.c: the step-body services: dwf_http against a tiny HTTP server this test
+ * runs on 127.0.0.1 in a thread, dwf_log (captured from stderr), dwf_call and dwf_attempt.
+ *
+ * The server answers one request per connection (Connection: close), by path:
+ *   /json        200 application/json {"ok":true,"n":4980}, X-Multi sent twice
+ *   /text        200 text/plain "hello\0world" (a NUL byte in the body)
+ *   /echo        200 application/json: the request's method, body, Content-Type and X-Test
+ *   /status/NNN  status NNN, body "nope NNN"
+ *   /badjson     200 application/json with a body that is not JSON
+ *   /slow        waits 1.5 s, then 200 (for timeouts)
+ *   /redirect    302 to /json
+ */
+#include <arpa/inet.h>
+#include <strings.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "test_rt_value_fake.h"
+
+#define EQ_JSON(want, v)                                                                      \
+    do {                                                                                      \
+        char *t_ = dwf__to_json(v);                                                           \
+        tt_checks++;                                                                          \
+        if (!t_ || strcmp((want), t_) != 0)                                                   \
+            TT_FAIL_("%s: expected %s, got %s", #v, (want), t_ ? t_ : "(null)");              \
+        free(t_);                                                                             \
+    } while (0)
+
+/* The pending error must be of `type` and its message must contain `part`. */
+#define ERR(type, part)                                                                       \
+    do {                                                                                      \
+        dwf_val *e_ = dwf_error_take(C);                                                      \
+        const cJSON *ty_ = cJSON_GetObjectItemCaseSensitive(e_, "ErrorType");                 \
+        const cJSON *m_ = cJSON_GetObjectItemCaseSensitive(e_, "ErrorMessage");               \
+        tt_checks++;                                                                          \
+        if (!cJSON_IsString(ty_) || strcmp(ty_->valuestring, (type)) != 0)                    \
+            TT_FAIL_("expected error %s, got %s", (type),                                     \
+                     cJSON_IsString(ty_) ? ty_->valuestring : "no error");                    \
+        else if (!cJSON_IsString(m_) || !strstr(m_->valuestring, (part)))                     \
+            TT_FAIL_("error message \"%s\" lacks \"%s\"",                                     \
+                     cJSON_IsString(m_) ? m_->valuestring : "", (part));                      \
+    } while (0)
+
+#define NO_ERR()                                                                              \
+    do {                                                                                      \
+        dwf_val *e_ = dwf_error_take(C);                                                      \
+        tt_checks++;                                                                          \
+        if (e_) {                                                                             \
+            char *t_ = dwf__to_json(e_);                                                      \
+            TT_FAIL_("unexpected error %s", t_ ? t_ : "?");                                   \
+            free(t_);                                                                         \
+        }                                                                                     \
+    } while (0)
+
+static dwf_val *J(const char *text) { return dwf__own(C, dwf__parse_json(text, strlen(text), NULL)); }
+static dwf_val *S(const char *s) { return dwf_str(C, s); }
+
+/* ---- the test server -------------------------------------------------------------------- */
+static int srv_fd = -1, srv_port;
+static volatile int srv_stop;
+static pthread_t srv_thread;
+
+static void send_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
+        if (k <= 0) return; /* the client gave up (timeout test): fine */
+        p += k;
+        n -= (size_t)k;
+    }
+}
+
+static void respond(int fd, int status, const char *extra_headers, const char *ctype,
+                    const char *body, size_t n)
+{
+    char head[512];
+    int k = snprintf(head, sizeof head,
+                     "HTTP/1.1 %d X\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%sConnection: close\r\n\r\n",
+                     status, ctype, n, extra_headers ? extra_headers : "");
+    send_all(fd, head, (size_t)k);
+    send_all(fd, body, n);
+}
+
+/* Value of header `name` (case-insensitive) in the request head, copied to out. */
+static void header_of(const char *head, const char *name, char *out, size_t cap)
+{
+    out[0] = '\0';
+    size_t n = strlen(name);
+    for (const char *p = strstr(head, "\r\n"); p && p[2]; p = strstr(p + 2, "\r\n")) {
+        if (strncasecmp(p + 2, name, n) == 0 && p[2 + n] == ':') {
+            const char *v = p + 3 + n;
+            while (*v == ' ') v++;
+            size_t len = strcspn(v, "\r");
+            if (len >= cap) len = cap - 1;
+            memcpy(out, v, len);
+            out[len] = '\0';
+            return;
+        }
+    }
+}
+
+static void serve_one(int fd)
+{
+    char req[65536];
+    size_t len = 0;
+    char *end = NULL;
+    while (!end && len < sizeof req - 1) {
+        ssize_t k = recv(fd, req + len, sizeof req - 1 - len, 0);
+        if (k <= 0) return;
+        len += (size_t)k;
+        req[len] = '\0';
+        end = strstr(req, "\r\n\r\n");
+    }
+    if (!end) return;
+    *end = '\0';
+    char clen[32], ctype[128], xtest[128], method[16] = "", path[256] = "";
+    header_of(req, "Content-Length", clen, sizeof clen);
+    header_of(req, "Content-Type", ctype, sizeof ctype);
+    header_of(req, "X-Test", xtest, sizeof xtest);
+    sscanf(req, "%15s %255s", method, path);
+    size_t want = (size_t)atol(clen), have = len - (size_t)(end + 4 - req);
+    char *body = end + 4;
+    while (have < want && (size_t)(body - req) + have < sizeof req - 1) {
+        ssize_t k = recv(fd, body + have, sizeof req - 1 - (size_t)(body - req) - have, 0);
+        if (k <= 0) break;
+        have += (size_t)k;
+    }
+
+    if (strcmp(path, "/json") == 0) {
+        const char *b = "{\"ok\":true,\"n\":4980}";
+        respond(fd, 200, "X-Multi: a\r\nX-Multi: b\r\n", "application/json; charset=utf-8", b, strlen(b));
+    } else if (strcmp(path, "/text") == 0) {
+        respond(fd, 200, NULL, "text/plain", "hello\0world", 11);
+    } else if (strcmp(path, "/echo") == 0) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "method", method);
+        char *bt = strndup(body, have);
+        cJSON_AddStringToObject(o, "body", bt ? bt : "");
+        free(bt);
+        cJSON_AddNumberToObject(o, "bodyLength", (double)have);
+        cJSON_AddStringToObject(o, "ctype", ctype);
+        cJSON_AddStringToObject(o, "xtest", xtest);
+        char *t = cJSON_PrintUnformatted(o);
+        respond(fd, 200, NULL, "application/json", t, strlen(t));
+        cJSON_free(t);
+        cJSON_Delete(o);
+    } else if (strncmp(path, "/status/", 8) == 0) {
+        char b[32];
+        int n = snprintf(b, sizeof b, "nope %d", atoi(path + 8));
+        respond(fd, atoi(path + 8), NULL, "text/plain", b, (size_t)n);
+    } else if (strcmp(path, "/badjson") == 0) {
+        respond(fd, 200, NULL, "application/json", "{oops", 5);
+    } else if (strcmp(path, "/slow") == 0) {
+        struct timespec ts = {1, 500000000};
+        nanosleep(&ts, NULL);
+        respond(fd, 200, NULL, "text/plain", "late", 4);
+    } else if (strcmp(path, "/redirect") == 0) {
+        respond(fd, 302, "Location: /json\r\n", "text/plain", "", 0);
+    } else {
+        respond(fd, 404, NULL, "text/plain", "no such path", 12);
+    }
+}
+
+static void *serve(void *arg)
+{
+    (void)arg;
+    while (!srv_stop) {
+        int fd = accept(srv_fd, NULL, NULL);
+        if (fd < 0) break; /* shutdown() by server_stop */
+        serve_one(fd);
+        close(fd);
+    }
+    return NULL;
+}
+
+static int server_start(void)
+{
+    srv_fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (srv_fd < 0) return -1;
+    int one = 1;
+    setsockopt(srv_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t al = sizeof a;
+    if (bind(srv_fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(srv_fd, 16) != 0 ||
+        getsockname(srv_fd, (struct sockaddr *)&a, &al) != 0) {
+        close(srv_fd);
+        return -1;
+    }
+    srv_port = ntohs(a.sin_port);
+    if (pthread_create(&srv_thread, NULL, serve, NULL) != 0) {
+        close(srv_fd);
+        return -1;
+    }
+    return 0;
+}
+
+static void server_stop(void)
+{
+    srv_stop = 1;
+    shutdown(srv_fd, SHUT_RDWR);
+    pthread_join(srv_thread, NULL);
+    close(srv_fd);
+}
+
+/* A port nothing listens on: bind one, then close it. */
+static int closed_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t al = sizeof a;
+    int port = 1;
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &al) == 0)
+        port = ntohs(a.sin_port);
+    if (fd >= 0) close(fd);
+    return port;
+}
+
+static dwf_val *url(const char *path)
+{
+    char u[128];
+    snprintf(u, sizeof u, "http://127.0.0.1:%d%s", srv_port, path);
+    return S(u);
+}
+
+/* ---- http ---------------------------------------------------------------------------------- */
+static void t_http_json(void)
+{
+    dwf_val *r = dwf_http(C, "GET", url("/json"), NULL, NULL, 5);
+    NO_ERR();
+    EQ_JSON("200", dwf_get(C, r, "status"));
+    EQ_JSON("{\"ok\":true,\"n\":4980}", dwf_get(C, r, "body")); /* parsed, not text */
+    dwf_val *h = dwf_get(C, r, "headers");
+    EQ_JSON("\"application/json; charset=utf-8\"", dwf_get(C, h, "content-type")); /* lowercase */
+    EQ_JSON("\"a, b\"", dwf_get(C, h, "x-multi"));
+    EQ_JSON("\"20\"", dwf_get(C, h, "content-length"));
+}
+
+static void t_http_text_with_nul(void)
+{
+    dwf_val *r = dwf_http(C, "GET", url("/text"), J("{}"), dwf_null(C), 5);
+    NO_ERR();
+    EQ_JSON("\"hello\\u0000world\"", dwf_get(C, r, "body"));
+    /* JSON content that does not parse stays text */
+    r = dwf_http(C, "GET", url("/badjson"), NULL, NULL, 5);
+    NO_ERR();
+    EQ_JSON("\"{oops\"", dwf_get(C, r, "body"));
+    /* redirects are followed; the final response's headers only */
+    r = dwf_http(C, "GET", url("/redirect"), NULL, NULL, 5);
+    NO_ERR();
+    EQ_JSON("200", dwf_get(C, r, "status"));
+    EQ_JSON("null", dwf_get(C, dwf_get(C, r, "headers"), "location"));
+}
+
+static void t_http_request_bodies(void)
+{
+    /* a non-string body goes as JSON, with Content-Type application/json */
+    dwf_val *r = dwf_http(C, "POST", url("/echo"), J("{\"X-Test\":\"yes\"}"),
+                          J("{\"orderId\":\"ORD-7\",\"amount\":0.1}"), 5);
+    NO_ERR();
+    EQ_JSON("{\"method\":\"POST\",\"body\":\"{\\\"orderId\\\":\\\"ORD-7\\\",\\\"amount\\\":0.1}\","
+            "\"bodyLength\":32,\"ctype\":\"application/json\",\"xtest\":\"yes\"}",
+            dwf_get(C, r, "body"));
+    /* a string body goes raw (its NUL byte too); the caller's Content-Type is kept */
+    r = dwf_http(C, "PUT", url("/echo"), J("{\"Content-Type\":\"text/plain\",\"X-Test\":42}"),
+                 dwf_strn(C, "a\0b", 3), 5);
+    NO_ERR();
+    EQ_JSON("\"PUT\"", dwf_get(C, dwf_get(C, r, "body"), "method"));
+    EQ_JSON("3", dwf_get(C, dwf_get(C, r, "body"), "bodyLength"));
+    EQ_JSON("\"text/plain\"", dwf_get(C, dwf_get(C, r, "body"), "ctype"));
+    EQ_JSON("\"42\"", dwf_get(C, dwf_get(C, r, "body"), "xtest")); /* header values as text */
+    /* DELETE without a body; a JSON array body with DELETE keeps the method */
+    r = dwf_http(C, "DELETE", url("/echo"), NULL, NULL, 5);
+    NO_ERR();
+    EQ_JSON("{\"method\":\"DELETE\",\"body\":\"\",\"bodyLength\":0,\"ctype\":\"\",\"xtest\":\"\"}",
+            dwf_get(C, r, "body"));
+    r = dwf_http(C, "DELETE", url("/echo"), NULL, J("[1,2]"), 5);
+    NO_ERR();
+    EQ_JSON("\"DELETE\"", dwf_get(C, dwf_get(C, r, "body"), "method"));
+    EQ_JSON("\"[1,2]\"", dwf_get(C, dwf_get(C, r, "body"), "body"));
+}
+
+static void t_http_status_errors(void)
+{
+    char want[128];
+    EQ_JSON("null", dwf_http(C, "GET", url("/status/503"), NULL, NULL, 5));
+    snprintf(want, sizeof want, "GET http://127.0.0.1:%d/status/503 returned HTTP 503: nope 503", srv_port);
+    ERR("Http5xx", want);
+    dwf_http(C, "POST", url("/status/500"), NULL, S("x"), 5);
+    ERR("Http5xx", "POST");
+    dwf_http(C, "GET", url("/status/429"), NULL, NULL, 5);
+    ERR("Http429", "429");
+    dwf_http(C, "GET", url("/status/404"), NULL, NULL, 5);
+    ERR("HttpError", "404");
+    dwf_http(C, "GET", url("/status/400"), NULL, NULL, 5);
+    ERR("HttpError", "400");
+    dwf_http(C, "GET", url("/status/204"), NULL, NULL, 5);
+    NO_ERR();
+}
+
+static void t_http_network_errors(void)
+{
+    char u[64];
+    snprintf(u, sizeof u, "http://127.0.0.1:%d/x", closed_port());
+    EQ_JSON("null", dwf_http(C, "GET", S(u), NULL, NULL, 5));
+    ERR("HttpNetworkError", u);
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    dwf_http(C, "GET", url("/slow"), NULL, NULL, 0.3);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    ERR("Timeout", "/slow");
+    double s = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+    TT_ASSERT(s < 1.2); /* gave up at the timeout, not when the server answered */
+    dwf_http(C, "GET", S("foo://nowhere"), NULL, NULL, 5);
+    ERR("HttpError", "foo://nowhere");
+    dwf_http(C, "GET", dwf_num(C, 1), NULL, NULL, 5);
+    ERR("TypeError", "url");
+    dwf_http(C, "GET", url("/json"), S("x"), NULL, 5);
+    ERR("TypeError", "headers");
+}
+
+/* Requests from several threads at once: one easy handle each, nothing shared. */
+static void *http_thread(void *arg)
+{
+    int *ok = arg;
+    dwf_val *r = dwf_http(C, "GET", url("/json"), NULL, NULL, 5);
+    *ok = r && cJSON_IsObject(r);
+    return NULL;
+}
+
+static void t_http_threads(void)
+{
+    if (real_core) return; /* the pending-error slot of one context is not ours to share */
+    pthread_t th[4];
+    int ok[4] = {0};
+    for (int i = 0; i < 4; i++) pthread_create(&th[i], NULL, http_thread, &ok[i]);
+    for (int i = 0; i < 4; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < 4; i++) TT_ASSERT(ok[i]);
+    NO_ERR();
+}
+
+/* ---- log ------------------------------------------------------------------------------------ */
+/* Run dwf_log with stderr sent to a temporary file; returns what it wrote (caller frees). */
+static char *capture_log(int level, dwf_val *msg)
+{
+    fflush(stderr);
+    int saved = dup(2);
+    FILE *tmp = tmpfile();
+    if (saved < 0 || !tmp) return strdup("(capture failed)");
+    dup2(fileno(tmp), 2);
+    dwf_log(C, level, msg);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    long n = ftell(tmp);
+    char *text = calloc(1, n > 0 ? (size_t)n + 1 : 1);
+    rewind(tmp);
+    if (text && n > 0 && fread(text, 1, (size_t)n, tmp) != (size_t)n) text[0] = '\0';
+    fclose(tmp);
+    return text;
+}
+
+#define LOG_HEAD "{\"requestId\":\"" TEST_REQUEST_ID "\",\"timestamp\":\"2026-03-20T15:12:26.545Z\","
+
+static void t_log_in_step(void)
+{
+    dwf_at(C, 12, 9);
+    char *t = capture_log(DWF_LOG_INFO, S("Validating order ORD-7"));
+    TT_EQ_STR(LOG_HEAD "\"level\":\"INFO\",\"executionArn\":\"" TEST_ARN "\","
+              "\"operationId\":\"" STEP_OP_ID "\",\"operationName\":\"" STEP_NAME "\","
+              "\"attempt\":1,\"location\":\"value.dwf:12\",\"message\":\"Validating order ORD-7\"}\n", t);
+    free(t);
+    /* a non-string message is logged as the value itself */
+    t = capture_log(DWF_LOG_ERROR, J("{\"n\":0.1,\"s\":\"a\\u0000\"}"));
+    TT_ASSERT(strstr(t, "\"level\":\"ERROR\"") != NULL);
+    TT_ASSERT(strstr(t, "\"message\":{\"n\":0.1,\"s\":\"a\\u0000\"}}\n") != NULL);
+    free(t);
+    EQ_JSON("1", dwf_attempt(C));
+    NO_ERR();
+}
+
+static void t_log_levels(void)
+{
+    setenv("AWS_LAMBDA_LOG_LEVEL", "warn", 1);
+    char *t = capture_log(DWF_LOG_INFO, S("hidden"));
+    TT_EQ_STR("", t);
+    free(t);
+    t = capture_log(DWF_LOG_DEBUG, S("hidden"));
+    TT_EQ_STR("", t);
+    free(t);
+    t = capture_log(DWF_LOG_WARN, S("shown"));
+    TT_ASSERT(strstr(t, "\"level\":\"WARN\"") && strstr(t, "\"message\":\"shown\""));
+    free(t);
+    setenv("AWS_LAMBDA_LOG_LEVEL", "ERROR", 1);
+    t = capture_log(DWF_LOG_WARN, S("hidden"));
+    TT_EQ_STR("", t);
+    free(t);
+    setenv("AWS_LAMBDA_LOG_LEVEL", "nonsense", 1); /* the SDK falls back to DEBUG */
+    t = capture_log(DWF_LOG_DEBUG, S("shown"));
+    TT_ASSERT(strstr(t, "\"level\":\"DEBUG\"") != NULL);
+    free(t);
+    unsetenv("AWS_LAMBDA_LOG_LEVEL");
+    t = capture_log(DWF_LOG_DEBUG, S("shown"));
+    TT_ASSERT(strstr(t, "\"level\":\"DEBUG\"") != NULL);
+    free(t);
+}
+
+static void t_log_outside_step(void)
+{
+    dwf_at(C, 3, 1);
+    char *t = capture_log(DWF_LOG_INFO, S("top"));
+    /* no operation fields outside a step body, as the SDK's context logger */
+    TT_EQ_STR(LOG_HEAD "\"level\":\"INFO\",\"executionArn\":\"" TEST_ARN "\","
+              "\"location\":\"value.dwf:3\",\"message\":\"top\"}\n", t);
+    free(t);
+}
+
+/* Replaying: nothing is written (fake context only: the flag is the core's to set). */
+static void t_log_suppressed_on_replay(void)
+{
+    C->replaying = 1;
+    char *t = capture_log(DWF_LOG_ERROR, S("again"));
+    TT_EQ_STR("", t);
+    free(t);
+    C->replaying = 0;
+    t = capture_log(DWF_LOG_ERROR, S("now"));
+    TT_ASSERT(strstr(t, "\"message\":\"now\"") != NULL);
+    free(t);
+}
+
+/* ---- call ----------------------------------------------------------------------------------- */
+static cJSON *cf_sum(dwf_ctx *c, int argc, cJSON *const *argv)
+{
+    double s = 0;
+    for (int i = 0; i < argc; i++) {
+        if (!cJSON_IsNumber(argv[i])) {
+            dwf_failf(c, "BadArgument", "sum: argument %d is not a number", i + 1);
+            return NULL;
+        }
+        s += argv[i]->valuedouble;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "sum", s);
+    cJSON_AddNumberToObject(o, "argc", argc);
+    return o;
+}
+
+static cJSON *cf_nothing(dwf_ctx *c, int argc, cJSON *const *argv)
+{
+    (void)c, (void)argc, (void)argv;
+    return NULL;
+}
+
+static void t_call(void)
+{
+    dwf_val *args[] = {dwf_num(C, 1.5), dwf_num(C, 2)};
+    dwf_val *r = dwf_call(C, "sum", cf_sum, 2, args);
+    NO_ERR();
+    EQ_JSON("{\"sum\":3.5,\"argc\":2}", r);
+    EQ_JSON("[1.5,2]", dwf_arr(C, 2, args[0], args[1])); /* arguments untouched */
+    dwf_val *bad[] = {S("x")};
+    EQ_JSON("null", dwf_call(C, "sum", cf_sum, 1, bad));
+    ERR("BadArgument", "argument 1");
+    EQ_JSON("null", dwf_call(C, "nothing", cf_nothing, 0, NULL));
+    NO_ERR();
+    dwf_call(C, "missing", NULL, 0, NULL);
+    ERR("CallError", "missing");
+}
+
+static void root_tests(void)
+{
+    TT_RUN(t_log_outside_step);
+    TT_RUN(t_log_levels);
+    TT_RUN(t_call);
+    if (!real_core) TT_RUN(t_log_suppressed_on_replay);
+}
+
+static void step_tests(void)
+{
+    if (server_start() != 0) {
+        tt_current = "server_start";
+        TT_FAIL_("%s", "cannot start the test HTTP server");
+        return;
+    }
+    TT_RUN(t_http_json);
+    TT_RUN(t_http_text_with_nul);
+    TT_RUN(t_http_request_bodies);
+    TT_RUN(t_http_status_errors);
+    TT_RUN(t_http_network_errors);
+    TT_RUN(t_http_threads);
+    server_stop();
+    TT_RUN(t_log_in_step);
+}
+
+int main(void) { return value_harness(); }
