@@ -1,0 +1,1560 @@
+/*
+ * test_rt_core.c: the replay core (dwf_run_invocation and the durable operations) against an
+ * in-memory fake of the durable execution service.
+ *
+ * Workflows are written by hand exactly as generated code would be (a frame struct, static
+ * body functions, DWF_TRY). The fake service is a small state machine: it applies START /
+ * SUCCEED / FAIL / RETRY updates the way the reference's section 3 says, rotates the token,
+ * assigns CallbackIds, and between invocations lets time pass (waits finish, retried steps
+ * turn READY, chained invokes finish, callbacks complete as the test scripts). Each test then
+ * looks at the operation history, the checkpoint calls and the side-effect counters.
+ */
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "core.h" /* dwf__map, the core's own hash table, indexes the fake's records */
+#include "tinytest.h"
+
+/* ---- the fake service ----------------------------------------------------------------- */
+typedef struct fake {
+    cJSON *ops;   /* array of Operation records, in START order */
+    dwf__map index; /* Id -> record in ops */
+    int record_calls_off; /* the 10,000-step test keeps only a count */
+    int ncalls_total;
+    cJSON *calls; /* array of the Updates arrays of every checkpoint call */
+    int tokens;
+    char token[32];
+    int fail_call;      /* make the Nth checkpoint call (1-based) fail; 0 = never */
+    int fail_retryable;
+    int page_size;      /* 0 = everything in the event */
+    int get_state_calls;
+    char exec_result[64]; /* set by an EXECUTION SUCCEED */
+    size_t exec_result_len;
+    int invocations;
+    pthread_mutex_t mu;
+} fake;
+
+static void fake_init(fake *f)
+{
+    memset(f, 0, sizeof *f);
+    f->ops = cJSON_CreateArray();
+    dwf__map_init(&f->index, 64);
+    f->calls = cJSON_CreateArray();
+    f->fail_retryable = 1;
+    snprintf(f->token, sizeof f->token, "tok-0");
+    pthread_mutex_init(&f->mu, NULL);
+}
+
+static void fake_free(fake *f)
+{
+    cJSON_Delete(f->ops);
+    dwf__map_free(&f->index);
+    cJSON_Delete(f->calls);
+    pthread_mutex_destroy(&f->mu);
+}
+
+static cJSON *fake_op(fake *f, const char *id) { return dwf__map_get(&f->index, id); }
+
+static const char *sget(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static void set_str(cJSON *o, const char *k, const char *v)
+{
+    cJSON_DeleteItemFromObjectCaseSensitive(o, k);
+    if (v) cJSON_AddStringToObject(o, k, v);
+}
+
+static cJSON *details(cJSON *op, const char *k)
+{
+    cJSON *d = cJSON_GetObjectItemCaseSensitive(op, k);
+    return d ? d : cJSON_AddObjectToObject(op, k);
+}
+
+static void bump_attempt(cJSON *sd)
+{
+    cJSON *a = cJSON_GetObjectItemCaseSensitive(sd, "Attempt");
+    int n = a ? a->valueint + 1 : 1;
+    cJSON_DeleteItemFromObjectCaseSensitive(sd, "Attempt");
+    cJSON_AddNumberToObject(sd, "Attempt", n);
+}
+
+static void apply(fake *f, const cJSON *u, cJSON *changed)
+{
+    const char *id = sget(u, "Id"), *type = sget(u, "Type"), *action = sget(u, "Action");
+    if (!strcmp(type, "EXECUTION")) {
+        const char *p = sget(u, "Payload");
+        snprintf(f->exec_result, sizeof f->exec_result, "%.60s", p ? p : "");
+        f->exec_result_len = p ? strlen(p) : 0;
+        return;
+    }
+    cJSON *op = fake_op(f, id);
+    if (!op) {
+        op = cJSON_CreateObject();
+        cJSON_AddStringToObject(op, "Id", id);
+        cJSON_AddStringToObject(op, "Type", type);
+        if (sget(u, "ParentId")) cJSON_AddStringToObject(op, "ParentId", sget(u, "ParentId"));
+        if (sget(u, "Name")) cJSON_AddStringToObject(op, "Name", sget(u, "Name"));
+        if (sget(u, "SubType")) cJSON_AddStringToObject(op, "SubType", sget(u, "SubType"));
+        cJSON_AddStringToObject(op, "Status", "STARTED");
+        cJSON_AddItemToArray(f->ops, op);
+        dwf__map_put(&f->index, id, op, NULL);
+    }
+    const char *payload = sget(u, "Payload");
+    const cJSON *err = cJSON_GetObjectItemCaseSensitive(u, "Error");
+    if (!strcmp(type, "STEP")) {
+        cJSON *sd = details(op, "StepDetails");
+        if (!strcmp(action, "START")) set_str(op, "Status", "STARTED");
+        else if (!strcmp(action, "SUCCEED") || !strcmp(action, "FAIL") || !strcmp(action, "RETRY")) {
+            set_str(op, "Status", !strcmp(action, "SUCCEED") ? "SUCCEEDED"
+                                  : !strcmp(action, "FAIL")  ? "FAILED"
+                                                             : "PENDING");
+            bump_attempt(sd);
+            set_str(sd, "Result", payload);
+            cJSON_DeleteItemFromObjectCaseSensitive(sd, "Error");
+            if (err) cJSON_AddItemToObject(sd, "Error", cJSON_Duplicate(err, 1));
+        }
+    } else if (!strcmp(type, "CONTEXT")) {
+        cJSON *cd = details(op, "ContextDetails");
+        if (!strcmp(action, "SUCCEED")) {
+            set_str(op, "Status", "SUCCEEDED");
+            set_str(cd, "Result", payload);
+            const cJSON *co = cJSON_GetObjectItemCaseSensitive(u, "ContextOptions");
+            if (co && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(co, "ReplayChildren")))
+                cJSON_AddTrueToObject(cd, "ReplayChildren");
+        } else if (!strcmp(action, "FAIL")) {
+            set_str(op, "Status", "FAILED");
+            if (err) cJSON_AddItemToObject(cd, "Error", cJSON_Duplicate(err, 1));
+        }
+    } else if (!strcmp(type, "CALLBACK")) {
+        char cb[64];
+        snprintf(cb, sizeof cb, "cb-%s", id);
+        set_str(details(op, "CallbackDetails"), "CallbackId", cb);
+    } else if (!strcmp(type, "WAIT")) {
+        details(op, "WaitDetails");
+    } else if (!strcmp(type, "CHAINED_INVOKE")) {
+        details(op, "ChainedInvokeDetails");
+    }
+    /* the response lists each changed op once */
+    cJSON *c;
+    cJSON_ArrayForEach(c, changed) if (!strcmp(c->valuestring, id)) return;
+    cJSON_AddItemToArray(changed, cJSON_CreateString(id));
+}
+
+static int fake_checkpoint(dwf_transport *t, const char *arn, const cJSON *req, cJSON **resp,
+                           dwf_error *err, int *retryable)
+{
+    fake *f = t->impl;
+    (void)arn;
+    pthread_mutex_lock(&f->mu);
+    const cJSON *ups = cJSON_GetObjectItemCaseSensitive(req, "Updates");
+    if (!f->record_calls_off) cJSON_AddItemToArray(f->calls, cJSON_Duplicate(ups, 1));
+    int n = ++f->ncalls_total;
+    const char *tok = sget(req, "CheckpointToken");
+    if ((f->fail_call && n == f->fail_call) || !tok || strcmp(tok, f->token) != 0) {
+        snprintf(err->type, sizeof err->type, "%s",
+                 f->fail_call == n ? "ServiceException" : "InvalidParameterValueException");
+        snprintf(err->message, sizeof err->message, "%s",
+                 f->fail_call == n ? "injected failure" : "Invalid Checkpoint Token");
+        *retryable = f->fail_call == n ? f->fail_retryable : 1;
+        pthread_mutex_unlock(&f->mu);
+        return -1;
+    }
+    cJSON *changed = cJSON_CreateArray();
+    const cJSON *u;
+    cJSON_ArrayForEach(u, ups) apply(f, u, changed);
+    snprintf(f->token, sizeof f->token, "tok-%d", ++f->tokens);
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddStringToObject(r, "CheckpointToken", f->token);
+    cJSON *ops = cJSON_AddArrayToObject(cJSON_AddObjectToObject(r, "NewExecutionState"), "Operations");
+    cJSON *c;
+    cJSON_ArrayForEach(c, changed) cJSON_AddItemToArray(ops, cJSON_Duplicate(fake_op(f, c->valuestring), 1));
+    cJSON_Delete(changed);
+    *resp = r;
+    pthread_mutex_unlock(&f->mu);
+    return 0;
+}
+
+static cJSON *exec_op(const char *input)
+{
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddStringToObject(e, "Id", "0f9b7c56-exec");
+    cJSON_AddStringToObject(e, "Type", "EXECUTION");
+    cJSON_AddStringToObject(e, "Status", "STARTED");
+    if (input) cJSON_AddStringToObject(cJSON_AddObjectToObject(e, "ExecutionDetails"), "InputPayload", input);
+    return e;
+}
+
+static const char *fake_input;
+
+static int fake_get_state(dwf_transport *t, const char *arn, const char *token, const char *marker,
+                          cJSON **response, dwf_error *err)
+{
+    fake *f = t->impl;
+    (void)arn;
+    (void)token;
+    (void)err;
+    f->get_state_calls++;
+    int from = atoi(marker); /* index into [EXECUTION, ops...] */
+    int total = cJSON_GetArraySize(f->ops) + 1;
+    cJSON *r = cJSON_CreateObject();
+    cJSON *ops = cJSON_AddArrayToObject(r, "Operations");
+    int i;
+    for (i = from; i < total && i < from + f->page_size; i++)
+        cJSON_AddItemToArray(ops, i == 0 ? exec_op(fake_input) : cJSON_Duplicate(cJSON_GetArrayItem(f->ops, i - 1), 1));
+    if (i < total) {
+        char m[16];
+        snprintf(m, sizeof m, "%d", i);
+        cJSON_AddStringToObject(r, "NextMarker", m);
+    }
+    *response = r;
+    return 0;
+}
+
+static double fake_now(dwf_transport *t)
+{
+    (void)t;
+    return 1774019546545.0;
+}
+
+static cJSON *fake_event(fake *f, const char *input)
+{
+    cJSON *ev = cJSON_CreateObject();
+    cJSON_AddStringToObject(ev, "DurableExecutionArn", "arn:aws:lambda:us-east-1:1:function:t:$LATEST/durable-execution/x/1");
+    cJSON_AddStringToObject(ev, "CheckpointToken", f->token);
+    cJSON *st = cJSON_AddObjectToObject(ev, "InitialExecutionState");
+    cJSON *ops = cJSON_AddArrayToObject(st, "Operations");
+    int total = cJSON_GetArraySize(f->ops) + 1, n = f->page_size ? f->page_size : total;
+    cJSON_AddItemToArray(ops, exec_op(input));
+    cJSON *it = f->ops->child;
+    for (int i = 1; i < total && i < n; i++, it = it->next) cJSON_AddItemToArray(ops, cJSON_Duplicate(it, 1));
+    char m[16] = "";
+    if (n < total) snprintf(m, sizeof m, "%d", n);
+    cJSON_AddStringToObject(st, "NextMarker", m);
+    return ev;
+}
+
+/* Let time pass: waits finish, retries turn READY, invokes finish with `invoke_result`. */
+static void fake_advance(fake *f, const char *invoke_result)
+{
+    cJSON *op;
+    cJSON_ArrayForEach(op, f->ops)
+    {
+        const char *type = sget(op, "Type"), *st = sget(op, "Status");
+        if (!strcmp(type, "WAIT") && !strcmp(st, "STARTED")) set_str(op, "Status", "SUCCEEDED");
+        if (!strcmp(type, "STEP") && !strcmp(st, "PENDING")) set_str(op, "Status", "READY");
+        if (!strcmp(type, "CHAINED_INVOKE") && !strcmp(st, "STARTED") && invoke_result) {
+            set_str(op, "Status", "SUCCEEDED");
+            set_str(details(op, "ChainedInvokeDetails"), "Result", invoke_result);
+        }
+    }
+}
+
+/* Complete the callback whose op has this Name (or Id). status SUCCEEDED/FAILED/TIMED_OUT. */
+static void fake_callback(fake *f, const char *name_or_id, const char *status, const char *result)
+{
+    cJSON *op;
+    cJSON_ArrayForEach(op, f->ops)
+    {
+        if (strcmp(sget(op, "Type"), "CALLBACK") != 0) continue;
+        const char *nm = sget(op, "Name");
+        if ((nm && !strcmp(nm, name_or_id)) || !strcmp(sget(op, "Id"), name_or_id)) {
+            set_str(op, "Status", status);
+            cJSON *cd = details(op, "CallbackDetails");
+            if (!strcmp(status, "SUCCEEDED")) set_str(cd, "Result", result);
+            else {
+                cJSON *e = cJSON_CreateObject();
+                cJSON_AddStringToObject(e, "ErrorType", "Rejected");
+                cJSON_AddStringToObject(e, "ErrorMessage", result ? result : "Callback timed out");
+                cJSON_AddItemToObject(cd, "Error", e);
+            }
+        }
+    }
+}
+
+typedef struct run_result {
+    cJSON *resp; /* last handler response (caller frees via run_free) */
+    int invocations;
+    dwf_error err;
+} run_result;
+
+static dwf_transport fake_transport(fake *f)
+{
+    dwf_transport t = {fake_checkpoint, fake_get_state, fake_now, f};
+    return t;
+}
+
+/* One invocation. */
+static cJSON *invoke_once(fake *f, const dwf_workflow *wf, const char *input, dwf_error *err)
+{
+    dwf_transport t = fake_transport(f);
+    cJSON *ev = fake_event(f, input);
+    fake_input = input;
+    dwf_invoke_opts o = {1, "req-1", NULL, NULL};
+    cJSON *r = dwf_run_invocation(wf, ev, &t, &o, err);
+    cJSON_Delete(ev);
+    f->invocations++;
+    return r;
+}
+
+/* Invoke until the response is not PENDING (at most `max` invocations), advancing time. */
+static cJSON *run_all(fake *f, const dwf_workflow *wf, const char *input, int max)
+{
+    cJSON *r = NULL;
+    for (int i = 0; i < max; i++) {
+        dwf_error err;
+        cJSON_Delete(r);
+        r = invoke_once(f, wf, input, &err);
+        if (!r || strcmp(sget(r, "Status"), "PENDING") != 0) break;
+        fake_advance(f, NULL);
+    }
+    return r;
+}
+
+static const char *status_of(const cJSON *r) { return r ? sget(r, "Status") : "(null)"; }
+
+static cJSON *op_by_sid(fake *f, const char *sid)
+{
+    char id[17];
+    dwf_hash_id(sid, id);
+    return fake_op(f, id);
+}
+
+static const char *op_field(fake *f, const char *sid, const char *k)
+{
+    cJSON *op = op_by_sid(f, sid);
+    return op ? sget(op, k) : NULL;
+}
+
+static int op_attempt(fake *f, const char *sid)
+{
+    cJSON *op = op_by_sid(f, sid);
+    cJSON *sd = op ? cJSON_GetObjectItemCaseSensitive(op, "StepDetails") : NULL;
+    cJSON *a = sd ? cJSON_GetObjectItemCaseSensitive(sd, "Attempt") : NULL;
+    return a ? a->valueint : -1;
+}
+
+static const char *op_detail(fake *f, const char *sid, const char *d, const char *k)
+{
+    cJSON *op = op_by_sid(f, sid);
+    cJSON *dd = op ? cJSON_GetObjectItemCaseSensitive(op, d) : NULL;
+    return dd ? sget(dd, k) : NULL;
+}
+
+static int ncalls(fake *f) { return f->ncalls_total; }
+static int call_size(fake *f, int i) { return cJSON_GetArraySize(cJSON_GetArrayItem(f->calls, i)); }
+static const char *call_action(fake *f, int i, int j)
+{
+    return sget(cJSON_GetArrayItem(cJSON_GetArrayItem(f->calls, i), j), "Action");
+}
+
+/* Find the result's field value as JSON text (caller frees). */
+static char *result_field(const cJSON *r, const char *key)
+{
+    const char *txt = sget(r, "Result");
+    cJSON *v = txt ? cJSON_Parse(txt) : NULL;
+    cJSON *f = v && key ? cJSON_GetObjectItemCaseSensitive(v, key) : v;
+    char *s = f ? cJSON_PrintUnformatted(f) : strdup("(none)");
+    cJSON_Delete(v);
+    return s;
+}
+
+#define WF(fn, fs) {"t", "t.dwf", "t-fn", "0", fs, fn, 1, 60, 128, 30}
+
+/* ---- common workflow bits ------------------------------------------------------------- */
+static int side_effects[16];
+static pthread_mutex_t se_mu = PTHREAD_MUTEX_INITIALIZER;
+static void bump(int k)
+{
+    pthread_mutex_lock(&se_mu);
+    side_effects[k]++;
+    pthread_mutex_unlock(&se_mu);
+}
+
+typedef struct frame1 {
+    dwf_val *a, *b, *c, *d;
+} frame1;
+
+static int body_num1(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    (void)fr;
+    bump(1);
+    *out = dwf_num(c, 1);
+    return DWF_OK;
+}
+static int body_num2(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    (void)fr;
+    bump(2);
+    *out = dwf_obj(c, 1, "n", dwf_num(c, 2));
+    return DWF_OK;
+}
+
+/* ---- ids --------------------------------------------------------------------------------- */
+static void test_ids(void)
+{
+    char id[17];
+    dwf_hash_id("1", id);
+    TT_EQ_STR("c4ca4238a0b92382", id);
+    dwf_hash_id("4-1", id);
+    TT_EQ_STR("74bdefab9757a081", id);
+    dwf_hash_id("6-1-1", id);
+    TT_EQ_STR("73826548541e7798", id);
+    dwf_hash_id("2", id);
+    TT_EQ_STR("c81e728d9d4c2f63", id);
+}
+
+/* ---- the order workflow: step, step, wait, step --------------------------------------- */
+static const char *order_wait_name = NULL;
+static int wf_order(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    frame1 *f = fr;
+    DWF_TRY(dwf_step(c, "validate-order", body_num1, f, NULL, &f->a));
+    DWF_TRY(dwf_step(c, "process-payment", body_num2, f, NULL, &f->b));
+    DWF_TRY(dwf_wait(c, order_wait_name, 10));
+    DWF_TRY(dwf_step(c, "confirm-order", body_num1, f, NULL, &f->c));
+    *out = dwf_obj(c, 3, "orderId", dwf_get(c, dwf_input(c), "orderId"), "payment", f->b, "v", f->a);
+    return DWF_OK;
+}
+
+static void test_order_history(void)
+{
+    fake f;
+    fake_init(&f);
+    memset(side_effects, 0, sizeof side_effects);
+    dwf_workflow wf = WF(wf_order, sizeof(frame1));
+    dwf_error err;
+    cJSON *r = invoke_once(&f, &wf, "{\"orderId\":\"ORD-7\"}", &err);
+    TT_EQ_STR("PENDING", status_of(r));
+    TT_EQ_INT(3, ncalls(&f)); /* START+SUCCEED, START+SUCCEED, WAIT START */
+    TT_EQ_INT(2, call_size(&f, 0));
+    TT_EQ_STR("START", call_action(&f, 0, 0));
+    TT_EQ_STR("SUCCEED", call_action(&f, 0, 1));
+    TT_EQ_INT(1, call_size(&f, 2));
+    const cJSON *wo = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(cJSON_GetArrayItem(f.calls, 2), 0), "WaitOptions");
+    TT_EQ_INT(10, cJSON_GetObjectItemCaseSensitive(wo, "WaitSeconds")->valueint);
+    cJSON_Delete(r);
+    r = invoke_once(&f, &wf, "{\"orderId\":\"ORD-7\"}", &err);
+    TT_EQ_STR("PENDING", status_of(r)); /* the wait is still STARTED: no call made */
+    TT_EQ_INT(3, ncalls(&f));
+    cJSON_Delete(r);
+    fake_advance(&f, NULL);
+    r = invoke_once(&f, &wf, "{\"orderId\":\"ORD-7\"}", &err);
+    TT_EQ_STR("SUCCEEDED", status_of(r));
+    TT_EQ_STR("{\"orderId\":\"ORD-7\",\"payment\":{\"n\":2},\"v\":1}", sget(r, "Result"));
+    TT_EQ_INT(4, ncalls(&f));
+    TT_EQ_INT(2, side_effects[1]); /* validate once + confirm once: replay never re-runs */
+    TT_EQ_INT(1, side_effects[2]);
+    TT_EQ_STR("STEP", op_field(&f, "1", "Type"));
+    TT_EQ_STR("Step", op_field(&f, "1", "SubType"));
+    TT_EQ_STR("validate-order", op_field(&f, "1", "Name"));
+    TT_EQ_STR("WAIT", op_field(&f, "3", "Type"));
+    TT_EQ_STR("Wait", op_field(&f, "3", "SubType"));
+    TT_ASSERT(op_field(&f, "3", "Name") == NULL);
+    TT_ASSERT(op_field(&f, "1", "ParentId") == NULL);
+    TT_EQ_INT(1, op_attempt(&f, "1"));
+    TT_EQ_STR("1", op_detail(&f, "1", "StepDetails", "Result"));
+    TT_EQ_STR("c4ca4238a0b92382", sget(cJSON_GetArrayItem(f.ops, 0), "Id"));
+    cJSON_Delete(r);
+    fake_free(&f);
+}
+
+static void test_nondeterminism(void)
+{
+    fake f;
+    fake_init(&f);
+    dwf_workflow wf = WF(wf_order, sizeof(frame1));
+    dwf_error err;
+    order_wait_name = NULL;
+    cJSON *r = invoke_once(&f, &wf, "{}", &err);
+    TT_EQ_STR("PENDING", status_of(r));
+    cJSON_Delete(r);
+    fake_advance(&f, NULL);
+    order_wait_name = "renamed"; /* the code changed under a live execution */
+    r = invoke_once(&f, &wf, "{}", &err);
+    order_wait_name = NULL;
+    TT_EQ_STR("FAILED", status_of(r));
+    cJSON *e = r ? cJSON_GetObjectItemCaseSensitive(r, "Error") : NULL;
+    TT_EQ_STR("NonDeterministicExecutionError", sget(e, "ErrorType"));
+    TT_EQ_STR("[Unrecoverable Execution] Non-deterministic execution detected: Operation name mismatch "
+              "for step \"3\". Expected name \"undefined\", but got \"renamed\". This indicates "
+              "non-deterministic control flow in your workflow code.",
+              sget(e, "ErrorMessage"));
+    cJSON_Delete(r);
+    fake_free(&f);
+}
+
+/* ---- retries ------------------------------------------------------------------------------ */
+static int flaky_failures; /* fail this many attempts, then succeed */
+static const char *flaky_type = "Error";
+static int body_flaky(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    (void)fr;
+    bump(3);
+    int attempt = (int)dwf_attempt(c)->valuedouble;
+    if (attempt <= flaky_failures) return dwf_failf(c, flaky_type, "unavailable (attempt %d)", attempt);
+    *out = dwf_obj(c, 1, "attempt", dwf_num(c, attempt));
+    return DWF_OK;
+}
+
+static const dwf_retry *retry_policy;
+static int retry_semantics;
+static int wf_retry(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    frame1 *f = fr;
+    dwf_step_opts o = {retry_policy, retry_semantics, NULL};
+    DWF_TRY(dwf_step(c, "flaky", body_flaky, f, &o, &f->a));
+    *out = f->a;
+    return DWF_OK;
+}
+
+/* The same, catching the error so the test can look at it. */
+static int wf_retry_catch(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    frame1 *f = fr;
+    dwf_step_opts o = {retry_policy, retry_semantics, NULL};
+    int rc = dwf_step(c, "flaky", body_flaky, f, &o, &f->a);
+    if (rc == DWF_ERROR) {
+        *out = dwf_error_take(c);
+        return DWF_OK;
+    }
+    DWF_TRY(rc);
+    *out = f->a;
+    return DWF_OK;
+}
+
+static void test_retry_then_success(void)
+{
+    fake f;
+    fake_init(&f);
+    memset(side_effects, 0, sizeof side_effects);
+    flaky_failures = 1;
+    retry_policy = NULL;
+    retry_semantics = DWF_AT_LEAST_ONCE;
+    dwf_workflow wf = WF(wf_retry, sizeof(frame1));
+    dwf_error err;
+    cJSON *r = invoke_once(&f, &wf, "{}", &err);
+    TT_EQ_STR("PENDING", status_of(r));
+    TT_EQ_INT(1, ncalls(&f));
+    TT_EQ_STR("START", call_action(&f, 0, 0));
+    TT_EQ_STR("RETRY", call_action(&f, 0, 1));
+    cJSON *u = cJSON_GetArrayItem(cJSON_GetArrayItem(f.calls, 0), 1);
+    int d = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(u, "StepOptions"), "NextAttemptDelaySeconds")->valueint;
+    TT_ASSERT(d >= 1 && d <= 5); /* default policy: 5 s with FULL jitter, at least 1 */
+    TT_EQ_STR("Error", sget(cJSON_GetObjectItemCaseSensitive(u, "Error"), "ErrorType"));
+    TT_EQ_STR("unavailable (attempt 1)", sget(cJSON_GetObjectItemCaseSensitive(u, "Error"), "ErrorMessage"));
+    TT_EQ_STR("PENDING", op_field(&f, "1", "Status"));
+    cJSON_Delete(r);
+    r = invoke_once(&f, &wf, "{}", &err); /* timer not fired yet */
+    TT_EQ_STR("PENDING", status_of(r));
+    TT_EQ_INT(1, side_effects[3]);
+    cJSON_Delete(r);
+    fake_advance(&f, NULL);
+    r = invoke_once(&f, &wf, "{}", &err);
+    TT_EQ_STR("SUCCEEDED", status_of(r));
+    TT_EQ_STR("{\"attempt\":2}", sget(r, "Result"));
+    TT_EQ_INT(2, op_attempt(&f, "1"));
+    TT_EQ_INT(2, side_effects[3]);
+    cJSON_Delete(r);
+    fake_free(&f);
+}
+
+static void test_retry_exhausted(void)
+{
+    fake f;
+    fake_init(&f);
+    memset(side_effects, 0, sizeof side_effects);
+    static const dwf_retry three = {3, 1, 2, 10, DWF_JITTER_NONE, NULL};
+    flaky_failures = 99;
+    flaky_type = "PaymentDown";
+    retry_policy = &three;
+    dwf_workflow wf = WF(wf_retry_catch, sizeof(frame1));
+    cJSON *r = run_all(&f, &wf, "{}", 10);
+    TT_EQ_STR("SUCCEEDED", status_of(r));
+    TT_EQ_INT(3, side_effects[3]);
+    TT_EQ_INT(3, op_attempt(&f, "1"));
+    TT_EQ_STR("FAILED", op_field(&f, "1", "Status"));
+    /* delays without jitter: 1 s then 2 s */
+    TT_EQ_INT(1, cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(cJSON_GetArrayItem(f.calls, 0), 1), "StepOptions"), "NextAttemptDelaySeconds")->valueint);
+    TT_EQ_INT(2, cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(cJSON_GetArrayItem(f.calls, 1), 1), "StepOptions"), "NextAttemptDelaySeconds")->valueint);
+    char *t = result_field(r, "ErrorType");
+    TT_EQ_STR("\"StepError\"", t);
+    free(t);
+    const char *txt = sget(r, "Result");
+    TT_ASSERT(txt && strstr(txt, "\"Cause\":{\"ErrorType\":\"PaymentDown\""));
+    cJSON_Delete(r);
+    /* replaying the FAILED step gives the same error without running the body */
+    r = invoke_once(&f, &wf, "{}", NULL);
+    t = result_field(r, "ErrorType");
+    TT_EQ_STR("\"StepError\"", t);
+    free(t);
+    TT_EQ_INT(3, side_effects[3]);
+    cJSON_Delete(r);
+    fake_free(&f);
+
+    /* uncaught: the execution FAILs with StepError */
+    fake_init(&f);
+    dwf_workflow wf2 = WF(wf_retry, sizeof(frame1));
+    r = run_all(&f, &wf2, "{}", 10);
+    TT_EQ_STR("FAILED", status_of(r));
+    cJSON *e = r ? cJSON_GetObjectItemCaseSensitive(r, "Error") : NULL;
+    TT_EQ_STR("StepError", sget(e, "ErrorType"));
+    TT_EQ_STR("unavailable (attempt 3)", sget(e, "ErrorMessage"));
+    TT_ASSERT(e && !cJSON_GetObjectItemCaseSensitive(e, "Cause"));
+    cJSON_Delete(r);
+    fake_free(&f);
+    flaky_type = "Error";
+    retry_policy = NULL;
+}
+
+static void test_retry_filter(void)
+{
+    fake f;
+    fake_init(&f);
+    memset(side_effects, 0, sizeof side_effects);
+    static const char *const only[] = {"Http5xx", NULL};
+    static const dwf_retry pol = {5, 1, 2, 10, DWF_JITTER_NONE, only};
+    flaky_failures = 99;
+    flaky_type = "HttpError"; /* not retryable under this policy */
+    retry_policy = &pol;
+    dwf_workflow wf = WF(wf_retry, sizeof(frame1));
+    cJSON *r = run_all(&f, &wf, "{}", 10);
+    TT_EQ_STR("FAILED", status_of(r));
+    TT_EQ_INT(1, side_effects[3]);
+    TT_EQ_INT(1, f.invocations);
+    cJSON_Delete(r);
+    fake_free(&f);
+    fake_init(&f);
+    flaky_type = "Http5xx";
+    flaky_failures = 2;
+    r = run_all(&f, &wf, "{}", 10);
+    TT_EQ_STR("SUCCEEDED", status_of(r));
+    TT_EQ_INT(3, op_attempt(&f, "1"));
+    cJSON_Delete(r);
+    fake_free(&f);
+    flaky_type = "Error";
+    retry_policy = NULL;
+}
+
+static void test_at_most_once(void)
+{
+    fake f;
+    fake_init(&f);
+    memset(side_effects, 0, sizeof side_effects);
+    flaky_failures = 0;
+    retry_semantics = DWF_AT_MOST_ONCE;
+    dwf_workflow wf = WF(wf_retry, sizeof(frame1));
+    cJSON *r = run_all(&f, &wf, "{}", 5);
+    TT_EQ_STR("SUCCEEDED", status_of(r));
+    TT_EQ_INT(2, ncalls(&f)); /* START awaited on its own, then SUCCEED */
+    TT_EQ_INT(1, call_size(&f, 0));
+    cJSON_Delete(r);
+    fake_free(&f);
+
+    /* a crash after START: replay finds STARTED and never re-runs the body blindly */
+    fake_init(&f);
+    memset(side_effects, 0, sizeof side_effects);
+    f.fail_call = 2; /* the SUCCEED is lost */
+    dwf_error err;
+    r = invoke_once(&f, &wf, "{}", &err);
+    TT_ASSERT(r == NULL);
+    TT_EQ_STR("ServiceException", err.type);
+    TT_EQ_STR("STARTED", op_field(&f, "1", "Status"));
+    f.fail_call = 0;
+    cJSON_Delete(r);
+    r = invoke_once(&f, &wf, "{}", &err);
+    TT_EQ_STR("PENDING", status_of(r));
+    TT_EQ_STR("PENDING", op_field(&f, "1", "Status"));
+    cJSON *last = cJSON_GetArrayItem(f.calls, ncalls(&f) - 1);
+    TT_EQ_STR("RETRY", sget(cJSON_GetArrayItem(last, 0), "Action"));
+    TT_EQ_STR("StepInterruptedError", sget(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(last, 0), "Error"), "ErrorType"));
+    TT_EQ_INT(1, side_effects[3]);
+    cJSON_Delete(r);
+    fake_advance(&f, NULL);
+    r = invoke_once(&f, &wf, "{}", &err);
+    TT_EQ_STR("SUCCEEDED", status_of(r));
+    TT_EQ_INT(2, side_effects[3]);
+    cJSON_Delete(r);
+    fake_free(&f);
+    retry_semantics = DWF_AT_LEAST_ONCE;
+}
+
+/* ---- checkpoint faults, paging, big payloads ------------------------------------------ */
+static void test_checkpoint_fault(void)
+{
+    fake f;
+    fake_init(&f);
+    dwf_workflow wf = WF(wf_order, sizeof(frame1));
+    f.fail_call = 2;
+    dwf_error err;
+    cJSON *r = invoke_once(&f, &wf, "{}", &err);
+    TT_ASSERT(r == NULL);
+    TT_EQ_STR("ServiceException", err.type);
+    cJSON_Delete(r);
+    /* a non-retryable 4xx fails the execution instead */
+    fake_free(&f);
+    fake_init(&f);
+    f.fail_call = 1;
+    f.fail_retryable = 0;
+    r = invoke_once(&f, &wf, "{}", &err);
+    TT_EQ_STR("FAILED", status_of(r));
+    TT_EQ_STR("ServiceException", sget(cJSON_GetObjectItemCaseSensitive(r, "Error"), "ErrorType"));
+    cJSON_Delete(r);
+    fake_free(&f);
+}
+
+static void test_paging_and_input(void)
+{
+    fake f;
+    fake_init(&f);
+    memset(side_effects, 0, sizeof side_effects);
+    dwf_workflow wf = WF(wf_order, sizeof(frame1));
+    dwf_error err;
+    cJSON *r = invoke_once(&f, &wf, "{\"orderId\":\"P-1\"}", &err);
+    cJSON_Delete(r);
+    fake_advance(&f, NULL);
+    f.page_size = 1; /* only EXECUTION in the event; the three ops come one page at a time */
+    r = invoke_once(&f, &wf, "{\"orderId\":\"P-1\"}", &err);
+    TT_EQ_STR("SUCCEEDED", status_of(r));
+    TT_EQ_INT(3, f.get_state_calls);
+    TT_EQ_INT(2, side_effects[1]); /* step 1 came from a page and was not re-run */
+    char *o = result_field(r, "orderId");
+    TT_EQ_STR("\"P-1\"", o);
+    free(o);
+    cJSON_Delete(r);
+    fake_free(&f);
+}
+
+static int body_big(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    (void)fr;
+    size_t n = 300 * 1024;
+    char *s = malloc(n + 1);
+    memset(s, 'x', n);
+    s[n] = 0;
+    *out = dwf_str(c, s);
+    free(s);
+    return DWF_OK;
+}
+static int wf_big_step(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    frame1 *f = fr;
+    DWF_TRY(dwf_step(c, "big", body_big, f, NULL, &f->a));
+    *out = f->a;
+    return DWF_OK;
+}
+static int wf_huge_result(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    (void)fr;
+    size_t n = 7 * 1024 * 1024;
+    char *s = malloc(n + 1);
+    memset(s, 'y', n);
+    s[n] = 0;
+    *out = dwf_str(c, s);
+    free(s);
+    return DWF_OK;
+}
+
+static void test_payload_limits(void)
+{
+    fake f;
+    fake_init(&f);
+    dwf_workflow wf = WF(wf_big_step, sizeof(frame1));
+    cJSON *r = run_all(&f, &wf, "{}", 3);
+    TT_EQ_STR("FAILED", status_of(r));
+    TT_EQ_STR("StepError", sget(cJSON_GetObjectItemCaseSensitive(r, "Error"), "ErrorType"));
+    TT_ASSERT(strstr(sget(cJSON_GetObjectItemCaseSensitive(r, "Error"), "ErrorMessage"), "payload limit") != NULL);
+    TT_EQ_STR("PayloadTooLarge", sget(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(op_by_sid(&f, "1"), "StepDetails"), "Error"), "ErrorType"));
+    cJSON_Delete(r);
+    fake_free(&f);
+
+    fake_init(&f);
+    dwf_workflow wf2 = WF(wf_huge_result, 0);
+    r = run_all(&f, &wf2, "{}", 3);
+    TT_EQ_STR("SUCCEEDED", status_of(r));
+    TT_EQ_STR("", sget(r, "Result"));
+    TT_EQ_INT(7 * 1024 * 1024 + 2, f.exec_result_len);
+    TT_EQ_STR("EXECUTION", sget(cJSON_GetArrayItem(cJSON_GetArrayItem(f.calls, 0), 0), "Type"));
+    cJSON_Delete(r);
+    fake_free(&f);
+}
+
+/* ---- callbacks ---------------------------------------------------------------------------- */
+static int wf_callback(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    frame1 *f = fr;
+    dwf_callback_opts o = {60, 0};
+    DWF_TRY(dwf_callback(c, "approval", &o, &f->a));
+    DWF_TRY(dwf_step(c, "notify", body_num1, f, NULL, &f->b));
+    int rc = dwf_await(c, f->a, &f->c);
+    if (rc == DWF_ERROR) {
+        *out = dwf_error_take(c);
+        return DWF_OK;
+    }
+    DWF_TRY(rc);
+    *out = dwf_obj(c, 2, "id", dwf_get(c, f->a, "id"), "data", f->c);
+    return DWF_OK;
+}
+
+static void test_callback(void)
+{
+    const char *sent = "{\"approved\": true, \"approver\": \"manager@example.com\"}";
+    fake f;
+    fake_init(&f);
+    dwf_workflow wf = WF(wf_callback, sizeof(frame1));
+    dwf_error err;
+    cJSON *r = invoke_once(&f, &wf, "{}", &err);
+    TT_EQ_STR("PENDING", status_of(r));
+    TT_EQ_STR("CALLBACK", op_field(&f, "1", "Type"));
+    TT_EQ_STR("Callback", op_field(&f, "1", "SubType"));
+    cJSON *co = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(cJSON_GetArrayItem(f.calls, 0), 0), "CallbackOptions");
+    TT_EQ_INT(60, cJSON_GetObjectItemCaseSensitive(co, "TimeoutSeconds")->valueint);
+    TT_ASSERT(!cJSON_GetObjectItemCaseSensitive(co, "HeartbeatTimeoutSeconds"));
+    cJSON_Delete(r);
+    r = invoke_once(&f, &wf, "{}", &err);
+    TT_EQ_STR("PENDING", status_of(r));
+    cJSON_Delete(r);
+    fake_callback(&f, "approval", "SUCCEEDED", sent);
+    r = invoke_once(&f, &wf, "{}", &err);
+    TT_EQ_STR("SUCCEEDED", status_of(r));
+    char *d = result_field(r, "data");
+    TT_EQ_STR("\"{\\\"approved\\\": true, \\\"approver\\\": \\\"manager@example.com\\\"}\"", d);
+    free(d);
+    d = result_field(r, "id");
+    TT_EQ_STR("\"cb-c4ca4238a0b92382\"", d);
+    free(d);
+    cJSON_Delete(r);
+    fake_free(&f);
+
+    fake_init(&f);
+    r = invoke_once(&f, &wf, "{}", &err);
+    cJSON_Delete(r);
+    fake_callback(&f, "approval", "FAILED", "nope");
+    r = invoke_once(&f, &wf, "{}", &err);
+    d = result_field(r, "ErrorType");
+    TT_EQ_STR("\"CallbackExternalError\"", d);
+    free(d);
+    d = result_field(r, "ErrorMessage");
+    TT_EQ_STR("\"nope\"", d);
+    free(d);
+    cJSON_Delete(r);
+    fake_free(&f);
+
+    fake_init(&f);
+    r = invoke_once(&f, &wf, "{}", &err);
+    cJSON_Delete(r);
+    fake_callback(&f, "approval", "TIMED_OUT", NULL);
+    r = invoke_once(&f, &wf, "{}", &err);
+    d = result_field(r, "ErrorType");
+    TT_EQ_STR("\"CallbackTimeoutError\"", d);
+    free(d);
+    cJSON_Delete(r);
+    fake_free(&f);
+}
+
+static char seen_cbid[64];
+static int submitter(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    (void)fr;
+    (void)out;
+    bump(4);
+    dwf_val *id = dwf_callback_id(c);
+    snprintf(seen_cbid, sizeof seen_cbid, "%s", cJSON_IsString(id) ? id->valuestring : "?");
+    return DWF_OK;
+}
+static int wf_wfc(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    frame1 *f = fr;
+    DWF_TRY(dwf_wait_for_callback(c, "ask", submitter, f, NULL, NULL, &f->a));
+    *out = f->a;
+    return DWF_OK;
+}
+
+static void test_wait_for_callback(void)
+{
+    fake f;
+    fake_init(&f);
+    memset(side_effects, 0, sizeof side_effects);
+    dwf_workflow wf = WF(wf_wfc, sizeof(frame1));
+    dwf_error err;
+    cJSON *r = invoke_once(&f, &wf, "{}", &err);
+    TT_EQ_STR("PENDING", status_of(r));
+    TT_EQ_STR("CONTEXT", op_field(&f, "1", "Type"));
+    TT_EQ_STR("WaitForCallback", op_field(&f, "1", "SubType"));
+    TT_EQ_STR("ask", op_field(&f, "1", "Name"));
+    TT_EQ_STR("CALLBACK", op_field(&f, "1-1", "Type"));
+    TT_ASSERT(op_field(&f, "1-1", "Name") == NULL);
+    TT_EQ_STR("c4ca4238a0b92382", op_field(&f, "1-1", "ParentId"));
+    TT_EQ_STR("STEP", op_field(&f, "1-2", "Type"));
+    TT_ASSERT(op_field(&f, "1-2", "Name") == NULL);
+    char want[64];
+    char id11[17];
+    dwf_hash_id("1-1", id11);
+    snprintf(want, sizeof want, "cb-%s", id11);
+    TT_EQ_STR(want, seen_cbid);
+    cJSON_Delete(r);
+    fake_callback(&f, id11, "SUCCEEDED", "yes");
+    r = invoke_once(&f, &wf, "{}", &err);
+    TT_EQ_STR("SUCCEEDED", status_of(r));
+    TT_EQ_STR("\"yes\"", sget(r, "Result"));
+    TT_EQ_STR("\"yes\"", op_detail(&f, "1", "ContextDetails", "Result")); /* double-encoded */
+    TT_EQ_INT(1, side_effects[4]);
+    cJSON_Delete(r);
+    /* replay of the finished CONTEXT runs nothing inside it */
+    r = invoke_once(&f, &wf, "{}", &err);
+    TT_EQ_STR("\"yes\"", sget(r, "Result"));
+    TT_EQ_INT(1, side_effects[4]);
+    cJSON_Delete(r);
+    fake_free(&f);
+}
+
+/* ---- poll (waitForCondition) ------------------------------------------------------------ */
+static int poll_check(dwf_ctx *c, void *fr, dwf_val *state, dwf_val *idx, dwf_val **out)
+{
+    (void)fr;
+    (void)idx;
+    bump(5);
+    double n = cJSON_IsNumber(dwf_get(c, state, "n")) ? dwf_get(c, state, "n")->valuedouble : 0;
+    *out = dwf_obj(c, 1, "n", dwf_num(c, n + 1));
+    return DWF_OK;
+}
+static int poll_until(dwf_ctx *c, void *fr, dwf_val *state, dwf_val *idx, dwf_val **out)
+{
+    (void)fr;
+    (void)idx;
+    *out = dwf_bool(c, dwf_get(c, state, "n")->valuedouble >= 3);
+    return DWF_OK;
+}
+static int poll_attempts;
+static int wf_poll(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    frame1 *f = fr;
+    dwf_poll_opts o = {2, 1, 10, poll_attempts, DWF_JITTER_NONE};
+    DWF_TRY(dwf_poll(c, "until-ready", poll_check, poll_until, f, dwf_obj(c, 1, "n", dwf_num(c, 0)), &o, &f->a));
+    *out = f->a;
+    return DWF_OK;
+}
+
+static void test_poll(void)
+{
+    fake f;
+    fake_init(&f);
+    memset(side_effects, 0, sizeof side_effects);
+    poll_attempts = 0;
+    dwf_workflow wf = WF(wf_poll, sizeof(frame1));
+    cJSON *r = run_all(&f, &wf, "{}", 10);
+    TT_EQ_STR("SUCCEEDED", status_of(r));
+    TT_EQ_STR("{\"n\":3}", sget(r, "Result"));
+    TT_EQ_INT(3, f.invocations);
+    TT_EQ_INT(3, side_effects[5]);
+    TT_EQ_INT(1, cJSON_GetArraySize(f.ops));
+    TT_EQ_STR("WaitForCondition", op_field(&f, "1", "SubType"));
+    TT_EQ_INT(3, op_attempt(&f, "1"));
+    cJSON *u = cJSON_GetArrayItem(cJSON_GetArrayItem(f.calls, 0), 1);
+    TT_EQ_STR("RETRY", sget(u, "Action"));
+    TT_EQ_STR("{\"n\":1}", sget(u, "Payload"));
+    TT_ASSERT(!cJSON_GetObjectItemCaseSensitive(u, "Error"));
+    TT_EQ_INT(2, cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(u, "StepOptions"), "NextAttemptDelaySeconds")->valueint);
+    cJSON_Delete(r);
+    fake_free(&f);
+
+    fake_init(&f);
+    poll_attempts = 2;
+    r = run_all(&f, &wf, "{}", 10);
+    TT_EQ_STR("FAILED", status_of(r));
+    TT_EQ_STR("waitForCondition exceeded maximum attempts (2)",
+              sget(cJSON_GetObjectItemCaseSensitive(r, "Error"), "ErrorMessage"));
+    cJSON_Delete(r);
+    fake_free(&f);
+}
+
+/* ---- invoke ------------------------------------------------------------------------------ */
+static int wf_invoke(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    frame1 *f = fr;
+    int rc = dwf_invoke(c, "charge", "payments-fn", dwf_obj(c, 1, "amount", dwf_num(c, 5)), 0, &f->a);
+    if (rc == DWF_ERROR) {
+        *out = dwf_error_take(c);
+        return DWF_OK;
+    }
+    DWF_TRY(rc);
+    *out = f->a;
+    return DWF_OK;
+}
+
+static void test_invoke(void)
+{
+    fake f;
+    fake_init(&f);
+    dwf_workflow wf = WF(wf_invoke, sizeof(frame1));
+    dwf_error err;
+    cJSON *r = invoke_once(&f, &wf, "{}", &err);
+    TT_EQ_STR("PENDING", status_of(r));
+    cJSON *u = cJSON_GetArrayItem(cJSON_GetArrayItem(f.calls, 0), 0);
+    TT_EQ_STR("CHAINED_INVOKE", sget(u, "Type"));
+    TT_EQ_STR("ChainedInvoke", sget(u, "SubType"));
+    TT_EQ_STR("{\"amount\":5}", sget(u, "Payload"));
+    TT_EQ_STR("payments-fn", sget(cJSON_GetObjectItemCaseSensitive(u, "ChainedInvokeOptions"), "FunctionName"));
+    cJSON_Delete(r);
+    fake_advance(&f, "{\"ok\":true}");
+    r = invoke_once(&f, &wf, "{}", &err);
+    TT_EQ_STR("SUCCEEDED", status_of(r));
+    TT_EQ_STR("{\"ok\":true}", sget(r, "Result"));
+    cJSON_Delete(r);
+    /* a failed target gives InvokeError */
+    set_str(op_by_sid(&f, "1"), "Status", "FAILED");
+    r = invoke_once(&f, &wf, "{}", &err);
+    char *t = result_field(r, "ErrorType");
+    TT_EQ_STR("\"InvokeError\"", t);
+    free(t);
+    cJSON_Delete(r);
+    fake_free(&f);
+}
+
+/* ---- group ------------------------------------------------------------------------------- */
+static int group_body(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    frame1 *f = fr;
+    bump(6);
+    DWF_TRY(dwf_step(c, "inner", body_num1, f, NULL, &f->a));
+    DWF_TRY(dwf_wait(c, NULL, 5));
+    f->b = dwf_num(c, 41); /* the child's frame copy: never seen by the parent */
+    *out = dwf_obj(c, 1, "inner", f->a);
+    return DWF_OK;
+}
+static int wf_group(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    frame1 *f = fr;
+    f->b = dwf_num(c, 1);
+    DWF_TRY(dwf_group(c, "g", group_body, f, &f->a));
+    *out = dwf_obj(c, 2, "g", f->a, "b", f->b);
+    return DWF_OK;
+}
+
+static void test_group(void)
+{
+    fake f;
+    fake_init(&f);
+    memset(side_effects, 0, sizeof side_effects);
+    dwf_workflow wf = WF(wf_group, sizeof(frame1));
+    cJSON *r = run_all(&f, &wf, "{}", 5);
+    TT_EQ_STR("SUCCEEDED", status_of(r));
+    TT_EQ_STR("{\"g\":{\"inner\":1},\"b\":1}", sget(r, "Result"));
+    TT_EQ_STR("RunInChildContext", op_field(&f, "1", "SubType"));
+    TT_EQ_STR("ea66c06c1e1c05fa", sget(op_by_sid(&f, "1-1"), "Id"));
+    TT_EQ_STR("c4ca4238a0b92382", op_field(&f, "1-1", "ParentId"));
+    TT_EQ_STR("c4ca4238a0b92382", op_field(&f, "1-2", "ParentId"));
+    TT_EQ_STR("{\"inner\":1}", op_detail(&f, "1", "ContextDetails", "Result"));
+    TT_EQ_INT(2, side_effects[6]); /* ran, suspended in the wait, ran again */
+    cJSON_Delete(r);
+    r = invoke_once(&f, &wf, "{}", NULL);
+    TT_EQ_STR("SUCCEEDED", status_of(r));
+    TT_EQ_INT(2, side_effects[6]); /* SUCCEEDED context: body not run */
+    cJSON_Delete(r);
+    fake_free(&f);
+}
+
+/* ---- parallel and map ------------------------------------------------------------------- */
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+static double branch_start[3], branch_end[3];
+static void burn_cpu(double seconds, int k)
+{
+    branch_start[k] = now_s();
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    double start = ts.tv_sec + ts.tv_nsec / 1e9, t;
+    volatile double x = 0;
+    do {
+        for (int i = 0; i < 10000; i++) x += sqrt((double)i);
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+        t = ts.tv_sec + ts.tv_nsec / 1e9;
+    } while (t - start < seconds);
+    branch_end[k] = now_s();
+}
+static int cpu_500(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    (void)fr;
+    burn_cpu(0.5, 0);
+    *out = dwf_obj(c, 1, "available", dwf_bool(c, 1));
+    return DWF_OK;
+}
+static int cpu_300(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    (void)fr;
+    burn_cpu(0.3, 1);
+    *out = dwf_obj(c, 1, "passed", dwf_bool(c, 1));
+    return DWF_OK;
+}
+static int cpu_400(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    (void)fr;
+    burn_cpu(0.4, 2);
+    *out = dwf_obj(c, 1, "approved", dwf_bool(c, 1));
+    return DWF_OK;
+}
+static int br_inventory(dwf_ctx *c, void *fr, dwf_val **out) { return dwf_step(c, "check-inventory", cpu_500, fr, NULL, out); }
+static int br_fraud(dwf_ctx *c, void *fr, dwf_val **out) { return dwf_step(c, "check-fraud", cpu_300, fr, NULL, out); }
+static int br_credit(dwf_ctx *c, void *fr, dwf_val **out) { return dwf_step(c, "check-credit", cpu_400, fr, NULL, out); }
+
+static int wf_parallel(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    frame1 *f = fr;
+    static const dwf_branch br[] = {{NULL, br_inventory}, {NULL, br_fraud}, {NULL, br_credit}};
+    DWF_TRY(dwf_parallel(c, NULL, br, 3, f, NULL, &f->a));
+    *out = f->a;
+    return DWF_OK;
+}
+
+static void test_parallel_threads(void)
+{
+    fake f;
+    fake_init(&f);
+    dwf_workflow wf = WF(wf_parallel, sizeof(frame1));
+    double t0 = now_s();
+    cJSON *r = run_all(&f, &wf, "{}", 3);
+    double el = now_s() - t0;
+    TT_EQ_STR("SUCCEEDED", status_of(r));
+    printf("parallel 500/300/400 ms CPU branches took %.3f s\n", el);
+    /* The branches ran on threads at the same time: each started before any other ended.
+     * (Wall time depends on the machine's load; on 2 idle cores it is about 0.7 s.) */
+    double first_end = fmin(branch_end[0], fmin(branch_end[1], branch_end[2]));
+    TT_ASSERT(branch_start[0] < first_end && branch_start[1] < first_end && branch_start[2] < first_end);
+    TT_EQ_STR("Parallel", op_field(&f, "1", "SubType"));
+    TT_ASSERT(op_field(&f, "1", "Name") == NULL);
+    TT_EQ_STR("parallel-branch-0", op_field(&f, "1-1", "Name"));
+    TT_EQ_STR("ParallelBranch", op_field(&f, "1-3", "SubType"));
+    TT_EQ_STR("c4ca4238a0b92382", op_field(&f, "1-2", "ParentId"));
+    char id12[17];
+    dwf_hash_id("1-2", id12);
+    TT_EQ_STR(id12, op_field(&f, "1-2-1", "ParentId"));
+    TT_EQ_STR("check-fraud", op_field(&f, "1-2-1", "Name"));
+    TT_EQ_STR("{\"all\":[{\"result\":{\"available\":true},\"index\":0,\"status\":\"SUCCEEDED\"},"
+              "{\"result\":{\"passed\":true},\"index\":1,\"status\":\"SUCCEEDED\"},"
+              "{\"result\":{\"approved\":true},\"index\":2,\"status\":\"SUCCEEDED\"}],"
+              "\"completionReason\":\"ALL_COMPLETED\"}",
+              op_detail(&f, "1", "ContextDetails", "Result"));
+    char *res = result_field(r, "results");
+    TT_EQ_STR("[{\"available\":true},{\"passed\":true},{\"approved\":true}]", res);
+    free(res);
+    res = result_field(r, "successCount");
+    TT_EQ_STR("3", res);
+    free(res);
+    cJSON_Delete(r);
+    /* replay: the recorded batch comes back whole, nothing runs */
+    t0 = now_s();
+    r = invoke_once(&f, &wf, "{}", NULL);
+    TT_EQ_STR("SUCCEEDED", status_of(r));
+    TT_ASSERT(now_s() - t0 < 0.2);
+    res = result_field(r, "completionReason");
+    TT_EQ_STR("\"ALL_COMPLETED\"", res);
+    free(res);
+    cJSON_Delete(r);
+    fake_free(&f);
+}
+
+static int map_fail_on; /* item value that fails */
+static int map_item(dwf_ctx *c, void *fr, dwf_val *item, dwf_val *index, dwf_val **out)
+{
+    (void)fr;
+    (void)index;
+    bump(7);
+    if ((int)item->valuedouble == map_fail_on) return dwf_fail(c, "BadItem", "item failed");
+    *out = dwf_num(c, item->valuedouble * 10);
+    return DWF_OK;
+}
+static dwf_batch_opts map_opts;
+static int wf_map(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    frame1 *f = fr;
+    dwf_val *items = dwf_arr(c, 4, dwf_num(c, 1), dwf_num(c, 2), dwf_num(c, 3), dwf_num(c, 4));
+    DWF_TRY(dwf_map(c, "m", items, map_item, NULL, f, &map_opts, &f->a));
+    *out = f->a;
+    return DWF_OK;
+}
+
+static void test_map_rules(void)
+{
+    fake f;
+    fake_init(&f);
+    memset(side_effects, 0, sizeof side_effects);
+    dwf_batch_opts all_ok = DWF_BATCH_DEFAULT;
+    map_opts = all_ok;
+    map_fail_on = 0;
+    dwf_workflow wf = WF(wf_map, sizeof(frame1));
+    cJSON *r = run_all(&f, &wf, "{}", 3);
+    TT_EQ_STR("SUCCEEDED", status_of(r));
+    char *s = result_field(r, "results");
+    TT_EQ_STR("[10,20,30,40]", s);
+    free(s);
+    TT_EQ_STR("Map", op_field(&f, "1", "SubType"));
+    TT_EQ_STR("m", op_field(&f, "1", "Name"));
+    TT_EQ_STR("map-item-3", op_field(&f, "1-4", "Name"));
+    TT_EQ_STR("MapIteration", op_field(&f, "1-4", "SubType"));
+    cJSON_Delete(r);
+    fake_free(&f);
+
+    /* fail-fast (no rules), one at a time: item 2 fails, 3 and 4 never start */
+    fake_init(&f);
+    map_opts.max_concurrency = 1;
+    map_fail_on = 2;
+    r = run_all(&f, &wf, "{}", 3);
+    TT_EQ_STR("SUCCEEDED", status_of(r)); /* item failures never fail the batch */
+    s = result_field(r, "completionReason");
+    TT_EQ_STR("\"FAILURE_TOLERANCE_EXCEEDED\"", s);
+    free(s);
+    s = result_field(r, "totalCount");
+    TT_EQ_STR("2", s);
+    free(s);
+    s = result_field(r, "status");
+    TT_EQ_STR("\"FAILED\"", s);
+    free(s);
+    TT_ASSERT(op_by_sid(&f, "1-3") == NULL);
+    const char *p = op_detail(&f, "1", "ContextDetails", "Result");
+    TT_ASSERT(p && strstr(p, "{\"error\":{\"ErrorType\":\"ChildContextError\",\"ErrorMessage\":\"item failed\",\"Cause\":{\"ErrorType\":\"BadItem\""));
+    cJSON_Delete(r);
+    fake_free(&f);
+
+    /* tolerate one failure: all complete */
+    fake_init(&f);
+    map_opts.tolerated_failures = 1;
+    r = run_all(&f, &wf, "{}", 3);
+    s = result_field(r, "completionReason");
+    TT_EQ_STR("\"ALL_COMPLETED\"", s);
+    free(s);
+    s = result_field(r, "failureCount");
+    TT_EQ_STR("1", s);
+    free(s);
+    cJSON_Delete(r);
+    fake_free(&f);
+
+    /* minSuccessful 2, sequential: stops after two successes */
+    fake_init(&f);
+    map_opts = all_ok;
+    map_opts.max_concurrency = 1;
+    map_opts.min_successful = 2;
+    map_fail_on = 0;
+    r = run_all(&f, &wf, "{}", 3);
+    s = result_field(r, "completionReason");
+    TT_EQ_STR("\"MIN_SUCCESSFUL_REACHED\"", s);
+    free(s);
+    s = result_field(r, "results");
+    TT_EQ_STR("[10,20]", s);
+    free(s);
+    cJSON_Delete(r);
+    fake_free(&f);
+
+    /* tolerated percentage 30: a failure is 25% (ok), all complete */
+    fake_init(&f);
+    map_opts = all_ok;
+    map_opts.tolerated_percent = 30;
+    map_fail_on = 4;
+    r = run_all(&f, &wf, "{}", 3);
+    s = result_field(r, "completionReason");
+    TT_EQ_STR("\"ALL_COMPLETED\"", s);
+    free(s);
+    cJSON_Delete(r);
+    fake_free(&f);
+    map_opts = all_ok;
+}
+
+/* A branch that suspends lets the others finish; the batch suspends, then completes. */
+static int br_wait(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    (void)fr;
+    bump(8);
+    DWF_TRY(dwf_wait(c, "w", 3));
+    *out = dwf_str(c, "waited");
+    return DWF_OK;
+}
+static int br_quick(dwf_ctx *c, void *fr, dwf_val **out) { return dwf_step(c, "q", body_num1, fr, NULL, out); }
+static int wf_par_suspend(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    frame1 *f = fr;
+    static const dwf_branch br[] = {{"slow", br_wait}, {"fast", br_quick}};
+    DWF_TRY(dwf_parallel(c, "p", br, 2, f, NULL, &f->a));
+    *out = dwf_get(c, f->a, "results");
+    return DWF_OK;
+}
+
+static void test_parallel_suspend(void)
+{
+    fake f;
+    fake_init(&f);
+    memset(side_effects, 0, sizeof side_effects);
+    dwf_workflow wf = WF(wf_par_suspend, sizeof(frame1));
+    dwf_error err;
+    cJSON *r = invoke_once(&f, &wf, "{}", &err);
+    TT_EQ_STR("PENDING", status_of(r));
+    TT_EQ_STR("SUCCEEDED", op_field(&f, "1-2", "Status")); /* the fast branch finished */
+    TT_EQ_STR("STARTED", op_field(&f, "1", "Status"));
+    cJSON_Delete(r);
+    fake_advance(&f, NULL);
+    r = invoke_once(&f, &wf, "{}", &err);
+    TT_EQ_STR("SUCCEEDED", status_of(r));
+    TT_EQ_STR("[\"waited\",1]", sget(r, "Result"));
+    TT_EQ_INT(1, side_effects[1]); /* fast branch's step not re-run */
+    cJSON_Delete(r);
+    fake_free(&f);
+}
+
+/* ---- saga ------------------------------------------------------------------------------- */
+static char comp_order[64];
+static void comp_log(const char *s)
+{
+    pthread_mutex_lock(&se_mu);
+    strncat(comp_order, s, sizeof comp_order - strlen(comp_order) - 1);
+    pthread_mutex_unlock(&se_mu);
+}
+static int undo_a(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    (void)c;
+    (void)fr;
+    (void)out;
+    comp_log("A");
+    return DWF_OK;
+}
+static int undo_b(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    frame1 *f = fr;
+    (void)out;
+    comp_log(f->b && cJSON_IsObject(f->b) ? "B" : "b?"); /* sees the frame as it was at failure */
+    return dwf_step(c, "refund", body_num1, fr, NULL, NULL);
+}
+static int body_fail(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    (void)fr;
+    (void)out;
+    return dwf_fail(c, "OutOfStock", "no stock");
+}
+static int wf_saga(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    frame1 *f = fr;
+    static const dwf_retry once = {1, 1, 1, 1, DWF_JITTER_NONE, NULL};
+    dwf_step_opts oa = {NULL, 0, undo_a}, ob = {NULL, 0, undo_b}, oc = {&once, 0, NULL};
+    DWF_TRY(dwf_step(c, "reserve", body_num1, f, &oa, &f->a));
+    DWF_TRY(dwf_step(c, "charge", body_num2, f, &ob, &f->b));
+    DWF_TRY(dwf_wait(c, NULL, 2));
+    DWF_TRY(dwf_step(c, "ship", body_fail, f, &oc, &f->c));
+    *out = f->c;
+    return DWF_OK;
+}
+
+static void test_saga(void)
+{
+    fake f;
+    fake_init(&f);
+    comp_order[0] = 0;
+    memset(side_effects, 0, sizeof side_effects);
+    dwf_workflow wf = WF(wf_saga, sizeof(frame1));
+    cJSON *r = run_all(&f, &wf, "{}", 5);
+    TT_EQ_STR("FAILED", status_of(r));
+    cJSON *e = r ? cJSON_GetObjectItemCaseSensitive(r, "Error") : NULL;
+    TT_EQ_STR("StepError", sget(e, "ErrorType"));
+    TT_EQ_STR("no stock", sget(e, "ErrorMessage"));
+    TT_EQ_STR("BA", comp_order);
+    TT_EQ_STR("compensate-charge", op_field(&f, "5", "Name"));
+    TT_EQ_STR("RunInChildContext", op_field(&f, "5", "SubType"));
+    TT_EQ_STR("compensate-reserve", op_field(&f, "6", "Name"));
+    TT_EQ_STR("refund", op_field(&f, "5-1", "Name"));
+    TT_EQ_STR("SUCCEEDED", op_field(&f, "6", "Status"));
+    TT_EQ_INT(2, side_effects[1]); /* reserve once, refund once: nothing re-run */
+    cJSON_Delete(r);
+    /* deterministic on replay: same answer, compensations not run again */
+    r = invoke_once(&f, &wf, "{}", NULL);
+    TT_EQ_STR("FAILED", status_of(r));
+    TT_EQ_STR("BA", comp_order);
+    cJSON_Delete(r);
+    fake_free(&f);
+}
+
+/* ---- scale: 10,000 steps in one invocation ---------------------------------------------- */
+static int wf_many(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    frame1 *f = fr;
+    for (int i = 0; i < 10000; i++) DWF_TRY(dwf_step(c, NULL, body_num1, f, NULL, &f->a));
+    *out = f->a;
+    return DWF_OK;
+}
+
+static long rss_kb(void)
+{
+    FILE *fp = fopen("/proc/self/status", "r");
+    char line[256];
+    long kb = 0;
+    while (fp && fgets(line, sizeof line, fp))
+        if (!strncmp(line, "VmRSS:", 6)) kb = atol(line + 6);
+    if (fp) fclose(fp);
+    return kb;
+}
+
+/* Peak RSS since the last reset (VmHWM), in KiB; reset_peak() starts a new window. */
+static long peak_kb(void)
+{
+    FILE *fp = fopen("/proc/self/status", "r");
+    char line[256];
+    long kb = 0;
+    while (fp && fgets(line, sizeof line, fp))
+        if (!strncmp(line, "VmHWM:", 6)) kb = atol(line + 6);
+    if (fp) fclose(fp);
+    return kb;
+}
+static void reset_peak(void)
+{
+    FILE *fp = fopen("/proc/self/clear_refs", "w");
+    if (fp) {
+        fputs("5", fp);
+        fclose(fp);
+    }
+}
+
+static void test_many_steps(void)
+{
+    fake f;
+    fake_init(&f);
+    f.record_calls_off = 1;
+    memset(side_effects, 0, sizeof side_effects);
+    dwf_workflow wf = WF(wf_many, sizeof(frame1));
+    long base = rss_kb();
+    reset_peak();
+    double t0 = now_s();
+    cJSON *r = run_all(&f, &wf, "{}", 2);
+    double t1 = now_s();
+    long peak1 = peak_kb();
+    TT_EQ_STR("SUCCEEDED", status_of(r));
+    TT_EQ_INT(10000, ncalls(&f)); /* one call per step */
+    TT_EQ_INT(10000, side_effects[1]);
+    cJSON_Delete(r);
+    /* replay of all 10,000 from the event: O(N), nothing re-run */
+    long base2 = rss_kb();
+    reset_peak();
+    double t2 = now_s();
+    r = invoke_once(&f, &wf, "{}", NULL);
+    double t3 = now_s();
+    long peak2 = peak_kb();
+    TT_EQ_STR("SUCCEEDED", status_of(r));
+    TT_EQ_INT(10000, side_effects[1]);
+    printf("10000 steps: first run %.3f s (peak +%ld KiB over %ld), replay %.3f s (peak +%ld KiB "
+           "over %ld, event and fake included)\n",
+           t1 - t0, peak1 - base, base, t3 - t2, peak2 - base2, base2);
+    if (!getenv("DWF_VALGRIND") && !getenv("DWF_SANITIZE")) {
+        TT_ASSERT(peak1 - base < 16 * 1024);
+        TT_ASSERT(t3 - t2 < 2.0);
+    }
+    cJSON_Delete(r);
+    fake_free(&f);
+}
+
+/* ---- batching limits: 300 fire-and-forget updates split at 250 ------------------------- */
+static int noop_item(dwf_ctx *c, void *fr, dwf_val *item, dwf_val *index, dwf_val **out)
+{
+    (void)c;
+    (void)fr;
+    (void)item;
+    (void)index;
+    (void)out;
+    return DWF_OK;
+}
+static int wf_wide_map(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    frame1 *f = fr;
+    cJSON *a = cJSON_CreateArray();
+    for (int i = 0; i < 300; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(i));
+    dwf_batch_opts o = {4, -1, -1, -1};
+    DWF_TRY(dwf_map(c, NULL, dwf__adopt(c, a), noop_item, NULL, f, &o, &f->a));
+    DWF_TRY(dwf_wait(c, NULL, 1)); /* an awaited update flushes everything queued */
+    *out = dwf_get(c, f->a, "successCount");
+    return DWF_OK;
+}
+
+static void test_batch_limits(void)
+{
+    fake f;
+    fake_init(&f);
+    dwf_workflow wf = WF(wf_wide_map, sizeof(frame1));
+    cJSON *r = run_all(&f, &wf, "{}", 3);
+    TT_EQ_STR("SUCCEEDED", status_of(r));
+    TT_EQ_STR("300", sget(r, "Result"));
+    /* 1 map START + 300 item STARTs + 300 item SUCCEEDs + map SUCCEED + WAIT START = 603 */
+    int total = 0, max = 0;
+    for (int i = 0; i < ncalls(&f); i++) {
+        total += call_size(&f, i);
+        if (call_size(&f, i) > max) max = call_size(&f, i);
+    }
+    TT_EQ_INT(603, total);
+    TT_EQ_INT(250, max);
+    TT_EQ_INT(3, ncalls(&f)); /* 250 + 250 + 103 in the first invocation */
+    cJSON_Delete(r);
+    fake_free(&f);
+}
+
+/* ---- progress hook ---------------------------------------------------------------------- */
+static int hook_calls;
+static void on_op(void *arg, const cJSON *op)
+{
+    (void)arg;
+    if (op && cJSON_GetObjectItemCaseSensitive(op, "Id")) hook_calls++;
+}
+
+static void test_progress_hook(void)
+{
+    fake f;
+    fake_init(&f);
+    dwf_workflow wf = WF(wf_order, sizeof(frame1));
+    dwf_transport t = fake_transport(&f);
+    cJSON *ev = fake_event(&f, "{}");
+    dwf_invoke_opts o = {1, "req-9", on_op, NULL};
+    dwf_error err;
+    hook_calls = 0;
+    cJSON *r = dwf_run_invocation(&wf, ev, &t, &o, &err);
+    TT_EQ_STR("PENDING", status_of(r));
+    TT_EQ_INT(3, hook_calls); /* two steps and the wait changed state */
+    cJSON_Delete(r);
+    cJSON_Delete(ev);
+    /* a missing token is refused */
+    ev = cJSON_Parse("{\"DurableExecutionArn\":\"a\"}");
+    r = dwf_run_invocation(&wf, ev, &t, &o, &err);
+    TT_ASSERT(r == NULL);
+    TT_EQ_STR("InvalidParameterValueException", err.type);
+    cJSON_Delete(ev);
+    fake_free(&f);
+}
+
+int main(void)
+{
+    TT_RUN(test_ids);
+    TT_RUN(test_order_history);
+    TT_RUN(test_nondeterminism);
+    TT_RUN(test_retry_then_success);
+    TT_RUN(test_retry_exhausted);
+    TT_RUN(test_retry_filter);
+    TT_RUN(test_at_most_once);
+    TT_RUN(test_checkpoint_fault);
+    TT_RUN(test_paging_and_input);
+    TT_RUN(test_payload_limits);
+    TT_RUN(test_callback);
+    TT_RUN(test_wait_for_callback);
+    TT_RUN(test_poll);
+    TT_RUN(test_invoke);
+    TT_RUN(test_group);
+    TT_RUN(test_parallel_threads);
+    TT_RUN(test_map_rules);
+    TT_RUN(test_parallel_suspend);
+    TT_RUN(test_saga);
+    TT_RUN(test_many_steps);
+    TT_RUN(test_batch_limits);
+    TT_RUN(test_progress_hook);
+    return TT_EXIT();
+}
