@@ -1,0 +1,198 @@
+/*
+ * cmd_codegen.c: `dwf compile`, a .dwf workflow to readable C and its deploy files.
+ *
+ * The output directory is meant to be self-contained, so that it can be checked in, read,
+ * built by hand or handed to CI: handler.c (cg_emit_c), the deploy files (cg_emit_artifacts)
+ * and a copy of every C file the workflow `use`s, at the same relative path it was written
+ * with (resolved against the .dwf's directory, as `dwf build` and the engine do; an absolute
+ * or `..` path is copied under its base name). Headers those C files include are not copied.
+ * Nothing is written unless the front end reported no error.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "codegen.h"
+#include "front.h"
+
+const char *const usage_compile =
+    "usage: dwf compile FILE.dwf -o DIR [--region R] [--account A]\n"
+    "\n"
+    "Check a workflow and write, in DIR:\n"
+    "  handler.c                       the generated C (calls runtime/dwf.h only), with #line\n"
+    "                                  directives pointing back at the .dwf\n"
+    "  durable-config.json             RetentionPeriodInDays and ExecutionTimeout\n"
+    "  iam/trust-policy.json           lets Lambda assume the function's role\n"
+    "  iam/durable-policy.json         least privilege for the function: checkpoint and state\n"
+    "                                  on its own ARN, its log group, the functions it invokes\n"
+    "  iam/callback-sender-policy.json for whoever completes callbacks (only if it has any)\n"
+    "  deploy.sh, template.yaml, main.tf   AWS CLI, SAM and Terraform deploys\n"
+    "  the C files named by `use`, so DIR is self-contained\n"
+    "The same input gives byte-identical files.\n"
+    "\n"
+    "options:\n"
+    "  -o DIR         output directory (created if missing)\n"
+    "  --region R     fill the region into ARNs (default: deploy.sh asks the AWS CLI, SAM and\n"
+    "                 Terraform use the deploying account's region)\n"
+    "  --account A    fill the 12-digit account id into ARNs (same default)\n"
+    "\n"
+    "exit status: 0 written, 1 errors in the workflow or writing, 2 usage errors\n";
+
+static int valid_region(const char *s)
+{
+    if (!*s || strlen(s) > 32) return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-')) return 0;
+    return 1;
+}
+
+static int valid_account(const char *s)
+{
+    if (strlen(s) != 12) return 0;
+    for (; *s; s++)
+        if (*s < '0' || *s > '9') return 0;
+    return 1;
+}
+
+static int mkdirs_for(char *path)
+{
+    for (char *s = path + 1; *s; s++) {
+        if (*s != '/') continue;
+        *s = '\0';
+        int rc = mkdir(path, 0777);
+        int e = errno;
+        *s = '/';
+        if (rc != 0 && e != EEXIST) return -1;
+    }
+    return 0;
+}
+
+static int copy_file(const char *from, const char *to)
+{
+    FILE *in = fopen(from, "rb");
+    if (!in) {
+        fprintf(stderr, "dwf compile: cannot read %s: %s\n", from, strerror(errno));
+        return -1;
+    }
+    FILE *out = fopen(to, "wb");
+    if (!out) {
+        fprintf(stderr, "dwf compile: cannot write %s: %s\n", to, strerror(errno));
+        fclose(in);
+        return -1;
+    }
+    char buf[65536];
+    size_t n;
+    int rc = 0;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        if (fwrite(buf, 1, n, out) != n) {
+            rc = -1;
+            break;
+        }
+    if (ferror(in)) rc = -1;
+    fclose(in);
+    if (fclose(out) != 0) rc = -1;
+    if (rc != 0) fprintf(stderr, "dwf compile: copying %s to %s failed\n", from, to);
+    return rc;
+}
+
+/* Copy each `use`d C file into dir. */
+static int copy_uses(const Program *p, const char *dir)
+{
+    const char *slash = strrchr(p->path, '/');
+    int srclen = slash ? (int)(slash - p->path) : 1;
+    const char *srcdir = slash ? p->path : ".";
+    for (const AstNode *u = p->uses; u; u = u->next) {
+        const char *up = u->u.use.path;
+        if (!up || !*up) continue;
+        char from[4096], to[4096];
+        if (up[0] == '/') snprintf(from, sizeof from, "%s", up);
+        else snprintf(from, sizeof from, "%.*s/%s", srclen, srcdir, up);
+        const char *rel = up;
+        if (up[0] == '/' || strstr(up, "..")) rel = strrchr(up, '/') ? strrchr(up, '/') + 1 : up;
+        if (snprintf(to, sizeof to, "%s/%s", dir, rel) >= (int)sizeof to) {
+            fprintf(stderr, "dwf compile: path too long: %s/%s\n", dir, rel);
+            return -1;
+        }
+        if (mkdirs_for(to) != 0) {
+            fprintf(stderr, "dwf compile: cannot create the directory of %s: %s\n", to,
+                    strerror(errno));
+            return -1;
+        }
+        if (copy_file(from, to) != 0) return -1;
+    }
+    return 0;
+}
+
+int cmd_compile(int argc, char **argv)
+{
+    const char *file = NULL, *dir = NULL, *region = NULL, *account = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-o") == 0 || strcmp(a, "--region") == 0 || strcmp(a, "--account") == 0) {
+            if (i + 1 >= argc) return cli_usage_error("compile", "%s needs a value", a);
+            const char *v = argv[++i];
+            if (a[1] == 'o') dir = v;
+            else if (a[2] == 'r') region = v;
+            else account = v;
+        } else if (strncmp(a, "-o", 2) == 0 && a[2]) {
+            dir = a + 2;
+        } else if (a[0] == '-' && a[1]) {
+            return cli_usage_error("compile", "unknown option '%s'", a);
+        } else if (file) {
+            return cli_usage_error("compile", "one workflow at a time ('%s' and '%s')", file, a);
+        } else {
+            file = a;
+        }
+    }
+    if (!file) return cli_usage_error("compile", "no .dwf file given");
+    if (!dir || !*dir) return cli_usage_error("compile", "no output directory given (-o DIR)");
+    if (region && !valid_region(region))
+        return cli_usage_error("compile", "'%s' is not a region name (like eu-west-1)", region);
+    if (account && !valid_account(account))
+        return cli_usage_error("compile", "'%s' is not a 12-digit account id", account);
+
+    int rc = EXIT_INPUT;
+    Arena *arena = arena_new();
+    Diag *diag = diag_new(stderr, isatty(STDERR_FILENO));
+    if (!arena || !diag) {
+        fprintf(stderr, "dwf compile: out of memory\n");
+        goto out;
+    }
+    Program *p = front_compile_file(arena, diag, file);
+    if (!p || !p->workflow || diag_errors(diag) > 0) goto out;
+
+    char err[1024];
+    CgOptions co = {region, account, NULL};
+    if (cg_emit_artifacts(p, dir, &co, err, sizeof err) != 0) {
+        fprintf(stderr, "dwf compile: %s\n", err);
+        goto out;
+    }
+    char handler[4096];
+    snprintf(handler, sizeof handler, "%s/handler.c", dir);
+    FILE *hf = fopen(handler, "w");
+    if (!hf) {
+        fprintf(stderr, "dwf compile: cannot write %s: %s\n", handler, strerror(errno));
+        goto out;
+    }
+    int wr = cg_emit_c(p, hf);
+    if (fclose(hf) != 0 || wr != 0) {
+        fprintf(stderr, "dwf compile: writing %s failed\n", handler);
+        goto out;
+    }
+    if (copy_uses(p, dir) != 0) goto out;
+
+    int line = 0, dyn = cg_dynamic_invokes(p, &line);
+    if (dyn)
+        fprintf(stderr, "%s:%d: warning: the invoke target is computed at run time, so "
+                        "iam/durable-policy.json grants no lambda:InvokeFunction for it%s\n",
+                p->path, line, dyn > 1 ? " (nor for the others like it)" : "");
+    rc = EXIT_OK;
+out:
+    if (diag) diag_free(diag);
+    if (arena) arena_free(arena);
+    return rc;
+}
