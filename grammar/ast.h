@@ -91,7 +91,9 @@ struct AstNode {
         struct { AstNode *items; } list;
         /* AST_PROP: key: value ({orderId} shorthand: value is an AST_NAME) */
         struct { const char *key; AstNode *value; } prop;
-        /* AST_NAME; sema: sym (NULL only for `input`, resolved as a Symbol too) */
+        /* AST_NAME; sema: sym. `input` resolves to wf.input_sym, `state` in a poll to
+         * poll.state_sym, `callback` in a submitter to wfc.cb_sym. sym is NULL only for
+         * `attempt` inside a step body / poll check / submitter (codegen: dwf_attempt()). */
         struct { const char *id; Symbol *sym; } name;
         /* AST_MEMBER obj.key; AST_INDEX obj[index] */
         struct { AstNode *obj; const char *key; AstNode *index; } member;

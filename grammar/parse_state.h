@@ -1,0 +1,50 @@
+/*
+ * parse_state.h: what the scanner (lexer.l) and the parser (parser.y) share for one file. It is
+ * front.c's business alone: nothing outside grammar/ sees it.
+ *
+ * The scanner keeps two stacks here. `open` holds the unclosed brackets so a syntax error can
+ * name the opener ("expected '}' (to close '{' at line 3)"); `tpl` holds, for every template
+ * string we are inside of, the brace depth at which its current ${ started, so the '}' that
+ * ends an interpolation is told apart from a '}' closing an object literal inside it.
+ */
+#ifndef DWF_PARSE_STATE_H
+#define DWF_PARSE_STATE_H
+
+#include <stddef.h>
+
+#include "ast.h"
+#include "diag.h"
+
+#define PARSE_MAX_NESTING 200
+
+typedef struct ParseState {
+    Arena *arena;
+    Diag *diag;
+    const char *path;
+    const char *text;
+    size_t len;
+    Program *prog;     /* filled by the start rule */
+    int abort;         /* stop: too deep, or too many errors; no more messages */
+
+    /* scanner: the string literal being read (bytes, may hold NUL) */
+    char *buf;
+    size_t buf_len, buf_cap;
+    int str_piece;     /* 0: first piece of a string, 1: after a ${..} */
+    SrcLoc str_loc;    /* where the current string piece started */
+
+    int brace_depth;                   /* '{' minus '}' outside strings */
+    int tpl[PARSE_MAX_NESTING];        /* brace depth at each open ${ */
+    int ntpl;
+
+    struct { char ch; SrcLoc loc; } open[PARSE_MAX_NESTING];
+    int nopen;
+} ParseState;
+
+/* yylex as the parser calls it (%param): the scanner reads ParseState too. Defined here so
+ * lexer.c and the generated lexer.h agree on it. */
+#define YY_DECL int yylex(YYSTYPE *yylval_param, YYLTYPE *yylloc_param, yyscan_t yyscanner, ParseState *ps)
+
+/* The lexer's string buffer (malloc'd: freed by front.c after the parse). */
+void parse_buf_add(ParseState *ps, const char *s, size_t n);
+
+#endif

@@ -1,0 +1,1063 @@
+/*
+ * parser.y: the .dwf grammar. Actions only build AST nodes (ast.h); names, determinism,
+ * durations and limits are checked afterwards by sema.c, where every rule can see the whole
+ * tree. The one exception is the option lists (`max 3`, `timeout 60s`, `jitter full`, ...):
+ * the grammar accepts any of a construct's option words in any order and opts_apply() below
+ * puts each into its field, reporting a repeated option or an unknown jitter / semantics /
+ * log level, because those have no other place in the tree to wait for sema.
+ *
+ * There are no statement separators, so the grammar is arranged to stay LR(1) without them:
+ * an expression never continues with an identifier or keyword, statements never start with
+ * '(' '[' '-' or a string, and constructs whose option list ends a statement (callback, http,
+ * invoke) only use reserved option words. Option words that are likely variable names (max,
+ * state, name, delay, ...) are "soft" keywords: tokens in option lists, names everywhere else.
+ */
+
+%code top {
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+}
+
+%code requires {
+#include "ast.h"
+typedef struct ParseState ParseState;
+typedef void *yyscan_t;
+typedef struct Str { const char *s; size_t len; } Str;
+typedef struct Num { double num; const char *text; } Num;
+typedef const char *Ident;
+}
+
+%code provides {
+int yylex(YYSTYPE *yylval_param, YYLTYPE *yylloc_param, yyscan_t yyscanner, ParseState *ps);
+}
+
+%code {
+#include "parse_state.h"
+
+static void yyerror(YYLTYPE *loc, yyscan_t scanner, ParseState *ps, const char *msg);
+
+#define NEW(kind, loc) ast_new(ps->arena, (kind), (loc))
+static AstNode *append(AstNode *list, AstNode *item);
+static AstNode *mk_str(ParseState *ps, Str s, SrcLoc loc);
+static AstNode *mk_prop(ParseState *ps, const char *key, AstNode *value, SrcLoc loc);
+static AstNode *mk_binary(ParseState *ps, AstOp op, AstNode *a, AstNode *b, SrcLoc loc);
+static AstNode *mk_unary(ParseState *ps, AstOp op, AstNode *a, SrcLoc loc);
+static AstNode *tpl_piece(ParseState *ps, AstNode *parts, Str s, SrcLoc loc);
+static void opts_apply(ParseState *ps, AstNode *node, AstNode *opts);
+static AstLogLevel log_level(ParseState *ps, const char *id, SrcLoc loc);
+}
+
+/* Pure parser: no globals, so several files can be compiled in one process (tests, fuzzer). */
+%define api.pure full
+/* Token kinds become TOK_*, which cannot clash with EOF and friends. */
+%define api.token.prefix {TOK_}
+/* Typed semantic values: each token and rule says what it carries (%token <T>, %type <T>). */
+%define api.value.type union
+/* Locations are SrcLoc (ast.h), so the parser's @N go straight into nodes and diagnostics. */
+%define api.location.type {SrcLoc}
+/* Our own syntax-error messages ("expected '}' (to close '{' at line 3)") in diag's shape. */
+%define parse.error custom
+/* Lookahead correction: the "expected" list names only tokens that can really come next. */
+%define parse.lac full
+/* Every location is tracked: diagnostics point at a line and column. */
+%locations
+/* The grammar has no conflicts; any new one is a mistake to fix, not to accept. */
+%expect 0
+/* The reentrant scanner and the per-file state go to both yyparse and yylex. */
+%param {yyscan_t scanner} {ParseState *ps}
+
+%initial-action {
+    @$.first_line = @$.last_line = 1;
+    @$.first_column = @$.last_column = 1;
+}
+
+%token <Ident> IDENT "identifier"
+%token <Num> NUMBER "number"
+%token <Num> DURATION "duration"
+%token <Num> PERCENT "percentage"
+%token <Str> STRING "string"
+%token <Str> TPL_HEAD "template string"
+%token <Str> TPL_MID "template string part"
+%token <Str> TPL_TAIL "end of template string"
+
+%token AS "as" ATTEMPTS "attempts" AWAIT "await" BACKOFF "backoff" BODY "body" BRANCH "branch"
+%token CALL "call" CALLBACK "callback" CATCH "catch" COMPENSATE "compensate" DELAY "delay"
+%token DURABLE "durable" ELSE "else" EVERY "every" FAIL "fail" FALSE "false" FOR "for"
+%token GROUP "group" HEADERS "headers" HEARTBEAT "heartbeat" HTTP "http" IF "if" IN "in"
+%token INVOKE "invoke" JITTER "jitter" LAMBDA "lambda" LET "let" LOG "log" MAP "map" MAX "max"
+%token MIN_SUCCESSFUL "min_successful" NAME "name" NULL "null" ON "on" OVER "over"
+%token PARALLEL "parallel" POLL "poll" RETRY "retry" RETURN "return" SEMANTICS "semantics"
+%token STATE "state" STEP "step" TIMEOUT "timeout" TOLERATE "tolerate" TRUE "true" TRY "try"
+%token UNTIL "until" USE "use" WAIT "wait" WITH "with" WORKFLOW "workflow"
+%token EQ "==" NE "!=" LE "<=" GE ">=" AND "&&" OR "||" COALESCE "??"
+
+%right '?' ':'
+%left COALESCE
+%left OR
+%left AND
+%left EQ NE
+%left '<' LE '>' GE
+%left '+' '-'
+%left '*' '/' '%'
+%precedence UNARY
+
+%type <AstNode *> uses workflow wf_items config cfg_items cfg_item block stmts stmt
+%type <AstNode *> step_stmt step_opts step_opt comp_opt wait_stmt dur_val callback_stmt cb_opts cb_opt
+%type <AstNode *> poll_stmt poll_opts poll_opt parallel_stmt branches branch batch_opts batch_opt
+%type <AstNode *> map_stmt map_opts map_opt group_stmt if_stmt else_opt for_stmt try_stmt
+%type <AstNode *> retry_block retry_items retry_item str_list label label_opt fail_type dotted
+%type <AstNode *> expr bexpr primary path call_like literal template tpl_parts array object
+%type <AstNode *> items items_opt props props_opt prop args args_opt
+%type <AstNode *> http_expr http_opts http_opt invoke_expr inv_head inv_target timeout_opt wfc_expr wfc_opts wfc_opt
+%type <Ident> ident soft key bind_opt idx_opt ident_opt
+
+%%
+
+file:
+    uses workflow {
+        ps->prog->uses = $1;
+        ps->prog->workflow = $2;
+    }
+;
+
+uses:
+    %empty { $$ = NULL; }
+  | uses USE STRING {
+        AstNode *n = NEW(AST_USE, @$);
+        n->u.use.path = $3.s;
+        $$ = append($1, n);
+    }
+;
+
+workflow:
+    WORKFLOW IDENT '{' wf_items '}' {
+        $$ = NEW(AST_WORKFLOW, @$);
+        $$->u.wf.name = $2;
+        /* configs and statements arrive mixed: split them */
+        AstNode *configs = NULL, *body = NULL;
+        for (AstNode *n = $4, *next; n; n = next) {
+            next = n->next;
+            n->next = NULL;
+            if (n->kind == AST_CONFIG) configs = append(configs, n);
+            else body = append(body, n);
+        }
+        $$->u.wf.configs = configs;
+        $$->u.wf.body = body;
+    }
+;
+
+wf_items:
+    %empty { $$ = NULL; }
+  | wf_items config { $$ = append($1, $2); }
+  | wf_items stmt { $$ = append($1, $2); }
+  | wf_items error { $$ = $1; }
+;
+
+config:
+    DURABLE '{' cfg_items '}' {
+        $$ = NEW(AST_CONFIG, @$);
+        $$->u.config.which = CONFIG_DURABLE;
+        $$->u.config.props = $3;
+    }
+  | LAMBDA '{' cfg_items '}' {
+        $$ = NEW(AST_CONFIG, @$);
+        $$->u.config.which = CONFIG_LAMBDA;
+        $$->u.config.props = $3;
+    }
+;
+
+cfg_items:
+    %empty { $$ = NULL; }
+  | cfg_items cfg_item { $$ = append($1, $2); }
+;
+
+cfg_item:
+    key '=' bexpr { $$ = mk_prop(ps, $1, $3, @1); }
+;
+
+block:
+    '{' stmts '}' { $$ = $2; }
+;
+
+stmts:
+    %empty { $$ = NULL; }
+  | stmts stmt { $$ = append($1, $2); }
+  | stmts error { $$ = $1; }
+;
+
+stmt:
+    LET ident '=' expr {
+        $$ = NEW(AST_LET, @$);
+        $$->u.let.id = $2;
+        $$->u.let.value = $4;
+    }
+  | ident '=' expr {
+        $$ = NEW(AST_ASSIGN, @$);
+        $$->u.let.id = $1;
+        $$->u.let.value = $3;
+    }
+  | step_stmt
+  | wait_stmt
+  | callback_stmt
+  | poll_stmt
+  | parallel_stmt
+  | map_stmt
+  | group_stmt
+  | if_stmt
+  | for_stmt
+  | try_stmt
+  | FAIL fail_type bexpr {
+        $$ = NEW(AST_FAIL, @$);
+        $$->u.fail.type = $2;
+        $$->u.fail.message = $3;
+    }
+  | RETURN expr {
+        $$ = NEW(AST_RETURN, @$);
+        $$->u.ret.value = $2;
+    }
+  | LOG IDENT expr {
+        $$ = NEW(AST_LOG, @$);
+        $$->u.log.level = log_level(ps, $2, @2);
+        $$->u.log.message = $3;
+    }
+  | call_like { $$ = NEW(AST_EXPR_STMT, @$); $$->u.expr.e = $1; }
+  | http_expr { $$ = NEW(AST_EXPR_STMT, @$); $$->u.expr.e = $1; }
+  | invoke_expr { $$ = NEW(AST_EXPR_STMT, @$); $$->u.expr.e = $1; }
+  | wfc_expr { $$ = NEW(AST_EXPR_STMT, @$); $$->u.expr.e = $1; }
+;
+
+bind_opt:
+    %empty { $$ = NULL; }
+  | IDENT
+;
+
+label_opt:
+    %empty { $$ = NULL; }
+  | label
+;
+
+label:
+    STRING { $$ = mk_str(ps, $1, @1); }
+  | template
+;
+
+step_stmt:
+    STEP bind_opt label_opt step_opts block comp_opt {
+        $$ = NEW(AST_STEP, @$);
+        $$->u.step.bind = $2;
+        $$->u.step.label = $3;
+        $$->u.step.body = $5;
+        $$->u.step.compensate = $6;
+        opts_apply(ps, $$, $4);
+    }
+;
+
+step_opts:
+    %empty { $$ = NULL; }
+  | step_opts step_opt { $$ = append($1, $2); }
+;
+
+step_opt:
+    retry_block { $$ = mk_prop(ps, "retry", $1, @1); }
+  | SEMANTICS IDENT {
+        AstNode *v = NEW(AST_NAME, @2);
+        v->u.name.id = $2;
+        $$ = mk_prop(ps, "semantics", v, @1);
+    }
+;
+
+comp_opt:
+    %empty { $$ = NULL; }
+  | COMPENSATE block {
+        /* an empty compensation still means "has one": keep a marker-free NULL list as is */
+        $$ = $2;
+    }
+;
+
+retry_block:
+    RETRY '{' retry_items '}' {
+        $$ = NEW(AST_RETRY, @$);
+        opts_apply(ps, $$, $3);
+    }
+;
+
+retry_items:
+    %empty { $$ = NULL; }
+  | retry_items retry_item { $$ = append($1, $2); }
+;
+
+retry_item:
+    ATTEMPTS bexpr { $$ = mk_prop(ps, "attempts", $2, @1); }
+  | DELAY bexpr { $$ = mk_prop(ps, "delay", $2, @1); }
+  | BACKOFF bexpr { $$ = mk_prop(ps, "backoff", $2, @1); }
+  | MAX bexpr { $$ = mk_prop(ps, "max", $2, @1); }
+  | JITTER bexpr { $$ = mk_prop(ps, "jitter", $2, @1); }
+  | ON str_list {
+        AstNode *v = NEW(AST_ARRAY, @2);
+        v->u.list.items = $2;
+        $$ = mk_prop(ps, "on", v, @1);
+    }
+;
+
+str_list:
+    STRING { $$ = mk_str(ps, $1, @1); }
+  | str_list ',' STRING { $$ = append($1, mk_str(ps, $3, @3)); }
+;
+
+wait_stmt:
+    WAIT label_opt dur_val {
+        $$ = NEW(AST_WAIT, @$);
+        $$->u.wait.label = $2;
+        $$->u.wait.duration = $3;
+    }
+  | WAIT label_opt UNTIL bexpr {
+        $$ = NEW(AST_WAIT, @$);
+        $$->u.wait.label = $2;
+        $$->u.wait.until = $4;
+    }
+;
+
+dur_val:
+    DURATION {
+        $$ = NEW(AST_DURATION, @1);
+        $$->u.dur.seconds = $1.num;
+        $$->u.dur.text = $1.text;
+    }
+  | path
+;
+
+callback_stmt:
+    CALLBACK IDENT label_opt cb_opts {
+        $$ = NEW(AST_CALLBACK, @$);
+        $$->u.callback.bind = $2;
+        $$->u.callback.label = $3;
+        opts_apply(ps, $$, $4);
+    }
+;
+
+cb_opts:
+    %empty { $$ = NULL; }
+  | cb_opts cb_opt { $$ = append($1, $2); }
+;
+
+cb_opt:
+    TIMEOUT bexpr { $$ = mk_prop(ps, "timeout", $2, @1); }
+  | HEARTBEAT bexpr { $$ = mk_prop(ps, "heartbeat", $2, @1); }
+;
+
+poll_stmt:
+    POLL IDENT label_opt poll_opts block {
+        $$ = NEW(AST_POLL, @$);
+        $$->u.poll.bind = $2;
+        $$->u.poll.label = $3;
+        $$->u.poll.body = $5;
+        opts_apply(ps, $$, $4);
+    }
+;
+
+poll_opts:
+    %empty { $$ = NULL; }
+  | poll_opts poll_opt { $$ = append($1, $2); }
+;
+
+poll_opt:
+    EVERY bexpr { $$ = mk_prop(ps, "every", $2, @1); }
+  | BACKOFF bexpr { $$ = mk_prop(ps, "backoff", $2, @1); }
+  | MAX bexpr { $$ = mk_prop(ps, "max", $2, @1); }
+  | ATTEMPTS bexpr { $$ = mk_prop(ps, "attempts", $2, @1); }
+  | JITTER bexpr { $$ = mk_prop(ps, "jitter", $2, @1); }
+  | STATE bexpr { $$ = mk_prop(ps, "state", $2, @1); }
+  | UNTIL bexpr { $$ = mk_prop(ps, "until", $2, @1); }
+;
+
+parallel_stmt:
+    PARALLEL bind_opt label_opt batch_opts '{' branches '}' {
+        $$ = NEW(AST_PARALLEL, @$);
+        $$->u.batch.bind = $2;
+        $$->u.batch.label = $3;
+        $$->u.batch.branches = $6;
+        opts_apply(ps, $$, $4);
+    }
+;
+
+branches:
+    %empty { $$ = NULL; }
+  | branches branch { $$ = append($1, $2); }
+;
+
+branch:
+    BRANCH bind_opt label_opt block {
+        $$ = NEW(AST_BRANCH, @$);
+        $$->u.group.bind = $2;
+        $$->u.group.label = $3;
+        $$->u.group.body = $4;
+    }
+;
+
+batch_opts:
+    %empty { $$ = NULL; }
+  | batch_opts batch_opt { $$ = append($1, $2); }
+;
+
+batch_opt:
+    MAX bexpr { $$ = mk_prop(ps, "max", $2, @1); }
+  | MIN_SUCCESSFUL bexpr { $$ = mk_prop(ps, "min_successful", $2, @1); }
+  | TOLERATE bexpr { $$ = mk_prop(ps, "tolerate", $2, @1); }
+  | TOLERATE PERCENT {
+        AstNode *v = NEW(AST_NUM, @2);
+        v->u.n.num = $2.num;
+        v->u.n.text = $2.text;
+        $$ = mk_prop(ps, "tolerate%", v, @1);
+    }
+;
+
+map_stmt:
+    MAP bind_opt label_opt OVER bexpr AS ident idx_opt map_opts block {
+        $$ = NEW(AST_MAP, @$);
+        $$->u.batch.bind = $2;
+        $$->u.batch.label = $3;
+        $$->u.batch.over = $5;
+        $$->u.batch.item = $7;
+        $$->u.batch.index = $8;
+        $$->u.batch.body = $10;
+        opts_apply(ps, $$, $9);
+    }
+;
+
+idx_opt:
+    %empty { $$ = NULL; }
+  | ',' ident { $$ = $2; }
+;
+
+map_opts:
+    %empty { $$ = NULL; }
+  | map_opts map_opt { $$ = append($1, $2); }
+;
+
+map_opt:
+    batch_opt
+  | NAME bexpr { $$ = mk_prop(ps, "name", $2, @1); }
+;
+
+group_stmt:
+    GROUP bind_opt label_opt block {
+        $$ = NEW(AST_GROUP, @$);
+        $$->u.group.bind = $2;
+        $$->u.group.label = $3;
+        $$->u.group.body = $4;
+    }
+;
+
+if_stmt:
+    IF bexpr block else_opt {
+        $$ = NEW(AST_IF, @$);
+        $$->u.if_.cond = $2;
+        $$->u.if_.then = $3;
+        $$->u.if_.else_ = $4;
+    }
+;
+
+else_opt:
+    %empty { $$ = NULL; }
+  | ELSE block { $$ = $2; }
+  | ELSE if_stmt { $$ = $2; }
+;
+
+for_stmt:
+    FOR ident idx_opt IN bexpr block {
+        $$ = NEW(AST_FOR, @$);
+        $$->u.for_.var = $2;
+        $$->u.for_.index = $3;
+        $$->u.for_.iter = $5;
+        $$->u.for_.body = $6;
+    }
+;
+
+try_stmt:
+    TRY block CATCH ident_opt block {
+        $$ = NEW(AST_TRY, @$);
+        $$->u.try_.body = $2;
+        $$->u.try_.err = $4;
+        $$->u.try_.handler = $5;
+    }
+;
+
+ident_opt:
+    %empty { $$ = NULL; }
+  | ident
+;
+
+fail_type:
+    STRING { $$ = mk_str(ps, $1, @1); }
+  | template
+  | dotted
+  | '(' expr ')' { $$ = $2; }
+;
+
+dotted:
+    ident {
+        $$ = NEW(AST_NAME, @1);
+        $$->u.name.id = $1;
+    }
+  | dotted '.' key {
+        $$ = NEW(AST_MEMBER, @$);
+        $$->u.member.obj = $1;
+        $$->u.member.key = $3;
+    }
+;
+
+/* ---- expressions ------------------------------------------------------------------------ */
+
+expr:
+    bexpr
+  | http_expr
+  | invoke_expr
+  | wfc_expr
+;
+
+http_expr:
+    HTTP IDENT bexpr http_opts {
+        $$ = NEW(AST_HTTP, @$);
+        $$->u.http.method = $2;
+        $$->u.http.url = $3;
+        opts_apply(ps, $$, $4);
+    }
+;
+
+http_opts:
+    %empty { $$ = NULL; }
+  | http_opts http_opt { $$ = append($1, $2); }
+;
+
+http_opt:
+    HEADERS bexpr { $$ = mk_prop(ps, "headers", $2, @1); }
+  | BODY bexpr { $$ = mk_prop(ps, "body", $2, @1); }
+  | TIMEOUT bexpr { $$ = mk_prop(ps, "timeout", $2, @1); }
+;
+
+invoke_expr:
+    INVOKE inv_head WITH bexpr timeout_opt {
+        $$ = $2;
+        $$->loc = @$;
+        $$->u.invoke.payload = $4;
+        $$->u.invoke.timeout = $5;
+    }
+;
+
+/* [label] target: spelled out (not label_opt) so "invoke "fn" with" needs no lookahead past
+ * the string to decide that it was the target. */
+inv_head:
+    inv_target {
+        $$ = NEW(AST_INVOKE, @$);
+        $$->u.invoke.function = $1;
+    }
+  | label inv_target {
+        $$ = NEW(AST_INVOKE, @$);
+        $$->u.invoke.label = $1;
+        $$->u.invoke.function = $2;
+    }
+;
+
+inv_target:
+    STRING { $$ = mk_str(ps, $1, @1); }
+  | template
+  | path
+;
+
+timeout_opt:
+    %empty { $$ = NULL; }
+  | TIMEOUT bexpr { $$ = $2; }
+;
+
+wfc_expr:
+    WAIT FOR CALLBACK label_opt wfc_opts block {
+        $$ = NEW(AST_WAIT_CALLBACK, @$);
+        $$->u.wfc.label = $4;
+        $$->u.wfc.body = $6;
+        opts_apply(ps, $$, $5);
+    }
+;
+
+wfc_opts:
+    %empty { $$ = NULL; }
+  | wfc_opts wfc_opt { $$ = append($1, $2); }
+;
+
+wfc_opt:
+    cb_opt
+  | retry_block { $$ = mk_prop(ps, "retry", $1, @1); }
+;
+
+bexpr:
+    primary
+  | bexpr '+' bexpr { $$ = mk_binary(ps, OP_ADD, $1, $3, @$); }
+  | bexpr '-' bexpr { $$ = mk_binary(ps, OP_SUB, $1, $3, @$); }
+  | bexpr '*' bexpr { $$ = mk_binary(ps, OP_MUL, $1, $3, @$); }
+  | bexpr '/' bexpr { $$ = mk_binary(ps, OP_DIV, $1, $3, @$); }
+  | bexpr '%' bexpr { $$ = mk_binary(ps, OP_MOD, $1, $3, @$); }
+  | bexpr EQ bexpr { $$ = mk_binary(ps, OP_EQ, $1, $3, @$); }
+  | bexpr NE bexpr { $$ = mk_binary(ps, OP_NE, $1, $3, @$); }
+  | bexpr '<' bexpr { $$ = mk_binary(ps, OP_LT, $1, $3, @$); }
+  | bexpr LE bexpr { $$ = mk_binary(ps, OP_LE, $1, $3, @$); }
+  | bexpr '>' bexpr { $$ = mk_binary(ps, OP_GT, $1, $3, @$); }
+  | bexpr GE bexpr { $$ = mk_binary(ps, OP_GE, $1, $3, @$); }
+  | bexpr AND bexpr { $$ = mk_binary(ps, OP_AND, $1, $3, @$); }
+  | bexpr OR bexpr { $$ = mk_binary(ps, OP_OR, $1, $3, @$); }
+  | bexpr COALESCE bexpr { $$ = mk_binary(ps, OP_COALESCE, $1, $3, @$); }
+  | bexpr '?' bexpr ':' bexpr {
+        $$ = NEW(AST_COND, @$);
+        $$->u.cond.cond = $1;
+        $$->u.cond.a = $3;
+        $$->u.cond.b = $5;
+    }
+  | '-' bexpr %prec UNARY { $$ = mk_unary(ps, OP_NEG, $2, @$); }
+  | '!' bexpr %prec UNARY { $$ = mk_unary(ps, OP_NOT, $2, @$); }
+;
+
+primary:
+    literal
+  | STRING { $$ = mk_str(ps, $1, @1); }
+  | template
+  | array
+  | object
+  | path
+;
+
+literal:
+    NUMBER {
+        $$ = NEW(AST_NUM, @1);
+        $$->u.n.num = $1.num;
+        $$->u.n.text = $1.text;
+    }
+  | DURATION {
+        $$ = NEW(AST_DURATION, @1);
+        $$->u.dur.seconds = $1.num;
+        $$->u.dur.text = $1.text;
+    }
+  | TRUE { $$ = NEW(AST_BOOL, @1); $$->u.bval = 1; }
+  | FALSE { $$ = NEW(AST_BOOL, @1); $$->u.bval = 0; }
+  | NULL { $$ = NEW(AST_NULL, @1); }
+;
+
+path:
+    ident {
+        $$ = NEW(AST_NAME, @1);
+        $$->u.name.id = $1;
+    }
+  | CALLBACK {
+        $$ = NEW(AST_NAME, @1);
+        $$->u.name.id = "callback";
+    }
+  | '(' expr ')' { $$ = $2; }
+  | call_like
+  | path '.' key {
+        $$ = NEW(AST_MEMBER, @$);
+        $$->u.member.obj = $1;
+        $$->u.member.key = $3;
+    }
+  | path '[' expr ']' {
+        $$ = NEW(AST_INDEX, @$);
+        $$->u.member.obj = $1;
+        $$->u.member.index = $3;
+    }
+;
+
+call_like:
+    ident '(' args_opt ')' {
+        $$ = NEW(AST_CALL, @$);
+        $$->u.call.fn = $1;
+        $$->u.call.args = $3;
+    }
+  | CALL IDENT '(' args_opt ')' {
+        $$ = NEW(AST_CCALL, @$);
+        $$->u.call.fn = $2;
+        $$->u.call.args = $4;
+    }
+  | AWAIT IDENT {
+        $$ = NEW(AST_AWAIT, @$);
+        AstNode *t = NEW(AST_NAME, @2);
+        t->u.name.id = $2;
+        $$->u.await.target = t;
+    }
+;
+
+template:
+    tpl_parts TPL_TAIL {
+        $$ = tpl_piece(ps, $1, $2, @2);
+        $$->loc = @$;
+    }
+;
+
+tpl_parts:
+    TPL_HEAD expr {
+        $$ = tpl_piece(ps, NULL, $1, @1);
+        $$->u.tmpl.parts = append($$->u.tmpl.parts, $2);
+    }
+  | tpl_parts TPL_MID expr {
+        $$ = tpl_piece(ps, $1, $2, @2);
+        $$->u.tmpl.parts = append($$->u.tmpl.parts, $3);
+    }
+;
+
+array:
+    '[' items_opt ']' {
+        $$ = NEW(AST_ARRAY, @$);
+        $$->u.list.items = $2;
+    }
+;
+
+items_opt:
+    %empty { $$ = NULL; }
+  | items
+  | items ',' { $$ = $1; }
+;
+
+items:
+    expr
+  | items ',' expr { $$ = append($1, $3); }
+;
+
+object:
+    '{' props_opt '}' {
+        $$ = NEW(AST_OBJECT, @$);
+        $$->u.list.items = $2;
+    }
+;
+
+props_opt:
+    %empty { $$ = NULL; }
+  | props
+  | props ',' { $$ = $1; }
+;
+
+props:
+    prop
+  | props ',' prop { $$ = append($1, $3); }
+;
+
+prop:
+    key ':' expr { $$ = mk_prop(ps, $1, $3, @1); }
+  | STRING ':' expr { $$ = mk_prop(ps, $1.s, $3, @1); }
+  | ident {
+        AstNode *v = NEW(AST_NAME, @1);
+        v->u.name.id = $1;
+        $$ = mk_prop(ps, $1, v, @1);
+    }
+;
+
+args_opt:
+    %empty { $$ = NULL; }
+  | args
+;
+
+args:
+    expr
+  | args ',' expr { $$ = append($1, $3); }
+;
+
+/* A variable name: an identifier or a soft keyword. */
+ident:
+    IDENT
+  | soft
+;
+
+soft:
+    ATTEMPTS { $$ = "attempts"; }
+  | BACKOFF { $$ = "backoff"; }
+  | DELAY { $$ = "delay"; }
+  | EVERY { $$ = "every"; }
+  | JITTER { $$ = "jitter"; }
+  | MAX { $$ = "max"; }
+  | MIN_SUCCESSFUL { $$ = "min_successful"; }
+  | NAME { $$ = "name"; }
+  | ON { $$ = "on"; }
+  | STATE { $$ = "state"; }
+  | TOLERATE { $$ = "tolerate"; }
+;
+
+/* A property name after '.' or before ':' or '=': any word, reserved or not. */
+key:
+    ident
+  | AS { $$ = "as"; } | AWAIT { $$ = "await"; } | BODY { $$ = "body"; }
+  | BRANCH { $$ = "branch"; } | CALL { $$ = "call"; } | CALLBACK { $$ = "callback"; }
+  | CATCH { $$ = "catch"; } | COMPENSATE { $$ = "compensate"; } | DURABLE { $$ = "durable"; }
+  | ELSE { $$ = "else"; } | FAIL { $$ = "fail"; } | FALSE { $$ = "false"; } | FOR { $$ = "for"; }
+  | GROUP { $$ = "group"; } | HEADERS { $$ = "headers"; } | HEARTBEAT { $$ = "heartbeat"; }
+  | HTTP { $$ = "http"; } | IF { $$ = "if"; } | IN { $$ = "in"; } | INVOKE { $$ = "invoke"; }
+  | LAMBDA { $$ = "lambda"; } | LET { $$ = "let"; } | LOG { $$ = "log"; } | MAP { $$ = "map"; }
+  | NULL { $$ = "null"; } | OVER { $$ = "over"; } | PARALLEL { $$ = "parallel"; }
+  | POLL { $$ = "poll"; } | RETRY { $$ = "retry"; } | RETURN { $$ = "return"; }
+  | SEMANTICS { $$ = "semantics"; } | STEP { $$ = "step"; } | TIMEOUT { $$ = "timeout"; }
+  | TRUE { $$ = "true"; } | TRY { $$ = "try"; } | UNTIL { $$ = "until"; } | USE { $$ = "use"; }
+  | WAIT { $$ = "wait"; } | WITH { $$ = "with"; } | WORKFLOW { $$ = "workflow"; }
+;
+
+%%
+
+static AstNode *append(AstNode *list, AstNode *item)
+{
+    if (!item) return list;
+    if (!list) return item;
+    AstNode *t = list;
+    while (t->next) t = t->next;
+    t->next = item;
+    return list;
+}
+
+static AstNode *mk_str(ParseState *ps, Str s, SrcLoc loc)
+{
+    AstNode *n = NEW(AST_STR, loc);
+    n->u.str.s = s.s;
+    n->u.str.len = s.len;
+    return n;
+}
+
+static AstNode *mk_prop(ParseState *ps, const char *key, AstNode *value, SrcLoc loc)
+{
+    AstNode *n = NEW(AST_PROP, loc);
+    n->u.prop.key = key;
+    n->u.prop.value = value;
+    return n;
+}
+
+static AstNode *mk_binary(ParseState *ps, AstOp op, AstNode *a, AstNode *b, SrcLoc loc)
+{
+    AstNode *n = NEW(AST_BINARY, loc);
+    n->u.op.op = op;
+    n->u.op.a = a;
+    n->u.op.b = b;
+    return n;
+}
+
+static AstNode *mk_unary(ParseState *ps, AstOp op, AstNode *a, SrcLoc loc)
+{
+    AstNode *n = NEW(AST_UNARY, loc);
+    n->u.op.op = op;
+    n->u.op.a = a;
+    return n;
+}
+
+/* Add a literal piece to a template (a new one when `tpl` is NULL); empty pieces are left out. */
+static AstNode *tpl_piece(ParseState *ps, AstNode *tpl, Str s, SrcLoc loc)
+{
+    if (!tpl) tpl = NEW(AST_TEMPLATE, loc);
+    if (s.len) tpl->u.tmpl.parts = append(tpl->u.tmpl.parts, mk_str(ps, s, loc));
+    return tpl;
+}
+
+static AstLogLevel log_level(ParseState *ps, const char *id, SrcLoc loc)
+{
+    static const char *const names[] = {"debug", "info", "warn", "error"};
+    for (int i = 0; i < 4; i++)
+        if (strcmp(id, names[i]) == 0) return (AstLogLevel)i;
+    diag_error(ps->diag, loc, "unknown log level '%s'", id);
+    diag_note(ps->diag, loc, "the levels are debug, info, warn and error");
+    return LOG_INFO;
+}
+
+/* `jitter full|half|none` arrives as a name. */
+static AstJitter jitter_of(ParseState *ps, AstNode *v)
+{
+    static const char *const names[] = {"full", "half", "none"};
+    if (v->kind == AST_NAME)
+        for (int i = 0; i < 3; i++)
+            if (strcmp(v->u.name.id, names[i]) == 0) return (AstJitter)i;
+    diag_error(ps->diag, v->loc, "jitter must be full, half or none");
+    return JITTER_FULL;
+}
+
+/* Put each option of a construct into its field. The grammar only lets through the option
+ * words the construct has; this reports one given twice and decodes the word-valued ones. */
+static void opts_apply(ParseState *ps, AstNode *n, AstNode *opts)
+{
+    for (AstNode *o = opts; o; o = o->next) {
+        const char *k = o->u.prop.key;
+        AstNode *v = o->u.prop.value;
+        for (AstNode *p = opts; p != o; p = p->next)
+            if (strcmp(p->u.prop.key, k) == 0 ||
+                (strncmp(p->u.prop.key, "tolerate", 8) == 0 && strncmp(k, "tolerate", 8) == 0)) {
+                diag_error(ps->diag, o->loc, "option '%.8s' given twice",
+                           strncmp(k, "tolerate", 8) == 0 ? "tolerate" : k);
+                diag_note(ps->diag, p->loc, "first given here");
+                break;
+            }
+        AstNode **slot = NULL;
+        switch (n->kind) {
+        case AST_STEP:
+            if (strcmp(k, "retry") == 0) slot = &n->u.step.retry;
+            else if (strcmp(k, "semantics") == 0) {
+                if (strcmp(v->u.name.id, "at_most_once") == 0) n->u.step.semantics = SEM_AT_MOST_ONCE;
+                else if (strcmp(v->u.name.id, "at_least_once") == 0) n->u.step.semantics = SEM_AT_LEAST_ONCE;
+                else {
+                    diag_error(ps->diag, v->loc, "unknown semantics '%s'", v->u.name.id);
+                    diag_note(ps->diag, v->loc, "a step runs at_least_once (the default) or at_most_once");
+                }
+            }
+            break;
+        case AST_RETRY:
+            if (strcmp(k, "attempts") == 0) slot = &n->u.retry.attempts;
+            else if (strcmp(k, "delay") == 0) slot = &n->u.retry.delay;
+            else if (strcmp(k, "backoff") == 0) slot = &n->u.retry.backoff;
+            else if (strcmp(k, "max") == 0) slot = &n->u.retry.max;
+            else if (strcmp(k, "on") == 0) n->u.retry.on = v->u.list.items;
+            else if (strcmp(k, "jitter") == 0) {
+                n->u.retry.jitter = jitter_of(ps, v);
+                n->u.retry.jitter_set = 1;
+            }
+            break;
+        case AST_CALLBACK:
+            if (strcmp(k, "timeout") == 0) slot = &n->u.callback.timeout;
+            else if (strcmp(k, "heartbeat") == 0) slot = &n->u.callback.heartbeat;
+            break;
+        case AST_WAIT_CALLBACK:
+            if (strcmp(k, "timeout") == 0) slot = &n->u.wfc.timeout;
+            else if (strcmp(k, "heartbeat") == 0) slot = &n->u.wfc.heartbeat;
+            else if (strcmp(k, "retry") == 0) slot = &n->u.wfc.retry;
+            break;
+        case AST_POLL:
+            if (strcmp(k, "every") == 0) slot = &n->u.poll.every;
+            else if (strcmp(k, "backoff") == 0) slot = &n->u.poll.backoff;
+            else if (strcmp(k, "max") == 0) slot = &n->u.poll.max;
+            else if (strcmp(k, "attempts") == 0) slot = &n->u.poll.attempts;
+            else if (strcmp(k, "state") == 0) slot = &n->u.poll.state;
+            else if (strcmp(k, "until") == 0) slot = &n->u.poll.until;
+            else if (strcmp(k, "jitter") == 0) n->u.poll.jitter = jitter_of(ps, v);
+            break;
+        case AST_PARALLEL: case AST_MAP:
+            if (strcmp(k, "max") == 0) slot = &n->u.batch.max_concurrency;
+            else if (strcmp(k, "min_successful") == 0) slot = &n->u.batch.min_successful;
+            else if (strcmp(k, "tolerate") == 0) { slot = &n->u.batch.tolerate; n->u.batch.tolerate_percent = 0; }
+            else if (strcmp(k, "tolerate%") == 0) { slot = &n->u.batch.tolerate; n->u.batch.tolerate_percent = 1; }
+            else if (strcmp(k, "name") == 0) slot = &n->u.batch.item_name;
+            break;
+        case AST_HTTP:
+            if (strcmp(k, "headers") == 0) slot = &n->u.http.headers;
+            else if (strcmp(k, "body") == 0) slot = &n->u.http.body;
+            else if (strcmp(k, "timeout") == 0) slot = &n->u.http.timeout;
+            break;
+        default:
+            break;
+        }
+        if (slot) *slot = v;
+    }
+}
+
+/* How a token is named in a message: keywords and operators quoted, classes ("identifier",
+ * "number") bare. */
+static void symbol_text(yysymbol_kind_t k, char *buf, size_t n)
+{
+    const char *name = yysymbol_name(k);
+    switch (k) {
+    case YYSYMBOL_YYEOF: case YYSYMBOL_YYerror: case YYSYMBOL_YYUNDEF: case YYSYMBOL_IDENT:
+    case YYSYMBOL_NUMBER: case YYSYMBOL_DURATION: case YYSYMBOL_PERCENT: case YYSYMBOL_STRING:
+    case YYSYMBOL_TPL_HEAD: case YYSYMBOL_TPL_MID: case YYSYMBOL_TPL_TAIL:
+        snprintf(buf, n, "%s", name);
+        return;
+    default:
+        if (name[0] == '\'') snprintf(buf, n, "%s", name);
+        else snprintf(buf, n, "'%s'", name);
+        return;
+    }
+}
+
+/* The source text of a token (first line of it, at most 24 bytes) for "unexpected 'foo'". */
+static void token_text(ParseState *ps, SrcLoc loc, char *buf, size_t n)
+{
+    const char *p = ps->text, *end = ps->text + ps->len;
+    for (int l = 1; l < loc.first_line && p < end; l++) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        p = nl ? nl + 1 : end;
+    }
+    p += loc.first_column - 1;
+    if (p > end) p = end;
+    size_t len = 0;
+    size_t want = loc.last_line == loc.first_line && loc.last_column > loc.first_column
+                      ? (size_t)(loc.last_column - loc.first_column) : (size_t)(end - p);
+    while (len < want && p + len < end && p[len] != '\n' && p[len] != '\0') len++;
+    int cut = len > 24;
+    if (cut) len = 24;
+    snprintf(buf, n, "%.*s%s", (int)len, p, cut ? "..." : "");
+}
+
+static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, ParseState *ps)
+{
+    (void)scanner;
+    if (ps->abort || diag_full(ps->diag)) return 0;
+    SrcLoc loc = *yypcontext_location(ctx);
+    yysymbol_kind_t look = yypcontext_token(ctx);
+    enum { MAXEXP = 80 };
+    yysymbol_kind_t exp[MAXEXP];
+    int nexp = yypcontext_expected_tokens(ctx, exp, MAXEXP);
+    if (nexp < 0) nexp = 0;
+
+    char what[64];
+    if (look == YYSYMBOL_YYEOF) snprintf(what, sizeof what, "end of file");
+    else {
+        char t[40];
+        token_text(ps, loc, t, sizeof t);
+        snprintf(what, sizeof what, "'%s'", t);
+    }
+
+    /* The innermost unclosed bracket (not counting the lookahead itself if it opens one). */
+    int top = ps->nopen - 1;
+    if (top >= 0 && (look == YYSYMBOL_YYEOF ? 0 : 1) && ps->open[top].loc.first_line == loc.first_line &&
+        ps->open[top].loc.first_column == loc.first_column)
+        top--;
+    char closer = 0;
+    SrcLoc open_loc = loc;
+    if (top >= 0) {
+        char o = ps->open[top].ch;
+        char c = o == '{' ? '}' : o == '(' ? ')' : ']';
+        for (int i = 0; i < nexp; i++) {
+            const char *nm = yysymbol_name(exp[i]);
+            if (nm[0] == '\'' && nm[1] == c && nm[2] == '\'') {
+                closer = c;
+                open_loc = ps->open[top].loc;
+            }
+        }
+    }
+
+    int has_ident = 0, has_num = 0, has_str = 0;
+    for (int i = 0; i < nexp; i++) {
+        if (exp[i] == YYSYMBOL_IDENT) has_ident = 1;
+        if (exp[i] == YYSYMBOL_NUMBER) has_num = 1;
+        if (exp[i] == YYSYMBOL_STRING) has_str = 1;
+    }
+
+    char list[400] = "";
+    size_t used = 0;
+    if (has_ident && has_num && has_str) {
+        used += (size_t)snprintf(list, sizeof list, "an expression");
+    } else if (nexp > 0 && nexp <= 5) {
+        for (int i = 0; i < nexp; i++) {
+            char t[48];
+            symbol_text(exp[i], t, sizeof t);
+            const char *sep = i == 0 ? "" : i == nexp - 1 ? " or " : ", ";
+            used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", sep, t);
+            if (used >= sizeof list) used = sizeof list - 1;
+        }
+    }
+    if (closer) {
+        char o = closer == '}' ? '{' : closer == ')' ? '(' : '[';
+        if (used == 0 || !strchr(list, closer))
+            used += (size_t)snprintf(list + used, sizeof list - used, "%s'%c'", used ? " or " : "", closer);
+        diag_error(ps->diag, loc, "unexpected %s, expected %s (to close '%c' at line %d)", what, list, o,
+                   open_loc.first_line);
+    } else if (used) {
+        diag_error(ps->diag, loc, "unexpected %s, expected %s", what, list);
+    } else {
+        diag_error(ps->diag, loc, "unexpected %s", what);
+    }
+    if (diag_full(ps->diag)) ps->abort = 1;
+    return 0;
+}
+
+static void yyerror(YYLTYPE *loc, yyscan_t scanner, ParseState *ps, const char *msg)
+{
+    (void)scanner;
+    if (ps->abort) return;
+    /* only "memory exhausted" gets here (parse.error custom reports syntax errors) */
+    diag_error(ps->diag, *loc, "%s (the file nests too deeply)", msg);
+    ps->abort = 1;
+}

@@ -1,0 +1,1029 @@
+/*
+ * sema.c: names, determinism, limits; and the annotations codegen relies on.
+ *
+ * One walk over the tree does everything, because every rule here depends on the same
+ * context: which names are visible (a chain of scopes), whether we are inside a step body
+ * (where the code runs once per attempt and its result is recorded) or in durable code (which
+ * re-runs on every invocation and must do the same thing each time), and which "frame" a
+ * variable lives in (branches, map items, groups and compensations get a copy of their
+ * parent's variables, so an assignment there would silently not be seen outside).
+ *
+ * The rules follow from replay. Durable code re-runs from the top on every invocation, so it
+ * may not read the clock, draw random numbers, do I/O or log (all of which would differ, or
+ * repeat, on replay); those belong in step bodies. A step body, conversely, runs as a single
+ * recorded unit, so it may not start durable operations, and it may not assign to variables
+ * outside itself: on replay the body is skipped and the assignment would be lost.
+ *
+ * Limits are the service's (sema.h): wait 1 s .. 1 year, retention 1..90 days, execution
+ * timeout up to 31,622,400 s, names of at most 256 printable ASCII characters, 256 KB
+ * payloads, 3,000 operations per execution. The last is estimated statically (loops over
+ * literal arrays and range() with literal bounds are counted; other loops count once) and is a
+ * warning, not an error, because the estimate can be wrong either way.
+ */
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "diag.h"
+#include "sema.h"
+
+typedef struct Binding {
+    const char *name;
+    Symbol *sym;
+    int frame;   /* the frame (copy of variables) it lives in */
+    int step;    /* the step body it was declared in, 0 = none */
+    struct Binding *next;
+} Binding;
+
+typedef struct Scope {
+    struct Scope *up;
+    Binding *names;
+} Scope;
+
+/* What kind of once-per-attempt code we are in, for messages. */
+typedef enum { CTX_DURABLE, CTX_STEP, CTX_POLL, CTX_SUBMITTER } Ctx;
+
+typedef struct Sema {
+    Program *prog;
+    Diag *d;
+    Arena *a;
+    Scope *scope;
+    Symbol *syms, *syms_tail;
+    Ctx ctx;
+    int step_id, next_step_id;   /* current step body (0 = durable code) */
+    int frame, next_frame;
+    const char *frame_what;      /* "a branch", "a map item", ... for messages */
+    Symbol *cb_sym;              /* `callback` inside a wait-for-callback submitter */
+    double ops, mult;            /* operation estimate */
+    const char **invoke_targets;
+    int ninvoke;
+    int stop;
+} Sema;
+
+static void check_stmts(Sema *s, AstNode *list);
+static void check_expr(Sema *s, AstNode *e, int durable_ok);
+
+/* ---- helpers ------------------------------------------------------------------------------ */
+
+static int levenshtein(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 64 || lb > 64) return 99;
+    int row[65];
+    for (size_t j = 0; j <= lb; j++) row[j] = (int)j;
+    for (size_t i = 1; i <= la; i++) {
+        int prev = row[0];
+        row[0] = (int)i;
+        for (size_t j = 1; j <= lb; j++) {
+            int cur = row[j];
+            int sub = prev + (a[i - 1] != b[j - 1]);
+            int del = row[j] + 1, ins = row[j - 1] + 1;
+            row[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+            prev = cur;
+        }
+    }
+    return row[lb];
+}
+
+/* Is `cand` a plausible intended spelling of `wrong`? */
+static int close_enough(const char *wrong, const char *cand, int *best)
+{
+    int dist = levenshtein(wrong, cand);
+    int len = (int)strlen(wrong);
+    int limit = len <= 3 ? 1 : len <= 6 ? 2 : 3;
+    if (dist > 0 && dist <= limit && dist < *best) {
+        *best = dist;
+        return 1;
+    }
+    return 0;
+}
+
+static const char *suggest(const char *wrong, const char *const *cands, size_t n)
+{
+    int best = 99;
+    const char *pick = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (close_enough(wrong, cands[i], &best)) pick = cands[i];
+    return pick;
+}
+
+static int is_full(Sema *s)
+{
+    if (!s->stop && diag_full(s->d)) s->stop = 1;
+    return s->stop;
+}
+
+static const char *ctx_body_name(Ctx c)
+{
+    return c == CTX_POLL ? "a poll check" : c == CTX_SUBMITTER ? "a callback submitter" : "a step body";
+}
+
+static void replay_note(Sema *s, SrcLoc loc)
+{
+    diag_note(s->d, loc,
+              "the workflow body re-runs from the top on every invocation (replay) and only step "
+              "results are recorded; do this inside a step so it runs once and its result is kept");
+}
+
+/* ---- scopes and symbols ------------------------------------------------------------------- */
+
+static void push_scope(Sema *s)
+{
+    Scope *sc = arena_alloc(s->a, sizeof *sc);
+    sc->up = s->scope;
+    s->scope = sc;
+}
+
+static void pop_scope(Sema *s)
+{
+    s->scope = s->scope->up;
+}
+
+static Binding *lookup(Sema *s, const char *name)
+{
+    for (Scope *sc = s->scope; sc; sc = sc->up)
+        for (Binding *b = sc->names; b; b = b->next)
+            if (strcmp(b->name, name) == 0) return b;
+    return NULL;
+}
+
+static int cname_taken(Sema *s, const char *cname)
+{
+    for (Symbol *y = s->syms; y; y = y->next)
+        if (strcmp(y->cname, cname) == 0) return 1;
+    return 0;
+}
+
+/* A new variable in the current scope, with a C name unique in the workflow. */
+static Symbol *declare(Sema *s, const char *name, SrcLoc loc, AstNode *decl)
+{
+    for (Binding *b = s->scope->names; b; b = b->next)
+        if (strcmp(b->name, name) == 0) {
+            diag_error(s->d, loc, "redefinition of '%s'", name);
+            diag_note(s->d, b->sym->loc, "'%s' was first defined here", name);
+            break;
+        }
+    Symbol *y = arena_alloc(s->a, sizeof *y);
+    y->name = name;
+    y->loc = loc;
+    y->decl = decl;
+    const char *cname = arena_printf(s->a, "u_%s", name);
+    for (int n = 2; cname_taken(s, cname); n++) cname = arena_printf(s->a, "u_%s_%d", name, n);
+    y->cname = cname;
+    if (s->syms_tail) s->syms_tail->next = y;
+    else s->syms = y;
+    s->syms_tail = y;
+
+    Binding *b = arena_alloc(s->a, sizeof *b);
+    b->name = name;
+    b->sym = y;
+    b->frame = s->frame;
+    b->step = s->step_id;
+    b->next = s->scope->names;
+    s->scope->names = b;
+    return y;
+}
+
+static void unknown_name(Sema *s, AstNode *n)
+{
+    const char *id = n->u.name.id;
+    if (strcmp(id, "attempt") == 0) {
+        diag_error(s->d, n->loc, "'attempt' is only defined inside a step body");
+        diag_note(s->d, n->loc, "it is the number (from 1) of the attempt a step body is running");
+        return;
+    }
+    if (strcmp(id, "callback") == 0) {
+        diag_error(s->d, n->loc, "'callback' is only defined inside a 'wait for callback' submitter");
+        return;
+    }
+    if (strcmp(id, "state") == 0) {
+        diag_error(s->d, n->loc, "'state' is only defined inside a poll");
+        return;
+    }
+    diag_error(s->d, n->loc, "unknown name '%s'", id);
+    int best = 99;
+    Symbol *pick = NULL;
+    for (Scope *sc = s->scope; sc; sc = sc->up)
+        for (Binding *b = sc->names; b; b = b->next)
+            if (close_enough(id, b->name, &best)) pick = b->sym;
+    if (pick) diag_note(s->d, pick->loc, "did you mean '%s'?", pick->name);
+}
+
+/* ---- literal checks ----------------------------------------------------------------------- */
+
+static int is_whole(double x)
+{
+    return floor(x) == x;
+}
+
+/* A duration option: a duration literal within [lo, hi] seconds, whole seconds if `whole`.
+ * Returns the seconds, or -1 (and reports) when it is not acceptable. */
+static double check_duration(Sema *s, AstNode *v, const char *what, double lo, double hi, int whole)
+{
+    if (!v) return -1;
+    if (v->kind != AST_DURATION) {
+        diag_error(s->d, v->loc, "%s takes a duration such as 30s or 5m", what);
+        return -1;
+    }
+    double sec = v->u.dur.seconds;
+    if (sec < lo) {
+        diag_error(s->d, v->loc, "%s of %s is too short: the minimum is %gs", what, v->u.dur.text, lo);
+        return -1;
+    }
+    if (sec > hi) {
+        diag_error(s->d, v->loc, "%s of %s is too long: the maximum is %.0fs", what, v->u.dur.text, hi);
+        return -1;
+    }
+    if (whole && !is_whole(sec)) {
+        diag_error(s->d, v->loc, "%s of %s is not a whole number of seconds", what, v->u.dur.text);
+        diag_note(s->d, v->loc, "the durable execution service counts %s in whole seconds", what);
+        return -1;
+    }
+    return sec;
+}
+
+/* A count option: a number literal, a whole number if `whole`, within [lo, hi]. */
+static double check_number(Sema *s, AstNode *v, const char *what, double lo, double hi, int whole)
+{
+    if (!v) return -1;
+    if (v->kind != AST_NUM) {
+        diag_error(s->d, v->loc, "%s takes a number", what);
+        return -1;
+    }
+    double x = v->u.n.num;
+    if (whole && !is_whole(x)) {
+        diag_error(s->d, v->loc, "%s must be a whole number", what);
+        return -1;
+    }
+    if (x < lo || x > hi) {
+        diag_error(s->d, v->loc, "%s must be between %g and %g", what, lo, hi);
+        return -1;
+    }
+    return x;
+}
+
+static void check_string_size(Sema *s, AstNode *n)
+{
+    if (n->u.str.len > SEMA_MAX_STRING) {
+        diag_error(s->d, n->loc, "string literal of %zu bytes is larger than 256 KB", n->u.str.len);
+        diag_note(s->d, n->loc, "values are checkpointed as payloads, which the service limits to 256 KB");
+    }
+}
+
+/* An operation name: a literal string (or a template's literal parts) of 1..256 printable
+ * ASCII characters, the service's rule for Name. */
+static void check_label(Sema *s, AstNode *label)
+{
+    if (!label) return;
+    if (label->kind == AST_STR) {
+        if (label->u.str.len == 0) {
+            diag_error(s->d, label->loc, "operation name is empty");
+            return;
+        }
+        if (label->u.str.len > SEMA_MAX_NAME)
+            diag_error(s->d, label->loc, "operation name is %zu characters long; the maximum is %d",
+                       label->u.str.len, SEMA_MAX_NAME);
+        for (size_t i = 0; i < label->u.str.len; i++) {
+            unsigned char ch = (unsigned char)label->u.str.s[i];
+            if (ch < 0x20 || ch > 0x7e) {
+                diag_error(s->d, label->loc, "operation name holds a character that is not printable ASCII");
+                diag_note(s->d, label->loc, "the service accepts names of printable ASCII only (space to '~')");
+                break;
+            }
+        }
+        return;
+    }
+    /* a template: its literal parts must be printable ASCII; its expressions are checked later */
+    for (AstNode *p = label->u.tmpl.parts; p; p = p->next)
+        if (p->kind == AST_STR)
+            for (size_t i = 0; i < p->u.str.len; i++) {
+                unsigned char ch = (unsigned char)p->u.str.s[i];
+                if (ch < 0x20 || ch > 0x7e) {
+                    diag_error(s->d, label->loc, "operation name holds a character that is not printable ASCII");
+                    return;
+                }
+            }
+}
+
+/* A durable operation in the wrong place. */
+static int durable_here(Sema *s, AstNode *n, const char *what)
+{
+    if (s->ctx == CTX_DURABLE) return 1;
+    diag_error(s->d, n->loc, "'%s' cannot be used inside %s", what, ctx_body_name(s->ctx));
+    diag_note(s->d, n->loc,
+              "%s runs as one recorded unit of work, so it cannot hold durable operations; "
+              "put them in the workflow body, a branch, a group or a map item",
+              ctx_body_name(s->ctx));
+    return 0;
+}
+
+/* Non-deterministic work (clock, randomness, I/O, logging) outside a step body. */
+static void nondet_here(Sema *s, AstNode *n, const char *what)
+{
+    if (s->ctx != CTX_DURABLE) return;
+    diag_error(s->d, n->loc, "%s is not deterministic and cannot be used outside a step body", what);
+    replay_note(s, n->loc);
+}
+
+/* Iterations of a loop over `e`, when they can be known statically; 1 otherwise. */
+static double iterations(AstNode *e)
+{
+    if (!e) return 1;
+    if (e->kind == AST_ARRAY) {
+        double k = 0;
+        for (AstNode *i = e->u.list.items; i; i = i->next) k++;
+        return k;
+    }
+    if (e->kind == AST_CALL && strcmp(e->u.call.fn, "range") == 0) {
+        double v[3];
+        int n = 0;
+        for (AstNode *a = e->u.call.args; a && n < 3; a = a->next) {
+            if (a->kind != AST_NUM) return 1;
+            v[n++] = a->u.n.num;
+        }
+        double lo = n >= 2 ? v[0] : 0, hi = n >= 2 ? v[1] : n == 1 ? v[0] : 0;
+        double step = n == 3 ? v[2] : 1;
+        if (step == 0) return 1;
+        double k = ceil((hi - lo) / step);
+        return k > 0 ? k : 0;
+    }
+    if (e->kind == AST_NAME && e->u.name.sym && e->u.name.sym->decl &&
+        e->u.name.sym->decl->kind == AST_LET && e->u.name.sym->decl->u.let.value != e)
+        return iterations(e->u.name.sym->decl->u.let.value);
+    return 1;
+}
+
+static void count_op(Sema *s)
+{
+    s->ops += s->mult;
+}
+
+/* ---- expressions -------------------------------------------------------------------------- */
+
+typedef struct Builtin { const char *name; int min, max; int nondet; } Builtin;
+static const Builtin builtins[] = {
+    {"abs", 1, 1, 0},     {"ceil", 1, 1, 0},        {"contains", 2, 2, 0}, {"ends_with", 2, 2, 0},
+    {"floor", 1, 1, 0},   {"join", 1, 2, 0},        {"json", 1, 1, 0},     {"keys", 1, 1, 0},
+    {"len", 1, 1, 0},     {"lower", 1, 1, 0},       {"max", 1, 99, 0},     {"min", 1, 99, 0},
+    {"now", 0, 0, 1},     {"num", 1, 1, 0},         {"random", 0, 0, 1},   {"range", 1, 3, 0},
+    {"round", 1, 1, 0},   {"split", 2, 2, 0},       {"starts_with", 2, 2, 0}, {"str", 1, 1, 0},
+    {"throw_if_error", 1, 1, 0}, {"to_json", 1, 1, 0}, {"upper", 1, 1, 0}, {"uuid", 0, 0, 1},
+    {"values", 1, 1, 0},
+};
+#define NBUILTINS (sizeof builtins / sizeof builtins[0])
+
+static void check_call(Sema *s, AstNode *e)
+{
+    const Builtin *b = NULL;
+    for (size_t i = 0; i < NBUILTINS; i++)
+        if (strcmp(builtins[i].name, e->u.call.fn) == 0) b = &builtins[i];
+    int argc = 0;
+    for (AstNode *a = e->u.call.args; a; a = a->next) argc++;
+    if (!b) {
+        diag_error(s->d, e->loc, "unknown function '%s'", e->u.call.fn);
+        const char *names[NBUILTINS];
+        for (size_t i = 0; i < NBUILTINS; i++) names[i] = builtins[i].name;
+        const char *pick = suggest(e->u.call.fn, names, NBUILTINS);
+        if (pick) diag_note(s->d, e->loc, "did you mean '%s'?", pick);
+        else if (s->prog->uses)
+            diag_note(s->d, e->loc, "a C function from a 'use'd file is called with 'call %s(...)'",
+                      e->u.call.fn);
+    } else {
+        if (argc < b->min || argc > b->max) {
+            if (b->min == b->max)
+                diag_error(s->d, e->loc, "'%s' takes %d argument%s, not %d", b->name, b->min,
+                           b->min == 1 ? "" : "s", argc);
+            else if (b->max == 99)
+                diag_error(s->d, e->loc, "'%s' takes at least %d argument%s", b->name, b->min,
+                           b->min == 1 ? "" : "s");
+            else
+                diag_error(s->d, e->loc, "'%s' takes %d to %d arguments, not %d", b->name, b->min, b->max, argc);
+        }
+        if (b->nondet) nondet_here(s, e, arena_printf(s->a, "'%s()'", b->name));
+    }
+    for (AstNode *a = e->u.call.args; a; a = a->next) check_expr(s, a, 0);
+}
+
+static void check_name(Sema *s, AstNode *e)
+{
+    const char *id = e->u.name.id;
+    if (strcmp(id, "attempt") == 0 && s->ctx != CTX_DURABLE && !lookup(s, id)) {
+        e->u.name.sym = NULL; /* codegen: dwf_attempt() */
+        return;
+    }
+    if (strcmp(id, "callback") == 0 && s->cb_sym) {
+        e->u.name.sym = s->cb_sym;
+        s->cb_sym->used = 1;
+        return;
+    }
+    Binding *b = lookup(s, id);
+    if (!b) {
+        unknown_name(s, e);
+        return;
+    }
+    e->u.name.sym = b->sym;
+    b->sym->used = 1;
+}
+
+/* Options of a callback (and of wait for callback): TimeoutSeconds, HeartbeatTimeoutSeconds. */
+static void check_callback_opts(Sema *s, AstNode *n, AstNode *timeout, AstNode *heartbeat, const char *name)
+{
+    double t = check_duration(s, timeout, "callback timeout", 1, SEMA_MAX_CALLBACK_S, 1);
+    double h = check_duration(s, heartbeat, "callback heartbeat", 1, SEMA_MAX_CALLBACK_S, 1);
+    if (!timeout) {
+        if (name)
+            diag_warning(s->d, n->loc, "callback '%s' has no timeout: it can wait forever", name);
+        else
+            diag_warning(s->d, n->loc, "callback has no timeout: it can wait forever");
+        diag_note(s->d, n->loc, "add 'timeout 1h' (or another duration) so a lost callback fails the "
+                                "execution instead of leaving it waiting");
+    }
+    if (t > 0 && h > 0 && h >= t)
+        diag_warning(s->d, heartbeat->loc, "heartbeat timeout is not shorter than the timeout, so it never fires first");
+}
+
+static void check_retry(Sema *s, AstNode *r)
+{
+    if (!r) return;
+    check_number(s, r->u.retry.attempts, "retry attempts", 1, 1000, 1);
+    double d = check_duration(s, r->u.retry.delay, "retry delay", 1, SEMA_MAX_WAIT_S, 0);
+    double b = check_number(s, r->u.retry.backoff, "retry backoff", 1, 100, 0);
+    (void)b;
+    double m = check_duration(s, r->u.retry.max, "retry max delay", 1, SEMA_MAX_WAIT_S, 0);
+    if (d > 0 && m > 0 && m < d)
+        diag_error(s->d, r->u.retry.max->loc, "retry max delay %s is shorter than the first delay %s",
+                   r->u.retry.max->u.dur.text, r->u.retry.delay->u.dur.text);
+    for (AstNode *o = r->u.retry.on; o; o = o->next)
+        if (o->u.str.len == 0) diag_error(s->d, o->loc, "an empty error type never matches");
+}
+
+static void check_expr(Sema *s, AstNode *e, int durable_ok)
+{
+    if (!e || is_full(s)) return;
+    if (s->ctx != CTX_DURABLE) e->in_step = 1;
+    switch (e->kind) {
+    case AST_NULL: case AST_BOOL: case AST_NUM: case AST_DURATION:
+        break;
+    case AST_STR:
+        check_string_size(s, e);
+        break;
+    case AST_TEMPLATE:
+        for (AstNode *p = e->u.tmpl.parts; p; p = p->next) check_expr(s, p, 0);
+        break;
+    case AST_ARRAY: case AST_OBJECT:
+        for (AstNode *i = e->u.list.items; i; i = i->next) check_expr(s, i, 0);
+        break;
+    case AST_PROP:
+        if (s->ctx != CTX_DURABLE) e->in_step = 1;
+        check_expr(s, e->u.prop.value, 0);
+        break;
+    case AST_NAME:
+        check_name(s, e);
+        break;
+    case AST_MEMBER:
+        check_expr(s, e->u.member.obj, 0);
+        break;
+    case AST_INDEX:
+        check_expr(s, e->u.member.obj, 0);
+        check_expr(s, e->u.member.index, 0);
+        break;
+    case AST_CALL:
+        check_call(s, e);
+        break;
+    case AST_CCALL:
+        nondet_here(s, e, arena_printf(s->a, "'call %s'", e->u.call.fn));
+        if (!s->prog->uses) {
+            diag_error(s->d, e->loc, "'call %s' needs a C file that defines it", e->u.call.fn);
+            diag_note(s->d, e->loc, "add 'use \"file.c\"' at the top of the file");
+        }
+        for (AstNode *a = e->u.call.args; a; a = a->next) check_expr(s, a, 0);
+        break;
+    case AST_UNARY:
+        check_expr(s, e->u.op.a, 0);
+        break;
+    case AST_BINARY:
+        check_expr(s, e->u.op.a, 0);
+        check_expr(s, e->u.op.b, 0);
+        break;
+    case AST_COND:
+        check_expr(s, e->u.cond.cond, 0);
+        check_expr(s, e->u.cond.a, 0);
+        check_expr(s, e->u.cond.b, 0);
+        break;
+    case AST_HTTP: {
+        static const char *const methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"};
+        int ok = 0;
+        for (size_t i = 0; i < 6; i++) ok |= strcmp(methods[i], e->u.http.method) == 0;
+        if (!ok) {
+            diag_error(s->d, e->loc, "unknown HTTP method '%s'", e->u.http.method);
+            const char *pick = suggest(e->u.http.method, methods, 6);
+            if (pick) diag_note(s->d, e->loc, "did you mean '%s'?", pick);
+            else diag_note(s->d, e->loc, "the methods are GET, POST, PUT, PATCH, DELETE and HEAD");
+        }
+        nondet_here(s, e, "'http'");
+        s->prog->cfg.uses_http = 1;
+        check_expr(s, e->u.http.url, 0);
+        check_expr(s, e->u.http.headers, 0);
+        check_expr(s, e->u.http.body, 0);
+        check_duration(s, e->u.http.timeout, "http timeout", 0.001, 900, 0);
+        break;
+    }
+    case AST_AWAIT: {
+        if (!durable_here(s, e, "await")) break;
+        AstNode *t = e->u.await.target;
+        check_name(s, t);
+        if (t->u.name.sym && (!t->u.name.sym->decl || t->u.name.sym->decl->kind != AST_CALLBACK)) {
+            diag_error(s->d, t->loc, "'%s' is not a callback", t->u.name.id);
+            diag_note(s->d, t->u.name.sym->loc, "'%s' is defined here; await takes a name bound by 'callback'",
+                      t->u.name.id);
+        }
+        if (!durable_ok)
+            diag_error(s->d, e->loc, "'await' must be the whole value of a let, an assignment or a return");
+        break;
+    }
+    case AST_INVOKE:
+        if (!durable_here(s, e, "invoke")) break;
+        if (!durable_ok)
+            diag_error(s->d, e->loc, "'invoke' must be the whole value of a let, an assignment or a return");
+        check_label(s, e->u.invoke.label);
+        check_expr(s, e->u.invoke.label, 0);
+        check_expr(s, e->u.invoke.function, 0);
+        check_expr(s, e->u.invoke.payload, 0);
+        check_duration(s, e->u.invoke.timeout, "invoke timeout", 1, SEMA_MAX_WAIT_S, 1);
+        s->prog->cfg.uses_invoke = 1;
+        if (e->u.invoke.function->kind == AST_STR) {
+            const char **t = arena_alloc(s->a, sizeof *t * (size_t)(s->ninvoke + 2));
+            for (int i = 0; i < s->ninvoke; i++) t[i] = s->invoke_targets[i];
+            t[s->ninvoke++] = e->u.invoke.function->u.str.s;
+            s->invoke_targets = t;
+        }
+        count_op(s);
+        break;
+    case AST_WAIT_CALLBACK: {
+        if (!durable_here(s, e, "wait for callback")) break;
+        if (!durable_ok)
+            diag_error(s->d, e->loc, "'wait for callback' must be the whole value of a let, an assignment or a return");
+        check_label(s, e->u.wfc.label);
+        check_expr(s, e->u.wfc.label, 0);
+        check_callback_opts(s, e, e->u.wfc.timeout, e->u.wfc.heartbeat, NULL);
+        check_retry(s, e->u.wfc.retry);
+        s->prog->cfg.uses_callbacks = 1;
+        s->ops += 3 * s->mult; /* CONTEXT + CALLBACK + submitter STEP */
+        Ctx saved = s->ctx;
+        int saved_step = s->step_id;
+        Symbol *saved_cb = s->cb_sym;
+        push_scope(s);
+        e->u.wfc.cb_sym = declare(s, "callback", e->loc, e);
+        e->u.wfc.cb_sym->used = 1;
+        s->cb_sym = e->u.wfc.cb_sym;
+        s->ctx = CTX_SUBMITTER;
+        s->step_id = ++s->next_step_id;
+        check_stmts(s, e->u.wfc.body);
+        pop_scope(s);
+        s->ctx = saved;
+        s->step_id = saved_step;
+        s->cb_sym = saved_cb;
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+/* ---- statements --------------------------------------------------------------------------- */
+
+/* Check `body` as a child context: a new scope and a new frame. */
+static void child_body(Sema *s, AstNode *body, const char *what)
+{
+    int saved_frame = s->frame;
+    const char *saved_what = s->frame_what;
+    s->frame = ++s->next_frame;
+    s->frame_what = what;
+    push_scope(s);
+    check_stmts(s, body);
+    pop_scope(s);
+    s->frame = saved_frame;
+    s->frame_what = saved_what;
+}
+
+static void block(Sema *s, AstNode *body)
+{
+    push_scope(s);
+    check_stmts(s, body);
+    pop_scope(s);
+}
+
+static void check_assign(Sema *s, AstNode *n)
+{
+    check_expr(s, n->u.let.value, 1);
+    Binding *b = lookup(s, n->u.let.id);
+    if (!b) {
+        AstNode fake = *n;
+        fake.kind = AST_NAME;
+        fake.u.name.id = n->u.let.id;
+        unknown_name(s, &fake);
+        return;
+    }
+    n->u.let.sym = b->sym;
+    if (!b->sym->decl || b->sym->decl->kind != AST_LET) {
+        diag_error(s->d, n->loc, "cannot assign to '%s': only variables made with 'let' can change", n->u.let.id);
+        diag_note(s->d, b->sym->loc, "'%s' is defined here", n->u.let.id);
+        return;
+    }
+    if (s->ctx != CTX_DURABLE && b->step != s->step_id) {
+        diag_error(s->d, n->loc, "cannot assign to '%s' inside %s", n->u.let.id, ctx_body_name(s->ctx));
+        diag_note(s->d, n->loc, "on replay a completed step is not run again, so the assignment would be "
+                                "lost; return the value from the step instead");
+        return;
+    }
+    if (b->frame != s->frame) {
+        diag_error(s->d, n->loc, "cannot assign to '%s' inside %s", n->u.let.id,
+                   s->frame_what ? s->frame_what : "a child context");
+        diag_note(s->d, n->loc, "branches, map items, groups and compensations run on their own copy of "
+                                "the variables; return the value instead");
+    }
+}
+
+static void check_batch_opts(Sema *s, AstNode *n, int nbranches)
+{
+    check_number(s, n->u.batch.max_concurrency, "max concurrency", 1, 100000, 1);
+    double ms = check_number(s, n->u.batch.min_successful, "min_successful", 1, 100000, 1);
+    if (ms > 0 && n->kind == AST_PARALLEL && ms > nbranches)
+        diag_error(s->d, n->u.batch.min_successful->loc,
+                   "min_successful %g is more than the %d branch%s of this parallel", ms, nbranches,
+                   nbranches == 1 ? "" : "es");
+    if (n->u.batch.tolerate_percent)
+        check_number(s, n->u.batch.tolerate, "tolerated failure percentage", 0, 100, 0);
+    else
+        check_number(s, n->u.batch.tolerate, "tolerated failure count", 0, 100000, 1);
+}
+
+static void check_step(Sema *s, AstNode *n)
+{
+    if (!durable_here(s, n, "step")) return;
+    check_label(s, n->u.step.label);
+    check_expr(s, n->u.step.label, 0);
+    check_retry(s, n->u.step.retry);
+    count_op(s);
+
+    Ctx saved = s->ctx;
+    int saved_step = s->step_id;
+    s->ctx = CTX_STEP;
+    s->step_id = ++s->next_step_id;
+    block(s, n->u.step.body);
+    s->ctx = saved;
+    s->step_id = saved_step;
+
+    if (n->u.step.bind) n->u.step.sym = declare(s, n->u.step.bind, n->loc, n);
+    if (n->u.step.compensate) {
+        child_body(s, n->u.step.compensate, "a compensation");
+    }
+}
+
+static void check_config(Sema *s, AstNode *c)
+{
+    static const char *const durable_keys[] = {"retention", "timeout"};
+    static const char *const lambda_keys[] = {"name", "memory", "timeout", "region", "account"};
+    const char *const *keys = c->u.config.which == CONFIG_DURABLE ? durable_keys : lambda_keys;
+    size_t nkeys = c->u.config.which == CONFIG_DURABLE ? 2 : 5;
+    const char *block_name = c->u.config.which == CONFIG_DURABLE ? "durable" : "lambda";
+    for (AstNode *p = c->u.config.props; p; p = p->next) {
+        const char *k = p->u.prop.key;
+        AstNode *v = p->u.prop.value;
+        for (AstNode *q = c->u.config.props; q != p; q = q->next)
+            if (strcmp(q->u.prop.key, k) == 0) {
+                diag_error(s->d, p->loc, "'%s' is set twice in the %s block", k, block_name);
+                diag_note(s->d, q->loc, "first set here");
+                break;
+            }
+        int known = 0;
+        for (size_t i = 0; i < nkeys; i++) known |= strcmp(keys[i], k) == 0;
+        if (!known) {
+            diag_error(s->d, p->loc, "unknown %s setting '%s'", block_name, k);
+            const char *pick = suggest(k, keys, nkeys);
+            if (pick) diag_note(s->d, p->loc, "did you mean '%s'?", pick);
+            continue;
+        }
+        if (c->u.config.which == CONFIG_DURABLE && strcmp(k, "retention") == 0) {
+            double days = -1;
+            if (v->kind == AST_NUM) days = v->u.n.num;
+            else if (v->kind == AST_DURATION) days = v->u.dur.seconds / 86400.0;
+            else diag_error(s->d, v->loc, "retention takes a number of days such as 1d or 14");
+            if (days >= 0) {
+                if (!is_whole(days) || days < 1 || days > 90) {
+                    diag_error(s->d, v->loc, "retention must be a whole number of days from 1 to 90");
+                    diag_note(s->d, v->loc, "this is DurableConfig.RetentionPeriodInDays");
+                } else {
+                    s->prog->cfg.retention_days = (int)days;
+                }
+            }
+        } else if (c->u.config.which == CONFIG_DURABLE && strcmp(k, "timeout") == 0) {
+            double sec = -1;
+            if (v->kind == AST_NUM) sec = v->u.n.num;
+            else if (v->kind == AST_DURATION) sec = v->u.dur.seconds;
+            else diag_error(s->d, v->loc, "the execution timeout takes a duration such as 120s or 7d");
+            if (sec >= 0) {
+                if (!is_whole(sec) || sec < 1 || sec > (double)SEMA_MAX_EXEC_TIMEOUT_S) {
+                    diag_error(s->d, v->loc, "the execution timeout must be whole seconds from 1s to 31622400s (366d)");
+                    diag_note(s->d, v->loc, "this is DurableConfig.ExecutionTimeout");
+                } else {
+                    s->prog->cfg.execution_timeout = (long long)sec;
+                }
+            }
+        } else if (strcmp(k, "name") == 0) {
+            int ok = v->kind == AST_STR && v->u.str.len >= 1 && v->u.str.len <= 64;
+            for (size_t i = 0; ok && i < v->u.str.len; i++) {
+                char ch = v->u.str.s[i];
+                ok = isalnum((unsigned char)ch) || ch == '-' || ch == '_';
+            }
+            if (!ok) {
+                diag_error(s->d, v->loc, "the function name must be a string of 1 to 64 letters, digits, '-' or '_'");
+            } else {
+                s->prog->cfg.function_name = v->u.str.s;
+            }
+        } else if (strcmp(k, "memory") == 0) {
+            double mb = check_number(s, v, "memory (MB)", 128, 10240, 1);
+            if (mb > 0) s->prog->cfg.memory_mb = (int)mb;
+        } else if (strcmp(k, "timeout") == 0) {
+            double sec = -1;
+            if (v->kind == AST_NUM) sec = v->u.n.num;
+            else if (v->kind == AST_DURATION) sec = v->u.dur.seconds;
+            else diag_error(s->d, v->loc, "the function timeout takes a duration such as 30s");
+            if (sec >= 0) {
+                if (!is_whole(sec) || sec < 1 || sec > 900) {
+                    diag_error(s->d, v->loc, "the function timeout must be whole seconds from 1s to 900s");
+                    diag_note(s->d, v->loc, "one invocation of a Lambda function runs for at most 15 minutes");
+                } else {
+                    s->prog->cfg.timeout_s = (int)sec;
+                }
+            }
+        } else if (strcmp(k, "region") == 0 || strcmp(k, "account") == 0) {
+            if (v->kind != AST_STR || v->u.str.len == 0) {
+                diag_error(s->d, v->loc, "'%s' takes a string", k);
+            } else if (strcmp(k, "account") == 0) {
+                int ok = v->u.str.len == 12;
+                for (size_t i = 0; ok && i < 12; i++) ok = isdigit((unsigned char)v->u.str.s[i]);
+                if (!ok) diag_error(s->d, v->loc, "an AWS account id is 12 digits");
+                else s->prog->cfg.account = v->u.str.s;
+            } else {
+                s->prog->cfg.region = v->u.str.s;
+            }
+        }
+    }
+}
+
+static void check_stmt(Sema *s, AstNode *n)
+{
+    if (is_full(s)) return;
+    if (s->ctx != CTX_DURABLE) n->in_step = 1;
+    switch (n->kind) {
+    case AST_LET:
+        check_expr(s, n->u.let.value, 1);
+        n->u.let.sym = declare(s, n->u.let.id, n->loc, n);
+        break;
+    case AST_ASSIGN:
+        check_assign(s, n);
+        break;
+    case AST_EXPR_STMT:
+        check_expr(s, n->u.expr.e, 1);
+        break;
+    case AST_STEP:
+        check_step(s, n);
+        break;
+    case AST_WAIT:
+        if (!durable_here(s, n, "wait")) break;
+        check_label(s, n->u.wait.label);
+        check_expr(s, n->u.wait.label, 0);
+        if (n->u.wait.duration && n->u.wait.duration->kind == AST_DURATION)
+            check_duration(s, n->u.wait.duration, "wait", 1, SEMA_MAX_WAIT_S, 1);
+        else
+            check_expr(s, n->u.wait.duration, 0);
+        check_expr(s, n->u.wait.until, 0);
+        s->prog->cfg.uses_waits = 1;
+        count_op(s);
+        break;
+    case AST_CALLBACK:
+        if (!durable_here(s, n, "callback")) break;
+        check_label(s, n->u.callback.label);
+        check_expr(s, n->u.callback.label, 0);
+        check_callback_opts(s, n, n->u.callback.timeout, n->u.callback.heartbeat, n->u.callback.bind);
+        s->prog->cfg.uses_callbacks = 1;
+        count_op(s);
+        n->u.callback.sym = declare(s, n->u.callback.bind, n->loc, n);
+        break;
+    case AST_POLL: {
+        if (!durable_here(s, n, "poll")) break;
+        check_label(s, n->u.poll.label);
+        check_expr(s, n->u.poll.label, 0);
+        double every = check_duration(s, n->u.poll.every, "poll interval", 1, SEMA_MAX_WAIT_S, 1);
+        check_number(s, n->u.poll.backoff, "poll backoff", 1, 100, 0);
+        double max = check_duration(s, n->u.poll.max, "poll max delay", 1, SEMA_MAX_WAIT_S, 1);
+        if (every > 0 && max > 0 && max < every)
+            diag_error(s->d, n->u.poll.max->loc, "poll max delay is shorter than its interval");
+        check_number(s, n->u.poll.attempts, "poll attempts", 1, 100000, 1);
+        check_expr(s, n->u.poll.state, 0);
+        if (!n->u.poll.until) {
+            diag_error(s->d, n->loc, "poll needs an 'until' condition");
+            diag_note(s->d, n->loc, "e.g. poll job every 5s state {} until state.done { ... }");
+        }
+        count_op(s);
+        Ctx saved = s->ctx;
+        int saved_step = s->step_id;
+        push_scope(s);
+        n->u.poll.state_sym = declare(s, "state", n->loc, n);
+        s->ctx = CTX_POLL;
+        s->step_id = ++s->next_step_id;
+        check_expr(s, n->u.poll.until, 0);
+        check_stmts(s, n->u.poll.body);
+        pop_scope(s);
+        s->ctx = saved;
+        s->step_id = saved_step;
+        n->u.poll.sym = declare(s, n->u.poll.bind, n->loc, n);
+        break;
+    }
+    case AST_PARALLEL: {
+        if (!durable_here(s, n, "parallel")) break;
+        check_label(s, n->u.batch.label);
+        check_expr(s, n->u.batch.label, 0);
+        int nb = 0;
+        for (AstNode *b = n->u.batch.branches; b; b = b->next) nb++;
+        if (nb == 0) diag_error(s->d, n->loc, "parallel has no branches");
+        check_batch_opts(s, n, nb);
+        count_op(s);
+        for (AstNode *b = n->u.batch.branches; b; b = b->next) {
+            if (s->ctx != CTX_DURABLE) b->in_step = 1;
+            check_label(s, b->u.group.label);
+            check_expr(s, b->u.group.label, 0);
+            count_op(s);
+            child_body(s, b->u.group.body, "a branch");
+        }
+        if (n->u.batch.bind) n->u.batch.sym = declare(s, n->u.batch.bind, n->loc, n);
+        for (AstNode *b = n->u.batch.branches; b; b = b->next)
+            if (b->u.group.bind) b->u.group.sym = declare(s, b->u.group.bind, b->loc, b);
+        break;
+    }
+    case AST_MAP: {
+        if (!durable_here(s, n, "map")) break;
+        check_label(s, n->u.batch.label);
+        check_expr(s, n->u.batch.label, 0);
+        check_batch_opts(s, n, 0);
+        check_expr(s, n->u.batch.over, 0);
+        count_op(s);
+        double k = iterations(n->u.batch.over);
+        double saved_mult = s->mult;
+        s->mult *= k;
+        count_op(s); /* one child context per item */
+        /* The item and index symbols are made once and bound in two scopes: the namer's (on
+         * the parent context) and the body's (a new frame per item). */
+        int saved_frame = s->frame;
+        const char *saved_what = s->frame_what;
+        s->frame = ++s->next_frame;
+        s->frame_what = "a map item";
+        push_scope(s);
+        n->u.batch.item_sym = declare(s, n->u.batch.item, n->loc, n);
+        if (n->u.batch.index) {
+            if (strcmp(n->u.batch.index, n->u.batch.item) == 0)
+                diag_error(s->d, n->loc, "the item and the index of a map cannot both be called '%s'",
+                           n->u.batch.item);
+            else
+                n->u.batch.index_sym = declare(s, n->u.batch.index, n->loc, n);
+        }
+        Ctx saved_ctx = s->ctx;
+        check_expr(s, n->u.batch.item_name, 0);
+        s->ctx = saved_ctx;
+        check_stmts(s, n->u.batch.body);
+        pop_scope(s);
+        s->frame = saved_frame;
+        s->frame_what = saved_what;
+        s->mult = saved_mult;
+        if (n->u.batch.bind) n->u.batch.sym = declare(s, n->u.batch.bind, n->loc, n);
+        break;
+    }
+    case AST_GROUP:
+        if (!durable_here(s, n, "group")) break;
+        check_label(s, n->u.group.label);
+        check_expr(s, n->u.group.label, 0);
+        count_op(s);
+        child_body(s, n->u.group.body, "a group");
+        if (n->u.group.bind) n->u.group.sym = declare(s, n->u.group.bind, n->loc, n);
+        break;
+    case AST_IF: {
+        check_expr(s, n->u.if_.cond, 0);
+        double base = s->ops;
+        block(s, n->u.if_.then);
+        double then_ops = s->ops - base;
+        s->ops = base;
+        if (n->u.if_.else_ && n->u.if_.else_->kind == AST_IF && !n->u.if_.else_->next)
+            check_stmt(s, n->u.if_.else_);
+        else
+            block(s, n->u.if_.else_);
+        double else_ops = s->ops - base;
+        s->ops = base + (then_ops > else_ops ? then_ops : else_ops);
+        break;
+    }
+    case AST_FOR: {
+        check_expr(s, n->u.for_.iter, 0);
+        double saved_mult = s->mult;
+        s->mult *= iterations(n->u.for_.iter);
+        push_scope(s);
+        n->u.for_.var_sym = declare(s, n->u.for_.var, n->loc, n);
+        if (n->u.for_.index) {
+            if (strcmp(n->u.for_.index, n->u.for_.var) == 0)
+                diag_error(s->d, n->loc, "the item and the index of a loop cannot both be called '%s'", n->u.for_.var);
+            else
+                n->u.for_.index_sym = declare(s, n->u.for_.index, n->loc, n);
+        }
+        block(s, n->u.for_.body);
+        pop_scope(s);
+        s->mult = saved_mult;
+        break;
+    }
+    case AST_TRY:
+        block(s, n->u.try_.body);
+        push_scope(s);
+        if (n->u.try_.err) n->u.try_.err_sym = declare(s, n->u.try_.err, n->loc, n);
+        check_stmts(s, n->u.try_.handler);
+        pop_scope(s);
+        break;
+    case AST_FAIL:
+        check_expr(s, n->u.fail.type, 0);
+        check_expr(s, n->u.fail.message, 0);
+        break;
+    case AST_RETURN:
+        check_expr(s, n->u.ret.value, 1);
+        break;
+    case AST_LOG:
+        nondet_here(s, n, "'log'");
+        check_expr(s, n->u.log.message, 0);
+        break;
+    default:
+        break;
+    }
+}
+
+static void check_stmts(Sema *s, AstNode *list)
+{
+    for (AstNode *n = list; n && !is_full(s); n = n->next) check_stmt(s, n);
+}
+
+/* Unused `let`s are reported once the whole workflow has been seen. */
+static void report_unused(Sema *s)
+{
+    for (Symbol *y = s->syms; y; y = y->next)
+        if (!y->used && y->decl && y->decl->kind == AST_LET && y->name[0] != '_')
+            diag_warning(s->d, y->loc, "unused variable '%s'", y->name);
+}
+
+int sema_check(Program *p, Diag *d, Arena *a)
+{
+    int before = diag_errors(d);
+    AstNode *wf = p->workflow;
+    if (!wf) return 0;
+    Sema s = {0};
+    s.prog = p;
+    s.d = d;
+    s.a = a;
+    s.mult = 1;
+
+    p->cfg.retention_days = 14;
+    p->cfg.execution_timeout = 86400;
+    p->cfg.memory_mb = 128;
+    p->cfg.timeout_s = 30;
+    char *fn = arena_strdup(a, wf->u.wf.name);
+    for (char *c = fn; *c; c++)
+        if (*c == '_') *c = '-';
+    p->cfg.function_name = fn;
+
+    for (AstNode *u = p->uses; u; u = u->next) {
+        size_t n = strlen(u->u.use.path);
+        if (n < 3 || strcmp(u->u.use.path + n - 2, ".c") != 0)
+            diag_error(d, u->loc, "'use' takes a C source file ending in .c");
+    }
+
+    int seen[2] = {0, 0};
+    for (AstNode *c = wf->u.wf.configs; c; c = c->next) {
+        if (seen[c->u.config.which]++) {
+            diag_error(d, c->loc, "a second %s block", c->u.config.which == CONFIG_DURABLE ? "durable" : "lambda");
+            continue;
+        }
+        check_config(&s, c);
+    }
+
+    push_scope(&s);
+    wf->u.wf.input_sym = declare(&s, "input", wf->loc, wf);
+    wf->u.wf.input_sym->used = 1;
+    check_stmts(&s, wf->u.wf.body);
+    pop_scope(&s);
+    wf->u.wf.syms = s.syms;
+
+    p->cfg.op_estimate = s.ops > 1e15 ? (long)1e15 : (long)ceil(s.ops);
+    if (s.invoke_targets) p->cfg.invoke_targets = s.invoke_targets;
+    if (!s.stop && p->cfg.op_estimate > SEMA_MAX_OPS) {
+        diag_warning(d, wf->loc, "this workflow may record about %ld operations in one execution, over "
+                                 "Lambda's limit of %d", p->cfg.op_estimate, SEMA_MAX_OPS);
+        diag_note(d, wf->loc, "group work into fewer steps, or split it across executions with 'invoke'");
+    }
+    if (!s.stop) report_unused(&s);
+    return diag_errors(d) - before;
+}
