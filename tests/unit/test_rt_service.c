@@ -1,0 +1,932 @@
+/*
+ * test_rt_service.c: the service core driven with checkpoint JSON directly, on a virtual
+ * clock: validation errors with their exact names and messages, transitions, timers, history
+ * events, paging, callbacks, idempotent start, chained invoke, stop, timeouts, retention and
+ * the store's named errors. Each test uses a fresh store in a temporary directory.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sqlite3.h>
+
+#include "service.h"
+#include "tinytest.h"
+
+static double vclock = 1.7e12;
+static double clock_fn(void *arg)
+{
+    (void)arg;
+    return vclock;
+}
+
+static char dir[256];
+static char path[300];
+
+static dwf_service *open_store(int busy_ms)
+{
+    snprintf(dir, sizeof dir, "/tmp/dwf_test_svc_XXXXXX");
+    if (!mkdtemp(dir)) return NULL;
+    snprintf(path, sizeof path, "%s/dwf.db", dir);
+    dwf_service_opts o = {.path = path, .clock = clock_fn, .busy_timeout_ms = busy_ms};
+    dwf_service *s = NULL;
+    dwf_error err;
+    if (dwf_service_open(&o, &s, &err) != 0) {
+        printf("open failed: %s %s\n", err.type, err.message);
+        return NULL;
+    }
+    return s;
+}
+
+static void close_store(dwf_service *s)
+{
+    dwf_service_close(s);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) printf("cleanup of %s failed\n", dir);
+}
+
+static cJSON *J(const char *fmt, ...)
+{
+    char buf[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    cJSON *j = cJSON_Parse(buf);
+    if (!j) printf("bad test JSON: %s\n", buf);
+    return j;
+}
+
+static const char *S(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static void register_fn(dwf_service *s, const char *name, int timeout, int retention)
+{
+    cJSON *f = J("{\"FunctionName\":\"%s\",\"Handler\":\"/x/handler.so\",\"Source\":\"x.dwf\","
+                 "\"DurableConfig\":{\"RetentionPeriodInDays\":%d,\"ExecutionTimeout\":%d}}",
+                 name, retention, timeout);
+    dwf_error err;
+    if (dwf_service_put_function(s, f, &err) != 0) printf("put_function: %s\n", err.message);
+    cJSON_Delete(f);
+}
+
+/* Start an execution and begin its first invocation: arn and token out. */
+typedef struct run {
+    char arn[512];
+    char token[128];
+    char req[40];
+    char exec_id[64];
+} run;
+
+static int start(dwf_service *s, const char *fn, const char *input, run *r)
+{
+    cJSON *req = J("{\"FunctionName\":\"%s\",\"Input\":%s}", fn, input), *out = NULL;
+    dwf_error err;
+    int rc = dwf_service_start(s, req, &out, &err);
+    cJSON_Delete(req);
+    if (rc != 0) {
+        printf("start: %s %s\n", err.type, err.message);
+        return -1;
+    }
+    snprintf(r->arn, sizeof r->arn, "%s", S(out, "DurableExecutionArn"));
+    cJSON_Delete(out);
+    cJSON *ev = NULL;
+    if (dwf_service_begin_invocation(s, r->arn, &ev, r->req, &err) != 0) {
+        printf("begin: %s %s\n", err.type, err.message);
+        return -1;
+    }
+    snprintf(r->token, sizeof r->token, "%s", S(ev, "CheckpointToken"));
+    cJSON *ops = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(ev, "InitialExecutionState"), "Operations");
+    snprintf(r->exec_id, sizeof r->exec_id, "%s", S(cJSON_GetArrayItem(ops, 0), "Id"));
+    cJSON_Delete(ev);
+    return 0;
+}
+
+/* Checkpoint `updates` (a JSON array text) with the run's token; on success the token
+ * rotates and *out gets the response (caller frees; may pass NULL). */
+static int ckpt(dwf_service *s, run *r, const char *updates, cJSON **out, dwf_error *err)
+{
+    cJSON *req = J("{\"CheckpointToken\":\"%s\",\"Updates\":%s}", r->token, updates), *resp = NULL;
+    int rc = dwf_service_checkpoint(s, r->arn, req, &resp, err);
+    cJSON_Delete(req);
+    if (rc == 0) snprintf(r->token, sizeof r->token, "%s", S(resp, "CheckpointToken"));
+    if (out) *out = resp;
+    else cJSON_Delete(resp);
+    return rc;
+}
+
+static cJSON *new_ops(cJSON *resp)
+{
+    return cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(resp, "NewExecutionState"), "Operations");
+}
+
+static cJSON *find_op(cJSON *ops, const char *id)
+{
+    for (cJSON *o = ops ? ops->child : NULL; o; o = o->next)
+        if (S(o, "Id") && strcmp(S(o, "Id"), id) == 0) return o;
+    return NULL;
+}
+
+static cJSON *op_of(dwf_service *s, const char *arn, const char *id)
+{
+    cJSON *ops = NULL;
+    dwf_error err;
+    if (dwf_service_operations(s, arn, &ops, &err) != 0) return NULL;
+    cJSON *o = find_op(ops, id);
+    cJSON *copy = o ? cJSON_Duplicate(o, 1) : NULL;
+    cJSON_Delete(ops);
+    return copy;
+}
+
+static cJSON *events(dwf_service *s, const char *arn)
+{
+    cJSON *h = NULL;
+    dwf_error err;
+    if (dwf_service_get_history(s, arn, 1, 1000, NULL, 0, &h, &err) != 0) return NULL;
+    cJSON *ev = cJSON_DetachItemFromObjectCaseSensitive(h, "Events");
+    cJSON_Delete(h);
+    return ev;
+}
+
+/* The EventType of every event joined with ','. */
+static void event_types(dwf_service *s, const char *arn, char *buf, size_t n)
+{
+    buf[0] = '\0';
+    cJSON *ev = events(s, arn);
+    int i = 1;
+    for (cJSON *e = ev ? ev->child : NULL; e; e = e->next, i++) {
+        if (cJSON_GetObjectItemCaseSensitive(e, "EventId")->valuedouble != i) strncat(buf, "BADID,", n - strlen(buf) - 1);
+        strncat(buf, S(e, "EventType"), n - strlen(buf) - 1);
+        if (e->next) strncat(buf, ",", n - strlen(buf) - 1);
+    }
+    cJSON_Delete(ev);
+}
+
+static const char *status_of(dwf_service *s, const char *arn, char buf[32])
+{
+    cJSON *x = NULL;
+    dwf_error err;
+    buf[0] = '\0';
+    if (dwf_service_get_execution(s, arn, 1, &x, &err) == 0) snprintf(buf, 32, "%s", S(x, "Status"));
+    cJSON_Delete(x);
+    return buf;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+static void test_start_and_event(void)
+{
+    dwf_service *s = open_store(0);
+    TT_ASSERT(s != NULL);
+    if (!s) return;
+    register_fn(s, "order", 120, 1);
+    cJSON *req = J("{\"FunctionName\":\"order\",\"Input\":\"{\\\"orderId\\\":\\\"A\\\"}\"}"), *out = NULL;
+    dwf_error err;
+    TT_EQ_INT(0, dwf_service_start(s, req, &out, &err));
+    const char *arn = S(out, "DurableExecutionArn");
+    TT_ASSERT(arn && strncmp(arn, "arn:aws:lambda:us-east-1:000000000000:function:order:$LATEST/durable-execution/", 79) == 0);
+    TT_EQ_STR("RUNNING", S(out, "Status"));
+    cJSON *ev = NULL;
+    char rid[40];
+    TT_EQ_INT(0, dwf_service_begin_invocation(s, arn, &ev, rid, &err));
+    TT_EQ_STR(arn, S(ev, "DurableExecutionArn"));
+    TT_ASSERT(S(ev, "CheckpointToken") != NULL);
+    cJSON *st = cJSON_GetObjectItemCaseSensitive(ev, "InitialExecutionState");
+    cJSON *op = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(st, "Operations"), 0);
+    TT_EQ_STR("EXECUTION", S(op, "Type"));
+    TT_EQ_STR("STARTED", S(op, "Status"));
+    TT_EQ_STR("{\"orderId\":\"A\"}", S(cJSON_GetObjectItemCaseSensitive(op, "ExecutionDetails"), "InputPayload"));
+    /* Event timestamps are ISO-8601 with milliseconds. */
+    TT_ASSERT(S(op, "StartTimestamp") && strlen(S(op, "StartTimestamp")) == 24 && S(op, "StartTimestamp")[23] == 'Z');
+    TT_EQ_STR("", S(st, "NextMarker"));
+    char types[512];
+    event_types(s, arn, types, sizeof types);
+    TT_EQ_STR("ExecutionStarted", types);
+    cJSON *evs = events(s, arn);
+    cJSON *d = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(evs, 0), "ExecutionStartedDetails");
+    TT_EQ_INT(120, cJSON_GetObjectItemCaseSensitive(d, "ExecutionTimeout")->valuedouble);
+    TT_EQ_STR("{\"orderId\":\"A\"}", S(cJSON_GetObjectItemCaseSensitive(d, "Input"), "Payload"));
+    cJSON_Delete(evs);
+    cJSON_Delete(ev);
+    cJSON_Delete(out);
+    cJSON_Delete(req);
+    close_store(s);
+}
+
+static void test_idempotent_start(void)
+{
+    dwf_service *s = open_store(0);
+    if (!s) return;
+    register_fn(s, "order", 120, 1);
+    dwf_error err;
+    cJSON *a = J("{\"FunctionName\":\"order:$LATEST\",\"Input\":\"{}\",\"DurableExecutionName\":\"run-1\"}");
+    cJSON *b = J("{\"FunctionName\":\"arn:aws:lambda:us-east-1:1:function:order:1\",\"Input\":\"{}\",\"DurableExecutionName\":\"run-1\"}");
+    cJSON *c = J("{\"FunctionName\":\"order\",\"Input\":\"{\\\"x\\\":1}\",\"DurableExecutionName\":\"run-1\"}");
+    cJSON *o1 = NULL, *o2 = NULL, *o3 = NULL;
+    TT_EQ_INT(0, dwf_service_start(s, a, &o1, &err));
+    TT_EQ_INT(0, dwf_service_start(s, b, &o2, &err));
+    TT_EQ_STR(S(o1, "DurableExecutionArn"), S(o2, "DurableExecutionArn"));
+    TT_ASSERT(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(o1, "AlreadyStarted")));
+    TT_ASSERT(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o2, "AlreadyStarted")));
+    TT_ASSERT(strstr(S(o1, "DurableExecutionArn"), "/durable-execution/run-1/") != NULL);
+    TT_EQ_INT(-1, dwf_service_start(s, c, &o3, &err));
+    TT_EQ_STR("DurableExecutionAlreadyStartedException", err.type);
+    TT_EQ_INT(409, dwf_service_http_status(err.type));
+    cJSON *unknown = J("{\"FunctionName\":\"nope\"}");
+    TT_EQ_INT(-1, dwf_service_start(s, unknown, &o3, &err));
+    TT_EQ_STR("ResourceNotFoundException", err.type);
+    cJSON *badname = J("{\"FunctionName\":\"order\",\"DurableExecutionName\":\"a b\"}");
+    TT_EQ_INT(-1, dwf_service_start(s, badname, &o3, &err));
+    TT_EQ_STR("InvalidParameterValueException", err.type);
+    cJSON *list = NULL;
+    TT_EQ_INT(0, dwf_service_list_executions(s, NULL, &list, &err));
+    TT_EQ_INT(1, cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(list, "DurableExecutions")));
+    cJSON_Delete(list);
+    cJSON_Delete(unknown);
+    cJSON_Delete(badname);
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+    cJSON_Delete(c);
+    cJSON_Delete(o1);
+    cJSON_Delete(o2);
+    close_store(s);
+}
+
+/* Each rejected batch: the exact error, and the store unchanged (the same token still works). */
+static void expect_reject(dwf_service *s, run *r, const char *updates, const char *type, const char *msg)
+{
+    dwf_error err = {{0}, {0}};
+    char before[128];
+    snprintf(before, sizeof before, "%s", r->token);
+    TT_EQ_INT(-1, ckpt(s, r, updates, NULL, &err));
+    TT_EQ_STR(type, err.type);
+    TT_EQ_STR(msg, err.message);
+    TT_EQ_STR(before, r->token);
+}
+
+static void test_checkpoint_validation(void)
+{
+    dwf_service *s = open_store(0);
+    if (!s) return;
+    register_fn(s, "fn", 600, 1);
+    run r;
+    TT_EQ_INT(0, start(s, "fn", "\"{}\"", &r));
+    const char *IPVE = "InvalidParameterValueException";
+    /* Token checks. */
+    dwf_error err;
+    cJSON *req = J("{\"Updates\":[]}"), *out = NULL;
+    TT_EQ_INT(-1, dwf_service_checkpoint(s, r.arn, req, &out, &err));
+    TT_EQ_STR(IPVE, err.type);
+    TT_EQ_STR("Checkpoint token is required", err.message);
+    cJSON_Delete(req);
+    req = J("{\"CheckpointToken\":\"stale\",\"Updates\":[]}");
+    TT_EQ_INT(-1, dwf_service_checkpoint(s, r.arn, req, &out, &err));
+    TT_EQ_STR(IPVE, err.type);
+    TT_ASSERT(strncmp(err.message, "Invalid Checkpoint Token", 24) == 0);
+    cJSON_Delete(req);
+    req = J("{\"CheckpointToken\":\"x\"}");
+    TT_EQ_INT(-1, dwf_service_checkpoint(s, "arn:nope", req, &out, &err));
+    TT_EQ_STR("ResourceNotFoundException", err.type);
+    cJSON_Delete(req);
+
+    expect_reject(s, &r, "[{\"Id\":\"c4ca4238a0b92382\",\"Type\":\"STEP\",\"Action\":\"SUCCEED\",\"Error\":{\"ErrorMessage\":\"x\"}}]",
+                  IPVE, "Cannot provide an Error for a SUCCEED action.");
+    expect_reject(s, &r, "[{\"Id\":\"c4ca4238a0b92382\",\"Type\":\"STEP\",\"Action\":\"FAIL\",\"Payload\":\"1\"}]", IPVE,
+                  "Cannot provide a Payload for a FAIL action.");
+    expect_reject(s, &r,
+                  "[{\"Id\":\"a\",\"Type\":\"WAIT\",\"Action\":\"START\",\"WaitOptions\":{\"WaitSeconds\":5}},"
+                  "{\"Id\":\"a\",\"Type\":\"WAIT\",\"Action\":\"CANCEL\"}]",
+                  IPVE, "Cannot update the same operation twice in a single request.");
+    expect_reject(s, &r,
+                  "[{\"Id\":\"a\",\"Type\":\"STEP\",\"Action\":\"START\"},{\"Id\":\"a\",\"Type\":\"STEP\",\"Action\":\"RETRY\","
+                  "\"StepOptions\":{\"NextAttemptDelaySeconds\":1}},{\"Id\":\"a\",\"Type\":\"STEP\",\"Action\":\"SUCCEED\"}]",
+                  IPVE, "Cannot update the same operation twice in a single request.");
+    expect_reject(s, &r, "[{\"Id\":\"b\",\"ParentId\":\"zz\",\"Type\":\"STEP\",\"Action\":\"SUCCEED\"}]", IPVE,
+                  "Invalid parent operation id.");
+    expect_reject(s, &r,
+                  "[{\"Id\":\"x\",\"Type\":\"EXECUTION\",\"Action\":\"SUCCEED\"},{\"Id\":\"b\",\"Type\":\"STEP\",\"Action\":\"SUCCEED\"}]",
+                  IPVE, "An EXECUTION update must be the last update of a request.");
+    expect_reject(s, &r, "[{\"Id\":\"b\",\"Type\":\"STEP\",\"Action\":\"RETRY\"}]", IPVE,
+                  "StepOptions.NextAttemptDelaySeconds is required to re-attempt a STEP.");
+    expect_reject(s, &r, "[{\"Id\":\"b\",\"Type\":\"STEP\",\"Action\":\"RETRY\",\"Payload\":\"1\",\"Error\":{},"
+                         "\"StepOptions\":{\"NextAttemptDelaySeconds\":1}}]",
+                  IPVE, "Cannot provide both a Payload and an Error to re-attempt a STEP.");
+    expect_reject(s, &r, "[{\"Id\":\"b c\",\"Type\":\"STEP\",\"Action\":\"START\"}]", IPVE,
+                  "Invalid operation id: must be 1-64 characters [a-zA-Z0-9-_].");
+    expect_reject(s, &r, "[{\"Id\":\"b\",\"Type\":\"WAIT\",\"Action\":\"START\",\"WaitOptions\":{\"WaitSeconds\":0}}]", IPVE,
+                  "WaitOptions.WaitSeconds must be between 1 and 31622400.");
+    expect_reject(s, &r, "[{\"Id\":\"b\",\"Type\":\"WAIT\",\"Action\":\"SUCCEED\"}]", IPVE,
+                  "Invalid action SUCCEED for a WAIT operation.");
+    /* A bad update after good ones rolls the good ones back too. */
+    expect_reject(s, &r,
+                  "[{\"Id\":\"good\",\"Type\":\"STEP\",\"Action\":\"SUCCEED\",\"Payload\":\"1\"},"
+                  "{\"Id\":\"bad\",\"Type\":\"STEP\",\"Action\":\"FAIL\",\"Payload\":\"1\"}]",
+                  IPVE, "Cannot provide a Payload for a FAIL action.");
+    cJSON *g = op_of(s, r.arn, "good");
+    TT_ASSERT(g == NULL);
+    cJSON_Delete(g);
+
+    /* Legal: SUCCEED on an unknown STEP, START+SUCCEED of one Id, CONTEXT parent in the batch. */
+    TT_EQ_INT(0, ckpt(s, &r,
+                      "[{\"Id\":\"c4ca4238a0b92382\",\"Type\":\"STEP\",\"SubType\":\"Step\",\"Name\":\"one\",\"Action\":\"SUCCEED\",\"Payload\":\"1\"},"
+                      "{\"Id\":\"s2\",\"Type\":\"STEP\",\"Action\":\"START\"},{\"Id\":\"s2\",\"Type\":\"STEP\",\"Action\":\"SUCCEED\",\"Payload\":\"2\"},"
+                      "{\"Id\":\"ctx\",\"Type\":\"CONTEXT\",\"SubType\":\"RunInChildContext\",\"Action\":\"START\"},"
+                      "{\"Id\":\"kid\",\"ParentId\":\"ctx\",\"Type\":\"STEP\",\"Action\":\"START\"}]",
+                      &out, &err));
+    cJSON *ops = new_ops(out);
+    TT_EQ_INT(4, cJSON_GetArraySize(ops));
+    cJSON *one = find_op(ops, "c4ca4238a0b92382");
+    TT_EQ_STR("SUCCEEDED", S(one, "Status"));
+    TT_EQ_STR("one", S(one, "Name"));
+    TT_EQ_STR("1", S(cJSON_GetObjectItemCaseSensitive(one, "StepDetails"), "Result"));
+    TT_EQ_INT(1, cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(one, "StepDetails"), "Attempt")->valuedouble);
+    TT_ASSERT(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(one, "StartTimestamp")));
+    TT_EQ_STR("ctx", S(find_op(ops, "kid"), "ParentId"));
+    cJSON_Delete(out);
+    /* The old token is consumed. */
+    char old[128];
+    snprintf(old, sizeof old, "%s", r.token);
+    TT_EQ_INT(0, ckpt(s, &r, "[]", &out, &err));
+    TT_EQ_INT(0, cJSON_GetArraySize(new_ops(out)));
+    cJSON_Delete(out);
+    snprintf(r.token, sizeof r.token, "%s", old);
+    TT_EQ_INT(-1, ckpt(s, &r, "[]", NULL, &err));
+    TT_ASSERT(strncmp(err.message, "Invalid Checkpoint Token", 24) == 0);
+    close_store(s);
+}
+
+static void test_step_states(void)
+{
+    dwf_service *s = open_store(0);
+    if (!s) return;
+    register_fn(s, "fn", 600, 1);
+    run r;
+    TT_EQ_INT(0, start(s, "fn", "\"{}\"", &r));
+    dwf_error err;
+    cJSON *out = NULL;
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"s\",\"Type\":\"STEP\",\"Action\":\"START\",\"Name\":\"flaky\"}]", NULL, &err));
+    expect_reject(s, &r, "[{\"Id\":\"s\",\"Type\":\"STEP\",\"Action\":\"START\"}]", "InvalidParameterValueException",
+                  "Invalid current STEP state to start.");
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"s\",\"Type\":\"STEP\",\"Action\":\"RETRY\",\"Error\":{\"ErrorType\":\"Error\",\"ErrorMessage\":\"boom\"},"
+                             "\"StepOptions\":{\"NextAttemptDelaySeconds\":3}}]", &out, &err));
+    cJSON *op = find_op(new_ops(out), "s");
+    TT_EQ_STR("PENDING", S(op, "Status"));
+    cJSON *sd = cJSON_GetObjectItemCaseSensitive(op, "StepDetails");
+    TT_EQ_INT(1, cJSON_GetObjectItemCaseSensitive(sd, "Attempt")->valuedouble);
+    TT_ASSERT(cJSON_GetObjectItemCaseSensitive(sd, "NextAttemptTimestamp")->valuedouble * 1000.0 == vclock + 3000);
+    cJSON_Delete(out);
+    expect_reject(s, &r, "[{\"Id\":\"s\",\"Type\":\"STEP\",\"Action\":\"SUCCEED\"}]", "InvalidParameterValueException",
+                  "Invalid current STEP state to close.");
+    /* PENDING with a pending retry: fine, no re-invoke until the timer. */
+    cJSON *pending = J("{\"Status\":\"PENDING\"}");
+    TT_EQ_INT(0, dwf_service_end_invocation(s, r.arn, r.req, vclock, pending, NULL, &err));
+    cJSON *rn = NULL;
+    TT_EQ_INT(0, dwf_service_runnable(s, NULL, -1, &rn, &err));
+    TT_EQ_INT(0, cJSON_GetArraySize(rn));
+    cJSON_Delete(rn);
+    double due = 0;
+    TT_EQ_INT(0, dwf_service_next_due(s, r.arn, &due, &err));
+    TT_ASSERT(due == vclock + 3000);
+    vclock += 3000;
+    int fired = 0;
+    TT_EQ_INT(0, dwf_service_fire_timers(s, NULL, &fired, &err));
+    TT_EQ_INT(1, fired);
+    op = op_of(s, r.arn, "s");
+    TT_EQ_STR("READY", S(op, "Status"));
+    cJSON_Delete(op);
+    TT_EQ_INT(0, dwf_service_runnable(s, NULL, -1, &rn, &err));
+    TT_EQ_INT(1, cJSON_GetArraySize(rn));
+    cJSON_Delete(rn);
+    cJSON *ev = NULL;
+    TT_EQ_INT(0, dwf_service_begin_invocation(s, r.arn, &ev, r.req, &err));
+    snprintf(r.token, sizeof r.token, "%s", S(ev, "CheckpointToken"));
+    cJSON *upd = cJSON_GetObjectItemCaseSensitive(ev, "UpdatedOperationIds");
+    TT_EQ_INT(1, cJSON_GetArraySize(upd));
+    TT_EQ_STR("s", cJSON_GetArrayItem(upd, 0)->valuestring);
+    cJSON_Delete(ev);
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"s\",\"Type\":\"STEP\",\"Action\":\"START\"},{\"Id\":\"s\",\"Type\":\"STEP\",\"Action\":\"SUCCEED\",\"Payload\":\"\\\"ok\\\"\"}]", &out, &err));
+    op = find_op(new_ops(out), "s");
+    TT_EQ_STR("SUCCEEDED", S(op, "Status"));
+    TT_EQ_INT(2, cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(op, "StepDetails"), "Attempt")->valuedouble);
+    TT_ASSERT(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(op, "StepDetails"), "Error") == NULL);
+    cJSON_Delete(out);
+    cJSON *done = J("{\"Status\":\"SUCCEEDED\",\"Result\":\"{\\\"a\\\":1}\"}");
+    TT_EQ_INT(0, dwf_service_end_invocation(s, r.arn, r.req, vclock, done, NULL, &err));
+    char types[1024], st[32];
+    event_types(s, r.arn, types, sizeof types);
+    TT_EQ_STR("ExecutionStarted,StepStarted,StepFailed,InvocationCompleted,StepStarted,StepSucceeded,InvocationCompleted,ExecutionSucceeded", types);
+    TT_EQ_STR("SUCCEEDED", status_of(s, r.arn, st));
+    cJSON *evs = events(s, r.arn);
+    cJSON *sf = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(evs, 2), "StepFailedDetails");
+    cJSON *rd = cJSON_GetObjectItemCaseSensitive(sf, "RetryDetails");
+    TT_EQ_INT(1, cJSON_GetObjectItemCaseSensitive(rd, "CurrentAttempt")->valuedouble);
+    TT_EQ_INT(3, cJSON_GetObjectItemCaseSensitive(rd, "NextAttemptDelaySeconds")->valuedouble);
+    TT_EQ_STR("boom", S(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(sf, "Error"), "Payload"), "ErrorMessage"));
+    TT_EQ_STR("flaky", S(cJSON_GetArrayItem(evs, 2), "Name"));
+    cJSON *es = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(evs, 7), "ExecutionSucceededDetails");
+    TT_EQ_STR("{\"a\":1}", S(cJSON_GetObjectItemCaseSensitive(es, "Result"), "Payload"));
+    TT_ASSERT(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(es, "Result"), "Truncated")));
+    cJSON_Delete(evs);
+    cJSON *x = NULL;
+    TT_EQ_INT(0, dwf_service_get_execution(s, r.arn, 1, &x, &err));
+    TT_EQ_STR("{\"a\":1}", S(x, "Result"));
+    TT_ASSERT(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(x, "EndTimestamp")));
+    cJSON_Delete(x);
+    /* Checkpoints after the end are rejected. */
+    TT_EQ_INT(-1, ckpt(s, &r, "[]", NULL, &err));
+    TT_EQ_STR("InvalidParameterValueException", err.type);
+    cJSON_Delete(pending);
+    cJSON_Delete(done);
+    close_store(s);
+}
+
+static void test_wait_timer_and_delta(void)
+{
+    dwf_service *s = open_store(0);
+    if (!s) return;
+    register_fn(s, "fn", 600, 1);
+    run r;
+    TT_EQ_INT(0, start(s, "fn", "\"{}\"", &r));
+    dwf_error err;
+    cJSON *out = NULL;
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"w\",\"Type\":\"WAIT\",\"SubType\":\"Wait\",\"Action\":\"START\",\"WaitOptions\":{\"WaitSeconds\":10}}]", &out, &err));
+    cJSON *w = find_op(new_ops(out), "w");
+    TT_EQ_STR("STARTED", S(w, "Status"));
+    TT_ASSERT(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(w, "WaitDetails"), "ScheduledEndTimestamp")->valuedouble ==
+              (vclock + 10000) / 1000.0);
+    cJSON_Delete(out);
+    expect_reject(s, &r, "[{\"Id\":\"w\",\"Type\":\"WAIT\",\"Action\":\"START\",\"WaitOptions\":{\"WaitSeconds\":10}}]",
+                  "InvalidParameterValueException", "Cannot start a WAIT that already exists.");
+    /* Still inside the invocation: an empty poll before the end sees nothing new ... */
+    vclock += 5000;
+    TT_EQ_INT(0, ckpt(s, &r, "[]", &out, &err));
+    TT_EQ_INT(0, cJSON_GetArraySize(new_ops(out)));
+    cJSON_Delete(out);
+    /* ... and after it the timer's change arrives in the delta (the checkpoint fires it). */
+    vclock += 5000;
+    TT_EQ_INT(0, ckpt(s, &r, "[]", &out, &err));
+    TT_EQ_INT(1, cJSON_GetArraySize(new_ops(out)));
+    TT_EQ_STR("SUCCEEDED", S(find_op(new_ops(out), "w"), "Status"));
+    cJSON_Delete(out);
+    /* A second wait fires while the handler is between checkpoints: PENDING re-invokes at once. */
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"w2\",\"Type\":\"WAIT\",\"Action\":\"START\",\"WaitOptions\":{\"WaitSeconds\":1}}]", NULL, &err));
+    vclock += 1000;
+    TT_EQ_INT(0, dwf_service_fire_timers(s, r.arn, NULL, &err));
+    cJSON *pending = J("{\"Status\":\"PENDING\"}");
+    cJSON *ex = op_of(s, r.arn, "w2");
+    TT_EQ_STR("SUCCEEDED", S(ex, "Status"));
+    cJSON_Delete(ex);
+    /* w2 succeeded, so nothing is pending any more: PENDING is a handler error. */
+    TT_EQ_INT(0, dwf_service_end_invocation(s, r.arn, r.req, vclock, pending, NULL, &err));
+    char st[32], types[1024];
+    TT_EQ_STR("FAILED", status_of(s, r.arn, st));
+    cJSON *x = NULL;
+    TT_EQ_INT(0, dwf_service_get_execution(s, r.arn, 1, &x, &err));
+    TT_EQ_STR("Cannot return PENDING status with no pending operations.",
+              S(cJSON_GetObjectItemCaseSensitive(x, "Error"), "ErrorMessage"));
+    cJSON_Delete(x);
+    event_types(s, r.arn, types, sizeof types);
+    TT_EQ_STR("ExecutionStarted,WaitStarted,WaitSucceeded,WaitStarted,WaitSucceeded,InvocationCompleted,ExecutionFailed", types);
+    cJSON *evs = events(s, r.arn);
+    TT_EQ_INT(10, cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(evs, 2), "WaitSucceededDetails"), "Duration")->valuedouble);
+    TT_EQ_INT(10, cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(evs, 1), "WaitStartedDetails"), "Duration")->valuedouble);
+    cJSON_Delete(evs);
+    cJSON_Delete(pending);
+    close_store(s);
+}
+
+static void test_dirty_reinvoke(void)
+{
+    dwf_service *s = open_store(0);
+    if (!s) return;
+    register_fn(s, "fn", 600, 1);
+    run r;
+    TT_EQ_INT(0, start(s, "fn", "\"{}\"", &r));
+    dwf_error err;
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"w\",\"Type\":\"WAIT\",\"Action\":\"START\",\"WaitOptions\":{\"WaitSeconds\":2}},"
+                             "{\"Id\":\"w2\",\"Type\":\"WAIT\",\"Action\":\"START\",\"WaitOptions\":{\"WaitSeconds\":100}}]",
+                      NULL, &err));
+    vclock += 2000;
+    TT_EQ_INT(0, dwf_service_fire_timers(s, NULL, NULL, &err));
+    cJSON *pending = J("{\"Status\":\"PENDING\"}"), *rn = NULL;
+    TT_EQ_INT(0, dwf_service_end_invocation(s, r.arn, r.req, vclock, pending, NULL, &err));
+    TT_EQ_INT(0, dwf_service_runnable(s, r.arn, -1, &rn, &err));
+    TT_EQ_INT(1, cJSON_GetArraySize(rn));
+    cJSON_Delete(rn);
+    cJSON_Delete(pending);
+    close_store(s);
+}
+
+static void test_callbacks(void)
+{
+    dwf_service *s = open_store(0);
+    if (!s) return;
+    register_fn(s, "fn", 6000, 1);
+    run r;
+    TT_EQ_INT(0, start(s, "fn", "\"{}\"", &r));
+    dwf_error err;
+    cJSON *out = NULL;
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"cb\",\"Type\":\"CALLBACK\",\"Name\":\"approval\",\"Action\":\"START\",\"CallbackOptions\":{\"TimeoutSeconds\":60}},"
+                             "{\"Id\":\"hb\",\"Type\":\"CALLBACK\",\"Action\":\"START\",\"CallbackOptions\":{\"HeartbeatTimeoutSeconds\":10}},"
+                             "{\"Id\":\"no\",\"Type\":\"CALLBACK\",\"Action\":\"START\"}]", &out, &err));
+    char id[1100], hb[1100], no[1100];
+    snprintf(id, sizeof id, "%s", S(cJSON_GetObjectItemCaseSensitive(find_op(new_ops(out), "cb"), "CallbackDetails"), "CallbackId"));
+    snprintf(hb, sizeof hb, "%s", S(cJSON_GetObjectItemCaseSensitive(find_op(new_ops(out), "hb"), "CallbackDetails"), "CallbackId"));
+    snprintf(no, sizeof no, "%s", S(cJSON_GetObjectItemCaseSensitive(find_op(new_ops(out), "no"), "CallbackDetails"), "CallbackId"));
+    cJSON_Delete(out);
+    TT_ASSERT(strlen(id) > 20 && strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") == strlen(id));
+    cJSON *open = NULL;
+    TT_EQ_INT(0, dwf_service_open_callbacks(s, r.arn, &open, &err));
+    TT_EQ_INT(3, cJSON_GetArraySize(open));
+    TT_EQ_STR("approval", S(cJSON_GetArrayItem(open, 0), "Name"));
+    cJSON_Delete(open);
+    cJSON *pending = J("{\"Status\":\"PENDING\"}"), *rn = NULL;
+    TT_EQ_INT(0, dwf_service_end_invocation(s, r.arn, r.req, vclock, pending, NULL, &err));
+
+    /* Malformed and unknown ids. */
+    TT_EQ_INT(-1, dwf_service_callback_succeed(s, "not base64!", "x", 1, &err));
+    TT_EQ_STR("InvalidParameterValueException", err.type);
+    TT_EQ_INT(-1, dwf_service_callback_succeed(s, "eyJleGVjdXRpb25JZCI6ImEiLCJvcGVyYXRpb25JZCI6ImIifQ==", "x", 1, &err));
+    TT_EQ_STR("ResourceNotFoundException", err.type);
+    /* Heartbeat without a heartbeat timeout is an error; with one it resets the timer. */
+    TT_EQ_INT(-1, dwf_service_callback_heartbeat(s, id, &err));
+    TT_EQ_STR("The callback has no heartbeat timeout.", err.message);
+    vclock += 8000;
+    TT_EQ_INT(0, dwf_service_callback_heartbeat(s, hb, &err));
+    vclock += 8000;
+    TT_EQ_INT(0, dwf_service_fire_timers(s, NULL, NULL, &err));
+    cJSON *op = op_of(s, r.arn, "hb");
+    TT_EQ_STR("STARTED", S(op, "Status"));
+    cJSON_Delete(op);
+    vclock += 2000;
+    TT_EQ_INT(0, dwf_service_fire_timers(s, NULL, NULL, &err));
+    op = op_of(s, r.arn, "hb");
+    TT_EQ_STR("TIMED_OUT", S(op, "Status"));
+    TT_EQ_STR("Callback timed out on heartbeat", S(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(op, "CallbackDetails"), "Error"), "ErrorMessage"));
+    cJSON_Delete(op);
+    TT_EQ_INT(-1, dwf_service_callback_heartbeat(s, hb, &err));
+    TT_EQ_STR("CallbackTimeoutException", err.type);
+    TT_EQ_INT(0, dwf_service_runnable(s, r.arn, -1, &rn, &err));
+    TT_EQ_INT(1, cJSON_GetArraySize(rn));
+    cJSON_Delete(rn);
+
+    /* Success with raw bytes; a second completion is a CallbackTimeoutException. */
+    TT_EQ_INT(0, dwf_service_callback_succeed(s, id, "{\"approved\":true}", 17, &err));
+    op = op_of(s, r.arn, "cb");
+    TT_EQ_STR("SUCCEEDED", S(op, "Status"));
+    TT_EQ_STR("{\"approved\":true}", S(cJSON_GetObjectItemCaseSensitive(op, "CallbackDetails"), "Result"));
+    TT_EQ_STR(id, S(cJSON_GetObjectItemCaseSensitive(op, "CallbackDetails"), "CallbackId"));
+    cJSON_Delete(op);
+    TT_EQ_INT(-1, dwf_service_callback_succeed(s, id, "1", 1, &err));
+    TT_EQ_STR("CallbackTimeoutException", err.type);
+    TT_EQ_INT(400, dwf_service_http_status(err.type));
+    /* Failure with an ErrorObject. */
+    cJSON *eo = J("{\"ErrorType\":\"Rejected\",\"ErrorMessage\":\"no\"}");
+    TT_EQ_INT(0, dwf_service_callback_fail(s, no, eo, &err));
+    op = op_of(s, r.arn, "no");
+    TT_EQ_STR("FAILED", S(op, "Status"));
+    TT_EQ_STR("Rejected", S(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(op, "CallbackDetails"), "Error"), "ErrorType"));
+    cJSON_Delete(op);
+    char types[1024];
+    event_types(s, r.arn, types, sizeof types);
+    TT_EQ_STR("ExecutionStarted,CallbackStarted,CallbackStarted,CallbackStarted,InvocationCompleted,CallbackTimedOut,CallbackSucceeded,CallbackFailed", types);
+    cJSON_Delete(eo);
+    cJSON_Delete(pending);
+    close_store(s);
+}
+
+static void test_callback_timeout(void)
+{
+    dwf_service *s = open_store(0);
+    if (!s) return;
+    register_fn(s, "fn", 6000, 1);
+    run r;
+    TT_EQ_INT(0, start(s, "fn", "\"{}\"", &r));
+    dwf_error err;
+    cJSON *out = NULL;
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"cb\",\"Type\":\"CALLBACK\",\"Action\":\"START\",\"CallbackOptions\":{\"TimeoutSeconds\":60}}]", &out, &err));
+    char id[1100];
+    snprintf(id, sizeof id, "%s", S(cJSON_GetObjectItemCaseSensitive(find_op(new_ops(out), "cb"), "CallbackDetails"), "CallbackId"));
+    cJSON_Delete(out);
+    vclock += 60000;
+    TT_EQ_INT(0, dwf_service_fire_timers(s, NULL, NULL, &err));
+    cJSON *op = op_of(s, r.arn, "cb");
+    TT_EQ_STR("TIMED_OUT", S(op, "Status"));
+    TT_EQ_STR("Callback timed out", S(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(op, "CallbackDetails"), "Error"), "ErrorMessage"));
+    cJSON_Delete(op);
+    TT_EQ_INT(-1, dwf_service_callback_succeed(s, id, "1", 1, &err));
+    TT_EQ_STR("CallbackTimeoutException", err.type);
+    close_store(s);
+}
+
+static void test_faults_stop_timeout(void)
+{
+    dwf_service *s = open_store(0);
+    if (!s) return;
+    register_fn(s, "fn", 30, 1);
+    run r, r2, r3;
+    TT_EQ_INT(0, start(s, "fn", "\"{}\"", &r));
+    dwf_error err, fault = {"Timeout", "handler crashed"};
+    /* Faults retry with backoff 1 s, 2 s, then the execution fails (3 attempts). */
+    TT_EQ_INT(0, dwf_service_end_invocation(s, r.arn, r.req, vclock, NULL, &fault, &err));
+    cJSON *rn = NULL;
+    TT_EQ_INT(0, dwf_service_runnable(s, r.arn, -1, &rn, &err));
+    TT_EQ_INT(0, cJSON_GetArraySize(rn));
+    cJSON_Delete(rn);
+    vclock += 1000;
+    TT_EQ_INT(0, dwf_service_runnable(s, r.arn, -1, &rn, &err));
+    TT_EQ_INT(1, cJSON_GetArraySize(rn));
+    cJSON_Delete(rn);
+    cJSON *ev = NULL;
+    for (int i = 0; i < 2; i++) {
+        TT_EQ_INT(0, dwf_service_begin_invocation(s, r.arn, &ev, r.req, &err));
+        cJSON_Delete(ev);
+        TT_EQ_INT(0, dwf_service_end_invocation(s, r.arn, r.req, vclock, NULL, &fault, &err));
+        vclock += 4000;
+    }
+    char st[32], types[1024];
+    TT_EQ_STR("FAILED", status_of(s, r.arn, st));
+    event_types(s, r.arn, types, sizeof types);
+    TT_EQ_STR("ExecutionStarted,InvocationCompleted,InvocationCompleted,InvocationCompleted,ExecutionFailed", types);
+
+    /* Stop. */
+    TT_EQ_INT(0, start(s, "fn", "\"{}\"", &r2));
+    cJSON *out = NULL;
+    TT_EQ_INT(0, dwf_service_stop(s, r2.arn, NULL, &out, &err));
+    TT_ASSERT(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(out, "StopTimestamp")));
+    cJSON_Delete(out);
+    TT_EQ_STR("STOPPED", status_of(s, r2.arn, st));
+    TT_EQ_INT(-1, dwf_service_stop(s, r2.arn, NULL, &out, &err));
+    TT_EQ_STR("InvalidParameterValueException", err.type);
+    TT_EQ_INT(-1, ckpt(s, &r2, "[]", NULL, &err));
+    TT_ASSERT(strncmp(err.message, "Invalid Checkpoint Token", 24) == 0);
+    event_types(s, r2.arn, types, sizeof types);
+    TT_EQ_STR("ExecutionStarted,ExecutionStopped", types);
+
+    /* Execution timeout (30 s). */
+    TT_EQ_INT(0, start(s, "fn", "\"{}\"", &r3));
+    vclock += 30000;
+    TT_EQ_INT(0, dwf_service_fire_timers(s, NULL, NULL, &err));
+    TT_EQ_STR("TIMED_OUT", status_of(s, r3.arn, st));
+    event_types(s, r3.arn, types, sizeof types);
+    TT_EQ_STR("ExecutionStarted,ExecutionTimedOut", types);
+
+    /* List by status. */
+    cJSON *q = J("{\"FunctionName\":\"fn\",\"Statuses\":[\"STOPPED\",\"TIMED_OUT\"]}");
+    TT_EQ_INT(0, dwf_service_list_executions(s, q, &out, &err));
+    TT_EQ_INT(2, cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(out, "DurableExecutions")));
+    cJSON_Delete(out);
+    cJSON_Delete(q);
+    q = J("{\"MaxItems\":2}");
+    TT_EQ_INT(0, dwf_service_list_executions(s, q, &out, &err));
+    TT_EQ_INT(2, cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(out, "DurableExecutions")));
+    TT_EQ_STR("2", S(out, "NextMarker"));
+    cJSON_Delete(out);
+    cJSON_Delete(q);
+    close_store(s);
+}
+
+static void test_paging(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/dwf_test_svc_XXXXXX");
+    if (!mkdtemp(dir)) return;
+    snprintf(path, sizeof path, "%s/dwf.db", dir);
+    dwf_service_opts o = {.path = path, .clock = clock_fn, .event_page = 3};
+    dwf_service *s = NULL;
+    dwf_error err;
+    TT_EQ_INT(0, dwf_service_open(&o, &s, &err));
+    if (!s) return;
+    register_fn(s, "fn", 600, 1);
+    run r;
+    TT_EQ_INT(0, start(s, "fn", "\"{}\"", &r));
+    char updates[4096] = "[";
+    for (int i = 0; i < 6; i++)
+        snprintf(updates + strlen(updates), sizeof updates - strlen(updates), "%s{\"Id\":\"s%d\",\"Type\":\"STEP\",\"Action\":\"SUCCEED\",\"Payload\":\"%d\"}",
+                 i ? "," : "", i, i);
+    strcat(updates, "]");
+    TT_EQ_INT(0, ckpt(s, &r, updates, NULL, &err));
+    cJSON *page = NULL;
+    TT_EQ_INT(0, dwf_service_get_state(s, r.arn, r.token, NULL, 4, &page, &err));
+    cJSON *ops = cJSON_GetObjectItemCaseSensitive(page, "Operations");
+    TT_EQ_INT(4, cJSON_GetArraySize(ops));
+    TT_EQ_STR("EXECUTION", S(cJSON_GetArrayItem(ops, 0), "Type"));
+    TT_EQ_STR("s2", S(cJSON_GetArrayItem(ops, 3), "Id"));
+    char marker[32];
+    snprintf(marker, sizeof marker, "%s", S(page, "NextMarker"));
+    cJSON_Delete(page);
+    TT_EQ_INT(0, dwf_service_get_state(s, r.arn, r.token, marker, 4, &page, &err));
+    ops = cJSON_GetObjectItemCaseSensitive(page, "Operations");
+    TT_EQ_INT(3, cJSON_GetArraySize(ops));
+    TT_EQ_STR("s3", S(cJSON_GetArrayItem(ops, 0), "Id"));
+    TT_ASSERT(S(page, "NextMarker") == NULL);
+    cJSON_Delete(page);
+    TT_EQ_INT(-1, dwf_service_get_state(s, r.arn, "nope", NULL, 4, &page, &err));
+    TT_ASSERT(strncmp(err.message, "Invalid Checkpoint Token", 24) == 0);
+    TT_EQ_INT(-1, dwf_service_get_state(s, r.arn, r.token, NULL, 1001, &page, &err));
+    TT_EQ_STR("InvalidParameterValueException", err.type);
+    /* The next invocation event holds event_page operations and a marker. */
+    cJSON *pending = J("{\"Status\":\"PENDING\"}"), *ev = NULL;
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"w\",\"Type\":\"WAIT\",\"Action\":\"START\",\"WaitOptions\":{\"WaitSeconds\":1}}]", NULL, &err));
+    TT_EQ_INT(0, dwf_service_end_invocation(s, r.arn, r.req, vclock, pending, NULL, &err));
+    TT_EQ_INT(0, dwf_service_begin_invocation(s, r.arn, &ev, r.req, &err));
+    cJSON *ies = cJSON_GetObjectItemCaseSensitive(ev, "InitialExecutionState");
+    TT_EQ_INT(3, cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(ies, "Operations")));
+    TT_EQ_STR("2", S(ies, "NextMarker"));
+    TT_EQ_INT(0, dwf_service_get_state(s, r.arn, S(ev, "CheckpointToken"), S(ies, "NextMarker"), 1000, &page, &err));
+    TT_EQ_INT(5, cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(page, "Operations")));
+    cJSON_Delete(page);
+    cJSON_Delete(ev);
+    /* History pages. */
+    cJSON *h = NULL;
+    TT_EQ_INT(0, dwf_service_get_history(s, r.arn, 1, 3, NULL, 0, &h, &err));
+    TT_EQ_INT(3, cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(h, "Events")));
+    TT_EQ_STR("3", S(h, "NextMarker"));
+    cJSON_Delete(h);
+    TT_EQ_INT(0, dwf_service_get_history(s, r.arn, 0, 2, "3", 0, &h, &err));
+    cJSON *e4 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(h, "Events"), 0);
+    TT_EQ_INT(4, cJSON_GetObjectItemCaseSensitive(e4, "EventId")->valuedouble);
+    /* Without execution data the payloads go. */
+    TT_ASSERT(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(e4, "StepSucceededDetails"), "Result"), "Payload") == NULL);
+    cJSON_Delete(h);
+    TT_EQ_INT(0, dwf_service_get_history(s, r.arn, 1, 1, NULL, 1, &h, &err));
+    TT_EQ_STR("InvocationCompleted", S(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(h, "Events"), 0), "EventType"));
+    cJSON_Delete(h);
+    cJSON_Delete(pending);
+    close_store(s);
+}
+
+static void test_chained_invoke(void)
+{
+    dwf_service *s = open_store(0);
+    if (!s) return;
+    register_fn(s, "caller", 600, 1);
+    register_fn(s, "target", 600, 1);
+    run r;
+    TT_EQ_INT(0, start(s, "caller", "\"{}\"", &r));
+    dwf_error err;
+    cJSON *out = NULL;
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"inv\",\"Type\":\"CHAINED_INVOKE\",\"SubType\":\"ChainedInvoke\",\"Action\":\"START\",\"Payload\":\"{\\\"n\\\":2}\","
+                             "\"ChainedInvokeOptions\":{\"FunctionName\":\"arn:aws:lambda:us-east-1:1:function:target:live\"}},"
+                             "{\"Id\":\"bad\",\"Type\":\"CHAINED_INVOKE\",\"Action\":\"START\",\"ChainedInvokeOptions\":{\"FunctionName\":\"missing\"}}]",
+                      &out, &err));
+    TT_EQ_STR("STARTED", S(find_op(new_ops(out), "inv"), "Status"));
+    TT_EQ_STR("FAILED", S(find_op(new_ops(out), "bad"), "Status"));
+    TT_EQ_STR("ResourceNotFoundException",
+              S(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(find_op(new_ops(out), "bad"), "ChainedInvokeDetails"), "Error"), "ErrorType"));
+    cJSON_Delete(out);
+    cJSON *pending = J("{\"Status\":\"PENDING\"}");
+    TT_EQ_INT(0, dwf_service_end_invocation(s, r.arn, r.req, vclock, pending, NULL, &err));
+    /* The target is a new execution under the caller's root, ready to run. */
+    cJSON *rn = NULL;
+    TT_EQ_INT(0, dwf_service_runnable(s, r.arn, -1, &rn, &err));
+    TT_EQ_INT(1, cJSON_GetArraySize(rn));
+    char child[512];
+    snprintf(child, sizeof child, "%s", cJSON_GetArrayItem(rn, 0)->valuestring);
+    cJSON_Delete(rn);
+    TT_ASSERT(strstr(child, ":function:target:") != NULL);
+    cJSON *ev = NULL;
+    char rid[40];
+    TT_EQ_INT(0, dwf_service_begin_invocation(s, child, &ev, rid, &err));
+    cJSON *op0 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(ev, "InitialExecutionState"), "Operations"), 0);
+    TT_EQ_STR("{\"n\":2}", S(cJSON_GetObjectItemCaseSensitive(op0, "ExecutionDetails"), "InputPayload"));
+    cJSON_Delete(ev);
+    cJSON *done = J("{\"Status\":\"SUCCEEDED\",\"Result\":\"4\"}");
+    TT_EQ_INT(0, dwf_service_end_invocation(s, child, rid, vclock, done, NULL, &err));
+    cJSON *op = op_of(s, r.arn, "inv");
+    TT_EQ_STR("SUCCEEDED", S(op, "Status"));
+    TT_EQ_STR("4", S(cJSON_GetObjectItemCaseSensitive(op, "ChainedInvokeDetails"), "Result"));
+    cJSON_Delete(op);
+    TT_EQ_INT(0, dwf_service_runnable(s, r.arn, -1, &rn, &err));
+    TT_EQ_INT(1, cJSON_GetArraySize(rn));
+    TT_EQ_STR(r.arn, cJSON_GetArrayItem(rn, 0)->valuestring);
+    cJSON_Delete(rn);
+    char types[1024];
+    event_types(s, r.arn, types, sizeof types);
+    TT_EQ_STR("ExecutionStarted,ChainedInvokeStarted,ChainedInvokeStarted,ChainedInvokeFailed,InvocationCompleted,ChainedInvokeSucceeded", types);
+    cJSON *evs = events(s, r.arn);
+    TT_EQ_STR(child, S(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(evs, 1), "ChainedInvokeStartedDetails"), "DurableExecutionArn"));
+    cJSON_Delete(evs);
+    cJSON_Delete(done);
+    cJSON_Delete(pending);
+    close_store(s);
+}
+
+static void test_execution_checkpoint(void)
+{
+    dwf_service *s = open_store(0);
+    if (!s) return;
+    register_fn(s, "fn", 600, 1);
+    run r;
+    TT_EQ_INT(0, start(s, "fn", "\"{}\"", &r));
+    dwf_error err;
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"s\",\"Type\":\"STEP\",\"Action\":\"SUCCEED\"},{\"Id\":\"zz\",\"Type\":\"EXECUTION\",\"Action\":\"SUCCEED\",\"Payload\":\"\\\"big\\\"\"}]", NULL, &err));
+    char st[32];
+    TT_EQ_STR("SUCCEEDED", status_of(s, r.arn, st));
+    /* The response that follows is ignored; later checkpoints are rejected. */
+    cJSON *resp = J("{\"Status\":\"SUCCEEDED\",\"Result\":\"\"}"), *x = NULL;
+    TT_EQ_INT(0, dwf_service_end_invocation(s, r.arn, r.req, vclock, resp, NULL, &err));
+    TT_EQ_INT(0, dwf_service_get_execution(s, r.arn, 1, &x, &err));
+    TT_EQ_STR("\"big\"", S(x, "Result"));
+    cJSON_Delete(x);
+    TT_EQ_INT(-1, ckpt(s, &r, "[]", NULL, &err));
+    TT_EQ_STR("InvalidParameterValueException", err.type);
+    cJSON_Delete(resp);
+    close_store(s);
+}
+
+static void test_retention(void)
+{
+    dwf_service *s = open_store(0);
+    if (!s) return;
+    register_fn(s, "fn", 600, 1);
+    run r, keep;
+    TT_EQ_INT(0, start(s, "fn", "\"{}\"", &r));
+    TT_EQ_INT(0, start(s, "fn", "\"{}\"", &keep));
+    dwf_error err;
+    cJSON *done = J("{\"Status\":\"SUCCEEDED\"}"), *x = NULL;
+    TT_EQ_INT(0, dwf_service_end_invocation(s, r.arn, r.req, vclock, done, NULL, &err));
+    int n = -1;
+    vclock += 86400000.0 - 1000;
+    TT_EQ_INT(0, dwf_service_purge_expired(s, &n, &err));
+    TT_EQ_INT(0, n);
+    vclock += 2000;
+    /* Reopening the store purges. */
+    dwf_service_close(s);
+    dwf_service_opts o = {.path = path, .clock = clock_fn};
+    TT_EQ_INT(0, dwf_service_open(&o, &s, &err));
+    TT_EQ_INT(-1, dwf_service_get_execution(s, r.arn, 0, &x, &err));
+    TT_EQ_STR("ResourceNotFoundException", err.type);
+    TT_EQ_INT(0, dwf_service_get_execution(s, keep.arn, 0, &x, &err));
+    cJSON_Delete(x);
+    cJSON_Delete(done);
+    close_store(s);
+}
+
+static void test_store_errors(void)
+{
+    dwf_service *s = open_store(150);
+    if (!s) return;
+    register_fn(s, "fn", 600, 1);
+    /* Another connection holds the write lock: a named error, nothing changed. */
+    sqlite3 *other = NULL;
+    TT_EQ_INT(SQLITE_OK, sqlite3_open(path, &other));
+    TT_EQ_INT(SQLITE_OK, sqlite3_exec(other, "BEGIN EXCLUSIVE", NULL, NULL, NULL));
+    cJSON *req = J("{\"FunctionName\":\"fn\"}"), *out = NULL;
+    dwf_error err;
+    TT_EQ_INT(-1, dwf_service_start(s, req, &out, &err));
+    TT_EQ_STR("StoreLockedException", err.type);
+    TT_ASSERT(strstr(err.message, "database is locked") != NULL);
+    sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close(other);
+    cJSON *list = NULL;
+    TT_EQ_INT(0, dwf_service_list_executions(s, NULL, &list, &err));
+    TT_EQ_INT(0, cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(list, "DurableExecutions")));
+    cJSON_Delete(list);
+    cJSON_Delete(req);
+    close_store(s);
+
+    /* A file that is not a database: a named error, the file left as it was. */
+    snprintf(dir, sizeof dir, "/tmp/dwf_test_svc_XXXXXX");
+    if (!mkdtemp(dir)) return;
+    snprintf(path, sizeof path, "%s/dwf.db", dir);
+    FILE *f = fopen(path, "w");
+    const char junk[] = "this is not a database, just some text that is long enough to fill a header ......";
+    fwrite(junk, 1, sizeof junk, f);
+    fclose(f);
+    dwf_service_opts o = {.path = path, .clock = clock_fn};
+    s = NULL;
+    TT_EQ_INT(-1, dwf_service_open(&o, &s, &err));
+    TT_EQ_STR("StoreCorruptException", err.type);
+    char back[200] = "";
+    f = fopen(path, "r");
+    size_t n = fread(back, 1, sizeof back, f);
+    fclose(f);
+    TT_EQ_INT(sizeof junk, n);
+    TT_ASSERT(memcmp(back, junk, sizeof junk) == 0);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) printf("cleanup failed\n");
+}
+
+int main(void)
+{
+    TT_RUN(test_start_and_event);
+    TT_RUN(test_idempotent_start);
+    TT_RUN(test_checkpoint_validation);
+    TT_RUN(test_step_states);
+    TT_RUN(test_wait_timer_and_delta);
+    TT_RUN(test_dirty_reinvoke);
+    TT_RUN(test_callbacks);
+    TT_RUN(test_callback_timeout);
+    TT_RUN(test_faults_stop_timeout);
+    TT_RUN(test_paging);
+    TT_RUN(test_chained_invoke);
+    TT_RUN(test_execution_checkpoint);
+    TT_RUN(test_retention);
+    TT_RUN(test_store_errors);
+    return TT_EXIT();
+}
