@@ -191,9 +191,11 @@ static int run_on_core(void)
     dwf_error err = {"", ""};
     cJSON *resp = dwf_run_invocation(&wf, ev, &t, &opts, &err);
     const cJSON *st = cJSON_GetObjectItemCaseSensitive(resp, "Status");
-    tt_current = "run_on_core";
+    int before = tt_failures;
+    tt_current = "value_tests_on_replay_core";
     TT_ASSERT(resp != NULL);
     TT_EQ_STR("SUCCEEDED", cJSON_IsString(st) ? st->valuestring : err.message);
+    if (tt_failures == before) printf("PASS %s\n", tt_current);
     cJSON_Delete(resp);
     cJSON_Delete(ev);
     return 0;

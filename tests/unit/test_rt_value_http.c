@@ -335,7 +335,6 @@ static void *http_thread(void *arg)
 
 static void t_http_threads(void)
 {
-    if (real_core) return; /* the pending-error slot of one context is not ours to share */
     pthread_t th[4];
     int ok[4] = {0};
     for (int i = 0; i < 4; i++) pthread_create(&th[i], NULL, http_thread, &ok[i]);
@@ -492,7 +491,9 @@ static void step_tests(void)
     TT_RUN(t_http_request_bodies);
     TT_RUN(t_http_status_errors);
     TT_RUN(t_http_network_errors);
-    TT_RUN(t_http_threads);
+    /* On the real core a context belongs to one thread (its pending-error slot is not ours to
+     * share), so this runs on the fake only. */
+    if (!real_core) TT_RUN(t_http_threads);
     server_stop();
     TT_RUN(t_log_in_step);
 }
