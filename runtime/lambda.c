@@ -386,6 +386,9 @@ static int api_attempt(dwf__lambda_api *api, const api_call *c, http_resp *r, dw
     SETOPT(CURLOPT_URL, url);
     SETOPT(CURLOPT_HTTPHEADER, hdrs);
     SETOPT(CURLOPT_USERAGENT, "dwf/" DWF_VERSION);
+    /* HTTP/1.1 as the AWS SDKs speak it: the signed Host header goes out exactly as signed
+     * (libcurl would otherwise negotiate HTTP/2 and rewrite it as :authority). */
+    SETOPT(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
     SETOPT(CURLOPT_NOSIGNAL, 1L);
     SETOPT(CURLOPT_TIMEOUT_MS, attempt_timeout_ms(api));
     SETOPT(CURLOPT_CONNECTTIMEOUT_MS, 5000L);

@@ -832,6 +832,19 @@ static void test_loop_runtime_api_gone(void) {
     TT_EQ_INT(0, runner_calls);
 }
 
+/* dwf_lambda_main off Lambda, and when its Runtime API goes away: it returns 1. */
+static void test_lambda_main_exits(void) {
+    reset();
+    env_default();
+    unsetenv("AWS_LAMBDA_RUNTIME_API");
+    TT_EQ_INT(1, dwf_lambda_main(&test_wf));
+    char dead[64];
+    snprintf(dead, sizeof dead, "127.0.0.1:%d", dead_port());
+    setenv("AWS_LAMBDA_RUNTIME_API", dead, 1);
+    TT_EQ_INT(1, dwf_lambda_main(&test_wf));
+    unsetenv("AWS_LAMBDA_RUNTIME_API");
+}
+
 /* ---- HTTPS: the CA bundle is really used ------------------------------------------------------ */
 static char *slurp(const char *path) {
     FILE *f = fopen(path, "rb");
@@ -1061,6 +1074,7 @@ int main(void) {
     TT_RUN(test_loop);
     TT_RUN(test_loop_init_error);
     TT_RUN(test_loop_runtime_api_gone);
+    TT_RUN(test_lambda_main_exits);
     TT_RUN(test_https_uses_ca_bundle);
     TT_RUN(test_loop_with_replay_core);
 
