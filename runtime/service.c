@@ -2028,16 +2028,18 @@ int dwf_service_runnable(dwf_service *s, const char *root_arn, double stale_ms, 
     return 0;
 }
 
-int dwf_service_next_due(dwf_service *s, const char *root_arn, double *due_ms, dwf_error *err)
+int dwf_service_next_due(dwf_service *s, const char *root_arn, int include_deadlines, double *due_ms,
+                         dwf_error *err)
 {
     *due_ms = -1;
     lock(s);
     sqlite3_stmt *q = dwf__sql_prepare(s->st, err,
                                        "SELECT MIN(d) FROM (SELECT t.due_ms AS d FROM timers t JOIN executions x ON x.id=t.exec_id"
                                        " WHERE x.status='RUNNING' AND (?1 IS NULL OR x.root_arn=?1)"
+                                       " AND (?2 OR t.kind IN ('WAIT','STEP_RETRY'))"
                                        " UNION ALL SELECT next_invoke_ms FROM executions WHERE status='RUNNING'"
                                        " AND wake=1 AND inv_open=0 AND (?1 IS NULL OR root_arn=?1))",
-                                       "s", root_arn);
+                                       "si", root_arn, (long long)include_deadlines);
     int r = q ? dwf__sql_step(s->st, q, err) : -1;
     if (r == 1 && sqlite3_column_type(q, 0) != SQLITE_NULL) *due_ms = sqlite3_column_double(q, 0);
     sqlite3_finalize(q);

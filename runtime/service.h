@@ -118,9 +118,12 @@ int dwf_service_fire_timers(dwf_service *s, const char *root_arn, int *fired, dw
 /* ARNs (array of strings) of the executions that need an invocation now, under root_arn
  * (NULL = every execution). An invocation left open longer than stale_ms counts as lost. */
 int dwf_service_runnable(dwf_service *s, const char *root_arn, double stale_ms, cJSON **out, dwf_error *err);
-/* The earliest future instant something is due under root_arn (timer or invocation retry);
+/* The earliest instant something is due under root_arn: a WAIT end, a STEP retry or an
+ * invocation retry, and with include_deadlines also callback, heartbeat and execution
+ * timeouts (deadlines a virtual clock must not jump to: they mean "nobody answered").
  * *due_ms = -1 when nothing is scheduled. */
-int dwf_service_next_due(dwf_service *s, const char *root_arn, double *due_ms, dwf_error *err);
+int dwf_service_next_due(dwf_service *s, const char *root_arn, int include_deadlines, double *due_ms,
+                         dwf_error *err);
 /* The open callbacks under root_arn: [{"DurableExecutionArn","Id","Name"?,"CallbackId"}]. */
 int dwf_service_open_callbacks(dwf_service *s, const char *root_arn, cJSON **out, dwf_error *err);
 /* Every operation of an execution, in start order, Operation shape (no token needed: CLI). */

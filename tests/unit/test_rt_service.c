@@ -389,7 +389,9 @@ static void test_step_states(void)
     TT_EQ_INT(0, cJSON_GetArraySize(rn));
     cJSON_Delete(rn);
     double due = 0;
-    TT_EQ_INT(0, dwf_service_next_due(s, r.arn, &due, &err));
+    TT_EQ_INT(0, dwf_service_next_due(s, r.arn, 0, &due, &err));
+    TT_ASSERT(due == vclock + 3000);
+    TT_EQ_INT(0, dwf_service_next_due(s, r.arn, 1, &due, &err));
     TT_ASSERT(due == vclock + 3000);
     vclock += 3000;
     int fired = 0;
@@ -555,6 +557,12 @@ static void test_callbacks(void)
     /* Heartbeat without a heartbeat timeout is an error; with one it resets the timer. */
     TT_EQ_INT(-1, dwf_service_callback_heartbeat(s, id, &err));
     TT_EQ_STR("The callback has no heartbeat timeout.", err.message);
+    /* Only deadlines are scheduled: nothing for a virtual clock to jump to. */
+    double due = 0;
+    TT_EQ_INT(0, dwf_service_next_due(s, r.arn, 0, &due, &err));
+    TT_ASSERT(due == -1);
+    TT_EQ_INT(0, dwf_service_next_due(s, r.arn, 1, &due, &err));
+    TT_ASSERT(due == vclock + 10000);
     vclock += 8000;
     TT_EQ_INT(0, dwf_service_callback_heartbeat(s, hb, &err));
     vclock += 8000;

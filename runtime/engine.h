@@ -1,0 +1,54 @@
+/*
+ * engine.h: the embedded engine. It drives durable executions in-process on the service core
+ * (service.h): build the invocation event, run the workflow with dwf_run_invocation() over a
+ * transport whose checkpoint calls the service directly, apply the handler response, then
+ * sleep until the next timer (or jump the store's virtual clock under --skip-time) and invoke
+ * again, until the execution ends or only waits for something outside (a callback).
+ */
+#ifndef DWF_ENGINE_H
+#define DWF_ENGINE_H
+
+#include "dwf.h"
+#include "service.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Find the compiled workflow of a function (by base name). NULL with err filled if none. */
+typedef const dwf_workflow *(*dwf_engine_resolve_fn)(void *arg, const char *function_name, dwf_error *err);
+
+typedef struct dwf_engine_opts {
+    dwf_engine_resolve_fn resolve; /* required */
+    void *resolve_arg;
+    int skip_time;      /* jump the store's virtual clock to the next WAIT end / retry */
+    int no_wait;        /* return instead of sleeping when nothing is due now (dwf resume) */
+    int quiet;          /* suppress step log lines */
+    double stale_ms;    /* an invocation open this long (another process died) is re-run;
+                         * < 0 = never */
+    double slice_ms;    /* longest single sleep, so outside changes are noticed; 0 = 200 */
+    /* Progress: an operation changed state (borrowed, Operation shape), from the runtime's
+     * on_operation hook; and an invocation ended (response NULL after a fault). */
+    void (*on_operation)(void *arg, const char *arn, const cJSON *op);
+    void (*on_invocation)(void *arg, const char *arn, const cJSON *response, const dwf_error *fault);
+    void *progress_arg;
+    volatile int *stop; /* nonzero: return at the next chance (a signal handler sets it) */
+} dwf_engine_opts;
+
+enum {
+    DWF_ENGINE_DONE = 0,    /* the root execution has ended (or, without a root, nothing is left) */
+    DWF_ENGINE_WAITING = 1  /* it waits for something outside: a callback, or (no_wait) a later timer */
+};
+
+/* Drive the execution root_arn and the executions it started (chained invokes); root_arn NULL
+ * drives every execution in the store. Returns DWF_ENGINE_DONE / DWF_ENGINE_WAITING, or -1
+ * with err filled (a store error; workflow failures are execution outcomes, not errors). */
+int dwf_engine_drive(dwf_service *s, const char *root_arn, const dwf_engine_opts *o, dwf_error *err);
+
+/* Run one invocation of an execution now. 0, or -1 with err filled. */
+int dwf_engine_invoke(dwf_service *s, const char *arn, const dwf_engine_opts *o, dwf_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
