@@ -63,6 +63,8 @@ int diag_full(const Diag *d)
 
 void diag_set_source(Diag *d, const char *path, const char *text, size_t len)
 {
+    d->said_full = 0;
+    d->dropping = 0;
     d->path = path;
     d->text = text;
     d->len = len;
@@ -125,6 +127,19 @@ static void print_excerpt(Diag *d, SrcLoc loc)
     fprintf(d->out, "%s\n", C_RESET(d));
 }
 
+static void say_full(Diag *d, const char *path)
+{
+    if (d->said_full) return;
+    d->said_full = 1;
+    fprintf(d->out, "%s%s: %sfatal error:%s%s too many errors, stopping now%s\n", C_BOLD(d),
+            path ? path : "dwf", sev_color(d, SEV_ERROR), C_RESET(d), C_BOLD(d), C_RESET(d));
+}
+
+void diag_finish(Diag *d)
+{
+    if (d->errors >= DIAG_MAX_ERRORS) say_full(d, d->path);
+}
+
 static void report(Diag *d, enum Severity sev, const SrcLoc *loc, const char *path,
                    const char *fmt, va_list ap)
 {
@@ -135,12 +150,7 @@ static void report(Diag *d, enum Severity sev, const SrcLoc *loc, const char *pa
         else d->warnings++;
         if (d->errors > DIAG_MAX_ERRORS || (sev == SEV_WARNING && d->errors >= DIAG_MAX_ERRORS)) {
             d->dropping = 1;
-            if (!d->said_full) {
-                d->said_full = 1;
-                fprintf(d->out, "%s%s: %sfatal error:%s too many errors, stopping now%s\n",
-                        C_BOLD(d), path ? path : "dwf", sev_color(d, SEV_ERROR), C_RESET(d),
-                        C_RESET(d));
-            }
+            say_full(d, path);
             return;
         }
         d->dropping = 0;

@@ -36,6 +36,9 @@ void diag_file_error(Diag *d, const char *path, const char *fmt, ...)
 #endif
     ;
 
+/* Once a file is done: if the error limit stopped the checks, say so (once). */
+void diag_finish(Diag *d);
+
 /* Nonzero once DIAG_MAX_ERRORS errors were reported: callers stop checking. */
 int diag_full(const Diag *d);
 

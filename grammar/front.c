@@ -52,9 +52,11 @@ Program *front_compile(Arena *a, Diag *d, const char *path, const char *text, si
 
     if (rc != 0 || !p->workflow) {
         if (diag_errors(d) == errors_before) diag_file_error(d, p->path, "no workflow found");
+        diag_finish(d);
         return p->workflow ? p : NULL;
     }
     if (diag_errors(d) == errors_before) sema_check(p, d, a);
+    diag_finish(d);
     return p;
 }
 

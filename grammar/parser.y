@@ -1038,6 +1038,9 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, Pars
             if (used >= sizeof list) used = sizeof list - 1;
         }
     }
+    /* Name the opener when the file ended inside it, or when the closer is one of a few
+     * choices; in a long list it would be a guess (Lua names it always, and often misleads). */
+    if (closer && look != YYSYMBOL_YYEOF && nexp > 5 && !(has_ident && has_num && has_str)) closer = 0;
     if (closer) {
         char o = closer == '}' ? '{' : closer == ')' ? '(' : '[';
         if (used == 0 || !strchr(list, closer))

@@ -306,16 +306,16 @@ static void check_label(Sema *s, AstNode *label)
             }
 }
 
-/* A durable operation in the wrong place. */
-static int durable_here(Sema *s, AstNode *n, const char *what)
+/* A durable operation in the wrong place: reported, then checked as if it were allowed, so
+ * its names are still declared and do not cause a second, misleading error. */
+static void durable_here(Sema *s, AstNode *n, const char *what)
 {
-    if (s->ctx == CTX_DURABLE) return 1;
+    if (s->ctx == CTX_DURABLE) return;
     diag_error(s->d, n->loc, "'%s' cannot be used inside %s", what, ctx_body_name(s->ctx));
     diag_note(s->d, n->loc,
               "%s runs as one recorded unit of work, so it cannot hold durable operations; "
               "put them in the workflow body, a branch, a group or a map item",
               ctx_body_name(s->ctx));
-    return 0;
 }
 
 /* Non-deterministic work (clock, randomness, I/O, logging) outside a step body. */
@@ -530,7 +530,7 @@ static void check_expr(Sema *s, AstNode *e, int durable_ok)
         break;
     }
     case AST_AWAIT: {
-        if (!durable_here(s, e, "await")) break;
+        durable_here(s, e, "await");
         AstNode *t = e->u.await.target;
         check_name(s, t);
         if (t->u.name.sym && (!t->u.name.sym->decl || t->u.name.sym->decl->kind != AST_CALLBACK)) {
@@ -543,7 +543,7 @@ static void check_expr(Sema *s, AstNode *e, int durable_ok)
         break;
     }
     case AST_INVOKE:
-        if (!durable_here(s, e, "invoke")) break;
+        durable_here(s, e, "invoke");
         if (!durable_ok)
             diag_error(s->d, e->loc, "'invoke' must be the whole value of a let, an assignment or a return");
         check_label(s, e->u.invoke.label);
@@ -561,7 +561,7 @@ static void check_expr(Sema *s, AstNode *e, int durable_ok)
         count_op(s);
         break;
     case AST_WAIT_CALLBACK: {
-        if (!durable_here(s, e, "wait for callback")) break;
+        durable_here(s, e, "wait for callback");
         if (!durable_ok)
             diag_error(s->d, e->loc, "'wait for callback' must be the whole value of a let, an assignment or a return");
         check_label(s, e->u.wfc.label);
@@ -661,7 +661,7 @@ static void check_batch_opts(Sema *s, AstNode *n, int nbranches)
 
 static void check_step(Sema *s, AstNode *n)
 {
-    if (!durable_here(s, n, "step")) return;
+    durable_here(s, n, "step");
     check_label(s, n->u.step.label);
     check_expr(s, n->u.step.label, 0);
     check_retry(s, n->u.step.retry);
@@ -792,7 +792,7 @@ static void check_stmt(Sema *s, AstNode *n)
         check_step(s, n);
         break;
     case AST_WAIT:
-        if (!durable_here(s, n, "wait")) break;
+        durable_here(s, n, "wait");
         check_label(s, n->u.wait.label);
         check_expr(s, n->u.wait.label, 0);
         if (n->u.wait.duration && n->u.wait.duration->kind == AST_DURATION)
@@ -804,7 +804,7 @@ static void check_stmt(Sema *s, AstNode *n)
         count_op(s);
         break;
     case AST_CALLBACK:
-        if (!durable_here(s, n, "callback")) break;
+        durable_here(s, n, "callback");
         check_label(s, n->u.callback.label);
         check_expr(s, n->u.callback.label, 0);
         check_callback_opts(s, n, n->u.callback.timeout, n->u.callback.heartbeat, n->u.callback.bind);
@@ -813,7 +813,7 @@ static void check_stmt(Sema *s, AstNode *n)
         n->u.callback.sym = declare(s, n->u.callback.bind, n->loc, n);
         break;
     case AST_POLL: {
-        if (!durable_here(s, n, "poll")) break;
+        durable_here(s, n, "poll");
         check_label(s, n->u.poll.label);
         check_expr(s, n->u.poll.label, 0);
         double every = check_duration(s, n->u.poll.every, "poll interval", 1, SEMA_MAX_WAIT_S, 1);
@@ -843,7 +843,7 @@ static void check_stmt(Sema *s, AstNode *n)
         break;
     }
     case AST_PARALLEL: {
-        if (!durable_here(s, n, "parallel")) break;
+        durable_here(s, n, "parallel");
         check_label(s, n->u.batch.label);
         check_expr(s, n->u.batch.label, 0);
         int nb = 0;
@@ -864,7 +864,7 @@ static void check_stmt(Sema *s, AstNode *n)
         break;
     }
     case AST_MAP: {
-        if (!durable_here(s, n, "map")) break;
+        durable_here(s, n, "map");
         check_label(s, n->u.batch.label);
         check_expr(s, n->u.batch.label, 0);
         check_batch_opts(s, n, 0);
@@ -901,7 +901,7 @@ static void check_stmt(Sema *s, AstNode *n)
         break;
     }
     case AST_GROUP:
-        if (!durable_here(s, n, "group")) break;
+        durable_here(s, n, "group");
         check_label(s, n->u.group.label);
         check_expr(s, n->u.group.label, 0);
         count_op(s);
@@ -1024,6 +1024,6 @@ int sema_check(Program *p, Diag *d, Arena *a)
                                  "Lambda's limit of %d", p->cfg.op_estimate, SEMA_MAX_OPS);
         diag_note(d, wf->loc, "group work into fewer steps, or split it across executions with 'invoke'");
     }
-    if (!s.stop) report_unused(&s);
+    if (!s.stop && diag_errors(d) == before) report_unused(&s);
     return diag_errors(d) - before;
 }
