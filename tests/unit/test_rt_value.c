@@ -7,6 +7,7 @@
 #include <math.h>
 #include <time.h>
 
+#define VALUE_CHECK_ROUNDTRIP 1
 #include "test_rt_value_fake.h"
 
 /* ---- helpers ---------------------------------------------------------------------------- */

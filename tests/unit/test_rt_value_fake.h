@@ -9,6 +9,9 @@
  * Both paths give the checks the same facts (ARN, request id, clock, input, .dwf position), so
  * every assertion holds on either.
  *
+ * With VALUE_CHECK_ROUNDTRIP defined, the run on the core also checks that the step's result
+ * is checkpointed as JSON.stringify would write it and replays to the same value.
+ *
  * A test program defines root_tests() (run on the workflow's context) and step_tests() (run
  * inside a step body named STEP_NAME, attempt 1) and calls value_harness() from main.
  */
@@ -31,6 +34,12 @@
 #define TEST_INPUT "{\"orderId\":\"ORD-7\",\"items\":[{\"id\":\"A\",\"price\":1000}]}"
 #define STEP_NAME "value-step"
 #define STEP_OP_ID "c4ca4238a0b92382" /* first 16 hex of MD5("1"): the first root operation */
+
+/* What the test step returns, and (node: JSON.stringify of it) the Payload the SDK would
+ * checkpoint: the core must record it exactly, or a replay sees another value than the first
+ * run did (cJSON_PrintUnformatted would write 0.8 and a raw C0 80 for the NUL). */
+#define STEP_RESULT "{\"n\":0.7999999999999999,\"big\":1e21,\"s\":\"a\\u0000b\",\"t\":1774019546545}"
+#define STEP_PAYLOAD_JS "{\"n\":0.7999999999999999,\"big\":1e+21,\"s\":\"a\\u0000b\",\"t\":1774019546545}"
 
 static dwf_ctx *C;      /* the context checks run on */
 static int real_core;   /* running on the real replay core? */
@@ -123,10 +132,30 @@ WEAK int dwf_failf(dwf_ctx *c, const char *type, const char *fmt, ...)
 #pragma weak dwf_step
 
 /* ---- the real core: a transport that accepts everything ------------------------------------ */
+static char *step_payload; /* Payload of the test step's SUCCEED update */
+static int step_ran;
+#ifdef VALUE_CHECK_ROUNDTRIP
+static int replay_equal;
+#endif
+#ifdef VALUE_CHECK_ROUNDTRIP
+static int replay_body(dwf_ctx *c, void *frame, dwf_val **out);
+#endif
+
 static int tp_checkpoint(dwf_transport *t, const char *arn, const cJSON *request, cJSON **response,
                          dwf_error *err, int *retryable)
 {
-    (void)t, (void)arn, (void)request, (void)err, (void)retryable;
+    (void)t, (void)arn, (void)err, (void)retryable;
+    const cJSON *ups = cJSON_GetObjectItemCaseSensitive(request, "Updates");
+    for (const cJSON *u = ups ? ups->child : NULL; u; u = u->next) {
+        const cJSON *a = cJSON_GetObjectItemCaseSensitive(u, "Action");
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(u, "Id");
+        const cJSON *p = cJSON_GetObjectItemCaseSensitive(u, "Payload");
+        if (cJSON_IsString(a) && strcmp(a->valuestring, "SUCCEED") == 0 && cJSON_IsString(id) &&
+            strcmp(id->valuestring, STEP_OP_ID) == 0 && cJSON_IsString(p)) {
+            free(step_payload);
+            step_payload = strdup(p->valuestring);
+        }
+    }
     *response = cJSON_Parse("{\"CheckpointToken\":\"tok-next\",\"NewExecutionState\":{\"Operations\":[]}}");
     return *response ? 0 : -1;
 }
@@ -152,9 +181,25 @@ static int step_body(dwf_ctx *c, void *frame, dwf_val **out)
     C = c;
     step_tests();
     C = saved;
-    *out = NULL;
+    step_ran = 1;
+    *out = dwf__own(c, dwf__parse_json(STEP_RESULT, strlen(STEP_RESULT), NULL));
     return DWF_OK;
 }
+
+#ifdef VALUE_CHECK_ROUNDTRIP
+/* The second invocation: the step is recorded, so it must not run and must give back exactly
+ * the value it returned the first time. */
+static int replay_body(dwf_ctx *c, void *frame, dwf_val **out)
+{
+    dwf_val *r = NULL;
+    int rc = dwf_step(c, STEP_NAME, step_body, frame, NULL, &r);
+    cJSON *want = dwf__parse_json(STEP_RESULT, strlen(STEP_RESULT), NULL);
+    replay_equal = rc == DWF_OK && dwf__equal(want, r);
+    cJSON_Delete(want);
+    *out = NULL;
+    return rc;
+}
+#endif
 
 static int wf_body(dwf_ctx *c, void *frame, dwf_val **out)
 {
@@ -198,6 +243,45 @@ static int run_on_core(void)
     if (tt_failures == before) printf("PASS %s\n", tt_current);
     cJSON_Delete(resp);
     cJSON_Delete(ev);
+
+#ifdef VALUE_CHECK_ROUNDTRIP /* once per test run is enough */
+    before = tt_failures;
+    tt_current = "step_result_checkpointed_as_javascript_would";
+    TT_EQ_STR(STEP_PAYLOAD_JS, step_payload);
+    if (tt_failures == before) printf("PASS %s\n", tt_current);
+
+    /* Replay: the recorded op carries the payload the core checkpointed (or the SDK's). */
+    before = tt_failures;
+    tt_current = "step_result_replays_exactly";
+    cJSON *payload = cJSON_CreateString(STEP_PAYLOAD_JS);
+    char *payload_json = cJSON_PrintUnformatted(payload);
+    char ev2[2048];
+    snprintf(ev2, sizeof ev2,
+             "{\"DurableExecutionArn\":\"%s\",\"CheckpointToken\":\"tok-1\","
+             "\"InitialExecutionState\":{\"Operations\":[{\"Id\":\"exec-1\",\"Type\":\"EXECUTION\","
+             "\"Status\":\"STARTED\",\"StartTimestamp\":\"2026-03-20T15:12:26.545Z\","
+             "\"ExecutionDetails\":{\"InputPayload\":\"{}\"}},{\"Id\":\"" STEP_OP_ID "\","
+             "\"Type\":\"STEP\",\"SubType\":\"Step\",\"Name\":\"" STEP_NAME "\","
+             "\"Status\":\"SUCCEEDED\",\"StartTimestamp\":\"2026-03-20T15:12:26.545Z\","
+             "\"StepDetails\":{\"Attempt\":1,\"Result\":%s}}],\"NextMarker\":\"\"}}",
+             TEST_ARN, payload_json);
+    cJSON_free(payload_json);
+    cJSON_Delete(payload);
+    ev = cJSON_Parse(ev2);
+    dwf_workflow wf2 = wf;
+    wf2.body = replay_body;
+    step_ran = 0;
+    resp = dwf_run_invocation(&wf2, ev, &t, &opts, &err);
+    st = cJSON_GetObjectItemCaseSensitive(resp, "Status");
+    TT_EQ_STR("SUCCEEDED", cJSON_IsString(st) ? st->valuestring : err.message);
+    TT_ASSERT(!step_ran);
+    TT_ASSERT(replay_equal);
+    if (tt_failures == before) printf("PASS %s\n", tt_current);
+    cJSON_Delete(resp);
+    cJSON_Delete(ev);
+#endif
+    free(step_payload);
+    step_payload = NULL;
     return 0;
 }
 
