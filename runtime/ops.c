@@ -468,6 +468,9 @@ int dwf__run_child(dwf_ctx *c, const char *sid, const char *name, const char *su
         free(child);
         return oom(c);
     }
+    /* SUCCEEDED with ReplayChildren: the body runs again to rebuild its value from its
+     * children's records, and nothing is checkpointed for the context itself. */
+    int recorded = dwf__status_terminal(st);
     int rc = DWF_OK;
     if (!op) {
         c->replaying = 0;
@@ -494,7 +497,8 @@ int dwf__run_child(dwf_ctx *c, const char *sid, const char *name, const char *su
                 cJSON_Delete(u);
                 rc = oom(c);
             } else {
-                rc = dwf__checkpoint(child, u, 0);
+                if (recorded) cJSON_Delete(u);
+                else rc = dwf__checkpoint(child, u, 0);
                 if (rc == DWF_OK) rc = dwf__parse_payload(c, text, out);
             }
             free(text);

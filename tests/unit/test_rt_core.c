@@ -1532,6 +1532,96 @@ static void test_progress_hook(void)
     fake_free(&f);
 }
 
+/* ---- a child result over 256 KiB: ReplayChildren, rebuilt on replay ------------------- */
+static int big_group_body(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    frame1 *f = fr;
+    bump(9);
+    DWF_TRY(dwf_step(c, "part", body_num1, f, NULL, &f->a));
+    size_t n = 300 * 1024;
+    char *s = malloc(n + 1);
+    memset(s, 'z', n);
+    s[n] = 0;
+    *out = dwf_obj(c, 2, "part", f->a, "blob", dwf_str(c, s));
+    free(s);
+    return DWF_OK;
+}
+static int wf_big_group(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    frame1 *f = fr;
+    DWF_TRY(dwf_group(c, "big", big_group_body, f, &f->a));
+    *out = dwf_get(c, f->a, "part");
+    return DWF_OK;
+}
+
+static void test_replay_children(void)
+{
+    fake f;
+    fake_init(&f);
+    memset(side_effects, 0, sizeof side_effects);
+    dwf_workflow wf = WF(wf_big_group, sizeof(frame1));
+    cJSON *r = run_all(&f, &wf, "{}", 3);
+    TT_EQ_STR("SUCCEEDED", status_of(r));
+    TT_EQ_STR("1", sget(r, "Result"));
+    TT_EQ_STR("", op_detail(&f, "1", "ContextDetails", "Result"));
+    cJSON *cd = cJSON_GetObjectItemCaseSensitive(op_by_sid(&f, "1"), "ContextDetails");
+    TT_ASSERT(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cd, "ReplayChildren")));
+    cJSON_Delete(r);
+    int calls = ncalls(&f);
+    r = invoke_once(&f, &wf, "{}", NULL);
+    TT_EQ_STR("SUCCEEDED", status_of(r));
+    TT_EQ_STR("1", sget(r, "Result"));
+    TT_EQ_INT(2, side_effects[9]); /* the body ran again to rebuild the value... */
+    TT_EQ_INT(1, side_effects[1]); /* ...but its step came from the record */
+    TT_EQ_INT(calls, ncalls(&f));  /* and nothing was checkpointed */
+    cJSON_Delete(r);
+    fake_free(&f);
+}
+
+/* ---- misuse: a durable operation inside a step body ------------------------------------ */
+static int body_bad(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    (void)fr;
+    (void)out;
+    return dwf_wait(c, NULL, 1);
+}
+static int wf_bad(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    frame1 *f = fr;
+    DWF_TRY(dwf_step(c, "s", body_bad, f, NULL, &f->a));
+    *out = f->a;
+    return DWF_OK;
+}
+static int wf_until(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    (void)fr;
+    /* the fake clock is 2026-03-20T15:12:26.545Z; 90.2 s later rounds up to 91 */
+    DWF_TRY(dwf_wait_until(c, "later", dwf_str(c, "2026-03-20T15:13:56.745Z")));
+    *out = dwf_str(c, "done");
+    return DWF_OK;
+}
+
+static void test_misuse_and_wait_until(void)
+{
+    fake f;
+    fake_init(&f);
+    dwf_workflow wf = WF(wf_bad, sizeof(frame1));
+    cJSON *r = run_all(&f, &wf, "{}", 3);
+    TT_EQ_STR("FAILED", status_of(r));
+    TT_EQ_STR("ContextValidationError", sget(cJSON_GetObjectItemCaseSensitive(r, "Error"), "ErrorType"));
+    cJSON_Delete(r);
+    fake_free(&f);
+
+    fake_init(&f);
+    dwf_workflow wf2 = WF(wf_until, 0);
+    r = run_all(&f, &wf2, "{}", 3);
+    TT_EQ_STR("SUCCEEDED", status_of(r));
+    cJSON *u = cJSON_GetArrayItem(cJSON_GetArrayItem(f.calls, 0), 0);
+    TT_EQ_INT(91, cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(u, "WaitOptions"), "WaitSeconds")->valueint);
+    cJSON_Delete(r);
+    fake_free(&f);
+}
+
 int main(void)
 {
     TT_RUN(test_ids);
@@ -1556,5 +1646,7 @@ int main(void)
     TT_RUN(test_many_steps);
     TT_RUN(test_batch_limits);
     TT_RUN(test_progress_hook);
+    TT_RUN(test_replay_children);
+    TT_RUN(test_misuse_and_wait_until);
     return TT_EXIT();
 }
