@@ -51,12 +51,12 @@ def opt(name):
     return None
 valued = {"--region", "--output", "--profile", "--query", "--endpoint-url", "--cli-binary-format"}
 pos, skip = [], False
-for a in args:
+for a in args:  # the service and the operation (and `configure get NAME`)
     if skip: skip = False; continue
     if a in valued: skip = True; continue
     if a.startswith("-"): continue
     pos.append(a)
-    if len(pos) == 2 and pos[0] != "configure": break
+    if len(pos) == (3 if pos[0] == "configure" else 2): break
 acct, region = "123456789012", "us-east-1"
 fn = opt("--function-name") or "fn"
 base = fn.split(":function:")[-1].split(":")[0]
@@ -81,8 +81,9 @@ if key == ("lambda", "get-function"):  # a fresh account: the function does not 
     sys.stderr.write("An error occurred (ResourceNotFoundException) when calling the GetFunction "
                      "operation: Function not found: %s\n" % farn)
     sys.exit(254)
-if key == ("lambda", "invoke"):
-    outfile = pos[-1] if len(pos) > 2 else None
+if key == ("lambda", "invoke"):  # the outfile is the one trailing positional argument
+    outfile = args[-1] if len(args) > 1 and not args[-1].startswith("-") and \
+        not args[-2].startswith("--") else None
     if outfile:
         with open(outfile, "w") as f: f.write('{"Status":"SUCCEEDED"}')
 ans = answers.get(key, {})
@@ -145,23 +146,22 @@ for ex in "${examples[@]}"; do
   else
     pass "build_zip_${name}_bootstrap"
   fi
-  missing=""
+  # One objdump per file: -p for DT_NEEDED, -T for the versioned dynamic symbols.
+  missing="" newer=""
   for f in "$unz"/bin/* "$unz"/lib/*; do
-    for n in $(objdump -p "$f" 2>/dev/null | awk '$1 == "NEEDED" {print $2}'); do
-      [ -e "$unz/lib/$n" ] || missing="$missing $(basename "$f")->$n"
+    b=$(basename "$f")
+    dump=$(objdump -p -T "$f" 2>/dev/null)
+    for n in $(echo "$dump" | awk '$1 == "NEEDED" {print $2}'); do
+      [ -e "$unz/lib/$n" ] || missing="$missing $b->$n"
     done
+    # --- glibc 2.34 ---------------------------------------------------------------------------
+    [[ $b =~ $glibc_own ]] && continue
+    v=$(echo "$dump" | sed -n '/^DYNAMIC SYMBOL TABLE/,$p' | grep -o 'GLIBC_2\.[0-9]\+' |
+        sort -u -t. -k2,2n | awk -F. '$2 > 34' | tr '\n' ' ')
+    [ -n "$v" ] && newer="$newer $b: $v;"
   done
   if [ -n "$missing" ]; then fail "build_zip_${name}_self_contained" "not bundled:$missing"; else pass "build_zip_${name}_self_contained"; fi
 
-  # --- glibc 2.34 ---------------------------------------------------------------------------
-  newer=""
-  for f in "$unz"/bin/* "$unz"/lib/*; do
-    b=$(basename "$f")
-    [[ $b =~ $glibc_own ]] && continue
-    v=$(objdump -T "$f" 2>/dev/null | grep -o 'GLIBC_2\.[0-9]\+' | sort -u -t. -k2,2n |
-        awk -F. '$2 > 34' | tr '\n' ' ')
-    [ -n "$v" ] && newer="$newer $b: $v;"
-  done
   nobj=$(ls "$unz"/bin "$unz"/lib | wc -l)
   if [ -n "$newer" ]; then fail "build_zip_${name}_glibc_2_34" "needs more than GLIBC_2.34:$newer"
   elif [ "$nobj" -lt 3 ]; then fail "build_zip_${name}_glibc_2_34" "only $nobj files checked"
