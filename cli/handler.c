@@ -1,0 +1,306 @@
+/*
+ * handler.c: turn a .dwf file into a loaded workflow for the embedded engine.
+ *
+ * The compiled handler is a shared object built once per content and cached: the key is the
+ * SHA-256 of everything that decides what the object contains (the .dwf text, each `use`d C
+ * file, the runtime header and the dwf binary itself, so a rebuilt compiler never reuses a
+ * stale object). A cache entry is written to a temporary name and renamed into place, so a
+ * crash or a concurrent `dwf run` never sees half a file. The object does not link libdwf:
+ * the dwf binary is linked -rdynamic and the handler's dwf_* references resolve to it.
+ *
+ * The store records each function's handler path, so later processes (`dwf resume`, a
+ * chained invoke of another function) can load it again without the .dwf.
+ */
+#include "handler.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "cli.h"
+#include "codegen.h"
+#include "front.h"
+
+static int hash_file(EVP_MD_CTX *md, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    char buf[65536];
+    size_t n;
+    int r = 0;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+        if (EVP_DigestUpdate(md, buf, n) != 1) r = -1;
+    if (ferror(f)) r = -1;
+    fclose(f);
+    return r;
+}
+
+static int mkdir_p(const char *path)
+{
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
+        *p = '/';
+    }
+    return mkdir(tmp, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* The path of a `use`d file: relative to the .dwf's directory. */
+static void use_path(const Program *p, const char *up, char *out, size_t n)
+{
+    const char *slash = strrchr(p->path, '/');
+    if (up[0] == '/') snprintf(out, n, "%s", up);
+    else if (slash) snprintf(out, n, "%.*s/%s", (int)(slash - p->path), p->path, up);
+    else snprintf(out, n, "%s", up);
+}
+
+/* The directory holding dwf.h: <home>/runtime or <home>/include/dwf. */
+static void runtime_include(char *out, size_t n)
+{
+    struct stat st;
+    snprintf(out, n, "%s/runtime", cli_home());
+    char probe[PATH_MAX + 16];
+    snprintf(probe, sizeof probe, "%s/dwf.h", out);
+    if (stat(probe, &st) != 0) snprintf(out, n, "%s/include/dwf", cli_home());
+}
+
+static int run_cc(char *const argv[])
+{
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        execvp(argv[0], argv);
+        fprintf(stderr, "dwf run: cannot run %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) return -1;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+int handler_build(const char *dwf_path, const char *cache_dir, char *so_out, size_t n)
+{
+    int rc = -1;
+    Arena *arena = arena_new();
+    Diag *diag = diag_new(stderr, isatty(STDERR_FILENO));
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    if (!arena || !diag || !md) {
+        fprintf(stderr, "dwf run: out of memory\n");
+        goto out;
+    }
+    Program *p = front_compile_file(arena, diag, dwf_path);
+    if (!p || !p->workflow || diag_errors(diag) > 0) goto out;
+
+    char inc[PATH_MAX], hdr[PATH_MAX + 16], path[PATH_MAX];
+    runtime_include(inc, sizeof inc);
+    snprintf(hdr, sizeof hdr, "%s/dwf.h", inc);
+    int bad = EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
+              EVP_DigestUpdate(md, DWF_VERSION, strlen(DWF_VERSION) + 1) != 1 ||
+              EVP_DigestUpdate(md, p->text, p->text_len) != 1;
+    for (const AstNode *u = p->uses; !bad && u; u = u->next) {
+        if (!u->u.use.path || !*u->u.use.path) continue;
+        use_path(p, u->u.use.path, path, sizeof path);
+        if (EVP_DigestUpdate(md, path, strlen(path) + 1) != 1 || hash_file(md, path) != 0) {
+            fprintf(stderr, "%s: error: cannot read the used file '%s': %s\n", dwf_path, path, strerror(errno));
+            goto out;
+        }
+    }
+    if (bad || hash_file(md, hdr) != 0 || hash_file(md, "/proc/self/exe") != 0) {
+        fprintf(stderr, "dwf run: cannot hash the handler's inputs (%s)\n", hdr);
+        goto out;
+    }
+    unsigned char dig[EVP_MAX_MD_SIZE];
+    unsigned int dlen = 0;
+    if (EVP_DigestFinal_ex(md, dig, &dlen) != 1) goto out;
+    char hex[2 * EVP_MAX_MD_SIZE + 1];
+    for (unsigned i = 0; i < dlen; i++) snprintf(hex + 2 * i, 3, "%02x", dig[i]);
+
+    char dir[PATH_MAX], so[PATH_MAX + 16], tmp[PATH_MAX + 48], csrc[PATH_MAX + 16];
+    snprintf(dir, sizeof dir, "%s/%s", cache_dir, hex);
+    snprintf(so, sizeof so, "%s/handler.so", dir);
+    struct stat st;
+    if (stat(so, &st) == 0) {
+        snprintf(so_out, n, "%s", so);
+        rc = 0;
+        goto out;
+    }
+    if (mkdir_p(dir) != 0) {
+        fprintf(stderr, "dwf run: cannot create the cache directory %s: %s\n", dir, strerror(errno));
+        goto out;
+    }
+    snprintf(csrc, sizeof csrc, "%s/handler.c", dir);
+    snprintf(tmp, sizeof tmp, "%s/handler.so.tmp.%ld", dir, (long)getpid());
+    FILE *f = fopen(csrc, "w");
+    if (!f) {
+        fprintf(stderr, "dwf run: cannot write %s: %s\n", csrc, strerror(errno));
+        goto out;
+    }
+    int wr = cg_emit_c(p, f);
+    if (fclose(f) != 0 || wr != 0) {
+        fprintf(stderr, "dwf run: writing %s failed\n", csrc);
+        goto out;
+    }
+    char srcdir[PATH_MAX];
+    const char *slash = strrchr(dwf_path, '/');
+    snprintf(srcdir, sizeof srcdir, "%.*s", slash ? (int)(slash - dwf_path) : 1, slash ? dwf_path : ".");
+    char inc_rt[PATH_MAX + 4], inc_src[PATH_MAX + 4];
+    snprintf(inc_rt, sizeof inc_rt, "-I%s", inc);
+    snprintf(inc_src, sizeof inc_src, "-I%s", srcdir);
+    const char *cc = getenv("CC");
+    if (!cc || !*cc) cc = "cc";
+    int nuses = 0;
+    for (const AstNode *u = p->uses; u; u = u->next) nuses++;
+    char **argv = calloc((size_t)nuses + 16, sizeof *argv);
+    char (*paths)[PATH_MAX] = calloc((size_t)nuses + 1, sizeof *paths);
+    if (!argv || !paths) {
+        free(argv);
+        free(paths);
+        fprintf(stderr, "dwf run: out of memory\n");
+        goto out;
+    }
+    int a = 0;
+    argv[a++] = (char *)cc;
+    argv[a++] = "-std=c11";
+    argv[a++] = "-D_GNU_SOURCE";
+    argv[a++] = "-O2";
+    argv[a++] = "-fPIC";
+    argv[a++] = "-shared";
+    argv[a++] = inc_rt;
+    argv[a++] = inc_src;
+    argv[a++] = "-o";
+    argv[a++] = tmp;
+    argv[a++] = csrc;
+    int k = 0;
+    for (const AstNode *u = p->uses; u; u = u->next) {
+        if (!u->u.use.path || !*u->u.use.path) continue;
+        use_path(p, u->u.use.path, paths[k], PATH_MAX);
+        argv[a++] = paths[k++];
+    }
+    argv[a] = NULL;
+    int cr = run_cc(argv);
+    free(argv);
+    free(paths);
+    if (cr != 0) {
+        fprintf(stderr, "dwf run: %s failed compiling the handler %s\n", cc, csrc);
+        unlink(tmp);
+        goto out;
+    }
+    if (rename(tmp, so) != 0) {
+        fprintf(stderr, "dwf run: cannot move %s into place: %s\n", tmp, strerror(errno));
+        unlink(tmp);
+        goto out;
+    }
+    snprintf(so_out, n, "%s", so);
+    rc = 0;
+out:
+    EVP_MD_CTX_free(md);
+    if (diag) diag_free(diag);
+    if (arena) arena_free(arena);
+    return rc;
+}
+
+int handler_load(const char *so_path, const char *source, Handler *h, char *err, size_t n)
+{
+    memset(h, 0, sizeof *h);
+    h->dl = dlopen(so_path, RTLD_NOW | RTLD_LOCAL);
+    if (!h->dl) {
+        snprintf(err, n, "cannot load the handler %s: %s", so_path, dlerror());
+        return -1;
+    }
+    h->wf = dlsym(h->dl, DWF_WORKFLOW_SYMBOL);
+    if (!h->wf) {
+        snprintf(err, n, "%s has no %s", so_path, DWF_WORKFLOW_SYMBOL);
+        dlclose(h->dl);
+        h->dl = NULL;
+        return -1;
+    }
+    snprintf(h->so, sizeof h->so, "%s", so_path);
+    snprintf(h->source, sizeof h->source, "%s", source ? source : (h->wf->source ? h->wf->source : ""));
+    return 0;
+}
+
+int handler_register(dwf_service *s, const Handler *h, dwf_error *err)
+{
+    cJSON *f = cJSON_CreateObject(), *dc = NULL;
+    int bad = !f || !cJSON_AddStringToObject(f, "FunctionName", h->wf->function_name) ||
+              !cJSON_AddStringToObject(f, "Handler", h->so) || !cJSON_AddStringToObject(f, "Source", h->source) ||
+              !(dc = cJSON_AddObjectToObject(f, "DurableConfig")) ||
+              !cJSON_AddNumberToObject(dc, "RetentionPeriodInDays", h->wf->retention_days) ||
+              !cJSON_AddNumberToObject(dc, "ExecutionTimeout", (double)h->wf->execution_timeout);
+    if (bad) {
+        cJSON_Delete(f);
+        snprintf(err->type, sizeof err->type, "ServiceException");
+        snprintf(err->message, sizeof err->message, "out of memory");
+        return -1;
+    }
+    int r = dwf_service_put_function(s, f, err);
+    cJSON_Delete(f);
+    return r;
+}
+
+int handler_set_add(HandlerSet *set, const Handler *h)
+{
+    if (set->n == set->cap) {
+        int cap = set->cap ? set->cap * 2 : 4;
+        Handler *it = realloc(set->items, (size_t)cap * sizeof *it);
+        if (!it) return -1;
+        set->items = it;
+        set->cap = cap;
+    }
+    set->items[set->n++] = *h;
+    return 0;
+}
+
+const dwf_workflow *handler_resolve(void *arg, const char *function_name, dwf_error *err)
+{
+    HandlerSet *set = arg;
+    for (int i = 0; i < set->n; i++)
+        if (strcmp(set->items[i].wf->function_name, function_name) == 0) return set->items[i].wf;
+    cJSON *f = NULL;
+    if (!set->svc || dwf_service_get_function(set->svc, function_name, &f, err) != 0) {
+        if (!set->svc) {
+            snprintf(err->type, sizeof err->type, "ResourceNotFoundException");
+            snprintf(err->message, sizeof err->message, "Function not found: %s", function_name);
+        }
+        return NULL;
+    }
+    const cJSON *so = cJSON_GetObjectItemCaseSensitive(f, "Handler");
+    const cJSON *src = cJSON_GetObjectItemCaseSensitive(f, "Source");
+    Handler h;
+    char msg[300];
+    if (!cJSON_IsString(so) || handler_load(so->valuestring, cJSON_IsString(src) ? src->valuestring : NULL, &h, msg, sizeof msg) != 0) {
+        snprintf(err->type, sizeof err->type, "ResourceNotFoundException");
+        snprintf(err->message, sizeof err->message, "the handler of %.64s cannot be loaded: %.300s (run its .dwf again)",
+                 function_name, cJSON_IsString(so) ? msg : "no handler recorded");
+        cJSON_Delete(f);
+        return NULL;
+    }
+    cJSON_Delete(f);
+    if (handler_set_add(set, &h) != 0) {
+        dlclose(h.dl);
+        snprintf(err->type, sizeof err->type, "ServiceException");
+        snprintf(err->message, sizeof err->message, "out of memory");
+        return NULL;
+    }
+    return h.wf;
+}
+
+void handler_set_free(HandlerSet *set)
+{
+    for (int i = 0; i < set->n; i++)
+        if (set->items[i].dl) dlclose(set->items[i].dl);
+    free(set->items);
+    set->items = NULL;
+    set->n = set->cap = 0;
+}
