@@ -221,10 +221,77 @@ char *dwf__string_bytes(const char *s, size_t *n)
 }
 
 /* ---- numbers as JavaScript prints them -------------------------------------------------- */
-/* ECMAScript Number::toString: the shortest decimal digits that read back to the same double
- * (found by trying 1..17 significant digits; printf rounds correctly, so the first precision
- * that round-trips gives JavaScript's digits), then laid out plainly for exponents -7 < e < 21
- * and in e-notation otherwise. */
+/* Does the decimal digits[0..k) x 10^(e-k+1) (sign neg) read back as d? Writes the text. */
+static int digits_roundtrip(double d, int neg, const char *dig, int k, int e, char *text, size_t cap)
+{
+    snprintf(text, cap, "%s%c%s%.*se%d", neg ? "-" : "", dig[0], k > 1 ? "." : "", k - 1, dig + 1, e);
+    return strtod(text, NULL) == d;
+}
+
+/* The shortest digits (and decimal exponent) that read back as d: ECMAScript's Number::toString
+ * choice. For each length k from 1 to 17, printf gives the correctly rounded k digits; if they
+ * do not read back, the neighbour one unit away on the other side still may (just above a power
+ * of two the doubles are twice as far apart below as above, so the interval that reads back is
+ * lopsided), and it is then the closest k-digit decimal that does. */
+static int shortest_digits(double d, char dig[24], int *exp10)
+{
+    char tmp[48], text[48];
+    int neg = d < 0;
+    for (int k = 1; k <= 17; k++) {
+        snprintf(tmp, sizeof tmp, "%.*e", k - 1, fabs(d));
+        int n = 0;
+        const char *p = tmp;
+        for (; *p && *p != 'e'; p++)
+            if (*p >= '0' && *p <= '9') dig[n++] = *p;
+        dig[n] = '\0';
+        int e = atoi(p + 1);
+        if (digits_roundtrip(d, neg, dig, k, e, text, sizeof text)) {
+            *exp10 = e;
+            return k;
+        }
+        for (int dir = -1; dir <= 1; dir += 2) {
+            char alt[24];
+            int ae = e;
+            memcpy(alt, dig, (size_t)k + 1);
+            int i = k - 1;
+            if (dir > 0) { /* +1 in the last place, carrying */
+                while (i >= 0 && alt[i] == '9') alt[i--] = '0';
+                if (i < 0) {
+                    alt[0] = '1'; /* 99..9 + 1 = 100..0: one more decimal place */
+                    ae++;
+                } else {
+                    alt[i]++;
+                }
+            } else { /* -1 in the last place, borrowing */
+                while (i >= 0 && alt[i] == '0') alt[i--] = '9';
+                if (i < 0) continue; /* cannot happen: the first digit is not 0 */
+                alt[i]--;
+                if (alt[0] == '0') { /* 10..0 - 1 = 099..9: drop the leading 0 */
+                    memmove(alt, alt + 1, (size_t)k);
+                    alt[k - 1] = '9';
+                    ae--;
+                }
+            }
+            if (digits_roundtrip(d, neg, alt, k, ae, text, sizeof text)) {
+                memcpy(dig, alt, (size_t)k + 1);
+                *exp10 = ae;
+                return k;
+            }
+        }
+    }
+    /* 17 digits always read back; not reached */
+    snprintf(tmp, sizeof tmp, "%.16e", fabs(d));
+    int n = 0;
+    const char *p = tmp;
+    for (; *p && *p != 'e'; p++)
+        if (*p >= '0' && *p <= '9') dig[n++] = *p;
+    dig[n] = '\0';
+    *exp10 = atoi(p + 1);
+    return n;
+}
+
+/* ECMAScript Number::toString layout: plain digits for decimal exponents -7 < e < 21, else
+ * e-notation (1e+21, 1.5e-7). */
 void dwf__num_text(double d, char out[32])
 {
     if (!isfinite(d)) {
@@ -235,28 +302,14 @@ void dwf__num_text(double d, char out[32])
         strcpy(out, "0");
         return;
     }
-    char tmp[40];
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(tmp, sizeof tmp, "%.*e", prec - 1, d);
-        if (strtod(tmp, NULL) == d) break;
-    }
-    /* tmp is [-]D[.DDD]e(+|-)XX */
-    const char *p = tmp;
-    int neg = 0;
-    if (*p == '-') {
-        neg = 1;
-        p++;
-    }
     char dig[24];
-    int k = 0;
-    for (; *p && *p != 'e'; p++)
-        if (*p >= '0' && *p <= '9') dig[k++] = *p;
+    int e;
+    int k = shortest_digits(d, dig, &e);
     while (k > 1 && dig[k - 1] == '0') k--;
     dig[k] = '\0';
-    int e = atoi(p + 1);
     int n = e + 1; /* position of the decimal point relative to the digits */
     char *o = out;
-    if (neg) *o++ = '-';
+    if (d < 0) *o++ = '-';
     if (k <= n && n <= 21) {
         memcpy(o, dig, (size_t)k);
         o += k;

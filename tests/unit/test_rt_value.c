@@ -77,6 +77,16 @@ static void t_numbers_print_like_javascript(void)
         {100, "100"},
         {1e100, "1e+100"},
         {0.000123, "0.000123"},
+        /* just above a power of two: the correctly rounded 16 digits do not read back, the
+         * neighbour does (a formatter trying only printf's digits prints 17 here) */
+        {7.120236347223045e-307, "7.120236347223045e-307"},
+        {5.858190679279809e-244, "5.858190679279809e-244"},
+        {8.209073602596753e-289, "8.209073602596753e-289"},
+        {2.2250738585072014e-308, "2.2250738585072014e-308"},
+        {8.98846567431158e+307, "8.98846567431158e+307"},
+        {1.5e-323, "1.5e-323"},
+        {1e23, "1e+23"},
+        {9.5367431640625e-7, "9.5367431640625e-7"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char buf[32];
