@@ -258,7 +258,7 @@ cJSON *dwf_run_invocation(const dwf_workflow *wf, const cJSON *event, dwf_transp
         cJSON_Delete(page);
         page = NULL;
     }
-    inv.input = input_copy ? cJSON_Parse(input_copy) : cJSON_CreateObject();
+    inv.input = input_copy ? dwf__parse_json(input_copy, strlen(input_copy), NULL) : cJSON_CreateObject();
     free(input_copy);
     if (!inv.input) {
         set_err(err, "SerdesFailed", "the execution input is not valid JSON");

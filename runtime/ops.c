@@ -405,7 +405,8 @@ static int await_id(dwf_ctx *c, const char *cbid, dwf_val **out)
     int st = dwf__op_status(op);
     if (st == DWF__ST_SUCCEEDED) {
         const char *r = dwf__detail_str(op, "CallbackDetails", "Result");
-        dwf_val *v = dwf__adopt(c, r ? cJSON_CreateString(r) : cJSON_CreateNull());
+        /* the raw text the sender sent, in the value layer's string encoding */
+        dwf_val *v = dwf__adopt(c, r ? dwf__new_string(r, strlen(r)) : cJSON_CreateNull());
         if (!v) return oom(c);
         if (out) *out = v;
         return DWF_OK;

