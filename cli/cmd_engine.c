@@ -353,6 +353,9 @@ int cmd_run(int argc, char **argv)
         dlclose(h.dl);
         goto out;
     }
+    /* The printed commands name the store absolutely: they are run from other directories. */
+    char store_abs[4096];
+    if (realpath(store, store_abs)) store = store_abs;
     set.svc = s;
     if (handler_set_add(&set, &h) != 0) {
         dlclose(h.dl);

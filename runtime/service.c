@@ -1626,6 +1626,8 @@ static int callback_find(dwf_service *s, const char *cbid, dwf__exec **e, cJSON 
 static int callback_complete(dwf_service *s, const char *cbid, const char *result, size_t len, const cJSON *eo,
                              dwf_error *err)
 {
+    /* A deadline that has passed wins over a late answer, even if no engine fired it yet. */
+    if (dwf_service_fire_timers(s, NULL, NULL, err) != 0) return -1;
     lock(s);
     if (dwf__store_begin(s->st, err) != 0) return abort_tx(s);
     dwf__exec *e = NULL;
@@ -1695,6 +1697,7 @@ int dwf_service_callback_fail(dwf_service *s, const char *cbid, const cJSON *eo,
 
 int dwf_service_callback_heartbeat(dwf_service *s, const char *cbid, dwf_error *err)
 {
+    if (dwf_service_fire_timers(s, NULL, NULL, err) != 0) return -1;
     lock(s);
     if (dwf__store_begin(s->st, err) != 0) return abort_tx(s);
     dwf__exec *e = NULL;

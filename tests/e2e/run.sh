@@ -1,0 +1,206 @@
+#!/usr/bin/env bash
+# End-to-end tests of the embedded engine: the examples run by `dwf run` as a user runs them,
+# and every kind of bad input, asserting the message, the exit code and that the store is
+# unchanged (compared through `dwf executions --json` / `dwf history --json [--events]`).
+# Prints "PASS name" / "FAIL name: why" lines (tests/run.sh counts them).
+set -u
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+DWF=${DWF:-$ROOT/build/dwf}
+EX=$ROOT/examples
+T=$(mktemp -d /tmp/dwf-e2e.XXXXXX)
+trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$T"' EXIT
+cd "$T"
+
+pass() { echo "PASS $1"; }
+fail() { echo "FAIL $1: $2"; }
+now_ms() { date +%s%3N; }
+
+# Every execution, its operations and its events: what "the store is unchanged" compares.
+dump() {
+  local s=$1 arn
+  "$DWF" executions --json --store "$s"
+  for arn in $("$DWF" executions --store "$s" | awk '{print $3}'); do
+    "$DWF" history "$arn" --json --store "$s"
+    "$DWF" history "$arn" --events --json --store "$s"
+  done
+}
+
+# expect NAME STORE WANT_RC WANT_TEXT -- CMD...: run CMD, check rc, stderr text, store unchanged.
+expect() {
+  local name=$1 store=$2 want_rc=$3 want=$4
+  shift 5
+  local before after rc
+  before=$(dump "$store" 2>&1)
+  "$@" >"$T/out" 2>"$T/err"; rc=$?
+  after=$(dump "$store" 2>&1)
+  if [ "$rc" != "$want_rc" ]; then fail "$name" "exit $rc, want $want_rc ($(head -c 300 "$T/err"))"
+  elif ! grep -qF -- "$want" "$T/err"; then fail "$name" "stderr lacks '$want': $(head -c 300 "$T/err")"
+  elif [ "$before" != "$after" ]; then fail "$name" "the store changed"
+  else pass "$name"; fi
+}
+
+if [ ! -x "$DWF" ]; then fail e2e_dwf "no $DWF (build first)"; exit 0; fi
+
+# ---- order: 10 s wait in real time, fast on the virtual clock ----
+S=$T/order.db
+t0=$(now_ms)
+"$DWF" run "$EX/order.dwf" --input '{"orderId":"ORD-7"}' --json --store "$S" >"$T/o.json" 2>"$T/o.err"; rc=$?
+t1=$(now_ms); el=$((t1 - t0))
+if [ $rc -eq 0 ] && grep -q '"Status":[[:space:]]*"SUCCEEDED"' "$T/o.json" && grep -q '"orderId":[[:space:]]*"ORD-7"' "$T/o.json" \
+   && [ $el -ge 10000 ] && [ $el -lt 25000 ]; then pass "order_real_time_waits_10s (${el} ms)"
+else fail order_real_time_waits_10s "rc=$rc elapsed=${el}ms $(head -c 300 "$T/o.json")"; fi
+
+t0=$(now_ms)
+"$DWF" run "$EX/order.dwf" --skip-time --json --store "$S" >"$T/o2.json" 2>/dev/null; rc=$?
+t1=$(now_ms); el=$((t1 - t0))
+if [ $rc -eq 0 ] && grep -q '"SUCCEEDED"' "$T/o2.json" && [ $el -lt 5000 ]; then pass "order_skip_time_fast (${el} ms)"
+else fail order_skip_time_fast "rc=$rc elapsed=${el}ms"; fi
+# The virtual clock still put 10 s between payment and confirmation.
+gap=$(tr -d ' \t\n' <"$T/o2.json" | sed -n 's/.*"payment":{[^}]*"timestamp":\([0-9]*\)}.*"confirmation":{[^}]*"timestamp":\([0-9]*\)}.*/\2-\1/p')
+if [ -n "$gap" ] && [ $((gap)) -ge 10000 ]; then pass order_skip_time_virtual_gap
+else fail order_skip_time_virtual_gap "gap '$gap'"; fi
+
+ARN=$(sed -n 's/.*"ExecutionArn":[[:space:]]*"\([^"]*\)".*/\1/p' "$T/o2.json")
+"$DWF" history "$ARN" --json --store "$S" >"$T/h.json"; rc=$?
+if [ $rc -eq 0 ] && grep -q '"Type":[[:space:]]*"WAIT"' "$T/h.json" && [ "$(grep -c '"Status":[[:space:]]*"SUCCEEDED"' "$T/h.json")" -eq 5 ]; then
+  pass history_operations_shape
+else fail history_operations_shape "rc=$rc $(head -c 300 "$T/h.json")"; fi
+"$DWF" history "$ARN" --events --json --store "$S" >"$T/ev.json"
+types=$(grep -o '"EventType":[[:space:]]*"[A-Za-z]*"' "$T/ev.json" | sed 's/.*"\([A-Za-z]*\)"$/\1/' | tr '\n' ,)
+want="ExecutionStarted,StepStarted,StepSucceeded,StepStarted,StepSucceeded,WaitStarted,InvocationCompleted,WaitSucceeded,StepStarted,StepSucceeded,InvocationCompleted,ExecutionSucceeded,"
+if [ "$types" = "$want" ]; then pass history_events_order
+else fail history_events_order "got $types"; fi
+
+# Idempotent start: the same name and input attach to the same execution.
+"$DWF" run "$EX/order.dwf" --skip-time --name n-1 --json --store "$S" >"$T/n1.json" 2>/dev/null
+"$DWF" run "$EX/order.dwf" --skip-time --name n-1 --json --store "$S" >"$T/n2.json" 2>/dev/null; rc=$?
+a1=$(grep -o '"ExecutionArn":[^,]*' "$T/n1.json"); a2=$(grep -o '"ExecutionArn":[^,]*' "$T/n2.json")
+if [ $rc -eq 0 ] && [ -n "$a1" ] && [ "$a1" = "$a2" ]; then pass run_name_idempotent
+else fail run_name_idempotent "rc=$rc '$a1' vs '$a2'"; fi
+expect run_name_other_input "$S" 1 "DurableExecutionAlreadyStartedException" -- \
+  "$DWF" run "$EX/order.dwf" --skip-time --name n-1 --input '{"orderId":"X"}' --store "$S"
+
+# ---- retry: step2 fails once, succeeds on attempt 2 ----
+S=$T/retry.db
+"$DWF" run "$EX/retry.dwf" --skip-time --json --store "$S" >"$T/r.json" 2>"$T/r.err"; rc=$?
+if [ $rc -eq 0 ] && tr -d ' \t\n' <"$T/r.json" | grep -q '"step2":{"status":"paid","attempt":2'; then pass retry_attempt_2
+else fail retry_attempt_2 "rc=$rc $(tr -d ' \t\n' <"$T/r.json" | head -c 300)"; fi
+
+# ---- approval: completes through `dwf callback succeed` ----
+S=$T/approval.db
+"$DWF" run "$EX/approval.dwf" --skip-time --store "$S" >"$T/a.out" 2>"$T/a.err" &
+RUN=$!
+ID=
+for _ in $(seq 1 100); do
+  ID=$(grep -o 'dwf callback succeed [^ ]*' "$T/a.out" 2>/dev/null | head -1 | awk '{print $4}')
+  [ -n "$ID" ] && break
+  sleep 0.1
+done
+if [ -z "$ID" ]; then fail approval_callback "no callback id printed: $(head -c 300 "$T/a.out")"; kill $RUN 2>/dev/null
+else
+  grep -qF -- "--store $S" "$T/a.out" && pass approval_prints_command || fail approval_prints_command "$(grep complete "$T/a.out")"
+  "$DWF" callback succeed "$ID" --result '{"approved":true,"approver":"manager@example.com"}' --store "$S" >/dev/null 2>"$T/cb.err"; crc=$?
+  wait $RUN; rc=$?
+  if [ $crc -eq 0 ] && [ $rc -eq 0 ] && grep -q '"approvalData":.*approver' "$T/a.out"; then pass approval_callback
+  else fail approval_callback "callback rc=$crc run rc=$rc $(tail -c 300 "$T/a.out") $(cat "$T/cb.err")"; fi
+  expect callback_second_completion "$S" 1 "CallbackTimeoutException" -- \
+    "$DWF" callback succeed "$ID" --result '{}' --store "$S"
+  expect callback_fail_after_success "$S" 1 "CallbackTimeoutException" -- \
+    "$DWF" callback fail "$ID" --error '{"ErrorMessage":"late"}' --store "$S"
+fi
+
+# --detach returns while the callback waits; exit 0 and RUNNING.
+"$DWF" run "$EX/approval.dwf" --skip-time --detach --json --store "$S" >"$T/d.json" 2>"$T/d.err"; rc=$?
+if [ $rc -eq 0 ] && grep -q '"Status":[[:space:]]*"RUNNING"' "$T/d.json" && grep -q 'dwf callback succeed' "$T/d.err"; then pass run_detach
+else fail run_detach "rc=$rc $(head -c 200 "$T/d.json")"; fi
+DARN=$(sed -n 's/.*"ExecutionArn":[[:space:]]*"\([^"]*\)".*/\1/p' "$T/d.json")
+DID=$(grep -o 'dwf callback succeed [^ ]*' "$T/d.err" | head -1 | awk '{print $4}')
+# ... and `dwf resume` finishes it once the callback is answered.
+"$DWF" callback succeed "$DID" --result '"ok"' --store "$S" >/dev/null 2>&1
+"$DWF" resume "$DARN" --store "$S" >"$T/res.out" 2>/dev/null; rc=$?
+if [ $rc -eq 0 ] && grep -q "^SUCCEEDED" "$T/res.out"; then pass resume_after_callback
+else fail resume_after_callback "rc=$rc $(head -c 300 "$T/res.out")"; fi
+
+# ---- fanout: the parallel branches overlap in time ----
+S=$T/fanout.db
+"$DWF" run "$EX/fanout.dwf" --json --store "$S" >"$T/f.json" 2>/dev/null; rc=$?
+ts=$(tr -d ' \t\n' <"$T/f.json" | sed 's/"map":.*//' | grep -o '"timestamp":[0-9]*' | cut -d: -f2 | sort -n)
+spread=$(( $(echo "$ts" | tail -1) - $(echo "$ts" | head -1) ))
+if [ $rc -eq 0 ] && [ "$(echo "$ts" | wc -l)" -eq 3 ] && [ $spread -lt 600 ]; then pass "fanout_branches_overlap (ends ${spread} ms apart)"
+else fail fanout_branches_overlap "rc=$rc spread=${spread} ts=$(echo $ts)"; fi
+
+# ---- bad input: message, exit code, store unchanged ----
+S=$T/order.db
+expect bad_input_json "$S" 1 "--input is not valid JSON" -- "$DWF" run "$EX/order.dwf" --input '{"orderId":' --store "$S"
+expect bad_input_file "$S" 1 "cannot read" -- "$DWF" run "$EX/order.dwf" --input @/nonexistent.json --store "$S"
+expect bad_dwf_missing "$S" 1 "cannot read" -- "$DWF" run "$T/nope.dwf" --store "$S"
+printf 'workflow w {\n  step a {\n    return paymnt\n  }\n}\n' >"$T/bad.dwf"
+expect bad_dwf_errors "$S" 1 "error:" -- "$DWF" run "$T/bad.dwf" --store "$S"
+expect unknown_execution_history "$S" 1 "ResourceNotFoundException" -- "$DWF" history arn:aws:lambda:us-east-1:0:function:x:1/durable-execution/n/i --store "$S"
+expect unknown_execution_stop "$S" 1 "ResourceNotFoundException" -- "$DWF" stop no-such-execution --store "$S"
+expect unknown_execution_resume "$S" 1 "ResourceNotFoundException" -- "$DWF" resume no-such-execution --store "$S"
+expect stop_finished_execution "$S" 1 "is not running" -- "$DWF" stop "$ARN" --store "$S"
+expect callback_malformed_id "$S" 1 "InvalidParameterValueException" -- "$DWF" callback succeed 'not a callback id!' --store "$S"
+UNKNOWN=$(printf '{"executionId":"e","operationId":"o","token":"t"}' | base64 -w0)
+expect callback_unknown_id "$S" 1 "ResourceNotFoundException" -- "$DWF" callback succeed "$UNKNOWN" --result 1 --store "$S"
+expect callback_bad_error_json "$S" 1 "--error is not valid JSON" -- "$DWF" callback fail "$UNKNOWN" --error '{oops' --store "$S"
+expect usage_error "$S" 2 "unknown option" -- "$DWF" run "$EX/order.dwf" --frobnicate --store "$S"
+
+# Completion after a timeout (a 1 s callback deadline; deadlines pass in real time).
+S=$T/timeout.db
+cat >"$T/cbto.dwf" <<'EOF'
+workflow cb_timeout {
+  durable { retention = 1d  timeout = 60s }
+  lambda  { name = "cb-timeout-test" }
+  callback cb "late" timeout 1s
+  let v = await cb
+  return v
+}
+EOF
+"$DWF" run "$T/cbto.dwf" --detach --skip-time --store "$S" >"$T/t.out" 2>"$T/t.err"; rc=$?
+TID=$(grep -o 'dwf callback succeed [^ ]*' "$T/t.out" | head -1 | awk '{print $4}')
+TARN=$(sed -n 's/^started \(.*\)$/\1/p' "$T/t.out")
+if [ $rc -ne 0 ] || [ -z "$TID" ]; then fail callback_after_timeout "setup: rc=$rc $(cat "$T/t.out" "$T/t.err" | head -c 300)"
+else
+  sleep 1.3
+  "$DWF" resume --store "$S" >/dev/null 2>&1
+  "$DWF" executions --store "$S" --status FAILED | grep -qF "$TARN" && pass callback_timeout_fails_execution \
+    || fail callback_timeout_fails_execution "$("$DWF" executions --store "$S")"
+  expect callback_after_timeout "$S" 1 "CallbackTimeoutException" -- "$DWF" callback succeed "$TID" --result 1 --store "$S"
+fi
+
+# A corrupt store: a named error, the file untouched.
+printf 'this is not a database at all, only text long enough to be read as a header.....' >"$T/junk.db"
+cp "$T/junk.db" "$T/junk.copy"
+"$DWF" executions --store "$T/junk.db" >/dev/null 2>"$T/err"; rc=$?
+if [ $rc -eq 1 ] && grep -q StoreCorruptException "$T/err" && cmp -s "$T/junk.db" "$T/junk.copy"; then pass corrupt_store
+else fail corrupt_store "rc=$rc $(cat "$T/err")"; fi
+"$DWF" run "$EX/order.dwf" --skip-time --store "$T/junk.db" >/dev/null 2>"$T/err"; rc=$?
+if [ $rc -eq 1 ] && grep -q StoreCorruptException "$T/err" && cmp -s "$T/junk.db" "$T/junk.copy"; then pass corrupt_store_run
+else fail corrupt_store_run "rc=$rc $(cat "$T/err")"; fi
+
+# A locked store: another process holds the write lock; a named error, nothing changed.
+S=$T/approval.db
+"$DWF" run "$EX/approval.dwf" --skip-time --detach --json --store "$S" >"$T/l.json" 2>/dev/null
+LARN=$(sed -n 's/.*"ExecutionArn":[[:space:]]*"\([^"]*\)".*/\1/p' "$T/l.json")
+holder=
+if command -v sqlite3 >/dev/null; then
+  (echo "BEGIN EXCLUSIVE;"; sleep 3; echo "COMMIT;") | sqlite3 "$S" & holder=$!
+elif command -v python3 >/dev/null; then
+  python3 -c "import sqlite3,sys,time; c=sqlite3.connect(sys.argv[1], isolation_level=None); c.execute('BEGIN EXCLUSIVE'); time.sleep(3)" "$S" & holder=$!
+fi
+if [ -z "$holder" ]; then fail locked_store "neither sqlite3 nor python3 to hold a lock"
+else
+  sleep 0.5
+  before=$(dump "$S" 2>&1)
+  DWF_BUSY_TIMEOUT_MS=300 "$DWF" stop "$LARN" --store "$S" >/dev/null 2>"$T/err"; rc=$?
+  wait $holder
+  after=$(dump "$S" 2>&1)
+  if [ $rc -eq 1 ] && grep -q StoreLockedException "$T/err" && grep -q "database is locked" "$T/err" && [ "$before" = "$after" ]; then
+    pass locked_store
+  else fail locked_store "rc=$rc $(cat "$T/err")"; fi
+  "$DWF" stop "$LARN" --store "$S" >/dev/null 2>&1 && "$DWF" executions --status STOPPED --store "$S" | grep -qF "$LARN" \
+    && pass stop_after_unlock || fail stop_after_unlock "not STOPPED"
+fi
+exit 0
