@@ -32,7 +32,8 @@ void *dwf__map_get(const dwf__map *m, const char *key);
 int dwf__map_put(dwf__map *m, const char *key, void *val, void **old);
 void dwf__map_free(dwf__map *m); /* frees keys, not values */
 
-/* ---- operation statuses (one X-macro list for the enum and the names) ------------------ */
+/* ---- operation records ------------------------------------------------------------------ */
+/* One X-macro list each for the statuses and types: the enums and their wire names. */
 #define DWF__STATUS_LIST(X)                                                                    \
     X(STARTED) X(PENDING) X(READY) X(SUCCEEDED) X(FAILED) X(CANCELLED) X(TIMED_OUT) X(STOPPED)
 enum dwf__status {
@@ -42,8 +43,33 @@ enum dwf__status {
 #undef X
     DWF__ST_UNKNOWN
 };
-int dwf__op_status(const cJSON *op);
+#define DWF__TYPE_LIST(X) X(EXECUTION) X(CONTEXT) X(STEP) X(WAIT) X(CALLBACK) X(CHAINED_INVOKE)
+enum dwf__type {
+    DWF__T_NONE = 0,
+#define X(s) DWF__T_##s,
+    DWF__TYPE_LIST(X)
+#undef X
+    DWF__T_UNKNOWN
+};
+
+/* What replay needs of an Operation record, and nothing else: the table holds one per
+ * operation, so a 10,000-step execution keeps 10,000 of these in memory. The wire record
+ * (timestamps, ParentId, key strings) is dropped once merged; on_operation sees it whole. */
+typedef struct dwf__op {
+    unsigned char type;   /* DWF__T_* */
+    unsigned char status; /* DWF__ST_* */
+    unsigned char replay_children;
+    unsigned char subtype_owned;
+    int attempt;          /* StepDetails.Attempt (completed attempts) */
+    const char *subtype;  /* interned for the SDK's subtypes, else owned */
+    char *name;           /* NULL = unnamed */
+    char *result;         /* Step/Context/Callback/ChainedInvoke Details.Result */
+    char *callback_id;
+    cJSON *error;         /* Details.Error */
+} dwf__op;
+int dwf__op_status(const dwf__op *op);
 int dwf__status_terminal(int st);
+const char *dwf__op_type_name(int type);
 
 /* ---- the invocation --------------------------------------------------------------------- */
 typedef struct dwf__update {
@@ -74,9 +100,9 @@ typedef struct dwf__inv {
 
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    dwf__map ops;       /* hashed Id -> cJSON operation (owned) */
-    dwf__map callbacks; /* CallbackId -> cJSON operation (borrowed from ops) */
-    cJSON **parked;     /* replaced operation records, freed at the end */
+    dwf__map ops;       /* hashed Id -> dwf__op (owned) */
+    dwf__map callbacks; /* CallbackId -> dwf__op (borrowed from ops) */
+    dwf__op **parked;   /* replaced operation records, freed at the end */
     size_t nparked, capparked;
 
     /* checkpoint queue */
@@ -156,19 +182,18 @@ int dwf__step_id_cmp(const char *a, const char *b);
  * and stops as soon as the execution has a fatal fault. */
 int dwf__durable_guard(dwf_ctx *c, const char *what);
 /* Look an operation up by hashed Id (NULL if absent). The pointer stays valid. */
-const cJSON *dwf__op_get(dwf__inv *inv, const char *id);
+const dwf__op *dwf__op_get(dwf__inv *inv, const char *id);
 /* Compare a recorded op with what the code does now; DWF_FATAL on a mismatch. */
-int dwf__check_replay(dwf_ctx *c, const char *sid, const cJSON *op, const char *type,
+int dwf__check_replay(dwf_ctx *c, const char *sid, const dwf__op *op, const char *type,
                       const char *name, const char *subtype);
 /* Parse a recorded payload string into a pool-owned value (NULL/absent -> null). */
 int dwf__parse_payload(dwf_ctx *c, const char *text, dwf_val **out);
 /* Serialise a value (NULL = null). malloc'd; NULL = no memory. */
 char *dwf__serialize(const cJSON *v);
-/* A details field of an op: dwf__detail(op, "StepDetails", "Result"). */
-const cJSON *dwf__detail(const cJSON *op, const char *details, const char *field);
-const char *dwf__detail_str(const cJSON *op, const char *details, const char *field);
-/* Merge one operation record into the table (takes ownership). Called with inv->mu held. */
+/* Merge one wire Operation record into the table (takes ownership of the cJSON; notify =
+ * call the on_operation hook with it first). Called with inv->mu held. 0 or -1 (no memory). */
 int dwf__merge_op(dwf__inv *inv, cJSON *op, int notify);
+void dwf__op_free(dwf__op *op);
 
 /* checkpoint.c */
 /* A new update for the operation `sid` of context c: {Id, ParentId?, Type, SubType?, Action,

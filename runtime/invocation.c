@@ -45,7 +45,8 @@ static int load_ops(dwf__inv *inv, const cJSON *ops, const char **input_payload,
         const char *type = str_of(op, "Type");
         if (!*seen_first || (type && strcmp(type, "EXECUTION") == 0 && !*input_payload)) {
             /* the user input is the first (EXECUTION) operation's InputPayload */
-            const char *p = dwf__detail_str(op, "ExecutionDetails", "InputPayload");
+            const cJSON *ed = cJSON_GetObjectItemCaseSensitive(op, "ExecutionDetails");
+            const char *p = str_of(ed, "InputPayload");
             if (p || !*seen_first) *input_payload = p;
             *seen_first = 1;
         }
@@ -60,14 +61,11 @@ static int something_pending(dwf__inv *inv)
     int pending = 0;
     pthread_mutex_lock(&inv->mu);
     for (size_t i = 0; i < inv->ops.cap && !pending; i++) {
-        const cJSON *op = inv->ops.slots[i].key ? inv->ops.slots[i].val : NULL;
+        const dwf__op *op = inv->ops.slots[i].key ? inv->ops.slots[i].val : NULL;
         if (!op) continue;
-        const char *type = str_of(op, "Type");
-        int st = dwf__op_status(op);
-        if (!type) continue;
-        if (!strcmp(type, "STEP")) pending = st == DWF__ST_PENDING;
-        else if (!strcmp(type, "WAIT") || !strcmp(type, "CALLBACK") || !strcmp(type, "CHAINED_INVOKE"))
-            pending = st == DWF__ST_STARTED;
+        if (op->type == DWF__T_STEP) pending = op->status == DWF__ST_PENDING;
+        else if (op->type == DWF__T_WAIT || op->type == DWF__T_CALLBACK || op->type == DWF__T_CHAINED_INVOKE)
+            pending = op->status == DWF__ST_STARTED;
     }
     pthread_mutex_unlock(&inv->mu);
     return pending;
@@ -155,10 +153,10 @@ static void inv_free(dwf__inv *inv)
 {
     dwf__checkpoint_drop(inv);
     for (size_t i = 0; i < inv->ops.cap; i++)
-        if (inv->ops.slots[i].key) cJSON_Delete(inv->ops.slots[i].val);
+        if (inv->ops.slots[i].key) dwf__op_free(inv->ops.slots[i].val);
     dwf__map_free(&inv->ops);
     dwf__map_free(&inv->callbacks);
-    for (size_t i = 0; i < inv->nparked; i++) cJSON_Delete(inv->parked[i]);
+    for (size_t i = 0; i < inv->nparked; i++) dwf__op_free(inv->parked[i]);
     free(inv->parked);
     for (size_t i = 0; i < inv->npool; i++) {
         if (inv->pool[i].is_json) cJSON_Delete(inv->pool[i].p);

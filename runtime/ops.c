@@ -146,21 +146,20 @@ static int step_attempt_failed(dwf_ctx *c, const step_args *a, int attempt, cJSO
 
 static int step_core(dwf_ctx *c, const step_args *a, dwf_val **out)
 {
-    const cJSON *op = dwf__op_get(c->inv, a->id);
+    const dwf__op *op = dwf__op_get(c->inv, a->id);
     int st = dwf__op_status(op);
     int at_most_once = a->opts && a->opts->semantics == DWF_AT_MOST_ONCE;
-    const cJSON *att = dwf__detail(op, "StepDetails", "Attempt");
-    int attempt = (cJSON_IsNumber(att) ? att->valueint : 0) + 1;
+    int attempt = (op ? op->attempt : 0) + 1;
 
     switch (st) {
     case DWF__ST_SUCCEEDED: {
-        int rc = dwf__parse_payload(c, dwf__detail_str(op, "StepDetails", "Result"), out);
+        int rc = dwf__parse_payload(c, (op ? op->result : NULL), out);
         if (rc == DWF_OK && a->opts && a->opts->compensate)
             register_compensation(c, a->sid, a->name, a->opts->compensate, a->frame);
         return rc;
     }
     case DWF__ST_FAILED: {
-        const cJSON *e = dwf__detail(op, "StepDetails", "Error");
+        const cJSON *e = (op ? op->error : NULL);
         cJSON *err = e ? cJSON_Duplicate(e, 1) : dwf__error_new("Error", "Step failed", NULL);
         if (!err) return oom(c);
         set_wrapped_error(c, "StepError", err);
@@ -268,7 +267,7 @@ static int wait_seconds(dwf_ctx *c, const char *name, double seconds)
     if (!sid) return oom(c);
     char id[17];
     dwf_hash_id(sid, id);
-    const cJSON *op = dwf__op_get(c->inv, id);
+    const dwf__op *op = dwf__op_get(c->inv, id);
     int rc = dwf__check_replay(c, sid, op, "WAIT", name, "Wait");
     free(sid);
     if (rc != DWF_OK) return rc;
@@ -346,7 +345,7 @@ static int callback_op(dwf_ctx *c, const char *name, const dwf_callback_opts *op
     if (!sid) return oom(c);
     char id[17];
     dwf_hash_id(sid, id);
-    const cJSON *op = dwf__op_get(c->inv, id);
+    const dwf__op *op = dwf__op_get(c->inv, id);
     int rc = dwf__check_replay(c, sid, op, "CALLBACK", name, "Callback");
     if (rc != DWF_OK) {
         free(sid);
@@ -373,7 +372,7 @@ static int callback_op(dwf_ctx *c, const char *name, const dwf_callback_opts *op
         }
         op = dwf__op_get(c->inv, id);
     }
-    *cbid = dwf__detail_str(op, "CallbackDetails", "CallbackId");
+    *cbid = op ? op->callback_id : NULL;
     if (!*cbid) rc = dwf__fatal(c, "CallbackError", "the service gave callback \"%s\" no CallbackId", sid);
     free(sid);
     return rc;
@@ -399,12 +398,12 @@ int dwf_callback(dwf_ctx *c, const char *name, const dwf_callback_opts *opts, dw
 static int await_id(dwf_ctx *c, const char *cbid, dwf_val **out)
 {
     pthread_mutex_lock(&c->inv->mu);
-    const cJSON *op = dwf__map_get(&c->inv->callbacks, cbid);
+    const dwf__op *op = dwf__map_get(&c->inv->callbacks, cbid);
     pthread_mutex_unlock(&c->inv->mu);
     if (!op) return dwf_fail(c, "CallbackError", "unknown callback id");
     int st = dwf__op_status(op);
     if (st == DWF__ST_SUCCEEDED) {
-        const char *r = dwf__detail_str(op, "CallbackDetails", "Result");
+        const char *r = (op ? op->result : NULL);
         /* the raw text the sender sent, in the value layer's string encoding */
         dwf_val *v = dwf__adopt(c, r ? dwf__new_string(r, strlen(r)) : cJSON_CreateNull());
         if (!v) return oom(c);
@@ -415,7 +414,7 @@ static int await_id(dwf_ctx *c, const char *cbid, dwf_val **out)
         c->replaying = 0;
         return DWF_SUSPEND;
     }
-    const cJSON *e = dwf__detail(op, "CallbackDetails", "Error");
+    const cJSON *e = (op ? op->error : NULL);
     const cJSON *m = e ? cJSON_GetObjectItemCaseSensitive(e, "ErrorMessage") : NULL;
     const char *type = st == DWF__ST_TIMED_OUT ? "CallbackTimeoutError" : "CallbackExternalError";
     const char *msg = cJSON_IsString(m) ? m->valuestring
@@ -447,14 +446,13 @@ int dwf__run_child(dwf_ctx *c, const char *sid, const char *name, const char *su
     *err = NULL;
     char id[17];
     dwf_hash_id(sid, id);
-    const cJSON *op = dwf__op_get(c->inv, id);
+    const dwf__op *op = dwf__op_get(c->inv, id);
     DWF_TRY(dwf__check_replay(c, sid, op, "CONTEXT", name, subtype));
     int st = dwf__op_status(op);
-    const cJSON *rch = dwf__detail(op, "ContextDetails", "ReplayChildren");
-    if (st == DWF__ST_SUCCEEDED && !cJSON_IsTrue(rch))
-        return dwf__parse_payload(c, dwf__detail_str(op, "ContextDetails", "Result"), out);
+    if (st == DWF__ST_SUCCEEDED && !op->replay_children)
+        return dwf__parse_payload(c, (op ? op->result : NULL), out);
     if (st == DWF__ST_FAILED) {
-        const cJSON *e = dwf__detail(op, "ContextDetails", "Error");
+        const cJSON *e = (op ? op->error : NULL);
         *err = e ? cJSON_Duplicate(e, 1) : dwf__error_new("Error", "Child context failed", NULL);
         return *err ? DWF_ERROR : oom(c);
     }
@@ -643,16 +641,16 @@ int dwf_poll(dwf_ctx *c, const char *name, dwf_item_fn check, dwf_item_fn until,
     char id[17];
     dwf_hash_id(sid, id);
     /* waitForCondition skips the replay consistency check (the SDK does). */
-    const cJSON *op = dwf__op_get(c->inv, id);
+    const dwf__op *op = dwf__op_get(c->inv, id);
     int st = dwf__op_status(op);
     int rc = DWF_OK;
     if (st == DWF__ST_SUCCEEDED) {
-        rc = dwf__parse_payload(c, dwf__detail_str(op, "StepDetails", "Result"), out);
+        rc = dwf__parse_payload(c, (op ? op->result : NULL), out);
         free(sid);
         return rc;
     }
     if (st == DWF__ST_FAILED) {
-        const cJSON *e = dwf__detail(op, "StepDetails", "Error");
+        const cJSON *e = (op ? op->error : NULL);
         cJSON *err = e ? cJSON_Duplicate(e, 1) : dwf__error_new("Error", "waitForCondition failed", NULL);
         free(sid);
         if (!err) return oom(c);
@@ -663,10 +661,9 @@ int dwf_poll(dwf_ctx *c, const char *name, dwf_item_fn check, dwf_item_fn until,
     free(sid);
     c->replaying = 0;
     if (st == DWF__ST_PENDING) return DWF_SUSPEND;
-    const cJSON *att = dwf__detail(op, "StepDetails", "Attempt");
-    int attempt = (cJSON_IsNumber(att) ? att->valueint : 0) + 1;
+    int attempt = (op ? op->attempt : 0) + 1;
     dwf_val *state = initial_state;
-    const char *saved = dwf__detail_str(op, "StepDetails", "Result");
+    const char *saved = (op ? op->result : NULL);
     if (saved) DWF_TRY(dwf__parse_payload(c, saved, &state));
     if (st != DWF__ST_STARTED)
         DWF_TRY(dwf__checkpoint(c, dwf__update_new(c, id, "STEP", "WaitForCondition", "START", name), 0));
@@ -759,7 +756,7 @@ int dwf_invoke(dwf_ctx *c, const char *name, const char *function_name, dwf_val 
     if (!sid) return oom(c);
     char id[17];
     dwf_hash_id(sid, id);
-    const cJSON *op = dwf__op_get(c->inv, id);
+    const dwf__op *op = dwf__op_get(c->inv, id);
     int rc = dwf__check_replay(c, sid, op, "CHAINED_INVOKE", name, "ChainedInvoke");
     free(sid);
     if (rc != DWF_OK) return rc;
@@ -781,12 +778,12 @@ int dwf_invoke(dwf_ctx *c, const char *name, const char *function_name, dwf_val 
     }
     int st = dwf__op_status(op);
     if (st == DWF__ST_SUCCEEDED)
-        return dwf__parse_payload(c, dwf__detail_str(op, "ChainedInvokeDetails", "Result"), out);
+        return dwf__parse_payload(c, (op ? op->result : NULL), out);
     if (!dwf__status_terminal(st)) {
         c->replaying = 0;
         return DWF_SUSPEND;
     }
-    const cJSON *e = dwf__detail(op, "ChainedInvokeDetails", "Error");
+    const cJSON *e = (op ? op->error : NULL);
     const cJSON *m = e ? cJSON_GetObjectItemCaseSensitive(e, "ErrorMessage") : NULL;
     cJSON *err = dwf__error_new("InvokeError", cJSON_IsString(m) ? m->valuestring : "Invoke failed", e);
     if (!err) return oom(c);

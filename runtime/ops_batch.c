@@ -278,10 +278,10 @@ static int run_batch(batch *b, const char *name, const char *subtype, dwf_val **
     dwf_ctx *c = b->c;
     char id[17];
     dwf_hash_id(b->sid, id);
-    const cJSON *op = dwf__op_get(c->inv, id);
+    const dwf__op *op = dwf__op_get(c->inv, id);
     DWF_TRY(dwf__check_replay(c, b->sid, op, "CONTEXT", name, subtype));
     int st = dwf__op_status(op);
-    const char *recorded = dwf__detail_str(op, "ContextDetails", "Result");
+    const char *recorded = op ? op->result : NULL;
     const char *summary_reason = NULL;
     cJSON *summary = NULL;
     if (st == DWF__ST_SUCCEEDED) {
@@ -299,7 +299,7 @@ static int run_batch(batch *b, const char *name, const char *subtype, dwf_val **
         summary_reason = cJSON_IsString(r) ? r->valuestring : NULL;
         b->replay_only = 1;
     } else if (st == DWF__ST_FAILED) {
-        const cJSON *e = dwf__detail(op, "ContextDetails", "Error");
+        const cJSON *e = op->error;
         const cJSON *m = e ? cJSON_GetObjectItemCaseSensitive(e, "ErrorMessage") : NULL;
         dwf__set_error_obj(c, dwf__error_new("ChildContextError",
                                              cJSON_IsString(m) ? m->valuestring : "batch failed", e));

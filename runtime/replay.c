@@ -17,16 +17,30 @@ static const char *const status_names[] = {
 #define X(s) #s,
     DWF__STATUS_LIST(X)
 #undef X
-};
+    "UNKNOWN"};
+static const char *const type_names[] = {
+    "",
+#define X(s) #s,
+    DWF__TYPE_LIST(X)
+#undef X
+    "UNKNOWN"};
+/* The SDK's subtypes, interned so that 10,000 records share them. */
+static const char *const subtypes[] = {"Step", "Wait", "Callback", "RunInChildContext", "Map",
+                                       "MapIteration", "Parallel", "ParallelBranch",
+                                       "WaitForCallback", "WaitForCondition", "ChainedInvoke"};
 
-int dwf__op_status(const cJSON *op)
+int dwf__op_status(const dwf__op *op) { return op ? op->status : DWF__ST_NONE; }
+
+const char *dwf__op_type_name(int type)
 {
-    if (!op) return DWF__ST_NONE;
-    const cJSON *s = cJSON_GetObjectItemCaseSensitive(op, "Status");
-    if (!cJSON_IsString(s)) return DWF__ST_UNKNOWN;
-    for (int i = 1; i < DWF__ST_UNKNOWN; i++)
-        if (strcmp(s->valuestring, status_names[i]) == 0) return i;
-    return DWF__ST_UNKNOWN;
+    return type >= 0 && type <= DWF__T_UNKNOWN ? type_names[type] : "UNKNOWN";
+}
+
+static int lookup(const char *const *names, int n, const char *s)
+{
+    for (int i = 1; s && i < n; i++)
+        if (strcmp(s, names[i]) == 0) return i;
+    return -1;
 }
 
 int dwf__status_terminal(int st)
@@ -46,10 +60,10 @@ int dwf__durable_guard(dwf_ctx *c, const char *what)
     return DWF_OK;
 }
 
-const cJSON *dwf__op_get(dwf__inv *inv, const char *id)
+const dwf__op *dwf__op_get(dwf__inv *inv, const char *id)
 {
     pthread_mutex_lock(&inv->mu);
-    const cJSON *op = dwf__map_get(&inv->ops, id);
+    const dwf__op *op = dwf__map_get(&inv->ops, id);
     pthread_mutex_unlock(&inv->mu);
     return op;
 }
@@ -65,12 +79,11 @@ static int same(const char *a, const char *b)
     return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
-int dwf__check_replay(dwf_ctx *c, const char *sid, const cJSON *op, const char *type,
+int dwf__check_replay(dwf_ctx *c, const char *sid, const dwf__op *op, const char *type,
                       const char *name, const char *subtype)
 {
-    if (!op) return DWF_OK;
-    const char *rt = str_field(op, "Type");
-    if (!rt) return DWF_OK; /* the SDK skips records without a Type */
+    if (!op || op->type == DWF__T_NONE) return DWF_OK; /* the SDK skips records without a Type */
+    const char *rt = type_names[op->type];
     static const char tail[] = "This indicates non-deterministic control flow in your workflow code.";
     static const char head[] = "[Unrecoverable Execution] Non-deterministic execution detected: ";
     if (strcmp(rt, type) != 0)
@@ -78,13 +91,13 @@ int dwf__check_replay(dwf_ctx *c, const char *sid, const cJSON *op, const char *
                           "%sOperation type mismatch for step \"%s\". Expected type \"%s\", but "
                           "got \"%s\". %s",
                           head, sid, rt, type, tail);
-    const char *rn = str_field(op, "Name");
+    const char *rn = op->name;
     if (!same(rn, name))
         return dwf__fatal(c, "NonDeterministicExecutionError",
                           "%sOperation name mismatch for step \"%s\". Expected name \"%s\", but "
                           "got \"%s\". %s",
                           head, sid, rn ? rn : "undefined", name ? name : "undefined", tail);
-    const char *rs = str_field(op, "SubType");
+    const char *rs = op->subtype;
     if (!same(rs, subtype))
         return dwf__fatal(c, "NonDeterministicExecutionError",
                           "%sOperation subtype mismatch for step \"%s\". Expected subtype \"%s\", "
@@ -112,43 +125,101 @@ int dwf__parse_payload(dwf_ctx *c, const char *text, dwf_val **out)
 
 char *dwf__serialize(const cJSON *v) { return dwf__to_json(v); }
 
-const cJSON *dwf__detail(const cJSON *op, const char *details, const char *field)
+void dwf__op_free(dwf__op *op)
 {
-    const cJSON *d = cJSON_GetObjectItemCaseSensitive(op, details);
-    return d ? cJSON_GetObjectItemCaseSensitive(d, field) : NULL;
+    if (!op) return;
+    if (op->subtype_owned) free((char *)op->subtype);
+    free(op->name);
+    free(op->result);
+    free(op->callback_id);
+    cJSON_Delete(op->error);
+    free(op);
 }
 
-const char *dwf__detail_str(const cJSON *op, const char *details, const char *field)
+static int dup_str(char **dst, const char *s)
 {
-    const cJSON *f = dwf__detail(op, details, field);
-    return cJSON_IsString(f) ? f->valuestring : NULL;
+    *dst = NULL;
+    if (!s) return 0;
+    *dst = strdup(s);
+    return *dst ? 0 : -1;
 }
 
-int dwf__merge_op(dwf__inv *inv, cJSON *op, int notify)
+/* The slim record of a wire Operation; NULL when out of memory. */
+static dwf__op *op_from_json(const cJSON *j)
 {
-    const char *id = str_field(op, "Id");
+    dwf__op *op = calloc(1, sizeof *op);
+    if (!op) return NULL;
+    const char *type = str_field(j, "Type"), *st = str_field(j, "Status");
+    int t = lookup(type_names, DWF__T_UNKNOWN, type);
+    op->type = type ? (t < 0 ? DWF__T_UNKNOWN : t) : DWF__T_NONE;
+    int s = lookup(status_names, DWF__ST_UNKNOWN, st);
+    op->status = s < 0 ? DWF__ST_UNKNOWN : s;
+    const char *sub = str_field(j, "SubType");
+    int ok = 1;
+    if (sub) {
+        for (size_t i = 0; i < sizeof subtypes / sizeof *subtypes; i++)
+            if (strcmp(sub, subtypes[i]) == 0) op->subtype = subtypes[i];
+        if (!op->subtype) {
+            op->subtype = strdup(sub);
+            op->subtype_owned = 1;
+            ok = op->subtype != NULL;
+        }
+    }
+    ok = ok && dup_str(&op->name, str_field(j, "Name")) == 0;
+    static const char *const details[] = {"StepDetails", "ContextDetails", "CallbackDetails",
+                                          "ChainedInvokeDetails"};
+    for (size_t i = 0; ok && i < sizeof details / sizeof *details; i++) {
+        const cJSON *d = cJSON_GetObjectItemCaseSensitive(j, details[i]);
+        if (!cJSON_IsObject(d)) continue;
+        if (!op->result) ok = dup_str(&op->result, str_field(d, "Result")) == 0;
+        const cJSON *e = cJSON_GetObjectItemCaseSensitive(d, "Error");
+        if (ok && e && !op->error) ok = (op->error = cJSON_Duplicate(e, 1)) != NULL;
+        const cJSON *a = cJSON_GetObjectItemCaseSensitive(d, "Attempt");
+        if (cJSON_IsNumber(a)) op->attempt = a->valueint;
+        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(d, "ReplayChildren"))) op->replay_children = 1;
+        if (ok && !op->callback_id) ok = dup_str(&op->callback_id, str_field(d, "CallbackId")) == 0;
+    }
+    if (!ok) {
+        dwf__op_free(op);
+        return NULL;
+    }
+    return op;
+}
+
+int dwf__merge_op(dwf__inv *inv, cJSON *json, int notify)
+{
+    const char *id = str_field(json, "Id");
     if (!id) {
-        cJSON_Delete(op);
+        cJSON_Delete(json);
         return 0;
+    }
+    if (notify && inv->opts && inv->opts->on_operation)
+        inv->opts->on_operation(inv->opts->on_operation_arg, json);
+    dwf__op *op = op_from_json(json);
+    if (!op) {
+        cJSON_Delete(json);
+        return -1;
     }
     if (inv->nparked == inv->capparked) {
         size_t cap = inv->capparked ? inv->capparked * 2 : 64;
-        cJSON **n = realloc(inv->parked, cap * sizeof *n);
+        dwf__op **n = realloc(inv->parked, cap * sizeof *n);
         if (!n) {
-            cJSON_Delete(op);
+            cJSON_Delete(json);
+            dwf__op_free(op);
             return -1;
         }
         inv->parked = n;
         inv->capparked = cap;
     }
     void *old = NULL;
-    if (dwf__map_put(&inv->ops, id, op, &old) != 0) {
-        cJSON_Delete(op);
+    int rc = dwf__map_put(&inv->ops, id, op, &old);
+    cJSON_Delete(json);
+    if (rc != 0) {
+        dwf__op_free(op);
         return -1;
     }
+    /* Another thread may still read the old record: park it until the invocation ends. */
     if (old) inv->parked[inv->nparked++] = old;
-    const char *cb = dwf__detail_str(op, "CallbackDetails", "CallbackId");
-    if (cb && dwf__map_put(&inv->callbacks, cb, op, NULL) != 0) return -1;
-    if (notify && inv->opts && inv->opts->on_operation) inv->opts->on_operation(inv->opts->on_operation_arg, op);
+    if (op->callback_id && dwf__map_put(&inv->callbacks, op->callback_id, op, NULL) != 0) return -1;
     return 0;
 }
