@@ -1,0 +1,481 @@
+/*
+ * test_front.c: the front end as codegen sees it. Every example must parse and check cleanly,
+ * and the fields sema fills (symbols, cnames, cfg, in_step) must hold what codegen expects;
+ * plus the arena, the scanner's strings and durations, the dump format, the diagnostics'
+ * exact shape and the error limit. Diagnostic texts for each rule live in tests/diag/.
+ */
+#include <glob.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "front.h"
+#include "tinytest.h"
+
+/* Compile `text`; diagnostics go to a memory buffer returned in *diag_text (caller frees). */
+static Program *compile(Arena *a, const char *text, size_t len, int *errors, char **diag_text)
+{
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *out = open_memstream(&buf, &n);
+    Diag *d = diag_new(out, 0);
+    Program *p = front_compile(a, d, "t.dwf", text, len);
+    *errors = diag_errors(d);
+    diag_free(d);
+    fclose(out);
+    if (diag_text) *diag_text = buf;
+    else free(buf);
+    return p;
+}
+
+static Program *compile_ok(Arena *a, const char *text)
+{
+    int errors;
+    char *msg;
+    Program *p = compile(a, text, strlen(text), &errors, &msg);
+    if (errors) printf("    unexpected diagnostics:\n%s", msg);
+    TT_EQ_INT(0, errors);
+    free(msg);
+    return p;
+}
+
+/* Every AST_NAME must be resolved (attempt excepted); every node inside a step body marked. */
+static int walk_errors;
+static void walk(const AstNode *n, int in_step);
+static void walk_list(const AstNode *n, int in_step)
+{
+    for (; n; n = n->next) walk(n, in_step);
+}
+static void walk(const AstNode *n, int in_step)
+{
+    if (!n) return;
+    if (in_step && !n->in_step) walk_errors++;
+    switch (n->kind) {
+    case AST_NAME:
+        if (!n->u.name.sym && strcmp(n->u.name.id, "attempt") != 0) walk_errors++;
+        if (n->u.name.sym && (!n->u.name.sym->cname || strncmp(n->u.name.sym->cname, "u_", 2) != 0))
+            walk_errors++;
+        break;
+    case AST_TEMPLATE: walk_list(n->u.tmpl.parts, in_step); break;
+    case AST_ARRAY: case AST_OBJECT: walk_list(n->u.list.items, in_step); break;
+    case AST_PROP: walk(n->u.prop.value, in_step); break;
+    case AST_MEMBER: case AST_INDEX: walk(n->u.member.obj, in_step); walk(n->u.member.index, in_step); break;
+    case AST_CALL: case AST_CCALL: walk_list(n->u.call.args, in_step); break;
+    case AST_UNARY: case AST_BINARY: walk(n->u.op.a, in_step); walk(n->u.op.b, in_step); break;
+    case AST_COND: walk(n->u.cond.cond, in_step); walk(n->u.cond.a, in_step); walk(n->u.cond.b, in_step); break;
+    case AST_HTTP: walk(n->u.http.url, in_step); walk(n->u.http.headers, in_step); walk(n->u.http.body, in_step); break;
+    case AST_AWAIT: walk(n->u.await.target, in_step); break;
+    case AST_INVOKE: walk(n->u.invoke.function, in_step); walk(n->u.invoke.payload, in_step); break;
+    case AST_WAIT_CALLBACK:
+        if (!n->u.wfc.cb_sym) walk_errors++;
+        walk_list(n->u.wfc.body, 1);
+        break;
+    case AST_LET: case AST_ASSIGN:
+        if (!n->u.let.sym) walk_errors++;
+        walk(n->u.let.value, in_step);
+        break;
+    case AST_EXPR_STMT: walk(n->u.expr.e, in_step); break;
+    case AST_STEP:
+        if (n->u.step.bind && !n->u.step.sym) walk_errors++;
+        walk(n->u.step.label, in_step);
+        walk_list(n->u.step.body, 1);
+        walk_list(n->u.step.compensate, in_step);
+        break;
+    case AST_WAIT: walk(n->u.wait.until, in_step); break;
+    case AST_CALLBACK: if (!n->u.callback.sym) walk_errors++; break;
+    case AST_POLL:
+        if (!n->u.poll.sym || !n->u.poll.state_sym) walk_errors++;
+        walk(n->u.poll.state, in_step);
+        walk(n->u.poll.until, 1);
+        walk_list(n->u.poll.body, 1);
+        break;
+    case AST_PARALLEL: walk_list(n->u.batch.branches, in_step); break;
+    case AST_MAP:
+        if (!n->u.batch.item_sym) walk_errors++;
+        if (n->u.batch.index && !n->u.batch.index_sym) walk_errors++;
+        walk(n->u.batch.over, in_step);
+        walk(n->u.batch.item_name, in_step);
+        walk_list(n->u.batch.body, in_step);
+        break;
+    case AST_BRANCH: case AST_GROUP: walk_list(n->u.group.body, in_step); break;
+    case AST_IF: walk(n->u.if_.cond, in_step); walk_list(n->u.if_.then, in_step); walk_list(n->u.if_.else_, in_step); break;
+    case AST_FOR:
+        if (!n->u.for_.var_sym) walk_errors++;
+        walk(n->u.for_.iter, in_step);
+        walk_list(n->u.for_.body, in_step);
+        break;
+    case AST_TRY: walk_list(n->u.try_.body, in_step); walk_list(n->u.try_.handler, in_step); break;
+    case AST_FAIL: walk(n->u.fail.type, in_step); walk(n->u.fail.message, in_step); break;
+    case AST_RETURN: walk(n->u.ret.value, in_step); break;
+    case AST_LOG: walk(n->u.log.message, in_step); break;
+    default: break;
+    }
+}
+
+static void every_example_checks_cleanly(void)
+{
+    glob_t g;
+    TT_EQ_INT(0, glob("examples/*.dwf", 0, NULL, &g));
+    TT_ASSERT(g.gl_pathc >= 7);
+    for (size_t i = 0; i < g.gl_pathc; i++) {
+        Arena *a = arena_new();
+        Diag *d = diag_new(stdout, 0);
+        Program *p = front_compile_file(a, d, g.gl_pathv[i]);
+        if (diag_errors(d)) printf("    %s has errors\n", g.gl_pathv[i]);
+        TT_EQ_INT(0, diag_errors(d));
+        TT_ASSERT(p && p->workflow);
+        if (p && p->workflow) {
+            walk_errors = 0;
+            walk_list(p->workflow->u.wf.body, 0);
+            if (walk_errors) printf("    %s: %d unresolved names or unmarked step nodes\n", g.gl_pathv[i], walk_errors);
+            TT_EQ_INT(0, walk_errors);
+            /* cnames are unique */
+            for (Symbol *x = p->workflow->u.wf.syms; x; x = x->next)
+                for (Symbol *y = x->next; y; y = y->next) TT_ASSERT(strcmp(x->cname, y->cname) != 0);
+        }
+        diag_free(d);
+        arena_free(a);
+    }
+    globfree(&g);
+}
+
+static void order_config_and_ops(void)
+{
+    Arena *a = arena_new();
+    Diag *d = diag_new(stdout, 0);
+    Program *p = front_compile_file(a, d, "examples/order.dwf");
+    TT_ASSERT(p != NULL);
+    if (p) {
+        TT_EQ_STR("order_processing", p->workflow->u.wf.name);
+        TT_EQ_INT(1, p->cfg.retention_days);
+        TT_EQ_INT(120, p->cfg.execution_timeout);
+        TT_EQ_STR("durable-basic-test", p->cfg.function_name);
+        TT_EQ_INT(256, p->cfg.memory_mb);
+        TT_EQ_INT(30, p->cfg.timeout_s);
+        TT_EQ_INT(1, p->cfg.uses_waits);
+        TT_EQ_INT(0, p->cfg.uses_callbacks);
+        TT_EQ_INT(4, p->cfg.op_estimate); /* 3 steps + 1 wait */
+        TT_EQ_STR("u_input", p->workflow->u.wf.input_sym->cname);
+        /* the wait is unnamed */
+        AstNode *w = NULL;
+        for (AstNode *n = p->workflow->u.wf.body; n; n = n->next)
+            if (n->kind == AST_WAIT) w = n;
+        TT_ASSERT(w && !w->u.wait.label && w->u.wait.duration->kind == AST_DURATION);
+        if (w) TT_ASSERT(w->u.wait.duration->u.dur.seconds == 10.0);
+    }
+    diag_free(d);
+    arena_free(a);
+}
+
+static void fanout_structure(void)
+{
+    Arena *a = arena_new();
+    Diag *d = diag_new(stdout, 0);
+    Program *p = front_compile_file(a, d, "examples/fanout.dwf");
+    TT_ASSERT(p != NULL);
+    if (p) {
+        TT_ASSERT(p->uses && strcmp(p->uses->u.use.path, "fanout_work.c") == 0);
+        AstNode *par = p->workflow->u.wf.body, *map = NULL;
+        TT_EQ_INT(AST_PARALLEL, par->kind);
+        TT_ASSERT(par->u.batch.label == NULL); /* unnamed, as in the JS */
+        int nb = 0;
+        for (AstNode *b = par->u.batch.branches; b; b = b->next) {
+            nb++;
+            TT_ASSERT(b->u.group.label == NULL);
+            TT_EQ_INT(AST_STEP, b->u.group.body->kind);
+        }
+        TT_EQ_INT(3, nb);
+        for (AstNode *n = par; n; n = n->next)
+            if (n->kind == AST_MAP) map = n;
+        TT_ASSERT(map && map->u.batch.label == NULL);
+        if (map) {
+            AstNode *step = map->u.batch.body;
+            TT_EQ_INT(AST_TEMPLATE, step->u.step.label->kind);
+            AstNode *part = step->u.step.label->u.tmpl.parts;
+            TT_EQ_INT(AST_STR, part->kind);
+            TT_EQ_STR("process-item-", part->u.str.s);
+            TT_EQ_INT(AST_NAME, part->next->kind);
+            TT_ASSERT(part->next->u.name.sym == map->u.batch.index_sym);
+        }
+        /* parallel + 3 branches + 3 steps, map + 3 items + 3 steps */
+        TT_EQ_INT(14, p->cfg.op_estimate);
+    }
+    diag_free(d);
+    arena_free(a);
+}
+
+static void travel_invoke_and_compensation(void)
+{
+    Arena *a = arena_new();
+    Diag *d = diag_new(stdout, 0);
+    Program *p = front_compile_file(a, d, "examples/travel_saga.dwf");
+    TT_ASSERT(p != NULL);
+    if (p) {
+        TT_EQ_INT(1, p->cfg.uses_invoke);
+        TT_EQ_INT(1, p->cfg.uses_http);
+        TT_ASSERT(p->cfg.invoke_targets && p->cfg.invoke_targets[0] && !p->cfg.invoke_targets[1]);
+        if (p->cfg.invoke_targets)
+            TT_EQ_STR("arn:aws:lambda:eu-west-1:123456789012:function:payments:live", p->cfg.invoke_targets[0]);
+        TT_EQ_STR("eu-west-1", p->cfg.region);
+        AstNode *flight = NULL;
+        for (AstNode *n = p->workflow->u.wf.body; n; n = n->next)
+            if (n->kind == AST_STEP && n->u.step.bind && strcmp(n->u.step.bind, "flight") == 0) flight = n;
+        TT_ASSERT(flight && flight->u.step.compensate && flight->u.step.retry);
+        if (flight) TT_EQ_INT(3, (int)flight->u.step.retry->u.retry.attempts->u.n.num);
+    }
+    diag_free(d);
+    arena_free(a);
+}
+
+static void defaults_and_attempt(void)
+{
+    Arena *a = arena_new();
+    Program *p = compile_ok(a,
+        "workflow my_flow {\n"
+        "  step s { return attempt }\n"
+        "  return s\n"
+        "}\n");
+    if (p) {
+        TT_EQ_STR("my-flow", p->cfg.function_name);
+        TT_EQ_INT(14, p->cfg.retention_days);
+        TT_EQ_INT(86400, p->cfg.execution_timeout);
+        TT_EQ_INT(128, p->cfg.memory_mb);
+        TT_EQ_INT(30, p->cfg.timeout_s);
+        AstNode *s = p->workflow->u.wf.body;
+        TT_ASSERT(s->u.step.label == NULL); /* wire name = bind name */
+        TT_EQ_STR("s", s->u.step.bind);
+        AstNode *ret = s->u.step.body;
+        TT_EQ_INT(AST_NAME, ret->u.ret.value->kind);
+        TT_ASSERT(ret->u.ret.value->u.name.sym == NULL);
+        TT_ASSERT(ret->in_step && ret->u.ret.value->in_step);
+        TT_ASSERT(!s->in_step);
+    }
+    arena_free(a);
+}
+
+static void shadowing_gets_unique_cnames(void)
+{
+    Arena *a = arena_new();
+    Program *p = compile_ok(a,
+        "workflow w {\n"
+        "  let x = 1\n"
+        "  for x in [1, 2] { step \"s-${x}\" { return x } }\n"
+        "  group { let x = 3  return x }\n"
+        "  return x\n"
+        "}\n");
+    if (p) {
+        int n = 0;
+        const char *names[8] = {0};
+        for (Symbol *y = p->workflow->u.wf.syms; y && n < 8; y = y->next)
+            if (strcmp(y->name, "x") == 0) names[n++] = y->cname;
+        TT_EQ_INT(3, n);
+        TT_EQ_STR("u_x", names[0]);
+        TT_EQ_STR("u_x_2", names[1]);
+        TT_EQ_STR("u_x_3", names[2]);
+        /* the last return reads the outer x */
+        AstNode *last = p->workflow->u.wf.body;
+        while (last->next) last = last->next;
+        TT_EQ_STR("u_x", last->u.ret.value->u.name.sym->cname);
+    }
+    arena_free(a);
+}
+
+static void strings_and_durations(void)
+{
+    Arena *a = arena_new();
+    static const char src[] =
+        "workflow w {\n"
+        "  let s = \"a\\0b\\n\\u{1F600}\\x41\\\"\"\n"
+        "  let t = \"x ${ \"y${1 + 2}\" } ${len({k: 1})} z\"\n"
+        "  let d = [500ms, 10s, 5m, 2h, 1d, 1.5h]\n"
+        "  return [s, t, d]\n"
+        "}\n";
+    Program *p = compile_ok(a, src);
+    if (p) {
+        AstNode *s = p->workflow->u.wf.body->u.let.value;
+        TT_EQ_INT(AST_STR, s->kind);
+        TT_EQ_INT(10, s->u.str.len); /* a NUL b LF 4-byte emoji A " */
+        TT_ASSERT(memcmp(s->u.str.s, "a\0b\n\xF0\x9F\x98\x80" "A\"", 10) == 0);
+        AstNode *t = p->workflow->u.wf.body->next->u.let.value;
+        TT_EQ_INT(AST_TEMPLATE, t->kind);
+        int kinds[8], n = 0;
+        for (AstNode *x = t->u.tmpl.parts; x && n < 8; x = x->next) kinds[n++] = x->kind;
+        TT_EQ_INT(5, n); /* "x " tmpl " " call " z" */
+        TT_EQ_INT(AST_TEMPLATE, kinds[1]);
+        TT_EQ_INT(AST_CALL, kinds[3]);
+        double want[] = {0.5, 10, 300, 7200, 86400, 5400};
+        int i = 0;
+        for (AstNode *x = p->workflow->u.wf.body->next->next->u.let.value->u.list.items; x; x = x->next, i++) {
+            TT_EQ_INT(AST_DURATION, x->kind);
+            if (i < 6) TT_ASSERT(x->u.dur.seconds == want[i]);
+        }
+        TT_EQ_INT(6, i);
+    }
+    /* a raw NUL byte inside a string literal is kept */
+    static const char raw[] = "workflow w { return \"a\0b\" }";
+    int errors;
+    Program *q = compile(a, raw, sizeof raw - 1, &errors, NULL);
+    TT_EQ_INT(0, errors);
+    if (q) TT_EQ_INT(3, q->workflow->u.wf.body->u.ret.value->u.str.len);
+    arena_free(a);
+}
+
+static void dump_format(void)
+{
+    Arena *a = arena_new();
+    Program *p = compile_ok(a, "workflow w {\n  wait 10s\n  return { a: input.x ?? 1 }\n}\n");
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *out = open_memstream(&buf, &n);
+    if (p) ast_dump(p->workflow, 0, out);
+    fclose(out);
+    TT_EQ_STR("WORKFLOW w @1:1\n"
+              "  body:\n"
+              "    WAIT @2:3\n"
+              "      duration:\n"
+              "        DURATION 10s = 10s @2:8\n"
+              "    RETURN @3:3\n"
+              "      OBJECT @3:10\n"
+              "        items:\n"
+              "          PROP a @3:12\n"
+              "            BINARY ?? @3:15\n"
+              "              MEMBER .x @3:15\n"
+              "                obj:\n"
+              "                  NAME input [u_input] @3:15\n"
+              "              NUM 1 @3:26\n",
+              buf);
+    free(buf);
+    arena_free(a);
+}
+
+static void diagnostic_shape(void)
+{
+    Arena *a = arena_new();
+    int errors;
+    char *msg;
+    static const char src[] = "workflow w {\n\tstep payment { return 1 }\n\treturn { p: paymnt }\n}\n";
+    compile(a, src, sizeof src - 1, &errors, &msg);
+    TT_EQ_INT(1, errors);
+    TT_EQ_STR("t.dwf:3:14: error: unknown name 'paymnt'\n"
+              "    3 | \treturn { p: paymnt }\n"
+              "      | \t            ^~~~~~\n"
+              "t.dwf:2:2: note: did you mean 'payment'?\n",
+              msg);
+    free(msg);
+    arena_free(a);
+}
+
+static void error_limit(void)
+{
+    Arena *a = arena_new();
+    char src[4096] = "workflow w {\n";
+    for (int i = 0; i < 30; i++) {
+        char line[64];
+        snprintf(line, sizeof line, "  let v%d = nope%d\n", i, i);
+        strcat(src, line);
+    }
+    strcat(src, "  return null\n}\n");
+    int errors;
+    char *msg;
+    compile(a, src, strlen(src), &errors, &msg);
+    TT_ASSERT(errors >= 20);
+    int printed = 0;
+    for (const char *p = msg; (p = strstr(p, ": error: ")) != NULL; p++) printed++;
+    TT_EQ_INT(20, printed);
+    TT_ASSERT(strstr(msg, "t.dwf: fatal error: too many errors, stopping now\n") != NULL);
+    free(msg);
+    arena_free(a);
+}
+
+static void arena_basics(void)
+{
+    Arena *a = arena_new();
+    for (int i = 0; i < 10000; i++) {
+        unsigned char *p = arena_alloc(a, (size_t)(i % 97) + 1);
+        TT_ASSERT(((uintptr_t)p % _Alignof(max_align_t)) == 0);
+        for (int j = 0; j < i % 97 + 1; j++)
+            if (p[j] != 0) { TT_ASSERT(!"arena memory not zeroed"); break; }
+        memset(p, 0xAB, (size_t)(i % 97) + 1);
+    }
+    char *big = arena_alloc(a, 8 * 1024 * 1024);
+    big[8 * 1024 * 1024 - 1] = 'x';
+    char *s = arena_strndup(a, "ab\0cd", 5);
+    TT_ASSERT(memcmp(s, "ab\0cd", 6) == 0);
+    TT_EQ_STR("x=42 y", arena_printf(a, "x=%d %s", 42, "y"));
+    arena_free(a);
+    arena_free(NULL);
+}
+
+static void garbage_never_crashes(void)
+{
+    static const char *const inputs[] = {
+        "", "}", "workflow", "workflow w {", "workflow w { \"${", "workflow w { let x = \"${ \"${ }",
+        "workflow w { step { step { step", "workflow w { map over as { } }", "\xff\xfe\x00\x01",
+        "workflow w { let x = ((((((((((1 }", "workflow w { return 1e }", "workflow w { x = }",
+        "use use use", "workflow w { parallel { branch branch } }", "workflow w { 10% }",
+    };
+    for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++) {
+        Arena *a = arena_new();
+        int errors;
+        compile(a, inputs[i], strlen(inputs[i]) + (i == 8 ? 2 : 0), &errors, NULL);
+        TT_ASSERT(errors > 0);
+        arena_free(a);
+    }
+    /* deep nesting is refused, not a stack overflow */
+    size_t n = 100000;
+    char *deep = malloc(n + 64);
+    TT_ASSERT(deep != NULL);
+    if (deep) {
+        strcpy(deep, "workflow w { return ");
+        size_t l = strlen(deep);
+        memset(deep + l, '[', n);
+        deep[l + n] = '\0';
+        Arena *a = arena_new();
+        int errors;
+        compile(a, deep, strlen(deep), &errors, NULL);
+        TT_ASSERT(errors > 0);
+        arena_free(a);
+        free(deep);
+    }
+}
+
+static void long_string_rejected(void)
+{
+    size_t n = 256 * 1024 + 10;
+    char *src = malloc(n + 64);
+    TT_ASSERT(src != NULL);
+    if (!src) return;
+    strcpy(src, "workflow w { return \"");
+    size_t l = strlen(src);
+    memset(src + l, 'a', n);
+    strcpy(src + l + n, "\" }");
+    Arena *a = arena_new();
+    int errors;
+    char *msg;
+    compile(a, src, strlen(src), &errors, &msg);
+    TT_EQ_INT(1, errors);
+    TT_ASSERT(strstr(msg, "error: string literal of 262154 bytes is larger than 256 KB") != NULL);
+    free(msg);
+    free(src);
+    arena_free(a);
+}
+
+int main(void)
+{
+    TT_RUN(arena_basics);
+    TT_RUN(every_example_checks_cleanly);
+    TT_RUN(order_config_and_ops);
+    TT_RUN(fanout_structure);
+    TT_RUN(travel_invoke_and_compensation);
+    TT_RUN(defaults_and_attempt);
+    TT_RUN(shadowing_gets_unique_cnames);
+    TT_RUN(strings_and_durations);
+    TT_RUN(dump_format);
+    TT_RUN(diagnostic_shape);
+    TT_RUN(error_limit);
+    TT_RUN(garbage_never_crashes);
+    TT_RUN(long_string_rejected);
+    return TT_EXIT();
+}
