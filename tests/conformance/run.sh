@@ -121,7 +121,9 @@ done
 for n in $NAMES; do compare "$n"; done
 # The comparison itself must be able to fail: feed it defective copies of the SDK's retry run.
 if [ -s "$work/sdk_retry.json" ]; then
-  node tests/conformance/selftest.mjs "$work/sdk_retry.json" "$work" ||
+  fan=()
+  [ -s "$work/sdk_fanout.json" ] && fan=("$work/sdk_fanout.json")
+  node tests/conformance/selftest.mjs "$work/sdk_retry.json" "$work" "${fan[@]}" ||
     echo "FAIL conformance.harness: selftest.mjs exited $?"
 fi
 exit 0

@@ -1,24 +1,25 @@
 // Proves compare.mjs can fail: it feeds it the SDK's own retry run dressed up as dwf output (which
 // must pass), then copies of it with one defect each (a renamed operation, a wrong Attempt, a missing
 // result key, reordered keys, a payload with a changed type, an extra operation) and checks that
-// exactly the expected check fails. Prints PASS/FAIL lines like every suite.
+// exactly the expected check fails. Given the SDK's fanout run too, it checks that those branches,
+// which ran one after another, fail the overlap check. Prints PASS/FAIL lines like every suite.
 //
-//   node selftest.mjs SDK_RETRY_RUN.json WORKDIR
+//   node selftest.mjs SDK_RETRY_RUN.json WORKDIR [SDK_FANOUT_RUN.json]
 import fs from "node:fs";
 import path from "node:path";
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const [sdkFile, work] = process.argv.slice(2);
+const [sdkFile, work, fanoutFile] = process.argv.slice(2);
 const sdk = JSON.parse(fs.readFileSync(sdkFile, "utf8"));
 const clone = (v) => JSON.parse(JSON.stringify(v));
 
-function compare(ops, result) {
+function compare(ops, result, name = "retry", sdkPath = sdkFile) {
   const run = path.join(work, "self.run.json"), hist = path.join(work, "self.history.json");
   fs.writeFileSync(run, JSON.stringify({ ExecutionArn: "self", Status: "SUCCEEDED", Result: result, Error: null }));
   fs.writeFileSync(hist, JSON.stringify({ Operations: [{ Id: "e", Type: "EXECUTION", Status: "SUCCEEDED" }, ...ops] }));
-  const out = execFileSync("node", [path.join(here, "compare.mjs"), "retry", "--sdk", sdkFile,
+  const out = execFileSync("node", [path.join(here, "compare.mjs"), name, "--sdk", sdkPath,
     "--dwf-run", run, "--dwf-history", hist, "--dwf-exit", "0"], { encoding: "utf8" });
   return new Set(out.split("\n").filter((l) => l.startsWith("FAIL")).map((l) => l.split(":")[0].split(".").pop()));
 }
@@ -46,4 +47,17 @@ for (const [name, mutate, want] of cases) {
   const ok = want.length === got.size && want.every((w) => got.has(w));
   console.log(ok ? `PASS conformance.harness.${name}`
     : `FAIL conformance.harness.${name}: expected failing checks [${want}], got [${[...got]}]`);
+}
+
+if (fanoutFile) {
+  const fan = JSON.parse(fs.readFileSync(fanoutFile, "utf8"));
+  let got;
+  try {
+    got = compare(fan.operations, fan.result, "fanout", fanoutFile);
+    const ok = got.size === 1 && got.has("branches-overlap");
+    console.log(ok ? "PASS conformance.harness.sequential-branches"
+      : `FAIL conformance.harness.sequential-branches: expected only branches-overlap to fail, got [${[...got]}]`);
+  } catch (e) {
+    console.log(`FAIL conformance.harness.sequential-branches: compare.mjs crashed: ${e.message.split("\n")[0]}`);
+  }
 }
