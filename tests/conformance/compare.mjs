@@ -216,6 +216,11 @@ if (!dwfOps) {
   }
   const sdkIds = new Set(sdkOps.map((o) => o.Id));
   for (const d of dwfOps) if (!sdkIds.has(d.Id)) diffs.push(`extra ${label(d)}`);
+  // List order is informational: GetDurableExecutionState orders by start, and a replay looks
+  // operations up by Id, so a different order of concurrent starts is not a wire difference.
+  const nm = (o) => o.Name ?? o.SubType;
+  const so = sdkOps.map(nm).join(","), dor = dwfOps.map(nm).join(",");
+  if (so !== dor) lines.push(`# operation list order differs: SDK [${so}] dwf [${dor}]`);
   check("operations", diffs.length === 0,
     `${diffs.length} difference(s) over ${sdkOps.length} SDK / ${dwfOps.length} dwf operations: ${diffs.slice(0, 4).join("; ")}`);
 
