@@ -188,7 +188,12 @@ if (typeof dwfResult === "string") {
 
 let dwfStderr = "";
 try {
-  if (args["dwf-stderr"]) dwfStderr = fs.readFileSync(args["dwf-stderr"], "utf8").trim().split("\n").slice(0, 3).join(" | ");
+  if (args["dwf-stderr"]) {
+    // The workflow's own log lines go to stderr too; show dwf's complaints, else the last line.
+    const all = fs.readFileSync(args["dwf-stderr"], "utf8").trim().split("\n").filter(Boolean);
+    const told = all.filter((l) => /^dwf:|error/i.test(l) && !l.startsWith("{"));
+    dwfStderr = (told.length ? told : all.slice(-1)).slice(0, 3).join(" | ");
+  }
 } catch { /* no stderr file: nothing to add */ }
 check("dwf-run", !runR.err && dwfStatus === "SUCCEEDED" && (dwfExit === null || dwfExit === 0),
   (runR.err ?? `dwf ended ${dwfStatus} (exit ${dwfExit}) ${run?.Error ? JSON.stringify(run.Error) : ""}`.trim()) +
