@@ -237,7 +237,15 @@ static int shortest_digits(double d, char dig[24], int *exp10)
 {
     char tmp[48], text[48];
     int neg = d < 0;
-    for (int k = 1; k <= 17; k++) {
+    /* For a normal double, if 15 digits read back then they are the shortest digits padded
+     * with zeros (a double is within 1.2e-16 relative of any decimal that reads back as it,
+     * well inside half a unit of the 15th digit): try 15 first and skip lengths 1..14. */
+    int first = fabs(d) >= 2.2250738585072014e-308 ? 15 : 1;
+    if (first == 15) {
+        snprintf(tmp, sizeof tmp, "%.14e", fabs(d));
+        if (strtod(tmp, NULL) != fabs(d)) first = 16;
+    }
+    for (int k = first; k <= 17; k++) {
         snprintf(tmp, sizeof tmp, "%.*e", k - 1, fabs(d));
         int n = 0;
         const char *p = tmp;
@@ -300,6 +308,10 @@ void dwf__num_text(double d, char out[32])
     }
     if (d == 0) { /* also -0, which JavaScript prints as 0 */
         strcpy(out, "0");
+        return;
+    }
+    if (fabs(d) < 9007199254740992.0 && d == floor(d)) { /* exact integers: the common case */
+        snprintf(out, 32, "%.0f", d);
         return;
     }
     char dig[24];
@@ -618,8 +630,76 @@ static int obj_put(cJSON *obj, const char *key, cJSON *val)
     return cJSON_AddItemToObject(obj, key, val) ? 1 : 0;
 }
 
+/* Keys of an object being parsed, for finding a repeated key without walking the list: JSON
+ * from outside may have tens of thousands of keys. Open addressing over the member nodes; only
+ * built once an object passes KEYSET_FROM members (small objects just walk their list). */
+#define KEYSET_FROM 16
+typedef struct keyset {
+    cJSON **slot;
+    size_t cap, n;
+} keyset;
+
+static size_t key_hash(const char *s)
+{
+    size_t h = 1469598103934665603u; /* FNV-1a */
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211u;
+    return h;
+}
+
+/* The slot holding key, or the empty slot where it would go. */
+static cJSON **keyset_slot(keyset *ks, const char *key)
+{
+    size_t i = key_hash(key) & (ks->cap - 1);
+    while (ks->slot[i] && strcmp(ks->slot[i]->string, key) != 0) i = (i + 1) & (ks->cap - 1);
+    return &ks->slot[i];
+}
+
+/* Make room for one more key (and index the object's members when first called). */
+static int keyset_reserve(keyset *ks, const cJSON *obj)
+{
+    if (ks->cap && (ks->n + 1) * 2 <= ks->cap) return 1;
+    size_t cap = ks->cap ? ks->cap * 2 : 64;
+    cJSON **slot = calloc(cap, sizeof *slot);
+    if (!slot) return 0;
+    free(ks->slot);
+    ks->slot = slot;
+    ks->cap = cap;
+    ks->n = 0;
+    for (cJSON *it = obj->child; it; it = it->next) {
+        *keyset_slot(ks, it->string) = it;
+        ks->n++;
+    }
+    return 1;
+}
+
+/* obj_put for the parser: a repeated key replaces the earlier value in place. */
+static int parse_put(cJSON *obj, keyset *ks, int count, const char *key, cJSON *val)
+{
+    if (count < KEYSET_FROM) return obj_put(obj, key, val);
+    if (!keyset_reserve(ks, obj)) return 0;
+    cJSON **slot = keyset_slot(ks, key);
+    if (*slot) {
+        char *k = strdup(key);
+        if (!k) return 0;
+        val->string = k;
+        if (!cJSON_ReplaceItemViaPointer(obj, *slot, val)) { /* frees the old member */
+            val->string = NULL;
+            free(k);
+            return 0;
+        }
+        *slot = val;
+        return 1;
+    }
+    if (!cJSON_AddItemToObject(obj, key, val)) return 0;
+    *slot = val;
+    ks->n++;
+    return 1;
+}
+
 static cJSON *jp_container(jparse *j, int is_obj)
 {
+    keyset ks = {0};
+    int count = 0;
     if (++j->depth > JSON_MAX_DEPTH) return jp_fail(j, "nesting too deep");
     cJSON *v = is_obj ? cJSON_CreateObject() : cJSON_CreateArray();
     if (!v) return jp_fail(j, "out of memory");
@@ -651,7 +731,7 @@ static cJSON *jp_container(jparse *j, int is_obj)
             free(key);
             goto fail;
         }
-        int ok = is_obj ? obj_put(v, key, item) : cJSON_AddItemToArray(v, item) ? 1 : 0;
+        int ok = is_obj ? parse_put(v, &ks, count++, key, item) : cJSON_AddItemToArray(v, item) ? 1 : 0;
         free(key);
         if (!ok) {
             cJSON_Delete(item);
@@ -666,6 +746,7 @@ static cJSON *jp_container(jparse *j, int is_obj)
         if (j->p < j->end && *j->p == close) {
             j->p++;
             j->depth--;
+            free(ks.slot);
             return v;
         }
         jp_fail(j, is_obj ? "expected ',' or '}'" : "expected ',' or ']'");
@@ -674,6 +755,7 @@ static cJSON *jp_container(jparse *j, int is_obj)
 bad_key:
     jp_fail(j, "expected a string key");
 fail:
+    free(ks.slot);
     cJSON_Delete(v);
     return NULL;
 }

@@ -176,6 +176,22 @@ static void t_parse_json(void)
         if (v || !err[0]) TT_FAIL_("parse of '%s' should fail with a reason", bad[i]);
         cJSON_Delete(v);
     }
+    /* a repeated key in a large object (the parser's hashed path): in place, last wins */
+    char big[1024], want[1024];
+    size_t o = 0, w = 0;
+    o += (size_t)snprintf(big + o, sizeof big - o, "{");
+    w += (size_t)snprintf(want + w, sizeof want - w, "{");
+    for (int i = 0; i < 40; i++) {
+        o += (size_t)snprintf(big + o, sizeof big - o, "\"k%d\":%d,", i, i);
+        char num[16];
+        snprintf(num, sizeof num, "%d", i);
+        w += (size_t)snprintf(want + w, sizeof want - w, "%s\"k%d\":%s", i ? "," : "", i,
+                              i == 3 ? "\"dup\"" : i == 39 ? "[]" : i == 20 ? "null" : num);
+    }
+    snprintf(big + o, sizeof big - o, "\"k3\":\"dup\",\"k20\":1,\"k39\":[],\"k20\":null}");
+    snprintf(want + w, sizeof want - w, "}");
+    TT_ASSERT(strstr(want, ",\"k3\":\"dup\",\"k4\":4,") && strstr(want, ",\"k39\":[]}"));
+    EQ_JSON(want, J(big));
     /* not NUL-terminated: only len bytes count */
     cJSON *v = dwf__parse_json("[1]xyz", 3, NULL);
     TT_ASSERT(v && cJSON_GetArraySize(v) == 1);
