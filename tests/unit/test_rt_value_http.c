@@ -498,4 +498,64 @@ static void step_tests(void)
     TT_RUN(t_log_in_step);
 }
 
-int main(void) { return value_harness(); }
+/* ---- log suppression on a real replay ------------------------------------------------------- */
+/* The second invocation of a workflow whose first step is recorded: a log line before that
+ * step is a replay of one already written, so it must not appear again; one after it is new. */
+static char *log_before, *log_after;
+static int log_step_ran;
+
+static int noop_step(dwf_ctx *c, void *frame, dwf_val **out)
+{
+    (void)c, (void)frame;
+    log_step_ran = 1;
+    *out = NULL;
+    return DWF_OK;
+}
+
+static int log_replay_body(dwf_ctx *c, void *frame, dwf_val **out)
+{
+    C = c;
+    log_before = capture_log(DWF_LOG_INFO, S("before the step"));
+    dwf_val *r = NULL;
+    int rc = dwf_step(c, STEP_NAME, noop_step, frame, NULL, &r);
+    log_after = capture_log(DWF_LOG_INFO, S("after the step"));
+    C = NULL;
+    *out = NULL;
+    return rc;
+}
+
+static void t_log_suppressed_while_replaying_on_core(void)
+{
+    static const dwf_workflow wf = {.name = "log_replay", .source = TEST_SOURCE,
+                                    .function_name = "value-test", .source_hash = "0",
+                                    .body = log_replay_body, .retention_days = 1,
+                                    .execution_timeout = 60, .memory_mb = 128, .timeout_s = 30};
+    cJSON *ev = cJSON_Parse(
+        "{\"DurableExecutionArn\":\"" TEST_ARN "\",\"CheckpointToken\":\"tok-1\","
+        "\"InitialExecutionState\":{\"Operations\":[{\"Id\":\"exec-1\",\"Type\":\"EXECUTION\","
+        "\"Status\":\"STARTED\",\"StartTimestamp\":\"2026-03-20T15:12:26.545Z\","
+        "\"ExecutionDetails\":{\"InputPayload\":\"{}\"}},{\"Id\":\"" STEP_OP_ID "\","
+        "\"Type\":\"STEP\",\"SubType\":\"Step\",\"Name\":\"" STEP_NAME "\","
+        "\"Status\":\"SUCCEEDED\",\"StartTimestamp\":\"2026-03-20T15:12:26.545Z\","
+        "\"StepDetails\":{\"Attempt\":1,\"Result\":\"null\"}}],\"NextMarker\":\"\"}}");
+    dwf_transport t = {tp_checkpoint, tp_get_state, tp_now, NULL};
+    dwf_invoke_opts opts = {.request_id = TEST_REQUEST_ID};
+    dwf_error err = {"", ""};
+    cJSON *resp = dwf_run_invocation(&wf, ev, &t, &opts, &err);
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(resp, "Status");
+    TT_EQ_STR("SUCCEEDED", cJSON_IsString(st) ? st->valuestring : err.message);
+    TT_ASSERT(!log_step_ran);
+    TT_EQ_STR("", log_before);
+    TT_ASSERT(log_after && strstr(log_after, "\"message\":\"after the step\"") != NULL);
+    free(log_before);
+    free(log_after);
+    cJSON_Delete(resp);
+    cJSON_Delete(ev);
+}
+
+int main(void)
+{
+    value_harness();
+    if (real_core) TT_RUN(t_log_suppressed_while_replaying_on_core);
+    return TT_EXIT();
+}
