@@ -180,6 +180,16 @@ dwf_val *dwf_http(dwf_ctx *c, const char *method, dwf_val *url, dwf_val *headers
         if (!it->string) continue;
         if (strcasecmp(it->string, "content-type") == 0) has_ct = 1;
         char *v = cJSON_IsNull(it) ? strdup("") : dwf__to_text(it);
+        if (v && (strpbrk(it->string, "\r\n:") || strpbrk(v, "\r\n") || !it->string[0])) {
+            /* A line break would let a value smuggle in headers of its own. */
+            char msg[300];
+            snprintf(msg, sizeof msg, "http %s %s: header '%.60s' has an invalid name or a line break in its value",
+                     m, u, it->string);
+            free(v);
+            dwf__set_error(c, "TypeError", msg);
+            result = dwf_null(c);
+            goto done;
+        }
         dwf__buf line = {0};
         dwf__buf_str(&line, it->string);
         /* "Name;" is curl's way to send a header with an empty value. */

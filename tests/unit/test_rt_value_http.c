@@ -322,6 +322,10 @@ static void t_http_network_errors(void)
     ERR("TypeError", "url");
     dwf_http(C, "GET", url("/json"), S("x"), NULL, 5);
     ERR("TypeError", "headers");
+    dwf_http(C, "GET", url("/json"), J("{\"X-A\":\"1\\r\\nX-Injected: 2\"}"), NULL, 5);
+    ERR("TypeError", "X-A");
+    dwf_http(C, "GET", url("/json"), J("{\"X:B\":\"1\"}"), NULL, 5);
+    ERR("TypeError", "X:B");
 }
 
 /* Requests from several threads at once: one easy handle each, nothing shared. */
