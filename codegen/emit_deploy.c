@@ -436,10 +436,10 @@ static void emit_tf(const Deploy *d, CgBuf *b)
     cg_buf_puts(b, "\n  source_code_hash = filebase64sha256(");
     json_str(b, z.s);
     cg_buf_free(&z);
-    cg_buf_printf(b, ")\n  memory_size      = %d\n  timeout          = %d\n", p->cfg.memory_mb,
+    cg_buf_printf(b, ")\n  memory_size      = %d\n  timeout          = %d\n\n", p->cfg.memory_mb,
                   p->cfg.timeout_s);
     cg_buf_puts(b, "  # Durable executions need a qualified ARN: publish a version.\n"
-                   "  publish          = true\n\n");
+                   "  publish = true\n\n");
     cg_buf_printf(b, "  durable_config {\n    execution_timeout = %lld\n"
                      "    retention_period  = %d\n  }\n\n",
                   p->cfg.execution_timeout, p->cfg.retention_days);
