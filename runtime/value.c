@@ -47,6 +47,16 @@
  *  "${x}"       interpolation: strings raw, numbers as above, everything else as JSON.
  *  for x in v   arrays give their items, objects their keys (as strings); anything else is
  *               zero iterations.
+ *  Builtins     listed with their semantics at the top of builtin.c.
+ *  JSON text    dwf__to_json is JSON.stringify byte for byte (checked against node on 606k
+ *               random and edge-case doubles); dwf__parse_json is JSON.parse (strict RFC 8259,
+ *               nesting up to 1000, a repeated key keeps its first position and its last
+ *               value, 1e999 reads as null since JSON.stringify would write Infinity so). The
+ *               replay core records payloads with these, not cJSON's printer, so a replayed
+ *               value is the value the step returned.
+ *  Costs        v[i] and the i-th item of a for loop walk the array from its start (cJSON
+ *               lists), so a loop over n items costs O(n^2) pointer steps: fine for
+ *               thousands of items, not for millions.
  */
 #include <math.h>
 #include <stdio.h>
