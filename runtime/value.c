@@ -100,6 +100,11 @@ void dwf__buf_add(dwf__buf *b, const char *s, size_t n)
     if (b->oom) return;
     if (b->len + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 64;
+        if (n > ((size_t)-1 >> 2) - b->len) { /* would overflow the doubling below */
+            free(b->p);
+            *b = (dwf__buf){.oom = 1};
+            return;
+        }
         while (cap < b->len + n + 1) cap *= 2;
         char *p = realloc(b->p, cap);
         if (!p) {
@@ -361,6 +366,82 @@ void dwf__num_text(double d, char out[32])
 }
 
 /* ---- JSON text (JSON.stringify) ---------------------------------------------------------- */
+/* JavaScript objects list "array index" keys (canonical integers 0 .. 2^32-2: "0", "17", not
+ * "01" or "-1") before all other keys, in ascending order; other keys keep insertion order.
+ * JSON.stringify and Object.keys follow that order, so {"b":1,"2":0} is written {"2":0,"b":1}.
+ * Objects we build are kept in that order (obj_add); the printer reorders any that are not. */
+static int index_key(const char *k, unsigned long *out)
+{
+    if (!k || !*k || (k[0] == '0' && k[1])) return 0;
+    unsigned long v = 0;
+    for (; *k; k++) {
+        if (*k < '0' || *k > '9') return 0;
+        v = v * 10 + (unsigned long)(*k - '0');
+        if (v > 4294967294UL) return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+typedef struct keyed {
+    unsigned long n;
+    const cJSON *item;
+} keyed;
+
+static int keyed_cmp(const void *a, const void *b)
+{
+    unsigned long x = ((const keyed *)a)->n, y = ((const keyed *)b)->n;
+    return x < y ? -1 : x > y;
+}
+
+static void buf_json_string(dwf__buf *b, const char *s);
+
+static void buf_member(dwf__buf *b, const cJSON *it, int *first)
+{
+    if (!*first) dwf__buf_add(b, ",", 1);
+    *first = 0;
+    buf_json_string(b, it->string ? it->string : "");
+    dwf__buf_add(b, ":", 1);
+    dwf__buf_json(b, it);
+}
+
+static void buf_json_object(dwf__buf *b, const cJSON *v)
+{
+    /* Already in JavaScript's order (the usual case)? */
+    int ordered = 1, plain_seen = 0, nidx = 0;
+    unsigned long last = 0, m;
+    for (const cJSON *it = v->child; it; it = it->next) {
+        if (!index_key(it->string, &m)) {
+            plain_seen = 1;
+            continue;
+        }
+        if (plain_seen || (nidx && m <= last)) ordered = 0;
+        last = m;
+        nidx++;
+    }
+    int first = 1;
+    dwf__buf_add(b, "{", 1);
+    if (ordered) {
+        for (const cJSON *it = v->child; it; it = it->next) buf_member(b, it, &first);
+    } else {
+        keyed *ks = malloc((size_t)nidx * sizeof *ks);
+        if (!ks) {
+            free(b->p);
+            *b = (dwf__buf){.oom = 1};
+            return;
+        }
+        int k = 0;
+        for (const cJSON *it = v->child; it; it = it->next)
+            if (index_key(it->string, &m)) ks[k++] = (keyed){m, it};
+        qsort(ks, (size_t)nidx, sizeof *ks, keyed_cmp);
+        for (int i = 0; i < nidx; i++) buf_member(b, ks[i].item, &first);
+        for (const cJSON *it = v->child; it; it = it->next)
+            if (!index_key(it->string, &m)) buf_member(b, it, &first);
+        free(ks);
+    }
+    dwf__buf_add(b, "}", 1);
+}
+
 static void buf_json_string(dwf__buf *b, const char *s)
 {
     dwf__buf_add(b, "\"", 1);
@@ -418,14 +499,7 @@ void dwf__buf_json(dwf__buf *b, const cJSON *v)
         }
         dwf__buf_add(b, "]", 1);
     } else if (cJSON_IsObject(v)) {
-        dwf__buf_add(b, "{", 1);
-        for (const cJSON *it = v->child; it; it = it->next) {
-            if (it != v->child) dwf__buf_add(b, ",", 1);
-            buf_json_string(b, it->string ? it->string : "");
-            dwf__buf_add(b, ":", 1);
-            dwf__buf_json(b, it);
-        }
-        dwf__buf_add(b, "}", 1);
+        buf_json_object(b, v);
     } else if (cJSON_IsRaw(v) && v->valuestring) {
         dwf__buf_str(b, v->valuestring);
     } else {
@@ -631,13 +705,42 @@ static cJSON *jp_number(jparse *j)
 
 static cJSON *jp_value(jparse *j);
 
+/* Add a member whose key is not in obj yet, where JavaScript would put it (see index_key):
+ * ordinary keys at the end, index keys after the index keys smaller than them. Searching
+ * from the end makes the usual cases (no index keys, or index keys in ascending order) O(1). */
+static int obj_add(cJSON *obj, const char *key, cJSON *val)
+{
+    unsigned long n, m;
+    if (!index_key(key, &n)) return cJSON_AddItemToObject(obj, key, val) ? 1 : 0;
+    char *k = strdup(key);
+    if (!k) return 0;
+    if (!(val->type & cJSON_StringIsConst)) free(val->string);
+    val->string = k;
+    val->type &= ~cJSON_StringIsConst;
+    cJSON *p = obj->child ? obj->child->prev : NULL; /* cJSON keeps the tail in child->prev */
+    while (p && !(index_key(p->string, &m) && m < n)) p = p == obj->child ? NULL : p->prev;
+    if (!p) { /* new first member */
+        val->next = obj->child;
+        val->prev = obj->child ? obj->child->prev : val;
+        if (obj->child) obj->child->prev = val;
+        obj->child = val;
+    } else {
+        val->prev = p;
+        val->next = p->next;
+        if (p->next) p->next->prev = val;
+        else obj->child->prev = val; /* p was the tail */
+        p->next = val;
+    }
+    return 1;
+}
+
 /* Object member: replace in place if the key is already there (JSON.parse keeps the last
  * value at the first position). */
 static int obj_put(cJSON *obj, const char *key, cJSON *val)
 {
     if (cJSON_GetObjectItemCaseSensitive(obj, key))
         return cJSON_ReplaceItemInObjectCaseSensitive(obj, key, val) ? 1 : 0;
-    return cJSON_AddItemToObject(obj, key, val) ? 1 : 0;
+    return obj_add(obj, key, val);
 }
 
 /* Keys of an object being parsed, for finding a repeated key without walking the list: JSON
@@ -700,7 +803,7 @@ static int parse_put(cJSON *obj, keyset *ks, int count, const char *key, cJSON *
         *slot = val;
         return 1;
     }
-    if (!cJSON_AddItemToObject(obj, key, val)) return 0;
+    if (!obj_add(obj, key, val)) return 0;
     *slot = val;
     ks->n++;
     return 1;

@@ -208,6 +208,32 @@ static void t_parse_json(void)
     cJSON_Delete(v);
 }
 
+/* JavaScript puts "array index" keys first, ascending; the wire payloads must match. */
+static void t_object_key_order_like_javascript(void)
+{
+    /* node: JSON.stringify(JSON.parse(<the same text>)) */
+    EQ_JSON("{\"1\":2,\"2\":0,\"10\":1,\"4294967294\":6,\"b\":1,\"01\":3,\"-1\":4,\"4294967295\":5}",
+            J("{\"b\":1,\"2\":0,\"10\":1,\"1\":2,\"01\":3,\"-1\":4,\"4294967295\":5,\"4294967294\":6}"));
+    /* node: Object.keys({b:1,"2":0,a:3}) is ["2","b","a"] */
+    dwf_val *o = dwf_obj(C, 3, "b", N(1), "2", N(0), "a", N(3));
+    EQ_JSON("[\"2\",\"b\",\"a\"]", B("keys", o));
+    EQ_JSON("\"2\"", dwf_item(C, o, 0));
+    /* node: Object.assign({b:1},{"0":2}) */
+    EQ_JSON("{\"0\":2,\"b\":1}", dwf_binop(C, DWF_OP_ADD, J("{\"b\":1}"), J("{\"0\":2}")));
+    /* a repeated index key keeps its place */
+    EQ_JSON("{\"1\":\"x\",\"3\":3}", dwf_obj(C, 3, "3", N(3), "1", N(1), "1", S("x")));
+    /* a tree built by someone else in another order is still written in JavaScript's */
+    cJSON *raw = cJSON_CreateObject();
+    cJSON_AddNumberToObject(raw, "z", 1);
+    cJSON_AddNumberToObject(raw, "7", 2);
+    cJSON_AddNumberToObject(raw, "3", 3);
+    char *t = dwf__to_json(raw);
+    TT_EQ_STR("{\"3\":3,\"7\":2,\"z\":1}", t);
+    free(t);
+    cJSON_Delete(raw);
+    NO_ERR();
+}
+
 /* ---- access ----------------------------------------------------------------------------- */
 static void t_get_and_index(void)
 {
@@ -670,6 +696,7 @@ static void root_tests(void)
     TT_RUN(t_constructors_copy);
     TT_RUN(t_strings_nul_and_utf8);
     TT_RUN(t_parse_json);
+    TT_RUN(t_object_key_order_like_javascript);
     TT_RUN(t_get_and_index);
     TT_RUN(t_input);
     TT_RUN(t_add);
