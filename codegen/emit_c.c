@@ -512,6 +512,9 @@ static void cg_expr(Fn *fn, const AstNode *n, CgBuf *e)
             }
         if (fn->cb_sym && s == fn->cb_sym) {
             cg_buf_puts(e, "dwf_obj(c, 1, \"id\", dwf_callback_id(c))");
+        } else if (!s && n->u.name.id && strcmp(n->u.name.id, "attempt") == 0) {
+            /* sema leaves `attempt` unbound inside once-per-attempt code */
+            cg_buf_puts(e, "dwf_attempt(c)");
         } else if (is_input_sym(fn, s)) {
             cg_buf_puts(e, "dwf_input(c)");
         } else {

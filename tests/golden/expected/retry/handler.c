@@ -40,17 +40,17 @@ static int step_2(dwf_ctx *c, void *frame, dwf_val **out)
     (void)frame;
 #line 17 "examples/retry.dwf"
     DWF_AT(c, 17, 5);
-    dwf_val *t_1 = dwf_binop(c, DWF_OP_LE, dwf_input(c), dwf_num(c, 1));
+    dwf_val *t_1 = dwf_binop(c, DWF_OP_LE, dwf_attempt(c), dwf_num(c, 1));
     DWF_CHECK(c);
     if (dwf_truthy(t_1)) {
 #line 18 "examples/retry.dwf"
         DWF_AT(c, 18, 7);
-        const char *t_2 = cJSON_GetStringValue(dwf_concat(c, 3, dwf_str(c, "Payment service unavailable (attempt "), dwf_input(c), dwf_str(c, ")")));
+        const char *t_2 = cJSON_GetStringValue(dwf_concat(c, 3, dwf_str(c, "Payment service unavailable (attempt "), dwf_attempt(c), dwf_str(c, ")")));
         return dwf_fail(c, "Error", t_2);
     }
 #line 20 "examples/retry.dwf"
     DWF_AT(c, 20, 5);
-    *out = dwf_obj(c, 3, "status", dwf_str(c, "paid"), "attempt", dwf_input(c), "timestamp", dwf_builtin(c, "now", 0, NULL));
+    *out = dwf_obj(c, 3, "status", dwf_str(c, "paid"), "attempt", dwf_attempt(c), "timestamp", dwf_builtin(c, "now", 0, NULL));
     DWF_CHECK(c);
     return DWF_OK;
 }

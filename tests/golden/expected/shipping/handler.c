@@ -65,7 +65,7 @@ static int poll_check_1(dwf_ctx *c, void *frame, dwf_val *item, dwf_val *index, 
     DWF_CHECK(c);
 #line 39 "examples/shipping.dwf"
     DWF_AT(c, 39, 5);
-    *out = dwf_obj(c, 3, "status", dwf_get(c, dwf_get(c, f->u_r_2, "body"), "status"), "checks", dwf_binop(c, DWF_OP_ADD, dwf_get(c, f->u_state, "checks"), dwf_num(c, 1)), "attempt", dwf_input(c));
+    *out = dwf_obj(c, 3, "status", dwf_get(c, dwf_get(c, f->u_r_2, "body"), "status"), "checks", dwf_binop(c, DWF_OP_ADD, dwf_get(c, f->u_state, "checks"), dwf_num(c, 1)), "attempt", dwf_attempt(c));
     DWF_CHECK(c);
     return DWF_OK;
 }
