@@ -36,6 +36,9 @@ const char *dwf__source(dwf_ctx *c);
 dwf_val *dwf__input(dwf_ctx *c);
 /* Inside a waitForCallback submitter: the callback id, else NULL. */
 const char *dwf__callback_id(dwf_ctx *c);
+/* Nonzero if the host asked for no step log lines (dwf_invoke_opts.quiet: `dwf run --quiet`).
+ * Optional: log.c references it weakly, so until the core defines it logs are never quiet. */
+int dwf__quiet(dwf_ctx *c);
 
 /* ---- provided by the value layer ---------------------------------------------------------- */
 /* Render a value as a string the way template interpolation does (strings raw, others JSON).
