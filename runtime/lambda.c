@@ -34,10 +34,6 @@
 
 #include "sigv4.h"
 
-/* The replay core lands separately; until it is linked in, the reference stays weak so libdwf
- * still links and dwf_lambda_main reports an init error instead. */
-#pragma weak dwf_run_invocation
-
 #define API_VERSION_PATH "/2025-12-01"
 #define RUNTIME_API_VERSION "/2018-06-01"
 #define STATE_PAGE_SIZE "1000"
@@ -864,8 +860,9 @@ int dwf_lambda_main(const dwf_workflow *wf) {
         fprintf(stderr, "dwf: curl_global_init failed\n");
         return 1;
     }
-    dwf__lambda_runner run = dwf_run_invocation ? dwf_run_invocation : NULL;
-    int rc = dwf__lambda_loop(wf, addr, run, 0);
+    /* A strong reference on purpose: it is what pulls the replay core out of libdwf.a into
+     * a bootstrap linked without --whole-archive. */
+    int rc = dwf__lambda_loop(wf, addr, dwf_run_invocation, 0);
     curl_global_cleanup();
     return rc;
 }
