@@ -80,6 +80,16 @@ int dwf_engine_invoke(dwf_service *s, const char *arn, const dwf_engine_opts *o,
     char request_id[40];
     if (dwf_service_begin_invocation(s, arn, &event, request_id, err) != 0) return -1;
     double start = dwf_service_now(s);
+    /* What changed outside the handler (a wait ended, a callback answered) is progress too. */
+    const cJSON *upd = cJSON_GetObjectItemCaseSensitive(event, "UpdatedOperationIds");
+    const cJSON *ops = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(event, "InitialExecutionState"),
+                                                       "Operations");
+    for (const cJSON *u = cJSON_IsArray(upd) && o->on_operation ? upd->child : NULL; u; u = u->next)
+        for (const cJSON *op = cJSON_IsArray(ops) ? ops->child : NULL; op; op = op->next) {
+            const cJSON *id = cJSON_GetObjectItemCaseSensitive(op, "Id");
+            if (cJSON_IsString(id) && cJSON_IsString(u) && strcmp(id->valuestring, u->valuestring) == 0)
+                o->on_operation(o->progress_arg, arn, op);
+        }
     dwf_error fault = {{0}, {0}};
     cJSON *response = NULL;
     char fn[256];

@@ -185,17 +185,20 @@ S=$T/approval.db
 "$DWF" run "$EX/approval.dwf" --skip-time --detach --json --store "$S" >"$T/l.json" 2>/dev/null
 LARN=$(sed -n 's/.*"ExecutionArn":[[:space:]]*"\([^"]*\)".*/\1/p' "$T/l.json")
 holder=
+before=$(dump "$S" 2>&1)
+# The holder takes the write lock, says so with a marker file, and lets go when it is removed.
+H=$T/lock-held
 if command -v sqlite3 >/dev/null; then
-  (echo "BEGIN EXCLUSIVE;"; sleep 3; echo "COMMIT;") | sqlite3 "$S" & holder=$!
+  sqlite3 "$S" "BEGIN EXCLUSIVE;" ".shell touch $H; while [ -f $H ]; do sleep 0.1; done" >/dev/null & holder=$!
 elif command -v python3 >/dev/null; then
-  python3 -c "import sqlite3,sys,time; c=sqlite3.connect(sys.argv[1], isolation_level=None); c.execute('BEGIN EXCLUSIVE'); time.sleep(3)" "$S" & holder=$!
+  python3 -c "import os,sqlite3,sys,time; c=sqlite3.connect(sys.argv[1], isolation_level=None); c.execute('BEGIN EXCLUSIVE'); open(sys.argv[2],'w').close()
+while os.path.exists(sys.argv[2]): time.sleep(0.1)" "$S" "$H" & holder=$!
 fi
-if [ -z "$holder" ]; then fail locked_store "neither sqlite3 nor python3 to hold a lock"
+for _ in $(seq 1 100); do [ -f "$H" ] && break; sleep 0.1; done
+if [ -z "$holder" ] || [ ! -f "$H" ]; then fail locked_store "could not hold a lock (neither sqlite3 nor python3 did)"
 else
-  sleep 0.5
-  before=$(dump "$S" 2>&1)
   DWF_BUSY_TIMEOUT_MS=300 "$DWF" stop "$LARN" --store "$S" >/dev/null 2>"$T/err"; rc=$?
-  wait $holder
+  rm -f "$H"; wait $holder
   after=$(dump "$S" 2>&1)
   if [ $rc -eq 1 ] && grep -q StoreLockedException "$T/err" && grep -q "database is locked" "$T/err" && [ "$before" = "$after" ]; then
     pass locked_store
