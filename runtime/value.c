@@ -21,7 +21,8 @@
  *               are not valid UTF-8 become U+FFFD, as JavaScript's TextDecoder does, so every
  *               string prints as valid JSON. len() counts code points (JavaScript counts UTF-16
  *               units: differs only for characters outside the BMP, such as emoji). < and >
- *               on strings compare code points (byte order of UTF-8).
+ *               on strings compare code points (byte order of UTF-8). A lone UTF-16
+ *               surrogate from JSON ("\ud800") is kept, as JSON.parse keeps it (is_surrogate).
  *  Objects      Keys are unique, in insertion order; a repeated key replaces the value in place
  *               (like a JavaScript object literal and JSON.parse).
  *  Truthiness   false, null, 0, "" and a missing value are false; everything else, including
@@ -217,15 +218,30 @@ cJSON *dwf__new_string(const char *s, size_t n)
     return v;
 }
 
+/* A lone UTF-16 surrogate (JSON "\ud800" without its pair): JSON.parse keeps it in the
+ * string and JSON.stringify writes it back as "\ud800", so we keep it too, as the 3 bytes
+ * UTF-8 would use for it were it a character (ED A0..BF 80..BF, "WTF-8"). Only the JSON
+ * parser makes these; bytes from outside with that shape are invalid UTF-8 and become U+FFFD
+ * like any other. */
+static int is_surrogate(const unsigned char *s)
+{
+    return s[0] == 0xED && s[1] >= 0xA0 && s[1] <= 0xBF && s[2] >= 0x80 && s[2] <= 0xBF;
+}
+
 char *dwf__string_bytes(const char *s, size_t *n)
 {
     size_t len = strlen(s), o = 0;
     char *out = malloc(len + 1);
     if (!out) return NULL;
     for (size_t i = 0; i < len; i++) {
-        if ((unsigned char)s[i] == 0xC0 && (unsigned char)s[i + 1] == 0x80) {
+        const unsigned char *u = (const unsigned char *)s + i;
+        if (u[0] == 0xC0 && u[1] == 0x80) {
             out[o++] = '\0';
             i++;
+        } else if (is_surrogate(u)) { /* TextEncoder writes a lone surrogate as U+FFFD */
+            memcpy(out + o, "\xEF\xBF\xBD", 3);
+            o += 3;
+            i += 2;
         } else {
             out[o++] = s[i];
         }
@@ -466,6 +482,14 @@ static void buf_json_string(dwf__buf *b, const char *s)
             p++;
             run = p + 1;
             continue;
+        } else if (ch == 0xED && is_surrogate((const unsigned char *)p)) {
+            unsigned cp = 0xD000u | (((unsigned char)p[1] & 0x3Fu) << 6) | ((unsigned char)p[2] & 0x3Fu);
+            snprintf(u, sizeof u, "\\u%04x", cp);
+            dwf__buf_add(b, run, (size_t)(p - run));
+            dwf__buf_add(b, u, 6);
+            p += 2;
+            run = p + 1;
+            continue;
         }
         if (esc) {
             dwf__buf_add(b, run, (size_t)(p - run));
@@ -650,8 +674,7 @@ static char *jp_string(jparse *j)
                 else
                     j->p = save;
             }
-            /* A lone surrogate cannot be UTF-8: U+FFFD, as TextEncoder would write it. */
-            if (cp >= 0xD800 && cp <= 0xDFFF) cp = 0xFFFD;
+            /* A lone surrogate is kept as its 3-byte form (see is_surrogate). */
             buf_utf8(&b, cp);
             break;
         }
@@ -1057,6 +1080,7 @@ static size_t cp_len(const char *s)
     size_t n = strnlen(s, 4);
     size_t k = utf8_seq((const unsigned char *)s, n);
     if (!k && (unsigned char)s[0] == 0xC0 && (unsigned char)s[1] == 0x80) k = 2;
+    if (!k && n >= 3 && is_surrogate((const unsigned char *)s)) k = 3;
     return k ? k : 1;
 }
 

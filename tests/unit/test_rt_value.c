@@ -161,7 +161,16 @@ static void t_parse_json(void)
     EQ_JSON("{\"a\":3,\"b\":2}", J("{\"a\":1,\"b\":2,\"a\":3}")); /* node: {"a":3,"b":2} */
     EQ_JSON("\"a\\u0000b\"", J("\"a\\u0000b\""));
     EQ_JSON("\"\xF0\x9F\x98\x80\"", J("\"\\ud83d\\ude00\""));
-    EQ_JSON("\"\xEF\xBF\xBDx\"", J("\"\\ud800x\"")); /* lone surrogate */
+    /* lone surrogates are kept, as JSON.parse keeps them; node: JSON.stringify(JSON.parse(..)) */
+    EQ_JSON("\"\\ud800x\"", J("\"\\ud800x\""));
+    dwf_val *ls = J("\"\\ude00\\ud83d\"");
+    EQ_JSON("\"\\ude00\\ud83d\"", ls);
+    EQ_JSON("2", B("len", ls));
+    EQ_JSON("\"\\ud83d\"", dwf_index(C, ls, N(1)));
+    size_t bn = 0;
+    char *bytes = dwf__string_bytes(J("\"a\\ud800\"")->valuestring, &bn);
+    TT_ASSERT(bytes && bn == 4 && memcmp(bytes, "a\xEF\xBF\xBD", 4) == 0); /* Buffer.from: 61efbfbd */
+    free(bytes);
     EQ_JSON("[1,-0.5,1e+21,0,null]", J(" [ 1 , -5e-1, 1E21, -0, 1e999 ] "));
     EQ_JSON("\"/\\b\\f\\n\\r\\t\\\"\\\\\"", J("\"\\/\\b\\f\\n\\r\\t\\\"\\\\\""));
     EQ_JSON("{\"\":{}}", J("{\"\":{}}"));
