@@ -23,8 +23,10 @@
  *               units: differs only for characters outside the BMP, such as emoji). < and >
  *               on strings compare code points (byte order of UTF-8). A lone UTF-16
  *               surrogate from JSON ("\ud800") is kept, as JSON.parse keeps it (is_surrogate).
- *  Objects      Keys are unique, in insertion order; a repeated key replaces the value in place
- *               (like a JavaScript object literal and JSON.parse).
+ *  Objects      Keys are unique and kept in JavaScript's order: "array index" keys ("0",
+ *               "17") first in ascending order, then the others in insertion order (so
+ *               {b: 1, "2": 0} writes as {"2":0,"b":1}, as JSON.stringify does); a repeated
+ *               key replaces the value in place (like an object literal and JSON.parse).
  *  Truthiness   false, null, 0, "" and a missing value are false; everything else, including
  *               [] and {}, is true (JavaScript's rule).
  *  a + b        number + number adds; string + string concatenates; string + anything else
@@ -50,7 +52,7 @@
  *               zero iterations.
  *  Builtins     listed with their semantics at the top of builtin.c.
  *  JSON text    dwf__to_json is JSON.stringify byte for byte (checked against node on 606k
- *               random and edge-case doubles); dwf__parse_json is JSON.parse (strict RFC 8259,
+ *               random and edge-case doubles and 200k fuzzed JSON texts); dwf__parse_json is JSON.parse (strict RFC 8259,
  *               nesting up to 1000, a repeated key keeps its first position and its last
  *               value, 1e999 reads as null since JSON.stringify would write Infinity so). The
  *               replay core records payloads with these, not cJSON's printer, so a replayed
