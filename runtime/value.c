@@ -44,7 +44,8 @@
  *  a ?? b       b when a is null or missing, else a.
  *  a.key        null when a is not an object or lacks key: like optional chaining `a?.key`,
  *               never an error, so `input.orderId ?? "ORD-001"` works on any input.
- *  a[i]         arrays by integer index (out of range, negative or fractional: null); strings
+ *  a[i]         arrays by integer index, or its canonical text ("2", as JavaScript allows;
+ *               out of range, negative or fractional: null); strings
  *               by integer index give one character; objects by string key (a number key is
  *               used as its text: o[1] is o["1"]); anything else null.
  *  "${x}"       interpolation: strings raw, numbers as above, everything else as JSON.
@@ -1090,6 +1091,8 @@ dwf_val *dwf_index(dwf_ctx *c, dwf_val *v, dwf_val *index)
 {
     if (v && cJSON_IsArray(v)) {
         long long i = as_index(index);
+        unsigned long k;
+        if (index && cJSON_IsString(index) && index_key(index->valuestring, &k)) i = (long long)k;
         if (i >= 0 && i <= 0x7fffffff) {
             cJSON *item = cJSON_GetArrayItem(v, (int)i);
             if (item) return item;

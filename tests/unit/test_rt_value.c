@@ -262,7 +262,9 @@ static void t_get_and_index(void)
     EQ_JSON("null", dwf_index(C, arr, N(3)));
     EQ_JSON("null", dwf_index(C, arr, N(-1)));
     EQ_JSON("null", dwf_index(C, arr, N(1.5)));
-    EQ_JSON("null", dwf_index(C, arr, S("0")));
+    EQ_JSON("10", dwf_index(C, arr, S("0")));  /* JavaScript: arr["0"] is arr[0] */
+    EQ_JSON("null", dwf_index(C, arr, S("01"))); /* not an index: a property nobody has */
+    EQ_JSON("null", dwf_index(C, arr, S("x")));
     EQ_JSON("null", dwf_index(C, arr, N(1e300)));
     EQ_JSON("{\"b\":[10,20,{\"c\":\"x\"}]}", dwf_index(C, o, S("a")));
     EQ_JSON("\"one\"", dwf_index(C, o, N(1))); /* o[1] is o["1"] */
