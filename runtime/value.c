@@ -44,10 +44,10 @@
  *  a ?? b       b when a is null or missing, else a.
  *  a.key        null when a is not an object or lacks key: like optional chaining `a?.key`,
  *               never an error, so `input.orderId ?? "ORD-001"` works on any input.
- *  a[i]         arrays by integer index, or its canonical text ("2", as JavaScript allows;
- *               out of range, negative or fractional: null); strings
- *               by integer index give one character; objects by string key (a number key is
- *               used as its text: o[1] is o["1"]); anything else null.
+ *  a[i]         arrays by integer index or its canonical text ("2", as JavaScript allows;
+ *               out of range, negative or fractional: null); strings by integer index give
+ *               one character; objects by string key (a number key is used as its text: o[1]
+ *               is o["1"]); anything else null.
  *  "${x}"       interpolation: strings raw, numbers as above, everything else as JSON.
  *  for x in v   arrays give their items, objects their keys (as strings); anything else is
  *               zero iterations.
