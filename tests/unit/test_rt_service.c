@@ -922,6 +922,136 @@ static void test_store_errors(void)
     if (system(cmd) != 0) printf("cleanup failed\n");
 }
 
+/* The child execution a CHAINED_INVOKE operation started (from its ChainedInvokeStarted event). */
+static void child_of(dwf_service *s, const char *arn, const char *op_id, char out[512])
+{
+    out[0] = '\0';
+    cJSON *ev = events(s, arn);
+    for (cJSON *e = ev ? ev->child : NULL; e; e = e->next)
+        if (strcmp(S(e, "EventType"), "ChainedInvokeStarted") == 0 && strcmp(S(e, "Id"), op_id) == 0)
+            snprintf(out, 512, "%s", S(cJSON_GetObjectItemCaseSensitive(e, "ChainedInvokeStartedDetails"), "DurableExecutionArn"));
+    cJSON_Delete(ev);
+}
+
+static void test_all_event_types(void)
+{
+    dwf_service *s = open_store(0);
+    if (!s) return;
+    register_fn(s, "fn", 600, 1);
+    register_fn(s, "target", 600, 1);
+    register_fn(s, "slow", 5, 1);
+    run r;
+    TT_EQ_INT(0, start(s, "fn", "\"{}\"", &r));
+    dwf_error err;
+    cJSON *out = NULL;
+    TT_EQ_INT(0, ckpt(s, &r,
+                      "[{\"Id\":\"c1\",\"Type\":\"CONTEXT\",\"SubType\":\"RunInChildContext\",\"Action\":\"START\"},"
+                      "{\"Id\":\"c1\",\"Type\":\"CONTEXT\",\"Action\":\"SUCCEED\",\"Payload\":\"1\",\"ContextOptions\":{\"ReplayChildren\":true}},"
+                      "{\"Id\":\"c2\",\"Type\":\"CONTEXT\",\"Action\":\"START\"},"
+                      "{\"Id\":\"c2\",\"Type\":\"CONTEXT\",\"Action\":\"FAIL\",\"Error\":{\"ErrorType\":\"StepError\"}},"
+                      "{\"Id\":\"w\",\"Type\":\"WAIT\",\"Action\":\"START\",\"WaitOptions\":{\"WaitSeconds\":100}},"
+                      "{\"Id\":\"s1\",\"Type\":\"STEP\",\"Action\":\"START\"},{\"Id\":\"s1\",\"Type\":\"STEP\",\"Action\":\"SUCCEED\",\"Payload\":\"1\"},"
+                      "{\"Id\":\"s2\",\"Type\":\"STEP\",\"Action\":\"FAIL\",\"Error\":{\"ErrorMessage\":\"x\"}},"
+                      "{\"Id\":\"k1\",\"Type\":\"CALLBACK\",\"Action\":\"START\"},"
+                      "{\"Id\":\"k2\",\"Type\":\"CALLBACK\",\"Action\":\"START\"},"
+                      "{\"Id\":\"k3\",\"Type\":\"CALLBACK\",\"Action\":\"START\",\"CallbackOptions\":{\"TimeoutSeconds\":1}},"
+                      "{\"Id\":\"i1\",\"Type\":\"CHAINED_INVOKE\",\"Action\":\"START\",\"ChainedInvokeOptions\":{\"FunctionName\":\"target\"}},"
+                      "{\"Id\":\"i2\",\"Type\":\"CHAINED_INVOKE\",\"Action\":\"START\",\"ChainedInvokeOptions\":{\"FunctionName\":\"target\"}},"
+                      "{\"Id\":\"i3\",\"Type\":\"CHAINED_INVOKE\",\"Action\":\"START\",\"ChainedInvokeOptions\":{\"FunctionName\":\"slow\"}},"
+                      "{\"Id\":\"i4\",\"Type\":\"CHAINED_INVOKE\",\"Action\":\"START\",\"ChainedInvokeOptions\":{\"FunctionName\":\"target\"}}]",
+                      &out, &err));
+    cJSON *c1 = find_op(new_ops(out), "c1");
+    TT_EQ_STR("SUCCEEDED", S(c1, "Status"));
+    TT_ASSERT(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(c1, "ContextDetails"), "ReplayChildren")));
+    TT_EQ_STR("FAILED", S(find_op(new_ops(out), "c2"), "Status"));
+    char k1[1100], k2[1100];
+    snprintf(k1, sizeof k1, "%s", S(cJSON_GetObjectItemCaseSensitive(find_op(new_ops(out), "k1"), "CallbackDetails"), "CallbackId"));
+    snprintf(k2, sizeof k2, "%s", S(cJSON_GetObjectItemCaseSensitive(find_op(new_ops(out), "k2"), "CallbackDetails"), "CallbackId"));
+    cJSON_Delete(out);
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"w\",\"Type\":\"WAIT\",\"Action\":\"CANCEL\"}]", &out, &err));
+    TT_EQ_STR("CANCELLED", S(find_op(new_ops(out), "w"), "Status"));
+    cJSON_Delete(out);
+    expect_reject(s, &r, "[{\"Id\":\"w\",\"Type\":\"WAIT\",\"Action\":\"CANCEL\"}]", "InvalidParameterValueException",
+                  "Invalid current WAIT state to cancel.");
+    cJSON *pending = J("{\"Status\":\"PENDING\"}");
+    TT_EQ_INT(0, dwf_service_end_invocation(s, r.arn, r.req, vclock, pending, NULL, &err));
+    TT_EQ_INT(0, dwf_service_callback_succeed(s, k1, "", 0, &err));
+    cJSON *op = op_of(s, r.arn, "k1");
+    TT_ASSERT(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(op, "CallbackDetails"), "Result") == NULL);
+    cJSON_Delete(op);
+    TT_EQ_INT(0, dwf_service_callback_fail(s, k2, NULL, &err));
+    char a1[512], a2[512], a3[512], a4[512];
+    child_of(s, r.arn, "i1", a1);
+    child_of(s, r.arn, "i2", a2);
+    child_of(s, r.arn, "i3", a3);
+    child_of(s, r.arn, "i4", a4);
+    TT_ASSERT(a1[0] && a2[0] && a3[0] && a4[0]);
+    cJSON *ok = J("{\"Status\":\"SUCCEEDED\",\"Result\":\"7\"}"), *bad = J("{\"Status\":\"FAILED\",\"Error\":{\"ErrorType\":\"Boom\",\"ErrorMessage\":\"no\"}}");
+    cJSON *so = NULL;
+    TT_EQ_INT(0, dwf_service_end_invocation(s, a1, "r1", vclock, ok, NULL, &err));
+    TT_EQ_INT(0, dwf_service_end_invocation(s, a2, "r2", vclock, bad, NULL, &err));
+    TT_EQ_INT(0, dwf_service_stop(s, a4, NULL, &so, &err));
+    cJSON_Delete(so);
+    vclock += 5000; /* k3's 1 s deadline and slow's 5 s execution timeout */
+    TT_EQ_INT(0, dwf_service_fire_timers(s, NULL, NULL, &err));
+    op = op_of(s, r.arn, "i2");
+    TT_EQ_STR("FAILED", S(op, "Status"));
+    TT_EQ_STR("Boom", S(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(op, "ChainedInvokeDetails"), "Error"), "ErrorType"));
+    cJSON_Delete(op);
+    const char *want[][2] = {{"i1", "SUCCEEDED"}, {"i3", "TIMED_OUT"}, {"i4", "STOPPED"}, {"k3", "TIMED_OUT"}};
+    for (int i = 0; i < 4; i++) {
+        op = op_of(s, r.arn, want[i][0]);
+        TT_EQ_STR(want[i][1], S(op, "Status"));
+        cJSON_Delete(op);
+    }
+    TT_EQ_INT(0, dwf_service_end_invocation(s, r.arn, r.req, vclock, NULL, &(dwf_error){"X", "y"}, &err));
+    cJSON *ev = NULL;
+    TT_EQ_INT(0, dwf_service_begin_invocation(s, r.arn, &ev, r.req, &err));
+    cJSON_Delete(ev);
+    TT_EQ_INT(0, dwf_service_end_invocation(s, r.arn, r.req, vclock, ok, NULL, &err));
+
+    /* Every one of the 24 event types, across the store. */
+    static const char *const all[] = {
+        "ExecutionStarted", "ExecutionSucceeded", "ExecutionFailed", "ExecutionStopped", "ExecutionTimedOut",
+        "ContextStarted", "ContextSucceeded", "ContextFailed", "WaitStarted", "WaitSucceeded", "WaitCancelled",
+        "StepStarted", "StepSucceeded", "StepFailed", "ChainedInvokeStarted", "ChainedInvokeSucceeded",
+        "ChainedInvokeFailed", "ChainedInvokeTimedOut", "ChainedInvokeStopped", "CallbackStarted",
+        "CallbackSucceeded", "CallbackFailed", "CallbackTimedOut", "InvocationCompleted"};
+    /* WaitSucceeded comes from a wait that ends: one more execution. */
+    run w;
+    TT_EQ_INT(0, start(s, "fn", "\"{}\"", &w));
+    TT_EQ_INT(0, ckpt(s, &w, "[{\"Id\":\"w\",\"Type\":\"WAIT\",\"Action\":\"START\",\"WaitOptions\":{\"WaitSeconds\":1}}]", NULL, &err));
+    vclock += 1000;
+    TT_EQ_INT(0, dwf_service_fire_timers(s, NULL, NULL, &err));
+    char seen[4096] = ",";
+    cJSON *list = NULL;
+    TT_EQ_INT(0, dwf_service_list_executions(s, NULL, &list, &err));
+    TT_EQ_INT(6, cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(list, "DurableExecutions")));
+    for (cJSON *x = cJSON_GetObjectItemCaseSensitive(list, "DurableExecutions")->child; x; x = x->next) {
+        cJSON *evs = events(s, S(x, "DurableExecutionArn"));
+        for (cJSON *e = evs ? evs->child : NULL; e; e = e->next) {
+            char key[64];
+            snprintf(key, sizeof key, ",%s,", S(e, "EventType"));
+            if (!strstr(seen, key)) strncat(seen, key + 1, sizeof seen - strlen(seen) - 1);
+            char details[96];
+            snprintf(details, sizeof details, "%sDetails", S(e, "EventType"));
+            TT_ASSERT(cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(e, details)));
+        }
+        cJSON_Delete(evs);
+    }
+    cJSON_Delete(list);
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        char key[64];
+        snprintf(key, sizeof key, ",%s,", all[i]);
+        if (!strstr(seen, key)) printf("missing event type %s\n", all[i]);
+        TT_ASSERT(strstr(seen, key) != NULL);
+    }
+    cJSON_Delete(ok);
+    cJSON_Delete(bad);
+    cJSON_Delete(pending);
+    close_store(s);
+}
+
 int main(void)
 {
     TT_RUN(test_start_and_event);
@@ -938,5 +1068,6 @@ int main(void)
     TT_RUN(test_execution_checkpoint);
     TT_RUN(test_retention);
     TT_RUN(test_store_errors);
+    TT_RUN(test_all_event_types);
     return TT_EXIT();
 }
