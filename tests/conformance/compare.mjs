@@ -248,6 +248,17 @@ if (!dwfOps) {
     }
   }
   check("payload-shapes", pdiffs.length === 0, pdiffs.slice(0, 3).join("; "));
+
+  // Same keys in the same order: a payload is JSON text, so the order is part of the bytes
+  // (e.g. a map's {"all":[{"result","index","status"}],"completionReason"}).
+  const odiffs = [];
+  for (const s of sdkOps) {
+    const js = tryParse(payloadOf(s)), jd = tryParse(payloadOf(byId.get(s.Id)));
+    if (!js.ok || !jd.ok || shapeDiff(js.value, jd.value)) continue; // reported above
+    const ko = keyOrderDiff(js.value, jd.value);
+    if (ko) odiffs.push(`${label(s)} ${ko}`);
+  }
+  check("payload-key-order", odiffs.length === 0, odiffs.slice(0, 3).join("; "));
 }
 
 if (sdk && dwfStatus === "SUCCEEDED") {

@@ -30,6 +30,7 @@ const cases = [
   ["wrong-attempt", (o) => { o[1].StepDetails.Attempt = 1; }, ["operations", "attempt-2"]],
   ["missing-result-key", (o, r) => { delete r.step3.status; }, ["result-shape", "result-key-order"]],
   ["reordered-keys", (o, r) => { const s = r.step1; delete r.step1; r.step1 = s; }, ["result-key-order"]],
+  ["payload-key-order", (o) => { o[0].StepDetails.Result = o[0].StepDetails.Result.replace(/^\{"status":("[^"]*"),"timestamp":(\d+)\}$/, '{"timestamp":$2,"status":$1}'); }, ["payload-key-order"]],
   ["payload-type", (o) => { o[2].StepDetails.Result = o[2].StepDetails.Result.replace(/"timestamp":(\d+)/, '"timestamp":"$1"'); }, ["payload-shapes"]],
   ["extra-op", (o) => { o.push({ Id: "ffffffffffffffff", Type: "STEP", SubType: "Step", Name: "x", Status: "SUCCEEDED" }); }, ["operations"]],
 ];
