@@ -212,10 +212,11 @@ void dwf__checkpoint_drop(dwf__inv *inv);
 /* A child context operation (CONTEXT): group, compensation, batch item, waitForCallback.
  * `fn` runs on the child context with `arg`. On DWF_ERROR, *err receives the error thrown
  * inside (caller frees) and nothing is set on c. `cancel` (may be NULL) is the flag a batch
- * raises to drop this child's later checkpoints. */
+ * raises to drop this child's later checkpoints; start_sent: the caller already queued START. */
 typedef int (*dwf__child_fn)(dwf_ctx *child, void *arg, dwf_val **out);
 int dwf__run_child(dwf_ctx *c, const char *sid, const char *name, const char *subtype,
-                   dwf__child_fn fn, void *arg, const int *cancel, dwf_val **out, cJSON **err);
+                   dwf__child_fn fn, void *arg, const int *cancel, int start_sent,
+                   dwf_val **out, cJSON **err);
 /* Run the registered compensations (saga) after the workflow body failed. */
 int dwf__run_compensations(dwf_ctx *root);
 

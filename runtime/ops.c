@@ -441,7 +441,8 @@ int dwf_await(dwf_ctx *c, dwf_val *callback, dwf_val **out)
 
 /* ---- child contexts -------------------------------------------------------------------- */
 int dwf__run_child(dwf_ctx *c, const char *sid, const char *name, const char *subtype,
-                   dwf__child_fn fn, void *arg, const int *cancel, dwf_val **out, cJSON **err)
+                   dwf__child_fn fn, void *arg, const int *cancel, int start_sent,
+                   dwf_val **out, cJSON **err)
 {
     *err = NULL;
     char id[17];
@@ -471,8 +472,8 @@ int dwf__run_child(dwf_ctx *c, const char *sid, const char *name, const char *su
      * children's records, and nothing is checkpointed for the context itself. */
     int recorded = dwf__status_terminal(st);
     int rc = DWF_OK;
-    if (!op) {
-        c->replaying = 0;
+    if (!op) c->replaying = 0;
+    if (!op && !start_sent) {
         rc = dwf__checkpoint(c, dwf__update_new(c, id, "CONTEXT", subtype, "START", name), 0);
     }
     dwf_val *v = NULL;
@@ -563,7 +564,7 @@ int dwf_group(dwf_ctx *c, const char *name, dwf_fn body, void *frame, dwf_val **
     if (!sid) return oom(c);
     block_arg b = {body, frame};
     cJSON *err = NULL;
-    int rc = dwf__run_child(c, sid, name, "RunInChildContext", run_block, &b, NULL, out, &err);
+    int rc = dwf__run_child(c, sid, name, "RunInChildContext", run_block, &b, NULL, 0, out, &err);
     free(sid);
     return rc == DWF_ERROR ? child_failed(c, err) : rc;
 }
@@ -608,7 +609,7 @@ int dwf_wait_for_callback(dwf_ctx *c, const char *name, dwf_fn submitter, void *
     if (!sid) return oom(c);
     wfc_arg w = {submitter, frame, opts, {submit_retry, DWF_AT_LEAST_ONCE, NULL}};
     cJSON *err = NULL;
-    int rc = dwf__run_child(c, sid, name, "WaitForCallback", run_wfc, &w, NULL, out, &err);
+    int rc = dwf__run_child(c, sid, name, "WaitForCallback", run_wfc, &w, NULL, 0, out, &err);
     free(sid);
     if (rc != DWF_ERROR) return rc;
     /* The SDK's errorMapper: callback errors pass through, a submitter StepError becomes
@@ -826,7 +827,7 @@ int dwf__run_compensations(dwf_ctx *root)
         block_arg b = {cp->fn, cp->frame};
         cJSON *err = NULL;
         dwf_val *ignored = NULL;
-        rc = dwf__run_child(root, sid, name, "RunInChildContext", run_block, &b, NULL, &ignored, &err);
+        rc = dwf__run_child(root, sid, name, "RunInChildContext", run_block, &b, NULL, 0, &ignored, &err);
         free(sid);
         free(name);
         cJSON_Delete(err); /* a failed compensation is recorded (CONTEXT FAILED); the rest still run */

@@ -40,8 +40,11 @@ typedef struct batch {
 
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int next, active, running, succ, fail, completed, fatal_rc;
+    int next;     /* items [0, next) are started (claimed) */
+    int run_next; /* items [0, run_next) have been taken by a worker */
+    int active, running, succ, fail, completed, fatal_rc;
     int *status;
+    unsigned char *start_sent; /* START queued up front, in index order, as the SDK does */
     int *cancel;
     dwf_val **results;
     cJSON **errors; /* owned */
@@ -120,14 +123,22 @@ static void *worker(void *arg)
     dwf_ctx local = b->bctx; /* per-thread: run_child writes its caller's replay flag */
     pthread_mutex_lock(&b->mu);
     for (;;) {
-        while (!b->completed && b->next < b->n && b->active >= b->maxc && b->running > 0)
-            pthread_cond_wait(&b->cv, &b->mu);
-        if (b->completed || b->next >= b->n || b->active >= b->maxc) break;
-        if (!b->replay_only && !should_continue(b)) break;
-        int i = b->next++;
-        b->active++;
+        int i;
+        if (b->completed) break; /* started items nobody took stay STARTED */
+        if (b->run_next < b->next) {
+            i = b->run_next++;
+        } else if (b->next < b->n && b->active < b->maxc && (b->replay_only || should_continue(b))) {
+            i = b->next++;
+            b->run_next++;
+            b->active++;
+            b->status[i] = IT_STARTED;
+        } else if (b->next < b->n && b->active >= b->maxc && b->running > 0) {
+            pthread_cond_wait(&b->cv, &b->mu); /* a running item may free a slot */
+            continue;
+        } else {
+            break;
+        }
         b->running++;
-        b->status[i] = IT_STARTED;
         pthread_mutex_unlock(&b->mu);
 
         char *sid = dwf__child_step_id(b->sid, i + 1);
@@ -145,7 +156,7 @@ static void *worker(void *arg)
             item_arg ia = {b, i};
             if (!skipped)
                 rc = dwf__run_child(&local, sid, b->names[i], b->item_subtype, run_item, &ia,
-                                    &b->cancel[i], &v, &err);
+                                    &b->cancel[i], b->start_sent[i], &v, &err);
         }
         free(sid);
 
@@ -318,8 +329,28 @@ static int run_batch(batch *b, const char *name, const char *subtype, dwf_val **
     b->cancel = calloc(b->n + 1, sizeof *b->cancel);
     b->results = calloc(b->n + 1, sizeof *b->results);
     b->errors = calloc(b->n + 1, sizeof *b->errors);
+    b->start_sent = calloc(b->n + 1, 1);
     int rc = DWF_OK;
-    if (!b->status || !b->cancel || !b->results || !b->errors) rc = oom(c);
+    if (!b->status || !b->cancel || !b->results || !b->errors || !b->start_sent) rc = oom(c);
+    /* The SDK starts the first wave synchronously: every item up to max_concurrency is
+     * STARTED, and its CONTEXT START queued in index order, before any item body runs. */
+    for (int i = 0; rc == DWF_OK && !b->replay_only && i < b->n && i < b->maxc; i++) {
+        char *isid = dwf__child_step_id(b->sid, i + 1);
+        if (!isid) {
+            rc = oom(c);
+            break;
+        }
+        char iid[17];
+        dwf_hash_id(isid, iid);
+        free(isid);
+        if (!dwf__op_get(c->inv, iid)) {
+            rc = dwf__checkpoint(&b->bctx, dwf__update_new(&b->bctx, iid, "CONTEXT", b->item_subtype, "START", b->names[i]), 0);
+            b->start_sent[i] = 1;
+        }
+        b->status[i] = IT_STARTED;
+        b->next++;
+        b->active++;
+    }
     if (rc == DWF_OK) {
         pthread_mutex_init(&b->mu, NULL);
         pthread_cond_init(&b->cv, NULL);
@@ -397,6 +428,7 @@ static int run_batch(batch *b, const char *name, const char *subtype, dwf_val **
     free(b->cancel);
     free(b->results);
     free(b->errors);
+    free(b->start_sent);
     return rc;
 }
 

@@ -1133,6 +1133,13 @@ static void test_parallel_threads(void)
      * (Wall time depends on the machine's load; on 2 idle cores it is about 0.7 s.) */
     double first_end = fmin(branch_end[0], fmin(branch_end[1], branch_end[2]));
     TT_ASSERT(branch_start[0] < first_end && branch_start[1] < first_end && branch_start[2] < first_end);
+    /* START order as the SDK's: the Parallel, then every branch, then the steps inside */
+    const char *order[] = {"1", "1-1", "1-2", "1-3"};
+    for (int i = 0; i < 4; i++) {
+        char id[17];
+        dwf_hash_id(order[i], id);
+        TT_EQ_STR(id, sget(cJSON_GetArrayItem(f.ops, i), "Id"));
+    }
     TT_EQ_STR("Parallel", op_field(&f, "1", "SubType"));
     TT_ASSERT(op_field(&f, "1", "Name") == NULL);
     TT_EQ_STR("parallel-branch-0", op_field(&f, "1-1", "Name"));
@@ -1630,6 +1637,90 @@ static void test_misuse_and_wait_until(void)
     fake_free(&f);
 }
 
+/* ---- completion while an item is in flight: STARTED, its checkpoints dropped ---------- */
+static int slow_step_body(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    (void)fr;
+    bump(10);
+    burn_cpu(0.3, 1);
+    *out = dwf_num(c, 7);
+    return DWF_OK;
+}
+static int br_fail_now(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    (void)fr;
+    (void)out;
+    return dwf_fail(c, "Boom", "failed at once");
+}
+static int br_slow(dwf_ctx *c, void *fr, dwf_val **out) { return dwf_step(c, "slow", slow_step_body, fr, NULL, out); }
+static int wf_failfast(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    frame1 *f = fr;
+    static const dwf_branch br[] = {{"quick-fail", br_fail_now}, {"slow", br_slow}};
+    DWF_TRY(dwf_parallel(c, NULL, br, 2, f, NULL, &f->a));
+    *out = f->a;
+    return DWF_OK;
+}
+
+static void test_inflight_at_completion(void)
+{
+    fake f;
+    fake_init(&f);
+    memset(side_effects, 0, sizeof side_effects);
+    dwf_workflow wf = WF(wf_failfast, sizeof(frame1));
+    cJSON *r = run_all(&f, &wf, "{}", 3);
+    TT_EQ_STR("SUCCEEDED", status_of(r));
+    /* The slow branch may or may not have begun its step (a thread cannot be stopped, but
+     * one that had not yet taken its item never runs it); either way nothing of it after
+     * the batch completed reaches the service. */
+    TT_ASSERT(side_effects[10] <= 1);
+    TT_ASSERT(!op_field(&f, "1-2-1", "Status") || strcmp(op_field(&f, "1-2-1", "Status"), "STARTED") == 0);
+    TT_EQ_STR("STARTED", op_field(&f, "1-2", "Status"));
+    TT_EQ_STR("FAILED", op_field(&f, "1-1", "Status"));
+    char *s = result_field(r, "startedCount");
+    TT_EQ_STR("1", s);
+    free(s);
+    s = result_field(r, "completionReason");
+    TT_EQ_STR("\"FAILURE_TOLERANCE_EXCEEDED\"", s);
+    free(s);
+    TT_EQ_STR("{\"all\":[{\"error\":{\"ErrorType\":\"ChildContextError\",\"ErrorMessage\":\"failed at once\","
+              "\"Cause\":{\"ErrorType\":\"Boom\",\"ErrorMessage\":\"failed at once\"}},\"index\":0,\"status\":\"FAILED\"},"
+              "{\"index\":1,\"status\":\"STARTED\"}],\"completionReason\":\"FAILURE_TOLERANCE_EXCEEDED\"}",
+              op_detail(&f, "1", "ContextDetails", "Result"));
+    cJSON_Delete(r);
+    fake_free(&f);
+}
+
+/* ---- the hash table and step-id order -------------------------------------------------- */
+static void test_hashmap_and_ids(void)
+{
+    dwf__map m;
+    TT_EQ_INT(0, dwf__map_init(&m, 4));
+    static int vals[5000];
+    char key[32];
+    int bad = 0;
+    for (int i = 0; i < 5000; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        if (dwf__map_put(&m, key, &vals[i], NULL) != 0) bad++;
+    }
+    for (int i = 0; i < 5000; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        if (dwf__map_get(&m, key) != &vals[i]) bad++;
+    }
+    TT_EQ_INT(0, bad);
+    void *old = NULL;
+    dwf__map_put(&m, "k7", &vals[0], &old);
+    TT_ASSERT(old == &vals[7]);
+    TT_EQ_INT(5000, m.len);
+    TT_ASSERT(dwf__map_get(&m, "nope") == NULL);
+    dwf__map_free(&m);
+    TT_ASSERT(dwf__step_id_cmp("2", "10") < 0);
+    TT_ASSERT(dwf__step_id_cmp("2-1-3", "2-1-10") < 0);
+    TT_ASSERT(dwf__step_id_cmp("3", "2-5") > 0);
+    TT_ASSERT(dwf__step_id_cmp("2", "2-1") < 0);
+    TT_EQ_INT(0, dwf__step_id_cmp("4-1", "4-1"));
+}
+
 int main(void)
 {
     TT_RUN(test_ids);
@@ -1656,5 +1747,7 @@ int main(void)
     TT_RUN(test_progress_hook);
     TT_RUN(test_replay_children);
     TT_RUN(test_misuse_and_wait_until);
+    TT_RUN(test_inflight_at_completion);
+    TT_RUN(test_hashmap_and_ids);
     return TT_EXIT();
 }
