@@ -34,88 +34,64 @@ done
 # glibc's own objects define (not need) the newer versions; everything else must stay <= 2.34.
 glibc_own='^(ld-linux.*|libc\.so\..*|libm\.so\..*|libmvec\.so\..*|libpthread\.so\..*|libdl\.so\..*|librt\.so\..*|libresolv\.so\..*|libanl\.so\..*|libutil\.so\..*|libnsl\.so\..*|libnss_.*|libBrokenLocale\.so\..*|libc_malloc_debug\.so\..*|libthread_db\.so\..*)$'
 
-# The stand-in `aws`: records each call's argv as a JSON line and answers what deploy.sh asks
-# the way AWS CLI v2 would (--query with dotted paths, --output text). `sleep` is stubbed too,
-# so waits for IAM propagation do not slow the test.
+# The stand-in `aws` (bash: it runs a dozen times per example, and python's start-up shows on
+# a loaded machine). It records each call's arguments, separated by \037, one call per \036,
+# in $FAKE_AWS_LOG, and answers what deploy.sh asks the way AWS CLI v2 would. `sleep` is
+# stubbed too, so waits for IAM propagation do not slow the test.
 mkdir -p "$work/fakebin"
 cat >"$work/fakebin/aws" <<'EOF'
-#!/usr/bin/env python3
-import json, os, sys
-args = sys.argv[1:]
-with open(os.environ["FAKE_AWS_LOG"], "a") as f:
-    f.write(json.dumps(args) + "\n")
-def opt(name):
-    for i, a in enumerate(args):
-        if a == name and i + 1 < len(args): return args[i + 1]
-        if a.startswith(name + "="): return a[len(name) + 1:]
-    return None
-valued = {"--region", "--output", "--profile", "--query", "--endpoint-url", "--cli-binary-format"}
-pos, skip = [], False
-for a in args:  # the service and the operation (and `configure get NAME`)
-    if skip: skip = False; continue
-    if a in valued: skip = True; continue
-    if a.startswith("-"): continue
-    pos.append(a)
-    if len(pos) == (3 if pos[0] == "configure" else 2): break
-acct, region = "123456789012", "us-east-1"
-fn = opt("--function-name") or "fn"
-base = fn.split(":function:")[-1].split(":")[0]
-farn = "arn:aws:lambda:%s:%s:function:%s" % (region, acct, base)
-role = opt("--role-name") or "role"
-answers = {
-    ("sts", "get-caller-identity"): {"Account": acct, "UserId": "AIDFAKE",
-                                     "Arn": "arn:aws:iam::%s:user/fake" % acct},
-    ("iam", "create-role"): {"Role": {"RoleName": role, "Arn": "arn:aws:iam::%s:role/%s" % (acct, role)}},
-    ("iam", "get-role"): {"Role": {"RoleName": role, "Arn": "arn:aws:iam::%s:role/%s" % (acct, role)}},
-    ("lambda", "create-function"): {"FunctionName": base, "FunctionArn": farn, "Version": "$LATEST",
-                                    "State": "Pending"},
-    ("lambda", "publish-version"): {"FunctionName": base, "FunctionArn": farn + ":1", "Version": "1"},
-    ("lambda", "invoke"): {"StatusCode": 202 if opt("--invocation-type") == "Event" else 200,
-                           "ExecutedVersion": "1"},
-}
-key = tuple(pos[:2])
-if key[:1] == ("configure",):
-    if "region" in pos: print(region)
-    sys.exit(0)
-if key == ("lambda", "get-function"):  # a fresh account: the function does not exist yet
-    sys.stderr.write("An error occurred (ResourceNotFoundException) when calling the GetFunction "
-                     "operation: Function not found: %s\n" % farn)
-    sys.exit(254)
-if key == ("lambda", "invoke"):  # the outfile is the one trailing positional argument
-    outfile = args[-1] if len(args) > 1 and not args[-1].startswith("-") and \
-        not args[-2].startswith("--") else None
-    if outfile:
-        with open(outfile, "w") as f: f.write('{"Status":"SUCCEEDED"}')
-ans = answers.get(key, {})
-q = opt("--query")
-if q:
-    for part in q.split("."):
-        ans = ans.get(part) if isinstance(ans, dict) else None
-if opt("--output") == "text" and not isinstance(ans, (dict, list)):
-    print("" if ans is None else ans)
-else:
-    print(json.dumps(ans))
+#!/usr/bin/env bash
+{ for a in "$@"; do printf '%s\037' "$a"; done; printf '\036'; } >>"$FAKE_AWS_LOG"
+args=("$@")
+opt() { local i; for ((i = 0; i + 1 < ${#args[@]}; i++)); do
+          [ "${args[i]}" = "$1" ] && { printf '%s' "${args[i+1]}"; return; }; done; }
+pos=() skip=0
+for a in "$@"; do   # the service and the operation (and `configure get NAME`)
+  if [ $skip = 1 ]; then skip=0; continue; fi
+  case $a in
+    --region|--output|--profile|--query|--endpoint-url|--cli-binary-format) skip=1; continue ;;
+    -*) continue ;;
+  esac
+  pos+=("$a")
+  [ ${#pos[@]} -ge 3 ] && break
+done
+acct=123456789012 region=us-east-1
+fn=$(opt --function-name); fn=${fn##*:function:}; fn=${fn%%:*}
+farn="arn:aws:lambda:$region:$acct:function:${fn:-fn}"
+role=$(opt --role-name)
+q=$(opt --query)
+case "${pos[0]:-} ${pos[1]:-}" in
+  "configure get") [ "${pos[2]:-}" = region ] && echo "$region" ;;
+  "sts get-caller-identity")
+    if [ "$q" = Account ]; then echo "$acct"
+    else echo "{\"Account\":\"$acct\",\"UserId\":\"AIDFAKE\",\"Arn\":\"arn:aws:iam::$acct:user/fake\"}"; fi ;;
+  "iam get-role"|"iam create-role")
+    if [ "$q" = Role.Arn ]; then echo "arn:aws:iam::$acct:role/$role"
+    else echo "{\"Role\":{\"RoleName\":\"$role\",\"Arn\":\"arn:aws:iam::$acct:role/$role\"}}"; fi ;;
+  "lambda get-function")   # a fresh account: the function does not exist yet
+    echo "An error occurred (ResourceNotFoundException) when calling the GetFunction operation: Function not found: $farn" >&2
+    exit 254 ;;
+  "lambda create-function")
+    echo "{\"FunctionName\":\"$fn\",\"FunctionArn\":\"$farn\",\"Version\":\"\$LATEST\",\"State\":\"Pending\"}" ;;
+  "lambda publish-version")
+    if [ "$q" = Version ]; then echo 1
+    else echo "{\"FunctionName\":\"$fn\",\"FunctionArn\":\"$farn:1\",\"Version\":\"1\"}"; fi ;;
+  "lambda invoke")
+    n=${#args[@]}   # the outfile is the one trailing positional argument
+    if [ $n -ge 2 ] && [ "${args[n-1]#-}" = "${args[n-1]}" ] && [ "${args[n-2]#--}" = "${args[n-2]}" ]; then
+      echo '{"Status":"SUCCEEDED"}' >"${args[n-1]}"
+    fi
+    if [ "$(opt --invocation-type)" = Event ]; then echo '{"StatusCode":202}'
+    else echo '{"StatusCode":200,"ExecutedVersion":"1"}'; fi ;;
+  *) echo '{}' ;;
+esac
+exit 0
 EOF
 printf '#!/bin/sh\nexit 0\n' >"$work/fakebin/sleep"
 chmod 755 "$work/fakebin/aws" "$work/fakebin/sleep"
 
-# The durable config a .dwf asks for, read from its text (an oracle independent of the
-# compiler): durable { retention = 1d  timeout = 120s }, defaults 14 days / 86400 s.
-expected_durable() {
-  python3 - "$1" <<'EOF'
-import json, re, sys
-text = open(sys.argv[1]).read()
-m = re.search(r"durable\s*\{([^}]*)\}", text)
-unit = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
-def secs(v):
-    m2 = re.fullmatch(r"([0-9.]+)(ms|s|m|h|d)", v)
-    return float(m2.group(1)) * unit[m2.group(2)]
-cfg = dict(re.findall(r"(\w+)\s*=\s*([0-9.]+(?:ms|s|m|h|d))", m.group(1))) if m else {}
-ret = int(secs(cfg["retention"]) // 86400) if "retention" in cfg else 14
-tmo = int(secs(cfg["timeout"])) if "timeout" in cfg else 86400
-print(json.dumps({"ExecutionTimeout": tmo, "RetentionPeriodInDays": ret}, sort_keys=True))
-EOF
-}
+# objdump results per distinct file (by checksum): the examples share their libraries.
+declare -A needed_of newer_of
 
 for ex in "${examples[@]}"; do
   name=$(basename "$ex" .dwf)
@@ -150,15 +126,19 @@ for ex in "${examples[@]}"; do
   missing="" newer=""
   for f in "$unz"/bin/* "$unz"/lib/*; do
     b=$(basename "$f")
-    dump=$(objdump -p -T "$f" 2>/dev/null)
-    for n in $(echo "$dump" | awk '$1 == "NEEDED" {print $2}'); do
+    sum=$(md5sum <"$f")
+    if [ -z "${needed_of[$sum]+set}" ]; then
+      dump=$(objdump -p -T "$f" 2>/dev/null)
+      needed_of[$sum]=$(echo "$dump" | awk '$1 == "NEEDED" {print $2}' | tr '\n' ' ')
+      newer_of[$sum]=$(echo "$dump" | sed -n '/^DYNAMIC SYMBOL TABLE/,$p' | grep -o 'GLIBC_2\.[0-9]\+' |
+                       sort -u -t. -k2,2n | awk -F. '$2 > 34' | tr '\n' ' ')
+    fi
+    for n in ${needed_of[$sum]}; do
       [ -e "$unz/lib/$n" ] || missing="$missing $b->$n"
     done
     # --- glibc 2.34 ---------------------------------------------------------------------------
     [[ $b =~ $glibc_own ]] && continue
-    v=$(echo "$dump" | sed -n '/^DYNAMIC SYMBOL TABLE/,$p' | grep -o 'GLIBC_2\.[0-9]\+' |
-        sort -u -t. -k2,2n | awk -F. '$2 > 34' | tr '\n' ' ')
-    [ -n "$v" ] && newer="$newer $b: $v;"
+    [ -n "${newer_of[$sum]}" ] && newer="$newer $b: ${newer_of[$sum]};"
   done
   if [ -n "$missing" ]; then fail "build_zip_${name}_self_contained" "not bundled:$missing"; else pass "build_zip_${name}_self_contained"; fi
 
@@ -196,12 +176,21 @@ for ex in "${examples[@]}"; do
   want_event=""
   [ "$name" = approval ] && want_event=yes
   [ "$name" = order ] && want_event=no
-  verdict=$(python3 - "$log" "$out/durable-config.json" "$(expected_durable "$ex")" "$want_event" "$out" 2>&1 <<'EOF'
-import json, os, sys
-calls = [json.loads(l) for l in open(sys.argv[1])]
+  verdict=$(python3 - "$log" "$out/durable-config.json" "$ex" "$want_event" "$out" 2>&1 <<'EOF'
+import json, os, re, sys
+calls = [c.split("\037")[:-1] for c in open(sys.argv[1], newline="").read().split("\036")[:-1]]
 cfg_file = json.load(open(sys.argv[2]))
-want_cfg = json.loads(sys.argv[3])
 want_event, out = sys.argv[4], sys.argv[5]
+# The durable config the .dwf asks for, read from its text (an oracle independent of the
+# compiler): durable { retention = 1d  timeout = 120s }, defaults 14 days / 86400 s.
+m = re.search(r"durable\s*\{([^}]*)\}", open(sys.argv[3]).read())
+unit = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+kv = dict(re.findall(r"(\w+)\s*=\s*([0-9.]+(?:ms|s|m|h|d))\b", m.group(1))) if m else {}
+def secs(v):
+    n = re.fullmatch(r"([0-9.]+)(ms|s|m|h|d)", v)
+    return float(n.group(1)) * unit[n.group(2)]
+want_cfg = {"ExecutionTimeout": int(secs(kv["timeout"])) if "timeout" in kv else 86400,
+            "RetentionPeriodInDays": int(secs(kv["retention"]) // 86400) if "retention" in kv else 14}
 def opt(c, name):
     for i, a in enumerate(c):
         if a == name and i + 1 < len(c): return c[i + 1]
