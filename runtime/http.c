@@ -11,8 +11,10 @@
  * Content-Type application/json (unless the headers name a Content-Type). Redirects are
  * followed (at most 5), compressed responses are decoded. timeout_s <= 0 means the default of
  * 60 s for the whole request; connecting alone may take at most 10 s (or the timeout if
- * shorter). TLS uses the system's CA store; on Amazon Linux (no
- * /etc/ssl/certs/ca-certificates.crt but /etc/pki/tls/certs/ca-bundle.crt) that bundle.
+ * shorter). TLS verifies servers against the CA bundle named by SSL_CERT_FILE or
+ * CURL_CA_BUNDLE (the conventions of OpenSSL and of curl's tool: a private CA, a proxy), else
+ * the system's; on Amazon Linux (no /etc/ssl/certs/ca-certificates.crt, but
+ * /etc/pki/tls/certs/ca-bundle.crt) that bundle.
  *
  * Result: {"status": n, "headers": {lowercase name: value, repeated headers joined with ", "
  * as fetch does}, "body": parsed JSON when the Content-Type says JSON and the text parses, else
@@ -117,6 +119,19 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
         return 0;
     }
     return len;
+}
+
+/* The CA bundle to verify servers with, or NULL for libcurl's built-in default. */
+static const char *ca_bundle(void)
+{
+    const char *e = getenv("SSL_CERT_FILE");
+    if (e && *e) return e;
+    e = getenv("CURL_CA_BUNDLE");
+    if (e && *e) return e;
+    if (access("/etc/ssl/certs/ca-certificates.crt", F_OK) != 0 &&
+        access("/etc/pki/tls/certs/ca-bundle.crt", R_OK) == 0)
+        return "/etc/pki/tls/certs/ca-bundle.crt"; /* Amazon Linux, Lambda's provided.al2023 */
+    return NULL;
 }
 
 static dwf_val *http_fail(dwf_ctx *c, const char *type, const char *fmt, const char *method,
@@ -244,9 +259,8 @@ dwf_val *dwf_http(dwf_ctx *c, const char *method, dwf_val *url, dwf_val *headers
     SETOPT(CURLOPT_HEADERFUNCTION, on_header);
     SETOPT(CURLOPT_HEADERDATA, &r);
     if (hl) SETOPT(CURLOPT_HTTPHEADER, hl);
-    if (access("/etc/ssl/certs/ca-certificates.crt", F_OK) != 0 &&
-        access("/etc/pki/tls/certs/ca-bundle.crt", R_OK) == 0)
-        SETOPT(CURLOPT_CAINFO, "/etc/pki/tls/certs/ca-bundle.crt");
+    const char *ca = ca_bundle();
+    if (ca) SETOPT(CURLOPT_CAINFO, ca);
     if (strcmp(m, "GET") == 0) {
         SETOPT(CURLOPT_HTTPGET, 1L);
     } else if (strcmp(m, "HEAD") == 0) {

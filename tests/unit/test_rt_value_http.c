@@ -12,6 +12,9 @@
  *   /redirect    302 to /json
  */
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <strings.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -328,6 +331,70 @@ static void t_http_network_errors(void)
     ERR("TypeError", "X:B");
 }
 
+/* HTTPS against `openssl s_server -www` with a throw-away self-signed certificate: refused
+ * while the certificate is unknown (a network error), accepted once SSL_CERT_FILE names it.
+ * Skipped, without a PASS line, where the openssl tool is missing. */
+static int have_openssl(void) { return system("openssl version >/dev/null 2>&1") == 0; }
+
+static void t_https_ca_bundle(void)
+{
+    char dir[] = "/tmp/dwf-tls-XXXXXX";
+    TT_ASSERT(mkdtemp(dir) != NULL);
+    char cmd[512], cert[64], key[64];
+    snprintf(cert, sizeof cert, "%s/cert.pem", dir);
+    snprintf(key, sizeof key, "%s/key.pem", dir);
+    snprintf(cmd, sizeof cmd,
+             "openssl req -x509 -newkey rsa:2048 -nodes -keyout %s -out %s -days 1 "
+             "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1", key, cert);
+    TT_ASSERT(system(cmd) == 0);
+    int port = closed_port();
+    pid_t pid = fork();
+    if (pid == 0) {
+        char p[16];
+        snprintf(p, sizeof p, "%d", port);
+        int devnull = open("/dev/null", O_RDWR);
+        dup2(devnull, 0), dup2(devnull, 1), dup2(devnull, 2);
+        execlp("openssl", "openssl", "s_server", "-accept", p, "-cert", cert, "-key", key,
+               "-www", "-quiet", (char *)NULL);
+        _exit(127);
+    }
+    TT_ASSERT(pid > 0);
+    /* wait until it listens */
+    int up = 0;
+    for (int i = 0; i < 100 && !up; i++) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        up = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+        if (fd >= 0) close(fd);
+        if (!up) {
+            struct timespec ts = {0, 50000000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    TT_ASSERT(up);
+    char u[64];
+    snprintf(u, sizeof u, "https://127.0.0.1:%d/", port);
+    unsetenv("SSL_CERT_FILE");
+    unsetenv("CURL_CA_BUNDLE");
+    EQ_JSON("null", dwf_http(C, "GET", S(u), NULL, NULL, 5));
+    ERR("HttpNetworkError", u); /* not signed by a CA we know */
+    setenv("SSL_CERT_FILE", cert, 1);
+    dwf_val *r = dwf_http(C, "GET", S(u), NULL, NULL, 5);
+    NO_ERR();
+    EQ_JSON("200", dwf_get(C, r, "status"));
+    dwf_val *body = dwf_get(C, r, "body");
+    TT_ASSERT(cJSON_IsString(body) && strstr(body->valuestring, "s_server") != NULL);
+    unsetenv("SSL_CERT_FILE");
+    if (pid > 0) {
+        kill(pid, SIGTERM);
+        waitpid(pid, NULL, 0);
+    }
+    unlink(cert);
+    unlink(key);
+    rmdir(dir);
+}
+
 /* Requests from several threads at once: one easy handle each, nothing shared. */
 static void *http_thread(void *arg)
 {
@@ -495,6 +562,7 @@ static void step_tests(void)
     TT_RUN(t_http_request_bodies);
     TT_RUN(t_http_status_errors);
     TT_RUN(t_http_network_errors);
+    if (have_openssl()) TT_RUN(t_https_ca_bundle);
     /* On the real core a context belongs to one thread (its pending-error slot is not ours to
      * share), so this runs on the fake only. */
     if (!real_core) TT_RUN(t_http_threads);
