@@ -42,6 +42,7 @@
  *   random()          uniform number in [0, 1) with 53 random bits (Math.random())
  *   sleep_ms(n)       block the step for n ms (0..900000): the seed's "simulated work"
  */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -619,8 +620,8 @@ static dwf_val *b_sleep_ms(dwf_ctx *c, int argc, dwf_val *const *argv)
         return dwf_null(c);
     }
     struct timespec ts = {(time_t)(ms / 1000), (long)(fmod(ms, 1000) * 1e6)};
-    while (nanosleep(&ts, &ts) != 0) {
-        /* EINTR: sleep the remainder */
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+        /* interrupted by a signal: sleep the remainder */
     }
     return dwf_null(c);
 }
