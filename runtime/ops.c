@@ -38,10 +38,25 @@ static int add_str(cJSON *o, const char *k, const char *v)
     return cJSON_AddStringToObject(o, k, v) != NULL;
 }
 
-static void set_wrapped_error(dwf_ctx *c, const char *type, const cJSON *cause)
+/* A durable error wrapping `cause` as the SDK's DurableOperationError does: the cause's
+ * message, ErrorData taken from the cause, the cause itself kept under "Cause". */
+static cJSON *wrap_error(const char *type, const cJSON *cause, const char *fallback)
 {
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(cause, "ErrorMessage");
-    dwf__set_error_obj(c, dwf__error_new(type, cJSON_IsString(m) ? m->valuestring : "", cause));
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(cause, "ErrorData");
+    cJSON *e = dwf__error_new(type, cJSON_IsString(m) ? m->valuestring : fallback, cause);
+    if (e && cJSON_IsString(d) && !cJSON_AddStringToObject(e, "ErrorData", d->valuestring)) {
+        cJSON_Delete(e);
+        return NULL;
+    }
+    return e;
+}
+
+static void set_wrapped_error(dwf_ctx *c, const char *type, const cJSON *cause)
+{
+    cJSON *e = wrap_error(type, cause, "");
+    if (!e) dwf__fatal(c, "OutOfMemory", "out of memory");
+    dwf__set_error_obj(c, e);
 }
 
 /* ---- retry math (reference section 5) -------------------------------------------------- */
@@ -785,8 +800,7 @@ int dwf_invoke(dwf_ctx *c, const char *name, const char *function_name, dwf_val 
         return DWF_SUSPEND;
     }
     const cJSON *e = (op ? op->error : NULL);
-    const cJSON *m = e ? cJSON_GetObjectItemCaseSensitive(e, "ErrorMessage") : NULL;
-    cJSON *err = dwf__error_new("InvokeError", cJSON_IsString(m) ? m->valuestring : "Invoke failed", e);
+    cJSON *err = wrap_error("InvokeError", e, "Invoke failed");
     if (!err) return oom(c);
     dwf__set_error_obj(c, err);
     return DWF_ERROR;
