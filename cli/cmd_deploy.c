@@ -33,18 +33,6 @@
 
 extern char **environ;
 
-/* The front end and the C emitter are landing in parallel with this file: weak references keep
- * build/dwf linkable until they do, and cmd_build says so instead of crashing. To be removed
- * once grammar/front.c and codegen/emit_*.c are in the tree. */
-#pragma weak front_compile_file
-#pragma weak cg_emit_c
-#pragma weak cg_emit_artifacts
-#pragma weak arena_new
-#pragma weak arena_free
-#pragma weak diag_new
-#pragma weak diag_free
-#pragma weak diag_errors
-
 const char *const usage_build =
     "usage: dwf build FILE.dwf [-o ZIP] [--region R] [--account A] [--keep] [-v]\n"
     "\n"
@@ -297,10 +285,6 @@ int cmd_build(int argc, char **argv)
     size_t zlen = strlen(zip);
     if (zip[zlen - 1] == '/') return cli_usage_error("build", "-o names the zip file, not a directory");
 
-    if (!front_compile_file || !cg_emit_c || !cg_emit_artifacts || !arena_new || !diag_new) {
-        fprintf(stderr, "dwf build: the compiler is not in this build yet\n");
-        return EXIT_USAGE;
-    }
     Paths rt;
     if (find_runtime(&rt) != 0) return EXIT_INPUT;
 
