@@ -130,6 +130,41 @@ spread=$(( $(echo "$ts" | tail -1) - $(echo "$ts" | head -1) ))
 if [ $rc -eq 0 ] && [ "$(echo "$ts" | wc -l)" -eq 3 ] && [ $spread -lt 600 ]; then pass "fanout_branches_overlap (ends ${spread} ms apart)"
 else fail fanout_branches_overlap "rc=$rc spread=${spread} ts=$(echo $ts)"; fi
 
+# ---- kill -9 during the wait, then `dwf resume`: nothing completed runs again ----
+S=$T/crash.db
+"$DWF" run "$EX/order.dwf" --quiet --store "$S" >"$T/c.out" 2>&1 &
+CR=$!
+CARN=
+for _ in $(seq 1 100); do
+  CARN=$(sed -n 's/^started \(.*\)$/\1/p' "$T/c.out")
+  [ -n "$CARN" ] && "$DWF" history "$CARN" --json --store "$S" 2>/dev/null | grep -q '"WAIT"' && break
+  sleep 0.1
+done
+sleep 0.5
+kill -9 $CR 2>/dev/null; wait $CR 2>/dev/null
+before=$("$DWF" history "$CARN" --json --store "$S" 2>/dev/null | tr -d ' \t\n' | grep -o '"Name":"validate-order"[^}]*"Result":"[^"]*\(\\"[^"]*\)*"' | head -1)
+"$DWF" resume "$CARN" --skip-time --quiet --store "$S" >"$T/cr.out" 2>&1; rc=$?
+after=$("$DWF" history "$CARN" --json --store "$S" 2>/dev/null | tr -d ' \t\n' | grep -o '"Name":"validate-order"[^}]*"Result":"[^"]*\(\\"[^"]*\)*"' | head -1)
+if [ $rc -eq 0 ] && grep -q "^SUCCEEDED" "$T/cr.out" && [ -n "$before" ] && [ "$before" = "$after" ]; then pass resume_after_kill_9
+else fail resume_after_kill_9 "rc=$rc $(head -c 200 "$T/cr.out") before='$before' after='$after'"; fi
+
+# ---- dwf worker finishes an execution whose callback another process answers ----
+S=$T/worker.db
+"$DWF" run "$EX/approval.dwf" --skip-time --detach --json --store "$S" >"$T/w.json" 2>"$T/w.err"
+WARN=$(sed -n 's/.*"ExecutionArn":[[:space:]]*"\([^"]*\)".*/\1/p' "$T/w.json")
+WID=$(grep -o 'dwf callback succeed [^ ]*' "$T/w.err" | head -1 | awk '{print $4}')
+"$DWF" worker --interval 100 --quiet --store "$S" >/dev/null 2>"$T/wk.err" &
+WK=$!
+"$DWF" callback succeed "$WID" --result '{"approved":true}' --store "$S" >/dev/null 2>&1
+ok=
+for _ in $(seq 1 100); do
+  "$DWF" executions --status SUCCEEDED --store "$S" 2>/dev/null | grep -qF "$WARN" && { ok=1; break; }
+  sleep 0.1
+done
+kill -TERM $WK 2>/dev/null; wait $WK; wrc=$?
+if [ -n "$ok" ] && [ $wrc -eq 0 ]; then pass worker_drives_callback_completion
+else fail worker_drives_callback_completion "done=$ok worker rc=$wrc $(head -c 200 "$T/wk.err")"; fi
+
 # ---- bad input: message, exit code, store unchanged ----
 S=$T/order.db
 expect bad_input_json "$S" 1 "--input is not valid JSON" -- "$DWF" run "$EX/order.dwf" --input '{"orderId":' --store "$S"
