@@ -162,9 +162,10 @@ const histR = readJson(args["dwf-history"], "`dwf history --json` output");
 const dwfExit = args["dwf-exit"] === undefined ? null : Number(args["dwf-exit"]);
 const run = runR.value;
 
-// The final result: from `dwf run --json`, or (a detached run finished by `dwf resume`) from the
-// ExecutionSucceeded event of `dwf history --events`.
-let dwfStatus = run?.Status, dwfResult = run?.Result, resultSource = "dwf run --json";
+// The final result: from the ExecutionSucceeded event of `dwf history --events` when there is one
+// (exact JSON text: `dwf run --json` may print numbers rounded), else from `dwf run --json` (a
+// detached run has no result there until `dwf resume` finished it).
+let dwfStatus = run?.Status, dwfResult = run?.Result, resultSource = "dwf run --json", dwfResultText;
 if (args["dwf-events"]) {
   const evR = readJson(args["dwf-events"], "`dwf history --events --json` output");
   const events = Array.isArray(evR.value) ? evR.value : evR.value?.Events;
@@ -172,13 +173,12 @@ if (args["dwf-events"]) {
   const failed = Array.isArray(events) && events.find((e) => /^Execution(Failed|TimedOut|Stopped)$/.test(e.EventType));
   if (done) {
     dwfStatus = "SUCCEEDED";
-    const p = done.ExecutionSucceededDetails?.Result?.Payload;
-    const parsed = tryParse(p);
-    dwfResult = parsed.ok ? parsed.value : p;
+    dwfResultText = done.ExecutionSucceededDetails?.Result?.Payload;
+    const parsed = tryParse(dwfResultText);
+    dwfResult = parsed.ok ? parsed.value : dwfResultText;
     resultSource = "ExecutionSucceeded event";
   } else if (failed) dwfStatus = failed.EventType;
-  else if (evR.err) dwfStatus = evR.err;
-  else dwfStatus = "no terminal event in history";
+  else if (dwfStatus === "RUNNING") dwfStatus = evR.err ?? "RUNNING (no terminal event in history)";
 }
 if (typeof dwfResult === "string") {
   // The CLI promises a parsed Result; accept JSON text too, but say so if it is not even JSON.
@@ -268,6 +268,27 @@ if (sdk && dwfStatus === "SUCCEEDED") {
   check("result-key-order", !ko, ko);
 } else {
   fail("result-shape", "no successful dwf result to compare");
+}
+
+// ---- exact payloads (cases whose payloads hold no clock values) -----------------------------
+if (NAME === "edge" && dwfOps && sdk) {
+  const byId = new Map(dwfOps.map((o) => [o.Id, o]));
+  const errKey = (e) => (e ? JSON.stringify({ t: e.ErrorType, m: e.ErrorMessage, d: e.ErrorData }) : undefined);
+  const diffs = [];
+  for (const s of sdkOps) {
+    const d = byId.get(s.Id);
+    if (!d) continue; // reported by "operations"
+    for (const det of ["StepDetails", "ContextDetails", "CallbackDetails"]) {
+      const a = s[det]?.Result, b = d[det]?.Result;
+      if (a !== b) diffs.push(`${label(s)} ${det}.Result: SDK ${JSON.stringify(a)}, dwf ${JSON.stringify(b)}`);
+      if (errKey(s[det]?.Error) !== errKey(d[det]?.Error))
+        diffs.push(`${label(s)} ${det}.Error: SDK ${JSON.stringify(s[det]?.Error)}, dwf ${JSON.stringify(d[det]?.Error)}`);
+    }
+  }
+  check("payloads-exact", diffs.length === 0, `${diffs.length} difference(s): ${diffs.slice(0, 2).join("; ")}`);
+  const sdkText = sdk.invocations?.[sdk.invocations.length - 1]?.response?.Result;
+  check("result-exact", dwfResultText !== undefined && dwfResultText === sdkText,
+    `execution result text differs: SDK ${JSON.stringify(sdkText)}, dwf ${JSON.stringify(dwfResultText)}`);
 }
 
 // ---- per-function properties ---------------------------------------------------------------

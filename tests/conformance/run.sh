@@ -15,14 +15,17 @@ set -u
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
 DWF=${DWF:-$PWD/$BUILD/dwf}
-NAMES=${CONFORMANCE_NAMES:-"order retry approval fanout"}
+NAMES=${CONFORMANCE_NAMES:-"order retry approval fanout edge"}
 APPROVAL_TEXT='{"approved": true, "approver": "manager@example.com"}'
 declare -A INPUT=(
   [order]='{"orderId":"ORD-001"}'
   [retry]='{"orderId":"ORD-RETRY-001"}'
   [approval]='{"orderId":"ORD-CALLBACK-001"}'
   [fanout]='{}'
+  [edge]='{}'
 )
+# The seed's four are examples/<name>.dwf; cases beyond the seed are extra/<name>.dwf here.
+dwf_file() { if [ -f "tests/conformance/extra/$1.dwf" ]; then echo "tests/conformance/extra/$1.dwf"; else echo "examples/$1.dwf"; fi; }
 
 work=$(mktemp -d /tmp/dwf-conformance.XXXXXX)
 if [ -z "${KEEP:-}" ]; then trap 'rm -rf "$work"' EXIT; else echo "# work directory: $work"; fi
@@ -61,7 +64,7 @@ dwf_run() { # name: runs the example on dwf, leaves run/history (and events) fil
   local -a extra=()
   [ "$n" = approval ] && extra=(--detach)
   t0=$(now_ms)
-  timeout 120 "$DWF" run "examples/$n.dwf" --input "${INPUT[$n]}" --json --store "$store" "${extra[@]}" \
+  timeout 120 "$DWF" run "$(dwf_file "$n")" --input "${INPUT[$n]}" --json --store "$store" "${extra[@]}" \
     >"$work/dwf_$n.run.json" 2>"$work/dwf_$n.run.err"
   rc=$?
   t1=$(now_ms)
@@ -69,7 +72,7 @@ dwf_run() { # name: runs the example on dwf, leaves run/history (and events) fil
   echo $((t1 - t0)) >"$work/dwf_$n.ms"
   arn=$(arn_of "$work/dwf_$n.run.json")
   if [ -z "$arn" ]; then
-    echo "# dwf run examples/$n.dwf exited $rc without an ExecutionArn: $(head -c 300 "$work/dwf_$n.run.err" | tr '\n' ' ')"
+    echo "# dwf run $(dwf_file "$n") exited $rc without an ExecutionArn: $(head -c 300 "$work/dwf_$n.run.err" | tr '\n' ' ')"
     return
   fi
   if [ "$n" = approval ]; then
@@ -84,18 +87,16 @@ dwf_run() { # name: runs the example on dwf, leaves run/history (and events) fil
       timeout 120 "$DWF" resume --store "$store" >>"$work/dwf_$n.run.err" 2>&1 ||
         echo "# dwf resume exited $?"
     fi
-    timeout 60 "$DWF" history "$arn" --json --events --store "$store" >"$work/dwf_$n.events.json" 2>>"$work/dwf_$n.run.err"
   fi
+  timeout 60 "$DWF" history "$arn" --json --events --store "$store" >"$work/dwf_$n.events.json" 2>>"$work/dwf_$n.run.err"
   timeout 60 "$DWF" history "$arn" --json --store "$store" >"$work/dwf_$n.history.json" 2>>"$work/dwf_$n.run.err"
 }
 
 compare() { # name
   local n=$1
-  local -a ev=()
-  [ "$n" = approval ] && ev=(--dwf-events "$work/dwf_$n.events.json")
-  node tests/conformance/compare.mjs "$n" --sdk "$work/sdk_$n.json" \
+  node tests/conformance/compare.mjs "$n" --sdk "$work/sdk_$n.json" --dwf-events "$work/dwf_$n.events.json" \
     --fixture "tests/conformance/expected/$n.json" \
-    --dwf-run "$work/dwf_$n.run.json" --dwf-history "$work/dwf_$n.history.json" "${ev[@]}" \
+    --dwf-run "$work/dwf_$n.run.json" --dwf-history "$work/dwf_$n.history.json" \
     --dwf-exit "$(cat "$work/dwf_$n.exit" 2>/dev/null || echo 99)" --dwf-stderr "$work/dwf_$n.run.err" \
     --elapsed-ms "$(cat "$work/dwf_$n.ms" 2>/dev/null || echo 0)" \
     --callback-text "$APPROVAL_TEXT" ||

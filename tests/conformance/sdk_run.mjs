@@ -26,7 +26,11 @@ const DEFAULT_INPUT = {
   retry: { orderId: "ORD-RETRY-001" },
   approval: { orderId: "ORD-CALLBACK-001" },
   fanout: {},
+  edge: {},
 };
+// Seed functions live in seed/, the cases beyond the seed in extra/.
+const seedPath = (name) => path.join(here, name in SEED ? "seed" : "extra", `${name}.mjs`);
+const SEED = { order: 1, retry: 1, approval: 1, fanout: 1 };
 // The callback result exactly as the article sends it with the AWS CLI (`--result '...'`): the
 // handler receives these bytes as a raw string, so dwf is given the very same text.
 export const APPROVAL_TEXT = '{"approved": true, "approver": "manager@example.com"}';
@@ -42,7 +46,7 @@ function parseArgs(argv) {
     else throw new Error(`unexpected argument '${s}'`);
   }
   if (!a.name || !(a.name in DEFAULT_INPUT))
-    throw new Error(`usage: sdk_run.mjs order|retry|approval|fanout [--out FILE] [--normalize] [--input JSON]`);
+    throw new Error(`usage: sdk_run.mjs order|retry|approval|fanout|edge [--out FILE] [--normalize] [--input JSON]`);
   return a;
 }
 
@@ -53,7 +57,7 @@ const plain = (v) => (v === undefined ? undefined : JSON.parse(JSON.stringify(v)
 export async function runSeed(name, input) {
   const { LocalDurableTestRunner, WaitingOperationStatus } =
     await import("@aws/durable-execution-sdk-js-testing");
-  const seed = await import(pathToFileURL(path.join(here, "seed", `${name}.mjs`)).href);
+  const seed = await import(pathToFileURL(seedPath(name)).href);
 
   const t0 = Date.now();
   const rel = () => Date.now() - t0;
