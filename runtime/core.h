@@ -181,6 +181,9 @@ int dwf__step_id_cmp(const char *a, const char *b);
 /* Guard every durable operation: refuses step bodies, stops cancelled subtrees (SUSPEND),
  * and stops as soon as the execution has a fatal fault. */
 int dwf__durable_guard(dwf_ctx *c, const char *what);
+/* After an operation of c finished (rc DWF_OK or DWF_ERROR): leave replay mode when the next
+ * operation has no record, so logs after the last replayed operation are written. */
+void dwf__replay_advance(dwf_ctx *c, int rc);
 /* Look an operation up by hashed Id (NULL if absent). The pointer stays valid. */
 const dwf__op *dwf__op_get(dwf__inv *inv, const char *id);
 /* Compare a recorded op with what the code does now; DWF_FATAL on a mismatch. */

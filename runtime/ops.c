@@ -271,6 +271,7 @@ int dwf_step(dwf_ctx *c, const char *name, dwf_fn body, void *frame, const dwf_s
         rc = step_core(c, &a, out);
     }
     free(sid);
+    dwf__replay_advance(c, rc);
     return rc;
 }
 
@@ -306,7 +307,9 @@ static int wait_seconds(dwf_ctx *c, const char *name, double seconds)
 
 int dwf_wait(dwf_ctx *c, const char *name, double seconds)
 {
-    return wait_seconds(c, name, seconds);
+    int rc = wait_seconds(c, name, seconds);
+    dwf__replay_advance(c, rc);
+    return rc;
 }
 
 /* ISO-8601 ("2026-11-29T18:55:04.102Z", "...+02:00") to epoch ms; NAN when unreadable. */
@@ -348,7 +351,9 @@ int dwf_wait_until(dwf_ctx *c, const char *name, dwf_val *when)
                         "wait until expects epoch milliseconds or an ISO-8601 timestamp");
     }
     double secs = (at - dwf__now_ms(c)) / 1000.0;
-    return wait_seconds(c, name, secs < 1 ? 1 : secs);
+    int rc = wait_seconds(c, name, secs < 1 ? 1 : secs);
+    dwf__replay_advance(c, rc);
+    return rc;
 }
 
 /* ---- callbacks ------------------------------------------------------------------------- */
@@ -398,6 +403,7 @@ int dwf_callback(dwf_ctx *c, const char *name, const dwf_callback_opts *opts, dw
     if (out) *out = NULL;
     const char *cbid = NULL;
     DWF_TRY(callback_op(c, name, opts, &cbid));
+    dwf__replay_advance(c, DWF_OK);
     cJSON *v = cJSON_CreateObject();
     if (!v || !add_str(v, "id", cbid)) {
         cJSON_Delete(v);
@@ -581,6 +587,7 @@ int dwf_group(dwf_ctx *c, const char *name, dwf_fn body, void *frame, dwf_val **
     cJSON *err = NULL;
     int rc = dwf__run_child(c, sid, name, "RunInChildContext", run_block, &b, NULL, 0, out, &err);
     free(sid);
+    dwf__replay_advance(c, rc);
     return rc == DWF_ERROR ? child_failed(c, err) : rc;
 }
 
@@ -626,6 +633,7 @@ int dwf_wait_for_callback(dwf_ctx *c, const char *name, dwf_fn submitter, void *
     cJSON *err = NULL;
     int rc = dwf__run_child(c, sid, name, "WaitForCallback", run_wfc, &w, NULL, 0, out, &err);
     free(sid);
+    dwf__replay_advance(c, rc);
     if (rc != DWF_ERROR) return rc;
     /* The SDK's errorMapper: callback errors pass through, a submitter StepError becomes
      * CallbackSubmitterError, anything else ChildContextError. */
@@ -645,8 +653,8 @@ int dwf_wait_for_callback(dwf_ctx *c, const char *name, dwf_fn submitter, void *
 }
 
 /* ---- waitForCondition ------------------------------------------------------------------ */
-int dwf_poll(dwf_ctx *c, const char *name, dwf_item_fn check, dwf_item_fn until, void *frame,
-             dwf_val *initial_state, const dwf_poll_opts *opts, dwf_val **out)
+static int poll_core(dwf_ctx *c, const char *name, dwf_item_fn check, dwf_item_fn until,
+                     void *frame, dwf_val *initial_state, const dwf_poll_opts *opts, dwf_val **out)
 {
     dwf_val *dummy = NULL;
     if (!out) out = &dummy;
@@ -759,11 +767,18 @@ int dwf_poll(dwf_ctx *c, const char *name, dwf_item_fn check, dwf_item_fn until,
     return rc;
 }
 
-/* ---- invoke ---------------------------------------------------------------------------- */
-int dwf_invoke(dwf_ctx *c, const char *name, const char *function_name, dwf_val *payload,
-               double timeout_s, dwf_val **out)
+int dwf_poll(dwf_ctx *c, const char *name, dwf_item_fn check, dwf_item_fn until, void *frame,
+             dwf_val *initial_state, const dwf_poll_opts *opts, dwf_val **out)
 {
-    (void)timeout_s; /* the protocol has no per-invoke timeout: the target's own applies */
+    int rc = poll_core(c, name, check, until, frame, initial_state, opts, out);
+    dwf__replay_advance(c, rc);
+    return rc;
+}
+
+/* ---- invoke ---------------------------------------------------------------------------- */
+static int invoke_core(dwf_ctx *c, const char *name, const char *function_name, dwf_val *payload,
+                       dwf_val **out)
+{
     dwf_val *dummy = NULL;
     if (!out) out = &dummy;
     *out = NULL;
@@ -804,6 +819,15 @@ int dwf_invoke(dwf_ctx *c, const char *name, const char *function_name, dwf_val 
     if (!err) return oom(c);
     dwf__set_error_obj(c, err);
     return DWF_ERROR;
+}
+
+int dwf_invoke(dwf_ctx *c, const char *name, const char *function_name, dwf_val *payload,
+               double timeout_s, dwf_val **out)
+{
+    (void)timeout_s; /* the protocol has no per-invoke timeout: the target's own applies */
+    int rc = invoke_core(c, name, function_name, payload, out);
+    dwf__replay_advance(c, rc);
+    return rc;
 }
 
 /* ---- saga ------------------------------------------------------------------------------ */

@@ -467,6 +467,7 @@ int dwf_parallel(dwf_ctx *c, const char *name, const dwf_branch *branches, int n
         if (!b.names[i]) rc = oom(c);
     }
     if (rc == DWF_OK) rc = run_batch(&b, name, "Parallel", out);
+    dwf__replay_advance(c, rc);
     for (int i = 0; b.names && i < b.n; i++) free(b.names[i]);
     free(b.names);
     free(sid);
@@ -511,6 +512,7 @@ int dwf_map(dwf_ctx *c, const char *name, dwf_val *items, dwf_item_fn body, dwf_
         if (rc == DWF_OK && !b.names[i]) rc = oom(c);
     }
     if (rc == DWF_OK) rc = run_batch(&b, name, "Map", out);
+    dwf__replay_advance(c, rc);
     for (int k = 0; b.names && k < b.n; k++) free(b.names[k]);
     free(b.names);
     free(b.items);

@@ -60,6 +60,23 @@ int dwf__durable_guard(dwf_ctx *c, const char *what)
     return DWF_OK;
 }
 
+void dwf__replay_advance(dwf_ctx *c, int rc)
+{
+    if (!c->replaying || (rc != DWF_OK && rc != DWF_ERROR)) return;
+    /* The SDK's checkAndUpdateReplayMode: replay ends as soon as the next operation of this
+     * context has no record (nor a first child, for contexts that are not checkpointed). */
+    char *next = dwf__child_step_id(c->step_id, c->counter + 1);
+    char *child = next ? dwf__child_step_id(next, 1) : NULL;
+    if (next && child) {
+        char a[17], b[17];
+        dwf_hash_id(next, a);
+        dwf_hash_id(child, b);
+        if (!dwf__op_get(c->inv, a) && !dwf__op_get(c->inv, b)) c->replaying = 0;
+    }
+    free(next);
+    free(child);
+}
+
 const dwf__op *dwf__op_get(dwf__inv *inv, const char *id)
 {
     pthread_mutex_lock(&inv->mu);
