@@ -30,7 +30,6 @@ typedef struct ParseState {
     char *buf;
     size_t buf_len, buf_cap;
     int str_piece;     /* 0: first piece of a string, 1: after a ${..} */
-    SrcLoc str_loc;    /* where the current string piece started */
 
     int brace_depth;                   /* '{' minus '}' outside strings */
     int tpl[PARSE_MAX_NESTING];        /* brace depth at each open ${ */

@@ -969,8 +969,8 @@ static void token_text(ParseState *ps, SrcLoc loc, char *buf, size_t n)
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         p = nl ? nl + 1 : end;
     }
-    p += loc.first_column - 1;
-    if (p > end) p = end;
+    size_t col = loc.first_column > 1 ? (size_t)(loc.first_column - 1) : 0;
+    p = col < (size_t)(end - p) ? p + col : end;
     size_t len = 0;
     size_t want = loc.last_line == loc.first_line && loc.last_column > loc.first_column
                       ? (size_t)(loc.last_column - loc.first_column) : (size_t)(end - p);
