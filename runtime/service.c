@@ -1528,6 +1528,16 @@ static int fire_one(dwf_service *s, dwf__exec *e, const char *op_id, const char 
 int dwf_service_fire_timers(dwf_service *s, const char *root_arn, int *fired, dwf_error *err)
 {
     if (fired) *fired = 0;
+    /* Most calls find nothing due: look without taking the write lock first. */
+    lock(s);
+    sqlite3_stmt *peek = dwf__sql_prepare(s->st, err,
+                                          "SELECT 1 FROM timers t JOIN executions x ON x.id=t.exec_id"
+                                          " WHERE t.due_ms<=?1 AND (?2 IS NULL OR x.root_arn=?2) LIMIT 1",
+                                          "ds", dwf_service_now(s), root_arn);
+    int any = peek ? dwf__sql_step(s->st, peek, err) : -1;
+    sqlite3_finalize(peek);
+    unlock(s);
+    if (any <= 0) return any;
     for (;;) {
         lock(s);
         if (dwf__store_begin(s->st, err) != 0) return abort_tx(s);
