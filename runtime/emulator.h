@@ -1,0 +1,76 @@
+/*
+ * emulator.h: the local Lambda emulator behind `dwf serve` (runtime/emulator.c).
+ *
+ * One HTTP server on 127.0.0.1 speaks the two APIs a durable function's callers use, the
+ * Invoke API (POST /2015-03-31/functions/{name}/invocations) and the durable REST API
+ * (/2025-12-01/...), mapped one to one onto the service core (service.h) over the same
+ * SQLite store the embedded engine uses. Each served function gets its own Lambda Runtime API
+ * (2018-06-01) on a port of its own, the way each Lambda sandbox has its own, and one process
+ * started from its task root as Lambda starts a bootstrap: the emulator hands that process the
+ * invocation events the service core builds and applies what it answers. A scheduler thread
+ * fires timers and re-invokes executions when a wait ends, a callback is answered or a faulted
+ * invocation's retry is due.
+ */
+#ifndef DWF_EMULATOR_H
+#define DWF_EMULATOR_H
+
+#include <stdio.h>
+#include "dwf.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct dwf_emulator dwf_emulator;
+
+/* One function to serve. Strings are copied by dwf_emulator_start. */
+typedef struct dwf_emulator_function {
+    const char *name;        /* NULL = from the zip (its bin/<name> program) */
+    const char *zip;         /* a `dwf build` zip (or any Lambda zip), unpacked into a fresh task root */
+    const char *dir;         /* or a function directory used as the task root as it is */
+    const char *command;     /* start command, split on blanks; NULL = <task root>/bootstrap */
+    const char *handler;     /* _HANDLER; NULL = "bootstrap" */
+    const char *runtime;     /* AWS_EXECUTION_ENV; NULL = "AWS_Lambda_provided.al2023" */
+    const char *const *env;  /* extra NAME=VALUE entries (override the defaults), NULL-terminated; may be NULL */
+    int memory_mb;           /* 0 = 128 */
+    int timeout_s;           /* per-invocation timeout; 0 = 3 (Lambda's default) */
+    int retention_days;      /* DurableConfig.RetentionPeriodInDays; 0 = 14 */
+    int execution_timeout_s; /* DurableConfig.ExecutionTimeout; 0 = 86400 */
+} dwf_emulator_function;
+
+typedef struct dwf_emulator_opts {
+    const char *host;           /* NULL = "127.0.0.1" */
+    int port;                   /* 0 = any free port (dwf_emulator_port tells which) */
+    const char *store;          /* NULL = the service's default (./.dwf/dwf.db) */
+    const char *region;         /* NULL = "us-east-1" */
+    const char *account;        /* NULL = "000000000000" */
+    /* With both set, every Invoke / durable API request must carry a valid SigV4 signature by
+     * this key pair; without, any request is accepted. The functions always get them (or dummy
+     * keys) as AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY. */
+    const char *access_key, *secret_key;
+    const char *session_token;  /* handed to the functions as AWS_SESSION_TOKEN; NULL = a dummy */
+    int skip_time;              /* jump the store's virtual clock to the next WAIT end / retry when idle */
+    int cold;                   /* stop a function's process after each invocation: every one is a cold start */
+    int quiet;                  /* no per-invocation log lines */
+    FILE *log;                  /* NULL = stderr */
+} dwf_emulator_opts;
+
+/* Unpack / check the functions, open the store, start the servers and the scheduler.
+ * Returns 0 and *out, or -1 with err filled (nothing left running). */
+int dwf_emulator_start(const dwf_emulator_opts *o, const dwf_emulator_function *fns, int nfns, dwf_emulator **out,
+                       dwf_error *err);
+/* The port the Invoke / durable API listens on. */
+int dwf_emulator_port(const dwf_emulator *e);
+/* The task root and Runtime API port of function i (in the order given). */
+const char *dwf_emulator_task_root(const dwf_emulator *e, int i);
+int dwf_emulator_runtime_port(const dwf_emulator *e, int i);
+/* The served name of function i (the zip's name when none was given). */
+const char *dwf_emulator_function_name(const dwf_emulator *e, int i);
+/* Stop everything: the function processes (killed), the servers, the scheduler; close the
+ * store and delete the unpacked task roots. */
+void dwf_emulator_stop(dwf_emulator *e);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
