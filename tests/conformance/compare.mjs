@@ -271,6 +271,14 @@ if (sdk && dwfStatus === "SUCCEEDED") {
 }
 
 // ---- exact payloads (cases whose payloads hold no clock values) -----------------------------
+// Where two texts part: "at char N: SDK …abc… dwf …abd…" (40 characters of context each side).
+function textDiff(a, b) {
+  if (typeof a !== "string" || typeof b !== "string") return `SDK ${JSON.stringify(a)}, dwf ${JSON.stringify(b)}`;
+  let i = 0;
+  while (i < a.length && a[i] === b[i]) i++;
+  const cut = (t) => JSON.stringify(t.slice(Math.max(0, i - 40), i + 40));
+  return `differ at char ${i}: SDK …${cut(a)}… dwf …${cut(b)}…`;
+}
 if (NAME === "edge" && dwfOps && sdk) {
   const byId = new Map(dwfOps.map((o) => [o.Id, o]));
   const errKey = (e) => (e ? JSON.stringify({ t: e.ErrorType, m: e.ErrorMessage, d: e.ErrorData }) : undefined);
@@ -280,7 +288,7 @@ if (NAME === "edge" && dwfOps && sdk) {
     if (!d) continue; // reported by "operations"
     for (const det of ["StepDetails", "ContextDetails", "CallbackDetails"]) {
       const a = s[det]?.Result, b = d[det]?.Result;
-      if (a !== b) diffs.push(`${label(s)} ${det}.Result: SDK ${JSON.stringify(a)}, dwf ${JSON.stringify(b)}`);
+      if (a !== b) diffs.push(`${label(s)} ${det}.Result ${textDiff(a, b)}`);
       if (errKey(s[det]?.Error) !== errKey(d[det]?.Error))
         diffs.push(`${label(s)} ${det}.Error: SDK ${JSON.stringify(s[det]?.Error)}, dwf ${JSON.stringify(d[det]?.Error)}`);
     }
@@ -288,7 +296,7 @@ if (NAME === "edge" && dwfOps && sdk) {
   check("payloads-exact", diffs.length === 0, `${diffs.length} difference(s): ${diffs.slice(0, 2).join("; ")}`);
   const sdkText = sdk.invocations?.[sdk.invocations.length - 1]?.response?.Result;
   check("result-exact", dwfResultText !== undefined && dwfResultText === sdkText,
-    `execution result text differs: SDK ${JSON.stringify(sdkText)}, dwf ${JSON.stringify(dwfResultText)}`);
+    `execution result text: ${textDiff(sdkText, dwfResultText)}`);
 }
 
 // ---- per-function properties ---------------------------------------------------------------

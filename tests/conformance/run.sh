@@ -122,9 +122,11 @@ done
 for n in $NAMES; do compare "$n"; done
 # The comparison itself must be able to fail: feed it defective copies of the SDK's retry run.
 if [ -s "$work/sdk_retry.json" ]; then
-  fan=()
-  [ -s "$work/sdk_fanout.json" ] && fan=("$work/sdk_fanout.json")
-  node tests/conformance/selftest.mjs "$work/sdk_retry.json" "$work" "${fan[@]}" ||
+  fan=-
+  [ -s "$work/sdk_fanout.json" ] && fan="$work/sdk_fanout.json"
+  edge=()
+  [ -s "$work/sdk_edge.json" ] && edge=("$work/sdk_edge.json")
+  node tests/conformance/selftest.mjs "$work/sdk_retry.json" "$work" "$fan" "${edge[@]}" ||
     echo "FAIL conformance.harness: selftest.mjs exited $?"
 fi
 exit 0

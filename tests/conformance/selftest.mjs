@@ -2,25 +2,30 @@
 // must pass), then copies of it with one defect each (a renamed operation, a wrong Attempt, a missing
 // result key, reordered keys, a payload with a changed type, an extra operation) and checks that
 // exactly the expected check fails. Given the SDK's fanout run too, it checks that those branches,
-// which ran one after another, fail the overlap check. Prints PASS/FAIL lines like every suite.
+// which ran one after another, fail the overlap check; given the edge run, that one changed byte in a
+// payload fails the exact comparison. Prints PASS/FAIL lines like every suite.
 //
-//   node selftest.mjs SDK_RETRY_RUN.json WORKDIR [SDK_FANOUT_RUN.json]
+//   node selftest.mjs SDK_RETRY_RUN.json WORKDIR [SDK_FANOUT_RUN.json|-] [SDK_EDGE_RUN.json]
 import fs from "node:fs";
 import path from "node:path";
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const [sdkFile, work, fanoutFile] = process.argv.slice(2);
+const [sdkFile, work, fanoutArg, edgeFile] = process.argv.slice(2);
+const fanoutFile = fanoutArg === "-" ? undefined : fanoutArg;
 const sdk = JSON.parse(fs.readFileSync(sdkFile, "utf8"));
 const clone = (v) => JSON.parse(JSON.stringify(v));
 
-function compare(ops, result, name = "retry", sdkPath = sdkFile) {
+function compare(ops, result, name = "retry", sdkPath = sdkFile, resultText = undefined) {
   const run = path.join(work, "self.run.json"), hist = path.join(work, "self.history.json");
+  const ev = path.join(work, "self.events.json");
   fs.writeFileSync(run, JSON.stringify({ ExecutionArn: "self", Status: "SUCCEEDED", Result: result, Error: null }));
   fs.writeFileSync(hist, JSON.stringify({ Operations: [{ Id: "e", Type: "EXECUTION", Status: "SUCCEEDED" }, ...ops] }));
+  fs.writeFileSync(ev, JSON.stringify({ Events: resultText === undefined ? [] : [{ EventType: "ExecutionSucceeded",
+    ExecutionSucceededDetails: { Result: { Payload: resultText, Truncated: false } } }] }));
   const out = execFileSync("node", [path.join(here, "compare.mjs"), name, "--sdk", sdkPath,
-    "--dwf-run", run, "--dwf-history", hist, "--dwf-exit", "0"], { encoding: "utf8" });
+    "--dwf-run", run, "--dwf-history", hist, "--dwf-events", ev, "--dwf-exit", "0"], { encoding: "utf8" });
   return new Set(out.split("\n").filter((l) => l.startsWith("FAIL")).map((l) => l.split(":")[0].split(".").pop()));
 }
 
@@ -60,5 +65,25 @@ if (fanoutFile) {
       : `FAIL conformance.harness.sequential-branches: expected only branches-overlap to fail, got [${[...got]}]`);
   } catch (e) {
     console.log(`FAIL conformance.harness.sequential-branches: compare.mjs crashed: ${e.message.split("\n")[0]}`);
+  }
+}
+
+if (edgeFile) {
+  const edge = JSON.parse(fs.readFileSync(edgeFile, "utf8"));
+  const text = edge.invocations[edge.invocations.length - 1].response.Result;
+  for (const [name, mutate, want] of [
+    ["exact-identical", () => {}, []],
+    ["exact-one-byte", (o) => { o[0].StepDetails.Result = o[0].StepDetails.Result.replace("0.30000000000000004", "0.3"); }, ["payloads-exact"]],
+  ]) {
+    const ops = clone(edge.operations);
+    mutate(ops);
+    try {
+      const got = compare(ops, clone(edge.result), "edge", edgeFile, text);
+      const ok = want.length === got.size && want.every((w) => got.has(w));
+      console.log(ok ? `PASS conformance.harness.${name}`
+        : `FAIL conformance.harness.${name}: expected failing checks [${want}], got [${[...got]}]`);
+    } catch (e) {
+      console.log(`FAIL conformance.harness.${name}: compare.mjs crashed: ${e.message.split("\n")[0]}`);
+    }
   }
 }
