@@ -279,7 +279,7 @@ function textDiff(a, b) {
   const cut = (t) => JSON.stringify(t.slice(Math.max(0, i - 40), i + 40));
   return `differ at char ${i}: SDK …${cut(a)}… dwf …${cut(b)}…`;
 }
-if (NAME === "edge" && dwfOps && sdk) {
+if ((NAME === "edge" || NAME === "wfc") && dwfOps && sdk) {
   const byId = new Map(dwfOps.map((o) => [o.Id, o]));
   const errKey = (e) => (e ? JSON.stringify({ t: e.ErrorType, m: e.ErrorMessage, d: e.ErrorData }) : undefined);
   const diffs = [];
@@ -313,6 +313,10 @@ if (NAME === "order") {
   const got = dwfResult?.result?.approvalData;
   check("raw-callback-result", got === text && sdk?.result?.result?.approvalData === text,
     `approvalData must be the raw text sent, ${JSON.stringify(text)}; dwf gave ${JSON.stringify(got)}, SDK ${JSON.stringify(sdk?.result?.result?.approvalData)}`);
+} else if (NAME === "wfc") {
+  const text = args["callback-text"];
+  check("raw-callback-result", dwfResult?.decision === text && sdk?.result?.decision === text,
+    `decision must be the raw text sent, ${JSON.stringify(text)}; dwf gave ${JSON.stringify(dwfResult?.decision)}, SDK ${JSON.stringify(sdk?.result?.decision)}`);
 } else if (NAME === "fanout") {
   // The branches busy-wait 500, 300 and 400 ms and each returns Date.now()/now() when done. Run one
   // after another, in any order, the first and the last finish at least 300 + 400 = 700 ms apart;

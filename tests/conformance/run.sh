@@ -15,7 +15,7 @@ set -u
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
 DWF=${DWF:-$PWD/$BUILD/dwf}
-NAMES=${CONFORMANCE_NAMES:-"order retry approval fanout edge"}
+NAMES=${CONFORMANCE_NAMES:-"order retry approval fanout edge wfc"}
 APPROVAL_TEXT='{"approved": true, "approver": "manager@example.com"}'
 declare -A INPUT=(
   [order]='{"orderId":"ORD-001"}'
@@ -23,7 +23,11 @@ declare -A INPUT=(
   [approval]='{"orderId":"ORD-CALLBACK-001"}'
   [fanout]='{}'
   [edge]='{}'
+  [wfc]='{}'
 )
+# Cases that stop at a callback: the name of the operation (a CALLBACK, or the waitForCallback
+# CONTEXT holding one) whose callback the test completes.
+declare -A CALLBACK_OP=([approval]=approval [wfc]=manager-approval)
 # The seed's four are examples/<name>.dwf; cases beyond the seed are extra/<name>.dwf here.
 dwf_file() { if [ -f "tests/conformance/extra/$1.dwf" ]; then echo "tests/conformance/extra/$1.dwf"; else echo "examples/$1.dwf"; fi; }
 
@@ -48,21 +52,24 @@ now_ms() { date +%s%3N; }
 # Reads the ExecutionArn out of `dwf run --json` output.
 arn_of() { node -e 'try{const j=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8"));process.stdout.write(j.ExecutionArn||"")}catch{}' "$1"; }
 
-# The CallbackId of the operation named "approval" in `dwf history --json` output.
+# The CallbackId of the CALLBACK named $2, or of the CALLBACK inside the operation named $2, in
+# `dwf history --json` output $1.
 callback_id_of() {
   node -e '
     try {
       const h = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
       const ops = Array.isArray(h) ? h : h.Operations || h.operations || [];
-      const op = ops.find((o) => o.Type === "CALLBACK" && o.Name === "approval");
+      const named = ops.find((o) => o.Name === process.argv[2]);
+      const op = named && named.Type === "CALLBACK" ? named
+        : ops.find((o) => o.Type === "CALLBACK" && named && o.ParentId === named.Id);
       process.stdout.write((op && op.CallbackDetails && op.CallbackDetails.CallbackId) || "");
-    } catch {}' "$1"
+    } catch {}' "$1" "$2"
 }
 
 dwf_run() { # name: runs the example on dwf, leaves run/history (and events) files in $work
   local n=$1 store="$work/store_$1.db" t0 t1 rc arn
   local -a extra=()
-  [ "$n" = approval ] && extra=(--detach)
+  [ -n "${CALLBACK_OP[$n]:-}" ] && extra=(--detach)
   t0=$(now_ms)
   timeout 120 "$DWF" run "$(dwf_file "$n")" --input "${INPUT[$n]}" --json --store "$store" "${extra[@]}" \
     >"$work/dwf_$n.run.json" 2>"$work/dwf_$n.run.err"
@@ -75,12 +82,12 @@ dwf_run() { # name: runs the example on dwf, leaves run/history (and events) fil
     echo "# dwf run $(dwf_file "$n") exited $rc without an ExecutionArn: $(head -c 300 "$work/dwf_$n.run.err" | tr '\n' ' ')"
     return
   fi
-  if [ "$n" = approval ]; then
+  if [ -n "${CALLBACK_OP[$n]:-}" ]; then
     timeout 60 "$DWF" history "$arn" --json --store "$store" >"$work/dwf_$n.pre.json" 2>>"$work/dwf_$n.run.err"
     local cb
-    cb=$(callback_id_of "$work/dwf_$n.pre.json")
+    cb=$(callback_id_of "$work/dwf_$n.pre.json" "${CALLBACK_OP[$n]}")
     if [ -z "$cb" ]; then
-      echo "# no CALLBACK 'approval' with a CallbackId in dwf history after --detach"
+      echo "# no CALLBACK for '${CALLBACK_OP[$n]}' with a CallbackId in dwf history after --detach"
     else
       timeout 60 "$DWF" callback succeed "$cb" --result "$APPROVAL_TEXT" --store "$store" \
         >>"$work/dwf_$n.run.err" 2>&1 || echo "# dwf callback succeed exited $?"

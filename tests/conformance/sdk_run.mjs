@@ -27,7 +27,10 @@ const DEFAULT_INPUT = {
   approval: { orderId: "ORD-CALLBACK-001" },
   fanout: {},
   edge: {},
+  wfc: {},
 };
+// The cases that wait on a callback, and the name of the operation whose callback to complete.
+const CALLBACK_OP = { approval: "approval", wfc: "manager-approval" };
 // Seed functions live in seed/, the cases beyond the seed in extra/.
 const seedPath = (name) => path.join(here, name in SEED ? "seed" : "extra", `${name}.mjs`);
 const SEED = { order: 1, retry: 1, approval: 1, fanout: 1 };
@@ -116,13 +119,19 @@ export async function runSeed(name, input) {
   try {
     const runner = new LocalDurableTestRunner({ handlerFunction: wrapped });
     const running = runner.run({ payload: input });
-    if (name === "approval") {
+    if (name in CALLBACK_OP) {
       // Approve the way the article's human does: after the callback id was handed out
       // (notify-approver done) and the invocation has suspended (returned PENDING). Sending at
       // once would race the first invocation and make the invocation count vary.
-      const op = runner.getOperation("approval");
-      await op.waitForData(WaitingOperationStatus.STARTED);
-      await runner.getOperation("notify-approver").waitForData(WaitingOperationStatus.COMPLETED);
+      // For waitForCallback, SUBMITTED = its submitter step is done; for a plain callback the
+      // notify-approver step is what hands the id out.
+      const op = runner.getOperation(CALLBACK_OP[name]);
+      if (name === "approval") {
+        await op.waitForData(WaitingOperationStatus.STARTED);
+        await runner.getOperation("notify-approver").waitForData(WaitingOperationStatus.COMPLETED);
+      } else {
+        await op.waitForData(WaitingOperationStatus.SUBMITTED);
+      }
       while (!invocations.some((i) => i.response?.Status === "PENDING"))
         await new Promise((r) => setTimeout(r, 10));
       callbackResult = APPROVAL_TEXT;
