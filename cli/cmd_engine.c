@@ -22,7 +22,7 @@
 
 const char *const usage_run =
     "usage: dwf run FILE.dwf [--input JSON|@file] [--name NAME] [--skip-time] [--detach]\n"
-    "               [--json] [--quiet] [--store PATH]\n"
+    "               [--json] [--quiet] [--function OTHER.dwf]... [--store PATH]\n"
     "\n"
     "Compile the workflow (cached by content under .dwf/cache/), start an execution on the\n"
     "embedded engine and drive it until it ends or waits for a callback. Timers wait in real\n"
@@ -38,6 +38,8 @@ const char *const usage_run =
     "  --detach            return as soon as the execution waits on a callback\n"
     "  --json              print only {\"ExecutionArn\",\"Status\",\"Result\",\"Error\"}\n"
     "  --quiet             no step log lines\n"
+    "  --function OTHER.dwf  also compile OTHER.dwf and register its function, so the\n"
+    "                      workflow can `invoke` it (a function run before is known already)\n"
     "  --store PATH        the store (default $DWF_STORE or .dwf/dwf.db)\n"
     "\n"
     "exit status: 0 SUCCEEDED (or detached while waiting), 1 FAILED, TIMED_OUT, STOPPED or\n"
@@ -292,15 +294,22 @@ static int show_callbacks(dwf_service *s, const char *arn, const char *store, cJ
 int cmd_run(int argc, char **argv)
 {
     const char *file = NULL, *input_arg = NULL, *name = NULL, *store = default_store();
+    const char *functions[16];
+    int nfunctions = 0;
     int skip = 0, detach = 0, json = 0, quiet = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "--input") == 0 || strcmp(a, "--name") == 0 || strcmp(a, "--store") == 0) {
+        if (strcmp(a, "--input") == 0 || strcmp(a, "--name") == 0 || strcmp(a, "--store") == 0 ||
+            strcmp(a, "--function") == 0) {
             if (i + 1 >= argc) return cli_usage_error("run", "%s needs a value", a);
             const char *v = argv[++i];
             if (a[2] == 'i') input_arg = v;
             else if (a[2] == 'n') name = v;
-            else store = v;
+            else if (a[2] == 'f') {
+                if (nfunctions == (int)(sizeof functions / sizeof functions[0]))
+                    return cli_usage_error("run", "at most %d --function files", nfunctions);
+                functions[nfunctions++] = v;
+            } else store = v;
         } else if (strcmp(a, "--skip-time") == 0) skip = 1;
         else if (strcmp(a, "--detach") == 0) detach = 1;
         else if (strcmp(a, "--json") == 0) json = 1;
@@ -344,26 +353,51 @@ int cmd_run(int argc, char **argv)
     }
     dwf_service *s = NULL;
     HandlerSet set = {0};
+    /* The other functions are compiled and loaded before the store is opened too. */
+    HandlerSet others = {0};
+    for (int i = 0; i < nfunctions; i++) {
+        Handler oh;
+        char osrc[4096];
+        if (access(functions[i], R_OK) != 0) {
+            fprintf(stderr, "dwf run: cannot read %s: %s\n", functions[i], strerror(errno));
+        } else if (handler_build(functions[i], cache, so, sizeof so) == 0) {
+            if (!realpath(functions[i], osrc)) snprintf(osrc, sizeof osrc, "%s", functions[i]);
+            if (handler_load(so, osrc, &oh, msg, sizeof msg) != 0) fprintf(stderr, "dwf run: %s\n", msg);
+            else if (handler_set_add(&others, &oh) != 0) dlclose(oh.dl);
+            else continue;
+        }
+        handler_set_free(&others);
+        dlclose(h.dl);
+        free(input);
+        return EXIT_INPUT;
+    }
     cJSON *req = NULL, *started = NULL, *shown = cJSON_CreateObject(), *x = NULL;
     Progress prog = {isatty(STDOUT_FILENO), !json, cJSON_CreateObject(), stdout};
     int rc = EXIT_INPUT;
     dwf_error err;
-    if (!shown || !prog.seen) goto out;
-    if (open_service("run", store, &s) != 0) {
-        dlclose(h.dl);
-        goto out;
-    }
-    /* The printed commands name the store absolutely: they are run from other directories. */
-    char store_abs[4096];
-    if (realpath(store, store_abs)) store = store_abs;
-    set.svc = s;
     if (handler_set_add(&set, &h) != 0) {
         dlclose(h.dl);
         goto out;
     }
+    if (!shown || !prog.seen || open_service("run", store, &s) != 0) goto out;
+    /* The printed commands name the store absolutely: they are run from other directories. */
+    char store_abs[4096];
+    if (realpath(store, store_abs)) store = store_abs;
+    set.svc = s;
     if (handler_register(s, &h, &err) != 0) {
         service_error("run", &err);
         goto out;
+    }
+    while (others.n > 0) {
+        Handler oh = others.items[--others.n];
+        if (handler_set_add(&set, &oh) != 0) {
+            dlclose(oh.dl);
+            goto out;
+        }
+        if (handler_register(s, &oh, &err) != 0) {
+            service_error("run", &err);
+            goto out;
+        }
     }
     req = cJSON_CreateObject();
     if (!req || !cJSON_AddStringToObject(req, "FunctionName", h.wf->function_name) ||
@@ -456,6 +490,7 @@ out:
     cJSON_Delete(shown);
     cJSON_Delete(prog.seen);
     handler_set_free(&set);
+    handler_set_free(&others);
     dwf_service_close(s);
     free(input);
     return rc;

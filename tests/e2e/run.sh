@@ -165,6 +165,30 @@ kill -TERM $WK 2>/dev/null; wait $WK; wrc=$?
 if [ -n "$ok" ] && [ $wrc -eq 0 ]; then pass worker_drives_callback_completion
 else fail worker_drives_callback_completion "done=$ok worker rc=$wrc $(head -c 200 "$T/wk.err")"; fi
 
+# ---- chained invoke: the target runs as its own execution in the same store ----
+S=$T/chain.db
+cat >"$T/doubler.dwf" <<'EOF'
+workflow doubler {
+  lambda { name = "doubler" }
+  step d "double" { return input.n * 2 }
+  return { doubled: d }
+}
+EOF
+cat >"$T/caller.dwf" <<'EOF'
+workflow caller {
+  lambda { name = "caller" }
+  let r = invoke "doubler" with { n: 21 }
+  return { got: r }
+}
+EOF
+"$DWF" run "$T/caller.dwf" --function "$T/doubler.dwf" --skip-time --json --store "$S" >"$T/ch.json" 2>/dev/null; rc=$?
+if [ $rc -eq 0 ] && tr -d ' \t\n' <"$T/ch.json" | grep -q '"Result":{"got":{"doubled":42}}' \
+   && [ "$("$DWF" executions --status SUCCEEDED --store "$S" | grep -c ':function:doubler:')" -eq 1 ]; then pass chained_invoke
+else fail chained_invoke "rc=$rc $(head -c 300 "$T/ch.json")"; fi
+"$DWF" run "$T/caller.dwf" --skip-time --json --store "$T/chain2.db" >"$T/ch2.json" 2>/dev/null; rc=$?
+if [ $rc -eq 1 ] && grep -q '"FAILED"' "$T/ch2.json" && grep -q 'Function not found' "$T/ch2.json"; then pass chained_invoke_unknown_function
+else fail chained_invoke_unknown_function "rc=$rc $(head -c 300 "$T/ch2.json")"; fi
+
 # ---- bad input: message, exit code, store unchanged ----
 S=$T/order.db
 expect bad_input_json "$S" 1 "--input is not valid JSON" -- "$DWF" run "$EX/order.dwf" --input '{"orderId":' --store "$S"
