@@ -39,4 +39,5 @@ else
 fi
 
 bash tests/deploy/bare_root.sh
+bash tests/deploy/serve_examples.sh
 exit 0

@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# tests/deploy/serve_examples.sh: the four seed examples, built with `dwf build`, run on
+# `dwf serve` as on Lambda, driven over HTTP the way the AWS CLI / SDKs drive Lambda.
+#
+# order, retry and fanout are invoked synchronously (RequestResponse) with qualified names and
+# must answer their results; approval is invoked asynchronously (Event, 202), its callback id is
+# read from GetDurableExecutionHistory and completed with SendDurableExecutionCallbackSuccess,
+# and GetDurableExecution must then show it SUCCEEDED with the callback's data. Around them:
+# the Invoke API's errors (unqualified name, unknown function, execution-name idempotency),
+# the REST API's shapes (epoch-second timestamps, history and state paging, listing by function,
+# stop, a second callback completion), a process that dies mid-invocation being retried, and
+# with keys SigV4 being enforced. --skip-time keeps the order's 10 s wait and retry's backoff
+# from costing real time.
+#
+# Prints "PASS name" / "FAIL name: why"; $DWF = the dwf binary to test.
+set -u
+cd "$(dirname "$0")/../.."
+. tests/deploy/serve_lib.sh
+
+pass() { echo "PASS $1"; }
+fail() { echo "FAIL $1: $2"; }
+
+if ! command -v python3 >/dev/null; then fail serve_examples "python3 is not installed"; exit 0; fi
+T=$(mktemp -d "${TMPDIR:-/tmp}/dwf-serve-ex.XXXXXX")
+cleanup() { serve_stop >/dev/null 2>&1; rm -rf "$T"; }
+trap cleanup EXIT
+
+if ! serve_zips order retry fanout approval; then
+  fail serve_examples_build "dwf build failed: $(tail -c 400 "$ZIPS"/*/build.log)"; exit 0
+fi
+pass serve_examples_build
+
+# A function whose first process takes an invocation and dies: the emulator must report the
+# fault to the service, which retries the invocation (after its backoff) on a fresh process.
+mkdir -p "$T/crashy"
+unzip -q "$ZIPS/order/function.zip" -d "$T/crashy"
+cat >"$T/crashy/wrap.sh" <<'SH'
+#!/bin/sh
+if [ ! -e "$CRASH_MARK" ]; then
+  : >"$CRASH_MARK"
+  curl -s "http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/invocation/next" >/dev/null
+  exit 3
+fi
+exec "$LAMBDA_TASK_ROOT/bootstrap"
+SH
+chmod 755 "$T/crashy/wrap.sh"
+
+if ! serve_start "$T/serve" --store "$T/store.db" --skip-time \
+     "$ZIPS/order/function.zip" "$ZIPS/retry/function.zip" "$ZIPS/fanout/function.zip" \
+     "$ZIPS/approval/function.zip" \
+     --function "crashy=$T/crashy" --command "$T/crashy/wrap.sh" --env "CRASH_MARK=$T/crash.mark" --timeout 30; then
+  fail serve_examples_start "dwf serve did not start: $(tail -c 600 "$T/serve.err")"; exit 0
+fi
+pass serve_examples_start
+
+python3 - "$SERVE_PORT" <<'EOF'
+import json, sys, time, urllib.parse, urllib.request, urllib.error
+base = "http://127.0.0.1:%s" % sys.argv[1]
+
+def out(ok, name, why=""):
+    print(("PASS " + name) if ok else ("FAIL %s: %s" % (name, why)))
+
+def call(method, path, body=None, headers=None, raw=False):
+    data = body.encode() if isinstance(body, str) else body
+    req = urllib.request.Request(base + path, data=data, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=120) as r:
+            b = r.read()
+            return r.status, dict(r.headers), (b if raw else (json.loads(b) if b else None))
+    except urllib.error.HTTPError as e:
+        b = e.read()
+        try: j = json.loads(b)
+        except Exception: j = b
+        return e.code, dict(e.headers), j
+
+def q(s): return urllib.parse.quote(s, safe="")
+def invoke(fn, payload, itype="RequestResponse", name=None):
+    h = {"X-Amz-Invocation-Type": itype}
+    if name: h["X-Amz-Durable-Execution-Name"] = name
+    return call("POST", "/2015-03-31/functions/%s/invocations" % q(fn), json.dumps(payload), h)
+def get_exec(arn): return call("GET", "/2025-12-01/durable-executions/%s" % q(arn))
+def wait_done(arn, secs=60):
+    end = time.time() + secs
+    while time.time() < end:
+        st, _, x = get_exec(arn)
+        if st == 200 and x.get("Status") != "RUNNING": return x
+        time.sleep(0.1)
+    return get_exec(arn)[2]
+
+# ---- order: RequestResponse with "name:$LATEST" answers the result ----
+st, h, body = invoke("durable-basic-test:$LATEST", {"orderId": "ORD-7"})
+arn = h.get("X-Amz-Durable-Execution-Arn", "")
+ok = st == 200 and isinstance(body, dict) and body.get("orderId") == "ORD-7" and \
+     [body["steps"][k]["status"] for k in ("validation", "payment", "confirmation")] == ["validated", "paid", "confirmed"]
+out(ok, "serve_order_sync_result", "status %s body %r" % (st, body))
+out(arn.startswith("arn:aws:lambda:us-east-1:000000000000:function:durable-basic-test:$LATEST/durable-execution/"),
+    "serve_order_arn_header", "X-Amz-Durable-Execution-Arn = %r" % arn)
+st, _, x = get_exec(arn)
+out(st == 200 and x.get("Status") == "SUCCEEDED" and isinstance(x.get("StartTimestamp"), (int, float))
+    and isinstance(x.get("EndTimestamp"), (int, float)) and json.loads(x.get("Result", "null")) == body,
+    "serve_get_execution_epoch_seconds", "%s %r" % (st, x))
+
+# a full ARN with a version qualifier works too
+st, h, body = invoke("arn:aws:lambda:us-east-1:000000000000:function:durable-basic-test:1", {"orderId": "ORD-8"})
+out(st == 200 and body.get("orderId") == "ORD-8", "serve_invoke_full_arn", "%s %r" % (st, body))
+
+# ---- the Invoke API's errors ----
+st, h, body = invoke("durable-basic-test", {})
+out(st == 400 and h.get("X-Amzn-ErrorType") == "InvalidParameterValueException" and
+    body.get("message") == "You cannot invoke a durable function using an unqualified ARN.",
+    "serve_invoke_unqualified", "%s %r %r" % (st, h.get("X-Amzn-ErrorType"), body))
+st, h, body = invoke("no-such-function:$LATEST", {})
+out(st == 404 and h.get("X-Amzn-ErrorType") == "ResourceNotFoundException", "serve_invoke_unknown_function",
+    "%s %r" % (st, body))
+
+# ---- idempotent start: same name + payload -> same execution; other payload -> 409 ----
+st1, h1, _ = invoke("durable-basic-test:$LATEST", {"orderId": "IDEM"}, "Event", "idem-1")
+st2, h2, _ = invoke("durable-basic-test:$LATEST", {"orderId": "IDEM"}, "Event", "idem-1")
+st3, h3, b3 = invoke("durable-basic-test:$LATEST", {"orderId": "OTHER"}, "Event", "idem-1")
+a1, a2 = h1.get("X-Amz-Durable-Execution-Arn"), h2.get("X-Amz-Durable-Execution-Arn")
+out(st1 == 202 and st2 == 202 and a1 and a1 == a2 and "/durable-execution/idem-1/" in a1,
+    "serve_invoke_name_idempotent", "%s %s %r %r" % (st1, st2, a1, a2))
+out(st3 == 409 and h3.get("X-Amzn-ErrorType") == "DurableExecutionAlreadyStartedException",
+    "serve_invoke_name_conflict", "%s %r %r" % (st3, h3.get("X-Amzn-ErrorType"), b3))
+x = wait_done(a1)
+out(x.get("Status") == "SUCCEEDED", "serve_event_invoke_runs", "%r" % x)
+
+# ---- retry: step2 fails once, succeeds on attempt 2 ----
+st, h, body = invoke("durable-retry-test:$LATEST", {"orderId": "ORD-R"})
+ok = st == 200 and body.get("step2", {}).get("status") == "paid" and body["step2"].get("attempt") == 2
+out(ok, "serve_retry_sync_result", "%s %r" % (st, body))
+
+# ---- fanout: three branches and three map items ----
+st, h, body = invoke("durable-parallel-test:$LATEST", {})
+ok = st == 200 and len(body.get("parallel", {}).get("results", [])) == 3 and \
+     [r.get("id") for r in body.get("map", {}).get("results", [])] == ["ITEM-1", "ITEM-2", "ITEM-3"]
+out(ok, "serve_fanout_sync_result", "%s %r" % (st, body))
+
+# ---- approval: Event, then the callback through the REST API ----
+st, h, body = invoke("durable-callback-test:$LATEST", {"orderId": "ORD-A"}, "Event")
+arn = h.get("X-Amz-Durable-Execution-Arn", "")
+out(st == 202 and arn, "serve_approval_event_202", "%s %r" % (st, h))
+cb = None
+end = time.time() + 30
+while time.time() < end and not cb:
+    st, _, hist = call("GET", "/2025-12-01/durable-executions/%s/history" % q(arn))
+    for ev in (hist or {}).get("Events", []):
+        if ev.get("EventType") == "CallbackStarted":
+            cb = ev["CallbackStartedDetails"]["CallbackId"]
+    if not cb: time.sleep(0.1)
+out(bool(cb), "serve_approval_callback_started", "no CallbackStarted event in %r" % hist)
+st, _, x = get_exec(arn)
+out(st == 200 and x.get("Status") == "RUNNING", "serve_approval_waits", "%r" % x)
+result = json.dumps({"approved": True, "approver": "manager@example.com"})
+st, _, _ = call("POST", "/2025-12-01/durable-execution-callbacks/%s/succeed" % q(cb or "x"), result,
+                {"Content-Type": "application/octet-stream"})
+out(st == 200, "serve_approval_callback_succeed", "status %s" % st)
+x = wait_done(arn)
+res = json.loads(x.get("Result", "null") or "null") if isinstance(x, dict) else None
+ok = isinstance(res, dict) and res.get("orderId") == "ORD-A" and \
+     res.get("result", {}).get("approvalData") == result
+out(ok, "serve_approval_completes", "%r" % x)
+st, h, b = call("POST", "/2025-12-01/durable-execution-callbacks/%s/succeed" % q(cb or "x"), "{}")
+out(st == 400 and h.get("X-Amzn-ErrorType") == "CallbackTimeoutException", "serve_callback_twice",
+    "%s %r %r" % (st, h.get("X-Amzn-ErrorType"), b))
+
+# ---- the rest of the REST API ----
+st, _, hist = call("GET", "/2025-12-01/durable-executions/%s/history?MaxItems=2" % q(arn))
+ev = (hist or {}).get("Events", [])
+ok = st == 200 and len(ev) == 2 and hist.get("NextMarker") and ev[0]["EventType"] == "ExecutionStarted" \
+     and isinstance(ev[0].get("EventTimestamp"), (int, float))
+out(ok, "serve_history_paging", "%s %r" % (st, hist))
+if ok:
+    st, _, h2 = call("GET", "/2025-12-01/durable-executions/%s/history?MaxItems=2&Marker=%s" % (q(arn), q(hist["NextMarker"])))
+    out(st == 200 and h2["Events"][0]["EventId"] == 3, "serve_history_marker", "%s %r" % (st, h2))
+st, _, ls = call("GET", "/2025-12-01/functions/durable-callback-test/durable-executions?Statuses=SUCCEEDED")
+ok = st == 200 and [e["DurableExecutionArn"] for e in ls.get("DurableExecutions", [])] == [arn]
+out(ok, "serve_list_by_function", "%s %r" % (st, ls))
+st, _, ls = call("GET", "/2025-12-01/functions/durable-basic-test/durable-executions?Statuses=RUNNING")
+out(st == 200 and ls.get("DurableExecutions") == [], "serve_list_status_filter", "%s %r" % (st, ls))
+st, h, b = call("GET", "/2025-12-01/durable-executions/%s" % q(arn.replace(arn[-8:], "00000000")))
+out(st == 404 and h.get("X-Amzn-ErrorType") == "ResourceNotFoundException", "serve_get_unknown_execution", "%s %r" % (st, b))
+st, h, b = call("GET", "/2025-12-01/durable-executions/%s/state?CheckpointToken=bogus" % q(arn))
+out(st == 400 and h.get("X-Amzn-ErrorType") == "InvalidParameterValueException", "serve_state_bad_token", "%s %r" % (st, b))
+
+# a process that dies mid-invocation: the invocation is retried and the execution succeeds
+st, h, body = invoke("crashy:$LATEST", {"orderId": "ORD-C"})
+arn3 = h.get("X-Amz-Durable-Execution-Arn", "")
+out(st == 200 and body.get("orderId") == "ORD-C", "serve_crash_retried_result", "%s %r" % (st, body))
+st, _, hist = call("GET", "/2025-12-01/durable-executions/%s/history?IncludeExecutionData=true" % q(arn3))
+errs = [e["InvocationCompletedDetails"].get("Error") for e in hist.get("Events", []) if e["EventType"] == "InvocationCompleted"]
+ok = len(errs) >= 2 and errs[0] and (errs[0].get("Payload") or errs[0]).get("ErrorType") == "Runtime.ExitError" and errs[-1] is None
+out(ok, "serve_crash_recorded_as_fault", "%r" % errs)
+
+# stop a waiting approval
+st, h, _ = invoke("durable-callback-test:$LATEST", {"orderId": "ORD-S"}, "Event")
+arn2 = h.get("X-Amz-Durable-Execution-Arn", "")
+time.sleep(1.0)
+st, _, b = call("POST", "/2025-12-01/durable-executions/%s/stop" % q(arn2),
+                json.dumps({"ErrorType": "Cancelled", "ErrorMessage": "no longer needed"}))
+st2, _, x = get_exec(arn2)
+out(st == 200 and isinstance(b.get("StopTimestamp"), (int, float)) and x.get("Status") == "STOPPED",
+    "serve_stop", "%s %r %r" % (st, b, x))
+EOF
+serve_stop; rc=$?
+[ $rc -eq 0 ] && pass serve_examples_clean_exit || fail serve_examples_clean_exit "dwf serve exited $rc: $(tail -c 300 "$T/serve.err")"
+left=$(ls -d /tmp/dwf-serve-?????? 2>/dev/null | while read -r d; do grep -lq "$d" "$T/serve.out" 2>/dev/null && echo "$d"; done)
+[ -z "$left" ] && pass serve_examples_task_roots_removed || fail serve_examples_task_roots_removed "left behind: $left"
+exit 0
