@@ -12,12 +12,16 @@
  *   keys(o) values(o) an object's keys / values, in order
  *   type(x)           "null" "boolean" "number" "string" "array" "object"
  *   str(x)            template text of x (strings raw, numbers as JavaScript, else JSON)
- *   num(x)            numbers as they are; true/false -> 1/0; a string holding a decimal or
- *                     JSON number (surrounding spaces allowed) -> that number, any other
- *                     string -> null (so `num(s) ?? 0` gives a default); null -> null
+ *   num(x)            numbers as they are; true/false -> 1/0; a string holding a decimal
+ *                     number as JavaScript's Number() reads one ("42", " -1.5e3 ", ".5", "5.",
+ *                     "007"; spaces around allowed) -> that number; any other string, "" and
+ *                     "0x1A" included (Number() gives 0 and 26) -> null, so `num(s) ?? 0`
+ *                     gives a default; null -> null
  *   json(s)           JSON.parse; invalid text -> error JsonParseError
  *   to_json(x)        JSON.stringify
- *   upper(s) lower(s) ASCII letters only (other characters unchanged)
+ *   upper(s) lower(s) ASCII letters only (other characters unchanged): case tables of other
+ *                     scripts depend on the host's locale data, and a workflow replayed on
+ *                     another host must compute the same values
  *   trim(s)           strip ASCII white space at both ends
  *   contains(a, x)    substring of a string; deep-equal item of an array; key of an object
  *   starts_with(s, p) ends_with(s, p)
@@ -149,6 +153,25 @@ static dwf_val *b_str(dwf_ctx *c, int argc, dwf_val *const *argv)
     return own_text(c, dwf__to_text(argv[0]));
 }
 
+/* JavaScript's StrDecimalLiteral: [+-] (D+ [. D*] | . D+) [(e|E) [+-] D+], all of [s, e). */
+static int decimal_literal(const char *s, const char *e)
+{
+    const char *p = s;
+    int digits = 0, exp_digits = 0;
+    if (p < e && (*p == '+' || *p == '-')) p++;
+    for (; p < e && *p >= '0' && *p <= '9'; p++) digits++;
+    if (p < e && *p == '.')
+        for (p++; p < e && *p >= '0' && *p <= '9'; p++) digits++;
+    if (!digits) return 0;
+    if (p < e && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < e && (*p == '+' || *p == '-')) p++;
+        for (; p < e && *p >= '0' && *p <= '9'; p++) exp_digits++;
+        if (!exp_digits) return 0;
+    }
+    return p == e;
+}
+
 static dwf_val *b_num(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
     (void)argc;
@@ -157,18 +180,18 @@ static dwf_val *b_num(dwf_ctx *c, int argc, dwf_val *const *argv)
     if (x && cJSON_IsBool(x)) return dwf_num(c, cJSON_IsTrue(x) ? 1 : 0);
     if (!x || cJSON_IsNull(x)) return dwf_null(c);
     if (!is_str(x)) return arg_error(c, "num", 0, "a number, string or boolean", x);
-    /* Only JSON number syntax (plus a leading '+' and surrounding spaces): strtod alone would
-     * also take "0x1A", "inf" and "nan". */
+    /* Decimal literals only, checked before strtod, which alone would also take "0x1A",
+     * "inf", "nan" and a number followed by junk. */
     const char *s = x->valuestring;
     while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r') s++;
     const char *e = s + strlen(s);
     while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r')) e--;
-    if (s < e && *s == '+' && e - s > 1 && s[1] != '-') s++;
-    if (s == e) return dwf_null(c);
-    cJSON *v = dwf__parse_json(s, (size_t)(e - s), NULL);
-    dwf_val *r = v && cJSON_IsNumber(v) ? dwf_num(c, v->valuedouble) : dwf_null(c);
-    cJSON_Delete(v);
-    return r;
+    if (!decimal_literal(s, e)) return dwf_null(c);
+    char *t = strndup(s, (size_t)(e - s));
+    if (!t) return dwf__own(c, NULL);
+    double d = strtod(t, NULL);
+    free(t);
+    return dwf_num(c, d); /* "1e999" overflows: dwf_num makes that null */
 }
 
 static dwf_val *b_json(dwf_ctx *c, int argc, dwf_val *const *argv)

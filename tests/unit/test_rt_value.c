@@ -491,6 +491,15 @@ static void t_builtins_convert(void)
     EQ_JSON("1000", B("num", S(" 1e3 ")));
     EQ_JSON("5", B("num", S("+5")));
     EQ_JSON("-0.5", B("num", S("-0.5")));
+    /* node: Number(".5"), Number("5."), Number("007"), Number("-1.5E3") */
+    EQ_JSON("0.5", B("num", S(".5")));
+    EQ_JSON("5", B("num", S("5.")));
+    EQ_JSON("7", B("num", S("007")));
+    EQ_JSON("-1500", B("num", S("-1.5E3")));
+    EQ_JSON("null", B("num", S(".")));
+    EQ_JSON("null", B("num", S("1e")));
+    EQ_JSON("null", B("num", S("1e999")));
+    EQ_JSON("null", B("num", S("1 2")));
     EQ_JSON("null", B("num", S("0x1A")));
     EQ_JSON("null", B("num", S("abc")));
     EQ_JSON("null", B("num", S("")));
