@@ -38,6 +38,7 @@ else
   fi
 fi
 
+bash tests/deploy/build_zip.sh
 bash tests/deploy/bare_root.sh
 bash tests/deploy/serve_examples.sh
 exit 0
