@@ -41,4 +41,5 @@ fi
 bash tests/deploy/build_zip.sh
 bash tests/deploy/bare_root.sh
 bash tests/deploy/serve_examples.sh
+bash tests/deploy/serve_awssdk.sh
 exit 0
