@@ -246,6 +246,10 @@ dwf_val *dwf_http(dwf_ctx *c, const char *method, dwf_val *url, dwf_val *headers
         if (rc == CURLE_OK) rc = curl_easy_setopt(h, opt, val);                               \
     } while (0)
     SETOPT(CURLOPT_URL, u);
+    /* http(s) only, redirects included: libcurl would also read file:// and speak a dozen
+     * other protocols, none of which a workflow's `http` means. */
+    SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
+    SETOPT(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     SETOPT(CURLOPT_ERRORBUFFER, errbuf);
     SETOPT(CURLOPT_NOSIGNAL, 1L); /* threads: no SIGALRM for DNS timeouts */
     SETOPT(CURLOPT_TIMEOUT_MS, timeout_ms);

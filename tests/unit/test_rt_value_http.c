@@ -321,6 +321,8 @@ static void t_http_network_errors(void)
     TT_ASSERT(s < 1.2); /* gave up at the timeout, not when the server answered */
     dwf_http(C, "GET", S("foo://nowhere"), NULL, NULL, 5);
     ERR("HttpError", "foo://nowhere");
+    dwf_http(C, "GET", S("file:///etc/hostname"), NULL, NULL, 5); /* http(s) only */
+    ERR("HttpError", "file:///etc/hostname");
     dwf_http(C, "GET", dwf_num(C, 1), NULL, NULL, 5);
     ERR("TypeError", "url");
     dwf_http(C, "GET", url("/json"), S("x"), NULL, 5);
