@@ -384,11 +384,12 @@ static int event_add(dwf_service *s, dwf__exec *e, const char *type, const cJSON
     return r;
 }
 
-/* The EXECUTION operation's identity for execution-level events. */
+/* The EXECUTION operation's identity for execution-level events: its Id, no Name (as the
+ * SDK's testing service lists them). */
 static cJSON *exec_event_op(const dwf__exec *e)
 {
     cJSON *o = cJSON_CreateObject();
-    if (o && (jset_str(o, "Id", e->id) || jset_str(o, "Name", e->name))) {
+    if (o && jset_str(o, "Id", e->id)) {
         cJSON_Delete(o);
         return NULL;
     }
@@ -1078,9 +1079,10 @@ static int apply_update(dwf_service *s, dwf__exec *e, const cJSON *u, const char
             const cJSON *at = cJSON_GetObjectItemCaseSensitive(sd, "Attempt");
             int attempt = (cJSON_IsNumber(at) ? (int)at->valuedouble : 0) + 1;
             bad |= jset_num(sd, "Attempt", attempt);
+            /* The new attempt's outcome replaces the last one's; NextAttemptTimestamp stays
+             * until a new RETRY sets it (the SDK's testing service does the same). */
             cJSON_DeleteItemFromObjectCaseSensitive(sd, "Result");
             cJSON_DeleteItemFromObjectCaseSensitive(sd, "Error");
-            cJSON_DeleteItemFromObjectCaseSensitive(sd, "NextAttemptTimestamp");
             if (payload) bad |= jset_str(sd, "Result", payload);
             if (eobj) bad |= jset(sd, "Error", jdup(eobj));
             evd = cJSON_CreateObject();

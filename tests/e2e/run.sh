@@ -189,6 +189,44 @@ else fail chained_invoke "rc=$rc $(head -c 300 "$T/ch.json")"; fi
 if [ $rc -eq 1 ] && grep -q '"FAILED"' "$T/ch2.json" && grep -q 'Function not found' "$T/ch2.json"; then pass chained_invoke_unknown_function
 else fail chained_invoke_unknown_function "rc=$rc $(head -c 300 "$T/ch2.json")"; fi
 
+# ---- history events against the official SDK's recording (tests/conformance/expected) ----
+# [EventType, Name] pairs in order, as GetDurableExecutionHistory lists them for the same run.
+if command -v node >/dev/null; then
+  for wf in order retry fanout; do
+    S=$T/conf-$wf.db
+    "$DWF" run "$EX/$wf.dwf" --skip-time --json --quiet --store "$S" >"$T/conf.json" 2>/dev/null
+    CARN=$(sed -n 's/.*"ExecutionArn":[[:space:]]*"\([^"]*\)".*/\1/p' "$T/conf.json")
+    "$DWF" history "$CARN" --events --json --store "$S" >"$T/conf-ev.json" 2>/dev/null
+    "$DWF" history "$CARN" --json --store "$S" >"$T/conf-ops.json" 2>/dev/null
+    if node -e '
+      const fs = require("fs");
+      const want = JSON.parse(fs.readFileSync(process.argv[1])).historyEventTypes;
+      const got = JSON.parse(fs.readFileSync(process.argv[2])).Events.map(e => [e.EventType, e.Name ?? null]);
+      /* Concurrent branches finish in any order: compare those as multisets. */
+      if (process.argv[3] === "fanout") { want.sort(); got.sort(); }
+      if (JSON.stringify(want) !== JSON.stringify(got)) { console.error(JSON.stringify(got)); process.exit(1); }
+    ' "$ROOT/tests/conformance/expected/$wf.json" "$T/conf-ev.json" "$wf" 2>"$T/conf.err"; then pass "history_events_match_sdk_$wf"
+    else fail "history_events_match_sdk_$wf" "got $(head -c 400 "$T/conf.err")"; fi
+    # The operations (EXECUTION aside) in the recording's normal form: same fields, same values
+    # except timestamps. The SDK runner leaves a WAIT without EndTimestamp; the service sets it.
+    if node -e '
+      const fs = require("fs");
+      const ts = new Set(["StartTimestamp", "EndTimestamp", "NextAttemptTimestamp", "ScheduledEndTimestamp"]);
+      const norm = (v, k) => ts.has(k) ? "<timestamp>" :
+        typeof v === "string" ? v.replace(/"timestamp":[0-9]+/g, "\"timestamp\":<ms>") :
+        Array.isArray(v) ? v.map(x => norm(x)) :
+        v && typeof v === "object" ? Object.fromEntries(Object.keys(v).sort().map(k2 => [k2, norm(v[k2], k2)])) : v;
+      const want = norm(JSON.parse(fs.readFileSync(process.argv[1])).operations);
+      const got = norm(JSON.parse(fs.readFileSync(process.argv[2])).Operations.filter(o => o.Type !== "EXECUTION")
+        .map(o => { if (o.Type === "WAIT") delete o.EndTimestamp; return o; }));
+      if (JSON.stringify(want) !== JSON.stringify(got)) { console.error(JSON.stringify(got)); process.exit(1); }
+    ' "$ROOT/tests/conformance/expected/$wf.json" "$T/conf-ops.json" 2>"$T/conf.err"; then pass "operations_match_sdk_$wf"
+    else fail "operations_match_sdk_$wf" "got $(head -c 600 "$T/conf.err")"; fi
+  done
+else
+  fail history_events_match_sdk "node is not installed (make deps)"
+fi
+
 # ---- bad input: message, exit code, store unchanged ----
 S=$T/order.db
 expect bad_input_json "$S" 1 "--input is not valid JSON" -- "$DWF" run "$EX/order.dwf" --input '{"orderId":' --store "$S"
