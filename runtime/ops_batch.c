@@ -37,6 +37,7 @@ typedef struct batch {
     int maxc;
     dwf_batch_opts o;
     int replay_only; /* re-drive terminal items of a summarised batch (ReplayChildren) */
+    const char *marks; /* the summary's itemStatuses ("SF-"), when replay_only */
 
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -148,7 +149,9 @@ static void *worker(void *arg)
         int skipped = 0;
         if (!sid) rc = oom(b->c);
         else {
-            if (b->replay_only) {
+            if (b->replay_only && b->marks) { /* the recorded markers decide (the SDK's rule) */
+                skipped = (size_t)i >= strlen(b->marks) || b->marks[i] == '-';
+            } else if (b->replay_only) {
                 char id[17];
                 dwf_hash_id(sid, id);
                 skipped = !dwf__status_terminal(dwf__op_status(dwf__op_get(b->c->inv, id)));
@@ -308,6 +311,8 @@ static int run_batch(batch *b, const char *name, const char *subtype, dwf_val **
         cJSON_Delete(all);
         summary = p; /* a summary (> 256 KiB): rebuild from the items' own records */
         summary_reason = cJSON_IsString(r) ? r->valuestring : NULL;
+        const cJSON *marks = cJSON_GetObjectItemCaseSensitive(p, "itemStatuses");
+        b->marks = cJSON_IsString(marks) ? marks->valuestring : NULL;
         b->replay_only = 1;
     } else if (st == DWF__ST_FAILED) {
         const cJSON *e = op->error;
@@ -396,11 +401,24 @@ static int run_batch(batch *b, const char *name, const char *subtype, dwf_val **
                 const cJSON *v = *out;
                 cJSON *s = cJSON_CreateObject();
                 int ok = s && cJSON_AddStringToObject(s, "type", b->branches ? "ParallelResult" : "MapResult");
+                /* map summaries carry no startedCount (the SDK's createMapSummaryGenerator) */
                 static const char *const k[] = {"totalCount", "successCount", "failureCount", "startedCount"};
-                for (int j = 0; ok && j < 4; j++)
+                for (int j = 0; ok && j < (b->branches ? 4 : 3); j++)
                     ok = cJSON_AddNumberToObject(s, k[j], cJSON_GetObjectItemCaseSensitive(v, k[j])->valuedouble) != NULL;
                 ok = ok && cJSON_AddStringToObject(s, "completionReason", b->reason) &&
                      cJSON_AddStringToObject(s, "status", cJSON_GetObjectItemCaseSensitive(v, "status")->valuestring);
+                /* itemStatuses: S / F / - per index up to the last started item */
+                int last = -1;
+                for (int i = 0; i < b->n; i++)
+                    if (b->status[i] != IT_NONE) last = i;
+                char *marks = malloc((size_t)last + 2);
+                if (marks) {
+                    for (int i = 0; i <= last; i++)
+                        marks[i] = b->status[i] == IT_SUCCEEDED ? 'S' : b->status[i] == IT_FAILED ? 'F' : '-';
+                    marks[last + 1] = '\0';
+                }
+                ok = ok && marks && cJSON_AddStringToObject(s, "itemStatuses", marks);
+                free(marks);
                 free(text);
                 text = ok ? dwf__to_json(s) : NULL;
                 cJSON_Delete(s);

@@ -1721,6 +1721,51 @@ static void test_hashmap_and_ids(void)
     TT_EQ_INT(0, dwf__step_id_cmp("4-1", "4-1"));
 }
 
+/* ---- a batch result over 256 KiB: the SDK's summary, rebuilt from the items on replay -- */
+static int big_item(dwf_ctx *c, void *fr, dwf_val *item, dwf_val *index, dwf_val **out)
+{
+    (void)fr;
+    (void)index;
+    bump(11);
+    size_t n = 100 * 1024;
+    char *s = malloc(n + 1);
+    memset(s, 'a' + (int)item->valuedouble, n);
+    s[n] = 0;
+    *out = dwf_str(c, s);
+    free(s);
+    return DWF_OK;
+}
+static int wf_big_map(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    frame1 *f = fr;
+    dwf_val *items = dwf_arr(c, 3, dwf_num(c, 0), dwf_num(c, 1), dwf_num(c, 2));
+    DWF_TRY(dwf_map(c, "big", items, big_item, NULL, f, NULL, &f->a));
+    dwf_val *res = dwf_get(c, f->a, "results");
+    *out = dwf_obj(c, 2, "n", dwf_num(c, dwf_len(res)),
+                   "third", dwf_num(c, (unsigned char)cJSON_GetArrayItem(res, 2)->valuestring[0]));
+    return DWF_OK;
+}
+
+static void test_batch_summary(void)
+{
+    fake f;
+    fake_init(&f);
+    memset(side_effects, 0, sizeof side_effects);
+    dwf_workflow wf = WF(wf_big_map, sizeof(frame1));
+    cJSON *r = run_all(&f, &wf, "{}", 3);
+    TT_EQ_STR("SUCCEEDED", status_of(r));
+    TT_EQ_STR("{\"n\":3,\"third\":99}", sget(r, "Result"));
+    TT_EQ_STR("{\"type\":\"MapResult\",\"totalCount\":3,\"successCount\":3,\"failureCount\":0,"
+              "\"completionReason\":\"ALL_COMPLETED\",\"status\":\"SUCCEEDED\",\"itemStatuses\":\"SSS\"}",
+              op_detail(&f, "1", "ContextDetails", "Result"));
+    cJSON_Delete(r);
+    r = invoke_once(&f, &wf, "{}", NULL);
+    TT_EQ_STR("{\"n\":3,\"third\":99}", sget(r, "Result"));
+    TT_EQ_INT(3, side_effects[11]); /* rebuilt from the items' records, no body re-run */
+    cJSON_Delete(r);
+    fake_free(&f);
+}
+
 int main(void)
 {
     TT_RUN(test_ids);
@@ -1749,5 +1794,6 @@ int main(void)
     TT_RUN(test_misuse_and_wait_until);
     TT_RUN(test_inflight_at_completion);
     TT_RUN(test_hashmap_and_ids);
+    TT_RUN(test_batch_summary);
     return TT_EXIT();
 }
