@@ -19,7 +19,7 @@
 //   node compare.mjs NAME --sdk FILE --dwf-run FILE --dwf-history FILE [--dwf-events FILE]
 //        [--dwf-exit N] [--dwf-stderr FILE] [--elapsed-ms N] [--fixture FILE] [--callback-text TEXT]
 import fs from "node:fs";
-import { normalize } from "./sdk_run.mjs";
+import { normalize, EXPECTED_STATUS } from "./sdk_run.mjs";
 
 const lines = [];
 const pass = (t) => lines.push(`PASS conformance.${NAME}.${t}`);
@@ -134,9 +134,12 @@ function overlapStats(ops) {
 }
 
 // ---- main ---------------------------------------------------------------------------------
+// Most cases succeed; a case in EXPECTED_STATUS must end that way on both sides, and then its
+// execution error is compared instead of its result.
+const EXPECT = EXPECTED_STATUS[NAME] ?? "SUCCEEDED";
 const sdkR = readJson(args.sdk, "SDK run output");
 const sdk = sdkR.value;
-check("sdk-run", sdk && sdk.status === "SUCCEEDED",
+check("sdk-run", sdk && sdk.status === EXPECT,
   sdkR.err ?? `SDK execution ended ${sdk?.status}: ${JSON.stringify(sdk?.error)}`);
 
 if (sdk && args.fixture) {
@@ -165,7 +168,7 @@ const run = runR.value;
 // The final result: from the ExecutionSucceeded event of `dwf history --events` when there is one
 // (exact JSON text: `dwf run --json` may print numbers rounded), else from `dwf run --json` (a
 // detached run has no result there until `dwf resume` finished it).
-let dwfStatus = run?.Status, dwfResult = run?.Result, resultSource = "dwf run --json", dwfResultText;
+let dwfStatus = run?.Status, dwfResult = run?.Result, resultSource = "dwf run --json", dwfResultText, dwfEventError;
 if (args["dwf-events"]) {
   const evR = readJson(args["dwf-events"], "`dwf history --events --json` output");
   const events = Array.isArray(evR.value) ? evR.value : evR.value?.Events;
@@ -177,7 +180,10 @@ if (args["dwf-events"]) {
     const parsed = tryParse(dwfResultText);
     dwfResult = parsed.ok ? parsed.value : dwfResultText;
     resultSource = "ExecutionSucceeded event";
-  } else if (failed) dwfStatus = failed.EventType;
+  } else if (failed) {
+    dwfStatus = { ExecutionFailed: "FAILED", ExecutionTimedOut: "TIMED_OUT", ExecutionStopped: "STOPPED" }[failed.EventType];
+    dwfEventError = failed[`${failed.EventType}Details`]?.Error?.Payload;
+  }
   else if (dwfStatus === "RUNNING") dwfStatus = evR.err ?? "RUNNING (no terminal event in history)";
 }
 if (typeof dwfResult === "string") {
@@ -195,7 +201,8 @@ try {
     dwfStderr = (told.length ? told : all.slice(-1)).slice(0, 3).join(" | ");
   }
 } catch { /* no stderr file: nothing to add */ }
-check("dwf-run", !runR.err && dwfStatus === "SUCCEEDED" && (dwfExit === null || dwfExit === 0),
+const wantExit = EXPECT === "SUCCEEDED" ? 0 : 1;
+check("dwf-run", !runR.err && dwfStatus === EXPECT && (dwfExit === null || dwfExit === wantExit),
   (runR.err ?? `dwf ended ${dwfStatus} (exit ${dwfExit}) ${run?.Error ? JSON.stringify(run.Error) : ""}`.trim()) +
   (dwfStderr ? `; stderr: ${dwfStderr.slice(0, 300)}` : ""));
 
@@ -261,7 +268,14 @@ if (!dwfOps) {
   check("payload-key-order", odiffs.length === 0, odiffs.slice(0, 3).join("; "));
 }
 
-if (sdk && dwfStatus === "SUCCEEDED") {
+if (EXPECT !== "SUCCEEDED") {
+  // The execution's error: the SDK handler's response Error against `dwf run --json`'s Error and
+  // the Execution<Failed> event's Error payload.
+  const sdkErr = sdk?.invocations?.[sdk.invocations.length - 1]?.response?.Error;
+  const pick = (e) => (e ? JSON.stringify({ ErrorType: e.ErrorType, ErrorMessage: e.ErrorMessage, ErrorData: e.ErrorData }) : "none");
+  check("execution-error", sdkErr && pick(sdkErr) === pick(run?.Error) && pick(sdkErr) === pick(dwfEventError),
+    `SDK ${pick(sdkErr)}, dwf run --json ${pick(run?.Error)}, dwf history event ${pick(dwfEventError)}`);
+} else if (sdk && dwfStatus === "SUCCEEDED") {
   const sd = shapeDiff(sdk.result, dwfResult);
   check("result-shape", !sd, `${sd} (dwf result from ${resultSource}: ${JSON.stringify(dwfResult)?.slice(0, 200)})`);
   const ko = sd ? "shapes differ" : keyOrderDiff(sdk.result, dwfResult);
@@ -279,7 +293,10 @@ function textDiff(a, b) {
   const cut = (t) => JSON.stringify(t.slice(Math.max(0, i - 40), i + 40));
   return `differ at char ${i}: SDK …${cut(a)}… dwf …${cut(b)}…`;
 }
-if ((NAME === "edge" || NAME === "wfc") && dwfOps && sdk) {
+// Cases whose payloads hold no clock values: every payload, every error and the result text must be
+// identical, not just alike.
+const EXACT = ["edge", "wfc", "names", "failing"];
+if (EXACT.includes(NAME) && dwfOps && sdk) {
   const byId = new Map(dwfOps.map((o) => [o.Id, o]));
   const errKey = (e) => (e ? JSON.stringify({ t: e.ErrorType, m: e.ErrorMessage, d: e.ErrorData }) : undefined);
   const diffs = [];
@@ -295,7 +312,7 @@ if ((NAME === "edge" || NAME === "wfc") && dwfOps && sdk) {
   }
   check("payloads-exact", diffs.length === 0, `${diffs.length} difference(s): ${diffs.slice(0, 2).join("; ")}`);
   const sdkText = sdk.invocations?.[sdk.invocations.length - 1]?.response?.Result;
-  check("result-exact", dwfResultText !== undefined && dwfResultText === sdkText,
+  if (EXPECT === "SUCCEEDED") check("result-exact", dwfResultText !== undefined && dwfResultText === sdkText,
     `execution result text: ${textDiff(sdkText, dwfResultText)}`);
 }
 

@@ -15,7 +15,7 @@ set -u
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
 DWF=${DWF:-$PWD/$BUILD/dwf}
-NAMES=${CONFORMANCE_NAMES:-"order retry approval fanout edge wfc"}
+NAMES=${CONFORMANCE_NAMES:-"order retry approval fanout edge wfc names failing"}
 APPROVAL_TEXT='{"approved": true, "approver": "manager@example.com"}'
 declare -A INPUT=(
   [order]='{"orderId":"ORD-001"}'
@@ -24,6 +24,8 @@ declare -A INPUT=(
   [fanout]='{}'
   [edge]='{}'
   [wfc]='{}'
+  [names]='{}'
+  [failing]='{}'
 )
 # Cases that stop at a callback: the name of the operation (a CALLBACK, or the waitForCallback
 # CONTEXT holding one) whose callback the test completes.
