@@ -223,6 +223,26 @@ if command -v node >/dev/null; then
     ' "$ROOT/tests/conformance/expected/$wf.json" "$T/conf-ops.json" 2>"$T/conf.err"; then pass "operations_match_sdk_$wf"
     else fail "operations_match_sdk_$wf" "got $(head -c 600 "$T/conf.err")"; fi
   done
+  # approval: answered with the recording's callback result; the callback id is normalised.
+  S=$T/conf-approval.db
+  "$DWF" run "$EX/approval.dwf" --input '{"orderId":"ORD-CALLBACK-001"}' --skip-time --detach --json --quiet --store "$S" >"$T/conf.json" 2>"$T/conf.err"
+  CARN=$(sed -n 's/.*"ExecutionArn":[[:space:]]*"\([^"]*\)".*/\1/p' "$T/conf.json")
+  CID=$(grep -o 'dwf callback succeed [^ ]*' "$T/conf.err" | head -1 | awk '{print $4}')
+  "$DWF" callback succeed "$CID" --result '{"approved": true, "approver": "manager@example.com"}' --store "$S" >/dev/null 2>&1
+  "$DWF" resume "$CARN" --quiet --store "$S" >/dev/null 2>&1
+  "$DWF" history "$CARN" --json --store "$S" >"$T/conf-ops.json" 2>/dev/null
+  if node -e '
+    const fs = require("fs"), id = process.argv[3];
+    const ts = new Set(["StartTimestamp", "EndTimestamp", "NextAttemptTimestamp", "ScheduledEndTimestamp"]);
+    const norm = (v, k) => ts.has(k) ? "<timestamp>" :
+      typeof v === "string" ? v.split(id).join("<callbackId>").replace(/"(timestamp|notifiedAt)":[0-9]+/g, "\"$1\":<ms>") :
+      Array.isArray(v) ? v.map(x => norm(x)) :
+      v && typeof v === "object" ? Object.fromEntries(Object.keys(v).sort().map(k2 => [k2, norm(v[k2], k2)])) : v;
+    const want = norm(JSON.parse(fs.readFileSync(process.argv[1])).operations);
+    const got = norm(JSON.parse(fs.readFileSync(process.argv[2])).Operations.filter(o => o.Type !== "EXECUTION"));
+    if (JSON.stringify(want) !== JSON.stringify(got)) { console.error(JSON.stringify(got)); process.exit(1); }
+  ' "$ROOT/tests/conformance/expected/approval.json" "$T/conf-ops.json" "$CID" 2>"$T/conf.err"; then pass operations_match_sdk_approval
+  else fail operations_match_sdk_approval "got $(head -c 600 "$T/conf.err")"; fi
 else
   fail history_events_match_sdk "node is not installed (make deps)"
 fi
