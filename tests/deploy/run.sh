@@ -42,4 +42,5 @@ bash tests/deploy/build_zip.sh
 bash tests/deploy/bare_root.sh
 bash tests/deploy/serve_examples.sh
 bash tests/deploy/serve_awssdk.sh
+bash tests/deploy/serve_jssdk.sh
 exit 0
