@@ -126,7 +126,7 @@ int handler_build(const char *dwf_path, const char *cache_dir, char *so_out, siz
     char hex[2 * EVP_MAX_MD_SIZE + 1];
     for (unsigned i = 0; i < dlen; i++) snprintf(hex + 2 * i, 3, "%02x", dig[i]);
 
-    char dir[PATH_MAX], so[PATH_MAX + 16], tmp[PATH_MAX + 48], csrc[PATH_MAX + 16];
+    char dir[PATH_MAX], so[PATH_MAX + 16], tmp[PATH_MAX + 48], csrc[PATH_MAX + 48];
     snprintf(dir, sizeof dir, "%s/%s", cache_dir, hex);
     snprintf(so, sizeof so, "%s/handler.so", dir);
     struct stat st;
@@ -139,7 +139,8 @@ int handler_build(const char *dwf_path, const char *cache_dir, char *so_out, siz
         fprintf(stderr, "dwf run: cannot create the cache directory %s: %s\n", dir, strerror(errno));
         goto out;
     }
-    snprintf(csrc, sizeof csrc, "%s/handler.c", dir);
+    /* Both files under names of this process: two `dwf run`s of one new workflow may meet here. */
+    snprintf(csrc, sizeof csrc, "%s/handler.%ld.c", dir, (long)getpid());
     snprintf(tmp, sizeof tmp, "%s/handler.so.tmp.%ld", dir, (long)getpid());
     FILE *f = fopen(csrc, "w");
     if (!f) {
@@ -191,12 +192,14 @@ int handler_build(const char *dwf_path, const char *cache_dir, char *so_out, siz
     int cr = run_cc(argv);
     free(argv);
     free(paths);
+    char final_c[PATH_MAX + 16];
+    snprintf(final_c, sizeof final_c, "%s/handler.c", dir);
     if (cr != 0) {
         fprintf(stderr, "dwf run: %s failed compiling the handler %s\n", cc, csrc);
         unlink(tmp);
         goto out;
     }
-    if (rename(tmp, so) != 0) {
+    if (rename(csrc, final_c) != 0 || rename(tmp, so) != 0) {
         fprintf(stderr, "dwf run: cannot move %s into place: %s\n", tmp, strerror(errno));
         unlink(tmp);
         goto out;
