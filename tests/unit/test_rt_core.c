@@ -1766,6 +1766,82 @@ static void test_batch_summary(void)
     fake_free(&f);
 }
 
+/* ---- waitForCallback errors and a suspended item holding its slot ---------------------- */
+static int bad_submitter(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    (void)fr;
+    (void)out;
+    return dwf_fail(c, "SendFailed", "could not send");
+}
+static int wf_wfc_errors(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    frame1 *f = fr;
+    static const dwf_retry once = {1, 1, 1, 1, DWF_JITTER_NONE, NULL};
+    int rc = dwf_wait_for_callback(c, NULL, bad_submitter, f, NULL, &once, &f->a);
+    if (rc == DWF_ERROR) f->a = dwf_error_take(c);
+    else DWF_TRY(rc);
+    dwf_callback_opts o = {5, 0};
+    rc = dwf_wait_for_callback(c, NULL, submitter, f, &o, NULL, &f->b);
+    if (rc == DWF_ERROR) f->b = dwf_error_take(c);
+    else DWF_TRY(rc);
+    *out = dwf_obj(c, 2, "first", dwf_get(c, f->a, "ErrorType"), "second", dwf_get(c, f->b, "ErrorType"));
+    return DWF_OK;
+}
+
+static void test_wait_for_callback_errors(void)
+{
+    fake f;
+    fake_init(&f);
+    dwf_workflow wf = WF(wf_wfc_errors, sizeof(frame1));
+    cJSON *r = invoke_once(&f, &wf, "{}", NULL);
+    TT_EQ_STR("PENDING", status_of(r));
+    TT_EQ_STR("FAILED", op_field(&f, "1", "Status"));
+    cJSON_Delete(r);
+    char id21[17];
+    dwf_hash_id("2-1", id21);
+    fake_callback(&f, id21, "TIMED_OUT", NULL);
+    r = invoke_once(&f, &wf, "{}", NULL);
+    TT_EQ_STR("{\"first\":\"CallbackSubmitterError\",\"second\":\"CallbackTimeoutError\"}", sget(r, "Result"));
+    cJSON_Delete(r);
+    fake_free(&f);
+}
+
+static int slot_item(dwf_ctx *c, void *fr, dwf_val *item, dwf_val *index, dwf_val **out)
+{
+    (void)fr;
+    (void)index;
+    bump(12);
+    if (item->valuedouble == 0) DWF_TRY(dwf_wait(c, NULL, 5));
+    *out = item;
+    return DWF_OK;
+}
+static int wf_slots(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    frame1 *f = fr;
+    dwf_batch_opts o = {1, -1, -1, -1};
+    DWF_TRY(dwf_map(c, NULL, dwf_arr(c, 2, dwf_num(c, 0), dwf_num(c, 1)), slot_item, NULL, f, &o, &f->a));
+    *out = dwf_get(c, f->a, "results");
+    return DWF_OK;
+}
+
+static void test_suspended_item_keeps_slot(void)
+{
+    fake f;
+    fake_init(&f);
+    memset(side_effects, 0, sizeof side_effects);
+    dwf_workflow wf = WF(wf_slots, sizeof(frame1));
+    cJSON *r = invoke_once(&f, &wf, "{}", NULL);
+    TT_EQ_STR("PENDING", status_of(r));
+    TT_EQ_INT(1, side_effects[12]);
+    TT_ASSERT(op_by_sid(&f, "1-2") == NULL); /* max_concurrency 1: item 1 waits for the slot */
+    cJSON_Delete(r);
+    fake_advance(&f, NULL);
+    r = invoke_once(&f, &wf, "{}", NULL);
+    TT_EQ_STR("[0,1]", sget(r, "Result"));
+    cJSON_Delete(r);
+    fake_free(&f);
+}
+
 int main(void)
 {
     TT_RUN(test_ids);
@@ -1795,5 +1871,7 @@ int main(void)
     TT_RUN(test_inflight_at_completion);
     TT_RUN(test_hashmap_and_ids);
     TT_RUN(test_batch_summary);
+    TT_RUN(test_wait_for_callback_errors);
+    TT_RUN(test_suspended_item_keeps_slot);
     return TT_EXIT();
 }
