@@ -14,6 +14,7 @@
 
 #include "ast.h"
 #include "diag.h"
+#include "parser.h"
 
 #define PARSE_MAX_NESTING 200
 
@@ -37,11 +38,17 @@ typedef struct ParseState {
 
     struct { char ch; SrcLoc loc; } open[PARSE_MAX_NESTING];
     int nopen;
+
+    /* the last two tokens, when they were identifiers: a syntax error right after a
+     * misspelt keyword ("stpe x {") can then suggest the keyword */
+    const char *cur_ident, *prev_ident;
+    SrcLoc cur_loc, prev_loc;
 } ParseState;
 
-/* yylex as the parser calls it (%param): the scanner reads ParseState too. Defined here so
- * lexer.c and the generated lexer.h agree on it. */
-#define YY_DECL int yylex(YYSTYPE *yylval_param, YYLTYPE *yylloc_param, yyscan_t yyscanner, ParseState *ps)
+/* The scanner as flex generates it; the parser's yylex (parser.y) wraps it to remember the
+ * previous token. Defined here so lexer.c and the generated lexer.h agree on it. */
+#define YY_DECL int dwf_scan(YYSTYPE *yylval_param, YYLTYPE *yylloc_param, yyscan_t yyscanner, ParseState *ps)
+YY_DECL;
 
 /* The lexer's string buffer (malloc'd: freed by front.c after the parse). */
 void parse_buf_add(ParseState *ps, const char *s, size_t n);

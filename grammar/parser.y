@@ -34,6 +34,7 @@ int yylex(YYSTYPE *yylval_param, YYLTYPE *yylloc_param, yyscan_t yyscanner, Pars
 
 %code {
 #include "parse_state.h"
+#include "sema.h"
 
 static void yyerror(YYLTYPE *loc, yyscan_t scanner, ParseState *ps, const char *msg);
 
@@ -152,6 +153,7 @@ wf_items:
   | wf_items config { $$ = append($1, $2); }
   | wf_items stmt { $$ = append($1, $2); }
   | wf_items error { $$ = $1; }
+  | wf_items error block { $$ = $1; }
 ;
 
 config:
@@ -184,6 +186,7 @@ stmts:
     %empty { $$ = NULL; }
   | stmts stmt { $$ = append($1, $2); }
   | stmts error { $$ = $1; }
+  | stmts error block { $$ = $1; }
 ;
 
 stmt:
@@ -980,6 +983,29 @@ static void token_text(ParseState *ps, SrcLoc loc, char *buf, size_t n)
     snprintf(buf, n, "%.*s%s", (int)len, p, cut ? "..." : "");
 }
 
+int yylex(YYSTYPE *yylval_param, YYLTYPE *yylloc_param, yyscan_t yyscanner, ParseState *ps)
+{
+    int tok = dwf_scan(yylval_param, yylloc_param, yyscanner, ps);
+    ps->prev_ident = ps->cur_ident;
+    ps->prev_loc = ps->cur_loc;
+    ps->cur_ident = tok == TOK_IDENT ? yylval_param->TOK_IDENT : NULL;
+    ps->cur_loc = *yylloc_param;
+    return tok;
+}
+
+/* "stpe x {": the error comes at 'x', one token after the misspelt keyword. */
+static void keyword_hint(ParseState *ps)
+{
+    static const char *const words[] = {
+        "step", "wait", "callback", "poll", "parallel", "map", "group", "let", "return", "log",
+        "fail", "for", "if", "try", "invoke", "http", "call", "await", "branch", "workflow",
+        "durable", "lambda", "use", "compensate", "retry", "semantics", "timeout", "heartbeat",
+    };
+    if (!ps->prev_ident) return;
+    const char *pick = sema_suggest(ps->prev_ident, words, sizeof words / sizeof words[0]);
+    if (pick) diag_note(ps->diag, ps->prev_loc, "did you mean '%s'?", pick);
+}
+
 static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, ParseState *ps)
 {
     (void)scanner;
@@ -1018,33 +1044,64 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, Pars
         }
     }
 
-    int has_ident = 0, has_num = 0, has_str = 0;
+    /* The expected tokens, summed up by kind so the list stays short: everything that can
+     * start an expression is "an expression", binary operators are "an operator", and
+     * everything that can start a statement is "a new statement". */
+    int has_ident = 0, has_num = 0, has_str = 0, has_stmt = 0;
     for (int i = 0; i < nexp; i++) {
         if (exp[i] == YYSYMBOL_IDENT) has_ident = 1;
         if (exp[i] == YYSYMBOL_NUMBER) has_num = 1;
         if (exp[i] == YYSYMBOL_STRING) has_str = 1;
+        if (exp[i] == YYSYMBOL_LET) has_stmt = 1;
     }
+    int want_expr = has_ident && has_num && has_str && !has_stmt;
+    enum { MAXITEMS = 8 };
+    char items[MAXITEMS][48];
+    int nitems = 0, has_op = 0, too_many = 0;
+    if (want_expr) snprintf(items[nitems++], sizeof items[0], "an expression");
+    for (int i = 0; i < nexp && !want_expr; i++) {
+        const char *nm = yysymbol_name(exp[i]);
+        int is_op = strchr("+-*/%<>?.[", nm[0] == '\'' ? nm[1] : 0) != NULL && nm[0] == '\'' && nm[2] == '\'';
+        if (exp[i] == YYSYMBOL_EQ || exp[i] == YYSYMBOL_NE || exp[i] == YYSYMBOL_LE ||
+            exp[i] == YYSYMBOL_GE || exp[i] == YYSYMBOL_AND || exp[i] == YYSYMBOL_OR ||
+            exp[i] == YYSYMBOL_COALESCE)
+            is_op = 1;
+        if (is_op) {
+            if (!has_op) {
+                has_op = 1;
+                if (nitems < MAXITEMS) snprintf(items[nitems++], sizeof items[0], "an operator");
+            }
+            continue;
+        }
+        if (has_stmt && exp[i] != YYSYMBOL_YYEOF && nm[0] != '\'') continue; /* a statement start */
+        if (nitems < MAXITEMS) symbol_text(exp[i], items[nitems++], sizeof items[0]);
+        else too_many = 1;
+    }
+    if (has_stmt && nitems < MAXITEMS) snprintf(items[nitems++], sizeof items[0], "a new statement");
+    if (nitems > 5) too_many = 1;
 
+    /* Name the opener when the file ended inside it, or when the closer is in a short list;
+     * in a long list it would be a guess (Lua names it always, and often misleads). */
+    if (closer && look != YYSYMBOL_YYEOF && too_many) closer = 0;
     char list[400] = "";
     size_t used = 0;
-    if (has_ident && has_num && has_str) {
-        used += (size_t)snprintf(list, sizeof list, "an expression");
-    } else if (nexp > 0 && nexp <= 5) {
-        for (int i = 0; i < nexp; i++) {
-            char t[48];
-            symbol_text(exp[i], t, sizeof t);
-            const char *sep = i == 0 ? "" : i == nexp - 1 ? " or " : ", ";
-            used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", sep, t);
+    if (!too_many || closer) {
+        char cl[8] = "";
+        if (closer) snprintf(cl, sizeof cl, "'%c'", closer);
+        int n = 0;
+        const char *pick[MAXITEMS + 1];
+        for (int i = 0; i < nitems && !too_many; i++)
+            if (!closer || strcmp(items[i], cl) != 0) pick[n++] = items[i];
+        if (closer) pick[n++] = cl; /* the closer goes last, next to its "(to close ...)" */
+        for (int i = 0; i < n; i++) {
+            const char *sep = i == 0 ? "" : i == n - 1 ? " or " : ", ";
+            int w = snprintf(list + used, sizeof list - used, "%s%s", sep, pick[i]);
+            if (w > 0) used += (size_t)w;
             if (used >= sizeof list) used = sizeof list - 1;
         }
     }
-    /* Name the opener when the file ended inside it, or when the closer is one of a few
-     * choices; in a long list it would be a guess (Lua names it always, and often misleads). */
-    if (closer && look != YYSYMBOL_YYEOF && nexp > 5 && !(has_ident && has_num && has_str)) closer = 0;
     if (closer) {
         char o = closer == '}' ? '{' : closer == ')' ? '(' : '[';
-        if (used == 0 || !strchr(list, closer))
-            used += (size_t)snprintf(list + used, sizeof list - used, "%s'%c'", used ? " or " : "", closer);
         diag_error(ps->diag, loc, "unexpected %s, expected %s (to close '%c' at line %d)", what, list, o,
                    open_loc.first_line);
     } else if (used) {
@@ -1052,6 +1109,7 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, Pars
     } else {
         diag_error(ps->diag, loc, "unexpected %s", what);
     }
+    if (look != YYSYMBOL_YYEOF) keyword_hint(ps);
     if (diag_full(ps->diag)) ps->abort = 1;
     return 0;
 }

@@ -99,7 +99,7 @@ static int close_enough(const char *wrong, const char *cand, int *best)
     return 0;
 }
 
-static const char *suggest(const char *wrong, const char *const *cands, size_t n)
+const char *sema_suggest(const char *wrong, const char *const *cands, size_t n)
 {
     int best = 99;
     const char *pick = NULL;
@@ -384,7 +384,7 @@ static void check_call(Sema *s, AstNode *e)
         diag_error(s->d, e->loc, "unknown function '%s'", e->u.call.fn);
         const char *names[NBUILTINS];
         for (size_t i = 0; i < NBUILTINS; i++) names[i] = builtins[i].name;
-        const char *pick = suggest(e->u.call.fn, names, NBUILTINS);
+        const char *pick = sema_suggest(e->u.call.fn, names, NBUILTINS);
         if (pick) diag_note(s->d, e->loc, "did you mean '%s'?", pick);
         else if (s->prog->uses)
             diag_note(s->d, e->loc, "a C function from a 'use'd file is called with 'call %s(...)'",
@@ -517,7 +517,7 @@ static void check_expr(Sema *s, AstNode *e, int durable_ok)
         for (size_t i = 0; i < 6; i++) ok |= strcmp(methods[i], e->u.http.method) == 0;
         if (!ok) {
             diag_error(s->d, e->loc, "unknown HTTP method '%s'", e->u.http.method);
-            const char *pick = suggest(e->u.http.method, methods, 6);
+            const char *pick = sema_suggest(e->u.http.method, methods, 6);
             if (pick) diag_note(s->d, e->loc, "did you mean '%s'?", pick);
             else diag_note(s->d, e->loc, "the methods are GET, POST, PUT, PATCH, DELETE and HEAD");
         }
@@ -701,7 +701,7 @@ static void check_config(Sema *s, AstNode *c)
         for (size_t i = 0; i < nkeys; i++) known |= strcmp(keys[i], k) == 0;
         if (!known) {
             diag_error(s->d, p->loc, "unknown %s setting '%s'", block_name, k);
-            const char *pick = suggest(k, keys, nkeys);
+            const char *pick = sema_suggest(k, keys, nkeys);
             if (pick) diag_note(s->d, p->loc, "did you mean '%s'?", pick);
             continue;
         }

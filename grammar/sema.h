@@ -18,6 +18,9 @@
 #define SEMA_MAX_STRING (256 * 1024)      /* payload limit: no literal may exceed it */
 #define SEMA_MAX_NAME 256                 /* operation Name length */
 
+/* The candidate `wrong` was most likely meant to be (a small edit distance away), or NULL. */
+const char *sema_suggest(const char *wrong, const char *const *cands, size_t n);
+
 /* Check `p` (the tree is annotated in place). Returns the number of errors found. */
 int sema_check(Program *p, Diag *d, Arena *a);
 
