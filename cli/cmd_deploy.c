@@ -12,8 +12,9 @@
  * it runs from), so `build/san/dwf build` links the sanitizer build's libdwf.a and parallel
  * builds in different BUILD directories never mix objects. An installed dwf finds them under
  * its prefix (include/dwf/dwf.h, lib/dwf/).
- * The work directory's path is mapped away (-ffile-prefix-map) and the program is stripped, so
- * rebuilding the same workflow gives a byte-identical zip.
+ * The compiler runs inside the random work directory on relative names (and -ffile-prefix-map
+ * maps it away besides) and the program is stripped, so rebuilding the same workflow gives a
+ * byte-identical zip, sanitizer builds included.
  */
 #include <errno.h>
 #include <ftw.h>
@@ -137,15 +138,25 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
     return 0;
 }
 
-/* Run a command, inheriting stdio; returns its exit status, or -1 if it could not start. */
-static int run_cmd(char *const argv[], int verbose)
+/* Run a command in directory `dir`, inheriting stdio; returns its exit status, or -1 if it
+ * could not start. */
+static int run_cmd(char *const argv[], const char *dir, int verbose)
 {
     if (verbose) {
-        for (int i = 0; argv[i]; i++) fprintf(stderr, "%s%s", i ? " " : "", argv[i]);
-        fputc('\n', stderr);
+        fprintf(stderr, "(cd %s &&", dir);
+        for (int i = 0; argv[i]; i++) fprintf(stderr, " %s", argv[i]);
+        fputs(")\n", stderr);
     }
+    posix_spawn_file_actions_t fa;
+    int e = posix_spawn_file_actions_init(&fa);
+    if (e != 0) {
+        fprintf(stderr, "dwf build: posix_spawn_file_actions_init: %s\n", strerror(e));
+        return -1;
+    }
+    e = posix_spawn_file_actions_addchdir_np(&fa, dir);
     pid_t pid;
-    int e = posix_spawnp(&pid, argv[0], NULL, NULL, argv, environ);
+    if (e == 0) e = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
     if (e != 0) {
         fprintf(stderr, "dwf build: cannot run %s: %s\n", argv[0], strerror(e));
         return -1;
@@ -173,17 +184,23 @@ static void dir_of(const char *path, char *out, size_t outlen)
         snprintf(out, outlen, "%.*s", (int)(s - path), path);
 }
 
-/* Compile and link the Lambda program at `out` from `handler` and the workflow's `use`d C
- * files (resolved against the .dwf's directory, as the engine does). */
-static int link_program(const Program *p, const Paths *rt, const char *work, const char *handler,
-                        const char *out, int verbose)
+/* Compile and link the Lambda program work/bootstrap.bin from work/handler.c and the
+ * workflow's `use`d C files (resolved against the .dwf's directory, as the engine does).
+ * cc runs inside the work directory on relative names: the random directory name then reaches
+ * nothing the compiler records (a sanitizer's module names included), so builds repeat. */
+static int link_program(const Program *p, const Paths *rt, const char *work, int verbose)
 {
     int nuse = 0;
     for (const AstNode *u = p->uses; u; u = u->next) nuse++;
     const char *cc = getenv("CC");
     if (!cc || !*cc) cc = "cc";
-    char src_dir[PATH_MAX], inc_src[PATH_MAX + 2], inc_rt[PATH_MAX + 2], prefix_map[2 * PATH_MAX];
-    dir_of(p->path, src_dir, sizeof src_dir);
+    char rel_dir[PATH_MAX], src_dir[PATH_MAX], inc_src[PATH_MAX + 2], inc_rt[PATH_MAX + 2],
+        prefix_map[2 * PATH_MAX];
+    dir_of(p->path, rel_dir, sizeof rel_dir);
+    if (!realpath(rel_dir, src_dir)) {
+        fprintf(stderr, "dwf build: %s: %s\n", rel_dir, strerror(errno));
+        return -1;
+    }
     snprintf(inc_src, sizeof inc_src, "-I%s", src_dir);
     snprintf(inc_rt, sizeof inc_rt, "-I%s", rt->include);
     snprintf(prefix_map, sizeof prefix_map, "-ffile-prefix-map=%s=.", work);
@@ -212,8 +229,8 @@ static int link_program(const Program *p, const Paths *rt, const char *work, con
     argv[a++] = "-fsanitize=address,undefined";
 #endif
     argv[a++] = "-o";
-    argv[a++] = (char *)out;
-    argv[a++] = (char *)handler;
+    argv[a++] = "bootstrap.bin";
+    argv[a++] = "handler.c";
     for (const AstNode *u = p->uses; u; u = u->next) {
         const char *up = u->u.use.path;
         if (up[0] == '/') {
@@ -240,7 +257,7 @@ static int link_program(const Program *p, const Paths *rt, const char *work, con
     for (int i = 0; dwf_libs[i]; i++) argv[a++] = (char *)dwf_libs[i];
     argv[a++] = "-s"; /* no symbols: smaller zip, and no paths of this machine in the program */
     argv[a] = NULL;
-    int st = run_cmd(argv, verbose);
+    int st = run_cmd(argv, work, verbose);
     if (st == 0)
         rc = 0;
     else if (st > 0)
@@ -320,7 +337,7 @@ int cmd_build(int argc, char **argv)
         fprintf(stderr, "dwf build: writing %s failed\n", handler);
         goto out;
     }
-    if (link_program(p, &rt, work, handler, program, verbose) != 0) goto out;
+    if (link_program(p, &rt, work, verbose) != 0) goto out;
 
     char zip_dir[PATH_MAX];
     dir_of(zip, zip_dir, sizeof zip_dir);
