@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# Conformance: the seed's four workflows on dwf's embedded engine against the official SDK.
+# Conformance: dwf's embedded engine against the official SDK, workflow by workflow.
 #
-# For each of order, retry, approval and fanout this runs examples/<name>.dwf with `dwf run` (real
-# time, no --skip-time, each in its own store), reads `dwf history ARN --json`, runs the seed's
-# JavaScript function (seed/<name>.mjs) afresh on the SDK's LocalDurableTestRunner, and lets
-# compare.mjs print PASS/FAIL lines: same operations (Id, ParentId, Name, Type, SubType, Status,
-# Attempt), same result and payload shapes, and each function's own property (order waits 10 s,
-# retry succeeds on attempt 2, approval hands the callback text through raw, fanout's branches
-# overlap in time). The SDK runs of order/retry/approval go in the background while dwf works; the
-# fanout runs go one at a time so neither steals the other's CPU during its timing.
+# The seed's four (order, retry, approval, fanout) are examples/<name>.dwf against seed/<name>.mjs;
+# the cases beyond the seed (edge, wfc, names, failing) are extra/<name>.dwf against extra/<name>.mjs.
+# Each .dwf runs with `dwf run` (real time, no --skip-time, its own store; the callback cases with
+# --detach, then `dwf callback succeed` and `dwf resume`), then `dwf history ARN --json [--events]`
+# is read; the JavaScript function runs afresh on the SDK's LocalDurableTestRunner; compare.mjs prints
+# PASS/FAIL lines: same operations (Id, ParentId, Name, Type, SubType, Status, Attempt), same result
+# and payload shapes and key order, identical payloads where they hold no clock values, and each
+# function's own property (order waits 10 s, retry succeeds on attempt 2, callback text arrives raw,
+# fanout's branches overlap in time, failing fails with the SDK's error). The SDK runs go in the
+# background while dwf works; the fanout runs go alone, one after the other, so that neither steals
+# the other's CPU while it is timed.
 #
 # Environment: BUILD (default build), DWF (default $BUILD/dwf), KEEP=1 keeps the work directory.
 set -u
