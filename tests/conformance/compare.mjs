@@ -295,7 +295,7 @@ function textDiff(a, b) {
 }
 // Cases whose payloads hold no clock values: every payload, every error and the result text must be
 // identical, not just alike.
-const EXACT = ["edge", "wfc", "names", "failing"];
+const EXACT = ["edge", "wfc", "names", "failing", "timeout"];
 if (EXACT.includes(NAME) && dwfOps && sdk) {
   const byId = new Map(dwfOps.map((o) => [o.Id, o]));
   const errKey = (e) => (e ? JSON.stringify({ t: e.ErrorType, m: e.ErrorMessage, d: e.ErrorData }) : undefined);

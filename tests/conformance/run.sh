@@ -2,7 +2,7 @@
 # Conformance: dwf's embedded engine against the official SDK, workflow by workflow.
 #
 # The seed's four (order, retry, approval, fanout) are examples/<name>.dwf against seed/<name>.mjs;
-# the cases beyond the seed (edge, wfc, names, failing) are extra/<name>.dwf against extra/<name>.mjs.
+# the cases beyond the seed (edge, wfc, names, failing, timeout) are extra/<name>.dwf against extra/<name>.mjs.
 # Each .dwf runs with `dwf run` (real time, no --skip-time, its own store; the callback cases with
 # --detach, then `dwf callback succeed` and `dwf resume`), then `dwf history ARN --json [--events]`
 # is read; the JavaScript function runs afresh on the SDK's LocalDurableTestRunner; compare.mjs prints
@@ -18,7 +18,7 @@ set -u
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
 DWF=${DWF:-$PWD/$BUILD/dwf}
-NAMES=${CONFORMANCE_NAMES:-"order retry approval fanout edge wfc names failing"}
+NAMES=${CONFORMANCE_NAMES:-"order retry approval fanout edge wfc names failing timeout"}
 APPROVAL_TEXT='{"approved": true, "approver": "manager@example.com"}'
 declare -A INPUT=(
   [order]='{"orderId":"ORD-001"}'
@@ -29,6 +29,7 @@ declare -A INPUT=(
   [wfc]='{}'
   [names]='{}'
   [failing]='{}'
+  [timeout]='{}'
 )
 # Cases that stop at a callback: the name of the operation (a CALLBACK, or the waitForCallback
 # CONTEXT holding one) whose callback the test completes.

@@ -30,6 +30,7 @@ const DEFAULT_INPUT = {
   wfc: {},
   names: {},
   failing: {},
+  timeout: {},
 };
 // How each case must end on the SDK (and on dwf).
 export const EXPECTED_STATUS = { failing: "FAILED" };
@@ -53,7 +54,7 @@ function parseArgs(argv) {
     else throw new Error(`unexpected argument '${s}'`);
   }
   if (!a.name || !(a.name in DEFAULT_INPUT))
-    throw new Error(`usage: sdk_run.mjs order|retry|approval|fanout|edge|wfc|names|failing [--out FILE] [--normalize] [--input JSON]`);
+    throw new Error(`usage: sdk_run.mjs order|retry|approval|fanout|edge|wfc|names|failing|timeout [--out FILE] [--normalize] [--input JSON]`);
   return a;
 }
 
