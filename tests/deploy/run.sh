@@ -43,4 +43,5 @@ bash tests/deploy/bare_root.sh
 bash tests/deploy/serve_examples.sh
 bash tests/deploy/serve_awssdk.sh
 bash tests/deploy/serve_jssdk.sh
+bash tests/deploy/serve_bare_root.sh
 exit 0

@@ -60,7 +60,9 @@ async function main() {
   let callbackId;
   for (let i = 0; i < 200 && !callbackId; i++) {
     const h = await client.send(new GetDurableExecutionHistoryCommand({ DurableExecutionArn: arn, IncludeExecutionData: true }));
-    callbackId = h.Events?.find((e) => e.EventType === "CallbackStarted")?.CallbackStartedDetails?.CallbackId;
+    // once the invocation that created it has ended, as a human would answer
+    if (h.Events?.some((e) => e.EventType === "InvocationCompleted"))
+      callbackId = h.Events.find((e) => e.EventType === "CallbackStarted")?.CallbackStartedDetails?.CallbackId;
     if (!callbackId) await sleep(100);
   }
   out(typeof callbackId === "string" && callbackId.length > 0, "awssdk_history_callback_id", "no CallbackStarted event");

@@ -15,7 +15,7 @@ if [ ! -d tests/node/node_modules/@aws-sdk/client-lambda ]; then
   fail serve_awssdk "tests/node/node_modules is missing (make deps)"; exit 0
 fi
 T=$(mktemp -d "${TMPDIR:-/tmp}/dwf-serve-sdk.XXXXXX")
-cleanup() { serve_stop >/dev/null 2>&1; rm -rf "$T"; }
+cleanup() { serve_stop >/dev/null 2>&1; [ -n "${KEEP:-}" ] || rm -rf "$T"; }
 trap cleanup EXIT
 
 if ! serve_zips order approval; then

@@ -22,7 +22,7 @@ fail() { echo "FAIL $1: $2"; }
 
 if ! command -v python3 >/dev/null; then fail serve_examples "python3 is not installed"; exit 0; fi
 T=$(mktemp -d "${TMPDIR:-/tmp}/dwf-serve-ex.XXXXXX")
-cleanup() { serve_stop >/dev/null 2>&1; rm -rf "$T"; }
+cleanup() { serve_stop >/dev/null 2>&1; [ -n "${KEEP:-}" ] || rm -rf "$T"; }
 trap cleanup EXIT
 
 if ! serve_zips order retry fanout approval; then
@@ -45,10 +45,43 @@ exec "$LAMBDA_TASK_ROOT/bootstrap"
 SH
 chmod 755 "$T/crashy/wrap.sh"
 
+# A scripted runtime whose callback is answered after its last checkpoint and before it answers
+# PENDING (a fast human, or a callback sent from inside a step): the answer is a change the
+# handler has not seen, so the service must invoke it again, not fail it for having "no pending
+# operations". Scripted, because with a real workflow that window is a few microseconds.
+mkdir -p "$T/race"
+cat >"$T/race/bootstrap" <<'PY'
+#!/usr/bin/env python3
+import json, os, urllib.parse, urllib.request
+api, ep = os.environ["AWS_LAMBDA_RUNTIME_API"], os.environ["AWS_ENDPOINT_URL_LAMBDA"]
+def post(url, body):
+    data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+    with urllib.request.urlopen(urllib.request.Request(url, data=data, method="POST")) as r:
+        b = r.read()
+        return json.loads(b) if b else None
+while True:
+    with urllib.request.urlopen("http://%s/2018-06-01/runtime/invocation/next" % api) as r:
+        rid, ev = r.headers["Lambda-Runtime-Aws-Request-Id"], json.load(r)
+    arn = urllib.parse.quote(ev["DurableExecutionArn"], safe="")
+    cb = next((o for o in ev["InitialExecutionState"]["Operations"] if o["Type"] == "CALLBACK"), None)
+    answer = {"Status": "PENDING"}
+    if cb is None:
+        st = post("%s/2025-12-01/durable-executions/%s/checkpoint" % (ep, arn),
+                  {"CheckpointToken": ev["CheckpointToken"], "Updates": [{"Id": "c4ca4238a0b92382",
+                   "Type": "CALLBACK", "Action": "START", "Name": "approval", "CallbackOptions": {"TimeoutSeconds": 60}}]})
+        cid = st["NewExecutionState"]["Operations"][0]["CallbackDetails"]["CallbackId"]
+        post("%s/2025-12-01/durable-execution-callbacks/%s/succeed" % (ep, urllib.parse.quote(cid, safe="")), '"fast"')
+    elif cb["Status"] == "SUCCEEDED":
+        answer = {"Status": "SUCCEEDED", "Result": cb["CallbackDetails"]["Result"]}
+    post("http://%s/2018-06-01/runtime/invocation/%s/response" % (api, rid), answer)
+PY
+chmod 755 "$T/race/bootstrap"
+
 if ! serve_start "$T/serve" --store "$T/store.db" --skip-time \
      "$ZIPS/order/function.zip" "$ZIPS/retry/function.zip" "$ZIPS/fanout/function.zip" \
      "$ZIPS/approval/function.zip" \
-     --function "crashy=$T/crashy" --command "$T/crashy/wrap.sh" --env "CRASH_MARK=$T/crash.mark" --timeout 30; then
+     --function "crashy=$T/crashy" --command "$T/crashy/wrap.sh" --env "CRASH_MARK=$T/crash.mark" --timeout 30 \
+     --function "race=$T/race" --timeout 30; then
   fail serve_examples_start "dwf serve did not start: $(tail -c 600 "$T/serve.err")"; exit 0
 fi
 pass serve_examples_start
@@ -144,9 +177,13 @@ cb = None
 end = time.time() + 30
 while time.time() < end and not cb:
     st, _, hist = call("GET", "/2025-12-01/durable-executions/%s/history" % q(arn))
-    for ev in (hist or {}).get("Events", []):
-        if ev.get("EventType") == "CallbackStarted":
-            cb = ev["CallbackStartedDetails"]["CallbackId"]
+    evs = (hist or {}).get("Events", [])
+    # the id, once the invocation that created it has ended (a human answers later than that;
+    # an answer during the invocation is serve_callback_during_invocation's case)
+    if any(ev.get("EventType") == "InvocationCompleted" for ev in evs):
+        for ev in evs:
+            if ev.get("EventType") == "CallbackStarted":
+                cb = ev["CallbackStartedDetails"]["CallbackId"]
     if not cb: time.sleep(0.1)
 out(bool(cb), "serve_approval_callback_started", "no CallbackStarted event in %r" % hist)
 st, _, x = get_exec(arn)
@@ -191,6 +228,12 @@ st, _, hist = call("GET", "/2025-12-01/durable-executions/%s/history?IncludeExec
 errs = [e["InvocationCompletedDetails"].get("Error") for e in hist.get("Events", []) if e["EventType"] == "InvocationCompleted"]
 ok = len(errs) >= 2 and errs[0] and (errs[0].get("Payload") or errs[0]).get("ErrorType") == "Runtime.ExitError" and errs[-1] is None
 out(ok, "serve_crash_recorded_as_fault", "%r" % errs)
+
+# a callback answered between the last checkpoint and the PENDING answer
+st, h, body = invoke("race:$LATEST", {})
+x = get_exec(h.get("X-Amz-Durable-Execution-Arn", "x"))[2]
+out(st == 200 and body == "fast" and x.get("Status") == "SUCCEEDED", "serve_callback_during_invocation",
+    "want a re-invocation that sees the answer (service.c dwf_service_end_invocation checks for pending operations before it looks for changes the handler has not seen); got %s %r, execution %s %r" % (st, body, x.get("Status"), x.get("Error")))
 
 # stop a waiting approval
 st, h, _ = invoke("durable-callback-test:$LATEST", {"orderId": "ORD-S"}, "Event")
