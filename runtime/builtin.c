@@ -660,11 +660,17 @@ static dwf_val *b_throw_if_error(dwf_ctx *c, int argc, dwf_val *const *argv)
     for (const cJSON *it = all->child; it; it = it->next) {
         const cJSON *st = cJSON_GetObjectItemCaseSensitive(it, "status");
         if (!is_str(st) || strcmp(st->valuestring, "FAILED") != 0) continue;
+        /* The item's error as it is (ErrorData and Cause included), as the SDK rethrows it. */
         const cJSON *err = cJSON_GetObjectItemCaseSensitive(it, "error");
         const cJSON *type = cJSON_GetObjectItemCaseSensitive(err, "ErrorType");
-        const cJSON *msg = cJSON_GetObjectItemCaseSensitive(err, "ErrorMessage");
-        dwf__set_error(c, is_str(type) ? type->valuestring : "ChildContextError",
-                       is_str(msg) ? msg->valuestring : "");
+        if (cJSON_IsObject(err) && is_str(type)) {
+            cJSON *copy = cJSON_Duplicate(err, 1);
+            if (!copy) return dwf__own(c, NULL);
+            dwf__set_error_obj(c, copy);
+        } else {
+            const cJSON *msg = cJSON_GetObjectItemCaseSensitive(err, "ErrorMessage");
+            dwf__set_error(c, "ChildContextError", is_str(msg) ? msg->valuestring : "");
+        }
         return dwf_null(c);
     }
     const cJSON *st = cJSON_GetObjectItemCaseSensitive(b, "status");

@@ -16,6 +16,9 @@ dwf_val *dwf__adopt(dwf_ctx *c, cJSON *v);
 /* Record a pending error on the context (first one wins until taken). `type` is a named error
  * type, e.g. "TypeError", "HttpError"; message is copied. */
 void dwf__set_error(dwf_ctx *c, const char *type, const char *message);
+/* The same with a whole error object {"ErrorType","ErrorMessage","ErrorData"?,"Cause"?} (takes
+ * ownership; first one wins). throw_if_error re-raises a batch item's error with it. */
+void dwf__set_error_obj(dwf_ctx *c, cJSON *err);
 /* The clock of this invocation (the transport's; virtual under --skip-time). */
 double dwf__now_ms(dwf_ctx *c);
 /* Nonzero while the context is inside a step body (or poll check / submitter). */

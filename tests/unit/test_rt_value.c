@@ -638,13 +638,17 @@ static void t_throw_if_error(void)
     NO_ERR();
     dwf_val *bad = J("{\"all\":[{\"index\":0,\"status\":\"SUCCEEDED\",\"result\":1},"
                      "{\"index\":1,\"status\":\"FAILED\",\"error\":{\"ErrorType\":\"StepError\","
-                     "\"ErrorMessage\":\"card declined\"}},{\"index\":2,\"status\":\"FAILED\","
+                     "\"ErrorMessage\":\"card declined\",\"ErrorData\":\"d1\",\"Cause\":"
+                     "{\"ErrorType\":\"CardError\",\"ErrorMessage\":\"card declined\"}}},"
+                     "{\"index\":2,\"status\":\"FAILED\","
                      "\"error\":{\"ErrorType\":\"Other\",\"ErrorMessage\":\"second\"}}],"
                      "\"status\":\"FAILED\",\"completionReason\":\"ALL_COMPLETED\"}");
     EQ_JSON("null", B("throw_if_error", bad));
     dwf_val *e = dwf_error_take(C);
     EQ_JSON("\"StepError\"", dwf_get(C, e, "ErrorType")); /* the first failed item's error */
     EQ_JSON("\"card declined\"", dwf_get(C, e, "ErrorMessage"));
+    EQ_JSON("\"d1\"", dwf_get(C, e, "ErrorData")); /* the whole error, as the SDK rethrows it */
+    EQ_JSON("\"CardError\"", dwf_get(C, dwf_get(C, e, "Cause"), "ErrorType"));
     B("throw_if_error", J("{\"all\":[],\"status\":\"FAILED\",\"completionReason\":\"CUSTOM_COMPLETION_FAILED\"}"));
     e = dwf_error_take(C);
     EQ_JSON("\"BatchCompletionError\"", dwf_get(C, e, "ErrorType"));

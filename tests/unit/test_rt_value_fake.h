@@ -91,6 +91,11 @@ WEAK void dwf__set_error(dwf_ctx *c, const char *type, const char *message)
     c->error = dwf__adopt(c, e);
 }
 
+WEAK void dwf__set_error_obj(dwf_ctx *c, cJSON *err)
+{
+    if (c->error) cJSON_Delete(err);
+    else c->error = dwf__adopt(c, err);
+}
 WEAK double dwf__now_ms(dwf_ctx *c) { (void)c; return TEST_NOW_MS; }
 WEAK int dwf__in_step(dwf_ctx *c) { return c->in_step; }
 WEAK int dwf__attempt(dwf_ctx *c) { return c->in_step ? c->attempt : 0; }
