@@ -964,7 +964,15 @@ static void check_stmt(Sema *s, AstNode *n)
 
 static void check_stmts(Sema *s, AstNode *list)
 {
-    for (AstNode *n = list; n && !is_full(s); n = n->next) check_stmt(s, n);
+    for (AstNode *n = list; n && !is_full(s); n = n->next) {
+        check_stmt(s, n);
+        if ((n->kind == AST_RETURN || n->kind == AST_FAIL) && n->next) {
+            diag_warning(s->d, n->next->loc, "this statement is never reached");
+            diag_note(s->d, n->loc, "the block ends at this '%s'", n->kind == AST_RETURN ? "return" : "fail");
+            for (AstNode *m = n->next; m && !is_full(s); m = m->next) check_stmt(s, m);
+            break;
+        }
+    }
 }
 
 /* Unused `let`s are reported once the whole workflow has been seen. */
