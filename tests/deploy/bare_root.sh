@@ -4,12 +4,14 @@
 # The zip is unpacked at /var/task of an empty directory whose only other content is Debian's
 # static busybox (/bin/busybox, with /bin/sh a link to it, since bootstrap is a #!/bin/sh
 # script): no /lib, no /usr, no /etc, no /proc. The test chroots into it (root needed) and runs
-# /var/task/bootstrap as Lambda would, against a Lambda Runtime API + durable execution API
-# peer on 127.0.0.1 written below in python3's stdlib. The peer hands out one invocation of a
-# one-step workflow, accepts its signed checkpoint and records the response, which must be
-# the step's result. If the bundled loader, a library or the CA fallback were missing, the
-# program could not even start here.
-# TODO(dwf serve): once `dwf serve` exists, drive the bootstrap from it instead of this peer.
+# /var/task/bootstrap as Lambda would, twice:
+#   1. against a Lambda Runtime API + durable execution API peer on 127.0.0.1 written below in
+#      python3's stdlib (it predates `dwf serve` and checks the wire: one invocation of a
+#      one-step workflow, its SigV4-signed checkpoint, the response posted);
+#   2. under `dwf serve`, the local emulator, started with the Invoke API like a deployed
+#      function, which must answer the step's result.
+# If the bundled loader, a library or the CA fallback were missing, the program could not even
+# start here.
 #
 # Standalone: prints "PASS name" / "FAIL name: why" lines (and "SKIP name: why" when the machine
 # cannot run it: not root, no chroot or no static busybox); $DWF = the dwf binary to test.
@@ -34,9 +36,10 @@ if ! command -v python3 >/dev/null; then
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/dwf-bare-root.XXXXXX")
-peer_pid="" boot_pid="" proc_mounted=""
+peer_pid="" boot_pid="" serve_pid="" proc_mounted=""
 cleanup() {
   [ -n "$boot_pid" ] && kill "$boot_pid" 2>/dev/null
+  [ -n "$serve_pid" ] && kill "$serve_pid" 2>/dev/null
   [ -n "$peer_pid" ] && kill "$peer_pid" 2>/dev/null
   wait 2>/dev/null
   # Never rm -rf through a mounted /proc.
@@ -156,7 +159,7 @@ class Peer(BaseHTTPRequestHandler):
         return self.rfile.read(n).decode() if n else ""
 
     def record(self, body):
-        log({"method": self.command, "path": self.path, "body": body,
+        log({"t": round(time.time(), 3), "method": self.command, "path": self.path, "body": body,
              "authorization": self.headers.get("Authorization", ""),
              "token": self.headers.get("X-Amz-Security-Token", ""),
              "request_id_header": self.headers.get("Lambda-Runtime-Aws-Request-Id", "")})
@@ -215,7 +218,7 @@ EOF
 
 python3 "$work/peer.py" "$work/port" "$work/requests.log" 2>"$work/peer.err" &
 peer_pid=$!
-for _ in $(seq 50); do [ -s "$work/port" ] && break; sleep 0.1; done
+for _ in $(seq 300); do [ -s "$work/port" ] && break; sleep 0.1; done
 if ! [ -s "$work/port" ]; then fail bare_root_peer "the python peer did not start: $(cat "$work/peer.err")"; exit 0; fi
 port=$(cat "$work/port")
 
@@ -231,7 +234,7 @@ env -i PATH=/bin LANG=C TZ=UTC \
 boot_pid=$!
 
 # Wait for the response post (or an error post, or the bootstrap dying).
-for _ in $(seq 300); do
+for _ in $(seq 1200); do
   grep -q '/runtime/invocation/bare-req-1/\(response\|error\)\|/runtime/init/error' "$work/requests.log" 2>/dev/null && break
   kill -0 "$boot_pid" 2>/dev/null || break
   sleep 0.1
@@ -271,5 +274,54 @@ else:
     body = json.loads(resp[-1]["body"])
     ok = body.get("Status") == "SUCCEEDED" and json.loads(body.get("Result", "null")) == {"hello": "bare"}
     out(ok, "bare_root_response", "response %r, want SUCCEEDED with {\"hello\":\"bare\"}" % body)
+EOF
+
+# ---- the same root driven by `dwf serve`, the local Lambda emulator --------------------------
+# The emulator starts the function's process as Lambda would (its own Runtime API, the durable
+# API at AWS_ENDPOINT_URL_LAMBDA), here through chroot into the bare root; the workflow is
+# started with the Invoke API and must answer its result, and the execution must be SUCCEEDED.
+kill "$boot_pid" 2>/dev/null; wait "$boot_pid" 2>/dev/null; boot_pid=""
+if "$DWF" help serve 2>&1 | grep -q 'not available'; then
+  fail bare_root_serve "dwf serve is not in this build"; exit 0
+fi
+"$DWF" serve --port 0 --store "$work/serve.db" \
+  --function "dwf-bare-root=$root/var/task" --command "$CHROOT $root /var/task/bootstrap" \
+  --env LAMBDA_TASK_ROOT=/var/task --timeout 30 >"$work/serve.out" 2>"$work/serve.err" &
+serve_pid=$!
+sport=""
+for _ in $(seq 600); do
+  sport=$(sed -n 's|^dwf serve: listening on http://127.0.0.1:\([0-9]*\).*|\1|p' "$work/serve.out" 2>/dev/null)
+  [ -n "$sport" ] && break
+  kill -0 "$serve_pid" 2>/dev/null || break
+  sleep 0.1
+done
+if [ -z "$sport" ]; then
+  fail bare_root_serve "dwf serve did not start: $(tail -c 400 "$work/serve.err")"; exit 0
+fi
+python3 - "$sport" "$work/serve.err" <<'EOF'
+import json, sys, urllib.parse, urllib.request, urllib.error
+base = "http://127.0.0.1:%s" % sys.argv[1]
+def why(msg):
+    return "%s [dwf serve said: %s]" % (msg, open(sys.argv[2], errors="replace").read()[-500:].replace("\n", " | "))
+def call(method, path, body=None, headers=None):
+    req = urllib.request.Request(base + path, data=body.encode() if body else None, method=method,
+                                 headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=180) as r:
+            b = r.read()
+            return r.status, dict(r.headers), (json.loads(b) if b else None)
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()[:300]
+    except Exception as e:
+        return 0, {}, repr(e)
+st, h, body = call("POST", "/2015-03-31/functions/%s/invocations" % urllib.parse.quote("dwf-bare-root:$LATEST", safe=""),
+                   json.dumps({"name": "serve"}), {"X-Amz-Invocation-Type": "RequestResponse"})
+ok = st == 200 and body == {"hello": "serve"}
+print("PASS bare_root_serve_invoke" if ok else "FAIL bare_root_serve_invoke: " + why("status %s body %r" % (st, body)))
+arn = h.get("X-Amz-Durable-Execution-Arn", "")
+st, _, x = call("GET", "/2025-12-01/durable-executions/%s" % urllib.parse.quote(arn, safe="")) if arn else (0, {}, None)
+ok = st == 200 and isinstance(x, dict) and x.get("Status") == "SUCCEEDED" and \
+     json.loads(x.get("Result") or "null") == {"hello": "serve"}
+print("PASS bare_root_serve_execution" if ok else "FAIL bare_root_serve_execution: " + why("execution %r: %s %r" % (arn, st, x)))
 EOF
 exit 0
