@@ -31,6 +31,7 @@
 #include "emulator.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -608,6 +609,35 @@ static long vm_hwm_kb(pid_t pid)
     return kb;
 }
 
+/* CPU time (ms) a process has used so far, every thread of it (/proc/PID/task/TID/schedstat,
+ * nanoseconds, so a start-up of a few milliseconds is measurable on a loaded machine where wall
+ * time is mostly waiting for a core). -1 if unknown. */
+static double process_cpu_ms(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    DIR *d = opendir(path);
+    if (!d) return -1;
+    double ns = 0;
+    int any = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.') continue;
+        char p2[128];
+        snprintf(p2, sizeof p2, "/proc/%d/task/%.20s/schedstat", (int)pid, de->d_name);
+        FILE *f = fopen(p2, "r");
+        if (!f) continue;
+        unsigned long long run = 0;
+        if (fscanf(f, "%llu", &run) == 1) {
+            ns += (double)run;
+            any = 1;
+        }
+        fclose(f);
+    }
+    closedir(d);
+    return any ? ns / 1e6 : -1;
+}
+
 /* Start the function's process (mu held). Everything the child needs is built before fork:
  * between fork and exec only async-signal-safe calls. */
 static void fn_spawn(emu_fn *f)
@@ -788,7 +818,8 @@ static enum MHD_Result rt_next(emu_fn *f, struct MHD_Connection *c)
     if (!f->reached_next) {
         f->reached_next = 1;
         if (!e->o.quiet)
-            elog(e, "%s: cold start %.3f ms (process start to first /next)", f->name, mono_ms() - f->spawn_mono);
+            elog(e, "%s: cold start %.3f ms (process start to first /next), CPU %.1f ms", f->name,
+                 mono_ms() - f->spawn_mono, f->pid > 0 ? process_cpu_ms(f->pid) : -1.0);
         free(f->init_error);
         f->init_error = NULL;
     }
