@@ -1281,7 +1281,9 @@ static int apply_update(dwf_service *s, dwf__exec *e, const cJSON *u, const char
             if (child_arn[0]) {
                 dwf__exec *c = NULL;
                 cJSON *eo = error_object("ChainedInvokeCancelled", "The calling operation was cancelled.");
-                if (!eo || dwf__exec_load(s->st, child_arn, &c, err) != 0 ||
+                /* The caller cancels, so the child's end must not complete the caller's op
+                 * again (it is being written here): drop the link first. */
+                if (!eo || dwf__exec_load(s->st, child_arn, &c, err) != 0 || dwf__set_str(&c->parent_op, NULL) != 0 ||
                     (r = exec_close(s, c, "STOPPED", NULL, eo, err)) != 0 || dwf__exec_save(s->st, c, err) != 0) {
                     cJSON_Delete(eo);
                     dwf__exec_free(c);

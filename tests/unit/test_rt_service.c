@@ -769,6 +769,8 @@ static void test_paging(void)
     close_store(s);
 }
 
+static void child_of(dwf_service *s, const char *arn, const char *op_id, char out[512]);
+
 static void test_chained_invoke(void)
 {
     dwf_service *s = open_store(0);
@@ -820,6 +822,24 @@ static void test_chained_invoke(void)
     cJSON *evs = events(s, r.arn);
     TT_EQ_STR(child, S(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(evs, 1), "ChainedInvokeStartedDetails"), "DurableExecutionArn"));
     cJSON_Delete(evs);
+    /* CANCEL of a running chained invoke stops the target; the caller's op is CANCELLED. */
+    TT_EQ_INT(0, dwf_service_begin_invocation(s, r.arn, &ev, r.req, &err));
+    snprintf(r.token, sizeof r.token, "%s", S(ev, "CheckpointToken"));
+    cJSON_Delete(ev);
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"inv2\",\"Type\":\"CHAINED_INVOKE\",\"Action\":\"START\",\"ChainedInvokeOptions\":{\"FunctionName\":\"target\"}}]", NULL, &err));
+    char child2[512];
+    child_of(s, r.arn, "inv2", child2);
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"inv2\",\"Type\":\"CHAINED_INVOKE\",\"Action\":\"CANCEL\"}]", &out, &err));
+    TT_EQ_STR("CANCELLED", S(find_op(new_ops(out), "inv2"), "Status"));
+    cJSON_Delete(out);
+    char st[32];
+    TT_EQ_STR("STOPPED", status_of(s, child2, st));
+    TT_EQ_STR("RUNNING", status_of(s, r.arn, st));
+    /* The caller's history goes on, numbered without gaps or clashes. */
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"after\",\"Type\":\"STEP\",\"Action\":\"SUCCEED\"}]", NULL, &err));
+    event_types(s, r.arn, types, sizeof types);
+    TT_ASSERT(strstr(types, "BADID") == NULL);
+    TT_ASSERT(strstr(types, "ChainedInvokeStopped") == NULL);
     cJSON_Delete(done);
     cJSON_Delete(pending);
     close_store(s);
