@@ -53,6 +53,9 @@ char *dwf__to_text(const cJSON *v);
  * 0.8) and prints 1e20 and 1e-7 unlike JavaScript. Returns malloc'd text (caller frees) or
  * NULL when out of memory; a NULL value prints as null. */
 char *dwf__to_json(const cJSON *v);
+/* JSON.stringify(v, null, indent) (indent 0..10 spaces; 0 = dwf__to_json): for showing a value
+ * to a person without cJSON_Print's rounding. malloc'd; caller frees. */
+char *dwf__to_json_indent(const cJSON *v, int indent);
 /* JSON.parse: strict JSON text of `len` bytes (need not be NUL-terminated); duplicate keys:
  * the last wins; "\u0000" survives (see value.c on strings). Returns a new cJSON (caller frees)
  * or NULL with a reason in err (if err is not NULL). */

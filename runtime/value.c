@@ -415,16 +415,39 @@ static int keyed_cmp(const void *a, const void *b)
 
 static void buf_json_string(dwf__buf *b, const char *s);
 
-static void buf_member(dwf__buf *b, const cJSON *it, int *first)
+/* JSON.stringify(v, null, indent): indent 0 is the compact form. */
+static void buf_json_at(dwf__buf *b, const cJSON *v, int indent, int depth);
+
+/* Before an item of a container: the separator and, when indenting, a new line. */
+static void buf_item_start(dwf__buf *b, int *first, int indent, int depth)
 {
     if (!*first) dwf__buf_add(b, ",", 1);
     *first = 0;
-    buf_json_string(b, it->string ? it->string : "");
-    dwf__buf_add(b, ":", 1);
-    dwf__buf_json(b, it);
+    if (indent > 0) {
+        dwf__buf_add(b, "\n", 1);
+        for (int i = 0; i < indent * (depth + 1); i++) dwf__buf_add(b, " ", 1);
+    }
 }
 
-static void buf_json_object(dwf__buf *b, const cJSON *v)
+/* After the last item: the closer on its own line when indenting (not for [] and {}). */
+static void buf_close(dwf__buf *b, const char *closer, int first, int indent, int depth)
+{
+    if (indent > 0 && !first) {
+        dwf__buf_add(b, "\n", 1);
+        for (int i = 0; i < indent * depth; i++) dwf__buf_add(b, " ", 1);
+    }
+    dwf__buf_add(b, closer, 1);
+}
+
+static void buf_member(dwf__buf *b, const cJSON *it, int *first, int indent, int depth)
+{
+    buf_item_start(b, first, indent, depth);
+    buf_json_string(b, it->string ? it->string : "");
+    dwf__buf_add(b, indent > 0 ? ": " : ":", indent > 0 ? 2 : 1);
+    buf_json_at(b, it, indent, depth + 1);
+}
+
+static void buf_json_object(dwf__buf *b, const cJSON *v, int indent, int depth)
 {
     /* Already in JavaScript's order (the usual case)? */
     int ordered = 1, plain_seen = 0, nidx = 0;
@@ -441,7 +464,7 @@ static void buf_json_object(dwf__buf *b, const cJSON *v)
     int first = 1;
     dwf__buf_add(b, "{", 1);
     if (ordered) {
-        for (const cJSON *it = v->child; it; it = it->next) buf_member(b, it, &first);
+        for (const cJSON *it = v->child; it; it = it->next) buf_member(b, it, &first, indent, depth);
     } else {
         keyed *ks = malloc((size_t)nidx * sizeof *ks);
         if (!ks) {
@@ -453,12 +476,12 @@ static void buf_json_object(dwf__buf *b, const cJSON *v)
         for (const cJSON *it = v->child; it; it = it->next)
             if (index_key(it->string, &m)) ks[k++] = (keyed){m, it};
         qsort(ks, (size_t)nidx, sizeof *ks, keyed_cmp);
-        for (int i = 0; i < nidx; i++) buf_member(b, ks[i].item, &first);
+        for (int i = 0; i < nidx; i++) buf_member(b, ks[i].item, &first, indent, depth);
         for (const cJSON *it = v->child; it; it = it->next)
-            if (!index_key(it->string, &m)) buf_member(b, it, &first);
+            if (!index_key(it->string, &m)) buf_member(b, it, &first, indent, depth);
         free(ks);
     }
-    dwf__buf_add(b, "}", 1);
+    buf_close(b, "}", first, indent, depth);
 }
 
 static void buf_json_string(dwf__buf *b, const char *s)
@@ -504,7 +527,9 @@ static void buf_json_string(dwf__buf *b, const char *s)
     dwf__buf_add(b, "\"", 1);
 }
 
-void dwf__buf_json(dwf__buf *b, const cJSON *v)
+void dwf__buf_json(dwf__buf *b, const cJSON *v) { buf_json_at(b, v, 0, 0); }
+
+static void buf_json_at(dwf__buf *b, const cJSON *v, int indent, int depth)
 {
     char num[32];
     if (is_null(v)) {
@@ -519,14 +544,15 @@ void dwf__buf_json(dwf__buf *b, const cJSON *v)
     } else if (cJSON_IsString(v)) {
         buf_json_string(b, v->valuestring ? v->valuestring : "");
     } else if (cJSON_IsArray(v)) {
+        int first = 1;
         dwf__buf_add(b, "[", 1);
         for (const cJSON *it = v->child; it; it = it->next) {
-            if (it != v->child) dwf__buf_add(b, ",", 1);
-            dwf__buf_json(b, it);
+            buf_item_start(b, &first, indent, depth);
+            buf_json_at(b, it, indent, depth + 1);
         }
-        dwf__buf_add(b, "]", 1);
+        buf_close(b, "]", first, indent, depth);
     } else if (cJSON_IsObject(v)) {
-        buf_json_object(b, v);
+        buf_json_object(b, v, indent, depth);
     } else if (cJSON_IsRaw(v) && v->valuestring) {
         dwf__buf_str(b, v->valuestring);
     } else {
@@ -538,6 +564,13 @@ char *dwf__to_json(const cJSON *v)
 {
     dwf__buf b = {0};
     dwf__buf_json(&b, v);
+    return buf_take(&b);
+}
+
+char *dwf__to_json_indent(const cJSON *v, int indent)
+{
+    dwf__buf b = {0};
+    buf_json_at(&b, v, indent < 0 ? 0 : indent > 10 ? 10 : indent, 0);
     return buf_take(&b);
 }
 

@@ -243,6 +243,28 @@ static void t_object_key_order_like_javascript(void)
     NO_ERR();
 }
 
+/* JSON.stringify(v, null, n), for showing values to people. */
+static void t_json_indent(void)
+{
+    /* node: JSON.stringify({a:[1,{b:[],c:{}}],"2":"x",e:[[]],s:"q"}, null, 2) */
+    char *t = dwf__to_json_indent(J("{\"a\":[1,{\"b\":[],\"c\":{}}],\"2\":\"x\",\"e\":[[]],\"s\":\"q\"}"), 2);
+    TT_EQ_STR("{\n  \"2\": \"x\",\n  \"a\": [\n    1,\n    {\n      \"b\": [],\n      \"c\": {}\n"
+              "    }\n  ],\n  \"e\": [\n    []\n  ],\n  \"s\": \"q\"\n}", t);
+    free(t);
+    t = dwf__to_json_indent(J("{\"a\":0.7999999999999999}"), 4);
+    TT_EQ_STR("{\n    \"a\": 0.7999999999999999\n}", t);
+    free(t);
+    t = dwf__to_json_indent(J("[]"), 2);
+    TT_EQ_STR("[]", t);
+    free(t);
+    t = dwf__to_json_indent(N(5), 2);
+    TT_EQ_STR("5", t);
+    free(t);
+    t = dwf__to_json_indent(J("[1,{\"a\":2}]"), 0); /* 0: compact */
+    TT_EQ_STR("[1,{\"a\":2}]", t);
+    free(t);
+}
+
 /* ---- access ----------------------------------------------------------------------------- */
 static void t_get_and_index(void)
 {
@@ -721,6 +743,7 @@ static void root_tests(void)
     TT_RUN(t_strings_nul_and_utf8);
     TT_RUN(t_parse_json);
     TT_RUN(t_object_key_order_like_javascript);
+    TT_RUN(t_json_indent);
     TT_RUN(t_get_and_index);
     TT_RUN(t_input);
     TT_RUN(t_add);
