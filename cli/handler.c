@@ -282,7 +282,26 @@ const dwf_workflow *handler_resolve(void *arg, const char *function_name, dwf_er
     const cJSON *src = cJSON_GetObjectItemCaseSensitive(f, "Source");
     Handler h;
     char msg[300];
-    if (!cJSON_IsString(so) || handler_load(so->valuestring, cJSON_IsString(src) ? src->valuestring : NULL, &h, msg, sizeof msg) != 0) {
+    int loaded = cJSON_IsString(so) &&
+                 handler_load(so->valuestring, cJSON_IsString(src) ? src->valuestring : NULL, &h, msg, sizeof msg) == 0;
+    if (!loaded && cJSON_IsString(so) && cJSON_IsString(src) && access(src->valuestring, R_OK) == 0) {
+        /* The cached object is gone (a cleaned cache): build it again from the recorded .dwf,
+         * into the same cache, and record the new path. */
+        char cache[PATH_MAX], rebuilt[PATH_MAX];
+        snprintf(cache, sizeof cache, "%s", so->valuestring);
+        for (int up = 0; up < 2; up++) {
+            char *slash = strrchr(cache, '/');
+            if (slash) *slash = '\0';
+        }
+        if (handler_build(src->valuestring, cache, rebuilt, sizeof rebuilt) == 0 &&
+            handler_load(rebuilt, src->valuestring, &h, msg, sizeof msg) == 0) {
+            loaded = 1;
+            dwf_error ignored;
+            if (handler_register(set->svc, &h, &ignored) != 0)
+                fprintf(stderr, "dwf: could not record the rebuilt handler of %s: %s\n", function_name, ignored.message);
+        }
+    }
+    if (!loaded) {
         snprintf(err->type, sizeof err->type, "ResourceNotFoundException");
         snprintf(err->message, sizeof err->message, "the handler of %.64s cannot be loaded: %.300s (run its .dwf again)",
                  function_name, cJSON_IsString(so) ? msg : "no handler recorded");
