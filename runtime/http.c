@@ -167,6 +167,13 @@ dwf_val *dwf_http(dwf_ctx *c, const char *method, dwf_val *url, dwf_val *headers
         return dwf_null(c);
     }
     const char *u = url->valuestring;
+    if (strspn(m, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") != strlen(m) ||
+        strlen(m) > 16) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "http: '%.20s' is not an HTTP method", m);
+        dwf__set_error(c, "TypeError", msg);
+        return dwf_null(c);
+    }
     if (headers && !cJSON_IsObject(headers) && !cJSON_IsNull(headers)) {
         char msg[160];
         snprintf(msg, sizeof msg, "http %s: headers must be an object, not %s", m,

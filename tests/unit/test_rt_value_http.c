@@ -282,6 +282,13 @@ static void t_http_request_bodies(void)
     NO_ERR();
     EQ_JSON("{\"method\":\"DELETE\",\"body\":\"\",\"bodyLength\":0,\"ctype\":\"\",\"xtest\":\"\"}",
             dwf_get(C, r, "body"));
+    r = dwf_http(C, "PATCH", url("/echo"), NULL, S("p"), 5);
+    NO_ERR();
+    EQ_JSON("\"PATCH\"", dwf_get(C, dwf_get(C, r, "body"), "method"));
+    r = dwf_http(C, "HEAD", url("/json"), NULL, NULL, 5);
+    NO_ERR();
+    EQ_JSON("200", dwf_get(C, r, "status"));
+    EQ_JSON("\"\"", dwf_get(C, r, "body")); /* no body read for HEAD */
     r = dwf_http(C, "DELETE", url("/echo"), NULL, J("[1,2]"), 5);
     NO_ERR();
     EQ_JSON("\"DELETE\"", dwf_get(C, dwf_get(C, r, "body"), "method"));
@@ -321,6 +328,8 @@ static void t_http_network_errors(void)
     TT_ASSERT(s < 1.2); /* gave up at the timeout, not when the server answered */
     dwf_http(C, "GET", S("foo://nowhere"), NULL, NULL, 5);
     ERR("HttpError", "foo://nowhere");
+    dwf_http(C, "GE T", url("/json"), NULL, NULL, 5);
+    ERR("TypeError", "method");
     dwf_http(C, "GET", S("file:///etc/hostname"), NULL, NULL, 5); /* http(s) only */
     ERR("HttpError", "file:///etc/hostname");
     dwf_http(C, "GET", dwf_num(C, 1), NULL, NULL, 5);
