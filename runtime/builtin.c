@@ -8,6 +8,9 @@
  * and yields null; they never abort the expression. Semantics of each, for the language
  * reference:
  *
+ *   Beyond the list in dwf.h: type trim replace slice sum iso sleep_ms, and round's second
+ *   argument; the compiler must know them too (grammar/sema.c's table).
+ *
  *   len(x)            code points of a string, items of an array, keys of an object
  *   keys(o) values(o) an object's keys / values, in order
  *   type(x)           "null" "boolean" "number" "string" "array" "object"
@@ -34,12 +37,13 @@
  *   min(...) max(...) sum(a)   numbers, given as arguments or one array; min/max of nothing
  *                     is null, sum of nothing 0
  *   abs floor ceil    numbers
- *   round(x, d?)      JavaScript's Math.round (halves toward +infinity), to d decimals if given
+ *   round(x, d?)      JavaScript's Math.round (halves toward +infinity); with d (0..15), to d
+ *                     decimals of x as written (round(1.005, 2) is 1.01)
  *   iso(ms)           epoch milliseconds -> "2026-11-29T18:55:04.102Z" (Date.toISOString)
- *   throw_if_error(b) a parallel/map result: if an item failed, raise that item's error (its
- *                     ErrorType and ErrorMessage, as BatchResult.throwIfError() throws the first
- *                     failed item's error); if the batch failed without a failed item, raise
- *                     BatchCompletionError; otherwise return b
+ *   throw_if_error(b) a parallel/map result: if an item failed, raise the first failed
+ *                     item's error object as it is (ErrorType, ErrorMessage, ErrorData, Cause),
+ *                     as BatchResult.throwIfError() throws it; if the batch failed without a
+ *                     failed item, raise BatchCompletionError; otherwise return b
  *   step bodies only:
  *   now()             epoch milliseconds (Date.now()) on the invocation's clock
  *   uuid()            random UUID v4 (OpenSSL RAND_bytes)
