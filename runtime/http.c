@@ -7,7 +7,8 @@
  * for connection reuse to matter. curl_global_init runs once, under pthread_once.
  *
  * Request: the method a token (GET, POST, PUT, PATCH, DELETE, HEAD, ...); the url a string,
- * http:// or https:// only (also for redirects: libcurl would read file:// too); header values are sent as their template text; a string
+ * http:// or https:// only (redirects too: libcurl would read file:// as well); header values
+ * are sent as their template text (no line breaks: they would smuggle in headers); a string
  * body is sent as its bytes, null sends no body, any other value is sent as JSON with
  * Content-Type application/json (unless the headers name a Content-Type). Redirects are
  * followed (at most 5), compressed responses are decoded. timeout_s <= 0 means the default of
