@@ -220,6 +220,10 @@ typedef int (*dwf__child_fn)(dwf_ctx *child, void *arg, dwf_val **out);
 int dwf__run_child(dwf_ctx *c, const char *sid, const char *name, const char *subtype,
                    dwf__child_fn fn, void *arg, const int *cancel, int start_sent,
                    dwf_val **out, cJSON **err);
+/* The SDK's DurableOperationError.fromErrorObject: a durable error rebuilt from a wire error
+ * object (known durable types keep their type, others become StepError; the cause keeps only
+ * the recorded type and message). New object, caller frees; NULL = no memory. */
+cJSON *dwf__from_error_object(const cJSON *wire);
 /* Run the registered compensations (saga) after the workflow body failed. */
 int dwf__run_compensations(dwf_ctx *root);
 

@@ -115,6 +115,11 @@ static cJSON *fatal_response(dwf__inv *inv, dwf_error *err)
 
 static cJSON *succeed(dwf__inv *inv, dwf_ctx *root, dwf_val *value, dwf_error *err)
 {
+    if (!value) { /* the handler returned undefined: the SDK omits Result */
+        cJSON *r = response_status("SUCCEEDED", NULL);
+        if (!r) set_err(err, "OutOfMemory", "out of memory");
+        return r;
+    }
     char *text = dwf__serialize(value);
     if (!text) {
         set_err(err, "OutOfMemory", "out of memory serialising the result");

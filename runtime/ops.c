@@ -52,6 +52,32 @@ static cJSON *wrap_error(const char *type, const cJSON *cause, const char *fallb
     return e;
 }
 
+cJSON *dwf__from_error_object(const cJSON *wire)
+{
+    static const char *const known[] = {"StepError", "CallbackError", "CallbackExternalError",
+                                        "CallbackTimeoutError", "CallbackSubmitterError",
+                                        "InvokeError", "ChildContextError", "WaitForConditionError",
+                                        "PromiseCombinatorError"};
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(wire, "ErrorType");
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(wire, "ErrorMessage");
+    const char *type = cJSON_IsString(t) ? t->valuestring : NULL;
+    const char *cls = "StepError";
+    for (size_t i = 0; type && i < sizeof known / sizeof *known; i++)
+        if (strcmp(type, known[i]) == 0) cls = known[i];
+    /* the synthesized cause: only the recorded type and message survive */
+    cJSON *cause = dwf__error_new(type ? type : "Error", cJSON_IsString(m) ? m->valuestring : "", NULL);
+    if (!cause) return NULL;
+    cJSON *e = wrap_error(cls, cause, "");
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(wire, "ErrorData");
+    if (e && cJSON_IsString(d) && !cJSON_GetObjectItemCaseSensitive(e, "ErrorData") &&
+        !cJSON_AddStringToObject(e, "ErrorData", d->valuestring)) {
+        cJSON_Delete(e);
+        e = NULL;
+    }
+    cJSON_Delete(cause);
+    return e;
+}
+
 static void set_wrapped_error(dwf_ctx *c, const char *type, const cJSON *cause)
 {
     cJSON *e = wrap_error(type, cause, "");
@@ -154,8 +180,13 @@ static int step_attempt_failed(dwf_ctx *c, const step_args *a, int attempt, cJSO
         cJSON_Delete(err);
         return DWF_SUSPEND; /* the service marks the step READY after the delay and re-invokes */
     }
-    set_wrapped_error(c, "StepError", err);
+    /* the SDK throws fromErrorObject(createErrorObjectFromError(error)) */
+    cJSON *we2 = dwf__wire_error(err);
+    cJSON *e = we2 ? dwf__from_error_object(we2) : NULL;
+    cJSON_Delete(we2);
     cJSON_Delete(err);
+    if (!e) return oom(c);
+    dwf__set_error_obj(c, e);
     return DWF_ERROR;
 }
 
@@ -175,10 +206,9 @@ static int step_core(dwf_ctx *c, const step_args *a, dwf_val **out)
     }
     case DWF__ST_FAILED: {
         const cJSON *e = (op ? op->error : NULL);
-        cJSON *err = e ? cJSON_Duplicate(e, 1) : dwf__error_new("Error", "Step failed", NULL);
+        cJSON *err = e ? dwf__from_error_object(e) : dwf__error_new("StepError", "Step failed", NULL);
         if (!err) return oom(c);
-        set_wrapped_error(c, "StepError", err);
-        cJSON_Delete(err);
+        dwf__set_error_obj(c, err);
         return DWF_ERROR;
     }
     case DWF__ST_PENDING:
@@ -223,9 +253,10 @@ static int step_core(dwf_ctx *c, const step_args *a, dwf_val **out)
     if (sc.error) /* a value helper failed and the body did not check: still a failure */
         return step_attempt_failed(c, a, attempt, dwf__take_error_copy(&sc));
 
-    char *text = dwf__serialize(v);
-    if (!text) return oom(c);
-    size_t len = strlen(text);
+    /* A body that returned nothing is JavaScript's undefined: the SDK sends no Payload. */
+    char *text = v ? dwf__serialize(v) : NULL;
+    if (v && !text) return oom(c);
+    size_t len = text ? strlen(text) : 0;
     if (len > PAYLOAD_LIMIT) {
         free(text);
         char msg[200];
@@ -237,7 +268,7 @@ static int step_core(dwf_ctx *c, const step_args *a, dwf_val **out)
         return step_attempt_failed(c, a, attempt, err);
     }
     cJSON *u = dwf__update_new(c, a->id, "STEP", a->subtype, "SUCCEED", a->name);
-    if (!u || !add_str(u, "Payload", text)) {
+    if (!u || (text && !add_str(u, "Payload", text))) {
         cJSON_Delete(u);
         free(text);
         return oom(c);
@@ -471,11 +502,13 @@ int dwf__run_child(dwf_ctx *c, const char *sid, const char *name, const char *su
     const dwf__op *op = dwf__op_get(c->inv, id);
     DWF_TRY(dwf__check_replay(c, sid, op, "CONTEXT", name, subtype));
     int st = dwf__op_status(op);
-    if (st == DWF__ST_SUCCEEDED && !op->replay_children)
-        return dwf__parse_payload(c, (op ? op->result : NULL), out);
+    if (st == DWF__ST_SUCCEEDED && !op->replay_children) {
+        if (!op->result) return DWF_OK; /* undefined: *out stays NULL */
+        return dwf__parse_payload(c, op->result, out);
+    }
     if (st == DWF__ST_FAILED) {
-        const cJSON *e = (op ? op->error : NULL);
-        *err = e ? cJSON_Duplicate(e, 1) : dwf__error_new("Error", "Child context failed", NULL);
+        const cJSON *e = op->error;
+        *err = e ? dwf__from_error_object(e) : dwf__error_new("StepError", "Child context failed", NULL);
         return *err ? DWF_ERROR : oom(c);
     }
     dwf_ctx *child = malloc(sizeof *child);
@@ -502,14 +535,15 @@ int dwf__run_child(dwf_ctx *c, const char *sid, const char *name, const char *su
     if (rc == DWF_RETURN) rc = DWF_OK;
     if (rc == DWF_OK && child->error) rc = DWF_ERROR; /* unchecked value-helper error */
     if (rc == DWF_OK) {
-        char *text = dwf__serialize(v);
+        /* undefined (nothing returned): no Payload, and *out stays NULL for the caller */
+        char *text = v ? dwf__serialize(v) : strdup("");
         if (!text) rc = oom(c);
         else {
             int big = strlen(text) > PAYLOAD_LIMIT;
             /* Built on the parent (its ParentId) but queued through the child, so a batch that
              * completed meanwhile drops it. */
             cJSON *u = dwf__update_new(c, id, "CONTEXT", subtype, "SUCCEED", name);
-            int ok = u && add_str(u, "Payload", big ? "" : text);
+            int ok = u && (!v || add_str(u, "Payload", big ? "" : text));
             if (ok && big) {
                 cJSON *co = cJSON_AddObjectToObject(u, "ContextOptions");
                 ok = co && cJSON_AddTrueToObject(co, "ReplayChildren");
@@ -520,7 +554,7 @@ int dwf__run_child(dwf_ctx *c, const char *sid, const char *name, const char *su
             } else {
                 if (recorded) cJSON_Delete(u);
                 else rc = dwf__checkpoint(child, u, 0);
-                if (rc == DWF_OK) rc = dwf__parse_payload(c, text, out);
+                if (rc == DWF_OK && v) rc = dwf__parse_payload(c, text, out);
             }
             free(text);
         }
@@ -540,6 +574,14 @@ int dwf__run_child(dwf_ctx *c, const char *sid, const char *name, const char *su
         if (rc != DWF_ERROR) {
             cJSON_Delete(*err);
             *err = NULL;
+        } else {
+            /* the SDK rebuilds what it throws from the error object it checkpointed */
+            cJSON *w = dwf__wire_error(*err);
+            cJSON *r = w ? dwf__from_error_object(w) : NULL;
+            cJSON_Delete(w);
+            cJSON_Delete(*err);
+            *err = r;
+            if (!r) rc = oom(c);
         }
     }
     free(child->step_id);
@@ -562,16 +604,12 @@ static int run_block(dwf_ctx *child, void *arg, dwf_val **out)
     return b->body ? b->body(child, frame, out) : DWF_OK;
 }
 
-/* A child context's error as the caller sees it: ChildContextError with the cause kept. */
+/* A child context's error as the caller sees it: always ChildContextError with the
+ * (rebuilt) error nested, as runInChildContext throws it. Takes err. */
 static int child_failed(dwf_ctx *c, cJSON *err)
 {
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(err, "ErrorType");
-    if (cJSON_IsString(t) && strcmp(t->valuestring, "ChildContextError") == 0)
-        dwf__set_error_obj(c, err);
-    else {
-        set_wrapped_error(c, "ChildContextError", err);
-        cJSON_Delete(err);
-    }
+    set_wrapped_error(c, "ChildContextError", err);
+    cJSON_Delete(err);
     return DWF_ERROR;
 }
 
@@ -587,6 +625,7 @@ int dwf_group(dwf_ctx *c, const char *name, dwf_fn body, void *frame, dwf_val **
     cJSON *err = NULL;
     int rc = dwf__run_child(c, sid, name, "RunInChildContext", run_block, &b, NULL, 0, out, &err);
     free(sid);
+    if (rc == DWF_OK && !*out) rc = dwf__parse_payload(c, NULL, out); /* undefined -> null */
     dwf__replay_advance(c, rc);
     return rc == DWF_ERROR ? child_failed(c, err) : rc;
 }
@@ -633,6 +672,7 @@ int dwf_wait_for_callback(dwf_ctx *c, const char *name, dwf_fn submitter, void *
     cJSON *err = NULL;
     int rc = dwf__run_child(c, sid, name, "WaitForCallback", run_wfc, &w, NULL, 0, out, &err);
     free(sid);
+    if (rc == DWF_OK && !*out) rc = dwf__parse_payload(c, NULL, out);
     dwf__replay_advance(c, rc);
     if (rc != DWF_ERROR) return rc;
     /* The SDK's errorMapper: callback errors pass through, a submitter StepError becomes

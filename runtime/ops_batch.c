@@ -176,18 +176,13 @@ static void *worker(void *arg)
             b->succ++;
             b->active--;
         } else if (rc == DWF_ERROR) {
-            const cJSON *t = cJSON_GetObjectItemCaseSensitive(err, "ErrorType");
-            if (cJSON_IsString(t) && strcmp(t->valuestring, "ChildContextError") == 0)
-                b->errors[i] = err;
-            else {
-                const cJSON *m = cJSON_GetObjectItemCaseSensitive(err, "ErrorMessage");
-                b->errors[i] = dwf__error_new("ChildContextError",
-                                              cJSON_IsString(m) ? m->valuestring : "", err);
-                cJSON_Delete(err);
-                if (!b->errors[i]) {
-                    b->fatal_rc = oom(b->c);
-                    complete(b);
-                }
+            /* runInChildContext always throws ChildContextError around the rebuilt error */
+            const cJSON *m = cJSON_GetObjectItemCaseSensitive(err, "ErrorMessage");
+            b->errors[i] = dwf__error_new("ChildContextError", cJSON_IsString(m) ? m->valuestring : "", err);
+            cJSON_Delete(err);
+            if (!b->errors[i]) {
+                b->fatal_rc = oom(b->c);
+                complete(b);
             }
             b->status[i] = IT_FAILED;
             b->fail++;
@@ -268,8 +263,8 @@ static cJSON *all_array(const batch *b)
             return NULL;
         }
         int ok = 1;
-        if (b->status[i] == IT_SUCCEEDED) {
-            cJSON *r = b->results[i] ? cJSON_Duplicate(b->results[i], 1) : cJSON_CreateNull();
+        if (b->status[i] == IT_SUCCEEDED && b->results[i]) { /* undefined: no "result" key */
+            cJSON *r = cJSON_Duplicate(b->results[i], 1);
             ok = r && cJSON_AddItemToObject(it, "result", r);
         } else if (b->status[i] == IT_FAILED) {
             cJSON *e = cJSON_Duplicate(b->errors[i], 1);

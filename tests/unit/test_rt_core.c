@@ -907,6 +907,7 @@ static void test_wait_for_callback(void)
     TT_EQ_STR("SUCCEEDED", status_of(r));
     TT_EQ_STR("\"yes\"", sget(r, "Result"));
     TT_EQ_STR("\"yes\"", op_detail(&f, "1", "ContextDetails", "Result")); /* double-encoded */
+    TT_ASSERT(op_detail(&f, "1-2", "StepDetails", "Result") == NULL); /* undefined: no Payload */
     TT_EQ_INT(1, side_effects[4]);
     cJSON_Delete(r);
     /* replay of the finished CONTEXT runs nothing inside it */
@@ -1231,7 +1232,10 @@ static void test_map_rules(void)
     free(s);
     TT_ASSERT(op_by_sid(&f, "1-3") == NULL);
     const char *p = op_detail(&f, "1", "ContextDetails", "Result");
-    TT_ASSERT(p && strstr(p, "{\"error\":{\"ErrorType\":\"ChildContextError\",\"ErrorMessage\":\"item failed\",\"Cause\":{\"ErrorType\":\"BadItem\""));
+    /* the SDK's chain: ChildContextError around fromErrorObject(the item's error) */
+    TT_ASSERT(p && strstr(p, "{\"error\":{\"ErrorType\":\"ChildContextError\",\"ErrorMessage\":\"item failed\","
+                             "\"Cause\":{\"ErrorType\":\"StepError\",\"ErrorMessage\":\"item failed\","
+                             "\"Cause\":{\"ErrorType\":\"BadItem\""));
     cJSON_Delete(r);
     fake_free(&f);
 
@@ -1684,7 +1688,8 @@ static void test_inflight_at_completion(void)
     TT_EQ_STR("\"FAILURE_TOLERANCE_EXCEEDED\"", s);
     free(s);
     TT_EQ_STR("{\"all\":[{\"error\":{\"ErrorType\":\"ChildContextError\",\"ErrorMessage\":\"failed at once\","
-              "\"Cause\":{\"ErrorType\":\"Boom\",\"ErrorMessage\":\"failed at once\"}},\"index\":0,\"status\":\"FAILED\"},"
+              "\"Cause\":{\"ErrorType\":\"StepError\",\"ErrorMessage\":\"failed at once\","
+              "\"Cause\":{\"ErrorType\":\"Boom\",\"ErrorMessage\":\"failed at once\"}}},\"index\":0,\"status\":\"FAILED\"},"
               "{\"index\":1,\"status\":\"STARTED\"}],\"completionReason\":\"FAILURE_TOLERANCE_EXCEEDED\"}",
               op_detail(&f, "1", "ContextDetails", "Result"));
     cJSON_Delete(r);
