@@ -417,7 +417,7 @@ int cmd_run(int argc, char **argv)
     }
     catch_signals();
     dwf_engine_opts eo = {.resolve = handler_resolve, .resolve_arg = &set, .skip_time = skip, .quiet = quiet || json,
-                          .stale_ms = -1, .on_operation = progress_op, .on_invocation = progress_invocation,
+                          .stale_ms = 30000, .on_operation = progress_op, .on_invocation = progress_invocation,
                           .progress_arg = &prog, .stop = &stop_flag};
     for (;;) {
         int r = dwf_engine_drive(s, arn, &eo, &err);
