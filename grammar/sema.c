@@ -362,14 +362,20 @@ static void count_op(Sema *s)
 /* ---- expressions -------------------------------------------------------------------------- */
 
 typedef struct Builtin { const char *name; int min, max; int nondet; } Builtin;
+/* The runtime's builtins (runtime/builtin.c, dwf_builtin), with their arities; `nondet` ones
+ * are only allowed in step bodies. */
 static const Builtin builtins[] = {
-    {"abs", 1, 1, 0},     {"ceil", 1, 1, 0},        {"contains", 2, 2, 0}, {"ends_with", 2, 2, 0},
-    {"floor", 1, 1, 0},   {"join", 1, 2, 0},        {"json", 1, 1, 0},     {"keys", 1, 1, 0},
-    {"len", 1, 1, 0},     {"lower", 1, 1, 0},       {"max", 1, 99, 0},     {"min", 1, 99, 0},
-    {"now", 0, 0, 1},     {"num", 1, 1, 0},         {"random", 0, 0, 1},   {"range", 1, 3, 0},
-    {"round", 1, 1, 0},   {"split", 2, 2, 0},       {"starts_with", 2, 2, 0}, {"str", 1, 1, 0},
-    {"throw_if_error", 1, 1, 0}, {"to_json", 1, 1, 0}, {"upper", 1, 1, 0}, {"uuid", 0, 0, 1},
-    {"values", 1, 1, 0},
+    {"abs", 1, 1, 0},        {"ceil", 1, 1, 0},       {"contains", 2, 2, 0},
+    {"ends_with", 2, 2, 0},  {"floor", 1, 1, 0},      {"iso", 1, 1, 0},
+    {"join", 1, 2, 0},       {"json", 1, 1, 0},       {"keys", 1, 1, 0},
+    {"len", 1, 1, 0},        {"lower", 1, 1, 0},      {"max", 1, 99, 0},
+    {"min", 1, 99, 0},       {"now", 0, 0, 1},        {"num", 1, 1, 0},
+    {"random", 0, 0, 1},     {"range", 1, 3, 0},      {"replace", 3, 3, 0},
+    {"round", 1, 2, 0},      {"sleep_ms", 1, 1, 1},   {"slice", 2, 3, 0},
+    {"split", 2, 2, 0},      {"starts_with", 2, 2, 0}, {"str", 1, 1, 0},
+    {"sum", 1, 1, 0},        {"throw_if_error", 1, 1, 0}, {"to_json", 1, 1, 0},
+    {"trim", 1, 1, 0},       {"type", 1, 1, 0},       {"upper", 1, 1, 0},
+    {"uuid", 0, 0, 1},       {"values", 1, 1, 0},
 };
 #define NBUILTINS (sizeof builtins / sizeof builtins[0])
 
