@@ -714,12 +714,12 @@ static int poll_core(dwf_ctx *c, const char *name, dwf_item_fn check, dwf_item_f
         return rc;
     }
     if (st == DWF__ST_FAILED) {
-        const cJSON *e = (op ? op->error : NULL);
-        cJSON *err = e ? cJSON_Duplicate(e, 1) : dwf__error_new("Error", "waitForCondition failed", NULL);
+        const cJSON *e = op->error;
+        cJSON *err = e ? dwf__from_error_object(e)
+                       : dwf__error_new("WaitForConditionError", "waitForCondition failed", NULL);
         free(sid);
         if (!err) return oom(c);
-        set_wrapped_error(c, "WaitForConditionError", err);
-        cJSON_Delete(err);
+        dwf__set_error_obj(c, err);
         return DWF_ERROR;
     }
     free(sid);
@@ -778,9 +778,15 @@ static int poll_core(dwf_ctx *c, const char *name, dwf_item_fn check, dwf_item_f
         }
         cJSON_AddItemToObject(u, "Error", we);
         rc = dwf__checkpoint(c, u, 1);
-        if (rc == DWF_OK) {
-            set_wrapped_error(c, "WaitForConditionError", err);
-            rc = DWF_ERROR;
+        if (rc == DWF_OK) { /* the SDK throws fromErrorObject(the error it checkpointed) */
+            cJSON *w = dwf__wire_error(err);
+            cJSON *e = w ? dwf__from_error_object(w) : NULL;
+            cJSON_Delete(w);
+            if (!e) rc = oom(c);
+            else {
+                dwf__set_error_obj(c, e);
+                rc = DWF_ERROR;
+            }
         }
         cJSON_Delete(err);
         return rc;

@@ -974,6 +974,7 @@ static void test_poll(void)
     TT_EQ_STR("FAILED", status_of(r));
     TT_EQ_STR("waitForCondition exceeded maximum attempts (2)",
               sget(cJSON_GetObjectItemCaseSensitive(r, "Error"), "ErrorMessage"));
+    TT_EQ_STR("StepError", sget(cJSON_GetObjectItemCaseSensitive(r, "Error"), "ErrorType"));
     cJSON_Delete(r);
     fake_free(&f);
 }
