@@ -354,7 +354,7 @@ int cmd_serve(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    dwf_emulator_function *fns = calloc((size_t)nspecs, sizeof *fns);
+    dwf_emulator_function *fns = calloc((unsigned)nspecs, sizeof *fns);
     if (!fns) goto oom;
     for (int i = 0; i < nspecs; i++) fns[i] = specs[i].f;
     dwf_emulator *emu = NULL;

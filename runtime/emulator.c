@@ -657,6 +657,8 @@ static void fn_spawn(emu_fn *f)
             dup2(nul, 0);
             if (nul != 0) close(nul);
         }
+        /* Nothing of ours leaks into the sandbox: listening sockets, the store, MHD's pipes. */
+        close_range(3, ~0U, 0);
         if (chdir(f->task_root) != 0) _exit(126);
         sigset_t none;
         sigemptyset(&none);
