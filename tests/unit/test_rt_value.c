@@ -102,6 +102,99 @@ static void t_numbers_print_like_javascript(void)
     NO_ERR();
 }
 
+/* ---- differential checks against node (skipped where node is not installed) -------------- */
+static int have_node(void) { return system("node --version >/dev/null 2>&1") == 0; }
+
+static int unhex(const char *h, char *out, size_t cap, size_t *n)
+{
+    size_t k = 0;
+    for (; h[0] && h[1] && h[0] != ' ' && h[0] != '\n'; h += 2) {
+        unsigned v;
+        if (k + 1 >= cap || sscanf(h, "%2x", &v) != 1) return 0;
+        out[k++] = (char)v;
+    }
+    out[k] = '\0';
+    *n = k;
+    return 1;
+}
+
+/* node prints "<hex of the double's bits> <JSON.stringify of it>" for random bit patterns,
+ * powers of two (where the shortest digits are hardest) and typical money/ratio values. */
+static const char NODE_NUMBERS[] =
+    "const b=Buffer.alloc(8),o=[];"
+    "function e(x){if(!isFinite(x))return;b.writeDoubleLE(x);o.push(b.readBigUInt64LE().toString(16)+' '+JSON.stringify(x))}"
+    "for(let p=-1074;p<=1023;p+=3){e(2**p);e(-(2**p)*1.5)}"
+    "const r=require('crypto');for(let i=0;i<20000;i++)e(r.randomBytes(8).readDoubleLE(0));"
+    "for(let i=0;i<5000;i++){e(Math.round(Math.random()*1e6)/100);e(Math.random()*1e22)}"
+    "console.log(o.join('\\n'))";
+
+static void t_numbers_match_node(void)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "node -e \"%s\"", NODE_NUMBERS);
+    FILE *f = popen(cmd, "r");
+    TT_ASSERT(f != NULL);
+    if (!f) return;
+    char line[256];
+    long n = 0, bad = 0;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long long bits;
+        char want[64], got[32];
+        if (sscanf(line, "%llx %63s", &bits, want) != 2) continue;
+        double d;
+        memcpy(&d, &bits, sizeof d);
+        dwf__num_text(d, got);
+        n++;
+        if (strcmp(got, want) != 0 && bad++ < 5) TT_FAIL_("%llx: node %s, dwf %s", bits, want, got);
+    }
+    TT_EQ_INT(0, pclose(f));
+    TT_ASSERT(n > 20000);
+    TT_EQ_INT(0, bad);
+}
+
+/* node mutates JSON texts at random and prints "<hex text> <hex of JSON.stringify(JSON.parse
+ * (text))>" or "<hex text> -" when JSON.parse rejects it: our parser must accept and reject the
+ * same texts and print the same bytes (key order, escapes, numbers, lone surrogates). */
+static const char NODE_JSON[] =
+    "const S=['{\\\"a\\\":1,\\\"b\\\":[true,false,null],\\\"2\\\":\\\"x\\\\\\u00e9\\\\\\n\\\"}',"
+    "'[1.5e3,-0,0.1,{\\\"\\\":\\\"\\\"}]','\\\"\\\\\\ud83d\\\\\\ude00 \\\\\\u0000\\\"',"
+    "'{\\\"k\\\":\\\"v\\\",\\\"k\\\":\\\"w\\\",\\\"10\\\":1,\\\"9\\\":2}','[1e-7,1E+2,-12.50,123456789012345678901]'];"
+    "const A='{}[]\\\",:0123456789.eE+-tfnrulasxd\\\\ ',o=[];const R=n=>Math.floor(Math.random()*n);"
+    "for(let i=0;i<20000;i++){let s=S[R(S.length)];for(let m=R(4);m>0;m--){const p=R(s.length+1),c=A[R(A.length)];"
+    "s=[s.slice(0,p)+c+s.slice(p),s.slice(0,p)+s.slice(p+1),s.slice(0,p)+c+s.slice(p+1)][R(3)]}"
+    "let r;try{r=Buffer.from(JSON.stringify(JSON.parse(s))).toString('hex')}catch(e){r='-'}"
+    "o.push(Buffer.from(s).toString('hex')+' '+r)}console.log(o.join('\\n'))";
+
+static void t_json_matches_node(void)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "node -e \"%s\"", NODE_JSON);
+    FILE *f = popen(cmd, "r");
+    TT_ASSERT(f != NULL);
+    if (!f) return;
+    static char line[8192], in[2048], want[2048];
+    long n = 0, bad = 0, accepted = 0;
+    while (fgets(line, sizeof line, f)) {
+        char *sp = strchr(line, ' ');
+        size_t ilen, wlen;
+        if (!sp || !unhex(line, in, sizeof in, &ilen)) continue;
+        int rejected = sp[1] == '-';
+        if (!rejected && !unhex(sp + 1, want, sizeof want, &wlen)) continue;
+        cJSON *v = dwf__parse_json(in, ilen, NULL);
+        char *got = v ? dwf__to_json(v) : NULL;
+        n++;
+        accepted += !rejected;
+        int ok = rejected ? got == NULL : got && strcmp(got, want) == 0;
+        if (!ok && bad++ < 5)
+            TT_FAIL_("%s: node %s, dwf %s", in, rejected ? "rejects" : want, got ? got : "rejects");
+        free(got);
+        cJSON_Delete(v);
+    }
+    TT_EQ_INT(0, pclose(f));
+    TT_ASSERT(n > 19000 && accepted > 1000);
+    TT_EQ_INT(0, bad);
+}
+
 /* ---- constructors ----------------------------------------------------------------------- */
 static void t_constructors_copy(void)
 {
@@ -739,6 +832,12 @@ static void t_step_builtins(void)
 static void root_tests(void)
 {
     TT_RUN(t_numbers_print_like_javascript);
+    /* Not under valgrind (tests/run.sh sets DWF_VALGRIND): 45k cases there take half a
+     * minute and check nothing about memory that the cases above do not. */
+    if (have_node() && !getenv("DWF_VALGRIND")) {
+        TT_RUN(t_numbers_match_node);
+        TT_RUN(t_json_matches_node);
+    }
     TT_RUN(t_constructors_copy);
     TT_RUN(t_strings_nul_and_utf8);
     TT_RUN(t_parse_json);
