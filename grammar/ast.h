@@ -194,6 +194,10 @@ struct AstNode {
     /* sema: nonzero when this statement or expression is inside a step body (or a poll
      * check, or a waitForCallback submitter): non-deterministic actions are allowed there. */
     int in_step;
+
+    /* Where the name this node binds is written (`step payment`, `let x`, `callback cb`, ...),
+     * for notes that point at a declaration; first_line is 0 when the node binds nothing. */
+    SrcLoc bind_loc;
 };
 
 /* A whole file. */

@@ -192,6 +192,7 @@ stmts:
 stmt:
     LET ident '=' expr {
         $$ = NEW(AST_LET, @$);
+        $$->bind_loc = @2;
         $$->u.let.id = $2;
         $$->u.let.value = $4;
     }
@@ -248,6 +249,7 @@ label:
 step_stmt:
     STEP bind_opt label_opt step_opts block comp_opt {
         $$ = NEW(AST_STEP, @$);
+        if ($2) $$->bind_loc = @2;
         $$->u.step.bind = $2;
         $$->u.step.label = $3;
         $$->u.step.body = $5;
@@ -333,6 +335,7 @@ dur_val:
 callback_stmt:
     CALLBACK IDENT label_opt cb_opts {
         $$ = NEW(AST_CALLBACK, @$);
+        $$->bind_loc = @2;
         $$->u.callback.bind = $2;
         $$->u.callback.label = $3;
         opts_apply(ps, $$, $4);
@@ -352,6 +355,7 @@ cb_opt:
 poll_stmt:
     POLL IDENT label_opt poll_opts block {
         $$ = NEW(AST_POLL, @$);
+        $$->bind_loc = @2;
         $$->u.poll.bind = $2;
         $$->u.poll.label = $3;
         $$->u.poll.body = $5;
@@ -377,6 +381,7 @@ poll_opt:
 parallel_stmt:
     PARALLEL bind_opt label_opt batch_opts '{' branches '}' {
         $$ = NEW(AST_PARALLEL, @$);
+        if ($2) $$->bind_loc = @2;
         $$->u.batch.bind = $2;
         $$->u.batch.label = $3;
         $$->u.batch.branches = $6;
@@ -392,6 +397,7 @@ branches:
 branch:
     BRANCH bind_opt label_opt block {
         $$ = NEW(AST_BRANCH, @$);
+        if ($2) $$->bind_loc = @2;
         $$->u.group.bind = $2;
         $$->u.group.label = $3;
         $$->u.group.body = $4;
@@ -418,6 +424,7 @@ batch_opt:
 map_stmt:
     MAP bind_opt label_opt OVER bexpr AS ident idx_opt map_opts block {
         $$ = NEW(AST_MAP, @$);
+        if ($2) $$->bind_loc = @2;
         $$->u.batch.bind = $2;
         $$->u.batch.label = $3;
         $$->u.batch.over = $5;
@@ -446,6 +453,7 @@ map_opt:
 group_stmt:
     GROUP bind_opt label_opt block {
         $$ = NEW(AST_GROUP, @$);
+        if ($2) $$->bind_loc = @2;
         $$->u.group.bind = $2;
         $$->u.group.label = $3;
         $$->u.group.body = $4;
@@ -470,6 +478,7 @@ else_opt:
 for_stmt:
     FOR ident idx_opt IN bexpr block {
         $$ = NEW(AST_FOR, @$);
+        $$->bind_loc = @2;
         $$->u.for_.var = $2;
         $$->u.for_.index = $3;
         $$->u.for_.iter = $5;

@@ -158,15 +158,24 @@ static int cname_taken(Sema *s, const char *cname)
 /* A new variable in the current scope, with a C name unique in the workflow. */
 static Symbol *declare(Sema *s, const char *name, SrcLoc loc, AstNode *decl)
 {
+    SrcLoc at = loc;
+    if (decl && decl->bind_loc.first_line > 0 && decl->kind != AST_MAP && decl->kind != AST_TRY &&
+        decl->kind != AST_WAIT_CALLBACK && decl->kind != AST_POLL && decl->kind != AST_FOR)
+        at = decl->bind_loc;
     for (Binding *b = s->scope->names; b; b = b->next)
         if (strcmp(b->name, name) == 0) {
-            diag_error(s->d, loc, "redefinition of '%s'", name);
+            diag_error(s->d, at, "redefinition of '%s'", name);
             diag_note(s->d, b->sym->loc, "'%s' was first defined here", name);
             break;
         }
     Symbol *y = arena_alloc(s->a, sizeof *y);
     y->name = name;
     y->loc = loc;
+    /* point at the name itself when the parser recorded where it is written */
+    if (decl && decl->bind_loc.first_line > 0 && decl->kind != AST_MAP && decl->kind != AST_TRY &&
+        decl->kind != AST_WAIT_CALLBACK && !(decl->kind == AST_POLL && strcmp(name, "state") == 0) &&
+        !(decl->kind == AST_FOR && decl->u.for_.index && strcmp(name, decl->u.for_.index) == 0))
+        y->loc = decl->bind_loc;
     y->decl = decl;
     const char *cname = arena_printf(s->a, "u_%s", name);
     for (int n = 2; cname_taken(s, cname); n++) cname = arena_printf(s->a, "u_%s_%d", name, n);

@@ -361,7 +361,7 @@ static void diagnostic_shape(void)
     TT_EQ_STR("t.dwf:3:14: error: unknown name 'paymnt'\n"
               "    3 | \treturn { p: paymnt }\n"
               "      | \t            ^~~~~~\n"
-              "t.dwf:2:2: note: did you mean 'payment'?\n",
+              "t.dwf:2:7: note: did you mean 'payment'?\n",
               msg);
     free(msg);
     arena_free(a);
