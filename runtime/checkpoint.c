@@ -54,7 +54,7 @@ static size_t estimate(const cJSON *j)
 
 static void fail_all(dwf__inv *inv, const dwf_error *err, int retryable)
 {
-    inv->fault = 1;
+    __atomic_store_n(&inv->fault, 1, __ATOMIC_RELEASE); /* read unlocked by dwf__durable_guard */
     inv->fault_retryable = retryable;
     inv->fault_err = *err;
     dwf__update *u = inv->q_head;

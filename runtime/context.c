@@ -150,7 +150,7 @@ int dwf__fatal(dwf_ctx *c, const char *type, const char *fmt, ...)
     va_end(ap);
     pthread_mutex_lock(&inv->mu);
     if (!inv->fatal) {
-        inv->fatal = 1;
+        __atomic_store_n(&inv->fatal, 1, __ATOMIC_RELEASE); /* read unlocked by dwf__durable_guard */
         snprintf(inv->fatal_type, sizeof inv->fatal_type, "%s", type);
         inv->fatal_msg = msg;
         msg = NULL;

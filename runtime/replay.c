@@ -51,7 +51,8 @@ int dwf__status_terminal(int st)
 
 int dwf__durable_guard(dwf_ctx *c, const char *what)
 {
-    if (c->inv->fatal || c->inv->fault) return DWF_FATAL;
+    if (__atomic_load_n(&c->inv->fatal, __ATOMIC_ACQUIRE) || __atomic_load_n(&c->inv->fault, __ATOMIC_ACQUIRE))
+        return DWF_FATAL;
     if (c->in_step)
         return dwf__fatal(c, "ContextValidationError",
                           "durable operation '%s' used inside a step body", what);

@@ -1848,6 +1848,44 @@ static void test_suspended_item_keeps_slot(void)
     fake_free(&f);
 }
 
+/* ---- non-determinism found inside a branch thread fails the execution ----------------- */
+static const char *branch_wait_name = "w";
+static int br_named_wait(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    (void)fr;
+    DWF_TRY(dwf_wait(c, branch_wait_name, 2));
+    *out = dwf_num(c, 2);
+    return DWF_OK;
+}
+static int wf_par_nd(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    frame1 *f = fr;
+    static const dwf_branch br[] = {{NULL, br_quick}, {NULL, br_named_wait}};
+    DWF_TRY(dwf_parallel(c, NULL, br, 2, f, NULL, &f->a));
+    *out = f->a;
+    return DWF_OK;
+}
+
+static void test_nondeterminism_in_branch(void)
+{
+    fake f;
+    fake_init(&f);
+    dwf_workflow wf = WF(wf_par_nd, sizeof(frame1));
+    cJSON *r = invoke_once(&f, &wf, "{}", NULL);
+    TT_EQ_STR("PENDING", status_of(r));
+    cJSON_Delete(r);
+    fake_advance(&f, NULL);
+    branch_wait_name = "renamed";
+    r = invoke_once(&f, &wf, "{}", NULL);
+    branch_wait_name = "w";
+    TT_EQ_STR("FAILED", status_of(r));
+    cJSON *e = r ? cJSON_GetObjectItemCaseSensitive(r, "Error") : NULL;
+    TT_EQ_STR("NonDeterministicExecutionError", sget(e, "ErrorType"));
+    TT_ASSERT(e && strstr(sget(e, "ErrorMessage"), "for step \"1-2-1\"") != NULL);
+    cJSON_Delete(r);
+    fake_free(&f);
+}
+
 int main(void)
 {
     TT_RUN(test_ids);
@@ -1879,5 +1917,6 @@ int main(void)
     TT_RUN(test_batch_summary);
     TT_RUN(test_wait_for_callback_errors);
     TT_RUN(test_suspended_item_keeps_slot);
+    TT_RUN(test_nondeterminism_in_branch);
     return TT_EXIT();
 }
