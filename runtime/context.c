@@ -244,3 +244,4 @@ const char *dwf__callback_id(dwf_ctx *c)
         if (c->in_step) return c->callback_id;
     return NULL;
 }
+int dwf__quiet(dwf_ctx *c) { return c && c->inv->opts && c->inv->opts->quiet; }

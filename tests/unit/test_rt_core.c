@@ -1886,6 +1886,47 @@ static void test_nondeterminism_in_branch(void)
     fake_free(&f);
 }
 
+/* ---- accessors the value layer uses ------------------------------------------------------ */
+static int seen_quiet = -1, seen_in_step = -1, seen_attempt = -1, seen_line = -1;
+static char seen_opid[32], seen_opname[32];
+static int acc_body(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    (void)fr;
+    seen_in_step = dwf__in_step(c);
+    seen_attempt = dwf__attempt(c);
+    seen_line = dwf__line(c);
+    snprintf(seen_opid, sizeof seen_opid, "%s", dwf__operation_id(c) ? dwf__operation_id(c) : "");
+    snprintf(seen_opname, sizeof seen_opname, "%s", dwf__operation_name(c) ? dwf__operation_name(c) : "");
+    *out = dwf_num(c, 1);
+    return DWF_OK;
+}
+static int wf_acc(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    frame1 *f = fr;
+    seen_quiet = dwf__quiet(c);
+    DWF_AT(c, 42, 3);
+    DWF_TRY(dwf_step(c, "acc", acc_body, f, NULL, &f->a));
+    *out = dwf_obj(c, 2, "in", dwf_num(c, dwf__in_step(c)), "input", dwf__input(c));
+    return DWF_OK;
+}
+
+static void test_accessors(void)
+{
+    fake f;
+    fake_init(&f);
+    dwf_workflow wf = WF(wf_acc, sizeof(frame1));
+    cJSON *r = run_all(&f, &wf, "{\"k\":1}", 2); /* invoke_once passes quiet = 1 */
+    TT_EQ_STR("{\"in\":0,\"input\":{\"k\":1}}", sget(r, "Result"));
+    TT_EQ_INT(1, seen_quiet);
+    TT_EQ_INT(1, seen_in_step);
+    TT_EQ_INT(1, seen_attempt);
+    TT_EQ_INT(42, seen_line);
+    TT_EQ_STR("c4ca4238a0b92382", seen_opid);
+    TT_EQ_STR("acc", seen_opname);
+    cJSON_Delete(r);
+    fake_free(&f);
+}
+
 int main(void)
 {
     TT_RUN(test_ids);
@@ -1918,5 +1959,6 @@ int main(void)
     TT_RUN(test_wait_for_callback_errors);
     TT_RUN(test_suspended_item_keeps_slot);
     TT_RUN(test_nondeterminism_in_branch);
+    TT_RUN(test_accessors);
     return TT_EXIT();
 }
