@@ -41,3 +41,20 @@ for src in tests/diag/*.dwf tests/diag/*.gen; do
     echo "PASS diag_$name"
   fi
 done
+
+# The command line itself: usage errors exit 2, unreadable files are errors (exit 1), and a
+# clean file prints nothing and exits 0.
+check_cli() { # name expected-status expected-stderr-substring args...
+  local name=$1 want=$2 text=$3; shift 3
+  "$DWF" check "$@" 2>"$tmp" >/dev/null
+  local rc=$?
+  if [ "$rc" -ne "$want" ]; then echo "FAIL diag_cli_$name: exit status $rc, expected $want"
+  elif [ -n "$text" ] && ! grep -qF -- "$text" "$tmp"; then echo "FAIL diag_cli_$name: stderr lacks '$text': $(head -c 200 "$tmp")"
+  elif [ -z "$text" ] && [ -s "$tmp" ]; then echo "FAIL diag_cli_$name: unexpected stderr: $(head -c 200 "$tmp")"
+  else echo "PASS diag_cli_$name"; fi
+}
+check_cli no_files 2 "dwf: no input files"
+check_cli bad_option 2 "dwf: unknown option '--bogus'" --bogus examples/order.dwf
+check_cli missing_file 1 "tests/diag/no-such-file.dwf: error: cannot open file: No such file or directory" tests/diag/no-such-file.dwf
+check_cli clean_file 0 "" examples/order.dwf
+check_cli many_files 1 "unknown name 'paymnt'" examples/order.dwf tests/diag/unknown_name.dwf examples/retry.dwf
