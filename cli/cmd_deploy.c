@@ -261,8 +261,8 @@ static int link_program(const Program *p, const Paths *rt, const char *work, int
     if (st == 0)
         rc = 0;
     else if (st > 0)
-        fprintf(stderr, "dwf build: %s failed (exit %d) linking the Lambda program in %s\n", cc,
-                st, work);
+        fprintf(stderr, "dwf build: %s failed (exit %d) building the Lambda program%s\n", cc, st,
+                verbose ? "" : " (-v shows the command, --keep keeps its files)");
 out:
     for (int i = 0; i < o; i++) free(owned[i]);
     free(owned);
