@@ -229,6 +229,57 @@ static void travel_invoke_and_compensation(void)
     arena_free(a);
 }
 
+static void options_and_estimate(void)
+{
+    Arena *a = arena_new();
+    Program *p = compile_ok(a,
+        "workflow w {\n"
+        "  step s \"s\" retry { attempts 4 delay 2s backoff 1.5 max 30s jitter half on \"Http5xx\", \"Timeout\" }\n"
+        "      semantics at_most_once { return 1 }\n"
+        "  map m over range(0, 10) as x, i max 2 tolerate 25% name \"item-${i}\" {\n"
+        "    step \"a-${i}\" { return x }\n"
+        "  }\n"
+        "  if s == 1 { wait 1s wait 2s wait 3s } else { wait 1s }\n"
+        "  for k in [1, 2, 3] { step \"k-${k}\" { return k } }\n"
+        "  poll p every 5s backoff 2 max 1m attempts 10 jitter none state { n: 0 } until state.n > 3 {\n"
+        "    return { n: state.n + 1 }\n"
+        "  }\n"
+        "  return [m, p]\n"
+        "}\n");
+    if (p) {
+        AstNode *st = p->workflow->u.wf.body;
+        AstNode *r = st->u.step.retry;
+        TT_ASSERT(r != NULL);
+        if (r) {
+            TT_EQ_INT(4, (int)r->u.retry.attempts->u.n.num);
+            TT_ASSERT(r->u.retry.delay->u.dur.seconds == 2.0);
+            TT_ASSERT(r->u.retry.backoff->u.n.num == 1.5);
+            TT_ASSERT(r->u.retry.max->u.dur.seconds == 30.0);
+            TT_EQ_INT(JITTER_HALF, r->u.retry.jitter);
+            TT_EQ_INT(1, r->u.retry.jitter_set);
+            TT_EQ_STR("Http5xx", r->u.retry.on->u.str.s);
+            TT_EQ_STR("Timeout", r->u.retry.on->next->u.str.s);
+        }
+        TT_EQ_INT(SEM_AT_MOST_ONCE, st->u.step.semantics);
+        AstNode *m = st->next;
+        TT_EQ_INT(AST_MAP, m->kind);
+        TT_EQ_INT(2, (int)m->u.batch.max_concurrency->u.n.num);
+        TT_EQ_INT(1, m->u.batch.tolerate_percent);
+        TT_EQ_INT(25, (int)m->u.batch.tolerate->u.n.num);
+        TT_EQ_INT(AST_TEMPLATE, m->u.batch.item_name->kind);
+        /* the namer's `i` is the map's index symbol */
+        TT_ASSERT(m->u.batch.item_name->u.tmpl.parts->next->u.name.sym == m->u.batch.index_sym);
+        AstNode *poll = m->next->next->next;
+        TT_EQ_INT(AST_POLL, poll->kind);
+        TT_EQ_INT(JITTER_NONE, poll->u.poll.jitter);
+        TT_ASSERT(poll->u.poll.until->in_step);
+        TT_ASSERT(poll->u.poll.until->u.op.a->u.member.obj->u.name.sym == poll->u.poll.state_sym);
+        /* 1 step + (1 map + 10 items + 10 steps) + max(3, 1) waits + 3 steps + 1 poll */
+        TT_EQ_INT(29, p->cfg.op_estimate);
+    }
+    arena_free(a);
+}
+
 static void defaults_and_attempt(void)
 {
     Arena *a = arena_new();
@@ -469,6 +520,7 @@ int main(void)
     TT_RUN(order_config_and_ops);
     TT_RUN(fanout_structure);
     TT_RUN(travel_invoke_and_compensation);
+    TT_RUN(options_and_estimate);
     TT_RUN(defaults_and_attempt);
     TT_RUN(shadowing_gets_unique_cnames);
     TT_RUN(strings_and_durations);
