@@ -240,6 +240,13 @@ dwf_val *dwf_http(dwf_ctx *c, const char *method, dwf_val *url, dwf_val *headers
         }
         if (!payload) oom = 1;
     }
+    /* No "Expect: 100-continue" (libcurl adds it to large bodies): most servers never answer
+     * it and the request would wait a second for nothing. */
+    if (!oom && payload && !cJSON_GetObjectItemCaseSensitive(headers, "Expect")) {
+        struct curl_slist *n = curl_slist_append(hl, "Expect:");
+        if (!n) oom = 1;
+        else hl = n;
+    }
     if (oom) {
         dwf__set_error(c, "OutOfMemory", "http: out of memory building the request");
         result = dwf_null(c);
