@@ -66,7 +66,8 @@ cJSON *dwf__parse_json(const char *text, size_t len, char err[128]);
 void dwf__num_text(double d, char buf[32]);
 /* Adopt v into the pool; NULL (allocation failed) records OutOfMemory and yields a null. */
 dwf_val *dwf__own(dwf_ctx *c, cJSON *v);
-/* A new cJSON string from bytes, in the value layer's string encoding (value.c). */
+/* A new cJSON string from raw bytes (NULs and invalid UTF-8 allowed), in the value layer's
+ * string encoding (value.c). Not for a value's valuestring, which is encoded already. */
 cJSON *dwf__new_string(const char *s, size_t n);
 /* The bytes a string value stands for (NUL bytes restored); malloc'd, *n = length. */
 char *dwf__string_bytes(const char *s, size_t *n);

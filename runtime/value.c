@@ -1025,6 +1025,9 @@ dwf_val *dwf_num(dwf_ctx *c, double n)
     return dwf__own(c, isfinite(n) ? cJSON_CreateNumber(n) : cJSON_CreateNull());
 }
 
+/* dwf_str and dwf_strn take raw bytes (a C literal, text from outside) and encode them; a
+ * value's own valuestring is already encoded, so copy it with cJSON_CreateString instead, or
+ * its NULs (C0 80) would be read as invalid bytes. */
 dwf_val *dwf_str(dwf_ctx *c, const char *s) { return dwf__own(c, dwf__new_string(s, s ? strlen(s) : 0)); }
 dwf_val *dwf_strn(dwf_ctx *c, const char *s, size_t n) { return dwf__own(c, dwf__new_string(s, n)); }
 
