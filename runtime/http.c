@@ -253,6 +253,8 @@ dwf_val *dwf_http(dwf_ctx *c, const char *method, dwf_val *url, dwf_val *headers
         goto done;
     }
 
+    /* At most a day: longer than any Lambda invocation, and the cast below stays in range. */
+    if (timeout_s > 86400) timeout_s = 86400;
     long timeout_ms = timeout_s > 0 ? (long)(timeout_s * 1000 + 0.5) : HTTP_DEFAULT_TIMEOUT_MS;
     if (timeout_ms < 1) timeout_ms = 1;
     long connect_ms = timeout_ms < HTTP_CONNECT_TIMEOUT_MS ? timeout_ms : HTTP_CONNECT_TIMEOUT_MS;
