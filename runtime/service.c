@@ -21,13 +21,16 @@
 #include "service.h"
 #include "service_store.h"
 
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -811,6 +814,29 @@ static int exec_get(dwf_service *s, const char *arn, dwf__exec **e, dwf_error *e
 }
 
 /* ---- invocations ------------------------------------------------------------------------------------ */
+/* "<host>:<pid>": who runs an open invocation, so a dead runner on this machine is noticed. */
+static int owner_of_this_process(char *out, size_t n)
+{
+    char host[256];
+    if (gethostname(host, sizeof host) != 0) snprintf(host, sizeof host, "localhost");
+    host[sizeof host - 1] = '\0';
+    int w = snprintf(out, n, "%s:%ld", host, (long)getpid());
+    return w < 0 || (size_t)w >= n ? -1 : 0;
+}
+
+/* 1 if owner names a process on this machine that no longer exists. */
+static int owner_is_dead(const char *owner)
+{
+    char me[300];
+    const char *colon = owner ? strrchr(owner, ':') : NULL;
+    if (!colon || owner_of_this_process(me, sizeof me) != 0) return 0;
+    const char *mine = strrchr(me, ':');
+    if ((size_t)(colon - owner) != (size_t)(mine - me) || strncmp(owner, me, (size_t)(colon - owner)) != 0) return 0;
+    long pid = strtol(colon + 1, NULL, 10);
+    if (pid <= 0 || pid == (long)getpid()) return 0;
+    return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
 int dwf_service_begin_invocation(dwf_service *s, const char *arn, cJSON **event, char request_id[40],
                                  dwf_error *err)
 {
@@ -859,6 +885,8 @@ int dwf_service_begin_invocation(dwf_service *s, const char *arn, cJSON **event,
     e->wake = 0;
     e->inv_open = 1;
     e->inv_started_ms = dwf_service_now(s);
+    char owner[300];
+    if (owner_of_this_process(owner, sizeof owner) != 0 || dwf__set_str(&e->inv_owner, owner) != 0) goto oom;
     new_uuid(request_id);
     if (dwf__exec_save(s->st, e, err) != 0) goto fail;
     dwf__exec_free(e);
@@ -916,6 +944,7 @@ int dwf_service_end_invocation(dwf_service *s, const char *arn, const char *requ
     }
     if (exec_event(s, e, "InvocationCompleted", d, err) != 0) goto fail;
     e->inv_open = 0;
+    dwf__set_str(&e->inv_owner, NULL);
     if (!is_terminal(e->status)) {
         if (!valid) {
             /* An invocation-scoped fault: retry with backoff (1 s, 2 s, 4 s, ...), bounded. */
@@ -2035,6 +2064,22 @@ int dwf_service_runnable(dwf_service *s, const char *root_arn, double stale_ms, 
     int r = !q ? -1 : !arr ? oom(err) : 0;
     while (r == 0 && (r = dwf__sql_step(s->st, q, err)) == 1)
         r = cJSON_AddItemToArray(arr, cJSON_CreateString((const char *)sqlite3_column_text(q, 0))) ? 0 : oom(err);
+    sqlite3_finalize(q);
+    /* Open invocations not stale yet, but whose process on this machine has died (kill -9 of
+     * an engine): lost now, not in stale_ms. */
+    q = r == 0 ? dwf__sql_prepare(s->st, err,
+                                  "SELECT arn, inv_owner FROM executions WHERE status='RUNNING' AND inv_open=1"
+                                  " AND (?1 IS NULL OR root_arn=?1) AND NOT (?3>=0 AND inv_started_ms<=?2-?3)"
+                                  " ORDER BY start_ms",
+                                  "sdd", root_arn, now, stale_ms)
+               : NULL;
+    if (r == 0 && !q) r = -1;
+    while (r == 0 && (r = dwf__sql_step(s->st, q, err)) == 1) {
+        r = 0;
+        if (owner_is_dead((const char *)sqlite3_column_text(q, 1)) &&
+            !cJSON_AddItemToArray(arr, cJSON_CreateString((const char *)sqlite3_column_text(q, 0))))
+            r = oom(err);
+    }
     sqlite3_finalize(q);
     unlock(s);
     if (r != 0) {

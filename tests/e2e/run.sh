@@ -150,6 +150,38 @@ after=$("$DWF" history "$CARN" --json --store "$S" 2>/dev/null | tr -d ' \t\n' |
 if [ $rc -eq 0 ] && grep -q "^SUCCEEDED" "$T/cr.out" && [ -n "$before" ] && [ "$before" = "$after" ]; then pass resume_after_kill_9
 else fail resume_after_kill_9 "rc=$rc $(head -c 200 "$T/cr.out") before='$before' after='$after'"; fi
 
+# ---- kill -9 in the middle of a step: `dwf resume` re-runs the lost invocation at once ----
+S=$T/k9.db
+cat >"$T/slow.dwf" <<EOF
+use "$EX/fanout_work.c"
+workflow slow {
+  lambda { name = "slow-steps" }
+  step a "first" { return { at: now() } }
+  step b "slow" {
+    call spin(2000)
+    return { at: now() }
+  }
+  return { a, b }
+}
+EOF
+"$DWF" run "$T/slow.dwf" --quiet --store "$S" >"$T/k9.out" 2>&1 &
+K9=$!
+KARN=
+for _ in $(seq 1 100); do
+  KARN=$(sed -n 's/^started \(.*\)$/\1/p' "$T/k9.out")
+  [ -n "$KARN" ] && "$DWF" history "$KARN" --store "$S" 2>/dev/null | grep -q "first.*SUCCEEDED" && break
+  sleep 0.1
+done
+kill -9 $K9 2>/dev/null; wait $K9 2>/dev/null
+first=$("$DWF" history "$KARN" --json --store "$S" 2>/dev/null | tr -d ' \t\n' | grep -o '"Name":"first"[^}]*}')
+t0=$(now_ms)
+"$DWF" resume "$KARN" --quiet --store "$S" >"$T/k9r.out" 2>&1; rc=$?
+el=$(( $(now_ms) - t0 ))
+again=$("$DWF" history "$KARN" --json --store "$S" 2>/dev/null | tr -d ' \t\n' | grep -o '"Name":"first"[^}]*}')
+if [ $rc -eq 0 ] && grep -q "^SUCCEEDED" "$T/k9r.out" && [ -n "$first" ] && [ "$first" = "$again" ] && [ $el -lt 20000 ]; then
+  pass "resume_after_kill_9_mid_step (${el} ms)"
+else fail resume_after_kill_9_mid_step "rc=$rc el=${el}ms $(head -c 300 "$T/k9r.out")"; fi
+
 # ---- dwf worker finishes an execution whose callback another process answers ----
 S=$T/worker.db
 "$DWF" run "$EX/approval.dwf" --skip-time --detach --json --store "$S" >"$T/w.json" 2>"$T/w.err"

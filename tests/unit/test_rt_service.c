@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <signal.h>
 #include <unistd.h>
 #include <sqlite3.h>
 
@@ -1072,6 +1074,55 @@ static void test_all_event_types(void)
     close_store(s);
 }
 
+/* An invocation whose process died (kill -9 of an engine) is runnable again at once. */
+static void test_dead_invocation_owner(void)
+{
+    dwf_service *s = open_store(0);
+    if (!s) return;
+    register_fn(s, "fn", 600, 1);
+    cJSON *req = J("{\"FunctionName\":\"fn\"}"), *out = NULL, *rn = NULL;
+    dwf_error err;
+    TT_EQ_INT(0, dwf_service_start(s, req, &out, &err));
+    char arn[512];
+    snprintf(arn, sizeof arn, "%s", S(out, "DurableExecutionArn"));
+    cJSON_Delete(out);
+    cJSON_Delete(req);
+    /* A pid that names no process (as after kill -9): the highest free one below pid_max. */
+    long pid = 0;
+    FILE *pm = fopen("/proc/sys/kernel/pid_max", "r");
+    if (!pm || fscanf(pm, "%ld", &pid) != 1) pid = 32768;
+    if (pm) fclose(pm);
+    while (--pid > 1 && !(kill((pid_t)pid, 0) != 0 && errno == ESRCH)) {}
+    TT_ASSERT(pid > 1);
+    /* An invocation begun by that process (as if it had been killed mid-invocation). */
+    cJSON *ev0 = NULL;
+    char rid0[40];
+    TT_EQ_INT(0, dwf_service_begin_invocation(s, arn, &ev0, rid0, &err));
+    cJSON_Delete(ev0);
+    TT_EQ_INT(0, dwf_service_runnable(s, NULL, -1, &rn, &err));
+    TT_EQ_INT(0, cJSON_GetArraySize(rn));
+    cJSON_Delete(rn);
+    char host[256] = "localhost", sql[600];
+    gethostname(host, sizeof host - 1);
+    snprintf(sql, sizeof sql, "UPDATE executions SET inv_owner='%s:%ld'", host, pid);
+    sqlite3 *db = NULL;
+    TT_EQ_INT(SQLITE_OK, sqlite3_open(path, &db));
+    TT_EQ_INT(SQLITE_OK, sqlite3_exec(db, sql, NULL, NULL, NULL));
+    sqlite3_close(db);
+    TT_EQ_INT(0, dwf_service_runnable(s, NULL, -1, &rn, &err));
+    TT_EQ_INT(1, cJSON_GetArraySize(rn));
+    cJSON_Delete(rn);
+    /* An invocation this process runs is never "lost". */
+    cJSON *ev = NULL;
+    char rid[40];
+    TT_EQ_INT(0, dwf_service_begin_invocation(s, arn, &ev, rid, &err));
+    cJSON_Delete(ev);
+    TT_EQ_INT(0, dwf_service_runnable(s, NULL, -1, &rn, &err));
+    TT_EQ_INT(0, cJSON_GetArraySize(rn));
+    cJSON_Delete(rn);
+    close_store(s);
+}
+
 int main(void)
 {
     TT_RUN(test_start_and_event);
@@ -1089,5 +1140,6 @@ int main(void)
     TT_RUN(test_retention);
     TT_RUN(test_store_errors);
     TT_RUN(test_all_event_types);
+    TT_RUN(test_dead_invocation_owner);
     return TT_EXIT();
 }
