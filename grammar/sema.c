@@ -59,7 +59,12 @@ typedef struct Sema {
     const char **invoke_targets;
     int ninvoke;
     int stop;
+    int depth, said_deep;         /* expression nesting, to refuse what would overflow the stack */
 } Sema;
+
+/* Deeper expressions than this are refused: `1+1+...` can nest without brackets, and every
+ * later pass (this one, codegen, the dump) recurses over the tree. */
+#define SEMA_MAX_DEPTH 2000
 
 static void check_stmts(Sema *s, AstNode *list);
 static void check_expr(Sema *s, AstNode *e, int durable_ok);
@@ -473,9 +478,25 @@ static void check_retry(Sema *s, AstNode *r)
         if (o->u.str.len == 0) diag_error(s->d, o->loc, "an empty error type never matches");
 }
 
+static void check_expr_1(Sema *s, AstNode *e, int durable_ok);
+
 static void check_expr(Sema *s, AstNode *e, int durable_ok)
 {
     if (!e || is_full(s)) return;
+    if (s->depth >= SEMA_MAX_DEPTH) {
+        if (!s->said_deep) {
+            s->said_deep = 1;
+            diag_error(s->d, e->loc, "expression nested too deeply (more than %d levels)", SEMA_MAX_DEPTH);
+        }
+        return;
+    }
+    s->depth++;
+    check_expr_1(s, e, durable_ok);
+    s->depth--;
+}
+
+static void check_expr_1(Sema *s, AstNode *e, int durable_ok)
+{
     if (s->ctx != CTX_DURABLE) e->in_step = 1;
     switch (e->kind) {
     case AST_NULL: case AST_BOOL: case AST_NUM: case AST_DURATION:

@@ -474,6 +474,30 @@ static void garbage_never_crashes(void)
         TT_ASSERT(errors > 0);
         arena_free(a);
     }
+    /* a very long chain of operators nests without brackets: refused, not a stack overflow */
+    {
+        size_t terms = 200000;
+        char *chain = malloc(terms * 2 + 64);
+        TT_ASSERT(chain != NULL);
+        if (chain) {
+            strcpy(chain, "workflow w { return 1");
+            size_t l = strlen(chain);
+            for (size_t i = 0; i < terms; i++) {
+                chain[l++] = '+';
+                chain[l++] = '1';
+            }
+            strcpy(chain + l, " }");
+            Arena *a = arena_new();
+            int errors;
+            char *msg;
+            compile(a, chain, strlen(chain), &errors, &msg);
+            TT_EQ_INT(1, errors);
+            TT_ASSERT(msg && strstr(msg, "expression nested too deeply") != NULL);
+            free(msg);
+            arena_free(a);
+            free(chain);
+        }
+    }
     /* deep nesting is refused, not a stack overflow */
     size_t n = 100000;
     char *deep = malloc(n + 64);
