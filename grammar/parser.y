@@ -274,10 +274,7 @@ step_opt:
 
 comp_opt:
     %empty { $$ = NULL; }
-  | COMPENSATE block {
-        /* an empty compensation still means "has one": keep a marker-free NULL list as is */
-        $$ = $2;
-    }
+  | COMPENSATE block { $$ = $2; /* an empty block compensates nothing: same as none */ }
 ;
 
 retry_block:
