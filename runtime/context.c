@@ -97,7 +97,7 @@ cJSON *dwf__error_new(const char *type, const char *message, const cJSON *cause)
             cJSON_Delete(e);
             return NULL;
         }
-        cJSON_AddItemToObject(e, "Cause", cc);
+        cJSON_AddItemToObjectCS(e, "Cause", cc); /* literal key: no allocation, cannot fail */
     }
     return e;
 }

@@ -83,7 +83,7 @@ static cJSON *response_failed(const char *type, const char *message, const char 
         cJSON_Delete(r);
         return NULL;
     }
-    cJSON_AddItemToObject(r, "Error", e);
+    cJSON_AddItemToObjectCS(r, "Error", e); /* literal key: no allocation, cannot fail */
     return r;
 }
 

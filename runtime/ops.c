@@ -162,7 +162,7 @@ static int step_attempt_failed(dwf_ctx *c, const step_args *a, int attempt, cJSO
         cJSON_Delete(err);
         return oom(c);
     }
-    cJSON_AddItemToObject(u, "Error", we);
+    cJSON_AddItemToObjectCS(u, "Error", we); /* literal key: no allocation, cannot fail */
     if (delay) {
         cJSON *so = cJSON_AddObjectToObject(u, "StepOptions");
         if (!so || !cJSON_AddNumberToObject(so, "NextAttemptDelaySeconds", delay)) {
@@ -567,7 +567,7 @@ int dwf__run_child(dwf_ctx *c, const char *sid, const char *name, const char *su
             cJSON_Delete(we);
             rc = oom(c);
         } else {
-            cJSON_AddItemToObject(u, "Error", we);
+            cJSON_AddItemToObjectCS(u, "Error", we); /* literal key: no allocation, cannot fail */
             int crc = dwf__checkpoint(child, u, 0);
             if (crc != DWF_OK) rc = crc;
         }
@@ -776,7 +776,7 @@ static int poll_core(dwf_ctx *c, const char *name, dwf_item_fn check, dwf_item_f
             cJSON_Delete(err);
             return oom(c);
         }
-        cJSON_AddItemToObject(u, "Error", we);
+        cJSON_AddItemToObjectCS(u, "Error", we); /* literal key: no allocation, cannot fail */
         rc = dwf__checkpoint(c, u, 1);
         if (rc == DWF_OK) { /* the SDK throws fromErrorObject(the error it checkpointed) */
             cJSON *w = dwf__wire_error(err);

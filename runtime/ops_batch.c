@@ -232,9 +232,9 @@ static dwf_val *batch_value(dwf_ctx *c, cJSON *all, const char *reason)
             started++;
         }
     }
-    cJSON_AddItemToObject(v, "all", all);
-    cJSON_AddItemToObject(v, "results", results);
-    cJSON_AddItemToObject(v, "errors", errors);
+    cJSON_AddItemToObjectCS(v, "all", all); /* literal key: no allocation, cannot fail */
+    cJSON_AddItemToObjectCS(v, "results", results); /* literal key: no allocation, cannot fail */
+    cJSON_AddItemToObjectCS(v, "errors", errors); /* literal key: no allocation, cannot fail */
     int custom_failed = !strcmp(reason, "CUSTOM_COMPLETION_FAILED");
     ok = ok && cJSON_AddStringToObject(v, "completionReason", reason) &&
          cJSON_AddStringToObject(v, "status", fail > 0 || custom_failed ? "FAILED" : "SUCCEEDED") &&
@@ -379,7 +379,7 @@ static int run_batch(batch *b, const char *name, const char *subtype, dwf_val **
         cJSON *payload = all ? cJSON_CreateObject() : NULL;
         char *text = NULL;
         if (payload) {
-            cJSON_AddItemToObject(payload, "all", all);
+            cJSON_AddItemToObjectCS(payload, "all", all); /* literal key: no allocation, cannot fail */
             all = NULL;
             if (cJSON_AddStringToObject(payload, "completionReason", b->reason))
                 text = dwf__to_json(payload);
