@@ -234,4 +234,51 @@ EOF
 )
   if [ "$verdict" = ok ]; then pass "build_zip_${name}_deploy_sh"; else fail "build_zip_${name}_deploy_sh" "$verdict"; fi
 done
+
+# --- options and failures ------------------------------------------------------------------
+# --region/--account reach the deploy files, and a zip named otherwise is what they reference.
+named="$work/named"
+if ! "$DWF" build examples/order.dwf -o "$named/fn.zip" --region eu-west-1 --account 111122223333 \
+     >"$work/named.log" 2>&1; then
+  fail build_zip_region_account "dwf build --region --account failed: $(tail -c 300 "$work/named.log")"
+elif ! grep -q 'arn:aws:lambda:eu-west-1:111122223333:function:' "$named/iam/durable-policy.json"; then
+  fail build_zip_region_account "iam/durable-policy.json does not hold the eu-west-1 / 111122223333 ARN"
+elif ! grep -q 'fn\.zip' "$named/deploy.sh" || grep -q 'function\.zip' "$named/deploy.sh" ||
+     ! grep -q 'fn\.zip' "$named/template.yaml" || ! grep -q 'fn\.zip' "$named/main.tf"; then
+  fail build_zip_region_account "deploy.sh, template.yaml or main.tf does not reference fn.zip"
+else
+  pass build_zip_region_account
+fi
+
+# A .dwf with an error: exit 1, the diagnostic on stderr, no zip.
+mkdir -p "$work/bad"
+printf 'workflow bad {\n  return { x: nosuch }\n}\n' >"$work/bad/bad.dwf"
+"$DWF" build "$work/bad/bad.dwf" -o "$work/bad/out/function.zip" >"$work/bad/out.log" 2>&1
+rc=$?
+if [ $rc -ne 1 ] || [ -e "$work/bad/out/function.zip" ] || ! grep -q 'bad.dwf:2:' "$work/bad/out.log"; then
+  fail build_zip_bad_dwf "exit $rc (want 1), zip present: $([ -e "$work/bad/out/function.zip" ] && echo yes || echo no), output: $(head -c 300 "$work/bad/out.log")"
+else
+  pass build_zip_bad_dwf
+fi
+
+# A `use`d C file that does not compile: exit 1, and a zip already at -o is left as it was.
+mkdir -p "$work/badc/out"
+printf 'use "broken.c"\nworkflow badc {\n  step s { return call broken() }\n  return s\n}\n' >"$work/badc/badc.dwf"
+printf 'this is not C;\n' >"$work/badc/broken.c"
+echo "previous zip" >"$work/badc/out/function.zip"
+"$DWF" build "$work/badc/badc.dwf" -o "$work/badc/out/function.zip" >"$work/badc/out.log" 2>&1
+rc=$?
+if [ $rc -ne 1 ] || [ "$(cat "$work/badc/out/function.zip")" != "previous zip" ] || [ -e "$work/badc/out/function.zip.part" ]; then
+  fail build_zip_bad_c "exit $rc (want 1) or the previous zip was touched: $(tail -c 300 "$work/badc/out.log")"
+elif ! grep -q 'broken.c' "$work/badc/out.log"; then
+  fail build_zip_bad_c "the compiler's error does not name broken.c: $(tail -c 300 "$work/badc/out.log")"
+else
+  pass build_zip_bad_c
+fi
+
+# Usage errors: exit 2.
+"$DWF" build >/dev/null 2>&1; r1=$?
+"$DWF" build examples/order.dwf -o >/dev/null 2>&1; r2=$?
+"$DWF" build examples/order.dwf --frobnicate >/dev/null 2>&1; r3=$?
+if [ "$r1 $r2 $r3" = "2 2 2" ]; then pass build_zip_usage; else fail build_zip_usage "exit codes $r1 $r2 $r3, want 2 2 2"; fi
 exit 0
