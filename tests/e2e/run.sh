@@ -338,15 +338,30 @@ LARN=$(sed -n 's/.*"ExecutionArn":[[:space:]]*"\([^"]*\)".*/\1/p' "$T/l.json")
 holder=
 before=$(dump "$S" 2>&1)
 # The holder takes the write lock, says so with a marker file, and lets go when it is removed.
+# A few lines of C against libsqlite3 (installed for the build), so no sqlite3 CLI is needed.
 H=$T/lock-held
-if command -v sqlite3 >/dev/null; then
-  sqlite3 "$S" "BEGIN EXCLUSIVE;" ".shell touch $H; while [ -f $H ]; do sleep 0.1; done" >/dev/null & holder=$!
-elif command -v python3 >/dev/null; then
-  python3 -c "import os,sqlite3,sys,time; c=sqlite3.connect(sys.argv[1], isolation_level=None); c.execute('BEGIN EXCLUSIVE'); open(sys.argv[2],'w').close()
-while os.path.exists(sys.argv[2]): time.sleep(0.1)" "$S" "$H" & holder=$!
+cat >"$T/lockhold.c" <<'EOF'
+#include <sqlite3.h>
+#include <stdio.h>
+#include <unistd.h>
+int main(int argc, char **argv)
+{
+    sqlite3 *db;
+    if (argc != 3 || sqlite3_open(argv[1], &db) != SQLITE_OK) return 2;
+    if (sqlite3_exec(db, "BEGIN EXCLUSIVE", NULL, NULL, NULL) != SQLITE_OK) return 3;
+    FILE *f = fopen(argv[2], "w");
+    if (!f) return 4;
+    fclose(f);
+    while (access(argv[2], F_OK) == 0) usleep(100000);
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return sqlite3_close(db) == SQLITE_OK ? 0 : 5;
+}
+EOF
+if ${CC:-cc} -o "$T/lockhold" "$T/lockhold.c" -lsqlite3 2>"$T/cc.err"; then
+  "$T/lockhold" "$S" "$H" & holder=$!
 fi
 for _ in $(seq 1 100); do [ -f "$H" ] && break; sleep 0.1; done
-if [ -z "$holder" ] || [ ! -f "$H" ]; then fail locked_store "could not hold a lock (neither sqlite3 nor python3 did)"
+if [ -z "$holder" ] || [ ! -f "$H" ]; then fail locked_store "could not hold a lock: $(head -c 200 "$T/cc.err")"
 else
   DWF_BUSY_TIMEOUT_MS=300 "$DWF" stop "$LARN" --store "$S" >/dev/null 2>"$T/err"; rc=$?
   rm -f "$H"; wait $holder
