@@ -237,10 +237,15 @@ done
 
 # --- options and failures ------------------------------------------------------------------
 # --region/--account reach the deploy files, and a zip named otherwise is what they reference.
+# Under `make VALGRIND=1 check` this build runs under valgrind (dwf itself; cc is not traced).
 named="$work/named"
-if ! "$DWF" build examples/order.dwf -o "$named/fn.zip" --region eu-west-1 --account 111122223333 \
-     >"$work/named.log" 2>&1; then
-  fail build_zip_region_account "dwf build --region --account failed: $(tail -c 300 "$work/named.log")"
+VG=()
+[ -n "${DWF_VALGRIND:-}" ] && VG=(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --suppressions=tests/valgrind.supp)
+"${VG[@]}" "$DWF" build examples/order.dwf -o "$named/fn.zip" --region eu-west-1 --account 111122223333 \
+     >"$work/named.log" 2>&1
+rc=$?
+if [ $rc -ne 0 ]; then
+  fail build_zip_region_account "dwf build --region --account exited $rc: $(tail -c 300 "$work/named.log")"
 elif ! grep -q 'arn:aws:lambda:eu-west-1:111122223333:function:' "$named/iam/durable-policy.json"; then
   fail build_zip_region_account "iam/durable-policy.json does not hold the eu-west-1 / 111122223333 ARN"
 elif ! grep -q 'fn\.zip' "$named/deploy.sh" || grep -q 'function\.zip' "$named/deploy.sh" ||
