@@ -1,0 +1,308 @@
+#!/usr/bin/env bash
+# Fault injection, "nothing lost": SIGKILL `dwf run` and `dwf resume` at random instants, carry
+# on with `dwf resume`, and check that every execution ends with the result of an uninterrupted
+# run and that no step whose success was committed ever ran again.
+#
+# Trials (each with its own store, all sharing one handler cache):
+#   fx-<wf>-<i>   the fault variants tests/fault/<wf>.dwf of the four examples (order, retry,
+#                 approval, fanout): every step calls effect() (effects.c), which appends
+#                 "<execution>/<step>/<attempt>" to the trial's log. Up to 4 kills per trial,
+#                 of `dwf run` first, then of the `dwf resume`s that follow.
+#   ex-<wf>-<i>   the examples themselves (examples/<wf>.dwf), one kill of `dwf run`: their
+#                 60 s callback / 120 s execution timeouts leave room for one 31 s clock move.
+#   rt-<wf>       an example killed once, then a real 31 s wait instead of a clock move.
+# A trial: start `dwf run --skip-time --name <trial>` (approval with --detach) under a SIGKILL
+# at a random instant: either uniform in [0, 1.5 x an uninterrupted run's duration], or aimed
+# 0-49 ms after the n-th step effect / output line of the process; then, until the execution is
+# no longer RUNNING: if it waits on the approval callback, answer it with `dwf callback
+# succeed` (sometimes before it is awaited); if the killed process left its invocation open,
+# let 30 s of store time pass (the engine re-runs such an invocation only then: see
+# faultctl bump); run `dwf resume ARN --skip-time`, itself perhaps killed. A `dwf run` killed
+# before the execution existed is started again with the same name (the client's retry).
+# Then: SUCCEEDED, the same result as an uninterrupted run (timestamps aside), and for fx
+# trials `faultctl checklog` (the rules are in faultctl.c): no step body ran after its
+# SUCCEEDED was committed, attempts never go back, the stored attempt really ran, and an
+# at_most_once step never ran twice in one attempt.
+#
+# Randomness comes from FAULT_SEED (printed first); each trial derives its own stream from the
+# seed and its name, so `FAULT_SEED=S FAULT_ONLY=fx-order-7 bash tests/fault/run.sh` replays
+# one trial's draws (kill delays, kill or not, when the callback is answered). The instant a
+# delay lands on still depends on the machine's speed.
+#   FAULT_TRIALS=N  fx trials per workflow (default 25: 100 fx trials, 124 in all)
+#   FAULT_JOBS=N    trials run at once (default 6; each is mostly waiting on fsync)
+# Prints "PASS name" / "FAIL name: why" lines (tests/run.sh counts them).
+set -u
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+DWF=${DWF:-$ROOT/build/dwf}
+FX=$ROOT/tests/fault
+T=$(mktemp -d /tmp/dwf-fault.XXXXXX)
+BG=()
+cleanup() {
+  local p
+  for p in "${BG[@]}"; do kill "$p" 2>/dev/null; done
+  wait 2>/dev/null
+  rm -rf "$T"
+}
+trap cleanup EXIT
+
+SEED=${FAULT_SEED:-$(( $(date +%s%N) / 1000 % 1000000000 ))}
+TRIALS=${FAULT_TRIALS:-25}
+JOBS=${FAULT_JOBS:-6}
+ONLY=${FAULT_ONLY:-}
+CB_RESULT='{"approved":true,"approver":"fault@example.com"}'
+WFS="order retry approval fanout"
+# at_most_once steps of the variants (checked: never two runs of one attempt)
+declare -A AMO=([order]=confirm-order [retry]=step3-confirm [approval]=notify-approver [fanout]=check-fraud)
+# steps each variant logs in an uninterrupted run
+declare -A RUNS=([order]=3 [retry]=4 [approval]=3 [fanout]=6)
+
+echo "fault: FAULT_SEED=$SEED (replay one trial: FAULT_SEED=$SEED FAULT_ONLY=<trial> bash tests/fault/run.sh)"
+pass() { echo "PASS $1"; }
+fail() { echo "FAIL $1: $2"; }
+now_ms() { date +%s%3N; }
+
+if [ ! -x "$DWF" ]; then fail fault_dwf "no $DWF (build first)"; exit 0; fi
+FC=$T/faultctl
+if ! cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -o "$FC" "$FX/faultctl.c" -lsqlite3 -lcjson 2>"$T/cc.err"; then
+  fail fault_faultctl_builds "$(head -c 400 "$T/cc.err")"; exit 0
+fi
+mkdir -p "$T/st" "$T/log" "$T/out" "$T/res"
+
+src_of() { # KIND WF
+  if [ "$1" = ex ] || [ "$1" = rt ]; then echo "$ROOT/examples/$2.dwf"; else echo "$FX/$2.dwf"; fi
+}
+
+# One process of a trial: "#seg" marker (the steps committed now), then CMD under the kill
+# KSPEC (faultctl run's arguments: "-1" = none). Sets RC (137: we killed it).
+step_proc() { # LOG STORE OUT CMD...
+  local log=$1 store=$2 out=$3
+  shift 3
+  echo "#seg $* $("$FC" succeeded "$store")" >>"$log"
+  DWF_FAULT_LOG=$log DWF_FAULT_STORE=$store "$FC" run "${KSPEC[@]}" "$@" >>"$out" 2>&1
+  RC=$?
+}
+
+# drive NAME KIND WF MODE MAXKILLS DMAX: one execution from start to end, killed at most
+# MAXKILLS times (kill delays uniform in [0, DMAX) ms). MODE bump|real: how 30 s pass after a
+# kill left an invocation open. Sets WHY (empty = ended), KILLS, PROCS.
+drive() {
+  local name=$1 kind=$2 wf=$3 mode=$4 maxk=$5 dmax=$6
+  local src store=$T/st/$name.db log=$T/log/$name.log out=$T/out/$name
+  src=$(src_of "$kind" "$wf")
+  local input="{\"orderId\":\"ORD-F\",\"trial\":\"$name\"}"
+  local status inv arn cb iter=0 st
+  local -a cmd
+  WHY= KILLS=0 PROCS=0
+  : >"$log"
+  while :; do
+    iter=$((iter + 1))
+    st=$("$FC" state "$store") || { WHY="faultctl state failed"; return; }
+    read -r status inv arn cb <<<"$st"
+    if [ $iter -gt 40 ]; then WHY="not finished after 40 rounds: $st"; return; fi
+    case $status in
+      NONE)
+        cmd=("$DWF" run "$src" --skip-time --name "$name" --input "$input" --store "$store")
+        [ "$wf" = approval ] && cmd+=(--detach) ;;
+      RUNNING)
+        if [ "$cb" != - ] && { [ "$inv" = 0 ] || [ $((RANDOM % 2)) = 0 ]; }; then
+          # the approver answers, sometimes while the execution is not even waiting yet
+          if ! "$DWF" callback succeed "$cb" --result "$CB_RESULT" --store "$store" >>"$out" 2>&1; then
+            WHY="dwf callback succeed failed: $(tail -1 "$out")"; return
+          fi
+          continue
+        fi
+        if [ "$inv" = 1 ]; then
+          # a killed process left its invocation open; `dwf resume` re-runs it once it is 30 s old
+          if [ "$mode" = real ]; then sleep 31
+          else "$FC" bump "$store" 31000 || { WHY="faultctl bump failed"; return; }; fi
+        fi
+        cmd=("$DWF" resume "$arn" --skip-time --store "$store") ;;
+      *) return ;;
+    esac
+    KSPEC=(-1)
+    if [ $KILLS -lt "$maxk" ] && { [ $PROCS = 0 ] || [ $((RANDOM % 4)) != 0 ]; }; then
+      if [ $((RANDOM % 2)) = 0 ]; then
+        # aimed: 0-49 ms after the process's n-th step body logged its effect (fx: the bodies
+        # hold 15-40 ms, then checkpoint) or its n-th output line (ex, rt: one per operation
+        # change and log line), so kills land inside steps and their checkpoints, not mostly
+        # in the process's start-up (which is most of its time on a loaded machine)
+        if [ "$kind" = fx ]; then KSPEC=($((RANDOM % 50)) --after-lines $((1 + RANDOM % ${RUNS[$wf]})) "$log")
+        else KSPEC=($((RANDOM % 50)) --after-lines $((1 + RANDOM % $(cat "$T/lines-$kind-$wf"))) "$out"); fi
+      else
+        KSPEC=($((RANDOM % dmax)))
+      fi
+    fi
+    step_proc "$log" "$store" "$out" "${cmd[@]}"
+    PROCS=$((PROCS + 1))
+    if [ $RC = 137 ]; then
+      KILLS=$((KILLS + 1))
+      local ndone
+      ndone=$("$FC" succeeded "$store")
+      [ "$ndone" = - ] && ndone=0 || ndone=$(tr ',' '\n' <<<"$ndone" | wc -l)
+      echo "$kind-$wf ${cmd[1]} $ndone" >>"$T/kills"
+    elif [ $RC != 0 ] && [ $RC != 1 ]; then
+      WHY="${cmd[1]} exited $RC: $(tail -2 "$out" | tr '\n' ' ')"; return
+    fi
+  done
+}
+
+# trial NAME KIND WF MODE: drive one trial and judge it; writes $T/res/NAME.
+trial() {
+  local name=$1 kind=$2 wf=$3 mode=$4 maxk=1 got want ck
+  RANDOM=$(printf '%s' "$SEED/$name" | cksum | cut -d' ' -f1)
+  [ "$kind" = fx ] && maxk=$((1 + RANDOM % 4))
+  drive "$name" "$kind" "$wf" "$mode" "$maxk" "$(cat "$T/dmax-$kind-$wf")"
+  local tag="$name (kills=$KILLS processes=$PROCS)" replay="replay: FAULT_SEED=$SEED FAULT_ONLY=$name"
+  if [ -n "$WHY" ]; then fail "$tag" "$WHY; $replay" >"$T/res/$name"; return; fi
+  got=$("$FC" result "$T/st/$name.db")
+  want=$(cat "$T/ref-$kind-$wf")
+  if [ "$got" != "$want" ]; then
+    fail "$tag" "result differs from an uninterrupted run: got '$got' want '$want'; $replay" >"$T/res/$name"; return
+  fi
+  if [ "$kind" = fx ]; then
+    ck=$("$FC" checklog "$T/log/$name.log" "$T/st/$name.db" "${AMO[$wf]}")
+    if [ $? != 0 ]; then
+      fail "$tag" "$(grep '^problem' <<<"$ck" | head -3 | tr '\n' ';') $replay" >"$T/res/$name"
+      cp "$T/log/$name.log" "/tmp/dwf-fault-$name.log" 2>/dev/null
+      return
+    fi
+    echo "$name $ck" >>"$T/checks"
+    tag="$tag $(sed -n 's/.*at_least_once_reruns=\([0-9]*\).*/reruns=\1/p' <<<"$ck")"
+  fi
+  pass "$tag" >"$T/res/$name"
+}
+
+# ---- references: each workflow uninterrupted (also compiles every handler once) ----
+# ref_once NAME KIND WF: an uninterrupted run in the store NAME (approval: answered and
+# resumed); prints how long `dwf run` took in ms, and leaves the number of lines it printed in
+# $T/out/NAME.lines.
+ref_once() {
+  local name=$1 kind=$2 wf=$3 src store=$T/st/$1.db t0 t1 st
+  src=$(src_of "$kind" "$wf")
+  local -a extra=()
+  [ "$wf" = approval ] && extra=(--detach)
+  t0=$(now_ms)
+  DWF_FAULT_LOG=$T/log/$name.log DWF_FAULT_STORE=$store "$DWF" run "$src" --skip-time --name "$name" \
+    --input "{\"orderId\":\"ORD-F\",\"trial\":\"$name\"}" --store "$store" "${extra[@]}" >"$T/out/$name" 2>&1
+  t1=$(now_ms)
+  wc -l <"$T/out/$name" >"$T/out/$name.lines"
+  if [ "$wf" = approval ]; then
+    st=$("$FC" state "$store")
+    "$DWF" callback succeed "$(awk '{print $4}' <<<"$st")" --result "$CB_RESULT" --store "$store" >>"$T/out/$name" 2>&1
+    DWF_FAULT_LOG=$T/log/$name.log DWF_FAULT_STORE=$store "$DWF" resume --skip-time --store "$store" >>"$T/out/$name" 2>&1
+  fi
+  echo $((t1 - t0))
+}
+
+for kind in fx ex; do
+  for wf in $WFS; do
+    ref_once "ref1-$kind-$wf" $kind $wf >/dev/null &
+    BG+=($!)
+  done
+  wait; BG=()
+done
+for kind in fx ex; do
+  for wf in $WFS; do
+    ms=$(ref_once "ref2-$kind-$wf" $kind $wf)
+    r1=$("$FC" result "$T/st/ref1-$kind-$wf.db"); r2=$("$FC" result "$T/st/ref2-$kind-$wf.db")
+    ok=1
+    case $r1 in SUCCEEDED\ *) ;; *) ok=0 ;; esac
+    [ "$r1" = "$r2" ] || ok=0
+    if [ $kind = fx ] && [ $ok = 1 ]; then
+      ck=$("$FC" checklog "$T/log/ref1-$kind-$wf.log" "$T/st/ref1-$kind-$wf.db" "${AMO[$wf]}") || ok=0
+      grep -q "^runs=${RUNS[$wf]} .*at_least_once_reruns=0" <<<"$ck" || ok=0
+    fi
+    if [ $ok = 1 ]; then pass "fault_reference_$kind-$wf (${ms} ms)"
+    else fail "fault_reference_$kind-$wf" "uninterrupted runs: '$r1' / '$r2' ${ck:-} $(tail -3 "$T/out/ref1-$kind-$wf")"; fi
+    echo "$r1" >"$T/ref-$kind-$wf"
+    echo "$r1" >"$T/ref-rt-$wf"
+    # kill delays: uniform over 1.5 x the uninterrupted duration (several trials run at once,
+    # which slows each down, so some kills still find a process that would have finished)
+    echo $((ms * 3 / 2 + 20)) >"$T/dmax-$kind-$wf"
+    [ $kind = ex ] && echo $((ms * 3 / 2 + 20)) >"$T/dmax-rt-$wf"
+    # output lines of an uninterrupted run: the range of the aimed kills of ex and rt trials
+    cp "$T/out/ref2-$kind-$wf.lines" "$T/lines-$kind-$wf"
+    [ $kind = ex ] && cp "$T/lines-$kind-$wf" "$T/lines-rt-$wf"
+  done
+done
+
+# ---- the checker itself: a rerun after commit must be caught ----
+# The order variant runs again under an execution name whose steps all SUCCEEDED in another
+# store, and effect() is pointed at that store: every body now runs "after its commit".
+S1=$T/st/ref1-fx-order.db S2=$T/st/selftest.db L2=$T/log/selftest.log
+DWF_FAULT_LOG=$L2 DWF_FAULT_STORE=$S1 "$DWF" run "$FX/order.dwf" --skip-time --quiet --json --name ref1-fx-order \
+  --input '{"orderId":"ORD-F","trial":"ref1-fx-order"}' --store "$S2" >/dev/null 2>&1
+ck=$("$FC" checklog "$L2" "$S2" confirm-order); rc=$?
+if [ $rc = 1 ] && [ "$(grep -c 'ran after its SUCCEEDED was committed' <<<"$ck")" = 3 ]; then pass fault_selftest_effect_sees_commit
+else fail fault_selftest_effect_sees_commit "rc=$rc $ck"; fi
+# Synthetic logs against the reference store (validate-order:1, process-payment:1, confirm-order:1).
+check_synth() { # NAME WANT_TEXT LOG_LINES...
+  local name=$1 want=$2 out rc
+  shift 2
+  printf '%s\n' "$@" >"$T/log/synth"
+  out=$("$FC" checklog "$T/log/synth" "$S1" confirm-order); rc=$?
+  if [ $rc = 1 ] && grep -qF -- "$want" <<<"$out"; then pass "fault_selftest_$name"
+  else fail "fault_selftest_$name" "rc=$rc, want '$want': $out"; fi
+}
+ok_lines=("#seg a -" x/validate-order/1 x/process-payment/1 x/confirm-order/1)
+printf '%s\n' "${ok_lines[@]}" "#seg b validate-order:1,process-payment:1" x/validate-order/1 x/confirm-order/1 >"$T/log/synth"
+out=$("$FC" checklog "$T/log/synth" "$S1" confirm-order); rc=$?
+if [ $rc = 1 ] && grep -q 'at_most_once step confirm-order ran twice' <<<"$out" \
+   && grep -q 'validate-order attempt 1 ran in a process started after' <<<"$out"; then pass fault_selftest_later_process_and_amo
+else fail fault_selftest_later_process_and_amo "rc=$rc $out"; fi
+check_synth attempt_back "process-payment attempt 1 ran after attempt 2" "${ok_lines[@]}" x/process-payment/2 x/process-payment/1
+check_synth later_attempt "succeeded on attempt 1 but attempt 2 ran" "${ok_lines[@]}" x/validate-order/2
+check_synth lost_run "succeeded on attempt 1 but no run of that attempt" "#seg a -" x/validate-order/1 x/process-payment/1
+check_synth at_least_once_rerun_is_fine_but_extra_step_is_not "ran but never SUCCEEDED" "${ok_lines[@]}" x/validate-order/1 x/other/1
+if printf '%s\n' "${ok_lines[@]}" x/validate-order/1 x/process-payment/1 >"$T/log/synth" \
+   && out=$("$FC" checklog "$T/log/synth" "$S1" confirm-order) && grep -q 'at_least_once_reruns=2' <<<"$out"; then
+  pass fault_selftest_at_least_once_rerun_before_commit_allowed
+else fail fault_selftest_at_least_once_rerun_before_commit_allowed "$out"; fi
+
+# ---- the trials ----
+: >"$T/trials"
+for wf in $WFS; do
+  for i in $(seq 1 "$TRIALS"); do echo "fx-$wf-$i fx $wf bump" >>"$T/trials"; done
+  for i in 1 2 3 4 5; do echo "ex-$wf-$i ex $wf bump" >>"$T/trials"; done
+done
+if [ -n "$ONLY" ]; then grep "^$ONLY " "$T/trials" >"$T/t2"; mv "$T/t2" "$T/trials"; fi
+# the real-time trials each wait 31 s once, so they run beside everything else
+for wf in $WFS; do
+  if [ -z "$ONLY" ] || [ "$ONLY" = "rt-$wf" ]; then
+    trial "rt-$wf" rt "$wf" real &
+    BG+=($!)
+  fi
+done
+t0=$(now_ms)
+for j in $(seq 0 $((JOBS - 1))); do
+  (
+    n=0
+    while read -r name kind wf mode; do
+      [ $((n % JOBS)) = "$j" ] && trial "$name" "$kind" "$wf" "$mode"
+      n=$((n + 1))
+    done <"$T/trials"
+  ) &
+  BG+=($!)
+done
+wait; BG=()
+t1=$(now_ms)
+cat "$T"/res/* 2>/dev/null
+ntrials=$(ls "$T/res" | wc -l)
+nkills=$(cat "$T/kills" 2>/dev/null | wc -l)
+echo "fault: $ntrials trials in $(( (t1 - t0) / 1000 )) s, $nkills kills"
+if [ -s "$T/kills" ]; then
+  echo "fault: kills by trial kind, process and steps already SUCCEEDED at the kill:"
+  awk '{k=$1" "$2; n[k]++; d[k]=d[k]" "$3} END {for (k in n) printf "  %-14s %-7s %3d kills, steps done:%s\n", substr(k,1,index(k," ")-1), substr(k,index(k," ")+1), n[k], d[k]}' "$T/kills" | sort
+fi
+reruns=$(sed -n 's/.*at_least_once_reruns=\([0-9]*\).*/\1/p' "$T/checks" 2>/dev/null | awk '{s+=$1} END {print s+0}')
+echo "fault: $reruns at-least-once re-runs seen (a kill after the effect, before its SUCCEED commit)"
+if [ -z "$ONLY" ]; then
+  nres=$(ls "$T/res" | wc -l)
+  want=$((4 * TRIALS + 4 * 5 + 4))
+  if [ "$nres" = "$want" ] && [ "$nres" -ge 100 ] && [ "$nkills" -ge 100 ]; then pass "fault_enough_trials ($nres trials, $nkills kills)"
+  else fail fault_enough_trials "$nres trials (want $want, >= 100), $nkills kills (want >= 100)"; fi
+  resume_kills=$(grep -c ' resume ' "$T/kills" 2>/dev/null)
+  if [ "$reruns" -gt 0 ] && [ "${resume_kills:-0}" -gt 0 ]; then pass "fault_kills_hit_the_windows ($reruns re-runs, $resume_kills resume kills)"
+  else fail fault_kills_hit_the_windows "$reruns at-least-once re-runs, ${resume_kills:-0} kills of dwf resume: the kills missed"; fi
+fi
