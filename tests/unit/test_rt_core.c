@@ -1436,6 +1436,15 @@ static void reset_peak(void)
     }
 }
 
+/* Timing and heap assertions only mean something in a plain build. */
+static int instrumented(void)
+{
+    const char *v[] = {"DWF_VALGRIND", "DWF_SANITIZE", "SANITIZE"};
+    for (int i = 0; i < 3; i++)
+        if (getenv(v[i]) && *getenv(v[i])) return 1;
+    return 0;
+}
+
 static void test_many_steps(void)
 {
     fake f;
@@ -1455,7 +1464,7 @@ static void test_many_steps(void)
     printf("10000 steps: the core held %.2f MiB at the end of the body (op table included); "
            "the fake holds %.2f MiB\n",
            core_bytes / 1048576.0, (heap_now() - heap0) / 1048576.0);
-    if (!getenv("DWF_VALGRIND") && !getenv("DWF_SANITIZE")) TT_ASSERT(core_bytes < 16u * 1024 * 1024);
+    if (!instrumented()) TT_ASSERT(core_bytes < 8u * 1024 * 1024); /* 3.75 MiB when written */
     TT_EQ_STR("SUCCEEDED", status_of(r));
     TT_EQ_INT(10000, ncalls(&f)); /* one call per step */
     TT_EQ_INT(10000, side_effects[1]);
@@ -1472,7 +1481,7 @@ static void test_many_steps(void)
     printf("10000 steps: first run %.3f s (peak +%ld KiB over %ld), replay %.3f s (peak +%ld KiB "
            "over %ld, event and fake included)\n",
            t1 - t0, peak1 - base, base, t3 - t2, peak2 - base2, base2);
-    if (!getenv("DWF_VALGRIND") && !getenv("DWF_SANITIZE")) TT_ASSERT(t3 - t2 < 2.0);
+    if (!instrumented()) TT_ASSERT(t3 - t2 < 5.0); /* O(N): ~0.3 s here; O(N^2) would be minutes */
     cJSON_Delete(r);
     fake_free(&f);
 }
