@@ -142,8 +142,9 @@ int dwf_engine_drive(dwf_service *s, const char *root, const dwf_engine_opts *o,
         for (cJSON *a = run->child; a; a = a->next) {
             if (o->stop && *o->stop) break;
             if (dwf_engine_invoke(s, a->valuestring, o, err) != 0) {
-                /* Another process may have finished or stopped it meanwhile: not our error. */
-                if (strcmp(err->type, "InvalidParameterValueException") != 0) {
+                /* Another process may have finished, stopped or taken it meanwhile: not our error. */
+                if (strcmp(err->type, "InvalidParameterValueException") != 0 &&
+                    strcmp(err->type, "ResourceConflictException") != 0) {
                     cJSON_Delete(run);
                     return -1;
                 }

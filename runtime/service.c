@@ -315,7 +315,8 @@ int dwf_service_http_status(const char *t)
     if (!t) return 500;
     if (strcmp(t, IPVE) == 0 || strcmp(t, "CallbackTimeoutException") == 0) return 400;
     if (strcmp(t, RNFE) == 0) return 404;
-    if (strcmp(t, "DurableExecutionAlreadyStartedException") == 0) return 409;
+    if (strcmp(t, "DurableExecutionAlreadyStartedException") == 0 || strcmp(t, "ResourceConflictException") == 0)
+        return 409;
     if (strcmp(t, "TooManyRequestsException") == 0) return 429;
     if (strncmp(t, "KMS", 3) == 0) return 502;
     if (strcmp(t, "StoreLockedException") == 0) return 503;
@@ -824,6 +825,19 @@ static int owner_of_this_process(char *out, size_t n)
     return w < 0 || (size_t)w >= n ? -1 : 0;
 }
 
+/* 1 if owner names another process on this machine that still runs. */
+static int owner_is_other_live_local(const char *owner)
+{
+    char me[300];
+    const char *colon = owner ? strrchr(owner, ':') : NULL;
+    if (!colon || owner_of_this_process(me, sizeof me) != 0) return 0;
+    const char *mine = strrchr(me, ':');
+    if ((size_t)(colon - owner) != (size_t)(mine - me) || strncmp(owner, me, (size_t)(colon - owner)) != 0) return 0;
+    long pid = strtol(colon + 1, NULL, 10);
+    if (pid <= 0 || pid == (long)getpid()) return 0;
+    return kill((pid_t)pid, 0) == 0 || errno == EPERM;
+}
+
 /* 1 if owner names a process on this machine that no longer exists. */
 static int owner_is_dead(const char *owner)
 {
@@ -847,6 +861,13 @@ int dwf_service_begin_invocation(dwf_service *s, const char *arn, cJSON **event,
     if (exec_get(s, arn, &e, err) != 0) return abort_tx(s);
     if (is_terminal(e->status)) {
         fail(err, IPVE, "Durable execution %s is not running (status %s).", e->arn, e->status);
+        dwf__exec_free(e);
+        return abort_tx(s);
+    }
+    if (e->inv_open && owner_is_other_live_local(e->inv_owner)) {
+        /* Another process on this machine is running it right now: one invocation at a time. */
+        fail(err, "ResourceConflictException", "Durable execution %s has an invocation in progress (%s).", e->arn,
+             e->inv_owner);
         dwf__exec_free(e);
         return abort_tx(s);
     }
@@ -888,6 +909,7 @@ int dwf_service_begin_invocation(dwf_service *s, const char *arn, cJSON **event,
     char owner[300];
     if (owner_of_this_process(owner, sizeof owner) != 0 || dwf__set_str(&e->inv_owner, owner) != 0) goto oom;
     new_uuid(request_id);
+    if (dwf__set_str(&e->inv_request, request_id) != 0) goto oom;
     if (dwf__exec_save(s->st, e, err) != 0) goto fail;
     dwf__exec_free(e);
     if (commit_tx(s, err) != 0) {
@@ -943,9 +965,15 @@ int dwf_service_end_invocation(dwf_service *s, const char *arn, const char *requ
         goto oom;
     }
     if (exec_event(s, e, "InvocationCompleted", d, err) != 0) goto fail;
-    e->inv_open = 0;
-    dwf__set_str(&e->inv_owner, NULL);
-    if (!is_terminal(e->status)) {
+    /* The answer of an invocation another one has replaced (its runner was thought lost)
+     * is history, not state: the current invocation decides. */
+    int superseded = request_id && e->inv_request && strcmp(request_id, e->inv_request) != 0;
+    if (!superseded) {
+        e->inv_open = 0;
+        dwf__set_str(&e->inv_owner, NULL);
+        dwf__set_str(&e->inv_request, NULL);
+    }
+    if (!superseded && !is_terminal(e->status)) {
         if (!valid) {
             /* An invocation-scoped fault: retry with backoff (1 s, 2 s, 4 s, ...), bounded. */
             e->inv_attempts++;

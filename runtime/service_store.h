@@ -7,7 +7,7 @@
  *   meta(key, value)                   clock offset of the virtual clock, schema version
  *   functions(name, handler, source, config)      config = DurableConfig JSON
  *   executions(id, arn, name, function_name, status, ...)   one row per durable execution
- *                                      (schema version 2 added inv_owner)
+ *                                      (schema 2 added inv_owner, 3 inv_request)
  *   operations(exec_id, op_id, start_seq, change_seq, type, status, json)  Operation JSON
  *   events(exec_id, event_id, json)    history events, EventId 1, 2, ...
  *   timers(exec_id, op_id, kind, due_ms)
@@ -68,6 +68,7 @@ typedef struct dwf__exec {
     int inv_open;    /* an invocation is running */
     int inv_attempts; /* consecutive faulted invocations */
     char *inv_owner;  /* "<host>:<pid>" of the process running the open invocation */
+    char *inv_request; /* its request id: a superseded invocation's late answer is ignored */
 } dwf__exec;
 
 /* Load by ARN or by id. 0 found, 1 not found, -1 error. */

@@ -24,7 +24,7 @@ struct dwf__store {
     char path[PATH_MAX];
 };
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 
 static const char *const schema_sql =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
@@ -36,7 +36,7 @@ static const char *const schema_sql =
     "  start_ms REAL, end_ms REAL, next_invoke_ms REAL, inv_started_ms REAL,"
     "  seq INTEGER, seen_seq INTEGER, op_count INTEGER, event_count INTEGER,"
     "  retention_days INTEGER, timeout_s INTEGER, wake INTEGER, inv_open INTEGER,"
-    "  inv_attempts INTEGER, inv_owner TEXT, UNIQUE(function_name, name));"
+    "  inv_attempts INTEGER, inv_owner TEXT, inv_request TEXT, UNIQUE(function_name, name));"
     "CREATE INDEX IF NOT EXISTS executions_root ON executions(root_arn, status);"
     "CREATE TABLE IF NOT EXISTS operations(exec_id TEXT NOT NULL, op_id TEXT NOT NULL,"
     "  start_seq INTEGER NOT NULL, change_seq INTEGER NOT NULL, type TEXT, status TEXT,"
@@ -54,12 +54,17 @@ static const char *const schema_sql =
     "CREATE TABLE IF NOT EXISTS tokens(token TEXT PRIMARY KEY, exec_id TEXT NOT NULL,"
     "  issued_ms REAL, live INTEGER NOT NULL);"
     "CREATE INDEX IF NOT EXISTS tokens_exec ON tokens(exec_id);"
-    "PRAGMA user_version=2;";
+    "PRAGMA user_version=3;";
 
-/* Version 1 stores (before invocations recorded their owner) gain the column. */
-static const char *const upgrade_1_to_2 =
+/* Older stores gain the columns later versions added: the owner (2) and the request id (3)
+ * of the open invocation. */
+static const char *const upgrade_1 =
     "ALTER TABLE executions ADD COLUMN inv_owner TEXT;"
-    "PRAGMA user_version=2;";
+    "ALTER TABLE executions ADD COLUMN inv_request TEXT;"
+    "PRAGMA user_version=3;";
+static const char *const upgrade_2 =
+    "ALTER TABLE executions ADD COLUMN inv_request TEXT;"
+    "PRAGMA user_version=3;";
 
 static void set_err(dwf_error *err, const char *type, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -174,7 +179,7 @@ int dwf__store_open(const char *path, int busy_ms, dwf__store **out, dwf_error *
             if (rc == SQLITE_OK) version = sqlite3_column_int(q, 0);
             sqlite3_finalize(q);
         }
-        const char *sql = version == 0 ? schema_sql : version == 1 ? upgrade_1_to_2 : "";
+        const char *sql = version == 0 ? schema_sql : version == 1 ? upgrade_1 : version == 2 ? upgrade_2 : "";
         if (rc != SQLITE_OK || (rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL)) != SQLITE_OK) {
             sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
             goto fail;
@@ -303,14 +308,14 @@ int dwf__set_str(char **slot, const char *v)
 #define EXEC_COLS                                                                              \
     "id, arn, name, function_name, status, input, result, error, parent_arn, parent_op, "     \
     "root_arn, start_ms, end_ms, next_invoke_ms, inv_started_ms, seq, seen_seq, op_count, "   \
-    "event_count, retention_days, timeout_s, wake, inv_open, inv_attempts, inv_owner"
+    "event_count, retention_days, timeout_s, wake, inv_open, inv_attempts, inv_owner, inv_request"
 
 void dwf__exec_free(dwf__exec *e)
 {
     if (!e) return;
     free(e->id); free(e->arn); free(e->name); free(e->function_name); free(e->status);
     free(e->input); free(e->result); free(e->error);
-    free(e->parent_arn); free(e->parent_op); free(e->root_arn); free(e->inv_owner);
+    free(e->parent_arn); free(e->parent_op); free(e->root_arn); free(e->inv_owner); free(e->inv_request);
     free(e);
 }
 
@@ -336,6 +341,7 @@ static int exec_from_row(sqlite3_stmt *q, dwf__exec **out, dwf_error *err)
         e->inv_open = sqlite3_column_int(q, 22);
         e->inv_attempts = sqlite3_column_int(q, 23);
         e->inv_owner = dwf__col_strdup(q, 24, &oom);
+        e->inv_request = dwf__col_strdup(q, 25, &oom);
     }
     if (oom) {
         dwf__exec_free(e);
@@ -373,18 +379,18 @@ int dwf__exec_load_by_name(dwf__store *st, const char *function_name, const char
 
 static int exec_write(dwf__store *st, const dwf__exec *e, dwf_error *err, const char *sql)
 {
-    return dwf__sql_exec(st, err, sql, "sssssssssssddddiiiiiiiiis", e->id, e->arn, e->name,
+    return dwf__sql_exec(st, err, sql, "sssssssssssddddiiiiiiiiiss", e->id, e->arn, e->name,
                          e->function_name, e->status, e->input, e->result, e->error, e->parent_arn,
                          e->parent_op, e->root_arn, e->start_ms, e->end_ms, e->next_invoke_ms,
                          e->inv_started_ms, e->seq, e->seen_seq, e->op_count, e->event_count,
                          (long long)e->retention_days, (long long)e->timeout_s, (long long)e->wake,
-                         (long long)e->inv_open, (long long)e->inv_attempts, e->inv_owner);
+                         (long long)e->inv_open, (long long)e->inv_attempts, e->inv_owner, e->inv_request);
 }
 
 int dwf__exec_insert(dwf__store *st, const dwf__exec *e, dwf_error *err)
 {
     return exec_write(st, e, err, "INSERT INTO executions(" EXEC_COLS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,"
-                                  "?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25)");
+                                  "?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,?26)");
 }
 
 int dwf__exec_save(dwf__store *st, const dwf__exec *e, dwf_error *err)
@@ -394,7 +400,7 @@ int dwf__exec_save(dwf__store *st, const dwf__exec *e, dwf_error *err)
                                   " root_arn=?11, start_ms=?12, end_ms=?13, next_invoke_ms=?14,"
                                   " inv_started_ms=?15, seq=?16, seen_seq=?17, op_count=?18,"
                                   " event_count=?19, retention_days=?20, timeout_s=?21, wake=?22,"
-                                  " inv_open=?23, inv_attempts=?24, inv_owner=?25 WHERE id=?1");
+                                  " inv_open=?23, inv_attempts=?24, inv_owner=?25, inv_request=?26 WHERE id=?1");
 }
 
 int dwf__exec_delete(dwf__store *st, const char *id, dwf_error *err)

@@ -1087,6 +1087,7 @@ static void test_dead_invocation_owner(void)
     snprintf(arn, sizeof arn, "%s", S(out, "DurableExecutionArn"));
     cJSON_Delete(out);
     cJSON_Delete(req);
+    req = NULL;
     /* A pid that names no process (as after kill -9): the highest free one below pid_max. */
     long pid = 0;
     FILE *pm = fopen("/proc/sys/kernel/pid_max", "r");
@@ -1120,6 +1121,38 @@ static void test_dead_invocation_owner(void)
     TT_EQ_INT(0, dwf_service_runnable(s, NULL, -1, &rn, &err));
     TT_EQ_INT(0, cJSON_GetArraySize(rn));
     cJSON_Delete(rn);
+    /* The superseded invocation's late answer is recorded but changes nothing. */
+    dwf_error fault = {"Timeout", "late"};
+    TT_EQ_INT(0, dwf_service_end_invocation(s, arn, rid0, vclock, NULL, &fault, &err));
+    cJSON *x = NULL;
+    TT_EQ_INT(0, dwf_service_runnable(s, NULL, 0, &rn, &err)); /* stale_ms 0: any open one is lost */
+    TT_EQ_INT(1, cJSON_GetArraySize(rn));
+    cJSON_Delete(rn);
+    cJSON *done = J("{\"Status\":\"SUCCEEDED\",\"Result\":\"1\"}");
+    TT_EQ_INT(0, dwf_service_end_invocation(s, arn, rid, vclock, done, NULL, &err));
+    TT_EQ_INT(0, dwf_service_get_execution(s, arn, 1, &x, &err));
+    TT_EQ_STR("SUCCEEDED", S(x, "Status"));
+    cJSON_Delete(x);
+    cJSON_Delete(done);
+    char types[512];
+    event_types(s, arn, types, sizeof types);
+    TT_EQ_STR("ExecutionStarted,InvocationCompleted,InvocationCompleted,ExecutionSucceeded", types);
+
+    /* A live process elsewhere on this machine runs it: a second runner is refused. */
+    req = J("{\"FunctionName\":\"fn\"}");
+    TT_EQ_INT(0, dwf_service_start(s, req, &out, &err));
+    snprintf(arn, sizeof arn, "%s", S(out, "DurableExecutionArn"));
+    cJSON_Delete(out);
+    cJSON_Delete(req);
+    TT_EQ_INT(0, dwf_service_begin_invocation(s, arn, &ev, rid, &err));
+    cJSON_Delete(ev);
+    snprintf(sql, sizeof sql, "UPDATE executions SET inv_owner='%s:%ld' WHERE arn='%s'", host, (long)getppid(), arn);
+    TT_EQ_INT(SQLITE_OK, sqlite3_open(path, &db));
+    TT_EQ_INT(SQLITE_OK, sqlite3_exec(db, sql, NULL, NULL, NULL));
+    sqlite3_close(db);
+    TT_EQ_INT(-1, dwf_service_begin_invocation(s, arn, &ev, rid, &err));
+    TT_EQ_STR("ResourceConflictException", err.type);
+    TT_EQ_INT(409, dwf_service_http_status(err.type));
     close_store(s);
 }
 
