@@ -960,8 +960,11 @@ static void symbol_text(yysymbol_kind_t k, char *buf, size_t n)
     switch (k) {
     case YYSYMBOL_YYEOF: case YYSYMBOL_YYerror: case YYSYMBOL_YYUNDEF: case YYSYMBOL_IDENT:
     case YYSYMBOL_NUMBER: case YYSYMBOL_DURATION: case YYSYMBOL_PERCENT: case YYSYMBOL_STRING:
-    case YYSYMBOL_TPL_HEAD: case YYSYMBOL_TPL_MID: case YYSYMBOL_TPL_TAIL:
+    case YYSYMBOL_TPL_HEAD:
         snprintf(buf, n, "%s", name);
+        return;
+    case YYSYMBOL_TPL_MID: case YYSYMBOL_TPL_TAIL: /* both start with the '}' closing a ${ */
+        snprintf(buf, n, "'}'");
         return;
     default:
         if (name[0] == '\'') snprintf(buf, n, "%s", name);
@@ -1080,7 +1083,12 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, Pars
             continue;
         }
         if (has_stmt && exp[i] != YYSYMBOL_YYEOF && nm[0] != '\'') continue; /* a statement start */
-        if (nitems < MAXITEMS) symbol_text(exp[i], items[nitems++], sizeof items[0]);
+        char t[48];
+        symbol_text(exp[i], t, sizeof t);
+        int dup = 0;
+        for (int j = 0; j < nitems; j++) dup |= strcmp(items[j], t) == 0;
+        if (dup) continue;
+        if (nitems < MAXITEMS) snprintf(items[nitems++], sizeof items[0], "%s", t);
         else too_many = 1;
     }
     if (has_stmt && nitems < MAXITEMS) snprintf(items[nitems++], sizeof items[0], "a new statement");
