@@ -326,6 +326,12 @@ dur_val:
         $$->u.dur.seconds = $1.num;
         $$->u.dur.text = $1.text;
     }
+  | NUMBER {
+        /* accepted only so sema can say "a wait needs a unit" instead of a syntax error */
+        $$ = NEW(AST_NUM, @1);
+        $$->u.n.num = $1.num;
+        $$->u.n.text = $1.text;
+    }
   | path
 ;
 

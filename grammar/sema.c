@@ -831,7 +831,10 @@ static void check_stmt(Sema *s, AstNode *n)
         durable_here(s, n, "wait");
         check_label(s, n->u.wait.label);
         check_expr(s, n->u.wait.label, 0);
-        if (n->u.wait.duration && n->u.wait.duration->kind == AST_DURATION)
+        if (n->u.wait.duration && n->u.wait.duration->kind == AST_NUM)
+            diag_error(s->d, n->u.wait.duration->loc, "a wait needs a unit: write %ss, not %s",
+                       n->u.wait.duration->u.n.text, n->u.wait.duration->u.n.text);
+        else if (n->u.wait.duration && n->u.wait.duration->kind == AST_DURATION)
             check_duration(s, n->u.wait.duration, "wait", 1, SEMA_MAX_WAIT_S, 1);
         else
             check_expr(s, n->u.wait.duration, 0);
