@@ -70,6 +70,15 @@ while True:
                   {"CheckpointToken": ev["CheckpointToken"], "Updates": [{"Id": "c4ca4238a0b92382",
                    "Type": "CALLBACK", "Action": "START", "Name": "approval", "CallbackOptions": {"TimeoutSeconds": 60}}]})
         cid = st["NewExecutionState"]["Operations"][0]["CallbackDetails"]["CallbackId"]
+        def state(marker=None):
+            qs = "CheckpointToken=%s&MaxItems=1" % urllib.parse.quote(st["CheckpointToken"], safe="")
+            if marker: qs += "&Marker=" + urllib.parse.quote(marker, safe="")
+            with urllib.request.urlopen("%s/2025-12-01/durable-executions/%s/state?%s" % (ep, arn, qs)) as r:
+                return json.load(r)
+        p1 = state()
+        p2 = state(p1.get("NextMarker")) if p1.get("NextMarker") else {}
+        with open(os.environ["STATE_LOG"], "w") as f:
+            json.dump([p1, p2], f)
         post("%s/2025-12-01/durable-execution-callbacks/%s/succeed" % (ep, urllib.parse.quote(cid, safe="")), '"fast"')
     elif cb["Status"] == "SUCCEEDED":
         answer = {"Status": "SUCCEEDED", "Result": cb["CallbackDetails"]["Result"]}
@@ -81,13 +90,13 @@ if ! serve_start "$T/serve" --store "$T/store.db" --skip-time \
      "$ZIPS/order/function.zip" "$ZIPS/retry/function.zip" "$ZIPS/fanout/function.zip" \
      "$ZIPS/approval/function.zip" \
      --function "crashy=$T/crashy" --command "$T/crashy/wrap.sh" --env "CRASH_MARK=$T/crash.mark" --timeout 30 \
-     --function "race=$T/race" --timeout 30; then
+     --function "race=$T/race" --timeout 30 --env "STATE_LOG=$T/state.json"; then
   fail serve_examples_start "dwf serve did not start: $(tail -c 600 "$T/serve.err")"; exit 0
 fi
 pass serve_examples_start
 
-python3 - "$SERVE_PORT" <<'EOF'
-import json, sys, time, urllib.parse, urllib.request, urllib.error
+STATE_LOG=$T/state.json python3 - "$SERVE_PORT" <<'EOF'
+import json, os, sys, time, urllib.parse, urllib.request, urllib.error
 base = "http://127.0.0.1:%s" % sys.argv[1]
 
 def out(ok, name, why=""):
@@ -231,9 +240,33 @@ out(ok, "serve_crash_recorded_as_fault", "%r" % errs)
 
 # a callback answered between the last checkpoint and the PENDING answer
 st, h, body = invoke("race:$LATEST", {})
+try:
+    p1, p2 = json.load(open(os.environ["STATE_LOG"]))
+    ok = [o["Type"] for o in p1["Operations"]] == ["EXECUTION"] and p1.get("NextMarker") \
+         and [o["Type"] for o in p2["Operations"]] == ["CALLBACK"] and not p2.get("NextMarker")
+    out(ok, "serve_state_paging", "%r" % [p1, p2])
+except Exception as e:
+    out(False, "serve_state_paging", "the scripted runtime wrote no state pages: %s" % e)
 x = get_exec(h.get("X-Amz-Durable-Execution-Arn", "x"))[2]
 out(st == 200 and body == "fast" and x.get("Status") == "SUCCEEDED", "serve_callback_during_invocation",
     "want a re-invocation that sees the answer (service.c dwf_service_end_invocation checks for pending operations before it looks for changes the handler has not seen); got %s %r, execution %s %r" % (st, body, x.get("Status"), x.get("Error")))
+
+# callback heartbeat and failure through the REST API
+st, h, _ = invoke("durable-callback-test:$LATEST", {"orderId": "ORD-F"}, "Event")
+arn4, cb4, end = h.get("X-Amz-Durable-Execution-Arn", ""), None, time.time() + 30
+while arn4 and not cb4 and time.time() < end:
+    evs = call("GET", "/2025-12-01/durable-executions/%s/history" % q(arn4))[2].get("Events", [])
+    if any(e["EventType"] == "InvocationCompleted" for e in evs):
+        cb4 = next((e["CallbackStartedDetails"]["CallbackId"] for e in evs if e["EventType"] == "CallbackStarted"), None)
+    if not cb4: time.sleep(0.1)
+st, h, b = call("POST", "/2025-12-01/durable-execution-callbacks/%s/heartbeat" % q(cb4 or "x"))
+out(st == 400 and h.get("X-Amzn-ErrorType") == "InvalidParameterValueException", "serve_callback_heartbeat_without_timeout",
+    "%s %r %r" % (st, h.get("X-Amzn-ErrorType"), b))
+st, _, _ = call("POST", "/2025-12-01/durable-execution-callbacks/%s/fail" % q(cb4 or "x"),
+                json.dumps({"ErrorType": "Rejected", "ErrorMessage": "manager said no"}))
+x = wait_done(arn4)
+out(st == 200 and x.get("Status") == "FAILED" and "manager said no" in json.dumps(x.get("Error")),
+    "serve_callback_fail", "%s %r" % (st, x))
 
 # stop a waiting approval
 st, h, _ = invoke("durable-callback-test:$LATEST", {"orderId": "ORD-S"}, "Event")
