@@ -36,6 +36,14 @@ typedef struct Binding {
     struct Binding *next;
 } Binding;
 
+/* Every name the workflow declares anywhere, found before checking, so that an unknown name
+ * can be explained ("defined later", "not visible here") rather than only reported. */
+typedef struct Decl {
+    const char *name;
+    SrcLoc loc;
+    struct Decl *next;
+} Decl;
+
 typedef struct Scope {
     struct Scope *up;
     Binding *names;
@@ -60,6 +68,7 @@ typedef struct Sema {
     int ninvoke;
     int stop;
     int depth, said_deep;         /* expression nesting, to refuse what would overflow the stack */
+    Decl *decls;
 } Sema;
 
 /* Deeper expressions than this are refused: `1+1+...` can nest without brackets, and every
@@ -216,12 +225,93 @@ static void unknown_name(Sema *s, AstNode *n)
         return;
     }
     diag_error(s->d, n->loc, "unknown name '%s'", id);
+    for (Decl *d = s->decls; d; d = d->next)
+        if (strcmp(d->name, id) == 0) {
+            int later = d->loc.first_line > n->loc.first_line ||
+                        (d->loc.first_line == n->loc.first_line && d->loc.first_column > n->loc.first_column);
+            if (later)
+                diag_note(s->d, d->loc, "'%s' is defined later, here", id);
+            else
+                diag_note(s->d, d->loc, "'%s' is defined here, in a block that is not visible from the use "
+                                        "(a step body, branch, map item, group or inner block); return its "
+                                        "value from that block instead", id);
+            return;
+        }
     int best = 99;
     Symbol *pick = NULL;
     for (Scope *sc = s->scope; sc; sc = sc->up)
         for (Binding *b = sc->names; b; b = b->next)
             if (close_enough(id, b->name, &best)) pick = b->sym;
     if (pick) diag_note(s->d, pick->loc, "did you mean '%s'?", pick->name);
+}
+
+static void add_decl(Sema *s, const char *name, SrcLoc loc)
+{
+    if (!name) return;
+    Decl *d = arena_alloc(s->a, sizeof *d);
+    d->name = name;
+    d->loc = loc;
+    d->next = s->decls;
+    s->decls = d;
+}
+
+static void collect_decls(Sema *s, AstNode *list, int depth)
+{
+    if (depth > 300) return; /* blocks nest at most 200 deep (PARSE_MAX_NESTING) */
+    for (AstNode *n = list; n; n = n->next) {
+        SrcLoc at = n->bind_loc.first_line > 0 ? n->bind_loc : n->loc;
+        switch (n->kind) {
+        case AST_LET:
+            add_decl(s, n->u.let.id, at);
+            if (n->u.let.value && n->u.let.value->kind == AST_WAIT_CALLBACK)
+                collect_decls(s, n->u.let.value->u.wfc.body, depth + 1);
+            break;
+        case AST_STEP:
+            add_decl(s, n->u.step.bind, at);
+            collect_decls(s, n->u.step.body, depth + 1);
+            collect_decls(s, n->u.step.compensate, depth + 1);
+            break;
+        case AST_CALLBACK: add_decl(s, n->u.callback.bind, at); break;
+        case AST_POLL:
+            add_decl(s, n->u.poll.bind, at);
+            collect_decls(s, n->u.poll.body, depth + 1);
+            break;
+        case AST_PARALLEL:
+            add_decl(s, n->u.batch.bind, at);
+            collect_decls(s, n->u.batch.branches, depth + 1);
+            break;
+        case AST_BRANCH: case AST_GROUP:
+            add_decl(s, n->u.group.bind, at);
+            collect_decls(s, n->u.group.body, depth + 1);
+            break;
+        case AST_MAP:
+            add_decl(s, n->u.batch.bind, at);
+            add_decl(s, n->u.batch.item, n->loc);
+            add_decl(s, n->u.batch.index, n->loc);
+            collect_decls(s, n->u.batch.body, depth + 1);
+            break;
+        case AST_IF:
+            collect_decls(s, n->u.if_.then, depth + 1);
+            collect_decls(s, n->u.if_.else_, depth + 1);
+            break;
+        case AST_FOR:
+            add_decl(s, n->u.for_.var, at);
+            add_decl(s, n->u.for_.index, n->loc);
+            collect_decls(s, n->u.for_.body, depth + 1);
+            break;
+        case AST_TRY:
+            collect_decls(s, n->u.try_.body, depth + 1);
+            add_decl(s, n->u.try_.err, n->loc);
+            collect_decls(s, n->u.try_.handler, depth + 1);
+            break;
+        case AST_EXPR_STMT:
+            if (n->u.expr.e && n->u.expr.e->kind == AST_WAIT_CALLBACK)
+                collect_decls(s, n->u.expr.e->u.wfc.body, depth + 1);
+            break;
+        default:
+            break;
+        }
+    }
 }
 
 /* ---- literal checks ----------------------------------------------------------------------- */
@@ -1056,6 +1146,16 @@ int sema_check(Program *p, Diag *d, Arena *a)
         }
         check_config(&s, c);
     }
+
+    collect_decls(&s, wf->u.wf.body, 0);
+    Decl *rev = NULL;
+    while (s.decls) {
+        Decl *next = s.decls->next;
+        s.decls->next = rev;
+        rev = s.decls;
+        s.decls = next;
+    }
+    s.decls = rev;
 
     push_scope(&s);
     wf->u.wf.input_sym = declare(&s, "input", wf->loc, wf);
