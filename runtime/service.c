@@ -825,8 +825,8 @@ static int owner_of_this_process(char *out, size_t n)
     return w < 0 || (size_t)w >= n ? -1 : 0;
 }
 
-/* 1 if owner names another process on this machine that still runs. */
-static int owner_is_other_live_local(const char *owner)
+/* The pid an owner names if it is another process on this machine, else 0. */
+static long owner_local_pid(const char *owner)
 {
     char me[300];
     const char *colon = owner ? strrchr(owner, ':') : NULL;
@@ -834,21 +834,21 @@ static int owner_is_other_live_local(const char *owner)
     const char *mine = strrchr(me, ':');
     if ((size_t)(colon - owner) != (size_t)(mine - me) || strncmp(owner, me, (size_t)(colon - owner)) != 0) return 0;
     long pid = strtol(colon + 1, NULL, 10);
-    if (pid <= 0 || pid == (long)getpid()) return 0;
-    return kill((pid_t)pid, 0) == 0 || errno == EPERM;
+    return pid > 0 && pid != (long)getpid() ? pid : 0;
+}
+
+/* 1 if owner names another process on this machine that still runs. */
+static int owner_is_other_live_local(const char *owner)
+{
+    long pid = owner_local_pid(owner);
+    return pid && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
 }
 
 /* 1 if owner names a process on this machine that no longer exists. */
 static int owner_is_dead(const char *owner)
 {
-    char me[300];
-    const char *colon = owner ? strrchr(owner, ':') : NULL;
-    if (!colon || owner_of_this_process(me, sizeof me) != 0) return 0;
-    const char *mine = strrchr(me, ':');
-    if ((size_t)(colon - owner) != (size_t)(mine - me) || strncmp(owner, me, (size_t)(colon - owner)) != 0) return 0;
-    long pid = strtol(colon + 1, NULL, 10);
-    if (pid <= 0 || pid == (long)getpid()) return 0;
-    return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+    long pid = owner_local_pid(owner);
+    return pid && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
 }
 
 int dwf_service_begin_invocation(dwf_service *s, const char *arn, cJSON **event, char request_id[40],
