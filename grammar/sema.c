@@ -69,6 +69,8 @@ typedef struct Sema {
     int stop;
     int depth, said_deep;         /* expression nesting, to refuse what would overflow the stack */
     Decl *decls;
+    const char *no_durable;       /* set while checking an expression the runtime evaluates on
+                                   * its own (a name, a map item namer, a poll's state/until) */
 } Sema;
 
 /* Deeper expressions than this are refused: `1+1+...` can nest without brackets, and every
@@ -76,7 +78,7 @@ typedef struct Sema {
 #define SEMA_MAX_DEPTH 2000
 
 static void check_stmts(Sema *s, AstNode *list);
-static void check_expr(Sema *s, AstNode *e, int durable_ok);
+static void check_expr(Sema *s, AstNode *e);
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 
@@ -422,6 +424,24 @@ static void durable_here(Sema *s, AstNode *n, const char *what)
               ctx_body_name(s->ctx));
 }
 
+/* await / invoke / wait for callback may appear anywhere in durable code (codegen hoists them
+ * in evaluation order), except in expressions the runtime evaluates by itself. */
+static void durable_expr_here(Sema *s, AstNode *n, const char *what)
+{
+    if (!s->no_durable || s->ctx != CTX_DURABLE) return;
+    diag_error(s->d, n->loc, "'%s' cannot be used in %s", what, s->no_durable);
+    diag_note(s->d, n->loc, "compute the value first with 'let', then use the variable here");
+}
+
+/* Check an expression in which durable expressions are not allowed. */
+static void check_plain(Sema *s, AstNode *e, const char *where)
+{
+    const char *saved = s->no_durable;
+    s->no_durable = where;
+    check_expr(s, e);
+    s->no_durable = saved;
+}
+
 /* Non-deterministic work (clock, randomness, I/O, logging) outside a step body. */
 static void nondet_here(Sema *s, AstNode *n, const char *what)
 {
@@ -512,7 +532,7 @@ static void check_call(Sema *s, AstNode *e)
         }
         if (b->nondet) nondet_here(s, e, arena_printf(s->a, "'%s()'", b->name));
     }
-    for (AstNode *a = e->u.call.args; a; a = a->next) check_expr(s, a, 0);
+    for (AstNode *a = e->u.call.args; a; a = a->next) check_expr(s, a);
 }
 
 static void check_name(Sema *s, AstNode *e)
@@ -568,9 +588,9 @@ static void check_retry(Sema *s, AstNode *r)
         if (o->u.str.len == 0) diag_error(s->d, o->loc, "an empty error type never matches");
 }
 
-static void check_expr_1(Sema *s, AstNode *e, int durable_ok);
+static void check_expr_1(Sema *s, AstNode *e);
 
-static void check_expr(Sema *s, AstNode *e, int durable_ok)
+static void check_expr(Sema *s, AstNode *e)
 {
     if (!e || is_full(s)) return;
     if (s->depth >= SEMA_MAX_DEPTH) {
@@ -581,11 +601,11 @@ static void check_expr(Sema *s, AstNode *e, int durable_ok)
         return;
     }
     s->depth++;
-    check_expr_1(s, e, durable_ok);
+    check_expr_1(s, e);
     s->depth--;
 }
 
-static void check_expr_1(Sema *s, AstNode *e, int durable_ok)
+static void check_expr_1(Sema *s, AstNode *e)
 {
     if (s->ctx != CTX_DURABLE) e->in_step = 1;
     switch (e->kind) {
@@ -595,24 +615,24 @@ static void check_expr_1(Sema *s, AstNode *e, int durable_ok)
         check_string_size(s, e);
         break;
     case AST_TEMPLATE:
-        for (AstNode *p = e->u.tmpl.parts; p; p = p->next) check_expr(s, p, 0);
+        for (AstNode *p = e->u.tmpl.parts; p; p = p->next) check_expr(s, p);
         break;
     case AST_ARRAY: case AST_OBJECT:
-        for (AstNode *i = e->u.list.items; i; i = i->next) check_expr(s, i, 0);
+        for (AstNode *i = e->u.list.items; i; i = i->next) check_expr(s, i);
         break;
     case AST_PROP:
         if (s->ctx != CTX_DURABLE) e->in_step = 1;
-        check_expr(s, e->u.prop.value, 0);
+        check_expr(s, e->u.prop.value);
         break;
     case AST_NAME:
         check_name(s, e);
         break;
     case AST_MEMBER:
-        check_expr(s, e->u.member.obj, 0);
+        check_expr(s, e->u.member.obj);
         break;
     case AST_INDEX:
-        check_expr(s, e->u.member.obj, 0);
-        check_expr(s, e->u.member.index, 0);
+        check_expr(s, e->u.member.obj);
+        check_expr(s, e->u.member.index);
         break;
     case AST_CALL:
         check_call(s, e);
@@ -623,19 +643,19 @@ static void check_expr_1(Sema *s, AstNode *e, int durable_ok)
             diag_error(s->d, e->loc, "'call %s' needs a C file that defines it", e->u.call.fn);
             diag_note(s->d, e->loc, "add 'use \"file.c\"' at the top of the file");
         }
-        for (AstNode *a = e->u.call.args; a; a = a->next) check_expr(s, a, 0);
+        for (AstNode *a = e->u.call.args; a; a = a->next) check_expr(s, a);
         break;
     case AST_UNARY:
-        check_expr(s, e->u.op.a, 0);
+        check_expr(s, e->u.op.a);
         break;
     case AST_BINARY:
-        check_expr(s, e->u.op.a, 0);
-        check_expr(s, e->u.op.b, 0);
+        check_expr(s, e->u.op.a);
+        check_expr(s, e->u.op.b);
         break;
     case AST_COND:
-        check_expr(s, e->u.cond.cond, 0);
-        check_expr(s, e->u.cond.a, 0);
-        check_expr(s, e->u.cond.b, 0);
+        check_expr(s, e->u.cond.cond);
+        check_expr(s, e->u.cond.a);
+        check_expr(s, e->u.cond.b);
         break;
     case AST_HTTP: {
         static const char *const methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"};
@@ -649,9 +669,9 @@ static void check_expr_1(Sema *s, AstNode *e, int durable_ok)
         }
         nondet_here(s, e, "'http'");
         s->prog->cfg.uses_http = 1;
-        check_expr(s, e->u.http.url, 0);
-        check_expr(s, e->u.http.headers, 0);
-        check_expr(s, e->u.http.body, 0);
+        check_expr(s, e->u.http.url);
+        check_expr(s, e->u.http.headers);
+        check_expr(s, e->u.http.body);
         check_duration(s, e->u.http.timeout, "http timeout", 0.001, 900, 0);
         break;
     }
@@ -664,18 +684,16 @@ static void check_expr_1(Sema *s, AstNode *e, int durable_ok)
             diag_note(s->d, t->u.name.sym->loc, "'%s' is defined here; await takes a name bound by 'callback'",
                       t->u.name.id);
         }
-        if (!durable_ok)
-            diag_error(s->d, e->loc, "'await' must be the whole value of a let, an assignment or a return");
+        durable_expr_here(s, e, "await");
         break;
     }
     case AST_INVOKE:
         durable_here(s, e, "invoke");
-        if (!durable_ok)
-            diag_error(s->d, e->loc, "'invoke' must be the whole value of a let, an assignment or a return");
+        durable_expr_here(s, e, "invoke");
         check_label(s, e->u.invoke.label);
-        check_expr(s, e->u.invoke.label, 0);
-        check_expr(s, e->u.invoke.function, 0);
-        check_expr(s, e->u.invoke.payload, 0);
+        check_plain(s, e->u.invoke.label, "an operation name");
+        check_expr(s, e->u.invoke.function);
+        check_expr(s, e->u.invoke.payload);
         check_duration(s, e->u.invoke.timeout, "invoke timeout", 1, SEMA_MAX_WAIT_S, 1);
         s->prog->cfg.uses_invoke = 1;
         if (e->u.invoke.function->kind == AST_STR) {
@@ -688,10 +706,9 @@ static void check_expr_1(Sema *s, AstNode *e, int durable_ok)
         break;
     case AST_WAIT_CALLBACK: {
         durable_here(s, e, "wait for callback");
-        if (!durable_ok)
-            diag_error(s->d, e->loc, "'wait for callback' must be the whole value of a let, an assignment or a return");
+        durable_expr_here(s, e, "wait for callback");
         check_label(s, e->u.wfc.label);
-        check_expr(s, e->u.wfc.label, 0);
+        check_plain(s, e->u.wfc.label, "an operation name");
         check_callback_opts(s, e, e->u.wfc.timeout, e->u.wfc.heartbeat, NULL);
         check_retry(s, e->u.wfc.retry);
         s->prog->cfg.uses_callbacks = 1;
@@ -742,7 +759,7 @@ static void block(Sema *s, AstNode *body)
 
 static void check_assign(Sema *s, AstNode *n)
 {
-    check_expr(s, n->u.let.value, 1);
+    check_expr(s, n->u.let.value);
     Binding *b = lookup(s, n->u.let.id);
     if (!b) {
         AstNode fake = *n;
@@ -789,7 +806,7 @@ static void check_step(Sema *s, AstNode *n)
 {
     durable_here(s, n, "step");
     check_label(s, n->u.step.label);
-    check_expr(s, n->u.step.label, 0);
+    check_plain(s, n->u.step.label, "an operation name");
     check_retry(s, n->u.step.retry);
     count_op(s);
 
@@ -905,14 +922,14 @@ static void check_stmt(Sema *s, AstNode *n)
     if (s->ctx != CTX_DURABLE) n->in_step = 1;
     switch (n->kind) {
     case AST_LET:
-        check_expr(s, n->u.let.value, 1);
+        check_expr(s, n->u.let.value);
         n->u.let.sym = declare(s, n->u.let.id, n->loc, n);
         break;
     case AST_ASSIGN:
         check_assign(s, n);
         break;
     case AST_EXPR_STMT:
-        check_expr(s, n->u.expr.e, 1);
+        check_expr(s, n->u.expr.e);
         break;
     case AST_STEP:
         check_step(s, n);
@@ -920,22 +937,22 @@ static void check_stmt(Sema *s, AstNode *n)
     case AST_WAIT:
         durable_here(s, n, "wait");
         check_label(s, n->u.wait.label);
-        check_expr(s, n->u.wait.label, 0);
+        check_plain(s, n->u.wait.label, "an operation name");
         if (n->u.wait.duration && n->u.wait.duration->kind == AST_NUM)
             diag_error(s->d, n->u.wait.duration->loc, "a wait needs a unit: write %ss, not %s",
                        n->u.wait.duration->u.n.text, n->u.wait.duration->u.n.text);
         else if (n->u.wait.duration && n->u.wait.duration->kind == AST_DURATION)
             check_duration(s, n->u.wait.duration, "wait", 1, SEMA_MAX_WAIT_S, 1);
         else
-            check_expr(s, n->u.wait.duration, 0);
-        check_expr(s, n->u.wait.until, 0);
+            check_expr(s, n->u.wait.duration);
+        check_expr(s, n->u.wait.until);
         s->prog->cfg.uses_waits = 1;
         count_op(s);
         break;
     case AST_CALLBACK:
         durable_here(s, n, "callback");
         check_label(s, n->u.callback.label);
-        check_expr(s, n->u.callback.label, 0);
+        check_plain(s, n->u.callback.label, "an operation name");
         check_callback_opts(s, n, n->u.callback.timeout, n->u.callback.heartbeat, n->u.callback.bind);
         s->prog->cfg.uses_callbacks = 1;
         count_op(s);
@@ -944,14 +961,14 @@ static void check_stmt(Sema *s, AstNode *n)
     case AST_POLL: {
         durable_here(s, n, "poll");
         check_label(s, n->u.poll.label);
-        check_expr(s, n->u.poll.label, 0);
+        check_plain(s, n->u.poll.label, "an operation name");
         double every = check_duration(s, n->u.poll.every, "poll interval", 1, SEMA_MAX_WAIT_S, 1);
         check_number(s, n->u.poll.backoff, "poll backoff", 1, 100, 0);
         double max = check_duration(s, n->u.poll.max, "poll max delay", 1, SEMA_MAX_WAIT_S, 1);
         if (every > 0 && max > 0 && max < every)
             diag_error(s->d, n->u.poll.max->loc, "poll max delay is shorter than its interval");
         check_number(s, n->u.poll.attempts, "poll attempts", 1, 100000, 1);
-        check_expr(s, n->u.poll.state, 0);
+        check_plain(s, n->u.poll.state, "a poll's initial state");
         if (!n->u.poll.until) {
             diag_error(s->d, n->loc, "poll needs an 'until' condition");
             diag_note(s->d, n->loc, "e.g. poll job every 5s state {} until state.done { ... }");
@@ -963,7 +980,7 @@ static void check_stmt(Sema *s, AstNode *n)
         n->u.poll.state_sym = declare(s, "state", n->loc, n);
         s->ctx = CTX_POLL;
         s->step_id = ++s->next_step_id;
-        check_expr(s, n->u.poll.until, 0);
+        check_plain(s, n->u.poll.until, "a poll's condition");
         check_stmts(s, n->u.poll.body);
         pop_scope(s);
         s->ctx = saved;
@@ -974,7 +991,7 @@ static void check_stmt(Sema *s, AstNode *n)
     case AST_PARALLEL: {
         durable_here(s, n, "parallel");
         check_label(s, n->u.batch.label);
-        check_expr(s, n->u.batch.label, 0);
+        check_plain(s, n->u.batch.label, "an operation name");
         int nb = 0;
         for (AstNode *b = n->u.batch.branches; b; b = b->next) nb++;
         if (nb == 0) diag_error(s->d, n->loc, "parallel has no branches");
@@ -983,7 +1000,7 @@ static void check_stmt(Sema *s, AstNode *n)
         for (AstNode *b = n->u.batch.branches; b; b = b->next) {
             if (s->ctx != CTX_DURABLE) b->in_step = 1;
             check_label(s, b->u.group.label);
-            check_expr(s, b->u.group.label, 0);
+            check_plain(s, b->u.group.label, "an operation name");
             count_op(s);
             child_body(s, b->u.group.body, "a branch");
         }
@@ -995,9 +1012,9 @@ static void check_stmt(Sema *s, AstNode *n)
     case AST_MAP: {
         durable_here(s, n, "map");
         check_label(s, n->u.batch.label);
-        check_expr(s, n->u.batch.label, 0);
+        check_plain(s, n->u.batch.label, "an operation name");
         check_batch_opts(s, n, 0);
-        check_expr(s, n->u.batch.over, 0);
+        check_expr(s, n->u.batch.over);
         count_op(s);
         double k = iterations(n->u.batch.over);
         double saved_mult = s->mult;
@@ -1019,7 +1036,7 @@ static void check_stmt(Sema *s, AstNode *n)
                 n->u.batch.index_sym = declare(s, n->u.batch.index, n->loc, n);
         }
         Ctx saved_ctx = s->ctx;
-        check_expr(s, n->u.batch.item_name, 0);
+        check_plain(s, n->u.batch.item_name, "a map item's name");
         s->ctx = saved_ctx;
         check_stmts(s, n->u.batch.body);
         pop_scope(s);
@@ -1032,13 +1049,13 @@ static void check_stmt(Sema *s, AstNode *n)
     case AST_GROUP:
         durable_here(s, n, "group");
         check_label(s, n->u.group.label);
-        check_expr(s, n->u.group.label, 0);
+        check_plain(s, n->u.group.label, "an operation name");
         count_op(s);
         child_body(s, n->u.group.body, "a group");
         if (n->u.group.bind) n->u.group.sym = declare(s, n->u.group.bind, n->loc, n);
         break;
     case AST_IF: {
-        check_expr(s, n->u.if_.cond, 0);
+        check_expr(s, n->u.if_.cond);
         double base = s->ops;
         block(s, n->u.if_.then);
         double then_ops = s->ops - base;
@@ -1052,7 +1069,7 @@ static void check_stmt(Sema *s, AstNode *n)
         break;
     }
     case AST_FOR: {
-        check_expr(s, n->u.for_.iter, 0);
+        check_expr(s, n->u.for_.iter);
         double saved_mult = s->mult;
         s->mult *= iterations(n->u.for_.iter);
         push_scope(s);
@@ -1076,15 +1093,15 @@ static void check_stmt(Sema *s, AstNode *n)
         pop_scope(s);
         break;
     case AST_FAIL:
-        check_expr(s, n->u.fail.type, 0);
-        check_expr(s, n->u.fail.message, 0);
+        check_expr(s, n->u.fail.type);
+        check_expr(s, n->u.fail.message);
         break;
     case AST_RETURN:
-        check_expr(s, n->u.ret.value, 1);
+        check_expr(s, n->u.ret.value);
         break;
     case AST_LOG:
         nondet_here(s, n, "'log'");
-        check_expr(s, n->u.log.message, 0);
+        check_expr(s, n->u.log.message);
         break;
     default:
         break;
