@@ -6,7 +6,7 @@
 # emitted C all grow with N. For each size it times, best of RUNS (default 5) runs:
 #   check    `dwf check`  (scan, parse, sema: the front end alone)
 #   compile  `dwf compile -o DIR` (front end + C + deploy files, written)
-#   cc -O0   `cc -std=c11 -O0 -c handler.c` on the generated C (one run)
+#   cc -O0   `cc -std=c11 -O0 -c handler.c` on the generated C (one run; clang too if installed)
 # CPU time (user + sys) is the figure compared, because the machine may be shared; wall time is
 # shown beside it. The script also reports the 20k/10k ratio (linear = 2.0; the target is at most 2.2) and whether 10k
 # compiles under 0.3 s.
@@ -57,13 +57,18 @@ print("%.3f %.3f" % (bw, bc))
 PY
 }
 
-declare -A T_CHECK T_COMPILE T_CC W_CHECK W_COMPILE W_CC P_FRONT P_EMIT BYTES LINES
+declare -A T_CLANG T_CHECK T_COMPILE T_CC W_CHECK W_COMPILE W_CC P_FRONT P_EMIT BYTES LINES
 for n in "${sizes[@]}"; do
   src=$tmp/bench_$n.dwf
   gen "$n" "$src"
   read -r "W_CHECK[$n]" "T_CHECK[$n]" < <(best "$RUNS" "$DWF" check "$src")
   read -r "W_COMPILE[$n]" "T_COMPILE[$n]" < <(best "$RUNS" "$DWF" compile "$src" -o "$tmp/out_$n")
   read -r "W_CC[$n]" "T_CC[$n]" < <(best 1 "$CC" -std=c11 -O0 -Iruntime -c -o "$tmp/h_$n.o" "$tmp/out_$n/handler.c")
+  T_CLANG[$n]=n/a
+  if command -v clang >/dev/null; then
+    read -r _ "T_CLANG[$n]" < <(best 1 clang -std=c11 -O0 -Iruntime -c -o "$tmp/h_$n.o" "$tmp/out_$n/handler.c")
+    T_CLANG[$n]="${T_CLANG[$n]} s"
+  fi
   # The phases as dwf itself measures them (CPU), best of RUNS.
   P_FRONT[$n]=; P_EMIT[$n]=
   for _ in $(seq "$RUNS"); do
@@ -77,13 +82,13 @@ for n in "${sizes[@]}"; do
 done
 
 table=$(
-  echo "| steps | dwf check | dwf compile | of which front end | of which C emitter | handler.c | cc -O0 -c handler.c |"
-  echo "|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| steps | dwf check | dwf compile | of which front end | of which C emitter | handler.c | $CC -O0 -c handler.c | clang -O0 -c handler.c |"
+  echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
   for n in "${sizes[@]}"; do
-    printf '| %d | %s s (wall %s) | %s s (wall %s) | %s s | %s s | %d lines, %d KB | %s s (wall %s) |\n' "$n" \
+    printf '| %d | %s s (wall %s) | %s s (wall %s) | %s s | %s s | %d lines, %d KB | %s s (wall %s) | %s |\n' "$n" \
       "${T_CHECK[$n]}" "${W_CHECK[$n]}" "${T_COMPILE[$n]}" "${W_COMPILE[$n]}" \
       "${P_FRONT[$n]}" "${P_EMIT[$n]}" "${LINES[$n]}" "$((BYTES[$n] / 1024))" \
-      "${T_CC[$n]}" "${W_CC[$n]}"
+      "${T_CC[$n]}" "${W_CC[$n]}" "${T_CLANG[$n]}"
   done
 )
 verdict=

@@ -1543,6 +1543,24 @@ static void collect_ccalls(const AstNode *n, NameList *l)
     }
 }
 
+/* Names the generated file defines or includes: a `call`ed C function cannot have them. */
+static int reserved_name(const char *s)
+{
+    static const char *const fixed[] = {"workflow_body", "step_defaults", "batch_defaults",
+                                        "frame", "main", NULL};
+    for (int i = 0; fixed[i]; i++)
+        if (strcmp(s, fixed[i]) == 0) return 1;
+    if (strncmp(s, "dwf_", 4) == 0 || strncmp(s, "DWF_", 4) == 0 || strncmp(s, "cJSON", 5) == 0)
+        return 1;
+    for (int k = 0; k < K_NKINDS; k++) {
+        size_t n = strlen(kind_prefix[k]);
+        if (strncmp(s, kind_prefix[k], n) == 0 && s[n] == '_' && s[n + 1] &&
+            strspn(s + n + 1, "0123456789") == strlen(s + n + 1))
+            return 1;
+    }
+    return 0;
+}
+
 static void emit_file(Gen *g, CgBuf *o)
 {
     const Program *p = g->p;
@@ -1579,11 +1597,11 @@ static void emit_file(Gen *g, CgBuf *o)
     if (calls.n) {
         cg_buf_puts(o, "\n/* C functions from the `use`d files (dwf_cfunc). */\n");
         for (size_t i = 0; i < calls.n; i++) {
-            if (is_ident(calls.v[i])) {
+            if (is_ident(calls.v[i]) && !reserved_name(calls.v[i])) {
                 cg_buf_printf(o, "cJSON *%s(dwf_ctx *c, int argc, cJSON *const *argv);\n",
                               calls.v[i]);
             } else {
-                cg_buf_puts(o, "#error \"dwf: call name is not a C identifier: ");
+                cg_buf_puts(o, "#error \"dwf: call name is not a C identifier, or is one dwf uses: ");
                 cg_c_comment(o, calls.v[i], strlen(calls.v[i]));
                 cg_buf_puts(o, "\"\n");
             }

@@ -11,7 +11,8 @@
 #     the callback-sender policy exists exactly when the workflow has callbacks;
 #   - deploy.sh passes bash -n (and shellcheck when installed), template.yaml parses as YAML,
 #     main.tf is in `terraform fmt` form when terraform is installed.
-# <name>.args beside a tests/golden/<name>.dwf holds extra `dwf compile` arguments.
+# <name>.args beside a tests/golden/<name>.dwf holds extra `dwf compile` arguments, and
+# <name>.stderr what `dwf compile` must print (its warnings).
 #   tests/golden/run.sh            compare (PASS/FAIL lines)
 #   tests/golden/run.sh --update   rewrite the expected files from the current compiler
 set -u
@@ -43,6 +44,12 @@ check_one() { # name src args...
   if ! "$DWF" compile "$src" -o "$out" "$@" >"$tmp/$name.log" 2>&1; then
     fail "$name/compile" "dwf compile exited $?: $(head -c 600 "$tmp/$name.log")"
     return
+  fi
+  # What dwf compile says (warnings), when the test pins it down.
+  if [ -f "${src%.dwf}.stderr" ] && [ $update -eq 0 ]; then
+    if cmp -s "${src%.dwf}.stderr" "$tmp/$name.log"; then pass "$name/stderr"
+    else fail "$name/stderr" "expected $(head -c 300 "${src%.dwf}.stderr"), got $(head -c 300 "$tmp/$name.log")"
+    fi
   fi
   if [ $update -eq 1 ]; then
     rm -rf "$exp" && mkdir -p "$exp" && cp -R "$out/." "$exp/"

@@ -465,6 +465,26 @@ static void test_source_hash(void)
     free(a);
 }
 
+/* A `call` whose name the generated file uses itself must stop the C compiler, not link
+ * the wrong function. */
+static void test_reserved_call_name(void)
+{
+    Program *p = new_program("r.dwf", "r");
+    AstNode *cc = mk(AST_CCALL);
+    cc->u.call.fn = "step_1";
+    AstNode *st = mk(AST_STEP);
+    st->u.step.label = str("s");
+    st->u.step.body = list(ret(cc), NULL);
+    p->workflow->u.wf.body = list(st, NULL);
+    int rc = -1;
+    char *a = emit_to_string(p, &rc);
+    TT_EQ_INT(0, rc);
+    TT_ASSERT(a && strstr(a, "#error \"dwf: call name is not a C identifier, or is one dwf uses: "
+                             "step_1\"") != NULL);
+    TT_ASSERT(a && strstr(a, "cJSON *step_1(") == NULL);
+    free(a);
+}
+
 static char *slurp(const char *path)
 {
     FILE *f = fopen(path, "rb");
@@ -605,6 +625,7 @@ int main(void)
     TT_RUN(test_full_compiles);
     TT_RUN(test_nasty_strings);
     TT_RUN(test_source_hash);
+    TT_RUN(test_reserved_call_name);
     TT_RUN(test_artifacts);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
