@@ -8,10 +8,12 @@
  *                                 run CMD; SIGKILL it MS milliseconds after it started (or,
  *                                 with --after-lines, after LOG gained N effect lines) if it
  *                                 is still running (MS < 0: never). Exit status: CMD's, or 137
- *                                 when this program killed it. Polls every 200 us, so the
- *                                 kill instant is what was drawn, not what a shell sleep gives.
- *   faultctl state STORE          "NONE", or "STATUS INV_OPEN ARN CALLBACK" of the execution
- *                                 (CALLBACK = an OPEN callback id, or "-")
+ *                                 when this program killed it. Polls every millisecond, so
+ *                                 the kill instant is what was drawn, not what a shell sleep
+ *                                 gives.
+ *   faultctl state STORE          "STATUS INV_OPEN ARN CALLBACK SUCCEEDED" of the execution
+ *                                 (CALLBACK = an OPEN callback id or "-", SUCCEEDED as below),
+ *                                 or "NONE - - - -"
  *   faultctl bump STORE MS        move the store's virtual clock MS forward (what --skip-time
  *                                 does; here it stands for the 30 s after which the engine
  *                                 re-runs an invocation a dead process left open)
@@ -110,7 +112,7 @@ static int cmd_run(int argc, char **argv)
             /* The child is not reaped yet, so this pid is still ours. */
             if (kill(pid, SIGKILL) == 0) killed = 1;
         }
-        struct timespec ts = {0, 200000};
+        struct timespec ts = {0, 1000000};
         nanosleep(&ts, NULL);
     }
     if (WIFSIGNALED(st)) return killed && WTERMSIG(st) == SIGKILL ? 137 : 128 + WTERMSIG(st);
@@ -167,19 +169,25 @@ static sqlite3_stmt *root_exec(sqlite3 *db)
                     " WHERE parent_arn IS NULL ORDER BY start_ms LIMIT 1");
 }
 
+static void print_succeeded(void *arg, const char *name, int attempt);
+static int each_succeeded(sqlite3 *db, void (*fn)(void *, const char *, int), void *arg);
+
 static int cmd_state(const char *path)
 {
     sqlite3 *db = open_store(path);
-    if (!db) return puts("NONE") < 0;
+    if (!db) return puts("NONE - - - -") < 0;
     sqlite3_stmt *q = root_exec(db);
     if (sqlite3_step(q) != SQLITE_ROW) {
-        puts("NONE");
+        puts("NONE - - - -");
     } else {
         sqlite3_stmt *c = prep(db, "SELECT callback_id FROM callbacks WHERE exec_id = ?1 AND state = 'OPEN' LIMIT 1");
         sqlite3_bind_text(c, 1, col(q, 0), -1, SQLITE_TRANSIENT);
         int has = sqlite3_step(c) == SQLITE_ROW;
-        printf("%s %d %s %s\n", col(q, 2), sqlite3_column_int(q, 3), col(q, 1), has ? col(c, 0) : "-");
+        printf("%s %d %s %s ", col(q, 2), sqlite3_column_int(q, 3), col(q, 1), has ? col(c, 0) : "-");
         sqlite3_finalize(c);
+        int first = 1;
+        each_succeeded(db, print_succeeded, &first);
+        puts(first ? "-" : "");
     }
     sqlite3_finalize(q);
     sqlite3_close(db);
@@ -202,12 +210,12 @@ static int cmd_bump(const char *path, const char *ms_text)
     return rc;
 }
 
-/* Calls fn(name, attempt) for each SUCCEEDED STEP of the root execution. */
+/* Calls fn(name, attempt) for each SUCCEEDED STEP of the root execution (root_exec()'s). */
 static int each_succeeded(sqlite3 *db, void (*fn)(void *, const char *, int), void *arg)
 {
-    sqlite3_stmt *q = prep(db, "SELECT o.json FROM operations o JOIN executions e ON e.id = o.exec_id"
-                               " WHERE e.parent_arn IS NULL AND o.type = 'STEP' AND o.status = 'SUCCEEDED'"
-                               " ORDER BY o.start_seq");
+    sqlite3_stmt *q = prep(db, "SELECT json FROM operations WHERE type = 'STEP' AND status = 'SUCCEEDED' AND exec_id ="
+                               " (SELECT id FROM executions WHERE parent_arn IS NULL ORDER BY start_ms LIMIT 1)"
+                               " ORDER BY start_seq");
     int n = 0;
     while (sqlite3_step(q) == SQLITE_ROW) {
         cJSON *op = cJSON_Parse(col(q, 0));
