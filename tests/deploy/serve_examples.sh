@@ -86,11 +86,20 @@ while True:
 PY
 chmod 755 "$T/race/bootstrap"
 
+# Runtimes that never answer: one exits before its first /next (an init failure), one takes an
+# invocation and hangs past its 1 s timeout. Both must be retried with the service's backoff and
+# then fail the execution, with the fault's type.
+mkdir -p "$T/initfail" "$T/hang"
+printf '#!/bin/sh\necho "cannot initialise" >&2\nexit 3\n' >"$T/initfail/bootstrap"
+printf '#!/bin/sh\ncurl -s "http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/invocation/next" >/dev/null\nexec sleep 60\n' >"$T/hang/bootstrap"
+chmod 755 "$T/initfail/bootstrap" "$T/hang/bootstrap"
+
 if ! serve_start "$T/serve" --store "$T/store.db" --skip-time \
      "$ZIPS/order/function.zip" "$ZIPS/retry/function.zip" "$ZIPS/fanout/function.zip" \
      "$ZIPS/approval/function.zip" \
      --function "crashy=$T/crashy" --command "$T/crashy/wrap.sh" --env "CRASH_MARK=$T/crash.mark" --timeout 30 \
-     --function "race=$T/race" --timeout 30 --env "STATE_LOG=$T/state.json"; then
+     --function "race=$T/race" --timeout 30 --env "STATE_LOG=$T/state.json" \
+     --function "initfail=$T/initfail" --function "hang=$T/hang" --timeout 1; then
   fail serve_examples_start "dwf serve did not start: $(tail -c 600 "$T/serve.err")"; exit 0
 fi
 pass serve_examples_start
@@ -267,6 +276,18 @@ st, _, _ = call("POST", "/2025-12-01/durable-execution-callbacks/%s/fail" % q(cb
 x = wait_done(arn4)
 out(st == 200 and x.get("Status") == "FAILED" and "manager said no" in json.dumps(x.get("Error")),
     "serve_callback_fail", "%s %r" % (st, x))
+
+# an init failure and an invocation timeout: retried, then the execution fails with the fault
+_, hi, _ = invoke("initfail:$LATEST", {}, "Event")
+_, hh, _ = invoke("hang:$LATEST", {}, "Event")
+for fn, hd, want in (("initfail", hi, "Runtime.InitError"), ("hang", hh, "Sandbox.Timedout")):
+    a = hd.get("X-Amz-Durable-Execution-Arn", "x")
+    x = wait_done(a, 60)
+    evs = call("GET", "/2025-12-01/durable-executions/%s/history?IncludeExecutionData=true" % q(a))[2].get("Events", [])
+    faults = [(e["InvocationCompletedDetails"].get("Error") or {}).get("Payload", {}).get("ErrorType")
+              for e in evs if e["EventType"] == "InvocationCompleted"]
+    out(x.get("Status") == "FAILED" and (x.get("Error") or {}).get("ErrorType") == want and faults == [want] * 3,
+        "serve_%s_retried_then_failed" % fn, "%r, invocation faults %r" % (x, faults))
 
 # stop a waiting approval
 st, h, _ = invoke("durable-callback-test:$LATEST", {"orderId": "ORD-S"}, "Event")
