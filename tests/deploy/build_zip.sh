@@ -12,12 +12,14 @@
 #     provided.al2023 function from the zip with the workflow's durable config, publishes a
 #     version and invokes the qualified ARN; asynchronously (--invocation-type Event) for the
 #     callback example approval.dwf, synchronously for order.dwf.
+# Then: --region/--account and a zip not named function.zip reach the deploy files; a .dwf
+# with an error and a `use`d C file that does not compile exit 1 and leave -o untouched;
+# usage errors exit 2.
 # Standalone: prints "PASS name" / "FAIL name: why" lines; $DWF = the dwf binary to test.
 set -u
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
 DWF=${DWF:-$PWD/$BUILD/dwf}
-ROOT=$PWD
 
 pass() { echo "PASS $1"; }
 fail() { echo "FAIL $1: $2"; }
