@@ -3,6 +3,7 @@
  * file that owns its part of the product (see cli.h), so this table is the whole map of the CLI.
  */
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -110,6 +111,9 @@ const char *cli_home(void)
 
 int main(int argc, char **argv)
 {
+    /* http steps and the emulator use libcurl/sockets from threads: a closed peer is an error
+     * to report, never a reason to die (libcurl's advice with CURLOPT_NOSIGNAL). */
+    signal(SIGPIPE, SIG_IGN);
     if (argc < 2) {
         print_help(stderr);
         return EXIT_USAGE;

@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <openssl/rand.h>
 #include <stdarg.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -850,6 +851,9 @@ int dwf_lambda_main(const dwf_workflow *wf) {
     /* CloudWatch takes stdout line by line; a full buffer would hold log lines back until the
      * sandbox is frozen. */
     setvbuf(stdout, NULL, _IOLBF, 0);
+    /* libcurl runs with CURLOPT_NOSIGNAL (threads), so a peer closing a connection must not
+     * kill the process with SIGPIPE: curl reports it as an error instead (libcurl's advice). */
+    signal(SIGPIPE, SIG_IGN);
     const char *addr = getenv("AWS_LAMBDA_RUNTIME_API");
     if (!addr || !addr[0]) {
         fprintf(stderr, "dwf: AWS_LAMBDA_RUNTIME_API is not set: this bootstrap runs on AWS Lambda "
