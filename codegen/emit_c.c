@@ -440,7 +440,22 @@ static void cg_effect_guard(Fn *fn, const char *what)
         cg_check(fn);
 }
 
+static void cg_expr_kind(Fn *fn, const AstNode *n, CgBuf *e);
+
+/* Compile an expression. The value helpers of the fallible kinds may record an error; that
+ * happens when the expression is evaluated, after any operand hoisted (and checked) before
+ * it, so the mark is set once the operands are done. */
 static void cg_expr(Fn *fn, const AstNode *n, CgBuf *e)
+{
+    cg_expr_kind(fn, n, e);
+    if (n && (n->kind == AST_MEMBER || n->kind == AST_INDEX || n->kind == AST_CALL ||
+              n->kind == AST_UNARY ||
+              (n->kind == AST_BINARY && n->u.op.op != OP_AND && n->u.op.op != OP_OR &&
+               n->u.op.op != OP_COALESCE)))
+        fn->dirty = 1;
+}
+
+static void cg_expr_kind(Fn *fn, const AstNode *n, CgBuf *e)
 {
     if (!n) {
         cg_buf_puts(e, "dwf_null(c)");
@@ -523,7 +538,6 @@ static void cg_expr(Fn *fn, const AstNode *n, CgBuf *e)
         break;
     }
     case AST_MEMBER:
-        fn->dirty = 1;
         if (fn->cb_sym && n->u.member.obj && n->u.member.obj->kind == AST_NAME &&
             n->u.member.obj->u.name.sym == fn->cb_sym && n->u.member.key &&
             strcmp(n->u.member.key, "id") == 0) {
@@ -538,7 +552,6 @@ static void cg_expr(Fn *fn, const AstNode *n, CgBuf *e)
         cg_buf_putc(e, ')');
         break;
     case AST_INDEX:
-        fn->dirty = 1;
         cg_buf_puts(e, "dwf_index(c, ");
         cg_expr(fn, n->u.member.obj, e);
         cg_buf_puts(e, ", ");
@@ -548,7 +561,6 @@ static void cg_expr(Fn *fn, const AstNode *n, CgBuf *e)
     case AST_CALL: {
         CgBuf argv = {0};
         int k = cg_argv(fn, n->u.call.args, &argv, 0);
-        fn->dirty = 1;
         cg_buf_puts(e, "dwf_builtin(c, ");
         cg_c_string(e, n->u.call.fn, strlen(n->u.call.fn));
         cg_buf_printf(e, ", %d, %s)", k, argv.s);
@@ -569,7 +581,6 @@ static void cg_expr(Fn *fn, const AstNode *n, CgBuf *e)
         break;
     }
     case AST_UNARY:
-        fn->dirty = 1;
         cg_buf_printf(e, "dwf_unop(c, %s, ", dwf_op_name(n->u.op.op) ? dwf_op_name(n->u.op.op)
                                                                      : "DWF_OP_NOT");
         cg_expr(fn, n->u.op.a, e);
@@ -580,7 +591,6 @@ static void cg_expr(Fn *fn, const AstNode *n, CgBuf *e)
             cg_shortcircuit(fn, n, e);
             break;
         }
-        fn->dirty = 1;
         cg_buf_printf(e, "dwf_binop(c, %s, ", dwf_op_name(n->u.op.op) ? dwf_op_name(n->u.op.op)
                                                                       : "DWF_OP_EQ");
         cg_expr(fn, n->u.op.a, e);
