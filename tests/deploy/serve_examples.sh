@@ -94,9 +94,38 @@ printf '#!/bin/sh\necho "cannot initialise" >&2\nexit 3\n' >"$T/initfail/bootstr
 printf '#!/bin/sh\ncurl -s "http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/invocation/next" >/dev/null\nexec sleep 60\n' >"$T/hang/bootstrap"
 chmod 755 "$T/initfail/bootstrap" "$T/hang/bootstrap"
 
+# Two functions of our own: "dwf-serve-caller" invokes "dwf-serve-callee" (a chained invocation,
+# a second durable execution the service creates and the emulator runs on the callee's process).
+mkdir -p "$T/chain"
+cat >"$T/chain/callee.dwf" <<'DWF'
+workflow callee {
+  durable { retention = 1d  timeout = 60s }
+  lambda  { name = "dwf-serve-callee"  memory = 128  timeout = 10s }
+  step doubled "double" {
+    return { doubled: (input.n ?? 0) * 2 }
+  }
+  return doubled
+}
+DWF
+cat >"$T/chain/caller.dwf" <<'DWF'
+workflow caller {
+  durable { retention = 1d  timeout = 60s }
+  lambda  { name = "dwf-serve-caller"  memory = 128  timeout = 10s }
+  let r = invoke "call-callee" "dwf-serve-callee:$LATEST" with { n: input.n ?? 1 }
+  return { got: r }
+}
+DWF
+for w in callee caller; do
+  "$DWF" build "$T/chain/$w.dwf" -o "$T/chain/$w/function.zip" >"$T/chain/$w.log" 2>&1 &
+done
+wait
+for w in callee caller; do
+  [ -s "$T/chain/$w/function.zip" ] || { fail serve_examples_build "dwf build $w.dwf failed: $(tail -c 400 "$T/chain/$w.log")"; exit 0; }
+done
+
 if ! serve_start "$T/serve" --store "$T/store.db" --skip-time \
      "$ZIPS/order/function.zip" "$ZIPS/retry/function.zip" "$ZIPS/fanout/function.zip" \
-     "$ZIPS/approval/function.zip" \
+     "$ZIPS/approval/function.zip" "$T/chain/callee/function.zip" "$T/chain/caller/function.zip" \
      --function "crashy=$T/crashy" --command "$T/crashy/wrap.sh" --env "CRASH_MARK=$T/crash.mark" --timeout 30 \
      --function "race=$T/race" --timeout 30 --env "STATE_LOG=$T/state.json" \
      --function "initfail=$T/initfail" --function "hang=$T/hang" --timeout 1; then
@@ -259,6 +288,13 @@ except Exception as e:
 x = get_exec(h.get("X-Amz-Durable-Execution-Arn", "x"))[2]
 out(st == 200 and body == "fast" and x.get("Status") == "SUCCEEDED", "serve_callback_during_invocation",
     "want a re-invocation that sees the answer (service.c dwf_service_end_invocation checks for pending operations before it looks for changes the handler has not seen); got %s %r, execution %s %r" % (st, body, x.get("Status"), x.get("Error")))
+
+# a chained invoke between two served functions
+st, h, body = invoke("dwf-serve-caller:$LATEST", {"n": 21})
+out(st == 200 and body == {"got": {"doubled": 42}}, "serve_chained_invoke", "%s %r" % (st, body))
+st, _, ls = call("GET", "/2025-12-01/functions/dwf-serve-callee/durable-executions")
+out(st == 200 and [e["Status"] for e in ls.get("DurableExecutions", [])] == ["SUCCEEDED"],
+    "serve_chained_invoke_callee_execution", "%s %r" % (st, ls))
 
 # callback heartbeat and failure through the REST API
 st, h, _ = invoke("durable-callback-test:$LATEST", {"orderId": "ORD-F"}, "Event")
