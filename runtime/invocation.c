@@ -284,6 +284,9 @@ cJSON *dwf_run_invocation(const dwf_workflow *wf, const cJSON *event, dwf_transp
         dwf_val *value = NULL;
         int rc = wf->body(&root, frame, &value);
         if (rc == DWF_OK && root.error) rc = DWF_ERROR; /* an unchecked value-helper error */
+        /* A fault recorded where no status could carry it (a batch item that hit one after
+         * its batch was decided, an allocation failure in a value helper) still ends it. */
+        if (inv.fatal || inv.fault) rc = DWF_FATAL;
         if (rc == DWF_OK || rc == DWF_RETURN) {
             if (dwf__checkpoint_flush(&inv) != 0) resp = fatal_response(&inv, err);
             else resp = succeed(&inv, &root, value, err);

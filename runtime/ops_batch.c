@@ -366,6 +366,8 @@ static int run_batch(batch *b, const char *name, const char *subtype, dwf_val **
         pthread_mutex_destroy(&b->mu);
         pthread_cond_destroy(&b->cv);
         if (b->fatal_rc) rc = b->fatal_rc;
+        else if (__atomic_load_n(&c->inv->fatal, __ATOMIC_ACQUIRE) || __atomic_load_n(&c->inv->fault, __ATOMIC_ACQUIRE))
+            rc = DWF_FATAL; /* an item hit one after the batch was decided */
         else if (b->replay_only) {
             b->reason = summary_reason ? summary_reason : completion_reason(b);
             b->completed = 1;
