@@ -125,7 +125,10 @@ file:
 uses:
     %empty { $$ = NULL; }
   | uses USE STRING {
-        AstNode *n = NEW(AST_USE, @$);
+        SrcLoc at = @2; /* not @$, which starts where the (possibly empty) list before it does */
+        at.last_line = @3.last_line;
+        at.last_column = @3.last_column;
+        AstNode *n = NEW(AST_USE, at);
         n->u.use.path = $3.s;
         $$ = append($1, n);
     }

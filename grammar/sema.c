@@ -24,6 +24,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "diag.h"
 #include "sema.h"
@@ -1150,9 +1151,21 @@ int sema_check(Program *p, Diag *d, Arena *a)
     p->cfg.function_name = fn;
 
     for (AstNode *u = p->uses; u; u = u->next) {
-        size_t n = strlen(u->u.use.path);
-        if (n < 3 || strcmp(u->u.use.path + n - 2, ".c") != 0)
+        const char *up = u->u.use.path;
+        size_t n = strlen(up);
+        if (n < 3 || strcmp(up + n - 2, ".c") != 0) {
             diag_error(d, u->loc, "'use' takes a C source file ending in .c");
+            continue;
+        }
+        /* resolved like the CLI does: relative to the .dwf's directory */
+        const char *slash = strrchr(p->path, '/');
+        const char *full = up[0] == '/' || !slash ? up
+                                                   : arena_printf(a, "%.*s/%s", (int)(slash - p->path), p->path, up);
+        struct stat st;
+        if (stat(full, &st) != 0 || !S_ISREG(st.st_mode)) {
+            diag_error(d, u->loc, "cannot find '%s'", up);
+            diag_note(d, u->loc, "looked for '%s': a used file is found relative to the .dwf file", full);
+        }
     }
 
     int seen[2] = {0, 0};
