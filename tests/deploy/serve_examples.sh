@@ -180,6 +180,10 @@ out(st == 200 and x.get("Status") == "SUCCEEDED" and isinstance(x.get("StartTime
     and isinstance(x.get("EndTimestamp"), (int, float)) and json.loads(x.get("Result", "null")) == body,
     "serve_get_execution_epoch_seconds", "%s %r" % (st, x))
 
+# the configuration came from the deploy files beside the zip (order.dwf: retention 1d, timeout 120s)
+out(x.get("DurableConfig") == {"RetentionPeriodInDays": 1, "ExecutionTimeout": 120}, "serve_config_from_deploy_files",
+    "DurableConfig %r" % x.get("DurableConfig"))
+
 # a full ARN with a version qualifier works too
 st, h, body = invoke("arn:aws:lambda:us-east-1:000000000000:function:durable-basic-test:1", {"orderId": "ORD-8"})
 out(st == 200 and body.get("orderId") == "ORD-8", "serve_invoke_full_arn", "%s %r" % (st, body))
