@@ -996,16 +996,18 @@ int dwf_service_end_invocation(dwf_service *s, const char *arn, const char *requ
         } else {
             e->inv_attempts = 0;
             int n = 0;
-            if (pending_count(s, e, &n, err) != 0) goto fail;
-            if (n == 0) {
+            if (e->seq > e->seen_seq) {
+                /* Changes the handler has not seen (a timer fired, a callback was answered
+                 * after its last checkpoint): it was right to suspend on what it saw; invoke
+                 * again at once so it sees them. Only then is "nothing pending" its error. */
+                e->wake = 1;
+            } else if (pending_count(s, e, &n, err) != 0) {
+                goto fail;
+            } else if (n == 0) {
                 cJSON *eo = error_object(NULL, "Cannot return PENDING status with no pending operations.");
                 int r = eo ? exec_close(s, e, "FAILED", NULL, eo, err) : oom(err);
                 cJSON_Delete(eo);
                 if (r != 0) goto fail;
-            } else {
-                /* Changes the handler has not seen (a timer fired, a callback completed after
-                 * its last checkpoint): invoke again at once. */
-                e->wake = e->seq > e->seen_seq;
             }
         }
     }

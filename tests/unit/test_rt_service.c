@@ -484,9 +484,20 @@ static void test_wait_timer_and_delta(void)
     cJSON *ex = op_of(s, r.arn, "w2");
     TT_EQ_STR("SUCCEEDED", S(ex, "Status"));
     cJSON_Delete(ex);
-    /* w2 succeeded, so nothing is pending any more: PENDING is a handler error. */
+    /* The handler suspended on w2 STARTED, as it last saw it: not an error, and since w2's end
+     * is news to it, it is invoked again at once (the callback case is the same). */
     TT_EQ_INT(0, dwf_service_end_invocation(s, r.arn, r.req, vclock, pending, NULL, &err));
     char st[32], types[1024];
+    TT_EQ_STR("RUNNING", status_of(s, r.arn, st));
+    cJSON *rn = NULL;
+    TT_EQ_INT(0, dwf_service_runnable(s, r.arn, -1, &rn, &err));
+    TT_EQ_INT(1, cJSON_GetArraySize(rn));
+    cJSON_Delete(rn);
+    /* Having seen everything, PENDING with nothing pending is the handler's error. */
+    cJSON *ev = NULL;
+    TT_EQ_INT(0, dwf_service_begin_invocation(s, r.arn, &ev, r.req, &err));
+    cJSON_Delete(ev);
+    TT_EQ_INT(0, dwf_service_end_invocation(s, r.arn, r.req, vclock, pending, NULL, &err));
     TT_EQ_STR("FAILED", status_of(s, r.arn, st));
     cJSON *x = NULL;
     TT_EQ_INT(0, dwf_service_get_execution(s, r.arn, 1, &x, &err));
@@ -494,7 +505,7 @@ static void test_wait_timer_and_delta(void)
               S(cJSON_GetObjectItemCaseSensitive(x, "Error"), "ErrorMessage"));
     cJSON_Delete(x);
     event_types(s, r.arn, types, sizeof types);
-    TT_EQ_STR("ExecutionStarted,WaitStarted,WaitSucceeded,WaitStarted,WaitSucceeded,InvocationCompleted,ExecutionFailed", types);
+    TT_EQ_STR("ExecutionStarted,WaitStarted,WaitSucceeded,WaitStarted,WaitSucceeded,InvocationCompleted,InvocationCompleted,ExecutionFailed", types);
     cJSON *evs = events(s, r.arn);
     TT_EQ_INT(10, cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(evs, 2), "WaitSucceededDetails"), "Duration")->valuedouble);
     TT_EQ_INT(10, cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(evs, 1), "WaitStartedDetails"), "Duration")->valuedouble);
@@ -1156,6 +1167,38 @@ static void test_dead_invocation_owner(void)
     close_store(s);
 }
 
+/* A callback answered while the invocation runs, after its last checkpoint: the handler's
+ * PENDING is right for what it saw; it is invoked again and sees the answer. */
+static void test_callback_during_invocation(void)
+{
+    dwf_service *s = open_store(0);
+    if (!s) return;
+    register_fn(s, "fn", 600, 1);
+    run r;
+    TT_EQ_INT(0, start(s, "fn", "\"{}\"", &r));
+    dwf_error err;
+    cJSON *out = NULL;
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"cb\",\"Type\":\"CALLBACK\",\"Action\":\"START\"}]", &out, &err));
+    char id[1100];
+    snprintf(id, sizeof id, "%s", S(cJSON_GetObjectItemCaseSensitive(find_op(new_ops(out), "cb"), "CallbackDetails"), "CallbackId"));
+    cJSON_Delete(out);
+    TT_EQ_INT(0, dwf_service_callback_succeed(s, id, "fast", 4, &err));
+    cJSON *pending = J("{\"Status\":\"PENDING\"}"), *rn = NULL, *ev = NULL;
+    TT_EQ_INT(0, dwf_service_end_invocation(s, r.arn, r.req, vclock, pending, NULL, &err));
+    char st[32];
+    TT_EQ_STR("RUNNING", status_of(s, r.arn, st));
+    TT_EQ_INT(0, dwf_service_runnable(s, r.arn, -1, &rn, &err));
+    TT_EQ_INT(1, cJSON_GetArraySize(rn));
+    cJSON_Delete(rn);
+    TT_EQ_INT(0, dwf_service_begin_invocation(s, r.arn, &ev, r.req, &err));
+    cJSON *upd = cJSON_GetObjectItemCaseSensitive(ev, "UpdatedOperationIds");
+    TT_EQ_INT(1, cJSON_GetArraySize(upd));
+    TT_EQ_STR("cb", cJSON_GetArrayItem(upd, 0) ? cJSON_GetArrayItem(upd, 0)->valuestring : NULL);
+    cJSON_Delete(ev);
+    cJSON_Delete(pending);
+    close_store(s);
+}
+
 int main(void)
 {
     TT_RUN(test_start_and_event);
@@ -1166,6 +1209,7 @@ int main(void)
     TT_RUN(test_dirty_reinvoke);
     TT_RUN(test_callbacks);
     TT_RUN(test_callback_timeout);
+    TT_RUN(test_callback_during_invocation);
     TT_RUN(test_faults_stop_timeout);
     TT_RUN(test_paging);
     TT_RUN(test_chained_invoke);
