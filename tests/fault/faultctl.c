@@ -11,12 +11,15 @@
  *                                 when this program killed it. Polls every millisecond, so
  *                                 the kill instant is what was drawn, not what a shell sleep
  *                                 gives.
- *   faultctl state STORE          "STATUS INV_OPEN ARN CALLBACK SUCCEEDED" of the execution
- *                                 (CALLBACK = an OPEN callback id or "-", SUCCEEDED as below),
- *                                 or "NONE - - - -"
+ *   faultctl state STORE          "STATUS INV_OPEN ARN CALLBACK OWNER SUCCEEDED" of the
+ *                                 execution (CALLBACK: an OPEN callback id or "-"; OWNER: the
+ *                                 open invocation's "host:pid" or "-"; SUCCEEDED as below),
+ *                                 or "NONE - - - - -"
+ *   faultctl waitlines LOG N MS   wait until LOG holds N effect lines (at most MS ms)
  *   faultctl bump STORE MS        move the store's virtual clock MS forward (what --skip-time
  *                                 does; here it stands for the 30 s after which the engine
- *                                 re-runs an invocation a dead process left open)
+ *                                 re-runs an open invocation whose owner it cannot see)
+ *   faultctl owner STORE OWNER    set the open invocation's owner ("host:pid")
  *   faultctl succeeded STORE      "name:attempt,..." of the SUCCEEDED steps ("-" if none)
  *   faultctl result STORE         "STATUS RESULT" with the result's "timestamp" and
  *                                 "notifiedAt" members removed (an uninterrupted run and an
@@ -24,7 +27,8 @@
  *   faultctl checklog LOG STORE AMO  check the effect log against the store (see checklog())
  *
  * It reads the store's tables directly (docs/engine.md, "The store"); only state-reading
- * queries, except `bump`, which the script runs only while no dwf process uses the store.
+ * queries, except `bump` and `owner`, which the script runs only while no dwf process uses
+ * the store.
  */
 #include <errno.h>
 #include <signal.h>
@@ -73,6 +77,18 @@ static long effect_lines(const char *path, long *size, long *count)
     *size = (long)sb.st_size;
     *count = n;
     return n;
+}
+
+/* waitlines FILE N MS: wait until FILE holds N effect lines, at most MS milliseconds. */
+static int cmd_waitlines(const char *file, const char *n_text, const char *ms_text)
+{
+    long n = strtol(n_text, NULL, 10), size = -1, count = 0;
+    double ms = strtod(ms_text, NULL), start = mono_ms();
+    while (effect_lines(file, &size, &count) < n && mono_ms() - start < ms) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    return 0;
 }
 
 /* run MS [--after-lines N FILE] CMD... */
@@ -165,7 +181,7 @@ static const char *col(sqlite3_stmt *q, int i)
 /* The root execution of the store (each trial has its own store with one execution). */
 static sqlite3_stmt *root_exec(sqlite3 *db)
 {
-    return prep(db, "SELECT id, arn, status, inv_open, result, error FROM executions"
+    return prep(db, "SELECT id, arn, status, inv_open, result, error, inv_owner FROM executions"
                     " WHERE parent_arn IS NULL ORDER BY start_ms LIMIT 1");
 }
 
@@ -175,15 +191,17 @@ static int each_succeeded(sqlite3 *db, void (*fn)(void *, const char *, int), vo
 static int cmd_state(const char *path)
 {
     sqlite3 *db = open_store(path);
-    if (!db) return puts("NONE - - - -") < 0;
+    if (!db) return puts("NONE - - - - -") < 0;
     sqlite3_stmt *q = root_exec(db);
     if (sqlite3_step(q) != SQLITE_ROW) {
-        puts("NONE - - - -");
+        puts("NONE - - - - -");
     } else {
         sqlite3_stmt *c = prep(db, "SELECT callback_id FROM callbacks WHERE exec_id = ?1 AND state = 'OPEN' LIMIT 1");
         sqlite3_bind_text(c, 1, col(q, 0), -1, SQLITE_TRANSIENT);
         int has = sqlite3_step(c) == SQLITE_ROW;
-        printf("%s %d %s %s ", col(q, 2), sqlite3_column_int(q, 3), col(q, 1), has ? col(c, 0) : "-");
+        const char *owner = col(q, 6);
+        printf("%s %d %s %s %s ", col(q, 2), sqlite3_column_int(q, 3), col(q, 1), has ? col(c, 0) : "-",
+               *owner && !strchr(owner, ' ') ? owner : "-");
         sqlite3_finalize(c);
         int first = 1;
         each_succeeded(db, print_succeeded, &first);
@@ -192,6 +210,19 @@ static int cmd_state(const char *path)
     sqlite3_finalize(q);
     sqlite3_close(db);
     return 0;
+}
+
+/* Make the open invocation look owned by `owner` (e.g. a runner on another host). */
+static int cmd_owner(const char *path, const char *owner)
+{
+    sqlite3 *db = open_store(path);
+    if (!db) return die("owner: no store %s%s", path, "");
+    sqlite3_stmt *q = prep(db, "UPDATE executions SET inv_owner = ?1 WHERE inv_open = 1");
+    sqlite3_bind_text(q, 1, owner, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(q) == SQLITE_DONE ? 0 : die("owner: %s%s", sqlite3_errmsg(db), "");
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return rc;
 }
 
 static int cmd_bump(const char *path, const char *ms_text)
@@ -460,11 +491,14 @@ int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "run") == 0) return cmd_run(argc - 2, argv + 2);
     if (argc == 3 && strcmp(argv[1], "state") == 0) return cmd_state(argv[2]);
+    if (argc == 5 && strcmp(argv[1], "waitlines") == 0) return cmd_waitlines(argv[2], argv[3], argv[4]);
     if (argc == 4 && strcmp(argv[1], "bump") == 0) return cmd_bump(argv[2], argv[3]);
+    if (argc == 4 && strcmp(argv[1], "owner") == 0) return cmd_owner(argv[2], argv[3]);
     if (argc == 3 && strcmp(argv[1], "succeeded") == 0) return cmd_succeeded(argv[2]);
     if (argc == 3 && strcmp(argv[1], "result") == 0) return cmd_result(argv[2]);
     if (argc == 5 && strcmp(argv[1], "checklog") == 0) return cmd_checklog(argv[2], argv[3], argv[4]);
-    fprintf(stderr, "usage: faultctl run MS [--after-lines N LOG] CMD... | state STORE | bump STORE MS | succeeded STORE |"
+    fprintf(stderr, "usage: faultctl run MS [--after-lines N LOG] CMD... | state STORE | bump STORE MS |"
+                    " owner STORE OWNER | waitlines LOG N MS | succeeded STORE |"
                     " result STORE | checklog LOG STORE AMO_STEPS\n");
     return 2;
 }
