@@ -353,7 +353,7 @@ typedef struct Log {
     Run runs[256]; /* per (step, attempt) */
     int nruns;
     char succ[4096]; /* the current marker's list, ",a:1,b:2," */
-    int problems, lines, reruns, amo_runs;
+    int problems, lines, reruns, amo_runs, amo_retries;
 } Log;
 
 static void problem(Log *L, const char *what, const char *line)
@@ -466,6 +466,7 @@ static int cmd_checklog(const char *logpath, const char *store, const char *amo_
         snprintf(pat, sizeof pat, ",%s,", step);
         int is_amo = strstr(amo, pat) != NULL;
         if (is_amo) L.amo_runs++;
+        if (is_amo && attempt > 1) L.amo_retries++; /* an earlier attempt was interrupted */
         if (r->count > 1) {
             if (is_amo) {
                 snprintf(what, sizeof what, "at_most_once step %s ran twice in attempt %d", step, attempt);
@@ -483,7 +484,8 @@ static int cmd_checklog(const char *logpath, const char *store, const char *amo_
     sqlite3_close(db);
     for (int i = 0; i < L.nruns; i++)
         if (!in_list(fin.names, L.runs[i].step)) problem(&L, "a step ran but never SUCCEEDED", L.runs[i].step);
-    printf("runs=%d steps=%d at_least_once_reruns=%d at_most_once_runs=%d\n", L.lines, fin.nsucc, L.reruns, L.amo_runs);
+    printf("runs=%d steps=%d at_least_once_reruns=%d at_most_once_runs=%d at_most_once_retries=%d\n", L.lines, fin.nsucc,
+           L.reruns, L.amo_runs, L.amo_retries);
     return L.problems ? 1 : 0;
 }
 

@@ -73,7 +73,9 @@ now_ms() { date +%s%3N; }
 
 if [ ! -x "$DWF" ]; then fail fault_dwf "no $DWF (build first)"; exit 0; fi
 FC=$T/faultctl
-if ! cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -o "$FC" "$FX/faultctl.c" -lsqlite3 -lcjson 2>"$T/cc.err"; then
+# built like the rest: under make SANITIZE=... with the sanitizers too
+if ! ${CC:-cc} -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g ${SANITIZE:+-fsanitize=$SANITIZE -fno-sanitize-recover=all} \
+     -o "$FC" "$FX/faultctl.c" -lsqlite3 -lcjson 2>"$T/cc.err"; then
   fail fault_faultctl_builds "$(head -c 400 "$T/cc.err")"; exit 0
 fi
 mkdir -p "$T/st" "$T/log" "$T/out" "$T/res"
@@ -82,9 +84,9 @@ src_of() { # KIND WF
   if [ "$1" = ex ]; then echo "$ROOT/examples/$2.dwf"; else echo "$FX/$2.dwf"; fi
 }
 
-# One process of a trial: "#seg" marker (SUCCEEDED: the steps committed now, from faultctl
-# state), then CMD under the kill
-# KSPEC (faultctl run's arguments: "-1" = none). Sets RC (137: we killed it).
+# One process of a trial: the "#seg" marker (SUCCEEDED: the steps committed now, from faultctl
+# state), then CMD under the kill KSPEC (faultctl run's arguments; "-1" = none). Sets RC (137:
+# we killed it).
 step_proc() { # LOG STORE OUT SUCCEEDED CMD...
   local log=$1 store=$2 out=$3
   echo "#seg ${*:5} $4" >>"$log"
@@ -433,8 +435,10 @@ if [ -s "$T/kills" ]; then
   awk '{k=$1" "$2; n[k]++; d[k]=d[k]" "$3} END {for (k in n) printf "  %-14s %-7s %3d kills, steps done:%s\n", substr(k,1,index(k," ")-1), substr(k,index(k," ")+1), n[k], d[k]}' "$T/kills" | sort
 fi
 reruns=$(sed -n 's/.*at_least_once_reruns=\([0-9]*\).*/\1/p' "$T/checks" 2>/dev/null | awk '{s+=$1} END {print s+0}')
+amo=$(sed -n 's/.*at_most_once_retries=\([0-9]*\).*/\1/p' "$T/checks" 2>/dev/null | awk '{s+=$1} END {print s+0}')
 echo "fault: $reruns at-least-once re-runs seen (a kill after the effect, before its SUCCEED commit)"
-if [ -z "$ONLY" ]; then
+echo "fault: $amo at_most_once attempts after an interrupted one (StepInterruptedError, then the retry policy)"
+if [ -z "$ONLY" ] && [ -z "${FAULT_TRIALS:-}" ]; then # a smaller FAULT_TRIALS is a quick look
   nres=$ntrials
   want=$((4 * TRIALS + 4 * 3 + 4 * 3))
   [ -n "${DWF_VALGRIND:-}" ] && want=$((want + 4))
