@@ -6,7 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 pkgs=(build-essential bison flex clang libclang-rt-14-dev valgrind pkg-config
       libcjson-dev libsqlite3-dev libcurl4-openssl-dev libssl-dev libzip-dev libmicrohttpd-dev
-      zip unzip busybox-static nodejs npm ca-certificates)
+      zip unzip busybox-static ca-certificates)
+# Node.js may come from elsewhere than Debian (the machine image ships node 20 with npm 11);
+# Debian's npm package conflicts with that, so ask apt only when the commands are missing.
+command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
+command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
