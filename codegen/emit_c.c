@@ -1094,7 +1094,7 @@ static void cg_parallel(Fn *fn, const AstNode *n)
         cg_buf_free(&what);
         if (i) cg_buf_puts(&arr, ", ");
         cg_buf_putc(&arr, '{');
-        cg_opname(fn, b->u.group.label, b->u.group.bind, &arr);
+        cg_opname(fn, b->u.group.label, NULL, &arr); /* a binding never names (language.md) */
         cg_buf_printf(&arr, ", %s}", bname);
     }
     CgBuf name = {0}, opts = {0}, target = {0};

@@ -367,7 +367,7 @@ static int workflow_body(dwf_ctx *c, void *frame, dwf_val **out)
 #line 42 "tests/golden/constructs.dwf"
     DWF_AT(c, 42, 3);
     static const dwf_batch_opts t_10 = {.max_concurrency = 3, .min_successful = 2, .tolerated_failures = 1, .tolerated_percent = -1};
-    const dwf_branch t_11[] = {{"inventory", branch_1}, {"check-fraud", branch_2}};
+    const dwf_branch t_11[] = {{NULL, branch_1}, {"check-fraud", branch_2}};
     DWF_TRY(dwf_parallel(c, "checks", t_11, 2, f, &t_10, &f->u_checks));
     f->u_inventory = dwf_get(c, dwf_index(c, dwf_get(c, f->u_checks, "all"), dwf_num(c, 0)), "result");
     DWF_CHECK(c);
