@@ -855,6 +855,13 @@ static enum MHD_Result rt_next(emu_fn *f, struct MHD_Connection *c)
         memcpy(f->cur_rid, rid, sizeof rid);
         f->cur_start_ms = start;
         f->cur_deadline = real_ms() + f->timeout_s * 1000.0;
+        if (e->stopping || f->gen != gen) {
+            /* The process died while the event was being built: nobody will answer it. */
+            cJSON_Delete(event);
+            fault_current(f, "Runtime.ExitError", "the runtime exited before it received the invocation");
+            pthread_mutex_unlock(&e->mu);
+            return send_error(c, 500, "ServiceException", "the sandbox is gone");
+        }
         char deadline[32], fn_arn[512], trace[96];
         snprintf(deadline, sizeof deadline, "%.0f", f->cur_deadline);
         snprintf(fn_arn, sizeof fn_arn, "arn:aws:lambda:%s:%s:function:%s:$LATEST", e->region, e->account, f->name);
@@ -1362,7 +1369,10 @@ static void *scheduler(void *arg)
         double now_real = real_ms();
         for (int i = 0; i < e->nfns; i++) {
             emu_fn *f = &e->fns[i];
-            if (f->busy && f->cur_rid[0] && f->pid > 0 && now_real > f->cur_deadline) fn_kill(f, 1);
+            if (f->busy && f->cur_rid[0] && now_real > f->cur_deadline) {
+                if (f->pid > 0) fn_kill(f, 1);
+                else fault_current(f, "Sandbox.Timedout", "the invocation outlived its timeout with no process to answer it");
+            }
         }
         pthread_mutex_unlock(&e->mu);
 
