@@ -70,6 +70,8 @@ typedef struct Sema {
     int stop;
     int depth, said_deep;         /* expression nesting, to refuse what would overflow the stack */
     Decl *decls;
+    Symbol **awaited;             /* callbacks some `await` names */
+    int nawaited;
     const char *no_durable;       /* set while checking an expression the runtime evaluates on
                                    * its own (a name, a map item namer, a poll's state/until) */
 } Sema;
@@ -680,6 +682,12 @@ static void check_expr_1(Sema *s, AstNode *e)
         durable_here(s, e, "await");
         AstNode *t = e->u.await.target;
         check_name(s, t);
+        if (t->u.name.sym && t->u.name.sym->decl && t->u.name.sym->decl->kind == AST_CALLBACK) {
+            Symbol **l = arena_alloc(s->a, sizeof *l * (size_t)(s->nawaited + 1));
+            for (int i = 0; i < s->nawaited; i++) l[i] = s->awaited[i];
+            l[s->nawaited++] = t->u.name.sym;
+            s->awaited = l;
+        }
         if (t->u.name.sym && (!t->u.name.sym->decl || t->u.name.sym->decl->kind != AST_CALLBACK)) {
             diag_error(s->d, t->loc, "'%s' is not a callback", t->u.name.id);
             diag_note(s->d, t->u.name.sym->loc, "'%s' is defined here; await takes a name bound by 'callback'",
@@ -1122,12 +1130,22 @@ static void check_stmts(Sema *s, AstNode *list)
     }
 }
 
-/* Unused `let`s are reported once the whole workflow has been seen. */
+/* Unused `let`s, and callbacks nothing awaits, are reported once the whole workflow has been
+ * seen. */
 static void report_unused(Sema *s)
 {
-    for (Symbol *y = s->syms; y; y = y->next)
+    for (Symbol *y = s->syms; y; y = y->next) {
         if (!y->used && y->decl && y->decl->kind == AST_LET && y->name[0] != '_')
             diag_warning(s->d, y->loc, "unused variable '%s'", y->name);
+        if (y->decl && y->decl->kind == AST_CALLBACK && y->decl->u.callback.sym == y) {
+            int awaited = 0;
+            for (int i = 0; i < s->nawaited; i++) awaited |= s->awaited[i] == y;
+            if (!awaited) {
+                diag_warning(s->d, y->loc, "callback '%s' is never awaited", y->name);
+                diag_note(s->d, y->loc, "the execution does not wait for it; add 'let result = await %s'", y->name);
+            }
+        }
+    }
 }
 
 int sema_check(Program *p, Diag *d, Arena *a)
