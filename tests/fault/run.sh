@@ -104,7 +104,8 @@ step_proc() { # LOG STORE OUT SUCCEEDED CMD...
 # instant in the first half of an uninterrupted run's duration (DMAX is 1.5 times it): their
 # start-up overlaps the run's, so they meet its invocations. Nothing is killed. One invocation
 # at a time: a resume finding the run's invocation live leaves it alone, so no step attempt
-# may run twice. Sets RC: the run's exit status, or a resume's if one crashed.
+# may run twice. For approval, the callback is also answered as soon as it exists. Sets RC:
+# the run's exit status, or a resume's if one crashed.
 concurrent_procs() {
   local log=$1 store=$2 out=$3 succ=$4 dmax=$5 i ms s2 p r main
   shift 5
@@ -112,6 +113,20 @@ concurrent_procs() {
   echo "#seg $* $succ" >>"$log"
   DWF_FAULT_LOG=$log DWF_FAULT_STORE=$store "$FC" run -1 "$@" >>"$out" 2>&1 &
   main=$!
+  case $* in
+    */approval.dwf*)
+      # the approver answers the moment the callback exists, while the run's invocation that
+      # created it is still going (notify-approver, then await)
+      # (notify-approver holds 1 s in cc trials: see their input in drive())
+      (
+        local cb
+        "$FC" waitlines "$log" 2 5000 # prepare-document, notify-approver
+        read -r _ _ _ cb _ <<<"$("$FC" state "$store")"
+        [ "$cb" != - ] && "$DWF" callback succeed "$cb" --result "$CB_RESULT" --store "$store" >>"$out" 2>&1
+        exit 0
+      ) &
+      pids+=($!) ;;
+  esac
   for i in $(seq 1 $((1 + RANDOM % 3))); do
     ms=$((RANDOM % (dmax / 3 + 1)))
     sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
@@ -135,6 +150,7 @@ drive() {
   local src store=$T/st/$name.db log=$T/log/$name.log out=$T/out/$name
   src=$(src_of "$kind" "$wf")
   local input="{\"orderId\":\"ORD-F\",\"trial\":\"$name\"}"
+  [ "$kind" = cc ] && input="{\"orderId\":\"ORD-F\",\"trial\":\"$name\",\"notifyHoldMs\":1000}"
   local status inv arn cb owner succ iter=0 st killed= prev=
   local -a cmd
   WHY= KILLS=0 PROCS=0
