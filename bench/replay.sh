@@ -113,14 +113,14 @@ for n in "${sizes[@]}"; do
 done
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
 
-SUMMARY="$(printf '%s\n' "${summary[@]}")" LOAD0=$load0 LOAD1=$load1 python3 - <<'PY'
+SUMMARY="$(printf '%s\n' "${summary[@]}")" ROUNDS=$ROUNDS LOAD0=$load0 LOAD1=$load1 python3 - <<'PY'
 import json, os, statistics, sys
 rows = {}
 for line in os.environ["SUMMARY"].splitlines():
     n, setup, w, c, i = line.split(":")
     med = lambda s: statistics.median(float(x) for x in s.split())
     rows[int(n)] = {"setup_run_ms": int(setup), "resume_wall_ms": med(w), "resume_cpu_ms": med(c), "invocation_ms": med(i)}
-s = {"bench": "dwf_replay", "summary": True, "sizes": {str(k): v for k, v in rows.items()},
+s = {"bench": "dwf_replay", "summary": True, "rounds": int(os.environ["ROUNDS"]), "sizes": {str(k): v for k, v in rows.items()},
      "loadavg_before": os.environ["LOAD0"], "loadavg_after": os.environ["LOAD1"]}
 if 1000 in rows and 10000 in rows:
     a, b = rows[1000], rows[10000]
