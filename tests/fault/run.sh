@@ -27,7 +27,8 @@
 # ran after its SUCCEEDED was committed, attempts never go back, the stored attempt really
 # ran, and an at_most_once step never ran twice in one attempt.
 # Beside the trials: the same `dwf run --name` run again after a kill continues the execution;
-# an invocation of a runner on another host is left alone for 30 s, then taken over.
+# an invocation of a runner on another host is left alone for 30 s, then taken over; `dwf run`
+# killed while compiling its handler leaves nothing that stops the next one.
 #
 # Randomness comes from FAULT_SEED (printed first); each trial derives its own stream from the
 # seed and its name, so `FAULT_SEED=S FAULT_ONLY=fx-order-7 bash tests/fault/run.sh` replays
@@ -420,8 +421,28 @@ foreign_owner() {
   else fail fault_foreign_owner_after_30s "state ${st%% *}, runs before/after the early resume $n1/$n2, result $("$FC" result "$store")" >"$T/res/$name"; fi
 }
 
+# `dwf run` killed while it compiles the handler (a cache of its own, so it really compiles;
+# the orphaned cc finishes on its own): three kills at random instants of the first compile's
+# duration, then the same command must build a working handler and finish.
+kill_compile() {
+  local name=kill-compile dir=$T/kc store=$T/kc/s.db out=$T/out/kill-compile t0 t1 ms i rc st left
+  mkdir -p "$dir" "$T/kc0"
+  local -a cmd=("$DWF" run "$ROOT/examples/order.dwf" --skip-time --name "$name" --input '{"orderId":"ORD-F"}' --store "$store")
+  # how long start-up and compiling take here: build the handler once in another cache
+  t0=$(now_ms); "$DWF" run "$ROOT/examples/order.dwf" --skip-time --detach --store "$T/kc0/s.db" >/dev/null 2>&1
+  t1=$(now_ms); ms=$(( (t1 - t0) * 3 / 4 ))
+  for i in 1 2 3; do "$FC" run $((RANDOM % (ms + 1))) "${cmd[@]}" >>"$out" 2>&1; done
+  left=$(ls "$dir"/cache/*/ 2>/dev/null | grep -c 'handler\.[0-9]*\.c\|\.tmp\.')
+  "$FC" run 60000 "${cmd[@]}" >>"$out" 2>&1; rc=$?
+  # a kill after the start may have left an invocation open: the dead owner's, re-run at once
+  st=$("$FC" state "$store")
+  [ "${st%% *}" = RUNNING ] && { "$DWF" resume --skip-time --store "$store" >>"$out" 2>&1; st=$("$FC" state "$store"); }
+  if [ "${st%% *}" = SUCCEEDED ] && [ "$("$FC" result "$store")" = "${REF[ex-order]}" ]; then pass "fault_kill_during_compile ($left half-built files left by the kills)" >"$T/res/$name"
+  else fail fault_kill_during_compile "rc=$rc state ${st%% *}: $(tail -2 "$out" | tr '\n' ' ')" >"$T/res/$name"; fi
+}
+
 # These and the valgrind trials (make VALGRIND=1 check) run beside the others.
-for t in rerun_after_kill foreign_owner; do
+for t in rerun_after_kill foreign_owner kill_compile; do
   if [ -z "$ONLY" ] || [ "$ONLY" = "${t//_/-}" ]; then
     $t &
     BG+=($!)
