@@ -214,4 +214,14 @@ for src in examples/*.dwf tests/golden/*.dwf; do
   n=$((n + 1))
 done
 [ $n -gt 0 ] || fail inputs "no .dwf files in examples/ or tests/golden/"
+
+# Expected files of an input that is gone would never be checked again: say so (or drop them).
+for d in tests/golden/expected/*/; do
+  [ -d "$d" ] || continue
+  name=$(basename "$d")
+  [ -f "examples/$name.dwf" ] || [ -f "tests/golden/$name.dwf" ] && continue
+  if [ $update -eq 1 ]; then rm -rf "$d" && echo "removed $d"
+  else fail "$name/stale" "$d has no examples/$name.dwf or tests/golden/$name.dwf (make golden-update drops it)"
+  fi
+done
 exit 0
