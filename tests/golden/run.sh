@@ -16,7 +16,7 @@
 #   tests/golden/run.sh            compare (PASS/FAIL lines)
 #   tests/golden/run.sh --update   rewrite the expected files from the current compiler
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 BUILD=${BUILD:-build}
 DWF=${DWF:-$PWD/$BUILD/dwf}
 update=0
@@ -90,7 +90,8 @@ check_one() { # name src args...
     objs=()
     local ok=1
     for c in "${cfiles[@]}"; do
-      local o=$tmp/$name.$cc.$(basename "$c" .c).o extra=
+      local o extra=
+      o=$tmp/$name.$cc.$(basename "$c" .c).o
       # `use`d files get what `dwf build` gives them; handler.c gets the bare flags.
       [ "$c" = "$out/handler.c" ] || extra=-D_GNU_SOURCE
       if ! $cc $CFLAGS $extra $SANFLAGS -I"$out" -c -o "$o" "$c" 2>"$tmp/$name.cc.log"; then
