@@ -1,7 +1,7 @@
 /*
  * effects.c: the side effect the fault-injection suite counts (tests/fault/run.sh).
  *
- * Every step of the fault variants (tests/fault/*.dwf) starts with
+ * Every step of the fault variants (tests/fault/<workflow>.dwf) starts with
  *     call effect(trial, "<step name>", attempt, HOLD_MS)
  * which appends the line "<execution>/<step>/<attempt>" to the file named by $DWF_FAULT_LOG,
  * fsyncs it, then holds HOLD_MS milliseconds before the body goes on to return. The log is the

@@ -316,9 +316,9 @@ static int cmd_result(const char *path)
 /* ---- checklog ------------------------------------------------------------------------------------ */
 /*
  * The effect log holds, in the order things happened:
- *   "#seg <what> <name:attempt,...|->"  written by run.sh before it starts each dwf process
- *                                       (none is running then): the steps whose SUCCEEDED was
- *                                       committed at that moment, read from the store
+ *   "#seg <what> <name:attempt,...|->"  written by run.sh before it starts each dwf process:
+ *                                       the steps whose SUCCEEDED was committed at that
+ *                                       moment, read from the store just before
  *   "<execution>/<step>/<attempt>"      written by effect() each time a step body really ran
  *   "VIOLATION <execution>/<step>/<attempt>"  effect() found the step's SUCCEEDED already
  *                                       committed when the body started
@@ -331,8 +331,10 @@ static int cmd_result(const char *path)
  *     process as well: the body started after its SUCCEEDED was durable. No legitimate re-run
  *     can produce one, since a re-run needs the SUCCEED to be missing from the store.
  *  2. Independently of effect()'s own query: a run logged after a "#seg" marker whose list
- *     holds that step means a later process ran a step whose success an earlier process had
- *     committed. (Processes never overlap: the script reaps each one before the next starts.)
+ *     holds that step started after that step's success was committed (the list is read from
+ *     the store before the marker is written). This holds whoever ran it, so also when the
+ *     script starts `dwf resume`s beside a running `dwf run` (cc trials); otherwise it reaps
+ *     each process before the next starts, and the rule says "no later process re-ran it".
  *  3. For each step, attempt numbers in the log never go down: a run of attempt n after a run
  *     of attempt n+1 means a committed RETRY was forgotten (a re-run after a kill repeats the
  *     same attempt, never an older one).
@@ -346,7 +348,7 @@ static int cmd_result(const char *path)
  */
 typedef struct Run {
     char step[256];
-    int attempt, count, last;
+    int attempt, count;
 } Run;
 
 typedef struct Log {
