@@ -21,7 +21,21 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-if [ -f tests/node/package.json ] && [ ! -d tests/node/node_modules ]; then
-  echo "installing npm packages for tests/node"
-  (cd tests/node && npm install --no-audit --no-fund --loglevel=error >/dev/null 2>&1 || npm install --no-audit --no-fund)
+# The npm packages: aws-lambda-ric compiles its native addon (curl + aws-lambda-cpp from the
+# tarballs it ships) at install time, which takes minutes on 2 cores. Install once per machine
+# into a cache keyed by the lock file, and link it into the tree.
+if [ -f tests/node/package.json ] && [ ! -e tests/node/node_modules ]; then
+  key=$(cat tests/node/package.json tests/node/package-lock.json 2>/dev/null | sha256sum | cut -c1-16)
+  cache=${DWF_NODE_CACHE:-/var/cache/dwf/node-$key}
+  if [ ! -f "$cache/.complete" ]; then
+    echo "installing npm packages for tests/node into $cache"
+    rm -rf "$cache.tmp" && mkdir -p "$cache.tmp"
+    cp tests/node/package.json "$cache.tmp/"
+    [ -f tests/node/package-lock.json ] && cp tests/node/package-lock.json "$cache.tmp/"
+    (cd "$cache.tmp" && { [ -f package-lock.json ] && npm ci --no-audit --no-fund --loglevel=error \
+                          || npm install --no-audit --no-fund --loglevel=error; })
+    touch "$cache.tmp/.complete"
+    rm -rf "$cache" && mv "$cache.tmp" "$cache"
+  fi
+  ln -s "$cache/node_modules" tests/node/node_modules
 fi
