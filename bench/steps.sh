@@ -20,7 +20,9 @@
 # read are included, about a millisecond against seconds. The result must be N and SUCCEEDED.
 # Around every timed run, bench/fsync_latency.c (built into $BUILD) measures 200 rounds of
 # "append one 4 KiB page + fdatasync" in the store's directory, and the figure compared is the
-# median over all those probes. The SDK side is bench/sdk_steps.mjs with the same N (real
+# median over all those probes. One more probe writes 16 pages (64 KiB) per fdatasync, about what
+# one step's commit appends to the WAL here (strace: ~32 pwrites of a frame header or a page per
+# fdatasync), to tell the cost of the bytes from the cost of the sync. The SDK side is bench/sdk_steps.mjs with the same N (real
 # timers; --sdk-skip-time adds a run with fake timers, the way "20 ms per step" was measured).
 #
 # stdout: one JSON line per run and probe, then {"bench":"dwf_steps","summary":true,...};
@@ -94,6 +96,8 @@ for r in $(seq "$RUNS"); do
   echo "{\"bench\":\"dwf_steps\",\"run\":$((r - 1)),\"steps\":$STEPS,\"wall_ms\":$wall,\"ms_per_step\":$(echo "$wall / $STEPS" | bc -l | xargs printf '%.3f'),\"cpu_user_s\":$user,\"cpu_system_s\":$sys,\"maxrss_kib\":$rss,\"loadavg\":\"$(cut -d' ' -f1-3 /proc/loadavg)\"}"
 done
 p=$(probe); echo "$p"; probes+=("$(echo "$p" | python3 -c 'import json,sys; print(json.load(sys.stdin)["median_us"])')")
+p16=$("$PROBE" "$W" --count 200 --pages 16) || die "fsync probe failed"
+echo "$p16"
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
 
 sdk_line=null sdk_skip_line=null
@@ -108,7 +112,7 @@ if [ "$SDK" = 1 ]; then
   fi
 fi
 
-WALLS="${walls[*]}" PROBES="${probes[*]}" STEPS=$STEPS LOAD0=$load0 LOAD1=$load1 SDK_LINE=$sdk_line \
+P16=$p16 WALLS="${walls[*]}" PROBES="${probes[*]}" STEPS=$STEPS LOAD0=$load0 LOAD1=$load1 SDK_LINE=$sdk_line \
 SDK_SKIP_LINE=$sdk_skip_line python3 - <<'PY'
 import json, os, statistics, sys
 walls = [float(x) for x in os.environ["WALLS"].split()]
@@ -121,6 +125,7 @@ sdk_skip = json.loads(os.environ["SDK_SKIP_LINE"])
 s = {"bench": "dwf_steps", "summary": True, "steps": n, "runs": len(walls),
      "median_ms_per_step": round(ms_step, 3), "fdatasync_median_ms": round(fsync_ms, 3),
      "fdatasync_probe_medians_ms": [round(p / 1000, 3) for p in probes],
+     "fdatasync_16_pages_median_ms": round(json.loads(os.environ["P16"])["median_us"] / 1000, 3),
      "step_over_fdatasync": round(ms_step / fsync_ms, 2), "target": 2.0,
      "met": ms_step / fsync_ms <= 2.0,
      "sdk_ms_per_step": sdk and sdk["median_ms_per_step"],
