@@ -270,7 +270,8 @@ ref_once() {
   DWF_FAULT_LOG=$T/log/$name.log DWF_FAULT_STORE=$store "$DWF" run "$src" --skip-time --name "$name" \
     --input "{\"orderId\":\"ORD-F\",\"trial\":\"$name\"}" --store "$store" "${extra[@]}" >"$T/out/$name" 2>&1
   t1=$(now_ms)
-  wc -l <"$T/out/$name" >"$T/out/$name.lines"
+  # progress and log lines only: the result printed at the end is no instant to aim at
+  grep -c '^  [A-Z]\|^{"requestId"' "$T/out/$name" >"$T/out/$name.lines"
   if [ "$wf" = approval ]; then
     st=$("$FC" state "$store")
     "$DWF" callback succeed "$(awk '{print $4}' <<<"$st")" --result "$CB_RESULT" --store "$store" >>"$T/out/$name" 2>&1
@@ -314,6 +315,7 @@ for kind in fx ex; do
     DMAX[$kind-$wf]=$((ms * 3 / 2 + 20))
     # output lines of an uninterrupted `dwf run`: the range of the aimed kills of ex trials
     LINES[$kind-$wf]=$(cat "$T/out/ref2-$kind-$wf.lines")
+    [ "${LINES[$kind-$wf]:-0}" -gt 0 ] 2>/dev/null || LINES[$kind-$wf]=1
     if [ $kind = fx ]; then
       for k in vg cc; do REF[$k-$wf]=$r1 DMAX[$k-$wf]=${DMAX[$kind-$wf]} LINES[$k-$wf]=${LINES[$kind-$wf]}; done
     fi
