@@ -10,7 +10,8 @@
 #                 `dwf run` first, then of the `dwf resume`s that follow.
 #   ex-<wf>-<i>   the examples themselves (examples/<wf>.dwf), 1-2 kills; results only.
 #   cc-<wf>-<i>   a variant's `dwf run` with 1-3 `dwf resume`s of the same execution started
-#                 beside it, nothing killed: one invocation at a time, no attempt runs twice.
+#                 beside it, nothing killed: one invocation at a time, no attempt runs twice;
+#                 approval's callback is answered while the invocation that made it runs.
 #   vg-<wf>       (only under make VALGRIND=1 check) a variant killed once, every `dwf resume`
 #                 after it under valgrind: the recovery path leaks nothing, reads nothing wrong.
 # A trial: start `dwf run --skip-time --name <trial>` (approval with --detach) under a SIGKILL
