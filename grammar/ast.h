@@ -75,6 +75,7 @@ struct AstNode {
     AstKind kind;
     SrcLoc loc;
     AstNode *next; /* next element of the list this node is in */
+    AstNode *tail; /* parser only: on a list's first node, its last node (O(1) append) */
 
     union {
         /* AST_BOOL */

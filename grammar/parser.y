@@ -813,13 +813,25 @@ key:
 
 %%
 
+/* Lists grow left-recursively one item at a time; the head remembers its last node so a
+ * workflow of N statements parses in O(N), not O(N^2). Only the accumulating head's `tail` is
+ * trusted: an item (possibly a chain) is walked, since nodes get re-linked elsewhere. */
+static AstNode *chain_end(AstNode *n)
+{
+    while (n->next) n = n->next;
+    return n;
+}
+
 static AstNode *append(AstNode *list, AstNode *item)
 {
     if (!item) return list;
-    if (!list) return item;
-    AstNode *t = list;
-    while (t->next) t = t->next;
-    t->next = item;
+    if (!list) {
+        item->tail = chain_end(item);
+        return item;
+    }
+    AstNode *end = list->tail ? list->tail : chain_end(list);
+    end->next = item;
+    list->tail = chain_end(item);
     return list;
 }
 

@@ -29,6 +29,51 @@
 #include "diag.h"
 #include "sema.h"
 
+/* An open-addressing index from a name to the newest entry holding it. Scopes and the set of C
+ * names stay plain lists while small; past INDEX_MIN entries lookups go through the index, so a
+ * workflow of N names checks in O(N) rather than O(N^2). Tables live in the arena. */
+#define INDEX_MIN 16
+typedef struct NameIndex {
+    const char **keys;
+    void **vals;
+    size_t cap, n;
+} NameIndex;
+
+static size_t name_hash(const char *k)
+{
+    size_t h = 1469598103934665603u; /* FNV-1a */
+    for (; *k; k++) h = (h ^ (unsigned char)*k) * 1099511628211u;
+    return h;
+}
+
+static void *index_get(const NameIndex *x, const char *k)
+{
+    if (!x->cap) return NULL;
+    for (size_t i = name_hash(k) & (x->cap - 1);; i = (i + 1) & (x->cap - 1)) {
+        if (!x->keys[i]) return NULL;
+        if (strcmp(x->keys[i], k) == 0) return x->vals[i];
+    }
+}
+
+/* Insert or replace (the newest entry for a name wins, as in the lists). */
+static void index_put(Arena *a, NameIndex *x, const char *k, void *v)
+{
+    if ((x->n + 1) * 2 > x->cap) {
+        NameIndex y = {0};
+        y.cap = x->cap ? x->cap * 2 : 64;
+        y.keys = arena_alloc(a, y.cap * sizeof *y.keys);
+        y.vals = arena_alloc(a, y.cap * sizeof *y.vals);
+        for (size_t i = 0; i < x->cap; i++)
+            if (x->keys[i]) index_put(a, &y, x->keys[i], x->vals[i]);
+        *x = y;
+    }
+    size_t i = name_hash(k) & (x->cap - 1);
+    while (x->keys[i] && strcmp(x->keys[i], k) != 0) i = (i + 1) & (x->cap - 1);
+    if (!x->keys[i]) x->n++;
+    x->keys[i] = k;
+    x->vals[i] = v;
+}
+
 typedef struct Binding {
     const char *name;
     Symbol *sym;
@@ -48,6 +93,7 @@ typedef struct Decl {
 typedef struct Scope {
     struct Scope *up;
     Binding *names;
+    NameIndex index; /* names by name, once the scope holds many (a long workflow body) */
 } Scope;
 
 /* What kind of once-per-attempt code we are in, for messages. */
@@ -59,6 +105,7 @@ typedef struct Sema {
     Arena *a;
     Scope *scope;
     Symbol *syms, *syms_tail;
+    NameIndex cnames; /* every Symbol.cname, for unique C names */
     Ctx ctx;
     int step_id, next_step_id;   /* current step body (0 = durable code) */
     int frame, next_frame;
@@ -159,19 +206,27 @@ static void pop_scope(Sema *s)
     s->scope = s->scope->up;
 }
 
+/* The newest binding of `name` in one scope. */
+static Binding *scope_find(const Scope *sc, const char *name)
+{
+    if (sc->index.cap) return index_get(&sc->index, name);
+    for (Binding *b = sc->names; b; b = b->next)
+        if (strcmp(b->name, name) == 0) return b;
+    return NULL;
+}
+
 static Binding *lookup(Sema *s, const char *name)
 {
-    for (Scope *sc = s->scope; sc; sc = sc->up)
-        for (Binding *b = sc->names; b; b = b->next)
-            if (strcmp(b->name, name) == 0) return b;
+    for (Scope *sc = s->scope; sc; sc = sc->up) {
+        Binding *b = scope_find(sc, name);
+        if (b) return b;
+    }
     return NULL;
 }
 
 static int cname_taken(Sema *s, const char *cname)
 {
-    for (Symbol *y = s->syms; y; y = y->next)
-        if (strcmp(y->cname, cname) == 0) return 1;
-    return 0;
+    return index_get(&s->cnames, cname) != NULL;
 }
 
 /* A new variable in the current scope, with a C name unique in the workflow. */
@@ -181,12 +236,11 @@ static Symbol *declare(Sema *s, const char *name, SrcLoc loc, AstNode *decl)
     if (decl && decl->bind_loc.first_line > 0 && decl->kind != AST_MAP && decl->kind != AST_TRY &&
         decl->kind != AST_WAIT_CALLBACK && decl->kind != AST_POLL && decl->kind != AST_FOR)
         at = decl->bind_loc;
-    for (Binding *b = s->scope->names; b; b = b->next)
-        if (strcmp(b->name, name) == 0) {
-            diag_error(s->d, at, "redefinition of '%s'", name);
-            diag_note(s->d, b->sym->loc, "'%s' was first defined here", name);
-            break;
-        }
+    Binding *prev = scope_find(s->scope, name);
+    if (prev) {
+        diag_error(s->d, at, "redefinition of '%s'", name);
+        diag_note(s->d, prev->sym->loc, "'%s' was first defined here", name);
+    }
     Symbol *y = arena_alloc(s->a, sizeof *y);
     y->name = name;
     y->loc = loc;
@@ -199,6 +253,7 @@ static Symbol *declare(Sema *s, const char *name, SrcLoc loc, AstNode *decl)
     const char *cname = arena_printf(s->a, "u_%s", name);
     for (int n = 2; cname_taken(s, cname); n++) cname = arena_printf(s->a, "u_%s_%d", name, n);
     y->cname = cname;
+    index_put(s->a, &s->cnames, cname, y);
     if (s->syms_tail) s->syms_tail->next = y;
     else s->syms = y;
     s->syms_tail = y;
@@ -210,6 +265,19 @@ static Symbol *declare(Sema *s, const char *name, SrcLoc loc, AstNode *decl)
     b->step = s->step_id;
     b->next = s->scope->names;
     s->scope->names = b;
+    Scope *sc = s->scope;
+    if (sc->index.cap) {
+        index_put(s->a, &sc->index, name, b);
+    } else {
+        size_t count = 0;
+        for (Binding *x = sc->names; x; x = x->next) count++;
+        if (count > INDEX_MIN) /* build the index: oldest first, so the newest wins */
+            for (size_t k = count; k > 0; k--) {
+                Binding *x = sc->names;
+                for (size_t j = 1; j < k; j++) x = x->next;
+                index_put(s->a, &sc->index, x->name, x);
+            }
+    }
     return y;
 }
 
