@@ -35,7 +35,7 @@
 # seed and its name, so `FAULT_SEED=S FAULT_ONLY=fx-order-7 bash tests/fault/run.sh` replays
 # one trial's draws (kill delays, kill or not, when the callback is answered). The instant a
 # delay lands on still depends on the machine's speed.
-#   FAULT_TRIALS=N  fx trials per workflow (default 25: 100 fx trials, 124 in all; 8 in
+#   FAULT_TRIALS=N  fx trials per workflow (default 30: 120 fx trials, 144 in all; 8 in
 #                   instrumented builds, where the 100-trial check is not made)
 #   FAULT_JOBS=N    trials run at once (default 4)
 #   FAULT_KEEP=1    keep the stores, logs and outputs (the directory is printed at the end)
@@ -58,7 +58,7 @@ trap cleanup EXIT
 SEED=${FAULT_SEED:-$(( $(date +%s%N) / 1000 % 1000000000 ))}
 # Instrumented builds (make SANITIZE=... / VALGRIND=1 check) are several times slower: fewer
 # trials there; the plain build's run is the one that must reach 100 trials and 100 kills.
-if [ -n "${SANITIZE:-}${DWF_VALGRIND:-}" ]; then TRIALS=${FAULT_TRIALS:-8}; else TRIALS=${FAULT_TRIALS:-25}; fi
+if [ -n "${SANITIZE:-}${DWF_VALGRIND:-}" ]; then TRIALS=${FAULT_TRIALS:-8}; else TRIALS=${FAULT_TRIALS:-30}; fi
 FULL=; [ -z "${FAULT_TRIALS:-}${SANITIZE:-}${DWF_VALGRIND:-}" ] && FULL=1
 JOBS=${FAULT_JOBS:-4}
 ONLY=${FAULT_ONLY:-}
