@@ -207,7 +207,7 @@ static const char *jstr(const cJSON *o, const char *k)
 
 static void print_json(const cJSON *j)
 {
-    char *t = cJSON_Print(j);
+    char *t = dwf_json_text(j, 2); /* as JSON.stringify(v, null, 2): exact numbers */
     if (t) puts(t);
     else fprintf(stderr, "dwf: out of memory\n");
     free(t);

@@ -312,6 +312,10 @@ typedef struct dwf_invoke_opts {
 cJSON *dwf_run_invocation(const dwf_workflow *wf, const cJSON *event, dwf_transport *t,
                           const dwf_invoke_opts *opts, dwf_error *err);
 
+/* JSON text of a value exactly as JavaScript's JSON.stringify(v, null, indent) writes it
+ * (indent 0 = compact). Returns malloc'd text; caller frees. NULL when out of memory. */
+char *dwf_json_text(const cJSON *v, int indent);
+
 /* Operation Ids: the first 16 hex chars of MD5(step_id) into out[17]. */
 void dwf_hash_id(const char *step_id, char out[17]);
 

@@ -1337,3 +1337,8 @@ dwf_val *dwf_call(dwf_ctx *c, const char *fname, dwf_cfunc fn, int argc, dwf_val
     if (!r) return dwf_null(c);
     return dwf__own(c, r);
 }
+
+char *dwf_json_text(const cJSON *v, int indent)
+{
+    return indent > 0 ? dwf__to_json_indent(v, indent) : dwf__to_json(v);
+}
