@@ -1134,7 +1134,9 @@ static void test_parallel_threads(void)
     /* The branches ran on threads at the same time: each started before any other ended.
      * (Wall time depends on the machine's load; on 2 idle cores it is about 0.7 s.) */
     double first_end = fmin(branch_end[0], fmin(branch_end[1], branch_end[2]));
-    TT_ASSERT(branch_start[0] < first_end && branch_start[1] < first_end && branch_start[2] < first_end);
+    /* valgrind runs one thread at a time, so overlap is only asserted on real cores */
+    if (!getenv("DWF_VALGRIND"))
+        TT_ASSERT(branch_start[0] < first_end && branch_start[1] < first_end && branch_start[2] < first_end);
     /* START order as the SDK's: the Parallel, then every branch, then the steps inside */
     const char *order[] = {"1", "1-1", "1-2", "1-3"};
     for (int i = 0; i < 4; i++) {
