@@ -230,7 +230,7 @@ static void lock(dwf_service *s)
     dwf_error ignored;
     sqlite3_stmt *q = dwf__sql_prepare(s->st, &ignored, "SELECT value FROM meta WHERE key='clock_offset_ms'", "");
     if (q && dwf__sql_step(s->st, q, &ignored) == 1) s->offset_ms = sqlite3_column_double(q, 0);
-    sqlite3_finalize(q);
+    dwf__sql_done(s->st, q);
 }
 
 static void unlock(dwf_service *s) { pthread_mutex_unlock(&s->mu); }
@@ -340,7 +340,7 @@ static int op_load(dwf_service *s, const dwf__exec *e, const char *id, cJSON **o
     } else if (r == 0) {
         r = 1;
     }
-    sqlite3_finalize(q);
+    dwf__sql_done(s->st, q);
     return r;
 }
 
@@ -448,7 +448,7 @@ static int token_ok(dwf_service *s, const dwf__exec *e, const char *token, int l
     if (!q) return -1;
     int r = dwf__sql_step(s->st, q, err);
     if (r == 1) r = live_only ? sqlite3_column_int(q, 0) == 1 : 1;
-    sqlite3_finalize(q);
+    dwf__sql_done(s->st, q);
     return r;
 }
 
@@ -601,7 +601,7 @@ static int function_load(dwf_service *s, const char *name, cJSON **out, dwf_erro
     } else if (r == 0) {
         r = 1;
     }
-    sqlite3_finalize(q);
+    dwf__sql_done(s->st, q);
     return r;
 }
 
@@ -763,7 +763,7 @@ static int ops_page(dwf_service *s, const dwf__exec *e, long long after, int lim
         *last = sqlite3_column_int64(q, 1);
         n++;
     }
-    sqlite3_finalize(q);
+    dwf__sql_done(s->st, q);
     return r < 0 ? -1 : 0;
 }
 
@@ -783,7 +783,7 @@ static int ops_changed(dwf_service *s, const dwf__exec *e, long long since, cJSO
             break;
         }
     }
-    sqlite3_finalize(q);
+    dwf__sql_done(s->st, q);
     return r < 0 ? -1 : 0;
 }
 
@@ -936,7 +936,7 @@ static int pending_count(dwf_service *s, const dwf__exec *e, int *n, dwf_error *
     if (!q) return -1;
     int r = dwf__sql_step(s->st, q, err);
     if (r == 1) *n = sqlite3_column_int(q, 0);
-    sqlite3_finalize(q);
+    dwf__sql_done(s->st, q);
     return r < 0 ? -1 : 0;
 }
 
@@ -1336,7 +1336,7 @@ static int apply_update(dwf_service *s, dwf__exec *e, const cJSON *u, const char
             char child_arn[512] = "";
             if (dwf__sql_step(s->st, q, err) == 1)
                 snprintf(child_arn, sizeof child_arn, "%s", (const char *)sqlite3_column_text(q, 0));
-            sqlite3_finalize(q);
+            dwf__sql_done(s->st, q);
             if (child_arn[0]) {
                 dwf__exec *c = NULL;
                 cJSON *eo = error_object("ChainedInvokeCancelled", "The calling operation was cancelled.");
@@ -1598,7 +1598,7 @@ int dwf_service_fire_timers(dwf_service *s, const char *root_arn, int *fired, dw
                                           " WHERE t.due_ms<=?1 AND (?2 IS NULL OR x.root_arn=?2) LIMIT 1",
                                           "ds", dwf_service_now(s), root_arn);
     int any = peek ? dwf__sql_step(s->st, peek, err) : -1;
-    sqlite3_finalize(peek);
+    dwf__sql_done(s->st, peek);
     unlock(s);
     if (any <= 0) return any;
     for (;;) {
@@ -1611,7 +1611,7 @@ int dwf_service_fire_timers(dwf_service *s, const char *root_arn, int *fired, dw
         if (!q) return abort_tx(s);
         int r = dwf__sql_step(s->st, q, err);
         if (r <= 0) {
-            sqlite3_finalize(q);
+            dwf__sql_done(s->st, q);
             if (r < 0) return abort_tx(s);
             return commit_tx(s, err);
         }
@@ -1619,7 +1619,7 @@ int dwf_service_fire_timers(dwf_service *s, const char *root_arn, int *fired, dw
         snprintf(exec_id, sizeof exec_id, "%s", (const char *)sqlite3_column_text(q, 0));
         snprintf(op_id, sizeof op_id, "%s", (const char *)sqlite3_column_text(q, 1));
         snprintf(kind, sizeof kind, "%s", (const char *)sqlite3_column_text(q, 2));
-        sqlite3_finalize(q);
+        dwf__sql_done(s->st, q);
         dwf__exec *e = NULL;
         if (dwf__exec_load(s->st, exec_id, &e, err) != 0) {
             /* An orphan timer: drop it. */
@@ -1670,7 +1670,7 @@ static int callback_find(dwf_service *s, const char *cbid, dwf__exec **e, cJSON 
     if (!q) return -1;
     int r = dwf__sql_step(s->st, q, err);
     if (r <= 0) {
-        sqlite3_finalize(q);
+        dwf__sql_done(s->st, q);
         return r < 0 ? -1 : fail(err, RNFE, "Callback not found: no execution in this store created it.");
     }
     char exec_id[64], op_id[80], state[16];
@@ -1678,7 +1678,7 @@ static int callback_find(dwf_service *s, const char *cbid, dwf__exec **e, cJSON 
     snprintf(op_id, sizeof op_id, "%s", (const char *)sqlite3_column_text(q, 1));
     snprintf(state, sizeof state, "%s", (const char *)sqlite3_column_text(q, 2));
     *hb = sqlite3_column_double(q, 3);
-    sqlite3_finalize(q);
+    dwf__sql_done(s->st, q);
     if (strcmp(state, "OPEN") != 0)
         return fail(err, "CallbackTimeoutException",
                     "The callback has already completed, timed out or its execution has closed (%s).", state);
@@ -1962,7 +1962,7 @@ int dwf_service_get_history(dwf_service *s, const char *arn, int include_data, i
         last = sqlite3_column_int64(q, 1);
         n++;
     }
-    sqlite3_finalize(q);
+    dwf__sql_done(s->st, q);
     if (r > 0) r = 0;
 done:
     dwf__exec_free(e);
@@ -2004,7 +2004,7 @@ int dwf_service_list_executions(dwf_service *s, const cJSON *query, cJSON **out,
     while (r == 0 && (r = dwf__sql_step(s->st, q, err)) == 1) {
         r = cJSON_AddItemToArray(ids, cJSON_CreateString((const char *)sqlite3_column_text(q, 0))) ? 0 : oom(err);
     }
-    sqlite3_finalize(q);
+    dwf__sql_done(s->st, q);
     long long idx = 0;
     int n = 0;
     for (cJSON *id = ids ? ids->child : NULL; r == 0 && id; id = id->next) {
@@ -2094,7 +2094,7 @@ int dwf_service_runnable(dwf_service *s, const char *root_arn, double stale_ms, 
     int r = !q ? -1 : !arr ? oom(err) : 0;
     while (r == 0 && (r = dwf__sql_step(s->st, q, err)) == 1)
         r = cJSON_AddItemToArray(arr, cJSON_CreateString((const char *)sqlite3_column_text(q, 0))) ? 0 : oom(err);
-    sqlite3_finalize(q);
+    dwf__sql_done(s->st, q);
     /* Open invocations not stale yet, but whose process on this machine has died (kill -9 of
      * an engine): lost now, not in stale_ms. */
     q = r == 0 ? dwf__sql_prepare(s->st, err,
@@ -2110,7 +2110,7 @@ int dwf_service_runnable(dwf_service *s, const char *root_arn, double stale_ms, 
             !cJSON_AddItemToArray(arr, cJSON_CreateString((const char *)sqlite3_column_text(q, 0))))
             r = oom(err);
     }
-    sqlite3_finalize(q);
+    dwf__sql_done(s->st, q);
     unlock(s);
     if (r != 0) {
         cJSON_Delete(arr);
@@ -2134,7 +2134,7 @@ int dwf_service_next_due(dwf_service *s, const char *root_arn, int include_deadl
                                        "si", root_arn, (long long)include_deadlines);
     int r = q ? dwf__sql_step(s->st, q, err) : -1;
     if (r == 1 && sqlite3_column_type(q, 0) != SQLITE_NULL) *due_ms = sqlite3_column_double(q, 0);
-    sqlite3_finalize(q);
+    dwf__sql_done(s->st, q);
     unlock(s);
     return r < 0 ? -1 : 0;
 }
@@ -2165,7 +2165,7 @@ int dwf_service_open_callbacks(dwf_service *s, const char *root_arn, cJSON **out
             r = 0;
         }
     }
-    sqlite3_finalize(q);
+    dwf__sql_done(s->st, q);
     unlock(s);
     if (r != 0) {
         cJSON_Delete(arr);
@@ -2184,7 +2184,7 @@ int dwf_service_purge_expired(dwf_service *s, int *deleted, dwf_error *err)
     /* Look first without a write lock: a store another process is writing can still be read. */
     sqlite3_stmt *q = dwf__sql_prepare(s->st, err, sel, "d", now);
     int r = q ? dwf__sql_step(s->st, q, err) : -1;
-    sqlite3_finalize(q);
+    dwf__sql_done(s->st, q);
     if (r <= 0) {
         unlock(s);
         return r;
@@ -2195,7 +2195,7 @@ int dwf_service_purge_expired(dwf_service *s, int *deleted, dwf_error *err)
     r = !q ? -1 : !ids ? oom(err) : 0;
     while (r == 0 && (r = dwf__sql_step(s->st, q, err)) == 1)
         r = cJSON_AddItemToArray(ids, cJSON_CreateString((const char *)sqlite3_column_text(q, 0))) ? 0 : oom(err);
-    sqlite3_finalize(q);
+    dwf__sql_done(s->st, q);
     for (cJSON *id = ids ? ids->child : NULL; r == 0 && id; id = id->next) {
         r = dwf__exec_delete(s->st, id->valuestring, err);
         if (r == 0 && deleted) (*deleted)++;

@@ -42,6 +42,8 @@ void dwf__store_rollback(dwf__store *st);
  * 's' const char * (NULL binds NULL), 'i' long long, 'd' double. Returns the statement
  * (caller finalizes) or NULL with err filled. */
 sqlite3_stmt *dwf__sql_prepare(dwf__store *st, dwf_error *err, const char *sql, const char *types, ...);
+/* Give back a statement from dwf__sql_prepare (reset for reuse, or finalized). */
+void dwf__sql_done(dwf__store *st, sqlite3_stmt *q);
 /* Step: 1 = a row, 0 = done, -1 = error (err filled). */
 int dwf__sql_step(dwf__store *st, sqlite3_stmt *q, dwf_error *err);
 /* Prepare, bind, run to completion, finalize. Returns 0 or -1. */

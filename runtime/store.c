@@ -12,6 +12,7 @@
 #include "service_store.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,9 +20,20 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* Prepared statements are kept for reuse: compiling the same SQL on every call was 43% of a
+ * checkpoint's CPU (bench/RESULTS.md). Entries are keyed by the SQL text; one in use by a
+ * caller is `busy` and a second concurrent user of the same text gets a private statement. */
+#define STMT_CACHE 96
 struct dwf__store {
     sqlite3 *db;
     char path[PATH_MAX];
+    pthread_mutex_t mu;
+    int ncache;
+    struct {
+        char *sql;
+        sqlite3_stmt *q;
+        int busy;
+    } cache[STMT_CACHE];
 };
 
 #define SCHEMA_VERSION 3
@@ -127,6 +139,7 @@ int dwf__store_open(const char *path, int busy_ms, dwf__store **out, dwf_error *
 {
     *out = NULL;
     dwf__store *st = calloc(1, sizeof *st);
+    if (st) pthread_mutex_init(&st->mu, NULL);
     if (!st) {
         set_err(err, "ServiceException", "out of memory");
         return -1;
@@ -201,8 +214,59 @@ fail:
 void dwf__store_close(dwf__store *st)
 {
     if (!st) return;
+    for (int i = 0; i < st->ncache; i++) {
+        sqlite3_finalize(st->cache[i].q);
+        free(st->cache[i].sql);
+    }
     sqlite3_close(st->db);
+    pthread_mutex_destroy(&st->mu);
     free(st);
+}
+
+void dwf__sql_done(dwf__store *st, sqlite3_stmt *q)
+{
+    if (!q) return;
+    pthread_mutex_lock(&st->mu);
+    for (int i = 0; i < st->ncache; i++)
+        if (st->cache[i].q == q) {
+            sqlite3_reset(q);
+            sqlite3_clear_bindings(q);
+            st->cache[i].busy = 0;
+            pthread_mutex_unlock(&st->mu);
+            return;
+        }
+    pthread_mutex_unlock(&st->mu);
+    sqlite3_finalize(q);
+}
+
+/* A statement for `sql`: a free cached one, else a new one (cached while there is room). */
+static int stmt_get(dwf__store *st, const char *sql, sqlite3_stmt **out)
+{
+    pthread_mutex_lock(&st->mu);
+    for (int i = 0; i < st->ncache; i++)
+        if (!st->cache[i].busy && strcmp(st->cache[i].sql, sql) == 0) {
+            st->cache[i].busy = 1;
+            *out = st->cache[i].q;
+            pthread_mutex_unlock(&st->mu);
+            return SQLITE_OK;
+        }
+    pthread_mutex_unlock(&st->mu);
+    sqlite3_stmt *q = NULL;
+    int rc = sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &q, NULL);
+    if (rc != SQLITE_OK) return rc;
+    char *copy = strdup(sql);
+    pthread_mutex_lock(&st->mu);
+    if (copy && st->ncache < STMT_CACHE) {
+        st->cache[st->ncache].sql = copy;
+        st->cache[st->ncache].q = q;
+        st->cache[st->ncache].busy = 1;
+        st->ncache++;
+        copy = NULL;
+    }
+    pthread_mutex_unlock(&st->mu);
+    free(copy);
+    *out = q;
+    return SQLITE_OK;
 }
 
 sqlite3 *dwf__store_db(dwf__store *st) { return st->db; }
@@ -231,7 +295,7 @@ void dwf__store_rollback(dwf__store *st)
 static sqlite3_stmt *prepare_v(dwf__store *st, dwf_error *err, const char *sql, const char *types, va_list ap)
 {
     sqlite3_stmt *q = NULL;
-    int rc = sqlite3_prepare_v2(st->db, sql, -1, &q, NULL);
+    int rc = stmt_get(st, sql, &q);
     if (rc != SQLITE_OK) {
         dwf__store_fail(st, rc, err);
         return NULL;
@@ -249,7 +313,7 @@ static sqlite3_stmt *prepare_v(dwf__store *st, dwf_error *err, const char *sql, 
         }
         if (rc != SQLITE_OK) {
             dwf__store_fail(st, rc, err);
-            sqlite3_finalize(q);
+            dwf__sql_done(st, q);
             return NULL;
         }
     }
@@ -282,7 +346,7 @@ int dwf__sql_exec(dwf__store *st, dwf_error *err, const char *sql, const char *t
     if (!q) return -1;
     int r;
     while ((r = dwf__sql_step(st, q, err)) == 1) {}
-    sqlite3_finalize(q);
+    dwf__sql_done(st, q);
     return r < 0 ? -1 : 0;
 }
 
@@ -359,7 +423,7 @@ static int exec_load_q(dwf__store *st, sqlite3_stmt *q, dwf__exec **out, dwf_err
     int r = dwf__sql_step(st, q, err);
     if (r == 1) r = exec_from_row(q, out, err);
     else if (r == 0) r = 1;
-    sqlite3_finalize(q);
+    dwf__sql_done(st, q);
     return r;
 }
 
