@@ -36,7 +36,9 @@ struct dwf__store {
     } cache[STMT_CACHE];
 };
 
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
+
+#define TOKENS_LIVE "CREATE INDEX IF NOT EXISTS tokens_live ON tokens(exec_id) WHERE live=1;"
 
 static const char *const schema_sql =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
@@ -66,17 +68,24 @@ static const char *const schema_sql =
     "CREATE TABLE IF NOT EXISTS tokens(token TEXT PRIMARY KEY, exec_id TEXT NOT NULL,"
     "  issued_ms REAL, live INTEGER NOT NULL);"
     "CREATE INDEX IF NOT EXISTS tokens_exec ON tokens(exec_id);"
-    "PRAGMA user_version=3;";
+    TOKENS_LIVE
+    "PRAGMA user_version=4;";
 
-/* Older stores gain the columns later versions added: the owner (2) and the request id (3)
- * of the open invocation. */
+/* Older stores gain what later versions added: the owner (2) and the request id (3) of the
+ * open invocation, and (4) an index of live tokens, without which retiring the live token
+ * scanned every token the execution ever had (a run was quadratic in its steps). */
 static const char *const upgrade_1 =
     "ALTER TABLE executions ADD COLUMN inv_owner TEXT;"
     "ALTER TABLE executions ADD COLUMN inv_request TEXT;"
-    "PRAGMA user_version=3;";
+    TOKENS_LIVE
+    "PRAGMA user_version=4;";
 static const char *const upgrade_2 =
     "ALTER TABLE executions ADD COLUMN inv_request TEXT;"
-    "PRAGMA user_version=3;";
+    TOKENS_LIVE
+    "PRAGMA user_version=4;";
+static const char *const upgrade_3 =
+    TOKENS_LIVE
+    "PRAGMA user_version=4;";
 
 static void set_err(dwf_error *err, const char *type, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -192,7 +201,7 @@ int dwf__store_open(const char *path, int busy_ms, dwf__store **out, dwf_error *
             if (rc == SQLITE_OK) version = sqlite3_column_int(q, 0);
             sqlite3_finalize(q);
         }
-        const char *sql = version == 0 ? schema_sql : version == 1 ? upgrade_1 : version == 2 ? upgrade_2 : "";
+        const char *sql = version == 0 ? schema_sql : version == 1 ? upgrade_1 : version == 2 ? upgrade_2 : version == 3 ? upgrade_3 : "";
         if (rc != SQLITE_OK || (rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL)) != SQLITE_OK) {
             sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
             goto fail;
