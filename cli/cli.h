@@ -3,7 +3,8 @@
  * arguments to one cmd_* function; each lives in the file that owns that part of the product:
  *   cmd_compile.c  check, compile          (front end + code generation)
  *   cmd_engine.c   run, executions, history, callback, stop, resume, worker (embedded engine)
- *   cmd_deploy.c   build, serve            (Lambda zip and the local emulator)
+ *   cmd_deploy.c   build                   (the Lambda zip)
+ *   cmd_serve.c    serve                   (the local Lambda emulator)
  * Exit codes: 0 success, 1 errors in the input or a failed execution, 2 usage errors.
  */
 #ifndef DWF_CLI_H

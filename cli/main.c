@@ -13,28 +13,6 @@
 #include "cli.h"
 #include "dwf.h"
 
-/* Until every part of the product has landed, a command whose file is missing from the build
- * says so instead of failing the link: each cmd_* file overrides these weak definitions. */
-#define MISSING_COMMAND(name)                                                                  \
-    __attribute__((weak)) int cmd_##name(int argc, char **argv)                                \
-    {                                                                                          \
-        (void)argc;                                                                            \
-        fprintf(stderr, "dwf: '%s' is not available in this build\n", argv[0]);               \
-        return EXIT_USAGE;                                                                     \
-    }                                                                                          \
-    __attribute__((weak)) const char *const usage_##name = "usage: dwf " #name " (not available in this build)\n";
-MISSING_COMMAND(check)
-MISSING_COMMAND(compile)
-MISSING_COMMAND(run)
-MISSING_COMMAND(executions)
-MISSING_COMMAND(history)
-MISSING_COMMAND(callback)
-MISSING_COMMAND(stop)
-MISSING_COMMAND(resume)
-MISSING_COMMAND(worker)
-MISSING_COMMAND(build)
-MISSING_COMMAND(serve)
-
 static const CliCommand commands[] = {
     {"check", cmd_check, "check .dwf files and report problems", NULL},
     {"compile", cmd_compile, "compile a .dwf file to C and its deploy files", NULL},
