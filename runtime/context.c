@@ -236,6 +236,7 @@ const char *dwf__request_id(dwf_ctx *c)
     return c && c->inv->opts ? c->inv->opts->request_id : NULL;
 }
 int dwf__line(dwf_ctx *c) { return c ? c->line : 0; }
+dwf__cursor *dwf__item_cursor(dwf_ctx *c) { return c ? &c->item_cursor : NULL; }
 const char *dwf__source(dwf_ctx *c) { return c && c->inv->wf ? c->inv->wf->source : NULL; }
 dwf_val *dwf__input(dwf_ctx *c) { return c ? c->inv->input : NULL; }
 const char *dwf__callback_id(dwf_ctx *c)

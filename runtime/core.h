@@ -140,6 +140,7 @@ struct dwf_ctx {
     void *frame;       /* this context's frame (saga: what compensations copy) */
     cJSON *error;      /* pending error, pool-owned */
     int line, col;
+    dwf__cursor item_cursor; /* dwf_item's place in the array a `for` walks */
     /* step-body contexts only */
     int in_step;
     int attempt;

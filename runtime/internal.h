@@ -37,6 +37,16 @@ int dwf__line(dwf_ctx *c);
 const char *dwf__source(dwf_ctx *c);
 /* The execution input (parsed InputPayload of the EXECUTION op; {} when absent). */
 dwf_val *dwf__input(dwf_ctx *c);
+/* Where dwf_item last was in an array, so a `for` over n items walks the cJSON list once
+ * (O(n)) instead of from its head for every item (O(n^2)). Per context, so per thread; arrays
+ * are pool-owned and live until the invocation ends, so the remembered node stays valid. */
+typedef struct dwf__cursor {
+    const cJSON *array;
+    int index;
+    cJSON *node;
+} dwf__cursor;
+dwf__cursor *dwf__item_cursor(dwf_ctx *c);
+
 /* Inside a waitForCallback submitter: the callback id, else NULL. */
 const char *dwf__callback_id(dwf_ctx *c);
 /* Nonzero if the host asked for no step log lines (dwf_invoke_opts.quiet: `dwf run --quiet`).

@@ -192,6 +192,9 @@ int dwf__store_open(const char *path, int busy_ms, dwf__store **out, dwf_error *
     if (!is_wal && (rc = sqlite3_exec(st->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL)) != SQLITE_OK)
         goto fail;
     if ((rc = sqlite3_exec(st->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL)) != SQLITE_OK) goto fail;
+    /* A 512 KiB page cache instead of SQLite's 2 MiB: a checkpoint touches a few dozen pages,
+     * the OS caches the file anyway, and the embedded engine's peak RSS has a 16 MiB budget. */
+    if ((rc = sqlite3_exec(st->db, "PRAGMA cache_size=-512", NULL, NULL, NULL)) != SQLITE_OK) goto fail;
     if (version < SCHEMA_VERSION) {
         if ((rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) != SQLITE_OK) goto fail;
         /* Another process may have created or upgraded it while we waited for the lock. */

@@ -1312,10 +1312,26 @@ int dwf_len(dwf_val *v)
     return 0;
 }
 
+/* The i-th child of an array or object; a `for` asks for 0, 1, 2, ... so continue from where
+ * the previous call stopped instead of walking from the head (cJSON lists are linked). */
+static cJSON *nth_child(dwf_ctx *c, dwf_val *v, int i)
+{
+    dwf__cursor *cur = dwf__item_cursor(c);
+    cJSON *item;
+    if (cur && cur->array == v && cur->node && i == cur->index + 1) item = cur->node->next;
+    else if (cur && cur->array == v && cur->node && i == cur->index) item = cur->node;
+    else item = cJSON_GetArrayItem(v, i);
+    if (cur) {
+        cur->array = item ? v : NULL;
+        cur->index = i;
+        cur->node = item;
+    }
+    return item;
+}
+
 dwf_val *dwf_item(dwf_ctx *c, dwf_val *v, int i)
 {
-    cJSON *item = v && i >= 0 && (cJSON_IsArray(v) || cJSON_IsObject(v)) ? cJSON_GetArrayItem(v, i)
-                                                                         : NULL;
+    cJSON *item = v && i >= 0 && (cJSON_IsArray(v) || cJSON_IsObject(v)) ? nth_child(c, v, i) : NULL;
     if (!item) return dwf_null(c);
     if (cJSON_IsObject(v)) return dwf__own(c, cJSON_CreateString(item->string ? item->string : ""));
     return item;
