@@ -1004,6 +1004,16 @@ static void cg_step(Fn *fn, const AstNode *n)
     cg_buf_free(&target);
 }
 
+/* A function prologue line binding a parameter (item, index, poll state) to its variable. */
+static void bind_param(Fn *f, const Symbol *sym, const char *param, CgBuf *pro)
+{
+    if (!sym) return;
+    CgBuf v = {0};
+    var_ref(f, sym, &v);
+    cg_buf_printf(pro, "    %s = %s;\n", v.s, param);
+    cg_buf_free(&v);
+}
+
 static void cg_poll(Fn *fn, const AstNode *n)
 {
     Gen *g = fn->g;
@@ -1018,12 +1028,7 @@ static void cg_poll(Fn *fn, const AstNode *n)
         fn_begin(&cf, g, SIG_ITEM);
         fn_name(g, K_POLL_CHECK, check, sizeof check);
         CgBuf pro = {0};
-        if (n->u.poll.state_sym) {
-            CgBuf v = {0};
-            var_ref(&cf, n->u.poll.state_sym, &v);
-            cg_buf_printf(&pro, "    %s = item;\n", v.s);
-            cg_buf_free(&v);
-        }
+        bind_param(&cf, n->u.poll.state_sym, "item", &pro);
         cg_buf_puts(&pro, "    *out = item;\n");
         cg_stmts(&cf, n->u.poll.body);
         cg_buf_printf(&cw, "check of %s", what.s);
@@ -1147,18 +1152,8 @@ static void cg_map(Fn *fn, const AstNode *n)
         fn_begin(&mf, g, SIG_ITEM);
         fn_name(g, K_MAP_ITEM, body, sizeof body);
         CgBuf pro = {0};
-        if (n->u.batch.item_sym) {
-            CgBuf v = {0};
-            var_ref(&mf, n->u.batch.item_sym, &v);
-            cg_buf_printf(&pro, "    %s = item;\n", v.s);
-            cg_buf_free(&v);
-        }
-        if (n->u.batch.index_sym) {
-            CgBuf v = {0};
-            var_ref(&mf, n->u.batch.index_sym, &v);
-            cg_buf_printf(&pro, "    %s = index;\n", v.s);
-            cg_buf_free(&v);
-        }
+        bind_param(&mf, n->u.batch.item_sym, "item", &pro);
+        bind_param(&mf, n->u.batch.index_sym, "index", &pro);
         cg_stmts(&mf, n->u.batch.body);
         cg_buf_printf(&w2, "item of %s", what.s);
         fn_end(&mf, body, n, w2.s, &pro, falls_off(n->u.batch.body));
