@@ -304,6 +304,12 @@ int cmd_build(int argc, char **argv)
 
     Paths rt;
     if (find_runtime(&rt) != 0) return EXIT_INPUT;
+    /* libzip is dlopen'd, not linked: check it before compiling or writing anything. */
+    char lerr[1024];
+    if (pkg_load_zip(lerr, sizeof lerr) != 0) {
+        fprintf(stderr, "dwf build: %s\n", lerr);
+        return EXIT_INPUT;
+    }
 
     int rc = EXIT_INPUT;
     Arena *arena = arena_new();

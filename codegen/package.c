@@ -16,6 +16,9 @@
  * are deflated at a fixed level and the Unix modes are written explicitly, so the same inputs
  * give a byte-identical zip. The zip is written beside the target and renamed over it, so a
  * failed build never leaves a half-written zip behind.
+ *
+ * libzip is not linked: it is dlopen'd through runtime/dlib.h the first time a zip is written
+ * (pkg_load_zip), so the other dwf commands never map it and the libraries it pulls in.
  */
 #include "package.h"
 
@@ -31,9 +34,9 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include <zip.h>
 
-#include "dwf.h" /* DWF_VERSION, for the bootstrap's header */
+#include "dlib.h" /* libzip, loaded on first use: only `dwf build` writes zips */
+#include "dwf.h"  /* DWF_VERSION, for the bootstrap's header */
 
 extern char **environ;
 
@@ -397,22 +400,25 @@ static int add_entry(zip_t *za, const Entry *e, time_t mtime, char *err, size_t 
 {
     zip_int64_t idx;
     if (S_ISDIR(e->mode)) {
-        idx = zip_dir_add(za, e->name, 0);
+        idx = dwf__zip.zip_dir_add(za, e->name, 0);
     } else {
-        zip_source_t *src = e->file ? zip_source_file(za, e->file, 0, -1)
-                                    : zip_source_buffer(za, e->data, e->len, 0);
-        if (!src) return fail(err, errlen, "%s: %s", e->file ? e->file : e->name, zip_strerror(za));
-        idx = zip_file_add(za, e->name, src, 0);
-        if (idx < 0) zip_source_free(src);
+        zip_source_t *src = e->file ? dwf__zip.zip_source_file(za, e->file, 0, -1)
+                                    : dwf__zip.zip_source_buffer(za, e->data, e->len, 0);
+        if (!src)
+            return fail(err, errlen, "%s: %s", e->file ? e->file : e->name,
+                        dwf__zip.zip_strerror(za));
+        idx = dwf__zip.zip_file_add(za, e->name, src, 0);
+        if (idx < 0) dwf__zip.zip_source_free(src);
     }
-    if (idx < 0) return fail(err, errlen, "adding %s: %s", e->name, zip_strerror(za));
+    if (idx < 0) return fail(err, errlen, "adding %s: %s", e->name, dwf__zip.zip_strerror(za));
     zip_uint64_t i = (zip_uint64_t)idx;
     /* zlib's default level: 9 takes 3.5x as long here for a zip 0.5% smaller. */
-    if ((!S_ISDIR(e->mode) && zip_set_file_compression(za, i, ZIP_CM_DEFLATE, 6) != 0) ||
-        zip_file_set_mtime(za, i, mtime, 0) != 0 ||
-        zip_file_set_external_attributes(za, i, 0, ZIP_OPSYS_UNIX, (zip_uint32_t)e->mode << 16) !=
-            0)
-        return fail(err, errlen, "setting attributes of %s: %s", e->name, zip_strerror(za));
+    if ((!S_ISDIR(e->mode) && dwf__zip.zip_set_file_compression(za, i, ZIP_CM_DEFLATE, 6) != 0) ||
+        dwf__zip.zip_file_set_mtime(za, i, mtime, 0) != 0 ||
+        dwf__zip.zip_file_set_external_attributes(za, i, 0, ZIP_OPSYS_UNIX,
+                                                  (zip_uint32_t)e->mode << 16) != 0)
+        return fail(err, errlen, "setting attributes of %s: %s", e->name,
+                    dwf__zip.zip_strerror(za));
     return 0;
 }
 
@@ -424,12 +430,16 @@ static const char *pick_ca(const PkgOptions *o)
     return NULL;
 }
 
+int pkg_load_zip(char *err, size_t errlen) { return dwf__zip_load(err, errlen); }
+
 int pkg_build_zip(const char *zip_path, const PkgOptions *o, PkgReport *r, char *err,
                   size_t errlen)
 {
     PkgLib *libs = NULL;
     int nlibs = 0;
     if (!o || !o->binary) return fail(err, errlen, "no program to package");
+    /* Before anything is written, so a missing libzip leaves no .part behind. */
+    if (pkg_load_zip(err, errlen) != 0) return -1;
     if (pkg_resolve_libs(o->binary, &libs, &nlibs, err, errlen) != 0) return -1;
 
     int rc = -1, nent = 0;
@@ -504,19 +514,19 @@ int pkg_build_zip(const char *zip_path, const PkgOptions *o, PkgReport *r, char 
         goto out;
     }
     int zerr = 0;
-    za = zip_open(part, ZIP_CREATE | ZIP_EXCL, &zerr);
+    za = dwf__zip.zip_open(part, ZIP_CREATE | ZIP_EXCL, &zerr);
     if (!za) {
         zip_error_t ze;
-        zip_error_init_with_code(&ze, zerr);
-        fail(err, errlen, "%s: %s", part, zip_error_strerror(&ze));
-        zip_error_fini(&ze);
+        dwf__zip.zip_error_init_with_code(&ze, zerr);
+        fail(err, errlen, "%s: %s", part, dwf__zip.zip_error_strerror(&ze));
+        dwf__zip.zip_error_fini(&ze);
         goto out;
     }
     time_t mtime = fixed_mtime();
     for (int i = 0; i < nent; i++)
         if (add_entry(za, &ents[i], mtime, err, errlen) != 0) goto out;
-    if (zip_close(za) != 0) {
-        fail(err, errlen, "writing %s: %s", part, zip_strerror(za));
+    if (dwf__zip.zip_close(za) != 0) {
+        fail(err, errlen, "writing %s: %s", part, dwf__zip.zip_strerror(za));
         goto out;
     }
     za = NULL;
@@ -535,7 +545,7 @@ int pkg_build_zip(const char *zip_path, const PkgOptions *o, PkgReport *r, char 
     rc = 0;
 out:
     if (za) {
-        zip_discard(za);
+        dwf__zip.zip_discard(za);
         unlink(part);
     }
     for (int i = 0; i < nent; i++) free(ents[i].name);

@@ -54,6 +54,11 @@ void pkg_libs_free(PkgLib *libs, int n);
  * names inside the zip). Returns malloc'd text; caller frees. NULL on allocation failure. */
 char *pkg_bootstrap_text(const char *name, const char *loader_name, const char *comment);
 
+/* Load libzip (dlopen'd on first use, see runtime/dlib.h). pkg_build_zip() does it itself;
+ * `dwf build` calls this first so that a missing library fails before anything is compiled or
+ * written. Returns 0, or -1 with err naming the library and its Debian package. */
+int pkg_load_zip(char *err, size_t errlen);
+
 /* Write the zip at zip_path (replaced atomically). Returns 0 (r filled when non-NULL), or -1
  * with a message in err. */
 int pkg_build_zip(const char *zip_path, const PkgOptions *o, PkgReport *r, char *err,

@@ -27,6 +27,10 @@
  * broadcast on every change (new work, an answer, a process gone, stop) and everything that
  * waits (the scheduler, /next, a RequestResponse Invoke) re-checks what it waits for. Service
  * calls are made without the mutex held: the service serialises itself.
+ *
+ * libmicrohttpd and libzip are not linked into dwf: dwf_emulator_start dlopens them (dlib.h)
+ * before it touches anything, so the other commands never map them and a machine without them
+ * gets a message naming the missing package, with no store or task root created.
  */
 #include "emulator.h"
 
@@ -37,7 +41,6 @@
 #include <ftw.h>
 #include <limits.h>
 #include <arpa/inet.h>
-#include <microhttpd.h>
 #include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -53,8 +56,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include <zip.h>
 
+#include "dlib.h" /* libmicrohttpd and libzip, loaded on first use (dwf_emulator_start) */
 #include "service.h"
 #include "sigv4.h"
 
@@ -337,13 +340,13 @@ static int qbool(const request *r, const char *name, int dflt)
 static enum MHD_Result send_raw(struct MHD_Connection *c, unsigned status, const char *ctype, const void *body,
                                 size_t len, const char *const *headers)
 {
-    struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    struct MHD_Response *resp = dwf__mhd.MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
     if (!resp) return MHD_NO;
-    if (ctype) MHD_add_response_header(resp, "Content-Type", ctype);
-    MHD_add_response_header(resp, "x-amzn-RequestId", "00000000-0000-0000-0000-000000000000");
-    for (const char *const *h = headers; h && h[0]; h += 2) MHD_add_response_header(resp, h[0], h[1]);
-    enum MHD_Result r = MHD_queue_response(c, status, resp);
-    MHD_destroy_response(resp);
+    if (ctype) dwf__mhd.MHD_add_response_header(resp, "Content-Type", ctype);
+    dwf__mhd.MHD_add_response_header(resp, "x-amzn-RequestId", "00000000-0000-0000-0000-000000000000");
+    for (const char *const *h = headers; h && h[0]; h += 2) dwf__mhd.MHD_add_response_header(resp, h[0], h[1]);
+    enum MHD_Result r = dwf__mhd.MHD_queue_response(c, status, resp);
+    dwf__mhd.MHD_destroy_response(resp);
     return r;
 }
 
@@ -447,7 +450,7 @@ static int verify_sigv4(dwf_emulator *e, struct MHD_Connection *c, const char *m
                         dwf_error *err)
 {
     *status = 403;
-    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    const char *auth = dwf__mhd.MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
     if (!auth) return fail(err, "MissingAuthenticationTokenException", "Missing Authentication Token");
     const char *cred = strstr(auth, "Credential="), *sh = strstr(auth, "SignedHeaders="), *sig = strstr(auth, "Signature=");
     if (strncmp(auth, "AWS4-HMAC-SHA256 ", 17) != 0 || !cred || !sh || !sig)
@@ -460,7 +463,7 @@ static int verify_sigv4(dwf_emulator *e, struct MHD_Connection *c, const char *m
         return fail(err, "IncompleteSignatureException", "malformed Credential in the Authorization header");
     if (strcmp(akid, e->access_key) != 0)
         return fail(err, "UnrecognizedClientException", "The security token included in the request is invalid.");
-    const char *amz_date = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Amz-Date");
+    const char *amz_date = dwf__mhd.MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Amz-Date");
     if (!amz_date || strlen(amz_date) != 16 || strncmp(amz_date, date, 8) != 0)
         return fail(err, "IncompleteSignatureException", "X-Amz-Date is missing or does not match the credential scope");
     struct tm tm = {0};
@@ -518,7 +521,7 @@ static int verify_sigv4(dwf_emulator *e, struct MHD_Connection *c, const char *m
         next = strchr(h, ';');
         if (next) *next++ = '\0';
         else next = h + strlen(h);
-        const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, h);
+        const char *v = dwf__mhd.MHD_lookup_connection_value(c, MHD_HEADER_KIND, h);
         sb_str(&cr, h);
         sb_add(&cr, ":", 1);
         if (v) sb_header_value(&cr, v);
@@ -533,7 +536,7 @@ static int verify_sigv4(dwf_emulator *e, struct MHD_Connection *c, const char *m
     char body_hash[65];
     SHA256((const unsigned char *)(r->body ? r->body : ""), r->len, h32);
     hex(h32, 32, body_hash);
-    const char *claimed = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Amz-Content-Sha256");
+    const char *claimed = dwf__mhd.MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Amz-Content-Sha256");
     if (claimed && strcmp(claimed, "UNSIGNED-PAYLOAD") != 0 && strcmp(claimed, body_hash) != 0) {
         free(cr.s);
         return fail(err, "InvalidSignatureException", "X-Amz-Content-Sha256 does not match the body");
@@ -899,7 +902,7 @@ static enum MHD_Result rt_answer(emu_fn *f, struct MHD_Connection *c, request *r
         cJSON *b = r->body ? cJSON_ParseWithLength(r->body, r->len) : NULL;
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(b, "errorType");
         const cJSON *m = cJSON_GetObjectItemCaseSensitive(b, "errorMessage");
-        const char *ht = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Lambda-Runtime-Function-Error-Type");
+        const char *ht = dwf__mhd.MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Lambda-Runtime-Function-Error-Type");
         snprintf(fault.type, sizeof fault.type, "%s",
                  cJSON_IsString(t) ? t->valuestring : ht ? ht : "Runtime.UnknownReason");
         snprintf(fault.message, sizeof fault.message, "%s", cJSON_IsString(m) ? m->valuestring : "(no message)");
@@ -1033,12 +1036,12 @@ static enum MHD_Result api_invoke(dwf_emulator *e, struct MHD_Connection *c, req
     if (!qual[0])
         return send_error(c, 400, "InvalidParameterValueException",
                           "You cannot invoke a durable function using an unqualified ARN.");
-    const char *type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Amz-Invocation-Type");
+    const char *type = dwf__mhd.MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Amz-Invocation-Type");
     if (!type || !*type) type = "RequestResponse";
     if (strcmp(type, "RequestResponse") != 0 && strcmp(type, "Event") != 0 && strcmp(type, "DryRun") != 0)
         return send_error(c, 400, "InvalidParameterValueException", "Unsupported invocation type.");
     if (strcmp(type, "DryRun") == 0) return send_raw(c, 204, NULL, "", 0, NULL);
-    const char *xname = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Amz-Durable-Execution-Name");
+    const char *xname = dwf__mhd.MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Amz-Durable-Execution-Name");
 
     cJSON *req = cJSON_CreateObject(), *out = NULL;
     if (!req || !cJSON_AddStringToObject(req, "FunctionName", name) ||
@@ -1426,20 +1429,20 @@ static void *scheduler(void *arg)
 static int unzip_to(const char *zip_path, const char *dir, char name_out[256], dwf_error *err)
 {
     int zerr = 0;
-    zip_t *za = zip_open(zip_path, ZIP_RDONLY, &zerr);
+    zip_t *za = dwf__zip.zip_open(zip_path, ZIP_RDONLY, &zerr);
     if (!za) {
         zip_error_t ze;
-        zip_error_init_with_code(&ze, zerr);
-        fail(err, "InvalidParameterValueException", "%s: %s", zip_path, zip_error_strerror(&ze));
-        zip_error_fini(&ze);
+        dwf__zip.zip_error_init_with_code(&ze, zerr);
+        fail(err, "InvalidParameterValueException", "%s: %s", zip_path, dwf__zip.zip_error_strerror(&ze));
+        dwf__zip.zip_error_fini(&ze);
         return -1;
     }
     int rc = 0;
-    zip_int64_t n = zip_get_num_entries(za, 0);
+    zip_int64_t n = dwf__zip.zip_get_num_entries(za, 0);
     char *buf = malloc(1 << 16);
     if (!buf) rc = fail(err, "ServiceException", "out of memory");
     for (zip_int64_t i = 0; rc == 0 && i < n; i++) {
-        const char *nm = zip_get_name(za, (zip_uint64_t)i, 0);
+        const char *nm = dwf__zip.zip_get_name(za, (zip_uint64_t)i, 0);
         if (!nm || !*nm || nm[0] == '/' || strstr(nm, "../") || strcmp(nm, "..") == 0 ||
             (strlen(nm) >= 3 && strcmp(nm + strlen(nm) - 3, "/..") == 0)) {
             rc = fail(err, "InvalidParameterValueException", "%s: unsafe entry name '%s'", zip_path, nm ? nm : "");
@@ -1449,7 +1452,7 @@ static int unzip_to(const char *zip_path, const char *dir, char name_out[256], d
         zip_uint32_t attr;
         mode_t mode = 0644;
         int is_link = 0;
-        if (zip_file_get_external_attributes(za, (zip_uint64_t)i, 0, &os, &attr) == 0 && os == ZIP_OPSYS_UNIX &&
+        if (dwf__zip.zip_file_get_external_attributes(za, (zip_uint64_t)i, 0, &os, &attr) == 0 && os == ZIP_OPSYS_UNIX &&
             (attr >> 16)) {
             mode_t m = (mode_t)(attr >> 16);
             is_link = S_ISLNK(m);
@@ -1474,14 +1477,14 @@ static int unzip_to(const char *zip_path, const char *dir, char name_out[256], d
             free(path);
             continue;
         }
-        zip_file_t *zf = zip_fopen_index(za, (zip_uint64_t)i, 0);
+        zip_file_t *zf = dwf__zip.zip_fopen_index(za, (zip_uint64_t)i, 0);
         if (!zf) {
-            rc = fail(err, "InvalidParameterValueException", "%s: %s: %s", zip_path, nm, zip_strerror(za));
+            rc = fail(err, "InvalidParameterValueException", "%s: %s: %s", zip_path, nm, dwf__zip.zip_strerror(za));
             free(path);
             break;
         }
         if (is_link) {
-            zip_int64_t k = zip_fread(zf, buf, (1 << 16) - 1);
+            zip_int64_t k = dwf__zip.zip_fread(zf, buf, (1 << 16) - 1);
             if (k < 0) rc = fail(err, "InvalidParameterValueException", "%s: reading %s", zip_path, nm);
             else {
                 buf[k] = '\0';
@@ -1491,17 +1494,17 @@ static int unzip_to(const char *zip_path, const char *dir, char name_out[256], d
             int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
             if (fd < 0) rc = fail(err, "ServiceException", "%s: %s", path, strerror(errno));
             zip_int64_t k;
-            while (rc == 0 && (k = zip_fread(zf, buf, 1 << 16)) > 0)
+            while (rc == 0 && (k = dwf__zip.zip_fread(zf, buf, 1 << 16)) > 0)
                 if (write(fd, buf, (size_t)k) != (ssize_t)k) rc = fail(err, "ServiceException", "writing %s: %s", path, strerror(errno));
             if (rc == 0 && k < 0) rc = fail(err, "InvalidParameterValueException", "%s: reading %s", zip_path, nm);
             if (fd >= 0 && fchmod(fd, mode) != 0 && rc == 0) rc = fail(err, "ServiceException", "chmod %s: %s", path, strerror(errno));
             if (fd >= 0 && close(fd) != 0 && rc == 0) rc = fail(err, "ServiceException", "closing %s: %s", path, strerror(errno));
         }
-        zip_fclose(zf);
+        dwf__zip.zip_fclose(zf);
         free(path);
     }
     free(buf);
-    zip_discard(za);
+    dwf__zip.zip_discard(za);
     return rc;
 }
 
@@ -1655,12 +1658,12 @@ static int fn_setup(dwf_emulator *e, emu_fn *f, const dwf_emulator_function *d, 
     sa.sin_port = 0;
     if (inet_pton(AF_INET, e->host, &sa.sin_addr) != 1)
         return fail(err, "InvalidParameterValueException", "host %s is not an IPv4 address", e->host);
-    f->rt = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL,
+    f->rt = dwf__mhd.MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL,
                              NULL, rt_handler, f, MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
                              MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_SOCK_ADDR,
                              (struct sockaddr *)&sa, MHD_OPTION_END);
     if (!f->rt) return fail(err, "ServiceException", "cannot start the Runtime API server of %s", f->name);
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(f->rt, MHD_DAEMON_INFO_BIND_PORT);
+    const union MHD_DaemonInfo *di = dwf__mhd.MHD_get_daemon_info(f->rt, MHD_DAEMON_INFO_BIND_PORT);
     f->rt_port = di ? di->port : 0;
 
     /* Lambda's environment for a runtime, nothing of ours. */
@@ -1730,9 +1733,9 @@ void dwf_emulator_stop(dwf_emulator *e)
     if (e->sched_started) pthread_join(e->sched, NULL);
     for (int i = 0; i < e->nfns; i++)
         if (e->fns[i].pid > 0) waitpid(e->fns[i].pid, NULL, 0);
-    if (e->api) MHD_stop_daemon(e->api);
+    if (e->api) dwf__mhd.MHD_stop_daemon(e->api);
     for (int i = 0; i < e->nfns; i++)
-        if (e->fns[i].rt) MHD_stop_daemon(e->fns[i].rt);
+        if (e->fns[i].rt) dwf__mhd.MHD_stop_daemon(e->fns[i].rt);
     for (int i = 0; i < e->nfns; i++) {
         emu_fn *f = &e->fns[i];
         if (f->own_root && f->task_root) rm_tree(f->task_root);
@@ -1764,6 +1767,11 @@ int dwf_emulator_start(const dwf_emulator_opts *o, const dwf_emulator_function *
                        dwf_error *err)
 {
     *out = NULL;
+    /* The libraries first: a machine without them must fail before the store is opened. */
+    char why[512];
+    if (dwf__mhd_load(why, sizeof why) != 0) return fail(err, "ServiceException", "%s", why);
+    for (int i = 0; i < nfns; i++)
+        if (fns[i].zip && dwf__zip_load(why, sizeof why) != 0) return fail(err, "ServiceException", "%s", why);
     dwf_emulator *e = calloc(1, sizeof *e);
     if (!e) return fail(err, "ServiceException", "out of memory");
     e->o = *o;
@@ -1803,7 +1811,7 @@ int dwf_emulator_start(const dwf_emulator_opts *o, const dwf_emulator_function *
         dwf_emulator_stop(e);
         return fail(err, "InvalidParameterValueException", "host %s is not an IPv4 address", o->host);
     }
-    e->api = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL,
+    e->api = dwf__mhd.MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL,
                               NULL, api_handler, e, MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
                               MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_SOCK_ADDR,
                               (struct sockaddr *)&sa, MHD_OPTION_END);
@@ -1811,7 +1819,7 @@ int dwf_emulator_start(const dwf_emulator_opts *o, const dwf_emulator_function *
         dwf_emulator_stop(e);
         return fail(err, "ServiceException", "cannot listen on %s:%d (in use?)", o->host ? o->host : "127.0.0.1", o->port);
     }
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(e->api, MHD_DAEMON_INFO_BIND_PORT);
+    const union MHD_DaemonInfo *di = dwf__mhd.MHD_get_daemon_info(e->api, MHD_DAEMON_INFO_BIND_PORT);
     e->port = di ? di->port : o->port;
     for (int i = 0; i < nfns; i++) {
         emu_fn *f = &e->fns[i];

@@ -7,15 +7,16 @@
  * unescape callback keeps them as sent) and checks its SigV4 signature by signing the request
  * again from what arrived, the way the service would. The tests then look at what was sent.
  * The invocation runner is a stand-in (the replay core is tested on its own), so this covers
- * exactly the loop and the transport.
+ * exactly the loop and the transport. libmicrohttpd is reached through runtime/dlib.h as in
+ * the emulator (libdwf no longer links it), so this program needs no -lmicrohttpd either.
  */
+#include "dlib.h" /* the fake server's libmicrohttpd, dlopen'd as the emulator does */
 #include "lambda_internal.h"
 #include "sigv4.h"
 #include "tinytest.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
-#include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -115,7 +116,7 @@ static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const c
 }
 
 static void hdr(struct MHD_Connection *c, const char *name, char *dst, size_t n) {
-    const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+    const char *v = dwf__mhd.MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
     snprintf(dst, n, "%s", v ? v : "");
 }
 
@@ -205,7 +206,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (r) {
         snprintf(r->method, sizeof r->method, "%s", method);
         snprintf(r->path, sizeof r->path, "%s", url);
-        MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_query, r);
+        dwf__mhd.MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_query, r);
         hdr(c, "Host", r->host, sizeof r->host);
         hdr(c, "Authorization", r->auth, sizeof r->auth);
         hdr(c, "X-Amz-Security-Token", r->token, sizeof r->token);
@@ -240,13 +241,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         pthread_mutex_lock(&mu);
     }
     struct MHD_Response *resp =
-        MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
-    if (s && s->h1) MHD_add_response_header(resp, s->h1, s->v1);
-    if (s && s->h2) MHD_add_response_header(resp, s->h2, s->v2);
-    if (s && s->h3) MHD_add_response_header(resp, s->h3, s->v3);
+        dwf__mhd.MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (s && s->h1) dwf__mhd.MHD_add_response_header(resp, s->h1, s->v1);
+    if (s && s->h2) dwf__mhd.MHD_add_response_header(resp, s->h2, s->v2);
+    if (s && s->h3) dwf__mhd.MHD_add_response_header(resp, s->h3, s->v3);
     pthread_mutex_unlock(&mu);
-    enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, resp);
-    MHD_destroy_response(resp);
+    enum MHD_Result ret = dwf__mhd.MHD_queue_response(c, (unsigned)status, resp);
+    dwf__mhd.MHD_destroy_response(resp);
     return ret;
 }
 
@@ -876,7 +877,7 @@ static void test_https_uses_ca_bundle(void) {
     TT_ASSERT(key && cert);
     struct MHD_Daemon *d = NULL;
     if (key && cert)
-        d = MHD_start_daemon(
+        d = dwf__mhd.MHD_start_daemon(
             MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS, 0, NULL, NULL, on_request, NULL,
             MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_HTTPS_MEM_CERT, cert,
             MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_NOTIFY_COMPLETED,
@@ -884,7 +885,7 @@ static void test_https_uses_ca_bundle(void) {
             (struct sockaddr *)&(struct sockaddr_in){.sin_family = AF_INET,
                                                      .sin_addr.s_addr = htonl(INADDR_LOOPBACK)},
             MHD_OPTION_END);
-    const union MHD_DaemonInfo *info = d ? MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT) : NULL;
+    const union MHD_DaemonInfo *info = d ? dwf__mhd.MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT) : NULL;
     TT_ASSERT(info && info->port);
     if (info && info->port) {
         reset();
@@ -926,7 +927,7 @@ static void test_https_uses_ca_bundle(void) {
         unsetenv("SSL_CERT_FILE");
         env_default();
     }
-    if (d) MHD_stop_daemon(d);
+    if (d) dwf__mhd.MHD_stop_daemon(d);
     free(key);
     free(cert);
     unlink(key_path);
@@ -1041,7 +1042,12 @@ int main(void) {
         printf("FAIL lambda_setup: curl_global_init\n");
         return 1;
     }
-    struct MHD_Daemon *d = MHD_start_daemon(
+    char why[512];
+    if (dwf__mhd_load(why, sizeof why) != 0) {
+        printf("FAIL lambda_setup: %s\n", why);
+        return 1;
+    }
+    struct MHD_Daemon *d = dwf__mhd.MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0, NULL, NULL,
         on_request, NULL,
         MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_NOTIFY_COMPLETED,
@@ -1049,10 +1055,10 @@ int main(void) {
         (struct sockaddr *)&(struct sockaddr_in){.sin_family = AF_INET,
                                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)},
         MHD_OPTION_END);
-    const union MHD_DaemonInfo *info = d ? MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT) : NULL;
+    const union MHD_DaemonInfo *info = d ? dwf__mhd.MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT) : NULL;
     if (!info || !info->port) {
         printf("FAIL lambda_setup: cannot start the fake server\n");
-        if (d) MHD_stop_daemon(d);
+        if (d) dwf__mhd.MHD_stop_daemon(d);
         return 1;
     }
     port = info->port;
@@ -1078,7 +1084,7 @@ int main(void) {
     TT_RUN(test_https_uses_ca_bundle);
     TT_RUN(test_loop_with_replay_core);
 
-    MHD_stop_daemon(d);
+    dwf__mhd.MHD_stop_daemon(d);
     reset();
     curl_global_cleanup();
     return TT_EXIT();
