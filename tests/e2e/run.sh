@@ -374,4 +374,7 @@ else
   "$DWF" stop "$LARN" --store "$S" >/dev/null 2>&1 && "$DWF" executions --status STOPPED --store "$S" | grep -qF "$LARN" \
     && pass stop_after_unlock || fail stop_after_unlock "not STOPPED"
 fi
+
+# libzip and libmicrohttpd stay out of the engine's process; without them build/serve fail clearly.
+DWF="$DWF" bash "$ROOT/tests/e2e/lazy_libs.sh"
 exit 0
