@@ -15,7 +15,21 @@ CC       ?= cc
 CSTD      = -std=c11 -D_GNU_SOURCE
 WARN      = -Wall -Wextra -Werror
 OPT      ?= -O2 -g
-DEPS_LIBS = -lcjson -lsqlite3 -lcrypto -lcurl -lzip -lmicrohttpd -lpthread -ldl -lm
+# libcurl, OpenSSL, SQLite and zlib link statically: Debian's libcurl.so.4 alone maps ~30 shared
+# libraries (LDAP, Kerberos, GnuTLS, ssh2, nghttp2, ...) in every process, which was most of the
+# dwf process's memory floor and of a Lambda program's start-up. libcurl is the minimal build
+# `make deps` makes once per machine (.ci/deps.sh: HTTP(S) over OpenSSL, zlib, nothing else),
+# copied to $(BUILD)/libcurl-dwf.a, where `dwf build` finds it for the Lambda program too.
+# cJSON stays shared: one small library, and workflow handlers resolve cJSON_* from it.
+DEPS_LIBS = $(BUILD)/libcurl-dwf.a -Wl,-Bstatic -lssl -lcrypto -lsqlite3 -lz -Wl,-Bdynamic \
+            -lcjson -lzip -lmicrohttpd -lpthread -ldl -lm
+# Where .ci/deps.sh keeps that libcurl (include/, lib/libcurl.a). Asked on first use, once per
+# make run, and only from recipes, so `make deps check` sees the cache deps just built.
+CURL_DIR = $(eval CURL_DIR := $(shell bash .ci/deps.sh --curl-dir))$(CURL_DIR)
+# Programs that load workflow handlers export the dwf_* API for them, and only that: exporting
+# everything (-rdynamic) would also export the static OpenSSL and zlib, which would then
+# interpose on the shared copies libraries such as libzip load.
+EXPORTS = -Wl,--export-dynamic-symbol='dwf_*'
 
 ifdef SANITIZE
 BUILD    ?= build/san
@@ -25,7 +39,7 @@ BUILD    ?= build
 SANFLAGS  =
 endif
 
-CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) $(SANFLAGS) -fPIC -MMD -MP -Iruntime -Igrammar -Icodegen -I$(BUILD)/gen $(CFLAGS)
+CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) $(SANFLAGS) -fPIC -MMD -MP -Iruntime -Igrammar -Icodegen -I$(BUILD)/gen -I$(CURL_DIR)/include $(CFLAGS)
 LDFLAGS_ALL = $(SANFLAGS) $(LDFLAGS)
 
 RUNTIME_SRC = $(filter-out runtime/lambda_main.c,$(wildcard runtime/*.c))
@@ -42,8 +56,8 @@ CLI_OBJ     = $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_SRC    = $(wildcard tests/unit/test_*.c)
 UNIT_BIN    = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all check unit fuzz golden-update clean deps demo
-all: $(BUILD)/dwf $(BUILD)/libdwf.a $(if $(wildcard runtime/lambda_main.c),$(BUILD)/lambda_main.o)
+.PHONY: all check unit fuzz golden-update clean deps demo FORCE
+all: $(BUILD)/dwf $(BUILD)/libdwf.a $(BUILD)/libcurl-dwf.a $(if $(wildcard runtime/lambda_main.c),$(BUILD)/lambda_main.o)
 
 $(BUILD)/gen/parser.c $(BUILD)/gen/parser.h: grammar/parser.y
 	@mkdir -p $(BUILD)/gen
@@ -69,23 +83,32 @@ $(BUILD)/libdwf.a: $(RUNTIME_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+# Checked on every run (FORCE) but copied only when it differs, so a rebuilt cache relinks
+# and an unchanged one does not.
+$(BUILD)/libcurl-dwf.a: FORCE
+	@if [ ! -f "$(CURL_DIR)/lib/libcurl.a" ]; then \
+	  echo "error: the minimal static libcurl is not built ($(CURL_DIR)/lib/libcurl.a is missing): run 'make deps'" >&2; \
+	  exit 1; fi
+	@mkdir -p $(dir $@)
+	@cmp -s "$(CURL_DIR)/lib/libcurl.a" $@ || { echo "cp $(CURL_DIR)/lib/libcurl.a $@"; cp "$(CURL_DIR)/lib/libcurl.a" $@; }
+
 $(BUILD)/lambda_main.o: runtime/lambda_main.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c -o $@ $<
 
-# -rdynamic: workflow handlers that `dwf run` compiles to shared objects resolve dwf_* here.
-$(BUILD)/dwf: $(CLI_OBJ) $(FRONT_OBJ) $(CODEGEN_OBJ) $(BUILD)/libdwf.a
-	$(CC) $(LDFLAGS_ALL) -rdynamic -o $@ $(CLI_OBJ) $(FRONT_OBJ) $(CODEGEN_OBJ) -Wl,--whole-archive $(BUILD)/libdwf.a -Wl,--no-whole-archive $(DEPS_LIBS)
+# EXPORTS: workflow handlers that `dwf run` compiles to shared objects resolve dwf_* here.
+$(BUILD)/dwf: $(CLI_OBJ) $(FRONT_OBJ) $(CODEGEN_OBJ) $(BUILD)/libdwf.a $(BUILD)/libcurl-dwf.a
+	$(CC) $(LDFLAGS_ALL) $(EXPORTS) -o $@ $(CLI_OBJ) $(FRONT_OBJ) $(CODEGEN_OBJ) -Wl,--whole-archive $(BUILD)/libdwf.a -Wl,--no-whole-archive $(DEPS_LIBS)
 
 # Unit tests: test_rt_*.c link only libdwf (the runtime knows nothing of the compiler);
 # the others link the front end and codegen too. Neither links the CLI's main.
-$(BUILD)/tests/test_rt_%: tests/unit/test_rt_%.c $(BUILD)/libdwf.a tests/unit/tinytest.h
+$(BUILD)/tests/test_rt_%: tests/unit/test_rt_%.c $(BUILD)/libdwf.a $(BUILD)/libcurl-dwf.a tests/unit/tinytest.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -rdynamic -Itests/unit -o $@ $< -Wl,--whole-archive $(BUILD)/libdwf.a -Wl,--no-whole-archive $(DEPS_LIBS)
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) $(EXPORTS) -Itests/unit -o $@ $< -Wl,--whole-archive $(BUILD)/libdwf.a -Wl,--no-whole-archive $(DEPS_LIBS)
 
-$(BUILD)/tests/test_%: tests/unit/test_%.c $(FRONT_OBJ) $(CODEGEN_OBJ) $(BUILD)/libdwf.a tests/unit/tinytest.h
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(FRONT_OBJ) $(CODEGEN_OBJ) $(BUILD)/libdwf.a $(BUILD)/libcurl-dwf.a tests/unit/tinytest.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -rdynamic -Itests/unit -o $@ $< $(FRONT_OBJ) $(CODEGEN_OBJ) -Wl,--whole-archive $(BUILD)/libdwf.a -Wl,--no-whole-archive $(DEPS_LIBS)
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) $(EXPORTS) -Itests/unit -o $@ $< $(FRONT_OBJ) $(CODEGEN_OBJ) -Wl,--whole-archive $(BUILD)/libdwf.a -Wl,--no-whole-archive $(DEPS_LIBS)
 
 unit: $(UNIT_BIN)
 

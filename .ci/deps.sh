@@ -2,11 +2,44 @@
 # Installs what building and testing dwf needs on Debian 12: the C toolchain and libraries
 # (apt-get, only what is missing) and the npm packages the conformance and deploy tests use
 # (the official durable SDK and AWS clients, into tests/node/node_modules).
+#
+# It also builds, once per machine, the minimal static libcurl that dwf links (see "the minimal
+# libcurl" below); `bash .ci/deps.sh --curl-dir` prints where that build lives (the Makefile
+# asks), without installing or building anything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# The minimal libcurl: Debian's own curl source package (its security patches included), built
+# with only what libdwf's transports use: HTTP/1.1 and HTTPS over OpenSSL, redirects, gzip/deflate
+# decoding (CURLOPT_ACCEPT_ENCODING, hence zlib), timeouts, CURLOPT_CAINFO, the threaded resolver.
+# Debian's libcurl.so.4 drags in ~30 libraries (LDAP, Kerberos, GnuTLS via librtmp, ssh2,
+# nghttp2, psl, idn2, brotli, zstd ...); loading and relocating them was 74% of a Lambda
+# bootstrap's cold start and most of the dwf process's memory floor. A static archive of this
+# build links into the dwf binary and into every Lambda program instead.
+CURL_CONFIGURE=(--disable-shared --enable-static --with-pic --with-openssl --with-zlib
+  --without-brotli --without-zstd --without-libpsl --without-nghttp2 --without-nghttp3
+  --without-ngtcp2 --without-libidn2 --without-librtmp --without-libssh2 --without-libssh
+  --without-gssapi --without-libgsasl --disable-ldap --disable-ldaps --disable-rtsp --disable-dict
+  --disable-telnet --disable-tftp --disable-pop3 --disable-imap --disable-smb --disable-smtp
+  --disable-gopher --disable-mqtt --disable-ftp --disable-file --disable-manual --disable-ntlm
+  --disable-ntlm-wb --disable-alt-svc --disable-cookies --disable-netrc --disable-unix-sockets
+  --disable-doh --disable-mime --disable-dateparse --disable-progress-meter --disable-websockets
+  --without-ca-bundle --without-ca-path --without-ca-fallback --enable-threaded-resolver
+  CFLAGS=-O2)
+# The cache is keyed by the Debian version of the curl sources (the one the installed
+# libcurl4-openssl-dev was built from: a security update gives a new key, so a rebuild) and by
+# the configure line. DWF_CURL_CACHE overrides the directory.
+curl_dir() {
+  local ver key
+  ver=$(dpkg-query -W -f='${source:Version}' libcurl4-openssl-dev 2>/dev/null || true)
+  key=$(printf '%s\n' "${CURL_CONFIGURE[@]}" | sha256sum | cut -c1-12)
+  echo "${DWF_CURL_CACHE:-/var/cache/dwf/curl-${ver//:/_}-$key}"
+}
+if [ "${1:-}" = --curl-dir ]; then curl_dir; exit 0; fi
+
 pkgs=(build-essential bison flex clang libclang-rt-14-dev valgrind pkg-config
-      libcjson-dev libsqlite3-dev libcurl4-openssl-dev libssl-dev libzip-dev libmicrohttpd-dev
-      zip unzip busybox-static ca-certificates)
+      libcjson-dev libsqlite3-dev libcurl4-openssl-dev libssl-dev zlib1g-dev libzip-dev
+      libmicrohttpd-dev zip unzip busybox-static ca-certificates dpkg-dev xz-utils)
 # Node.js may come from elsewhere than Debian (the machine image ships node 20 with npm 11);
 # Debian's npm package conflicts with that, so ask apt only when the commands are missing.
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
@@ -38,4 +71,50 @@ if [ -f tests/node/package.json ] && [ ! -e tests/node/node_modules ]; then
     rm -rf "$cache" && mv "$cache.tmp" "$cache"
   fi
   ln -s "$cache/node_modules" tests/node/node_modules
+fi
+
+# The minimal static libcurl (see CURL_CONFIGURE above), built once per machine into its cache:
+# <cache>/include/curl/*.h and <cache>/lib/libcurl.a. About 2 minutes on 2 cores.
+cache=$(curl_dir)
+if [ ! -f "$cache/.complete" ]; then
+  SUDO=; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  ver=$(dpkg-query -W -f='${source:Version}' libcurl4-openssl-dev)
+  # apt-get source needs a deb-src entry; Debian images ship only "deb" ones. Derive it from the
+  # machine's own (deb822) sources, so it names the same mirror, suites and keyring.
+  if ! grep -qs '^Types:.*deb-src' /etc/apt/sources.list.d/*.sources &&
+     ! grep -qs '^deb-src ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list; then
+    if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+      sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources |
+        $SUDO tee /etc/apt/sources.list.d/dwf-src.sources >/dev/null
+    elif [ -f /etc/apt/sources.list ]; then
+      sed -n 's/^deb /deb-src /p' /etc/apt/sources.list | $SUDO tee /etc/apt/sources.list.d/dwf-src.list >/dev/null
+    else
+      echo "deps.sh: no apt sources to derive a deb-src entry from" >&2; exit 1
+    fi
+    $SUDO apt-get update -qq
+  fi
+  echo "building the minimal static libcurl (curl $ver) into $cache"
+  work=$(mktemp -d "${TMPDIR:-/tmp}/dwf-curl.XXXXXX")
+  trap 'rm -rf "$work"' EXIT
+  # The exact version the system libcurl comes from; an index without deb-src lines for it is
+  # stale: refresh once and retry.
+  if ! (cd "$work" && apt-get source -qq --download-only "curl=$ver" >/dev/null 2>&1); then
+    $SUDO apt-get update -qq
+    (cd "$work" && apt-get source -qq --download-only "curl=$ver" >/dev/null)
+  fi
+  # dpkg-source applies Debian's patches (the CVE fixes among them). It cannot check the .dsc's
+  # signature without debian-keyring and says so; apt already checked the files against the
+  # signed Sources index, so its chatter goes to a log shown only on failure.
+  (cd "$work" && dpkg-source -x curl_*.dsc src >"$work/dpkg-source.log" 2>&1) ||
+    { cat "$work/dpkg-source.log" >&2; exit 1; }
+  (cd "$work/src" && ./configure --quiet "${CURL_CONFIGURE[@]}" >"$work/configure.log" 2>&1) ||
+    { tail -30 "$work/configure.log" "$work/src/config.log" >&2; exit 1; }
+  make -s -C "$work/src/lib" -j"$(nproc)" >"$work/make.log" 2>&1 || { tail -30 "$work/make.log" >&2; exit 1; }
+  rm -rf "$cache.tmp" && mkdir -p "$cache.tmp/include/curl" "$cache.tmp/lib"
+  cp "$work"/src/include/curl/*.h "$cache.tmp/include/curl/"
+  cp "$work/src/lib/.libs/libcurl.a" "$cache.tmp/lib/"
+  printf '%s\n' "curl $ver" "${CURL_CONFIGURE[@]}" >"$cache.tmp/configure-options"
+  touch "$cache.tmp/.complete"
+  rm -rf "$cache" && mv "$cache.tmp" "$cache"
+  rm -rf "$work"; trap - EXIT
 fi
