@@ -7,7 +7,9 @@
  * made by the operation that runs them and freed when it returns, and a step body runs on a
  * step context that refuses durable operations. Every value handed to generated code goes to
  * one pool per invocation (a mutex-guarded array of pointers), so branches on other threads can
- * allocate freely and nothing is freed before the invocation ends.
+ * allocate freely. Values live until the invocation ends, except that a `for` loop hands back
+ * what an iteration made and no variable reaches any more (dwf_pool_collect below), so a loop of
+ * 10,000 steps does not keep 10,000 iterations' temporaries.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,13 +24,21 @@ void dwf__ctx_init(dwf_ctx *c, dwf__inv *inv, dwf_ctx *parent)
     c->inv = inv;
     c->parent = parent;
     if (parent) {
+        c->owner = parent->owner;
         c->replaying = parent->replaying;
         c->line = parent->line;
         c->col = parent->col;
     }
 }
 
-static int pool_push(dwf__inv *inv, void *p, int is_json)
+void dwf__ctx_new_owner(dwf_ctx *c)
+{
+    pthread_mutex_lock(&c->inv->pool_mu);
+    c->owner = ++c->inv->pool_owners;
+    pthread_mutex_unlock(&c->inv->pool_mu);
+}
+
+static int pool_push(dwf__inv *inv, void *p, int is_json, unsigned owner)
 {
     int rc = 0;
     pthread_mutex_lock(&inv->pool_mu);
@@ -43,6 +53,8 @@ static int pool_push(dwf__inv *inv, void *p, int is_json)
     }
     if (rc == 0) {
         inv->pool[inv->npool].p = p;
+        inv->pool[inv->npool].seq = inv->pool_seq++;
+        inv->pool[inv->npool].owner = owner;
         inv->pool[inv->npool].is_json = is_json;
         inv->npool++;
     }
@@ -53,7 +65,7 @@ static int pool_push(dwf__inv *inv, void *p, int is_json)
 dwf_val *dwf__adopt(dwf_ctx *c, cJSON *v)
 {
     if (!v) return NULL;
-    if (pool_push(c->inv, v, 1) != 0) {
+    if (pool_push(c->inv, v, 1, c->owner) != 0) {
         /* Out of memory for the pool itself: free now and say so rather than leak. */
         cJSON_Delete(v);
         dwf__set_error(c, "OutOfMemory", "out of memory");
@@ -62,15 +74,17 @@ dwf_val *dwf__adopt(dwf_ctx *c, cJSON *v)
     return v;
 }
 
-void *dwf__pool_take(dwf__inv *inv, void *p)
+static void *take_frame(dwf__inv *inv, void *p, unsigned owner)
 {
     if (!p) return NULL;
-    if (pool_push(inv, p, 0) != 0) {
+    if (pool_push(inv, p, 0, owner) != 0) {
         free(p);
         return NULL;
     }
     return p;
 }
+
+void *dwf__pool_take(dwf__inv *inv, void *p) { return take_frame(inv, p, 0); }
 
 void *dwf__frame_copy(dwf_ctx *c, const void *frame)
 {
@@ -79,7 +93,145 @@ void *dwf__frame_copy(dwf_ctx *c, const void *frame)
     void *p = malloc(n);
     if (!p) return NULL;
     memcpy(p, frame, n);
-    return dwf__pool_take(c->inv, p);
+    /* Owned by the context that spawned c: a loop there must see the pointers a child's frame
+     * (a saga's compensation may run it later) holds to the loop's values. */
+    return take_frame(c->inv, p, c->parent ? c->parent->owner : c->owner);
+}
+
+/* ---- handing back what a loop iteration made ------------------------------------------- */
+
+uint64_t dwf_pool_mark(dwf_ctx *c)
+{
+    pthread_mutex_lock(&c->inv->pool_mu);
+    uint64_t m = c->inv->pool_seq;
+    pthread_mutex_unlock(&c->inv->pool_mu);
+    return m;
+}
+
+/* A node of a candidate value and the candidate (index into the pool) whose tree holds it. */
+typedef struct node_ref {
+    const cJSON *node;
+    size_t entry;
+} node_ref;
+
+typedef struct node_tab {
+    node_ref *v;
+    size_t n, cap;
+} node_tab;
+
+static int tab_add(node_tab *t, const cJSON *j, size_t entry)
+{
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 64;
+        node_ref *nv = realloc(t->v, cap * sizeof *nv);
+        if (!nv) return -1;
+        t->v = nv;
+        t->cap = cap;
+    }
+    t->v[t->n++] = (node_ref){j, entry};
+    /* Recursive over depth only: values are no deeper than the JSON parser allows. */
+    for (const cJSON *k = j->child; k; k = k->next)
+        if (tab_add(t, k, entry) != 0) return -1;
+    return 0;
+}
+
+static int node_cmp(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t)((const node_ref *)a)->node, y = (uintptr_t)((const node_ref *)b)->node;
+    return x < y ? -1 : x > y;
+}
+
+/* The candidate whose tree holds the node `p` points at, or (size_t)-1. */
+static size_t holder(const node_tab *t, const void *p)
+{
+    size_t lo = 0, hi = t->n;
+    while (p && lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        uintptr_t m = (uintptr_t)t->v[mid].node;
+        if (m == (uintptr_t)p) return t->v[mid].entry;
+        if (m < (uintptr_t)p) lo = mid + 1;
+        else hi = mid;
+    }
+    return (size_t)-1;
+}
+
+static void reach(const node_tab *t, unsigned char *live, const void *p)
+{
+    size_t e = holder(t, p);
+    if (e != (size_t)-1) live[e] = 1;
+}
+
+/* Every pointer-sized word of a frame (all its fields are dwf_val pointers). */
+static void reach_frame(const node_tab *t, unsigned char *live, const void *frame, size_t size)
+{
+    const unsigned char *b = frame;
+    for (size_t off = 0; off + sizeof(void *) <= size; off += sizeof(void *)) {
+        const void *p;
+        memcpy(&p, b + off, sizeof p);
+        reach(t, live, p);
+    }
+}
+
+/*
+ * Free the values this context's owner made since `mark` that neither the frame nor a pending
+ * error reaches. Called by generated code at the end of each `for` iteration, where the only
+ * references to values are the frame's variables (expression temporaries are dead at the end
+ * of a statement, the loop's array was made before the mark), the frames of children spawned
+ * in the iteration (a compensation may run them later), and pending errors. A variable may point
+ * inside a value (v.key), so a candidate is live when any node of its tree is reached.
+ * Everything runs under the pool mutex; other owners' entries are skipped, never touched.
+ * On out-of-memory nothing is freed: collecting is an optimisation, keeping is always safe.
+ */
+void dwf_pool_collect(dwf_ctx *c, uint64_t mark, const void *frame)
+{
+    dwf__inv *inv = c->inv;
+    size_t fsize = inv->wf ? inv->wf->frame_size : 0;
+    pthread_mutex_lock(&inv->pool_mu);
+    /* entries are in seq order: find the first one made after the mark */
+    size_t lo = 0, hi = inv->npool;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (inv->pool[mid].seq < mark) lo = mid + 1;
+        else hi = mid;
+    }
+    size_t first = lo, span = inv->npool - first;
+    node_tab t = {0};
+    unsigned char *live = NULL;
+    int ncand = 0;
+    for (size_t i = first; i < inv->npool; i++) {
+        const dwf__pool_item *e = &inv->pool[i];
+        if (!e->is_json || e->owner != c->owner) continue;
+        ncand++;
+        if (tab_add(&t, e->p, i - first) != 0) goto out;
+    }
+    if (ncand == 0) goto out;
+    live = calloc(span, 1);
+    if (!live) goto out;
+    qsort(t.v, t.n, sizeof *t.v, node_cmp);
+    if (frame) reach_frame(&t, live, frame, fsize);
+    for (size_t i = first; i < inv->npool; i++) {
+        const dwf__pool_item *e = &inv->pool[i];
+        if (!e->is_json && e->owner == c->owner) reach_frame(&t, live, e->p, fsize);
+    }
+    for (const dwf_ctx *x = c; x; x = x->parent) reach(&t, live, x->error);
+    /* dwf_item's cursor remembers a node: forget it if that node goes (an array made at the
+     * same address later must not resume from a freed node). */
+    size_t ce = holder(&t, c->item_cursor.array);
+    if (ce != (size_t)-1 && !live[ce]) memset(&c->item_cursor, 0, sizeof c->item_cursor);
+    size_t w = first;
+    for (size_t i = first; i < inv->npool; i++) {
+        dwf__pool_item e = inv->pool[i];
+        if (e.is_json && e.owner == c->owner && !live[i - first]) {
+            cJSON_Delete(e.p);
+            continue;
+        }
+        inv->pool[w++] = e;
+    }
+    inv->npool = w;
+out:
+    pthread_mutex_unlock(&inv->pool_mu);
+    free(live);
+    free(t.v);
 }
 
 cJSON *dwf__error_new(const char *type, const char *message, const cJSON *cause)

@@ -88,7 +88,9 @@ typedef struct dwf__comp {
 
 typedef struct dwf__pool_item {
     void *p;
-    int is_json; /* cJSON_Delete vs free */
+    uint64_t seq;   /* pool order: what dwf_pool_mark() returns compares with this */
+    unsigned owner; /* dwf_ctx.owner of the context that made it (frames: of the spawner) */
+    int is_json;    /* cJSON_Delete vs free (a frame) */
 } dwf__pool_item;
 
 typedef struct dwf__inv {
@@ -122,6 +124,8 @@ typedef struct dwf__inv {
     pthread_mutex_t pool_mu;
     dwf__pool_item *pool;
     size_t npool, cappool;
+    uint64_t pool_seq;   /* sequence number of the next pool entry */
+    unsigned pool_owners; /* owners handed out (dwf__ctx_new_owner) */
 
     cJSON *input; /* owned */
     dwf__comp *comps;
@@ -141,6 +145,10 @@ struct dwf_ctx {
     cJSON *error;      /* pending error, pool-owned */
     int line, col;
     dwf__cursor item_cursor; /* dwf_item's place in the array a `for` walks */
+    /* Who owns the values this context makes, for dwf_pool_collect: contexts that run on the
+     * caller's thread (steps, groups, child contexts) share their parent's owner; each thread of
+     * a parallel/map gets its own, so a loop never looks at values a sibling thread is using. */
+    unsigned owner;
     /* step-body contexts only */
     int in_step;
     int attempt;
@@ -149,6 +157,8 @@ struct dwf_ctx {
 
 /* context.c */
 void dwf__ctx_init(dwf_ctx *c, dwf__inv *inv, dwf_ctx *parent);
+/* Give c an owner of its own (a parallel/map thread's context). */
+void dwf__ctx_new_owner(dwf_ctx *c);
 /* Hand a malloc'd block to the pool (freed when the invocation ends). Returns p. */
 void *dwf__pool_take(dwf__inv *inv, void *p);
 /* A pool-owned copy of `frame` (wf->frame_size bytes); `frame` itself when size is 0. */

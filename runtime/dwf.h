@@ -18,7 +18,8 @@
  * generated C and is safe across the threads that run parallel branches and map items.
  *
  * Values are cJSON trees. Every value handed out by a dwf_ function (dwf_val *) is owned by the
- * invocation's value pool and freed when the invocation ends: generated code never frees. Value
+ * invocation's value pool and freed when the invocation ends (or, for what a `for` iteration made
+ * and no variable keeps, when the iteration ends: dwf_pool_collect): generated code never frees. Value
  * constructors copy what they are given, so a value may be used in many places. The pool is
  * thread-safe. Exceptions (cJSON the caller owns) are marked "caller frees" below.
  */
@@ -236,6 +237,16 @@ dwf_val *dwf_http(dwf_ctx *c, const char *method, dwf_val *url, dwf_val *headers
  * means null. */
 typedef cJSON *(*dwf_cfunc)(dwf_ctx *c, int argc, cJSON *const *argv);
 dwf_val *dwf_call(dwf_ctx *c, const char *fname, dwf_cfunc fn, int argc, dwf_val *const *argv);
+
+/* ---- long loops: handing back what an iteration made ------------------------------------- */
+/* Generated code brackets every `for`: mark once the loop's array is made, collect at the end
+ * of each iteration. Collect frees the values this context (and the steps and inline child
+ * contexts it ran) made since the mark that no variable of `frame`, no frame of a child it
+ * spawned and no pending error reaches; so a loop over 10,000 steps keeps its variables, not
+ * 10,000 iterations of temporaries. A C function a workflow `use`s must therefore not keep a
+ * dwf_val it was given (or made) beyond its call: copy it (cJSON_Duplicate) instead. */
+uint64_t dwf_pool_mark(dwf_ctx *c);
+void dwf_pool_collect(dwf_ctx *c, uint64_t mark, const void *frame);
 
 /* ---- values (pool-owned results; arguments are copied, never taken) ----------------------- */
 dwf_val *dwf_null(dwf_ctx *c);

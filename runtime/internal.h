@@ -38,8 +38,8 @@ const char *dwf__source(dwf_ctx *c);
 /* The execution input (parsed InputPayload of the EXECUTION op; {} when absent). */
 dwf_val *dwf__input(dwf_ctx *c);
 /* Where dwf_item last was in an array, so a `for` over n items walks the cJSON list once
- * (O(n)) instead of from its head for every item (O(n^2)). Per context, so per thread; arrays
- * are pool-owned and live until the invocation ends, so the remembered node stays valid. */
+ * (O(n)) instead of from its head for every item (O(n^2)). Per context, so per thread; a loop's
+ * array outlives the loop, and dwf_pool_collect forgets the cursor when it frees its array. */
 typedef struct dwf__cursor {
     const cJSON *array;
     int index;

@@ -122,6 +122,7 @@ static void *worker(void *arg)
 {
     batch *b = arg;
     dwf_ctx local = b->bctx; /* per-thread: run_child writes its caller's replay flag */
+    dwf__ctx_new_owner(&local); /* its loops collect only what this thread made */
     pthread_mutex_lock(&b->mu);
     for (;;) {
         int i;

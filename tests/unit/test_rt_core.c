@@ -1938,9 +1938,128 @@ static void test_accessors(void)
     fake_free(&f);
 }
 
+
+/* ---- loops hand back what an iteration made (dwf_pool_collect) --------------------------- */
+typedef struct loop_frame {
+    dwf_val *sum, *item, *r, *keep, *acc, *inner, *j;
+} loop_frame;
+static size_t loop_max_pool;
+
+static int body_double(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    loop_frame *f = fr;
+    *out = dwf_num(c, f->item->valuedouble * 2);
+    return DWF_OK;
+}
+
+/* The shape `dwf compile` gives a `for`: mark after the array is made, collect at the end of
+ * each iteration. Variables point at step results, at fresh values, inside an object (keep)
+ * and at a growing array; an inner loop over a one-item array made anew every iteration makes
+ * the next array likely to land where the freed one was (dwf_item's cursor must not resume). */
+static int wf_loop(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    loop_frame *f = fr;
+    dwf_val *arr = dwf_builtin(c, "range", 1, (dwf_val *const[]){dwf_num(c, 300)});
+    f->sum = dwf_num(c, 0);
+    f->acc = dwf_arr(c, 0);
+    f->inner = dwf_num(c, 0);
+    uint64_t m = dwf_pool_mark(c);
+    for (int i = 0, n = dwf_len(arr); i < n; i++) {
+        f->item = dwf_item(c, arr, i);
+        char name[32];
+        snprintf(name, sizeof name, "s-%d", i);
+        DWF_TRY(dwf_step(c, name, body_double, f, NULL, &f->r));
+        f->sum = dwf_binop(c, DWF_OP_ADD, f->sum, f->r);
+        dwf_val *o = dwf_obj(c, 2, "k", dwf_num(c, i), "pad", dwf_str(c, "xxxxxxxxxxxxxxxx"));
+        f->keep = dwf_get(c, o, "k"); /* points inside o: o must survive */
+        if (i % 10 == 0) f->acc = dwf_binop(c, DWF_OP_ADD, f->acc, dwf_arr(c, 1, f->item));
+        dwf_val *one = dwf_arr(c, 1, dwf_num(c, i));
+        uint64_t m2 = dwf_pool_mark(c);
+        for (int k = 0, kn = dwf_len(one); k < kn; k++) {
+            f->j = dwf_item(c, one, k);
+            f->inner = dwf_binop(c, DWF_OP_ADD, f->inner, f->j);
+            dwf_pool_collect(c, m2, f);
+        }
+        dwf_pool_collect(c, m, f);
+        pthread_mutex_lock(&c->inv->pool_mu);
+        if (c->inv->npool > loop_max_pool) loop_max_pool = c->inv->npool;
+        pthread_mutex_unlock(&c->inv->pool_mu);
+    }
+    *out = dwf_obj(c, 4, "sum", f->sum, "keep", f->keep, "acc", dwf_builtin(c, "len", 1, (dwf_val *const[]){f->acc}),
+                   "inner", f->inner);
+    return DWF_OK;
+}
+
+static void test_loop_collect(void)
+{
+    fake f;
+    fake_init(&f);
+    dwf_workflow wf = WF(wf_loop, sizeof(loop_frame));
+    loop_max_pool = 0;
+    cJSON *r = run_all(&f, &wf, "{}", 2);
+    TT_EQ_STR("SUCCEEDED", status_of(r));
+    /* sum of 2i for i < 300, the last i, 30 appended items, sum of i */
+    TT_EQ_STR("{\"sum\":89700,\"keep\":299,\"acc\":30,\"inner\":44850}", sget(r, "Result"));
+    /* about a dozen values per iteration, 300 iterations: without collecting the pool would
+     * hold thousands; with it, the variables and what the loop started with */
+    TT_ASSERT(loop_max_pool < 60);
+    cJSON_Delete(r);
+    /* replay: every step's recorded result comes back and is collected the same way */
+    loop_max_pool = 0;
+    r = invoke_once(&f, &wf, "{}", NULL);
+    TT_EQ_STR("SUCCEEDED", status_of(r));
+    TT_EQ_STR("{\"sum\":89700,\"keep\":299,\"acc\":30,\"inner\":44850}", sget(r, "Result"));
+    TT_ASSERT(loop_max_pool < 60);
+    cJSON_Delete(r);
+    fake_free(&f);
+}
+
+/* Map items run loops on their own threads at the same time: each collects only its own. */
+static int loop_item(dwf_ctx *c, void *fr, dwf_val *item, dwf_val *index, dwf_val **out)
+{
+    (void)index;
+    loop_frame *f = fr;
+    dwf_val *arr = dwf_builtin(c, "range", 1, (dwf_val *const[]){dwf_num(c, 200)});
+    f->sum = dwf_num(c, 0);
+    uint64_t m = dwf_pool_mark(c);
+    for (int i = 0, n = dwf_len(arr); i < n; i++) {
+        f->j = dwf_item(c, arr, i);
+        dwf_val *t = dwf_binop(c, DWF_OP_MUL, f->j, item);
+        (void)dwf_concat(c, 2, dwf_str(c, "garbage "), t); /* a temporary nobody keeps */
+        f->sum = dwf_binop(c, DWF_OP_ADD, f->sum, t);
+        dwf_pool_collect(c, m, f);
+    }
+    *out = f->sum;
+    return DWF_OK;
+}
+static int wf_loop_map(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    loop_frame *f = fr;
+    f->keep = dwf_str(c, "parent's"); /* made before the items: never theirs to free */
+    dwf_val *items = dwf_arr(c, 4, dwf_num(c, 1), dwf_num(c, 2), dwf_num(c, 3), dwf_num(c, 4));
+    dwf_batch_opts o = DWF_BATCH_DEFAULT;
+    DWF_TRY(dwf_map(c, "m", items, loop_item, NULL, f, &o, &f->acc));
+    *out = dwf_obj(c, 2, "r", dwf_get(c, f->acc, "results"), "keep", f->keep);
+    return DWF_OK;
+}
+
+static void test_loop_collect_map(void)
+{
+    fake f;
+    fake_init(&f);
+    dwf_workflow wf = WF(wf_loop_map, sizeof(loop_frame));
+    cJSON *r = run_all(&f, &wf, "{}", 3);
+    TT_EQ_STR("SUCCEEDED", status_of(r));
+    TT_EQ_STR("{\"r\":[19900,39800,59700,79600],\"keep\":\"parent's\"}", sget(r, "Result"));
+    cJSON_Delete(r);
+    fake_free(&f);
+}
+
 int main(void)
 {
     TT_RUN(test_ids);
+    TT_RUN(test_loop_collect);
+    TT_RUN(test_loop_collect_map);
     TT_RUN(test_order_history);
     TT_RUN(test_nondeterminism);
     TT_RUN(test_retry_then_success);

@@ -382,42 +382,44 @@ static int workflow_body(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_AT(c, 56, 3);
     dwf_val *t_13 = dwf_get(c, f->u_processed, "results");
     DWF_CHECK(c);
+    uint64_t t_16 = dwf_pool_mark(c);
     for (int t_14 = 0, t_15 = dwf_len(t_13); t_14 < t_15; t_14++) {
         f->u_x = dwf_item(c, t_13, t_14);
         f->u_k = dwf_num(c, t_14);
 #line 57 "tests/golden/constructs.dwf"
         DWF_AT(c, 57, 5);
-        const char *t_16 = cJSON_GetStringValue(dwf_concat(c, 2, dwf_str(c, "audit-"), f->u_k));
-        dwf_val *t_17 = NULL;
-        DWF_TRY(dwf_step(c, t_16, step_9, f, &step_defaults, &t_17));
+        const char *t_17 = cJSON_GetStringValue(dwf_concat(c, 2, dwf_str(c, "audit-"), f->u_k));
+        dwf_val *t_18 = NULL;
+        DWF_TRY(dwf_step(c, t_17, step_9, f, &step_defaults, &t_18));
+        dwf_pool_collect(c, t_16, frame);
     }
 #line 60 "tests/golden/constructs.dwf"
     DWF_AT(c, 60, 3);
     f->u_receipt = dwf_null(c);
 #line 61 "tests/golden/constructs.dwf"
     DWF_AT(c, 61, 3);
-    int t_18 = try_1(c, f, out);
-    if (t_18 == DWF_ERROR) {
+    int t_19 = try_1(c, f, out);
+    if (t_19 == DWF_ERROR) {
         f->u_err = dwf_error_take(c);
-        t_18 = catch_1(c, f, out);
+        t_19 = catch_1(c, f, out);
     }
-    if (t_18 == DWF_RETURN) return DWF_OK;
-    if (t_18 != DWF_OK) return t_18;
+    if (t_19 == DWF_RETURN) return DWF_OK;
+    if (t_19 != DWF_OK) return t_19;
 #line 67 "tests/golden/constructs.dwf"
     DWF_AT(c, 67, 3);
-    dwf_val *t_19 = dwf_binop(c, DWF_OP_EQ, f->u_decision, dwf_str(c, "reject"));
+    dwf_val *t_20 = dwf_binop(c, DWF_OP_EQ, f->u_decision, dwf_str(c, "reject"));
     DWF_CHECK(c);
-    if (dwf_truthy(t_19)) {
+    if (dwf_truthy(t_20)) {
 #line 68 "tests/golden/constructs.dwf"
         DWF_AT(c, 68, 5);
-        const char *t_20 = cJSON_GetStringValue(dwf_concat(c, 3, dwf_str(c, "order "), f->u_orderId, dwf_str(c, " was rejected")));
-        return dwf_fail(c, "OrderRejected", t_20);
+        const char *t_21 = cJSON_GetStringValue(dwf_concat(c, 3, dwf_str(c, "order "), f->u_orderId, dwf_str(c, " was rejected")));
+        return dwf_fail(c, "OrderRejected", t_21);
     } else {
 #line 69 "tests/golden/constructs.dwf"
         DWF_AT(c, 69, 10);
-        dwf_val *t_21 = dwf_unop(c, DWF_OP_NOT, f->u_shipment);
+        dwf_val *t_22 = dwf_unop(c, DWF_OP_NOT, f->u_shipment);
         DWF_CHECK(c);
-        if (dwf_truthy(t_21)) {
+        if (dwf_truthy(t_22)) {
 #line 70 "tests/golden/constructs.dwf"
             DWF_AT(c, 70, 5);
             *out = dwf_obj(c, 2, "orderId", f->u_orderId, "early", dwf_bool(c, 1));

@@ -118,13 +118,14 @@ static int group_1(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_AT(c, 27, 5);
     dwf_val *t_1 = dwf_get(c, f->u_enriched, "results");
     DWF_CHECK(c);
+    uint64_t t_4 = dwf_pool_mark(c);
     for (int t_2 = 0, t_3 = dwf_len(t_1); t_2 < t_3; t_2++) {
         f->u_r_2 = dwf_item(c, t_1, t_2);
 #line 28 "examples/enrich.dwf"
         DWF_AT(c, 28, 7);
-        dwf_val *t_4 = dwf_binop(c, DWF_OP_EQ, dwf_get(c, f->u_r_2, "segment"), dwf_str(c, "vip"));
+        dwf_val *t_5 = dwf_binop(c, DWF_OP_EQ, dwf_get(c, f->u_r_2, "segment"), dwf_str(c, "vip"));
         DWF_CHECK(c);
-        if (dwf_truthy(t_4)) {
+        if (dwf_truthy(t_5)) {
 #line 29 "examples/enrich.dwf"
             DWF_AT(c, 29, 9);
             f->u_vip = dwf_binop(c, DWF_OP_ADD, f->u_vip, dwf_num(c, 1));
@@ -135,6 +136,7 @@ static int group_1(dwf_ctx *c, void *frame, dwf_val **out)
             f->u_other = dwf_binop(c, DWF_OP_ADD, f->u_other, dwf_num(c, 1));
             DWF_CHECK(c);
         }
+        dwf_pool_collect(c, t_4, frame);
     }
 #line 34 "examples/enrich.dwf"
     DWF_AT(c, 34, 5);
@@ -142,8 +144,8 @@ static int group_1(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_CHECK(c);
 #line 35 "examples/enrich.dwf"
     DWF_AT(c, 35, 5);
-    dwf_val *t_5 = NULL;
-    DWF_TRY(dwf_step(c, "store-summary", step_2, f, &step_defaults, &t_5));
+    dwf_val *t_6 = NULL;
+    DWF_TRY(dwf_step(c, "store-summary", step_2, f, &step_defaults, &t_6));
 #line 39 "examples/enrich.dwf"
     DWF_AT(c, 39, 5);
     *out = f->u_counts;
