@@ -56,7 +56,9 @@ typedef struct dwf_emulator_opts {
 } dwf_emulator_opts;
 
 /* Unpack / check the functions, open the store, start the servers and the scheduler.
- * Returns 0 and *out, or -1 with err filled (nothing left running). */
+ * Returns 0 and *out, or -1 with err filled (nothing left running). libmicrohttpd, and libzip
+ * when a function is a zip, are loaded first (dlopen, runtime/dlib.h): when one cannot be, err
+ * names it and its Debian package and nothing has been created. */
 int dwf_emulator_start(const dwf_emulator_opts *o, const dwf_emulator_function *fns, int nfns, dwf_emulator **out,
                        dwf_error *err);
 /* The port the Invoke / durable API listens on. */
