@@ -1253,7 +1253,7 @@ static void cg_for(Fn *fn, const AstNode *n)
     int i = new_temp(fn), k = new_temp(fn), m = new_temp(fn);
     /* What an iteration makes and no variable keeps goes back at its end (dwf_pool_collect),
      * so memory follows the variables, not the number of iterations. */
-    fn_line(fn, "uint64_t t_%d = dwf_pool_mark(c);", m);
+    fn_line(fn, "dwf_loop_mark t_%d = dwf_pool_mark(c);", m);
     fn_line(fn, "for (int t_%d = 0, t_%d = dwf_len(t_%d); t_%d < t_%d; t_%d++) {", i, k, t, i, k, i);
     fn->indent++;
     if (n->u.for_.var_sym) {
@@ -1269,7 +1269,7 @@ static void cg_for(Fn *fn, const AstNode *n)
         cg_buf_free(&v);
     }
     cg_stmts(fn, n->u.for_.body);
-    fn_line(fn, "dwf_pool_collect(c, t_%d, frame);", m);
+    fn_line(fn, "dwf_pool_collect(c, &t_%d, frame);", m);
     fn->indent--;
     fn_line(fn, "}");
 }

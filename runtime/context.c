@@ -100,10 +100,10 @@ void *dwf__frame_copy(dwf_ctx *c, const void *frame)
 
 /* ---- handing back what a loop iteration made ------------------------------------------- */
 
-uint64_t dwf_pool_mark(dwf_ctx *c)
+dwf_loop_mark dwf_pool_mark(dwf_ctx *c)
 {
     pthread_mutex_lock(&c->inv->pool_mu);
-    uint64_t m = c->inv->pool_seq;
+    dwf_loop_mark m = {c->inv->pool_seq, c->inv->pool_seq};
     pthread_mutex_unlock(&c->inv->pool_mu);
     return m;
 }
@@ -173,8 +173,9 @@ static void reach_frame(const node_tab *t, unsigned char *live, const void *fram
 }
 
 /*
- * Free the values this context's owner made since `mark` that neither the frame nor a pending
- * error reaches. Called by generated code at the end of each `for` iteration, where the only
+ * Free the values this context's owner made since mark->since (the start of the previous
+ * iteration) that neither the frame nor a pending error reaches; then move the mark on, so a
+ * value that survives two collects is kept for good and never walked again. Called by generated code at the end of each `for` iteration, where the only
  * references to values are the frame's variables (expression temporaries are dead at the end
  * of a statement, the loop's array was made before the mark), the frames of children spawned
  * in the iteration (a compensation may run them later), and pending errors. A variable may point
@@ -182,7 +183,7 @@ static void reach_frame(const node_tab *t, unsigned char *live, const void *fram
  * Everything runs under the pool mutex; other owners' entries are skipped, never touched.
  * On out-of-memory nothing is freed: collecting is an optimisation, keeping is always safe.
  */
-void dwf_pool_collect(dwf_ctx *c, uint64_t mark, const void *frame)
+void dwf_pool_collect(dwf_ctx *c, dwf_loop_mark *mark, const void *frame)
 {
     dwf__inv *inv = c->inv;
     size_t fsize = inv->wf ? inv->wf->frame_size : 0;
@@ -191,7 +192,7 @@ void dwf_pool_collect(dwf_ctx *c, uint64_t mark, const void *frame)
     size_t lo = 0, hi = inv->npool;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (inv->pool[mid].seq < mark) lo = mid + 1;
+        if (inv->pool[mid].seq < mark->since) lo = mid + 1;
         else hi = mid;
     }
     size_t first = lo, span = inv->npool - first;
@@ -229,6 +230,8 @@ void dwf_pool_collect(dwf_ctx *c, uint64_t mark, const void *frame)
     }
     inv->npool = w;
 out:
+    mark->since = mark->next;
+    mark->next = inv->pool_seq;
     pthread_mutex_unlock(&inv->pool_mu);
     free(live);
     free(t.v);

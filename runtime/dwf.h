@@ -241,12 +241,18 @@ dwf_val *dwf_call(dwf_ctx *c, const char *fname, dwf_cfunc fn, int argc, dwf_val
 /* ---- long loops: handing back what an iteration made ------------------------------------- */
 /* Generated code brackets every `for`: mark once the loop's array is made, collect at the end
  * of each iteration. Collect frees the values this context (and the steps and inline child
- * contexts it ran) made since the mark that no variable of `frame`, no frame of a child it
- * spawned and no pending error reaches; so a loop over 10,000 steps keeps its variables, not
- * 10,000 iterations of temporaries. A C function a workflow `use`s must therefore not keep a
- * dwf_val it was given (or made) beyond its call: copy it (cJSON_Duplicate) instead. */
-uint64_t dwf_pool_mark(dwf_ctx *c);
-void dwf_pool_collect(dwf_ctx *c, uint64_t mark, const void *frame);
+ * contexts it ran) made during this iteration or the previous one that no variable of `frame`,
+ * no frame of a child it spawned and no pending error reaches; what survives two collects is
+ * kept to the end (so a big value kept across iterations is not re-examined every time). A loop
+ * over 10,000 steps thus keeps its variables, not 10,000 iterations of temporaries. A C function
+ * a workflow `use`s must therefore not keep a dwf_val it was given (or made) beyond its call:
+ * copy it (cJSON_Duplicate) instead. */
+typedef struct dwf_loop_mark {
+    uint64_t since; /* candidates: pool entries made from here on */
+    uint64_t next;  /* where the current iteration began: `since` after the next collect */
+} dwf_loop_mark;
+dwf_loop_mark dwf_pool_mark(dwf_ctx *c);
+void dwf_pool_collect(dwf_ctx *c, dwf_loop_mark *mark, const void *frame);
 
 /* ---- values (pool-owned results; arguments are copied, never taken) ----------------------- */
 dwf_val *dwf_null(dwf_ctx *c);

@@ -1963,7 +1963,7 @@ static int wf_loop(dwf_ctx *c, void *fr, dwf_val **out)
     f->sum = dwf_num(c, 0);
     f->acc = dwf_arr(c, 0);
     f->inner = dwf_num(c, 0);
-    uint64_t m = dwf_pool_mark(c);
+    dwf_loop_mark m = dwf_pool_mark(c);
     for (int i = 0, n = dwf_len(arr); i < n; i++) {
         f->item = dwf_item(c, arr, i);
         char name[32];
@@ -1974,13 +1974,13 @@ static int wf_loop(dwf_ctx *c, void *fr, dwf_val **out)
         f->keep = dwf_get(c, o, "k"); /* points inside o: o must survive */
         if (i % 10 == 0) f->acc = dwf_binop(c, DWF_OP_ADD, f->acc, dwf_arr(c, 1, f->item));
         dwf_val *one = dwf_arr(c, 1, dwf_num(c, i));
-        uint64_t m2 = dwf_pool_mark(c);
+        dwf_loop_mark m2 = dwf_pool_mark(c);
         for (int k = 0, kn = dwf_len(one); k < kn; k++) {
             f->j = dwf_item(c, one, k);
             f->inner = dwf_binop(c, DWF_OP_ADD, f->inner, f->j);
-            dwf_pool_collect(c, m2, f);
+            dwf_pool_collect(c, &m2, f);
         }
-        dwf_pool_collect(c, m, f);
+        dwf_pool_collect(c, &m, f);
         pthread_mutex_lock(&c->inv->pool_mu);
         if (c->inv->npool > loop_max_pool) loop_max_pool = c->inv->npool;
         pthread_mutex_unlock(&c->inv->pool_mu);
@@ -2021,13 +2021,13 @@ static int loop_item(dwf_ctx *c, void *fr, dwf_val *item, dwf_val *index, dwf_va
     loop_frame *f = fr;
     dwf_val *arr = dwf_builtin(c, "range", 1, (dwf_val *const[]){dwf_num(c, 200)});
     f->sum = dwf_num(c, 0);
-    uint64_t m = dwf_pool_mark(c);
+    dwf_loop_mark m = dwf_pool_mark(c);
     for (int i = 0, n = dwf_len(arr); i < n; i++) {
         f->j = dwf_item(c, arr, i);
         dwf_val *t = dwf_binop(c, DWF_OP_MUL, f->j, item);
         (void)dwf_concat(c, 2, dwf_str(c, "garbage "), t); /* a temporary nobody keeps */
         f->sum = dwf_binop(c, DWF_OP_ADD, f->sum, t);
-        dwf_pool_collect(c, m, f);
+        dwf_pool_collect(c, &m, f);
     }
     *out = f->sum;
     return DWF_OK;

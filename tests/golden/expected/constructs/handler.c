@@ -382,7 +382,7 @@ static int workflow_body(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_AT(c, 56, 3);
     dwf_val *t_13 = dwf_get(c, f->u_processed, "results");
     DWF_CHECK(c);
-    uint64_t t_16 = dwf_pool_mark(c);
+    dwf_loop_mark t_16 = dwf_pool_mark(c);
     for (int t_14 = 0, t_15 = dwf_len(t_13); t_14 < t_15; t_14++) {
         f->u_x = dwf_item(c, t_13, t_14);
         f->u_k = dwf_num(c, t_14);
@@ -391,7 +391,7 @@ static int workflow_body(dwf_ctx *c, void *frame, dwf_val **out)
         const char *t_17 = cJSON_GetStringValue(dwf_concat(c, 2, dwf_str(c, "audit-"), f->u_k));
         dwf_val *t_18 = NULL;
         DWF_TRY(dwf_step(c, t_17, step_9, f, &step_defaults, &t_18));
-        dwf_pool_collect(c, t_16, frame);
+        dwf_pool_collect(c, &t_16, frame);
     }
 #line 60 "tests/golden/constructs.dwf"
     DWF_AT(c, 60, 3);
