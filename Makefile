@@ -7,9 +7,9 @@
 #   make fuzz                 a short libFuzzer run over parse + check (clang)
 #   make golden-update        rewrite golden files from the current compiler
 #
-# Sources are picked up by directory: runtime/*.c make libdwf (runtime/lambda_main.c is the
-# Lambda bootstrap's main, kept out of the archive), grammar/ codegen/ cli/ make the CLI,
-# tests/unit/test_*.c are unit test programs.
+# Sources are picked up by directory: runtime/*.c make libdwf (runtime/lambda_main.c, the Lambda
+# program's main, and runtime/lambda_bootstrap.c, the zip's static bootstrap, are kept out of
+# the archive), grammar/ codegen/ cli/ make the CLI, tests/unit/test_*.c are unit test programs.
 
 CC       ?= cc
 CSTD      = -std=c11 -D_GNU_SOURCE
@@ -42,7 +42,7 @@ endif
 CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) $(SANFLAGS) -fPIC -MMD -MP -Iruntime -Igrammar -Icodegen -I$(BUILD)/gen -I$(CURL_DIR)/include $(CFLAGS)
 LDFLAGS_ALL = $(SANFLAGS) $(LDFLAGS)
 
-RUNTIME_SRC = $(filter-out runtime/lambda_main.c,$(wildcard runtime/*.c))
+RUNTIME_SRC = $(filter-out runtime/lambda_main.c runtime/lambda_bootstrap.c,$(wildcard runtime/*.c))
 FRONT_SRC   = $(wildcard grammar/*.c)
 CODEGEN_SRC = $(wildcard codegen/*.c)
 CLI_SRC     = $(wildcard cli/*.c)
@@ -57,7 +57,8 @@ UNIT_SRC    = $(wildcard tests/unit/test_*.c)
 UNIT_BIN    = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all check unit fuzz golden-update clean deps demo FORCE
-all: $(BUILD)/dwf $(BUILD)/libdwf.a $(BUILD)/libcurl-dwf.a $(if $(wildcard runtime/lambda_main.c),$(BUILD)/lambda_main.o)
+all: $(BUILD)/dwf $(BUILD)/libdwf.a $(BUILD)/libcurl-dwf.a $(if $(wildcard runtime/lambda_main.c),$(BUILD)/lambda_main.o) \
+     $(if $(wildcard runtime/lambda_bootstrap.c),$(BUILD)/lambda_bootstrap)
 
 $(BUILD)/gen/parser.c $(BUILD)/gen/parser.h: grammar/parser.y
 	@mkdir -p $(BUILD)/gen
@@ -95,6 +96,14 @@ $(BUILD)/libcurl-dwf.a: FORCE
 $(BUILD)/lambda_main.o: runtime/lambda_main.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c -o $@ $<
+
+# The zip's bootstrap (runtime/lambda_bootstrap.c): static and without libc (it calls the
+# kernel itself, see the file for why), never sanitized; `dwf build` copies it byte for byte
+# into every zip. -fno-builtin and -fno-stack-protector: nothing may call into a libc.
+$(BUILD)/lambda_bootstrap: runtime/lambda_bootstrap.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) -O2 -ffreestanding -fno-builtin -fno-stack-protector -fno-pie -no-pie \
+	  -static -nostdlib -s -o $@ $<
 
 # EXPORTS: workflow handlers that `dwf run` compiles to shared objects resolve dwf_* here.
 $(BUILD)/dwf: $(CLI_OBJ) $(FRONT_OBJ) $(CODEGEN_OBJ) $(BUILD)/libdwf.a $(BUILD)/libcurl-dwf.a

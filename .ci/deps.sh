@@ -12,6 +12,9 @@ cd "$(dirname "$0")/.."
 # The minimal libcurl: Debian's own curl source package (its security patches included), built
 # with only what libdwf's transports use: HTTP/1.1 and HTTPS over OpenSSL, redirects, gzip/deflate
 # decoding (CURLOPT_ACCEPT_ENCODING, hence zlib), timeouts, CURLOPT_CAINFO, the threaded resolver.
+# --disable-openssl-auto-load-config: curl_global_init would otherwise read the build host's
+# openssl.cnf (/usr/lib/ssl, compiled into the static libcrypto), which is 54% of a Lambda
+# program's start-up instructions here and means nothing on another host.
 # Debian's libcurl.so.4 drags in ~30 libraries (LDAP, Kerberos, GnuTLS via librtmp, ssh2,
 # nghttp2, psl, idn2, brotli, zstd ...); loading and relocating them was 74% of a Lambda
 # bootstrap's cold start and most of the dwf process's memory floor. A static archive of this
@@ -25,7 +28,7 @@ CURL_CONFIGURE=(--disable-shared --enable-static --with-pic --with-openssl --wit
   --disable-ntlm-wb --disable-alt-svc --disable-cookies --disable-netrc --disable-unix-sockets
   --disable-doh --disable-mime --disable-dateparse --disable-progress-meter --disable-websockets
   --without-ca-bundle --without-ca-path --without-ca-fallback --enable-threaded-resolver
-  CFLAGS=-O2)
+  --disable-openssl-auto-load-config CFLAGS=-O2)
 # The cache is keyed by the Debian version of the curl sources (the one the installed
 # libcurl4-openssl-dev was built from: a security update gives a new key, so a rebuild) and by
 # the configure line. DWF_CURL_CACHE overrides the directory.

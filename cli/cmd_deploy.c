@@ -3,8 +3,10 @@
  *
  * The build is the compiler's output run through the system C compiler and the packager:
  *   1. front end + cg_emit_c: the handler C, in a private work directory;
- *   2. cc: handler.c + the workflow's `use`d C files + the Lambda main object + libdwf.a and its
- *      libraries, --as-needed so the zip carries only what the bootstrap really loads;
+ *   2. cc: handler.c + the workflow's `use`d C files + the Lambda main object + libdwf.a, with
+ *      libcurl (the minimal build beside libdwf.a), OpenSSL and zlib linked statically, so the
+ *      zip carries only glibc, the loader and cJSON: every bundled library is one more the
+ *      loader maps and relocates at each cold start;
  *   3. codegen/package.c: the program, its shared libraries and the loader in a reproducible zip;
  *   4. cg_emit_artifacts: the deploy files (durable-config, IAM, deploy.sh, SAM, Terraform)
  *      beside the zip, naming it.
@@ -52,16 +54,22 @@ const char *const usage_build =
     "\n"
     "environment: CC (default cc) is the C compiler used to link the program.\n";
 
-/* Libraries libdwf.a needs; --as-needed drops those the Lambda program never calls (SQLite
- * serves the local engine and emulator only). libzip and libmicrohttpd are not here: libdwf
- * dlopens them (runtime/dlib.c) and the Lambda program never reaches that code. */
-static const char *const dwf_libs[] = {"-lcjson", "-lsqlite3", "-lcrypto", "-lcurl",
-                                       "-lpthread", "-ldl", "-lm", NULL};
+/* Libraries libdwf.a needs. The Lambda program links libcurl-dwf.a (found beside libdwf.a)
+ * and these archives statically: Debian's libcurl.so.4 would bring ~30 libraries into the zip,
+ * and loading them was three quarters of the program's start-up. Only referenced members are
+ * taken from an archive, so SQLite (the local engine's store) adds nothing. libzip and
+ * libmicrohttpd are not here: libdwf dlopens them (runtime/dlib.c) and the Lambda program never
+ * reaches that code. */
+static const char *const static_libs[] = {"-lssl", "-lcrypto", "-lsqlite3", "-lz", NULL};
+/* Shared, with --as-needed: only those the program really calls are recorded. */
+static const char *const shared_libs[] = {"-lcjson", "-lpthread", "-ldl", "-lm", NULL};
 
 typedef struct Paths {
     char include[PATH_MAX]; /* directory holding dwf.h */
     char libdwf[PATH_MAX];  /* libdwf.a */
     char main_obj[PATH_MAX]; /* lambda_main.o */
+    char libcurl[PATH_MAX];  /* libcurl-dwf.a: the minimal static libcurl (make deps) */
+    char bootstrap[PATH_MAX]; /* lambda_bootstrap: the zip's static bootstrap */
 } Paths;
 
 static int is_file(const char *p)
@@ -70,9 +78,9 @@ static int is_file(const char *p)
     return stat(p, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/* Find dwf.h, libdwf.a and lambda_main.o. The runtime objects must come from one build: the
- * directory this dwf runs from when it holds them (build/, build/san/, ...), else
- * <home>/build, else an installed <home>/lib/dwf. */
+/* Find dwf.h, libdwf.a, libcurl-dwf.a, lambda_main.o and lambda_bootstrap. The runtime
+ * objects must come from one build: the directory this dwf runs from when it holds them
+ * (build/, build/san/, ...), else <home>/build, else an installed <home>/lib/dwf. */
 static int find_runtime(Paths *p)
 {
     const char *home = cli_home();
@@ -101,9 +109,24 @@ static int find_runtime(Paths *p)
         if (!cand[i][0]) continue;
         snprintf(p->libdwf, sizeof p->libdwf, "%.*s/libdwf.a", PATH_MAX - 12, cand[i]);
         snprintf(p->main_obj, sizeof p->main_obj, "%.*s/lambda_main.o", PATH_MAX - 16, cand[i]);
+        snprintf(p->libcurl, sizeof p->libcurl, "%.*s/libcurl-dwf.a", PATH_MAX - 16, cand[i]);
         if (!is_file(p->libdwf)) continue;
         if (!is_file(p->main_obj)) {
             fprintf(stderr, "dwf build: %s has no lambda_main.o (build it with `make`)\n", cand[i]);
+            return -1;
+        }
+        snprintf(p->bootstrap, sizeof p->bootstrap, "%.*s/lambda_bootstrap", PATH_MAX - 20,
+                 cand[i]);
+        if (!is_file(p->bootstrap)) {
+            fprintf(stderr, "dwf build: %s has no lambda_bootstrap (build it with `make`)\n",
+                    cand[i]);
+            return -1;
+        }
+        if (!is_file(p->libcurl)) {
+            fprintf(stderr,
+                    "dwf build: %s has no libcurl-dwf.a, the minimal static libcurl (run "
+                    "`make deps`, then `make`)\n",
+                    cand[i]);
             return -1;
         }
         return 0;
@@ -206,7 +229,8 @@ static int link_program(const Program *p, const Paths *rt, const char *work, int
     snprintf(inc_rt, sizeof inc_rt, "-I%s", rt->include);
     snprintf(prefix_map, sizeof prefix_map, "-ffile-prefix-map=%s=.", work);
 
-    size_t max = 32 + (size_t)nuse + sizeof dwf_libs / sizeof dwf_libs[0];
+    size_t max = 40 + (size_t)nuse + sizeof static_libs / sizeof static_libs[0] +
+                 sizeof shared_libs / sizeof shared_libs[0];
     char **argv = calloc(max, sizeof *argv);
     char **owned = calloc((size_t)nuse + 1, sizeof *owned);
     if (!argv || !owned) {
@@ -229,6 +253,11 @@ static int link_program(const Program *p, const Paths *rt, const char *work, int
      * beside it: its objects only link with the sanitizer runtimes. */
     argv[a++] = "-fsanitize=address,undefined";
 #endif
+    /* Position-dependent: a PIE carries ~19,000 relative relocations here (static OpenSSL's
+     * method tables), and applying them dirties ~90 pages at every start: 238 -> 144 page
+     * faults and ~1.4 ms of a ~7 ms cold start (bench/RESULTS.md). The loader, glibc and the
+     * stack are still placed at random. */
+    argv[a++] = "-no-pie";
     argv[a++] = "-o";
     argv[a++] = "bootstrap.bin";
     argv[a++] = "handler.c";
@@ -254,8 +283,12 @@ static int link_program(const Program *p, const Paths *rt, const char *work, int
      * it by name, or the program would start and report it was linked without it. */
     argv[a++] = "-Wl,--undefined=dwf_run_invocation";
     argv[a++] = (char *)rt->libdwf;
+    argv[a++] = (char *)rt->libcurl;
+    argv[a++] = "-Wl,-Bstatic";
+    for (int i = 0; static_libs[i]; i++) argv[a++] = (char *)static_libs[i];
+    argv[a++] = "-Wl,-Bdynamic";
     argv[a++] = "-Wl,--as-needed";
-    for (int i = 0; dwf_libs[i]; i++) argv[a++] = (char *)dwf_libs[i];
+    for (int i = 0; shared_libs[i]; i++) argv[a++] = (char *)shared_libs[i];
     argv[a++] = "-s"; /* no symbols: smaller zip, and no paths of this machine in the program */
     argv[a] = NULL;
     int st = run_cmd(argv, work, verbose);
@@ -352,7 +385,7 @@ int cmd_build(int argc, char **argv)
         fprintf(stderr, "dwf build: cannot create %s: %s\n", zip_dir, strerror(errno));
         goto out;
     }
-    PkgOptions po = {program, p->cfg.function_name, NULL, p->workflow->u.wf.name};
+    PkgOptions po = {program, p->cfg.function_name, NULL, p->workflow->u.wf.name, rt.bootstrap};
     PkgReport rep;
     char err[1024];
     if (pkg_build_zip(zip, &po, &rep, err, sizeof err) != 0) {

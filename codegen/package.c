@@ -2,10 +2,13 @@
  * package.c: turns a linked Lambda program into a self-contained, reproducible deployment zip.
  *
  * The approach is aws-lambda-cpp's packager: ship the program with every shared library it
- * needs and the dynamic loader, and make `bootstrap` a script that execs the bundled loader
- * with --library-path. Lambda's provided.al2023 has glibc 2.34 and its LD_LIBRARY_PATH puts
+ * needs and the dynamic loader, and make `bootstrap` exec the bundled loader with
+ * --library-path. Lambda's provided.al2023 has glibc 2.34 and its LD_LIBRARY_PATH puts
  * /lib64 before /var/task/lib; running our own loader sidesteps both, so a program linked on
  * Debian 12 (glibc 2.36) runs unchanged and no host library can shadow a bundled one.
+ * `dwf build` ships a prebuilt static bootstrap program (runtime/lambda_bootstrap.c, copied
+ * byte for byte: a shell would cost ~2 ms of every cold start); without one the bootstrap is
+ * the packager's POSIX sh script (pkg_bootstrap_text).
  *
  * Libraries are resolved by the program's own loader (`ld.so --list`), not by re-implementing
  * its search rules: RPATH, ld.so.cache and multiarch directories come out exactly as they
@@ -432,6 +435,16 @@ static const char *pick_ca(const PkgOptions *o)
 
 int pkg_load_zip(char *err, size_t errlen) { return dwf__zip_load(err, errlen); }
 
+/* The loader runtime/lambda_bootstrap.c execs: it is compiled for the same machine as this
+ * file (one Makefile builds both), so the same test on the architecture gives its name. */
+#if defined(__x86_64__)
+#define BOOTSTRAP_LOADER "ld-linux-x86-64.so.2"
+#elif defined(__aarch64__)
+#define BOOTSTRAP_LOADER "ld-linux-aarch64.so.1"
+#else
+#define BOOTSTRAP_LOADER ""
+#endif
+
 int pkg_build_zip(const char *zip_path, const PkgOptions *o, PkgReport *r, char *err,
                   size_t errlen)
 {
@@ -454,10 +467,20 @@ int pkg_build_zip(const char *zip_path, const PkgOptions *o, PkgReport *r, char 
     }
     for (int i = 0; i < nlibs; i++)
         if (libs[i].is_loader) loader = libs[i].soname;
-    boot = pkg_bootstrap_text(name, loader, o->comment);
-    if (!boot) {
-        fail(err, errlen, "out of memory");
-        goto out;
+    if (o->bootstrap) {
+        /* The static bootstrap finds the program as the one file in bin/ and execs a fixed
+         * loader name: refuse a program whose PT_INTERP names another. */
+        if (strcmp(loader, BOOTSTRAP_LOADER) != 0) {
+            fail(err, errlen, "the program's loader is %s, the bootstrap %s runs %s", loader,
+                 o->bootstrap, *BOOTSTRAP_LOADER ? BOOTSTRAP_LOADER : "none on this machine");
+            goto out;
+        }
+    } else {
+        boot = pkg_bootstrap_text(name, loader, o->comment);
+        if (!boot) {
+            fail(err, errlen, "out of memory");
+            goto out;
+        }
     }
 
 #define ENT(nm, fl, dt, ln, md)                                                                \
@@ -472,7 +495,10 @@ int pkg_build_zip(const char *zip_path, const PkgOptions *o, PkgReport *r, char 
             goto out;                                                                          \
         }                                                                                      \
     } while (0)
-    ENT(strdup("bootstrap"), NULL, boot, strlen(boot), S_IFREG | 0755);
+    if (o->bootstrap)
+        ENT(strdup("bootstrap"), o->bootstrap, NULL, 0, S_IFREG | 0755);
+    else
+        ENT(strdup("bootstrap"), NULL, boot, strlen(boot), S_IFREG | 0755);
     ENT(strdup("bin/"), NULL, NULL, 0, S_IFDIR | 0755);
     ENT(join2("bin/", name), o->binary, NULL, 0, S_IFREG | 0755);
     ENT(strdup("lib/"), NULL, NULL, 0, S_IFDIR | 0755);

@@ -3,7 +3,8 @@
  *
  * Given a linked Lambda program, pkg_build_zip() writes a self-contained deployment zip in the
  * layout of aws-lambda-cpp's packager:
- *   bootstrap            mode 0755, a POSIX sh script that execs the bundled loader
+ *   bootstrap            mode 0755, execs the bundled loader on the program: the prebuilt
+ *                        static program PkgOptions.bootstrap, else a POSIX sh script
  *   bin/<name>           the program
  *   lib/<soname>         every shared library the program needs, libc included
  *   lib/ld-*.so.*        the dynamic loader named by the program's PT_INTERP
@@ -22,7 +23,9 @@ typedef struct PkgOptions {
     const char *name;      /* its file name under bin/; sanitised to [A-Za-z0-9._-] */
     const char *ca_bundle; /* CA file shipped as etc/ca-bundle.crt; NULL = the first of the
                             * usual system locations that exists; "" = ship none */
-    const char *comment;   /* one line for the bootstrap's header comment, or NULL */
+    const char *comment;   /* one line for the bootstrap script's header comment, or NULL */
+    const char *bootstrap; /* a prebuilt bootstrap program (runtime/lambda_bootstrap.c) shipped
+                            * byte for byte, or NULL for the sh script of pkg_bootstrap_text() */
 } PkgOptions;
 
 /* One shared object a program needs, as its loader resolves it. */

@@ -2,16 +2,16 @@
 # tests/deploy/bare_root.sh: a `dwf build` zip runs in a root that holds nothing else.
 #
 # The zip is unpacked at /var/task of an empty directory whose only other content is Debian's
-# static busybox (/bin/busybox, with /bin/sh a link to it, since bootstrap is a #!/bin/sh
-# script): no /lib, no /usr, no /etc, no /proc. The test chroots into it (root needed) and runs
-# /var/task/bootstrap as Lambda would, twice:
+# static busybox (/bin/busybox, with /bin/sh a link to it), there only for the CA probe below
+# and removed before the runs: no /bin, no /lib, no /usr, no /etc, no /proc. The test chroots
+# into it (root needed) and runs /var/task/bootstrap as Lambda would, twice:
 #   1. against a Lambda Runtime API + durable execution API peer on 127.0.0.1 written below in
 #      python3's stdlib (it predates `dwf serve` and checks the wire: one invocation of a
 #      one-step workflow, its SigV4-signed checkpoint, the response posted);
 #   2. under `dwf serve`, the local emulator, started with the Invoke API like a deployed
 #      function, which must answer the step's result.
-# If the bundled loader, a library or the CA fallback were missing, the program could not even
-# start here.
+# If the bundled loader, a library or the CA fallback were missing, or the bootstrap needed a
+# shell, the program could not even start here.
 #
 # Standalone: prints "PASS name" / "FAIL name: why" lines (and "SKIP name: why" when the machine
 # cannot run it: not root, no chroot or no static busybox); $DWF = the dwf binary to test.
@@ -86,18 +86,29 @@ if ls "$root"/var/task/lib/libasan.so.* >/dev/null 2>&1; then
 fi
 
 # The CA fallback: with no system bundle in the root, the bootstrap must pick the one it ships.
-# Run its own preamble with the final exec swapped for an echo.
-sed 's/^exec .*/echo "$SSL_CERT_FILE"/' "$root/var/task/bootstrap" >"$root/var/task/ca-probe"
-chmod 755 "$root/var/task/ca-probe"
-ca=$(env -i PATH=/bin "$CHROOT" "$root" /var/task/ca-probe 2>&1)
-rm -f "$root/var/task/ca-probe"
-if [ "$ca" != /var/task/etc/ca-bundle.crt ]; then
-  fail bare_root_ca_bundle "bootstrap chose SSL_CERT_FILE='$ca', want /var/task/etc/ca-bundle.crt"
+# A copy of the task at /var/probe whose "loader" is a script echoing what it was given runs
+# the zip's own bootstrap; no LAMBDA_TASK_ROOT and no /proc, so it must find its directory
+# from argv[0].
+loader=$(cd "$root/var/task/lib" && ls ld-*.so.* 2>/dev/null | head -1)
+probe="$root/var/probe"
+mkdir -p "$probe/lib" "$probe/bin" "$probe/etc"
+cp "$root/var/task/bootstrap" "$probe/bootstrap"
+cp "$root/var/task/etc/ca-bundle.crt" "$probe/etc/" 2>/dev/null
+: >"$probe/bin/program"
+printf '#!/bin/sh\necho "$SSL_CERT_FILE $*"\n' >"$probe/lib/$loader"
+chmod 755 "$probe/lib/$loader"
+ca=$(env -i PATH=/bin "$CHROOT" "$root" /var/probe/bootstrap one 2>&1)
+rm -rf "$probe"
+want="/var/probe/etc/ca-bundle.crt --library-path /var/probe/lib /var/probe/bin/program one"
+if [ "$ca" != "$want" ]; then
+  fail bare_root_ca_bundle "the bootstrap ran the loader with '$ca', want '$want'"
 elif ! grep -q 'BEGIN CERTIFICATE' "$root/var/task/etc/ca-bundle.crt"; then
   fail bare_root_ca_bundle "etc/ca-bundle.crt holds no PEM certificate"
 else
   pass bare_root_ca_bundle
 fi
+# From here on the root holds no shell at all: the bootstrap must not need one.
+rm -rf "$root/bin"
 
 # The peer: Lambda Runtime API (/2018-06-01/runtime/...) and the durable execution API
 # (/2025-12-01/durable-executions/...) on one port. It logs every request as JSON lines.

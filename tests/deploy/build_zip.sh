@@ -5,6 +5,10 @@
 #   - the build succeeds and writes the zip plus the deploy files beside it;
 #   - `unzip -Z` shows `bootstrap` at the root with mode 0755, the program under bin/, the loader
 #     (executable) and libc under lib/; every DT_NEEDED of every bundled ELF is in lib/;
+#   - the bootstrap is the build's static lambda_bootstrap byte for byte, and run on the unpacked
+#     zip (with the loader swapped for a script that echoes its arguments) it execs the loader
+#     with --library-path on the one program, passing its own arguments and SSL_CERT_FILE;
+#   - lib/ holds glibc's files and cJSON only: libcurl, OpenSSL and zlib are linked statically;
 #   - a second build is byte-identical;
 #   - no bundled file but glibc's own needs a symbol version newer than GLIBC_2.34
 #     (provided.al2023's glibc), read with `objdump -T` over the unpacked zip;
@@ -117,13 +121,41 @@ for ex in "${examples[@]}"; do
 
   unz="$out/unpacked"
   mkdir -p "$unz" && unzip -q "$zip" -d "$unz"
-  boot_target=$(sed -n 's/^exec .*"\$here\/bin\/\([^"]*\)".*/\1/p' "$unz/bootstrap")
-  loader=$(sed -n 's/^exec "\$here\/lib\/\([^"]*\)".*/\1/p' "$unz/bootstrap")
-  if [ -z "$boot_target" ] || ! [ -x "$unz/bin/$boot_target" ] || [ -z "$loader" ] || ! [ -x "$unz/lib/$loader" ]; then
-    fail "build_zip_${name}_bootstrap" "bootstrap does not exec a bundled loader on a bundled program: $(tail -1 "$unz/bootstrap")"
+  # The bootstrap: the static program of this build, run on a copy of the zip whose loader is
+  # a script. From another directory, with no LAMBDA_TASK_ROOT and no SSL_CERT_FILE: it finds
+  # its own directory and the host's CA roots (Debian's, on this machine).
+  progs=$(ls "$unz/bin")
+  loader=$(cd "$unz/lib" && ls ld-*.so.* 2>/dev/null | head -1)
+  probe="$out/probe"
+  cp -r "$unz" "$probe"
+  printf '#!/bin/sh\necho "$SSL_CERT_FILE $*"\n' >"$probe/lib/$loader"
+  chmod 755 "$probe/lib/$loader"
+  got=$(cd / && env -u LAMBDA_TASK_ROOT -u SSL_CERT_FILE "$probe/bootstrap" a 'b c' 2>&1)
+  host_ca=/etc/ssl/certs/ca-certificates.crt
+  [ -r /etc/pki/tls/certs/ca-bundle.crt ] && host_ca=/etc/pki/tls/certs/ca-bundle.crt
+  want="$host_ca --library-path $probe/lib $probe/bin/$progs a b c"
+  # An SSL_CERT_FILE already set is left alone, and LAMBDA_TASK_ROOT wins over the path run.
+  got2=$(cd / && LAMBDA_TASK_ROOT="$probe" SSL_CERT_FILE=/x.pem "$unz/bootstrap" 2>&1)
+  want2="/x.pem --library-path $probe/lib $probe/bin/$progs"
+  rm -rf "$probe"
+  if [ "$(echo "$progs" | wc -w)" != 1 ] || [ -z "$loader" ] || ! [ -x "$unz/lib/$loader" ]; then
+    fail "build_zip_${name}_bootstrap" "want one program in bin/ and a loader in lib/, have bin: $progs, loader: $loader"
+  elif ! cmp -s "$unz/bootstrap" "$(dirname "$DWF")/lambda_bootstrap"; then
+    fail "build_zip_${name}_bootstrap" "bootstrap is not $(dirname "$DWF")/lambda_bootstrap"
+  elif readelf -l "$unz/bootstrap" | grep -q 'program interpreter'; then
+    fail "build_zip_${name}_bootstrap" "bootstrap is not static"
+  elif [ "$got" != "$want" ]; then
+    fail "build_zip_${name}_bootstrap" "bootstrap ran the loader with '$got', want '$want'"
+  elif [ "$got2" != "$want2" ]; then
+    fail "build_zip_${name}_bootstrap" "with LAMBDA_TASK_ROOT and SSL_CERT_FILE set: '$got2', want '$want2'"
   else
     pass "build_zip_${name}_bootstrap"
   fi
+  # Only glibc and cJSON are shared; anything else means a library was linked dynamically.
+  others=$(cd "$unz/lib" && ls | grep -Ev "$glibc_own" | grep -v -x -e 'libcjson\.so\.1' \
+           -e 'libasan\.so\..*' -e 'libubsan\.so\..*' -e 'libstdc++\.so\..*' -e 'libgcc_s\.so\..*' | tr '\n' ' ')
+  if [ -n "$others" ]; then fail "build_zip_${name}_libraries" "unexpected shared libraries in lib/: $others"
+  else pass "build_zip_${name}_libraries"; fi
   # One objdump per file: -p for DT_NEEDED, -T for the versioned dynamic symbols.
   # A sanitizer build of dwf (make SANITIZE=...) makes sanitized zips, for tests only: the
   # sanitizer runtimes and the C++ runtime they pull in (GLIBC_2.35/2.36 on Debian 12) are
