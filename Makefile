@@ -26,10 +26,12 @@ DEPS_LIBS = $(BUILD)/libcurl-dwf.a -Wl,-Bstatic -lssl -lcrypto -lsqlite3 -lz -Wl
 # Where .ci/deps.sh keeps that libcurl (include/, lib/libcurl.a). Asked on first use, once per
 # make run, and only from recipes, so `make deps check` sees the cache deps just built.
 CURL_DIR = $(eval CURL_DIR := $(shell bash .ci/deps.sh --curl-dir))$(CURL_DIR)
-# Programs that load workflow handlers export the dwf_* API for them, and only that: exporting
-# everything (-rdynamic) would also export the static OpenSSL and zlib, which would then
-# interpose on the shared copies libraries such as libzip load.
-EXPORTS = -Wl,--export-dynamic-symbol='dwf_*'
+# Programs that load workflow handlers export what a handler and its `use`d C may call: the
+# dwf_* API, and SQLite's API, which handlers found in the process while it was a shared
+# library (tests/fault/effects.c records its effects with SQLite). Not everything (-rdynamic):
+# exporting the static OpenSSL and zlib would make them interpose on the shared copies that
+# libraries such as libzip load. (The minimal libcurl hides its symbols; it cannot be exported.)
+EXPORTS = -Wl,--export-dynamic-symbol='dwf_*' -Wl,--export-dynamic-symbol='sqlite3_*'
 
 ifdef SANITIZE
 BUILD    ?= build/san

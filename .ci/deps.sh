@@ -29,13 +29,18 @@ CURL_CONFIGURE=(--disable-shared --enable-static --with-pic --with-openssl --wit
   --disable-doh --disable-mime --disable-dateparse --disable-progress-meter --disable-websockets
   --without-ca-bundle --without-ca-path --without-ca-fallback --enable-threaded-resolver
   --disable-openssl-auto-load-config CFLAGS=-O2)
+# One change to the source: curl_global_init asks OpenSSL to load all its built-in engines
+# (OPENSSL_INIT_ENGINE_ALL_BUILTIN), which loads every error string of libcrypto: ~1 million
+# instructions and ~20 page faults of each Lambda cold start, for engines libdwf never uses
+# (CURLOPT_SSLENGINE would still load one on demand). CURL_PATCH drops that flag.
+CURL_PATCH='s|^#ifdef OPENSSL_INIT_ENGINE_ALL_BUILTIN$|#if 0 /* dwf: no engines at init (.ci/deps.sh) */|'
 # The cache is keyed by the Debian version of the curl sources (the one the installed
-# libcurl4-openssl-dev was built from: a security update gives a new key, so a rebuild) and by
-# the configure line. DWF_CURL_CACHE overrides the directory.
+# libcurl4-openssl-dev was built from: a security update gives a new key, so a rebuild), the
+# configure line and the patch. DWF_CURL_CACHE overrides the directory.
 curl_dir() {
   local ver key
   ver=$(dpkg-query -W -f='${source:Version}' libcurl4-openssl-dev 2>/dev/null || true)
-  key=$(printf '%s\n' "${CURL_CONFIGURE[@]}" | sha256sum | cut -c1-12)
+  key=$(printf '%s\n' "${CURL_CONFIGURE[@]}" "$CURL_PATCH" | sha256sum | cut -c1-12)
   echo "${DWF_CURL_CACHE:-/var/cache/dwf/curl-${ver//:/_}-$key}"
 }
 if [ "${1:-}" = --curl-dir ]; then curl_dir; exit 0; fi
@@ -110,13 +115,19 @@ if [ ! -f "$cache/.complete" ]; then
   # signed Sources index, so its chatter goes to a log shown only on failure.
   (cd "$work" && dpkg-source -x curl_*.dsc src >"$work/dpkg-source.log" 2>&1) ||
     { cat "$work/dpkg-source.log" >&2; exit 1; }
+  if grep -q '^#ifdef OPENSSL_INIT_ENGINE_ALL_BUILTIN$' "$work/src/lib/vtls/openssl.c"; then
+    sed -i "$CURL_PATCH" "$work/src/lib/vtls/openssl.c"
+  else
+    echo "deps.sh: warning: curl $ver's lib/vtls/openssl.c has no OPENSSL_INIT_ENGINE_ALL_BUILTIN" \
+         "line to patch; building it unchanged (cold starts load OpenSSL's engines)" >&2
+  fi
   (cd "$work/src" && ./configure --quiet "${CURL_CONFIGURE[@]}" >"$work/configure.log" 2>&1) ||
     { tail -30 "$work/configure.log" "$work/src/config.log" >&2; exit 1; }
   make -s -C "$work/src/lib" -j"$(nproc)" >"$work/make.log" 2>&1 || { tail -30 "$work/make.log" >&2; exit 1; }
   rm -rf "$cache.tmp" && mkdir -p "$cache.tmp/include/curl" "$cache.tmp/lib"
   cp "$work"/src/include/curl/*.h "$cache.tmp/include/curl/"
   cp "$work/src/lib/.libs/libcurl.a" "$cache.tmp/lib/"
-  printf '%s\n' "curl $ver" "${CURL_CONFIGURE[@]}" >"$cache.tmp/configure-options"
+  printf '%s\n' "curl $ver" "${CURL_CONFIGURE[@]}" "patch: $CURL_PATCH" >"$cache.tmp/configure-options"
   touch "$cache.tmp/.complete"
   rm -rf "$cache" && mv "$cache.tmp" "$cache"
   rm -rf "$work"; trap - EXIT
