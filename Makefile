@@ -104,7 +104,7 @@ $(BUILD)/lambda_main.o: runtime/lambda_main.c
 # into every zip. -fno-builtin and -fno-stack-protector: nothing may call into a libc.
 $(BUILD)/lambda_bootstrap: runtime/lambda_bootstrap.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CSTD) $(WARN) -O2 -ffreestanding -fno-builtin -fno-stack-protector -fno-pie -no-pie \
+	$(CC) $(CSTD) $(WARN) -O2 -ffreestanding -fno-builtin -fno-stack-protector -fno-pie \
 	  -static -nostdlib -s -o $@ $<
 
 # EXPORTS: workflow handlers that `dwf run` compiles to shared objects resolve dwf_* here.
