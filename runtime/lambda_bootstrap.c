@@ -17,11 +17,12 @@
  * Why a program, and why one without libc. Every page a new process touches is a page fault,
  * and faults dominate a cold start on the machines measured (bench/RESULTS.md, "Lambda cold
  * start"): a `#!/bin/sh` script (aws-lambda-cpp's packager, and dwf's bootstrap before this)
- * starts a dynamically linked shell first; a static glibc program still touches ~25 pages
- * setting up glibc (TLS, IRELATIVE relocations, stdio) before main, about 1.3 ms there; this
- * one touches one or two and costs ~0.15 ms. So it calls the kernel directly, through the five
- * system calls it needs, and carries the few string helpers libc would have given it. Linux on
- * x86_64 and arm64 only, the two architectures Lambda runs.
+ * starts a dynamically linked shell first (~2 ms there); a static glibc program still touches
+ * ~25 pages setting up glibc (TLS, IRELATIVE relocations, stdio) before main, about 1.3 ms
+ * there; this one takes 7 page faults, 0.3-0.7 ms in all. So it calls the kernel directly,
+ * through the few system calls it needs, and carries the few string helpers libc would have
+ * given it. Linux on x86_64 and arm64 only, the two architectures Lambda runs (arm64 is
+ * compiled in but was not run: no arm64 machine here).
  */
 #include <asm/unistd.h>
 #include <linux/fcntl.h>
@@ -97,15 +98,6 @@ static size_t slen(const char *s)
     return n;
 }
 
-/* Append src to the NUL-terminated dst (capacity cap); 0, or -1 when it does not fit. */
-static int cat(char *dst, size_t cap, const char *src)
-{
-    size_t d = slen(dst), s = slen(src);
-    if (d + s + 1 > cap) return -1;
-    for (size_t i = 0; i <= s; i++) dst[d + i] = src[i];
-    return 0;
-}
-
 /* The value of the environment entry "NAME=value" when entry is one for name, else NULL. */
 static const char *env_value(const char *entry, const char *name)
 {
@@ -139,18 +131,32 @@ static _Noreturn void die(const char *what, const char *arg)
 
 /* ---- the bootstrap ----------------------------------------------------------------------- */
 
-static char root[PATH_MAX], loader[PATH_MAX], libdir[PATH_MAX], bindir[PATH_MAX],
-    program[PATH_MAX], shipped_ca[PATH_MAX], ca_env[PATH_MAX + 16], exe[PATH_MAX];
+/* Every string is cut from one arena, by its length: the handful of paths share a page,
+ * where a PATH_MAX buffer each would touch a page (a page fault) each. */
+static char arena[8 * PATH_MAX];
+static size_t used;
 
-/* Sets root to dir (its first len bytes) and loader to ROOT/lib/LOADER; 1 when the loader is
- * executable there. */
+/* A new string a[0..alen) + b + c, or death when the arena is full. */
+static char *join(const char *a, size_t alen, const char *b, const char *c)
+{
+    size_t bl = slen(b), cl = slen(c);
+    if (alen + bl + cl + 1 > sizeof arena - used) die("path too long", b);
+    char *s = arena + used, *p = s;
+    for (size_t i = 0; i < alen; i++) *p++ = a[i];
+    for (size_t i = 0; i < bl; i++) *p++ = b[i];
+    for (size_t i = 0; i <= cl; i++) *p++ = c[i];
+    used += alen + bl + cl + 1;
+    return s;
+}
+
+static char *root, *loader;
+
+/* ROOT = dir[0..len): 1 when ROOT/lib/LOADER is executable there. */
 static int try_root(const char *dir, size_t len)
 {
-    if (len == 0 || len >= sizeof root) return 0;
-    for (size_t i = 0; i < len; i++) root[i] = dir[i];
-    root[len] = '\0';
-    loader[0] = '\0';
-    if (cat(loader, sizeof loader, root) || cat(loader, sizeof loader, "/lib/" LOADER)) return 0;
+    if (len == 0) return 0;
+    root = join(dir, len, "", "");
+    loader = join(root, len, "/lib/" LOADER, "");
     return sys4(__NR_faccessat, AT_FDCWD, (long)loader, X_OK, 0) == 0;
 }
 
@@ -162,12 +168,10 @@ static size_t dir_len(const char *path)
     return n > 1 ? n - 1 : n; /* "/x" -> "/" */
 }
 
-/* The one program in ROOT/bin into `program`. */
-static void find_program(void)
+/* The one program in ROOT/bin. */
+static char *find_program(void)
 {
-    bindir[0] = '\0';
-    if (cat(bindir, sizeof bindir, root) || cat(bindir, sizeof bindir, "/bin"))
-        die("path too long", root);
+    char *bindir = join(root, slen(root), "/bin", "");
     long fd = sys4(__NR_openat, AT_FDCWD, (long)bindir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
     if (fd < 0) die("cannot open", bindir);
     /* struct linux_dirent64, as getdents64 fills it. */
@@ -178,8 +182,8 @@ static void find_program(void)
         unsigned char type;
         char name[];
     };
-    static _Alignas(8) char buf[4096];
-    int found = 0;
+    _Alignas(8) char buf[2048];
+    char *program = NULL;
     for (;;) {
         long n = sys4(__NR_getdents64, fd, (long)buf, sizeof buf, 0);
         if (n < 0) die("cannot read", bindir);
@@ -188,15 +192,13 @@ static void find_program(void)
             const struct dent *d = (const struct dent *)(buf + off);
             off += d->reclen;
             if (d->name[0] == '.') continue;
-            if (found++) die("more than one program in", bindir);
-            program[0] = '\0';
-            if (cat(program, sizeof program, bindir) || cat(program, sizeof program, "/") ||
-                cat(program, sizeof program, d->name))
-                die("path too long", bindir);
+            if (program) die("more than one program in", bindir);
+            program = join(bindir, slen(bindir), "/", d->name);
         }
     }
     sys4(__NR_close, fd, 0, 0, 0);
-    if (!found) die("no program in", bindir);
+    if (!program) die("no program in", bindir);
+    return program;
 }
 
 __attribute__((used, noreturn)) void bootstrap_main(long *sp)
@@ -208,10 +210,14 @@ __attribute__((used, noreturn)) void bootstrap_main(long *sp)
     const char *task = env_get(envp, "LAMBDA_TASK_ROOT");
     int ok = task && try_root(task, slen(task));
     if (!ok) {
+        /* readlinkat writes into the arena's free end; only what it wrote is kept. */
+        char *exe = arena + used;
+        size_t room = sizeof arena - used - 1;
         long l = sys4(__NR_readlinkat, AT_FDCWD, (long)"/proc/self/exe", (long)exe,
-                      sizeof exe - 1);
+                      (long)(room < PATH_MAX ? room : PATH_MAX));
         if (l > 0) {
             exe[l] = '\0';
+            used += (size_t)l + 1;
             ok = try_root(exe, dir_len(exe));
         }
     }
@@ -223,10 +229,8 @@ __attribute__((used, noreturn)) void bootstrap_main(long *sp)
         die("cannot find lib/" LOADER " under $LAMBDA_TASK_ROOT, beside /proc/self/exe or "
             "beside argv[0]",
             NULL);
-    libdir[0] = '\0';
-    if (cat(libdir, sizeof libdir, root) || cat(libdir, sizeof libdir, "/lib"))
-        die("path too long", root);
-    find_program();
+    char *libdir = join(root, slen(root), "/lib", "");
+    char *program = find_program();
 
     /* libdwf's HTTPS transport reads its CA file from SSL_CERT_FILE: the host's roots when it
      * has some (they get updates), else the copy dwf build shipped. */
@@ -239,18 +243,12 @@ __attribute__((used, noreturn)) void bootstrap_main(long *sp)
     for (int i = 0; i < nenv; i++)
         if (!set_ca || !env_value(envp[i], "SSL_CERT_FILE")) env[e++] = envp[i];
     if (set_ca) {
-        shipped_ca[0] = '\0';
-        if (cat(shipped_ca, sizeof shipped_ca, root) ||
-            cat(shipped_ca, sizeof shipped_ca, "/etc/ca-bundle.crt"))
-            die("path too long", root);
         const char *ca[] = {"/etc/pki/tls/certs/ca-bundle.crt",
-                            "/etc/ssl/certs/ca-certificates.crt", shipped_ca, NULL};
+                            "/etc/ssl/certs/ca-certificates.crt",
+                            join(root, slen(root), "/etc/ca-bundle.crt", ""), NULL};
         for (int i = 0; ca[i]; i++)
             if (sys4(__NR_faccessat, AT_FDCWD, (long)ca[i], R_OK, 0) == 0) {
-                ca_env[0] = '\0';
-                cat(ca_env, sizeof ca_env, "SSL_CERT_FILE=");
-                if (cat(ca_env, sizeof ca_env, ca[i])) die("path too long", ca[i]);
-                env[e++] = ca_env;
+                env[e++] = join("SSL_CERT_FILE=", 14, ca[i], "");
                 break;
             }
     }
@@ -264,7 +262,6 @@ __attribute__((used, noreturn)) void bootstrap_main(long *sp)
     args[a++] = program;
     for (int i = 1; i < argc; i++) args[a++] = argv[i];
     args[a] = NULL;
-    long r = sys4(__NR_execve, (long)loader, (long)args, (long)env, 0);
-    (void)r;
+    sys4(__NR_execve, (long)loader, (long)args, (long)env, 0);
     die("cannot execute", loader);
 }
