@@ -48,6 +48,7 @@
 #include <openssl/sha.h>
 #include <pthread.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -643,34 +644,56 @@ static double process_cpu_ms(pid_t pid)
 
 /* Start the function's process (mu held). Everything the child needs is built before fork:
  * between fork and exec only async-signal-safe calls. */
+static void fault_queued_head(emu_fn *f, const char *type, const char *msg);
+
+/* Start the function's bootstrap. posix_spawn, not fork(): glibc's posix_spawn is a
+ * clone(CLONE_VM|CLONE_VFORK), so the child never copies this multi-threaded emulator's page
+ * tables only to throw them away at exec. With fork() that copy and its copy-on-write faults
+ * were counted in every cold start (of dwf's bootstrap and of Node alike), ~4 ms of CPU and
+ * ~6 ms of wall here, more than dwf's own start-up (bench/RESULTS.md "Lambda cold start").
+ * The child gets what the fork() child set up by hand: its own process group (fn_kill kills the
+ * group), stdin from /dev/null, no descriptor of ours above 2 (listening sockets, the store,
+ * MHD's pipes), the task root as working directory, no blocked signals, SIGPIPE default. */
 static void fn_spawn(emu_fn *f)
 {
     dwf_emulator *e = f->emu;
     double t0 = mono_ms();
-    pid_t pid = fork();
-    if (pid < 0) {
-        elog(e, "%s: cannot start %s: %s", f->name, f->argv[0], strerror(errno));
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    int rc = posix_spawn_file_actions_init(&fa);
+    if (rc == 0 && (rc = posix_spawnattr_init(&at)) != 0) posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) {
+        elog(e, "%s: cannot start %s: %s", f->name, f->argv[0], strerror(rc));
         f->respawn_after = mono_ms() + 1000;
         return;
     }
-    if (pid == 0) {
-        setpgid(0, 0);
-        int nul = open("/dev/null", O_RDONLY);
-        if (nul >= 0) {
-            dup2(nul, 0);
-            if (nul != 0) close(nul);
-        }
-        /* Nothing of ours leaks into the sandbox: listening sockets, the store, MHD's pipes. */
-        close_range(3, ~0U, 0);
-        if (chdir(f->task_root) != 0) _exit(126);
-        sigset_t none;
-        sigemptyset(&none);
-        pthread_sigmask(SIG_SETMASK, &none, NULL);
-        signal(SIGPIPE, SIG_DFL);
-        execve(f->argv[0], f->argv, f->envp);
-        _exit(127);
+    sigset_t none, pipe_default;
+    sigemptyset(&none);
+    sigemptyset(&pipe_default);
+    sigaddset(&pipe_default, SIGPIPE);
+    if (!rc) rc = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    if (!rc) rc = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+    if (!rc) rc = posix_spawn_file_actions_addchdir_np(&fa, f->task_root);
+    if (!rc) rc = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+                                                    POSIX_SPAWN_SETSIGDEF);
+    if (!rc) rc = posix_spawnattr_setpgroup(&at, 0);
+    if (!rc) rc = posix_spawnattr_setsigmask(&at, &none);
+    if (!rc) rc = posix_spawnattr_setsigdefault(&at, &pipe_default);
+    pid_t pid = 0;
+    int spawn_rc = rc ? rc : posix_spawn(&pid, f->argv[0], &fa, &at, f->argv, f->envp);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    if (spawn_rc != 0) {
+        /* glibc reports a failed chdir or exec here (the fork() version saw exit 126/127):
+         * the queued invocation fails as one whose runtime exited before its first /next. */
+        char msg[PATH_MAX + 128];
+        snprintf(msg, sizeof msg, "Runtime exited before its first invocation (cannot start %s: %s)",
+                 f->argv[0], strerror(spawn_rc));
+        elog(e, "%s: %s", f->name, msg);
+        if (f->nq > 0) fault_queued_head(f, "Runtime.InitError", msg);
+        f->respawn_after = mono_ms() + 1000;
+        return;
     }
-    setpgid(pid, pid);
     f->pid = pid;
     f->gen++;
     f->spawn_mono = t0;

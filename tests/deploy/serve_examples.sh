@@ -93,6 +93,11 @@ mkdir -p "$T/initfail" "$T/hang"
 printf '#!/bin/sh\necho "cannot initialise" >&2\nexit 3\n' >"$T/initfail/bootstrap"
 printf '#!/bin/sh\ncurl -s "http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/invocation/next" >/dev/null\nexec sleep 60\n' >"$T/hang/bootstrap"
 chmod 755 "$T/initfail/bootstrap" "$T/hang/bootstrap"
+# ...and one whose bootstrap can no longer be executed when it is started (made 0644 after
+# `dwf serve` checked it): the same init failure, saying why.
+mkdir -p "$T/noexec"
+printf '#!/bin/sh\nexit 0\n' >"$T/noexec/bootstrap"
+chmod 755 "$T/noexec/bootstrap"
 
 # Two functions of our own: "dwf-serve-caller" invokes "dwf-serve-callee" (a chained invocation,
 # a second durable execution the service creates and the emulator runs on the callee's process).
@@ -128,12 +133,12 @@ if ! serve_start "$T/serve" --store "$T/store.db" --skip-time \
      "$ZIPS/approval/function.zip" "$T/chain/callee/function.zip" "$T/chain/caller/function.zip" \
      --function "crashy=$T/crashy" --command "$T/crashy/wrap.sh" --env "CRASH_MARK=$T/crash.mark" --timeout 30 \
      --function "race=$T/race" --timeout 30 --env "STATE_LOG=$T/state.json" \
-     --function "initfail=$T/initfail" --function "hang=$T/hang" --timeout 1; then
+     --function "initfail=$T/initfail" --function "noexec=$T/noexec" --function "hang=$T/hang" --timeout 1; then
   fail serve_examples_start "dwf serve did not start: $(tail -c 600 "$T/serve.err")"; exit 0
 fi
 pass serve_examples_start
 
-STATE_LOG=$T/state.json python3 - "$SERVE_PORT" <<'EOF'
+NOEXEC=$T/noexec/bootstrap STATE_LOG=$T/state.json python3 - "$SERVE_PORT" <<'EOF'
 import json, os, sys, time, urllib.parse, urllib.request, urllib.error
 base = "http://127.0.0.1:%s" % sys.argv[1]
 
@@ -319,8 +324,11 @@ out(st == 200 and x.get("Status") == "FAILED" and "manager said no" in json.dump
 
 # an init failure and an invocation timeout: retried, then the execution fails with the fault
 _, hi, _ = invoke("initfail:$LATEST", {}, "Event")
+os.chmod(os.environ["NOEXEC"], 0o644)
+_, hn, _ = invoke("noexec:$LATEST", {}, "Event")
 _, hh, _ = invoke("hang:$LATEST", {}, "Event")
-for fn, hd, want in (("initfail", hi, "Runtime.InitError"), ("hang", hh, "Sandbox.Timedout")):
+for fn, hd, want in (("initfail", hi, "Runtime.InitError"), ("noexec", hn, "Runtime.InitError"),
+                     ("hang", hh, "Sandbox.Timedout")):
     a = hd.get("X-Amz-Durable-Execution-Arn", "x")
     x = wait_done(a, 60)
     evs = call("GET", "/2025-12-01/durable-executions/%s/history?IncludeExecutionData=true" % q(a))[2].get("Events", [])
@@ -328,6 +336,9 @@ for fn, hd, want in (("initfail", hi, "Runtime.InitError"), ("hang", hh, "Sandbo
               for e in evs if e["EventType"] == "InvocationCompleted"]
     out(x.get("Status") == "FAILED" and (x.get("Error") or {}).get("ErrorType") == want and faults == [want] * 3,
         "serve_%s_retried_then_failed" % fn, "%r, invocation faults %r" % (x, faults))
+    if fn == "noexec":
+        msg = (x.get("Error") or {}).get("ErrorMessage", "")
+        out("cannot start" in msg and "Permission denied" in msg, "serve_noexec_says_why", repr(msg))
 
 # stop a waiting approval
 st, h, _ = invoke("durable-callback-test:$LATEST", {"orderId": "ORD-S"}, "Event")
