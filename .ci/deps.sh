@@ -31,7 +31,7 @@ CURL_CONFIGURE=(--disable-shared --enable-static --with-pic --with-openssl --wit
   --disable-openssl-auto-load-config CFLAGS=-O2)
 # One change to the source: curl_global_init asks OpenSSL to load all its built-in engines
 # (OPENSSL_INIT_ENGINE_ALL_BUILTIN), which loads every error string of libcrypto: ~1 million
-# instructions and ~20 page faults of each Lambda cold start, for engines libdwf never uses
+# instructions and ~30 page faults of each Lambda cold start, for engines libdwf never uses
 # (CURLOPT_SSLENGINE would still load one on demand). CURL_PATCH drops that flag.
 CURL_PATCH='s|^#ifdef OPENSSL_INIT_ENGINE_ALL_BUILTIN$|#if 0 /* dwf: no engines at init (.ci/deps.sh) */|'
 # The cache is keyed by the Debian version of the curl sources (the one the installed
