@@ -22,7 +22,7 @@ OPT      ?= -O2 -g
 # copied to $(BUILD)/libcurl-dwf.a, where `dwf build` finds it for the Lambda program too.
 # cJSON stays shared: one small library, and workflow handlers resolve cJSON_* from it.
 DEPS_LIBS = $(BUILD)/libcurl-dwf.a -Wl,-Bstatic -lssl -lcrypto -lsqlite3 -lz -Wl,-Bdynamic \
-            -lcjson -lzip -lmicrohttpd -lpthread -ldl -lm
+            -lcjson -lpthread -ldl -lm
 # Where .ci/deps.sh keeps that libcurl (include/, lib/libcurl.a). Asked on first use, once per
 # make run, and only from recipes, so `make deps check` sees the cache deps just built.
 CURL_DIR = $(eval CURL_DIR := $(shell bash .ci/deps.sh --curl-dir))$(CURL_DIR)
