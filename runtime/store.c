@@ -284,15 +284,27 @@ static int stmt_get(dwf__store *st, const char *sql, sqlite3_stmt **out)
 sqlite3 *dwf__store_db(dwf__store *st) { return st->db; }
 const char *dwf__store_path(dwf__store *st) { return st->path; }
 
+/* BEGIN and COMMIT run once per checkpoint: through the statement cache, not sqlite3_exec,
+ * which compiles its SQL text every time. */
+static int exec_cached(dwf__store *st, const char *sql)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = stmt_get(st, sql, &q);
+    if (rc != SQLITE_OK) return rc;
+    rc = sqlite3_step(q);
+    dwf__sql_done(st, q);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
+}
+
 int dwf__store_begin(dwf__store *st, dwf_error *err)
 {
-    int rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    int rc = exec_cached(st, "BEGIN IMMEDIATE");
     return rc == SQLITE_OK ? 0 : dwf__store_fail(st, rc, err);
 }
 
 int dwf__store_commit(dwf__store *st, dwf_error *err)
 {
-    int rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+    int rc = exec_cached(st, "COMMIT");
     if (rc == SQLITE_OK) return 0;
     dwf__store_fail(st, rc, err);
     dwf__store_rollback(st);
