@@ -43,8 +43,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/sha.h>
 #include <pthread.h>
 #include <signal.h>
@@ -392,12 +390,6 @@ static void hex(const unsigned char *in, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-static int hmac(const void *key, size_t klen, const char *msg, unsigned char out[32])
-{
-    unsigned int n = 32;
-    return HMAC(EVP_sha256(), key, (int)klen, (const unsigned char *)msg, strlen(msg), out, &n) ? 0 : -1;
-}
-
 typedef struct strbuf {
     char *s;
     size_t len, cap;
@@ -422,29 +414,6 @@ static void sb_add(strbuf *b, const char *s, size_t n)
     b->s[b->len] = '\0';
 }
 static void sb_str(strbuf *b, const char *s) { sb_add(b, s, strlen(s)); }
-
-static int qp_cmp(const void *a, const void *b)
-{
-    const char *const *x = a, *const *y = b;
-    int r = strcmp(x[0], y[0]);
-    return r ? r : strcmp(x[1], y[1]);
-}
-
-/* Trim and collapse blanks of a header value into the buffer. */
-static void sb_header_value(strbuf *b, const char *v)
-{
-    while (*v == ' ' || *v == '\t') v++;
-    int space = 0;
-    for (; *v; v++) {
-        if (*v == ' ' || *v == '\t') {
-            space = 1;
-            continue;
-        }
-        if (space) sb_add(b, " ", 1);
-        space = 0;
-        sb_add(b, v, 1);
-    }
-}
 
 /* 0 = the request is signed by the configured key; else -1 with (status, type, message). */
 static int verify_sigv4(dwf_emulator *e, struct MHD_Connection *c, const char *method, request *r, unsigned *status,
@@ -474,99 +443,45 @@ static int verify_sigv4(dwf_emulator *e, struct MHD_Connection *c, const char *m
     if (skew > 900 || skew < -900)
         return fail(err, "InvalidSignatureException", "Signature expired: %s is more than 15 minutes from now.", amz_date);
 
-    strbuf cr = {0};
-    sb_str(&cr, method);
-    sb_add(&cr, "\n", 1);
-    /* Canonical URI: every label of the path as sent, encoded once more (all services but S3). */
-    size_t plen = strcspn(r->uri, "?");
-    const char *p = r->uri;
-    if (plen == 0) sb_add(&cr, "/", 1);
-    while (p < r->uri + plen) {
-        if (*p == '/') {
-            sb_add(&cr, "/", 1);
-            p++;
-            continue;
-        }
-        size_t n = strcspn(p, "/?");
-        char *label = strndup(p, n), *enc = label ? dwf__uri_encode(label) : NULL;
-        if (!enc) cr.oom = 1;
-        else sb_str(&cr, enc);
-        free(label);
-        free(enc);
-        p += n;
-    }
-    sb_add(&cr, "\n", 1);
-    /* Canonical query: decoded names and values, encoded again, sorted. */
-    char **pairs = r->nq ? calloc((size_t)r->nq * 2, sizeof *pairs) : NULL;
-    if (r->nq && !pairs) cr.oom = 1;
-    for (int i = 0; pairs && i < r->nq; i++) {
-        pairs[2 * i] = dwf__uri_encode(r->q[i].name);
-        pairs[2 * i + 1] = dwf__uri_encode(r->q[i].value);
-        if (!pairs[2 * i] || !pairs[2 * i + 1]) cr.oom = 1;
-    }
-    if (pairs && !cr.oom) qsort(pairs, (size_t)r->nq, 2 * sizeof *pairs, qp_cmp);
-    for (int i = 0; pairs && !cr.oom && i < r->nq; i++) {
-        if (i) sb_add(&cr, "&", 1);
-        sb_str(&cr, pairs[2 * i]);
-        sb_add(&cr, "=", 1);
-        sb_str(&cr, pairs[2 * i + 1]);
-    }
-    for (int i = 0; pairs && i < 2 * r->nq; i++) free(pairs[i]);
-    free(pairs);
-    sb_add(&cr, "\n", 1);
-    /* Canonical headers, in SignedHeaders order (already sorted by the signer). */
-    size_t shlen = strcspn(sh, ", ");
-    char *signed_headers = strndup(sh, shlen);
-    if (!signed_headers) cr.oom = 1;
-    for (char *h = signed_headers, *next; h && *h; h = next) {
-        next = strchr(h, ';');
-        if (next) *next++ = '\0';
-        else next = h + strlen(h);
-        const char *v = dwf__mhd.MHD_lookup_connection_value(c, MHD_HEADER_KIND, h);
-        sb_str(&cr, h);
-        sb_add(&cr, ":", 1);
-        if (v) sb_header_value(&cr, v);
-        sb_add(&cr, "\n", 1);
-        if (*next) next[-1] = ';';
-    }
-    sb_add(&cr, "\n", 1);
-    if (signed_headers) sb_str(&cr, signed_headers);
-    free(signed_headers);
-    sb_add(&cr, "\n", 1);
+    /* The canonical request by the signer's own rules (sigv4.c): the path as sent, the query
+     * pairs as decoded, the signed headers' values as received. */
     unsigned char h32[32];
     char body_hash[65];
     SHA256((const unsigned char *)(r->body ? r->body : ""), r->len, h32);
     hex(h32, 32, body_hash);
     const char *claimed = dwf__mhd.MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Amz-Content-Sha256");
-    if (claimed && strcmp(claimed, "UNSIGNED-PAYLOAD") != 0 && strcmp(claimed, body_hash) != 0) {
-        free(cr.s);
+    if (claimed && strcmp(claimed, "UNSIGNED-PAYLOAD") != 0 && strcmp(claimed, body_hash) != 0)
         return fail(err, "InvalidSignatureException", "X-Amz-Content-Sha256 does not match the body");
+    char *path = strndup(r->uri, strcspn(r->uri, "?"));
+    char *signed_headers = strndup(sh, strcspn(sh, ", ")), *names = signed_headers ? strdup(signed_headers) : NULL;
+    int nh = 1;
+    for (const char *h = signed_headers; h && *h; h++) nh += *h == ';';
+    dwf__sigv4_param *qp = calloc((size_t)r->nq + 1, sizeof *qp);
+    dwf__sigv4_header *hs = calloc((size_t)nh, sizeof *hs);
+    char *query = NULL, *cr = NULL, want[65];
+    int bad = !path || !names || !qp || !hs;
+    for (int i = 0; !bad && i < r->nq; i++) qp[i] = (dwf__sigv4_param){r->q[i].name, r->q[i].value};
+    nh = 0;
+    for (char *h = bad ? NULL : names, *next; h && *h; h = next) { /* names: cut at each ';' */
+        next = strchr(h, ';');
+        if (next) *next++ = '\0';
+        else next = h + strlen(h);
+        hs[nh++] = (dwf__sigv4_header){h, dwf__mhd.MHD_lookup_connection_value(c, MHD_HEADER_KIND, h)};
     }
-    sb_str(&cr, claimed ? claimed : body_hash);
-    if (cr.oom) {
-        free(cr.s);
-        *status = 500;
-        return fail(err, "ServiceException", "out of memory");
-    }
-    char cr_hash[65];
-    SHA256((const unsigned char *)cr.s, cr.len, h32);
-    hex(h32, 32, cr_hash);
-    free(cr.s);
-    char scope[256], sts[512];
-    snprintf(scope, sizeof scope, "%s/%s/%s/aws4_request", date, region, service);
-    snprintf(sts, sizeof sts, "AWS4-HMAC-SHA256\n%s\n%s\n%s", amz_date, scope, cr_hash);
-    char *k0 = xasprintf("AWS4%s", e->secret_key);
-    unsigned char k1[32], k2[32], k3[32], k4[32], s32[32];
-    int bad = !k0 || hmac(k0, strlen(k0), date, k1) || hmac(k1, 32, region, k2) || hmac(k2, 32, service, k3) ||
-              hmac(k3, 32, "aws4_request", k4) || hmac(k4, 32, sts, s32);
-    if (k0) OPENSSL_cleanse(k0, strlen(k0));
-    free(k0);
+    bad = bad || !(query = dwf__sigv4_canonical_query(qp, r->nq)) ||
+          !(cr = dwf__sigv4_canonical_request(method, path, query, hs, nh, signed_headers, claimed ? claimed : body_hash)) ||
+          dwf__sigv4_signature(e->secret_key, amz_date, region, service, cr, want) != 0;
+    free(path);
+    free(signed_headers);
+    free(names);
+    free(qp);
+    free(hs);
+    free(query);
+    free(cr);
     if (bad) {
         *status = 500;
-        return fail(err, "ServiceException", "HMAC failed");
+        return fail(err, "ServiceException", "out of memory computing the request signature");
     }
-    char want[65];
-    hex(s32, 32, want);
     if (strlen(sig) < 64 || CRYPTO_memcmp(want, sig, 64) != 0 || (sig[64] && sig[64] != ',' && sig[64] != ' '))
         return fail(err, "InvalidSignatureException",
                     "The request signature we calculated does not match the signature you provided. Check your AWS "
@@ -581,19 +496,6 @@ static emu_fn *fn_by_name(dwf_emulator *e, const char *name)
     for (int i = 0; i < e->nfns; i++)
         if (e->fns[i].name && strcmp(e->fns[i].name, name) == 0) return &e->fns[i];
     return NULL;
-}
-
-/* "arn:aws:lambda:r:a:function:NAME:QUAL/durable-execution/..." -> NAME */
-static int function_of_arn(const char *arn, char out[256])
-{
-    const char *f = strstr(arn, ":function:");
-    if (!f) return -1;
-    f += 10;
-    size_t n = strcspn(f, ":/");
-    if (n == 0 || n > 255) return -1;
-    memcpy(out, f, n);
-    out[n] = '\0';
-    return 0;
 }
 
 /* Peak resident set of a process (kB), -1 if unknown. */
@@ -958,6 +860,27 @@ static enum MHD_Result rt_answer(emu_fn *f, struct MHD_Connection *c, request *r
     return send_raw(c, 202, "application/json", ok, strlen(ok), NULL);
 }
 
+/* Append a piece of the request body MHD hands over (NUL-terminated; past MAX_BODY only
+ * marked too big, answered once the body has arrived). -1 when out of memory. */
+static int request_append(request *r, const char *upload, size_t *upload_size)
+{
+    if (r->len + *upload_size > MAX_BODY) r->too_big = 1;
+    else {
+        if (r->len + *upload_size + 1 > r->cap) {
+            size_t nc = (r->len + *upload_size + 1) * 2;
+            char *nb = realloc(r->body, nc);
+            if (!nb) return -1;
+            r->body = nb;
+            r->cap = nc;
+        }
+        memcpy(r->body + r->len, upload, *upload_size);
+        r->len += *upload_size;
+        r->body[r->len] = '\0';
+    }
+    *upload_size = 0;
+    return 0;
+}
+
 static enum MHD_Result rt_handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {
@@ -970,23 +893,7 @@ static enum MHD_Result rt_handler(void *cls, struct MHD_Connection *c, const cha
         r->started = 1;
         return MHD_YES;
     }
-    if (*upload_size) {
-        if (r->len + *upload_size > MAX_BODY) r->too_big = 1;
-        else {
-            if (r->len + *upload_size + 1 > r->cap) {
-                size_t nc = (r->len + *upload_size + 1) * 2;
-                char *nb = realloc(r->body, nc);
-                if (!nb) return MHD_NO;
-                r->body = nb;
-                r->cap = nc;
-            }
-            memcpy(r->body + r->len, upload, *upload_size);
-            r->len += *upload_size;
-            r->body[r->len] = '\0';
-        }
-        *upload_size = 0;
-        return MHD_YES;
-    }
+    if (*upload_size) return request_append(r, upload, upload_size) == 0 ? MHD_YES : MHD_NO;
     if (r->too_big) return send_error(c, 413, "RequestEntityTooLarge", "payload too large");
     if (request_parse(r) != 0) return MHD_NO;
     int n = r->nseg;
@@ -1339,23 +1246,7 @@ static enum MHD_Result api_handler(void *cls, struct MHD_Connection *c, const ch
         r->started = 1;
         return MHD_YES;
     }
-    if (*upload_size) {
-        if (r->len + *upload_size > MAX_BODY) r->too_big = 1;
-        else {
-            if (r->len + *upload_size + 1 > r->cap) {
-                size_t nc = (r->len + *upload_size + 1) * 2;
-                char *nb = realloc(r->body, nc);
-                if (!nb) return MHD_NO;
-                r->body = nb;
-                r->cap = nc;
-            }
-            memcpy(r->body + r->len, upload, *upload_size);
-            r->len += *upload_size;
-            r->body[r->len] = '\0';
-        }
-        *upload_size = 0;
-        return MHD_YES;
-    }
+    if (*upload_size) return request_append(r, upload, upload_size) == 0 ? MHD_YES : MHD_NO;
     if (r->too_big) return send_error(c, 413, "RequestTooLargeException", "Request must be smaller than 6291456 bytes for the InvokeFunction operation");
     if (request_parse(r) != 0) return send_error(c, 500, "ServiceException", "out of memory");
     if (e->access_key && e->secret_key) {
@@ -1413,7 +1304,7 @@ static void *scheduler(void *arg)
         int queued = 0;
         for (const cJSON *a = run ? run->child : NULL; a; a = a->next) {
             char fname[256];
-            emu_fn *f = cJSON_IsString(a) && function_of_arn(a->valuestring, fname) == 0 ? fn_by_name(e, fname) : NULL;
+            emu_fn *f = cJSON_IsString(a) && dwf_service_function_of(a->valuestring, fname) == 0 ? fn_by_name(e, fname) : NULL;
             if (!f || queue_has(f, a->valuestring)) continue;
             if (queue_push(f, a->valuestring) == 0) queued++;
         }

@@ -61,19 +61,6 @@ static void on_op(void *arg, const cJSON *op)
     if (ti->o->on_operation) ti->o->on_operation(ti->o->progress_arg, ti->arn, op);
 }
 
-/* "arn:aws:lambda:r:a:function:NAME:QUAL/durable-execution/..." -> NAME */
-static int function_of(const char *arn, char out[256])
-{
-    const char *f = strstr(arn, ":function:");
-    if (!f) return -1;
-    f += 10;
-    size_t n = strcspn(f, ":/");
-    if (n == 0 || n > 255) return -1;
-    memcpy(out, f, n);
-    out[n] = '\0';
-    return 0;
-}
-
 int dwf_engine_invoke(dwf_service *s, const char *arn, const dwf_engine_opts *o, dwf_error *err)
 {
     cJSON *event = NULL;
@@ -94,7 +81,7 @@ int dwf_engine_invoke(dwf_service *s, const char *arn, const dwf_engine_opts *o,
     cJSON *response = NULL;
     char fn[256];
     const dwf_workflow *wf = NULL;
-    if (function_of(arn, fn) != 0) {
+    if (dwf_service_function_of(arn, fn) != 0) {
         snprintf(fault.type, sizeof fault.type, "ResourceNotFoundException");
         snprintf(fault.message, sizeof fault.message, "no function in the execution ARN %s", arn);
     } else {

@@ -221,6 +221,18 @@ static void function_base(const char *fn, char out[256])
     out[n] = '\0';
 }
 
+int dwf_service_function_of(const char *arn, char out[256])
+{
+    const char *f = strstr(arn, ":function:");
+    if (!f) return -1;
+    f += 10;
+    size_t n = strcspn(f, ":/");
+    if (n == 0 || n > 255) return -1;
+    memcpy(out, f, n);
+    out[n] = '\0';
+    return 0;
+}
+
 /* ---- lock + clock ---------------------------------------------------------------------------- */
 static void lock(dwf_service *s)
 {

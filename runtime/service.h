@@ -57,6 +57,9 @@ const char *dwf_service_store_path(dwf_service *s);
 
 /* HTTP status for a named error (400, 404, 409, 429, 500, ...). */
 int dwf_service_http_status(const char *error_type);
+/* The function an execution belongs to: "arn:aws:lambda:r:a:function:NAME:QUAL/durable-execution/..."
+ * -> NAME in out; -1 when the ARN names no function. */
+int dwf_service_function_of(const char *arn, char out[256]);
 
 /* ---- functions -------------------------------------------------------------------------- */
 /* Register or update a function: {"FunctionName", "Handler" (path of the loaded handler),

@@ -164,7 +164,7 @@ static int cmp_param(const void *a, const void *b) {
 }
 
 /* The canonical query, which is also the query we send. */
-static char *canonical_query(const dwf__sigv4_param *q, int n) {
+char *dwf__sigv4_canonical_query(const dwf__sigv4_param *q, int n) {
     if (n <= 0) return strdup("");
     enc_param *ps = calloc((size_t)n, sizeof *ps);
     if (!ps) return NULL;
@@ -215,6 +215,67 @@ static void canonical_header(sbuf *b, const char *name, const char *value) {
     sb_add(b, "\n");
 }
 
+char *dwf__sigv4_canonical_request(const char *method, const char *path, const char *query,
+                                   const dwf__sigv4_header *headers, int nheaders,
+                                   const char *signed_headers, const char *payload_hash) {
+    sbuf cr = {0};
+    sb_add(&cr, method);
+    sb_add(&cr, "\n");
+    canonical_path(&cr, path);
+    sb_add(&cr, "\n");
+    sb_add(&cr, query);
+    sb_add(&cr, "\n");
+    for (int i = 0; i < nheaders; i++)
+        canonical_header(&cr, headers[i].name, headers[i].value ? headers[i].value : "");
+    sb_add(&cr, "\n");
+    sb_add(&cr, signed_headers);
+    sb_add(&cr, "\n");
+    sb_add(&cr, payload_hash);
+    return sb_take(&cr);
+}
+
+int dwf__sigv4_signature(const char *secret_key, const char *amz_date, const char *region,
+                         const char *service, const char *canonical_request, char out[65]) {
+    char date[9], cr_hash[65];
+    if (strlen(amz_date) < 8) return -1;
+    memcpy(date, amz_date, 8);
+    date[8] = '\0';
+    if (sha256_hex(canonical_request, strlen(canonical_request), cr_hash) < 0) return -1;
+
+    sbuf sts = {0};
+    sb_add(&sts, "AWS4-HMAC-SHA256\n");
+    sb_add(&sts, amz_date);
+    sb_add(&sts, "\n");
+    sb_add(&sts, date);
+    sb_add(&sts, "/");
+    sb_add(&sts, region);
+    sb_add(&sts, "/");
+    sb_add(&sts, service);
+    sb_add(&sts, "/aws4_request\n");
+    sb_add(&sts, cr_hash);
+    char *sts_s = sb_take(&sts);
+
+    sbuf key = {0};
+    sb_add(&key, "AWS4");
+    sb_add(&key, secret_key);
+    char *key_s = sb_take(&key);
+
+    unsigned char k1[32], k2[32], k3[32], k4[32], sig[32];
+    int ok = sts_s && key_s && hmac256(key_s, strlen(key_s), date, k1) == 0 &&
+             hmac256(k1, 32, region, k2) == 0 && hmac256(k2, 32, service, k3) == 0 &&
+             hmac256(k3, 32, "aws4_request", k4) == 0 && hmac256(k4, 32, sts_s, sig) == 0;
+    if (key_s) OPENSSL_cleanse(key_s, strlen(key_s));
+    free(key_s);
+    free(sts_s);
+    OPENSSL_cleanse(k1, sizeof k1);
+    OPENSSL_cleanse(k2, sizeof k2);
+    OPENSSL_cleanse(k3, sizeof k3);
+    OPENSSL_cleanse(k4, sizeof k4);
+    if (!ok) return -1;
+    hex_of(sig, 32, out);
+    return 0;
+}
+
 void dwf__sigv4_result_free(dwf__sigv4_result *out) {
     if (!out) return;
     free(out->query);
@@ -236,7 +297,7 @@ int dwf__sigv4_sign(const dwf__sigv4_creds *creds, const dwf__sigv4_request *req
     date[8] = '\0';
 
     if (sha256_hex(req->body, req->body_len, out->payload_hash) < 0) return -1;
-    out->query = canonical_query(req->query, req->nquery);
+    out->query = dwf__sigv4_canonical_query(req->query, req->nquery);
     if (!out->query) goto fail;
 
     /* Signed headers, already in sorted order. */
@@ -246,27 +307,21 @@ int dwf__sigv4_sign(const dwf__sigv4_creds *creds, const dwf__sigv4_request *req
         : (have_token ? "host;x-amz-content-sha256;x-amz-date;x-amz-security-token"
                       : "host;x-amz-content-sha256;x-amz-date");
 
-    sbuf cr = {0};
-    sb_add(&cr, req->method);
-    sb_add(&cr, "\n");
-    canonical_path(&cr, req->path);
-    sb_add(&cr, "\n");
-    sb_add(&cr, out->query);
-    sb_add(&cr, "\n");
-    if (req->content_type) canonical_header(&cr, "content-type", req->content_type);
-    canonical_header(&cr, "host", req->host);
-    canonical_header(&cr, "x-amz-content-sha256", out->payload_hash);
-    canonical_header(&cr, "x-amz-date", out->amz_date);
-    if (have_token) canonical_header(&cr, "x-amz-security-token", creds->session_token);
-    sb_add(&cr, "\n");
-    sb_add(&cr, signed_headers);
-    sb_add(&cr, "\n");
-    sb_add(&cr, out->payload_hash);
-    out->canonical_request = sb_take(&cr);
+    dwf__sigv4_header hs[5];
+    int nh = 0;
+    if (req->content_type) hs[nh++] = (dwf__sigv4_header){"content-type", req->content_type};
+    hs[nh++] = (dwf__sigv4_header){"host", req->host};
+    hs[nh++] = (dwf__sigv4_header){"x-amz-content-sha256", out->payload_hash};
+    hs[nh++] = (dwf__sigv4_header){"x-amz-date", out->amz_date};
+    if (have_token) hs[nh++] = (dwf__sigv4_header){"x-amz-security-token", creds->session_token};
+    out->canonical_request = dwf__sigv4_canonical_request(req->method, req->path, out->query, hs, nh,
+                                                          signed_headers, out->payload_hash);
     if (!out->canonical_request) goto fail;
 
-    char cr_hash[65];
-    if (sha256_hex(out->canonical_request, strlen(out->canonical_request), cr_hash) < 0) goto fail;
+    char sig_hex[65];
+    if (dwf__sigv4_signature(creds->secret_key, out->amz_date, creds->region, creds->service,
+                             out->canonical_request, sig_hex) < 0)
+        goto fail;
 
     sbuf scope = {0};
     sb_add(&scope, date);
@@ -277,38 +332,6 @@ int dwf__sigv4_sign(const dwf__sigv4_creds *creds, const dwf__sigv4_request *req
     sb_add(&scope, "/aws4_request");
     char *scope_s = sb_take(&scope);
     if (!scope_s) goto fail;
-
-    sbuf sts = {0};
-    sb_add(&sts, "AWS4-HMAC-SHA256\n");
-    sb_add(&sts, out->amz_date);
-    sb_add(&sts, "\n");
-    sb_add(&sts, scope_s);
-    sb_add(&sts, "\n");
-    sb_add(&sts, cr_hash);
-    char *sts_s = sb_take(&sts);
-
-    sbuf key = {0};
-    sb_add(&key, "AWS4");
-    sb_add(&key, creds->secret_key);
-    char *key_s = sb_take(&key);
-
-    unsigned char k1[32], k2[32], k3[32], k4[32], sig[32];
-    int ok = sts_s && key_s && hmac256(key_s, strlen(key_s), date, k1) == 0 &&
-             hmac256(k1, 32, creds->region, k2) == 0 && hmac256(k2, 32, creds->service, k3) == 0 &&
-             hmac256(k3, 32, "aws4_request", k4) == 0 && hmac256(k4, 32, sts_s, sig) == 0;
-    if (key_s) OPENSSL_cleanse(key_s, strlen(key_s));
-    free(key_s);
-    free(sts_s);
-    OPENSSL_cleanse(k1, sizeof k1);
-    OPENSSL_cleanse(k2, sizeof k2);
-    OPENSSL_cleanse(k3, sizeof k3);
-    OPENSSL_cleanse(k4, sizeof k4);
-    if (!ok) {
-        free(scope_s);
-        goto fail;
-    }
-    char sig_hex[65];
-    hex_of(sig, 32, sig_hex);
 
     sbuf auth = {0};
     sb_add(&auth, "AWS4-HMAC-SHA256 Credential=");

@@ -55,6 +55,23 @@ int dwf__sigv4_sign(const dwf__sigv4_creds *creds, const dwf__sigv4_request *req
                     dwf__sigv4_result *out);
 void dwf__sigv4_result_free(dwf__sigv4_result *out);
 
+/* The pieces, for a verifier (dwf serve checks what clients sign with the same rules). */
+typedef struct dwf__sigv4_header {
+    const char *name;  /* lowercase, as listed in SignedHeaders */
+    const char *value; /* as received; trimmed and folded here; NULL = "" */
+} dwf__sigv4_header;
+/* The canonical query of raw name/value pairs (also the query string to send). malloc'd. */
+char *dwf__sigv4_canonical_query(const dwf__sigv4_param *q, int n);
+/* The canonical request: `path` as on the wire (encoded once more here), `query` canonical,
+ * the headers in SignedHeaders order. malloc'd, NULL when out of memory. */
+char *dwf__sigv4_canonical_request(const char *method, const char *path, const char *query,
+                                   const dwf__sigv4_header *headers, int nheaders,
+                                   const char *signed_headers, const char *payload_hash);
+/* The hex signature of a canonical request made at amz_date (YYYYMMDDTHHMMSSZ) for the scope
+ * <date>/region/service/aws4_request. 0, or -1 when OpenSSL fails or memory runs out. */
+int dwf__sigv4_signature(const char *secret_key, const char *amz_date, const char *region,
+                         const char *service, const char *canonical_request, char out[65]);
+
 /* SigV4 UriEncode: every byte but A-Z a-z 0-9 - . _ ~ becomes %XX (uppercase hex), '/'
  * included. Returns a malloc'd string (caller frees) or NULL when out of memory. */
 char *dwf__uri_encode(const char *s);
