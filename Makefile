@@ -1,30 +1,32 @@
 # dwf: durable workflows compiled to C.
 #
-#   make                      build/dwf (the CLI) and build/libdwf.a (the runtime)
+#   make                      build/dwf (the CLI), build/libdwf.a (what a Lambda zip links) and
+#                             build/libdwf-host.a (what only runs on a developer's machine)
 #   make check                every test suite (tests/run.sh prints "N passed, N failed")
 #   make SANITIZE=address,undefined check   the same under ASan + UBSan (in build/san/)
 #   make VALGRIND=1 check     the same with the test programs under valgrind
 #   make fuzz                 a short libFuzzer run over parse + check (clang)
 #   make golden-update        rewrite golden files from the current compiler
 #
-# Sources are picked up by directory: runtime/*.c make libdwf (runtime/lambda_main.c, the Lambda
-# program's main, and runtime/lambda_bootstrap.c, the zip's static bootstrap, are kept out of
-# the archive), grammar/ codegen/ cli/ make the CLI, tests/unit/test_*.c are unit test programs.
+# One folder per part (README.md has the map). Each folder compiles with only the include
+# paths of what it may use (INC_<folder> below; each folder's README says why), so an include
+# the layering forbids fails to compile. Sources are picked up by directory.
 
 CC       ?= cc
 CSTD      = -std=c11 -D_GNU_SOURCE
 WARN      = -Wall -Wextra -Werror
 OPT      ?= -O2 -g
-# libcurl, OpenSSL, SQLite and zlib link statically: Debian's libcurl.so.4 alone maps ~30 shared
-# libraries (LDAP, Kerberos, GnuTLS, ssh2, nghttp2, ...) in every process, which was most of the
-# dwf process's memory floor and of a Lambda program's start-up. libcurl is the minimal build
-# `make deps` makes once per machine (.ci/deps.sh: HTTP(S) over OpenSSL, zlib, nothing else),
-# copied to $(BUILD)/libcurl-dwf.a, where `dwf build` finds it for the Lambda program too.
-# cJSON stays shared: one small library, and workflow handlers resolve cJSON_* from it.
+# libcurl, OpenSSL and zlib link statically (SQLite too, for the dwf command): Debian's
+# libcurl.so.4 alone maps ~30 shared libraries (LDAP, Kerberos, GnuTLS, ssh2, nghttp2, ...) in
+# every process, which was most of the dwf process's memory floor and of a Lambda program's
+# start-up. libcurl is the minimal build `make deps` makes once per machine (.ci/deps.sh:
+# HTTP(S) over OpenSSL, zlib, nothing else), copied to $(BUILD)/libcurl-dwf.a, where `dwf build`
+# finds it for the Lambda program too. cJSON stays shared: one small library, and workflow
+# handlers resolve cJSON_* from it.
 DEPS_LIBS = $(BUILD)/libcurl-dwf.a -Wl,-Bstatic -lssl -lcrypto -lsqlite3 -lz -Wl,-Bdynamic \
             -lcjson -lpthread -ldl -lm
 # Where .ci/deps.sh keeps that libcurl (include/, lib/libcurl.a). Asked on first use, once per
-# make run, and only from recipes, so `make deps check` sees the cache deps just built.
+# make run, so `make deps check` sees the cache deps just built.
 CURL_DIR = $(eval CURL_DIR := $(shell bash .ci/deps.sh --curl-dir))$(CURL_DIR)
 # Programs that load workflow handlers export what a handler and its `use`d C may call: the
 # dwf_* API, and SQLite's API, which handlers found in the process while it was a shared
@@ -41,85 +43,120 @@ BUILD    ?= build
 SANFLAGS  =
 endif
 
-CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) $(SANFLAGS) -fPIC -MMD -MP -Iruntime -Igrammar -Icodegen -I$(BUILD)/gen -I$(CURL_DIR)/include $(CFLAGS)
+# ---- the layering: what each folder may include -------------------------------------------
+# include/ holds the contracts (dwf.h for generated code, dwf_host.h for hosts); the Lambda side
+# (sdk, aws, lambda) never sees the developer-machine side (service, emulator, package, util),
+# the runtime never sees the compiler, and only cli/ sees everything.
+INC_util     = -Iutil
+INC_aws      = -Iinclude -Iaws
+INC_sdk      = -Iinclude -Isdk
+INC_lambda   = -Iinclude -Iaws -Ilambda
+INC_service  = -Iinclude -Iservice
+INC_emulator = -Iinclude -Iutil -Iaws -Iservice -Iemulator
+INC_package  = -Iinclude -Iutil -Ipackage
+INC_grammar  = -Iinclude -Igrammar -I$(BUILD)/gen
+INC_codegen  = -Iinclude -Igrammar -Icodegen
+INC_cli      = -Iinclude -Iutil -Iservice -Iemulator -Ipackage -Igrammar -Icodegen -I$(BUILD)/gen
+# Tests are white-box: they see every folder.
+INC_tests    = -Iinclude -Iutil -Iaws -Isdk -Ilambda -Iservice -Iemulator -Ipackage -Igrammar \
+               -Icodegen -I$(BUILD)/gen -Itests/unit
+INC_of       = $(INC_$(firstword $(subst /, ,$(1))))
+
+CFLAGS_BASE = $(CSTD) $(WARN) $(OPT) $(SANFLAGS) -fPIC -MMD -MP -I$(CURL_DIR)/include $(CFLAGS)
 LDFLAGS_ALL = $(SANFLAGS) $(LDFLAGS)
 
-RUNTIME_SRC = $(filter-out runtime/lambda_main.c runtime/lambda_bootstrap.c,$(wildcard runtime/*.c))
+# The Lambda program's main and the zip's bootstrap are built alone, never archived.
+LAMBDA_ALONE = lambda/lambda_main.c lambda/bootstrap.c
+LIB_SRC     = $(wildcard sdk/*.c aws/*.c) $(filter-out $(LAMBDA_ALONE),$(wildcard lambda/*.c))
+HOST_SRC    = $(wildcard service/*.c emulator/*.c package/*.c util/*.c)
 FRONT_SRC   = $(wildcard grammar/*.c)
 CODEGEN_SRC = $(wildcard codegen/*.c)
 CLI_SRC     = $(wildcard cli/*.c)
 GEN_SRC     = $(BUILD)/gen/parser.c $(BUILD)/gen/lexer.c
 
-RUNTIME_OBJ = $(RUNTIME_SRC:%.c=$(BUILD)/obj/%.o)
+LIB_OBJ     = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+HOST_OBJ    = $(HOST_SRC:%.c=$(BUILD)/obj/%.o)
 FRONT_OBJ   = $(FRONT_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/parser.o $(BUILD)/obj/gen/lexer.o
 CODEGEN_OBJ = $(CODEGEN_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ     = $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+MAIN_OBJ    = $(BUILD)/obj/lambda/lambda_main.o
 
 UNIT_SRC    = $(wildcard tests/unit/test_*.c)
 UNIT_BIN    = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all check unit fuzz golden-update clean deps demo FORCE
-all: $(BUILD)/dwf $(BUILD)/libdwf.a $(BUILD)/libcurl-dwf.a $(if $(wildcard runtime/lambda_main.c),$(BUILD)/lambda_main.o) \
-     $(if $(wildcard runtime/lambda_bootstrap.c),$(BUILD)/lambda_bootstrap)
+LIBS        = $(BUILD)/libdwf-host.a $(BUILD)/libdwf.a $(BUILD)/libcurl-dwf.a
+# libdwf.a whole: handlers that `dwf run` loads resolve every dwf_* from the program.
+LINK_LIBS   = $(BUILD)/libdwf-host.a -Wl,--whole-archive $(BUILD)/libdwf.a -Wl,--no-whole-archive $(DEPS_LIBS)
 
-$(BUILD)/gen/parser.c $(BUILD)/gen/parser.h: grammar/parser.y
+.PHONY: all check unit fuzz golden-update clean deps demo curl-missing
+all: $(BUILD)/dwf $(LIBS) $(BUILD)/lambda_main.o $(BUILD)/lambda_bootstrap
+
+# One bison run makes both files (a grouped target: make -j never runs it twice).
+$(BUILD)/gen/parser.c $(BUILD)/gen/parser.h &: grammar/parser.y
 	@mkdir -p $(BUILD)/gen
 	bison -Wall -Werror --defines=$(BUILD)/gen/parser.h -o $(BUILD)/gen/parser.c $<
 
-$(BUILD)/gen/lexer.c $(BUILD)/gen/lexer.h: grammar/lexer.l $(BUILD)/gen/parser.h
+$(BUILD)/gen/lexer.c $(BUILD)/gen/lexer.h &: grammar/lexer.l $(BUILD)/gen/parser.h
 	@mkdir -p $(BUILD)/gen
 	flex --header-file=$(BUILD)/gen/lexer.h -o $(BUILD)/gen/lexer.c $<
 
 # Generated scanner/parser: flex output trips -Wsign-compare etc.; keep -Werror for the rest.
 $(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Wno-sign-compare -Wno-unused-function -Wno-unused-parameter -c -o $@ $<
+	$(CC) $(CFLAGS_BASE) $(INC_grammar) -Wno-sign-compare -Wno-unused-function -Wno-unused-parameter -c -o $@ $<
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -c -o $@ $<
+	$(CC) $(CFLAGS_BASE) $(call INC_of,$<) -c -o $@ $<
 
-# Front-end, codegen and CLI sources include the generated parser/lexer headers.
-$(FRONT_SRC:%.c=$(BUILD)/obj/%.o) $(CODEGEN_OBJ) $(CLI_OBJ): | $(BUILD)/gen/parser.h $(BUILD)/gen/lexer.h
+# The front end, codegen and CLI include the generated parser/lexer headers: they must exist
+# before the first compile writes the .d files that track them from then on.
+$(FRONT_SRC:%.c=$(BUILD)/obj/%.o) $(CODEGEN_OBJ) $(CLI_OBJ) $(UNIT_BIN): | $(BUILD)/gen/parser.h $(BUILD)/gen/lexer.h
 
-$(BUILD)/libdwf.a: $(RUNTIME_OBJ)
+$(BUILD)/libdwf.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-# Checked on every run (FORCE) but copied only when it differs, so a rebuilt cache relinks
-# and an unchanged one does not.
-$(BUILD)/libcurl-dwf.a: FORCE
-	@if [ ! -f "$(CURL_DIR)/lib/libcurl.a" ]; then \
-	  echo "error: the minimal static libcurl is not built ($(CURL_DIR)/lib/libcurl.a is missing): run 'make deps'" >&2; \
-	  exit 1; fi
-	@mkdir -p $(dir $@)
-	@cmp -s "$(CURL_DIR)/lib/libcurl.a" $@ || { echo "cp $(CURL_DIR)/lib/libcurl.a $@"; cp "$(CURL_DIR)/lib/libcurl.a" $@; }
+$(BUILD)/libdwf-host.a: $(HOST_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
 
-$(BUILD)/lambda_main.o: runtime/lambda_main.c
+# The minimal libcurl from the per-machine cache (make deps). The prerequisite is expanded only
+# when make gets here, after `make deps` in `make deps check` has built the cache.
+.SECONDEXPANSION:
+CURL_LIB = $(if $(wildcard $(CURL_DIR)/lib/libcurl.a),$(CURL_DIR)/lib/libcurl.a,curl-missing)
+$(BUILD)/libcurl-dwf.a: $$(CURL_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -c -o $@ $<
+	cp $< $@
+curl-missing:
+	@echo "error: the minimal static libcurl is not built ($(CURL_DIR)/lib/libcurl.a is missing): run 'make deps'" >&2
+	@exit 1
 
-# The zip's bootstrap (runtime/lambda_bootstrap.c): static and without libc (it calls the
-# kernel itself, see the file for why), never sanitized; `dwf build` copies it byte for byte
-# into every zip. -fno-builtin and -fno-stack-protector: nothing may call into a libc.
-$(BUILD)/lambda_bootstrap: runtime/lambda_bootstrap.c
+# Where `dwf build` looks for the Lambda program's main (beside libdwf.a).
+$(BUILD)/lambda_main.o: $(MAIN_OBJ)
+	cp $< $@
+
+# The zip's bootstrap (lambda/bootstrap.c): static and without libc (it calls the kernel
+# itself, see the file for why), never sanitized; `dwf build` copies it byte for byte into
+# every zip. -fno-builtin and -fno-stack-protector: nothing may call into a libc.
+$(BUILD)/lambda_bootstrap: lambda/bootstrap.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(WARN) -O2 -ffreestanding -fno-builtin -fno-stack-protector -fno-pie \
-	  -static -nostdlib -s -o $@ $<
+	  -static -nostdlib -s -MMD -MP -o $@ $<
 
 # EXPORTS: workflow handlers that `dwf run` compiles to shared objects resolve dwf_* here.
-$(BUILD)/dwf: $(CLI_OBJ) $(FRONT_OBJ) $(CODEGEN_OBJ) $(BUILD)/libdwf.a $(BUILD)/libcurl-dwf.a
-	$(CC) $(LDFLAGS_ALL) $(EXPORTS) -o $@ $(CLI_OBJ) $(FRONT_OBJ) $(CODEGEN_OBJ) -Wl,--whole-archive $(BUILD)/libdwf.a -Wl,--no-whole-archive $(DEPS_LIBS)
+$(BUILD)/dwf: $(CLI_OBJ) $(FRONT_OBJ) $(CODEGEN_OBJ) $(LIBS)
+	$(CC) $(LDFLAGS_ALL) $(EXPORTS) -o $@ $(CLI_OBJ) $(FRONT_OBJ) $(CODEGEN_OBJ) $(LINK_LIBS)
 
-# Unit tests: test_rt_*.c link only libdwf (the runtime knows nothing of the compiler);
-# the others link the front end and codegen too. Neither links the CLI's main.
-$(BUILD)/tests/test_rt_%: tests/unit/test_rt_%.c $(BUILD)/libdwf.a $(BUILD)/libcurl-dwf.a tests/unit/tinytest.h
+# Unit tests: test_rt_*.c link only the runtime (it knows nothing of the compiler); the others
+# link the front end and codegen too. Neither links the CLI's main.
+$(BUILD)/tests/test_rt_%: tests/unit/test_rt_%.c $(LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) $(EXPORTS) -Itests/unit -o $@ $< -Wl,--whole-archive $(BUILD)/libdwf.a -Wl,--no-whole-archive $(DEPS_LIBS)
+	$(CC) $(CFLAGS_BASE) $(INC_tests) $(LDFLAGS_ALL) $(EXPORTS) -o $@ $< $(LINK_LIBS)
 
-$(BUILD)/tests/test_%: tests/unit/test_%.c $(FRONT_OBJ) $(CODEGEN_OBJ) $(BUILD)/libdwf.a $(BUILD)/libcurl-dwf.a tests/unit/tinytest.h
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(FRONT_OBJ) $(CODEGEN_OBJ) $(LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) $(EXPORTS) -Itests/unit -o $@ $< $(FRONT_OBJ) $(CODEGEN_OBJ) -Wl,--whole-archive $(BUILD)/libdwf.a -Wl,--no-whole-archive $(DEPS_LIBS)
+	$(CC) $(CFLAGS_BASE) $(INC_tests) $(LDFLAGS_ALL) $(EXPORTS) -o $@ $< $(FRONT_OBJ) $(CODEGEN_OBJ) $(LINK_LIBS)
 
 unit: $(UNIT_BIN)
 
@@ -130,9 +167,9 @@ golden-update: all
 	BUILD=$(BUILD) bash tests/golden/run.sh --update
 
 FUZZ_CC ?= clang
-fuzz: $(BUILD)/gen/parser.c $(BUILD)/gen/lexer.c
+fuzz: $(GEN_SRC)
 	@mkdir -p $(BUILD)/fuzz
-	$(FUZZ_CC) $(CSTD) -g -O1 -fsanitize=fuzzer,address,undefined -Iruntime -Igrammar -I$(BUILD)/gen \
+	$(FUZZ_CC) $(CSTD) -g -O1 -fsanitize=fuzzer,address,undefined $(INC_grammar) \
 	  -o $(BUILD)/fuzz/fuzz_front tests/fuzz/fuzz_front.c $(FRONT_SRC) $(GEN_SRC) -lm
 	mkdir -p $(BUILD)/fuzz/corpus && cp examples/*.dwf tests/golden/*.dwf tests/diag/*.dwf $(BUILD)/fuzz/corpus/ 2>/dev/null || true
 	$(BUILD)/fuzz/fuzz_front -max_total_time=$${FUZZ_SECONDS:-60} -max_len=4096 $(BUILD)/fuzz/corpus
@@ -148,4 +185,6 @@ demo: all
 clean:
 	rm -rf build
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+# Every object, test program and the bootstrap record the headers they read (-MMD).
+-include $(wildcard $(LIB_OBJ:.o=.d) $(HOST_OBJ:.o=.d) $(FRONT_OBJ:.o=.d) $(CODEGEN_OBJ:.o=.d) \
+                    $(CLI_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_BIN:=.d) $(BUILD)/lambda_bootstrap.d)

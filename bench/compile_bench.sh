@@ -63,10 +63,10 @@ for n in "${sizes[@]}"; do
   gen "$n" "$src"
   read -r "W_CHECK[$n]" "T_CHECK[$n]" < <(best "$RUNS" "$DWF" check "$src")
   read -r "W_COMPILE[$n]" "T_COMPILE[$n]" < <(best "$RUNS" "$DWF" compile "$src" -o "$tmp/out_$n")
-  read -r "W_CC[$n]" "T_CC[$n]" < <(best 1 "$CC" -std=c11 -O0 -Iruntime -c -o "$tmp/h_$n.o" "$tmp/out_$n/handler.c")
+  read -r "W_CC[$n]" "T_CC[$n]" < <(best 1 "$CC" -std=c11 -O0 -Iinclude -c -o "$tmp/h_$n.o" "$tmp/out_$n/handler.c")
   T_CLANG[$n]=n/a
   if command -v clang >/dev/null; then
-    read -r _ "T_CLANG[$n]" < <(best 1 clang -std=c11 -O0 -Iruntime -c -o "$tmp/h_$n.o" "$tmp/out_$n/handler.c")
+    read -r _ "T_CLANG[$n]" < <(best 1 clang -std=c11 -O0 -Iinclude -c -o "$tmp/h_$n.o" "$tmp/out_$n/handler.c")
     T_CLANG[$n]="${T_CLANG[$n]} s"
   fi
   # The phases as dwf itself measures them (CPU), best of RUNS.

@@ -42,8 +42,8 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 #endif
     ;
 
-/* The directory dwf was installed or built in (the one holding runtime/dwf.h or
- * include/dwf.h), found from /proc/self/exe. Returns a static string. */
+/* The directory dwf was installed or built in (the one holding include/dwf.h, or
+ * include/dwf/dwf.h when installed), found from /proc/self/exe. Returns a static string. */
 const char *cli_home(void);
 
 #endif

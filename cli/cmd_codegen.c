@@ -24,7 +24,7 @@ const char *const usage_compile =
     "usage: dwf compile FILE.dwf -o DIR [--region R] [--account A]\n"
     "\n"
     "Check a workflow and write, in DIR:\n"
-    "  handler.c                       the generated C (calls runtime/dwf.h only), with #line\n"
+    "  handler.c                       the generated C (calls include/dwf.h only), with #line\n"
     "                                  directives pointing back at the .dwf\n"
     "  durable-config.json             RetentionPeriodInDays and ExecutionTimeout\n"
     "  iam/trust-policy.json           lets Lambda assume the function's role\n"

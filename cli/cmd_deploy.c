@@ -7,7 +7,7 @@
  *      libcurl (the minimal build beside libdwf.a), OpenSSL and zlib linked statically, so the
  *      zip carries only glibc, the loader and cJSON: every bundled library is one more the
  *      loader maps and relocates at each cold start;
- *   3. codegen/package.c: the program, its shared libraries and the loader in a reproducible zip;
+ *   3. package/package.c: the program, its shared libraries and the loader in a reproducible zip;
  *   4. cg_emit_artifacts: the deploy files (durable-config, IAM, deploy.sh, SAM, Terraform)
  *      beside the zip, naming it.
  * Runtime pieces are taken from the build that this very dwf binary belongs to (the directory
@@ -56,11 +56,10 @@ const char *const usage_build =
 
 /* Libraries libdwf.a needs. The Lambda program links libcurl-dwf.a (found beside libdwf.a)
  * and these archives statically: Debian's libcurl.so.4 would bring ~30 libraries into the zip,
- * and loading them was three quarters of the program's start-up. Only referenced members are
- * taken from an archive, so SQLite (the local engine's store) adds nothing. libzip and
- * libmicrohttpd are not here: libdwf dlopens them (runtime/dlib.c) and the Lambda program never
- * reaches that code. */
-static const char *const static_libs[] = {"-lssl", "-lcrypto", "-lsqlite3", "-lz", NULL};
+ * and loading them was three quarters of the program's start-up. libdwf.a holds only what a
+ * zip runs (sdk/, aws/, lambda/): the store, the emulator and the packager are in
+ * libdwf-host.a, which the Lambda program never links. */
+static const char *const static_libs[] = {"-lssl", "-lcrypto", "-lz", NULL};
 /* Shared, with --as-needed: only those the program really calls are recorded. */
 static const char *const shared_libs[] = {"-lcjson", "-lpthread", "-ldl", "-lm", NULL};
 
@@ -84,14 +83,14 @@ static int is_file(const char *p)
 static int find_runtime(Paths *p)
 {
     const char *home = cli_home();
-    snprintf(p->include, sizeof p->include, "%s/runtime", home);
+    snprintf(p->include, sizeof p->include, "%s/include", home);
     char probe[PATH_MAX + 16];
     snprintf(probe, sizeof probe, "%s/dwf.h", p->include);
     if (!is_file(probe)) {
         snprintf(p->include, sizeof p->include, "%s/include/dwf", home);
         snprintf(probe, sizeof probe, "%s/dwf.h", p->include);
         if (!is_file(probe)) {
-            fprintf(stderr, "dwf build: cannot find dwf.h under %s/runtime or %s/include/dwf\n",
+            fprintf(stderr, "dwf build: cannot find dwf.h under %s/include or %s/include/dwf\n",
                     home, home);
             return -1;
         }
@@ -278,10 +277,6 @@ static int link_program(const Program *p, const Paths *rt, const char *work, int
         argv[a++] = full;
     }
     argv[a++] = (char *)rt->main_obj;
-    /* The Lambda loop reaches the replay core through a weak reference (so libdwf's tests can
-     * link it alone), and a weak reference never pulls a member out of an archive: ask for
-     * it by name, or the program would start and report it was linked without it. */
-    argv[a++] = "-Wl,--undefined=dwf_run_invocation";
     argv[a++] = (char *)rt->libdwf;
     argv[a++] = (char *)rt->libcurl;
     argv[a++] = "-Wl,-Bstatic";

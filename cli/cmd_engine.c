@@ -1,7 +1,7 @@
 /*
  * cmd_engine.c: the embedded engine's commands: run, executions, history, callback, stop,
- * resume, worker. Each is a thin layer over the service core (runtime/service.h) and the
- * engine (runtime/engine.h): parse and check the arguments completely before the store is
+ * resume, worker. Each is a thin layer over the service core (service/service.h) and the
+ * engine (service/engine.h): parse and check the arguments completely before the store is
  * opened, so bad input never changes the store, then make one or a few service calls and
  * print what they return. Errors name the service's error type (ResourceNotFoundException,
  * CallbackTimeoutException, StoreLockedException, ...) so scripts can match them.

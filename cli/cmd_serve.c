@@ -1,5 +1,5 @@
 /*
- * cmd_serve.c: `dwf serve`, the local Lambda emulator's command line (runtime/emulator.c does
+ * cmd_serve.c: `dwf serve`, the local Lambda emulator's command line (emulator/emulator.c does
  * the work).
  *
  * Its one job besides parsing is to find each function's configuration where `dwf build` puts

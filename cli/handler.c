@@ -110,11 +110,11 @@ static void use_path(const Program *p, const char *up, char *out, size_t n)
     else snprintf(out, n, "%s", up);
 }
 
-/* The directory holding dwf.h: <home>/runtime or <home>/include/dwf. */
+/* The directory holding dwf.h: <home>/include or <home>/include/dwf. */
 static void runtime_include(char *out, size_t n)
 {
     struct stat st;
-    snprintf(out, n, "%s/runtime", cli_home());
+    snprintf(out, n, "%s/include", cli_home());
     char probe[PATH_MAX + 16];
     snprintf(probe, sizeof probe, "%s/dwf.h", out);
     if (stat(probe, &st) != 0) snprintf(out, n, "%s/include/dwf", cli_home());

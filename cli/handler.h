@@ -9,7 +9,7 @@
 #define DWF_CLI_HANDLER_H
 
 #include <limits.h>
-#include "dwf.h"
+#include "dwf_host.h"
 #include "service.h"
 
 typedef struct Handler {

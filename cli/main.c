@@ -78,7 +78,7 @@ const char *cli_home(void)
         *slash = '\0';
         char probe[PATH_MAX + 32];
         struct stat st;
-        snprintf(probe, sizeof probe, "%s/runtime/dwf.h", exe);
+        snprintf(probe, sizeof probe, "%s/include/dwf.h", exe);
         if (stat(probe, &st) == 0) break;
         snprintf(probe, sizeof probe, "%s/include/dwf/dwf.h", exe);
         if (stat(probe, &st) == 0) break;

@@ -1,6 +1,6 @@
 /*
  * codegen.h: what the back end makes of a checked Program.
- *   cg_emit_c          the handler C (calls runtime/dwf.h), with #line back to the .dwf
+ *   cg_emit_c          the handler C (calls include/dwf.h), with #line back to the .dwf
  *   cg_emit_artifacts  durable-config.json, the iam/ policies, deploy.sh, template.yaml, main.tf
  * Both write only what they are asked to and report I/O failures with errno text.
  */
@@ -8,7 +8,7 @@
 #define DWF_CODEGEN_H
 
 #include <stdio.h>
-#include "../grammar/ast.h"
+#include "ast.h"
 
 typedef struct CgOptions {
     const char *region;   /* --region, or NULL: files use parameters/variables */

@@ -1,7 +1,7 @@
 /*
  * emit_c.c: the handler C for a checked Program (cg_emit_c).
  *
- * The output calls only runtime/dwf.h and is meant to be read: one frame struct holding every
+ * The output calls only include/dwf.h and is meant to be read: one frame struct holding every
  * workflow variable (Symbol.cname fields), one static function per block the runtime runs on
  * its own (step body, branch, map item, group, compensation, poll check/until, callback
  * submitter, map item namer, try and catch bodies), and the durable statements inline in the

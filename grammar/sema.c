@@ -557,7 +557,7 @@ static void count_op(Sema *s)
 /* ---- expressions -------------------------------------------------------------------------- */
 
 typedef struct Builtin { const char *name; int min, max; int nondet; } Builtin;
-/* The runtime's builtins (runtime/builtin.c, dwf_builtin), with their arities; `nondet` ones
+/* The runtime's builtins (sdk/builtin.c, dwf_builtin), with their arities; `nondet` ones
  * are only allowed in step bodies. */
 static const Builtin builtins[] = {
     {"abs", 1, 1, 0},        {"ceil", 1, 1, 0},       {"contains", 2, 2, 0},

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tests/e2e/lazy_libs.sh: libzip and libmicrohttpd are loaded only by the commands that use them
-# (runtime/dlib.c dlopens them for `dwf build` and `dwf serve`), so the embedded engine never
+# (util/dlib.c dlopens them for `dwf build` and `dwf serve`), so the embedded engine never
 # maps them, and a machine without them gets a message naming the library and its Debian
 # package, a non-zero exit and nothing written.
 #

@@ -32,7 +32,7 @@ if [ ! -x "$DWF" ]; then
   exit 1
 fi
 
-CFLAGS="-std=c11 -Wall -Wextra -Werror -Iruntime"
+CFLAGS="-std=c11 -Wall -Wextra -Werror -Iinclude"
 SANFLAGS=
 [ -n "${SANITIZE:-}" ] && SANFLAGS="-fsanitize=$SANITIZE"
 LIBS="-lcjson -lsqlite3 -lcrypto -lcurl -lpthread -ldl -lm"

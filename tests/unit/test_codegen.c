@@ -388,7 +388,7 @@ static int compile_c(const char *cc, const char *dir, const char *c)
     snprintf(path, sizeof path, "%s/h.c", dir);
     if (write_file(path, c) != 0) return -1;
     snprintf(cmd, sizeof cmd,
-             "%s -std=c11 -Wall -Wextra -Werror -Iruntime -c -o %s/h.o %s 2>%s/err.txt", cc, dir,
+             "%s -std=c11 -Wall -Wextra -Werror -Iinclude -c -o %s/h.o %s 2>%s/err.txt", cc, dir,
              path, dir);
     int rc = system(cmd);
     if (rc != 0) {

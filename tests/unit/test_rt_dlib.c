@@ -1,5 +1,5 @@
 /*
- * test_rt_dlib.c: the lazy loader for libzip and libmicrohttpd (runtime/dlib.c).
+ * test_rt_dlib.c: the lazy loader for libzip and libmicrohttpd (util/dlib.c).
  *
  * The general loader is driven with libraries and symbols that cannot exist, to pin the error a
  * user sees (library, Debian package, dlerror's reason, the missing function) and the

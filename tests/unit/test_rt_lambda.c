@@ -1,5 +1,5 @@
 /*
- * test_rt_lambda.c: the Lambda transport (runtime/lambda.c) against a fake AWS.
+ * test_rt_lambda.c: the Lambda transport (lambda/lambda.c) against a fake AWS.
  *
  * One libmicrohttpd server on 127.0.0.1 plays both the Lambda Runtime API and the durable
  * execution API. Each test queues scripted answers (status, headers, body, matched by a piece
@@ -7,7 +7,7 @@
  * unescape callback keeps them as sent) and checks its SigV4 signature by signing the request
  * again from what arrived, the way the service would. The tests then look at what was sent.
  * The invocation runner is a stand-in (the replay core is tested on its own), so this covers
- * exactly the loop and the transport. libmicrohttpd is reached through runtime/dlib.h as in
+ * exactly the loop and the transport. libmicrohttpd is reached through util/dlib.h as in
  * the emulator (libdwf no longer links it), so this program needs no -lmicrohttpd either.
  */
 #include "dlib.h" /* the fake server's libmicrohttpd, dlopen'd as the emulator does */

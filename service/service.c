@@ -19,7 +19,7 @@
  * ISO-8601 strings (the Lambda event form).
  */
 #include "service.h"
-#include "service_store.h"
+#include "store.h"
 
 #include <errno.h>
 #include <math.h>

@@ -1,5 +1,5 @@
 /*
- * emulator.h: the local Lambda emulator behind `dwf serve` (runtime/emulator.c).
+ * emulator.h: the local Lambda emulator behind `dwf serve` (emulator/emulator.c).
  *
  * One HTTP server on 127.0.0.1 speaks the two APIs a durable function's callers use, the
  * Invoke API (POST /2015-03-31/functions/{name}/invocations) and the durable REST API
@@ -15,7 +15,7 @@
 #define DWF_EMULATOR_H
 
 #include <stdio.h>
-#include "dwf.h"
+#include "dwf_host.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -57,7 +57,7 @@ typedef struct dwf_emulator_opts {
 
 /* Unpack / check the functions, open the store, start the servers and the scheduler.
  * Returns 0 and *out, or -1 with err filled (nothing left running). libmicrohttpd, and libzip
- * when a function is a zip, are loaded first (dlopen, runtime/dlib.h): when one cannot be, err
+ * when a function is a zip, are loaded first (dlopen, util/dlib.h): when one cannot be, err
  * names it and its Debian package and nothing has been created. */
 int dwf_emulator_start(const dwf_emulator_opts *o, const dwf_emulator_function *fns, int nfns, dwf_emulator **out,
                        dwf_error *err);

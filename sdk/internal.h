@@ -8,7 +8,7 @@
 #ifndef DWF_INTERNAL_H
 #define DWF_INTERNAL_H
 
-#include "dwf.h"
+#include "dwf_host.h"
 
 /* ---- provided by the replay core ---------------------------------------------------------- */
 /* Hand a cJSON the caller allocated to the invocation's value pool (thread-safe). Returns v. */

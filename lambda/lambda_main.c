@@ -4,6 +4,6 @@
  * which have mains of their own; `dwf build` links it with the generated handler, which
  * defines dwf_workflow_main.
  */
-#include "dwf.h"
+#include "dwf_host.h"
 
 int main(void) { return dwf_lambda_main(&dwf_workflow_main); }

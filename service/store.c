@@ -1,5 +1,5 @@
 /*
- * store.c: the SQLite store under the durable execution service (see service_store.h for
+ * store.c: the SQLite store under the durable execution service (see store.h for
  * the schema).
  *
  * Durability comes from SQLite, not from us: WAL mode, synchronous=FULL, and one transaction
@@ -9,7 +9,7 @@
  * with the path in the message, so the CLI and the HTTP server can report them plainly; the
  * store is left as it was because nothing is written before the first successful statement.
  */
-#include "service_store.h"
+#include "store.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -1,6 +1,6 @@
 /*
  * service.h: the durable execution service core, written once and used by every local host:
- * the embedded engine (`dwf run`, runtime/engine.c) calls it in-process, and the local Lambda
+ * the embedded engine (`dwf run`, service/engine.c) calls it in-process, and the local Lambda
  * emulator (`dwf serve`) maps its REST routes onto it one to one.
  *
  * Every call takes and returns cJSON in the shapes of the AWS API (durable-protocol.md
@@ -20,7 +20,7 @@
 #define DWF_SERVICE_H
 
 #include <cjson/cJSON.h>
-#include "dwf.h"
+#include "dwf_host.h"
 
 #ifdef __cplusplus
 extern "C" {

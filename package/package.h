@@ -24,7 +24,7 @@ typedef struct PkgOptions {
     const char *ca_bundle; /* CA file shipped as etc/ca-bundle.crt; NULL = the first of the
                             * usual system locations that exists; "" = ship none */
     const char *comment;   /* one line for the bootstrap script's header comment, or NULL */
-    const char *bootstrap; /* a prebuilt bootstrap program (runtime/lambda_bootstrap.c) shipped
+    const char *bootstrap; /* a prebuilt bootstrap program (lambda/bootstrap.c) shipped
                             * byte for byte, or NULL for the sh script of pkg_bootstrap_text() */
 } PkgOptions;
 
@@ -57,7 +57,7 @@ void pkg_libs_free(PkgLib *libs, int n);
  * names inside the zip). Returns malloc'd text; caller frees. NULL on allocation failure. */
 char *pkg_bootstrap_text(const char *name, const char *loader_name, const char *comment);
 
-/* Load libzip (dlopen'd on first use, see runtime/dlib.h). pkg_build_zip() does it itself;
+/* Load libzip (dlopen'd on first use, see util/dlib.h). pkg_build_zip() does it itself;
  * `dwf build` calls this first so that a missing library fails before anything is compiled or
  * written. Returns 0, or -1 with err naming the library and its Debian package. */
 int pkg_load_zip(char *err, size_t errlen);

@@ -1,5 +1,5 @@
 /*
- * lambda_internal.h: the insides of the Lambda transport (runtime/lambda.c), exposed for
+ * lambda_internal.h: the insides of the Lambda transport (lambda/lambda.c), exposed for
  * tests/unit/test_rt_lambda.c and nothing else in libdwf. dwf_lambda_main() in dwf.h is the
  * only public entry point.
  *
@@ -13,7 +13,7 @@
 
 #include <pthread.h>
 
-#include "dwf.h"
+#include "dwf_host.h"
 
 typedef struct dwf__lambda_api {
     char *endpoint;       /* scheme://authority[/base], no trailing slash */

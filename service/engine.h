@@ -8,7 +8,7 @@
 #ifndef DWF_ENGINE_H
 #define DWF_ENGINE_H
 
-#include "dwf.h"
+#include "dwf_host.h"
 #include "service.h"
 
 #ifdef __cplusplus

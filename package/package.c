@@ -6,7 +6,7 @@
  * --library-path. Lambda's provided.al2023 has glibc 2.34 and its LD_LIBRARY_PATH puts
  * /lib64 before /var/task/lib; running our own loader sidesteps both, so a program linked on
  * Debian 12 (glibc 2.36) runs unchanged and no host library can shadow a bundled one.
- * `dwf build` ships a prebuilt static bootstrap program (runtime/lambda_bootstrap.c, copied
+ * `dwf build` ships a prebuilt static bootstrap program (lambda/bootstrap.c, copied
  * byte for byte: a shell would cost ~2 ms of every cold start); without one the bootstrap is
  * the packager's POSIX sh script (pkg_bootstrap_text).
  *
@@ -20,7 +20,7 @@
  * give a byte-identical zip. The zip is written beside the target and renamed over it, so a
  * failed build never leaves a half-written zip behind.
  *
- * libzip is not linked: it is dlopen'd through runtime/dlib.h the first time a zip is written
+ * libzip is not linked: it is dlopen'd through util/dlib.h the first time a zip is written
  * (pkg_load_zip), so the other dwf commands never map it and the libraries it pulls in.
  */
 #include "package.h"
@@ -435,7 +435,7 @@ static const char *pick_ca(const PkgOptions *o)
 
 int pkg_load_zip(char *err, size_t errlen) { return dwf__zip_load(err, errlen); }
 
-/* The loader runtime/lambda_bootstrap.c execs: it is compiled for the same machine as this
+/* The loader lambda/bootstrap.c execs: it is compiled for the same machine as this
  * file (one Makefile builds both), so the same test on the architecture gives its name. */
 #if defined(__x86_64__)
 #define BOOTSTRAP_LOADER "ld-linux-x86-64.so.2"

@@ -1,5 +1,5 @@
 /*
- * service_store.h: the SQLite store under the service core (runtime/store.c). Internal to
+ * store.h: the SQLite store under the service core (store.c). Internal to
  * libdwf: only service.c includes it. The store owns the connection, the schema, transactions
  * and the mapping of SQLite failures to named errors; the service core owns what the rows mean.
  *
@@ -18,7 +18,7 @@
 #define DWF_SERVICE_STORE_H
 
 #include <sqlite3.h>
-#include "dwf.h"
+#include "dwf_host.h"
 
 typedef struct dwf__store dwf__store;
 
