@@ -51,11 +51,11 @@ INC_util     = -Iutil
 INC_aws      = -Iinclude -Iaws
 INC_sdk      = -Iinclude -Isdk
 INC_lambda   = -Iinclude -Iaws -Ilambda
-INC_service  = -Iinclude -Iservice
+INC_service  = -Iinclude -Iutil -Iservice
 INC_emulator = -Iinclude -Iutil -Iaws -Iservice -Iemulator
 INC_package  = -Iinclude -Iutil -Ipackage
 INC_grammar  = -Iinclude -Igrammar -I$(BUILD)/gen
-INC_codegen  = -Iinclude -Igrammar -Icodegen
+INC_codegen  = -Iinclude -Iutil -Igrammar -Icodegen
 INC_cli      = -Iinclude -Iutil -Iservice -Iemulator -Ipackage -Igrammar -Icodegen -I$(BUILD)/gen
 # Tests are white-box: they see every folder.
 INC_tests    = -Iinclude -Iutil -Iaws -Isdk -Ilambda -Iservice -Iemulator -Ipackage -Igrammar \

@@ -28,6 +28,7 @@
 
 #include "cg_util.h"
 #include "codegen.h"
+#include "fs.h"
 
 typedef struct Deploy {
     const Program *p;
@@ -455,30 +456,10 @@ static void emit_tf(const Deploy *d, CgBuf *b)
 
 static int mkdir_p(const char *dir, char *errbuf, size_t errlen)
 {
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s", dir) >= (int)sizeof tmp) {
-        snprintf(errbuf, errlen, "%s: path too long", dir);
-        return -1;
-    }
-    for (char *s = tmp + 1; *s; s++) {
-        if (*s != '/') continue;
-        *s = '\0';
-        if (mkdir(tmp, 0777) != 0 && errno != EEXIST) {
-            snprintf(errbuf, errlen, "cannot create %s: %s", tmp, strerror(errno));
-            return -1;
-        }
-        *s = '/';
-    }
-    if (mkdir(tmp, 0777) != 0 && errno != EEXIST) {
-        snprintf(errbuf, errlen, "cannot create %s: %s", tmp, strerror(errno));
-        return -1;
-    }
-    struct stat st;
-    if (stat(tmp, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        snprintf(errbuf, errlen, "%s is not a directory", tmp);
-        return -1;
-    }
-    return 0;
+    char failed[4096];
+    if (dwf__mkdir_p(dir, 0777, failed, sizeof failed) == 0) return 0;
+    snprintf(errbuf, errlen, "cannot create %s: %s", failed, strerror(errno));
+    return -1;
 }
 
 static int write_file(const char *dir, const char *name, const CgBuf *b, int mode, char *errbuf,

@@ -9,6 +9,7 @@
  * with the path in the message, so the CLI and the HTTP server can report them plainly; the
  * store is left as it was because nothing is written before the first successful statement.
  */
+#include "fs.h"
 #include "store.h"
 
 #include <errno.h>
@@ -127,19 +128,7 @@ int dwf__store_fail(dwf__store *st, int rc, dwf_error *err)
 static int make_parent_dirs(const char *path, dwf_error *err)
 {
     char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash || slash == dir) return 0;
-    *slash = '\0';
-    for (char *p = dir + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(dir, 0755) != 0 && errno != EEXIST) goto fail;
-        *p = '/';
-    }
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST) goto fail;
-    return 0;
-fail:
+    if (dwf__mkdir_parent(path, 0755, dir, sizeof dir) == 0) return 0;
     set_err(err, "ServiceException", "cannot create the store directory %s: %s", dir, strerror(errno));
     return -1;
 }
