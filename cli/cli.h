@@ -1,23 +1,29 @@
 /*
- * cli.h: the dwf command line. main.c parses the command name and hands the remaining
- * arguments to one cmd_* function; each lives in the file that owns that part of the product:
- *   cmd_compile.c  check, compile          (front end + code generation)
- *   cmd_engine.c   run, executions, history, callback, stop, resume, worker (embedded engine)
- *   cmd_deploy.c   build                   (the Lambda zip)
- *   cmd_serve.c    serve                   (the local Lambda emulator)
+ * cli.h: the dwf command line. main.c finds the command and hands the remaining arguments to
+ * its cmd_* function, which lives in the file named after it:
+ *   check.c       check                        (the front end alone)
+ *   compile.c     compile                      (handler.c and the deploy files)
+ *   build.c       build                        (the Lambda zip)
+ *   run.c         run                          (a workflow on the embedded engine)
+ *   executions.c  executions
+ *   history.c     history
+ *   callback.c    callback
+ *   stop.c        stop
+ *   resume.c      resume, worker               (drive due executions, once or for ever)
+ *   serve.c       serve                        (the local Lambda emulator)
+ * and the pieces they share:
+ *   options.c     every command's option parsing (cli_args_next, below)
+ *   toolchain.c   the runtime's files, the C compiler, handler.c, `use` paths (toolchain.h)
+ *   handler.c     a .dwf as a cached shared object the engine loads (handler.h)
+ *   engine_common.c  the engine commands' store option, errors, JSON arguments, progress
  * Exit codes: 0 success, 1 errors in the input or a failed execution, 2 usage errors.
  */
 #ifndef DWF_CLI_H
 #define DWF_CLI_H
 
-enum { EXIT_OK = 0, EXIT_INPUT = 1, EXIT_USAGE = 2 };
+#include <getopt.h>
 
-typedef struct CliCommand {
-    const char *name;
-    int (*run)(int argc, char **argv); /* argv[0] is the command name */
-    const char *summary;               /* one line for `dwf --help` */
-    const char *usage;                 /* full text for `dwf help NAME` */
-} CliCommand;
+enum { EXIT_OK = 0, EXIT_INPUT = 1, EXIT_USAGE = 2 };
 
 int cmd_check(int argc, char **argv);
 int cmd_compile(int argc, char **argv);
@@ -42,8 +48,46 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 #endif
     ;
 
-/* The directory dwf was installed or built in (the one holding include/dwf.h, or
- * include/dwf/dwf.h when installed), found from /proc/self/exe. Returns a static string. */
-const char *cli_home(void);
+/* ---- options ----------------------------------------------------------------------------
+ * Each command describes its options in one table and reads them with cli_args_next, which
+ * is getopt_long underneath: long options may be abbreviated while unambiguous and take their
+ * value as `--name VALUE` or `--name=VALUE`, short ones as `-o VALUE` or `-oVALUE`; options and
+ * arguments mix in any order and are returned in the order given (`dwf serve` applies
+ * per-function options to the function before them); `--` ends the options. */
+enum { CLI_FLAG = no_argument, CLI_VALUE = required_argument, CLI_OPTIONAL = optional_argument };
+
+typedef struct CliOption {
+    const char *name; /* long name without "--", or NULL */
+    char short_name;  /* 'o' for -o, or 0 */
+    int arg;          /* CLI_FLAG, CLI_VALUE, or CLI_OPTIONAL (a value only as --name=VALUE) */
+    int id;           /* what cli_args_next returns for it: a positive number */
+} CliOption;
+
+/* What cli_args_next returns besides an option's id. */
+enum { CLI_END = 0, CLI_ARGUMENT = -1, CLI_BAD = -2 };
+
+#define CLI_MAX_OPTIONS 32
+
+typedef struct CliArgs {
+    const char *value;  /* the option's value (NULL for a flag) or the argument */
+    char spelled[48];   /* the option as the user means it: "--input", "-o" */
+    /* private to options.c */
+    const char *cmd;
+    const CliOption *options;
+    int argc, n, done;
+    char **argv;
+    struct option longs[CLI_MAX_OPTIONS + 1];
+    char shorts[2 * CLI_MAX_OPTIONS + 4];
+} CliArgs;
+
+/* Start reading argv[1..argc-1] (argv[0] is the command name) against `options`, a table
+ * ending with an entry whose id is 0. */
+void cli_args_init(CliArgs *a, const char *cmd, const CliOption *options, int argc, char **argv);
+
+/* The next option's id, CLI_ARGUMENT for an argument (in a->value), CLI_END after the last,
+ * or CLI_BAD after printing the usage error (an unknown option, with the nearest known one as
+ * "did you mean"; a missing value; a value given to a flag): the command then returns
+ * EXIT_USAGE. */
+int cli_args_next(CliArgs *a);
 
 #endif

@@ -4,9 +4,11 @@
  * The compiled handler is a shared object built once per content and cached: the key is the
  * SHA-256 of everything that decides what the object contains (the .dwf text, each `use`d C
  * file, the runtime header and the dwf binary itself, so a rebuilt compiler never reuses a
- * stale object; the binary by its GNU build-id, which the linker derives from its contents). A cache entry is written to a temporary name and renamed into place, so a
- * crash or a concurrent `dwf run` never sees half a file. The object does not link libdwf:
- * the dwf binary is linked -rdynamic and the handler's dwf_* references resolve to it.
+ * stale object; the binary by its GNU build-id, which the linker derives from its contents).
+ * A cache entry is written to a temporary name and renamed into place, so a crash or a
+ * concurrent `dwf run` never sees half a file. The compiler's command line, handler.c and the
+ * `use` paths are toolchain.c's; the object does not link libdwf: the dwf binary is linked
+ * -rdynamic and the handler's dwf_* references resolve to it.
  *
  * The store records each function's handler path, so later processes (`dwf resume`, a
  * chained invoke of another function) can load it again without the .dwf.
@@ -21,14 +23,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
 
-#include "cli.h"
-#include "codegen.h"
 #include "front.h"
+#include "fs.h"
+#include "toolchain.h"
 
 static int hash_file(EVP_MD_CTX *md, const char *path)
 {
@@ -88,51 +89,70 @@ static int hash_self(EVP_MD_CTX *md)
     return hash_file(md, "/proc/self/exe");
 }
 
-static int mkdir_p(const char *path)
+/* The cache key of `p` as 64 hex digits: this dwf's version and binary, the .dwf text, each
+ * `use`d file (its path and contents) and dwf.h. */
+static int cache_key(const Program *p, const TcRuntime *rt, char hex[2 * EVP_MAX_MD_SIZE + 1])
 {
-    char tmp[PATH_MAX];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
-        *p = '/';
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    char hdr[PATH_MAX + 16], path[PATH_MAX];
+    int rc = -1;
+    snprintf(hdr, sizeof hdr, "%s/dwf.h", rt->include);
+    int bad = !md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
+              EVP_DigestUpdate(md, DWF_VERSION, strlen(DWF_VERSION) + 1) != 1 ||
+              EVP_DigestUpdate(md, p->text, p->text_len) != 1;
+    for (const AstNode *u = p->uses; !bad && u; u = u->next) {
+        if (!u->u.use.path || !*u->u.use.path) continue;
+        if (tc_use_path(p->path, u->u.use.path, 0, path, sizeof path, "run") != 0) goto out;
+        if (EVP_DigestUpdate(md, path, strlen(path) + 1) != 1 || hash_file(md, path) != 0) {
+            fprintf(stderr, "%s: error: cannot read the used file '%s': %s\n", p->path, path,
+                    strerror(errno));
+            goto out;
+        }
     }
-    return mkdir(tmp, 0755) != 0 && errno != EEXIST ? -1 : 0;
-}
-
-/* The path of a `use`d file: relative to the .dwf's directory. */
-static void use_path(const Program *p, const char *up, char *out, size_t n)
-{
-    const char *slash = strrchr(p->path, '/');
-    if (up[0] == '/') snprintf(out, n, "%s", up);
-    else if (slash) snprintf(out, n, "%.*s/%s", (int)(slash - p->path), p->path, up);
-    else snprintf(out, n, "%s", up);
-}
-
-/* The directory holding dwf.h: <home>/include or <home>/include/dwf. */
-static void runtime_include(char *out, size_t n)
-{
-    struct stat st;
-    snprintf(out, n, "%s/include", cli_home());
-    char probe[PATH_MAX + 16];
-    snprintf(probe, sizeof probe, "%s/dwf.h", out);
-    if (stat(probe, &st) != 0) snprintf(out, n, "%s/include/dwf", cli_home());
-}
-
-static int run_cc(char *const argv[])
-{
-    pid_t pid = fork();
-    if (pid < 0) return -1;
-    if (pid == 0) {
-        execvp(argv[0], argv);
-        fprintf(stderr, "dwf run: cannot run %s: %s\n", argv[0], strerror(errno));
-        _exit(127);
+    unsigned char dig[EVP_MAX_MD_SIZE];
+    unsigned int dlen = 0;
+    if (bad || hash_file(md, hdr) != 0 || hash_self(md) != 0 ||
+        EVP_DigestFinal_ex(md, dig, &dlen) != 1) {
+        fprintf(stderr, "dwf run: cannot hash the handler's inputs (%s)\n", hdr);
+        goto out;
     }
-    int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR) return -1;
-    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+    for (unsigned i = 0; i < dlen; i++) snprintf(hex + 2 * i, 3, "%02x", dig[i]);
+    rc = 0;
+out:
+    EVP_MD_CTX_free(md);
+    return rc;
+}
+
+/* Compile `p` into dir/handler.so (and keep its C as dir/handler.c). Both are written under
+ * names of this process and renamed into place: two `dwf run`s of one new workflow may meet
+ * here, and neither may see the other's half-written file. */
+static int build_into(const Program *p, const TcRuntime *rt, const char *dir, const char *so)
+{
+    char failed[PATH_MAX], csrc[PATH_MAX + 48], tmp[PATH_MAX + 48], final_c[PATH_MAX + 16];
+    if (dwf__mkdir_p(dir, 0755, failed, sizeof failed) != 0) {
+        fprintf(stderr, "dwf run: cannot create the cache directory %s: %s\n", failed,
+                strerror(errno));
+        return -1;
+    }
+    snprintf(csrc, sizeof csrc, "%s/handler.%ld.c", dir, (long)getpid());
+    snprintf(tmp, sizeof tmp, "%s/handler.so.tmp.%ld", dir, (long)getpid());
+    snprintf(final_c, sizeof final_c, "%s/handler.c", dir);
+    if (tc_write_handler(p, csrc, "run") != 0) return -1;
+    TcCompile cc = {.cmd = "run", .p = p, .rt = rt, .source = csrc, .output = tmp};
+    int st = tc_compile(&cc);
+    if (st != 0) {
+        if (st > 0)
+            fprintf(stderr, "dwf run: %s failed (exit %d) compiling the handler %s\n", tc_cc(),
+                    st, csrc);
+        unlink(tmp);
+        return -1;
+    }
+    if (rename(csrc, final_c) != 0 || rename(tmp, so) != 0) {
+        fprintf(stderr, "dwf run: cannot move %s into place: %s\n", tmp, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
 }
 
 int handler_build(const char *dwf_path, const char *cache_dir, char *so_out, size_t n)
@@ -140,120 +160,22 @@ int handler_build(const char *dwf_path, const char *cache_dir, char *so_out, siz
     int rc = -1;
     Arena *arena = arena_new();
     Diag *diag = diag_new(stderr, isatty(STDERR_FILENO));
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    if (!arena || !diag || !md) {
+    if (!arena || !diag) {
         fprintf(stderr, "dwf run: out of memory\n");
         goto out;
     }
     Program *p = front_compile_file(arena, diag, dwf_path);
     if (!p || !p->workflow || diag_errors(diag) > 0) goto out;
-
-    char inc[PATH_MAX], hdr[PATH_MAX + 16], path[PATH_MAX];
-    runtime_include(inc, sizeof inc);
-    snprintf(hdr, sizeof hdr, "%s/dwf.h", inc);
-    int bad = EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
-              EVP_DigestUpdate(md, DWF_VERSION, strlen(DWF_VERSION) + 1) != 1 ||
-              EVP_DigestUpdate(md, p->text, p->text_len) != 1;
-    for (const AstNode *u = p->uses; !bad && u; u = u->next) {
-        if (!u->u.use.path || !*u->u.use.path) continue;
-        use_path(p, u->u.use.path, path, sizeof path);
-        if (EVP_DigestUpdate(md, path, strlen(path) + 1) != 1 || hash_file(md, path) != 0) {
-            fprintf(stderr, "%s: error: cannot read the used file '%s': %s\n", dwf_path, path, strerror(errno));
-            goto out;
-        }
-    }
-    if (bad || hash_file(md, hdr) != 0 || hash_self(md) != 0) {
-        fprintf(stderr, "dwf run: cannot hash the handler's inputs (%s)\n", hdr);
-        goto out;
-    }
-    unsigned char dig[EVP_MAX_MD_SIZE];
-    unsigned int dlen = 0;
-    if (EVP_DigestFinal_ex(md, dig, &dlen) != 1) goto out;
-    char hex[2 * EVP_MAX_MD_SIZE + 1];
-    for (unsigned i = 0; i < dlen; i++) snprintf(hex + 2 * i, 3, "%02x", dig[i]);
-
-    char dir[PATH_MAX], so[PATH_MAX + 16], tmp[PATH_MAX + 48], csrc[PATH_MAX + 48];
-    snprintf(dir, sizeof dir, "%s/%s", cache_dir, hex);
+    TcRuntime rt;
+    char hex[2 * EVP_MAX_MD_SIZE + 1], dir[PATH_MAX], so[PATH_MAX + 16];
+    if (tc_find_include(&rt, "run") != 0 || cache_key(p, &rt, hex) != 0) goto out;
+    snprintf(dir, sizeof dir, "%.*s/%s", PATH_MAX - 2 * EVP_MAX_MD_SIZE - 2, cache_dir, hex);
     snprintf(so, sizeof so, "%s/handler.so", dir);
     struct stat st;
-    if (stat(so, &st) == 0) {
-        snprintf(so_out, n, "%s", so);
-        rc = 0;
-        goto out;
-    }
-    if (mkdir_p(dir) != 0) {
-        fprintf(stderr, "dwf run: cannot create the cache directory %s: %s\n", dir, strerror(errno));
-        goto out;
-    }
-    /* Both files under names of this process: two `dwf run`s of one new workflow may meet here. */
-    snprintf(csrc, sizeof csrc, "%s/handler.%ld.c", dir, (long)getpid());
-    snprintf(tmp, sizeof tmp, "%s/handler.so.tmp.%ld", dir, (long)getpid());
-    FILE *f = fopen(csrc, "w");
-    if (!f) {
-        fprintf(stderr, "dwf run: cannot write %s: %s\n", csrc, strerror(errno));
-        goto out;
-    }
-    int wr = cg_emit_c(p, f);
-    if (fclose(f) != 0 || wr != 0) {
-        fprintf(stderr, "dwf run: writing %s failed\n", csrc);
-        goto out;
-    }
-    char srcdir[PATH_MAX];
-    const char *slash = strrchr(dwf_path, '/');
-    snprintf(srcdir, sizeof srcdir, "%.*s", slash ? (int)(slash - dwf_path) : 1, slash ? dwf_path : ".");
-    char inc_rt[PATH_MAX + 4], inc_src[PATH_MAX + 4];
-    snprintf(inc_rt, sizeof inc_rt, "-I%s", inc);
-    snprintf(inc_src, sizeof inc_src, "-I%s", srcdir);
-    const char *cc = getenv("CC");
-    if (!cc || !*cc) cc = "cc";
-    int nuses = 0;
-    for (const AstNode *u = p->uses; u; u = u->next) nuses++;
-    char **argv = calloc((size_t)nuses + 16, sizeof *argv);
-    char (*paths)[PATH_MAX] = calloc((size_t)nuses + 1, sizeof *paths);
-    if (!argv || !paths) {
-        free(argv);
-        free(paths);
-        fprintf(stderr, "dwf run: out of memory\n");
-        goto out;
-    }
-    int a = 0;
-    argv[a++] = (char *)cc;
-    argv[a++] = "-std=c11";
-    argv[a++] = "-D_GNU_SOURCE";
-    argv[a++] = "-O2";
-    argv[a++] = "-fPIC";
-    argv[a++] = "-shared";
-    argv[a++] = inc_rt;
-    argv[a++] = inc_src;
-    argv[a++] = "-o";
-    argv[a++] = tmp;
-    argv[a++] = csrc;
-    int k = 0;
-    for (const AstNode *u = p->uses; u; u = u->next) {
-        if (!u->u.use.path || !*u->u.use.path) continue;
-        use_path(p, u->u.use.path, paths[k], PATH_MAX);
-        argv[a++] = paths[k++];
-    }
-    argv[a] = NULL;
-    int cr = run_cc(argv);
-    free(argv);
-    free(paths);
-    char final_c[PATH_MAX + 16];
-    snprintf(final_c, sizeof final_c, "%s/handler.c", dir);
-    if (cr != 0) {
-        fprintf(stderr, "dwf run: %s failed compiling the handler %s\n", cc, csrc);
-        unlink(tmp);
-        goto out;
-    }
-    if (rename(csrc, final_c) != 0 || rename(tmp, so) != 0) {
-        fprintf(stderr, "dwf run: cannot move %s into place: %s\n", tmp, strerror(errno));
-        unlink(tmp);
-        goto out;
-    }
+    if (stat(so, &st) != 0 && build_into(p, &rt, dir, so) != 0) goto out;
     snprintf(so_out, n, "%s", so);
     rc = 0;
 out:
-    EVP_MD_CTX_free(md);
     if (diag) diag_free(diag);
     if (arena) arena_free(arena);
     return rc;

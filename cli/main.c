@@ -1,37 +1,36 @@
 /*
  * main.c: the dwf command-line entry point. It only dispatches: every command lives in the
- * file that owns its part of the product (see cli.h), so this table is the whole map of the CLI.
+ * file named after it (see cli.h), so this table is the whole map of the CLI.
  */
-#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "dwf.h"
 
+typedef struct CliCommand {
+    const char *name;
+    int (*run)(int argc, char **argv); /* argv[0] is the command name */
+    const char *const *usage;          /* full text for `dwf help NAME` (defined beside run) */
+    const char *summary;               /* one line for `dwf --help` */
+} CliCommand;
+
 static const CliCommand commands[] = {
-    {"check", cmd_check, "check .dwf files and report problems", NULL},
-    {"compile", cmd_compile, "compile a .dwf file to C and its deploy files", NULL},
-    {"run", cmd_run, "run a workflow on the embedded engine", NULL},
-    {"executions", cmd_executions, "list executions in the local store", NULL},
-    {"history", cmd_history, "show the operations or events of an execution", NULL},
-    {"callback", cmd_callback, "complete or heartbeat a callback", NULL},
-    {"stop", cmd_stop, "stop a running execution", NULL},
-    {"resume", cmd_resume, "drive executions whose timers are due", NULL},
-    {"worker", cmd_worker, "keep driving due executions", NULL},
-    {"build", cmd_build, "build a deployable AWS Lambda zip", NULL},
-    {"serve", cmd_serve, "run the local Lambda emulator", NULL},
+    {"check", cmd_check, &usage_check, "check .dwf files and report problems"},
+    {"compile", cmd_compile, &usage_compile, "compile a .dwf file to C and its deploy files"},
+    {"run", cmd_run, &usage_run, "run a workflow on the embedded engine"},
+    {"executions", cmd_executions, &usage_executions, "list executions in the local store"},
+    {"history", cmd_history, &usage_history, "show the operations or events of an execution"},
+    {"callback", cmd_callback, &usage_callback, "complete or heartbeat a callback"},
+    {"stop", cmd_stop, &usage_stop, "stop a running execution"},
+    {"resume", cmd_resume, &usage_resume, "drive executions whose timers are due"},
+    {"worker", cmd_worker, &usage_worker, "keep driving due executions"},
+    {"build", cmd_build, &usage_build, "build a deployable AWS Lambda zip"},
+    {"serve", cmd_serve, &usage_serve, "run the local Lambda emulator"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
-
-static const char *const *usages[NCOMMANDS] = {
-    &usage_check, &usage_compile, &usage_run,    &usage_executions, &usage_history, &usage_callback,
-    &usage_stop,  &usage_resume,  &usage_worker, &usage_build,      &usage_serve,
-};
 
 static void print_help(FILE *out)
 {
@@ -42,13 +41,10 @@ static void print_help(FILE *out)
     fprintf(out, "\n'dwf help <command>' describes one command.\n");
 }
 
-static const CliCommand *find(const char *name, size_t *index)
+static const CliCommand *find(const char *name)
 {
     for (size_t i = 0; i < NCOMMANDS; i++)
-        if (strcmp(commands[i].name, name) == 0) {
-            if (index) *index = i;
-            return &commands[i];
-        }
+        if (strcmp(commands[i].name, name) == 0) return &commands[i];
     return NULL;
 }
 
@@ -62,29 +58,6 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     fputc('\n', stderr);
     if (cmd) fprintf(stderr, "see 'dwf help %s'\n", cmd);
     return EXIT_USAGE;
-}
-
-const char *cli_home(void)
-{
-    static char home[PATH_MAX];
-    if (home[0]) return home;
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0) return ".";
-    exe[n] = '\0';
-    /* build/dwf, build/san/dwf or PREFIX/bin/dwf: walk up until a dir holds the header. */
-    char *slash;
-    while ((slash = strrchr(exe, '/')) != NULL) {
-        *slash = '\0';
-        char probe[PATH_MAX + 32];
-        struct stat st;
-        snprintf(probe, sizeof probe, "%s/include/dwf.h", exe);
-        if (stat(probe, &st) == 0) break;
-        snprintf(probe, sizeof probe, "%s/include/dwf/dwf.h", exe);
-        if (stat(probe, &st) == 0) break;
-    }
-    snprintf(home, sizeof home, "%s", exe[0] ? exe : "/");
-    return home;
 }
 
 int main(int argc, char **argv)
@@ -110,13 +83,12 @@ int main(int argc, char **argv)
             print_help(stdout);
             return EXIT_OK;
         }
-        size_t i;
-        if (!find(argv[2], &i)) return cli_usage_error(NULL, "unknown command '%s'", argv[2]);
-        fputs(*usages[i], stdout);
+        const CliCommand *c = find(argv[2]);
+        if (!c) return cli_usage_error(NULL, "unknown command '%s'", argv[2]);
+        fputs(*c->usage, stdout);
         return EXIT_OK;
     }
-    size_t i;
-    const CliCommand *c = find(cmd, &i);
+    const CliCommand *c = find(cmd);
     if (!c) {
         cli_usage_error(NULL, "unknown command '%s'", cmd);
         print_help(stderr);
@@ -124,7 +96,7 @@ int main(int argc, char **argv)
     }
     for (int a = 2; a < argc; a++)
         if (strcmp(argv[a], "--help") == 0 || strcmp(argv[a], "-h") == 0) {
-            fputs(*usages[i], stdout);
+            fputs(*c->usage, stdout);
             return EXIT_OK;
         }
     return c->run(argc - 1, argv + 1);

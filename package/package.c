@@ -27,8 +27,6 @@
 
 #include <elf.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,8 +38,7 @@
 
 #include "dlib.h" /* libzip, loaded on first use: only `dwf build` writes zips */
 #include "dwf.h"  /* DWF_VERSION, for the bootstrap's header */
-
-extern char **environ;
+#include "proc.h" /* the loader's --list, run as a child */
 
 /* Where Debian / Ubuntu, Amazon Linux / Fedora, Alpine and openSUSE keep their CA roots. */
 static const char *const system_ca_files[] = {
@@ -133,69 +130,6 @@ void pkg_libs_free(PkgLib *libs, int n)
     free(libs);
 }
 
-/* Run argv[0] with an empty environment and collect its stdout and stderr. */
-static int capture(char *const argv[], char **text, int *status, char *err, size_t errlen)
-{
-    int fds[2];
-    if (pipe(fds) != 0) return fail(err, errlen, "pipe: %s", strerror(errno));
-    posix_spawn_file_actions_t fa;
-    int e = posix_spawn_file_actions_init(&fa);
-    if (e == 0) e = posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
-    if (e == 0) e = posix_spawn_file_actions_adddup2(&fa, fds[1], STDERR_FILENO);
-    if (e == 0) e = posix_spawn_file_actions_addclose(&fa, fds[0]);
-    char *empty_env[] = {NULL};
-    pid_t pid = -1;
-    if (e == 0) e = posix_spawn(&pid, argv[0], &fa, NULL, argv, empty_env);
-    posix_spawn_file_actions_destroy(&fa);
-    close(fds[1]);
-    if (e != 0) {
-        close(fds[0]);
-        return fail(err, errlen, "%s: %s", argv[0], strerror(e));
-    }
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    int rc = 0;
-    for (;;) {
-        if (!buf) {
-            rc = fail(err, errlen, "out of memory");
-            break;
-        }
-        if (len + 1 >= cap) {
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                continue;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        ssize_t got = read(fds[0], buf + len, cap - len - 1);
-        if (got < 0 && errno == EINTR) continue;
-        if (got < 0) {
-            rc = fail(err, errlen, "reading from %s: %s", argv[0], strerror(errno));
-            break;
-        }
-        if (got == 0) break;
-        len += (size_t)got;
-    }
-    close(fds[0]);
-    int st = 0;
-    while (waitpid(pid, &st, 0) < 0)
-        if (errno != EINTR) {
-            if (rc == 0) rc = fail(err, errlen, "waitpid: %s", strerror(errno));
-            break;
-        }
-    if (rc != 0) {
-        free(buf);
-        return rc;
-    }
-    buf[len] = '\0';
-    *text = buf;
-    *status = st;
-    return 0;
-}
-
 static int add_lib(PkgLib **libs, int *n, int *cap, const char *soname, size_t solen,
                    const char *path, size_t pathlen, int is_loader)
 {
@@ -281,9 +215,12 @@ int pkg_resolve_libs(const char *binary, PkgLib **out, int *nout, char *err, siz
     char interp[4096];
     if (pkg_elf_interp(binary, interp, sizeof interp, err, errlen) != 0) return -1;
     char *argv[] = {interp, (char *)"--list", (char *)binary, NULL};
+    /* An empty environment: a developer's LD_LIBRARY_PATH or LD_PRELOAD must not reach it. */
+    char *empty_env[] = {NULL};
     char *text = NULL;
     int status = 0;
-    if (capture(argv, &text, &status, err, errlen) != 0) return -1;
+    dwf__proc_opts po = {.envp = empty_env, .output = &text};
+    if (dwf__proc_run(argv, &po, &status, err, errlen) != 0) return -1;
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         size_t l = strcspn(text, "\n");
         fail(err, errlen, "%s --list %s failed: %.*s", interp, binary, (int)l,
@@ -445,101 +382,89 @@ int pkg_load_zip(char *err, size_t errlen) { return dwf__zip_load(err, errlen); 
 #define BOOTSTRAP_LOADER ""
 #endif
 
-int pkg_build_zip(const char *zip_path, const PkgOptions *o, PkgReport *r, char *err,
-                  size_t errlen)
+/* Check the program's loader against the prebuilt bootstrap (which execs a fixed loader
+ * name), or write the sh bootstrap for it into *boot. */
+static int make_bootstrap(const PkgOptions *o, const char *name, const char *loader, char **boot,
+                          char *err, size_t errlen)
 {
-    PkgLib *libs = NULL;
-    int nlibs = 0;
-    if (!o || !o->binary) return fail(err, errlen, "no program to package");
-    /* Before anything is written, so a missing libzip leaves no .part behind. */
-    if (pkg_load_zip(err, errlen) != 0) return -1;
-    if (pkg_resolve_libs(o->binary, &libs, &nlibs, err, errlen) != 0) return -1;
-
-    int rc = -1, nent = 0;
-    char *name = safe_name(o->name);
-    char *boot = NULL, *part = NULL;
-    const char *loader = NULL;
-    Entry *ents = calloc((size_t)nlibs + 8, sizeof *ents);
-    zip_t *za = NULL;
-    if (!name || !ents) {
-        fail(err, errlen, "out of memory");
-        goto out;
-    }
-    for (int i = 0; i < nlibs; i++)
-        if (libs[i].is_loader) loader = libs[i].soname;
+    *boot = NULL;
     if (o->bootstrap) {
         /* The static bootstrap finds the program as the one file in bin/ and execs a fixed
          * loader name: refuse a program whose PT_INTERP names another. */
-        if (strcmp(loader, BOOTSTRAP_LOADER) != 0) {
-            fail(err, errlen, "the program's loader is %s, the bootstrap %s runs %s", loader,
-                 o->bootstrap, *BOOTSTRAP_LOADER ? BOOTSTRAP_LOADER : "none on this machine");
-            goto out;
-        }
-    } else {
-        boot = pkg_bootstrap_text(name, loader, o->comment);
-        if (!boot) {
-            fail(err, errlen, "out of memory");
-            goto out;
-        }
+        if (strcmp(loader, BOOTSTRAP_LOADER) != 0)
+            return fail(err, errlen, "the program's loader is %s, the bootstrap %s runs %s",
+                        loader, o->bootstrap,
+                        *BOOTSTRAP_LOADER ? BOOTSTRAP_LOADER : "none on this machine");
+        return 0;
     }
+    *boot = pkg_bootstrap_text(name, loader, o->comment);
+    return *boot ? 0 : fail(err, errlen, "out of memory");
+}
 
-#define ENT(nm, fl, dt, ln, md)                                                                \
-    do {                                                                                       \
-        ents[nent].name = (nm);                                                                \
-        ents[nent].file = (fl);                                                                \
-        ents[nent].data = (dt);                                                                \
-        ents[nent].len = (ln);                                                                 \
-        ents[nent].mode = (md);                                                                \
-        if (!ents[nent++].name) {                                                              \
-            fail(err, errlen, "out of memory");                                                \
-            goto out;                                                                          \
-        }                                                                                      \
-    } while (0)
-    if (o->bootstrap)
-        ENT(strdup("bootstrap"), o->bootstrap, NULL, 0, S_IFREG | 0755);
-    else
-        ENT(strdup("bootstrap"), NULL, boot, strlen(boot), S_IFREG | 0755);
-    ENT(strdup("bin/"), NULL, NULL, 0, S_IFDIR | 0755);
-    ENT(join2("bin/", name), o->binary, NULL, 0, S_IFREG | 0755);
-    ENT(strdup("lib/"), NULL, NULL, 0, S_IFDIR | 0755);
-    for (int i = 0; i < nlibs; i++)
-        ENT(join2("lib/", libs[i].soname), libs[i].path, NULL, 0,
-            S_IFREG | (libs[i].is_loader ? 0755u : 0644u));
+/* Append one entry; `name` is malloc'd by the caller (NULL: out of memory). */
+static int push_entry(Entry *ents, int *n, char *name, const char *file, const char *data,
+                      size_t len, unsigned mode)
+{
+    if (!name) return -1;
+    ents[(*n)++] = (Entry){name, file, data, len, mode};
+    return 0;
+}
+
+/* The zip's entries, sorted by name: bootstrap, bin/<name>, lib/<every library>, and the CA
+ * roots under etc/ when there are some. ents has room for nlibs + 8. */
+static int list_entries(const PkgOptions *o, const char *name, const char *boot,
+                        const PkgLib *libs, int nlibs, Entry *ents, int *n)
+{
+    int bad = o->bootstrap
+                  ? push_entry(ents, n, strdup("bootstrap"), o->bootstrap, NULL, 0, S_IFREG | 0755)
+                  : push_entry(ents, n, strdup("bootstrap"), NULL, boot, strlen(boot),
+                               S_IFREG | 0755);
+    bad = bad || push_entry(ents, n, strdup("bin/"), NULL, NULL, 0, S_IFDIR | 0755) ||
+          push_entry(ents, n, join2("bin/", name), o->binary, NULL, 0, S_IFREG | 0755) ||
+          push_entry(ents, n, strdup("lib/"), NULL, NULL, 0, S_IFDIR | 0755);
+    for (int i = 0; !bad && i < nlibs; i++)
+        bad = push_entry(ents, n, join2("lib/", libs[i].soname), libs[i].path, NULL, 0,
+                  S_IFREG | (libs[i].is_loader ? 0755u : 0644u));
     const char *ca = pick_ca(o);
-    if (ca) {
-        ENT(strdup("etc/"), NULL, NULL, 0, S_IFDIR | 0755);
-        ENT(strdup("etc/ca-bundle.crt"), ca, NULL, 0, S_IFREG | 0644);
-    }
-#undef ENT
-    qsort(ents, (size_t)nent, sizeof *ents, entry_cmp);
+    if (!bad && ca)
+        bad = push_entry(ents, n, strdup("etc/"), NULL, NULL, 0, S_IFDIR | 0755) ||
+              push_entry(ents, n, strdup("etc/ca-bundle.crt"), ca, NULL, 0, S_IFREG | 0644);
+    if (bad) return -1;
+    qsort(ents, (size_t)*n, sizeof *ents, entry_cmp);
+    return 0;
+}
 
-    long long unpacked = 0;
-    for (int i = 0; i < nent; i++) {
+/* The bytes the entries hold unpacked; every file must be a readable regular file. */
+static int unpacked_size(const Entry *ents, int n, long long *total, char *err, size_t errlen)
+{
+    *total = 0;
+    for (int i = 0; i < n; i++) {
         struct stat st;
-        if (ents[i].file) {
-            errno = 0;
-            if (stat(ents[i].file, &st) != 0 || !S_ISREG(st.st_mode)) {
-                fail(err, errlen, "%s: %s", ents[i].file,
-                     errno ? strerror(errno) : "not a regular file");
-                goto out;
-            }
-            unpacked += st.st_size;
-        } else {
-            unpacked += (long long)ents[i].len;
+        if (!ents[i].file) {
+            *total += (long long)ents[i].len;
+            continue;
         }
+        errno = 0;
+        if (stat(ents[i].file, &st) != 0 || !S_ISREG(st.st_mode))
+            return fail(err, errlen, "%s: %s", ents[i].file,
+                        errno ? strerror(errno) : "not a regular file");
+        *total += st.st_size;
     }
+    return 0;
+}
 
-    /* Build beside the target, then rename over it: never a half-written zip at zip_path. */
-    part = join2(zip_path, ".part");
-    if (!part) {
-        fail(err, errlen, "out of memory");
-        goto out;
-    }
+/* Write the entries to <zip_path>.part, then rename it over zip_path: never a half-written
+ * zip at zip_path, and no .part left behind on failure. */
+static int write_zip(const char *zip_path, const Entry *ents, int n, char *err, size_t errlen)
+{
+    char *part = join2(zip_path, ".part");
+    if (!part) return fail(err, errlen, "out of memory");
+    int rc = -1, zerr = 0;
+    zip_t *za = NULL;
     if (unlink(part) != 0 && errno != ENOENT) {
         fail(err, errlen, "%s: %s", part, strerror(errno));
         goto out;
     }
-    int zerr = 0;
     za = dwf__zip.zip_open(part, ZIP_CREATE | ZIP_EXCL, &zerr);
     if (!za) {
         zip_error_t ze;
@@ -549,7 +474,7 @@ int pkg_build_zip(const char *zip_path, const PkgOptions *o, PkgReport *r, char 
         goto out;
     }
     time_t mtime = fixed_mtime();
-    for (int i = 0; i < nent; i++)
+    for (int i = 0; i < n; i++)
         if (add_entry(za, &ents[i], mtime, err, errlen) != 0) goto out;
     if (dwf__zip.zip_close(za) != 0) {
         fail(err, errlen, "writing %s: %s", part, dwf__zip.zip_strerror(za));
@@ -561,6 +486,45 @@ int pkg_build_zip(const char *zip_path, const PkgOptions *o, PkgReport *r, char 
         unlink(part);
         goto out;
     }
+    rc = 0;
+out:
+    if (za) {
+        dwf__zip.zip_discard(za);
+        unlink(part);
+    }
+    free(part);
+    return rc;
+}
+
+int pkg_build_zip(const char *zip_path, const PkgOptions *o, PkgReport *r, char *err,
+                  size_t errlen)
+{
+    PkgLib *libs = NULL;
+    int nlibs = 0;
+    if (!o || !o->binary) return fail(err, errlen, "no program to package");
+    /* Before anything is written, so a missing libzip leaves no .part behind. */
+    if (pkg_load_zip(err, errlen) != 0) return -1;
+    if (pkg_resolve_libs(o->binary, &libs, &nlibs, err, errlen) != 0) return -1;
+
+    int rc = -1, nent = 0;
+    char *name = safe_name(o->name), *boot = NULL;
+    const char *loader = NULL;
+    Entry *ents = calloc((size_t)nlibs + 8, sizeof *ents);
+    long long unpacked = 0;
+    for (int i = 0; i < nlibs; i++)
+        if (libs[i].is_loader) loader = libs[i].soname;
+    if (!name || !ents) {
+        fail(err, errlen, "out of memory");
+        goto out;
+    }
+    if (make_bootstrap(o, name, loader, &boot, err, errlen) != 0) goto out;
+    if (list_entries(o, name, boot, libs, nlibs, ents, &nent) != 0) {
+        fail(err, errlen, "out of memory");
+        goto out;
+    }
+    if (unpacked_size(ents, nent, &unpacked, err, errlen) != 0 ||
+        write_zip(zip_path, ents, nent, err, errlen) != 0)
+        goto out;
     if (r) {
         struct stat st;
         r->entries = nent;
@@ -570,13 +534,8 @@ int pkg_build_zip(const char *zip_path, const PkgOptions *o, PkgReport *r, char 
     }
     rc = 0;
 out:
-    if (za) {
-        dwf__zip.zip_discard(za);
-        unlink(part);
-    }
     for (int i = 0; i < nent; i++) free(ents[i].name);
     free(ents);
-    free(part);
     free(boot);
     free(name);
     pkg_libs_free(libs, nlibs);

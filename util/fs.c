@@ -1,6 +1,7 @@
 /*
- * fs.c: mkdir -p. The C library has no such call and the CLI, the store, the emulator and the
- * deploy-file writer all need one, so it is written once here (see fs.h for the contract).
+ * fs.c: mkdir -p, and dirname() that leaves its argument alone. The C library has no mkdir -p
+ * and its dirname() may write into the path it is given; the CLI, the store, the emulator and
+ * the deploy-file writer all need these, so they are written once here (see fs.h).
  */
 #include "fs.h"
 
@@ -55,4 +56,12 @@ int dwf__mkdir_parent(const char *path, mode_t mode, char *failed, size_t failed
     if (!slash || slash == dir) return 0;
     *slash = '\0';
     return dwf__mkdir_p(dir, mode, failed, failed_len);
+}
+
+void dwf__dirname(const char *path, char *out, size_t n)
+{
+    const char *s = strrchr(path, '/');
+    if (!s) snprintf(out, n, ".");
+    else if (s == path) snprintf(out, n, "/");
+    else snprintf(out, n, "%.*s", (int)(s - path), path);
 }

@@ -17,4 +17,8 @@ int dwf__mkdir_p(const char *dir, mode_t mode, char *failed, size_t failed_len);
 /* mkdir -p of the directory holding `path` (nothing when `path` has no directory part). */
 int dwf__mkdir_parent(const char *path, mode_t mode, char *failed, size_t failed_len);
 
+/* dirname() without touching its argument: "." for a bare file name, "/" for one at the root.
+ * Truncated to n - 1 characters. */
+void dwf__dirname(const char *path, char *out, size_t n);
+
 #endif

@@ -1,24 +1,25 @@
 /*
- * cmd_codegen.c: `dwf compile`, a .dwf workflow to readable C and its deploy files.
+ * compile.c: `dwf compile`, a .dwf workflow to readable C and its deploy files.
  *
  * The output directory is meant to be self-contained, so that it can be checked in, read,
  * built by hand or handed to CI: handler.c (cg_emit_c), the deploy files (cg_emit_artifacts)
  * and a copy of every C file the workflow `use`s, at the same relative path it was written
- * with (resolved against the .dwf's directory, as `dwf build` and the engine do; an absolute
- * or `..` path is copied under its base name). Headers those C files include are not copied.
+ * with (resolved against the .dwf's directory by toolchain.c, as for `dwf build` and the
+ * engine; an absolute or `..` path is copied under its base name). Headers those C files include are not copied.
  * Nothing is written unless the front end reported no error.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "codegen.h"
 #include "front.h"
+#include "fs.h"
+#include "toolchain.h"
 
 const char *const usage_compile =
     "usage: dwf compile FILE.dwf -o DIR [--region R] [--account A]\n"
@@ -60,19 +61,6 @@ static int valid_account(const char *s)
     return 1;
 }
 
-static int mkdirs_for(char *path)
-{
-    for (char *s = path + 1; *s; s++) {
-        if (*s != '/') continue;
-        *s = '\0';
-        int rc = mkdir(path, 0777);
-        int e = errno;
-        *s = '/';
-        if (rc != 0 && e != EEXIST) return -1;
-    }
-    return 0;
-}
-
 static int copy_file(const char *from, const char *to)
 {
     FILE *in = fopen(from, "rb");
@@ -104,24 +92,19 @@ static int copy_file(const char *from, const char *to)
 /* Copy each `use`d C file into dir. */
 static int copy_uses(const Program *p, const char *dir)
 {
-    const char *slash = strrchr(p->path, '/');
-    int srclen = slash ? (int)(slash - p->path) : 1;
-    const char *srcdir = slash ? p->path : ".";
     for (const AstNode *u = p->uses; u; u = u->next) {
         const char *up = u->u.use.path;
         if (!up || !*up) continue;
-        char from[4096], to[4096];
-        if (up[0] == '/') snprintf(from, sizeof from, "%s", up);
-        else snprintf(from, sizeof from, "%.*s/%s", srclen, srcdir, up);
+        char from[4096], to[4096], failed[4096];
+        if (tc_use_path(p->path, up, 0, from, sizeof from, "compile") != 0) return -1;
         const char *rel = up;
         if (up[0] == '/' || strstr(up, "..")) rel = strrchr(up, '/') ? strrchr(up, '/') + 1 : up;
         if (snprintf(to, sizeof to, "%s/%s", dir, rel) >= (int)sizeof to) {
             fprintf(stderr, "dwf compile: path too long: %s/%s\n", dir, rel);
             return -1;
         }
-        if (mkdirs_for(to) != 0) {
-            fprintf(stderr, "dwf compile: cannot create the directory of %s: %s\n", to,
-                    strerror(errno));
+        if (dwf__mkdir_parent(to, 0777, failed, sizeof failed) != 0) {
+            fprintf(stderr, "dwf compile: cannot create %s: %s\n", failed, strerror(errno));
             return -1;
         }
         if (copy_file(from, to) != 0) return -1;
@@ -137,70 +120,79 @@ static double cpu_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-int cmd_compile(int argc, char **argv)
+enum { OPT_OUT = 1, OPT_REGION, OPT_ACCOUNT, OPT_TIME };
+static const CliOption options[] = {
+    {NULL, 'o', CLI_VALUE, OPT_OUT},
+    {"region", 0, CLI_VALUE, OPT_REGION},
+    {"account", 0, CLI_VALUE, OPT_ACCOUNT},
+    {"time", 0, CLI_FLAG, OPT_TIME},
+    {0},
+};
+
+typedef struct CompileArgs {
+    const char *file, *dir, *region, *account;
+    int timing;
+} CompileArgs;
+
+static int parse(int argc, char **argv, CompileArgs *c)
 {
-    const char *file = NULL, *dir = NULL, *region = NULL, *account = NULL;
-    int timing = 0;
-    double t0 = cpu_now(), t_front = 0, t_c = 0, t_deploy = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--time") == 0) {
-            timing = 1;
-        } else if (strcmp(a, "-o") == 0 || strcmp(a, "--region") == 0 || strcmp(a, "--account") == 0) {
-            if (i + 1 >= argc) return cli_usage_error("compile", "%s needs a value", a);
-            const char *v = argv[++i];
-            if (a[1] == 'o') dir = v;
-            else if (a[2] == 'r') region = v;
-            else account = v;
-        } else if (strncmp(a, "-o", 2) == 0 && a[2]) {
-            dir = a + 2;
-        } else if (a[0] == '-' && a[1]) {
-            return cli_usage_error("compile", "unknown option '%s'", a);
-        } else if (file) {
-            return cli_usage_error("compile", "one workflow at a time ('%s' and '%s')", file, a);
-        } else {
-            file = a;
+    CliArgs a;
+    int opt;
+    cli_args_init(&a, "compile", options, argc, argv);
+    while ((opt = cli_args_next(&a)) != CLI_END) {
+        switch (opt) {
+        case OPT_OUT: c->dir = a.value; break;
+        case OPT_REGION: c->region = a.value; break;
+        case OPT_ACCOUNT: c->account = a.value; break;
+        case OPT_TIME: c->timing = 1; break;
+        case CLI_ARGUMENT:
+            if (c->file)
+                return cli_usage_error("compile", "one workflow at a time ('%s' and '%s')", c->file,
+                                       a.value);
+            c->file = a.value;
+            break;
+        default: return EXIT_USAGE;
         }
     }
-    if (!file) return cli_usage_error("compile", "no .dwf file given");
-    if (!dir || !*dir) return cli_usage_error("compile", "no output directory given (-o DIR)");
-    if (region && !valid_region(region))
-        return cli_usage_error("compile", "'%s' is not a region name (like eu-west-1)", region);
-    if (account && !valid_account(account))
-        return cli_usage_error("compile", "'%s' is not a 12-digit account id", account);
+    if (!c->file) return cli_usage_error("compile", "no .dwf file given");
+    if (!c->dir || !*c->dir) return cli_usage_error("compile", "no output directory given (-o DIR)");
+    if (c->region && !valid_region(c->region))
+        return cli_usage_error("compile", "'%s' is not a region name (like eu-west-1)", c->region);
+    if (c->account && !valid_account(c->account))
+        return cli_usage_error("compile", "'%s' is not a 12-digit account id", c->account);
+    return EXIT_OK;
+}
 
-    int rc = EXIT_INPUT;
+int cmd_compile(int argc, char **argv)
+{
+    CompileArgs c = {0};
+    double t0 = cpu_now(), t_front = 0, t_c = 0, t_deploy = 0;
+    int rc = parse(argc, argv, &c);
+    if (rc != EXIT_OK) return rc;
+
+    rc = EXIT_INPUT;
     Arena *arena = arena_new();
     Diag *diag = diag_new(stderr, isatty(STDERR_FILENO));
     if (!arena || !diag) {
         fprintf(stderr, "dwf compile: out of memory\n");
         goto out;
     }
-    Program *p = front_compile_file(arena, diag, file);
+    Program *p = front_compile_file(arena, diag, c.file);
     t_front = cpu_now();
     if (!p || !p->workflow || diag_errors(diag) > 0) goto out;
 
     char err[1024];
-    CgOptions co = {region, account, NULL};
-    if (cg_emit_artifacts(p, dir, &co, err, sizeof err) != 0) {
+    CgOptions co = {c.region, c.account, NULL};
+    if (cg_emit_artifacts(p, c.dir, &co, err, sizeof err) != 0) {
         fprintf(stderr, "dwf compile: %s\n", err);
         goto out;
     }
     t_deploy = cpu_now();
     char handler[4096];
-    snprintf(handler, sizeof handler, "%s/handler.c", dir);
-    FILE *hf = fopen(handler, "w");
-    if (!hf) {
-        fprintf(stderr, "dwf compile: cannot write %s: %s\n", handler, strerror(errno));
-        goto out;
-    }
-    int wr = cg_emit_c(p, hf);
-    if (fclose(hf) != 0 || wr != 0) {
-        fprintf(stderr, "dwf compile: writing %s failed\n", handler);
-        goto out;
-    }
+    snprintf(handler, sizeof handler, "%s/handler.c", c.dir);
+    if (tc_write_handler(p, handler, "compile") != 0) goto out;
     t_c = cpu_now();
-    if (copy_uses(p, dir) != 0) goto out;
+    if (copy_uses(p, c.dir) != 0) goto out;
 
     int line = 0, dyn = cg_dynamic_invokes(p, &line);
     if (dyn)
@@ -208,7 +200,7 @@ int cmd_compile(int argc, char **argv)
                         "iam/durable-policy.json grants no lambda:InvokeFunction for it%s\n",
                 p->path, line, dyn > 1 ? " (nor for the others like it)" : "");
     rc = EXIT_OK;
-    if (timing)
+    if (c.timing)
         fprintf(stderr, "dwf compile: cpu front-end %.3f s, deploy-files %.3f s, handler.c %.3f s\n",
                 t_front - t0, t_deploy - t_front, t_c - t_deploy);
 out:

@@ -1,0 +1,144 @@
+/*
+ * resume.c: `dwf resume` and `dwf worker`, the two ways to drive executions that are due (a
+ * timer ended, a callback was completed, an invocation is to be retried): once and return, or
+ * every few hundred milliseconds until interrupted. Both load the handlers the store recorded
+ * (`dwf run` recorded them), so neither needs the .dwf files.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "engine_common.h"
+#include "handler.h"
+
+const char *const usage_resume =
+    "usage: dwf resume [ARN] [--skip-time] [--quiet] [--store PATH]\n"
+    "\n"
+    "Drive every execution (or the one given) that has a due timer, a completed callback or an\n"
+    "invocation to retry, then return. With --skip-time, also move the virtual clock to the\n"
+    "next waits and retries until only callbacks remain. Closed executions past their\n"
+    "retention period are deleted.\n";
+
+const char *const usage_worker =
+    "usage: dwf worker [--skip-time] [--interval MS] [--quiet] [--store PATH]\n"
+    "\n"
+    "Keep doing what `dwf resume` does, every MS milliseconds (default 500), until\n"
+    "interrupted (SIGINT / SIGTERM).\n";
+
+enum { OPT_STORE = 1, OPT_SKIP_TIME, OPT_QUIET, OPT_INTERVAL };
+static const CliOption resume_options[] = {
+    {"store", 0, CLI_VALUE, OPT_STORE},
+    {"skip-time", 0, CLI_FLAG, OPT_SKIP_TIME},
+    {"quiet", 'q', CLI_FLAG, OPT_QUIET},
+    {0},
+};
+static const CliOption worker_options[] = {
+    {"store", 0, CLI_VALUE, OPT_STORE},
+    {"skip-time", 0, CLI_FLAG, OPT_SKIP_TIME},
+    {"quiet", 'q', CLI_FLAG, OPT_QUIET},
+    {"interval", 0, CLI_VALUE, OPT_INTERVAL},
+    {0},
+};
+
+/* Drive every due execution (or only `arn` and what it started) once. */
+static int drive_all(dwf_service *s, const char *arn, int skip, int quiet, const char *cmd)
+{
+    HandlerSet set = {.svc = s};
+    Progress prog = {isatty(STDOUT_FILENO), !quiet, cJSON_CreateObject(), stdout};
+    dwf_engine_opts eo = {.resolve = handler_resolve, .resolve_arg = &set, .skip_time = skip, .no_wait = 1,
+                          .quiet = quiet, .stale_ms = 30000, .on_operation = ec_progress_op,
+                          .on_invocation = ec_progress_invocation, .progress_arg = &prog, .stop = &ec_stop_flag};
+    dwf_error err = {"ServiceException", "out of memory"};
+    int r = prog.seen ? dwf_engine_drive(s, arn, &eo, &err) : -1;
+    handler_set_free(&set);
+    cJSON_Delete(prog.seen);
+    return r < 0 ? ec_service_error(cmd, &err) : EXIT_OK;
+}
+
+int cmd_resume(int argc, char **argv)
+{
+    const char *store = ec_default_store(), *arn = NULL;
+    int skip = 0, quiet = 0, opt;
+    CliArgs a;
+    cli_args_init(&a, "resume", resume_options, argc, argv);
+    while ((opt = cli_args_next(&a)) != CLI_END) {
+        switch (opt) {
+        case OPT_STORE: store = a.value; break;
+        case OPT_SKIP_TIME: skip = 1; break;
+        case OPT_QUIET: quiet = 1; break;
+        case CLI_ARGUMENT:
+            if (arn) return cli_usage_error("resume", "one execution at a time");
+            arn = a.value;
+            break;
+        default: return EXIT_USAGE;
+        }
+    }
+    dwf_service *s = NULL;
+    if (ec_open_service("resume", store, &s) != 0) return EXIT_INPUT;
+    dwf_error err;
+    cJSON *x = NULL;
+    char root[1024] = "";
+    int rc = EXIT_INPUT;
+    if (arn) {
+        if (dwf_service_get_execution(s, arn, 0, &x, &err) != 0) {
+            ec_service_error("resume", &err);
+            goto out;
+        }
+        snprintf(root, sizeof root, "%s", ec_str(x, "DurableExecutionArn"));
+        cJSON_Delete(x);
+        x = NULL;
+    }
+    ec_catch_signals();
+    rc = drive_all(s, arn ? root : NULL, skip, quiet, "resume");
+    if (rc == EXIT_OK && arn) {
+        if (dwf_service_get_execution(s, root, 1, &x, &err) != 0) {
+            rc = ec_service_error("resume", &err);
+            goto out;
+        }
+        printf("%s %s\n", ec_str(x, "Status"), root);
+        const char *res = ec_str(x, "Result");
+        if (res) puts(res);
+    }
+out:
+    cJSON_Delete(x);
+    dwf_service_close(s);
+    return rc;
+}
+
+int cmd_worker(int argc, char **argv)
+{
+    const char *store = ec_default_store();
+    int skip = 0, quiet = 0, opt;
+    long interval = 500;
+    char *end;
+    CliArgs a;
+    cli_args_init(&a, "worker", worker_options, argc, argv);
+    while ((opt = cli_args_next(&a)) != CLI_END) {
+        switch (opt) {
+        case OPT_STORE: store = a.value; break;
+        case OPT_SKIP_TIME: skip = 1; break;
+        case OPT_QUIET: quiet = 1; break;
+        case OPT_INTERVAL:
+            interval = strtol(a.value, &end, 10);
+            if (*end || end == a.value || interval < 10)
+                return cli_usage_error("worker", "--interval takes milliseconds >= 10");
+            break;
+        case CLI_ARGUMENT: return cli_usage_error("worker", "unexpected argument '%s'", a.value);
+        default: return EXIT_USAGE;
+        }
+    }
+    dwf_service *s = NULL;
+    if (ec_open_service("worker", store, &s) != 0) return EXIT_INPUT;
+    ec_catch_signals();
+    int rc = EXIT_OK;
+    while (!ec_stop_flag) {
+        if ((rc = drive_all(s, NULL, skip, quiet, "worker")) != EXIT_OK) break;
+        struct timespec ts = {interval / 1000, (interval % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    dwf_service_close(s);
+    return rc;
+}

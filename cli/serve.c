@@ -1,0 +1,381 @@
+/*
+ * serve.c: `dwf serve`, the local Lambda emulator's command line (emulator/emulator.c does
+ * the work).
+ *
+ * Its one job besides parsing is to find each function's configuration where `dwf build` puts
+ * it: the zip holds only the program (bootstrap, bin/<name>, lib/, etc/), and the deploy files
+ * the compiler writes beside the zip say how the function is configured on Lambda:
+ * durable-config.json (the DurableConfig of create-function) and template.yaml (FunctionName,
+ * MemorySize, Timeout). Reading them, rather than asking the user to repeat them in flags,
+ * means the emulator runs the function exactly as deploy.sh would create it; flags given after
+ * a function override what the files say. A zip with no files beside it (not built by dwf)
+ * gets Lambda's defaults and its name from bin/<name>, or from --name.
+ *
+ * The process runs until SIGINT or SIGTERM: the signals are blocked before any thread starts
+ * and taken with sigwait, so no handler runs inside libmicrohttpd or SQLite.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "cli.h"
+#include "emulator.h"
+#include "fs.h"
+
+const char *const usage_serve =
+    "usage: dwf serve [options] FUNCTION...\n"
+    "\n"
+    "Run the local Lambda emulator on 127.0.0.1: the Invoke API and the durable execution API\n"
+    "on one port (point AWS_ENDPOINT_URL_LAMBDA or an SDK's endpoint at it), and for each\n"
+    "function a process started as Lambda starts a runtime, with its own Runtime API.\n"
+    "\n"
+    "A FUNCTION is a Lambda zip (`dwf build` output), or --function [NAME=]PATH with PATH a zip\n"
+    "or a directory used as the task root as it is. The configuration comes from the deploy\n"
+    "files beside a zip (durable-config.json, template.yaml), else Lambda's defaults.\n"
+    "\n"
+    "options:\n"
+    "  --port N               listen on port N (default 9001; 0 = any free port, printed)\n"
+    "  --host ADDR            IPv4 address to listen on (default 127.0.0.1)\n"
+    "  --store PATH           the SQLite store (default $DWF_STORE or ./.dwf/dwf.db)\n"
+    "  --region R, --account A   for ARNs (default us-east-1, 000000000000)\n"
+    "  --access-key K --secret-key S   check every request's SigV4 signature against this key\n"
+    "                         (default $DWF_SERVE_ACCESS_KEY / $DWF_SERVE_SECRET_KEY; none = accept any)\n"
+    "  --skip-time            when idle, jump the store's clock to the next wait end or retry\n"
+    "  --cold                 stop a function's process after each invocation (every start is cold)\n"
+    "  --quiet                no per-invocation log lines\n"
+    "\n"
+    "options for the function given just before them:\n"
+    "  --name NAME            function name (default: template.yaml's, else the zip's bin/<name>)\n"
+    "  --command CMD          start command, split on blanks (default: <task root>/bootstrap)\n"
+    "  --handler H            _HANDLER (default bootstrap)\n"
+    "  --runtime ENV          AWS_EXECUTION_ENV (default AWS_Lambda_provided.al2023)\n"
+    "  --env NAME=VALUE       one more environment variable for the process (repeatable)\n"
+    "  --memory MB            AWS_LAMBDA_FUNCTION_MEMORY_SIZE (default 128)\n"
+    "  --timeout S            invocation timeout in seconds (default 3)\n"
+    "  --retention DAYS       DurableConfig.RetentionPeriodInDays (default 14)\n"
+    "  --execution-timeout S  DurableConfig.ExecutionTimeout (default 86400)\n"
+    "\n"
+    "example:\n"
+    "  dwf build examples/order.dwf -o out/order/function.zip\n"
+    "  dwf serve --port 9001 out/order/function.zip\n"
+    "  aws lambda invoke --endpoint-url http://127.0.0.1:9001 --function-name 'durable-basic-test:$LATEST' \\\n"
+    "      --cli-binary-format raw-in-base64-out --payload '{\"orderId\":\"ORD-9\"}' out.json\n";
+
+typedef struct fn_spec {
+    dwf_emulator_function f;
+    const char **env;
+    int nenv;
+    char *name_buf, *zip_buf, *dir_buf;
+} fn_spec;
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len + 4096 + 1 > cap) {
+            cap = (cap + 4096) * 2;
+            char *nb = realloc(buf, cap);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
+            buf = nb;
+        }
+        size_t k = fread(buf + len, 1, 4096, f);
+        len += k;
+        if (k < 4096) break;
+    }
+    fclose(f);
+    buf[len] = '\0';
+    return buf;
+}
+
+/* The deploy files `dwf build` writes beside the zip. Missing files are fine; a broken one is not. */
+static int read_beside(fn_spec *s, const char *zip)
+{
+    char dir[PATH_MAX];
+    dwf__dirname(zip, dir, sizeof dir);
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/durable-config.json", dir);
+    char *text = slurp(path);
+    if (text) {
+        cJSON *j = cJSON_Parse(text);
+        free(text);
+        if (!cJSON_IsObject(j)) {
+            cJSON_Delete(j);
+            fprintf(stderr, "dwf serve: %s is not a JSON object\n", path);
+            return -1;
+        }
+        const cJSON *r = cJSON_GetObjectItemCaseSensitive(j, "RetentionPeriodInDays");
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "ExecutionTimeout");
+        if (cJSON_IsNumber(r)) s->f.retention_days = (int)r->valuedouble;
+        if (cJSON_IsNumber(t)) s->f.execution_timeout_s = (int)t->valuedouble;
+        cJSON_Delete(j);
+    }
+    snprintf(path, sizeof path, "%s/template.yaml", dir);
+    text = slurp(path);
+    if (text) {
+        for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+            while (*line == ' ') line++;
+            if (strncmp(line, "MemorySize:", 11) == 0) s->f.memory_mb = atoi(line + 11);
+            else if (strncmp(line, "Timeout:", 8) == 0) s->f.timeout_s = atoi(line + 8);
+            else if (strncmp(line, "FunctionName:", 13) == 0 && !s->name_buf) {
+                char *v = line + 13;
+                while (*v == ' ' || *v == '"') v++;
+                size_t n = strcspn(v, "\"\r ");
+                s->name_buf = strndup(v, n);
+            }
+        }
+        free(text);
+    }
+    return 0;
+}
+
+static int parse_int(const char *opt, const char *v, int min, int *out)
+{
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (errno || *end || end == v || x < min || x > INT_MAX)
+        return cli_usage_error("serve", "%s takes a whole number >= %d, not '%s'", opt, min, v);
+    *out = (int)x;
+    return EXIT_OK;
+}
+
+static void specs_free(fn_spec *s, int n)
+{
+    for (int i = 0; i < n; i++) {
+        free(s[i].env);
+        free(s[i].name_buf);
+        free(s[i].zip_buf);
+        free(s[i].dir_buf);
+    }
+    free(s);
+}
+
+static int ends_with(const char *s, const char *suf)
+{
+    size_t a = strlen(s), b = strlen(suf);
+    return a >= b && strcmp(s + a - b, suf) == 0;
+}
+
+static int out_of_memory(void)
+{
+    fprintf(stderr, "dwf serve: out of memory\n");
+    return EXIT_INPUT;
+}
+
+enum {
+    /* the emulator's */
+    OPT_PORT = 1, OPT_HOST, OPT_STORE, OPT_REGION, OPT_ACCOUNT, OPT_ACCESS_KEY, OPT_SECRET_KEY,
+    OPT_SESSION_TOKEN, OPT_SKIP_TIME, OPT_COLD, OPT_QUIET, OPT_FUNCTION,
+    /* the function's given before them (OPT_NAME and after) */
+    OPT_NAME, OPT_COMMAND, OPT_HANDLER, OPT_RUNTIME, OPT_ENV, OPT_MEMORY, OPT_TIMEOUT,
+    OPT_RETENTION, OPT_EXECUTION_TIMEOUT
+};
+static const CliOption options[] = {
+    {"port", 0, CLI_VALUE, OPT_PORT},
+    {"host", 0, CLI_VALUE, OPT_HOST},
+    {"store", 0, CLI_VALUE, OPT_STORE},
+    {"region", 0, CLI_VALUE, OPT_REGION},
+    {"account", 0, CLI_VALUE, OPT_ACCOUNT},
+    {"access-key", 0, CLI_VALUE, OPT_ACCESS_KEY},
+    {"secret-key", 0, CLI_VALUE, OPT_SECRET_KEY},
+    {"session-token", 0, CLI_VALUE, OPT_SESSION_TOKEN},
+    {"skip-time", 0, CLI_FLAG, OPT_SKIP_TIME},
+    {"cold", 0, CLI_FLAG, OPT_COLD},
+    {"quiet", 0, CLI_FLAG, OPT_QUIET},
+    {"function", 0, CLI_VALUE, OPT_FUNCTION},
+    {"name", 0, CLI_VALUE, OPT_NAME},
+    {"command", 0, CLI_VALUE, OPT_COMMAND},
+    {"handler", 0, CLI_VALUE, OPT_HANDLER},
+    {"runtime", 0, CLI_VALUE, OPT_RUNTIME},
+    {"env", 0, CLI_VALUE, OPT_ENV},
+    {"memory", 0, CLI_VALUE, OPT_MEMORY},
+    {"timeout", 0, CLI_VALUE, OPT_TIMEOUT},
+    {"retention", 0, CLI_VALUE, OPT_RETENTION},
+    {"execution-timeout", 0, CLI_VALUE, OPT_EXECUTION_TIMEOUT},
+    {0},
+};
+
+typedef struct Serve {
+    dwf_emulator_opts o;
+    fn_spec *specs;
+    int nspecs;
+} Serve;
+
+/* An option of the emulator as a whole. */
+static int emulator_option(Serve *sv, int opt, const char *v)
+{
+    dwf_emulator_opts *o = &sv->o;
+    switch (opt) {
+    case OPT_PORT:
+        if (parse_int("--port", v, 0, &o->port) != EXIT_OK) return EXIT_USAGE;
+        if (o->port > 65535) return cli_usage_error("serve", "--port %d is not a port", o->port);
+        break;
+    case OPT_HOST: o->host = v; break;
+    case OPT_STORE: o->store = v; break;
+    case OPT_REGION: o->region = v; break;
+    case OPT_ACCOUNT: o->account = v; break;
+    case OPT_ACCESS_KEY: o->access_key = v; break;
+    case OPT_SECRET_KEY: o->secret_key = v; break;
+    case OPT_SESSION_TOKEN: o->session_token = v; break;
+    case OPT_SKIP_TIME: o->skip_time = 1; break;
+    case OPT_COLD: o->cold = 1; break;
+    case OPT_QUIET: o->quiet = 1; break;
+    }
+    return EXIT_OK;
+}
+
+/* An option of the function given last (`opt` >= OPT_NAME). */
+static int function_option(Serve *sv, int opt, const CliArgs *a)
+{
+    if (sv->nspecs == 0)
+        return cli_usage_error("serve", "%s applies to the function given before it; give a function first",
+                               a->spelled);
+    fn_spec *last = &sv->specs[sv->nspecs - 1];
+    const char *v = a->value;
+    switch (opt) {
+    case OPT_NAME:
+        free(last->name_buf);
+        if (!(last->name_buf = strdup(v))) return out_of_memory();
+        break;
+    case OPT_COMMAND: last->f.command = v; break;
+    case OPT_HANDLER: last->f.handler = v; break;
+    case OPT_RUNTIME: last->f.runtime = v; break;
+    case OPT_ENV: {
+        if (!strchr(v, '=') || v[0] == '=') return cli_usage_error("serve", "--env takes NAME=VALUE, not '%s'", v);
+        const char **ne = realloc(last->env, (size_t)(last->nenv + 2) * sizeof *ne);
+        if (!ne) return out_of_memory();
+        last->env = ne;
+        last->env[last->nenv++] = v;
+        last->env[last->nenv] = NULL;
+        break;
+    }
+    case OPT_MEMORY: return parse_int("--memory", v, 128, &last->f.memory_mb);
+    case OPT_TIMEOUT: return parse_int("--timeout", v, 1, &last->f.timeout_s);
+    case OPT_RETENTION: return parse_int("--retention", v, 1, &last->f.retention_days);
+    case OPT_EXECUTION_TIMEOUT: return parse_int("--execution-timeout", v, 1, &last->f.execution_timeout_s);
+    }
+    return EXIT_OK;
+}
+
+/* A function: a zip given as an argument, or --function [NAME=]PATH (a zip or a directory). */
+static int add_function(Serve *sv, const char *spec, int by_option)
+{
+    fn_spec *ns = realloc(sv->specs, (size_t)(sv->nspecs + 1) * sizeof *ns);
+    if (!ns) return out_of_memory();
+    sv->specs = ns;
+    fn_spec *s = &sv->specs[sv->nspecs++];
+    memset(s, 0, sizeof *s);
+    const char *eq = strchr(spec, '=');
+    const char *path = spec;
+    if (eq && by_option) {
+        if (!(s->name_buf = strndup(spec, (size_t)(eq - spec)))) return out_of_memory();
+        path = eq + 1;
+    }
+    if (ends_with(path, ".zip")) {
+        if (!(s->zip_buf = strdup(path))) return out_of_memory();
+        /* The deploy files beside the zip name the function, unless NAME= did. */
+        char *keep = s->name_buf;
+        s->name_buf = NULL;
+        if (read_beside(s, path) != 0) {
+            free(keep);
+            return EXIT_INPUT;
+        }
+        if (keep) {
+            free(s->name_buf);
+            s->name_buf = keep;
+        }
+    } else if (by_option) {
+        if (!(s->dir_buf = strdup(path))) return out_of_memory();
+    } else {
+        return cli_usage_error("serve", "'%s' is not a .zip (use --function NAME=DIR for a function directory)", path);
+    }
+    return EXIT_OK;
+}
+
+static int parse(Serve *sv, int argc, char **argv)
+{
+    CliArgs a;
+    int opt, rc = EXIT_OK;
+    cli_args_init(&a, "serve", options, argc, argv);
+    while (rc == EXIT_OK && (opt = cli_args_next(&a)) != CLI_END) {
+        if (opt == CLI_BAD) rc = EXIT_USAGE;
+        else if (opt == CLI_ARGUMENT || opt == OPT_FUNCTION) rc = add_function(sv, a.value, opt == OPT_FUNCTION);
+        else if (opt >= OPT_NAME) rc = function_option(sv, opt, &a);
+        else rc = emulator_option(sv, opt, a.value);
+    }
+    if (rc != EXIT_OK) return rc;
+    if (sv->nspecs == 0) return cli_usage_error("serve", "give at least one function (a zip, or --function NAME=DIR)");
+    for (int i = 0; i < sv->nspecs; i++) {
+        fn_spec *s = &sv->specs[i];
+        s->f.name = s->name_buf;
+        s->f.zip = s->zip_buf;
+        s->f.dir = s->dir_buf;
+        s->f.env = s->env;
+        if (s->dir_buf && !s->name_buf)
+            return cli_usage_error("serve", "--function %s: a directory needs a name (--function NAME=DIR)", s->dir_buf);
+    }
+    return EXIT_OK;
+}
+
+/* Start the emulator, say where it listens, and wait for SIGINT or SIGTERM. */
+static int serve(Serve *sv)
+{
+    /* Block the stop signals before any thread exists, so every thread inherits the mask. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    dwf_emulator_function *fns = calloc((unsigned)sv->nspecs, sizeof *fns);
+    if (!fns) return out_of_memory();
+    for (int i = 0; i < sv->nspecs; i++) fns[i] = sv->specs[i].f;
+    dwf_emulator *emu = NULL;
+    dwf_error err;
+    int r = dwf_emulator_start(&sv->o, fns, sv->nspecs, &emu, &err);
+    free(fns);
+    if (r != 0) {
+        fprintf(stderr, "dwf serve: %s: %s\n", err.type, err.message);
+        return EXIT_INPUT;
+    }
+    printf("dwf serve: listening on http://%s:%d (Invoke and durable execution API)%s\n",
+           sv->o.host ? sv->o.host : "127.0.0.1", dwf_emulator_port(emu),
+           sv->o.access_key && *sv->o.access_key ? ", SigV4 checked" : "");
+    for (int i = 0; i < sv->nspecs; i++)
+        printf("dwf serve: function %s: task root %s, Runtime API 127.0.0.1:%d\n", dwf_emulator_function_name(emu, i),
+               dwf_emulator_task_root(emu, i), dwf_emulator_runtime_port(emu, i));
+    fflush(stdout);
+    int sig = 0;
+    sigwait(&stop, &sig);
+    fprintf(stderr, "dwf serve: %s, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    dwf_emulator_stop(emu);
+    return EXIT_OK;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+    Serve sv = {{0}, NULL, 0};
+    sv.o.port = 9001;
+    sv.o.store = getenv("DWF_STORE");
+    sv.o.access_key = getenv("DWF_SERVE_ACCESS_KEY");
+    sv.o.secret_key = getenv("DWF_SERVE_SECRET_KEY");
+    int rc = parse(&sv, argc, argv);
+    if (rc == EXIT_OK) rc = serve(&sv);
+    specs_free(sv.specs, sv.nspecs);
+    return rc;
+}
