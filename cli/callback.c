@@ -77,7 +77,9 @@ int cmd_callback(int argc, char **argv)
     if (c.error) {
         eo = ec_parse_json_arg("callback", "--error", text);
         if (!eo || !cJSON_IsObject(eo)) {
-            if (eo) fprintf(stderr, "dwf callback: --error must be an ErrorObject {\"ErrorType\",\"ErrorMessage\",...}\n");
+            if (eo)
+                fprintf(stderr, "dwf callback: --error must be an ErrorObject "
+                                "{\"ErrorType\",\"ErrorMessage\",...}\n");
             cJSON_Delete(eo);
             free(text);
             return EXIT_INPUT;

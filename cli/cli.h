@@ -74,14 +74,14 @@ typedef struct CliArgs {
     /* private to options.c */
     const char *cmd;
     const CliOption *options;
-    int argc, n, done;
+    int argc, rest, done; /* rest: the next argument after the options ended */
     char **argv;
     struct option longs[CLI_MAX_OPTIONS + 1];
     char shorts[2 * CLI_MAX_OPTIONS + 4];
 } CliArgs;
 
-/* Start reading argv[1..argc-1] (argv[0] is the command name) against `options`, a table
- * ending with an entry whose id is 0. */
+/* Start reading argv[1..argc-1] (argv[0] is the command name) against `options`, a table of
+ * at most CLI_MAX_OPTIONS entries ending with an entry whose id is 0. */
 void cli_args_init(CliArgs *a, const char *cmd, const CliOption *options, int argc, char **argv);
 
 /* The next option's id, CLI_ARGUMENT for an argument (in a->value), CLI_END after the last,

@@ -89,7 +89,8 @@ int cmd_executions(int argc, char **argv)
         }
     }
     if (status && !is_status(status))
-        return cli_usage_error("executions", "'%s' is not a status (RUNNING, SUCCEEDED, FAILED, TIMED_OUT, STOPPED)", status);
+        return cli_usage_error("executions",
+                               "'%s' is not a status (RUNNING, SUCCEEDED, FAILED, TIMED_OUT, STOPPED)", status);
     dwf_service *s = NULL;
     if (ec_open_service("executions", store, &s) != 0) return EXIT_INPUT;
     cJSON *all = cJSON_CreateArray(), *q = cJSON_CreateObject(), *sts = NULL;

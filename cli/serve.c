@@ -1,6 +1,5 @@
 /*
- * serve.c: `dwf serve`, the local Lambda emulator's command line (emulator/emulator.c does
- * the work).
+ * serve.c: `dwf serve`, the local Lambda emulator's command line (emulator/ does the work).
  *
  * Its one job besides parsing is to find each function's configuration where `dwf build` puts
  * it: the zip holds only the program (bootstrap, bin/<name>, lib/, etc/), and the deploy files
@@ -14,7 +13,6 @@
  * The process runs until SIGINT or SIGTERM: the signals are blocked before any thread starts
  * and taken with sigwait, so no handler runs inside libmicrohttpd or SQLite.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -326,7 +324,8 @@ static int parse(Serve *sv, int argc, char **argv)
         s->f.dir = s->dir_buf;
         s->f.env = s->env;
         if (s->dir_buf && !s->name_buf)
-            return cli_usage_error("serve", "--function %s: a directory needs a name (--function NAME=DIR)", s->dir_buf);
+            return cli_usage_error("serve", "--function %s: a directory needs a name (--function NAME=DIR)",
+                                   s->dir_buf);
     }
     return EXIT_OK;
 }

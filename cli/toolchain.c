@@ -42,17 +42,25 @@ static int is_file(const char *p)
     return stat(p, &st) == 0 && S_ISREG(st.st_mode);
 }
 
+/* The directory of the running dwf binary ("" at the root); -1 ("") when /proc/self/exe
+ * cannot be read. */
+static int exe_dir(char *out, size_t n)
+{
+    ssize_t len = readlink("/proc/self/exe", out, n - 1);
+    out[len > 0 ? len : 0] = '\0';
+    char *slash = strrchr(out, '/');
+    if (slash) *slash = '\0';
+    return len > 0 ? 0 : -1;
+}
+
 const char *tc_home(void)
 {
     static char home[PATH_MAX];
     if (home[0]) return home;
     char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0) return ".";
-    exe[n] = '\0';
+    if (exe_dir(exe, sizeof exe) != 0) return ".";
     /* build/dwf, build/san/dwf or PREFIX/bin/dwf: walk up until a dir holds the header. */
-    char *slash;
-    while ((slash = strrchr(exe, '/')) != NULL) {
+    for (char *slash = exe + strlen(exe); slash; slash = strrchr(exe, '/')) {
         *slash = '\0';
         char probe[PATH_MAX + 32];
         snprintf(probe, sizeof probe, "%s/include/dwf.h", exe);
@@ -106,10 +114,7 @@ int tc_find_runtime(TcRuntime *rt, const char *cmd)
     if (tc_find_include(rt, cmd) != 0) return -1;
     const char *home = tc_home();
     char cand[3][PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", cand[0], sizeof cand[0] - 1);
-    cand[0][n > 0 ? n : 0] = '\0';
-    char *slash = strrchr(cand[0], '/');
-    if (slash) *slash = '\0';
+    exe_dir(cand[0], sizeof cand[0]);
     snprintf(cand[1], sizeof cand[1], "%.*s/build", PATH_MAX - 16, home);
     snprintf(cand[2], sizeof cand[2], "%.*s/lib/dwf", PATH_MAX - 16, home);
     for (int i = 0; i < 3; i++) {

@@ -82,11 +82,12 @@ usage cli_serve_directory_needs_name \
 
 # ---- accepted spellings mean what the long form means ----
 S=$T/eq.db
-"$DWF" run "$EX/order.dwf" --input='{"orderId":"ORD-EQ"}' --skip-time --store="$S" --json >"$T/eq.json" 2>"$T/eq.err"; rc=$?
+"$DWF" run "$EX/order.dwf" --input='{"orderId":"ORD-EQ"}' --skip-time --store="$S" --json \
+  >"$T/eq.json" 2>"$T/eq.err"; rc=$?
 if [ $rc -eq 0 ] && grep -q '"orderId":[[:space:]]*"ORD-EQ"' "$T/eq.json" && [ -f "$S" ]; then pass cli_equals_values
 else fail cli_equals_values "rc=$rc $(head -c 300 "$T/eq.json" "$T/eq.err")"; fi
 
-# Abbreviated long options and options before the argument.
+# Long options abbreviated while unambiguous (--stat: --status, --sto: --store).
 "$DWF" executions --stat SUCCEEDED --sto "$S" >"$T/ex.out" 2>&1; rc=$?
 if [ $rc -eq 0 ] && grep -q '^SUCCEEDED ' "$T/ex.out"; then pass cli_abbreviations
 else fail cli_abbreviations "rc=$rc $(head -c 300 "$T/ex.out")"; fi
@@ -94,7 +95,8 @@ else fail cli_abbreviations "rc=$rc $(head -c 300 "$T/ex.out")"; fi
 # -oDIR and -o DIR give the same files; options may come before or after the file.
 "$DWF" compile -o"$T/c1" "$EX/order.dwf" >/dev/null 2>&1; r1=$?
 "$DWF" compile "$EX/order.dwf" -o "$T/c2" >/dev/null 2>&1; r2=$?
-if [ "$r1 $r2" = "0 0" ] && diff -r "$T/c1" "$T/c2" >/dev/null && [ -f "$T/c1/handler.c" ]; then pass cli_short_value_forms
+if [ "$r1 $r2" = "0 0" ] && diff -r "$T/c1" "$T/c2" >/dev/null && [ -f "$T/c1/handler.c" ]; then
+  pass cli_short_value_forms
 else fail cli_short_value_forms "exit $r1 $r2 or the outputs differ"; fi
 
 # A cluster of short flags (-qv: the last wins, so 'ok' is printed); `--` ends the options.
