@@ -1,0 +1,216 @@
+/*
+ * emu.h: what the emulator's files share (internal to emulator/; the CLI sees only emulator.h).
+ *
+ * The state is one struct dwf_emulator holding one emu_fn per served function, guarded by one
+ * mutex and one condition variable (see emulator.c). Each file below offers the others the
+ * functions listed under its name:
+ *
+ *   emulator.c     start and stop; logging, clocks, waking the waiters
+ *   httpd.c        the HTTP plumbing: reading a request, the route tables, the answers
+ *   auth.c         SigV4 checking of the API server's requests
+ *   sandbox.c      a function's task root (zip or directory), command, environment, registration
+ *   process.c      starting, killing and reaping a function's process
+ *   scheduler.c    the scheduler thread, the per-function queue, faulting an invocation
+ *   runtime_api.c  the Runtime API routes (/next, /response, /error, /init/error)
+ *   invoke_api.c   the Invoke API route
+ *   durable_api.c  the durable execution REST API routes
+ *
+ * A new route is a row in httpd.c's table and a handler in the file of its API.
+ */
+#ifndef DWF_EMU_H
+#define DWF_EMU_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "dlib.h" /* libmicrohttpd and libzip, loaded on first use (dwf_emulator_start) */
+#include "emulator.h"
+#include "service.h"
+
+/* ---- requests and routes (httpd.c) -------------------------------------------------------- */
+
+typedef struct emu_qparam {
+    char *name, *value; /* decoded */
+} emu_qparam;
+
+#define EMU_LABELS 2
+
+typedef struct emu_request {
+    struct MHD_Connection *conn;
+    const char *method;
+    struct dwf_emulator *emu;
+    struct emu_fn *fn;     /* the function whose Runtime API server took it; NULL on the API server */
+    char *uri;             /* raw, as on the wire (path + query) */
+    char *body;            /* NUL-terminated; len bytes */
+    size_t len, cap;
+    int started, too_big;
+    char **seg;            /* decoded path labels */
+    int nseg;
+    emu_qparam *q;
+    int nq;
+    char *label[EMU_LABELS]; /* the route's captures, in order ("{}" one label, "{+}" several joined by '/') */
+    cJSON *json;           /* the body, decoded as the route asks (NULL for a raw or absent body) */
+} emu_request;
+
+typedef enum emu_body {
+    EMU_BODY_RAW,             /* handed over as it came */
+    EMU_BODY_OBJECT,          /* must be a JSON object (else 400 SerializationException) */
+    EMU_BODY_OPTIONAL_OBJECT, /* empty, or a JSON object */
+} emu_body;
+
+typedef struct emu_route {
+    const char *method;
+    const char *path; /* "/2025-12-01/durable-executions/{+}/state": "{}" one label, "{+}" one or more */
+    emu_body body;
+    enum MHD_Result (*handle)(emu_request *r);
+} emu_route;
+
+typedef struct emu_server_kind emu_server_kind; /* httpd.c: a route table and its answers */
+
+/* What a libmicrohttpd daemon serves: the emulator's API, or one function's Runtime API. */
+typedef struct emu_server {
+    const emu_server_kind *kind;
+    struct dwf_emulator *emu;
+    struct emu_fn *fn;
+    struct MHD_Daemon *daemon;
+    int port;
+} emu_server;
+
+/* Listen on host:port (0 = any free port; s->port receives the bound one) with the API's
+ * routes (fn NULL) or fn's Runtime API routes. 0, or -1 with err. */
+int dwf__emu_listen_api(struct dwf_emulator *e, emu_server *s, int port, dwf_error *err);
+int dwf__emu_listen_runtime(struct emu_fn *f, emu_server *s, dwf_error *err);
+void dwf__emu_unlisten(emu_server *s);
+
+const char *dwf__emu_header(const emu_request *r, const char *name);
+const char *dwf__emu_query(const emu_request *r, const char *name);
+int dwf__emu_query_bool(const emu_request *r, const char *name, int dflt);
+/* MaxItems: absent = 0 (the service's default page); else an integer in [min, DWF_LIMIT_PAGE_MAX],
+ * or -1 with err (400 ValidationException / SerializationException), as AWS checks it. */
+int dwf__emu_max_items(const emu_request *r, int min, int *out, dwf_error *err);
+/* Parse a whole body as one JSON value (whitespace around it allowed). NULL if it is not. */
+cJSON *dwf__emu_parse_json(const char *s, size_t len);
+
+/* Answers. headers: NULL-terminated name, value pairs (may be NULL). */
+enum MHD_Result dwf__emu_reply(emu_request *r, unsigned status, const char *ctype, const void *body, size_t len,
+                               const char *const *headers);
+enum MHD_Result dwf__emu_reply_json(emu_request *r, unsigned status, const cJSON *j, const char *const *headers);
+/* A restJson1 error: the status, X-Amzn-ErrorType and {"Type","message"}. */
+enum MHD_Result dwf__emu_reply_error(emu_request *r, unsigned status, const char *type, const char *msg);
+/* The same for a named error, its status found from its type (the service's and the emulator's). */
+enum MHD_Result dwf__emu_reply_err(emu_request *r, const dwf_error *err);
+/* A service call's outcome: 200 and out (freed), or the error. */
+enum MHD_Result dwf__emu_reply_result(emu_request *r, int rc, cJSON *out, const dwf_error *err);
+
+/* The served function a FunctionName label names (a name, name:qualifier, or a full or partial
+ * ARN; ?Qualifier= too): name and qual receive its parts. NULL with err (400 ValidationException
+ * or InvalidParameterValueException, 404 ResourceNotFoundException "Function not found: ARN"). */
+struct emu_fn *dwf__emu_function_of(emu_request *r, const char *label, char name[256], char qual[160], dwf_error *err);
+
+/* The route handlers (invoke_api.c, durable_api.c, runtime_api.c). */
+enum MHD_Result dwf__emu_invoke(emu_request *r);
+enum MHD_Result dwf__emu_get_execution(emu_request *r);
+enum MHD_Result dwf__emu_get_state(emu_request *r);
+enum MHD_Result dwf__emu_get_history(emu_request *r);
+enum MHD_Result dwf__emu_checkpoint(emu_request *r);
+enum MHD_Result dwf__emu_stop(emu_request *r);
+enum MHD_Result dwf__emu_list_executions(emu_request *r);
+enum MHD_Result dwf__emu_callback_succeed(emu_request *r);
+enum MHD_Result dwf__emu_callback_fail(emu_request *r);
+enum MHD_Result dwf__emu_callback_heartbeat(emu_request *r);
+enum MHD_Result dwf__emu_rt_next(emu_request *r);
+enum MHD_Result dwf__emu_rt_response(emu_request *r);
+enum MHD_Result dwf__emu_rt_error(emu_request *r);
+enum MHD_Result dwf__emu_rt_init_error(emu_request *r);
+
+/* ---- auth.c ------------------------------------------------------------------------------- */
+/* 0 = the request is signed by the emulator's key pair; else -1 with the answer's status and err. */
+int dwf__emu_check_sigv4(struct dwf_emulator *e, emu_request *r, unsigned *status, dwf_error *err);
+
+/* ---- functions and the emulator --------------------------------------------------------------- */
+
+enum emu_kill_reason {
+    EMU_KILL_NONE = 0,
+    EMU_KILL_TIMEOUT,  /* past the invocation's deadline: a Sandbox.Timedout fault */
+    EMU_KILL_QUIET,    /* --cold or stop: not a fault, not logged */
+};
+
+typedef struct emu_fn {
+    struct dwf_emulator *emu;
+    int index;
+    char *name, *task_root, *handler, *runtime;
+    int own_root; /* task_root is ours to delete */
+    int memory_mb, timeout_s;
+    char **argv;  /* start command; argv[0] resolved to a path */
+    char **envp;  /* the process environment */
+    emu_server rt; /* its Runtime API */
+    /* the process */
+    pid_t pid;
+    unsigned gen;          /* bumped at every start and stop: a /next belongs to one process */
+    double spawn_mono;     /* when it was started (monotonic ms) */
+    int reached_next;      /* it asked for an invocation at least once */
+    enum emu_kill_reason kill_reason;
+    double respawn_after;  /* monotonic ms: no restart before (a crashing init) */
+    char *init_error;      /* the last /init/error body */
+    /* the queue and the invocation in flight */
+    char **queue;
+    int nq, capq;
+    int busy;              /* an event was handed out (or is being built) and is not answered */
+    char *cur_arn;
+    char cur_rid[40];
+    double cur_start_ms;   /* service clock */
+    double cur_deadline;   /* epoch ms (real time) */
+} emu_fn;
+
+struct dwf_emulator {
+    dwf_emulator_opts o;
+    char *host, *region, *account, *access_key, *secret_key, *session_token;
+    FILE *log;
+    dwf_service *svc;
+    emu_server api;
+    emu_fn *fns;
+    int nfns;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    unsigned long kicks;
+    int stopping;
+    pthread_t sched;
+    int sched_started;
+};
+
+/* ---- emulator.c ---------------------------------------------------------------------------- */
+int dwf__emu_fail(dwf_error *err, const char *type, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void dwf__emu_log(struct dwf_emulator *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+double dwf__emu_mono_ms(void);
+double dwf__emu_real_ms(void);
+void dwf__emu_hex(const unsigned char *in, size_t n, char *out); /* out: 2n + 1 bytes */
+/* Wake everything that waits (kick: mu held; kick_unlocked takes it). */
+void dwf__emu_kick(struct dwf_emulator *e);
+void dwf__emu_kick_unlocked(struct dwf_emulator *e);
+/* Wait on the condition variable for at most ms (mu held). */
+void dwf__emu_wait(struct dwf_emulator *e, double ms);
+emu_fn *dwf__emu_fn_by_name(struct dwf_emulator *e, const char *name);
+
+/* ---- sandbox.c ----------------------------------------------------------------------------- */
+/* Set function f up from d: task root, name, command, registration with the service, Runtime
+ * API server, environment. 0, or -1 with err (dwf__emu_sandbox_free cleans up either way). */
+int dwf__emu_sandbox_setup(struct dwf_emulator *e, emu_fn *f, const dwf_emulator_function *d, dwf_error *err);
+void dwf__emu_sandbox_free(emu_fn *f);
+
+/* ---- process.c (mu held) -------------------------------------------------------------------- */
+void dwf__emu_spawn(emu_fn *f);
+void dwf__emu_kill(emu_fn *f, enum emu_kill_reason reason);
+void dwf__emu_reap(struct dwf_emulator *e);
+long dwf__emu_vm_hwm_kb(pid_t pid);  /* peak RSS, -1 if unknown */
+double dwf__emu_cpu_ms(pid_t pid);   /* CPU time so far, -1 if unknown */
+
+/* ---- scheduler.c (mu held) ------------------------------------------------------------------ */
+void *dwf__emu_scheduler(void *emulator);
+char *dwf__emu_queue_pop(emu_fn *f);
+/* End the invocation in flight with a fault (mu released around the service call). */
+void dwf__emu_fault_current(emu_fn *f, const char *type, const char *msg);
+/* Fail the first queued invocation with a fault, as if its process had taken it. */
+void dwf__emu_fault_queued_head(emu_fn *f, const char *type, const char *msg);
+
+#endif

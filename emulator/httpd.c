@@ -1,0 +1,488 @@
+/*
+ * httpd.c: the HTTP plumbing of the emulator's two kinds of server, the API server on the
+ * emulator's port and one Runtime API server per function, over libmicrohttpd.
+ *
+ * Every request goes through one preamble, written once here (on_request): collect the body
+ * (up to the protocol's request limit), split the raw URI into decoded path labels and query
+ * parameters, check the SigV4 signature (API server, when keys are given), find the route in
+ * the server's table, decode the body as the route asks, and only then call the route's
+ * handler, which gets a request ready to use. Whatever the preamble refuses gets the server's
+ * restJson1 error. The two route tables below are every route the emulator answers; a new route
+ * is one row there and one handler in the file of its API.
+ *
+ * libmicrohttpd runs one thread per connection because a RequestResponse Invoke and a Runtime
+ * API /next block for as long as an execution or the next event takes. The raw URI comes from
+ * the URI log callback: MHD's url argument is already decoded, and an ARN's %2F and the SigV4
+ * canonical path both need the bytes as sent.
+ */
+#include "emu.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dwf_protocol.h"
+
+struct emu_server_kind {
+    const emu_route *routes;
+    size_t nroutes;
+    int signed_requests;                        /* SigV4 when the emulator has keys */
+    const char *too_big_type, *too_big_message; /* a body over DWF_LIMIT_SYNC_PAYLOAD */
+    const char *unknown_type, *unknown_message; /* no route */
+};
+
+/* The API server. Order matters where paths overlap: "{+}" takes any number of labels, so
+ * the execution's sub-resources come before the execution itself. */
+static const emu_route api_routes[] = {
+    {"POST", "/2015-03-31/functions/{}/invocations", EMU_BODY_RAW, dwf__emu_invoke},
+    {"POST", "/2025-12-01/durable-executions/{+}/checkpoint", EMU_BODY_OBJECT, dwf__emu_checkpoint},
+    {"GET", "/2025-12-01/durable-executions/{+}/state", EMU_BODY_RAW, dwf__emu_get_state},
+    {"GET", "/2025-12-01/durable-executions/{+}/history", EMU_BODY_RAW, dwf__emu_get_history},
+    {"POST", "/2025-12-01/durable-executions/{+}/stop", EMU_BODY_OPTIONAL_OBJECT, dwf__emu_stop},
+    {"GET", "/2025-12-01/durable-executions/{+}", EMU_BODY_RAW, dwf__emu_get_execution},
+    {"GET", "/2025-12-01/functions/{}/durable-executions", EMU_BODY_RAW, dwf__emu_list_executions},
+    {"POST", "/2025-12-01/durable-execution-callbacks/{}/succeed", EMU_BODY_RAW, dwf__emu_callback_succeed},
+    {"POST", "/2025-12-01/durable-execution-callbacks/{}/fail", EMU_BODY_OPTIONAL_OBJECT, dwf__emu_callback_fail},
+    {"POST", "/2025-12-01/durable-execution-callbacks/{}/heartbeat", EMU_BODY_RAW, dwf__emu_callback_heartbeat},
+};
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+static const emu_server_kind api_kind = {
+    api_routes, sizeof api_routes / sizeof *api_routes, 1,
+    "RequestEntityTooLargeException",
+    "Request must be smaller than " STR(DWF_LIMIT_SYNC_PAYLOAD) " bytes for the InvokeFunction operation",
+    "UnknownOperationException", "Unknown operation",
+};
+
+/* One function's Runtime API (2018-06-01). */
+static const emu_route runtime_routes[] = {
+    {"GET", "/2018-06-01/runtime/invocation/next", EMU_BODY_RAW, dwf__emu_rt_next},
+    {"POST", "/2018-06-01/runtime/invocation/{}/response", EMU_BODY_RAW, dwf__emu_rt_response},
+    {"POST", "/2018-06-01/runtime/invocation/{}/error", EMU_BODY_RAW, dwf__emu_rt_error},
+    {"POST", "/2018-06-01/runtime/init/error", EMU_BODY_RAW, dwf__emu_rt_init_error},
+};
+
+static const emu_server_kind runtime_kind = {
+    runtime_routes, sizeof runtime_routes / sizeof *runtime_routes, 0,
+    "RequestEntityTooLarge", "payload too large",
+    "NotFound", "no such Runtime API route",
+};
+
+/* ---- reading a request ----------------------------------------------------------------------- */
+
+static void request_free(emu_request *r)
+{
+    if (!r) return;
+    free(r->uri);
+    free(r->body);
+    for (int i = 0; i < r->nseg; i++) free(r->seg[i]);
+    free(r->seg);
+    for (int i = 0; i < r->nq; i++) {
+        free(r->q[i].name);
+        free(r->q[i].value);
+    }
+    free(r->q);
+    for (int i = 0; i < EMU_LABELS; i++) free(r->label[i]);
+    cJSON_Delete(r->json);
+    free(r);
+}
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    (void)cls;
+    (void)c;
+    emu_request *r = calloc(1, sizeof *r);
+    if (r && !(r->uri = strdup(uri))) {
+        free(r);
+        r = NULL;
+    }
+    return r;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode t)
+{
+    (void)cls;
+    (void)c;
+    (void)t;
+    request_free(*con_cls);
+    *con_cls = NULL;
+}
+
+/* Append a piece of the body MHD hands over (kept NUL-terminated). Past the limit the body is
+ * only marked too big, and answered once it has all arrived. -1 when out of memory. */
+static int body_append(emu_request *r, const char *upload, size_t *upload_size)
+{
+    if (r->len + *upload_size > DWF_LIMIT_SYNC_PAYLOAD) r->too_big = 1;
+    else {
+        if (r->len + *upload_size + 1 > r->cap) {
+            size_t nc = (r->len + *upload_size + 1) * 2;
+            char *nb = realloc(r->body, nc);
+            if (!nb) return -1;
+            r->body = nb;
+            r->cap = nc;
+        }
+        memcpy(r->body + r->len, upload, *upload_size);
+        r->len += *upload_size;
+        r->body[r->len] = '\0';
+    }
+    *upload_size = 0;
+    return 0;
+}
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decode n bytes of s into a new string. */
+static char *pct_decode(const char *s, size_t n)
+{
+    char *o = malloc(n + 1);
+    if (!o) return NULL;
+    size_t j = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '%' && i + 2 < n && hexval((unsigned char)s[i + 1]) >= 0 && hexval((unsigned char)s[i + 2]) >= 0) {
+            o[j++] = (char)(hexval((unsigned char)s[i + 1]) * 16 + hexval((unsigned char)s[i + 2]));
+            i += 2;
+        } else {
+            o[j++] = s[i];
+        }
+    }
+    o[j] = '\0';
+    return o;
+}
+
+static int add_query(emu_request *r, const char *q, size_t n)
+{
+    size_t k = strcspn(q, "=");
+    if (k > n) k = n;
+    emu_qparam *nq = realloc(r->q, (size_t)(r->nq + 1) * sizeof *nq);
+    if (!nq) return -1;
+    r->q = nq;
+    emu_qparam *x = &r->q[r->nq++];
+    x->name = pct_decode(q, k);
+    x->value = k < n ? pct_decode(q + k + 1, n - k - 1) : strdup("");
+    return x->name && x->value ? 0 : -1;
+}
+
+/* Split the raw URI into decoded path labels (empty ones skipped) and query parameters.
+ * 0 or -1 (out of memory). */
+static int request_parse(emu_request *r)
+{
+    const char *u = r->uri;
+    size_t plen = strcspn(u, "?");
+    for (const char *p = u; p < u + plen;) {
+        if (*p == '/') {
+            p++;
+            continue;
+        }
+        size_t n = strcspn(p, "/?");
+        if (p + n > u + plen) n = (size_t)(u + plen - p);
+        char **ns = realloc(r->seg, (size_t)(r->nseg + 1) * sizeof *ns);
+        if (!ns) return -1;
+        r->seg = ns;
+        if (!(r->seg[r->nseg] = pct_decode(p, n))) return -1;
+        r->nseg++;
+        p += n;
+    }
+    if (u[plen] != '?') return 0;
+    for (const char *q = u + plen + 1; *q;) {
+        size_t n = strcspn(q, "&");
+        if (n > 0 && add_query(r, q, n) != 0) return -1;
+        q += n;
+        if (*q == '&') q++;
+    }
+    return 0;
+}
+
+/* ---- routes ----------------------------------------------------------------------------------- */
+
+typedef struct pattern {
+    const char *seg[8];
+    size_t len[8];
+    int n, plus; /* plus: index of the "{+}" segment, -1 if none */
+} pattern;
+
+static void pattern_split(const char *path, pattern *p)
+{
+    p->n = 0;
+    p->plus = -1;
+    for (const char *s = path; *s && p->n < 8;) {
+        if (*s == '/') {
+            s++;
+            continue;
+        }
+        size_t n = strcspn(s, "/");
+        if (n == 3 && memcmp(s, "{+}", 3) == 0) p->plus = p->n;
+        p->seg[p->n] = s;
+        p->len[p->n++] = n;
+        s += n;
+    }
+}
+
+/* The request label matching pattern segment i (with "{+}" spanning `span` labels). */
+static int label_at(const pattern *p, int i, int span) { return p->plus >= 0 && i > p->plus ? i + span - 1 : i; }
+
+/* A label joined from labels [from, from + n) with '/' (an ARN sent with raw slashes). */
+static char *join_labels(const emu_request *r, int from, int n)
+{
+    size_t len = 0;
+    for (int i = from; i < from + n; i++) len += strlen(r->seg[i]) + 1;
+    char *s = malloc(len ? len : 1), *o = s;
+    if (!s) return NULL;
+    for (int i = from; i < from + n; i++) o += sprintf(o, i > from ? "/%s" : "%s", r->seg[i]);
+    *o = '\0';
+    return s;
+}
+
+/* Does the request's path match route path `path`? 1 yes (the captures are in r->label[]),
+ * 0 no, -1 out of memory. */
+static int route_match(const char *path, emu_request *r)
+{
+    pattern p;
+    pattern_split(path, &p);
+    int span = p.plus >= 0 ? r->nseg - p.n + 1 : 1;
+    if (p.plus >= 0 ? span < 1 : r->nseg != p.n) return 0;
+    for (int i = 0; i < p.n; i++) {
+        const char *s = r->seg[label_at(&p, i, span)];
+        if (p.seg[i][0] != '{' && (strlen(s) != p.len[i] || memcmp(s, p.seg[i], p.len[i]) != 0)) return 0;
+    }
+    for (int i = 0, k = 0; i < p.n && k < EMU_LABELS; i++) {
+        if (p.seg[i][0] != '{') continue;
+        int at = label_at(&p, i, span);
+        if (!(r->label[k++] = i == p.plus ? join_labels(r, at, span) : strdup(r->seg[at]))) return -1;
+    }
+    return 1;
+}
+
+/* The first route whose path matches decides: a wrong method is an unknown route too, as a
+ * path names one operation. NULL with *oom set when out of memory. */
+static const emu_route *route_find(const emu_server_kind *k, emu_request *r, int *oom)
+{
+    *oom = 0;
+    for (size_t i = 0; i < k->nroutes; i++) {
+        int m = route_match(k->routes[i].path, r);
+        if (m < 0) *oom = 1;
+        if (m != 0) return m > 0 && strcmp(k->routes[i].method, r->method) == 0 ? &k->routes[i] : NULL;
+    }
+    return NULL;
+}
+
+cJSON *dwf__emu_parse_json(const char *s, size_t len)
+{
+    const char *end = NULL;
+    cJSON *j = s && len ? cJSON_ParseWithLengthOpts(s, len, &end, 0) : NULL;
+    while (j && end < s + len && (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r')) end++;
+    if (j && end != s + len) {
+        cJSON_Delete(j);
+        j = NULL;
+    }
+    return j;
+}
+
+/* Decode the body as the route asks. 0, or -1 when it is not what the route takes. */
+static int body_decode(const emu_route *rt, emu_request *r)
+{
+    if (rt->body == EMU_BODY_RAW || (rt->body == EMU_BODY_OPTIONAL_OBJECT && r->len == 0)) return 0;
+    r->json = dwf__emu_parse_json(r->body, r->len);
+    return cJSON_IsObject(r->json) ? 0 : -1;
+}
+
+/* The preamble every request of every server goes through (see the top of the file). */
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                  const char *version, const char *upload, size_t *upload_size, void **con_cls)
+{
+    (void)url;
+    (void)version;
+    const emu_server *s = cls;
+    const emu_server_kind *k = s->kind;
+    emu_request *r = *con_cls;
+    if (!r) return MHD_NO;
+    if (!r->started) {
+        r->started = 1;
+        r->conn = c;
+        r->method = method;
+        r->emu = s->emu;
+        r->fn = s->fn;
+        return MHD_YES;
+    }
+    if (*upload_size) return body_append(r, upload, upload_size) == 0 ? MHD_YES : MHD_NO;
+    if (r->too_big) return dwf__emu_reply_error(r, 413, k->too_big_type, k->too_big_message);
+    if (request_parse(r) != 0) return dwf__emu_reply_error(r, 500, "ServiceException", "out of memory");
+    dwf_emulator *e = s->emu;
+    if (k->signed_requests && e->access_key && e->secret_key) {
+        unsigned status;
+        dwf_error err;
+        if (dwf__emu_check_sigv4(e, r, &status, &err) != 0) {
+            if (!e->o.quiet) dwf__emu_log(e, "rejected %s %s: %s: %s", method, r->uri, err.type, err.message);
+            return dwf__emu_reply_error(r, status, err.type, err.message);
+        }
+    }
+    int oom;
+    const emu_route *rt = route_find(k, r, &oom);
+    if (oom) return dwf__emu_reply_error(r, 500, "ServiceException", "out of memory");
+    if (!rt) return dwf__emu_reply_error(r, 404, k->unknown_type, k->unknown_message);
+    if (body_decode(rt, r) != 0)
+        return dwf__emu_reply_error(r, 400, "SerializationException", "the request body is not a JSON object");
+    return rt->handle(r);
+}
+
+/* ---- servers ------------------------------------------------------------------------------------ */
+
+/* 0, -1 with err (a bad address) or -2 (libmicrohttpd could not listen; it logged why). */
+static int listen_on(emu_server *s, const char *host, int port, dwf_error *err)
+{
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+        return dwf__emu_fail(err, "InvalidParameterValueException", "host %s is not an IPv4 address", host);
+    s->daemon = dwf__mhd.MHD_start_daemon(
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, s,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_END);
+    if (!s->daemon) return -2;
+    const union MHD_DaemonInfo *di = dwf__mhd.MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = di ? di->port : port;
+    return 0;
+}
+
+int dwf__emu_listen_api(dwf_emulator *e, emu_server *s, int port, dwf_error *err)
+{
+    *s = (emu_server){&api_kind, e, NULL, NULL, 0};
+    int rc = listen_on(s, e->host, port, err);
+    if (rc != -2) return rc;
+    return dwf__emu_fail(err, "ServiceException", "cannot listen on %s:%d (in use?)", e->host, port);
+}
+
+int dwf__emu_listen_runtime(emu_fn *f, emu_server *s, dwf_error *err)
+{
+    *s = (emu_server){&runtime_kind, f->emu, f, NULL, 0};
+    int rc = listen_on(s, f->emu->host, 0, err);
+    if (rc != -2) return rc;
+    return dwf__emu_fail(err, "ServiceException", "cannot start the Runtime API server of %s", f->name);
+}
+
+void dwf__emu_unlisten(emu_server *s)
+{
+    if (s->daemon) dwf__mhd.MHD_stop_daemon(s->daemon);
+    s->daemon = NULL;
+}
+
+/* ---- what handlers read ----------------------------------------------------------------------- */
+
+const char *dwf__emu_header(const emu_request *r, const char *name)
+{
+    return dwf__mhd.MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *dwf__emu_query(const emu_request *r, const char *name)
+{
+    for (int i = 0; i < r->nq; i++)
+        if (strcmp(r->q[i].name, name) == 0) return r->q[i].value;
+    return NULL;
+}
+
+int dwf__emu_query_bool(const emu_request *r, const char *name, int dflt)
+{
+    const char *v = dwf__emu_query(r, name);
+    if (!v) return dflt;
+    return strcmp(v, "true") == 0 || strcmp(v, "1") == 0;
+}
+
+/* The messages are those of AWS's request validation, which checks a member's range before the
+ * operation runs (the error the official SDKs surface as ValidationException). */
+int dwf__emu_max_items(const emu_request *r, int min, int *out, dwf_error *err)
+{
+    *out = 0;
+    const char *v = dwf__emu_query(r, "MaxItems");
+    if (!v) return 0;
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (!*v || *end || errno == ERANGE || n < INT_MIN || n > INT_MAX)
+        return dwf__emu_fail(err, "SerializationException", "MaxItems must be an integer, not '%.40s'", v);
+    if (n < min)
+        return dwf__emu_fail(err, "ValidationException",
+                             "1 validation error detected: Value '%ld' at 'maxItems' failed to satisfy constraint: "
+                             "Member must have value greater than or equal to %d", n, min);
+    if (n > DWF_LIMIT_PAGE_MAX)
+        return dwf__emu_fail(err, "ValidationException",
+                             "1 validation error detected: Value '%ld' at 'maxItems' failed to satisfy constraint: "
+                             "Member must have value less than or equal to %d", n, DWF_LIMIT_PAGE_MAX);
+    *out = (int)n;
+    return 0;
+}
+
+/* ---- answers ------------------------------------------------------------------------------------ */
+
+enum MHD_Result dwf__emu_reply(emu_request *r, unsigned status, const char *ctype, const void *body, size_t len,
+                               const char *const *headers)
+{
+    struct MHD_Response *resp = dwf__mhd.MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (!resp) return MHD_NO;
+    if (ctype) dwf__mhd.MHD_add_response_header(resp, "Content-Type", ctype);
+    dwf__mhd.MHD_add_response_header(resp, "x-amzn-RequestId", "00000000-0000-0000-0000-000000000000");
+    for (const char *const *h = headers; h && h[0]; h += 2) dwf__mhd.MHD_add_response_header(resp, h[0], h[1]);
+    enum MHD_Result res = dwf__mhd.MHD_queue_response(r->conn, status, resp);
+    dwf__mhd.MHD_destroy_response(resp);
+    return res;
+}
+
+enum MHD_Result dwf__emu_reply_json(emu_request *r, unsigned status, const cJSON *j, const char *const *headers)
+{
+    char *s = j ? cJSON_PrintUnformatted(j) : strdup("{}");
+    if (!s) return MHD_NO;
+    enum MHD_Result res = dwf__emu_reply(r, status, "application/json", s, strlen(s), headers);
+    free(s);
+    return res;
+}
+
+/* ResourceNotFound says "Message", as the service does; every other error "message". */
+enum MHD_Result dwf__emu_reply_error(emu_request *r, unsigned status, const char *type, const char *msg)
+{
+    cJSON *b = cJSON_CreateObject();
+    if (!b) return MHD_NO;
+    cJSON_AddStringToObject(b, "Type", status >= 500 ? "Service" : "User");
+    cJSON_AddStringToObject(b, strcmp(type, "ResourceNotFoundException") == 0 ? "Message" : "message", msg);
+    const char *h[] = {"X-Amzn-ErrorType", type, NULL};
+    enum MHD_Result res = dwf__emu_reply_json(r, status, b, h);
+    cJSON_Delete(b);
+    return res;
+}
+
+/* The status of the errors the emulator names itself; the service knows its own. */
+static unsigned status_of(const char *type)
+{
+    static const struct {
+        const char *type;
+        unsigned status;
+    } own[] = {
+        {"ValidationException", 400},           {"SerializationException", 400},
+        {"InvalidRequestContentException", 400}, {"RequestEntityTooLargeException", 413},
+        {"UnknownOperationException", 404},
+    };
+    for (size_t i = 0; i < sizeof own / sizeof *own; i++)
+        if (strcmp(own[i].type, type) == 0) return own[i].status;
+    return (unsigned)dwf_service_http_status(type);
+}
+
+enum MHD_Result dwf__emu_reply_err(emu_request *r, const dwf_error *err)
+{
+    return dwf__emu_reply_error(r, status_of(err->type), err->type, err->message);
+}
+
+enum MHD_Result dwf__emu_reply_result(emu_request *r, int rc, cJSON *out, const dwf_error *err)
+{
+    enum MHD_Result res = rc == 0 ? dwf__emu_reply_json(r, 200, out, NULL) : dwf__emu_reply_err(r, err);
+    cJSON_Delete(out);
+    return res;
+}

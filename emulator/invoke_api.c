@@ -1,0 +1,196 @@
+/*
+ * invoke_api.c: the Invoke API (POST /2015-03-31/functions/{FunctionName}/invocations), which
+ * starts a durable execution, as `aws lambda invoke` and the SDKs' InvokeCommand call it.
+ *
+ * The request is checked the way Lambda checks it, before anything starts: the function name
+ * (a name, name:qualifier, or a full or partial ARN), that the function exists, that the name is
+ * qualified (durable functions cannot be invoked unqualified), the invocation type, an Event
+ * payload's 256 KB limit, and that the payload is JSON. Then the service starts the execution
+ * (X-Amz-Durable-Execution-Name is its idempotency key) and the scheduler runs it. Event
+ * answers 202 at once; RequestResponse waits for the execution's end (at most 15 minutes) and
+ * answers its result, or a failed execution as Lambda answers a function error.
+ */
+#include "emu.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "dwf_protocol.h"
+
+#define SYNC_INVOKE_MAX_MS (15 * 60 * 1000.0)
+
+/* Split a FunctionName (name, name:qual, arn:aws:lambda:r:a:function:name[:qual],
+ * a:function:name[:qual]). 0, or -1 when it is none of these. */
+static int split_function_name(const char *in, char name[256], char qual[160])
+{
+    const char *p = in;
+    const char *f = strstr(in, "function:");
+    if (f && (f == in || f[-1] == ':')) p = f + 9;
+    else if (strchr(in, ':') && strncmp(in, "arn:", 4) == 0) return -1;
+    size_t n = strcspn(p, ":");
+    if (n == 0 || n > 255) return -1;
+    memcpy(name, p, n);
+    name[n] = '\0';
+    qual[0] = '\0';
+    if (p[n] == ':') {
+        if (strlen(p + n + 1) >= 160 || !p[n + 1] || strchr(p + n + 1, ':')) return -1;
+        snprintf(qual, 160, "%s", p + n + 1);
+    }
+    return 0;
+}
+
+/* The served function a FunctionName names. NULL with err (400 or 404, Lambda's messages). */
+emu_fn *dwf__emu_function_of(emu_request *r, const char *label, char name[256], char qual[160], dwf_error *err)
+{
+    dwf_emulator *e = r->emu;
+    if (split_function_name(label, name, qual) != 0) {
+        dwf__emu_fail(err, "ValidationException",
+                      "1 validation error detected: Value at 'functionName' failed to satisfy constraint");
+        return NULL;
+    }
+    const char *qq = dwf__emu_query(r, "Qualifier");
+    if (qq && *qq) {
+        if (qual[0] && strcmp(qual, qq) != 0) {
+            dwf__emu_fail(err, "InvalidParameterValueException",
+                          "The derived qualifier from the function name does not match the specified qualifier.");
+            return NULL;
+        }
+        snprintf(qual, 160, "%s", qq);
+    }
+    emu_fn *f = dwf__emu_fn_by_name(e, name);
+    if (!f)
+        dwf__emu_fail(err, "ResourceNotFoundException", "Function not found: arn:aws:lambda:%s:%s:function:%s%s%s",
+                      e->region, e->account, name, qual[0] ? ":" : "", qual);
+    return f;
+}
+
+/* Everything Lambda checks before it starts anything. 0 with *type, or -1 with err. */
+static int invoke_check(emu_request *r, char name[256], const char **type, dwf_error *err)
+{
+    char qual[160];
+    if (!dwf__emu_function_of(r, r->label[0], name, qual, err)) return -1;
+    if (!qual[0])
+        return dwf__emu_fail(err, "InvalidParameterValueException",
+                             "You cannot invoke a durable function using an unqualified ARN.");
+    const char *t = dwf__emu_header(r, "X-Amz-Invocation-Type");
+    *type = t && *t ? t : "RequestResponse";
+    if (strcmp(*type, "RequestResponse") != 0 && strcmp(*type, "Event") != 0 && strcmp(*type, "DryRun") != 0)
+        return dwf__emu_fail(err, "InvalidParameterValueException", "Unsupported invocation type.");
+    if (strcmp(*type, "Event") == 0 && r->len > DWF_LIMIT_ASYNC_PAYLOAD)
+        return dwf__emu_fail(err, "RequestEntityTooLargeException",
+                             "%zu byte payload is too large for the Event invocation type (limit %d bytes)", r->len,
+                             DWF_LIMIT_ASYNC_PAYLOAD);
+    /* An empty payload is allowed (the execution's input is then "{}"); anything else must be JSON. */
+    cJSON *payload = r->len ? dwf__emu_parse_json(r->body, r->len) : NULL;
+    int bad = r->len && !payload;
+    cJSON_Delete(payload);
+    if (bad)
+        return dwf__emu_fail(err, "InvalidRequestContentException",
+                             "Could not parse request body into json: Could not parse payload into json: the payload is "
+                             "not one JSON value");
+    return 0;
+}
+
+/* Start the execution. Its ARN (a new string), or NULL with err. */
+static char *invoke_start(emu_request *r, const char *name, dwf_error *err)
+{
+    const char *xname = dwf__emu_header(r, "X-Amz-Durable-Execution-Name");
+    cJSON *req = cJSON_CreateObject(), *out = NULL;
+    if (!req || !cJSON_AddStringToObject(req, "FunctionName", name) ||
+        (r->len && !cJSON_AddStringToObject(req, "Input", r->body)) ||
+        (xname && !cJSON_AddStringToObject(req, "DurableExecutionName", xname))) {
+        cJSON_Delete(req);
+        dwf__emu_fail(err, "ServiceException", "out of memory");
+        return NULL;
+    }
+    int rc = dwf_service_start(r->emu->svc, req, &out, err);
+    cJSON_Delete(req);
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(out, "DurableExecutionArn");
+    char *arn = rc == 0 && cJSON_IsString(a) ? strdup(a->valuestring) : NULL;
+    cJSON_Delete(out);
+    if (rc == 0 && !arn) dwf__emu_fail(err, "ServiceException", "the service returned no execution ARN");
+    return arn;
+}
+
+/* Wait for the execution to end. 0 with *x (GetDurableExecution's answer), 1 when the wait is
+ * over (15 minutes, or the emulator stops), -1 with err. */
+static int invoke_wait(dwf_emulator *e, const char *arn, cJSON **x, dwf_error *err)
+{
+    double until = dwf__emu_mono_ms() + SYNC_INVOKE_MAX_MS;
+    for (;;) {
+        if (dwf_service_get_execution(e->svc, arn, 1, x, err) != 0) return -1;
+        const cJSON *st = cJSON_GetObjectItemCaseSensitive(*x, "Status");
+        if (!cJSON_IsString(st) || strcmp(st->valuestring, "RUNNING") != 0) return 0;
+        cJSON_Delete(*x);
+        *x = NULL;
+        pthread_mutex_lock(&e->mu);
+        int stop = e->stopping;
+        if (!stop) dwf__emu_wait(e, 200);
+        pthread_mutex_unlock(&e->mu);
+        if (stop || dwf__emu_mono_ms() > until) return 1;
+    }
+}
+
+/* The answer to a RequestResponse Invoke whose execution ended: the result, or a failed
+ * execution as a function error (200 with X-Amz-Function-Error), as Lambda answers. */
+static enum MHD_Result invoke_answer(emu_request *r, const char *arn, const cJSON *x)
+{
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(x, "Status");
+    if (strcmp(st->valuestring, "SUCCEEDED") == 0) {
+        const cJSON *rs = cJSON_GetObjectItemCaseSensitive(x, "Result");
+        const char *body = cJSON_IsString(rs) ? rs->valuestring : "null";
+        const char *h[] = {"X-Amz-Durable-Execution-Arn", arn, "X-Amz-Executed-Version", "$LATEST", NULL};
+        return dwf__emu_reply(r, 200, "application/json", body, strlen(body), h);
+    }
+    const cJSON *eo = cJSON_GetObjectItemCaseSensitive(x, "Error");
+    const cJSON *et = cJSON_GetObjectItemCaseSensitive(eo, "ErrorType");
+    const cJSON *em = cJSON_GetObjectItemCaseSensitive(eo, "ErrorMessage");
+    cJSON *b = cJSON_CreateObject();
+    cJSON_AddStringToObject(b, "errorType", cJSON_IsString(et) ? et->valuestring : st->valuestring);
+    cJSON_AddStringToObject(b, "errorMessage", cJSON_IsString(em) ? em->valuestring : st->valuestring);
+    const char *h[] = {"X-Amz-Durable-Execution-Arn", arn, "X-Amz-Executed-Version", "$LATEST",
+                       "X-Amz-Function-Error", "Unhandled", NULL};
+    enum MHD_Result res = dwf__emu_reply_json(r, 200, b, h);
+    cJSON_Delete(b);
+    return res;
+}
+
+/* Still running after the wait: 408, and the execution goes on. */
+static enum MHD_Result invoke_timed_out(emu_request *r, const char *name, const char *arn)
+{
+    char msg[700];
+    snprintf(msg, sizeof msg, "The synchronous invocation of %s did not finish in time; it goes on (%s).", name, arn);
+    const char *h[] = {"X-Amz-Durable-Execution-Arn", arn, NULL};
+    cJSON *b = cJSON_CreateObject();
+    cJSON_AddStringToObject(b, "Type", "User");
+    cJSON_AddStringToObject(b, "message", msg);
+    enum MHD_Result res = dwf__emu_reply_json(r, 408, b, h);
+    cJSON_Delete(b);
+    return res;
+}
+
+enum MHD_Result dwf__emu_invoke(emu_request *r)
+{
+    dwf_emulator *e = r->emu;
+    char name[256];
+    const char *type = NULL;
+    dwf_error err;
+    if (invoke_check(r, name, &type, &err) != 0) return dwf__emu_reply_err(r, &err);
+    if (strcmp(type, "DryRun") == 0) return dwf__emu_reply(r, 204, NULL, "", 0, NULL);
+    char *arn = invoke_start(r, name, &err);
+    if (!arn) return dwf__emu_reply_err(r, &err);
+    if (!e->o.quiet) dwf__emu_log(e, "%s: Invoke (%s) started %s", name, type, arn);
+    dwf__emu_kick_unlocked(e);
+    enum MHD_Result res;
+    cJSON *x = NULL;
+    if (strcmp(type, "Event") == 0) {
+        const char *h[] = {"X-Amz-Durable-Execution-Arn", arn, "X-Amz-Executed-Version", "$LATEST", NULL};
+        res = dwf__emu_reply(r, 202, NULL, "", 0, h);
+    } else {
+        int w = invoke_wait(e, arn, &x, &err);
+        res = w < 0 ? dwf__emu_reply_err(r, &err) : w > 0 ? invoke_timed_out(r, name, arn) : invoke_answer(r, arn, x);
+    }
+    cJSON_Delete(x);
+    free(arn);
+    return res;
+}

@@ -1,0 +1,178 @@
+/*
+ * process.c: a function's process, started the way Lambda starts a runtime, killed at its
+ * deadline or after a --cold invocation, and reaped when it ends. A process that ends while
+ * it holds an invocation faults that invocation (Runtime.ExitError, Sandbox.Timedout), and one
+ * that ends before its first /next fails the invocation it was started for
+ * (Runtime.InitError), so the service's retry and backoff apply as on Lambda.
+ *
+ * Everything here runs with the emulator's mutex held (the scheduler and the stop path).
+ */
+#include "emu.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+/* Peak resident set of a process (kB), -1 if unknown. */
+long dwf__emu_vm_hwm_kb(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    long kb = -1;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "VmHWM:", 6) == 0) {
+            kb = strtol(line + 6, NULL, 10);
+            break;
+        }
+    fclose(f);
+    return kb;
+}
+
+/* CPU time (ms) a process has used so far, every thread of it (/proc/PID/task/TID/schedstat,
+ * nanoseconds, so a start-up of a few milliseconds is measurable on a loaded machine where wall
+ * time is mostly waiting for a core). -1 if unknown. */
+double dwf__emu_cpu_ms(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    DIR *d = opendir(path);
+    if (!d) return -1;
+    double ns = 0;
+    int any = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.') continue;
+        char p2[128];
+        snprintf(p2, sizeof p2, "/proc/%d/task/%.20s/schedstat", (int)pid, de->d_name);
+        FILE *f = fopen(p2, "r");
+        if (!f) continue;
+        unsigned long long run = 0;
+        if (fscanf(f, "%llu", &run) == 1) {
+            ns += (double)run;
+            any = 1;
+        }
+        fclose(f);
+    }
+    closedir(d);
+    return any ? ns / 1e6 : -1;
+}
+
+/* posix_spawn, not fork(): glibc's posix_spawn is a clone(CLONE_VM|CLONE_VFORK), so the child
+ * never copies this multi-threaded emulator's page tables only to throw them away at exec.
+ * With fork() that copy and its copy-on-write faults were counted in every cold start (of dwf's
+ * bootstrap and of Node alike), ~4 ms of CPU and ~6 ms of wall here, more than dwf's own
+ * start-up (bench/RESULTS.md "Lambda cold start"). The child gets what the fork() child set up
+ * by hand: its own process group (dwf__emu_kill kills the group), stdin from /dev/null, no
+ * descriptor of ours above 2 (listening sockets, the store, MHD's pipes), the task root as
+ * working directory, no blocked signals, SIGPIPE default. Returns posix_spawn's error number. */
+static int spawn(const emu_fn *f, pid_t *pid)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    int rc = posix_spawn_file_actions_init(&fa);
+    if (rc != 0) return rc;
+    if ((rc = posix_spawnattr_init(&at)) != 0) {
+        posix_spawn_file_actions_destroy(&fa);
+        return rc;
+    }
+    sigset_t none, pipe_default;
+    sigemptyset(&none);
+    sigemptyset(&pipe_default);
+    sigaddset(&pipe_default, SIGPIPE);
+    if (!rc) rc = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    if (!rc) rc = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+    if (!rc) rc = posix_spawn_file_actions_addchdir_np(&fa, f->task_root);
+    if (!rc) rc = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    if (!rc) rc = posix_spawnattr_setpgroup(&at, 0);
+    if (!rc) rc = posix_spawnattr_setsigmask(&at, &none);
+    if (!rc) rc = posix_spawnattr_setsigdefault(&at, &pipe_default);
+    if (!rc) rc = posix_spawn(pid, f->argv[0], &fa, &at, f->argv, f->envp);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    return rc;
+}
+
+void dwf__emu_spawn(emu_fn *f)
+{
+    dwf_emulator *e = f->emu;
+    double t0 = dwf__emu_mono_ms();
+    pid_t pid = 0;
+    int rc = spawn(f, &pid);
+    if (rc != 0) {
+        /* glibc reports a failed chdir or exec here (the fork() version saw exit 126/127):
+         * the queued invocation fails as one whose runtime exited before its first /next. */
+        char msg[PATH_MAX + 128];
+        snprintf(msg, sizeof msg, "Runtime exited before its first invocation (cannot start %s: %s)", f->argv[0],
+                 strerror(rc));
+        dwf__emu_log(e, "%s: %s", f->name, msg);
+        if (f->nq > 0) dwf__emu_fault_queued_head(f, "Runtime.InitError", msg);
+        f->respawn_after = dwf__emu_mono_ms() + 1000;
+        return;
+    }
+    f->pid = pid;
+    f->gen++;
+    f->spawn_mono = t0;
+    f->reached_next = 0;
+    f->kill_reason = EMU_KILL_NONE;
+    if (!e->o.quiet) dwf__emu_log(e, "%s: started %s (pid %d)", f->name, f->argv[0], (int)pid);
+}
+
+void dwf__emu_kill(emu_fn *f, enum emu_kill_reason reason)
+{
+    if (f->pid > 0) {
+        if (!f->kill_reason) f->kill_reason = reason;
+        kill(-f->pid, SIGKILL);
+        kill(f->pid, SIGKILL);
+    }
+}
+
+/* What became of a process that ended: its invocation faults, or, if it never took one, the
+ * invocation it was started for. */
+static void ended(emu_fn *f, enum emu_kill_reason reason, const char *how)
+{
+    char msg[600];
+    if (f->busy && reason == EMU_KILL_TIMEOUT) {
+        snprintf(msg, sizeof msg, "Task timed out after %d.00 seconds", f->timeout_s);
+        dwf__emu_fault_current(f, "Sandbox.Timedout", msg);
+    } else if (f->busy) {
+        snprintf(msg, sizeof msg, "Runtime exited with error: %s", how);
+        dwf__emu_fault_current(f, "Runtime.ExitError", msg);
+    } else if (!f->reached_next && reason == EMU_KILL_NONE && f->nq > 0) {
+        snprintf(msg, sizeof msg, "Runtime exited before its first invocation (%s)%s%.400s", how,
+                 f->init_error ? ": " : "", f->init_error ? f->init_error : "");
+        dwf__emu_fault_queued_head(f, "Runtime.InitError", msg);
+        f->respawn_after = dwf__emu_mono_ms() + 500;
+    }
+}
+
+void dwf__emu_reap(dwf_emulator *e)
+{
+    for (int i = 0; i < e->nfns; i++) {
+        emu_fn *f = &e->fns[i];
+        if (f->pid <= 0) continue;
+        int st = 0;
+        pid_t r = waitpid(f->pid, &st, WNOHANG);
+        if (r == 0) continue;
+        pid_t pid = f->pid;
+        f->pid = 0;
+        f->gen++;
+        enum emu_kill_reason reason = f->kill_reason;
+        f->kill_reason = EMU_KILL_NONE;
+        char how[96];
+        if (r < 0) snprintf(how, sizeof how, "lost (%s)", strerror(errno));
+        else if (WIFEXITED(st)) snprintf(how, sizeof how, "exit status %d", WEXITSTATUS(st));
+        else if (WIFSIGNALED(st)) snprintf(how, sizeof how, "signal %d", WTERMSIG(st));
+        else snprintf(how, sizeof how, "status %d", st);
+        if (!e->o.quiet || reason != EMU_KILL_QUIET) dwf__emu_log(e, "%s: process %d ended (%s)", f->name, (int)pid, how);
+        ended(f, reason, how);
+        dwf__emu_kick(e);
+    }
+}

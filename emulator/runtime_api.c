@@ -1,0 +1,181 @@
+/*
+ * runtime_api.c: the Lambda Runtime API (2018-06-01) each function's process talks to, on a
+ * server of its own (so a request's server says which function it comes from).
+ *
+ * /next blocks until the function's queue has an execution and no invocation is in flight,
+ * then has the service build the invocation event (a fresh checkpoint token) and answers it
+ * with Lambda's headers. /response and /error end that invocation through the service; a
+ * response that is not a JSON object is a fault, as Lambda's durable runtime treats it.
+ * /init/error is kept for the report of the process's death (process.c).
+ *
+ * A process that asks for /next again without answering the one it holds has dropped it
+ * (Runtime.NoResponse). A /next belongs to one process: the generation counter changes when
+ * the process ends, and a /next of a process that is gone is answered 500 instead of an event.
+ */
+#include "emu.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Take the next queued execution and build its event. 1 with *event, 0 when the process is
+ * gone or the emulator stops, -1 when the execution turned out not to be runnable (try the
+ * next). mu held; released around the service calls. */
+static int take_invocation(emu_fn *f, unsigned gen, cJSON **event)
+{
+    dwf_emulator *e = f->emu;
+    while (!e->stopping && f->gen == gen && (f->nq == 0 || f->busy)) dwf__emu_wait(e, 1000);
+    if (e->stopping || f->gen != gen) return 0;
+    char *arn = dwf__emu_queue_pop(f);
+    f->busy = 1;
+    f->cur_arn = arn;
+    f->cur_rid[0] = '\0';
+    pthread_mutex_unlock(&e->mu);
+    char rid[40];
+    dwf_error err;
+    int r = dwf_service_begin_invocation(e->svc, arn, event, rid, &err);
+    double start = dwf_service_now(e->svc);
+    pthread_mutex_lock(&e->mu);
+    if (r != 0) {
+        /* Closed or stopped meanwhile: nothing to run. */
+        if (!e->o.quiet) dwf__emu_log(e, "%s: not invoking %s: %s: %s", f->name, arn, err.type, err.message);
+        free(f->cur_arn);
+        f->cur_arn = NULL;
+        f->busy = 0;
+        dwf__emu_kick(e);
+        return -1;
+    }
+    memcpy(f->cur_rid, rid, sizeof rid);
+    f->cur_start_ms = start;
+    f->cur_deadline = dwf__emu_real_ms() + f->timeout_s * 1000.0;
+    if (e->stopping || f->gen != gen) {
+        /* The process died while the event was being built: nobody will answer it. */
+        cJSON_Delete(*event);
+        *event = NULL;
+        dwf__emu_fault_current(f, "Runtime.ExitError", "the runtime exited before it received the invocation");
+        return 0;
+    }
+    return 1;
+}
+
+/* The first /next of a process ends its cold start. mu held. */
+static void first_next(emu_fn *f)
+{
+    dwf_emulator *e = f->emu;
+    f->reached_next = 1;
+    if (!e->o.quiet)
+        dwf__emu_log(e, "%s: cold start %.3f ms (process start to first /next), CPU %.1f ms", f->name,
+                     dwf__emu_mono_ms() - f->spawn_mono, f->pid > 0 ? dwf__emu_cpu_ms(f->pid) : -1.0);
+    free(f->init_error);
+    f->init_error = NULL;
+}
+
+enum MHD_Result dwf__emu_rt_next(emu_request *r)
+{
+    emu_fn *f = r->fn;
+    dwf_emulator *e = f->emu;
+    pthread_mutex_lock(&e->mu);
+    unsigned gen = f->gen;
+    if (!f->reached_next) first_next(f);
+    if (f->busy && f->cur_rid[0])
+        dwf__emu_fault_current(f, "Runtime.NoResponse", "the runtime asked for the next invocation without answering this one");
+    cJSON *event = NULL;
+    int got;
+    while ((got = take_invocation(f, gen, &event)) < 0) {}
+    if (!got) {
+        pthread_mutex_unlock(&e->mu);
+        return dwf__emu_reply_error(r, 500, "ServiceException", "the sandbox is shutting down");
+    }
+    char deadline[32], fn_arn[512], trace[96], rid[40];
+    memcpy(rid, f->cur_rid, sizeof rid);
+    snprintf(deadline, sizeof deadline, "%.0f", f->cur_deadline);
+    snprintf(fn_arn, sizeof fn_arn, "arn:aws:lambda:%s:%s:function:%s:$LATEST", e->region, e->account, f->name);
+    snprintf(trace, sizeof trace, "Root=1-%08lx-%.24s;Sampled=0", (unsigned long)time(NULL), rid);
+    for (char *t = trace; *t; t++)
+        if (*t == '-' && t > trace + 16) *t = '0';
+    pthread_mutex_unlock(&e->mu);
+    const char *h[] = {"Lambda-Runtime-Aws-Request-Id", rid, "Lambda-Runtime-Deadline-Ms", deadline,
+                       "Lambda-Runtime-Invoked-Function-Arn", fn_arn, "Lambda-Runtime-Trace-Id", trace, NULL};
+    enum MHD_Result res = dwf__emu_reply_json(r, 200, event, h);
+    cJSON_Delete(event);
+    return res;
+}
+
+/* The handler's answer: the response object, or the fault an /error post or a response that
+ * is not an object stands for (fault filled, NULL returned). */
+static cJSON *answer_of(const emu_request *r, int is_error, dwf_error *fault)
+{
+    if (is_error) {
+        cJSON *b = dwf__emu_parse_json(r->body, r->len);
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(b, "errorType");
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(b, "errorMessage");
+        const char *ht = dwf__emu_header(r, "Lambda-Runtime-Function-Error-Type");
+        snprintf(fault->type, sizeof fault->type, "%s",
+                 cJSON_IsString(t) ? t->valuestring : ht ? ht : "Runtime.UnknownReason");
+        snprintf(fault->message, sizeof fault->message, "%s", cJSON_IsString(m) ? m->valuestring : "(no message)");
+        cJSON_Delete(b);
+        return NULL;
+    }
+    cJSON *resp = dwf__emu_parse_json(r->body, r->len);
+    if (cJSON_IsObject(resp)) return resp;
+    cJSON_Delete(resp);
+    snprintf(fault->type, sizeof fault->type, "Runtime.InvalidResponse");
+    snprintf(fault->message, sizeof fault->message, "the handler response is not a JSON object: %.200s",
+             r->body ? r->body : "");
+    return NULL;
+}
+
+/* /runtime/invocation/{id}/response or /error. */
+static enum MHD_Result rt_answer(emu_request *r, int is_error)
+{
+    emu_fn *f = r->fn;
+    dwf_emulator *e = f->emu;
+    const char *rid = r->label[0];
+    pthread_mutex_lock(&e->mu);
+    if (!f->busy || strcmp(f->cur_rid, rid) != 0) {
+        pthread_mutex_unlock(&e->mu);
+        return dwf__emu_reply_error(r, 400, "InvalidRequestID", "unknown or already answered request id");
+    }
+    char *arn = f->cur_arn;
+    double start = f->cur_start_ms;
+    f->cur_arn = NULL;
+    f->cur_rid[0] = '\0';
+    long hwm = f->pid > 0 ? dwf__emu_vm_hwm_kb(f->pid) : -1;
+    pthread_mutex_unlock(&e->mu);
+
+    dwf_error fault = {{0}, {0}}, err;
+    cJSON *resp = answer_of(r, is_error, &fault);
+    if (!e->o.quiet) {
+        const cJSON *st = cJSON_GetObjectItemCaseSensitive(resp, "Status");
+        dwf__emu_log(e, "%s: invocation %s answered %s in %.0f ms, process VmHWM %ld kB", f->name, rid,
+                     resp ? (cJSON_IsString(st) ? st->valuestring : "?") : fault.type, dwf_service_now(e->svc) - start,
+                     hwm);
+    }
+    if (dwf_service_end_invocation(e->svc, arn, rid, start, resp, resp ? NULL : &fault, &err) != 0)
+        dwf__emu_log(e, "%s: ending invocation %s: %s: %s", f->name, rid, err.type, err.message);
+    cJSON_Delete(resp);
+    free(arn);
+    pthread_mutex_lock(&e->mu);
+    f->busy = 0;
+    if (e->o.cold) dwf__emu_kill(f, EMU_KILL_QUIET);
+    dwf__emu_kick(e);
+    pthread_mutex_unlock(&e->mu);
+    const char *ok = "{\"status\":\"OK\"}";
+    return dwf__emu_reply(r, 202, "application/json", ok, strlen(ok), NULL);
+}
+
+enum MHD_Result dwf__emu_rt_response(emu_request *r) { return rt_answer(r, 0); }
+enum MHD_Result dwf__emu_rt_error(emu_request *r) { return rt_answer(r, 1); }
+
+enum MHD_Result dwf__emu_rt_init_error(emu_request *r)
+{
+    emu_fn *f = r->fn;
+    dwf_emulator *e = f->emu;
+    dwf__emu_log(e, "%s: init error: %.500s", f->name, r->body ? r->body : "");
+    pthread_mutex_lock(&e->mu);
+    free(f->init_error);
+    f->init_error = r->body ? strdup(r->body) : NULL;
+    pthread_mutex_unlock(&e->mu);
+    const char *ok = "{\"status\":\"OK\"}";
+    return dwf__emu_reply(r, 202, "application/json", ok, strlen(ok), NULL);
+}

@@ -1,0 +1,379 @@
+/*
+ * sandbox.c: setting a served function up as Lambda sets up a sandbox: its task root (a zip
+ * unpacked with libzip into a fresh directory under /tmp, or a directory used as it is), its
+ * start command, its registration with the service, its Runtime API server, and the
+ * environment its process gets. process.c starts and stops the process itself.
+ *
+ * The environment is built from scratch, as Lambda's is, so a function cannot come to depend
+ * on something of the developer's shell; only AWS_ENDPOINT_URL_LAMBDA is ours, pointing the
+ * SDKs' and the bootstrap's durable API calls at the emulator.
+ */
+#include "emu.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fs.h"
+
+static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *xasprintf(const char *fmt, ...)
+{
+    va_list ap;
+    char *s = NULL;
+    va_start(ap, fmt);
+    int n = vasprintf(&s, fmt, ap);
+    va_end(ap);
+    return n < 0 ? NULL : s;
+}
+
+static void free_strv(char **v)
+{
+    for (char **p = v; p && *p; p++) free(*p);
+    free(v);
+}
+
+/* ---- unpacking a zip ------------------------------------------------------------------------ */
+
+static int unsafe_name(const char *nm)
+{
+    size_t n = nm ? strlen(nm) : 0;
+    return !n || nm[0] == '/' || strstr(nm, "../") || strcmp(nm, "..") == 0 || (n >= 3 && strcmp(nm + n - 3, "/..") == 0);
+}
+
+/* Entry i's mode from its Unix attributes (0644 without), and whether it is a symlink. */
+static mode_t entry_mode(zip_t *za, zip_int64_t i, int *is_link)
+{
+    zip_uint8_t os;
+    zip_uint32_t attr;
+    *is_link = 0;
+    if (dwf__zip.zip_file_get_external_attributes(za, (zip_uint64_t)i, 0, &os, &attr) != 0 || os != ZIP_OPSYS_UNIX ||
+        !(attr >> 16))
+        return 0644;
+    mode_t m = (mode_t)(attr >> 16);
+    *is_link = S_ISLNK(m);
+    return m & 07777;
+}
+
+/* Write an opened entry to path: a symlink, or a file with its mode. 0, or -1 with err. */
+static int entry_write(zip_file_t *zf, const char *path, mode_t mode, int is_link, char *buf, size_t cap,
+                       const char *zip_path, const char *nm, dwf_error *err)
+{
+    int rc = 0;
+    zip_int64_t k;
+    if (is_link) {
+        if ((k = dwf__zip.zip_fread(zf, buf, cap - 1)) < 0)
+            return dwf__emu_fail(err, "InvalidParameterValueException", "%s: reading %s", zip_path, nm);
+        buf[k] = '\0';
+        if (symlink(buf, path) != 0) return dwf__emu_fail(err, "ServiceException", "symlink %s: %s", path, strerror(errno));
+        return 0;
+    }
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return dwf__emu_fail(err, "ServiceException", "%s: %s", path, strerror(errno));
+    while (rc == 0 && (k = dwf__zip.zip_fread(zf, buf, cap)) > 0)
+        if (write(fd, buf, (size_t)k) != (ssize_t)k)
+            rc = dwf__emu_fail(err, "ServiceException", "writing %s: %s", path, strerror(errno));
+    if (rc == 0 && k < 0) rc = dwf__emu_fail(err, "InvalidParameterValueException", "%s: reading %s", zip_path, nm);
+    if (fchmod(fd, mode) != 0 && rc == 0) rc = dwf__emu_fail(err, "ServiceException", "chmod %s: %s", path, strerror(errno));
+    if (close(fd) != 0 && rc == 0) rc = dwf__emu_fail(err, "ServiceException", "closing %s: %s", path, strerror(errno));
+    return rc;
+}
+
+/* Unpack entry i of za under dir. name_out receives NAME when it is bin/NAME. 0, or -1 with err. */
+static int unzip_entry(zip_t *za, zip_int64_t i, const char *zip_path, const char *dir, char *buf, size_t cap,
+                       char name_out[256], dwf_error *err)
+{
+    const char *nm = dwf__zip.zip_get_name(za, (zip_uint64_t)i, 0);
+    if (unsafe_name(nm))
+        return dwf__emu_fail(err, "InvalidParameterValueException", "%s: unsafe entry name '%s'", zip_path, nm ? nm : "");
+    int is_link;
+    mode_t mode = entry_mode(za, i, &is_link);
+    if (strncmp(nm, "bin/", 4) == 0 && nm[4] && !strchr(nm + 4, '/') && strlen(nm + 4) < 256)
+        snprintf(name_out, 256, "%s", nm + 4);
+    char *path = xasprintf("%s/%s", dir, nm), failed[PATH_MAX];
+    if (!path) return dwf__emu_fail(err, "ServiceException", "out of memory");
+    size_t pl = strlen(path);
+    int rc = pl && path[pl - 1] == '/' ? dwf__mkdir_p(path, 0755, failed, sizeof failed)
+                                       : dwf__mkdir_parent(path, 0755, failed, sizeof failed);
+    if (rc != 0) rc = dwf__emu_fail(err, "ServiceException", "cannot create %s: %s", failed, strerror(errno));
+    else if (path[pl - 1] != '/') {
+        zip_file_t *zf = dwf__zip.zip_fopen_index(za, (zip_uint64_t)i, 0);
+        if (!zf) rc = dwf__emu_fail(err, "InvalidParameterValueException", "%s: %s: %s", zip_path, nm, dwf__zip.zip_strerror(za));
+        else {
+            rc = entry_write(zf, path, mode, is_link, buf, cap, zip_path, nm, err);
+            dwf__zip.zip_fclose(zf);
+        }
+    }
+    free(path);
+    return rc;
+}
+
+/* Unpack a zip into dir: modes from the Unix attributes, symlinks as symlinks, no entry outside
+ * dir. 0 or -1 with err. */
+static int unzip_to(const char *zip_path, const char *dir, char name_out[256], dwf_error *err)
+{
+    int zerr = 0;
+    zip_t *za = dwf__zip.zip_open(zip_path, ZIP_RDONLY, &zerr);
+    if (!za) {
+        zip_error_t ze;
+        dwf__zip.zip_error_init_with_code(&ze, zerr);
+        dwf__emu_fail(err, "InvalidParameterValueException", "%s: %s", zip_path, dwf__zip.zip_error_strerror(&ze));
+        dwf__zip.zip_error_fini(&ze);
+        return -1;
+    }
+    size_t cap = 1 << 16;
+    char *buf = malloc(cap);
+    int rc = buf ? 0 : dwf__emu_fail(err, "ServiceException", "out of memory");
+    zip_int64_t n = dwf__zip.zip_get_num_entries(za, 0);
+    for (zip_int64_t i = 0; rc == 0 && i < n; i++) rc = unzip_entry(za, i, zip_path, dir, buf, cap, name_out, err);
+    free(buf);
+    dwf__zip.zip_discard(za);
+    return rc;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+/* ---- the task root, the name, the command ------------------------------------------------------ */
+
+/* The task root: a fresh directory the zip is unpacked into, or the directory given. zname
+ * receives the zip's bin/<name>. 0, or -1 with err. */
+static int task_root(emu_fn *f, const dwf_emulator_function *d, char zname[256], dwf_error *err)
+{
+    if (d->zip) {
+        char tmpl[] = "/tmp/dwf-serve-XXXXXX";
+        if (!mkdtemp(tmpl)) return dwf__emu_fail(err, "ServiceException", "mkdtemp: %s", strerror(errno));
+        if (!(f->task_root = strdup(tmpl))) return dwf__emu_fail(err, "ServiceException", "out of memory");
+        f->own_root = 1;
+        return unzip_to(d->zip, f->task_root, zname, err);
+    }
+    if (!d->dir) return dwf__emu_fail(err, "InvalidParameterValueException", "a function needs a zip or a directory");
+    char rp[PATH_MAX];
+    if (!realpath(d->dir, rp)) return dwf__emu_fail(err, "InvalidParameterValueException", "%s: %s", d->dir, strerror(errno));
+    if (!(f->task_root = strdup(rp))) return dwf__emu_fail(err, "ServiceException", "out of memory");
+    return 0;
+}
+
+static int take_name(dwf_emulator *e, emu_fn *f, const dwf_emulator_function *d, const char *zname, dwf_error *err)
+{
+    const char *name = d->name ? d->name : zname;
+    if (!*name)
+        return dwf__emu_fail(err, "InvalidParameterValueException",
+                             "%s: no function name given and no bin/<name> program in the zip", d->zip ? d->zip : d->dir);
+    for (const char *p = name; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_')
+            return dwf__emu_fail(err, "InvalidParameterValueException", "function name '%s': only letters, digits, - and _",
+                                 name);
+    if (dwf__emu_fn_by_name(e, name))
+        return dwf__emu_fail(err, "InvalidParameterValueException", "function '%s' is served twice", name);
+    f->name = strdup(name);
+    f->handler = strdup(d->handler ? d->handler : "bootstrap");
+    f->runtime = strdup(d->runtime ? d->runtime : "AWS_Lambda_provided.al2023");
+    f->memory_mb = d->memory_mb > 0 ? d->memory_mb : 128;
+    f->timeout_s = d->timeout_s > 0 ? d->timeout_s : 3;
+    if (!f->name || !f->handler || !f->runtime) return dwf__emu_fail(err, "ServiceException", "out of memory");
+    return 0;
+}
+
+/* Split a command line on blanks ("quotes" and 'quotes' group words). NULL-terminated; NULL on OOM. */
+static char **split_words(const char *s)
+{
+    size_t cap = strlen(s) + 1;
+    char **v = calloc(cap / 2 + 2, sizeof *v); /* at most one word per two characters, plus NULL */
+    int n = 0;
+    while (v && *s) {
+        while (*s == ' ' || *s == '\t') s++;
+        if (!*s) break;
+        char *w = malloc(cap), *o = w;
+        if (!w) {
+            free_strv(v);
+            return NULL;
+        }
+        while (*s && *s != ' ' && *s != '\t') {
+            if (*s == '"' || *s == '\'') {
+                char q = *s++;
+                while (*s && *s != q) *o++ = *s++;
+                if (*s) s++;
+            } else {
+                *o++ = *s++;
+            }
+        }
+        *o = '\0';
+        v[n++] = w;
+    }
+    return v;
+}
+
+/* argv[0] with no '/' is looked up in our PATH (the child's PATH is Lambda's, not ours). */
+static char *resolve_exe(const char *cmd)
+{
+    if (strchr(cmd, '/')) return strdup(cmd);
+    const char *path = getenv("PATH");
+    if (!path) path = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin";
+    while (*path) {
+        size_t n = strcspn(path, ":");
+        char *cand = xasprintf("%.*s/%s", (int)n, path, cmd);
+        if (cand && access(cand, X_OK) == 0) return cand;
+        free(cand);
+        path += n;
+        if (*path == ':') path++;
+    }
+    return strdup(cmd);
+}
+
+static int take_command(emu_fn *f, const dwf_emulator_function *d, dwf_error *err)
+{
+    if (d->command) {
+        if (!(f->argv = split_words(d->command))) return dwf__emu_fail(err, "ServiceException", "out of memory");
+        if (!f->argv[0]) return dwf__emu_fail(err, "InvalidParameterValueException", "function '%s': empty --command", f->name);
+    } else {
+        f->argv = calloc(2, sizeof *f->argv);
+        if (!f->argv || !(f->argv[0] = xasprintf("%s/bootstrap", f->task_root)))
+            return dwf__emu_fail(err, "ServiceException", "out of memory");
+        if (access(f->argv[0], X_OK) != 0)
+            return dwf__emu_fail(err, "InvalidParameterValueException", "%s: no executable bootstrap at the task root (%s)",
+                                 d->zip ? d->zip : d->dir, strerror(errno));
+    }
+    char *exe = resolve_exe(f->argv[0]);
+    if (!exe) return dwf__emu_fail(err, "ServiceException", "out of memory");
+    free(f->argv[0]);
+    f->argv[0] = exe;
+    return 0;
+}
+
+/* Register with the service: the store's functions table names what serves the function. */
+static int register_function(dwf_emulator *e, emu_fn *f, const dwf_emulator_function *d, dwf_error *err)
+{
+    cJSON *reg = cJSON_CreateObject(), *dc = NULL;
+    int bad = !reg || !cJSON_AddStringToObject(reg, "FunctionName", f->name) ||
+              !cJSON_AddStringToObject(reg, "Handler", f->argv[0]) ||
+              !cJSON_AddStringToObject(reg, "Source", d->zip ? d->zip : f->task_root) ||
+              !(dc = cJSON_AddObjectToObject(reg, "DurableConfig")) ||
+              !cJSON_AddNumberToObject(dc, "RetentionPeriodInDays", d->retention_days > 0 ? d->retention_days : 14) ||
+              !cJSON_AddNumberToObject(dc, "ExecutionTimeout", d->execution_timeout_s > 0 ? d->execution_timeout_s : 86400);
+    int rc = bad ? dwf__emu_fail(err, "ServiceException", "out of memory") : dwf_service_put_function(e->svc, reg, err);
+    cJSON_Delete(reg);
+    return rc;
+}
+
+/* ---- the environment ------------------------------------------------------------------------------ */
+
+static int env_set(char ***envp, int *n, const char *kv)
+{
+    size_t k = strcspn(kv, "=");
+    for (int i = 0; i < *n; i++)
+        if (strncmp((*envp)[i], kv, k) == 0 && (*envp)[i][k] == '=') {
+            char *d = strdup(kv);
+            if (!d) return -1;
+            free((*envp)[i]);
+            (*envp)[i] = d;
+            return 0;
+        }
+    char **nv = realloc(*envp, (size_t)(*n + 2) * sizeof **envp);
+    if (!nv) return -1;
+    *envp = nv;
+    if (!((*envp)[*n] = strdup(kv))) return -1;
+    (*n)++;
+    (*envp)[*n] = NULL;
+    return 0;
+}
+
+/* AWS_LAMBDA_LOG_STREAM_NAME: "YYYY/MM/DD/[$LATEST]" and 32 random hex digits, as Lambda names it. */
+static void log_stream(char out[128])
+{
+    char hexid[33];
+    unsigned char rnd[16];
+    FILE *ur = fopen("/dev/urandom", "rb");
+    if (!ur || fread(rnd, 1, sizeof rnd, ur) != sizeof rnd) memset(rnd, 7, sizeof rnd);
+    if (ur) fclose(ur);
+    dwf__emu_hex(rnd, 16, hexid);
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    snprintf(out, 128, "%04d/%02d/%02d/[$LATEST]%s", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, hexid);
+}
+
+/* Lambda's environment for a runtime, nothing of ours but the endpoint; then d->env. */
+static int take_environment(dwf_emulator *e, emu_fn *f, const dwf_emulator_function *d, dwf_error *err)
+{
+    char stream[128];
+    log_stream(stream);
+    int n = 0, bad = !(f->envp = calloc(1, sizeof *f->envp));
+    char *kv[] = {
+        xasprintf("AWS_LAMBDA_RUNTIME_API=%s:%d", e->host, f->rt.port),
+        xasprintf("_HANDLER=%s", f->handler),
+        xasprintf("LAMBDA_TASK_ROOT=%s", f->task_root),
+        xasprintf("LAMBDA_RUNTIME_DIR=/var/runtime"),
+        xasprintf("AWS_REGION=%s", e->region),
+        xasprintf("AWS_DEFAULT_REGION=%s", e->region),
+        xasprintf("AWS_ACCESS_KEY_ID=%s", e->access_key ? e->access_key : "AKIDDWFSERVELOCAL"),
+        xasprintf("AWS_SECRET_ACCESS_KEY=%s", e->secret_key ? e->secret_key : "dwf-serve-local-secret"),
+        xasprintf("AWS_SESSION_TOKEN=%s", e->session_token ? e->session_token : "dwf-serve-local-session"),
+        xasprintf("AWS_LAMBDA_FUNCTION_NAME=%s", f->name),
+        xasprintf("AWS_LAMBDA_FUNCTION_VERSION=$LATEST"),
+        xasprintf("AWS_LAMBDA_FUNCTION_MEMORY_SIZE=%d", f->memory_mb),
+        xasprintf("AWS_LAMBDA_LOG_GROUP_NAME=/aws/lambda/%s", f->name),
+        xasprintf("AWS_LAMBDA_LOG_STREAM_NAME=%s", stream),
+        xasprintf("AWS_LAMBDA_LOG_FORMAT=Text"),
+        xasprintf("AWS_LAMBDA_INITIALIZATION_TYPE=on-demand"),
+        xasprintf("AWS_EXECUTION_ENV=%s", f->runtime),
+        xasprintf("AWS_ENDPOINT_URL_LAMBDA=http://%s:%d", e->host, e->api.port),
+        xasprintf("LANG=en_US.UTF-8"),
+        xasprintf("TZ=:UTC"),
+        xasprintf("PATH=/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin"),
+        xasprintf("LD_LIBRARY_PATH=/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:%s:%s/lib:/opt/lib",
+                  f->task_root, f->task_root),
+    };
+    size_t nkv = sizeof kv / sizeof *kv;
+    for (size_t i = 0; i < nkv; i++)
+        if (!bad && (!kv[i] || env_set(&f->envp, &n, kv[i]) != 0)) bad = 1;
+    for (size_t i = 0; i < nkv; i++) free(kv[i]);
+    for (const char *const *x = d->env; !bad && x && *x; x++)
+        if (!strchr(*x, '=') || env_set(&f->envp, &n, *x) != 0) bad = 1;
+    if (bad)
+        return dwf__emu_fail(err, "InvalidParameterValueException", "function '%s': bad environment entry or out of memory",
+                             f->name);
+    return 0;
+}
+
+/* ---- setting up and tearing down ----------------------------------------------------------------- */
+
+int dwf__emu_sandbox_setup(dwf_emulator *e, emu_fn *f, const dwf_emulator_function *d, dwf_error *err)
+{
+    char zname[256] = "";
+    if (task_root(f, d, zname, err) != 0 || take_name(e, f, d, zname, err) != 0 || take_command(f, d, err) != 0 ||
+        register_function(e, f, d, err) != 0)
+        return -1;
+    /* Its Runtime API first: the environment names its port. */
+    if (dwf__emu_listen_runtime(f, &f->rt, err) != 0) return -1;
+    return take_environment(e, f, d, err);
+}
+
+void dwf__emu_sandbox_free(emu_fn *f)
+{
+    if (f->own_root && f->task_root) nftw(f->task_root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(f->name);
+    free(f->task_root);
+    free(f->handler);
+    free(f->runtime);
+    free_strv(f->argv);
+    free_strv(f->envp);
+    free(f->init_error);
+    for (int k = 0; k < f->nq; k++) free(f->queue[k]);
+    free(f->queue);
+    free(f->cur_arn);
+}
