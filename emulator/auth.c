@@ -18,12 +18,14 @@
 
 #include "sigv4.h"
 
-/* The Authorization header's parts and the credential scope. 0, or -1 with err. */
+/* The Authorization header's parts and the credential scope. */
 typedef struct sig_parts {
     const char *signed_headers, *signature, *amz_date;
     char region[64], service[64];
 } sig_parts;
 
+/* Read the signature's parts and check what needs no computing: the key, the date, its skew.
+ * 0, or -1 with err. */
 static int sig_parse(dwf_emulator *e, const emu_request *r, sig_parts *p, dwf_error *err)
 {
     const char *auth = dwf__emu_header(r, "Authorization");

@@ -1,5 +1,5 @@
 /*
- * emulator.h: the local Lambda emulator behind `dwf serve` (emulator/emulator.c).
+ * emulator.h: the local Lambda emulator behind `dwf serve` (emulator/; emu.h says which file does what).
  *
  * One HTTP server on 127.0.0.1 speaks the two APIs a durable function's callers use, the
  * Invoke API (POST /2015-03-31/functions/{name}/invocations) and the durable REST API

@@ -1919,12 +1919,13 @@ int dwf_service_get_execution(dwf_service *s, const char *arn, int include_data,
     return 0;
 }
 
-/* Without execution data, history events keep their shape but lose the payloads. */
+/* Without execution data, history events lose their Input, Result and Error objects (the
+ * {Payload, Truncated} wrappers), as GetDurableExecution loses InputPayload, Result and Error. */
 static void strip_payloads(cJSON *v)
 {
-    for (cJSON *c = v ? v->child : NULL; c; c = c->next) {
-        if (cJSON_IsObject(c) && cJSON_GetObjectItemCaseSensitive(c, "Truncated"))
-            cJSON_DeleteItemFromObjectCaseSensitive(c, "Payload");
+    for (cJSON *c = v ? v->child : NULL, *next; c; c = next) {
+        next = c->next;
+        if (cJSON_IsObject(c) && cJSON_GetObjectItemCaseSensitive(c, "Truncated")) cJSON_Delete(cJSON_DetachItemViaPointer(v, c));
         else if (cJSON_IsObject(c)) strip_payloads(c);
     }
 }
