@@ -412,6 +412,18 @@ static void cg_cond(Fn *fn, const AstNode *n, CgBuf *e)
     cg_buf_free(&capb);
 }
 
+/* A name of include/dwf_builtins.def: only those have a dwf_builtin_<name> to call. */
+static int is_builtin(const char *name)
+{
+    static const char *const names[] = {
+#define DWF_BUILTIN(name, min_args, max_args, where, summary) #name,
+#include "dwf_builtins.def"
+    };
+    for (size_t i = 0; name && i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(names[i], name) == 0) return 1;
+    return 0;
+}
+
 /* (dwf_val *const[]){a, b} or NULL, for builtins and C calls. */
 static int cg_argv(Fn *fn, const AstNode *args, CgBuf *e, int operands)
 {
@@ -559,11 +571,14 @@ static void cg_expr_kind(Fn *fn, const AstNode *n, CgBuf *e)
         cg_buf_putc(e, ')');
         break;
     case AST_CALL: {
+        if (!is_builtin(n->u.call.fn)) {
+            fn_line(fn, "#error \"dwf: not a builtin function\"");
+            cg_buf_puts(e, "dwf_null(c)");
+            break;
+        }
         CgBuf argv = {0};
         int k = cg_argv(fn, n->u.call.args, &argv, 0);
-        cg_buf_puts(e, "dwf_builtin(c, ");
-        cg_c_string(e, n->u.call.fn, strlen(n->u.call.fn));
-        cg_buf_printf(e, ", %d, %s)", k, argv.s);
+        cg_buf_printf(e, "dwf_builtin_%s(c, %d, %s)", n->u.call.fn, k, argv.s);
         cg_buf_free(&argv);
         break;
     }

@@ -556,23 +556,28 @@ static void count_op(Sema *s)
 
 /* ---- expressions -------------------------------------------------------------------------- */
 
-typedef struct Builtin { const char *name; int min, max; int nondet; } Builtin;
-/* The runtime's builtins (sdk/builtin.c, dwf_builtin), with their arities; `nondet` ones
- * are only allowed in step bodies. */
+/* The builtins, from the table the runtime is built from (include/dwf_builtins.def). */
+typedef struct Builtin { const char *name; int min, max; int step_only; } Builtin;
 static const Builtin builtins[] = {
-    {"abs", 1, 1, 0},        {"ceil", 1, 1, 0},       {"contains", 2, 2, 0},
-    {"ends_with", 2, 2, 0},  {"floor", 1, 1, 0},      {"iso", 1, 1, 0},
-    {"join", 1, 2, 0},       {"json", 1, 1, 0},       {"keys", 1, 1, 0},
-    {"len", 1, 1, 0},        {"lower", 1, 1, 0},      {"max", 1, 99, 0},
-    {"min", 1, 99, 0},       {"now", 0, 0, 1},        {"num", 1, 1, 0},
-    {"random", 0, 0, 1},     {"range", 1, 3, 0},      {"replace", 3, 3, 0},
-    {"round", 1, 2, 0},      {"sleep_ms", 1, 1, 1},   {"slice", 2, 3, 0},
-    {"split", 2, 2, 0},      {"starts_with", 2, 2, 0}, {"str", 1, 1, 0},
-    {"sum", 1, 1, 0},        {"throw_if_error", 1, 1, 0}, {"to_json", 1, 1, 0},
-    {"trim", 1, 1, 0},       {"type", 1, 1, 0},       {"upper", 1, 1, 0},
-    {"uuid", 0, 0, 1},       {"values", 1, 1, 0},
+#define DWF_BUILTIN(name, min_args, max_args, where, summary)                                  \
+    {#name, min_args, max_args, DWF_BUILTIN_##where == DWF_BUILTIN_STEP_ONLY},
+#include "dwf_builtins.def"
 };
 #define NBUILTINS (sizeof builtins / sizeof builtins[0])
+
+static void check_arity(Sema *s, AstNode *e, const Builtin *b, int argc)
+{
+    if (argc >= b->min && (b->max < 0 || argc <= b->max)) return;
+    const char *plural = b->min == 1 ? "" : "s";
+    if (b->min == b->max)
+        diag_error(s->d, e->loc, "'%s' takes %d argument%s, not %d", b->name, b->min, plural, argc);
+    else if (b->max < 0)
+        diag_error(s->d, e->loc, "'%s' takes at least %d argument%s, not %d", b->name, b->min,
+                   plural, argc);
+    else
+        diag_error(s->d, e->loc, "'%s' takes %d to %d arguments, not %d", b->name, b->min,
+                   b->max, argc);
+}
 
 static void check_call(Sema *s, AstNode *e)
 {
@@ -591,17 +596,8 @@ static void check_call(Sema *s, AstNode *e)
             diag_note(s->d, e->loc, "a C function from a 'use'd file is called with 'call %s(...)'",
                       e->u.call.fn);
     } else {
-        if (argc < b->min || argc > b->max) {
-            if (b->min == b->max)
-                diag_error(s->d, e->loc, "'%s' takes %d argument%s, not %d", b->name, b->min,
-                           b->min == 1 ? "" : "s", argc);
-            else if (b->max == 99)
-                diag_error(s->d, e->loc, "'%s' takes at least %d argument%s", b->name, b->min,
-                           b->min == 1 ? "" : "s");
-            else
-                diag_error(s->d, e->loc, "'%s' takes %d to %d arguments, not %d", b->name, b->min, b->max, argc);
-        }
-        if (b->nondet) nondet_here(s, e, arena_printf(s->a, "'%s()'", b->name));
+        check_arity(s, e, b, argc);
+        if (b->step_only) nondet_here(s, e, arena_printf(s->a, "'%s()'", b->name));
     }
     for (AstNode *a = e->u.call.args; a; a = a->next) check_expr(s, a);
 }

@@ -280,10 +280,14 @@ dwf_val *dwf_binop(dwf_ctx *c, int op, dwf_val *a, dwf_val *b);
 dwf_val *dwf_unop(dwf_ctx *c, int op, dwf_val *a);
 int dwf_truthy(dwf_val *v); /* false for null, false, 0, "" */
 dwf_val *dwf_coalesce(dwf_ctx *c, dwf_val *a, dwf_val *b); /* a ?? b */
-/* Builtins: len, keys, values, str, num, json (parse), to_json, upper, lower, contains,
- * starts_with, ends_with, split, join, range, min, max, abs, floor, ceil, round, now, uuid,
- * random, throw_if_error. now/uuid/random only inside step bodies (checked by the compiler). */
-dwf_val *dwf_builtin(dwf_ctx *c, const char *fname, int argc, dwf_val *const *argv);
+/* The builtins, one function per row of dwf_builtins.def: `len(x)` is
+ * dwf_builtin_len(c, 1, (dwf_val *const[]){x}). `argv` holds argc values (NULL when argc is 0).
+ * A bad argument, an argument count outside the row's range, or a STEP_ONLY builtin called
+ * outside a step body records an error (TypeError, ..., NonDeterministicCall) and yields null,
+ * as the value helpers do. What each gives: docs/language.md, section 5. */
+#define DWF_BUILTIN(name, min_args, max_args, where, summary)                                  \
+    dwf_val *dwf_builtin_##name(dwf_ctx *c, int argc, dwf_val *const *argv);
+#include "dwf_builtins.def"
 /* Iteration for `for x in v`: the number of items and the i-th (arrays; objects give keys). */
 int dwf_len(dwf_val *v);
 dwf_val *dwf_item(dwf_ctx *c, dwf_val *v, int i);

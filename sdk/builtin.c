@@ -1,54 +1,15 @@
 /*
  * builtin.c: the functions a .dwf expression can call by name (`len(x)`, `now()`, ...).
  *
- * One table drives everything: name, arity, whether the function may only run inside a step
- * body (its result differs between runs, so outside a step it would break replay; the compiler
- * rejects that too, this is the runtime's second line), and the C function. Builtins follow
- * the value layer's rule: a bad argument records an error (TypeError unless said otherwise)
- * and yields null; they never abort the expression. Semantics of each, for the language
- * reference:
+ * include/dwf_builtins.def lists them (name, argument counts, where they may run); this file
+ * defines b_<name> for each row, and from the same rows the public dwf_builtin_<name> of dwf.h,
+ * which checks the row's rules before calling it. The compiler checks those rules too
+ * (grammar/sema.c reads the same rows); the runtime checks them again because C code a
+ * workflow `use`s may call a builtin directly. What each builtin gives is in docs/language.md
+ * (section 5); comments here say why an implementation is shaped as it is.
  *
- *   Beyond the list in dwf.h: type trim replace slice sum iso sleep_ms, and round's second
- *   argument; the compiler must know them too (grammar/sema.c's table).
- *
- *   len(x)            code points of a string, items of an array, keys of an object
- *   keys(o) values(o) an object's keys / values, in order
- *   type(x)           "null" "boolean" "number" "string" "array" "object"
- *   str(x)            template text of x (strings raw, numbers as JavaScript, else JSON)
- *   num(x)            numbers as they are; true/false -> 1/0; a string holding a decimal
- *                     number as JavaScript's Number() reads one ("42", " -1.5e3 ", ".5", "5.",
- *                     "007"; spaces around allowed) -> that number; any other string, "" and
- *                     "0x1A" included (Number() gives 0 and 26) -> null, so `num(s) ?? 0`
- *                     gives a default; null -> null
- *   json(s)           JSON.parse; invalid text -> error JsonParseError
- *   to_json(x)        JSON.stringify
- *   upper(s) lower(s) ASCII letters only (other characters unchanged): case tables of other
- *                     scripts depend on the host's locale data, and a workflow replayed on
- *                     another host must compute the same values
- *   trim(s)           strip ASCII white space at both ends
- *   contains(a, x)    substring of a string; deep-equal item of an array; key of an object
- *   starts_with(s, p) ends_with(s, p)
- *   split(s, sep)     array of strings; sep "" splits into characters
- *   join(a, sep?)     items' text joined by sep (default ","); null items as "" (JavaScript)
- *   replace(s, a, b)  every occurrence of a in s replaced by b (a must not be "")
- *   slice(x, i, j?)   part of a string (code points) or an array; negative i/j count from the
- *                     end, as JavaScript's slice
- *   range(n) range(a, b) range(a, b, step)   [a, a+step, ...) like Python; at most 1e6 items
- *   min(...) max(...) sum(a)   numbers, given as arguments or one array; min/max of nothing
- *                     is null, sum of nothing 0
- *   abs floor ceil    numbers
- *   round(x, d?)      JavaScript's Math.round (halves toward +infinity); with d (0..15), to d
- *                     decimals of x as written (round(1.005, 2) is 1.01)
- *   iso(ms)           epoch milliseconds -> "2026-11-29T18:55:04.102Z" (Date.toISOString)
- *   throw_if_error(b) a parallel/map result: if an item failed, raise the first failed
- *                     item's error object as it is (ErrorType, ErrorMessage, ErrorData, Cause),
- *                     as BatchResult.throwIfError() throws it; if the batch failed without a
- *                     failed item, raise BatchCompletionError; otherwise return b
- *   step bodies only:
- *   now()             epoch milliseconds (Date.now()) on the invocation's clock
- *   uuid()            random UUID v4 (OpenSSL RAND_bytes)
- *   random()          uniform number in [0, 1) with 53 random bits (Math.random())
- *   sleep_ms(n)       block the step for n ms (0..900000): the seed's "simulated work"
+ * Builtins follow the value layer's rule: a bad argument records an error (TypeError unless
+ * said otherwise) and yields null; they never abort the expression.
  */
 #include <errno.h>
 #include <math.h>
@@ -60,8 +21,6 @@
 #include <openssl/rand.h>
 
 #include "internal.h"
-
-typedef dwf_val *(*builtin_fn)(dwf_ctx *c, int argc, dwf_val *const *argv);
 
 static dwf_val *arg_error(dwf_ctx *c, const char *fn, int i, const char *want, const cJSON *got)
 {
@@ -224,6 +183,8 @@ static dwf_val *b_to_json(dwf_ctx *c, int argc, dwf_val *const *argv)
 }
 
 /* ---- strings ----------------------------------------------------------------------------- */
+/* ASCII letters only: the case tables of other scripts depend on the host's locale data, and a
+ * workflow replayed on another host must compute the same values. */
 static dwf_val *change_case(dwf_ctx *c, dwf_val *s, int up)
 {
     if (!is_str(s)) return arg_error(c, up ? "upper" : "lower", 0, "a string", s);
@@ -637,6 +598,7 @@ static dwf_val *b_random(dwf_ctx *c, int argc, dwf_val *const *argv)
     return dwf_num(c, (double)(r >> 11) / 9007199254740992.0); /* 53 bits / 2^53 */
 }
 
+/* At most 15 minutes, the longest a Lambda invocation runs. */
 static dwf_val *b_sleep_ms(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
     (void)argc;
@@ -689,60 +651,39 @@ static dwf_val *b_throw_if_error(dwf_ctx *c, int argc, dwf_val *const *argv)
     return b;
 }
 
-/* ---- the table --------------------------------------------------------------------------- */
-static const struct builtin {
-    const char *name;
-    int min_args, max_args; /* max -1: any number */
-    int step_only;
-    builtin_fn fn;
-} builtins[] = {
-    {"len", 1, 1, 0, b_len},           {"keys", 1, 1, 0, b_keys},
-    {"values", 1, 1, 0, b_values},     {"type", 1, 1, 0, b_type},
-    {"str", 1, 1, 0, b_str},           {"num", 1, 1, 0, b_num},
-    {"json", 1, 1, 0, b_json},         {"to_json", 1, 1, 0, b_to_json},
-    {"upper", 1, 1, 0, b_upper},       {"lower", 1, 1, 0, b_lower},
-    {"trim", 1, 1, 0, b_trim},         {"contains", 2, 2, 0, b_contains},
-    {"starts_with", 2, 2, 0, b_starts_with}, {"ends_with", 2, 2, 0, b_ends_with},
-    {"split", 2, 2, 0, b_split},       {"join", 1, 2, 0, b_join},
-    {"replace", 3, 3, 0, b_replace},   {"slice", 2, 3, 0, b_slice},
-    {"range", 1, 3, 0, b_range},       {"min", 0, -1, 0, b_min},
-    {"max", 0, -1, 0, b_max},          {"sum", 1, 1, 0, b_sum},
-    {"abs", 1, 1, 0, b_abs},           {"floor", 1, 1, 0, b_floor},
-    {"ceil", 1, 1, 0, b_ceil},         {"round", 1, 2, 0, b_round},
-    {"iso", 1, 1, 0, b_iso},           {"throw_if_error", 1, 1, 0, b_throw_if_error},
-    {"now", 0, 0, 1, b_now},           {"uuid", 0, 0, 1, b_uuid},
-    {"random", 0, 0, 1, b_random},     {"sleep_ms", 1, 1, 1, b_sleep_ms},
-};
-
-dwf_val *dwf_builtin(dwf_ctx *c, const char *fname, int argc, dwf_val *const *argv)
+/* ---- the functions of dwf.h, one per row of dwf_builtins.def ---------------------------- */
+/* The row's rules, checked before its b_<name> runs: 1 to go on, 0 with the error recorded. */
+static int builtin_allowed(dwf_ctx *c, const char *name, int min_args, int max_args, int where,
+                           int argc, dwf_val *const *argv)
 {
     char msg[200];
-    const struct builtin *b = NULL;
-    for (size_t i = 0; fname && i < sizeof builtins / sizeof builtins[0]; i++)
-        if (strcmp(builtins[i].name, fname) == 0) b = &builtins[i];
-    if (!b) {
-        snprintf(msg, sizeof msg, "unknown builtin function '%s'", fname ? fname : "");
-        dwf__set_error(c, "UnknownBuiltin", msg);
-        return dwf_null(c);
-    }
-    if (argc < b->min_args || (b->max_args >= 0 && argc > b->max_args) || (argc > 0 && !argv)) {
-        if (b->min_args == b->max_args)
-            snprintf(msg, sizeof msg, "%s() takes %d argument%s, not %d", b->name, b->min_args,
-                     b->min_args == 1 ? "" : "s", argc);
-        else if (b->max_args < 0)
-            snprintf(msg, sizeof msg, "%s() takes at least %d arguments, not %d", b->name,
-                     b->min_args, argc);
+    if (argc < min_args || (max_args >= 0 && argc > max_args) || (argc > 0 && !argv)) {
+        if (min_args == max_args)
+            snprintf(msg, sizeof msg, "%s() takes %d argument%s, not %d", name, min_args,
+                     min_args == 1 ? "" : "s", argc);
+        else if (max_args < 0)
+            snprintf(msg, sizeof msg, "%s() takes at least %d argument%s, not %d", name,
+                     min_args, min_args == 1 ? "" : "s", argc);
         else
-            snprintf(msg, sizeof msg, "%s() takes %d to %d arguments, not %d", b->name,
-                     b->min_args, b->max_args, argc);
+            snprintf(msg, sizeof msg, "%s() takes %d to %d arguments, not %d", name, min_args,
+                     max_args, argc);
         dwf__set_error(c, "TypeError", msg);
-        return dwf_null(c);
+        return 0;
     }
-    if (b->step_only && !dwf__in_step(c)) {
+    if (where == DWF_BUILTIN_STEP_ONLY && !dwf__in_step(c)) {
         snprintf(msg, sizeof msg,
-                 "%s() outside a step body would give a different value on replay", b->name);
+                 "%s() outside a step body would give a different value on replay", name);
         dwf__set_error(c, "NonDeterministicCall", msg);
-        return dwf_null(c);
+        return 0;
     }
-    return b->fn(c, argc, argv);
+    return 1;
 }
+
+#define DWF_BUILTIN(name, min_args, max_args, where, summary)                                  \
+    dwf_val *dwf_builtin_##name(dwf_ctx *c, int argc, dwf_val *const *argv)                    \
+    {                                                                                          \
+        if (!builtin_allowed(c, #name, min_args, max_args, DWF_BUILTIN_##where, argc, argv))   \
+            return dwf_null(c);                                                                \
+        return b_##name(c, argc, argv);                                                        \
+    }
+#include "dwf_builtins.def"

@@ -1959,7 +1959,7 @@ static int body_double(dwf_ctx *c, void *fr, dwf_val **out)
 static int wf_loop(dwf_ctx *c, void *fr, dwf_val **out)
 {
     loop_frame *f = fr;
-    dwf_val *arr = dwf_builtin(c, "range", 1, (dwf_val *const[]){dwf_num(c, 300)});
+    dwf_val *arr = dwf_builtin_range(c, 1, (dwf_val *const[]){dwf_num(c, 300)});
     f->sum = dwf_num(c, 0);
     f->acc = dwf_arr(c, 0);
     f->inner = dwf_num(c, 0);
@@ -1985,7 +1985,7 @@ static int wf_loop(dwf_ctx *c, void *fr, dwf_val **out)
         if (c->inv->npool > loop_max_pool) loop_max_pool = c->inv->npool;
         pthread_mutex_unlock(&c->inv->pool_mu);
     }
-    *out = dwf_obj(c, 4, "sum", f->sum, "keep", f->keep, "acc", dwf_builtin(c, "len", 1, (dwf_val *const[]){f->acc}),
+    *out = dwf_obj(c, 4, "sum", f->sum, "keep", f->keep, "acc", dwf_builtin_len(c, 1, (dwf_val *const[]){f->acc}),
                    "inner", f->inner);
     return DWF_OK;
 }
@@ -2019,7 +2019,7 @@ static int loop_item(dwf_ctx *c, void *fr, dwf_val *item, dwf_val *index, dwf_va
 {
     (void)index;
     loop_frame *f = fr;
-    dwf_val *arr = dwf_builtin(c, "range", 1, (dwf_val *const[]){dwf_num(c, 200)});
+    dwf_val *arr = dwf_builtin_range(c, 1, (dwf_val *const[]){dwf_num(c, 200)});
     f->sum = dwf_num(c, 0);
     dwf_loop_mark m = dwf_pool_mark(c);
     for (int i = 0, n = dwf_len(arr); i < n; i++) {

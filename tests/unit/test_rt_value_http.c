@@ -17,11 +17,12 @@
 #include <sys/wait.h>
 #include <strings.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "test_rt_value_fake.h"
+#include "value_harness.h"
 
 #define EQ_JSON(want, v)                                                                      \
     do {                                                                                      \
@@ -419,25 +420,6 @@ static void t_https_ca_bundle(void)
     rmdir(dir);
 }
 
-/* Requests from several threads at once: one easy handle each, nothing shared. */
-static void *http_thread(void *arg)
-{
-    int *ok = arg;
-    dwf_val *r = dwf_http(C, "GET", url("/json"), NULL, NULL, 5);
-    *ok = r && cJSON_IsObject(r);
-    return NULL;
-}
-
-static void t_http_threads(void)
-{
-    pthread_t th[4];
-    int ok[4] = {0};
-    for (int i = 0; i < 4; i++) pthread_create(&th[i], NULL, http_thread, &ok[i]);
-    for (int i = 0; i < 4; i++) pthread_join(th[i], NULL);
-    for (int i = 0; i < 4; i++) TT_ASSERT(ok[i]);
-    NO_ERR();
-}
-
 /* ---- log ------------------------------------------------------------------------------------ */
 /* Run dwf_log with stderr sent to a temporary file; returns what it wrote (caller frees). */
 static char *capture_log(int level, dwf_val *msg)
@@ -514,19 +496,6 @@ static void t_log_outside_step(void)
     free(t);
 }
 
-/* Replaying: nothing is written (fake context only: the flag is the core's to set). */
-static void t_log_suppressed_on_replay(void)
-{
-    C->replaying = 1;
-    char *t = capture_log(DWF_LOG_ERROR, S("again"));
-    TT_EQ_STR("", t);
-    free(t);
-    C->replaying = 0;
-    t = capture_log(DWF_LOG_ERROR, S("now"));
-    TT_ASSERT(strstr(t, "\"message\":\"now\"") != NULL);
-    free(t);
-}
-
 /* ---- call ----------------------------------------------------------------------------------- */
 static cJSON *cf_sum(dwf_ctx *c, int argc, cJSON *const *argv)
 {
@@ -571,27 +540,75 @@ static void root_tests(void)
     TT_RUN(t_log_outside_step);
     TT_RUN(t_log_levels);
     TT_RUN(t_call);
-    if (!real_core) TT_RUN(t_log_suppressed_on_replay);
 }
+
+static int server_up;
 
 static void step_tests(void)
 {
-    if (server_start() != 0) {
-        tt_current = "server_start";
-        TT_FAIL_("%s", "cannot start the test HTTP server");
-        return;
+    if (server_up) {
+        TT_RUN(t_http_json);
+        TT_RUN(t_http_text_with_nul);
+        TT_RUN(t_http_request_bodies);
+        TT_RUN(t_http_status_errors);
+        TT_RUN(t_http_network_errors);
+        if (have_openssl()) TT_RUN(t_https_ca_bundle);
     }
-    TT_RUN(t_http_json);
-    TT_RUN(t_http_text_with_nul);
-    TT_RUN(t_http_request_bodies);
-    TT_RUN(t_http_status_errors);
-    TT_RUN(t_http_network_errors);
-    if (have_openssl()) TT_RUN(t_https_ca_bundle);
-    /* On the real core a context belongs to one thread (its pending-error slot is not ours to
-     * share), so this runs on the fake only. */
-    if (!real_core) TT_RUN(t_http_threads);
-    server_stop();
     TT_RUN(t_log_in_step);
+}
+
+/* ---- requests from several threads at once ---------------------------------------------------- */
+/* Four parallel branches, each a step making a request: the branches run on OS threads, each
+ * with its own easy handle, so the requests overlap and nothing is shared. */
+static int http_branch_step(dwf_ctx *c, void *frame, dwf_val **out)
+{
+    (void)frame;
+    char u[128];
+    snprintf(u, sizeof u, "http://127.0.0.1:%d/json", srv_port);
+    *out = dwf_get(c, dwf_http(c, "GET", dwf_str(c, u), NULL, NULL, 5), "body");
+    return dwf_failed(c) ? DWF_ERROR : DWF_OK;
+}
+
+static int http_branch(dwf_ctx *c, void *frame, dwf_val **out)
+{
+    static const dwf_retry once = {1, 1, 1, 1, DWF_JITTER_NONE, NULL};
+    static const dwf_step_opts opts = {.retry = &once};
+    return dwf_step(c, "get", http_branch_step, frame, &opts, out);
+}
+
+static int http_threads_body(dwf_ctx *c, void *frame, dwf_val **out)
+{
+    static const dwf_branch branches[4] = {
+        {NULL, http_branch}, {NULL, http_branch}, {NULL, http_branch}, {NULL, http_branch}};
+    dwf_val *all = NULL;
+    DWF_TRY(dwf_parallel(c, "requests", branches, 4, frame, NULL, &all));
+    *out = dwf_get(c, all, "results");
+    return DWF_OK;
+}
+
+static void t_http_from_parallel_branches(void)
+{
+    static const dwf_workflow wf = {.name = "http_threads", .source = TEST_SOURCE,
+                                    .function_name = "value-test", .source_hash = "0",
+                                    .body = http_threads_body, .retention_days = 1,
+                                    .execution_timeout = 60, .memory_mb = 128, .timeout_s = 30};
+    cJSON *ev = cJSON_Parse(
+        "{\"DurableExecutionArn\":\"" TEST_ARN "\",\"CheckpointToken\":\"tok-1\","
+        "\"InitialExecutionState\":{\"Operations\":[{\"Id\":\"exec-1\",\"Type\":\"EXECUTION\","
+        "\"Status\":\"STARTED\",\"StartTimestamp\":\"2026-03-20T15:12:26.545Z\","
+        "\"ExecutionDetails\":{\"InputPayload\":\"{}\"}}],\"NextMarker\":\"\"}}");
+    dwf_transport t = {tp_checkpoint, tp_get_state, tp_now, NULL};
+    dwf_invoke_opts opts = {.request_id = TEST_REQUEST_ID};
+    dwf_error err = {"", ""};
+    cJSON *resp = dwf_run_invocation(&wf, ev, &t, &opts, &err);
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(resp, "Status");
+    const cJSON *res = cJSON_GetObjectItemCaseSensitive(resp, "Result");
+    TT_EQ_STR("SUCCEEDED", cJSON_IsString(st) ? st->valuestring : err.message);
+    TT_EQ_STR("[{\"ok\":true,\"n\":4980},{\"ok\":true,\"n\":4980},{\"ok\":true,\"n\":4980},"
+              "{\"ok\":true,\"n\":4980}]",
+              cJSON_IsString(res) ? res->valuestring : "(no result)");
+    cJSON_Delete(resp);
+    cJSON_Delete(ev);
 }
 
 /* ---- log suppression on a real replay ------------------------------------------------------- */
@@ -669,7 +686,16 @@ static void t_log_suppressed_while_replaying_on_core(void)
 
 int main(void)
 {
+    server_up = server_start() == 0;
+    if (!server_up) {
+        tt_current = "server_start";
+        TT_FAIL_("%s", "cannot start the test HTTP server");
+    }
     value_harness();
-    if (real_core) TT_RUN(t_log_suppressed_while_replaying_on_core);
+    TT_RUN(t_log_suppressed_while_replaying_on_core);
+    if (server_up) {
+        TT_RUN(t_http_from_parallel_branches);
+        server_stop();
+    }
     return TT_EXIT();
 }

@@ -29,7 +29,7 @@ static int step_1(dwf_ctx *c, void *frame, dwf_val **out)
     dwf_log(c, DWF_LOG_INFO, dwf_concat(c, 2, dwf_str(c, "Preparing document for "), f->u_orderId));
 #line 12 "examples/approval.dwf"
     DWF_AT(c, 12, 5);
-    *out = dwf_obj(c, 3, "orderId", f->u_orderId, "status", dwf_str(c, "prepared"), "timestamp", dwf_builtin(c, "now", 0, NULL));
+    *out = dwf_obj(c, 3, "orderId", f->u_orderId, "status", dwf_str(c, "prepared"), "timestamp", dwf_builtin_now(c, 0, NULL));
     DWF_CHECK(c);
     return DWF_OK;
 }
@@ -45,7 +45,7 @@ static int step_2(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_CHECK(c);
 #line 19 "examples/approval.dwf"
     DWF_AT(c, 19, 5);
-    *out = dwf_obj(c, 2, "callbackId", dwf_get(c, f->u_approval, "id"), "notifiedAt", dwf_builtin(c, "now", 0, NULL));
+    *out = dwf_obj(c, 2, "callbackId", dwf_get(c, f->u_approval, "id"), "notifiedAt", dwf_builtin_now(c, 0, NULL));
     DWF_CHECK(c);
     return DWF_OK;
 }

@@ -49,7 +49,7 @@ static int step_1(dwf_ctx *c, void *frame, dwf_val **out)
     dwf_log(c, DWF_LOG_INFO, dwf_concat(c, 2, dwf_str(c, "Validating order "), f->u_orderId));
 #line 13 "tests/golden/constructs.dwf"
     DWF_AT(c, 13, 5);
-    *out = dwf_obj(c, 3, "orderId", f->u_orderId, "status", dwf_str(c, "validated"), "timestamp", dwf_builtin(c, "now", 0, NULL));
+    *out = dwf_obj(c, 3, "orderId", f->u_orderId, "status", dwf_str(c, "validated"), "timestamp", dwf_builtin_now(c, 0, NULL));
     DWF_CHECK(c);
     return DWF_OK;
 }
@@ -258,7 +258,7 @@ static int step_8(dwf_ctx *c, void *frame, dwf_val **out)
     struct frame *f = frame;
 #line 52 "tests/golden/constructs.dwf"
     DWF_AT(c, 52, 22);
-    *out = dwf_obj(c, 1, "reserved", dwf_builtin(c, "len", 1, (dwf_val *const[]){f->u_items}));
+    *out = dwf_obj(c, 1, "reserved", dwf_builtin_len(c, 1, (dwf_val *const[]){f->u_items}));
     DWF_CHECK(c);
     return DWF_OK;
 }

@@ -39,7 +39,7 @@ static int step_1(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_CHECK(c);
 #line 15 "examples/fanout.dwf"
     DWF_AT(c, 15, 9);
-    *out = dwf_obj(c, 2, "available", dwf_bool(c, 1), "timestamp", dwf_builtin(c, "now", 0, NULL));
+    *out = dwf_obj(c, 2, "available", dwf_bool(c, 1), "timestamp", dwf_builtin_now(c, 0, NULL));
     DWF_CHECK(c);
     return DWF_OK;
 }
@@ -70,7 +70,7 @@ static int step_2(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_CHECK(c);
 #line 22 "examples/fanout.dwf"
     DWF_AT(c, 22, 9);
-    *out = dwf_obj(c, 2, "passed", dwf_bool(c, 1), "timestamp", dwf_builtin(c, "now", 0, NULL));
+    *out = dwf_obj(c, 2, "passed", dwf_bool(c, 1), "timestamp", dwf_builtin_now(c, 0, NULL));
     DWF_CHECK(c);
     return DWF_OK;
 }
@@ -101,7 +101,7 @@ static int step_3(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_CHECK(c);
 #line 29 "examples/fanout.dwf"
     DWF_AT(c, 29, 9);
-    *out = dwf_obj(c, 2, "approved", dwf_bool(c, 1), "timestamp", dwf_builtin(c, "now", 0, NULL));
+    *out = dwf_obj(c, 2, "approved", dwf_bool(c, 1), "timestamp", dwf_builtin_now(c, 0, NULL));
     DWF_CHECK(c);
     return DWF_OK;
 }
@@ -132,7 +132,7 @@ static int step_4(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_CHECK(c);
 #line 44 "examples/fanout.dwf"
     DWF_AT(c, 44, 7);
-    *out = dwf_binop(c, DWF_OP_ADD, f->u_item, dwf_obj(c, 2, "processed", dwf_bool(c, 1), "timestamp", dwf_builtin(c, "now", 0, NULL)));
+    *out = dwf_binop(c, DWF_OP_ADD, f->u_item, dwf_obj(c, 2, "processed", dwf_bool(c, 1), "timestamp", dwf_builtin_now(c, 0, NULL)));
     DWF_CHECK(c);
     return DWF_OK;
 }

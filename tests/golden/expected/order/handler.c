@@ -28,7 +28,7 @@ static int step_1(dwf_ctx *c, void *frame, dwf_val **out)
     dwf_log(c, DWF_LOG_INFO, dwf_concat(c, 2, dwf_str(c, "Validating order "), f->u_orderId));
 #line 11 "examples/order.dwf"
     DWF_AT(c, 11, 5);
-    *out = dwf_obj(c, 3, "orderId", f->u_orderId, "status", dwf_str(c, "validated"), "timestamp", dwf_builtin(c, "now", 0, NULL));
+    *out = dwf_obj(c, 3, "orderId", f->u_orderId, "status", dwf_str(c, "validated"), "timestamp", dwf_builtin_now(c, 0, NULL));
     DWF_CHECK(c);
     return DWF_OK;
 }
@@ -43,7 +43,7 @@ static int step_2(dwf_ctx *c, void *frame, dwf_val **out)
     dwf_log(c, DWF_LOG_INFO, dwf_concat(c, 2, dwf_str(c, "Processing payment for "), f->u_orderId));
 #line 16 "examples/order.dwf"
     DWF_AT(c, 16, 5);
-    *out = dwf_obj(c, 4, "orderId", f->u_orderId, "status", dwf_str(c, "paid"), "amount", dwf_num(c, 4980), "timestamp", dwf_builtin(c, "now", 0, NULL));
+    *out = dwf_obj(c, 4, "orderId", f->u_orderId, "status", dwf_str(c, "paid"), "amount", dwf_num(c, 4980), "timestamp", dwf_builtin_now(c, 0, NULL));
     DWF_CHECK(c);
     return DWF_OK;
 }
@@ -58,7 +58,7 @@ static int step_3(dwf_ctx *c, void *frame, dwf_val **out)
     dwf_log(c, DWF_LOG_INFO, dwf_concat(c, 2, dwf_str(c, "Confirming order "), f->u_orderId));
 #line 24 "examples/order.dwf"
     DWF_AT(c, 24, 5);
-    *out = dwf_obj(c, 3, "orderId", f->u_orderId, "status", dwf_str(c, "confirmed"), "timestamp", dwf_builtin(c, "now", 0, NULL));
+    *out = dwf_obj(c, 3, "orderId", f->u_orderId, "status", dwf_str(c, "confirmed"), "timestamp", dwf_builtin_now(c, 0, NULL));
     DWF_CHECK(c);
     return DWF_OK;
 }

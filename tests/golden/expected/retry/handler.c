@@ -28,7 +28,7 @@ static int step_1(dwf_ctx *c, void *frame, dwf_val **out)
     dwf_log(c, DWF_LOG_INFO, dwf_concat(c, 2, dwf_str(c, "Step 1: Validating "), f->u_orderId));
 #line 11 "examples/retry.dwf"
     DWF_AT(c, 11, 5);
-    *out = dwf_obj(c, 2, "status", dwf_str(c, "validated"), "timestamp", dwf_builtin(c, "now", 0, NULL));
+    *out = dwf_obj(c, 2, "status", dwf_str(c, "validated"), "timestamp", dwf_builtin_now(c, 0, NULL));
     DWF_CHECK(c);
     return DWF_OK;
 }
@@ -50,7 +50,7 @@ static int step_2(dwf_ctx *c, void *frame, dwf_val **out)
     }
 #line 20 "examples/retry.dwf"
     DWF_AT(c, 20, 5);
-    *out = dwf_obj(c, 3, "status", dwf_str(c, "paid"), "attempt", dwf_attempt(c), "timestamp", dwf_builtin(c, "now", 0, NULL));
+    *out = dwf_obj(c, 3, "status", dwf_str(c, "paid"), "attempt", dwf_attempt(c), "timestamp", dwf_builtin_now(c, 0, NULL));
     DWF_CHECK(c);
     return DWF_OK;
 }
@@ -62,7 +62,7 @@ static int step_3(dwf_ctx *c, void *frame, dwf_val **out)
     (void)frame;
 #line 24 "examples/retry.dwf"
     DWF_AT(c, 24, 5);
-    *out = dwf_obj(c, 2, "status", dwf_str(c, "confirmed"), "timestamp", dwf_builtin(c, "now", 0, NULL));
+    *out = dwf_obj(c, 2, "status", dwf_str(c, "confirmed"), "timestamp", dwf_builtin_now(c, 0, NULL));
     DWF_CHECK(c);
     return DWF_OK;
 }

@@ -217,7 +217,7 @@ static int workflow_body(dwf_ctx *c, void *frame, dwf_val **out)
         DWF_TRY(dwf_wait_for_callback(c, "lost-parcel-decision", submit_1, f, &t_9, NULL, &f->u_decision));
 #line 50 "examples/shipping.dwf"
         DWF_AT(c, 50, 5);
-        f->u_answer = dwf_builtin(c, "json", 1, (dwf_val *const[]){f->u_decision});
+        f->u_answer = dwf_builtin_json(c, 1, (dwf_val *const[]){f->u_decision});
         DWF_CHECK(c);
 #line 51 "examples/shipping.dwf"
         DWF_AT(c, 51, 5);

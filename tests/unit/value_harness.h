@@ -1,25 +1,20 @@
 /*
- * test_rt_value_fake.h: how the value layer's unit tests get a context.
+ * value_harness.h: how the value layer's unit tests get a context.
  *
- * The value layer reaches its context only through internal.h. The tests run their checks on
- * the real replay core when it is linked (inside a workflow body run by dwf_run_invocation, on
- * a transport that accepts every checkpoint), and otherwise on a small fake context defined
- * here. The fakes have weak linkage: test_rt_*.c programs link all of libdwf.a, so once the
- * core is in the archive its definitions win and value_harness() switches to the real thing.
- * Both paths give the checks the same facts (ARN, request id, clock, input, .dwf position), so
- * every assertion holds on either.
+ * The value layer reaches its context only through internal.h, and only the replay core makes
+ * one: so the checks run inside a real workflow, run by dwf_run_invocation on a transport that
+ * accepts every checkpoint. root_tests() runs on the workflow's own context, step_tests()
+ * inside its first step (named STEP_NAME, attempt 1), with known facts around them (ARN,
+ * request id, clock, input, .dwf path) that the checks compare against.
  *
- * With VALUE_CHECK_ROUNDTRIP defined, the run on the core also checks that the step's result
- * is checkpointed as JSON.stringify would write it and replays to the same value.
+ * With VALUE_CHECK_ROUNDTRIP defined, the harness also checks that the step's result is
+ * checkpointed as JSON.stringify would write it and replays to the same value.
  *
- * A test program defines root_tests() (run on the workflow's context) and step_tests() (run
- * inside a step body named STEP_NAME, attempt 1) and calls value_harness() from main.
+ * A test program defines root_tests() and step_tests() and calls value_harness() from main.
  */
-#ifndef TEST_RT_VALUE_FAKE_H
-#define TEST_RT_VALUE_FAKE_H
+#ifndef VALUE_HARNESS_H
+#define VALUE_HARNESS_H
 
-#include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,102 +36,11 @@
 #define STEP_RESULT "{\"n\":0.7999999999999999,\"big\":1e21,\"s\":\"a\\u0000b\",\"t\":1774019546545}"
 #define STEP_PAYLOAD_JS "{\"n\":0.7999999999999999,\"big\":1e+21,\"s\":\"a\\u0000b\",\"t\":1774019546545}"
 
-static dwf_ctx *C;      /* the context checks run on */
-static int real_core;   /* running on the real replay core? */
+static dwf_ctx *C; /* the context checks run on */
 static void root_tests(void);
 static void step_tests(void);
 
-/* ---- the fake context --------------------------------------------------------------------- */
-struct dwf_ctx {
-    pthread_mutex_t mu;
-    cJSON **pool;
-    size_t npool, cap;
-    cJSON *error;
-    int in_step, attempt, replaying, line;
-    const char *op_id, *op_name;
-    cJSON *input;
-};
-
-#define WEAK __attribute__((weak))
-
-static dwf_val *fake_adopt(dwf_ctx *c, cJSON *v)
-{
-    if (!v) return NULL;
-    pthread_mutex_lock(&c->mu);
-    if (c->npool == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 64;
-        cJSON **p = realloc(c->pool, cap * sizeof *p);
-        if (!p) {
-            pthread_mutex_unlock(&c->mu);
-            cJSON_Delete(v);
-            return NULL;
-        }
-        c->pool = p;
-        c->cap = cap;
-    }
-    c->pool[c->npool++] = v;
-    pthread_mutex_unlock(&c->mu);
-    return v;
-}
-
-/* An alias, so value_harness() can tell whether the core replaced it. */
-dwf_val *dwf__adopt(dwf_ctx *c, cJSON *v) __attribute__((weak, alias("fake_adopt")));
-
-WEAK void dwf__set_error(dwf_ctx *c, const char *type, const char *message)
-{
-    if (c->error) return;
-    cJSON *e = cJSON_CreateObject();
-    cJSON_AddStringToObject(e, "ErrorType", type);
-    cJSON_AddStringToObject(e, "ErrorMessage", message);
-    c->error = dwf__adopt(c, e);
-}
-
-WEAK void dwf__set_error_obj(dwf_ctx *c, cJSON *err)
-{
-    if (c->error) cJSON_Delete(err);
-    else c->error = dwf__adopt(c, err);
-}
-WEAK double dwf__now_ms(dwf_ctx *c) { (void)c; return TEST_NOW_MS; }
-WEAK int dwf__in_step(dwf_ctx *c) { return c->in_step; }
-WEAK int dwf__attempt(dwf_ctx *c) { return c->in_step ? c->attempt : 0; }
-WEAK int dwf__replaying(dwf_ctx *c) { return c->replaying; }
-WEAK const char *dwf__execution_arn(dwf_ctx *c) { (void)c; return TEST_ARN; }
-WEAK const char *dwf__operation_id(dwf_ctx *c) { return c->in_step ? c->op_id : NULL; }
-WEAK const char *dwf__operation_name(dwf_ctx *c) { return c->in_step ? c->op_name : NULL; }
-WEAK const char *dwf__request_id(dwf_ctx *c) { (void)c; return TEST_REQUEST_ID; }
-WEAK int dwf__line(dwf_ctx *c) { return c->line; }
-WEAK const char *dwf__source(dwf_ctx *c) { (void)c; return TEST_SOURCE; }
-WEAK dwf_val *dwf__input(dwf_ctx *c) { return c->input; }
-WEAK const char *dwf__callback_id(dwf_ctx *c) { (void)c; return NULL; }
-WEAK void dwf_at(dwf_ctx *c, int line, int col) { (void)col; c->line = line; }
-WEAK int dwf_failed(dwf_ctx *c) { return c->error != NULL; }
-WEAK dwf_val *dwf_error_get(dwf_ctx *c) { return c->error; }
-WEAK dwf_val *dwf_error_take(dwf_ctx *c)
-{
-    dwf_val *e = c->error;
-    c->error = NULL;
-    return e;
-}
-WEAK int dwf_fail(dwf_ctx *c, const char *type, const char *message)
-{
-    dwf__set_error(c, type, message);
-    return DWF_ERROR;
-}
-WEAK int dwf_failf(dwf_ctx *c, const char *type, const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    dwf__set_error(c, type, msg);
-    return DWF_ERROR;
-}
-/* Only the real core has these; NULL when it is absent. */
-#pragma weak dwf_run_invocation
-#pragma weak dwf_step
-
-/* ---- the real core: a transport that accepts everything ------------------------------------ */
+/* ---- a transport that accepts everything --------------------------------------------------- */
 static char *step_payload; /* Payload of the test step's SUCCEED update */
 static int step_ran;
 #ifdef VALUE_CHECK_ROUNDTRIP
@@ -218,7 +122,7 @@ static int wf_body(dwf_ctx *c, void *frame, dwf_val **out)
     return rc;
 }
 
-static int run_on_core(void)
+static void run_on_core(void)
 {
     static const dwf_workflow wf = {
         .name = "value_test", .source = TEST_SOURCE, .function_name = "value-test",
@@ -287,42 +191,12 @@ static int run_on_core(void)
 #endif
     free(step_payload);
     step_payload = NULL;
-    return 0;
 }
 
-static void run_on_fake(void)
-{
-    struct dwf_ctx ctx;
-    memset(&ctx, 0, sizeof ctx);
-    pthread_mutex_init(&ctx.mu, NULL);
-    ctx.input = dwf__adopt(&ctx, cJSON_Parse(TEST_INPUT));
-    C = &ctx;
-    root_tests();
-    ctx.in_step = 1;
-    ctx.attempt = 1;
-    ctx.op_id = STEP_OP_ID;
-    ctx.op_name = STEP_NAME;
-    ctx.line = 0;
-    step_tests();
-    for (size_t i = 0; i < ctx.npool; i++) cJSON_Delete(ctx.pool[i]);
-    free(ctx.pool);
-    pthread_mutex_destroy(&ctx.mu);
-    C = NULL;
-}
-
-/* Run root_tests() and step_tests() on the real core if it is linked, else on the fake. */
+/* Run root_tests() and step_tests() in a workflow on the replay core. */
 static int value_harness(void)
 {
-    if ((void *)dwf__adopt == (void *)fake_adopt) {
-        run_on_fake();
-    } else if (dwf_run_invocation && dwf_step) {
-        real_core = 1;
-        run_on_core();
-    } else {
-        tt_current = "value_harness";
-        TT_FAIL_("%s", "the replay core's dwf__adopt is linked but dwf_run_invocation is not: "
-                       "cannot make a context");
-    }
+    run_on_core();
     return TT_EXIT();
 }
 
