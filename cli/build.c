@@ -105,7 +105,7 @@ static int link_program(const Program *p, const TcRuntime *rt, const char *work,
 {
     char handler[PATH_MAX + 16];
     snprintf(handler, sizeof handler, "%s/handler.c", work);
-    if (tc_write_handler(p, handler, "build") != 0) return -1;
+    if (tc_write_handler(p, handler, "handler.c", "build") != 0) return -1;
     /* Relative names inside the work directory: its random name then reaches nothing the
      * compiler records (a sanitizer's module names included), so builds repeat. */
     TcCompile cc = {.cmd = "build", .p = p, .rt = rt, .lambda = 1, .dir = work,

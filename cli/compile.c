@@ -190,7 +190,7 @@ int cmd_compile(int argc, char **argv)
     t_deploy = cpu_now();
     char handler[4096];
     snprintf(handler, sizeof handler, "%s/handler.c", c.dir);
-    if (tc_write_handler(p, handler, "compile") != 0) goto out;
+    if (tc_write_handler(p, handler, "handler.c", "compile") != 0) goto out;
     t_c = cpu_now();
     if (copy_uses(p, c.dir) != 0) goto out;
 

@@ -137,7 +137,7 @@ static int build_into(const Program *p, const TcRuntime *rt, const char *dir, co
     snprintf(csrc, sizeof csrc, "%s/handler.%ld.c", dir, (long)getpid());
     snprintf(tmp, sizeof tmp, "%s/handler.so.tmp.%ld", dir, (long)getpid());
     snprintf(final_c, sizeof final_c, "%s/handler.c", dir);
-    if (tc_write_handler(p, csrc, "run") != 0) return -1;
+    if (tc_write_handler(p, csrc, csrc, "run") != 0) return -1; /* cc reads csrc, by that name */
     TcCompile cc = {.cmd = "run", .p = p, .rt = rt, .source = csrc, .output = tmp};
     int st = tc_compile(&cc);
     if (st != 0) {

@@ -160,14 +160,14 @@ int tc_use_path(const char *dwf_path, const char *use, int absolute, char *out, 
     return 0;
 }
 
-int tc_write_handler(const Program *p, const char *path, const char *cmd)
+int tc_write_handler(const Program *p, const char *path, const char *c_name, const char *cmd)
 {
     FILE *f = fopen(path, "w");
     if (!f) {
         fprintf(stderr, "dwf %s: cannot write %s: %s\n", cmd, path, strerror(errno));
         return -1;
     }
-    int wr = cg_emit_c(p, f);
+    int wr = cg_emit_c(p, c_name, f);
     if (fclose(f) != 0 || wr != 0) {
         fprintf(stderr, "dwf %s: writing %s failed\n", cmd, path);
         return -1;

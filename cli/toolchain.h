@@ -42,8 +42,10 @@ int tc_source_dir(const char *dwf_path, int absolute, char *out, size_t n, const
 int tc_use_path(const char *dwf_path, const char *use, int absolute, char *out, size_t n,
                 const char *cmd);
 
-/* Write the generated C of `p` to `path`. Returns 0, or -1 after printing why. */
-int tc_write_handler(const Program *p, const char *path, const char *cmd);
+/* Write the generated C of `p` to `path`. `c_name` is the name the C compiler will be given
+ * for it: the #line directives after generated glue use it (codegen.h, cg_emit_c). Returns 0,
+ * or -1 after printing why. */
+int tc_write_handler(const Program *p, const char *path, const char *c_name, const char *cmd);
 
 /* One run of the C compiler ($CC, default cc) over the handler C and the workflow's `use`d
  * files: a shared object for the engine, or the Lambda program linked with libdwf.a and the

@@ -1,6 +1,7 @@
 /*
  * codegen.h: what the back end makes of a checked Program.
- *   cg_emit_c          the handler C (calls include/dwf.h), with #line back to the .dwf
+ *   cg_emit_c          the handler C (calls include/dwf.h), with #line to the .dwf for what comes
+ *                      from it and back to the C file for the glue around it
  *   cg_emit_artifacts  durable-config.json, the iam/ policies, deploy.sh, template.yaml, main.tf
  * Both write only what they are asked to and report I/O failures with errno text.
  */
@@ -16,8 +17,10 @@ typedef struct CgOptions {
     const char *zip_name; /* the zip the deploy files reference; default "function.zip" */
 } CgOptions;
 
-/* Write the handler C for `p` to `out`. Returns 0, or -1 on a write error. */
-int cg_emit_c(const Program *p, FILE *out);
+/* Write the handler C for `p` to `out`. `c_name` is the name the C compiler will know the
+ * file by (NULL = "handler.c"): the `#line` directives after generated glue name it, so an
+ * error there points into the C file, not at a .dwf line. Returns 0, or -1 on a write error. */
+int cg_emit_c(const Program *p, const char *c_name, FILE *out);
 
 /* Write the deploy artifacts into `dir` (created if missing, with dir/iam/). Returns 0, or -1
  * with a message in errbuf. */

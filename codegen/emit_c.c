@@ -19,7 +19,11 @@
  *   nested constructs complete first, so every function is defined before its user and no
  *   prototypes are needed.
  * - `#line N "file.dwf"` precedes each statement (and each function), and DWF_AT(c, line, col)
- *   tells the runtime, so both C compiler errors and runtime errors name the .dwf.
+ *   tells the runtime, so both C compiler errors and runtime errors name the .dwf. After each
+ *   function, `#line <its real line> "handler.c"` hands what follows back to the C file (the
+ *   comments between functions, the descriptor), so an error there is not blamed on the last
+ *   .dwf line. Those real line numbers are known only once the file is whole: functions are
+ *   written with a placeholder line, which the last pass replaces (resolve_lines).
  * - try/catch bodies are "transparent": they run on the caller's context and frame, and a
  *   `return` inside them unwinds with DWF_RETURN to the function that owns the block.
  * Output is a pure function of the Program: no timestamps, no addresses.
@@ -49,6 +53,7 @@ typedef struct Gen {
     const Program *p;
     CgBuf funcs;          /* finished functions, in definition order */
     CgBuf path_lit;       /* the .dwf path as a C string literal, for #line */
+    CgBuf c_name_lit;     /* the name of the C file written, as a C string literal */
     int counter[K_NKINDS];
     int use_step_defaults;
     int use_batch_defaults;
@@ -720,6 +725,10 @@ static int uses_token(const CgBuf *b, const char *tok)
     return 0;
 }
 
+/* The placeholder for `#line <this line + 1> "handler.c"`: only the emitter starts a line with
+ * '#' (strings and comments never hold a line break), and no directive of its own reads so. */
+#define BACK_TO_C "#line @"
+
 /* Finish `fn` as function `name` and append it to the file. `prologue` holds lines that run
  * before the body (binding item/index), `what` describes it in the comment above. */
 static void fn_end(Fn *fn, const char *name, const AstNode *origin, const char *what,
@@ -772,7 +781,7 @@ static void fn_end(Fn *fn, const char *name, const AstNode *origin, const char *
         if (fn->sig == SIG_NAMER) cg_buf_puts(o, "    return dwf_null(c);\n");
         else cg_buf_puts(o, "    return DWF_OK;\n");
     }
-    cg_buf_puts(o, "}\n");
+    cg_buf_puts(o, "}\n" BACK_TO_C "\n");
     if (fn->body.oom) g->oom = 1;
     cg_buf_free(&fn->body);
 }
@@ -1673,7 +1682,26 @@ static void emit_file(Gen *g, CgBuf *o)
                   p->cfg.timeout_s);
 }
 
-int cg_emit_c(const Program *p, FILE *out)
+/* Replace every BACK_TO_C line of `in` by `#line N "<C file>"`, N being the line after it. */
+static void resolve_lines(const Gen *g, const CgBuf *in, CgBuf *out)
+{
+    const char *s = in->s, *end = in->s + in->len;
+    size_t k = strlen(BACK_TO_C);
+    for (int line = 1; s < end; line++) {
+        const char *nl = memchr(s, '\n', (size_t)(end - s));
+        const char *next = nl ? nl + 1 : end;
+        if ((size_t)(next - s) == k + 1 && memcmp(s, BACK_TO_C, k) == 0) {
+            cg_buf_printf(out, "#line %d ", line + 1);
+            cg_buf_append(out, &g->c_name_lit);
+            cg_buf_putc(out, '\n');
+        } else {
+            cg_buf_putn(out, s, (size_t)(next - s));
+        }
+        s = next;
+    }
+}
+
+int cg_emit_c(const Program *p, const char *c_name, FILE *out)
 {
     if (!p || !p->workflow || !out) return -1;
     Gen g;
@@ -1681,13 +1709,18 @@ int cg_emit_c(const Program *p, FILE *out)
     g.p = p;
     const char *path = p->path ? p->path : "workflow.dwf";
     cg_c_string(&g.path_lit, path, strlen(path));
-    CgBuf o = {0};
-    emit_file(&g, &o);
+    if (!c_name) c_name = "handler.c";
+    cg_c_string(&g.c_name_lit, c_name, strlen(c_name));
+    CgBuf draft = {0}, o = {0};
+    emit_file(&g, &draft);
+    resolve_lines(&g, &draft, &o);
     int rc = 0;
-    if (o.oom || g.oom || g.funcs.oom || g.path_lit.oom) rc = -1;
+    if (draft.oom || o.oom || g.oom || g.funcs.oom || g.path_lit.oom || g.c_name_lit.oom) rc = -1;
     else if (o.len && fwrite(o.s, 1, o.len, out) != o.len) rc = -1;
+    cg_buf_free(&draft);
     cg_buf_free(&o);
     cg_buf_free(&g.funcs);
     cg_buf_free(&g.path_lit);
+    cg_buf_free(&g.c_name_lit);
     return rc;
 }

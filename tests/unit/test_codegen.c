@@ -368,7 +368,7 @@ static char *emit_to_string(const Program *p, int *rc)
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     if (!f) return NULL;
-    *rc = cg_emit_c(p, f);
+    *rc = cg_emit_c(p, "handler.c", f);
     fclose(f);
     return buf;
 }
@@ -396,6 +396,45 @@ static int compile_c(const char *cc, const char *dir, const char *c)
         if (system(cmd) != 0) return rc;
     }
     return rc;
+}
+
+static char *slurp(const char *path);
+
+/* Compile `c` as dir/handler.c with gcc; returns what gcc printed (caller frees). */
+static char *compile_errors(const char *dir, const char *c)
+{
+    char path[512], cmd[1400];
+    snprintf(path, sizeof path, "%s/handler.c", dir);
+    if (write_file(path, c) != 0) return NULL;
+    snprintf(cmd, sizeof cmd, "LC_ALL=C gcc -std=c11 -Wall -Wextra -Werror -Iinclude -c -o %s/h.o %s 2>%s/err.txt",
+             dir, path, dir);
+    if (system(cmd) == 0) return strdup("");
+    snprintf(path, sizeof path, "%s/err.txt", dir);
+    return slurp(path);
+}
+
+/* `text` with its line `line` (1-based) replaced by `repl` (no newline); caller frees. */
+static char *replace_line(const char *text, int line, const char *repl)
+{
+    const char *s = text;
+    for (int k = 1; k < line && s; k++) s = strchr(s, '\n') ? strchr(s, '\n') + 1 : NULL;
+    if (!s) return NULL;
+    const char *e = strchr(s, '\n');
+    size_t n = strlen(text) + strlen(repl) + 2;
+    char *out = malloc(n);
+    if (out) snprintf(out, n, "%.*s%s%s", (int)(s - text), text, repl, e ? e : "");
+    return out;
+}
+
+/* The 1-based number of the first line of `text` that starts with `prefix`, or 0. */
+static int line_starting(const char *text, const char *prefix)
+{
+    int k = 1;
+    for (const char *s = text; s && *s; k++) {
+        if (strncmp(s, prefix, strlen(prefix)) == 0) return k;
+        s = strchr(s, '\n') ? strchr(s, '\n') + 1 : NULL;
+    }
+    return 0;
 }
 
 static int have(const char *tool)
@@ -433,6 +472,61 @@ static void test_full_compiles(void)
     if (have("clang")) TT_EQ_INT(0, compile_c("clang", tmpdir, a));
     free(a);
     free(b);
+}
+
+/* The glue around the .dwf's code (comments between functions, the descriptor) is the C file's
+ * own: after each function a `#line` gives its real line back, so a C error there is reported
+ * at handler.c and the line that holds it, never at the last .dwf line. */
+static void test_line_back_to_handler(void)
+{
+    Program *p = full_program();
+    int rc = -1;
+    char *a = emit_to_string(p, &rc);
+    TT_EQ_INT(0, rc);
+    if (!a) return;
+    /* Every `#line N "handler.c"` is at line N - 1; the last #line before the descriptor is one. */
+    int k = 1, back = 0, last_is_c = 0;
+    int desc = line_starting(a, "const dwf_workflow dwf_workflow_main = {");
+    TT_ASSERT(desc > 0);
+    for (const char *s = a; *s; k++) {
+        int n = 0, end = 0;
+        int to_c = sscanf(s, "#line %d \"handler.c\"%n", &n, &end) == 1 && end > 0;
+        if (to_c) {
+            back++;
+            if (n != k + 1) TT_FAIL_("line %d says #line %d \"handler.c\"", k, n);
+        }
+        if (k < desc && strncmp(s, "#line ", 6) == 0) last_is_c = to_c;
+        const char *nl = strchr(s, '\n');
+        if (!nl) break;
+        s = nl + 1;
+    }
+    TT_ASSERT(back >= 10); /* one after each function */
+    TT_ASSERT(last_is_c);
+
+    /* An error in the descriptor: reported at handler.c, at the line that holds it. */
+    int mem = line_starting(a, "    .memory_mb = ");
+    char *bad = replace_line(a, mem, "    .memory_mb = no_such_value,");
+    char *err = bad ? compile_errors(tmpdir, bad) : NULL;
+    char want[64];
+    snprintf(want, sizeof want, "handler.c:%d:", mem);
+    const char *hit = err ? strstr(err, "'no_such_value' undeclared") : NULL;
+    TT_ASSERT(hit != NULL);
+    const char *line_start = hit;
+    while (err && line_start > err && line_start[-1] != '\n') line_start--;
+    if (hit && strncmp(line_start, want, strlen(want)) != 0)
+        TT_FAIL_("expected the error at %s, got: %.*s", want, (int)(hit - line_start), line_start);
+    free(bad);
+    free(err);
+
+    /* An error in a statement: still reported at the .dwf line it came from. */
+    int at = line_starting(a, "#line 6 \"examples/full.dwf\"");
+    TT_ASSERT(at > 0);
+    bad = at ? replace_line(a, at + 1, "    no_such_thing;") : NULL;
+    err = bad ? compile_errors(tmpdir, bad) : NULL;
+    TT_ASSERT(err && strstr(err, "examples/full.dwf:6:") && strstr(err, "'no_such_thing' undeclared"));
+    free(bad);
+    free(err);
+    free(a);
 }
 
 static void test_nasty_strings(void)
@@ -623,6 +717,7 @@ int main(void)
         return 1;
     }
     TT_RUN(test_full_compiles);
+    TT_RUN(test_line_back_to_handler);
     TT_RUN(test_nasty_strings);
     TT_RUN(test_source_hash);
     TT_RUN(test_reserved_call_name);

@@ -33,6 +33,7 @@ static int step_1(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_CHECK(c);
     return DWF_OK;
 }
+#line 37 "handler.c"
 
 /* step "notify-approver", line 17 */
 #line 17 "examples/approval.dwf"
@@ -49,6 +50,7 @@ static int step_2(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_CHECK(c);
     return DWF_OK;
 }
+#line 54 "handler.c"
 
 /* step result "process-approval", line 25 */
 #line 25 "examples/approval.dwf"
@@ -60,6 +62,7 @@ static int step_3(dwf_ctx *c, void *frame, dwf_val **out)
     *out = dwf_obj(c, 3, "orderId", f->u_orderId, "approved", dwf_bool(c, 1), "approvalData", f->u_approvalData);
     return DWF_OK;
 }
+#line 66 "handler.c"
 
 /* workflow approval_test, line 4 */
 #line 4 "examples/approval.dwf"
@@ -92,6 +95,7 @@ static int workflow_body(dwf_ctx *c, void *frame, dwf_val **out)
     *out = dwf_obj(c, 3, "orderId", f->u_orderId, "doc", f->u_doc, "result", f->u_result);
     return DWF_OK;
 }
+#line 99 "handler.c"
 
 /* What the runtime needs to know about this workflow. */
 const dwf_workflow dwf_workflow_main = {

@@ -53,6 +53,7 @@ static int step_1(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_CHECK(c);
     return DWF_OK;
 }
+#line 57 "handler.c"
 
 /* step charge "charge-card", line 16 */
 #line 16 "tests/golden/constructs.dwf"
@@ -83,6 +84,7 @@ static int step_2(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_CHECK(c);
     return DWF_OK;
 }
+#line 88 "handler.c"
 
 /* step "refund", line 21 */
 #line 21 "tests/golden/constructs.dwf"
@@ -95,6 +97,7 @@ static int step_3(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_CHECK(c);
     return DWF_OK;
 }
+#line 101 "handler.c"
 
 /* compensation of step charge "charge-card", line 16 */
 #line 16 "tests/golden/constructs.dwf"
@@ -108,6 +111,7 @@ static int compensate_1(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_TRY(dwf_step(c, "refund", step_3, f, &step_defaults, &t_1));
     return DWF_OK;
 }
+#line 115 "handler.c"
 
 /* step "notify-approver", line 28 */
 #line 28 "tests/golden/constructs.dwf"
@@ -124,6 +128,7 @@ static int step_4(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_CHECK(c);
     return DWF_OK;
 }
+#line 132 "handler.c"
 
 /* wait for callback submitter "ask-manager", line 34 */
 #line 34 "tests/golden/constructs.dwf"
@@ -137,6 +142,7 @@ static int submit_1(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_CHECK(c);
     return DWF_OK;
 }
+#line 146 "handler.c"
 
 /* check of poll shipment "wait-for-shipment", line 38 */
 #line 38 "tests/golden/constructs.dwf"
@@ -152,6 +158,7 @@ static int poll_check_1(dwf_ctx *c, void *frame, dwf_val *item, dwf_val *index, 
     DWF_CHECK(c);
     return DWF_OK;
 }
+#line 162 "handler.c"
 
 /* until of poll shipment "wait-for-shipment", line 38 */
 #line 38 "tests/golden/constructs.dwf"
@@ -164,6 +171,7 @@ static int poll_until_1(dwf_ctx *c, void *frame, dwf_val *item, dwf_val *index, 
     DWF_CHECK(c);
     return DWF_OK;
 }
+#line 175 "handler.c"
 
 /* step "check-inventory", line 43 */
 #line 43 "tests/golden/constructs.dwf"
@@ -175,6 +183,7 @@ static int step_5(dwf_ctx *c, void *frame, dwf_val **out)
     *out = dwf_obj(c, 1, "available", dwf_bool(c, 1));
     return DWF_OK;
 }
+#line 187 "handler.c"
 
 /* branch inventory, line 43 */
 #line 43 "tests/golden/constructs.dwf"
@@ -188,6 +197,7 @@ static int branch_1(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_TRY(dwf_step(c, "check-inventory", step_5, f, &step_defaults, &t_1));
     return DWF_OK;
 }
+#line 201 "handler.c"
 
 /* step "check-fraud", line 44 */
 #line 44 "tests/golden/constructs.dwf"
@@ -199,6 +209,7 @@ static int step_6(dwf_ctx *c, void *frame, dwf_val **out)
     *out = dwf_obj(c, 1, "passed", dwf_bool(c, 1));
     return DWF_OK;
 }
+#line 213 "handler.c"
 
 /* branch "check-fraud", line 44 */
 #line 44 "tests/golden/constructs.dwf"
@@ -212,6 +223,7 @@ static int branch_2(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_TRY(dwf_step(c, "check-fraud", step_6, f, &step_defaults, &t_1));
     return DWF_OK;
 }
+#line 227 "handler.c"
 
 /* step "...", line 48 */
 #line 48 "tests/golden/constructs.dwf"
@@ -224,6 +236,7 @@ static int step_7(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_CHECK(c);
     return DWF_OK;
 }
+#line 240 "handler.c"
 
 /* item of map processed "process-items", line 47 */
 #line 47 "tests/golden/constructs.dwf"
@@ -240,6 +253,7 @@ static int map_item_1(dwf_ctx *c, void *frame, dwf_val *item, dwf_val *index, dw
     DWF_TRY(dwf_step(c, t_1, step_7, f, &step_defaults, &t_2));
     return DWF_OK;
 }
+#line 257 "handler.c"
 
 /* item names of map processed "process-items", line 47 */
 #line 47 "tests/golden/constructs.dwf"
@@ -250,6 +264,7 @@ static dwf_val *map_name_1(dwf_ctx *c, void *frame, dwf_val *item, dwf_val *inde
 #line 47 "tests/golden/constructs.dwf"
     return dwf_concat(c, 2, dwf_str(c, "item-"), index);
 }
+#line 268 "handler.c"
 
 /* step "reserve", line 52 */
 #line 52 "tests/golden/constructs.dwf"
@@ -262,6 +277,7 @@ static int step_8(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_CHECK(c);
     return DWF_OK;
 }
+#line 281 "handler.c"
 
 /* group reserved "reserve-stock", line 51 */
 #line 51 "tests/golden/constructs.dwf"
@@ -277,6 +293,7 @@ static int group_1(dwf_ctx *c, void *frame, dwf_val **out)
     *out = dwf_str(c, "ok");
     return DWF_OK;
 }
+#line 297 "handler.c"
 
 /* step "...", line 57 */
 #line 57 "tests/golden/constructs.dwf"
@@ -288,6 +305,7 @@ static int step_9(dwf_ctx *c, void *frame, dwf_val **out)
     *out = f->u_x;
     return DWF_OK;
 }
+#line 309 "handler.c"
 
 /* try body, line 61 */
 #line 61 "tests/golden/constructs.dwf"
@@ -300,6 +318,7 @@ static int try_1(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_TRY(dwf_invoke(c, "receipt", "arn:aws:lambda:us-east-1:123456789012:function:receipts:live", dwf_obj(c, 1, "orderId", f->u_orderId), 30, &f->u_receipt));
     return DWF_OK;
 }
+#line 322 "handler.c"
 
 /* catch body, line 64 */
 #line 64 "tests/golden/constructs.dwf"
@@ -313,6 +332,7 @@ static int catch_1(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_CHECK(c);
     return DWF_OK;
 }
+#line 336 "handler.c"
 
 /* workflow every_construct, line 4 */
 #line 4 "tests/golden/constructs.dwf"
@@ -435,6 +455,7 @@ static int workflow_body(dwf_ctx *c, void *frame, dwf_val **out)
     *out = dwf_obj(c, 11, "orderId", f->u_orderId, "validation", f->u_validation, "charge", f->u_charge, "decision", f->u_decision, "answer", f->u_answer, "shipment", f->u_shipment, "checks", f->u_checks, "processed", f->u_processed, "reserved", f->u_reserved, "receipt", f->u_receipt, "summary", f->u_summary);
     return DWF_OK;
 }
+#line 459 "handler.c"
 
 /* What the runtime needs to know about this workflow. */
 const dwf_workflow dwf_workflow_main = {

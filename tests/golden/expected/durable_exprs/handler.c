@@ -34,6 +34,7 @@ static int submit_1(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_CHECK(c);
     return DWF_OK;
 }
+#line 38 "handler.c"
 
 /* step "...", line 18 */
 #line 18 "tests/golden/durable_exprs.dwf"
@@ -45,6 +46,7 @@ static int step_1(dwf_ctx *c, void *frame, dwf_val **out)
     *out = f->u_x;
     return DWF_OK;
 }
+#line 50 "handler.c"
 
 /* workflow durable_exprs, line 4 */
 #line 4 "tests/golden/durable_exprs.dwf"
@@ -133,6 +135,7 @@ static int workflow_body(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_CHECK(c);
     return DWF_OK;
 }
+#line 139 "handler.c"
 
 /* What the runtime needs to know about this workflow. */
 const dwf_workflow dwf_workflow_main = {

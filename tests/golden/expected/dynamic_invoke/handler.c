@@ -40,6 +40,7 @@ static int workflow_body(dwf_ctx *c, void *frame, dwf_val **out)
     *out = dwf_obj(c, 3, "a", f->u_a, "b", f->u_b, "c", f->u_c);
     return DWF_OK;
 }
+#line 44 "handler.c"
 
 /* What the runtime needs to know about this workflow. */
 const dwf_workflow dwf_workflow_main = {

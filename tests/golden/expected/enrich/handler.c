@@ -55,6 +55,7 @@ static int step_1(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_CHECK(c);
     return DWF_OK;
 }
+#line 59 "handler.c"
 
 /* item of map enriched "enrich-records", line 12 */
 #line 12 "examples/enrich.dwf"
@@ -75,6 +76,7 @@ static int map_item_1(dwf_ctx *c, void *frame, dwf_val *item, dwf_val *index, dw
     DWF_CHECK(c);
     return DWF_OK;
 }
+#line 80 "handler.c"
 
 /* item names of map enriched "enrich-records", line 12 */
 #line 12 "examples/enrich.dwf"
@@ -84,6 +86,7 @@ static dwf_val *map_name_1(dwf_ctx *c, void *frame, dwf_val *item, dwf_val *inde
 #line 13 "examples/enrich.dwf"
     return dwf_concat(c, 2, dwf_str(c, "record-"), dwf_coalesce(c, dwf_get(c, item, "id"), index));
 }
+#line 90 "handler.c"
 
 /* step "store-summary", line 35 */
 #line 35 "examples/enrich.dwf"
@@ -102,6 +105,7 @@ static int step_2(dwf_ctx *c, void *frame, dwf_val **out)
     *out = dwf_null(c);
     return DWF_OK;
 }
+#line 109 "handler.c"
 
 /* group summary "write-summary", line 24 */
 #line 24 "examples/enrich.dwf"
@@ -151,6 +155,7 @@ static int group_1(dwf_ctx *c, void *frame, dwf_val **out)
     *out = f->u_counts;
     return DWF_OK;
 }
+#line 159 "handler.c"
 
 /* workflow enrich_customers, line 5 */
 #line 5 "examples/enrich.dwf"
@@ -178,6 +183,7 @@ static int workflow_body(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_CHECK(c);
     return DWF_OK;
 }
+#line 187 "handler.c"
 
 /* What the runtime needs to know about this workflow. */
 const dwf_workflow dwf_workflow_main = {

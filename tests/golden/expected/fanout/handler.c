@@ -43,6 +43,7 @@ static int step_1(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_CHECK(c);
     return DWF_OK;
 }
+#line 47 "handler.c"
 
 /* branch, line 12 */
 #line 12 "examples/fanout.dwf"
@@ -57,6 +58,7 @@ static int branch_1(dwf_ctx *c, void *frame, dwf_val **out)
     *out = f->u_inventory;
     return DWF_OK;
 }
+#line 62 "handler.c"
 
 /* step fraud "check-fraud", line 20 */
 #line 20 "examples/fanout.dwf"
@@ -74,6 +76,7 @@ static int step_2(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_CHECK(c);
     return DWF_OK;
 }
+#line 80 "handler.c"
 
 /* branch, line 19 */
 #line 19 "examples/fanout.dwf"
@@ -88,6 +91,7 @@ static int branch_2(dwf_ctx *c, void *frame, dwf_val **out)
     *out = f->u_fraud;
     return DWF_OK;
 }
+#line 95 "handler.c"
 
 /* step credit "check-credit", line 27 */
 #line 27 "examples/fanout.dwf"
@@ -105,6 +109,7 @@ static int step_3(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_CHECK(c);
     return DWF_OK;
 }
+#line 113 "handler.c"
 
 /* branch, line 26 */
 #line 26 "examples/fanout.dwf"
@@ -119,6 +124,7 @@ static int branch_3(dwf_ctx *c, void *frame, dwf_val **out)
     *out = f->u_credit;
     return DWF_OK;
 }
+#line 128 "handler.c"
 
 /* step done "...", line 42 */
 #line 42 "examples/fanout.dwf"
@@ -136,6 +142,7 @@ static int step_4(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_CHECK(c);
     return DWF_OK;
 }
+#line 146 "handler.c"
 
 /* item of map processed, line 41 */
 #line 41 "examples/fanout.dwf"
@@ -153,6 +160,7 @@ static int map_item_1(dwf_ctx *c, void *frame, dwf_val *item, dwf_val *index, dw
     *out = f->u_done;
     return DWF_OK;
 }
+#line 164 "handler.c"
 
 /* workflow parallel_test, line 7 */
 #line 7 "examples/fanout.dwf"
@@ -175,6 +183,7 @@ static int workflow_body(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_CHECK(c);
     return DWF_OK;
 }
+#line 187 "handler.c"
 
 /* What the runtime needs to know about this workflow. */
 const dwf_workflow dwf_workflow_main = {

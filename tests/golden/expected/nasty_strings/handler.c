@@ -30,6 +30,7 @@ static int step_1(dwf_ctx *c, void *frame, dwf_val **out)
     *out = dwf_obj(c, 4, "key \"*/\" ?\?/", f->u_s, "nul", dwf_strn(c, "a\000b", 3), "n", dwf_num(c, 1e+300), "small", dwf_num(c, 0.1));
     return DWF_OK;
 }
+#line 34 "handler.c"
 
 /* workflow nasty_strings, line 3 */
 #line 3 "tests/golden/nasty_strings.dwf"
@@ -62,6 +63,7 @@ static int workflow_body(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_CHECK(c);
     return DWF_OK;
 }
+#line 67 "handler.c"
 
 /* What the runtime needs to know about this workflow. */
 const dwf_workflow dwf_workflow_main = {

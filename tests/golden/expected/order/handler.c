@@ -32,6 +32,7 @@ static int step_1(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_CHECK(c);
     return DWF_OK;
 }
+#line 36 "handler.c"
 
 /* step payment "process-payment", line 14 */
 #line 14 "examples/order.dwf"
@@ -47,6 +48,7 @@ static int step_2(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_CHECK(c);
     return DWF_OK;
 }
+#line 52 "handler.c"
 
 /* step confirmation "confirm-order", line 22 */
 #line 22 "examples/order.dwf"
@@ -62,6 +64,7 @@ static int step_3(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_CHECK(c);
     return DWF_OK;
 }
+#line 68 "handler.c"
 
 /* workflow order_processing, line 3 */
 #line 3 "examples/order.dwf"
@@ -89,6 +92,7 @@ static int workflow_body(dwf_ctx *c, void *frame, dwf_val **out)
     *out = dwf_obj(c, 2, "orderId", f->u_orderId, "steps", dwf_obj(c, 3, "validation", f->u_validation, "payment", f->u_payment, "confirmation", f->u_confirmation));
     return DWF_OK;
 }
+#line 96 "handler.c"
 
 /* What the runtime needs to know about this workflow. */
 const dwf_workflow dwf_workflow_main = {

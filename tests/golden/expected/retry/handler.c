@@ -32,6 +32,7 @@ static int step_1(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_CHECK(c);
     return DWF_OK;
 }
+#line 36 "handler.c"
 
 /* step step2 "step2-flaky-payment", line 16 */
 #line 16 "examples/retry.dwf"
@@ -54,6 +55,7 @@ static int step_2(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_CHECK(c);
     return DWF_OK;
 }
+#line 59 "handler.c"
 
 /* step step3 "step3-confirm", line 23 */
 #line 23 "examples/retry.dwf"
@@ -66,6 +68,7 @@ static int step_3(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_CHECK(c);
     return DWF_OK;
 }
+#line 72 "handler.c"
 
 /* workflow retry_test, line 3 */
 #line 3 "examples/retry.dwf"
@@ -90,6 +93,7 @@ static int workflow_body(dwf_ctx *c, void *frame, dwf_val **out)
     *out = dwf_obj(c, 4, "orderId", f->u_orderId, "step1", f->u_step1, "step2", f->u_step2, "step3", f->u_step3);
     return DWF_OK;
 }
+#line 97 "handler.c"
 
 /* What the runtime needs to know about this workflow. */
 const dwf_workflow dwf_workflow_main = {

@@ -47,6 +47,7 @@ static int step_1(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_CHECK(c);
     return DWF_OK;
 }
+#line 51 "handler.c"
 
 /* check of poll tracking "wait-for-pickup", line 35 */
 #line 35 "examples/shipping.dwf"
@@ -69,6 +70,7 @@ static int poll_check_1(dwf_ctx *c, void *frame, dwf_val *item, dwf_val *index, 
     DWF_CHECK(c);
     return DWF_OK;
 }
+#line 74 "handler.c"
 
 /* until of poll tracking "wait-for-pickup", line 35 */
 #line 35 "examples/shipping.dwf"
@@ -85,6 +87,7 @@ static int poll_until_1(dwf_ctx *c, void *frame, dwf_val *item, dwf_val *index, 
     DWF_CHECK(c);
     return DWF_OK;
 }
+#line 91 "handler.c"
 
 /* wait for callback submitter "lost-parcel-decision", line 45 */
 #line 45 "examples/shipping.dwf"
@@ -101,6 +104,7 @@ static int submit_1(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_CHECK(c);
     return DWF_OK;
 }
+#line 108 "handler.c"
 
 /* step "notify-customer", line 55 */
 #line 55 "examples/shipping.dwf"
@@ -119,6 +123,7 @@ static int step_2(dwf_ctx *c, void *frame, dwf_val **out)
     *out = dwf_bool(c, 1);
     return DWF_OK;
 }
+#line 127 "handler.c"
 
 /* try body, line 54 */
 #line 54 "examples/shipping.dwf"
@@ -134,6 +139,7 @@ static int try_1(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_TRY(dwf_step(c, "notify-customer", step_2, f, &t_2, &t_3));
     return DWF_OK;
 }
+#line 143 "handler.c"
 
 /* step "record-notify-failure", line 62 */
 #line 62 "examples/shipping.dwf"
@@ -149,6 +155,7 @@ static int step_3(dwf_ctx *c, void *frame, dwf_val **out)
     *out = f->u_err;
     return DWF_OK;
 }
+#line 159 "handler.c"
 
 /* catch body, line 62 */
 #line 62 "examples/shipping.dwf"
@@ -162,6 +169,7 @@ static int catch_1(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_TRY(dwf_step(c, "record-notify-failure", step_3, f, &step_defaults, &t_1));
     return DWF_OK;
 }
+#line 173 "handler.c"
 
 /* workflow shipping, line 5 */
 #line 5 "examples/shipping.dwf"
@@ -240,6 +248,7 @@ static int workflow_body(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_CHECK(c);
     return DWF_OK;
 }
+#line 252 "handler.c"
 
 /* What the runtime needs to know about this workflow. */
 const dwf_workflow dwf_workflow_main = {

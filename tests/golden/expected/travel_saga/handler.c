@@ -42,6 +42,7 @@ static int step_1(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_CHECK(c);
     return DWF_OK;
 }
+#line 46 "handler.c"
 
 /* step "cancel-flight", line 16 */
 #line 16 "examples/travel_saga.dwf"
@@ -60,6 +61,7 @@ static int step_2(dwf_ctx *c, void *frame, dwf_val **out)
     *out = dwf_null(c);
     return DWF_OK;
 }
+#line 65 "handler.c"
 
 /* compensation of step flight "book-flight", line 12 */
 #line 12 "examples/travel_saga.dwf"
@@ -73,6 +75,7 @@ static int compensate_1(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_TRY(dwf_step(c, "cancel-flight", step_2, f, &step_defaults, &t_1));
     return DWF_OK;
 }
+#line 79 "handler.c"
 
 /* step hotel "book-hotel", line 22 */
 #line 22 "examples/travel_saga.dwf"
@@ -92,6 +95,7 @@ static int step_3(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_CHECK(c);
     return DWF_OK;
 }
+#line 99 "handler.c"
 
 /* step "cancel-hotel", line 26 */
 #line 26 "examples/travel_saga.dwf"
@@ -110,6 +114,7 @@ static int step_4(dwf_ctx *c, void *frame, dwf_val **out)
     *out = dwf_null(c);
     return DWF_OK;
 }
+#line 118 "handler.c"
 
 /* compensation of step hotel "book-hotel", line 22 */
 #line 22 "examples/travel_saga.dwf"
@@ -123,6 +128,7 @@ static int compensate_2(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_TRY(dwf_step(c, "cancel-hotel", step_4, f, &step_defaults, &t_1));
     return DWF_OK;
 }
+#line 132 "handler.c"
 
 /* step car "book-car", line 33 */
 #line 33 "examples/travel_saga.dwf"
@@ -153,6 +159,7 @@ static int step_5(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_CHECK(c);
     return DWF_OK;
 }
+#line 163 "handler.c"
 
 /* step "cancel-car", line 40 */
 #line 40 "examples/travel_saga.dwf"
@@ -171,6 +178,7 @@ static int step_6(dwf_ctx *c, void *frame, dwf_val **out)
     *out = dwf_null(c);
     return DWF_OK;
 }
+#line 182 "handler.c"
 
 /* compensation of step car "book-car", line 33 */
 #line 33 "examples/travel_saga.dwf"
@@ -184,6 +192,7 @@ static int compensate_3(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_TRY(dwf_step(c, "cancel-car", step_6, f, &step_defaults, &t_1));
     return DWF_OK;
 }
+#line 196 "handler.c"
 
 /* workflow travel_booking, line 5 */
 #line 5 "examples/travel_saga.dwf"
@@ -233,6 +242,7 @@ static int workflow_body(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_CHECK(c);
     return DWF_OK;
 }
+#line 246 "handler.c"
 
 /* What the runtime needs to know about this workflow. */
 const dwf_workflow dwf_workflow_main = {
