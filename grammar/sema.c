@@ -442,7 +442,7 @@ static double check_number(Sema *s, AstNode *v, const char *what, double lo, dou
 
 static void check_string_size(Sema *s, AstNode *n)
 {
-    if (n->u.str.len > SEMA_MAX_STRING) {
+    if (n->u.str.len > DWF_LIMIT_OPERATION_PAYLOAD) {
         diag_error(s->d, n->loc, "string literal of %zu bytes is larger than 256 KB", n->u.str.len);
         diag_note(s->d, n->loc, "values are checkpointed as payloads, which the service limits to 256 KB");
     }
@@ -626,8 +626,8 @@ static void check_name(Sema *s, AstNode *e)
 /* Options of a callback (and of wait for callback): TimeoutSeconds, HeartbeatTimeoutSeconds. */
 static void check_callback_opts(Sema *s, AstNode *n, AstNode *timeout, AstNode *heartbeat, const char *name)
 {
-    double t = check_duration(s, timeout, "callback timeout", 1, SEMA_MAX_CALLBACK_S, 1);
-    double h = check_duration(s, heartbeat, "callback heartbeat", 1, SEMA_MAX_CALLBACK_S, 1);
+    double t = check_duration(s, timeout, "callback timeout", 1, DWF_LIMIT_CALLBACK_TIMEOUT_S, 1);
+    double h = check_duration(s, heartbeat, "callback heartbeat", 1, DWF_LIMIT_CALLBACK_TIMEOUT_S, 1);
     if (!timeout) {
         if (name)
             diag_warning(s->d, n->loc, "callback '%s' has no timeout: it can wait forever", name);
@@ -644,10 +644,10 @@ static void check_retry(Sema *s, AstNode *r)
 {
     if (!r) return;
     check_number(s, r->u.retry.attempts, "retry attempts", 1, 1000, 1);
-    double d = check_duration(s, r->u.retry.delay, "retry delay", 1, SEMA_MAX_WAIT_S, 0);
+    double d = check_duration(s, r->u.retry.delay, "retry delay", 1, DWF_LIMIT_DELAY_S, 0);
     double b = check_number(s, r->u.retry.backoff, "retry backoff", 1, 100, 0);
     (void)b;
-    double m = check_duration(s, r->u.retry.max, "retry max delay", 1, SEMA_MAX_WAIT_S, 0);
+    double m = check_duration(s, r->u.retry.max, "retry max delay", 1, DWF_LIMIT_DELAY_S, 0);
     if (d > 0 && m > 0 && m < d)
         diag_error(s->d, r->u.retry.max->loc, "retry max delay %s is shorter than the first delay %s",
                    r->u.retry.max->u.dur.text, r->u.retry.delay->u.dur.text);
@@ -767,7 +767,7 @@ static void check_expr_1(Sema *s, AstNode *e)
         check_plain(s, e->u.invoke.label, "an operation name");
         check_expr(s, e->u.invoke.function);
         check_expr(s, e->u.invoke.payload);
-        check_duration(s, e->u.invoke.timeout, "invoke timeout", 1, SEMA_MAX_WAIT_S, 1);
+        check_duration(s, e->u.invoke.timeout, "invoke timeout", 1, DWF_LIMIT_DELAY_S, 1);
         s->prog->cfg.uses_invoke = 1;
         if (e->u.invoke.function->kind == AST_STR) {
             const char **t = arena_alloc(s->a, sizeof *t * (size_t)(s->ninvoke + 2));
@@ -1015,7 +1015,7 @@ static void check_stmt(Sema *s, AstNode *n)
             diag_error(s->d, n->u.wait.duration->loc, "a wait needs a unit: write %ss, not %s",
                        n->u.wait.duration->u.n.text, n->u.wait.duration->u.n.text);
         else if (n->u.wait.duration && n->u.wait.duration->kind == AST_DURATION)
-            check_duration(s, n->u.wait.duration, "wait", 1, SEMA_MAX_WAIT_S, 1);
+            check_duration(s, n->u.wait.duration, "wait", 1, DWF_LIMIT_DELAY_S, 1);
         else
             check_expr(s, n->u.wait.duration);
         check_expr(s, n->u.wait.until);
@@ -1035,9 +1035,9 @@ static void check_stmt(Sema *s, AstNode *n)
         durable_here(s, n, "poll");
         check_label(s, n->u.poll.label);
         check_plain(s, n->u.poll.label, "an operation name");
-        double every = check_duration(s, n->u.poll.every, "poll interval", 1, SEMA_MAX_WAIT_S, 1);
+        double every = check_duration(s, n->u.poll.every, "poll interval", 1, DWF_LIMIT_DELAY_S, 1);
         check_number(s, n->u.poll.backoff, "poll backoff", 1, 100, 0);
-        double max = check_duration(s, n->u.poll.max, "poll max delay", 1, SEMA_MAX_WAIT_S, 1);
+        double max = check_duration(s, n->u.poll.max, "poll max delay", 1, DWF_LIMIT_DELAY_S, 1);
         if (every > 0 && max > 0 && max < every)
             diag_error(s->d, n->u.poll.max->loc, "poll max delay is shorter than its interval");
         check_number(s, n->u.poll.attempts, "poll attempts", 1, 100000, 1);

@@ -8,14 +8,14 @@
 #define DWF_SEMA_H
 
 #include "ast.h"
+#include "dwf_protocol.h"
 #include "front.h"
 
-/* Lambda durable limits the checks use (documented in docs/language.md). */
-#define SEMA_MAX_WAIT_S 31622400.0        /* WaitSeconds / NextAttemptDelaySeconds upper bound */
+/* Limits the checks use beyond the protocol's (dwf_protocol.h: DWF_LIMIT_DELAY_S for waits and
+ * retry delays, DWF_LIMIT_CALLBACK_TIMEOUT_S, DWF_LIMIT_OPERATION_PAYLOAD for a string
+ * literal); all are documented in docs/language.md, section 7. */
 #define SEMA_MAX_EXEC_TIMEOUT_S 31622400LL /* DurableConfig.ExecutionTimeout */
-#define SEMA_MAX_CALLBACK_S 99999999.0    /* CallbackOptions.TimeoutSeconds */
 #define SEMA_MAX_OPS 3000                 /* operations per execution */
-#define SEMA_MAX_STRING (256 * 1024)      /* payload limit: no literal may exceed it */
 #define SEMA_MAX_NAME 256                 /* operation Name length */
 
 /* The candidate `wrong` was most likely meant to be (a small edit distance away), or NULL. */

@@ -2,7 +2,8 @@
  * checkpoint.c: the checkpoint manager, the SDK's CheckpointManager in C.
  *
  * Updates go into one FIFO queue per invocation. At most one CheckpointDurableExecution call
- * is in flight; a batch takes queued updates in order up to 250 of them or about 750 KB.
+ * is in flight; a batch takes queued updates in order up to DWF_LIMIT_BATCH_UPDATES (250) of
+ * them or about DWF_LIMIT_BATCH_BYTES (750 KB).
  * Fire-and-forget updates (at-least-once step START, CONTEXT START/SUCCEED/FAIL,
  * waitForCondition START) only queue; an awaited update returns once the service has
  * acknowledged it. So a step's START and SUCCEED leave in one call, which matters because the
@@ -18,19 +19,17 @@
 #include <string.h>
 #include "core.h"
 
-#define BATCH_MAX_ITEMS 250
-#define BATCH_MAX_BYTES (750 * 1024)
-
-cJSON *dwf__update_new(dwf_ctx *c, const char *id, const char *type, const char *subtype,
-                       const char *action, const char *name)
+cJSON *dwf__update_new(dwf_ctx *c, const char *id, enum dwf_optype type, enum dwf_subtype subtype,
+                       enum dwf_action action, const char *name)
 {
     cJSON *u = cJSON_CreateObject();
     if (!u) return NULL;
     int ok = cJSON_AddStringToObject(u, "Id", id) != NULL;
     if (ok && c && c->parent_hash[0]) ok = cJSON_AddStringToObject(u, "ParentId", c->parent_hash) != NULL;
-    if (ok) ok = cJSON_AddStringToObject(u, "Type", type) != NULL;
-    if (ok && subtype) ok = cJSON_AddStringToObject(u, "SubType", subtype) != NULL;
-    if (ok) ok = cJSON_AddStringToObject(u, "Action", action) != NULL;
+    if (ok) ok = cJSON_AddStringToObject(u, "Type", dwf_optype_name(type)) != NULL;
+    if (ok && subtype != DWF_SUBTYPE_NONE)
+        ok = cJSON_AddStringToObject(u, "SubType", dwf_subtype_name(subtype)) != NULL;
+    if (ok) ok = cJSON_AddStringToObject(u, "Action", dwf_action_name(action)) != NULL;
     if (ok && name) ok = cJSON_AddStringToObject(u, "Name", name) != NULL;
     if (!ok) {
         cJSON_Delete(u);
@@ -85,8 +84,8 @@ static void lead_one_call(dwf__inv *inv)
     free(token);
     size_t bytes = strlen(inv->token) + 100, items = 0;
     uint64_t last = inv->acked_seq;
-    while (inv->q_head && items < BATCH_MAX_ITEMS &&
-           (items == 0 || bytes + inv->q_head->est <= BATCH_MAX_BYTES)) {
+    while (inv->q_head && items < DWF_LIMIT_BATCH_UPDATES &&
+           (items == 0 || bytes + inv->q_head->est <= DWF_LIMIT_BATCH_BYTES)) {
         dwf__update *u = inv->q_head;
         inv->q_head = u->next;
         if (!inv->q_head) inv->q_tail = NULL;

@@ -14,6 +14,7 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include "dwf_protocol.h"
 #include "internal.h"
 
 /* ---- hashmap.c: string -> pointer, open addressing ------------------------------------- */
@@ -33,49 +34,29 @@ int dwf__map_put(dwf__map *m, const char *key, void *val, void **old);
 void dwf__map_free(dwf__map *m); /* frees keys, not values */
 
 /* ---- operation records ------------------------------------------------------------------ */
-/* One X-macro list each for the statuses and types: the enums and their wire names. */
-#define DWF__STATUS_LIST(X)                                                                    \
-    X(STARTED) X(PENDING) X(READY) X(SUCCEEDED) X(FAILED) X(CANCELLED) X(TIMED_OUT) X(STOPPED)
-enum dwf__status {
-    DWF__ST_NONE = 0, /* no record */
-#define X(s) DWF__ST_##s,
-    DWF__STATUS_LIST(X)
-#undef X
-    DWF__ST_UNKNOWN
-};
-#define DWF__TYPE_LIST(X) X(EXECUTION) X(CONTEXT) X(STEP) X(WAIT) X(CALLBACK) X(CHAINED_INVOKE)
-enum dwf__type {
-    DWF__T_NONE = 0,
-#define X(s) DWF__T_##s,
-    DWF__TYPE_LIST(X)
-#undef X
-    DWF__T_UNKNOWN
-};
-
 /* What replay needs of an Operation record, and nothing else: the table holds one per
  * operation, so a 10,000-step execution keeps 10,000 of these in memory. The wire record
  * (timestamps, ParentId, key strings) is dropped once merged; on_operation sees it whole. */
 typedef struct dwf__op {
-    unsigned char type;   /* DWF__T_* */
-    unsigned char status; /* DWF__ST_* */
+    unsigned char type;   /* enum dwf_optype (dwf_protocol.h) */
+    unsigned char status; /* enum dwf_opstatus */
     unsigned char replay_children;
     unsigned char subtype_owned;
     int attempt;          /* StepDetails.Attempt (completed attempts) */
-    const char *subtype;  /* interned for the SDK's subtypes, else owned */
+    const char *subtype;  /* the wire name of the SDK's subtypes (dwf_subtype_name), else owned */
     char *name;           /* NULL = unnamed */
     char *result;         /* Step/Context/Callback/ChainedInvoke Details.Result */
     char *callback_id;
     cJSON *error;         /* Details.Error */
 } dwf__op;
+/* The record's status, DWF_OPSTATUS_NONE when there is no record. */
 int dwf__op_status(const dwf__op *op);
-int dwf__status_terminal(int st);
-const char *dwf__op_type_name(int type);
 
 /* ---- the invocation --------------------------------------------------------------------- */
 typedef struct dwf__update {
     struct dwf__update *next;
     cJSON *json;
-    size_t est;   /* estimated serialised size, for the 750 KB batch limit */
+    size_t est;   /* estimated serialised size, for DWF_LIMIT_BATCH_BYTES */
     uint64_t seq; /* position in the FIFO; acknowledged when acked_seq >= seq */
 } dwf__update;
 
@@ -198,8 +179,8 @@ void dwf__replay_advance(dwf_ctx *c, int rc);
 /* Look an operation up by hashed Id (NULL if absent). The pointer stays valid. */
 const dwf__op *dwf__op_get(dwf__inv *inv, const char *id);
 /* Compare a recorded op with what the code does now; DWF_FATAL on a mismatch. */
-int dwf__check_replay(dwf_ctx *c, const char *sid, const dwf__op *op, const char *type,
-                      const char *name, const char *subtype);
+int dwf__check_replay(dwf_ctx *c, const char *sid, const dwf__op *op, enum dwf_optype type,
+                      const char *name, enum dwf_subtype subtype);
 /* Parse a recorded payload string into a pool-owned value (NULL/absent -> null). */
 int dwf__parse_payload(dwf_ctx *c, const char *text, dwf_val **out);
 /* Serialise a value (NULL = null). malloc'd; NULL = no memory. */
@@ -210,10 +191,10 @@ int dwf__merge_op(dwf__inv *inv, cJSON *op, int notify);
 void dwf__op_free(dwf__op *op);
 
 /* checkpoint.c */
-/* A new update for the operation `sid` of context c: {Id, ParentId?, Type, SubType?, Action,
- * Name?}. NULL = no memory. */
-cJSON *dwf__update_new(dwf_ctx *c, const char *id, const char *type, const char *subtype,
-                       const char *action, const char *name);
+/* A new update for the operation `id` of context c: {Id, ParentId?, Type, SubType?, Action,
+ * Name?} (no SubType for DWF_SUBTYPE_NONE). NULL = no memory. */
+cJSON *dwf__update_new(dwf_ctx *c, const char *id, enum dwf_optype type, enum dwf_subtype subtype,
+                       enum dwf_action action, const char *name);
 /* Queue an update (takes ownership). awaited: return only once the service acknowledged it.
  * DWF_OK; DWF_SUSPEND when the context's batch has completed (update dropped); DWF_FATAL when
  * a checkpoint call failed (inv->fault) or memory ran out. */
@@ -228,7 +209,7 @@ void dwf__checkpoint_drop(dwf__inv *inv);
  * inside (caller frees) and nothing is set on c. `cancel` (may be NULL) is the flag a batch
  * raises to drop this child's later checkpoints; start_sent: the caller already queued START. */
 typedef int (*dwf__child_fn)(dwf_ctx *child, void *arg, dwf_val **out);
-int dwf__run_child(dwf_ctx *c, const char *sid, const char *name, const char *subtype,
+int dwf__run_child(dwf_ctx *c, const char *sid, const char *name, enum dwf_subtype subtype,
                    dwf__child_fn fn, void *arg, const int *cancel, int start_sent,
                    dwf_val **out, cJSON **err);
 /* The SDK's DurableOperationError.fromErrorObject: a durable error rebuilt from a wire error

@@ -20,7 +20,6 @@
 #include <unistd.h>
 #include "core.h"
 
-#define RESULT_LIMIT (6 * 1024 * 1024 - 50)
 #define MAX_RERUNS 100
 
 static void set_err(dwf_error *err, const char *type, const char *msg)
@@ -43,7 +42,7 @@ static int load_ops(dwf__inv *inv, const cJSON *ops, const char **input_payload,
     cJSON_ArrayForEach(op, ops)
     {
         const char *type = str_of(op, "Type");
-        if (!*seen_first || (type && strcmp(type, "EXECUTION") == 0 && !*input_payload)) {
+        if (!*seen_first || (dwf_optype_parse(type) == DWF_OPTYPE_EXECUTION && !*input_payload)) {
             /* the user input is the first (EXECUTION) operation's InputPayload */
             const cJSON *ed = cJSON_GetObjectItemCaseSensitive(op, "ExecutionDetails");
             const char *p = str_of(ed, "InputPayload");
@@ -63,9 +62,9 @@ static int something_pending(dwf__inv *inv)
     for (size_t i = 0; i < inv->ops.cap && !pending; i++) {
         const dwf__op *op = inv->ops.slots[i].key ? inv->ops.slots[i].val : NULL;
         if (!op) continue;
-        if (op->type == DWF__T_STEP) pending = op->status == DWF__ST_PENDING;
-        else if (op->type == DWF__T_WAIT || op->type == DWF__T_CALLBACK || op->type == DWF__T_CHAINED_INVOKE)
-            pending = op->status == DWF__ST_STARTED;
+        if (op->type == DWF_OPTYPE_STEP) pending = op->status == DWF_OPSTATUS_PENDING;
+        else if (op->type == DWF_OPTYPE_WAIT || op->type == DWF_OPTYPE_CALLBACK || op->type == DWF_OPTYPE_CHAINED_INVOKE)
+            pending = op->status == DWF_OPSTATUS_STARTED;
     }
     pthread_mutex_unlock(&inv->mu);
     return pending;
@@ -126,15 +125,15 @@ static cJSON *succeed(dwf__inv *inv, dwf_ctx *root, dwf_val *value, dwf_error *e
         return NULL;
     }
     cJSON *resp = NULL;
-    if (strlen(text) > RESULT_LIMIT) {
+    if (strlen(text) > DWF_LIMIT_SYNC_PAYLOAD - DWF_LIMIT_RESULT_SLACK) {
         /* Too big for the handler response: checkpoint it on the EXECUTION and answer "". */
         char *sid = NULL, id[17];
         if (asprintf(&sid, "execution-result-%.0f", dwf__now_ms(root)) < 0) sid = NULL;
         if (sid) dwf_hash_id(sid, id);
         free(sid);
-        cJSON *u = sid ? cJSON_CreateObject() : NULL;
-        int ok = u && cJSON_AddStringToObject(u, "Id", id) && cJSON_AddStringToObject(u, "Type", "EXECUTION") &&
-                 cJSON_AddStringToObject(u, "Action", "SUCCEED") && cJSON_AddStringToObject(u, "Payload", text);
+        cJSON *u = sid ? dwf__update_new(root, id, DWF_OPTYPE_EXECUTION, DWF_SUBTYPE_NONE,
+                                         DWF_ACTION_SUCCEED, NULL) : NULL;
+        int ok = u && cJSON_AddStringToObject(u, "Payload", text);
         if (!ok) {
             cJSON_Delete(u);
             free(text);

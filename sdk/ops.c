@@ -17,8 +17,6 @@
 #include <time.h>
 #include "core.h"
 
-#define PAYLOAD_LIMIT (256 * 1024) /* step and child-context results, as the service enforces */
-
 static const dwf_retry default_retry = DWF_RETRY_DEFAULT;
 
 static int oom(dwf_ctx *c) { return dwf__fatal(c, "OutOfMemory", "out of memory"); }
@@ -140,7 +138,8 @@ static void register_compensation(dwf_ctx *c, const char *sid, const char *name,
 
 /* ---- step ------------------------------------------------------------------------------ */
 typedef struct step_args {
-    const char *sid, *id, *name, *subtype;
+    const char *sid, *id, *name;
+    enum dwf_subtype subtype;
     dwf_fn body;
     void *frame;
     const dwf_step_opts *opts;
@@ -154,7 +153,7 @@ static int step_attempt_failed(dwf_ctx *c, const step_args *a, int attempt, cJSO
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(err, "ErrorType");
     int no_retry = t && cJSON_IsString(t) && strcmp(t->valuestring, "PayloadTooLarge") == 0;
     int delay = no_retry ? 0 : retry_delay(c->inv, r, attempt, cJSON_IsString(t) ? t->valuestring : NULL);
-    cJSON *u = dwf__update_new(c, a->id, "STEP", a->subtype, delay ? "RETRY" : "FAIL", a->name);
+    cJSON *u = dwf__update_new(c, a->id, DWF_OPTYPE_STEP, a->subtype, delay ? DWF_ACTION_RETRY : DWF_ACTION_FAIL, a->name);
     cJSON *we = dwf__wire_error(err);
     if (!u || !we) {
         cJSON_Delete(u);
@@ -198,23 +197,23 @@ static int step_core(dwf_ctx *c, const step_args *a, dwf_val **out)
     int attempt = (op ? op->attempt : 0) + 1;
 
     switch (st) {
-    case DWF__ST_SUCCEEDED: {
+    case DWF_OPSTATUS_SUCCEEDED: {
         int rc = dwf__parse_payload(c, (op ? op->result : NULL), out);
         if (rc == DWF_OK && a->opts && a->opts->compensate)
             register_compensation(c, a->sid, a->name, a->opts->compensate, a->frame);
         return rc;
     }
-    case DWF__ST_FAILED: {
+    case DWF_OPSTATUS_FAILED: {
         const cJSON *e = (op ? op->error : NULL);
         cJSON *err = e ? dwf__from_error_object(e) : dwf__error_new("StepError", "Step failed", NULL);
         if (!err) return oom(c);
         dwf__set_error_obj(c, err);
         return DWF_ERROR;
     }
-    case DWF__ST_PENDING:
+    case DWF_OPSTATUS_PENDING:
         c->replaying = 0;
         return DWF_SUSPEND; /* retry timer still running */
-    case DWF__ST_STARTED:
+    case DWF_OPSTATUS_STARTED:
         c->replaying = 0;
         if (at_most_once) {
             cJSON *err = dwf__error_new("StepInterruptedError",
@@ -225,10 +224,10 @@ static int step_core(dwf_ctx *c, const step_args *a, dwf_val **out)
             return step_attempt_failed(c, a, attempt, err);
         }
         break; /* at-least-once: run again without a new START */
-    case DWF__ST_NONE:
-    case DWF__ST_READY: {
+    case DWF_OPSTATUS_NONE:
+    case DWF_OPSTATUS_READY: {
         c->replaying = 0;
-        cJSON *u = dwf__update_new(c, a->id, "STEP", a->subtype, "START", a->name);
+        cJSON *u = dwf__update_new(c, a->id, DWF_OPTYPE_STEP, a->subtype, DWF_ACTION_START, a->name);
         int rc = dwf__checkpoint(c, u, at_most_once);
         if (rc != DWF_OK) return rc;
         break;
@@ -257,17 +256,17 @@ static int step_core(dwf_ctx *c, const step_args *a, dwf_val **out)
     char *text = v ? dwf__serialize(v) : NULL;
     if (v && !text) return oom(c);
     size_t len = text ? strlen(text) : 0;
-    if (len > PAYLOAD_LIMIT) {
+    if (len > DWF_LIMIT_OPERATION_PAYLOAD) {
         free(text);
         char msg[200];
         snprintf(msg, sizeof msg,
                  "step result is %zu bytes serialised; the payload limit is %d bytes", len,
-                 PAYLOAD_LIMIT);
+                 DWF_LIMIT_OPERATION_PAYLOAD);
         cJSON *err = dwf__error_new("PayloadTooLarge", msg, NULL);
         if (!err) return oom(c);
         return step_attempt_failed(c, a, attempt, err);
     }
-    cJSON *u = dwf__update_new(c, a->id, "STEP", a->subtype, "SUCCEED", a->name);
+    cJSON *u = dwf__update_new(c, a->id, DWF_OPTYPE_STEP, a->subtype, DWF_ACTION_SUCCEED, a->name);
     if (!u || (text && !add_str(u, "Payload", text))) {
         cJSON_Delete(u);
         free(text);
@@ -296,9 +295,9 @@ int dwf_step(dwf_ctx *c, const char *name, dwf_fn body, void *frame, const dwf_s
     if (!sid) return oom(c);
     char id[17];
     dwf_hash_id(sid, id);
-    int rc = dwf__check_replay(c, sid, dwf__op_get(c->inv, id), "STEP", name, "Step");
+    int rc = dwf__check_replay(c, sid, dwf__op_get(c->inv, id), DWF_OPTYPE_STEP, name, DWF_SUBTYPE_STEP);
     if (rc == DWF_OK) {
-        step_args a = {sid, id, name, "Step", body, frame, opts, NULL};
+        step_args a = {sid, id, name, DWF_SUBTYPE_STEP, body, frame, opts, NULL};
         rc = step_core(c, &a, out);
     }
     free(sid);
@@ -315,23 +314,23 @@ static int wait_seconds(dwf_ctx *c, const char *name, double seconds)
     char id[17];
     dwf_hash_id(sid, id);
     const dwf__op *op = dwf__op_get(c->inv, id);
-    int rc = dwf__check_replay(c, sid, op, "WAIT", name, "Wait");
+    int rc = dwf__check_replay(c, sid, op, DWF_OPTYPE_WAIT, name, DWF_SUBTYPE_WAIT);
     free(sid);
     if (rc != DWF_OK) return rc;
     int st = dwf__op_status(op);
-    if (dwf__status_terminal(st)) return DWF_OK;
+    if (dwf_opstatus_terminal(st)) return DWF_OK;
     c->replaying = 0;
-    if (st == DWF__ST_NONE) {
+    if (st == DWF_OPSTATUS_NONE) {
         double s = ceil(seconds);
         if (!(s >= 1)) s = 1;
-        cJSON *u = dwf__update_new(c, id, "WAIT", "Wait", "START", name);
+        cJSON *u = dwf__update_new(c, id, DWF_OPTYPE_WAIT, DWF_SUBTYPE_WAIT, DWF_ACTION_START, name);
         cJSON *wo = u ? cJSON_AddObjectToObject(u, "WaitOptions") : NULL;
         if (!wo || !cJSON_AddNumberToObject(wo, "WaitSeconds", s)) {
             cJSON_Delete(u);
             return oom(c);
         }
         DWF_TRY(dwf__checkpoint(c, u, 1));
-        if (dwf__status_terminal(dwf__op_status(dwf__op_get(c->inv, id)))) return DWF_OK;
+        if (dwf_opstatus_terminal(dwf__op_status(dwf__op_get(c->inv, id)))) return DWF_OK;
     }
     return DWF_SUSPEND;
 }
@@ -397,14 +396,14 @@ static int callback_op(dwf_ctx *c, const char *name, const dwf_callback_opts *op
     char id[17];
     dwf_hash_id(sid, id);
     const dwf__op *op = dwf__op_get(c->inv, id);
-    int rc = dwf__check_replay(c, sid, op, "CALLBACK", name, "Callback");
+    int rc = dwf__check_replay(c, sid, op, DWF_OPTYPE_CALLBACK, name, DWF_SUBTYPE_CALLBACK);
     if (rc != DWF_OK) {
         free(sid);
         return rc;
     }
     if (!op) {
         c->replaying = 0;
-        cJSON *u = dwf__update_new(c, id, "CALLBACK", "Callback", "START", name);
+        cJSON *u = dwf__update_new(c, id, DWF_OPTYPE_CALLBACK, DWF_SUBTYPE_CALLBACK, DWF_ACTION_START, name);
         cJSON *co = u ? cJSON_AddObjectToObject(u, "CallbackOptions") : NULL;
         int ok = co != NULL;
         if (ok && opts && opts->timeout_s > 0)
@@ -454,7 +453,7 @@ static int await_id(dwf_ctx *c, const char *cbid, dwf_val **out)
     pthread_mutex_unlock(&c->inv->mu);
     if (!op) return dwf_fail(c, "CallbackError", "unknown callback id");
     int st = dwf__op_status(op);
-    if (st == DWF__ST_SUCCEEDED) {
+    if (st == DWF_OPSTATUS_SUCCEEDED) {
         const char *r = (op ? op->result : NULL);
         /* the raw text the sender sent, in the value layer's string encoding */
         dwf_val *v = dwf__adopt(c, r ? dwf__new_string(r, strlen(r)) : cJSON_CreateNull());
@@ -462,15 +461,15 @@ static int await_id(dwf_ctx *c, const char *cbid, dwf_val **out)
         if (out) *out = v;
         return DWF_OK;
     }
-    if (st == DWF__ST_STARTED || st == DWF__ST_NONE) {
+    if (st == DWF_OPSTATUS_STARTED || st == DWF_OPSTATUS_NONE) {
         c->replaying = 0;
         return DWF_SUSPEND;
     }
     const cJSON *e = (op ? op->error : NULL);
     const cJSON *m = e ? cJSON_GetObjectItemCaseSensitive(e, "ErrorMessage") : NULL;
-    const char *type = st == DWF__ST_TIMED_OUT ? "CallbackTimeoutError" : "CallbackExternalError";
+    const char *type = st == DWF_OPSTATUS_TIMED_OUT ? "CallbackTimeoutError" : "CallbackExternalError";
     const char *msg = cJSON_IsString(m) ? m->valuestring
-                      : st == DWF__ST_TIMED_OUT ? "Callback timed out" : "Callback failed";
+                      : st == DWF_OPSTATUS_TIMED_OUT ? "Callback timed out" : "Callback failed";
     cJSON *cause = e ? cJSON_Duplicate(e, 1) : NULL;
     cJSON *err = dwf__error_new(type, msg, cause);
     cJSON_Delete(cause);
@@ -492,7 +491,7 @@ int dwf_await(dwf_ctx *c, dwf_val *callback, dwf_val **out)
 }
 
 /* ---- child contexts -------------------------------------------------------------------- */
-int dwf__run_child(dwf_ctx *c, const char *sid, const char *name, const char *subtype,
+int dwf__run_child(dwf_ctx *c, const char *sid, const char *name, enum dwf_subtype subtype,
                    dwf__child_fn fn, void *arg, const int *cancel, int start_sent,
                    dwf_val **out, cJSON **err)
 {
@@ -500,13 +499,13 @@ int dwf__run_child(dwf_ctx *c, const char *sid, const char *name, const char *su
     char id[17];
     dwf_hash_id(sid, id);
     const dwf__op *op = dwf__op_get(c->inv, id);
-    DWF_TRY(dwf__check_replay(c, sid, op, "CONTEXT", name, subtype));
+    DWF_TRY(dwf__check_replay(c, sid, op, DWF_OPTYPE_CONTEXT, name, subtype));
     int st = dwf__op_status(op);
-    if (st == DWF__ST_SUCCEEDED && !op->replay_children) {
+    if (st == DWF_OPSTATUS_SUCCEEDED && !op->replay_children) {
         if (!op->result) return DWF_OK; /* undefined: *out stays NULL */
         return dwf__parse_payload(c, op->result, out);
     }
-    if (st == DWF__ST_FAILED) {
+    if (st == DWF_OPSTATUS_FAILED) {
         const cJSON *e = op->error;
         *err = e ? dwf__from_error_object(e) : dwf__error_new("StepError", "Child context failed", NULL);
         return *err ? DWF_ERROR : oom(c);
@@ -524,11 +523,11 @@ int dwf__run_child(dwf_ctx *c, const char *sid, const char *name, const char *su
     }
     /* SUCCEEDED with ReplayChildren: the body runs again to rebuild its value from its
      * children's records, and nothing is checkpointed for the context itself. */
-    int recorded = dwf__status_terminal(st);
+    int recorded = dwf_opstatus_terminal(st);
     int rc = DWF_OK;
     if (!op) c->replaying = 0;
     if (!op && !start_sent) {
-        rc = dwf__checkpoint(c, dwf__update_new(c, id, "CONTEXT", subtype, "START", name), 0);
+        rc = dwf__checkpoint(c, dwf__update_new(c, id, DWF_OPTYPE_CONTEXT, subtype, DWF_ACTION_START, name), 0);
     }
     dwf_val *v = NULL;
     if (rc == DWF_OK) rc = fn(child, arg, &v);
@@ -539,10 +538,10 @@ int dwf__run_child(dwf_ctx *c, const char *sid, const char *name, const char *su
         char *text = v ? dwf__serialize(v) : strdup("");
         if (!text) rc = oom(c);
         else {
-            int big = strlen(text) > PAYLOAD_LIMIT;
+            int big = strlen(text) > DWF_LIMIT_OPERATION_PAYLOAD;
             /* Built on the parent (its ParentId) but queued through the child, so a batch that
              * completed meanwhile drops it. */
-            cJSON *u = dwf__update_new(c, id, "CONTEXT", subtype, "SUCCEED", name);
+            cJSON *u = dwf__update_new(c, id, DWF_OPTYPE_CONTEXT, subtype, DWF_ACTION_SUCCEED, name);
             int ok = u && (!v || add_str(u, "Payload", big ? "" : text));
             if (ok && big) {
                 cJSON *co = cJSON_AddObjectToObject(u, "ContextOptions");
@@ -560,7 +559,7 @@ int dwf__run_child(dwf_ctx *c, const char *sid, const char *name, const char *su
         }
     } else if (rc == DWF_ERROR) {
         *err = dwf__take_error_copy(child);
-        cJSON *u = dwf__update_new(c, id, "CONTEXT", subtype, "FAIL", name);
+        cJSON *u = dwf__update_new(c, id, DWF_OPTYPE_CONTEXT, subtype, DWF_ACTION_FAIL, name);
         cJSON *we = *err ? dwf__wire_error(*err) : NULL;
         if (!u || !we) {
             cJSON_Delete(u);
@@ -623,7 +622,7 @@ int dwf_group(dwf_ctx *c, const char *name, dwf_fn body, void *frame, dwf_val **
     if (!sid) return oom(c);
     block_arg b = {body, frame};
     cJSON *err = NULL;
-    int rc = dwf__run_child(c, sid, name, "RunInChildContext", run_block, &b, NULL, 0, out, &err);
+    int rc = dwf__run_child(c, sid, name, DWF_SUBTYPE_RUN_IN_CHILD_CONTEXT, run_block, &b, NULL, 0, out, &err);
     free(sid);
     if (rc == DWF_OK && !*out) rc = dwf__parse_payload(c, NULL, out); /* undefined -> null */
     dwf__replay_advance(c, rc);
@@ -647,9 +646,9 @@ static int run_wfc(dwf_ctx *child, void *arg, dwf_val **out)
     if (!sid) return oom(child);
     char id[17];
     dwf_hash_id(sid, id);
-    int rc = dwf__check_replay(child, sid, dwf__op_get(child->inv, id), "STEP", NULL, "Step");
+    int rc = dwf__check_replay(child, sid, dwf__op_get(child->inv, id), DWF_OPTYPE_STEP, NULL, DWF_SUBTYPE_STEP);
     if (rc == DWF_OK) {
-        step_args a = {sid, id, NULL, "Step", w->submitter, w->frame, &w->sopts, cbid};
+        step_args a = {sid, id, NULL, DWF_SUBTYPE_STEP, w->submitter, w->frame, &w->sopts, cbid};
         dwf_val *ignored = NULL;
         rc = step_core(child, &a, &ignored);
     }
@@ -670,7 +669,7 @@ int dwf_wait_for_callback(dwf_ctx *c, const char *name, dwf_fn submitter, void *
     if (!sid) return oom(c);
     wfc_arg w = {submitter, frame, opts, {submit_retry, DWF_AT_LEAST_ONCE, NULL}};
     cJSON *err = NULL;
-    int rc = dwf__run_child(c, sid, name, "WaitForCallback", run_wfc, &w, NULL, 0, out, &err);
+    int rc = dwf__run_child(c, sid, name, DWF_SUBTYPE_WAIT_FOR_CALLBACK, run_wfc, &w, NULL, 0, out, &err);
     free(sid);
     if (rc == DWF_OK && !*out) rc = dwf__parse_payload(c, NULL, out);
     dwf__replay_advance(c, rc);
@@ -708,12 +707,12 @@ static int poll_core(dwf_ctx *c, const char *name, dwf_item_fn check, dwf_item_f
     const dwf__op *op = dwf__op_get(c->inv, id);
     int st = dwf__op_status(op);
     int rc = DWF_OK;
-    if (st == DWF__ST_SUCCEEDED) {
+    if (st == DWF_OPSTATUS_SUCCEEDED) {
         rc = dwf__parse_payload(c, (op ? op->result : NULL), out);
         free(sid);
         return rc;
     }
-    if (st == DWF__ST_FAILED) {
+    if (st == DWF_OPSTATUS_FAILED) {
         const cJSON *e = op->error;
         cJSON *err = e ? dwf__from_error_object(e)
                        : dwf__error_new("WaitForConditionError", "waitForCondition failed", NULL);
@@ -724,13 +723,13 @@ static int poll_core(dwf_ctx *c, const char *name, dwf_item_fn check, dwf_item_f
     }
     free(sid);
     c->replaying = 0;
-    if (st == DWF__ST_PENDING) return DWF_SUSPEND;
+    if (st == DWF_OPSTATUS_PENDING) return DWF_SUSPEND;
     int attempt = (op ? op->attempt : 0) + 1;
     dwf_val *state = initial_state;
     const char *saved = (op ? op->result : NULL);
     if (saved) DWF_TRY(dwf__parse_payload(c, saved, &state));
-    if (st != DWF__ST_STARTED)
-        DWF_TRY(dwf__checkpoint(c, dwf__update_new(c, id, "STEP", "WaitForCondition", "START", name), 0));
+    if (st != DWF_OPSTATUS_STARTED)
+        DWF_TRY(dwf__checkpoint(c, dwf__update_new(c, id, DWF_OPTYPE_STEP, DWF_SUBTYPE_WAIT_FOR_CONDITION, DWF_ACTION_START, name), 0));
 
     dwf_ctx sc;
     dwf__ctx_init(&sc, c->inv, c);
@@ -768,7 +767,7 @@ static int poll_core(dwf_ctx *c, const char *name, dwf_item_fn check, dwf_item_f
         if (!err) return oom(c);
     }
     if (err) { /* a throwing check or strategy fails without retries */
-        cJSON *u = dwf__update_new(c, id, "STEP", "WaitForCondition", "FAIL", name);
+        cJSON *u = dwf__update_new(c, id, DWF_OPTYPE_STEP, DWF_SUBTYPE_WAIT_FOR_CONDITION, DWF_ACTION_FAIL, name);
         cJSON *we = dwf__wire_error(err);
         if (!u || !we) {
             cJSON_Delete(u);
@@ -794,7 +793,7 @@ static int poll_core(dwf_ctx *c, const char *name, dwf_item_fn check, dwf_item_f
     char *text = dwf__serialize(next);
     if (!text) return oom(c);
     int finished = truthy(done);
-    cJSON *u = dwf__update_new(c, id, "STEP", "WaitForCondition", finished ? "SUCCEED" : "RETRY", name);
+    cJSON *u = dwf__update_new(c, id, DWF_OPTYPE_STEP, DWF_SUBTYPE_WAIT_FOR_CONDITION, finished ? DWF_ACTION_SUCCEED : DWF_ACTION_RETRY, name);
     int ok = u && add_str(u, "Payload", text);
     if (ok && !finished) {
         double d = every * pow(backoff, attempt - 1);
@@ -834,13 +833,13 @@ static int invoke_core(dwf_ctx *c, const char *name, const char *function_name, 
     char id[17];
     dwf_hash_id(sid, id);
     const dwf__op *op = dwf__op_get(c->inv, id);
-    int rc = dwf__check_replay(c, sid, op, "CHAINED_INVOKE", name, "ChainedInvoke");
+    int rc = dwf__check_replay(c, sid, op, DWF_OPTYPE_CHAINED_INVOKE, name, DWF_SUBTYPE_CHAINED_INVOKE);
     free(sid);
     if (rc != DWF_OK) return rc;
     if (!op) {
         c->replaying = 0;
         char *text = dwf__serialize(payload);
-        cJSON *u = dwf__update_new(c, id, "CHAINED_INVOKE", "ChainedInvoke", "START", name);
+        cJSON *u = dwf__update_new(c, id, DWF_OPTYPE_CHAINED_INVOKE, DWF_SUBTYPE_CHAINED_INVOKE, DWF_ACTION_START, name);
         cJSON *io = NULL;
         int ok = text && u && add_str(u, "Payload", text) &&
                  (io = cJSON_AddObjectToObject(u, "ChainedInvokeOptions")) &&
@@ -854,9 +853,9 @@ static int invoke_core(dwf_ctx *c, const char *name, const char *function_name, 
         op = dwf__op_get(c->inv, id);
     }
     int st = dwf__op_status(op);
-    if (st == DWF__ST_SUCCEEDED)
+    if (st == DWF_OPSTATUS_SUCCEEDED)
         return dwf__parse_payload(c, (op ? op->result : NULL), out);
-    if (!dwf__status_terminal(st)) {
+    if (!dwf_opstatus_terminal(st)) {
         c->replaying = 0;
         return DWF_SUSPEND;
     }
@@ -911,7 +910,7 @@ int dwf__run_compensations(dwf_ctx *root)
         block_arg b = {cp->fn, cp->frame};
         cJSON *err = NULL;
         dwf_val *ignored = NULL;
-        rc = dwf__run_child(root, sid, name, "RunInChildContext", run_block, &b, NULL, 0, &ignored, &err);
+        rc = dwf__run_child(root, sid, name, DWF_SUBTYPE_RUN_IN_CHILD_CONTEXT, run_block, &b, NULL, 0, &ignored, &err);
         free(sid);
         free(name);
         cJSON_Delete(err); /* a failed compensation is recorded (CONTEXT FAILED); the rest still run */

@@ -19,7 +19,6 @@
 #include <string.h>
 #include "core.h"
 
-#define PAYLOAD_LIMIT (256 * 1024)
 #define MAX_WORKERS 32
 
 enum { IT_NONE = 0, IT_STARTED, IT_SUCCEEDED, IT_FAILED };
@@ -27,7 +26,8 @@ enum { IT_NONE = 0, IT_STARTED, IT_SUCCEEDED, IT_FAILED };
 typedef struct batch {
     dwf_ctx *c;   /* the caller's context */
     dwf_ctx bctx; /* the batch's own context (prefix S); each worker runs items on a copy */
-    const char *sid, *item_subtype;
+    const char *sid;
+    enum dwf_subtype item_subtype;
     int n;
     char **names;
     const dwf_branch *branches; /* parallel */
@@ -155,7 +155,7 @@ static void *worker(void *arg)
             } else if (b->replay_only) {
                 char id[17];
                 dwf_hash_id(sid, id);
-                skipped = !dwf__status_terminal(dwf__op_status(dwf__op_get(b->c->inv, id)));
+                skipped = !dwf_opstatus_terminal(dwf__op_status(dwf__op_get(b->c->inv, id)));
             }
             item_arg ia = {b, i};
             if (!skipped)
@@ -283,18 +283,18 @@ static cJSON *all_array(const batch *b)
     return all;
 }
 
-static int run_batch(batch *b, const char *name, const char *subtype, dwf_val **out)
+static int run_batch(batch *b, const char *name, enum dwf_subtype subtype, dwf_val **out)
 {
     dwf_ctx *c = b->c;
     char id[17];
     dwf_hash_id(b->sid, id);
     const dwf__op *op = dwf__op_get(c->inv, id);
-    DWF_TRY(dwf__check_replay(c, b->sid, op, "CONTEXT", name, subtype));
+    DWF_TRY(dwf__check_replay(c, b->sid, op, DWF_OPTYPE_CONTEXT, name, subtype));
     int st = dwf__op_status(op);
     const char *recorded = op ? op->result : NULL;
     const char *summary_reason = NULL;
     cJSON *summary = NULL;
-    if (st == DWF__ST_SUCCEEDED) {
+    if (st == DWF_OPSTATUS_SUCCEEDED) {
         cJSON *p = recorded ? dwf__parse_json(recorded, strlen(recorded), NULL) : NULL;
         if (!p) return dwf__fatal(c, "SerdesError", "batch \"%s\" has an unreadable result", b->sid);
         cJSON *all = cJSON_DetachItemFromObjectCaseSensitive(p, "all");
@@ -310,7 +310,7 @@ static int run_batch(batch *b, const char *name, const char *subtype, dwf_val **
         const cJSON *marks = cJSON_GetObjectItemCaseSensitive(p, "itemStatuses");
         b->marks = cJSON_IsString(marks) ? marks->valuestring : NULL;
         b->replay_only = 1;
-    } else if (st == DWF__ST_FAILED) {
+    } else if (st == DWF_OPSTATUS_FAILED) {
         const cJSON *e = op->error;
         const cJSON *m = e ? cJSON_GetObjectItemCaseSensitive(e, "ErrorMessage") : NULL;
         dwf__set_error_obj(c, dwf__error_new("ChildContextError",
@@ -318,7 +318,7 @@ static int run_batch(batch *b, const char *name, const char *subtype, dwf_val **
         return DWF_ERROR;
     } else if (!op) {
         c->replaying = 0;
-        DWF_TRY(dwf__checkpoint(c, dwf__update_new(c, id, "CONTEXT", subtype, "START", name), 0));
+        DWF_TRY(dwf__checkpoint(c, dwf__update_new(c, id, DWF_OPTYPE_CONTEXT, subtype, DWF_ACTION_START, name), 0));
     }
 
     dwf__ctx_init(&b->bctx, c->inv, c);
@@ -345,7 +345,7 @@ static int run_batch(batch *b, const char *name, const char *subtype, dwf_val **
         dwf_hash_id(isid, iid);
         free(isid);
         if (!dwf__op_get(c->inv, iid)) {
-            rc = dwf__checkpoint(&b->bctx, dwf__update_new(&b->bctx, iid, "CONTEXT", b->item_subtype, "START", b->names[i]), 0);
+            rc = dwf__checkpoint(&b->bctx, dwf__update_new(&b->bctx, iid, DWF_OPTYPE_CONTEXT, b->item_subtype, DWF_ACTION_START, b->names[i]), 0);
             b->start_sent[i] = 1;
         }
         b->status[i] = IT_STARTED;
@@ -394,7 +394,7 @@ static int run_batch(batch *b, const char *name, const char *subtype, dwf_val **
             if (!*out) rc = oom(c);
         }
         if (rc == DWF_OK && !b->replay_only) {
-            int big = strlen(text) > PAYLOAD_LIMIT;
+            int big = strlen(text) > DWF_LIMIT_OPERATION_PAYLOAD;
             if (big) { /* the SDK's summary, with the children kept for replay */
                 const cJSON *v = *out;
                 cJSON *s = cJSON_CreateObject();
@@ -421,7 +421,7 @@ static int run_batch(batch *b, const char *name, const char *subtype, dwf_val **
                 text = ok ? dwf__to_json(s) : NULL;
                 cJSON_Delete(s);
             }
-            cJSON *u = text ? dwf__update_new(c, id, "CONTEXT", subtype, "SUCCEED", name) : NULL;
+            cJSON *u = text ? dwf__update_new(c, id, DWF_OPTYPE_CONTEXT, subtype, DWF_ACTION_SUCCEED, name) : NULL;
             int ok = u && cJSON_AddStringToObject(u, "Payload", text);
             if (ok && big) {
                 cJSON *co = cJSON_AddObjectToObject(u, "ContextOptions");
@@ -470,7 +470,7 @@ int dwf_parallel(dwf_ctx *c, const char *name, const dwf_branch *branches, int n
     memset(&b, 0, sizeof b);
     b.c = c;
     b.sid = sid;
-    b.item_subtype = "ParallelBranch";
+    b.item_subtype = DWF_SUBTYPE_PARALLEL_BRANCH;
     b.n = n < 0 ? 0 : n;
     b.branches = branches;
     b.frame = frame;
@@ -482,7 +482,7 @@ int dwf_parallel(dwf_ctx *c, const char *name, const dwf_branch *branches, int n
         else if (asprintf(&b.names[i], "parallel-branch-%d", i) < 0) b.names[i] = NULL;
         if (!b.names[i]) rc = oom(c);
     }
-    if (rc == DWF_OK) rc = run_batch(&b, name, "Parallel", out);
+    if (rc == DWF_OK) rc = run_batch(&b, name, DWF_SUBTYPE_PARALLEL, out);
     dwf__replay_advance(c, rc);
     for (int i = 0; b.names && i < b.n; i++) free(b.names[i]);
     free(b.names);
@@ -506,7 +506,7 @@ int dwf_map(dwf_ctx *c, const char *name, dwf_val *items, dwf_item_fn body, dwf_
     memset(&b, 0, sizeof b);
     b.c = c;
     b.sid = sid;
-    b.item_subtype = "MapIteration";
+    b.item_subtype = DWF_SUBTYPE_MAP_ITERATION;
     b.n = cJSON_GetArraySize(items);
     b.ibody = body;
     b.frame = frame;
@@ -527,7 +527,7 @@ int dwf_map(dwf_ctx *c, const char *name, dwf_val *items, dwf_item_fn body, dwf_
         else if (asprintf(&b.names[i], "map-item-%d", i) < 0) b.names[i] = NULL;
         if (rc == DWF_OK && !b.names[i]) rc = oom(c);
     }
-    if (rc == DWF_OK) rc = run_batch(&b, name, "Map", out);
+    if (rc == DWF_OK) rc = run_batch(&b, name, DWF_SUBTYPE_MAP, out);
     dwf__replay_advance(c, rc);
     for (int k = 0; b.names && k < b.n; k++) free(b.names[k]);
     free(b.names);

@@ -12,42 +12,7 @@
 #include <string.h>
 #include "core.h"
 
-static const char *const status_names[] = {
-    "",
-#define X(s) #s,
-    DWF__STATUS_LIST(X)
-#undef X
-    "UNKNOWN"};
-static const char *const type_names[] = {
-    "",
-#define X(s) #s,
-    DWF__TYPE_LIST(X)
-#undef X
-    "UNKNOWN"};
-/* The SDK's subtypes, interned so that 10,000 records share them. */
-static const char *const subtypes[] = {"Step", "Wait", "Callback", "RunInChildContext", "Map",
-                                       "MapIteration", "Parallel", "ParallelBranch",
-                                       "WaitForCallback", "WaitForCondition", "ChainedInvoke"};
-
-int dwf__op_status(const dwf__op *op) { return op ? op->status : DWF__ST_NONE; }
-
-const char *dwf__op_type_name(int type)
-{
-    return type >= 0 && type <= DWF__T_UNKNOWN ? type_names[type] : "UNKNOWN";
-}
-
-static int lookup(const char *const *names, int n, const char *s)
-{
-    for (int i = 1; s && i < n; i++)
-        if (strcmp(s, names[i]) == 0) return i;
-    return -1;
-}
-
-int dwf__status_terminal(int st)
-{
-    return st == DWF__ST_SUCCEEDED || st == DWF__ST_FAILED || st == DWF__ST_CANCELLED ||
-           st == DWF__ST_TIMED_OUT || st == DWF__ST_STOPPED;
-}
+int dwf__op_status(const dwf__op *op) { return op ? op->status : DWF_OPSTATUS_NONE; }
 
 int dwf__durable_guard(dwf_ctx *c, const char *what)
 {
@@ -97,18 +62,19 @@ static int same(const char *a, const char *b)
     return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
-int dwf__check_replay(dwf_ctx *c, const char *sid, const dwf__op *op, const char *type,
-                      const char *name, const char *subtype)
+int dwf__check_replay(dwf_ctx *c, const char *sid, const dwf__op *op, enum dwf_optype type,
+                      const char *name, enum dwf_subtype subtype)
 {
-    if (!op || op->type == DWF__T_NONE) return DWF_OK; /* the SDK skips records without a Type */
-    const char *rt = type_names[op->type];
+    if (!op || op->type == DWF_OPTYPE_NONE) return DWF_OK; /* the SDK skips records without a Type */
     static const char tail[] = "This indicates non-deterministic control flow in your workflow code.";
     static const char head[] = "[Unrecoverable Execution] Non-deterministic execution detected: ";
-    if (strcmp(rt, type) != 0)
+    if (op->type != type) {
+        const char *rt = dwf_optype_name(op->type);
         return dwf__fatal(c, "NonDeterministicExecutionError",
                           "%sOperation type mismatch for step \"%s\". Expected type \"%s\", but "
                           "got \"%s\". %s",
-                          head, sid, rt, type, tail);
+                          head, sid, rt ? rt : "UNKNOWN", dwf_optype_name(type), tail);
+    }
     const char *rn = op->name;
     if (!same(rn, name))
         return dwf__fatal(c, "NonDeterministicExecutionError",
@@ -116,11 +82,12 @@ int dwf__check_replay(dwf_ctx *c, const char *sid, const dwf__op *op, const char
                           "got \"%s\". %s",
                           head, sid, rn ? rn : "undefined", name ? name : "undefined", tail);
     const char *rs = op->subtype;
-    if (!same(rs, subtype))
+    const char *want = dwf_subtype_name(subtype);
+    if (!same(rs, want))
         return dwf__fatal(c, "NonDeterministicExecutionError",
                           "%sOperation subtype mismatch for step \"%s\". Expected subtype \"%s\", "
                           "but got \"%s\". %s",
-                          head, sid, rs ? rs : "undefined", subtype ? subtype : "undefined", tail);
+                          head, sid, rs ? rs : "undefined", want ? want : "undefined", tail);
     return DWF_OK;
 }
 
@@ -167,16 +134,14 @@ static dwf__op *op_from_json(const cJSON *j)
 {
     dwf__op *op = calloc(1, sizeof *op);
     if (!op) return NULL;
-    const char *type = str_field(j, "Type"), *st = str_field(j, "Status");
-    int t = lookup(type_names, DWF__T_UNKNOWN, type);
-    op->type = type ? (t < 0 ? DWF__T_UNKNOWN : t) : DWF__T_NONE;
-    int s = lookup(status_names, DWF__ST_UNKNOWN, st);
-    op->status = s < 0 ? DWF__ST_UNKNOWN : s;
+    op->type = (unsigned char)dwf_optype_parse(str_field(j, "Type"));
+    const char *st = str_field(j, "Status");
+    op->status = (unsigned char)(st ? dwf_opstatus_parse(st) : DWF_OPSTATUS_UNKNOWN);
     const char *sub = str_field(j, "SubType");
     int ok = 1;
     if (sub) {
-        for (size_t i = 0; i < sizeof subtypes / sizeof *subtypes; i++)
-            if (strcmp(sub, subtypes[i]) == 0) op->subtype = subtypes[i];
+        /* The SDK's subtypes point at their wire names, so 10,000 records share them. */
+        op->subtype = dwf_subtype_name(dwf_subtype_parse(sub));
         if (!op->subtype) {
             op->subtype = strdup(sub);
             op->subtype_owned = 1;
