@@ -173,6 +173,24 @@ int dwf__step_id_cmp(const char *a, const char *b);
 /* Guard every durable operation: refuses step bodies, stops cancelled subtrees (SUSPEND),
  * and stops as soon as the execution has a fatal fault. */
 int dwf__durable_guard(dwf_ctx *c, const char *what);
+
+/* How every durable operation starts, written once: dwf__op_begin guards (dwf__durable_guard),
+ * takes the context's next step id, hashes it, looks the record up and checks that it matches
+ * what the code asks for now (dwf__check_replay; DWF_OPTYPE_NONE skips the check, as the SDK
+ * does for waitForCondition). dwf__op_find does the same for a step id the caller made (a
+ * batch item's "S-(i+1)"); it takes the id, NULL meaning out of memory. Whatever they return,
+ * the operation ends with dwf__op_end, which frees the id and leaves replay mode when the next
+ * operation has no record (dwf__replay_advance), and returns rc. */
+typedef struct dwf__opref {
+    char *sid;         /* the step id, "3" or "2-1-4" (owned) */
+    char id[17];       /* its hashed Id */
+    const dwf__op *op; /* the record; NULL the first time the operation runs */
+} dwf__opref;
+int dwf__op_begin(dwf_ctx *c, const char *what, enum dwf_optype type, const char *name,
+                  enum dwf_subtype subtype, dwf__opref *r);
+int dwf__op_find(dwf_ctx *c, char *sid, enum dwf_optype type, const char *name,
+                 enum dwf_subtype subtype, dwf__opref *r);
+int dwf__op_end(dwf_ctx *c, dwf__opref *r, int rc);
 /* After an operation of c finished (rc DWF_OK or DWF_ERROR): leave replay mode when the next
  * operation has no record, so logs after the last replayed operation are written. */
 void dwf__replay_advance(dwf_ctx *c, int rc);
@@ -204,18 +222,15 @@ int dwf__checkpoint_flush(dwf__inv *inv);
 void dwf__checkpoint_drop(dwf__inv *inv);
 
 /* ops.c */
-/* A child context operation (CONTEXT): group, compensation, batch item, waitForCallback.
- * `fn` runs on the child context with `arg`. On DWF_ERROR, *err receives the error thrown
- * inside (caller frees) and nothing is set on c. `cancel` (may be NULL) is the flag a batch
- * raises to drop this child's later checkpoints; start_sent: the caller already queued START. */
+/* A child context operation (CONTEXT) whose record `r` was found (dwf__op_begin/op_find):
+ * group, compensation, batch item, waitForCallback. `fn` runs on the child context with `arg`.
+ * On DWF_ERROR, *err receives the error thrown inside (caller frees) and nothing is set on c.
+ * `cancel` (may be NULL) is the flag a batch raises to drop this child's later checkpoints;
+ * start_sent: the caller already queued START. */
 typedef int (*dwf__child_fn)(dwf_ctx *child, void *arg, dwf_val **out);
-int dwf__run_child(dwf_ctx *c, const char *sid, const char *name, enum dwf_subtype subtype,
+int dwf__run_child(dwf_ctx *c, const dwf__opref *r, const char *name, enum dwf_subtype subtype,
                    dwf__child_fn fn, void *arg, const int *cancel, int start_sent,
                    dwf_val **out, cJSON **err);
-/* The SDK's DurableOperationError.fromErrorObject: a durable error rebuilt from a wire error
- * object (known durable types keep their type, others become StepError; the cause keeps only
- * the recorded type and message). New object, caller frees; NULL = no memory. */
-cJSON *dwf__from_error_object(const cJSON *wire);
 /* Run the registered compensations (saga) after the workflow body failed. */
 int dwf__run_compensations(dwf_ctx *root);
 

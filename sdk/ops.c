@@ -50,7 +50,10 @@ static cJSON *wrap_error(const char *type, const cJSON *cause, const char *fallb
     return e;
 }
 
-cJSON *dwf__from_error_object(const cJSON *wire)
+/* The SDK's DurableOperationError.fromErrorObject: a durable error rebuilt from a wire error
+ * object (known durable types keep their type, others become StepError; the cause keeps only
+ * the recorded type and message). New object, caller frees; NULL = no memory. */
+static cJSON *from_error_object(const cJSON *wire)
 {
     static const char *const known[] = {"StepError", "CallbackError", "CallbackExternalError",
                                         "CallbackTimeoutError", "CallbackSubmitterError",
@@ -76,6 +79,43 @@ cJSON *dwf__from_error_object(const cJSON *wire)
     return e;
 }
 
+/* Raise on c what the SDK throws after checkpointing `err`: fromErrorObject of its wire form. */
+static int raise_recorded(dwf_ctx *c, const cJSON *err)
+{
+    cJSON *w = dwf__wire_error(err);
+    cJSON *e = w ? from_error_object(w) : NULL;
+    cJSON_Delete(w);
+    if (!e) return oom(c);
+    dwf__set_error_obj(c, e);
+    return DWF_ERROR;
+}
+
+/* Raise the error a FAILED record holds (fromErrorObject), or `fallback` when it holds none. */
+static int raise_record(dwf_ctx *c, const dwf__op *op, const char *fallback_type,
+                        const char *fallback_msg)
+{
+    cJSON *err = op && op->error ? from_error_object(op->error)
+                                 : dwf__error_new(fallback_type, fallback_msg, NULL);
+    if (!err) return oom(c);
+    dwf__set_error_obj(c, err);
+    return DWF_ERROR;
+}
+
+/* An update of `r`'s operation carrying `err` as its Error (wire form). NULL = no memory. */
+static cJSON *update_with_error(dwf_ctx *c, const char *id, enum dwf_optype type,
+                                enum dwf_subtype subtype, enum dwf_action action,
+                                const char *name, const cJSON *err)
+{
+    cJSON *u = dwf__update_new(c, id, type, subtype, action, name);
+    cJSON *we = u ? dwf__wire_error(err) : NULL;
+    if (!we) {
+        cJSON_Delete(u);
+        return NULL;
+    }
+    cJSON_AddItemToObjectCS(u, "Error", we); /* literal key: no allocation, cannot fail */
+    return u;
+}
+
 static void set_wrapped_error(dwf_ctx *c, const char *type, const cJSON *cause)
 {
     cJSON *e = wrap_error(type, cause, "");
@@ -83,7 +123,7 @@ static void set_wrapped_error(dwf_ctx *c, const char *type, const cJSON *cause)
     dwf__set_error_obj(c, e);
 }
 
-/* ---- retry math (reference section 5) -------------------------------------------------- */
+/* ---- retry math: the SDK's retry strategy (docs/protocol.md) ------------------------------ */
 static double jittered(dwf__inv *inv, double d, int jitter)
 {
     if (jitter == DWF_JITTER_FULL) d = dwf__random(inv) * d;
@@ -153,63 +193,40 @@ static int step_attempt_failed(dwf_ctx *c, const step_args *a, int attempt, cJSO
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(err, "ErrorType");
     int no_retry = t && cJSON_IsString(t) && strcmp(t->valuestring, "PayloadTooLarge") == 0;
     int delay = no_retry ? 0 : retry_delay(c->inv, r, attempt, cJSON_IsString(t) ? t->valuestring : NULL);
-    cJSON *u = dwf__update_new(c, a->id, DWF_OPTYPE_STEP, a->subtype, delay ? DWF_ACTION_RETRY : DWF_ACTION_FAIL, a->name);
-    cJSON *we = dwf__wire_error(err);
-    if (!u || !we) {
-        cJSON_Delete(u);
-        cJSON_Delete(we);
-        cJSON_Delete(err);
-        return oom(c);
-    }
-    cJSON_AddItemToObjectCS(u, "Error", we); /* literal key: no allocation, cannot fail */
-    if (delay) {
+    cJSON *u = update_with_error(c, a->id, DWF_OPTYPE_STEP, a->subtype,
+                                 delay ? DWF_ACTION_RETRY : DWF_ACTION_FAIL, a->name, err);
+    if (u && delay) {
         cJSON *so = cJSON_AddObjectToObject(u, "StepOptions");
         if (!so || !cJSON_AddNumberToObject(so, "NextAttemptDelaySeconds", delay)) {
             cJSON_Delete(u);
-            cJSON_Delete(err);
-            return oom(c);
+            u = NULL;
         }
     }
-    int rc = dwf__checkpoint(c, u, 1);
-    if (rc != DWF_OK) {
-        cJSON_Delete(err);
-        return rc;
-    }
-    if (delay) {
-        cJSON_Delete(err);
-        return DWF_SUSPEND; /* the service marks the step READY after the delay and re-invokes */
-    }
-    /* the SDK throws fromErrorObject(createErrorObjectFromError(error)) */
-    cJSON *we2 = dwf__wire_error(err);
-    cJSON *e = we2 ? dwf__from_error_object(we2) : NULL;
-    cJSON_Delete(we2);
+    int rc = u ? dwf__checkpoint(c, u, 1) : oom(c);
+    if (rc == DWF_OK && delay)
+        rc = DWF_SUSPEND; /* the service marks the step READY after the delay and re-invokes */
+    else if (rc == DWF_OK) /* the SDK throws fromErrorObject(createErrorObjectFromError(error)) */
+        rc = raise_recorded(c, err);
     cJSON_Delete(err);
-    if (!e) return oom(c);
-    dwf__set_error_obj(c, e);
-    return DWF_ERROR;
+    return rc;
 }
 
-static int step_core(dwf_ctx *c, const step_args *a, dwf_val **out)
+/* What the step's record decides before its body runs: *run set means "run the body now";
+ * otherwise the returned status is the step's outcome (recorded result, error, suspension). */
+static int step_recorded(dwf_ctx *c, const step_args *a, const dwf__op *op, dwf_val **out,
+                         int *run)
 {
-    const dwf__op *op = dwf__op_get(c->inv, a->id);
-    int st = dwf__op_status(op);
     int at_most_once = a->opts && a->opts->semantics == DWF_AT_MOST_ONCE;
-    int attempt = (op ? op->attempt : 0) + 1;
-
-    switch (st) {
+    *run = 0;
+    switch (dwf__op_status(op)) {
     case DWF_OPSTATUS_SUCCEEDED: {
-        int rc = dwf__parse_payload(c, (op ? op->result : NULL), out);
+        int rc = dwf__parse_payload(c, op->result, out);
         if (rc == DWF_OK && a->opts && a->opts->compensate)
             register_compensation(c, a->sid, a->name, a->opts->compensate, a->frame);
         return rc;
     }
-    case DWF_OPSTATUS_FAILED: {
-        const cJSON *e = (op ? op->error : NULL);
-        cJSON *err = e ? dwf__from_error_object(e) : dwf__error_new("StepError", "Step failed", NULL);
-        if (!err) return oom(c);
-        dwf__set_error_obj(c, err);
-        return DWF_ERROR;
-    }
+    case DWF_OPSTATUS_FAILED:
+        return raise_record(c, op, "StepError", "Step failed");
     case DWF_OPSTATUS_PENDING:
         c->replaying = 0;
         return DWF_SUSPEND; /* retry timer still running */
@@ -221,21 +238,26 @@ static int step_core(dwf_ctx *c, const step_args *a, dwf_val **out)
                                         "reach completion due to an interruption.",
                                         NULL);
             if (!err) return oom(c);
-            return step_attempt_failed(c, a, attempt, err);
+            return step_attempt_failed(c, a, op->attempt + 1, err);
         }
-        break; /* at-least-once: run again without a new START */
+        *run = 1; /* at-least-once: run again without a new START */
+        return DWF_OK;
     case DWF_OPSTATUS_NONE:
     case DWF_OPSTATUS_READY: {
         c->replaying = 0;
         cJSON *u = dwf__update_new(c, a->id, DWF_OPTYPE_STEP, a->subtype, DWF_ACTION_START, a->name);
         int rc = dwf__checkpoint(c, u, at_most_once);
-        if (rc != DWF_OK) return rc;
-        break;
+        *run = rc == DWF_OK;
+        return rc;
     }
     default:
         return dwf__fatal(c, "InvalidState", "step \"%s\" has an unexpected status", a->sid);
     }
+}
 
+/* Run the body as attempt `attempt` on a step context and checkpoint how it went. */
+static int step_run(dwf_ctx *c, const step_args *a, int attempt, dwf_val **out)
+{
     dwf_ctx sc;
     dwf__ctx_init(&sc, c->inv, c);
     sc.in_step = 1;
@@ -248,8 +270,7 @@ static int step_core(dwf_ctx *c, const step_args *a, dwf_val **out)
     dwf_val *v = NULL;
     int rc = a->body ? a->body(&sc, a->frame, &v) : DWF_OK;
     if (rc == DWF_FATAL || rc == DWF_SUSPEND) return rc;
-    if (rc == DWF_ERROR) return step_attempt_failed(c, a, attempt, dwf__take_error_copy(&sc));
-    if (sc.error) /* a value helper failed and the body did not check: still a failure */
+    if (rc == DWF_ERROR || sc.error) /* sc.error: a value helper failed, the body did not check */
         return step_attempt_failed(c, a, attempt, dwf__take_error_copy(&sc));
 
     /* A body that returned nothing is JavaScript's undefined: the SDK sends no Payload. */
@@ -273,15 +294,18 @@ static int step_core(dwf_ctx *c, const step_args *a, dwf_val **out)
         return oom(c);
     }
     rc = dwf__checkpoint(c, u, 1);
-    if (rc != DWF_OK) {
-        free(text);
-        return rc;
-    }
-    rc = dwf__parse_payload(c, text, out); /* the SDK hands back the round-tripped value */
+    if (rc == DWF_OK) rc = dwf__parse_payload(c, text, out); /* the round-tripped value, as the SDK */
     free(text);
     if (rc == DWF_OK && a->opts && a->opts->compensate)
         register_compensation(c, a->sid, a->name, a->opts->compensate, a->frame);
     return rc;
+}
+
+static int step_core(dwf_ctx *c, const step_args *a, const dwf__op *op, dwf_val **out)
+{
+    int run = 0;
+    int rc = step_recorded(c, a, op, out, &run);
+    return rc == DWF_OK && run ? step_run(c, a, (op ? op->attempt : 0) + 1, out) : rc;
 }
 
 int dwf_step(dwf_ctx *c, const char *name, dwf_fn body, void *frame, const dwf_step_opts *opts,
@@ -290,56 +314,42 @@ int dwf_step(dwf_ctx *c, const char *name, dwf_fn body, void *frame, const dwf_s
     dwf_val *dummy = NULL;
     if (!out) out = &dummy;
     *out = NULL;
-    DWF_TRY(dwf__durable_guard(c, "step"));
-    char *sid = dwf__next_step_id(c);
-    if (!sid) return oom(c);
-    char id[17];
-    dwf_hash_id(sid, id);
-    int rc = dwf__check_replay(c, sid, dwf__op_get(c->inv, id), DWF_OPTYPE_STEP, name, DWF_SUBTYPE_STEP);
+    dwf__opref r;
+    int rc = dwf__op_begin(c, "step", DWF_OPTYPE_STEP, name, DWF_SUBTYPE_STEP, &r);
     if (rc == DWF_OK) {
-        step_args a = {sid, id, name, DWF_SUBTYPE_STEP, body, frame, opts, NULL};
-        rc = step_core(c, &a, out);
+        step_args a = {r.sid, r.id, name, DWF_SUBTYPE_STEP, body, frame, opts, NULL};
+        rc = step_core(c, &a, r.op, out);
     }
-    free(sid);
-    dwf__replay_advance(c, rc);
-    return rc;
+    return dwf__op_end(c, &r, rc);
 }
 
 /* ---- wait ------------------------------------------------------------------------------ */
-static int wait_seconds(dwf_ctx *c, const char *name, double seconds)
+static int wait_seconds(dwf_ctx *c, const dwf__opref *r, const char *name, double seconds)
 {
-    DWF_TRY(dwf__durable_guard(c, "wait"));
-    char *sid = dwf__next_step_id(c);
-    if (!sid) return oom(c);
-    char id[17];
-    dwf_hash_id(sid, id);
-    const dwf__op *op = dwf__op_get(c->inv, id);
-    int rc = dwf__check_replay(c, sid, op, DWF_OPTYPE_WAIT, name, DWF_SUBTYPE_WAIT);
-    free(sid);
-    if (rc != DWF_OK) return rc;
-    int st = dwf__op_status(op);
+    int st = dwf__op_status(r->op);
     if (dwf_opstatus_terminal(st)) return DWF_OK;
     c->replaying = 0;
     if (st == DWF_OPSTATUS_NONE) {
         double s = ceil(seconds);
         if (!(s >= 1)) s = 1;
-        cJSON *u = dwf__update_new(c, id, DWF_OPTYPE_WAIT, DWF_SUBTYPE_WAIT, DWF_ACTION_START, name);
+        cJSON *u = dwf__update_new(c, r->id, DWF_OPTYPE_WAIT, DWF_SUBTYPE_WAIT, DWF_ACTION_START, name);
         cJSON *wo = u ? cJSON_AddObjectToObject(u, "WaitOptions") : NULL;
         if (!wo || !cJSON_AddNumberToObject(wo, "WaitSeconds", s)) {
             cJSON_Delete(u);
             return oom(c);
         }
         DWF_TRY(dwf__checkpoint(c, u, 1));
-        if (dwf_opstatus_terminal(dwf__op_status(dwf__op_get(c->inv, id)))) return DWF_OK;
+        if (dwf_opstatus_terminal(dwf__op_status(dwf__op_get(c->inv, r->id)))) return DWF_OK;
     }
     return DWF_SUSPEND;
 }
 
 int dwf_wait(dwf_ctx *c, const char *name, double seconds)
 {
-    int rc = wait_seconds(c, name, seconds);
-    dwf__replay_advance(c, rc);
-    return rc;
+    dwf__opref r;
+    int rc = dwf__op_begin(c, "wait", DWF_OPTYPE_WAIT, name, DWF_SUBTYPE_WAIT, &r);
+    if (rc == DWF_OK) rc = wait_seconds(c, &r, name, seconds);
+    return dwf__op_end(c, &r, rc);
 }
 
 /* ISO-8601 ("2026-11-29T18:55:04.102Z", "...+02:00") to epoch ms; NAN when unreadable. */
@@ -381,51 +391,34 @@ int dwf_wait_until(dwf_ctx *c, const char *name, dwf_val *when)
                         "wait until expects epoch milliseconds or an ISO-8601 timestamp");
     }
     double secs = (at - dwf__now_ms(c)) / 1000.0;
-    int rc = wait_seconds(c, name, secs < 1 ? 1 : secs);
-    dwf__replay_advance(c, rc);
-    return rc;
+    return dwf_wait(c, name, secs < 1 ? 1 : secs);
 }
 
 /* ---- callbacks ------------------------------------------------------------------------- */
+/* The CALLBACK operation: START it the first time; *cbid gets the id the service gave it. */
 static int callback_op(dwf_ctx *c, const char *name, const dwf_callback_opts *opts,
                        const char **cbid)
 {
-    DWF_TRY(dwf__durable_guard(c, "callback"));
-    char *sid = dwf__next_step_id(c);
-    if (!sid) return oom(c);
-    char id[17];
-    dwf_hash_id(sid, id);
-    const dwf__op *op = dwf__op_get(c->inv, id);
-    int rc = dwf__check_replay(c, sid, op, DWF_OPTYPE_CALLBACK, name, DWF_SUBTYPE_CALLBACK);
-    if (rc != DWF_OK) {
-        free(sid);
-        return rc;
-    }
-    if (!op) {
+    dwf__opref r;
+    int rc = dwf__op_begin(c, "callback", DWF_OPTYPE_CALLBACK, name, DWF_SUBTYPE_CALLBACK, &r);
+    if (rc == DWF_OK && !r.op) {
         c->replaying = 0;
-        cJSON *u = dwf__update_new(c, id, DWF_OPTYPE_CALLBACK, DWF_SUBTYPE_CALLBACK, DWF_ACTION_START, name);
+        cJSON *u = dwf__update_new(c, r.id, DWF_OPTYPE_CALLBACK, DWF_SUBTYPE_CALLBACK, DWF_ACTION_START, name);
         cJSON *co = u ? cJSON_AddObjectToObject(u, "CallbackOptions") : NULL;
         int ok = co != NULL;
         if (ok && opts && opts->timeout_s > 0)
             ok = cJSON_AddNumberToObject(co, "TimeoutSeconds", ceil(opts->timeout_s)) != NULL;
         if (ok && opts && opts->heartbeat_s > 0)
             ok = cJSON_AddNumberToObject(co, "HeartbeatTimeoutSeconds", ceil(opts->heartbeat_s)) != NULL;
-        if (!ok) {
-            cJSON_Delete(u);
-            free(sid);
-            return oom(c);
-        }
-        rc = dwf__checkpoint(c, u, 1);
-        if (rc != DWF_OK) {
-            free(sid);
-            return rc;
-        }
-        op = dwf__op_get(c->inv, id);
+        if (!ok) cJSON_Delete(u);
+        rc = ok ? dwf__checkpoint(c, u, 1) : oom(c);
+        r.op = dwf__op_get(c->inv, r.id);
     }
-    *cbid = op ? op->callback_id : NULL;
-    if (!*cbid) rc = dwf__fatal(c, "CallbackError", "the service gave callback \"%s\" no CallbackId", sid);
-    free(sid);
-    return rc;
+    if (rc == DWF_OK) {
+        *cbid = r.op ? r.op->callback_id : NULL;
+        if (!*cbid) rc = dwf__fatal(c, "CallbackError", "the service gave callback \"%s\" no CallbackId", r.sid);
+    }
+    return dwf__op_end(c, &r, rc);
 }
 
 int dwf_callback(dwf_ctx *c, const char *name, const dwf_callback_opts *opts, dwf_val **out)
@@ -433,7 +426,6 @@ int dwf_callback(dwf_ctx *c, const char *name, const dwf_callback_opts *opts, dw
     if (out) *out = NULL;
     const char *cbid = NULL;
     DWF_TRY(callback_op(c, name, opts, &cbid));
-    dwf__replay_advance(c, DWF_OK);
     cJSON *v = cJSON_CreateObject();
     if (!v || !add_str(v, "id", cbid)) {
         cJSON_Delete(v);
@@ -454,7 +446,7 @@ static int await_id(dwf_ctx *c, const char *cbid, dwf_val **out)
     if (!op) return dwf_fail(c, "CallbackError", "unknown callback id");
     int st = dwf__op_status(op);
     if (st == DWF_OPSTATUS_SUCCEEDED) {
-        const char *r = (op ? op->result : NULL);
+        const char *r = op->result;
         /* the raw text the sender sent, in the value layer's string encoding */
         dwf_val *v = dwf__adopt(c, r ? dwf__new_string(r, strlen(r)) : cJSON_CreateNull());
         if (!v) return oom(c);
@@ -465,7 +457,7 @@ static int await_id(dwf_ctx *c, const char *cbid, dwf_val **out)
         c->replaying = 0;
         return DWF_SUSPEND;
     }
-    const cJSON *e = (op ? op->error : NULL);
+    const cJSON *e = op->error;
     const cJSON *m = e ? cJSON_GetObjectItemCaseSensitive(e, "ErrorMessage") : NULL;
     const char *type = st == DWF_OPSTATUS_TIMED_OUT ? "CallbackTimeoutError" : "CallbackExternalError";
     const char *msg = cJSON_IsString(m) ? m->valuestring
@@ -491,31 +483,78 @@ int dwf_await(dwf_ctx *c, dwf_val *callback, dwf_val **out)
 }
 
 /* ---- child contexts -------------------------------------------------------------------- */
-int dwf__run_child(dwf_ctx *c, const char *sid, const char *name, enum dwf_subtype subtype,
+/* A child that returned: SUCCEED with its value (none for undefined; over the payload limit,
+ * an empty Payload and ReplayChildren). Nothing is checkpointed for a `recorded` context. */
+static int child_succeeded(dwf_ctx *c, dwf_ctx *child, const dwf__opref *r, const char *name,
+                           enum dwf_subtype subtype, int recorded, dwf_val *v, dwf_val **out)
+{
+    /* undefined (nothing returned): no Payload, and *out stays NULL for the caller */
+    char *text = v ? dwf__serialize(v) : strdup("");
+    if (!text) return oom(c);
+    int big = strlen(text) > DWF_LIMIT_OPERATION_PAYLOAD;
+    /* Built on the parent (its ParentId) but queued through the child, so a batch that
+     * completed meanwhile drops it. */
+    cJSON *u = dwf__update_new(c, r->id, DWF_OPTYPE_CONTEXT, subtype, DWF_ACTION_SUCCEED, name);
+    int ok = u && (!v || add_str(u, "Payload", big ? "" : text));
+    if (ok && big) {
+        cJSON *co = cJSON_AddObjectToObject(u, "ContextOptions");
+        ok = co && cJSON_AddTrueToObject(co, "ReplayChildren");
+    }
+    int rc;
+    if (!ok) {
+        cJSON_Delete(u);
+        rc = oom(c);
+    } else {
+        if (recorded) cJSON_Delete(u);
+        rc = recorded ? DWF_OK : dwf__checkpoint(child, u, 0);
+        if (rc == DWF_OK && v) rc = dwf__parse_payload(c, text, out);
+    }
+    free(text);
+    return rc;
+}
+
+/* A child whose body failed: FAIL with its error; *err gets what the SDK throws, rebuilt from
+ * the error it checkpointed (NULL unless DWF_ERROR is returned). */
+static int child_failed_checkpoint(dwf_ctx *c, dwf_ctx *child, const dwf__opref *r,
+                                   const char *name, enum dwf_subtype subtype, cJSON **err)
+{
+    cJSON *thrown = dwf__take_error_copy(child);
+    cJSON *u = thrown ? update_with_error(c, r->id, DWF_OPTYPE_CONTEXT, subtype, DWF_ACTION_FAIL,
+                                          name, thrown)
+                      : NULL;
+    int rc = u ? dwf__checkpoint(child, u, 0) : oom(c);
+    if (rc == DWF_OK) {
+        cJSON *w = dwf__wire_error(thrown);
+        *err = w ? from_error_object(w) : NULL;
+        cJSON_Delete(w);
+        rc = *err ? DWF_ERROR : oom(c);
+    }
+    cJSON_Delete(thrown);
+    return rc;
+}
+
+int dwf__run_child(dwf_ctx *c, const dwf__opref *r, const char *name, enum dwf_subtype subtype,
                    dwf__child_fn fn, void *arg, const int *cancel, int start_sent,
                    dwf_val **out, cJSON **err)
 {
     *err = NULL;
-    char id[17];
-    dwf_hash_id(sid, id);
-    const dwf__op *op = dwf__op_get(c->inv, id);
-    DWF_TRY(dwf__check_replay(c, sid, op, DWF_OPTYPE_CONTEXT, name, subtype));
+    const dwf__op *op = r->op;
     int st = dwf__op_status(op);
     if (st == DWF_OPSTATUS_SUCCEEDED && !op->replay_children) {
         if (!op->result) return DWF_OK; /* undefined: *out stays NULL */
         return dwf__parse_payload(c, op->result, out);
     }
     if (st == DWF_OPSTATUS_FAILED) {
-        const cJSON *e = op->error;
-        *err = e ? dwf__from_error_object(e) : dwf__error_new("StepError", "Child context failed", NULL);
+        *err = op->error ? from_error_object(op->error)
+                         : dwf__error_new("StepError", "Child context failed", NULL);
         return *err ? DWF_ERROR : oom(c);
     }
     dwf_ctx *child = malloc(sizeof *child);
     if (!child) return oom(c);
     dwf__ctx_init(child, c->inv, c);
-    child->step_id = strdup(sid);
+    child->step_id = strdup(r->sid);
     child->cancel = cancel;
-    memcpy(child->parent_hash, id, sizeof id);
+    memcpy(child->parent_hash, r->id, sizeof r->id);
     child->replaying = op != NULL;
     if (!child->step_id) {
         free(child);
@@ -526,63 +565,14 @@ int dwf__run_child(dwf_ctx *c, const char *sid, const char *name, enum dwf_subty
     int recorded = dwf_opstatus_terminal(st);
     int rc = DWF_OK;
     if (!op) c->replaying = 0;
-    if (!op && !start_sent) {
-        rc = dwf__checkpoint(c, dwf__update_new(c, id, DWF_OPTYPE_CONTEXT, subtype, DWF_ACTION_START, name), 0);
-    }
+    if (!op && !start_sent)
+        rc = dwf__checkpoint(c, dwf__update_new(c, r->id, DWF_OPTYPE_CONTEXT, subtype, DWF_ACTION_START, name), 0);
     dwf_val *v = NULL;
     if (rc == DWF_OK) rc = fn(child, arg, &v);
     if (rc == DWF_RETURN) rc = DWF_OK;
     if (rc == DWF_OK && child->error) rc = DWF_ERROR; /* unchecked value-helper error */
-    if (rc == DWF_OK) {
-        /* undefined (nothing returned): no Payload, and *out stays NULL for the caller */
-        char *text = v ? dwf__serialize(v) : strdup("");
-        if (!text) rc = oom(c);
-        else {
-            int big = strlen(text) > DWF_LIMIT_OPERATION_PAYLOAD;
-            /* Built on the parent (its ParentId) but queued through the child, so a batch that
-             * completed meanwhile drops it. */
-            cJSON *u = dwf__update_new(c, id, DWF_OPTYPE_CONTEXT, subtype, DWF_ACTION_SUCCEED, name);
-            int ok = u && (!v || add_str(u, "Payload", big ? "" : text));
-            if (ok && big) {
-                cJSON *co = cJSON_AddObjectToObject(u, "ContextOptions");
-                ok = co && cJSON_AddTrueToObject(co, "ReplayChildren");
-            }
-            if (!ok) {
-                cJSON_Delete(u);
-                rc = oom(c);
-            } else {
-                if (recorded) cJSON_Delete(u);
-                else rc = dwf__checkpoint(child, u, 0);
-                if (rc == DWF_OK && v) rc = dwf__parse_payload(c, text, out);
-            }
-            free(text);
-        }
-    } else if (rc == DWF_ERROR) {
-        *err = dwf__take_error_copy(child);
-        cJSON *u = dwf__update_new(c, id, DWF_OPTYPE_CONTEXT, subtype, DWF_ACTION_FAIL, name);
-        cJSON *we = *err ? dwf__wire_error(*err) : NULL;
-        if (!u || !we) {
-            cJSON_Delete(u);
-            cJSON_Delete(we);
-            rc = oom(c);
-        } else {
-            cJSON_AddItemToObjectCS(u, "Error", we); /* literal key: no allocation, cannot fail */
-            int crc = dwf__checkpoint(child, u, 0);
-            if (crc != DWF_OK) rc = crc;
-        }
-        if (rc != DWF_ERROR) {
-            cJSON_Delete(*err);
-            *err = NULL;
-        } else {
-            /* the SDK rebuilds what it throws from the error object it checkpointed */
-            cJSON *w = dwf__wire_error(*err);
-            cJSON *r = w ? dwf__from_error_object(w) : NULL;
-            cJSON_Delete(w);
-            cJSON_Delete(*err);
-            *err = r;
-            if (!r) rc = oom(c);
-        }
-    }
+    if (rc == DWF_OK) rc = child_succeeded(c, child, r, name, subtype, recorded, v, out);
+    else if (rc == DWF_ERROR) rc = child_failed_checkpoint(c, child, r, name, subtype, err);
     free(child->step_id);
     free(child);
     return rc;
@@ -617,15 +607,14 @@ int dwf_group(dwf_ctx *c, const char *name, dwf_fn body, void *frame, dwf_val **
     dwf_val *dummy = NULL;
     if (!out) out = &dummy;
     *out = NULL;
-    DWF_TRY(dwf__durable_guard(c, "group"));
-    char *sid = dwf__next_step_id(c);
-    if (!sid) return oom(c);
     block_arg b = {body, frame};
     cJSON *err = NULL;
-    int rc = dwf__run_child(c, sid, name, DWF_SUBTYPE_RUN_IN_CHILD_CONTEXT, run_block, &b, NULL, 0, out, &err);
-    free(sid);
+    dwf__opref r;
+    int rc = dwf__op_begin(c, "group", DWF_OPTYPE_CONTEXT, name, DWF_SUBTYPE_RUN_IN_CHILD_CONTEXT, &r);
+    if (rc == DWF_OK)
+        rc = dwf__run_child(c, &r, name, DWF_SUBTYPE_RUN_IN_CHILD_CONTEXT, run_block, &b, NULL, 0, out, &err);
     if (rc == DWF_OK && !*out) rc = dwf__parse_payload(c, NULL, out); /* undefined -> null */
-    dwf__replay_advance(c, rc);
+    rc = dwf__op_end(c, &r, rc);
     return rc == DWF_ERROR ? child_failed(c, err) : rc;
 }
 
@@ -642,17 +631,14 @@ static int run_wfc(dwf_ctx *child, void *arg, dwf_val **out)
     wfc_arg *w = arg;
     const char *cbid = NULL;
     DWF_TRY(callback_op(child, NULL, w->opts, &cbid)); /* CALLBACK S-1, no Name */
-    char *sid = dwf__next_step_id(child);             /* submitter STEP S-2, no Name */
-    if (!sid) return oom(child);
-    char id[17];
-    dwf_hash_id(sid, id);
-    int rc = dwf__check_replay(child, sid, dwf__op_get(child->inv, id), DWF_OPTYPE_STEP, NULL, DWF_SUBTYPE_STEP);
+    dwf__opref r;                                     /* submitter STEP S-2, no Name */
+    int rc = dwf__op_begin(child, "waitForCallback", DWF_OPTYPE_STEP, NULL, DWF_SUBTYPE_STEP, &r);
     if (rc == DWF_OK) {
-        step_args a = {sid, id, NULL, DWF_SUBTYPE_STEP, w->submitter, w->frame, &w->sopts, cbid};
+        step_args a = {r.sid, r.id, NULL, DWF_SUBTYPE_STEP, w->submitter, w->frame, &w->sopts, cbid};
         dwf_val *ignored = NULL;
-        rc = step_core(child, &a, &ignored);
+        rc = step_core(child, &a, r.op, &ignored);
     }
-    free(sid);
+    rc = dwf__op_end(child, &r, rc);
     if (rc != DWF_OK) return rc;
     return await_id(child, cbid, out);
 }
@@ -664,15 +650,14 @@ int dwf_wait_for_callback(dwf_ctx *c, const char *name, dwf_fn submitter, void *
     dwf_val *dummy = NULL;
     if (!out) out = &dummy;
     *out = NULL;
-    DWF_TRY(dwf__durable_guard(c, "waitForCallback"));
-    char *sid = dwf__next_step_id(c);
-    if (!sid) return oom(c);
     wfc_arg w = {submitter, frame, opts, {submit_retry, DWF_AT_LEAST_ONCE, NULL}};
     cJSON *err = NULL;
-    int rc = dwf__run_child(c, sid, name, DWF_SUBTYPE_WAIT_FOR_CALLBACK, run_wfc, &w, NULL, 0, out, &err);
-    free(sid);
+    dwf__opref r;
+    int rc = dwf__op_begin(c, "waitForCallback", DWF_OPTYPE_CONTEXT, name, DWF_SUBTYPE_WAIT_FOR_CALLBACK, &r);
+    if (rc == DWF_OK)
+        rc = dwf__run_child(c, &r, name, DWF_SUBTYPE_WAIT_FOR_CALLBACK, run_wfc, &w, NULL, 0, out, &err);
     if (rc == DWF_OK && !*out) rc = dwf__parse_payload(c, NULL, out);
-    dwf__replay_advance(c, rc);
+    rc = dwf__op_end(c, &r, rc);
     if (rc != DWF_ERROR) return rc;
     /* The SDK's errorMapper: callback errors pass through, a submitter StepError becomes
      * CallbackSubmitterError, anything else ChildContextError. */
@@ -692,154 +677,141 @@ int dwf_wait_for_callback(dwf_ctx *c, const char *name, dwf_fn submitter, void *
 }
 
 /* ---- waitForCondition ------------------------------------------------------------------ */
-static int poll_core(dwf_ctx *c, const char *name, dwf_item_fn check, dwf_item_fn until,
-                     void *frame, dwf_val *initial_state, const dwf_poll_opts *opts, dwf_val **out)
-{
-    dwf_val *dummy = NULL;
-    if (!out) out = &dummy;
-    *out = NULL;
-    DWF_TRY(dwf__durable_guard(c, "poll"));
-    char *sid = dwf__next_step_id(c);
-    if (!sid) return oom(c);
-    char id[17];
-    dwf_hash_id(sid, id);
-    /* waitForCondition skips the replay consistency check (the SDK does). */
-    const dwf__op *op = dwf__op_get(c->inv, id);
-    int st = dwf__op_status(op);
-    int rc = DWF_OK;
-    if (st == DWF_OPSTATUS_SUCCEEDED) {
-        rc = dwf__parse_payload(c, (op ? op->result : NULL), out);
-        free(sid);
-        return rc;
-    }
-    if (st == DWF_OPSTATUS_FAILED) {
-        const cJSON *e = op->error;
-        cJSON *err = e ? dwf__from_error_object(e)
-                       : dwf__error_new("WaitForConditionError", "waitForCondition failed", NULL);
-        free(sid);
-        if (!err) return oom(c);
-        dwf__set_error_obj(c, err);
-        return DWF_ERROR;
-    }
-    free(sid);
-    c->replaying = 0;
-    if (st == DWF_OPSTATUS_PENDING) return DWF_SUSPEND;
-    int attempt = (op ? op->attempt : 0) + 1;
-    dwf_val *state = initial_state;
-    const char *saved = (op ? op->result : NULL);
-    if (saved) DWF_TRY(dwf__parse_payload(c, saved, &state));
-    if (st != DWF_OPSTATUS_STARTED)
-        DWF_TRY(dwf__checkpoint(c, dwf__update_new(c, id, DWF_OPTYPE_STEP, DWF_SUBTYPE_WAIT_FOR_CONDITION, DWF_ACTION_START, name), 0));
+typedef struct poll_args {
+    const char *id, *name;
+    dwf_item_fn check, until;
+    void *frame;
+    const dwf_poll_opts *opts;
+} poll_args;
 
+/* One check: `check` makes the new state from `state` (round-tripped through JSON, as the
+ * SDK's serdes does), `until` says whether it is done. Runs on a step context. */
+static int poll_check(dwf_ctx *c, const poll_args *p, int attempt, dwf_val *state,
+                      dwf_val **next, dwf_val **done, cJSON **err)
+{
     dwf_ctx sc;
     dwf__ctx_init(&sc, c->inv, c);
     sc.in_step = 1;
     sc.attempt = attempt;
-    sc.op_id = id;
-    sc.op_name = name;
-    sc.frame = frame;
+    sc.op_id = p->id;
+    sc.op_name = p->name;
+    sc.frame = p->frame;
     sc.replaying = 0;
     dwf_val *idx = dwf__adopt(c, cJSON_CreateNumber(attempt));
-    dwf_val *next = NULL, *done = NULL;
-    rc = check ? check(&sc, frame, state, idx, &next) : DWF_OK;
+    int rc = p->check ? p->check(&sc, p->frame, state, idx, next) : DWF_OK;
     if (rc == DWF_RETURN) rc = DWF_OK;
     if (rc == DWF_OK && !sc.error) {
-        char *text = dwf__serialize(next);
+        char *text = dwf__serialize(*next);
         if (!text) return oom(c);
-        rc = dwf__parse_payload(c, text, &next); /* state round-trips through serdes */
+        rc = dwf__parse_payload(c, text, next);
         free(text);
         if (rc != DWF_OK) return rc;
-        rc = until ? until(&sc, frame, next, idx, &done) : DWF_OK;
+        rc = p->until ? p->until(&sc, p->frame, *next, idx, done) : DWF_OK;
         if (rc == DWF_RETURN) rc = DWF_OK;
     }
     if (rc == DWF_FATAL || rc == DWF_SUSPEND) return rc;
-    double every = opts && opts->every_s > 0 ? opts->every_s : 5;
-    double backoff = opts && opts->backoff > 0 ? opts->backoff : 1.5;
-    double maxs = opts && opts->max_s > 0 ? opts->max_s : 300;
-    int max_attempts = opts && opts->attempts > 0 ? opts->attempts : 60;
-    int jitter = opts ? opts->jitter : DWF_JITTER_FULL;
-    cJSON *err = NULL;
-    if (rc == DWF_ERROR || sc.error) err = dwf__take_error_copy(&sc);
-    else if (!truthy(done) && attempt >= max_attempts) {
-        char msg[96];
-        snprintf(msg, sizeof msg, "waitForCondition exceeded maximum attempts (%d)", max_attempts);
-        err = dwf__error_new("Error", msg, NULL);
-        if (!err) return oom(c);
-    }
-    if (err) { /* a throwing check or strategy fails without retries */
-        cJSON *u = dwf__update_new(c, id, DWF_OPTYPE_STEP, DWF_SUBTYPE_WAIT_FOR_CONDITION, DWF_ACTION_FAIL, name);
-        cJSON *we = dwf__wire_error(err);
-        if (!u || !we) {
-            cJSON_Delete(u);
-            cJSON_Delete(we);
-            cJSON_Delete(err);
-            return oom(c);
-        }
-        cJSON_AddItemToObjectCS(u, "Error", we); /* literal key: no allocation, cannot fail */
-        rc = dwf__checkpoint(c, u, 1);
-        if (rc == DWF_OK) { /* the SDK throws fromErrorObject(the error it checkpointed) */
-            cJSON *w = dwf__wire_error(err);
-            cJSON *e = w ? dwf__from_error_object(w) : NULL;
-            cJSON_Delete(w);
-            if (!e) rc = oom(c);
-            else {
-                dwf__set_error_obj(c, e);
-                rc = DWF_ERROR;
-            }
-        }
-        cJSON_Delete(err);
-        return rc;
-    }
+    if (rc == DWF_ERROR || sc.error) *err = dwf__take_error_copy(&sc);
+    return DWF_OK;
+}
+
+/* A check that failed (or ran out of attempts): FAIL without retries, and raise what the SDK
+ * throws, fromErrorObject of the error it checkpointed. Takes err. */
+static int poll_failed(dwf_ctx *c, const poll_args *p, cJSON *err)
+{
+    cJSON *u = update_with_error(c, p->id, DWF_OPTYPE_STEP, DWF_SUBTYPE_WAIT_FOR_CONDITION,
+                                 DWF_ACTION_FAIL, p->name, err);
+    int rc = u ? dwf__checkpoint(c, u, 1) : oom(c);
+    if (rc == DWF_OK) rc = raise_recorded(c, err);
+    cJSON_Delete(err);
+    return rc;
+}
+
+/* A check that succeeded: SUCCEED with the state when done, else RETRY it after the next
+ * delay of the wait strategy and suspend. */
+static int poll_checked(dwf_ctx *c, const poll_args *p, int attempt, dwf_val *next, int finished,
+                        dwf_val **out)
+{
+    const dwf_poll_opts *o = p->opts;
+    double every = o && o->every_s > 0 ? o->every_s : 5;
+    double backoff = o && o->backoff > 0 ? o->backoff : 1.5;
+    double maxs = o && o->max_s > 0 ? o->max_s : 300;
     char *text = dwf__serialize(next);
     if (!text) return oom(c);
-    int finished = truthy(done);
-    cJSON *u = dwf__update_new(c, id, DWF_OPTYPE_STEP, DWF_SUBTYPE_WAIT_FOR_CONDITION, finished ? DWF_ACTION_SUCCEED : DWF_ACTION_RETRY, name);
+    cJSON *u = dwf__update_new(c, p->id, DWF_OPTYPE_STEP, DWF_SUBTYPE_WAIT_FOR_CONDITION,
+                               finished ? DWF_ACTION_SUCCEED : DWF_ACTION_RETRY, p->name);
     int ok = u && add_str(u, "Payload", text);
     if (ok && !finished) {
         double d = every * pow(backoff, attempt - 1);
         if (d > maxs) d = maxs;
         cJSON *so = cJSON_AddObjectToObject(u, "StepOptions");
-        ok = so && cJSON_AddNumberToObject(so, "NextAttemptDelaySeconds", jittered(c->inv, d, jitter));
+        ok = so && cJSON_AddNumberToObject(so, "NextAttemptDelaySeconds",
+                                           jittered(c->inv, d, o ? o->jitter : DWF_JITTER_FULL));
     }
     if (!ok) {
         cJSON_Delete(u);
         free(text);
         return oom(c);
     }
-    rc = dwf__checkpoint(c, u, 1);
+    int rc = dwf__checkpoint(c, u, 1);
     if (rc == DWF_OK) rc = finished ? dwf__parse_payload(c, text, out) : DWF_SUSPEND;
     free(text);
     return rc;
 }
 
-int dwf_poll(dwf_ctx *c, const char *name, dwf_item_fn check, dwf_item_fn until, void *frame,
-             dwf_val *initial_state, const dwf_poll_opts *opts, dwf_val **out)
+static int poll_core(dwf_ctx *c, const dwf__opref *r, const poll_args *p, dwf_val *initial_state,
+                     dwf_val **out)
 {
-    int rc = poll_core(c, name, check, until, frame, initial_state, opts, out);
-    dwf__replay_advance(c, rc);
-    return rc;
+    const dwf__op *op = r->op;
+    int st = dwf__op_status(op);
+    if (st == DWF_OPSTATUS_SUCCEEDED) return dwf__parse_payload(c, op->result, out);
+    if (st == DWF_OPSTATUS_FAILED)
+        return raise_record(c, op, "WaitForConditionError", "waitForCondition failed");
+    c->replaying = 0;
+    if (st == DWF_OPSTATUS_PENDING) return DWF_SUSPEND;
+    int attempt = (op ? op->attempt : 0) + 1;
+    dwf_val *state = initial_state;
+    if (op && op->result) DWF_TRY(dwf__parse_payload(c, op->result, &state));
+    if (st != DWF_OPSTATUS_STARTED)
+        DWF_TRY(dwf__checkpoint(c, dwf__update_new(c, p->id, DWF_OPTYPE_STEP, DWF_SUBTYPE_WAIT_FOR_CONDITION,
+                                                   DWF_ACTION_START, p->name), 0));
+    dwf_val *next = NULL, *done = NULL;
+    cJSON *err = NULL;
+    DWF_TRY(poll_check(c, p, attempt, state, &next, &done, &err));
+    int max_attempts = p->opts && p->opts->attempts > 0 ? p->opts->attempts : 60;
+    if (!err && !truthy(done) && attempt >= max_attempts) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "waitForCondition exceeded maximum attempts (%d)", max_attempts);
+        err = dwf__error_new("Error", msg, NULL);
+        if (!err) return oom(c);
+    }
+    if (err) return poll_failed(c, p, err);
+    return poll_checked(c, p, attempt, next, truthy(done), out);
 }
 
-/* ---- invoke ---------------------------------------------------------------------------- */
-static int invoke_core(dwf_ctx *c, const char *name, const char *function_name, dwf_val *payload,
-                       dwf_val **out)
+int dwf_poll(dwf_ctx *c, const char *name, dwf_item_fn check, dwf_item_fn until, void *frame,
+             dwf_val *initial_state, const dwf_poll_opts *opts, dwf_val **out)
 {
     dwf_val *dummy = NULL;
     if (!out) out = &dummy;
     *out = NULL;
-    DWF_TRY(dwf__durable_guard(c, "invoke"));
-    char *sid = dwf__next_step_id(c);
-    if (!sid) return oom(c);
-    char id[17];
-    dwf_hash_id(sid, id);
-    const dwf__op *op = dwf__op_get(c->inv, id);
-    int rc = dwf__check_replay(c, sid, op, DWF_OPTYPE_CHAINED_INVOKE, name, DWF_SUBTYPE_CHAINED_INVOKE);
-    free(sid);
-    if (rc != DWF_OK) return rc;
-    if (!op) {
+    dwf__opref r;
+    /* DWF_OPTYPE_NONE: waitForCondition skips the replay consistency check, as the SDK does. */
+    int rc = dwf__op_begin(c, "poll", DWF_OPTYPE_NONE, name, DWF_SUBTYPE_WAIT_FOR_CONDITION, &r);
+    if (rc == DWF_OK) {
+        poll_args p = {r.id, name, check, until, frame, opts};
+        rc = poll_core(c, &r, &p, initial_state, out);
+    }
+    return dwf__op_end(c, &r, rc);
+}
+
+/* ---- invoke ---------------------------------------------------------------------------- */
+static int invoke_core(dwf_ctx *c, dwf__opref *r, const char *name, const char *function_name,
+                       dwf_val *payload, dwf_val **out)
+{
+    if (!r->op) {
         c->replaying = 0;
         char *text = dwf__serialize(payload);
-        cJSON *u = dwf__update_new(c, id, DWF_OPTYPE_CHAINED_INVOKE, DWF_SUBTYPE_CHAINED_INVOKE, DWF_ACTION_START, name);
+        cJSON *u = dwf__update_new(c, r->id, DWF_OPTYPE_CHAINED_INVOKE, DWF_SUBTYPE_CHAINED_INVOKE, DWF_ACTION_START, name);
         cJSON *io = NULL;
         int ok = text && u && add_str(u, "Payload", text) &&
                  (io = cJSON_AddObjectToObject(u, "ChainedInvokeOptions")) &&
@@ -850,17 +822,16 @@ static int invoke_core(dwf_ctx *c, const char *name, const char *function_name, 
             return oom(c);
         }
         DWF_TRY(dwf__checkpoint(c, u, 1));
-        op = dwf__op_get(c->inv, id);
+        r->op = dwf__op_get(c->inv, r->id);
     }
+    const dwf__op *op = r->op;
     int st = dwf__op_status(op);
-    if (st == DWF_OPSTATUS_SUCCEEDED)
-        return dwf__parse_payload(c, (op ? op->result : NULL), out);
+    if (st == DWF_OPSTATUS_SUCCEEDED) return dwf__parse_payload(c, op->result, out);
     if (!dwf_opstatus_terminal(st)) {
         c->replaying = 0;
         return DWF_SUSPEND;
     }
-    const cJSON *e = (op ? op->error : NULL);
-    cJSON *err = wrap_error("InvokeError", e, "Invoke failed");
+    cJSON *err = wrap_error("InvokeError", op->error, "Invoke failed");
     if (!err) return oom(c);
     dwf__set_error_obj(c, err);
     return DWF_ERROR;
@@ -870,15 +841,39 @@ int dwf_invoke(dwf_ctx *c, const char *name, const char *function_name, dwf_val 
                double timeout_s, dwf_val **out)
 {
     (void)timeout_s; /* the protocol has no per-invoke timeout: the target's own applies */
-    int rc = invoke_core(c, name, function_name, payload, out);
-    dwf__replay_advance(c, rc);
-    return rc;
+    dwf_val *dummy = NULL;
+    if (!out) out = &dummy;
+    *out = NULL;
+    dwf__opref r;
+    int rc = dwf__op_begin(c, "invoke", DWF_OPTYPE_CHAINED_INVOKE, name, DWF_SUBTYPE_CHAINED_INVOKE, &r);
+    if (rc == DWF_OK) rc = invoke_core(c, &r, name, function_name, payload, out);
+    return dwf__op_end(c, &r, rc);
 }
 
 /* ---- saga ------------------------------------------------------------------------------ */
 static int comp_cmp(const void *a, const void *b)
 {
     return dwf__step_id_cmp(((const dwf__comp *)a)->step_id, ((const dwf__comp *)b)->step_id);
+}
+
+/* One compensation, as a child context named compensate-<step name> on its frame's copy. */
+static int run_compensation(dwf_ctx *root, const dwf__comp *cp)
+{
+    char *name = NULL;
+    if (asprintf(&name, "compensate-%s", cp->name ? cp->name : cp->step_id) < 0) return oom(root);
+    dwf__opref r;
+    int rc = dwf__op_find(root, dwf__next_step_id(root), DWF_OPTYPE_CONTEXT, name,
+                          DWF_SUBTYPE_RUN_IN_CHILD_CONTEXT, &r);
+    block_arg b = {cp->fn, cp->frame};
+    cJSON *err = NULL;
+    dwf_val *ignored = NULL;
+    if (rc == DWF_OK)
+        rc = dwf__run_child(root, &r, name, DWF_SUBTYPE_RUN_IN_CHILD_CONTEXT, run_block, &b, NULL,
+                            0, &ignored, &err);
+    free(r.sid);
+    free(name);
+    cJSON_Delete(err); /* a failed compensation is recorded (CONTEXT FAILED); the rest still run */
+    return rc == DWF_ERROR ? DWF_OK : rc;
 }
 
 int dwf__run_compensations(dwf_ctx *root)
@@ -894,28 +889,7 @@ int dwf__run_compensations(dwf_ctx *root)
     pthread_mutex_unlock(&inv->mu);
     if (n && !list) return oom(root);
     int rc = DWF_OK;
-    for (size_t k = n; k-- > 0 && rc == DWF_OK;) {
-        dwf__comp *cp = &list[k];
-        char *name = NULL;
-        if (asprintf(&name, "compensate-%s", cp->name ? cp->name : cp->step_id) < 0) {
-            rc = oom(root);
-            break;
-        }
-        char *sid = dwf__next_step_id(root);
-        if (!sid) {
-            free(name);
-            rc = oom(root);
-            break;
-        }
-        block_arg b = {cp->fn, cp->frame};
-        cJSON *err = NULL;
-        dwf_val *ignored = NULL;
-        rc = dwf__run_child(root, sid, name, DWF_SUBTYPE_RUN_IN_CHILD_CONTEXT, run_block, &b, NULL, 0, &ignored, &err);
-        free(sid);
-        free(name);
-        cJSON_Delete(err); /* a failed compensation is recorded (CONTEXT FAILED); the rest still run */
-        if (rc == DWF_ERROR) rc = DWF_OK;
-    }
+    for (size_t k = n; k-- > 0 && rc == DWF_OK;) rc = run_compensation(root, &list[k]);
     free(list);
     return rc;
 }

@@ -143,26 +143,27 @@ static void *worker(void *arg)
         b->running++;
         pthread_mutex_unlock(&b->mu);
 
-        char *sid = dwf__child_step_id(b->sid, i + 1);
-        int rc = DWF_FATAL;
+        dwf__opref r;
         dwf_val *v = NULL;
         cJSON *err = NULL;
         int skipped = 0;
-        if (!sid) rc = oom(b->c);
-        else {
-            if (b->replay_only && b->marks) { /* the recorded markers decide (the SDK's rule) */
+        /* Found without the replay check, which only an item that runs gets. */
+        int rc = dwf__op_find(&local, dwf__child_step_id(b->sid, i + 1), DWF_OPTYPE_NONE, NULL,
+                              DWF_SUBTYPE_NONE, &r);
+        if (rc == DWF_OK && b->replay_only) {
+            if (b->marks) /* the recorded markers decide (the SDK's rule) */
                 skipped = (size_t)i >= strlen(b->marks) || b->marks[i] == '-';
-            } else if (b->replay_only) {
-                char id[17];
-                dwf_hash_id(sid, id);
-                skipped = !dwf_opstatus_terminal(dwf__op_status(dwf__op_get(b->c->inv, id)));
-            }
-            item_arg ia = {b, i};
-            if (!skipped)
-                rc = dwf__run_child(&local, sid, b->names[i], b->item_subtype, run_item, &ia,
-                                    &b->cancel[i], b->start_sent[i], &v, &err);
+            else
+                skipped = !dwf_opstatus_terminal(dwf__op_status(r.op));
         }
-        free(sid);
+        item_arg ia = {b, i};
+        if (rc == DWF_OK && !skipped)
+            rc = dwf__check_replay(&local, r.sid, r.op, DWF_OPTYPE_CONTEXT, b->names[i],
+                                   b->item_subtype);
+        if (rc == DWF_OK && !skipped)
+            rc = dwf__run_child(&local, &r, b->names[i], b->item_subtype, run_item, &ia,
+                                &b->cancel[i], b->start_sent[i], &v, &err);
+        free(r.sid);
 
         pthread_mutex_lock(&b->mu);
         b->running--;
@@ -283,30 +284,28 @@ static cJSON *all_array(const batch *b)
     return all;
 }
 
-static int run_batch(batch *b, const char *name, enum dwf_subtype subtype, dwf_val **out)
+/* What the batch's record decides: a full recorded result (*out set: no item runs again), a
+ * summary (b->replay_only: the items re-run against their own records; *summary holds it),
+ * a failure, or nothing yet (START it). */
+static int batch_recorded(batch *b, const dwf__opref *r, const char *name, enum dwf_subtype subtype,
+                          dwf_val **out, cJSON **summary, const char **summary_reason)
 {
     dwf_ctx *c = b->c;
-    char id[17];
-    dwf_hash_id(b->sid, id);
-    const dwf__op *op = dwf__op_get(c->inv, id);
-    DWF_TRY(dwf__check_replay(c, b->sid, op, DWF_OPTYPE_CONTEXT, name, subtype));
+    const dwf__op *op = r->op;
     int st = dwf__op_status(op);
-    const char *recorded = op ? op->result : NULL;
-    const char *summary_reason = NULL;
-    cJSON *summary = NULL;
     if (st == DWF_OPSTATUS_SUCCEEDED) {
-        cJSON *p = recorded ? dwf__parse_json(recorded, strlen(recorded), NULL) : NULL;
+        cJSON *p = op->result ? dwf__parse_json(op->result, strlen(op->result), NULL) : NULL;
         if (!p) return dwf__fatal(c, "SerdesError", "batch \"%s\" has an unreadable result", b->sid);
         cJSON *all = cJSON_DetachItemFromObjectCaseSensitive(p, "all");
-        const cJSON *r = cJSON_GetObjectItemCaseSensitive(p, "completionReason");
+        const cJSON *why = cJSON_GetObjectItemCaseSensitive(p, "completionReason");
         if (cJSON_IsArray(all)) { /* the full result was recorded: no item runs again */
-            *out = batch_value(c, all, cJSON_IsString(r) ? r->valuestring : "ALL_COMPLETED");
+            *out = batch_value(c, all, cJSON_IsString(why) ? why->valuestring : "ALL_COMPLETED");
             cJSON_Delete(p);
             return *out ? DWF_OK : oom(c);
         }
         cJSON_Delete(all);
-        summary = p; /* a summary (> 256 KiB): rebuild from the items' own records */
-        summary_reason = cJSON_IsString(r) ? r->valuestring : NULL;
+        *summary = p; /* a summary (over the payload limit): rebuild from the items' records */
+        *summary_reason = cJSON_IsString(why) ? why->valuestring : NULL;
         const cJSON *marks = cJSON_GetObjectItemCaseSensitive(p, "itemStatuses");
         b->marks = cJSON_IsString(marks) ? marks->valuestring : NULL;
         b->replay_only = 1;
@@ -318,29 +317,31 @@ static int run_batch(batch *b, const char *name, enum dwf_subtype subtype, dwf_v
         return DWF_ERROR;
     } else if (!op) {
         c->replaying = 0;
-        DWF_TRY(dwf__checkpoint(c, dwf__update_new(c, id, DWF_OPTYPE_CONTEXT, subtype, DWF_ACTION_START, name), 0));
+        return dwf__checkpoint(c, dwf__update_new(c, r->id, DWF_OPTYPE_CONTEXT, subtype, DWF_ACTION_START, name), 0);
     }
+    return DWF_OK;
+}
 
+/* The batch's context and bookkeeping, and the SDK's first wave: every item up to
+ * max_concurrency is STARTED, its CONTEXT START queued in index order, before any body runs. */
+static int batch_start(batch *b, const dwf__opref *r)
+{
+    dwf_ctx *c = b->c;
     dwf__ctx_init(&b->bctx, c->inv, c);
-    b->bctx.step_id = (char *)b->sid;
-    memcpy(b->bctx.parent_hash, id, sizeof id);
-    b->bctx.replaying = op != NULL;
+    b->bctx.step_id = r->sid;
+    memcpy(b->bctx.parent_hash, r->id, sizeof r->id);
+    b->bctx.replaying = r->op != NULL;
     b->maxc = b->o.max_concurrency > 0 ? b->o.max_concurrency : (b->n > 0 ? b->n : 1);
     b->status = calloc(b->n + 1, sizeof *b->status);
     b->cancel = calloc(b->n + 1, sizeof *b->cancel);
     b->results = calloc(b->n + 1, sizeof *b->results);
     b->errors = calloc(b->n + 1, sizeof *b->errors);
     b->start_sent = calloc(b->n + 1, 1);
+    if (!b->status || !b->cancel || !b->results || !b->errors || !b->start_sent) return oom(c);
     int rc = DWF_OK;
-    if (!b->status || !b->cancel || !b->results || !b->errors || !b->start_sent) rc = oom(c);
-    /* The SDK starts the first wave synchronously: every item up to max_concurrency is
-     * STARTED, and its CONTEXT START queued in index order, before any item body runs. */
     for (int i = 0; rc == DWF_OK && !b->replay_only && i < b->n && i < b->maxc; i++) {
         char *isid = dwf__child_step_id(b->sid, i + 1);
-        if (!isid) {
-            rc = oom(c);
-            break;
-        }
+        if (!isid) return oom(c);
         char iid[17];
         dwf_hash_id(isid, iid);
         free(isid);
@@ -352,92 +353,116 @@ static int run_batch(batch *b, const char *name, enum dwf_subtype subtype, dwf_v
         b->next++;
         b->active++;
     }
-    if (rc == DWF_OK) {
-        pthread_mutex_init(&b->mu, NULL);
-        pthread_cond_init(&b->cv, NULL);
-        if (b->n == 0 && !b->replay_only) complete(b);
-        int nw = b->maxc < b->n ? b->maxc : b->n;
-        if (nw > MAX_WORKERS) nw = MAX_WORKERS;
-        pthread_t th[MAX_WORKERS];
-        int started = 0;
-        for (int k = 1; k < nw; k++) /* the calling thread is worker 0 */
-            if (pthread_create(&th[started], NULL, worker, b) == 0) started++;
-        worker(b);
-        for (int k = 0; k < started; k++) pthread_join(th[k], NULL);
-        pthread_mutex_destroy(&b->mu);
-        pthread_cond_destroy(&b->cv);
-        if (b->fatal_rc) rc = b->fatal_rc;
-        else if (__atomic_load_n(&c->inv->fatal, __ATOMIC_ACQUIRE) || __atomic_load_n(&c->inv->fault, __ATOMIC_ACQUIRE))
-            rc = DWF_FATAL; /* an item hit one after the batch was decided */
-        else if (b->replay_only) {
-            b->reason = summary_reason ? summary_reason : completion_reason(b);
-            b->completed = 1;
-        } else if (!b->completed) {
-            c->replaying = 0;
-            rc = DWF_SUSPEND; /* nothing can progress in this invocation */
-        }
+    return rc;
+}
+
+/* Run the items on up to MAX_WORKERS threads (this one included) until the batch is decided
+ * or nothing can progress in this invocation (DWF_SUSPEND). */
+static int batch_run(batch *b, const char *summary_reason)
+{
+    dwf_ctx *c = b->c;
+    int rc = DWF_OK;
+    pthread_mutex_init(&b->mu, NULL);
+    pthread_cond_init(&b->cv, NULL);
+    if (b->n == 0 && !b->replay_only) complete(b);
+    int nw = b->maxc < b->n ? b->maxc : b->n;
+    if (nw > MAX_WORKERS) nw = MAX_WORKERS;
+    pthread_t th[MAX_WORKERS];
+    int started = 0;
+    for (int k = 1; k < nw; k++) /* the calling thread is worker 0 */
+        if (pthread_create(&th[started], NULL, worker, b) == 0) started++;
+    worker(b);
+    for (int k = 0; k < started; k++) pthread_join(th[k], NULL);
+    pthread_mutex_destroy(&b->mu);
+    pthread_cond_destroy(&b->cv);
+    if (b->fatal_rc) {
+        rc = b->fatal_rc;
+    } else if (__atomic_load_n(&c->inv->fatal, __ATOMIC_ACQUIRE) || __atomic_load_n(&c->inv->fault, __ATOMIC_ACQUIRE)) {
+        rc = DWF_FATAL; /* an item hit one after the batch was decided */
+    } else if (b->replay_only) {
+        b->reason = summary_reason ? summary_reason : completion_reason(b);
+        b->completed = 1;
+    } else if (!b->completed) {
+        c->replaying = 0;
+        rc = DWF_SUSPEND; /* nothing can progress in this invocation */
     }
-    if (rc == DWF_OK) {
-        cJSON *all = all_array(b);
-        cJSON *payload = all ? cJSON_CreateObject() : NULL;
-        char *text = NULL;
-        if (payload) {
-            cJSON_AddItemToObjectCS(payload, "all", all); /* literal key: no allocation, cannot fail */
-            all = NULL;
-            if (cJSON_AddStringToObject(payload, "completionReason", b->reason))
-                text = dwf__to_json(payload);
-        }
-        cJSON_Delete(all);
-        if (!text) rc = oom(c);
-        else {
-            *out = batch_value(c, cJSON_DetachItemFromObjectCaseSensitive(payload, "all"), b->reason);
-            if (!*out) rc = oom(c);
-        }
-        if (rc == DWF_OK && !b->replay_only) {
-            int big = strlen(text) > DWF_LIMIT_OPERATION_PAYLOAD;
-            if (big) { /* the SDK's summary, with the children kept for replay */
-                const cJSON *v = *out;
-                cJSON *s = cJSON_CreateObject();
-                int ok = s && cJSON_AddStringToObject(s, "type", b->branches ? "ParallelResult" : "MapResult");
-                /* map summaries carry no startedCount (the SDK's createMapSummaryGenerator) */
-                static const char *const k[] = {"totalCount", "successCount", "failureCount", "startedCount"};
-                for (int j = 0; ok && j < (b->branches ? 4 : 3); j++)
-                    ok = cJSON_AddNumberToObject(s, k[j], cJSON_GetObjectItemCaseSensitive(v, k[j])->valuedouble) != NULL;
-                ok = ok && cJSON_AddStringToObject(s, "completionReason", b->reason) &&
-                     cJSON_AddStringToObject(s, "status", cJSON_GetObjectItemCaseSensitive(v, "status")->valuestring);
-                /* itemStatuses: S / F / - per index up to the last started item */
-                int last = -1;
-                for (int i = 0; i < b->n; i++)
-                    if (b->status[i] != IT_NONE) last = i;
-                char *marks = malloc((size_t)last + 2);
-                if (marks) {
-                    for (int i = 0; i <= last; i++)
-                        marks[i] = b->status[i] == IT_SUCCEEDED ? 'S' : b->status[i] == IT_FAILED ? 'F' : '-';
-                    marks[last + 1] = '\0';
-                }
-                ok = ok && marks && cJSON_AddStringToObject(s, "itemStatuses", marks);
-                free(marks);
-                free(text);
-                text = ok ? dwf__to_json(s) : NULL;
-                cJSON_Delete(s);
-            }
-            cJSON *u = text ? dwf__update_new(c, id, DWF_OPTYPE_CONTEXT, subtype, DWF_ACTION_SUCCEED, name) : NULL;
-            int ok = u && cJSON_AddStringToObject(u, "Payload", text);
-            if (ok && big) {
-                cJSON *co = cJSON_AddObjectToObject(u, "ContextOptions");
-                ok = co && cJSON_AddTrueToObject(co, "ReplayChildren");
-            }
-            if (!ok) {
-                cJSON_Delete(u);
-                rc = oom(c);
-            } else {
-                rc = dwf__checkpoint(c, u, 0);
-            }
-        }
+    return rc;
+}
+
+/* The SDK's summary of a result over the payload limit, with the children kept for replay:
+ * counts, reason, status and itemStatuses (S / F / - per index up to the last started item).
+ * Its JSON text (malloc'd), or NULL when out of memory. */
+static char *batch_summary(const batch *b, const dwf_val *v)
+{
+    cJSON *s = cJSON_CreateObject();
+    int ok = s && cJSON_AddStringToObject(s, "type", b->branches ? "ParallelResult" : "MapResult");
+    /* map summaries carry no startedCount (the SDK's createMapSummaryGenerator) */
+    static const char *const k[] = {"totalCount", "successCount", "failureCount", "startedCount"};
+    for (int j = 0; ok && j < (b->branches ? 4 : 3); j++)
+        ok = cJSON_AddNumberToObject(s, k[j], cJSON_GetObjectItemCaseSensitive(v, k[j])->valuedouble) != NULL;
+    ok = ok && cJSON_AddStringToObject(s, "completionReason", b->reason) &&
+         cJSON_AddStringToObject(s, "status", cJSON_GetObjectItemCaseSensitive(v, "status")->valuestring);
+    int last = -1;
+    for (int i = 0; i < b->n; i++)
+        if (b->status[i] != IT_NONE) last = i;
+    char *marks = malloc((size_t)last + 2);
+    if (marks) {
+        for (int i = 0; i <= last; i++)
+            marks[i] = b->status[i] == IT_SUCCEEDED ? 'S' : b->status[i] == IT_FAILED ? 'F' : '-';
+        marks[last + 1] = '\0';
+    }
+    ok = ok && marks && cJSON_AddStringToObject(s, "itemStatuses", marks);
+    free(marks);
+    char *text = ok ? dwf__to_json(s) : NULL;
+    cJSON_Delete(s);
+    return text;
+}
+
+/* The decided batch: its value for the caller and, unless only replayed, its CONTEXT SUCCEED
+ * with the BatchResult payload {"all":[..],"completionReason":..} (or the summary). */
+static int batch_finish(batch *b, const dwf__opref *r, const char *name, enum dwf_subtype subtype,
+                        dwf_val **out)
+{
+    dwf_ctx *c = b->c;
+    cJSON *all = all_array(b);
+    cJSON *payload = all ? cJSON_CreateObject() : NULL;
+    char *text = NULL;
+    if (payload) {
+        cJSON_AddItemToObjectCS(payload, "all", all); /* literal key: no allocation, cannot fail */
+        all = NULL;
+        if (cJSON_AddStringToObject(payload, "completionReason", b->reason)) text = dwf__to_json(payload);
+    }
+    cJSON_Delete(all);
+    int rc = DWF_OK;
+    if (!text) rc = oom(c);
+    else if (!(*out = batch_value(c, cJSON_DetachItemFromObjectCaseSensitive(payload, "all"), b->reason)))
+        rc = oom(c);
+    cJSON_Delete(payload);
+    if (rc != DWF_OK || b->replay_only) {
         free(text);
-        cJSON_Delete(payload);
+        return rc;
     }
-    cJSON_Delete(summary);
+    int big = strlen(text) > DWF_LIMIT_OPERATION_PAYLOAD;
+    if (big) {
+        free(text);
+        text = batch_summary(b, *out);
+    }
+    cJSON *u = text ? dwf__update_new(c, r->id, DWF_OPTYPE_CONTEXT, subtype, DWF_ACTION_SUCCEED, name) : NULL;
+    int ok = u && cJSON_AddStringToObject(u, "Payload", text);
+    if (ok && big) {
+        cJSON *co = cJSON_AddObjectToObject(u, "ContextOptions");
+        ok = co && cJSON_AddTrueToObject(co, "ReplayChildren");
+    }
+    free(text);
+    if (!ok) {
+        cJSON_Delete(u);
+        return oom(c);
+    }
+    return dwf__checkpoint(c, u, 0);
+}
+
+static void batch_free(batch *b)
+{
     if (b->errors)
         for (int i = 0; i < b->n; i++) cJSON_Delete(b->errors[i]);
     free(b->status);
@@ -445,6 +470,21 @@ static int run_batch(batch *b, const char *name, enum dwf_subtype subtype, dwf_v
     free(b->results);
     free(b->errors);
     free(b->start_sent);
+    for (int i = 0; b->names && i < b->n; i++) free(b->names[i]);
+    free(b->names);
+    free(b->items);
+}
+
+static int run_batch(batch *b, const dwf__opref *r, const char *name, enum dwf_subtype subtype,
+                     dwf_val **out)
+{
+    cJSON *summary = NULL;
+    const char *summary_reason = NULL;
+    int rc = batch_recorded(b, r, name, subtype, out, &summary, &summary_reason);
+    if (rc == DWF_OK && !*out) rc = batch_start(b, r);
+    if (rc == DWF_OK && !*out) rc = batch_run(b, summary_reason);
+    if (rc == DWF_OK && !*out) rc = batch_finish(b, r, name, subtype, out);
+    cJSON_Delete(summary);
     return rc;
 }
 
@@ -455,6 +495,20 @@ static int batch_opts_ok(dwf_ctx *c, const dwf_batch_opts *o)
     return DWF_OK;
 }
 
+/* A batch of n items on context c with the caller's options (or the defaults). */
+static void batch_init(batch *b, dwf_ctx *c, const dwf__opref *r, enum dwf_subtype item_subtype,
+                       int n, void *frame, const dwf_batch_opts *opts)
+{
+    static const dwf_batch_opts dflt = DWF_BATCH_DEFAULT;
+    memset(b, 0, sizeof *b);
+    b->c = c;
+    b->sid = r->sid;
+    b->item_subtype = item_subtype;
+    b->n = n < 0 ? 0 : n;
+    b->frame = frame;
+    b->o = opts ? *opts : dflt;
+}
+
 int dwf_parallel(dwf_ctx *c, const char *name, const dwf_branch *branches, int n, void *frame,
                  const dwf_batch_opts *opts, dwf_val **out)
 {
@@ -463,30 +517,43 @@ int dwf_parallel(dwf_ctx *c, const char *name, const dwf_branch *branches, int n
     *out = NULL;
     DWF_TRY(dwf__durable_guard(c, "parallel"));
     DWF_TRY(batch_opts_ok(c, opts));
-    char *sid = dwf__next_step_id(c);
-    if (!sid) return oom(c);
-    static const dwf_batch_opts dflt = DWF_BATCH_DEFAULT;
+    dwf__opref r;
+    int rc = dwf__op_begin(c, "parallel", DWF_OPTYPE_CONTEXT, name, DWF_SUBTYPE_PARALLEL, &r);
     batch b;
-    memset(&b, 0, sizeof b);
-    b.c = c;
-    b.sid = sid;
-    b.item_subtype = DWF_SUBTYPE_PARALLEL_BRANCH;
-    b.n = n < 0 ? 0 : n;
+    batch_init(&b, c, &r, DWF_SUBTYPE_PARALLEL_BRANCH, n, frame, opts);
     b.branches = branches;
-    b.frame = frame;
-    b.o = opts ? *opts : dflt;
-    b.names = calloc(b.n + 1, sizeof *b.names);
-    int rc = b.names ? DWF_OK : oom(c);
+    b.names = rc == DWF_OK ? calloc(b.n + 1, sizeof *b.names) : NULL;
+    if (rc == DWF_OK && !b.names) rc = oom(c);
     for (int i = 0; rc == DWF_OK && i < b.n; i++) {
         if (branches[i].name) b.names[i] = strdup(branches[i].name);
         else if (asprintf(&b.names[i], "parallel-branch-%d", i) < 0) b.names[i] = NULL;
         if (!b.names[i]) rc = oom(c);
     }
-    if (rc == DWF_OK) rc = run_batch(&b, name, DWF_SUBTYPE_PARALLEL, out);
-    dwf__replay_advance(c, rc);
-    for (int i = 0; b.names && i < b.n; i++) free(b.names[i]);
-    free(b.names);
-    free(sid);
+    if (rc == DWF_OK) rc = run_batch(&b, &r, name, DWF_SUBTYPE_PARALLEL, out);
+    batch_free(&b);
+    return dwf__op_end(c, &r, rc);
+}
+
+/* Each map item's name: the namer's value when it gives a string, else "map-item-<i>". The
+ * namer runs here, on the caller's context, before any item starts. */
+static int map_names(batch *b, dwf_val *items, dwf_namer_fn item_name)
+{
+    dwf_ctx *c = b->c;
+    b->names = calloc(b->n + 1, sizeof *b->names);
+    b->items = calloc(b->n + 1, sizeof *b->items);
+    if (!b->names || !b->items) return oom(c);
+    int i = 0, rc = DWF_OK;
+    for (cJSON *it = items->child; rc == DWF_OK && it; it = it->next, i++) {
+        b->items[i] = it;
+        dwf_val *nm = NULL;
+        if (item_name) {
+            nm = item_name(c, b->frame, it, dwf__adopt(c, cJSON_CreateNumber(i)));
+            if (dwf_failed(c)) rc = DWF_ERROR;
+        }
+        if (cJSON_IsString(nm)) b->names[i] = strdup(nm->valuestring);
+        else if (asprintf(&b->names[i], "map-item-%d", i) < 0) b->names[i] = NULL;
+        if (rc == DWF_OK && !b->names[i]) rc = oom(c);
+    }
     return rc;
 }
 
@@ -499,39 +566,13 @@ int dwf_map(dwf_ctx *c, const char *name, dwf_val *items, dwf_item_fn body, dwf_
     DWF_TRY(dwf__durable_guard(c, "map"));
     DWF_TRY(batch_opts_ok(c, opts));
     if (!cJSON_IsArray(items)) return dwf_fail(c, "TypeError", "map expects an array");
-    char *sid = dwf__next_step_id(c);
-    if (!sid) return oom(c);
-    static const dwf_batch_opts dflt = DWF_BATCH_DEFAULT;
+    dwf__opref r;
+    int rc = dwf__op_begin(c, "map", DWF_OPTYPE_CONTEXT, name, DWF_SUBTYPE_MAP, &r);
     batch b;
-    memset(&b, 0, sizeof b);
-    b.c = c;
-    b.sid = sid;
-    b.item_subtype = DWF_SUBTYPE_MAP_ITERATION;
-    b.n = cJSON_GetArraySize(items);
+    batch_init(&b, c, &r, DWF_SUBTYPE_MAP_ITERATION, cJSON_GetArraySize(items), frame, opts);
     b.ibody = body;
-    b.frame = frame;
-    b.o = opts ? *opts : dflt;
-    b.names = calloc(b.n + 1, sizeof *b.names);
-    b.items = calloc(b.n + 1, sizeof *b.items);
-    int rc = b.names && b.items ? DWF_OK : oom(c);
-    int i = 0;
-    for (cJSON *it = items->child; rc == DWF_OK && it; it = it->next, i++) {
-        b.items[i] = it;
-        dwf_val *nm = NULL;
-        if (item_name) {
-            /* the namer runs here, on the caller's context, before any item starts */
-            nm = item_name(c, frame, it, dwf__adopt(c, cJSON_CreateNumber(i)));
-            if (dwf_failed(c)) rc = DWF_ERROR;
-        }
-        if (cJSON_IsString(nm)) b.names[i] = strdup(nm->valuestring);
-        else if (asprintf(&b.names[i], "map-item-%d", i) < 0) b.names[i] = NULL;
-        if (rc == DWF_OK && !b.names[i]) rc = oom(c);
-    }
-    if (rc == DWF_OK) rc = run_batch(&b, name, DWF_SUBTYPE_MAP, out);
-    dwf__replay_advance(c, rc);
-    for (int k = 0; b.names && k < b.n; k++) free(b.names[k]);
-    free(b.names);
-    free(b.items);
-    free(sid);
-    return rc;
+    if (rc == DWF_OK) rc = map_names(&b, items, item_name);
+    if (rc == DWF_OK) rc = run_batch(&b, &r, name, DWF_SUBTYPE_MAP, out);
+    batch_free(&b);
+    return dwf__op_end(c, &r, rc);
 }

@@ -26,6 +26,35 @@ int dwf__durable_guard(dwf_ctx *c, const char *what)
     return DWF_OK;
 }
 
+int dwf__op_find(dwf_ctx *c, char *sid, enum dwf_optype type, const char *name,
+                 enum dwf_subtype subtype, dwf__opref *r)
+{
+    memset(r, 0, sizeof *r);
+    r->sid = sid;
+    if (!sid) return dwf__fatal(c, "OutOfMemory", "out of memory");
+    dwf_hash_id(sid, r->id);
+    r->op = dwf__op_get(c->inv, r->id);
+    if (type == DWF_OPTYPE_NONE) return DWF_OK;
+    return dwf__check_replay(c, sid, r->op, type, name, subtype);
+}
+
+int dwf__op_begin(dwf_ctx *c, const char *what, enum dwf_optype type, const char *name,
+                  enum dwf_subtype subtype, dwf__opref *r)
+{
+    memset(r, 0, sizeof *r);
+    int rc = dwf__durable_guard(c, what);
+    if (rc != DWF_OK) return rc;
+    return dwf__op_find(c, dwf__next_step_id(c), type, name, subtype, r);
+}
+
+int dwf__op_end(dwf_ctx *c, dwf__opref *r, int rc)
+{
+    free(r->sid);
+    r->sid = NULL;
+    dwf__replay_advance(c, rc);
+    return rc;
+}
+
 void dwf__replay_advance(dwf_ctx *c, int rc)
 {
     if (!c->replaying || (rc != DWF_OK && rc != DWF_ERROR)) return;
