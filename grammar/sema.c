@@ -672,6 +672,89 @@ static void check_expr(Sema *s, AstNode *e)
     s->depth--;
 }
 
+static void check_http(Sema *s, AstNode *e)
+{
+    static const char *const methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"};
+    int ok = 0;
+    for (size_t i = 0; i < 6; i++) ok |= strcmp(methods[i], e->u.http.method) == 0;
+    if (!ok) {
+        diag_error(s->d, e->loc, "unknown HTTP method '%s'", e->u.http.method);
+        const char *pick = sema_suggest(e->u.http.method, methods, 6);
+        if (pick) diag_note(s->d, e->loc, "did you mean '%s'?", pick);
+        else diag_note(s->d, e->loc, "the methods are GET, POST, PUT, PATCH, DELETE and HEAD");
+    }
+    nondet_here(s, e, "'http'");
+    s->prog->cfg.uses_http = 1;
+    check_expr(s, e->u.http.url);
+    check_expr(s, e->u.http.headers);
+    check_expr(s, e->u.http.body);
+    check_duration(s, e->u.http.timeout, "http timeout", 0.001, 900, 0);
+}
+
+static void check_await(Sema *s, AstNode *e)
+{
+    durable_here(s, e, "await");
+    AstNode *t = e->u.await.target;
+    check_name(s, t);
+    if (t->u.name.sym && t->u.name.sym->decl && t->u.name.sym->decl->kind == AST_CALLBACK) {
+        Symbol **l = arena_alloc(s->a, sizeof *l * (size_t)(s->nawaited + 1));
+        for (int i = 0; i < s->nawaited; i++) l[i] = s->awaited[i];
+        l[s->nawaited++] = t->u.name.sym;
+        s->awaited = l;
+    }
+    if (t->u.name.sym && (!t->u.name.sym->decl || t->u.name.sym->decl->kind != AST_CALLBACK)) {
+        diag_error(s->d, t->loc, "'%s' is not a callback", t->u.name.id);
+        diag_note(s->d, t->u.name.sym->loc, "'%s' is defined here; await takes a name bound by 'callback'",
+                  t->u.name.id);
+    }
+    durable_expr_here(s, e, "await");
+}
+
+static void check_invoke(Sema *s, AstNode *e)
+{
+    durable_here(s, e, "invoke");
+    durable_expr_here(s, e, "invoke");
+    check_label(s, e->u.invoke.label);
+    check_plain(s, e->u.invoke.label, "an operation name");
+    check_expr(s, e->u.invoke.function);
+    check_expr(s, e->u.invoke.payload);
+    check_duration(s, e->u.invoke.timeout, "invoke timeout", 1, DWF_LIMIT_DELAY_S, 1);
+    s->prog->cfg.uses_invoke = 1;
+    if (e->u.invoke.function->kind == AST_STR) {
+        const char **t = arena_alloc(s->a, sizeof *t * (size_t)(s->ninvoke + 2));
+        for (int i = 0; i < s->ninvoke; i++) t[i] = s->invoke_targets[i];
+        t[s->ninvoke++] = e->u.invoke.function->u.str.s;
+        s->invoke_targets = t;
+    }
+    count_op(s);
+}
+
+static void check_wait_callback(Sema *s, AstNode *e)
+{
+    durable_here(s, e, "wait for callback");
+    durable_expr_here(s, e, "wait for callback");
+    check_label(s, e->u.wfc.label);
+    check_plain(s, e->u.wfc.label, "an operation name");
+    check_callback_opts(s, e, e->u.wfc.timeout, e->u.wfc.heartbeat, NULL);
+    check_retry(s, e->u.wfc.retry);
+    s->prog->cfg.uses_callbacks = 1;
+    s->ops += 3 * s->mult; /* CONTEXT + CALLBACK + submitter STEP */
+    Ctx saved = s->ctx;
+    int saved_step = s->step_id;
+    Symbol *saved_cb = s->cb_sym;
+    push_scope(s);
+    e->u.wfc.cb_sym = declare(s, "callback", e->loc, e);
+    e->u.wfc.cb_sym->used = 1;
+    s->cb_sym = e->u.wfc.cb_sym;
+    s->ctx = CTX_SUBMITTER;
+    s->step_id = ++s->next_step_id;
+    check_stmts(s, e->u.wfc.body);
+    pop_scope(s);
+    s->ctx = saved;
+    s->step_id = saved_step;
+    s->cb_sym = saved_cb;
+}
+
 static void check_expr_1(Sema *s, AstNode *e)
 {
     if (s->ctx != CTX_DURABLE) e->in_step = 1;
@@ -724,84 +807,18 @@ static void check_expr_1(Sema *s, AstNode *e)
         check_expr(s, e->u.cond.a);
         check_expr(s, e->u.cond.b);
         break;
-    case AST_HTTP: {
-        static const char *const methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"};
-        int ok = 0;
-        for (size_t i = 0; i < 6; i++) ok |= strcmp(methods[i], e->u.http.method) == 0;
-        if (!ok) {
-            diag_error(s->d, e->loc, "unknown HTTP method '%s'", e->u.http.method);
-            const char *pick = sema_suggest(e->u.http.method, methods, 6);
-            if (pick) diag_note(s->d, e->loc, "did you mean '%s'?", pick);
-            else diag_note(s->d, e->loc, "the methods are GET, POST, PUT, PATCH, DELETE and HEAD");
-        }
-        nondet_here(s, e, "'http'");
-        s->prog->cfg.uses_http = 1;
-        check_expr(s, e->u.http.url);
-        check_expr(s, e->u.http.headers);
-        check_expr(s, e->u.http.body);
-        check_duration(s, e->u.http.timeout, "http timeout", 0.001, 900, 0);
+    case AST_HTTP:
+        check_http(s, e);
         break;
-    }
-    case AST_AWAIT: {
-        durable_here(s, e, "await");
-        AstNode *t = e->u.await.target;
-        check_name(s, t);
-        if (t->u.name.sym && t->u.name.sym->decl && t->u.name.sym->decl->kind == AST_CALLBACK) {
-            Symbol **l = arena_alloc(s->a, sizeof *l * (size_t)(s->nawaited + 1));
-            for (int i = 0; i < s->nawaited; i++) l[i] = s->awaited[i];
-            l[s->nawaited++] = t->u.name.sym;
-            s->awaited = l;
-        }
-        if (t->u.name.sym && (!t->u.name.sym->decl || t->u.name.sym->decl->kind != AST_CALLBACK)) {
-            diag_error(s->d, t->loc, "'%s' is not a callback", t->u.name.id);
-            diag_note(s->d, t->u.name.sym->loc, "'%s' is defined here; await takes a name bound by 'callback'",
-                      t->u.name.id);
-        }
-        durable_expr_here(s, e, "await");
+    case AST_AWAIT:
+        check_await(s, e);
         break;
-    }
     case AST_INVOKE:
-        durable_here(s, e, "invoke");
-        durable_expr_here(s, e, "invoke");
-        check_label(s, e->u.invoke.label);
-        check_plain(s, e->u.invoke.label, "an operation name");
-        check_expr(s, e->u.invoke.function);
-        check_expr(s, e->u.invoke.payload);
-        check_duration(s, e->u.invoke.timeout, "invoke timeout", 1, DWF_LIMIT_DELAY_S, 1);
-        s->prog->cfg.uses_invoke = 1;
-        if (e->u.invoke.function->kind == AST_STR) {
-            const char **t = arena_alloc(s->a, sizeof *t * (size_t)(s->ninvoke + 2));
-            for (int i = 0; i < s->ninvoke; i++) t[i] = s->invoke_targets[i];
-            t[s->ninvoke++] = e->u.invoke.function->u.str.s;
-            s->invoke_targets = t;
-        }
-        count_op(s);
+        check_invoke(s, e);
         break;
-    case AST_WAIT_CALLBACK: {
-        durable_here(s, e, "wait for callback");
-        durable_expr_here(s, e, "wait for callback");
-        check_label(s, e->u.wfc.label);
-        check_plain(s, e->u.wfc.label, "an operation name");
-        check_callback_opts(s, e, e->u.wfc.timeout, e->u.wfc.heartbeat, NULL);
-        check_retry(s, e->u.wfc.retry);
-        s->prog->cfg.uses_callbacks = 1;
-        s->ops += 3 * s->mult; /* CONTEXT + CALLBACK + submitter STEP */
-        Ctx saved = s->ctx;
-        int saved_step = s->step_id;
-        Symbol *saved_cb = s->cb_sym;
-        push_scope(s);
-        e->u.wfc.cb_sym = declare(s, "callback", e->loc, e);
-        e->u.wfc.cb_sym->used = 1;
-        s->cb_sym = e->u.wfc.cb_sym;
-        s->ctx = CTX_SUBMITTER;
-        s->step_id = ++s->next_step_id;
-        check_stmts(s, e->u.wfc.body);
-        pop_scope(s);
-        s->ctx = saved;
-        s->step_id = saved_step;
-        s->cb_sym = saved_cb;
+    case AST_WAIT_CALLBACK:
+        check_wait_callback(s, e);
         break;
-    }
     default:
         break;
     }
@@ -989,6 +1006,179 @@ static void check_config(Sema *s, AstNode *c)
     }
 }
 
+static void check_stmt(Sema *s, AstNode *n);
+
+static void check_wait(Sema *s, AstNode *n)
+{
+    durable_here(s, n, "wait");
+    check_label(s, n->u.wait.label);
+    check_plain(s, n->u.wait.label, "an operation name");
+    if (n->u.wait.duration && n->u.wait.duration->kind == AST_NUM)
+        diag_error(s->d, n->u.wait.duration->loc, "a wait needs a unit: write %ss, not %s",
+                   n->u.wait.duration->u.n.text, n->u.wait.duration->u.n.text);
+    else if (n->u.wait.duration && n->u.wait.duration->kind == AST_DURATION)
+        check_duration(s, n->u.wait.duration, "wait", 1, DWF_LIMIT_DELAY_S, 1);
+    else
+        check_expr(s, n->u.wait.duration);
+    check_expr(s, n->u.wait.until);
+    s->prog->cfg.uses_waits = 1;
+    count_op(s);
+}
+
+static void check_callback(Sema *s, AstNode *n)
+{
+    durable_here(s, n, "callback");
+    check_label(s, n->u.callback.label);
+    check_plain(s, n->u.callback.label, "an operation name");
+    check_callback_opts(s, n, n->u.callback.timeout, n->u.callback.heartbeat, n->u.callback.bind);
+    s->prog->cfg.uses_callbacks = 1;
+    count_op(s);
+    n->u.callback.sym = declare(s, n->u.callback.bind, n->loc, n);
+}
+
+static void check_poll(Sema *s, AstNode *n)
+{
+    durable_here(s, n, "poll");
+    check_label(s, n->u.poll.label);
+    check_plain(s, n->u.poll.label, "an operation name");
+    double every = check_duration(s, n->u.poll.every, "poll interval", 1, DWF_LIMIT_DELAY_S, 1);
+    check_number(s, n->u.poll.backoff, "poll backoff", 1, 100, 0);
+    double max = check_duration(s, n->u.poll.max, "poll max delay", 1, DWF_LIMIT_DELAY_S, 1);
+    if (every > 0 && max > 0 && max < every)
+        diag_error(s->d, n->u.poll.max->loc, "poll max delay is shorter than its interval");
+    check_number(s, n->u.poll.attempts, "poll attempts", 1, 100000, 1);
+    check_plain(s, n->u.poll.state, "a poll's initial state");
+    if (!n->u.poll.until) {
+        diag_error(s->d, n->loc, "poll needs an 'until' condition");
+        diag_note(s->d, n->loc, "e.g. poll job every 5s state {} until state.done { ... }");
+    }
+    count_op(s);
+    Ctx saved = s->ctx;
+    int saved_step = s->step_id;
+    push_scope(s);
+    n->u.poll.state_sym = declare(s, "state", n->loc, n);
+    s->ctx = CTX_POLL;
+    s->step_id = ++s->next_step_id;
+    check_plain(s, n->u.poll.until, "a poll's condition");
+    check_stmts(s, n->u.poll.body);
+    pop_scope(s);
+    s->ctx = saved;
+    s->step_id = saved_step;
+    n->u.poll.sym = declare(s, n->u.poll.bind, n->loc, n);
+}
+
+static void check_parallel(Sema *s, AstNode *n)
+{
+    durable_here(s, n, "parallel");
+    check_label(s, n->u.batch.label);
+    check_plain(s, n->u.batch.label, "an operation name");
+    int nb = 0;
+    for (AstNode *b = n->u.batch.branches; b; b = b->next) nb++;
+    if (nb == 0) diag_error(s->d, n->loc, "parallel has no branches");
+    check_batch_opts(s, n, nb);
+    count_op(s);
+    for (AstNode *b = n->u.batch.branches; b; b = b->next) {
+        if (s->ctx != CTX_DURABLE) b->in_step = 1;
+        check_label(s, b->u.group.label);
+        check_plain(s, b->u.group.label, "an operation name");
+        count_op(s);
+        child_body(s, b->u.group.body, "a branch");
+    }
+    if (n->u.batch.bind) n->u.batch.sym = declare(s, n->u.batch.bind, n->loc, n);
+    for (AstNode *b = n->u.batch.branches; b; b = b->next)
+        if (b->u.group.bind) b->u.group.sym = declare(s, b->u.group.bind, b->loc, b);
+}
+
+static void check_map(Sema *s, AstNode *n)
+{
+    durable_here(s, n, "map");
+    check_label(s, n->u.batch.label);
+    check_plain(s, n->u.batch.label, "an operation name");
+    check_batch_opts(s, n, 0);
+    check_expr(s, n->u.batch.over);
+    count_op(s);
+    double k = iterations(n->u.batch.over);
+    double saved_mult = s->mult;
+    s->mult *= k;
+    count_op(s); /* one child context per item */
+    /* The item and index symbols are made once and bound in two scopes: the namer's (on
+     * the parent context) and the body's (a new frame per item). */
+    int saved_frame = s->frame;
+    const char *saved_what = s->frame_what;
+    s->frame = ++s->next_frame;
+    s->frame_what = "a map item";
+    push_scope(s);
+    n->u.batch.item_sym = declare(s, n->u.batch.item, n->loc, n);
+    if (n->u.batch.index) {
+        if (strcmp(n->u.batch.index, n->u.batch.item) == 0)
+            diag_error(s->d, n->loc, "the item and the index of a map cannot both be called '%s'",
+                       n->u.batch.item);
+        else
+            n->u.batch.index_sym = declare(s, n->u.batch.index, n->loc, n);
+    }
+    Ctx saved_ctx = s->ctx;
+    check_plain(s, n->u.batch.item_name, "a map item's name");
+    s->ctx = saved_ctx;
+    check_stmts(s, n->u.batch.body);
+    pop_scope(s);
+    s->frame = saved_frame;
+    s->frame_what = saved_what;
+    s->mult = saved_mult;
+    if (n->u.batch.bind) n->u.batch.sym = declare(s, n->u.batch.bind, n->loc, n);
+}
+
+static void check_group(Sema *s, AstNode *n)
+{
+    durable_here(s, n, "group");
+    check_label(s, n->u.group.label);
+    check_plain(s, n->u.group.label, "an operation name");
+    count_op(s);
+    child_body(s, n->u.group.body, "a group");
+    if (n->u.group.bind) n->u.group.sym = declare(s, n->u.group.bind, n->loc, n);
+}
+
+static void check_if(Sema *s, AstNode *n)
+{
+    check_expr(s, n->u.if_.cond);
+    double base = s->ops;
+    block(s, n->u.if_.then);
+    double then_ops = s->ops - base;
+    s->ops = base;
+    if (n->u.if_.else_ && n->u.if_.else_->kind == AST_IF && !n->u.if_.else_->next)
+        check_stmt(s, n->u.if_.else_);
+    else
+        block(s, n->u.if_.else_);
+    double else_ops = s->ops - base;
+    s->ops = base + (then_ops > else_ops ? then_ops : else_ops);
+}
+
+static void check_for(Sema *s, AstNode *n)
+{
+    check_expr(s, n->u.for_.iter);
+    double saved_mult = s->mult;
+    s->mult *= iterations(n->u.for_.iter);
+    push_scope(s);
+    n->u.for_.var_sym = declare(s, n->u.for_.var, n->loc, n);
+    if (n->u.for_.index) {
+        if (strcmp(n->u.for_.index, n->u.for_.var) == 0)
+            diag_error(s->d, n->loc, "the item and the index of a loop cannot both be called '%s'", n->u.for_.var);
+        else
+            n->u.for_.index_sym = declare(s, n->u.for_.index, n->loc, n);
+    }
+    block(s, n->u.for_.body);
+    pop_scope(s);
+    s->mult = saved_mult;
+}
+
+static void check_try(Sema *s, AstNode *n)
+{
+    block(s, n->u.try_.body);
+    push_scope(s);
+    if (n->u.try_.err) n->u.try_.err_sym = declare(s, n->u.try_.err, n->loc, n);
+    check_stmts(s, n->u.try_.handler);
+    pop_scope(s);
+}
+
 static void check_stmt(Sema *s, AstNode *n)
 {
     if (is_full(s)) return;
@@ -1008,162 +1198,31 @@ static void check_stmt(Sema *s, AstNode *n)
         check_step(s, n);
         break;
     case AST_WAIT:
-        durable_here(s, n, "wait");
-        check_label(s, n->u.wait.label);
-        check_plain(s, n->u.wait.label, "an operation name");
-        if (n->u.wait.duration && n->u.wait.duration->kind == AST_NUM)
-            diag_error(s->d, n->u.wait.duration->loc, "a wait needs a unit: write %ss, not %s",
-                       n->u.wait.duration->u.n.text, n->u.wait.duration->u.n.text);
-        else if (n->u.wait.duration && n->u.wait.duration->kind == AST_DURATION)
-            check_duration(s, n->u.wait.duration, "wait", 1, DWF_LIMIT_DELAY_S, 1);
-        else
-            check_expr(s, n->u.wait.duration);
-        check_expr(s, n->u.wait.until);
-        s->prog->cfg.uses_waits = 1;
-        count_op(s);
+        check_wait(s, n);
         break;
     case AST_CALLBACK:
-        durable_here(s, n, "callback");
-        check_label(s, n->u.callback.label);
-        check_plain(s, n->u.callback.label, "an operation name");
-        check_callback_opts(s, n, n->u.callback.timeout, n->u.callback.heartbeat, n->u.callback.bind);
-        s->prog->cfg.uses_callbacks = 1;
-        count_op(s);
-        n->u.callback.sym = declare(s, n->u.callback.bind, n->loc, n);
+        check_callback(s, n);
         break;
-    case AST_POLL: {
-        durable_here(s, n, "poll");
-        check_label(s, n->u.poll.label);
-        check_plain(s, n->u.poll.label, "an operation name");
-        double every = check_duration(s, n->u.poll.every, "poll interval", 1, DWF_LIMIT_DELAY_S, 1);
-        check_number(s, n->u.poll.backoff, "poll backoff", 1, 100, 0);
-        double max = check_duration(s, n->u.poll.max, "poll max delay", 1, DWF_LIMIT_DELAY_S, 1);
-        if (every > 0 && max > 0 && max < every)
-            diag_error(s->d, n->u.poll.max->loc, "poll max delay is shorter than its interval");
-        check_number(s, n->u.poll.attempts, "poll attempts", 1, 100000, 1);
-        check_plain(s, n->u.poll.state, "a poll's initial state");
-        if (!n->u.poll.until) {
-            diag_error(s->d, n->loc, "poll needs an 'until' condition");
-            diag_note(s->d, n->loc, "e.g. poll job every 5s state {} until state.done { ... }");
-        }
-        count_op(s);
-        Ctx saved = s->ctx;
-        int saved_step = s->step_id;
-        push_scope(s);
-        n->u.poll.state_sym = declare(s, "state", n->loc, n);
-        s->ctx = CTX_POLL;
-        s->step_id = ++s->next_step_id;
-        check_plain(s, n->u.poll.until, "a poll's condition");
-        check_stmts(s, n->u.poll.body);
-        pop_scope(s);
-        s->ctx = saved;
-        s->step_id = saved_step;
-        n->u.poll.sym = declare(s, n->u.poll.bind, n->loc, n);
+    case AST_POLL:
+        check_poll(s, n);
         break;
-    }
-    case AST_PARALLEL: {
-        durable_here(s, n, "parallel");
-        check_label(s, n->u.batch.label);
-        check_plain(s, n->u.batch.label, "an operation name");
-        int nb = 0;
-        for (AstNode *b = n->u.batch.branches; b; b = b->next) nb++;
-        if (nb == 0) diag_error(s->d, n->loc, "parallel has no branches");
-        check_batch_opts(s, n, nb);
-        count_op(s);
-        for (AstNode *b = n->u.batch.branches; b; b = b->next) {
-            if (s->ctx != CTX_DURABLE) b->in_step = 1;
-            check_label(s, b->u.group.label);
-            check_plain(s, b->u.group.label, "an operation name");
-            count_op(s);
-            child_body(s, b->u.group.body, "a branch");
-        }
-        if (n->u.batch.bind) n->u.batch.sym = declare(s, n->u.batch.bind, n->loc, n);
-        for (AstNode *b = n->u.batch.branches; b; b = b->next)
-            if (b->u.group.bind) b->u.group.sym = declare(s, b->u.group.bind, b->loc, b);
+    case AST_PARALLEL:
+        check_parallel(s, n);
         break;
-    }
-    case AST_MAP: {
-        durable_here(s, n, "map");
-        check_label(s, n->u.batch.label);
-        check_plain(s, n->u.batch.label, "an operation name");
-        check_batch_opts(s, n, 0);
-        check_expr(s, n->u.batch.over);
-        count_op(s);
-        double k = iterations(n->u.batch.over);
-        double saved_mult = s->mult;
-        s->mult *= k;
-        count_op(s); /* one child context per item */
-        /* The item and index symbols are made once and bound in two scopes: the namer's (on
-         * the parent context) and the body's (a new frame per item). */
-        int saved_frame = s->frame;
-        const char *saved_what = s->frame_what;
-        s->frame = ++s->next_frame;
-        s->frame_what = "a map item";
-        push_scope(s);
-        n->u.batch.item_sym = declare(s, n->u.batch.item, n->loc, n);
-        if (n->u.batch.index) {
-            if (strcmp(n->u.batch.index, n->u.batch.item) == 0)
-                diag_error(s->d, n->loc, "the item and the index of a map cannot both be called '%s'",
-                           n->u.batch.item);
-            else
-                n->u.batch.index_sym = declare(s, n->u.batch.index, n->loc, n);
-        }
-        Ctx saved_ctx = s->ctx;
-        check_plain(s, n->u.batch.item_name, "a map item's name");
-        s->ctx = saved_ctx;
-        check_stmts(s, n->u.batch.body);
-        pop_scope(s);
-        s->frame = saved_frame;
-        s->frame_what = saved_what;
-        s->mult = saved_mult;
-        if (n->u.batch.bind) n->u.batch.sym = declare(s, n->u.batch.bind, n->loc, n);
+    case AST_MAP:
+        check_map(s, n);
         break;
-    }
     case AST_GROUP:
-        durable_here(s, n, "group");
-        check_label(s, n->u.group.label);
-        check_plain(s, n->u.group.label, "an operation name");
-        count_op(s);
-        child_body(s, n->u.group.body, "a group");
-        if (n->u.group.bind) n->u.group.sym = declare(s, n->u.group.bind, n->loc, n);
+        check_group(s, n);
         break;
-    case AST_IF: {
-        check_expr(s, n->u.if_.cond);
-        double base = s->ops;
-        block(s, n->u.if_.then);
-        double then_ops = s->ops - base;
-        s->ops = base;
-        if (n->u.if_.else_ && n->u.if_.else_->kind == AST_IF && !n->u.if_.else_->next)
-            check_stmt(s, n->u.if_.else_);
-        else
-            block(s, n->u.if_.else_);
-        double else_ops = s->ops - base;
-        s->ops = base + (then_ops > else_ops ? then_ops : else_ops);
+    case AST_IF:
+        check_if(s, n);
         break;
-    }
-    case AST_FOR: {
-        check_expr(s, n->u.for_.iter);
-        double saved_mult = s->mult;
-        s->mult *= iterations(n->u.for_.iter);
-        push_scope(s);
-        n->u.for_.var_sym = declare(s, n->u.for_.var, n->loc, n);
-        if (n->u.for_.index) {
-            if (strcmp(n->u.for_.index, n->u.for_.var) == 0)
-                diag_error(s->d, n->loc, "the item and the index of a loop cannot both be called '%s'", n->u.for_.var);
-            else
-                n->u.for_.index_sym = declare(s, n->u.for_.index, n->loc, n);
-        }
-        block(s, n->u.for_.body);
-        pop_scope(s);
-        s->mult = saved_mult;
+    case AST_FOR:
+        check_for(s, n);
         break;
-    }
     case AST_TRY:
-        block(s, n->u.try_.body);
-        push_scope(s);
-        if (n->u.try_.err) n->u.try_.err_sym = declare(s, n->u.try_.err, n->loc, n);
-        check_stmts(s, n->u.try_.handler);
-        pop_scope(s);
+        check_try(s, n);
         break;
     case AST_FAIL:
         check_expr(s, n->u.fail.type);

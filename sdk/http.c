@@ -157,49 +157,48 @@ static int is_json_type(const cJSON *headers)
            (n >= 5 && strncasecmp(s + n - 5, "+json", 5) == 0);
 }
 
-dwf_val *dwf_http(dwf_ctx *c, const char *method, dwf_val *url, dwf_val *headers, dwf_val *body,
-                  double timeout_s)
+/* One request being made: what the phases below share. */
+typedef struct request {
+    const char *m, *u;          /* method, url */
+    struct curl_slist *headers; /* "Name: value" lines */
+    char *payload;              /* the body's bytes, or NULL for none */
+    size_t payload_len;
+    long timeout_ms;
+    char errbuf[CURL_ERROR_SIZE];
+} request;
+
+/* The arguments' types: the url a string, the method a token, the headers an object. */
+static int check_args(dwf_ctx *c, const char *m, const dwf_val *url, const dwf_val *headers)
 {
-    const char *m = method && *method ? method : "GET";
-    if (!url || !cJSON_IsString(url) || !url->valuestring) {
-        char msg[160];
+    char msg[160];
+    if (!url || !cJSON_IsString(url) || !url->valuestring)
         snprintf(msg, sizeof msg, "http %s: the url must be a string, not %s", m,
                  dwf__type_name(url));
-        dwf__set_error(c, "TypeError", msg);
-        return dwf_null(c);
-    }
-    const char *u = url->valuestring;
-    if (strspn(m, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") != strlen(m) ||
-        strlen(m) > 16) {
-        char msg[160];
+    else if (strspn(m, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") != strlen(m) ||
+             strlen(m) > 16)
         snprintf(msg, sizeof msg, "http: '%.20s' is not an HTTP method", m);
-        dwf__set_error(c, "TypeError", msg);
-        return dwf_null(c);
-    }
-    if (headers && !cJSON_IsObject(headers) && !cJSON_IsNull(headers)) {
-        char msg[160];
+    else if (headers && !cJSON_IsObject(headers) && !cJSON_IsNull(headers))
         snprintf(msg, sizeof msg, "http %s: headers must be an object, not %s", m,
                  dwf__type_name(headers));
-        dwf__set_error(c, "TypeError", msg);
-        return dwf_null(c);
-    }
-    pthread_once(&curl_once, curl_init);
-    if (curl_init_rc != CURLE_OK)
-        return http_fail(c, "HttpNetworkError", "%s %s: %s", m, u,
-                         curl_easy_strerror(curl_init_rc));
+    else
+        return 0;
+    dwf__set_error(c, "TypeError", msg);
+    return -1;
+}
 
-    CURL *h = curl_easy_init();
-    if (!h) return http_fail(c, "HttpNetworkError", "%s %s: %s", m, u, "curl_easy_init failed");
+/* Append a header line; 0, or -1 when out of memory. */
+static int add_header(request *q, const char *line)
+{
+    struct curl_slist *n = curl_slist_append(q->headers, line);
+    if (!n) return -1;
+    q->headers = n;
+    return 0;
+}
 
-    response r = {0};
-    struct curl_slist *hl = NULL;
-    char *payload = NULL;
-    size_t payload_len = 0;
-    char errbuf[CURL_ERROR_SIZE] = "";
-    dwf_val *result = NULL;
+/* The header lines and the body. -1 with the error recorded (a bad header, no memory). */
+static int build_request(dwf_ctx *c, request *q, const dwf_val *headers, const dwf_val *body)
+{
     int has_ct = 0, oom = 0;
-
-    /* Headers: "Name: value". */
     for (const cJSON *it = headers ? headers->child : NULL; it && !oom; it = it->next) {
         if (!it->string) continue;
         if (strcasecmp(it->string, "content-type") == 0) has_ct = 1;
@@ -208,167 +207,180 @@ dwf_val *dwf_http(dwf_ctx *c, const char *method, dwf_val *url, dwf_val *headers
             /* A line break would let a value smuggle in headers of its own. */
             char msg[300];
             snprintf(msg, sizeof msg, "http %s %s: header '%.60s' has an invalid name or a line break in its value",
-                     m, u, it->string);
+                     q->m, q->u, it->string);
             free(v);
             dwf__set_error(c, "TypeError", msg);
-            result = dwf_null(c);
-            goto done;
+            return -1;
         }
         dwf__buf line = {0};
         dwf__buf_str(&line, it->string);
         /* "Name;" is curl's way to send a header with an empty value. */
         dwf__buf_str(&line, v && *v ? ": " : ";");
         if (v) dwf__buf_str(&line, v);
-        struct curl_slist *n = v && !line.oom ? curl_slist_append(hl, line.p) : NULL;
+        oom = !v || line.oom || add_header(q, line.p) != 0;
         free(v);
         free(line.p);
-        if (!n) oom = 1;
-        else hl = n;
     }
-    /* Body. */
     if (!oom && body && !cJSON_IsNull(body)) {
         if (cJSON_IsString(body)) {
-            payload = dwf__string_bytes(body->valuestring ? body->valuestring : "", &payload_len);
+            q->payload = dwf__string_bytes(body->valuestring ? body->valuestring : "", &q->payload_len);
         } else {
-            payload = dwf__to_json(body);
-            payload_len = payload ? strlen(payload) : 0;
-            if (payload && !has_ct) {
-                struct curl_slist *n = curl_slist_append(hl, "Content-Type: application/json");
-                if (!n) oom = 1;
-                else hl = n;
-            }
+            q->payload = dwf__to_json(body);
+            q->payload_len = q->payload ? strlen(q->payload) : 0;
+            if (q->payload && !has_ct) oom = add_header(q, "Content-Type: application/json") != 0;
         }
-        if (!payload) oom = 1;
+        oom = oom || !q->payload;
     }
     /* No "Expect: 100-continue" (libcurl adds it to large bodies): most servers never answer
      * it and the request would wait a second for nothing. */
-    if (!oom && payload && !cJSON_GetObjectItemCaseSensitive(headers, "Expect")) {
-        struct curl_slist *n = curl_slist_append(hl, "Expect:");
-        if (!n) oom = 1;
-        else hl = n;
-    }
-    if (oom) {
-        dwf__set_error(c, "OutOfMemory", "http: out of memory building the request");
-        result = dwf_null(c);
-        goto done;
-    }
+    if (!oom && q->payload && !cJSON_GetObjectItemCaseSensitive(headers, "Expect"))
+        oom = add_header(q, "Expect:") != 0;
+    if (oom) dwf__set_error(c, "OutOfMemory", "http: out of memory building the request");
+    return oom ? -1 : 0;
+}
 
-    /* At most a day: longer than any Lambda invocation, and the cast below stays in range. */
-    if (timeout_s > 86400) timeout_s = 86400;
-    long timeout_ms = timeout_s > 0 ? (long)(timeout_s * 1000 + 0.5) : HTTP_DEFAULT_TIMEOUT_MS;
-    if (timeout_ms < 1) timeout_ms = 1;
-    long connect_ms = timeout_ms < HTTP_CONNECT_TIMEOUT_MS ? timeout_ms : HTTP_CONNECT_TIMEOUT_MS;
+/* Every option of the easy handle for request q, reading into r. */
+static CURLcode setup_handle(CURL *h, request *q, response *r)
+{
+    long connect_ms = q->timeout_ms < HTTP_CONNECT_TIMEOUT_MS ? q->timeout_ms : HTTP_CONNECT_TIMEOUT_MS;
     CURLcode rc = CURLE_OK;
 #define SETOPT(opt, val)                                                                      \
     do {                                                                                      \
         if (rc == CURLE_OK) rc = curl_easy_setopt(h, opt, val);                               \
     } while (0)
-    SETOPT(CURLOPT_URL, u);
+    SETOPT(CURLOPT_URL, q->u);
     /* http(s) only, redirects included: libcurl would also read file:// and speak a dozen
      * other protocols, none of which a workflow's `http` means. */
     SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
     SETOPT(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    SETOPT(CURLOPT_ERRORBUFFER, errbuf);
+    SETOPT(CURLOPT_ERRORBUFFER, q->errbuf);
     SETOPT(CURLOPT_NOSIGNAL, 1L); /* threads: no SIGALRM for DNS timeouts */
-    SETOPT(CURLOPT_TIMEOUT_MS, timeout_ms);
+    SETOPT(CURLOPT_TIMEOUT_MS, q->timeout_ms);
     SETOPT(CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
     SETOPT(CURLOPT_FOLLOWLOCATION, 1L);
     SETOPT(CURLOPT_MAXREDIRS, 5L);
     SETOPT(CURLOPT_ACCEPT_ENCODING, "");
     SETOPT(CURLOPT_USERAGENT, "dwf/" DWF_VERSION);
     SETOPT(CURLOPT_WRITEFUNCTION, on_body);
-    SETOPT(CURLOPT_WRITEDATA, &r);
+    SETOPT(CURLOPT_WRITEDATA, r);
     SETOPT(CURLOPT_HEADERFUNCTION, on_header);
-    SETOPT(CURLOPT_HEADERDATA, &r);
-    if (hl) SETOPT(CURLOPT_HTTPHEADER, hl);
+    SETOPT(CURLOPT_HEADERDATA, r);
+    if (q->headers) SETOPT(CURLOPT_HTTPHEADER, q->headers);
     const char *ca = ca_bundle();
     if (ca) SETOPT(CURLOPT_CAINFO, ca);
-    if (strcmp(m, "GET") == 0) {
-        SETOPT(CURLOPT_HTTPGET, 1L);
-    } else if (strcmp(m, "HEAD") == 0) {
-        SETOPT(CURLOPT_NOBODY, 1L);
-    } else {
-        SETOPT(CURLOPT_CUSTOMREQUEST, m);
-    }
-    if (payload) {
-        SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)payload_len);
-        SETOPT(CURLOPT_POSTFIELDS, payload);
+    if (strcmp(q->m, "GET") == 0) SETOPT(CURLOPT_HTTPGET, 1L);
+    else if (strcmp(q->m, "HEAD") == 0) SETOPT(CURLOPT_NOBODY, 1L);
+    else SETOPT(CURLOPT_CUSTOMREQUEST, q->m);
+    if (q->payload) {
+        SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)q->payload_len);
+        SETOPT(CURLOPT_POSTFIELDS, q->payload);
         /* POSTFIELDS turns a GET into a POST; keep the method the workflow asked for. */
-        if (strcmp(m, "POST") != 0) SETOPT(CURLOPT_CUSTOMREQUEST, m);
+        if (strcmp(q->m, "POST") != 0) SETOPT(CURLOPT_CUSTOMREQUEST, q->m);
     }
 #undef SETOPT
-    if (rc != CURLE_OK) {
-        result = http_fail(c, "HttpError", "%s %s: cannot set up the request: %s", m, u,
-                           curl_easy_strerror(rc));
-        goto done;
-    }
+    return rc;
+}
 
-    rc = curl_easy_perform(h);
-    if (rc != CURLE_OK) {
-        const char *why = errbuf[0] ? errbuf : curl_easy_strerror(rc);
-        if (r.oom) {
-            dwf__set_error(c, "OutOfMemory", "http: out of memory reading the response");
-            result = dwf_null(c);
-        } else if (r.too_big) {
-            result = http_fail(c, "HttpError", "%s %s: %s", m, u, "response larger than 64 MiB");
-        } else if (rc == CURLE_OPERATION_TIMEDOUT) {
-            char detail[300];
-            snprintf(detail, sizeof detail, "timed out after %g s (%s)", (double)timeout_ms / 1000, why);
-            result = http_fail(c, "Timeout", "%s %s: %s", m, u, detail);
-        } else if (rc == CURLE_UNSUPPORTED_PROTOCOL || rc == CURLE_URL_MALFORMAT ||
-                   rc == CURLE_TOO_MANY_REDIRECTS || rc == CURLE_BAD_FUNCTION_ARGUMENT) {
-            result = http_fail(c, "HttpError", "%s %s: %s", m, u, why);
-        } else {
-            result = http_fail(c, "HttpNetworkError", "%s %s: %s", m, u, why);
-        }
-        goto done;
+/* A transfer curl could not finish, as the error the workflow sees. */
+static dwf_val *transfer_failed(dwf_ctx *c, const request *q, const response *r, CURLcode rc)
+{
+    const char *why = q->errbuf[0] ? q->errbuf : curl_easy_strerror(rc);
+    if (r->oom) {
+        dwf__set_error(c, "OutOfMemory", "http: out of memory reading the response");
+        return dwf_null(c);
     }
-
-    long status = 0;
-    rc = curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    if (rc != CURLE_OK) {
-        result = http_fail(c, "HttpNetworkError", "%s %s: %s", m, u, curl_easy_strerror(rc));
-        goto done;
-    }
-    if (status < 200 || status > 299) {
+    if (r->too_big) return http_fail(c, "HttpError", "%s %s: %s", q->m, q->u, "response larger than 64 MiB");
+    if (rc == CURLE_OPERATION_TIMEDOUT) {
         char detail[300];
-        /* The start of the body usually says why; keep the message short. */
-        snprintf(detail, sizeof detail, "%ld%s%.200s", status, r.body.len ? ": " : "",
-                 r.body.p ? r.body.p : "");
-        for (char *p = detail; *p; p++)
-            if (*p == '\n' || *p == '\r') *p = ' ';
-        const char *type = status >= 500 ? "Http5xx" : status == 429 ? "Http429" : "HttpError";
-        result = http_fail(c, type, "%s %s returned HTTP %s", m, u, detail);
-        goto done;
+        snprintf(detail, sizeof detail, "timed out after %g s (%s)", (double)q->timeout_ms / 1000, why);
+        return http_fail(c, "Timeout", "%s %s: %s", q->m, q->u, detail);
     }
+    if (rc == CURLE_UNSUPPORTED_PROTOCOL || rc == CURLE_URL_MALFORMAT ||
+        rc == CURLE_TOO_MANY_REDIRECTS || rc == CURLE_BAD_FUNCTION_ARGUMENT)
+        return http_fail(c, "HttpError", "%s %s: %s", q->m, q->u, why);
+    return http_fail(c, "HttpNetworkError", "%s %s: %s", q->m, q->u, why);
+}
 
-    /* Success: {status, headers, body}. */
-    {
-        cJSON *o = cJSON_CreateObject();
-        cJSON *hdrs = r.headers ? r.headers : cJSON_CreateObject();
-        r.headers = NULL;
-        cJSON *b = NULL;
-        if (is_json_type(hdrs) && r.body.len) b = dwf__parse_json(r.body.p, r.body.len, NULL);
-        if (!b) b = dwf__new_string(r.body.p ? r.body.p : "", r.body.len);
-        int ok = o && hdrs && b && cJSON_AddNumberToObject(o, "status", (double)status);
-        if (ok && cJSON_AddItemToObject(o, "headers", hdrs)) hdrs = NULL;
-        else ok = 0;
-        if (ok && cJSON_AddItemToObject(o, "body", b)) b = NULL;
-        else ok = 0;
-        cJSON_Delete(hdrs);
-        cJSON_Delete(b);
-        if (!ok) {
-            cJSON_Delete(o);
-            o = NULL;
-        }
-        result = dwf__own(c, o);
+/* A status outside 2xx: Http5xx, Http429 or HttpError, with the start of the body. */
+static dwf_val *status_failed(dwf_ctx *c, const request *q, const response *r, long status)
+{
+    char detail[300];
+    /* The start of the body usually says why; keep the message short. */
+    snprintf(detail, sizeof detail, "%ld%s%.200s", status, r->body.len ? ": " : "",
+             r->body.p ? r->body.p : "");
+    for (char *p = detail; *p; p++)
+        if (*p == '\n' || *p == '\r') *p = ' ';
+    const char *type = status >= 500 ? "Http5xx" : status == 429 ? "Http429" : "HttpError";
+    return http_fail(c, type, "%s %s returned HTTP %s", q->m, q->u, detail);
+}
+
+/* {status, headers, body}: the body parsed when the Content-Type says JSON and it parses. */
+static dwf_val *response_value(dwf_ctx *c, response *r, long status)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON *hdrs = r->headers ? r->headers : cJSON_CreateObject();
+    r->headers = NULL;
+    cJSON *b = NULL;
+    if (is_json_type(hdrs) && r->body.len) b = dwf__parse_json(r->body.p, r->body.len, NULL);
+    if (!b) b = dwf__new_string(r->body.p ? r->body.p : "", r->body.len);
+    int ok = o && hdrs && b && cJSON_AddNumberToObject(o, "status", (double)status);
+    if (ok && cJSON_AddItemToObject(o, "headers", hdrs)) hdrs = NULL;
+    else ok = 0;
+    if (ok && cJSON_AddItemToObject(o, "body", b)) b = NULL;
+    else ok = 0;
+    cJSON_Delete(hdrs);
+    cJSON_Delete(b);
+    if (!ok) {
+        cJSON_Delete(o);
+        o = NULL;
     }
+    return dwf__own(c, o);
+}
 
-done:
+/* Make request q on a fresh easy handle. */
+static dwf_val *perform(dwf_ctx *c, request *q)
+{
+    CURL *h = curl_easy_init();
+    if (!h) return http_fail(c, "HttpNetworkError", "%s %s: %s", q->m, q->u, "curl_easy_init failed");
+    response r = {0};
+    dwf_val *result;
+    long status = 0;
+    CURLcode rc = setup_handle(h, q, &r);
+    if (rc != CURLE_OK)
+        result = http_fail(c, "HttpError", "%s %s: cannot set up the request: %s", q->m, q->u,
+                           curl_easy_strerror(rc));
+    else if ((rc = curl_easy_perform(h)) != CURLE_OK)
+        result = transfer_failed(c, q, &r, rc);
+    else if ((rc = curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status)) != CURLE_OK)
+        result = http_fail(c, "HttpNetworkError", "%s %s: %s", q->m, q->u, curl_easy_strerror(rc));
+    else if (status < 200 || status > 299)
+        result = status_failed(c, q, &r, status);
+    else
+        result = response_value(c, &r, status);
     curl_easy_cleanup(h);
-    curl_slist_free_all(hl);
-    free(payload);
     free(r.body.p);
     cJSON_Delete(r.headers);
+    return result;
+}
+
+dwf_val *dwf_http(dwf_ctx *c, const char *method, dwf_val *url, dwf_val *headers, dwf_val *body,
+                  double timeout_s)
+{
+    const char *m = method && *method ? method : "GET";
+    if (check_args(c, m, url, headers) != 0) return dwf_null(c);
+    request q;
+    memset(&q, 0, sizeof q);
+    q.m = m;
+    q.u = url->valuestring;
+    pthread_once(&curl_once, curl_init);
+    if (curl_init_rc != CURLE_OK)
+        return http_fail(c, "HttpNetworkError", "%s %s: %s", q.m, q.u, curl_easy_strerror(curl_init_rc));
+    /* At most a day: longer than any Lambda invocation, and the cast below stays in range. */
+    if (timeout_s > 86400) timeout_s = 86400;
+    q.timeout_ms = timeout_s > 0 ? (long)(timeout_s * 1000 + 0.5) : HTTP_DEFAULT_TIMEOUT_MS;
+    if (q.timeout_ms < 1) q.timeout_ms = 1;
+    dwf_val *result = build_request(c, &q, headers, body) == 0 ? perform(c, &q) : dwf_null(c);
+    curl_slist_free_all(q.headers);
+    free(q.payload);
     return result;
 }

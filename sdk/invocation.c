@@ -128,11 +128,12 @@ static cJSON *succeed(dwf__inv *inv, dwf_ctx *root, dwf_val *value, dwf_error *e
     if (strlen(text) > DWF_LIMIT_SYNC_PAYLOAD - DWF_LIMIT_RESULT_SLACK) {
         /* Too big for the handler response: checkpoint it on the EXECUTION and answer "". */
         char *sid = NULL, id[17];
-        if (asprintf(&sid, "execution-result-%.0f", dwf__now_ms(root)) < 0) sid = NULL;
-        if (sid) dwf_hash_id(sid, id);
-        free(sid);
-        cJSON *u = sid ? dwf__update_new(root, id, DWF_OPTYPE_EXECUTION, DWF_SUBTYPE_NONE,
-                                         DWF_ACTION_SUCCEED, NULL) : NULL;
+        cJSON *u = NULL;
+        if (asprintf(&sid, "execution-result-%.0f", dwf__now_ms(root)) >= 0) {
+            dwf_hash_id(sid, id);
+            free(sid);
+            u = dwf__update_new(root, id, DWF_OPTYPE_EXECUTION, DWF_SUBTYPE_NONE, DWF_ACTION_SUCCEED, NULL);
+        }
         int ok = u && cJSON_AddStringToObject(u, "Payload", text);
         if (!ok) {
             cJSON_Delete(u);
@@ -192,6 +193,142 @@ static void clear_compensations(dwf__inv *inv)
     pthread_mutex_unlock(&inv->mu);
 }
 
+/* The execution state the event carries and, while NextMarker says there is more, the pages
+ * GetDurableExecutionState gives (asked for with the event's token); then the input, the
+ * EXECUTION operation's InputPayload ({} when absent). *nops counts the operations. */
+static int load_state(dwf__inv *inv, const cJSON *event, dwf_error *err, size_t *nops)
+{
+    dwf_transport *t = inv->t;
+    const cJSON *state = cJSON_GetObjectItemCaseSensitive(event, "InitialExecutionState");
+    const cJSON *ops = cJSON_GetObjectItemCaseSensitive(state, "Operations");
+    const char *input_payload = NULL, *token = str_of(event, "CheckpointToken");
+    int seen_first = 0;
+    *nops = (size_t)cJSON_GetArraySize(ops);
+    if (dwf__map_init(&inv->ops, *nops) != 0 || dwf__map_init(&inv->callbacks, 16) != 0 ||
+        load_ops(inv, ops, &input_payload, &seen_first) != 0) {
+        set_err(err, "OutOfMemory", "out of memory loading the execution state");
+        return -1;
+    }
+    char *input = input_payload ? strdup(input_payload) : NULL;
+    const char *marker = str_of(state, "NextMarker");
+    char *mk = marker && *marker ? strdup(marker) : NULL;
+    int rc = 0;
+    while (mk && rc == 0) {
+        cJSON *page = NULL;
+        const char *ip = NULL;
+        if (!t->get_state || t->get_state(t, inv->arn, token, mk, &page, err) != 0) {
+            if (err && !err->type[0]) set_err(err, "ServiceException", "GetDurableExecutionState failed");
+            rc = -1;
+        } else if (load_ops(inv, cJSON_GetObjectItemCaseSensitive(page, "Operations"), &ip, &seen_first) != 0) {
+            set_err(err, "OutOfMemory", "out of memory loading the execution state");
+            rc = -1;
+        }
+        free(mk);
+        mk = NULL;
+        if (rc == 0) {
+            if (!input && ip) input = strdup(ip);
+            const char *next = str_of(page, "NextMarker");
+            if (next && *next) mk = strdup(next);
+            *nops += (size_t)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(page, "Operations"));
+        }
+        cJSON_Delete(page);
+    }
+    if (rc == 0) {
+        inv->input = input ? dwf__parse_json(input, strlen(input), NULL) : cJSON_CreateObject();
+        if (!inv->input) set_err(err, "SerdesFailed", "the execution input is not valid JSON");
+        rc = inv->input ? 0 : -1;
+    }
+    free(input);
+    return rc;
+}
+
+/* The body ended with an uncaught error: run the compensations, then answer FAILED with it.
+ * *suspended when a compensation must wait (the invocation answers as a suspension does). */
+static cJSON *body_failed(dwf__inv *inv, dwf_ctx *root, dwf_error *err, int *suspended)
+{
+    cJSON *e = dwf__take_error_copy(root);
+    int crc = e ? dwf__run_compensations(root) : DWF_FATAL;
+    cJSON *resp = NULL;
+    *suspended = crc == DWF_SUSPEND;
+    if (*suspended) {
+        /* nothing to answer yet */
+    } else if (!e) {
+        set_err(err, "OutOfMemory", "out of memory");
+    } else if (crc != DWF_OK || dwf__checkpoint_flush(inv) != 0) {
+        resp = fatal_response(inv, err);
+    } else {
+        const char *type = str_of(e, "ErrorType"), *msg = str_of(e, "ErrorMessage");
+        resp = response_failed(type ? type : "Error", msg, str_of(e, "ErrorData"));
+        if (!resp) set_err(err, "OutOfMemory", "out of memory");
+    }
+    cJSON_Delete(e);
+    return resp;
+}
+
+/* The body suspended: PENDING when the table shows something pending; *again when the service
+ * has moved everything on meanwhile, so the body should be replayed in this invocation. */
+static cJSON *body_suspended(dwf__inv *inv, int run, dwf_error *err, int *again)
+{
+    *again = 0;
+    if (dwf__checkpoint_flush(inv) != 0) return fatal_response(inv, err);
+    if (something_pending(inv)) {
+        cJSON *resp = response_status("PENDING", NULL);
+        if (!resp) set_err(err, "OutOfMemory", "out of memory");
+        return resp;
+    }
+    if (run + 1 >= MAX_RERUNS)
+        return response_failed("InternalError", "the workflow suspended with nothing pending", NULL);
+    clear_compensations(inv); /* replay again: the state moved on meanwhile */
+    *again = 1;
+    return NULL;
+}
+
+/* Run the workflow body on the root context (again, while it suspends with nothing pending)
+ * and turn how it ended into the handler response. */
+static cJSON *run_body(dwf__inv *inv, size_t nops, dwf_error *err)
+{
+    const dwf_workflow *wf = inv->wf;
+    for (int run = 0;; run++) {
+        dwf_ctx root;
+        dwf__ctx_init(&root, inv, NULL);
+        root.replaying = nops > 1;
+        void *frame = NULL;
+        if (wf->frame_size) {
+            frame = dwf__pool_take(inv, calloc(1, wf->frame_size));
+            if (!frame) {
+                set_err(err, "OutOfMemory", "out of memory for the workflow frame");
+                return NULL;
+            }
+        }
+        root.frame = frame;
+        dwf_val *value = NULL;
+        int rc = wf->body(&root, frame, &value);
+        if (rc == DWF_OK && root.error) rc = DWF_ERROR; /* an unchecked value-helper error */
+        /* A fault recorded where no status could carry it (a batch item that hit one after
+         * its batch was decided, an allocation failure in a value helper) still ends it. */
+        if (inv->fatal || inv->fault) rc = DWF_FATAL;
+        if (rc == DWF_OK || rc == DWF_RETURN) {
+            if (dwf__checkpoint_flush(inv) != 0) return fatal_response(inv, err);
+            return succeed(inv, &root, value, err);
+        }
+        int again = 0;
+        if (rc == DWF_ERROR) {
+            cJSON *resp = body_failed(inv, &root, err, &again);
+            if (!again) return resp;
+            rc = DWF_SUSPEND;
+        }
+        if (rc == DWF_SUSPEND) {
+            cJSON *resp = body_suspended(inv, run, err, &again);
+            if (again) continue;
+            return resp;
+        }
+        /* DWF_FATAL, or a status the body should never return */
+        if (rc != DWF_FATAL && !inv->fatal && !inv->fault)
+            dwf__fatal(&root, "InternalError", "workflow body returned status %d", rc);
+        return fatal_response(inv, err);
+    }
+}
+
 cJSON *dwf_run_invocation(const dwf_workflow *wf, const cJSON *event, dwf_transport *t,
                           const dwf_invoke_opts *opts, dwf_error *err)
 {
@@ -220,121 +357,10 @@ cJSON *dwf_run_invocation(const dwf_workflow *wf, const cJSON *event, dwf_transp
     inv.rng = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 40) ^ 0x9E3779B97F4A7C15ULL;
     inv.arn = strdup(arn);
     inv.token = strdup(token);
+    size_t nops = 0;
     cJSON *resp = NULL;
-    const cJSON *state = cJSON_GetObjectItemCaseSensitive(event, "InitialExecutionState");
-    const cJSON *ops = cJSON_GetObjectItemCaseSensitive(state, "Operations");
-    size_t nops = (size_t)cJSON_GetArraySize(ops);
-    const char *input_payload = NULL;
-    int seen_first = 0;
-    cJSON *page = NULL;
-    if (!inv.arn || !inv.token || dwf__map_init(&inv.ops, nops) != 0 ||
-        dwf__map_init(&inv.callbacks, 16) != 0 || load_ops(&inv, ops, &input_payload, &seen_first) != 0) {
-        set_err(err, "OutOfMemory", "out of memory loading the execution state");
-        goto done;
-    }
-    char *input_copy = input_payload ? strdup(input_payload) : NULL;
-    const char *marker = str_of(state, "NextMarker");
-    char *mk = marker && *marker ? strdup(marker) : NULL;
-    while (mk) {
-        /* further pages of the initial state, asked for with the event's token */
-        if (!t->get_state || t->get_state(t, arn, token, mk, &page, err) != 0) {
-            if (err && !err->type[0]) set_err(err, "ServiceException", "GetDurableExecutionState failed");
-            free(mk);
-            free(input_copy);
-            cJSON_Delete(page);
-            goto done;
-        }
-        free(mk);
-        mk = NULL;
-        const char *ip = NULL;
-        if (load_ops(&inv, cJSON_GetObjectItemCaseSensitive(page, "Operations"), &ip, &seen_first) != 0) {
-            set_err(err, "OutOfMemory", "out of memory loading the execution state");
-            free(input_copy);
-            cJSON_Delete(page);
-            goto done;
-        }
-        if (!input_copy && ip) input_copy = strdup(ip);
-        const char *next = str_of(page, "NextMarker");
-        if (next && *next) mk = strdup(next);
-        nops += (size_t)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(page, "Operations"));
-        cJSON_Delete(page);
-        page = NULL;
-    }
-    inv.input = input_copy ? dwf__parse_json(input_copy, strlen(input_copy), NULL) : cJSON_CreateObject();
-    free(input_copy);
-    if (!inv.input) {
-        set_err(err, "SerdesFailed", "the execution input is not valid JSON");
-        goto done;
-    }
-
-    for (int run = 0;; run++) {
-        dwf_ctx root;
-        dwf__ctx_init(&root, &inv, NULL);
-        root.replaying = nops > 1;
-        void *frame = NULL;
-        if (wf->frame_size) {
-            frame = dwf__pool_take(&inv, calloc(1, wf->frame_size));
-            if (!frame) {
-                set_err(err, "OutOfMemory", "out of memory for the workflow frame");
-                goto done;
-            }
-        }
-        root.frame = frame;
-        dwf_val *value = NULL;
-        int rc = wf->body(&root, frame, &value);
-        if (rc == DWF_OK && root.error) rc = DWF_ERROR; /* an unchecked value-helper error */
-        /* A fault recorded where no status could carry it (a batch item that hit one after
-         * its batch was decided, an allocation failure in a value helper) still ends it. */
-        if (inv.fatal || inv.fault) rc = DWF_FATAL;
-        if (rc == DWF_OK || rc == DWF_RETURN) {
-            if (dwf__checkpoint_flush(&inv) != 0) resp = fatal_response(&inv, err);
-            else resp = succeed(&inv, &root, value, err);
-            break;
-        }
-        if (rc == DWF_ERROR) {
-            cJSON *e = dwf__take_error_copy(&root);
-            int crc = e ? dwf__run_compensations(&root) : DWF_FATAL;
-            if (crc == DWF_SUSPEND) {
-                cJSON_Delete(e);
-                rc = DWF_SUSPEND;
-            } else if (crc != DWF_OK || dwf__checkpoint_flush(&inv) != 0) {
-                cJSON_Delete(e);
-                resp = e ? fatal_response(&inv, err) : NULL;
-                if (!e) set_err(err, "OutOfMemory", "out of memory");
-                break;
-            } else {
-                const char *type = str_of(e, "ErrorType"), *msg = str_of(e, "ErrorMessage");
-                resp = response_failed(type ? type : "Error", msg, str_of(e, "ErrorData"));
-                cJSON_Delete(e);
-                if (!resp) set_err(err, "OutOfMemory", "out of memory");
-                break;
-            }
-        }
-        if (rc == DWF_SUSPEND) {
-            if (dwf__checkpoint_flush(&inv) != 0) {
-                resp = fatal_response(&inv, err);
-                break;
-            }
-            if (something_pending(&inv)) {
-                resp = response_status("PENDING", NULL);
-                if (!resp) set_err(err, "OutOfMemory", "out of memory");
-                break;
-            }
-            if (run + 1 >= MAX_RERUNS) {
-                resp = response_failed("InternalError",
-                                       "the workflow suspended with nothing pending", NULL);
-                break;
-            }
-            clear_compensations(&inv); /* replay again: the state moved on meanwhile */
-            continue;
-        }
-        /* DWF_FATAL, or a status the body should never return */
-        if (rc != DWF_FATAL && !inv.fatal && !inv.fault)
-            dwf__fatal(&root, "InternalError", "workflow body returned status %d", rc);
-        resp = fatal_response(&inv, err);
-        break;
-    }
-done:
+    if (!inv.arn || !inv.token) set_err(err, "OutOfMemory", "out of memory loading the execution state");
+    else if (load_state(&inv, event, err, &nops) == 0) resp = run_body(&inv, nops, err);
     inv_free(&inv);
     return resp;
 }
