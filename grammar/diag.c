@@ -22,7 +22,7 @@
 struct Diag {
     FILE *out;
     int color;
-    int errors, warnings;
+    int errors;
     int dropping;    /* the last error/warning was dropped: drop its notes too */
     int said_full;   /* "too many errors" printed */
     const char *path;
@@ -49,11 +49,6 @@ void diag_free(Diag *d)
 int diag_errors(const Diag *d)
 {
     return d->errors;
-}
-
-int diag_warnings(const Diag *d)
-{
-    return d->warnings;
 }
 
 int diag_full(const Diag *d)
@@ -147,7 +142,6 @@ static void report(Diag *d, enum Severity sev, const SrcLoc *loc, const char *pa
         if (d->dropping) return;
     } else {
         if (sev == SEV_ERROR) d->errors++;
-        else d->warnings++;
         if (d->errors > DIAG_MAX_ERRORS || (sev == SEV_WARNING && d->errors >= DIAG_MAX_ERRORS)) {
             d->dropping = 1;
             say_full(d, path);

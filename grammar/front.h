@@ -15,8 +15,7 @@ typedef struct Diag Diag;
  * errors are printed; later ones are counted. */
 Diag *diag_new(FILE *out, int color);
 void diag_free(Diag *d);
-int diag_errors(const Diag *d);   /* errors reported so far */
-int diag_warnings(const Diag *d);
+int diag_errors(const Diag *d); /* errors reported so far */
 
 /* Parse and check `text` (the contents of `path`). Returns the Program (arena-owned) even when
  * there were errors (NULL only if nothing could be parsed); the caller looks at diag_errors(). */

@@ -366,9 +366,12 @@ void dwf_at(dwf_ctx *c, int line, int col)
     c->col = col;
 }
 
+/* Inside a waitForCallback submitter (or a step it runs): the callback's id as a value. */
 dwf_val *dwf_callback_id(dwf_ctx *c)
 {
-    const char *id = dwf__callback_id(c);
+    const dwf_ctx *p = c;
+    while (p && !p->in_step) p = p->parent;
+    const char *id = p ? p->callback_id : NULL;
     return id ? dwf__adopt(c, cJSON_CreateString(id)) : dwf__adopt(c, cJSON_CreateNull());
 }
 
@@ -394,10 +397,4 @@ int dwf__line(dwf_ctx *c) { return c ? c->line : 0; }
 dwf__cursor *dwf__item_cursor(dwf_ctx *c) { return c ? &c->item_cursor : NULL; }
 const char *dwf__source(dwf_ctx *c) { return c && c->inv->wf ? c->inv->wf->source : NULL; }
 dwf_val *dwf__input(dwf_ctx *c) { return c ? c->inv->input : NULL; }
-const char *dwf__callback_id(dwf_ctx *c)
-{
-    for (; c; c = c->parent)
-        if (c->in_step) return c->callback_id;
-    return NULL;
-}
 int dwf__quiet(dwf_ctx *c) { return c && c->inv->opts && c->inv->opts->quiet; }

@@ -180,7 +180,8 @@ int dwf__durable_guard(dwf_ctx *c, const char *what);
  * does for waitForCondition). dwf__op_find does the same for a step id the caller made (a
  * batch item's "S-(i+1)"); it takes the id, NULL meaning out of memory. Whatever they return,
  * the operation ends with dwf__op_end, which frees the id and leaves replay mode when the next
- * operation has no record (dwf__replay_advance), and returns rc. */
+ * operation has no record (so log lines after the last replayed operation are written), and
+ * returns rc. */
 typedef struct dwf__opref {
     char *sid;         /* the step id, "3" or "2-1-4" (owned) */
     char id[17];       /* its hashed Id */
@@ -191,9 +192,6 @@ int dwf__op_begin(dwf_ctx *c, const char *what, enum dwf_optype type, const char
 int dwf__op_find(dwf_ctx *c, char *sid, enum dwf_optype type, const char *name,
                  enum dwf_subtype subtype, dwf__opref *r);
 int dwf__op_end(dwf_ctx *c, dwf__opref *r, int rc);
-/* After an operation of c finished (rc DWF_OK or DWF_ERROR): leave replay mode when the next
- * operation has no record, so logs after the last replayed operation are written. */
-void dwf__replay_advance(dwf_ctx *c, int rc);
 /* Look an operation up by hashed Id (NULL if absent). The pointer stays valid. */
 const dwf__op *dwf__op_get(dwf__inv *inv, const char *id);
 /* Compare a recorded op with what the code does now; DWF_FATAL on a mismatch. */
@@ -201,8 +199,6 @@ int dwf__check_replay(dwf_ctx *c, const char *sid, const dwf__op *op, enum dwf_o
                       const char *name, enum dwf_subtype subtype);
 /* Parse a recorded payload string into a pool-owned value (NULL/absent -> null). */
 int dwf__parse_payload(dwf_ctx *c, const char *text, dwf_val **out);
-/* Serialise a value (NULL = null). malloc'd; NULL = no memory. */
-char *dwf__serialize(const cJSON *v);
 /* Merge one wire Operation record into the table (takes ownership of the cJSON; notify =
  * call the on_operation hook with it first). Called with inv->mu held. 0 or -1 (no memory). */
 int dwf__merge_op(dwf__inv *inv, cJSON *op, int notify);

@@ -47,10 +47,7 @@ typedef struct dwf__cursor {
 } dwf__cursor;
 dwf__cursor *dwf__item_cursor(dwf_ctx *c);
 
-/* Inside a waitForCallback submitter: the callback id, else NULL. */
-const char *dwf__callback_id(dwf_ctx *c);
-/* Nonzero if the host asked for no step log lines (dwf_invoke_opts.quiet: `dwf run --quiet`).
- * Optional: log.c references it weakly, so until the core defines it logs are never quiet. */
+/* Nonzero if the host asked for no step log lines (dwf_invoke_opts.quiet: `dwf run --quiet`). */
 int dwf__quiet(dwf_ctx *c);
 
 /* ---- provided by the value layer ---------------------------------------------------------- */
@@ -93,7 +90,5 @@ typedef struct dwf__buf {
 } dwf__buf;
 void dwf__buf_add(dwf__buf *b, const char *s, size_t n);
 void dwf__buf_str(dwf__buf *b, const char *s);
-/* Append JSON text of v (as dwf__to_json). */
-void dwf__buf_json(dwf__buf *b, const cJSON *v);
 
 #endif

@@ -119,7 +119,7 @@ static cJSON *succeed(dwf__inv *inv, dwf_ctx *root, dwf_val *value, dwf_error *e
         if (!r) set_err(err, "OutOfMemory", "out of memory");
         return r;
     }
-    char *text = dwf__serialize(value);
+    char *text = dwf__to_json(value);
     if (!text) {
         set_err(err, "OutOfMemory", "out of memory serialising the result");
         return NULL;

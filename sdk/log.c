@@ -11,8 +11,9 @@
  * the string, any other value as itself (the SDK's single-argument case).
  *
  * Lines are suppressed while the context replays, so a message appears once per execution, not
- * once per invocation, and when the host asked for quiet (dwf__quiet, if the core has it). The level filter is the SDK's: AWS_LAMBDA_LOG_LEVEL = DEBUG, INFO, WARN
- * or ERROR (any case) shows that level and above; unset or anything else means DEBUG. Every
+ * once per invocation, and when the host asked for quiet (`dwf run --quiet`). The level
+ * filter is the SDK's: AWS_LAMBDA_LOG_LEVEL = DEBUG, INFO, WARN or ERROR (any case) shows that
+ * level and above; unset or anything else means DEBUG. Every
  * line goes to stderr in a single write, so lines from parallel branches never interleave.
  */
 #include <math.h>
@@ -25,9 +26,6 @@
 #include "internal.h"
 
 static const char *const level_names[] = {"DEBUG", "INFO", "WARN", "ERROR"};
-
-/* The replay core may or may not define it (internal.h). */
-#pragma weak dwf__quiet
 
 /* The lowest level shown, read on every call: cheap, and tests can change it. */
 static int min_level(void)
@@ -62,7 +60,7 @@ static int add_str(cJSON *o, const char *k, const char *s)
 void dwf_log(dwf_ctx *c, int level, dwf_val *message)
 {
     if (dwf__replaying(c)) return;
-    if (dwf__quiet && dwf__quiet(c)) return;
+    if (dwf__quiet(c)) return;
     if (level < DWF_LOG_DEBUG) level = DWF_LOG_DEBUG;
     if (level > DWF_LOG_ERROR) level = DWF_LOG_ERROR;
     if (level < min_level()) return;

@@ -2,10 +2,10 @@
  * ops.c: the durable operations (step, wait, callback, waitForCallback, waitForCondition,
  * invoke, child contexts, saga compensations), each following the official SDK's handler.
  *
- * Every operation has the same shape: take the next step id of the context, look its hashed
- * Id up, check the record matches (replay.c), then either return what the record says
- * (SUCCEEDED result, FAILED error, "still waiting" = DWF_SUSPEND) or do the work and checkpoint
- * it. Waiting never blocks: a timer, a retry delay or a callback unwinds with DWF_SUSPEND and
+ * Every operation has the same shape: dwf__op_begin (replay.c) takes the next step id of the
+ * context, looks its hashed Id up and checks the record matches; then the operation either
+ * returns what the record says (SUCCEEDED result, FAILED error, "still waiting" =
+ * DWF_SUSPEND) or does the work and checkpoints it; dwf__op_end closes it. Waiting never blocks: a timer, a retry delay or a callback unwinds with DWF_SUSPEND and
  * the service invokes again when the record changes. After an awaited START the merged record
  * is read again, because a service (the embedded engine with a virtual clock) may already have
  * finished the wait in its response.
@@ -274,7 +274,7 @@ static int step_run(dwf_ctx *c, const step_args *a, int attempt, dwf_val **out)
         return step_attempt_failed(c, a, attempt, dwf__take_error_copy(&sc));
 
     /* A body that returned nothing is JavaScript's undefined: the SDK sends no Payload. */
-    char *text = v ? dwf__serialize(v) : NULL;
+    char *text = v ? dwf__to_json(v) : NULL;
     if (v && !text) return oom(c);
     size_t len = text ? strlen(text) : 0;
     if (len > DWF_LIMIT_OPERATION_PAYLOAD) {
@@ -489,7 +489,7 @@ static int child_succeeded(dwf_ctx *c, dwf_ctx *child, const dwf__opref *r, cons
                            enum dwf_subtype subtype, int recorded, dwf_val *v, dwf_val **out)
 {
     /* undefined (nothing returned): no Payload, and *out stays NULL for the caller */
-    char *text = v ? dwf__serialize(v) : strdup("");
+    char *text = v ? dwf__to_json(v) : strdup("");
     if (!text) return oom(c);
     int big = strlen(text) > DWF_LIMIT_OPERATION_PAYLOAD;
     /* Built on the parent (its ParentId) but queued through the child, so a batch that
@@ -701,7 +701,7 @@ static int poll_check(dwf_ctx *c, const poll_args *p, int attempt, dwf_val *stat
     int rc = p->check ? p->check(&sc, p->frame, state, idx, next) : DWF_OK;
     if (rc == DWF_RETURN) rc = DWF_OK;
     if (rc == DWF_OK && !sc.error) {
-        char *text = dwf__serialize(*next);
+        char *text = dwf__to_json(*next);
         if (!text) return oom(c);
         rc = dwf__parse_payload(c, text, next);
         free(text);
@@ -735,7 +735,7 @@ static int poll_checked(dwf_ctx *c, const poll_args *p, int attempt, dwf_val *ne
     double every = o && o->every_s > 0 ? o->every_s : 5;
     double backoff = o && o->backoff > 0 ? o->backoff : 1.5;
     double maxs = o && o->max_s > 0 ? o->max_s : 300;
-    char *text = dwf__serialize(next);
+    char *text = dwf__to_json(next);
     if (!text) return oom(c);
     cJSON *u = dwf__update_new(c, p->id, DWF_OPTYPE_STEP, DWF_SUBTYPE_WAIT_FOR_CONDITION,
                                finished ? DWF_ACTION_SUCCEED : DWF_ACTION_RETRY, p->name);
@@ -810,7 +810,7 @@ static int invoke_core(dwf_ctx *c, dwf__opref *r, const char *name, const char *
 {
     if (!r->op) {
         c->replaying = 0;
-        char *text = dwf__serialize(payload);
+        char *text = dwf__to_json(payload);
         cJSON *u = dwf__update_new(c, r->id, DWF_OPTYPE_CHAINED_INVOKE, DWF_SUBTYPE_CHAINED_INVOKE, DWF_ACTION_START, name);
         cJSON *io = NULL;
         int ok = text && u && add_str(u, "Payload", text) &&

@@ -5,8 +5,10 @@
  * GetDurableExecutionState, then the deltas each checkpoint response carries). An operation
  * first looks its Id up; a record means "this already happened", and its Type, Name and
  * SubType must match what the code asks for now, or the execution fails with the SDK's
- * NonDeterministicExecutionError (same message, unhashed step id). Replaced records are
- * parked rather than freed, so another thread still reading an older record stays safe.
+ * NonDeterministicExecutionError (same message, unhashed step id). Every durable operation
+ * starts with that (dwf__op_begin) and ends with dwf__op_end, which also leaves replay mode once
+ * the next operation has no record. Replaced records are parked rather than freed, so another
+ * thread still reading an older record stays safe.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +26,25 @@ int dwf__durable_guard(dwf_ctx *c, const char *what)
     for (dwf_ctx *p = c; p; p = p->parent)
         if (p->cancel && __atomic_load_n(p->cancel, __ATOMIC_ACQUIRE)) return DWF_SUSPEND;
     return DWF_OK;
+}
+
+/* After an operation of c finished (rc DWF_OK or DWF_ERROR): leave replay mode when the next
+ * operation has no record. */
+static void replay_advance(dwf_ctx *c, int rc)
+{
+    if (!c->replaying || (rc != DWF_OK && rc != DWF_ERROR)) return;
+    /* The SDK's checkAndUpdateReplayMode: replay ends as soon as the next operation of this
+     * context has no record (nor a first child, for contexts that are not checkpointed). */
+    char *next = dwf__child_step_id(c->step_id, c->counter + 1);
+    char *child = next ? dwf__child_step_id(next, 1) : NULL;
+    if (next && child) {
+        char a[17], b[17];
+        dwf_hash_id(next, a);
+        dwf_hash_id(child, b);
+        if (!dwf__op_get(c->inv, a) && !dwf__op_get(c->inv, b)) c->replaying = 0;
+    }
+    free(next);
+    free(child);
 }
 
 int dwf__op_find(dwf_ctx *c, char *sid, enum dwf_optype type, const char *name,
@@ -51,25 +72,8 @@ int dwf__op_end(dwf_ctx *c, dwf__opref *r, int rc)
 {
     free(r->sid);
     r->sid = NULL;
-    dwf__replay_advance(c, rc);
+    replay_advance(c, rc);
     return rc;
-}
-
-void dwf__replay_advance(dwf_ctx *c, int rc)
-{
-    if (!c->replaying || (rc != DWF_OK && rc != DWF_ERROR)) return;
-    /* The SDK's checkAndUpdateReplayMode: replay ends as soon as the next operation of this
-     * context has no record (nor a first child, for contexts that are not checkpointed). */
-    char *next = dwf__child_step_id(c->step_id, c->counter + 1);
-    char *child = next ? dwf__child_step_id(next, 1) : NULL;
-    if (next && child) {
-        char a[17], b[17];
-        dwf_hash_id(next, a);
-        dwf_hash_id(child, b);
-        if (!dwf__op_get(c->inv, a) && !dwf__op_get(c->inv, b)) c->replaying = 0;
-    }
-    free(next);
-    free(child);
 }
 
 const dwf__op *dwf__op_get(dwf__inv *inv, const char *id)
@@ -136,8 +140,6 @@ int dwf__parse_payload(dwf_ctx *c, const char *text, dwf_val **out)
     if (out) *out = v;
     return DWF_OK;
 }
-
-char *dwf__serialize(const cJSON *v) { return dwf__to_json(v); }
 
 void dwf__op_free(dwf__op *op)
 {

@@ -527,8 +527,6 @@ static void buf_json_string(dwf__buf *b, const char *s)
     dwf__buf_add(b, "\"", 1);
 }
 
-void dwf__buf_json(dwf__buf *b, const cJSON *v) { buf_json_at(b, v, 0, 0); }
-
 static void buf_json_at(dwf__buf *b, const cJSON *v, int indent, int depth)
 {
     char num[32];
@@ -563,7 +561,7 @@ static void buf_json_at(dwf__buf *b, const cJSON *v, int indent, int depth)
 char *dwf__to_json(const cJSON *v)
 {
     dwf__buf b = {0};
-    dwf__buf_json(&b, v);
+    buf_json_at(&b, v, 0, 0);
     return buf_take(&b);
 }
 
@@ -578,7 +576,7 @@ char *dwf__to_json_indent(const cJSON *v, int indent)
 static void buf_text(dwf__buf *b, const cJSON *v)
 {
     if (v && cJSON_IsString(v)) dwf__buf_str(b, v->valuestring ? v->valuestring : "");
-    else dwf__buf_json(b, v);
+    else buf_json_at(b, v, 0, 0);
 }
 
 char *dwf__to_text(const cJSON *v)

@@ -4,7 +4,7 @@
  *
  * Workflows are written by hand exactly as generated code would be (a frame struct, static
  * body functions, DWF_TRY). The fake service is a small state machine: it applies START /
- * SUCCEED / FAIL / RETRY updates the way the reference's section 3 says, rotates the token,
+ * SUCCEED / FAIL / RETRY updates as the durable service does (docs/protocol.md), rotates the token,
  * assigns CallbackIds, and between invocations lets time pass (waits finish, retried steps
  * turn READY, chained invokes finish, callbacks complete as the test scripts). Each test then
  * looks at the operation history, the checkpoint calls and the side-effect counters.
