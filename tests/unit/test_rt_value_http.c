@@ -64,7 +64,7 @@ static dwf_val *S(const char *s) { return dwf_str(C, s); }
 
 /* ---- the test server -------------------------------------------------------------------- */
 static int srv_fd = -1, srv_port;
-static volatile int srv_stop;
+static int srv_stop; /* read by the server thread: atomic loads and stores */
 static pthread_t srv_thread;
 
 static void send_all(int fd, const char *p, size_t n)
@@ -171,7 +171,7 @@ static void serve_one(int fd)
 static void *serve(void *arg)
 {
     (void)arg;
-    while (!srv_stop) {
+    while (!__atomic_load_n(&srv_stop, __ATOMIC_ACQUIRE)) {
         int fd = accept(srv_fd, NULL, NULL);
         if (fd < 0) break; /* shutdown() by server_stop */
         serve_one(fd);
@@ -204,7 +204,7 @@ static int server_start(void)
 
 static void server_stop(void)
 {
-    srv_stop = 1;
+    __atomic_store_n(&srv_stop, 1, __ATOMIC_RELEASE);
     shutdown(srv_fd, SHUT_RDWR);
     pthread_join(srv_thread, NULL);
     close(srv_fd);
