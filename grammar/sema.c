@@ -1161,7 +1161,8 @@ static void check_for(Sema *s, AstNode *n)
     n->u.for_.var_sym = declare(s, n->u.for_.var, n->loc, n);
     if (n->u.for_.index) {
         if (strcmp(n->u.for_.index, n->u.for_.var) == 0)
-            diag_error(s->d, n->loc, "the item and the index of a loop cannot both be called '%s'", n->u.for_.var);
+            diag_error(s->d, n->loc, "the item and the index of a loop cannot both be called '%s'",
+                       n->u.for_.var);
         else
             n->u.for_.index_sym = declare(s, n->u.for_.index, n->loc, n);
     }

@@ -289,7 +289,8 @@ static dwf_val *transfer_failed(dwf_ctx *c, const request *q, const response *r,
         dwf__set_error(c, "OutOfMemory", "http: out of memory reading the response");
         return dwf_null(c);
     }
-    if (r->too_big) return http_fail(c, "HttpError", "%s %s: %s", q->m, q->u, "response larger than 64 MiB");
+    if (r->too_big)
+        return http_fail(c, "HttpError", "%s %s: %s", q->m, q->u, "response larger than 64 MiB");
     if (rc == CURLE_OPERATION_TIMEDOUT) {
         char detail[300];
         snprintf(detail, sizeof detail, "timed out after %g s (%s)", (double)q->timeout_ms / 1000, why);

@@ -63,7 +63,8 @@ static int something_pending(dwf__inv *inv)
         const dwf__op *op = inv->ops.slots[i].key ? inv->ops.slots[i].val : NULL;
         if (!op) continue;
         if (op->type == DWF_OPTYPE_STEP) pending = op->status == DWF_OPSTATUS_PENDING;
-        else if (op->type == DWF_OPTYPE_WAIT || op->type == DWF_OPTYPE_CALLBACK || op->type == DWF_OPTYPE_CHAINED_INVOKE)
+        else if (op->type == DWF_OPTYPE_WAIT || op->type == DWF_OPTYPE_CALLBACK ||
+                 op->type == DWF_OPTYPE_CHAINED_INVOKE)
             pending = op->status == DWF_OPSTATUS_STARTED;
     }
     pthread_mutex_unlock(&inv->mu);
@@ -219,7 +220,8 @@ static int load_state(dwf__inv *inv, const cJSON *event, dwf_error *err, size_t 
         if (!t->get_state || t->get_state(t, inv->arn, token, mk, &page, err) != 0) {
             if (err && !err->type[0]) set_err(err, "ServiceException", "GetDurableExecutionState failed");
             rc = -1;
-        } else if (load_ops(inv, cJSON_GetObjectItemCaseSensitive(page, "Operations"), &ip, &seen_first) != 0) {
+        } else if (load_ops(inv, cJSON_GetObjectItemCaseSensitive(page, "Operations"), &ip,
+                            &seen_first) != 0) {
             set_err(err, "OutOfMemory", "out of memory loading the execution state");
             rc = -1;
         }
@@ -354,7 +356,8 @@ cJSON *dwf_run_invocation(const dwf_workflow *wf, const cJSON *event, dwf_transp
     pthread_cond_init(&inv.cv, NULL);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    inv.rng = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 40) ^ 0x9E3779B97F4A7C15ULL;
+    inv.rng = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 40) ^
+              0x9E3779B97F4A7C15ULL;
     inv.arn = strdup(arn);
     inv.token = strdup(token);
     size_t nops = 0;

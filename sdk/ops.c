@@ -5,9 +5,10 @@
  * Every operation has the same shape: dwf__op_begin (replay.c) takes the next step id of the
  * context, looks its hashed Id up and checks the record matches; then the operation either
  * returns what the record says (SUCCEEDED result, FAILED error, "still waiting" =
- * DWF_SUSPEND) or does the work and checkpoints it; dwf__op_end closes it. Waiting never blocks: a timer, a retry delay or a callback unwinds with DWF_SUSPEND and
- * the service invokes again when the record changes. After an awaited START the merged record
- * is read again, because a service (the embedded engine with a virtual clock) may already have
+ * DWF_SUSPEND) or does the work and checkpoints it; dwf__op_end closes it. Waiting never
+ * blocks: a timer, a retry delay or a callback unwinds with DWF_SUSPEND and the service
+ * invokes again when the record changes. After an awaited START the merged record is read
+ * again, because a service (the embedded engine with a virtual clock) may already have
  * finished the wait in its response.
  */
 #include <math.h>
@@ -403,7 +404,8 @@ static int callback_op(dwf_ctx *c, const char *name, const dwf_callback_opts *op
     int rc = dwf__op_begin(c, "callback", DWF_OPTYPE_CALLBACK, name, DWF_SUBTYPE_CALLBACK, &r);
     if (rc == DWF_OK && !r.op) {
         c->replaying = 0;
-        cJSON *u = dwf__update_new(c, r.id, DWF_OPTYPE_CALLBACK, DWF_SUBTYPE_CALLBACK, DWF_ACTION_START, name);
+        cJSON *u = dwf__update_new(c, r.id, DWF_OPTYPE_CALLBACK, DWF_SUBTYPE_CALLBACK,
+                                   DWF_ACTION_START, name);
         cJSON *co = u ? cJSON_AddObjectToObject(u, "CallbackOptions") : NULL;
         int ok = co != NULL;
         if (ok && opts && opts->timeout_s > 0)
@@ -416,7 +418,9 @@ static int callback_op(dwf_ctx *c, const char *name, const dwf_callback_opts *op
     }
     if (rc == DWF_OK) {
         *cbid = r.op ? r.op->callback_id : NULL;
-        if (!*cbid) rc = dwf__fatal(c, "CallbackError", "the service gave callback \"%s\" no CallbackId", r.sid);
+        if (!*cbid)
+            rc = dwf__fatal(c, "CallbackError", "the service gave callback \"%s\" no CallbackId",
+                            r.sid);
     }
     return dwf__op_end(c, &r, rc);
 }
@@ -566,7 +570,8 @@ int dwf__run_child(dwf_ctx *c, const dwf__opref *r, const char *name, enum dwf_s
     int rc = DWF_OK;
     if (!op) c->replaying = 0;
     if (!op && !start_sent)
-        rc = dwf__checkpoint(c, dwf__update_new(c, r->id, DWF_OPTYPE_CONTEXT, subtype, DWF_ACTION_START, name), 0);
+        rc = dwf__checkpoint(c, dwf__update_new(c, r->id, DWF_OPTYPE_CONTEXT, subtype,
+                                                DWF_ACTION_START, name), 0);
     dwf_val *v = NULL;
     if (rc == DWF_OK) rc = fn(child, arg, &v);
     if (rc == DWF_RETURN) rc = DWF_OK;
@@ -612,7 +617,8 @@ int dwf_group(dwf_ctx *c, const char *name, dwf_fn body, void *frame, dwf_val **
     dwf__opref r;
     int rc = dwf__op_begin(c, "group", DWF_OPTYPE_CONTEXT, name, DWF_SUBTYPE_RUN_IN_CHILD_CONTEXT, &r);
     if (rc == DWF_OK)
-        rc = dwf__run_child(c, &r, name, DWF_SUBTYPE_RUN_IN_CHILD_CONTEXT, run_block, &b, NULL, 0, out, &err);
+        rc = dwf__run_child(c, &r, name, DWF_SUBTYPE_RUN_IN_CHILD_CONTEXT, run_block, &b, NULL, 0,
+                            out, &err);
     if (rc == DWF_OK && !*out) rc = dwf__parse_payload(c, NULL, out); /* undefined -> null */
     rc = dwf__op_end(c, &r, rc);
     return rc == DWF_ERROR ? child_failed(c, err) : rc;
@@ -653,7 +659,8 @@ int dwf_wait_for_callback(dwf_ctx *c, const char *name, dwf_fn submitter, void *
     wfc_arg w = {submitter, frame, opts, {submit_retry, DWF_AT_LEAST_ONCE, NULL}};
     cJSON *err = NULL;
     dwf__opref r;
-    int rc = dwf__op_begin(c, "waitForCallback", DWF_OPTYPE_CONTEXT, name, DWF_SUBTYPE_WAIT_FOR_CALLBACK, &r);
+    int rc = dwf__op_begin(c, "waitForCallback", DWF_OPTYPE_CONTEXT, name,
+                           DWF_SUBTYPE_WAIT_FOR_CALLBACK, &r);
     if (rc == DWF_OK)
         rc = dwf__run_child(c, &r, name, DWF_SUBTYPE_WAIT_FOR_CALLBACK, run_wfc, &w, NULL, 0, out, &err);
     if (rc == DWF_OK && !*out) rc = dwf__parse_payload(c, NULL, out);
@@ -772,7 +779,8 @@ static int poll_core(dwf_ctx *c, const dwf__opref *r, const poll_args *p, dwf_va
     dwf_val *state = initial_state;
     if (op && op->result) DWF_TRY(dwf__parse_payload(c, op->result, &state));
     if (st != DWF_OPSTATUS_STARTED)
-        DWF_TRY(dwf__checkpoint(c, dwf__update_new(c, p->id, DWF_OPTYPE_STEP, DWF_SUBTYPE_WAIT_FOR_CONDITION,
+        DWF_TRY(dwf__checkpoint(c, dwf__update_new(c, p->id, DWF_OPTYPE_STEP,
+                                                   DWF_SUBTYPE_WAIT_FOR_CONDITION,
                                                    DWF_ACTION_START, p->name), 0));
     dwf_val *next = NULL, *done = NULL;
     cJSON *err = NULL;
@@ -811,7 +819,8 @@ static int invoke_core(dwf_ctx *c, dwf__opref *r, const char *name, const char *
     if (!r->op) {
         c->replaying = 0;
         char *text = dwf__to_json(payload);
-        cJSON *u = dwf__update_new(c, r->id, DWF_OPTYPE_CHAINED_INVOKE, DWF_SUBTYPE_CHAINED_INVOKE, DWF_ACTION_START, name);
+        cJSON *u = dwf__update_new(c, r->id, DWF_OPTYPE_CHAINED_INVOKE, DWF_SUBTYPE_CHAINED_INVOKE,
+                                   DWF_ACTION_START, name);
         cJSON *io = NULL;
         int ok = text && u && add_str(u, "Payload", text) &&
                  (io = cJSON_AddObjectToObject(u, "ChainedInvokeOptions")) &&

@@ -317,7 +317,8 @@ static int batch_recorded(batch *b, const dwf__opref *r, const char *name, enum 
         return DWF_ERROR;
     } else if (!op) {
         c->replaying = 0;
-        return dwf__checkpoint(c, dwf__update_new(c, r->id, DWF_OPTYPE_CONTEXT, subtype, DWF_ACTION_START, name), 0);
+        return dwf__checkpoint(c, dwf__update_new(c, r->id, DWF_OPTYPE_CONTEXT, subtype,
+                                                  DWF_ACTION_START, name), 0);
     }
     return DWF_OK;
 }
@@ -346,7 +347,9 @@ static int batch_start(batch *b, const dwf__opref *r)
         dwf_hash_id(isid, iid);
         free(isid);
         if (!dwf__op_get(c->inv, iid)) {
-            rc = dwf__checkpoint(&b->bctx, dwf__update_new(&b->bctx, iid, DWF_OPTYPE_CONTEXT, b->item_subtype, DWF_ACTION_START, b->names[i]), 0);
+            cJSON *u = dwf__update_new(&b->bctx, iid, DWF_OPTYPE_CONTEXT, b->item_subtype,
+                                       DWF_ACTION_START, b->names[i]);
+            rc = dwf__checkpoint(&b->bctx, u, 0);
             b->start_sent[i] = 1;
         }
         b->status[i] = IT_STARTED;
@@ -377,7 +380,8 @@ static int batch_run(batch *b, const char *summary_reason)
     pthread_cond_destroy(&b->cv);
     if (b->fatal_rc) {
         rc = b->fatal_rc;
-    } else if (__atomic_load_n(&c->inv->fatal, __ATOMIC_ACQUIRE) || __atomic_load_n(&c->inv->fault, __ATOMIC_ACQUIRE)) {
+    } else if (__atomic_load_n(&c->inv->fatal, __ATOMIC_ACQUIRE) ||
+               __atomic_load_n(&c->inv->fault, __ATOMIC_ACQUIRE)) {
         rc = DWF_FATAL; /* an item hit one after the batch was decided */
     } else if (b->replay_only) {
         b->reason = summary_reason ? summary_reason : completion_reason(b);
@@ -447,7 +451,9 @@ static int batch_finish(batch *b, const dwf__opref *r, const char *name, enum dw
         free(text);
         text = batch_summary(b, *out);
     }
-    cJSON *u = text ? dwf__update_new(c, r->id, DWF_OPTYPE_CONTEXT, subtype, DWF_ACTION_SUCCEED, name) : NULL;
+    cJSON *u = text ? dwf__update_new(c, r->id, DWF_OPTYPE_CONTEXT, subtype, DWF_ACTION_SUCCEED,
+                                      name)
+                    : NULL;
     int ok = u && cJSON_AddStringToObject(u, "Payload", text);
     if (ok && big) {
         cJSON *co = cJSON_AddObjectToObject(u, "ContextOptions");
