@@ -28,6 +28,9 @@
 /* ---- execution statuses (GetDurableExecution .Status) ---------------------------------------- */
 #define DWF_EXECSTATUSES(X) X(RUNNING) X(SUCCEEDED) X(FAILED) X(TIMED_OUT) X(STOPPED)
 
+/* ---- invocation statuses (the handler response's Status) ------------------------------------ */
+#define DWF_INVSTATUSES(X) X(SUCCEEDED) X(FAILED) X(PENDING)
+
 /* ---- operation subtypes the official SDK writes (Operation.SubType); X(enum name, wire) ------ */
 #define DWF_SUBTYPES(X)                                                                        \
     X(STEP, "Step")                                                                            \
@@ -41,6 +44,46 @@
     X(WAIT_FOR_CALLBACK, "WaitForCallback")                                                    \
     X(WAIT_FOR_CONDITION, "WaitForCondition")                                                  \
     X(CHAINED_INVOKE, "ChainedInvoke")
+
+/* ---- history event types (Event.EventType; the details member is "<EventType>Details") ------- */
+#define DWF_EVENTTYPES(X)                                                                      \
+    X(EXECUTION_STARTED, "ExecutionStarted")                                                   \
+    X(EXECUTION_SUCCEEDED, "ExecutionSucceeded")                                               \
+    X(EXECUTION_FAILED, "ExecutionFailed")                                                     \
+    X(EXECUTION_TIMED_OUT, "ExecutionTimedOut")                                                \
+    X(EXECUTION_STOPPED, "ExecutionStopped")                                                   \
+    X(CONTEXT_STARTED, "ContextStarted")                                                       \
+    X(CONTEXT_SUCCEEDED, "ContextSucceeded")                                                   \
+    X(CONTEXT_FAILED, "ContextFailed")                                                         \
+    X(WAIT_STARTED, "WaitStarted")                                                             \
+    X(WAIT_SUCCEEDED, "WaitSucceeded")                                                         \
+    X(WAIT_CANCELLED, "WaitCancelled")                                                         \
+    X(STEP_STARTED, "StepStarted")                                                             \
+    X(STEP_SUCCEEDED, "StepSucceeded")                                                         \
+    X(STEP_FAILED, "StepFailed")                                                               \
+    X(CHAINED_INVOKE_STARTED, "ChainedInvokeStarted")                                          \
+    X(CHAINED_INVOKE_SUCCEEDED, "ChainedInvokeSucceeded")                                      \
+    X(CHAINED_INVOKE_FAILED, "ChainedInvokeFailed")                                            \
+    X(CHAINED_INVOKE_TIMED_OUT, "ChainedInvokeTimedOut")                                       \
+    X(CHAINED_INVOKE_STOPPED, "ChainedInvokeStopped")                                          \
+    X(CALLBACK_STARTED, "CallbackStarted")                                                     \
+    X(CALLBACK_SUCCEEDED, "CallbackSucceeded")                                                 \
+    X(CALLBACK_FAILED, "CallbackFailed")                                                       \
+    X(CALLBACK_TIMED_OUT, "CallbackTimedOut")                                                  \
+    X(INVOCATION_COMPLETED, "InvocationCompleted")
+
+/* ---- error types of the API (a failed call's error name) and their HTTP status ------------ */
+/* The last two are dwf's own: its local store is held by another process, or is no store. */
+#define DWF_ERRORTYPES(X)                                                                      \
+    X(INVALID_PARAMETER_VALUE, "InvalidParameterValueException", 400)                          \
+    X(CALLBACK_TIMEOUT, "CallbackTimeoutException", 400)                                       \
+    X(RESOURCE_NOT_FOUND, "ResourceNotFoundException", 404)                                    \
+    X(DURABLE_EXECUTION_ALREADY_STARTED, "DurableExecutionAlreadyStartedException", 409)       \
+    X(RESOURCE_CONFLICT, "ResourceConflictException", 409)                                     \
+    X(TOO_MANY_REQUESTS, "TooManyRequestsException", 429)                                      \
+    X(SERVICE, "ServiceException", 500)                                                        \
+    X(STORE_LOCKED, "StoreLockedException", 503)                                               \
+    X(STORE_CORRUPT, "StoreCorruptException", 500)
 
 /* The enums. 0 is "none / not on the wire"; the last member is "unknown name". */
 enum dwf_optype {
@@ -71,12 +114,33 @@ enum dwf_execstatus {
 #undef DWF__X
     DWF_EXECSTATUS_UNKNOWN
 };
+enum dwf_invstatus {
+    DWF_INVSTATUS_NONE = 0,
+#define DWF__X(s) DWF_INVSTATUS_##s,
+    DWF_INVSTATUSES(DWF__X)
+#undef DWF__X
+    DWF_INVSTATUS_UNKNOWN
+};
 enum dwf_subtype {
     DWF_SUBTYPE_NONE = 0,
 #define DWF__X(e, s) DWF_SUBTYPE_##e,
     DWF_SUBTYPES(DWF__X)
 #undef DWF__X
     DWF_SUBTYPE_UNKNOWN
+};
+enum dwf_eventtype {
+    DWF_EVENTTYPE_NONE = 0,
+#define DWF__X(e, s) DWF_EVENTTYPE_##e,
+    DWF_EVENTTYPES(DWF__X)
+#undef DWF__X
+    DWF_EVENTTYPE_UNKNOWN
+};
+enum dwf_errortype {
+    DWF_ERRORTYPE_NONE = 0,
+#define DWF__X(e, s, status) DWF_ERRORTYPE_##e,
+    DWF_ERRORTYPES(DWF__X)
+#undef DWF__X
+    DWF_ERRORTYPE_UNKNOWN
 };
 
 /* Wire name of an enum value (NULL for NONE / UNKNOWN), and back (UNKNOWN for a name not in the
@@ -101,11 +165,25 @@ DWF__NAMES(optype, DWF_OPTYPES)
 DWF__NAMES(opstatus, DWF_OPSTATUSES)
 DWF__NAMES(action, DWF_ACTIONS)
 DWF__NAMES(execstatus, DWF_EXECSTATUSES)
+DWF__NAMES(invstatus, DWF_INVSTATUSES)
 #undef DWF__NAME_OF
 #define DWF__NAME_OF(e, s) , s
 DWF__NAMES(subtype, DWF_SUBTYPES)
+DWF__NAMES(eventtype, DWF_EVENTTYPES)
+#undef DWF__NAME_OF
+#define DWF__NAME_OF(e, s, status) , s
+DWF__NAMES(errortype, DWF_ERRORTYPES)
 #undef DWF__NAME_OF
 #undef DWF__NAMES
+
+/* The HTTP status an API error answers with (500 for NONE / UNKNOWN). */
+static inline int dwf_errortype_http_status(int v)
+{
+#define DWF__STATUS_OF(e, s, status) , status
+    static const int statuses[] = {500 DWF_ERRORTYPES(DWF__STATUS_OF)};
+#undef DWF__STATUS_OF
+    return v > 0 && v < (int)(sizeof statuses / sizeof statuses[0]) ? statuses[v] : 500;
+}
 
 /* Terminal operation statuses: nothing changes an operation after one of these. */
 static inline int dwf_opstatus_terminal(int st)
@@ -137,6 +215,14 @@ static inline int dwf_opstatus_terminal(int st)
 /* A wait or retry delay, in seconds (one year); a callback timeout or heartbeat, in seconds. */
 #define DWF_LIMIT_DELAY_S 31622400.0
 #define DWF_LIMIT_CALLBACK_TIMEOUT_S 99999999.0
+/* An operation Id and a DurableExecutionName: 1 to this many of [A-Za-z0-9_-]. An operation
+ * Name: 1 to DWF_LIMIT_NAME_LEN printable ASCII characters. A CallbackId: at most this long. */
+#define DWF_LIMIT_ID_LEN 64
+#define DWF_LIMIT_NAME_LEN 256
+#define DWF_LIMIT_CALLBACK_ID_LEN 1024
+/* DurableConfig when a function gives none: RetentionPeriodInDays, ExecutionTimeout (s). */
+#define DWF_DEFAULT_RETENTION_DAYS 14
+#define DWF_DEFAULT_EXECUTION_TIMEOUT_S 86400
 /* Paging: GetDurableExecutionState / History / ListDurableExecutions MaxItems. */
 #define DWF_LIMIT_PAGE_DEFAULT 100
 #define DWF_LIMIT_PAGE_MAX 1000

@@ -13,6 +13,7 @@
  * really passes, since jumping to them would turn "wait for a human" into "time out at once".
  */
 #include "engine.h"
+#include "dwf_protocol.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -27,10 +28,13 @@ typedef struct transport_impl {
 
 static int retryable_error(const dwf_error *e)
 {
-    if (strcmp(e->type, "InvalidParameterValueException") == 0)
-        return strncmp(e->message, "Invalid Checkpoint Token", 24) == 0;
-    return strcmp(e->type, "ServiceException") == 0 || strcmp(e->type, "StoreLockedException") == 0 ||
-           strcmp(e->type, "TooManyRequestsException") == 0;
+    switch ((enum dwf_errortype)dwf_errortype_parse(e->type)) {
+    case DWF_ERRORTYPE_INVALID_PARAMETER_VALUE: return strncmp(e->message, "Invalid Checkpoint Token", 24) == 0;
+    case DWF_ERRORTYPE_SERVICE:
+    case DWF_ERRORTYPE_STORE_LOCKED:
+    case DWF_ERRORTYPE_TOO_MANY_REQUESTS: return 1;
+    default: return 0;
+    }
 }
 
 static int tr_checkpoint(dwf_transport *t, const char *arn, const cJSON *request, cJSON **response, dwf_error *err,
@@ -82,7 +86,7 @@ int dwf_engine_invoke(dwf_service *s, const char *arn, const dwf_engine_opts *o,
     char fn[256];
     const dwf_workflow *wf = NULL;
     if (dwf_service_function_of(arn, fn) != 0) {
-        snprintf(fault.type, sizeof fault.type, "ResourceNotFoundException");
+        snprintf(fault.type, sizeof fault.type, "%s", dwf_errortype_name(DWF_ERRORTYPE_RESOURCE_NOT_FOUND));
         snprintf(fault.message, sizeof fault.message, "no function in the execution ARN %s", arn);
     } else {
         wf = o->resolve(o->resolve_arg, fn, &fault);
@@ -112,7 +116,7 @@ static int root_done(dwf_service *s, const char *root, int *done, dwf_error *err
     cJSON *x = NULL;
     if (dwf_service_get_execution(s, root, 0, &x, err) != 0) return -1;
     const cJSON *st = cJSON_GetObjectItemCaseSensitive(x, "Status");
-    *done = cJSON_IsString(st) && strcmp(st->valuestring, "RUNNING") != 0;
+    *done = cJSON_IsString(st) && dwf_execstatus_parse(st->valuestring) != DWF_EXECSTATUS_RUNNING;
     cJSON_Delete(x);
     return 0;
 }
@@ -130,8 +134,8 @@ int dwf_engine_drive(dwf_service *s, const char *root, const dwf_engine_opts *o,
             if (o->stop && *o->stop) break;
             if (dwf_engine_invoke(s, a->valuestring, o, err) != 0) {
                 /* Another process may have finished, stopped or taken it meanwhile: not our error. */
-                if (strcmp(err->type, "InvalidParameterValueException") != 0 &&
-                    strcmp(err->type, "ResourceConflictException") != 0) {
+                int t = dwf_errortype_parse(err->type);
+                if (t != DWF_ERRORTYPE_INVALID_PARAMETER_VALUE && t != DWF_ERRORTYPE_RESOURCE_CONFLICT) {
                     cJSON_Delete(run);
                     return -1;
                 }

@@ -88,12 +88,12 @@ static const char *const upgrade_3 =
     TOKENS_LIVE
     "PRAGMA user_version=4;";
 
-static void set_err(dwf_error *err, const char *type, const char *fmt, ...)
+static void set_err(dwf_error *err, enum dwf_errortype type, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-static void set_err(dwf_error *err, const char *type, const char *fmt, ...)
+static void set_err(dwf_error *err, enum dwf_errortype type, const char *fmt, ...)
 {
     if (!err) return;
-    snprintf(err->type, sizeof err->type, "%s", type);
+    snprintf(err->type, sizeof err->type, "%s", dwf_errortype_name(type));
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(err->message, sizeof err->message, fmt, ap);
@@ -107,19 +107,19 @@ int dwf__store_fail(dwf__store *st, int rc, dwf_error *err)
     switch (rc & 0xff) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
-        set_err(err, "StoreLockedException",
+        set_err(err, DWF_ERRORTYPE_STORE_LOCKED,
                 "the store %s is locked by another process (%s); nothing was changed", path, msg);
         break;
     case SQLITE_NOTADB:
     case SQLITE_CORRUPT:
-        set_err(err, "StoreCorruptException",
+        set_err(err, DWF_ERRORTYPE_STORE_CORRUPT,
                 "the store %s is corrupt or not a dwf store (%s); nothing was changed", path, msg);
         break;
     case SQLITE_NOMEM:
-        set_err(err, "ServiceException", "out of memory in the store %s", path);
+        set_err(err, DWF_ERRORTYPE_SERVICE, "out of memory in the store %s", path);
         break;
     default:
-        set_err(err, "ServiceException", "store %s: %s", path, msg);
+        set_err(err, DWF_ERRORTYPE_SERVICE, "store %s: %s", path, msg);
     }
     return -1;
 }
@@ -129,7 +129,7 @@ static int make_parent_dirs(const char *path, dwf_error *err)
 {
     char dir[PATH_MAX];
     if (dwf__mkdir_parent(path, 0755, dir, sizeof dir) == 0) return 0;
-    set_err(err, "ServiceException", "cannot create the store directory %s: %s", dir, strerror(errno));
+    set_err(err, DWF_ERRORTYPE_SERVICE, "cannot create the store directory %s: %s", dir, strerror(errno));
     return -1;
 }
 
@@ -139,7 +139,7 @@ int dwf__store_open(const char *path, int busy_ms, dwf__store **out, dwf_error *
     dwf__store *st = calloc(1, sizeof *st);
     if (st) pthread_mutex_init(&st->mu, NULL);
     if (!st) {
-        set_err(err, "ServiceException", "out of memory");
+        set_err(err, DWF_ERRORTYPE_SERVICE, "out of memory");
         return -1;
     }
     snprintf(st->path, sizeof st->path, "%s", path);
@@ -160,7 +160,7 @@ int dwf__store_open(const char *path, int busy_ms, dwf__store **out, dwf_error *
     sqlite3_finalize(q);
     if (rc != SQLITE_ROW) goto fail;
     if (version > SCHEMA_VERSION) {
-        set_err(err, "StoreCorruptException", "the store %s has schema version %d; this dwf knows %d",
+        set_err(err, DWF_ERRORTYPE_STORE_CORRUPT, "the store %s has schema version %d; this dwf knows %d",
                 path, version, SCHEMA_VERSION);
         sqlite3_close(st->db);
         free(st);
@@ -390,7 +390,7 @@ int dwf__set_str(char **slot, const char *v)
 void dwf__exec_free(dwf__exec *e)
 {
     if (!e) return;
-    free(e->id); free(e->arn); free(e->name); free(e->function_name); free(e->status);
+    free(e->id); free(e->arn); free(e->name); free(e->function_name);
     free(e->input); free(e->result); free(e->error);
     free(e->parent_arn); free(e->parent_op); free(e->root_arn); free(e->inv_owner); free(e->inv_request);
     free(e);
@@ -401,9 +401,11 @@ static int exec_from_row(sqlite3_stmt *q, dwf__exec **out, dwf_error *err)
     dwf__exec *e = calloc(1, sizeof *e);
     int oom = !e;
     if (e) {
-        char **strs[] = {&e->id, &e->arn, &e->name, &e->function_name, &e->status, &e->input,
+        char **strs[] = {&e->id, &e->arn, &e->name, &e->function_name, NULL, &e->input,
                          &e->result, &e->error, &e->parent_arn, &e->parent_op, &e->root_arn};
-        for (int i = 0; i < 11; i++) *strs[i] = dwf__col_strdup(q, i, &oom);
+        for (int i = 0; i < 11; i++)
+            if (strs[i]) *strs[i] = dwf__col_strdup(q, i, &oom);
+        e->status = dwf_execstatus_parse((const char *)sqlite3_column_text(q, 4));
         e->start_ms = sqlite3_column_double(q, 11);
         e->end_ms = sqlite3_column_double(q, 12);
         e->next_invoke_ms = sqlite3_column_double(q, 13);
@@ -422,7 +424,7 @@ static int exec_from_row(sqlite3_stmt *q, dwf__exec **out, dwf_error *err)
     }
     if (oom) {
         dwf__exec_free(e);
-        set_err(err, "ServiceException", "out of memory");
+        set_err(err, DWF_ERRORTYPE_SERVICE, "out of memory");
         return -1;
     }
     *out = e;
@@ -457,7 +459,7 @@ int dwf__exec_load_by_name(dwf__store *st, const char *function_name, const char
 static int exec_write(dwf__store *st, const dwf__exec *e, dwf_error *err, const char *sql)
 {
     return dwf__sql_exec(st, err, sql, "sssssssssssddddiiiiiiiiiss", e->id, e->arn, e->name,
-                         e->function_name, e->status, e->input, e->result, e->error, e->parent_arn,
+                         e->function_name, dwf_execstatus_name(e->status), e->input, e->result, e->error, e->parent_arn,
                          e->parent_op, e->root_arn, e->start_ms, e->end_ms, e->next_invoke_ms,
                          e->inv_started_ms, e->seq, e->seen_seq, e->op_count, e->event_count,
                          (long long)e->retention_days, (long long)e->timeout_s, (long long)e->wake,

@@ -1,6 +1,6 @@
 /*
- * store.h: the SQLite store under the service core (store.c). Internal to
- * libdwf: only service.c includes it. The store owns the connection, the schema, transactions
+ * store.h: the SQLite store under the service (store.c). Internal to the service:
+ * only the files of service/ include it. The store owns the connection, the schema, transactions
  * and the mapping of SQLite failures to named errors; the service core owns what the rows mean.
  *
  * Schema (one row per thing, JSON where the API already has a shape):
@@ -19,6 +19,7 @@
 
 #include <sqlite3.h>
 #include "dwf_host.h"
+#include "dwf_protocol.h"
 
 typedef struct dwf__store dwf__store;
 
@@ -53,7 +54,8 @@ char *dwf__col_strdup(sqlite3_stmt *q, int col, int *oom);
 
 /* ---- the execution row ------------------------------------------------------------------ */
 typedef struct dwf__exec {
-    char *id, *arn, *name, *function_name, *status;
+    char *id, *arn, *name, *function_name;
+    enum dwf_execstatus status; /* stored as its name */
     char *input;   /* InputPayload text */
     char *result;  /* Result payload text, or NULL */
     char *error;   /* ErrorObject JSON text, or NULL */

@@ -1,0 +1,227 @@
+/*
+ * rows.c: the rows every part of the service writes: operations, history events, timers,
+ * callback states and checkpoint tokens.
+ *
+ * Deltas: every write of an operation row bumps the execution's change counter (seq) and stamps
+ * the row with it; the execution remembers the counter the handler has seen (seen_seq). A
+ * checkpoint answers every row stamped after seen_seq, which includes what timers and
+ * callbacks changed in between, and an invocation that returns PENDING while such unseen
+ * changes exist is invoked again at once (invocations.c). So op_save is the only way an
+ * operation is written: nothing can change without the handler hearing of it.
+ *
+ * Operations are kept as the Operation JSON of the API (timestamps in epoch seconds), events
+ * as the Event JSON of GetDurableExecutionHistory, numbered 1, 2, ... per execution.
+ */
+#include "service_impl.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- operations ------------------------------------------------------------------------------ */
+int dwf__svc_op_load(dwf_service *s, const dwf__exec *e, const char *id, cJSON **op, long long *start_seq,
+                     dwf_error *err)
+{
+    *op = NULL;
+    sqlite3_stmt *q = dwf__sql_prepare(s->st, err, "SELECT json, start_seq FROM operations WHERE exec_id=?1 AND op_id=?2",
+                                       "ss", e->id, id);
+    if (!q) return -1;
+    int r = dwf__sql_step(s->st, q, err);
+    if (r == 1) {
+        *op = cJSON_Parse((const char *)sqlite3_column_text(q, 0));
+        if (start_seq) *start_seq = sqlite3_column_int64(q, 1);
+        r = *op ? 0
+                : fail(err, DWF_ERRORTYPE_STORE_CORRUPT, "operation %s of %s is not valid JSON", id, e->arn);
+    } else if (r == 0) {
+        r = 1;
+    }
+    dwf__sql_done(s->st, q);
+    return r;
+}
+
+int dwf__svc_op_save(dwf_service *s, dwf__exec *e, const cJSON *op, long long *seqp, dwf_error *err)
+{
+    if (*seqp < 0) *seqp = e->op_count++;
+    long long start_seq = *seqp;
+    char *json = cJSON_PrintUnformatted(op);
+    if (!json) return oom(err);
+    int r = dwf__sql_exec(s->st, err,
+                          "INSERT OR REPLACE INTO operations(exec_id, op_id, start_seq, change_seq, type, status, json)"
+                          " VALUES(?1,?2,?3,?4,?5,?6,?7)",
+                          "ssiisss", e->id, jstr(op, "Id"), start_seq, ++e->seq, jstr(op, "Type"),
+                          jstr(op, "Status"), json);
+    free(json);
+    return r;
+}
+
+/* Append the Operation JSON of every row `q` yields (column 0) to arr; with a limit, stop
+ * before the (limit+1)-th and say there were more. */
+static int ops_collect(dwf_service *s, sqlite3_stmt *q, int limit, cJSON *arr, long long *last, int *more,
+                       dwf_error *err)
+{
+    int r, n = 0;
+    while ((r = dwf__sql_step(s->st, q, err)) == 1) {
+        if (limit > 0 && n == limit) {
+            if (more) *more = 1;
+            break;
+        }
+        cJSON *op = cJSON_Parse((const char *)sqlite3_column_text(q, 0));
+        if (!op || !cJSON_AddItemToArray(arr, op)) {
+            cJSON_Delete(op);
+            r = oom(err);
+            break;
+        }
+        if (last) *last = sqlite3_column_int64(q, 1);
+        n++;
+    }
+    dwf__sql_done(s->st, q);
+    return r < 0 ? -1 : 0;
+}
+
+int dwf__svc_ops_page(dwf_service *s, const dwf__exec *e, long long after, int limit, cJSON *arr, long long *last,
+                      int *more, dwf_error *err)
+{
+    *more = 0;
+    sqlite3_stmt *q = dwf__sql_prepare(s->st, err,
+                                       "SELECT json, start_seq FROM operations WHERE exec_id=?1 AND start_seq>?2"
+                                       " ORDER BY start_seq LIMIT ?3",
+                                       "sii", e->id, after, (long long)(limit > 0 ? limit + 1 : -1));
+    return q ? ops_collect(s, q, limit, arr, last, more, err) : -1;
+}
+
+int dwf__svc_ops_changed(dwf_service *s, const dwf__exec *e, long long since, cJSON *arr, dwf_error *err)
+{
+    sqlite3_stmt *q = dwf__sql_prepare(s->st, err,
+                                       "SELECT json FROM operations WHERE exec_id=?1 AND change_seq>?2 ORDER BY start_seq",
+                                       "si", e->id, since);
+    return q ? ops_collect(s, q, 0, arr, NULL, NULL, err) : -1;
+}
+
+/* ---- history events -------------------------------------------------------------------------- */
+int dwf__svc_event_add(dwf_service *s, dwf__exec *e, enum dwf_eventtype type, const cJSON *op, cJSON *details,
+                       dwf_error *err)
+{
+    const char *name = dwf_eventtype_name(type);
+    cJSON *ev = cJSON_CreateObject();
+    int bad = !ev || !name;
+    bad |= jset_str(ev, "EventType", name);
+    bad |= jset_num(ev, "EventId", (double)(e->event_count + 1));
+    bad |= jset_ts(ev, "EventTimestamp", dwf_service_now(s));
+    if (op) {
+        bad |= jset_str(ev, "Id", jstr(op, "Id"));
+        bad |= jset_str(ev, "Name", jstr(op, "Name"));
+        bad |= jset_str(ev, "ParentId", jstr(op, "ParentId"));
+        bad |= jset_str(ev, "SubType", jstr(op, "SubType"));
+    }
+    char key[64];
+    snprintf(key, sizeof key, "%sDetails", name ? name : "");
+    bad |= jset(ev, key, details ? details : cJSON_CreateObject());
+    char *json = bad ? NULL : cJSON_PrintUnformatted(ev);
+    cJSON_Delete(ev);
+    if (!json) return oom(err);
+    e->event_count++;
+    int r = dwf__sql_exec(s->st, err, "INSERT INTO events(exec_id, event_id, json) VALUES(?1,?2,?3)", "sis", e->id,
+                          e->event_count, json);
+    free(json);
+    return r;
+}
+
+int dwf__svc_exec_event(dwf_service *s, dwf__exec *e, enum dwf_eventtype type, cJSON *details, dwf_error *err)
+{
+    /* The EXECUTION operation's identity: its Id, no Name (as the SDK's testing service lists them). */
+    cJSON *o = cJSON_CreateObject();
+    if (!o || jset_str(o, "Id", e->id)) {
+        cJSON_Delete(o);
+        cJSON_Delete(details);
+        return oom(err);
+    }
+    int r = dwf__svc_event_add(s, e, type, o, details, err);
+    cJSON_Delete(o);
+    return r;
+}
+
+cJSON *dwf__svc_wrap_payload(const char *payload)
+{
+    cJSON *w = cJSON_CreateObject();
+    int bad = !w;
+    if (payload) bad |= jset_str(w, "Payload", payload);
+    bad |= jset(w, "Truncated", cJSON_CreateFalse());
+    if (bad) {
+        cJSON_Delete(w);
+        return NULL;
+    }
+    return w;
+}
+
+cJSON *dwf__svc_wrap_error(const cJSON *errobj)
+{
+    cJSON *w = cJSON_CreateObject();
+    int bad = !w;
+    bad |= jset(w, "Payload", errobj ? cJSON_Duplicate(errobj, 1) : cJSON_CreateObject());
+    bad |= jset(w, "Truncated", cJSON_CreateFalse());
+    if (bad) {
+        cJSON_Delete(w);
+        return NULL;
+    }
+    return w;
+}
+
+cJSON *dwf__svc_error_object(const char *type, const char *message)
+{
+    cJSON *e = cJSON_CreateObject();
+    int bad = !e;
+    if (type) bad |= jset_str(e, "ErrorType", type);
+    if (message) bad |= jset_str(e, "ErrorMessage", message);
+    if (bad) {
+        cJSON_Delete(e);
+        return NULL;
+    }
+    return e;
+}
+
+/* ---- timers, callbacks, wake-ups ----------------------------------------------------------------- */
+int dwf__svc_timer_set(dwf_service *s, const dwf__exec *e, const char *op_id, enum dwf__timer kind, double due,
+                       dwf_error *err)
+{
+    return dwf__sql_exec(s->st, err, "INSERT OR REPLACE INTO timers(exec_id, op_id, kind, due_ms) VALUES(?1,?2,?3,?4)",
+                         "sssd", e->id, op_id, dwf__svc_timer_name(kind), due);
+}
+
+int dwf__svc_timer_del(dwf_service *s, const dwf__exec *e, const char *op_id, enum dwf__timer kind, dwf_error *err)
+{
+    return dwf__sql_exec(s->st, err, "DELETE FROM timers WHERE exec_id=?1 AND op_id=?2 AND (?3 IS NULL OR kind=?3)",
+                         "sss", e->id, op_id, dwf__svc_timer_name(kind));
+}
+
+int dwf__svc_callback_state(dwf_service *s, const dwf__exec *e, const char *op_id, enum dwf__cbstate st,
+                            dwf_error *err)
+{
+    return dwf__sql_exec(s->st, err, "UPDATE callbacks SET state=?3 WHERE exec_id=?1 AND op_id=?2", "sss", e->id,
+                         op_id, dwf__svc_cbstate_name(st));
+}
+
+void dwf__svc_wake(dwf__exec *e)
+{
+    /* While an invocation runs, the delta of its next checkpoint carries the change instead,
+     * and a PENDING answer with unseen changes is invoked again (invocations.c). */
+    if (!e->inv_open) e->wake = 1;
+}
+
+/* ---- checkpoint tokens ----------------------------------------------------------------------------- */
+int dwf__svc_token_issue(dwf_service *s, const dwf__exec *e, char out[40], dwf_error *err)
+{
+    dwf__svc_uuid(out);
+    if (dwf__sql_exec(s->st, err, "UPDATE tokens SET live=0 WHERE exec_id=?1 AND live=1", "s", e->id) != 0) return -1;
+    return dwf__sql_exec(s->st, err, "INSERT INTO tokens(token, exec_id, issued_ms, live) VALUES(?1,?2,?3,1)", "ssd",
+                         out, e->id, dwf_service_now(s));
+}
+
+int dwf__svc_token_ok(dwf_service *s, const dwf__exec *e, const char *token, int live_only, dwf_error *err)
+{
+    sqlite3_stmt *q = dwf__sql_prepare(s->st, err, "SELECT live FROM tokens WHERE token=?1 AND exec_id=?2", "ss",
+                                       token, e->id);
+    if (!q) return -1;
+    int r = dwf__sql_step(s->st, q, err);
+    if (r == 1) r = live_only ? sqlite3_column_int(q, 0) == 1 : 1;
+    dwf__sql_done(s->st, q);
+    return r;
+}

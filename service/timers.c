@@ -1,0 +1,178 @@
+/*
+ * timers.c: what happens when time passes. A timer row says which operation of which execution
+ * changes at which instant (service_impl.h lists the kinds):
+ *
+ *   WAIT                the WAIT ends: SUCCEEDED, WaitSucceeded {Duration}
+ *   STEP_RETRY          the STEP may be attempted again: PENDING -> READY (no event)
+ *   CALLBACK_TIMEOUT    nobody answered: TIMED_OUT "Callback timed out", CallbackTimedOut
+ *   CALLBACK_HEARTBEAT  no heartbeat in time: TIMED_OUT "Callback timed out on heartbeat"
+ *   EXECUTION_TIMEOUT   the execution TIMED_OUT (ExecutionTimedOut)
+ *
+ * Nothing fires on its own: hosts call dwf_service_fire_timers (the engine each round, the
+ * emulator's scheduler), and calls whose answer depends on what is due fire first (a
+ * checkpoint, so its delta carries the change; a callback completion, so a late answer loses
+ * to its deadline). Each timer fires in its own transaction; a fired timer wakes the execution.
+ */
+#include "service_impl.h"
+
+#include <math.h>
+#include <string.h>
+
+/* A WAIT reached its ScheduledEndTimestamp. */
+static int wait_ends(dwf_service *s, cJSON *op, cJSON **evd, enum dwf_eventtype *event)
+{
+    int bad = jset_str(op, "Status", dwf_opstatus_name(DWF_OPSTATUS_SUCCEEDED)) |
+              jset_ts(op, "EndTimestamp", dwf_service_now(s));
+    const cJSON *start = cJSON_GetObjectItemCaseSensitive(op, "StartTimestamp");
+    const cJSON *end = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(op, "WaitDetails"),
+                                                        "ScheduledEndTimestamp");
+    double dur = cJSON_IsNumber(start) && cJSON_IsNumber(end) ? end->valuedouble - start->valuedouble : 0;
+    *evd = cJSON_CreateObject();
+    *event = DWF_EVENTTYPE_WAIT_SUCCEEDED;
+    return bad | !*evd || jset_num(*evd, "Duration", round(dur * 1000.0) / 1000.0);
+}
+
+/* A callback's timeout or heartbeat timeout passed: it can no longer be answered. */
+static int callback_times_out(dwf_service *s, dwf__exec *e, cJSON *op, enum dwf__timer kind, cJSON **evd,
+                              enum dwf_eventtype *event, dwf_error *err)
+{
+    const char *msg = kind == DWF__TIMER_CALLBACK_TIMEOUT ? "Callback timed out" : "Callback timed out on heartbeat";
+    const char *op_id = jstr(op, "Id");
+    cJSON *eo = dwf__svc_error_object(NULL, msg);
+    cJSON *cd = cJSON_CreateObject();
+    int bad = !eo || !cd ||
+              jset_str(cd, "CallbackId", jstr(cJSON_GetObjectItemCaseSensitive(op, "CallbackDetails"), "CallbackId"));
+    bad |= jset(cd, "Error", jdup(eo));
+    bad |= jset(op, "CallbackDetails", cd) | jset_str(op, "Status", dwf_opstatus_name(DWF_OPSTATUS_TIMED_OUT)) |
+           jset_ts(op, "EndTimestamp", dwf_service_now(s));
+    *evd = cJSON_CreateObject();
+    bad |= !*evd || jset(*evd, "Error", dwf__svc_wrap_error(eo));
+    cJSON_Delete(eo);
+    *event = DWF_EVENTTYPE_CALLBACK_TIMED_OUT;
+    if (bad) return oom(err);
+    /* Its other deadline goes with it. */
+    if (dwf__svc_timer_del(s, e, op_id, DWF__TIMER_UNKNOWN, err) != 0 ||
+        dwf__svc_callback_state(s, e, op_id, DWF__CB_TIMED_OUT, err) != 0)
+        return -1;
+    return 0;
+}
+
+/* Fire one timer inside a transaction. A timer whose operation has moved on does nothing. */
+static int fire_one(dwf_service *s, dwf__exec *e, const char *op_id, enum dwf__timer kind, dwf_error *err)
+{
+    if (dwf__svc_timer_del(s, e, op_id, kind, err) != 0) return -1;
+    if (e->status != DWF_EXECSTATUS_RUNNING) return 0;
+    if (kind == DWF__TIMER_EXECUTION_TIMEOUT) {
+        cJSON *eo = dwf__svc_error_object("ExecutionTimedOut", "The durable execution timed out.");
+        int r = eo ? dwf__svc_exec_close(s, e, DWF_EXECSTATUS_TIMED_OUT, NULL, eo, err) : oom(err);
+        cJSON_Delete(eo);
+        return r;
+    }
+    cJSON *op = NULL, *evd = NULL;
+    long long seq = -1;
+    int r = dwf__svc_op_load(s, e, op_id, &op, &seq, err);
+    if (r != 0) return r < 0 ? -1 : 0;
+    enum dwf_opstatus cur = op_status(op);
+    enum dwf_eventtype event = DWF_EVENTTYPE_NONE;
+    int changed = 1;
+    if (kind == DWF__TIMER_WAIT && cur == DWF_OPSTATUS_STARTED)
+        r = wait_ends(s, op, &evd, &event) ? oom(err) : 0;
+    else if (kind == DWF__TIMER_STEP_RETRY && cur == DWF_OPSTATUS_PENDING)
+        r = jset_str(op, "Status", dwf_opstatus_name(DWF_OPSTATUS_READY)) ? oom(err) : 0;
+    else if ((kind == DWF__TIMER_CALLBACK_TIMEOUT || kind == DWF__TIMER_CALLBACK_HEARTBEAT) &&
+             cur == DWF_OPSTATUS_STARTED)
+        r = callback_times_out(s, e, op, kind, &evd, &event, err);
+    else
+        changed = 0;
+    if (r == 0 && changed) {
+        r = dwf__svc_op_save(s, e, op, &seq, err);
+        if (r == 0 && event != DWF_EVENTTYPE_NONE) {
+            r = dwf__svc_event_add(s, e, event, op, evd, err);
+            evd = NULL;
+        }
+        dwf__svc_wake(e);
+    }
+    cJSON_Delete(evd);
+    cJSON_Delete(op);
+    return r;
+}
+
+/* Fire the earliest due timer under root_arn in its own transaction: 1 fired, 0 none due, -1 error. */
+static int fire_next(dwf_service *s, const char *root_arn, dwf_error *err)
+{
+    dwf__svc_lock(s);
+    if (dwf__store_begin(s->st, err) != 0) return dwf__svc_abort(s);
+    sqlite3_stmt *q = dwf__sql_prepare(s->st, err,
+                                       "SELECT t.exec_id, t.op_id, t.kind FROM timers t JOIN executions x ON x.id=t.exec_id"
+                                       " WHERE t.due_ms<=?1 AND (?2 IS NULL OR x.root_arn=?2) ORDER BY t.due_ms LIMIT 1",
+                                       "ds", dwf_service_now(s), root_arn);
+    if (!q) return dwf__svc_abort(s);
+    int r = dwf__sql_step(s->st, q, err);
+    if (r <= 0) {
+        dwf__sql_done(s->st, q);
+        if (r < 0) return dwf__svc_abort(s);
+        return dwf__svc_commit(s, err);
+    }
+    char exec_id[64], op_id[80], kind[32];
+    snprintf(exec_id, sizeof exec_id, "%s", (const char *)sqlite3_column_text(q, 0));
+    snprintf(op_id, sizeof op_id, "%s", (const char *)sqlite3_column_text(q, 1));
+    snprintf(kind, sizeof kind, "%s", (const char *)sqlite3_column_text(q, 2));
+    dwf__sql_done(s->st, q);
+    dwf__exec *e = NULL;
+    enum dwf__timer k = dwf__svc_timer_parse(kind);
+    if (k == DWF__TIMER_UNKNOWN) {
+        /* A kind this dwf does not know: drop it, change nothing. */
+        if (dwf__sql_exec(s->st, err, "DELETE FROM timers WHERE exec_id=?1 AND op_id=?2 AND kind=?3", "sss", exec_id,
+                          op_id, kind) != 0)
+            return dwf__svc_abort(s);
+    } else if (dwf__exec_load(s->st, exec_id, &e, err) != 0) {
+        /* An orphan timer: drop it. */
+        if (dwf__sql_exec(s->st, err, "DELETE FROM timers WHERE exec_id=?1", "s", exec_id) != 0)
+            return dwf__svc_abort(s);
+    } else if (fire_one(s, e, op_id, k, err) != 0 || dwf__exec_save(s->st, e, err) != 0) {
+        dwf__exec_free(e);
+        return dwf__svc_abort(s);
+    }
+    dwf__exec_free(e);
+    return dwf__svc_commit(s, err) != 0 ? -1 : 1;
+}
+
+int dwf_service_fire_timers(dwf_service *s, const char *root_arn, int *fired, dwf_error *err)
+{
+    if (fired) *fired = 0;
+    /* Most calls find nothing due: look without taking the write lock first. */
+    dwf__svc_lock(s);
+    sqlite3_stmt *peek = dwf__sql_prepare(s->st, err,
+                                          "SELECT 1 FROM timers t JOIN executions x ON x.id=t.exec_id"
+                                          " WHERE t.due_ms<=?1 AND (?2 IS NULL OR x.root_arn=?2) LIMIT 1",
+                                          "ds", dwf_service_now(s), root_arn);
+    int any = peek ? dwf__sql_step(s->st, peek, err) : -1;
+    dwf__sql_done(s->st, peek);
+    dwf__svc_unlock(s);
+    if (any <= 0) return any;
+    int r;
+    while ((r = fire_next(s, root_arn, err)) == 1)
+        if (fired) (*fired)++;
+    return r;
+}
+
+int dwf_service_next_due(dwf_service *s, const char *root_arn, int include_deadlines, double *due_ms,
+                         dwf_error *err)
+{
+    *due_ms = -1;
+    dwf__svc_lock(s);
+    sqlite3_stmt *q = dwf__sql_prepare(s->st, err,
+                                       "SELECT MIN(d) FROM (SELECT t.due_ms AS d FROM timers t JOIN executions x ON x.id=t.exec_id"
+                                       " WHERE x.status=?3 AND (?1 IS NULL OR x.root_arn=?1)"
+                                       " AND (?2 OR t.kind IN (?4,?5))"
+                                       " UNION ALL SELECT next_invoke_ms FROM executions WHERE status=?3"
+                                       " AND wake=1 AND inv_open=0 AND (?1 IS NULL OR root_arn=?1))",
+                                       "sisss", root_arn, (long long)include_deadlines,
+                                       dwf_execstatus_name(DWF_EXECSTATUS_RUNNING), dwf__svc_timer_name(DWF__TIMER_WAIT),
+                                       dwf__svc_timer_name(DWF__TIMER_STEP_RETRY));
+    int r = q ? dwf__sql_step(s->st, q, err) : -1;
+    if (r == 1 && sqlite3_column_type(q, 0) != SQLITE_NULL) *due_ms = sqlite3_column_double(q, 0);
+    dwf__sql_done(s->st, q);
+    dwf__svc_unlock(s);
+    return r < 0 ? -1 : 0;
+}
