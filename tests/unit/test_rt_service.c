@@ -361,6 +361,108 @@ static void test_checkpoint_validation(void)
     close_store(s);
 }
 
+/* Each operation type decides its own actions (apply.c): what it refuses, and the actions
+ * the other tests do not reach: CONTEXT closes, CALLBACK CANCEL, EXECUTION FAIL. */
+static void test_rules_per_type(void)
+{
+    dwf_service *s = open_store(0);
+    if (!s) return;
+    register_fn(s, "fn", 600, 1);
+    run r;
+    TT_EQ_INT(0, start(s, "fn", "\"{}\"", &r));
+    const char *IPVE = "InvalidParameterValueException";
+    expect_reject(s, &r, "[{\"Id\":\"a\",\"Type\":\"STEP\",\"Action\":\"CANCEL\"}]", IPVE,
+                  "Invalid action CANCEL for a STEP operation.");
+    expect_reject(s, &r, "[{\"Id\":\"a\",\"Type\":\"CONTEXT\",\"Action\":\"RETRY\",\"StepOptions\":{\"NextAttemptDelaySeconds\":1}}]",
+                  IPVE, "Invalid action RETRY for a CONTEXT operation.");
+    expect_reject(s, &r, "[{\"Id\":\"a\",\"Type\":\"CALLBACK\",\"Action\":\"SUCCEED\"}]", IPVE,
+                  "Invalid action SUCCEED for a CALLBACK operation.");
+    expect_reject(s, &r, "[{\"Id\":\"a\",\"Type\":\"CHAINED_INVOKE\",\"Action\":\"FAIL\"}]", IPVE,
+                  "Invalid action FAIL for a CHAINED_INVOKE operation.");
+    expect_reject(s, &r, "[{\"Id\":\"a\",\"Type\":\"EXECUTION\",\"Action\":\"START\"}]", IPVE,
+                  "Invalid action START for an EXECUTION operation.");
+    expect_reject(s, &r, "[{\"Id\":\"a\",\"Type\":\"TASK\",\"Action\":\"START\"}]", IPVE,
+                  "Invalid operation type for operation a.");
+    expect_reject(s, &r, "[{\"Id\":\"a\",\"Type\":\"STEP\",\"Action\":\"PAUSE\"}]", IPVE,
+                  "Invalid operation action for operation a.");
+    expect_reject(s, &r, "[{\"Id\":\"a\",\"Type\":\"STEP\",\"Name\":\"tab\\there\",\"Action\":\"START\"}]", IPVE,
+                  "Invalid operation name: must be 1-256 printable ASCII characters.");
+    expect_reject(s, &r, "[{\"Id\":\"a\",\"Type\":\"STEP\",\"Action\":\"RETRY\",\"StepOptions\":{\"NextAttemptDelaySeconds\":0}}]",
+                  IPVE, "NextAttemptDelaySeconds must be between 1 and 31622400.");
+    expect_reject(s, &r, "[{\"Id\":\"a\",\"Type\":\"CALLBACK\",\"Action\":\"START\",\"CallbackOptions\":{\"TimeoutSeconds\":-1}}]",
+                  IPVE, "CallbackOptions timeouts must be between 0 and 99999999 seconds.");
+    /* Sizes: a STEP payload and an error object over their limits. */
+    size_t big = 262145 + 40000;
+    char *u = malloc(big + 200);
+    if (!u) return;
+    int n = snprintf(u, 200, "[{\"Id\":\"a\",\"Type\":\"STEP\",\"Action\":\"SUCCEED\",\"Payload\":\"");
+    memset(u + n, 'x', 262145);
+    snprintf(u + n + 262145, 200, "\"}]");
+    cJSON *req = J("{\"CheckpointToken\":\"%s\"}", r.token), *out = NULL;
+    cJSON *ups = cJSON_Parse(u);
+    cJSON_AddItemToObject(req, "Updates", ups);
+    dwf_error err;
+    TT_EQ_INT(-1, dwf_service_checkpoint(s, r.arn, req, &out, &err));
+    TT_EQ_STR("STEP payload size must be less than or equal to 262144 bytes.", err.message);
+    cJSON_Delete(req);
+    n = snprintf(u, 200, "[{\"Id\":\"a\",\"Type\":\"STEP\",\"Action\":\"FAIL\",\"Error\":{\"ErrorMessage\":\"");
+    memset(u + n, 'x', 32768);
+    snprintf(u + n + 32768, 200, "\"}}]");
+    req = J("{\"CheckpointToken\":\"%s\"}", r.token);
+    cJSON_AddItemToObject(req, "Updates", cJSON_Parse(u));
+    TT_EQ_INT(-1, dwf_service_checkpoint(s, r.arn, req, &out, &err));
+    TT_EQ_STR("Error object size must be less than or equal to 32768 bytes.", err.message);
+    cJSON_Delete(req);
+    free(u);
+
+    /* An Id keeps its type. */
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"m\",\"Type\":\"STEP\",\"Action\":\"START\"}]", NULL, &err));
+    expect_reject(s, &r, "[{\"Id\":\"m\",\"Type\":\"WAIT\",\"Action\":\"START\",\"WaitOptions\":{\"WaitSeconds\":5}}]", IPVE,
+                  "Operation m is a STEP, not a WAIT.");
+    /* CONTEXT: started once, closed once; FAIL keeps the error. */
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"c\",\"Type\":\"CONTEXT\",\"Action\":\"START\",\"ContextOptions\":{\"ReplayChildren\":true}}]",
+                      NULL, &err));
+    expect_reject(s, &r, "[{\"Id\":\"c\",\"Type\":\"CONTEXT\",\"Action\":\"START\"}]", IPVE,
+                  "Cannot start a CONTEXT that already exists.");
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"c\",\"Type\":\"CONTEXT\",\"Action\":\"FAIL\",\"Error\":{\"ErrorType\":\"StepError\"}}]",
+                      NULL, &err));
+    expect_reject(s, &r, "[{\"Id\":\"c\",\"Type\":\"CONTEXT\",\"Action\":\"SUCCEED\"}]", IPVE,
+                  "Invalid current CONTEXT state to close.");
+    cJSON *op = op_of(s, r.arn, "c");
+    TT_EQ_STR("FAILED", S(op, "Status"));
+    cJSON *cd = cJSON_GetObjectItemCaseSensitive(op, "ContextDetails");
+    TT_ASSERT(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cd, "ReplayChildren")));
+    TT_EQ_STR("StepError", S(cJSON_GetObjectItemCaseSensitive(cd, "Error"), "ErrorType"));
+    TT_ASSERT(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(op, "EndTimestamp")));
+    cJSON_Delete(op);
+    /* CALLBACK CANCEL: CANCELLED, no event, and the id can no longer be answered. */
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"cb\",\"Type\":\"CALLBACK\",\"Action\":\"START\",\"CallbackOptions\":{\"TimeoutSeconds\":60}}]",
+                      &out, &err));
+    char id[1100];
+    snprintf(id, sizeof id, "%s", S(cJSON_GetObjectItemCaseSensitive(find_op(new_ops(out), "cb"), "CallbackDetails"), "CallbackId"));
+    cJSON_Delete(out);
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"cb\",\"Type\":\"CALLBACK\",\"Action\":\"CANCEL\"}]", NULL, &err));
+    op = op_of(s, r.arn, "cb");
+    TT_EQ_STR("CANCELLED", S(op, "Status"));
+    cJSON_Delete(op);
+    expect_reject(s, &r, "[{\"Id\":\"cb\",\"Type\":\"CALLBACK\",\"Action\":\"CANCEL\"}]", IPVE,
+                  "Invalid current CALLBACK state to cancel.");
+    TT_EQ_INT(-1, dwf_service_callback_succeed(s, id, "1", 1, &err));
+    TT_EQ_STR("CallbackTimeoutException", err.type);
+    TT_EQ_STR("The callback has already completed, timed out or its execution has closed (CLOSED).", err.message);
+    double due = 0;
+    TT_EQ_INT(0, dwf_service_next_due(s, r.arn, 1, &due, &err));
+    TT_ASSERT(due == vclock + 600000.0); /* the execution timeout: the callback's went with it */
+    /* EXECUTION FAIL without an Error fails the execution with an empty one. */
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"x\",\"Type\":\"EXECUTION\",\"Action\":\"FAIL\"}]", NULL, &err));
+    char st[32];
+    TT_EQ_STR("FAILED", status_of(s, r.arn, st));
+    char types[1024];
+    event_types(s, r.arn, types, sizeof types);
+    TT_EQ_STR("ExecutionStarted,StepStarted,ContextStarted,ContextFailed,CallbackStarted,ExecutionFailed", types);
+    close_store(s);
+}
+
 static void test_step_states(void)
 {
     dwf_service *s = open_store(0);
@@ -1205,6 +1307,7 @@ int main(void)
     TT_RUN(test_start_and_event);
     TT_RUN(test_idempotent_start);
     TT_RUN(test_checkpoint_validation);
+    TT_RUN(test_rules_per_type);
     TT_RUN(test_step_states);
     TT_RUN(test_wait_timer_and_delta);
     TT_RUN(test_dirty_reinvoke);
