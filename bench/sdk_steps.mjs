@@ -7,7 +7,7 @@
 //   node bench/sdk_steps.mjs [--steps N] [--runs R] [--skip-time]
 // Real timers by default: nothing here waits. --skip-time runs the runner with fake timers
 // (skipTime true), which costs about 20 ms of wall time per step here instead of about 2 ms; the
-// "20 ms per step" in shared/reference/official-sdk-here.md was measured that way.
+// "20 ms per step" sometimes quoted for the SDK was measured that way.
 import { register } from "node:module";
 
 register("../tests/node/resolve-hook.mjs", import.meta.url);

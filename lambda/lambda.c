@@ -9,12 +9,12 @@
  *     core calls CheckpointDurableExecution and GetDurableExecutionState through the
  *     dwf_transport built here.
  * The replay core (dwf_run_invocation) is someone else's: this file only feeds it events and
- * carries its calls. It is shaped by how the official durable SDKs treat failures (durable
- * protocol section 5): 429, 5xx and network errors are retried here with jittered exponential
- * backoff and, if they persist, end the invocation as a fault (Lambda retries it); a stale
- * checkpoint token ends the invocation at once (retrying the same token cannot help); any other
- * 4xx and KMS errors are final and the execution fails. Retries of one call reuse its
- * ClientToken so the service can deduplicate a checkpoint that did land.
+ * carries its calls. It is shaped by how the official durable SDKs treat failures
+ * (docs/protocol.md, "Checkpoints"): 429, 5xx and network errors are retried here with
+ * jittered exponential backoff and, if they persist, end the invocation as a fault (Lambda
+ * retries it); a stale checkpoint token ends the invocation at once (retrying the same token
+ * cannot help); any other 4xx and KMS errors are final and the execution fails. Retries of
+ * one call reuse its ClientToken so the service can deduplicate a checkpoint that did land.
  *
  * libcurl is used only as the HTTP client. Requests are signed by sigv4.c (why not by
  * libcurl: see there), so this file sets Host, X-Amz-Date, X-Amz-Content-Sha256,

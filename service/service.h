@@ -3,8 +3,8 @@
  * the embedded engine (`dwf run`, service/engine.c) calls it in-process, and the local Lambda
  * emulator (`dwf serve`) maps its REST routes onto it one to one.
  *
- * Every call takes and returns cJSON in the shapes of the AWS API (durable-protocol.md
- * sections 3, 6 and 7): request bodies are borrowed, *out is a new cJSON the caller frees.
+ * Every call takes and returns cJSON in the shapes of the AWS API (docs/protocol.md):
+ * request bodies are borrowed, *out is a new cJSON the caller frees.
  * Every call returns 0, or -1 with a named error in err (err->type is the API's error name:
  * InvalidParameterValueException, ResourceNotFoundException, CallbackTimeoutException,
  * DurableExecutionAlreadyStartedException, ServiceException, plus StoreLockedException and
