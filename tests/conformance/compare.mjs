@@ -337,10 +337,12 @@ if (NAME === "order") {
 } else if (NAME === "fanout") {
   // The branches busy-wait 500, 300 and 400 ms and each returns Date.now()/now() when done. Run one
   // after another, in any order, the first and the last finish at least 300 + 400 = 700 ms apart;
-  // run at the same time they finish about 100-200 ms apart. The finish times inside the step
-  // results are used rather than the operations' Start/EndTimestamps, because both the SDK and dwf
-  // stamp those when a checkpoint batch arrives, not when the step body ran (they are shown as a
-  // comment line for information).
+  // run at the same time they finish about 100-200 ms apart. How far apart they finish depends on
+  // the machine's load, so it is shown here for information, not checked: that dwf's branches run
+  // at the same time is tests/e2e's parallel_branches_overlap (a barrier, no clock), and how long
+  // fanout takes is bench/fanout.sh's. The finish times inside the step results are used rather
+  // than the operations' Start/EndTimestamps, because both the SDK and dwf stamp those when a
+  // checkpoint batch arrives, not when the step body ran.
   const names = ["check-inventory", "check-fraud", "check-credit"];
   const finishSpan = (res) => {
     const ts = (res?.parallel?.results ?? []).map((r) => r?.timestamp);
@@ -351,10 +353,7 @@ if (NAME === "order") {
   const ops = names.map((n) => find(dwfOps, n));
   const st = ops.every(Boolean) ? overlapStats(ops) : null;
   if (st) lines.push(`# dwf: branch step operations [start,end] ms ${JSON.stringify(st.intervals)} (checkpoint times)`);
-  if (dwfSpan === null) fail("branches-overlap", `dwf's result lacks the three branch timestamps: ${JSON.stringify(dwfResult?.parallel)}`);
-  else check("branches-overlap", dwfSpan < 650,
-    `dwf's three branches finished ${dwfSpan} ms apart; one after another they would be >= 700 ms apart, overlapping ~100-200 ms`);
-  if (sdkSpan !== null && sdkSpan < 650) lines.push("# note: the SDK's branches overlapped too, which its single thread should not allow");
+  lines.push(`# dwf: the three branch steps finished within ${dwfSpan} ms (one after another: >= 700 ms)`);
 }
 
 process.stdout.write(lines.join("\n") + "\n");

@@ -54,7 +54,7 @@ async function main() {
 
   // It is listed under its function, RUNNING.
   let listed;
-  for (let i = 0; i < 100; i++) {
+  for (let i = 0; i < 1200; i++) {
     listed = await client.send(new ListDurableExecutionsByFunctionCommand({ FunctionName: FN, Statuses: ["RUNNING"] }));
     if (listed.DurableExecutions?.some((e) => e.DurableExecutionArn === arn)) break;
     await sleep(100);
@@ -65,7 +65,7 @@ async function main() {
 
   // The callback id, from the history.
   let callbackId;
-  for (let i = 0; i < 200 && !callbackId; i++) {
+  for (let i = 0; i < 1200 && !callbackId; i++) {
     const h = await client.send(new GetDurableExecutionHistoryCommand({ DurableExecutionArn: arn, IncludeExecutionData: true }));
     // once the invocation that created it has ended, as a human would answer
     if (h.Events?.some((e) => e.EventType === "InvocationCompleted"))
@@ -93,7 +93,7 @@ async function main() {
   out(true, "awssdk_callback_success_sent");
 
   let done;
-  for (let i = 0; i < 300; i++) {
+  for (let i = 0; i < 1200; i++) {
     done = await client.send(new GetDurableExecutionCommand({ DurableExecutionArn: arn }));
     if (done.Status !== "RUNNING") break;
     await sleep(100);

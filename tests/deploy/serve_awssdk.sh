@@ -32,7 +32,7 @@ code=$(curl -s -D "$T/unsigned.h" -o "$T/unsigned.json" -w '%{http_code}' \
 if [ "$code" = 403 ] && grep -qi '^X-Amzn-ErrorType: MissingAuthenticationTokenException' "$T/unsigned.h"; then pass serve_unsigned_refused
 else fail serve_unsigned_refused "HTTP $code: $(head -c 300 "$T/unsigned.json")"; fi
 
-timeout 120 node tests/deploy/serve_awssdk.mjs "http://127.0.0.1:$SERVE_PORT" "$AK" "$SK" 2>"$T/node.err"
+timeout 600 node tests/deploy/serve_awssdk.mjs "http://127.0.0.1:$SERVE_PORT" "$AK" "$SK" 2>"$T/node.err"
 rc=$?
 [ $rc -eq 0 ] || fail serve_awssdk_node "node exited $rc: $(tail -c 400 "$T/node.err")"
 serve_stop || fail serve_awssdk_clean_exit "dwf serve exited non-zero: $(tail -c 300 "$T/serve.err")"

@@ -99,7 +99,7 @@ out(st == 200 and isinstance(b, dict) and len(b.get("parallel", {}).get("results
 
 st, h, b = invoke("durable-callback-test", {"orderId": "ORD-BARE-A"}, "Event")
 arn = h.get("X-Amz-Durable-Execution-Arn", "")
-cb, end = None, time.time() + 30
+cb, end = None, time.time() + 120
 while arn and not cb and time.time() < end:
     _, _, hist = call("GET", "/2025-12-01/durable-executions/%s/history" % q(arn))
     evs = (hist or {}).get("Events", [])
@@ -111,7 +111,7 @@ ok = False
 if cb:
     text = '{"approved": true, "approver": "bare@example.com"}'
     call("POST", "/2025-12-01/durable-execution-callbacks/%s/succeed" % q(cb), text)
-    end = time.time() + 30
+    end = time.time() + 120
     while time.time() < end:
         _, _, x = call("GET", "/2025-12-01/durable-executions/%s" % q(arn))
         if x.get("Status") != "RUNNING": break

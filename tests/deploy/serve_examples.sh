@@ -164,7 +164,7 @@ def invoke(fn, payload, itype="RequestResponse", name=None):
     if name: h["X-Amz-Durable-Execution-Name"] = name
     return call("POST", "/2015-03-31/functions/%s/invocations" % q(fn), json.dumps(payload), h)
 def get_exec(arn): return call("GET", "/2025-12-01/durable-executions/%s" % q(arn))
-def wait_done(arn, secs=60):
+def wait_done(arn, secs=120):
     end = time.time() + secs
     while time.time() < end:
         st, _, x = get_exec(arn)
@@ -230,7 +230,7 @@ st, h, body = invoke("durable-callback-test:$LATEST", {"orderId": "ORD-A"}, "Eve
 arn = h.get("X-Amz-Durable-Execution-Arn", "")
 out(st == 202 and arn, "serve_approval_event_202", "%s %r" % (st, h))
 cb = None
-end = time.time() + 30
+end = time.time() + 120
 while time.time() < end and not cb:
     st, _, hist = call("GET", "/2025-12-01/durable-executions/%s/history" % q(arn))
     evs = (hist or {}).get("Events", [])
@@ -307,7 +307,7 @@ out(st == 200 and [e["Status"] for e in ls.get("DurableExecutions", [])] == ["SU
 
 # callback heartbeat and failure through the REST API
 st, h, _ = invoke("durable-callback-test:$LATEST", {"orderId": "ORD-F"}, "Event")
-arn4, cb4, end = h.get("X-Amz-Durable-Execution-Arn", ""), None, time.time() + 30
+arn4, cb4, end = h.get("X-Amz-Durable-Execution-Arn", ""), None, time.time() + 120
 while arn4 and not cb4 and time.time() < end:
     evs = call("GET", "/2025-12-01/durable-executions/%s/history" % q(arn4))[2].get("Events", [])
     if any(e["EventType"] == "InvocationCompleted" for e in evs):
@@ -330,7 +330,7 @@ _, hh, _ = invoke("hang:$LATEST", {}, "Event")
 for fn, hd, want in (("initfail", hi, "Runtime.InitError"), ("noexec", hn, "Runtime.InitError"),
                      ("hang", hh, "Sandbox.Timedout")):
     a = hd.get("X-Amz-Durable-Execution-Arn", "x")
-    x = wait_done(a, 60)
+    x = wait_done(a)
     evs = call("GET", "/2025-12-01/durable-executions/%s/history?IncludeExecutionData=true" % q(a))[2].get("Events", [])
     faults = [(e["InvocationCompletedDetails"].get("Error") or {}).get("Payload", {}).get("ErrorType")
               for e in evs if e["EventType"] == "InvocationCompleted"]

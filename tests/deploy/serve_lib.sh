@@ -34,7 +34,7 @@ serve_start() {
   "$DWF" serve --port 0 "$@" >"$log.out" 2>"$log.err" &
   SERVE_PID=$!
   SERVE_PORT=""
-  for _ in $(seq 300); do
+  for _ in $(seq 1200); do
     SERVE_PORT=$(sed -n 's|^dwf serve: listening on http://127.0.0.1:\([0-9]*\) .*|\1|p' "$log.out" 2>/dev/null)
     [ -n "$SERVE_PORT" ] && return 0
     kill -0 "$SERVE_PID" 2>/dev/null || break

@@ -15,6 +15,16 @@ cd "$T"
 pass() { echo "PASS $1"; }
 fail() { echo "FAIL $1: $2"; }
 now_ms() { date +%s%3N; }
+# poll CMD...: run CMD every 0.1 s until it succeeds. Nothing here asserts how fast: the bound
+# (300 s) only stops the wait for something a broken dwf never does.
+poll() {
+  local i
+  for ((i = 0; i < 3000; i++)); do
+    "$@" && return 0
+    sleep 0.1
+  done
+  return 1
+}
 
 # Every execution, its operations and its events: what "the store is unchanged" compares.
 dump() {
@@ -42,20 +52,40 @@ expect() {
 
 if [ ! -x "$DWF" ]; then fail e2e_dwf "no $DWF (build first)"; exit 0; fi
 
-# ---- order: 10 s wait in real time, fast on the virtual clock ----
+# ---- order: 10 s wait in real time, jumped on the virtual clock ----
+# (A lower bound only: a wait of 10 s cannot end sooner on any machine; a slow one only adds.)
 S=$T/order.db
 t0=$(now_ms)
 "$DWF" run "$EX/order.dwf" --input '{"orderId":"ORD-7"}' --json --store "$S" >"$T/o.json" 2>"$T/o.err"; rc=$?
 t1=$(now_ms); el=$((t1 - t0))
 if [ $rc -eq 0 ] && grep -q '"Status":[[:space:]]*"SUCCEEDED"' "$T/o.json" && grep -q '"orderId":[[:space:]]*"ORD-7"' "$T/o.json" \
-   && [ $el -ge 10000 ] && [ $el -lt 25000 ]; then pass "order_real_time_waits_10s (${el} ms)"
+   && [ $el -ge 10000 ]; then pass "order_real_time_waits_10s (${el} ms)"
 else fail order_real_time_waits_10s "rc=$rc elapsed=${el}ms $(head -c 300 "$T/o.json")"; fi
 
-t0=$(now_ms)
+# --skip-time crosses the wait by moving the store's virtual clock (meta clock_offset_ms)
+# instead of sleeping: the real-time run above never moves it, a skipping run must. Read with a
+# few lines of C against libsqlite3, so no sqlite3 CLI is needed.
+cat >"$T/storeclock.c" <<'EOF'
+#include <sqlite3.h>
+#include <stdio.h>
+int main(int argc, char **argv)
+{
+    sqlite3 *db;
+    sqlite3_stmt *q;
+    if (argc != 2 || sqlite3_open_v2(argv[1], &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) return 2;
+    if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='clock_offset_ms'", -1, &q, NULL) != SQLITE_OK) return 3;
+    printf("%.0f\n", sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_double(q, 0) : 0.0);
+    sqlite3_finalize(q);
+    return sqlite3_close(db) == SQLITE_OK ? 0 : 4;
+}
+EOF
+${CC:-cc} -o "$T/storeclock" "$T/storeclock.c" -lsqlite3 2>"$T/cc.err"
+off0=$("$T/storeclock" "$S")
 "$DWF" run "$EX/order.dwf" --skip-time --json --store "$S" >"$T/o2.json" 2>/dev/null; rc=$?
-t1=$(now_ms); el=$((t1 - t0))
-if [ $rc -eq 0 ] && grep -q '"SUCCEEDED"' "$T/o2.json" && [ $el -lt 5000 ]; then pass "order_skip_time_fast (${el} ms)"
-else fail order_skip_time_fast "rc=$rc elapsed=${el}ms"; fi
+off1=$("$T/storeclock" "$S")
+if [ $rc -eq 0 ] && grep -q '"SUCCEEDED"' "$T/o2.json" && [ "$off0" = 0 ] && [ "${off1:-0}" -gt 0 ]; then
+  pass "order_skip_time_jumps_the_clock (+${off1} ms)"
+else fail order_skip_time_jumps_the_clock "rc=$rc clock offset before '$off0' after '$off1' $(head -c 200 "$T/cc.err")"; fi
 # The virtual clock still put 10 s between payment and confirmation.
 gap=$(tr -d ' \t\n' <"$T/o2.json" | sed -n 's/.*"payment":{[^}]*"timestamp":\([0-9]*\)}.*"confirmation":{[^}]*"timestamp":\([0-9]*\)}.*/\2-\1/p')
 if [ -n "$gap" ] && [ $((gap)) -ge 10000 ]; then pass order_skip_time_virtual_gap
@@ -91,12 +121,9 @@ else fail retry_attempt_2 "rc=$rc $(tr -d ' \t\n' <"$T/r.json" | head -c 300)"; 
 S=$T/approval.db
 "$DWF" run "$EX/approval.dwf" --skip-time --store "$S" >"$T/a.out" 2>"$T/a.err" &
 RUN=$!
-ID=
-for _ in $(seq 1 100); do
-  ID=$(grep -o 'dwf callback succeed [^ ]*' "$T/a.out" 2>/dev/null | head -1 | awk '{print $4}')
-  [ -n "$ID" ] && break
-  sleep 0.1
-done
+callback_printed() { grep -q 'dwf callback succeed [^ ]*' "$T/a.out" 2>/dev/null || ! kill -0 $RUN 2>/dev/null; }
+poll callback_printed
+ID=$(grep -o 'dwf callback succeed [^ ]*' "$T/a.out" 2>/dev/null | head -1 | awk '{print $4}')
 if [ -z "$ID" ]; then fail approval_callback "no callback id printed: $(head -c 300 "$T/a.out")"; kill $RUN 2>/dev/null
 else
   grep -qF -- "--store $S" "$T/a.out" && pass approval_prints_command || fail approval_prints_command "$(grep complete "$T/a.out")"
@@ -124,24 +151,62 @@ rm -rf "$T/cache"
 if [ $rc -eq 0 ] && grep -q "^SUCCEEDED" "$T/res.out"; then pass resume_after_callback
 else fail resume_after_callback "rc=$rc $(head -c 300 "$T/res.out")"; fi
 
-# ---- fanout: the parallel branches overlap in time ----
+# ---- parallel branches run at the same time ----
+# fanout runs its three branches; whether they overlap is shown without a clock: in meet.dwf
+# each branch's step counts itself in and waits until all three are in (meet.c), which only
+# branches running at the same time can do, however loaded the machine. One after another, the
+# first would wait in vain (meet gives up after 120 s and fails the step).
 S=$T/fanout.db
 "$DWF" run "$EX/fanout.dwf" --json --store "$S" >"$T/f.json" 2>/dev/null; rc=$?
 ts=$(tr -d ' \t\n' <"$T/f.json" | sed 's/"map":.*//' | grep -o '"timestamp":[0-9]*' | cut -d: -f2 | sort -n)
-spread=$(( $(echo "$ts" | tail -1) - $(echo "$ts" | head -1) ))
-if [ $rc -eq 0 ] && [ "$(echo "$ts" | wc -l)" -eq 3 ] && [ $spread -lt 600 ]; then pass "fanout_branches_overlap (ends ${spread} ms apart)"
-else fail fanout_branches_overlap "rc=$rc spread=${spread} ts=$(echo $ts)"; fi
+cat >"$T/meet.c" <<'EOF'
+#include <stdatomic.h>
+#include <time.h>
+#include "dwf.h"
+static atomic_int arrived;
+/* meet(n): count this caller in, wait until n have come (at most 120 s), fail if they did not. */
+cJSON *meet(dwf_ctx *c, int argc, cJSON *const *argv)
+{
+    int n = argc == 1 && cJSON_IsNumber(argv[0]) ? (int)argv[0]->valuedouble : 0;
+    atomic_fetch_add(&arrived, 1);
+    for (int i = 0; i < 120000 && atomic_load(&arrived) < n; i++) {
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
+    }
+    if (atomic_load(&arrived) < n) {
+        dwf_fail(c, "NotConcurrent", "the other branches never came while this one waited");
+        return NULL;
+    }
+    return cJSON_CreateTrue();
+}
+EOF
+cat >"$T/meet.dwf" <<'EOF'
+use "meet.c"
+workflow meet_test {
+  lambda { name = "meet-test" }
+  parallel all {
+    branch { step a "meet-a" retry { attempts 1 } { call meet(3) return 1 } return a }
+    branch { step b "meet-b" retry { attempts 1 } { call meet(3) return 2 } return b }
+    branch { step c "meet-c" retry { attempts 1 } { call meet(3) return 3 } return c }
+  }
+  return { met: all.successCount == 3, failures: all.failureCount }
+}
+EOF
+"$DWF" run "$T/meet.dwf" --json --store "$T/meet.db" >"$T/m.json" 2>"$T/m.err"; mrc=$?
+if [ $rc -eq 0 ] && [ "$(echo "$ts" | wc -l)" -eq 3 ] && [ $mrc -eq 0 ] && grep -q '"met":[[:space:]]*true' "$T/m.json"; then
+  pass parallel_branches_overlap
+else fail parallel_branches_overlap "fanout rc=$rc ts=$(echo $ts); meet rc=$mrc $(head -c 300 "$T/m.json" "$T/m.err")"; fi
 
 # ---- kill -9 during the wait, then `dwf resume`: nothing completed runs again ----
 S=$T/crash.db
 "$DWF" run "$EX/order.dwf" --quiet --store "$S" >"$T/c.out" 2>&1 &
 CR=$!
-CARN=
-for _ in $(seq 1 100); do
+waiting() { # the run's execution has started its WAIT (or the run ended)
   CARN=$(sed -n 's/^started \(.*\)$/\1/p' "$T/c.out")
-  [ -n "$CARN" ] && "$DWF" history "$CARN" --json --store "$S" 2>/dev/null | grep -q '"WAIT"' && break
-  sleep 0.1
-done
+  { [ -n "$CARN" ] && "$DWF" history "$CARN" --json --store "$S" 2>/dev/null | grep -q '"WAIT"'; } || ! kill -0 $CR 2>/dev/null
+}
+CARN=
+poll waiting
 sleep 0.5
 kill -9 $CR 2>/dev/null; wait $CR 2>/dev/null
 before=$("$DWF" history "$CARN" --json --store "$S" 2>/dev/null | tr -d ' \t\n' | grep -o '"Name":"validate-order"[^}]*"Result":"[^"]*\(\\"[^"]*\)*"' | head -1)
@@ -166,21 +231,21 @@ workflow slow {
 EOF
 "$DWF" run "$T/slow.dwf" --quiet --store "$S" >"$T/k9.out" 2>&1 &
 K9=$!
-KARN=
-for _ in $(seq 1 100); do
+first_done() { # "first" SUCCEEDED (or the run ended)
   KARN=$(sed -n 's/^started \(.*\)$/\1/p' "$T/k9.out")
-  [ -n "$KARN" ] && "$DWF" history "$KARN" --store "$S" 2>/dev/null | grep -q "first.*SUCCEEDED" && break
-  sleep 0.1
-done
+  { [ -n "$KARN" ] && "$DWF" history "$KARN" --store "$S" 2>/dev/null | grep -q "first.*SUCCEEDED"; } || ! kill -0 $K9 2>/dev/null
+}
+KARN=
+poll first_done
 kill -9 $K9 2>/dev/null; wait $K9 2>/dev/null
 first=$("$DWF" history "$KARN" --json --store "$S" 2>/dev/null | tr -d ' \t\n' | grep -o '"Name":"first"[^}]*}')
-t0=$(now_ms)
+# `dwf resume` never waits for anything (it returns when nothing is due now), so it reaches
+# SUCCEEDED only by re-running the dead runner's invocation at once, not after the 30 s rule.
 "$DWF" resume "$KARN" --quiet --store "$S" >"$T/k9r.out" 2>&1; rc=$?
-el=$(( $(now_ms) - t0 ))
 again=$("$DWF" history "$KARN" --json --store "$S" 2>/dev/null | tr -d ' \t\n' | grep -o '"Name":"first"[^}]*}')
-if [ $rc -eq 0 ] && grep -q "^SUCCEEDED" "$T/k9r.out" && [ -n "$first" ] && [ "$first" = "$again" ] && [ $el -lt 20000 ]; then
-  pass "resume_after_kill_9_mid_step (${el} ms)"
-else fail resume_after_kill_9_mid_step "rc=$rc el=${el}ms $(head -c 300 "$T/k9r.out")"; fi
+if [ $rc -eq 0 ] && grep -q "^SUCCEEDED" "$T/k9r.out" && [ -n "$first" ] && [ "$first" = "$again" ]; then
+  pass resume_after_kill_9_mid_step
+else fail resume_after_kill_9_mid_step "rc=$rc $(head -c 300 "$T/k9r.out")"; fi
 
 # ---- dwf worker finishes an execution whose callback another process answers ----
 S=$T/worker.db
@@ -190,11 +255,9 @@ WID=$(grep -o 'dwf callback succeed [^ ]*' "$T/w.err" | head -1 | awk '{print $4
 "$DWF" worker --interval 100 --quiet --store "$S" >/dev/null 2>"$T/wk.err" &
 WK=$!
 "$DWF" callback succeed "$WID" --result '{"approved":true}' --store "$S" >/dev/null 2>&1
+succeeded() { "$DWF" executions --status SUCCEEDED --store "$S" 2>/dev/null | grep -qF "$WARN" || ! kill -0 $WK 2>/dev/null; }
 ok=
-for _ in $(seq 1 100); do
-  "$DWF" executions --status SUCCEEDED --store "$S" 2>/dev/null | grep -qF "$WARN" && { ok=1; break; }
-  sleep 0.1
-done
+poll succeeded && "$DWF" executions --status SUCCEEDED --store "$S" 2>/dev/null | grep -qF "$WARN" && ok=1
 kill -TERM $WK 2>/dev/null; wait $WK; wrc=$?
 if [ -n "$ok" ] && [ $wrc -eq 0 ]; then pass worker_drives_callback_completion
 else fail worker_drives_callback_completion "done=$ok worker rc=$wrc $(head -c 200 "$T/wk.err")"; fi
@@ -362,7 +425,8 @@ EOF
 if ${CC:-cc} -o "$T/lockhold" "$T/lockhold.c" -lsqlite3 2>"$T/cc.err"; then
   "$T/lockhold" "$S" "$H" & holder=$!
 fi
-for _ in $(seq 1 100); do [ -f "$H" ] && break; sleep 0.1; done
+held() { [ -f "$H" ] || [ -z "$holder" ] || ! kill -0 "$holder" 2>/dev/null; }
+poll held
 if [ -z "$holder" ] || [ ! -f "$H" ]; then fail locked_store "could not hold a lock: $(head -c 200 "$T/cc.err")"
 else
   DWF_BUSY_TIMEOUT_MS=300 "$DWF" stop "$LARN" --store "$S" >/dev/null 2>"$T/err"; rc=$?

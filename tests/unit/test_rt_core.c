@@ -13,6 +13,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1072,10 +1073,20 @@ static double now_s(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
-static double branch_start[3], branch_end[3];
+/* Each branch body counts itself in, then waits until all three are in (a barrier): only
+ * branches that run at the same time can all pass it, however fast or loaded the machine is.
+ * The 60 s bound only ends the wait of branches run one after another, which never meet. */
+static atomic_int branches_in, branch_runs;
+static int branch_met[3];
 static void burn_cpu(double seconds, int k)
 {
-    branch_start[k] = now_s();
+    atomic_fetch_add(&branch_runs, 1);
+    atomic_fetch_add(&branches_in, 1);
+    for (int i = 0; i < 60000 && atomic_load(&branches_in) < 3; i++) {
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
+    }
+    branch_met[k] = atomic_load(&branches_in) >= 3;
     struct timespec ts;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     double start = ts.tv_sec + ts.tv_nsec / 1e9, t;
@@ -1085,7 +1096,6 @@ static void burn_cpu(double seconds, int k)
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
         t = ts.tv_sec + ts.tv_nsec / 1e9;
     } while (t - start < seconds);
-    branch_end[k] = now_s();
 }
 static int cpu_500(dwf_ctx *c, void *fr, dwf_val **out)
 {
@@ -1131,12 +1141,10 @@ static void test_parallel_threads(void)
     double el = now_s() - t0;
     TT_EQ_STR("SUCCEEDED", status_of(r));
     printf("parallel 500/300/400 ms CPU branches took %.3f s\n", el);
-    /* The branches ran on threads at the same time: each started before any other ended.
+    /* The branches ran on threads at the same time: all three were inside their bodies at once.
      * (Wall time depends on the machine's load; on 2 idle cores it is about 0.7 s.) */
-    double first_end = fmin(branch_end[0], fmin(branch_end[1], branch_end[2]));
-    /* valgrind runs one thread at a time, so overlap is only asserted on real cores */
-    if (!getenv("DWF_VALGRIND"))
-        TT_ASSERT(branch_start[0] < first_end && branch_start[1] < first_end && branch_start[2] < first_end);
+    TT_ASSERT(branch_met[0] && branch_met[1] && branch_met[2]);
+    TT_EQ_INT(3, atomic_load(&branch_runs));
     /* START order as the SDK's: the Parallel, then every branch, then the steps inside */
     const char *order[] = {"1", "1-1", "1-2", "1-3"};
     for (int i = 0; i < 4; i++) {
@@ -1166,10 +1174,9 @@ static void test_parallel_threads(void)
     free(res);
     cJSON_Delete(r);
     /* replay: the recorded batch comes back whole, nothing runs */
-    t0 = now_s();
     r = invoke_once(&f, &wf, "{}", NULL);
     TT_EQ_STR("SUCCEEDED", status_of(r));
-    TT_ASSERT(now_s() - t0 < 0.2);
+    TT_EQ_INT(3, atomic_load(&branch_runs));
     res = result_field(r, "completionReason");
     TT_EQ_STR("\"ALL_COMPLETED\"", res);
     free(res);
@@ -1483,7 +1490,7 @@ static void test_many_steps(void)
     printf("10000 steps: first run %.3f s (peak +%ld KiB over %ld), replay %.3f s (peak +%ld KiB "
            "over %ld, event and fake included)\n",
            t1 - t0, peak1 - base, base, t3 - t2, peak2 - base2, base2);
-    if (!instrumented()) TT_ASSERT(t3 - t2 < 5.0); /* O(N): ~0.3 s here; O(N^2) would be minutes */
+    /* How replay time grows with N (O(N): ~0.3 s here) is bench/replay.sh's to measure, not a test's. */
     cJSON_Delete(r);
     fake_free(&f);
 }

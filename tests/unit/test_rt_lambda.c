@@ -608,8 +608,10 @@ static void test_attempt_cut_at_deadline(void) {
     dwf_error err;
     TT_EQ_INT(-1, t.get_state(&t, ARN, "tok", NULL, &resp, &err));
     double took = dwf__lambda_now_ms(&t) - start;
+    /* The server answers after 2.5 s: a NetworkError says the attempt was cut first; it was
+     * not given up before its timeout (a slow machine can only make `took` longer). */
     TT_EQ_STR("NetworkError", err.type);
-    TT_ASSERT(took >= 1300 && took < 2300);
+    TT_ASSERT(took >= 1300);
     TT_EQ_INT(1, api.calls);
     dwf__lambda_api_free(&api);
 }

@@ -6,6 +6,7 @@
  *   /json        200 application/json {"ok":true,"n":4980}, X-Multi sent twice
  *   /text        200 text/plain "hello\0world" (a NUL byte in the body)
  *   /echo        200 application/json: the request's method, body, Content-Type and X-Test
+ *                (and whether it asked "Expect: 100-continue", kept in srv_expect)
  *   /status/NNN  status NNN, body "nope NNN"
  *   /badjson     200 application/json with a body that is not JSON
  *   /slow        waits 1.5 s, then 200 (for timeouts)
@@ -66,6 +67,9 @@ static dwf_val *S(const char *s) { return dwf_str(C, s); }
 static int srv_fd = -1, srv_port;
 static int srv_stop; /* read by the server thread: atomic loads and stores */
 static pthread_t srv_thread;
+/* The Expect header of the last POST /echo ("" if none); the server thread writes it before it
+ * answers, the test reads it after the answer. */
+static char srv_expect[64];
 
 static void send_all(int fd, const char *p, size_t n)
 {
@@ -124,13 +128,17 @@ static void serve_one(int fd)
     header_of(req, "Content-Length", clen, sizeof clen);
     header_of(req, "Content-Type", ctype, sizeof ctype);
     header_of(req, "X-Test", xtest, sizeof xtest);
+    if (strncmp(req, "POST /echo", 10) == 0) header_of(req, "Expect", srv_expect, sizeof srv_expect);
     sscanf(req, "%15s %255s", method, path);
-    size_t want = (size_t)atol(clen), have = len - (size_t)(end + 4 - req);
-    char *body = end + 4;
-    while (have < want && (size_t)(body - req) + have < sizeof req - 1) {
-        ssize_t k = recv(fd, body + have, sizeof req - 1 - (size_t)(body - req) - have, 0);
+    /* The whole body is read (have); what fits in req is kept (kept) and echoed. */
+    size_t want = (size_t)atol(clen), have = len - (size_t)(end + 4 - req), kept = have;
+    char *body = end + 4, scratch[16384];
+    while (have < want) {
+        size_t room = sizeof req - 1 - (size_t)(body - req) - kept;
+        ssize_t k = room > 0 ? recv(fd, body + kept, room, 0) : recv(fd, scratch, sizeof scratch, 0);
         if (k <= 0) break;
         have += (size_t)k;
+        if (room > 0) kept += (size_t)k;
     }
 
     if (strcmp(path, "/json") == 0) {
@@ -141,7 +149,7 @@ static void serve_one(int fd)
     } else if (strcmp(path, "/echo") == 0) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "method", method);
-        char *bt = strndup(body, have);
+        char *bt = strndup(body, kept);
         cJSON_AddStringToObject(o, "body", bt ? bt : "");
         free(bt);
         cJSON_AddNumberToObject(o, "bodyLength", (double)have);
@@ -278,19 +286,20 @@ static void t_http_request_bodies(void)
     EQ_JSON("3", dwf_get(C, dwf_get(C, r, "body"), "bodyLength"));
     EQ_JSON("\"text/plain\"", dwf_get(C, dwf_get(C, r, "body"), "ctype"));
     EQ_JSON("\"42\"", dwf_get(C, dwf_get(C, r, "body"), "xtest")); /* header values as text */
-    /* a larger body goes at once: no "Expect: 100-continue" pause (1 s with a server that
-     * does not answer it, as most do not) */
-    char big[3001];
-    memset(big, 'x', 3000);
-    big[3000] = '\0';
-    struct timespec a, b;
-    clock_gettime(CLOCK_MONOTONIC, &a);
+    /* a large body goes at once: no "Expect: 100-continue" asked, which libcurl adds above
+     * 1 MiB (a 1 s pause with a server that does not answer it, as most do not) */
+    size_t nbig = 2u << 20;
+    char *big = malloc(nbig + 1);
+    TT_ASSERT(big != NULL);
+    if (!big) return;
+    memset(big, 'x', nbig);
+    big[nbig] = '\0';
+    snprintf(srv_expect, sizeof srv_expect, "unset");
     r = dwf_http(C, "POST", url("/echo"), NULL, S(big), 5);
-    clock_gettime(CLOCK_MONOTONIC, &b);
+    free(big);
     NO_ERR();
-    EQ_JSON("3000", dwf_get(C, dwf_get(C, r, "body"), "bodyLength"));
-    double s = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
-    TT_ASSERT(s < 0.8);
+    EQ_JSON("2097152", dwf_get(C, dwf_get(C, r, "body"), "bodyLength"));
+    TT_EQ_STR("", srv_expect);
     /* DELETE without a body; a JSON array body with DELETE keeps the method */
     r = dwf_http(C, "DELETE", url("/echo"), NULL, NULL, 5);
     NO_ERR();
@@ -333,13 +342,9 @@ static void t_http_network_errors(void)
     snprintf(u, sizeof u, "http://127.0.0.1:%d/x", closed_port());
     EQ_JSON("null", dwf_http(C, "GET", S(u), NULL, NULL, 5));
     ERR("HttpNetworkError", u);
-    struct timespec a, b;
-    clock_gettime(CLOCK_MONOTONIC, &a);
+    /* /slow answers after 1.5 s: a Timeout says dwf gave up at its 0.3 s, not at the answer */
     dwf_http(C, "GET", url("/slow"), NULL, NULL, 0.3);
-    clock_gettime(CLOCK_MONOTONIC, &b);
     ERR("Timeout", "/slow");
-    double s = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
-    TT_ASSERT(s < 1.2); /* gave up at the timeout, not when the server answered */
     dwf_http(C, "GET", S("foo://nowhere"), NULL, NULL, 5);
     ERR("HttpError", "foo://nowhere");
     dwf_http(C, "GE T", url("/json"), NULL, NULL, 5);
@@ -384,9 +389,9 @@ static void t_https_ca_bundle(void)
         _exit(127);
     }
     TT_ASSERT(pid > 0);
-    /* wait until it listens */
+    /* wait until it listens (the bound only ends the wait for a server that never starts) */
     int up = 0;
-    for (int i = 0; i < 100 && !up; i++) {
+    for (int i = 0; i < 2400 && !up; i++) {
         int fd = socket(AF_INET, SOCK_STREAM, 0);
         struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
         a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
