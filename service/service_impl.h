@@ -8,8 +8,9 @@
  * the read calls (reads.c). They meet here: the handle, a few inline JSON helpers, and the
  * dwf__svc_ functions one concern offers the others.
  *
- * Every dwf__svc_ function runs inside the caller's transaction with the handle locked, and
- * returns 0 or -1 with err filled (loaders: 0 found, 1 absent, -1 error), like the API.
+ * The functions that read or write rows (all but the lock, transaction, id and name helpers)
+ * run inside the caller's transaction with the handle locked, and return 0 or -1 with err
+ * filled (loaders: 0 found, 1 absent, -1 error), like the API.
  */
 #ifndef DWF_SERVICE_IMPL_H
 #define DWF_SERVICE_IMPL_H
