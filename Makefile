@@ -6,7 +6,8 @@
 #   make SANITIZE=address,undefined check   the same under ASan + UBSan (in build/san/)
 #   make VALGRIND=1 check     the same with the test programs under valgrind
 #   make fuzz                 a short libFuzzer run over parse + check (clang)
-#   make golden-update        rewrite golden files from the current compiler
+#   make golden-update        rewrite golden files from the current compiler (and graphs)
+#   make pictures             the approval and fanout workflows as SVG in build/pictures/
 #
 # One folder per part (README.md has the map). Each folder compiles with only the include
 # paths of what it may use (INC_<folder> below; each folder's README says why), so an include
@@ -88,7 +89,7 @@ LIBS        = $(BUILD)/libdwf-host.a $(BUILD)/libdwf.a $(BUILD)/libcurl-dwf.a
 # libdwf.a whole: handlers that `dwf run` loads resolve every dwf_* from the program.
 LINK_LIBS   = $(BUILD)/libdwf-host.a -Wl,--whole-archive $(BUILD)/libdwf.a -Wl,--no-whole-archive $(DEPS_LIBS)
 
-.PHONY: all check unit fuzz golden-update clean deps demo curl-missing
+.PHONY: all check unit fuzz golden-update clean deps demo curl-missing pictures
 all: $(BUILD)/dwf $(LIBS) $(BUILD)/lambda_main.o $(BUILD)/lambda_bootstrap
 
 # One bison run makes both files (a grouped target: make -j never runs it twice).
@@ -167,6 +168,14 @@ check: all unit
 
 golden-update: all
 	BUILD=$(BUILD) bash tests/golden/run.sh --update
+	BUILD=$(BUILD) bash tests/graph/run.sh --update
+
+# `dwf graph` of two examples, laid out by Graphviz, to look at (docs/graph.md).
+PICTURES = approval fanout
+pictures: $(PICTURES:%=$(BUILD)/pictures/%.svg)
+$(BUILD)/pictures/%.svg: examples/%.dwf $(BUILD)/dwf
+	@mkdir -p $(dir $@)
+	$(BUILD)/dwf graph $< -o $@
 
 FUZZ_CC ?= clang
 fuzz: $(GEN_SRC)

@@ -45,9 +45,11 @@ curl_dir() {
 }
 if [ "${1:-}" = --curl-dir ]; then curl_dir; exit 0; fi
 
+# graphviz: `dwf graph --format svg` runs its `dot` program (and the graph tests check that it
+# accepts every DOT file dwf writes).
 pkgs=(build-essential bison flex clang libclang-rt-14-dev valgrind pkg-config
       libcjson-dev libsqlite3-dev libcurl4-openssl-dev libssl-dev zlib1g-dev libzip-dev
-      libmicrohttpd-dev zip unzip busybox-static ca-certificates dpkg-dev xz-utils)
+      libmicrohttpd-dev zip unzip busybox-static ca-certificates dpkg-dev xz-utils graphviz)
 # Node.js may come from elsewhere than Debian (the machine image ships node 20 with npm 11);
 # Debian's npm package conflicts with that, so ask apt only when the commands are missing.
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
@@ -64,10 +66,16 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 # The npm packages: aws-lambda-ric compiles its native addon (curl + aws-lambda-cpp from the
 # tarballs it ships) at install time, which takes minutes on 2 cores. Install once per machine
-# into a cache keyed by the lock file, and link it into the tree.
-if [ -f tests/node/package.json ] && [ ! -e tests/node/node_modules ]; then
+# into a cache keyed by the lock file, and link it into the tree. A link left by an older lock
+# file (a tree that was there before the packages changed) is replaced.
+if [ -f tests/node/package.json ]; then
   key=$(cat tests/node/package.json tests/node/package-lock.json 2>/dev/null | sha256sum | cut -c1-16)
   cache=${DWF_NODE_CACHE:-/var/cache/dwf/node-$key}
+  if [ -L tests/node/node_modules ] && [ "$(readlink tests/node/node_modules)" != "$cache/node_modules" ]; then
+    rm tests/node/node_modules
+  fi
+fi
+if [ -f tests/node/package.json ] && [ ! -e tests/node/node_modules ]; then
   if [ ! -f "$cache/.complete" ]; then
     echo "installing npm packages for tests/node into $cache"
     rm -rf "$cache.tmp" && mkdir -p "$cache.tmp"

@@ -20,6 +20,7 @@ typedef struct CliCommand {
 static const CliCommand commands[] = {
     {"check", cmd_check, &usage_check, "check .dwf files and report problems"},
     {"compile", cmd_compile, &usage_compile, "compile a .dwf file to C and its deploy files"},
+    {"graph", cmd_graph, &usage_graph, "draw a workflow as SVG, Graphviz DOT or Mermaid"},
     {"run", cmd_run, &usage_run, "run a workflow on the embedded engine"},
     {"executions", cmd_executions, &usage_executions, "list executions in the local store"},
     {"history", cmd_history, &usage_history, "show the operations or events of an execution"},

@@ -3,6 +3,7 @@
  *   cg_emit_c          the handler C (calls include/dwf.h), with #line to the .dwf for what comes
  *                      from it and back to the C file for the glue around it
  *   cg_emit_artifacts  durable-config.json, the iam/ policies, deploy.sh, template.yaml, main.tf
+ *   cg_emit_graph      the workflow as a graph, in Graphviz DOT or Mermaid text (emit_graph.c)
  * Both write only what they are asked to and report I/O failures with errno text.
  */
 #ifndef DWF_CODEGEN_H
@@ -30,5 +31,14 @@ int cg_emit_artifacts(const Program *p, const char *dir, const CgOptions *o, cha
 /* How many `invoke`s name their target with an expression rather than a literal (the IAM
  * policy cannot grant those: the CLI warns); *first_line gets the first one's line. */
 int cg_dynamic_invokes(const Program *p, int *first_line);
+
+/* The formats of cg_emit_graph (SVG is DOT laid out by Graphviz: the CLI runs `dot`). */
+typedef enum { CG_GRAPH_DOT, CG_GRAPH_MERMAID } CgGraphFormat;
+
+/* Write the graph of `p` (steps, waits, callbacks, polls, invokes as nodes; branches, map
+ * bodies, groups, loops, try/catch and compensations as clusters; every node's .dwf line in
+ * its label and id) to `out`. Byte-identical for the same Program. Returns 0, or -1 on a
+ * write or allocation failure. */
+int cg_emit_graph(const Program *p, CgGraphFormat format, FILE *out);
 
 #endif

@@ -1,0 +1,244 @@
+/*
+ * graph.c: `dwf graph`, the picture of a workflow: Graphviz DOT, Mermaid, or SVG.
+ *
+ * The front end checks the file exactly as `dwf check` does (a file with errors prints its
+ * diagnostics and draws nothing); codegen/emit_graph.c turns the checked tree into DOT or
+ * Mermaid text. SVG is that DOT laid out by Graphviz's `dot` program (Debian's graphviz
+ * package) rather than libgvc: the layout engine is a large library with plugins loaded at run
+ * time, which every `dwf` process would then map, for one command; a child process keeps it
+ * out of the binary, and a missing `dot` is one clear error instead of a build dependency.
+ *
+ * Output goes to -o FILE or stdout. Without --format the format is the file's extension
+ * (.svg, .dot/.gv, .mmd/.mermaid); with neither, DOT on stdout, as `terraform graph` does, so
+ * `dwf graph x.dwf | dot -Tpng > x.png` works.
+ */
+#include <errno.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "codegen.h"
+#include "front.h"
+
+extern char **environ;
+
+const char *const usage_graph =
+    "usage: dwf graph FILE.dwf [--format svg|dot|mermaid] [-o FILE]\n"
+    "\n"
+    "Draw a workflow: steps, waits, callbacks, awaits, wait-for-callbacks, polls and invokes as\n"
+    "nodes; parallel branches, map bodies, groups, loops, try and catch as clusters; if/else as\n"
+    "diamonds; retries, timeouts and poll intervals written on their nodes; saga compensations\n"
+    "hanging off their step by a dashed edge. Every node shows its .dwf line, and its id\n"
+    "(step_L12, wait_L20, ...) names that line too. The file is checked first, as by\n"
+    "`dwf check`: one with errors prints them and draws nothing.\n"
+    "\n"
+    "options:\n"
+    "  --format F   dot      Graphviz source (`dot -Tpng` and friends lay it out)\n"
+    "               mermaid  a Mermaid flowchart, for Markdown (a ```mermaid block) and wikis\n"
+    "               svg      laid out by Graphviz's `dot` program (Debian: apt-get install\n"
+    "                        graphviz)\n"
+    "               default: from the -o file's extension (.svg, .dot or .gv, .mmd or\n"
+    "               .mermaid), else dot\n"
+    "  -o FILE      write to FILE (default: stdout)\n"
+    "\n"
+    "The same file gives byte-identical output.\n"
+    "exit status: 0 drawn, 1 errors in the workflow, no `dot` for svg, or a write error,\n"
+    "2 usage errors\n";
+
+typedef enum { FMT_NONE, FMT_DOT, FMT_MERMAID, FMT_SVG } Format;
+
+static Format format_named(const char *s)
+{
+    if (strcmp(s, "dot") == 0) return FMT_DOT;
+    if (strcmp(s, "mermaid") == 0) return FMT_MERMAID;
+    if (strcmp(s, "svg") == 0) return FMT_SVG;
+    return FMT_NONE;
+}
+
+static Format format_of_path(const char *path)
+{
+    const char *dot = strrchr(path, '.');
+    if (!dot || strchr(dot, '/')) return FMT_NONE;
+    if (strcmp(dot, ".svg") == 0) return FMT_SVG;
+    if (strcmp(dot, ".dot") == 0 || strcmp(dot, ".gv") == 0) return FMT_DOT;
+    if (strcmp(dot, ".mmd") == 0 || strcmp(dot, ".mermaid") == 0) return FMT_MERMAID;
+    return FMT_NONE;
+}
+
+/* The `dot` program on PATH, into buf; 0 if there is none. */
+static int find_dot(char *buf, size_t len)
+{
+    const char *path = getenv("PATH");
+    if (!path || !*path) path = "/usr/local/bin:/usr/bin:/bin";
+    while (*path) {
+        size_t n = strcspn(path, ":");
+        if (n > 0 && (size_t)snprintf(buf, len, "%.*s/dot", (int)n, path) < len) {
+            struct stat st;
+            if (stat(buf, &st) == 0 && S_ISREG(st.st_mode) && access(buf, X_OK) == 0) return 1;
+        }
+        path += n;
+        if (*path == ':') path++;
+    }
+    return 0;
+}
+
+static void say_no_dot(void)
+{
+    fprintf(stderr, "dwf graph: SVG needs Graphviz's 'dot' program, which is not on PATH: "
+                    "install the 'graphviz' package (apt-get install graphviz), or use "
+                    "--format dot or --format mermaid\n");
+}
+
+/* Feed `dot_text` to `dot -Tsvg`, whose output goes straight to out_fd. */
+static int run_dot(const char *dot_text, size_t len, int out_fd)
+{
+    char dot[4096];
+    if (!find_dot(dot, sizeof dot)) {
+        say_no_dot();
+        return -1;
+    }
+    int fds[2];
+    if (pipe(fds) != 0) {
+        fprintf(stderr, "dwf graph: pipe: %s\n", strerror(errno));
+        return -1;
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fds[0], STDIN_FILENO);
+    if (out_fd != STDOUT_FILENO) posix_spawn_file_actions_adddup2(&fa, out_fd, STDOUT_FILENO);
+    posix_spawn_file_actions_addclose(&fa, fds[1]);
+    char *argv[] = {dot, "-Tsvg", NULL};
+    pid_t pid;
+    int rc = posix_spawn(&pid, dot, &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(fds[0]);
+    if (rc != 0) {
+        close(fds[1]);
+        fprintf(stderr, "dwf graph: cannot run %s: %s\n", dot, strerror(rc));
+        return -1;
+    }
+    /* dot writes to the output, never back to us: writing all of it before waiting cannot
+     * deadlock. SIGPIPE is ignored (main.c), so a dot that died early is an EPIPE here. */
+    size_t off = 0;
+    while (off < len) {
+        ssize_t n = write(fds[1], dot_text + off, len - off);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        off += (size_t)n;
+    }
+    close(fds[1]);
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) {
+            fprintf(stderr, "dwf graph: waitpid: %s\n", strerror(errno));
+            return -1;
+        }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || off < len) {
+        fprintf(stderr, "dwf graph: %s -Tsvg failed (%s %d)\n", dot,
+                WIFEXITED(status) ? "exit status" : "signal",
+                WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+        return -1;
+    }
+    return 0;
+}
+
+/* Write the graph of p in `fmt` to `out`; SVG through dot. */
+static int draw(const Program *p, Format fmt, FILE *out)
+{
+    if (fmt != FMT_SVG) return cg_emit_graph(p, fmt == FMT_MERMAID ? CG_GRAPH_MERMAID : CG_GRAPH_DOT, out);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    if (!mem) return -1;
+    int rc = cg_emit_graph(p, CG_GRAPH_DOT, mem);
+    if (fclose(mem) != 0) rc = -1;
+    if (rc == 0 && fflush(out) != 0) rc = -1;
+    if (rc == 0) rc = run_dot(text, len, fileno(out));
+    free(text);
+    return rc;
+}
+
+static int parse_args(int argc, char **argv, const char **file, const char **outp, Format *fmt)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-o") == 0 || strcmp(a, "--format") == 0) {
+            if (i + 1 >= argc) return cli_usage_error("graph", "%s needs a value", a);
+            const char *v = argv[++i];
+            if (a[1] == 'o') {
+                *outp = v;
+            } else if ((*fmt = format_named(v)) == FMT_NONE) {
+                return cli_usage_error("graph", "unknown format '%s' (svg, dot or mermaid)", v);
+            }
+        } else if (strncmp(a, "--format=", 9) == 0) {
+            if ((*fmt = format_named(a + 9)) == FMT_NONE)
+                return cli_usage_error("graph", "unknown format '%s' (svg, dot or mermaid)", a + 9);
+        } else if (strncmp(a, "-o", 2) == 0 && a[2]) {
+            *outp = a + 2;
+        } else if (a[0] == '-' && a[1]) {
+            return cli_usage_error("graph", "unknown option '%s'", a);
+        } else if (*file) {
+            return cli_usage_error("graph", "one workflow at a time ('%s' and '%s')", *file, a);
+        } else {
+            *file = a;
+        }
+    }
+    if (!*file) return cli_usage_error("graph", "no .dwf file given");
+    if (*outp && !**outp) return cli_usage_error("graph", "-o needs a file name");
+    if (*outp && strcmp(*outp, "-") == 0) *outp = NULL;
+    if (*fmt == FMT_NONE && *outp && (*fmt = format_of_path(*outp)) == FMT_NONE)
+        return cli_usage_error("graph", "cannot tell the format from '%s': give --format svg, "
+                                        "dot or mermaid", *outp);
+    if (*fmt == FMT_NONE) *fmt = FMT_DOT;
+    return EXIT_OK;
+}
+
+int cmd_graph(int argc, char **argv)
+{
+    const char *file = NULL, *outp = NULL;
+    Format fmt = FMT_NONE;
+    int rc = parse_args(argc, argv, &file, &outp, &fmt);
+    if (rc != EXIT_OK) return rc;
+
+    rc = EXIT_INPUT;
+    Arena *arena = arena_new();
+    Diag *diag = diag_new(stderr, isatty(STDERR_FILENO));
+    FILE *out = NULL;
+    if (!arena || !diag) {
+        fprintf(stderr, "dwf graph: out of memory\n");
+        goto done;
+    }
+    Program *p = front_compile_file(arena, diag, file);
+    if (!p || !p->workflow || diag_errors(diag) > 0) goto done;
+    /* SVG needs dot: say so before creating an empty output file */
+    char dot[4096];
+    if (fmt == FMT_SVG && !find_dot(dot, sizeof dot)) {
+        say_no_dot();
+        goto done;
+    }
+    out = outp ? fopen(outp, "w") : stdout;
+    if (!out) {
+        fprintf(stderr, "dwf graph: cannot write %s: %s\n", outp, strerror(errno));
+        goto done;
+    }
+    int wr = draw(p, fmt, out);
+    if (fflush(out) != 0) wr = -1;
+    if (outp && fclose(out) != 0) wr = -1;
+    out = NULL;
+    if (wr != 0) {
+        if (fmt != FMT_SVG) /* run_dot said what failed */
+            fprintf(stderr, "dwf graph: writing %s failed\n", outp ? outp : "the output");
+        if (outp) unlink(outp);
+        goto done;
+    }
+    rc = EXIT_OK;
+done:
+    if (diag) diag_free(diag);
+    if (arena) arena_free(arena);
+    return rc;
+}
