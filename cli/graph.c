@@ -150,7 +150,8 @@ static int run_dot(const char *dot_text, size_t len, int out_fd)
 /* Write the graph of p in `fmt` to `out`; SVG through dot. */
 static int draw(const Program *p, Format fmt, FILE *out)
 {
-    if (fmt != FMT_SVG) return cg_emit_graph(p, fmt == FMT_MERMAID ? CG_GRAPH_MERMAID : CG_GRAPH_DOT, out);
+    if (fmt != FMT_SVG)
+        return cg_emit_graph(p, fmt == FMT_MERMAID ? CG_GRAPH_MERMAID : CG_GRAPH_DOT, out);
     char *text = NULL;
     size_t len = 0;
     FILE *mem = open_memstream(&text, &len);

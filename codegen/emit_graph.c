@@ -24,10 +24,11 @@
  * Text from the .dwf (names, conditions, paths) is reprinted from the tree, not sliced from
  * the source (comments and layout never leak into a label), as visible text: control bytes,
  * invalid UTF-8 and invisible code points (bidi controls, zero-width characters) are written
- * as the .dwf string escapes \xHH and \u{H..H}, so a label never hides or reorders text. Each writer then escapes for its own syntax: DOT's `"` and
- * `\` (and `&`, which Graphviz would otherwise read as the start of an HTML entity); Mermaid's
- * `#quot;`-style entity codes for `"` `#` `&` `<` `>` and the backquote, so a step named
- * `<script>` stays text in every renderer.
+ * as the .dwf string escapes \xHH and \u{H..H}, so a label never hides or reorders text.
+ * Each writer then escapes for its own syntax: DOT's `"` and `\` (and `&`, which Graphviz
+ * would otherwise read as the start of an HTML entity); Mermaid's `#quot;`-style entity codes
+ * for `"` `#` `&` `<` `>` and the backquote, so a step named `<script>` stays text in every
+ * renderer.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -198,14 +199,26 @@ static void put_text(CgBuf *b, const char *s, size_t n)
     }
 }
 
+/* The .dwf escape of s[i] inside a string literal, or NULL when it is written as it is. */
+static const char *string_escape(const char *s, size_t i, size_t n)
+{
+    switch (s[i]) {
+    case '"': return "\\\"";
+    case '\\': return "\\\\";
+    case '\n': return "\\n";
+    case '\t': return "\\t";
+    case '$': return i + 1 < n && s[i + 1] == '{' ? "\\$" : NULL; /* else it reads as ${ } */
+    default: return NULL;
+    }
+}
+
+/* A .dwf string literal as it would be written. */
 static void put_quoted(CgBuf *b, const char *s, size_t n)
 {
     size_t start = 0; /* the run of plain text not written yet: UTF-8 stays in one piece */
     cg_buf_putc(b, '"');
     for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        const char *esc = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\n' ? "\\n" : c == '\t' ? "\\t"
-                        : (c == '$' && i + 1 < n && s[i + 1] == '{') ? "\\$" : NULL;
+        const char *esc = string_escape(s, i, n);
         if (!esc) continue;
         put_text(b, s + start, i - start);
         cg_buf_puts(b, esc);
@@ -563,7 +576,8 @@ static int has(const AstNode *n, int what)
     case AST_TEMPLATE: return has_list(n->u.tmpl.parts, what);
     case AST_ARRAY: case AST_OBJECT: return has_list(n->u.list.items, what);
     case AST_PROP: return has(n->u.prop.value, what);
-    case AST_MEMBER: case AST_INDEX: return has(n->u.member.obj, what) || has(n->u.member.index, what);
+    case AST_MEMBER: case AST_INDEX:
+        return has(n->u.member.obj, what) || has(n->u.member.index, what);
     case AST_CALL: case AST_CCALL: return has_list(n->u.call.args, what);
     case AST_UNARY: case AST_BINARY: return has(n->u.op.a, what) || has(n->u.op.b, what);
     case AST_COND:
@@ -744,7 +758,8 @@ static void walk_group(Graph *g, const AstNode *s, Exits *pend)
         connect(g, pend, add_node(g, N_GROUP, "group", s->loc.first_line, &lb));
         return;
     }
-    walk_context(g, add_cluster(g, C_GROUP, "group", s->loc.first_line, &lb), s->u.group.body, pend);
+    int c = add_cluster(g, C_GROUP, "group", s->loc.first_line, &lb);
+    walk_context(g, c, s->u.group.body, pend);
 }
 
 static void walk_if(Graph *g, const AstNode *s, Exits *pend)
@@ -894,7 +909,8 @@ static void walk_simple(Graph *g, const AstNode *s, Exits *pend)
         put_opt(&l, "backoff", s->u.poll.backoff, "");
         put_opt(&l, "max", s->u.poll.max, "");
         put_opt(&l, "attempts", s->u.poll.attempts, "");
-        if (s->u.poll.jitter != JITTER_FULL) put_opt_word(&l, "jitter", jitter_name(s->u.poll.jitter));
+        if (s->u.poll.jitter != JITTER_FULL) /* the tree cannot tell a written `jitter full` */
+            put_opt_word(&l, "jitter", jitter_name(s->u.poll.jitter));
         end_line(&lb, &l, "");
         if (s->u.poll.until) {
             cg_buf_puts(&lb, "\nuntil ");
@@ -1047,12 +1063,19 @@ static void dot_str(CgBuf *b, const char *s)
 }
 
 /* A Mermaid string: entity codes for what Mermaid or the HTML it renders to would read as
- * syntax (`"` ends the string, `#` starts an entity code, `<` `>` `&` are HTML, a leading
- * backquote makes Markdown); line breaks as <br/>. */
+ * syntax (`"` ends the string, `#` starts an entity code or a `#br#` line break, a backslash
+ * before `n` breaks the line, `<` `>` `&` are HTML, a leading backquote makes Markdown, and
+ * `fa:fa-NAME` is drawn as an icon). The label's own line breaks stay newlines, never <br/>:
+ * Mermaid's sanitizer re-serializes (and so decodes the entity codes of) any label holding a
+ * '<', after which `\n` and `fa:fa-` would act again. */
 static void mm_str(CgBuf *b, const char *s)
 {
     cg_buf_putc(b, '"');
     for (; *s; s++) {
+        if (*s == ':' && strncmp(s + 1, "fa-", 3) == 0) {
+            cg_buf_puts(b, "#58;");
+            continue;
+        }
         switch (*s) {
         case '"': cg_buf_puts(b, "#quot;"); break;
         case '#': cg_buf_puts(b, "#35;"); break;
@@ -1060,7 +1083,7 @@ static void mm_str(CgBuf *b, const char *s)
         case '<': cg_buf_puts(b, "#lt;"); break;
         case '>': cg_buf_puts(b, "#gt;"); break;
         case '`': cg_buf_puts(b, "#96;"); break;
-        case '\n': cg_buf_puts(b, "<br/>"); break;
+        case '\\': cg_buf_puts(b, "#92;"); break;
         default: cg_buf_putc(b, *s); break;
         }
     }
@@ -1089,8 +1112,8 @@ static void dot_cluster(Graph *g, CgBuf *b, int c, int depth)
         dot_str(b, tip.s ? tip.s : "");
         if (tip.oom) b->oom = 1;
         cg_buf_free(&tip);
-        cg_buf_printf(b, ", shape=%s, style=\"%s\", fillcolor=\"%s\", color=\"%s\", fontcolor=\"%s\"",
-                      st->shape, st->style, st->fill, st->stroke, st->font);
+        cg_buf_printf(b, ", shape=%s, style=\"%s\", fillcolor=\"%s\", color=\"%s\", "
+                         "fontcolor=\"%s\"", st->shape, st->style, st->fill, st->stroke, st->font);
         if (n->kind == N_POLL) cg_buf_puts(b, ", peripheries=2");
         if (n->kind == N_CALLBACK || n->kind == N_WFC) cg_buf_puts(b, ", margin=\"0.25,0.05\"");
         if (n->kind == N_JOIN) cg_buf_puts(b, ", width=0.12");
@@ -1173,8 +1196,9 @@ static void mm_styles(Graph *g, CgBuf *b)
         int any = 0;
         for (int i = 0; i < g->nn; i++) {
             if (strcmp(NODE_STYLE[g->nodes[i].kind].cls, st->cls) != 0) continue;
-            if (!any) cg_buf_printf(b, "  classDef %s fill:%s,stroke:%s,color:%s\n  class ", st->cls,
-                                    st->fill, st->stroke, st->font);
+            if (!any)
+                cg_buf_printf(b, "  classDef %s fill:%s,stroke:%s,color:%s\n  class ", st->cls,
+                              st->fill, st->stroke, st->font);
             cg_buf_printf(b, "%s%s", any ? "," : "", g->nodes[i].id);
             any = 1;
         }
@@ -1184,7 +1208,8 @@ static void mm_styles(Graph *g, CgBuf *b)
         const GCluster *cl = &g->cls[k];
         if (!cl->shown) continue;
         const ClusterStyle *cs = &CLUSTER_STYLE[cl->kind];
-        cg_buf_printf(b, "  style %s fill:%s,stroke:%s,color:#333333", cl->id, cs->fill, cs->stroke);
+        cg_buf_printf(b, "  style %s fill:%s,stroke:%s,color:#333333", cl->id, cs->fill,
+                      cs->stroke);
         if (cs->dash) cg_buf_printf(b, ",stroke-dasharray:%s", cs->dash);
         cg_buf_putc(b, '\n');
     }
@@ -1195,7 +1220,8 @@ static void mm_styles(Graph *g, CgBuf *b)
             cg_buf_printf(b, "%s%d", any ? "," : "  linkStyle ", i);
             any = 1;
         }
-        if (any) cg_buf_printf(b, " stroke:%s,color:%s\n", EDGE_STYLE[s].color, EDGE_STYLE[s].color);
+        if (any)
+            cg_buf_printf(b, " stroke:%s,color:%s\n", EDGE_STYLE[s].color, EDGE_STYLE[s].color);
     }
 }
 

@@ -45,12 +45,19 @@ def main():
     objs = {o["_gvid"]: o for o in g.get("objects", [])}
     clusters = {o["name"]: o for o in objs.values() if o["name"].startswith("cluster_")}
     nodes = {o["name"]: o for o in objs.values() if not o["name"].startswith("cluster_")}
-    # The innermost cluster of each node: the smallest cluster listing it.
+    # The innermost cluster of each node: the deepest cluster listing it.
+    up = {objs[gv]["name"]: c["name"] for c in clusters.values() for gv in c.get("subgraphs") or []}
+    depth = {}
+    for c in clusters:
+        d, p = 0, c
+        while p in up:
+            d, p = d + 1, up[p]
+        depth[c] = d
     inner = {}
     for c in clusters.values():
         for gv in c.get("nodes", []):
             n = objs[gv]["name"]
-            if n not in inner or len(c["nodes"]) < len(clusters[inner[n]]["nodes"]):
+            if n not in inner or depth[c["name"]] > depth[inner[n]]:
                 inner[n] = c["name"]
 
     # ids carry their line, and the line is right

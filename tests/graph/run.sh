@@ -126,7 +126,7 @@ if [ -f "$tmp/hostile.svg" ] && msg=$(python3 - "$tmp/hostile.svg" "$tmp/hostile
 import json, sys, xml.etree.ElementTree as ET
 want = ['step "<script>\\"x\\"</script>"', 'step "a#quot;b &lt;c&gt; &amp; d"',
         'step "back\\\\slash \\\\N \\\\l \\\\G"', 'step "%% not a comment ; end"',
-        'step "`markdown` [box] {diamond} (round) |pipe| -->"', 'step "end"',
+        'step "`markdown` [box] {diamond} (round) |pipe| -->"', 'step "end #br# icon fa:fa-car"',
         'if input.s == "café\\tline\\nbreak \\"quoted\\" <b>bold</b>"',
         'wait "]]> <!-- -->" 1s',
         'if input.t == "\\u{202e}txt.exe \\xff\\xfe\\xc3 \\u{200b}\\x7f"']
