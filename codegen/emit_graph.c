@@ -501,6 +501,10 @@ static char *unique_id(Graph *g, const char *prefix, int line)
 /* A node in the current cluster; takes the label (and appends its line to it). */
 static int add_node(Graph *g, NodeKind k, const char *prefix, int line, CgBuf *label)
 {
+    if (g->oom) { /* nothing is written after an allocation failure: stop growing */
+        cg_buf_free(label);
+        return 0;
+    }
     if (k != N_JOIN) cg_buf_printf(label, "\nline %d", line); /* a join is a dot */
     char *text = dup_buf(g, label);
     if (grow(g, (void **)&g->nodes, &g->capn, g->nn, sizeof *g->nodes) != 0) {
@@ -516,6 +520,10 @@ static int add_node(Graph *g, NodeKind k, const char *prefix, int line, CgBuf *l
 
 static int add_cluster(Graph *g, ClusterKind k, const char *prefix, int line, CgBuf *label)
 {
+    if (g->oom) {
+        cg_buf_free(label);
+        return -1;
+    }
     cg_buf_printf(label, " (line %d)", line);
     char *text = dup_buf(g, label);
     if (grow(g, (void **)&g->cls, &g->capc, g->nc, sizeof *g->cls) != 0) {
@@ -1251,7 +1259,8 @@ int cg_emit_graph(const Program *p, CgGraphFormat format, FILE *out)
     Graph g = {.p = p};
     graph_build(&g);
     CgBuf b = {0};
-    if (format == CG_GRAPH_MERMAID) emit_mermaid(&g, &b);
+    if (g.oom) b.oom = 1;
+    else if (format == CG_GRAPH_MERMAID) emit_mermaid(&g, &b);
     else emit_dot(&g, &b);
     int rc = (g.oom || b.oom) ? -1 : 0;
     if (rc == 0 && b.len && fwrite(b.s, 1, b.len, out) != b.len) rc = -1;
