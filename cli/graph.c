@@ -13,7 +13,6 @@
  * `dwf graph x.dwf | dot -Tpng > x.png` works.
  */
 #include <errno.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,8 +23,7 @@
 #include "cli.h"
 #include "codegen.h"
 #include "front.h"
-
-extern char **environ;
+#include "proc.h"
 
 const char *const usage_graph =
     "usage: dwf graph FILE.dwf [--format svg|dot|mermaid] [-o FILE]\n"
@@ -94,51 +92,43 @@ static void say_no_dot(void)
                     "--format dot or --format mermaid\n");
 }
 
-/* Feed `dot_text` to `dot -Tsvg`, whose output goes straight to out_fd. */
-static int run_dot(const char *dot_text, size_t len, int out_fd)
+/* Lay out `dot_text` with `dot -Tsvg` into outp (NULL: our stdout). The DOT goes through a
+ * temporary file so that dot's stdout can be the output itself. */
+static int run_dot(const char *dot_text, size_t len, const char *outp)
 {
     char dot[4096];
     if (!find_dot(dot, sizeof dot)) {
         say_no_dot();
         return -1;
     }
-    int fds[2];
-    if (pipe(fds) != 0) {
-        fprintf(stderr, "dwf graph: pipe: %s\n", strerror(errno));
+    const char *tmpdir = getenv("TMPDIR");
+    char src[4096];
+    snprintf(src, sizeof src, "%s/dwf-graph-XXXXXX.dot", tmpdir && *tmpdir ? tmpdir : "/tmp");
+    int fd = mkstemps(src, 4);
+    if (fd < 0) {
+        fprintf(stderr, "dwf graph: cannot create a temporary file in %s: %s\n",
+                tmpdir && *tmpdir ? tmpdir : "/tmp", strerror(errno));
         return -1;
     }
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fds[0], STDIN_FILENO);
-    if (out_fd != STDOUT_FILENO) posix_spawn_file_actions_adddup2(&fa, out_fd, STDOUT_FILENO);
-    posix_spawn_file_actions_addclose(&fa, fds[1]);
-    char *argv[] = {dot, "-Tsvg", NULL};
-    pid_t pid;
-    int rc = posix_spawn(&pid, dot, &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    close(fds[0]);
+    FILE *f = fdopen(fd, "w");
+    int rc = f && fwrite(dot_text, 1, len, f) == len ? 0 : -1;
+    if (f ? fclose(f) != 0 : close(fd) != 0) rc = -1;
     if (rc != 0) {
-        close(fds[1]);
-        fprintf(stderr, "dwf graph: cannot run %s: %s\n", dot, strerror(rc));
+        fprintf(stderr, "dwf graph: writing %s failed\n", src);
+        unlink(src);
         return -1;
     }
-    /* dot writes to the output, never back to us: writing all of it before waiting cannot
-     * deadlock. SIGPIPE is ignored (main.c), so a dot that died early is an EPIPE here. */
-    size_t off = 0;
-    while (off < len) {
-        ssize_t n = write(fds[1], dot_text + off, len - off);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        off += (size_t)n;
+    char *argv[] = {dot, "-Tsvg", src, outp ? "-o" : NULL, (char *)outp, NULL};
+    char err[512];
+    int status = 0;
+    fflush(stdout); /* dot writes to the same stdout */
+    rc = dwf__proc_run(argv, NULL, &status, err, sizeof err);
+    unlink(src);
+    if (rc != 0) {
+        fprintf(stderr, "dwf graph: %s\n", err);
+        return -1;
     }
-    close(fds[1]);
-    int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR) {
-            fprintf(stderr, "dwf graph: waitpid: %s\n", strerror(errno));
-            return -1;
-        }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || off < len) {
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         fprintf(stderr, "dwf graph: %s -Tsvg failed (%s %d)\n", dot,
                 WIFEXITED(status) ? "exit status" : "signal",
                 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
@@ -147,46 +137,60 @@ static int run_dot(const char *dot_text, size_t len, int out_fd)
     return 0;
 }
 
-/* Write the graph of p in `fmt` to `out`; SVG through dot. */
-static int draw(const Program *p, Format fmt, FILE *out)
+/* Write the graph of p in `fmt` to outp (NULL: stdout); SVG through dot. */
+static int draw(const Program *p, Format fmt, const char *outp)
 {
-    if (fmt != FMT_SVG)
-        return cg_emit_graph(p, fmt == FMT_MERMAID ? CG_GRAPH_MERMAID : CG_GRAPH_DOT, out);
-    char *text = NULL;
-    size_t len = 0;
-    FILE *mem = open_memstream(&text, &len);
-    if (!mem) return -1;
-    int rc = cg_emit_graph(p, CG_GRAPH_DOT, mem);
-    if (fclose(mem) != 0) rc = -1;
-    if (rc == 0 && fflush(out) != 0) rc = -1;
-    if (rc == 0) rc = run_dot(text, len, fileno(out));
-    free(text);
+    if (fmt == FMT_SVG) {
+        char *text = NULL;
+        size_t len = 0;
+        FILE *mem = open_memstream(&text, &len);
+        if (!mem) return -1;
+        int rc = cg_emit_graph(p, CG_GRAPH_DOT, mem);
+        if (fclose(mem) != 0) rc = -1;
+        if (rc == 0) rc = run_dot(text, len, outp);
+        else fprintf(stderr, "dwf graph: out of memory\n");
+        free(text);
+        return rc;
+    }
+    FILE *out = outp ? fopen(outp, "w") : stdout;
+    if (!out) {
+        fprintf(stderr, "dwf graph: cannot write %s: %s\n", outp, strerror(errno));
+        return -1;
+    }
+    int rc = cg_emit_graph(p, fmt == FMT_MERMAID ? CG_GRAPH_MERMAID : CG_GRAPH_DOT, out);
+    if (fflush(out) != 0) rc = -1;
+    if (outp && fclose(out) != 0) rc = -1;
+    if (rc != 0) fprintf(stderr, "dwf graph: writing %s failed\n", outp ? outp : "the output");
     return rc;
 }
 
+enum { OPT_OUT = 1, OPT_FORMAT };
+static const CliOption options[] = {
+    {NULL, 'o', CLI_VALUE, OPT_OUT},
+    {"format", 0, CLI_VALUE, OPT_FORMAT},
+    {0},
+};
+
 static int parse_args(int argc, char **argv, const char **file, const char **outp, Format *fmt)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "-o") == 0 || strcmp(a, "--format") == 0) {
-            if (i + 1 >= argc) return cli_usage_error("graph", "%s needs a value", a);
-            const char *v = argv[++i];
-            if (a[1] == 'o') {
-                *outp = v;
-            } else if ((*fmt = format_named(v)) == FMT_NONE) {
-                return cli_usage_error("graph", "unknown format '%s' (svg, dot or mermaid)", v);
-            }
-        } else if (strncmp(a, "--format=", 9) == 0) {
-            if ((*fmt = format_named(a + 9)) == FMT_NONE)
-                return cli_usage_error("graph", "unknown format '%s' (svg, dot or mermaid)", a + 9);
-        } else if (strncmp(a, "-o", 2) == 0 && a[2]) {
-            *outp = a + 2;
-        } else if (a[0] == '-' && a[1]) {
-            return cli_usage_error("graph", "unknown option '%s'", a);
-        } else if (*file) {
-            return cli_usage_error("graph", "one workflow at a time ('%s' and '%s')", *file, a);
-        } else {
-            *file = a;
+    CliArgs a;
+    int opt;
+    cli_args_init(&a, "graph", options, argc, argv);
+    while ((opt = cli_args_next(&a)) != CLI_END) {
+        switch (opt) {
+        case OPT_OUT: *outp = a.value; break;
+        case OPT_FORMAT:
+            if ((*fmt = format_named(a.value)) == FMT_NONE)
+                return cli_usage_error("graph", "unknown format '%s' (svg, dot or mermaid)",
+                                       a.value);
+            break;
+        case CLI_ARGUMENT:
+            if (*file)
+                return cli_usage_error("graph", "one workflow at a time ('%s' and '%s')", *file,
+                                       a.value);
+            *file = a.value;
+            break;
+        default: return EXIT_USAGE;
         }
     }
     if (!*file) return cli_usage_error("graph", "no .dwf file given");
@@ -209,31 +213,18 @@ int cmd_graph(int argc, char **argv)
     rc = EXIT_INPUT;
     Arena *arena = arena_new();
     Diag *diag = diag_new(stderr, isatty(STDERR_FILENO));
-    FILE *out = NULL;
     if (!arena || !diag) {
         fprintf(stderr, "dwf graph: out of memory\n");
         goto done;
     }
     Program *p = front_compile_file(arena, diag, file);
     if (!p || !p->workflow || diag_errors(diag) > 0) goto done;
-    /* SVG needs dot: say so before creating an empty output file */
     char dot[4096];
-    if (fmt == FMT_SVG && !find_dot(dot, sizeof dot)) {
+    if (fmt == FMT_SVG && !find_dot(dot, sizeof dot)) { /* before any file is created */
         say_no_dot();
         goto done;
     }
-    out = outp ? fopen(outp, "w") : stdout;
-    if (!out) {
-        fprintf(stderr, "dwf graph: cannot write %s: %s\n", outp, strerror(errno));
-        goto done;
-    }
-    int wr = draw(p, fmt, out);
-    if (fflush(out) != 0) wr = -1;
-    if (outp && fclose(out) != 0) wr = -1;
-    out = NULL;
-    if (wr != 0) {
-        if (fmt != FMT_SVG) /* run_dot said what failed */
-            fprintf(stderr, "dwf graph: writing %s failed\n", outp ? outp : "the output");
+    if (draw(p, fmt, outp) != 0) {
         if (outp) unlink(outp);
         goto done;
     }

@@ -153,6 +153,14 @@ if [ $rc -eq 1 ] && grep -q "'dot'" "$tmp/nodot.err" && grep -q "graphviz" "$tmp
    [ ! -e "$tmp/nodot.svg" ]; then pass cli/no-dot
 else fail cli/no-dot "exit $rc, stderr $(head -c 300 "$tmp/nodot.err")"
 fi
+mkdir -p "$tmp/baddot" && printf '#!/bin/sh\necho "dot: broken" >&2\nexit 3\n' >"$tmp/baddot/dot" &&
+  chmod +x "$tmp/baddot/dot"
+PATH="$tmp/baddot:$PATH" "$DWF" graph examples/order.dwf -o "$tmp/baddot.svg" 2>"$tmp/baddot.err"
+rc=$?
+if [ $rc -eq 1 ] && grep -q "dot -Tsvg failed (exit status 3)" "$tmp/baddot.err" &&
+   [ ! -e "$tmp/baddot.svg" ]; then pass cli/dot-fails
+else fail cli/dot-fails "exit $rc, stderr $(head -c 300 "$tmp/baddot.err")"
+fi
 PATH="$tmp/nopath" "$DWF" graph examples/order.dwf -o "$tmp/nodot.mmd" 2>/dev/null
 if [ $? -eq 0 ] && cmp -s "$tmp/nodot.mmd" "$exp_dir/order.mmd"; then pass cli/mermaid-without-dot
 else fail cli/mermaid-without-dot "mermaid output needs no dot"
@@ -175,6 +183,11 @@ for args in "examples/order.dwf -o $tmp/x.png" "examples/order.dwf --format png"
     fail cli/usage "'dwf graph $args' exited $rc: $(head -c 200 "$tmp/usage.err")"
   fi
 done
+"$DWF" graph examples/order.dwf --fromat svg >/dev/null 2>"$tmp/usage.err"
+if [ $? -ne 2 ] || ! grep -q "did you mean '--format'?" "$tmp/usage.err"; then
+  usage_ok=0
+  fail cli/usage "--fromat: $(head -c 200 "$tmp/usage.err")"
+fi
 [ $usage_ok -eq 1 ] && [ ! -e "$tmp/x.png" ] && pass cli/usage
 if "$DWF" help graph | grep -q "usage: dwf graph FILE.dwf" && "$DWF" --help | grep -q "^  graph "; then
   pass cli/help
