@@ -1123,7 +1123,7 @@ static void dot_cluster(Graph *g, CgBuf *b, int c, int depth)
         cg_buf_printf(b, ", shape=%s, style=\"%s\", fillcolor=\"%s\", color=\"%s\", "
                          "fontcolor=\"%s\"", st->shape, st->style, st->fill, st->stroke, st->font);
         if (n->kind == N_POLL) cg_buf_puts(b, ", peripheries=2");
-        if (n->kind == N_CALLBACK || n->kind == N_WFC) cg_buf_puts(b, ", margin=\"0.25,0.05\"");
+        if (n->kind == N_CALLBACK || n->kind == N_WFC) cg_buf_puts(b, ", margin=\"0.3,0.05\"");
         if (n->kind == N_JOIN) cg_buf_puts(b, ", width=0.12");
         cg_buf_puts(b, "];\n");
     }
