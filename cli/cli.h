@@ -23,6 +23,7 @@
 #define DWF_CLI_H
 
 #include <getopt.h>
+#include <stddef.h>
 
 enum { EXIT_OK = 0, EXIT_INPUT = 1, EXIT_USAGE = 2 };
 
@@ -92,5 +93,10 @@ void cli_args_init(CliArgs *a, const char *cmd, const CliOption *options, int ar
  * "did you mean"; a missing value; a value given to a flag): the command then returns
  * EXIT_USAGE. */
 int cli_args_next(CliArgs *a);
+
+/* The one of known[0..nknown) nearest to name[0..n) by edit distance (an adjacent
+ * transposition is one edit), if near enough to be a typo: one edit for names of up to four
+ * letters, two for longer ones; else NULL. For "did you mean" (options, commands). */
+const char *cli_nearest(const char *name, size_t n, const char *const *known, size_t nknown);
 
 #endif

@@ -49,6 +49,17 @@ static const CliCommand *find(const char *name)
     return NULL;
 }
 
+/* "unknown command 'rn'", with the nearest command as "did you mean" when there is one. */
+static int unknown_command(const char *name)
+{
+    const char *names[NCOMMANDS + 1];
+    for (size_t i = 0; i < NCOMMANDS; i++) names[i] = commands[i].name;
+    names[NCOMMANDS] = "help";
+    const char *near = cli_nearest(name, strlen(name), names, NCOMMANDS + 1);
+    if (near) return cli_usage_error(NULL, "unknown command '%s'\ndid you mean '%s'?", name, near);
+    return cli_usage_error(NULL, "unknown command '%s'", name);
+}
+
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
@@ -85,14 +96,14 @@ int main(int argc, char **argv)
             return EXIT_OK;
         }
         const CliCommand *c = find(argv[2]);
-        if (!c) return cli_usage_error(NULL, "unknown command '%s'", argv[2]);
+        if (!c) return unknown_command(argv[2]);
         fputs(*c->usage, stdout);
         return EXIT_OK;
     }
     const CliCommand *c = find(cmd);
     if (!c) {
-        cli_usage_error(NULL, "unknown command '%s'", cmd);
-        print_help(stderr);
+        unknown_command(cmd);
+        fprintf(stderr, "'dwf --help' lists the commands\n");
         return EXIT_USAGE;
     }
     for (int a = 2; a < argc; a++)

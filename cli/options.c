@@ -66,24 +66,29 @@ static int distance(const char *x, size_t nx, const char *y)
     return d[nx][ny];
 }
 
-/* The known long option nearest to name[0..n), if it is near enough to be a typo: one edit
- * for names of up to four letters, two for longer ones. `help` is known to every command. */
-static const char *nearest(const CliArgs *a, const char *name, size_t n)
+const char *cli_nearest(const char *name, size_t n, const char *const *known, size_t nknown)
 {
     const char *best = NULL;
     int best_d = 99;
-    for (int i = 0; a->longs[i].name; i++) {
-        int d = distance(name, n, a->longs[i].name);
+    for (size_t i = 0; i < nknown; i++) {
+        int d = distance(name, n, known[i]);
         if (d < best_d) {
             best_d = d;
-            best = a->longs[i].name;
+            best = known[i];
         }
     }
-    if (distance(name, n, "help") < best_d) {
-        best_d = distance(name, n, "help");
-        best = "help";
-    }
     return best && best_d <= (strlen(best) <= 4 ? 1 : 2) ? best : NULL;
+}
+
+/* The known long option nearest to name[0..n), if it is near enough to be a typo. `help` is
+ * known to every command. */
+static const char *nearest(const CliArgs *a, const char *name, size_t n)
+{
+    const char *known[CLI_MAX_OPTIONS + 1];
+    size_t k = 0;
+    for (int i = 0; a->longs[i].name; i++) known[k++] = a->longs[i].name;
+    known[k++] = "help";
+    return cli_nearest(name, n, known, k);
 }
 
 /* An argument getopt did not recognise: an unknown or ambiguous long option, or an unknown
