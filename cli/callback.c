@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "dwf_protocol.h"
 #include "engine_common.h"
 
 const char *const usage_callback =
@@ -18,9 +19,10 @@ const char *const usage_callback =
     "       dwf callback heartbeat CALLBACK_ID [--store PATH]\n"
     "\n"
     "Complete a callback (SendDurableExecutionCallbackSuccess / Failure / Heartbeat). The\n"
-    "result is passed as raw text, as the API does; the error is an ErrorObject\n"
-    "{\"ErrorType\",\"ErrorMessage\",\"ErrorData\"}. A `dwf run` waiting on the callback, or the\n"
-    "next `dwf resume` / `dwf worker`, continues the execution.\n";
+    "result is passed as raw text, as the API does, up to 256 KB (DWF_LIMIT_OPERATION_PAYLOAD);\n"
+    "the error is an ErrorObject {\"ErrorType\",\"ErrorMessage\",\"ErrorData\"} (strings, up to\n"
+    "32 KB). A `dwf run` waiting on the callback, or the next `dwf resume` / `dwf worker`,\n"
+    "continues the execution. `dwf callbacks` lists the pending ones.\n";
 
 enum { OPT_STORE = 1, OPT_RESULT, OPT_ERROR };
 static const CliOption options[] = {
@@ -73,13 +75,16 @@ int cmd_callback(int argc, char **argv)
     size_t len = 0;
     cJSON *eo = NULL;
     const char *v = c.result ? c.result : c.error;
-    if (v && ec_read_arg("callback", v, &text, &len) != 0) return EXIT_INPUT;
+    /* A result is an operation payload; an error object has a limit of its own. */
+    if (c.result && ec_read_arg("callback", "--result", v, DWF_LIMIT_OPERATION_PAYLOAD,
+                                "DWF_LIMIT_OPERATION_PAYLOAD", "a callback result", &text, &len) != 0)
+        return EXIT_INPUT;
+    if (c.error && ec_read_arg("callback", "--error", v, DWF_LIMIT_ERROR_JSON, "DWF_LIMIT_ERROR_JSON",
+                               "an error object", &text, &len) != 0)
+        return EXIT_INPUT;
     if (c.error) {
-        eo = ec_parse_json_arg("callback", "--error", text);
-        if (!eo || !cJSON_IsObject(eo)) {
-            if (eo)
-                fprintf(stderr, "dwf callback: --error must be an ErrorObject "
-                                "{\"ErrorType\",\"ErrorMessage\",...}\n");
+        eo = ec_parse_json_arg("callback", "--error", text, len);
+        if (!eo || ec_check_error_object("callback", "--error", eo) != 0) {
             cJSON_Delete(eo);
             free(text);
             return EXIT_INPUT;

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "input.h"
 
 volatile int ec_stop_flag;
 
@@ -50,55 +51,83 @@ int ec_open_service(const char *cmd, const char *store, dwf_service **s)
     return 0;
 }
 
-int ec_read_arg(const char *cmd, const char *v, char **buf, size_t *len)
+int ec_read_arg(const char *cmd, const char *opt, const char *v, size_t limit, const char *limit_name,
+                const char *what, char **buf, size_t *len)
 {
+    int r;
     if (v[0] != '@') {
         *len = strlen(v);
-        *buf = strdup(v);
-        if (!*buf) fprintf(stderr, "dwf %s: out of memory\n", cmd);
-        return *buf ? 0 : -1;
+        *buf = *len <= limit ? strdup(v) : NULL;
+        r = *len > limit ? 1 : *buf ? 0 : -1;
+    } else if (strcmp(v, "@-") == 0) {
+        r = dwf__read_bounded(stdin, limit, buf, len);
+    } else {
+        r = dwf__read_file_bounded(v + 1, limit, buf, len);
     }
-    FILE *f = fopen(v + 1, "rb");
-    if (!f) {
+    if (r == 1) {
+        fprintf(stderr,
+                "dwf %s: InvalidParameterValueException: %s %s is larger than %zu bytes, the limit "
+                "of %s (%s)\n",
+                cmd, opt, v[0] == '@' ? v : "(the value)", limit, what, limit_name);
+    } else if (r != 0 && v[0] == '@') {
         fprintf(stderr, "dwf %s: cannot read %s: %s\n", cmd, v + 1, strerror(errno));
-        return -1;
-    }
-    size_t cap = 4096, n = 0;
-    char *b = malloc(cap + 1);
-    size_t got;
-    while (b && (got = fread(b + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap) {
-            char *nb = realloc(b, cap * 2 + 1);
-            if (!nb) {
-                free(b);
-                b = NULL;
-                break;
-            }
-            b = nb;
-            cap *= 2;
-        }
-    }
-    fclose(f);
-    if (!b) {
+    } else if (r != 0) {
         fprintf(stderr, "dwf %s: out of memory\n", cmd);
-        return -1;
     }
-    b[n] = '\0';
-    *buf = b;
-    *len = n;
-    return 0;
+    return r == 0 ? 0 : -1;
 }
 
-cJSON *ec_parse_json_arg(const char *cmd, const char *what, const char *text)
+cJSON *ec_parse_json_arg(const char *cmd, const char *what, const char *text, size_t len)
 {
+    const char *why = NULL;
+    size_t at = dwf__text_bad_byte(text, len, &why);
+    if (at < len) {
+        fprintf(stderr, "dwf %s: %s is not valid JSON: %s at byte offset %zu\n", cmd, what, why, at);
+        return NULL;
+    }
     const char *end = NULL;
     cJSON *j = cJSON_ParseWithOpts(text, &end, 1);
     if (!j) {
         size_t off = end ? (size_t)(end - text) : 0;
-        fprintf(stderr, "dwf %s: %s is not valid JSON (at offset %zu: '%.20s')\n", cmd, what, off, end ? end : "");
+        fprintf(stderr, "dwf %s: %s is not valid JSON (at offset %zu: '%.20s')\n", cmd, what, off,
+                end ? end : "");
+        return NULL;
+    }
+    size_t n = 0;
+    at = dwf__json_bad_number(text, len, &n);
+    if (at < len) {
+        fprintf(stderr, "dwf %s: %s is not valid JSON: the number at byte offset %zu ('%.*s') is "
+                        "beyond the range of a double\n",
+                cmd, what, at, n > 40 ? 40 : (int)n, text + at);
+        cJSON_Delete(j);
+        return NULL;
     }
     return j;
+}
+
+int ec_check_error_object(const char *cmd, const char *what, const cJSON *eo)
+{
+    static const char *const strings[] = {"ErrorType", "ErrorMessage", "ErrorData"};
+    if (!cJSON_IsObject(eo)) {
+        fprintf(stderr, "dwf %s: %s must be an ErrorObject {\"ErrorType\",\"ErrorMessage\",...}\n",
+                cmd, what);
+        return -1;
+    }
+    for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++) {
+        const cJSON *f = cJSON_GetObjectItemCaseSensitive(eo, strings[i]);
+        if (f && !cJSON_IsString(f)) {
+            fprintf(stderr, "dwf %s: %s: %s must be a string\n", cmd, what, strings[i]);
+            return -1;
+        }
+    }
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(eo, "StackTrace"), *line;
+    int ok = !st || cJSON_IsArray(st);
+    cJSON_ArrayForEach(line, st) ok = ok && cJSON_IsString(line);
+    if (!ok) {
+        fprintf(stderr, "dwf %s: %s: StackTrace must be a list of strings\n", cmd, what);
+        return -1;
+    }
+    return 0;
 }
 
 double ec_ts_ms(const cJSON *v)

@@ -25,12 +25,24 @@ int ec_service_error(const char *cmd, const dwf_error *err);
 /* Open the store at `store`. Returns 0, or EXIT_INPUT after printing the service's error. */
 int ec_open_service(const char *cmd, const char *store, dwf_service **s);
 
-/* The text of an argument that may be "@file": the file's contents, else the text itself, as
- * a malloc'd copy in *buf (its length in *len). Returns 0, or -1 after printing why. */
-int ec_read_arg(const char *cmd, const char *v, char **buf, size_t *len);
+/* The text of option `opt`'s value `v`, which may be "@file" (any file: a FIFO, a device) or "@-" (stdin):
+ * the file's contents, else the text itself, as a malloc'd copy in *buf (its length in *len).
+ * Never more than `limit` bytes (`limit_name`, e.g. "DWF_LIMIT_SYNC_PAYLOAD", and `what`, e.g.
+ * "an execution input", say which limit): reading stops there, so memory stays bounded.
+ * Returns 0, or -1 after printing why (a value over the limit is InvalidParameterValueException,
+ * the service's error for the same thing). */
+int ec_read_arg(const char *cmd, const char *opt, const char *v, size_t limit, const char *limit_name,
+                const char *what, char **buf, size_t *len);
 
-/* Parse JSON text given as option `what`, saying where it breaks when it does. */
-cJSON *ec_parse_json_arg(const char *cmd, const char *what, const char *text);
+/* Parse JSON text[0..len) given as option `what`, saying where it breaks when it does. Stricter
+ * than cJSON alone: a NUL byte, invalid UTF-8 and a number beyond a double's range (1e999999)
+ * are errors naming their byte offset, not a silently shortened, replaced or null value. */
+cJSON *ec_parse_json_arg(const char *cmd, const char *what, const char *text, size_t len);
+
+/* Check an ErrorObject given as option `what` (callback fail --error, stop --error): an object
+ * whose ErrorType, ErrorMessage and ErrorData are strings and StackTrace a list of strings,
+ * when present (the API's types). Returns 0, or -1 after printing what is wrong. */
+int ec_check_error_object(const char *cmd, const char *what, const cJSON *eo);
 
 /* "2026-11-29T18:55:04.102Z" or epoch seconds -> ms since the epoch; -1 if neither. */
 double ec_ts_ms(const cJSON *v);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "dwf_protocol.h"
 #include "engine_common.h"
 #include "handler.h"
 
@@ -30,7 +31,8 @@ const char *const usage_run =
     "keeps waiting (polling the store) unless --detach.\n"
     "\n"
     "options:\n"
-    "  --input JSON|@file  the execution input (default {}); must be valid JSON\n"
+    "  --input JSON|@file  the execution input (default {}); @- reads stdin. JSON of at\n"
+    "                      most 6 MB (DWF_LIMIT_SYNC_PAYLOAD), valid UTF-8, finite numbers\n"
     "  --name NAME         execution name (idempotency: the same name and input return the\n"
     "                      existing execution; another input is an error)\n"
     "  --skip-time         virtual clock: waits and retry delays take no real time\n"
@@ -110,8 +112,10 @@ static int read_input(Run *r)
 {
     size_t len = 0;
     if (!r->input_arg) return 0;
-    if (ec_read_arg("run", r->input_arg, &r->input, &len) != 0) return -1;
-    cJSON *j = ec_parse_json_arg("run", "--input", r->input);
+    if (ec_read_arg("run", "--input", r->input_arg, DWF_LIMIT_SYNC_PAYLOAD, "DWF_LIMIT_SYNC_PAYLOAD",
+                    "an execution input", &r->input, &len) != 0)
+        return -1;
+    cJSON *j = ec_parse_json_arg("run", "--input", r->input, len);
     cJSON_Delete(j);
     return j ? 0 : -1;
 }

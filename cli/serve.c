@@ -26,6 +26,7 @@
 #include "cli.h"
 #include "emulator.h"
 #include "fs.h"
+#include "input.h"
 
 const char *const usage_serve =
     "usage: dwf serve [options] FUNCTION...\n"
@@ -73,30 +74,21 @@ typedef struct fn_spec {
     char *name_buf, *zip_buf, *dir_buf;
 } fn_spec;
 
-static char *slurp(const char *path)
+/* A deploy file beside the zip, or NULL when there is none. dwf writes them in a few KB, so
+ * anything past DEPLOY_FILE_LIMIT is not one of them (and /dev/zero must not fill memory). */
+enum { DEPLOY_FILE_LIMIT = 1 << 20 };
+
+static char *slurp(const char *path, int *too_big)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
     char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len + 4096 + 1 > cap) {
-            cap = (cap + 4096) * 2;
-            char *nb = realloc(buf, cap);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = nb;
-        }
-        size_t k = fread(buf + len, 1, 4096, f);
-        len += k;
-        if (k < 4096) break;
+    size_t len = 0;
+    int r = dwf__read_file_bounded(path, DEPLOY_FILE_LIMIT, &buf, &len);
+    if (r == 1) {
+        fprintf(stderr, "dwf serve: %s is larger than %d bytes: not a deploy file dwf wrote\n", path,
+                DEPLOY_FILE_LIMIT);
+        *too_big = 1;
     }
-    fclose(f);
-    buf[len] = '\0';
-    return buf;
+    return r == 0 ? buf : NULL;
 }
 
 /* The deploy files `dwf build` writes beside the zip. Missing files are fine; a broken one is not. */
@@ -106,7 +98,9 @@ static int read_beside(fn_spec *s, const char *zip)
     dwf__dirname(zip, dir, sizeof dir);
     char path[PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/durable-config.json", dir);
-    char *text = slurp(path);
+    int too_big = 0;
+    char *text = slurp(path, &too_big);
+    if (too_big) return -1;
     if (text) {
         cJSON *j = cJSON_Parse(text);
         free(text);
@@ -122,7 +116,8 @@ static int read_beside(fn_spec *s, const char *zip)
         cJSON_Delete(j);
     }
     snprintf(path, sizeof path, "%s/template.yaml", dir);
-    text = slurp(path);
+    text = slurp(path, &too_big);
+    if (too_big) return -1;
     if (text) {
         for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
             while (*line == ' ') line++;

@@ -3,14 +3,17 @@
  * STOPPED, with the optional ErrorObject checked before the store is opened.
  */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "cli.h"
+#include "dwf_protocol.h"
 #include "engine_common.h"
 
 const char *const usage_stop =
-    "usage: dwf stop ARN [--error JSON] [--store PATH]\n"
+    "usage: dwf stop ARN [--error JSON|@file] [--store PATH]\n"
     "\n"
-    "Stop a running execution (StopDurableExecution): it ends STOPPED.\n";
+    "Stop a running execution (StopDurableExecution): it ends STOPPED, with the ErrorObject\n"
+    "{\"ErrorType\",\"ErrorMessage\",\"ErrorData\"} (strings, up to 32 KB) when given.\n";
 
 enum { OPT_STORE = 1, OPT_ERROR };
 static const CliOption options[] = {
@@ -38,10 +41,18 @@ int cmd_stop(int argc, char **argv)
     }
     if (!arn) return cli_usage_error("stop", "no execution ARN given");
     cJSON *eo = NULL;
-    if (error && (!(eo = ec_parse_json_arg("stop", "--error", error)) || !cJSON_IsObject(eo))) {
-        if (eo) fprintf(stderr, "dwf stop: --error must be an ErrorObject\n");
-        cJSON_Delete(eo);
-        return EXIT_INPUT;
+    if (error) {
+        char *text = NULL;
+        size_t len = 0;
+        if (ec_read_arg("stop", "--error", error, DWF_LIMIT_ERROR_JSON, "DWF_LIMIT_ERROR_JSON",
+                        "an error object", &text, &len) != 0)
+            return EXIT_INPUT;
+        eo = ec_parse_json_arg("stop", "--error", text, len);
+        free(text);
+        if (!eo || ec_check_error_object("stop", "--error", eo) != 0) {
+            cJSON_Delete(eo);
+            return EXIT_INPUT;
+        }
     }
     dwf_service *s = NULL;
     cJSON *out = NULL;
