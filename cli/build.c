@@ -6,9 +6,12 @@
  *   2. the C compiler (toolchain.c): handler.c + the workflow's `use`d C files + the Lambda
  *      main object + libdwf.a and the static libraries, run inside the work directory;
  *   3. package/package.c: the program, its shared libraries and the loader in a reproducible
- *      zip;
- *   4. cg_emit_artifacts: the deploy files (durable-config, IAM, deploy.sh, SAM, Terraform)
- *      beside the zip, naming it.
+ *      zip, also in the work directory;
+ *   4. cg_render_artifacts: the deploy files (durable-config, IAM, deploy.sh, SAM, Terraform)
+ *      naming the zip;
+ *   5. output.c: the zip and the deploy files into the zip's directory, only if none of them
+ *      would replace a file dwf did not make (so `-o /dev/full` or a user's own main.tf beside
+ *      the default function.zip stops the build with nothing written).
  * Runtime pieces are taken from the build that this very dwf binary belongs to (see
  * tc_find_runtime), and found before anything is compiled, as is libzip (loaded on first
  * use), so a missing piece fails fast and writes nothing. The work directory is removed
@@ -26,6 +29,7 @@
 #include "codegen.h"
 #include "front.h"
 #include "fs.h"
+#include "output.h"
 #include "package.h"
 #include "toolchain.h"
 
@@ -44,6 +48,12 @@ const char *const usage_build =
     "  --account A    fill the account id into ARNs of the deploy files\n"
     "  --keep         keep the work directory (handler.c, the linked program) and print it\n"
     "  -v             print the compiler command\n"
+    "  --force        replace regular files dwf did not write (or that were changed since)\n"
+    "\n"
+    "dwf writes only regular files, and replaces a file only when it wrote it and it is\n"
+    "unchanged: .dwf-generated beside the zip lists what it wrote, with SHA-256 hashes\n"
+    "(sha256sum -c). Anything else in the way (your own main.tf, a symlink, a FIFO, a device)\n"
+    "stops the build with nothing written; --force replaces regular files only.\n"
     "\n"
     "environment: CC (default cc) is the C compiler used to link the program.\n";
 
@@ -56,19 +66,20 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
     return 0;
 }
 
-enum { OPT_OUT = 1, OPT_REGION, OPT_ACCOUNT, OPT_KEEP, OPT_VERBOSE };
+enum { OPT_OUT = 1, OPT_REGION, OPT_ACCOUNT, OPT_KEEP, OPT_VERBOSE, OPT_FORCE };
 static const CliOption options[] = {
     {NULL, 'o', CLI_VALUE, OPT_OUT},
     {"region", 0, CLI_VALUE, OPT_REGION},
     {"account", 0, CLI_VALUE, OPT_ACCOUNT},
     {"keep", 0, CLI_FLAG, OPT_KEEP},
     {"verbose", 'v', CLI_FLAG, OPT_VERBOSE},
+    {"force", 0, CLI_FLAG, OPT_FORCE},
     {0},
 };
 
 typedef struct BuildArgs {
     const char *file, *zip, *region, *account;
-    int keep, verbose;
+    int keep, verbose, force;
 } BuildArgs;
 
 static int parse(int argc, char **argv, BuildArgs *b)
@@ -85,6 +96,7 @@ static int parse(int argc, char **argv, BuildArgs *b)
         case OPT_ACCOUNT: b->account = a.value; break;
         case OPT_KEEP: b->keep = 1; break;
         case OPT_VERBOSE: b->verbose = 1; break;
+        case OPT_FORCE: b->force = 1; break;
         case CLI_ARGUMENT:
             if (b->file)
                 return cli_usage_error("build", "one workflow at a time ('%s' and '%s')", b->file,
@@ -95,7 +107,8 @@ static int parse(int argc, char **argv, BuildArgs *b)
         }
     }
     if (!b->file) return cli_usage_error("build", "no .dwf file given");
-    if (b->zip[strlen(b->zip) - 1] == '/')
+    const char *base = strrchr(b->zip, '/') ? strrchr(b->zip, '/') + 1 : b->zip;
+    if (!*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
         return cli_usage_error("build", "-o names the zip file, not a directory");
     return EXIT_OK;
 }
@@ -117,28 +130,37 @@ static int link_program(const Program *p, const TcRuntime *rt, const char *work,
     return st == 0 ? 0 : -1;
 }
 
-/* The zip from the linked program, and the deploy files beside it. */
+/* The zip from the linked program (in the work directory), then the zip and the deploy files
+ * into the zip's directory, unless something there is not dwf's to replace. */
 static int package(const Program *p, const TcRuntime *rt, const BuildArgs *b, const char *work)
 {
-    char zip_dir[PATH_MAX], program[PATH_MAX + 16], failed[PATH_MAX], err[1024];
+    char zip_dir[PATH_MAX], program[PATH_MAX + 16], zip[PATH_MAX + 16], err[1024];
     snprintf(program, sizeof program, "%s/bootstrap.bin", work);
+    snprintf(zip, sizeof zip, "%s/function.zip", work);
     dwf__dirname(b->zip, zip_dir, sizeof zip_dir);
-    if (dwf__mkdir_p(zip_dir, 0777, failed, sizeof failed) != 0) {
-        fprintf(stderr, "dwf build: cannot create %s: %s\n", failed, strerror(errno));
-        return -1;
-    }
     PkgOptions po = {program, p->cfg.function_name, NULL, p->workflow->u.wf.name, rt->bootstrap};
     PkgReport rep;
-    if (pkg_build_zip(b->zip, &po, &rep, err, sizeof err) != 0) {
+    if (pkg_build_zip(zip, &po, &rep, err, sizeof err) != 0) {
         fprintf(stderr, "dwf build: %s\n", err);
         return -1;
     }
     const char *zip_base = strrchr(b->zip, '/') ? strrchr(b->zip, '/') + 1 : b->zip;
     CgOptions co = {b->region, b->account, zip_base};
-    if (cg_emit_artifacts(p, zip_dir, &co, err, sizeof err) != 0) {
+    CgFiles files;
+    if (cg_render_artifacts(p, &co, &files, err, sizeof err) != 0) {
         fprintf(stderr, "dwf build: %s\n", err);
         return -1;
     }
+    OutSet out;
+    out_init(&out, "build", zip_dir, b->force);
+    int rc = out_add_copy(&out, zip_base, zip, 0644);
+    for (int i = 0; rc == 0 && i < files.n; i++)
+        rc = out_add(&out, files.file[i].name, files.file[i].text, files.file[i].len, files.file[i].mode);
+    for (int i = 0; rc == 0 && i < files.nabsent; i++) rc = out_add_stale(&out, files.absent[i]);
+    if (rc == 0) rc = out_check(&out) == 0 && out_commit(&out) == 0 ? 0 : -1;
+    out_free(&out);
+    cg_files_free(&files);
+    if (rc != 0) return -1;
     printf("%s: %lld bytes (%lld unpacked), %d libraries, function %s\n", b->zip, rep.zip_bytes,
            rep.unpacked, rep.libraries, p->cfg.function_name);
     printf("deploy files in %s: durable-config.json iam/ deploy.sh template.yaml main.tf\n",

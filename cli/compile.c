@@ -2,11 +2,13 @@
  * compile.c: `dwf compile`, a .dwf workflow to readable C and its deploy files.
  *
  * The output directory is meant to be self-contained, so that it can be checked in, read,
- * built by hand or handed to CI: handler.c (cg_emit_c), the deploy files (cg_emit_artifacts)
+ * built by hand or handed to CI: handler.c (cg_emit_c), the deploy files (cg_render_artifacts)
  * and a copy of every C file the workflow `use`s, at the same relative path it was written
  * with (resolved against the .dwf's directory by toolchain.c, as for `dwf build` and the
- * engine; an absolute or `..` path is copied under its base name). Headers those C files include are not copied.
- * Nothing is written unless the front end reported no error.
+ * engine; an absolute or `..` path is copied under its base name). Headers those C files
+ * include are not copied. Everything is rendered in memory first and handed to output.c,
+ * which writes nothing unless every target may be written (no file dwf did not make is
+ * replaced); nothing is written either unless the front end reported no error.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -18,7 +20,7 @@
 #include "cli.h"
 #include "codegen.h"
 #include "front.h"
-#include "fs.h"
+#include "output.h"
 #include "toolchain.h"
 
 const char *const usage_compile =
@@ -42,6 +44,12 @@ const char *const usage_compile =
     "                 Terraform use the deploying account's region)\n"
     "  --account A    fill the 12-digit account id into ARNs (same default)\n"
     "  --time         print the CPU time of each phase (front end, C, deploy files) to stderr\n"
+    "  --force        replace regular files in DIR that dwf did not write (or that were\n"
+    "                 changed since); without it they are left alone and nothing is written\n"
+    "\n"
+    "dwf writes only regular files, and replaces a file only when it wrote it and it is\n"
+    "unchanged: DIR/.dwf-generated lists what it wrote, with SHA-256 hashes (sha256sum -c).\n"
+    "A symlink, FIFO, device or directory in the way is refused, even with --force.\n"
     "\n"
     "exit status: 0 written, 1 errors in the workflow or writing, 2 usage errors\n";
 
@@ -61,53 +69,18 @@ static int valid_account(const char *s)
     return 1;
 }
 
-static int copy_file(const char *from, const char *to)
-{
-    FILE *in = fopen(from, "rb");
-    if (!in) {
-        fprintf(stderr, "dwf compile: cannot read %s: %s\n", from, strerror(errno));
-        return -1;
-    }
-    FILE *out = fopen(to, "wb");
-    if (!out) {
-        fprintf(stderr, "dwf compile: cannot write %s: %s\n", to, strerror(errno));
-        fclose(in);
-        return -1;
-    }
-    char buf[65536];
-    size_t n;
-    int rc = 0;
-    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
-        if (fwrite(buf, 1, n, out) != n) {
-            rc = -1;
-            break;
-        }
-    if (ferror(in)) rc = -1;
-    fclose(in);
-    if (fclose(out) != 0) rc = -1;
-    if (rc != 0) fprintf(stderr, "dwf compile: copying %s to %s failed\n", from, to);
-    return rc;
-}
-
-/* Copy each `use`d C file into dir. */
-static int copy_uses(const Program *p, const char *dir)
+/* Each `use`d C file, to be copied into the output. */
+static int add_uses(const Program *p, OutSet *out)
 {
     for (const AstNode *u = p->uses; u; u = u->next) {
         const char *up = u->u.use.path;
         if (!up || !*up) continue;
-        char from[4096], to[4096], failed[4096];
+        char from[4096];
         if (tc_use_path(p->path, up, 0, from, sizeof from, "compile") != 0) return -1;
         const char *rel = up;
         if (up[0] == '/' || strstr(up, "..")) rel = strrchr(up, '/') ? strrchr(up, '/') + 1 : up;
-        if (snprintf(to, sizeof to, "%s/%s", dir, rel) >= (int)sizeof to) {
-            fprintf(stderr, "dwf compile: path too long: %s/%s\n", dir, rel);
-            return -1;
-        }
-        if (dwf__mkdir_parent(to, 0777, failed, sizeof failed) != 0) {
-            fprintf(stderr, "dwf compile: cannot create %s: %s\n", failed, strerror(errno));
-            return -1;
-        }
-        if (copy_file(from, to) != 0) return -1;
+        while (rel[0] == '.' && rel[1] == '/') rel += 2;
+        if (out_add_copy(out, rel, from, 0644) != 0) return -1;
     }
     return 0;
 }
@@ -120,18 +93,19 @@ static double cpu_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-enum { OPT_OUT = 1, OPT_REGION, OPT_ACCOUNT, OPT_TIME };
+enum { OPT_OUT = 1, OPT_REGION, OPT_ACCOUNT, OPT_TIME, OPT_FORCE };
 static const CliOption options[] = {
     {NULL, 'o', CLI_VALUE, OPT_OUT},
     {"region", 0, CLI_VALUE, OPT_REGION},
     {"account", 0, CLI_VALUE, OPT_ACCOUNT},
     {"time", 0, CLI_FLAG, OPT_TIME},
+    {"force", 0, CLI_FLAG, OPT_FORCE},
     {0},
 };
 
 typedef struct CompileArgs {
     const char *file, *dir, *region, *account;
-    int timing;
+    int timing, force;
 } CompileArgs;
 
 static int parse(int argc, char **argv, CompileArgs *c)
@@ -145,6 +119,7 @@ static int parse(int argc, char **argv, CompileArgs *c)
         case OPT_REGION: c->region = a.value; break;
         case OPT_ACCOUNT: c->account = a.value; break;
         case OPT_TIME: c->timing = 1; break;
+        case OPT_FORCE: c->force = 1; break;
         case CLI_ARGUMENT:
             if (c->file)
                 return cli_usage_error("compile", "one workflow at a time ('%s' and '%s')", c->file,
@@ -173,6 +148,11 @@ int cmd_compile(int argc, char **argv)
     rc = EXIT_INPUT;
     Arena *arena = arena_new();
     Diag *diag = diag_new(stderr, isatty(STDERR_FILENO));
+    CgFiles files = {0};
+    OutSet outset;
+    char *handler = NULL;
+    size_t handler_len = 0;
+    out_init(&outset, "compile", c.dir, c.force);
     if (!arena || !diag) {
         fprintf(stderr, "dwf compile: out of memory\n");
         goto out;
@@ -183,16 +163,22 @@ int cmd_compile(int argc, char **argv)
 
     char err[1024];
     CgOptions co = {c.region, c.account, NULL};
-    if (cg_emit_artifacts(p, c.dir, &co, err, sizeof err) != 0) {
+    if (cg_render_artifacts(p, &co, &files, err, sizeof err) != 0) {
         fprintf(stderr, "dwf compile: %s\n", err);
         goto out;
     }
     t_deploy = cpu_now();
-    char handler[4096];
-    snprintf(handler, sizeof handler, "%s/handler.c", c.dir);
-    if (tc_write_handler(p, handler, "handler.c", "compile") != 0) goto out;
+    if (tc_render_handler(p, "handler.c", &handler, &handler_len, "compile") != 0) goto out;
     t_c = cpu_now();
-    if (copy_uses(p, c.dir) != 0) goto out;
+    if (out_add(&outset, "handler.c", handler, handler_len, 0644) != 0 || add_uses(p, &outset) != 0)
+        goto out;
+    for (int i = 0; i < files.n; i++)
+        if (out_add(&outset, files.file[i].name, files.file[i].text, files.file[i].len,
+                    files.file[i].mode) != 0)
+            goto out;
+    for (int i = 0; i < files.nabsent; i++)
+        if (out_add_stale(&outset, files.absent[i]) != 0) goto out;
+    if (out_check(&outset) != 0 || out_commit(&outset) != 0) goto out;
 
     int line = 0, dyn = cg_dynamic_invokes(p, &line);
     if (dyn)
@@ -204,6 +190,9 @@ int cmd_compile(int argc, char **argv)
         fprintf(stderr, "dwf compile: cpu front-end %.3f s, deploy-files %.3f s, handler.c %.3f s\n",
                 t_front - t0, t_deploy - t_front, t_c - t_deploy);
 out:
+    out_free(&outset);
+    cg_files_free(&files);
+    free(handler);
     if (diag) diag_free(diag);
     if (arena) arena_free(arena);
     return rc;

@@ -175,6 +175,22 @@ int tc_write_handler(const Program *p, const char *path, const char *c_name, con
     return 0;
 }
 
+int tc_render_handler(const Program *p, const char *c_name, char **text, size_t *len,
+                      const char *cmd)
+{
+    *text = NULL;
+    *len = 0;
+    FILE *f = open_memstream(text, len);
+    int wr = f ? cg_emit_c(p, c_name, f) : -1;
+    if (!f || fclose(f) != 0 || wr != 0) {
+        fprintf(stderr, "dwf %s: out of memory generating handler.c\n", cmd);
+        free(*text);
+        *text = NULL;
+        return -1;
+    }
+    return 0;
+}
+
 const char *tc_cc(void)
 {
     const char *cc = getenv("CC");

@@ -46,6 +46,9 @@ int tc_use_path(const char *dwf_path, const char *use, int absolute, char *out, 
  * for it: the #line directives after generated glue use it (codegen.h, cg_emit_c). Returns 0,
  * or -1 after printing why. */
 int tc_write_handler(const Program *p, const char *path, const char *c_name, const char *cmd);
+/* The same C in memory: a malloc'd *text of *len bytes. Returns 0, or -1 after printing why. */
+int tc_render_handler(const Program *p, const char *c_name, char **text, size_t *len,
+                      const char *cmd);
 
 /* One run of the C compiler ($CC, default cc) over the handler C and the workflow's `use`d
  * files: a shared object for the engine, or the Lambda program linked with libdwf.a and the

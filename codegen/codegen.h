@@ -2,9 +2,10 @@
  * codegen.h: what the back end makes of a checked Program.
  *   cg_emit_c          the handler C (calls include/dwf.h), with #line to the .dwf for what comes
  *                      from it and back to the C file for the glue around it
- *   cg_emit_artifacts  durable-config.json, the iam/ policies, deploy.sh, template.yaml, main.tf
+ *   cg_render_artifacts  durable-config.json, the iam/ policies, deploy.sh, template.yaml,
+ *                      main.tf, in memory (cg_emit_artifacts writes them into a directory)
  *   cg_emit_graph      the workflow as a graph, in Graphviz DOT or Mermaid text (emit_graph.c)
- * Both write only what they are asked to and report I/O failures with errno text.
+ * They write only what they are asked to and report I/O failures with errno text.
  */
 #ifndef DWF_CODEGEN_H
 #define DWF_CODEGEN_H
@@ -23,8 +24,34 @@ typedef struct CgOptions {
  * error there points into the C file, not at a .dwf line. Returns 0, or -1 on a write error. */
 int cg_emit_c(const Program *p, const char *c_name, FILE *out);
 
-/* Write the deploy artifacts into `dir` (created if missing, with dir/iam/). Returns 0, or -1
- * with a message in errbuf. */
+/* The deploy artifacts rendered in memory, nothing written: `dwf compile` and `dwf build` hand
+ * them to the CLI's writer (cli/output.c), which refuses to replace a file dwf did not make. */
+typedef struct CgFile {
+    const char *name; /* relative to the output directory: "main.tf", "iam/trust-policy.json" */
+    char *text;       /* malloc'd, len bytes (and a NUL) */
+    size_t len;
+    int mode;         /* 0644, or 0755 for deploy.sh (before the umask) */
+} CgFile;
+
+#define CG_MAX_FILES 8
+typedef struct CgFiles {
+    CgFile file[CG_MAX_FILES];
+    int n;
+    /* files this workflow does not have (the callback-sender policy without callbacks): what
+     * an earlier compile of another workflow left there would lie */
+    const char *absent[CG_MAX_FILES];
+    int nabsent;
+} CgFiles;
+
+/* Render the artifacts of `p` into *out. Returns 0 (free with cg_files_free), or -1 with a
+ * message in errbuf and nothing to free. */
+int cg_render_artifacts(const Program *p, const CgOptions *o, CgFiles *out, char *errbuf,
+                        size_t errlen);
+void cg_files_free(CgFiles *f);
+
+/* Render and write them into `dir` (created if missing, with dir/iam/), replacing what is
+ * there and removing the absent ones: for a directory the caller owns (tests). Returns 0, or
+ * -1 with a message in errbuf. */
 int cg_emit_artifacts(const Program *p, const char *dir, const CgOptions *o, char *errbuf,
                       size_t errlen);
 

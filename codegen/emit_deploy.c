@@ -452,49 +452,38 @@ static void emit_tf(const Deploy *d, CgBuf *b)
                    "  value       = aws_lambda_function.workflow.qualified_arn\n}\n");
 }
 
-/* ---- writing ---------------------------------------------------------------------------------- */
+/* ---- rendering and writing -------------------------------------------------------------------- */
 
-static int mkdir_p(const char *dir, char *errbuf, size_t errlen)
+void cg_files_free(CgFiles *f)
 {
-    char failed[4096];
-    if (dwf__mkdir_p(dir, 0777, failed, sizeof failed) == 0) return 0;
-    snprintf(errbuf, errlen, "cannot create %s: %s", failed, strerror(errno));
-    return -1;
+    for (int i = 0; i < f->n; i++) free(f->file[i].text);
+    memset(f, 0, sizeof *f);
 }
 
-static int write_file(const char *dir, const char *name, const CgBuf *b, int mode, char *errbuf,
-                      size_t errlen)
+/* Take b's text as the next file of out (b is left empty). */
+static int add_file(CgFiles *out, const char *name, CgBuf *b, int mode, char *errbuf, size_t errlen)
 {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    if (b->oom) {
-        snprintf(errbuf, errlen, "%s: out of memory", path);
+    if (b->oom || out->n == CG_MAX_FILES) {
+        snprintf(errbuf, errlen, "%s: out of memory", name);
+        cg_buf_free(b);
         return -1;
     }
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        snprintf(errbuf, errlen, "cannot write %s: %s", path, strerror(errno));
-        return -1;
-    }
-    int ok = b->len == 0 || fwrite(b->s, 1, b->len, f) == b->len;
-    int saved = errno;
-    if (fclose(f) != 0 && ok) {
-        ok = 0;
-        saved = errno;
-    }
-    if (!ok) {
-        snprintf(errbuf, errlen, "cannot write %s: %s", path, strerror(saved));
-        return -1;
-    }
-    if (mode && chmod(path, (mode_t)mode) != 0) {
-        snprintf(errbuf, errlen, "cannot chmod %s: %s", path, strerror(errno));
+    CgFile *f = &out->file[out->n++];
+    f->name = name;
+    f->text = b->s ? b->s : calloc(1, 1);
+    f->len = b->len;
+    f->mode = mode;
+    memset(b, 0, sizeof *b);
+    if (!f->text) {
+        out->n--;
+        snprintf(errbuf, errlen, "%s: out of memory", name);
         return -1;
     }
     return 0;
 }
 
-int cg_emit_artifacts(const Program *p, const char *dir, const CgOptions *o, char *errbuf,
-                      size_t errlen)
+int cg_render_artifacts(const Program *p, const CgOptions *o, CgFiles *out, char *errbuf,
+                        size_t errlen)
 {
     char dummy[8];
     if (!errbuf || errlen == 0) {
@@ -502,7 +491,8 @@ int cg_emit_artifacts(const Program *p, const char *dir, const CgOptions *o, cha
         errlen = sizeof dummy;
     }
     errbuf[0] = '\0';
-    if (!p || !p->workflow || !dir) {
+    memset(out, 0, sizeof *out);
+    if (!p || !p->workflow) {
         snprintf(errbuf, errlen, "nothing to emit");
         return -1;
     }
@@ -516,37 +506,84 @@ int cg_emit_artifacts(const Program *p, const char *dir, const CgOptions *o, cha
     d.zip = o && o->zip_name ? o->zip_name : "function.zip";
     d.dyn_invokes = cg_dynamic_invokes(p, &d.dyn_line);
 
-    char iam[4200];
-    snprintf(iam, sizeof iam, "%s/iam", dir);
-    if (mkdir_p(dir, errbuf, errlen) != 0 || mkdir_p(iam, errbuf, errlen) != 0) return -1;
-
     CgBuf b = {0};
     int rc = 0;
-#define EMIT(name, mode, fill)                                                                \
+#define RENDER(name, mode, fill)                                                              \
     do {                                                                                      \
-        b.len = 0;                                                                            \
-        if (b.s) b.s[0] = '\0';                                                               \
         fill;                                                                                 \
-        if (rc == 0 && write_file(dir, name, &b, mode, errbuf, errlen) != 0) rc = -1;         \
+        if (rc == 0 && add_file(out, name, &b, mode, errbuf, errlen) != 0) rc = -1;           \
+        cg_buf_free(&b);                                                                      \
     } while (0)
-    EMIT("durable-config.json", 0, json_durable_config(&d, &b));
-    EMIT("iam/trust-policy.json", 0, cg_buf_puts(&b, trust_policy));
-    EMIT("iam/durable-policy.json", 0, json_durable_policy(&d, &b));
-    if (p->cfg.uses_callbacks) {
-        EMIT("iam/callback-sender-policy.json", 0, json_callback_policy(&d, &b));
-    } else {
-        /* A stale sender policy from an earlier compile of a different workflow would lie. */
+    RENDER("durable-config.json", 0644, json_durable_config(&d, &b));
+    RENDER("iam/trust-policy.json", 0644, cg_buf_puts(&b, trust_policy));
+    RENDER("iam/durable-policy.json", 0644, json_durable_policy(&d, &b));
+    if (p->cfg.uses_callbacks)
+        RENDER("iam/callback-sender-policy.json", 0644, json_callback_policy(&d, &b));
+    else /* a sender policy from an earlier compile of a different workflow would lie */
+        out->absent[out->nabsent++] = "iam/callback-sender-policy.json";
+    RENDER("deploy.sh", 0755, emit_deploy_sh(&d, &b));
+    RENDER("template.yaml", 0644, emit_sam(&d, &b));
+    RENDER("main.tf", 0644, emit_tf(&d, &b));
+#undef RENDER
+    if (rc != 0) cg_files_free(out);
+    return rc;
+}
+
+static int write_file(const char *dir, const CgFile *f, char *errbuf, size_t errlen)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, f->name);
+    FILE *out = fopen(path, "w");
+    if (!out) {
+        snprintf(errbuf, errlen, "cannot write %s: %s", path, strerror(errno));
+        return -1;
+    }
+    int ok = f->len == 0 || fwrite(f->text, 1, f->len, out) == f->len;
+    int saved = errno;
+    if (fclose(out) != 0 && ok) {
+        ok = 0;
+        saved = errno;
+    }
+    if (!ok) {
+        snprintf(errbuf, errlen, "cannot write %s: %s", path, strerror(saved));
+        return -1;
+    }
+    if (f->mode == 0755 && chmod(path, 0755) != 0) {
+        snprintf(errbuf, errlen, "cannot chmod %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int cg_emit_artifacts(const Program *p, const char *dir, const CgOptions *o, char *errbuf,
+                      size_t errlen)
+{
+    char dummy[8], iam[4200], failed[4096];
+    if (!errbuf || errlen == 0) {
+        errbuf = dummy;
+        errlen = sizeof dummy;
+    }
+    CgFiles files;
+    if (!dir) {
+        snprintf(errbuf, errlen, "nothing to emit");
+        return -1;
+    }
+    if (cg_render_artifacts(p, o, &files, errbuf, errlen) != 0) return -1;
+    int rc = 0;
+    snprintf(iam, sizeof iam, "%s/iam", dir);
+    if (dwf__mkdir_p(iam, 0777, failed, sizeof failed) != 0) {
+        snprintf(errbuf, errlen, "cannot create %s: %s", failed, strerror(errno));
+        rc = -1;
+    }
+    for (int i = 0; rc == 0 && i < files.n; i++) rc = write_file(dir, &files.file[i], errbuf, errlen);
+    for (int i = 0; rc == 0 && i < files.nabsent; i++) {
         char stale[4300];
-        snprintf(stale, sizeof stale, "%s/iam/callback-sender-policy.json", dir);
-        if (remove(stale) != 0 && errno != ENOENT && rc == 0) {
+        snprintf(stale, sizeof stale, "%s/%s", dir, files.absent[i]);
+        if (remove(stale) != 0 && errno != ENOENT) {
             snprintf(errbuf, errlen, "cannot remove %s: %s", stale, strerror(errno));
             rc = -1;
         }
     }
-    EMIT("deploy.sh", 0755, emit_deploy_sh(&d, &b));
-    EMIT("template.yaml", 0, emit_sam(&d, &b));
-    EMIT("main.tf", 0, emit_tf(&d, &b));
-#undef EMIT
-    cg_buf_free(&b);
+    cg_files_free(&files);
     return rc;
 }

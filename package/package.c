@@ -454,15 +454,23 @@ static int unpacked_size(const Entry *ents, int n, long long *total, char *err, 
 }
 
 /* Write the entries to <zip_path>.part, then rename it over zip_path: never a half-written
- * zip at zip_path, and no .part left behind on failure. */
+ * zip at zip_path, and no .part left behind on failure. Neither a zip_path that is not a
+ * regular file (a symlink, FIFO, device) nor an existing .part is replaced. */
 static int write_zip(const char *zip_path, const Entry *ents, int n, char *err, size_t errlen)
 {
     char *part = join2(zip_path, ".part");
     if (!part) return fail(err, errlen, "out of memory");
     int rc = -1, zerr = 0;
     zip_t *za = NULL;
-    if (unlink(part) != 0 && errno != ENOENT) {
-        fail(err, errlen, "%s: %s", part, strerror(errno));
+    struct stat st;
+    /* rename() would replace whatever is there, and a .part already there may be someone's. */
+    if (lstat(zip_path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        fail(err, errlen, "%s is not a regular file; the zip is written only over a regular file",
+             zip_path);
+        goto out;
+    }
+    if (lstat(part, &st) == 0) {
+        fail(err, errlen, "%s exists (another build, or one that was interrupted); remove it", part);
         goto out;
     }
     za = dwf__zip.zip_open(part, ZIP_CREATE | ZIP_EXCL, &zerr);

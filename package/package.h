@@ -62,7 +62,8 @@ char *pkg_bootstrap_text(const char *name, const char *loader_name, const char *
  * written. Returns 0, or -1 with err naming the library and its Debian package. */
 int pkg_load_zip(char *err, size_t errlen);
 
-/* Write the zip at zip_path (replaced atomically). Returns 0 (r filled when non-NULL), or -1
+/* Write the zip at zip_path (replaced atomically, and only when it is a regular file or
+ * absent). Returns 0 (r filled when non-NULL), or -1
  * with a message in err. */
 int pkg_build_zip(const char *zip_path, const PkgOptions *o, PkgReport *r, char *err,
                   size_t errlen);

@@ -52,7 +52,7 @@ check_one() { # name src args...
     fi
   fi
   if [ $update -eq 1 ]; then
-    rm -rf "$exp" && mkdir -p "$exp" && cp -R "$out/." "$exp/"
+    rm -rf "$exp" && mkdir -p "$exp" && cp -R "$out/." "$exp/" && rm -f "$exp/.dwf-generated"
     echo "updated $exp"
     return
   fi
@@ -72,7 +72,14 @@ check_one() { # name src args...
     while IFS= read -r f; do
       rel=${f#"$out"/}
       [ -f "$exp/$rel" ] || fail "$name/$rel" "emitted but not in $exp"
-    done < <(find "$out" -type f | sort)
+    done < <(find "$out" -type f ! -name .dwf-generated | sort)
+  fi
+  # The list of generated files (cli/output.c) names every file written, with its hash.
+  local listed
+  listed=$(cd "$out" && sha256sum --quiet --strict -c .dwf-generated 2>&1 && cut -c67- .dwf-generated | sort)
+  if [ "$listed" = "$(cd "$out" && find . -type f ! -name .dwf-generated | cut -c3- | sort)" ]; then
+    pass "$name/manifest"
+  else fail "$name/manifest" "$(printf '%s' "$listed" | head -c 300)"
   fi
 
   # Same input, same output.
