@@ -46,10 +46,12 @@ curl_dir() {
 if [ "${1:-}" = --curl-dir ]; then curl_dir; exit 0; fi
 
 # graphviz: `dwf graph --format svg` runs its `dot` program (and the graph tests check that it
-# accepts every DOT file dwf writes).
+# accepts every DOT file dwf writes). time and libxml2-utils: tests/cli measures peak memory
+# with /usr/bin/time and checks `dwf history --format svg` with xmllint.
 pkgs=(build-essential bison flex clang libclang-rt-14-dev valgrind pkg-config
       libcjson-dev libsqlite3-dev libcurl4-openssl-dev libssl-dev zlib1g-dev libzip-dev
-      libmicrohttpd-dev zip unzip busybox-static ca-certificates dpkg-dev xz-utils graphviz)
+      libmicrohttpd-dev zip unzip busybox-static ca-certificates dpkg-dev xz-utils graphviz
+      time libxml2-utils)
 # Node.js may come from elsewhere than Debian (the machine image ships node 20 with npm 11);
 # Debian's npm package conflicts with that, so ask apt only when the commands are missing.
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs)

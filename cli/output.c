@@ -285,9 +285,9 @@ static int write_manifest(OutSet *o)
 
 static const char *kind_of(mode_t m)
 {
-    return S_ISLNK(m) ? "a symbolic link" : S_ISFIFO(m) ? "a FIFO" : S_ISCHR(m) ? "a character device"
-         : S_ISBLK(m) ? "a block device" : S_ISDIR(m) ? "a directory" : S_ISSOCK(m) ? "a socket"
-                                                                         : "not a regular file";
+    return S_ISREG(m) ? "a regular file" : S_ISLNK(m) ? "a symbolic link" : S_ISFIFO(m) ? "a FIFO"
+         : S_ISCHR(m) ? "a character device" : S_ISBLK(m) ? "a block device"
+         : S_ISDIR(m) ? "a directory" : S_ISSOCK(m) ? "a socket" : "not a regular file";
 }
 
 /* A name dwf may write: relative, no `..`, no empty component, no control character. */
@@ -450,7 +450,10 @@ static int check_one(OutSet *o, OutFile *f)
 int out_check(OutSet *o)
 {
     int bad = 0, not_ours = 0;
-    if (read_manifest(o) != 0) return -1;
+    if (read_manifest(o) != 0) {
+        fprintf(stderr, "dwf %s: nothing was written\n", o->cmd);
+        return -1;
+    }
     for (int i = 0; i < o->n; i++) {
         int r = check_one(o, &o->files[i]);
         bad += r != 0;
@@ -516,7 +519,7 @@ static int write_one(OutSet *o, const OutFile *f)
         fprintf(stderr, "dwf %s: cannot create %s: %s\n", o->cmd, failed, strerror(errno));
         return -1;
     }
-    const char *base = strrchr(path, '/') + 1;
+    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
     snprintf(tmp, sizeof tmp, "%.*s.%s.dwf-XXXXXX", (int)(base - path), path, base);
     int fd = mkstemp(tmp);
     if (fd < 0) {

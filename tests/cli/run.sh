@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The command line's option parsing, shared by every command (cli/options.c): an unknown option
-# names the nearest known one, a missing or unwanted value is a usage error (exit 2) that
+# or command names the nearest known one, a missing or unwanted value is a usage error (exit 2) that
 # touches nothing, and the accepted spellings (--name=VALUE, -oDIR, options after arguments,
 # unambiguous abbreviations, clusters of short flags, `--`) mean what the long form means.
 # Prints "PASS name" / "FAIL name: why" lines (tests/run.sh counts them).
@@ -54,6 +54,19 @@ usage cli_no_near_option "dwf: unknown option '--frobnicate'" "did you mean" -- 
   run "$EX/order.dwf" --frobnicate --store "$T/s.db"
 usage cli_unknown_short "dwf: unknown option '-z'
 see 'dwf help build'" "did you mean" -- build "$EX/order.dwf" -z -o "$T/out/f.zip"
+
+# ---- did you mean: commands ----
+"$DWF" rn "$EX/order.dwf" >"$T/stdout" 2>"$T/stderr"; rc=$?
+if [ $rc -eq 2 ] && [ ! -s "$T/stdout" ] && [ "$(head -2 "$T/stderr")" = "dwf: unknown command 'rn'
+did you mean 'run'?" ]; then pass cli_did_you_mean_command
+else fail cli_did_you_mean_command "rc=$rc $(head -c 300 "$T/stderr")"; fi
+"$DWF" help exectuions >"$T/stdout" 2>"$T/stderr"; rc=$?
+if [ $rc -eq 2 ] && grep -qx "did you mean 'executions'?" "$T/stderr"; then pass cli_did_you_mean_help_command
+else fail cli_did_you_mean_help_command "rc=$rc $(head -c 300 "$T/stderr")"; fi
+"$DWF" frobnicate >"$T/stdout" 2>"$T/stderr"; rc=$?
+if [ $rc -eq 2 ] && grep -qx "dwf: unknown command 'frobnicate'" "$T/stderr" && ! grep -q "did you mean" "$T/stderr"; then
+  pass cli_unknown_command_no_guess
+else fail cli_unknown_command_no_guess "rc=$rc $(head -c 300 "$T/stderr")"; fi
 
 # ---- values: missing, unwanted, ambiguous abbreviations, checked ----
 usage cli_missing_value "dwf: --store needs a value" "" -- history some-arn --store
@@ -111,4 +124,9 @@ else fail cli_double_dash "rc=$rc $(head -c 300 "$T/dd.err")"; fi
 out=$("$DWF" run "$EX/order.dwf" --input '{}' --help 2>/dev/null); rc=$?
 if [ $rc -eq 0 ] && printf '%s\n' "$out" | head -1 | grep -q '^usage: dwf run '; then pass cli_help_anywhere
 else fail cli_help_anywhere "rc=$rc $(printf '%s' "$out" | head -c 200)"; fi
+
+# The suite's other scripts: output safety, bounded inputs, the store's views.
+for s in "$ROOT"/tests/cli/*.sh; do
+  [ "$(basename "$s")" = run.sh ] || bash "$s"
+done
 exit 0
