@@ -6,8 +6,9 @@
  *   build.c       build                        (the Lambda zip)
  *   run.c         run                          (a workflow on the embedded engine)
  *   executions.c  executions
- *   history.c     history
+ *   history.c     history                      (history_views.c, history_svg.c: tree, timeline, svg)
  *   callback.c    callback
+ *   callbacks.c   callbacks                    (the callbacks waiting for an answer)
  *   stop.c        stop
  *   resume.c      resume, worker               (drive due executions, once or for ever)
  *   serve.c       serve                        (the local Lambda emulator)
@@ -17,6 +18,7 @@
  *   toolchain.c   the runtime's files, the C compiler, handler.c, `use` paths (toolchain.h)
  *   handler.c     a .dwf as a cached shared object the engine loads (handler.h)
  *   engine_common.c  the engine commands' store option, errors, JSON arguments, progress
+ *   output.c      writing generated files without replacing what dwf did not make (output.h)
  * Exit codes: 0 success, 1 errors in the input or a failed execution, 2 usage errors.
  */
 #ifndef DWF_CLI_H
@@ -33,6 +35,7 @@ int cmd_run(int argc, char **argv);
 int cmd_executions(int argc, char **argv);
 int cmd_history(int argc, char **argv);
 int cmd_callback(int argc, char **argv);
+int cmd_callbacks(int argc, char **argv);
 int cmd_stop(int argc, char **argv);
 int cmd_resume(int argc, char **argv);
 int cmd_worker(int argc, char **argv);
@@ -41,8 +44,8 @@ int cmd_serve(int argc, char **argv);
 int cmd_graph(int argc, char **argv);
 
 extern const char *const usage_check, *const usage_compile, *const usage_run,
-    *const usage_executions, *const usage_history, *const usage_callback, *const usage_stop,
-    *const usage_resume, *const usage_worker, *const usage_build, *const usage_serve,
+    *const usage_executions, *const usage_history, *const usage_callback, *const usage_callbacks,
+    *const usage_stop, *const usage_resume, *const usage_worker, *const usage_build, *const usage_serve,
     *const usage_graph;
 
 /* Print "dwf: <message>" to stderr and `dwf help <cmd>` hint; returns EXIT_USAGE. */

@@ -25,6 +25,7 @@ static const CliCommand commands[] = {
     {"executions", cmd_executions, &usage_executions, "list executions in the local store"},
     {"history", cmd_history, &usage_history, "show the operations or events of an execution"},
     {"callback", cmd_callback, &usage_callback, "complete or heartbeat a callback"},
+    {"callbacks", cmd_callbacks, &usage_callbacks, "list the callbacks waiting for an answer"},
     {"stop", cmd_stop, &usage_stop, "stop a running execution"},
     {"resume", cmd_resume, &usage_resume, "drive executions whose timers are due"},
     {"worker", cmd_worker, &usage_worker, "keep driving due executions"},

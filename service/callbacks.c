@@ -197,20 +197,34 @@ int dwf_service_open_callbacks(dwf_service *s, const char *root_arn, cJSON **out
 {
     *out = NULL;
     dwf__svc_lock(s);
+    /* The deadlines are the callback's timers: the heartbeat one moves with each heartbeat. */
     sqlite3_stmt *q = dwf__sql_prepare(s->st, err,
-                                       "SELECT x.arn, o.json FROM operations o JOIN executions x ON x.id=o.exec_id"
+                                       "SELECT x.arn, o.json,"
+                                       " (SELECT due_ms FROM timers t WHERE t.exec_id=o.exec_id AND t.op_id=o.op_id"
+                                       "  AND t.kind=?5),"
+                                       " (SELECT due_ms FROM timers t WHERE t.exec_id=o.exec_id AND t.op_id=o.op_id"
+                                       "  AND t.kind=?6)"
+                                       " FROM operations o JOIN executions x ON x.id=o.exec_id"
                                        " WHERE x.status=?2 AND (?1 IS NULL OR x.root_arn=?1) AND o.type=?3"
                                        " AND o.status=?4 ORDER BY x.start_ms, o.start_seq",
-                                       "ssss", root_arn, dwf_execstatus_name(DWF_EXECSTATUS_RUNNING),
-                                       dwf_optype_name(DWF_OPTYPE_CALLBACK), dwf_opstatus_name(DWF_OPSTATUS_STARTED));
+                                       "ssssss", root_arn, dwf_execstatus_name(DWF_EXECSTATUS_RUNNING),
+                                       dwf_optype_name(DWF_OPTYPE_CALLBACK), dwf_opstatus_name(DWF_OPSTATUS_STARTED),
+                                       dwf__svc_timer_name(DWF__TIMER_CALLBACK_TIMEOUT),
+                                       dwf__svc_timer_name(DWF__TIMER_CALLBACK_HEARTBEAT));
     cJSON *arr = cJSON_CreateArray();
     int r = !q ? -1 : !arr ? oom(err) : 0;
     while (r == 0 && (r = dwf__sql_step(s->st, q, err)) == 1) {
         cJSON *op = cJSON_Parse((const char *)sqlite3_column_text(q, 1));
         cJSON *c = cJSON_CreateObject();
+        const cJSON *started = cJSON_GetObjectItemCaseSensitive(op, "StartTimestamp");
         int bad = !op || !c || jset_str(c, "DurableExecutionArn", (const char *)sqlite3_column_text(q, 0)) ||
                   jset_str(c, "Id", jstr(op, "Id")) || jset_str(c, "Name", jstr(op, "Name")) ||
                   jset_str(c, "CallbackId", jstr(cJSON_GetObjectItemCaseSensitive(op, "CallbackDetails"), "CallbackId")) ||
+                  (cJSON_IsNumber(started) && jset_num(c, "StartTimestamp", started->valuedouble)) ||
+                  (sqlite3_column_type(q, 2) != SQLITE_NULL &&
+                   jset_ts(c, "TimeoutTimestamp", sqlite3_column_double(q, 2))) ||
+                  (sqlite3_column_type(q, 3) != SQLITE_NULL &&
+                   jset_ts(c, "HeartbeatTimestamp", sqlite3_column_double(q, 3))) ||
                   !cJSON_AddItemToArray(arr, c);
         cJSON_Delete(op);
         if (bad) {

@@ -127,7 +127,9 @@ int dwf_service_runnable(dwf_service *s, const char *root_arn, double stale_ms, 
  * *due_ms = -1 when nothing is scheduled. */
 int dwf_service_next_due(dwf_service *s, const char *root_arn, int include_deadlines, double *due_ms,
                          dwf_error *err);
-/* The open callbacks under root_arn: [{"DurableExecutionArn","Id","Name"?,"CallbackId"}]. */
+/* The open callbacks under root_arn (NULL = every execution): [{"DurableExecutionArn","Id",
+ * "Name"?,"CallbackId","StartTimestamp","TimeoutTimestamp"?,"HeartbeatTimestamp"?}], the last
+ * two the deadlines of the callback's timeout and heartbeat timeout (epoch seconds). */
 int dwf_service_open_callbacks(dwf_service *s, const char *root_arn, cJSON **out, dwf_error *err);
 /* Every operation of an execution, in start order, Operation shape (no token needed: CLI). */
 int dwf_service_operations(dwf_service *s, const char *arn, cJSON **out, dwf_error *err);

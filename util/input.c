@@ -92,6 +92,11 @@ static size_t utf8_len(const unsigned char *s, size_t n)
     return need;
 }
 
+size_t dwf__utf8_char(const char *s, size_t n)
+{
+    return n ? utf8_len((const unsigned char *)s, n) : 0;
+}
+
 size_t dwf__text_bad_byte(const char *text, size_t len, const char **what)
 {
     const unsigned char *u = (const unsigned char *)text;

@@ -24,6 +24,10 @@ int dwf__read_file_bounded(const char *path, size_t limit, char **buf, size_t *l
  * gets "a NUL byte" or "invalid UTF-8". */
 size_t dwf__text_bad_byte(const char *text, size_t len, const char **what);
 
+/* The length of the well-formed UTF-8 sequence at s[0..n) (1 for any ASCII byte, NUL
+ * included), or 0 when none starts there. */
+size_t dwf__utf8_char(const char *s, size_t n);
+
 /* In JSON text that parses (so outside strings only numbers hold digits), the offset of the
  * first number that is not a finite double (1e999999 reads as infinity), or len when every
  * number is finite; *n_len gets that number's length. */

@@ -30,7 +30,7 @@ poll() {
 dump() {
   local s=$1 arn
   "$DWF" executions --json --store "$s"
-  for arn in $("$DWF" executions --store "$s" | awk '{print $3}'); do
+  for arn in $("$DWF" executions --store "$s" | awk '{print $NF}'); do
     "$DWF" history "$arn" --json --store "$s"
     "$DWF" history "$arn" --events --json --store "$s"
   done
