@@ -66,6 +66,17 @@ static double x_of(const HvExec *x, double t)
     return CHART_X + (t - x->t0) / span * CHART_W;
 }
 
+/* A tick's label: "0", "500 ms", "2 s", "1.5 min". */
+static void tick_label(double ms, char *out, size_t n)
+{
+    if (ms == 0) snprintf(out, n, "0");
+    else if (ms < 1000) snprintf(out, n, "%g ms", ms);
+    else if (ms < 60000) snprintf(out, n, "%g s", ms / 1000);
+    else if (ms < 3600000) snprintf(out, n, "%g min", ms / 60000);
+    else if (ms < 86400000) snprintf(out, n, "%g h", ms / 3600000);
+    else snprintf(out, n, "%g d", ms / 86400000);
+}
+
 /* A round tick step (1, 2 or 5 times a power of ten ms) giving about six ticks. */
 static double tick_step(double span_ms)
 {
@@ -105,8 +116,7 @@ static void axis(const HvExec *x, FILE *out, int bottom)
     fprintf(out, "<g font-size=\"11\" fill=\"#57606a\" stroke-width=\"1\">\n");
     for (int i = 0; i * step <= span * 1.0001 && i < 100; i++) {
         double px = CHART_X + i * step / span * CHART_W;
-        if (i == 0) snprintf(lab, sizeof lab, "0");
-        else hv_duration(i * step, lab, sizeof lab);
+        tick_label(i * step, lab, sizeof lab);
         fprintf(out, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#d0d7de\"/>\n", px, TOP - 12,
                 px, bottom);
         fprintf(out, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s</text>\n", px, TOP - 18, lab);

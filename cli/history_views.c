@@ -448,18 +448,19 @@ static void paint(const HvExec *x, const HvRow *r, int w, const char **cells)
         }
 }
 
-/* The union of the segments of one kind over every row, in ms: "where did the time go". */
-static double covered(const HvExec *x, HvKind kind)
+/* The union of the segments of the kinds in `mask` (1 << kind) over every row, in ms: "where
+ * did the time go", with parallel work counted once. */
+static double covered(const HvExec *x, unsigned mask)
 {
     int n = 0;
     for (int i = 0; i < x->n; i++)
-        for (int k = 0; k < x->rows[i].nsegs; k++) n += x->rows[i].segs[k].kind == kind;
+        for (int k = 0; k < x->rows[i].nsegs; k++) n += (mask >> x->rows[i].segs[k].kind) & 1;
     double *iv = malloc((size_t)(n ? n : 1) * 2 * sizeof *iv), total = 0, cur_s = 0, cur_e = -1;
     if (!iv) return 0;
     n = 0;
     for (int i = 0; i < x->n; i++)
         for (int k = 0; k < x->rows[i].nsegs; k++)
-            if (x->rows[i].segs[k].kind == kind) {
+            if ((mask >> x->rows[i].segs[k].kind) & 1) {
                 iv[2 * n] = x->rows[i].segs[k].start;
                 iv[2 * n + 1] = x->rows[i].segs[k].end;
                 n++;
@@ -532,12 +533,13 @@ void hv_print_timeline(const HvExec *x, FILE *out, int width)
     free(cells);
     fputs("\n\u2588 running  \u2593 failed attempt  - retry delay  \u00b7 timer (wait)  "
           "\u2591 waiting for a callback or invoke  \u2500 context\n", out);
-    static const struct { HvKind k; const char *what; } parts[] = {
-        {HV_RUN, "running"}, {HV_RETRY, "retry delays"}, {HV_WAIT, "timers"}, {HV_EXTERNAL, "callbacks and invokes"}};
+    static const struct { unsigned mask; const char *what; } parts[] = {
+        {1u << HV_RUN | 1u << HV_FAILED, "running"}, {1u << HV_RETRY, "retry delays"},
+        {1u << HV_WAIT, "timers"}, {1u << HV_EXTERNAL, "callbacks and invokes"}};
     hv_duration(x->t1 - x->t0, dur, sizeof dur);
     fprintf(out, "where the time went (%s in all; overlaps counted once):", dur);
     for (size_t p = 0; p < sizeof parts / sizeof parts[0]; p++) {
-        double ms = parts[p].k == HV_RUN ? covered(x, HV_RUN) + covered(x, HV_FAILED) : covered(x, parts[p].k);
+        double ms = covered(x, parts[p].mask);
         hv_duration(ms, dur, sizeof dur);
         fprintf(out, "%s %s %s", p ? "," : "", dur, parts[p].what);
     }
