@@ -36,7 +36,8 @@ static const CliOption options[] = {
 /* s as one shell word: as is when it holds only safe characters, else single-quoted. */
 static void shell_word(const char *s, char *out, size_t n)
 {
-    if (*s && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./=+:,@%") == strlen(s)) {
+    static const char safe[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./=+:,@%";
+    if (*s && strspn(s, safe) == strlen(s)) {
         snprintf(out, n, "%s", s);
         return;
     }
@@ -79,7 +80,8 @@ static int annotate(cJSON *cbs, const char *store)
         snprintf(cmd, sizeof cmd, "dwf callback succeed %s --result '{...}' --store %s", id ? id : "?", qstore);
         if (!arn || dwf_service_function_of(arn, fn) != 0) fn[0] = '\0';
         cJSON *op = cJSON_DetachItemFromObjectCaseSensitive(c, "Id");
-        if ((fn[0] && !cJSON_AddStringToObject(c, "FunctionName", fn)) || !cJSON_AddStringToObject(c, "Command", cmd) ||
+        if ((fn[0] && !cJSON_AddStringToObject(c, "FunctionName", fn)) ||
+            !cJSON_AddStringToObject(c, "Command", cmd) ||
             (op && !cJSON_AddItemToObject(c, "OperationId", op)))
             return -1;
     }
@@ -160,7 +162,8 @@ int cmd_callbacks(int argc, char **argv)
             ec_service_error("callbacks", &err);
             goto out;
         }
-        snprintf(root, sizeof root, "%s", ec_str(x, "DurableExecutionArn") ? ec_str(x, "DurableExecutionArn") : arn);
+        const char *full = ec_str(x, "DurableExecutionArn");
+        snprintf(root, sizeof root, "%s", full ? full : arn);
     }
     if (dwf_service_open_callbacks(s, root[0] ? root : NULL, &cbs, &err) != 0 ||
         (root[0] && !cbs->child && keep_execution(s, root, &cbs, &err) != 0)) {

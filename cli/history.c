@@ -150,7 +150,8 @@ static int parse(int argc, char **argv, HistoryArgs *h)
             for (int i = 0; i < 4; i++)
                 if (strcmp(a.value, formats[i]) == 0) h->format = i;
             if (h->format < 0)
-                return cli_usage_error("history", "--format takes table, tree, timeline or svg, not '%s'", a.value);
+                return cli_usage_error("history", "--format takes table, tree, timeline or svg, not '%s'",
+                                       a.value);
             break;
         case CLI_ARGUMENT:
             if (h->arn) return cli_usage_error("history", "one execution at a time");
@@ -161,10 +162,13 @@ static int parse(int argc, char **argv, HistoryArgs *h)
     }
     if (!h->arn && !h->file) return cli_usage_error("history", "no execution ARN given");
     if (h->arn && h->file) return cli_usage_error("history", "an ARN or --file, not both");
-    if (h->format == FMT_SVG && h->json) return cli_usage_error("history", "--json does not go with --format svg");
+    if (h->format == FMT_SVG && h->json)
+        return cli_usage_error("history", "--json does not go with --format svg");
     if (h->format != FMT_TABLE && h->events)
-        return cli_usage_error("history", "--events goes with the table format (the pictures read them anyway)");
-    if (h->file && h->format == FMT_TABLE) return cli_usage_error("history", "--file draws: give --format tree, timeline or svg");
+        return cli_usage_error("history", "--events goes with the table format (the pictures read "
+                                          "them anyway)");
+    if (h->file && h->format == FMT_TABLE)
+        return cli_usage_error("history", "--file draws: give --format tree, timeline or svg");
     return EXIT_OK;
 }
 
@@ -208,9 +212,9 @@ static int draw(const HistoryArgs *h, const cJSON *ops, const cJSON *events, dou
         hv_print_tree(&x, stdout);
     } else if (h->format == FMT_TIMELINE) {
         struct winsize ws;
-        int width = h->width ? h->width
-                    : isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 40 ? ws.ws_col
-                                                                                                           : 120;
+        int width = h->width ? h->width : 120;
+        if (!h->width && isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 40)
+            width = ws.ws_col;
         hv_print_timeline(&x, stdout, width);
     } else {
         hv_print_svg(&x, stdout);

@@ -86,7 +86,8 @@ static void fill_row(HvRow *r, const cJSON *op, double now)
     r->error_type = error_type_of(op);
     r->start = ec_ts_ms(cJSON_GetObjectItemCaseSensitive(op, "StartTimestamp"));
     r->end = ec_ts_ms(cJSON_GetObjectItemCaseSensitive(op, "EndTimestamp"));
-    const cJSON *att = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(op, "StepDetails"), "Attempt");
+    const cJSON *sd = cJSON_GetObjectItemCaseSensitive(op, "StepDetails");
+    const cJSON *att = cJSON_GetObjectItemCaseSensitive(sd, "Attempt");
     r->attempts = cJSON_IsNumber(att) ? (int)att->valuedouble : 0;
     if (r->start < 0) r->start = now;
     if (r->end < 0) {
@@ -239,7 +240,8 @@ static int event_segments(HvExec *x, const cJSON *events)
     for (int i = 0; rc == 0 && i < x->n; i++) { /* what is still pending runs to the row's end */
         HvRow *row = &x->rows[i];
         if (st[i].failed >= 0) rc = add_seg(row, HV_RETRY, st[i].failed, row->end, 0);
-        else if (st[i].started >= 0) rc = add_seg(row, row->open ? HV_RUN : HV_FAILED, st[i].started, row->end, st[i].attempts + 1);
+        else if (st[i].started >= 0)
+            rc = add_seg(row, row->open ? HV_RUN : HV_FAILED, st[i].started, row->end, st[i].attempts + 1);
         if (st[i].attempts > row->attempts) row->attempts = st[i].attempts;
     }
     free(ix);
@@ -251,7 +253,8 @@ static int event_segments(HvExec *x, const cJSON *events)
 static int own_segments(HvRow *r)
 {
     const char *t = r->type;
-    if (strcmp(t, "EXECUTION") == 0 || strcmp(t, "CONTEXT") == 0) return add_seg(r, HV_SPAN, r->start, r->end, 0);
+    if (strcmp(t, "EXECUTION") == 0 || strcmp(t, "CONTEXT") == 0)
+        return add_seg(r, HV_SPAN, r->start, r->end, 0);
     if (strcmp(t, "WAIT") == 0) return add_seg(r, HV_WAIT, r->start, r->end, 0);
     if (strcmp(t, "CALLBACK") == 0 || strcmp(t, "CHAINED_INVOKE") == 0)
         return add_seg(r, HV_EXTERNAL, r->start, r->end, 0);
@@ -288,8 +291,8 @@ int hv_build(HvExec *x, const cJSON *ops, const cJSON *events, double now, char 
     if (events && event_segments(x, events) != 0) goto oom;
     for (int i = 0; i < x->n; i++) {
         HvRow *r = &x->rows[i];
-        if (r->nsegs == 0 && strcmp(r->type, "STEP") == 0 &&
-            add_seg(r, strcmp(r->status, "FAILED") == 0 ? HV_FAILED : HV_RUN, r->start, r->end, r->attempts) != 0)
+        HvKind k = strcmp(r->status, "FAILED") == 0 ? HV_FAILED : HV_RUN;
+        if (r->nsegs == 0 && strcmp(r->type, "STEP") == 0 && add_seg(r, k, r->start, r->end, r->attempts) != 0)
             goto oom;
     }
     x->t0 = x->rows[0].start;
@@ -448,6 +451,12 @@ static void paint(const HvExec *x, const HvRow *r, int w, const char **cells)
         }
 }
 
+static int by_start(const void *a, const void *b)
+{
+    double x = ((const double *)a)[0], y = ((const double *)b)[0];
+    return x < y ? -1 : x > y;
+}
+
 /* The union of the segments of the kinds in `mask` (1 << kind) over every row, in ms: "where
  * did the time go", with parallel work counted once. */
 static double covered(const HvExec *x, unsigned mask)
@@ -465,14 +474,7 @@ static double covered(const HvExec *x, unsigned mask)
                 iv[2 * n + 1] = x->rows[i].segs[k].end;
                 n++;
             }
-    for (int i = 1; i < n; i++) /* insertion sort by start: segment counts are modest */
-        for (int j = i; j > 0 && iv[2 * j] < iv[2 * (j - 1)]; j--) {
-            double a = iv[2 * j], b = iv[2 * j + 1];
-            iv[2 * j] = iv[2 * (j - 1)];
-            iv[2 * j + 1] = iv[2 * (j - 1) + 1];
-            iv[2 * (j - 1)] = a;
-            iv[2 * (j - 1) + 1] = b;
-        }
+    qsort(iv, (size_t)n, 2 * sizeof *iv, by_start);
     for (int i = 0; i < n; i++) {
         if (iv[2 * i] > cur_e) {
             if (cur_e > cur_s) total += cur_e - cur_s;
@@ -504,7 +506,8 @@ void hv_print_timeline(const HvExec *x, FILE *out, int width)
     char buf[160], dur[40];
     int label_w = 0;
     for (int i = 0; i < x->n; i++) {
-        int w = 2 * x->rows[i].depth + (int)strlen(i == 0 ? "execution" : hv_label(&x->rows[i], buf, sizeof buf));
+        const char *label = i == 0 ? "execution" : hv_label(&x->rows[i], buf, sizeof buf);
+        int w = 2 * x->rows[i].depth + (int)strlen(label);
         if (w > label_w) label_w = w;
     }
     if (label_w > 36) label_w = 36;
@@ -569,7 +572,8 @@ static cJSON *row_json(const HvRow *r)
              (segs = cJSON_AddArrayToObject(o, "Segments")) != NULL;
     for (int k = 0; ok && k < r->nsegs; k++) {
         cJSON *s = cJSON_CreateObject();
-        ok = s && cJSON_AddItemToArray(segs, s) && cJSON_AddStringToObject(s, "Kind", hv_kind_name(r->segs[k].kind)) &&
+        ok = s && cJSON_AddItemToArray(segs, s) &&
+             cJSON_AddStringToObject(s, "Kind", hv_kind_name(r->segs[k].kind)) &&
              add_ts(s, "Start", r->segs[k].start) && add_ts(s, "End", r->segs[k].end) &&
              (!r->segs[k].attempt || cJSON_AddNumberToObject(s, "Attempt", r->segs[k].attempt));
     }

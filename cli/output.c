@@ -317,7 +317,8 @@ static int check_parents(OutSet *o, const char *name)
     }
     for (const char *s = strchr(name, '/'); s; s = strchr(s + 1, '/')) {
         snprintf(sub, sizeof sub, "%.*s", (int)(s - name), name);
-        if (path_of(o, sub, path, sizeof path) != 0 || lstat(path, &st) != 0) return 0; /* missing: made when writing */
+        if (path_of(o, sub, path, sizeof path) != 0 || lstat(path, &st) != 0)
+            return 0; /* missing: made when writing */
         if (!S_ISDIR(st.st_mode)) {
             int k;
             for (k = 0; k < o->n && strcmp(o->files[k].name, name) != 0; k++)
