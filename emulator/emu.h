@@ -9,6 +9,7 @@
  *   httpd.c        the HTTP plumbing: reading a request, the route tables, the answers
  *   auth.c         SigV4 checking of the API server's requests
  *   sandbox.c      a function's task root (zip or directory), command, environment, registration
+ *   unzip.c        unpacking a zip so that nothing in it reaches outside the task root
  *   process.c      starting, killing and reaping a function's process
  *   scheduler.c    the scheduler thread, the per-function queue, faulting an invocation
  *   runtime_api.c  the Runtime API routes (/next, /response, /error, /init/error)
@@ -197,6 +198,13 @@ emu_fn *dwf__emu_fn_by_name(struct dwf_emulator *e, const char *name);
  * API server, environment. 0, or -1 with err (dwf__emu_sandbox_free cleans up either way). */
 int dwf__emu_sandbox_setup(struct dwf_emulator *e, emu_fn *f, const dwf_emulator_function *d, dwf_error *err);
 void dwf__emu_sandbox_free(emu_fn *f);
+
+/* ---- unzip.c ------------------------------------------------------------------------------- */
+/* At most this many entries in a function's zip (a zip of empty files costs inodes, not bytes). */
+#define EMU_ZIP_MAX_ENTRIES 100000
+/* Unpack zip_path into the directory dir (new and empty). name_out receives NAME when the zip
+ * holds bin/NAME. 0, or -1 with err (InvalidParameterValueException for what the zip holds). */
+int dwf__emu_unzip(const char *zip_path, const char *dir, char name_out[256], dwf_error *err);
 
 /* ---- process.c (mu held) -------------------------------------------------------------------- */
 void dwf__emu_spawn(emu_fn *f);

@@ -41,104 +41,6 @@ static void free_strv(char **v)
     free(v);
 }
 
-/* ---- unpacking a zip ------------------------------------------------------------------------ */
-
-static int unsafe_name(const char *nm)
-{
-    size_t n = nm ? strlen(nm) : 0;
-    return !n || nm[0] == '/' || strstr(nm, "../") || strcmp(nm, "..") == 0 || (n >= 3 && strcmp(nm + n - 3, "/..") == 0);
-}
-
-/* Entry i's mode from its Unix attributes (0644 without), and whether it is a symlink. */
-static mode_t entry_mode(zip_t *za, zip_int64_t i, int *is_link)
-{
-    zip_uint8_t os;
-    zip_uint32_t attr;
-    *is_link = 0;
-    if (dwf__zip.zip_file_get_external_attributes(za, (zip_uint64_t)i, 0, &os, &attr) != 0 || os != ZIP_OPSYS_UNIX ||
-        !(attr >> 16))
-        return 0644;
-    mode_t m = (mode_t)(attr >> 16);
-    *is_link = S_ISLNK(m);
-    return m & 07777;
-}
-
-/* Write an opened entry to path: a symlink, or a file with its mode. 0, or -1 with err. */
-static int entry_write(zip_file_t *zf, const char *path, mode_t mode, int is_link, char *buf, size_t cap,
-                       const char *zip_path, const char *nm, dwf_error *err)
-{
-    int rc = 0;
-    zip_int64_t k;
-    if (is_link) {
-        if ((k = dwf__zip.zip_fread(zf, buf, cap - 1)) < 0)
-            return dwf__emu_fail(err, "InvalidParameterValueException", "%s: reading %s", zip_path, nm);
-        buf[k] = '\0';
-        if (symlink(buf, path) != 0) return dwf__emu_fail(err, "ServiceException", "symlink %s: %s", path, strerror(errno));
-        return 0;
-    }
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) return dwf__emu_fail(err, "ServiceException", "%s: %s", path, strerror(errno));
-    while (rc == 0 && (k = dwf__zip.zip_fread(zf, buf, cap)) > 0)
-        if (write(fd, buf, (size_t)k) != (ssize_t)k)
-            rc = dwf__emu_fail(err, "ServiceException", "writing %s: %s", path, strerror(errno));
-    if (rc == 0 && k < 0) rc = dwf__emu_fail(err, "InvalidParameterValueException", "%s: reading %s", zip_path, nm);
-    if (fchmod(fd, mode) != 0 && rc == 0) rc = dwf__emu_fail(err, "ServiceException", "chmod %s: %s", path, strerror(errno));
-    if (close(fd) != 0 && rc == 0) rc = dwf__emu_fail(err, "ServiceException", "closing %s: %s", path, strerror(errno));
-    return rc;
-}
-
-/* Unpack entry i of za under dir. name_out receives NAME when it is bin/NAME. 0, or -1 with err. */
-static int unzip_entry(zip_t *za, zip_int64_t i, const char *zip_path, const char *dir, char *buf, size_t cap,
-                       char name_out[256], dwf_error *err)
-{
-    const char *nm = dwf__zip.zip_get_name(za, (zip_uint64_t)i, 0);
-    if (unsafe_name(nm))
-        return dwf__emu_fail(err, "InvalidParameterValueException", "%s: unsafe entry name '%s'", zip_path, nm ? nm : "");
-    int is_link;
-    mode_t mode = entry_mode(za, i, &is_link);
-    if (strncmp(nm, "bin/", 4) == 0 && nm[4] && !strchr(nm + 4, '/') && strlen(nm + 4) < 256)
-        snprintf(name_out, 256, "%s", nm + 4);
-    char *path = xasprintf("%s/%s", dir, nm), failed[PATH_MAX];
-    if (!path) return dwf__emu_fail(err, "ServiceException", "out of memory");
-    size_t pl = strlen(path);
-    int rc = pl && path[pl - 1] == '/' ? dwf__mkdir_p(path, 0755, failed, sizeof failed)
-                                       : dwf__mkdir_parent(path, 0755, failed, sizeof failed);
-    if (rc != 0) rc = dwf__emu_fail(err, "ServiceException", "cannot create %s: %s", failed, strerror(errno));
-    else if (path[pl - 1] != '/') {
-        zip_file_t *zf = dwf__zip.zip_fopen_index(za, (zip_uint64_t)i, 0);
-        if (!zf) rc = dwf__emu_fail(err, "InvalidParameterValueException", "%s: %s: %s", zip_path, nm, dwf__zip.zip_strerror(za));
-        else {
-            rc = entry_write(zf, path, mode, is_link, buf, cap, zip_path, nm, err);
-            dwf__zip.zip_fclose(zf);
-        }
-    }
-    free(path);
-    return rc;
-}
-
-/* Unpack a zip into dir: modes from the Unix attributes, symlinks as symlinks, no entry outside
- * dir. 0 or -1 with err. */
-static int unzip_to(const char *zip_path, const char *dir, char name_out[256], dwf_error *err)
-{
-    int zerr = 0;
-    zip_t *za = dwf__zip.zip_open(zip_path, ZIP_RDONLY, &zerr);
-    if (!za) {
-        zip_error_t ze;
-        dwf__zip.zip_error_init_with_code(&ze, zerr);
-        dwf__emu_fail(err, "InvalidParameterValueException", "%s: %s", zip_path, dwf__zip.zip_error_strerror(&ze));
-        dwf__zip.zip_error_fini(&ze);
-        return -1;
-    }
-    size_t cap = 1 << 16;
-    char *buf = malloc(cap);
-    int rc = buf ? 0 : dwf__emu_fail(err, "ServiceException", "out of memory");
-    zip_int64_t n = dwf__zip.zip_get_num_entries(za, 0);
-    for (zip_int64_t i = 0; rc == 0 && i < n; i++) rc = unzip_entry(za, i, zip_path, dir, buf, cap, name_out, err);
-    free(buf);
-    dwf__zip.zip_discard(za);
-    return rc;
-}
-
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
     (void)sb;
@@ -159,7 +61,7 @@ static int task_root(emu_fn *f, const dwf_emulator_function *d, char zname[256],
         if (!mkdtemp(tmpl)) return dwf__emu_fail(err, "ServiceException", "mkdtemp: %s", strerror(errno));
         if (!(f->task_root = strdup(tmpl))) return dwf__emu_fail(err, "ServiceException", "out of memory");
         f->own_root = 1;
-        return unzip_to(d->zip, f->task_root, zname, err);
+        return dwf__emu_unzip(d->zip, f->task_root, zname, err);
     }
     if (!d->dir) return dwf__emu_fail(err, "InvalidParameterValueException", "a function needs a zip or a directory");
     char rp[PATH_MAX];

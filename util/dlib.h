@@ -38,6 +38,7 @@
     X(zip_file_set_external_attributes)                                                        \
     X(zip_file_set_mtime)                                                                      \
     X(zip_fopen_index)                                                                         \
+    X(zip_file_strerror)                                                                       \
     X(zip_fread)                                                                               \
     X(zip_get_name)                                                                            \
     X(zip_get_num_entries)                                                                     \
@@ -47,6 +48,7 @@
     X(zip_source_buffer)                                                                       \
     X(zip_source_file)                                                                         \
     X(zip_source_free)                                                                         \
+    X(zip_stat_index)                                                                          \
     X(zip_strerror)
 
 #define DWF__MHD_FUNCS(X)                                                                      \

@@ -41,6 +41,7 @@ fi
 bash tests/deploy/build_zip.sh
 bash tests/deploy/bare_root.sh
 bash tests/deploy/serve_examples.sh
+bash tests/deploy/serve_unzip.sh
 bash tests/deploy/serve_awssdk.sh
 bash tests/deploy/serve_jssdk.sh
 bash tests/deploy/serve_bare_root.sh
