@@ -5,8 +5,15 @@
  * bootstrap signs with (aws/sigv4.h), so one implementation of the canonical forms serves both
  * sides: the raw path as sent (the signer encodes each label once more), the decoded query pairs
  * re-encoded and sorted, the headers named in SignedHeaders with the values received, and the
- * body's SHA-256, checked against X-Amz-Content-Sha256. The errors are Lambda's:
- * MissingAuthenticationTokenException, UnrecognizedClientException, InvalidSignatureException.
+ * SHA-256 of the body as received. The errors are Lambda's: MissingAuthenticationTokenException,
+ * IncompleteSignatureException, UnrecognizedClientException, InvalidSignatureException.
+ *
+ * What a signature must cover, as Lambda requires it: the body (the payload hash is always the
+ * body's own; X-Amz-Content-Sha256, when sent, must be that same hash, so UNSIGNED-PAYLOAD,
+ * which would let a captured request's body be swapped, is refused), the Host and the date
+ * (both in SignedHeaders), a credential scope of this emulator's region and the `lambda`
+ * service (a signature made for another service or region is not one for this one), and a
+ * date within 15 minutes of now. The signatures are compared in constant time.
  */
 #include "emu.h"
 
@@ -24,6 +31,20 @@ typedef struct sig_parts {
     char region[64], service[64];
 } sig_parts;
 
+/* Does SignedHeaders (up to its ',' or ' ') name header h (lowercase, as signers write it)? */
+static int signs_header(const char *signed_headers, const char *h)
+{
+    size_t len = strcspn(signed_headers, ", "), hl = strlen(h);
+    for (const char *p = signed_headers; p < signed_headers + len;) {
+        size_t n = strcspn(p, ";, ");
+        if (n == hl && memcmp(p, h, n) == 0) return 1;
+        p += n;
+        if (*p == ';') p++;
+        else break;
+    }
+    return 0;
+}
+
 /* Read the signature's parts and check what needs no computing: the key, the date, its skew.
  * 0, or -1 with err. */
 static int sig_parse(dwf_emulator *e, const emu_request *r, sig_parts *p, dwf_error *err)
@@ -40,6 +61,15 @@ static int sig_parse(dwf_emulator *e, const emu_request *r, sig_parts *p, dwf_er
         return dwf__emu_fail(err, "IncompleteSignatureException", "malformed Credential in the Authorization header");
     if (strcmp(akid, e->access_key) != 0)
         return dwf__emu_fail(err, "UnrecognizedClientException", "The security token included in the request is invalid.");
+    if (strcmp(p->service, "lambda") != 0)
+        return dwf__emu_fail(err, "InvalidSignatureException", "Credential should be scoped to correct service: 'lambda'. ");
+    if (strcmp(p->region, e->region) != 0)
+        return dwf__emu_fail(err, "InvalidSignatureException", "Credential should be scoped to a valid region, not '%s'. ",
+                             p->region);
+    if (!signs_header(p->signed_headers, "host") || !signs_header(p->signed_headers, "x-amz-date"))
+        return dwf__emu_fail(err, "IncompleteSignatureException",
+                             "The request signature must cover the 'host' and 'x-amz-date' headers (SignedHeaders=%.80s)",
+                             p->signed_headers);
     const char *amz_date = p->amz_date = dwf__emu_header(r, "X-Amz-Date");
     if (!amz_date || strlen(amz_date) != 16 || strncmp(amz_date, date, 8) != 0)
         return dwf__emu_fail(err, "IncompleteSignatureException", "X-Amz-Date is missing or does not match the credential scope");
@@ -97,14 +127,16 @@ int dwf__emu_check_sigv4(dwf_emulator *e, emu_request *r, unsigned *status, dwf_
     SHA256((const unsigned char *)(r->body ? r->body : ""), r->len, h32);
     dwf__emu_hex(h32, 32, body_hash);
     const char *claimed = dwf__emu_header(r, "X-Amz-Content-Sha256");
-    if (claimed && strcmp(claimed, "UNSIGNED-PAYLOAD") != 0 && strcmp(claimed, body_hash) != 0)
-        return dwf__emu_fail(err, "InvalidSignatureException", "X-Amz-Content-Sha256 does not match the body");
-    if (sig_expected(e, r, &p, claimed ? claimed : body_hash, want) != 0) {
+    if (claimed && strcmp(claimed, body_hash) != 0)
+        return dwf__emu_fail(err, "InvalidSignatureException",
+                             "X-Amz-Content-Sha256 must be the SHA-256 of the body (the lambda service signs the payload; "
+                             "'%.64s' is not accepted)", claimed);
+    if (sig_expected(e, r, &p, body_hash, want) != 0) {
         *status = 500;
         return dwf__emu_fail(err, "ServiceException", "out of memory computing the request signature");
     }
     const char *sig = p.signature;
-    if (strlen(sig) < 64 || CRYPTO_memcmp(want, sig, 64) != 0 || (sig[64] && sig[64] != ',' && sig[64] != ' '))
+    if (strcspn(sig, ", ") != 64 || CRYPTO_memcmp(want, sig, 64) != 0)
         return dwf__emu_fail(err, "InvalidSignatureException",
                              "The request signature we calculated does not match the signature you provided. Check your "
                              "AWS Secret Access Key and signing method. Consult the service documentation for details.");

@@ -43,6 +43,7 @@ bash tests/deploy/bare_root.sh
 bash tests/deploy/serve_examples.sh
 bash tests/deploy/serve_unzip.sh
 bash tests/deploy/serve_awssdk.sh
+bash tests/deploy/serve_sigv4.sh
 bash tests/deploy/serve_jssdk.sh
 bash tests/deploy/serve_bare_root.sh
 exit 0
