@@ -10,6 +10,7 @@
  *   auth.c         SigV4 checking of the API server's requests
  *   sandbox.c      a function's task root (zip or directory), command, environment, registration
  *   unzip.c        unpacking a zip so that nothing in it reaches outside the task root
+ *   peer.c         which process is at the other end of a Runtime API connection; descendants
  *   process.c      starting, killing and reaping a function's process
  *   scheduler.c    the scheduler thread, the per-function queue, faulting an invocation
  *   runtime_api.c  the Runtime API routes (/next, /response, /error, /init/error)
@@ -21,6 +22,7 @@
 #ifndef DWF_EMU_H
 #define DWF_EMU_H
 
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -52,6 +54,8 @@ typedef struct emu_request {
     int nq;
     char *label[EMU_LABELS]; /* the route's captures, in order ("{}" one label, "{+}" several joined by '/') */
     cJSON *json;           /* the body, decoded as the route asks (NULL for a raw or absent body) */
+    int refused;           /* answered once the body is in: 403 (not the function's process) or 429 */
+    unsigned refused_status;
 } emu_request;
 
 typedef enum emu_body {
@@ -69,6 +73,25 @@ typedef struct emu_route {
 
 typedef struct emu_server_kind emu_server_kind; /* httpd.c: a route table and its answers */
 
+/* Connections (item by item in docs/emulator.md, "Limits"). Past the soft limits a request is
+ * answered 429 TooManyRequestsException; past the hard ones libmicrohttpd closes the connection
+ * as it accepts it. The soft limit per client address leaves room for the others; the hard
+ * limits are what the file descriptors and threads allow. The Runtime API of a function has one
+ * client, its process: past EMU_RUNTIME_CONNECTIONS a connection from any other process is
+ * closed as it is accepted, so a flood cannot keep the function's own process out. */
+#define EMU_CLIENT_CONNECTIONS 512
+#define EMU_CONNECTIONS 2048
+#define EMU_CLIENT_CONNECTIONS_HARD (2 * EMU_CLIENT_CONNECTIONS)
+#define EMU_CONNECTIONS_HARD (EMU_CONNECTIONS + EMU_CLIENT_CONNECTIONS)
+#define EMU_RUNTIME_CONNECTIONS 64
+#define EMU_RUNTIME_CONNECTIONS_HARD 256
+/* Seconds a connection may stay silent (a request half sent, an idle keep-alive) before it
+ * is closed; a request being answered is not silent (emulator.h: connection_timeout_s). */
+#define EMU_CONNECTION_TIMEOUT_S 30
+
+typedef struct emu_client emu_client; /* httpd.c: connections per client address */
+#define EMU_CLIENT_BUCKETS 256
+
 /* What a libmicrohttpd daemon serves: the emulator's API, or one function's Runtime API. */
 typedef struct emu_server {
     const emu_server_kind *kind;
@@ -76,6 +99,11 @@ typedef struct emu_server {
     struct emu_fn *fn;
     struct MHD_Daemon *daemon;
     int port;
+    struct sockaddr_in addr;   /* where it listens */
+    pthread_mutex_t mu;        /* guards the counts below */
+    int conns;                 /* open connections */
+    emu_client *clients[EMU_CLIENT_BUCKETS];
+    int soft_total, soft_client; /* the 429 limits, scaled to the descriptors there are */
 } emu_server;
 
 /* Listen on host:port (0 = any free port; s->port receives the bound one) with the API's
@@ -167,6 +195,9 @@ typedef struct emu_fn {
 struct dwf_emulator {
     dwf_emulator_opts o;
     char *host, *region, *account, *access_key, *secret_key, *session_token;
+    char *endpoint_host;   /* what the functions call the API server at (host, or 127.0.0.1 for 0.0.0.0) */
+    int conn_limit;        /* the API server's hard connection limit, fitted to RLIMIT_NOFILE */
+    int connection_timeout_s;
     FILE *log;
     dwf_service *svc;
     emu_server api;
@@ -198,6 +229,13 @@ emu_fn *dwf__emu_fn_by_name(struct dwf_emulator *e, const char *name);
  * API server, environment. 0, or -1 with err (dwf__emu_sandbox_free cleans up either way). */
 int dwf__emu_sandbox_setup(struct dwf_emulator *e, emu_fn *f, const dwf_emulator_function *d, dwf_error *err);
 void dwf__emu_sandbox_free(emu_fn *f);
+
+/* ---- peer.c ------------------------------------------------------------------------------- */
+/* Does root, or a process it started, hold the client end of the loopback TCP connection from
+ * client to server? */
+int dwf__emu_peer_in_tree(pid_t root, const struct sockaddr_in *client, const struct sockaddr_in *server);
+/* root and every process below it (by parent), into a new array; the count, or -1. */
+int dwf__emu_descendants(pid_t root, pid_t **out);
 
 /* ---- unzip.c ------------------------------------------------------------------------------- */
 /* At most this many entries in a function's zip (a zip of empty files costs inodes, not bytes). */

@@ -35,10 +35,12 @@
  */
 #include "emu.h"
 
+#include <arpa/inet.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -143,6 +145,7 @@ void dwf_emulator_stop(dwf_emulator *e)
     pthread_mutex_destroy(&e->mu);
     pthread_cond_destroy(&e->cv);
     free(e->host);
+    free(e->endpoint_host);
     free(e->region);
     free(e->account);
     free(e->access_key);
@@ -152,6 +155,32 @@ void dwf_emulator_stop(dwf_emulator *e)
 }
 
 static char *dup_opt(const char *s) { return s && *s ? strdup(s) : NULL; }
+
+/* Is host an IPv4 loopback address (127.0.0.0/8)? -1 when it is no IPv4 address at all. */
+static int loopback(const char *host)
+{
+    struct in_addr a;
+    if (inet_pton(AF_INET, host, &a) != 1) return -1;
+    return (ntohl(a.s_addr) >> 24) == 127;
+}
+
+/* The API server's hard connection limit: emu.h's, or what the descriptors allow. The soft
+ * descriptor limit is raised as far as that needs (a shell's 1024 would otherwise cap a few
+ * hundred waiting Invoke calls), no further: the function processes inherit it. Each
+ * function's Runtime API and the store keep some. */
+static int connection_budget(int nfns)
+{
+    long long keep = 64 + (long long)nfns * (EMU_RUNTIME_CONNECTIONS_HARD + 8), want = EMU_CONNECTIONS_HARD + keep;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 64;
+    if (rl.rlim_cur != RLIM_INFINITY && (long long)rl.rlim_cur < want) {
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || (long long)rl.rlim_max > want ? (rlim_t)want : rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    long long avail = rl.rlim_cur == RLIM_INFINITY ? EMU_CONNECTIONS_HARD : (long long)rl.rlim_cur - keep;
+    return avail >= EMU_CONNECTIONS_HARD ? EMU_CONNECTIONS_HARD : avail < 64 ? 64 : (int)avail;
+}
 
 /* The emulator's own copy of the options. 0, or -1 with err. */
 static int take_options(dwf_emulator *e, const dwf_emulator_opts *o, int nfns, dwf_error *err)
@@ -170,6 +199,20 @@ static int take_options(dwf_emulator *e, const dwf_emulator_opts *o, int nfns, d
         return dwf__emu_fail(err, "ServiceException", "out of memory");
     if (!e->access_key != !e->secret_key)
         return dwf__emu_fail(err, "InvalidParameterValueException", "give both an access key and a secret key, or neither");
+    int lb = loopback(e->host);
+    if (lb < 0) return dwf__emu_fail(err, "InvalidParameterValueException", "host %s is not an IPv4 address", e->host);
+    if (!lb && !e->access_key && !o->insecure_public)
+        return dwf__emu_fail(err, "InvalidParameterValueException",
+                             "%s is not a loopback address: anyone who can reach it could invoke the functions, read "
+                             "their executions and answer their callbacks, unsigned. Give an access key and a secret "
+                             "key (every request must then be SigV4-signed with them), or allow unsigned requests "
+                             "from the network explicitly (dwf serve --insecure-public)",
+                             e->host);
+    /* The functions reach the API server on loopback when it listens on every address. */
+    if (!(e->endpoint_host = strdup(strcmp(e->host, "0.0.0.0") == 0 ? "127.0.0.1" : e->host)))
+        return dwf__emu_fail(err, "ServiceException", "out of memory");
+    e->conn_limit = connection_budget(nfns);
+    e->connection_timeout_s = o->connection_timeout_s > 0 ? o->connection_timeout_s : EMU_CONNECTION_TIMEOUT_S;
     return 0;
 }
 

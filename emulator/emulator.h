@@ -1,7 +1,7 @@
 /*
  * emulator.h: the local Lambda emulator behind `dwf serve` (emulator/; emu.h says which file does what).
  *
- * One HTTP server on 127.0.0.1 speaks the two APIs a durable function's callers use, the
+ * One HTTP server (on 127.0.0.1 unless told otherwise) speaks the two APIs a durable function's callers use, the
  * Invoke API (POST /2015-03-31/functions/{name}/invocations) and the durable REST API
  * (/2025-12-01/...), mapped one to one onto the service core (service.h) over the same
  * SQLite store the embedded engine uses. Each served function gets its own Lambda Runtime API
@@ -39,7 +39,10 @@ typedef struct dwf_emulator_function {
 } dwf_emulator_function;
 
 typedef struct dwf_emulator_opts {
-    const char *host;           /* NULL = "127.0.0.1" */
+    /* NULL = "127.0.0.1". An address that is not loopback (127.0.0.0/8) needs the keys below,
+     * or insecure_public: unsigned requests from the network would run the functions. */
+    const char *host;
+    int insecure_public;        /* accept a non-loopback host without keys */
     int port;                   /* 0 = any free port (dwf_emulator_port tells which) */
     const char *store;          /* NULL = the service's default (./.dwf/dwf.db) */
     const char *region;         /* NULL = "us-east-1" */
@@ -52,6 +55,7 @@ typedef struct dwf_emulator_opts {
     int skip_time;              /* jump the store's virtual clock to the next WAIT end / retry when idle */
     int cold;                   /* stop a function's process after each invocation: every one is a cold start */
     int quiet;                  /* no per-invocation log lines */
+    int connection_timeout_s;   /* close a connection silent this long (a half-sent request); 0 = 30 */
     FILE *log;                  /* NULL = stderr */
 } dwf_emulator_opts;
 
@@ -68,8 +72,8 @@ const char *dwf_emulator_task_root(const dwf_emulator *e, int i);
 int dwf_emulator_runtime_port(const dwf_emulator *e, int i);
 /* The served name of function i (the zip's name when none was given). */
 const char *dwf_emulator_function_name(const dwf_emulator *e, int i);
-/* Stop everything: the function processes (killed), the servers, the scheduler; close the
- * store and delete the unpacked task roots. */
+/* Stop everything: the function processes and every process they started (killed), the
+ * servers, the scheduler; close the store and delete the unpacked task roots. */
 void dwf_emulator_stop(dwf_emulator *e);
 
 #ifdef __cplusplus

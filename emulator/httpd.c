@@ -29,7 +29,8 @@
 struct emu_server_kind {
     const emu_route *routes;
     size_t nroutes;
-    int signed_requests;                        /* SigV4 when the emulator has keys */
+    int runtime;                                /* a function's Runtime API: only its processes (peer.c);
+                                                 * else the API server: SigV4 when the emulator has keys */
     const char *too_big_type, *too_big_message; /* a body over DWF_LIMIT_SYNC_PAYLOAD */
     const char *unknown_type, *unknown_message; /* no route */
 };
@@ -52,7 +53,7 @@ static const emu_route api_routes[] = {
 #define STR_(x) #x
 #define STR(x) STR_(x)
 static const emu_server_kind api_kind = {
-    api_routes, sizeof api_routes / sizeof *api_routes, 1,
+    api_routes, sizeof api_routes / sizeof *api_routes, 0,
     "RequestEntityTooLargeException",
     "Request must be smaller than " STR(DWF_LIMIT_SYNC_PAYLOAD) " bytes for the InvokeFunction operation",
     "UnknownOperationException", "Unknown operation",
@@ -67,10 +68,159 @@ static const emu_route runtime_routes[] = {
 };
 
 static const emu_server_kind runtime_kind = {
-    runtime_routes, sizeof runtime_routes / sizeof *runtime_routes, 0,
+    runtime_routes, sizeof runtime_routes / sizeof *runtime_routes, 1,
     "RequestEntityTooLarge", "payload too large",
     "NotFound", "no such Runtime API route",
 };
+
+/* ---- connections ------------------------------------------------------------------------------ */
+
+/* Open connections of one client address (a server's counts, guarded by its mu). */
+struct emu_client {
+    in_addr_t addr;
+    int conns;
+    emu_client *next;
+};
+
+/* What the emulator keeps per connection (libmicrohttpd's socket context). */
+typedef struct emu_conn {
+    struct sockaddr_in peer;
+    int counted;        /* in the server's counts */
+    unsigned owner_gen; /* Runtime API: the function's process generation the peer was found in */
+    int logged;         /* a refusal of this connection was logged */
+} emu_conn;
+
+static emu_client **client_slot(emu_server *s, in_addr_t a)
+{
+    emu_client **p = &s->clients[(ntohl(a) * 2654435761u >> 24) % EMU_CLIENT_BUCKETS];
+    while (*p && (*p)->addr != a) p = &(*p)->next;
+    return p;
+}
+
+/* Count a connection in when it opens and out when it closes. */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    emu_server *s = cls;
+    emu_conn *cc = *socket_context;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci = dwf__mhd.MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        if (!(cc = *socket_context = calloc(1, sizeof *cc)) || !ci || !ci->client_addr ||
+            ci->client_addr->sa_family != AF_INET)
+            return;
+        memcpy(&cc->peer, ci->client_addr, sizeof cc->peer);
+        pthread_mutex_lock(&s->mu);
+        emu_client **slot = client_slot(s, cc->peer.sin_addr.s_addr);
+        if (!*slot && (*slot = calloc(1, sizeof **slot))) (*slot)->addr = cc->peer.sin_addr.s_addr;
+        if (*slot) {
+            (*slot)->conns++;
+            s->conns++;
+            cc->counted = 1;
+        }
+        pthread_mutex_unlock(&s->mu);
+        return;
+    }
+    if (cc && cc->counted) {
+        pthread_mutex_lock(&s->mu);
+        emu_client **slot = client_slot(s, cc->peer.sin_addr.s_addr), *gone = *slot;
+        s->conns--;
+        if (gone && --gone->conns == 0) {
+            *slot = gone->next;
+            free(gone);
+        }
+        pthread_mutex_unlock(&s->mu);
+    }
+    free(cc);
+    *socket_context = NULL;
+}
+
+static emu_conn *conn_of(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci = dwf__mhd.MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* API server: is this connection's client, or the server, past its soft limit? */
+static int over_capacity(emu_server *s, const emu_conn *cc, int *total, int *mine)
+{
+    pthread_mutex_lock(&s->mu);
+    emu_client *cl = cc && cc->counted ? *client_slot(s, cc->peer.sin_addr.s_addr) : NULL;
+    *total = s->conns;
+    *mine = cl ? cl->conns : 0;
+    pthread_mutex_unlock(&s->mu);
+    return *total > s->soft_total || *mine > s->soft_client;
+}
+
+/* Runtime API: is the peer one of the function's processes (peer.c)? A yes holds for as long
+ * as the same process runs (its generation), so a keep-alive connection is looked up once. */
+static int peer_is_function(emu_server *s, const struct sockaddr_in *peer, emu_conn *cc)
+{
+    emu_fn *f = s->fn;
+    pthread_mutex_lock(&s->emu->mu);
+    pid_t pid = f->pid;
+    unsigned gen = f->gen;
+    pthread_mutex_unlock(&s->emu->mu);
+    if (pid <= 0) return 0;
+    if (cc && cc->owner_gen == gen) return 1;
+    if (!dwf__emu_peer_in_tree(pid, peer, &s->addr)) return 0;
+    if (cc) cc->owner_gen = gen;
+    return 1;
+}
+
+/* Runtime API, once it is crowded: a connection from a process that is not the function's is
+ * closed as it is accepted, so a flood of them cannot take the place of the function's own. */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t len)
+{
+    emu_server *s = cls;
+    if (!s->fn || addr->sa_family != AF_INET || len < sizeof(struct sockaddr_in)) return MHD_YES;
+    pthread_mutex_lock(&s->mu);
+    int crowded = s->conns >= EMU_RUNTIME_CONNECTIONS;
+    pthread_mutex_unlock(&s->mu);
+    return !crowded || peer_is_function(s, (const struct sockaddr_in *)addr, NULL) ? MHD_YES : MHD_NO;
+}
+
+/* Decide, once the headers are in, whether this request is refused (answered when its body
+ * has arrived, and never buffered): on a Runtime API, a peer that is not the function's
+ * process (403); on the API server, a client or a server past its soft limit (429). */
+static void admit(const emu_server *cs, emu_request *r)
+{
+    emu_server *s = (emu_server *)cs;
+    emu_conn *cc = conn_of(r->conn);
+    int total, mine;
+    if (s->kind->runtime) {
+        if (cc && peer_is_function(s, &cc->peer, cc)) return;
+        r->refused_status = 403;
+        if (cc && !cc->logged++)
+            dwf__emu_log(s->emu, "%s: refused Runtime API requests from %s:%d, a process that is not the function's",
+                         s->fn->name, inet_ntoa(cc->peer.sin_addr), ntohs(cc->peer.sin_port));
+    } else if (over_capacity(s, cc, &total, &mine)) {
+        r->refused_status = 429;
+        if (cc && !cc->logged++)
+            dwf__emu_log(s->emu, "over capacity: %d connections in all, %d from %s; answering 429", total, mine,
+                         inet_ntoa(cc->peer.sin_addr));
+    } else {
+        return;
+    }
+    r->refused = 1;
+}
+
+static enum MHD_Result reply_refused(emu_request *r, const emu_server *s)
+{
+    if (r->refused_status == 403) {
+        char msg[400];
+        snprintf(msg, sizeof msg, "this Runtime API answers only the process dwf serve started for function '%s'",
+                 s->fn->name);
+        return dwf__emu_reply_error(r, 403, "AccessDeniedException", msg);
+    }
+    cJSON *b = cJSON_CreateObject();
+    if (!b) return MHD_NO;
+    cJSON_AddStringToObject(b, "Type", "User");
+    cJSON_AddStringToObject(b, "message", "Rate Exceeded.");
+    const char *h[] = {"X-Amzn-ErrorType", "TooManyRequestsException", "Retry-After", "1", "Connection", "close", NULL};
+    enum MHD_Result res = dwf__emu_reply_json(r, 429, b, h);
+    cJSON_Delete(b);
+    return res;
+}
 
 /* ---- reading a request ----------------------------------------------------------------------- */
 
@@ -311,13 +461,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         r->method = method;
         r->emu = s->emu;
         r->fn = s->fn;
+        admit(s, r);
+        return MHD_YES;
+    }
+    if (*upload_size && r->refused) {
+        *upload_size = 0;
         return MHD_YES;
     }
     if (*upload_size) return body_append(r, upload, upload_size) == 0 ? MHD_YES : MHD_NO;
+    if (r->refused) return reply_refused(r, s);
     if (r->too_big) return dwf__emu_reply_error(r, 413, k->too_big_type, k->too_big_message);
     if (request_parse(r) != 0) return dwf__emu_reply_error(r, 500, "ServiceException", "out of memory");
     dwf_emulator *e = s->emu;
-    if (k->signed_requests && e->access_key && e->secret_key) {
+    if (!k->runtime && e->access_key && e->secret_key) {
         unsigned status;
         dwf_error err;
         if (dwf__emu_check_sigv4(e, r, &status, &err) != 0) {
@@ -336,45 +492,60 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 /* ---- servers ------------------------------------------------------------------------------------ */
 
-/* 0, -1 with err (a bad address) or -2 (libmicrohttpd could not listen; it logged why). */
+/* 0, -1 with err (a bad address) or -2 (libmicrohttpd could not listen; it logged why).
+ * One thread per connection (see the top of the file), polled with poll() rather than select()
+ * so descriptors past FD_SETSIZE work; the limits and the silence timeout are emu.h's. */
 static int listen_on(emu_server *s, const char *host, int port, dwf_error *err)
 {
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+    struct sockaddr_in *sa = &s->addr;
+    memset(sa, 0, sizeof *sa);
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
         return dwf__emu_fail(err, "InvalidParameterValueException", "host %s is not an IPv4 address", host);
+    pthread_mutex_init(&s->mu, NULL);
+    dwf_emulator *e = s->emu;
+    int hard_total = s->fn ? EMU_RUNTIME_CONNECTIONS_HARD : e->conn_limit;
+    s->soft_total = hard_total * EMU_CONNECTIONS / EMU_CONNECTIONS_HARD;
+    s->soft_client = hard_total * EMU_CLIENT_CONNECTIONS / EMU_CONNECTIONS_HARD;
+    unsigned per_ip = s->fn ? 0 : (unsigned)(hard_total * EMU_CLIENT_CONNECTIONS_HARD / EMU_CONNECTIONS_HARD);
     s->daemon = dwf__mhd.MHD_start_daemon(
-        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, s,
-        MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_END);
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG, 0,
+        on_accept, s, on_request, s, MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)sa,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)e->connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)hard_total, MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip, MHD_OPTION_END);
     if (!s->daemon) return -2;
     const union MHD_DaemonInfo *di = dwf__mhd.MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
     s->port = di ? di->port : port;
+    sa->sin_port = htons((uint16_t)s->port);
     return 0;
 }
 
 int dwf__emu_listen_api(dwf_emulator *e, emu_server *s, int port, dwf_error *err)
 {
-    *s = (emu_server){&api_kind, e, NULL, NULL, 0};
+    *s = (emu_server){.kind = &api_kind, .emu = e};
     int rc = listen_on(s, e->host, port, err);
     if (rc != -2) return rc;
     return dwf__emu_fail(err, "ServiceException", "cannot listen on %s:%d (in use?)", e->host, port);
 }
 
+/* On loopback whatever --host says: only the function's processes, on this machine, talk to it. */
 int dwf__emu_listen_runtime(emu_fn *f, emu_server *s, dwf_error *err)
 {
-    *s = (emu_server){&runtime_kind, f->emu, f, NULL, 0};
-    int rc = listen_on(s, f->emu->host, 0, err);
+    *s = (emu_server){.kind = &runtime_kind, .emu = f->emu, .fn = f};
+    int rc = listen_on(s, "127.0.0.1", 0, err);
     if (rc != -2) return rc;
     return dwf__emu_fail(err, "ServiceException", "cannot start the Runtime API server of %s", f->name);
 }
 
 void dwf__emu_unlisten(emu_server *s)
 {
-    if (s->daemon) dwf__mhd.MHD_stop_daemon(s->daemon);
-    s->daemon = NULL;
+    if (s->daemon) {
+        dwf__mhd.MHD_stop_daemon(s->daemon);
+        s->daemon = NULL;
+        pthread_mutex_destroy(&s->mu);
+    }
 }
 
 /* ---- what handlers read ----------------------------------------------------------------------- */

@@ -216,7 +216,7 @@ static int take_environment(dwf_emulator *e, emu_fn *f, const dwf_emulator_funct
     log_stream(stream);
     int n = 0, bad = !(f->envp = calloc(1, sizeof *f->envp));
     char *kv[] = {
-        xasprintf("AWS_LAMBDA_RUNTIME_API=%s:%d", e->host, f->rt.port),
+        xasprintf("AWS_LAMBDA_RUNTIME_API=127.0.0.1:%d", f->rt.port),
         xasprintf("_HANDLER=%s", f->handler),
         xasprintf("LAMBDA_TASK_ROOT=%s", f->task_root),
         xasprintf("LAMBDA_RUNTIME_DIR=/var/runtime"),
@@ -233,7 +233,7 @@ static int take_environment(dwf_emulator *e, emu_fn *f, const dwf_emulator_funct
         xasprintf("AWS_LAMBDA_LOG_FORMAT=Text"),
         xasprintf("AWS_LAMBDA_INITIALIZATION_TYPE=on-demand"),
         xasprintf("AWS_EXECUTION_ENV=%s", f->runtime),
-        xasprintf("AWS_ENDPOINT_URL_LAMBDA=http://%s:%d", e->host, e->api.port),
+        xasprintf("AWS_ENDPOINT_URL_LAMBDA=http://%s:%d", e->endpoint_host, e->api.port),
         xasprintf("LANG=en_US.UTF-8"),
         xasprintf("TZ=:UTC"),
         xasprintf("PATH=/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin"),

@@ -55,6 +55,7 @@
     X(MHD_add_response_header)                                                                 \
     X(MHD_create_response_from_buffer)                                                         \
     X(MHD_destroy_response)                                                                    \
+    X(MHD_get_connection_info)                                                                 \
     X(MHD_get_connection_values)                                                               \
     X(MHD_get_daemon_info)                                                                     \
     X(MHD_get_version)                                                                         \

@@ -42,6 +42,7 @@ bash tests/deploy/build_zip.sh
 bash tests/deploy/bare_root.sh
 bash tests/deploy/serve_examples.sh
 bash tests/deploy/serve_unzip.sh
+bash tests/deploy/serve_runtime_api.sh
 bash tests/deploy/serve_awssdk.sh
 bash tests/deploy/serve_sigv4.sh
 bash tests/deploy/serve_jssdk.sh

@@ -1,0 +1,153 @@
+/*
+ * peer.c: which process is at the other end of a Runtime API connection, and the processes a
+ * function's process has started (its descendants).
+ *
+ * A function's Runtime API must answer only the process `dwf serve` started for it (and what
+ * that process starts: a shell bootstrap that runs node, a wrapper that runs curl). A secret
+ * handed to the process cannot carry that: every runtime client builds its URLs from
+ * AWS_LAMBDA_RUNTIME_API as a bare host:port (aws-lambda-ric refuses anything else), and the
+ * listening port is visible to every local user. What the kernel knows can: the client end of
+ * a loopback TCP connection is a socket of this machine, /proc/net/tcp names its inode, and
+ * /proc/PID/fd of the process holding it links to "socket:[inode]". So a connection belongs to
+ * the function when one of the function's processes holds the client socket; any other local
+ * process (another user's, or a web page's request sent by the user's browser) is refused
+ * before the route runs. This needs no cooperation from the client, so the official clients
+ * work unchanged.
+ *
+ * The descendants are found from every process's parent in /proc/PID/stat; they are also what
+ * process.c kills when a function's process is ended, so a child that left the process group
+ * with setsid() goes too.
+ */
+#include "emu.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* The inode of the local TCP socket bound to `client` and connected to `server` (both IPv4),
+ * from /proc/net/tcp; 0 when there is none. Read with stdio: one line per socket. */
+static unsigned long client_socket_inode(const struct sockaddr_in *client, const struct sockaddr_in *server)
+{
+    FILE *f = fopen("/proc/net/tcp", "re");
+    if (!f) return 0;
+    char line[512];
+    unsigned long found = 0;
+    unsigned want_la = client->sin_addr.s_addr, want_ra = server->sin_addr.s_addr;
+    unsigned want_lp = ntohs(client->sin_port), want_rp = ntohs(server->sin_port);
+    while (!found && fgets(line, sizeof line, f)) {
+        unsigned la, lp, ra, rp, uid;
+        unsigned long inode;
+        /* sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode; the kernel
+         * prints the addresses as the raw 32-bit values, so they compare with s_addr as is. */
+        if (sscanf(line, " %*u: %8X:%4X %8X:%4X %*X %*X:%*X %*X:%*X %*X %u %*u %lu", &la, &lp, &ra, &rp, &uid,
+                   &inode) == 6 &&
+            la == want_la && lp == want_lp && ra == want_ra && rp == want_rp)
+            found = inode;
+    }
+    fclose(f);
+    return found;
+}
+
+typedef struct proc_entry {
+    pid_t pid, ppid;
+} proc_entry;
+
+/* Every process and its parent, from /proc. *n receives the count; NULL when /proc is
+ * unreadable or memory is short. */
+static proc_entry *process_table(int *n)
+{
+    *n = 0;
+    DIR *d = opendir("/proc");
+    if (!d) return NULL;
+    int cap = 256;
+    proc_entry *t = malloc((size_t)cap * sizeof *t);
+    struct dirent *de;
+    while (t && (de = readdir(d))) {
+        if (!isdigit((unsigned char)de->d_name[0])) continue;
+        char path[64], buf[512];
+        snprintf(path, sizeof path, "/proc/%.20s/stat", de->d_name);
+        FILE *f = fopen(path, "re");
+        if (!f) continue;
+        size_t k = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[k] = '\0';
+        const char *rp = strrchr(buf, ')'); /* the command name may hold anything but ends at the last ')' */
+        int ppid;
+        if (!rp || sscanf(rp + 1, " %*c %d", &ppid) != 1) continue;
+        if (*n == cap) {
+            proc_entry *nt = realloc(t, (size_t)(cap *= 2) * sizeof *t);
+            if (!nt) {
+                free(t);
+                t = NULL;
+                break;
+            }
+            t = nt;
+        }
+        t[*n].pid = (pid_t)atoi(de->d_name);
+        t[*n].ppid = (pid_t)ppid;
+        (*n)++;
+    }
+    closedir(d);
+    return t;
+}
+
+int dwf__emu_descendants(pid_t root, pid_t **out)
+{
+    int n;
+    proc_entry *t = process_table(&n);
+    pid_t *set = malloc(((size_t)n + 1) * sizeof *set);
+    if (!t || !set) {
+        free(t);
+        free(set);
+        *out = NULL;
+        return -1;
+    }
+    int ns = 0;
+    set[ns++] = root;
+    /* Breadth first: each pass adds the children of what is in the set (the table is small). */
+    for (int from = 0; from < ns; from++)
+        for (int i = 0; i < n; i++)
+            if (t[i].ppid == set[from] && t[i].pid != root) set[ns++] = t[i].pid;
+    free(t);
+    *out = set;
+    return ns;
+}
+
+/* Does process pid have a descriptor open on socket `inode`? */
+static int holds_socket(pid_t pid, unsigned long inode)
+{
+    char dir[64], want[48];
+    snprintf(dir, sizeof dir, "/proc/%d/fd", (int)pid);
+    snprintf(want, sizeof want, "socket:[%lu]", inode);
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int found = 0;
+    struct dirent *de;
+    while (!found && (de = readdir(d))) {
+        char path[128], link[64];
+        snprintf(path, sizeof path, "%s/%.20s", dir, de->d_name);
+        ssize_t k = readlink(path, link, sizeof link - 1);
+        if (k > 0) {
+            link[k] = '\0';
+            found = strcmp(link, want) == 0;
+        }
+    }
+    closedir(d);
+    return found;
+}
+
+int dwf__emu_peer_in_tree(pid_t root, const struct sockaddr_in *client, const struct sockaddr_in *server)
+{
+    if (root <= 0) return 0;
+    unsigned long inode = client_socket_inode(client, server);
+    if (!inode) return 0;
+    pid_t *set;
+    int n = dwf__emu_descendants(root, &set), found = 0;
+    for (int i = 0; i < n && !found; i++) found = holds_socket(set[i], inode);
+    free(set);
+    return found;
+}
