@@ -41,7 +41,10 @@ const char *const usage_serve =
     "\n"
     "options:\n"
     "  --port N               listen on port N (default 9001; 0 = any free port, printed)\n"
-    "  --host ADDR            IPv4 address to listen on (default 127.0.0.1)\n"
+    "  --host ADDR            IPv4 address to listen on (default 127.0.0.1); an address that is not\n"
+    "                         loopback needs --access-key/--secret-key, or --insecure-public\n"
+    "  --insecure-public      accept unsigned requests on a non-loopback --host (anyone who can reach\n"
+    "                         it can then invoke the functions)\n"
     "  --store PATH           the SQLite store (default $DWF_STORE or ./.dwf/dwf.db)\n"
     "  --region R, --account A   for ARNs (default us-east-1, 000000000000)\n"
     "  --access-key K --secret-key S   check every request's SigV4 signature against this key\n"
@@ -49,6 +52,7 @@ const char *const usage_serve =
     "  --skip-time            when idle, jump the store's clock to the next wait end or retry\n"
     "  --cold                 stop a function's process after each invocation (every start is cold)\n"
     "  --quiet                no per-invocation log lines\n"
+    "  --connection-timeout S close a connection silent for S seconds (default 30)\n"
     "\n"
     "options for the function given just before them:\n"
     "  --name NAME            function name (default: template.yaml's, else the zip's bin/<name>)\n"
@@ -172,7 +176,7 @@ static int out_of_memory(void)
 enum {
     /* the emulator's */
     OPT_PORT = 1, OPT_HOST, OPT_STORE, OPT_REGION, OPT_ACCOUNT, OPT_ACCESS_KEY, OPT_SECRET_KEY,
-    OPT_SESSION_TOKEN, OPT_SKIP_TIME, OPT_COLD, OPT_QUIET, OPT_FUNCTION,
+    OPT_SESSION_TOKEN, OPT_SKIP_TIME, OPT_COLD, OPT_QUIET, OPT_INSECURE_PUBLIC, OPT_CONNECTION_TIMEOUT, OPT_FUNCTION,
     /* the function's given before them (OPT_NAME and after) */
     OPT_NAME, OPT_COMMAND, OPT_HANDLER, OPT_RUNTIME, OPT_ENV, OPT_MEMORY, OPT_TIMEOUT,
     OPT_RETENTION, OPT_EXECUTION_TIMEOUT
@@ -189,6 +193,8 @@ static const CliOption options[] = {
     {"skip-time", 0, CLI_FLAG, OPT_SKIP_TIME},
     {"cold", 0, CLI_FLAG, OPT_COLD},
     {"quiet", 0, CLI_FLAG, OPT_QUIET},
+    {"insecure-public", 0, CLI_FLAG, OPT_INSECURE_PUBLIC},
+    {"connection-timeout", 0, CLI_VALUE, OPT_CONNECTION_TIMEOUT},
     {"function", 0, CLI_VALUE, OPT_FUNCTION},
     {"name", 0, CLI_VALUE, OPT_NAME},
     {"command", 0, CLI_VALUE, OPT_COMMAND},
@@ -227,6 +233,8 @@ static int emulator_option(Serve *sv, int opt, const char *v)
     case OPT_SKIP_TIME: o->skip_time = 1; break;
     case OPT_COLD: o->cold = 1; break;
     case OPT_QUIET: o->quiet = 1; break;
+    case OPT_INSECURE_PUBLIC: o->insecure_public = 1; break;
+    case OPT_CONNECTION_TIMEOUT: return parse_int("--connection-timeout", v, 1, &o->connection_timeout_s);
     }
     return EXIT_OK;
 }
@@ -325,6 +333,20 @@ static int parse(Serve *sv, int argc, char **argv)
     return EXIT_OK;
 }
 
+/* Say what is exposed: where the API listens and whether a request must be signed. */
+static void print_exposure(const dwf_emulator_opts *o, int port)
+{
+    const char *host = o->host ? o->host : "127.0.0.1";
+    int is_signed = o->access_key && *o->access_key;
+    printf("dwf serve: listening on http://%s:%d (Invoke and durable execution API); %s\n", host, port,
+           is_signed ? "every request must be SigV4-signed with the given access key"
+           : strncmp(host, "127.", 4) == 0 ? "unsigned requests accepted, from this machine only"
+                                           : "unsigned requests accepted FROM THE NETWORK (--insecure-public)");
+    if (!is_signed && strncmp(host, "127.", 4) != 0)
+        fprintf(stderr, "dwf serve: warning: anyone who can reach %s:%d can invoke the functions, read their "
+                        "executions and answer their callbacks\n", host, port);
+}
+
 /* Start the emulator, say where it listens, and wait for SIGINT or SIGTERM. */
 static int serve(Serve *sv)
 {
@@ -347,12 +369,10 @@ static int serve(Serve *sv)
         fprintf(stderr, "dwf serve: %s: %s\n", err.type, err.message);
         return EXIT_INPUT;
     }
-    printf("dwf serve: listening on http://%s:%d (Invoke and durable execution API)%s\n",
-           sv->o.host ? sv->o.host : "127.0.0.1", dwf_emulator_port(emu),
-           sv->o.access_key && *sv->o.access_key ? ", SigV4 checked" : "");
+    print_exposure(&sv->o, dwf_emulator_port(emu));
     for (int i = 0; i < sv->nspecs; i++)
-        printf("dwf serve: function %s: task root %s, Runtime API 127.0.0.1:%d\n", dwf_emulator_function_name(emu, i),
-               dwf_emulator_task_root(emu, i), dwf_emulator_runtime_port(emu, i));
+        printf("dwf serve: function %s: task root %s, Runtime API 127.0.0.1:%d (its own processes only)\n",
+               dwf_emulator_function_name(emu, i), dwf_emulator_task_root(emu, i), dwf_emulator_runtime_port(emu, i));
     fflush(stdout);
     int sig = 0;
     sigwait(&stop, &sig);
