@@ -88,12 +88,22 @@ enum MHD_Result dwf__emu_get_history(emu_request *r)
     return dwf__emu_reply_result(r, rc, out, &err);
 }
 
+/* Does the checkpoint close the execution itself (an EXECUTION update, the last one)? */
+static int closes_execution(const cJSON *req)
+{
+    const cJSON *u = cJSON_GetObjectItemCaseSensitive(req, "Updates");
+    const cJSON *last = cJSON_IsArray(u) && u->child ? u->child->prev : NULL; /* cJSON: child->prev is the tail */
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(last, "Type");
+    return cJSON_IsString(t) && strcmp(t->valuestring, "EXECUTION") == 0;
+}
+
 enum MHD_Result dwf__emu_checkpoint(emu_request *r)
 {
     cJSON *out = NULL;
     dwf_error err;
     int rc = dwf_service_checkpoint(r->emu->svc, r->label[0], r->json, &out, &err);
     dwf__emu_kick_unlocked(r->emu);
+    if (rc == 0 && closes_execution(r->json)) dwf__emu_execution_changed_unlocked(r->emu, r->label[0]);
     return dwf__emu_reply_result(r, rc, out, &err);
 }
 
@@ -104,6 +114,7 @@ enum MHD_Result dwf__emu_stop(emu_request *r)
     int rc = dwf_service_stop(r->emu->svc, r->label[0], eo, &out, &err);
     cJSON_Delete(eo);
     dwf__emu_kick_unlocked(r->emu);
+    if (rc == 0) dwf__emu_execution_changed_unlocked(r->emu, r->label[0]);
     return dwf__emu_reply_result(r, rc, out, &err);
 }
 

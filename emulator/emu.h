@@ -10,6 +10,7 @@
  *   auth.c         SigV4 checking of the API server's requests
  *   sandbox.c      a function's task root (zip or directory), command, environment, registration
  *   unzip.c        unpacking a zip so that nothing in it reaches outside the task root
+ *   workdir.c      the directory the zips are unpacked in; those of a killed emulator removed
  *   peer.c         which process is at the other end of a Runtime API connection; descendants
  *   process.c      starting, killing and reaping a function's process
  *   scheduler.c    the scheduler thread, the per-function queue, faulting an invocation
@@ -192,11 +193,22 @@ typedef struct emu_fn {
     double cur_deadline;   /* epoch ms (real time) */
 } emu_fn;
 
+/* A RequestResponse Invoke waiting for its execution's end (emulator.c). */
+typedef struct emu_waiter {
+    const char *arn;
+    pthread_cond_t cv;     /* signalled when something may have ended that execution */
+    int woken;
+    struct emu_waiter *next;
+} emu_waiter;
+#define EMU_WAITER_BUCKETS 1024
+
 struct dwf_emulator {
     dwf_emulator_opts o;
     char *host, *region, *account, *access_key, *secret_key, *session_token;
     char *endpoint_host;   /* what the functions call the API server at (host, or 127.0.0.1 for 0.0.0.0) */
     int conn_limit;        /* the API server's hard connection limit, fitted to RLIMIT_NOFILE */
+    char *workdir;         /* workdir.c: where the zips are unpacked; NULL until one is */
+    int workdir_lock;      /* the flock()ed descriptor that says this emulator still runs */
     int connection_timeout_s;
     FILE *log;
     dwf_service *svc;
@@ -209,6 +221,8 @@ struct dwf_emulator {
     int stopping;
     pthread_t sched;
     int sched_started;
+    int was_subreaper;     /* PR_GET_CHILD_SUBREAPER before start, restored at stop */
+    emu_waiter *waiters[EMU_WAITER_BUCKETS]; /* by ARN (mu) */
 };
 
 /* ---- emulator.c ---------------------------------------------------------------------------- */
@@ -222,6 +236,13 @@ void dwf__emu_kick(struct dwf_emulator *e);
 void dwf__emu_kick_unlocked(struct dwf_emulator *e);
 /* Wait on the condition variable for at most ms (mu held). */
 void dwf__emu_wait(struct dwf_emulator *e, double ms);
+/* The waiters of RequestResponse calls (mu held): add and remove one; wake those of one
+ * execution, after a service call that may have ended it (end_invocation, stop, an EXECUTION
+ * checkpoint); wake them all (stop). */
+void dwf__emu_waiter_add(struct dwf_emulator *e, emu_waiter *w);
+void dwf__emu_waiter_remove(struct dwf_emulator *e, emu_waiter *w);
+void dwf__emu_execution_changed(struct dwf_emulator *e, const char *arn);
+void dwf__emu_execution_changed_unlocked(struct dwf_emulator *e, const char *arn);
 emu_fn *dwf__emu_fn_by_name(struct dwf_emulator *e, const char *name);
 
 /* ---- sandbox.c ----------------------------------------------------------------------------- */
@@ -229,6 +250,17 @@ emu_fn *dwf__emu_fn_by_name(struct dwf_emulator *e, const char *name);
  * API server, environment. 0, or -1 with err (dwf__emu_sandbox_free cleans up either way). */
 int dwf__emu_sandbox_setup(struct dwf_emulator *e, emu_fn *f, const dwf_emulator_function *d, dwf_error *err);
 void dwf__emu_sandbox_free(emu_fn *f);
+
+/* ---- workdir.c ---------------------------------------------------------------------------- */
+/* The emulator's working directory (e->workdir), made on first use, after removing those of
+ * emulators that died without cleaning up. 0, or -1 with err. */
+int dwf__emu_workdir(struct dwf_emulator *e, dwf_error *err);
+/* Remove it (at stop). */
+void dwf__emu_workdir_remove(struct dwf_emulator *e);
+/* Only the cleaning up of dead emulators' directories (a start with no zip). */
+void dwf__emu_workdir_clean(void);
+/* rm -r that never follows a symlink. */
+void dwf__emu_remove_tree(const char *path);
 
 /* ---- peer.c ------------------------------------------------------------------------------- */
 /* Does root, or a process it started, hold the client end of the loopback TCP connection from
@@ -248,6 +280,7 @@ int dwf__emu_unzip(const char *zip_path, const char *dir, char name_out[256], dw
 void dwf__emu_spawn(emu_fn *f);
 void dwf__emu_kill(emu_fn *f, enum emu_kill_reason reason);
 void dwf__emu_reap(struct dwf_emulator *e);
+void dwf__emu_end_all(void); /* kill and reap every descendant of the emulator (stop) */
 long dwf__emu_vm_hwm_kb(pid_t pid);  /* peak RSS, -1 if unknown */
 double dwf__emu_cpu_ms(pid_t pid);   /* CPU time so far, -1 if unknown */
 

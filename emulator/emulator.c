@@ -25,9 +25,10 @@
  * process that dies or times out mid-invocation is a fault too, so retries need no code here.
  *
  * Locking: one mutex guards the functions' queues and processes; one condition variable is
- * broadcast on every change (new work, an answer, a process gone, stop) and everything that
- * waits (the scheduler, /next, a RequestResponse Invoke) re-checks what it waits for. Service
- * calls are made without the mutex held: the service serialises itself.
+ * broadcast on every change (new work, an answer, a process gone, stop) and what waits on it
+ * (the scheduler, /next) re-checks what it waits for. A RequestResponse Invoke waits on a
+ * condition variable of its own, woken only for its own execution (below). Service calls are
+ * made without the mutex held: the service serialises itself.
  *
  * libmicrohttpd and libzip are not linked into dwf: dwf_emulator_start dlopens them (dlib.h)
  * before it touches anything, so the other commands never map them and a machine without them
@@ -40,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -112,6 +114,60 @@ void dwf__emu_wait(dwf_emulator *e, double ms)
     pthread_cond_timedwait(&e->cv, &e->mu, &ts);
 }
 
+/* ---- RequestResponse waiters ------------------------------------------------------------------
+ * Each waiting Invoke has a condition variable of its own, in a table by execution ARN, and is
+ * woken only when something may have ended its own execution; it then reads that execution
+ * once. Waking every waiter on every change (and each re-reading the store) made N concurrent
+ * calls cost N^2 reads. */
+
+static emu_waiter **waiter_bucket(dwf_emulator *e, const char *arn)
+{
+    unsigned h = 2166136261u; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)arn; *p; p++) h = (h ^ *p) * 16777619u;
+    return &e->waiters[h % EMU_WAITER_BUCKETS];
+}
+
+void dwf__emu_waiter_add(dwf_emulator *e, emu_waiter *w)
+{
+    emu_waiter **b = waiter_bucket(e, w->arn);
+    w->next = *b;
+    *b = w;
+}
+
+void dwf__emu_waiter_remove(dwf_emulator *e, emu_waiter *w)
+{
+    for (emu_waiter **p = waiter_bucket(e, w->arn); *p; p = &(*p)->next)
+        if (*p == w) {
+            *p = w->next;
+            return;
+        }
+}
+
+void dwf__emu_execution_changed(dwf_emulator *e, const char *arn)
+{
+    for (emu_waiter *w = *waiter_bucket(e, arn); w; w = w->next)
+        if (strcmp(w->arn, arn) == 0) {
+            w->woken = 1;
+            pthread_cond_signal(&w->cv);
+        }
+}
+
+void dwf__emu_execution_changed_unlocked(dwf_emulator *e, const char *arn)
+{
+    pthread_mutex_lock(&e->mu);
+    dwf__emu_execution_changed(e, arn);
+    pthread_mutex_unlock(&e->mu);
+}
+
+static void wake_all_waiters(dwf_emulator *e)
+{
+    for (int i = 0; i < EMU_WAITER_BUCKETS; i++)
+        for (emu_waiter *w = e->waiters[i]; w; w = w->next) {
+            w->woken = 1;
+            pthread_cond_signal(&w->cv);
+        }
+}
+
 emu_fn *dwf__emu_fn_by_name(dwf_emulator *e, const char *name)
 {
     for (int i = 0; i < e->nfns; i++)
@@ -133,13 +189,15 @@ void dwf_emulator_stop(dwf_emulator *e)
     e->stopping = 1;
     for (int i = 0; i < e->nfns; i++) dwf__emu_kill(&e->fns[i], EMU_KILL_QUIET);
     dwf__emu_kick(e);
+    wake_all_waiters(e);
     pthread_mutex_unlock(&e->mu);
     if (e->sched_started) pthread_join(e->sched, NULL);
-    for (int i = 0; i < e->nfns; i++)
-        if (e->fns[i].pid > 0) waitpid(e->fns[i].pid, NULL, 0);
+    dwf__emu_end_all();
+    prctl(PR_SET_CHILD_SUBREAPER, e->was_subreaper);
     dwf__emu_unlisten(&e->api);
     for (int i = 0; i < e->nfns; i++) dwf__emu_unlisten(&e->fns[i].rt);
     for (int i = 0; i < e->nfns; i++) dwf__emu_sandbox_free(&e->fns[i]);
+    dwf__emu_workdir_remove(e);
     free(e->fns);
     if (e->svc) dwf_service_close(e->svc);
     pthread_mutex_destroy(&e->mu);
@@ -229,12 +287,19 @@ int dwf_emulator_start(const dwf_emulator_opts *o, const dwf_emulator_function *
     if (!e) return dwf__emu_fail(err, "ServiceException", "out of memory");
     pthread_mutex_init(&e->mu, NULL);
     pthread_cond_init(&e->cv, NULL);
+    /* What a function's process starts and abandons (a daemon, a child in a session of its
+     * own) is re-parented to the emulator rather than to init, so stop can end it. */
+    prctl(PR_GET_CHILD_SUBREAPER, &e->was_subreaper);
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
     int rc = take_options(e, o, nfns, err);
     dwf_service_opts so = {0};
     so.path = o->store;
     so.region = e->region;
     so.account = e->account;
     if (rc == 0) rc = dwf_service_open(&so, &e->svc, err);
+    int zips = 0;
+    for (int i = 0; i < nfns; i++) zips += fns[i].zip != NULL;
+    if (rc == 0 && !zips) dwf__emu_workdir_clean(); /* else the first unzip does it */
     /* The API server before the functions: their environment names its port. */
     if (rc == 0) rc = dwf__emu_listen_api(e, &e->api, o->port, err);
     for (int i = 0; rc == 0 && i < nfns; i++) {

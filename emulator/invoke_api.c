@@ -14,10 +14,13 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "dwf_protocol.h"
 
 #define SYNC_INVOKE_MAX_MS (15 * 60 * 1000.0)
+/* How often a waiting RequestResponse call re-reads its execution unprompted (see invoke_wait). */
+#define WAIT_RECHECK_MS 5000.0
 
 /* Split a FunctionName (name, name:qual, arn:aws:lambda:r:a:function:name[:qual],
  * a:function:name[:qual]). 0, or -1 when it is none of these. */
@@ -113,22 +116,56 @@ static char *invoke_start(emu_request *r, const char *name, dwf_error *err)
 }
 
 /* Wait for the execution to end. 0 with *x (GetDurableExecution's answer), 1 when the wait is
- * over (15 minutes, or the emulator stops), -1 with err. */
+ * over (15 minutes, or the emulator stops), -1 with err. The waiter is woken when the
+ * emulator applies something that may end this execution (emulator.c); what it cannot see
+ * (an execution timeout fired among other timers, `dwf stop` from another process on the
+ * store) is caught by a slow re-read. Each read is of this execution only. */
 static int invoke_wait(dwf_emulator *e, const char *arn, cJSON **x, dwf_error *err)
 {
     double until = dwf__emu_mono_ms() + SYNC_INVOKE_MAX_MS;
+    emu_waiter w = {.arn = arn};
+    pthread_cond_init(&w.cv, NULL);
+    pthread_mutex_lock(&e->mu);
+    dwf__emu_waiter_add(e, &w);
+    pthread_mutex_unlock(&e->mu);
+    int rc;
     for (;;) {
-        if (dwf_service_get_execution(e->svc, arn, 1, x, err) != 0) return -1;
+        if (dwf_service_get_execution(e->svc, arn, 0, x, err) != 0) {
+            rc = -1;
+            break;
+        }
         const cJSON *st = cJSON_GetObjectItemCaseSensitive(*x, "Status");
-        if (!cJSON_IsString(st) || strcmp(st->valuestring, "RUNNING") != 0) return 0;
+        int running = cJSON_IsString(st) && strcmp(st->valuestring, "RUNNING") == 0;
         cJSON_Delete(*x);
         *x = NULL;
+        if (!running) {
+            rc = dwf_service_get_execution(e->svc, arn, 1, x, err) == 0 ? 0 : -1;
+            break;
+        }
+        double left = until - dwf__emu_mono_ms();
         pthread_mutex_lock(&e->mu);
+        if (!w.woken && !e->stopping && left > 0) {
+            struct timespec ts;
+            double ms = left < WAIT_RECHECK_MS ? left : WAIT_RECHECK_MS;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            long long ns = (long long)ts.tv_nsec + (long long)(ms * 1e6);
+            ts.tv_sec += (time_t)(ns / 1000000000LL);
+            ts.tv_nsec = (long)(ns % 1000000000LL);
+            pthread_cond_timedwait(&w.cv, &e->mu, &ts);
+        }
+        w.woken = 0;
         int stop = e->stopping;
-        if (!stop) dwf__emu_wait(e, 200);
         pthread_mutex_unlock(&e->mu);
-        if (stop || dwf__emu_mono_ms() > until) return 1;
+        if (stop || dwf__emu_mono_ms() > until) {
+            rc = 1;
+            break;
+        }
     }
+    pthread_mutex_lock(&e->mu);
+    dwf__emu_waiter_remove(e, &w);
+    pthread_mutex_unlock(&e->mu);
+    pthread_cond_destroy(&w.cv);
+    return rc;
 }
 
 /* The answer to a RequestResponse Invoke whose execution ended: the result, or a failed

@@ -5,6 +5,10 @@
  * that ends before its first /next fails the invocation it was started for
  * (Runtime.InitError), so the service's retry and backoff apply as on Lambda.
  *
+ * The emulator is the child subreaper of everything it starts (emulator.c), so what a function's
+ * process starts and abandons, even in a session of its own, stays below the emulator: it is
+ * killed with the process (dwf__emu_kill) and at stop (dwf__emu_end_all), and reaped here.
+ *
  * Everything here runs with the emulator's mutex held (the scheduler and the stop path).
  */
 #include "emu.h"
@@ -18,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 /* Peak resident set of a process (kB), -1 if unknown. */
 long dwf__emu_vm_hwm_kb(pid_t pid)
@@ -125,12 +130,31 @@ void dwf__emu_spawn(emu_fn *f)
     if (!e->o.quiet) dwf__emu_log(e, "%s: started %s (pid %d)", f->name, f->argv[0], (int)pid);
 }
 
+/* The process, its group, and every process below it, including those that left the group
+ * with setsid(): taken from /proc before any is killed, since a killed parent's children move
+ * to the emulator (PR_SET_CHILD_SUBREAPER) and would no longer be found below it. */
 void dwf__emu_kill(emu_fn *f, enum emu_kill_reason reason)
 {
-    if (f->pid > 0) {
-        if (!f->kill_reason) f->kill_reason = reason;
-        kill(-f->pid, SIGKILL);
-        kill(f->pid, SIGKILL);
+    if (f->pid <= 0) return;
+    if (!f->kill_reason) f->kill_reason = reason;
+    pid_t *tree;
+    int n = dwf__emu_descendants(f->pid, &tree);
+    kill(-f->pid, SIGKILL);
+    kill(f->pid, SIGKILL);
+    for (int i = 1; i < n; i++) kill(tree[i], SIGKILL);
+    free(tree);
+}
+
+/* At stop: every process below the emulator, the functions' and whatever they left behind
+ * (re-parented to the emulator, its child subreaper), killed and reaped until none is left. */
+void dwf__emu_end_all(void)
+{
+    for (;;) {
+        pid_t *tree;
+        int n = dwf__emu_descendants(getpid(), &tree);
+        for (int i = 1; i < n; i++) kill(tree[i], SIGKILL);
+        free(tree);
+        if (n <= 1 || (waitpid(-1, NULL, 0) < 0 && errno == ECHILD)) break;
     }
 }
 
@@ -153,25 +177,26 @@ static void ended(emu_fn *f, enum emu_kill_reason reason, const char *how)
     }
 }
 
+/* Reap every child that ended: a function's process (its invocation faults, see ended()), or
+ * one a function's process left behind, which the emulator inherited as child subreaper. */
 void dwf__emu_reap(dwf_emulator *e)
 {
-    for (int i = 0; i < e->nfns; i++) {
-        emu_fn *f = &e->fns[i];
-        if (f->pid <= 0) continue;
-        int st = 0;
-        pid_t r = waitpid(f->pid, &st, WNOHANG);
-        if (r == 0) continue;
-        pid_t pid = f->pid;
+    int st = 0;
+    pid_t r;
+    while ((r = waitpid(-1, &st, WNOHANG)) > 0) {
+        emu_fn *f = NULL;
+        for (int i = 0; i < e->nfns && !f; i++)
+            if (e->fns[i].pid == r) f = &e->fns[i];
+        if (!f) continue;
         f->pid = 0;
         f->gen++;
         enum emu_kill_reason reason = f->kill_reason;
         f->kill_reason = EMU_KILL_NONE;
         char how[96];
-        if (r < 0) snprintf(how, sizeof how, "lost (%s)", strerror(errno));
-        else if (WIFEXITED(st)) snprintf(how, sizeof how, "exit status %d", WEXITSTATUS(st));
+        if (WIFEXITED(st)) snprintf(how, sizeof how, "exit status %d", WEXITSTATUS(st));
         else if (WIFSIGNALED(st)) snprintf(how, sizeof how, "signal %d", WTERMSIG(st));
         else snprintf(how, sizeof how, "status %d", st);
-        if (!e->o.quiet || reason != EMU_KILL_QUIET) dwf__emu_log(e, "%s: process %d ended (%s)", f->name, (int)pid, how);
+        if (!e->o.quiet || reason != EMU_KILL_QUIET) dwf__emu_log(e, "%s: process %d ended (%s)", f->name, (int)r, how);
         ended(f, reason, how);
         dwf__emu_kick(e);
     }

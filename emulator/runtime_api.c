@@ -154,12 +154,13 @@ static enum MHD_Result rt_answer(emu_request *r, int is_error)
     if (dwf_service_end_invocation(e->svc, arn, rid, start, resp, resp ? NULL : &fault, &err) != 0)
         dwf__emu_log(e, "%s: ending invocation %s: %s: %s", f->name, rid, err.type, err.message);
     cJSON_Delete(resp);
-    free(arn);
     pthread_mutex_lock(&e->mu);
     f->busy = 0;
     if (e->o.cold) dwf__emu_kill(f, EMU_KILL_QUIET);
     dwf__emu_kick(e);
+    dwf__emu_execution_changed(e, arn);
     pthread_mutex_unlock(&e->mu);
+    free(arn);
     const char *ok = "{\"status\":\"OK\"}";
     return dwf__emu_reply(r, 202, "application/json", ok, strlen(ok), NULL);
 }

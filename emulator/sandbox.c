@@ -1,6 +1,7 @@
 /*
  * sandbox.c: setting a served function up as Lambda sets up a sandbox: its task root (a zip
- * unpacked with libzip into a fresh directory under /tmp, or a directory used as it is), its
+ * unpacked by unzip.c into a fresh directory of the emulator's working directory, workdir.c,
+ * or a directory used as it is), its
  * start command, its registration with the service, its Runtime API server, and the
  * environment its process gets. process.c starts and stops the process itself.
  *
@@ -13,7 +14,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -41,15 +41,6 @@ static void free_strv(char **v)
     free(v);
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    remove(path);
-    return 0;
-}
-
 /* ---- the task root, the name, the command ------------------------------------------------------ */
 
 /* The task root: a fresh directory the zip is unpacked into, or the directory given. zname
@@ -57,9 +48,11 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
 static int task_root(emu_fn *f, const dwf_emulator_function *d, char zname[256], dwf_error *err)
 {
     if (d->zip) {
-        char tmpl[] = "/tmp/dwf-serve-XXXXXX";
-        if (!mkdtemp(tmpl)) return dwf__emu_fail(err, "ServiceException", "mkdtemp: %s", strerror(errno));
-        if (!(f->task_root = strdup(tmpl))) return dwf__emu_fail(err, "ServiceException", "out of memory");
+        if (dwf__emu_workdir(f->emu, err) != 0) return -1;
+        if (!(f->task_root = xasprintf("%s/task%d", f->emu->workdir, f->index)))
+            return dwf__emu_fail(err, "ServiceException", "out of memory");
+        if (mkdir(f->task_root, 0755) != 0)
+            return dwf__emu_fail(err, "ServiceException", "cannot create %s: %s", f->task_root, strerror(errno));
         f->own_root = 1;
         return dwf__emu_unzip(d->zip, f->task_root, zname, err);
     }
@@ -267,7 +260,7 @@ int dwf__emu_sandbox_setup(dwf_emulator *e, emu_fn *f, const dwf_emulator_functi
 
 void dwf__emu_sandbox_free(emu_fn *f)
 {
-    if (f->own_root && f->task_root) nftw(f->task_root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    if (f->own_root) dwf__emu_remove_tree(f->task_root);
     free(f->name);
     free(f->task_root);
     free(f->handler);

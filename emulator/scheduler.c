@@ -70,10 +70,11 @@ void dwf__emu_fault_current(emu_fn *f, const char *type, const char *msg)
     if (!e->o.quiet) dwf__emu_log(e, "%s: invocation %s failed: %s: %s", f->name, rid, type, msg);
     if (dwf_service_end_invocation(e->svc, arn, rid, start, NULL, &fault, &err) != 0)
         dwf__emu_log(e, "%s: ending invocation %s: %s: %s", f->name, rid, err.type, err.message);
-    free(arn);
     pthread_mutex_lock(&e->mu);
     f->busy = 0;
     dwf__emu_kick(e);
+    dwf__emu_execution_changed(e, arn);
+    free(arn);
 }
 
 /* A process that died before it took its first invocation (an init failure) fails the

@@ -352,6 +352,8 @@ out(st == 200 and isinstance(b.get("StopTimestamp"), (int, float)) and x.get("St
 EOF
 serve_stop; rc=$?
 [ $rc -eq 0 ] && pass serve_examples_clean_exit || fail serve_examples_clean_exit "dwf serve exited $rc: $(tail -c 300 "$T/serve.err")"
-left=$(ls -d /tmp/dwf-serve-?????? 2>/dev/null | while read -r d; do grep -lq "$d" "$T/serve.out" 2>/dev/null && echo "$d"; done)
-[ -z "$left" ] && pass serve_examples_task_roots_removed || fail serve_examples_task_roots_removed "left behind: $left"
+roots=$(sed -n 's|.*task root \([^,]*/dwf-serve-[0-9]*/[^,]*\),.*|\1|p' "$T/serve.out")
+left=$(for d in $roots; do [ -e "$d" ] && echo "$d"; done)
+[ -n "$roots" ] && [ -z "$left" ] && pass serve_examples_task_roots_removed ||
+  fail serve_examples_task_roots_removed "unpacked task roots: ${roots:-none printed}; left behind: $left"
 exit 0

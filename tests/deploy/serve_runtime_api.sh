@@ -12,6 +12,10 @@
 # function's own answer, one invocation, no fault. The function's own requests, from its process
 # and from a curl it starts (a child), are answered as usual.
 #
+# A second function posts a response one byte over DWF_LIMIT_SYNC_PAYLOAD (6 MB) first: it
+# must get 413 RequestEntityTooLarge (the body is not kept), and its proper answer after that
+# ends the execution.
+#
 # Prints "PASS name" / "FAIL name: why"; $DWF = the dwf binary to test.
 set -u
 cd "$(dirname "$0")/../.."
@@ -56,8 +60,30 @@ while True:
 PY
 chmod 755 "$T/fn/bootstrap"
 
+mkdir -p "$T/big"
+cat >"$T/big/bootstrap" <<'PY'
+#!/usr/bin/env python3
+import json, os, urllib.error, urllib.request
+api = os.environ["AWS_LAMBDA_RUNTIME_API"]
+def post(rid, body):
+    req = urllib.request.Request("http://%s/2018-06-01/runtime/invocation/%s/response" % (api, rid), data=body, method="POST")
+    try:
+        with urllib.request.urlopen(req) as r: return r.status, None
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers.get("X-Amzn-ErrorType")
+while True:
+    with urllib.request.urlopen("http://%s/2018-06-01/runtime/invocation/next" % api) as r:
+        rid = r.headers["Lambda-Runtime-Aws-Request-Id"]
+    head, tail = b'{"Status":"SUCCEEDED","Result":"', b'"}'
+    big = head + b"x" * (6291457 - len(head) - len(tail)) + tail  # one byte over the limit
+    first = post(rid, big)
+    open(os.environ["BIG_LOG"], "w").write(json.dumps([len(big), first]))
+    post(rid, json.dumps({"Status": "SUCCEEDED", "Result": json.dumps({"after": list(first)})}).encode())
+PY
+chmod 755 "$T/big/bootstrap"
+
 if ! serve_start "$T/serve" --store "$T/store.db" --function "held=$T/fn" --timeout 120 \
-     --env "RID_FILE=$T/rid" --env "GO_FILE=$T/go"; then
+     --env "RID_FILE=$T/rid" --env "GO_FILE=$T/go" --function "big=$T/big" --timeout 60 --env "BIG_LOG=$T/big.json"; then
   fail serve_runtime_api_start "dwf serve did not start: $(tail -c 600 "$T/serve.err")"; exit 0
 fi
 RT_PORT=$(sed -n 's/^dwf serve: function held: .*Runtime API 127.0.0.1:\([0-9]*\).*/\1/p' "$T/serve.out")
@@ -118,6 +144,13 @@ for n, name in ((1, "first"), (2, "second")):
     done = [e["InvocationCompletedDetails"] for e in evs if e["EventType"] == "InvocationCompleted"]
     out(x.get("Status") == "SUCCEEDED" and res == {"real": True, "n": n} and len(done) == 1 and not done[0].get("Error"),
         "serve_runtime_api_%s_own_answer_wins" % name, "%r, invocations %r" % (x, done))
+
+st, h, b = call("POST", api + "/2015-03-31/functions/big:$LATEST/invocations", "{}", timeout=120)
+log = json.load(open(os.path.join(T, "big.json"))) if os.path.exists(os.path.join(T, "big.json")) else None
+out(log and log[0] == 6291457 and log[1] == [413, "RequestEntityTooLarge"],
+    "serve_runtime_api_response_over_6mb_413", "log %r" % (log,))
+out(st == 200 and json.loads(b) == {"after": [413, "RequestEntityTooLarge"]}, "serve_runtime_api_answer_after_413_ends_it",
+    "%s %r" % (st, b[:200]))
 EOF
 serve_stop || fail serve_runtime_api_clean_exit "dwf serve exited non-zero: $(tail -c 300 "$T/serve.err")"
 grep -q "held: refused Runtime API requests from 127.0.0.1:" "$T/serve.err" && pass serve_runtime_api_refusal_logged ||
