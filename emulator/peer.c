@@ -28,28 +28,37 @@
 #include <string.h>
 #include <unistd.h>
 
-/* The inode of the local TCP socket bound to `client` and connected to `server` (both IPv4),
- * from /proc/net/tcp; 0 when there is none. Read with stdio: one line per socket. */
-static unsigned long client_socket_inode(const struct sockaddr_in *client, const struct sockaddr_in *server)
+/* The inode of the socket in `table` (/proc/net/tcp or tcp6) whose local and remote
+ * addresses are printed as `local` and `remote`; 0 when there is none. One line per socket:
+ * sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode. */
+static unsigned long find_inode(const char *table, const char *local, const char *remote)
 {
-    FILE *f = fopen("/proc/net/tcp", "re");
+    FILE *f = fopen(table, "re");
     if (!f) return 0;
-    char line[512];
-    unsigned long found = 0;
-    unsigned want_la = client->sin_addr.s_addr, want_ra = server->sin_addr.s_addr;
-    unsigned want_lp = ntohs(client->sin_port), want_rp = ntohs(server->sin_port);
-    while (!found && fgets(line, sizeof line, f)) {
-        unsigned la, lp, ra, rp, uid;
-        unsigned long inode;
-        /* sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode; the kernel
-         * prints the addresses as the raw 32-bit values, so they compare with s_addr as is. */
-        if (sscanf(line, " %*u: %8X:%4X %8X:%4X %*X %*X:%*X %*X:%*X %*X %u %*u %lu", &la, &lp, &ra, &rp, &uid,
-                   &inode) == 6 &&
-            la == want_la && lp == want_lp && ra == want_ra && rp == want_rp)
+    char line[512], la[64], ra[64];
+    unsigned long inode, found = 0;
+    while (!found && fgets(line, sizeof line, f))
+        if (sscanf(line, "%*s %63s %63s %*s %*s %*s %*s %*s %*s %lu", la, ra, &inode) == 3 && strcmp(la, local) == 0 &&
+            strcmp(ra, remote) == 0)
             found = inode;
-    }
     fclose(f);
     return found;
+}
+
+/* The inode of the local TCP socket bound to `client` and connected to `server` (IPv4). The
+ * kernel prints an address as its raw 32-bit value, so s_addr prints the same way; a client
+ * that connected from an IPv6 socket shows in tcp6 with IPv4-mapped addresses. */
+static unsigned long client_socket_inode(const struct sockaddr_in *client, const struct sockaddr_in *server)
+{
+    char local[64], remote[64];
+    snprintf(local, sizeof local, "%08X:%04X", (unsigned)client->sin_addr.s_addr, (unsigned)ntohs(client->sin_port));
+    snprintf(remote, sizeof remote, "%08X:%04X", (unsigned)server->sin_addr.s_addr, (unsigned)ntohs(server->sin_port));
+    unsigned long inode = find_inode("/proc/net/tcp", local, remote);
+    if (inode) return inode;
+    char local6[100], remote6[100];
+    snprintf(local6, sizeof local6, "0000000000000000%08X%s", (unsigned)htonl(0xffff), local);
+    snprintf(remote6, sizeof remote6, "0000000000000000%08X%s", (unsigned)htonl(0xffff), remote);
+    return find_inode("/proc/net/tcp6", local6, remote6);
 }
 
 typedef struct proc_entry {

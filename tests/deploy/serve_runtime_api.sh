@@ -12,7 +12,10 @@
 # function's own answer, one invocation, no fault. The function's own requests, from its process
 # and from a curl it starts (a child), are answered as usual.
 #
-# A second function posts a response one byte over DWF_LIMIT_SYNC_PAYLOAD (6 MB) first: it
+# A function whose runtime connects from an IPv6 socket (an IPv4-mapped address, as a JVM that
+# prefers IPv6 does) is recognised as its own process too.
+#
+# Another function posts a response one byte over DWF_LIMIT_SYNC_PAYLOAD (6 MB) first: it
 # must get 413 RequestEntityTooLarge (the body is not kept), and its proper answer after that
 # ends the execution.
 #
@@ -60,6 +63,28 @@ while True:
 PY
 chmod 755 "$T/fn/bootstrap"
 
+mkdir -p "$T/v6"
+cat >"$T/v6/bootstrap" <<'PY'
+#!/usr/bin/env python3
+import os, socket, json
+host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].split(":")
+def req(method, path, body=b""):
+    s = socket.socket(socket.AF_INET6)
+    s.connect(("::ffff:" + host, int(port)))
+    s.sendall(("%s %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % (method, path, len(body))).encode() + body)
+    data = b""
+    while True:
+        k = s.recv(65536)
+        if not k: break
+        data += k
+    return data.decode()
+while True:
+    r = req("GET", "/2018-06-01/runtime/invocation/next")
+    rid = [l.split(":",1)[1].strip() for l in r.split("\r\n") if l.lower().startswith("lambda-runtime-aws-request-id")][0]
+    req("POST", "/2018-06-01/runtime/invocation/%s/response" % rid, json.dumps({"Status":"SUCCEEDED","Result":"{\"v6\":true}"}).encode())
+PY
+chmod 755 "$T/v6/bootstrap"
+
 mkdir -p "$T/big"
 cat >"$T/big/bootstrap" <<'PY'
 #!/usr/bin/env python3
@@ -83,7 +108,8 @@ PY
 chmod 755 "$T/big/bootstrap"
 
 if ! serve_start "$T/serve" --store "$T/store.db" --function "held=$T/fn" --timeout 120 \
-     --env "RID_FILE=$T/rid" --env "GO_FILE=$T/go" --function "big=$T/big" --timeout 60 --env "BIG_LOG=$T/big.json"; then
+     --env "RID_FILE=$T/rid" --env "GO_FILE=$T/go" --function "big=$T/big" --timeout 60 --env "BIG_LOG=$T/big.json" \
+     --function "v6=$T/v6" --timeout 60; then
   fail serve_runtime_api_start "dwf serve did not start: $(tail -c 600 "$T/serve.err")"; exit 0
 fi
 RT_PORT=$(sed -n 's/^dwf serve: function held: .*Runtime API 127.0.0.1:\([0-9]*\).*/\1/p' "$T/serve.out")
@@ -144,6 +170,9 @@ for n, name in ((1, "first"), (2, "second")):
     done = [e["InvocationCompletedDetails"] for e in evs if e["EventType"] == "InvocationCompleted"]
     out(x.get("Status") == "SUCCEEDED" and res == {"real": True, "n": n} and len(done) == 1 and not done[0].get("Error"),
         "serve_runtime_api_%s_own_answer_wins" % name, "%r, invocations %r" % (x, done))
+
+st, h, b = call("POST", api + "/2015-03-31/functions/v6:$LATEST/invocations", "{}", timeout=120)
+out(st == 200 and json.loads(b) == {"v6": True}, "serve_runtime_api_ipv4_mapped_client_accepted", "%s %r" % (st, b[:200]))
 
 st, h, b = call("POST", api + "/2015-03-31/functions/big:$LATEST/invocations", "{}", timeout=120)
 log = json.load(open(os.path.join(T, "big.json"))) if os.path.exists(os.path.join(T, "big.json")) else None
