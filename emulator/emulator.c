@@ -8,12 +8,16 @@
  * about what an execution is. What the emulator adds is what Lambda adds around the service:
  *
  *   - HTTP (httpd.c, auth.c): the Invoke API (invoke_api.c) and the durable REST API
- *     (durable_api.c) on one port, with restJson1 errors and, when given keys, SigV4
- *     verification of every request;
- *   - sandboxes (sandbox.c, process.c): per function a task root (a zip unpacked with libzip,
- *     or a directory), one process started with the environment Lambda gives a runtime, and a
- *     Runtime API server of its own on another port (runtime_api.c; one sandbox = one Runtime
- *     API, as on Lambda; it also tells the emulator which function a /next comes from);
+ *     (durable_api.c) on one port, with restJson1 errors, connection limits and, when given
+ *     keys, SigV4 verification of every request (a non-loopback address needs keys, or an
+ *     explicit insecure_public);
+ *   - sandboxes (sandbox.c, unzip.c, workdir.c, process.c): per function a task root (a zip
+ *     unpacked so that nothing in it reaches outside, in a working directory a later start
+ *     removes if this emulator is killed, or a directory), one process started with the
+ *     environment Lambda gives a runtime, and a Runtime API server of its own on another
+ *     loopback port (runtime_api.c; one sandbox = one Runtime API, as on Lambda; it tells the
+ *     emulator which function a /next comes from, and peer.c that it comes from that
+ *     function's process and no other);
  *   - a scheduler thread (scheduler.c): fire the timers that are due, queue every execution
  *     the service says is runnable on its function, start processes, reap dead ones, kill
  *     invocations past their timeout, and with --skip-time jump the store's clock when idle.
@@ -29,6 +33,10 @@
  * (the scheduler, /next) re-checks what it waits for. A RequestResponse Invoke waits on a
  * condition variable of its own, woken only for its own execution (below). Service calls are
  * made without the mutex held: the service serialises itself.
+ *
+ * The emulator makes its process the child subreaper of what it starts (PR_SET_CHILD_SUBREAPER),
+ * so processes a function abandons stay below it and stop ends them all: stop kills and reaps
+ * every child process of the calling process.
  *
  * libmicrohttpd and libzip are not linked into dwf: dwf_emulator_start dlopens them (dlib.h)
  * before it touches anything, so the other commands never map them and a machine without them

@@ -59,7 +59,9 @@ typedef struct dwf_emulator_opts {
     FILE *log;                  /* NULL = stderr */
 } dwf_emulator_opts;
 
-/* Unpack / check the functions, open the store, start the servers and the scheduler.
+/* Unpack / check the functions, open the store, start the servers and the scheduler. The
+ * calling process becomes the child subreaper of what the functions start, and its soft
+ * RLIMIT_NOFILE is raised as far as the connection limits need.
  * Returns 0 and *out, or -1 with err filled (nothing left running). libmicrohttpd, and libzip
  * when a function is a zip, are loaded first (dlopen, util/dlib.h): when one cannot be, err
  * names it and its Debian package and nothing has been created. */
@@ -72,8 +74,9 @@ const char *dwf_emulator_task_root(const dwf_emulator *e, int i);
 int dwf_emulator_runtime_port(const dwf_emulator *e, int i);
 /* The served name of function i (the zip's name when none was given). */
 const char *dwf_emulator_function_name(const dwf_emulator *e, int i);
-/* Stop everything: the function processes and every process they started (killed), the
- * servers, the scheduler; close the store and delete the unpacked task roots. */
+/* Stop everything: the function processes and every process they started (killed: every child
+ * process of the calling process, which start made their child subreaper), the servers, the
+ * scheduler; close the store and delete the unpacked task roots. */
 void dwf_emulator_stop(dwf_emulator *e);
 
 #ifdef __cplusplus

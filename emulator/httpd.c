@@ -2,8 +2,11 @@
  * httpd.c: the HTTP plumbing of the emulator's two kinds of server, the API server on the
  * emulator's port and one Runtime API server per function, over libmicrohttpd.
  *
- * Every request goes through one preamble, written once here (on_request): collect the body
- * (up to the protocol's request limit), split the raw URI into decoded path labels and query
+ * Every request goes through one preamble, written once here (on_request): decide from its
+ * headers whether it is admitted at all (admit: a Runtime API answers only the function's own
+ * processes, peer.c; the API server answers 429 past its connection limits), collect the body
+ * (up to the protocol's request limit; a refused request's body is read and dropped, so the
+ * refusal is an answer, never a reset), split the raw URI into decoded path labels and query
  * parameters, check the SigV4 signature (API server, when keys are given), find the route in
  * the server's table, decode the body as the route asks, and only then call the route's
  * handler, which gets a request ready to use. Whatever the preamble refuses gets the server's
@@ -11,9 +14,13 @@
  * is one row there and one handler in the file of its API.
  *
  * libmicrohttpd runs one thread per connection because a RequestResponse Invoke and a Runtime
- * API /next block for as long as an execution or the next event takes. The raw URI comes from
- * the URI log callback: MHD's url argument is already decoded, and an ARN's %2F and the SigV4
- * canonical path both need the bytes as sent.
+ * API /next block for as long as an execution or the next event takes. So connections are
+ * what a hostile or heavy client exhausts: each is counted per client address (the socket
+ * context of libmicrohttpd's connection notifications), a silent one (a request half sent, an
+ * idle keep-alive) is closed after the connection timeout (a request being answered is not
+ * silent), and the limits of emu.h apply. The raw URI comes from the URI log callback: MHD's
+ * url argument is already decoded, and an ARN's %2F and the SigV4 canonical path both need the
+ * bytes as sent.
  */
 #include "emu.h"
 
