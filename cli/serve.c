@@ -176,7 +176,8 @@ static int out_of_memory(void)
 enum {
     /* the emulator's */
     OPT_PORT = 1, OPT_HOST, OPT_STORE, OPT_REGION, OPT_ACCOUNT, OPT_ACCESS_KEY, OPT_SECRET_KEY,
-    OPT_SESSION_TOKEN, OPT_SKIP_TIME, OPT_COLD, OPT_QUIET, OPT_INSECURE_PUBLIC, OPT_CONNECTION_TIMEOUT, OPT_FUNCTION,
+    OPT_SESSION_TOKEN, OPT_SKIP_TIME, OPT_COLD, OPT_QUIET, OPT_INSECURE_PUBLIC, OPT_CONNECTION_TIMEOUT,
+    OPT_FUNCTION,
     /* the function's given before them (OPT_NAME and after) */
     OPT_NAME, OPT_COMMAND, OPT_HANDLER, OPT_RUNTIME, OPT_ENV, OPT_MEMORY, OPT_TIMEOUT,
     OPT_RETENTION, OPT_EXECUTION_TIMEOUT
@@ -372,7 +373,8 @@ static int serve(Serve *sv)
     print_exposure(&sv->o, dwf_emulator_port(emu));
     for (int i = 0; i < sv->nspecs; i++)
         printf("dwf serve: function %s: task root %s, Runtime API 127.0.0.1:%d (its own processes only)\n",
-               dwf_emulator_function_name(emu, i), dwf_emulator_task_root(emu, i), dwf_emulator_runtime_port(emu, i));
+               dwf_emulator_function_name(emu, i), dwf_emulator_task_root(emu, i),
+               dwf_emulator_runtime_port(emu, i));
     fflush(stdout);
     int sig = 0;
     sigwait(&stop, &sig);

@@ -62,14 +62,15 @@ static int sig_parse(dwf_emulator *e, const emu_request *r, sig_parts *p, dwf_er
     if (strcmp(akid, e->access_key) != 0)
         return dwf__emu_fail(err, "UnrecognizedClientException", "The security token included in the request is invalid.");
     if (strcmp(p->service, "lambda") != 0)
-        return dwf__emu_fail(err, "InvalidSignatureException", "Credential should be scoped to correct service: 'lambda'. ");
+        return dwf__emu_fail(err, "InvalidSignatureException",
+                             "Credential should be scoped to correct service: 'lambda'. ");
     if (strcmp(p->region, e->region) != 0)
-        return dwf__emu_fail(err, "InvalidSignatureException", "Credential should be scoped to a valid region, not '%s'. ",
-                             p->region);
+        return dwf__emu_fail(err, "InvalidSignatureException",
+                             "Credential should be scoped to a valid region, not '%s'. ", p->region);
     if (!signs_header(p->signed_headers, "host") || !signs_header(p->signed_headers, "x-amz-date"))
         return dwf__emu_fail(err, "IncompleteSignatureException",
-                             "The request signature must cover the 'host' and 'x-amz-date' headers (SignedHeaders=%.80s)",
-                             p->signed_headers);
+                             "The request signature must cover the 'host' and 'x-amz-date' headers "
+                             "(SignedHeaders=%.80s)", p->signed_headers);
     const char *amz_date = p->amz_date = dwf__emu_header(r, "X-Amz-Date");
     if (!amz_date || strlen(amz_date) != 16 || strncmp(amz_date, date, 8) != 0)
         return dwf__emu_fail(err, "IncompleteSignatureException", "X-Amz-Date is missing or does not match the credential scope");
@@ -129,8 +130,8 @@ int dwf__emu_check_sigv4(dwf_emulator *e, emu_request *r, unsigned *status, dwf_
     const char *claimed = dwf__emu_header(r, "X-Amz-Content-Sha256");
     if (claimed && strcmp(claimed, body_hash) != 0)
         return dwf__emu_fail(err, "InvalidSignatureException",
-                             "X-Amz-Content-Sha256 must be the SHA-256 of the body (the lambda service signs the payload; "
-                             "'%.64s' is not accepted)", claimed);
+                             "X-Amz-Content-Sha256 must be the SHA-256 of the body (the lambda service signs "
+                             "the payload; '%.64s' is not accepted)", claimed);
     if (sig_expected(e, r, &p, body_hash, want) != 0) {
         *status = 500;
         return dwf__emu_fail(err, "ServiceException", "out of memory computing the request signature");

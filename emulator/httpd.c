@@ -223,7 +223,8 @@ static enum MHD_Result reply_refused(emu_request *r, const emu_server *s)
     if (!b) return MHD_NO;
     cJSON_AddStringToObject(b, "Type", "User");
     cJSON_AddStringToObject(b, "message", "Rate Exceeded.");
-    const char *h[] = {"X-Amzn-ErrorType", "TooManyRequestsException", "Retry-After", "1", "Connection", "close", NULL};
+    const char *h[] = {"X-Amzn-ErrorType", "TooManyRequestsException", "Retry-After", "1",
+                       "Connection", "close", NULL};
     enum MHD_Result res = dwf__emu_reply_json(r, 429, b, h);
     cJSON_Delete(b);
     return res;
@@ -518,10 +519,15 @@ static int listen_on(emu_server *s, const char *host, int port, dwf_error *err)
     unsigned per_ip = s->fn ? 0 : (unsigned)(hard_total * EMU_CLIENT_CONNECTIONS_HARD / EMU_CONNECTIONS_HARD);
     s->daemon = dwf__mhd.MHD_start_daemon(
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG, 0,
-        on_accept, s, on_request, s, MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)sa,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)e->connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)hard_total, MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip, MHD_OPTION_END);
+        on_accept, s, on_request, s,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)sa,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)e->connection_timeout_s,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)hard_total,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
+        MHD_OPTION_END);
     if (!s->daemon) return -2;
     const union MHD_DaemonInfo *di = dwf__mhd.MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
     s->port = di ? di->port : port;

@@ -196,7 +196,8 @@ void dwf__emu_reap(dwf_emulator *e)
         if (WIFEXITED(st)) snprintf(how, sizeof how, "exit status %d", WEXITSTATUS(st));
         else if (WIFSIGNALED(st)) snprintf(how, sizeof how, "signal %d", WTERMSIG(st));
         else snprintf(how, sizeof how, "status %d", st);
-        if (!e->o.quiet || reason != EMU_KILL_QUIET) dwf__emu_log(e, "%s: process %d ended (%s)", f->name, (int)r, how);
+        if (!e->o.quiet || reason != EMU_KILL_QUIET)
+            dwf__emu_log(e, "%s: process %d ended (%s)", f->name, (int)r, how);
         ended(f, reason, how);
         dwf__emu_kick(e);
     }

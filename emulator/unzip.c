@@ -109,15 +109,16 @@ static int walk_parent(unzip *u, const char *nm, const char **leaf, int *depth)
         if (mkdirat(dir, comp, 0755) != 0 && errno != EEXIST) {
             int e = errno;
             close(dir);
-            return dwf__emu_fail(u->err, "ServiceException", "cannot create %.200s in the task root: %s", nm, strerror(e));
+            return dwf__emu_fail(u->err, "ServiceException", "cannot create %.200s in the task root: %s", nm,
+                                 strerror(e));
         }
         int next = openat(dir, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         int e = errno;
         close(dir);
         if (next < 0)
-            return dwf__emu_fail(u->err, ZIP_ERROR, "%s: entry '%.200s' goes through '%s', which %s", u->zip_path, nm, comp,
-                                 e == ELOOP || e == ENOTDIR ? "is a symlink or a file of the zip, not a directory"
-                                                            : strerror(e));
+            return dwf__emu_fail(u->err, ZIP_ERROR, "%s: entry '%.200s' goes through '%s', which %s", u->zip_path, nm,
+                                 comp, e == ELOOP || e == ENOTDIR ? "is a symlink or a file of the zip, not a directory"
+                                                                  : strerror(e));
         dir = next;
         (*depth)++;
         p += n + 1;
@@ -154,12 +155,14 @@ static int make_link(unzip *u, zip_file_t *zf, int dir, const char *leaf, int de
     char target[PATH_MAX];
     size_t len = 0;
     zip_int64_t k;
-    while (len < sizeof target && (k = dwf__zip.zip_fread(zf, target + len, sizeof target - len)) > 0) len += (size_t)k;
+    while (len < sizeof target && (k = dwf__zip.zip_fread(zf, target + len, sizeof target - len)) > 0)
+        len += (size_t)k;
     if (len >= sizeof target || memchr(target, '\0', len))
         return dwf__emu_fail(u->err, ZIP_ERROR, "%s: symlink entry '%.200s' has no usable target", u->zip_path, nm);
     target[len] = '\0';
     if (!link_inside(target, depth))
-        return dwf__emu_fail(u->err, ZIP_ERROR, "%s: symlink entry '%.200s' points outside the function's directory ('%.200s')",
+        return dwf__emu_fail(u->err, ZIP_ERROR,
+                             "%s: symlink entry '%.200s' points outside the function's directory ('%.200s')",
                              u->zip_path, nm, target);
     if (symlinkat(target, dir, leaf) != 0)
         return dwf__emu_fail(u->err, ZIP_ERROR, "%s: entry '%.200s': %s", u->zip_path, nm,
