@@ -154,9 +154,10 @@ int dwf__emu_peer_in_tree(pid_t root, const struct sockaddr_in *client, const st
     if (root <= 0) return 0;
     unsigned long inode = client_socket_inode(client, server);
     if (!inode) return 0;
+    if (holds_socket(root, inode)) return 1; /* the usual case, without reading every process */
     pid_t *set;
     int n = dwf__emu_descendants(root, &set), found = 0;
-    for (int i = 0; i < n && !found; i++) found = holds_socket(set[i], inode);
+    for (int i = 1; i < n && !found; i++) found = holds_socket(set[i], inode);
     free(set);
     return found;
 }
