@@ -27,7 +27,6 @@
 
 #include <elf.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "errbuf.h"
 #include "dlib.h" /* libzip, loaded on first use: only `dwf build` writes zips */
 #include "dwf.h"  /* DWF_VERSION, for the bootstrap's header */
 #include "proc.h" /* the loader's --list, run as a child */
@@ -49,21 +49,6 @@ static const char *const system_ca_files[] = {
     NULL,
 };
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-#ifdef __GNUC__
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (err && errlen) vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 static const char *base_name(const char *path)
 {
     const char *s = strrchr(path, '/');
@@ -75,45 +60,45 @@ static const char *base_name(const char *path)
 int pkg_elf_interp(const char *path, char *out, size_t outlen, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "rb");
-    if (!f) return fail(err, errlen, "%s: %s", path, strerror(errno));
+    if (!f) return dwf__errf(err, errlen, "%s: %s", path, strerror(errno));
     Elf64_Ehdr eh;
     int rc = -1;
     if (fread(&eh, sizeof eh, 1, f) != 1 || memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0) {
-        fail(err, errlen, "%s: not an ELF file", path);
+        dwf__errf(err, errlen, "%s: not an ELF file", path);
         goto out;
     }
     /* Lambda runs x86_64 and arm64 only, both 64-bit little-endian: nothing else to support. */
     if (eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_ident[EI_DATA] != ELFDATA2LSB ||
         eh.e_phentsize != sizeof(Elf64_Phdr)) {
-        fail(err, errlen, "%s: not a 64-bit little-endian ELF program", path);
+        dwf__errf(err, errlen, "%s: not a 64-bit little-endian ELF program", path);
         goto out;
     }
     for (int i = 0; i < eh.e_phnum; i++) {
         Elf64_Phdr ph;
         if (fseek(f, (long)(eh.e_phoff + (Elf64_Off)i * sizeof ph), SEEK_SET) != 0 ||
             fread(&ph, sizeof ph, 1, f) != 1) {
-            fail(err, errlen, "%s: truncated program header", path);
+            dwf__errf(err, errlen, "%s: truncated program header", path);
             goto out;
         }
         if (ph.p_type != PT_INTERP) continue;
         if (ph.p_filesz < 2 || ph.p_filesz > outlen) {
-            fail(err, errlen, "%s: implausible PT_INTERP size %llu", path,
+            dwf__errf(err, errlen, "%s: implausible PT_INTERP size %llu", path,
                  (unsigned long long)ph.p_filesz);
             goto out;
         }
         if (fseek(f, (long)ph.p_offset, SEEK_SET) != 0 || fread(out, ph.p_filesz, 1, f) != 1) {
-            fail(err, errlen, "%s: truncated PT_INTERP", path);
+            dwf__errf(err, errlen, "%s: truncated PT_INTERP", path);
             goto out;
         }
         out[ph.p_filesz - 1] = '\0';
         if (out[0] != '/') {
-            fail(err, errlen, "%s: program interpreter '%s' is not an absolute path", path, out);
+            dwf__errf(err, errlen, "%s: program interpreter '%s' is not an absolute path", path, out);
             goto out;
         }
         rc = 0;
         goto out;
     }
-    fail(err, errlen, "%s: no program interpreter (statically linked?)", path);
+    dwf__errf(err, errlen, "%s: no program interpreter (statically linked?)", path);
 out:
     fclose(f);
     return rc;
@@ -190,10 +175,10 @@ static int parse_list_line(const char *line, size_t len, PkgLib **libs, int *n, 
         const char *end = addr && addr > path ? addr : line + len;
         while (end > path && end[-1] == ' ') end--;
         if ((size_t)(end - path) >= 9 && memcmp(path, "not found", 9) == 0)
-            return fail(err, errlen, "shared library %.*s not found", (int)(arrow - line), line);
+            return dwf__errf(err, errlen, "shared library %.*s not found", (int)(arrow - line), line);
         if (end == path || *path != '/') return 0; /* "=> (0x...)": nothing on disk */
         if (add_lib(libs, n, cap, line, (size_t)(arrow - line), path, (size_t)(end - path), 0))
-            return fail(err, errlen, "out of memory");
+            return dwf__errf(err, errlen, "out of memory");
         return 0;
     }
     if (*line != '/') return 0; /* linux-vdso.so.1 and other kernel objects */
@@ -201,11 +186,11 @@ static int parse_list_line(const char *line, size_t len, PkgLib **libs, int *n, 
     while (end > line && end[-1] == ' ') end--;
     size_t plen = (size_t)(end - line);
     char *path = strndup(line, plen);
-    if (!path) return fail(err, errlen, "out of memory");
+    if (!path) return dwf__errf(err, errlen, "out of memory");
     const char *b = base_name(path);
     int rc = add_lib(libs, n, cap, b, strlen(b), path, plen, 1);
     free(path);
-    return rc ? fail(err, errlen, "out of memory") : 0;
+    return rc ? dwf__errf(err, errlen, "out of memory") : 0;
 }
 
 int pkg_resolve_libs(const char *binary, PkgLib **out, int *nout, char *err, size_t errlen)
@@ -223,7 +208,7 @@ int pkg_resolve_libs(const char *binary, PkgLib **out, int *nout, char *err, siz
     if (dwf__proc_run(argv, &po, &status, err, errlen) != 0) return -1;
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         size_t l = strcspn(text, "\n");
-        fail(err, errlen, "%s --list %s failed: %.*s", interp, binary, (int)l,
+        dwf__errf(err, errlen, "%s --list %s failed: %.*s", interp, binary, (int)l,
              l ? text : "(no output)");
         free(text);
         return -1;
@@ -239,7 +224,7 @@ int pkg_resolve_libs(const char *binary, PkgLib **out, int *nout, char *err, siz
     int loaders = 0;
     for (int i = 0; i < n; i++) loaders += libs[i].is_loader;
     if (rc == 0 && loaders != 1)
-        rc = fail(err, errlen, "could not identify the loader among %s's dependencies", binary);
+        rc = dwf__errf(err, errlen, "could not identify the loader among %s's dependencies", binary);
     if (rc != 0) {
         pkg_libs_free(libs, n);
         return -1;
@@ -345,19 +330,19 @@ static int add_entry(zip_t *za, const Entry *e, time_t mtime, char *err, size_t 
         zip_source_t *src = e->file ? dwf__zip.zip_source_file(za, e->file, 0, -1)
                                     : dwf__zip.zip_source_buffer(za, e->data, e->len, 0);
         if (!src)
-            return fail(err, errlen, "%s: %s", e->file ? e->file : e->name,
+            return dwf__errf(err, errlen, "%s: %s", e->file ? e->file : e->name,
                         dwf__zip.zip_strerror(za));
         idx = dwf__zip.zip_file_add(za, e->name, src, 0);
         if (idx < 0) dwf__zip.zip_source_free(src);
     }
-    if (idx < 0) return fail(err, errlen, "adding %s: %s", e->name, dwf__zip.zip_strerror(za));
+    if (idx < 0) return dwf__errf(err, errlen, "adding %s: %s", e->name, dwf__zip.zip_strerror(za));
     zip_uint64_t i = (zip_uint64_t)idx;
     /* zlib's default level: 9 takes 3.5x as long here for a zip 0.5% smaller. */
     if ((!S_ISDIR(e->mode) && dwf__zip.zip_set_file_compression(za, i, ZIP_CM_DEFLATE, 6) != 0) ||
         dwf__zip.zip_file_set_mtime(za, i, mtime, 0) != 0 ||
         dwf__zip.zip_file_set_external_attributes(za, i, 0, ZIP_OPSYS_UNIX,
                                                   (zip_uint32_t)e->mode << 16) != 0)
-        return fail(err, errlen, "setting attributes of %s: %s", e->name,
+        return dwf__errf(err, errlen, "setting attributes of %s: %s", e->name,
                     dwf__zip.zip_strerror(za));
     return 0;
 }
@@ -392,13 +377,13 @@ static int make_bootstrap(const PkgOptions *o, const char *name, const char *loa
         /* The static bootstrap finds the program as the one file in bin/ and execs a fixed
          * loader name: refuse a program whose PT_INTERP names another. */
         if (strcmp(loader, BOOTSTRAP_LOADER) != 0)
-            return fail(err, errlen, "the program's loader is %s, the bootstrap %s runs %s",
+            return dwf__errf(err, errlen, "the program's loader is %s, the bootstrap %s runs %s",
                         loader, o->bootstrap,
                         *BOOTSTRAP_LOADER ? BOOTSTRAP_LOADER : "none on this machine");
         return 0;
     }
     *boot = pkg_bootstrap_text(name, loader, o->comment);
-    return *boot ? 0 : fail(err, errlen, "out of memory");
+    return *boot ? 0 : dwf__errf(err, errlen, "out of memory");
 }
 
 /* Append one entry; `name` is malloc'd by the caller (NULL: out of memory). */
@@ -446,7 +431,7 @@ static int unpacked_size(const Entry *ents, int n, long long *total, char *err, 
         }
         errno = 0;
         if (stat(ents[i].file, &st) != 0 || !S_ISREG(st.st_mode))
-            return fail(err, errlen, "%s: %s", ents[i].file,
+            return dwf__errf(err, errlen, "%s: %s", ents[i].file,
                         errno ? strerror(errno) : "not a regular file");
         *total += st.st_size;
     }
@@ -459,25 +444,25 @@ static int unpacked_size(const Entry *ents, int n, long long *total, char *err, 
 static int write_zip(const char *zip_path, const Entry *ents, int n, char *err, size_t errlen)
 {
     char *part = join2(zip_path, ".part");
-    if (!part) return fail(err, errlen, "out of memory");
+    if (!part) return dwf__errf(err, errlen, "out of memory");
     int rc = -1, zerr = 0;
     zip_t *za = NULL;
     struct stat st;
     /* rename() would replace whatever is there, and a .part already there may be someone's. */
     if (lstat(zip_path, &st) == 0 && !S_ISREG(st.st_mode)) {
-        fail(err, errlen, "%s is not a regular file; the zip is written only over a regular file",
+        dwf__errf(err, errlen, "%s is not a regular file; the zip is written only over a regular file",
              zip_path);
         goto out;
     }
     if (lstat(part, &st) == 0) {
-        fail(err, errlen, "%s exists (another build, or one that was interrupted); remove it", part);
+        dwf__errf(err, errlen, "%s exists (another build, or one that was interrupted); remove it", part);
         goto out;
     }
     za = dwf__zip.zip_open(part, ZIP_CREATE | ZIP_EXCL, &zerr);
     if (!za) {
         zip_error_t ze;
         dwf__zip.zip_error_init_with_code(&ze, zerr);
-        fail(err, errlen, "%s: %s", part, dwf__zip.zip_error_strerror(&ze));
+        dwf__errf(err, errlen, "%s: %s", part, dwf__zip.zip_error_strerror(&ze));
         dwf__zip.zip_error_fini(&ze);
         goto out;
     }
@@ -485,12 +470,12 @@ static int write_zip(const char *zip_path, const Entry *ents, int n, char *err, 
     for (int i = 0; i < n; i++)
         if (add_entry(za, &ents[i], mtime, err, errlen) != 0) goto out;
     if (dwf__zip.zip_close(za) != 0) {
-        fail(err, errlen, "writing %s: %s", part, dwf__zip.zip_strerror(za));
+        dwf__errf(err, errlen, "writing %s: %s", part, dwf__zip.zip_strerror(za));
         goto out;
     }
     za = NULL;
     if (rename(part, zip_path) != 0) {
-        fail(err, errlen, "renaming %s to %s: %s", part, zip_path, strerror(errno));
+        dwf__errf(err, errlen, "renaming %s to %s: %s", part, zip_path, strerror(errno));
         unlink(part);
         goto out;
     }
@@ -509,7 +494,7 @@ int pkg_build_zip(const char *zip_path, const PkgOptions *o, PkgReport *r, char 
 {
     PkgLib *libs = NULL;
     int nlibs = 0;
-    if (!o || !o->binary) return fail(err, errlen, "no program to package");
+    if (!o || !o->binary) return dwf__errf(err, errlen, "no program to package");
     /* Before anything is written, so a missing libzip leaves no .part behind. */
     if (pkg_load_zip(err, errlen) != 0) return -1;
     if (pkg_resolve_libs(o->binary, &libs, &nlibs, err, errlen) != 0) return -1;
@@ -522,12 +507,12 @@ int pkg_build_zip(const char *zip_path, const PkgOptions *o, PkgReport *r, char 
     for (int i = 0; i < nlibs; i++)
         if (libs[i].is_loader) loader = libs[i].soname;
     if (!name || !ents) {
-        fail(err, errlen, "out of memory");
+        dwf__errf(err, errlen, "out of memory");
         goto out;
     }
     if (make_bootstrap(o, name, loader, &boot, err, errlen) != 0) goto out;
     if (list_entries(o, name, boot, libs, nlibs, ents, &nent) != 0) {
-        fail(err, errlen, "out of memory");
+        dwf__errf(err, errlen, "out of memory");
         goto out;
     }
     if (unpacked_size(ents, nent, &unpacked, err, errlen) != 0 ||

@@ -9,10 +9,11 @@
  */
 #include "proc.h"
 
+#include "errbuf.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <spawn.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,33 +22,18 @@
 
 extern char **environ;
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-#ifdef __GNUC__
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (err && errlen) vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 /* Everything fd gives until end-of-file, as a NUL-terminated string in *text. */
 static int read_all(int fd, char **text, const char *who, char *err, size_t errlen)
 {
     size_t cap = 4096, len = 0;
     char *buf = malloc(cap);
-    if (!buf) return fail(err, errlen, "%s: out of memory", who);
+    if (!buf) return dwf__errf(err, errlen, "%s: out of memory", who);
     for (;;) {
         if (len + 1 >= cap) {
             char *nb = realloc(buf, cap * 2);
             if (!nb) {
                 free(buf);
-                return fail(err, errlen, "%s: out of memory", who);
+                return dwf__errf(err, errlen, "%s: out of memory", who);
             }
             buf = nb;
             cap *= 2;
@@ -57,7 +43,7 @@ static int read_all(int fd, char **text, const char *who, char *err, size_t errl
         if (got < 0) {
             int e = errno;
             free(buf);
-            return fail(err, errlen, "reading from %s: %s", who, strerror(e));
+            return dwf__errf(err, errlen, "reading from %s: %s", who, strerror(e));
         }
         if (got == 0) break;
         len += (size_t)got;
@@ -74,12 +60,12 @@ int dwf__proc_run(char *const argv[], const dwf__proc_opts *o, int *status, char
     if (!o) o = &none;
     int fds[2] = {-1, -1};
     if (o->output && pipe2(fds, O_CLOEXEC) != 0)
-        return fail(err, errlen, "%s: pipe: %s", argv[0], strerror(errno));
+        return dwf__errf(err, errlen, "%s: pipe: %s", argv[0], strerror(errno));
     posix_spawn_file_actions_t fa;
     int e = posix_spawn_file_actions_init(&fa);
     if (e != 0) {
         if (o->output) close(fds[0]), close(fds[1]);
-        return fail(err, errlen, "%s: %s", argv[0], strerror(e));
+        return dwf__errf(err, errlen, "%s: %s", argv[0], strerror(e));
     }
     if (o->output) {
         e = posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
@@ -92,7 +78,7 @@ int dwf__proc_run(char *const argv[], const dwf__proc_opts *o, int *status, char
     if (o->output) close(fds[1]);
     if (e != 0) {
         if (o->output) close(fds[0]);
-        return fail(err, errlen, "%s: %s", argv[0], strerror(e));
+        return dwf__errf(err, errlen, "%s: %s", argv[0], strerror(e));
     }
     char *text = NULL;
     int rc = 0;
@@ -103,7 +89,7 @@ int dwf__proc_run(char *const argv[], const dwf__proc_opts *o, int *status, char
     int st = 0;
     while (waitpid(pid, &st, 0) < 0)
         if (errno != EINTR) {
-            if (rc == 0) rc = fail(err, errlen, "%s: waitpid: %s", argv[0], strerror(errno));
+            if (rc == 0) rc = dwf__errf(err, errlen, "%s: waitpid: %s", argv[0], strerror(errno));
             break;
         }
     if (rc != 0) {

@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# bench/throughput.sh: executions per second of a three-step workflow on `dwf serve`, driven by the
+# official AWS client (@aws-sdk/client-lambda) as a user's load test would, beside the same
+# function written with the official durable SDK on the same serve, and the same workflow on the
+# embedded engine.
+#
+#   bash bench/throughput.sh [--sizes "1000 10000"] [--js N] [--sync N] [--engine N]
+#                                                      (BUILD=build/bench: make BUILD=build/bench first)
+#
+# Rows, each on a fresh store and a fresh `dwf serve` (one function, bench/throughput/three_steps):
+#   dwf, event, N      N asynchronous Invokes (bench/throughput/drive.mjs: at most 64 in flight,
+#                      each with its own DurableExecutionName); executions/s = N / (last execution's
+#                      EndTimestamp - first Invoke sent); p50/p99 from an Invoke sent to its
+#                      execution's end;
+#   js, event, N       the same with three_steps.mjs under aws-lambda-ric (default N = 1000: the
+#                      Node function is much slower, and the ratio is what matters);
+#   dwf, sync, N       N RequestResponse Invokes sent at once; wall time until all answered;
+#   engine, N          N `dwf run`s of three_steps.dwf on one store, two at a time (each a process:
+#                      start-up and loading the cached handler included), executions/s.
+# For each serve row: fdatasync+fsync calls made by serve while the row ran (perf stat on the
+# syscalls tracepoints of serve's process, every thread; the function processes write nothing to
+# the store) per execution, and the peak RSS (VmHWM) of serve and of the function's process(es),
+# read before serve stops. Every execution must SUCCEED with its result, or the row fails and no
+# figure is printed for it.
+#
+# stdout: one JSON line per row; then a Markdown table. Nothing is written to bench/RESULTS.md by
+# the script: paste the table there with the date, machine and load.
+set -u
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build/bench}
+DWF=${DWF:-$PWD/$BUILD/dwf}
+SIZES="1000 10000" JS_N=1000 SYNC_N=1000 ENGINE_N=1000
+while [ $# -gt 0 ]; do
+  case $1 in
+    --sizes) SIZES=$2; shift 2;;
+    --js) JS_N=$2; shift 2;;
+    --sync) SYNC_N=$2; shift 2;;
+    --engine) ENGINE_N=$2; shift 2;;
+    *) echo "usage: bench/throughput.sh [--sizes \"N...\"] [--js N] [--sync N] [--engine N]" >&2; exit 2;;
+  esac
+done
+die() { echo "throughput: $*" >&2; exit 1; }
+[ -x "$DWF" ] || die "$DWF is not built (make BUILD=$BUILD)"
+NODE_MODULES=$PWD/tests/node/node_modules
+[ -f "$NODE_MODULES/aws-lambda-ric/index.mjs" ] || die "tests/node/node_modules is missing (make deps)"
+command -v perf >/dev/null || die "perf is not installed (apt-get install linux-perf)"
+. tests/deploy/serve_lib.sh
+
+W=$PWD/$BUILD/throughput-bench
+rm -rf "$W" && mkdir -p "$W/js" || die "cannot create $W"
+"$DWF" build bench/throughput/three_steps.dwf -o "$W/dwf/function.zip" >"$W/build.log" 2>&1 ||
+  die "dwf build failed: $(tail -c 400 "$W/build.log")"
+cp bench/throughput/three_steps.mjs "$W/js/index.mjs"
+ln -s "$NODE_MODULES" "$W/js/node_modules"
+trap 'serve_stop >/dev/null 2>&1' EXIT
+ROWS=$W/rows.jsonl
+: >"$ROWS"
+
+vmhwm_kib() { sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status" 2>/dev/null; }
+# The function processes serve started: its descendants (the JS function is node under a shell).
+descendants() { local p; for p in $(pgrep -P "$1"); do echo "$p"; descendants "$p"; done; }
+
+# serve_row LABEL KIND(dwf|js) MODE(event|sync) N
+serve_row() {
+  local label=$1 kind=$2 mode=$3 n=$4 d=$W/$1 fn
+  mkdir -p "$d"
+  if [ "$kind" = dwf ]; then
+    fn=three-steps
+    serve_start "$d/serve" --store "$d/store.db" "$W/dwf/function.zip" || die "$label: serve did not start: $(tail -c 400 "$d/serve.err")"
+  else
+    fn=three-steps-js
+    serve_start "$d/serve" --store "$d/store.db" --function "$fn=$W/js" \
+      --command "node $NODE_MODULES/aws-lambda-ric/index.mjs index.handler" --handler index.handler \
+      --runtime AWS_Lambda_nodejs20.x --memory 256 --timeout 60 ||
+      die "$label: serve did not start: $(tail -c 400 "$d/serve.err")"
+  fi
+  local load0; load0=$(cut -d' ' -f1 /proc/loadavg)
+  perf stat -x, -e syscalls:sys_enter_fdatasync,syscalls:sys_enter_fsync -p "$SERVE_PID" -o "$d/perf" &
+  local perf_pid=$!
+  sleep 0.5
+  node bench/throughput/drive.mjs "http://127.0.0.1:$SERVE_PORT" "$fn" "$n" "$mode" "$label" >"$d/drive.json" 2>"$d/drive.err" ||
+    { kill -INT $perf_pid; die "$label: $(tail -c 600 "$d/drive.err")"; }
+  kill -INT $perf_pid; wait $perf_pid 2>/dev/null
+  local serve_rss fn_rss=0 p r
+  serve_rss=$(vmhwm_kib "$SERVE_PID")
+  for p in $(descendants "$SERVE_PID"); do r=$(vmhwm_kib "$p"); [ -n "$r" ] && [ "$r" -gt "$fn_rss" ] && fn_rss=$r; done
+  serve_stop >/dev/null 2>&1
+  python3 - "$d/drive.json" "$d/perf" "$label" "$kind" "$serve_rss" "$fn_rss" "$load0" "$(cut -d' ' -f1 /proc/loadavg)" <<'PY' >>"$ROWS" || die "$label: bad figures"
+import json, sys
+drive, perf, label, kind, serve_rss, fn_rss, l0, l1 = sys.argv[1:]
+row = json.load(open(drive))
+syncs = sum(int(l.split(",")[0]) for l in open(perf) if "syscalls:sys_enter_f" in l and l.split(",")[0].isdigit())
+n = row.get("executions") or row.get("invokes")
+row.update(row=label, kind=kind, fsyncs=syncs, fsyncs_per_execution=round(syncs / n, 2),
+           serve_peak_rss_mib=round(int(serve_rss or 0) / 1024, 1),
+           function_peak_rss_mib=round(int(fn_rss or 0) / 1024, 1), load=f"{l0} / {l1}")
+print(json.dumps(row))
+PY
+  tail -1 "$ROWS"
+}
+
+engine_row() {
+  local n=$1 d=$W/engine
+  mkdir -p "$d"
+  "$DWF" run bench/throughput/three_steps.dwf --json --quiet --store "$d/warm.db" >"$d/warm.out" 2>&1 ||
+    die "engine warm-up failed: $(tail -c 400 "$d/warm.out")"
+  local load0 a b; load0=$(cut -d' ' -f1 /proc/loadavg)
+  a=$(date +%s%N)
+  seq 0 $((n - 1)) | xargs -P 2 -I{} "$DWF" run bench/throughput/three_steps.dwf --json --quiet \
+    --store "$d/store.db" --input '{"id":"e{}"}' >"$d/out.jsonl" 2>"$d/err" || die "engine: a run failed: $(tail -c 400 "$d/err")"
+  b=$(date +%s%N)
+  python3 - "$d/out.jsonl" "$n" "$(( (b - a) / 1000000 ))" "$load0" "$(cut -d' ' -f1 /proc/loadavg)" <<'PY' >>"$ROWS" || die "engine: bad results"
+import json, sys
+out, n, wall, l0, l1 = sys.argv[1:]
+rows = [json.loads(l) for l in open(out) if l.strip()]
+ok = [r for r in rows if r.get("Status") == "SUCCEEDED" and (r.get("Result") or {}).get("c", {}).get("confirmed")]
+if len(ok) != int(n):
+    sys.exit(f"{len(ok)} of {n} SUCCEEDED")
+print(json.dumps(dict(row=f"engine-{n}", kind="engine", mode="dwf run x2", executions=int(n), wall_ms=int(wall),
+                      executions_per_s=round(int(n) * 1000 / max(1, int(wall))), load=f"{l0} / {l1}")))
+PY
+  tail -1 "$ROWS"
+}
+
+for n in $SIZES; do serve_row "dwf-event-$n" dwf event "$n"; done
+[ "$JS_N" -gt 0 ] && serve_row "js-event-$JS_N" js event "$JS_N"
+[ "$SYNC_N" -gt 0 ] && serve_row "dwf-sync-$SYNC_N" dwf sync "$SYNC_N"
+[ "$ENGINE_N" -gt 0 ] && engine_row "$ENGINE_N"
+
+python3 - "$ROWS" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+print()
+print("| row | executions | executions/s | p50 / p99 (ms) | wall (ms) | fsyncs per execution | peak RSS serve / function (MiB) | load before / after |")
+print("|---|---:|---:|---:|---:|---:|---:|---|")
+for r in rows:
+    n = r.get("executions") or r.get("invokes")
+    lat = f'{r["p50_ms"]} / {r["p99_ms"]}' if "p50_ms" in r else ""
+    wall = r.get("span_ms") or r.get("wall_ms") or ""
+    rss = f'{r["serve_peak_rss_mib"]} / {r["function_peak_rss_mib"]}' if "serve_peak_rss_mib" in r else ""
+    print(f'| {r["row"]} | {n} | {r.get("executions_per_s", "")} | {lat} | {wall} | {r.get("fsyncs_per_execution", "")} | {rss} | {r["load"]} |')
+dwf = {r["executions"]: r for r in rows if r["kind"] == "dwf" and r.get("mode") == "event"}
+js = [r for r in rows if r["kind"] == "js"]
+if len(dwf) >= 2:
+    a, b = sorted(dwf)[0], sorted(dwf)[-1]
+    ca, cb = dwf[a]["span_ms"] / a, dwf[b]["span_ms"] / b
+    print(f"\ncost per execution at {b} vs {a}: {cb / ca:.2f}x (target <= 1.2x)")
+if dwf and js:
+    best = max(dwf.values(), key=lambda r: r["executions"])
+    print(f"dwf / JS SDK, executions/s: {best['executions_per_s'] / max(1, js[0]['executions_per_s']):.1f}x (target >= 10x)")
+PY
