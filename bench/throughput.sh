@@ -112,7 +112,12 @@ engine_row() {
   python3 - "$d/out.jsonl" "$n" "$(( (b - a) / 1000000 ))" "$load0" "$(cut -d' ' -f1 /proc/loadavg)" <<'PY' >>"$ROWS" || die "engine: bad results"
 import json, sys
 out, n, wall, l0, l1 = sys.argv[1:]
-rows = [json.loads(l) for l in open(out) if l.strip()]
+text, rows, dec, i = open(out).read(), [], json.JSONDecoder(), 0
+while True:  # `dwf run --json` prints one indented object per run: read them one after another
+    while i < len(text) and text[i].isspace(): i += 1
+    if i >= len(text): break
+    r, i = dec.raw_decode(text, i)
+    rows.append(r)
 ok = [r for r in rows if r.get("Status") == "SUCCEEDED" and (r.get("Result") or {}).get("c", {}).get("confirmed")]
 if len(ok) != int(n):
     sys.exit(f"{len(ok)} of {n} SUCCEEDED")

@@ -71,7 +71,7 @@ async function eventMode() {
       const name = `tp-${run}-${i}`;
       const at = Date.now();
       const r = await c.send(new InvokeCommand({
-        FunctionName: fn, InvocationType: "Event", DurableExecutionName: name,
+        FunctionName: `${fn}:$LATEST`, InvocationType: "Event", DurableExecutionName: name,
         Payload: enc.encode(JSON.stringify({ id: name })),
       }));
       if (r.StatusCode !== 202) die(`Invoke ${name}: StatusCode ${r.StatusCode}`);
@@ -111,7 +111,7 @@ async function syncMode() {
     const name = `tps-${run}-${i}`;
     const at = Date.now();
     const r = await clients[i % clients.length].send(new InvokeCommand({
-      FunctionName: fn, InvocationType: "RequestResponse", DurableExecutionName: name,
+      FunctionName: `${fn}:$LATEST`, InvocationType: "RequestResponse", DurableExecutionName: name,
       Payload: enc.encode(JSON.stringify({ id: name })),
     }));
     const body = r.Payload ? JSON.parse(dec.decode(r.Payload)) : null;
