@@ -11,6 +11,10 @@
  * sits under the right character in any terminal. After DIAG_MAX_ERRORS errors we print one
  * "too many errors" line and drop everything after it (notes included), so a badly broken file
  * gives a screenful, not a flood; the counts still go up so the exit status stays right.
+ *
+ * With diag_keep() on, each diagnostic printed is also kept as a DiagRecord (front.h) for
+ * `dwf check --format json|sarif`; `out` may then be NULL to print nothing. A fix-it
+ * (diag_fixit) is printed as clang does, the replacement text under the caret.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -28,9 +32,14 @@ struct Diag {
     const char *path;
     const char *text;
     size_t len;
+    const char *rule;
+    int excerpt_line;  /* the line the last excerpt quoted (0: none), for a fix-it under it */
+    int keep;
+    DiagRecord *recs;
+    size_t nrecs, caprecs;
 };
 
-enum Severity { SEV_ERROR, SEV_WARNING, SEV_NOTE };
+enum Severity { SEV_ERROR = DIAG_ERROR, SEV_WARNING = DIAG_WARNING, SEV_NOTE = DIAG_NOTE };
 
 Diag *diag_new(FILE *out, int color)
 {
@@ -43,7 +52,34 @@ Diag *diag_new(FILE *out, int color)
 
 void diag_free(Diag *d)
 {
+    if (!d) return;
+    for (size_t i = 0; i < d->nrecs; i++) {
+        free((char *)d->recs[i].message);
+        for (size_t j = 0; j < d->recs[i].nfixits; j++) free((char *)d->recs[i].fixits[j].text);
+        free(d->recs[i].fixits);
+    }
+    free(d->recs);
     free(d);
+}
+
+void diag_keep(Diag *d, int on)
+{
+    d->keep = on;
+}
+
+size_t diag_count(const Diag *d)
+{
+    return d->nrecs;
+}
+
+const DiagRecord *diag_record(const Diag *d, size_t i)
+{
+    return i < d->nrecs ? &d->recs[i] : NULL;
+}
+
+void diag_set_rule(Diag *d, const char *rule)
+{
+    d->rule = rule;
 }
 
 int diag_errors(const Diag *d)
@@ -63,6 +99,8 @@ void diag_set_source(Diag *d, const char *path, const char *text, size_t len)
     d->path = path;
     d->text = text;
     d->len = len;
+    d->rule = "syntax";
+    d->excerpt_line = 0;
 }
 
 #define C_BOLD(d) ((d)->color ? "\033[1m" : "")
@@ -99,7 +137,9 @@ static void print_excerpt(Diag *d, SrcLoc loc)
 {
     size_t len;
     const char *line = find_line(d, loc.first_line, &len);
+    d->excerpt_line = 0;
     if (!line) return;
+    d->excerpt_line = loc.first_line;
     fprintf(d->out, "%5d | ", loc.first_line);
     for (size_t i = 0; i < len; i++) {
         unsigned char ch = (unsigned char)line[i];
@@ -122,10 +162,61 @@ static void print_excerpt(Diag *d, SrcLoc loc)
     fprintf(d->out, "%s\n", C_RESET(d));
 }
 
+/* A byte column of `line` counted in code points instead (UTF-8 continuation bytes skipped). */
+static int char_column(const Diag *d, int line, int col)
+{
+    size_t len;
+    const char *p = find_line(d, line, &len);
+    if (!p || col < 1) return col;
+    int chars = 1;
+    for (int i = 0; i < col - 1; i++)
+        if ((size_t)i >= len || ((unsigned char)p[i] & 0xC0) != 0x80) chars++;
+    return chars;
+}
+
+static char *vformat(const char *fmt, va_list ap)
+{
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap2);
+    va_end(ap2);
+    char *s = malloc(n > 0 ? (size_t)n + 1 : 1);
+    if (!s) return NULL;
+    vsnprintf(s, n > 0 ? (size_t)n + 1 : 1, fmt, ap);
+    return s;
+}
+
+static void keep_record(Diag *d, enum Severity sev, const SrcLoc *loc, const char *path,
+                        const char *fmt, va_list ap)
+{
+    if (d->nrecs == d->caprecs) {
+        size_t cap = d->caprecs ? d->caprecs * 2 : 16;
+        DiagRecord *r = realloc(d->recs, cap * sizeof *r);
+        if (!r) return;
+        d->recs = r;
+        d->caprecs = cap;
+    }
+    DiagRecord *r = &d->recs[d->nrecs];
+    memset(r, 0, sizeof *r);
+    r->message = vformat(fmt, ap);
+    if (!r->message) return;
+    r->severity = (DiagSeverity)sev;
+    r->path = path ? path : "?";
+    r->rule = loc ? (d->rule ? d->rule : "syntax") : "input";
+    if (loc) {
+        r->has_loc = 1;
+        r->loc = *loc;
+        r->first_char = char_column(d, loc->first_line, loc->first_column);
+        r->last_char = char_column(d, loc->last_line, loc->last_column);
+    }
+    d->nrecs++;
+}
+
 static void say_full(Diag *d, const char *path)
 {
     if (d->said_full) return;
     d->said_full = 1;
+    if (!d->out) return;
     fprintf(d->out, "%s%s: %sfatal error:%s%s too many errors, stopping now%s\n", C_BOLD(d),
             path ? path : "dwf", sev_color(d, SEV_ERROR), C_RESET(d), C_BOLD(d), C_RESET(d));
 }
@@ -149,6 +240,14 @@ static void report(Diag *d, enum Severity sev, const SrcLoc *loc, const char *pa
         }
         d->dropping = 0;
     }
+    if (d->keep) {
+        va_list ap2;
+        va_copy(ap2, ap);
+        keep_record(d, sev, loc, path, fmt, ap2);
+        va_end(ap2);
+    }
+    d->excerpt_line = 0;
+    if (!d->out) return;
     fputs(C_BOLD(d), d->out);
     if (loc)
         fprintf(d->out, "%s:%d:%d: ", path ? path : "?", loc->first_line, loc->first_column);
@@ -191,4 +290,35 @@ void diag_file_error(Diag *d, const char *path, const char *fmt, ...)
     va_start(ap, fmt);
     report(d, SEV_ERROR, NULL, path, fmt, ap);
     va_end(ap);
+}
+
+/* Printed as clang does: the replacement under the caret line, at the column it goes. */
+static void print_fixit(Diag *d, SrcLoc loc, const char *text)
+{
+    size_t len;
+    const char *line = find_line(d, loc.first_line, &len);
+    size_t n = strlen(text);
+    while (n > 0 && text[n - 1] == ' ') n--; /* "with ": no trailing blanks on the terminal */
+    if (!line || loc.first_line != d->excerpt_line || n == 0 || memchr(text, '\n', n)) return;
+    size_t col = loc.first_column > 0 ? (size_t)loc.first_column - 1 : 0;
+    if (col > len) col = len;
+    fprintf(d->out, "      | ");
+    for (size_t i = 0; i < col; i++) fputc(line[i] == '\t' ? '\t' : ' ', d->out);
+    fprintf(d->out, "%s%.*s%s\n", d->color ? "\033[1;32m" : "", (int)n, text, C_RESET(d));
+}
+
+void diag_fixit(Diag *d, SrcLoc loc, const char *text)
+{
+    if (d->dropping) return;
+    if (d->out) print_fixit(d, loc, text);
+    size_t i = d->nrecs;
+    while (i > 0 && d->recs[i - 1].severity == DIAG_NOTE) i--;
+    if (!d->keep || i == 0) return;
+    DiagRecord *r = &d->recs[i - 1];
+    DiagFixit *f = realloc(r->fixits, (r->nfixits + 1) * sizeof *f);
+    if (!f) return;
+    r->fixits = f;
+    f[r->nfixits].loc = loc;
+    f[r->nfixits].text = strdup(text);
+    if (f[r->nfixits].text) r->nfixits++;
 }

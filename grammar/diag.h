@@ -36,6 +36,15 @@ void diag_file_error(Diag *d, const char *path, const char *fmt, ...)
 #endif
     ;
 
+/* A fix-it for the error or warning just reported: replace `loc` by `text` (an insertion when
+ * `loc` is empty). Printed under the caret line as clang does ("      |   10s") and kept in the
+ * record for editors (`dwf check --format json`). */
+void diag_fixit(Diag *d, SrcLoc loc, const char *text);
+
+/* Which check the next diagnostics come from ("syntax", "semantics"): the rule id of
+ * `--format sarif`. A string literal. */
+void diag_set_rule(Diag *d, const char *rule);
+
 /* Once a file is done: if the error limit stopped the checks, say so (once). */
 void diag_finish(Diag *d);
 

@@ -55,6 +55,7 @@ Program *front_compile(Arena *a, Diag *d, const char *path, const char *text, si
         diag_finish(d);
         return p->workflow ? p : NULL;
     }
+    diag_set_rule(d, "semantics");
     if (diag_errors(d) == errors_before) sema_check(p, d, a);
     diag_finish(d);
     return p;

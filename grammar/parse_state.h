@@ -39,16 +39,34 @@ typedef struct ParseState {
     struct { char ch; SrcLoc loc; } open[PARSE_MAX_NESTING];
     int nopen;
 
-    /* the last two tokens, when they were identifiers: a syntax error right after a
-     * misspelt keyword ("stpe x {") can then suggest the keyword */
-    const char *cur_ident, *prev_ident;
-    SrcLoc cur_loc, prev_loc;
+    /* the last three tokens, newest (the lookahead) first: a syntax error's hints look at
+     * what came before it ("stpe x {", "return }", "catch err: T") */
+    struct { int kind; SrcLoc loc; const char *ident; } tok[3];
+
+    /* every open '{' with the indentation of its line, and the first later line indented
+     * no deeper (where the block's indentation ends); the first '}' indented less than its
+     * '{' line is remembered, so an unclosed '{' at the end of the file is blamed on the
+     * block whose indentation shows it should have closed, not on the outermost one */
+    struct { SrcLoc loc; int indent; SrcLoc dedent; } brace[PARSE_MAX_NESTING];
+    int nbrace;
+    int line_indent;                   /* of the line being scanned */
+    int suspect;                       /* 1: suspect_* below are set */
+    SrcLoc suspect_open, suspect_dedent, suspect_close;
+    int suspect_indent;
+
+    /* the scanner's cache for line_offset() (lexer.l) */
+    int off_line;
+    size_t off_at;
 } ParseState;
 
 /* The scanner as flex generates it; the parser's yylex (parser.y) wraps it to remember the
  * previous token. Defined here so lexer.c and the generated lexer.h agree on it. */
 #define YY_DECL int dwf_scan(YYSTYPE *yylval_param, YYLTYPE *yylloc_param, yyscan_t yyscanner, ParseState *ps)
 YY_DECL;
+
+/* The i-th keyword of the scanner's table (NULL past the end): the words a misspelt keyword
+ * is compared with. */
+const char *dwf_keyword_name(size_t i);
 
 /* The lexer's string buffer (malloc'd: freed by front.c after the parse). */
 void parse_buf_add(ParseState *ps, const char *s, size_t n);

@@ -14,6 +14,7 @@
  */
 
 %code top {
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,6 +176,7 @@ config:
 cfg_items:
     %empty { $$ = NULL; }
   | cfg_items cfg_item { $$ = append($1, $2); }
+  | cfg_items error { $$ = $1; }
 ;
 
 cfg_item:
@@ -290,6 +292,7 @@ retry_block:
 retry_items:
     %empty { $$ = NULL; }
   | retry_items retry_item { $$ = append($1, $2); }
+  | retry_items error { $$ = $1; }
 ;
 
 retry_item:
@@ -398,6 +401,8 @@ parallel_stmt:
 branches:
     %empty { $$ = NULL; }
   | branches branch { $$ = append($1, $2); }
+  | branches error { $$ = $1; }
+  | branches error block { $$ = $1; }
 ;
 
 branch:
@@ -741,6 +746,7 @@ object:
         $$ = NEW(AST_OBJECT, @$);
         $$->u.list.items = $2;
     }
+  | '{' error '}' { $$ = NEW(AST_OBJECT, @$); /* recover inside: an object's '}' is rarely missing */ }
 ;
 
 props_opt:
@@ -1013,27 +1019,264 @@ static void token_text(ParseState *ps, SrcLoc loc, char *buf, size_t n)
     snprintf(buf, n, "%.*s%s", (int)len, p, cut ? "..." : "");
 }
 
+/* ---- syntax errors ---------------------------------------------------------------------- */
+
+/* Braces and indentation, for blaming an unclosed '{' (see ParseState.brace). `first` says the
+ * token is the first on its line; `indent` is then its column - 1. */
+static void track_braces(ParseState *ps, int tok, SrcLoc loc, int first, int *line_indent)
+{
+    if (first) {
+        *line_indent = loc.first_column - 1;
+        for (int i = 0; i < ps->nbrace; i++)
+            if (ps->brace[i].dedent.first_line == 0 && *line_indent <= ps->brace[i].indent)
+                ps->brace[i].dedent = loc;
+    }
+    if (tok == '{' && ps->nbrace < PARSE_MAX_NESTING) {
+        ps->brace[ps->nbrace].loc = loc;
+        ps->brace[ps->nbrace].indent = *line_indent;
+        ps->brace[ps->nbrace].dedent = (SrcLoc){0, 0, 0, 0};
+        ps->nbrace++;
+    } else if (tok == '}' && ps->nbrace > 0) {
+        ps->nbrace--;
+        if (first && *line_indent < ps->brace[ps->nbrace].indent && !ps->suspect) {
+            ps->suspect = 1;
+            ps->suspect_open = ps->brace[ps->nbrace].loc;
+            ps->suspect_indent = ps->brace[ps->nbrace].indent;
+            ps->suspect_dedent = ps->brace[ps->nbrace].dedent;
+            ps->suspect_close = loc;
+        }
+    }
+}
+
 int yylex(YYSTYPE *yylval_param, YYLTYPE *yylloc_param, yyscan_t yyscanner, ParseState *ps)
 {
     int tok = dwf_scan(yylval_param, yylloc_param, yyscanner, ps);
-    ps->prev_ident = ps->cur_ident;
-    ps->prev_loc = ps->cur_loc;
-    ps->cur_ident = tok == TOK_IDENT ? yylval_param->TOK_IDENT : NULL;
-    ps->cur_loc = *yylloc_param;
+    int first = ps->tok[0].loc.last_line < yylloc_param->first_line || ps->tok[0].kind == 0;
+    ps->tok[2] = ps->tok[1];
+    ps->tok[1] = ps->tok[0];
+    ps->tok[0].kind = tok;
+    ps->tok[0].loc = *yylloc_param;
+    ps->tok[0].ident = tok == TOK_IDENT ? yylval_param->TOK_IDENT : NULL;
+    track_braces(ps, tok, *yylloc_param, first, &ps->line_indent);
     return tok;
 }
 
-/* "stpe x {": the error comes at 'x', one token after the misspelt keyword. */
-static void keyword_hint(ParseState *ps)
+typedef struct Expected {
+    yysymbol_kind_t k[96];
+    int n;
+} Expected;
+
+static int expects(const Expected *e, yysymbol_kind_t k)
 {
-    static const char *const words[] = {
-        "step", "wait", "callback", "poll", "parallel", "map", "group", "let", "return", "log",
-        "fail", "for", "if", "try", "invoke", "http", "call", "await", "branch", "workflow",
-        "durable", "lambda", "use", "compensate", "retry", "semantics", "timeout", "heartbeat",
+    for (int i = 0; i < e->n; i++)
+        if (e->k[i] == k) return 1;
+    return 0;
+}
+
+/* Is the token a keyword (a word, not an operator or a class such as "identifier")? */
+static int is_word(yysymbol_kind_t k)
+{
+    const char *nm = yysymbol_name(k);
+    return nm[0] >= 'a' && nm[0] <= 'z' && !strchr(nm, ' ') && k != YYSYMBOL_IDENT && k != YYSYMBOL_NUMBER &&
+           k != YYSYMBOL_DURATION && k != YYSYMBOL_PERCENT && k != YYSYMBOL_STRING;
+}
+
+/* Where a token of the source ends: an empty range there, for an insertion fix-it. */
+static SrcLoc after(SrcLoc l)
+{
+    SrcLoc r = {l.last_line, l.last_column, l.last_line, l.last_column};
+    return r;
+}
+
+static SrcLoc before(SrcLoc l)
+{
+    SrcLoc r = {l.first_line, l.first_column, l.first_line, l.first_column};
+    return r;
+}
+
+/* The text at (line, column): a pointer into the source and the bytes left on that line. */
+static const char *text_at(ParseState *ps, int line, int column, size_t *left)
+{
+    const char *p = ps->text, *end = ps->text + ps->len;
+    for (int l = 1; l < line && p < end; l++) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        p = nl ? nl + 1 : end;
+    }
+    for (int c = 1; c < column && p < end && *p != '\n'; c++) p++;
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    *left = (size_t)((nl ? nl : end) - p);
+    return p;
+}
+
+/* What a user of another workflow tool would write for an option, and dwf's word for it
+ * (compared ignoring case and underscores): Step Functions' Retry fields, the durable SDKs'
+ * retry strategy, their batch config. */
+static const char *option_alias(const char *word, const Expected *e)
+{
+    static const struct { const char *alias, *option; } aliases[] = {
+        {"maxdelay", "max"}, {"maxdelayseconds", "max"}, {"maxinterval", "max"},
+        {"maxattempts", "attempts"}, {"retries", "attempts"}, {"maxretries", "attempts"},
+        {"intervalseconds", "delay"}, {"initialdelay", "delay"}, {"interval", "delay"},
+        {"backoffrate", "backoff"}, {"multiplier", "backoff"}, {"jitterstrategy", "jitter"},
+        {"errorequals", "on"}, {"retryon", "on"}, {"maxconcurrency", "max"},
+        {"minsuccessful", "min_successful"}, {"toleratedfailurecount", "tolerate"},
+        {"toleratedfailurepercentage", "tolerate"}, {"heartbeattimeout", "heartbeat"},
+        {"timeoutseconds", "timeout"}, {"interval", "every"}, {"pollinterval", "every"},
     };
-    if (!ps->prev_ident) return;
-    const char *pick = sema_suggest(ps->prev_ident, words, sizeof words / sizeof words[0]);
-    if (pick) diag_note(ps->diag, ps->prev_loc, "did you mean '%s'?", pick);
+    char norm[64];
+    size_t n = 0;
+    for (const char *p = word; *p && n + 1 < sizeof norm; p++)
+        if (*p != '_') norm[n++] = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+    norm[n] = '\0';
+    for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++) {
+        if (strcmp(norm, aliases[i].alias) != 0) continue;
+        for (int j = 0; j < e->n; j++)
+            if (strcmp(yysymbol_name(e->k[j]), aliases[i].option) == 0) return aliases[i].option;
+    }
+    return NULL;
+}
+
+/* An identifier where only option words (or other keywords) may come: the nearest of them. */
+static const char *nearest_word(const char *word, const Expected *e)
+{
+    const char *pick = option_alias(word, e);
+    if (pick) return pick;
+    const char *cands[96];
+    size_t n = 0;
+    for (int i = 0; i < e->n; i++)
+        if (is_word(e->k[i])) cands[n++] = yysymbol_name(e->k[i]);
+    pick = sema_suggest(word, cands, n);
+    if (pick) return pick;
+    /* "maxDelay", "timeoutSeconds": a longer name that starts with the word */
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(cands[i]);
+        if (l >= 3 && strncmp(word, cands[i], l) == 0 && word[l] >= 'A' && word[l] <= 'Z') return cands[i];
+    }
+    return NULL;
+}
+
+/* "setp x {", "elif c {": a statement began with an identifier that was meant as a keyword,
+ * and the error came one token later. Blame the word itself. */
+static int hint_keyword(ParseState *ps, const Expected *e)
+{
+    if (ps->tok[1].kind != TOK_IDENT || !ps->tok[1].ident) return 0;
+    /* after a statement's first identifier only '=' (assignment) or '(' (call) may come */
+    int eq = 0, paren = 0;
+    for (int i = 0; i < e->n; i++) {
+        const char *nm = yysymbol_name(e->k[i]);
+        if (strcmp(nm, "'='") == 0) eq = 1;
+        if (strcmp(nm, "'('") == 0) paren = 1;
+    }
+    if (!eq || !paren) return 0;
+    const char *word = ps->tok[1].ident;
+    SrcLoc at = ps->tok[1].loc;
+    if (strcmp(word, "elif") == 0 || strcmp(word, "elsif") == 0 || strcmp(word, "elseif") == 0) {
+        diag_error(ps->diag, at, "'%s' is not a keyword: write 'else if'", word);
+        diag_fixit(ps->diag, at, "else if");
+        return 1;
+    }
+    const char *words[128];
+    size_t n = 0;
+    for (const char *w; n < 128 && (w = dwf_keyword_name(n)); n++) words[n] = w;
+    const char *pick = sema_suggest(word, words, n);
+    if (!pick) return 0;
+    diag_error(ps->diag, at, "unknown keyword '%s'", word);
+    diag_fixit(ps->diag, at, pick);
+    diag_note(ps->diag, at, "did you mean '%s'?", pick);
+    return 1;
+}
+
+/* "return }": a return needs its value. */
+static int hint_return(ParseState *ps, int want_expr)
+{
+    /* only when nothing follows on its line ("return ]" is a bad value, not a missing one) */
+    if (ps->tok[1].kind != TOK_RETURN || !want_expr) return 0;
+    if (ps->tok[0].kind != '}' && ps->tok[0].kind != TOK_YYEOF &&
+        ps->tok[0].loc.first_line == ps->tok[1].loc.last_line)
+        return 0;
+    diag_error(ps->diag, ps->tok[1].loc, "'return' needs a value");
+    diag_fixit(ps->diag, after(ps->tok[1].loc), " null");
+    diag_note(ps->diag, ps->tok[1].loc, "write 'return null' to finish without a result");
+    return 1;
+}
+
+/* "invoke "fn" { ... }": the payload follows 'with'. */
+static int hint_invoke(ParseState *ps, const Expected *e, yysymbol_kind_t look, const char *what)
+{
+    if (!expects(e, YYSYMBOL_WITH)) return 0;
+    SrcLoc at = ps->tok[0].loc;
+    diag_error(ps->diag, at, "unexpected %s, expected 'with' and the payload of the invoke", what);
+    if (look == YYSYMBOL_YYEOF) return 1;
+    if (look == YYSYMBOL_IDENT || look == YYSYMBOL_NUMBER || look == YYSYMBOL_STRING ||
+        strcmp(yysymbol_name(look), "'{'") == 0 || strcmp(yysymbol_name(look), "'['") == 0)
+        diag_fixit(ps->diag, before(at), "with ");
+    diag_note(ps->diag, at, "an invoke is written invoke \"function\" with {payload} (with {} to send none)");
+    return 1;
+}
+
+/* "catch err: CardDeclined {": the old form; the types now come first, as strings. */
+static int hint_catch(ParseState *ps, yysymbol_kind_t look)
+{
+    if (strcmp(yysymbol_name(look), "':'") != 0 || ps->tok[2].kind != TOK_CATCH) return 0;
+    SrcLoc name = ps->tok[1].loc;
+    if (name.first_line != ps->tok[0].loc.first_line) return 0;
+    size_t left;
+    const char *p = text_at(ps, ps->tok[0].loc.last_line, ps->tok[0].loc.last_column, &left);
+    size_t sp = 0, w;
+    while (sp < left && (p[sp] == ' ' || p[sp] == '\t')) sp++;
+    for (w = sp; w < left && (isalnum((unsigned char)p[w]) || p[w] == '_' || p[w] == '.'); w++) {}
+    diag_error(ps->diag, ps->tok[0].loc, "unexpected ':': error types come before the error's name");
+    if (w > sp) {
+        size_t nl;
+        const char *nm = text_at(ps, name.first_line, name.first_column, &nl);
+        SrcLoc whole = {name.first_line, name.first_column, name.first_line,
+                        ps->tok[0].loc.last_column + (int)w};
+        char *fix = arena_printf(ps->arena, "\"%.*s\" %.*s", (int)(w - sp), p + sp,
+                                 (int)(name.last_column - name.first_column), nm);
+        diag_fixit(ps->diag, whole, fix);
+        diag_note(ps->diag, name, "write catch %s { } (several types: catch \"A\", \"B\" err { })", fix);
+    } else {
+        diag_note(ps->diag, name, "write catch \"ErrorType\" err { } (several types: catch \"A\", \"B\" err { })");
+    }
+    return 1;
+}
+
+/* "wait -5s": where only a duration may come (an option taking any expression gets a minus
+ * through and sema reports it). */
+static int hint_negative(ParseState *ps, const Expected *e, yysymbol_kind_t look)
+{
+    if (strcmp(yysymbol_name(look), "'-'") != 0 || !expects(e, YYSYMBOL_DURATION)) return 0;
+    diag_error(ps->diag, ps->tok[0].loc, "a duration cannot be negative");
+    diag_fixit(ps->diag, ps->tok[0].loc, "");
+    return 1;
+}
+
+/* "retry { maxDelay 30s }", "step s "s" retyr {": an identifier where option words go. */
+static void hint_option(ParseState *ps, const Expected *e, yysymbol_kind_t look)
+{
+    if (look != YYSYMBOL_IDENT || !ps->tok[0].ident) return;
+    const char *pick = nearest_word(ps->tok[0].ident, e);
+    if (!pick) return;
+    diag_fixit(ps->diag, ps->tok[0].loc, pick);
+    diag_note(ps->diag, ps->tok[0].loc, "did you mean '%s'?", pick);
+}
+
+/* The end of the file inside a '{' whose '}' went missing: when a '}' earlier in the file is
+ * indented less than the line its '{' is on, that '{' is the one left open (the '}' meant for
+ * an outer block closed it), as rustc and Python judge. */
+static int hint_unclosed(ParseState *ps, yysymbol_kind_t look, char closer)
+{
+    if (look != YYSYMBOL_YYEOF || closer != '}' || !ps->suspect) return 0;
+    diag_error(ps->diag, ps->suspect_open, "this '{' is never closed");
+    SrcLoc end = ps->suspect_dedent.first_line ? ps->suspect_dedent : ps->suspect_close;
+    char *fix = arena_printf(ps->arena, "%*s}\n", ps->suspect_indent, "");
+    diag_fixit(ps->diag, (SrcLoc){end.first_line, 1, end.first_line, 1}, fix);
+    if (ps->suspect_dedent.first_line && ps->suspect_dedent.first_line != ps->suspect_close.first_line)
+        diag_note(ps->diag, ps->suspect_dedent,
+                  "its block ends here by its indentation: a '}' is probably missing before this line");
+    diag_note(ps->diag, ps->suspect_close,
+              "this '}' at line %d closes it, but it is indented like an outer block", ps->suspect_close.first_line);
+    return 1;
 }
 
 static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, ParseState *ps)
@@ -1042,10 +1285,11 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, Pars
     if (ps->abort || diag_full(ps->diag)) return 0;
     SrcLoc loc = *yypcontext_location(ctx);
     yysymbol_kind_t look = yypcontext_token(ctx);
-    enum { MAXEXP = 80 };
-    yysymbol_kind_t exp[MAXEXP];
-    int nexp = yypcontext_expected_tokens(ctx, exp, MAXEXP);
-    if (nexp < 0) nexp = 0;
+    Expected ex;
+    ex.n = yypcontext_expected_tokens(ctx, ex.k, 96);
+    if (ex.n < 0) ex.n = 0;
+    int nexp = ex.n;
+    const yysymbol_kind_t *exp = ex.k;
 
     char what[64];
     if (look == YYSYMBOL_YYEOF) snprintf(what, sizeof what, "end of file");
@@ -1085,7 +1329,15 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, Pars
         if (exp[i] == YYSYMBOL_LET) has_stmt = 1;
     }
     int want_expr = has_ident && has_num && has_str && !has_stmt;
-    enum { MAXITEMS = 8 };
+
+    /* Targeted hints first: each names the mistake and its fix. */
+    if (hint_unclosed(ps, look, closer) || hint_return(ps, want_expr) || hint_catch(ps, look) ||
+        hint_negative(ps, &ex, look) || hint_invoke(ps, &ex, look, what) || hint_keyword(ps, &ex)) {
+        if (diag_full(ps->diag)) ps->abort = 1;
+        return 0;
+    }
+
+    enum { MAXITEMS = 9 };
     char items[MAXITEMS][48];
     int nitems = 0, has_op = 0, too_many = 0;
     if (want_expr) snprintf(items[nitems++], sizeof items[0], "an expression");
@@ -1113,12 +1365,12 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, Pars
         else too_many = 1;
     }
     if (has_stmt && nitems < MAXITEMS) snprintf(items[nitems++], sizeof items[0], "a new statement");
-    if (nitems > 5) too_many = 1;
+    if (nitems > 8) too_many = 1;
 
     /* Name the opener when the file ended inside it, or when the closer is in a short list;
      * in a long list it would be a guess (Lua names it always, and often misleads). */
     if (closer && look != YYSYMBOL_YYEOF && too_many) closer = 0;
-    char list[400] = "";
+    char list[480] = "";
     size_t used = 0;
     if (!too_many || closer) {
         char cl[8] = "";
@@ -1144,7 +1396,7 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, Pars
     } else {
         diag_error(ps->diag, loc, "unexpected %s", what);
     }
-    if (look != YYSYMBOL_YYEOF) keyword_hint(ps);
+    hint_option(ps, &ex, look);
     if (diag_full(ps->diag)) ps->abort = 1;
     return 0;
 }

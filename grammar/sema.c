@@ -132,24 +132,25 @@ static void check_expr(Sema *s, AstNode *e);
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 
+/* Edit distance counting a swap of two adjacent letters as one edit ("stpe" is one edit from
+ * "step", as in cli/options.c), so a transposition beats a same-length word two edits away. */
 static int levenshtein(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
     if (la > 64 || lb > 64) return 99;
-    int row[65];
-    for (size_t j = 0; j <= lb; j++) row[j] = (int)j;
-    for (size_t i = 1; i <= la; i++) {
-        int prev = row[0];
-        row[0] = (int)i;
+    int d[65][65];
+    for (size_t i = 0; i <= la; i++) d[i][0] = (int)i;
+    for (size_t j = 0; j <= lb; j++) d[0][j] = (int)j;
+    for (size_t i = 1; i <= la; i++)
         for (size_t j = 1; j <= lb; j++) {
-            int cur = row[j];
-            int sub = prev + (a[i - 1] != b[j - 1]);
-            int del = row[j] + 1, ins = row[j - 1] + 1;
-            row[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
-            prev = cur;
+            int best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1 < best) best = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < best) best = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < best)
+                best = d[i - 2][j - 2] + 1;
+            d[i][j] = best;
         }
-    }
-    return row[lb];
+    return d[la][lb];
 }
 
 /* Is `cand` a plausible intended spelling of `wrong`? */
@@ -399,6 +400,12 @@ static int is_whole(double x)
 static double check_duration(Sema *s, AstNode *v, const char *what, double lo, double hi, int whole)
 {
     if (!v) return -1;
+    if (v->kind == AST_UNARY && v->u.op.op == OP_NEG && v->u.op.a->kind == AST_DURATION) {
+        diag_error(s->d, v->loc, "%s of -%s: a duration cannot be negative", what, v->u.op.a->u.dur.text);
+        SrcLoc minus = {v->loc.first_line, v->loc.first_column, v->loc.first_line, v->loc.first_column + 1};
+        diag_fixit(s->d, minus, "");
+        return -1;
+    }
     if (v->kind != AST_DURATION) {
         diag_error(s->d, v->loc, "%s takes a duration such as 30s or 5m", what);
         return -1;
