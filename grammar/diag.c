@@ -319,6 +319,8 @@ void diag_fixit(Diag *d, SrcLoc loc, const char *text)
     if (!f) return;
     r->fixits = f;
     f[r->nfixits].loc = loc;
+    f[r->nfixits].first_char = char_column(d, loc.first_line, loc.first_column);
+    f[r->nfixits].last_char = char_column(d, loc.last_line, loc.last_column);
     f[r->nfixits].text = strdup(text);
     if (f[r->nfixits].text) r->nfixits++;
 }

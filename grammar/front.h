@@ -25,6 +25,7 @@ typedef enum DiagSeverity { DIAG_ERROR, DIAG_WARNING, DIAG_NOTE } DiagSeverity;
 /* A suggested edit: replace the range `loc` (empty when first == last: an insertion) by `text`. */
 typedef struct DiagFixit {
     SrcLoc loc;
+    int first_char, last_char; /* loc's columns counted in code points */
     const char *text;
 } DiagFixit;
 

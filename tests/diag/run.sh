@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Diagnostics suite: every tests/diag/<name>.dwf holds one fault; `dwf check` must print exactly
+# Diagnostics suite: every tests/diag/<name>.dwf holds one fault (recovery_many.dwf several: one
+# run reports them all); `dwf check` must print exactly
 # <name>.err on stderr and exit with the expected status. The status is 1 when the .err holds an
 # error, else 0, unless the .dwf's first line says "# exit: N". A <name>.gen script stands for a
 # .dwf too large to check in: its output is checked as <name>.dwf in a temporary directory.
@@ -58,3 +59,7 @@ check_cli bad_option 2 "dwf: unknown option '--bogus'" --bogus examples/order.dw
 check_cli missing_file 1 "tests/diag/no-such-file.dwf: error: cannot open file: No such file or directory" tests/diag/no-such-file.dwf
 check_cli clean_file 0 "" examples/order.dwf
 check_cli many_files 1 "unknown name 'paymnt'" examples/order.dwf tests/diag/unknown_name.dwf examples/retry.dwf
+
+# The same diagnostics as data: --format json agrees with the .err files, --format sarif is a
+# valid SARIF 2.1.0 log, fix-its fix (tests/diag/formats.py).
+DWF="$DWF" python3 tests/diag/formats.py
