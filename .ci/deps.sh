@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing dwf needs on Debian 12: the C toolchain and libraries
 # (apt-get, only what is missing) and the npm packages the conformance and deploy tests use
-# (the official durable SDK and AWS clients, into tests/node/node_modules).
+# (the official durable SDK and AWS clients, into tests/node/node_modules; VS Code's TextMate
+# tokenizer for the editor grammar test, into tests/editors/node/node_modules).
 #
 # It also builds, once per machine, the minimal static libcurl that dwf links (see "the minimal
 # libcurl" below); `bash .ci/deps.sh --curl-dir` prints where that build lives (the Makefile
@@ -69,27 +70,32 @@ fi
 # The npm packages: aws-lambda-ric compiles its native addon (curl + aws-lambda-cpp from the
 # tarballs it ships) at install time, which takes minutes on 2 cores. Install once per machine
 # into a cache keyed by the lock file, and link it into the tree. A link left by an older lock
-# file (a tree that was there before the packages changed) is replaced.
-if [ -f tests/node/package.json ]; then
-  key=$(cat tests/node/package.json tests/node/package-lock.json 2>/dev/null | sha256sum | cut -c1-16)
-  cache=${DWF_NODE_CACHE:-/var/cache/dwf/node-$key}
-  if [ -L tests/node/node_modules ] && [ "$(readlink tests/node/node_modules)" != "$cache/node_modules" ]; then
-    rm tests/node/node_modules
+# file (a tree that was there before the packages changed) is replaced. Each package dir has
+# its own key, so adding packages for one suite (tests/editors/node: the TextMate tokenizer)
+# never re-keys the slow one (tests/node).
+npm_dir() { # DIR [CACHE]: node_modules for DIR/package.json, from the cache keyed by its lock
+  local dir=$1 key cache
+  [ -f "$dir/package.json" ] || return 0
+  key=$(cat "$dir/package.json" "$dir/package-lock.json" 2>/dev/null | sha256sum | cut -c1-16)
+  cache=${2:-/var/cache/dwf/node-$key}
+  if [ -L "$dir/node_modules" ] && [ "$(readlink "$dir/node_modules")" != "$cache/node_modules" ]; then
+    rm "$dir/node_modules"
   fi
-fi
-if [ -f tests/node/package.json ] && [ ! -e tests/node/node_modules ]; then
+  [ -e "$dir/node_modules" ] && return 0
   if [ ! -f "$cache/.complete" ]; then
-    echo "installing npm packages for tests/node into $cache"
+    echo "installing npm packages for $dir into $cache"
     rm -rf "$cache.tmp" && mkdir -p "$cache.tmp"
-    cp tests/node/package.json "$cache.tmp/"
-    [ -f tests/node/package-lock.json ] && cp tests/node/package-lock.json "$cache.tmp/"
+    cp "$dir/package.json" "$cache.tmp/"
+    [ -f "$dir/package-lock.json" ] && cp "$dir/package-lock.json" "$cache.tmp/"
     (cd "$cache.tmp" && { [ -f package-lock.json ] && npm ci --no-audit --no-fund --loglevel=error \
                           || npm install --no-audit --no-fund --loglevel=error; })
     touch "$cache.tmp/.complete"
     rm -rf "$cache" && mv "$cache.tmp" "$cache"
   fi
-  ln -s "$cache/node_modules" tests/node/node_modules
-fi
+  ln -s "$cache/node_modules" "$dir/node_modules"
+}
+npm_dir tests/node "${DWF_NODE_CACHE:-}"
+npm_dir tests/editors/node
 
 # The minimal static libcurl (see CURL_CONFIGURE above), built once per machine into its cache:
 # <cache>/include/curl/*.h and <cache>/lib/libcurl.a. About 2 minutes on 2 cores.
