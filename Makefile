@@ -5,7 +5,7 @@
 #   make check                every test suite (tests/run.sh prints "N passed, N failed")
 #   make SANITIZE=address,undefined check   the same under ASan + UBSan (in build/san/)
 #   make VALGRIND=1 check     the same with the test programs under valgrind
-#   make fuzz                 a short libFuzzer run over parse + check (clang)
+#   make fuzz                 short libFuzzer runs: front end, C generation, JSON parser (clang)
 #   make golden-update        rewrite golden files from the current compiler (and graphs)
 #   make pictures             the approval and fanout workflows as SVG in build/pictures/
 #
@@ -177,13 +177,32 @@ $(BUILD)/pictures/%.svg: examples/%.dwf $(BUILD)/dwf
 	@mkdir -p $(dir $@)
 	$(BUILD)/dwf graph $< -o $@
 
+# libFuzzer targets, each run FUZZ_SECONDS (default 30; CI: 3 x 30 s) from a corpus of the
+# repository's files (the fuzzer adds what it finds to $(BUILD)/fuzz/corpus-*):
+#   fuzz_front    scan + parse + check + dump (the front end alone)
+#   fuzz_codegen  what checks cleanly through the back end (C, deploy files, graphs), a sample
+#                 of the generated C compiled with cc -Werror (tests/fuzz/fuzz_codegen.c)
+#   fuzz_json     the value layer's JSON parser and its print/parse round trip
 FUZZ_CC ?= clang
-fuzz: $(GEN_SRC)
-	@mkdir -p $(BUILD)/fuzz
-	$(FUZZ_CC) $(CSTD) -g -O1 -fsanitize=fuzzer,address,undefined $(INC_grammar) \
-	  -o $(BUILD)/fuzz/fuzz_front tests/fuzz/fuzz_front.c $(FRONT_SRC) $(GEN_SRC) -lm
-	mkdir -p $(BUILD)/fuzz/corpus && cp examples/*.dwf tests/golden/*.dwf tests/diag/*.dwf $(BUILD)/fuzz/corpus/ 2>/dev/null || true
-	$(BUILD)/fuzz/fuzz_front -max_total_time=$${FUZZ_SECONDS:-60} -max_len=4096 $(BUILD)/fuzz/corpus
+FUZZ_FLAGS = $(CSTD) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_RUN = -max_total_time=$${FUZZ_SECONDS:-30}
+FUZZ_DIR = $(BUILD)/fuzz
+fuzz: $(GEN_SRC) $(BUILD)/libcurl-dwf.a
+	@mkdir -p $(FUZZ_DIR)/corpus $(FUZZ_DIR)/corpus-codegen $(FUZZ_DIR)/corpus-json
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(INC_grammar) \
+	  -o $(FUZZ_DIR)/fuzz_front tests/fuzz/fuzz_front.c $(FRONT_SRC) $(GEN_SRC) -lm
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(INC_codegen) -I$(BUILD)/gen -o $(FUZZ_DIR)/fuzz_codegen \
+	  tests/fuzz/fuzz_codegen.c $(FRONT_SRC) $(GEN_SRC) $(CODEGEN_SRC) util/fs.c -lcrypto -lm
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(INC_sdk) -I$(CURL_DIR)/include -o $(FUZZ_DIR)/fuzz_json \
+	  tests/fuzz/fuzz_json.c $(wildcard sdk/*.c) $(BUILD)/libcurl-dwf.a -Wl,-Bstatic -lssl -lcrypto -lz \
+	  -Wl,-Bdynamic -lcjson -lpthread -ldl -lm
+	cp examples/*.dwf tests/golden/*.dwf tests/diag/*.dwf $(FUZZ_DIR)/corpus/
+	cp examples/*.dwf tests/golden/*.dwf $(FUZZ_DIR)/corpus-codegen/
+	i=0; for f in $$(find tests examples -name '*.json' -size -64k | sort); do \
+	  i=$$((i + 1)); cp "$$f" $(FUZZ_DIR)/corpus-json/seed-$$i.json; done
+	$(FUZZ_DIR)/fuzz_front $(FUZZ_RUN) -max_len=4096 $(FUZZ_DIR)/corpus
+	DWF_FUZZ_DIR=$(FUZZ_DIR) $(FUZZ_DIR)/fuzz_codegen $(FUZZ_RUN) -max_len=4096 $(FUZZ_DIR)/corpus-codegen
+	$(FUZZ_DIR)/fuzz_json $(FUZZ_RUN) -max_len=16384 $(FUZZ_DIR)/corpus-json
 
 # Install the Debian packages and npm packages the build and the tests use.
 deps:

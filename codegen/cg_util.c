@@ -114,6 +114,8 @@ void cg_c_comment(CgBuf *b, const char *s, size_t n)
         unsigned char ch = (unsigned char)s[i];
         if (ch == '/' && i > 0 && s[i - 1] == '*')
             cg_buf_puts(b, " /"); /* no comment terminator */
+        else if (ch == '*' && i > 0 && s[i - 1] == '/')
+            cg_buf_puts(b, " *"); /* no nested comment opener (-Wcomment) */
         else if (ch == '?' && i > 0 && s[i - 1] == '?')
             cg_buf_puts(b, " ?"); /* no trigraph (`??/` would splice lines) */
         else if (ch == '\\')
@@ -161,7 +163,8 @@ void cg_double(CgBuf *b, double d)
         return;
     }
     char tmp[40];
-    if (d == (double)(long long)d && d > -1e15 && d < 1e15) { /* integers as integers */
+    /* integers as integers (range first: converting 1e300 to long long is undefined) */
+    if (d > -1e15 && d < 1e15 && d == (double)(long long)d) {
         snprintf(tmp, sizeof tmp, "%lld", (long long)d);
         cg_buf_puts(b, tmp);
         return;

@@ -31,8 +31,8 @@ void cg_buf_append(CgBuf *b, const CgBuf *b2);
 /* A C string literal, quotes included: printable ASCII as is, `"` and `\` escaped, `??` split
  * as `?\?` (no trigraph can form), everything else as a three-digit octal escape. */
 void cg_c_string(CgBuf *b, const char *s, size_t n);
-/* Text safe inside a C block comment: no `*` `/` pair, no `??`, no control or non-ASCII byte
- * (written as \ooo). */
+/* Text safe inside a C block comment: no comment closer or opener (a '*' next to a '/' gets a
+ * space between them), no `??`, no control or non-ASCII byte (written as \ooo). */
 void cg_c_comment(CgBuf *b, const char *s, size_t n);
 /* A JSON string literal, quotes included (control bytes as \u00XX, UTF-8 passed through). */
 void cg_json_string(CgBuf *b, const char *s, size_t n);

@@ -34,9 +34,15 @@ struct Diag {
     size_t len;
     const char *rule;
     int excerpt_line;  /* the line the last excerpt quoted (0: none), for a fix-it under it */
+    size_t excerpt_from; /* where that excerpt's window starts in the line (0: the whole line) */
     int keep;
     DiagRecord *recs;
     size_t nrecs, caprecs;
+    /* Where each line of `text` starts, found once (on the first look-up) so that N
+     * diagnostics cost O(N + file), not O(N * file): 80,000 warnings on a 80,000-line file. */
+    size_t *line_start;
+    size_t nlines;
+    int lines_failed; /* out of memory building it: fall back to scanning */
 };
 
 enum Severity { SEV_ERROR = DIAG_ERROR, SEV_WARNING = DIAG_WARNING, SEV_NOTE = DIAG_NOTE };
@@ -58,6 +64,7 @@ void diag_free(Diag *d)
         for (size_t j = 0; j < d->recs[i].nfixits; j++) free((char *)d->recs[i].fixits[j].text);
         free(d->recs[i].fixits);
     }
+    free(d->line_start);
     free(d->recs);
     free(d);
 }
@@ -101,6 +108,10 @@ void diag_set_source(Diag *d, const char *path, const char *text, size_t len)
     d->len = len;
     d->rule = "syntax";
     d->excerpt_line = 0;
+    free(d->line_start);
+    d->line_start = NULL;
+    d->nlines = 0;
+    d->lines_failed = 0;
 }
 
 #define C_BOLD(d) ((d)->color ? "\033[1m" : "")
@@ -117,15 +128,42 @@ static const char *sev_name(enum Severity s)
     return s == SEV_ERROR ? "error" : s == SEV_WARNING ? "warning" : "note";
 }
 
+/* The index of line starts: built on first use, one pass over the text. */
+static int index_lines(Diag *d)
+{
+    if (d->line_start) return 1;
+    if (d->lines_failed) return 0;
+    size_t n = 1;
+    for (const char *p = d->text, *end = d->text + d->len; (p = memchr(p, '\n', (size_t)(end - p)));
+         p++)
+        n++;
+    d->line_start = malloc(n * sizeof *d->line_start);
+    if (!d->line_start) {
+        d->lines_failed = 1;
+        return 0;
+    }
+    d->line_start[0] = 0;
+    size_t k = 1;
+    for (size_t i = 0; i < d->len; i++)
+        if (d->text[i] == '\n') d->line_start[k++] = i + 1;
+    d->nlines = n;
+    return 1;
+}
+
 /* The source line `line` (1-based): start pointer and length, or NULL if out of range. */
-static const char *find_line(const Diag *d, int line, size_t *len)
+static const char *find_line(Diag *d, int line, size_t *len)
 {
     if (!d->text || line < 1) return NULL;
     const char *p = d->text, *end = d->text + d->len;
-    for (int l = 1; l < line; l++) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        if (!nl) return NULL;
-        p = nl + 1;
+    if (index_lines(d)) {
+        if ((size_t)line > d->nlines) return NULL;
+        p += d->line_start[line - 1];
+    } else {
+        for (int l = 1; l < line; l++) {
+            const char *nl = memchr(p, '\n', (size_t)(end - p));
+            if (!nl) return NULL;
+            p = nl + 1;
+        }
     }
     const char *nl = memchr(p, '\n', (size_t)(end - p));
     *len = (size_t)((nl ? nl : end) - p);
@@ -133,19 +171,39 @@ static const char *find_line(const Diag *d, int line, size_t *len)
     return p;
 }
 
+/* A long line (minified JSON, a generated file) is shown as a window around the caret, with
+ * "..." where it was cut, so one diagnostic never prints megabytes. */
+#define EXCERPT_WIDTH 320  /* lines up to this many bytes are shown whole */
+#define EXCERPT_BEFORE 100 /* bytes kept before the caret in a cut line */
+
+static int utf8_continuation(unsigned char ch) { return (ch & 0xC0) == 0x80; }
+
+/* The part [*from, *to) of a line of `len` bytes to show for a caret at `col`, `width` wide. */
+static void excerpt_window(const char *line, size_t len, size_t col, size_t width, size_t *from,
+                           size_t *to)
+{
+    *from = 0;
+    *to = len;
+    if (len <= EXCERPT_WIDTH) return;
+    size_t f = col > EXCERPT_BEFORE ? col - EXCERPT_BEFORE : 0;
+    while (f > 0 && utf8_continuation((unsigned char)line[f])) f--; /* not inside a character */
+    size_t shown = width < EXCERPT_WIDTH - EXCERPT_BEFORE ? width : EXCERPT_WIDTH - EXCERPT_BEFORE;
+    size_t t = col + shown + 20;
+    if (t < f + EXCERPT_WIDTH) t = f + EXCERPT_WIDTH;
+    if (t > len) t = len;
+    while (t < len && utf8_continuation((unsigned char)line[t])) t++;
+    *from = f;
+    *to = t;
+}
+
 static void print_excerpt(Diag *d, SrcLoc loc)
 {
     size_t len;
     const char *line = find_line(d, loc.first_line, &len);
     d->excerpt_line = 0;
+    d->excerpt_from = 0;
     if (!line) return;
     d->excerpt_line = loc.first_line;
-    fprintf(d->out, "%5d | ", loc.first_line);
-    for (size_t i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)line[i];
-        fputc(ch == '\t' || ch >= 0x20 ? ch : ' ', d->out);
-    }
-    fputc('\n', d->out);
     size_t col = loc.first_column > 0 ? (size_t)loc.first_column - 1 : 0;
     if (col > len) col = len;
     size_t width = 1;
@@ -155,15 +213,25 @@ static void print_excerpt(Diag *d, SrcLoc loc)
         width = len - col;
     if (col + width > len && len > col) width = len - col;
     if (width == 0) width = 1;
-    fprintf(d->out, "      | ");
-    for (size_t i = 0; i < col; i++) fputc(line[i] == '\t' ? '\t' : ' ', d->out);
+    size_t from, to;
+    excerpt_window(line, len, col, width, &from, &to);
+    if (col + width > to && to > col) width = to - col;
+    d->excerpt_from = from;
+    fprintf(d->out, "%5d | %s", loc.first_line, from > 0 ? "..." : "");
+    for (size_t i = from; i < to; i++) {
+        unsigned char ch = (unsigned char)line[i];
+        fputc(ch == '\t' || ch >= 0x20 ? ch : ' ', d->out);
+    }
+    fprintf(d->out, "%s\n", to < len ? "..." : "");
+    fprintf(d->out, "      | %s", from > 0 ? "   " : "");
+    for (size_t i = from; i < col; i++) fputc(line[i] == '\t' ? '\t' : ' ', d->out);
     fprintf(d->out, "%s^", d->color ? "\033[1;32m" : "");
     for (size_t i = 1; i < width; i++) fputc('~', d->out);
     fprintf(d->out, "%s\n", C_RESET(d));
 }
 
 /* A byte column of `line` counted in code points instead (UTF-8 continuation bytes skipped). */
-static int char_column(const Diag *d, int line, int col)
+static int char_column(Diag *d, int line, int col)
 {
     size_t len;
     const char *p = find_line(d, line, &len);
@@ -212,6 +280,23 @@ static void keep_record(Diag *d, enum Severity sev, const SrcLoc *loc, const cha
     d->nrecs++;
 }
 
+/* The message, cut at DIAG_MAX_MESSAGE bytes (on a character boundary, with "..."): a message
+ * quotes names and text from the file, which may be megabytes long. */
+#define DIAG_MAX_MESSAGE 480
+static void print_message(Diag *d, const char *fmt, va_list ap)
+{
+    char msg[DIAG_MAX_MESSAGE + 1];
+    int n = vsnprintf(msg, sizeof msg, fmt, ap);
+    if (n < 0) return;
+    if ((size_t)n < sizeof msg) {
+        fwrite(msg, 1, (size_t)n, d->out);
+        return;
+    }
+    size_t k = DIAG_MAX_MESSAGE;
+    while (k > 0 && utf8_continuation((unsigned char)msg[k])) k--;
+    fprintf(d->out, "%.*s...", (int)k, msg);
+}
+
 static void say_full(Diag *d, const char *path)
 {
     if (d->said_full) return;
@@ -248,16 +333,27 @@ static void report(Diag *d, enum Severity sev, const SrcLoc *loc, const char *pa
     }
     d->excerpt_line = 0;
     if (!d->out) return;
+    /* Composed in memory and written at once: stderr is unbuffered, and a character at a time
+     * made 80,000 warnings cost ten million write(2) calls. */
+    char *text = NULL;
+    size_t len = 0;
+    FILE *real = d->out, *mem = open_memstream(&text, &len);
+    if (mem) d->out = mem;
     fputs(C_BOLD(d), d->out);
     if (loc)
         fprintf(d->out, "%s:%d:%d: ", path ? path : "?", loc->first_line, loc->first_column);
     else
         fprintf(d->out, "%s: ", path ? path : "?");
     fprintf(d->out, "%s%s:%s%s ", sev_color(d, sev), sev_name(sev), C_RESET(d), C_BOLD(d));
-    vfprintf(d->out, fmt, ap);
+    print_message(d, fmt, ap);
     fprintf(d->out, "%s\n", C_RESET(d));
     /* Notes stay one line (they point at a declaration or explain a rule). */
     if (loc && sev != SEV_NOTE) print_excerpt(d, *loc);
+    if (mem) {
+        d->out = real;
+        if (fclose(mem) == 0) fwrite(text, 1, len, real);
+        free(text);
+    }
 }
 
 void diag_error(Diag *d, SrcLoc loc, const char *fmt, ...)
@@ -302,8 +398,10 @@ static void print_fixit(Diag *d, SrcLoc loc, const char *text)
     if (!line || loc.first_line != d->excerpt_line || n == 0 || memchr(text, '\n', n)) return;
     size_t col = loc.first_column > 0 ? (size_t)loc.first_column - 1 : 0;
     if (col > len) col = len;
-    fprintf(d->out, "      | ");
-    for (size_t i = 0; i < col; i++) fputc(line[i] == '\t' ? '\t' : ' ', d->out);
+    size_t from = d->excerpt_from; /* the excerpt showed the line from here, after "..." */
+    if (col < from) return;
+    fprintf(d->out, "      | %s", from > 0 ? "   " : "");
+    for (size_t i = from; i < col; i++) fputc(line[i] == '\t' ? '\t' : ' ', d->out);
     fprintf(d->out, "%s%.*s%s\n", d->color ? "\033[1;32m" : "", (int)n, text, C_RESET(d));
 }
 

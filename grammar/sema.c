@@ -112,13 +112,12 @@ typedef struct Sema {
     const char *frame_what;      /* "a branch", "a map item", ... for messages */
     Symbol *cb_sym;              /* `callback` inside a wait-for-callback submitter */
     double ops, mult;            /* operation estimate */
-    const char **invoke_targets;
-    int ninvoke;
+    const char **invoke_targets;  /* NULL-terminated; capacity doubles (O(1) amortized add) */
+    int ninvoke, invoke_cap;
     int stop;
     int depth, said_deep;         /* expression nesting, to refuse what would overflow the stack */
     Decl *decls;
-    Symbol **awaited;             /* callbacks some `await` names */
-    int nawaited;
+    NameIndex awaited;            /* callbacks some `await` names, by their unique cname */
     const char *no_durable;       /* set while checking an expression the runtime evaluates on
                                    * its own (a name, a map item namer, a poll's state/until) */
 } Sema;
@@ -704,10 +703,7 @@ static void check_await(Sema *s, AstNode *e)
     AstNode *t = e->u.await.target;
     check_name(s, t);
     if (t->u.name.sym && t->u.name.sym->decl && t->u.name.sym->decl->kind == AST_CALLBACK) {
-        Symbol **l = arena_alloc(s->a, sizeof *l * (size_t)(s->nawaited + 1));
-        for (int i = 0; i < s->nawaited; i++) l[i] = s->awaited[i];
-        l[s->nawaited++] = t->u.name.sym;
-        s->awaited = l;
+        index_put(s->a, &s->awaited, t->u.name.sym->cname, t->u.name.sym);
     }
     if (t->u.name.sym && (!t->u.name.sym->decl || t->u.name.sym->decl->kind != AST_CALLBACK)) {
         diag_error(s->d, t->loc, "'%s' is not a callback", t->u.name.id);
@@ -728,10 +724,13 @@ static void check_invoke(Sema *s, AstNode *e)
     check_duration(s, e->u.invoke.timeout, "invoke timeout", 1, DWF_LIMIT_DELAY_S, 1);
     s->prog->cfg.uses_invoke = 1;
     if (e->u.invoke.function->kind == AST_STR) {
-        const char **t = arena_alloc(s->a, sizeof *t * (size_t)(s->ninvoke + 2));
-        for (int i = 0; i < s->ninvoke; i++) t[i] = s->invoke_targets[i];
-        t[s->ninvoke++] = e->u.invoke.function->u.str.s;
-        s->invoke_targets = t;
+        if (s->ninvoke + 2 > s->invoke_cap) {
+            s->invoke_cap = s->invoke_cap ? s->invoke_cap * 2 : 8;
+            const char **t = arena_alloc(s->a, sizeof *t * (size_t)s->invoke_cap);
+            for (int i = 0; i < s->ninvoke; i++) t[i] = s->invoke_targets[i];
+            s->invoke_targets = t;
+        }
+        s->invoke_targets[s->ninvoke++] = e->u.invoke.function->u.str.s;
     }
     count_op(s);
 }
@@ -1269,9 +1268,7 @@ static void report_unused(Sema *s)
         if (!y->used && y->decl && y->decl->kind == AST_LET && y->name[0] != '_')
             diag_warning(s->d, y->loc, "unused variable '%s'", y->name);
         if (y->decl && y->decl->kind == AST_CALLBACK && y->decl->u.callback.sym == y) {
-            int awaited = 0;
-            for (int i = 0; i < s->nawaited; i++) awaited |= s->awaited[i] == y;
-            if (!awaited) {
+            if (index_get(&s->awaited, y->cname) != y) {
                 diag_warning(s->d, y->loc, "callback '%s' is never awaited", y->name);
                 diag_note(s->d, y->loc, "the execution does not wait for it; add 'let result = await %s'", y->name);
             }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "front.h"
 #include "tinytest.h"
@@ -537,6 +538,110 @@ static void long_string_rejected(void)
     arena_free(a);
 }
 
+/* A workflow of n `let`s that nothing reads: n "unused variable" warnings. */
+static char *unused_lets(size_t n)
+{
+    char *src = malloc(n * 32 + 64);
+    if (!src) return NULL;
+    size_t l = (size_t)sprintf(src, "workflow w {\n");
+    for (size_t i = 0; i < n; i++) l += (size_t)sprintf(src + l, "  let v%zu = %zu\n", i, i);
+    strcpy(src + l, "  return null\n}\n");
+    return src;
+}
+
+/* CPU seconds to compile a workflow of n unused lets (the best of `runs`); *warnings gets the
+ * number of warnings printed. */
+static double unused_cpu(size_t n, int runs, int *warnings)
+{
+    char *src = unused_lets(n);
+    TT_ASSERT(src != NULL);
+    if (!src) return 0;
+    double best = 1e9;
+    for (int r = 0; r < runs; r++) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
+        Arena *a = arena_new();
+        int errors;
+        char *msg;
+        compile(a, src, strlen(src), &errors, &msg);
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
+        double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+        if (s < best) best = s;
+        TT_EQ_INT(0, errors);
+        *warnings = 0;
+        for (const char *p = msg; p && (p = strstr(p, ": warning: unused variable 'v")) != NULL; p++)
+            (*warnings)++;
+        free(msg);
+        arena_free(a);
+    }
+    free(src);
+    return best;
+}
+
+/* The unused-variable check (and the diagnostics it prints) is linear in the number of lets.
+ * Not a timing test: the bound is relative to a small input compiled in the same process, 20x
+ * the lets must cost well under 100x the CPU (a linear check costs about 20x; the quadratic one
+ * it replaced cost about 400x). Wall-clock figures are in bench/front_scale.sh. */
+static void unused_check_is_linear(void)
+{
+    int vg = getenv("DWF_VALGRIND") != NULL; /* 50x slower there: smaller inputs, same ratio */
+    size_t small = vg ? 500 : 4000, big = small * 20;
+    int ws = 0, wb = 0;
+    double ts = unused_cpu(small, vg ? 1 : 3, &ws);
+    double tb = unused_cpu(big, 1, &wb);
+    TT_EQ_INT((long long)small, ws);
+    TT_EQ_INT((long long)big, wb);
+    if (ts < 1e-3) ts = 1e-3; /* clock granularity */
+    if (tb / ts >= 100) printf("    %zu lets: %.3fs CPU, %zu lets: %.3fs CPU (x%.0f)\n", small, ts, big, tb, tb / ts);
+    TT_ASSERT(tb / ts < 100);
+}
+
+/* A diagnostic on a 10 MB line shows a window of the line around the caret, not the line. */
+static void long_line_excerpt_is_bounded(void)
+{
+    size_t n = 10u * 1024 * 1024;
+    char *src = malloc(n + 128);
+    TT_ASSERT(src != NULL);
+    if (!src) return;
+    size_t l = (size_t)sprintf(src, "workflow w { let x = [");
+    while (l < n) l += (size_t)sprintf(src + l, "1,");
+    l += (size_t)sprintf(src + l, " nope, 2] return x }\n");
+    Arena *a = arena_new();
+    int errors;
+    char *msg;
+    compile(a, src, l, &errors, &msg);
+    TT_EQ_INT(1, errors);
+    TT_ASSERT(msg && strlen(msg) < 600);
+    /* error line, then "    1 | ...<60 bytes before> nope, 2] return x }", then the caret */
+    char *excerpt = msg ? strstr(msg, "\n    1 | ...") : NULL;
+    TT_ASSERT(excerpt != NULL);
+    if (excerpt) {
+        char *nope = strstr(excerpt, " nope, 2] return x }\n");
+        char *caret = nope ? strstr(nope, "\n      | ") : NULL;
+        TT_ASSERT(nope && caret);
+        if (nope && caret) {
+            /* the caret sits under 'nope': same offset from the line's start */
+            size_t at = (size_t)(nope + 1 - (excerpt + 1));
+            TT_ASSERT(strncmp(caret + 1 + at, "^~~~\n", 5) == 0);
+        }
+    }
+    free(msg);
+    arena_free(a);
+    /* a 10 MB name in the message is cut too */
+    memset(src, 'a', n);
+    memcpy(src, "workflow w { return ", 20);
+    strcpy(src + n, " }\n");
+    a = arena_new();
+    compile(a, src, strlen(src), &errors, &msg);
+    TT_EQ_INT(1, errors);
+    TT_ASSERT(msg && strlen(msg) < 1200);
+    TT_ASSERT(msg && strstr(msg, "error: unknown name 'aaaa") != NULL);
+    TT_ASSERT(msg && strstr(msg, "aaa...\n") != NULL);
+    free(msg);
+    arena_free(a);
+    free(src);
+}
+
 int main(void)
 {
     TT_RUN(arena_basics);
@@ -553,5 +658,7 @@ int main(void)
     TT_RUN(error_limit);
     TT_RUN(garbage_never_crashes);
     TT_RUN(long_string_rejected);
+    TT_RUN(unused_check_is_linear);
+    TT_RUN(long_line_excerpt_is_bounded);
     return TT_EXIT();
 }

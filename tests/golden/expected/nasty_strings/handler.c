@@ -17,7 +17,7 @@ struct frame {
 
 static const dwf_step_opts step_defaults = {.retry = NULL, .semantics = DWF_AT_LEAST_ONCE, .compensate = NULL};
 
-/* step v "step * / ? ?/ \\ "named"", line 7 */
+/* step v "step * / / * nested / * / ? ?/ \\ "named"", line 7 */
 #line 7 "tests/golden/nasty_strings.dwf"
 static int step_1(dwf_ctx *c, void *frame, dwf_val **out)
 {
@@ -42,7 +42,7 @@ static int workflow_body(dwf_ctx *c, void *frame, dwf_val **out)
     f->u_s = dwf_strn(c, "q\"uote \\ back */ close ?\?/ tri ?\?= caf\303\251 \001 nul\000end ?", 52);
 #line 7 "tests/golden/nasty_strings.dwf"
     DWF_AT(c, 7, 3);
-    DWF_TRY(dwf_step(c, "step */ ?\?/ \\ \"named\"", step_1, f, &step_defaults, &f->u_v));
+    DWF_TRY(dwf_step(c, "step */ /* nested /*/ ?\?/ \\ \"named\"", step_1, f, &step_defaults, &f->u_v));
 #line 11 "tests/golden/nasty_strings.dwf"
     DWF_AT(c, 11, 3);
     dwf_val *t_1 = dwf_binop(c, DWF_OP_EQ, dwf_index(c, f->u_v, dwf_str(c, "key \"*/\" ?\?/")), dwf_str(c, "?\?/"));
@@ -70,7 +70,7 @@ const dwf_workflow dwf_workflow_main = {
     .name = "nasty_strings",
     .source = "tests/golden/nasty_strings.dwf",
     .function_name = "nasty-strings",
-    .source_hash = "7b2885f92f0679c8623e456a9a4675e56229dc68c062a1a71e8e749a7f7b3155",
+    .source_hash = "4110603fba7964582ebcce27c1b9bdb38effc38475bc3e4be827832713bc14ec",
     .frame_size = sizeof(struct frame),
     .body = workflow_body,
     .retention_days = 14,
