@@ -172,6 +172,12 @@ int cli_args_next(CliArgs *a)
     if (c == '?') return unknown(a, a->argv[at < a->argc ? at : a->argc - 1], optopt);
     const CliOption *o = entry(a, c, a->spelled, sizeof a->spelled);
     if (!o) return unknown(a, a->argv[at < a->argc ? at : a->argc - 1], c);
+    /* An empty store path would give SQLite's private temporary database: a run would end
+     * SUCCEEDED in a store no other command can read. */
+    if (o->name && strcmp(o->name, "store") == 0 && optarg && !*optarg) {
+        cli_usage_error(a->cmd, "--store needs a path (an empty one names no store)");
+        return CLI_BAD;
+    }
     a->value = optarg;
     return o->id;
 }

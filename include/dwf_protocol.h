@@ -73,7 +73,8 @@
     X(INVOCATION_COMPLETED, "InvocationCompleted")
 
 /* ---- error types of the API (a failed call's error name) and their HTTP status ------------ */
-/* The last two are dwf's own: its local store is held by another process, or is no store. */
+/* The Store* ones are dwf's own, about its local store: held by another process, not a store
+ * (or damaged), deleted or replaced while open, not writable, out of space. */
 #define DWF_ERRORTYPES(X)                                                                      \
     X(INVALID_PARAMETER_VALUE, "InvalidParameterValueException", 400)                          \
     X(CALLBACK_TIMEOUT, "CallbackTimeoutException", 400)                                       \
@@ -83,7 +84,10 @@
     X(TOO_MANY_REQUESTS, "TooManyRequestsException", 429)                                      \
     X(SERVICE, "ServiceException", 500)                                                        \
     X(STORE_LOCKED, "StoreLockedException", 503)                                               \
-    X(STORE_CORRUPT, "StoreCorruptException", 500)
+    X(STORE_CORRUPT, "StoreCorruptException", 500)                                             \
+    X(STORE_REPLACED, "StoreReplacedException", 500)                                           \
+    X(STORE_READ_ONLY, "StoreReadOnlyException", 500)                                          \
+    X(STORE_FULL, "StoreFullException", 507)
 
 /* The enums. 0 is "none / not on the wire"; the last member is "unknown name". */
 enum dwf_optype {

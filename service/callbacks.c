@@ -214,7 +214,13 @@ int dwf_service_open_callbacks(dwf_service *s, const char *root_arn, cJSON **out
     cJSON *arr = cJSON_CreateArray();
     int r = !q ? -1 : !arr ? oom(err) : 0;
     while (r == 0 && (r = dwf__sql_step(s->st, q, err)) == 1) {
-        cJSON *op = cJSON_Parse((const char *)sqlite3_column_text(q, 1));
+        char what[320];
+        snprintf(what, sizeof what, "a callback operation of execution %.200s", (const char *)sqlite3_column_text(q, 0));
+        cJSON *op = dwf__col_json(s->st, q, 1, what, err);
+        if (!op) {
+            r = -1;
+            break;
+        }
         cJSON *c = cJSON_CreateObject();
         const cJSON *started = cJSON_GetObjectItemCaseSensitive(op, "StartTimestamp");
         int bad = !op || !c || jset_str(c, "DurableExecutionArn", (const char *)sqlite3_column_text(q, 0)) ||

@@ -26,6 +26,24 @@ typedef struct transport_impl {
     const char *arn;
 } transport_impl;
 
+/* A store that can no longer be trusted or written (deleted, replaced, read-only, full,
+ * damaged): nothing this process does can be recorded, so it stops, and leaves the execution as
+ * the store last had it (its invocation open, re-run once this process is gone). Reporting
+ * the invocation as failed would be one more write that either fails too or, worse, counts a
+ * full disk against the workflow. */
+static int store_unusable(const dwf_error *e)
+{
+    switch ((enum dwf_errortype)dwf_errortype_parse(e->type)) {
+    case DWF_ERRORTYPE_STORE_CORRUPT:
+    case DWF_ERRORTYPE_STORE_REPLACED:
+    case DWF_ERRORTYPE_STORE_READ_ONLY:
+    case DWF_ERRORTYPE_STORE_FULL: return 1;
+    default: return 0;
+    }
+}
+
+/* Checkpoint errors that end the invocation (NULL from the runtime) rather than fail the
+ * execution: the service's own trouble, not the workflow's. */
 static int retryable_error(const dwf_error *e)
 {
     switch ((enum dwf_errortype)dwf_errortype_parse(e->type)) {
@@ -33,7 +51,7 @@ static int retryable_error(const dwf_error *e)
     case DWF_ERRORTYPE_SERVICE:
     case DWF_ERRORTYPE_STORE_LOCKED:
     case DWF_ERRORTYPE_TOO_MANY_REQUESTS: return 1;
-    default: return 0;
+    default: return store_unusable(e);
     }
 }
 
@@ -98,6 +116,10 @@ int dwf_engine_invoke(dwf_service *s, const char *arn, const dwf_engine_opts *o,
         response = dwf_run_invocation(wf, event, &t, &io, &fault);
     }
     cJSON_Delete(event);
+    if (!response && store_unusable(&fault)) {
+        *err = fault;
+        return -1;
+    }
     if (o->on_invocation) o->on_invocation(o->progress_arg, arn, response, response ? NULL : &fault);
     int r = dwf_service_end_invocation(s, arn, request_id, start, response, response ? NULL : &fault, err);
     cJSON_Delete(response);

@@ -216,7 +216,7 @@ static int apply_response(dwf_service *s, dwf__exec *e, enum dwf_invstatus statu
         e->inv_attempts++;
         if (e->inv_attempts >= s->max_inv) return dwf__svc_exec_close(s, e, DWF_EXECSTATUS_FAILED, NULL, faultobj, err);
         e->wake = 1;
-        e->next_invoke_ms = now + 1000.0 * (double)(1 << (e->inv_attempts - 1));
+        e->next_invoke_ms = now + 1000.0 * (double)(1LL << (e->inv_attempts < 21 ? e->inv_attempts - 1 : 20));
         return 0;
     }
     e->inv_attempts = 0;

@@ -175,9 +175,15 @@ static int history_page(dwf_service *s, const dwf__exec *e, long long from, int 
             r = set_marker(o, last, err);
             break;
         }
-        cJSON *ev = cJSON_Parse((const char *)sqlite3_column_text(q, 0));
-        if (ev && !include_data) strip_payloads(ev);
-        if (!ev || !cJSON_AddItemToArray(evs, ev)) {
+        char what[200];
+        snprintf(what, sizeof what, "event %lld of execution %s", (long long)sqlite3_column_int64(q, 1), e->id);
+        cJSON *ev = dwf__col_json(s->st, q, 0, what, err);
+        if (!ev) {
+            r = -1;
+            break;
+        }
+        if (!include_data) strip_payloads(ev);
+        if (!cJSON_AddItemToArray(evs, ev)) {
             cJSON_Delete(ev);
             r = oom(err);
             break;

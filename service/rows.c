@@ -18,6 +18,28 @@
 #include <string.h>
 
 /* ---- operations ------------------------------------------------------------------------------ */
+/* The Operation JSON in column 0 of an operations row (columns 0 json, 1 start_seq), checked to
+ * be what the service wrote: an object with a string Id, a known Type and Status. */
+static cJSON *op_from_row(dwf_service *s, const dwf__exec *e, sqlite3_stmt *q, dwf_error *err)
+{
+    char what[320];
+    snprintf(what, sizeof what, "operation %lld (in start order) of execution %s", (long long)sqlite3_column_int64(q, 1),
+             e->id);
+    cJSON *op = dwf__col_json(s->st, q, 0, what, err);
+    if (!op) return NULL;
+    enum dwf_optype t = op_type(op);
+    enum dwf_opstatus st = op_status(op);
+    if (!cJSON_IsObject(op) || !jstr(op, "Id") || t == DWF_OPTYPE_NONE || t == DWF_OPTYPE_UNKNOWN ||
+        st == DWF_OPSTATUS_NONE || st == DWF_OPSTATUS_UNKNOWN) {
+        cJSON_Delete(op);
+        fail(err, DWF_ERRORTYPE_STORE_CORRUPT,
+             "the store %s is corrupt: %s is not an Operation (an Id, a known Type and Status); nothing was changed",
+             dwf__store_path(s->st), what);
+        return NULL;
+    }
+    return op;
+}
+
 int dwf__svc_op_load(dwf_service *s, const dwf__exec *e, const char *id, cJSON **op, long long *start_seq,
                      dwf_error *err)
 {
@@ -27,10 +49,9 @@ int dwf__svc_op_load(dwf_service *s, const dwf__exec *e, const char *id, cJSON *
     if (!q) return -1;
     int r = dwf__sql_step(s->st, q, err);
     if (r == 1) {
-        *op = cJSON_Parse((const char *)sqlite3_column_text(q, 0));
+        *op = op_from_row(s, e, q, err);
         if (start_seq) *start_seq = sqlite3_column_int64(q, 1);
-        r = *op ? 0
-                : fail(err, DWF_ERRORTYPE_STORE_CORRUPT, "operation %s of %s is not valid JSON", id, e->arn);
+        r = *op ? 0 : -1;
     } else if (r == 0) {
         r = 1;
     }
@@ -55,8 +76,8 @@ int dwf__svc_op_save(dwf_service *s, dwf__exec *e, const cJSON *op, long long *s
 
 /* Append the Operation JSON of every row `q` yields (column 0) to arr; with a limit, stop
  * before the (limit+1)-th and say there were more. */
-static int ops_collect(dwf_service *s, sqlite3_stmt *q, int limit, cJSON *arr, long long *last, int *more,
-                       dwf_error *err)
+static int ops_collect(dwf_service *s, const dwf__exec *e, sqlite3_stmt *q, int limit, cJSON *arr,
+                       long long *last, int *more, dwf_error *err)
 {
     int r, n = 0;
     while ((r = dwf__sql_step(s->st, q, err)) == 1) {
@@ -64,8 +85,12 @@ static int ops_collect(dwf_service *s, sqlite3_stmt *q, int limit, cJSON *arr, l
             if (more) *more = 1;
             break;
         }
-        cJSON *op = cJSON_Parse((const char *)sqlite3_column_text(q, 0));
-        if (!op || !cJSON_AddItemToArray(arr, op)) {
+        cJSON *op = op_from_row(s, e, q, err);
+        if (!op) {
+            r = -1;
+            break;
+        }
+        if (!cJSON_AddItemToArray(arr, op)) {
             cJSON_Delete(op);
             r = oom(err);
             break;
@@ -85,15 +110,16 @@ int dwf__svc_ops_page(dwf_service *s, const dwf__exec *e, long long after, int l
                                        "SELECT json, start_seq FROM operations WHERE exec_id=?1 AND start_seq>?2"
                                        " ORDER BY start_seq LIMIT ?3",
                                        "sii", e->id, after, (long long)(limit > 0 ? limit + 1 : -1));
-    return q ? ops_collect(s, q, limit, arr, last, more, err) : -1;
+    return q ? ops_collect(s, e, q, limit, arr, last, more, err) : -1;
 }
 
 int dwf__svc_ops_changed(dwf_service *s, const dwf__exec *e, long long since, cJSON *arr, dwf_error *err)
 {
     sqlite3_stmt *q = dwf__sql_prepare(s->st, err,
-                                       "SELECT json FROM operations WHERE exec_id=?1 AND change_seq>?2 ORDER BY start_seq",
+                                       "SELECT json, start_seq FROM operations WHERE exec_id=?1 AND change_seq>?2"
+                                       " ORDER BY start_seq",
                                        "si", e->id, since);
-    return q ? ops_collect(s, q, 0, arr, NULL, NULL, err) : -1;
+    return q ? ops_collect(s, e, q, 0, arr, NULL, NULL, err) : -1;
 }
 
 /* ---- history events -------------------------------------------------------------------------- */

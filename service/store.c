@@ -16,10 +16,15 @@
 #include <pthread.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
 
 /* Prepared statements are kept for reuse: compiling the same SQL on every call was 43% of a
  * checkpoint's CPU (bench/RESULTS.md). Entries are keyed by the SQL text; one in use by a
@@ -28,6 +33,7 @@
 struct dwf__store {
     sqlite3 *db;
     char path[PATH_MAX];
+    dwf__storefile file; /* the file SQLite has open: the path must still name it */
     pthread_mutex_t mu;
     int ncache;
     struct {
@@ -88,38 +94,70 @@ static const char *const upgrade_3 =
     TOKENS_LIVE
     "PRAGMA user_version=4;";
 
-static void set_err(dwf_error *err, enum dwf_errortype type, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(dwf_error *err, enum dwf_errortype type, const char *fmt, ...)
+int dwf__store_err(dwf_error *err, enum dwf_errortype type, const char *fmt, ...)
 {
-    if (!err) return;
+    if (!err) return -1;
     snprintf(err->type, sizeof err->type, "%s", dwf_errortype_name(type));
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(err->message, sizeof err->message, fmt, ap);
     va_end(ap);
+    return -1;
+}
+/* The errno behind an SQLite I/O failure, as text ("" when SQLite recorded none). */
+static const char *system_error(const dwf__store *st, char *buf, size_t n)
+{
+    int e = st && st->db ? sqlite3_system_errno(st->db) : 0;
+    if (e) snprintf(buf, n, " (%s)", strerror(e));
+    else buf[0] = '\0';
+    return buf;
 }
 
 int dwf__store_fail(dwf__store *st, int rc, dwf_error *err)
 {
     const char *msg = st && st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc);
     const char *path = st ? st->path : "?";
+    int sys = st && st->db ? sqlite3_system_errno(st->db) : 0;
+    char why[160];
+    system_error(st, why, sizeof why);
     switch (rc & 0xff) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
-        set_err(err, DWF_ERRORTYPE_STORE_LOCKED,
+        dwf__store_err(err, DWF_ERRORTYPE_STORE_LOCKED,
                 "the store %s is locked by another process (%s); nothing was changed", path, msg);
         break;
     case SQLITE_NOTADB:
     case SQLITE_CORRUPT:
-        set_err(err, DWF_ERRORTYPE_STORE_CORRUPT,
+        dwf__store_err(err, DWF_ERRORTYPE_STORE_CORRUPT,
                 "the store %s is corrupt or not a dwf store (%s); nothing was changed", path, msg);
         break;
     case SQLITE_NOMEM:
-        set_err(err, DWF_ERRORTYPE_SERVICE, "out of memory in the store %s", path);
+        dwf__store_err(err, DWF_ERRORTYPE_SERVICE, "out of memory in the store %s", path);
+        break;
+    case SQLITE_READONLY:
+        dwf__store_err(err, DWF_ERRORTYPE_STORE_READ_ONLY, "the store %s cannot be written (%s)%s; nothing was changed",
+                path, msg, why);
+        break;
+    case SQLITE_FULL:
+        dwf__store_err(err, DWF_ERRORTYPE_STORE_FULL,
+                "the disk holding the store %s is full%s; this change was not made, nothing before it is lost",
+                path, why);
+        break;
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+        /* A write past a file size limit (EFBIG) or a quota (EDQUOT) is a full disk too. */
+        if (sys == ENOSPC || sys == EFBIG || sys == EDQUOT)
+            dwf__store_err(err, DWF_ERRORTYPE_STORE_FULL,
+                    "the disk holding the store %s is full%s; this change was not made, nothing before it is lost",
+                    path, why);
+        else if (sys == EROFS || sys == EACCES || sys == EPERM)
+            dwf__store_err(err, DWF_ERRORTYPE_STORE_READ_ONLY, "the store %s cannot be written%s; nothing was changed", path,
+                    why);
+        else
+            dwf__store_err(err, DWF_ERRORTYPE_SERVICE, "store %s: %s%s", path, msg, why);
         break;
     default:
-        set_err(err, DWF_ERRORTYPE_SERVICE, "store %s: %s", path, msg);
+        dwf__store_err(err, DWF_ERRORTYPE_SERVICE, "store %s: %s%s", path, msg, why);
     }
     return -1;
 }
@@ -129,48 +167,46 @@ static int make_parent_dirs(const char *path, dwf_error *err)
 {
     char dir[PATH_MAX];
     if (dwf__mkdir_parent(path, 0755, dir, sizeof dir) == 0) return 0;
-    set_err(err, DWF_ERRORTYPE_SERVICE, "cannot create the store directory %s: %s", dir, strerror(errno));
+    int e = errno;
+    dwf__store_err(err, e == EACCES || e == EROFS || e == EPERM ? DWF_ERRORTYPE_STORE_READ_ONLY : DWF_ERRORTYPE_SERVICE,
+                   "cannot create the store directory %s: %s", dir, strerror(e));
     return -1;
 }
 
-int dwf__store_open(const char *path, int busy_ms, dwf__store **out, dwf_error *err)
+/* The outermost directory on the way to path that does not exist yet ("" when its directory
+ * exists), so a failed first open can remove what it made. */
+static void first_missing_dir(const char *path, char *out, size_t n)
 {
-    *out = NULL;
-    dwf__store *st = calloc(1, sizeof *st);
-    if (st) pthread_mutex_init(&st->mu, NULL);
-    if (!st) {
-        set_err(err, DWF_ERRORTYPE_SERVICE, "out of memory");
-        return -1;
+    char dir[PATH_MAX], up[PATH_MAX];
+    struct stat sb;
+    out[0] = '\0';
+    dwf__dirname(path, dir, sizeof dir);
+    while (stat(dir, &sb) != 0 && errno == ENOENT && strcmp(dir, ".") != 0 && strcmp(dir, "/") != 0) {
+        snprintf(out, n, "%s", dir);
+        dwf__dirname(dir, up, sizeof up);
+        snprintf(dir, sizeof dir, "%s", up);
     }
-    snprintf(st->path, sizeof st->path, "%s", path);
-    if (make_parent_dirs(path, err) != 0) {
-        free(st);
-        return -1;
-    }
-    int rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL);
-    if (rc != SQLITE_OK) goto fail;
-    sqlite3_busy_timeout(st->db, busy_ms > 0 ? busy_ms : 5000);
-    /* Reading the header first: a file that is not a database fails here, before any write. */
-    int version = 0;
+}
+
+static int pragma_int(sqlite3 *db, const char *sql, int *out)
+{
     sqlite3_stmt *q = NULL;
-    rc = sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &q, NULL);
-    if (rc != SQLITE_OK) goto fail;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &q, NULL);
+    if (rc != SQLITE_OK) return rc;
     rc = sqlite3_step(q);
-    if (rc == SQLITE_ROW) version = sqlite3_column_int(q, 0);
+    if (rc == SQLITE_ROW) *out = sqlite3_column_int(q, 0);
     sqlite3_finalize(q);
-    if (rc != SQLITE_ROW) goto fail;
-    if (version > SCHEMA_VERSION) {
-        set_err(err, DWF_ERRORTYPE_STORE_CORRUPT, "the store %s has schema version %d; this dwf knows %d",
-                path, version, SCHEMA_VERSION);
-        sqlite3_close(st->db);
-        free(st);
-        return -1;
-    }
-    /* journal_mode=WAL is persistent in the file; only switch when it is not WAL yet, so
-     * opening an existing store takes no write lock. */
+    return rc == SQLITE_ROW ? SQLITE_OK : rc;
+}
+
+/* WAL mode (persistent in the file: only switched when it is not WAL yet, so opening an
+ * existing store takes no write lock), synchronous=FULL, a small page cache. */
+static int configure(sqlite3 *db)
+{
     char *mode = NULL;
-    rc = sqlite3_prepare_v2(st->db, "PRAGMA journal_mode", -1, &q, NULL);
-    if (rc != SQLITE_OK) goto fail;
+    sqlite3_stmt *q = NULL;
+    int rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &q, NULL);
+    if (rc != SQLITE_OK) return rc;
     if (sqlite3_step(q) == SQLITE_ROW) {
         const char *m = (const char *)sqlite3_column_text(q, 0);
         mode = m ? strdup(m) : NULL;
@@ -178,36 +214,95 @@ int dwf__store_open(const char *path, int busy_ms, dwf__store **out, dwf_error *
     sqlite3_finalize(q);
     int is_wal = mode && strcmp(mode, "wal") == 0;
     free(mode);
-    if (!is_wal && (rc = sqlite3_exec(st->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL)) != SQLITE_OK)
-        goto fail;
-    if ((rc = sqlite3_exec(st->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL)) != SQLITE_OK) goto fail;
+    if (!is_wal && (rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL)) != SQLITE_OK) return rc;
+    if ((rc = sqlite3_exec(db, "PRAGMA synchronous=FULL", NULL, NULL, NULL)) != SQLITE_OK) return rc;
     /* A 512 KiB page cache instead of SQLite's 2 MiB: a checkpoint touches a few dozen pages,
      * the OS caches the file anyway, and the embedded engine's peak RSS has a 16 MiB budget. */
-    if ((rc = sqlite3_exec(st->db, "PRAGMA cache_size=-512", NULL, NULL, NULL)) != SQLITE_OK) goto fail;
-    if (version < SCHEMA_VERSION) {
-        if ((rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) != SQLITE_OK) goto fail;
-        /* Another process may have created or upgraded it while we waited for the lock. */
-        rc = sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &q, NULL);
-        if (rc == SQLITE_OK) {
-            rc = sqlite3_step(q) == SQLITE_ROW ? SQLITE_OK : SQLITE_ERROR;
-            if (rc == SQLITE_OK) version = sqlite3_column_int(q, 0);
-            sqlite3_finalize(q);
+    return sqlite3_exec(db, "PRAGMA cache_size=-512", NULL, NULL, NULL);
+}
+
+/* Create the schema, or bring an older one up to date, in one transaction. */
+static int upgrade(sqlite3 *db, int version)
+{
+    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) return rc;
+    /* Another process may have created or upgraded it while we waited for the lock. */
+    rc = pragma_int(db, "PRAGMA user_version", &version);
+    const char *sql = version == 0 ? schema_sql : version == 1 ? upgrade_1 : version == 2 ? upgrade_2
+                    : version == 3 ? upgrade_3 : "";
+    if (rc == SQLITE_OK) rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+/* Every store carries a random id in its header (application_id), so a write-ahead log of
+ * another store is recognised before SQLite replays it (store_file.c). Older stores get one
+ * the first time they are opened. */
+static int give_store_id(sqlite3 *db)
+{
+    int id = 0;
+    int rc = pragma_int(db, "PRAGMA application_id", &id);
+    if (rc != SQLITE_OK || id != 0) return rc;
+    if ((rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) != SQLITE_OK) return rc;
+    rc = pragma_int(db, "PRAGMA application_id", &id);
+    unsigned char b[4] = {0};
+    if (rc == SQLITE_OK && id == 0) {
+        if (RAND_bytes(b, sizeof b) != 1) {
+            unsigned long long t = (unsigned long long)time(NULL) ^ (unsigned long long)getpid() << 16;
+            memcpy(b, &t, sizeof b);
         }
-        const char *sql = version == 0 ? schema_sql : version == 1 ? upgrade_1 : version == 2 ? upgrade_2 : version == 3 ? upgrade_3 : "";
-        if (rc != SQLITE_OK || (rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL)) != SQLITE_OK) {
-            sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-            goto fail;
-        }
-        if ((rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK) {
-            sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-            goto fail;
-        }
+        uint32_t v = ((uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3]) & 0x7fffffffu;
+        char sql[64];
+        snprintf(sql, sizeof sql, "PRAGMA application_id=%u", v ? v : 1u);
+        rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
     }
-    *out = st;
+    if (rc == SQLITE_OK) rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+/* Open the database, read its header (a file that is not a database fails here, before any
+ * write), refuse a newer schema, configure, create or upgrade, give it an id. */
+static int open_db(dwf__store *st, int busy_ms, dwf_error *err)
+{
+    int rc = sqlite3_open_v2(st->path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                             NULL);
+    if (rc != SQLITE_OK) return dwf__store_fail(st, rc, err);
+    sqlite3_busy_timeout(st->db, busy_ms > 0 ? busy_ms : 5000);
+    if (dwf__storefile_identify(st->db, st->path, &st->file, err) != 0) return -1;
+    int version = 0;
+    if ((rc = pragma_int(st->db, "PRAGMA user_version", &version)) != SQLITE_OK) return dwf__store_fail(st, rc, err);
+    if (version > SCHEMA_VERSION)
+        return dwf__store_err(err, DWF_ERRORTYPE_STORE_CORRUPT, "the store %s has schema version %d; this dwf knows %d",
+                              st->path, version, SCHEMA_VERSION);
+    if ((rc = configure(st->db)) != SQLITE_OK) return dwf__store_fail(st, rc, err);
+    if (version < SCHEMA_VERSION && (rc = upgrade(st->db, version)) != SQLITE_OK) return dwf__store_fail(st, rc, err);
+    if ((rc = give_store_id(st->db)) != SQLITE_OK) return dwf__store_fail(st, rc, err);
     return 0;
-fail:
-    dwf__store_fail(st, rc, err);
+}
+
+int dwf__store_open(const char *path, int busy_ms, dwf__store **out, dwf_error *err)
+{
+    *out = NULL;
+    int exists = 0;
+    if (dwf__storefile_precheck(path, &exists, err) != 0) return -1;
+    dwf__store *st = calloc(1, sizeof *st);
+    if (!st) return dwf__store_err(err, DWF_ERRORTYPE_SERVICE, "out of memory");
+    pthread_mutex_init(&st->mu, NULL);
+    snprintf(st->path, sizeof st->path, "%s", path);
+    char made[PATH_MAX] = "";
+    if (!exists) first_missing_dir(path, made, sizeof made);
+    if (make_parent_dirs(path, err) == 0 && open_db(st, busy_ms, err) == 0) {
+        *out = st;
+        return 0;
+    }
     sqlite3_close(st->db);
+    /* A store this open created on a full disk is of no use: leave nothing behind. (Not after
+     * other failures: another process may be creating the same store meanwhile.) */
+    if (!exists && err && dwf_errortype_parse(err->type) == DWF_ERRORTYPE_STORE_FULL)
+        dwf__storefile_discard(path, made);
+    pthread_mutex_destroy(&st->mu);
     free(st);
     return -1;
 }
@@ -287,12 +382,18 @@ static int exec_cached(dwf__store *st, const char *sql)
 
 int dwf__store_begin(dwf__store *st, dwf_error *err)
 {
+    if (dwf__storefile_same(st->path, &st->file, err) != 0) return -1;
     int rc = exec_cached(st, "BEGIN IMMEDIATE");
     return rc == SQLITE_OK ? 0 : dwf__store_fail(st, rc, err);
 }
 
 int dwf__store_commit(dwf__store *st, dwf_error *err)
 {
+    /* SQLite would commit into a deleted or replaced file and report success. */
+    if (dwf__storefile_same(st->path, &st->file, err) != 0) {
+        dwf__store_rollback(st);
+        return -1;
+    }
     int rc = exec_cached(st, "COMMIT");
     if (rc == SQLITE_OK) return 0;
     dwf__store_fail(st, rc, err);
@@ -372,6 +473,18 @@ char *dwf__col_strdup(sqlite3_stmt *q, int col, int *oom)
     return s;
 }
 
+cJSON *dwf__col_json(dwf__store *st, sqlite3_stmt *q, int col, const char *what, dwf_error *err)
+{
+    const char *t = sqlite3_column_type(q, col) == SQLITE_NULL ? NULL : (const char *)sqlite3_column_text(q, col);
+    cJSON *j = t ? cJSON_Parse(t) : NULL;
+    if (j) return j;
+    /* (cJSON does not tell a parse error from an allocation failure; with JSON dwf itself
+     * wrote, the first is a damaged store and the second all but impossible.) */
+    dwf__store_err(err, DWF_ERRORTYPE_STORE_CORRUPT, "the store %s is corrupt: %s is %s; nothing was changed",
+                   st->path, what, t ? "not valid JSON" : "missing");
+    return NULL;
+}
+
 int dwf__set_str(char **slot, const char *v)
 {
     char *n = NULL;
@@ -396,8 +509,72 @@ void dwf__exec_free(dwf__exec *e)
     free(e);
 }
 
-static int exec_from_row(sqlite3_stmt *q, dwf__exec **out, dwf_error *err)
+/* An integer column of an execution row, checked: a value outside [lo, hi] (or not an integer)
+ * can only come from a damaged or tampered store, and would overflow the arithmetic done on it
+ * (event_count + 1, 1 << inv_attempts). */
+typedef struct int_col {
+    int col;
+    const char *name;
+    long long lo, hi;
+} int_col;
+
+#define COUNT_MAX 9007199254740991LL /* 2^53 - 1: exact as a double, as EventId is on the wire */
+static const int_col exec_ints[] = {
+    {15, "seq", 0, COUNT_MAX},         {16, "seen_seq", 0, COUNT_MAX}, {17, "op_count", 0, COUNT_MAX},
+    {18, "event_count", 0, COUNT_MAX}, {19, "retention_days", 0, 36500}, {20, "timeout_s", 0, INT_MAX},
+    {21, "wake", 0, 1},                {22, "inv_open", 0, 1},            {23, "inv_attempts", 0, 1000},
+};
+static const int_col exec_times[] = {{11, "start_ms", 0, 0}, {12, "end_ms", 0, 0}, {13, "next_invoke_ms", 0, 0},
+                                     {14, "inv_started_ms", 0, 0}};
+
+static int exec_row_corrupt(sqlite3_stmt *q, const char *path, dwf_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int exec_row_corrupt(sqlite3_stmt *q, const char *path, dwf_error *err, const char *fmt, ...)
 {
+    char what[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    const char *id = (const char *)sqlite3_column_text(q, 0);
+    return dwf__store_err(err, DWF_ERRORTYPE_STORE_CORRUPT,
+                          "the store %s is corrupt: execution %s has %s; nothing was changed", path,
+                          id ? id : "(no id)", what);
+}
+
+/* Check what the service computes with: the identity, the status, the counters, the times. */
+static int exec_row_check(sqlite3_stmt *q, const char *path, dwf_error *err)
+{
+    static const char *const names[] = {"id", "arn", "name", "function_name", "status"};
+    for (int i = 0; i < 5; i++)
+        if (sqlite3_column_type(q, i) != SQLITE_TEXT) return exec_row_corrupt(q, path, err, "no %s", names[i]);
+    enum dwf_execstatus status = dwf_execstatus_parse((const char *)sqlite3_column_text(q, 4));
+    if (status == DWF_EXECSTATUS_NONE || status == DWF_EXECSTATUS_UNKNOWN)
+        return exec_row_corrupt(q, path, err, "the unknown status '%.40s'", (const char *)sqlite3_column_text(q, 4));
+    for (size_t i = 0; i < sizeof exec_ints / sizeof exec_ints[0]; i++) {
+        const int_col *c = &exec_ints[i];
+        long long v = sqlite3_column_int64(q, c->col);
+        if (sqlite3_column_type(q, c->col) != SQLITE_INTEGER || v < c->lo || v > c->hi)
+            return exec_row_corrupt(q, path, err, "%s = %.40s (an integer in %lld..%lld is expected)", c->name,
+                                    sqlite3_column_type(q, c->col) == SQLITE_NULL
+                                        ? "NULL"
+                                        : (const char *)sqlite3_column_text(q, c->col),
+                                    c->lo, c->hi);
+    }
+    for (size_t i = 0; i < sizeof exec_times / sizeof exec_times[0]; i++) {
+        int t = sqlite3_column_type(q, exec_times[i].col);
+        double v = sqlite3_column_double(q, exec_times[i].col);
+        if (t == SQLITE_NULL) continue; /* 0: never set */
+        if ((t != SQLITE_FLOAT && t != SQLITE_INTEGER) || !(v >= -1e15 && v <= 1e15))
+            return exec_row_corrupt(q, path, err, "%s = %.40s (milliseconds since 1970 are expected)",
+                                    exec_times[i].name, (const char *)sqlite3_column_text(q, exec_times[i].col));
+    }
+    return 0;
+}
+
+static int exec_from_row(sqlite3_stmt *q, const char *path, dwf__exec **out, dwf_error *err)
+{
+    if (exec_row_check(q, path, err) != 0) return -1;
     dwf__exec *e = calloc(1, sizeof *e);
     int oom = !e;
     if (e) {
@@ -424,7 +601,7 @@ static int exec_from_row(sqlite3_stmt *q, dwf__exec **out, dwf_error *err)
     }
     if (oom) {
         dwf__exec_free(e);
-        set_err(err, DWF_ERRORTYPE_SERVICE, "out of memory");
+        dwf__store_err(err, DWF_ERRORTYPE_SERVICE, "out of memory");
         return -1;
     }
     *out = e;
@@ -436,7 +613,7 @@ static int exec_load_q(dwf__store *st, sqlite3_stmt *q, dwf__exec **out, dwf_err
     *out = NULL;
     if (!q) return -1;
     int r = dwf__sql_step(st, q, err);
-    if (r == 1) r = exec_from_row(q, out, err);
+    if (r == 1) r = exec_from_row(q, st->path, out, err);
     else if (r == 0) r = 1;
     dwf__sql_done(st, q);
     return r;

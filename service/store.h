@@ -18,6 +18,7 @@
 #define DWF_SERVICE_STORE_H
 
 #include <sqlite3.h>
+#include <sys/types.h>
 #include "dwf_host.h"
 #include "dwf_protocol.h"
 
@@ -30,6 +31,28 @@ int dwf__store_open(const char *path, int busy_ms, dwf__store **out, dwf_error *
 void dwf__store_close(dwf__store *st);
 sqlite3 *dwf__store_db(dwf__store *st);
 const char *dwf__store_path(dwf__store *st);
+
+/* Fill err with a named error (type, printf message); always returns -1. */
+int dwf__store_err(dwf_error *err, enum dwf_errortype type, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* ---- the files under the store (store_file.c) ---------------------------------------------- */
+/* The file SQLite has open, as it was when opened. */
+typedef struct dwf__storefile {
+    dev_t dev;
+    ino_t ino;
+} dwf__storefile;
+/* Before SQLite opens `path`: a regular file (or none yet), writable with its directory
+ * (StoreReadOnlyException), and any PATH-wal SQLite would replay is of this SQLite's format and
+ * of this store (StoreCorruptException). *exists says whether the file was there. */
+int dwf__storefile_precheck(const char *path, int *exists, dwf_error *err);
+/* Right after opening: record the file's device and inode (StoreReplacedException if the path
+ * no longer names the file SQLite opened). */
+int dwf__storefile_identify(sqlite3 *db, const char *path, dwf__storefile *id, dwf_error *err);
+/* Does the path still name that file? 0, or -1 with StoreReplacedException. */
+int dwf__storefile_same(const char *path, const dwf__storefile *id, dwf_error *err);
+/* Remove a store a failed open created (and its -wal, -shm), and the directories it made
+ * (made_dir: the outermost one, NULL if none) while they are empty. */
+void dwf__storefile_discard(const char *path, const char *made_dir);
 
 /* Map an SQLite result code to a named error in err; always returns -1. */
 int dwf__store_fail(dwf__store *st, int rc, dwf_error *err);
@@ -49,6 +72,9 @@ void dwf__sql_done(dwf__store *st, sqlite3_stmt *q);
 int dwf__sql_step(dwf__store *st, sqlite3_stmt *q, dwf_error *err);
 /* Prepare, bind, run to completion, finalize. Returns 0 or -1. */
 int dwf__sql_exec(dwf__store *st, dwf_error *err, const char *sql, const char *types, ...);
+/* Column text parsed as JSON; NULL with StoreCorruptException naming `what` (e.g. "operation X
+ * of execution Y") when it is missing or not JSON. */
+cJSON *dwf__col_json(dwf__store *st, sqlite3_stmt *q, int col, const char *what, dwf_error *err);
 /* Column text as a new malloc'd string (NULL for SQL NULL); sets *oom on allocation failure. */
 char *dwf__col_strdup(sqlite3_stmt *q, int col, int *oom);
 

@@ -441,4 +441,7 @@ fi
 
 # libzip and libmicrohttpd stay out of the engine's process; without them build/serve fail clearly.
 DWF="$DWF" bash "$ROOT/tests/e2e/lazy_libs.sh"
+
+# The store never silently loses an execution: deleted, replaced, damaged, read-only, full.
+DWF="$DWF" bash "$ROOT/tests/e2e/store_safety.sh"
 exit 0
