@@ -10,15 +10,25 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "input.h"
 
 volatile int ec_stop_flag;
 
+/* The first Ctrl-C / SIGTERM asks the engine to stop (at the invocation's next checkpoint, or
+ * by abandoning a step that does not reach one within a second); a second one ends the
+ * process at once, which the store survives as it survives kill -9. */
 static void on_signal(int sig)
 {
     (void)sig;
+    if (ec_stop_flag) {
+        static const char msg[] = "\ndwf: interrupted again: exiting now; the execution continues with 'dwf resume'\n";
+        ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
+        (void)w;
+        _exit(130);
+    }
     ec_stop_flag = 1;
 }
 
@@ -206,6 +216,6 @@ void ec_progress_invocation(void *arg, const char *arn, const cJSON *resp, const
     Progress *p = arg;
     (void)arn;
     if (!p->enabled || resp) return;
-    fprintf(p->out, "  invocation failed: %s: %s (retried)\n", fault ? fault->type : "?", fault ? fault->message : "");
+    fprintf(p->out, "  invocation failed: %s: %s\n", fault ? fault->type : "?", fault ? fault->message : "");
 }
 

@@ -27,6 +27,7 @@
 
 #include <openssl/evp.h>
 
+#include "engine.h"
 #include "front.h"
 #include "fs.h"
 #include "toolchain.h"
@@ -288,8 +289,10 @@ const dwf_workflow *handler_resolve(void *arg, const char *function_name, dwf_er
 
 void handler_set_free(HandlerSet *set)
 {
+    /* A handler whose invocation thread the engine abandoned may still be running its code. */
+    int keep = dwf_engine_abandoned() > 0;
     for (int i = 0; i < set->n; i++)
-        if (set->items[i].dl) dlclose(set->items[i].dl);
+        if (set->items[i].dl && !keep) dlclose(set->items[i].dl);
     free(set->items);
     set->items = NULL;
     set->n = set->cap = 0;

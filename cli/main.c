@@ -6,9 +6,11 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "dwf.h"
+#include "engine.h"
 
 typedef struct CliCommand {
     const char *name;
@@ -112,5 +114,14 @@ int main(int argc, char **argv)
             fputs(*c->usage, stdout);
             return EXIT_OK;
         }
-    return c->run(argc - 1, argv + 1);
+    int rc = c->run(argc - 1, argv + 1);
+    /* An invocation thread the engine abandoned (a step past its invocation timeout, or still
+     * running at Ctrl-C) may be inside user code: end without the exit handlers (libcurl's,
+     * OpenSSL's) that would tear down what it uses. */
+    if (dwf_engine_abandoned() > 0) {
+        fflush(stdout);
+        fflush(stderr);
+        _exit(rc);
+    }
+    return rc;
 }

@@ -93,6 +93,12 @@ int cmd_resume(int argc, char **argv)
     }
     ec_catch_signals();
     rc = drive_all(s, arn ? root : NULL, skip, quiet, "resume");
+    if (rc == EXIT_OK && ec_stop_flag) {
+        fprintf(stderr, "dwf resume: interrupted; what was running continues from its last checkpoint with "
+                        "'dwf resume%s%s --store %s'\n", arn ? " " : "", arn ? root : "", store);
+        rc = EXIT_INPUT;
+        goto out;
+    }
     if (rc == EXIT_OK && arn) {
         if (dwf_service_get_execution(s, root, 1, &x, &err) != 0) {
             rc = ec_service_error("resume", &err);

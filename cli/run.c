@@ -28,7 +28,9 @@ const char *const usage_run =
     "embedded engine and drive it until it ends or waits for a callback. Timers wait in real\n"
     "time; --skip-time moves the store's virtual clock straight to the next wait or retry.\n"
     "While a callback is pending, run prints its id and the command that completes it, and\n"
-    "keeps waiting (polling the store) unless --detach.\n"
+    "keeps waiting (polling the store) unless --detach. Each invocation lasts at most the\n"
+    "workflow's lambda { timeout }, as on Lambda. Ctrl-C stops at the next checkpoint (or\n"
+    "abandons a step still running a second later); 'dwf resume' continues the execution.\n"
     "\n"
     "options:\n"
     "  --input JSON|@file  the execution input (default {}); @- reads stdin. JSON of at\n"
@@ -227,6 +229,32 @@ static int show_callbacks(Run *r, FILE *out)
 
 enum { DRIVE_DONE, DRIVE_DETACHED, DRIVE_FAILED };
 
+/* Ctrl-C or SIGTERM stopped the engine: say what is true of the execution now. It may have
+ * ended meanwhile (the signal came after its last checkpoint): then its outcome is reported.
+ * Otherwise it continues, from its last checkpoint, with `dwf resume`. */
+static int interrupted(Run *r)
+{
+    dwf_error err;
+    cJSON *x = NULL;
+    if (dwf_service_get_execution(r->s, r->arn, 0, &x, &err) != 0) {
+        fprintf(stderr, "dwf run: interrupted; the execution's state cannot be read (%s: %s)\n", err.type,
+                err.message);
+        return DRIVE_FAILED;
+    }
+    const char *status = ec_str(x, "Status");
+    int ended = status && strcmp(status, "RUNNING") != 0;
+    if (ended)
+        fprintf(stderr, "dwf run: interrupted after the execution ended (%s)\n", status);
+    else
+        fprintf(stderr,
+                "dwf run: interrupted; the execution is still RUNNING and continues from its last checkpoint "
+                "with 'dwf resume %s --store %s'%s\n",
+                r->arn, r->store,
+                dwf_engine_abandoned() > 0 ? " (the step that was running was abandoned and runs again there)" : "");
+    cJSON_Delete(x);
+    return ended ? DRIVE_DONE : DRIVE_FAILED;
+}
+
 /* Drive the execution until it ends, or it waits on a callback and --detach was given. */
 static int drive(Run *r)
 {
@@ -242,11 +270,7 @@ static int drive(Run *r)
             ec_service_error("run", &err);
             return DRIVE_FAILED;
         }
-        if (ec_stop_flag) {
-            fprintf(stderr, "dwf run: interrupted; the execution continues with 'dwf resume %s --store %s'\n",
-                    r->arn, r->store);
-            return DRIVE_FAILED;
-        }
+        if (ec_stop_flag) return interrupted(r);
         if (d == DWF_ENGINE_DONE) return DRIVE_DONE;
         if (show_callbacks(r, r->json ? stderr : stdout) != 0) return DRIVE_FAILED;
         if (r->detach) return DRIVE_DETACHED;

@@ -11,20 +11,91 @@
  * real time, or move the store's virtual clock straight to it under --skip-time. Deadlines
  * (callback, heartbeat and execution timeouts) are never jumped to: they only fire as time
  * really passes, since jumping to them would turn "wait for a human" into "time out at once".
+ *
+ * Each invocation runs on a thread of its own for at most the workflow's lambda { timeout },
+ * as Lambda runs it: past that it is ended with Lambda's Sandbox.Timedout fault, which the
+ * service retries like any fault. A stop (Ctrl-C, SIGTERM) ends it at its next checkpoint. A
+ * step body that keeps running is abandoned, never waited for (docs/engine.md).
  */
 #include "engine.h"
 #include "dwf_protocol.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-typedef struct transport_impl {
+/* One invocation running on a thread of its own, shared by that thread and the engine until
+ * both have let go (refs). The engine waits for its answer, for the workflow's invocation
+ * timeout (lambda { timeout }, as Lambda ends an invocation), or for a stop (Ctrl-C,
+ * SIGTERM). When it stops waiting before the answer, it abandons the thread: the thread may
+ * still be inside a step body (user code, which cannot be cancelled), but from then on every
+ * call it makes to the service is refused before reaching it, so it can change nothing; its
+ * memory is its own and is freed when it ends, if ever before the process does. */
+typedef struct inv_run {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int refs;
+    int done;       /* the thread has finished: response, or fault */
+    int abandoned;  /* the engine gave up on it */
+    int in_call;    /* service calls and progress callbacks in progress */
     dwf_service *s;
-    const dwf_engine_opts *o;
-    const char *arn;
-} transport_impl;
+    const dwf_workflow *wf;
+    cJSON *event;
+    char request_id[40];
+    volatile int *stop;
+    int quiet;
+    void (*on_operation)(void *arg, const char *arn, const cJSON *op);
+    void *progress_arg;
+    char *arn;
+    cJSON *response;
+    dwf_error fault;
+} inv_run;
+
+static atomic_int abandoned_threads;
+
+int dwf_engine_abandoned(void) { return atomic_load(&abandoned_threads); }
+
+static void inv_run_release(inv_run *r)
+{
+    pthread_mutex_lock(&r->mu);
+    int last = --r->refs == 0;
+    pthread_mutex_unlock(&r->mu);
+    if (!last) return;
+    cJSON_Delete(r->event);
+    cJSON_Delete(r->response);
+    free(r->arn);
+    pthread_cond_destroy(&r->cv);
+    pthread_mutex_destroy(&r->mu);
+    free(r);
+}
+
+/* Enter a call on behalf of the invocation's thread: refused once the engine abandoned it (or,
+ * with `stopping`, once a stop was asked for: the invocation ends at its next checkpoint). */
+static int call_enter(inv_run *r, int stopping, dwf_error *err)
+{
+    pthread_mutex_lock(&r->mu);
+    int refused = r->abandoned || (stopping && r->stop && *r->stop);
+    if (!refused) r->in_call++;
+    pthread_mutex_unlock(&r->mu);
+    if (refused && err) {
+        snprintf(err->type, sizeof err->type, "Interrupted");
+        snprintf(err->message, sizeof err->message, "the engine stopped this invocation (%s)",
+                 r->abandoned ? "abandoned" : "interrupted");
+    }
+    return refused ? -1 : 0;
+}
+
+static void call_leave(inv_run *r)
+{
+    pthread_mutex_lock(&r->mu);
+    r->in_call--;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+}
 
 /* A store that can no longer be trusted or written (deleted, replaced, read-only, full,
  * damaged): nothing this process does can be recorded, so it stops, and leaves the execution as
@@ -58,29 +129,170 @@ static int retryable_error(const dwf_error *e)
 static int tr_checkpoint(dwf_transport *t, const char *arn, const cJSON *request, cJSON **response, dwf_error *err,
                          int *retryable)
 {
-    transport_impl *ti = t->impl;
-    int r = dwf_service_checkpoint(ti->s, arn, request, response, err);
-    if (retryable) *retryable = r != 0 && retryable_error(err);
-    return r;
+    inv_run *r = t->impl;
+    if (call_enter(r, 1, err) != 0) {
+        if (retryable) *retryable = 1;
+        return -1;
+    }
+    int rc = dwf_service_checkpoint(r->s, arn, request, response, err);
+    call_leave(r);
+    if (retryable) *retryable = rc != 0 && retryable_error(err);
+    return rc;
 }
 
 static int tr_get_state(dwf_transport *t, const char *arn, const char *token, const char *marker, cJSON **response,
                         dwf_error *err)
 {
-    transport_impl *ti = t->impl;
-    return dwf_service_get_state(ti->s, arn, token, marker, 1000, response, err);
+    inv_run *r = t->impl;
+    if (call_enter(r, 1, err) != 0) return -1;
+    int rc = dwf_service_get_state(r->s, arn, token, marker, 1000, response, err);
+    call_leave(r);
+    return rc;
 }
 
 static double tr_now(dwf_transport *t)
 {
-    transport_impl *ti = t->impl;
-    return dwf_service_now(ti->s);
+    inv_run *r = t->impl;
+    if (call_enter(r, 0, NULL) != 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (double)ts.tv_sec * 1000.0 + (double)(ts.tv_nsec / 1000000);
+    }
+    double now = dwf_service_now(r->s);
+    call_leave(r);
+    return now;
 }
 
 static void on_op(void *arg, const cJSON *op)
 {
-    transport_impl *ti = arg;
-    if (ti->o->on_operation) ti->o->on_operation(ti->o->progress_arg, ti->arn, op);
+    inv_run *r = arg;
+    if (!r->on_operation || call_enter(r, 0, NULL) != 0) return;
+    r->on_operation(r->progress_arg, r->arn, op);
+    call_leave(r);
+}
+
+static void *inv_thread(void *arg)
+{
+    inv_run *r = arg;
+    dwf_transport t = {tr_checkpoint, tr_get_state, tr_now, r};
+    dwf_invoke_opts io = {r->quiet, r->request_id, on_op, r};
+    dwf_error fault = {{0}, {0}};
+    cJSON *response = dwf_run_invocation(r->wf, r->event, &t, &io, &fault);
+    pthread_mutex_lock(&r->mu);
+    r->response = response;
+    r->fault = fault;
+    r->done = 1;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+    inv_run_release(r);
+    return NULL;
+}
+
+static double mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+enum { INV_DONE, INV_TIMED_OUT, INV_STOPPED };
+
+/* A stop is honoured at the invocation's next checkpoint; a step body that does not reach one
+ * within this grace is abandoned. */
+#define STOP_GRACE_MS 1000.0
+
+/* Wait for the thread's answer, the invocation's deadline (deadline_ms on the monotonic clock,
+ * 0 = none) or a stop. The stop flag is set by a signal handler, which cannot signal a
+ * condition variable: the wait wakes every 50 ms to look at it. */
+static int inv_wait(inv_run *r, double deadline_ms)
+{
+    double stop_by = 0;
+    int outcome = INV_DONE;
+    pthread_mutex_lock(&r->mu);
+    while (!r->done) {
+        double now = mono_ms();
+        if (r->stop && *r->stop && stop_by == 0) stop_by = now + STOP_GRACE_MS;
+        if (stop_by > 0 && now >= stop_by) {
+            outcome = INV_STOPPED;
+            break;
+        }
+        if (deadline_ms > 0 && now >= deadline_ms) {
+            outcome = INV_TIMED_OUT;
+            break;
+        }
+        double until = now + 50;
+        if (deadline_ms > 0 && deadline_ms < until) until = deadline_ms;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        double wait = until - now;
+        ts.tv_sec += (time_t)(wait / 1000.0);
+        ts.tv_nsec += (long)((wait - (double)(long)(wait / 1000.0) * 1000.0) * 1e6);
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&r->cv, &r->mu, &ts);
+    }
+    if (outcome != INV_DONE) {
+        /* Abandon it; a call already inside the service finishes first (a few milliseconds),
+         * so the caller may close the service and unload the handler afterwards. */
+        r->abandoned = 1;
+        while (r->in_call > 0) pthread_cond_wait(&r->cv, &r->mu);
+        atomic_fetch_add(&abandoned_threads, 1);
+    }
+    pthread_mutex_unlock(&r->mu);
+    return outcome;
+}
+
+/* Run the invocation on its own thread; *response / *fault as dwf_run_invocation gives them,
+ * or the fault of a timeout. Returns INV_DONE, INV_TIMED_OUT or INV_STOPPED. */
+static int run_on_thread(dwf_service *s, const char *arn, const dwf_workflow *wf, cJSON *event,
+                         const char *request_id, const dwf_engine_opts *o, cJSON **response, dwf_error *fault)
+{
+    inv_run *r = calloc(1, sizeof *r);
+    char *arn_copy = strdup(arn);
+    if (!r || !arn_copy) {
+        free(r);
+        free(arn_copy);
+        cJSON_Delete(event);
+        snprintf(fault->type, sizeof fault->type, "OutOfMemory");
+        snprintf(fault->message, sizeof fault->message, "out of memory starting the invocation");
+        return INV_DONE;
+    }
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cv, NULL);
+    r->refs = 2; /* the engine's and the thread's */
+    r->s = s;
+    r->wf = wf;
+    r->event = event;
+    r->stop = o->stop;
+    r->quiet = o->quiet;
+    r->on_operation = o->on_operation;
+    r->progress_arg = o->progress_arg;
+    r->arn = arn_copy;
+    snprintf(r->request_id, sizeof r->request_id, "%s", request_id);
+    double deadline = wf->timeout_s > 0 ? mono_ms() + wf->timeout_s * 1000.0 : 0;
+    pthread_t th;
+    if (pthread_create(&th, NULL, inv_thread, r) != 0) {
+        r->refs = 1;
+        inv_run_release(r);
+        snprintf(fault->type, sizeof fault->type, "Runtime.Unavailable");
+        snprintf(fault->message, sizeof fault->message, "cannot start a thread for the invocation");
+        return INV_DONE;
+    }
+    pthread_detach(th);
+    int outcome = inv_wait(r, deadline);
+    if (outcome == INV_DONE) {
+        *response = r->response;
+        r->response = NULL;
+        *fault = r->fault;
+    } else if (outcome == INV_TIMED_OUT) {
+        /* What Lambda (and dwf serve) record for an invocation past its timeout. */
+        snprintf(fault->type, sizeof fault->type, "Sandbox.Timedout");
+        snprintf(fault->message, sizeof fault->message, "Task timed out after %d.00 seconds", wf->timeout_s);
+    }
+    inv_run_release(r);
+    return outcome;
 }
 
 int dwf_engine_invoke(dwf_service *s, const char *arn, const dwf_engine_opts *o, dwf_error *err)
@@ -109,13 +321,12 @@ int dwf_engine_invoke(dwf_service *s, const char *arn, const dwf_engine_opts *o,
     } else {
         wf = o->resolve(o->resolve_arg, fn, &fault);
     }
-    if (wf) {
-        transport_impl ti = {s, o, arn};
-        dwf_transport t = {tr_checkpoint, tr_get_state, tr_now, &ti};
-        dwf_invoke_opts io = {o->quiet, request_id, on_op, &ti};
-        response = dwf_run_invocation(wf, event, &t, &io, &fault);
-    }
-    cJSON_Delete(event);
+    int outcome = INV_DONE;
+    if (wf) outcome = run_on_thread(s, arn, wf, event, request_id, o, &response, &fault);
+    else cJSON_Delete(event);
+    /* Stopped (Ctrl-C, SIGTERM) before it answered: the invocation stays open, as a killed
+     * process leaves it, and is re-run by the next `dwf resume` once this process is gone. */
+    if (!response && (outcome == INV_STOPPED || (o->stop && *o->stop))) return 0;
     if (!response && store_unusable(&fault)) {
         *err = fault;
         return -1;

@@ -45,8 +45,17 @@ enum {
  * with err filled (a store error; workflow failures are execution outcomes, not errors). */
 int dwf_engine_drive(dwf_service *s, const char *root_arn, const dwf_engine_opts *o, dwf_error *err);
 
-/* Run one invocation of an execution now. 0, or -1 with err filled. */
+/* Run one invocation of an execution now, on a thread of its own, for at most the workflow's
+ * invocation timeout (lambda { timeout }): past it the invocation is ended as Lambda ends it
+ * (a Sandbox.Timedout fault, retried by the service) and its thread abandoned. A stop ends it
+ * at its next checkpoint, or abandons it after a second, leaving the invocation open for
+ * `dwf resume`. 0, or -1 with err filled. */
 int dwf_engine_invoke(dwf_service *s, const char *arn, const dwf_engine_opts *o, dwf_error *err);
+
+/* How many invocation threads this process has abandoned (timed out or stopped), still
+ * possibly running user code: while there are any, the handlers must stay loaded and the
+ * process should end with _exit rather than run its exit handlers under them. */
+int dwf_engine_abandoned(void);
 
 #ifdef __cplusplus
 }

@@ -444,4 +444,7 @@ DWF="$DWF" bash "$ROOT/tests/e2e/lazy_libs.sh"
 
 # The store never silently loses an execution: deleted, replaced, damaged, read-only, full.
 DWF="$DWF" bash "$ROOT/tests/e2e/store_safety.sh"
+
+# Ctrl-C / SIGTERM during a step, and lambda { timeout } enforced per invocation.
+DWF="$DWF" bash "$ROOT/tests/e2e/signals.sh"
 exit 0
