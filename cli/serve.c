@@ -29,11 +29,14 @@
 #include "input.h"
 
 const char *const usage_serve =
-    "usage: dwf serve [options] FUNCTION...\n"
+    "usage: dwf serve [options] [FUNCTION...]\n"
     "\n"
-    "Run the local Lambda emulator on 127.0.0.1: the Invoke API and the durable execution API\n"
-    "on one port (point AWS_ENDPOINT_URL_LAMBDA or an SDK's endpoint at it), and for each\n"
-    "function a process started as Lambda starts a runtime, with its own Runtime API.\n"
+    "Run the local Lambda emulator on 127.0.0.1: the Invoke API, the durable execution API and\n"
+    "the control plane deploy.sh uses (Lambda's CreateFunction, UpdateFunctionCode, PublishVersion,\n"
+    "...; IAM roles; STS GetCallerIdentity) on one port (point AWS_ENDPOINT_URL or an SDK's\n"
+    "endpoint at it), and for each function a process started as Lambda starts a runtime, with\n"
+    "its own Runtime API. Functions created through the API are kept in the store and served\n"
+    "again at the next start.\n"
     "\n"
     "A FUNCTION is a Lambda zip (`dwf build` output), or --function [NAME=]PATH with PATH a zip\n"
     "or a directory used as the task root as it is. The configuration comes from the deploy\n"
@@ -64,6 +67,11 @@ const char *const usage_serve =
     "  --timeout S            invocation timeout in seconds (default 3)\n"
     "  --retention DAYS       DurableConfig.RetentionPeriodInDays (default 14)\n"
     "  --execution-timeout S  DurableConfig.ExecutionTimeout (default 86400)\n"
+    "\n"
+    "A deployment rehearsal: start serve with no function, then run the generated deploy.sh\n"
+    "against it:\n"
+    "  dwf serve --port 9001 &\n"
+    "  AWS_ENDPOINT_URL=http://127.0.0.1:9001 out/order/deploy.sh '{\"orderId\":\"X\"}'\n"
     "\n"
     "example:\n"
     "  dwf build examples/order.dwf -o out/order/function.zip\n"
@@ -320,7 +328,6 @@ static int parse(Serve *sv, int argc, char **argv)
         else rc = emulator_option(sv, opt, a.value);
     }
     if (rc != EXIT_OK) return rc;
-    if (sv->nspecs == 0) return cli_usage_error("serve", "give at least one function (a zip, or --function NAME=DIR)");
     for (int i = 0; i < sv->nspecs; i++) {
         fn_spec *s = &sv->specs[i];
         s->f.name = s->name_buf;
@@ -339,7 +346,8 @@ static void print_exposure(const dwf_emulator_opts *o, int port)
 {
     const char *host = o->host ? o->host : "127.0.0.1";
     int is_signed = o->access_key && *o->access_key;
-    printf("dwf serve: listening on http://%s:%d (Invoke and durable execution API); %s\n", host, port,
+    printf("dwf serve: listening on http://%s:%d (Invoke, durable execution and control plane APIs); %s\n", host,
+           port,
            is_signed ? "every request must be SigV4-signed with the given access key"
            : strncmp(host, "127.", 4) == 0 ? "unsigned requests accepted, from this machine only"
                                            : "unsigned requests accepted FROM THE NETWORK (--insecure-public)");
@@ -371,7 +379,7 @@ static int serve(Serve *sv)
         return EXIT_INPUT;
     }
     print_exposure(&sv->o, dwf_emulator_port(emu));
-    for (int i = 0; i < sv->nspecs; i++)
+    for (int i = 0; i < dwf_emulator_function_count(emu); i++)
         printf("dwf serve: function %s: task root %s, Runtime API 127.0.0.1:%d (its own processes only)\n",
                dwf_emulator_function_name(emu, i), dwf_emulator_task_root(emu, i),
                dwf_emulator_runtime_port(emu, i));

@@ -1,7 +1,12 @@
 /*
  * emit_deploy.c: what a deploy needs beside the code (cg_emit_artifacts): durable-config.json,
- * the IAM policies derived from what the workflow does, deploy.sh (AWS CLI v2), template.yaml
+ * the IAM policies derived from what the workflow does, deploy.sh (AWS CLI v1 or v2), template.yaml
  * (SAM) and main.tf (Terraform).
+ *
+ * deploy.sh runs unchanged against AWS or against `dwf serve` (AWS_ENDPOINT_URL, which the CLI
+ * honours itself, points every call at it: a rehearsal of the deployment). It tells the CLI's
+ * major version from `aws --version`: v2 needs --cli-binary-format raw-in-base64-out for a JSON
+ * payload, v1 has no such option and sends the payload raw.
  *
  * Least privilege is the point of deriving policies from the program: the function's role gets
  * the two durable actions (singular names: CheckpointDurableExecution, GetDurableExecutionState)
@@ -218,8 +223,10 @@ static void emit_deploy_sh(const Deploy *d, CgBuf *b)
     cg_buf_puts(b, "#!/usr/bin/env bash\n");
     header_comment(d, b, "deploy.sh: create the role, its policies and the durable function, "
                          "publish a version, start one execution.");
-    cg_buf_puts(b, "# Needs the AWS CLI v2 and the function zip (`dwf build` makes it).\n"
-                   "#   ./deploy.sh ['{\"input\":\"json\"}']\n");
+    cg_buf_puts(b, "# Needs the AWS CLI (v1 or v2) and the function zip (`dwf build` makes it).\n"
+                   "#   ./deploy.sh ['{\"input\":\"json\"}']\n"
+                   "# Rehearse it on dwf serve (same commands, local endpoint):\n"
+                   "#   AWS_ENDPOINT_URL=http://127.0.0.1:9001 ./deploy.sh ['{\"input\":\"json\"}']\n");
     if (p->cfg.uses_callbacks)
         cg_buf_puts(b, "# iam/callback-sender-policy.json is for whoever completes this "
                        "workflow's callbacks:\n# attach it to their user or role.\n");
@@ -239,7 +246,8 @@ static void emit_deploy_sh(const Deploy *d, CgBuf *b)
         cg_sh_quote(b, d->region);
         cg_buf_putc(b, '\n');
     } else {
-        cg_buf_puts(b, "REGION=${REGION:-$(aws configure get region)}\n");
+        /* `aws configure get` reads the config file only; the CLI itself takes the environment first. */
+        cg_buf_puts(b, "REGION=${REGION:-${AWS_REGION:-${AWS_DEFAULT_REGION:-$(aws configure get region)}}}\n");
     }
     if (d->account) {
         cg_buf_puts(b, "ACCOUNT=");
@@ -249,7 +257,12 @@ static void emit_deploy_sh(const Deploy *d, CgBuf *b)
         cg_buf_puts(b, "ACCOUNT=${ACCOUNT:-$(aws sts get-caller-identity --query Account "
                        "--output text)}\n");
     }
-    cg_buf_puts(b, "PAYLOAD=${1:-}\n[ -n \"$PAYLOAD\" ] || PAYLOAD='{}'\n\n");
+    cg_buf_puts(b, "PAYLOAD=${1:-}\n[ -n \"$PAYLOAD\" ] || PAYLOAD='{}'\n"
+                   "# The CLI v2 takes a JSON payload raw only when told; v1 has no such option.\n"
+                   "case \"$(aws --version 2>&1)\" in\n"
+                   "  aws-cli/1.*) RAW_PAYLOAD=() ;;\n"
+                   "  *) RAW_PAYLOAD=(--cli-binary-format raw-in-base64-out) ;;\n"
+                   "esac\n\n");
     cg_buf_puts(b, "# The policies hold ${REGION} and ${ACCOUNT} when compiled without "
                    "--region/--account.\npolicy() { sed -e \"s/\\${REGION}/$REGION/g\" -e "
                    "\"s/\\${ACCOUNT}/$ACCOUNT/g\" \"$1\"; }\n\n");
@@ -257,7 +270,8 @@ static void emit_deploy_sh(const Deploy *d, CgBuf *b)
                    "  aws iam create-role --role-name \"$ROLE\" \\\n"
                    "    --assume-role-policy-document file://iam/trust-policy.json >/dev/null\n"
                    "  aws iam wait role-exists --role-name \"$ROLE\"\n"
-                   "  sleep 10 # a new role takes a few seconds before Lambda can assume it\n"
+                   "  # A new role takes a few seconds before Lambda can assume it (not on a local endpoint).\n"
+                   "  [ -n \"${AWS_ENDPOINT_URL:-}\" ] || sleep 10\n"
                    "fi\n"
                    "aws iam put-role-policy --role-name \"$ROLE\" --policy-name dwf-durable \\\n"
                    "  --policy-document \"$(policy iam/durable-policy.json)\"\n\n");
@@ -287,7 +301,7 @@ static void emit_deploy_sh(const Deploy *d, CgBuf *b)
                        "so start it\n# asynchronously and follow it with get-durable-execution.\n");
     cg_buf_puts(b, "aws lambda invoke --region \"$REGION\" --function-name \"$ARN\" \\\n");
     if (p->cfg.uses_callbacks) cg_buf_puts(b, "  --invocation-type Event \\\n");
-    cg_buf_puts(b, "  --cli-binary-format raw-in-base64-out --payload \"$PAYLOAD\" response.json\n"
+    cg_buf_puts(b, "  ${RAW_PAYLOAD[@]+\"${RAW_PAYLOAD[@]}\"} --payload \"$PAYLOAD\" response.json\n"
                    "cat response.json\necho\n");
 }
 

@@ -17,6 +17,8 @@
  *   runtime_api.c  the Runtime API routes (/next, /response, /error, /init/error)
  *   invoke_api.c   the Invoke API route
  *   durable_api.c  the durable execution REST API routes
+ *   control_api.c  Lambda's control plane: creating, updating, publishing, deleting functions
+ *   iam_api.c      IAM roles and STS GetCallerIdentity over the query protocol (XML answers)
  *
  * A new route is a row in httpd.c's table and a handler in the file of its API.
  */
@@ -49,6 +51,8 @@ typedef struct emu_request {
     char *body;            /* NUL-terminated; len bytes */
     size_t len, cap;
     int started, too_big;
+    size_t limit;          /* the largest body taken: the Invoke limit, or the code upload limit */
+    int upload_slot;       /* holds one of the emulator's code-upload places (httpd.c) */
     char **seg;            /* decoded path labels */
     int nseg;
     emu_qparam *q;
@@ -154,6 +158,30 @@ enum MHD_Result dwf__emu_rt_response(emu_request *r);
 enum MHD_Result dwf__emu_rt_error(emu_request *r);
 enum MHD_Result dwf__emu_rt_init_error(emu_request *r);
 
+/* The control plane (control_api.c, iam_api.c). */
+enum MHD_Result dwf__emu_create_function(emu_request *r);
+enum MHD_Result dwf__emu_list_functions(emu_request *r);
+enum MHD_Result dwf__emu_get_function(emu_request *r);
+enum MHD_Result dwf__emu_delete_function(emu_request *r);
+enum MHD_Result dwf__emu_get_function_configuration(emu_request *r);
+enum MHD_Result dwf__emu_update_function_configuration(emu_request *r);
+enum MHD_Result dwf__emu_update_function_code(emu_request *r);
+enum MHD_Result dwf__emu_publish_version(emu_request *r);
+enum MHD_Result dwf__emu_list_versions(emu_request *r);
+enum MHD_Result dwf__emu_query_api(emu_request *r);
+/* Split a FunctionName (name, name:qual, a full or partial ARN): 0, or -1 when it is none. */
+int dwf__emu_split_function_name(const char *in, char name[256], char qual[160]);
+/* Does the role (an ARN) exist in the emulator's IAM and trust lambda.amazonaws.com? */
+int dwf__emu_role_trusts_lambda(struct dwf_emulator *e, const char *role_arn);
+/* At start: set up the functions the store keeps from an earlier run. 0, or -1 with err. */
+int dwf__emu_control_restore(struct dwf_emulator *e, dwf_error *err);
+/* The scheduler, mu held: tear down the retired sandboxes that are idle (mu released around it). */
+void dwf__emu_control_reap(struct dwf_emulator *e);
+/* Is this request one of the query protocol's (IAM, STS: POST / with a form body)? */
+int dwf__emu_is_query_request(const emu_request *r);
+/* A query-protocol error: the XML ErrorResponse of IAM and STS. */
+enum MHD_Result dwf__emu_reply_query_error(emu_request *r, unsigned status, const char *code, const char *msg);
+
 /* ---- auth.c ------------------------------------------------------------------------------- */
 /* 0 = the request is signed by the emulator's key pair; else -1 with the answer's status and err. */
 int dwf__emu_check_sigv4(struct dwf_emulator *e, emu_request *r, unsigned *status, dwf_error *err);
@@ -168,8 +196,15 @@ enum emu_kill_reason {
 
 typedef struct emu_fn {
     struct dwf_emulator *emu;
-    int index;
+    int index;             /* unique for the emulator's life: names the task root */
     char *name, *task_root, *handler, *runtime;
+    char *qualifier;       /* "$LATEST", or the number of a published version */
+    int managed;           /* created through the control plane: each version has its own sandbox */
+    int retired;           /* replaced (new code or configuration) or deleted: takes no new work */
+    int torn_down;         /* retired, its process gone, its Runtime API and task root removed */
+    cJSON *config;         /* managed: the FunctionConfiguration the control plane answers */
+    char code_sha[65];     /* managed: the hex SHA-256 of its zip (the store's key for it) */
+    double created_mono;   /* managed: when it was created or last updated (State, LastUpdateStatus) */
     int own_root; /* task_root is ours to delete */
     int memory_mb, timeout_s;
     char **argv;  /* start command; argv[0] resolved to a path */
@@ -213,12 +248,14 @@ struct dwf_emulator {
     FILE *log;
     dwf_service *svc;
     emu_server api;
-    emu_fn *fns;
-    int nfns;
+    emu_fn **fns;          /* every sandbox, retired ones included (never freed before stop) */
+    int nfns, capfns, next_index;
+    pthread_mutex_t control_mu; /* serialises the control plane's changes (control_api.c, iam_api.c) */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     unsigned long kicks;
     int stopping;
+    int uploads;           /* code uploads being read (httpd.c, mu) */
     pthread_t sched;
     int sched_started;
     int was_subreaper;     /* PR_GET_CHILD_SUBREAPER before start, restored at stop */
@@ -243,7 +280,13 @@ void dwf__emu_waiter_add(struct dwf_emulator *e, emu_waiter *w);
 void dwf__emu_waiter_remove(struct dwf_emulator *e, emu_waiter *w);
 void dwf__emu_execution_changed(struct dwf_emulator *e, const char *arn);
 void dwf__emu_execution_changed_unlocked(struct dwf_emulator *e, const char *arn);
+/* The functions (mu held, or before the scheduler starts): the first live sandbox of a name;
+ * the one that runs qualifier qual ("" = $LATEST); add one (-1 out of memory); the sandbox an
+ * execution ARN (function:NAME:QUAL/durable-execution/...) runs on. */
 emu_fn *dwf__emu_fn_by_name(struct dwf_emulator *e, const char *name);
+emu_fn *dwf__emu_fn_find(struct dwf_emulator *e, const char *name, const char *qual);
+int dwf__emu_fn_add(struct dwf_emulator *e, emu_fn *f);
+emu_fn *dwf__emu_fn_of_execution(struct dwf_emulator *e, const char *arn);
 
 /* ---- sandbox.c ----------------------------------------------------------------------------- */
 /* Set function f up from d: task root, name, command, registration with the service, Runtime

@@ -179,23 +179,72 @@ static void wake_all_waiters(dwf_emulator *e)
 emu_fn *dwf__emu_fn_by_name(dwf_emulator *e, const char *name)
 {
     for (int i = 0; i < e->nfns; i++)
-        if (e->fns[i].name && strcmp(e->fns[i].name, name) == 0) return &e->fns[i];
+        if (!e->fns[i]->retired && e->fns[i]->name && strcmp(e->fns[i]->name, name) == 0) return e->fns[i];
     return NULL;
+}
+
+/* A function given on the command line has one sandbox, which runs every qualifier (as before
+ * the control plane: it has no versions to tell apart); a function created through the control
+ * plane runs each published version in a sandbox of its own. */
+emu_fn *dwf__emu_fn_find(dwf_emulator *e, const char *name, const char *qual)
+{
+    if (!qual || !*qual) qual = "$LATEST";
+    for (int i = 0; i < e->nfns; i++) {
+        emu_fn *f = e->fns[i];
+        if (f->retired || !f->name || strcmp(f->name, name) != 0) continue;
+        if (!f->managed || strcmp(f->qualifier, qual) == 0) return f;
+    }
+    return NULL;
+}
+
+emu_fn *dwf__emu_fn_of_execution(dwf_emulator *e, const char *arn)
+{
+    char name[256], qual[160] = "";
+    if (dwf_service_function_of(arn, name) != 0) return NULL;
+    const char *p = strstr(arn, ":function:") + 10 + strlen(name);
+    if (*p == ':') {
+        size_t n = strcspn(p + 1, ":/");
+        if (n < sizeof qual) {
+            memcpy(qual, p + 1, n);
+            qual[n] = '\0';
+        }
+    }
+    return dwf__emu_fn_find(e, name, qual);
+}
+
+int dwf__emu_fn_add(dwf_emulator *e, emu_fn *f)
+{
+    if (e->nfns == e->capfns) {
+        int nc = e->capfns ? e->capfns * 2 : 8;
+        emu_fn **nf = realloc(e->fns, (size_t)nc * sizeof *nf);
+        if (!nf) return -1;
+        e->fns = nf;
+        e->capfns = nc;
+    }
+    e->fns[e->nfns++] = f;
+    return 0;
 }
 
 /* ---- start / stop ---------------------------------------------------------------------------- */
 
 int dwf_emulator_port(const dwf_emulator *e) { return e->api.port; }
-const char *dwf_emulator_task_root(const dwf_emulator *e, int i) { return i >= 0 && i < e->nfns ? e->fns[i].task_root : NULL; }
-int dwf_emulator_runtime_port(const dwf_emulator *e, int i) { return i >= 0 && i < e->nfns ? e->fns[i].rt.port : 0; }
-const char *dwf_emulator_function_name(const dwf_emulator *e, int i) { return i >= 0 && i < e->nfns ? e->fns[i].name : NULL; }
+const char *dwf_emulator_task_root(const dwf_emulator *e, int i)
+{
+    return i >= 0 && i < e->nfns ? e->fns[i]->task_root : NULL;
+}
+int dwf_emulator_runtime_port(const dwf_emulator *e, int i) { return i >= 0 && i < e->nfns ? e->fns[i]->rt.port : 0; }
+const char *dwf_emulator_function_name(const dwf_emulator *e, int i)
+{
+    return i >= 0 && i < e->nfns ? e->fns[i]->name : NULL;
+}
+int dwf_emulator_function_count(const dwf_emulator *e) { return e->nfns; }
 
 void dwf_emulator_stop(dwf_emulator *e)
 {
     if (!e) return;
     pthread_mutex_lock(&e->mu);
     e->stopping = 1;
-    for (int i = 0; i < e->nfns; i++) dwf__emu_kill(&e->fns[i], EMU_KILL_QUIET);
+    for (int i = 0; i < e->nfns; i++) dwf__emu_kill(e->fns[i], EMU_KILL_QUIET);
     dwf__emu_kick(e);
     wake_all_waiters(e);
     pthread_mutex_unlock(&e->mu);
@@ -203,10 +252,14 @@ void dwf_emulator_stop(dwf_emulator *e)
     dwf__emu_end_all();
     prctl(PR_SET_CHILD_SUBREAPER, e->was_subreaper);
     dwf__emu_unlisten(&e->api);
-    for (int i = 0; i < e->nfns; i++) dwf__emu_unlisten(&e->fns[i].rt);
-    for (int i = 0; i < e->nfns; i++) dwf__emu_sandbox_free(&e->fns[i]);
+    for (int i = 0; i < e->nfns; i++) dwf__emu_unlisten(&e->fns[i]->rt);
+    for (int i = 0; i < e->nfns; i++) {
+        dwf__emu_sandbox_free(e->fns[i]);
+        free(e->fns[i]);
+    }
     dwf__emu_workdir_remove(e);
     free(e->fns);
+    pthread_mutex_destroy(&e->control_mu);
     if (e->svc) dwf_service_close(e->svc);
     pthread_mutex_destroy(&e->mu);
     pthread_cond_destroy(&e->cv);
@@ -259,8 +312,7 @@ static int take_options(dwf_emulator *e, const dwf_emulator_opts *o, int nfns, d
     e->access_key = dup_opt(o->access_key);
     e->secret_key = dup_opt(o->secret_key);
     e->session_token = o->session_token ? strdup(o->session_token) : NULL;
-    e->fns = calloc(nfns > 0 ? (size_t)nfns : 1, sizeof *e->fns);
-    if (!e->host || !e->region || !e->account || !e->fns || (o->access_key && *o->access_key && !e->access_key) ||
+    if (!e->host || !e->region || !e->account || (o->access_key && *o->access_key && !e->access_key) ||
         (o->secret_key && *o->secret_key && !e->secret_key) || (o->session_token && !e->session_token))
         return dwf__emu_fail(err, "ServiceException", "out of memory");
     if (!e->access_key != !e->secret_key)
@@ -295,6 +347,7 @@ int dwf_emulator_start(const dwf_emulator_opts *o, const dwf_emulator_function *
     if (!e) return dwf__emu_fail(err, "ServiceException", "out of memory");
     pthread_mutex_init(&e->mu, NULL);
     pthread_cond_init(&e->cv, NULL);
+    pthread_mutex_init(&e->control_mu, NULL);
     /* What a function's process starts and abandons (a daemon, a child in a session of its
      * own) is re-parented to the emulator rather than to init, so stop can end it. */
     prctl(PR_GET_CHILD_SUBREAPER, &e->was_subreaper);
@@ -311,12 +364,18 @@ int dwf_emulator_start(const dwf_emulator_opts *o, const dwf_emulator_function *
     /* The API server before the functions: their environment names its port. */
     if (rc == 0) rc = dwf__emu_listen_api(e, &e->api, o->port, err);
     for (int i = 0; rc == 0 && i < nfns; i++) {
-        emu_fn *f = &e->fns[i];
+        emu_fn *f = calloc(1, sizeof *f);
+        if (!f || dwf__emu_fn_add(e, f) != 0) {
+            free(f);
+            rc = dwf__emu_fail(err, "ServiceException", "out of memory");
+            break;
+        }
         f->emu = e;
-        f->index = i;
-        e->nfns = i + 1;
+        f->index = e->next_index++;
         rc = dwf__emu_sandbox_setup(e, f, &fns[i], err);
     }
+    /* The functions created through the control plane before a restart (control_api.c). */
+    if (rc == 0) rc = dwf__emu_control_restore(e, err);
     if (rc == 0 && pthread_create(&e->sched, NULL, dwf__emu_scheduler, e) != 0)
         rc = dwf__emu_fail(err, "ServiceException", "cannot start the scheduler thread");
     if (rc != 0) {

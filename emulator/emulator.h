@@ -36,6 +36,10 @@ typedef struct dwf_emulator_function {
     int timeout_s;           /* per-invocation timeout; 0 = 3 (Lambda's default) */
     int retention_days;      /* DurableConfig.RetentionPeriodInDays; 0 = 14 */
     int execution_timeout_s; /* DurableConfig.ExecutionTimeout; 0 = 86400 */
+    /* Set by the control plane only (emulator/control_api.c): the version this sandbox runs
+     * ("$LATEST" or a number). NULL = a function given on the command line, which runs every
+     * qualifier. */
+    const char *qualifier;
 } dwf_emulator_function;
 
 typedef struct dwf_emulator_opts {
@@ -74,6 +78,9 @@ const char *dwf_emulator_task_root(const dwf_emulator *e, int i);
 int dwf_emulator_runtime_port(const dwf_emulator *e, int i);
 /* The served name of function i (the zip's name when none was given). */
 const char *dwf_emulator_function_name(const dwf_emulator *e, int i);
+/* How many functions it serves at start: those given, then those the store kept from the
+ * control plane (functions created through Lambda's API by an earlier run). */
+int dwf_emulator_function_count(const dwf_emulator *e);
 /* Stop everything: the function processes and every process they started (killed: every child
  * process of the calling process, which start made their child subreaper), the servers, the
  * scheduler; close the store and delete the unpacked task roots. */

@@ -46,6 +46,17 @@ struct emu_server_kind {
  * the execution's sub-resources come before the execution itself. */
 static const emu_route api_routes[] = {
     {"POST", "/2015-03-31/functions/{}/invocations", EMU_BODY_RAW, dwf__emu_invoke},
+    {"POST", "/2015-03-31/functions", EMU_BODY_OBJECT, dwf__emu_create_function},
+    {"GET", "/2015-03-31/functions", EMU_BODY_RAW, dwf__emu_list_functions},
+    {"GET", "/2015-03-31/functions/{}", EMU_BODY_RAW, dwf__emu_get_function},
+    {"DELETE", "/2015-03-31/functions/{}", EMU_BODY_RAW, dwf__emu_delete_function},
+    {"GET", "/2015-03-31/functions/{}/configuration", EMU_BODY_RAW, dwf__emu_get_function_configuration},
+    {"PUT", "/2015-03-31/functions/{}/configuration", EMU_BODY_OBJECT, dwf__emu_update_function_configuration},
+    {"PUT", "/2015-03-31/functions/{}/code", EMU_BODY_OBJECT, dwf__emu_update_function_code},
+    {"POST", "/2015-03-31/functions/{}/versions", EMU_BODY_OPTIONAL_OBJECT, dwf__emu_publish_version},
+    {"GET", "/2015-03-31/functions/{}/versions", EMU_BODY_RAW, dwf__emu_list_versions},
+    /* IAM and STS (the query protocol): the operation is the body's Action. */
+    {"POST", "/", EMU_BODY_RAW, dwf__emu_query_api},
     {"POST", "/2025-12-01/durable-executions/{+}/checkpoint", EMU_BODY_OBJECT, dwf__emu_checkpoint},
     {"GET", "/2025-12-01/durable-executions/{+}/state", EMU_BODY_RAW, dwf__emu_get_state},
     {"GET", "/2025-12-01/durable-executions/{+}/history", EMU_BODY_RAW, dwf__emu_get_history},
@@ -213,6 +224,8 @@ static void admit(const emu_server *cs, emu_request *r)
 
 static enum MHD_Result reply_refused(emu_request *r, const emu_server *s)
 {
+    if (r->refused_status == 429 && dwf__emu_is_query_request(r))
+        return dwf__emu_reply_query_error(r, 429, "Throttling", "Rate exceeded");
     if (r->refused_status == 403) {
         char msg[400];
         snprintf(msg, sizeof msg, "this Runtime API answers only the process dwf serve started for function '%s'",
@@ -228,6 +241,35 @@ static enum MHD_Result reply_refused(emu_request *r, const emu_server *s)
     enum MHD_Result res = dwf__emu_reply_json(r, 429, b, h);
     cJSON_Delete(b);
     return res;
+}
+
+/* A request that uploads a function's code (CreateFunction, UpdateFunctionCode) may be as
+ * large as Lambda takes, DWF_LIMIT_CODE_REQUEST, where every other stops at the Invoke limit.
+ * Each is held in memory until it is unpacked, so at most EMU_UPLOADS are read at once: past
+ * that a client gets 429 and retries (the aws CLI does), and the memory a client can pin
+ * stays bounded. */
+#define EMU_UPLOADS 2
+
+static void admit_upload(emu_server *s, emu_request *r)
+{
+    size_t plen = strcspn(r->uri, "?");
+    while (plen > 1 && r->uri[plen - 1] == '/') plen--;
+    static const char fns[] = "/2015-03-31/functions", code_suffix[] = "/code";
+    size_t nf = sizeof fns - 1, nc = sizeof code_suffix - 1;
+    int create = strcmp(r->method, "POST") == 0 && plen == nf && strncmp(r->uri, fns, nf) == 0;
+    int code = strcmp(r->method, "PUT") == 0 && plen > nf + 1 + nc && strncmp(r->uri, fns, nf) == 0 &&
+               strncmp(r->uri + plen - nc, code_suffix, nc) == 0;
+    if (!create && !code) return;
+    pthread_mutex_lock(&s->emu->mu);
+    if (s->emu->uploads < EMU_UPLOADS) {
+        s->emu->uploads++;
+        r->upload_slot = 1;
+        r->limit = DWF_LIMIT_CODE_REQUEST;
+    } else {
+        r->refused = 1;
+        r->refused_status = 429;
+    }
+    pthread_mutex_unlock(&s->emu->mu);
 }
 
 /* ---- reading a request ----------------------------------------------------------------------- */
@@ -266,6 +308,12 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     (void)cls;
     (void)c;
     (void)t;
+    emu_request *r = *con_cls;
+    if (r && r->upload_slot) {
+        pthread_mutex_lock(&r->emu->mu);
+        r->emu->uploads--;
+        pthread_mutex_unlock(&r->emu->mu);
+    }
     request_free(*con_cls);
     *con_cls = NULL;
 }
@@ -274,7 +322,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
  * only marked too big, and answered once it has all arrived. -1 when out of memory. */
 static int body_append(emu_request *r, const char *upload, size_t *upload_size)
 {
-    if (r->len + *upload_size > DWF_LIMIT_SYNC_PAYLOAD) r->too_big = 1;
+    if (r->len + *upload_size > r->limit) r->too_big = 1;
     else {
         if (r->len + *upload_size + 1 > r->cap) {
             size_t nc = (r->len + *upload_size + 1) * 2;
@@ -420,15 +468,20 @@ static int route_match(const char *path, emu_request *r)
     return 1;
 }
 
-/* The first route whose path matches decides: a wrong method is an unknown route too, as a
- * path names one operation. NULL with *oom set when out of memory. */
+/* The first route whose path matches decides, with its method or another row of the same
+ * path (a path and a method name one operation: GET and DELETE of a function); a method no row
+ * of that path has is an unknown route. NULL with *oom set when out of memory. */
 static const emu_route *route_find(const emu_server_kind *k, emu_request *r, int *oom)
 {
     *oom = 0;
     for (size_t i = 0; i < k->nroutes; i++) {
         int m = route_match(k->routes[i].path, r);
         if (m < 0) *oom = 1;
-        if (m != 0) return m > 0 && strcmp(k->routes[i].method, r->method) == 0 ? &k->routes[i] : NULL;
+        if (m <= 0) continue;
+        for (size_t j = i; j < k->nroutes; j++)
+            if (strcmp(k->routes[j].path, k->routes[i].path) == 0 && strcmp(k->routes[j].method, r->method) == 0)
+                return &k->routes[j];
+        return NULL;
     }
     return NULL;
 }
@@ -469,7 +522,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         r->method = method;
         r->emu = s->emu;
         r->fn = s->fn;
+        r->limit = DWF_LIMIT_SYNC_PAYLOAD;
         admit(s, r);
+        if (!k->runtime && !r->refused) admit_upload((emu_server *)s, r);
         return MHD_YES;
     }
     if (*upload_size && r->refused) {
@@ -478,6 +533,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     if (*upload_size) return body_append(r, upload, upload_size) == 0 ? MHD_YES : MHD_NO;
     if (r->refused) return reply_refused(r, s);
+    if (r->too_big && r->limit == DWF_LIMIT_CODE_REQUEST)
+        return dwf__emu_reply_error(r, 413, "RequestEntityTooLargeException",
+                                    "Request must be smaller than " STR(DWF_LIMIT_CODE_REQUEST) " bytes for the "
+                                    "CreateFunction and UpdateFunctionCode operations");
     if (r->too_big) return dwf__emu_reply_error(r, 413, k->too_big_type, k->too_big_message);
     if (request_parse(r) != 0) return dwf__emu_reply_error(r, 500, "ServiceException", "out of memory");
     dwf_emulator *e = s->emu;
@@ -633,6 +692,8 @@ enum MHD_Result dwf__emu_reply_json(emu_request *r, unsigned status, const cJSON
 /* ResourceNotFound says "Message", as the service does; every other error "message". */
 enum MHD_Result dwf__emu_reply_error(emu_request *r, unsigned status, const char *type, const char *msg)
 {
+    /* IAM and STS clients read errors as XML; the preamble's refusals reach them here too. */
+    if (dwf__emu_is_query_request(r)) return dwf__emu_reply_query_error(r, status, type, msg);
     cJSON *b = cJSON_CreateObject();
     if (!b) return MHD_NO;
     cJSON_AddStringToObject(b, "Type", status >= 500 ? "Service" : "User");

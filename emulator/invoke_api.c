@@ -24,7 +24,7 @@
 
 /* Split a FunctionName (name, name:qual, arn:aws:lambda:r:a:function:name[:qual],
  * a:function:name[:qual]). 0, or -1 when it is none of these. */
-static int split_function_name(const char *in, char name[256], char qual[160])
+int dwf__emu_split_function_name(const char *in, char name[256], char qual[160])
 {
     const char *p = in;
     const char *f = strstr(in, "function:");
@@ -46,7 +46,7 @@ static int split_function_name(const char *in, char name[256], char qual[160])
 emu_fn *dwf__emu_function_of(emu_request *r, const char *label, char name[256], char qual[160], dwf_error *err)
 {
     dwf_emulator *e = r->emu;
-    if (split_function_name(label, name, qual) != 0) {
+    if (dwf__emu_split_function_name(label, name, qual) != 0) {
         dwf__emu_fail(err, "ValidationException",
                       "1 validation error detected: Value at 'functionName' failed to satisfy constraint");
         return NULL;
@@ -60,7 +60,16 @@ emu_fn *dwf__emu_function_of(emu_request *r, const char *label, char name[256], 
         }
         snprintf(qual, 160, "%s", qq);
     }
-    emu_fn *f = dwf__emu_fn_by_name(e, name);
+    /* A qualifier ends up in the execution's ARN: only what a version or alias name may hold. */
+    if (qual[0] && strspn(qual, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789$_-") != strlen(qual)) {
+        dwf__emu_fail(err, "ValidationException",
+                      "1 validation error detected: Value '%s' at 'qualifier' failed to satisfy constraint: Member "
+                      "must satisfy regular expression pattern: (|[a-zA-Z0-9$_-]+)", qual);
+        return NULL;
+    }
+    pthread_mutex_lock(&e->mu);
+    emu_fn *f = dwf__emu_fn_find(e, name, qual);
+    pthread_mutex_unlock(&e->mu);
     if (!f)
         dwf__emu_fail(err, "ResourceNotFoundException", "Function not found: arn:aws:lambda:%s:%s:function:%s%s%s",
                       e->region, e->account, name, qual[0] ? ":" : "", qual);
@@ -68,9 +77,8 @@ emu_fn *dwf__emu_function_of(emu_request *r, const char *label, char name[256], 
 }
 
 /* Everything Lambda checks before it starts anything. 0 with *type, or -1 with err. */
-static int invoke_check(emu_request *r, char name[256], const char **type, dwf_error *err)
+static int invoke_check(emu_request *r, char name[256], char qual[160], const char **type, dwf_error *err)
 {
-    char qual[160];
     if (!dwf__emu_function_of(r, r->label[0], name, qual, err)) return -1;
     if (!qual[0])
         return dwf__emu_fail(err, "InvalidParameterValueException",
@@ -170,13 +178,13 @@ static int invoke_wait(dwf_emulator *e, const char *arn, cJSON **x, dwf_error *e
 
 /* The answer to a RequestResponse Invoke whose execution ended: the result, or a failed
  * execution as a function error (200 with X-Amz-Function-Error), as Lambda answers. */
-static enum MHD_Result invoke_answer(emu_request *r, const char *arn, const cJSON *x)
+static enum MHD_Result invoke_answer(emu_request *r, const char *arn, const char *qual, const cJSON *x)
 {
     const cJSON *st = cJSON_GetObjectItemCaseSensitive(x, "Status");
     if (strcmp(st->valuestring, "SUCCEEDED") == 0) {
         const cJSON *rs = cJSON_GetObjectItemCaseSensitive(x, "Result");
         const char *body = cJSON_IsString(rs) ? rs->valuestring : "null";
-        const char *h[] = {"X-Amz-Durable-Execution-Arn", arn, "X-Amz-Executed-Version", "$LATEST", NULL};
+        const char *h[] = {"X-Amz-Durable-Execution-Arn", arn, "X-Amz-Executed-Version", qual, NULL};
         return dwf__emu_reply(r, 200, "application/json", body, strlen(body), h);
     }
     const cJSON *eo = cJSON_GetObjectItemCaseSensitive(x, "Error");
@@ -185,7 +193,7 @@ static enum MHD_Result invoke_answer(emu_request *r, const char *arn, const cJSO
     cJSON *b = cJSON_CreateObject();
     cJSON_AddStringToObject(b, "errorType", cJSON_IsString(et) ? et->valuestring : st->valuestring);
     cJSON_AddStringToObject(b, "errorMessage", cJSON_IsString(em) ? em->valuestring : st->valuestring);
-    const char *h[] = {"X-Amz-Durable-Execution-Arn", arn, "X-Amz-Executed-Version", "$LATEST",
+    const char *h[] = {"X-Amz-Durable-Execution-Arn", arn, "X-Amz-Executed-Version", qual,
                        "X-Amz-Function-Error", "Unhandled", NULL};
     enum MHD_Result res = dwf__emu_reply_json(r, 200, b, h);
     cJSON_Delete(b);
@@ -209,23 +217,26 @@ static enum MHD_Result invoke_timed_out(emu_request *r, const char *name, const 
 enum MHD_Result dwf__emu_invoke(emu_request *r)
 {
     dwf_emulator *e = r->emu;
-    char name[256];
+    char name[256], qual[160], qualified[420];
     const char *type = NULL;
     dwf_error err;
-    if (invoke_check(r, name, &type, &err) != 0) return dwf__emu_reply_err(r, &err);
+    if (invoke_check(r, name, qual, &type, &err) != 0) return dwf__emu_reply_err(r, &err);
     if (strcmp(type, "DryRun") == 0) return dwf__emu_reply(r, 204, NULL, "", 0, NULL);
-    char *arn = invoke_start(r, name, &err);
+    snprintf(qualified, sizeof qualified, "%s:%s", name, qual);
+    char *arn = invoke_start(r, qualified, &err);
     if (!arn) return dwf__emu_reply_err(r, &err);
     if (!e->o.quiet) dwf__emu_log(e, "%s: Invoke (%s) started %s", name, type, arn);
     dwf__emu_kick_unlocked(e);
     enum MHD_Result res;
     cJSON *x = NULL;
     if (strcmp(type, "Event") == 0) {
-        const char *h[] = {"X-Amz-Durable-Execution-Arn", arn, "X-Amz-Executed-Version", "$LATEST", NULL};
+        const char *h[] = {"X-Amz-Durable-Execution-Arn", arn, "X-Amz-Executed-Version", qual, NULL};
         res = dwf__emu_reply(r, 202, NULL, "", 0, h);
     } else {
         int w = invoke_wait(e, arn, &x, &err);
-        res = w < 0 ? dwf__emu_reply_err(r, &err) : w > 0 ? invoke_timed_out(r, name, arn) : invoke_answer(r, arn, x);
+        res = w < 0   ? dwf__emu_reply_err(r, &err)
+              : w > 0 ? invoke_timed_out(r, name, arn)
+                      : invoke_answer(r, arn, qual, x);
     }
     cJSON_Delete(x);
     free(arn);

@@ -186,7 +186,7 @@ void dwf__emu_reap(dwf_emulator *e)
     while ((r = waitpid(-1, &st, WNOHANG)) > 0) {
         emu_fn *f = NULL;
         for (int i = 0; i < e->nfns && !f; i++)
-            if (e->fns[i].pid == r) f = &e->fns[i];
+            if (e->fns[i]->pid == r) f = e->fns[i];
         if (!f) continue;
         f->pid = 0;
         f->gen++;

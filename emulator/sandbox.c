@@ -70,14 +70,17 @@ static int take_name(dwf_emulator *e, emu_fn *f, const dwf_emulator_function *d,
         if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_')
             return dwf__emu_fail(err, "InvalidParameterValueException", "function name '%s': only letters, digits, - and _",
                                  name);
-    if (dwf__emu_fn_by_name(e, name))
+    /* The control plane runs several versions of one name, and checks its names itself. */
+    if (!d->qualifier && dwf__emu_fn_by_name(e, name))
         return dwf__emu_fail(err, "InvalidParameterValueException", "function '%s' is served twice", name);
+    f->managed = d->qualifier != NULL;
+    f->qualifier = strdup(d->qualifier ? d->qualifier : "$LATEST");
     f->name = strdup(name);
     f->handler = strdup(d->handler ? d->handler : "bootstrap");
     f->runtime = strdup(d->runtime ? d->runtime : "AWS_Lambda_provided.al2023");
     f->memory_mb = d->memory_mb > 0 ? d->memory_mb : 128;
     f->timeout_s = d->timeout_s > 0 ? d->timeout_s : 3;
-    if (!f->name || !f->handler || !f->runtime) return dwf__emu_fail(err, "ServiceException", "out of memory");
+    if (!f->name || !f->handler || !f->runtime || !f->qualifier) return dwf__emu_fail(err, "ServiceException", "out of memory");
     return 0;
 }
 
@@ -150,6 +153,8 @@ static int take_command(emu_fn *f, const dwf_emulator_function *d, dwf_error *er
 /* Register with the service: the store's functions table names what serves the function. */
 static int register_function(dwf_emulator *e, emu_fn *f, const dwf_emulator_function *d, dwf_error *err)
 {
+    /* One row per name: a published version runs with the configuration $LATEST registered. */
+    if (strcmp(f->qualifier, "$LATEST") != 0) return 0;
     cJSON *reg = cJSON_CreateObject(), *dc = NULL;
     int bad = !reg || !cJSON_AddStringToObject(reg, "FunctionName", f->name) ||
               !cJSON_AddStringToObject(reg, "Handler", f->argv[0]) ||
@@ -185,7 +190,7 @@ static int env_set(char ***envp, int *n, const char *kv)
 }
 
 /* AWS_LAMBDA_LOG_STREAM_NAME: "YYYY/MM/DD/[$LATEST]" and 32 random hex digits, as Lambda names it. */
-static void log_stream(char out[128])
+static void log_stream(const char *qual, char out[128])
 {
     char hexid[33];
     unsigned char rnd[16];
@@ -196,14 +201,14 @@ static void log_stream(char out[128])
     time_t now = time(NULL);
     struct tm tm;
     gmtime_r(&now, &tm);
-    snprintf(out, 128, "%04d/%02d/%02d/[$LATEST]%s", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, hexid);
+    snprintf(out, 128, "%04d/%02d/%02d/[%.40s]%s", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, qual, hexid);
 }
 
 /* Lambda's environment for a runtime, nothing of ours but the endpoint; then d->env. */
 static int take_environment(dwf_emulator *e, emu_fn *f, const dwf_emulator_function *d, dwf_error *err)
 {
     char stream[128];
-    log_stream(stream);
+    log_stream(f->qualifier, stream);
     int n = 0, bad = !(f->envp = calloc(1, sizeof *f->envp));
     char *kv[] = {
         xasprintf("AWS_LAMBDA_RUNTIME_API=127.0.0.1:%d", f->rt.port),
@@ -216,7 +221,7 @@ static int take_environment(dwf_emulator *e, emu_fn *f, const dwf_emulator_funct
         xasprintf("AWS_SECRET_ACCESS_KEY=%s", e->secret_key ? e->secret_key : "dwf-serve-local-secret"),
         xasprintf("AWS_SESSION_TOKEN=%s", e->session_token ? e->session_token : "dwf-serve-local-session"),
         xasprintf("AWS_LAMBDA_FUNCTION_NAME=%s", f->name),
-        xasprintf("AWS_LAMBDA_FUNCTION_VERSION=$LATEST"),
+        xasprintf("AWS_LAMBDA_FUNCTION_VERSION=%s", f->qualifier),
         xasprintf("AWS_LAMBDA_FUNCTION_MEMORY_SIZE=%d", f->memory_mb),
         xasprintf("AWS_LAMBDA_LOG_GROUP_NAME=/aws/lambda/%s", f->name),
         xasprintf("AWS_LAMBDA_LOG_STREAM_NAME=%s", stream),
@@ -262,6 +267,8 @@ void dwf__emu_sandbox_free(emu_fn *f)
     free(f->task_root);
     free(f->handler);
     free(f->runtime);
+    free(f->qualifier);
+    cJSON_Delete(f->config);
     free_strv(f->argv);
     free_strv(f->envp);
     free(f->init_error);

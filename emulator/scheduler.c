@@ -113,7 +113,7 @@ static void enforce_deadlines(dwf_emulator *e)
 {
     double now_real = dwf__emu_real_ms();
     for (int i = 0; i < e->nfns; i++) {
-        emu_fn *f = &e->fns[i];
+        emu_fn *f = e->fns[i];
         if (!f->busy || !f->cur_rid[0] || now_real <= f->cur_deadline) continue;
         if (f->pid > 0) dwf__emu_kill(f, EMU_KILL_TIMEOUT);
         else dwf__emu_fault_current(f, "Sandbox.Timedout", "the invocation outlived its timeout with no process to answer it");
@@ -136,9 +136,7 @@ static int queue_runnable(dwf_emulator *e, double *last_err_log)
     pthread_mutex_lock(&e->mu);
     int queued = 0;
     for (const cJSON *a = run ? run->child : NULL; a; a = a->next) {
-        char fname[256];
-        emu_fn *f = cJSON_IsString(a) && dwf_service_function_of(a->valuestring, fname) == 0
-                        ? dwf__emu_fn_by_name(e, fname) : NULL;
+        emu_fn *f = cJSON_IsString(a) ? dwf__emu_fn_of_execution(e, a->valuestring) : NULL;
         if (!f || queue_has(f, a->valuestring)) continue;
         if (queue_push(f, a->valuestring) == 0) queued++;
     }
@@ -176,11 +174,12 @@ void *dwf__emu_scheduler(void *arg)
         enforce_deadlines(e);
         int queued = queue_runnable(e, &last_err_log), idle = 1;
         for (int i = 0; i < e->nfns; i++) {
-            emu_fn *f = &e->fns[i];
+            emu_fn *f = e->fns[i];
             if (f->nq > 0 || f->busy) idle = 0;
             if (f->nq > 0 && f->pid == 0 && dwf__emu_mono_ms() >= f->respawn_after) dwf__emu_spawn(f);
         }
         if (queued) dwf__emu_kick(e);
+        dwf__emu_control_reap(e);
         double wait = idle && !queued ? idle_wait(e) : IDLE_SLICE_MS;
         if (wait > 0 && e->kicks == seen && !e->stopping) dwf__emu_wait(e, wait);
     }

@@ -232,5 +232,10 @@ static inline int dwf_opstatus_terminal(int st)
 #define DWF_LIMIT_PAGE_MAX 1000
 /* A Lambda deployment package, unzipped. */
 #define DWF_LIMIT_UNZIPPED_CODE 262144000
+/* A deployment package uploaded directly (CreateFunction / UpdateFunctionCode ZipFile), zipped,
+ * and the request that carries it (base64 in JSON, with room for the rest of the request),
+ * Lambda's limit for those two operations. */
+#define DWF_LIMIT_ZIPPED_CODE 52428800
+#define DWF_LIMIT_CODE_REQUEST 70167211
 
 #endif /* DWF_PROTOCOL_H */

@@ -92,10 +92,14 @@ int dwf__svc_start(dwf_service *s, const char *function_name, const char *name, 
             return 0;
         }
     }
-    char id[40], arn[512];
+    char id[40], arn[700], qual[160];
     dwf__svc_uuid(id);
-    snprintf(arn, sizeof arn, "arn:aws:lambda:%s:%s:function:%s:$LATEST/durable-execution/%s/%s", s->region,
-             s->account, base, name ? name : id, id);
+    /* The version invoked is part of the ARN: it says which code runs the execution. */
+    dwf__svc_function_qualifier(function_name, qual);
+    if (strspn(qual, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789$_-") != strlen(qual))
+        return fail(err, IPVE, "Invalid qualifier '%s' in %s.", qual, function_name);
+    snprintf(arn, sizeof arn, "arn:aws:lambda:%s:%s:function:%s:%s/durable-execution/%s/%s", s->region,
+             s->account, base, qual, name ? name : id, id);
     dwf__exec *e = calloc(1, sizeof *e);
     if (!e) return oom(err);
     int bad = dwf__set_str(&e->id, id) | dwf__set_str(&e->arn, arn) | dwf__set_str(&e->name, name ? name : id) |

@@ -99,8 +99,9 @@ int dwf_service_operations(dwf_service *s, const char *arn, cJSON **out, dwf_err
 /* The DurableExecutions item of ListDurableExecutionsByFunction (and GetDurableExecution's core). */
 static cJSON *exec_summary(dwf_service *s, const dwf__exec *e)
 {
-    char fa[512];
-    snprintf(fa, sizeof fa, "arn:aws:lambda:%s:%s:function:%s:$LATEST", s->region, s->account, e->function_name);
+    char fa[700], qual[160];
+    dwf__svc_function_qualifier(e->arn, qual);
+    snprintf(fa, sizeof fa, "arn:aws:lambda:%s:%s:function:%s:%s", s->region, s->account, e->function_name, qual);
     cJSON *o = cJSON_CreateObject();
     int bad = !o || jset_str(o, "DurableExecutionArn", e->arn) || jset_str(o, "DurableExecutionName", e->name) ||
               jset_str(o, "FunctionArn", fa) || jset_str(o, "Status", dwf_execstatus_name(e->status)) ||
@@ -130,7 +131,9 @@ int dwf_service_get_execution(dwf_service *s, const char *arn, int include_data,
             bad |= jset(o, "Error", eo ? eo : cJSON_CreateObject());
         }
     }
-    bad |= jset_str(o, "Version", "$LATEST") | jset(o, "ExecutionDataIncluded", cJSON_CreateBool(include_data));
+    char qual[160];
+    dwf__svc_function_qualifier(e->arn, qual);
+    bad |= jset_str(o, "Version", qual) | jset(o, "ExecutionDataIncluded", cJSON_CreateBool(include_data));
     bad |= !(dc = jobj(o, "DurableConfig")) || jset_num(dc, "RetentionPeriodInDays", e->retention_days) ||
            jset_num(dc, "ExecutionTimeout", e->timeout_s);
     dwf__exec_free(e);

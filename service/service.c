@@ -85,6 +85,23 @@ void dwf__svc_function_base(const char *fn, char out[256])
     out[n] = '\0';
 }
 
+void dwf__svc_function_qualifier(const char *fn, char out[160])
+{
+    const char *p = fn;
+    if (strncmp(fn, "arn:", 4) == 0) {
+        const char *f = strstr(fn, ":function:");
+        p = f ? f + 10 : fn;
+    }
+    p += strcspn(p, ":/");
+    size_t n = *p == ':' ? strcspn(p + 1, ":/") : 0;
+    if (n == 0 || n > 128) {
+        snprintf(out, 160, "$LATEST");
+        return;
+    }
+    memcpy(out, p + 1, n);
+    out[n] = '\0';
+}
+
 int dwf_service_function_of(const char *arn, char out[256])
 {
     const char *f = strstr(arn, ":function:");

@@ -136,6 +136,23 @@ int dwf_service_operations(dwf_service *s, const char *arn, cJSON **out, dwf_err
 /* Delete closed executions older than their RetentionPeriodInDays. */
 int dwf_service_purge_expired(dwf_service *s, int *deleted, dwf_error *err);
 
+/* ---- dwf serve's control plane (registry.c): kept in the store, meaning owned by the emulator ---- */
+/* Save one version of a function ("$LATEST", "1", ...): its FunctionConfiguration JSON and the
+ * SHA-256 (hex) of its zip; zip (zip_len bytes) is stored under that hash unless NULL (the
+ * code is already there). */
+int dwf_service_put_function_version(dwf_service *s, const char *name, const char *version, const cJSON *config,
+                                     const char *sha256_hex, const void *zip, size_t zip_len, dwf_error *err);
+/* Every saved version: [{"Name","Version","Config","CodeSha256Hex"}], by name, then creation. */
+int dwf_service_list_function_versions(dwf_service *s, cJSON **out, dwf_error *err);
+/* The zip stored under a SHA-256 (hex), malloc'd. ResourceNotFoundException when there is none. */
+int dwf_service_function_code(dwf_service *s, const char *sha256_hex, void **zip, size_t *len, dwf_error *err);
+/* Delete one version of a function (version non-NULL) or all of them, and the code no version uses. */
+int dwf_service_delete_function_versions(dwf_service *s, const char *name, const char *version, dwf_error *err);
+/* IAM roles: the Role JSON and {PolicyName: document JSON text}. get: 0 found, 1 not found, -1 error. */
+int dwf_service_put_role(dwf_service *s, const char *name, const cJSON *role, const cJSON *policies, dwf_error *err);
+int dwf_service_get_role(dwf_service *s, const char *name, cJSON **role, cJSON **policies, dwf_error *err);
+int dwf_service_delete_role(dwf_service *s, const char *name, dwf_error *err);
+
 #ifdef __cplusplus
 }
 #endif

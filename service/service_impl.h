@@ -133,6 +133,8 @@ void dwf__svc_iso_time(double ms, char out[64]);
 int dwf__svc_valid_id(const char *s);
 /* "arn:aws:lambda:r:a:function:NAME:QUAL", "NAME:QUAL" or "NAME" -> NAME. */
 void dwf__svc_function_base(const char *fn, char out[256]);
+/* The qualifier of a function name or ARN (name:QUAL, ...:function:name:QUAL[/...]); "$LATEST" without one. */
+void dwf__svc_function_qualifier(const char *fn, char out[160]);
 /* 0 found (*out {FunctionName,Handler,Source,DurableConfig}), 1 absent, -1 error. */
 int dwf__svc_function_load(dwf_service *s, const char *name, cJSON **out, dwf_error *err);
 /* Load an execution by ARN or id; ResourceNotFoundException if absent. */

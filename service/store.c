@@ -43,9 +43,16 @@ struct dwf__store {
     } cache[STMT_CACHE];
 };
 
-#define SCHEMA_VERSION 4
+#define SCHEMA_VERSION 5
 
 #define TOKENS_LIVE "CREATE INDEX IF NOT EXISTS tokens_live ON tokens(exec_id) WHERE live=1;"
+/* The control plane of `dwf serve` (5): functions created through Lambda's API, one row per
+ * version ($LATEST included) whose code is a zip kept once by its SHA-256, and IAM roles. */
+#define CONTROL_PLANE \
+    "CREATE TABLE IF NOT EXISTS lambda_functions(name TEXT NOT NULL, version TEXT NOT NULL," \
+    "  config TEXT NOT NULL, code_sha256 TEXT NOT NULL, created_ms REAL, PRIMARY KEY(name, version));" \
+    "CREATE TABLE IF NOT EXISTS lambda_code(sha256 TEXT PRIMARY KEY, zip BLOB NOT NULL);" \
+    "CREATE TABLE IF NOT EXISTS iam_roles(name TEXT PRIMARY KEY, role TEXT NOT NULL, policies TEXT NOT NULL);"
 
 static const char *const schema_sql =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
@@ -76,23 +83,31 @@ static const char *const schema_sql =
     "  issued_ms REAL, live INTEGER NOT NULL);"
     "CREATE INDEX IF NOT EXISTS tokens_exec ON tokens(exec_id);"
     TOKENS_LIVE
-    "PRAGMA user_version=4;";
+    CONTROL_PLANE
+    "PRAGMA user_version=5;";
 
 /* Older stores gain what later versions added: the owner (2) and the request id (3) of the
  * open invocation, and (4) an index of live tokens, without which retiring the live token
- * scanned every token the execution ever had (a run was quadratic in its steps). */
+ * scanned every token the execution ever had (a run was quadratic in its steps), and (5) the
+ * control plane's tables. */
 static const char *const upgrade_1 =
     "ALTER TABLE executions ADD COLUMN inv_owner TEXT;"
     "ALTER TABLE executions ADD COLUMN inv_request TEXT;"
     TOKENS_LIVE
-    "PRAGMA user_version=4;";
+    CONTROL_PLANE
+    "PRAGMA user_version=5;";
 static const char *const upgrade_2 =
     "ALTER TABLE executions ADD COLUMN inv_request TEXT;"
     TOKENS_LIVE
-    "PRAGMA user_version=4;";
+    CONTROL_PLANE
+    "PRAGMA user_version=5;";
 static const char *const upgrade_3 =
     TOKENS_LIVE
-    "PRAGMA user_version=4;";
+    CONTROL_PLANE
+    "PRAGMA user_version=5;";
+static const char *const upgrade_4 =
+    CONTROL_PLANE
+    "PRAGMA user_version=5;";
 
 int dwf__store_err(dwf_error *err, enum dwf_errortype type, const char *fmt, ...)
 {
@@ -228,8 +243,8 @@ static int upgrade(sqlite3 *db, int version)
     if (rc != SQLITE_OK) return rc;
     /* Another process may have created or upgraded it while we waited for the lock. */
     rc = pragma_int(db, "PRAGMA user_version", &version);
-    const char *sql = version == 0 ? schema_sql : version == 1 ? upgrade_1 : version == 2 ? upgrade_2
-                    : version == 3 ? upgrade_3 : "";
+    static const char *const from[] = {schema_sql, upgrade_1, upgrade_2, upgrade_3, upgrade_4};
+    const char *sql = version >= 0 && version < SCHEMA_VERSION ? from[version] : "";
     if (rc == SQLITE_OK) rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     if (rc != SQLITE_OK) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);

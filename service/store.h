@@ -13,6 +13,9 @@
  *   timers(exec_id, op_id, kind, due_ms)
  *   callbacks(callback_id, exec_id, op_id, state, timeout_s, heartbeat_s)
  *   tokens(token, exec_id, issued_ms, live)
+ *   lambda_functions(name, version, config, code_sha256)   dwf serve's control plane (schema 5):
+ *   lambda_code(sha256, zip)           a function version's configuration JSON and its zip
+ *   iam_roles(name, role, policies)    Role JSON and {PolicyName: document}
  */
 #ifndef DWF_SERVICE_STORE_H
 #define DWF_SERVICE_STORE_H

@@ -49,7 +49,7 @@ else
 fi
 
 if start_any "$T/insecure" --host 0.0.0.0 --insecure-public --skip-time --store "$T/insecure.db" "$ZIP"; then
-  grep -q "^dwf serve: listening on http://0.0.0.0:$SERVE_PORT (Invoke and durable execution API); unsigned requests accepted FROM THE NETWORK" "$T/insecure.out" &&
+  grep -q "^dwf serve: listening on http://0.0.0.0:$SERVE_PORT (Invoke, durable execution and control plane APIs); unsigned requests accepted FROM THE NETWORK" "$T/insecure.out" &&
     grep -q "warning: anyone who can reach 0.0.0.0:$SERVE_PORT can invoke the functions" "$T/insecure.err" &&
     pass serve_exposure_insecure_public_says_so || fail serve_exposure_insecure_public_says_so "$(cat "$T/insecure.out") / $(head -3 "$T/insecure.err")"
   rt=$(sed -n 's/.*Runtime API 127.0.0.1:\([0-9]*\) (its own processes only).*/\1/p' "$T/insecure.out")
@@ -66,7 +66,7 @@ else
 fi
 
 if start_any "$T/keys" --host 0.0.0.0 --access-key AKIDEXP --secret-key exp-secret --store "$T/keys.db" "$ZIP"; then
-  grep -q "^dwf serve: listening on http://0.0.0.0:$SERVE_PORT (Invoke and durable execution API); every request must be SigV4-signed" "$T/keys.out" &&
+  grep -q "^dwf serve: listening on http://0.0.0.0:$SERVE_PORT (Invoke, durable execution and control plane APIs); every request must be SigV4-signed" "$T/keys.out" &&
     ! grep -q warning "$T/keys.err" && pass serve_exposure_public_signed_says_so || fail serve_exposure_public_signed_says_so "$(cat "$T/keys.out")"
   serve_stop
 else
@@ -75,7 +75,7 @@ fi
 
 for host in 127.0.0.1 127.0.0.2; do
   if start_any "$T/lo$host" --host "$host" --store "$T/lo.db" "$ZIP"; then
-    grep -q "^dwf serve: listening on http://$host:$SERVE_PORT (Invoke and durable execution API); unsigned requests accepted, from this machine only" "$T/lo$host.out" &&
+    grep -q "^dwf serve: listening on http://$host:$SERVE_PORT (Invoke, durable execution and control plane APIs); unsigned requests accepted, from this machine only" "$T/lo$host.out" &&
       pass "serve_exposure_loopback_${host//./_}_says_so" || fail "serve_exposure_loopback_${host//./_}_says_so" "$(cat "$T/lo$host.out")"
     serve_stop
   else
