@@ -12,9 +12,9 @@
  * body's own; X-Amz-Content-Sha256, when sent, must be that same hash, so UNSIGNED-PAYLOAD,
  * which would let a captured request's body be swapped, is refused), the Host and the date
  * (both in SignedHeaders), a credential scope of this emulator's region and the `lambda`
- * service (`iam` or `sts` for the query protocol's POST /, IAM's also for us-east-1, where
- * clients sign that global service; a signature made for another service or region is not one
- * for this one), and a
+ * service (`iam` or `sts` for the query protocol's POST /, also for us-east-1, where clients
+ * sign IAM, a global service, and STS's global endpoint; a signature made for another service
+ * or region is not one for this one), and a
  * date within 15 minutes of now. The signatures are compared in constant time.
  */
 #include "emu.h"
@@ -69,7 +69,7 @@ static int sig_parse(dwf_emulator *e, const emu_request *r, sig_parts *p, dwf_er
     if (query ? strcmp(p->service, "iam") != 0 && strcmp(p->service, "sts") != 0 : strcmp(p->service, "lambda") != 0)
         return dwf__emu_fail(err, "InvalidSignatureException", "Credential should be scoped to correct service: '%s'. ",
                              query ? "iam' or 'sts" : "lambda");
-    int global = query && strcmp(p->service, "iam") == 0 && strcmp(p->region, "us-east-1") == 0;
+    int global = query && strcmp(p->region, "us-east-1") == 0;
     if (!global && strcmp(p->region, e->region) != 0)
         return dwf__emu_fail(err, "InvalidSignatureException",
                              "Credential should be scoped to a valid region, not '%s'. ", p->region);

@@ -40,59 +40,11 @@ done
 # glibc's own objects define (not need) the newer versions; everything else must stay <= 2.34.
 glibc_own='^(ld-linux.*|libc\.so\..*|libm\.so\..*|libmvec\.so\..*|libpthread\.so\..*|libdl\.so\..*|librt\.so\..*|libresolv\.so\..*|libanl\.so\..*|libutil\.so\..*|libnsl\.so\..*|libnss_.*|libBrokenLocale\.so\..*|libc_malloc_debug\.so\..*|libthread_db\.so\..*)$'
 
-# The stand-in `aws` (bash: it runs a dozen times per example, and python's start-up shows on
-# a loaded machine). It records each call's arguments, separated by \037, one call per \036,
-# in $FAKE_AWS_LOG, and answers what deploy.sh asks the way AWS CLI v2 would. `sleep` is
-# stubbed too, so waits for IAM propagation do not slow the test.
+# The stand-in `aws` (tests/deploy/standin_aws: records each call's arguments in $FAKE_AWS_LOG
+# and answers as the CLI v2 would). `sleep` is stubbed too, so waits for IAM propagation do not
+# slow the test.
 mkdir -p "$work/fakebin"
-cat >"$work/fakebin/aws" <<'EOF'
-#!/usr/bin/env bash
-{ for a in "$@"; do printf '%s\037' "$a"; done; printf '\036'; } >>"$FAKE_AWS_LOG"
-args=("$@")
-opt() { local i; for ((i = 0; i + 1 < ${#args[@]}; i++)); do
-          [ "${args[i]}" = "$1" ] && { printf '%s' "${args[i+1]}"; return; }; done; }
-pos=() skip=0
-for a in "$@"; do   # the service and the operation (and `configure get NAME`)
-  if [ $skip = 1 ]; then skip=0; continue; fi
-  case $a in
-    --region|--output|--profile|--query|--endpoint-url|--cli-binary-format) skip=1; continue ;;
-    -*) continue ;;
-  esac
-  pos+=("$a")
-  [ ${#pos[@]} -ge 3 ] && break
-done
-acct=123456789012 region=us-east-1
-fn=$(opt --function-name); fn=${fn##*:function:}; fn=${fn%%:*}
-farn="arn:aws:lambda:$region:$acct:function:${fn:-fn}"
-role=$(opt --role-name)
-q=$(opt --query)
-case "${pos[0]:-} ${pos[1]:-}" in
-  "configure get") [ "${pos[2]:-}" = region ] && echo "$region" ;;
-  "sts get-caller-identity")
-    if [ "$q" = Account ]; then echo "$acct"
-    else echo "{\"Account\":\"$acct\",\"UserId\":\"AIDFAKE\",\"Arn\":\"arn:aws:iam::$acct:user/fake\"}"; fi ;;
-  "iam get-role"|"iam create-role")
-    if [ "$q" = Role.Arn ]; then echo "arn:aws:iam::$acct:role/$role"
-    else echo "{\"Role\":{\"RoleName\":\"$role\",\"Arn\":\"arn:aws:iam::$acct:role/$role\"}}"; fi ;;
-  "lambda get-function")   # a fresh account: the function does not exist yet
-    echo "An error occurred (ResourceNotFoundException) when calling the GetFunction operation: Function not found: $farn" >&2
-    exit 254 ;;
-  "lambda create-function")
-    echo "{\"FunctionName\":\"$fn\",\"FunctionArn\":\"$farn\",\"Version\":\"\$LATEST\",\"State\":\"Pending\"}" ;;
-  "lambda publish-version")
-    if [ "$q" = Version ]; then echo 1
-    else echo "{\"FunctionName\":\"$fn\",\"FunctionArn\":\"$farn:1\",\"Version\":\"1\"}"; fi ;;
-  "lambda invoke")
-    n=${#args[@]}   # the outfile is the one trailing positional argument
-    if [ $n -ge 2 ] && [ "${args[n-1]#-}" = "${args[n-1]}" ] && [ "${args[n-2]#--}" = "${args[n-2]}" ]; then
-      echo '{"Status":"SUCCEEDED"}' >"${args[n-1]}"
-    fi
-    if [ "$(opt --invocation-type)" = Event ]; then echo '{"StatusCode":202}'
-    else echo '{"StatusCode":200,"ExecutedVersion":"1"}'; fi ;;
-  *) echo '{}' ;;
-esac
-exit 0
-EOF
+cp tests/deploy/standin_aws "$work/fakebin/aws"
 printf '#!/bin/sh\nexit 0\n' >"$work/fakebin/sleep"
 chmod 755 "$work/fakebin/aws" "$work/fakebin/sleep"
 
