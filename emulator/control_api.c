@@ -120,7 +120,8 @@ static int take_int(const cJSON *body, const char *key, const char *what, int lo
         return dwf__emu_fail(err, "SerializationException", "%s must be an integer", key);
     if (v->valuedouble < lo || v->valuedouble > hi) return fail_range(err, what, v->valuedouble, lo, hi);
     cJSON_DeleteItemFromObjectCaseSensitive(cfg, key);
-    return cJSON_AddNumberToObject(cfg, key, v->valuedouble) ? 0 : dwf__emu_fail(err, "ServiceException", "out of memory");
+    if (cJSON_AddNumberToObject(cfg, key, v->valuedouble)) return 0;
+    return dwf__emu_fail(err, "ServiceException", "out of memory");
 }
 
 /* What Lambda sets itself and refuses in Environment.Variables. */
@@ -134,7 +135,8 @@ static const char *const reserved_env[] = {
 static int check_environment(const cJSON *env, dwf_error *err)
 {
     const cJSON *vars = cJSON_GetObjectItemCaseSensitive(env, "Variables");
-    if (env && !cJSON_IsObject(env)) return dwf__emu_fail(err, "SerializationException", "Environment must be an object");
+    if (env && !cJSON_IsObject(env))
+        return dwf__emu_fail(err, "SerializationException", "Environment must be an object");
     if (vars && !cJSON_IsObject(vars))
         return dwf__emu_fail(err, "SerializationException", "Environment.Variables must be an object");
     size_t total = 0;
@@ -493,7 +495,8 @@ static int zip_of(const cJSON *holder, unsigned char **zip, size_t *len, dwf_err
 {
     const cJSON *z = cJSON_GetObjectItemCaseSensitive(holder, "ZipFile");
     if (!z) {
-        if (cJSON_GetObjectItemCaseSensitive(holder, "S3Bucket") || cJSON_GetObjectItemCaseSensitive(holder, "ImageUri"))
+        if (cJSON_GetObjectItemCaseSensitive(holder, "S3Bucket") ||
+            cJSON_GetObjectItemCaseSensitive(holder, "ImageUri"))
             return dwf__emu_fail(err, IPVE,
                                  "dwf serve takes a function's code as a .zip uploaded with the request (ZipFile, "
                                  "--zip-file fileb://function.zip); it has no S3 or container images");
@@ -615,7 +618,9 @@ static int create(emu_request *r, emu_fn **out, dwf_error *err)
                              ")?([a-z]{2}(-gov)?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]+)",
                              name ? name : "null");
     if (!jstr(b, "Role")) return dwf__emu_fail(err, IPVE, "Role is required.");
-    if (!jstr(b, "Runtime")) return dwf__emu_fail(err, IPVE, "Runtime and Handler are mandatory parameters for functions created with Zip packages.");
+    if (!jstr(b, "Runtime"))
+        return dwf__emu_fail(err, IPVE,
+                             "Runtime and Handler are mandatory parameters for functions created with Zip packages.");
     const cJSON *pt = cJSON_GetObjectItemCaseSensitive(b, "PackageType");
     if (pt && (!cJSON_IsString(pt) || strcmp(pt->valuestring, "Zip") != 0))
         return dwf__emu_fail(err, IPVE, "dwf serve runs .zip packages only (PackageType Zip)");

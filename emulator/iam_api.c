@@ -39,7 +39,9 @@ typedef struct form {
 
 static int hexv(int c)
 {
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 }
 
 /* application/x-www-form-urlencoded: %XX and '+' for a space. */
@@ -248,7 +250,8 @@ static int check_statement(const cJSON *st, int trust, char *why)
     for (const cJSON *k = st->child; k; k = k->next) {
         size_t i = 0;
         while (i < sizeof known / sizeof *known && strcmp(known[i], k->string) != 0) i++;
-        if (i == sizeof known / sizeof *known) return bad(why, "Syntax errors in policy. Unknown field %.100s", k->string);
+        if (i == sizeof known / sizeof *known)
+            return bad(why, "Syntax errors in policy. Unknown field %.100s", k->string);
     }
     const cJSON *effect = cJSON_GetObjectItemCaseSensitive(st, "Effect");
     const cJSON *act = cJSON_GetObjectItemCaseSensitive(st, "Action");
@@ -260,12 +263,14 @@ static int check_statement(const cJSON *st, int trust, char *why)
     const cJSON *cond = cJSON_GetObjectItemCaseSensitive(st, "Condition");
     const cJSON *sid = cJSON_GetObjectItemCaseSensitive(st, "Sid");
     if (!effect) return bad(why, "Missing required field Effect", NULL);
-    if (!cJSON_IsString(effect) || (strcmp(effect->valuestring, "Allow") != 0 && strcmp(effect->valuestring, "Deny") != 0))
+    if (!cJSON_IsString(effect) ||
+        (strcmp(effect->valuestring, "Allow") != 0 && strcmp(effect->valuestring, "Deny") != 0))
         return bad(why, "Invalid effect: %.100s", cJSON_IsString(effect) ? effect->valuestring : "(not a string)");
     if (sid && (!cJSON_IsString(sid) || strspn(sid->valuestring, NAME_CHARS) != strlen(sid->valuestring)))
         return bad(why, "Statement IDs (SID) must be alpha-numeric. Check that your input satisfies the regular "
                         "expression [0-9A-Za-z]*", NULL);
-    if (!act == !nact) return bad(why, act ? "Syntax errors in policy." : "Policy statement must contain actions.", NULL);
+    if (!act == !nact)
+        return bad(why, act ? "Syntax errors in policy." : "Policy statement must contain actions.", NULL);
     if (check_actions(act ? act : nact, why) != 0) return -1;
     if (res && nres) return bad(why, "Syntax errors in policy.", NULL);
     if (pr && npr) return bad(why, "Syntax errors in policy.", NULL);
@@ -328,7 +333,10 @@ static void role_xml(FILE *o, const cJSON *role)
     fputs("</Role>", o);
 }
 
-static int valid_name(const char *s, size_t max) { return s && *s && strlen(s) <= max && strspn(s, NAME_CHARS) == strlen(s); }
+static int valid_name(const char *s, size_t max)
+{
+    return s && *s && strlen(s) <= max && strspn(s, NAME_CHARS) == strlen(s);
+}
 
 /* The inner XML of an answer, built by fn into a memstream; the reply. */
 typedef int (*inner_fn)(emu_request *r, const form *f, FILE *o, unsigned *status, char code[64], char msg[400]);
@@ -361,9 +369,9 @@ static int load_role(emu_request *r, const char *name, cJSON **role, cJSON **pol
                      char msg[400])
 {
     dwf_error err;
-    if (!valid_name(name, 64)) return invalid("1 validation error detected: Value at 'roleName' failed to satisfy "
-                                              "constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]+",
-                                              status, code, msg);
+    if (!valid_name(name, 64))
+        return invalid("1 validation error detected: Value at 'roleName' failed to satisfy constraint: Member must "
+                       "satisfy regular expression pattern: [\\w+=,.@-]+", status, code, msg);
     int rc = dwf_service_get_role(r->emu->svc, name, role, pols, &err);
     if (rc < 0) return store_error(&err, status, code, msg);
     return rc == 1 ? no_role(name, status, code, msg) : 0;

@@ -16,8 +16,8 @@
 #include <string.h>
 
 /* One transaction: begin, run, commit; or roll back. */
-#define TX_BEGIN(s, err)                                                                                                \
-    dwf__svc_lock(s);                                                                                                  \
+#define TX_BEGIN(s, err)                                                                                  \
+    dwf__svc_lock(s);                                                                                    \
     if (dwf__store_begin((s)->st, err) != 0) return dwf__svc_abort(s)
 
 /* The zip, kept once by its hash (an identical zip is already there). */

@@ -65,7 +65,7 @@ fi
 mkdir -p "$T/versions-src"
 sed -e 's/name = "durable-callback-test"/name = "dwf-cli-versions"/' -e 's/timeout 60s/timeout 900s/' \
     -e 's/timeout = 120s/timeout = 30m/' examples/approval.dwf >"$T/versions-src/v1.dwf"
-sed -e 's/return { orderId, approved: true, approvalData }/return { orderId, approved: true, approvalData, codeVersion: 2 }/' \
+sed -e 's/approved: true, approvalData }/approved: true, approvalData, codeVersion: 2 }/' \
     "$T/versions-src/v1.dwf" >"$T/versions-src/v2.dwf"
 grep -q codeVersion "$T/versions-src/v2.dwf" || { fail serve_cli_deploy_build "could not derive v2.dwf"; exit 0; }
 "$DWF" build "$T/versions-src/v1.dwf" -o "$T/versions/function.zip" >"$T/v1.build" 2>&1 &&
@@ -87,7 +87,8 @@ unset AWS_SESSION_TOKEN AWS_PROFILE AWS_REGION
 AWS_PY=""
 for py in python3 "$(sed -n '1s/^#! *//p' "$(pyenv which aws 2>/dev/null || readlink -f "$REAL_AWS")" 2>/dev/null)"; do
   # the interpreter itself, not a version manager's shim (pyenv's costs seconds per start)
-  [ -n "$py" ] && AWS_PY=$("$py" -c 'import awscli, sys; print(sys.executable)' 2>/dev/null) && [ -n "$AWS_PY" ] && break
+  [ -n "$py" ] && AWS_PY=$("$py" -c 'import awscli, sys; print(sys.executable)' 2>/dev/null) &&
+    [ -n "$AWS_PY" ] && break
 done
 ZSOCK="$T/aws.sock"
 if [ -n "$AWS_PY" ]; then
@@ -162,13 +163,16 @@ pass serve_cli_deploy_serve_empty
 
 payload_of() {
   case $1 in
-    enrich) echo "{\"records\":[{\"id\":\"1\"},{\"id\":\"2\"},{\"id\":\"3\"}],\"apiUrl\":\"http://127.0.0.1:$STUB\",\"batchId\":\"b7\"}" ;;
+    enrich) printf '{"records":[{"id":"1"},{"id":"2"},{"id":"3"}],"batchId":"b7","apiUrl":"http://127.0.0.1:%s"}\n' \
+              "$STUB" ;;
     shipping) echo "{\"orderId\":\"SHIP-7\",\"carrierUrl\":\"http://127.0.0.1:$STUB\",\"address\":\"1 Main St\"}" ;;
     travel_saga) echo '{"trip":{"from":"VIE","to":"LIS","date":"2026-03-01"},"customerId":"C-7"}' ;;
     *) echo "{\"orderId\":\"ORD-$1\"}" ;;
   esac
 }
-port_of() { case $1 in approval|versions|broken) echo "$PORT_B" ;; travel_saga) echo "$PORT_C" ;; *) echo "$PORT_A" ;; esac; }
+port_of() {
+  case $1 in approval|versions|broken) echo "$PORT_B" ;; travel_saga) echo "$PORT_C" ;; *) echo "$PORT_A" ;; esac
+}
 region_of() { case $1 in travel_saga) echo eu-west-1 ;; *) echo us-east-1 ;; esac; }
 fname_of() { sed -n "s/^FUNCTION='\(.*\)'$/\1/p" "$T/$1/deploy.sh"; }
 
@@ -267,7 +271,8 @@ flow_versions() {
 flow_refusals() {
   deploy broken
   cli broken trust iam create-role --role-name dwf-cli-bad-trust --assume-role-policy-document \
-      '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole","Resource":"*"}]}'
+      '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},
+        "Action":"sts:AssumeRole","Resource":"*"}]}'
   cli broken unknown-lambda lambda list-aliases --function-name dwf-cli-versions
   cli broken unknown-iam iam list-users
   cli broken role-policy iam get-role-policy --role-name dwf-cli-versions-role --policy-name dwf-durable
@@ -352,17 +357,20 @@ for ex in examples:
     rc, dout = read(ex + ".deploy.rc").strip(), read(ex + ".deploy.out")
     fn = re.search(r"^FUNCTION='(.*)'$", read(ex + "/deploy.sh"), re.M).group(1)
     want_ops = ["sts get-caller-identity", "iam get-role", "iam create-role", "iam wait", "iam put-role-policy",
-                "lambda get-function", "lambda create-function", "lambda wait", "lambda publish-version", "lambda invoke"]
+                "lambda get-function", "lambda create-function", "lambda wait", "lambda publish-version",
+                "lambda invoke"]
     got_ops = [o for o in ops(ex + ".args") if o != "--version"]
     region = "eu-west-1" if ex == "travel_saga" else "us-east-1"
-    ok = rc == "0" and "published arn:aws:lambda:%s:000000000000:function:%s:1" % (region, fn) in dout and got_ops == want_ops
+    published = "published arn:aws:lambda:%s:000000000000:function:%s:1" % (region, fn)
+    ok = rc == "0" and published in dout and got_ops == want_ops
     out(ok, "serve_cli_deploy_%s_deploy_sh" % ex, "exit %s, calls %r, output: %s" % (rc, got_ops, dout[-600:]))
     if not ok: continue
     inv, get, hist, lst = js(ex + ".invoke.json"), js(ex + ".get.json"), js(ex + ".history.json"), js(ex + ".list.json")
     arn = (inv or {}).get("DurableExecutionArn", "")
     if ex == "approval":
         ok = inv and inv.get("StatusCode") == 202 and read(ex + ".callback.rc").strip() == "0"
-        out(ok, "serve_cli_deploy_approval_callback", "invoke %r, callback: %s" % (inv, read(ex + ".callback.err")[-300:]))
+        out(ok, "serve_cli_deploy_approval_callback",
+            "invoke %r, callback: %s" % (inv, read(ex + ".callback.err")[-300:]))
     else:
         ok = inv and inv.get("StatusCode") == 200 and inv.get("ExecutedVersion") == "1"
         out(ok, "serve_cli_deploy_%s_invoke" % ex, "invoke %r %s" % (inv, read(ex + ".invoke.err")[-300:]))
@@ -380,7 +388,8 @@ for ex in examples:
         # the synchronous invoke reports it as Lambda reports a function error.
         err = (get or {}).get("Error", {})
         ok = get and get.get("Status") == "FAILED" and get.get("Version") == "1" and \
-            err.get("ErrorType") == "StepError" and "travel.example.com/api/flights" in err.get("ErrorMessage", "") and \
+            err.get("ErrorType") == "StepError" and \
+            "travel.example.com/api/flights" in err.get("ErrorMessage", "") and \
             inv.get("FunctionError") == "Unhandled"
     else:
         ok = get and get.get("Status") == "SUCCEEDED" and get.get("Version") == "1" and res is not None and \
@@ -420,9 +429,11 @@ bops = [o for o in ops("broken.args") if o != "--version"]
 bout = read("broken.deploy.out")
 ok = read("broken.deploy.rc").strip() not in ("", "0") and "MalformedPolicyDocument" in bout and \
     "Invalid effect: Permit" in bout and bops and bops[-1] == "iam put-role-policy" and "published" not in bout
-out(ok, "serve_cli_deploy_malformed_policy_stops", "exit %s, calls %r, output %s" % (read("broken.deploy.rc").strip(), bops, bout[-400:]))
+out(ok, "serve_cli_deploy_malformed_policy_stops",
+    "exit %s, calls %r, output %s" % (read("broken.deploy.rc").strip(), bops, bout[-400:]))
 terr = read("broken.trust.err")
-out(read("broken.trust.rc").strip() != "0" and "MalformedPolicyDocument" in terr and "Has prohibited field Resource" in terr,
+out(read("broken.trust.rc").strip() != "0" and "MalformedPolicyDocument" in terr and
+    "Has prohibited field Resource" in terr,
     "serve_cli_deploy_trust_policy_refused", terr[-300:])
 lerr, ierr = read("broken.unknown-lambda.err"), read("broken.unknown-iam.err")
 out(read("broken.unknown-lambda.rc").strip() != "0" and "UnknownOperationException" in lerr,
@@ -430,8 +441,10 @@ out(read("broken.unknown-lambda.rc").strip() != "0" and "UnknownOperationExcepti
 out(read("broken.unknown-iam.rc").strip() != "0" and "InvalidAction" in ierr and "ListUsers" in ierr,
     "serve_cli_deploy_unknown_iam_action", ierr[-300:])
 rp = js("broken.role-policy.json") or {}
-want = json.loads(read("versions/iam/durable-policy.json").replace("${REGION}", "us-east-1").replace("${ACCOUNT}", "000000000000"))
-out(rp.get("PolicyDocument") == want and rp.get("RoleName") == "dwf-cli-versions-role", "serve_cli_deploy_get_role_policy",
+want = json.loads(read("versions/iam/durable-policy.json").replace("${REGION}", "us-east-1")
+                  .replace("${ACCOUNT}", "000000000000"))
+out(rp.get("PolicyDocument") == want and rp.get("RoleName") == "dwf-cli-versions-role",
+    "serve_cli_deploy_get_role_policy",
     "GetRolePolicy %r" % (rp,))
 
 # ---- restart ----
