@@ -321,9 +321,29 @@ if serve_start "$T/serveB2" --store "$T/b.db" --quiet "${KEYS[@]}"; then
   c3=$(callback_id versions "$a3" c3)
   cli versions restart-callback lambda send-durable-execution-callback-success --callback-id "$c3" --result '"again"'
   until_done versions "$a3" restart-get
+  # UpdateFunctionConfiguration, a reserved variable refused, DeleteFunction.
+  cli versions update-config lambda update-function-configuration --function-name dwf-cli-versions --timeout 45 \
+      --environment 'Variables={STAGE=rehearsal}'
+  cli versions read-config lambda get-function-configuration --function-name dwf-cli-versions
+  cli versions reserved-env lambda update-function-configuration --function-name dwf-cli-versions \
+      --environment 'Variables={AWS_REGION=eu-north-1}'
+  cli versions delete lambda delete-function --function-name dwf-cli-versions
+  cli versions deleted lambda get-function --function-name dwf-cli-versions
 else
   echo 1 >"$T/versions.restart-failed"
 fi
+
+# A store of the schema before the control plane (4): serve A's, copied, its new tables dropped.
+# Opening it must upgrade it in place and keep its executions.
+"$PY" - "$T/a.db" "$T/old.db" <<'PY' 2>"$T/old.err"
+import sqlite3, sys
+src, dst = sqlite3.connect(sys.argv[1]), sqlite3.connect(sys.argv[2])
+src.backup(dst)
+dst.executescript("DROP TABLE lambda_functions; DROP TABLE lambda_code; DROP TABLE iam_roles; PRAGMA user_version=4;")
+dst.close()
+PY
+"$DWF" executions --store "$T/old.db" --json >"$T/old.executions.json" 2>>"$T/old.err"
+echo $? >"$T/old.rc"
 
 "$PY" - "$T" "$EXAMPLES" <<'PY'
 import json, os, re, sys
@@ -458,6 +478,32 @@ else:
     ok = vs == ["$LATEST", "1", "2"] and role.get("RoleName") == "dwf-cli-versions-role" and \
         g3.get("Status") == "SUCCEEDED" and "codeVersion" not in r3.get("result", {"codeVersion": 1})
     out(ok, "serve_cli_deploy_restart", "versions %r, role %r, execution on version 1 %r" % (vs, role, g3))
+
+# ---- configuration, deletion ----
+u, c = js("versions.update-config.json") or {}, js("versions.read-config.json") or {}
+ok = u.get("Timeout") == 45 and u.get("LastUpdateStatus") == "InProgress" and c.get("Timeout") == 45 and \
+    c.get("Environment") == {"Variables": {"STAGE": "rehearsal"}} and c.get("State") == "Active" and \
+    c.get("LastUpdateStatus") == "Successful" and c.get("Version") == "$LATEST"
+out(ok, "serve_cli_deploy_update_function_configuration", "update %r, then %r" % (u, c))
+rerr = read("versions.reserved-env.err")
+out(read("versions.reserved-env.rc").strip() != "0" and "InvalidParameterValueException" in rerr and
+    "Reserved keys used in this request: AWS_REGION" in rerr, "serve_cli_deploy_reserved_env_refused", rerr[-300:])
+derr = read("versions.deleted.err")
+out(read("versions.delete.rc").strip() == "0" and read("versions.deleted.rc").strip() != "0" and
+    "ResourceNotFoundException" in derr, "serve_cli_deploy_delete_function",
+    "delete: %s; get after it: %s" % (read("versions.delete.err")[-200:], derr[-200:]))
+
+# ---- a store of schema 4 is upgraded ----
+import sqlite3
+db = sqlite3.connect(os.path.join(T, "old.db"))
+ver = db.execute("PRAGMA user_version").fetchone()[0]
+tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+old = js("old.executions.json")
+n_old = len((old or {}).get("DurableExecutions", []))   # 2 for each of the 5 examples serve A ran
+ok = read("old.rc").strip() == "0" and ver == 5 and {"lambda_functions", "lambda_code", "iam_roles"} <= tables and \
+    n_old == 10
+out(ok, "serve_cli_deploy_store_upgrade_4_to_5", "exit %s, user_version %s, tables %r, %s executions: %s" % (
+    read("old.rc").strip(), ver, sorted(tables), n_old, read("old.err")[-300:]))
 
 # ---- the stand-in (v2) and the real CLI (v1) agree on the argument lists ----
 for ex in ("order", "approval"):
