@@ -2,6 +2,7 @@
  * cli.h: the dwf command line. main.c finds the command and hands the remaining arguments to
  * its cmd_* function, which lives in the file named after it:
  *   check.c       check                        (the front end alone)
+ *   fmt.c         fmt                          (the canonical layout of .dwf files)
  *   compile.c     compile                      (handler.c and the deploy files)
  *   build.c       build                        (the Lambda zip)
  *   run.c         run                          (a workflow on the embedded engine)
@@ -30,6 +31,7 @@
 enum { EXIT_OK = 0, EXIT_INPUT = 1, EXIT_USAGE = 2 };
 
 int cmd_check(int argc, char **argv);
+int cmd_fmt(int argc, char **argv);
 int cmd_compile(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_executions(int argc, char **argv);
@@ -46,7 +48,7 @@ int cmd_graph(int argc, char **argv);
 extern const char *const usage_check, *const usage_compile, *const usage_run,
     *const usage_executions, *const usage_history, *const usage_callback, *const usage_callbacks,
     *const usage_stop, *const usage_resume, *const usage_worker, *const usage_build, *const usage_serve,
-    *const usage_graph;
+    *const usage_graph, *const usage_fmt;
 
 /* Print "dwf: <message>" to stderr and `dwf help <cmd>` hint; returns EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...)

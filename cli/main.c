@@ -21,6 +21,7 @@ typedef struct CliCommand {
 
 static const CliCommand commands[] = {
     {"check", cmd_check, &usage_check, "check .dwf files and report problems"},
+    {"fmt", cmd_fmt, &usage_fmt, "lay out .dwf files the canonical way"},
     {"compile", cmd_compile, &usage_compile, "compile a .dwf file to C and its deploy files"},
     {"graph", cmd_graph, &usage_graph, "draw a workflow as SVG, Graphviz DOT or Mermaid"},
     {"run", cmd_run, &usage_run, "run a workflow on the embedded engine"},

@@ -49,6 +49,10 @@ const DiagRecord *diag_record(const Diag *d, size_t i);
  * there were errors (NULL only if nothing could be parsed); the caller looks at diag_errors(). */
 Program *front_compile(Arena *a, Diag *d, const char *path, const char *text, size_t len);
 
+/* `dwf fmt`: `text` in the canonical layout (format.c), malloc'd, its length in *out_len.
+ * NULL when the file has errors (reported through `d`, as front_compile does). */
+char *front_format(Arena *a, Diag *d, const char *path, const char *text, size_t len, size_t *out_len);
+
 /* Read `path` and front_compile() it. Reports an unreadable file as an error. */
 Program *front_compile_file(Arena *a, Diag *d, const char *path);
 

@@ -26,6 +26,7 @@ typedef struct ParseState {
     size_t len;
     Program *prog;     /* filled by the start rule */
     int abort;         /* stop: too deep, or too many errors; no more messages */
+    int keep_comments; /* the formatter's scan (format.c): comments are COMMENT tokens */
 
     /* scanner: the string literal being read (bytes, may hold NUL) */
     char *buf;

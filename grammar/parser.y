@@ -93,6 +93,8 @@ static AstLogLevel log_level(ParseState *ps, const char *id, SrcLoc loc);
 %token STATE "state" STEP "step" TIMEOUT "timeout" TOLERATE "tolerate" TRUE "true" TRY "try"
 %token UNTIL "until" USE "use" WAIT "wait" WITH "with" WORKFLOW "workflow"
 %token EQ "==" NE "!=" LE "<=" GE ">=" AND "&&" OR "||" COALESCE "??"
+/* Only the formatter's scan (format.c) produces comments as tokens; the grammar never sees one. */
+%token COMMENT "comment"
 
 %right '?' ':'
 %left COALESCE

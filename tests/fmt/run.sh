@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# dwf fmt: the canonical layout (grammar/format.c, cli/fmt.c).
+#   - messy.dwf, which breaks every layout rule, formats to exactly messy.expected;
+#   - every example and golden input: formatting is stable (fmt of fmt's output changes
+#     nothing), keeps every comment in order, leaves no tab or trailing blank, and the formatted
+#     file compiles to the same C (`dwf compile`'s handler.c, source positions and the source
+#     hash aside: only whitespace moved);
+#   - --check lists the files that would change and exits 1 (0 when none would); in-place
+#     rewriting keeps the file's mode; a file with errors is reported and left untouched.
+#   tests/fmt/run.sh --update   rewrite messy.expected (review the diff!)
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+DWF=${DWF:-$PWD/${BUILD:-build}/dwf}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass() { echo "PASS fmt_$1"; }
+fail() { echo "FAIL fmt_$1: $2"; }
+
+if [ "${1:-}" = --update ]; then "$DWF" fmt --stdout tests/fmt/messy.dwf >tests/fmt/messy.expected; fi
+if ! "$DWF" fmt --stdout tests/fmt/messy.dwf >"$tmp/messy.out" 2>"$tmp/err"; then
+  fail messy "dwf fmt failed: $(head -c 300 "$tmp/err")"
+elif cmp -s tests/fmt/messy.expected "$tmp/messy.out"; then pass messy
+else fail messy "differs from messy.expected: $(diff tests/fmt/messy.expected "$tmp/messy.out" | head -10 | tr '\n' '|')"
+fi
+
+# The C, without what depends on where things sit in the .dwf: #line directives, DWF_AT's
+# line and column, ", line N" in comments, the source hash.
+normalized_c() {
+  sed -E -e '/^#line /d' -e 's/DWF_AT\(c, [0-9]+, [0-9]+\)/DWF_AT(c)/g' -e 's/, line [0-9]+/, line N/g' \
+         -e 's/(\.source_hash = )"[0-9a-f]+"/\1"H"/' "$1"
+}
+
+for src in examples/*.dwf tests/golden/*.dwf; do
+  name=$(basename "$(dirname "$src")")_$(basename "$src" .dwf)
+  dir=$tmp/$name
+  mkdir -p "$dir/orig" "$dir/fmt"
+  # the `use`d C files sit beside the .dwf
+  for c in "$(dirname "$src")"/*.c; do [ -e "$c" ] && cp "$c" "$dir/fmt/" && cp "$c" "$dir/orig/"; done
+  cp "$src" "$dir/orig/"
+  f1=$dir/fmt/$(basename "$src")
+  if ! "$DWF" fmt --stdout "$src" >"$f1" 2>"$dir/err"; then
+    fail "$name" "dwf fmt failed: $(head -c 300 "$dir/err")"; continue
+  fi
+  "$DWF" fmt --stdout "$f1" >"$dir/f2" 2>/dev/null
+  if ! cmp -s "$f1" "$dir/f2"; then fail "$name/stable" "fmt twice differs: $(diff "$f1" "$dir/f2" | head -6 | tr '\n' '|')"
+  else pass "$name/stable"; fi
+  if grep -qP '\t| $' "$f1"; then fail "$name/blanks" "tab or trailing blank: $(grep -nP '\t| $' "$f1" | head -3)"
+  else pass "$name/blanks"; fi
+  if python3 tests/fmt/comments.py "$src" "$f1"; then pass "$name/comments"
+  else fail "$name/comments" "comments lost or reordered"; fi
+  args=()
+  [ -f "${src%.dwf}.args" ] && read -r -a args <"${src%.dwf}.args"
+  # both compiled from the same relative path, which the C quotes
+  if (cd "$dir/orig" && "$DWF" compile "$(basename "$src")" -o out "${args[@]}" >/dev/null 2>&1) &&
+     (cd "$dir/fmt" && "$DWF" compile "$(basename "$src")" -o out "${args[@]}" >/dev/null 2>&1); then
+    if diff <(normalized_c "$dir/orig/out/handler.c") <(normalized_c "$dir/fmt/out/handler.c") >"$dir/cdiff"; then
+      pass "$name/same_c"
+    else fail "$name/same_c" "handler.c differs: $(head -8 "$dir/cdiff" | tr '\n' '|')"; fi
+  else fail "$name/same_c" "dwf compile failed"; fi
+done
+
+# --check: lists what would change, exit 1; nothing to change, exit 0
+cp tests/fmt/messy.dwf "$tmp/m.dwf"; cp tests/fmt/messy.expected "$tmp/ok.dwf"
+out=$("$DWF" fmt --check "$tmp/ok.dwf" "$tmp/m.dwf"); rc=$?
+if [ $rc -eq 1 ] && [ "$out" = "$tmp/m.dwf" ] && cmp -s tests/fmt/messy.dwf "$tmp/m.dwf"; then pass check_changes
+else fail check_changes "exit $rc, output '$out' (want 1 and only m.dwf listed, m.dwf untouched)"; fi
+out=$("$DWF" fmt --check "$tmp/ok.dwf"); rc=$?
+if [ $rc -eq 0 ] && [ -z "$out" ]; then pass check_clean; else fail check_clean "exit $rc, output '$out'"; fi
+
+# in place: the file becomes messy.expected and keeps its mode
+chmod 640 "$tmp/m.dwf"
+if "$DWF" fmt "$tmp/m.dwf" && cmp -s "$tmp/m.dwf" tests/fmt/messy.expected && [ "$(stat -c %a "$tmp/m.dwf")" = 640 ] &&
+   [ -z "$(find "$tmp" -maxdepth 1 -name 'm.dwf.fmt-*')" ]; then pass in_place
+else fail in_place "not rewritten as messy.expected with mode 640"; fi
+
+# stdin to stdout
+if "$DWF" fmt - <tests/fmt/messy.dwf | cmp -s - tests/fmt/messy.expected; then pass stdin
+else fail stdin "fmt - differs from messy.expected"; fi
+
+# a file with errors: reported as dwf check does, left as it is
+cp tests/diag/unknown_name.dwf "$tmp/bad.dwf"
+"$DWF" fmt --color=never "$tmp/bad.dwf" 2>"$tmp/bad.err"; rc=$?
+if [ $rc -eq 1 ] && grep -q "error: unknown name 'paymnt'" "$tmp/bad.err" && cmp -s tests/diag/unknown_name.dwf "$tmp/bad.dwf"
+then pass errors; else fail errors "exit $rc: $(head -c 300 "$tmp/bad.err")"; fi
+"$DWF" fmt 2>"$tmp/usage.err"; rc=$?
+if [ $rc -eq 2 ] && grep -q "no input files" "$tmp/usage.err"; then pass usage; else fail usage "exit $rc"; fi
