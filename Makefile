@@ -7,7 +7,9 @@
 #   make VALGRIND=1 check     the same with the test programs under valgrind
 #   make fuzz                 short libFuzzer runs: front end, C generation, JSON parser (clang)
 #   make golden-update        rewrite golden files from the current compiler (and graphs)
-#   make pictures             the approval and fanout workflows as SVG in build/pictures/
+#   make pictures             the approval and fanout workflows as SVG in build/pictures/, and
+#                             the web console's screenshots of them in build/console-pictures/
+#                             (tests/console in headless Chromium: make deps installs it)
 #
 # One folder per part (README.md has the map). Each folder compiles with only the include
 # paths of what it may use (INC_<folder> below; each folder's README says why), so an include
@@ -55,11 +57,12 @@ INC_lambda   = -Iinclude -Iaws -Ilambda
 INC_service  = -Iinclude -Iutil -Iservice
 INC_emulator = -Iinclude -Iutil -Iaws -Iservice -Iemulator
 INC_package  = -Iinclude -Iutil -Ipackage
+INC_console  = -Iinclude -Iutil -Iservice -Iconsole
 INC_grammar  = -Iinclude -Igrammar -I$(BUILD)/gen
 INC_codegen  = -Iinclude -Iutil -Igrammar -Icodegen
-INC_cli      = -Iinclude -Iutil -Iservice -Iemulator -Ipackage -Igrammar -Icodegen -I$(BUILD)/gen
+INC_cli      = -Iinclude -Iutil -Iservice -Iemulator -Iconsole -Ipackage -Igrammar -Icodegen -I$(BUILD)/gen
 # Tests are white-box: they see every folder.
-INC_tests    = -Iinclude -Iutil -Iaws -Isdk -Ilambda -Iservice -Iemulator -Ipackage -Igrammar \
+INC_tests    = -Iinclude -Iutil -Iaws -Isdk -Ilambda -Iservice -Iemulator -Iconsole -Ipackage -Igrammar \
                -Icodegen -I$(BUILD)/gen -Itests/unit
 INC_of       = $(INC_$(firstword $(subst /, ,$(1))))
 
@@ -69,14 +72,16 @@ LDFLAGS_ALL = $(SANFLAGS) $(LDFLAGS)
 # The Lambda program's main and the zip's bootstrap are built alone, never archived.
 LAMBDA_ALONE = lambda/lambda_main.c lambda/bootstrap.c
 LIB_SRC     = $(wildcard sdk/*.c aws/*.c) $(filter-out $(LAMBDA_ALONE),$(wildcard lambda/*.c))
-HOST_SRC    = $(wildcard service/*.c emulator/*.c package/*.c util/*.c)
+HOST_SRC    = $(wildcard service/*.c emulator/*.c console/*.c package/*.c util/*.c)
 FRONT_SRC   = $(wildcard grammar/*.c)
 CODEGEN_SRC = $(wildcard codegen/*.c)
 CLI_SRC     = $(wildcard cli/*.c)
 GEN_SRC     = $(BUILD)/gen/parser.c $(BUILD)/gen/lexer.c
 
 LIB_OBJ     = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
-HOST_OBJ    = $(HOST_SRC:%.c=$(BUILD)/obj/%.o)
+# The console's assets (console/assets/*) compiled in as C arrays (console/embed.sh).
+CONSOLE_ASSETS = $(sort $(wildcard console/assets/*))
+HOST_OBJ    = $(HOST_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/console_assets.o
 FRONT_OBJ   = $(FRONT_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/parser.o $(BUILD)/obj/gen/lexer.o
 CODEGEN_OBJ = $(CODEGEN_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ     = $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
@@ -89,7 +94,7 @@ LIBS        = $(BUILD)/libdwf-host.a $(BUILD)/libdwf.a $(BUILD)/libcurl-dwf.a
 # libdwf.a whole: handlers that `dwf run` loads resolve every dwf_* from the program.
 LINK_LIBS   = $(BUILD)/libdwf-host.a -Wl,--whole-archive $(BUILD)/libdwf.a -Wl,--no-whole-archive $(DEPS_LIBS)
 
-.PHONY: all check unit fuzz golden-update clean deps demo curl-missing pictures
+.PHONY: all check unit fuzz golden-update clean deps demo curl-missing pictures console-pictures
 all: $(BUILD)/dwf $(LIBS) $(BUILD)/lambda_main.o $(BUILD)/lambda_bootstrap
 
 # One bison run makes both files (a grouped target: make -j never runs it twice).
@@ -107,6 +112,14 @@ $(BUILD)/gen/lexer.c $(BUILD)/gen/lexer.h &: grammar/lexer.l | $(BUILD)/gen/pars
 $(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(INC_grammar) -Wno-sign-compare -Wno-unused-function -Wno-unused-parameter -c -o $@ $<
+
+$(BUILD)/gen/console_assets.c: console/embed.sh $(CONSOLE_ASSETS)
+	@mkdir -p $(dir $@)
+	sh console/embed.sh $@ $(CONSOLE_ASSETS)
+
+$(BUILD)/obj/gen/console_assets.o: $(BUILD)/gen/console_assets.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(INC_console) -c -o $@ $<
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -172,10 +185,16 @@ golden-update: all
 
 # `dwf graph` of two examples, laid out by Graphviz, to look at (docs/graph.md).
 PICTURES = approval fanout
-pictures: $(PICTURES:%=$(BUILD)/pictures/%.svg)
+pictures: $(PICTURES:%=$(BUILD)/pictures/%.svg) console-pictures
 $(BUILD)/pictures/%.svg: examples/%.dwf $(BUILD)/dwf
 	@mkdir -p $(dir $@)
 	$(BUILD)/dwf graph $< -o $@
+
+# The web console's list, execution pages, graphs and timelines of the same two examples (and of
+# a workflow with hostile names), photographed by tests/console in Chromium.
+console-pictures: all
+	BUILD=$(BUILD) bash tests/console/run.sh
+	@echo "screenshots in $(BUILD)/console-pictures/"
 
 # libFuzzer targets, each run FUZZ_SECONDS (default 30; CI: 3 x 30 s) from a corpus of the
 # repository's files (the fuzzer adds what it finds to $(BUILD)/fuzz/corpus-*):

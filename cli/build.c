@@ -39,7 +39,8 @@ const char *const usage_build =
     "Compile a workflow and package it as a self-contained AWS Lambda zip for the\n"
     "provided.al2023 runtime: `bootstrap` at the root, the program under bin/, every shared\n"
     "library it needs and the dynamic loader under lib/. The deploy files (durable-config.json,\n"
-    "iam/, deploy.sh, template.yaml, main.tf) are written beside the zip and reference it.\n"
+    "iam/, deploy.sh, template.yaml, main.tf) are written beside the zip and reference it, with\n"
+    "workflow-graph.json, the workflow's graph `dwf serve`'s web console draws.\n"
     "The same input gives a byte-identical zip.\n"
     "\n"
     "options:\n"
@@ -151,19 +152,28 @@ static int package(const Program *p, const TcRuntime *rt, const BuildArgs *b, co
         fprintf(stderr, "dwf build: %s\n", err);
         return -1;
     }
+    /* the web console's picture of the workflow (dwf serve reads it beside the zip) */
+    char *graph = NULL;
+    size_t glen = 0;
+    FILE *mem = open_memstream(&graph, &glen);
+    int grc = mem ? cg_emit_graph(p, CG_GRAPH_CONSOLE, mem) : -1;
+    if (mem && fclose(mem) != 0) grc = -1;
     OutSet out;
     out_init(&out, "build", zip_dir, b->force);
-    int rc = out_add_copy(&out, zip_base, zip, 0644);
+    int rc = grc == 0 ? out_add_copy(&out, zip_base, zip, 0644) : -1;
+    if (grc != 0) fprintf(stderr, "dwf build: out of memory drawing the workflow graph\n");
+    if (rc == 0) rc = out_add(&out, "workflow-graph.json", graph, glen, 0644);
     for (int i = 0; rc == 0 && i < files.n; i++)
         rc = out_add(&out, files.file[i].name, files.file[i].text, files.file[i].len, files.file[i].mode);
     for (int i = 0; rc == 0 && i < files.nabsent; i++) rc = out_add_stale(&out, files.absent[i]);
     if (rc == 0) rc = out_check(&out) == 0 && out_commit(&out) == 0 ? 0 : -1;
     out_free(&out);
+    free(graph);
     cg_files_free(&files);
     if (rc != 0) return -1;
     printf("%s: %lld bytes (%lld unpacked), %d libraries, function %s\n", b->zip, rep.zip_bytes,
            rep.unpacked, rep.libraries, p->cfg.function_name);
-    printf("deploy files in %s: durable-config.json iam/ deploy.sh template.yaml main.tf\n",
+    printf("deploy files in %s: durable-config.json iam/ deploy.sh template.yaml main.tf workflow-graph.json\n",
            zip_dir);
     return 0;
 }

@@ -14,6 +14,7 @@
  *   resume.c      resume, worker               (drive due executions, once or for ever)
  *   serve.c       serve                        (the local Lambda emulator)
  *   graph.c       graph                        (the workflow as DOT, Mermaid or SVG)
+ *   console.c     console                      (the web console over the store; console/)
  * and the pieces they share:
  *   options.c     every command's option parsing (cli_args_next, below)
  *   toolchain.c   the runtime's files, the C compiler, handler.c, `use` paths (toolchain.h)
@@ -44,11 +45,12 @@ int cmd_worker(int argc, char **argv);
 int cmd_build(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_graph(int argc, char **argv);
+int cmd_console(int argc, char **argv);
 
 extern const char *const usage_check, *const usage_compile, *const usage_run,
     *const usage_executions, *const usage_history, *const usage_callback, *const usage_callbacks,
     *const usage_stop, *const usage_resume, *const usage_worker, *const usage_build, *const usage_serve,
-    *const usage_graph, *const usage_fmt;
+    *const usage_graph, *const usage_fmt, *const usage_console;
 
 /* Print "dwf: <message>" to stderr and `dwf help <cmd>` hint; returns EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...)

@@ -26,7 +26,7 @@
 #include "proc.h"
 
 const char *const usage_graph =
-    "usage: dwf graph FILE.dwf [--format svg|dot|mermaid] [-o FILE]\n"
+    "usage: dwf graph FILE.dwf [--format svg|dot|mermaid|json] [-o FILE]\n"
     "\n"
     "Draw a workflow: steps, waits, callbacks, awaits, wait-for-callbacks, polls and invokes as\n"
     "nodes; parallel branches, map bodies, groups, loops, try and catch as clusters; if/else as\n"
@@ -40,6 +40,9 @@ const char *const usage_graph =
     "               mermaid  a Mermaid flowchart, for Markdown (a ```mermaid block) and wikis\n"
     "               svg      laid out by Graphviz's `dot` program (Debian: apt-get install\n"
     "                        graphviz)\n"
+    "               json     what the web console draws: {\"workflow\",\"source\",\"dot\",\n"
+    "                        \"nodes\"}, each node with the operations it stands for (the\n"
+    "                        workflow-graph.json `dwf build` writes beside the zip)\n"
     "               default: from the -o file's extension (.svg, .dot or .gv, .mmd or\n"
     "               .mermaid), else dot\n"
     "  -o FILE      write to FILE (default: stdout)\n"
@@ -48,13 +51,14 @@ const char *const usage_graph =
     "exit status: 0 drawn, 1 errors in the workflow, no `dot` for svg, or a write error,\n"
     "2 usage errors\n";
 
-typedef enum { FMT_NONE, FMT_DOT, FMT_MERMAID, FMT_SVG } Format;
+typedef enum { FMT_NONE, FMT_DOT, FMT_MERMAID, FMT_SVG, FMT_JSON } Format;
 
 static Format format_named(const char *s)
 {
     if (strcmp(s, "dot") == 0) return FMT_DOT;
     if (strcmp(s, "mermaid") == 0) return FMT_MERMAID;
     if (strcmp(s, "svg") == 0) return FMT_SVG;
+    if (strcmp(s, "json") == 0) return FMT_JSON;
     return FMT_NONE;
 }
 
@@ -157,7 +161,8 @@ static int draw(const Program *p, Format fmt, const char *outp)
         fprintf(stderr, "dwf graph: cannot write %s: %s\n", outp, strerror(errno));
         return -1;
     }
-    int rc = cg_emit_graph(p, fmt == FMT_MERMAID ? CG_GRAPH_MERMAID : CG_GRAPH_DOT, out);
+    int rc = cg_emit_graph(p, fmt == FMT_MERMAID ? CG_GRAPH_MERMAID : fmt == FMT_JSON ? CG_GRAPH_CONSOLE : CG_GRAPH_DOT,
+                           out);
     if (fflush(out) != 0) rc = -1;
     if (outp && fclose(out) != 0) rc = -1;
     if (rc != 0) fprintf(stderr, "dwf graph: writing %s failed\n", outp ? outp : "the output");
@@ -181,7 +186,7 @@ static int parse_args(int argc, char **argv, const char **file, const char **out
         case OPT_OUT: *outp = a.value; break;
         case OPT_FORMAT:
             if ((*fmt = format_named(a.value)) == FMT_NONE)
-                return cli_usage_error("graph", "unknown format '%s' (svg, dot or mermaid)",
+                return cli_usage_error("graph", "unknown format '%s' (svg, dot, mermaid or json)",
                                        a.value);
             break;
         case CLI_ARGUMENT:

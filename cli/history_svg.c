@@ -17,6 +17,7 @@
  * gives the same bytes.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -229,4 +230,22 @@ void hv_print_svg(const HvExec *x, FILE *out)
     for (int i = 0; i < x->n; i++) row(x, i, out);
     legend(out, bottom + 26);
     fputs("</svg>\n", out);
+}
+
+char *hv_svg_text(const cJSON *ops, const cJSON *events, double now)
+{
+    HvExec x;
+    char err[256], *text = NULL;
+    size_t len = 0;
+    if (hv_build(&x, ops, events, now, err, sizeof err) != 0) return NULL;
+    FILE *mem = open_memstream(&text, &len);
+    if (mem) {
+        hv_print_svg(&x, mem);
+        if (fclose(mem) != 0) {
+            free(text);
+            text = NULL;
+        }
+    }
+    hv_free(&x);
+    return text;
 }

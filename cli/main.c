@@ -34,6 +34,7 @@ static const CliCommand commands[] = {
     {"worker", cmd_worker, &usage_worker, "keep driving due executions"},
     {"build", cmd_build, &usage_build, "build a deployable AWS Lambda zip"},
     {"serve", cmd_serve, &usage_serve, "run the local Lambda emulator"},
+    {"console", cmd_console, &usage_console, "serve the web console over the local store"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

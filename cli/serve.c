@@ -10,6 +10,12 @@
  * a function override what the files say. A zip with no files beside it (not built by dwf)
  * gets Lambda's defaults and its name from bin/<name>, or from --name.
  *
+ * The web console (console/) is mounted at /console on the API port. Its graph of a function's
+ * workflow is workflow-graph.json, which `dwf build` writes beside the zip with the deploy files
+ * (the same DOT `dwf graph` draws, and which operations each node stands for); read once at
+ * start, like the other deploy files, so it describes the code that runs. Without it the
+ * console shows everything but the graph.
+ *
  * The process runs until SIGINT or SIGTERM: the signals are blocked before any thread starts
  * and taken with sigwait, so no handler runs inside libmicrohttpd or SQLite.
  */
@@ -24,8 +30,10 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
+#include "console.h"
 #include "emulator.h"
 #include "fs.h"
+#include "history_views.h"
 #include "input.h"
 
 const char *const usage_serve =
@@ -84,6 +92,7 @@ typedef struct fn_spec {
     const char **env;
     int nenv;
     char *name_buf, *zip_buf, *dir_buf;
+    char *graph; /* workflow-graph.json beside the zip, or NULL */
 } fn_spec;
 
 /* A deploy file beside the zip, or NULL when there is none. dwf writes them in a few KB, so
@@ -103,11 +112,37 @@ static char *slurp(const char *path, int *too_big)
     return r == 0 ? buf : NULL;
 }
 
+/* workflow-graph.json beside the zip, for the web console; larger than GRAPH_FILE_LIMIT or not
+ * JSON, it is left out with a warning (the function is served all the same). */
+enum { GRAPH_FILE_LIMIT = 8 << 20 };
+static void read_graph(fn_spec *s, const char *dir)
+{
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/workflow-graph.json", dir);
+    char *text = NULL;
+    size_t len = 0;
+    int r = dwf__read_file_bounded(path, GRAPH_FILE_LIMIT, &text, &len);
+    cJSON *j = r == 0 ? cJSON_Parse(text) : NULL;
+    if (r == 0 && !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(j, "dot"))) {
+        fprintf(stderr, "dwf serve: warning: %s is not a workflow graph dwf wrote: the console shows no graph\n",
+                path);
+        free(text);
+        text = NULL;
+    } else if (r == 1) {
+        fprintf(stderr, "dwf serve: warning: %s is larger than %d bytes: the console shows no graph\n", path,
+                GRAPH_FILE_LIMIT);
+    }
+    cJSON_Delete(j);
+    free(s->graph);
+    s->graph = text;
+}
+
 /* The deploy files `dwf build` writes beside the zip. Missing files are fine; a broken one is not. */
 static int read_beside(fn_spec *s, const char *zip)
 {
     char dir[PATH_MAX];
     dwf__dirname(zip, dir, sizeof dir);
+    read_graph(s, dir);
     char path[PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/durable-config.json", dir);
     int too_big = 0;
@@ -165,6 +200,7 @@ static void specs_free(fn_spec *s, int n)
         free(s[i].name_buf);
         free(s[i].zip_buf);
         free(s[i].dir_buf);
+        free(s[i].graph);
     }
     free(s);
 }
@@ -356,6 +392,80 @@ static void print_exposure(const dwf_emulator_opts *o, int port)
                         "executions and answer their callbacks\n", host, port);
 }
 
+/* ---- the web console ------------------------------------------------------------------------ */
+
+typedef struct ServeConsole {
+    dwf_console *console;
+    dwf_emulator *emu; /* set once started (atomic: the console may answer before) */
+    const Serve *sv;
+} ServeConsole;
+
+static int console_mount(void *arg, struct MHD_Connection *conn, const char *method, const char *uri,
+                         const char *body, size_t len)
+{
+    ServeConsole *sc = arg;
+    return dwf_console_handle(sc->console, conn, method, uri, body, len);
+}
+
+/* The served function's workflow-graph.json, by its served name. */
+static char *console_graph(void *arg, const char *function)
+{
+    ServeConsole *sc = arg;
+    dwf_emulator *emu = __atomic_load_n(&sc->emu, __ATOMIC_ACQUIRE);
+    for (int i = 0; emu && i < sc->sv->nspecs; i++)
+        if (sc->sv->specs[i].graph && strcmp(dwf_emulator_function_name(emu, i), function) == 0)
+            return strdup(sc->sv->specs[i].graph);
+    return NULL;
+}
+
+static char *console_timeline(void *arg, const cJSON *ops, const cJSON *events, double now_ms)
+{
+    (void)arg;
+    return hv_svg_text(ops, events, now_ms);
+}
+
+static void console_changed(void *arg, const char *arn)
+{
+    ServeConsole *sc = arg;
+    dwf_emulator *emu = __atomic_load_n(&sc->emu, __ATOMIC_ACQUIRE);
+    if (emu) dwf_emulator_execution_changed(emu, arn);
+}
+
+/* The console, before the emulator starts (it is mounted on its port): it asks for its token
+ * when requests must be signed or come from beyond loopback (docs/security.md). */
+static int console_new(Serve *sv, ServeConsole *sc)
+{
+    const char *host = sv->o.host ? sv->o.host : "127.0.0.1";
+    dwf_console_opts co = {
+        .require_token = (sv->o.access_key && *sv->o.access_key) || strncmp(host, "127.", 4) != 0,
+        .host = host,
+        .workflow_graph = console_graph,
+        .timeline_svg = console_timeline,
+        .changed = console_changed,
+        .arg = sc,
+        .log = sv->o.log,
+    };
+    dwf_error err;
+    sc->sv = sv;
+    if (dwf_console_new(&co, &sc->console, &err) != 0) {
+        fprintf(stderr, "dwf serve: %s: %s\n", err.type, err.message);
+        return -1;
+    }
+    sv->o.mount_prefix = DWF_CONSOLE_PREFIX;
+    sv->o.mount_handle = console_mount;
+    sv->o.mount_arg = sc;
+    return 0;
+}
+
+static void print_console(const Serve *sv, const ServeConsole *sc, int port)
+{
+    const char *host = sv->o.host ? sv->o.host : "127.0.0.1";
+    int token = (sv->o.access_key && *sv->o.access_key) || strncmp(host, "127.", 4) != 0;
+    printf("dwf serve: web console at http://%s:%d" DWF_CONSOLE_PREFIX "/%s%s\n",
+           strcmp(host, "0.0.0.0") == 0 ? "127.0.0.1" : host, port, token ? "?token=" : "",
+           token ? dwf_console_token(sc->console) : "");
+}
+
 /* Start the emulator, say where it listens, and wait for SIGINT or SIGTERM. */
 static int serve(Serve *sv)
 {
@@ -372,22 +482,33 @@ static int serve(Serve *sv)
     for (int i = 0; i < sv->nspecs; i++) fns[i] = sv->specs[i].f;
     dwf_emulator *emu = NULL;
     dwf_error err;
+    ServeConsole sc = {0};
+    if (console_new(sv, &sc) != 0) {
+        free(fns);
+        return EXIT_INPUT;
+    }
     int r = dwf_emulator_start(&sv->o, fns, sv->nspecs, &emu, &err);
     free(fns);
     if (r != 0) {
         fprintf(stderr, "dwf serve: %s: %s\n", err.type, err.message);
+        dwf_console_free(sc.console);
         return EXIT_INPUT;
     }
+    __atomic_store_n(&sc.emu, emu, __ATOMIC_RELEASE);
+    dwf_console_attach(sc.console, dwf_emulator_service(emu));
     print_exposure(&sv->o, dwf_emulator_port(emu));
     for (int i = 0; i < dwf_emulator_function_count(emu); i++)
         printf("dwf serve: function %s: task root %s, Runtime API 127.0.0.1:%d (its own processes only)\n",
                dwf_emulator_function_name(emu, i), dwf_emulator_task_root(emu, i),
                dwf_emulator_runtime_port(emu, i));
+    print_console(sv, &sc, dwf_emulator_port(emu));
     fflush(stdout);
     int sig = 0;
     sigwait(&stop, &sig);
     fprintf(stderr, "dwf serve: %s, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    dwf_console_shutdown(sc.console); /* its event streams end before the server stops */
     dwf_emulator_stop(emu);
+    dwf_console_free(sc.console);
     return EXIT_OK;
 }
 

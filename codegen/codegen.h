@@ -59,8 +59,10 @@ int cg_emit_artifacts(const Program *p, const char *dir, const CgOptions *o, cha
  * policy cannot grant those: the CLI warns); *first_line gets the first one's line. */
 int cg_dynamic_invokes(const Program *p, int *first_line);
 
-/* The formats of cg_emit_graph (SVG is DOT laid out by Graphviz: the CLI runs `dot`). */
-typedef enum { CG_GRAPH_DOT, CG_GRAPH_MERMAID } CgGraphFormat;
+/* The formats of cg_emit_graph (SVG is DOT laid out by Graphviz: the CLI runs `dot`).
+ * CG_GRAPH_CONSOLE is the web console's document (workflow-graph.json beside a `dwf build`
+ * zip): the DOT and, per node, the operations it stands for (SubType and name), as JSON. */
+typedef enum { CG_GRAPH_DOT, CG_GRAPH_MERMAID, CG_GRAPH_CONSOLE } CgGraphFormat;
 
 /* Write the graph of `p` (steps, waits, callbacks, polls, invokes as nodes; branches, map
  * bodies, groups, loops, try/catch and compensations as clusters; every node's .dwf line in

@@ -54,6 +54,11 @@ typedef struct GNode {
     char *id, *label; /* label: lines separated by '\n', visible text (put_text) */
     NodeKind kind;
     int line, cluster; /* cluster: index, or -1 at the top */
+    /* The operations the node stands for (CG_GRAPH_CONSOLE): their SubType as the runtime
+     * writes it, and the name they get: the label's text (a literal, or a template whose
+     * interpolations match anything), else op_dflt (a step's binding), else none. */
+    const char *op_subtype, *op_dflt;
+    const AstNode *op_label;
 } GNode;
 
 typedef struct GCluster {
@@ -514,8 +519,26 @@ static int add_node(Graph *g, NodeKind k, const char *prefix, int line, CgBuf *l
     char *id = k == N_START ? strdup("wf_start") : k == N_END ? strdup("wf_end")
                                                               : unique_id(g, prefix, line);
     if (!id) g->oom = 1;
-    g->nodes[g->nn] = (GNode){id, text, k, line, g->cur};
+    g->nodes[g->nn] = (GNode){id, text, k, line, g->cur, NULL, NULL, NULL};
     return g->nn++;
+}
+
+/* Record which operations node n stands for (see GNode). */
+static void set_op(Graph *g, int n, const char *subtype, const AstNode *label, const char *dflt)
+{
+    if (g->oom || n < 0 || n >= g->nn) return;
+    g->nodes[n].op_subtype = subtype;
+    g->nodes[n].op_label = label;
+    g->nodes[n].op_dflt = dflt;
+}
+
+/* add_node for a node that stands for operations of `subtype` (set_op). */
+static int add_op_node(Graph *g, NodeKind k, const char *prefix, int line, CgBuf *label, const char *subtype,
+                       const AstNode *oplabel, const char *dflt)
+{
+    int n = add_node(g, k, prefix, line, label);
+    set_op(g, n, subtype, oplabel, dflt);
+    return n;
 }
 
 static int add_cluster(Graph *g, ClusterKind k, const char *prefix, int line, CgBuf *label)
@@ -621,7 +644,12 @@ static void walk_await(Graph *g, const AstNode *e, Exits *pend)
     const AstNode *t = e->u.await.target;
     if (t && t->kind == AST_NAME && t->u.name.sym)
         for (int i = 0; i < g->ncb; i++)
-            if (g->cbs[i].sym == t->u.name.sym) add_edge(g, g->cbs[i].node, n, -1, NULL, E_DATA);
+            if (g->cbs[i].sym == t->u.name.sym) {
+                add_edge(g, g->cbs[i].node, n, -1, NULL, E_DATA);
+                /* awaiting a callback ends when the callback does: the same operation */
+                const GNode *cb = g->oom ? NULL : &g->nodes[g->cbs[i].node];
+                if (cb) set_op(g, n, cb->op_subtype, cb->op_label, cb->op_dflt);
+            }
 }
 
 /* Durable expressions become nodes after their operands (their evaluation order). */
@@ -656,7 +684,8 @@ static void walk_expr(Graph *g, const AstNode *e, Exits *pend)
         put_expr_cut(&lb, e->u.invoke.function);
         put_opt(&l, "timeout", e->u.invoke.timeout, "");
         end_line(&lb, &l, "");
-        connect(g, pend, add_node(g, N_INVOKE, "invoke", e->loc.first_line, &lb));
+        connect(g, pend, add_op_node(g, N_INVOKE, "invoke", e->loc.first_line, &lb, "ChainedInvoke",
+                                     e->u.invoke.label, NULL));
         break;
     case AST_WAIT_CALLBACK:
         put_head(&lb, "wait for callback", NULL, e->u.wfc.label);
@@ -664,7 +693,8 @@ static void walk_expr(Graph *g, const AstNode *e, Exits *pend)
         put_opt(&l, "heartbeat", e->u.wfc.heartbeat, "");
         end_line(&lb, &l, "");
         put_retry(&lb, e->u.wfc.retry);
-        connect(g, pend, add_node(g, N_WFC, "wfc", e->loc.first_line, &lb));
+        connect(g, pend, add_op_node(g, N_WFC, "wfc", e->loc.first_line, &lb, "WaitForCallback",
+                                     e->u.wfc.label, NULL));
         break;
     default: break;
     }
@@ -692,6 +722,7 @@ static void walk_step(Graph *g, const AstNode *s, Exits *pend)
     put_retry(&lb, s->u.step.retry);
     if (s->u.step.semantics == SEM_AT_MOST_ONCE) cg_buf_puts(&lb, "\nat most once");
     int n = add_node(g, N_STEP, "step", s->loc.first_line, &lb);
+    set_op(g, n, "Step", s->u.step.label, s->u.step.bind);
     connect(g, pend, n);
     if (!s->u.step.compensate) return;
     /* The compensation hangs off its step by a dashed edge: it runs only if the workflow
@@ -732,6 +763,7 @@ static void walk_batch(Graph *g, const AstNode *s, Exits *pend)
         put_expr_cut(&lb, s->u.batch.item_name);
     }
     int fork = add_node(g, N_FORK, is_map ? "map" : "parallel", line, &lb);
+    set_op(g, fork, is_map ? "Map" : "Parallel", s->u.batch.label, NULL);
     connect(g, pend, fork);
     Exits all = {0}, be = {0};
     if (is_map) {
@@ -752,6 +784,7 @@ static void walk_batch(Graph *g, const AstNode *s, Exits *pend)
     }
     if (!s->u.batch.branches && !is_map) exits_one(g, &all, fork, NULL);
     int join = add_node(g, N_JOIN, "join", line, &lb);
+    set_op(g, join, is_map ? "Map" : "Parallel", s->u.batch.label, NULL);
     connect(g, &all, join);
     exits_one(g, pend, join, NULL);
     free(all.v);
@@ -763,7 +796,8 @@ static void walk_group(Graph *g, const AstNode *s, Exits *pend)
     CgBuf lb = {0};
     put_head(&lb, "group", s->u.group.bind, s->u.group.label);
     if (!has_list(s->u.group.body, F_DURABLE | F_FAIL)) {
-        connect(g, pend, add_node(g, N_GROUP, "group", s->loc.first_line, &lb));
+        connect(g, pend, add_op_node(g, N_GROUP, "group", s->loc.first_line, &lb, "RunInChildContext",
+                                     s->u.group.label, NULL));
         return;
     }
     int c = add_cluster(g, C_GROUP, "group", s->loc.first_line, &lb);
@@ -898,7 +932,7 @@ static void walk_simple(Graph *g, const AstNode *s, Exits *pend)
         put_head(&lb, "wait", NULL, s->u.wait.label);
         cg_buf_puts(&lb, s->u.wait.until ? " until " : " ");
         put_expr_cut(&lb, s->u.wait.until ? s->u.wait.until : s->u.wait.duration);
-        connect(g, pend, add_node(g, N_WAIT, "wait", line, &lb));
+        connect(g, pend, add_op_node(g, N_WAIT, "wait", line, &lb, "Wait", s->u.wait.label, NULL));
         break;
     case AST_CALLBACK: {
         put_head(&lb, "callback", s->u.callback.bind, s->u.callback.label);
@@ -906,6 +940,7 @@ static void walk_simple(Graph *g, const AstNode *s, Exits *pend)
         put_opt(&l, "heartbeat", s->u.callback.heartbeat, "");
         end_line(&lb, &l, "");
         int n = add_node(g, N_CALLBACK, "callback", line, &lb);
+        set_op(g, n, "Callback", s->u.callback.label, NULL);
         connect(g, pend, n);
         if (grow(g, (void **)&g->cbs, &g->capcb, g->ncb, sizeof *g->cbs) == 0)
             g->cbs[g->ncb++] = (CbNode){s->u.callback.sym, n};
@@ -924,7 +959,8 @@ static void walk_simple(Graph *g, const AstNode *s, Exits *pend)
             cg_buf_puts(&lb, "\nuntil ");
             put_expr_cut(&lb, s->u.poll.until);
         }
-        connect(g, pend, add_node(g, N_POLL, "poll", line, &lb));
+        connect(g, pend, add_op_node(g, N_POLL, "poll", line, &lb, "WaitForCondition", s->u.poll.label,
+                                     NULL));
         break;
     case AST_FAIL:
         walk_expr(g, s->u.fail.type, pend);
@@ -1253,6 +1289,81 @@ static void emit_mermaid(Graph *g, CgBuf *b)
     mm_styles(g, b);
 }
 
+/* ---- the console's document (CG_GRAPH_CONSOLE) ---------------------------------------------- */
+
+static const char *const KIND_NAME[N_KIND_COUNT] = {
+    [N_START] = "start", [N_END] = "end", [N_STEP] = "step", [N_WAIT] = "wait", [N_CALLBACK] = "callback",
+    [N_AWAIT] = "await", [N_WFC] = "wfc", [N_POLL] = "poll", [N_INVOKE] = "invoke", [N_IF] = "if",
+    [N_LOOP] = "loop", [N_FORK] = "fork", [N_JOIN] = "join", [N_FAIL] = "fail", [N_TRY] = "try",
+    [N_GROUP] = "group",
+};
+
+/* The name the node's operations get: "name" (a literal label or a step's binding), "parts"
+ * (a template's literal pieces, each interpolation between two of them matching any text),
+ * or nothing (unnamed operations). */
+static void json_op_name(CgBuf *b, const GNode *n)
+{
+    const AstNode *l = n->op_label;
+    if (l && l->kind == AST_STR) {
+        cg_buf_puts(b, ", \"name\": ");
+        cg_json_string(b, l->u.str.s, l->u.str.len);
+    } else if (l && l->kind == AST_TEMPLATE) {
+        /* the literal text between interpolations: "a-${x}-b" is ["a-", "-b"] */
+        CgBuf piece = {0};
+        cg_buf_puts(b, ", \"parts\": [");
+        for (const AstNode *part = l->u.tmpl.parts; part; part = part->next) {
+            if (part->kind == AST_STR) {
+                cg_buf_putn(&piece, part->u.str.s, part->u.str.len);
+                continue;
+            }
+            cg_json_string(b, piece.s ? piece.s : "", piece.len);
+            cg_buf_puts(b, ", ");
+            piece.len = 0;
+        }
+        cg_json_string(b, piece.s ? piece.s : "", piece.len);
+        if (piece.oom) b->oom = 1;
+        cg_buf_free(&piece);
+        cg_buf_puts(b, "]");
+    } else if (l) {
+        cg_buf_puts(b, ", \"parts\": [\"\", \"\"]"); /* a computed name: any */
+    } else if (n->op_dflt) {
+        cg_buf_puts(b, ", \"name\": ");
+        cg_json_string(b, n->op_dflt, strlen(n->op_dflt));
+    }
+}
+
+/* {"workflow","source","dot","nodes":[{"id","kind","line","subtype"?,"name"?|"parts"?}]}: the DOT
+ * `dwf graph` writes, and for each node the operations it stands for, which the web console
+ * matches against an execution's operations to colour the node by their status. */
+static void emit_console(Graph *g, CgBuf *b)
+{
+    CgBuf dot = {0}, path = {0};
+    emit_dot(g, &dot);
+    put_path(&path, g->p);
+    const char *name = g->p->workflow->u.wf.name;
+    cg_buf_puts(b, "{\"workflow\": ");
+    cg_json_string(b, name, strlen(name));
+    cg_buf_puts(b, ", \"source\": ");
+    cg_json_string(b, path.s ? path.s : "", path.len);
+    cg_buf_puts(b, ",\n \"dot\": ");
+    cg_json_string(b, dot.s ? dot.s : "", dot.len);
+    if (dot.oom || path.oom) b->oom = 1;
+    cg_buf_free(&dot);
+    cg_buf_free(&path);
+    cg_buf_puts(b, ",\n \"nodes\": [");
+    for (int i = 0; i < g->nn; i++) {
+        const GNode *n = &g->nodes[i];
+        cg_buf_printf(b, "%s\n  {\"id\": \"%s\", \"kind\": \"%s\", \"line\": %d", i ? "," : "", n->id,
+                      KIND_NAME[n->kind], n->line);
+        if (n->op_subtype) {
+            cg_buf_printf(b, ", \"subtype\": \"%s\"", n->op_subtype);
+            json_op_name(b, n);
+        }
+        cg_buf_putc(b, '}');
+    }
+    cg_buf_puts(b, "\n]}\n");
+}
+
 int cg_emit_graph(const Program *p, CgGraphFormat format, FILE *out)
 {
     if (!p || !p->workflow) return -1;
@@ -1261,6 +1372,7 @@ int cg_emit_graph(const Program *p, CgGraphFormat format, FILE *out)
     CgBuf b = {0};
     if (g.oom) b.oom = 1;
     else if (format == CG_GRAPH_MERMAID) emit_mermaid(&g, &b);
+    else if (format == CG_GRAPH_CONSOLE) emit_console(&g, &b);
     else emit_dot(&g, &b);
     int rc = (g.oom || b.oom) ? -1 : 0;
     if (rc == 0 && b.len && fwrite(b.s, 1, b.len, out) != b.len) rc = -1;

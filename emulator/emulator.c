@@ -239,6 +239,15 @@ const char *dwf_emulator_function_name(const dwf_emulator *e, int i)
 }
 int dwf_emulator_function_count(const dwf_emulator *e) { return e->nfns; }
 
+dwf_service *dwf_emulator_service(dwf_emulator *e) { return e->svc; }
+
+/* As the durable API's own callback and stop routes do after their service call. */
+void dwf_emulator_execution_changed(dwf_emulator *e, const char *arn)
+{
+    dwf__emu_kick_unlocked(e);
+    dwf__emu_execution_changed_unlocked(e, arn);
+}
+
 void dwf_emulator_stop(dwf_emulator *e)
 {
     if (!e) return;

@@ -14,6 +14,7 @@
 #ifndef DWF_EMULATOR_H
 #define DWF_EMULATOR_H
 
+#include <stddef.h>
 #include <stdio.h>
 #include "dwf_host.h"
 
@@ -22,6 +23,7 @@ extern "C" {
 #endif
 
 typedef struct dwf_emulator dwf_emulator;
+struct MHD_Connection;
 
 /* One function to serve. Strings are copied by dwf_emulator_start. */
 typedef struct dwf_emulator_function {
@@ -61,6 +63,14 @@ typedef struct dwf_emulator_opts {
     int quiet;                  /* no per-invocation log lines */
     int connection_timeout_s;   /* close a connection silent this long (a half-sent request); 0 = 30 */
     FILE *log;                  /* NULL = stderr */
+    /* Requests to the API port whose path is mount_prefix or below it ("/console/...") go to
+     * mount_handle instead of the API's routes, after the connection limits and the body, before
+     * the SigV4 check: what is mounted there (the web console) checks its own credentials. It
+     * answers on conn and returns libmicrohttpd's MHD_YES / MHD_NO. */
+    const char *mount_prefix;
+    int (*mount_handle)(void *arg, struct MHD_Connection *conn, const char *method, const char *raw_uri,
+                        const char *body, size_t len);
+    void *mount_arg;
 } dwf_emulator_opts;
 
 /* Unpack / check the functions, open the store, start the servers and the scheduler. The
@@ -81,6 +91,12 @@ const char *dwf_emulator_function_name(const dwf_emulator *e, int i);
 /* How many functions it serves at start: those given, then those the store kept from the
  * control plane (functions created through Lambda's API by an earlier run). */
 int dwf_emulator_function_count(const dwf_emulator *e);
+/* The service the emulator runs on (thread-safe; closed by dwf_emulator_stop). */
+struct dwf_service *dwf_emulator_service(dwf_emulator *e);
+/* Tell the emulator that something outside its API changed execution arn (a callback answered
+ * or a stop made through the service directly): its scheduler looks again, and a RequestResponse
+ * Invoke waiting for that execution checks whether it ended. */
+void dwf_emulator_execution_changed(dwf_emulator *e, const char *arn);
 /* Stop everything: the function processes and every process they started (killed: every child
  * process of the calling process, which start made their child subreaper), the servers, the
  * scheduler; close the store and delete the unpacked task roots. */

@@ -11,7 +11,9 @@
  * the server's table, decode the body as the route asks, and only then call the route's
  * handler, which gets a request ready to use. Whatever the preamble refuses gets the server's
  * restJson1 error. The two route tables below are every route the emulator answers; a new route
- * is one row there and one handler in the file of its API.
+ * is one row there and one handler in the file of its API. One hook besides: a path under the
+ * mount prefix (emulator.h; the web console at /console) goes to the mounted handler before
+ * the SigV4 check, once the connection is admitted and the body is in.
  *
  * libmicrohttpd runs one thread per connection because a RequestResponse Invoke and a Runtime
  * API /next block for as long as an execution or the next event takes. So connections are
@@ -506,6 +508,14 @@ static int body_decode(const emu_route *rt, emu_request *r)
     return cJSON_IsObject(r->json) ? 0 : -1;
 }
 
+/* Is the raw URI's path the mount's prefix or below it (emulator.h: the web console)? */
+static int mounted(const dwf_emulator *e, const char *uri)
+{
+    const char *pre = e->o.mount_prefix;
+    size_t n = pre ? strlen(pre) : 0;
+    return n && e->o.mount_handle && strncmp(uri, pre, n) == 0 && (uri[n] == '\0' || uri[n] == '/' || uri[n] == '?');
+}
+
 /* The preamble every request of every server goes through (see the top of the file). */
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload, size_t *upload_size, void **con_cls)
@@ -538,8 +548,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                                     "Request must be smaller than " STR(DWF_LIMIT_CODE_REQUEST) " bytes for the "
                                     "CreateFunction and UpdateFunctionCode operations");
     if (r->too_big) return dwf__emu_reply_error(r, 413, k->too_big_type, k->too_big_message);
-    if (request_parse(r) != 0) return dwf__emu_reply_error(r, 500, "ServiceException", "out of memory");
     dwf_emulator *e = s->emu;
+    if (!k->runtime && mounted(e, r->uri))
+        return (enum MHD_Result)e->o.mount_handle(e->o.mount_arg, c, method, r->uri, r->body, r->len);
+    if (request_parse(r) != 0) return dwf__emu_reply_error(r, 500, "ServiceException", "out of memory");
     if (!k->runtime && e->access_key && e->secret_key) {
         unsigned status;
         dwf_error err;

@@ -54,6 +54,7 @@
 #define DWF__MHD_FUNCS(X)                                                                      \
     X(MHD_add_response_header)                                                                 \
     X(MHD_create_response_from_buffer)                                                         \
+    X(MHD_create_response_from_callback)                                                       \
     X(MHD_destroy_response)                                                                    \
     X(MHD_get_connection_info)                                                                 \
     X(MHD_get_connection_values)                                                               \

@@ -1,0 +1,93 @@
+/*
+ * test_rt_console.c: the web console's escapes and event framing (console/html.c), without a
+ * browser: what every value from the store goes through before it reaches a page, and the
+ * bytes of a server-sent event. tests/console/run.sh checks the pages themselves, over HTTP and
+ * in Chromium.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "html.h"
+#include "tinytest.h"
+
+static char *escaped(const char *s)
+{
+    cs_buf b = {0};
+    cs_text(&b, s);
+    return b.s ? b.s : strdup("");
+}
+
+static void test_hostile_name_stays_text(void)
+{
+    char *e = escaped("<script>alert(\"x\")</script>");
+    TT_EQ_STR("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;", e);
+    free(e);
+    e = escaped("a' onmouseover='x' & b");
+    TT_EQ_STR("a&#39; onmouseover=&#39;x&#39; &amp; b", e);
+    free(e);
+    e = escaped("&lt;already&gt;");
+    TT_EQ_STR("&amp;lt;already&amp;gt;", e); /* an entity in a name is shown as typed, not decoded */
+    free(e);
+}
+
+static void test_control_bytes_replaced(void)
+{
+    char *e = escaped("a\x01" "b\x7f" "c\td\ne\r");
+    TT_EQ_STR("a\xef\xbf\xbd" "b\xef\xbf\xbd" "c\td\ne\xef\xbf\xbd", e);
+    free(e);
+    cs_buf b = {0};
+    cs_textn(&b, "x\0y", 3); /* a NUL inside a payload never ends the text early */
+    TT_EQ_INT(1 + 3 + 1, (long long)b.len);
+    TT_ASSERT(memcmp(b.s, "x\xef\xbf\xbdy", 5) == 0);
+    cs_free(&b);
+    e = escaped("caf\xc3\xa9 \xe2\x80\xae"); /* UTF-8 passes as it is */
+    TT_EQ_STR("caf\xc3\xa9 \xe2\x80\xae", e);
+    free(e);
+}
+
+static void test_url_component(void)
+{
+    cs_buf b = {0};
+    cs_url(&b, "arn:aws:lambda:us-east-1:0:function:f:$LATEST/durable-execution/a b/\"<&>");
+    TT_EQ_STR("arn%3Aaws%3Alambda%3Aus-east-1%3A0%3Afunction%3Af%3A%24LATEST"
+              "%2Fdurable-execution%2Fa%20b%2F%22%3C%26%3E",
+              b.s);
+    cs_free(&b);
+}
+
+static void test_sse_framing(void)
+{
+    cs_buf b = {0};
+    cs_sse(&b, "update", "{\"status\":\"RUNNING\"}");
+    TT_EQ_STR("event: update\ndata: {\"status\":\"RUNNING\"}\n\n", b.s);
+    b.len = 0;
+    /* every kind of line break starts a data line: the event cannot be split or forged */
+    cs_sse(&b, "end", "a\nevent: forged\r\ndata: x\rb");
+    TT_EQ_STR("event: end\ndata: a\ndata: event: forged\ndata: data: x\ndata: b\n\n", b.s);
+    b.len = 0;
+    cs_sse(&b, NULL, "a\n"); /* a trailing break is an empty last line, as EventSource reads it back */
+    TT_EQ_STR("data: a\ndata: \n\n", b.s);
+    b.len = 0;
+    cs_sse(&b, "ping", NULL);
+    TT_EQ_STR("event: ping\ndata: \n\n", b.s);
+    cs_free(&b);
+}
+
+static void test_buffer_grows(void)
+{
+    cs_buf b = {0};
+    for (int i = 0; i < 10000; i++) cs_printf(&b, "%d,", i % 10);
+    TT_EQ_INT(20000, (long long)b.len);
+    TT_ASSERT(!b.oom && b.s[b.len] == '\0');
+    cs_free(&b);
+}
+
+int main(void)
+{
+    TT_RUN(test_hostile_name_stays_text);
+    TT_RUN(test_control_bytes_replaced);
+    TT_RUN(test_url_component);
+    TT_RUN(test_sse_framing);
+    TT_RUN(test_buffer_grows);
+    return TT_EXIT();
+}
