@@ -34,7 +34,8 @@ if "${MK[@]}" -q all unit; then pass make_q_after_build
 else fail make_q_after_build "make -q says the finished build is out of date: $("${MK[@]}" -n all unit | head -5 | tr '\n' ' ')"; fi
 
 # The oracle: for every compiled thing, the project headers its source reads.
-INC="-Iinclude -Iutil -Iaws -Isdk -Ilambda -Iservice -Iemulator -Ipackage -Igrammar -Icodegen -I$BUILD/gen -Itests/unit"
+INC="-Iinclude -Iutil -Iaws -Isdk -Ilambda -Iservice -Iemulator -Iconsole -Ipackage -Igrammar -Icodegen -I$BUILD/gen
+     -Itests/unit"
 CURL_INC=$(bash .ci/deps.sh --curl-dir)/include
 declare -A reads
 for src in $(grep '\.c$' "$T.files"); do
@@ -48,8 +49,8 @@ for src in $(grep '\.c$' "$T.files"); do
   reads[$out]=$deps
 done
 
-# The generated scanner and parser read grammar headers too.
-for g in parser lexer; do
+# The generated scanner and parser read grammar headers too, the console's assets its assets.h.
+for g in parser lexer console_assets; do
   reads[$BUILD/obj/gen/$g.o]=$(cc -std=c11 -D_GNU_SOURCE -MM -MT x $INC "$BUILD/gen/$g.c" 2>/dev/null | tr -d '\\\n' | sed 's/^x: *//')
 done
 
