@@ -25,7 +25,11 @@
  *   .dwf line. Those real line numbers are known only once the file is whole: functions are
  *   written with a placeholder line, which the last pass replaces (resolve_lines).
  * - try/catch bodies are "transparent": they run on the caller's context and frame, and a
- *   `return` inside them unwinds with DWF_RETURN to the function that owns the block.
+ *   `return` inside them unwinds with DWF_RETURN to the function that owns the block; a
+ *   `break` / `continue` whose loop is outside them unwinds with DWF_BREAK / DWF_CONTINUE to
+ *   the function that owns the loop, which then breaks or continues its C loop.
+ * - `for` and `while` are C loops whose iteration ends (normally or by `continue`) with
+ *   dwf_pool_collect, in the loop's third clause.
  * Output is a pure function of the Program: no timestamps, no addresses.
  */
 #include <stdarg.h>
@@ -69,6 +73,7 @@ typedef struct Fn {
     int ntemp;
     int sig;
     int transparent;     /* try/catch body: `return` gives DWF_RETURN */
+    int loops;           /* C loops open around the current statement in this function */
     int no_status;       /* namer: returns a value, so no DWF_CHECK / DWF_TRY */
     int readonly_frame;  /* namer, until: reads the frame only */
     /* References to these symbols compile to a fixed expression (namer, until). */
@@ -791,7 +796,8 @@ static int falls_off(const AstNode *list)
 {
     const AstNode *last = NULL;
     for (const AstNode *s = list; s; s = s->next) last = s;
-    return !(last && (last->kind == AST_RETURN || last->kind == AST_FAIL));
+    return !(last && (last->kind == AST_RETURN || last->kind == AST_FAIL || last->kind == AST_BREAK ||
+                      last->kind == AST_CONTINUE));
 }
 
 /* A block function (step body, branch, group, compensation, try, catch, submitter) for the
@@ -1220,6 +1226,40 @@ static void cg_map(Fn *fn, const AstNode *n)
     cg_buf_free(&target);
 }
 
+/* Whether a break or continue inside a try leaves a loop around the try (only those reach the
+ * try as DWF_BREAK / DWF_CONTINUE). `in` lists the loops entered inside the try so far. */
+typedef struct InnerLoop { const AstNode *loop; const struct InnerLoop *up; } InnerLoop;
+
+static int has_jump_list(const AstNode *list, const InnerLoop *in);
+
+static int has_jump_in(const AstNode *s, const InnerLoop *in)
+{
+    InnerLoop here = {s, in};
+    switch (s->kind) {
+    case AST_BREAK: case AST_CONTINUE:
+        for (; in; in = in->up)
+            if (in->loop == s->u.jump.loop) return 0;
+        return 1;
+    case AST_IF: return has_jump_list(s->u.if_.then, in) || has_jump_list(s->u.if_.else_, in);
+    case AST_TRY: return has_jump_list(s->u.try_.body, in) || has_jump_list(s->u.try_.handler, in);
+    case AST_FOR: return has_jump_list(s->u.for_.body, &here);
+    case AST_WHILE: return has_jump_list(s->u.while_.body, &here);
+    default: return 0;
+    }
+}
+
+static int has_jump_list(const AstNode *list, const InnerLoop *in)
+{
+    for (const AstNode *s = list; s; s = s->next)
+        if (has_jump_in(s, in)) return 1;
+    return 0;
+}
+
+static int has_jump(const AstNode *try_)
+{
+    return has_jump_list(try_->u.try_.body, NULL) || has_jump_list(try_->u.try_.handler, NULL);
+}
+
 static void cg_try(Fn *fn, const AstNode *n)
 {
     char tbody[48], cbody[48];
@@ -1242,6 +1282,10 @@ static void cg_try(Fn *fn, const AstNode *n)
     fn->indent--;
     fn_line(fn, "}");
     fn_line(fn, "if (t_%d == DWF_RETURN) return %s;", t, fn->transparent ? "DWF_RETURN" : "DWF_OK");
+    if (fn->loops > 0 && has_jump(n)) {
+        fn_line(fn, "if (t_%d == DWF_BREAK) break;", t);
+        fn_line(fn, "if (t_%d == DWF_CONTINUE) continue;", t);
+    }
     fn_line(fn, "if (t_%d != DWF_OK) return t_%d;", t, t);
 }
 
@@ -1278,8 +1322,10 @@ static void cg_for(Fn *fn, const AstNode *n)
     /* What an iteration makes and no variable keeps goes back at its end (dwf_pool_collect),
      * so memory follows the variables, not the number of iterations. */
     fn_line(fn, "dwf_loop_mark t_%d = dwf_pool_mark(c);", m);
-    fn_line(fn, "for (int t_%d = 0, t_%d = dwf_len(t_%d); t_%d < t_%d; t_%d++) {", i, k, t, i, k, i);
+    fn_line(fn, "for (int t_%d = 0, t_%d = dwf_len(t_%d); t_%d < t_%d;", i, k, t, i, k);
+    fn_line(fn, "     dwf_pool_collect(c, &t_%d, frame), t_%d++) {", m, i);
     fn->indent++;
+    fn->loops++;
     if (n->u.for_.var_sym) {
         CgBuf v = {0};
         var_ref(fn, n->u.for_.var_sym, &v);
@@ -1293,9 +1339,37 @@ static void cg_for(Fn *fn, const AstNode *n)
         cg_buf_free(&v);
     }
     cg_stmts(fn, n->u.for_.body);
-    fn_line(fn, "dwf_pool_collect(c, &t_%d, frame);", m);
+    fn->loops--;
     fn->indent--;
     fn_line(fn, "}");
+}
+
+/* while: the condition is evaluated (with whatever it hoists) at the top of every iteration. */
+static void cg_while(Fn *fn, const AstNode *n)
+{
+    int m = new_temp(fn);
+    fn_line(fn, "dwf_loop_mark t_%d = dwf_pool_mark(c);", m);
+    fn_line(fn, "for (;; dwf_pool_collect(c, &t_%d, frame)) {", m);
+    fn->indent++;
+    fn->loops++;
+    CgBuf k = {0};
+    cg_operand(fn, n->u.while_.cond, &k);
+    cg_check(fn);
+    fn_line(fn, "if (!dwf_truthy(%s)) break;", k.s);
+    cg_buf_free(&k);
+    cg_stmts(fn, n->u.while_.body);
+    fn->loops--;
+    fn->indent--;
+    fn_line(fn, "}");
+}
+
+/* break / continue: a C jump when the loop is in this function, else (inside a try or catch
+ * body) a status the try around it turns into the jump. */
+static void cg_jump(Fn *fn, const AstNode *n)
+{
+    int brk = n->kind == AST_BREAK;
+    if (fn->loops > 0) fn_line(fn, "%s;", brk ? "break" : "continue");
+    else fn_line(fn, "return %s;", brk ? "DWF_BREAK" : "DWF_CONTINUE");
 }
 
 static void cg_stmt(Fn *fn, const AstNode *n)
@@ -1438,6 +1512,13 @@ static void cg_stmt(Fn *fn, const AstNode *n)
     case AST_FOR:
         cg_for(fn, n);
         break;
+    case AST_WHILE:
+        cg_while(fn, n);
+        break;
+    case AST_BREAK:
+    case AST_CONTINUE:
+        cg_jump(fn, n);
+        break;
     case AST_TRY:
         cg_try(fn, n);
         break;
@@ -1552,6 +1633,10 @@ static void collect_ccalls(const AstNode *n, NameList *l)
     case AST_BRANCH: case AST_GROUP:
         collect_ccalls(n->u.group.label, l);
         collect_list(n->u.group.body, l);
+        break;
+    case AST_WHILE:
+        collect_ccalls(n->u.while_.cond, l);
+        collect_list(n->u.while_.body, l);
         break;
     case AST_IF:
         collect_ccalls(n->u.if_.cond, l);

@@ -89,6 +89,10 @@ static void count_dynamic(const AstNode *n, int *count, int *line)
         count_list(n->u.if_.else_, count, line);
         break;
     case AST_FOR: count_list(n->u.for_.body, count, line); break;
+    case AST_WHILE:
+        count_dynamic(n->u.while_.cond, count, line);
+        count_list(n->u.while_.body, count, line);
+        break;
     case AST_TRY:
         count_list(n->u.try_.body, count, line);
         count_list(n->u.try_.handler, count, line);

@@ -99,6 +99,8 @@ typedef struct Graph {
     int nn, nc, ne, ncb, capn, capc, cape, capcb;
     int cur;      /* the cluster new nodes go into */
     Exits *ret;   /* where a `return` in the current context goes */
+    Exits *brk;   /* where a `break` of the innermost loop goes */
+    int loop_head; /* the node a `continue` goes back to */
     int oom;
 } Graph;
 
@@ -581,7 +583,8 @@ static void connect(Graph *g, Exits *pend, int node)
 
 /* ---- what a subtree holds ------------------------------------------------------------------ */
 
-enum { F_DURABLE = 1, F_FAIL = 2, F_RETURN = 4, F_FLOW = F_DURABLE | F_FAIL | F_RETURN };
+enum { F_DURABLE = 1, F_FAIL = 2, F_RETURN = 4, F_FLOW = F_DURABLE | F_FAIL | F_RETURN,
+       F_JUMP = 8 /* break / continue: drawn only inside a drawn loop */ };
 
 static int has(const AstNode *n, int what);
 
@@ -604,6 +607,7 @@ static int has(const AstNode *n, int what)
     case AST_FAIL:
         return (what & F_FAIL) || has(n->u.fail.type, what) || has(n->u.fail.message, what);
     case AST_RETURN: return (what & F_RETURN) || has(n->u.ret.value, what);
+    case AST_BREAK: case AST_CONTINUE: return (what & F_JUMP) != 0;
     case AST_TEMPLATE: return has_list(n->u.tmpl.parts, what);
     case AST_ARRAY: case AST_OBJECT: return has_list(n->u.list.items, what);
     case AST_PROP: return has(n->u.prop.value, what);
@@ -619,6 +623,7 @@ static int has(const AstNode *n, int what)
         return has(n->u.if_.cond, what) || has_list(n->u.if_.then, what) ||
                has_list(n->u.if_.else_, what);
     case AST_FOR: return has(n->u.for_.iter, what) || has_list(n->u.for_.body, what);
+    case AST_WHILE: return has(n->u.while_.cond, what) || has_list(n->u.while_.body, what);
     case AST_TRY: return has_list(n->u.try_.body, what) || has_list(n->u.try_.handler, what);
     default: return 0;
     }
@@ -807,7 +812,8 @@ static void walk_group(Graph *g, const AstNode *s, Exits *pend)
 static void walk_if(Graph *g, const AstNode *s, Exits *pend)
 {
     walk_expr(g, s->u.if_.cond, pend);
-    if (!has_list(s->u.if_.then, F_FLOW) && !has_list(s->u.if_.else_, F_FLOW)) return;
+    int f = F_FLOW | (g->brk ? F_JUMP : 0);
+    if (!has_list(s->u.if_.then, f) && !has_list(s->u.if_.else_, f)) return;
     CgBuf lb = {0};
     cg_buf_puts(&lb, "if ");
     put_expr_cut(&lb, s->u.if_.cond);
@@ -825,31 +831,56 @@ static void walk_if(Graph *g, const AstNode *s, Exits *pend)
     free(ee.v);
 }
 
-/* A loop head with the body below it, a back edge per way the body ends, and `done`. */
-static void walk_for(Graph *g, const AstNode *s, Exits *pend)
+/* A loop: a cluster holding a head node (the `for` / `while` line) that every iteration
+ * leaves by "each" and returns to by "next" (or a `continue`); `break` and the head's "done"
+ * leave it. */
+static void walk_loop(Graph *g, const AstNode *s, const AstNode *body, CgBuf *head_text, Exits *pend)
 {
-    walk_expr(g, s->u.for_.iter, pend);
-    if (!has_list(s->u.for_.body, F_FLOW)) return;
     CgBuf lb = {0};
     int line = s->loc.first_line;
+    const char *kw = s->kind == AST_WHILE ? "while" : "for";
     cg_buf_puts(&lb, "loop");
-    int c = add_cluster(g, C_LOOP, "for", line, &lb);
-    int saved = g->cur;
+    int c = add_cluster(g, C_LOOP, kw, line, &lb);
+    int saved = g->cur, saved_head = g->loop_head;
+    Exits *saved_brk = g->brk;
     g->cur = c;
-    cg_buf_printf(&lb, "for %s%s%s in ", s->u.for_.var, s->u.for_.index ? ", " : "",
-                  s->u.for_.index ? s->u.for_.index : "");
-    put_expr_cut(&lb, s->u.for_.iter);
-    int head = add_node(g, N_LOOP, "for", line, &lb);
+    int head = add_node(g, N_LOOP, kw, line, head_text);
     connect(g, pend, head);
-    Exits be = {0};
+    Exits be = {0}, brk = {0};
+    g->brk = &brk;
+    g->loop_head = head;
     exits_add(g, &be, (Exit){head, -1, "each", E_FLOW});
-    walk_block(g, s->u.for_.body, &be);
+    walk_block(g, body, &be);
     for (int i = 0; i < be.n; i++)
         add_edge(g, be.v[i].node, head, be.v[i].ltail, be.v[i].label ? be.v[i].label : "next",
                  E_BACK);
     free(be.v);
     g->cur = saved;
+    g->brk = saved_brk;
+    g->loop_head = saved_head;
     exits_one(g, pend, head, "done");
+    exits_move(g, pend, &brk);
+    free(brk.v);
+}
+
+static void walk_for(Graph *g, const AstNode *s, Exits *pend)
+{
+    walk_expr(g, s->u.for_.iter, pend);
+    if (!has_list(s->u.for_.body, F_FLOW)) return;
+    CgBuf lb = {0};
+    cg_buf_printf(&lb, "for %s%s%s in ", s->u.for_.var, s->u.for_.index ? ", " : "",
+                  s->u.for_.index ? s->u.for_.index : "");
+    put_expr_cut(&lb, s->u.for_.iter);
+    walk_loop(g, s, s->u.for_.body, &lb, pend);
+}
+
+static void walk_while(Graph *g, const AstNode *s, Exits *pend)
+{
+    if (!has(s->u.while_.cond, F_FLOW) && !has_list(s->u.while_.body, F_FLOW)) return;
+    CgBuf lb = {0};
+    cg_buf_puts(&lb, "while ");
+    put_expr_cut(&lb, s->u.while_.cond);
+    walk_loop(g, s, s->u.while_.body, &lb, pend);
 }
 
 /* Byte offset of 1-based line:column in the source, or -1. */
@@ -892,7 +923,8 @@ static int catch_line(const Program *p, const AstNode *s)
  * the second: any operation of the body can fail into the handler. */
 static void walk_try(Graph *g, const AstNode *s, Exits *pend)
 {
-    if (!has_list(s->u.try_.body, F_FLOW) && !has_list(s->u.try_.handler, F_FLOW)) return;
+    int f = F_FLOW | (g->brk ? F_JUMP : 0);
+    if (!has_list(s->u.try_.body, f) && !has_list(s->u.try_.handler, f)) return;
     CgBuf lb = {0};
     int line = s->loc.first_line, saved = g->cur;
     cg_buf_puts(&lb, "try");
@@ -987,7 +1019,23 @@ static void walk_stmt(Graph *g, const AstNode *s, Exits *pend)
     case AST_GROUP: walk_group(g, s, pend); break;
     case AST_IF: walk_if(g, s, pend); break;
     case AST_FOR: walk_for(g, s, pend); break;
+    case AST_WHILE: walk_while(g, s, pend); break;
     case AST_TRY: walk_try(g, s, pend); break;
+    case AST_BREAK:
+        if (g->brk) {
+            for (int i = 0; i < pend->n; i++)
+                if (!pend->v[i].label) pend->v[i].label = "break";
+            exits_move(g, g->brk, pend);
+        }
+        break;
+    case AST_CONTINUE:
+        if (g->brk) {
+            for (int i = 0; i < pend->n; i++)
+                add_edge(g, pend->v[i].node, g->loop_head, pend->v[i].ltail,
+                         pend->v[i].label ? pend->v[i].label : "continue", E_BACK);
+            pend->n = 0;
+        }
+        break;
     case AST_RETURN:
         walk_expr(g, s->u.ret.value, pend);
         exits_move(g, g->ret, pend);

@@ -318,6 +318,10 @@ void ast_dump(const AstNode *n, int indent, FILE *out)
         dump_one("in", n->u.for_.iter, in, out);
         dump_list("body", n->u.for_.body, in, out);
         break;
+    case AST_WHILE:
+        ast_dump(n->u.while_.cond, in, out);
+        dump_list("body", n->u.while_.body, in, out);
+        break;
     case AST_TRY:
         dump_list("body", n->u.try_.body, in, out);
         dump_list("handler", n->u.try_.handler, in, out);

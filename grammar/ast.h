@@ -33,7 +33,7 @@ typedef struct SrcLoc {
     /* statements */                                                                           \
     X(AST_LET) X(AST_ASSIGN) X(AST_EXPR_STMT) X(AST_STEP) X(AST_WAIT) X(AST_CALLBACK)          \
     X(AST_POLL) X(AST_PARALLEL) X(AST_BRANCH) X(AST_MAP) X(AST_GROUP) X(AST_IF) X(AST_FOR)     \
-    X(AST_TRY) X(AST_FAIL) X(AST_RETURN) X(AST_LOG)                                            \
+    X(AST_TRY) X(AST_FAIL) X(AST_RETURN) X(AST_LOG) X(AST_WHILE) X(AST_BREAK) X(AST_CONTINUE)  \
     /* top level */                                                                            \
     X(AST_CONFIG) X(AST_USE) X(AST_WORKFLOW) X(AST_RETRY)
 
@@ -163,6 +163,10 @@ struct AstNode {
         struct { AstNode *cond, *then, *else_; } if_;
         /* AST_FOR: for x[, i] in <expr> { body } */
         struct { const char *var, *index; Symbol *var_sym, *index_sym; AstNode *iter, *body; } for_;
+        /* AST_WHILE: while cond { body } */
+        struct { AstNode *cond, *body; } while_;
+        /* AST_BREAK / AST_CONTINUE; sema: loop = the AST_WHILE / AST_FOR it leaves or repeats */
+        struct { AstNode *loop; } jump;
         /* AST_TRY: try { body } catch err { handler } */
         struct { AstNode *body; const char *err; Symbol *err_sym; AstNode *handler; } try_;
         /* AST_FAIL: fail <type expr> <message expr> */

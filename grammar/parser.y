@@ -84,6 +84,7 @@ static AstLogLevel log_level(ParseState *ps, const char *id, SrcLoc loc);
 %token <Str> TPL_TAIL "end of template string"
 
 %token AS "as" ATTEMPTS "attempts" AWAIT "await" BACKOFF "backoff" BODY "body" BRANCH "branch"
+%token BREAK "break" CONTINUE "continue" WHILE "while"
 %token CALL "call" CALLBACK "callback" CATCH "catch" COMPENSATE "compensate" DELAY "delay"
 %token DURABLE "durable" ELSE "else" EVERY "every" FAIL "fail" FALSE "false" FOR "for"
 %token GROUP "group" HEADERS "headers" HEARTBEAT "heartbeat" HTTP "http" IF "if" IN "in"
@@ -109,7 +110,7 @@ static AstLogLevel log_level(ParseState *ps, const char *id, SrcLoc loc);
 %type <AstNode *> uses workflow wf_items config cfg_items cfg_item block stmts stmt
 %type <AstNode *> step_stmt step_opts step_opt comp_opt wait_stmt dur_val callback_stmt cb_opts cb_opt
 %type <AstNode *> poll_stmt poll_opts poll_opt parallel_stmt branches branch batch_opts batch_opt
-%type <AstNode *> map_stmt map_opts map_opt group_stmt if_stmt else_opt for_stmt try_stmt
+%type <AstNode *> map_stmt map_opts map_opt group_stmt if_stmt else_opt for_stmt while_stmt try_stmt
 %type <AstNode *> retry_block retry_items retry_item str_list label label_opt fail_type dotted
 %type <AstNode *> expr bexpr primary path call_like literal template tpl_parts array object
 %type <AstNode *> items items_opt props props_opt prop args args_opt
@@ -217,7 +218,10 @@ stmt:
   | group_stmt
   | if_stmt
   | for_stmt
+  | while_stmt
   | try_stmt
+  | BREAK { $$ = NEW(AST_BREAK, @$); }
+  | CONTINUE { $$ = NEW(AST_CONTINUE, @$); }
   | FAIL fail_type bexpr {
         $$ = NEW(AST_FAIL, @$);
         $$->u.fail.type = $2;
@@ -496,6 +500,14 @@ for_stmt:
         $$->u.for_.index = $3;
         $$->u.for_.iter = $5;
         $$->u.for_.body = $6;
+    }
+;
+
+while_stmt:
+    WHILE bexpr block {
+        $$ = NEW(AST_WHILE, @$);
+        $$->u.while_.cond = $2;
+        $$->u.while_.body = $3;
     }
 ;
 
@@ -817,6 +829,7 @@ key:
   | SEMANTICS { $$ = "semantics"; } | STEP { $$ = "step"; } | TIMEOUT { $$ = "timeout"; }
   | TRUE { $$ = "true"; } | TRY { $$ = "try"; } | UNTIL { $$ = "until"; } | USE { $$ = "use"; }
   | WAIT { $$ = "wait"; } | WITH { $$ = "with"; } | WORKFLOW { $$ = "workflow"; }
+  | BREAK { $$ = "break"; } | CONTINUE { $$ = "continue"; } | WHILE { $$ = "while"; }
 ;
 
 %%

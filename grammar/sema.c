@@ -120,6 +120,9 @@ typedef struct Sema {
     NameIndex awaited;            /* callbacks some `await` names, by their unique cname */
     const char *no_durable;       /* set while checking an expression the runtime evaluates on
                                    * its own (a name, a map item namer, a poll's state/until) */
+    AstNode *loop;                /* the innermost `while` / `for` that `break` may leave */
+    const char *loop_wall;        /* set when a loop is outside the unit we are in ("a step
+                                   * body", "a branch"...): `break` there cannot reach it */
 } Sema;
 
 /* Deeper expressions than this are refused: `1+1+...` can nest without brackets, and every
@@ -190,6 +193,27 @@ static void replay_note(Sema *s, SrcLoc loc)
     diag_note(s->d, loc,
               "the workflow body re-runs from the top on every invocation (replay) and only step "
               "results are recorded; do this inside a step so it runs once and its result is kept");
+}
+
+/* ---- loops and the units break cannot leave ----------------------------------------------- */
+
+/* A step body, poll check, submitter, branch, map item, group or compensation is generated as
+ * a function of its own and runs as a unit (recorded, or in a child context): `break` and
+ * `continue` inside it cannot reach a loop outside it. */
+typedef struct LoopSave { AstNode *loop; const char *wall; } LoopSave;
+
+static LoopSave loop_wall(Sema *s, const char *unit)
+{
+    LoopSave v = {s->loop, s->loop_wall};
+    if (s->loop) s->loop_wall = unit;
+    s->loop = NULL;
+    return v;
+}
+
+static void loop_restore(Sema *s, LoopSave v)
+{
+    s->loop = v.loop;
+    s->loop_wall = v.wall;
 }
 
 /* ---- scopes and symbols ------------------------------------------------------------------- */
@@ -371,6 +395,9 @@ static void collect_decls(Sema *s, AstNode *list, int depth)
             add_decl(s, n->u.for_.var, at);
             add_decl(s, n->u.for_.index, n->loc);
             collect_decls(s, n->u.for_.body, depth + 1);
+            break;
+        case AST_WHILE:
+            collect_decls(s, n->u.while_.body, depth + 1);
             break;
         case AST_TRY:
             collect_decls(s, n->u.try_.body, depth + 1);
@@ -754,7 +781,9 @@ static void check_wait_callback(Sema *s, AstNode *e)
     s->cb_sym = e->u.wfc.cb_sym;
     s->ctx = CTX_SUBMITTER;
     s->step_id = ++s->next_step_id;
+    LoopSave ls = loop_wall(s, "a callback submitter");
     check_stmts(s, e->u.wfc.body);
+    loop_restore(s, ls);
     pop_scope(s);
     s->ctx = saved;
     s->step_id = saved_step;
@@ -839,9 +868,11 @@ static void child_body(Sema *s, AstNode *body, const char *what)
     const char *saved_what = s->frame_what;
     s->frame = ++s->next_frame;
     s->frame_what = what;
+    LoopSave ls = loop_wall(s, what);
     push_scope(s);
     check_stmts(s, body);
     pop_scope(s);
+    loop_restore(s, ls);
     s->frame = saved_frame;
     s->frame_what = saved_what;
 }
@@ -910,7 +941,9 @@ static void check_step(Sema *s, AstNode *n)
     int saved_step = s->step_id;
     s->ctx = CTX_STEP;
     s->step_id = ++s->next_step_id;
+    LoopSave ls = loop_wall(s, "a step body");
     block(s, n->u.step.body);
+    loop_restore(s, ls);
     s->ctx = saved;
     s->step_id = saved_step;
 
@@ -1066,7 +1099,9 @@ static void check_poll(Sema *s, AstNode *n)
     s->ctx = CTX_POLL;
     s->step_id = ++s->next_step_id;
     check_plain(s, n->u.poll.until, "a poll's condition");
+    LoopSave ls = loop_wall(s, "a poll check");
     check_stmts(s, n->u.poll.body);
+    loop_restore(s, ls);
     pop_scope(s);
     s->ctx = saved;
     s->step_id = saved_step;
@@ -1125,7 +1160,9 @@ static void check_map(Sema *s, AstNode *n)
     Ctx saved_ctx = s->ctx;
     check_plain(s, n->u.batch.item_name, "a map item's name");
     s->ctx = saved_ctx;
+    LoopSave ls = loop_wall(s, "a map item");
     check_stmts(s, n->u.batch.body);
+    loop_restore(s, ls);
     pop_scope(s);
     s->frame = saved_frame;
     s->frame_what = saved_what;
@@ -1172,9 +1209,41 @@ static void check_for(Sema *s, AstNode *n)
         else
             n->u.for_.index_sym = declare(s, n->u.for_.index, n->loc, n);
     }
+    AstNode *saved_loop = s->loop;
+    s->loop = n;
     block(s, n->u.for_.body);
+    s->loop = saved_loop;
     pop_scope(s);
     s->mult = saved_mult;
+}
+
+/* while: the condition is evaluated before every iteration; in durable code it must be
+ * deterministic like any durable expression. The operation estimate counts one iteration. */
+static void check_while(Sema *s, AstNode *n)
+{
+    check_expr(s, n->u.while_.cond);
+    AstNode *saved_loop = s->loop;
+    s->loop = n;
+    block(s, n->u.while_.body);
+    s->loop = saved_loop;
+}
+
+static void check_jump(Sema *s, AstNode *n)
+{
+    const char *word = n->kind == AST_BREAK ? "break" : "continue";
+    if (s->loop) {
+        n->u.jump.loop = s->loop;
+        return;
+    }
+    if (s->loop_wall) {
+        diag_error(s->d, n->loc, "'%s' cannot leave %s", word, s->loop_wall);
+        diag_note(s->d, n->loc, "%s runs as a unit of its own, so it cannot %s the loop around it; "
+                                "return a value and test it after the %s", s->loop_wall,
+                  n->kind == AST_BREAK ? "end" : "go on with", strchr(s->loop_wall, ' ') + 1);
+        return;
+    }
+    diag_error(s->d, n->loc, "'%s' outside a loop", word);
+    diag_note(s->d, n->loc, "'%s' may only appear inside 'while' or 'for'", word);
 }
 
 static void check_try(Sema *s, AstNode *n)
@@ -1228,6 +1297,13 @@ static void check_stmt(Sema *s, AstNode *n)
     case AST_FOR:
         check_for(s, n);
         break;
+    case AST_WHILE:
+        check_while(s, n);
+        break;
+    case AST_BREAK:
+    case AST_CONTINUE:
+        check_jump(s, n);
+        break;
     case AST_TRY:
         check_try(s, n);
         break;
@@ -1239,7 +1315,7 @@ static void check_stmt(Sema *s, AstNode *n)
         check_expr(s, n->u.ret.value);
         break;
     case AST_LOG:
-        nondet_here(s, n, "'log'");
+        /* allowed in durable code too: the runtime suppresses it while replaying */
         check_expr(s, n->u.log.message);
         break;
     default:
@@ -1247,13 +1323,25 @@ static void check_stmt(Sema *s, AstNode *n)
     }
 }
 
+/* The keyword of a statement after which nothing in its block runs, or NULL. */
+static const char *ends_block(const AstNode *n)
+{
+    switch (n->kind) {
+    case AST_RETURN: return "return";
+    case AST_FAIL: return "fail";
+    case AST_BREAK: return "break";
+    case AST_CONTINUE: return "continue";
+    default: return NULL;
+    }
+}
+
 static void check_stmts(Sema *s, AstNode *list)
 {
     for (AstNode *n = list; n && !is_full(s); n = n->next) {
         check_stmt(s, n);
-        if ((n->kind == AST_RETURN || n->kind == AST_FAIL) && n->next) {
+        if (ends_block(n) && n->next) {
             diag_warning(s->d, n->next->loc, "this statement is never reached");
-            diag_note(s->d, n->loc, "the block ends at this '%s'", n->kind == AST_RETURN ? "return" : "fail");
+            diag_note(s->d, n->loc, "the block ends at this '%s'", ends_block(n));
             for (AstNode *m = n->next; m && !is_full(s); m = m->next) check_stmt(s, m);
             break;
         }

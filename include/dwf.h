@@ -44,7 +44,9 @@ enum {
     DWF_SUSPEND = 1, /* something is pending: unwind, the invocation answers PENDING */
     DWF_ERROR = 2,   /* a workflow error (catchable by try/catch); see dwf_error_get() */
     DWF_FATAL = 3,   /* not catchable: non-determinism, invalid config, lost checkpoint */
-    DWF_RETURN = 4   /* a `return` inside a nested block: unwind to the workflow body */
+    DWF_RETURN = 4,  /* a `return` inside a nested block: unwind to the workflow body */
+    DWF_BREAK = 5,   /* a `break` inside a try/catch body: the loop around the try ends */
+    DWF_CONTINUE = 6 /* a `continue` inside a try/catch body: its loop's next iteration */
 };
 
 /* Propagate anything but DWF_OK to the caller. */

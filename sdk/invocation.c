@@ -293,7 +293,9 @@ static cJSON *run_body(dwf__inv *inv, size_t nops, dwf_error *err)
     for (int run = 0;; run++) {
         dwf_ctx root;
         dwf__ctx_init(&root, inv, NULL);
-        root.replaying = nops > 1;
+        /* Replaying while records exist beyond the EXECUTION one; a re-run in this invocation
+         * replays what the run before it recorded too (so its logs are not written twice). */
+        root.replaying = (run == 0 ? nops : inv->ops.len) > 1;
         void *frame = NULL;
         if (wf->frame_size) {
             frame = dwf__pool_take(inv, calloc(1, wf->frame_size));

@@ -447,4 +447,7 @@ DWF="$DWF" bash "$ROOT/tests/e2e/store_safety.sh"
 
 # Ctrl-C / SIGTERM during a step, and lambda { timeout } enforced per invocation.
 DWF="$DWF" bash "$ROOT/tests/e2e/signals.sh"
+
+# The language's constructs run end to end: loops, log in durable code, errors by type, timeouts.
+DWF="$DWF" bash "$ROOT/tests/e2e/language.sh"
 exit 0

@@ -32,9 +32,11 @@ struct frame {
     dwf_val *u_reserved; /* reserved, line 51 */
     dwf_val *u_x; /* x, line 56 */
     dwf_val *u_k; /* k, line 56 */
-    dwf_val *u_receipt; /* receipt, line 60 */
-    dwf_val *u_err; /* err, line 61 */
-    dwf_val *u_summary; /* summary, line 73 */
+    dwf_val *u_round; /* round, line 60 */
+    dwf_val *u_seen; /* seen, line 64 */
+    dwf_val *u_receipt; /* receipt, line 72 */
+    dwf_val *u_err; /* err, line 73 */
+    dwf_val *u_summary; /* summary, line 85 */
 };
 
 static const dwf_step_opts step_defaults = {.retry = NULL, .semantics = DWF_AT_LEAST_ONCE, .compensate = NULL};
@@ -53,7 +55,7 @@ static int step_1(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_CHECK(c);
     return DWF_OK;
 }
-#line 57 "handler.c"
+#line 59 "handler.c"
 
 /* step charge "charge-card", line 16 */
 #line 16 "tests/golden/constructs.dwf"
@@ -84,7 +86,7 @@ static int step_2(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_CHECK(c);
     return DWF_OK;
 }
-#line 88 "handler.c"
+#line 90 "handler.c"
 
 /* step "refund", line 21 */
 #line 21 "tests/golden/constructs.dwf"
@@ -97,7 +99,7 @@ static int step_3(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_CHECK(c);
     return DWF_OK;
 }
-#line 101 "handler.c"
+#line 103 "handler.c"
 
 /* compensation of step charge "charge-card", line 16 */
 #line 16 "tests/golden/constructs.dwf"
@@ -111,7 +113,7 @@ static int compensate_1(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_TRY(dwf_step(c, "refund", step_3, f, &step_defaults, &t_1));
     return DWF_OK;
 }
-#line 115 "handler.c"
+#line 117 "handler.c"
 
 /* step "notify-approver", line 28 */
 #line 28 "tests/golden/constructs.dwf"
@@ -128,7 +130,7 @@ static int step_4(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_CHECK(c);
     return DWF_OK;
 }
-#line 132 "handler.c"
+#line 134 "handler.c"
 
 /* wait for callback submitter "ask-manager", line 34 */
 #line 34 "tests/golden/constructs.dwf"
@@ -142,7 +144,7 @@ static int submit_1(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_CHECK(c);
     return DWF_OK;
 }
-#line 146 "handler.c"
+#line 148 "handler.c"
 
 /* check of poll shipment "wait-for-shipment", line 38 */
 #line 38 "tests/golden/constructs.dwf"
@@ -158,7 +160,7 @@ static int poll_check_1(dwf_ctx *c, void *frame, dwf_val *item, dwf_val *index, 
     DWF_CHECK(c);
     return DWF_OK;
 }
-#line 162 "handler.c"
+#line 164 "handler.c"
 
 /* until of poll shipment "wait-for-shipment", line 38 */
 #line 38 "tests/golden/constructs.dwf"
@@ -171,7 +173,7 @@ static int poll_until_1(dwf_ctx *c, void *frame, dwf_val *item, dwf_val *index, 
     DWF_CHECK(c);
     return DWF_OK;
 }
-#line 175 "handler.c"
+#line 177 "handler.c"
 
 /* step "check-inventory", line 43 */
 #line 43 "tests/golden/constructs.dwf"
@@ -183,7 +185,7 @@ static int step_5(dwf_ctx *c, void *frame, dwf_val **out)
     *out = dwf_obj(c, 1, "available", dwf_bool(c, 1));
     return DWF_OK;
 }
-#line 187 "handler.c"
+#line 189 "handler.c"
 
 /* branch inventory, line 43 */
 #line 43 "tests/golden/constructs.dwf"
@@ -197,7 +199,7 @@ static int branch_1(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_TRY(dwf_step(c, "check-inventory", step_5, f, &step_defaults, &t_1));
     return DWF_OK;
 }
-#line 201 "handler.c"
+#line 203 "handler.c"
 
 /* step "check-fraud", line 44 */
 #line 44 "tests/golden/constructs.dwf"
@@ -209,7 +211,7 @@ static int step_6(dwf_ctx *c, void *frame, dwf_val **out)
     *out = dwf_obj(c, 1, "passed", dwf_bool(c, 1));
     return DWF_OK;
 }
-#line 213 "handler.c"
+#line 215 "handler.c"
 
 /* branch "check-fraud", line 44 */
 #line 44 "tests/golden/constructs.dwf"
@@ -223,7 +225,7 @@ static int branch_2(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_TRY(dwf_step(c, "check-fraud", step_6, f, &step_defaults, &t_1));
     return DWF_OK;
 }
-#line 227 "handler.c"
+#line 229 "handler.c"
 
 /* step "...", line 48 */
 #line 48 "tests/golden/constructs.dwf"
@@ -236,7 +238,7 @@ static int step_7(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_CHECK(c);
     return DWF_OK;
 }
-#line 240 "handler.c"
+#line 242 "handler.c"
 
 /* item of map processed "process-items", line 47 */
 #line 47 "tests/golden/constructs.dwf"
@@ -253,7 +255,7 @@ static int map_item_1(dwf_ctx *c, void *frame, dwf_val *item, dwf_val *index, dw
     DWF_TRY(dwf_step(c, t_1, step_7, f, &step_defaults, &t_2));
     return DWF_OK;
 }
-#line 257 "handler.c"
+#line 259 "handler.c"
 
 /* item names of map processed "process-items", line 47 */
 #line 47 "tests/golden/constructs.dwf"
@@ -264,7 +266,7 @@ static dwf_val *map_name_1(dwf_ctx *c, void *frame, dwf_val *item, dwf_val *inde
 #line 47 "tests/golden/constructs.dwf"
     return dwf_concat(c, 2, dwf_str(c, "item-"), index);
 }
-#line 268 "handler.c"
+#line 270 "handler.c"
 
 /* step "reserve", line 52 */
 #line 52 "tests/golden/constructs.dwf"
@@ -277,7 +279,7 @@ static int step_8(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_CHECK(c);
     return DWF_OK;
 }
-#line 281 "handler.c"
+#line 283 "handler.c"
 
 /* group reserved "reserve-stock", line 51 */
 #line 51 "tests/golden/constructs.dwf"
@@ -293,7 +295,7 @@ static int group_1(dwf_ctx *c, void *frame, dwf_val **out)
     *out = dwf_str(c, "ok");
     return DWF_OK;
 }
-#line 297 "handler.c"
+#line 299 "handler.c"
 
 /* step "...", line 57 */
 #line 57 "tests/golden/constructs.dwf"
@@ -305,34 +307,77 @@ static int step_9(dwf_ctx *c, void *frame, dwf_val **out)
     *out = f->u_x;
     return DWF_OK;
 }
-#line 309 "handler.c"
+#line 311 "handler.c"
 
-/* try body, line 61 */
-#line 61 "tests/golden/constructs.dwf"
+/* step seen "...", line 64 */
+#line 64 "tests/golden/constructs.dwf"
+static int step_10(dwf_ctx *c, void *frame, dwf_val **out)
+{
+    struct frame *f = frame;
+#line 64 "tests/golden/constructs.dwf"
+    DWF_AT(c, 64, 35);
+    *out = f->u_round;
+    return DWF_OK;
+}
+#line 323 "handler.c"
+
+/* try body, line 65 */
+#line 65 "tests/golden/constructs.dwf"
 static int try_1(dwf_ctx *c, void *frame, dwf_val **out)
 {
     struct frame *f = frame;
     (void)out;
-#line 62 "tests/golden/constructs.dwf"
-    DWF_AT(c, 62, 5);
-    DWF_TRY(dwf_invoke(c, "receipt", "arn:aws:lambda:us-east-1:123456789012:function:receipts:live", dwf_obj(c, 1, "orderId", f->u_orderId), 30, &f->u_receipt));
+#line 66 "tests/golden/constructs.dwf"
+    DWF_AT(c, 66, 7);
+    dwf_val *t_1 = dwf_binop(c, DWF_OP_GT, f->u_seen, dwf_num(c, 3));
+    DWF_CHECK(c);
+    if (dwf_truthy(t_1)) {
+#line 66 "tests/golden/constructs.dwf"
+        DWF_AT(c, 66, 21);
+        return DWF_BREAK;
+    }
     return DWF_OK;
 }
-#line 322 "handler.c"
+#line 342 "handler.c"
 
-/* catch body, line 64 */
-#line 64 "tests/golden/constructs.dwf"
+/* catch body, line 68 */
+#line 68 "tests/golden/constructs.dwf"
 static int catch_1(dwf_ctx *c, void *frame, dwf_val **out)
+{
+    (void)frame;
+    (void)out;
+#line 68 "tests/golden/constructs.dwf"
+    DWF_AT(c, 68, 7);
+    return DWF_CONTINUE;
+}
+#line 354 "handler.c"
+
+/* try body, line 73 */
+#line 73 "tests/golden/constructs.dwf"
+static int try_2(dwf_ctx *c, void *frame, dwf_val **out)
 {
     struct frame *f = frame;
     (void)out;
-#line 64 "tests/golden/constructs.dwf"
-    DWF_AT(c, 64, 5);
+#line 74 "tests/golden/constructs.dwf"
+    DWF_AT(c, 74, 5);
+    DWF_TRY(dwf_invoke(c, "receipt", "arn:aws:lambda:us-east-1:123456789012:function:receipts:live", dwf_obj(c, 1, "orderId", f->u_orderId), 30, &f->u_receipt));
+    return DWF_OK;
+}
+#line 367 "handler.c"
+
+/* catch body, line 76 */
+#line 76 "tests/golden/constructs.dwf"
+static int catch_2(dwf_ctx *c, void *frame, dwf_val **out)
+{
+    struct frame *f = frame;
+    (void)out;
+#line 76 "tests/golden/constructs.dwf"
+    DWF_AT(c, 76, 5);
     f->u_receipt = dwf_obj(c, 1, "error", dwf_get(c, f->u_err, "ErrorMessage"));
     DWF_CHECK(c);
     return DWF_OK;
 }
-#line 336 "handler.c"
+#line 381 "handler.c"
 
 /* workflow every_construct, line 4 */
 #line 4 "tests/golden/constructs.dwf"
@@ -403,7 +448,8 @@ static int workflow_body(dwf_ctx *c, void *frame, dwf_val **out)
     dwf_val *t_13 = dwf_get(c, f->u_processed, "results");
     DWF_CHECK(c);
     dwf_loop_mark t_16 = dwf_pool_mark(c);
-    for (int t_14 = 0, t_15 = dwf_len(t_13); t_14 < t_15; t_14++) {
+    for (int t_14 = 0, t_15 = dwf_len(t_13); t_14 < t_15;
+         dwf_pool_collect(c, &t_16, frame), t_14++) {
         f->u_x = dwf_item(c, t_13, t_14);
         f->u_k = dwf_num(c, t_14);
 #line 57 "tests/golden/constructs.dwf"
@@ -411,58 +457,96 @@ static int workflow_body(dwf_ctx *c, void *frame, dwf_val **out)
         const char *t_17 = cJSON_GetStringValue(dwf_concat(c, 2, dwf_str(c, "audit-"), f->u_k));
         dwf_val *t_18 = NULL;
         DWF_TRY(dwf_step(c, t_17, step_9, f, &step_defaults, &t_18));
-        dwf_pool_collect(c, &t_16, frame);
     }
 #line 60 "tests/golden/constructs.dwf"
     DWF_AT(c, 60, 3);
-    f->u_receipt = dwf_null(c);
+    f->u_round = dwf_num(c, 0);
 #line 61 "tests/golden/constructs.dwf"
     DWF_AT(c, 61, 3);
-    int t_19 = try_1(c, f, out);
-    if (t_19 == DWF_ERROR) {
-        f->u_err = dwf_error_take(c);
-        t_19 = catch_1(c, f, out);
-    }
-    if (t_19 == DWF_RETURN) return DWF_OK;
-    if (t_19 != DWF_OK) return t_19;
-#line 67 "tests/golden/constructs.dwf"
-    DWF_AT(c, 67, 3);
-    dwf_val *t_20 = dwf_binop(c, DWF_OP_EQ, f->u_decision, dwf_str(c, "reject"));
-    DWF_CHECK(c);
-    if (dwf_truthy(t_20)) {
-#line 68 "tests/golden/constructs.dwf"
-        DWF_AT(c, 68, 5);
-        const char *t_21 = cJSON_GetStringValue(dwf_concat(c, 3, dwf_str(c, "order "), f->u_orderId, dwf_str(c, " was rejected")));
-        return dwf_fail(c, "OrderRejected", t_21);
-    } else {
-#line 69 "tests/golden/constructs.dwf"
-        DWF_AT(c, 69, 10);
-        dwf_val *t_22 = dwf_unop(c, DWF_OP_NOT, f->u_shipment);
+    dwf_loop_mark t_19 = dwf_pool_mark(c);
+    for (;; dwf_pool_collect(c, &t_19, frame)) {
+        dwf_val *t_20 = dwf_binop(c, DWF_OP_LT, f->u_round, dwf_num(c, 5));
         DWF_CHECK(c);
-        if (dwf_truthy(t_22)) {
-#line 70 "tests/golden/constructs.dwf"
-            DWF_AT(c, 70, 5);
+        if (!dwf_truthy(t_20)) break;
+#line 62 "tests/golden/constructs.dwf"
+        DWF_AT(c, 62, 5);
+        f->u_round = dwf_binop(c, DWF_OP_ADD, f->u_round, dwf_num(c, 1));
+        DWF_CHECK(c);
+#line 63 "tests/golden/constructs.dwf"
+        DWF_AT(c, 63, 5);
+        dwf_val *t_21 = dwf_binop(c, DWF_OP_EQ, f->u_round, dwf_num(c, 2));
+        DWF_CHECK(c);
+        if (dwf_truthy(t_21)) {
+#line 63 "tests/golden/constructs.dwf"
+            DWF_AT(c, 63, 21);
+            continue;
+        }
+#line 64 "tests/golden/constructs.dwf"
+        DWF_AT(c, 64, 5);
+        const char *t_22 = cJSON_GetStringValue(dwf_concat(c, 2, dwf_str(c, "remind-"), f->u_round));
+        DWF_TRY(dwf_step(c, t_22, step_10, f, &step_defaults, &f->u_seen));
+#line 65 "tests/golden/constructs.dwf"
+        DWF_AT(c, 65, 5);
+        int t_23 = try_1(c, f, out);
+        if (t_23 == DWF_ERROR) {
+            (void)dwf_error_take(c);
+            t_23 = catch_1(c, f, out);
+        }
+        if (t_23 == DWF_RETURN) return DWF_OK;
+        if (t_23 == DWF_BREAK) break;
+        if (t_23 == DWF_CONTINUE) continue;
+        if (t_23 != DWF_OK) return t_23;
+    }
+#line 72 "tests/golden/constructs.dwf"
+    DWF_AT(c, 72, 3);
+    f->u_receipt = dwf_null(c);
+#line 73 "tests/golden/constructs.dwf"
+    DWF_AT(c, 73, 3);
+    int t_24 = try_2(c, f, out);
+    if (t_24 == DWF_ERROR) {
+        f->u_err = dwf_error_take(c);
+        t_24 = catch_2(c, f, out);
+    }
+    if (t_24 == DWF_RETURN) return DWF_OK;
+    if (t_24 != DWF_OK) return t_24;
+#line 79 "tests/golden/constructs.dwf"
+    DWF_AT(c, 79, 3);
+    dwf_val *t_25 = dwf_binop(c, DWF_OP_EQ, f->u_decision, dwf_str(c, "reject"));
+    DWF_CHECK(c);
+    if (dwf_truthy(t_25)) {
+#line 80 "tests/golden/constructs.dwf"
+        DWF_AT(c, 80, 5);
+        const char *t_26 = cJSON_GetStringValue(dwf_concat(c, 3, dwf_str(c, "order "), f->u_orderId, dwf_str(c, " was rejected")));
+        return dwf_fail(c, "OrderRejected", t_26);
+    } else {
+#line 81 "tests/golden/constructs.dwf"
+        DWF_AT(c, 81, 10);
+        dwf_val *t_27 = dwf_unop(c, DWF_OP_NOT, f->u_shipment);
+        DWF_CHECK(c);
+        if (dwf_truthy(t_27)) {
+#line 82 "tests/golden/constructs.dwf"
+            DWF_AT(c, 82, 5);
             *out = dwf_obj(c, 2, "orderId", f->u_orderId, "early", dwf_bool(c, 1));
             return DWF_OK;
         }
     }
-#line 73 "tests/golden/constructs.dwf"
-    DWF_AT(c, 73, 3);
+#line 85 "tests/golden/constructs.dwf"
+    DWF_AT(c, 85, 3);
     f->u_summary = (dwf_truthy(dwf_binop(c, DWF_OP_GT, dwf_get(c, f->u_checks, "successCount"), dwf_num(c, 1))) ? dwf_str(c, "checked") : dwf_str(c, "unchecked"));
     DWF_CHECK(c);
-#line 74 "tests/golden/constructs.dwf"
-    DWF_AT(c, 74, 3);
+#line 86 "tests/golden/constructs.dwf"
+    DWF_AT(c, 86, 3);
     *out = dwf_obj(c, 11, "orderId", f->u_orderId, "validation", f->u_validation, "charge", f->u_charge, "decision", f->u_decision, "answer", f->u_answer, "shipment", f->u_shipment, "checks", f->u_checks, "processed", f->u_processed, "reserved", f->u_reserved, "receipt", f->u_receipt, "summary", f->u_summary);
     return DWF_OK;
 }
-#line 459 "handler.c"
+#line 543 "handler.c"
 
 /* What the runtime needs to know about this workflow. */
 const dwf_workflow dwf_workflow_main = {
     .name = "every_construct",
     .source = "tests/golden/constructs.dwf",
     .function_name = "every-construct",
-    .source_hash = "e29ca7ffbec697d85060000ebf2bf77436aaf00b0feafb39dd18f44640376e9f",
+    .source_hash = "51b1eafe7811a11c2f46d0022d983c399235f3ffdd83e284cdddd4dae4f845c8",
     .frame_size = sizeof(struct frame),
     .body = workflow_body,
     .retention_days = 7,

@@ -117,7 +117,8 @@ static int workflow_body(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_TRY(dwf_invoke(c, NULL, "list:1", dwf_obj(c, 0), 0, &t_15));
     dwf_val *t_16 = t_15;
     dwf_loop_mark t_19 = dwf_pool_mark(c);
-    for (int t_17 = 0, t_18 = dwf_len(t_16); t_17 < t_18; t_17++) {
+    for (int t_17 = 0, t_18 = dwf_len(t_16); t_17 < t_18;
+         dwf_pool_collect(c, &t_19, frame), t_17++) {
         f->u_x = dwf_item(c, t_16, t_17);
         f->u_i = dwf_num(c, t_17);
 #line 18 "tests/golden/durable_exprs.dwf"
@@ -125,7 +126,6 @@ static int workflow_body(dwf_ctx *c, void *frame, dwf_val **out)
         const char *t_20 = cJSON_GetStringValue(dwf_concat(c, 2, dwf_str(c, "item-"), f->u_i));
         dwf_val *t_21 = NULL;
         DWF_TRY(dwf_step(c, t_20, step_1, f, &step_defaults, &t_21));
-        dwf_pool_collect(c, &t_19, frame);
     }
 #line 20 "tests/golden/durable_exprs.dwf"
     DWF_AT(c, 20, 3);

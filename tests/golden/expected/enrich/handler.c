@@ -123,7 +123,8 @@ static int group_1(dwf_ctx *c, void *frame, dwf_val **out)
     dwf_val *t_1 = dwf_get(c, f->u_enriched, "results");
     DWF_CHECK(c);
     dwf_loop_mark t_4 = dwf_pool_mark(c);
-    for (int t_2 = 0, t_3 = dwf_len(t_1); t_2 < t_3; t_2++) {
+    for (int t_2 = 0, t_3 = dwf_len(t_1); t_2 < t_3;
+         dwf_pool_collect(c, &t_4, frame), t_2++) {
         f->u_r_2 = dwf_item(c, t_1, t_2);
 #line 28 "examples/enrich.dwf"
         DWF_AT(c, 28, 7);
@@ -140,7 +141,6 @@ static int group_1(dwf_ctx *c, void *frame, dwf_val **out)
             f->u_other = dwf_binop(c, DWF_OP_ADD, f->u_other, dwf_num(c, 1));
             DWF_CHECK(c);
         }
-        dwf_pool_collect(c, &t_4, frame);
     }
 #line 34 "examples/enrich.dwf"
     DWF_AT(c, 34, 5);
