@@ -1241,7 +1241,11 @@ static int has_jump_in(const AstNode *s, const InnerLoop *in)
             if (in->loop == s->u.jump.loop) return 0;
         return 1;
     case AST_IF: return has_jump_list(s->u.if_.then, in) || has_jump_list(s->u.if_.else_, in);
-    case AST_TRY: return has_jump_list(s->u.try_.body, in) || has_jump_list(s->u.try_.handler, in);
+    case AST_TRY:
+        if (has_jump_list(s->u.try_.body, in)) return 1;
+        for (const AstNode *k = s->u.try_.catches; k; k = k->next)
+            if (has_jump_list(k->u.catch_.handler, in)) return 1;
+        return 0;
     case AST_FOR: return has_jump_list(s->u.for_.body, &here);
     case AST_WHILE: return has_jump_list(s->u.while_.body, &here);
     default: return 0;
@@ -1257,28 +1261,75 @@ static int has_jump_list(const AstNode *list, const InnerLoop *in)
 
 static int has_jump(const AstNode *try_)
 {
-    return has_jump_list(try_->u.try_.body, NULL) || has_jump_list(try_->u.try_.handler, NULL);
+    return has_jump_in(try_, NULL);
+}
+
+/* One catch clause: bind the error, run the handler into t_<t>. */
+static void cg_catch_body(Fn *fn, const AstNode *k, const char *err, int t)
+{
+    char cbody[48];
+    gen_block_fn(fn->g, K_CATCH, k->u.catch_.handler ? k->u.catch_.handler : k, "catch body",
+                 k->u.catch_.handler, 1, NULL, cbody, sizeof cbody);
+    if (k->u.catch_.err_sym) {
+        CgBuf v = {0};
+        var_ref(fn, k->u.catch_.err_sym, &v);
+        fn_line(fn, "%s = %s;", v.s, err);
+        cg_buf_free(&v);
+    } else if (strcmp(err, "dwf_error_take(c)") == 0) {
+        fn_line(fn, "(void)%s;", err);
+    }
+    fn_line(fn, "t_%d = %s(c, f, out);", t, cbody);
+}
+
+/* The clauses of a try, in order: a typed one runs when dwf_error_is() matches along the
+ * error's cause chain; an untyped one catches the rest; with none left, the error is raised
+ * again. A lone untyped clause takes the error directly, as before typed catches existed. */
+static void cg_catches(Fn *fn, const AstNode *n, int t)
+{
+    const AstNode *k = n->u.try_.catches;
+    if (k && !k->u.catch_.types) {
+        cg_catch_body(fn, k, "dwf_error_take(c)", t);
+        return;
+    }
+    int e = new_temp(fn);
+    fn_line(fn, "dwf_val *t_%d = dwf_error_take(c);", e);
+    char err[24];
+    snprintf(err, sizeof err, "t_%d", e);
+    for (int first = 1; k; k = k->next, first = 0) {
+        if (!k->u.catch_.types) {
+            fn_line(fn, "} else {");
+            fn->indent++;
+            cg_catch_body(fn, k, err, t);
+            fn->indent--;
+            fn_line(fn, "}");
+            return;
+        }
+        CgBuf types = {0};
+        for (const AstNode *s = k->u.catch_.types; s; s = s->next) {
+            cg_c_string(&types, s->u.str.s, s->u.str.len);
+            cg_buf_puts(&types, ", ");
+        }
+        fn_line(fn, "%sif (dwf_error_is(t_%d, (const char *const[]){%sNULL})) {", first ? "" : "} else ", e,
+                types.s);
+        cg_buf_free(&types);
+        fn->indent++;
+        cg_catch_body(fn, k, err, t);
+        fn->indent--;
+    }
+    fn_line(fn, "} else {");
+    fn_line(fn, "    t_%d = dwf_error_raise(c, t_%d);", t, e);
+    fn_line(fn, "}");
 }
 
 static void cg_try(Fn *fn, const AstNode *n)
 {
-    char tbody[48], cbody[48];
+    char tbody[48];
     gen_block_fn(fn->g, K_TRY, n, "try body", n->u.try_.body, 1, NULL, tbody, sizeof tbody);
-    gen_block_fn(fn->g, K_CATCH, n->u.try_.handler ? n->u.try_.handler : n, "catch body",
-                 n->u.try_.handler, 1, NULL, cbody, sizeof cbody);
     int t = new_temp(fn);
     fn_line(fn, "int t_%d = %s(c, f, out);", t, tbody);
     fn_line(fn, "if (t_%d == DWF_ERROR) {", t);
     fn->indent++;
-    if (n->u.try_.err_sym) {
-        CgBuf v = {0};
-        var_ref(fn, n->u.try_.err_sym, &v);
-        fn_line(fn, "%s = dwf_error_take(c);", v.s);
-        cg_buf_free(&v);
-    } else {
-        fn_line(fn, "(void)dwf_error_take(c);");
-    }
-    fn_line(fn, "t_%d = %s(c, f, out);", t, cbody);
+    cg_catches(fn, n, t);
     fn->indent--;
     fn_line(fn, "}");
     fn_line(fn, "if (t_%d == DWF_RETURN) return %s;", t, fn->transparent ? "DWF_RETURN" : "DWF_OK");
@@ -1649,7 +1700,7 @@ static void collect_ccalls(const AstNode *n, NameList *l)
         break;
     case AST_TRY:
         collect_list(n->u.try_.body, l);
-        collect_list(n->u.try_.handler, l);
+        for (const AstNode *k = n->u.try_.catches; k; k = k->next) collect_list(k->u.catch_.handler, l);
         break;
     case AST_FAIL:
         collect_ccalls(n->u.fail.type, l);

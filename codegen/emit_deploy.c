@@ -95,7 +95,8 @@ static void count_dynamic(const AstNode *n, int *count, int *line)
         break;
     case AST_TRY:
         count_list(n->u.try_.body, count, line);
-        count_list(n->u.try_.handler, count, line);
+        for (const AstNode *k = n->u.try_.catches; k; k = k->next)
+            count_list(k->u.catch_.handler, count, line);
         break;
     default: break;
     }

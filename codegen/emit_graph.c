@@ -624,7 +624,11 @@ static int has(const AstNode *n, int what)
                has_list(n->u.if_.else_, what);
     case AST_FOR: return has(n->u.for_.iter, what) || has_list(n->u.for_.body, what);
     case AST_WHILE: return has(n->u.while_.cond, what) || has_list(n->u.while_.body, what);
-    case AST_TRY: return has_list(n->u.try_.body, what) || has_list(n->u.try_.handler, what);
+    case AST_TRY:
+        if (has_list(n->u.try_.body, what)) return 1;
+        for (const AstNode *k = n->u.try_.catches; k; k = k->next)
+            if (has_list(k->u.catch_.handler, what)) return 1;
+        return 0;
     default: return 0;
     }
 }
@@ -883,48 +887,14 @@ static void walk_while(Graph *g, const AstNode *s, Exits *pend)
     walk_loop(g, s, s->u.while_.body, &lb, pend);
 }
 
-/* Byte offset of 1-based line:column in the source, or -1. */
-static long text_offset(const Program *p, int line, int col)
-{
-    long off = 0;
-    for (int l = 1; l < line; l++) {
-        const char *nl = memchr(p->text + off, '\n', p->text_len - (size_t)off);
-        if (!nl) return -1;
-        off = nl - p->text + 1;
-    }
-    off += col - 1;
-    return off >= 0 && (size_t)off <= p->text_len ? off : -1;
-}
-
-/* The line of a try's `catch` keyword (the tree does not keep it): after the body's last
- * statement (or the `try` keyword) only blanks, comments and the body's braces come first. */
-static int catch_line(const Program *p, const AstNode *s)
-{
-    const AstNode *last = s->u.try_.body;
-    while (last && last->next) last = last->next;
-    const SrcLoc *from = last ? &last->loc : &s->loc;
-    long off = text_offset(p, last ? from->last_line : from->first_line,
-                           last ? from->last_column : from->first_column + 3);
-    if (off < 0) return 0;
-    int line = last ? from->last_line : from->first_line, braces = 0;
-    for (size_t i = (size_t)off; i < p->text_len; i++) {
-        char c = p->text[i];
-        if (c == '\n') line++;
-        else if (c == '#' || (c == '/' && i + 1 < p->text_len && p->text[i + 1] == '/'))
-            while (i + 1 < p->text_len && p->text[i + 1] != '\n') i++;
-        else if ((c == '{' || c == '}') && ++braces <= 2) continue;
-        else if (c == ' ' || c == '\t' || c == '\r') continue;
-        else return p->text_len - i >= 5 && memcmp(p->text + i, "catch", 5) == 0 ? line : 0;
-    }
-    return 0;
-}
-
-/* The try body in one cluster, the handler in another, and an `error` edge from the first to
- * the second: any operation of the body can fail into the handler. */
+/* The try body in one cluster, each catch clause in another (its label names the types it
+ * catches), and an `error` edge from the first to each: any operation of the body can fail
+ * into a handler. */
 static void walk_try(Graph *g, const AstNode *s, Exits *pend)
 {
-    int f = F_FLOW | (g->brk ? F_JUMP : 0);
-    if (!has_list(s->u.try_.body, f) && !has_list(s->u.try_.handler, f)) return;
+    int f = F_FLOW | (g->brk ? F_JUMP : 0), any = has_list(s->u.try_.body, f);
+    for (const AstNode *k = s->u.try_.catches; k; k = k->next) any |= has_list(k->u.catch_.handler, f);
+    if (!any) return;
     CgBuf lb = {0};
     int line = s->loc.first_line, saved = g->cur;
     cg_buf_puts(&lb, "try");
@@ -939,18 +909,25 @@ static void walk_try(Graph *g, const AstNode *s, Exits *pend)
     }
     walk_block(g, s->u.try_.body, pend);
     g->cur = saved;
-    Exits ce = {0};
-    exits_add(g, &ce, (Exit){first, ct, "error", E_ERROR});
-    const AstNode *h = s->u.try_.handler;
-    int hline = catch_line(g->p, s);
-    if (!hline) hline = h ? h->loc.first_line : line;
-    cg_buf_puts(&lb, "catch");
-    if (s->u.try_.err) cg_buf_printf(&lb, " %s", s->u.try_.err);
-    g->cur = add_cluster(g, C_CATCH, "catch", hline, &lb);
-    walk_block(g, h, &ce);
-    g->cur = saved;
-    exits_move(g, pend, &ce);
-    free(ce.v);
+    Exits all = {0};
+    for (const AstNode *k = s->u.try_.catches; k; k = k->next) {
+        Exits ce = {0};
+        exits_add(g, &ce, (Exit){first, ct, "error", E_ERROR});
+        cg_buf_puts(&lb, "catch");
+        for (const AstNode *t = k->u.catch_.types; t; t = t->next) {
+            cg_buf_puts(&lb, t == k->u.catch_.types ? " \"" : ", \"");
+            cg_buf_putn(&lb, t->u.str.s, t->u.str.len);
+            cg_buf_putc(&lb, '"');
+        }
+        if (k->u.catch_.err) cg_buf_printf(&lb, " %s", k->u.catch_.err);
+        g->cur = add_cluster(g, C_CATCH, "catch", k->loc.first_line, &lb);
+        walk_block(g, k->u.catch_.handler, &ce);
+        g->cur = saved;
+        exits_move(g, &all, &ce);
+        free(ce.v);
+    }
+    exits_move(g, pend, &all);
+    free(all.v);
 }
 
 static void walk_simple(Graph *g, const AstNode *s, Exits *pend)

@@ -211,8 +211,8 @@ void ast_dump(const AstNode *n, int indent, FILE *out)
         fprintf(out, " %s [%s]", n->u.for_.var, sym_cname(n->u.for_.var_sym));
         if (n->u.for_.index) fprintf(out, ", %s [%s]", n->u.for_.index, sym_cname(n->u.for_.index_sym));
         break;
-    case AST_TRY:
-        if (n->u.try_.err) fprintf(out, " catch %s [%s]", n->u.try_.err, sym_cname(n->u.try_.err_sym));
+    case AST_CATCH:
+        if (n->u.catch_.err) fprintf(out, " %s [%s]", n->u.catch_.err, sym_cname(n->u.catch_.err_sym));
         break;
     case AST_LOG: {
         static const char *const lv[] = {"debug", "info", "warn", "error"};
@@ -324,7 +324,11 @@ void ast_dump(const AstNode *n, int indent, FILE *out)
         break;
     case AST_TRY:
         dump_list("body", n->u.try_.body, in, out);
-        dump_list("handler", n->u.try_.handler, in, out);
+        dump_list("catches", n->u.try_.catches, in, out);
+        break;
+    case AST_CATCH:
+        dump_list("types", n->u.catch_.types, in, out);
+        dump_list("handler", n->u.catch_.handler, in, out);
         break;
     case AST_FAIL:
         ast_dump(n->u.fail.type, in, out);

@@ -34,6 +34,7 @@ typedef struct SrcLoc {
     X(AST_LET) X(AST_ASSIGN) X(AST_EXPR_STMT) X(AST_STEP) X(AST_WAIT) X(AST_CALLBACK)          \
     X(AST_POLL) X(AST_PARALLEL) X(AST_BRANCH) X(AST_MAP) X(AST_GROUP) X(AST_IF) X(AST_FOR)     \
     X(AST_TRY) X(AST_FAIL) X(AST_RETURN) X(AST_LOG) X(AST_WHILE) X(AST_BREAK) X(AST_CONTINUE)  \
+    X(AST_CATCH)                                                                               \
     /* top level */                                                                            \
     X(AST_CONFIG) X(AST_USE) X(AST_WORKFLOW) X(AST_RETRY)
 
@@ -167,8 +168,12 @@ struct AstNode {
         struct { AstNode *cond, *body; } while_;
         /* AST_BREAK / AST_CONTINUE; sema: loop = the AST_WHILE / AST_FOR it leaves or repeats */
         struct { AstNode *loop; } jump;
-        /* AST_TRY: try { body } catch err { handler } */
-        struct { AstNode *body; const char *err; Symbol *err_sym; AstNode *handler; } try_;
+        /* AST_TRY: try { body } catch .. { } catch .. { }: catches = list of AST_CATCH, tried in
+         * order (the first whose types match wins; none matching raises the error again) */
+        struct { AstNode *body; AstNode *catches; } try_;
+        /* AST_CATCH: catch ["Type", ...] [err] { handler }; types = list of AST_STR (NULL =
+         * every error); loc starts at `catch` */
+        struct { AstNode *types; const char *err; Symbol *err_sym; AstNode *handler; } catch_;
         /* AST_FAIL: fail <type expr> <message expr> */
         struct { AstNode *type, *message; } fail;
         /* AST_RETURN: return [value] */

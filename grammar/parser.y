@@ -111,6 +111,7 @@ static AstLogLevel log_level(ParseState *ps, const char *id, SrcLoc loc);
 %type <AstNode *> step_stmt step_opts step_opt comp_opt wait_stmt dur_val callback_stmt cb_opts cb_opt
 %type <AstNode *> poll_stmt poll_opts poll_opt parallel_stmt branches branch batch_opts batch_opt
 %type <AstNode *> map_stmt map_opts map_opt group_stmt if_stmt else_opt for_stmt while_stmt try_stmt
+%type <AstNode *> catches catch_clause catch_types
 %type <AstNode *> retry_block retry_items retry_item str_list label label_opt fail_type dotted
 %type <AstNode *> expr bexpr primary path call_like literal template tpl_parts array object
 %type <AstNode *> items items_opt props props_opt prop args args_opt
@@ -512,12 +513,32 @@ while_stmt:
 ;
 
 try_stmt:
-    TRY block CATCH ident_opt block {
+    TRY block catches {
         $$ = NEW(AST_TRY, @$);
         $$->u.try_.body = $2;
-        $$->u.try_.err = $4;
-        $$->u.try_.handler = $5;
+        $$->u.try_.catches = $3;
     }
+;
+
+/* No statement starts with `catch`, so after a clause a `catch` can only begin the next. */
+catches:
+    catch_clause
+  | catches catch_clause { $$ = append($1, $2); }
+;
+
+catch_clause:
+    CATCH catch_types ident_opt block {
+        $$ = NEW(AST_CATCH, @$);
+        if ($3) $$->bind_loc = @3;
+        $$->u.catch_.types = $2;
+        $$->u.catch_.err = $3;
+        $$->u.catch_.handler = $4;
+    }
+;
+
+catch_types:
+    %empty { $$ = NULL; }
+  | str_list
 ;
 
 ident_opt:

@@ -28,6 +28,7 @@
 
 #include "diag.h"
 #include "sema.h"
+#include "dwf_errors.def" /* enum dwf_errclass */
 
 /* An open-addressing index from a name to the newest entry holding it. Scopes and the set of C
  * names stay plain lists while small; past INDEX_MIN entries lookups go through the index, so a
@@ -401,8 +402,10 @@ static void collect_decls(Sema *s, AstNode *list, int depth)
             break;
         case AST_TRY:
             collect_decls(s, n->u.try_.body, depth + 1);
-            add_decl(s, n->u.try_.err, n->loc);
-            collect_decls(s, n->u.try_.handler, depth + 1);
+            for (AstNode *k = n->u.try_.catches; k; k = k->next) {
+                add_decl(s, k->u.catch_.err, k->loc);
+                collect_decls(s, k->u.catch_.handler, depth + 1);
+            }
             break;
         case AST_EXPR_STMT:
             if (n->u.expr.e && n->u.expr.e->kind == AST_WAIT_CALLBACK)
@@ -673,6 +676,8 @@ static void check_callback_opts(Sema *s, AstNode *n, AstNode *timeout, AstNode *
         diag_warning(s->d, heartbeat->loc, "heartbeat timeout is not shorter than the timeout, so it never fires first");
 }
 
+static void check_error_type(Sema *s, AstNode *t, const char *where);
+
 static void check_retry(Sema *s, AstNode *r)
 {
     if (!r) return;
@@ -684,8 +689,7 @@ static void check_retry(Sema *s, AstNode *r)
     if (d > 0 && m > 0 && m < d)
         diag_error(s->d, r->u.retry.max->loc, "retry max delay %s is shorter than the first delay %s",
                    r->u.retry.max->u.dur.text, r->u.retry.delay->u.dur.text);
-    for (AstNode *o = r->u.retry.on; o; o = o->next)
-        if (o->u.str.len == 0) diag_error(s->d, o->loc, "an empty error type never matches");
+    for (AstNode *o = r->u.retry.on; o; o = o->next) check_error_type(s, o, "a retry");
 }
 
 static void check_expr_1(Sema *s, AstNode *e);
@@ -1246,13 +1250,60 @@ static void check_jump(Sema *s, AstNode *n)
     diag_note(s->d, n->loc, "'%s' may only appear inside 'while' or 'for'", word);
 }
 
+/* The error types dwf raises (include/dwf_errors.def), for typed catch and retry { on }. */
+static const char *const dwf_error_names[] = {
+#define DWF_ERROR_TYPE(name, cls, retried, summary) #name,
+#include "dwf_errors.def"
+#undef DWF_ERROR_TYPE
+};
+static const int dwf_error_classes[] = {
+#define DWF_ERROR_TYPE(name, cls, retried, summary) cls,
+#include "dwf_errors.def"
+#undef DWF_ERROR_TYPE
+};
+#define N_DWF_ERRORS (sizeof dwf_error_names / sizeof *dwf_error_names)
+
+/* An error type named by a typed catch or retry { on }: any name is allowed (users raise their
+ * own with `fail`), but one a letter or two away from a type dwf raises is most likely that
+ * type misspelt, which would silently never match; a fatal fault never reaches a catch. */
+static void check_error_type(Sema *s, AstNode *t, const char *where)
+{
+    if (t->kind != AST_STR) return;
+    if (t->u.str.len == 0) {
+        diag_error(s->d, t->loc, "an empty error type never matches");
+        return;
+    }
+    for (size_t i = 0; i < N_DWF_ERRORS; i++)
+        if (strcmp(t->u.str.s, dwf_error_names[i]) == 0) {
+            if (dwf_error_classes[i] == DWF_ERRC_FATAL) {
+                diag_warning(s->d, t->loc, "'%s' is a fatal fault: it ends the execution and never reaches %s",
+                             t->u.str.s, where);
+            }
+            return;
+        }
+    const char *pick = sema_suggest(t->u.str.s, dwf_error_names, N_DWF_ERRORS);
+    if (pick) {
+        diag_warning(s->d, t->loc, "'%s' is not an error type dwf raises", t->u.str.s);
+        diag_note(s->d, t->loc, "did you mean '%s'? (a type only matches when spelt exactly)", pick);
+    }
+}
+
 static void check_try(Sema *s, AstNode *n)
 {
     block(s, n->u.try_.body);
-    push_scope(s);
-    if (n->u.try_.err) n->u.try_.err_sym = declare(s, n->u.try_.err, n->loc, n);
-    check_stmts(s, n->u.try_.handler);
-    pop_scope(s);
+    AstNode *catch_all = NULL;
+    for (AstNode *k = n->u.try_.catches; k; k = k->next) {
+        if (catch_all) {
+            diag_warning(s->d, k->loc, "this catch clause is never reached");
+            diag_note(s->d, catch_all->loc, "the clause before it catches every error");
+        }
+        for (AstNode *t = k->u.catch_.types; t; t = t->next) check_error_type(s, t, "a catch");
+        if (!k->u.catch_.types && !catch_all) catch_all = k;
+        push_scope(s);
+        if (k->u.catch_.err) k->u.catch_.err_sym = declare(s, k->u.catch_.err, k->loc, k);
+        check_stmts(s, k->u.catch_.handler);
+        pop_scope(s);
+    }
 }
 
 static void check_stmt(Sema *s, AstNode *n)

@@ -211,10 +211,16 @@ int dwf_failf(dwf_ctx *c, const char *type, const char *fmt, ...)
 #endif
     ;
 
-/* The current error (after DWF_ERROR) as {"ErrorType":..,"ErrorMessage":..,"ErrorData"?}, or
- * NULL; dwf_error_take() also clears it (for catch). */
+/* The current error (after DWF_ERROR) as {"ErrorType":..,"ErrorMessage":..,"ErrorData"?,
+ * "Cause"?}, or NULL; dwf_error_take() also clears it (for catch) and hands it over as the
+ * workflow sees it, the wrapped error under "cause" (docs/errors.md). */
 dwf_val *dwf_error_get(dwf_ctx *c);
 dwf_val *dwf_error_take(dwf_ctx *c);
+/* Typed catch: whether err's ErrorType, or the ErrorType of any error along its cause chain
+ * (`cause`, or the SDK's `Cause`), is one of `types` (NULL-terminated). */
+int dwf_error_is(const dwf_val *err, const char *const *types);
+/* Raise a caught error again (a typed catch that matched no clause): always DWF_ERROR. */
+int dwf_error_raise(dwf_ctx *c, dwf_val *err);
 /* Nonzero if a value helper recorded an error since the last statement. */
 int dwf_failed(dwf_ctx *c);
 

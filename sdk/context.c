@@ -267,10 +267,103 @@ void dwf__set_error_obj(dwf_ctx *c, cJSON *err)
     c->error = dwf__adopt(c, err);
 }
 
+/* ---- error types (include/dwf_errors.def) -------------------------------------------------- */
+
+static const struct { const char *name; int cls, retried; } error_types[] = {
+#define DWF_ERROR_TYPE(name, cls, retried, summary) {#name, cls, retried},
+#include "dwf_errors.def"
+#undef DWF_ERROR_TYPE
+};
+
+int dwf__error_class(const char *type)
+{
+    for (size_t i = 0; type && i < sizeof error_types / sizeof *error_types; i++)
+        if (strcmp(error_types[i].name, type) == 0) return error_types[i].cls;
+    return -1;
+}
+
+int dwf__error_retried_by_default(const char *type)
+{
+    for (size_t i = 0; type && i < sizeof error_types / sizeof *error_types; i++)
+        if (strcmp(error_types[i].name, type) == 0) return error_types[i].retried;
+    return 1; /* users' own types */
+}
+
+/* The cause an error wraps: `cause` in what a workflow holds, `Cause` inside the runtime and in
+ * the SDK's payloads. */
+static const cJSON *cause_of(const cJSON *e)
+{
+    const cJSON *k = cJSON_GetObjectItemCaseSensitive(e, "cause");
+    return cJSON_IsObject(k) ? k : cJSON_IsObject(k = cJSON_GetObjectItemCaseSensitive(e, "Cause")) ? k : NULL;
+}
+
+int dwf_error_is(const dwf_val *err, const char *const *types)
+{
+    int depth = 0;
+    for (const cJSON *e = err; e && depth < 64; e = cause_of(e), depth++) {
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(e, "ErrorType");
+        if (!cJSON_IsString(t)) continue;
+        for (const char *const *p = types; p && *p; p++)
+            if (strcmp(*p, t->valuestring) == 0) return 1;
+    }
+    return 0;
+}
+
+/* Rename the cause key along the chain (the workflow sees `cause`, the runtime keeps `Cause`). */
+static void rename_causes(cJSON *e, const char *from, const char *to)
+{
+    for (int depth = 0; e && depth < 64; depth++) {
+        cJSON *k = cJSON_DetachItemFromObjectCaseSensitive(e, from);
+        if (!k) k = cJSON_DetachItemFromObjectCaseSensitive(e, to);
+        if (!k) return;
+        cJSON_AddItemToObjectCS(e, to, k); /* literal key: no allocation, cannot fail */
+        e = k;
+    }
+}
+
+/* A value-layer error names the .dwf line it comes from, in its message and in ErrorData
+ * (JSON text, as the wire keeps ErrorData a string): deterministic errors are fixed in the
+ * source, so the source line is what the reader needs. */
+static cJSON *located_error(dwf_ctx *c, const char *type, const char *message)
+{
+    const char *src = dwf__source(c);
+    const char *base = src && strrchr(src, '/') ? strrchr(src, '/') + 1 : src;
+    if (!base || c->line <= 0) return dwf__error_new(type, message, NULL);
+    char *msg = NULL, *data = NULL;
+    if (asprintf(&msg, "%s (%s:%d)", message ? message : "", base, c->line) < 0) msg = NULL;
+    cJSON *d = cJSON_CreateObject();
+    if (d && cJSON_AddStringToObject(d, "file", base) && cJSON_AddNumberToObject(d, "line", c->line) &&
+        cJSON_AddNumberToObject(d, "column", c->col))
+        data = cJSON_PrintUnformatted(d);
+    cJSON_Delete(d);
+    cJSON *e = msg && data ? dwf__error_new(type, msg, NULL) : NULL;
+    if (e && !cJSON_AddStringToObject(e, "ErrorData", data)) {
+        cJSON_Delete(e);
+        e = NULL;
+    }
+    free(msg);
+    free(data);
+    return e ? e : dwf__error_new(type, message, NULL);
+}
+
 void dwf__set_error(dwf_ctx *c, const char *type, const char *message)
 {
     if (!c || c->error) return;
-    dwf__set_error_obj(c, dwf__error_new(type, message, NULL));
+    if (dwf__error_class(type) == DWF_ERRC_VALUE) dwf__set_error_obj(c, located_error(c, type, message));
+    else dwf__set_error_obj(c, dwf__error_new(type, message, NULL));
+}
+
+int dwf_error_raise(dwf_ctx *c, dwf_val *err)
+{
+    cJSON *e = err ? cJSON_Duplicate(err, 1) : dwf__error_new("Error", "Unknown error", NULL);
+    if (!e) {
+        dwf__set_error(c, "OutOfMemory", "out of memory");
+        return DWF_ERROR;
+    }
+    rename_causes(e, "cause", "Cause");
+    if (c->error) cJSON_Delete(e); /* an error already pending wins, as in dwf__set_error_obj */
+    else c->error = dwf__adopt(c, e);
+    return DWF_ERROR;
 }
 
 cJSON *dwf__take_error_copy(dwf_ctx *c)
@@ -331,7 +424,8 @@ double dwf__random(dwf__inv *inv)
 /* ---- public error API ----------------------------------------------------------------- */
 int dwf_fail(dwf_ctx *c, const char *type, const char *message)
 {
-    dwf__set_error(c, type ? type : "Error", message ? message : "");
+    /* what the workflow (or a used C function) raises is its own: no location added */
+    if (c && !c->error) dwf__set_error_obj(c, dwf__error_new(type ? type : "Error", message ? message : "", NULL));
     return DWF_ERROR;
 }
 
@@ -342,7 +436,7 @@ int dwf_failf(dwf_ctx *c, const char *type, const char *fmt, ...)
     va_start(ap, fmt);
     if (vasprintf(&msg, fmt, ap) < 0) msg = NULL;
     va_end(ap);
-    dwf__set_error(c, type ? type : "Error", msg ? msg : "out of memory");
+    dwf_fail(c, type, msg ? msg : "out of memory");
     free(msg);
     return DWF_ERROR;
 }
@@ -354,6 +448,7 @@ dwf_val *dwf_error_take(dwf_ctx *c)
     if (!c) return NULL;
     dwf_val *e = c->error;
     c->error = NULL;
+    rename_causes(e, "Cause", "cause"); /* the workflow's view (docs/errors.md) */
     return e;
 }
 

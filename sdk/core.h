@@ -152,6 +152,10 @@ void dwf__set_error_obj(dwf_ctx *c, cJSON *err);
 cJSON *dwf__take_error_copy(dwf_ctx *c);
 /* The error as sent on the wire: ErrorType, ErrorMessage, ErrorData only. Caller frees. */
 cJSON *dwf__wire_error(const cJSON *err);
+/* The error the child context `sid` failed with, its cause chain rebuilt from the records of
+ * the operations inside it (ops.c), or a copy of `plain` when its record does not hold one.
+ * New object, caller frees; NULL = no memory. */
+cJSON *dwf__chain_error(dwf_ctx *c, const char *sid, const cJSON *plain);
 /* Record an execution-ending fault (non-determinism, invalid use) and return DWF_FATAL. */
 int dwf__fatal(dwf_ctx *c, const char *type, const char *fmt, ...)
 #ifdef __GNUC__

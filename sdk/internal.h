@@ -9,6 +9,7 @@
 #define DWF_INTERNAL_H
 
 #include "dwf_host.h"
+#include "dwf_errors.def" /* enum dwf_errclass */
 
 /* ---- provided by the replay core ---------------------------------------------------------- */
 /* Hand a cJSON the caller allocated to the invocation's value pool (thread-safe). Returns v. */
@@ -16,6 +17,10 @@ dwf_val *dwf__adopt(dwf_ctx *c, cJSON *v);
 /* Record a pending error on the context (first one wins until taken). `type` is a named error
  * type, e.g. "TypeError", "HttpError"; message is copied. */
 void dwf__set_error(dwf_ctx *c, const char *type, const char *message);
+/* The class (DWF_ERRC_*) of one of dwf's own error types (include/dwf_errors.def), -1 for a
+ * user's type; whether a step retries it without `retry { on }` (users' types: 1). */
+int dwf__error_class(const char *type);
+int dwf__error_retried_by_default(const char *type);
 /* The same with a whole error object {"ErrorType","ErrorMessage","ErrorData"?,"Cause"?} (takes
  * ownership; first one wins). throw_if_error re-raises a batch item's error with it. */
 void dwf__set_error_obj(dwf_ctx *c, cJSON *err);

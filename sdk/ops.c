@@ -80,6 +80,88 @@ static cJSON *from_error_object(const cJSON *wire)
     return e;
 }
 
+/* ---- the cause chain of a child context's error, rebuilt from the records ----------------
+ * The wire keeps one level of an error ({ErrorType, ErrorMessage}), so a child context that
+ * failed because a step inside it gave up records {StepError, "card declined"}, and the SDK's
+ * rebuild (fromErrorObject) loses the step's own type. The step's own FAIL record still holds
+ * it ({CardDeclined, "card declined"}): when a context's recorded type is one of the wrappers,
+ * the operation inside it that raised that error is found among its children (the last one
+ * that failed with the same type and message as rebuilt) and its rebuilt error, with its own
+ * chain, takes the place of the one-level one. Live and replayed runs both rebuild from the
+ * records, so a workflow sees the same chain either way (docs/errors.md). */
+static cJSON *context_error(dwf_ctx *c, const char *sid, const cJSON *wire, int depth);
+
+static int same_str(const cJSON *a, const cJSON *b, const char *k)
+{
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(a, k), *y = cJSON_GetObjectItemCaseSensitive(b, k);
+    return cJSON_IsString(x) && cJSON_IsString(y) && strcmp(x->valuestring, y->valuestring) == 0;
+}
+
+/* The error a recorded failed operation raised in its context, chain included; NULL if it is
+ * not one whose chain can be rebuilt here. New object, caller frees. */
+static cJSON *thrown_by(dwf_ctx *c, const char *sid, const dwf__op *op, int depth)
+{
+    if (!op || !op->error || dwf__op_status(op) != DWF_OPSTATUS_FAILED) return NULL;
+    if (op->type == DWF_OPTYPE_STEP) return from_error_object(op->error);
+    if (op->type != DWF_OPTYPE_CONTEXT || !op->subtype) return NULL;
+    if (strcmp(op->subtype, "RunInChildContext") && strcmp(op->subtype, "ParallelBranch") &&
+        strcmp(op->subtype, "MapIteration"))
+        return NULL;
+    cJSON *inner = context_error(c, sid, op->error, depth + 1);
+    cJSON *e = inner ? wrap_error("ChildContextError", inner, "") : NULL;
+    cJSON_Delete(inner);
+    return e;
+}
+
+/* The error the operation inside context `sid` raised when the context failed with `wire`
+ * (a wrapper type), chain included; NULL when not found. */
+static cJSON *raised_inside(dwf_ctx *c, const char *sid, const cJSON *wire, int depth)
+{
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(wire, "ErrorType");
+    if (depth > 32 || !cJSON_IsString(t) || dwf__error_class(t->valuestring) != DWF_ERRC_WRAP) return NULL;
+    cJSON *plain = from_error_object(wire);
+    if (!plain) return NULL;
+    cJSON *found = NULL;
+    for (int n = 1;; n++) {
+        char *ksid = dwf__child_step_id(sid, n);
+        if (!ksid) break;
+        char kid[17];
+        dwf_hash_id(ksid, kid);
+        const dwf__op *k = dwf__op_get(c->inv, kid);
+        cJSON *e = k ? thrown_by(c, ksid, k, depth) : NULL;
+        free(ksid);
+        if (!k) break;
+        if (e && same_str(e, plain, "ErrorType") && same_str(e, plain, "ErrorMessage")) {
+            cJSON_Delete(found);
+            found = e;
+        } else {
+            cJSON_Delete(e);
+        }
+    }
+    cJSON_Delete(plain);
+    return found;
+}
+
+static cJSON *context_error(dwf_ctx *c, const char *sid, const cJSON *wire, int depth)
+{
+    cJSON *found = raised_inside(c, sid, wire, depth);
+    return found ? found : from_error_object(wire);
+}
+
+cJSON *dwf__chain_error(dwf_ctx *c, const char *sid, const cJSON *plain)
+{
+    char id[17];
+    dwf_hash_id(sid, id);
+    const dwf__op *op = dwf__op_get(c->inv, id);
+    /* live, the context's own FAIL may still be on its way to the service: its wire form is
+     * the type and message of the error it threw (the one `plain` was rebuilt from) */
+    const cJSON *wire = op && op->error && dwf__op_status(op) == DWF_OPSTATUS_FAILED ? op->error : NULL;
+    cJSON *tmp = wire || !plain ? NULL : dwf__wire_error(plain);
+    cJSON *e = raised_inside(c, sid, wire ? wire : tmp, 0);
+    cJSON_Delete(tmp);
+    return e ? e : plain ? cJSON_Duplicate(plain, 1) : NULL;
+}
+
 /* Raise on c what the SDK throws after checkpointing `err`: fromErrorObject of its wire form. */
 static int raise_recorded(dwf_ctx *c, const cJSON *err)
 {
@@ -135,15 +217,17 @@ static double jittered(dwf__inv *inv, double d, int jitter)
 
 /* Should attempt n (1-based, just finished) be retried for this error type? Returns the delay
  * in seconds, or 0 for "give up". */
-static int retry_delay(dwf__inv *inv, const dwf_retry *r, int n, const char *type)
+/* The delay before attempt n+1 of a step whose attempt n failed with err, or 0 = give up.
+ * `retry { on }` matches along err's cause chain (docs/errors.md); without it every error is
+ * retried except dwf's deterministic ones (include/dwf_errors.def: retried 0). */
+static int retry_delay(dwf__inv *inv, const dwf_retry *r, int n, const cJSON *err)
 {
     if (!r || r->attempts == 0) r = &default_retry;
     if (n >= r->attempts) return 0;
-    if (r->on) {
-        int match = 0;
-        for (const char *const *p = r->on; *p; p++)
-            if (type && strcmp(*p, type) == 0) match = 1;
-        if (!match) return 0;
+    if (r->on && !dwf_error_is(err, r->on)) return 0;
+    if (!r->on) {
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(err, "ErrorType");
+        if (cJSON_IsString(t) && !dwf__error_retried_by_default(t->valuestring)) return 0;
     }
     double d = r->delay_s * pow(r->backoff > 0 ? r->backoff : 1, n - 1);
     if (r->max_s > 0 && d > r->max_s) d = r->max_s;
@@ -191,9 +275,7 @@ typedef struct step_args {
 static int step_attempt_failed(dwf_ctx *c, const step_args *a, int attempt, cJSON *err)
 {
     const dwf_retry *r = a->opts && a->opts->retry ? a->opts->retry : &default_retry;
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(err, "ErrorType");
-    int no_retry = t && cJSON_IsString(t) && strcmp(t->valuestring, "PayloadTooLarge") == 0;
-    int delay = no_retry ? 0 : retry_delay(c->inv, r, attempt, cJSON_IsString(t) ? t->valuestring : NULL);
+    int delay = retry_delay(c->inv, r, attempt, err);
     cJSON *u = update_with_error(c, a->id, DWF_OPTYPE_STEP, a->subtype,
                                  delay ? DWF_ACTION_RETRY : DWF_ACTION_FAIL, a->name, err);
     if (u && delay) {
@@ -598,6 +680,16 @@ static int run_block(dwf_ctx *child, void *arg, dwf_val **out)
     return b->body ? b->body(child, frame, out) : DWF_OK;
 }
 
+/* Give a failed child context's error (*err, the SDK's one-level rebuild) its full cause chain
+ * from the records (dwf__chain_error). */
+static void rechain(dwf_ctx *c, const char *sid, cJSON **err)
+{
+    cJSON *e = *err && sid ? dwf__chain_error(c, sid, *err) : NULL;
+    if (!e) return;
+    cJSON_Delete(*err);
+    *err = e;
+}
+
 /* A child context's error as the caller sees it: always ChildContextError with the
  * (rebuilt) error nested, as runInChildContext throws it. Takes err. */
 static int child_failed(dwf_ctx *c, cJSON *err)
@@ -620,6 +712,7 @@ int dwf_group(dwf_ctx *c, const char *name, dwf_fn body, void *frame, dwf_val **
         rc = dwf__run_child(c, &r, name, DWF_SUBTYPE_RUN_IN_CHILD_CONTEXT, run_block, &b, NULL, 0,
                             out, &err);
     if (rc == DWF_OK && !*out) rc = dwf__parse_payload(c, NULL, out); /* undefined -> null */
+    if (rc == DWF_ERROR) rechain(c, r.sid, &err);
     rc = dwf__op_end(c, &r, rc);
     return rc == DWF_ERROR ? child_failed(c, err) : rc;
 }
@@ -664,6 +757,7 @@ int dwf_wait_for_callback(dwf_ctx *c, const char *name, dwf_fn submitter, void *
     if (rc == DWF_OK)
         rc = dwf__run_child(c, &r, name, DWF_SUBTYPE_WAIT_FOR_CALLBACK, run_wfc, &w, NULL, 0, out, &err);
     if (rc == DWF_OK && !*out) rc = dwf__parse_payload(c, NULL, out);
+    if (rc == DWF_ERROR) rechain(c, r.sid, &err);
     rc = dwf__op_end(c, &r, rc);
     if (rc != DWF_ERROR) return rc;
     /* The SDK's errorMapper: callback errors pass through, a submitter StepError becomes

@@ -203,8 +203,24 @@ static void *worker(void *arg)
     return NULL;
 }
 
+/* A failed item's error in `all` as the workflow sees it: the recorded payload keeps the SDK's
+ * one-level rebuild (ChildContextError -> StepError -> StepError), the value gets the chain the
+ * item's records hold (ChildContextError -> StepError -> CardDeclined), live and on replay. */
+static void rechain_item(dwf_ctx *c, const char *sid, cJSON *it)
+{
+    const cJSON *idx = cJSON_GetObjectItemCaseSensitive(it, "index");
+    cJSON *e = cJSON_GetObjectItemCaseSensitive(it, "error");
+    const cJSON *inner = e ? cJSON_GetObjectItemCaseSensitive(e, "Cause") : NULL;
+    if (!sid || !cJSON_IsNumber(idx) || !cJSON_IsObject(inner)) return;
+    char *isid = dwf__child_step_id(sid, idx->valueint + 1);
+    cJSON *chain = isid ? dwf__chain_error(c, isid, inner) : NULL;
+    free(isid);
+    if (!chain) return;
+    cJSON_ReplaceItemInObjectCaseSensitive(e, "Cause", chain);
+}
+
 /* The batch value from the payload's "all" array (takes `all`): what generated code sees. */
-static dwf_val *batch_value(dwf_ctx *c, cJSON *all, const char *reason)
+static dwf_val *batch_value(dwf_ctx *c, const char *sid, cJSON *all, const char *reason)
 {
     cJSON *v = cJSON_CreateObject();
     cJSON *results = cJSON_CreateArray(), *errors = cJSON_CreateArray();
@@ -227,6 +243,7 @@ static dwf_val *batch_value(dwf_ctx *c, cJSON *all, const char *reason)
             ok = ok && d && cJSON_AddItemToArray(results, d);
         } else if (!strcmp(s, "FAILED")) {
             fail++;
+            rechain_item(c, sid, it);
             const cJSON *e = cJSON_GetObjectItemCaseSensitive(it, "error");
             cJSON *d = e ? cJSON_Duplicate(e, 1) : cJSON_CreateNull();
             ok = ok && d && cJSON_AddItemToArray(errors, d);
@@ -299,7 +316,7 @@ static int batch_recorded(batch *b, const dwf__opref *r, const char *name, enum 
         cJSON *all = cJSON_DetachItemFromObjectCaseSensitive(p, "all");
         const cJSON *why = cJSON_GetObjectItemCaseSensitive(p, "completionReason");
         if (cJSON_IsArray(all)) { /* the full result was recorded: no item runs again */
-            *out = batch_value(c, all, cJSON_IsString(why) ? why->valuestring : "ALL_COMPLETED");
+            *out = batch_value(c, b->sid, all, cJSON_IsString(why) ? why->valuestring : "ALL_COMPLETED");
             cJSON_Delete(p);
             return *out ? DWF_OK : oom(c);
         }
@@ -439,7 +456,7 @@ static int batch_finish(batch *b, const dwf__opref *r, const char *name, enum dw
     cJSON_Delete(all);
     int rc = DWF_OK;
     if (!text) rc = oom(c);
-    else if (!(*out = batch_value(c, cJSON_DetachItemFromObjectCaseSensitive(payload, "all"), b->reason)))
+    else if (!(*out = batch_value(c, b->sid, cJSON_DetachItemFromObjectCaseSensitive(payload, "all"), b->reason)))
         rc = oom(c);
     cJSON_Delete(payload);
     if (rc != DWF_OK || b->replay_only) {

@@ -89,3 +89,97 @@ else fail lang_log_durable_once_per_execution "rc=$rc lines '$msgs' ($invs lines
 if grep -q '"location":"loops.dwf:7"' "$T/ll.err" && ! grep '"message":"iteration' "$T/ll.err" | grep -q '"operationId"'; then
   pass lang_log_durable_shape
 else fail lang_log_durable_shape "$(head -c 400 "$T/ll.err")"; fi
+
+# ---- errors by type: typed catch along the cause chain, re-raise, deterministic errors ----
+cat >errors.dwf <<'EOF'
+workflow errors {
+  let out = []
+  try {
+    step "charge" retry { attempts 2  delay 1s } { fail "CardDeclined" "card declined" }
+  } catch "Nope" e {
+    out = out + ["nope"]
+  } catch "CardDeclined", "Other" e {
+    out = out + [e.ErrorType + ">" + e.cause.ErrorType]
+  } catch e {
+    out = out + ["any"]
+  }
+  try {
+    step "bad-math" { return "3" * 2 }
+  } catch "TypeError" e {
+    out = out + [e.cause.ErrorMessage, e.ErrorData]
+  }
+  try {
+    step "bad-math-opted-in" retry { attempts 2  delay 1s  on "TypeError" } { return len(5) }
+  } catch e {
+    out = out + [e.cause.ErrorType]
+  }
+  map m over [1, 2] as x {
+    step "item-${x}" retry { attempts 1 } { if x == 2 { fail "CorruptDocument" "doc ${x} is corrupt" }  return x }
+    return x
+  }
+  try {
+    let r = throw_if_error(m)
+    out = out + [r]
+  } catch "CorruptDocument" e {
+    out = out + [e.ErrorType + ">" + e.cause.ErrorType + ">" + e.cause.cause.ErrorType]
+  }
+  try {
+    group g {
+      try {
+        step "inner" retry { attempts 1 } { fail "Unmatched" "x" }
+      } catch "Foo" e { return "foo" }
+      return "none"
+    }
+  } catch "Unmatched" e { out = out + ["rethrown:" + e.cause.cause.ErrorType] }
+  return out
+}
+EOF
+run errors errors.dwf; rc=$?
+got=$(py 'json.dumps(j["Result"], separators=(",", ":"))' errors.json 2>&1)
+want='["StepError>CardDeclined","operator '"'"'*'"'"' cannot be applied to string and number (errors.dwf:13)","{\"file\":\"errors.dwf\",\"line\":13,\"column\":23}","TypeError","ChildContextError>StepError>CorruptDocument","rethrown:Unmatched"]'
+if [ $rc -eq 0 ] && [ "$got" = "$want" ]; then pass lang_typed_catch_along_the_chain
+else fail lang_typed_catch_along_the_chain "rc=$rc got $got"; fi
+# a TypeError is not retried by default (1 attempt), `on "TypeError"` opts in (2); a user's
+# type is (2 of 2); the failed map item's record keeps the SDK's one-level error
+got=$(py '" ".join("%s:%s" % (o["Name"], o["StepDetails"]["Attempt"]) for o in j["Operations"] if o["Type"] == "STEP" and o["Name"] in ("charge", "bad-math", "bad-math-opted-in"))' errors.hist 2>&1)
+if [ "$got" = "charge:2 bad-math:1 bad-math-opted-in:2" ]; then pass lang_deterministic_errors_not_retried
+else fail lang_deterministic_errors_not_retried "attempts: $got"; fi
+got=$(py '[json.loads(o["ContextDetails"]["Result"])["all"][1]["error"]["Cause"]["Cause"]["ErrorType"] for o in j["Operations"] if o.get("SubType") == "Map"][0]' errors.hist 2>&1)
+if [ "$got" = StepError ]; then pass lang_batch_payload_keeps_sdk_shape
+else fail lang_batch_payload_keeps_sdk_shape "recorded inner type '$got'"; fi
+
+# ---- examples/reminders.dwf: no answer in two rounds -> escalated (1 s callback timeouts) ----
+sed 's/timeout 1d/timeout 1s/' "$ROOT/examples/reminders.dwf" >reminders.dwf
+run rem reminders.dwf --input '{"maxReminders":2}'; rc=$?
+got=$(py 'json.dumps(j["Result"], separators=(",", ":"))' rem.json 2>&1)
+names=$(ops rem | sed 's/@[0-9a-f]*//g')
+if [ $rc -eq 0 ] && [ "$got" = '{"requestId":"REQ-1","status":"escalated","reminders":2}' ] \
+   && [ "$names" = "answer-1 - - answer-2 - - escalate" ]; then pass lang_reminders_escalate
+else fail lang_reminders_escalate "rc=$rc $got / $names"; fi
+# ... and answered in the first round: break ends the loop
+"$DWF" run "$ROOT/examples/reminders.dwf" --skip-time --detach --store "$T/rem2.db" >"$T/rem2.out" 2>"$T/rem2.err"
+CID=$(cat "$T/rem2.out" "$T/rem2.err" | grep -o 'dwf callback succeed [^ ]*' | head -1 | awk '{print $4}')
+"$DWF" callback succeed "$CID" --result '{"ok":true}' --store "$T/rem2.db" >/dev/null 2>&1
+ARN=$("$DWF" executions --store "$T/rem2.db" | awk '{print $NF}' | tail -1)
+"$DWF" resume "$ARN" --skip-time --store "$T/rem2.db" >/dev/null 2>&1
+"$DWF" history "$ARN" --json --store "$T/rem2.db" >"$T/rem2.hist" 2>/dev/null
+st=$(py '[o["Status"] for o in j["Operations"] if o["Type"] == "EXECUTION"][0]' "$T/rem2.hist" 2>&1)
+n=$(py 'len([o for o in j["Operations"] if o["Type"] == "CALLBACK"])' "$T/rem2.hist" 2>&1)
+if [ -n "$CID" ] && [ "$st" = SUCCEEDED ] && [ "$n" = 1 ]; then pass lang_reminders_answered_break
+else fail lang_reminders_answered_break "callback '$CID' status $st, $n callbacks"; fi
+
+# ---- examples/onboarding.dwf: existing account (typed catch), manager silent -> HR ----
+sed 's/"manager-approval" timeout 1d/"manager-approval" timeout 1s/' "$ROOT/examples/onboarding.dwf" >onboarding.dwf
+"$DWF" run onboarding.dwf --skip-time --json --store "$T/onb.db" --input '{"existing":true}' >"$T/onb.json" 2>"$T/onb.err" &
+RUN=$!
+hr_printed() { [ "$(grep -c 'dwf callback succeed' "$T/onb.err")" -ge 2 ] || ! kill -0 $RUN 2>/dev/null; }
+for ((i = 0; i < 3000; i++)); do hr_printed && break; sleep 0.1; done
+HID=$(grep -o 'dwf callback succeed [^ ]*' "$T/onb.err" | sed -n 2p | awk '{print $4}')
+"$DWF" callback succeed "$HID" --result '{"approved":true}' --store "$T/onb.db" >/dev/null 2>&1
+wait $RUN; rc=$?
+"$DWF" history "$(py 'j["ExecutionArn"]' "$T/onb.json")" --json --store "$T/onb.db" >"$T/onb_h.hist" 2>/dev/null
+got=$(py 'json.dumps(j["Result"], separators=(",", ":"))' "$T/onb.json" 2>&1)
+if [ $rc -eq 0 ] && [ "$got" = '{"employee":"E-1","login":"ada","approver":"hr"}' ] \
+   && [ "$(ops onb_h | sed 's/@[0-9a-f]*//g')" = "create-account reuse-account manager-approval - - hr-approval - - grant-access" ]; then
+  pass lang_onboarding_escalates_by_type
+else fail lang_onboarding_escalates_by_type "rc=$rc result $got ops $(ops onb_h)"; fi

@@ -20,7 +20,7 @@ import xml.etree.ElementTree as ET
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
 KEYWORD = {"step": "step", "wait": "wait", "callback": "callback", "await": "await",
-           "wfc": "callback", "poll": "poll", "invoke": "invoke", "if": "if", "for": "for",
+           "wfc": "callback", "poll": "poll", "invoke": "invoke", "if": "if", "for": "for", "while": "while",
            "parallel": "parallel", "map": "map", "join": "parallel|map", "fail": "fail",
            "try": "try", "group": "group"}
 

@@ -311,12 +311,14 @@ static Program *full_program(void)
     inv_e->u.invoke.timeout = dur(30);
     AstNode *tr = mk(AST_TRY);
     tr->u.try_.body = list(let(receipt, inv_e), ret(name(receipt)), NULL);
-    tr->u.try_.err = "err";
-    tr->u.try_.err_sym = err;
+    AstNode *ct = mk(AST_CATCH);
+    ct->u.catch_.err = "err";
+    ct->u.catch_.err_sym = err;
     AstNode *lg3 = mk(AST_LOG);
     lg3->u.log.level = LOG_ERROR;
     lg3->u.log.message = member(name(err), "ErrorType");
-    tr->u.try_.handler = list(lg3, NULL);
+    ct->u.catch_.handler = list(lg3, NULL);
+    tr->u.try_.catches = ct;
 
     AstNode *cnd = mk(AST_COND);
     cnd->u.cond.cond = name(decision);

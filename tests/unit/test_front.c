@@ -107,7 +107,13 @@ static void walk(const AstNode *n, int in_step)
         walk(n->u.for_.iter, in_step);
         walk_list(n->u.for_.body, in_step);
         break;
-    case AST_TRY: walk_list(n->u.try_.body, in_step); walk_list(n->u.try_.handler, in_step); break;
+    case AST_WHILE: walk(n->u.while_.cond, in_step); walk_list(n->u.while_.body, in_step); break;
+    case AST_BREAK: case AST_CONTINUE: if (!n->u.jump.loop) walk_errors++; break;
+    case AST_TRY: walk_list(n->u.try_.body, in_step); walk_list(n->u.try_.catches, in_step); break;
+    case AST_CATCH:
+        if (n->u.catch_.err && !n->u.catch_.err_sym) walk_errors++;
+        walk_list(n->u.catch_.handler, in_step);
+        break;
     case AST_FAIL: walk(n->u.fail.type, in_step); walk(n->u.fail.message, in_step); break;
     case AST_RETURN: walk(n->u.ret.value, in_step); break;
     case AST_LOG: walk(n->u.log.message, in_step); break;

@@ -745,6 +745,38 @@ static void t_builtins_time(void)
     EQ_JSON("0", dwf_attempt(C)); /* not in a step */
 }
 
+/* Typed catch and retry { on } match along the cause chain (either spelling of the key); a
+ * re-raised error is the same error again; value-layer errors name the .dwf line. */
+static void t_error_chain(void)
+{
+    dwf_val *e = J("{\"ErrorType\":\"ChildContextError\",\"ErrorMessage\":\"m\",\"cause\":"
+                   "{\"ErrorType\":\"StepError\",\"ErrorMessage\":\"m\",\"Cause\":"
+                   "{\"ErrorType\":\"CorruptDocument\",\"ErrorMessage\":\"m\"}}}");
+    TT_EQ_INT(1, dwf_error_is(e, (const char *const[]){"CorruptDocument", NULL}));
+    TT_EQ_INT(1, dwf_error_is(e, (const char *const[]){"Nope", "StepError", NULL}));
+    TT_EQ_INT(1, dwf_error_is(e, (const char *const[]){"ChildContextError", NULL}));
+    TT_EQ_INT(0, dwf_error_is(e, (const char *const[]){"Corrupt", "corruptdocument", NULL}));
+    TT_EQ_INT(0, dwf_error_is(e, (const char *const[]){NULL}));
+    TT_EQ_INT(0, dwf_error_is(NULL, (const char *const[]){"StepError", NULL}));
+    TT_EQ_INT(DWF_ERROR, dwf_error_raise(C, e));
+    dwf_val *again = dwf_error_take(C);
+    TT_ASSERT(again != e);
+    EQ_JSON("\"CorruptDocument\"", dwf_get(C, dwf_get(C, dwf_get(C, again, "cause"), "cause"), "ErrorType"));
+    NO_ERR();
+
+    dwf_at(C, 7, 3);
+    (void)dwf_binop(C, DWF_OP_MUL, dwf_str(C, "3"), dwf_num(C, 2));
+    dwf_val *te = dwf_error_take(C);
+    EQ_JSON("\"TypeError\"", dwf_get(C, te, "ErrorType"));
+    TT_ASSERT(strstr(cJSON_GetStringValue(dwf_get(C, te, "ErrorMessage")), "(value.dwf:7)") != NULL);
+    EQ_JSON("\"{\\\"file\\\":\\\"value.dwf\\\",\\\"line\\\":7,\\\"column\\\":3}\"", dwf_get(C, te, "ErrorData"));
+    TT_EQ_INT(DWF_ERROR, dwf_fail(C, "TypeError", "mine")); /* a user's own: no location */
+    te = dwf_error_take(C);
+    EQ_JSON("\"mine\"", dwf_get(C, te, "ErrorMessage"));
+    EQ_JSON("null", dwf_get(C, te, "ErrorData"));
+    dwf_at(C, 0, 0);
+}
+
 static void t_throw_if_error(void)
 {
     dwf_val *ok = J("{\"all\":[{\"index\":0,\"status\":\"SUCCEEDED\",\"result\":1}],"
@@ -763,7 +795,9 @@ static void t_throw_if_error(void)
     EQ_JSON("\"StepError\"", dwf_get(C, e, "ErrorType")); /* the first failed item's error */
     EQ_JSON("\"card declined\"", dwf_get(C, e, "ErrorMessage"));
     EQ_JSON("\"d1\"", dwf_get(C, e, "ErrorData")); /* the whole error, as the SDK rethrows it */
-    EQ_JSON("\"CardError\"", dwf_get(C, dwf_get(C, e, "Cause"), "ErrorType"));
+    /* a caught error holds what it wraps under `cause` (docs/errors.md) */
+    EQ_JSON("\"CardError\"", dwf_get(C, dwf_get(C, e, "cause"), "ErrorType"));
+    EQ_JSON("null", dwf_get(C, e, "Cause"));
     B(throw_if_error, J("{\"all\":[],\"status\":\"FAILED\",\"completionReason\":\"CUSTOM_COMPLETION_FAILED\"}"));
     e = dwf_error_take(C);
     EQ_JSON("\"BatchCompletionError\"", dwf_get(C, e, "ErrorType"));
@@ -858,6 +892,7 @@ static void root_tests(void)
     TT_RUN(t_builtins_numbers);
     TT_RUN(t_builtins_time);
     TT_RUN(t_throw_if_error);
+    TT_RUN(t_error_chain);
     TT_RUN(t_first_error_wins);
 }
 

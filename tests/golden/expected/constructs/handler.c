@@ -35,7 +35,7 @@ struct frame {
     dwf_val *u_round; /* round, line 60 */
     dwf_val *u_seen; /* seen, line 64 */
     dwf_val *u_receipt; /* receipt, line 72 */
-    dwf_val *u_err; /* err, line 73 */
+    dwf_val *u_err; /* err, line 75 */
     dwf_val *u_summary; /* summary, line 85 */
 };
 

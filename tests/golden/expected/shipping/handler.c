@@ -20,7 +20,7 @@ struct frame {
     dwf_val *u_callback; /* callback, line 45 */
     dwf_val *u_decision; /* decision, line 45 */
     dwf_val *u_answer; /* answer, line 50 */
-    dwf_val *u_err; /* err, line 54 */
+    dwf_val *u_err; /* err, line 60 */
 };
 
 static const dwf_step_opts step_defaults = {.retry = NULL, .semantics = DWF_AT_LEAST_ONCE, .compensate = NULL};
