@@ -591,7 +591,7 @@ static void test_retry_exhausted(void)
     TT_EQ_STR("\"StepError\"", t);
     free(t);
     const char *txt = sget(r, "Result");
-    TT_ASSERT(txt && strstr(txt, "\"Cause\":{\"ErrorType\":\"PaymentDown\""));
+    TT_ASSERT(txt && strstr(txt, "\"cause\":{\"ErrorType\":\"PaymentDown\"")); /* the workflow's view */
     cJSON_Delete(r);
     /* replaying the FAILED step gives the same error without running the body */
     r = invoke_once(&f, &wf, "{}", NULL);
