@@ -1012,18 +1012,22 @@ static void cg_step(Fn *fn, const AstNode *n)
 
     CgBuf name = {0}, opts = {0}, target = {0};
     cg_opname(fn, n->u.step.label, n->u.step.bind, &name);
-    if (!n->u.step.retry && n->u.step.semantics == SEM_AT_LEAST_ONCE && !n->u.step.compensate) {
+    if (!n->u.step.retry && n->u.step.semantics == SEM_AT_LEAST_ONCE && !n->u.step.compensate &&
+        !n->u.step.timeout) {
         g->use_step_defaults = 1;
         cg_buf_puts(&opts, "&step_defaults");
     } else {
         char retry[24] = "NULL";
         if (n->u.step.retry) snprintf(retry, sizeof retry, "&t_%d", cg_retry(fn, n->u.step.retry));
         int t = new_temp(fn);
+        char timeout[48] = "";
+        if (n->u.step.timeout && n->u.step.timeout->kind == AST_DURATION)
+            snprintf(timeout, sizeof timeout, ", .timeout_s = %.17g", n->u.step.timeout->u.dur.seconds);
         fn_line(fn, "static const dwf_step_opts t_%d = {.retry = %s, .semantics = %s, "
-                    ".compensate = %s};",
+                    ".compensate = %s%s};",
                 t, retry,
                 n->u.step.semantics == SEM_AT_MOST_ONCE ? "DWF_AT_MOST_ONCE" : "DWF_AT_LEAST_ONCE",
-                comp);
+                comp, timeout);
         cg_buf_printf(&opts, "&t_%d", t);
     }
     cg_target(fn, n->u.step.sym, &target);

@@ -729,6 +729,8 @@ static void walk_step(Graph *g, const AstNode *s, Exits *pend)
     CgBuf lb = {0};
     put_head(&lb, "step", s->u.step.bind, s->u.step.label);
     put_retry(&lb, s->u.step.retry);
+    if (s->u.step.timeout && s->u.step.timeout->kind == AST_DURATION)
+        cg_buf_printf(&lb, "\ntimeout %s", s->u.step.timeout->u.dur.text);
     if (s->u.step.semantics == SEM_AT_MOST_ONCE) cg_buf_puts(&lb, "\nat most once");
     int n = add_node(g, N_STEP, "step", s->loc.first_line, &lb);
     set_op(g, n, "Step", s->u.step.label, s->u.step.bind);

@@ -272,6 +272,7 @@ void ast_dump(const AstNode *n, int indent, FILE *out)
     case AST_STEP:
         dump_one("label", n->u.step.label, in, out);
         dump_one("retry", n->u.step.retry, in, out);
+        dump_one("timeout", n->u.step.timeout, in, out);
         dump_list("body", n->u.step.body, in, out);
         dump_list("compensate", n->u.step.compensate, in, out);
         break;

@@ -125,6 +125,7 @@ struct AstNode {
             const char *bind; Symbol *sym;
             AstNode *label;     /* AST_STR or AST_TEMPLATE; NULL = the bind name */
             AstNode *retry;     /* AST_RETRY or NULL */
+            AstNode *timeout;   /* per-attempt timeout (AST_DURATION) or NULL */
             AstSemantics semantics;
             AstNode *body;      /* step-body statements */
             AstNode *compensate; /* durable statements or NULL */

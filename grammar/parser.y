@@ -277,6 +277,7 @@ step_opts:
 
 step_opt:
     retry_block { $$ = mk_prop(ps, "retry", $1, @1); }
+  | TIMEOUT bexpr { $$ = mk_prop(ps, "timeout", $2, @1); }
   | SEMANTICS IDENT {
         AstNode *v = NEW(AST_NAME, @2);
         v->u.name.id = $2;
@@ -958,6 +959,7 @@ static void opts_apply(ParseState *ps, AstNode *n, AstNode *opts)
         switch (n->kind) {
         case AST_STEP:
             if (strcmp(k, "retry") == 0) slot = &n->u.step.retry;
+            else if (strcmp(k, "timeout") == 0) slot = &n->u.step.timeout;
             else if (strcmp(k, "semantics") == 0) {
                 if (strcmp(v->u.name.id, "at_most_once") == 0) n->u.step.semantics = SEM_AT_MOST_ONCE;
                 else if (strcmp(v->u.name.id, "at_least_once") == 0) n->u.step.semantics = SEM_AT_LEAST_ONCE;

@@ -939,6 +939,14 @@ static void check_step(Sema *s, AstNode *n)
     check_label(s, n->u.step.label);
     check_plain(s, n->u.step.label, "an operation name");
     check_retry(s, n->u.step.retry);
+    /* an attempt runs inside one invocation (at most 900 s), so its timeout fits in one */
+    double t = check_duration(s, n->u.step.timeout, "step timeout", 0.001, 900, 0);
+    if (t > s->prog->cfg.timeout_s) {
+        diag_warning(s->d, n->u.step.timeout->loc,
+                     "step timeout %s is longer than the invocation timeout (%ds): the invocation ends first",
+                     n->u.step.timeout->u.dur.text, s->prog->cfg.timeout_s);
+        diag_note(s->d, n->u.step.timeout->loc, "raise lambda { timeout } or shorten the step's timeout");
+    }
     count_op(s);
 
     Ctx saved = s->ctx;

@@ -118,6 +118,7 @@ typedef struct dwf_step_opts {
     const dwf_retry *retry; /* NULL = DWF_RETRY_DEFAULT */
     int semantics;          /* DWF_AT_LEAST_ONCE (default) or DWF_AT_MOST_ONCE */
     dwf_fn compensate;      /* saga: run (durably, in reverse order) if the workflow later fails */
+    double timeout_s;       /* per-attempt timeout (StepTimeoutError); 0 = none */
 } dwf_step_opts;
 
 /* Run `body` as a STEP named `name` (NULL = unnamed). On replay returns the recorded result
@@ -230,6 +231,12 @@ void dwf_at(dwf_ctx *c, int line, int col);
 enum { DWF_LOG_DEBUG = 0, DWF_LOG_INFO = 1, DWF_LOG_WARN = 2, DWF_LOG_ERROR = 3 };
 /* Structured JSON log line (the SDK's shape), suppressed while replaying. */
 void dwf_log(dwf_ctx *c, int level, dwf_val *message);
+/* Inside a step body whose step has a `timeout`: the milliseconds left before this attempt's
+ * deadline (0 once it passed); -1 when the attempt has no timeout. A `use`d C function that
+ * may run long reads it and returns in time (the attempt then fails with StepTimeoutError and
+ * the retry policy decides); one that does not return is abandoned on its thread and the
+ * invocation ends, to be retried (docs/language.md, step). */
+long dwf_deadline_ms(dwf_ctx *c);
 /* The current attempt (1-based) inside a step body or poll check; 0 elsewhere. */
 dwf_val *dwf_attempt(dwf_ctx *c);
 

@@ -608,10 +608,15 @@ static dwf_val *b_sleep_ms(dwf_ctx *c, int argc, dwf_val *const *argv)
         dwf__set_error(c, "RangeError", "sleep_ms(): milliseconds must be from 0 to 900000");
         return dwf_null(c);
     }
+    /* inside a step with a timeout, sleep at most what is left of the attempt, then fail it */
+    long left = dwf__remaining_ms(c);
+    int cut = left >= 0 && ms > (double)left;
+    if (cut) ms = (double)left;
     struct timespec ts = {(time_t)(ms / 1000), (long)(fmod(ms, 1000) * 1e6)};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
         /* interrupted by a signal: sleep the remainder */
     }
+    if (cut) dwf__set_error(c, "StepTimeoutError", "sleep_ms(): the step's timeout passed while sleeping");
     return dwf_null(c);
 }
 

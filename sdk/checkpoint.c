@@ -67,6 +67,14 @@ static void fail_all(dwf__inv *inv, const dwf_error *err, int retryable)
     inv->acked_seq = inv->next_seq;
 }
 
+void dwf__fault(dwf__inv *inv, const dwf_error *err, int retryable)
+{
+    pthread_mutex_lock(&inv->mu);
+    if (!inv->fault) fail_all(inv, err, retryable);
+    pthread_cond_broadcast(&inv->cv);
+    pthread_mutex_unlock(&inv->mu);
+}
+
 /* Make one checkpoint call with the head of the queue. Called with inv->mu held; returns with
  * it held. */
 static void lead_one_call(dwf__inv *inv)

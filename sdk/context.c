@@ -489,6 +489,22 @@ const char *dwf__request_id(dwf_ctx *c)
     return c && c->inv->opts ? c->inv->opts->request_id : NULL;
 }
 int dwf__line(dwf_ctx *c) { return c ? c->line : 0; }
+
+double dwf__mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1000 + (double)ts.tv_nsec / 1e6;
+}
+
+long dwf__remaining_ms(dwf_ctx *c)
+{
+    if (!c || c->deadline_ms <= 0) return -1;
+    double left = c->deadline_ms - dwf__mono_ms();
+    return left > 0 ? (long)left : 0;
+}
+
+long dwf_deadline_ms(dwf_ctx *c) { return dwf__remaining_ms(c); }
 dwf__cursor *dwf__item_cursor(dwf_ctx *c) { return c ? &c->item_cursor : NULL; }
 const char *dwf__source(dwf_ctx *c) { return c && c->inv->wf ? c->inv->wf->source : NULL; }
 dwf_val *dwf__input(dwf_ctx *c) { return c ? c->inv->input : NULL; }

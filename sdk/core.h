@@ -109,6 +109,10 @@ typedef struct dwf__inv {
     unsigned pool_owners; /* owners handed out (dwf__ctx_new_owner) */
 
     cJSON *input; /* owned */
+    /* Set when a step body outlived its timeout and was left running on its thread: the
+     * invocation ends (retryable fault) and this struct, its pool and frames stay allocated
+     * for that thread; nothing is freed (ops.c, timed_run). */
+    int abandoned;
     dwf__comp *comps;
     size_t ncomps, capcomps;
     uint64_t rng;
@@ -134,6 +138,7 @@ struct dwf_ctx {
     int in_step;
     int attempt;
     const char *op_id, *op_name, *callback_id;
+    double deadline_ms; /* CLOCK_MONOTONIC ms when this attempt's timeout passes; 0 = none */
 };
 
 /* context.c */
@@ -217,6 +222,9 @@ cJSON *dwf__update_new(dwf_ctx *c, const char *id, enum dwf_optype type, enum dw
  * DWF_OK; DWF_SUSPEND when the context's batch has completed (update dropped); DWF_FATAL when
  * a checkpoint call failed (inv->fault) or memory ran out. */
 int dwf__checkpoint(dwf_ctx *c, cJSON *update, int awaited);
+/* End the invocation with `err` (what a failed checkpoint call does): queued updates are
+ * dropped, every waiter wakes, operations answer DWF_FATAL; `retryable` makes the host retry. */
+void dwf__fault(dwf__inv *inv, const dwf_error *err, int retryable);
 /* Send everything queued and wait for it. 0 or -1 (inv->fault set). */
 int dwf__checkpoint_flush(dwf__inv *inv);
 void dwf__checkpoint_drop(dwf__inv *inv);

@@ -379,6 +379,10 @@ dwf_val *dwf_http(dwf_ctx *c, const char *method, dwf_val *url, dwf_val *headers
     /* At most a day: longer than any Lambda invocation, and the cast below stays in range. */
     if (timeout_s > 86400) timeout_s = 86400;
     q.timeout_ms = timeout_s > 0 ? (long)(timeout_s * 1000 + 0.5) : HTTP_DEFAULT_TIMEOUT_MS;
+    /* inside a step with a timeout, the request gets what is left of the attempt (a request cut
+     * short fails with Timeout; the attempt, then late, with StepTimeoutError) */
+    long left = dwf__remaining_ms(c);
+    if (left >= 0 && left < q.timeout_ms) q.timeout_ms = left;
     if (q.timeout_ms < 1) q.timeout_ms = 1;
     dwf_val *result = build_request(c, &q, headers, body) == 0 ? perform(c, &q) : dwf_null(c);
     curl_slist_free_all(q.headers);

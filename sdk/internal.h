@@ -21,6 +21,11 @@ void dwf__set_error(dwf_ctx *c, const char *type, const char *message);
  * user's type; whether a step retries it without `retry { on }` (users' types: 1). */
 int dwf__error_class(const char *type);
 int dwf__error_retried_by_default(const char *type);
+/* Milliseconds left before the running attempt's timeout (0 when it has passed), or -1 when
+ * the attempt has none (http and sleep_ms shorten their waits to it). */
+long dwf__remaining_ms(dwf_ctx *c);
+/* CLOCK_MONOTONIC in milliseconds. */
+double dwf__mono_ms(void);
 /* The same with a whole error object {"ErrorType","ErrorMessage","ErrorData"?,"Cause"?} (takes
  * ownership; first one wins). throw_if_error re-raises a batch item's error with it. */
 void dwf__set_error_obj(dwf_ctx *c, cJSON *err);

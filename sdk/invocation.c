@@ -348,24 +348,31 @@ cJSON *dwf_run_invocation(const dwf_workflow *wf, const cJSON *event, dwf_transp
                 "invocation event lacks DurableExecutionArn or CheckpointToken");
         return NULL;
     }
-    dwf__inv inv;
-    memset(&inv, 0, sizeof inv);
-    inv.wf = wf;
-    inv.t = t;
-    inv.opts = opts;
-    pthread_mutex_init(&inv.mu, NULL);
-    pthread_mutex_init(&inv.pool_mu, NULL);
-    pthread_cond_init(&inv.cv, NULL);
+    /* On the heap: a step thread abandoned past its timeout may still reach it after we return,
+     * so then it is left allocated (see abandoned in core.h). */
+    dwf__inv *inv = calloc(1, sizeof *inv);
+    if (!inv) {
+        set_err(err, "OutOfMemory", "out of memory");
+        return NULL;
+    }
+    inv->wf = wf;
+    inv->t = t;
+    inv->opts = opts;
+    pthread_mutex_init(&inv->mu, NULL);
+    pthread_mutex_init(&inv->pool_mu, NULL);
+    pthread_cond_init(&inv->cv, NULL);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    inv.rng = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 40) ^
+    inv->rng = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 40) ^
               0x9E3779B97F4A7C15ULL;
-    inv.arn = strdup(arn);
-    inv.token = strdup(token);
+    inv->arn = strdup(arn);
+    inv->token = strdup(token);
     size_t nops = 0;
     cJSON *resp = NULL;
-    if (!inv.arn || !inv.token) set_err(err, "OutOfMemory", "out of memory loading the execution state");
-    else if (load_state(&inv, event, err, &nops) == 0) resp = run_body(&inv, nops, err);
-    inv_free(&inv);
+    if (!inv->arn || !inv->token) set_err(err, "OutOfMemory", "out of memory loading the execution state");
+    else if (load_state(inv, event, err, &nops) == 0) resp = run_body(inv, nops, err);
+    if (__atomic_load_n(&inv->abandoned, __ATOMIC_ACQUIRE)) return resp; /* leaked on purpose */
+    inv_free(inv);
+    free(inv);
     return resp;
 }

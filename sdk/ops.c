@@ -11,7 +11,11 @@
  * again, because a service (the embedded engine with a virtual clock) may already have
  * finished the wait in its response.
  */
+#include <dlfcn.h>
+#include <errno.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -315,6 +319,17 @@ static int step_recorded(dwf_ctx *c, const step_args *a, const dwf__op *op, dwf_
         return DWF_SUSPEND; /* retry timer still running */
     case DWF_OPSTATUS_STARTED:
         c->replaying = 0;
+        if (!at_most_once && a->opts && a->opts->timeout_s > 0) {
+            /* an attempt of a step with a timeout whose invocation ended before it did (its
+             * body was abandoned, or the invocation timed out or crashed): it counts, so a step
+             * that always outlives its invocation stops after its attempts */
+            char msg[300];
+            snprintf(msg, sizeof msg, "step \"%s\" attempt %d did not finish: its invocation ended "
+                     "first (timeout %gs)", a->name ? a->name : a->sid, op->attempt + 1, a->opts->timeout_s);
+            cJSON *err = dwf__error_new("StepTimeoutError", msg, NULL);
+            if (!err) return oom(c);
+            return step_attempt_failed(c, a, op->attempt + 1, err);
+        }
         if (at_most_once) {
             cJSON *err = dwf__error_new("StepInterruptedError",
                                         "The step execution process was initiated but failed to "
@@ -329,7 +344,9 @@ static int step_recorded(dwf_ctx *c, const step_args *a, const dwf__op *op, dwf_
     case DWF_OPSTATUS_READY: {
         c->replaying = 0;
         cJSON *u = dwf__update_new(c, a->id, DWF_OPTYPE_STEP, a->subtype, DWF_ACTION_START, a->name);
-        int rc = dwf__checkpoint(c, u, at_most_once);
+        /* a step with a timeout records its START before the body runs, like at-most-once: an
+         * attempt its invocation did not outlive must be seen on replay */
+        int rc = dwf__checkpoint(c, u, at_most_once || (a->opts && a->opts->timeout_s > 0));
         *run = rc == DWF_OK;
         return rc;
     }
@@ -339,22 +356,171 @@ static int step_recorded(dwf_ctx *c, const step_args *a, const dwf__op *op, dwf_
 }
 
 /* Run the body as attempt `attempt` on a step context and checkpoint how it went. */
+/* ---- per-attempt timeouts -------------------------------------------------------------------
+ * A step with `timeout` runs each attempt's body on a thread of its own, with the deadline on
+ * its context: http and sleep_ms inside it wait at most until then, and a used C function reads
+ * what is left with dwf_deadline_ms(). The caller waits for the body until the deadline and a
+ * grace period (for a body that noticed the deadline and is returning). A body that returns
+ * after the deadline has timed out: the attempt fails with StepTimeoutError (its own error, if
+ * any, as cause) and the retry policy decides. A body still running after the grace period
+ * cannot be stopped (C has no safe way to kill a thread): it is left running, the invocation
+ * ends with a retryable fault and keeps its memory for that thread (inv->abandoned), and the
+ * service runs the workflow again; there the step's START record, sent before the body ran,
+ * shows the attempt was interrupted, and it counts against the retry budget (step_recorded). */
+#define DWF_TIMEOUT_GRACE_MS 2000.0
+
+typedef struct timed_body {
+    dwf_ctx sc;      /* the attempt's context: no parent, ids copied, so it outlives the caller */
+    dwf_fn body;
+    void *frame;
+    dwf_val *v;
+    int rc, done;
+    char op_id[17];
+    char *op_name;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+} timed_body;
+
+static void *timed_main(void *arg)
+{
+    timed_body *t = arg;
+    dwf_val *v = NULL;
+    int rc = t->body ? t->body(&t->sc, t->frame, &v) : DWF_OK;
+    pthread_mutex_lock(&t->mu);
+    t->v = v;
+    t->rc = rc;
+    t->done = 1;
+    pthread_cond_broadcast(&t->cv);
+    pthread_mutex_unlock(&t->mu);
+    return NULL;
+}
+
+/* Run `t` until it returns or the deadline and grace pass: 1 if it returned, 0 if not. */
+static int timed_wait(timed_body *t)
+{
+    double until = t->sc.deadline_ms + DWF_TIMEOUT_GRACE_MS;
+    pthread_mutex_lock(&t->mu);
+    while (!t->done) {
+        struct timespec ts;
+        ts.tv_sec = (time_t)(until / 1000);
+        ts.tv_nsec = (long)((until - (double)ts.tv_sec * 1000) * 1e6);
+        if (ts.tv_nsec >= 1000000000L) ts.tv_nsec = 999999999L;
+        if (pthread_cond_timedwait(&t->cv, &t->mu, &ts) == ETIMEDOUT && !t->done) break;
+    }
+    int done = t->done;
+    pthread_mutex_unlock(&t->mu);
+    return done;
+}
+
+/* The code an abandoned body runs lives in the handler (a shared object under the embedded
+ * engine): one more reference to it keeps a host's dlclose from unmapping it under the thread.
+ * A handler linked into the program itself has nothing to pin (dladdr names the program). */
+static void pin_code(dwf_fn body)
+{
+    Dl_info info;
+    if (body && dladdr((const void *)(uintptr_t)body, &info) && info.dli_fname)
+        (void)dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD);
+}
+
+static void timed_free(timed_body *t)
+{
+    pthread_mutex_destroy(&t->mu);
+    pthread_cond_destroy(&t->cv);
+    free(t->op_name);
+    free(t);
+}
+
+/* One attempt with a timeout: *v and *err as the body left them (err: a copy, caller frees).
+ * DWF_FATAL when the body had to be abandoned. */
+static int timed_run(dwf_ctx *c, const step_args *a, int attempt, double timeout_s, dwf_val **v,
+                     cJSON **err)
+{
+    timed_body *t = calloc(1, sizeof *t);
+    if (!t) return oom(c);
+    dwf__ctx_init(&t->sc, c->inv, c);
+    t->sc.parent = NULL; /* the caller's context may be gone if this body is abandoned */
+    t->sc.in_step = 1;
+    t->sc.attempt = attempt;
+    snprintf(t->op_id, sizeof t->op_id, "%s", a->id);
+    t->op_name = a->name ? strdup(a->name) : NULL;
+    t->sc.op_id = t->op_id;
+    t->sc.op_name = t->op_name;
+    t->sc.callback_id = a->callback_id;
+    t->sc.frame = a->frame;
+    t->sc.deadline_ms = dwf__mono_ms() + timeout_s * 1000;
+    t->body = a->body;
+    t->frame = a->frame;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_mutex_init(&t->mu, NULL);
+    pthread_cond_init(&t->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_t th;
+    if ((a->name && !t->op_name) || pthread_create(&th, NULL, timed_main, t) != 0) {
+        timed_free(t);
+        return oom(c);
+    }
+    if (!timed_wait(t)) {
+        pthread_detach(th);
+        pin_code(a->body);
+        __atomic_store_n(&c->inv->abandoned, 1, __ATOMIC_RELEASE);
+        dwf_error e = {"StepTimeoutError", ""};
+        snprintf(e.message, sizeof e.message,
+                 "step \"%s\" attempt %d did not return within its timeout of %gs; its thread was "
+                 "abandoned and the invocation ends, to be retried",
+                 a->name ? a->name : a->sid, attempt, timeout_s);
+        dwf__fault(c->inv, &e, 1);
+        return DWF_FATAL;
+    }
+    pthread_join(th, NULL);
+    int rc = t->rc;
+    *v = t->v;
+    *err = rc == DWF_ERROR || t->sc.error ? dwf__take_error_copy(&t->sc) : NULL;
+    int late = dwf__mono_ms() > t->sc.deadline_ms;
+    timed_free(t);
+    if (rc == DWF_FATAL || rc == DWF_SUSPEND) {
+        cJSON_Delete(*err);
+        *err = NULL;
+        return rc;
+    }
+    if (late) { /* the deadline passed: the attempt timed out, whatever the body made */
+        char msg[400];
+        snprintf(msg, sizeof msg, "step \"%s\" attempt %d timed out after %gs", a->name ? a->name : a->sid,
+                 attempt, timeout_s);
+        cJSON *te = dwf__error_new("StepTimeoutError", msg, *err);
+        cJSON_Delete(*err);
+        *err = te ? te : NULL;
+        if (!te) return oom(c);
+    }
+    return *err ? DWF_ERROR : DWF_OK;
+}
+
 static int step_run(dwf_ctx *c, const step_args *a, int attempt, dwf_val **out)
 {
-    dwf_ctx sc;
-    dwf__ctx_init(&sc, c->inv, c);
-    sc.in_step = 1;
-    sc.attempt = attempt;
-    sc.op_id = a->id;
-    sc.op_name = a->name;
-    sc.callback_id = a->callback_id;
-    sc.replaying = 0;
-    sc.frame = a->frame;
+    double timeout_s = a->opts ? a->opts->timeout_s : 0;
     dwf_val *v = NULL;
-    int rc = a->body ? a->body(&sc, a->frame, &v) : DWF_OK;
-    if (rc == DWF_FATAL || rc == DWF_SUSPEND) return rc;
-    if (rc == DWF_ERROR || sc.error) /* sc.error: a value helper failed, the body did not check */
-        return step_attempt_failed(c, a, attempt, dwf__take_error_copy(&sc));
+    int rc;
+    if (timeout_s > 0) {
+        cJSON *err = NULL;
+        rc = timed_run(c, a, attempt, timeout_s, &v, &err);
+        if (rc == DWF_ERROR) return step_attempt_failed(c, a, attempt, err);
+        if (rc != DWF_OK) return rc;
+    } else {
+        dwf_ctx sc;
+        dwf__ctx_init(&sc, c->inv, c);
+        sc.in_step = 1;
+        sc.attempt = attempt;
+        sc.op_id = a->id;
+        sc.op_name = a->name;
+        sc.callback_id = a->callback_id;
+        sc.replaying = 0;
+        sc.frame = a->frame;
+        rc = a->body ? a->body(&sc, a->frame, &v) : DWF_OK;
+        if (rc == DWF_FATAL || rc == DWF_SUSPEND) return rc;
+        if (rc == DWF_ERROR || sc.error) /* sc.error: a value helper failed, the body did not check */
+            return step_attempt_failed(c, a, attempt, dwf__take_error_copy(&sc));
+    }
 
     /* A body that returned nothing is JavaScript's undefined: the SDK sends no Payload. */
     char *text = v ? dwf__to_json(v) : NULL;
@@ -749,7 +915,7 @@ int dwf_wait_for_callback(dwf_ctx *c, const char *name, dwf_fn submitter, void *
     dwf_val *dummy = NULL;
     if (!out) out = &dummy;
     *out = NULL;
-    wfc_arg w = {submitter, frame, opts, {submit_retry, DWF_AT_LEAST_ONCE, NULL}};
+    wfc_arg w = {submitter, frame, opts, {submit_retry, DWF_AT_LEAST_ONCE, NULL, 0}};
     cJSON *err = NULL;
     dwf__opref r;
     int rc = dwf__op_begin(c, "waitForCallback", DWF_OPTYPE_CONTEXT, name,

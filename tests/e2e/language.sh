@@ -183,3 +183,64 @@ if [ $rc -eq 0 ] && [ "$got" = '{"employee":"E-1","login":"ada","approver":"hr"}
    && [ "$(ops onb_h | sed 's/@[0-9a-f]*//g')" = "create-account reuse-account manager-approval - - hr-approval - - grant-access" ]; then
   pass lang_onboarding_escalates_by_type
 else fail lang_onboarding_escalates_by_type "rc=$rc result $got ops $(ops onb_h)"; fi
+
+# ---- per-step timeouts: sleep_ms cut at the deadline, dwf_deadline_ms, an abandoned body ----
+cat >spin.c <<'EOF'
+#include <stdio.h>
+#include <time.h>
+#include "dwf.h"
+/* returns in time: it reads how long it has */
+cJSON *polite(dwf_ctx *c, int argc, cJSON *const *argv)
+{
+    (void)argc, (void)argv;
+    long left = dwf_deadline_ms(c);
+    return cJSON_CreateNumber(left > 0 && left <= 1000 ? 1 : 0);
+}
+/* never returns; notes each start in the file argv[0] */
+cJSON *stuck(dwf_ctx *c, int argc, cJSON *const *argv)
+{
+    (void)c;
+    FILE *f = argc > 0 && cJSON_IsString(argv[0]) ? fopen(argv[0]->valuestring, "a") : NULL;
+    if (f) {
+        fputs("start\n", f);
+        fclose(f);
+    }
+    for (;;) {
+        struct timespec ts = {0, 50000000};
+        nanosleep(&ts, NULL);
+    }
+    return NULL;
+}
+EOF
+cat >timeouts.dwf <<'EOF'
+use "spin.c"
+workflow timeouts {
+  let out = []
+  try {
+    step "slow" timeout 1s retry { attempts 2  delay 1s } {
+      let _ = sleep_ms(60000)
+      return "never"
+    }
+  } catch "StepTimeoutError" e {
+    out = out + [e.cause.ErrorType, e.cause.ErrorMessage]
+  }
+  step fast "fast" timeout 10s { return "ok" }
+  step coop "coop" timeout 1s retry { attempts 1 } { return call polite() }
+  try {
+    step "stuck" timeout 1s retry { attempts 2  delay 1s } { return call stuck(input.log) }
+  } catch "StepTimeoutError" e {
+    out = out + [e.cause.ErrorMessage]
+  }
+  return { out, fast, coop }
+}
+EOF
+run timeouts timeouts.dwf --input "{\"log\":\"$T/stuck.log\"}"; rc=$?
+got=$(py 'json.dumps(j["Result"], separators=(",", ":"))' timeouts.json 2>&1)
+want='{"out":["StepTimeoutError","step \"slow\" attempt 2 timed out after 1s","step \"stuck\" attempt 2 did not finish: its invocation ended first (timeout 1s)"],"fast":"ok","coop":1}'
+if [ $rc -eq 0 ] && [ "$got" = "$want" ]; then pass lang_step_timeout
+else fail lang_step_timeout "rc=$rc got $got"; fi
+# the body that never returns ran once per attempt (2), not forever: interrupted attempts count
+starts=$(grep -c start "$T/stuck.log" 2>/dev/null)
+att=$(py '[o["StepDetails"]["Attempt"] for o in j["Operations"] if o.get("Name") == "stuck"][0]' timeouts.hist 2>&1)
+if [ "$starts" = 2 ] && [ "$att" = 2 ]; then pass lang_step_timeout_interrupted_attempts_count
+else fail lang_step_timeout_interrupted_attempts_count "body started $starts times, recorded attempt $att"; fi

@@ -512,7 +512,7 @@ static int retry_semantics;
 static int wf_retry(dwf_ctx *c, void *fr, dwf_val **out)
 {
     frame1 *f = fr;
-    dwf_step_opts o = {retry_policy, retry_semantics, NULL};
+    dwf_step_opts o = {retry_policy, retry_semantics, NULL, 0};
     DWF_TRY(dwf_step(c, "flaky", body_flaky, f, &o, &f->a));
     *out = f->a;
     return DWF_OK;
@@ -522,7 +522,7 @@ static int wf_retry(dwf_ctx *c, void *fr, dwf_val **out)
 static int wf_retry_catch(dwf_ctx *c, void *fr, dwf_val **out)
 {
     frame1 *f = fr;
-    dwf_step_opts o = {retry_policy, retry_semantics, NULL};
+    dwf_step_opts o = {retry_policy, retry_semantics, NULL, 0};
     int rc = dwf_step(c, "flaky", body_flaky, f, &o, &f->a);
     if (rc == DWF_ERROR) {
         *out = dwf_error_take(c);
@@ -1365,7 +1365,7 @@ static int wf_saga(dwf_ctx *c, void *fr, dwf_val **out)
 {
     frame1 *f = fr;
     static const dwf_retry once = {1, 1, 1, 1, DWF_JITTER_NONE, NULL};
-    dwf_step_opts oa = {NULL, 0, undo_a}, ob = {NULL, 0, undo_b}, oc = {&once, 0, NULL};
+    dwf_step_opts oa = {NULL, 0, undo_a, 0}, ob = {NULL, 0, undo_b, 0}, oc = {&once, 0, NULL, 0};
     DWF_TRY(dwf_step(c, "reserve", body_num1, f, &oa, &f->a));
     DWF_TRY(dwf_step(c, "charge", body_num2, f, &ob, &f->b));
     DWF_TRY(dwf_wait(c, NULL, 2));

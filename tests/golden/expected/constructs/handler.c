@@ -274,7 +274,7 @@ static int step_8(dwf_ctx *c, void *frame, dwf_val **out)
 {
     struct frame *f = frame;
 #line 52 "tests/golden/constructs.dwf"
-    DWF_AT(c, 52, 22);
+    DWF_AT(c, 52, 34);
     *out = dwf_obj(c, 1, "reserved", dwf_builtin_len(c, 1, (dwf_val *const[]){f->u_items}));
     DWF_CHECK(c);
     return DWF_OK;
@@ -288,14 +288,15 @@ static int group_1(dwf_ctx *c, void *frame, dwf_val **out)
     struct frame *f = frame;
 #line 52 "tests/golden/constructs.dwf"
     DWF_AT(c, 52, 5);
-    dwf_val *t_1 = NULL;
-    DWF_TRY(dwf_step(c, "reserve", step_8, f, &step_defaults, &t_1));
+    static const dwf_step_opts t_1 = {.retry = NULL, .semantics = DWF_AT_LEAST_ONCE, .compensate = NULL, .timeout_s = 10};
+    dwf_val *t_2 = NULL;
+    DWF_TRY(dwf_step(c, "reserve", step_8, f, &t_1, &t_2));
 #line 53 "tests/golden/constructs.dwf"
     DWF_AT(c, 53, 5);
     *out = dwf_str(c, "ok");
     return DWF_OK;
 }
-#line 299 "handler.c"
+#line 300 "handler.c"
 
 /* step "...", line 57 */
 #line 57 "tests/golden/constructs.dwf"
@@ -307,7 +308,7 @@ static int step_9(dwf_ctx *c, void *frame, dwf_val **out)
     *out = f->u_x;
     return DWF_OK;
 }
-#line 311 "handler.c"
+#line 312 "handler.c"
 
 /* step seen "...", line 64 */
 #line 64 "tests/golden/constructs.dwf"
@@ -319,7 +320,7 @@ static int step_10(dwf_ctx *c, void *frame, dwf_val **out)
     *out = f->u_round;
     return DWF_OK;
 }
-#line 323 "handler.c"
+#line 324 "handler.c"
 
 /* try body, line 65 */
 #line 65 "tests/golden/constructs.dwf"
@@ -338,7 +339,7 @@ static int try_1(dwf_ctx *c, void *frame, dwf_val **out)
     }
     return DWF_OK;
 }
-#line 342 "handler.c"
+#line 343 "handler.c"
 
 /* catch body, line 68 */
 #line 68 "tests/golden/constructs.dwf"
@@ -350,7 +351,7 @@ static int catch_1(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_AT(c, 68, 7);
     return DWF_CONTINUE;
 }
-#line 354 "handler.c"
+#line 355 "handler.c"
 
 /* try body, line 73 */
 #line 73 "tests/golden/constructs.dwf"
@@ -363,7 +364,7 @@ static int try_2(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_TRY(dwf_invoke(c, "receipt", "arn:aws:lambda:us-east-1:123456789012:function:receipts:live", dwf_obj(c, 1, "orderId", f->u_orderId), 30, &f->u_receipt));
     return DWF_OK;
 }
-#line 367 "handler.c"
+#line 368 "handler.c"
 
 /* catch body, line 76 */
 #line 76 "tests/golden/constructs.dwf"
@@ -377,7 +378,7 @@ static int catch_2(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_CHECK(c);
     return DWF_OK;
 }
-#line 381 "handler.c"
+#line 382 "handler.c"
 
 /* workflow every_construct, line 4 */
 #line 4 "tests/golden/constructs.dwf"
@@ -539,14 +540,14 @@ static int workflow_body(dwf_ctx *c, void *frame, dwf_val **out)
     *out = dwf_obj(c, 11, "orderId", f->u_orderId, "validation", f->u_validation, "charge", f->u_charge, "decision", f->u_decision, "answer", f->u_answer, "shipment", f->u_shipment, "checks", f->u_checks, "processed", f->u_processed, "reserved", f->u_reserved, "receipt", f->u_receipt, "summary", f->u_summary);
     return DWF_OK;
 }
-#line 543 "handler.c"
+#line 544 "handler.c"
 
 /* What the runtime needs to know about this workflow. */
 const dwf_workflow dwf_workflow_main = {
     .name = "every_construct",
     .source = "tests/golden/constructs.dwf",
     .function_name = "every-construct",
-    .source_hash = "51b1eafe7811a11c2f46d0022d983c399235f3ffdd83e284cdddd4dae4f845c8",
+    .source_hash = "0ed9163628e91fe2fbbcaa54253c937e26fa9ee50c8424000d82404fb6898d89",
     .frame_size = sizeof(struct frame),
     .body = workflow_body,
     .retention_days = 7,
