@@ -4,8 +4,8 @@
  * The output calls only include/dwf.h and is meant to be read: one frame struct holding every
  * workflow variable (Symbol.cname fields), one static function per block the runtime runs on
  * its own (step body, branch, map item, group, compensation, poll check/until, callback
- * submitter, map item namer, try and catch bodies), and the durable statements inline in the
- * workflow body, each wrapped in DWF_TRY so SUSPEND/ERROR/FATAL unwind to the runtime.
+ * submitter, map item namer, try and catch bodies, lambdas), and the durable statements inline
+ * in the workflow body, each wrapped in DWF_TRY so SUSPEND/ERROR/FATAL unwind to the runtime.
  *
  * Why it is shaped so:
  * - Expressions become nested calls of the value helpers, which never fail mid-expression;
@@ -43,15 +43,15 @@
 /* Kinds of generated functions, for their names. */
 enum {
     K_STEP, K_COMPENSATE, K_SUBMIT, K_POLL_CHECK, K_POLL_UNTIL, K_BRANCH, K_MAP_ITEM,
-    K_MAP_NAME, K_GROUP, K_TRY, K_CATCH, K_NKINDS
+    K_MAP_NAME, K_GROUP, K_TRY, K_CATCH, K_LAMBDA, K_NKINDS
 };
 static const char *const kind_prefix[K_NKINDS] = {
     "step", "compensate", "submit", "poll_check", "poll_until", "branch", "map_item",
-    "map_name", "group", "try", "catch",
+    "map_name", "group", "try", "catch", "lambda",
 };
 
 /* Function signatures. */
-enum { SIG_BLOCK, SIG_ITEM, SIG_NAMER };
+enum { SIG_BLOCK, SIG_ITEM, SIG_NAMER, SIG_LAMBDA };
 
 typedef struct Gen {
     const Program *p;
@@ -63,6 +63,10 @@ typedef struct Gen {
     int use_batch_defaults;
     int oom;
 } Gen;
+
+/* Symbols compiled to fixed expressions in one function: two of its own (item and index) and
+ * two per enclosing lambda (sema allows lambdas 6 deep). */
+#define OV_MAX 16
 
 /* One function being generated. */
 typedef struct Fn {
@@ -76,9 +80,11 @@ typedef struct Fn {
     int loops;           /* C loops open around the current statement in this function */
     int no_status;       /* namer: returns a value, so no DWF_CHECK / DWF_TRY */
     int readonly_frame;  /* namer, until: reads the frame only */
-    /* References to these symbols compile to a fixed expression (namer, until). */
-    const Symbol *ov_sym[2];
-    const char *ov_expr[2];
+    /* References to these symbols compile to a fixed expression: a namer's item and index, a
+     * poll's state in `until`, a lambda's parameters and what it captured ("cap[k]"). */
+    const Symbol *ov_sym[OV_MAX];
+    const char *ov_expr[OV_MAX];
+    char ov_buf[OV_MAX][16];
     const Symbol *cb_sym; /* `callback.id` inside a submitter */
     int dirty;            /* a value helper may have recorded an error since the last check */
 } Fn;
@@ -426,7 +432,7 @@ static void cg_cond(Fn *fn, const AstNode *n, CgBuf *e)
 static int is_builtin(const char *name)
 {
     static const char *const names[] = {
-#define DWF_BUILTIN(name, min_args, max_args, where, summary) #name,
+#define DWF_BUILTIN(name, min_args, max_args, where, params, summary) #name,
 #include "dwf_builtins.def"
     };
     for (size_t i = 0; name && i < sizeof names / sizeof names[0]; i++)
@@ -463,6 +469,56 @@ static void cg_effect_guard(Fn *fn, const char *what)
 }
 
 static void cg_expr_kind(Fn *fn, const AstNode *n, CgBuf *e);
+static void fn_begin(Fn *fn, Gen *g, int sig);
+static void fn_name(Gen *g, int kind, char *name, size_t n);
+static void fn_end(Fn *fn, const char *name, const AstNode *origin, const char *what,
+                   const CgBuf *prologue, int falls_off);
+
+/* A lambda (`x => body`, a builtin's argument): a static function returning the body's value,
+ * wrapped at the call by dwf_lambda() with the frame and what the code around it reads outside
+ * the frame (an enclosing lambda's parameters, a map namer's item, a poll's state), passed as
+ * captures. Like a namer it only reads the frame and cannot hold effects (sema keeps lambdas
+ * pure); an error inside it is recorded on the context, which the builtin calling it sees. */
+static void cg_lambda(Fn *fn, const AstNode *n, CgBuf *e)
+{
+    Gen *g = fn->g;
+    Fn lf;
+    fn_begin(&lf, g, SIG_LAMBDA);
+    lf.no_status = 1;
+    lf.readonly_frame = 1;
+    lf.cb_sym = fn->cb_sym;
+    CgBuf caps = {0};
+    int k = 0;
+    for (int i = 0; i < OV_MAX && k < OV_MAX - 2; i++) {
+        if (!fn->ov_sym[i]) continue;
+        cg_buf_printf(&caps, "%s%s", k ? ", " : "", fn->ov_expr[i]);
+        lf.ov_sym[k] = fn->ov_sym[i];
+        snprintf(lf.ov_buf[k], sizeof lf.ov_buf[k], "cap[%d]", k);
+        lf.ov_expr[k] = lf.ov_buf[k];
+        k++;
+    }
+    lf.ov_sym[k] = n->u.lambda.param_sym;
+    lf.ov_expr[k++] = "item";
+    lf.ov_sym[k] = n->u.lambda.index_sym;
+    lf.ov_expr[k] = "index";
+    char name[48];
+    fn_name(g, K_LAMBDA, name, sizeof name);
+    line_directive(&lf, n->u.lambda.body ? n->u.lambda.body->loc : n->loc);
+    CgBuf v = {0}, what = {0};
+    cg_expr(&lf, n->u.lambda.body, &v);
+    fn_line(&lf, "return %s;", v.s ? v.s : "dwf_null(c)");
+    const char *p = n->u.lambda.param ? n->u.lambda.param : "?";
+    if (n->u.lambda.index) cg_buf_printf(&what, "lambda (%s, %s) =>", p, n->u.lambda.index);
+    else cg_buf_printf(&what, "lambda %s =>", p);
+    fn_end(&lf, name, n, what.s ? what.s : "lambda", NULL, 0);
+    if (caps.len)
+        cg_buf_printf(e, "dwf_lambda(c, %s, frame, (dwf_val *const[]){%s})", name, caps.s);
+    else
+        cg_buf_printf(e, "dwf_lambda(c, %s, frame, NULL)", name);
+    cg_buf_free(&v);
+    cg_buf_free(&what);
+    cg_buf_free(&caps);
+}
 
 /* Compile an expression. The value helpers of the fallible kinds may record an error; that
  * happens when the expression is evaluated, after any operand hoisted (and checked) before
@@ -542,7 +598,7 @@ static void cg_expr_kind(Fn *fn, const AstNode *n, CgBuf *e)
         break;
     case AST_NAME: {
         const Symbol *s = n->u.name.sym;
-        for (int i = 0; i < 2; i++)
+        for (int i = 0; i < OV_MAX; i++)
             if (fn->ov_sym[i] && s == fn->ov_sym[i]) {
                 cg_buf_puts(e, fn->ov_expr[i]);
                 return;
@@ -625,6 +681,9 @@ static void cg_expr_kind(Fn *fn, const AstNode *n, CgBuf *e)
         break;
     case AST_COND:
         cg_cond(fn, n, e);
+        break;
+    case AST_LAMBDA:
+        cg_lambda(fn, n, e);
         break;
     case AST_HTTP: {
         CgBuf call = {0}, url = {0}, hdr = {0}, body = {0}, tmo = {0};
@@ -758,6 +817,10 @@ static void fn_end(Fn *fn, const char *name, const AstNode *origin, const char *
         cg_buf_printf(o, "static int %s(dwf_ctx *c, void *frame, dwf_val *item, dwf_val *index, "
                          "dwf_val **out)\n{\n", name);
         break;
+    case SIG_LAMBDA:
+        cg_buf_printf(o, "static dwf_val *%s(dwf_ctx *c, const void *frame, dwf_val *const *cap, "
+                         "dwf_val *item, dwf_val *index)\n{\n", name);
+        break;
     default:
         cg_buf_printf(o, "static dwf_val *%s(dwf_ctx *c, void *frame, dwf_val *item, "
                          "dwf_val *index)\n{\n", name);
@@ -772,13 +835,15 @@ static void fn_end(Fn *fn, const char *name, const AstNode *origin, const char *
     if (!uses_token(prologue, "c") && !uses_token(&fn->body, "c") &&
         !(falls_off && fn->sig == SIG_NAMER))
         cg_buf_puts(o, "    (void)c;\n");
+    if (fn->sig == SIG_LAMBDA && !uses_token(&fn->body, "cap")) cg_buf_puts(o, "    (void)cap;\n");
     if (fn->sig != SIG_BLOCK) {
         if (!uses_token(prologue, "item") && !uses_token(&fn->body, "item"))
             cg_buf_puts(o, "    (void)item;\n");
         if (!uses_token(prologue, "index") && !uses_token(&fn->body, "index"))
             cg_buf_puts(o, "    (void)index;\n");
     }
-    if (fn->sig != SIG_NAMER && !uses_token(prologue, "out") && !uses_token(&fn->body, "out"))
+    if (fn->sig != SIG_NAMER && fn->sig != SIG_LAMBDA && !uses_token(prologue, "out") &&
+        !uses_token(&fn->body, "out"))
         cg_buf_puts(o, "    (void)out;\n");
     if (prologue) cg_buf_append(o, prologue);
     cg_buf_append(o, &fn->body);
@@ -1785,7 +1850,7 @@ static void emit_file(Gen *g, CgBuf *o)
     cg_buf_puts(o, "\n/* Every variable of the workflow. */\nstruct frame {\n");
     int nfields = 0;
     for (const Symbol *s = wf->u.wf.syms; s; s = s->next) {
-        if (s == wf->u.wf.input_sym) continue;
+        if (s == wf->u.wf.input_sym || (s->decl && s->decl->kind == AST_LAMBDA)) continue;
         cg_buf_puts(o, "    dwf_val *");
         sym_field(g, s, o);
         cg_buf_puts(o, "; /* ");

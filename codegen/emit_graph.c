@@ -405,6 +405,11 @@ static void put_expr(CgBuf *b, const AstNode *e)
             put_expr(b, e->u.wfc.label);
         }
         break;
+    case AST_LAMBDA:
+        if (e->u.lambda.index) cg_buf_printf(b, "(%s, %s) => ", e->u.lambda.param, e->u.lambda.index);
+        else cg_buf_printf(b, "%s => ", e->u.lambda.param);
+        put_expr(b, e->u.lambda.body);
+        break;
     default: cg_buf_puts(b, "..."); break;
     }
 }

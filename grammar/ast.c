@@ -242,6 +242,7 @@ void ast_dump(const AstNode *n, int indent, FILE *out)
         ast_dump(n->u.op.a, in, out);
         ast_dump(n->u.op.b, in, out);
         break;
+    case AST_LAMBDA: ast_dump(n->u.lambda.body, in, out); break;
     case AST_COND:
         ast_dump(n->u.cond.cond, in, out);
         ast_dump(n->u.cond.a, in, out);

@@ -29,7 +29,7 @@ typedef struct SrcLoc {
     X(AST_NULL) X(AST_BOOL) X(AST_NUM) X(AST_STR) X(AST_TEMPLATE) X(AST_ARRAY) X(AST_OBJECT)   \
     X(AST_PROP) X(AST_NAME) X(AST_MEMBER) X(AST_INDEX) X(AST_CALL) X(AST_UNARY) X(AST_BINARY)  \
     X(AST_DURATION) X(AST_HTTP) X(AST_CCALL) X(AST_AWAIT) X(AST_INVOKE) X(AST_WAIT_CALLBACK)    \
-    X(AST_COND)                                                                                \
+    X(AST_COND) X(AST_LAMBDA)                                                                  \
     /* statements */                                                                           \
     X(AST_LET) X(AST_ASSIGN) X(AST_EXPR_STMT) X(AST_STEP) X(AST_WAIT) X(AST_CALLBACK)          \
     X(AST_POLL) X(AST_PARALLEL) X(AST_BRANCH) X(AST_MAP) X(AST_GROUP) X(AST_IF) X(AST_FOR)     \
@@ -105,6 +105,11 @@ struct AstNode {
         struct { AstOp op; AstNode *a, *b; } op;
         /* AST_COND: cond ? a : b (if-expression) */
         struct { AstNode *cond, *a, *b; } cond;
+        /* AST_LAMBDA: `x => body` or `(x, i) => body`, only as an argument of a builtin whose
+         * row takes one (include/dwf_builtins.def); sema: the parameters' symbols (declared in
+         * the lambda's own scope, not frame variables) and `depth`, how many lambdas enclose
+         * this one. */
+        struct { const char *param, *index; Symbol *param_sym, *index_sym; AstNode *body; int depth; } lambda;
         /* AST_HTTP: http METHOD url headers {..} body <e> timeout <d> */
         struct { const char *method; AstNode *url, *headers, *body, *timeout; } http;
         /* AST_AWAIT: await <callback-name> */

@@ -93,7 +93,7 @@ static AstLogLevel log_level(ParseState *ps, const char *id, SrcLoc loc);
 %token PARALLEL "parallel" POLL "poll" RETRY "retry" RETURN "return" SEMANTICS "semantics"
 %token STATE "state" STEP "step" TIMEOUT "timeout" TOLERATE "tolerate" TRUE "true" TRY "try"
 %token UNTIL "until" USE "use" WAIT "wait" WITH "with" WORKFLOW "workflow"
-%token EQ "==" NE "!=" LE "<=" GE ">=" AND "&&" OR "||" COALESCE "??"
+%token EQ "==" NE "!=" LE "<=" GE ">=" AND "&&" OR "||" COALESCE "??" ARROW "=>"
 /* Only the formatter's scan (format.c) produces comments as tokens; the grammar never sees one. */
 %token COMMENT "comment"
 
@@ -114,7 +114,7 @@ static AstLogLevel log_level(ParseState *ps, const char *id, SrcLoc loc);
 %type <AstNode *> catches catch_clause catch_types
 %type <AstNode *> retry_block retry_items retry_item str_list label label_opt fail_type dotted
 %type <AstNode *> expr bexpr primary path call_like literal template tpl_parts array object
-%type <AstNode *> items items_opt props props_opt prop args args_opt
+%type <AstNode *> items items_opt props props_opt prop args args_opt arg lambda
 %type <AstNode *> http_expr http_opts http_opt invoke_expr inv_head inv_target timeout_opt wfc_expr wfc_opts wfc_opt
 %type <Ident> ident soft key bind_opt idx_opt ident_opt
 
@@ -812,8 +812,32 @@ args_opt:
 ;
 
 args:
+    arg
+  | args ',' arg { $$ = append($1, $3); }
+;
+
+/* A lambda is written only as an argument (sema allows it only where a builtin takes one), so
+ * the grammar needs no lookahead past a name: `x =>` cannot start anything else, and `(x, i)`
+ * is no parenthesized expression. */
+arg:
     expr
-  | args ',' expr { $$ = append($1, $3); }
+  | lambda
+;
+
+lambda:
+    ident ARROW expr {
+        $$ = NEW(AST_LAMBDA, @$);
+        $$->bind_loc = @1;
+        $$->u.lambda.param = $1;
+        $$->u.lambda.body = $3;
+    }
+  | '(' ident ',' ident ')' ARROW expr {
+        $$ = NEW(AST_LAMBDA, @$);
+        $$->bind_loc = @2;
+        $$->u.lambda.param = $2;
+        $$->u.lambda.index = $4;
+        $$->u.lambda.body = $7;
+    }
 ;
 
 /* A variable name: an identifier or a soft keyword. */

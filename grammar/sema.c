@@ -117,6 +117,7 @@ typedef struct Sema {
     int ninvoke, invoke_cap;
     int stop;
     int depth, said_deep;         /* expression nesting, to refuse what would overflow the stack */
+    int lambda_depth;             /* lambdas around the expression being checked (0: none) */
     Decl *decls;
     NameIndex awaited;            /* callbacks some `await` names, by their unique cname */
     const char *no_durable;       /* set while checking an expression the runtime evaluates on
@@ -521,8 +522,21 @@ static void check_label(Sema *s, AstNode *label)
 
 /* A durable operation in the wrong place: reported, then checked as if it were allowed, so
  * its names are still declared and do not cause a second, misleading error. */
+/* What a lambda may not do: lambdas are pure, so a builtin that calls one gives the same value
+ * on every replay, inside a step body or out of it. Returns 1 (and reports) when `what` is in
+ * a lambda. */
+static int impure_in_lambda(Sema *s, AstNode *n, const char *what)
+{
+    if (!s->lambda_depth) return 0;
+    diag_error(s->d, n->loc, "%s cannot be used inside a lambda", what);
+    diag_note(s->d, n->loc, "a lambda must be pure: it computes a value from its parameters and the "
+                            "variables it reads; compute anything else first with 'let'");
+    return 1;
+}
+
 static void durable_here(Sema *s, AstNode *n, const char *what)
 {
+    if (impure_in_lambda(s, n, arena_printf(s->a, "'%s'", what))) return;
     if (s->ctx == CTX_DURABLE) return;
     diag_error(s->d, n->loc, "'%s' cannot be used inside %s", what, ctx_body_name(s->ctx));
     diag_note(s->d, n->loc,
@@ -535,7 +549,7 @@ static void durable_here(Sema *s, AstNode *n, const char *what)
  * in evaluation order), except in expressions the runtime evaluates by itself. */
 static void durable_expr_here(Sema *s, AstNode *n, const char *what)
 {
-    if (!s->no_durable || s->ctx != CTX_DURABLE) return;
+    if (!s->no_durable || s->ctx != CTX_DURABLE || s->lambda_depth) return;
     diag_error(s->d, n->loc, "'%s' cannot be used in %s", what, s->no_durable);
     diag_note(s->d, n->loc, "compute the value first with 'let', then use the variable here");
 }
@@ -593,13 +607,194 @@ static void count_op(Sema *s)
 /* ---- expressions -------------------------------------------------------------------------- */
 
 /* The builtins, from the table the runtime is built from (include/dwf_builtins.def). */
-typedef struct Builtin { const char *name; int min, max; int step_only; } Builtin;
+typedef struct Builtin { const char *name; int min, max; int step_only; const char *params; } Builtin;
 static const Builtin builtins[] = {
-#define DWF_BUILTIN(name, min_args, max_args, where, summary)                                  \
-    {#name, min_args, max_args, DWF_BUILTIN_##where == DWF_BUILTIN_STEP_ONLY},
+#define DWF_BUILTIN(name, min_args, max_args, where, params, summary)                          \
+    {#name, min_args, max_args, DWF_BUILTIN_##where == DWF_BUILTIN_STEP_ONLY, params},
 #include "dwf_builtins.def"
 };
 #define NBUILTINS (sizeof builtins / sizeof builtins[0])
+
+/* ---- what kind of value an expression is, when it is written out -------------------------- */
+/* The kinds of JSON value (and lambdas), as bits; 0 = not known before run time. */
+enum { T_NUM = 1, T_STR = 2, T_BOOL = 4, T_ARR = 8, T_OBJ = 16, T_NULL = 32, T_FN = 64 };
+
+/* The kind of a literal, or of an operator applied to literals ("a" + 1 is a string); 0 for
+ * anything that depends on a variable or a call. Used to report, at compile time, what would
+ * be a TypeError every time the code runs (`"3" * 2`, `len(5)`, `map m over 42`). */
+static unsigned lit_type(const AstNode *e)
+{
+    if (!e) return 0;
+    switch (e->kind) {
+    case AST_NUM: case AST_DURATION: return T_NUM;
+    case AST_STR: case AST_TEMPLATE: return T_STR;
+    case AST_BOOL: return T_BOOL;
+    case AST_NULL: return T_NULL;
+    case AST_ARRAY: return T_ARR;
+    case AST_OBJECT: return T_OBJ;
+    case AST_LAMBDA: return T_FN;
+    case AST_UNARY: {
+        unsigned a = lit_type(e->u.op.a);
+        if (e->u.op.op == OP_NOT) return T_BOOL;
+        return a == T_NUM ? T_NUM : 0;
+    }
+    case AST_BINARY: {
+        unsigned a = lit_type(e->u.op.a), b = lit_type(e->u.op.b);
+        switch (e->u.op.op) {
+        case OP_ADD:
+            if (a == T_STR || b == T_STR) return T_STR;
+            return a && a == b && (a & (T_NUM | T_ARR | T_OBJ)) ? a : 0;
+        case OP_SUB: case OP_MUL: case OP_DIV: case OP_MOD: return a == T_NUM && b == T_NUM ? T_NUM : 0;
+        case OP_EQ: case OP_NE: case OP_LT: case OP_LE: case OP_GT: case OP_GE: return T_BOOL;
+        default: return 0;
+        }
+    }
+    default:
+        return 0;
+    }
+}
+
+/* The name of a kind, as the runtime's TypeError messages say it. */
+static const char *type_word(unsigned t)
+{
+    return t == T_NUM ? "number" : t == T_STR ? "string" : t == T_BOOL ? "boolean" : t == T_ARR ? "array"
+         : t == T_OBJ ? "object" : t == T_NULL ? "null" : t == T_FN ? "lambda" : "value";
+}
+
+static const char *const op_words[] = {"+", "-", "*", "/", "%", "==", "!=", "<", "<=", ">", ">=",
+                                       "&&", "||", "??", "-", "!"};
+
+/* An operator whose operands' kinds are known and wrong: the runtime would raise a TypeError
+ * (dwf_binop's rules) every time. */
+static void check_operand_types(Sema *s, AstNode *e)
+{
+    unsigned a = lit_type(e->u.op.a), b = e->kind == AST_BINARY ? lit_type(e->u.op.b) : 0;
+    int bad = 0;
+    switch (e->u.op.op) {
+    case OP_NEG: bad = a && a != T_NUM; break;
+    case OP_SUB: case OP_MUL: case OP_DIV: case OP_MOD:
+        bad = (a && a != T_NUM) || (b && b != T_NUM);
+        break;
+    case OP_ADD: bad = a && b && a != T_STR && b != T_STR && (a != b || !(a & (T_NUM | T_ARR | T_OBJ))); break;
+    case OP_LT: case OP_LE: case OP_GT: case OP_GE:
+        bad = (a && !(a & (T_NUM | T_STR))) || (b && !(b & (T_NUM | T_STR))) || (a && b && a != b);
+        break;
+    default: break;
+    }
+    if (!bad) return;
+    const char *op = op_words[e->u.op.op];
+    if (e->kind == AST_UNARY)
+        diag_error(s->d, e->loc, "operator '%s' cannot be applied to %s", op, type_word(a));
+    else if (a && b)
+        diag_error(s->d, e->loc, "operator '%s' cannot be applied to %s and %s", op, type_word(a), type_word(b));
+    else
+        diag_error(s->d, e->loc, "operator '%s' cannot be applied to %s", op, type_word(a ? a : b));
+    if (e->u.op.op == OP_ADD)
+        diag_note(s->d, e->loc, "'+' adds numbers, joins strings (and anything to a string), arrays and objects");
+    else if (e->u.op.op >= OP_LT && e->u.op.op <= OP_GE)
+        diag_note(s->d, e->loc, "comparisons take two numbers or two strings; num(x) converts a string");
+    else
+        diag_note(s->d, e->loc, "arithmetic takes numbers; num(x) converts a string holding a number");
+}
+
+/* `map .. over X` and `for .. in X` with X written out as something they cannot go through. */
+static void check_iterable(Sema *s, AstNode *e, const char *what, unsigned ok)
+{
+    unsigned t = lit_type(e);
+    if (!t || (t & ok)) return;
+    diag_error(s->d, e->loc, "%s goes through an array%s, not a %s", what,
+               ok & T_OBJ ? " (or an object's keys)" : "", type_word(t));
+}
+
+/* Word i of a row's params ("sao x": word 0 is "sao"), the last word standing for any further
+ * argument; does it accept kind letter `k`? */
+static int param_accepts(const char *params, int i, char k)
+{
+    const char *w = params;
+    for (int j = 0; j < i; j++) {
+        const char *sp = strchr(w, ' ');
+        if (!sp) break;
+        w = sp + 1;
+    }
+    for (; *w && *w != ' '; w++)
+        if (*w == k || (*w == 'x' && k != 'f')) return 1;
+    return 0;
+}
+
+/* What a param word accepts, in words: "a string, array or object". */
+static const char *param_words(Sema *s, const char *params, int i)
+{
+    static const char letters[] = "nsbaozf";
+    static const char *const words[] = {"a number", "a string", "a boolean", "an array", "an object",
+                                        "null", "a lambda such as 'x => x.ok'"};
+    const char *out = "";
+    int n = 0, total = 0;
+    for (int k = 0; letters[k]; k++) total += param_accepts(params, i, letters[k]);
+    for (int k = 0; letters[k]; k++) {
+        if (!param_accepts(params, i, letters[k])) continue;
+        const char *w = words[k];
+        if (n > 0) w = words[k] + (words[k][1] == ' ' ? 2 : words[k][2] == ' ' ? 3 : 0);
+        out = arena_printf(s->a, "%s%s%s", out, n == 0 ? "" : n == total - 1 ? " or " : ", ", w);
+        n++;
+    }
+    return out;
+}
+
+/* Argument i of a call of builtin b: a lambda only where the row takes one, nothing else
+ * there, and no literal of a kind the row refuses. */
+static void check_arg_kind(Sema *s, const Builtin *b, AstNode *a, int i)
+{
+    if (!b->params[0] || (b->max >= 0 && i >= b->max)) return; /* too many: check_arity said so */
+    int wants_fn = param_accepts(b->params, i, 'f');
+    unsigned t = lit_type(a);
+    if (a->kind == AST_LAMBDA && !wants_fn) return; /* lambda_misplaced says it */
+    if (wants_fn && a->kind != AST_LAMBDA) {
+        diag_error(s->d, a->loc, "argument %d of '%s' must be a lambda such as 'x => x.ok'", i + 1, b->name);
+        diag_note(s->d, a->loc, "a lambda is written in the call: '%s(xs, x => ...)', or "
+                                "'(x, i) => ...' to have the item's index too", b->name);
+        return;
+    }
+    if (!t || wants_fn) return;
+    static const char letters[] = "nsbaoz";
+    static const unsigned kinds[] = {T_NUM, T_STR, T_BOOL, T_ARR, T_OBJ, T_NULL};
+    for (int k = 0; letters[k]; k++)
+        if (kinds[k] == t && param_accepts(b->params, i, letters[k])) return;
+    diag_error(s->d, a->loc, "argument %d of '%s' must be %s, not %s %s", i + 1, b->name,
+               param_words(s, b->params, i), t == T_ARR || t == T_OBJ ? "an" : "a", type_word(t));
+}
+
+/* A lambda where a value is expected. */
+static void lambda_misplaced(Sema *s, AstNode *e)
+{
+    diag_error(s->d, e->loc, "a lambda is not a value");
+    diag_note(s->d, e->loc, "lambdas are only arguments of the builtins that take one: all, any, filter, "
+                            "find, group_by, sort_by, transform");
+}
+
+#define SEMA_MAX_LAMBDA_DEPTH 6
+
+/* `x => body` / `(x, i) => body`: its parameters in a scope of their own, its body checked as
+ * an expression that must be pure (impure_in_lambda). */
+static void check_lambda(Sema *s, AstNode *e)
+{
+    if (s->ctx != CTX_DURABLE) e->in_step = 1;
+    if (s->lambda_depth >= SEMA_MAX_LAMBDA_DEPTH) {
+        diag_error(s->d, e->loc, "lambdas nested more than %d deep", SEMA_MAX_LAMBDA_DEPTH);
+        return;
+    }
+    e->u.lambda.depth = s->lambda_depth;
+    push_scope(s);
+    e->u.lambda.param_sym = declare(s, e->u.lambda.param, e->bind_loc, e);
+    e->u.lambda.param_sym->used = 1;
+    if (e->u.lambda.index) {
+        e->u.lambda.index_sym = declare(s, e->u.lambda.index, e->loc, e);
+        e->u.lambda.index_sym->used = 1;
+    }
+    s->lambda_depth++;
+    check_expr(s, e->u.lambda.body);
+    s->lambda_depth--;
+    pop_scope(s);
+}
 
 static void check_arity(Sema *s, AstNode *e, const Builtin *b, int argc)
 {
@@ -633,9 +828,15 @@ static void check_call(Sema *s, AstNode *e)
                       e->u.call.fn);
     } else {
         check_arity(s, e, b, argc);
-        if (b->step_only) nondet_here(s, e, arena_printf(s->a, "'%s()'", b->name));
+        if (b->step_only && !impure_in_lambda(s, e, arena_printf(s->a, "'%s()'", b->name)))
+            nondet_here(s, e, arena_printf(s->a, "'%s()'", b->name));
     }
-    for (AstNode *a = e->u.call.args; a; a = a->next) check_expr(s, a);
+    int i = 0;
+    for (AstNode *a = e->u.call.args; a; a = a->next, i++) {
+        if (b) check_arg_kind(s, b, a, i);
+        if (a->kind == AST_LAMBDA && b && param_accepts(b->params, i, 'f')) check_lambda(s, a);
+        else check_expr(s, a);
+    }
 }
 
 static void check_name(Sema *s, AstNode *e)
@@ -720,7 +921,7 @@ static void check_http(Sema *s, AstNode *e)
         if (pick) diag_note(s->d, e->loc, "did you mean '%s'?", pick);
         else diag_note(s->d, e->loc, "the methods are GET, POST, PUT, PATCH, DELETE and HEAD");
     }
-    nondet_here(s, e, "'http'");
+    if (!impure_in_lambda(s, e, "'http'")) nondet_here(s, e, "'http'");
     s->prog->cfg.uses_http = 1;
     check_expr(s, e->u.http.url);
     check_expr(s, e->u.http.headers);
@@ -827,7 +1028,8 @@ static void check_expr_1(Sema *s, AstNode *e)
         check_call(s, e);
         break;
     case AST_CCALL:
-        nondet_here(s, e, arena_printf(s->a, "'call %s'", e->u.call.fn));
+        if (!impure_in_lambda(s, e, arena_printf(s->a, "'call %s'", e->u.call.fn)))
+            nondet_here(s, e, arena_printf(s->a, "'call %s'", e->u.call.fn));
         if (!s->prog->uses) {
             diag_error(s->d, e->loc, "'call %s' needs a C file that defines it", e->u.call.fn);
             diag_note(s->d, e->loc, "add 'use \"file.c\"' at the top of the file");
@@ -836,10 +1038,15 @@ static void check_expr_1(Sema *s, AstNode *e)
         break;
     case AST_UNARY:
         check_expr(s, e->u.op.a);
+        check_operand_types(s, e);
         break;
     case AST_BINARY:
         check_expr(s, e->u.op.a);
         check_expr(s, e->u.op.b);
+        check_operand_types(s, e);
+        break;
+    case AST_LAMBDA:
+        lambda_misplaced(s, e);
         break;
     case AST_COND:
         check_expr(s, e->u.cond.cond);
@@ -1149,6 +1356,7 @@ static void check_map(Sema *s, AstNode *n)
     check_plain(s, n->u.batch.label, "an operation name");
     check_batch_opts(s, n, 0);
     check_expr(s, n->u.batch.over);
+    check_iterable(s, n->u.batch.over, "map", T_ARR);
     count_op(s);
     double k = iterations(n->u.batch.over);
     double saved_mult = s->mult;
@@ -1210,6 +1418,7 @@ static void check_if(Sema *s, AstNode *n)
 static void check_for(Sema *s, AstNode *n)
 {
     check_expr(s, n->u.for_.iter);
+    check_iterable(s, n->u.for_.iter, "for", T_ARR | T_OBJ);
     double saved_mult = s->mult;
     s->mult *= iterations(n->u.for_.iter);
     push_scope(s);

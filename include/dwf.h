@@ -300,9 +300,17 @@ dwf_val *dwf_coalesce(dwf_ctx *c, dwf_val *a, dwf_val *b); /* a ?? b */
  * A bad argument, an argument count outside the row's range, or a STEP_ONLY builtin called
  * outside a step body records an error (TypeError, ..., NonDeterministicCall) and yields null,
  * as the value helpers do. What each gives: docs/language.md, section 5. */
-#define DWF_BUILTIN(name, min_args, max_args, where, summary)                                  \
+#define DWF_BUILTIN(name, min_args, max_args, where, params, summary)                          \
     dwf_val *dwf_builtin_##name(dwf_ctx *c, int argc, dwf_val *const *argv);
 #include "dwf_builtins.def"
+/* A lambda (`x => body`, `(x, i) => body`) for the builtins that take one (filter, sort_by, ...):
+ * generated code compiles each to a dwf_lambda_fn and passes dwf_lambda(c, fn, frame, captures)
+ * as the argument. fn gets the frame it reads, the captured values (enclosing lambdas'
+ * parameters; NULL when none), the item and its index, and returns its value (recording an
+ * error like any value helper). `captures` must live as long as the call it is passed to. */
+typedef dwf_val *(*dwf_lambda_fn)(dwf_ctx *c, const void *frame, dwf_val *const *captures,
+                                  dwf_val *item, dwf_val *index);
+dwf_val *dwf_lambda(dwf_ctx *c, dwf_lambda_fn fn, const void *frame, dwf_val *const *captures);
 /* Iteration for `for x in v`: the number of items and the i-th (arrays; objects give keys). */
 int dwf_len(dwf_val *v);
 dwf_val *dwf_item(dwf_ctx *c, dwf_val *v, int i);

@@ -2,7 +2,9 @@
  * builtin.c: the functions a .dwf expression can call by name (`len(x)`, `now()`, ...).
  *
  * include/dwf_builtins.def lists them (name, argument counts, where they may run); this file
- * defines b_<name> for each row, and from the same rows the public dwf_builtin_<name> of dwf.h,
+ * defines dwf__b_<name> for the rows about values, numbers and times (builtin_list.c has the
+ * arrays, objects and lambdas, builtin_text.c the text), and from the same rows the public
+ * dwf_builtin_<name> of dwf.h,
  * which checks the row's rules before calling it. The compiler checks those rules too
  * (grammar/sema.c reads the same rows); the runtime checks them again because C code a
  * workflow `use`s may call a builtin directly. What each builtin gives is in docs/language.md
@@ -66,7 +68,7 @@ static long count_cps(const char *s)
 }
 
 /* ---- shape and conversion ---------------------------------------------------------------- */
-static dwf_val *b_len(dwf_ctx *c, int argc, dwf_val *const *argv)
+dwf_val *dwf__b_len(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
     (void)argc;
     dwf_val *x = argv[0];
@@ -91,25 +93,25 @@ static dwf_val *keys_or_values(dwf_ctx *c, dwf_val *o, int keys)
     return dwf__own(c, a);
 }
 
-static dwf_val *b_keys(dwf_ctx *c, int argc, dwf_val *const *argv)
+dwf_val *dwf__b_keys(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
     (void)argc;
     return keys_or_values(c, argv[0], 1);
 }
 
-static dwf_val *b_values(dwf_ctx *c, int argc, dwf_val *const *argv)
+dwf_val *dwf__b_values(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
     (void)argc;
     return keys_or_values(c, argv[0], 0);
 }
 
-static dwf_val *b_type(dwf_ctx *c, int argc, dwf_val *const *argv)
+dwf_val *dwf__b_type(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
     (void)argc;
     return dwf_str(c, dwf__type_name(argv[0]));
 }
 
-static dwf_val *b_str(dwf_ctx *c, int argc, dwf_val *const *argv)
+dwf_val *dwf__b_str(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
     (void)argc;
     if (is_str(argv[0])) return argv[0];
@@ -135,7 +137,7 @@ static int decimal_literal(const char *s, const char *e)
     return p == e;
 }
 
-static dwf_val *b_num(dwf_ctx *c, int argc, dwf_val *const *argv)
+dwf_val *dwf__b_num(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
     (void)argc;
     dwf_val *x = argv[0];
@@ -157,7 +159,7 @@ static dwf_val *b_num(dwf_ctx *c, int argc, dwf_val *const *argv)
     return dwf_num(c, d); /* "1e999" overflows: dwf_num makes that null */
 }
 
-static dwf_val *b_json(dwf_ctx *c, int argc, dwf_val *const *argv)
+dwf_val *dwf__b_json(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
     (void)argc;
     if (!is_str(argv[0])) return arg_error(c, "json", 0, "a string", argv[0]);
@@ -176,7 +178,7 @@ static dwf_val *b_json(dwf_ctx *c, int argc, dwf_val *const *argv)
     return dwf__own(c, v);
 }
 
-static dwf_val *b_to_json(dwf_ctx *c, int argc, dwf_val *const *argv)
+dwf_val *dwf__b_to_json(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
     (void)argc;
     return own_text(c, dwf__to_json(argv[0]));
@@ -197,19 +199,19 @@ static dwf_val *change_case(dwf_ctx *c, dwf_val *s, int up)
     return own_text(c, t);
 }
 
-static dwf_val *b_upper(dwf_ctx *c, int argc, dwf_val *const *argv)
+dwf_val *dwf__b_upper(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
     (void)argc;
     return change_case(c, argv[0], 1);
 }
 
-static dwf_val *b_lower(dwf_ctx *c, int argc, dwf_val *const *argv)
+dwf_val *dwf__b_lower(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
     (void)argc;
     return change_case(c, argv[0], 0);
 }
 
-static dwf_val *b_trim(dwf_ctx *c, int argc, dwf_val *const *argv)
+dwf_val *dwf__b_trim(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
     (void)argc;
     if (!is_str(argv[0])) return arg_error(c, "trim", 0, "a string", argv[0]);
@@ -221,7 +223,7 @@ static dwf_val *b_trim(dwf_ctx *c, int argc, dwf_val *const *argv)
     return own_text_n(c, s, (size_t)(e - s));
 }
 
-static dwf_val *b_contains(dwf_ctx *c, int argc, dwf_val *const *argv)
+dwf_val *dwf__b_contains(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
     (void)argc;
     dwf_val *a = argv[0], *x = argv[1];
@@ -251,13 +253,13 @@ static dwf_val *affix(dwf_ctx *c, const char *fn, dwf_val *const *argv, int at_e
     return dwf_bool(c, memcmp(at_end ? s + n - k : s, p, k) == 0);
 }
 
-static dwf_val *b_starts_with(dwf_ctx *c, int argc, dwf_val *const *argv)
+dwf_val *dwf__b_starts_with(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
     (void)argc;
     return affix(c, "starts_with", argv, 0);
 }
 
-static dwf_val *b_ends_with(dwf_ctx *c, int argc, dwf_val *const *argv)
+dwf_val *dwf__b_ends_with(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
     (void)argc;
     return affix(c, "ends_with", argv, 1);
@@ -278,7 +280,7 @@ static cJSON *push_text(cJSON *a, const char *s, size_t n)
     return a;
 }
 
-static dwf_val *b_split(dwf_ctx *c, int argc, dwf_val *const *argv)
+dwf_val *dwf__b_split(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
     (void)argc;
     if (!is_str(argv[0])) return arg_error(c, "split", 0, "a string", argv[0]);
@@ -302,7 +304,7 @@ static dwf_val *b_split(dwf_ctx *c, int argc, dwf_val *const *argv)
     return dwf__own(c, a);
 }
 
-static dwf_val *b_join(dwf_ctx *c, int argc, dwf_val *const *argv)
+dwf_val *dwf__b_join(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
     dwf_val *a = argv[0];
     if (!a || !cJSON_IsArray(a)) return arg_error(c, "join", 0, "an array", a);
@@ -327,7 +329,7 @@ static dwf_val *b_join(dwf_ctx *c, int argc, dwf_val *const *argv)
     return own_text(c, b.p ? b.p : strdup(""));
 }
 
-static dwf_val *b_replace(dwf_ctx *c, int argc, dwf_val *const *argv)
+dwf_val *dwf__b_replace(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
     (void)argc;
     for (int i = 0; i < 3; i++)
@@ -357,7 +359,7 @@ static long slice_bound(double d, long n)
     return (long)d;
 }
 
-static dwf_val *b_slice(dwf_ctx *c, int argc, dwf_val *const *argv)
+dwf_val *dwf__b_slice(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
     dwf_val *x = argv[0];
     if (!is_num(argv[1])) return arg_error(c, "slice", 1, "a number", argv[1]);
@@ -397,7 +399,7 @@ static dwf_val *b_slice(dwf_ctx *c, int argc, dwf_val *const *argv)
 /* ---- numbers ----------------------------------------------------------------------------- */
 #define RANGE_MAX 1000000
 
-static dwf_val *b_range(dwf_ctx *c, int argc, dwf_val *const *argv)
+dwf_val *dwf__b_range(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
     for (int i = 0; i < argc; i++)
         if (!is_num(argv[i])) return arg_error(c, "range", i, "a number", argv[i]);
@@ -463,9 +465,9 @@ static dwf_val *fold(dwf_ctx *c, const char *fn, int argc, dwf_val *const *argv,
     return dwf_num(c, acc);
 }
 
-static dwf_val *b_min(dwf_ctx *c, int argc, dwf_val *const *argv) { return fold(c, "min", argc, argv, 0); }
-static dwf_val *b_max(dwf_ctx *c, int argc, dwf_val *const *argv) { return fold(c, "max", argc, argv, 1); }
-static dwf_val *b_sum(dwf_ctx *c, int argc, dwf_val *const *argv) { return fold(c, "sum", argc, argv, 2); }
+dwf_val *dwf__b_min(dwf_ctx *c, int argc, dwf_val *const *argv) { return fold(c, "min", argc, argv, 0); }
+dwf_val *dwf__b_max(dwf_ctx *c, int argc, dwf_val *const *argv) { return fold(c, "max", argc, argv, 1); }
+dwf_val *dwf__b_sum(dwf_ctx *c, int argc, dwf_val *const *argv) { return fold(c, "sum", argc, argv, 2); }
 
 /* Math.round: halves go toward +infinity (-2.5 -> -2), unlike C's round(). */
 static double js_round(double x)
@@ -481,25 +483,25 @@ static dwf_val *math1(dwf_ctx *c, const char *fn, dwf_val *x, double (*f)(double
     return dwf_num(c, f(x->valuedouble));
 }
 
-static dwf_val *b_abs(dwf_ctx *c, int argc, dwf_val *const *argv)
+dwf_val *dwf__b_abs(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
     (void)argc;
     return math1(c, "abs", argv[0], fabs);
 }
 
-static dwf_val *b_floor(dwf_ctx *c, int argc, dwf_val *const *argv)
+dwf_val *dwf__b_floor(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
     (void)argc;
     return math1(c, "floor", argv[0], floor);
 }
 
-static dwf_val *b_ceil(dwf_ctx *c, int argc, dwf_val *const *argv)
+dwf_val *dwf__b_ceil(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
     (void)argc;
     return math1(c, "ceil", argv[0], ceil);
 }
 
-static dwf_val *b_round(dwf_ctx *c, int argc, dwf_val *const *argv)
+dwf_val *dwf__b_round(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
     if (argc < 2) return math1(c, "round", argv[0], js_round);
     if (!is_num(argv[0])) return arg_error(c, "round", 0, "a number", argv[0]);
@@ -509,24 +511,29 @@ static dwf_val *b_round(dwf_ctx *c, int argc, dwf_val *const *argv)
         dwf__set_error(c, "RangeError", "round(): decimals must be an integer from 0 to 15");
         return dwf_null(c);
     }
-    /* Shift the decimal point in x's shortest text, so 1.005 rounds as written (to 1.01), not
-     * as its binary value 1.00499999999999989... times 100 would (JavaScript's
-     * Math.round(x * 100) / 100 gives 1 there). */
-    double x = argv[0]->valuedouble, scale = pow(10, d);
+    return dwf_num(c, dwf__round_decimals(argv[0]->valuedouble, (int)d));
+}
+
+/* Shift the decimal point in x's shortest text, so 1.005 rounds as written (to 1.01), not as
+ * its binary value 1.00499999999999989... times 100 would (JavaScript's Math.round(x * 100) /
+ * 100 gives 1 there). */
+double dwf__round_decimals(double x, int d)
+{
+    double scale = pow(10, d);
     char buf[64];
     for (int prec = 1; prec <= 17; prec++) {
         snprintf(buf, sizeof buf, "%.*e", prec - 1, x);
         if (strtod(buf, NULL) == x) break;
     }
     char *e = strchr(buf, 'e');
-    if (e) snprintf(e, sizeof buf - (size_t)(e - buf), "e%d", atoi(e + 1) + (int)d);
+    if (e) snprintf(e, sizeof buf - (size_t)(e - buf), "e%d", atoi(e + 1) + d);
     double r = js_round(strtod(buf, NULL)) / scale;
     if (!isfinite(r)) r = x;
-    return dwf_num(c, r);
+    return r;
 }
 
 /* ---- time, randomness ------------------------------------------------------------------- */
-static dwf_val *b_iso(dwf_ctx *c, int argc, dwf_val *const *argv)
+dwf_val *dwf__b_iso(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
     (void)argc;
     if (!is_num(argv[0])) return arg_error(c, "iso", 0, "a number (epoch milliseconds)", argv[0]);
@@ -555,7 +562,7 @@ static dwf_val *b_iso(dwf_ctx *c, int argc, dwf_val *const *argv)
     return dwf_str(c, buf);
 }
 
-static dwf_val *b_now(dwf_ctx *c, int argc, dwf_val *const *argv)
+dwf_val *dwf__b_now(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
     (void)argc;
     (void)argv;
@@ -571,7 +578,7 @@ static int random_bytes(dwf_ctx *c, const char *fn, unsigned char *b, int n)
     return 0;
 }
 
-static dwf_val *b_uuid(dwf_ctx *c, int argc, dwf_val *const *argv)
+dwf_val *dwf__b_uuid(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
     (void)argc;
     (void)argv;
@@ -587,7 +594,7 @@ static dwf_val *b_uuid(dwf_ctx *c, int argc, dwf_val *const *argv)
     return dwf_str(c, s);
 }
 
-static dwf_val *b_random(dwf_ctx *c, int argc, dwf_val *const *argv)
+dwf_val *dwf__b_random(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
     (void)argc;
     (void)argv;
@@ -599,7 +606,7 @@ static dwf_val *b_random(dwf_ctx *c, int argc, dwf_val *const *argv)
 }
 
 /* At most 15 minutes, the longest a Lambda invocation runs. */
-static dwf_val *b_sleep_ms(dwf_ctx *c, int argc, dwf_val *const *argv)
+dwf_val *dwf__b_sleep_ms(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
     (void)argc;
     if (!is_num(argv[0])) return arg_error(c, "sleep_ms", 0, "a number", argv[0]);
@@ -621,7 +628,7 @@ static dwf_val *b_sleep_ms(dwf_ctx *c, int argc, dwf_val *const *argv)
 }
 
 /* ---- batches ----------------------------------------------------------------------------- */
-static dwf_val *b_throw_if_error(dwf_ctx *c, int argc, dwf_val *const *argv)
+dwf_val *dwf__b_throw_if_error(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
     (void)argc;
     dwf_val *b = argv[0];
@@ -684,11 +691,11 @@ static int builtin_allowed(dwf_ctx *c, const char *name, int min_args, int max_a
     return 1;
 }
 
-#define DWF_BUILTIN(name, min_args, max_args, where, summary)                                  \
+#define DWF_BUILTIN(name, min_args, max_args, where, params, summary)                          \
     dwf_val *dwf_builtin_##name(dwf_ctx *c, int argc, dwf_val *const *argv)                    \
     {                                                                                          \
         if (!builtin_allowed(c, #name, min_args, max_args, DWF_BUILTIN_##where, argc, argv))   \
             return dwf_null(c);                                                                \
-        return b_##name(c, argc, argv);                                                        \
+        return dwf__b_##name(c, argc, argv);                                                   \
     }
 #include "dwf_builtins.def"

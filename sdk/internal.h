@@ -88,7 +88,16 @@ dwf_val *dwf__own(dwf_ctx *c, cJSON *v);
 cJSON *dwf__new_string(const char *s, size_t n);
 /* The bytes a string value stands for (NUL bytes restored); malloc'd, *n = length. */
 char *dwf__string_bytes(const char *s, size_t *n);
-/* "null", "boolean", "number", "string", "array" or "object". */
+/* The implementation of each row of dwf_builtins.def (sdk/builtin.c, builtin_list.c,
+ * builtin_text.c), called by dwf_builtin_<name> once the row's argument count and place hold. */
+#define DWF_BUILTIN(name, min_args, max_args, where, params, summary)                          \
+    dwf_val *dwf__b_##name(dwf_ctx *c, int argc, dwf_val *const *argv);
+#include "dwf_builtins.def"
+/* Whether v is a lambda made by dwf_lambda (builtin_list.c). */
+int dwf__is_lambda(const cJSON *v);
+/* x rounded to d (0..15) decimals as written (round(x, d), builtin.c). */
+double dwf__round_decimals(double x, int d);
+/* "null", "boolean", "number", "string", "array", "object" (or "lambda"). */
 const char *dwf__type_name(const cJSON *v);
 /* Deep equality of two JSON values (numbers by ==, objects ignore key order). */
 int dwf__equal(const cJSON *a, const cJSON *b);

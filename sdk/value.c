@@ -95,6 +95,7 @@ const char *dwf__type_name(const cJSON *v)
     if (cJSON_IsString(v)) return "string";
     if (cJSON_IsArray(v)) return "array";
     if (cJSON_IsObject(v)) return "object";
+    if (dwf__is_lambda(v)) return "lambda";
     return "null";
 }
 

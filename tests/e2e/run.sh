@@ -450,4 +450,6 @@ DWF="$DWF" bash "$ROOT/tests/e2e/signals.sh"
 
 # The language's constructs run end to end: loops, log in durable code, errors by type, timeouts.
 DWF="$DWF" bash "$ROOT/tests/e2e/language.sh"
+# The collection, text and time builtins and lambdas (examples/order_report.dwf).
+DWF="$DWF" bash "$ROOT/tests/e2e/builtins.sh"
 exit 0

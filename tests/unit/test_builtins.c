@@ -25,13 +25,14 @@ typedef struct Row {
     const char *name;
     int min, max; /* max -1: any number */
     int step_only;
+    const char *params;
     const char *summary;
     dwf_val *(*fn)(dwf_ctx *c, int argc, dwf_val *const *argv);
 } Row;
 
 static const Row rows[] = {
-#define DWF_BUILTIN(name, min_args, max_args, where, summary)                                  \
-    {#name, min_args, max_args, DWF_BUILTIN_##where == DWF_BUILTIN_STEP_ONLY, summary,          \
+#define DWF_BUILTIN(name, min_args, max_args, where, params, summary)                          \
+    {#name, min_args, max_args, DWF_BUILTIN_##where == DWF_BUILTIN_STEP_ONLY, params, summary,  \
      dwf_builtin_##name},
 #include "dwf_builtins.def"
 };
@@ -52,13 +53,30 @@ static void arity_message(const Row *r, const char *fmt, int argc, char *out, si
         snprintf(out, n, "%s %d to %d arguments, not %d", who, r->min, r->max, argc);
 }
 
-/* "null, null" for n arguments. */
-static void null_args(int n, char *out, size_t cap)
+/* A literal argument i of r may be, from the first letter of its params word: "1", "[]",
+ * "x => x", ... (any one the row accepts compiles). */
+static const char *sample_arg(const Row *r, int i)
+{
+    const char *w = r->params;
+    for (int j = 0; j < i && strchr(w, ' '); j++) w = strchr(w, ' ') + 1;
+    switch (*w) {
+    case 'n': return "1";
+    case 's': return "\"a\"";
+    case 'b': return "true";
+    case 'a': return "[]";
+    case 'o': return "{}";
+    case 'f': return "x => x";
+    default: return "null";
+    }
+}
+
+/* The arguments of a call of r with n of them: "1, \"a\"". */
+static void sample_args(const Row *r, int n, char *out, size_t cap)
 {
     out[0] = '\0';
     for (int i = 0; i < n; i++) {
         size_t k = strlen(out);
-        snprintf(out + k, cap - k, "%snull", i ? ", " : "");
+        snprintf(out + k, cap - k, "%s%s", i ? ", " : "", sample_arg(r, i));
     }
 }
 
@@ -82,12 +100,12 @@ static int check_source(const char *src, char *first, size_t n)
     return errors;
 }
 
-/* A call of r with argc null arguments, inside a step body (in_step) or in the workflow body.
- * The call is on line 3 (in a step) or 2; *col receives its column. */
+/* A call of r with argc arguments of kinds it accepts, inside a step body (in_step) or in the
+ * workflow body. The call is on line 3 (in a step) or 2; *col receives its column. */
 static void call_source(const Row *r, int argc, int in_step, char *src, size_t n, int *col)
 {
     char args[400];
-    null_args(argc, args, sizeof args);
+    sample_args(r, argc, args, sizeof args);
     if (in_step) {
         snprintf(src, n, "workflow t {\n  step s {\n    return %s(%s)\n  }\n  return s\n}\n",
                  r->name, args);
@@ -105,7 +123,8 @@ static void expect_arity_error(const Row *r, int argc)
     call_source(r, argc, 1, src, sizeof src, &col);
     arity_message(r, "'%s' takes", argc, msg, sizeof msg);
     snprintf(want, sizeof want, "t.dwf:3:%d: error: %s", col, msg);
-    TT_EQ_INT(1, check_source(src, first, sizeof first));
+    int errors = check_source(src, first, sizeof first);
+    if (errors != 1) TT_FAIL_("%s with %d arguments: %d errors, the first %s", r->name, argc, errors, first);
     TT_EQ_STR(want, first);
 }
 
@@ -319,6 +338,13 @@ static void t_table_is_well_formed(void)
             TT_FAIL_("'%s' comes after '%s': keep the rows sorted", r->name, rows[i - 1].name);
         if (r->min < 0 || (r->max >= 0 && r->max < r->min) || r->max > 20)
             TT_FAIL_("%s: bad argument counts %d..%d", r->name, r->min, r->max);
+        int words = r->params[0] ? 1 : 0;
+        for (const char *p = r->params; *p; p++) {
+            if (*p == ' ') words++;
+            else if (!strchr("nsbaozxf", *p)) TT_FAIL_("%s: '%c' is not a kind in params", r->name, *p);
+        }
+        if (words != (r->max < 0 ? r->min + 1 : r->max) && !(r->max < 0 && words == r->min))
+            TT_FAIL_("%s: %d params words for %d..%d arguments", r->name, words, r->min, r->max);
         if (strncmp(r->summary, r->name, strlen(r->name)) != 0 || r->summary[strlen(r->name)] != '(' ||
             !strstr(r->summary, "): "))
             TT_FAIL_("%s: the summary must read \"%s(...): what it gives\"", r->name, r->name);
