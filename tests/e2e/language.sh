@@ -104,12 +104,12 @@ workflow errors {
     out = out + ["any"]
   }
   try {
-    step "bad-math" { return "3" * 2 }
+    step "bad-math" { return (input.s ?? "3") * 2 }
   } catch "TypeError" e {
     out = out + [e.cause.ErrorMessage, e.ErrorData]
   }
   try {
-    step "bad-math-opted-in" retry { attempts 2  delay 1s  on "TypeError" } { return len(5) }
+    step "bad-math-opted-in" retry { attempts 2  delay 1s  on "TypeError" } { return len(input.n ?? 5) }
   } catch e {
     out = out + [e.cause.ErrorType]
   }
