@@ -219,3 +219,9 @@ void ec_progress_invocation(void *arg, const char *arn, const cJSON *resp, const
     fprintf(p->out, "  invocation failed: %s: %s\n", fault ? fault->type : "?", fault ? fault->message : "");
 }
 
+
+void ec_progress_adopted(void *arg, const char *arn, const char *why)
+{
+    (void)arg;
+    fprintf(stderr, "dwf: execution %s runs on the changed workflow (%s)\n", arn, why);
+}

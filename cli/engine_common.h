@@ -68,5 +68,7 @@ typedef struct Progress {
 
 void ec_progress_op(void *arg, const char *arn, const cJSON *op);
 void ec_progress_invocation(void *arg, const char *arn, const cJSON *resp, const dwf_error *fault);
+/* dwf_engine_opts.on_adopted: an execution now runs on another version of its workflow (stderr). */
+void ec_progress_adopted(void *arg, const char *arn, const char *why);
 
 #endif

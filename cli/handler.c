@@ -202,11 +202,31 @@ int handler_load(const char *so_path, const char *source, Handler *h, char *err,
     return 0;
 }
 
+int handler_open(const char *cmd, const char *file, const char *store, Handler *h)
+{
+    char cache[PATH_MAX], so[PATH_MAX], src[PATH_MAX], msg[600];
+    const char *slash = strrchr(store, '/');
+    if (slash) snprintf(cache, sizeof cache, "%.*s/cache", (int)(slash - store), store);
+    else snprintf(cache, sizeof cache, "cache");
+    if (access(file, R_OK) != 0) {
+        fprintf(stderr, "dwf %s: cannot read %s: %s\n", cmd, file, strerror(errno));
+        return -1;
+    }
+    if (handler_build(file, cache, so, sizeof so) != 0) return -1;
+    if (!realpath(file, src)) snprintf(src, sizeof src, "%s", file);
+    if (handler_load(so, src, h, msg, sizeof msg) != 0) {
+        fprintf(stderr, "dwf %s: %s\n", cmd, msg);
+        return -1;
+    }
+    return 0;
+}
+
 int handler_register(dwf_service *s, const Handler *h, dwf_error *err)
 {
     cJSON *f = cJSON_CreateObject(), *dc = NULL;
     int bad = !f || !cJSON_AddStringToObject(f, "FunctionName", h->wf->function_name) ||
               !cJSON_AddStringToObject(f, "Handler", h->so) || !cJSON_AddStringToObject(f, "Source", h->source) ||
+              (h->wf->source_hash && !cJSON_AddStringToObject(f, "WorkflowHash", h->wf->source_hash)) ||
               !(dc = cJSON_AddObjectToObject(f, "DurableConfig")) ||
               !cJSON_AddNumberToObject(dc, "RetentionPeriodInDays", h->wf->retention_days) ||
               !cJSON_AddNumberToObject(dc, "ExecutionTimeout", (double)h->wf->execution_timeout);

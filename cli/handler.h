@@ -26,6 +26,10 @@ int handler_build(const char *dwf_path, const char *cache_dir, char *so_out, siz
 /* dlopen a handler and find DWF_WORKFLOW_SYMBOL. Returns 0, or -1 with a message in err. */
 int handler_load(const char *so_path, const char *source, Handler *h, char *err, size_t n);
 
+/* handler_build + handler_load of a .dwf, cached beside the store (.dwf/cache for .dwf/dwf.db),
+ * as `dwf run` does; errors printed as "dwf CMD: ...". Returns 0 or -1. */
+int handler_open(const char *cmd, const char *file, const char *store, Handler *h);
+
 /* Record the handler's function in the store (FunctionName, Handler, Source, DurableConfig). */
 int handler_register(dwf_service *s, const Handler *h, dwf_error *err);
 

@@ -22,7 +22,7 @@
 
 const char *const usage_run =
     "usage: dwf run FILE.dwf [--input JSON|@file] [--name NAME] [--skip-time] [--detach]\n"
-    "               [--json] [--quiet] [--function OTHER.dwf]... [--store PATH]\n"
+    "               [--json] [--quiet] [--function OTHER.dwf]... [--store PATH] [--force]\n"
     "\n"
     "Compile the workflow (cached by content under .dwf/cache/), start an execution on the\n"
     "embedded engine and drive it until it ends or waits for a callback. Timers wait in real\n"
@@ -44,12 +44,14 @@ const char *const usage_run =
     "  --function OTHER.dwf  also compile OTHER.dwf and register its function, so the\n"
     "                      workflow can `invoke` it (a function run before is known already)\n"
     "  --store PATH        the store (default $DWF_STORE or .dwf/dwf.db)\n"
+    "  --force             drive an execution (--name) that started on another version of the\n"
+    "                      workflow even when its history does not replay on this one\n"
     "\n"
     "exit status: 0 SUCCEEDED (or detached while waiting), 1 FAILED, TIMED_OUT, STOPPED or\n"
     "an error, 2 usage error\n";
 
 
-enum { OPT_INPUT = 1, OPT_NAME, OPT_STORE, OPT_FUNCTION, OPT_SKIP_TIME, OPT_DETACH, OPT_JSON, OPT_QUIET };
+enum { OPT_INPUT = 1, OPT_NAME, OPT_STORE, OPT_FUNCTION, OPT_SKIP_TIME, OPT_DETACH, OPT_JSON, OPT_QUIET, OPT_FORCE };
 static const CliOption options[] = {
     {"input", 0, CLI_VALUE, OPT_INPUT},
     {"name", 0, CLI_VALUE, OPT_NAME},
@@ -59,6 +61,7 @@ static const CliOption options[] = {
     {"detach", 0, CLI_FLAG, OPT_DETACH},
     {"json", 0, CLI_FLAG, OPT_JSON},
     {"quiet", 'q', CLI_FLAG, OPT_QUIET},
+    {"force", 0, CLI_FLAG, OPT_FORCE},
     {0},
 };
 
@@ -68,7 +71,7 @@ enum { MAX_FUNCTIONS = 16 };
 typedef struct Run {
     const char *file, *input_arg, *name, *store;
     const char *functions[MAX_FUNCTIONS];
-    int nfunctions, skip, detach, json, quiet;
+    int nfunctions, skip, detach, json, quiet, force;
     char *input;        /* the --input text, checked to be JSON */
     HandlerSet set;     /* the workflow first, then every function the engine resolved */
     HandlerSet others;  /* the --function handlers, until they are recorded */
@@ -98,6 +101,7 @@ static int parse_options(Run *r, int argc, char **argv)
         case OPT_DETACH: r->detach = 1; break;
         case OPT_JSON: r->json = 1; break;
         case OPT_QUIET: r->quiet = 1; break;
+        case OPT_FORCE: r->force = 1; break;
         case CLI_ARGUMENT:
             if (r->file) return cli_usage_error("run", "one workflow at a time ('%s' and '%s')", r->file, a.value);
             r->file = a.value;
@@ -262,7 +266,7 @@ static int drive(Run *r)
     dwf_engine_opts eo = {.resolve = handler_resolve, .resolve_arg = &r->set, .skip_time = r->skip,
                           .quiet = r->quiet || r->json, .stale_ms = 30000, .on_operation = ec_progress_op,
                           .on_invocation = ec_progress_invocation, .progress_arg = &r->prog,
-                          .stop = &ec_stop_flag};
+                          .stop = &ec_stop_flag, .force = r->force, .on_adopted = ec_progress_adopted};
     ec_catch_signals();
     for (;;) {
         int d = dwf_engine_drive(r->s, r->arn, &eo, &err);

@@ -162,6 +162,12 @@ int dwf__checkpoint(dwf_ctx *c, cJSON *update, int awaited)
 {
     dwf__inv *inv = c->inv;
     if (!update) return dwf__fatal(c, "OutOfMemory", "out of memory building an update");
+    if (inv->opts && inv->opts->verify) {
+        /* Verify mode writes nothing: an operation the history has no record of is where the
+         * recorded history ends on this path, so the code stops here as a suspension does. */
+        cJSON_Delete(update);
+        return DWF_SUSPEND;
+    }
     for (dwf_ctx *p = c; p; p = p->parent)
         if (p->cancel && __atomic_load_n(p->cancel, __ATOMIC_ACQUIRE)) {
             /* The batch this context belongs to has completed: the SDK drops these. */

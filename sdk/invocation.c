@@ -285,6 +285,20 @@ static cJSON *body_suspended(dwf__inv *inv, int run, dwf_error *err, int *again)
     return NULL;
 }
 
+/* Verify mode: how the replay ended, without compensations or a second run (nothing is ever
+ * written, so nothing can have moved on): SUCCEEDED when the code ran to its end, FAILED with
+ * the fault when it could not replay, PENDING when it stopped at the end of the history. */
+static cJSON *verify_response(dwf__inv *inv, int rc, dwf_error *err)
+{
+    cJSON *resp = NULL;
+    if (inv->fatal) resp = response_failed(inv->fatal_type, inv->fatal_msg, NULL);
+    else if (rc == DWF_OK || rc == DWF_RETURN || rc == DWF_ERROR)
+        resp = response_status("SUCCEEDED", NULL);
+    else resp = response_status("PENDING", NULL);
+    if (!resp) set_err(err, "OutOfMemory", "out of memory");
+    return resp;
+}
+
 /* Run the workflow body on the root context (again, while it suspends with nothing pending)
  * and turn how it ended into the handler response. */
 static cJSON *run_body(dwf__inv *inv, size_t nops, dwf_error *err)
@@ -308,6 +322,7 @@ static cJSON *run_body(dwf__inv *inv, size_t nops, dwf_error *err)
         dwf_val *value = NULL;
         int rc = wf->body(&root, frame, &value);
         if (rc == DWF_OK && root.error) rc = DWF_ERROR; /* an unchecked value-helper error */
+        if (inv->opts && inv->opts->verify) return verify_response(inv, rc, err);
         /* A fault recorded where no status could carry it (a batch item that hit one after
          * its batch was decided, an allocation failure in a value helper) still ends it. */
         if (inv->fatal || inv->fault) rc = DWF_FATAL;

@@ -355,7 +355,21 @@ static int step_recorded(dwf_ctx *c, const step_args *a, const dwf__op *op, dwf_
     }
 }
 
-/* Run the body as attempt `attempt` on a step context and checkpoint how it went. */
+/* Ask the host's mock hook (dwf test) about this attempt. DWF_MOCK_PASS runs the body;
+ * RETURN puts the mocked value in *v; FAIL puts the error in *err (caller frees). */
+static int step_mocked(dwf_ctx *c, const step_args *a, int attempt, dwf_val **v, cJSON **err)
+{
+    const dwf_invoke_opts *o = c->inv->opts;
+    if (!o || !o->mock) return DWF_MOCK_PASS;
+    dwf_mock_call call = {.kind = DWF_MOCK_STEP, .name = a->name, .attempt = attempt};
+    dwf_mock_answer ans = {0};
+    int m = o->mock(o->mock_arg, &call, &ans);
+    if (m == DWF_MOCK_RETURN) *v = ans.value ? dwf__adopt(c, ans.value) : NULL;
+    else if (m == DWF_MOCK_FAIL) *err = dwf__error_new(ans.error_type, ans.error_message, NULL);
+    else cJSON_Delete(ans.value);
+    return m;
+}
+
 /* ---- per-attempt timeouts -------------------------------------------------------------------
  * A step with `timeout` runs each attempt's body on a thread of its own, with the deadline on
  * its context: http and sleep_ms inside it wait at most until then, and a used C function reads
@@ -496,12 +510,20 @@ static int timed_run(dwf_ctx *c, const step_args *a, int attempt, double timeout
     return *err ? DWF_ERROR : DWF_OK;
 }
 
+/* Run the body as attempt `attempt` on a step context and checkpoint how it went. */
 static int step_run(dwf_ctx *c, const step_args *a, int attempt, dwf_val **out)
 {
+    if (c->inv->opts && c->inv->opts->verify) return DWF_SUSPEND; /* verify never runs a body */
+    dwf_val *mv = NULL;
+    cJSON *merr = NULL;
+    int mocked = step_mocked(c, a, attempt, &mv, &merr);
+    if (mocked == DWF_MOCK_FAIL) return merr ? step_attempt_failed(c, a, attempt, merr) : oom(c);
     double timeout_s = a->opts ? a->opts->timeout_s : 0;
     dwf_val *v = NULL;
     int rc;
-    if (timeout_s > 0) {
+    if (mocked == DWF_MOCK_RETURN) {
+        v = mv; /* a mocked attempt runs no body, so no timeout applies to it */
+    } else if (timeout_s > 0) {
         cJSON *err = NULL;
         rc = timed_run(c, a, attempt, timeout_s, &v, &err);
         if (rc == DWF_ERROR) return step_attempt_failed(c, a, attempt, err);
@@ -956,6 +978,7 @@ typedef struct poll_args {
 static int poll_check(dwf_ctx *c, const poll_args *p, int attempt, dwf_val *state,
                       dwf_val **next, dwf_val **done, cJSON **err)
 {
+    if (c->inv->opts && c->inv->opts->verify) return DWF_SUSPEND; /* verify never runs a check */
     dwf_ctx sc;
     dwf__ctx_init(&sc, c->inv, c);
     sc.in_step = 1;

@@ -10,6 +10,7 @@
  * the next operation has no record. Replaced records are parked rather than freed, so another
  * thread still reading an older record stays safe.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "core.h"
@@ -47,6 +48,36 @@ static void replay_advance(dwf_ctx *c, int rc)
     free(child);
 }
 
+/* Verify mode: remember the .dwf line of the code that reached a recorded operation. */
+static void verify_reached(dwf_ctx *c, const char *id)
+{
+    dwf_verify_report *v = c->inv->opts ? c->inv->opts->verify : NULL;
+    if (!v) return;
+    pthread_mutex_lock(&c->inv->mu);
+    if (!v->lines) v->lines = cJSON_CreateObject();
+    if (v->lines && !cJSON_GetObjectItemCaseSensitive(v->lines, id))
+        cJSON_AddNumberToObject(v->lines, id, c->line);
+    pthread_mutex_unlock(&c->inv->mu);
+}
+
+/* Verify mode: the first divergence, with the line of the code that asked. */
+static void verify_diverged(dwf_ctx *c, const char *sid, const dwf__op *op)
+{
+    dwf_verify_report *v = c->inv->opts ? c->inv->opts->verify : NULL;
+    if (!v) return;
+    char id[17];
+    dwf_hash_id(sid, id);
+    (void)op;
+    pthread_mutex_lock(&c->inv->mu);
+    if (!v->diverged) {
+        v->diverged = 1;
+        snprintf(v->op_id, sizeof v->op_id, "%s", id);
+        snprintf(v->step_id, sizeof v->step_id, "%s", sid);
+        v->line = c->line;
+    }
+    pthread_mutex_unlock(&c->inv->mu);
+}
+
 int dwf__op_find(dwf_ctx *c, char *sid, enum dwf_optype type, const char *name,
                  enum dwf_subtype subtype, dwf__opref *r)
 {
@@ -55,6 +86,7 @@ int dwf__op_find(dwf_ctx *c, char *sid, enum dwf_optype type, const char *name,
     if (!sid) return dwf__fatal(c, "OutOfMemory", "out of memory");
     dwf_hash_id(sid, r->id);
     r->op = dwf__op_get(c->inv, r->id);
+    if (r->op) verify_reached(c, r->id);
     if (type == DWF_OPTYPE_NONE) return DWF_OK;
     return dwf__check_replay(c, sid, r->op, type, name, subtype);
 }
@@ -102,6 +134,7 @@ int dwf__check_replay(dwf_ctx *c, const char *sid, const dwf__op *op, enum dwf_o
     static const char tail[] = "This indicates non-deterministic control flow in your workflow code.";
     static const char head[] = "[Unrecoverable Execution] Non-deterministic execution detected: ";
     if (op->type != type) {
+        verify_diverged(c, sid, op);
         const char *rt = dwf_optype_name(op->type);
         return dwf__fatal(c, "NonDeterministicExecutionError",
                           "%sOperation type mismatch for step \"%s\". Expected type \"%s\", but "
@@ -109,18 +142,22 @@ int dwf__check_replay(dwf_ctx *c, const char *sid, const dwf__op *op, enum dwf_o
                           head, sid, rt ? rt : "UNKNOWN", dwf_optype_name(type), tail);
     }
     const char *rn = op->name;
-    if (!same(rn, name))
+    if (!same(rn, name)) {
+        verify_diverged(c, sid, op);
         return dwf__fatal(c, "NonDeterministicExecutionError",
                           "%sOperation name mismatch for step \"%s\". Expected name \"%s\", but "
                           "got \"%s\". %s",
                           head, sid, rn ? rn : "undefined", name ? name : "undefined", tail);
+    }
     const char *rs = op->subtype;
     const char *want = dwf_subtype_name(subtype);
-    if (!same(rs, want))
+    if (!same(rs, want)) {
+        verify_diverged(c, sid, op);
         return dwf__fatal(c, "NonDeterministicExecutionError",
                           "%sOperation subtype mismatch for step \"%s\". Expected subtype \"%s\", "
                           "but got \"%s\". %s",
                           head, sid, rs ? rs : "undefined", want ? want : "undefined", tail);
+    }
     return DWF_OK;
 }
 

@@ -50,6 +50,8 @@ typedef struct inv_run {
     int quiet;
     void (*on_operation)(void *arg, const char *arn, const cJSON *op);
     void *progress_arg;
+    dwf_mock_fn mock; /* dwf test's mock hook (dwf_engine_opts.mock) */
+    void *mock_arg;
     char *arn;
     cJSON *response;
     dwf_error fault;
@@ -175,7 +177,7 @@ static void *inv_thread(void *arg)
 {
     inv_run *r = arg;
     dwf_transport t = {tr_checkpoint, tr_get_state, tr_now, r};
-    dwf_invoke_opts io = {r->quiet, r->request_id, on_op, r};
+    dwf_invoke_opts io = {r->quiet, r->request_id, on_op, r, r->mock, r->mock_arg, NULL};
     dwf_error fault = {{0}, {0}};
     cJSON *response = dwf_run_invocation(r->wf, r->event, &t, &io, &fault);
     pthread_mutex_lock(&r->mu);
@@ -269,6 +271,8 @@ static int run_on_thread(dwf_service *s, const char *arn, const dwf_workflow *wf
     r->quiet = o->quiet;
     r->on_operation = o->on_operation;
     r->progress_arg = o->progress_arg;
+    r->mock = o->mock;
+    r->mock_arg = o->mock_arg;
     r->arn = arn_copy;
     snprintf(r->request_id, sizeof r->request_id, "%s", request_id);
     double deadline = wf->timeout_s > 0 ? mono_ms() + wf->timeout_s * 1000.0 : 0;
@@ -295,10 +299,74 @@ static int run_on_thread(dwf_service *s, const char *arn, const dwf_workflow *wf
     return outcome;
 }
 
+static const char *json_str(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* Would the execution's history replay cleanly on wf? 1 yes, 0 no (err says where), -1 error. */
+static int replays_on(dwf_service *s, const char *arn, const dwf_workflow *wf, const char *was, dwf_error *err)
+{
+    cJSON *ops = NULL;
+    if (dwf_service_operations(s, arn, &ops, err) != 0) return -1;
+    dwf_verify_report rep;
+    int outcome = dwf_verify_replay(wf, ops, &rep, err);
+    cJSON_Delete(ops);
+    cJSON_Delete(rep.lines);
+    if (outcome < 0) return -1;
+    if (outcome != DWF_VERIFY_DIVERGES) return 1;
+    snprintf(err->type, sizeof err->type, "WorkflowChangedError");
+    /* The SDK's sentence around the fact is long and says nothing here: keep the fact. */
+    const char *fact = strstr(rep.message, "detected: ");
+    fact = fact ? fact + 10 : rep.message;
+    const char *tail = strstr(fact, " This indicates");
+    int factlen = tail ? (int)(tail - fact) : (int)strlen(fact);
+    const char *src = wf->source ? wf->source : wf->name;
+    const char *id = strrchr(arn, '/');
+    char msg[2048];
+    snprintf(msg, sizeof msg,
+             "execution %.64s started on another version of %.200s (workflow %.12s, now %.12s) and would "
+             "diverge at line %d: %.*s `dwf verify %.200s` shows where; --force drives it anyway",
+             id ? id + 1 : arn, src, was, wf->source_hash, rep.line, factlen > 400 ? 400 : factlen, fact, src);
+    size_t n = strlen(msg) < sizeof err->message ? strlen(msg) : sizeof err->message - 1;
+    memcpy(err->message, msg, n); /* the whole sentence when it fits, its start otherwise */
+    err->message[n] = '\0';
+    return 0;
+}
+
+/* An execution runs on the workflow version it started on. On another one (the .dwf changed
+ * since), it is driven only when its history replays cleanly on this code, or with --force;
+ * then the execution is recorded as running on this version. 0 go on, -1 refused or error. */
+static int check_workflow(dwf_service *s, const char *arn, const dwf_workflow *wf, const dwf_engine_opts *o,
+                          dwf_error *err)
+{
+    cJSON *w = NULL;
+    if (!wf->source_hash || !*wf->source_hash) return 0;
+    if (dwf_service_execution_workflow(s, arn, &w, err) != 0) return -1;
+    const char *was = json_str(w, "WorkflowHash");
+    int r = 0;
+    if (was && strcmp(was, wf->source_hash) != 0) {
+        char why[200];
+        snprintf(why, sizeof why, "started on workflow %.12s; %s on %.12s", was,
+                 o->force ? "--force: driven" : "its history replays cleanly", wf->source_hash);
+        r = o->force ? 1 : replays_on(s, arn, wf, was, err);
+        if (r == 1) r = dwf_service_set_execution_workflow(s, arn, wf->source_hash, err);
+        else r = -1;
+        if (r == 0 && o->on_adopted) o->on_adopted(o->progress_arg, arn, why);
+    }
+    cJSON_Delete(w);
+    return r;
+}
+
 int dwf_engine_invoke(dwf_service *s, const char *arn, const dwf_engine_opts *o, dwf_error *err)
 {
     cJSON *event = NULL;
     char request_id[40];
+    char fn0[256];
+    dwf_error ignored;
+    const dwf_workflow *wf0 = dwf_service_function_of(arn, fn0) == 0 ? o->resolve(o->resolve_arg, fn0, &ignored) : NULL;
+    if (wf0 && check_workflow(s, arn, wf0, o, err) != 0) return -1;
     if (dwf_service_begin_invocation(s, arn, &event, request_id, err) != 0) return -1;
     double start = dwf_service_now(s);
     /* What changed outside the handler (a wait ended, a callback answered) is progress too. */

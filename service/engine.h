@@ -33,6 +33,15 @@ typedef struct dwf_engine_opts {
     void (*on_invocation)(void *arg, const char *arn, const cJSON *response, const dwf_error *fault);
     void *progress_arg;
     volatile int *stop; /* nonzero: return at the next chance (a signal handler sets it) */
+    /* An execution that started on another version of its workflow (another hash of the .dwf)
+     * is driven only when its history replays cleanly on this code (dwf_verify_replay), or
+     * with force; otherwise dwf_engine_invoke fails with WorkflowChangedError. on_adopted
+     * (may be NULL) hears that an execution now runs on this version, and why. */
+    int force;
+    void (*on_adopted)(void *arg, const char *arn, const char *why);
+    /* Test doubles (dwf test): the runtime's mock hook for steps and http (dwf_host.h). */
+    dwf_mock_fn mock;
+    void *mock_arg;
 } dwf_engine_opts;
 
 enum {

@@ -55,6 +55,8 @@ static int start_again(const dwf__exec *old, const char *name, const char *input
                 "Durable execution with name %s already exists with a different input.", name);
 }
 
+static int record_workflow(dwf_service *s, const dwf__exec *e, dwf_error *err);
+
 int dwf__svc_start(dwf_service *s, const char *function_name, const char *name, const char *input,
                    const char *parent_arn, const char *parent_op, const char *root_arn, dwf__exec **out_e,
                    int *already, dwf_error *err)
@@ -111,12 +113,62 @@ int dwf__svc_start(dwf_service *s, const char *function_name, const char *name, 
     e->retention_days = retention;
     e->timeout_s = timeout;
     e->wake = 1;
-    if (bad ? oom(err) : exec_create(s, e, err)) {
+    if (bad ? oom(err) : exec_create(s, e, err) != 0 || record_workflow(s, e, err) != 0) {
         dwf__exec_free(e);
         return -1;
     }
     *out_e = e;
     return 0;
+}
+
+/* The execution runs on the function's current workflow: record its hash (NULL when the
+ * function was registered without one, as the emulator's are). */
+static int record_workflow(dwf_service *s, const dwf__exec *e, dwf_error *err)
+{
+    return dwf__sql_exec(s->st, err,
+                         "UPDATE executions SET workflow_hash=(SELECT workflow_hash FROM functions WHERE name=?1)"
+                         " WHERE id=?2",
+                         "ss", e->function_name, e->id);
+}
+
+int dwf_service_execution_workflow(dwf_service *s, const char *arn, cJSON **out, dwf_error *err)
+{
+    *out = NULL;
+    dwf__svc_lock(s);
+    sqlite3_stmt *q = dwf__sql_prepare(s->st, err,
+                                       "SELECT e.workflow_hash, w.handler, w.source FROM executions e"
+                                       " LEFT JOIN workflows w ON w.hash=e.workflow_hash WHERE e.arn=?1 OR e.id=?1",
+                                       "s", arn);
+    int r = q ? dwf__sql_step(s->st, q, err) : -1;
+    if (r == 1) {
+        cJSON *o = cJSON_CreateObject();
+        const char *keys[] = {"WorkflowHash", "Handler", "Source"};
+        int bad = !o;
+        for (int i = 0; i < 3 && !bad; i++)
+            if (sqlite3_column_type(q, i) == SQLITE_TEXT)
+                bad = jset_str(o, keys[i], (const char *)sqlite3_column_text(q, i));
+        if (bad) {
+            cJSON_Delete(o);
+            r = oom(err);
+        } else {
+            *out = o;
+            r = 0;
+        }
+    } else if (r == 0) {
+        r = fail(err, RNFE, "Execution not found: %s", arn);
+    }
+    if (q) dwf__sql_done(s->st, q);
+    dwf__svc_unlock(s);
+    return r;
+}
+
+int dwf_service_set_execution_workflow(dwf_service *s, const char *arn, const char *hash, dwf_error *err)
+{
+    dwf__svc_lock(s);
+    if (dwf__store_begin(s->st, err) != 0) return dwf__svc_abort(s);
+    if (dwf__sql_exec(s->st, err, "UPDATE executions SET workflow_hash=?2 WHERE arn=?1 OR id=?1", "ss", arn, hash) != 0)
+        return dwf__svc_abort(s);
+    return dwf__svc_commit(s, err);
 }
 
 int dwf_service_start(dwf_service *s, const cJSON *req, cJSON **out, dwf_error *err)

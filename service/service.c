@@ -262,10 +262,17 @@ int dwf_service_put_function(dwf_service *s, const cJSON *fn, dwf_error *err)
         free(cj);
         return dwf__svc_abort(s);
     }
+    const char *hash = jstr(fn, "WorkflowHash");
     int r = dwf__sql_exec(s->st, err,
-                          "INSERT OR REPLACE INTO functions(name, handler, source, config, updated_ms) VALUES(?1,?2,?3,?4,?5)",
-                          "ssssd", base, jstr(fn, "Handler"), jstr(fn, "Source"), cj, dwf_service_now(s));
+                          "INSERT OR REPLACE INTO functions(name, handler, source, config, updated_ms, workflow_hash)"
+                          " VALUES(?1,?2,?3,?4,?5,?6)",
+                          "ssssds", base, jstr(fn, "Handler"), jstr(fn, "Source"), cj, dwf_service_now(s), hash);
     free(cj);
+    if (r == 0 && hash)
+        r = dwf__sql_exec(s->st, err,
+                          "INSERT OR REPLACE INTO workflows(hash, function_name, handler, source, updated_ms)"
+                          " VALUES(?1,?2,?3,?4,?5)",
+                          "ssssd", hash, base, jstr(fn, "Handler"), jstr(fn, "Source"), dwf_service_now(s));
     if (r != 0) return dwf__svc_abort(s);
     return dwf__svc_commit(s, err);
 }

@@ -133,6 +133,12 @@ int dwf_service_next_due(dwf_service *s, const char *root_arn, int include_deadl
 int dwf_service_open_callbacks(dwf_service *s, const char *root_arn, cJSON **out, dwf_error *err);
 /* Every operation of an execution, in start order, Operation shape (no token needed: CLI). */
 int dwf_service_operations(dwf_service *s, const char *arn, cJSON **out, dwf_error *err);
+/* The workflow an execution started on: {"WorkflowHash"?, "Handler"?, "Source"?} (the hash of
+ * its .dwf text, recorded at start from the function's WorkflowHash; the handler and source of
+ * that version when the store knows them). Absent for executions started without a hash. */
+int dwf_service_execution_workflow(dwf_service *s, const char *arn, cJSON **out, dwf_error *err);
+/* Record that an execution now runs on the workflow `hash` (verified, or forced). */
+int dwf_service_set_execution_workflow(dwf_service *s, const char *arn, const char *hash, dwf_error *err);
 /* Delete closed executions older than their RetentionPeriodInDays. */
 int dwf_service_purge_expired(dwf_service *s, int *deleted, dwf_error *err);
 

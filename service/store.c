@@ -43,7 +43,7 @@ struct dwf__store {
     } cache[STMT_CACHE];
 };
 
-#define SCHEMA_VERSION 5
+#define SCHEMA_VERSION 6
 
 #define TOKENS_LIVE "CREATE INDEX IF NOT EXISTS tokens_live ON tokens(exec_id) WHERE live=1;"
 /* The control plane of `dwf serve` (5): functions created through Lambda's API, one row per
@@ -53,18 +53,27 @@ struct dwf__store {
     "  config TEXT NOT NULL, code_sha256 TEXT NOT NULL, created_ms REAL, PRIMARY KEY(name, version));" \
     "CREATE TABLE IF NOT EXISTS lambda_code(sha256 TEXT PRIMARY KEY, zip BLOB NOT NULL);" \
     "CREATE TABLE IF NOT EXISTS iam_roles(name TEXT PRIMARY KEY, role TEXT NOT NULL, policies TEXT NOT NULL);"
+/* Version 6: the hash of the workflow (the .dwf text) each execution started on, the current
+ * one of each function, and where each version's handler and source were, so `dwf verify`
+ * can replay a history on the code that made it (for the old code's lines). */
+#define WORKFLOW_VERSIONS "CREATE TABLE IF NOT EXISTS workflows(hash TEXT PRIMARY KEY, function_name TEXT," \
+                          "  handler TEXT, source TEXT, updated_ms REAL);"
+#define UPGRADE_5 "ALTER TABLE executions ADD COLUMN workflow_hash TEXT;"                    \
+                  "ALTER TABLE functions ADD COLUMN workflow_hash TEXT;" WORKFLOW_VERSIONS \
+                  "PRAGMA user_version=6;"
 
 static const char *const schema_sql =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
     "CREATE TABLE IF NOT EXISTS functions(name TEXT PRIMARY KEY, handler TEXT, source TEXT,"
-    "  config TEXT, updated_ms REAL);"
+    "  config TEXT, updated_ms REAL, workflow_hash TEXT);"
     "CREATE TABLE IF NOT EXISTS executions(id TEXT PRIMARY KEY, arn TEXT UNIQUE NOT NULL,"
     "  name TEXT NOT NULL, function_name TEXT NOT NULL, status TEXT NOT NULL, input TEXT,"
     "  result TEXT, error TEXT, parent_arn TEXT, parent_op TEXT, root_arn TEXT,"
     "  start_ms REAL, end_ms REAL, next_invoke_ms REAL, inv_started_ms REAL,"
     "  seq INTEGER, seen_seq INTEGER, op_count INTEGER, event_count INTEGER,"
     "  retention_days INTEGER, timeout_s INTEGER, wake INTEGER, inv_open INTEGER,"
-    "  inv_attempts INTEGER, inv_owner TEXT, inv_request TEXT, UNIQUE(function_name, name));"
+    "  inv_attempts INTEGER, inv_owner TEXT, inv_request TEXT, workflow_hash TEXT,"
+    "  UNIQUE(function_name, name));"
     "CREATE INDEX IF NOT EXISTS executions_root ON executions(root_arn, status);"
     "CREATE TABLE IF NOT EXISTS operations(exec_id TEXT NOT NULL, op_id TEXT NOT NULL,"
     "  start_seq INTEGER NOT NULL, change_seq INTEGER NOT NULL, type TEXT, status TEXT,"
@@ -84,7 +93,8 @@ static const char *const schema_sql =
     "CREATE INDEX IF NOT EXISTS tokens_exec ON tokens(exec_id);"
     TOKENS_LIVE
     CONTROL_PLANE
-    "PRAGMA user_version=5;";
+    WORKFLOW_VERSIONS
+    "PRAGMA user_version=6;";
 
 /* Older stores gain what later versions added: the owner (2) and the request id (3) of the
  * open invocation, and (4) an index of live tokens, without which retiring the live token
@@ -95,19 +105,20 @@ static const char *const upgrade_1 =
     "ALTER TABLE executions ADD COLUMN inv_request TEXT;"
     TOKENS_LIVE
     CONTROL_PLANE
-    "PRAGMA user_version=5;";
+    UPGRADE_5;
 static const char *const upgrade_2 =
     "ALTER TABLE executions ADD COLUMN inv_request TEXT;"
     TOKENS_LIVE
     CONTROL_PLANE
-    "PRAGMA user_version=5;";
+    UPGRADE_5;
 static const char *const upgrade_3 =
     TOKENS_LIVE
     CONTROL_PLANE
-    "PRAGMA user_version=5;";
+    UPGRADE_5;
 static const char *const upgrade_4 =
     CONTROL_PLANE
-    "PRAGMA user_version=5;";
+    UPGRADE_5;
+static const char *const upgrade_5 = UPGRADE_5;
 
 int dwf__store_err(dwf_error *err, enum dwf_errortype type, const char *fmt, ...)
 {
@@ -243,7 +254,7 @@ static int upgrade(sqlite3 *db, int version)
     if (rc != SQLITE_OK) return rc;
     /* Another process may have created or upgraded it while we waited for the lock. */
     rc = pragma_int(db, "PRAGMA user_version", &version);
-    static const char *const from[] = {schema_sql, upgrade_1, upgrade_2, upgrade_3, upgrade_4};
+    static const char *const from[] = {schema_sql, upgrade_1, upgrade_2, upgrade_3, upgrade_4, upgrade_5};
     const char *sql = version >= 0 && version < SCHEMA_VERSION ? from[version] : "";
     if (rc == SQLITE_OK) rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
