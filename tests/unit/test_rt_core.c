@@ -300,7 +300,7 @@ static cJSON *invoke_once(fake *f, const dwf_workflow *wf, const char *input, dw
     dwf_transport t = fake_transport(f);
     cJSON *ev = fake_event(f, input);
     fake_input = input;
-    dwf_invoke_opts o = {1, "req-1", NULL, NULL};
+    dwf_invoke_opts o = {.quiet = 1, .request_id = "req-1"};
     cJSON *r = dwf_run_invocation(wf, ev, &t, &o, err);
     cJSON_Delete(ev);
     f->invocations++;
@@ -1553,7 +1553,7 @@ static void test_progress_hook(void)
     dwf_workflow wf = WF(wf_order, sizeof(frame1));
     dwf_transport t = fake_transport(&f);
     cJSON *ev = fake_event(&f, "{}");
-    dwf_invoke_opts o = {1, "req-9", on_op, NULL};
+    dwf_invoke_opts o = {.quiet = 1, .request_id = "req-9", .on_operation = on_op};
     dwf_error err;
     hook_calls = 0;
     cJSON *r = dwf_run_invocation(&wf, ev, &t, &o, &err);
