@@ -60,7 +60,9 @@ INC_package  = -Iinclude -Iutil -Ipackage
 INC_console  = -Iinclude -Iutil -Iservice -Iconsole
 INC_grammar  = -Iinclude -Igrammar -I$(BUILD)/gen
 INC_codegen  = -Iinclude -Iutil -Igrammar -Icodegen
-INC_cli      = -Iinclude -Iutil -Iservice -Iemulator -Iconsole -Ipackage -Igrammar -Icodegen -I$(BUILD)/gen
+INC_testing  = -Iinclude -Iutil -Iservice -Itesting -I$(BUILD)/gen/testing
+INC_cli      = -Iinclude -Iutil -Iservice -Iemulator -Iconsole -Ipackage -Igrammar -Icodegen -Itesting -I$(BUILD)/gen \
+               -I$(BUILD)/gen/testing
 # Tests are white-box: they see every folder.
 INC_tests    = -Iinclude -Iutil -Iaws -Isdk -Ilambda -Iservice -Iemulator -Iconsole -Ipackage -Igrammar \
                -Icodegen -I$(BUILD)/gen -Itests/unit
@@ -76,6 +78,7 @@ HOST_SRC    = $(wildcard service/*.c emulator/*.c console/*.c package/*.c util/*
 FRONT_SRC   = $(wildcard grammar/*.c)
 CODEGEN_SRC = $(wildcard codegen/*.c)
 CLI_SRC     = $(wildcard cli/*.c)
+TESTING_SRC = $(wildcard testing/*.c)
 GEN_SRC     = $(BUILD)/gen/parser.c $(BUILD)/gen/lexer.c
 
 LIB_OBJ     = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
@@ -85,6 +88,7 @@ HOST_OBJ    = $(HOST_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/console_assets.o
 FRONT_OBJ   = $(FRONT_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/parser.o $(BUILD)/obj/gen/lexer.o
 CODEGEN_OBJ = $(CODEGEN_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ     = $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+TESTING_OBJ = $(TESTING_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/testing/parser.o $(BUILD)/obj/gen/testing/lexer.o
 MAIN_OBJ    = $(BUILD)/obj/lambda/lambda_main.o
 
 UNIT_SRC    = $(wildcard tests/unit/test_*.c)
@@ -108,6 +112,18 @@ $(BUILD)/gen/lexer.c $(BUILD)/gen/lexer.h &: grammar/lexer.l | $(BUILD)/gen/pars
 	@mkdir -p $(BUILD)/gen
 	flex --header-file=$(BUILD)/gen/lexer.h -o $(BUILD)/gen/lexer.c $<
 
+# The test-file language (testing/): its own scanner and parser, prefix dwt.
+$(BUILD)/gen/testing/parser.c $(BUILD)/gen/testing/parser.h &: testing/parser.y
+	@mkdir -p $(BUILD)/gen/testing
+	bison -Wall -Werror --defines=$(BUILD)/gen/testing/parser.h -o $(BUILD)/gen/testing/parser.c $<
+$(BUILD)/gen/testing/lexer.c $(BUILD)/gen/testing/lexer.h &: testing/lexer.l | $(BUILD)/gen/testing/parser.h
+	@mkdir -p $(BUILD)/gen/testing
+	flex --header-file=$(BUILD)/gen/testing/lexer.h -o $(BUILD)/gen/testing/lexer.c $<
+$(BUILD)/obj/gen/testing/%.o: $(BUILD)/gen/testing/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(INC_testing) -Wno-sign-compare -Wno-unused-function -Wno-unused-parameter -c -o $@ $<
+$(TESTING_SRC:%.c=$(BUILD)/obj/%.o): | $(BUILD)/gen/testing/parser.h $(BUILD)/gen/testing/lexer.h
+
 # Generated scanner/parser: flex output trips -Wsign-compare etc.; keep -Werror for the rest.
 $(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(dir $@)
@@ -128,6 +144,7 @@ $(BUILD)/obj/%.o: %.c
 # The front end, codegen and CLI include the generated parser/lexer headers: they must exist
 # before the first compile writes the .d files that track them from then on.
 $(FRONT_SRC:%.c=$(BUILD)/obj/%.o) $(CODEGEN_OBJ) $(CLI_OBJ) $(UNIT_BIN): | $(BUILD)/gen/parser.h $(BUILD)/gen/lexer.h
+$(CLI_OBJ): | $(BUILD)/gen/testing/parser.h $(BUILD)/gen/testing/lexer.h
 
 $(BUILD)/libdwf.a: $(LIB_OBJ)
 	@rm -f $@
@@ -161,8 +178,8 @@ $(BUILD)/lambda_bootstrap: lambda/bootstrap.c
 	  -static -nostdlib -s -MMD -MP -o $@ $<
 
 # EXPORTS: workflow handlers that `dwf run` compiles to shared objects resolve dwf_* here.
-$(BUILD)/dwf: $(CLI_OBJ) $(FRONT_OBJ) $(CODEGEN_OBJ) $(LIBS)
-	$(CC) $(LDFLAGS_ALL) $(EXPORTS) -o $@ $(CLI_OBJ) $(FRONT_OBJ) $(CODEGEN_OBJ) $(LINK_LIBS)
+$(BUILD)/dwf: $(CLI_OBJ) $(FRONT_OBJ) $(CODEGEN_OBJ) $(TESTING_OBJ) $(LIBS)
+	$(CC) $(LDFLAGS_ALL) $(EXPORTS) -o $@ $(CLI_OBJ) $(FRONT_OBJ) $(CODEGEN_OBJ) $(TESTING_OBJ) $(LINK_LIBS)
 
 # Unit tests: test_rt_*.c link only the runtime (it knows nothing of the compiler); the others
 # link the front end and codegen too. Neither links the CLI's main.
@@ -236,4 +253,4 @@ clean:
 
 # Every object, test program and the bootstrap record the headers they read (-MMD).
 -include $(wildcard $(LIB_OBJ:.o=.d) $(HOST_OBJ:.o=.d) $(FRONT_OBJ:.o=.d) $(CODEGEN_OBJ:.o=.d) \
-                    $(CLI_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_BIN:=.d) $(BUILD)/lambda_bootstrap.d)
+                    $(CLI_OBJ:.o=.d) $(TESTING_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_BIN:=.d) $(BUILD)/lambda_bootstrap.d)

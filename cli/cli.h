@@ -36,6 +36,7 @@ int cmd_fmt(int argc, char **argv);
 int cmd_compile(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_test(int argc, char **argv);
 int cmd_executions(int argc, char **argv);
 int cmd_history(int argc, char **argv);
 int cmd_callback(int argc, char **argv);
@@ -48,7 +49,7 @@ int cmd_serve(int argc, char **argv);
 int cmd_graph(int argc, char **argv);
 int cmd_console(int argc, char **argv);
 
-extern const char *const usage_verify;
+extern const char *const usage_verify, *const usage_test;
 extern const char *const usage_check, *const usage_compile, *const usage_run,
     *const usage_executions, *const usage_history, *const usage_callback, *const usage_callbacks,
     *const usage_stop, *const usage_resume, *const usage_worker, *const usage_build, *const usage_serve,

@@ -30,6 +30,7 @@ static const CliCommand commands[] = {
     {"callback", cmd_callback, &usage_callback, "complete or heartbeat a callback"},
     {"callbacks", cmd_callbacks, &usage_callbacks, "list the callbacks waiting for an answer"},
     {"stop", cmd_stop, &usage_stop, "stop a running execution"},
+    {"test", cmd_test, &usage_test, "run the tests of *.test.dwf files (mocks, virtual time)"},
     {"verify", cmd_verify, &usage_verify, "check that changed code still resumes recorded executions"},
     {"resume", cmd_resume, &usage_resume, "drive executions whose timers are due"},
     {"worker", cmd_worker, &usage_worker, "keep driving due executions"},

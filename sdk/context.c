@@ -509,3 +509,11 @@ dwf__cursor *dwf__item_cursor(dwf_ctx *c) { return c ? &c->item_cursor : NULL; }
 const char *dwf__source(dwf_ctx *c) { return c && c->inv->wf ? c->inv->wf->source : NULL; }
 dwf_val *dwf__input(dwf_ctx *c) { return c ? c->inv->input : NULL; }
 int dwf__quiet(dwf_ctx *c) { return c && c->inv->opts && c->inv->opts->quiet; }
+
+int dwf__mock(dwf_ctx *c, const dwf_mock_call *call, dwf_mock_answer *ans)
+{
+    const dwf_invoke_opts *o = c ? c->inv->opts : NULL;
+    memset(ans, 0, sizeof *ans);
+    if (!o || !o->mock) return DWF_MOCK_PASS;
+    return o->mock(o->mock_arg, call, ans);
+}

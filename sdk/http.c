@@ -364,11 +364,51 @@ static dwf_val *perform(dwf_ctx *c, request *q)
     return result;
 }
 
+/* A mocked response (dwf test): {status (default 200), headers (default {}), body (default
+ * null)}, a status outside 2xx failing as a real one does, or the mock's error. NULL when the
+ * request is not mocked. */
+static dwf_val *mocked(dwf_ctx *c, const char *m, const char *url, dwf_val *body)
+{
+    dwf_mock_call call = {.kind = DWF_MOCK_HTTP, .method = m, .url = url, .request = body};
+    dwf_mock_answer ans;
+    int r = dwf__mock(c, &call, &ans);
+    if (r == DWF_MOCK_PASS) return NULL;
+    if (r == DWF_MOCK_FAIL) {
+        cJSON_Delete(ans.value);
+        dwf__set_error(c, ans.error_type, ans.error_message);
+        return dwf_null(c);
+    }
+    cJSON *o = cJSON_IsObject(ans.value) ? ans.value : cJSON_CreateObject();
+    if (o != ans.value) cJSON_Delete(ans.value);
+    if (!o) return dwf_null(c);
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(o, "status");
+    if (!cJSON_IsNumber(st)) cJSON_AddNumberToObject(o, "status", 200);
+    if (!cJSON_GetObjectItemCaseSensitive(o, "headers")) cJSON_AddObjectToObject(o, "headers");
+    if (!cJSON_GetObjectItemCaseSensitive(o, "body")) cJSON_AddNullToObject(o, "body");
+    long status = (long)cJSON_GetObjectItemCaseSensitive(o, "status")->valuedouble;
+    if (status < 200 || status > 299) {
+        char *text = dwf__to_text(cJSON_GetObjectItemCaseSensitive(o, "body"));
+        response r = {0};
+        r.body.p = text;
+        r.body.len = text ? strlen(text) : 0;
+        request q = {0};
+        q.m = m;
+        q.u = url;
+        cJSON_Delete(o);
+        dwf_val *v = status_failed(c, &q, &r, status);
+        free(text);
+        return v;
+    }
+    return dwf__own(c, o);
+}
+
 dwf_val *dwf_http(dwf_ctx *c, const char *method, dwf_val *url, dwf_val *headers, dwf_val *body,
                   double timeout_s)
 {
     const char *m = method && *method ? method : "GET";
     if (check_args(c, m, url, headers) != 0) return dwf_null(c);
+    dwf_val *mv = mocked(c, m, url->valuestring, body);
+    if (mv) return mv;
     request q;
     memset(&q, 0, sizeof q);
     q.m = m;

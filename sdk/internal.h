@@ -59,6 +59,9 @@ dwf__cursor *dwf__item_cursor(dwf_ctx *c);
 
 /* Nonzero if the host asked for no step log lines (dwf_invoke_opts.quiet: `dwf run --quiet`). */
 int dwf__quiet(dwf_ctx *c);
+/* Ask the host's mock hook (dwf_invoke_opts.mock, dwf test) about a call: DWF_MOCK_PASS when
+ * there is none or it does not answer, else RETURN / FAIL with *ans filled. */
+int dwf__mock(dwf_ctx *c, const dwf_mock_call *call, dwf_mock_answer *ans);
 
 /* ---- provided by the value layer ---------------------------------------------------------- */
 /* Render a value as a string the way template interpolation does (strings raw, others JSON).

@@ -327,6 +327,29 @@ static int invoke_failed_at_once(apply *a, const dwf_error *why, dwf_error *err)
     return bad ? oom(err) : 0;
 }
 
+/* A mocked chained invoke (dwf test): the mock's value completes the operation at once. */
+static int invoke_succeeded_at_once(apply *a, cJSON *value, dwf_error *err)
+{
+    char *text = value ? cJSON_PrintUnformatted(value) : NULL;
+    int bad = (value && !text) || event_set(a, DWF_EVENTTYPE_CHAINED_INVOKE_SUCCEEDED) ||
+              jset(a->details, "Result", dwf__svc_wrap_payload(text));
+    bad |= op_end(a, DWF_OPSTATUS_SUCCEEDED);
+    if (text) bad |= jset_str(jobj(a->op, "ChainedInvokeDetails"), "Result", text);
+    free(text);
+    return bad ? oom(err) : 0;
+}
+
+/* Ask the test's invoke mock (dwf_service_set_invoke_mock): DWF_MOCK_* with *ans filled. */
+static int invoke_mocked(apply *a, const char *fn, dwf_mock_answer *ans)
+{
+    if (!a->s->invoke_mock) return DWF_MOCK_PASS;
+    cJSON *payload = a->up->payload ? cJSON_Parse(a->up->payload) : NULL;
+    dwf_mock_call call = {.kind = DWF_MOCK_INVOKE, .name = fn, .request = payload};
+    int m = a->s->invoke_mock(a->s->invoke_mock_arg, &call, ans);
+    cJSON_Delete(payload);
+    return m;
+}
+
 /* START: the target runs as a new execution in the same store, under the caller's root; its
  * end completes this operation (executions.c). */
 static int invoke_start(apply *a, dwf_error *err)
@@ -336,6 +359,22 @@ static int invoke_start(apply *a, dwf_error *err)
     const char *fn = jstr(cio, "FunctionName");
     if (!fn || !*fn) return fail(err, IPVE, "ChainedInvokeOptions.FunctionName is required.");
     if (op_create(a, err) != 0) return -1;
+    dwf_mock_answer ans = {0};
+    int mocked = invoke_mocked(a, fn, &ans);
+    if (mocked != DWF_MOCK_PASS) {
+        cJSON *evd = cJSON_CreateObject();
+        int bad = !evd || jset_str(evd, "FunctionName", fn) || jset(evd, "Input", dwf__svc_wrap_payload(a->up->payload));
+        int r = bad ? oom(err) : dwf__svc_op_save(a->s, a->e, a->op, &a->seq, err);
+        if (r == 0) r = dwf__svc_event_add(a->s, a->e, DWF_EVENTTYPE_CHAINED_INVOKE_STARTED, a->op, evd, err);
+        else cJSON_Delete(evd);
+        dwf_error why = {{0}, {0}};
+        snprintf(why.type, sizeof why.type, "%s", ans.error_type);
+        snprintf(why.message, sizeof why.message, "%s", ans.error_message);
+        if (r == 0) r = mocked == DWF_MOCK_RETURN ? invoke_succeeded_at_once(a, ans.value, err)
+                                                  : invoke_failed_at_once(a, &why, err);
+        cJSON_Delete(ans.value);
+        return r;
+    }
     dwf__exec *child = NULL;
     int already = 0;
     dwf_error cerr = {{0}, {0}};

@@ -315,3 +315,9 @@ int dwf_service_get_function(dwf_service *s, const char *name, cJSON **out, dwf_
     if (r == 1) return fail(err, RNFE, "Function not found: %s", name);
     return r;
 }
+
+void dwf_service_set_invoke_mock(dwf_service *s, dwf_mock_fn fn, void *arg)
+{
+    s->invoke_mock = fn;
+    s->invoke_mock_arg = arg;
+}

@@ -139,6 +139,10 @@ int dwf_service_operations(dwf_service *s, const char *arn, cJSON **out, dwf_err
 int dwf_service_execution_workflow(dwf_service *s, const char *arn, cJSON **out, dwf_error *err);
 /* Record that an execution now runs on the workflow `hash` (verified, or forced). */
 int dwf_service_set_execution_workflow(dwf_service *s, const char *arn, const char *hash, dwf_error *err);
+/* Test doubles (dwf test): a chained invoke's START asks `fn` first (kind DWF_MOCK_INVOKE, name
+ * the FunctionName, request the payload); RETURN completes the operation at once with the
+ * value, FAIL fails it with the error, PASS starts the target as usual. NULL removes it. */
+void dwf_service_set_invoke_mock(dwf_service *s, dwf_mock_fn fn, void *arg);
 /* Delete closed executions older than their RetentionPeriodInDays. */
 int dwf_service_purge_expired(dwf_service *s, int *deleted, dwf_error *err);
 

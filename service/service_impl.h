@@ -31,6 +31,8 @@ struct dwf_service {
     char region[32], account[32];
     int max_inv, event_page;
     pthread_mutex_t mu;
+    dwf_mock_fn invoke_mock; /* dwf test: answers chained invokes instead of their targets */
+    void *invoke_mock_arg;
 };
 
 /* The two errors nearly every check returns. */

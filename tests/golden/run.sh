@@ -214,6 +214,7 @@ EOF
 n=0
 for src in examples/*.dwf tests/golden/*.dwf; do
   [ -f "$src" ] || continue
+  case "$src" in *.test.dwf) continue ;; esac  # test files (dwf test), not workflows
   name=$(basename "$src" .dwf)
   args=()
   [ -f "${src%.dwf}.args" ] && read -r -a args <"${src%.dwf}.args"

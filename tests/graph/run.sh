@@ -39,6 +39,7 @@ have_mermaid=1
 names=()
 for src in examples/*.dwf tests/graph/*.dwf; do
   [ -f "$src" ] || continue
+  case "$src" in *.test.dwf) continue ;; esac  # test files (dwf test), not workflows
   name=$(basename "$src" .dwf)
   names+=("$name")
   out=$tmp/$name
@@ -108,6 +109,7 @@ if [ $have_mermaid -eq 1 ] && [ $have_dot -eq 1 ]; then
       printf '%s\n' "$line" >"${f%.mmd}.mm.json"
     done <"$tmp/mermaid.jsonl"
     for src in examples/*.dwf tests/graph/*.dwf; do
+      case "$src" in *.test.dwf) continue ;; esac
       name=$(basename "$src" .dwf)
       if [ ! -f "$tmp/$name.mm.json" ] || [ ! -f "$tmp/$name.json" ]; then
         fail "$name/mermaid" "no parse result"

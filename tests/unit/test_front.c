@@ -127,6 +127,8 @@ static void every_example_checks_cleanly(void)
     TT_EQ_INT(0, glob("examples/*.dwf", 0, NULL, &g));
     TT_ASSERT(g.gl_pathc >= 7);
     for (size_t i = 0; i < g.gl_pathc; i++) {
+        size_t len = strlen(g.gl_pathv[i]);
+        if (len > 9 && strcmp(g.gl_pathv[i] + len - 9, ".test.dwf") == 0) continue; /* dwf test files */
         Arena *a = arena_new();
         Diag *d = diag_new(stdout, 0);
         Program *p = front_compile_file(a, d, g.gl_pathv[i]);
