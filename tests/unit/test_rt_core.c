@@ -494,6 +494,119 @@ static void test_nondeterminism(void)
     fake_free(&f);
 }
 
+/* ---- verify mode (dwf verify) and the mock hook (dwf test) -------------------------------- */
+static int wf_order_swapped(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    frame1 *f = fr;
+    DWF_AT(c, 7, 3);
+    DWF_TRY(dwf_step(c, "process-payment", body_num2, f, NULL, &f->b));
+    DWF_TRY(dwf_step(c, "validate-order", body_num1, f, NULL, &f->a));
+    *out = f->a;
+    return DWF_OK;
+}
+
+static int wf_order_short(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    frame1 *f = fr;
+    DWF_TRY(dwf_step(c, "validate-order", body_num1, f, NULL, &f->a));
+    *out = f->a;
+    return DWF_OK;
+}
+
+static int wf_order_longer(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    DWF_TRY(wf_order(c, fr, out));
+    frame1 *f = fr;
+    return dwf_step(c, "added-at-the-end", body_num1, f, NULL, &f->c);
+}
+
+static void test_verify_replay(void)
+{
+    fake f;
+    fake_init(&f);
+    memset(side_effects, 0, sizeof side_effects);
+    order_wait_name = NULL;
+    dwf_workflow wf = WF(wf_order, sizeof(frame1));
+    dwf_error err;
+    cJSON *r = invoke_once(&f, &wf, "{}", &err); /* two steps done, the wait STARTED */
+    TT_EQ_STR("PENDING", status_of(r));
+    cJSON_Delete(r);
+    int calls = ncalls(&f), ran = side_effects[1] + side_effects[2];
+    dwf_verify_report rep;
+
+    TT_EQ_INT(DWF_VERIFY_RESUMES, dwf_verify_replay(&wf, f.ops, &rep, &err));
+    TT_EQ_INT(0, rep.diverged);
+    TT_EQ_INT(3, cJSON_GetArraySize(rep.lines)); /* both steps and the wait reached */
+    cJSON_Delete(rep.lines);
+
+    dwf_workflow longer = WF(wf_order_longer, sizeof(frame1));
+    TT_EQ_INT(DWF_VERIFY_RESUMES, dwf_verify_replay(&longer, f.ops, &rep, &err)); /* a trailing step */
+    cJSON_Delete(rep.lines);
+
+    dwf_workflow swapped = WF(wf_order_swapped, sizeof(frame1));
+    TT_EQ_INT(DWF_VERIFY_DIVERGES, dwf_verify_replay(&swapped, f.ops, &rep, &err));
+    TT_EQ_STR("1", rep.step_id);
+    TT_EQ_STR("c4ca4238a0b92382", rep.op_id);
+    TT_EQ_INT(7, rep.line);
+    TT_ASSERT(strstr(rep.message, "Expected name \"validate-order\", but got \"process-payment\"") != NULL);
+    cJSON_Delete(rep.lines);
+
+    dwf_workflow shorter = WF(wf_order_short, sizeof(frame1));
+    TT_EQ_INT(DWF_VERIFY_DIVERGES, dwf_verify_replay(&shorter, f.ops, &rep, &err));
+    TT_ASSERT(strstr(rep.message, "the code ends before the recorded STEP \"process-payment\"") != NULL);
+    cJSON_Delete(rep.lines);
+
+    TT_EQ_INT(calls, ncalls(&f)); /* verify wrote nothing ... */
+    TT_EQ_INT(ran, side_effects[1] + side_effects[2]); /* ... and ran no step body */
+    fake_free(&f);
+}
+
+static int mock_calls;
+static int mock_order(void *arg, const dwf_mock_call *call, dwf_mock_answer *ans)
+{
+    (void)arg;
+    __atomic_add_fetch(&mock_calls, 1, __ATOMIC_SEQ_CST);
+    if (call->kind != DWF_MOCK_STEP || !call->name) return DWF_MOCK_PASS;
+    if (!strcmp(call->name, "validate-order")) {
+        ans->value = cJSON_Parse("{\"mocked\":true}");
+        return DWF_MOCK_RETURN;
+    }
+    if (!strcmp(call->name, "process-payment") && call->attempt == 1) {
+        snprintf(ans->error_type, sizeof ans->error_type, "CardDeclined");
+        snprintf(ans->error_message, sizeof ans->error_message, "insufficient funds");
+        return DWF_MOCK_FAIL;
+    }
+    return DWF_MOCK_PASS;
+}
+
+static void test_step_mock(void)
+{
+    fake f;
+    fake_init(&f);
+    memset(side_effects, 0, sizeof side_effects);
+    mock_calls = 0;
+    order_wait_name = NULL;
+    dwf_workflow wf = WF(wf_order, sizeof(frame1));
+    dwf_error err;
+    dwf_transport t = fake_transport(&f);
+    cJSON *ev = fake_event(&f, "{}");
+    fake_input = "{}";
+    dwf_invoke_opts o = {.quiet = 1, .request_id = "req-m", .mock = mock_order};
+    cJSON *r = dwf_run_invocation(&wf, ev, &t, &o, &err);
+    cJSON_Delete(ev);
+    TT_EQ_STR("PENDING", status_of(r)); /* process-payment's first attempt failed: a retry */
+    TT_EQ_INT(2, mock_calls);
+    TT_EQ_INT(0, side_effects[1] + side_effects[2]); /* neither body ran */
+    TT_EQ_STR("{\"mocked\":true}", op_detail(&f, "1", "StepDetails", "Result"));
+    TT_EQ_STR("PENDING", op_field(&f, "2", "Status"));
+    cJSON *e2 = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(op_by_sid(&f, "2"), "StepDetails"),
+                                                  "Error");
+    TT_EQ_STR("CardDeclined", sget(e2, "ErrorType"));
+    TT_EQ_STR("insufficient funds", sget(e2, "ErrorMessage"));
+    cJSON_Delete(r);
+    fake_free(&f);
+}
+
 /* ---- retries ------------------------------------------------------------------------------ */
 static int flaky_failures; /* fail this many attempts, then succeed */
 static const char *flaky_type = "Error";
@@ -2097,5 +2210,7 @@ int main(void)
     TT_RUN(test_suspended_item_keeps_slot);
     TT_RUN(test_nondeterminism_in_branch);
     TT_RUN(test_accessors);
+    TT_RUN(test_verify_replay);
+    TT_RUN(test_step_mock);
     return TT_EXIT();
 }
