@@ -363,7 +363,8 @@ static int invoke_start(apply *a, dwf_error *err)
     int mocked = invoke_mocked(a, fn, &ans);
     if (mocked != DWF_MOCK_PASS) {
         cJSON *evd = cJSON_CreateObject();
-        int bad = !evd || jset_str(evd, "FunctionName", fn) || jset(evd, "Input", dwf__svc_wrap_payload(a->up->payload));
+        int bad = !evd || jset_str(evd, "FunctionName", fn) ||
+                  jset(evd, "Input", dwf__svc_wrap_payload(a->up->payload));
         int r = bad ? oom(err) : dwf__svc_op_save(a->s, a->e, a->op, &a->seq, err);
         if (r == 0) r = dwf__svc_event_add(a->s, a->e, DWF_EVENTTYPE_CHAINED_INVOKE_STARTED, a->op, evd, err);
         else cJSON_Delete(evd);

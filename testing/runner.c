@@ -374,7 +374,8 @@ static int check(const Outcome *o, const Run *r, const TExpect *e, char **want, 
     if (e->what == TEX_ERROR) {
         const cJSON *err = cJSON_GetObjectItemCaseSensitive(o->exec, "Error");
         const char *t = str_of(err, "ErrorType"), *m = str_of(err, "ErrorMessage");
-        if (asprintf(want, "%s%s%s", e->error_type, e->error_message ? " " : "", e->error_message ? e->error_message : "") < 0)
+        const char *em = e->error_message;
+        if (asprintf(want, "%s%s%s", e->error_type, em ? " " : "", em ? em : "") < 0)
             *want = NULL;
         if (asprintf(got, "%s%s%s", t ? t : "no error", m ? " " : "", m ? m : "") < 0) *got = NULL;
         return t && strcmp(t, e->error_type) == 0 && (!e->error_message || (m && strcmp(m, e->error_message) == 0));
@@ -441,13 +442,14 @@ static void history(Text *t, const Outcome *o, const char *parent, int depth)
         const char *name = str_of(op, "Name"), *st = str_of(op, "Status");
         int att = attempts_of(o, str_of(op, "Id"));
         const cJSON *err = NULL;
-        static const char *const details[] = {"StepDetails", "CallbackDetails", "ChainedInvokeDetails", "ContextDetails"};
+        static const char *const details[] = {"StepDetails", "CallbackDetails", "ChainedInvokeDetails",
+                                              "ContextDetails"};
         for (size_t i = 0; !err && i < sizeof details / sizeof *details; i++)
             err = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(op, details[i]), "Error");
         add(t, "      %*s%-14s %-28s %-10s", depth * 2, "", type, name ? name : "-", st ? st : "?");
         if (strcmp(type, "STEP") == 0) add(t, " %d attempt%s", att, att == 1 ? "" : "s");
-        if (err) add(t, " %s%s%s", str_of(err, "ErrorType") ? str_of(err, "ErrorType") : "",
-                     str_of(err, "ErrorType") ? ": " : "", str_of(err, "ErrorMessage") ? str_of(err, "ErrorMessage") : "");
+        const char *et = str_of(err, "ErrorType"), *msg = str_of(err, "ErrorMessage");
+        if (err) add(t, " %s%s%s", et ? et : "", et ? ": " : "", msg ? msg : "");
         add(t, "\n");
         history(t, o, str_of(op, "Id"), depth + 1);
     }

@@ -52,6 +52,20 @@ import json, sys
 print([x["DurableExecutionArn"] for x in json.load(sys.stdin)["DurableExecutions"]
        if "/durable-execution/%s/" % sys.argv[1] in x["DurableExecutionArn"]][0])' "$1"
 }
+# cbid NAME [STORE]: the id of the callback the execution named NAME waits on
+cbid() {
+  "$DWF" callbacks --json --store "${2:-$S}" | python3 -c '
+import json, sys
+cbs = json.load(sys.stdin)["Callbacks"]
+print([c["CallbackId"] for c in cbs if "/durable-execution/%s/" % sys.argv[1] in c["DurableExecutionArn"]][0])' "$1"
+}
+# status NAME: the status of the execution named NAME
+status() {
+  "$DWF" executions --json --store "$S" | python3 -c '
+import json, sys
+xs = json.load(sys.stdin)["DurableExecutions"]
+print([x["Status"] for x in xs if "/durable-execution/%s/" % sys.argv[1] in x["DurableExecutionArn"]][0])' "$1"
+}
 cp v1.dwf wf.dwf
 "$DWF" run wf.dwf --detach --quiet --store "$S" --name one >run1.out 2>&1 || fail cli_verify_setup "$(cat run1.out)"
 
@@ -65,7 +79,8 @@ else fail cli_verify_reordered_step "rc=$rc $(cat v.out)"; fi
 
 cp trailing.dwf wf.dwf
 "$DWF" verify wf.dwf --store "$S" >v.out 2>&1; rc=$?
-if [ $rc -eq 0 ] && grep -q '^ok .*/durable-execution/one/.*: resumes cleanly (3 recorded operations replayed)' v.out; then
+if [ $rc -eq 0 ] &&
+   grep -q '^ok .*/durable-execution/one/.*: resumes cleanly (3 recorded operations replayed)' v.out; then
   pass cli_verify_trailing_step
 else fail cli_verify_trailing_step "rc=$rc $(cat v.out)"; fi
 
@@ -92,14 +107,10 @@ cp v1.dwf wf.dwf
 "$DWF" run wf.dwf --detach --quiet --store "$S" --name two >/dev/null 2>&1
 cp reordered.dwf wf.dwf
 "$DWF" run wf.dwf --detach --quiet --store "$S" --name newer >/dev/null 2>&1  # registers the new code
-cb=$("$DWF" callbacks --json --store "$S" | python3 -c '
-import json, sys
-print([c["CallbackId"] for c in json.load(sys.stdin)["Callbacks"] if "/durable-execution/two/" in c["DurableExecutionArn"]][0])')
+cb=$(cbid two)
 "$DWF" callback succeed "$cb" --result '"yes"' --store "$S" >/dev/null
 "$DWF" resume "$(arn two)" --store "$S" >r.out 2>&1; rc=$?
-st=$("$DWF" executions --json --store "$S" | python3 -c '
-import json, sys
-print([x["Status"] for x in json.load(sys.stdin)["DurableExecutions"] if "/durable-execution/two/" in x["DurableExecutionArn"]][0])')
+st=$(status two)
 if [ $rc -eq 1 ] && grep -q 'WorkflowChangedError: execution .* started on another version of .*wf.dwf' r.out &&
    grep -q 'would diverge at line 4: Operation name mismatch for step "1"' r.out && grep -q -- '--force' r.out &&
    [ "$st" = RUNNING ]; then pass cli_verify_resume_refuses
@@ -115,9 +126,7 @@ cp v1.dwf wf.dwf
 "$DWF" run wf.dwf --detach --quiet --store "$S" --name three >/dev/null 2>&1
 cp trailing.dwf wf.dwf
 "$DWF" run wf.dwf --detach --quiet --store "$S" --name newest >/dev/null 2>&1
-cb=$("$DWF" callbacks --json --store "$S" | python3 -c '
-import json, sys
-print([c["CallbackId"] for c in json.load(sys.stdin)["Callbacks"] if "/durable-execution/three/" in c["DurableExecutionArn"]][0])')
+cb=$(cbid three)
 "$DWF" callback succeed "$cb" --result '"yes"' --store "$S" >/dev/null
 "$DWF" resume "$(arn three)" --store "$S" >r.out 2>&1; rc=$?
 if [ $rc -eq 0 ] && grep -q 'its history replays cleanly on' r.out && grep -q '^SUCCEEDED ' r.out &&
@@ -128,7 +137,7 @@ else fail cli_verify_resume_verified "rc=$rc $(cat r.out)"; fi
 S2=$T/s2.db
 cp four.dwf wf.dwf
 "$DWF" run wf.dwf --detach --quiet --store "$S2" --name four >/dev/null 2>&1
-cb=$("$DWF" callbacks --json --store "$S2" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Callbacks"][0]["CallbackId"])')
+cb=$(cbid four "$S2")
 "$DWF" callback succeed "$cb" --result '"yes"' --store "$S2" >/dev/null
 "$DWF" resume --store "$S2" >/dev/null 2>&1
 "$DWF" history "$(arn four "$S2")" --store "$S2" --json >four.json 2>&1
@@ -150,7 +159,9 @@ db.execute("PRAGMA user_version=4")
 db.commit()
 EOF
 "$DWF" verify wf.dwf --store "$S4" >v.out 2>&1
-v=$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("PRAGMA user_version").fetchone()[0])' "$S4")
+v=$(python3 -c '
+import sqlite3, sys
+print(sqlite3.connect(sys.argv[1]).execute("PRAGMA user_version").fetchone()[0])' "$S4")
 if [ "$v" = 5 ] && grep -q '^ok .*/durable-execution/newest/' v.out; then pass cli_verify_old_store_upgraded
 else fail cli_verify_old_store_upgraded "version $v $(cat v.out)"; fi
 exit 0
