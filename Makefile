@@ -88,7 +88,7 @@ HOST_OBJ    = $(HOST_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/console_assets.o
 FRONT_OBJ   = $(FRONT_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/parser.o $(BUILD)/obj/gen/lexer.o
 CODEGEN_OBJ = $(CODEGEN_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ     = $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
-TESTING_OBJ = $(TESTING_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/testing/parser.o $(BUILD)/obj/gen/testing/lexer.o
+TESTING_OBJ = $(TESTING_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/testing/tparser.o $(BUILD)/obj/gen/testing/tlexer.o
 MAIN_OBJ    = $(BUILD)/obj/lambda/lambda_main.o
 
 UNIT_SRC    = $(wildcard tests/unit/test_*.c)
@@ -112,17 +112,18 @@ $(BUILD)/gen/lexer.c $(BUILD)/gen/lexer.h &: grammar/lexer.l | $(BUILD)/gen/pars
 	@mkdir -p $(BUILD)/gen
 	flex --header-file=$(BUILD)/gen/lexer.h -o $(BUILD)/gen/lexer.c $<
 
-# The test-file language (testing/): its own scanner and parser, prefix dwt.
-$(BUILD)/gen/testing/parser.c $(BUILD)/gen/testing/parser.h &: testing/parser.y
+# The test-file language (testing/): its own scanner and parser, prefix dwt; named tparser / tlexer
+# so that no include of "parser.h" can find the wrong one.
+$(BUILD)/gen/testing/tparser.c $(BUILD)/gen/testing/tparser.h &: testing/parser.y
 	@mkdir -p $(BUILD)/gen/testing
-	bison -Wall -Werror --defines=$(BUILD)/gen/testing/parser.h -o $(BUILD)/gen/testing/parser.c $<
-$(BUILD)/gen/testing/lexer.c $(BUILD)/gen/testing/lexer.h &: testing/lexer.l | $(BUILD)/gen/testing/parser.h
+	bison -Wall -Werror --defines=$(BUILD)/gen/testing/tparser.h -o $(BUILD)/gen/testing/tparser.c $<
+$(BUILD)/gen/testing/tlexer.c $(BUILD)/gen/testing/tlexer.h &: testing/lexer.l | $(BUILD)/gen/testing/tparser.h
 	@mkdir -p $(BUILD)/gen/testing
-	flex --header-file=$(BUILD)/gen/testing/lexer.h -o $(BUILD)/gen/testing/lexer.c $<
+	flex --header-file=$(BUILD)/gen/testing/tlexer.h -o $(BUILD)/gen/testing/tlexer.c $<
 $(BUILD)/obj/gen/testing/%.o: $(BUILD)/gen/testing/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(INC_testing) -Wno-sign-compare -Wno-unused-function -Wno-unused-parameter -c -o $@ $<
-$(TESTING_SRC:%.c=$(BUILD)/obj/%.o): | $(BUILD)/gen/testing/parser.h $(BUILD)/gen/testing/lexer.h
+$(TESTING_SRC:%.c=$(BUILD)/obj/%.o): | $(BUILD)/gen/testing/tparser.h $(BUILD)/gen/testing/tlexer.h
 
 # Generated scanner/parser: flex output trips -Wsign-compare etc.; keep -Werror for the rest.
 $(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
@@ -144,7 +145,7 @@ $(BUILD)/obj/%.o: %.c
 # The front end, codegen and CLI include the generated parser/lexer headers: they must exist
 # before the first compile writes the .d files that track them from then on.
 $(FRONT_SRC:%.c=$(BUILD)/obj/%.o) $(CODEGEN_OBJ) $(CLI_OBJ) $(UNIT_BIN): | $(BUILD)/gen/parser.h $(BUILD)/gen/lexer.h
-$(CLI_OBJ): | $(BUILD)/gen/testing/parser.h $(BUILD)/gen/testing/lexer.h
+$(CLI_OBJ): | $(BUILD)/gen/testing/tparser.h $(BUILD)/gen/testing/tlexer.h
 
 $(BUILD)/libdwf.a: $(LIB_OBJ)
 	@rm -f $@

@@ -10,8 +10,8 @@
 #include "testfile.h"
 #define YYSTYPE DWTSTYPE
 #define YYLTYPE DWTLTYPE
-#include "parser.h"
-#include "lexer.h"
+#include "tparser.h"
+#include "tlexer.h"
 
 void dwt_error_at(TParse *tp, int line, int col, const char *fmt, ...);
 

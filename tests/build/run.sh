@@ -36,6 +36,7 @@ else fail make_q_after_build "make -q says the finished build is out of date: $(
 # The oracle: for every compiled thing, the project headers its source reads.
 INC="-Iinclude -Iutil -Iaws -Isdk -Ilambda -Iservice -Iemulator -Iconsole -Ipackage -Igrammar -Icodegen -I$BUILD/gen
      -Itests/unit"
+INC="$INC -Itesting -I$BUILD/gen/testing"
 CURL_INC=$(bash .ci/deps.sh --curl-dir)/include
 declare -A reads
 for src in $(grep '\.c$' "$T.files"); do
@@ -52,6 +53,11 @@ done
 # The generated scanner and parser read grammar headers too, the console's assets its assets.h.
 for g in parser lexer console_assets; do
   reads[$BUILD/obj/gen/$g.o]=$(cc -std=c11 -D_GNU_SOURCE -MM -MT x $INC "$BUILD/gen/$g.c" 2>/dev/null | tr -d '\\\n' | sed 's/^x: *//')
+done
+# ... and the test-file language's (testing/) its own.
+for g in tparser tlexer; do
+  reads[$BUILD/obj/gen/testing/$g.o]=$(cc -std=c11 -D_GNU_SOURCE -MM -MT x $INC "$BUILD/gen/testing/$g.c" 2>/dev/null |
+                                       tr -d '\\\n' | sed 's/^x: *//')
 done
 
 headers=$(grep -E '\.(h|def)$' "$T.files" | grep -v -E '^(tests/(fault|fuzz|golden|e2e|deploy)|bench|examples)/')
