@@ -224,6 +224,8 @@ FUZZ_CC ?= clang
 FUZZ_FLAGS = $(CSTD) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_RUN = -max_total_time=$${FUZZ_SECONDS:-30}
 FUZZ_DIR = $(BUILD)/fuzz
+# the example workflows (the *.test.dwf files beside them are dwf test files, not workflows)
+EXAMPLE_WORKFLOWS = $(filter-out %.test.dwf,$(wildcard examples/*.dwf))
 fuzz: $(GEN_SRC) $(BUILD)/libcurl-dwf.a
 	@mkdir -p $(FUZZ_DIR)/corpus $(FUZZ_DIR)/corpus-codegen $(FUZZ_DIR)/corpus-json
 	$(FUZZ_CC) $(FUZZ_FLAGS) $(INC_grammar) \
@@ -233,8 +235,8 @@ fuzz: $(GEN_SRC) $(BUILD)/libcurl-dwf.a
 	$(FUZZ_CC) $(FUZZ_FLAGS) $(INC_sdk) -I$(CURL_DIR)/include -o $(FUZZ_DIR)/fuzz_json \
 	  tests/fuzz/fuzz_json.c $(wildcard sdk/*.c) $(BUILD)/libcurl-dwf.a -Wl,-Bstatic -lssl -lcrypto -lz \
 	  -Wl,-Bdynamic -lcjson -lpthread -ldl -lm
-	cp examples/*.dwf tests/golden/*.dwf tests/diag/*.dwf $(FUZZ_DIR)/corpus/
-	cp examples/*.dwf tests/golden/*.dwf $(FUZZ_DIR)/corpus-codegen/
+	cp $(EXAMPLE_WORKFLOWS) tests/golden/*.dwf tests/diag/*.dwf $(FUZZ_DIR)/corpus/
+	cp $(EXAMPLE_WORKFLOWS) tests/golden/*.dwf $(FUZZ_DIR)/corpus-codegen/
 	i=0; for f in $$(find tests examples -name '*.json' -size -64k | sort); do \
 	  i=$$((i + 1)); cp "$$f" $(FUZZ_DIR)/corpus-json/seed-$$i.json; done
 	$(FUZZ_DIR)/fuzz_front $(FUZZ_RUN) -max_len=4096 $(FUZZ_DIR)/corpus
