@@ -149,6 +149,21 @@ static int load(const char *file, const char *cache, HandlerSet *set)
     return 0;
 }
 
+/* --function takes a .dwf: the engine runs handlers compiled in-process, always durable. A
+ * plain Lambda function (a zip, a directory of another runtime) needs a runtime process, which
+ * `dwf serve` gives it; say so rather than fail to compile it. */
+static int function_file_ok(const char *file)
+{
+    size_t n = strlen(file);
+    if (n > 4 && strcmp(file + n - 4, ".dwf") == 0) return 1;
+    fprintf(stderr,
+            "dwf run: --function %s: dwf run takes .dwf workflows only (it runs durable functions compiled "
+            "in-process). A plain Lambda function (a zip or a directory) needs a runtime process: serve it with "
+            "`dwf serve --function NAME=PATH --no-durable` beside the caller's zip.\n",
+            file);
+    return 0;
+}
+
 /* The workflow and the other functions, compiled and loaded before the store is opened:
  * the cache lives beside the store (.dwf/cache for .dwf/dwf.db). */
 static int load_all(Run *r)
@@ -159,7 +174,7 @@ static int load_all(Run *r)
     else snprintf(cache, sizeof cache, "cache");
     if (load(r->file, cache, &r->set) != 0) return -1;
     for (int i = 0; i < r->nfunctions; i++)
-        if (load(r->functions[i], cache, &r->others) != 0) return -1;
+        if (!function_file_ok(r->functions[i]) || load(r->functions[i], cache, &r->others) != 0) return -1;
     return 0;
 }
 

@@ -75,6 +75,9 @@ const char *const usage_serve =
     "  --timeout S            invocation timeout in seconds (default 3)\n"
     "  --retention DAYS       DurableConfig.RetentionPeriodInDays (default 14)\n"
     "  --execution-timeout S  DurableConfig.ExecutionTimeout (default 86400)\n"
+    "  --no-durable           a plain Lambda function (no DurableConfig): the payload is the event, the\n"
+    "                         handler's value the answer, no durable execution (also: deploy files\n"
+    "                         beside a zip that carry no DurableConfig)\n"
     "\n"
     "A deployment rehearsal: start serve with no function, then run the generated deploy.sh\n"
     "against it:\n"
@@ -148,6 +151,7 @@ static int read_beside(fn_spec *s, const char *zip)
     int too_big = 0;
     char *text = slurp(path, &too_big);
     if (too_big) return -1;
+    int durable_config = text != NULL, deploy_files = text != NULL;
     if (text) {
         cJSON *j = cJSON_Parse(text);
         free(text);
@@ -166,9 +170,11 @@ static int read_beside(fn_spec *s, const char *zip)
     text = slurp(path, &too_big);
     if (too_big) return -1;
     if (text) {
+        deploy_files = 1;
         for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
             while (*line == ' ') line++;
-            if (strncmp(line, "MemorySize:", 11) == 0) s->f.memory_mb = atoi(line + 11);
+            if (strncmp(line, "DurableConfig:", 14) == 0) durable_config = 1;
+            else if (strncmp(line, "MemorySize:", 11) == 0) s->f.memory_mb = atoi(line + 11);
             else if (strncmp(line, "Timeout:", 8) == 0) s->f.timeout_s = atoi(line + 8);
             else if (strncmp(line, "FunctionName:", 13) == 0 && !s->name_buf) {
                 char *v = line + 13;
@@ -179,6 +185,9 @@ static int read_beside(fn_spec *s, const char *zip)
         }
         free(text);
     }
+    /* Deploy files without a DurableConfig describe a plain function, as create-function makes
+     * one without --durable-config. No deploy files at all: a durable function (dwf's zips). */
+    s->f.plain = deploy_files && !durable_config;
     return 0;
 }
 
@@ -224,7 +233,7 @@ enum {
     OPT_FUNCTION,
     /* the function's given before them (OPT_NAME and after) */
     OPT_NAME, OPT_COMMAND, OPT_HANDLER, OPT_RUNTIME, OPT_ENV, OPT_MEMORY, OPT_TIMEOUT,
-    OPT_RETENTION, OPT_EXECUTION_TIMEOUT
+    OPT_RETENTION, OPT_EXECUTION_TIMEOUT, OPT_NO_DURABLE
 };
 static const CliOption options[] = {
     {"port", 0, CLI_VALUE, OPT_PORT},
@@ -250,6 +259,7 @@ static const CliOption options[] = {
     {"timeout", 0, CLI_VALUE, OPT_TIMEOUT},
     {"retention", 0, CLI_VALUE, OPT_RETENTION},
     {"execution-timeout", 0, CLI_VALUE, OPT_EXECUTION_TIMEOUT},
+    {"no-durable", 0, CLI_FLAG, OPT_NO_DURABLE},
     {0},
 };
 
@@ -313,6 +323,7 @@ static int function_option(Serve *sv, int opt, const CliArgs *a)
     case OPT_TIMEOUT: return parse_int("--timeout", v, 1, &last->f.timeout_s);
     case OPT_RETENTION: return parse_int("--retention", v, 1, &last->f.retention_days);
     case OPT_EXECUTION_TIMEOUT: return parse_int("--execution-timeout", v, 1, &last->f.execution_timeout_s);
+    case OPT_NO_DURABLE: last->f.plain = 1; break;
     }
     return EXIT_OK;
 }

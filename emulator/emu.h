@@ -194,6 +194,29 @@ enum emu_kill_reason {
     EMU_KILL_QUIET,    /* --cold or stop: not a fault, not logged */
 };
 
+/* What a function's process is invoked for (a queue entry, and the invocation in flight). */
+enum emu_job_kind {
+    EMU_JOB_EXECUTION, /* a durable execution (key: its ARN): the service builds the event */
+    EMU_JOB_CALL,      /* a plain function called by a CHAINED_INVOKE (key: the service's call id) */
+    EMU_JOB_DIRECT,    /* a plain function invoked through the Invoke API (payload: the event) */
+};
+
+/* Where a RequestResponse Invoke of a plain function waits for its answer (mu). */
+typedef struct emu_direct {
+    pthread_cond_t cv;
+    int done, is_error;
+    char *body;            /* the handler's response, or its error document */
+    size_t len;
+    int abandoned;         /* the caller left (stop): whoever ends the job frees this */
+} emu_direct;
+
+typedef struct emu_job {
+    enum emu_job_kind kind;
+    char *key;             /* EXECUTION: ARN; CALL: call id; DIRECT: NULL */
+    char *payload;         /* DIRECT: the event as sent; CALL: filled when taken */
+    emu_direct *direct;    /* DIRECT with RequestResponse: the waiting caller; NULL for Event */
+} emu_job;
+
 typedef struct emu_fn {
     struct dwf_emulator *emu;
     int index;             /* unique for the emulator's life: names the task root */
@@ -206,6 +229,7 @@ typedef struct emu_fn {
     char code_sha[65];     /* managed: the hex SHA-256 of its zip (the store's key for it) */
     double created_mono;   /* managed: when it was created or last updated (State, LastUpdateStatus) */
     int own_root; /* task_root is ours to delete */
+    int plain;    /* no DurableConfig: invoked as a plain Lambda function (no durable execution) */
     int memory_mb, timeout_s;
     char **argv;  /* start command; argv[0] resolved to a path */
     char **envp;  /* the process environment */
@@ -219,10 +243,10 @@ typedef struct emu_fn {
     double respawn_after;  /* monotonic ms: no restart before (a crashing init) */
     char *init_error;      /* the last /init/error body */
     /* the queue and the invocation in flight */
-    char **queue;
+    emu_job **queue;
     int nq, capq;
     int busy;              /* an event was handed out (or is being built) and is not answered */
-    char *cur_arn;
+    emu_job *cur;          /* that invocation's job */
     char cur_rid[40];
     double cur_start_ms;   /* service clock */
     double cur_deadline;   /* epoch ms (real time) */
@@ -329,7 +353,18 @@ double dwf__emu_cpu_ms(pid_t pid);   /* CPU time so far, -1 if unknown */
 
 /* ---- scheduler.c (mu held) ------------------------------------------------------------------ */
 void *dwf__emu_scheduler(void *emulator);
-char *dwf__emu_queue_pop(emu_fn *f);
+emu_job *dwf__emu_queue_pop(emu_fn *f);
+/* Queue a job (taken); -1 when out of memory (the job is freed). */
+int dwf__emu_queue_push(emu_fn *f, emu_job *j);
+void dwf__emu_job_free(emu_job *j);
+/* Begin job j (mu not held): the event text (new), a request id, the start (service clock).
+ * 0, or -1 with err (an execution or call no longer runnable). */
+int dwf__emu_job_begin(emu_fn *f, emu_job *j, char **event, char rid[40], double *start, dwf_error *err);
+/* Hand the answer of the invocation in flight (f->cur, f->cur_rid) to what it was for: the
+ * service (an execution's response or fault, a call's value or error) or the waiting Invoke.
+ * body/len: what the runtime posted (NULL with fault for an invocation fault); is_error: it was
+ * posted to /error. mu held on entry and exit; released around the service calls. */
+void dwf__emu_job_answer(emu_fn *f, const char *body, size_t len, int is_error, const dwf_error *fault);
 /* End the invocation in flight with a fault (mu released around the service call). */
 void dwf__emu_fault_current(emu_fn *f, const char *type, const char *msg);
 /* Fail the first queued invocation with a fault, as if its process had taken it. */

@@ -42,6 +42,8 @@ typedef struct dwf_emulator_function {
      * ("$LATEST" or a number). NULL = a function given on the command line, which runs every
      * qualifier. */
     const char *qualifier;
+    int plain;               /* no DurableConfig: a plain Lambda function (the payload is the event,
+                              * the handler's value the answer, no durable execution) */
 } dwf_emulator_function;
 
 typedef struct dwf_emulator_opts {

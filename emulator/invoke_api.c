@@ -1,6 +1,7 @@
 /*
  * invoke_api.c: the Invoke API (POST /2015-03-31/functions/{FunctionName}/invocations), which
- * starts a durable execution, as `aws lambda invoke` and the SDKs' InvokeCommand call it.
+ * starts a durable execution, as `aws lambda invoke` and the SDKs' InvokeCommand call it, or
+ * runs a plain (non-durable) function's handler once with the payload as its event.
  *
  * The request is checked the way Lambda checks it, before anything starts: the function name
  * (a name, name:qualifier, or a full or partial ARN), that the function exists, that the name is
@@ -76,13 +77,19 @@ emu_fn *dwf__emu_function_of(emu_request *r, const char *label, char name[256], 
     return f;
 }
 
-/* Everything Lambda checks before it starts anything. 0 with *type, or -1 with err. */
-static int invoke_check(emu_request *r, char name[256], char qual[160], const char **type, dwf_error *err)
+/* Everything Lambda checks before it starts anything. 0 with *type and *fn, or -1 with err. */
+static int invoke_check(emu_request *r, char name[256], char qual[160], const char **type, emu_fn **fn,
+                        dwf_error *err)
 {
-    if (!dwf__emu_function_of(r, r->label[0], name, qual, err)) return -1;
-    if (!qual[0])
+    emu_fn *f = *fn = dwf__emu_function_of(r, r->label[0], name, qual, err);
+    if (!f) return -1;
+    if (!qual[0] && !f->plain)
         return dwf__emu_fail(err, "InvalidParameterValueException",
                              "You cannot invoke a durable function using an unqualified ARN.");
+    if (f->plain && dwf__emu_header(r, "X-Amz-Durable-Execution-Name"))
+        return dwf__emu_fail(err, "InvalidParameterValueException",
+                             "DurableExecutionName is only supported for durable functions: %s has no DurableConfig.",
+                             name);
     const char *t = dwf__emu_header(r, "X-Amz-Invocation-Type");
     *type = t && *t ? t : "RequestResponse";
     if (strcmp(*type, "RequestResponse") != 0 && strcmp(*type, "Event") != 0 && strcmp(*type, "DryRun") != 0)
@@ -214,14 +221,85 @@ static enum MHD_Result invoke_timed_out(emu_request *r, const char *name, const 
     return res;
 }
 
+/* ---- plain functions --------------------------------------------------------------------------- */
+
+/* Queue a direct invocation of plain function f with the request's payload; d (may be NULL:
+ * Event) is where the caller waits. 0, or -1 when out of memory. */
+static int plain_queue(emu_request *r, emu_fn *f, emu_direct *d)
+{
+    dwf_emulator *e = r->emu;
+    emu_job *j = calloc(1, sizeof *j);
+    if (!j || !(j->payload = r->len ? strndup(r->body, r->len) : strdup("{}"))) {
+        free(j);
+        return -1;
+    }
+    j->kind = EMU_JOB_DIRECT;
+    j->direct = d;
+    pthread_mutex_lock(&e->mu);
+    int rc = dwf__emu_queue_push(f, j);
+    if (rc == 0) dwf__emu_kick(e);
+    pthread_mutex_unlock(&e->mu);
+    return rc;
+}
+
+/* Wait for d's answer: 0 answered, 1 the emulator stops (d is then abandoned to the job). The
+ * invocation's own timeout bounds the wait: the scheduler kills a process past its deadline,
+ * and that fault answers d. */
+static int plain_wait(dwf_emulator *e, emu_direct *d)
+{
+    pthread_mutex_lock(&e->mu);
+    while (!d->done && !e->stopping) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        pthread_cond_timedwait(&d->cv, &e->mu, &ts);
+    }
+    int done = d->done;
+    if (!done) d->abandoned = 1;
+    pthread_mutex_unlock(&e->mu);
+    return done ? 0 : 1;
+}
+
+/* A plain function: the payload is the event and the handler's answer comes back as it is, an
+ * error as Lambda reports a function error (200, X-Amz-Function-Error: Unhandled, the runtime's
+ * {"errorType","errorMessage",...}). No durable execution is created. */
+static enum MHD_Result invoke_plain(emu_request *r, emu_fn *f, const char *type)
+{
+    dwf_emulator *e = r->emu;
+    const char *h_ok[] = {"X-Amz-Executed-Version", f->qualifier, NULL};
+    if (strcmp(type, "Event") == 0) {
+        if (plain_queue(r, f, NULL) != 0) return dwf__emu_reply_error(r, 500, "ServiceException", "out of memory");
+        if (!e->o.quiet) dwf__emu_log(e, "%s: Invoke (Event) queued", f->name);
+        return dwf__emu_reply(r, 202, NULL, "", 0, h_ok);
+    }
+    emu_direct *d = calloc(1, sizeof *d);
+    if (!d) return dwf__emu_reply_error(r, 500, "ServiceException", "out of memory");
+    pthread_cond_init(&d->cv, NULL);
+    if (plain_queue(r, f, d) != 0) {
+        pthread_cond_destroy(&d->cv);
+        free(d);
+        return dwf__emu_reply_error(r, 500, "ServiceException", "out of memory");
+    }
+    if (plain_wait(e, d) != 0) return dwf__emu_reply_error(r, 503, "ServiceException", "the emulator is stopping");
+    const char *h_err[] = {"X-Amz-Executed-Version", f->qualifier, "X-Amz-Function-Error", "Unhandled", NULL};
+    enum MHD_Result res = dwf__emu_reply(r, 200, "application/json", d->body ? d->body : "", d->body ? d->len : 0,
+                                         d->is_error ? h_err : h_ok);
+    pthread_cond_destroy(&d->cv);
+    free(d->body);
+    free(d);
+    return res;
+}
+
 enum MHD_Result dwf__emu_invoke(emu_request *r)
 {
     dwf_emulator *e = r->emu;
     char name[256], qual[160], qualified[420];
     const char *type = NULL;
+    emu_fn *fn = NULL;
     dwf_error err;
-    if (invoke_check(r, name, qual, &type, &err) != 0) return dwf__emu_reply_err(r, &err);
+    if (invoke_check(r, name, qual, &type, &fn, &err) != 0) return dwf__emu_reply_err(r, &err);
     if (strcmp(type, "DryRun") == 0) return dwf__emu_reply(r, 204, NULL, "", 0, NULL);
+    if (fn->plain) return invoke_plain(r, fn, type);
     snprintf(qualified, sizeof qualified, "%s:%s", name, qual);
     char *arn = invoke_start(r, qualified, &err);
     if (!arn) return dwf__emu_reply_err(r, &err);

@@ -18,30 +18,31 @@
 #include <string.h>
 #include <time.h>
 
-/* Take the next queued execution and build its event. 1 with *event, 0 when the process is
- * gone or the emulator stops, -1 when the execution turned out not to be runnable (try the
- * next). mu held; released around the service calls. */
-static int take_invocation(emu_fn *f, unsigned gen, cJSON **event)
+/* Take the next queued job and build its event. 1 with *event, 0 when the process is gone or
+ * the emulator stops, -1 when the job turned out not to be runnable (try the next). mu held;
+ * released around the service calls. */
+static int take_invocation(emu_fn *f, unsigned gen, char **event)
 {
     dwf_emulator *e = f->emu;
     while (!e->stopping && f->gen == gen && (f->nq == 0 || f->busy)) dwf__emu_wait(e, 1000);
     if (e->stopping || f->gen != gen) return 0;
-    char *arn = dwf__emu_queue_pop(f);
+    emu_job *j = dwf__emu_queue_pop(f);
     f->busy = 1;
-    f->cur_arn = arn;
+    f->cur = j;
     f->cur_rid[0] = '\0';
     pthread_mutex_unlock(&e->mu);
     char rid[40];
+    double start;
     dwf_error err;
-    int r = dwf_service_begin_invocation(e->svc, arn, event, rid, &err);
-    double start = dwf_service_now(e->svc);
+    int r = dwf__emu_job_begin(f, j, event, rid, &start, &err);
     pthread_mutex_lock(&e->mu);
     if (r != 0) {
         /* Closed or stopped meanwhile: nothing to run. */
-        if (!e->o.quiet) dwf__emu_log(e, "%s: not invoking %s: %s: %s", f->name, arn, err.type, err.message);
-        free(f->cur_arn);
-        f->cur_arn = NULL;
+        if (!e->o.quiet) dwf__emu_log(e, "%s: not invoking %s: %s: %s", f->name, j->key ? j->key : "", err.type,
+                                      err.message);
+        f->cur = NULL;
         f->busy = 0;
+        dwf__emu_job_free(j);
         dwf__emu_kick(e);
         return -1;
     }
@@ -50,7 +51,7 @@ static int take_invocation(emu_fn *f, unsigned gen, cJSON **event)
     f->cur_deadline = dwf__emu_real_ms() + f->timeout_s * 1000.0;
     if (e->stopping || f->gen != gen) {
         /* The process died while the event was being built: nobody will answer it. */
-        cJSON_Delete(*event);
+        free(*event);
         *event = NULL;
         dwf__emu_fault_current(f, "Runtime.ExitError", "the runtime exited before it received the invocation");
         return 0;
@@ -79,7 +80,7 @@ enum MHD_Result dwf__emu_rt_next(emu_request *r)
     if (!f->reached_next) first_next(f);
     if (f->busy && f->cur_rid[0])
         dwf__emu_fault_current(f, "Runtime.NoResponse", "the runtime asked for the next invocation without answering this one");
-    cJSON *event = NULL;
+    char *event = NULL;
     int got;
     while ((got = take_invocation(f, gen, &event)) < 0) {}
     if (!got) {
@@ -96,71 +97,42 @@ enum MHD_Result dwf__emu_rt_next(emu_request *r)
     pthread_mutex_unlock(&e->mu);
     const char *h[] = {"Lambda-Runtime-Aws-Request-Id", rid, "Lambda-Runtime-Deadline-Ms", deadline,
                        "Lambda-Runtime-Invoked-Function-Arn", fn_arn, "Lambda-Runtime-Trace-Id", trace, NULL};
-    enum MHD_Result res = dwf__emu_reply_json(r, 200, event, h);
-    cJSON_Delete(event);
+    enum MHD_Result res = dwf__emu_reply(r, 200, "application/json", event, strlen(event), h);
+    free(event);
     return res;
 }
 
-/* The handler's answer: the response object, or the fault an /error post or a response that
- * is not an object stands for (fault filled, NULL returned). */
-static cJSON *answer_of(const emu_request *r, int is_error, dwf_error *fault)
-{
-    if (is_error) {
-        cJSON *b = dwf__emu_parse_json(r->body, r->len);
-        const cJSON *t = cJSON_GetObjectItemCaseSensitive(b, "errorType");
-        const cJSON *m = cJSON_GetObjectItemCaseSensitive(b, "errorMessage");
-        const char *ht = dwf__emu_header(r, "Lambda-Runtime-Function-Error-Type");
-        snprintf(fault->type, sizeof fault->type, "%s",
-                 cJSON_IsString(t) ? t->valuestring : ht ? ht : "Runtime.UnknownReason");
-        snprintf(fault->message, sizeof fault->message, "%s", cJSON_IsString(m) ? m->valuestring : "(no message)");
-        cJSON_Delete(b);
-        return NULL;
-    }
-    cJSON *resp = dwf__emu_parse_json(r->body, r->len);
-    if (cJSON_IsObject(resp)) return resp;
-    cJSON_Delete(resp);
-    snprintf(fault->type, sizeof fault->type, "Runtime.InvalidResponse");
-    snprintf(fault->message, sizeof fault->message, "the handler response is not a JSON object: %.200s",
-             r->body ? r->body : "");
-    return NULL;
-}
-
-/* /runtime/invocation/{id}/response or /error. */
+/* /runtime/invocation/{id}/response or /error: the answer goes to what the invocation was for
+ * (scheduler.c: a durable execution's response, a call's value, a waiting Invoke). */
 static enum MHD_Result rt_answer(emu_request *r, int is_error)
 {
     emu_fn *f = r->fn;
     dwf_emulator *e = f->emu;
     const char *rid = r->label[0];
     pthread_mutex_lock(&e->mu);
-    if (!f->busy || strcmp(f->cur_rid, rid) != 0) {
+    if (!f->busy || !f->cur || strcmp(f->cur_rid, rid) != 0) {
         pthread_mutex_unlock(&e->mu);
         return dwf__emu_reply_error(r, 400, "InvalidRequestID", "unknown or already answered request id");
     }
-    char *arn = f->cur_arn;
-    double start = f->cur_start_ms;
-    f->cur_arn = NULL;
-    f->cur_rid[0] = '\0';
-    long hwm = f->pid > 0 ? dwf__emu_vm_hwm_kb(f->pid) : -1;
-    pthread_mutex_unlock(&e->mu);
-
-    dwf_error fault = {{0}, {0}}, err;
-    cJSON *resp = answer_of(r, is_error, &fault);
-    if (!e->o.quiet) {
-        const cJSON *st = cJSON_GetObjectItemCaseSensitive(resp, "Status");
-        dwf__emu_log(e, "%s: invocation %s answered %s in %.0f ms, process VmHWM %ld kB", f->name, rid,
-                     resp ? (cJSON_IsString(st) ? st->valuestring : "?") : fault.type, dwf_service_now(e->svc) - start,
-                     hwm);
+    /* /error without a JSON body: the type Lambda's runtime clients send as a header. */
+    const char *ht = dwf__emu_header(r, "Lambda-Runtime-Function-Error-Type");
+    cJSON *b = is_error ? dwf__emu_parse_json(r->body ? r->body : "", r->len) : NULL;
+    char *doc = NULL;
+    if (is_error && !cJSON_IsObject(b)) {
+        cJSON *d = cJSON_CreateObject();
+        cJSON_AddStringToObject(d, "errorType", ht ? ht : "Runtime.UnknownReason");
+        cJSON_AddStringToObject(d, "errorMessage", r->body && r->len ? r->body : "(no message)");
+        doc = cJSON_PrintUnformatted(d);
+        cJSON_Delete(d);
+    } else if (is_error && !cJSON_GetObjectItemCaseSensitive(b, "errorType") && ht) {
+        cJSON_AddStringToObject(b, "errorType", ht);
+        doc = cJSON_PrintUnformatted(b);
     }
-    if (dwf_service_end_invocation(e->svc, arn, rid, start, resp, resp ? NULL : &fault, &err) != 0)
-        dwf__emu_log(e, "%s: ending invocation %s: %s: %s", f->name, rid, err.type, err.message);
-    cJSON_Delete(resp);
-    pthread_mutex_lock(&e->mu);
-    f->busy = 0;
+    cJSON_Delete(b);
+    dwf__emu_job_answer(f, doc ? doc : r->body, doc ? strlen(doc) : r->len, is_error, NULL);
+    free(doc);
     if (e->o.cold) dwf__emu_kill(f, EMU_KILL_QUIET);
-    dwf__emu_kick(e);
-    dwf__emu_execution_changed(e, arn);
     pthread_mutex_unlock(&e->mu);
-    free(arn);
     const char *ok = "{\"status\":\"OK\"}";
     return dwf__emu_reply(r, 202, "application/json", ok, strlen(ok), NULL);
 }

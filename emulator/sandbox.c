@@ -74,6 +74,7 @@ static int take_name(dwf_emulator *e, emu_fn *f, const dwf_emulator_function *d,
     if (!d->qualifier && dwf__emu_fn_by_name(e, name))
         return dwf__emu_fail(err, "InvalidParameterValueException", "function '%s' is served twice", name);
     f->managed = d->qualifier != NULL;
+    f->plain = d->plain;
     f->qualifier = strdup(d->qualifier ? d->qualifier : "$LATEST");
     f->name = strdup(name);
     f->handler = strdup(d->handler ? d->handler : "bootstrap");
@@ -158,8 +159,10 @@ static int register_function(dwf_emulator *e, emu_fn *f, const dwf_emulator_func
     cJSON *reg = cJSON_CreateObject(), *dc = NULL;
     int bad = !reg || !cJSON_AddStringToObject(reg, "FunctionName", f->name) ||
               !cJSON_AddStringToObject(reg, "Handler", f->argv[0]) ||
-              !cJSON_AddStringToObject(reg, "Source", d->zip ? d->zip : f->task_root) ||
-              !(dc = cJSON_AddObjectToObject(reg, "DurableConfig")) ||
+              !cJSON_AddStringToObject(reg, "Source", d->zip ? d->zip : f->task_root);
+    /* A plain function is registered without a DurableConfig, as create-function makes one. */
+    if (!bad && !d->plain)
+        bad = !(dc = cJSON_AddObjectToObject(reg, "DurableConfig")) ||
               !cJSON_AddNumberToObject(dc, "RetentionPeriodInDays", d->retention_days > 0 ? d->retention_days : 14) ||
               !cJSON_AddNumberToObject(dc, "ExecutionTimeout", d->execution_timeout_s > 0 ? d->execution_timeout_s : 86400);
     int rc = bad ? dwf__emu_fail(err, "ServiceException", "out of memory") : dwf_service_put_function(e->svc, reg, err);
@@ -272,7 +275,7 @@ void dwf__emu_sandbox_free(emu_fn *f)
     free_strv(f->argv);
     free_strv(f->envp);
     free(f->init_error);
-    for (int k = 0; k < f->nq; k++) free(f->queue[k]);
+    for (int k = 0; k < f->nq; k++) dwf__emu_job_free(f->queue[k]);
     free(f->queue);
-    free(f->cur_arn);
+    dwf__emu_job_free(f->cur);
 }

@@ -296,6 +296,7 @@ static int callback_cancel(apply *a, dwf_error *err)
 {
     if (a->cur != DWF_OPSTATUS_STARTED) return fail(err, IPVE, "Invalid current CALLBACK state to cancel.");
     if (op_end(a, DWF_OPSTATUS_CANCELLED)) return oom(err);
+    if (dwf__svc_call_drop(a->s, a->e, a->up->id, err) != 0) return -1;
     if (dwf__svc_timer_del(a->s, a->e, a->up->id, DWF__TIMER_UNKNOWN, err) != 0) return -1;
     return dwf__svc_callback_state(a->s, a->e, a->up->id, DWF__CB_CLOSED, err);
 }
@@ -350,8 +351,19 @@ static int invoke_mocked(apply *a, const char *fn, dwf_mock_answer *ans)
     return m;
 }
 
-/* START: the target runs as a new execution in the same store, under the caller's root; its
- * end completes this operation (executions.c). */
+/* *plain = 1 when fn names a registered plain (non-durable) function. 0, or -1 with err. */
+static int target_is_plain(apply *a, const char *fn, int *plain, dwf_error *err)
+{
+    cJSON *f = NULL;
+    int r = dwf__svc_function_load(a->s, fn, &f, err);
+    *plain = r == 0 && !dwf__svc_function_durable(f);
+    cJSON_Delete(f);
+    return r < 0 ? -1 : 0;
+}
+
+/* START: a durable target runs as a new execution in the same store, under the caller's root;
+ * its end completes this operation (executions.c). A plain target is a call the host serving
+ * it answers (calls.c). */
 static int invoke_start(apply *a, dwf_error *err)
 {
     if (a->op) return fail(err, IPVE, "Cannot start a CHAINED_INVOKE that already exists.");
@@ -377,10 +389,18 @@ static int invoke_start(apply *a, dwf_error *err)
         return r;
     }
     dwf__exec *child = NULL;
-    int already = 0;
+    int already = 0, plain = 0;
     dwf_error cerr = {{0}, {0}};
-    int cr = dwf__svc_start(a->s, fn, NULL, a->up->payload, a->e->arn, a->up->id, a->e->root_arn, &child, &already,
+    int cr = target_is_plain(a, fn, &plain, err);
+    if (cr < 0) return -1;
+    if (plain) {
+        char base[256];
+        dwf__svc_function_base(fn, base);
+        if (dwf__svc_call_create(a->s, a->e, a->up->id, base, a->up->payload, err) != 0) return -1;
+    } else {
+        cr = dwf__svc_start(a->s, fn, NULL, a->up->payload, a->e->arn, a->up->id, a->e->root_arn, &child, &already,
                             &cerr);
+    }
     enum dwf_errortype ct = dwf_errortype_parse(cerr.type);
     if (cr != 0 && ct != RNFE && ct != IPVE) {
         *err = cerr;
@@ -408,6 +428,7 @@ static int invoke_cancel(apply *a, dwf_error *err)
 {
     if (a->cur != DWF_OPSTATUS_STARTED) return fail(err, IPVE, "Invalid current CHAINED_INVOKE state to cancel.");
     if (op_end(a, DWF_OPSTATUS_CANCELLED)) return oom(err);
+    if (dwf__svc_call_drop(a->s, a->e, a->up->id, err) != 0) return -1;
     sqlite3_stmt *q = dwf__sql_prepare(a->s->st, err,
                                        "SELECT arn FROM executions WHERE parent_arn=?1 AND parent_op=?2 AND status=?3",
                                        "sss", a->e->arn, a->up->id, dwf_execstatus_name(DWF_EXECSTATUS_RUNNING));

@@ -422,12 +422,47 @@ static int root_done(dwf_service *s, const char *root, int *done, dwf_error *err
     return 0;
 }
 
+/* Calls of plain functions under root: the engine runs only durable workflows compiled in, so
+ * each fails at once with the reason, and its caller's CHAINED_INVOKE fails with it. */
+static int fail_plain_calls(dwf_service *s, const char *root, dwf_error *err)
+{
+    cJSON *calls = NULL;
+    if (dwf_service_calls_due(s, root, -1, &calls, err) != 0) return -1;
+    int r = 0;
+    for (const cJSON *c = calls->child; r == 0 && c; c = c->next) {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(c, "CallId");
+        const cJSON *fn = cJSON_GetObjectItemCaseSensitive(c, "FunctionName");
+        char msg[600];
+        snprintf(msg, sizeof msg,
+                 "Function %s is a plain (non-durable) Lambda function: the embedded engine runs only durable "
+                 ".dwf workflows. Serve it with `dwf serve --function %s=DIR --no-durable` beside this workflow's zip.",
+                 cJSON_IsString(fn) ? fn->valuestring : "?", cJSON_IsString(fn) ? fn->valuestring : "NAME");
+        cJSON *eo = cJSON_CreateObject(), *taken = NULL;
+        if (!eo || !cJSON_AddStringToObject(eo, "ErrorType", "ResourceNotFoundException") ||
+            !cJSON_AddStringToObject(eo, "ErrorMessage", msg)) {
+            cJSON_Delete(eo);
+            snprintf(err->type, sizeof err->type, "ServiceException");
+            snprintf(err->message, sizeof err->message, "out of memory");
+            r = -1;
+            break;
+        }
+        /* Taken first, so a call another process answered meanwhile is left alone. */
+        if (dwf_service_call_begin(s, id->valuestring, &taken, err) == 0)
+            r = dwf_service_call_end(s, id->valuestring, NULL, eo, err);
+        cJSON_Delete(taken);
+        cJSON_Delete(eo);
+    }
+    cJSON_Delete(calls);
+    return r;
+}
+
 int dwf_engine_drive(dwf_service *s, const char *root, const dwf_engine_opts *o, dwf_error *err)
 {
     double slice = o->slice_ms > 0 ? o->slice_ms : 200;
     for (;;) {
         if (o->stop && *o->stop) return DWF_ENGINE_WAITING;
         if (dwf_service_fire_timers(s, root, NULL, err) != 0) return -1;
+        if (fail_plain_calls(s, root, err) != 0) return -1;
         cJSON *run = NULL;
         if (dwf_service_runnable(s, root, o->stale_ms, &run, err) != 0) return -1;
         int n = cJSON_GetArraySize(run);

@@ -76,6 +76,11 @@ int dwf__svc_start(dwf_service *s, const char *function_name, const char *name, 
                     function_name);
     char base[256];
     snprintf(base, sizeof base, "%s", jstr(fn, "FunctionName"));
+    if (!dwf__svc_function_durable(fn)) {
+        cJSON_Delete(fn);
+        return fail(err, IPVE, "Function %s is not a durable function (it has no DurableConfig): it runs no durable "
+                    "execution.", base);
+    }
     int retention, timeout;
     function_config(fn, &retention, &timeout);
     cJSON_Delete(fn);
@@ -260,7 +265,8 @@ int dwf__svc_exec_close(dwf_service *s, dwf__exec *e, enum dwf_execstatus status
     if (dwf__sql_exec(s->st, err, "UPDATE tokens SET live=0 WHERE exec_id=?1", "s", e->id) != 0 ||
         dwf__sql_exec(s->st, err, "DELETE FROM timers WHERE exec_id=?1", "s", e->id) != 0 ||
         dwf__sql_exec(s->st, err, "UPDATE callbacks SET state=?2 WHERE exec_id=?1 AND state=?3", "sss", e->id,
-                      dwf__svc_cbstate_name(DWF__CB_CLOSED), dwf__svc_cbstate_name(DWF__CB_OPEN)) != 0)
+                      dwf__svc_cbstate_name(DWF__CB_CLOSED), dwf__svc_cbstate_name(DWF__CB_OPEN)) != 0 ||
+        dwf__svc_call_drop(s, e, NULL, err) != 0)
         return -1;
     return notify_parent(s, e, err);
 }

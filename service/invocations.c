@@ -24,7 +24,7 @@
 
 /* ---- who runs an invocation ---------------------------------------------------------------- */
 /* "<host>:<pid>": who runs an open invocation, so a dead runner on this machine is noticed. */
-static int owner_of_this_process(char *out, size_t n)
+int dwf__svc_owner_self(char *out, size_t n)
 {
     char host[256];
     if (gethostname(host, sizeof host) != 0) snprintf(host, sizeof host, "localhost");
@@ -38,7 +38,7 @@ static long owner_local_pid(const char *owner)
 {
     char me[300];
     const char *colon = owner ? strrchr(owner, ':') : NULL;
-    if (!colon || owner_of_this_process(me, sizeof me) != 0) return 0;
+    if (!colon || dwf__svc_owner_self(me, sizeof me) != 0) return 0;
     const char *mine = strrchr(me, ':');
     if ((size_t)(colon - owner) != (size_t)(mine - me) || strncmp(owner, me, (size_t)(colon - owner)) != 0) return 0;
     long pid = strtol(colon + 1, NULL, 10);
@@ -53,7 +53,7 @@ static int owner_is_other_live_local(const char *owner)
 }
 
 /* 1 if owner names a process on this machine that no longer exists. */
-static int owner_is_dead(const char *owner)
+int dwf__svc_owner_dead(const char *owner)
 {
     long pid = owner_local_pid(owner);
     return pid && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
@@ -134,7 +134,7 @@ static int invocation_open(dwf_service *s, dwf__exec *e, char request_id[40], dw
     e->inv_open = 1;
     e->inv_started_ms = dwf_service_now(s);
     char owner[300];
-    if (owner_of_this_process(owner, sizeof owner) != 0 || dwf__set_str(&e->inv_owner, owner) != 0) return oom(err);
+    if (dwf__svc_owner_self(owner, sizeof owner) != 0 || dwf__set_str(&e->inv_owner, owner) != 0) return oom(err);
     dwf__svc_uuid(request_id);
     if (dwf__set_str(&e->inv_request, request_id) != 0) return oom(err);
     return dwf__exec_save(s->st, e, err);
@@ -280,7 +280,7 @@ static int collect_arns(dwf_service *s, sqlite3_stmt *q, int dead_owner, cJSON *
 {
     int r;
     while ((r = dwf__sql_step(s->st, q, err)) == 1) {
-        if (dead_owner && !owner_is_dead((const char *)sqlite3_column_text(q, 1))) continue;
+        if (dead_owner && !dwf__svc_owner_dead((const char *)sqlite3_column_text(q, 1))) continue;
         if (!cJSON_AddItemToArray(arr, cJSON_CreateString((const char *)sqlite3_column_text(q, 0)))) {
             r = oom(err);
             break;

@@ -255,6 +255,7 @@ int dwf_service_put_function(dwf_service *s, const cJSON *fn, dwf_error *err)
     char base[256];
     dwf__svc_function_base(name, base);
     const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(fn, "DurableConfig");
+    if (cfg && !cJSON_IsObject(cfg)) return fail(err, IPVE, "DurableConfig must be an object.");
     char *cj = cfg ? cJSON_PrintUnformatted(cfg) : NULL;
     if (cfg && !cj) return oom(err);
     dwf__svc_lock(s);
@@ -291,8 +292,9 @@ int dwf__svc_function_load(dwf_service *s, const char *name, cJSON **out, dwf_er
         bad |= jset_str(f, "Handler", (const char *)sqlite3_column_text(q, 0));
         bad |= jset_str(f, "Source", (const char *)sqlite3_column_text(q, 1));
         const char *cj = (const char *)sqlite3_column_text(q, 2);
+        /* No config: a plain function (registered without a DurableConfig). */
         cJSON *cfg = cj ? cJSON_Parse(cj) : NULL;
-        bad |= jset(f, "DurableConfig", cfg ? cfg : cJSON_CreateObject());
+        if (cj) bad |= jset(f, "DurableConfig", cJSON_IsObject(cfg) ? cfg : (cJSON_Delete(cfg), cJSON_CreateObject()));
         if (bad) {
             cJSON_Delete(f);
             r = oom(err);

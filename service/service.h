@@ -63,9 +63,11 @@ int dwf_service_function_of(const char *arn, char out[256]);
 
 /* ---- functions -------------------------------------------------------------------------- */
 /* Register or update a function: {"FunctionName", "Handler" (path of the loaded handler),
- * "Source", "DurableConfig":{"RetentionPeriodInDays","ExecutionTimeout"}}. */
+ * "Source", "DurableConfig"?:{"RetentionPeriodInDays","ExecutionTimeout"}}. As on Lambda, a
+ * function with a DurableConfig is durable (an Invoke starts a durable execution); one without
+ * is plain: it runs no durable execution, and a CHAINED_INVOKE of it is a call (see below). */
 int dwf_service_put_function(dwf_service *s, const cJSON *fn, dwf_error *err);
-/* The same shape back. ResourceNotFoundException if unknown. */
+/* The same shape back (DurableConfig only for a durable function). ResourceNotFoundException if unknown. */
 int dwf_service_get_function(dwf_service *s, const char *name, cJSON **out, dwf_error *err);
 
 /* ---- Invoke (start) ------------------------------------------------------------------------ */
@@ -143,6 +145,20 @@ int dwf_service_set_execution_workflow(dwf_service *s, const char *arn, const ch
  * the FunctionName, request the payload); RETURN completes the operation at once with the
  * value, FAIL fails it with the error, PASS starts the target as usual. NULL removes it. */
 void dwf_service_set_invoke_mock(dwf_service *s, dwf_mock_fn fn, void *arg);
+/* ---- plain functions called by a CHAINED_INVOKE (hosts) --------------------------------------- */
+/* The calls waiting for a host, under root_arn (NULL = every execution): [{"CallId","FunctionName"}],
+ * oldest first. A call taken by a runner that died, or longer than stale_ms ago (< 0: never),
+ * is waiting again. */
+int dwf_service_calls_due(dwf_service *s, const char *root_arn, double stale_ms, cJSON **out, dwf_error *err);
+/* Take a waiting call: {"CallId","FunctionName","Payload" (the event, JSON text),"CallerArn"}.
+ * InvalidParameterValueException when it is no longer waiting (answered, its caller closed). */
+int dwf_service_call_begin(dwf_service *s, const char *call_id, cJSON **out, dwf_error *err);
+/* The handler's answer: its value (result, JSON text) or, with error (an ErrorObject:
+ * ErrorType, ErrorMessage, StackTrace?), its failure. Completes the caller's CHAINED_INVOKE
+ * (SUCCEEDED / FAILED and the event) and wakes it. A call whose caller moved on is dropped. */
+int dwf_service_call_end(dwf_service *s, const char *call_id, const char *result, const cJSON *error,
+                         dwf_error *err);
+
 /* Delete closed executions older than their RetentionPeriodInDays. */
 int dwf_service_purge_expired(dwf_service *s, int *deleted, dwf_error *err);
 

@@ -188,6 +188,21 @@ int dwf__svc_start(dwf_service *s, const char *function_name, const char *name, 
 int dwf__svc_exec_close(dwf_service *s, dwf__exec *e, enum dwf_execstatus status, const char *result,
                         const cJSON *errobj, dwf_error *err);
 
+/* ---- invocations.c: who runs an invocation (or a plain call) ----------------------------------- */
+/* "<host>:<pid>" of this process; 0, or -1 when it does not fit. */
+int dwf__svc_owner_self(char *out, size_t n);
+/* 1 if owner names a process on this machine that no longer exists. */
+int dwf__svc_owner_dead(const char *owner);
+
+/* ---- calls.c: plain (non-durable) functions called by a CHAINED_INVOKE -------------------------- */
+/* 1 if the function (as dwf__svc_function_load gives it) is durable: it has a DurableConfig. */
+int dwf__svc_function_durable(const cJSON *fn);
+/* Record a call of the plain function fn with payload for the CHAINED_INVOKE op_id of e. */
+int dwf__svc_call_create(dwf_service *s, const dwf__exec *e, const char *op_id, const char *fn,
+                         const char *payload, dwf_error *err);
+/* Forget e's calls (all of them when op_id is NULL): the caller closed or cancelled. */
+int dwf__svc_call_drop(dwf_service *s, const dwf__exec *e, const char *op_id, dwf_error *err);
+
 /* ---- apply.c: one checkpoint update, by operation type ---------------------------------------- */
 /* An update whose shape and batch rules checkpoint.c has checked. */
 typedef struct dwf__update {

@@ -44,7 +44,7 @@ struct dwf__store {
     } cache[STMT_CACHE];
 };
 
-#define SCHEMA_VERSION 6
+#define SCHEMA_VERSION 7
 
 #define TOKENS_LIVE "CREATE INDEX IF NOT EXISTS tokens_live ON tokens(exec_id) WHERE live=1;"
 /* The control plane of `dwf serve` (5): functions created through Lambda's API, one row per
@@ -60,8 +60,22 @@ struct dwf__store {
 #define WORKFLOW_VERSIONS "CREATE TABLE IF NOT EXISTS workflows(hash TEXT PRIMARY KEY, function_name TEXT," \
                           "  handler TEXT, source TEXT, updated_ms REAL);"
 #define UPGRADE_5 "ALTER TABLE executions ADD COLUMN workflow_hash TEXT;"                    \
-                  "ALTER TABLE functions ADD COLUMN workflow_hash TEXT;" WORKFLOW_VERSIONS \
-                  "PRAGMA user_version=6;"
+                  "ALTER TABLE functions ADD COLUMN workflow_hash TEXT;" WORKFLOW_VERSIONS
+/* Version 7: the calls of plain (non-durable) functions a CHAINED_INVOKE made (calls.c). */
+#define CALLS                                                                                      \
+    "CREATE TABLE IF NOT EXISTS calls(id TEXT PRIMARY KEY, exec_id TEXT NOT NULL, op_id TEXT NOT NULL," \
+    "  function_name TEXT NOT NULL, payload TEXT, state TEXT NOT NULL, owner TEXT, started_ms REAL);"   \
+    "CREATE INDEX IF NOT EXISTS calls_exec ON calls(exec_id);"
+/* Version 7 also gave each execution its own virtual clock (clock_offset_ms). A store of an
+ * older dwf kept one offset for the whole store in meta: every execution takes it over, so
+ * its timers and timestamps stay where they were. */
+#define UPGRADE_6                                                                                  \
+    CALLS                                                                                          \
+    "ALTER TABLE executions ADD COLUMN clock_offset_ms REAL NOT NULL DEFAULT 0;"                   \
+    "UPDATE executions SET clock_offset_ms=COALESCE((SELECT CAST(value AS REAL) FROM meta"         \
+    "  WHERE key='clock_offset_ms'), 0);"
+/* Every upgrade ends at the current version, in the same transaction. */
+#define TO_LATEST "PRAGMA user_version=7;"
 
 static const char *const schema_sql =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
@@ -74,6 +88,7 @@ static const char *const schema_sql =
     "  seq INTEGER, seen_seq INTEGER, op_count INTEGER, event_count INTEGER,"
     "  retention_days INTEGER, timeout_s INTEGER, wake INTEGER, inv_open INTEGER,"
     "  inv_attempts INTEGER, inv_owner TEXT, inv_request TEXT, workflow_hash TEXT,"
+    "  clock_offset_ms REAL NOT NULL DEFAULT 0,"
     "  UNIQUE(function_name, name));"
     "CREATE INDEX IF NOT EXISTS executions_root ON executions(root_arn, status);"
     "CREATE TABLE IF NOT EXISTS operations(exec_id TEXT NOT NULL, op_id TEXT NOT NULL,"
@@ -95,31 +110,33 @@ static const char *const schema_sql =
     TOKENS_LIVE
     CONTROL_PLANE
     WORKFLOW_VERSIONS
-    "PRAGMA user_version=6;";
+    CALLS
+    TO_LATEST;
 
 /* Older stores gain what later versions added: the owner (2) and the request id (3) of the
  * open invocation, and (4) an index of live tokens, without which retiring the live token
- * scanned every token the execution ever had (a run was quadratic in its steps), and (5) the
- * control plane's tables. */
+ * scanned every token the execution ever had (a run was quadratic in its steps), (5) the
+ * control plane's tables, (6) the workflow hashes and (7) the calls and each execution's clock. */
 static const char *const upgrade_1 =
     "ALTER TABLE executions ADD COLUMN inv_owner TEXT;"
     "ALTER TABLE executions ADD COLUMN inv_request TEXT;"
     TOKENS_LIVE
     CONTROL_PLANE
-    UPGRADE_5;
+    UPGRADE_5 UPGRADE_6 TO_LATEST;
 static const char *const upgrade_2 =
     "ALTER TABLE executions ADD COLUMN inv_request TEXT;"
     TOKENS_LIVE
     CONTROL_PLANE
-    UPGRADE_5;
+    UPGRADE_5 UPGRADE_6 TO_LATEST;
 static const char *const upgrade_3 =
     TOKENS_LIVE
     CONTROL_PLANE
-    UPGRADE_5;
+    UPGRADE_5 UPGRADE_6 TO_LATEST;
 static const char *const upgrade_4 =
     CONTROL_PLANE
-    UPGRADE_5;
-static const char *const upgrade_5 = UPGRADE_5;
+    UPGRADE_5 UPGRADE_6 TO_LATEST;
+static const char *const upgrade_5 = UPGRADE_5 UPGRADE_6 TO_LATEST;
+static const char *const upgrade_6 = UPGRADE_6 TO_LATEST;
 
 int dwf__store_err(dwf_error *err, enum dwf_errortype type, const char *fmt, ...)
 {
@@ -255,7 +272,8 @@ static int upgrade(sqlite3 *db, int version)
     if (rc != SQLITE_OK) return rc;
     /* Another process may have created or upgraded it while we waited for the lock. */
     rc = pragma_int(db, "PRAGMA user_version", &version);
-    static const char *const from[] = {schema_sql, upgrade_1, upgrade_2, upgrade_3, upgrade_4, upgrade_5};
+    static const char *const from[] = {schema_sql, upgrade_1, upgrade_2, upgrade_3, upgrade_4, upgrade_5,
+                                       upgrade_6};
     const char *sql = version >= 0 && version < SCHEMA_VERSION ? from[version] : "";
     if (rc == SQLITE_OK) rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
@@ -528,7 +546,8 @@ int dwf__set_str(char **slot, const char *v)
 #define EXEC_COLS                                                                              \
     "id, arn, name, function_name, status, input, result, error, parent_arn, parent_op, "     \
     "root_arn, start_ms, end_ms, next_invoke_ms, inv_started_ms, seq, seen_seq, op_count, "   \
-    "event_count, retention_days, timeout_s, wake, inv_open, inv_attempts, inv_owner, inv_request"
+    "event_count, retention_days, timeout_s, wake, inv_open, inv_attempts, inv_owner, inv_request, " \
+    "clock_offset_ms"
 
 void dwf__exec_free(dwf__exec *e)
 {
@@ -628,6 +647,7 @@ static int exec_from_row(sqlite3_stmt *q, const char *path, dwf__exec **out, dwf
         e->inv_attempts = sqlite3_column_int(q, 23);
         e->inv_owner = dwf__col_strdup(q, 24, &oom);
         e->inv_request = dwf__col_strdup(q, 25, &oom);
+        e->clock_offset_ms = sqlite3_column_double(q, 26);
     }
     if (oom) {
         dwf__exec_free(e);
@@ -665,18 +685,19 @@ int dwf__exec_load_by_name(dwf__store *st, const char *function_name, const char
 
 static int exec_write(dwf__store *st, const dwf__exec *e, dwf_error *err, const char *sql)
 {
-    return dwf__sql_exec(st, err, sql, "sssssssssssddddiiiiiiiiiss", e->id, e->arn, e->name,
+    return dwf__sql_exec(st, err, sql, "sssssssssssddddiiiiiiiiissd", e->id, e->arn, e->name,
                          e->function_name, dwf_execstatus_name(e->status), e->input, e->result, e->error, e->parent_arn,
                          e->parent_op, e->root_arn, e->start_ms, e->end_ms, e->next_invoke_ms,
                          e->inv_started_ms, e->seq, e->seen_seq, e->op_count, e->event_count,
                          (long long)e->retention_days, (long long)e->timeout_s, (long long)e->wake,
-                         (long long)e->inv_open, (long long)e->inv_attempts, e->inv_owner, e->inv_request);
+                         (long long)e->inv_open, (long long)e->inv_attempts, e->inv_owner, e->inv_request,
+                         e->clock_offset_ms);
 }
 
 int dwf__exec_insert(dwf__store *st, const dwf__exec *e, dwf_error *err)
 {
     return exec_write(st, e, err, "INSERT INTO executions(" EXEC_COLS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,"
-                                  "?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,?26)");
+                                  "?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,?26,?27)");
 }
 
 int dwf__exec_save(dwf__store *st, const dwf__exec *e, dwf_error *err)
@@ -686,12 +707,13 @@ int dwf__exec_save(dwf__store *st, const dwf__exec *e, dwf_error *err)
                                   " root_arn=?11, start_ms=?12, end_ms=?13, next_invoke_ms=?14,"
                                   " inv_started_ms=?15, seq=?16, seen_seq=?17, op_count=?18,"
                                   " event_count=?19, retention_days=?20, timeout_s=?21, wake=?22,"
-                                  " inv_open=?23, inv_attempts=?24, inv_owner=?25, inv_request=?26 WHERE id=?1");
+                                  " inv_open=?23, inv_attempts=?24, inv_owner=?25, inv_request=?26,"
+                                  " clock_offset_ms=?27 WHERE id=?1");
 }
 
 int dwf__exec_delete(dwf__store *st, const char *id, dwf_error *err)
 {
-    static const char *const tables[] = {"operations", "events", "timers", "callbacks", "tokens"};
+    static const char *const tables[] = {"operations", "events", "timers", "callbacks", "tokens", "calls"};
     for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
         char sql[96];
         snprintf(sql, sizeof sql, "DELETE FROM %s WHERE exec_id=?1", tables[i]);

@@ -4,10 +4,12 @@
  * and the mapping of SQLite failures to named errors; the service core owns what the rows mean.
  *
  * Schema (one row per thing, JSON where the API already has a shape):
- *   meta(key, value)                   clock offset of the virtual clock, schema version
- *   functions(name, handler, source, config)      config = DurableConfig JSON
+ *   meta(key, value)                   (free for settings; before schema 7 the store-wide clock offset)
+ *   functions(name, handler, source, config)      config = DurableConfig JSON; NULL = a plain
+ *                                      (non-durable) function
  *   executions(id, arn, name, function_name, status, ...)   one row per durable execution
- *                                      (schema 2 added inv_owner, 3 inv_request)
+ *                                      (schema 2 added inv_owner, 3 inv_request,
+ *                                      5 clock_offset_ms: each execution's virtual clock)
  *   operations(exec_id, op_id, start_seq, change_seq, type, status, json)  Operation JSON
  *   events(exec_id, event_id, json)    history events, EventId 1, 2, ...
  *   timers(exec_id, op_id, kind, due_ms)
@@ -16,6 +18,8 @@
  *   lambda_functions(name, version, config, code_sha256)   dwf serve's control plane (schema 5):
  *   lambda_code(sha256, zip)           a function version's configuration JSON and its zip
  *   iam_roles(name, role, policies)    Role JSON and {PolicyName: document}
+ *   calls(id, exec_id, op_id, function_name, payload, state, owner, started_ms)
+ *                                      a plain function a CHAINED_INVOKE calls (schema 7)
  */
 #ifndef DWF_SERVICE_STORE_H
 #define DWF_SERVICE_STORE_H
@@ -102,6 +106,7 @@ typedef struct dwf__exec {
     int inv_attempts; /* consecutive faulted invocations */
     char *inv_owner;  /* "<host>:<pid>" of the process running the open invocation */
     char *inv_request; /* its request id: a superseded invocation's late answer is ignored */
+    double clock_offset_ms; /* its virtual clock: real time plus this (--skip-time moves it) */
 } dwf__exec;
 
 /* Load by ARN or by id. 0 found, 1 not found, -1 error. */
