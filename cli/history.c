@@ -287,7 +287,7 @@ int cmd_history(int argc, char **argv)
     if (h.format != FMT_TABLE) {
         char title[600];
         title_of(s, h.arn, title, sizeof title);
-        rc = draw(&h, list, events, dwf_service_now(s), title);
+        rc = draw(&h, list, events, dwf_service_now_of(s, h.arn), title); /* on the execution's clock */
         goto out;
     }
     if (h.events) {

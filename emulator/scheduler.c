@@ -2,7 +2,8 @@
  * scheduler.c: the scheduler thread and the per-function invocation queue.
  *
  * Every 100 ms, or at once when woken (an Invoke, a checkpoint, a callback answer, a stop, a
- * response), the scheduler fires the timers that are due, queues each execution the service
+ * response), the scheduler moves the clock of each idle execution tree to its next wait end
+ * or retry under --skip-time, fires the timers that are due, queues each execution the service
  * reports runnable on its function, starts the process of a function with work and none, reaps
  * processes that ended and kills an invocation past its deadline. The service decides what is
  * runnable and when a retry is due; the queue only keeps one function to one invocation at a
@@ -352,20 +353,30 @@ static int queue_runnable(dwf_emulator *e, double *last_err_log)
     return queued;
 }
 
-/* How long to sleep when nothing runs: until the next timer, or not at all after --skip-time
- * moved the clock to it. Called and returns with mu held; releases it for the service. */
+/* --skip-time: every idle execution tree jumps its own clock to its next WAIT end or retry
+ * (service/timers.c); trees with an invocation or a call in flight keep real time, whatever
+ * the others do. 1 if a clock moved. Called and returns with mu held; releases it. */
+static int skip_time(dwf_emulator *e)
+{
+    int moved = 0;
+    dwf_error err;
+    pthread_mutex_unlock(&e->mu);
+    if (dwf_service_skip_time(e->svc, NULL, &moved, &err) != 0) moved = 0;
+    pthread_mutex_lock(&e->mu);
+    return moved;
+}
+
+/* How long to sleep when nothing runs: until the next timer (on the service's clock, whatever
+ * each execution's offset), at most a slice. Called and returns with mu held; releases it. */
 static double idle_wait(dwf_emulator *e)
 {
     double wait = IDLE_SLICE_MS, due = -1;
     dwf_error err;
     pthread_mutex_unlock(&e->mu);
-    if (dwf_service_next_due(e->svc, NULL, 0, &due, &err) == 0 && due >= 0) {
+    if (dwf_service_next_due(e->svc, NULL, 1, &due, &err) == 0 && due >= 0) {
         double now = dwf_service_now(e->svc);
-        if (due > now && e->o.skip_time) {
-            if (dwf_service_advance_clock(e->svc, due, &err) == 0) wait = 0;
-        } else if (due > now && due - now < wait) {
-            wait = due - now;
-        }
+        if (due <= now) wait = 0;
+        else if (due - now < wait) wait = due - now;
     }
     pthread_mutex_lock(&e->mu);
     return wait;
@@ -380,6 +391,7 @@ void *dwf__emu_scheduler(void *arg)
         unsigned long seen = e->kicks;
         dwf__emu_reap(e);
         enforce_deadlines(e);
+        if (e->o.skip_time) skip_time(e);
         int queued = queue_runnable(e, &last_err_log), idle = 1;
         for (int i = 0; i < e->nfns; i++) {
             emu_fn *f = e->fns[i];

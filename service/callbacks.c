@@ -98,7 +98,7 @@ static int callback_find(dwf_service *s, const char *cbid, dwf__exec **e, cJSON 
 
 /* The operation after the answer: CallbackDetails replaced by {CallbackId, Result | Error},
  * SUCCEEDED or FAILED; evd receives the event's details. */
-static int callback_answer(dwf_service *s, cJSON *op, const char *cbid, const char *res, const cJSON *eo,
+static int callback_answer(dwf_service *s, const dwf__exec *e, cJSON *op, const char *cbid, const char *res, const cJSON *eo,
                            cJSON *evd)
 {
     cJSON *cd = cJSON_CreateObject();
@@ -107,7 +107,7 @@ static int callback_answer(dwf_service *s, cJSON *op, const char *cbid, const ch
     else bad |= jset(cd, "Error", jdup(eo)) | jset(evd, "Error", dwf__svc_wrap_error(eo));
     bad |= jset(op, "CallbackDetails", cd);
     bad |= jset_str(op, "Status", dwf_opstatus_name(eo ? DWF_OPSTATUS_FAILED : DWF_OPSTATUS_SUCCEEDED)) |
-           jset_ts(op, "EndTimestamp", dwf_service_now(s));
+           jset_ts(op, "EndTimestamp", dwf__svc_now(s, e));
     return bad;
 }
 
@@ -135,7 +135,7 @@ static int callback_complete(dwf_service *s, const char *cbid, const char *resul
         }
     }
     evd = cJSON_CreateObject();
-    if (r == 0) r = callback_answer(s, op, cbid, res, eo, evd) ? oom(err) : 0;
+    if (r == 0) r = callback_answer(s, e, op, cbid, res, eo, evd) ? oom(err) : 0;
     if (r == 0) r = dwf__svc_op_save(s, e, op, &seq, err);
     if (r == 0) {
         r = dwf__svc_event_add(s, e, eo ? DWF_EVENTTYPE_CALLBACK_FAILED : DWF_EVENTTYPE_CALLBACK_SUCCEEDED, op, evd,
@@ -185,7 +185,7 @@ int dwf_service_callback_heartbeat(dwf_service *s, const char *cbid, dwf_error *
     double hb = 0;
     if (callback_find(s, cbid, &e, &op, &seq, &hb, err) != 0) return dwf__svc_abort(s);
     int r = hb > 0 ? dwf__svc_timer_set(s, e, jstr(op, "Id"), DWF__TIMER_CALLBACK_HEARTBEAT,
-                                        dwf_service_now(s) + hb * 1000.0, err)
+                                        dwf__svc_now(s, e) + hb * 1000.0, err)
                    : fail(err, IPVE, "The callback has no heartbeat timeout.");
     cJSON_Delete(op);
     dwf__exec_free(e);

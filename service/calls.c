@@ -188,7 +188,7 @@ static int complete_caller(dwf_service *s, dwf__exec *e, const char *op_id, cons
     bad |= jset(op, "ChainedInvokeDetails", det);
     det = NULL;
     bad |= jset_str(op, "Status", dwf_opstatus_name(error ? DWF_OPSTATUS_FAILED : DWF_OPSTATUS_SUCCEEDED));
-    bad |= jset_ts(op, "EndTimestamp", dwf_service_now(s));
+    bad |= jset_ts(op, "EndTimestamp", dwf__svc_now(s, e));
     if (bad) {
         cJSON_Delete(evd);
         r = oom(err);

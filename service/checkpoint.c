@@ -183,6 +183,7 @@ static int checkpoint_answer(dwf_service *s, dwf__exec *e, cJSON **out, dwf_erro
         cJSON_Delete(o);
         return -1;
     }
+    dwf__svc_ops_for_handler(ops, e);
     e->seen_seq = e->seq;
     *out = o;
     return 0;

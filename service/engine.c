@@ -152,6 +152,9 @@ static int tr_get_state(dwf_transport *t, const char *arn, const char *token, co
     return rc;
 }
 
+/* now() in the workflow: the execution's own clock, so under --skip-time it shows the time
+ * the workflow lived through, and `wait until` measures from it. (A handler's timestamps are
+ * on real time, service/rows.c; the .dwf runtime never compares them with now().) */
 static double tr_now(dwf_transport *t)
 {
     inv_run *r = t->impl;
@@ -160,7 +163,7 @@ static double tr_now(dwf_transport *t)
         clock_gettime(CLOCK_REALTIME, &ts);
         return (double)ts.tv_sec * 1000.0 + (double)(ts.tv_nsec / 1000000);
     }
-    double now = dwf_service_now(r->s);
+    double now = dwf_service_now_of(r->s, r->arn);
     call_leave(r);
     return now;
 }
@@ -490,8 +493,10 @@ int dwf_engine_drive(dwf_service *s, const char *root, const dwf_engine_opts *o,
         double now = dwf_service_now(s);
         if (due <= now) continue;
         if (o->skip_time) {
-            if (dwf_service_advance_clock(s, due, err) != 0) return -1;
-            if (dwf_service_now(s) >= due) continue; /* an injected clock does not jump */
+            /* This tree's own clock only (an injected clock does not jump). */
+            int moved = 0;
+            if (dwf_service_skip_time(s, root, &moved, err) != 0) return -1;
+            if (moved) continue;
         }
         if (o->no_wait) return DWF_ENGINE_WAITING;
         sleep_ms(due - now < slice ? due - now : slice);

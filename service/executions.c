@@ -47,6 +47,18 @@ static int exec_create(dwf_service *s, dwf__exec *e, dwf_error *err)
     return dwf__exec_save(s->st, e, err);
 }
 
+/* A chained-invoke target runs on its caller's clock: the tree shares one virtual time. */
+static int parent_clock(dwf_service *s, const char *parent_arn, double *offset, dwf_error *err)
+{
+    sqlite3_stmt *q = dwf__sql_prepare(s->st, err, "SELECT clock_offset_ms FROM executions WHERE arn=?1", "s",
+                                       parent_arn);
+    if (!q) return -1;
+    int r = dwf__sql_step(s->st, q, err);
+    if (r == 1) *offset = sqlite3_column_double(q, 0);
+    dwf__sql_done(s->st, q);
+    return r < 0 ? -1 : 0;
+}
+
 /* An execution started earlier under this name: the same one if the input is the same. */
 static int start_again(const dwf__exec *old, const char *name, const char *input, dwf_error *err)
 {
@@ -84,6 +96,8 @@ int dwf__svc_start(dwf_service *s, const char *function_name, const char *name, 
     int retention, timeout;
     function_config(fn, &retention, &timeout);
     cJSON_Delete(fn);
+    double offset = 0;
+    if (parent_arn && parent_clock(s, parent_arn, &offset, err) != 0) return -1;
 
     if (name) {
         dwf__exec *old = NULL;
@@ -114,7 +128,8 @@ int dwf__svc_start(dwf_service *s, const char *function_name, const char *name, 
               dwf__set_str(&e->parent_arn, parent_arn) | dwf__set_str(&e->parent_op, parent_op) |
               dwf__set_str(&e->root_arn, root_arn ? root_arn : arn);
     e->status = DWF_EXECSTATUS_RUNNING;
-    e->start_ms = dwf_service_now(s);
+    e->clock_offset_ms = offset;
+    e->start_ms = dwf__svc_now(s, e);
     e->retention_days = retention;
     e->timeout_s = timeout;
     e->wake = 1;
@@ -250,7 +265,7 @@ int dwf__svc_exec_close(dwf_service *s, dwf__exec *e, enum dwf_execstatus status
     free(errjson);
     if (bad) return oom(err);
     e->status = status;
-    e->end_ms = dwf_service_now(s);
+    e->end_ms = dwf__svc_now(s, e);
     e->wake = 0;
     if (exec_op_close(s, e, err) != 0) return -1;
     cJSON *d = cJSON_CreateObject();
@@ -313,7 +328,7 @@ static int notify_parent(dwf_service *s, const dwf__exec *child, dwf_error *err)
     enum dwf_eventtype ev = chained_outcome(child, det, evd, &bad);
     bad |= jset(op, "ChainedInvokeDetails", det);
     bad |= jset_str(op, "Status", dwf_execstatus_name(child->status));
-    bad |= jset_ts(op, "EndTimestamp", dwf_service_now(s));
+    bad |= jset_ts(op, "EndTimestamp", dwf__svc_now(s, p));
     if (bad) {
         cJSON_Delete(evd);
         r = oom(err);
@@ -345,7 +360,7 @@ int dwf_service_stop(dwf_service *s, const char *arn, const cJSON *error_object_
     }
     cJSON *eo = error_object_in ? cJSON_Duplicate(error_object_in, 1)
                                 : dwf__svc_error_object("ExecutionStopped", "The durable execution was stopped.");
-    double now = dwf_service_now(s);
+    double now = dwf__svc_now(s, e);
     int r = eo ? dwf__svc_exec_close(s, e, DWF_EXECSTATUS_STOPPED, NULL, eo, err) : oom(err);
     cJSON_Delete(eo);
     if (r == 0) r = dwf__exec_save(s->st, e, err);
@@ -372,7 +387,10 @@ int dwf_service_purge_expired(dwf_service *s, int *deleted, dwf_error *err)
     dwf__svc_lock(s);
     double now = dwf_service_now(s);
     const char *running = dwf_execstatus_name(DWF_EXECSTATUS_RUNNING);
-    const char *sel = "SELECT id FROM executions WHERE status!=?2 AND end_ms + retention_days*86400000.0 < ?1";
+    /* end_ms is on the execution's clock: less its virtual offset, it is the real instant it
+     * ended, so retention counts real time whatever --skip-time did to any clock. */
+    const char *sel = "SELECT id FROM executions WHERE status!=?2"
+                      " AND end_ms - clock_offset_ms + retention_days*86400000.0 < ?1";
     /* Look first without a write lock: a store another process is writing can still be read. */
     sqlite3_stmt *q = dwf__sql_prepare(s->st, err, sel, "ds", now, running);
     int r = q ? dwf__sql_step(s->st, q, err) : -1;

@@ -87,6 +87,7 @@ static int event_state(dwf_service *s, const dwf__exec *e, cJSON *ev, dwf_error 
     long long last = -1;
     int more = 0;
     if (dwf__svc_ops_page(s, e, -1, s->event_page, ops, &last, &more, err) != 0) return -1;
+    dwf__svc_ops_for_handler(ops, e);
     for (cJSON *op = ops->child; op; op = op->next)
         if (op_to_event_form(op) != 0) return oom(err);
     char marker[32] = "";
@@ -244,7 +245,10 @@ int dwf_service_end_invocation(dwf_service *s, const char *arn, const char *requ
     if (dwf__store_begin(s->st, err) != 0) return dwf__svc_abort(s);
     dwf__exec *e = NULL;
     if (dwf__svc_exec_get(s, arn, &e, err) != 0) return dwf__svc_abort(s);
-    double now = dwf_service_now(s);
+    /* On the execution's clock (its offset does not move while an invocation is open):
+     * start_ms is the service's clock, as the host read it. */
+    double now = dwf__svc_now(s, e);
+    start_ms += e->clock_offset_ms;
     enum dwf_invstatus status = response ? dwf_invstatus_parse(jstr(response, "Status")) : DWF_INVSTATUS_NONE;
     int valid = status != DWF_INVSTATUS_NONE && status != DWF_INVSTATUS_UNKNOWN;
     cJSON *faultobj = NULL;
@@ -298,7 +302,7 @@ int dwf_service_runnable(dwf_service *s, const char *root_arn, double stale_ms, 
     const char *running = dwf_execstatus_name(DWF_EXECSTATUS_RUNNING);
     sqlite3_stmt *q = dwf__sql_prepare(s->st, err,
                                        "SELECT arn FROM executions WHERE status=?4 AND (?1 IS NULL OR root_arn=?1)"
-                                       " AND ((wake=1 AND inv_open=0 AND next_invoke_ms<=?2)"
+                                       " AND ((wake=1 AND inv_open=0 AND next_invoke_ms<=?2+clock_offset_ms)"
                                        " OR (inv_open=1 AND ?3>=0 AND inv_started_ms<=?2-?3)) ORDER BY start_ms",
                                        "sdds", root_arn, now, stale_ms, running);
     cJSON *arr = cJSON_CreateArray();

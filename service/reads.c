@@ -64,6 +64,7 @@ int dwf_service_get_state(dwf_service *s, const char *arn, const char *token, co
     r = !o || jset(o, "Operations", ops = cJSON_CreateArray())
             ? oom(err)
             : dwf__svc_ops_page(s, e, after, limit, ops, &last, &more, err);
+    if (r == 0) dwf__svc_ops_for_handler(ops, e);
     if (r == 0 && more) r = set_marker(o, last, err);
 done:
     dwf__exec_free(e);

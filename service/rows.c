@@ -131,7 +131,7 @@ int dwf__svc_event_add(dwf_service *s, dwf__exec *e, enum dwf_eventtype type, co
     int bad = !ev || !name;
     bad |= jset_str(ev, "EventType", name);
     bad |= jset_num(ev, "EventId", (double)(e->event_count + 1));
-    bad |= jset_ts(ev, "EventTimestamp", dwf_service_now(s));
+    bad |= jset_ts(ev, "EventTimestamp", dwf__svc_now(s, e));
     if (op) {
         bad |= jset_str(ev, "Id", jstr(op, "Id"));
         bad |= jset_str(ev, "Name", jstr(op, "Name"));
@@ -250,4 +250,28 @@ int dwf__svc_token_ok(dwf_service *s, const dwf__exec *e, const char *token, int
     if (r == 1) r = live_only ? sqlite3_column_int(q, 0) == 1 : 1;
     dwf__sql_done(s->st, q);
     return r;
+}
+
+/* ---- the handler's view of time ----------------------------------------------------------------- */
+/* A handler runs on real time: the SDKs compare a WAIT's ScheduledEndTimestamp or a STEP's
+ * NextAttemptTimestamp with their own clock (Date.now()) to decide whether to wait for it within
+ * the invocation or to end it. After --skip-time moved an execution's clock, its timestamps are
+ * ahead of real time by its offset, and the SDK would see a 1 s retry as days away and end
+ * the invocation. So what a handler receives (the invocation event, a checkpoint's delta,
+ * GetDurableExecutionState) carries its timestamps less the offset, which cannot change while
+ * an invocation is open: inside an invocation, time behaves exactly as without --skip-time.
+ * The history and GetDurableExecution show the execution's own (virtual) clock. */
+void dwf__svc_ops_for_handler(cJSON *ops, const dwf__exec *e)
+{
+    static const char *const paths[][2] = {{NULL, "StartTimestamp"},
+                                           {NULL, "EndTimestamp"},
+                                           {"StepDetails", "NextAttemptTimestamp"},
+                                           {"WaitDetails", "ScheduledEndTimestamp"}};
+    if (!e || e->clock_offset_ms == 0) return;
+    for (cJSON *op = ops ? ops->child : NULL; op; op = op->next)
+        for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+            cJSON *o = paths[i][0] ? cJSON_GetObjectItemCaseSensitive(op, paths[i][0]) : op;
+            cJSON *v = cJSON_GetObjectItemCaseSensitive(o, paths[i][1]);
+            if (cJSON_IsNumber(v)) cJSON_SetNumberValue(v, v->valuedouble - e->clock_offset_ms / 1000.0);
+        }
 }

@@ -9,8 +9,9 @@
  * from an HTTP server alike, and it makes a crash at any instant lose nothing that was
  * acknowledged. The calls themselves live in one file per concern (service/README.md).
  *
- * Time comes from a clock function so tests and --skip-time use a virtual clock. The default
- * clock is real time plus an offset kept in the store, so every process on a store shares it.
+ * Time comes from a clock function (real time, or the tests' own). Each execution tree (an
+ * execution and those it chained-invoked) adds its own virtual offset to it, which only
+ * --skip-time moves (timers.c), so a jump for one execution moves no other's clock.
  */
 #include "service_impl.h"
 
@@ -33,7 +34,22 @@ static double real_now_ms(void)
 double dwf_service_now(dwf_service *s)
 {
     if (s->clock) return s->clock(s->clock_arg);
-    return floor(real_now_ms() + s->offset_ms);
+    return floor(real_now_ms());
+}
+
+double dwf__svc_now(dwf_service *s, const dwf__exec *e) { return dwf_service_now(s) + (e ? e->clock_offset_ms : 0); }
+
+double dwf_service_now_of(dwf_service *s, const char *arn)
+{
+    double off = 0;
+    dwf_error ignored;
+    dwf__svc_lock(s);
+    sqlite3_stmt *q = dwf__sql_prepare(s->st, &ignored, "SELECT clock_offset_ms FROM executions WHERE arn=?1 OR id=?1",
+                                       "s", arn);
+    if (q && dwf__sql_step(s->st, q, &ignored) == 1) off = sqlite3_column_double(q, 0);
+    dwf__sql_done(s->st, q);
+    dwf__svc_unlock(s);
+    return dwf_service_now(s) + off;
 }
 
 void dwf__svc_uuid(char out[40])
@@ -144,17 +160,8 @@ enum dwf__cbstate dwf__svc_cbstate_parse(const char *name)
     return DWF__CB_UNKNOWN;
 }
 
-/* ---- lock, transactions, the store clock ------------------------------------------------------ */
-void dwf__svc_lock(dwf_service *s)
-{
-    pthread_mutex_lock(&s->mu);
-    if (s->clock) return;
-    /* Another process may have moved the store clock (--skip-time): read the offset. */
-    dwf_error ignored;
-    sqlite3_stmt *q = dwf__sql_prepare(s->st, &ignored, "SELECT value FROM meta WHERE key='clock_offset_ms'", "");
-    if (q && dwf__sql_step(s->st, q, &ignored) == 1) s->offset_ms = sqlite3_column_double(q, 0);
-    dwf__sql_done(s->st, q);
-}
+/* ---- lock, transactions ------------------------------------------------------------------------ */
+void dwf__svc_lock(dwf_service *s) { pthread_mutex_lock(&s->mu); }
 
 void dwf__svc_unlock(dwf_service *s) { pthread_mutex_unlock(&s->mu); }
 
@@ -170,26 +177,6 @@ int dwf__svc_commit(dwf_service *s, dwf_error *err)
     int r = dwf__store_commit(s->st, err);
     dwf__svc_unlock(s);
     return r;
-}
-
-int dwf_service_advance_clock(dwf_service *s, double to_ms, dwf_error *err)
-{
-    if (s->clock) return 0;
-    dwf__svc_lock(s);
-    double now = dwf_service_now(s);
-    if (to_ms <= now) {
-        dwf__svc_unlock(s);
-        return 0;
-    }
-    double off = s->offset_ms + (to_ms - now);
-    if (dwf__store_begin(s->st, err) != 0) return dwf__svc_abort(s);
-    char v[64];
-    snprintf(v, sizeof v, "%.0f", off);
-    if (dwf__sql_exec(s->st, err, "INSERT OR REPLACE INTO meta(key, value) VALUES('clock_offset_ms', ?1)", "s", v) != 0)
-        return dwf__svc_abort(s);
-    if (dwf__svc_commit(s, err) != 0) return -1;
-    s->offset_ms = off;
-    return 0;
 }
 
 /* ---- open / close ------------------------------------------------------------------------------ */

@@ -33,8 +33,8 @@ typedef double (*dwf_clock_fn)(void *arg);
 
 typedef struct dwf_service_opts {
     const char *path;       /* the store; NULL = ./.dwf/dwf.db */
-    /* NULL = the store's clock: real time plus the store's persisted virtual offset, which
-     * dwf_service_advance_clock() moves forward (--skip-time). Tests inject their own. */
+    /* NULL = real time. Tests inject their own. Each execution tree adds its own virtual
+     * offset to it (dwf_service_skip_time). */
     dwf_clock_fn clock;
     void *clock_arg;
     int busy_timeout_ms;    /* 0 = $DWF_BUSY_TIMEOUT_MS or 5000 */
@@ -47,11 +47,11 @@ typedef struct dwf_service_opts {
 
 int dwf_service_open(const dwf_service_opts *o, dwf_service **out, dwf_error *err);
 void dwf_service_close(dwf_service *s);
-/* The service's clock (ms since the epoch). */
+/* The service's clock (ms since the epoch): real time, or the injected clock. */
 double dwf_service_now(dwf_service *s);
-/* Move the store's virtual clock forward so that now >= to_ms (no-op with an injected clock
- * or when already past). Persisted: every process on the store shares the clock. */
-int dwf_service_advance_clock(dwf_service *s, double to_ms, dwf_error *err);
+/* An execution's clock: the service's plus its tree's virtual offset (the service's clock
+ * when the execution is unknown). Timestamps of an execution are on this clock. */
+double dwf_service_now_of(dwf_service *s, const char *arn);
 /* The store file's path. */
 const char *dwf_service_store_path(dwf_service *s);
 
@@ -84,7 +84,8 @@ int dwf_service_start(dwf_service *s, const cJSON *req, cJSON **out, dwf_error *
  * token; request_id receives a new request id. */
 int dwf_service_begin_invocation(dwf_service *s, const char *arn, cJSON **event, char request_id[40],
                                  dwf_error *err);
-/* Apply the handler response (borrowed) of the invocation begun at start_ms, or, when
+/* Apply the handler response (borrowed) of the invocation begun at start_ms (dwf_service_now
+ * when it began), or, when
  * response is NULL, an invocation fault described by `fault` (retried with backoff, bounded). */
 int dwf_service_end_invocation(dwf_service *s, const char *arn, const char *request_id, double start_ms,
                                const cJSON *response, const dwf_error *fault, dwf_error *err);
@@ -126,9 +127,17 @@ int dwf_service_runnable(dwf_service *s, const char *root_arn, double stale_ms, 
 /* The earliest instant something is due under root_arn: a WAIT end, a STEP retry or an
  * invocation retry, and with include_deadlines also callback, heartbeat and execution
  * timeouts (deadlines a virtual clock must not jump to: they mean "nobody answered").
+ * On the service's clock (dwf_service_now), whatever each execution's virtual offset.
  * *due_ms = -1 when nothing is scheduled. */
 int dwf_service_next_due(dwf_service *s, const char *root_arn, int include_deadlines, double *due_ms,
                          dwf_error *err);
+/* --skip-time: each execution tree under root_arn (NULL = every one) that is idle (no
+ * invocation open or due, no plain call waiting or running) and waits for a WAIT end, a STEP
+ * retry or an invocation retry moves its own virtual clock forward to the earliest of them;
+ * no other tree's clock moves. Deadlines (callback, heartbeat, execution timeouts) are never
+ * jumped to. *moved (may be NULL) receives how many trees jumped. A no-op with an injected
+ * clock (the test moves its clock itself). */
+int dwf_service_skip_time(dwf_service *s, const char *root_arn, int *moved, dwf_error *err);
 /* The open callbacks under root_arn (NULL = every execution): [{"DurableExecutionArn","Id",
  * "Name"?,"CallbackId","StartTimestamp","TimeoutTimestamp"?,"HeartbeatTimestamp"?}], the last
  * two the deadlines of the callback's timeout and heartbeat timeout (epoch seconds). */
@@ -159,7 +168,8 @@ int dwf_service_call_begin(dwf_service *s, const char *call_id, cJSON **out, dwf
 int dwf_service_call_end(dwf_service *s, const char *call_id, const char *result, const cJSON *error,
                          dwf_error *err);
 
-/* Delete closed executions older than their RetentionPeriodInDays. */
+/* Delete closed executions older than their RetentionPeriodInDays, counted in real time from
+ * their end (a virtual clock moved for some execution purges nothing). */
 int dwf_service_purge_expired(dwf_service *s, int *deleted, dwf_error *err);
 
 /* ---- dwf serve's control plane (registry.c): kept in the store, meaning owned by the emulator ---- */

@@ -27,7 +27,6 @@ struct dwf_service {
     dwf__store *st;
     dwf_clock_fn clock;
     void *clock_arg;
-    double offset_ms; /* the store clock's virtual offset (meta clock_offset_ms) */
     char region[32], account[32];
     int max_inv, event_page;
     pthread_mutex_t mu;
@@ -121,7 +120,12 @@ static inline enum dwf_opstatus op_status(const cJSON *op) { return dwf_opstatus
 static inline enum dwf_optype op_type(const cJSON *op) { return dwf_optype_parse(jstr(op, "Type")); }
 
 /* ---- service.c: lock, transactions, identifiers, functions ---------------------------------- */
-/* Lock the handle (and learn the store clock another process may have moved). */
+/* The execution's clock: the service's plus its virtual offset (--skip-time). */
+double dwf__svc_now(dwf_service *s, const dwf__exec *e);
+/* Operations as a handler sees them: their timestamps moved back by the execution's virtual
+ * offset, into the clock the handler runs on (see rows.c). */
+void dwf__svc_ops_for_handler(cJSON *ops, const dwf__exec *e);
+/* Lock the handle. */
 void dwf__svc_lock(dwf_service *s);
 void dwf__svc_unlock(dwf_service *s);
 /* Roll back (if a transaction is open), unlock, return -1. */

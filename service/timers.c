@@ -12,6 +12,12 @@
  * emulator's scheduler), and calls whose answer depends on what is due fire first (a
  * checkpoint, so its delta carries the change; a callback completion, so a late answer loses
  * to its deadline). Each timer fires in its own transaction; a fired timer wakes the execution.
+ *
+ * Time is per execution tree (an execution and the executions it chained-invoked): a timer's
+ * instant is on its execution's clock, the service's clock plus the tree's virtual offset.
+ * Only dwf_service_skip_time moves an offset, one idle tree at a time, so a jump for one
+ * execution's long wait moves no other execution's waits, retries, callback deadlines or
+ * retention, and never a clock whose invocation is running.
  */
 #include "service_impl.h"
 
@@ -19,10 +25,10 @@
 #include <string.h>
 
 /* A WAIT reached its ScheduledEndTimestamp. */
-static int wait_ends(dwf_service *s, cJSON *op, cJSON **evd, enum dwf_eventtype *event)
+static int wait_ends(dwf_service *s, const dwf__exec *e, cJSON *op, cJSON **evd, enum dwf_eventtype *event)
 {
     int bad = jset_str(op, "Status", dwf_opstatus_name(DWF_OPSTATUS_SUCCEEDED)) |
-              jset_ts(op, "EndTimestamp", dwf_service_now(s));
+              jset_ts(op, "EndTimestamp", dwf__svc_now(s, e));
     const cJSON *start = cJSON_GetObjectItemCaseSensitive(op, "StartTimestamp");
     const cJSON *end = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(op, "WaitDetails"),
                                                         "ScheduledEndTimestamp");
@@ -44,7 +50,7 @@ static int callback_times_out(dwf_service *s, dwf__exec *e, cJSON *op, enum dwf_
               jset_str(cd, "CallbackId", jstr(cJSON_GetObjectItemCaseSensitive(op, "CallbackDetails"), "CallbackId"));
     bad |= jset(cd, "Error", jdup(eo));
     bad |= jset(op, "CallbackDetails", cd) | jset_str(op, "Status", dwf_opstatus_name(DWF_OPSTATUS_TIMED_OUT)) |
-           jset_ts(op, "EndTimestamp", dwf_service_now(s));
+           jset_ts(op, "EndTimestamp", dwf__svc_now(s, e));
     *evd = cJSON_CreateObject();
     bad |= !*evd || jset(*evd, "Error", dwf__svc_wrap_error(eo));
     cJSON_Delete(eo);
@@ -76,7 +82,7 @@ static int fire_one(dwf_service *s, dwf__exec *e, const char *op_id, enum dwf__t
     enum dwf_eventtype event = DWF_EVENTTYPE_NONE;
     int changed = 1;
     if (kind == DWF__TIMER_WAIT && cur == DWF_OPSTATUS_STARTED)
-        r = wait_ends(s, op, &evd, &event) ? oom(err) : 0;
+        r = wait_ends(s, e, op, &evd, &event) ? oom(err) : 0;
     else if (kind == DWF__TIMER_STEP_RETRY && cur == DWF_OPSTATUS_PENDING)
         r = jset_str(op, "Status", dwf_opstatus_name(DWF_OPSTATUS_READY)) ? oom(err) : 0;
     else if ((kind == DWF__TIMER_CALLBACK_TIMEOUT || kind == DWF__TIMER_CALLBACK_HEARTBEAT) &&
@@ -104,7 +110,8 @@ static int fire_next(dwf_service *s, const char *root_arn, dwf_error *err)
     if (dwf__store_begin(s->st, err) != 0) return dwf__svc_abort(s);
     sqlite3_stmt *q = dwf__sql_prepare(s->st, err,
                                        "SELECT t.exec_id, t.op_id, t.kind FROM timers t JOIN executions x ON x.id=t.exec_id"
-                                       " WHERE t.due_ms<=?1 AND (?2 IS NULL OR x.root_arn=?2) ORDER BY t.due_ms LIMIT 1",
+                                       " WHERE t.due_ms<=?1+x.clock_offset_ms AND (?2 IS NULL OR x.root_arn=?2)"
+                                       " ORDER BY t.due_ms-x.clock_offset_ms LIMIT 1",
                                        "ds", dwf_service_now(s), root_arn);
     if (!q) return dwf__svc_abort(s);
     int r = dwf__sql_step(s->st, q, err);
@@ -144,7 +151,7 @@ int dwf_service_fire_timers(dwf_service *s, const char *root_arn, int *fired, dw
     dwf__svc_lock(s);
     sqlite3_stmt *peek = dwf__sql_prepare(s->st, err,
                                           "SELECT 1 FROM timers t JOIN executions x ON x.id=t.exec_id"
-                                          " WHERE t.due_ms<=?1 AND (?2 IS NULL OR x.root_arn=?2) LIMIT 1",
+                                          " WHERE t.due_ms<=?1+x.clock_offset_ms AND (?2 IS NULL OR x.root_arn=?2) LIMIT 1",
                                           "ds", dwf_service_now(s), root_arn);
     int any = peek ? dwf__sql_step(s->st, peek, err) : -1;
     dwf__sql_done(s->st, peek);
@@ -156,23 +163,95 @@ int dwf_service_fire_timers(dwf_service *s, const char *root_arn, int *fired, dw
     return r;
 }
 
+/* Due instants on the service's clock: each execution's own (virtual) instant less its offset. */
+#define DUE_SQL                                                                                           \
+    "SELECT x.root_arn AS root, d.due - x.clock_offset_ms AS real_due FROM (SELECT t.exec_id AS id,"     \
+    " t.due_ms AS due FROM timers t WHERE ?2 OR t.kind IN (?4,?5)"                                     \
+    " UNION ALL SELECT id, next_invoke_ms FROM executions WHERE status=?3 AND wake=1 AND inv_open=0) d" \
+    " JOIN executions x ON x.id=d.id WHERE x.status=?3 AND (?1 IS NULL OR x.root_arn=?1)"
+
 int dwf_service_next_due(dwf_service *s, const char *root_arn, int include_deadlines, double *due_ms,
                          dwf_error *err)
 {
     *due_ms = -1;
     dwf__svc_lock(s);
-    sqlite3_stmt *q = dwf__sql_prepare(s->st, err,
-                                       "SELECT MIN(d) FROM (SELECT t.due_ms AS d FROM timers t JOIN executions x ON x.id=t.exec_id"
-                                       " WHERE x.status=?3 AND (?1 IS NULL OR x.root_arn=?1)"
-                                       " AND (?2 OR t.kind IN (?4,?5))"
-                                       " UNION ALL SELECT next_invoke_ms FROM executions WHERE status=?3"
-                                       " AND wake=1 AND inv_open=0 AND (?1 IS NULL OR root_arn=?1))",
-                                       "sisss", root_arn, (long long)include_deadlines,
-                                       dwf_execstatus_name(DWF_EXECSTATUS_RUNNING), dwf__svc_timer_name(DWF__TIMER_WAIT),
-                                       dwf__svc_timer_name(DWF__TIMER_STEP_RETRY));
+    sqlite3_stmt *q = dwf__sql_prepare(s->st, err, "SELECT MIN(real_due) FROM (" DUE_SQL ")", "sisss", root_arn,
+                                       (long long)include_deadlines, dwf_execstatus_name(DWF_EXECSTATUS_RUNNING),
+                                       dwf__svc_timer_name(DWF__TIMER_WAIT), dwf__svc_timer_name(DWF__TIMER_STEP_RETRY));
     int r = q ? dwf__sql_step(s->st, q, err) : -1;
     if (r == 1 && sqlite3_column_type(q, 0) != SQLITE_NULL) *due_ms = sqlite3_column_double(q, 0);
     dwf__sql_done(s->st, q);
     dwf__svc_unlock(s);
     return r < 0 ? -1 : 0;
+}
+
+/* ---- --skip-time: each execution tree's own virtual clock ------------------------------------- */
+/* 1 if something in the tree runs in real time now: an open invocation, or a plain function's
+ * call (waiting or running). Its clock must not jump under it: a retry or a wait that falls
+ * due while its invocation runs is served in that invocation, as without --skip-time. */
+static int tree_busy(dwf_service *s, const char *root, dwf_error *err)
+{
+    sqlite3_stmt *q = dwf__sql_prepare(s->st, err,
+                                       "SELECT 1 FROM executions x WHERE x.root_arn=?1 AND x.status=?2 AND (x.inv_open=1"
+                                       " OR EXISTS(SELECT 1 FROM calls c WHERE c.exec_id=x.id)) LIMIT 1",
+                                       "ss", root, dwf_execstatus_name(DWF_EXECSTATUS_RUNNING));
+    int r = q ? dwf__sql_step(s->st, q, err) : -1;
+    dwf__sql_done(s->st, q);
+    return r;
+}
+
+/* Move the clock of one tree's running executions forward to its earliest WAIT end, STEP retry
+ * or invocation retry, in one transaction, if that is still later than now and the tree is
+ * idle: 1 moved, 0 not, -1 error. */
+static int tree_jump(dwf_service *s, const char *root, dwf_error *err)
+{
+    dwf__svc_lock(s);
+    if (dwf__store_begin(s->st, err) != 0) return dwf__svc_abort(s);
+    const char *running = dwf_execstatus_name(DWF_EXECSTATUS_RUNNING);
+    sqlite3_stmt *q = dwf__sql_prepare(s->st, err, "SELECT MIN(real_due) FROM (" DUE_SQL ")", "sisss", root,
+                                       (long long)0, running, dwf__svc_timer_name(DWF__TIMER_WAIT),
+                                       dwf__svc_timer_name(DWF__TIMER_STEP_RETRY));
+    int r = q ? dwf__sql_step(s->st, q, err) : -1;
+    double delta = r == 1 && sqlite3_column_type(q, 0) != SQLITE_NULL ? sqlite3_column_double(q, 0) - dwf_service_now(s)
+                                                                      : 0;
+    dwf__sql_done(s->st, q);
+    if (r >= 0) {
+        int busy = delta > 0 ? tree_busy(s, root, err) : 1;
+        r = busy < 0 ? -1 : !busy;
+    }
+    /* Closed executions of the tree keep their offset: their end stays where it was in real
+     * time (retention). */
+    if (r == 1 && dwf__sql_exec(s->st, err,
+                                "UPDATE executions SET clock_offset_ms=clock_offset_ms+?2 WHERE root_arn=?1 AND status=?3",
+                                "sds", root, delta, running) != 0)
+        r = -1;
+    if (r < 0) return dwf__svc_abort(s);
+    return dwf__svc_commit(s, err) != 0 ? -1 : r;
+}
+
+int dwf_service_skip_time(dwf_service *s, const char *root_arn, int *moved, dwf_error *err)
+{
+    if (moved) *moved = 0;
+    if (s->clock) return 0;
+    /* The trees with something to jump to later than now; each is then checked and moved in
+     * its own transaction. */
+    dwf__svc_lock(s);
+    sqlite3_stmt *q = dwf__sql_prepare(s->st, err,
+                                       "SELECT root FROM (" DUE_SQL ") GROUP BY root HAVING MIN(real_due)>?6",
+                                       "sisssd", root_arn, (long long)0, dwf_execstatus_name(DWF_EXECSTATUS_RUNNING),
+                                       dwf__svc_timer_name(DWF__TIMER_WAIT), dwf__svc_timer_name(DWF__TIMER_STEP_RETRY),
+                                       dwf_service_now(s));
+    cJSON *roots = cJSON_CreateArray();
+    int r = !q ? -1 : !roots ? oom(err) : 0;
+    while (r == 0 && (r = dwf__sql_step(s->st, q, err)) == 1)
+        r = cJSON_AddItemToArray(roots, cJSON_CreateString((const char *)sqlite3_column_text(q, 0))) ? 0 : oom(err);
+    dwf__sql_done(s->st, q);
+    dwf__svc_unlock(s);
+    for (const cJSON *x = roots ? roots->child : NULL; r == 0 && x; x = x->next) {
+        int j = tree_jump(s, x->valuestring, err);
+        if (j < 0) r = -1;
+        else if (j > 0 && moved) (*moved)++;
+    }
+    cJSON_Delete(roots);
+    return r;
 }

@@ -49,6 +49,7 @@ bash tests/deploy/serve_exposure.sh
 bash tests/deploy/serve_load.sh
 bash tests/deploy/serve_jssdk.sh
 bash tests/deploy/serve_plain.sh
+bash tests/deploy/serve_vtime.sh
 bash tests/deploy/serve_bare_root.sh
 bash tests/deploy/serve_cli_deploy.sh
 exit 0

@@ -62,9 +62,11 @@ if [ $rc -eq 0 ] && grep -q '"Status":[[:space:]]*"SUCCEEDED"' "$T/o.json" && gr
    && [ $el -ge 10000 ]; then pass "order_real_time_waits_10s (${el} ms)"
 else fail order_real_time_waits_10s "rc=$rc elapsed=${el}ms $(head -c 300 "$T/o.json")"; fi
 
-# --skip-time crosses the wait by moving the store's virtual clock (meta clock_offset_ms)
-# instead of sleeping: the real-time run above never moves it, a skipping run must. Read with a
-# few lines of C against libsqlite3, so no sqlite3 CLI is needed.
+# --skip-time crosses the wait by moving the execution's own virtual clock
+# (executions.clock_offset_ms) instead of sleeping: the real-time run above never moves its
+# clock, a skipping run moves its own and no other (the first execution's stays 0). Read with
+# a few lines of C against libsqlite3, so no sqlite3 CLI is needed: the offsets of the
+# executions in start order, space-separated.
 cat >"$T/storeclock.c" <<'EOF'
 #include <sqlite3.h>
 #include <stdio.h>
@@ -73,8 +75,10 @@ int main(int argc, char **argv)
     sqlite3 *db;
     sqlite3_stmt *q;
     if (argc != 2 || sqlite3_open_v2(argv[1], &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) return 2;
-    if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='clock_offset_ms'", -1, &q, NULL) != SQLITE_OK) return 3;
-    printf("%.0f\n", sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_double(q, 0) : 0.0);
+    if (sqlite3_prepare_v2(db, "SELECT clock_offset_ms FROM executions ORDER BY start_ms", -1, &q, NULL) != SQLITE_OK)
+        return 3;
+    for (int n = 0; sqlite3_step(q) == SQLITE_ROW; n++) printf("%s%.0f", n ? " " : "", sqlite3_column_double(q, 0));
+    printf("\n");
     sqlite3_finalize(q);
     return sqlite3_close(db) == SQLITE_OK ? 0 : 4;
 }
@@ -83,8 +87,9 @@ ${CC:-cc} -o "$T/storeclock" "$T/storeclock.c" -lsqlite3 2>"$T/cc.err"
 off0=$("$T/storeclock" "$S")
 "$DWF" run "$EX/order.dwf" --skip-time --json --store "$S" >"$T/o2.json" 2>/dev/null; rc=$?
 off1=$("$T/storeclock" "$S")
-if [ $rc -eq 0 ] && grep -q '"SUCCEEDED"' "$T/o2.json" && [ "$off0" = 0 ] && [ "${off1:-0}" -gt 0 ]; then
-  pass "order_skip_time_jumps_the_clock (+${off1} ms)"
+if [ $rc -eq 0 ] && grep -q '"SUCCEEDED"' "$T/o2.json" && [ "$off0" = 0 ] && [ "${off1% *}" = 0 ] \
+   && [ "${off1#* }" -gt 0 ]; then
+  pass "order_skip_time_jumps_the_clock (its own +${off1#* } ms, the other execution's ${off1% *})"
 else fail order_skip_time_jumps_the_clock "rc=$rc clock offset before '$off0' after '$off1' $(head -c 200 "$T/cc.err")"; fi
 # The virtual clock still put 10 s between payment and confirmation.
 gap=$(tr -d ' \t\n' <"$T/o2.json" | sed -n 's/.*"payment":{[^}]*"timestamp":\([0-9]*\)}.*"confirmation":{[^}]*"timestamp":\([0-9]*\)}.*/\2-\1/p')
