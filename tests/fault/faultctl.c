@@ -16,9 +16,9 @@
  *                                 open invocation's "host:pid" or "-"; SUCCEEDED as below),
  *                                 or "NONE - - - - -"
  *   faultctl waitlines LOG N MS   wait until LOG holds N effect lines (at most MS ms)
- *   faultctl bump STORE MS        move the store's virtual clock MS forward (what --skip-time
- *                                 does; here it stands for the 30 s after which the engine
- *                                 re-runs an open invocation whose owner it cannot see)
+ *   faultctl bump STORE MS        let MS pass for the open invocations (they began MS earlier):
+ *                                 it stands for the 30 s after which the engine re-runs an
+ *                                 open invocation whose owner it cannot see
  *   faultctl owner STORE OWNER    set the open invocation's owner ("host:pid")
  *   faultctl succeeded STORE      "name:attempt,..." of the SUCCEEDED steps ("-" if none)
  *   faultctl result STORE         "STATUS RESULT" with the result's "timestamp" and
@@ -232,8 +232,10 @@ static int cmd_bump(const char *path, const char *ms_text)
     if (*end || ms <= 0) return die("bump: '%s' is not milliseconds%s", ms_text, "");
     sqlite3 *db = open_store(path);
     if (!db) return die("bump: no store %s%s", path, "");
-    sqlite3_stmt *q = prep(db, "INSERT INTO meta(key, value) VALUES('clock_offset_ms', printf('%.0f', ?1))"
-                               " ON CONFLICT(key) DO UPDATE SET value = printf('%.0f', CAST(value AS REAL) + ?1)");
+    /* The stale rule counts real time since the invocation began (inv_started_ms, on the
+     * service's clock; no execution's virtual offset moves it): MS passing is the same as the
+     * open invocation having begun MS earlier. */
+    sqlite3_stmt *q = prep(db, "UPDATE executions SET inv_started_ms = inv_started_ms - ?1 WHERE inv_open = 1");
     sqlite3_bind_double(q, 1, ms);
     int rc = sqlite3_step(q) == SQLITE_DONE ? 0 : die("bump: %s%s", sqlite3_errmsg(db), "");
     sqlite3_finalize(q);

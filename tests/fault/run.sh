@@ -23,7 +23,7 @@
 # succeed` (sometimes before it is awaited); run `dwf resume ARN --skip-time`, itself perhaps
 # killed. The killed process's open invocation must be re-run at once (its owner pid is dead);
 # a process that ended normally leaving one open is a failure, unless the pid was reused by a
-# live process, when only the 30 s rule applies and the store clock is moved 31 s (faultctl
+# live process, when only the 30 s rule applies and 31 s are made to pass for it (faultctl
 # bump). A `dwf run` killed before the execution existed is started again with the same name
 # (the client's retry). Then: SUCCEEDED, the same result as an uninterrupted run (timestamps
 # aside), and for the variants `faultctl checklog` (the rules are in faultctl.c): no step body
@@ -193,7 +193,7 @@ drive() {
           # A process that was not killed ended and an invocation is still open: the one a
           # killed process left, which `dwf resume` / `dwf run` must re-run at once since its
           # owner (host:pid) is dead. Only if that pid now belongs to a live process again may
-          # they wait for the 30 s rule; then move the store clock past it.
+          # they wait for the 30 s rule; then let 31 s pass for it.
           if [ "$owner" != - ] && kill -0 "${owner##*:}" 2>/dev/null; then
             "$FC" bump "$store" 31000 || { WHY="faultctl bump failed"; return; }
           else
@@ -423,7 +423,7 @@ rerun_after_kill() {
 
 # An invocation left open by a runner this machine cannot see (another host, say) is re-run
 # only once it is 30 s old: before that `dwf resume` leaves it, and no step runs; after it
-# (the store clock moved 31 s) `dwf resume` finishes the execution, nothing lost or redone.
+# (31 s passed for it: faultctl bump) `dwf resume` finishes the execution, nothing lost or redone.
 foreign_owner() {
   local name=foreign-owner store=$T/st/foreign-owner.db log=$T/log/foreign-owner.log out=$T/out/foreign-owner
   local st n1 n2 ck
