@@ -26,7 +26,7 @@ const char *const usage_run =
     "\n"
     "Compile the workflow (cached by content under .dwf/cache/), start an execution on the\n"
     "embedded engine and drive it until it ends or waits for a callback. Timers wait in real\n"
-    "time; --skip-time moves the store's virtual clock straight to the next wait or retry.\n"
+    "time; --skip-time moves this execution's own virtual clock straight to the next wait or retry.\n"
     "While a callback is pending, run prints its id and the command that completes it, and\n"
     "keeps waiting (polling the store) unless --detach. Each invocation lasts at most the\n"
     "workflow's lambda { timeout }, as on Lambda. Ctrl-C stops at the next checkpoint (or\n"

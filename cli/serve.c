@@ -60,7 +60,7 @@ const char *const usage_serve =
     "  --region R, --account A   for ARNs (default us-east-1, 000000000000)\n"
     "  --access-key K --secret-key S   check every request's SigV4 signature against this key\n"
     "                         (default $DWF_SERVE_ACCESS_KEY / $DWF_SERVE_SECRET_KEY; none = accept any)\n"
-    "  --skip-time            when idle, jump the store's clock to the next wait end or retry\n"
+    "  --skip-time            jump each idle execution's own clock to its next wait end or retry\n"
     "  --cold                 stop a function's process after each invocation (every start is cold)\n"
     "  --quiet                no per-invocation log lines\n"
     "  --connection-timeout S close a connection silent for S seconds (default 30)\n"

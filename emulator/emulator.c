@@ -20,7 +20,7 @@
  *     function's process and no other);
  *   - a scheduler thread (scheduler.c): fire the timers that are due, queue every execution
  *     the service says is runnable on its function, start processes, reap dead ones, kill
- *     invocations past their timeout, and with --skip-time jump the store's clock when idle.
+ *     invocations past their timeout, and with --skip-time jump each idle execution's own clock.
  *
  * An invocation's life: the scheduler queues the execution's ARN on its function; the
  * process's /next takes it, dwf_service_begin_invocation builds the event (fresh checkpoint

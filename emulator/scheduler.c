@@ -210,7 +210,8 @@ void dwf__emu_job_answer(emu_fn *f, const char *body, size_t len, int is_error, 
     f->cur = NULL;
     f->cur_rid[0] = '\0';
     pthread_mutex_unlock(&e->mu);
-    if (fault && !e->o.quiet) dwf__emu_log(e, "%s: invocation %s failed: %s: %s", f->name, rid, fault->type, fault->message);
+    if (fault && !e->o.quiet)
+        dwf__emu_log(e, "%s: invocation %s failed: %s: %s", f->name, rid, fault->type, fault->message);
     switch (j->kind) {
     case EMU_JOB_EXECUTION: answer_execution(f, j, rid, start, body, len, is_error, fault, what); break;
     case EMU_JOB_CALL: answer_call(f, j, body, len, is_error, fault, what); break;

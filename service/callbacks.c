@@ -98,7 +98,8 @@ static int callback_find(dwf_service *s, const char *cbid, dwf__exec **e, cJSON 
 
 /* The operation after the answer: CallbackDetails replaced by {CallbackId, Result | Error},
  * SUCCEEDED or FAILED; evd receives the event's details. */
-static int callback_answer(dwf_service *s, const dwf__exec *e, cJSON *op, const char *cbid, const char *res, const cJSON *eo,
+static int callback_answer(dwf_service *s, const dwf__exec *e, cJSON *op, const char *cbid, const char *res,
+                           const cJSON *eo,
                            cJSON *evd)
 {
     cJSON *cd = cJSON_CreateObject();

@@ -35,7 +35,8 @@ int dwf__svc_call_create(dwf_service *s, const dwf__exec *e, const char *op_id, 
     char id[40];
     dwf__svc_uuid(id);
     return dwf__sql_exec(s->st, err,
-                         "INSERT INTO calls(id, exec_id, op_id, function_name, payload, state) VALUES(?1,?2,?3,?4,?5,?6)",
+                         "INSERT INTO calls(id, exec_id, op_id, function_name, payload, state)"
+                         " VALUES(?1,?2,?3,?4,?5,?6)",
                          "ssssss", id, e->id, op_id, fn, payload ? payload : "{}", CALL_PENDING);
 }
 
@@ -142,7 +143,8 @@ int dwf_service_call_begin(dwf_service *s, const char *call_id, cJSON **out, dwf
     dwf__exec *e = NULL;
     r = dwf__exec_load(s->st, c.exec_id, &e, err);
     if (r == 0 && e->status != DWF_EXECSTATUS_RUNNING)
-        r = fail(err, IPVE, "The caller of call %s is not running (status %s).", call_id, dwf_execstatus_name(e->status));
+        r = fail(err, IPVE, "The caller of call %s is not running (status %s).", call_id,
+                 dwf_execstatus_name(e->status));
     else if (r == 1)
         r = fail(err, IPVE, "The caller of call %s is gone.", call_id);
     if (r == 0)

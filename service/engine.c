@@ -8,7 +8,7 @@
  * `dwf run` that is polling. The loop is: fire the timers that are due, invoke every
  * execution that needs it, and when nothing is runnable either stop (the execution ended, or
  * it only waits for the outside world) or wait for the next timer: sleep in short slices in
- * real time, or move the store's virtual clock straight to it under --skip-time. Deadlines
+ * real time, or move this execution tree's own virtual clock straight to it under --skip-time. Deadlines
  * (callback, heartbeat and execution timeouts) are never jumped to: they only fire as time
  * really passes, since jumping to them would turn "wait for a human" into "time out at once".
  *

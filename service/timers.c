@@ -151,7 +151,8 @@ int dwf_service_fire_timers(dwf_service *s, const char *root_arn, int *fired, dw
     dwf__svc_lock(s);
     sqlite3_stmt *peek = dwf__sql_prepare(s->st, err,
                                           "SELECT 1 FROM timers t JOIN executions x ON x.id=t.exec_id"
-                                          " WHERE t.due_ms<=?1+x.clock_offset_ms AND (?2 IS NULL OR x.root_arn=?2) LIMIT 1",
+                                          " WHERE t.due_ms<=?1+x.clock_offset_ms"
+                                          " AND (?2 IS NULL OR x.root_arn=?2) LIMIT 1",
                                           "ds", dwf_service_now(s), root_arn);
     int any = peek ? dwf__sql_step(s->st, peek, err) : -1;
     dwf__sql_done(s->st, peek);
@@ -175,9 +176,10 @@ int dwf_service_next_due(dwf_service *s, const char *root_arn, int include_deadl
 {
     *due_ms = -1;
     dwf__svc_lock(s);
+    const char *running = dwf_execstatus_name(DWF_EXECSTATUS_RUNNING);
+    const char *wait = dwf__svc_timer_name(DWF__TIMER_WAIT), *retry = dwf__svc_timer_name(DWF__TIMER_STEP_RETRY);
     sqlite3_stmt *q = dwf__sql_prepare(s->st, err, "SELECT MIN(real_due) FROM (" DUE_SQL ")", "sisss", root_arn,
-                                       (long long)include_deadlines, dwf_execstatus_name(DWF_EXECSTATUS_RUNNING),
-                                       dwf__svc_timer_name(DWF__TIMER_WAIT), dwf__svc_timer_name(DWF__TIMER_STEP_RETRY));
+                                       (long long)include_deadlines, running, wait, retry);
     int r = q ? dwf__sql_step(s->st, q, err) : -1;
     if (r == 1 && sqlite3_column_type(q, 0) != SQLITE_NULL) *due_ms = sqlite3_column_double(q, 0);
     dwf__sql_done(s->st, q);
@@ -192,8 +194,9 @@ int dwf_service_next_due(dwf_service *s, const char *root_arn, int include_deadl
 static int tree_busy(dwf_service *s, const char *root, dwf_error *err)
 {
     sqlite3_stmt *q = dwf__sql_prepare(s->st, err,
-                                       "SELECT 1 FROM executions x WHERE x.root_arn=?1 AND x.status=?2 AND (x.inv_open=1"
-                                       " OR EXISTS(SELECT 1 FROM calls c WHERE c.exec_id=x.id)) LIMIT 1",
+                                       "SELECT 1 FROM executions x WHERE x.root_arn=?1 AND x.status=?2"
+                                       " AND (x.inv_open=1 OR EXISTS(SELECT 1 FROM calls c WHERE c.exec_id=x.id))"
+                                       " LIMIT 1",
                                        "ss", root, dwf_execstatus_name(DWF_EXECSTATUS_RUNNING));
     int r = q ? dwf__sql_step(s->st, q, err) : -1;
     dwf__sql_done(s->st, q);
@@ -222,7 +225,8 @@ static int tree_jump(dwf_service *s, const char *root, dwf_error *err)
     /* Closed executions of the tree keep their offset: their end stays where it was in real
      * time (retention). */
     if (r == 1 && dwf__sql_exec(s->st, err,
-                                "UPDATE executions SET clock_offset_ms=clock_offset_ms+?2 WHERE root_arn=?1 AND status=?3",
+                                "UPDATE executions SET clock_offset_ms=clock_offset_ms+?2"
+                                " WHERE root_arn=?1 AND status=?3",
                                 "sds", root, delta, running) != 0)
         r = -1;
     if (r < 0) return dwf__svc_abort(s);
