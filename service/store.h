@@ -9,7 +9,7 @@
  *                                      (non-durable) function
  *   executions(id, arn, name, function_name, status, ...)   one row per durable execution
  *                                      (schema 2 added inv_owner, 3 inv_request,
- *                                      5 clock_offset_ms: each execution's virtual clock)
+ *                                      6 workflow_hash, 7 clock_offset_ms: each execution's virtual clock)
  *   operations(exec_id, op_id, start_seq, change_seq, type, status, json)  Operation JSON
  *   events(exec_id, event_id, json)    history events, EventId 1, 2, ...
  *   timers(exec_id, op_id, kind, due_ms)
