@@ -230,6 +230,11 @@ void dwf_service_close(dwf_service *s)
     free(s);
 }
 
+void dwf_service_work(dwf_service *s, long long *vm_steps, long long *fullscan_steps)
+{
+    dwf__store_work(s->st, vm_steps, fullscan_steps);
+}
+
 const char *dwf_service_store_path(dwf_service *s) { return dwf__store_path(s->st); }
 
 int dwf_service_http_status(const char *t)

@@ -52,6 +52,9 @@ double dwf_service_now(dwf_service *s);
 /* Move the store's virtual clock forward so that now >= to_ms (no-op with an injected clock
  * or when already past). Persisted: every process on the store shares the clock. */
 int dwf_service_advance_clock(dwf_service *s, double to_ms, dwf_error *err);
+/* SQLite's work for this service so far (dwf__store_work): VM steps, and steps of full-table
+ * scans. For tests and benchmarks that show a call's cost does not grow with the store. */
+void dwf_service_work(dwf_service *s, long long *vm_steps, long long *fullscan_steps);
 /* The store file's path. */
 const char *dwf_service_store_path(dwf_service *s);
 

@@ -41,9 +41,10 @@ struct dwf__store {
         sqlite3_stmt *q;
         int busy;
     } cache[STMT_CACHE];
+    long long vm_steps, fullscan_steps; /* work done by finished statements (dwf__store_work) */
 };
 
-#define SCHEMA_VERSION 5
+#define SCHEMA_VERSION 6
 
 #define TOKENS_LIVE "CREATE INDEX IF NOT EXISTS tokens_live ON tokens(exec_id) WHERE live=1;"
 /* The control plane of `dwf serve` (5): functions created through Lambda's API, one row per
@@ -53,6 +54,14 @@ struct dwf__store {
     "  config TEXT NOT NULL, code_sha256 TEXT NOT NULL, created_ms REAL, PRIMARY KEY(name, version));" \
     "CREATE TABLE IF NOT EXISTS lambda_code(sha256 TEXT PRIMARY KEY, zip BLOB NOT NULL);" \
     "CREATE TABLE IF NOT EXISTS iam_roles(name TEXT PRIMARY KEY, role TEXT NOT NULL, policies TEXT NOT NULL);"
+/* What the scheduler and the service look up among executions, so that their cost follows the
+ * executions concerned and not every execution the store keeps (finished ones included):
+ * the runnable and due ones (status first: only RUNNING rows are visited, in start order), and
+ * the children of a chained invoke, and a function's executions in start order (listing pages). */
+#define EXEC_INDEXES                                                                               \
+    "CREATE INDEX IF NOT EXISTS executions_status ON executions(status, start_ms);"                \
+    "CREATE INDEX IF NOT EXISTS executions_parent ON executions(parent_arn, parent_op);"           \
+    "CREATE INDEX IF NOT EXISTS executions_function ON executions(function_name, start_ms);"
 
 static const char *const schema_sql =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
@@ -66,6 +75,7 @@ static const char *const schema_sql =
     "  retention_days INTEGER, timeout_s INTEGER, wake INTEGER, inv_open INTEGER,"
     "  inv_attempts INTEGER, inv_owner TEXT, inv_request TEXT, UNIQUE(function_name, name));"
     "CREATE INDEX IF NOT EXISTS executions_root ON executions(root_arn, status);"
+    EXEC_INDEXES
     "CREATE TABLE IF NOT EXISTS operations(exec_id TEXT NOT NULL, op_id TEXT NOT NULL,"
     "  start_seq INTEGER NOT NULL, change_seq INTEGER NOT NULL, type TEXT, status TEXT,"
     "  json TEXT NOT NULL, PRIMARY KEY(exec_id, op_id));"
@@ -83,31 +93,34 @@ static const char *const schema_sql =
     "  issued_ms REAL, live INTEGER NOT NULL);"
     "CREATE INDEX IF NOT EXISTS tokens_exec ON tokens(exec_id);"
     TOKENS_LIVE
-    CONTROL_PLANE
-    "PRAGMA user_version=5;";
+    CONTROL_PLANE;
 
-/* Older stores gain what later versions added: the owner (2) and the request id (3) of the
- * open invocation, and (4) an index of live tokens, without which retiring the live token
- * scanned every token the execution ever had (a run was quadratic in its steps), and (5) the
- * control plane's tables. */
-static const char *const upgrade_1 =
-    "ALTER TABLE executions ADD COLUMN inv_owner TEXT;"
-    "ALTER TABLE executions ADD COLUMN inv_request TEXT;"
-    TOKENS_LIVE
-    CONTROL_PLANE
-    "PRAGMA user_version=5;";
-static const char *const upgrade_2 =
-    "ALTER TABLE executions ADD COLUMN inv_request TEXT;"
-    TOKENS_LIVE
-    CONTROL_PLANE
-    "PRAGMA user_version=5;";
-static const char *const upgrade_3 =
-    TOKENS_LIVE
-    CONTROL_PLANE
-    "PRAGMA user_version=5;";
-static const char *const upgrade_4 =
-    CONTROL_PLANE
-    "PRAGMA user_version=5;";
+/* An older store is brought up to date one version at a time: upgrades[v] takes version v to
+ * v + 1 (version 0 is a new file: the whole schema at once), then user_version is set. What
+ * each version added: (2) the owner and (3) the request id of the open invocation, (4) an index
+ * of live tokens, without which retiring the live token scanned every token the execution ever
+ * had (a run was quadratic in its steps), (5) the control plane's tables, (6) the execution
+ * indexes above, without which each scheduler pass scanned every execution ever kept (serve
+ * slowed down as executions finished). */
+static const char *const upgrades[SCHEMA_VERSION] = {
+    [0] = NULL, /* a new store: schema_sql */
+    [1] = "ALTER TABLE executions ADD COLUMN inv_owner TEXT;",
+    [2] = "ALTER TABLE executions ADD COLUMN inv_request TEXT;",
+    [3] = TOKENS_LIVE,
+    [4] = CONTROL_PLANE,
+    [5] = EXEC_INDEXES,
+};
+
+/* Create or upgrade, inside the caller's transaction. */
+static int schema_upgrade(sqlite3 *db, int version)
+{
+    int rc = sqlite3_exec(db, version == 0 ? schema_sql : "", NULL, NULL, NULL);
+    for (int v = version == 0 ? SCHEMA_VERSION : version; rc == SQLITE_OK && v < SCHEMA_VERSION; v++)
+        rc = sqlite3_exec(db, upgrades[v], NULL, NULL, NULL);
+    char set[64];
+    snprintf(set, sizeof set, "PRAGMA user_version=%d;", SCHEMA_VERSION);
+    return rc == SQLITE_OK ? sqlite3_exec(db, set, NULL, NULL, NULL) : rc;
+}
 
 int dwf__store_err(dwf_error *err, enum dwf_errortype type, const char *fmt, ...)
 {
@@ -243,9 +256,7 @@ static int upgrade(sqlite3 *db, int version)
     if (rc != SQLITE_OK) return rc;
     /* Another process may have created or upgraded it while we waited for the lock. */
     rc = pragma_int(db, "PRAGMA user_version", &version);
-    static const char *const from[] = {schema_sql, upgrade_1, upgrade_2, upgrade_3, upgrade_4};
-    const char *sql = version >= 0 && version < SCHEMA_VERSION ? from[version] : "";
-    if (rc == SQLITE_OK) rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    if (rc == SQLITE_OK && version < SCHEMA_VERSION) rc = schema_upgrade(db, version);
     if (rc == SQLITE_OK) rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     if (rc != SQLITE_OK) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     return rc;
@@ -334,10 +345,20 @@ void dwf__store_close(dwf__store *st)
     free(st);
 }
 
+void dwf__store_work(dwf__store *st, long long *vm_steps, long long *fullscan_steps)
+{
+    pthread_mutex_lock(&st->mu);
+    *vm_steps = st->vm_steps;
+    *fullscan_steps = st->fullscan_steps;
+    pthread_mutex_unlock(&st->mu);
+}
+
 void dwf__sql_done(dwf__store *st, sqlite3_stmt *q)
 {
     if (!q) return;
     pthread_mutex_lock(&st->mu);
+    st->vm_steps += sqlite3_stmt_status(q, SQLITE_STMTSTATUS_VM_STEP, 1);
+    st->fullscan_steps += sqlite3_stmt_status(q, SQLITE_STMTSTATUS_FULLSCAN_STEP, 1);
     for (int i = 0; i < st->ncache; i++)
         if (st->cache[i].q == q) {
             sqlite3_reset(q);

@@ -57,6 +57,12 @@ int dwf__storefile_same(const char *path, const dwf__storefile *id, dwf_error *e
  * (made_dir: the outermost one, NULL if none) while they are empty. */
 void dwf__storefile_discard(const char *path, const char *made_dir);
 
+/* The work SQLite has done for this store's statements since it was opened (counted as each
+ * statement is done with): virtual-machine steps, and the steps of those that walked a whole
+ * table. What a service call costs in these does not depend on the machine's load, so tests can
+ * show that it does not grow with the number of executions kept (dwf_service_work). */
+void dwf__store_work(dwf__store *st, long long *vm_steps, long long *fullscan_steps);
+
 /* Map an SQLite result code to a named error in err; always returns -1. */
 int dwf__store_fail(dwf__store *st, int rc, dwf_error *err);
 

@@ -500,9 +500,9 @@ ver = db.execute("PRAGMA user_version").fetchone()[0]
 tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
 old = js("old.executions.json")
 n_old = len((old or {}).get("DurableExecutions", []))   # 2 for each of the 5 examples serve A ran
-ok = read("old.rc").strip() == "0" and ver == 5 and {"lambda_functions", "lambda_code", "iam_roles"} <= tables and \
+ok = read("old.rc").strip() == "0" and ver == 6 and {"lambda_functions", "lambda_code", "iam_roles"} <= tables and \
     n_old == 10
-out(ok, "serve_cli_deploy_store_upgrade_4_to_5", "exit %s, user_version %s, tables %r, %s executions: %s" % (
+out(ok, "serve_cli_deploy_store_upgrade_4_to_6", "exit %s, user_version %s, tables %r, %s executions: %s" % (
     read("old.rc").strip(), ver, sorted(tables), n_old, read("old.err")[-300:]))
 
 # ---- the stand-in (v2) and the real CLI (v1) agree on the argument lists ----
