@@ -67,7 +67,7 @@ int dwf_service_get_state(dwf_service *s, const char *arn, const char *token, co
     if (r == 0 && more) r = set_marker(o, last, err);
 done:
     dwf__exec_free(e);
-    dwf__svc_unlock(s);
+    dwf__svc_unlock_read(s);
     if (r != 0) {
         cJSON_Delete(o);
         return -1;
@@ -86,7 +86,7 @@ int dwf_service_operations(dwf_service *s, const char *arn, cJSON **out, dwf_err
     int more, r = dwf__svc_exec_get(s, arn, &e, err);
     if (r == 0) r = (ops = cJSON_CreateArray()) ? dwf__svc_ops_page(s, e, -1, 0, ops, &last, &more, err) : oom(err);
     dwf__exec_free(e);
-    dwf__svc_unlock(s);
+    dwf__svc_unlock_read(s);
     if (r != 0) {
         cJSON_Delete(ops);
         return -1;
@@ -120,7 +120,7 @@ int dwf_service_get_execution(dwf_service *s, const char *arn, int include_data,
     dwf__svc_lock(s);
     dwf__exec *e = NULL;
     int r = dwf__svc_exec_get(s, arn, &e, err);
-    dwf__svc_unlock(s);
+    dwf__svc_unlock_read(s);
     if (r != 0) return -1;
     cJSON *o = exec_summary(s, e), *dc = NULL;
     int bad = !o;
@@ -215,7 +215,7 @@ int dwf_service_get_history(dwf_service *s, const char *arn, int include_data, i
         r = (o = cJSON_CreateObject()) ? history_page(s, e, from, limit, reverse, include_data, o, err) : oom(err);
     }
     dwf__exec_free(e);
-    dwf__svc_unlock(s);
+    dwf__svc_unlock_read(s);
     if (r != 0) {
         cJSON_Delete(o);
         return -1;
@@ -309,7 +309,7 @@ int dwf_service_list_executions(dwf_service *s, const cJSON *query, cJSON **out,
         n++;
         dwf__exec_free(e);
     }
-    dwf__svc_unlock(s);
+    dwf__svc_unlock_read(s);
     cJSON_Delete(ids);
     if (r != 0) {
         cJSON_Delete(o);

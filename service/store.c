@@ -2,9 +2,10 @@
  * store.c: the SQLite store under the durable execution service (see store.h for
  * the schema).
  *
- * Durability comes from SQLite, not from us: WAL mode, synchronous=FULL, and one transaction
- * per service call (BEGIN IMMEDIATE, so a writer takes the lock up front and a second writer
- * waits busy_timeout instead of failing halfway). Failures that a user can cause from outside
+ * Durability comes from SQLite and one flush: WAL mode, synchronous=NORMAL with the log flushed
+ * by the group commit before a call answers (store_sync.c), and one transaction per service
+ * call (BEGIN IMMEDIATE, so a writer takes the lock up front and a second writer waits
+ * busy_timeout instead of failing halfway). Failures that a user can cause from outside
  * (a file that is not a database, a store another process holds locked) become named errors
  * with the path in the message, so the CLI and the HTTP server can report them plainly; the
  * store is left as it was because nothing is written before the first successful statement.
@@ -42,6 +43,7 @@ struct dwf__store {
         int busy;
     } cache[STMT_CACHE];
     long long vm_steps, fullscan_steps; /* work done by finished statements (dwf__store_work) */
+    dwf__sync *sync;                    /* group commit: the flush after COMMIT (store_sync.c) */
 };
 
 #define SCHEMA_VERSION 6
@@ -228,7 +230,10 @@ static int pragma_int(sqlite3 *db, const char *sql, int *out)
 }
 
 /* WAL mode (persistent in the file: only switched when it is not WAL yet, so opening an
- * existing store takes no write lock), synchronous=FULL, a small page cache. */
+ * existing store takes no write lock), synchronous=NORMAL, a small page cache. NORMAL, not FULL:
+ * a COMMIT appends to the log without waiting for the disk, and the commit is made durable by
+ * the group commit's flush before the service answers (store_sync.c), one flush for every
+ * commit that arrived meanwhile instead of one each. */
 static int configure(sqlite3 *db)
 {
     char *mode = NULL;
@@ -243,7 +248,7 @@ static int configure(sqlite3 *db)
     int is_wal = mode && strcmp(mode, "wal") == 0;
     free(mode);
     if (!is_wal && (rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL)) != SQLITE_OK) return rc;
-    if ((rc = sqlite3_exec(db, "PRAGMA synchronous=FULL", NULL, NULL, NULL)) != SQLITE_OK) return rc;
+    if ((rc = sqlite3_exec(db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL)) != SQLITE_OK) return rc;
     /* A 512 KiB page cache instead of SQLite's 2 MiB: a checkpoint touches a few dozen pages,
      * the OS caches the file anyway, and the embedded engine's peak RSS has a 16 MiB budget. */
     return sqlite3_exec(db, "PRAGMA cache_size=-512", NULL, NULL, NULL);
@@ -319,11 +324,16 @@ int dwf__store_open(const char *path, int busy_ms, dwf__store **out, dwf_error *
     snprintf(st->path, sizeof st->path, "%s", path);
     char made[PATH_MAX] = "";
     if (!exists) first_missing_dir(path, made, sizeof made);
-    if (make_parent_dirs(path, err) == 0 && open_db(st, busy_ms, err) == 0) {
+    st->sync = dwf__sync_new(path);
+    if (!st->sync) dwf__store_err(err, DWF_ERRORTYPE_SERVICE, "out of memory");
+    /* What the open wrote (a new schema, an upgrade, the store id) is flushed like a commit. */
+    if (st->sync && make_parent_dirs(path, err) == 0 && open_db(st, busy_ms, err) == 0 &&
+        dwf__sync_wait(st->sync, dwf__sync_committed(st->sync), err) == 0) {
         *out = st;
         return 0;
     }
     sqlite3_close(st->db);
+    dwf__sync_free(st->sync);
     /* A store this open created on a full disk is of no use: leave nothing behind. (Not after
      * other failures: another process may be creating the same store meanwhile.) */
     if (!exists && err && dwf_errortype_parse(err->type) == DWF_ERRORTYPE_STORE_FULL)
@@ -341,9 +351,12 @@ void dwf__store_close(dwf__store *st)
         free(st->cache[i].sql);
     }
     sqlite3_close(st->db);
+    dwf__sync_free(st->sync);
     pthread_mutex_destroy(&st->mu);
     free(st);
 }
+
+dwf__sync *dwf__store_sync(dwf__store *st) { return st->sync; }
 
 void dwf__store_work(dwf__store *st, long long *vm_steps, long long *fullscan_steps)
 {
@@ -423,15 +436,19 @@ int dwf__store_begin(dwf__store *st, dwf_error *err)
     return rc == SQLITE_OK ? 0 : dwf__store_fail(st, rc, err);
 }
 
-int dwf__store_commit(dwf__store *st, dwf_error *err)
+int dwf__store_commit(dwf__store *st, unsigned long long *ticket, dwf_error *err)
 {
+    *ticket = 0;
     /* SQLite would commit into a deleted or replaced file and report success. */
     if (dwf__storefile_same(st->path, &st->file, err) != 0) {
         dwf__store_rollback(st);
         return -1;
     }
     int rc = exec_cached(st, "COMMIT");
-    if (rc == SQLITE_OK) return 0;
+    if (rc == SQLITE_OK) {
+        *ticket = dwf__sync_committed(st->sync);
+        return 0;
+    }
     dwf__store_fail(st, rc, err);
     dwf__store_rollback(st);
     return -1;
