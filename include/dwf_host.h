@@ -46,6 +46,9 @@ typedef struct dwf_invoke_opts {
      * borrowed, in the Operation shape. Called from any thread, serialised by the runtime. */
     void (*on_operation)(void *arg, const cJSON *op);
     void *on_operation_arg;
+    /* 1: every at-least-once step waits for its SUCCEED to be acknowledged, one checkpoint
+     * call per step as the SDK makes them (tests that count calls). 0 (default): pipelined. */
+    int no_pipelining;
 } dwf_invoke_opts;
 
 /* Run one invocation of `wf` for the invocation `event` ({"DurableExecutionArn",
