@@ -124,6 +124,8 @@ static inline enum dwf_optype op_type(const cJSON *op) { return dwf_optype_parse
 /* Lock the handle (and learn the store clock another process may have moved). */
 void dwf__svc_lock(dwf_service *s);
 void dwf__svc_unlock(dwf_service *s);
+/* Unlock at the end of a read call: returns once what it read is on disk (group commit). */
+void dwf__svc_unlock_read(dwf_service *s);
 /* Roll back (if a transaction is open), unlock, return -1. */
 int dwf__svc_abort(dwf_service *s);
 /* Commit and unlock: 0 or -1. */
