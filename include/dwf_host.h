@@ -92,6 +92,9 @@ typedef struct dwf_invoke_opts {
     dwf_mock_fn mock;     /* NULL = nothing mocked */
     void *mock_arg;
     dwf_verify_report *verify; /* non-NULL: verify mode (see above); the runtime fills it */
+    /* 1: every at-least-once step waits for its SUCCEED to be acknowledged, one checkpoint
+     * call per step as the SDK makes them (tests that count calls). 0 (default): pipelined. */
+    int no_pipelining;
 } dwf_invoke_opts;
 
 /* Run one invocation of `wf` for the invocation `event` ({"DurableExecutionArn",

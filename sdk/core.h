@@ -93,6 +93,11 @@ typedef struct dwf__inv {
     uint64_t next_seq, acked_seq;
     int in_flight;
     int calls; /* checkpoint calls made (tests, benchmarks) */
+    /* pipelined commit: the sender thread (started by the first pipelined update) sends while
+     * acked_seq < pipe_seq, so the body runs on while a call is in flight */
+    uint64_t pipe_seq;
+    int sender_started, sender_stop;
+    pthread_t sender;
 
     /* faults: a checkpoint failure ends the invocation; `fatal` ends the execution */
     int fault;           /* checkpoint call failed */
@@ -218,15 +223,23 @@ void dwf__op_free(dwf__op *op);
  * Name?} (no SubType for DWF_SUBTYPE_NONE). NULL = no memory. */
 cJSON *dwf__update_new(dwf_ctx *c, const char *id, enum dwf_optype type, enum dwf_subtype subtype,
                        enum dwf_action action, const char *name);
-/* Queue an update (takes ownership). awaited: return only once the service acknowledged it.
+/* How an update is sent (checkpoint.c's header says why each exists). */
+enum dwf__send {
+    DWF__QUEUED = 0,    /* fire-and-forget: leaves with the next call */
+    DWF__AWAITED = 1,   /* return only once the service acknowledged it */
+    DWF__PIPELINED = 2, /* return at once; the sender thread sends it with the next call */
+};
+/* Queue an update (takes ownership), sent as `how` says.
  * DWF_OK; DWF_SUSPEND when the context's batch has completed (update dropped); DWF_FATAL when
  * a checkpoint call failed (inv->fault) or memory ran out. */
-int dwf__checkpoint(dwf_ctx *c, cJSON *update, int awaited);
+int dwf__checkpoint(dwf_ctx *c, cJSON *update, int how);
 /* End the invocation with `err` (what a failed checkpoint call does): queued updates are
  * dropped, every waiter wakes, operations answer DWF_FATAL; `retryable` makes the host retry. */
 void dwf__fault(dwf__inv *inv, const dwf_error *err, int retryable);
 /* Send everything queued and wait for it. 0 or -1 (inv->fault set). */
 int dwf__checkpoint_flush(dwf__inv *inv);
+/* Stop the sender thread (if started): after what it is sending, it sends nothing more. */
+void dwf__checkpoint_stop_sender(dwf__inv *inv);
 void dwf__checkpoint_drop(dwf__inv *inv);
 
 /* ops.c */

@@ -157,6 +157,7 @@ static cJSON *succeed(dwf__inv *inv, dwf_ctx *root, dwf_val *value, dwf_error *e
 
 static void inv_free(dwf__inv *inv)
 {
+    dwf__checkpoint_stop_sender(inv);
     dwf__checkpoint_drop(inv);
     for (size_t i = 0; i < inv->ops.cap; i++)
         if (inv->ops.slots[i].key) dwf__op_free(inv->ops.slots[i].val);
@@ -386,6 +387,7 @@ cJSON *dwf_run_invocation(const dwf_workflow *wf, const cJSON *event, dwf_transp
     cJSON *resp = NULL;
     if (!inv->arn || !inv->token) set_err(err, "OutOfMemory", "out of memory loading the execution state");
     else if (load_state(inv, event, err, &nops) == 0) resp = run_body(inv, nops, err);
+    dwf__checkpoint_stop_sender(inv); /* run_body flushed what the answer depends on */
     if (__atomic_load_n(&inv->abandoned, __ATOMIC_ACQUIRE)) return resp; /* leaked on purpose */
     inv_free(inv);
     free(inv);

@@ -564,7 +564,12 @@ static int step_run(dwf_ctx *c, const step_args *a, int attempt, dwf_val **out)
         free(text);
         return oom(c);
     }
-    rc = dwf__checkpoint(c, u, 1);
+    /* An at-least-once step's SUCCEED is pipelined (checkpoint.c): the body goes on while it is
+     * sent, and a crash before it is durable runs the step again on replay, as at-least-once
+     * allows. At-most-once steps, steps with a timeout and the other step kinds wait for it. */
+    int pipelined = a->subtype == DWF_SUBTYPE_STEP && !timeout_s &&
+                    !(a->opts && a->opts->semantics == DWF_AT_MOST_ONCE);
+    rc = dwf__checkpoint(c, u, pipelined ? DWF__PIPELINED : DWF__AWAITED);
     if (rc == DWF_OK) rc = dwf__parse_payload(c, text, out); /* the round-tripped value, as the SDK */
     free(text);
     if (rc == DWF_OK && a->opts && a->opts->compensate)

@@ -180,7 +180,8 @@ static void *inv_thread(void *arg)
 {
     inv_run *r = arg;
     dwf_transport t = {tr_checkpoint, tr_get_state, tr_now, r};
-    dwf_invoke_opts io = {r->quiet, r->request_id, on_op, r, r->mock, r->mock_arg, NULL};
+    dwf_invoke_opts io = {.quiet = r->quiet, .request_id = r->request_id, .on_operation = on_op, .on_operation_arg = r,
+                          .mock = r->mock, .mock_arg = r->mock_arg};
     dwf_error fault = {{0}, {0}};
     cJSON *response = dwf_run_invocation(r->wf, r->event, &t, &io, &fault);
     pthread_mutex_lock(&r->mu);

@@ -68,7 +68,7 @@ int dwf_service_get_state(dwf_service *s, const char *arn, const char *token, co
     if (r == 0 && more) r = set_marker(o, last, err);
 done:
     dwf__exec_free(e);
-    dwf__svc_unlock(s);
+    dwf__svc_unlock_read(s);
     if (r != 0) {
         cJSON_Delete(o);
         return -1;
@@ -87,7 +87,7 @@ int dwf_service_operations(dwf_service *s, const char *arn, cJSON **out, dwf_err
     int more, r = dwf__svc_exec_get(s, arn, &e, err);
     if (r == 0) r = (ops = cJSON_CreateArray()) ? dwf__svc_ops_page(s, e, -1, 0, ops, &last, &more, err) : oom(err);
     dwf__exec_free(e);
-    dwf__svc_unlock(s);
+    dwf__svc_unlock_read(s);
     if (r != 0) {
         cJSON_Delete(ops);
         return -1;
@@ -121,7 +121,7 @@ int dwf_service_get_execution(dwf_service *s, const char *arn, int include_data,
     dwf__svc_lock(s);
     dwf__exec *e = NULL;
     int r = dwf__svc_exec_get(s, arn, &e, err);
-    dwf__svc_unlock(s);
+    dwf__svc_unlock_read(s);
     if (r != 0) return -1;
     cJSON *o = exec_summary(s, e), *dc = NULL;
     int bad = !o;
@@ -216,7 +216,7 @@ int dwf_service_get_history(dwf_service *s, const char *arn, int include_data, i
         r = (o = cJSON_CreateObject()) ? history_page(s, e, from, limit, reverse, include_data, o, err) : oom(err);
     }
     dwf__exec_free(e);
-    dwf__svc_unlock(s);
+    dwf__svc_unlock_read(s);
     if (r != 0) {
         cJSON_Delete(o);
         return -1;
@@ -226,23 +226,47 @@ int dwf_service_get_history(dwf_service *s, const char *arn, int include_data, i
 }
 
 /* ---- ListDurableExecutionsByFunction ------------------------------------------------------------- */
-/* The ids of the executions matching the query's function, name and start range, in order. */
-static int list_ids(dwf_service *s, const cJSON *query, cJSON *ids, dwf_error *err)
+/* The requested Statuses as a JSON array of canonical names for the query's IN (json_each) list,
+ * or NULL for "any status" (absent or empty). A name that is no status matches nothing. */
+static char *status_list(const cJSON *statuses)
+{
+    if (!cJSON_IsArray(statuses) || cJSON_GetArraySize(statuses) == 0) return NULL;
+    cJSON *names = cJSON_CreateArray();
+    for (const cJSON *v = statuses->child; names && v; v = v->next) {
+        int st = cJSON_IsString(v) ? dwf_execstatus_parse(v->valuestring) : -1;
+        const char *name = st >= 0 ? dwf_execstatus_name(st) : NULL;
+        if (name && *name) cJSON_AddItemToArray(names, cJSON_CreateString(name));
+    }
+    char *text = names ? cJSON_PrintUnformatted(names) : NULL;
+    cJSON_Delete(names);
+    return text ? text : strdup("[]");
+}
+
+/* The ids of the executions matching the query's function, name, statuses and start range, in
+ * order, from the offset-th match: at most limit + 1 of them (one more says there is a next
+ * page). The filters and the paging are SQL's, over the executions_status and function indexes,
+ * so a page costs what it returns, not every execution the store keeps. */
+static int list_ids(dwf_service *s, const cJSON *query, long long offset, int limit, cJSON *ids, dwf_error *err)
 {
     const char *fn = jstr(query, "FunctionName"), *name = jstr(query, "DurableExecutionName");
     const cJSON *after = cJSON_GetObjectItemCaseSensitive(query, "StartedAfter");
     const cJSON *before = cJSON_GetObjectItemCaseSensitive(query, "StartedBefore");
     int reverse = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(query, "ReverseOrder"));
+    char *statuses = status_list(cJSON_GetObjectItemCaseSensitive(query, "Statuses"));
     char base[256] = "";
     if (fn) dwf__svc_function_base(fn, base);
-    sqlite3_stmt *q = dwf__sql_prepare(
-        s->st, err,
-        reverse ? "SELECT id FROM executions WHERE (?1 IS NULL OR function_name=?1) AND (?2 IS NULL OR name=?2)"
-                  " AND start_ms>=?3 AND start_ms<=?4 ORDER BY start_ms DESC, rowid DESC"
-                : "SELECT id FROM executions WHERE (?1 IS NULL OR function_name=?1) AND (?2 IS NULL OR name=?2)"
-                  " AND start_ms>=?3 AND start_ms<=?4 ORDER BY start_ms, rowid",
-        "ssdd", fn ? base : NULL, name, cJSON_IsNumber(after) ? after->valuedouble * 1000.0 : -1e300,
-        cJSON_IsNumber(before) ? before->valuedouble * 1000.0 : 1e300);
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT id FROM executions WHERE %s %s AND (?2 IS NULL OR name=?2)"
+             " AND start_ms>=?3 AND start_ms<=?4 ORDER BY start_ms %s, rowid %s LIMIT ?6 OFFSET ?7",
+             statuses ? "status IN (SELECT value FROM json_each(?5)) AND" : "?5 IS NULL AND",
+             fn ? "function_name=?1" : "?1 IS NULL",
+             reverse ? "DESC" : "", reverse ? "DESC" : "");
+    sqlite3_stmt *q = dwf__sql_prepare(s->st, err, sql, "ssddsii", fn ? base : NULL, name,
+                                       cJSON_IsNumber(after) ? after->valuedouble * 1000.0 : -1e300,
+                                       cJSON_IsNumber(before) ? before->valuedouble * 1000.0 : 1e300, statuses,
+                                       (long long)limit + 1, offset);
+    free(statuses);
     if (!q) return -1;
     int r;
     while ((r = dwf__sql_step(s->st, q, err)) == 1)
@@ -254,18 +278,9 @@ static int list_ids(dwf_service *s, const cJSON *query, cJSON *ids, dwf_error *e
     return r < 0 ? -1 : 0;
 }
 
-static int status_matches(const cJSON *statuses, enum dwf_execstatus st)
-{
-    if (!cJSON_IsArray(statuses) || cJSON_GetArraySize(statuses) == 0) return 1;
-    for (const cJSON *v = statuses->child; v; v = v->next)
-        if (cJSON_IsString(v) && (enum dwf_execstatus)dwf_execstatus_parse(v->valuestring) == st) return 1;
-    return 0;
-}
-
 int dwf_service_list_executions(dwf_service *s, const cJSON *query, cJSON **out, dwf_error *err)
 {
     *out = NULL;
-    const cJSON *statuses = cJSON_GetObjectItemCaseSensitive(query, "Statuses");
     const cJSON *mi = cJSON_GetObjectItemCaseSensitive(query, "MaxItems");
     int limit = DWF_LIMIT_PAGE_DEFAULT;
     long long offset = 0;
@@ -273,32 +288,29 @@ int dwf_service_list_executions(dwf_service *s, const cJSON *query, cJSON **out,
     if (parse_marker(jstr(query, "Marker"), &offset) != 0) return fail(err, IPVE, "Invalid marker.");
     dwf__svc_lock(s);
     cJSON *o = cJSON_CreateObject(), *list = NULL, *ids = cJSON_CreateArray();
-    int r = !o || !ids || jset(o, "DurableExecutions", list = cJSON_CreateArray()) ? oom(err)
-                                                                                     : list_ids(s, query, ids, err);
-    long long idx = 0;
+    int r = !o || !ids || jset(o, "DurableExecutions", list = cJSON_CreateArray())
+                ? oom(err)
+                : list_ids(s, query, offset, limit, ids, err);
     int n = 0;
     for (cJSON *id = ids ? ids->child : NULL; r == 0 && id; id = id->next) {
+        if (n == limit) {
+            r = set_marker(o, offset + n, err);
+            break;
+        }
         dwf__exec *e = NULL;
         if ((r = dwf__exec_load(s->st, id->valuestring, &e, err)) != 0) {
             r = r < 0 ? -1 : 0;
             continue;
         }
-        if (status_matches(statuses, e->status) && idx++ >= offset) {
-            if (n == limit) {
-                r = set_marker(o, offset + n, err);
-                dwf__exec_free(e);
-                break;
-            }
-            cJSON *sum = exec_summary(s, e);
-            if (!sum || !cJSON_AddItemToArray(list, sum)) {
-                cJSON_Delete(sum);
-                r = oom(err);
-            }
-            n++;
+        cJSON *sum = exec_summary(s, e);
+        if (!sum || !cJSON_AddItemToArray(list, sum)) {
+            cJSON_Delete(sum);
+            r = oom(err);
         }
+        n++;
         dwf__exec_free(e);
     }
-    dwf__svc_unlock(s);
+    dwf__svc_unlock_read(s);
     cJSON_Delete(ids);
     if (r != 0) {
         cJSON_Delete(o);

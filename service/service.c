@@ -165,6 +165,19 @@ void dwf__svc_lock(dwf_service *s) { pthread_mutex_lock(&s->mu); }
 
 void dwf__svc_unlock(dwf_service *s) { pthread_mutex_unlock(&s->mu); }
 
+/* A call answers only with what is on disk (group commit, store_sync.c): a writer waits for the
+ * flush that holds its own commit (dwf__svc_commit), after the lock is released so that the
+ * calls arriving meanwhile commit and share the next flush; a read call answering the caller
+ * waits for the commits it may have seen, so nobody observes what a crash could undo. (Reads
+ * inside a call that then writes do not wait: its own commit comes later and covers them.) */
+void dwf__svc_unlock_read(dwf_service *s)
+{
+    unsigned long long seen = dwf__sync_newest(dwf__store_sync(s->st));
+    pthread_mutex_unlock(&s->mu);
+    dwf_error ignored;
+    dwf__sync_wait(dwf__store_sync(s->st), seen, &ignored);
+}
+
 int dwf__svc_abort(dwf_service *s)
 {
     dwf__store_rollback(s->st);
@@ -174,9 +187,21 @@ int dwf__svc_abort(dwf_service *s)
 
 int dwf__svc_commit(dwf_service *s, dwf_error *err)
 {
-    int r = dwf__store_commit(s->st, err);
-    dwf__svc_unlock(s);
-    return r;
+    unsigned long long ticket = 0;
+    int r = dwf__store_commit(s->st, &ticket, err);
+    pthread_mutex_unlock(&s->mu);
+    if (r != 0) return r;
+    return dwf__sync_wait(dwf__store_sync(s->st), ticket, err);
+}
+
+void dwf_service_sync_stats(dwf_service *s, dwf_service_sync_stats_t *out)
+{
+    dwf__sync_stats st;
+    dwf__sync_get_stats(dwf__store_sync(s->st), &st);
+    out->commits = st.commits;
+    out->flushes = st.flushes;
+    out->flushed_commits = st.flushed_commits;
+    out->largest_group = st.largest_group;
 }
 
 /* ---- open / close ------------------------------------------------------------------------------ */
@@ -201,6 +226,7 @@ int dwf_service_open(const dwf_service_opts *o, dwf_service **out, dwf_error *er
         return -1;
     }
     pthread_mutex_init(&s->mu, NULL);
+    if (o->before_flush) dwf__sync_set_hook(dwf__store_sync(s->st), o->before_flush, o->before_flush_arg);
     if (!o->no_purge && dwf_service_purge_expired(s, NULL, err) != 0) {
         dwf_service_close(s);
         return -1;
@@ -215,6 +241,11 @@ void dwf_service_close(dwf_service *s)
     dwf__store_close(s->st);
     pthread_mutex_destroy(&s->mu);
     free(s);
+}
+
+void dwf_service_work(dwf_service *s, long long *vm_steps, long long *fullscan_steps)
+{
+    dwf__store_work(s->st, vm_steps, fullscan_steps);
 }
 
 const char *dwf_service_store_path(dwf_service *s) { return dwf__store_path(s->st); }

@@ -43,6 +43,11 @@ typedef struct dwf_service_opts {
     int max_invocation_attempts; /* a faulting invocation is retried; 0 = 3 attempts in all */
     int event_page;         /* operations in an invocation event before NextMarker; 0 = 1000 */
     int no_purge;           /* do not delete expired executions on open */
+    /* Called by the group commit's flusher as a flush starts, before it notes which commits it
+     * covers, without any lock held (NULL: none). Tests use it to hold a flush while other
+     * calls commit, which shows they share it whatever the machine's speed. */
+    void (*before_flush)(void *arg);
+    void *before_flush_arg;
 } dwf_service_opts;
 
 int dwf_service_open(const dwf_service_opts *o, dwf_service **out, dwf_error *err);
@@ -52,6 +57,16 @@ double dwf_service_now(dwf_service *s);
 /* An execution's clock: the service's plus its tree's virtual offset (the service's clock
  * when the execution is unknown). Timestamps of an execution are on this clock. */
 double dwf_service_now_of(dwf_service *s, const char *arn);
+/* SQLite's work for this service so far (dwf__store_work): VM steps, and steps of full-table
+ * scans. For tests and benchmarks that show a call's cost does not grow with the store. */
+void dwf_service_work(dwf_service *s, long long *vm_steps, long long *fullscan_steps);
+/* Group commit (service/store_sync.c): transactions committed, the fdatasyncs that made them
+ * durable, the commits those covered, and the most one covered. flushed_commits / flushes is
+ * the number of checkpoints (and other calls) per fsync: above 1 when concurrent calls share. */
+typedef struct dwf_service_sync_stats_t {
+    unsigned long long commits, flushes, flushed_commits, largest_group;
+} dwf_service_sync_stats_t;
+void dwf_service_sync_stats(dwf_service *s, dwf_service_sync_stats_t *out);
 /* The store file's path. */
 const char *dwf_service_store_path(dwf_service *s);
 

@@ -128,6 +128,8 @@ void dwf__svc_ops_for_handler(cJSON *ops, const dwf__exec *e);
 /* Lock the handle. */
 void dwf__svc_lock(dwf_service *s);
 void dwf__svc_unlock(dwf_service *s);
+/* Unlock at the end of a read call: returns once what it read is on disk (group commit). */
+void dwf__svc_unlock_read(dwf_service *s);
 /* Roll back (if a transaction is open), unlock, return -1. */
 int dwf__svc_abort(dwf_service *s);
 /* Commit and unlock: 0 or -1. */

@@ -2,9 +2,10 @@
  * store.c: the SQLite store under the durable execution service (see store.h for
  * the schema).
  *
- * Durability comes from SQLite, not from us: WAL mode, synchronous=FULL, and one transaction
- * per service call (BEGIN IMMEDIATE, so a writer takes the lock up front and a second writer
- * waits busy_timeout instead of failing halfway). Failures that a user can cause from outside
+ * Durability comes from SQLite and one flush: WAL mode, synchronous=NORMAL with the log flushed
+ * by the group commit before a call answers (store_sync.c), and one transaction per service
+ * call (BEGIN IMMEDIATE, so a writer takes the lock up front and a second writer waits
+ * busy_timeout instead of failing halfway). Failures that a user can cause from outside
  * (a file that is not a database, a store another process holds locked) become named errors
  * with the path in the message, so the CLI and the HTTP server can report them plainly; the
  * store is left as it was because nothing is written before the first successful statement.
@@ -42,9 +43,11 @@ struct dwf__store {
         sqlite3_stmt *q;
         int busy;
     } cache[STMT_CACHE];
+    long long vm_steps, fullscan_steps; /* work done by finished statements (dwf__store_work) */
+    dwf__sync *sync;                    /* group commit: the flush after COMMIT (store_sync.c) */
 };
 
-#define SCHEMA_VERSION 7
+#define SCHEMA_VERSION 8
 
 #define TOKENS_LIVE "CREATE INDEX IF NOT EXISTS tokens_live ON tokens(exec_id) WHERE live=1;"
 /* The control plane of `dwf serve` (5): functions created through Lambda's API, one row per
@@ -54,28 +57,34 @@ struct dwf__store {
     "  config TEXT NOT NULL, code_sha256 TEXT NOT NULL, created_ms REAL, PRIMARY KEY(name, version));" \
     "CREATE TABLE IF NOT EXISTS lambda_code(sha256 TEXT PRIMARY KEY, zip BLOB NOT NULL);" \
     "CREATE TABLE IF NOT EXISTS iam_roles(name TEXT PRIMARY KEY, role TEXT NOT NULL, policies TEXT NOT NULL);"
-/* Version 6: the hash of the workflow (the .dwf text) each execution started on, the current
+/* What the scheduler and the service look up among executions, so that their cost follows the
+ * executions concerned and not every execution the store keeps (finished ones included):
+ * the runnable and due ones (status first: only RUNNING rows are visited, in start order), and
+ * the children of a chained invoke, and a function's executions in start order (listing pages). */
+#define EXEC_INDEXES                                                                               \
+    "CREATE INDEX IF NOT EXISTS executions_status ON executions(status, start_ms);"                \
+    "CREATE INDEX IF NOT EXISTS executions_parent ON executions(parent_arn, parent_op);"           \
+    "CREATE INDEX IF NOT EXISTS executions_function ON executions(function_name, start_ms);"
+/* Version 7: the hash of the workflow (the .dwf text) each execution started on, the current
  * one of each function, and where each version's handler and source were, so `dwf verify`
  * can replay a history on the code that made it (for the old code's lines). */
 #define WORKFLOW_VERSIONS "CREATE TABLE IF NOT EXISTS workflows(hash TEXT PRIMARY KEY, function_name TEXT," \
                           "  handler TEXT, source TEXT, updated_ms REAL);"
-#define UPGRADE_5 "ALTER TABLE executions ADD COLUMN workflow_hash TEXT;"                    \
-                  "ALTER TABLE functions ADD COLUMN workflow_hash TEXT;" WORKFLOW_VERSIONS
-/* Version 7: the calls of plain (non-durable) functions a CHAINED_INVOKE made (calls.c). */
+#define WORKFLOW_HASHES "ALTER TABLE executions ADD COLUMN workflow_hash TEXT;"                    \
+                        "ALTER TABLE functions ADD COLUMN workflow_hash TEXT;" WORKFLOW_VERSIONS
+/* Version 8: the calls of plain (non-durable) functions a CHAINED_INVOKE made (calls.c). */
 #define CALLS                                                                                      \
     "CREATE TABLE IF NOT EXISTS calls(id TEXT PRIMARY KEY, exec_id TEXT NOT NULL, op_id TEXT NOT NULL," \
     "  function_name TEXT NOT NULL, payload TEXT, state TEXT NOT NULL, owner TEXT, started_ms REAL);"   \
     "CREATE INDEX IF NOT EXISTS calls_exec ON calls(exec_id);"
-/* Version 7 also gave each execution its own virtual clock (clock_offset_ms). A store of an
+/* Version 8 also gave each execution its own virtual clock (clock_offset_ms). A store of an
  * older dwf kept one offset for the whole store in meta: every execution takes it over, so
  * its timers and timestamps stay where they were. */
-#define UPGRADE_6                                                                                  \
+#define CALLS_AND_CLOCKS                                                                           \
     CALLS                                                                                          \
     "ALTER TABLE executions ADD COLUMN clock_offset_ms REAL NOT NULL DEFAULT 0;"                   \
     "UPDATE executions SET clock_offset_ms=COALESCE((SELECT CAST(value AS REAL) FROM meta"         \
     "  WHERE key='clock_offset_ms'), 0);"
-/* Every upgrade ends at the current version, in the same transaction. */
-#define TO_LATEST "PRAGMA user_version=7;"
 
 static const char *const schema_sql =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
@@ -91,6 +100,7 @@ static const char *const schema_sql =
     "  clock_offset_ms REAL NOT NULL DEFAULT 0,"
     "  UNIQUE(function_name, name));"
     "CREATE INDEX IF NOT EXISTS executions_root ON executions(root_arn, status);"
+    EXEC_INDEXES
     "CREATE TABLE IF NOT EXISTS operations(exec_id TEXT NOT NULL, op_id TEXT NOT NULL,"
     "  start_seq INTEGER NOT NULL, change_seq INTEGER NOT NULL, type TEXT, status TEXT,"
     "  json TEXT NOT NULL, PRIMARY KEY(exec_id, op_id));"
@@ -110,33 +120,37 @@ static const char *const schema_sql =
     TOKENS_LIVE
     CONTROL_PLANE
     WORKFLOW_VERSIONS
-    CALLS
-    TO_LATEST;
+    CALLS;
 
-/* Older stores gain what later versions added: the owner (2) and the request id (3) of the
- * open invocation, and (4) an index of live tokens, without which retiring the live token
- * scanned every token the execution ever had (a run was quadratic in its steps), (5) the
- * control plane's tables, (6) the workflow hashes and (7) the calls and each execution's clock. */
-static const char *const upgrade_1 =
-    "ALTER TABLE executions ADD COLUMN inv_owner TEXT;"
-    "ALTER TABLE executions ADD COLUMN inv_request TEXT;"
-    TOKENS_LIVE
-    CONTROL_PLANE
-    UPGRADE_5 UPGRADE_6 TO_LATEST;
-static const char *const upgrade_2 =
-    "ALTER TABLE executions ADD COLUMN inv_request TEXT;"
-    TOKENS_LIVE
-    CONTROL_PLANE
-    UPGRADE_5 UPGRADE_6 TO_LATEST;
-static const char *const upgrade_3 =
-    TOKENS_LIVE
-    CONTROL_PLANE
-    UPGRADE_5 UPGRADE_6 TO_LATEST;
-static const char *const upgrade_4 =
-    CONTROL_PLANE
-    UPGRADE_5 UPGRADE_6 TO_LATEST;
-static const char *const upgrade_5 = UPGRADE_5 UPGRADE_6 TO_LATEST;
-static const char *const upgrade_6 = UPGRADE_6 TO_LATEST;
+/* An older store is brought up to date one version at a time: upgrades[v] takes version v to
+ * v + 1 (version 0 is a new file: the whole schema at once), then user_version is set. What
+ * each version added: (2) the owner and (3) the request id of the open invocation, (4) an index
+ * of live tokens, without which retiring the live token scanned every token the execution ever
+ * had (a run was quadratic in its steps), (5) the control plane's tables, (6) the execution
+ * indexes above, without which each scheduler pass scanned every execution ever kept (serve
+ * slowed down as executions finished), (7) the workflow hashes (dwf verify), (8) the calls of
+ * plain functions and each execution's own virtual clock. */
+static const char *const upgrades[SCHEMA_VERSION] = {
+    [0] = NULL, /* a new store: schema_sql */
+    [1] = "ALTER TABLE executions ADD COLUMN inv_owner TEXT;",
+    [2] = "ALTER TABLE executions ADD COLUMN inv_request TEXT;",
+    [3] = TOKENS_LIVE,
+    [4] = CONTROL_PLANE,
+    [5] = EXEC_INDEXES,
+    [6] = WORKFLOW_HASHES,
+    [7] = CALLS_AND_CLOCKS,
+};
+
+/* Create or upgrade, inside the caller's transaction. */
+static int schema_upgrade(sqlite3 *db, int version)
+{
+    int rc = sqlite3_exec(db, version == 0 ? schema_sql : "", NULL, NULL, NULL);
+    for (int v = version == 0 ? SCHEMA_VERSION : version; rc == SQLITE_OK && v < SCHEMA_VERSION; v++)
+        rc = sqlite3_exec(db, upgrades[v], NULL, NULL, NULL);
+    char set[64];
+    snprintf(set, sizeof set, "PRAGMA user_version=%d;", SCHEMA_VERSION);
+    return rc == SQLITE_OK ? sqlite3_exec(db, set, NULL, NULL, NULL) : rc;
+}
 
 int dwf__store_err(dwf_error *err, enum dwf_errortype type, const char *fmt, ...)
 {
@@ -244,7 +258,10 @@ static int pragma_int(sqlite3 *db, const char *sql, int *out)
 }
 
 /* WAL mode (persistent in the file: only switched when it is not WAL yet, so opening an
- * existing store takes no write lock), synchronous=FULL, a small page cache. */
+ * existing store takes no write lock), synchronous=NORMAL, a small page cache. NORMAL, not FULL:
+ * a COMMIT appends to the log without waiting for the disk, and the commit is made durable by
+ * the group commit's flush before the service answers (store_sync.c), one flush for every
+ * commit that arrived meanwhile instead of one each. */
 static int configure(sqlite3 *db)
 {
     char *mode = NULL;
@@ -259,7 +276,7 @@ static int configure(sqlite3 *db)
     int is_wal = mode && strcmp(mode, "wal") == 0;
     free(mode);
     if (!is_wal && (rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL)) != SQLITE_OK) return rc;
-    if ((rc = sqlite3_exec(db, "PRAGMA synchronous=FULL", NULL, NULL, NULL)) != SQLITE_OK) return rc;
+    if ((rc = sqlite3_exec(db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL)) != SQLITE_OK) return rc;
     /* A 512 KiB page cache instead of SQLite's 2 MiB: a checkpoint touches a few dozen pages,
      * the OS caches the file anyway, and the embedded engine's peak RSS has a 16 MiB budget. */
     return sqlite3_exec(db, "PRAGMA cache_size=-512", NULL, NULL, NULL);
@@ -272,10 +289,7 @@ static int upgrade(sqlite3 *db, int version)
     if (rc != SQLITE_OK) return rc;
     /* Another process may have created or upgraded it while we waited for the lock. */
     rc = pragma_int(db, "PRAGMA user_version", &version);
-    static const char *const from[] = {schema_sql, upgrade_1, upgrade_2, upgrade_3, upgrade_4, upgrade_5,
-                                       upgrade_6};
-    const char *sql = version >= 0 && version < SCHEMA_VERSION ? from[version] : "";
-    if (rc == SQLITE_OK) rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    if (rc == SQLITE_OK && version < SCHEMA_VERSION) rc = schema_upgrade(db, version);
     if (rc == SQLITE_OK) rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     if (rc != SQLITE_OK) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     return rc;
@@ -341,11 +355,17 @@ int dwf__store_open(const char *path, int busy_ms, dwf__store **out, dwf_error *
     st->in_memory = in_memory;
     char made[PATH_MAX] = "";
     if (!exists && !in_memory) first_missing_dir(path, made, sizeof made);
-    if ((in_memory || make_parent_dirs(path, err) == 0) && open_db(st, busy_ms, err) == 0) {
+    st->sync = dwf__sync_new(path);
+    if (!st->sync) dwf__store_err(err, DWF_ERRORTYPE_SERVICE, "out of memory");
+    /* What the open wrote (a new schema, an upgrade, the store id) is flushed like a commit (not
+     * for the in-memory store of dwf test: it has no file to flush). */
+    if (st->sync && (in_memory || make_parent_dirs(path, err) == 0) && open_db(st, busy_ms, err) == 0 &&
+        (in_memory || dwf__sync_wait(st->sync, dwf__sync_committed(st->sync), err) == 0)) {
         *out = st;
         return 0;
     }
     sqlite3_close(st->db);
+    dwf__sync_free(st->sync);
     /* A store this open created on a full disk is of no use: leave nothing behind. (Not after
      * other failures: another process may be creating the same store meanwhile.) */
     if (!exists && !in_memory && err && dwf_errortype_parse(err->type) == DWF_ERRORTYPE_STORE_FULL)
@@ -363,14 +383,27 @@ void dwf__store_close(dwf__store *st)
         free(st->cache[i].sql);
     }
     sqlite3_close(st->db);
+    dwf__sync_free(st->sync);
     pthread_mutex_destroy(&st->mu);
     free(st);
+}
+
+dwf__sync *dwf__store_sync(dwf__store *st) { return st->sync; }
+
+void dwf__store_work(dwf__store *st, long long *vm_steps, long long *fullscan_steps)
+{
+    pthread_mutex_lock(&st->mu);
+    *vm_steps = st->vm_steps;
+    *fullscan_steps = st->fullscan_steps;
+    pthread_mutex_unlock(&st->mu);
 }
 
 void dwf__sql_done(dwf__store *st, sqlite3_stmt *q)
 {
     if (!q) return;
     pthread_mutex_lock(&st->mu);
+    st->vm_steps += sqlite3_stmt_status(q, SQLITE_STMTSTATUS_VM_STEP, 1);
+    st->fullscan_steps += sqlite3_stmt_status(q, SQLITE_STMTSTATUS_FULLSCAN_STEP, 1);
     for (int i = 0; i < st->ncache; i++)
         if (st->cache[i].q == q) {
             sqlite3_reset(q);
@@ -435,15 +468,19 @@ int dwf__store_begin(dwf__store *st, dwf_error *err)
     return rc == SQLITE_OK ? 0 : dwf__store_fail(st, rc, err);
 }
 
-int dwf__store_commit(dwf__store *st, dwf_error *err)
+int dwf__store_commit(dwf__store *st, unsigned long long *ticket, dwf_error *err)
 {
+    *ticket = 0;
     /* SQLite would commit into a deleted or replaced file and report success. */
     if (!st->in_memory && dwf__storefile_same(st->path, &st->file, err) != 0) {
         dwf__store_rollback(st);
         return -1;
     }
     int rc = exec_cached(st, "COMMIT");
-    if (rc == SQLITE_OK) return 0;
+    if (rc == SQLITE_OK) {
+        if (!st->in_memory) *ticket = dwf__sync_committed(st->sync); /* in memory: nothing to flush */
+        return 0;
+    }
     dwf__store_fail(st, rc, err);
     dwf__store_rollback(st);
     return -1;

@@ -4,12 +4,12 @@
  * and the mapping of SQLite failures to named errors; the service core owns what the rows mean.
  *
  * Schema (one row per thing, JSON where the API already has a shape):
- *   meta(key, value)                   (free for settings; before schema 7 the store-wide clock offset)
+ *   meta(key, value)                   (free for settings; before schema 8 the store-wide clock offset)
  *   functions(name, handler, source, config)      config = DurableConfig JSON; NULL = a plain
  *                                      (non-durable) function
  *   executions(id, arn, name, function_name, status, ...)   one row per durable execution
  *                                      (schema 2 added inv_owner, 3 inv_request,
- *                                      6 workflow_hash, 7 clock_offset_ms: each execution's virtual clock)
+ *                                      7 workflow_hash, 8 clock_offset_ms: each execution's virtual clock)
  *   operations(exec_id, op_id, start_seq, change_seq, type, status, json)  Operation JSON
  *   events(exec_id, event_id, json)    history events, EventId 1, 2, ...
  *   timers(exec_id, op_id, kind, due_ms)
@@ -19,7 +19,7 @@
  *   lambda_code(sha256, zip)           a function version's configuration JSON and its zip
  *   iam_roles(name, role, policies)    Role JSON and {PolicyName: document}
  *   calls(id, exec_id, op_id, function_name, payload, state, owner, started_ms)
- *                                      a plain function a CHAINED_INVOKE calls (schema 7)
+ *                                      a plain function a CHAINED_INVOKE calls (schema 8)
  */
 #ifndef DWF_SERVICE_STORE_H
 #define DWF_SERVICE_STORE_H
@@ -31,7 +31,8 @@
 
 typedef struct dwf__store dwf__store;
 
-/* Open (creating the file, its directory and the schema if needed). WAL, synchronous=FULL,
+/* Open (creating the file, its directory and the schema if needed). WAL, synchronous=NORMAL
+ * (commits are flushed by the group commit, store_sync.c),
  * busy_timeout = busy_ms. Returns 0, or -1 with err filled (StoreCorruptException,
  * StoreLockedException, ServiceException). */
 int dwf__store_open(const char *path, int busy_ms, dwf__store **out, dwf_error *err);
@@ -61,12 +62,42 @@ int dwf__storefile_same(const char *path, const dwf__storefile *id, dwf_error *e
  * (made_dir: the outermost one, NULL if none) while they are empty. */
 void dwf__storefile_discard(const char *path, const char *made_dir);
 
+/* The work SQLite has done for this store's statements since it was opened (counted as each
+ * statement is done with): virtual-machine steps, and the steps of those that walked a whole
+ * table. What a service call costs in these does not depend on the machine's load, so tests can
+ * show that it does not grow with the number of executions kept (dwf_service_work). */
+void dwf__store_work(dwf__store *st, long long *vm_steps, long long *fullscan_steps);
+
+/* ---- group commit (store_sync.c) -------------------------------------------------------------- */
+typedef struct dwf__sync dwf__sync;
+typedef struct dwf__sync_stats {
+    unsigned long long commits;         /* transactions committed (tickets taken) */
+    unsigned long long flushes;         /* fdatasyncs that made commits durable */
+    unsigned long long flushed_commits; /* commits those flushes covered */
+    unsigned long long largest_group;   /* the most commits one flush covered */
+} dwf__sync_stats;
+dwf__sync *dwf__sync_new(const char *db_path);
+void dwf__sync_free(dwf__sync *s);
+/* Right after a COMMIT: its ticket. */
+unsigned long long dwf__sync_committed(dwf__sync *s);
+/* The newest ticket (what a reader may have seen). */
+unsigned long long dwf__sync_newest(dwf__sync *s);
+/* Return once every commit up to `ticket` is on disk, flushing if no flush is running:
+ * 0, or -1 with err (StoreFullException, ServiceException) when a flush failed. */
+int dwf__sync_wait(dwf__sync *s, unsigned long long ticket, dwf_error *err);
+void dwf__sync_get_stats(dwf__sync *s, dwf__sync_stats *out);
+/* A function called before each fdatasync, without locks (tests). */
+void dwf__sync_set_hook(dwf__sync *s, void (*fn)(void *), void *arg);
+/* The store's group commit (NULL-safe readers of the above for the service). */
+dwf__sync *dwf__store_sync(dwf__store *st);
+
 /* Map an SQLite result code to a named error in err; always returns -1. */
 int dwf__store_fail(dwf__store *st, int rc, dwf_error *err);
 
-/* BEGIN IMMEDIATE / COMMIT / ROLLBACK. One service call = one transaction, synced at COMMIT. */
+/* BEGIN IMMEDIATE / COMMIT / ROLLBACK. One service call = one transaction. COMMIT does not wait
+ * for the disk: it gives the commit's ticket, and dwf__sync_wait on it makes it durable. */
 int dwf__store_begin(dwf__store *st, dwf_error *err);
-int dwf__store_commit(dwf__store *st, dwf_error *err);
+int dwf__store_commit(dwf__store *st, unsigned long long *ticket, dwf_error *err);
 void dwf__store_rollback(dwf__store *st);
 
 /* Prepare `sql` and bind its parameters ?1, ?2, ... from varargs described by `types`:

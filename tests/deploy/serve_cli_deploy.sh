@@ -504,7 +504,7 @@ ver = db.execute("PRAGMA user_version").fetchone()[0]
 tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
 old = js("old.executions.json")
 n_old = len((old or {}).get("DurableExecutions", []))   # 2 for each of the 5 examples serve A ran
-ok = read("old.rc").strip() == "0" and ver == 7 and \
+ok = read("old.rc").strip() == "0" and ver == 8 and \
     {"lambda_functions", "lambda_code", "iam_roles", "workflows", "calls"} <= tables and \
     n_old == 10
 out(ok, "serve_cli_deploy_store_upgrade_from_4", "exit %s, user_version %s, tables %r, %s executions: %s" % (

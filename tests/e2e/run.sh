@@ -96,25 +96,25 @@ gap=$(tr -d ' \t\n' <"$T/o2.json" | sed -n 's/.*"payment":{[^}]*"timestamp":\([0
 if [ -n "$gap" ] && [ $((gap)) -ge 10000 ]; then pass order_skip_time_virtual_gap
 else fail order_skip_time_virtual_gap "gap '$gap'"; fi
 
-# A store of schema 6 kept one virtual clock for the whole store (meta.clock_offset_ms). Opened
-# by this dwf (schema 7), it is upgraded in place and every execution takes that offset over,
+# A store of schema 7 kept one virtual clock for the whole store (meta.clock_offset_ms). Opened
+# by this dwf (schema 8), it is upgraded in place and every execution takes that offset over,
 # so their timers and timestamps stay where they were.
-python3 - "$S" "$T/old6.db" <<'EOF' 2>"$T/old6.err"
+python3 - "$S" "$T/old7.db" <<'EOF' 2>"$T/old7.err"
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[2])
 sqlite3.connect(sys.argv[1]).backup(db)  # with what the WAL holds
 db.executescript("DROP TABLE calls; ALTER TABLE executions DROP COLUMN clock_offset_ms;"
                  "INSERT OR REPLACE INTO meta(key, value) VALUES ('clock_offset_ms', '60000');"
-                 "PRAGMA user_version=6;")
+                 "PRAGMA user_version=7;")
 db.close()
 EOF
-"$DWF" executions --store "$T/old6.db" >"$T/old6.out" 2>>"$T/old6.err"; rc=$?
-offs=$("$T/storeclock" "$T/old6.db")
+"$DWF" executions --store "$T/old7.db" >"$T/old7.out" 2>>"$T/old7.err"; rc=$?
+offs=$("$T/storeclock" "$T/old7.db")
 ver=$(python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("PRAGMA user_version").fetchone()[0])' \
-      "$T/old6.db")
-if [ $rc -eq 0 ] && [ "$ver" = 7 ] && [ "$offs" = "60000 60000" ] &&
-   [ "$(grep -c SUCCEEDED "$T/old6.out")" = 2 ]; then pass store_upgrade_6_takes_the_store_clock
-else fail store_upgrade_6_takes_the_store_clock "rc=$rc version '$ver' offsets '$offs' $(head -c 300 "$T/old6.err")"; fi
+      "$T/old7.db")
+if [ $rc -eq 0 ] && [ "$ver" = 8 ] && [ "$offs" = "60000 60000" ] &&
+   [ "$(grep -c SUCCEEDED "$T/old7.out")" = 2 ]; then pass store_upgrade_7_takes_the_store_clock
+else fail store_upgrade_7_takes_the_store_clock "rc=$rc version '$ver' offsets '$offs' $(head -c 300 "$T/old7.err")"; fi
 
 ARN=$(sed -n 's/.*"ExecutionArn":[[:space:]]*"\([^"]*\)".*/\1/p' "$T/o2.json")
 "$DWF" history "$ARN" --json --store "$S" >"$T/h.json"; rc=$?

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "core.h" /* dwf__map, the core's own hash table, indexes the fake's records */
@@ -28,6 +29,9 @@ typedef struct fake {
     cJSON *ops;   /* array of Operation records, in START order */
     dwf__map index; /* Id -> record in ops */
     int record_calls_off; /* the 10,000-step test keeps only a count */
+    int pipelined;        /* run with pipelining (the default outside these tests) */
+    int hold_call;        /* hold the Nth call (1-based) until `hold_until` step bodies ran */
+    int hold_until;
     int ncalls_total;
     cJSON *calls; /* array of the Updates arrays of every checkpoint call */
     int tokens;
@@ -151,11 +155,28 @@ static void apply(fake *f, const cJSON *u, cJSON *changed)
     cJSON_AddItemToArray(changed, cJSON_CreateString(id));
 }
 
+/* The pipelined tests' step bodies count their runs here (by step index). */
+#define PIPE_STEPS 1000
+static int pipe_runs[PIPE_STEPS];
+static int pipe_runs_total;
+
+/* Hold the call f->hold_call until f->hold_until step bodies have run: only a body that goes on
+ * while a call is in flight gets there (bounded at 20 s: a core that waits fails the checks). */
+static void hold_if_asked(fake *f)
+{
+    pthread_mutex_lock(&f->mu);
+    int hold = f->hold_call && f->ncalls_total + 1 == f->hold_call;
+    pthread_mutex_unlock(&f->mu);
+    for (int i = 0; hold && i < 20000 && __atomic_load_n(&pipe_runs_total, __ATOMIC_ACQUIRE) < f->hold_until; i++)
+        usleep(1000);
+}
+
 static int fake_checkpoint(dwf_transport *t, const char *arn, const cJSON *req, cJSON **resp,
                            dwf_error *err, int *retryable)
 {
     fake *f = t->impl;
     (void)arn;
+    hold_if_asked(f);
     pthread_mutex_lock(&f->mu);
     const cJSON *ups = cJSON_GetObjectItemCaseSensitive(req, "Updates");
     if (!f->record_calls_off) cJSON_AddItemToArray(f->calls, cJSON_Duplicate(ups, 1));
@@ -300,7 +321,9 @@ static cJSON *invoke_once(fake *f, const dwf_workflow *wf, const char *input, dw
     dwf_transport t = fake_transport(f);
     cJSON *ev = fake_event(f, input);
     fake_input = input;
-    dwf_invoke_opts o = {.quiet = 1, .request_id = "req-1"};
+    /* One call per awaited step, as the SDK makes them: the tests count calls (pipelining has
+     * its own tests, which run with the default). */
+    dwf_invoke_opts o = {.quiet = 1, .request_id = "req-1", .no_pipelining = f->pipelined ? 0 : 1};
     cJSON *r = dwf_run_invocation(wf, ev, &t, &o, err);
     cJSON_Delete(ev);
     f->invocations++;
@@ -1515,6 +1538,113 @@ static void test_saga(void)
     fake_free(&f);
 }
 
+/* ---- pipelined commit ------------------------------------------------------------------------ */
+typedef struct pipe_frame {
+    dwf_val *v;
+    int i;
+} pipe_frame;
+static int pipe_body(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    pipe_frame *p = fr;
+    pipe_runs[p->i]++;
+    __atomic_add_fetch(&pipe_runs_total, 1, __ATOMIC_RELEASE);
+    *out = dwf_num(c, p->i * 2);
+    return DWF_OK;
+}
+static int wf_pipe(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    pipe_frame *p = fr;
+    for (p->i = 0; p->i < PIPE_STEPS; p->i++) DWF_TRY(dwf_step(c, NULL, pipe_body, p, NULL, &p->v));
+    *out = p->v;
+    return DWF_OK;
+}
+
+/* The steps whose SUCCEED the fake holds: must be 0..n-1, a prefix. Returns n, or -1. */
+static int succeeded_prefix(fake *f)
+{
+    int n = 0;
+    for (int i = 0; i < PIPE_STEPS; i++) {
+        char sid[16];
+        snprintf(sid, sizeof sid, "%d", i + 1);
+        const char *st = op_field(f, sid, "Status");
+        int ok = st && strcmp(st, "SUCCEEDED") == 0;
+        if (ok && n != i) return -1;
+        if (ok) n++;
+    }
+    return n;
+}
+
+/* At-least-once steps are pipelined: the body runs on while a checkpoint call is in flight (the
+ * first call is held until 200 bodies have run, which a core that waits for each SUCCEED never
+ * reaches), later calls carry many steps each, and the history is the one an unpipelined run
+ * writes: every step SUCCEEDED once, in order, with its own result, each body run once. */
+static void test_pipelined_steps(void)
+{
+    fake f;
+    fake_init(&f);
+    f.pipelined = 1;
+    f.hold_call = 1;
+    f.hold_until = 200;
+    memset(pipe_runs, 0, sizeof pipe_runs);
+    pipe_runs_total = 0;
+    dwf_workflow wf = WF(wf_pipe, sizeof(pipe_frame));
+    cJSON *r = run_all(&f, &wf, "{}", 2);
+    TT_EQ_STR("SUCCEEDED", status_of(r));
+    TT_EQ_STR("1998", sget(r, "Result"));
+    TT_ASSERT(pipe_runs_total >= 200);
+    TT_EQ_INT(PIPE_STEPS, succeeded_prefix(&f));
+    int once = 1;
+    for (int i = 0; i < PIPE_STEPS; i++) once &= pipe_runs[i] == 1;
+    TT_ASSERT(once);
+    TT_EQ_STR("400", op_detail(&f, "201", "StepDetails", "Result"));
+    TT_EQ_STR("1998", op_detail(&f, "1000", "StepDetails", "Result"));
+    printf("1000 pipelined steps: %d checkpoint calls\n", ncalls(&f));
+    TT_ASSERT(ncalls(&f) < PIPE_STEPS / 2);
+    TT_ASSERT(call_size(&f, 1) >= 200); /* the next call: START+SUCCEED of the steps run meanwhile */
+    cJSON_Delete(r);
+    fake_free(&f);
+}
+
+/* A crash while pipelined updates are in flight (the third call fails, as a killed process's
+ * would never arrive): the invocation ends with a retryable fault and what the service holds is
+ * a prefix of the steps; the next invocation replays that prefix without running it and runs
+ * the rest again (at-least-once), ending with the same result. */
+static void test_pipelined_crash_loses_a_suffix(void)
+{
+    fake f;
+    fake_init(&f);
+    f.pipelined = 1;
+    f.hold_call = 1;
+    f.hold_until = 300;
+    f.fail_call = 3;
+    memset(pipe_runs, 0, sizeof pipe_runs);
+    pipe_runs_total = 0;
+    dwf_workflow wf = WF(wf_pipe, sizeof(pipe_frame));
+    dwf_error err;
+    cJSON *r = invoke_once(&f, &wf, "{}", &err);
+    TT_ASSERT(r == NULL);
+    TT_EQ_STR("ServiceException", err.type);
+    int kept = succeeded_prefix(&f);
+    printf("pipelined crash: %d of %d step bodies ran, %d steps kept\n", pipe_runs_total, PIPE_STEPS, kept);
+    TT_ASSERT(kept >= 1 && kept < PIPE_STEPS);
+    int ran_before = pipe_runs_total;
+    TT_ASSERT(ran_before > kept); /* some results were lost with the failed call */
+    f.fail_call = 0;
+    r = run_all(&f, &wf, "{}", 2);
+    TT_EQ_STR("SUCCEEDED", status_of(r));
+    TT_EQ_STR("1998", sget(r, "Result"));
+    TT_EQ_INT(PIPE_STEPS, succeeded_prefix(&f));
+    int kept_ran_once = 1, all_ran = 1;
+    for (int i = 0; i < PIPE_STEPS; i++) {
+        if (i < kept) kept_ran_once &= pipe_runs[i] == 1;
+        all_ran &= pipe_runs[i] >= 1 && pipe_runs[i] <= 2;
+    }
+    TT_ASSERT(kept_ran_once); /* a step whose SUCCEED was kept never ran again */
+    TT_ASSERT(all_ran);
+    cJSON_Delete(r);
+    fake_free(&f);
+}
+
 /* ---- scale: 10,000 steps in one invocation ---------------------------------------------- */
 static size_t heap_at_end; /* heap in use when the 10,000th step is done (core + fake) */
 static size_t heap_now(void) { return mallinfo2().uordblks; }
@@ -1666,7 +1796,7 @@ static void test_progress_hook(void)
     dwf_workflow wf = WF(wf_order, sizeof(frame1));
     dwf_transport t = fake_transport(&f);
     cJSON *ev = fake_event(&f, "{}");
-    dwf_invoke_opts o = {.quiet = 1, .request_id = "req-9", .on_operation = on_op};
+    dwf_invoke_opts o = {.quiet = 1, .request_id = "req-9", .on_operation = on_op, .no_pipelining = 1};
     dwf_error err;
     hook_calls = 0;
     cJSON *r = dwf_run_invocation(&wf, ev, &t, &o, &err);
@@ -2199,6 +2329,8 @@ int main(void)
     TT_RUN(test_parallel_suspend);
     TT_RUN(test_saga);
     TT_RUN(test_many_steps);
+    TT_RUN(test_pipelined_steps);
+    TT_RUN(test_pipelined_crash_loses_a_suffix);
     TT_RUN(test_batch_limits);
     TT_RUN(test_progress_hook);
     TT_RUN(test_replay_children);
