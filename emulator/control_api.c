@@ -339,6 +339,8 @@ static emu_fn *sandbox_new(dwf_emulator *e, const cJSON *cfg, const char *qual, 
         .retention_days = cJSON_IsNumber(ret) ? ret->valueint : 0,
         .execution_timeout_s = cJSON_IsNumber(xt) ? xt->valueint : 0,
         .qualifier = qual,
+        /* created without a DurableConfig: a plain function, as Lambda makes one */
+        .plain = !cJSON_IsObject(dc),
     };
     if (rc == 0) rc = dwf__emu_sandbox_setup(e, f, &d, err);
     unlink(path);

@@ -171,7 +171,7 @@ payload_of() {
   esac
 }
 port_of() {
-  case $1 in approval|versions|broken) echo "$PORT_B" ;; travel_saga) echo "$PORT_C" ;; *) echo "$PORT_A" ;; esac
+  case $1 in approval|versions|broken|plain) echo "$PORT_B" ;; travel_saga) echo "$PORT_C" ;; *) echo "$PORT_A" ;; esac
 }
 region_of() { case $1 in travel_saga) echo eu-west-1 ;; *) echo us-east-1 ;; esac; }
 fname_of() { sed -n "s/^FUNCTION='\(.*\)'$/\1/p" "$T/$1/deploy.sh"; }
@@ -267,6 +267,42 @@ flow_versions() {
   cli versions list-versions lambda list-versions-by-function --function-name "$fn"
   echo "$a1" >"$T/versions.a1"
 }
+# plain: create-function without --durable-config makes a plain function (the payload is the
+# event, the handler's answer comes back as is, no durable execution, unqualified name allowed);
+# the same zip created with --durable-config is durable (an unqualified invoke is refused).
+# The zip: a shell bootstrap on the Runtime API that echoes the event.
+flow_plain() {
+  mkdir -p "$T/plain/root"
+  cat >"$T/plain/root/bootstrap" <<'SH'
+#!/bin/sh
+api="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/invocation"
+while :; do
+  h=$(mktemp); b=$(mktemp)
+  curl -s -D "$h" -o "$b" "$api/next" || exit 1
+  rid=$(sed -n 's/^[Ll]ambda-[Rr]untime-[Aa]ws-[Rr]equest-[Ii]d: *\([^\r]*\).*/\1/p' "$h")
+  { printf '{"echo":'; cat "$b"; printf '}'; } | curl -s -o /dev/null -X POST --data-binary @- "$api/$rid/response"
+  rm -f "$h" "$b"
+done
+SH
+  "$PY" -c 'import sys, zipfile
+with zipfile.ZipFile(sys.argv[2], "w") as z:
+    i = zipfile.ZipInfo("bootstrap"); i.external_attr = 0o755 << 16
+    z.writestr(i, open(sys.argv[1]).read())' "$T/plain/root/bootstrap" "$T/plain/function.zip"
+  local role=arn:aws:iam::000000000000:role/dwf-cli-versions-role
+  cli plain create lambda create-function --function-name dwf-cli-plain --runtime provided.al2023 --handler bootstrap \
+      --role "$role" --zip-file "fileb://$T/plain/function.zip" --timeout 10
+  cli plain wait lambda wait function-active-v2 --function-name dwf-cli-plain
+  cli plain invoke lambda invoke --function-name dwf-cli-plain --payload '{"n":21}' "$T/plain.invoke.out"
+  cli plain named lambda invoke --function-name dwf-cli-plain --durable-execution-name not-durable \
+      --payload '{"n":1}' "$T/plain.named.out"
+  cli plain list lambda list-durable-executions-by-function --function-name dwf-cli-plain
+  cli plain create-durable lambda create-function --function-name dwf-cli-plain-durable --runtime provided.al2023 \
+      --handler bootstrap --role "$role" --zip-file "fileb://$T/plain/function.zip" --timeout 10 \
+      --durable-config '{"RetentionPeriodInDays":1,"ExecutionTimeout":60}'
+  cli plain wait-durable lambda wait function-active-v2 --function-name dwf-cli-plain-durable
+  cli plain invoke-durable lambda invoke --function-name dwf-cli-plain-durable --payload '{"n":2}' \
+      "$T/plain.invoke-durable.out"
+}
 # broken: deploy.sh must stop at put-role-policy; the other refusals.
 flow_refusals() {
   deploy broken
@@ -294,6 +330,8 @@ for ex in $EXAMPLES; do
 done
 wait "$VPID"
 flow_refusals &
+FPIDS+=($!)
+flow_plain &
 FPIDS+=($!)
 # The same deploy.sh under the stand-in aws (v2), in copies, for the argument lists.
 for ex in order approval; do
@@ -449,6 +487,35 @@ vs = [v["Version"] for v in (js("versions.list-versions.json") or {}).get("Versi
 out(vs == ["$LATEST", "1", "2"], "serve_cli_deploy_list_versions", "versions %r" % vs)
 
 # ---- refusals ----
+# ---- create-function without / with a DurableConfig ----
+pinv, pcreate = js("plain.invoke.json") or {}, js("plain.create.json") or {}
+pout = read(os.path.join(T, "plain.invoke.out"))
+try:
+    pval = json.loads(pout)
+except ValueError:
+    pval = None
+out(read("plain.create.rc").strip() == "0" and "DurableConfig" not in pcreate and read("plain.invoke.rc").strip() == "0"
+    and pval == {"echo": {"n": 21}} and "FunctionError" not in pinv and "DurableExecutionArn" not in pinv,
+    "serve_cli_deploy_create_function_plain",
+    "create %s %s, invoke %s %r -> %r %s" % (read("plain.create.rc").strip(), read("plain.create.err")[-300:],
+                                            read("plain.invoke.rc").strip(), pinv, pout[:300],
+                                            read("plain.invoke.err")[-300:]))
+plist = js("plain.list.json") or {}
+out(read("plain.named.rc").strip() != "0" and "DurableExecutionName is only supported for durable functions"
+    in read("plain.named.err") and plist.get("DurableExecutions") == [],
+    "serve_cli_deploy_create_function_plain_no_execution",
+    "named %s %s, list %r %s" % (read("plain.named.rc").strip(), read("plain.named.err")[-300:], plist,
+                                 read("plain.list.err")[-300:]))
+dcreate = js("plain.create-durable.json") or {}
+out(read("plain.create-durable.rc").strip() == "0" and (dcreate.get("DurableConfig") or {}).get("ExecutionTimeout") == 60
+    and read("plain.invoke-durable.rc").strip() != "0"
+    and "You cannot invoke a durable function using an unqualified ARN" in read("plain.invoke-durable.err"),
+    "serve_cli_deploy_create_function_durable",
+    "create %s %r %s, unqualified invoke %s %s" % (read("plain.create-durable.rc").strip(), dcreate,
+                                                  read("plain.create-durable.err")[-300:],
+                                                  read("plain.invoke-durable.rc").strip(),
+                                                  read("plain.invoke-durable.err")[-300:]))
+
 bops = [o for o in ops("broken.args") if o != "--version"]
 bout = read("broken.deploy.out")
 ok = read("broken.deploy.rc").strip() not in ("", "0") and "MalformedPolicyDocument" in bout and \
