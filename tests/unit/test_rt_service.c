@@ -1526,7 +1526,7 @@ static void test_group_commit(void)
 
 /* A store written by an older dwf is brought up to date when opened: version 1 lacked the
  * invocation's owner and request id, the live-token index, the control plane's tables (5),
- * the execution indexes (6) and the workflow hashes (7). */
+ * the execution indexes (6), the workflow hashes (7), the calls and each execution's clock (8). */
 static void test_schema_upgrade(void)
 {
     dwf_service *s = open_store(0);
@@ -1544,6 +1544,7 @@ static void test_schema_upgrade(void)
                                           "DROP TABLE lambda_functions; DROP TABLE lambda_code; DROP TABLE iam_roles;"
                                           "ALTER TABLE executions DROP COLUMN workflow_hash;"
                                           "ALTER TABLE functions DROP COLUMN workflow_hash; DROP TABLE workflows;"
+                                          "DROP TABLE calls; ALTER TABLE executions DROP COLUMN clock_offset_ms;"
                                           "PRAGMA user_version=1;",
                                       NULL, NULL, NULL));
     sqlite3_close(db);
@@ -1558,13 +1559,13 @@ static void test_schema_upgrade(void)
                                                 " (SELECT COUNT(*) FROM sqlite_master WHERE type='index' AND name IN"
                                                 " ('executions_status','executions_parent','executions_function','tokens_live')),"
                                                 " (SELECT COUNT(*) FROM sqlite_master WHERE type='table' AND name IN"
-                                                " ('lambda_functions','lambda_code','iam_roles','workflows')),"
+                                                " ('lambda_functions','lambda_code','iam_roles','workflows','calls')),"
                                                 " (SELECT COUNT(*) FROM executions WHERE status='SUCCEEDED')",
                                             -1, &q, NULL));
     TT_EQ_INT(SQLITE_ROW, sqlite3_step(q));
-    TT_EQ_INT(7, sqlite3_column_int(q, 0));
+    TT_EQ_INT(8, sqlite3_column_int(q, 0));
     TT_EQ_INT(4, sqlite3_column_int(q, 1));
-    TT_EQ_INT(4, sqlite3_column_int(q, 2));
+    TT_EQ_INT(5, sqlite3_column_int(q, 2));
     TT_EQ_INT(2, sqlite3_column_int(q, 3));
     sqlite3_finalize(q);
     sqlite3_close(db);
