@@ -48,7 +48,7 @@ static int drive_all(dwf_service *s, const char *arn, int skip, int quiet, const
 {
     HandlerSet set = {.svc = s};
     Progress prog = {isatty(STDOUT_FILENO), !quiet, cJSON_CreateObject(), stdout};
-    dwf_engine_opts eo = {.resolve = handler_resolve, .resolve_arg = &set, .skip_time = skip, .no_wait = 1,
+    dwf_engine_opts eo = {.resolve = handler_resolve, .resolve_arg = &set, .environment = handler_environment, .skip_time = skip, .no_wait = 1,
                           .quiet = quiet, .stale_ms = 30000, .on_operation = ec_progress_op,
                           .on_invocation = ec_progress_invocation, .progress_arg = &prog, .stop = &ec_stop_flag};
     dwf_error err = {"ServiceException", "out of memory"};

@@ -1872,6 +1872,20 @@ static void emit_file(Gen *g, CgBuf *o)
     char hash[65];
     if (cg_sha256_hex(p->text ? p->text : "", p->text ? p->text_len : 0, hash) != 0) g->oom = 1;
     const char *fname = p->cfg.function_name ? p->cfg.function_name : wfname;
+    if (p->cfg.nenv > 0) {
+        cg_buf_puts(o, "\n/* lambda { environment }: what env() reads under the embedded engine. */\n"
+                       "static const char *const workflow_environment[] = {\n");
+        for (int i = 0; i < p->cfg.nenv; i++) {
+            CgBuf kv = {0};
+            cg_buf_printf(&kv, "%s=%s", p->cfg.env_names[i], p->cfg.env_values[i]);
+            cg_buf_puts(o, "    ");
+            cg_c_string(o, kv.s ? kv.s : "", kv.len);
+            cg_buf_puts(o, ",\n");
+            if (kv.oom) g->oom = 1;
+            cg_buf_free(&kv);
+        }
+        cg_buf_puts(o, "    NULL,\n};\n");
+    }
     cg_buf_puts(o, "\n/* What the runtime needs to know about this workflow. */\n");
     cg_buf_puts(o, "const dwf_workflow dwf_workflow_main = {\n    .name = ");
     cg_c_string(o, wfname, strlen(wfname));
@@ -1883,8 +1897,9 @@ static void emit_file(Gen *g, CgBuf *o)
     cg_buf_puts(o, "    .frame_size = sizeof(struct frame),\n    .body = workflow_body,\n");
     cg_buf_printf(o, "    .retention_days = %d,\n    .execution_timeout = %lld,\n",
                   p->cfg.retention_days, p->cfg.execution_timeout);
-    cg_buf_printf(o, "    .memory_mb = %d,\n    .timeout_s = %d,\n};\n", p->cfg.memory_mb,
-                  p->cfg.timeout_s);
+    cg_buf_printf(o, "    .memory_mb = %d,\n    .timeout_s = %d,\n", p->cfg.memory_mb, p->cfg.timeout_s);
+    if (p->cfg.nenv > 0) cg_buf_puts(o, "    .environment = workflow_environment,\n");
+    cg_buf_puts(o, "};\n");
 }
 
 /* Replace every BACK_TO_C line of `in` by `#line N "<C file>"`, N being the line after it. */

@@ -233,6 +233,10 @@ typedef struct Program {
         int timeout_s;              /* default 30 */
         const char *region;         /* lambda { region } or NULL */
         const char *account;        /* lambda { account } or NULL */
+        /* lambda { environment { NAME = "value" ... } }: env_names[i] = env_values[i], in the
+         * order written; env() calls and the deploy files read it */
+        const char **env_names, **env_values;
+        int nenv;
         int uses_callbacks;         /* any callback / wait for callback */
         int uses_waits;
         int uses_invoke;

@@ -185,6 +185,12 @@ cfg_items:
 
 cfg_item:
     key '=' bexpr { $$ = mk_prop(ps, $1, $3, @1); }
+    /* a nested block of settings, `environment { TABLE = "orders" }`: an object of its props */
+  | key '{' cfg_items '}' {
+        AstNode *o = NEW(AST_OBJECT, @$);
+        o->u.list.items = $3;
+        $$ = mk_prop(ps, $1, o, @1);
+    }
 ;
 
 block:

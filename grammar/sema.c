@@ -810,6 +810,50 @@ static void check_arity(Sema *s, AstNode *e, const Builtin *b, int argc)
                    b->max, argc);
 }
 
+#define RESERVED_ROW_(name) name,
+static const char *const lambda_reserved_env[] = {DWF_LAMBDA_RESERVED_ENV(RESERVED_ROW_)};
+#undef RESERVED_ROW_
+#define N_RESERVED_ENV (sizeof lambda_reserved_env / sizeof *lambda_reserved_env)
+
+/* A name Lambda accepts in Environment.Variables: [a-zA-Z][a-zA-Z0-9_]+. */
+static int env_name_ok(const char *k)
+{
+    if (!isalpha((unsigned char)k[0]) || !k[1]) return 0;
+    for (const char *c = k + 1; *c; c++)
+        if (!isalnum((unsigned char)*c) && *c != '_') return 0;
+    return 1;
+}
+
+static int env_reserved(const char *k)
+{
+    for (size_t i = 0; i < N_RESERVED_ENV; i++)
+        if (strcmp(lambda_reserved_env[i], k) == 0) return 1;
+    return 0;
+}
+
+/* The other variables every Lambda runtime's process has (besides the reserved ones). */
+static const char *const lambda_runtime_env[] = {"AWS_DEFAULT_REGION", "TZ", "LANG", "PATH", "LD_LIBRARY_PATH"};
+
+/* env("NAME") with a literal name no environment defines: a warning, since `dwf run --env`,
+ * `--env-file` or a later configuration may still define it (it is null until then). */
+static void check_env_call(Sema *s, AstNode *e)
+{
+    AstNode *a = e->u.call.args;
+    if (!a || a->kind != AST_STR || memchr(a->u.str.s, '\0', a->u.str.len)) return;
+    const char *k = a->u.str.s;
+    const Program *p = s->prog;
+    for (int i = 0; i < p->cfg.nenv; i++)
+        if (strcmp(p->cfg.env_names[i], k) == 0) return;
+    if (env_reserved(k)) return;
+    for (size_t i = 0; i < sizeof lambda_runtime_env / sizeof *lambda_runtime_env; i++)
+        if (strcmp(lambda_runtime_env[i], k) == 0) return;
+    diag_warning(s->d, a->loc, "no environment defines '%s': env(\"%s\") is null", k, k);
+    const char *pick = p->cfg.nenv ? sema_suggest(k, p->cfg.env_names, (size_t)p->cfg.nenv) : NULL;
+    if (pick) diag_note(s->d, a->loc, "did you mean '%s'?", pick);
+    else diag_note(s->d, a->loc, "define it in lambda { environment { %s = \"...\" } } (dwf run: --env %s=...)",
+                   k, k);
+}
+
 static void check_call(Sema *s, AstNode *e)
 {
     const Builtin *b = NULL;
@@ -828,6 +872,7 @@ static void check_call(Sema *s, AstNode *e)
                       e->u.call.fn);
     } else {
         check_arity(s, e, b, argc);
+        if (strcmp(b->name, "env") == 0) check_env_call(s, e);
         if (b->step_only && !impure_in_lambda(s, e, arena_printf(s->a, "'%s()'", b->name)))
             nondet_here(s, e, arena_printf(s->a, "'%s()'", b->name));
     }
@@ -1172,12 +1217,53 @@ static void check_step(Sema *s, AstNode *n)
     }
 }
 
+/* lambda { environment { NAME = "value" ... } }: Lambda's rules for Environment.Variables checked
+ * here, so deploy.sh never meets them (names, reserved names, strings only, 4 KB in all). */
+static void check_environment(Sema *s, AstNode *v)
+{
+    if (v->kind != AST_OBJECT) {
+        diag_error(s->d, v->loc, "environment takes a block of settings: environment { TABLE = \"orders\" }");
+        return;
+    }
+    int n = 0;
+    size_t bytes = 0;
+    for (AstNode *q = v->u.list.items; q; q = q->next) n++;
+    Program *p = s->prog;
+    p->cfg.env_names = arena_alloc(s->a, (size_t)(n + 1) * sizeof *p->cfg.env_names);
+    p->cfg.env_values = arena_alloc(s->a, (size_t)(n + 1) * sizeof *p->cfg.env_values);
+    for (AstNode *q = v->u.list.items; q; q = q->next) {
+        const char *k = q->u.prop.key;
+        AstNode *val = q->u.prop.value;
+        int dup = 0;
+        for (int i = 0; i < p->cfg.nenv && !dup; i++) dup = strcmp(p->cfg.env_names[i], k) == 0;
+        if (dup) {
+            diag_error(s->d, q->loc, "'%s' is set twice in the environment", k);
+        } else if (!env_name_ok(k)) {
+            diag_error(s->d, q->loc, "'%s' is not an environment variable name Lambda accepts", k);
+            diag_note(s->d, q->loc, "names are a letter and one or more letters, digits or '_' ([a-zA-Z][a-zA-Z0-9_]+)");
+        } else if (env_reserved(k)) {
+            diag_error(s->d, q->loc, "'%s' is set by Lambda itself and cannot be configured", k);
+        } else if (val->kind != AST_STR || memchr(val->u.str.s, '\0', val->u.str.len)) {
+            diag_error(s->d, val->loc, "the value of %s must be a literal string (Lambda's environment holds text)",
+                       k);
+            if (val->kind == AST_NUM) diag_note(s->d, val->loc, "write \"%s\"", val->u.n.text);
+        } else {
+            bytes += strlen(k) + val->u.str.len;
+            p->cfg.env_names[p->cfg.nenv] = k;
+            p->cfg.env_values[p->cfg.nenv++] = val->u.str.s;
+        }
+    }
+    if (bytes > DWF_LIMIT_ENV_BYTES)
+        diag_error(s->d, v->loc, "the environment holds %zu bytes of names and values, over Lambda's limit of %d",
+                   bytes, DWF_LIMIT_ENV_BYTES);
+}
+
 static void check_config(Sema *s, AstNode *c)
 {
     static const char *const durable_keys[] = {"retention", "timeout"};
-    static const char *const lambda_keys[] = {"name", "memory", "timeout", "region", "account"};
+    static const char *const lambda_keys[] = {"name", "memory", "timeout", "region", "account", "environment"};
     const char *const *keys = c->u.config.which == CONFIG_DURABLE ? durable_keys : lambda_keys;
-    size_t nkeys = c->u.config.which == CONFIG_DURABLE ? 2 : 5;
+    size_t nkeys = c->u.config.which == CONFIG_DURABLE ? 2 : 6;
     const char *block_name = c->u.config.which == CONFIG_DURABLE ? "durable" : "lambda";
     for (AstNode *p = c->u.config.props; p; p = p->next) {
         const char *k = p->u.prop.key;
@@ -1249,6 +1335,8 @@ static void check_config(Sema *s, AstNode *c)
                     s->prog->cfg.timeout_s = (int)sec;
                 }
             }
+        } else if (strcmp(k, "environment") == 0) {
+            check_environment(s, v);
         } else if (strcmp(k, "region") == 0 || strcmp(k, "account") == 0) {
             if (v->kind != AST_STR || v->u.str.len == 0) {
                 diag_error(s->d, v->loc, "'%s' takes a string", k);

@@ -92,6 +92,9 @@ typedef struct dwf_workflow {
     int64_t execution_timeout;  /* durable { timeout } in seconds */
     int memory_mb;              /* lambda { memory } */
     int timeout_s;              /* lambda { timeout }: one invocation */
+    /* lambda { environment }: "NAME=VALUE" entries, NULL-terminated (NULL: none); the engine
+     * records them with the function, the deploy files configure them on Lambda */
+    const char *const *environment;
 } dwf_workflow;
 
 /* The symbol every generated handler defines. */

@@ -49,6 +49,10 @@ typedef struct dwf_invoke_opts {
     /* 1: every at-least-once step waits for its SUCCEED to be acknowledged, one checkpoint
      * call per step as the SDK makes them (tests that count calls). 0 (default): pipelined. */
     int no_pipelining;
+    /* The function's environment as "NAME=VALUE" entries, NULL-terminated: what env() reads.
+     * NULL = the process environment (Lambda, where the function's configuration is the
+     * process's environment). */
+    const char *const *environment;
 } dwf_invoke_opts;
 
 /* Run one invocation of `wf` for the invocation `event` ({"DurableExecutionArn",

@@ -57,6 +57,11 @@ typedef struct dwf__cursor {
 } dwf__cursor;
 dwf__cursor *dwf__item_cursor(dwf_ctx *c);
 
+/* The invocation's environment variable `name`, or NULL: from the environment the host gave
+ * (dwf_invoke_opts.environment: the engine's record of the function), else, when it gave none
+ * (Lambda), from the process environment. */
+const char *dwf__getenv(dwf_ctx *c, const char *name);
+
 /* Nonzero if the host asked for no step log lines (dwf_invoke_opts.quiet: `dwf run --quiet`). */
 int dwf__quiet(dwf_ctx *c);
 

@@ -51,6 +51,7 @@ typedef struct inv_run {
     void (*on_operation)(void *arg, const char *arn, const cJSON *op);
     void *progress_arg;
     char *arn;
+    char **env;     /* the function's environment, owned: the thread may outlive the engine's caller */
     cJSON *response;
     dwf_error fault;
 } inv_run;
@@ -68,6 +69,8 @@ static void inv_run_release(inv_run *r)
     cJSON_Delete(r->event);
     cJSON_Delete(r->response);
     free(r->arn);
+    for (char **e = r->env; e && *e; e++) free(*e);
+    free(r->env);
     pthread_cond_destroy(&r->cv);
     pthread_mutex_destroy(&r->mu);
     free(r);
@@ -175,7 +178,8 @@ static void *inv_thread(void *arg)
 {
     inv_run *r = arg;
     dwf_transport t = {tr_checkpoint, tr_get_state, tr_now, r};
-    dwf_invoke_opts io = {.quiet = r->quiet, .request_id = r->request_id, .on_operation = on_op, .on_operation_arg = r};
+    dwf_invoke_opts io = {.quiet = r->quiet, .request_id = r->request_id, .on_operation = on_op, .on_operation_arg = r,
+                          .environment = (const char *const *)r->env};
     dwf_error fault = {{0}, {0}};
     cJSON *response = dwf_run_invocation(r->wf, r->event, &t, &io, &fault);
     pthread_mutex_lock(&r->mu);
@@ -246,14 +250,36 @@ static int inv_wait(inv_run *r, double deadline_ms)
 
 /* Run the invocation on its own thread; *response / *fault as dwf_run_invocation gives them,
  * or the fault of a timeout. Returns INV_DONE, INV_TIMED_OUT or INV_STOPPED. */
-static int run_on_thread(dwf_service *s, const char *arn, const dwf_workflow *wf, cJSON *event,
+/* A copy of the function's environment ("NAME=VALUE", NULL-terminated): the host's record of it
+ * (o->environment), else the workflow's own lambda { environment }, else none. Never the
+ * engine's process environment: env() must read the same under `dwf run` and `dwf resume`. */
+static char **environment_of(const dwf_workflow *wf, const char *fn, const dwf_engine_opts *o)
+{
+    const char *const *src = o->environment ? o->environment(o->resolve_arg, fn) : NULL;
+    if (!src) src = wf->environment;
+    size_t n = 0;
+    while (src && src[n]) n++;
+    char **env = calloc(n + 1, sizeof *env);
+    for (size_t i = 0; env && i < n; i++)
+        if (!(env[i] = strdup(src[i]))) {
+            while (i > 0) free(env[--i]);
+            free(env);
+            return NULL;
+        }
+    return env;
+}
+
+static int run_on_thread(dwf_service *s, const char *arn, const dwf_workflow *wf, const char *fn, cJSON *event,
                          const char *request_id, const dwf_engine_opts *o, cJSON **response, dwf_error *fault)
 {
     inv_run *r = calloc(1, sizeof *r);
     char *arn_copy = strdup(arn);
-    if (!r || !arn_copy) {
+    char **env = environment_of(wf, fn, o);
+    if (!r || !arn_copy || !env) {
         free(r);
         free(arn_copy);
+        for (char **e = env; e && *e; e++) free(*e);
+        free(env);
         cJSON_Delete(event);
         snprintf(fault->type, sizeof fault->type, "OutOfMemory");
         snprintf(fault->message, sizeof fault->message, "out of memory starting the invocation");
@@ -270,6 +296,7 @@ static int run_on_thread(dwf_service *s, const char *arn, const dwf_workflow *wf
     r->on_operation = o->on_operation;
     r->progress_arg = o->progress_arg;
     r->arn = arn_copy;
+    r->env = env;
     snprintf(r->request_id, sizeof r->request_id, "%s", request_id);
     double deadline = wf->timeout_s > 0 ? mono_ms() + wf->timeout_s * 1000.0 : 0;
     pthread_t th;
@@ -322,7 +349,7 @@ int dwf_engine_invoke(dwf_service *s, const char *arn, const dwf_engine_opts *o,
         wf = o->resolve(o->resolve_arg, fn, &fault);
     }
     int outcome = INV_DONE;
-    if (wf) outcome = run_on_thread(s, arn, wf, event, request_id, o, &response, &fault);
+    if (wf) outcome = run_on_thread(s, arn, wf, fn, event, request_id, o, &response, &fault);
     else cJSON_Delete(event);
     /* Stopped (Ctrl-C, SIGTERM) before it answered: the invocation stays open, as a killed
      * process leaves it, and is re-run by the next `dwf resume` once this process is gone. */

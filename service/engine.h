@@ -21,6 +21,10 @@ typedef const dwf_workflow *(*dwf_engine_resolve_fn)(void *arg, const char *func
 typedef struct dwf_engine_opts {
     dwf_engine_resolve_fn resolve; /* required */
     void *resolve_arg;
+    /* The function's environment ("NAME=VALUE", NULL-terminated, borrowed for the call) that
+     * env() reads, called with resolve_arg; NULL (or returning NULL) = the workflow's own
+     * lambda { environment }. The process's environment never reaches a workflow here. */
+    const char *const *(*environment)(void *resolve_arg, const char *function_name);
     int skip_time;      /* jump the store's virtual clock to the next WAIT end / retry */
     int no_wait;        /* return instead of sleeping when nothing is due now (dwf resume) */
     int quiet;          /* suppress step log lines */

@@ -452,4 +452,6 @@ DWF="$DWF" bash "$ROOT/tests/e2e/signals.sh"
 DWF="$DWF" bash "$ROOT/tests/e2e/language.sh"
 # The collection, text and time builtins and lambdas (examples/order_report.dwf).
 DWF="$DWF" bash "$ROOT/tests/e2e/builtins.sh"
+# lambda { environment }, env(), dwf run --env / --env-file, and dwf resume's recorded environment.
+DWF="$DWF" bash "$ROOT/tests/e2e/environment.sh"
 exit 0
