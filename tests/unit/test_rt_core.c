@@ -323,7 +323,7 @@ static cJSON *invoke_once(fake *f, const dwf_workflow *wf, const char *input, dw
     fake_input = input;
     /* One call per awaited step, as the SDK makes them: the tests count calls (pipelining has
      * its own tests, which run with the default). */
-    dwf_invoke_opts o = {1, "req-1", NULL, NULL, f->pipelined ? 0 : 1};
+    dwf_invoke_opts o = {1, "req-1", NULL, NULL, f->pipelined ? 0 : 1, NULL};
     cJSON *r = dwf_run_invocation(wf, ev, &t, &o, err);
     cJSON_Delete(ev);
     f->invocations++;
@@ -392,7 +392,7 @@ static char *result_field(const cJSON *r, const char *key)
     return s;
 }
 
-#define WF(fn, fs) {"t", "t.dwf", "t-fn", "0", fs, fn, 1, 60, 128, 30}
+#define WF(fn, fs) {"t", "t.dwf", "t-fn", "0", fs, fn, 1, 60, 128, 30, NULL}
 
 /* ---- common workflow bits ------------------------------------------------------------- */
 static int side_effects[16];
@@ -1683,7 +1683,7 @@ static void test_progress_hook(void)
     dwf_workflow wf = WF(wf_order, sizeof(frame1));
     dwf_transport t = fake_transport(&f);
     cJSON *ev = fake_event(&f, "{}");
-    dwf_invoke_opts o = {1, "req-9", on_op, NULL, 1};
+    dwf_invoke_opts o = {1, "req-9", on_op, NULL, 1, NULL};
     dwf_error err;
     hook_calls = 0;
     cJSON *r = dwf_run_invocation(&wf, ev, &t, &o, &err);
