@@ -568,7 +568,7 @@ dwf_val *dwf__b_iso(dwf_ctx *c, int argc, dwf_val *const *argv)
 dwf_val *dwf__b_env(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
     (void)argc;
-    const char *v = dwf__getenv(c, argv[0]->valuestring);
+    const char *v = cJSON_IsString(argv[0]) ? dwf__getenv(c, argv[0]->valuestring) : NULL;
     return v ? dwf_str(c, v) : dwf_null(c);
 }
 
