@@ -707,6 +707,21 @@ static void cg_expr_kind(Fn *fn, const AstNode *n, CgBuf *e)
         cg_buf_free(&tmo);
         break;
     }
+    case AST_AWS: {
+        CgBuf call = {0}, params = {0};
+        cg_operand(fn, n->u.aws.params, &params);
+        cg_effect_guard(fn, "aws");
+        cg_buf_puts(&call, "dwf_aws(c, ");
+        cg_c_string(&call, n->u.aws.service, strlen(n->u.aws.service));
+        cg_buf_puts(&call, ", ");
+        cg_c_string(&call, n->u.aws.action, strlen(n->u.aws.action));
+        cg_buf_printf(&call, ", %s)", params.s);
+        cg_buf_printf(e, "t_%d", hoist(fn, &call));
+        fn->dirty = 1;
+        cg_buf_free(&call);
+        cg_buf_free(&params);
+        break;
+    }
     case AST_AWAIT:
     case AST_INVOKE:
     case AST_WAIT_CALLBACK: {
@@ -1715,6 +1730,7 @@ static void collect_ccalls(const AstNode *n, NameList *l)
         collect_ccalls(n->u.http.headers, l);
         collect_ccalls(n->u.http.body, l);
         break;
+    case AST_AWS: collect_ccalls(n->u.aws.params, l); break;
     case AST_AWAIT: collect_ccalls(n->u.await.target, l); break;
     case AST_INVOKE:
         collect_ccalls(n->u.invoke.label, l);

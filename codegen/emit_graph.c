@@ -386,6 +386,9 @@ static void put_expr(CgBuf *b, const AstNode *e)
         cg_buf_printf(b, "http %s ", e->u.http.method);
         put_expr(b, e->u.http.url);
         break;
+    case AST_AWS:
+        cg_buf_printf(b, "aws %s.%s {..}", e->u.aws.service, e->u.aws.action);
+        break;
     case AST_AWAIT:
         cg_buf_puts(b, "await ");
         put_expr(b, e->u.await.target);

@@ -29,7 +29,7 @@ typedef struct SrcLoc {
     X(AST_NULL) X(AST_BOOL) X(AST_NUM) X(AST_STR) X(AST_TEMPLATE) X(AST_ARRAY) X(AST_OBJECT)   \
     X(AST_PROP) X(AST_NAME) X(AST_MEMBER) X(AST_INDEX) X(AST_CALL) X(AST_UNARY) X(AST_BINARY)  \
     X(AST_DURATION) X(AST_HTTP) X(AST_CCALL) X(AST_AWAIT) X(AST_INVOKE) X(AST_WAIT_CALLBACK)    \
-    X(AST_COND) X(AST_LAMBDA)                                                                  \
+    X(AST_COND) X(AST_LAMBDA) X(AST_AWS)                                                                \
     /* statements */                                                                           \
     X(AST_LET) X(AST_ASSIGN) X(AST_EXPR_STMT) X(AST_STEP) X(AST_WAIT) X(AST_CALLBACK)          \
     X(AST_POLL) X(AST_PARALLEL) X(AST_BRANCH) X(AST_MAP) X(AST_GROUP) X(AST_IF) X(AST_FOR)     \
@@ -112,6 +112,9 @@ struct AstNode {
         struct { const char *param, *index; Symbol *param_sym, *index_sym; AstNode *body; int depth; } lambda;
         /* AST_HTTP: http METHOD url headers {..} body <e> timeout <d> */
         struct { const char *method; AstNode *url, *headers, *body, *timeout; } http;
+        /* AST_AWS: aws <service>.<action> { params } (params: an AST_OBJECT); the rows are
+         * include/dwf_aws.def's */
+        struct { const char *service, *action; AstNode *params; SrcLoc service_loc, action_loc; } aws;
         /* AST_AWAIT: await <callback-name> */
         struct { AstNode *target; } await;
         /* AST_INVOKE: invoke ["label"] <function> with <payload> timeout <d> */
@@ -241,6 +244,7 @@ typedef struct Program {
         int uses_waits;
         int uses_invoke;
         int uses_http;
+        int uses_aws; /* an `aws` call somewhere */
         const char **invoke_targets; /* NULL-terminated list of literal invoke targets */
         long op_estimate;           /* static estimate of operations per execution */
     } cfg;

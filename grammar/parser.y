@@ -87,7 +87,7 @@ static AstLogLevel log_level(ParseState *ps, const char *id, SrcLoc loc);
 %token BREAK "break" CONTINUE "continue" WHILE "while"
 %token CALL "call" CALLBACK "callback" CATCH "catch" COMPENSATE "compensate" DELAY "delay"
 %token DURABLE "durable" ELSE "else" EVERY "every" FAIL "fail" FALSE "false" FOR "for"
-%token GROUP "group" HEADERS "headers" HEARTBEAT "heartbeat" HTTP "http" IF "if" IN "in"
+%token GROUP "group" HEADERS "headers" HEARTBEAT "heartbeat" HTTP "http" AWS "aws" IF "if" IN "in"
 %token INVOKE "invoke" JITTER "jitter" LAMBDA "lambda" LET "let" LOG "log" MAP "map" MAX "max"
 %token MIN_SUCCESSFUL "min_successful" NAME "name" NULL "null" ON "on" OVER "over"
 %token PARALLEL "parallel" POLL "poll" RETRY "retry" RETURN "return" SEMANTICS "semantics"
@@ -115,7 +115,7 @@ static AstLogLevel log_level(ParseState *ps, const char *id, SrcLoc loc);
 %type <AstNode *> retry_block retry_items retry_item str_list label label_opt fail_type dotted
 %type <AstNode *> expr bexpr primary path call_like literal template tpl_parts array object
 %type <AstNode *> items items_opt props props_opt prop args args_opt arg lambda
-%type <AstNode *> http_expr http_opts http_opt invoke_expr inv_head inv_target timeout_opt wfc_expr wfc_opts wfc_opt
+%type <AstNode *> aws_expr http_expr http_opts http_opt invoke_expr inv_head inv_target timeout_opt wfc_expr wfc_opts wfc_opt
 %type <Ident> ident soft key bind_opt idx_opt ident_opt
 
 %%
@@ -245,6 +245,7 @@ stmt:
     }
   | call_like { $$ = NEW(AST_EXPR_STMT, @$); $$->u.expr.e = $1; }
   | http_expr { $$ = NEW(AST_EXPR_STMT, @$); $$->u.expr.e = $1; }
+  | aws_expr { $$ = NEW(AST_EXPR_STMT, @$); $$->u.expr.e = $1; }
   | invoke_expr { $$ = NEW(AST_EXPR_STMT, @$); $$->u.expr.e = $1; }
   | wfc_expr { $$ = NEW(AST_EXPR_STMT, @$); $$->u.expr.e = $1; }
 ;
@@ -577,6 +578,7 @@ dotted:
 expr:
     bexpr
   | http_expr
+  | aws_expr
   | invoke_expr
   | wfc_expr
 ;
@@ -587,6 +589,19 @@ http_expr:
         $$->u.http.method = $2;
         $$->u.http.url = $3;
         opts_apply(ps, $$, $4);
+    }
+;
+
+/* aws <service>.<Action> { params }: the services and actions are include/dwf_aws.def's rows
+ * (sema checks them); `key` lets a service be named like a keyword (lambda). */
+aws_expr:
+    AWS key '.' key object {
+        $$ = NEW(AST_AWS, @$);
+        $$->u.aws.service = $2;
+        $$->u.aws.action = $4;
+        $$->u.aws.params = $5;
+        $$->u.aws.service_loc = @2;
+        $$->u.aws.action_loc = @4;
     }
 ;
 
@@ -874,7 +889,7 @@ key:
   | CATCH { $$ = "catch"; } | COMPENSATE { $$ = "compensate"; } | DURABLE { $$ = "durable"; }
   | ELSE { $$ = "else"; } | FAIL { $$ = "fail"; } | FALSE { $$ = "false"; } | FOR { $$ = "for"; }
   | GROUP { $$ = "group"; } | HEADERS { $$ = "headers"; } | HEARTBEAT { $$ = "heartbeat"; }
-  | HTTP { $$ = "http"; } | IF { $$ = "if"; } | IN { $$ = "in"; } | INVOKE { $$ = "invoke"; }
+  | HTTP { $$ = "http"; } | AWS { $$ = "aws"; } | IF { $$ = "if"; } | IN { $$ = "in"; } | INVOKE { $$ = "invoke"; }
   | LAMBDA { $$ = "lambda"; } | LET { $$ = "let"; } | LOG { $$ = "log"; } | MAP { $$ = "map"; }
   | NULL { $$ = "null"; } | OVER { $$ = "over"; } | PARALLEL { $$ = "parallel"; }
   | POLL { $$ = "poll"; } | RETRY { $$ = "retry"; } | RETURN { $$ = "return"; }

@@ -974,6 +974,152 @@ static void check_http(Sema *s, AstNode *e)
     check_duration(s, e->u.http.timeout, "http timeout", 0.001, 900, 0);
 }
 
+/* ---- aws <service>.<Action> { params }: checked against include/dwf_aws.def -------------- */
+typedef struct AwsRow { const char *service, *action, *required, *optional; } AwsRow;
+static const AwsRow aws_rows[] = {
+#define DWF_AWS_ACTION(service, action, method, path, required, optional, output, iam, arn, retry) \
+    {#service, #action, required, optional},
+#include "dwf_aws.def"
+};
+#define NAWS_ROWS (sizeof aws_rows / sizeof aws_rows[0])
+static const char *const aws_service_names[] = {
+#define DWF_AWS_SERVICE(name, protocol, signing_name, endpoint_prefix, env_id, target_prefix, version) #name,
+#include "dwf_aws.def"
+};
+#define NAWS_SERVICES (sizeof aws_service_names / sizeof aws_service_names[0])
+
+/* The parameter words of a row ("Name:kinds@where ..."), one at a time: name and kinds. */
+static const char *aws_next_param(const char *w, char name[64], char kinds[8])
+{
+    while (*w == ' ') w++;
+    if (!*w) return NULL;
+    size_t n = strcspn(w, " "), nn = strcspn(w, ":@ ");
+    snprintf(name, 64, "%.*s", (int)(nn < 63 ? nn : 63), w);
+    kinds[0] = '\0';
+    if (w[nn] == ':') {
+        size_t kn = strcspn(w + nn + 1, "@ ");
+        snprintf(kinds, 8, "%.*s", (int)(kn < 7 ? kn : 7), w + nn + 1);
+    }
+    return w + n;
+}
+
+/* The kinds of parameter `key` of the row, or NULL when it has none such. `required` set for
+ * the required ones. */
+static const char *aws_param_kinds(const AwsRow *r, const char *key, char kinds[8], int *required)
+{
+    char name[64];
+    const char *lists[2] = {r->required, r->optional};
+    for (int l = 0; l < 2; l++)
+        for (const char *w = lists[l]; (w = aws_next_param(w, name, kinds));)
+            if (strcmp(name, key) == 0) {
+                *required = l == 0;
+                return kinds;
+            }
+    return NULL;
+}
+
+static unsigned aws_kind_bits(const char *kinds)
+{
+    unsigned t = 0;
+    for (const char *k = kinds; *k; k++)
+        t |= *k == 's' ? T_STR : *k == 'n' ? T_NUM : *k == 'b' ? T_BOOL : *k == 'a' ? T_ARR
+           : *k == 'o' ? T_OBJ : *k == 'z' ? T_NULL : (*k == 'x' || *k == 'j') ? ~0u : 0;
+    return t;
+}
+
+static const AwsRow *aws_find_service_or_report(Sema *s, AstNode *e)
+{
+    const char *svc = e->u.aws.service, *act = e->u.aws.action;
+    int known_service = 0;
+    for (size_t i = 0; i < NAWS_SERVICES; i++) known_service |= strcmp(aws_service_names[i], svc) == 0;
+    if (!known_service) {
+        diag_error(s->d, e->u.aws.service_loc, "unknown AWS service '%s'", svc);
+        const char *pick = sema_suggest(svc, aws_service_names, NAWS_SERVICES);
+        if (pick) diag_note(s->d, e->u.aws.service_loc, "did you mean '%s'?", pick);
+        else diag_note(s->d, e->u.aws.service_loc, "the services dwf can call are listed in docs/aws.md");
+        return NULL;
+    }
+    const char *names[NAWS_ROWS];
+    size_t n = 0;
+    for (size_t i = 0; i < NAWS_ROWS; i++) {
+        if (strcmp(aws_rows[i].service, svc) != 0) continue;
+        if (strcmp(aws_rows[i].action, act) == 0) return &aws_rows[i];
+        names[n++] = aws_rows[i].action;
+    }
+    diag_error(s->d, e->u.aws.action_loc, "%s has no action '%s' dwf can call", svc, act);
+    const char *pick = sema_suggest(act, names, n);
+    if (pick) diag_note(s->d, e->u.aws.action_loc, "did you mean '%s'?", pick);
+    else {
+        size_t len = 0;
+        char list[400] = "";
+        for (size_t i = 0; i < n && len + 40 < sizeof list; i++)
+            len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "", names[i]);
+        diag_note(s->d, e->u.aws.action_loc, "the %s actions are %s", svc, list);
+    }
+    return NULL;
+}
+
+static const char *with_article(Sema *s, const char *word)
+{
+    return arena_printf(s->a, "%s %s", strchr("aeiou", word[0]) ? "an" : "a", word);
+}
+
+/* One `key: value` of the parameters: a known name, and a literal of a kind the row accepts.
+ * Returns 0 when the name is unknown. */
+static int aws_check_prop(Sema *s, const AwsRow *r, AstNode *e, AstNode *prop)
+{
+    char kinds[8];
+    int required;
+    const char *key = prop->u.prop.key;
+    if (!aws_param_kinds(r, key, kinds, &required)) {
+        const char *names[64];
+        size_t n = 0;
+        char name[64], k[8];
+        const char *lists[2] = {r->required, r->optional};
+        for (int l = 0; l < 2; l++)
+            for (const char *w = lists[l]; n < 64 && (w = aws_next_param(w, name, k));)
+                names[n++] = arena_printf(s->a, "%s", name);
+        diag_error(s->d, prop->loc, "%s.%s has no parameter '%s'", e->u.aws.service, e->u.aws.action, key);
+        const char *pick = sema_suggest(key, names, n);
+        if (pick) diag_note(s->d, prop->loc, "did you mean '%s'?", pick);
+        return 0;
+    }
+    unsigned t = lit_type(prop->u.prop.value);
+    if (t && !(t & aws_kind_bits(kinds)))
+        diag_error(s->d, prop->u.prop.value->loc, "parameter %s of %s.%s must be %s, not %s", key,
+                   e->u.aws.service, e->u.aws.action,
+                   with_article(s, type_word(aws_kind_bits(kinds))), with_article(s, type_word(t)));
+    return 1;
+}
+
+static void check_aws(Sema *s, AstNode *e)
+{
+    if (!impure_in_lambda(s, e, "'aws'")) nondet_here(s, e, "'aws'");
+    s->prog->cfg.uses_aws = 1;
+    check_expr(s, e->u.aws.params);
+    const AwsRow *r = aws_find_service_or_report(s, e);
+    if (!r) return;
+    AstNode *props = e->u.aws.params ? e->u.aws.params->u.list.items : NULL;
+    int unknown = 0;
+    for (AstNode *p = props; p; p = p->next)
+        if (p->kind == AST_PROP) unknown |= !aws_check_prop(s, r, e, p);
+    if (unknown) return; /* a misspelt required name: its did-you-mean says it all */
+    char name[64], kinds[8];
+    for (const char *w = r->required; (w = aws_next_param(w, name, kinds));) {
+        int found = 0;
+        for (AstNode *p = props; p && !found; p = p->next)
+            found = p->kind == AST_PROP && strcmp(p->u.prop.key, name) == 0;
+        if (found) continue;
+        diag_error(s->d, e->loc, "%s.%s needs parameter %s", e->u.aws.service, e->u.aws.action, name);
+        char list[300] = "";
+        size_t len = 0;
+        char n2[64], k2[8];
+        for (const char *w2 = r->required; len + 70 < sizeof list && (w2 = aws_next_param(w2, n2, k2));)
+            len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", len ? ", " : "", n2);
+        diag_note(s->d, e->loc, "its required parameters are %s (docs/aws.md)", list);
+    }
+}
+
 static void check_await(Sema *s, AstNode *e)
 {
     durable_here(s, e, "await");
@@ -1100,6 +1246,9 @@ static void check_expr_1(Sema *s, AstNode *e)
         break;
     case AST_HTTP:
         check_http(s, e);
+        break;
+    case AST_AWS:
+        check_aws(s, e);
         break;
     case AST_AWAIT:
         check_await(s, e);

@@ -249,6 +249,11 @@ dwf_val *dwf_attempt(dwf_ctx *c);
 dwf_val *dwf_http(dwf_ctx *c, const char *method, dwf_val *url, dwf_val *headers, dwf_val *body,
                   double timeout_s);
 
+/* aws <service>.<Action> { params } -> the service's response (docs/aws.md; the services and
+ * actions are the rows of include/dwf_aws.def). An AWS error is raised with the AWS error code
+ * as its type; a missing credential or region as CredentialsError / ConfigurationError. */
+dwf_val *dwf_aws(dwf_ctx *c, const char *service, const char *action, dwf_val *params);
+
 /* A C function a workflow `call`s. `argv` is borrowed. Return a new cJSON (ownership passes to
  * dwf), or NULL after dwf_fail()/dwf_failf() to fail the step. Returning NULL without an error
  * means null. */

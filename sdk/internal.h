@@ -115,4 +115,22 @@ typedef struct dwf__buf {
 void dwf__buf_add(dwf__buf *b, const char *s, size_t n);
 void dwf__buf_str(dwf__buf *b, const char *s);
 
+/* ---- http.c's transport, for aws.c ------------------------------------------------------ */
+typedef struct dwf__http_reply {
+    long status;
+    cJSON *headers; /* lowercase name -> value (repeats joined with ", ") */
+    char *body;     /* the bytes (NUL-terminated), NULL when empty */
+    size_t body_len;
+} dwf__http_reply;
+/* One request with the given header lines ("Name: value") and body (NULL = none), any status
+ * accepted. 0 with *out filled (free with dwf__http_reply_free), or -1 with the error recorded
+ * as `http` records it (Timeout, HttpNetworkError, HttpError, OutOfMemory). */
+int dwf__http_send(dwf_ctx *c, const char *method, const char *url, const char *const *lines,
+                   int nlines, const char *body, size_t body_len, double timeout_s,
+                   dwf__http_reply *out);
+void dwf__http_reply_free(dwf__http_reply *r);
+/* Is err an AWS error the SDKs would not retry (aws.c: its ErrorData says so)? A step without
+ * `retry { on }` gives up on it at once. */
+int dwf__aws_not_retryable(const cJSON *err);
+
 #endif

@@ -232,6 +232,7 @@ static int retry_delay(dwf__inv *inv, const dwf_retry *r, int n, const cJSON *er
     if (!r->on) {
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(err, "ErrorType");
         if (cJSON_IsString(t) && !dwf__error_retried_by_default(t->valuestring)) return 0;
+        if (dwf__aws_not_retryable(err)) return 0;
     }
     double d = r->delay_s * pow(r->backoff > 0 ? r->backoff : 1, n - 1);
     if (r->max_s > 0 && d > r->max_s) d = r->max_s;
