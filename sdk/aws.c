@@ -52,6 +52,14 @@ static const char *const retryable_codes[] = {
 #include "dwf_aws.def"
 };
 
+typedef struct aws_header {
+    const char *service, *name, *value;
+} aws_header;
+static const aws_header service_headers[] = {
+#define DWF_AWS_HEADER(service, name, value) {#service, name, value},
+#include "dwf_aws.def"
+};
+
 static const aws_service *find_service(const char *name)
 {
     for (size_t i = 0; i < sizeof services / sizeof *services; i++)
@@ -875,6 +883,9 @@ static int build_request(dwf_ctx *c, aws_request *r, const dwf__aws_config *cfg,
     case P_REST_XML: build_rest(r, params, !r->s3_path_style); break;
     }
     if (r->path.len == 0) dwf__buf_str(&r->path, "/");
+    for (size_t i = 0; i < sizeof service_headers / sizeof *service_headers; i++)
+        if (strcmp(service_headers[i].service, r->svc->name) == 0)
+            add_header(r, service_headers[i].name, strdup(service_headers[i].value));
     const char *bad = bad_header(r);
     char msg[300];
     if (r->oom || r->path.oom) {
