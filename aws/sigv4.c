@@ -325,7 +325,7 @@ int dwf__sigv4_sign(const dwf__sigv4_creds *creds, const dwf__sigv4_request *req
     if (!out->query) goto fail;
 
     /* The signed headers: the caller's and the signer's own, sorted by name. */
-    int nh = 0, cap = 4 + (req->nheaders > 0 ? req->nheaders : 0);
+    int nh = 0, cap = 5 + (req->nheaders > 0 ? req->nheaders : 0); /* 5: the signer's own */
     dwf__sigv4_header *hs = malloc((size_t)cap * sizeof *hs);
     if (!hs) goto fail;
     if (req->content_type) hs[nh++] = (dwf__sigv4_header){"content-type", req->content_type};
