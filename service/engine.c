@@ -381,7 +381,228 @@ static int root_done(dwf_service *s, const char *root, int *done, dwf_error *err
     return 0;
 }
 
-int dwf_engine_drive(dwf_service *s, const char *root, const dwf_engine_opts *o, dwf_error *err)
+/* An invocation that could not begin because another process finished, stopped or took its
+ * execution meanwhile: not the engine's error. */
+static int lost_race(const dwf_error *err)
+{
+    int t = dwf_errortype_parse(err->type);
+    return t == DWF_ERRORTYPE_INVALID_PARAMETER_VALUE || t == DWF_ERRORTYPE_RESOURCE_CONFLICT;
+}
+
+/* ---- several executions at once (dwf worker --concurrency N) ------------------------------ */
+/* N threads take ARNs from a queue and run dwf_engine_invoke on each. The drive loop hands an
+ * ARN over only when a thread is free, and an ARN stays in `busy` until its invocation has
+ * ended, so one execution is driven by one thread at a time, even when the store lists it as
+ * runnable again (an invocation running past stale_ms). The service handle serializes the
+ * store calls (its mutex); the caller's hooks, written for one thread, are serialized here. */
+typedef struct engine_pool {
+    pthread_mutex_t mu;
+    pthread_cond_t work;  /* an ARN was queued, or the pool is shutting down */
+    pthread_cond_t ended; /* an invocation ended */
+    pthread_mutex_t hook_mu;
+    dwf_service *s;
+    const dwf_engine_opts *user;
+    dwf_engine_opts opts; /* the caller's, with resolve and the hooks serialized */
+    cJSON *queue;         /* ARNs handed over, not yet taken by a thread */
+    cJSON *busy;          /* ARN -> true while queued or running (at most nthreads) */
+    int running;          /* entries in busy */
+    int shutdown;
+    int failed;
+    dwf_error err;        /* the first error a thread met (failed) */
+    int nthreads;
+    pthread_t *threads;
+} engine_pool;
+
+static const dwf_workflow *pool_resolve(void *arg, const char *fn, dwf_error *err)
+{
+    engine_pool *p = arg;
+    pthread_mutex_lock(&p->hook_mu);
+    const dwf_workflow *wf = p->user->resolve(p->user->resolve_arg, fn, err);
+    pthread_mutex_unlock(&p->hook_mu);
+    return wf;
+}
+
+static void pool_on_operation(void *arg, const char *arn, const cJSON *op)
+{
+    engine_pool *p = arg;
+    pthread_mutex_lock(&p->hook_mu);
+    p->user->on_operation(p->user->progress_arg, arn, op);
+    pthread_mutex_unlock(&p->hook_mu);
+}
+
+static void pool_on_invocation(void *arg, const char *arn, const cJSON *response, const dwf_error *fault)
+{
+    engine_pool *p = arg;
+    pthread_mutex_lock(&p->hook_mu);
+    p->user->on_invocation(p->user->progress_arg, arn, response, fault);
+    pthread_mutex_unlock(&p->hook_mu);
+}
+
+static void *pool_thread(void *arg)
+{
+    engine_pool *p = arg;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (!p->queue->child && !p->shutdown) pthread_cond_wait(&p->work, &p->mu);
+        if (!p->queue->child) break;
+        cJSON *a = cJSON_DetachItemViaPointer(p->queue, p->queue->child);
+        pthread_mutex_unlock(&p->mu);
+        dwf_error err = {{0}, {0}};
+        int r = dwf_engine_invoke(p->s, a->valuestring, &p->opts, &err);
+        pthread_mutex_lock(&p->mu);
+        if (r != 0 && !lost_race(&err) && !p->failed) {
+            p->failed = 1;
+            p->err = err;
+        }
+        cJSON_DeleteItemFromObjectCaseSensitive(p->busy, a->valuestring);
+        p->running--;
+        pthread_cond_broadcast(&p->ended);
+        cJSON_Delete(a);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+/* Let the threads finish what they run (a stop ends it within STOP_GRACE_MS), join them, free.
+ * -1 with err filled if a thread met an error (err may be NULL: nothing to report). */
+static int pool_free(engine_pool *p, dwf_error *err)
+{
+    if (!p) return 0;
+    pthread_mutex_lock(&p->mu);
+    while (p->queue && p->queue->child) {
+        cJSON *a = cJSON_DetachItemViaPointer(p->queue, p->queue->child);
+        cJSON_DeleteItemFromObjectCaseSensitive(p->busy, a->valuestring);
+        p->running--;
+        cJSON_Delete(a);
+    }
+    p->shutdown = 1;
+    pthread_cond_broadcast(&p->work);
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 0; i < p->nthreads; i++) pthread_join(p->threads[i], NULL);
+    int failed = p->failed;
+    if (failed && err) *err = p->err;
+    cJSON_Delete(p->queue);
+    cJSON_Delete(p->busy);
+    free(p->threads);
+    pthread_cond_destroy(&p->work);
+    pthread_cond_destroy(&p->ended);
+    pthread_mutex_destroy(&p->mu);
+    pthread_mutex_destroy(&p->hook_mu);
+    free(p);
+    return failed ? -1 : 0;
+}
+
+static int pool_new(dwf_service *s, const dwf_engine_opts *o, engine_pool **out, dwf_error *err)
+{
+    engine_pool *p = calloc(1, sizeof *p);
+    if (p) {
+        pthread_mutex_init(&p->mu, NULL);
+        pthread_mutex_init(&p->hook_mu, NULL);
+        pthread_cond_init(&p->work, NULL);
+        pthread_cond_init(&p->ended, NULL);
+        p->s = s;
+        p->user = o;
+        p->opts = *o;
+        p->opts.resolve = pool_resolve;
+        p->opts.resolve_arg = p;
+        p->opts.on_operation = o->on_operation ? pool_on_operation : NULL;
+        p->opts.on_invocation = o->on_invocation ? pool_on_invocation : NULL;
+        p->opts.progress_arg = p;
+        p->queue = cJSON_CreateArray();
+        p->busy = cJSON_CreateObject();
+        p->threads = calloc((size_t)o->concurrency, sizeof *p->threads);
+    }
+    if (!p || !p->queue || !p->busy || !p->threads) {
+        pool_free(p, NULL);
+        snprintf(err->type, sizeof err->type, "ServiceException");
+        snprintf(err->message, sizeof err->message, "out of memory starting %d engine threads", o->concurrency);
+        return -1;
+    }
+    for (; p->nthreads < o->concurrency; p->nthreads++)
+        if (pthread_create(&p->threads[p->nthreads], NULL, pool_thread, p) != 0) break;
+    if (p->nthreads == 0) {
+        pool_free(p, NULL);
+        snprintf(err->type, sizeof err->type, "ServiceException");
+        snprintf(err->message, sizeof err->message, "cannot start engine threads");
+        return -1;
+    }
+    *out = p;
+    return 0;
+}
+
+/* Wait (with p->mu held) until an invocation ends, at most ms milliseconds. The stop flag is
+ * set by a signal handler, which cannot signal a condition variable: callers wait in short
+ * slices and look at it between them. */
+static void pool_wait_ended(engine_pool *p, double ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    long long ns = (long long)ts.tv_nsec + (long long)(ms * 1e6);
+    ts.tv_sec += (time_t)(ns / 1000000000LL);
+    ts.tv_nsec = (long)(ns % 1000000000LL);
+    pthread_cond_timedwait(&p->ended, &p->mu, &ts);
+}
+
+/* Hand arn to a free thread, waiting for one; 1 if handed over, 0 if it is being driven already
+ * (or a stop came first), -1 if a thread failed. */
+static int pool_dispatch(engine_pool *p, const char *arn, const dwf_engine_opts *o)
+{
+    pthread_mutex_lock(&p->mu);
+    int r = 0;
+    while (!p->failed && p->running >= p->nthreads && !(o->stop && *o->stop)) pool_wait_ended(p, 50);
+    if (p->failed) r = -1;
+    else if (o->stop && *o->stop) r = 0;
+    else if (!cJSON_GetObjectItemCaseSensitive(p->busy, arn)) {
+        cJSON *a = cJSON_CreateString(arn);
+        if (a && cJSON_AddTrueToObject(p->busy, arn)) {
+            cJSON_AddItemToArray(p->queue, a);
+            p->running++;
+            pthread_cond_signal(&p->work);
+            r = 1;
+        } else {
+            cJSON_Delete(a);
+        }
+    }
+    pthread_mutex_unlock(&p->mu);
+    return r;
+}
+
+/* Nothing new to hand over: wait up to ms for a running invocation to end. 1 if some were
+ * running (the loop should look again), 0 if none runs, -1 if a thread failed. */
+static int pool_wait_any(engine_pool *p, double ms)
+{
+    pthread_mutex_lock(&p->mu);
+    int running = p->running;
+    if (running > 0 && !p->failed) pool_wait_ended(p, ms < 50 ? ms : 50);
+    int r = p->failed ? -1 : running > 0;
+    pthread_mutex_unlock(&p->mu);
+    return r;
+}
+
+/* Invoke every execution of `run`: here, one after another, or through the pool's threads.
+ * How many were invoked or handed over, or -1 with err filled. */
+static int invoke_runnable(dwf_service *s, const cJSON *run, const dwf_engine_opts *o, engine_pool *pool,
+                           dwf_error *err)
+{
+    int n = 0;
+    for (const cJSON *a = run->child; a; a = a->next) {
+        if (o->stop && *o->stop) break;
+        if (pool) {
+            int r = pool_dispatch(pool, a->valuestring, o);
+            if (r < 0) {
+                *err = pool->err;
+                return -1;
+            }
+            n += r;
+            continue;
+        }
+        n++;
+        if (dwf_engine_invoke(s, a->valuestring, o, err) != 0 && !lost_race(err)) return -1;
+    }
+    return n;
+}
+
+static int drive_loop(dwf_service *s, const char *root, const dwf_engine_opts *o, engine_pool *pool, dwf_error *err)
 {
     double slice = o->slice_ms > 0 ? o->slice_ms : 200;
     for (;;) {
@@ -389,20 +610,17 @@ int dwf_engine_drive(dwf_service *s, const char *root, const dwf_engine_opts *o,
         if (dwf_service_fire_timers(s, root, NULL, err) != 0) return -1;
         cJSON *run = NULL;
         if (dwf_service_runnable(s, root, o->stale_ms, &run, err) != 0) return -1;
-        int n = cJSON_GetArraySize(run);
-        for (cJSON *a = run->child; a; a = a->next) {
-            if (o->stop && *o->stop) break;
-            if (dwf_engine_invoke(s, a->valuestring, o, err) != 0) {
-                /* Another process may have finished, stopped or taken it meanwhile: not our error. */
-                int t = dwf_errortype_parse(err->type);
-                if (t != DWF_ERRORTYPE_INVALID_PARAMETER_VALUE && t != DWF_ERRORTYPE_RESOURCE_CONFLICT) {
-                    cJSON_Delete(run);
-                    return -1;
-                }
-            }
-        }
+        int n = invoke_runnable(s, run, o, pool, err);
         cJSON_Delete(run);
+        if (n < 0) return -1;
         if (n > 0) continue;
+        /* Invocations still running on the pool's threads: their ends are what comes next. */
+        int w = pool ? pool_wait_any(pool, slice) : 0;
+        if (w < 0) {
+            *err = pool->err;
+            return -1;
+        }
+        if (w > 0) continue;
         if (root) {
             int done = 0;
             if (root_done(s, root, &done, err) != 0) return -1;
@@ -420,4 +638,14 @@ int dwf_engine_drive(dwf_service *s, const char *root, const dwf_engine_opts *o,
         if (o->no_wait) return DWF_ENGINE_WAITING;
         sleep_ms(due - now < slice ? due - now : slice);
     }
+}
+
+int dwf_engine_drive(dwf_service *s, const char *root, const dwf_engine_opts *o, dwf_error *err)
+{
+    engine_pool *pool = NULL;
+    if (o->concurrency > 1 && pool_new(s, o, &pool, err) != 0) return -1;
+    int r = drive_loop(s, root, o, pool, err);
+    /* An error a thread met while the loop was ending still counts. */
+    if (pool_free(pool, r < 0 ? NULL : err) != 0) r = -1;
+    return r;
 }

@@ -37,6 +37,9 @@ typedef struct dwf_engine_opts {
     void (*on_invocation)(void *arg, const char *arn, const cJSON *response, const dwf_error *fault);
     void *progress_arg;
     volatile int *stop; /* nonzero: return at the next chance (a signal handler sets it) */
+    int concurrency;    /* executions driven at once by dwf_engine_drive (threads); <= 1: one
+                         * after another. resolve and the progress hooks are then called from
+                         * several threads, one call at a time (the engine serializes them). */
 } dwf_engine_opts;
 
 enum {
