@@ -268,6 +268,7 @@ void ast_dump(const AstNode *n, int indent, FILE *out)
         dump_one("timeout", n->u.wfc.timeout, in, out);
         dump_one("heartbeat", n->u.wfc.heartbeat, in, out);
         dump_one("retry", n->u.wfc.retry, in, out);
+        dump_one("submitter_timeout", n->u.wfc.submitter_timeout, in, out);
         dump_list("body", n->u.wfc.body, in, out);
         break;
     case AST_LET: case AST_ASSIGN: ast_dump(n->u.let.value, in, out); break;
@@ -297,6 +298,7 @@ void ast_dump(const AstNode *n, int indent, FILE *out)
         dump_one("attempts", n->u.poll.attempts, in, out);
         dump_one("state", n->u.poll.state, in, out);
         dump_one("until", n->u.poll.until, in, out);
+        dump_one("timeout", n->u.poll.timeout, in, out);
         dump_list("body", n->u.poll.body, in, out);
         break;
     case AST_PARALLEL: case AST_MAP:

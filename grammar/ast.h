@@ -121,7 +121,11 @@ struct AstNode {
         struct { AstNode *label, *function, *payload, *timeout; } invoke;
         /* AST_WAIT_CALLBACK: wait for callback "label" timeout <d> heartbeat <d>
          *   retry {..} { submitter body; `callback.id` inside } */
-        struct { AstNode *label, *timeout, *heartbeat, *retry, *body; Symbol *cb_sym; } wfc;
+        /* timeout, heartbeat: the callback's; submitter_timeout: each submitter attempt's */
+        struct {
+            AstNode *label, *timeout, *heartbeat, *retry, *submitter_timeout, *body;
+            Symbol *cb_sym;
+        } wfc;
 
         /* AST_LET name = value; AST_ASSIGN name = value (rebinding a let) */
         struct { const char *id; AstNode *value; Symbol *sym; } let;
@@ -150,6 +154,7 @@ struct AstNode {
             AstNode *label, *every, *backoff, *max, *attempts;
             AstJitter jitter;
             AstNode *state, *until, *body;
+            AstNode *timeout;  /* each check's timeout (AST_DURATION) or NULL */
             Symbol *state_sym; /* the implicit `state` variable */
         } poll;
         /* AST_PARALLEL: parallel [bind] ["label"] <knobs> { branch [bind] ["label"] { .. } .. }

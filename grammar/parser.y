@@ -91,7 +91,7 @@ static AstLogLevel log_level(ParseState *ps, const char *id, SrcLoc loc);
 %token INVOKE "invoke" JITTER "jitter" LAMBDA "lambda" LET "let" LOG "log" MAP "map" MAX "max"
 %token MIN_SUCCESSFUL "min_successful" NAME "name" NULL "null" ON "on" OVER "over"
 %token PARALLEL "parallel" POLL "poll" RETRY "retry" RETURN "return" SEMANTICS "semantics"
-%token STATE "state" STEP "step" TIMEOUT "timeout" TOLERATE "tolerate" TRUE "true" TRY "try"
+%token STATE "state" STEP "step" SUBMITTER "submitter" TIMEOUT "timeout" TOLERATE "tolerate" TRUE "true" TRY "try"
 %token UNTIL "until" USE "use" WAIT "wait" WITH "with" WORKFLOW "workflow"
 %token EQ "==" NE "!=" LE "<=" GE ">=" AND "&&" OR "||" COALESCE "??" ARROW "=>"
 /* Only the formatter's scan (format.c) produces comments as tokens; the grammar never sees one. */
@@ -400,6 +400,7 @@ poll_opt:
   | JITTER bexpr { $$ = mk_prop(ps, "jitter", $2, @1); }
   | STATE bexpr { $$ = mk_prop(ps, "state", $2, @1); }
   | UNTIL bexpr { $$ = mk_prop(ps, "until", $2, @1); }
+  | TIMEOUT bexpr { $$ = mk_prop(ps, "timeout", $2, @1); }
 ;
 
 parallel_stmt:
@@ -664,9 +665,11 @@ wfc_opts:
   | wfc_opts wfc_opt { $$ = append($1, $2); }
 ;
 
+/* `timeout` is the callback's; `submitter timeout` bounds each attempt of the submitter step. */
 wfc_opt:
     cb_opt
   | retry_block { $$ = mk_prop(ps, "retry", $1, @1); }
+  | SUBMITTER TIMEOUT bexpr { $$ = mk_prop(ps, "submitter timeout", $3, @1); }
 ;
 
 bexpr:
@@ -878,6 +881,7 @@ soft:
   | NAME { $$ = "name"; }
   | ON { $$ = "on"; }
   | STATE { $$ = "state"; }
+  | SUBMITTER { $$ = "submitter"; }
   | TOLERATE { $$ = "tolerate"; }
 ;
 
@@ -995,7 +999,7 @@ static void opts_apply(ParseState *ps, AstNode *n, AstNode *opts)
         for (AstNode *p = opts; p != o; p = p->next)
             if (strcmp(p->u.prop.key, k) == 0 ||
                 (strncmp(p->u.prop.key, "tolerate", 8) == 0 && strncmp(k, "tolerate", 8) == 0)) {
-                diag_error(ps->diag, o->loc, "option '%.8s' given twice",
+                diag_error(ps->diag, o->loc, "option '%s' given twice",
                            strncmp(k, "tolerate", 8) == 0 ? "tolerate" : k);
                 diag_note(ps->diag, p->loc, "first given here");
                 break;
@@ -1033,6 +1037,7 @@ static void opts_apply(ParseState *ps, AstNode *n, AstNode *opts)
             if (strcmp(k, "timeout") == 0) slot = &n->u.wfc.timeout;
             else if (strcmp(k, "heartbeat") == 0) slot = &n->u.wfc.heartbeat;
             else if (strcmp(k, "retry") == 0) slot = &n->u.wfc.retry;
+            else if (strcmp(k, "submitter timeout") == 0) slot = &n->u.wfc.submitter_timeout;
             break;
         case AST_POLL:
             if (strcmp(k, "every") == 0) slot = &n->u.poll.every;
@@ -1041,6 +1046,7 @@ static void opts_apply(ParseState *ps, AstNode *n, AstNode *opts)
             else if (strcmp(k, "attempts") == 0) slot = &n->u.poll.attempts;
             else if (strcmp(k, "state") == 0) slot = &n->u.poll.state;
             else if (strcmp(k, "until") == 0) slot = &n->u.poll.until;
+            else if (strcmp(k, "timeout") == 0) slot = &n->u.poll.timeout;
             else if (strcmp(k, "jitter") == 0) n->u.poll.jitter = jitter_of(ps, v);
             break;
         case AST_PARALLEL: case AST_MAP:

@@ -457,6 +457,18 @@ static double check_duration(Sema *s, AstNode *v, const char *what, double lo, d
     return sec;
 }
 
+/* A per-attempt timeout (a step's, a submitter's, a poll check's): an attempt runs inside one
+ * invocation (at most 900 s), so its timeout fits in one. */
+static void check_attempt_timeout(Sema *s, AstNode *timeout, const char *what)
+{
+    double t = check_duration(s, timeout, what, 0.001, 900, 0);
+    if (t > s->prog->cfg.timeout_s) {
+        diag_warning(s->d, timeout->loc, "%s %s is longer than the invocation timeout (%ds): the invocation ends first",
+                     what, timeout->u.dur.text, s->prog->cfg.timeout_s);
+        diag_note(s->d, timeout->loc, "raise lambda { timeout } or shorten the %s", what);
+    }
+}
+
 /* A count option: a number literal, a whole number if `whole`, within [lo, hi]. */
 static double check_number(Sema *s, AstNode *v, const char *what, double lo, double hi, int whole)
 {
@@ -1166,6 +1178,7 @@ static void check_wait_callback(Sema *s, AstNode *e)
     check_plain(s, e->u.wfc.label, "an operation name");
     check_callback_opts(s, e, e->u.wfc.timeout, e->u.wfc.heartbeat, NULL);
     check_retry(s, e->u.wfc.retry);
+    check_attempt_timeout(s, e->u.wfc.submitter_timeout, "submitter timeout");
     s->prog->cfg.uses_callbacks = 1;
     s->ops += 3 * s->mult; /* CONTEXT + CALLBACK + submitter STEP */
     Ctx saved = s->ctx;
@@ -1340,14 +1353,7 @@ static void check_step(Sema *s, AstNode *n)
     check_label(s, n->u.step.label);
     check_plain(s, n->u.step.label, "an operation name");
     check_retry(s, n->u.step.retry);
-    /* an attempt runs inside one invocation (at most 900 s), so its timeout fits in one */
-    double t = check_duration(s, n->u.step.timeout, "step timeout", 0.001, 900, 0);
-    if (t > s->prog->cfg.timeout_s) {
-        diag_warning(s->d, n->u.step.timeout->loc,
-                     "step timeout %s is longer than the invocation timeout (%ds): the invocation ends first",
-                     n->u.step.timeout->u.dur.text, s->prog->cfg.timeout_s);
-        diag_note(s->d, n->u.step.timeout->loc, "raise lambda { timeout } or shorten the step's timeout");
-    }
+    check_attempt_timeout(s, n->u.step.timeout, "step timeout");
     count_op(s);
 
     Ctx saved = s->ctx;
@@ -1542,6 +1548,7 @@ static void check_poll(Sema *s, AstNode *n)
     if (every > 0 && max > 0 && max < every)
         diag_error(s->d, n->u.poll.max->loc, "poll max delay is shorter than its interval");
     check_number(s, n->u.poll.attempts, "poll attempts", 1, 100000, 1);
+    check_attempt_timeout(s, n->u.poll.timeout, "poll check timeout");
     check_plain(s, n->u.poll.state, "a poll's initial state");
     if (!n->u.poll.until) {
         diag_error(s->d, n->loc, "poll needs an 'until' condition");

@@ -138,6 +138,9 @@ int dwf_wait_until(dwf_ctx *c, const char *name, dwf_val *when);
 typedef struct dwf_callback_opts {
     double timeout_s;   /* 0 = none */
     double heartbeat_s; /* 0 = none */
+    /* waitForCallback only: each submitter attempt's timeout (StepTimeoutError, the retry
+     * policy decides, as a step's timeout); 0 = none */
+    double submitter_timeout_s;
 } dwf_callback_opts;
 
 /* Create a CALLBACK. `out` receives {"id": "<CallbackId>"}; pass it to dwf_await(). */
@@ -161,6 +164,9 @@ typedef struct dwf_poll_opts {
     double max_s;    /* delay cap */
     int attempts;    /* 0 = 60, the SDK's createWaitStrategy default */
     int jitter;      /* DWF_JITTER_* */
+    /* each check's timeout: a check past it fails the poll with StepTimeoutError (a failed
+     * check is never retried, as in the SDK); 0 = none */
+    double timeout_s;
 } dwf_poll_opts;
 
 /* waitForCondition: one STEP (WaitForCondition). `check` gets the state as `item` and returns

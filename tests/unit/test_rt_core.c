@@ -816,7 +816,7 @@ static void test_payload_limits(void)
 static int wf_callback(dwf_ctx *c, void *fr, dwf_val **out)
 {
     frame1 *f = fr;
-    dwf_callback_opts o = {60, 0};
+    dwf_callback_opts o = {.timeout_s = 60};
     DWF_TRY(dwf_callback(c, "approval", &o, &f->a));
     DWF_TRY(dwf_step(c, "notify", body_num1, f, NULL, &f->b));
     int rc = dwf_await(c, f->a, &f->c);
@@ -963,7 +963,7 @@ static int poll_attempts;
 static int wf_poll(dwf_ctx *c, void *fr, dwf_val **out)
 {
     frame1 *f = fr;
-    dwf_poll_opts o = {2, 1, 10, poll_attempts, DWF_JITTER_NONE};
+    dwf_poll_opts o = {.every_s = 2, .backoff = 1, .max_s = 10, .attempts = poll_attempts, .jitter = DWF_JITTER_NONE};
     DWF_TRY(dwf_poll(c, "until-ready", poll_check, poll_until, f, dwf_obj(c, 1, "n", dwf_num(c, 0)), &o, &f->a));
     *out = f->a;
     return DWF_OK;
@@ -1934,7 +1934,7 @@ static int wf_wfc_errors(dwf_ctx *c, void *fr, dwf_val **out)
     int rc = dwf_wait_for_callback(c, NULL, bad_submitter, f, NULL, &once, &f->a);
     if (rc == DWF_ERROR) f->a = dwf_error_take(c);
     else DWF_TRY(rc);
-    dwf_callback_opts o = {5, 0};
+    dwf_callback_opts o = {.timeout_s = 5};
     rc = dwf_wait_for_callback(c, NULL, submitter, f, &o, NULL, &f->b);
     if (rc == DWF_ERROR) f->b = dwf_error_take(c);
     else DWF_TRY(rc);
