@@ -43,6 +43,7 @@ static void yyerror(YYLTYPE *loc, yyscan_t scanner, ParseState *ps, const char *
 static AstNode *append(AstNode *list, AstNode *item);
 static AstNode *mk_str(ParseState *ps, Str s, SrcLoc loc);
 static AstNode *mk_prop(ParseState *ps, const char *key, AstNode *value, SrcLoc loc);
+static const char *lambda_param(ParseState *ps, const AstNode *e);
 static AstNode *mk_binary(ParseState *ps, AstOp op, AstNode *a, AstNode *b, SrcLoc loc);
 static AstNode *mk_unary(ParseState *ps, AstOp op, AstNode *a, SrcLoc loc);
 static AstNode *tpl_piece(ParseState *ps, AstNode *parts, Str s, SrcLoc loc);
@@ -841,18 +842,19 @@ args:
 ;
 
 /* A lambda is written only as an argument (sema allows it only where a builtin takes one), so
- * the grammar needs no lookahead past a name: `x =>` cannot start anything else, and `(x, i)`
- * is no parenthesized expression. */
+ * the grammar needs no lookahead past its parameter: `x =>` and `(x) =>` parse as an expression
+ * followed by `=>` (which nothing else can follow), then the expression must be a bare name;
+ * `(x, i)` is no parenthesized expression. */
 arg:
     expr
   | lambda
 ;
 
 lambda:
-    ident ARROW expr {
+    expr ARROW expr {
         $$ = NEW(AST_LAMBDA, @$);
-        $$->bind_loc = @1;
-        $$->u.lambda.param = $1;
+        $$->bind_loc = $1->loc;
+        $$->u.lambda.param = lambda_param(ps, $1);
         $$->u.lambda.body = $3;
     }
   | '(' ident ',' ident ')' ARROW expr {
@@ -933,6 +935,15 @@ static AstNode *mk_str(ParseState *ps, Str s, SrcLoc loc)
     n->u.str.s = s.s;
     n->u.str.len = s.len;
     return n;
+}
+
+/* The parameter of `x => ...` or `(x) => ...`: the expression before `=>` must be a bare name. */
+static const char *lambda_param(ParseState *ps, const AstNode *e)
+{
+    if (e->kind == AST_NAME) return e->u.name.id;
+    diag_error(ps->diag, e->loc, "a lambda's parameter must be a name");
+    diag_note(ps->diag, e->loc, "write `x => ...`, `(x) => ...` or, with the index, `(x, i) => ...`");
+    return "_";
 }
 
 static AstNode *mk_prop(ParseState *ps, const char *key, AstNode *value, SrcLoc loc)
