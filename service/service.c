@@ -285,9 +285,18 @@ int dwf_service_put_function(dwf_service *s, const cJSON *fn, dwf_error *err)
     if (!name || !*name) return fail(err, IPVE, "FunctionName is required.");
     char base[256];
     dwf__svc_function_base(name, base);
-    const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(fn, "DurableConfig");
+    /* The config column holds DurableConfig's members and the function's Environment beside
+     * them (a member DurableConfig never has), so a store of any schema version keeps both. */
+    const cJSON *dc = cJSON_GetObjectItemCaseSensitive(fn, "DurableConfig");
+    const cJSON *env = cJSON_GetObjectItemCaseSensitive(fn, "Environment");
+    cJSON *cfg = dc ? cJSON_Duplicate(dc, 1) : NULL;
+    if (cfg && env && !cJSON_AddItemToObject(cfg, "Environment", cJSON_Duplicate(env, 1))) {
+        cJSON_Delete(cfg);
+        return oom(err);
+    }
     char *cj = cfg ? cJSON_PrintUnformatted(cfg) : NULL;
-    if (cfg && !cj) return oom(err);
+    cJSON_Delete(cfg);
+    if (dc && !cj) return oom(err);
     dwf__svc_lock(s);
     if (dwf__store_begin(s->st, err) != 0) {
         free(cj);
@@ -323,6 +332,8 @@ int dwf__svc_function_load(dwf_service *s, const char *name, cJSON **out, dwf_er
         bad |= jset_str(f, "Source", (const char *)sqlite3_column_text(q, 1));
         const char *cj = (const char *)sqlite3_column_text(q, 2);
         cJSON *cfg = cj ? cJSON_Parse(cj) : NULL;
+        cJSON *env = cJSON_DetachItemFromObjectCaseSensitive(cfg, "Environment");
+        if (env) bad |= jset(f, "Environment", env);
         bad |= jset(f, "DurableConfig", cfg ? cfg : cJSON_CreateObject());
         if (bad) {
             cJSON_Delete(f);
