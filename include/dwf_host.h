@@ -41,9 +41,9 @@ typedef struct dwf_transport {
 
 /* ---- test doubles: what a test host puts in place of the outside world (dwf test) ------- */
 /* Every call a workflow makes to the world outside its own code asks the mock hook first (when
- * the host gave one): a step attempt (by step name), an `http` request, and, when they exist,
- * `aws <service>.<Action>` calls (kind DWF_MOCK_AWS, name "service.Action", request the
- * parameters; no such call exists in the language yet, so nothing asks with this kind today).
+ * the host gave one): a step attempt (by step name), an `http` request, and an
+ * `aws <service>.<Action>` call (kind DWF_MOCK_AWS, name "service.Action", request the checked
+ * parameters; RETURN: the action's output, FAIL: the error code and message the service gave).
  * Chained invokes run in the service, not in the runtime: the service's own hook mocks them
  * (dwf_service_set_invoke_mock), with the same dwf_mock_call and dwf_mock_answer. */
 enum dwf_mock_kind { DWF_MOCK_STEP = 1, DWF_MOCK_HTTP, DWF_MOCK_INVOKE, DWF_MOCK_AWS };

@@ -47,7 +47,7 @@ typedef struct dwf_engine_opts {
      * (may be NULL) hears that an execution now runs on this version, and why. */
     int force;
     void (*on_adopted)(void *arg, const char *arn, const char *why);
-    /* Test doubles (dwf test): the runtime's mock hook for steps and http (dwf_host.h). */
+    /* Test doubles (dwf test): the runtime's mock hook for steps, http and aws (dwf_host.h). */
     dwf_mock_fn mock;
     void *mock_arg;
 } dwf_engine_opts;
