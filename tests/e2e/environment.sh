@@ -2,8 +2,8 @@
 # lambda { environment } and env() on the embedded engine (issue 11 item 1): the workflow's own
 # environment, `dwf run --env` / `--env-file` over it (the later setting wins), the process's
 # environment never reaching env(), the recorded environment read again by `dwf resume` after a
-# callback (durable code calls env() in both invocations: replay must see the same value), and
-# bad settings refused with their place. Called by tests/e2e/run.sh; prints PASS/FAIL lines.
+# callback (durable code calls env() in both invocations: replay must see the same value), also
+# with `dwf resume --concurrency 2`, and bad settings refused with their place. Called by tests/e2e/run.sh; prints PASS/FAIL lines.
 set -u
 cd "$(dirname "$0")/../.."
 DWF=${DWF:-$PWD/build/dwf}
@@ -85,3 +85,21 @@ got=$(grep '^{' "$T/r.out")
 if grep -q "^SUCCEEDED " "$T/r.out" && [ "$got" = '{"before":"test","after":"test"}' ]; then
   pass env_resume_reads_recorded_environment
 else fail env_resume_reads_recorded_environment "callback '${CID:0:20}': $(head -c 300 "$T/r.out")"; fi
+
+# ... also under `dwf resume --concurrency 2` (the engine's threads ask for the environment
+# through its serialized hooks): two executions, each reading its recorded --env value.
+for n in c1 c2; do
+  "$DWF" run "$T/wait.dwf" --detach --name "$n" --store "$T/cc.db" --env STAGE=test >"$T/$n.out" 2>&1
+  "$DWF" callback succeed "$(grep -o 'dwf callback succeed [^ ]*' "$T/$n.out" | head -1 | awk '{print $4}')" \
+    --result '{"ok":true}' --store "$T/cc.db" >/dev/null 2>&1
+done
+(cd "$T" && STAGE=shell "$DWF" resume --concurrency 2 --quiet --store "$T/cc.db" >"$T/cc.out" 2>&1); rc=$?
+got=
+for A in $("$DWF" executions --store "$T/cc.db" | awk '{print $NF}'); do
+  got="$got $("$DWF" history "$A" --events --json --store "$T/cc.db" | python3 -c 'import json,sys
+e=[x for x in json.load(sys.stdin)["Events"] if x["EventType"]=="ExecutionSucceeded"]
+print(e[0]["ExecutionSucceededDetails"]["Result"]["Payload"] if e else "not-succeeded")' 2>&1)"
+done
+want=' {"before":"test","after":"test"} {"before":"test","after":"test"}'
+if [ $rc -eq 0 ] && [ "$got" = "$want" ]; then pass env_resume_concurrency_reads_recorded_environment
+else fail env_resume_concurrency_reads_recorded_environment "rc=$rc$got $(head -c 300 "$T/cc.out")"; fi
