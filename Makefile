@@ -26,7 +26,7 @@ OPT      ?= -O2 -g
 # HTTP(S) over OpenSSL, zlib, nothing else), copied to $(BUILD)/libcurl-dwf.a, where `dwf build`
 # finds it for the Lambda program too. cJSON stays shared: one small library, and workflow
 # handlers resolve cJSON_* from it.
-DEPS_LIBS = $(BUILD)/libcurl-dwf.a -Wl,-Bstatic -lssl -lcrypto -lsqlite3 -lz -Wl,-Bdynamic \
+DEPS_LIBS = $(BUILD)/libcurl-dwf.a -Wl,-Bstatic -lexpat -lssl -lcrypto -lsqlite3 -lz -Wl,-Bdynamic \
             -lcjson -lpthread -ldl -lm
 # Where .ci/deps.sh keeps that libcurl (include/, lib/libcurl.a). Asked on first use, once per
 # make run, so `make deps check` sees the cache deps just built.
@@ -52,7 +52,7 @@ endif
 # the runtime never sees the compiler, and only cli/ sees everything.
 INC_util     = -Iutil
 INC_aws      = -Iinclude -Iaws
-INC_sdk      = -Iinclude -Isdk
+INC_sdk      = -Iinclude -Isdk -Iaws
 INC_lambda   = -Iinclude -Iaws -Ilambda
 INC_service  = -Iinclude -Iutil -Iservice
 INC_emulator = -Iinclude -Iutil -Iaws -Iservice -Iemulator
@@ -233,7 +233,7 @@ fuzz: $(GEN_SRC) $(BUILD)/libcurl-dwf.a
 	$(FUZZ_CC) $(FUZZ_FLAGS) $(INC_codegen) -I$(BUILD)/gen -o $(FUZZ_DIR)/fuzz_codegen \
 	  tests/fuzz/fuzz_codegen.c $(FRONT_SRC) $(GEN_SRC) $(CODEGEN_SRC) util/fs.c -lcrypto -lm
 	$(FUZZ_CC) $(FUZZ_FLAGS) $(INC_sdk) -I$(CURL_DIR)/include -o $(FUZZ_DIR)/fuzz_json \
-	  tests/fuzz/fuzz_json.c $(wildcard sdk/*.c) $(BUILD)/libcurl-dwf.a -Wl,-Bstatic -lssl -lcrypto -lz \
+	  tests/fuzz/fuzz_json.c $(wildcard sdk/*.c) aws/sigv4.c $(BUILD)/libcurl-dwf.a -Wl,-Bstatic -lexpat -lssl -lcrypto -lz \
 	  -Wl,-Bdynamic -lcjson -lpthread -ldl -lm
 	cp $(EXAMPLE_WORKFLOWS) tests/golden/*.dwf tests/diag/*.dwf $(FUZZ_DIR)/corpus/
 	cp $(EXAMPLE_WORKFLOWS) tests/golden/*.dwf $(FUZZ_DIR)/corpus-codegen/

@@ -46,6 +46,7 @@ curl_dir() {
 }
 if [ "${1:-}" = --curl-dir ]; then curl_dir; exit 0; fi
 
+# libexpat1-dev: libdwf reads AWS's XML responses with expat (sdk/aws_xml.c), linked statically.
 # graphviz: `dwf graph --format svg` runs its `dot` program (and the graph tests check that it
 # accepts every DOT file dwf writes). time and libxml2-utils: tests/cli measures peak memory
 # with /usr/bin/time and checks `dwf history --format svg` with xmllint. chromium: tests/console
@@ -53,7 +54,7 @@ if [ "${1:-}" = --curl-dir ]; then curl_dir; exit 0; fi
 pkgs=(build-essential bison flex clang libclang-rt-14-dev valgrind pkg-config
       libcjson-dev libsqlite3-dev libcurl4-openssl-dev libssl-dev zlib1g-dev libzip-dev
       libmicrohttpd-dev zip unzip busybox-static ca-certificates dpkg-dev xz-utils graphviz
-      time libxml2-utils chromium)
+      time libxml2-utils chromium libexpat1-dev)
 # Node.js may come from elsewhere than Debian (the machine image ships node 20 with npm 11);
 # Debian's npm package conflicts with that, so ask apt only when the commands are missing.
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
@@ -98,6 +99,7 @@ npm_dir() { # DIR [CACHE]: node_modules for DIR/package.json, from the cache key
 npm_dir tests/node "${DWF_NODE_CACHE:-}"
 npm_dir tests/editors/node
 npm_dir tests/console/node # puppeteer-core alone (it drives the chromium installed above)
+npm_dir tests/aws/node # dynalite, s3rver and the official AWS SDK clients (the aws suite)
 
 # The minimal static libcurl (see CURL_CONFIGURE above), built once per machine into its cache:
 # <cache>/include/curl/*.h and <cache>/lib/libcurl.a. About 2 minutes on 2 cores.

@@ -284,6 +284,30 @@ void dwf__sigv4_result_free(dwf__sigv4_result *out) {
     out->query = out->canonical_request = out->authorization = NULL;
 }
 
+static int cmp_header(const void *a, const void *b) {
+    return strcmp(((const dwf__sigv4_header *)a)->name, ((const dwf__sigv4_header *)b)->name);
+}
+
+/* S3's canonical request: the path exactly as sent (S3 signs the single-encoded path and keeps
+ * '.', '..' and empty segments, which are part of object keys). */
+static char *s3_canonical_request(const dwf__sigv4_request *req, const char *query,
+                                  const dwf__sigv4_header *hs, int nh, const char *signed_headers,
+                                  const char *payload_hash) {
+    sbuf cr = {0};
+    sb_add(&cr, req->method);
+    sb_add(&cr, "\n");
+    sb_add(&cr, req->path);
+    sb_add(&cr, "\n");
+    sb_add(&cr, query);
+    sb_add(&cr, "\n");
+    for (int i = 0; i < nh; i++) canonical_header(&cr, hs[i].name, hs[i].value ? hs[i].value : "");
+    sb_add(&cr, "\n");
+    sb_add(&cr, signed_headers);
+    sb_add(&cr, "\n");
+    sb_add(&cr, payload_hash);
+    return sb_take(&cr);
+}
+
 int dwf__sigv4_sign(const dwf__sigv4_creds *creds, const dwf__sigv4_request *req,
                     dwf__sigv4_result *out) {
     memset(out, 0, sizeof *out);
@@ -300,28 +324,40 @@ int dwf__sigv4_sign(const dwf__sigv4_creds *creds, const dwf__sigv4_request *req
     out->query = dwf__sigv4_canonical_query(req->query, req->nquery);
     if (!out->query) goto fail;
 
-    /* Signed headers, already in sorted order. */
-    const char *signed_headers = req->content_type
-        ? (have_token ? "content-type;host;x-amz-content-sha256;x-amz-date;x-amz-security-token"
-                      : "content-type;host;x-amz-content-sha256;x-amz-date")
-        : (have_token ? "host;x-amz-content-sha256;x-amz-date;x-amz-security-token"
-                      : "host;x-amz-content-sha256;x-amz-date");
-
-    dwf__sigv4_header hs[5];
-    int nh = 0;
+    /* The signed headers: the caller's and the signer's own, sorted by name. */
+    int nh = 0, cap = 5 + (req->nheaders > 0 ? req->nheaders : 0); /* 5: the signer's own */
+    dwf__sigv4_header *hs = malloc((size_t)cap * sizeof *hs);
+    if (!hs) goto fail;
     if (req->content_type) hs[nh++] = (dwf__sigv4_header){"content-type", req->content_type};
     hs[nh++] = (dwf__sigv4_header){"host", req->host};
     hs[nh++] = (dwf__sigv4_header){"x-amz-content-sha256", out->payload_hash};
     hs[nh++] = (dwf__sigv4_header){"x-amz-date", out->amz_date};
     if (have_token) hs[nh++] = (dwf__sigv4_header){"x-amz-security-token", creds->session_token};
-    out->canonical_request = dwf__sigv4_canonical_request(req->method, req->path, out->query, hs, nh,
-                                                          signed_headers, out->payload_hash);
-    if (!out->canonical_request) goto fail;
+    for (int i = 0; i < req->nheaders; i++) hs[nh++] = req->headers[i];
+    qsort(hs, (size_t)nh, sizeof *hs, cmp_header);
+    sbuf sh = {0};
+    for (int i = 0; i < nh; i++) {
+        if (i) sb_add(&sh, ";");
+        sb_add(&sh, hs[i].name);
+    }
+    char *signed_headers = sb_take(&sh);
+    out->canonical_request = signed_headers
+        ? (req->s3_uri ? s3_canonical_request(req, out->query, hs, nh, signed_headers, out->payload_hash)
+                       : dwf__sigv4_canonical_request(req->method, req->path, out->query, hs, nh,
+                                                      signed_headers, out->payload_hash))
+        : NULL;
+    free(hs);
+    if (!out->canonical_request) {
+        free(signed_headers);
+        goto fail;
+    }
 
     char sig_hex[65];
     if (dwf__sigv4_signature(creds->secret_key, out->amz_date, creds->region, creds->service,
-                             out->canonical_request, sig_hex) < 0)
+                             out->canonical_request, sig_hex) < 0) {
+        free(signed_headers);
         goto fail;
+    }
 
     sbuf scope = {0};
     sb_add(&scope, date);
@@ -331,7 +367,10 @@ int dwf__sigv4_sign(const dwf__sigv4_creds *creds, const dwf__sigv4_request *req
     sb_add(&scope, creds->service);
     sb_add(&scope, "/aws4_request");
     char *scope_s = sb_take(&scope);
-    if (!scope_s) goto fail;
+    if (!scope_s) {
+        free(signed_headers);
+        goto fail;
+    }
 
     sbuf auth = {0};
     sb_add(&auth, "AWS4-HMAC-SHA256 Credential=");
@@ -340,6 +379,7 @@ int dwf__sigv4_sign(const dwf__sigv4_creds *creds, const dwf__sigv4_request *req
     sb_add(&auth, scope_s);
     sb_add(&auth, ", SignedHeaders=");
     sb_add(&auth, signed_headers);
+    free(signed_headers);
     sb_add(&auth, ", Signature=");
     sb_add(&auth, sig_hex);
     free(scope_s);

@@ -8,7 +8,8 @@
  * the body bytes. It signs the headers the official JS signer (@smithy/signature-v4, as
  * @aws-sdk/client-lambda configures it) signs for these requests: content-type when there is
  * one, host, x-amz-content-sha256, x-amz-date and x-amz-security-token when there is a
- * session token. The caller must send every one of them with the values in the result.
+ * session token, and any further headers the caller lists (aws calls: x-amz-target, S3's
+ * headers). The caller must send every one of them with the values in the result.
  */
 #ifndef DWF_SIGV4_H
 #define DWF_SIGV4_H
@@ -23,6 +24,11 @@ typedef struct dwf__sigv4_creds {
     const char *region;        /* e.g. "us-east-1" */
     const char *service;       /* "lambda" */
 } dwf__sigv4_creds;
+
+typedef struct dwf__sigv4_header {
+    const char *name;  /* lowercase, as listed in SignedHeaders */
+    const char *value; /* as received; trimmed and folded here; NULL = "" */
+} dwf__sigv4_header;
 
 typedef struct dwf__sigv4_param {
     const char *name;  /* raw, not encoded */
@@ -39,6 +45,12 @@ typedef struct dwf__sigv4_request {
     const void *body;               /* may be NULL when body_len == 0 */
     size_t body_len;
     time_t when;                    /* signing time (UTC seconds) */
+    /* More headers to sign (the caller sends them too): lowercase names, no duplicates, none of
+     * the ones the signer adds itself. x-amz-target, S3's x-amz-meta-*, ... May be NULL. */
+    const struct dwf__sigv4_header *headers;
+    int nheaders;
+    int s3_uri; /* S3's canonical URI: the wire path as it is (no second encoding, no
+                 * normalising of '.', '..' or empty segments) */
 } dwf__sigv4_request;
 
 typedef struct dwf__sigv4_result {
@@ -56,10 +68,6 @@ int dwf__sigv4_sign(const dwf__sigv4_creds *creds, const dwf__sigv4_request *req
 void dwf__sigv4_result_free(dwf__sigv4_result *out);
 
 /* The pieces, for a verifier (dwf serve checks what clients sign with the same rules). */
-typedef struct dwf__sigv4_header {
-    const char *name;  /* lowercase, as listed in SignedHeaders */
-    const char *value; /* as received; trimmed and folded here; NULL = "" */
-} dwf__sigv4_header;
 /* The canonical query of raw name/value pairs (also the query string to send). malloc'd. */
 char *dwf__sigv4_canonical_query(const dwf__sigv4_param *q, int n);
 /* The canonical request: `path` as on the wire (encoded once more here), `query` canonical,

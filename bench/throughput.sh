@@ -4,7 +4,8 @@
 # function written with the official durable SDK on the same serve, and the same workflow on the
 # embedded engine.
 #
-#   bash bench/throughput.sh [--sizes "1000 10000"] [--js N] [--sync N] [--engine N]
+#   bash bench/throughput.sh [--sizes "1000 10000"] [--js N] [--sync N] [--engine N] [--worker N]
+#                            [--concurrency C]
 #                                                      (BUILD=build/bench: make BUILD=build/bench first)
 #
 # Rows, each on a fresh store and a fresh `dwf serve` (one function, bench/throughput/three_steps):
@@ -16,11 +17,15 @@
 #                      Node function is much slower, and the ratio is what matters);
 #   dwf, sync, N       N RequestResponse Invokes sent at once; wall time until all answered;
 #   engine, N          N `dwf run`s of three_steps.dwf on one store, two at a time (each a process:
-#                      start-up and loading the cached handler included), executions/s.
+#                      start-up and loading the cached handler included), executions/s;
+#   worker, N          N executions of three_steps_gated.dwf (the same steps behind a callback)
+#                      created with `dwf run --detach` and their callbacks answered, untimed; then
+#                      one `dwf worker --concurrency C` (default 2) drives all N: executions/s =
+#                      N / (last EndTimestamp - worker start), peak RSS of the worker.
 # For each serve row: fdatasync+fsync calls made by serve while the row ran (perf stat on the
 # syscalls tracepoints of serve's process, every thread; the function processes write nothing to
-# the store) per execution, and the peak RSS (VmHWM) of serve and of the function's process(es),
-# read before serve stops. Every execution must SUCCEED with its result, or the row fails and no
+# the store) per execution, when perf is installed and allowed (else that column is empty), and
+# the peak RSS (VmHWM) of serve and of the function's process(es), read before serve stops. Every execution must SUCCEED with its result, or the row fails and no
 # figure is printed for it.
 #
 # stdout: one JSON line per row; then a Markdown table. Nothing is written to bench/RESULTS.md by
@@ -29,21 +34,31 @@ set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build/bench}
 DWF=${DWF:-$PWD/$BUILD/dwf}
-SIZES="1000 10000" JS_N=1000 SYNC_N=1000 ENGINE_N=1000
+SIZES="1000 10000" JS_N=1000 SYNC_N=1000 ENGINE_N=1000 WORKER_N=1000 CONC=2
 while [ $# -gt 0 ]; do
   case $1 in
     --sizes) SIZES=$2; shift 2;;
     --js) JS_N=$2; shift 2;;
     --sync) SYNC_N=$2; shift 2;;
     --engine) ENGINE_N=$2; shift 2;;
-    *) echo "usage: bench/throughput.sh [--sizes \"N...\"] [--js N] [--sync N] [--engine N]" >&2; exit 2;;
+    --worker) WORKER_N=$2; shift 2;;
+    --concurrency) CONC=$2; shift 2;;
+    *) echo "usage: bench/throughput.sh [--sizes \"N...\"] [--js N] [--sync N] [--engine N] [--worker N]" \
+         "[--concurrency C]" >&2; exit 2;;
   esac
 done
 die() { echo "throughput: $*" >&2; exit 1; }
 [ -x "$DWF" ] || die "$DWF is not built (make BUILD=$BUILD)"
 NODE_MODULES=$PWD/tests/node/node_modules
 [ -f "$NODE_MODULES/aws-lambda-ric/index.mjs" ] || die "tests/node/node_modules is missing (make deps)"
-command -v perf >/dev/null || die "perf is not installed (apt-get install linux-perf)"
+# perf counts serve's fsyncs; without it (not installed, or perf_event_paranoid refuses this
+# user) the rows are measured all the same and the fsync column stays empty.
+PERF=1
+if ! command -v perf >/dev/null; then
+  PERF=0; echo "throughput: perf is not installed (apt-get install linux-perf): no fsync counts" >&2
+elif ! perf stat -x, -e syscalls:sys_enter_fdatasync -o /dev/null true >/dev/null 2>&1; then
+  PERF=0; echo "throughput: perf may not trace syscalls here (perf_event_paranoid): no fsync counts" >&2
+fi
 . tests/deploy/serve_lib.sh
 
 W=$PWD/$BUILD/throughput-bench
@@ -75,12 +90,16 @@ serve_row() {
       die "$label: serve did not start: $(tail -c 400 "$d/serve.err")"
   fi
   local load0; load0=$(cut -d' ' -f1 /proc/loadavg)
-  perf stat -x, -e syscalls:sys_enter_fdatasync,syscalls:sys_enter_fsync -p "$SERVE_PID" -o "$d/perf" &
-  local perf_pid=$!
-  sleep 0.5
+  local perf_pid=
+  : >"$d/perf"
+  if [ $PERF = 1 ]; then
+    perf stat -x, -e syscalls:sys_enter_fdatasync,syscalls:sys_enter_fsync -p "$SERVE_PID" -o "$d/perf" &
+    perf_pid=$!
+    sleep 0.5
+  fi
   node bench/throughput/drive.mjs "http://127.0.0.1:$SERVE_PORT" "$fn" "$n" "$mode" "$label" >"$d/drive.json" 2>"$d/drive.err" ||
-    { kill -INT $perf_pid; die "$label: $(tail -c 600 "$d/drive.err")"; }
-  kill -INT $perf_pid; wait $perf_pid 2>/dev/null
+    { [ -n "$perf_pid" ] && kill -INT $perf_pid; die "$label: $(tail -c 600 "$d/drive.err")"; }
+  [ -n "$perf_pid" ] && { kill -INT $perf_pid; wait $perf_pid 2>/dev/null; }
   local serve_rss fn_rss=0 p r
   serve_rss=$(vmhwm_kib "$SERVE_PID")
   for p in $(descendants "$SERVE_PID"); do r=$(vmhwm_kib "$p"); [ -n "$r" ] && [ "$r" -gt "$fn_rss" ] && fn_rss=$r; done
@@ -89,9 +108,10 @@ serve_row() {
 import json, sys
 drive, perf, label, kind, serve_rss, fn_rss, l0, l1 = sys.argv[1:]
 row = json.load(open(drive))
-syncs = sum(int(l.split(",")[0]) for l in open(perf) if "syscalls:sys_enter_f" in l and l.split(",")[0].isdigit())
+lines = [l for l in open(perf) if "syscalls:sys_enter_f" in l and l.split(",")[0].isdigit()]
+syncs = sum(int(l.split(",")[0]) for l in lines) if lines else None
 n = row.get("executions") or row.get("invokes")
-row.update(row=label, kind=kind, fsyncs=syncs, fsyncs_per_execution=round(syncs / n, 2),
+row.update(row=label, kind=kind, fsyncs=syncs, fsyncs_per_execution=round(syncs / n, 2) if lines else None,
            serve_peak_rss_mib=round(int(serve_rss or 0) / 1024, 1),
            function_peak_rss_mib=round(int(fn_rss or 0) / 1024, 1), load=f"{l0} / {l1}")
 print(json.dumps(row))
@@ -127,10 +147,53 @@ PY
   tail -1 "$ROWS"
 }
 
+# worker_row N: N gated executions created and released untimed, then driven by one worker.
+worker_row() {
+  local n=$1 d=$W/worker i
+  mkdir -p "$d"
+  for ((i = 0; i < n; i++)); do
+    "$DWF" run bench/throughput/three_steps_gated.dwf --detach --store "$d/store.db" \
+      --input "{\"i\":$i}" >>"$d/started" 2>&1 || die "worker: run --detach failed: $(tail -c 400 "$d/started")"
+  done
+  grep -o 'dwf callback succeed [^ ]*' "$d/started" | awk '{print $4}' >"$d/ids"
+  [ "$(wc -l <"$d/ids")" = "$n" ] || die "worker: $(wc -l <"$d/ids") callbacks for $n executions"
+  i=0
+  while read -r id; do
+    "$DWF" callback succeed "$id" --result "\"e$i\"" --store "$d/store.db" >/dev/null || die "worker: callback failed"
+    i=$((i + 1))
+  done <"$d/ids"
+  local load0 a wpid; load0=$(cut -d' ' -f1 /proc/loadavg)
+  a=$(date +%s%3N)
+  "$DWF" worker --concurrency "$CONC" --interval 100 --quiet --store "$d/store.db" >/dev/null 2>"$d/worker.err" &
+  wpid=$!
+  while [ "$("$DWF" executions --status RUNNING --json --store "$d/store.db" | grep -c '"Status"')" != 0 ]; do
+    kill -0 $wpid 2>/dev/null || die "worker: dwf worker ended: $(tail -c 400 "$d/worker.err")"
+    sleep 0.2
+  done
+  local rss; rss=$(vmhwm_kib $wpid)
+  kill -TERM $wpid; wait $wpid
+  "$DWF" executions --json --store "$d/store.db" >"$d/executions.json"
+  python3 - "$d/executions.json" "$n" "$a" "$rss" "$CONC" "$load0" "$(cut -d' ' -f1 /proc/loadavg)" <<'PY' >>"$ROWS" ||
+import json, sys
+path, n, a, rss, conc, l0, l1 = sys.argv[1:]
+xs = json.load(open(path))["DurableExecutions"]
+ok = [x for x in xs if x["Status"] == "SUCCEEDED"]
+if len(ok) != int(n):
+    sys.exit(f"{len(ok)} of {n} SUCCEEDED")
+span = max(x["EndTimestamp"] for x in ok) * 1000 - int(a)
+print(json.dumps(dict(row=f"worker-{n}", kind="engine", mode=f"dwf worker --concurrency {conc}", executions=int(n),
+                      span_ms=int(span), executions_per_s=round(int(n) * 1000 / max(1, span)),
+                      worker_peak_rss_mib=round(int(rss or 0) / 1024, 1), load=f"{l0} / {l1}")))
+PY
+    die "worker: bad results"
+  tail -1 "$ROWS"
+}
+
 for n in $SIZES; do serve_row "dwf-event-$n" dwf event "$n"; done
 [ "$JS_N" -gt 0 ] && serve_row "js-event-$JS_N" js event "$JS_N"
 [ "$SYNC_N" -gt 0 ] && serve_row "dwf-sync-$SYNC_N" dwf sync "$SYNC_N"
 [ "$ENGINE_N" -gt 0 ] && engine_row "$ENGINE_N"
+[ "$WORKER_N" -gt 0 ] && worker_row "$WORKER_N"
 
 python3 - "$ROWS" <<'PY'
 import json, sys
@@ -143,7 +206,10 @@ for r in rows:
     lat = f'{r["p50_ms"]} / {r["p99_ms"]}' if "p50_ms" in r else ""
     wall = r.get("span_ms") or r.get("wall_ms") or ""
     rss = f'{r["serve_peak_rss_mib"]} / {r["function_peak_rss_mib"]}' if "serve_peak_rss_mib" in r else ""
-    print(f'| {r["row"]} | {n} | {r.get("executions_per_s", "")} | {lat} | {wall} | {r.get("fsyncs_per_execution", "")} | {rss} | {r["load"]} |')
+    if "worker_peak_rss_mib" in r: rss = f'{r["worker_peak_rss_mib"]} (worker)'
+    fs = r.get("fsyncs_per_execution")
+    print(f'| {r["row"]} | {n} | {r.get("executions_per_s", "")} | {lat} | {wall} | {"" if fs is None else fs} '
+          f'| {rss} | {r["load"]} |')
 dwf = {r["executions"]: r for r in rows if r["kind"] == "dwf" and r.get("mode") == "event"}
 js = [r for r in rows if r["kind"] == "js"]
 if len(dwf) >= 2:

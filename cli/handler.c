@@ -221,6 +221,98 @@ int handler_open(const char *cmd, const char *file, const char *store, Handler *
     return 0;
 }
 
+static void env_free(char **env)
+{
+    for (char **e = env; e && *e; e++) free(*e);
+    free(env);
+}
+
+/* Set NAME=VALUE in a malloc'd NULL-terminated list, replacing an entry of the same name. */
+static int env_put(char ***env, size_t *n, const char *kv)
+{
+    size_t klen = strcspn(kv, "=");
+    char *copy = strdup(kv);
+    if (!copy) return -1;
+    for (size_t i = 0; i < *n; i++)
+        if (strncmp((*env)[i], kv, klen + 1) == 0) {
+            free((*env)[i]);
+            (*env)[i] = copy;
+            return 0;
+        }
+    char **grown = realloc(*env, (*n + 2) * sizeof *grown);
+    if (!grown) {
+        free(copy);
+        return -1;
+    }
+    *env = grown;
+    grown[(*n)++] = copy;
+    grown[*n] = NULL;
+    return 0;
+}
+
+int handler_set_env(Handler *h, const char *const *overrides, int n)
+{
+    char **env = calloc(1, sizeof *env);
+    size_t len = 0;
+    int bad = !env;
+    for (const char *const *e = h->wf->environment; !bad && e && *e; e++) bad = env_put(&env, &len, *e) != 0;
+    for (int i = 0; !bad && i < n; i++) bad = env_put(&env, &len, overrides[i]) != 0;
+    if (bad) {
+        env_free(env);
+        return -1;
+    }
+    env_free(h->env);
+    h->env = env;
+    return 0;
+}
+
+/* The environment the function runs with: its own record, else the workflow's. */
+static const char *const *handler_env(const Handler *h)
+{
+    return h->env ? (const char *const *)h->env : h->wf->environment;
+}
+
+/* Environment.Variables of a store record into h->env (a record without one: the workflow's). */
+static int env_from_record(Handler *h, const cJSON *f)
+{
+    const cJSON *vars = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(f, "Environment"),
+                                                         "Variables");
+    if (!cJSON_IsObject(vars)) return 0;
+    char **env = calloc(1, sizeof *env);
+    size_t len = 0;
+    int bad = !env;
+    for (const cJSON *v = vars->child; !bad && v; v = v->next) {
+        if (!cJSON_IsString(v)) continue;
+        size_t need = strlen(v->string) + strlen(v->valuestring) + 2;
+        char *kv = malloc(need);
+        bad = !kv;
+        if (kv) snprintf(kv, need, "%s=%s", v->string, v->valuestring);
+        bad = bad || env_put(&env, &len, kv) != 0;
+        free(kv);
+    }
+    if (bad) {
+        env_free(env);
+        return -1;
+    }
+    h->env = env;
+    return 0;
+}
+
+static int add_environment(cJSON *f, const Handler *h)
+{
+    cJSON *vars = cJSON_AddObjectToObject(cJSON_AddObjectToObject(f, "Environment"), "Variables");
+    if (!vars) return -1;
+    for (const char *const *e = handler_env(h); e && *e; e++) {
+        size_t klen = strcspn(*e, "=");
+        char name[256];
+        if (klen >= sizeof name || !(*e)[klen]) continue;
+        memcpy(name, *e, klen);
+        name[klen] = '\0';
+        if (!cJSON_AddStringToObject(vars, name, *e + klen + 1)) return -1;
+    }
+    return 0;
+}
+
 int handler_register(dwf_service *s, const Handler *h, dwf_error *err)
 {
     cJSON *f = cJSON_CreateObject(), *dc = NULL;
@@ -229,7 +321,8 @@ int handler_register(dwf_service *s, const Handler *h, dwf_error *err)
               (h->wf->source_hash && !cJSON_AddStringToObject(f, "WorkflowHash", h->wf->source_hash)) ||
               !(dc = cJSON_AddObjectToObject(f, "DurableConfig")) ||
               !cJSON_AddNumberToObject(dc, "RetentionPeriodInDays", h->wf->retention_days) ||
-              !cJSON_AddNumberToObject(dc, "ExecutionTimeout", (double)h->wf->execution_timeout);
+              !cJSON_AddNumberToObject(dc, "ExecutionTimeout", (double)h->wf->execution_timeout) ||
+              add_environment(f, h) != 0;
     if (bad) {
         cJSON_Delete(f);
         snprintf(err->type, sizeof err->type, "ServiceException");
@@ -286,9 +379,15 @@ const dwf_workflow *handler_resolve(void *arg, const char *function_name, dwf_er
             handler_load(rebuilt, src->valuestring, &h, msg, sizeof msg) == 0) {
             loaded = 1;
             dwf_error ignored;
-            if (handler_register(set->svc, &h, &ignored) != 0)
+            /* The record's environment first: recording the handler again must keep it. */
+            if (env_from_record(&h, f) == 0 && handler_register(set->svc, &h, &ignored) != 0)
                 fprintf(stderr, "dwf: could not record the rebuilt handler of %s: %s\n", function_name, ignored.message);
         }
+    }
+    if (loaded && !h.env && env_from_record(&h, f) != 0) {
+        dlclose(h.dl);
+        loaded = 0;
+        snprintf(msg, sizeof msg, "out of memory");
     }
     if (!loaded) {
         snprintf(err->type, sizeof err->type, "ResourceNotFoundException");
@@ -307,12 +406,22 @@ const dwf_workflow *handler_resolve(void *arg, const char *function_name, dwf_er
     return h.wf;
 }
 
+const char *const *handler_environment(void *arg, const char *function_name)
+{
+    HandlerSet *set = arg;
+    for (int i = 0; i < set->n; i++)
+        if (strcmp(set->items[i].wf->function_name, function_name) == 0) return handler_env(&set->items[i]);
+    return NULL;
+}
+
 void handler_set_free(HandlerSet *set)
 {
     /* A handler whose invocation thread the engine abandoned may still be running its code. */
     int keep = dwf_engine_abandoned() > 0;
-    for (int i = 0; i < set->n; i++)
+    for (int i = 0; i < set->n; i++) {
+        env_free(set->items[i].env);
         if (set->items[i].dl && !keep) dlclose(set->items[i].dl);
+    }
     free(set->items);
     set->items = NULL;
     set->n = set->cap = 0;

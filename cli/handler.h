@@ -17,6 +17,9 @@ typedef struct Handler {
     const dwf_workflow *wf;
     char so[PATH_MAX];
     char source[PATH_MAX];
+    /* The function's environment ("NAME=VALUE", NULL-terminated, owned) when it is not the
+     * workflow's own lambda { environment }: `dwf run --env`, or the store's record. */
+    char **env;
 } Handler;
 
 /* Compile `dwf_path` (cached under cache_dir) and put the .so path in so_out. Diagnostics and
@@ -30,7 +33,12 @@ int handler_load(const char *so_path, const char *source, Handler *h, char *err,
  * as `dwf run` does; errors printed as "dwf CMD: ...". Returns 0 or -1. */
 int handler_open(const char *cmd, const char *file, const char *store, Handler *h);
 
-/* Record the handler's function in the store (FunctionName, Handler, Source, DurableConfig). */
+/* The workflow's lambda { environment } with `overrides` ("NAME=VALUE", later ones win) on top,
+ * as h->env. Returns 0 or -1 (out of memory). */
+int handler_set_env(Handler *h, const char *const *overrides, int n);
+
+/* Record the handler's function in the store (FunctionName, Handler, Source, WorkflowHash, DurableConfig,
+ * Environment.Variables: what env() reads there, also under `dwf resume`). */
 int handler_register(dwf_service *s, const Handler *h, dwf_error *err);
 
 typedef struct HandlerSet {
@@ -43,6 +51,8 @@ typedef struct HandlerSet {
 int handler_set_add(HandlerSet *set, const Handler *h);
 /* dwf_engine_resolve_fn over a HandlerSet: known, or loaded from the store's record. */
 const dwf_workflow *handler_resolve(void *set, const char *function_name, dwf_error *err);
+/* dwf_engine_opts.environment over a HandlerSet: the environment of a function in the set. */
+const char *const *handler_environment(void *set, const char *function_name);
 void handler_set_free(HandlerSet *set);
 
 #endif

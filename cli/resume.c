@@ -15,24 +15,31 @@
 #include "handler.h"
 
 const char *const usage_resume =
-    "usage: dwf resume [ARN] [--skip-time] [--quiet] [--store PATH] [--force]\n"
+    "usage: dwf resume [ARN] [--skip-time] [--concurrency N] [--quiet] [--store PATH] [--force]\n"
     "\n"
     "Drive every execution (or the one given) that has a due timer, a completed callback or an\n"
     "invocation to retry, then return. With --skip-time, also move the virtual clock to the\n"
     "next waits and retries until only callbacks remain. Closed executions past their\n"
     "retention period are deleted. An execution that started on another version of its\n"
     "workflow is driven only when its history replays cleanly on the current one (see\n"
-    "`dwf verify`), or with --force.\n";
+    "`dwf verify`), or with --force. --concurrency N drives up to N executions at once\n"
+    "(threads; default 1: one after another).\n";
 
 const char *const usage_worker =
-    "usage: dwf worker [--skip-time] [--interval MS] [--quiet] [--store PATH] [--force]\n"
+    "usage: dwf worker [--skip-time] [--interval MS] [--concurrency N] [--quiet] [--store PATH] [--force]\n"
     "\n"
     "Keep doing what `dwf resume` does, every MS milliseconds (default 500), until\n"
-    "interrupted (SIGINT / SIGTERM). --force as for `dwf resume`.\n";
+    "interrupted (SIGINT / SIGTERM). --concurrency N drives up to N due executions at once, each\n"
+    "on its own thread and each execution by one thread at a time (default 1: one after another;\n"
+    "at most 256). --force as for `dwf resume`.\n";
 
-enum { OPT_STORE = 1, OPT_SKIP_TIME, OPT_QUIET, OPT_INTERVAL, OPT_FORCE };
+enum { OPT_STORE = 1, OPT_SKIP_TIME, OPT_QUIET, OPT_INTERVAL, OPT_CONCURRENCY, OPT_FORCE };
+/* Threads of `--concurrency`: each invocation also runs on a thread of its own, and all share
+ * one store handle, so more than this only queues on the store. */
+#define MAX_CONCURRENCY 256
 static const CliOption resume_options[] = {
     {"store", 0, CLI_VALUE, OPT_STORE},
+    {"concurrency", 0, CLI_VALUE, OPT_CONCURRENCY},
     {"skip-time", 0, CLI_FLAG, OPT_SKIP_TIME},
     {"quiet", 'q', CLI_FLAG, OPT_QUIET},
     {"force", 0, CLI_FLAG, OPT_FORCE},
@@ -43,19 +50,34 @@ static const CliOption worker_options[] = {
     {"skip-time", 0, CLI_FLAG, OPT_SKIP_TIME},
     {"quiet", 'q', CLI_FLAG, OPT_QUIET},
     {"interval", 0, CLI_VALUE, OPT_INTERVAL},
+    {"concurrency", 0, CLI_VALUE, OPT_CONCURRENCY},
     {"force", 0, CLI_FLAG, OPT_FORCE},
     {0},
 };
 
-/* Drive every due execution (or only `arn` and what it started) once. */
-static int drive_all(dwf_service *s, const char *arn, int skip, int quiet, int force, const char *cmd)
+/* --concurrency N: 1..MAX_CONCURRENCY, or -1 after a usage error was printed. */
+static int parse_concurrency(const char *cmd, const char *value)
+{
+    char *end;
+    long n = strtol(value, &end, 10);
+    if (*end || end == value || n < 1 || n > MAX_CONCURRENCY) {
+        cli_usage_error(cmd, "--concurrency takes a number of executions from 1 to %d", MAX_CONCURRENCY);
+        return -1;
+    }
+    return (int)n;
+}
+
+/* Drive every due execution (or only `arn` and what it started) once, up to `conc` at a time. */
+static int drive_all(dwf_service *s, const char *arn, int skip, int quiet, int conc, int force,
+                     const char *cmd)
 {
     HandlerSet set = {.svc = s};
     Progress prog = {isatty(STDOUT_FILENO), !quiet, cJSON_CreateObject(), stdout};
-    dwf_engine_opts eo = {.resolve = handler_resolve, .resolve_arg = &set, .skip_time = skip, .no_wait = 1,
-                          .quiet = quiet, .stale_ms = 30000, .on_operation = ec_progress_op,
+    dwf_engine_opts eo = {.resolve = handler_resolve, .resolve_arg = &set, .environment = handler_environment,
+                          .skip_time = skip, .no_wait = 1, .quiet = quiet, .stale_ms = 30000,
+                          .on_operation = ec_progress_op,
                           .on_invocation = ec_progress_invocation, .progress_arg = &prog, .stop = &ec_stop_flag,
-                          .force = force, .on_adopted = ec_progress_adopted};
+                          .concurrency = conc, .force = force, .on_adopted = ec_progress_adopted};
     dwf_error err = {"ServiceException", "out of memory"};
     int r = prog.seen ? dwf_engine_drive(s, arn, &eo, &err) : -1;
     handler_set_free(&set);
@@ -66,7 +88,7 @@ static int drive_all(dwf_service *s, const char *arn, int skip, int quiet, int f
 int cmd_resume(int argc, char **argv)
 {
     const char *store = ec_default_store(), *arn = NULL;
-    int skip = 0, quiet = 0, force = 0, opt;
+    int skip = 0, quiet = 0, conc = 1, force = 0, opt;
     CliArgs a;
     cli_args_init(&a, "resume", resume_options, argc, argv);
     while ((opt = cli_args_next(&a)) != CLI_END) {
@@ -75,6 +97,9 @@ int cmd_resume(int argc, char **argv)
         case OPT_SKIP_TIME: skip = 1; break;
         case OPT_QUIET: quiet = 1; break;
         case OPT_FORCE: force = 1; break;
+        case OPT_CONCURRENCY:
+            if ((conc = parse_concurrency("resume", a.value)) < 0) return EXIT_USAGE;
+            break;
         case CLI_ARGUMENT:
             if (arn) return cli_usage_error("resume", "one execution at a time");
             arn = a.value;
@@ -98,7 +123,7 @@ int cmd_resume(int argc, char **argv)
         x = NULL;
     }
     ec_catch_signals();
-    rc = drive_all(s, arn ? root : NULL, skip, quiet, force, "resume");
+    rc = drive_all(s, arn ? root : NULL, skip, quiet, conc, force, "resume");
     if (rc == EXIT_OK && ec_stop_flag) {
         fprintf(stderr, "dwf resume: interrupted; what was running continues from its last checkpoint with "
                         "'dwf resume%s%s --store %s'\n", arn ? " " : "", arn ? root : "", store);
@@ -123,7 +148,7 @@ out:
 int cmd_worker(int argc, char **argv)
 {
     const char *store = ec_default_store();
-    int skip = 0, quiet = 0, force = 0, opt;
+    int skip = 0, quiet = 0, conc = 1, force = 0, opt;
     long interval = 500;
     char *end;
     CliArgs a;
@@ -139,6 +164,9 @@ int cmd_worker(int argc, char **argv)
             if (*end || end == a.value || interval < 10)
                 return cli_usage_error("worker", "--interval takes milliseconds >= 10");
             break;
+        case OPT_CONCURRENCY:
+            if ((conc = parse_concurrency("worker", a.value)) < 0) return EXIT_USAGE;
+            break;
         case CLI_ARGUMENT: return cli_usage_error("worker", "unexpected argument '%s'", a.value);
         default: return EXIT_USAGE;
         }
@@ -148,7 +176,7 @@ int cmd_worker(int argc, char **argv)
     ec_catch_signals();
     int rc = EXIT_OK;
     while (!ec_stop_flag) {
-        if ((rc = drive_all(s, NULL, skip, quiet, force, "worker")) != EXIT_OK) break;
+        if ((rc = drive_all(s, NULL, skip, quiet, conc, force, "worker")) != EXIT_OK) break;
         struct timespec ts = {interval / 1000, (interval % 1000) * 1000000L};
         nanosleep(&ts, NULL);
     }

@@ -23,6 +23,7 @@
 const char *const usage_run =
     "usage: dwf run FILE.dwf [--input JSON|@file] [--name NAME] [--skip-time] [--detach]\n"
     "               [--json] [--quiet] [--function OTHER.dwf]... [--store PATH] [--force]\n"
+    "               [--env NAME=VALUE]... [--env-file FILE]...\n"
     "\n"
     "Compile the workflow (cached by content under .dwf/cache/), start an execution on the\n"
     "embedded engine and drive it until it ends or waits for a callback. Timers wait in real\n"
@@ -46,12 +47,22 @@ const char *const usage_run =
     "  --store PATH        the store (default $DWF_STORE or .dwf/dwf.db)\n"
     "  --force             drive an execution (--name) that started on another version of the\n"
     "                      workflow even when its history does not replay on this one\n"
+    "  --env NAME=VALUE    set an environment variable of the workflow's function over its\n"
+    "                      lambda { environment } (repeatable; the later setting wins)\n"
+    "  --env-file FILE     the same from a file: NAME=VALUE lines, '#' comments, blank lines,\n"
+    "                      an optional 'export ', the value optionally in matching quotes\n"
+    "\n"
+    "env() reads the function's environment only (never dwf's own): the store records it with\n"
+    "the function, so 'dwf resume' reads what the first run read.\n"
     "\n"
     "exit status: 0 SUCCEEDED (or detached while waiting), 1 FAILED, TIMED_OUT, STOPPED or\n"
     "an error, 2 usage error\n";
 
 
-enum { OPT_INPUT = 1, OPT_NAME, OPT_STORE, OPT_FUNCTION, OPT_SKIP_TIME, OPT_DETACH, OPT_JSON, OPT_QUIET, OPT_FORCE };
+enum {
+    OPT_INPUT = 1, OPT_NAME, OPT_STORE, OPT_FUNCTION, OPT_SKIP_TIME, OPT_DETACH, OPT_JSON, OPT_QUIET, OPT_ENV,
+    OPT_ENV_FILE, OPT_FORCE
+};
 static const CliOption options[] = {
     {"input", 0, CLI_VALUE, OPT_INPUT},
     {"name", 0, CLI_VALUE, OPT_NAME},
@@ -62,6 +73,8 @@ static const CliOption options[] = {
     {"json", 0, CLI_FLAG, OPT_JSON},
     {"quiet", 'q', CLI_FLAG, OPT_QUIET},
     {"force", 0, CLI_FLAG, OPT_FORCE},
+    {"env", 0, CLI_VALUE, OPT_ENV},
+    {"env-file", 0, CLI_VALUE, OPT_ENV_FILE},
     {0},
 };
 
@@ -72,6 +85,8 @@ typedef struct Run {
     const char *file, *input_arg, *name, *store;
     const char *functions[MAX_FUNCTIONS];
     int nfunctions, skip, detach, json, quiet, force;
+    char **env;         /* --env and --env-file settings in command-line order ("NAME=VALUE", owned) */
+    int nenv;
     char *input;        /* the --input text, checked to be JSON */
     HandlerSet set;     /* the workflow first, then every function the engine resolved */
     HandlerSet others;  /* the --function handlers, until they are recorded */
@@ -81,6 +96,74 @@ typedef struct Run {
     char store_abs[4096];
     char arn[1024];
 } Run;
+
+/* Keep one NAME=VALUE setting (copied). NAME as Lambda accepts it: [a-zA-Z][a-zA-Z0-9_]+. */
+static int add_env(Run *r, const char *kv, const char *where)
+{
+    size_t k = strcspn(kv, "=");
+    int ok = kv[k] == '=' && k >= 2 && ((kv[0] >= 'a' && kv[0] <= 'z') || (kv[0] >= 'A' && kv[0] <= 'Z'));
+    for (size_t i = 1; ok && i < k; i++)
+        ok = (kv[i] >= 'a' && kv[i] <= 'z') || (kv[i] >= 'A' && kv[i] <= 'Z') || (kv[i] >= '0' && kv[i] <= '9') ||
+             kv[i] == '_';
+    if (!ok) {
+        fprintf(stderr, "dwf run: %s: '%.80s' is not NAME=VALUE with NAME a letter, then letters, digits or '_'\n",
+                where, kv);
+        return -1;
+    }
+    char **grown = realloc(r->env, (size_t)(r->nenv + 2) * sizeof *grown);
+    char *copy = strdup(kv);
+    if (!grown || !copy) {
+        free(copy);
+        if (grown) r->env = grown;
+        fprintf(stderr, "dwf run: out of memory\n");
+        return -1;
+    }
+    r->env = grown;
+    r->env[r->nenv++] = copy;
+    r->env[r->nenv] = NULL;
+    return 0;
+}
+
+/* One line of an env file into NAME=VALUE: "export " dropped, matching quotes around the value
+ * taken off (no escapes: the value is the bytes between them). */
+static int env_file_line(Run *r, char *line, const char *where)
+{
+    size_t n = strlen(line);
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' ' || line[n - 1] == '\t'))
+        line[--n] = '\0';
+    while (*line == ' ' || *line == '\t') line++;
+    if (!*line || *line == '#') return 0;
+    if (strncmp(line, "export ", 7) == 0) line += 7;
+    char *eq = strchr(line, '=');
+    if (eq) {
+        char *v = eq + 1;
+        size_t vl = strlen(v);
+        if (vl >= 2 && (v[0] == '"' || v[0] == '\'') && v[vl - 1] == v[0]) {
+            memmove(v, v + 1, vl - 2);
+            v[vl - 2] = '\0';
+        }
+    }
+    return add_env(r, line, where);
+}
+
+static int read_env_file(Run *r, const char *path)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "dwf run: --env-file %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    char *line = NULL, where[4200];
+    size_t cap = 0;
+    int rc = 0;
+    for (int ln = 1; rc == 0 && getline(&line, &cap, f) >= 0; ln++) {
+        snprintf(where, sizeof where, "%s:%d", path, ln);
+        rc = env_file_line(r, line, where);
+    }
+    free(line);
+    if (f != stdin) fclose(f);
+    return rc;
+}
 
 static int parse_options(Run *r, int argc, char **argv)
 {
@@ -102,6 +185,12 @@ static int parse_options(Run *r, int argc, char **argv)
         case OPT_JSON: r->json = 1; break;
         case OPT_QUIET: r->quiet = 1; break;
         case OPT_FORCE: r->force = 1; break;
+        case OPT_ENV:
+            if (add_env(r, a.value, "--env") != 0) return EXIT_USAGE;
+            break;
+        case OPT_ENV_FILE:
+            if (read_env_file(r, a.value) != 0) return EXIT_INPUT;
+            break;
         case CLI_ARGUMENT:
             if (r->file) return cli_usage_error("run", "one workflow at a time ('%s' and '%s')", r->file, a.value);
             r->file = a.value;
@@ -173,6 +262,10 @@ static int load_all(Run *r)
     if (slash) snprintf(cache, sizeof cache, "%.*s/cache", (int)(slash - r->store), r->store);
     else snprintf(cache, sizeof cache, "cache");
     if (load(r->file, cache, &r->set) != 0) return -1;
+    if (handler_set_env(&r->set.items[0], (const char *const *)r->env, r->nenv) != 0) {
+        fprintf(stderr, "dwf run: out of memory\n");
+        return -1;
+    }
     for (int i = 0; i < r->nfunctions; i++)
         if (!function_file_ok(r->functions[i]) || load(r->functions[i], cache, &r->others) != 0) return -1;
     return 0;
@@ -278,7 +371,8 @@ static int interrupted(Run *r)
 static int drive(Run *r)
 {
     dwf_error err;
-    dwf_engine_opts eo = {.resolve = handler_resolve, .resolve_arg = &r->set, .skip_time = r->skip,
+    dwf_engine_opts eo = {.resolve = handler_resolve, .resolve_arg = &r->set, .environment = handler_environment,
+                          .skip_time = r->skip,
                           .quiet = r->quiet || r->json, .stale_ms = 30000, .on_operation = ec_progress_op,
                           .on_invocation = ec_progress_invocation, .progress_arg = &r->prog,
                           .stop = &ec_stop_flag, .force = r->force, .on_adopted = ec_progress_adopted};
@@ -362,13 +456,19 @@ static void run_free(Run *r)
     handler_set_free(&r->others);
     dwf_service_close(r->s);
     free(r->input);
+    for (int i = 0; i < r->nenv; i++) free(r->env[i]);
+    free(r->env);
 }
 
 int cmd_run(int argc, char **argv)
 {
     Run r = {.store = ec_default_store()};
     int rc = parse_options(&r, argc, argv);
-    if (rc != EXIT_OK) return rc;
+    if (rc != EXIT_OK) {
+        for (int i = 0; i < r.nenv; i++) free(r.env[i]);
+        free(r.env);
+        return rc;
+    }
     rc = EXIT_INPUT;
     /* Everything the user typed is checked, and compiled, before the store is touched. */
     if (read_input(&r) != 0 || load_all(&r) != 0) goto out;

@@ -4,7 +4,8 @@
  * Its one job besides parsing is to find each function's configuration where `dwf build` puts
  * it: the zip holds only the program (bootstrap, bin/<name>, lib/, etc/), and the deploy files
  * the compiler writes beside the zip say how the function is configured on Lambda:
- * durable-config.json (the DurableConfig of create-function) and template.yaml (FunctionName,
+ * durable-config.json (the DurableConfig of create-function), environment.json (its
+ * Environment: the workflow's lambda { environment }) and template.yaml (FunctionName,
  * MemorySize, Timeout). Reading them, rather than asking the user to repeat them in flags,
  * means the emulator runs the function exactly as deploy.sh would create it; flags given after
  * a function override what the files say. A zip with no files beside it (not built by dwf)
@@ -48,7 +49,8 @@ const char *const usage_serve =
     "\n"
     "A FUNCTION is a Lambda zip (`dwf build` output), or --function [NAME=]PATH with PATH a zip\n"
     "or a directory used as the task root as it is. The configuration comes from the deploy\n"
-    "files beside a zip (durable-config.json, template.yaml), else Lambda's defaults.\n"
+    "files beside a zip (durable-config.json, environment.json, template.yaml), else Lambda's\n"
+    "defaults.\n"
     "\n"
     "options:\n"
     "  --port N               listen on port N (default 9001; 0 = any free port, printed)\n"
@@ -70,7 +72,8 @@ const char *const usage_serve =
     "  --command CMD          start command, split on blanks (default: <task root>/bootstrap)\n"
     "  --handler H            _HANDLER (default bootstrap)\n"
     "  --runtime ENV          AWS_EXECUTION_ENV (default AWS_Lambda_provided.al2023)\n"
-    "  --env NAME=VALUE       one more environment variable for the process (repeatable)\n"
+    "  --env NAME=VALUE       one more environment variable for the process (repeatable; over\n"
+    "                         environment.json's)\n"
     "  --memory MB            AWS_LAMBDA_FUNCTION_MEMORY_SIZE (default 128)\n"
     "  --timeout S            invocation timeout in seconds (default 3)\n"
     "  --retention DAYS       DurableConfig.RetentionPeriodInDays (default 14)\n"
@@ -92,8 +95,10 @@ const char *const usage_serve =
 
 typedef struct fn_spec {
     dwf_emulator_function f;
-    const char **env;
+    const char **env;   /* NAME=VALUE: environment.json's, then --env's (the later wins) */
     int nenv;
+    char **env_owned;   /* the strings of environment.json's entries */
+    int nowned;
     char *name_buf, *zip_buf, *dir_buf;
     char *graph; /* workflow-graph.json beside the zip, or NULL */
 } fn_spec;
@@ -140,12 +145,61 @@ static void read_graph(fn_spec *s, const char *dir)
     s->graph = text;
 }
 
+static int spec_add_env(fn_spec *s, const char *kv)
+{
+    const char **ne = realloc(s->env, (size_t)(s->nenv + 2) * sizeof *ne);
+    if (!ne) return -1;
+    s->env = ne;
+    s->env[s->nenv++] = kv;
+    s->env[s->nenv] = NULL;
+    return 0;
+}
+
+/* environment.json's Variables as the function's first environment entries. */
+static int read_environment(fn_spec *s, const char *dir)
+{
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/environment.json", dir);
+    int too_big = 0;
+    char *text = slurp(path, &too_big);
+    if (too_big) return -1;
+    if (!text) return 0;
+    cJSON *j = cJSON_Parse(text);
+    free(text);
+    const cJSON *vars = cJSON_GetObjectItemCaseSensitive(j, "Variables");
+    int bad = !cJSON_IsObject(vars);
+    if (bad) fprintf(stderr, "dwf serve: %s is not {\"Variables\": {...}}\n", path);
+    for (const cJSON *v = bad ? NULL : vars->child; v && !bad; v = v->next) {
+        if (!cJSON_IsString(v)) {
+            fprintf(stderr, "dwf serve: %s: the value of %s is not a string\n", path, v->string);
+            bad = 1;
+            break;
+        }
+        size_t need = strlen(v->string) + strlen(v->valuestring) + 2;
+        char *kv = malloc(need);
+        char **grown = kv ? realloc(s->env_owned, (size_t)(s->nowned + 1) * sizeof *grown) : NULL;
+        if (!grown) {
+            free(kv);
+            fprintf(stderr, "dwf serve: out of memory\n");
+            bad = 1;
+            break;
+        }
+        s->env_owned = grown;
+        snprintf(kv, need, "%s=%s", v->string, v->valuestring);
+        s->env_owned[s->nowned++] = kv;
+        bad = spec_add_env(s, kv) != 0;
+    }
+    cJSON_Delete(j);
+    return bad ? -1 : 0;
+}
+
 /* The deploy files `dwf build` writes beside the zip. Missing files are fine; a broken one is not. */
 static int read_beside(fn_spec *s, const char *zip)
 {
     char dir[PATH_MAX];
     dwf__dirname(zip, dir, sizeof dir);
     read_graph(s, dir);
+    if (read_environment(s, dir) != 0) return -1;
     char path[PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/durable-config.json", dir);
     int too_big = 0;
@@ -206,6 +260,8 @@ static void specs_free(fn_spec *s, int n)
 {
     for (int i = 0; i < n; i++) {
         free(s[i].env);
+        for (int k = 0; k < s[i].nowned; k++) free(s[i].env_owned[k]);
+        free(s[i].env_owned);
         free(s[i].name_buf);
         free(s[i].zip_buf);
         free(s[i].dir_buf);
@@ -310,15 +366,10 @@ static int function_option(Serve *sv, int opt, const CliArgs *a)
     case OPT_COMMAND: last->f.command = v; break;
     case OPT_HANDLER: last->f.handler = v; break;
     case OPT_RUNTIME: last->f.runtime = v; break;
-    case OPT_ENV: {
+    case OPT_ENV:
         if (!strchr(v, '=') || v[0] == '=') return cli_usage_error("serve", "--env takes NAME=VALUE, not '%s'", v);
-        const char **ne = realloc(last->env, (size_t)(last->nenv + 2) * sizeof *ne);
-        if (!ne) return out_of_memory();
-        last->env = ne;
-        last->env[last->nenv++] = v;
-        last->env[last->nenv] = NULL;
+        if (spec_add_env(last, v) != 0) return out_of_memory();
         break;
-    }
     case OPT_MEMORY: return parse_int("--memory", v, 128, &last->f.memory_mb);
     case OPT_TIMEOUT: return parse_int("--timeout", v, 1, &last->f.timeout_s);
     case OPT_RETENTION: return parse_int("--retention", v, 1, &last->f.retention_days);

@@ -32,7 +32,7 @@
  * and loading them was three quarters of the program's start-up. libdwf.a holds only what a
  * zip runs (sdk/, aws/, lambda/): the store, the emulator and the packager are in
  * libdwf-host.a, which the Lambda program never links. */
-static const char *const static_libs[] = {"-lssl", "-lcrypto", "-lz", NULL};
+static const char *const static_libs[] = {"-lexpat", "-lssl", "-lcrypto", "-lz", NULL};
 /* Shared, with --as-needed: only those the program really calls are recorded. */
 static const char *const shared_libs[] = {"-lcjson", "-lpthread", "-ldl", "-lm", NULL};
 

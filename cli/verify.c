@@ -190,7 +190,7 @@ static int old_line(const dwf_workflow *old, const cJSON *ops, const char *id)
 {
     dwf_verify_report rep;
     dwf_error err;
-    if (!old || dwf_verify_replay(old, ops, &rep, &err) < 0) return 0;
+    if (!old || dwf_verify_replay(old, ops, NULL, &rep, &err) < 0) return 0;
     const cJSON *l = cJSON_GetObjectItemCaseSensitive(rep.lines, id);
     int line = cJSON_IsNumber(l) ? l->valueint : 0;
     cJSON_Delete(rep.lines);
@@ -210,7 +210,7 @@ static int verify_one(Verify *v, const char *label, const cJSON *ops, const dwf_
 {
     dwf_verify_report rep;
     dwf_error err;
-    int outcome = dwf_verify_replay(v->h.wf, ops, &rep, &err);
+    int outcome = dwf_verify_replay(v->h.wf, ops, NULL, &rep, &err);
     if (outcome < 0) {
         cJSON_Delete(rep.lines);
         return ec_service_error("verify", &err), -1;

@@ -33,7 +33,7 @@ typedef struct CgFile {
     int mode;         /* 0644, or 0755 for deploy.sh (before the umask) */
 } CgFile;
 
-#define CG_MAX_FILES 8
+#define CG_MAX_FILES 12
 typedef struct CgFiles {
     CgFile file[CG_MAX_FILES];
     int n;

@@ -707,6 +707,21 @@ static void cg_expr_kind(Fn *fn, const AstNode *n, CgBuf *e)
         cg_buf_free(&tmo);
         break;
     }
+    case AST_AWS: {
+        CgBuf call = {0}, params = {0};
+        cg_operand(fn, n->u.aws.params, &params);
+        cg_effect_guard(fn, "aws");
+        cg_buf_puts(&call, "dwf_aws(c, ");
+        cg_c_string(&call, n->u.aws.service, strlen(n->u.aws.service));
+        cg_buf_puts(&call, ", ");
+        cg_c_string(&call, n->u.aws.action, strlen(n->u.aws.action));
+        cg_buf_printf(&call, ", %s)", params.s);
+        cg_buf_printf(e, "t_%d", hoist(fn, &call));
+        fn->dirty = 1;
+        cg_buf_free(&call);
+        cg_buf_free(&params);
+        break;
+    }
     case AST_AWAIT:
     case AST_INVOKE:
     case AST_WAIT_CALLBACK: {
@@ -984,14 +999,27 @@ static void cg_target(Fn *fn, const Symbol *sym, CgBuf *t)
     }
 }
 
-static void cg_callback_opts(Fn *fn, const AstNode *timeout, const AstNode *heartbeat, CgBuf *ref)
+/* A per-attempt timeout's field in an options struct (sema allows only a duration literal):
+ * ", .timeout_s = 30" or nothing. */
+static void attempt_timeout(const char *field, const AstNode *timeout, char *buf, size_t n)
+{
+    buf[0] = '\0';
+    if (timeout && timeout->kind == AST_DURATION)
+        snprintf(buf, n, ", .%s = %.17g", field, timeout->u.dur.seconds);
+}
+
+/* submitter_timeout: a wait for callback's, NULL for a callback */
+static void cg_callback_opts(Fn *fn, const AstNode *timeout, const AstNode *heartbeat,
+                             const AstNode *submitter_timeout, CgBuf *ref)
 {
     CgBuf a = {0}, b = {0};
     cg_knob(fn, timeout, 0, &a);
     cg_knob(fn, heartbeat, 0, &b);
+    char sub[64];
+    attempt_timeout("submitter_timeout_s", submitter_timeout, sub, sizeof sub);
     int t = new_temp(fn);
-    fn_line(fn, "%sconst dwf_callback_opts t_%d = {.timeout_s = %s, .heartbeat_s = %s};",
-            knob_const(timeout) && knob_const(heartbeat) ? "static " : "", t, a.s, b.s);
+    fn_line(fn, "%sconst dwf_callback_opts t_%d = {.timeout_s = %s, .heartbeat_s = %s%s};",
+            knob_const(timeout) && knob_const(heartbeat) ? "static " : "", t, a.s, b.s, sub);
     cg_buf_printf(ref, "&t_%d", t);
     cg_buf_free(&a);
     cg_buf_free(&b);
@@ -1036,7 +1064,7 @@ static void cg_durable_expr(Fn *fn, const AstNode *n, const char *target)
         cg_buf_free(&what);
         CgBuf name = {0}, opts = {0};
         cg_opname(fn, n->u.wfc.label, NULL, &name);
-        cg_callback_opts(fn, n->u.wfc.timeout, n->u.wfc.heartbeat, &opts);
+        cg_callback_opts(fn, n->u.wfc.timeout, n->u.wfc.heartbeat, n->u.wfc.submitter_timeout, &opts);
         char retry[24] = "NULL";
         if (n->u.wfc.retry) snprintf(retry, sizeof retry, "&t_%d", cg_retry(fn, n->u.wfc.retry));
         cg_check(fn);
@@ -1085,9 +1113,8 @@ static void cg_step(Fn *fn, const AstNode *n)
         char retry[24] = "NULL";
         if (n->u.step.retry) snprintf(retry, sizeof retry, "&t_%d", cg_retry(fn, n->u.step.retry));
         int t = new_temp(fn);
-        char timeout[48] = "";
-        if (n->u.step.timeout && n->u.step.timeout->kind == AST_DURATION)
-            snprintf(timeout, sizeof timeout, ", .timeout_s = %.17g", n->u.step.timeout->u.dur.seconds);
+        char timeout[64];
+        attempt_timeout("timeout_s", n->u.step.timeout, timeout, sizeof timeout);
         fn_line(fn, "static const dwf_step_opts t_%d = {.retry = %s, .semantics = %s, "
                     ".compensate = %s%s};",
                 t, retry,
@@ -1166,11 +1193,13 @@ static void cg_poll(Fn *fn, const AstNode *n)
     cg_knob_int(fn, n->u.poll.attempts, 0, &att);
     int konst = knob_const(n->u.poll.every) && knob_const(n->u.poll.backoff) &&
                 knob_const(n->u.poll.max) && knob_const(n->u.poll.attempts);
+    char timeout[64];
+    attempt_timeout("timeout_s", n->u.poll.timeout, timeout, sizeof timeout);
     int t = new_temp(fn);
     fn_line(fn, "%sconst dwf_poll_opts t_%d = {.every_s = %s, .backoff = %s, .max_s = %s, "
-                ".attempts = %s, .jitter = %s};",
+                ".attempts = %s, .jitter = %s%s};",
             konst ? "static " : "", t, every.s, backoff.s, mx.s, att.s,
-            jitter_name((int)n->u.poll.jitter));
+            jitter_name((int)n->u.poll.jitter), timeout);
     cg_target(fn, n->u.poll.sym, &target);
     cg_check(fn);
     fn_line(fn, "DWF_TRY(dwf_poll(c, %s, %s, %s, f, %s, &t_%d, %s));", name.s, check, until,
@@ -1594,7 +1623,7 @@ static void cg_stmt(Fn *fn, const AstNode *n)
     case AST_CALLBACK: {
         CgBuf name = {0}, opts = {0}, target = {0};
         cg_opname(fn, n->u.callback.label, NULL, &name);
-        cg_callback_opts(fn, n->u.callback.timeout, n->u.callback.heartbeat, &opts);
+        cg_callback_opts(fn, n->u.callback.timeout, n->u.callback.heartbeat, NULL, &opts);
         cg_target(fn, n->u.callback.sym, &target);
         cg_check(fn);
         fn_line(fn, "DWF_TRY(dwf_callback(c, %s, %s, %s));", name.s, opts.s, target.s);
@@ -1715,6 +1744,7 @@ static void collect_ccalls(const AstNode *n, NameList *l)
         collect_ccalls(n->u.http.headers, l);
         collect_ccalls(n->u.http.body, l);
         break;
+    case AST_AWS: collect_ccalls(n->u.aws.params, l); break;
     case AST_AWAIT: collect_ccalls(n->u.await.target, l); break;
     case AST_INVOKE:
         collect_ccalls(n->u.invoke.label, l);
@@ -1872,6 +1902,20 @@ static void emit_file(Gen *g, CgBuf *o)
     char hash[65];
     if (cg_sha256_hex(p->text ? p->text : "", p->text ? p->text_len : 0, hash) != 0) g->oom = 1;
     const char *fname = p->cfg.function_name ? p->cfg.function_name : wfname;
+    if (p->cfg.nenv > 0) {
+        cg_buf_puts(o, "\n/* lambda { environment }: what env() reads under the embedded engine. */\n"
+                       "static const char *const workflow_environment[] = {\n");
+        for (int i = 0; i < p->cfg.nenv; i++) {
+            CgBuf kv = {0};
+            cg_buf_printf(&kv, "%s=%s", p->cfg.env_names[i], p->cfg.env_values[i]);
+            cg_buf_puts(o, "    ");
+            cg_c_string(o, kv.s ? kv.s : "", kv.len);
+            cg_buf_puts(o, ",\n");
+            if (kv.oom) g->oom = 1;
+            cg_buf_free(&kv);
+        }
+        cg_buf_puts(o, "    NULL,\n};\n");
+    }
     cg_buf_puts(o, "\n/* What the runtime needs to know about this workflow. */\n");
     cg_buf_puts(o, "const dwf_workflow dwf_workflow_main = {\n    .name = ");
     cg_c_string(o, wfname, strlen(wfname));
@@ -1883,8 +1927,9 @@ static void emit_file(Gen *g, CgBuf *o)
     cg_buf_puts(o, "    .frame_size = sizeof(struct frame),\n    .body = workflow_body,\n");
     cg_buf_printf(o, "    .retention_days = %d,\n    .execution_timeout = %lld,\n",
                   p->cfg.retention_days, p->cfg.execution_timeout);
-    cg_buf_printf(o, "    .memory_mb = %d,\n    .timeout_s = %d,\n};\n", p->cfg.memory_mb,
-                  p->cfg.timeout_s);
+    cg_buf_printf(o, "    .memory_mb = %d,\n    .timeout_s = %d,\n", p->cfg.memory_mb, p->cfg.timeout_s);
+    if (p->cfg.nenv > 0) cg_buf_puts(o, "    .environment = workflow_environment,\n");
+    cg_buf_puts(o, "};\n");
 }
 
 /* Replace every BACK_TO_C line of `in` by `#line N "<C file>"`, N being the line after it. */

@@ -201,6 +201,21 @@ static void json_durable_config(const Deploy *d, CgBuf *b)
                   d->p->cfg.retention_days, d->p->cfg.execution_timeout);
 }
 
+/* environment.json: the Environment of create-function / update-function-configuration. */
+static void json_environment(const Deploy *d, CgBuf *b)
+{
+    const Program *p = d->p;
+    cg_buf_puts(b, "{\n  \"Variables\": {\n");
+    for (int i = 0; i < p->cfg.nenv; i++) {
+        cg_buf_puts(b, "    ");
+        json_str(b, p->cfg.env_names[i]);
+        cg_buf_puts(b, ": ");
+        json_str(b, p->cfg.env_values[i]);
+        cg_buf_puts(b, i + 1 < p->cfg.nenv ? ",\n" : "\n");
+    }
+    cg_buf_puts(b, "  }\n}\n");
+}
+
 /* ---- deploy.sh ------------------------------------------------------------------------------ */
 
 static void header_comment(const Deploy *d, CgBuf *b, const char *what)
@@ -285,11 +300,19 @@ static void emit_deploy_sh(const Deploy *d, CgBuf *b)
                    "  aws lambda update-function-code --region \"$REGION\" --function-name "
                    "\"$FUNCTION\" \\\n    --zip-file \"fileb://$ZIP\" >/dev/null\n"
                    "  aws lambda wait function-updated-v2 --region \"$REGION\" --function-name "
-                   "\"$FUNCTION\"\nelse\n"
+                   "\"$FUNCTION\"\n");
+    if (p->cfg.nenv > 0)
+        cg_buf_puts(b, "  # The environment is configuration: set it again with the code.\n"
+                       "  aws lambda update-function-configuration --region \"$REGION\" --function-name "
+                       "\"$FUNCTION\" \\\n    --environment file://environment.json >/dev/null\n"
+                       "  aws lambda wait function-updated-v2 --region \"$REGION\" --function-name "
+                       "\"$FUNCTION\"\n");
+    cg_buf_puts(b, "else\n"
                    "  aws lambda create-function --region \"$REGION\" --function-name \"$FUNCTION\" "
                    "\\\n    --runtime provided.al2023 --handler bootstrap \\\n"
                    "    --role \"arn:aws:iam::$ACCOUNT:role/$ROLE\" \\\n"
                    "    --zip-file \"fileb://$ZIP\" \\\n");
+    if (p->cfg.nenv > 0) cg_buf_puts(b, "    --environment file://environment.json \\\n");
     cg_buf_printf(b, "    --timeout %d --memory-size %d \\\n", p->cfg.timeout_s, p->cfg.memory_mb);
     cg_buf_printf(b, "    --durable-config '{\"RetentionPeriodInDays\":%d,\"ExecutionTimeout\":%lld}' "
                      ">/dev/null\n",
@@ -346,6 +369,16 @@ static void emit_sam(const Deploy *d, CgBuf *b)
     json_str(b, d->zip);
     cg_buf_printf(b, "\n      MemorySize: %d\n      Timeout: %d\n", p->cfg.memory_mb,
                   p->cfg.timeout_s);
+    if (p->cfg.nenv > 0) {
+        cg_buf_puts(b, "      Environment:\n        Variables:\n");
+        for (int i = 0; i < p->cfg.nenv; i++) {
+            cg_buf_puts(b, "          ");
+            json_str(b, p->cfg.env_names[i]); /* quoted: YAML 1.1 reads a bare ON or NO as a boolean */
+            cg_buf_puts(b, ": ");
+            json_str(b, p->cfg.env_values[i]);
+            cg_buf_putc(b, '\n');
+        }
+    }
     cg_buf_puts(b, "      # Durable executions need a qualified ARN: publish an alias.\n"
                    "      AutoPublishAlias: live\n");
     cg_buf_printf(b, "      DurableConfig:\n        ExecutionTimeout: %lld\n"
@@ -404,6 +437,19 @@ static void emit_sam(const Deploy *d, CgBuf *b)
 
 /* ---- main.tf (Terraform) -------------------------------------------------------------------- */
 
+/* A Terraform string: JSON's escapes, and "${" / "%{" (template sequences in HCL) doubled. */
+static void tf_str(CgBuf *b, const char *s)
+{
+    CgBuf j = {0};
+    json_str(&j, s);
+    for (size_t i = 0; i < j.len; i++) {
+        if ((j.s[i] == '$' || j.s[i] == '%') && i + 1 < j.len && j.s[i + 1] == '{') cg_buf_putc(b, j.s[i]);
+        cg_buf_putc(b, j.s[i]);
+    }
+    if (j.oom) b->oom = 1;
+    cg_buf_free(&j);
+}
+
 static void emit_tf(const Deploy *d, CgBuf *b)
 {
     const Program *p = d->p;
@@ -458,6 +504,20 @@ static void emit_tf(const Deploy *d, CgBuf *b)
     cg_buf_free(&z);
     cg_buf_printf(b, ")\n  memory_size      = %d\n  timeout          = %d\n\n", p->cfg.memory_mb,
                   p->cfg.timeout_s);
+    if (p->cfg.nenv > 0) {
+        size_t width = 0; /* `terraform fmt` aligns the '=' of consecutive lines */
+        for (int i = 0; i < p->cfg.nenv; i++)
+            if (strlen(p->cfg.env_names[i]) > width) width = strlen(p->cfg.env_names[i]);
+        cg_buf_puts(b, "  environment {\n    variables = {\n");
+        for (int i = 0; i < p->cfg.nenv; i++) {
+            cg_buf_puts(b, "      ");
+            json_str(b, p->cfg.env_names[i]);
+            cg_buf_printf(b, "%*s = ", (int)(width - strlen(p->cfg.env_names[i])), "");
+            tf_str(b, p->cfg.env_values[i]);
+            cg_buf_putc(b, '\n');
+        }
+        cg_buf_puts(b, "    }\n  }\n\n");
+    }
     cg_buf_puts(b, "  # Durable executions need a qualified ARN: publish a version.\n"
                    "  publish = true\n\n");
     cg_buf_printf(b, "  durable_config {\n    execution_timeout = %lld\n"
@@ -534,6 +594,10 @@ int cg_render_artifacts(const Program *p, const CgOptions *o, CgFiles *out, char
         cg_buf_free(&b);                                                                      \
     } while (0)
     RENDER("durable-config.json", 0644, json_durable_config(&d, &b));
+    if (p->cfg.nenv > 0)
+        RENDER("environment.json", 0644, json_environment(&d, &b));
+    else /* an environment from an earlier compile would configure variables the workflow no longer has */
+        out->absent[out->nabsent++] = "environment.json";
     RENDER("iam/trust-policy.json", 0644, cg_buf_puts(&b, trust_policy));
     RENDER("iam/durable-policy.json", 0644, json_durable_policy(&d, &b));
     if (p->cfg.uses_callbacks)

@@ -386,6 +386,9 @@ static void put_expr(CgBuf *b, const AstNode *e)
         cg_buf_printf(b, "http %s ", e->u.http.method);
         put_expr(b, e->u.http.url);
         break;
+    case AST_AWS:
+        cg_buf_printf(b, "aws %s.%s {..}", e->u.aws.service, e->u.aws.action);
+        break;
     case AST_AWAIT:
         cg_buf_puts(b, "await ");
         put_expr(b, e->u.await.target);
@@ -705,6 +708,7 @@ static void walk_expr(Graph *g, const AstNode *e, Exits *pend)
         put_head(&lb, "wait for callback", NULL, e->u.wfc.label);
         put_opt(&l, "timeout", e->u.wfc.timeout, "");
         put_opt(&l, "heartbeat", e->u.wfc.heartbeat, "");
+        put_opt(&l, "submitter timeout", e->u.wfc.submitter_timeout, "");
         end_line(&lb, &l, "");
         put_retry(&lb, e->u.wfc.retry);
         connect(g, pend, add_op_node(g, N_WFC, "wfc", e->loc.first_line, &lb, "WaitForCallback",
@@ -970,6 +974,7 @@ static void walk_simple(Graph *g, const AstNode *s, Exits *pend)
         put_opt(&l, "attempts", s->u.poll.attempts, "");
         if (s->u.poll.jitter != JITTER_FULL) /* the tree cannot tell a written `jitter full` */
             put_opt_word(&l, "jitter", jitter_name(s->u.poll.jitter));
+        put_opt(&l, "timeout", s->u.poll.timeout, "");
         end_line(&lb, &l, "");
         if (s->u.poll.until) {
             cg_buf_puts(&lb, "\nuntil ");

@@ -125,12 +125,9 @@ static int take_int(const cJSON *body, const char *key, const char *what, int lo
 }
 
 /* What Lambda sets itself and refuses in Environment.Variables. */
-static const char *const reserved_env[] = {
-    "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_REGION", "AWS_EXECUTION_ENV", "AWS_LAMBDA_FUNCTION_NAME",
-    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION", "AWS_LAMBDA_INITIALIZATION_TYPE",
-    "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME", "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
-};
+#define RESERVED_ROW_(name) name,
+static const char *const reserved_env[] = {DWF_LAMBDA_RESERVED_ENV(RESERVED_ROW_)};
+#undef RESERVED_ROW_
 
 static int check_environment(const cJSON *env, dwf_error *err)
 {
@@ -159,7 +156,7 @@ static int check_environment(const cJSON *env, dwf_error *err)
                                      k);
         total += strlen(k) + strlen(v->valuestring);
     }
-    if (total > 4096)
+    if (total > DWF_LIMIT_ENV_BYTES)
         return dwf__emu_fail(err, IPVE,
                              "Lambda was unable to configure your environment variables because the environment "
                              "variables you have provided exceeded the 4KB limit. String measured: %zu", total);

@@ -187,6 +187,7 @@ void ast_dump(const AstNode *n, int indent, FILE *out)
     case AST_CALL: case AST_CCALL: fprintf(out, " %s", n->u.call.fn); break;
     case AST_UNARY: case AST_BINARY: fprintf(out, " %s", op_name(n->u.op.op)); break;
     case AST_HTTP: fprintf(out, " %s", n->u.http.method); break;
+    case AST_AWS: fprintf(out, " %s.%s", n->u.aws.service, n->u.aws.action); break;
     case AST_LET: case AST_ASSIGN: fprintf(out, " %s [%s]", n->u.let.id, sym_cname(n->u.let.sym)); break;
     case AST_STEP:
         if (n->u.step.bind) fprintf(out, " %s [%s]", n->u.step.bind, sym_cname(n->u.step.sym));
@@ -254,6 +255,7 @@ void ast_dump(const AstNode *n, int indent, FILE *out)
         dump_one("body", n->u.http.body, in, out);
         dump_one("timeout", n->u.http.timeout, in, out);
         break;
+    case AST_AWS: ast_dump(n->u.aws.params, in, out); break;
     case AST_AWAIT: ast_dump(n->u.await.target, in, out); break;
     case AST_INVOKE:
         dump_one("label", n->u.invoke.label, in, out);
@@ -266,6 +268,7 @@ void ast_dump(const AstNode *n, int indent, FILE *out)
         dump_one("timeout", n->u.wfc.timeout, in, out);
         dump_one("heartbeat", n->u.wfc.heartbeat, in, out);
         dump_one("retry", n->u.wfc.retry, in, out);
+        dump_one("submitter_timeout", n->u.wfc.submitter_timeout, in, out);
         dump_list("body", n->u.wfc.body, in, out);
         break;
     case AST_LET: case AST_ASSIGN: ast_dump(n->u.let.value, in, out); break;
@@ -295,6 +298,7 @@ void ast_dump(const AstNode *n, int indent, FILE *out)
         dump_one("attempts", n->u.poll.attempts, in, out);
         dump_one("state", n->u.poll.state, in, out);
         dump_one("until", n->u.poll.until, in, out);
+        dump_one("timeout", n->u.poll.timeout, in, out);
         dump_list("body", n->u.poll.body, in, out);
         break;
     case AST_PARALLEL: case AST_MAP:

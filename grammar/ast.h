@@ -29,7 +29,7 @@ typedef struct SrcLoc {
     X(AST_NULL) X(AST_BOOL) X(AST_NUM) X(AST_STR) X(AST_TEMPLATE) X(AST_ARRAY) X(AST_OBJECT)   \
     X(AST_PROP) X(AST_NAME) X(AST_MEMBER) X(AST_INDEX) X(AST_CALL) X(AST_UNARY) X(AST_BINARY)  \
     X(AST_DURATION) X(AST_HTTP) X(AST_CCALL) X(AST_AWAIT) X(AST_INVOKE) X(AST_WAIT_CALLBACK)    \
-    X(AST_COND) X(AST_LAMBDA)                                                                  \
+    X(AST_COND) X(AST_LAMBDA) X(AST_AWS)                                                                \
     /* statements */                                                                           \
     X(AST_LET) X(AST_ASSIGN) X(AST_EXPR_STMT) X(AST_STEP) X(AST_WAIT) X(AST_CALLBACK)          \
     X(AST_POLL) X(AST_PARALLEL) X(AST_BRANCH) X(AST_MAP) X(AST_GROUP) X(AST_IF) X(AST_FOR)     \
@@ -112,13 +112,20 @@ struct AstNode {
         struct { const char *param, *index; Symbol *param_sym, *index_sym; AstNode *body; int depth; } lambda;
         /* AST_HTTP: http METHOD url headers {..} body <e> timeout <d> */
         struct { const char *method; AstNode *url, *headers, *body, *timeout; } http;
+        /* AST_AWS: aws <service>.<action> { params } (params: an AST_OBJECT); the rows are
+         * include/dwf_aws.def's */
+        struct { const char *service, *action; AstNode *params; SrcLoc service_loc, action_loc; } aws;
         /* AST_AWAIT: await <callback-name> */
         struct { AstNode *target; } await;
         /* AST_INVOKE: invoke ["label"] <function> with <payload> timeout <d> */
         struct { AstNode *label, *function, *payload, *timeout; } invoke;
         /* AST_WAIT_CALLBACK: wait for callback "label" timeout <d> heartbeat <d>
          *   retry {..} { submitter body; `callback.id` inside } */
-        struct { AstNode *label, *timeout, *heartbeat, *retry, *body; Symbol *cb_sym; } wfc;
+        /* timeout, heartbeat: the callback's; submitter_timeout: each submitter attempt's */
+        struct {
+            AstNode *label, *timeout, *heartbeat, *retry, *submitter_timeout, *body;
+            Symbol *cb_sym;
+        } wfc;
 
         /* AST_LET name = value; AST_ASSIGN name = value (rebinding a let) */
         struct { const char *id; AstNode *value; Symbol *sym; } let;
@@ -147,6 +154,7 @@ struct AstNode {
             AstNode *label, *every, *backoff, *max, *attempts;
             AstJitter jitter;
             AstNode *state, *until, *body;
+            AstNode *timeout;  /* each check's timeout (AST_DURATION) or NULL */
             Symbol *state_sym; /* the implicit `state` variable */
         } poll;
         /* AST_PARALLEL: parallel [bind] ["label"] <knobs> { branch [bind] ["label"] { .. } .. }
@@ -233,10 +241,15 @@ typedef struct Program {
         int timeout_s;              /* default 30 */
         const char *region;         /* lambda { region } or NULL */
         const char *account;        /* lambda { account } or NULL */
+        /* lambda { environment { NAME = "value" ... } }: env_names[i] = env_values[i], in the
+         * order written; env() calls and the deploy files read it */
+        const char **env_names, **env_values;
+        int nenv;
         int uses_callbacks;         /* any callback / wait for callback */
         int uses_waits;
         int uses_invoke;
         int uses_http;
+        int uses_aws; /* an `aws` call somewhere */
         const char **invoke_targets; /* NULL-terminated list of literal invoke targets */
         long op_estimate;           /* static estimate of operations per execution */
     } cfg;

@@ -203,7 +203,7 @@ static int is_soft(const Piece *p)
 {
     switch (p->kind) {
     case TOK_ATTEMPTS: case TOK_BACKOFF: case TOK_DELAY: case TOK_EVERY: case TOK_JITTER: case TOK_MAX:
-    case TOK_MIN_SUCCESSFUL: case TOK_NAME: case TOK_ON: case TOK_STATE: case TOK_TOLERATE:
+    case TOK_MIN_SUCCESSFUL: case TOK_NAME: case TOK_ON: case TOK_STATE: case TOK_SUBMITTER: case TOK_TOLERATE:
     case TOK_TRUE: case TOK_FALSE: case TOK_NULL:
         return 1;
     default:
@@ -324,7 +324,8 @@ static int starts_option(Layout *l, size_t i)
     case TOK_UNTIL: case TOK_WITH: case TOK_OVER: case TOK_AS:
         return 1;
     case TOK_ATTEMPTS: case TOK_BACKOFF: case TOK_DELAY: case TOK_EVERY: case TOK_JITTER: case TOK_MAX:
-    case TOK_MIN_SUCCESSFUL: case TOK_NAME: case TOK_ON: case TOK_STATE: case TOK_TOLERATE: {
+    case TOK_MIN_SUCCESSFUL: case TOK_NAME: case TOK_ON: case TOK_STATE: case TOK_SUBMITTER:
+    case TOK_TOLERATE: {
         if (i + 1 >= l->p->n) return 0;
         const Piece *n = &l->p->v[i + 1];
         return n->line == p->last_line && !is_text(l, n, "=") && !is_text(l, n, "(") && !is_text(l, n, ".") &&

@@ -43,6 +43,7 @@ static void yyerror(YYLTYPE *loc, yyscan_t scanner, ParseState *ps, const char *
 static AstNode *append(AstNode *list, AstNode *item);
 static AstNode *mk_str(ParseState *ps, Str s, SrcLoc loc);
 static AstNode *mk_prop(ParseState *ps, const char *key, AstNode *value, SrcLoc loc);
+static const char *lambda_param(ParseState *ps, const AstNode *e);
 static AstNode *mk_binary(ParseState *ps, AstOp op, AstNode *a, AstNode *b, SrcLoc loc);
 static AstNode *mk_unary(ParseState *ps, AstOp op, AstNode *a, SrcLoc loc);
 static AstNode *tpl_piece(ParseState *ps, AstNode *parts, Str s, SrcLoc loc);
@@ -87,11 +88,11 @@ static AstLogLevel log_level(ParseState *ps, const char *id, SrcLoc loc);
 %token BREAK "break" CONTINUE "continue" WHILE "while"
 %token CALL "call" CALLBACK "callback" CATCH "catch" COMPENSATE "compensate" DELAY "delay"
 %token DURABLE "durable" ELSE "else" EVERY "every" FAIL "fail" FALSE "false" FOR "for"
-%token GROUP "group" HEADERS "headers" HEARTBEAT "heartbeat" HTTP "http" IF "if" IN "in"
+%token GROUP "group" HEADERS "headers" HEARTBEAT "heartbeat" HTTP "http" AWS "aws" IF "if" IN "in"
 %token INVOKE "invoke" JITTER "jitter" LAMBDA "lambda" LET "let" LOG "log" MAP "map" MAX "max"
 %token MIN_SUCCESSFUL "min_successful" NAME "name" NULL "null" ON "on" OVER "over"
 %token PARALLEL "parallel" POLL "poll" RETRY "retry" RETURN "return" SEMANTICS "semantics"
-%token STATE "state" STEP "step" TIMEOUT "timeout" TOLERATE "tolerate" TRUE "true" TRY "try"
+%token STATE "state" STEP "step" SUBMITTER "submitter" TIMEOUT "timeout" TOLERATE "tolerate" TRUE "true" TRY "try"
 %token UNTIL "until" USE "use" WAIT "wait" WITH "with" WORKFLOW "workflow"
 %token EQ "==" NE "!=" LE "<=" GE ">=" AND "&&" OR "||" COALESCE "??" ARROW "=>"
 /* Only the formatter's scan (format.c) produces comments as tokens; the grammar never sees one. */
@@ -115,7 +116,7 @@ static AstLogLevel log_level(ParseState *ps, const char *id, SrcLoc loc);
 %type <AstNode *> retry_block retry_items retry_item str_list label label_opt fail_type dotted
 %type <AstNode *> expr bexpr primary path call_like literal template tpl_parts array object
 %type <AstNode *> items items_opt props props_opt prop args args_opt arg lambda
-%type <AstNode *> http_expr http_opts http_opt invoke_expr inv_head inv_target timeout_opt wfc_expr wfc_opts wfc_opt
+%type <AstNode *> aws_expr http_expr http_opts http_opt invoke_expr inv_head inv_target timeout_opt wfc_expr wfc_opts wfc_opt
 %type <Ident> ident soft key bind_opt idx_opt ident_opt
 
 %%
@@ -185,6 +186,12 @@ cfg_items:
 
 cfg_item:
     key '=' bexpr { $$ = mk_prop(ps, $1, $3, @1); }
+    /* a nested block of settings, `environment { TABLE = "orders" }`: an object of its props */
+  | key '{' cfg_items '}' {
+        AstNode *o = NEW(AST_OBJECT, @$);
+        o->u.list.items = $3;
+        $$ = mk_prop(ps, $1, o, @1);
+    }
 ;
 
 block:
@@ -239,6 +246,7 @@ stmt:
     }
   | call_like { $$ = NEW(AST_EXPR_STMT, @$); $$->u.expr.e = $1; }
   | http_expr { $$ = NEW(AST_EXPR_STMT, @$); $$->u.expr.e = $1; }
+  | aws_expr { $$ = NEW(AST_EXPR_STMT, @$); $$->u.expr.e = $1; }
   | invoke_expr { $$ = NEW(AST_EXPR_STMT, @$); $$->u.expr.e = $1; }
   | wfc_expr { $$ = NEW(AST_EXPR_STMT, @$); $$->u.expr.e = $1; }
 ;
@@ -393,6 +401,7 @@ poll_opt:
   | JITTER bexpr { $$ = mk_prop(ps, "jitter", $2, @1); }
   | STATE bexpr { $$ = mk_prop(ps, "state", $2, @1); }
   | UNTIL bexpr { $$ = mk_prop(ps, "until", $2, @1); }
+  | TIMEOUT bexpr { $$ = mk_prop(ps, "timeout", $2, @1); }
 ;
 
 parallel_stmt:
@@ -571,6 +580,7 @@ dotted:
 expr:
     bexpr
   | http_expr
+  | aws_expr
   | invoke_expr
   | wfc_expr
 ;
@@ -581,6 +591,19 @@ http_expr:
         $$->u.http.method = $2;
         $$->u.http.url = $3;
         opts_apply(ps, $$, $4);
+    }
+;
+
+/* aws <service>.<Action> { params }: the services and actions are include/dwf_aws.def's rows
+ * (sema checks them); `key` lets a service be named like a keyword (lambda). */
+aws_expr:
+    AWS key '.' key object {
+        $$ = NEW(AST_AWS, @$);
+        $$->u.aws.service = $2;
+        $$->u.aws.action = $4;
+        $$->u.aws.params = $5;
+        $$->u.aws.service_loc = @2;
+        $$->u.aws.action_loc = @4;
     }
 ;
 
@@ -643,9 +666,11 @@ wfc_opts:
   | wfc_opts wfc_opt { $$ = append($1, $2); }
 ;
 
+/* `timeout` is the callback's; `submitter timeout` bounds each attempt of the submitter step. */
 wfc_opt:
     cb_opt
   | retry_block { $$ = mk_prop(ps, "retry", $1, @1); }
+  | SUBMITTER TIMEOUT bexpr { $$ = mk_prop(ps, "submitter timeout", $3, @1); }
 ;
 
 bexpr:
@@ -817,18 +842,19 @@ args:
 ;
 
 /* A lambda is written only as an argument (sema allows it only where a builtin takes one), so
- * the grammar needs no lookahead past a name: `x =>` cannot start anything else, and `(x, i)`
- * is no parenthesized expression. */
+ * the grammar needs no lookahead past its parameter: `x =>` and `(x) =>` parse as an expression
+ * followed by `=>` (which nothing else can follow), then the expression must be a bare name;
+ * `(x, i)` is no parenthesized expression. */
 arg:
     expr
   | lambda
 ;
 
 lambda:
-    ident ARROW expr {
+    expr ARROW expr {
         $$ = NEW(AST_LAMBDA, @$);
-        $$->bind_loc = @1;
-        $$->u.lambda.param = $1;
+        $$->bind_loc = $1->loc;
+        $$->u.lambda.param = lambda_param(ps, $1);
         $$->u.lambda.body = $3;
     }
   | '(' ident ',' ident ')' ARROW expr {
@@ -857,6 +883,7 @@ soft:
   | NAME { $$ = "name"; }
   | ON { $$ = "on"; }
   | STATE { $$ = "state"; }
+  | SUBMITTER { $$ = "submitter"; }
   | TOLERATE { $$ = "tolerate"; }
 ;
 
@@ -868,7 +895,7 @@ key:
   | CATCH { $$ = "catch"; } | COMPENSATE { $$ = "compensate"; } | DURABLE { $$ = "durable"; }
   | ELSE { $$ = "else"; } | FAIL { $$ = "fail"; } | FALSE { $$ = "false"; } | FOR { $$ = "for"; }
   | GROUP { $$ = "group"; } | HEADERS { $$ = "headers"; } | HEARTBEAT { $$ = "heartbeat"; }
-  | HTTP { $$ = "http"; } | IF { $$ = "if"; } | IN { $$ = "in"; } | INVOKE { $$ = "invoke"; }
+  | HTTP { $$ = "http"; } | AWS { $$ = "aws"; } | IF { $$ = "if"; } | IN { $$ = "in"; } | INVOKE { $$ = "invoke"; }
   | LAMBDA { $$ = "lambda"; } | LET { $$ = "let"; } | LOG { $$ = "log"; } | MAP { $$ = "map"; }
   | NULL { $$ = "null"; } | OVER { $$ = "over"; } | PARALLEL { $$ = "parallel"; }
   | POLL { $$ = "poll"; } | RETRY { $$ = "retry"; } | RETURN { $$ = "return"; }
@@ -908,6 +935,15 @@ static AstNode *mk_str(ParseState *ps, Str s, SrcLoc loc)
     n->u.str.s = s.s;
     n->u.str.len = s.len;
     return n;
+}
+
+/* The parameter of `x => ...` or `(x) => ...`: the expression before `=>` must be a bare name. */
+static const char *lambda_param(ParseState *ps, const AstNode *e)
+{
+    if (e->kind == AST_NAME) return e->u.name.id;
+    diag_error(ps->diag, e->loc, "a lambda's parameter must be a name");
+    diag_note(ps->diag, e->loc, "write `x => ...`, `(x) => ...` or, with the index, `(x, i) => ...`");
+    return "_";
 }
 
 static AstNode *mk_prop(ParseState *ps, const char *key, AstNode *value, SrcLoc loc)
@@ -974,7 +1010,7 @@ static void opts_apply(ParseState *ps, AstNode *n, AstNode *opts)
         for (AstNode *p = opts; p != o; p = p->next)
             if (strcmp(p->u.prop.key, k) == 0 ||
                 (strncmp(p->u.prop.key, "tolerate", 8) == 0 && strncmp(k, "tolerate", 8) == 0)) {
-                diag_error(ps->diag, o->loc, "option '%.8s' given twice",
+                diag_error(ps->diag, o->loc, "option '%s' given twice",
                            strncmp(k, "tolerate", 8) == 0 ? "tolerate" : k);
                 diag_note(ps->diag, p->loc, "first given here");
                 break;
@@ -1012,6 +1048,7 @@ static void opts_apply(ParseState *ps, AstNode *n, AstNode *opts)
             if (strcmp(k, "timeout") == 0) slot = &n->u.wfc.timeout;
             else if (strcmp(k, "heartbeat") == 0) slot = &n->u.wfc.heartbeat;
             else if (strcmp(k, "retry") == 0) slot = &n->u.wfc.retry;
+            else if (strcmp(k, "submitter timeout") == 0) slot = &n->u.wfc.submitter_timeout;
             break;
         case AST_POLL:
             if (strcmp(k, "every") == 0) slot = &n->u.poll.every;
@@ -1020,6 +1057,7 @@ static void opts_apply(ParseState *ps, AstNode *n, AstNode *opts)
             else if (strcmp(k, "attempts") == 0) slot = &n->u.poll.attempts;
             else if (strcmp(k, "state") == 0) slot = &n->u.poll.state;
             else if (strcmp(k, "until") == 0) slot = &n->u.poll.until;
+            else if (strcmp(k, "timeout") == 0) slot = &n->u.poll.timeout;
             else if (strcmp(k, "jitter") == 0) n->u.poll.jitter = jitter_of(ps, v);
             break;
         case AST_PARALLEL: case AST_MAP:

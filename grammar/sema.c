@@ -457,6 +457,18 @@ static double check_duration(Sema *s, AstNode *v, const char *what, double lo, d
     return sec;
 }
 
+/* A per-attempt timeout (a step's, a submitter's, a poll check's): an attempt runs inside one
+ * invocation (at most 900 s), so its timeout fits in one. */
+static void check_attempt_timeout(Sema *s, AstNode *timeout, const char *what)
+{
+    double t = check_duration(s, timeout, what, 0.001, 900, 0);
+    if (t > s->prog->cfg.timeout_s) {
+        diag_warning(s->d, timeout->loc, "%s %s is longer than the invocation timeout (%ds): the invocation ends first",
+                     what, timeout->u.dur.text, s->prog->cfg.timeout_s);
+        diag_note(s->d, timeout->loc, "raise lambda { timeout } or shorten the %s", what);
+    }
+}
+
 /* A count option: a number literal, a whole number if `whole`, within [lo, hi]. */
 static double check_number(Sema *s, AstNode *v, const char *what, double lo, double hi, int whole)
 {
@@ -810,6 +822,50 @@ static void check_arity(Sema *s, AstNode *e, const Builtin *b, int argc)
                    b->max, argc);
 }
 
+#define RESERVED_ROW_(name) name,
+static const char *const lambda_reserved_env[] = {DWF_LAMBDA_RESERVED_ENV(RESERVED_ROW_)};
+#undef RESERVED_ROW_
+#define N_RESERVED_ENV (sizeof lambda_reserved_env / sizeof *lambda_reserved_env)
+
+/* A name Lambda accepts in Environment.Variables: [a-zA-Z][a-zA-Z0-9_]+. */
+static int env_name_ok(const char *k)
+{
+    if (!isalpha((unsigned char)k[0]) || !k[1]) return 0;
+    for (const char *c = k + 1; *c; c++)
+        if (!isalnum((unsigned char)*c) && *c != '_') return 0;
+    return 1;
+}
+
+static int env_reserved(const char *k)
+{
+    for (size_t i = 0; i < N_RESERVED_ENV; i++)
+        if (strcmp(lambda_reserved_env[i], k) == 0) return 1;
+    return 0;
+}
+
+/* The other variables every Lambda runtime's process has (besides the reserved ones). */
+static const char *const lambda_runtime_env[] = {"AWS_DEFAULT_REGION", "TZ", "LANG", "PATH", "LD_LIBRARY_PATH"};
+
+/* env("NAME") with a literal name no environment defines: a warning, since `dwf run --env`,
+ * `--env-file` or a later configuration may still define it (it is null until then). */
+static void check_env_call(Sema *s, AstNode *e)
+{
+    AstNode *a = e->u.call.args;
+    if (!a || a->kind != AST_STR || memchr(a->u.str.s, '\0', a->u.str.len)) return;
+    const char *k = a->u.str.s;
+    const Program *p = s->prog;
+    for (int i = 0; i < p->cfg.nenv; i++)
+        if (strcmp(p->cfg.env_names[i], k) == 0) return;
+    if (env_reserved(k)) return;
+    for (size_t i = 0; i < sizeof lambda_runtime_env / sizeof *lambda_runtime_env; i++)
+        if (strcmp(lambda_runtime_env[i], k) == 0) return;
+    diag_warning(s->d, a->loc, "no environment defines '%s': env(\"%s\") is null", k, k);
+    const char *pick = p->cfg.nenv ? sema_suggest(k, p->cfg.env_names, (size_t)p->cfg.nenv) : NULL;
+    if (pick) diag_note(s->d, a->loc, "did you mean '%s'?", pick);
+    else diag_note(s->d, a->loc, "define it in lambda { environment { %s = \"...\" } } (dwf run: --env %s=...)",
+                   k, k);
+}
+
 static void check_call(Sema *s, AstNode *e)
 {
     const Builtin *b = NULL;
@@ -828,6 +884,7 @@ static void check_call(Sema *s, AstNode *e)
                       e->u.call.fn);
     } else {
         check_arity(s, e, b, argc);
+        if (strcmp(b->name, "env") == 0) check_env_call(s, e);
         if (b->step_only && !impure_in_lambda(s, e, arena_printf(s->a, "'%s()'", b->name)))
             nondet_here(s, e, arena_printf(s->a, "'%s()'", b->name));
     }
@@ -929,6 +986,152 @@ static void check_http(Sema *s, AstNode *e)
     check_duration(s, e->u.http.timeout, "http timeout", 0.001, 900, 0);
 }
 
+/* ---- aws <service>.<Action> { params }: checked against include/dwf_aws.def -------------- */
+typedef struct AwsRow { const char *service, *action, *required, *optional; } AwsRow;
+static const AwsRow aws_rows[] = {
+#define DWF_AWS_ACTION(service, action, method, path, required, optional, output, iam, arn, retry) \
+    {#service, #action, required, optional},
+#include "dwf_aws.def"
+};
+#define NAWS_ROWS (sizeof aws_rows / sizeof aws_rows[0])
+static const char *const aws_service_names[] = {
+#define DWF_AWS_SERVICE(name, protocol, signing_name, endpoint_prefix, env_id, target_prefix, version) #name,
+#include "dwf_aws.def"
+};
+#define NAWS_SERVICES (sizeof aws_service_names / sizeof aws_service_names[0])
+
+/* The parameter words of a row ("Name:kinds@where ..."), one at a time: name and kinds. */
+static const char *aws_next_param(const char *w, char name[64], char kinds[8])
+{
+    while (*w == ' ') w++;
+    if (!*w) return NULL;
+    size_t n = strcspn(w, " "), nn = strcspn(w, ":@ ");
+    snprintf(name, 64, "%.*s", (int)(nn < 63 ? nn : 63), w);
+    kinds[0] = '\0';
+    if (w[nn] == ':') {
+        size_t kn = strcspn(w + nn + 1, "@ ");
+        snprintf(kinds, 8, "%.*s", (int)(kn < 7 ? kn : 7), w + nn + 1);
+    }
+    return w + n;
+}
+
+/* The kinds of parameter `key` of the row, or NULL when it has none such. `required` set for
+ * the required ones. */
+static const char *aws_param_kinds(const AwsRow *r, const char *key, char kinds[8], int *required)
+{
+    char name[64];
+    const char *lists[2] = {r->required, r->optional};
+    for (int l = 0; l < 2; l++)
+        for (const char *w = lists[l]; (w = aws_next_param(w, name, kinds));)
+            if (strcmp(name, key) == 0) {
+                *required = l == 0;
+                return kinds;
+            }
+    return NULL;
+}
+
+static unsigned aws_kind_bits(const char *kinds)
+{
+    unsigned t = 0;
+    for (const char *k = kinds; *k; k++)
+        t |= *k == 's' ? T_STR : *k == 'n' ? T_NUM : *k == 'b' ? T_BOOL : *k == 'a' ? T_ARR
+           : *k == 'o' ? T_OBJ : *k == 'z' ? T_NULL : (*k == 'x' || *k == 'j') ? ~0u : 0;
+    return t;
+}
+
+static const AwsRow *aws_find_service_or_report(Sema *s, AstNode *e)
+{
+    const char *svc = e->u.aws.service, *act = e->u.aws.action;
+    int known_service = 0;
+    for (size_t i = 0; i < NAWS_SERVICES; i++) known_service |= strcmp(aws_service_names[i], svc) == 0;
+    if (!known_service) {
+        diag_error(s->d, e->u.aws.service_loc, "unknown AWS service '%s'", svc);
+        const char *pick = sema_suggest(svc, aws_service_names, NAWS_SERVICES);
+        if (pick) diag_note(s->d, e->u.aws.service_loc, "did you mean '%s'?", pick);
+        else diag_note(s->d, e->u.aws.service_loc, "the services dwf can call are listed in docs/aws.md");
+        return NULL;
+    }
+    const char *names[NAWS_ROWS];
+    size_t n = 0;
+    for (size_t i = 0; i < NAWS_ROWS; i++) {
+        if (strcmp(aws_rows[i].service, svc) != 0) continue;
+        if (strcmp(aws_rows[i].action, act) == 0) return &aws_rows[i];
+        names[n++] = aws_rows[i].action;
+    }
+    diag_error(s->d, e->u.aws.action_loc, "%s has no action '%s' dwf can call", svc, act);
+    const char *pick = sema_suggest(act, names, n);
+    if (pick) diag_note(s->d, e->u.aws.action_loc, "did you mean '%s'?", pick);
+    else {
+        size_t len = 0;
+        char list[400] = "";
+        for (size_t i = 0; i < n && len + 40 < sizeof list; i++)
+            len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "", names[i]);
+        diag_note(s->d, e->u.aws.action_loc, "the %s actions are %s", svc, list);
+    }
+    return NULL;
+}
+
+static const char *with_article(Sema *s, const char *word)
+{
+    return arena_printf(s->a, "%s %s", strchr("aeiou", word[0]) ? "an" : "a", word);
+}
+
+/* One `key: value` of the parameters: a known name, and a literal of a kind the row accepts.
+ * Returns 0 when the name is unknown. */
+static int aws_check_prop(Sema *s, const AwsRow *r, AstNode *e, AstNode *prop)
+{
+    char kinds[8];
+    int required;
+    const char *key = prop->u.prop.key;
+    if (!aws_param_kinds(r, key, kinds, &required)) {
+        const char *names[64];
+        size_t n = 0;
+        char name[64], k[8];
+        const char *lists[2] = {r->required, r->optional};
+        for (int l = 0; l < 2; l++)
+            for (const char *w = lists[l]; n < 64 && (w = aws_next_param(w, name, k));)
+                names[n++] = arena_printf(s->a, "%s", name);
+        diag_error(s->d, prop->loc, "%s.%s has no parameter '%s'", e->u.aws.service, e->u.aws.action, key);
+        const char *pick = sema_suggest(key, names, n);
+        if (pick) diag_note(s->d, prop->loc, "did you mean '%s'?", pick);
+        return 0;
+    }
+    unsigned t = lit_type(prop->u.prop.value);
+    if (t && !(t & aws_kind_bits(kinds)))
+        diag_error(s->d, prop->u.prop.value->loc, "parameter %s of %s.%s must be %s, not %s", key,
+                   e->u.aws.service, e->u.aws.action,
+                   with_article(s, type_word(aws_kind_bits(kinds))), with_article(s, type_word(t)));
+    return 1;
+}
+
+static void check_aws(Sema *s, AstNode *e)
+{
+    if (!impure_in_lambda(s, e, "'aws'")) nondet_here(s, e, "'aws'");
+    s->prog->cfg.uses_aws = 1;
+    check_expr(s, e->u.aws.params);
+    const AwsRow *r = aws_find_service_or_report(s, e);
+    if (!r) return;
+    AstNode *props = e->u.aws.params ? e->u.aws.params->u.list.items : NULL;
+    int unknown = 0;
+    for (AstNode *p = props; p; p = p->next)
+        if (p->kind == AST_PROP) unknown |= !aws_check_prop(s, r, e, p);
+    if (unknown) return; /* a misspelt required name: its did-you-mean says it all */
+    char name[64], kinds[8];
+    for (const char *w = r->required; (w = aws_next_param(w, name, kinds));) {
+        int found = 0;
+        for (AstNode *p = props; p && !found; p = p->next)
+            found = p->kind == AST_PROP && strcmp(p->u.prop.key, name) == 0;
+        if (found) continue;
+        diag_error(s->d, e->loc, "%s.%s needs parameter %s", e->u.aws.service, e->u.aws.action, name);
+        char list[300] = "";
+        size_t len = 0;
+        char n2[64], k2[8];
+        for (const char *w2 = r->required; len + 70 < sizeof list && (w2 = aws_next_param(w2, n2, k2));)
+            len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", len ? ", " : "", n2);
+        diag_note(s->d, e->loc, "its required parameters are %s (docs/aws.md)", list);
+    }
+}
+
 static void check_await(Sema *s, AstNode *e)
 {
     durable_here(s, e, "await");
@@ -975,6 +1178,7 @@ static void check_wait_callback(Sema *s, AstNode *e)
     check_plain(s, e->u.wfc.label, "an operation name");
     check_callback_opts(s, e, e->u.wfc.timeout, e->u.wfc.heartbeat, NULL);
     check_retry(s, e->u.wfc.retry);
+    check_attempt_timeout(s, e->u.wfc.submitter_timeout, "submitter timeout");
     s->prog->cfg.uses_callbacks = 1;
     s->ops += 3 * s->mult; /* CONTEXT + CALLBACK + submitter STEP */
     Ctx saved = s->ctx;
@@ -1055,6 +1259,9 @@ static void check_expr_1(Sema *s, AstNode *e)
         break;
     case AST_HTTP:
         check_http(s, e);
+        break;
+    case AST_AWS:
+        check_aws(s, e);
         break;
     case AST_AWAIT:
         check_await(s, e);
@@ -1146,14 +1353,7 @@ static void check_step(Sema *s, AstNode *n)
     check_label(s, n->u.step.label);
     check_plain(s, n->u.step.label, "an operation name");
     check_retry(s, n->u.step.retry);
-    /* an attempt runs inside one invocation (at most 900 s), so its timeout fits in one */
-    double t = check_duration(s, n->u.step.timeout, "step timeout", 0.001, 900, 0);
-    if (t > s->prog->cfg.timeout_s) {
-        diag_warning(s->d, n->u.step.timeout->loc,
-                     "step timeout %s is longer than the invocation timeout (%ds): the invocation ends first",
-                     n->u.step.timeout->u.dur.text, s->prog->cfg.timeout_s);
-        diag_note(s->d, n->u.step.timeout->loc, "raise lambda { timeout } or shorten the step's timeout");
-    }
+    check_attempt_timeout(s, n->u.step.timeout, "step timeout");
     count_op(s);
 
     Ctx saved = s->ctx;
@@ -1172,12 +1372,53 @@ static void check_step(Sema *s, AstNode *n)
     }
 }
 
+/* lambda { environment { NAME = "value" ... } }: Lambda's rules for Environment.Variables checked
+ * here, so deploy.sh never meets them (names, reserved names, strings only, 4 KB in all). */
+static void check_environment(Sema *s, AstNode *v)
+{
+    if (v->kind != AST_OBJECT) {
+        diag_error(s->d, v->loc, "environment takes a block of settings: environment { TABLE = \"orders\" }");
+        return;
+    }
+    int n = 0;
+    size_t bytes = 0;
+    for (AstNode *q = v->u.list.items; q; q = q->next) n++;
+    Program *p = s->prog;
+    p->cfg.env_names = arena_alloc(s->a, (size_t)(n + 1) * sizeof *p->cfg.env_names);
+    p->cfg.env_values = arena_alloc(s->a, (size_t)(n + 1) * sizeof *p->cfg.env_values);
+    for (AstNode *q = v->u.list.items; q; q = q->next) {
+        const char *k = q->u.prop.key;
+        AstNode *val = q->u.prop.value;
+        int dup = 0;
+        for (int i = 0; i < p->cfg.nenv && !dup; i++) dup = strcmp(p->cfg.env_names[i], k) == 0;
+        if (dup) {
+            diag_error(s->d, q->loc, "'%s' is set twice in the environment", k);
+        } else if (!env_name_ok(k)) {
+            diag_error(s->d, q->loc, "'%s' is not an environment variable name Lambda accepts", k);
+            diag_note(s->d, q->loc, "names are a letter and one or more letters, digits or '_' ([a-zA-Z][a-zA-Z0-9_]+)");
+        } else if (env_reserved(k)) {
+            diag_error(s->d, q->loc, "'%s' is set by Lambda itself and cannot be configured", k);
+        } else if (val->kind != AST_STR || memchr(val->u.str.s, '\0', val->u.str.len)) {
+            diag_error(s->d, val->loc, "the value of %s must be a literal string (Lambda's environment holds text)",
+                       k);
+            if (val->kind == AST_NUM) diag_note(s->d, val->loc, "write \"%s\"", val->u.n.text);
+        } else {
+            bytes += strlen(k) + val->u.str.len;
+            p->cfg.env_names[p->cfg.nenv] = k;
+            p->cfg.env_values[p->cfg.nenv++] = val->u.str.s;
+        }
+    }
+    if (bytes > DWF_LIMIT_ENV_BYTES)
+        diag_error(s->d, v->loc, "the environment holds %zu bytes of names and values, over Lambda's limit of %d",
+                   bytes, DWF_LIMIT_ENV_BYTES);
+}
+
 static void check_config(Sema *s, AstNode *c)
 {
     static const char *const durable_keys[] = {"retention", "timeout"};
-    static const char *const lambda_keys[] = {"name", "memory", "timeout", "region", "account"};
+    static const char *const lambda_keys[] = {"name", "memory", "timeout", "region", "account", "environment"};
     const char *const *keys = c->u.config.which == CONFIG_DURABLE ? durable_keys : lambda_keys;
-    size_t nkeys = c->u.config.which == CONFIG_DURABLE ? 2 : 5;
+    size_t nkeys = c->u.config.which == CONFIG_DURABLE ? 2 : 6;
     const char *block_name = c->u.config.which == CONFIG_DURABLE ? "durable" : "lambda";
     for (AstNode *p = c->u.config.props; p; p = p->next) {
         const char *k = p->u.prop.key;
@@ -1249,6 +1490,8 @@ static void check_config(Sema *s, AstNode *c)
                     s->prog->cfg.timeout_s = (int)sec;
                 }
             }
+        } else if (strcmp(k, "environment") == 0) {
+            check_environment(s, v);
         } else if (strcmp(k, "region") == 0 || strcmp(k, "account") == 0) {
             if (v->kind != AST_STR || v->u.str.len == 0) {
                 diag_error(s->d, v->loc, "'%s' takes a string", k);
@@ -1305,6 +1548,7 @@ static void check_poll(Sema *s, AstNode *n)
     if (every > 0 && max > 0 && max < every)
         diag_error(s->d, n->u.poll.max->loc, "poll max delay is shorter than its interval");
     check_number(s, n->u.poll.attempts, "poll attempts", 1, 100000, 1);
+    check_attempt_timeout(s, n->u.poll.timeout, "poll check timeout");
     check_plain(s, n->u.poll.state, "a poll's initial state");
     if (!n->u.poll.until) {
         diag_error(s->d, n->loc, "poll needs an 'until' condition");

@@ -92,6 +92,9 @@ typedef struct dwf_workflow {
     int64_t execution_timeout;  /* durable { timeout } in seconds */
     int memory_mb;              /* lambda { memory } */
     int timeout_s;              /* lambda { timeout }: one invocation */
+    /* lambda { environment }: "NAME=VALUE" entries, NULL-terminated (NULL: none); the engine
+     * records them with the function, the deploy files configure them on Lambda */
+    const char *const *environment;
 } dwf_workflow;
 
 /* The symbol every generated handler defines. */
@@ -135,6 +138,9 @@ int dwf_wait_until(dwf_ctx *c, const char *name, dwf_val *when);
 typedef struct dwf_callback_opts {
     double timeout_s;   /* 0 = none */
     double heartbeat_s; /* 0 = none */
+    /* waitForCallback only: each submitter attempt's timeout (StepTimeoutError, the retry
+     * policy decides, as a step's timeout); 0 = none */
+    double submitter_timeout_s;
 } dwf_callback_opts;
 
 /* Create a CALLBACK. `out` receives {"id": "<CallbackId>"}; pass it to dwf_await(). */
@@ -158,6 +164,9 @@ typedef struct dwf_poll_opts {
     double max_s;    /* delay cap */
     int attempts;    /* 0 = 60, the SDK's createWaitStrategy default */
     int jitter;      /* DWF_JITTER_* */
+    /* each check's timeout: a check past it fails the poll with StepTimeoutError (a failed
+     * check is never retried, as in the SDK); 0 = none */
+    double timeout_s;
 } dwf_poll_opts;
 
 /* waitForCondition: one STEP (WaitForCondition). `check` gets the state as `item` and returns
@@ -245,6 +254,11 @@ dwf_val *dwf_attempt(dwf_ctx *c);
  * "HttpError", a network error "HttpNetworkError", a timeout "Timeout". */
 dwf_val *dwf_http(dwf_ctx *c, const char *method, dwf_val *url, dwf_val *headers, dwf_val *body,
                   double timeout_s);
+
+/* aws <service>.<Action> { params } -> the service's response (docs/aws.md; the services and
+ * actions are the rows of include/dwf_aws.def). An AWS error is raised with the AWS error code
+ * as its type; a missing credential or region as CredentialsError / ConfigurationError. */
+dwf_val *dwf_aws(dwf_ctx *c, const char *service, const char *action, dwf_val *params);
 
 /* A C function a workflow `call`s. `argv` is borrowed. Return a new cJSON (ownership passes to
  * dwf), or NULL after dwf_fail()/dwf_failf() to fail the step. Returning NULL without an error

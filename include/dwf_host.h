@@ -41,9 +41,9 @@ typedef struct dwf_transport {
 
 /* ---- test doubles: what a test host puts in place of the outside world (dwf test) ------- */
 /* Every call a workflow makes to the world outside its own code asks the mock hook first (when
- * the host gave one): a step attempt (by step name), an `http` request, and, when they exist,
- * `aws <service>.<Action>` calls (kind DWF_MOCK_AWS, name "service.Action", request the
- * parameters; no such call exists in the language yet, so nothing asks with this kind today).
+ * the host gave one): a step attempt (by step name), an `http` request, and an
+ * `aws <service>.<Action>` call (kind DWF_MOCK_AWS, name "service.Action", request the checked
+ * parameters; RETURN: the action's output, FAIL: the error code and message the service gave).
  * Chained invokes run in the service, not in the runtime: the service's own hook mocks them
  * (dwf_service_set_invoke_mock), with the same dwf_mock_call and dwf_mock_answer. */
 enum dwf_mock_kind { DWF_MOCK_STEP = 1, DWF_MOCK_HTTP, DWF_MOCK_INVOKE, DWF_MOCK_AWS };
@@ -95,6 +95,10 @@ typedef struct dwf_invoke_opts {
     /* 1: every at-least-once step waits for its SUCCEED to be acknowledged, one checkpoint
      * call per step as the SDK makes them (tests that count calls). 0 (default): pipelined. */
     int no_pipelining;
+    /* The function's environment as "NAME=VALUE" entries, NULL-terminated: what env() reads.
+     * NULL = the process environment (Lambda, where the function's configuration is the
+     * process's environment). */
+    const char *const *environment;
 } dwf_invoke_opts;
 
 /* Run one invocation of `wf` for the invocation `event` ({"DurableExecutionArn",
@@ -108,8 +112,12 @@ cJSON *dwf_run_invocation(const dwf_workflow *wf, const cJSON *event, dwf_transp
 /* Replay `operations` (a recorded history in the Operation shape, EXECUTION operation first
  * or absent) against `wf` without running any step body or writing anything, and say whether
  * it would resume cleanly (DWF_VERIFY_RESUMES / _ENDS) or where it diverges (_DIVERGES).
- * rep->lines is set (caller frees). Returns the outcome, or -1 with err filled (no memory). */
-int dwf_verify_replay(const dwf_workflow *wf, const cJSON *operations, dwf_verify_report *rep, dwf_error *err);
+ * `environment` is what env() reads, as dwf_invoke_opts.environment ("NAME=VALUE", NULL-terminated;
+ * NULL: the workflow's own lambda { environment }, never the process's: the replay must read what
+ * the execution read). rep->lines is set (caller frees). Returns the outcome, or -1 with err
+ * filled (no memory). */
+int dwf_verify_replay(const dwf_workflow *wf, const cJSON *operations, const char *const *environment,
+                      dwf_verify_report *rep, dwf_error *err);
 
 /* JSON text of a value exactly as JavaScript's JSON.stringify(v, null, indent) writes it
  * (indent 0 = compact). Returns malloc'd text; caller frees. NULL when out of memory. */

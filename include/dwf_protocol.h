@@ -238,4 +238,16 @@ static inline int dwf_opstatus_terminal(int st)
 #define DWF_LIMIT_ZIPPED_CODE 52428800
 #define DWF_LIMIT_CODE_REQUEST 70167211
 
+/* A function's Environment.Variables: names match [a-zA-Z][a-zA-Z0-9_]+, names and values
+ * together at most this many bytes. */
+#define DWF_LIMIT_ENV_BYTES 4096
+/* The environment variables Lambda sets itself and refuses in Environment.Variables. */
+#define DWF_LAMBDA_RESERVED_ENV(X)                                                             \
+    X("_HANDLER") X("_X_AMZN_TRACE_ID") X("AWS_REGION") X("AWS_EXECUTION_ENV")                 \
+    X("AWS_LAMBDA_FUNCTION_NAME") X("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")                         \
+    X("AWS_LAMBDA_FUNCTION_VERSION") X("AWS_LAMBDA_INITIALIZATION_TYPE")                       \
+    X("AWS_LAMBDA_LOG_GROUP_NAME") X("AWS_LAMBDA_LOG_STREAM_NAME") X("AWS_ACCESS_KEY")         \
+    X("AWS_ACCESS_KEY_ID") X("AWS_SECRET_ACCESS_KEY") X("AWS_SESSION_TOKEN")                   \
+    X("AWS_LAMBDA_RUNTIME_API") X("LAMBDA_TASK_ROOT") X("LAMBDA_RUNTIME_DIR")
+
 #endif /* DWF_PROTOCOL_H */

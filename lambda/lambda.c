@@ -339,7 +339,7 @@ static int api_attempt(dwf__lambda_api *api, const api_call *c, http_resp *r, dw
                               "lambda"};
     size_t blen = c->body ? strlen(c->body) : 0;
     dwf__sigv4_request req = {c->method, api->host, c->path, c->query, c->nquery,
-                              c->content_type, c->body, blen, time(NULL)};
+                              c->content_type, c->body, blen, time(NULL), NULL, 0, 0};
     dwf__sigv4_result sig;
     if (dwf__sigv4_sign(&creds, &req, &sig) < 0) {
         set_err(err, "Runtime.SigningError", "could not sign the request (out of memory?)");

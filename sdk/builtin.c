@@ -562,6 +562,16 @@ dwf_val *dwf__b_iso(dwf_ctx *c, int argc, dwf_val *const *argv)
     return dwf_str(c, buf);
 }
 
+/* env(name): usable in durable code as well as in steps although it reads outside state, because
+ * a deployed version's environment is fixed (Lambda: per published version; the engine: recorded
+ * with the function), so a replay reads what the first run read. */
+dwf_val *dwf__b_env(dwf_ctx *c, int argc, dwf_val *const *argv)
+{
+    (void)argc;
+    const char *v = cJSON_IsString(argv[0]) ? dwf__getenv(c, argv[0]->valuestring) : NULL;
+    return v ? dwf_str(c, v) : dwf_null(c);
+}
+
 dwf_val *dwf__b_now(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
     (void)argc;

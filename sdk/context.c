@@ -508,6 +508,16 @@ long dwf_deadline_ms(dwf_ctx *c) { return dwf__remaining_ms(c); }
 dwf__cursor *dwf__item_cursor(dwf_ctx *c) { return c ? &c->item_cursor : NULL; }
 const char *dwf__source(dwf_ctx *c) { return c && c->inv->wf ? c->inv->wf->source : NULL; }
 dwf_val *dwf__input(dwf_ctx *c) { return c ? c->inv->input : NULL; }
+const char *dwf__getenv(dwf_ctx *c, const char *name)
+{
+    const char *const *env = c && c->inv->opts ? c->inv->opts->environment : NULL;
+    if (!env) return getenv(name);
+    size_t n = strlen(name);
+    for (; *env; env++)
+        if (strncmp(*env, name, n) == 0 && (*env)[n] == '=') return *env + n + 1;
+    return NULL;
+}
+
 int dwf__quiet(dwf_ctx *c) { return c && c->inv->opts && c->inv->opts->quiet; }
 
 int dwf__mock(dwf_ctx *c, const dwf_mock_call *call, dwf_mock_answer *ans)

@@ -402,6 +402,83 @@ static dwf_val *mocked(dwf_ctx *c, const char *m, const char *url, dwf_val *body
     return dwf__own(c, o);
 }
 
+/* The timeout of one request: timeout_s (<= 0: the default), capped by what is left of the
+ * running attempt (a request cut short fails with Timeout; the attempt, then late, with
+ * StepTimeoutError). */
+static long request_timeout_ms(dwf_ctx *c, double timeout_s)
+{
+    /* At most a day: longer than any Lambda invocation, and the cast below stays in range. */
+    if (timeout_s > 86400) timeout_s = 86400;
+    long ms = timeout_s > 0 ? (long)(timeout_s * 1000 + 0.5) : HTTP_DEFAULT_TIMEOUT_MS;
+    long left = dwf__remaining_ms(c);
+    if (left >= 0 && left < ms) ms = left;
+    return ms < 1 ? 1 : ms;
+}
+
+int dwf__http_send(dwf_ctx *c, const char *method, const char *url, const char *const *lines,
+                   int nlines, const char *body, size_t body_len, double timeout_s,
+                   dwf__http_reply *out)
+{
+    memset(out, 0, sizeof *out);
+    request q;
+    memset(&q, 0, sizeof q);
+    q.m = method;
+    q.u = url;
+    pthread_once(&curl_once, curl_init);
+    if (curl_init_rc != CURLE_OK) {
+        http_fail(c, "HttpNetworkError", "%s %s: %s", q.m, q.u, curl_easy_strerror(curl_init_rc));
+        return -1;
+    }
+    q.timeout_ms = request_timeout_ms(c, timeout_s);
+    int oom = 0;
+    for (int i = 0; i < nlines && !oom; i++) oom = add_header(&q, lines[i]) != 0;
+    /* No "Expect: 100-continue" (see build_request). */
+    if (!oom && body) oom = add_header(&q, "Expect:") != 0;
+    /* A body without a Content-Type line would get libcurl's form type: send none instead. */
+    int has_ct = 0;
+    for (int i = 0; i < nlines; i++) has_ct |= strncasecmp(lines[i], "content-type:", 13) == 0;
+    if (!oom && body && !has_ct) oom = add_header(&q, "Content-Type:") != 0;
+    q.payload = (char *)body;
+    q.payload_len = body_len;
+    CURL *h = oom ? NULL : curl_easy_init();
+    int rc = -1;
+    if (oom) {
+        dwf__set_error(c, "OutOfMemory", "http: out of memory building the request");
+    } else if (!h) {
+        http_fail(c, "HttpNetworkError", "%s %s: %s", q.m, q.u, "curl_easy_init failed");
+    } else {
+        response r = {0};
+        CURLcode cc = setup_handle(h, &q, &r);
+        if (cc != CURLE_OK)
+            http_fail(c, "HttpError", "%s %s: cannot set up the request: %s", q.m, q.u, curl_easy_strerror(cc));
+        else if ((cc = curl_easy_perform(h)) != CURLE_OK)
+            transfer_failed(c, &q, &r, cc);
+        else if ((cc = curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &out->status)) != CURLE_OK)
+            http_fail(c, "HttpNetworkError", "%s %s: %s", q.m, q.u, curl_easy_strerror(cc));
+        else {
+            out->headers = r.headers ? r.headers : cJSON_CreateObject();
+            r.headers = NULL;
+            out->body = r.body.p;
+            out->body_len = r.body.len;
+            r.body.p = NULL;
+            rc = out->headers ? 0 : -1;
+            if (rc) dwf__set_error(c, "OutOfMemory", "http: out of memory reading the response");
+        }
+        free(r.body.p);
+        cJSON_Delete(r.headers);
+        curl_easy_cleanup(h);
+    }
+    curl_slist_free_all(q.headers);
+    return rc;
+}
+
+void dwf__http_reply_free(dwf__http_reply *r)
+{
+    cJSON_Delete(r->headers);
+    free(r->body);
+    memset(r, 0, sizeof *r);
+}
+
 dwf_val *dwf_http(dwf_ctx *c, const char *method, dwf_val *url, dwf_val *headers, dwf_val *body,
                   double timeout_s)
 {
@@ -416,14 +493,7 @@ dwf_val *dwf_http(dwf_ctx *c, const char *method, dwf_val *url, dwf_val *headers
     pthread_once(&curl_once, curl_init);
     if (curl_init_rc != CURLE_OK)
         return http_fail(c, "HttpNetworkError", "%s %s: %s", q.m, q.u, curl_easy_strerror(curl_init_rc));
-    /* At most a day: longer than any Lambda invocation, and the cast below stays in range. */
-    if (timeout_s > 86400) timeout_s = 86400;
-    q.timeout_ms = timeout_s > 0 ? (long)(timeout_s * 1000 + 0.5) : HTTP_DEFAULT_TIMEOUT_MS;
-    /* inside a step with a timeout, the request gets what is left of the attempt (a request cut
-     * short fails with Timeout; the attempt, then late, with StepTimeoutError) */
-    long left = dwf__remaining_ms(c);
-    if (left >= 0 && left < q.timeout_ms) q.timeout_ms = left;
-    if (q.timeout_ms < 1) q.timeout_ms = 1;
+    q.timeout_ms = request_timeout_ms(c, timeout_s);
     dwf_val *result = build_request(c, &q, headers, body) == 0 ? perform(c, &q) : dwf_null(c);
     curl_slist_free_all(q.headers);
     free(q.payload);

@@ -57,6 +57,11 @@ typedef struct dwf__cursor {
 } dwf__cursor;
 dwf__cursor *dwf__item_cursor(dwf_ctx *c);
 
+/* The invocation's environment variable `name`, or NULL: from the environment the host gave
+ * (dwf_invoke_opts.environment: the engine's record of the function), else, when it gave none
+ * (Lambda), from the process environment. */
+const char *dwf__getenv(dwf_ctx *c, const char *name);
+
 /* Nonzero if the host asked for no step log lines (dwf_invoke_opts.quiet: `dwf run --quiet`). */
 int dwf__quiet(dwf_ctx *c);
 /* Ask the host's mock hook (dwf_invoke_opts.mock, dwf test) about a call: DWF_MOCK_PASS when
@@ -112,5 +117,23 @@ typedef struct dwf__buf {
 } dwf__buf;
 void dwf__buf_add(dwf__buf *b, const char *s, size_t n);
 void dwf__buf_str(dwf__buf *b, const char *s);
+
+/* ---- http.c's transport, for aws.c ------------------------------------------------------ */
+typedef struct dwf__http_reply {
+    long status;
+    cJSON *headers; /* lowercase name -> value (repeats joined with ", ") */
+    char *body;     /* the bytes (NUL-terminated), NULL when empty */
+    size_t body_len;
+} dwf__http_reply;
+/* One request with the given header lines ("Name: value") and body (NULL = none), any status
+ * accepted. 0 with *out filled (free with dwf__http_reply_free), or -1 with the error recorded
+ * as `http` records it (Timeout, HttpNetworkError, HttpError, OutOfMemory). */
+int dwf__http_send(dwf_ctx *c, const char *method, const char *url, const char *const *lines,
+                   int nlines, const char *body, size_t body_len, double timeout_s,
+                   dwf__http_reply *out);
+void dwf__http_reply_free(dwf__http_reply *r);
+/* Is err an AWS error the SDKs would not retry (aws.c: its ErrorData says so)? A step without
+ * `retry { on }` gives up on it at once. */
+int dwf__aws_not_retryable(const cJSON *err);
 
 #endif

@@ -232,6 +232,7 @@ static int retry_delay(dwf__inv *inv, const dwf_retry *r, int n, const cJSON *er
     if (!r->on) {
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(err, "ErrorType");
         if (cJSON_IsString(t) && !dwf__error_retried_by_default(t->valuestring)) return 0;
+        if (dwf__aws_not_retryable(err)) return 0;
     }
     double d = r->delay_s * pow(r->backoff > 0 ? r->backoff : 1, n - 1);
     if (r->max_s > 0 && d > r->max_s) d = r->max_s;
@@ -371,26 +372,39 @@ static int step_mocked(dwf_ctx *c, const step_args *a, int attempt, dwf_val **v,
 }
 
 /* ---- per-attempt timeouts -------------------------------------------------------------------
- * A step with `timeout` runs each attempt's body on a thread of its own, with the deadline on
- * its context: http and sleep_ms inside it wait at most until then, and a used C function reads
- * what is left with dwf_deadline_ms(). The caller waits for the body until the deadline and a
- * grace period (for a body that noticed the deadline and is returning). A body that returns
- * after the deadline has timed out: the attempt fails with StepTimeoutError (its own error, if
- * any, as cause) and the retry policy decides. A body still running after the grace period
- * cannot be stopped (C has no safe way to kill a thread): it is left running, the invocation
- * ends with a retryable fault and keeps its memory for that thread (inv->abandoned), and the
- * service runs the workflow again; there the step's START record, sent before the body ran,
- * shows the attempt was interrupted, and it counts against the retry budget (step_recorded). */
+ * A step with `timeout` (and a waitForCallback submitter with `submitter timeout`, a poll with
+ * `timeout` for its checks) runs each attempt's body on a thread of its own, with the deadline
+ * on its context: http and sleep_ms inside it wait at most until then, and a used C function
+ * reads what is left with dwf_deadline_ms(). The caller waits for the body until the deadline
+ * and a grace period (for a body that noticed the deadline and is returning). A body that
+ * returns after the deadline has timed out: the attempt fails with StepTimeoutError (its own
+ * error, if any, as cause) and the retry policy decides (a poll fails, as on any failed check).
+ * A body still running after the grace period cannot be stopped (C has no safe way to kill a
+ * thread): it is left running, the invocation ends with a retryable fault and keeps its memory
+ * for that thread (inv->abandoned), and the service runs the workflow again; there the START
+ * record, sent before the body ran, shows the attempt was interrupted, and it counts against
+ * the retry budget (step_recorded, poll_core). */
 #define DWF_TIMEOUT_GRACE_MS 2000.0
+
+/* What an attempt with a timeout runs: a step body (or submitter), or a poll check. */
+typedef struct timed_call {
+    const char *what;         /* "step", "poll check": how messages name it */
+    const char *id, *label;   /* operation id; name or, unnamed, step id for messages */
+    const char *name;         /* the operation's name (NULL = none) */
+    const char *callback_id;  /* a waitForCallback submitter's */
+    void *frame;
+    dwf_fn body;              /* a step body or submitter, or */
+    dwf_item_fn check;        /* a poll check, given the state as item and the attempt as index */
+    dwf_val *item, *index;
+} timed_call;
 
 typedef struct timed_body {
     dwf_ctx sc;      /* the attempt's context: no parent, ids copied, so it outlives the caller */
-    dwf_fn body;
-    void *frame;
+    timed_call call; /* strings pointing into the copies below */
     dwf_val *v;
     int rc, done;
     char op_id[17];
-    char *op_name;
+    char *op_name, *callback_id;
     pthread_mutex_t mu;
     pthread_cond_t cv;
 } timed_body;
@@ -398,8 +412,11 @@ typedef struct timed_body {
 static void *timed_main(void *arg)
 {
     timed_body *t = arg;
+    const timed_call *k = &t->call;
     dwf_val *v = NULL;
-    int rc = t->body ? t->body(&t->sc, t->frame, &v) : DWF_OK;
+    int rc = k->check ? k->check(&t->sc, k->frame, k->item, k->index, &v)
+             : k->body ? k->body(&t->sc, k->frame, &v) : DWF_OK;
+    if (rc == DWF_RETURN) rc = DWF_OK; /* a poll check's `return` */
     pthread_mutex_lock(&t->mu);
     t->v = v;
     t->rc = rc;
@@ -429,10 +446,10 @@ static int timed_wait(timed_body *t)
 /* The code an abandoned body runs lives in the handler (a shared object under the embedded
  * engine): one more reference to it keeps a host's dlclose from unmapping it under the thread.
  * A handler linked into the program itself has nothing to pin (dladdr names the program). */
-static void pin_code(dwf_fn body)
+static void pin_code(uintptr_t code)
 {
     Dl_info info;
-    if (body && dladdr((const void *)(uintptr_t)body, &info) && info.dli_fname)
+    if (code && dladdr((const void *)code, &info) && info.dli_fname)
         (void)dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD);
 }
 
@@ -441,52 +458,69 @@ static void timed_free(timed_body *t)
     pthread_mutex_destroy(&t->mu);
     pthread_cond_destroy(&t->cv);
     free(t->op_name);
+    free(t->callback_id);
     free(t);
 }
 
-/* One attempt with a timeout: *v and *err as the body left them (err: a copy, caller frees).
- * DWF_FATAL when the body had to be abandoned. */
-static int timed_run(dwf_ctx *c, const step_args *a, int attempt, double timeout_s, dwf_val **v,
-                     cJSON **err)
+/* A timed_body for `k`, its strings copied (an abandoned body outlives the caller's). */
+static timed_body *timed_new(dwf_ctx *c, const timed_call *k, int attempt, double timeout_s)
 {
     timed_body *t = calloc(1, sizeof *t);
-    if (!t) return oom(c);
-    dwf__ctx_init(&t->sc, c->inv, c);
-    t->sc.parent = NULL; /* the caller's context may be gone if this body is abandoned */
-    t->sc.in_step = 1;
-    t->sc.attempt = attempt;
-    snprintf(t->op_id, sizeof t->op_id, "%s", a->id);
-    t->op_name = a->name ? strdup(a->name) : NULL;
-    t->sc.op_id = t->op_id;
-    t->sc.op_name = t->op_name;
-    t->sc.callback_id = a->callback_id;
-    t->sc.frame = a->frame;
-    t->sc.deadline_ms = dwf__mono_ms() + timeout_s * 1000;
-    t->body = a->body;
-    t->frame = a->frame;
+    if (!t) return NULL;
+    t->call = *k;
+    snprintf(t->op_id, sizeof t->op_id, "%s", k->id);
+    t->op_name = k->name ? strdup(k->name) : NULL;
+    t->callback_id = k->callback_id ? strdup(k->callback_id) : NULL;
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_mutex_init(&t->mu, NULL);
     pthread_cond_init(&t->cv, &ca);
     pthread_condattr_destroy(&ca);
+    if ((k->name && !t->op_name) || (k->callback_id && !t->callback_id)) {
+        timed_free(t);
+        return NULL;
+    }
+    dwf__ctx_init(&t->sc, c->inv, c);
+    t->sc.parent = NULL; /* the caller's context may be gone if this body is abandoned */
+    t->sc.in_step = 1;
+    t->sc.attempt = attempt;
+    t->sc.op_id = t->op_id;
+    t->sc.op_name = t->op_name;
+    t->sc.callback_id = t->callback_id;
+    t->sc.frame = k->frame;
+    t->sc.deadline_ms = dwf__mono_ms() + timeout_s * 1000;
+    return t;
+}
+
+/* The body did not return: leave it running and end the invocation (retryable). */
+static int timed_abandon(dwf_ctx *c, timed_body *t, pthread_t th, int attempt, double timeout_s)
+{
+    const timed_call *k = &t->call; /* t is never freed now: the thread keeps it */
+    pthread_detach(th);
+    pin_code(k->check ? (uintptr_t)k->check : (uintptr_t)k->body);
+    __atomic_store_n(&c->inv->abandoned, 1, __ATOMIC_RELEASE);
+    dwf_error e = {"StepTimeoutError", ""};
+    snprintf(e.message, sizeof e.message,
+             "%s \"%s\" attempt %d did not return within its timeout of %gs; its thread was "
+             "abandoned and the invocation ends, to be retried", k->what, k->label, attempt, timeout_s);
+    dwf__fault(c->inv, &e, 1);
+    return DWF_FATAL;
+}
+
+/* One attempt with a timeout: *v and *err as the body left them (err: a copy, caller frees);
+ * DWF_ERROR when *err is set. DWF_FATAL when the body had to be abandoned. */
+static int timed_run(dwf_ctx *c, const timed_call *k, int attempt, double timeout_s, dwf_val **v,
+                     cJSON **err)
+{
+    timed_body *t = timed_new(c, k, attempt, timeout_s);
+    if (!t) return oom(c);
     pthread_t th;
-    if ((a->name && !t->op_name) || pthread_create(&th, NULL, timed_main, t) != 0) {
+    if (pthread_create(&th, NULL, timed_main, t) != 0) {
         timed_free(t);
         return oom(c);
     }
-    if (!timed_wait(t)) {
-        pthread_detach(th);
-        pin_code(a->body);
-        __atomic_store_n(&c->inv->abandoned, 1, __ATOMIC_RELEASE);
-        dwf_error e = {"StepTimeoutError", ""};
-        snprintf(e.message, sizeof e.message,
-                 "step \"%s\" attempt %d did not return within its timeout of %gs; its thread was "
-                 "abandoned and the invocation ends, to be retried",
-                 a->name ? a->name : a->sid, attempt, timeout_s);
-        dwf__fault(c->inv, &e, 1);
-        return DWF_FATAL;
-    }
+    if (!timed_wait(t)) return timed_abandon(c, t, th, attempt, timeout_s);
     pthread_join(th, NULL);
     int rc = t->rc;
     *v = t->v;
@@ -500,11 +534,11 @@ static int timed_run(dwf_ctx *c, const step_args *a, int attempt, double timeout
     }
     if (late) { /* the deadline passed: the attempt timed out, whatever the body made */
         char msg[400];
-        snprintf(msg, sizeof msg, "step \"%s\" attempt %d timed out after %gs", a->name ? a->name : a->sid,
-                 attempt, timeout_s);
+        snprintf(msg, sizeof msg, "%s \"%s\" attempt %d timed out after %gs", k->what, k->label, attempt,
+                 timeout_s);
         cJSON *te = dwf__error_new("StepTimeoutError", msg, *err);
         cJSON_Delete(*err);
-        *err = te ? te : NULL;
+        *err = te;
         if (!te) return oom(c);
     }
     return *err ? DWF_ERROR : DWF_OK;
@@ -525,7 +559,9 @@ static int step_run(dwf_ctx *c, const step_args *a, int attempt, dwf_val **out)
         v = mv; /* a mocked attempt runs no body, so no timeout applies to it */
     } else if (timeout_s > 0) {
         cJSON *err = NULL;
-        rc = timed_run(c, a, attempt, timeout_s, &v, &err);
+        timed_call k = {"step", a->id, a->name ? a->name : a->sid, a->name, a->callback_id, a->frame,
+                        a->body, NULL, NULL, NULL};
+        rc = timed_run(c, &k, attempt, timeout_s, &v, &err);
         if (rc == DWF_ERROR) return step_attempt_failed(c, a, attempt, err);
         if (rc != DWF_OK) return rc;
     } else {
@@ -942,7 +978,8 @@ int dwf_wait_for_callback(dwf_ctx *c, const char *name, dwf_fn submitter, void *
     dwf_val *dummy = NULL;
     if (!out) out = &dummy;
     *out = NULL;
-    wfc_arg w = {submitter, frame, opts, {submit_retry, DWF_AT_LEAST_ONCE, NULL, 0}};
+    wfc_arg w = {submitter, frame, opts,
+                 {submit_retry, DWF_AT_LEAST_ONCE, NULL, opts ? opts->submitter_timeout_s : 0}};
     cJSON *err = NULL;
     dwf__opref r;
     int rc = dwf__op_begin(c, "waitForCallback", DWF_OPTYPE_CONTEXT, name,
@@ -993,8 +1030,17 @@ static int poll_check(dwf_ctx *c, const poll_args *p, int attempt, dwf_val *stat
     sc.frame = p->frame;
     sc.replaying = 0;
     dwf_val *idx = dwf__adopt(c, cJSON_CreateNumber(attempt));
-    int rc = p->check ? p->check(&sc, p->frame, state, idx, next) : DWF_OK;
-    if (rc == DWF_RETURN) rc = DWF_OK;
+    double timeout_s = p->opts ? p->opts->timeout_s : 0;
+    int rc;
+    if (timeout_s > 0) {
+        timed_call k = {"poll check", p->id, p->name ? p->name : p->id, p->name, NULL, p->frame,
+                        NULL, p->check, state, idx};
+        rc = timed_run(c, &k, attempt, timeout_s, next, err);
+        if (rc == DWF_ERROR) return DWF_OK; /* *err: the check failed */
+    } else {
+        rc = p->check ? p->check(&sc, p->frame, state, idx, next) : DWF_OK;
+        if (rc == DWF_RETURN) rc = DWF_OK;
+    }
     if (rc == DWF_OK && !sc.error) {
         char *text = dwf__to_json(*next);
         if (!text) return oom(c);
@@ -1064,12 +1110,24 @@ static int poll_core(dwf_ctx *c, const dwf__opref *r, const poll_args *p, dwf_va
     c->replaying = 0;
     if (st == DWF_OPSTATUS_PENDING) return DWF_SUSPEND;
     int attempt = (op ? op->attempt : 0) + 1;
+    double timeout_s = p->opts ? p->opts->timeout_s : 0;
+    if (st == DWF_OPSTATUS_STARTED && timeout_s > 0) {
+        /* a check with a timeout whose invocation ended before it did counts as timed out, as
+         * a step's attempt does (step_recorded) */
+        char msg[300];
+        snprintf(msg, sizeof msg, "poll check \"%s\" attempt %d did not finish: its invocation ended "
+                 "first (timeout %gs)", p->name ? p->name : p->id, attempt, timeout_s);
+        cJSON *err = dwf__error_new("StepTimeoutError", msg, NULL);
+        return err ? poll_failed(c, p, err) : oom(c);
+    }
     dwf_val *state = initial_state;
     if (op && op->result) DWF_TRY(dwf__parse_payload(c, op->result, &state));
+    /* with a timeout the START is recorded before the check runs, so that a check its
+     * invocation did not outlive is seen on replay */
     if (st != DWF_OPSTATUS_STARTED)
         DWF_TRY(dwf__checkpoint(c, dwf__update_new(c, p->id, DWF_OPTYPE_STEP,
                                                    DWF_SUBTYPE_WAIT_FOR_CONDITION,
-                                                   DWF_ACTION_START, p->name), 0));
+                                                   DWF_ACTION_START, p->name), timeout_s > 0));
     dwf_val *next = NULL, *done = NULL;
     cJSON *err = NULL;
     DWF_TRY(poll_check(c, p, attempt, state, &next, &done, &err));

@@ -87,8 +87,10 @@ static void check_unreached(const cJSON *operations, dwf_verify_report *rep)
     }
 }
 
-int dwf_verify_replay(const dwf_workflow *wf, const cJSON *operations, dwf_verify_report *rep, dwf_error *err)
+int dwf_verify_replay(const dwf_workflow *wf, const cJSON *operations, const char *const *environment,
+                      dwf_verify_report *rep, dwf_error *err)
 {
+    static const char *const no_environment[] = {NULL};
     memset(rep, 0, sizeof *rep);
     cJSON *ev = verify_event(operations);
     if (!ev) {
@@ -97,7 +99,8 @@ int dwf_verify_replay(const dwf_workflow *wf, const cJSON *operations, dwf_verif
         return -1;
     }
     dwf_transport t = {tr_checkpoint, tr_get_state, tr_now, NULL};
-    dwf_invoke_opts io = {.quiet = 1, .request_id = "verify", .verify = rep};
+    if (!environment) environment = wf->environment ? wf->environment : no_environment;
+    dwf_invoke_opts io = {.quiet = 1, .request_id = "verify", .verify = rep, .environment = environment};
     cJSON *resp = dwf_run_invocation(wf, ev, &t, &io, err);
     cJSON_Delete(ev);
     if (!resp) return -1;

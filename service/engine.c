@@ -53,6 +53,7 @@ typedef struct inv_run {
     dwf_mock_fn mock; /* dwf test's mock hook (dwf_engine_opts.mock) */
     void *mock_arg;
     char *arn;
+    char **env;     /* the function's environment, owned: the thread may outlive the engine's caller */
     cJSON *response;
     dwf_error fault;
 } inv_run;
@@ -70,6 +71,8 @@ static void inv_run_release(inv_run *r)
     cJSON_Delete(r->event);
     cJSON_Delete(r->response);
     free(r->arn);
+    for (char **e = r->env; e && *e; e++) free(*e);
+    free(r->env);
     pthread_cond_destroy(&r->cv);
     pthread_mutex_destroy(&r->mu);
     free(r);
@@ -181,7 +184,7 @@ static void *inv_thread(void *arg)
     inv_run *r = arg;
     dwf_transport t = {tr_checkpoint, tr_get_state, tr_now, r};
     dwf_invoke_opts io = {.quiet = r->quiet, .request_id = r->request_id, .on_operation = on_op, .on_operation_arg = r,
-                          .mock = r->mock, .mock_arg = r->mock_arg};
+                          .mock = r->mock, .mock_arg = r->mock_arg, .environment = (const char *const *)r->env};
     dwf_error fault = {{0}, {0}};
     cJSON *response = dwf_run_invocation(r->wf, r->event, &t, &io, &fault);
     pthread_mutex_lock(&r->mu);
@@ -252,14 +255,36 @@ static int inv_wait(inv_run *r, double deadline_ms)
 
 /* Run the invocation on its own thread; *response / *fault as dwf_run_invocation gives them,
  * or the fault of a timeout. Returns INV_DONE, INV_TIMED_OUT or INV_STOPPED. */
-static int run_on_thread(dwf_service *s, const char *arn, const dwf_workflow *wf, cJSON *event,
+/* A copy of the function's environment ("NAME=VALUE", NULL-terminated): the host's record of it
+ * (o->environment), else the workflow's own lambda { environment }, else none. Never the
+ * engine's process environment: env() must read the same under `dwf run` and `dwf resume`. */
+static char **environment_of(const dwf_workflow *wf, const char *fn, const dwf_engine_opts *o)
+{
+    const char *const *src = o->environment ? o->environment(o->resolve_arg, fn) : NULL;
+    if (!src) src = wf->environment;
+    size_t n = 0;
+    while (src && src[n]) n++;
+    char **env = calloc(n + 1, sizeof *env);
+    for (size_t i = 0; env && i < n; i++)
+        if (!(env[i] = strdup(src[i]))) {
+            while (i > 0) free(env[--i]);
+            free(env);
+            return NULL;
+        }
+    return env;
+}
+
+static int run_on_thread(dwf_service *s, const char *arn, const dwf_workflow *wf, const char *fn, cJSON *event,
                          const char *request_id, const dwf_engine_opts *o, cJSON **response, dwf_error *fault)
 {
     inv_run *r = calloc(1, sizeof *r);
     char *arn_copy = strdup(arn);
-    if (!r || !arn_copy) {
+    char **env = environment_of(wf, fn, o);
+    if (!r || !arn_copy || !env) {
         free(r);
         free(arn_copy);
+        for (char **e = env; e && *e; e++) free(*e);
+        free(env);
         cJSON_Delete(event);
         snprintf(fault->type, sizeof fault->type, "OutOfMemory");
         snprintf(fault->message, sizeof fault->message, "out of memory starting the invocation");
@@ -278,6 +303,7 @@ static int run_on_thread(dwf_service *s, const char *arn, const dwf_workflow *wf
     r->mock = o->mock;
     r->mock_arg = o->mock_arg;
     r->arn = arn_copy;
+    r->env = env;
     snprintf(r->request_id, sizeof r->request_id, "%s", request_id);
     double deadline = wf->timeout_s > 0 ? mono_ms() + wf->timeout_s * 1000.0 : 0;
     pthread_t th;
@@ -309,13 +335,31 @@ static const char *json_str(const cJSON *o, const char *k)
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-/* Would the execution's history replay cleanly on wf? 1 yes, 0 no (err says where), -1 error. */
-static int replays_on(dwf_service *s, const char *arn, const dwf_workflow *wf, const char *was, dwf_error *err)
+static void environment_free(char **env)
+{
+    for (char **e = env; e && *e; e++) free(*e);
+    free(env);
+}
+
+/* Would the execution's history replay cleanly on wf? 1 yes, 0 no (err says where), -1 error.
+ * env() reads the function's environment there, as the invocation would. */
+static int replays_on(dwf_service *s, const char *arn, const dwf_workflow *wf, const char *fn,
+                      const dwf_engine_opts *o, const char *was, dwf_error *err)
 {
     cJSON *ops = NULL;
-    if (dwf_service_operations(s, arn, &ops, err) != 0) return -1;
+    char **env = environment_of(wf, fn, o);
+    if (!env) {
+        snprintf(err->type, sizeof err->type, "OutOfMemory");
+        snprintf(err->message, sizeof err->message, "out of memory reading the function's environment");
+        return -1;
+    }
+    if (dwf_service_operations(s, arn, &ops, err) != 0) {
+        environment_free(env);
+        return -1;
+    }
     dwf_verify_report rep;
-    int outcome = dwf_verify_replay(wf, ops, &rep, err);
+    int outcome = dwf_verify_replay(wf, ops, (const char *const *)env, &rep, err);
+    environment_free(env);
     cJSON_Delete(ops);
     cJSON_Delete(rep.lines);
     if (outcome < 0) return -1;
@@ -342,8 +386,8 @@ static int replays_on(dwf_service *s, const char *arn, const dwf_workflow *wf, c
 /* An execution runs on the workflow version it started on. On another one (the .dwf changed
  * since), it is driven only when its history replays cleanly on this code, or with --force;
  * then the execution is recorded as running on this version. 0 go on, -1 refused or error. */
-static int check_workflow(dwf_service *s, const char *arn, const dwf_workflow *wf, const dwf_engine_opts *o,
-                          dwf_error *err)
+static int check_workflow(dwf_service *s, const char *arn, const dwf_workflow *wf, const char *fn,
+                          const dwf_engine_opts *o, dwf_error *err)
 {
     cJSON *w = NULL;
     if (!wf->source_hash || !*wf->source_hash) return 0;
@@ -354,7 +398,7 @@ static int check_workflow(dwf_service *s, const char *arn, const dwf_workflow *w
         char why[200];
         snprintf(why, sizeof why, "started on workflow %.12s; %s on %.12s", was,
                  o->force ? "--force: driven" : "its history replays cleanly", wf->source_hash);
-        r = o->force ? 1 : replays_on(s, arn, wf, was, err);
+        r = o->force ? 1 : replays_on(s, arn, wf, fn, o, was, err);
         if (r == 1) r = dwf_service_set_execution_workflow(s, arn, wf->source_hash, err);
         else r = -1;
         if (r == 0 && o->on_adopted) o->on_adopted(o->progress_arg, arn, why);
@@ -370,7 +414,7 @@ int dwf_engine_invoke(dwf_service *s, const char *arn, const dwf_engine_opts *o,
     char fn0[256];
     dwf_error ignored;
     const dwf_workflow *wf0 = dwf_service_function_of(arn, fn0) == 0 ? o->resolve(o->resolve_arg, fn0, &ignored) : NULL;
-    if (wf0 && check_workflow(s, arn, wf0, o, err) != 0) return -1;
+    if (wf0 && check_workflow(s, arn, wf0, fn0, o, err) != 0) return -1;
     if (dwf_service_begin_invocation(s, arn, &event, request_id, err) != 0) return -1;
     double start = dwf_service_now(s);
     /* What changed outside the handler (a wait ended, a callback answered) is progress too. */
@@ -394,7 +438,7 @@ int dwf_engine_invoke(dwf_service *s, const char *arn, const dwf_engine_opts *o,
         wf = o->resolve(o->resolve_arg, fn, &fault);
     }
     int outcome = INV_DONE;
-    if (wf) outcome = run_on_thread(s, arn, wf, event, request_id, o, &response, &fault);
+    if (wf) outcome = run_on_thread(s, arn, wf, fn, event, request_id, o, &response, &fault);
     else cJSON_Delete(event);
     /* Stopped (Ctrl-C, SIGTERM) before it answered: the invocation stays open, as a killed
      * process leaves it, and is re-run by the next `dwf resume` once this process is gone. */
@@ -460,7 +504,248 @@ static int fail_plain_calls(dwf_service *s, const char *root, dwf_error *err)
     return r;
 }
 
-int dwf_engine_drive(dwf_service *s, const char *root, const dwf_engine_opts *o, dwf_error *err)
+/* An invocation that could not begin because another process finished, stopped or took its
+ * execution meanwhile: not the engine's error. */
+static int lost_race(const dwf_error *err)
+{
+    int t = dwf_errortype_parse(err->type);
+    return t == DWF_ERRORTYPE_INVALID_PARAMETER_VALUE || t == DWF_ERRORTYPE_RESOURCE_CONFLICT;
+}
+
+/* ---- several executions at once (dwf worker --concurrency N) ------------------------------ */
+/* N threads take ARNs from a queue and run dwf_engine_invoke on each. The drive loop hands an
+ * ARN over only when a thread is free, and an ARN stays in `busy` until its invocation has
+ * ended, so one execution is driven by one thread at a time, even when the store lists it as
+ * runnable again (an invocation running past stale_ms). The service handle serializes the
+ * store calls (its mutex); the caller's hooks, written for one thread, are serialized here. */
+typedef struct engine_pool {
+    pthread_mutex_t mu;
+    pthread_cond_t work;  /* an ARN was queued, or the pool is shutting down */
+    pthread_cond_t ended; /* an invocation ended */
+    pthread_mutex_t hook_mu;
+    dwf_service *s;
+    const dwf_engine_opts *user;
+    dwf_engine_opts opts; /* the caller's, with resolve and the hooks serialized */
+    cJSON *queue;         /* ARNs handed over, not yet taken by a thread */
+    cJSON *busy;          /* ARN -> true while queued or running (at most nthreads) */
+    int running;          /* entries in busy */
+    int shutdown;
+    int failed;
+    dwf_error err;        /* the first error a thread met (failed) */
+    int nthreads;
+    pthread_t *threads;
+} engine_pool;
+
+static const dwf_workflow *pool_resolve(void *arg, const char *fn, dwf_error *err)
+{
+    engine_pool *p = arg;
+    pthread_mutex_lock(&p->hook_mu);
+    const dwf_workflow *wf = p->user->resolve(p->user->resolve_arg, fn, err);
+    pthread_mutex_unlock(&p->hook_mu);
+    return wf;
+}
+
+static void pool_on_operation(void *arg, const char *arn, const cJSON *op)
+{
+    engine_pool *p = arg;
+    pthread_mutex_lock(&p->hook_mu);
+    p->user->on_operation(p->user->progress_arg, arn, op);
+    pthread_mutex_unlock(&p->hook_mu);
+}
+
+static void pool_on_invocation(void *arg, const char *arn, const cJSON *response, const dwf_error *fault)
+{
+    engine_pool *p = arg;
+    pthread_mutex_lock(&p->hook_mu);
+    p->user->on_invocation(p->user->progress_arg, arn, response, fault);
+    pthread_mutex_unlock(&p->hook_mu);
+}
+
+static const char *const *pool_environment(void *arg, const char *fn)
+{
+    engine_pool *p = arg;
+    pthread_mutex_lock(&p->hook_mu);
+    const char *const *env = p->user->environment(p->user->resolve_arg, fn);
+    pthread_mutex_unlock(&p->hook_mu);
+    return env;
+}
+
+static void pool_on_adopted(void *arg, const char *arn, const char *why)
+{
+    engine_pool *p = arg;
+    pthread_mutex_lock(&p->hook_mu);
+    p->user->on_adopted(p->user->progress_arg, arn, why);
+    pthread_mutex_unlock(&p->hook_mu);
+}
+
+static void *pool_thread(void *arg)
+{
+    engine_pool *p = arg;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (!p->queue->child && !p->shutdown) pthread_cond_wait(&p->work, &p->mu);
+        if (!p->queue->child) break;
+        cJSON *a = cJSON_DetachItemViaPointer(p->queue, p->queue->child);
+        pthread_mutex_unlock(&p->mu);
+        dwf_error err = {{0}, {0}};
+        int r = dwf_engine_invoke(p->s, a->valuestring, &p->opts, &err);
+        pthread_mutex_lock(&p->mu);
+        if (r != 0 && !lost_race(&err) && !p->failed) {
+            p->failed = 1;
+            p->err = err;
+        }
+        cJSON_DeleteItemFromObjectCaseSensitive(p->busy, a->valuestring);
+        p->running--;
+        pthread_cond_broadcast(&p->ended);
+        cJSON_Delete(a);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+/* Let the threads finish what they run (a stop ends it within STOP_GRACE_MS), join them, free.
+ * -1 with err filled if a thread met an error (err may be NULL: nothing to report). */
+static int pool_free(engine_pool *p, dwf_error *err)
+{
+    if (!p) return 0;
+    pthread_mutex_lock(&p->mu);
+    while (p->queue && p->queue->child) {
+        cJSON *a = cJSON_DetachItemViaPointer(p->queue, p->queue->child);
+        cJSON_DeleteItemFromObjectCaseSensitive(p->busy, a->valuestring);
+        p->running--;
+        cJSON_Delete(a);
+    }
+    p->shutdown = 1;
+    pthread_cond_broadcast(&p->work);
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 0; i < p->nthreads; i++) pthread_join(p->threads[i], NULL);
+    int failed = p->failed;
+    if (failed && err) *err = p->err;
+    cJSON_Delete(p->queue);
+    cJSON_Delete(p->busy);
+    free(p->threads);
+    pthread_cond_destroy(&p->work);
+    pthread_cond_destroy(&p->ended);
+    pthread_mutex_destroy(&p->mu);
+    pthread_mutex_destroy(&p->hook_mu);
+    free(p);
+    return failed ? -1 : 0;
+}
+
+static int pool_new(dwf_service *s, const dwf_engine_opts *o, engine_pool **out, dwf_error *err)
+{
+    engine_pool *p = calloc(1, sizeof *p);
+    if (p) {
+        pthread_mutex_init(&p->mu, NULL);
+        pthread_mutex_init(&p->hook_mu, NULL);
+        pthread_cond_init(&p->work, NULL);
+        pthread_cond_init(&p->ended, NULL);
+        p->s = s;
+        p->user = o;
+        p->opts = *o;
+        p->opts.resolve = pool_resolve;
+        p->opts.resolve_arg = p;
+        /* Every hook called with resolve_arg or progress_arg must be wrapped: both are the pool. */
+        p->opts.environment = o->environment ? pool_environment : NULL;
+        p->opts.on_adopted = o->on_adopted ? pool_on_adopted : NULL;
+        p->opts.on_operation = o->on_operation ? pool_on_operation : NULL;
+        p->opts.on_invocation = o->on_invocation ? pool_on_invocation : NULL;
+        p->opts.progress_arg = p;
+        p->queue = cJSON_CreateArray();
+        p->busy = cJSON_CreateObject();
+        p->threads = calloc((size_t)o->concurrency, sizeof *p->threads);
+    }
+    if (!p || !p->queue || !p->busy || !p->threads) {
+        pool_free(p, NULL);
+        snprintf(err->type, sizeof err->type, "ServiceException");
+        snprintf(err->message, sizeof err->message, "out of memory starting %d engine threads", o->concurrency);
+        return -1;
+    }
+    for (; p->nthreads < o->concurrency; p->nthreads++)
+        if (pthread_create(&p->threads[p->nthreads], NULL, pool_thread, p) != 0) break;
+    if (p->nthreads == 0) {
+        pool_free(p, NULL);
+        snprintf(err->type, sizeof err->type, "ServiceException");
+        snprintf(err->message, sizeof err->message, "cannot start engine threads");
+        return -1;
+    }
+    *out = p;
+    return 0;
+}
+
+/* Wait (with p->mu held) until an invocation ends, at most ms milliseconds. The stop flag is
+ * set by a signal handler, which cannot signal a condition variable: callers wait in short
+ * slices and look at it between them. */
+static void pool_wait_ended(engine_pool *p, double ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    long long ns = (long long)ts.tv_nsec + (long long)(ms * 1e6);
+    ts.tv_sec += (time_t)(ns / 1000000000LL);
+    ts.tv_nsec = (long)(ns % 1000000000LL);
+    pthread_cond_timedwait(&p->ended, &p->mu, &ts);
+}
+
+/* Hand arn to a free thread, waiting for one; 1 if handed over, 0 if it is being driven already
+ * (or a stop came first), -1 if a thread failed. */
+static int pool_dispatch(engine_pool *p, const char *arn, const dwf_engine_opts *o)
+{
+    pthread_mutex_lock(&p->mu);
+    int r = 0;
+    while (!p->failed && p->running >= p->nthreads && !(o->stop && *o->stop)) pool_wait_ended(p, 50);
+    if (p->failed) r = -1;
+    else if (o->stop && *o->stop) r = 0;
+    else if (!cJSON_GetObjectItemCaseSensitive(p->busy, arn)) {
+        cJSON *a = cJSON_CreateString(arn);
+        if (a && cJSON_AddTrueToObject(p->busy, arn)) {
+            cJSON_AddItemToArray(p->queue, a);
+            p->running++;
+            pthread_cond_signal(&p->work);
+            r = 1;
+        } else {
+            cJSON_Delete(a);
+        }
+    }
+    pthread_mutex_unlock(&p->mu);
+    return r;
+}
+
+/* Nothing new to hand over: wait up to ms for a running invocation to end. 1 if some were
+ * running (the loop should look again), 0 if none runs, -1 if a thread failed. */
+static int pool_wait_any(engine_pool *p, double ms)
+{
+    pthread_mutex_lock(&p->mu);
+    int running = p->running;
+    if (running > 0 && !p->failed) pool_wait_ended(p, ms < 50 ? ms : 50);
+    int r = p->failed ? -1 : running > 0;
+    pthread_mutex_unlock(&p->mu);
+    return r;
+}
+
+/* Invoke every execution of `run`: here, one after another, or through the pool's threads.
+ * How many were invoked or handed over, or -1 with err filled. */
+static int invoke_runnable(dwf_service *s, const cJSON *run, const dwf_engine_opts *o, engine_pool *pool,
+                           dwf_error *err)
+{
+    int n = 0;
+    for (const cJSON *a = run->child; a; a = a->next) {
+        if (o->stop && *o->stop) break;
+        if (pool) {
+            int r = pool_dispatch(pool, a->valuestring, o);
+            if (r < 0) {
+                *err = pool->err;
+                return -1;
+            }
+            n += r;
+            continue;
+        }
+        n++;
+        if (dwf_engine_invoke(s, a->valuestring, o, err) != 0 && !lost_race(err)) return -1;
+    }
+    return n;
+}
+
+static int drive_loop(dwf_service *s, const char *root, const dwf_engine_opts *o, engine_pool *pool, dwf_error *err)
 {
     double slice = o->slice_ms > 0 ? o->slice_ms : 200;
     for (;;) {
@@ -469,20 +754,17 @@ int dwf_engine_drive(dwf_service *s, const char *root, const dwf_engine_opts *o,
         if (fail_plain_calls(s, root, err) != 0) return -1;
         cJSON *run = NULL;
         if (dwf_service_runnable(s, root, o->stale_ms, &run, err) != 0) return -1;
-        int n = cJSON_GetArraySize(run);
-        for (cJSON *a = run->child; a; a = a->next) {
-            if (o->stop && *o->stop) break;
-            if (dwf_engine_invoke(s, a->valuestring, o, err) != 0) {
-                /* Another process may have finished, stopped or taken it meanwhile: not our error. */
-                int t = dwf_errortype_parse(err->type);
-                if (t != DWF_ERRORTYPE_INVALID_PARAMETER_VALUE && t != DWF_ERRORTYPE_RESOURCE_CONFLICT) {
-                    cJSON_Delete(run);
-                    return -1;
-                }
-            }
-        }
+        int n = invoke_runnable(s, run, o, pool, err);
         cJSON_Delete(run);
+        if (n < 0) return -1;
         if (n > 0) continue;
+        /* Invocations still running on the pool's threads: their ends are what comes next. */
+        int w = pool ? pool_wait_any(pool, slice) : 0;
+        if (w < 0) {
+            *err = pool->err;
+            return -1;
+        }
+        if (w > 0) continue;
         if (root) {
             int done = 0;
             if (root_done(s, root, &done, err) != 0) return -1;
@@ -502,4 +784,14 @@ int dwf_engine_drive(dwf_service *s, const char *root, const dwf_engine_opts *o,
         if (o->no_wait) return DWF_ENGINE_WAITING;
         sleep_ms(due - now < slice ? due - now : slice);
     }
+}
+
+int dwf_engine_drive(dwf_service *s, const char *root, const dwf_engine_opts *o, dwf_error *err)
+{
+    engine_pool *pool = NULL;
+    if (o->concurrency > 1 && pool_new(s, o, &pool, err) != 0) return -1;
+    int r = drive_loop(s, root, o, pool, err);
+    /* An error a thread met while the loop was ending still counts. */
+    if (pool_free(pool, r < 0 ? NULL : err) != 0) r = -1;
+    return r;
 }

@@ -21,6 +21,10 @@ typedef const dwf_workflow *(*dwf_engine_resolve_fn)(void *arg, const char *func
 typedef struct dwf_engine_opts {
     dwf_engine_resolve_fn resolve; /* required */
     void *resolve_arg;
+    /* The function's environment ("NAME=VALUE", NULL-terminated, borrowed for the call) that
+     * env() reads, called with resolve_arg; NULL (or returning NULL) = the workflow's own
+     * lambda { environment }. The process's environment never reaches a workflow here. */
+    const char *const *(*environment)(void *resolve_arg, const char *function_name);
     int skip_time;      /* jump the store's virtual clock to the next WAIT end / retry */
     int no_wait;        /* return instead of sleeping when nothing is due now (dwf resume) */
     int quiet;          /* suppress step log lines */
@@ -33,13 +37,17 @@ typedef struct dwf_engine_opts {
     void (*on_invocation)(void *arg, const char *arn, const cJSON *response, const dwf_error *fault);
     void *progress_arg;
     volatile int *stop; /* nonzero: return at the next chance (a signal handler sets it) */
+    int concurrency;    /* executions driven at once by dwf_engine_drive (threads); <= 1: one
+                         * after another. resolve, environment and the progress hooks (and
+                         * on_adopted) are then called from several threads, one call at a
+                         * time (the engine serializes them); mock is called as it is. */
     /* An execution that started on another version of its workflow (another hash of the .dwf)
      * is driven only when its history replays cleanly on this code (dwf_verify_replay), or
      * with force; otherwise dwf_engine_invoke fails with WorkflowChangedError. on_adopted
      * (may be NULL) hears that an execution now runs on this version, and why. */
     int force;
     void (*on_adopted)(void *arg, const char *arn, const char *why);
-    /* Test doubles (dwf test): the runtime's mock hook for steps and http (dwf_host.h). */
+    /* Test doubles (dwf test): the runtime's mock hook for steps, http and aws (dwf_host.h). */
     dwf_mock_fn mock;
     void *mock_arg;
 } dwf_engine_opts;

@@ -272,10 +272,23 @@ int dwf_service_put_function(dwf_service *s, const cJSON *fn, dwf_error *err)
     if (!name || !*name) return fail(err, IPVE, "FunctionName is required.");
     char base[256];
     dwf__svc_function_base(name, base);
-    const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(fn, "DurableConfig");
-    if (cfg && !cJSON_IsObject(cfg)) return fail(err, IPVE, "DurableConfig must be an object.");
+    /* The config column holds DurableConfig's members and the function's Environment beside
+     * them (a member DurableConfig never has), so a store of any schema version keeps both. A
+     * plain function (no DurableConfig) has no config: its Environment is not kept here (the
+     * hosts that record one, `dwf run` and `dwf test`, register durable workflows only; dwf
+     * serve keeps its functions' configuration in the registry, registry.c). */
+    const cJSON *dc = cJSON_GetObjectItemCaseSensitive(fn, "DurableConfig");
+    if (dc && !cJSON_IsObject(dc)) return fail(err, IPVE, "DurableConfig must be an object.");
+    const cJSON *env = cJSON_GetObjectItemCaseSensitive(fn, "Environment");
+    cJSON *cfg = dc ? cJSON_Duplicate(dc, 1) : NULL;
+    if (dc && !cfg) return oom(err);
+    if (cfg && env && !cJSON_AddItemToObject(cfg, "Environment", cJSON_Duplicate(env, 1))) {
+        cJSON_Delete(cfg);
+        return oom(err);
+    }
     char *cj = cfg ? cJSON_PrintUnformatted(cfg) : NULL;
-    if (cfg && !cj) return oom(err);
+    cJSON_Delete(cfg);
+    if (dc && !cj) return oom(err);
     dwf__svc_lock(s);
     if (dwf__store_begin(s->st, err) != 0) {
         free(cj);
@@ -312,7 +325,15 @@ int dwf__svc_function_load(dwf_service *s, const char *name, cJSON **out, dwf_er
         const char *cj = (const char *)sqlite3_column_text(q, 2);
         /* No config: a plain function (registered without a DurableConfig). */
         cJSON *cfg = cj ? cJSON_Parse(cj) : NULL;
-        if (cj) bad |= jset(f, "DurableConfig", cJSON_IsObject(cfg) ? cfg : (cJSON_Delete(cfg), cJSON_CreateObject()));
+        if (cj) {
+            if (!cJSON_IsObject(cfg)) {
+                cJSON_Delete(cfg);
+                cfg = cJSON_CreateObject();
+            }
+            cJSON *env = cJSON_DetachItemFromObjectCaseSensitive(cfg, "Environment");
+            if (env) bad |= jset(f, "Environment", env);
+            bad |= jset(f, "DurableConfig", cfg);
+        }
         if (bad) {
             cJSON_Delete(f);
             r = oom(err);

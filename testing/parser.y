@@ -2,7 +2,7 @@
  * parser.y: the grammar of `*.test.dwf` files (docs/testing.md). A pure bison parser with
  * prefix dwt (it shares the program with the .dwf parser). Each statement of a test appends
  * to the test being read (TParse.cur); values are JSON with bare-word keys, built as cJSON.
- * Semantic errors (two `run`s, a `mock aws`, a negative count) are reported with the line and
+ * Semantic errors (two `run`s, a `mock aws` no action matches, a negative count) are reported with the line and
  * column of the statement and parsing goes on, so one run shows every mistake.
  */
 %define api.pure full
@@ -18,7 +18,9 @@
 }
 
 %code {
+#include <fnmatch.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <dwf_host.h>
@@ -32,6 +34,7 @@ static TMock *add_mock(TParse *tp, int kind, char *method, char *pattern, TMock 
 static TExpect *add_expect(TParse *tp, int what, int line);
 static TCallback *add_callback(TParse *tp, char *name, int action, int line);
 static int count(TParse *tp, double n, const DWTLTYPE *loc);
+static void check_aws_pattern(TParse *tp, const char *pattern, const DWTLTYPE *loc);
 }
 
 %union {
@@ -84,12 +87,8 @@ statement:
     | TMOCK THTTP method TSTRING answer opt_times { add_mock(tp, DWF_MOCK_HTTP, $3, $4, &$5, $6, @1.first_line); }
     | TMOCK TINVOKE TSTRING answer opt_times { add_mock(tp, DWF_MOCK_INVOKE, NULL, $3, &$4, $5, @1.first_line); }
     | TMOCK TAWS TSTRING answer opt_times {
-          dwt_error_at(tp, @1.first_line, @1.first_column,
-                       "`mock aws` has nothing to mock yet: workflows cannot make aws calls (the mock hook "
-                       "has their kind, DWF_MOCK_AWS, ready for when they can)");
-          free($3);
-          cJSON_Delete($4.value); free($4.error_type); free($4.error_message);
-          (void)$5;
+          check_aws_pattern(tp, $3, &@3);
+          add_mock(tp, DWF_MOCK_AWS, NULL, $3, &$4, $5, @1.first_line);
       }
     | TCALLBACK TSTRING TSUCCEEDS opt_with opt_after {
           TCallback *c = add_callback(tp, $2, TCB_SUCCEEDS, @1.first_line);
@@ -342,4 +341,22 @@ static int count(TParse *tp, double n, const DWTLTYPE *loc)
         return 0;
     }
     return (int)n;
+}
+
+/* The "service.Action" of every row of include/dwf_aws.def: what `mock aws` patterns name. */
+static const char *const aws_actions[] = {
+#define DWF_AWS_ACTION(service, action, method, path, required, optional, output, iam, arn, retry) \
+    #service "." #action,
+#include "dwf_aws.def"
+};
+
+/* A `mock aws` pattern that matches no action the language can call would never answer, and the
+ * call it was meant for would go to AWS: say so (a misspelt "dynamodb.PutItme" is the usual case). */
+static void check_aws_pattern(TParse *tp, const char *pattern, const DWTLTYPE *loc)
+{
+    for (size_t i = 0; i < sizeof aws_actions / sizeof *aws_actions; i++)
+        if (fnmatch(pattern, aws_actions[i], 0) == 0) return;
+    dwt_error_at(tp, loc->first_line, loc->first_column,
+                 "`mock aws \"%s\"` matches no aws call a workflow can make (\"service.Action\" as "
+                 "include/dwf_aws.def names them, e.g. \"dynamodb.PutItem\", \"s3.*\")", pattern);
 }

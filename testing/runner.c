@@ -11,8 +11,8 @@
  * a 2-day approval timeout fires at once. It ends when the execution ends, or when nothing
  * is due any more (a callback nobody answers and that has no deadline).
  *
- * Mocks act inside the runtime: step attempts and http requests through the runtime's mock
- * hook (dwf_invoke_opts.mock, via dwf_engine_opts), chained invokes through the service's
+ * Mocks act inside the runtime: step attempts, http requests and aws calls through the
+ * runtime's mock hook (dwf_invoke_opts.mock, via dwf_engine_opts), chained invokes through the service's
  * (dwf_service_set_invoke_mock). A mock answers the calls whose name (or url, with the method)
  * matches its pattern (fnmatch: "charge-*"), in the order the mocks are written, each at most
  * `times` times; a call no mock answers runs for real.

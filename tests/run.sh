@@ -14,7 +14,7 @@ if [ -n "${VALGRIND:-}" ]; then
   VG=(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --suppressions=tests/valgrind.supp)
   export DWF_VALGRIND=1
 fi
-suites=${SUITES:-"unit build diag golden graph editors fmt e2e cli conformance fault deploy console"}
+suites=${SUITES:-"unit build diag golden graph editors fmt e2e cli conformance aws fault deploy console"}
 passed=0 failed=0 crashed=0
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -77,6 +77,8 @@ usage cli_ambiguous "dwf: option '--s' is ambiguous: '--store', '--skip-time'" "
 usage cli_color_value "dwf: --color takes auto, always or never, not 'sometimes'" "" -- \
   check --color=sometimes "$EX/order.dwf"
 usage cli_interval_value "dwf: --interval takes milliseconds >= 10" "" -- worker --interval=5 --store "$T/s.db"
+usage cli_concurrency_value "dwf: --concurrency takes a number of executions from 1 to 256" "" -- \
+  worker --concurrency 0 --store "$T/s.db"
 usage cli_empty_zip "dwf: -o needs a non-empty value" "" -- build "$EX/order.dwf" -o ''
 usage cli_extra_argument "dwf: unexpected argument 'x'" "" -- executions x --store "$T/s.db"
 usage cli_callback_extra "dwf: unexpected argument 'c'" "" -- callback succeed id '{}' c --store "$T/s.db"

@@ -3,8 +3,10 @@
 # example (step, http and failing mocks with `times`, a callback timing out after 2 days and
 # an escalation answered 3 h later, attempts) passes; a failing expectation shows the test
 # file's line, expected and actual, and the operation history, and exits 1; --junit writes
-# well-formed JUnit XML; syntax errors name file:line:col; `mock aws` is refused (no aws calls
-# exist yet); a test stuck on an unanswered callback says so. Prints "PASS name" / "FAIL name: why".
+# well-formed JUnit XML; syntax errors name file:line:col (a `mock aws` pattern no aws action
+# matches among them); `mock aws` answers aws calls without credentials or network, its errors
+# retried or not as the service's are; a test stuck on an unanswered callback says so.
+# Prints "PASS name" / "FAIL name: why".
 set -u
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -97,6 +99,58 @@ EOF
 if [ $rc -eq 0 ] && grep -q '^3 passed, 0 failed$' r.out; then pass cli_test_real_steps_and_http_status
 else fail cli_test_real_steps_and_http_status "rc=$rc $(cat r.out)"; fi
 
+# ---- aws calls: mocked without credentials or network; errors retried as the service's are -------
+mkdir aw && cat >aw/orders.dwf <<'EOF'
+workflow record_order {
+  lambda { name = "record-order" }
+  step put "put-order" {
+    let r = aws dynamodb.PutItem {
+      TableName: "orders",
+      Item: { id: { S: input.id } },
+      ConditionExpression: "attribute_not_exists(id)"
+    }
+    return r
+  }
+  step sent "notify" {
+    let r = aws sqs.SendMessage { QueueUrl: "https://sqs.us-east-1.amazonaws.com/1/q", MessageBody: input.id }
+    return r.MessageId
+  }
+  return { put: put, sent: sent }
+}
+EOF
+cat >aw/orders.test.dwf <<'EOF'
+test "both calls answered by mocks" {
+  run record_order with { id: "o1" }
+  mock aws "dynamodb.PutItem" returns { ConsumedCapacity: { CapacityUnits: 1 } }
+  mock aws "sqs.*" returns { MessageId: "m-1" }
+  expect status SUCCEEDED
+  expect result.put.ConsumedCapacity.CapacityUnits == 1
+  expect result.sent == "m-1"
+  expect step "put-order" attempts 1
+}
+test "a throttled call is retried as the SDKs retry it" {
+  run record_order with { id: "o1" }
+  mock aws "dynamodb.PutItem" fails "ThrottlingException" "Rate exceeded" times 2
+  mock aws "dynamodb.PutItem" returns null
+  mock aws "sqs.SendMessage" returns { MessageId: "m-2" }
+  expect status SUCCEEDED
+  expect result.put == {}
+  expect step "put-order" attempts 3
+}
+test "a failed condition is not retried" {
+  run record_order with { id: "o1" }
+  mock aws "dynamodb.PutItem" fails "ConditionalCheckFailedException" "The conditional request failed"
+  expect status FAILED
+  expect error "StepError" "dynamodb.PutItem: The conditional request failed"
+  expect step "put-order" attempts 1
+  expect step "notify" attempts 0
+}
+EOF
+env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_PROFILE HOME="$T" AWS_REGION=us-east-1 \
+  "$DWF" test aw >aw.out 2>&1; rc=$?
+if [ $rc -eq 0 ] && grep -q '^3 passed, 0 failed$' aw.out; then pass cli_test_mock_aws
+else fail cli_test_mock_aws "rc=$rc $(cat aw.out)"; fi
+
 # ---- errors in test files -------------------------------------------------------------------------
 cat >ob/bad.test.dwf <<'EOF'
 test "syntax" {
@@ -105,7 +159,7 @@ test "syntax" {
 }
 test "aws" {
   run onboarding
-  mock aws "s3.PutObject" returns {}
+  mock aws "dynamodb.PutItme" returns {}
 }
 test "no run" {
   expect status SUCCEEDED
@@ -113,7 +167,7 @@ test "no run" {
 EOF
 "$DWF" test ob/bad.test.dwf >b.out 2>&1; rc=$?
 if [ $rc -eq 1 ] && grep -q '^ob/bad.test.dwf:4:1: error: syntax error' b.out &&
-   grep -q '^ob/bad.test.dwf:7:3: error: `mock aws` has nothing to mock yet' b.out &&
+   grep -q '^ob/bad.test.dwf:7:12: error: `mock aws "dynamodb.PutItme"` matches no aws call' b.out &&
    grep -q '^FAIL ob/bad.test.dwf: the test file has errors' b.out; then pass cli_test_file_errors
 else fail cli_test_file_errors "rc=$rc $(cat b.out)"; fi
 printf 'test "x" {\n  expect status SUCCEEDED\n}\n' >ob/norun.test.dwf

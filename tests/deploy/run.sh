@@ -46,6 +46,7 @@ bash tests/deploy/serve_runtime_api.sh
 bash tests/deploy/serve_awssdk.sh
 bash tests/deploy/serve_sigv4.sh
 bash tests/deploy/serve_exposure.sh
+bash tests/deploy/serve_environment.sh
 bash tests/deploy/serve_load.sh
 bash tests/deploy/serve_jssdk.sh
 bash tests/deploy/serve_plain.sh

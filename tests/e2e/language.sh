@@ -247,3 +247,63 @@ starts=$(grep -c start "$T/stuck.log" 2>/dev/null)
 att=$(py '[o["StepDetails"]["Attempt"] for o in j["Operations"] if o.get("Name") == "stuck"][0]' timeouts.hist 2>&1)
 if [ "$starts" = 2 ] && [ "$att" = 2 ]; then pass lang_step_timeout_interrupted_attempts_count
 else fail lang_step_timeout_interrupted_attempts_count "body started $starts times, recorded attempt $att"; fi
+
+# ---- per-attempt timeouts on wait-for-callback submitters and poll checks (spin.c above) ----
+cat >attempts.dwf <<'EOF'
+use "spin.c"
+workflow attempt_timeouts {
+  let out = []
+  try {
+    let r = wait for callback "notify" timeout 60s submitter timeout 1s retry { attempts 2  delay 1s } {
+      let _ = sleep_ms(60000)
+    }
+    out = out + [r]
+  } catch "StepTimeoutError" e {
+    out = out + [e.ErrorType, e.cause.ErrorType, e.cause.cause.ErrorType]
+  }
+  try {
+    let r = wait for callback "notify-stuck" timeout 60s submitter timeout 1s retry { attempts 2  delay 1s } {
+      let _ = call stuck(input.log)
+    }
+    out = out + [r]
+  } catch "StepTimeoutError" e {
+    out = out + [e.cause.cause.ErrorMessage]
+  }
+  try {
+    poll p "carrier" every 1s attempts 5 timeout 1s state { n: 0 } until state.n >= 3 {
+      let _ = sleep_ms(60000)
+      return { n: state.n + 1 }
+    }
+    out = out + [p]
+  } catch "StepTimeoutError" e {
+    out = out + ["poll timed out"]
+  }
+  poll quick "quick" every 1s timeout 10s state { n: 0 } until state.n >= 2 { return { n: state.n + 1 } }
+  poll coop "coop" timeout 1s state 0 until true { return call polite() }
+  try {
+    poll sp "stuck-poll" every 1s timeout 1s state {} until false { return call stuck(input.log2) }
+    out = out + [sp]
+  } catch "StepTimeoutError" e {
+    out = out + [e.ErrorMessage]
+  }
+  return { out, quick, coop }
+}
+EOF
+run attempts attempts.dwf --input "{\"log\":\"$T/sub.log\",\"log2\":\"$T/poll.log\"}"; rc=$?
+got=$(py 'json.dumps(j["Result"], separators=(",", ":"))' attempts.json 2>&1)
+want='{"out":["CallbackSubmitterError","StepError","StepTimeoutError",'
+want+='"step \"2-2\" attempt 2 did not finish: its invocation ended first (timeout 1s)","poll timed out",'
+want+='"poll check \"stuck-poll\" attempt 1 did not finish: its invocation ended first (timeout 1s)"],'
+want+='"quick":{"n":2},"coop":1}'
+if [ $rc -eq 0 ] && [ "$got" = "$want" ]; then pass lang_attempt_timeout_submitter_and_poll
+else fail lang_attempt_timeout_submitter_and_poll "rc=$rc got $got"; fi
+# a submitter that never returns started once per attempt (2); a stuck poll check once (a
+# failed check fails the poll)
+subs=$(grep -c start "$T/sub.log" 2>/dev/null) polls=$(grep -c start "$T/poll.log" 2>/dev/null)
+perr=$(py '[o["StepDetails"]["Error"]["ErrorType"] for o in j["Operations"] if o.get("Name") == "carrier"][0]' \
+          attempts.hist 2>&1)
+if [ "$subs" = 2 ] && [ "$polls" = 1 ] && [ "$perr" = StepTimeoutError ]; then
+  pass lang_attempt_timeout_interrupted_count
+else
+  fail lang_attempt_timeout_interrupted_count "submitter started $subs times, poll check $polls, carrier error $perr"
+fi

@@ -287,6 +287,93 @@ kill -TERM $WK 2>/dev/null; wait $WK; wrc=$?
 if [ -n "$ok" ] && [ $wrc -eq 0 ]; then pass worker_drives_callback_completion
 else fail worker_drives_callback_completion "done=$ok worker rc=$wrc $(head -c 200 "$T/wk.err")"; fi
 
+# ---- dwf worker --concurrency N drives N executions at once ----
+# Each execution's step waits at a barrier (barrier.c) that opens only once N step bodies are
+# inside it at the same time: one after another, the first would wait alone until its bound
+# (120 s) and fail the step, so SUCCEEDED for all N proves they ran at once, without a clock.
+# Each waits first on a callback, so `dwf run --detach` starts them without driving the step.
+cat >"$T/barrier.c" <<'EOF'
+/* barrier(dir, n): create a file of this call's own in dir, then wait until dir holds n files
+ * (at most 120 s, then fail). Passable only by n calls running at the same time. */
+#include <dirent.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+#include "dwf.h"
+static int count_files(const char *dir)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    for (struct dirent *e; d && (e = readdir(d));) n += e->d_name[0] != '.';
+    if (d) closedir(d);
+    return n;
+}
+cJSON *barrier(dwf_ctx *c, int argc, cJSON *const *argv)
+{
+    if (argc != 2 || !cJSON_IsString(argv[0]) || !cJSON_IsNumber(argv[1])) {
+        dwf_fail(c, "TypeError", "barrier(dir, n)");
+        return NULL;
+    }
+    char mine[4096];
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    snprintf(mine, sizeof mine, "%s/%ld.%ld.%p", argv[0]->valuestring, (long)now.tv_sec, now.tv_nsec, (void *)&now);
+    FILE *f = fopen(mine, "w");
+    if (f) fclose(f);
+    for (int i = 0; i < 12000; i++) {
+        if (count_files(argv[0]->valuestring) >= argv[1]->valueint) return cJSON_CreateNumber(argv[1]->valueint);
+        struct timespec ms = {0, 10000000};
+        nanosleep(&ms, NULL);
+    }
+    dwf_fail(c, "BarrierTimeout", "the other executions never reached the barrier");
+    return NULL;
+}
+EOF
+mkdir -p "$T/barrier"
+cat >"$T/conc.dwf" <<EOF
+use "barrier.c"
+workflow conc {
+  lambda { name = "conc"  timeout = 300s }
+  callback go "go" timeout 1h
+  let g = await go
+  step b "barrier" retry { attempts 1 } { return call barrier("$T/barrier", 4) }
+  return { g, b }
+}
+EOF
+S=$T/conc.db
+CARNS=() CIDS=()
+for i in 1 2 3 4; do
+  "$DWF" run "$T/conc.dwf" --input "{\"i\":$i}" --skip-time --detach --json --store "$S" >"$T/c$i.json" 2>"$T/c$i.err"
+  CARNS+=("$(sed -n 's/.*"ExecutionArn":[[:space:]]*"\([^"]*\)".*/\1/p' "$T/c$i.json")")
+  CIDS+=("$(grep -o 'dwf callback succeed [^ ]*' "$T/c$i.err" | head -1 | awk '{print $4}')")
+done
+for i in 0 1 2 3; do
+  "$DWF" callback succeed "${CIDS[$i]}" --result "$i" --store "$S" >/dev/null 2>&1
+done
+"$DWF" worker --concurrency 4 --interval 100 --quiet --store "$S" >/dev/null 2>"$T/cw.err" &
+CW=$!
+all_done() {
+  local n
+  n=$("$DWF" executions --status RUNNING --store "$S" 2>/dev/null | grep -c ":function:conc:")
+  [ "$n" = 0 ] || ! kill -0 $CW 2>/dev/null
+}
+poll all_done
+kill -TERM $CW 2>/dev/null; wait $CW; cwrc=$?
+nsucc=$("$DWF" executions --status SUCCEEDED --store "$S" 2>/dev/null | grep -c ":function:conc:")
+# Each execution driven by one thread at a time: its step ran once, and it has its own result.
+once=0
+for i in 0 1 2 3; do
+  h=$("$DWF" history "${CARNS[$i]}" --json --store "$S" 2>/dev/null | tr -d ' \t\n')
+  n=$(grep -o '"Name":"barrier"' <<<"$h" | wc -l)
+  x=$("$DWF" resume "${CARNS[$i]}" --quiet --store "$S" 2>/dev/null | tail -1 | tr -d ' \t\n')
+  [ "$n" = 1 ] && [ "$x" = "{\"g\":\"$i\",\"b\":4}" ] && once=$((once + 1))
+done
+if [ $cwrc -eq 0 ] && [ "$nsucc" = 4 ] && [ $once = 4 ] && [ "$(ls "$T/barrier" | wc -l)" = 4 ]; then
+  pass worker_concurrency_runs_executions_at_once
+else
+  fail worker_concurrency_runs_executions_at_once "succeeded=$nsucc once=$once rc=$cwrc $(head -c 300 "$T/cw.err")"
+fi
+
 # ---- chained invoke: the target runs as its own execution in the same store ----
 S=$T/chain.db
 cat >"$T/doubler.dwf" <<'EOF'
@@ -477,4 +564,6 @@ DWF="$DWF" bash "$ROOT/tests/e2e/signals.sh"
 DWF="$DWF" bash "$ROOT/tests/e2e/language.sh"
 # The collection, text and time builtins and lambdas (examples/order_report.dwf).
 DWF="$DWF" bash "$ROOT/tests/e2e/builtins.sh"
+# lambda { environment }, env(), dwf run --env / --env-file, and dwf resume's recorded environment.
+DWF="$DWF" bash "$ROOT/tests/e2e/environment.sh"
 exit 0

@@ -78,6 +78,37 @@ else fail in_place "not rewritten as messy.expected with mode 640"; fi
 if "$DWF" fmt - <tests/fmt/messy.dwf | cmp -s - tests/fmt/messy.expected; then pass stdin
 else fail stdin "fmt - differs from messy.expected"; fi
 
+# lambdas round-trip: every form (x =>, (x) =>, (x, i) =>, nested, object and ternary bodies,
+# broken across lines) formats to lambdas.expected, which formats to itself, compiles to the
+# same C as the original and runs to the values the lambdas compute
+if [ "${1:-}" = --update ]; then "$DWF" fmt --stdout tests/fmt/lambdas.dwf >tests/fmt/lambdas.expected; fi
+mkdir -p "$tmp/lam/orig" "$tmp/lam/fmt"
+cp tests/fmt/lambdas.dwf "$tmp/lam/orig/lambdas.dwf"; cp tests/fmt/lambdas.expected "$tmp/lam/fmt/lambdas.dwf"
+if ! "$DWF" fmt --stdout tests/fmt/lambdas.dwf >"$tmp/lam.out" 2>"$tmp/lam.err"; then
+  fail lambdas "dwf fmt failed: $(head -c 300 "$tmp/lam.err")"
+elif ! cmp -s tests/fmt/lambdas.expected "$tmp/lam.out"; then
+  fail lambdas "differs from lambdas.expected: $(diff tests/fmt/lambdas.expected "$tmp/lam.out" |
+                                                 head -6 | tr '\n' '|')"
+elif ! "$DWF" fmt --check tests/fmt/lambdas.expected >/dev/null; then fail lambdas "lambdas.expected is not stable"
+elif ! (cd "$tmp/lam/orig" && "$DWF" compile lambdas.dwf -o out >/dev/null 2>&1) ||
+     ! (cd "$tmp/lam/fmt" && "$DWF" compile lambdas.dwf -o out >/dev/null 2>&1); then fail lambdas "dwf compile failed"
+elif ! diff <(normalized_c "$tmp/lam/orig/out/handler.c") <(normalized_c "$tmp/lam/fmt/out/handler.c") >/dev/null; then
+  fail lambdas "the formatted file compiles to different C"
+else pass lambdas; fi
+got=$(cd "$tmp/lam/fmt" && "$DWF" run lambdas.dwf --skip-time --json --store "$tmp/lam.db" 2>/dev/null |
+      python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["Result"], separators=(",", ":")))')
+want='{"doubled":[6,2,4],"indexed":[3,2,4],"parens":[3,2],"objects":[{"v":3,"sq":9},{"v":1,"sq":1},{"v":2,"sq":4}],'
+want+='"nested":[[2,-4],[0,-2],[1,-3]],"sorted":[3,2,1],"found":2,"pairs":[[3,0],[1,1],[2,2]],"none":true,'
+want+='"lines":["1: 3","2: 2","3: 1"],"text":["3","1","2"]}'
+if [ "$got" = "$want" ]; then pass lambdas_run; else fail lambdas_run "got $got"; fi
+
+# every example is in the canonical layout (`dwf fmt --check` clean). Test files (*.test.dwf)
+# are left out: they are not workflows.
+mapfile -t examples < <(find examples -name '*.dwf' ! -name '*.test.dwf' | sort)
+out=$("$DWF" fmt --check "${examples[@]}" 2>&1); rc=$?
+if [ $rc -eq 0 ] && [ -z "$out" ] && [ ${#examples[@]} -gt 0 ]; then pass examples_canonical
+else fail examples_canonical "dwf fmt --check exit $rc: $(echo "$out" | tr '\n' ' ')(run dwf fmt on them)"; fi
+
 # a file with errors: reported as dwf check does, left as it is
 cp tests/diag/unknown_name.dwf "$tmp/bad.dwf"
 "$DWF" fmt --color=never "$tmp/bad.dwf" 2>"$tmp/bad.err"; rc=$?

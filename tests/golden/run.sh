@@ -35,7 +35,7 @@ fi
 CFLAGS="-std=c11 -Wall -Wextra -Werror -Iinclude"
 SANFLAGS=
 [ -n "${SANITIZE:-}" ] && SANFLAGS="-fsanitize=$SANITIZE"
-LIBS="-lcjson -lsqlite3 -lcrypto -lcurl -lpthread -ldl -lm"
+LIBS="-lcjson -lsqlite3 -lexpat -lcrypto -lcurl -lpthread -ldl -lm"
 
 check_one() { # name src args...
   local name=$1 src=$2

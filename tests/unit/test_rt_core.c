@@ -392,7 +392,7 @@ static char *result_field(const cJSON *r, const char *key)
     return s;
 }
 
-#define WF(fn, fs) {"t", "t.dwf", "t-fn", "0", fs, fn, 1, 60, 128, 30}
+#define WF(fn, fs) {"t", "t.dwf", "t-fn", "0", fs, fn, 1, 60, 128, 30, NULL}
 
 /* ---- common workflow bits ------------------------------------------------------------- */
 static int side_effects[16];
@@ -557,17 +557,17 @@ static void test_verify_replay(void)
     int calls = ncalls(&f), ran = side_effects[1] + side_effects[2];
     dwf_verify_report rep;
 
-    TT_EQ_INT(DWF_VERIFY_RESUMES, dwf_verify_replay(&wf, f.ops, &rep, &err));
+    TT_EQ_INT(DWF_VERIFY_RESUMES, dwf_verify_replay(&wf, f.ops, NULL, &rep, &err));
     TT_EQ_INT(0, rep.diverged);
     TT_EQ_INT(3, cJSON_GetArraySize(rep.lines)); /* both steps and the wait reached */
     cJSON_Delete(rep.lines);
 
     dwf_workflow longer = WF(wf_order_longer, sizeof(frame1));
-    TT_EQ_INT(DWF_VERIFY_RESUMES, dwf_verify_replay(&longer, f.ops, &rep, &err)); /* a trailing step */
+    TT_EQ_INT(DWF_VERIFY_RESUMES, dwf_verify_replay(&longer, f.ops, NULL, &rep, &err)); /* a trailing step */
     cJSON_Delete(rep.lines);
 
     dwf_workflow swapped = WF(wf_order_swapped, sizeof(frame1));
-    TT_EQ_INT(DWF_VERIFY_DIVERGES, dwf_verify_replay(&swapped, f.ops, &rep, &err));
+    TT_EQ_INT(DWF_VERIFY_DIVERGES, dwf_verify_replay(&swapped, f.ops, NULL, &rep, &err));
     TT_EQ_STR("1", rep.step_id);
     TT_EQ_STR("c4ca4238a0b92382", rep.op_id);
     TT_EQ_INT(7, rep.line);
@@ -575,7 +575,7 @@ static void test_verify_replay(void)
     cJSON_Delete(rep.lines);
 
     dwf_workflow shorter = WF(wf_order_short, sizeof(frame1));
-    TT_EQ_INT(DWF_VERIFY_DIVERGES, dwf_verify_replay(&shorter, f.ops, &rep, &err));
+    TT_EQ_INT(DWF_VERIFY_DIVERGES, dwf_verify_replay(&shorter, f.ops, NULL, &rep, &err));
     TT_ASSERT(strstr(rep.message, "the code ends before the recorded STEP \"process-payment\"") != NULL);
     cJSON_Delete(rep.lines);
 
@@ -929,7 +929,7 @@ static void test_payload_limits(void)
 static int wf_callback(dwf_ctx *c, void *fr, dwf_val **out)
 {
     frame1 *f = fr;
-    dwf_callback_opts o = {60, 0};
+    dwf_callback_opts o = {.timeout_s = 60};
     DWF_TRY(dwf_callback(c, "approval", &o, &f->a));
     DWF_TRY(dwf_step(c, "notify", body_num1, f, NULL, &f->b));
     int rc = dwf_await(c, f->a, &f->c);
@@ -1076,7 +1076,7 @@ static int poll_attempts;
 static int wf_poll(dwf_ctx *c, void *fr, dwf_val **out)
 {
     frame1 *f = fr;
-    dwf_poll_opts o = {2, 1, 10, poll_attempts, DWF_JITTER_NONE};
+    dwf_poll_opts o = {.every_s = 2, .backoff = 1, .max_s = 10, .attempts = poll_attempts, .jitter = DWF_JITTER_NONE};
     DWF_TRY(dwf_poll(c, "until-ready", poll_check, poll_until, f, dwf_obj(c, 1, "n", dwf_num(c, 0)), &o, &f->a));
     *out = f->a;
     return DWF_OK;
@@ -2047,7 +2047,7 @@ static int wf_wfc_errors(dwf_ctx *c, void *fr, dwf_val **out)
     int rc = dwf_wait_for_callback(c, NULL, bad_submitter, f, NULL, &once, &f->a);
     if (rc == DWF_ERROR) f->a = dwf_error_take(c);
     else DWF_TRY(rc);
-    dwf_callback_opts o = {5, 0};
+    dwf_callback_opts o = {.timeout_s = 5};
     rc = dwf_wait_for_callback(c, NULL, submitter, f, &o, NULL, &f->b);
     if (rc == DWF_ERROR) f->b = dwf_error_take(c);
     else DWF_TRY(rc);

@@ -168,7 +168,7 @@ static int verify_signature(reqrec *r) {
     if (cred) sscanf(cred, "Credential=%*[^/]/%*[^/]/%63[^/]", region);
     dwf__sigv4_creds creds = {KEY_ID, SECRET, r->token[0] ? r->token : NULL, region, "lambda"};
     dwf__sigv4_request req = {r->method, r->host, r->path, q, nq, r->ctype[0] ? r->ctype : NULL,
-                              r->body, r->body ? strlen(r->body) : 0, timegm(&tm)};
+                              r->body, r->body ? strlen(r->body) : 0, timegm(&tm), NULL, 0, 0};
     dwf__sigv4_result res;
     if (dwf__sigv4_sign(&creds, &req, &res) < 0) return 0;
     int ok = strcmp(res.authorization, r->auth) == 0 && strcmp(res.payload_hash, r->sha) == 0 &&

@@ -423,12 +423,12 @@ static int workflow_body(dwf_ctx *c, void *frame, dwf_val **out)
     DWF_TRY(dwf_await(c, f->u_approval, &f->u_decision));
 #line 34 "tests/golden/constructs.dwf"
     DWF_AT(c, 34, 3);
-    static const dwf_callback_opts t_7 = {.timeout_s = 3600, .heartbeat_s = 600};
+    static const dwf_callback_opts t_7 = {.timeout_s = 3600, .heartbeat_s = 600, .submitter_timeout_s = 20};
     static const dwf_retry t_8 = {.attempts = 3, .delay_s = 5, .backoff = 2, .max_s = 60, .jitter = DWF_JITTER_FULL, .on = NULL};
     DWF_TRY(dwf_wait_for_callback(c, "ask-manager", submit_1, f, &t_7, &t_8, &f->u_answer));
 #line 38 "tests/golden/constructs.dwf"
     DWF_AT(c, 38, 3);
-    static const dwf_poll_opts t_9 = {.every_s = 5, .backoff = 1.5, .max_s = 60, .attempts = 20, .jitter = DWF_JITTER_NONE};
+    static const dwf_poll_opts t_9 = {.every_s = 5, .backoff = 1.5, .max_s = 60, .attempts = 20, .jitter = DWF_JITTER_NONE, .timeout_s = 30};
     DWF_TRY(dwf_poll(c, "wait-for-shipment", poll_check_1, poll_until_1, f, dwf_obj(c, 1, "n", dwf_num(c, 0)), &t_9, &f->u_shipment));
 #line 42 "tests/golden/constructs.dwf"
     DWF_AT(c, 42, 3);
@@ -547,7 +547,7 @@ const dwf_workflow dwf_workflow_main = {
     .name = "every_construct",
     .source = "tests/golden/constructs.dwf",
     .function_name = "every-construct",
-    .source_hash = "0ed9163628e91fe2fbbcaa54253c937e26fa9ee50c8424000d82404fb6898d89",
+    .source_hash = "e4d6f0f5a365a476c934b77370d6b38024366fcab01a0240c4f4d15494e09352",
     .frame_size = sizeof(struct frame),
     .body = workflow_body,
     .retention_days = 7,

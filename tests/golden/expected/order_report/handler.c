@@ -154,14 +154,14 @@ static dwf_val *lambda_7(dwf_ctx *c, const void *frame, dwf_val *const *cap, dwf
 }
 #line 156 "handler.c"
 
-/* lambda o =>, line 33 */
-#line 33 "examples/order_report.dwf"
+/* lambda o =>, line 34 */
+#line 34 "examples/order_report.dwf"
 static dwf_val *lambda_9(dwf_ctx *c, const void *frame, dwf_val *const *cap, dwf_val *item, dwf_val *index)
 {
     (void)frame;
     (void)cap;
     (void)index;
-#line 33 "examples/order_report.dwf"
+#line 34 "examples/order_report.dwf"
     return dwf_get(c, item, "total");
 }
 #line 168 "handler.c"
@@ -173,102 +173,102 @@ static dwf_val *lambda_8(dwf_ctx *c, const void *frame, dwf_val *const *cap, dwf
     (void)frame;
     (void)cap;
 #line 33 "examples/order_report.dwf"
-    return dwf_concat(c, 5, dwf_binop(c, DWF_OP_ADD, index, dwf_num(c, 1)), dwf_str(c, ". "), dwf_builtin_pad_end(c, 3, (dwf_val *const[]){dwf_index(c, item, dwf_num(c, 0)), dwf_num(c, 8), dwf_str(c, ".")}), dwf_str(c, " "), dwf_builtin_pad_start(c, 2, (dwf_val *const[]){dwf_builtin_format_number(c, 2, (dwf_val *const[]){dwf_builtin_sum(c, 1, (dwf_val *const[]){dwf_builtin_transform(c, 2, (dwf_val *const[]){dwf_index(c, item, dwf_num(c, 1)), dwf_lambda(c, lambda_9, frame, (dwf_val *const[]){item, index})})}), dwf_num(c, 2)}), dwf_num(c, 10)}));
+    return dwf_binop(c, DWF_OP_ADD, dwf_concat(c, 4, dwf_binop(c, DWF_OP_ADD, index, dwf_num(c, 1)), dwf_str(c, ". "), dwf_builtin_pad_end(c, 3, (dwf_val *const[]){dwf_index(c, item, dwf_num(c, 0)), dwf_num(c, 8), dwf_str(c, ".")}), dwf_str(c, " ")), dwf_builtin_pad_start(c, 2, (dwf_val *const[]){dwf_builtin_format_number(c, 2, (dwf_val *const[]){dwf_builtin_sum(c, 1, (dwf_val *const[]){dwf_builtin_transform(c, 2, (dwf_val *const[]){dwf_index(c, item, dwf_num(c, 1)), dwf_lambda(c, lambda_9, frame, (dwf_val *const[]){item, index})})}), dwf_num(c, 2)}), dwf_num(c, 10)}));
 }
 #line 179 "handler.c"
 
-/* lambda o =>, line 35 */
-#line 35 "examples/order_report.dwf"
+/* lambda o =>, line 36 */
+#line 36 "examples/order_report.dwf"
 static dwf_val *lambda_10(dwf_ctx *c, const void *frame, dwf_val *const *cap, dwf_val *item, dwf_val *index)
 {
     (void)frame;
     (void)cap;
     (void)index;
-#line 35 "examples/order_report.dwf"
+#line 36 "examples/order_report.dwf"
     return dwf_builtin_contains(c, 2, (dwf_val *const[]){dwf_get(c, item, "tags"), dwf_str(c, "rush")});
 }
 #line 191 "handler.c"
 
-/* lambda o =>, line 36 */
-#line 36 "examples/order_report.dwf"
+/* lambda o =>, line 37 */
+#line 37 "examples/order_report.dwf"
 static dwf_val *lambda_11(dwf_ctx *c, const void *frame, dwf_val *const *cap, dwf_val *item, dwf_val *index)
 {
     (void)frame;
     (void)cap;
     (void)index;
-#line 36 "examples/order_report.dwf"
+#line 37 "examples/order_report.dwf"
     return dwf_binop(c, DWF_OP_GT, dwf_get(c, item, "total"), dwf_num(c, 0));
 }
 #line 203 "handler.c"
 
-/* lambda o =>, line 37 */
-#line 37 "examples/order_report.dwf"
+/* lambda o =>, line 38 */
+#line 38 "examples/order_report.dwf"
 static dwf_val *lambda_12(dwf_ctx *c, const void *frame, dwf_val *const *cap, dwf_val *item, dwf_val *index)
 {
     (void)frame;
     (void)cap;
     (void)index;
-#line 37 "examples/order_report.dwf"
+#line 38 "examples/order_report.dwf"
     return dwf_binop(c, DWF_OP_GE, dwf_get(c, item, "total"), dwf_num(c, 10000));
 }
 #line 215 "handler.c"
 
-/* lambda o =>, line 38 */
-#line 38 "examples/order_report.dwf"
+/* lambda o =>, line 39 */
+#line 39 "examples/order_report.dwf"
 static dwf_val *lambda_13(dwf_ctx *c, const void *frame, dwf_val *const *cap, dwf_val *item, dwf_val *index)
 {
     (void)frame;
     (void)cap;
     (void)index;
-#line 38 "examples/order_report.dwf"
+#line 39 "examples/order_report.dwf"
     return dwf_get(c, item, "tags");
 }
 #line 227 "handler.c"
 
-/* lambda o =>, line 39 */
-#line 39 "examples/order_report.dwf"
+/* lambda o =>, line 40 */
+#line 40 "examples/order_report.dwf"
 static dwf_val *lambda_14(dwf_ctx *c, const void *frame, dwf_val *const *cap, dwf_val *item, dwf_val *index)
 {
     (void)frame;
     (void)cap;
     (void)index;
-#line 39 "examples/order_report.dwf"
+#line 40 "examples/order_report.dwf"
     return dwf_builtin_capture(c, 2, (dwf_val *const[]){dwf_get(c, item, "id"), dwf_str(c, "^([A-Z])-([0-9]+)$")});
 }
 #line 239 "handler.c"
 
-/* lambda o =>, line 40 */
-#line 40 "examples/order_report.dwf"
+/* lambda o =>, line 41 */
+#line 41 "examples/order_report.dwf"
 static dwf_val *lambda_15(dwf_ctx *c, const void *frame, dwf_val *const *cap, dwf_val *item, dwf_val *index)
 {
     (void)frame;
     (void)cap;
     (void)index;
-#line 40 "examples/order_report.dwf"
+#line 41 "examples/order_report.dwf"
     return dwf_builtin_matches(c, 2, (dwf_val *const[]){dwf_get(c, item, "at"), dwf_str(c, "^[0-9]{4}-[0-9]{2}-[0-9]{2}")});
 }
 #line 251 "handler.c"
 
-/* lambda o =>, line 41 */
-#line 41 "examples/order_report.dwf"
+/* lambda o =>, line 42 */
+#line 42 "examples/order_report.dwf"
 static dwf_val *lambda_16(dwf_ctx *c, const void *frame, dwf_val *const *cap, dwf_val *item, dwf_val *index)
 {
     (void)frame;
     (void)cap;
     (void)index;
-#line 41 "examples/order_report.dwf"
+#line 42 "examples/order_report.dwf"
     return dwf_get(c, item, "id");
 }
 #line 263 "handler.c"
 
-/* lambda e =>, line 43 */
-#line 43 "examples/order_report.dwf"
+/* lambda e =>, line 44 */
+#line 44 "examples/order_report.dwf"
 static dwf_val *lambda_17(dwf_ctx *c, const void *frame, dwf_val *const *cap, dwf_val *item, dwf_val *index)
 {
     (void)frame;
     (void)cap;
     (void)index;
-#line 43 "examples/order_report.dwf"
+#line 44 "examples/order_report.dwf"
     return dwf_arr(c, 2, dwf_index(c, item, dwf_num(c, 0)), dwf_builtin_len(c, 1, (dwf_val *const[]){dwf_index(c, item, dwf_num(c, 1))}));
 }
 #line 275 "handler.c"
@@ -323,8 +323,8 @@ static int workflow_body(dwf_ctx *c, void *frame, dwf_val **out)
 #line 29 "examples/order_report.dwf"
     DWF_AT(c, 29, 3);
     DWF_TRY(dwf_step(c, "summary", step_2, f, &step_defaults, &f->u_summary));
-#line 46 "examples/order_report.dwf"
-    DWF_AT(c, 46, 3);
+#line 47 "examples/order_report.dwf"
+    DWF_AT(c, 47, 3);
     *out = dwf_obj(c, 3, "batches", dwf_get(c, f->u_checked, "results"), "summary", f->u_summary, "decoded", dwf_builtin_base64_decode(c, 1, (dwf_val *const[]){dwf_get(c, f->u_summary, "token")}));
     DWF_CHECK(c);
     return DWF_OK;
@@ -336,7 +336,7 @@ const dwf_workflow dwf_workflow_main = {
     .name = "order_report",
     .source = "examples/order_report.dwf",
     .function_name = "order-report",
-    .source_hash = "7b478864e2456eb91fbf0157b7d471c2c2a118f67889cc6ebad0416b3dccd40e",
+    .source_hash = "45f3e84988f02c2ef95f1f892048e8bb22c52231d7b5c474fc7727b468e7384a",
     .frame_size = sizeof(struct frame),
     .body = workflow_body,
     .retention_days = 1,
