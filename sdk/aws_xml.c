@@ -11,10 +11,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "aws_internal.h"
 
 #define XML_MAX_DEPTH 64
+
+/*
+ * Debian's static libexpat salts its hash tables with arc4random_buf, which glibc added in 2.36.
+ * Lambda's provided.al2023 has glibc 2.34, so a zip whose binary asks for arc4random_buf@GLIBC_2.36
+ * would not start there. This definition, in the same object that pulls expat into the link, is
+ * found by the linker before libc's: the same bytes from getrandom (glibc 2.25). Only expat calls it.
+ */
+void arc4random_buf(void *buf, size_t n)
+{
+    unsigned char *p = buf;
+    while (n > 0) {
+        ssize_t got = getrandom(p, n, 0);
+        if (got < 0) continue; /* EINTR; the call cannot otherwise fail for the kernel's pool */
+        p += got;
+        n -= (size_t)got;
+    }
+}
 
 typedef struct xframe {
     char *name;
