@@ -60,7 +60,7 @@ typedef struct dwf_emulator_opts {
      * keys) as AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY. */
     const char *access_key, *secret_key;
     const char *session_token;  /* handed to the functions as AWS_SESSION_TOKEN; NULL = a dummy */
-    int skip_time;              /* jump the store's virtual clock to the next WAIT end / retry when idle */
+    int skip_time;              /* jump an idle execution tree's own clock to its next WAIT end / retry */
     int cold;                   /* stop a function's process after each invocation: every one is a cold start */
     int quiet;                  /* no per-invocation log lines */
     int connection_timeout_s;   /* close a connection silent this long (a half-sent request); 0 = 30 */

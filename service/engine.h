@@ -2,7 +2,7 @@
  * engine.h: the embedded engine. It drives durable executions in-process on the service core
  * (service.h): build the invocation event, run the workflow with dwf_run_invocation() over a
  * transport whose checkpoint calls the service directly, apply the handler response, then
- * sleep until the next timer (or jump the store's virtual clock under --skip-time) and invoke
+ * sleep until the next timer (or jump the execution tree's own clock under --skip-time) and invoke
  * again, until the execution ends or only waits for something outside (a callback).
  */
 #ifndef DWF_ENGINE_H
@@ -25,7 +25,7 @@ typedef struct dwf_engine_opts {
      * env() reads, called with resolve_arg; NULL (or returning NULL) = the workflow's own
      * lambda { environment }. The process's environment never reaches a workflow here. */
     const char *const *(*environment)(void *resolve_arg, const char *function_name);
-    int skip_time;      /* jump the store's virtual clock to the next WAIT end / retry */
+    int skip_time;      /* jump an idle execution tree's own clock to its next WAIT end / retry */
     int no_wait;        /* return instead of sleeping when nothing is due now (dwf resume) */
     int quiet;          /* suppress step log lines */
     double stale_ms;    /* an invocation open this long (another process died) is re-run;
