@@ -1241,9 +1241,9 @@ static const char *nearest_word(const char *word, const Expected *e)
 {
     const char *pick = option_alias(word, e);
     if (pick) return pick;
-    const char *cands[96];
+    const char *cands[96] = {0}; /* initialised: gcc -fsanitize cannot see that n bounds the reads */
     size_t n = 0;
-    for (int i = 0; i < e->n; i++)
+    for (int i = 0; i < e->n && n < sizeof cands / sizeof cands[0]; i++)
         if (is_word(e->k[i])) cands[n++] = yysymbol_name(e->k[i]);
     pick = sema_suggest(word, cands, n);
     if (pick) return pick;
