@@ -338,7 +338,7 @@ static int open_db(dwf__store *st, int busy_ms, dwf_error *err)
     if ((rc = configure(st->db)) != SQLITE_OK) return dwf__store_fail(st, rc, err);
     if (version < SCHEMA_VERSION && (rc = upgrade(st->db, version)) != SQLITE_OK) return dwf__store_fail(st, rc, err);
     if ((rc = give_store_id(st->db)) != SQLITE_OK) return dwf__store_fail(st, rc, err);
-    return 0;
+    return st->in_memory ? 0 : dwf__storefile_identify_wal(st->db, st->path, &st->file, err);
 }
 
 int dwf__store_open(const char *path, int busy_ms, dwf__store **out, dwf_error *err)
@@ -461,9 +461,21 @@ static int exec_cached(dwf__store *st, const char *sql)
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
 }
 
+/* The store's files are still the ones SQLite has open (store_file.c; an in-memory store has
+ * none). When not, SQLite is told to keep the log at PATH-wal when it closes: it would otherwise
+ * remove that path after checkpointing its own (open) log, and the file there now is not one dwf
+ * made. */
+static int files_same(dwf__store *st, dwf_error *err)
+{
+    if (st->in_memory || dwf__storefile_same(st->path, &st->file, err) == 0) return 0;
+    int keep = 1;
+    sqlite3_file_control(st->db, "main", SQLITE_FCNTL_PERSIST_WAL, &keep);
+    return -1;
+}
+
 int dwf__store_begin(dwf__store *st, dwf_error *err)
 {
-    if (!st->in_memory && dwf__storefile_same(st->path, &st->file, err) != 0) return -1;
+    if (files_same(st, err) != 0) return -1;
     int rc = exec_cached(st, "BEGIN IMMEDIATE");
     return rc == SQLITE_OK ? 0 : dwf__store_fail(st, rc, err);
 }
@@ -472,7 +484,7 @@ int dwf__store_commit(dwf__store *st, unsigned long long *ticket, dwf_error *err
 {
     *ticket = 0;
     /* SQLite would commit into a deleted or replaced file and report success. */
-    if (!st->in_memory && dwf__storefile_same(st->path, &st->file, err) != 0) {
+    if (files_same(st, err) != 0) {
         dwf__store_rollback(st);
         return -1;
     }

@@ -48,6 +48,9 @@ int dwf__store_err(dwf_error *err, enum dwf_errortype type, const char *fmt, ...
 typedef struct dwf__storefile {
     dev_t dev;
     ino_t ino;
+    int has_wal; /* the -wal's identity is known (once SQLite has it open) */
+    dev_t wal_dev;
+    ino_t wal_ino;
 } dwf__storefile;
 /* Before SQLite opens `path`: a regular file (or none yet), writable with its directory
  * (StoreReadOnlyException), and any PATH-wal SQLite would replay is of this SQLite's format and
@@ -56,7 +59,10 @@ int dwf__storefile_precheck(const char *path, int *exists, dwf_error *err);
 /* Right after opening: record the file's device and inode (StoreReplacedException if the path
  * no longer names the file SQLite opened). */
 int dwf__storefile_identify(sqlite3 *db, const char *path, dwf__storefile *id, dwf_error *err);
-/* Does the path still name that file? 0, or -1 with StoreReplacedException. */
+/* Once the store is set up (SQLite then has PATH-wal open for as long as the connection
+ * lives): record the -wal's device and inode (StoreReplacedException if PATH-wal is gone). */
+int dwf__storefile_identify_wal(sqlite3 *db, const char *path, dwf__storefile *id, dwf_error *err);
+/* Do the path and PATH-wal still name those files? 0, or -1 with StoreReplacedException. */
 int dwf__storefile_same(const char *path, const dwf__storefile *id, dwf_error *err);
 /* Remove a store a failed open created (and its -wal, -shm), and the directories it made
  * (made_dir: the outermost one, NULL if none) while they are empty. */

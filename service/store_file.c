@@ -14,9 +14,13 @@
  *     committed image of page 1 it holds, the store's id (the header's application_id, a random
  *     number dwf gives every store) against the one in the store file.
  * While the store is open (dwf__storefile_same, at every BEGIN and COMMIT): the path still
- * names the very file SQLite has open (device and inode). SQLite itself keeps writing to a
- * deleted or replaced file and reports success, so a run whose store was removed would end
- * SUCCEEDED in a file nobody can read again.
+ * names the very file SQLite has open (device and inode), and so does PATH-wal. SQLite itself
+ * keeps writing to a deleted or replaced file and reports success, so a run whose store was
+ * removed would end SUCCEEDED in a file nobody can read again; and a run whose -wal was removed
+ * would commit every checkpoint into a log no other process sees (a `dwf resume` after a crash
+ * would find none of them). SQLite keeps the -wal it opened until the connection closes (it
+ * removes PATH-wal only then, and only as the store's last connection), so while this process
+ * has the store open, PATH-wal naming another file (or none) is never SQLite's doing.
  * If an open that created the store fails (a full disk), dwf__storefile_discard removes what it
  * created, so nothing is left behind.
  *
@@ -205,6 +209,48 @@ int dwf__storefile_identify(sqlite3 *db, const char *path, dwf__storefile *id, d
     return 0;
 }
 
+int dwf__storefile_identify_wal(sqlite3 *db, const char *path, dwf__storefile *id, dwf_error *err)
+{
+    /* The log SQLite has open: JOURNAL_POINTER gives the pager's WAL file in WAL mode; a file
+     * without methods is not open (then there is nothing to watch). */
+    sqlite3_file *log = NULL;
+    if (sqlite3_file_control(db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &log) != SQLITE_OK || !log || !log->pMethods)
+        return 0;
+    char wal[PATH_MAX + 8];
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    struct stat sb;
+    if (stat(wal, &sb) != 0)
+        return dwf__store_err(err, DWF_ERRORTYPE_STORE_REPLACED,
+                              "the store's write-ahead log %s was deleted while the store was being opened (%s); "
+                              "nothing was changed",
+                              wal, strerror(errno));
+    id->has_wal = 1;
+    id->wal_dev = sb.st_dev;
+    id->wal_ino = sb.st_ino;
+    return 0;
+}
+
+/* PATH-wal still names the log SQLite writes (see the header comment). */
+static int wal_same(const char *path, const dwf__storefile *id, dwf_error *err)
+{
+    if (!id->has_wal) return 0;
+    char wal[PATH_MAX + 8];
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    struct stat sb;
+    if (stat(wal, &sb) != 0)
+        return dwf__store_err(err, DWF_ERRORTYPE_STORE_REPLACED,
+                              "the store's write-ahead log %s was deleted while this process had the store open (%s): "
+                              "what it would commit now would be lost with the old log, so it stops here",
+                              wal, strerror(errno));
+    if (sb.st_dev != id->wal_dev || sb.st_ino != id->wal_ino)
+        return dwf__store_err(err, DWF_ERRORTYPE_STORE_REPLACED,
+                              "the store's write-ahead log %s was replaced by another file while this process had the "
+                              "store open (inode %llu, now %llu): what it would commit now would be lost with the old "
+                              "log, so it stops here",
+                              wal, (unsigned long long)id->wal_ino, (unsigned long long)sb.st_ino);
+    return 0;
+}
+
 int dwf__storefile_same(const char *path, const dwf__storefile *id, dwf_error *err)
 {
     struct stat sb;
@@ -219,7 +265,7 @@ int dwf__storefile_same(const char *path, const dwf__storefile *id, dwf_error *e
                               "%llu, now %llu): what it would write now would be lost with the old file, so it stops "
                               "here",
                               path, (unsigned long long)id->ino, (unsigned long long)sb.st_ino);
-    return 0;
+    return wal_same(path, id, err);
 }
 
 void dwf__storefile_discard(const char *path, const char *made_dir)

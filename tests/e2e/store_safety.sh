@@ -9,6 +9,12 @@
 #   store_replaced_mid_run      the store replaced by another file: the same; the replacing file is
 #                               untouched, the old store's log left beside it is refused by name
 #                               (not replayed over it), and once removed the replacement opens as it was
+#   store_wal_deleted_mid_run   the store's -wal removed while `dwf run` waits: StoreReplacedException
+#                               naming the log, exit 1, never SUCCEEDED; what was committed before is
+#                               kept (SQLite checkpoints its open log at close): `dwf resume` finishes
+#                               the execution and the first step ran once
+#   store_wal_replaced_mid_run  the -wal replaced by another file (a copy of itself): the same error,
+#                               and the replacing file is left as it was (SQLite does not remove it)
 #   store_orphan_wal            a -wal without its store (deleted) is refused, nothing created
 #   store_corrupt_operation_json  an operation row whose JSON is damaged: history, callback and
 #                               resume fail with StoreCorruptException naming it; the file unchanged
@@ -179,6 +185,33 @@ if [ $rc -eq 1 ] && grep -q "StoreReplacedException: the store .*s.db was replac
    && [ "$sum_rep" = "$sum_after" ] && [ $l2rc -eq 0 ] && cmp -s "$T/rep/ls2.json" "$T/other/ls.json"; then
   pass store_replaced_mid_run
 else fail store_replaced_mid_run "rc=$rc ls rc=$lrc then $l2rc $(cat "$T/rep/run.err" "$T/rep/ls.err" | head -c 500)"; fi
+
+# ---- the -wal deleted or replaced while `dwf run` waits ----
+start_waiting "$T/wdel"
+rm -f "$T/wdel/s.db-wal"
+wait $RUNPID; rc=$?
+"$DWF" resume --skip-time --quiet --store "$T/wdel/s.db" >"$T/wdel/res.out" 2>"$T/wdel/res.err"; rrc=$?
+WARN=$(sed -n 's/^started //p' "$T/wdel/run.out")
+"$DWF" history "$WARN" --json --store "$T/wdel/s.db" >"$T/wdel/h.json" 2>&1
+firsts=$(tr -d ' \n' <"$T/wdel/h.json" | grep -o '"Name":"first"' | wc -l)
+if [ $rc -eq 1 ] \
+   && grep -q "StoreReplacedException: the store's write-ahead log .*s.db-wal was deleted" "$T/wdel/run.err" \
+   && ! grep -q "^SUCCEEDED" "$T/wdel/run.out" && [ $rrc -eq 0 ] \
+   && grep -q '"Status":[[:space:]]*"SUCCEEDED"' "$T/wdel/h.json" && [ "$firsts" -eq 1 ]; then
+  pass store_wal_deleted_mid_run
+else fail store_wal_deleted_mid_run \
+  "rc=$rc resume rc=$rrc firsts=$firsts $(cat "$T/wdel/run.err" "$T/wdel/res.err" | head -c 500)"; fi
+
+start_waiting "$T/wrep"
+cp "$T/wrep/s.db-wal" "$T/wrep/wal.new" && mv "$T/wrep/wal.new" "$T/wrep/s.db-wal"
+sum_wal=$(sha256sum <"$T/wrep/s.db-wal")
+wait $RUNPID; rc=$?
+if [ $rc -eq 1 ] \
+   && grep -q "StoreReplacedException: the store's write-ahead log .*s.db-wal was replaced by another file" \
+        "$T/wrep/run.err" \
+   && ! grep -q "^SUCCEEDED" "$T/wrep/run.out" && [ -f "$T/wrep/s.db-wal" ] \
+   && [ "$sum_wal" = "$(sha256sum <"$T/wrep/s.db-wal")" ]; then pass store_wal_replaced_mid_run
+else fail store_wal_replaced_mid_run "rc=$rc $(cat "$T/wrep/run.out" "$T/wrep/run.err" | tail -c 400)"; fi
 
 # ---- a -wal without its store ----
 start_waiting "$T/orph"
