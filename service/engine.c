@@ -21,6 +21,7 @@
 #include "dwf_protocol.h"
 
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -187,6 +188,11 @@ static void *inv_thread(void *arg)
                           .mock = r->mock, .mock_arg = r->mock_arg, .environment = (const char *const *)r->env};
     dwf_error fault = {{0}, {0}};
     cJSON *response = dwf_run_invocation(r->wf, r->event, &t, &io, &fault);
+    /* This thread is detached, so the process may exit while it is still ending: OpenSSL would
+     * free its per-thread state (the random generators RAND_bytes made for it) only in the
+     * thread's exit handlers, racing the exit's own cleanup, and leak it. Freed here, before the
+     * answer is given; the thread makes no OpenSSL call after this. */
+    OPENSSL_thread_stop();
     pthread_mutex_lock(&r->mu);
     r->response = response;
     r->fault = fault;
