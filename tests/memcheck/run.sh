@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # tests/memcheck: dwf's long-lived and threaded programs under valgrind's memcheck, driven the way
-# a user drives them. Not in `make check`'s default suites (valgrind makes it minutes long); CI
-# runs it with the unit suite: SUITES="unit memcheck" make VALGRIND=1 check. Without VALGRIND
-# the same scenario runs on the plain binary (a quick check that the script itself works).
+# a user drives them. Not in `make check`'s default suites nor in CI (under valgrind it takes
+# about 13 minutes on 2 cores); run by hand: SUITES=memcheck make VALGRIND=1 check (see
+# tests/README.md). Without VALGRIND the same scenario runs on the plain binary (a quick check
+# that the script itself works).
 #
 #   memcheck_run_<example>   `dwf run` of every example (--skip-time), each callback it waits on
 #                            answered with `dwf callback succeed` from outside: exit 0 and
