@@ -6,9 +6,9 @@
  * the compiler writes beside the zip say how the function is configured on Lambda:
  * durable-config.json (the DurableConfig of create-function), environment.json (its
  * Environment: the workflow's lambda { environment }) and template.yaml (FunctionName,
- * MemorySize, Timeout). Reading them, rather than asking the user to repeat them in flags,
- * means the emulator runs the function exactly as deploy.sh would create it; flags given after
- * a function override what the files say. A zip with no files beside it (not built by dwf)
+ * MemorySize, Timeout, ReservedConcurrentExecutions). Reading them, rather than asking the
+ * user to repeat them in flags, means the emulator runs the function exactly as deploy.sh would
+ * create it; flags given after a function override what the files say. A zip with no files beside it (not built by dwf)
  * gets Lambda's defaults and its name from bin/<name>, or from --name.
  *
  * The web console (console/) is mounted at /console on the API port. Its graph of a function's
@@ -64,6 +64,14 @@ const char *const usage_serve =
     "                         (default $DWF_SERVE_ACCESS_KEY / $DWF_SERVE_SECRET_KEY; none = accept any)\n"
     "  --skip-time            jump each idle execution's own clock to its next wait end or retry\n"
     "  --cold                 stop a function's process after each invocation (every start is cold)\n"
+    "  --concurrency N        the account's concurrency: invocations in flight at once, all functions\n"
+    "                         together (default 1000, Lambda's default quota); a synchronous Invoke\n"
+    "                         over it is answered 429 TooManyRequestsException, an asynchronous one\n"
+    "                         waits in the queue\n"
+    "  --environments N       execution environments (processes) at once, all functions together\n"
+    "                         (default 4 per core, at most --concurrency); invocations beyond wait\n"
+    "                         for a free one\n"
+    "  --idle-timeout S       stop an environment idle for S seconds (default 300)\n"
     "  --quiet                no per-invocation log lines\n"
     "  --connection-timeout S close a connection silent for S seconds (default 30)\n"
     "\n"
@@ -81,6 +89,9 @@ const char *const usage_serve =
     "  --no-durable           a plain Lambda function (no DurableConfig): the payload is the event, the\n"
     "                         handler's value the answer, no durable execution (also: deploy files\n"
     "                         beside a zip that carry no DurableConfig)\n"
+    "  --reserved N           reserved concurrency: at most N environments of this function, 0 throttles\n"
+    "                         every invocation (default template.yaml's ReservedConcurrentExecutions,\n"
+    "                         else none: a share of --concurrency)\n"
     "\n"
     "A deployment rehearsal: start serve with no function, then run the generated deploy.sh\n"
     "against it:\n"
@@ -229,6 +240,10 @@ static int read_beside(fn_spec *s, const char *zip)
             while (*line == ' ') line++;
             if (strncmp(line, "DurableConfig:", 14) == 0) durable_config = 1;
             else if (strncmp(line, "MemorySize:", 11) == 0) s->f.memory_mb = atoi(line + 11);
+            else if (strncmp(line, "ReservedConcurrentExecutions:", 29) == 0) {
+                s->f.reserved = atoi(line + 29);
+                s->f.has_reserved = 1;
+            }
             else if (strncmp(line, "Timeout:", 8) == 0) s->f.timeout_s = atoi(line + 8);
             else if (strncmp(line, "FunctionName:", 13) == 0 && !s->name_buf) {
                 char *v = line + 13;
@@ -286,10 +301,10 @@ enum {
     /* the emulator's */
     OPT_PORT = 1, OPT_HOST, OPT_STORE, OPT_REGION, OPT_ACCOUNT, OPT_ACCESS_KEY, OPT_SECRET_KEY,
     OPT_SESSION_TOKEN, OPT_SKIP_TIME, OPT_COLD, OPT_QUIET, OPT_INSECURE_PUBLIC, OPT_CONNECTION_TIMEOUT,
-    OPT_FUNCTION,
+    OPT_CONCURRENCY, OPT_ENVIRONMENTS, OPT_IDLE_TIMEOUT, OPT_FUNCTION,
     /* the function's given before them (OPT_NAME and after) */
     OPT_NAME, OPT_COMMAND, OPT_HANDLER, OPT_RUNTIME, OPT_ENV, OPT_MEMORY, OPT_TIMEOUT,
-    OPT_RETENTION, OPT_EXECUTION_TIMEOUT, OPT_NO_DURABLE
+    OPT_RETENTION, OPT_EXECUTION_TIMEOUT, OPT_NO_DURABLE, OPT_RESERVED
 };
 static const CliOption options[] = {
     {"port", 0, CLI_VALUE, OPT_PORT},
@@ -305,6 +320,10 @@ static const CliOption options[] = {
     {"quiet", 0, CLI_FLAG, OPT_QUIET},
     {"insecure-public", 0, CLI_FLAG, OPT_INSECURE_PUBLIC},
     {"connection-timeout", 0, CLI_VALUE, OPT_CONNECTION_TIMEOUT},
+    {"concurrency", 0, CLI_VALUE, OPT_CONCURRENCY},
+    {"environments", 0, CLI_VALUE, OPT_ENVIRONMENTS},
+    {"idle-timeout", 0, CLI_VALUE, OPT_IDLE_TIMEOUT},
+    {"reserved", 0, CLI_VALUE, OPT_RESERVED},
     {"function", 0, CLI_VALUE, OPT_FUNCTION},
     {"name", 0, CLI_VALUE, OPT_NAME},
     {"command", 0, CLI_VALUE, OPT_COMMAND},
@@ -346,6 +365,9 @@ static int emulator_option(Serve *sv, int opt, const char *v)
     case OPT_QUIET: o->quiet = 1; break;
     case OPT_INSECURE_PUBLIC: o->insecure_public = 1; break;
     case OPT_CONNECTION_TIMEOUT: return parse_int("--connection-timeout", v, 1, &o->connection_timeout_s);
+    case OPT_CONCURRENCY: return parse_int("--concurrency", v, 1, &o->concurrency);
+    case OPT_ENVIRONMENTS: return parse_int("--environments", v, 1, &o->environments);
+    case OPT_IDLE_TIMEOUT: return parse_int("--idle-timeout", v, 1, &o->idle_retire_s);
     }
     return EXIT_OK;
 }
@@ -375,6 +397,9 @@ static int function_option(Serve *sv, int opt, const CliArgs *a)
     case OPT_RETENTION: return parse_int("--retention", v, 1, &last->f.retention_days);
     case OPT_EXECUTION_TIMEOUT: return parse_int("--execution-timeout", v, 1, &last->f.execution_timeout_s);
     case OPT_NO_DURABLE: last->f.plain = 1; break;
+    case OPT_RESERVED:
+        last->f.has_reserved = 1;
+        return parse_int("--reserved", v, 0, &last->f.reserved);
     }
     return EXIT_OK;
 }

@@ -374,11 +374,10 @@ void dwf__emu_control_reap(dwf_emulator *e)
 {
     for (int i = 0; i < e->nfns; i++) {
         emu_fn *f = e->fns[i];
-        if (!f->retired || f->torn_down || f->busy || f->nq > 0) continue;
-        if (f->pid > 0) {
-            dwf__emu_kill(f, EMU_KILL_QUIET);
-            continue;
-        }
+        int busy = 0;
+        dwf__emu_envs_live(f, &busy);
+        if (!f->retired || f->torn_down || busy || f->nq > 0) continue;
+        if (dwf__emu_kill_all(f, EMU_KILL_QUIET)) continue;
         f->torn_down = 1;
         pthread_mutex_unlock(&e->mu);
         dwf__emu_unlisten(&f->rt);

@@ -12,8 +12,8 @@
  *   unzip.c        unpacking a zip so that nothing in it reaches outside the task root
  *   workdir.c      the directory the zips are unpacked in; those of a killed emulator removed
  *   peer.c         which process is at the other end of a Runtime API connection; descendants
- *   process.c      starting, killing and reaping a function's process
- *   scheduler.c    the scheduler thread, the per-function queue, faulting an invocation
+ *   process.c      starting, killing and reaping a function's execution environments (processes)
+ *   scheduler.c    the scheduler thread, the per-function queue, concurrency limits, faults
  *   runtime_api.c  the Runtime API routes (/next, /response, /error, /init/error)
  *   invoke_api.c   the Invoke API route
  *   durable_api.c  the durable execution REST API routes
@@ -47,6 +47,7 @@ typedef struct emu_request {
     const char *method;
     struct dwf_emulator *emu;
     struct emu_fn *fn;     /* the function whose Runtime API server took it; NULL on the API server */
+    struct emu_env *env;   /* on a Runtime API: the environment whose process sent it */
     char *uri;             /* raw, as on the wire (path + query) */
     char *body;            /* NUL-terminated; len bytes */
     size_t len, cap;
@@ -233,24 +234,41 @@ typedef struct emu_fn {
     int memory_mb, timeout_s;
     char **argv;  /* start command; argv[0] resolved to a path */
     char **envp;  /* the process environment */
-    emu_server rt; /* its Runtime API */
-    /* the process */
-    pid_t pid;
-    unsigned gen;          /* bumped at every start and stop: a /next belongs to one process */
-    double spawn_mono;     /* when it was started (monotonic ms) */
-    int reached_next;      /* it asked for an invocation at least once */
-    enum emu_kill_reason kill_reason;
-    double respawn_after;  /* monotonic ms: no restart before (a crashing init) */
-    char *init_error;      /* the last /init/error body */
-    /* the queue and the invocation in flight */
+    emu_server rt; /* its Runtime API (every environment's process talks to it) */
+    int reserved;          /* reserved concurrency: at most this many environments (0: every
+                            * invocation throttled); -1 = none (a share of the account's) */
+    double respawn_after;  /* monotonic ms: no new environment before (a crashing init) */
+    /* Its execution environments: a process each, one invocation at a time (scheduler.c starts
+     * one when every warm one is busy and stops those idle too long). Never freed before the
+     * function: a request may hold one while the emulator's mutex is released; a slot whose
+     * process ended is reused. */
+    struct emu_env **envs;
+    int nenvs;
+    int sync_starting;     /* RequestResponse Invokes admitted whose job is not queued yet */
+    /* the queue */
     emu_job **queue;
     int nq, capq;
+} emu_fn;
+
+/* An execution environment: one process of a function, started the way Lambda starts a runtime,
+ * invoked once at a time, reused while warm (process.c, runtime_api.c, scheduler.c). */
+typedef struct emu_env {
+    struct emu_fn *fn;
+    int slot;              /* its index in fn->envs (names it in the log) */
+    pid_t pid;             /* 0 = no process (stopped, or not started yet) */
+    unsigned gen;          /* bumped at every start and stop: a /next belongs to one process */
+    double spawn_mono;     /* when it was started (monotonic ms) */
+    double idle_since;     /* monotonic ms: its last invocation ended (or it started) */
+    int reached_next;      /* it asked for an invocation at least once */
+    enum emu_kill_reason kill_reason;
+    char *init_error;      /* the last /init/error body */
+    /* the invocation in flight */
     int busy;              /* an event was handed out (or is being built) and is not answered */
     emu_job *cur;          /* that invocation's job */
     char cur_rid[40];
     double cur_start_ms;   /* service clock */
     double cur_deadline;   /* epoch ms (real time) */
-} emu_fn;
+} emu_env;
 
 /* A RequestResponse Invoke waiting for its execution's end (emulator.c). */
 typedef struct emu_waiter {
@@ -344,8 +362,15 @@ int dwf__emu_descendants(pid_t root, pid_t **out);
 int dwf__emu_unzip(const char *zip_path, const char *dir, char name_out[256], dwf_error *err);
 
 /* ---- process.c (mu held) -------------------------------------------------------------------- */
-void dwf__emu_spawn(emu_fn *f);
-void dwf__emu_kill(emu_fn *f, enum emu_kill_reason reason);
+/* Start one more environment of f (a slot whose process ended, or a new one). NULL if it could
+ * not start. */
+emu_env *dwf__emu_spawn(emu_fn *f);
+void dwf__emu_kill(emu_env *v, enum emu_kill_reason reason);
+/* Kill every environment of f; 1 if one still has a process to reap. */
+int dwf__emu_kill_all(emu_fn *f, enum emu_kill_reason reason);
+/* Environments of f with a process; of those, how many hold an invocation (busy may be NULL). */
+int dwf__emu_envs_live(const emu_fn *f, int *busy);
+void dwf__emu_envs_free(emu_fn *f);
 void dwf__emu_reap(struct dwf_emulator *e);
 void dwf__emu_end_all(void); /* kill and reap every descendant of the emulator (stop) */
 long dwf__emu_vm_hwm_kb(pid_t pid);  /* peak RSS, -1 if unknown */
@@ -354,20 +379,32 @@ double dwf__emu_cpu_ms(pid_t pid);   /* CPU time so far, -1 if unknown */
 /* ---- scheduler.c (mu held) ------------------------------------------------------------------ */
 void *dwf__emu_scheduler(void *emulator);
 emu_job *dwf__emu_queue_pop(emu_fn *f);
+/* A new job of that kind (key copied; NULL for a direct invocation). NULL when out of memory. */
+emu_job *dwf__emu_job_new(enum emu_job_kind kind, const char *key);
 /* Queue a job (taken); -1 when out of memory (the job is freed). */
 int dwf__emu_queue_push(emu_fn *f, emu_job *j);
 void dwf__emu_job_free(emu_job *j);
 /* Begin job j (mu not held): the event text (new), a request id, the start (service clock).
  * 0, or -1 with err (an execution or call no longer runnable). */
 int dwf__emu_job_begin(emu_fn *f, emu_job *j, char **event, char rid[40], double *start, dwf_error *err);
-/* Hand the answer of the invocation in flight (f->cur, f->cur_rid) to what it was for: the
- * service (an execution's response or fault, a call's value or error) or the waiting Invoke.
- * body/len: what the runtime posted (NULL with fault for an invocation fault); is_error: it was
- * posted to /error. mu held on entry and exit; released around the service calls. */
-void dwf__emu_job_answer(emu_fn *f, const char *body, size_t len, int is_error, const dwf_error *fault);
-/* End the invocation in flight with a fault (mu released around the service call). */
-void dwf__emu_fault_current(emu_fn *f, const char *type, const char *msg);
-/* Fail the first queued invocation with a fault, as if its process had taken it. */
-void dwf__emu_fault_queued_head(emu_fn *f, const char *type, const char *msg);
+/* Hand the answer of environment v's invocation in flight (v->cur, v->cur_rid) to what it was
+ * for: the service (an execution's response or fault, a call's value or error) or the waiting
+ * Invoke. body/len: what the runtime posted (NULL with fault for an invocation fault); is_error:
+ * it was posted to /error. mu held on entry and exit; released around the service calls. */
+void dwf__emu_job_answer(emu_env *v, const char *body, size_t len, int is_error, const dwf_error *fault);
+/* End v's invocation in flight with a fault (mu released around the service call). */
+void dwf__emu_fault_current(emu_env *v, const char *type, const char *msg);
+/* Fail the first queued invocation of v's function with a fault, as if v had taken it. */
+void dwf__emu_fault_queued_head(emu_env *v, const char *type, const char *msg);
+/* How many environments f may have at once: its reserved concurrency, else what the account's
+ * concurrency leaves after every reservation (at least 1). */
+int dwf__emu_fn_limit(const struct dwf_emulator *e, const emu_fn *f);
+/* May a RequestResponse invocation of f start now, under both limits? 1, counted in
+ * f->sync_starting until dwf__emu_sync_queued; or 0 (429 TooManyRequestsException), with
+ * Lambda's Reason for it. */
+int dwf__emu_sync_admit(emu_fn *f, const char **reason);
+/* The admitted invocation's job goes to f's queue (j NULL: it did not start); the count of
+ * admitted invocations drops. A job already queued or running is freed. -1 out of memory. */
+int dwf__emu_sync_queued(emu_fn *f, emu_job *j);
 
 #endif

@@ -253,7 +253,7 @@ void dwf_emulator_stop(dwf_emulator *e)
     if (!e) return;
     pthread_mutex_lock(&e->mu);
     e->stopping = 1;
-    for (int i = 0; i < e->nfns; i++) dwf__emu_kill(e->fns[i], EMU_KILL_QUIET);
+    for (int i = 0; i < e->nfns; i++) dwf__emu_kill_all(e->fns[i], EMU_KILL_QUIET);
     dwf__emu_kick(e);
     wake_all_waiters(e);
     pthread_mutex_unlock(&e->mu);

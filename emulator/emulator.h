@@ -38,6 +38,9 @@ typedef struct dwf_emulator_function {
     int timeout_s;           /* per-invocation timeout; 0 = 3 (Lambda's default) */
     int retention_days;      /* DurableConfig.RetentionPeriodInDays; 0 = 14 */
     int execution_timeout_s; /* DurableConfig.ExecutionTimeout; 0 = 86400 */
+    int reserved;            /* reserved concurrency (ReservedConcurrentExecutions): at most this many
+                              * execution environments at once; 0 throttles every invocation */
+    int has_reserved;        /* reserved is set; else none (a share of the account's concurrency) */
     /* Set by the control plane only (emulator/control_api.c): the version this sandbox runs
      * ("$LATEST" or a number). NULL = a function given on the command line, which runs every
      * qualifier. */
@@ -45,6 +48,14 @@ typedef struct dwf_emulator_function {
     int plain;               /* no DurableConfig: a plain Lambda function (the payload is the event,
                               * the handler's value the answer, no durable execution) */
 } dwf_emulator_function;
+
+/* Defaults: the account's concurrency (Lambda's default quota, so a local load test is throttled
+ * where Lambda would throttle it), execution environments per core (a function's process mostly
+ * waits on the emulator and the store, so a few per core keep the cores busy without starting
+ * more processes than the machine holds), and how long an idle environment is kept warm. */
+#define DWF_EMULATOR_CONCURRENCY 1000
+#define DWF_EMULATOR_ENVIRONMENTS_PER_CORE 4
+#define DWF_EMULATOR_IDLE_RETIRE_S 300
 
 typedef struct dwf_emulator_opts {
     /* NULL = "127.0.0.1". An address that is not loopback (127.0.0.0/8) needs the keys below,
@@ -62,6 +73,13 @@ typedef struct dwf_emulator_opts {
     const char *session_token;  /* handed to the functions as AWS_SESSION_TOKEN; NULL = a dummy */
     int skip_time;              /* jump an idle execution tree's own clock to its next WAIT end / retry */
     int cold;                   /* stop a function's process after each invocation: every one is a cold start */
+    int concurrency;            /* the account's concurrency: invocations in flight at once, every function
+                                 * together (a RequestResponse Invoke over it is refused 429); 0 =
+                                 * DWF_EMULATOR_CONCURRENCY */
+    int environments;           /* execution environments (processes) at once, every function together
+                                 * (at most the concurrency; invocations beyond wait for one); 0 =
+                                 * DWF_EMULATOR_ENVIRONMENTS_PER_CORE x the cores */
+    int idle_retire_s;          /* an environment idle this long is stopped; 0 = DWF_EMULATOR_IDLE_RETIRE_S */
     int quiet;                  /* no per-invocation log lines */
     int connection_timeout_s;   /* close a connection silent this long (a half-sent request); 0 = 30 */
     FILE *log;                  /* NULL = stderr */

@@ -106,7 +106,8 @@ struct emu_client {
 typedef struct emu_conn {
     struct sockaddr_in peer;
     int counted;        /* in the server's counts */
-    unsigned owner_gen; /* Runtime API: the function's process generation the peer was found in */
+    struct emu_env *owner; /* Runtime API: the environment whose process the peer was found in */
+    unsigned owner_gen;    /* and that process's generation */
     int logged;         /* a refusal of this connection was logged */
 } emu_conn;
 
@@ -171,20 +172,42 @@ static int over_capacity(emu_server *s, const emu_conn *cc, int *total, int *min
     return *total > s->soft_total || *mine > s->soft_client;
 }
 
-/* Runtime API: is the peer one of the function's processes (peer.c)? A yes holds for as long
- * as the same process runs (its generation), so a keep-alive connection is looked up once. */
-static int peer_is_function(emu_server *s, const struct sockaddr_in *peer, emu_conn *cc)
+/* Runtime API: the environment whose process (or one it started) is the peer (peer.c), or
+ * NULL. The answer holds for as long as the same process runs (its generation), so a
+ * keep-alive connection is looked up once. */
+static emu_env *peer_env(emu_server *s, const struct sockaddr_in *peer, emu_conn *cc)
 {
     emu_fn *f = s->fn;
     pthread_mutex_lock(&s->emu->mu);
-    pid_t pid = f->pid;
-    unsigned gen = f->gen;
+    if (cc && cc->owner && cc->owner->pid > 0 && cc->owner->gen == cc->owner_gen) {
+        emu_env *v = cc->owner;
+        pthread_mutex_unlock(&s->emu->mu);
+        return v;
+    }
+    /* The processes to look for, taken under the lock; looked up without it (/proc reads). */
+    int n = f->nenvs;
+    pid_t *pids = n ? calloc((size_t)n, sizeof *pids) : NULL;
+    unsigned *gens = n ? calloc((size_t)n, sizeof *gens) : NULL;
+    emu_env **envs = n ? calloc((size_t)n, sizeof *envs) : NULL;
+    for (int i = 0; pids && gens && envs && i < n; i++) {
+        envs[i] = f->envs[i];
+        pids[i] = f->envs[i]->pid;
+        gens[i] = f->envs[i]->gen;
+    }
     pthread_mutex_unlock(&s->emu->mu);
-    if (pid <= 0) return 0;
-    if (cc && cc->owner_gen == gen) return 1;
-    if (!dwf__emu_peer_in_tree(pid, peer, &s->addr)) return 0;
-    if (cc) cc->owner_gen = gen;
-    return 1;
+    emu_env *found = NULL;
+    for (int i = 0; pids && gens && envs && i < n && !found; i++)
+        if (pids[i] > 0 && dwf__emu_peer_in_tree(pids[i], peer, &s->addr)) {
+            found = envs[i];
+            if (cc) {
+                cc->owner = envs[i];
+                cc->owner_gen = gens[i];
+            }
+        }
+    free(pids);
+    free(gens);
+    free(envs);
+    return found;
 }
 
 /* Runtime API, once it is crowded: a connection from a process that is not the function's is
@@ -196,7 +219,7 @@ static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen
     pthread_mutex_lock(&s->mu);
     int crowded = s->conns >= EMU_RUNTIME_CONNECTIONS;
     pthread_mutex_unlock(&s->mu);
-    return !crowded || peer_is_function(s, (const struct sockaddr_in *)addr, NULL) ? MHD_YES : MHD_NO;
+    return !crowded || peer_env(s, (const struct sockaddr_in *)addr, NULL) ? MHD_YES : MHD_NO;
 }
 
 /* Decide, once the headers are in, whether this request is refused (answered when its body
@@ -208,7 +231,7 @@ static void admit(const emu_server *cs, emu_request *r)
     emu_conn *cc = conn_of(r->conn);
     int total, mine;
     if (s->kind->runtime) {
-        if (cc && peer_is_function(s, &cc->peer, cc)) return;
+        if (cc && (r->env = peer_env(s, &cc->peer, cc))) return;
         r->refused_status = 403;
         if (cc && !cc->logged++)
             dwf__emu_log(s->emu, "%s: refused Runtime API requests from %s:%d, a process that is not the function's",

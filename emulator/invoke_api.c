@@ -10,6 +10,11 @@
  * (X-Amz-Durable-Execution-Name is its idempotency key) and the scheduler runs it. Event
  * answers 202 at once; RequestResponse waits for the execution's end (at most 15 minutes) and
  * answers its result, or a failed execution as Lambda answers a function error.
+ *
+ * Concurrency (scheduler.c): a RequestResponse invocation needs an execution environment now, so
+ * one that finds its function or the account at its limit is answered 429
+ * TooManyRequestsException before anything starts, as Lambda throttles it; an Event invocation
+ * waits in the function's queue, as Lambda's event queue holds it.
  */
 #include "emu.h"
 
@@ -107,6 +112,22 @@ static int invoke_check(emu_request *r, char name[256], char qual[160], const ch
                              "Could not parse request body into json: Could not parse payload into json: the payload is "
                              "not one JSON value");
     return 0;
+}
+
+/* Over the concurrency limit: 429 as Lambda answers a throttled synchronous invocation (the SDKs
+ * retry it as a throttling error). */
+static enum MHD_Result invoke_throttled(emu_request *r, const char *name, const char *reason)
+{
+    dwf_emulator *e = r->emu;
+    if (!e->o.quiet) dwf__emu_log(e, "%s: Invoke (RequestResponse) throttled: %s", name, reason);
+    cJSON *b = cJSON_CreateObject();
+    cJSON_AddStringToObject(b, "Reason", reason);
+    cJSON_AddStringToObject(b, "Type", "User");
+    cJSON_AddStringToObject(b, "message", "Rate Exceeded.");
+    const char *h[] = {"X-Amzn-ErrorType", "TooManyRequestsException", "Retry-After", "1", NULL};
+    enum MHD_Result res = dwf__emu_reply_json(r, 429, b, h);
+    cJSON_Delete(b);
+    return res;
 }
 
 /* Start the execution. Its ARN (a new string), or NULL with err. */
@@ -224,19 +245,26 @@ static enum MHD_Result invoke_timed_out(emu_request *r, const char *name, const 
 /* ---- plain functions --------------------------------------------------------------------------- */
 
 /* Queue a direct invocation of plain function f with the request's payload; d (may be NULL:
- * Event) is where the caller waits. 0, or -1 when out of memory. */
-static int plain_queue(emu_request *r, emu_fn *f, emu_direct *d)
+ * Event) is where the caller waits, and a waiting caller must be admitted under the concurrency
+ * limits first. 0, 1 throttled (*reason says why), or -1 when out of memory. */
+static int plain_queue(emu_request *r, emu_fn *f, emu_direct *d, const char **reason)
 {
     dwf_emulator *e = r->emu;
-    emu_job *j = calloc(1, sizeof *j);
+    emu_job *j = dwf__emu_job_new(EMU_JOB_DIRECT, NULL);
     if (!j || !(j->payload = r->len ? strndup(r->body, r->len) : strdup("{}"))) {
-        free(j);
+        dwf__emu_job_free(j);
         return -1;
     }
-    j->kind = EMU_JOB_DIRECT;
     j->direct = d;
     pthread_mutex_lock(&e->mu);
-    int rc = dwf__emu_queue_push(f, j);
+    int rc;
+    if (!d) rc = dwf__emu_queue_push(f, j);
+    else if (dwf__emu_sync_admit(f, reason)) rc = dwf__emu_sync_queued(f, j);
+    else {
+        j->direct = NULL; /* the caller's, not the job's */
+        dwf__emu_job_free(j);
+        rc = 1;
+    }
     if (rc == 0) dwf__emu_kick(e);
     pthread_mutex_unlock(&e->mu);
     return rc;
@@ -267,18 +295,22 @@ static enum MHD_Result invoke_plain(emu_request *r, emu_fn *f, const char *type)
 {
     dwf_emulator *e = r->emu;
     const char *h_ok[] = {"X-Amz-Executed-Version", f->qualifier, NULL};
+    const char *reason = NULL;
     if (strcmp(type, "Event") == 0) {
-        if (plain_queue(r, f, NULL) != 0) return dwf__emu_reply_error(r, 500, "ServiceException", "out of memory");
+        if (plain_queue(r, f, NULL, &reason) != 0)
+            return dwf__emu_reply_error(r, 500, "ServiceException", "out of memory");
         if (!e->o.quiet) dwf__emu_log(e, "%s: Invoke (Event) queued", f->name);
         return dwf__emu_reply(r, 202, NULL, "", 0, h_ok);
     }
     emu_direct *d = calloc(1, sizeof *d);
     if (!d) return dwf__emu_reply_error(r, 500, "ServiceException", "out of memory");
     pthread_cond_init(&d->cv, NULL);
-    if (plain_queue(r, f, d) != 0) {
+    int q = plain_queue(r, f, d, &reason);
+    if (q != 0) {
         pthread_cond_destroy(&d->cv);
         free(d);
-        return dwf__emu_reply_error(r, 500, "ServiceException", "out of memory");
+        return q > 0 ? invoke_throttled(r, f->name, reason)
+                     : dwf__emu_reply_error(r, 500, "ServiceException", "out of memory");
     }
     if (plain_wait(e, d) != 0) return dwf__emu_reply_error(r, 503, "ServiceException", "the emulator is stopping");
     const char *h_err[] = {"X-Amz-Executed-Version", f->qualifier, "X-Amz-Function-Error", "Unhandled", NULL};
@@ -300,8 +332,23 @@ enum MHD_Result dwf__emu_invoke(emu_request *r)
     if (invoke_check(r, name, qual, &type, &fn, &err) != 0) return dwf__emu_reply_err(r, &err);
     if (strcmp(type, "DryRun") == 0) return dwf__emu_reply(r, 204, NULL, "", 0, NULL);
     if (fn->plain) return invoke_plain(r, fn, type);
+    /* A synchronous invocation takes its place under the limits before the execution starts, and
+     * its execution is queued as soon as it exists (ahead of the scheduler's next pass). */
+    int sync = strcmp(type, "RequestResponse") == 0;
+    const char *reason = NULL;
+    if (sync) {
+        pthread_mutex_lock(&e->mu);
+        int admitted = dwf__emu_sync_admit(fn, &reason);
+        pthread_mutex_unlock(&e->mu);
+        if (!admitted) return invoke_throttled(r, name, reason);
+    }
     snprintf(qualified, sizeof qualified, "%s:%s", name, qual);
     char *arn = invoke_start(r, qualified, &err);
+    if (sync) {
+        pthread_mutex_lock(&e->mu);
+        dwf__emu_sync_queued(fn, arn ? dwf__emu_job_new(EMU_JOB_EXECUTION, arn) : NULL);
+        pthread_mutex_unlock(&e->mu);
+    }
     if (!arn) return dwf__emu_reply_err(r, &err);
     if (!e->o.quiet) dwf__emu_log(e, "%s: Invoke (%s) started %s", name, type, arn);
     dwf__emu_kick_unlocked(e);

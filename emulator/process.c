@@ -105,9 +105,28 @@ static int spawn(const emu_fn *f, pid_t *pid)
     return rc;
 }
 
-void dwf__emu_spawn(emu_fn *f)
+/* A slot for one more environment of f: one without a process, or a new one. NULL when out of
+ * memory. */
+static emu_env *free_slot(emu_fn *f)
+{
+    for (int i = 0; i < f->nenvs; i++)
+        if (f->envs[i]->pid == 0 && !f->envs[i]->busy) return f->envs[i];
+    emu_env **nv = realloc(f->envs, (size_t)(f->nenvs + 1) * sizeof *nv);
+    if (!nv) return NULL;
+    f->envs = nv;
+    emu_env *v = calloc(1, sizeof *v);
+    if (!v) return NULL;
+    v->fn = f;
+    v->slot = f->nenvs;
+    f->envs[f->nenvs++] = v;
+    return v;
+}
+
+emu_env *dwf__emu_spawn(emu_fn *f)
 {
     dwf_emulator *e = f->emu;
+    emu_env *v = free_slot(f);
+    if (!v) return NULL;
     double t0 = dwf__emu_mono_ms();
     pid_t pid = 0;
     int rc = spawn(f, &pid);
@@ -118,29 +137,68 @@ void dwf__emu_spawn(emu_fn *f)
         snprintf(msg, sizeof msg, "Runtime exited before its first invocation (cannot start %s: %s)", f->argv[0],
                  strerror(rc));
         dwf__emu_log(e, "%s: %s", f->name, msg);
-        if (f->nq > 0) dwf__emu_fault_queued_head(f, "Runtime.InitError", msg);
+        if (f->nq > 0) dwf__emu_fault_queued_head(v, "Runtime.InitError", msg);
         f->respawn_after = dwf__emu_mono_ms() + 1000;
-        return;
+        return NULL;
     }
-    f->pid = pid;
-    f->gen++;
-    f->spawn_mono = t0;
-    f->reached_next = 0;
-    f->kill_reason = EMU_KILL_NONE;
-    if (!e->o.quiet) dwf__emu_log(e, "%s: started %s (pid %d)", f->name, f->argv[0], (int)pid);
+    v->pid = pid;
+    v->gen++;
+    v->spawn_mono = t0;
+    v->idle_since = t0;
+    v->reached_next = 0;
+    v->kill_reason = EMU_KILL_NONE;
+    free(v->init_error); /* a slot's earlier process's */
+    v->init_error = NULL;
+    if (!e->o.quiet)
+        dwf__emu_log(e, "%s: started %s (pid %d, environment %d)", f->name, f->argv[0], (int)pid, v->slot);
+    return v;
+}
+
+int dwf__emu_envs_live(const emu_fn *f, int *busy)
+{
+    int live = 0, b = 0;
+    for (int i = 0; i < f->nenvs; i++) {
+        live += f->envs[i]->pid > 0;
+        b += f->envs[i]->busy;
+    }
+    if (busy) *busy = b;
+    return live;
+}
+
+int dwf__emu_kill_all(emu_fn *f, enum emu_kill_reason reason)
+{
+    int any = 0;
+    for (int i = 0; i < f->nenvs; i++)
+        if (f->envs[i]->pid > 0) {
+            dwf__emu_kill(f->envs[i], reason);
+            any = 1;
+        }
+    return any;
+}
+
+void dwf__emu_envs_free(emu_fn *f)
+{
+    for (int i = 0; i < f->nenvs; i++) {
+        free(f->envs[i]->init_error);
+        dwf__emu_job_free(f->envs[i]->cur);
+        free(f->envs[i]);
+    }
+    free(f->envs);
+    f->envs = NULL;
+    f->nenvs = 0;
 }
 
 /* The process, its group, and every process below it, including those that left the group
  * with setsid(): taken from /proc before any is killed, since a killed parent's children move
  * to the emulator (PR_SET_CHILD_SUBREAPER) and would no longer be found below it. */
-void dwf__emu_kill(emu_fn *f, enum emu_kill_reason reason)
+void dwf__emu_kill(emu_env *v, enum emu_kill_reason reason)
 {
-    if (f->pid <= 0) return;
-    if (!f->kill_reason) f->kill_reason = reason;
+    if (v->pid <= 0) return;
+    if (!v->kill_reason) v->kill_reason = reason;
     pid_t *tree;
-    int n = dwf__emu_descendants(f->pid, &tree);
-    kill(-f->pid, SIGKILL);
-    kill(f->pid, SIGKILL);
+    int n = dwf__emu_descendants(v->pid, &tree);
+    kill(-v->pid, SIGKILL);
+    kill(v->pid, SIGKILL);
     for (int i = 1; i < n; i++) kill(tree[i], SIGKILL);
     free(tree);
 }
@@ -160,21 +218,31 @@ void dwf__emu_end_all(void)
 
 /* What became of a process that ended: its invocation faults, or, if it never took one, the
  * invocation it was started for. */
-static void ended(emu_fn *f, enum emu_kill_reason reason, const char *how)
+static void ended(emu_env *v, enum emu_kill_reason reason, const char *how)
 {
+    emu_fn *f = v->fn;
     char msg[600];
-    if (f->busy && reason == EMU_KILL_TIMEOUT) {
+    if (v->busy && reason == EMU_KILL_TIMEOUT) {
         snprintf(msg, sizeof msg, "Task timed out after %d.00 seconds", f->timeout_s);
-        dwf__emu_fault_current(f, "Sandbox.Timedout", msg);
-    } else if (f->busy) {
+        dwf__emu_fault_current(v, "Sandbox.Timedout", msg);
+    } else if (v->busy) {
         snprintf(msg, sizeof msg, "Runtime exited with error: %s", how);
-        dwf__emu_fault_current(f, "Runtime.ExitError", msg);
-    } else if (!f->reached_next && reason == EMU_KILL_NONE && f->nq > 0) {
+        dwf__emu_fault_current(v, "Runtime.ExitError", msg);
+    } else if (!v->reached_next && reason == EMU_KILL_NONE && f->nq > 0) {
         snprintf(msg, sizeof msg, "Runtime exited before its first invocation (%s)%s%.400s", how,
-                 f->init_error ? ": " : "", f->init_error ? f->init_error : "");
-        dwf__emu_fault_queued_head(f, "Runtime.InitError", msg);
+                 v->init_error ? ": " : "", v->init_error ? v->init_error : "");
+        dwf__emu_fault_queued_head(v, "Runtime.InitError", msg);
         f->respawn_after = dwf__emu_mono_ms() + 500;
     }
+}
+
+/* The environment whose process is pid, or NULL (one a function's process left behind). */
+static emu_env *env_of_pid(dwf_emulator *e, pid_t pid)
+{
+    for (int i = 0; i < e->nfns; i++)
+        for (int k = 0; k < e->fns[i]->nenvs; k++)
+            if (e->fns[i]->envs[k]->pid == pid) return e->fns[i]->envs[k];
+    return NULL;
 }
 
 /* Reap every child that ended: a function's process (its invocation faults, see ended()), or
@@ -184,21 +252,19 @@ void dwf__emu_reap(dwf_emulator *e)
     int st = 0;
     pid_t r;
     while ((r = waitpid(-1, &st, WNOHANG)) > 0) {
-        emu_fn *f = NULL;
-        for (int i = 0; i < e->nfns && !f; i++)
-            if (e->fns[i]->pid == r) f = e->fns[i];
-        if (!f) continue;
-        f->pid = 0;
-        f->gen++;
-        enum emu_kill_reason reason = f->kill_reason;
-        f->kill_reason = EMU_KILL_NONE;
+        emu_env *v = env_of_pid(e, r);
+        if (!v) continue;
+        v->pid = 0;
+        v->gen++;
+        enum emu_kill_reason reason = v->kill_reason;
+        v->kill_reason = EMU_KILL_NONE;
         char how[96];
         if (WIFEXITED(st)) snprintf(how, sizeof how, "exit status %d", WEXITSTATUS(st));
         else if (WIFSIGNALED(st)) snprintf(how, sizeof how, "signal %d", WTERMSIG(st));
         else snprintf(how, sizeof how, "status %d", st);
         if (!e->o.quiet || reason != EMU_KILL_QUIET)
-            dwf__emu_log(e, "%s: process %d ended (%s)", f->name, (int)r, how);
-        ended(f, reason, how);
+            dwf__emu_log(e, "%s: process %d ended (%s)", v->fn->name, (int)r, how);
+        ended(v, reason, how);
         dwf__emu_kick(e);
     }
 }

@@ -81,6 +81,7 @@ static int take_name(dwf_emulator *e, emu_fn *f, const dwf_emulator_function *d,
     f->runtime = strdup(d->runtime ? d->runtime : "AWS_Lambda_provided.al2023");
     f->memory_mb = d->memory_mb > 0 ? d->memory_mb : 128;
     f->timeout_s = d->timeout_s > 0 ? d->timeout_s : 3;
+    f->reserved = d->has_reserved && d->reserved >= 0 ? d->reserved : -1;
     if (!f->name || !f->handler || !f->runtime || !f->qualifier) return dwf__emu_fail(err, "ServiceException", "out of memory");
     return 0;
 }
@@ -274,8 +275,7 @@ void dwf__emu_sandbox_free(emu_fn *f)
     cJSON_Delete(f->config);
     free_strv(f->argv);
     free_strv(f->envp);
-    free(f->init_error);
+    dwf__emu_envs_free(f);
     for (int k = 0; k < f->nq; k++) dwf__emu_job_free(f->queue[k]);
     free(f->queue);
-    dwf__emu_job_free(f->cur);
 }

@@ -4,10 +4,19 @@
  * Every 100 ms, or at once when woken (an Invoke, a checkpoint, a callback answer, a stop, a
  * response), the scheduler moves the clock of each idle execution tree to its next wait end
  * or retry under --skip-time, fires the timers that are due, queues each execution the service
- * reports runnable on its function, starts the process of a function with work and none, reaps
- * processes that ended and kills an invocation past its deadline. The service decides what is
- * runnable and when a retry is due; the queue only keeps one function to one invocation at a
- * time, as a function with reserved concurrency 1.
+ * reports runnable on its function, reaps processes that ended and kills an invocation past its
+ * deadline. The service decides what is runnable and when a retry is due.
+ *
+ * Each function scales out as Lambda scales it: a job is taken by a warm environment (a process
+ * of the function waiting in /next), and while more jobs are queued than there are free
+ * environments the scheduler starts another, as long as the function stays under its limit
+ * (its reserved concurrency, else the account's concurrency less every reservation) and the
+ * emulator under the account's concurrency. At the account's limit an idle environment of
+ * another function is stopped to make room; an environment idle for idle_retire_s is stopped.
+ * Each environment holds one invocation at a time, and a job (an execution, a call) is held by
+ * one environment at a time. A RequestResponse Invoke that finds its function (or the account)
+ * at the limit is refused with 429 TooManyRequestsException before anything starts
+ * (dwf__emu_sync_admit); an Event Invoke waits in the queue, as in Lambda's event queue.
  *
  * A queue entry is a job (emu.h): a durable execution, a plain function's call by a
  * CHAINED_INVOKE, or a plain function invoked through the Invoke API. Beginning a job (the
@@ -20,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define IDLE_SLICE_MS 100.0
 
@@ -45,7 +55,8 @@ static int job_is(const emu_job *j, enum emu_job_kind kind, const char *key)
 
 static int queue_has(const emu_fn *f, enum emu_job_kind kind, const char *key)
 {
-    if (f->busy && job_is(f->cur, kind, key)) return 1;
+    for (int i = 0; i < f->nenvs; i++)
+        if (f->envs[i]->busy && job_is(f->envs[i]->cur, kind, key)) return 1;
     for (int i = 0; i < f->nq; i++)
         if (job_is(f->queue[i], kind, key)) return 1;
     return 0;
@@ -67,17 +78,23 @@ int dwf__emu_queue_push(emu_fn *f, emu_job *j)
     return 0;
 }
 
+emu_job *dwf__emu_job_new(enum emu_job_kind kind, const char *key)
+{
+    emu_job *j = calloc(1, sizeof *j);
+    if (!j || (key && !(j->key = strdup(key)))) {
+        free(j);
+        return NULL;
+    }
+    j->kind = kind;
+    return j;
+}
+
 /* A keyed job (an execution or a call) on f, unless it is queued or running already. 1 queued. */
 static int queue_key(emu_fn *f, enum emu_job_kind kind, const char *key)
 {
     if (queue_has(f, kind, key)) return 0;
-    emu_job *j = calloc(1, sizeof *j);
-    if (!j || !(j->key = strdup(key))) {
-        free(j);
-        return 0;
-    }
-    j->kind = kind;
-    return dwf__emu_queue_push(f, j) == 0;
+    emu_job *j = dwf__emu_job_new(kind, key);
+    return j && dwf__emu_queue_push(f, j) == 0;
 }
 
 emu_job *dwf__emu_queue_pop(emu_fn *f)
@@ -198,17 +215,19 @@ static void answer_direct(emu_fn *f, emu_job *j, const char *body, size_t len, i
     free(doc);
 }
 
-void dwf__emu_job_answer(emu_fn *f, const char *body, size_t len, int is_error, const dwf_error *fault)
+void dwf__emu_job_answer(emu_env *v, const char *body, size_t len, int is_error, const dwf_error *fault)
 {
+    emu_fn *f = v->fn;
     dwf_emulator *e = f->emu;
-    if (!f->busy || !f->cur) return;
-    emu_job *j = f->cur;
+    if (!v->busy || !v->cur || !v->cur_rid[0]) return;
+    emu_job *j = v->cur;
     char rid[40], what[64] = "?";
-    memcpy(rid, f->cur_rid, sizeof rid);
-    double start = f->cur_start_ms;
-    long hwm = f->pid > 0 ? dwf__emu_vm_hwm_kb(f->pid) : -1;
-    f->cur = NULL;
-    f->cur_rid[0] = '\0';
+    memcpy(rid, v->cur_rid, sizeof rid);
+    double start = v->cur_start_ms;
+    long hwm = v->pid > 0 ? dwf__emu_vm_hwm_kb(v->pid) : -1;
+    /* Answered once: the request id goes (a second answer or fault finds none), but the job stays
+     * v's until the service has ended it, so no other environment takes it up meanwhile. */
+    v->cur_rid[0] = '\0';
     pthread_mutex_unlock(&e->mu);
     if (fault && !e->o.quiet)
         dwf__emu_log(e, "%s: invocation %s failed: %s: %s", f->name, rid, fault->type, fault->message);
@@ -223,19 +242,21 @@ void dwf__emu_job_answer(emu_fn *f, const char *body, size_t len, int is_error, 
         dwf__emu_log(e, "%s: invocation %s answered %s in %.0f ms, process VmHWM %ld kB", f->name, rid, what,
                      dwf_service_now(e->svc) - start, hwm);
     pthread_mutex_lock(&e->mu);
-    f->busy = 0;
+    v->cur = NULL;
+    v->busy = 0;
+    v->idle_since = dwf__emu_mono_ms();
     dwf__emu_kick(e);
     if (j->kind == EMU_JOB_EXECUTION) dwf__emu_execution_changed(e, j->key);
     dwf__emu_job_free(j);
 }
 
-void dwf__emu_fault_current(emu_fn *f, const char *type, const char *msg)
+void dwf__emu_fault_current(emu_env *v, const char *type, const char *msg)
 {
-    if (!f->busy || !f->cur_rid[0]) return;
+    if (!v->busy || !v->cur_rid[0]) return;
     dwf_error fault;
     snprintf(fault.type, sizeof fault.type, "%s", type);
     snprintf(fault.message, sizeof fault.message, "%s", msg);
-    dwf__emu_job_answer(f, NULL, 0, 0, &fault);
+    dwf__emu_job_answer(v, NULL, 0, 0, &fault);
 }
 
 /* A request id: a version-4 UUID from the kernel's random bytes. */
@@ -281,13 +302,14 @@ int dwf__emu_job_begin(emu_fn *f, emu_job *j, char **event, char rid[40], double
 /* A process that died before it took its first invocation (an init failure) fails the
  * invocation it was started for, so the service's retry and backoff apply to it as on
  * Lambda, instead of the emulator restarting it forever. */
-void dwf__emu_fault_queued_head(emu_fn *f, const char *type, const char *msg)
+void dwf__emu_fault_queued_head(emu_env *v, const char *type, const char *msg)
 {
+    emu_fn *f = v->fn;
     dwf_emulator *e = f->emu;
     emu_job *j = dwf__emu_queue_pop(f);
     if (!j) return;
-    f->busy = 1;
-    f->cur = j;
+    v->busy = 1;
+    v->cur = j;
     pthread_mutex_unlock(&e->mu);
     char *event = NULL, rid[40];
     double start;
@@ -296,14 +318,182 @@ void dwf__emu_fault_queued_head(emu_fn *f, const char *type, const char *msg)
     free(event);
     pthread_mutex_lock(&e->mu);
     if (r != 0) {
-        f->cur = NULL;
-        f->busy = 0;
+        v->cur = NULL;
+        v->busy = 0;
         dwf__emu_job_free(j);
         return;
     }
-    memcpy(f->cur_rid, rid, sizeof rid);
-    f->cur_start_ms = start;
-    dwf__emu_fault_current(f, type, msg);
+    memcpy(v->cur_rid, rid, sizeof rid);
+    v->cur_start_ms = start;
+    dwf__emu_fault_current(v, type, msg);
+}
+
+/* ---- limits (mu held) ------------------------------------------------------------------------- */
+
+/* The account's concurrency: invocations in flight at once, every function together. */
+static int account_concurrency(const dwf_emulator *e)
+{
+    return e->o.concurrency > 0 ? e->o.concurrency : DWF_EMULATOR_CONCURRENCY;
+}
+
+/* Environments (processes) at once, every function together: what the machine can run, never
+ * more than the concurrency that could use them. */
+static int account_environments(const dwf_emulator *e)
+{
+    int n = e->o.environments;
+    if (n <= 0) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        n = (int)(cores > 0 ? cores : 1) * DWF_EMULATOR_ENVIRONMENTS_PER_CORE;
+    }
+    int c = account_concurrency(e);
+    return n < c ? n : c;
+}
+
+/* Functions that take no new work (replaced or deleted versions) hold no reservation. */
+static int takes_work(const emu_fn *f) { return !f->retired && !f->torn_down; }
+
+/* Sandboxes of one function (its versions, a replaced $LATEST): a reservation covers them all. */
+static int same_function(const emu_fn *a, const emu_fn *b) { return a == b || strcmp(a->name, b->name) == 0; }
+
+/* What the functions without a reservation share: the account's concurrency less every
+ * function's reservation (each function counted once), at least 1. */
+static int unreserved_pool(const dwf_emulator *e)
+{
+    int left = account_concurrency(e);
+    for (int i = 0; i < e->nfns; i++) {
+        const emu_fn *g = e->fns[i];
+        int first = 1;
+        for (int k = 0; k < i && first; k++) first = !(takes_work(e->fns[k]) && same_function(e->fns[k], g));
+        if (takes_work(g) && g->reserved > 0 && first) left -= g->reserved;
+    }
+    return left > 0 ? left : 1;
+}
+
+int dwf__emu_fn_limit(const dwf_emulator *e, const emu_fn *f)
+{
+    return f->reserved >= 0 ? f->reserved : unreserved_pool(e);
+}
+
+/* Is g in f's pool: the sandboxes that share f's limit (those of f's function when it has a
+ * reservation, else every function without one)? */
+static int in_pool(const emu_fn *f, const emu_fn *g)
+{
+    return f->reserved >= 0 ? same_function(g, f) : g->reserved < 0;
+}
+
+/* Invocations of one sandbox in flight: held by an environment, queued, or admitted. */
+static int in_flight(const emu_fn *f)
+{
+    int busy = 0;
+    dwf__emu_envs_live(f, &busy);
+    return busy + f->nq + f->sync_starting;
+}
+
+/* What f's limit counts, over its pool: environments with a process and invocations in flight. */
+static void pool_counts(const dwf_emulator *e, const emu_fn *f, int *live, int *flight)
+{
+    *live = *flight = 0;
+    for (int i = 0; i < e->nfns; i++) {
+        const emu_fn *g = e->fns[i];
+        if (!in_pool(f, g)) continue;
+        *live += dwf__emu_envs_live(g, NULL);
+        *flight += in_flight(g);
+    }
+}
+
+/* Environments with a process, every function together. */
+static int account_live(const dwf_emulator *e)
+{
+    int live = 0;
+    for (int i = 0; i < e->nfns; i++) live += dwf__emu_envs_live(e->fns[i], NULL);
+    return live;
+}
+
+int dwf__emu_sync_admit(emu_fn *f, const char **reason)
+{
+    dwf_emulator *e = f->emu;
+    int live, flight;
+    pool_counts(e, f, &live, &flight);
+    if (flight >= dwf__emu_fn_limit(e, f)) {
+        *reason = f->reserved >= 0 ? "ReservedFunctionConcurrentInvocationLimitExceeded"
+                                   : "ConcurrentInvocationLimitExceeded";
+        return 0;
+    }
+    f->sync_starting++;
+    return 1;
+}
+
+int dwf__emu_sync_queued(emu_fn *f, emu_job *j)
+{
+    f->sync_starting--;
+    dwf__emu_kick(f->emu);
+    if (!j) return 0;
+    if (j->key && queue_has(f, j->kind, j->key)) {
+        dwf__emu_job_free(j);
+        return 0;
+    }
+    return dwf__emu_queue_push(f, j);
+}
+
+/* Make room for f: stop the environment idle longest of another sandbox (of f's pool only, when
+ * pool_only). 1 if one was stopped (its place frees once it is reaped). */
+static int evict_idle(dwf_emulator *e, const emu_fn *f, int pool_only)
+{
+    emu_env *oldest = NULL;
+    for (int i = 0; i < e->nfns; i++) {
+        const emu_fn *g = e->fns[i];
+        if (g == f || (pool_only && !in_pool(f, g))) continue;
+        for (int k = 0; k < g->nenvs; k++) {
+            emu_env *v = g->envs[k];
+            if (v->pid > 0 && !v->busy && v->reached_next && !v->kill_reason &&
+                (!oldest || v->idle_since < oldest->idle_since))
+                oldest = v;
+        }
+    }
+    if (!oldest) return 0;
+    dwf__emu_kill(oldest, EMU_KILL_QUIET);
+    return 1;
+}
+
+/* An environment that can take a job now or once it reaches /next: a process, not stopping,
+ * holding no invocation. */
+static int env_free(const emu_env *v) { return v->pid > 0 && !v->busy && !v->kill_reason; }
+
+/* Start environments of f while more jobs are queued than it has free environments (warm, or
+ * still starting), within its limit and the account's. */
+static void scale_out(dwf_emulator *e, emu_fn *f)
+{
+    if (!takes_work(f) || dwf__emu_mono_ms() < f->respawn_after) return;
+    for (;;) {
+        int free_envs = 0, live, flight;
+        for (int k = 0; k < f->nenvs; k++) free_envs += env_free(f->envs[k]);
+        pool_counts(e, f, &live, &flight);
+        if (f->nq <= free_envs) return;
+        if (live >= dwf__emu_fn_limit(e, f)) {
+            evict_idle(e, f, 1);
+            return;
+        }
+        if (account_live(e) >= account_environments(e)) {
+            evict_idle(e, f, 0);
+            return;
+        }
+        if (!dwf__emu_spawn(f)) return;
+    }
+}
+
+/* Stop the environments idle past idle_retire_s (the next invocation starts a new one). */
+static void retire_idle(dwf_emulator *e, emu_fn *f)
+{
+    double idle_ms = 1000.0 * (e->o.idle_retire_s > 0 ? e->o.idle_retire_s : DWF_EMULATOR_IDLE_RETIRE_S);
+    double now = dwf__emu_mono_ms();
+    for (int k = 0; k < f->nenvs; k++) {
+        emu_env *v = f->envs[k];
+        if (v->pid <= 0 || v->busy || !v->reached_next || v->kill_reason || now - v->idle_since < idle_ms) continue;
+        if (!e->o.quiet)
+            dwf__emu_log(e, "%s: environment %d (pid %d) idle for %.0f s: stopped", f->name, v->slot, (int)v->pid,
+                         (now - v->idle_since) / 1000.0);
+        dwf__emu_kill(v, EMU_KILL_QUIET);
+    }
 }
 
 /* ---- the thread ---------------------------------------------------------------------------------- */
@@ -312,12 +502,14 @@ void dwf__emu_fault_queued_head(emu_fn *f, const char *type, const char *msg)
 static void enforce_deadlines(dwf_emulator *e)
 {
     double now_real = dwf__emu_real_ms();
-    for (int i = 0; i < e->nfns; i++) {
-        emu_fn *f = e->fns[i];
-        if (!f->busy || !f->cur_rid[0] || now_real <= f->cur_deadline) continue;
-        if (f->pid > 0) dwf__emu_kill(f, EMU_KILL_TIMEOUT);
-        else dwf__emu_fault_current(f, "Sandbox.Timedout", "the invocation outlived its timeout with no process to answer it");
-    }
+    for (int i = 0; i < e->nfns; i++)
+        for (int k = 0; k < e->fns[i]->nenvs; k++) {
+            emu_env *v = e->fns[i]->envs[k];
+            if (!v->busy || !v->cur_rid[0] || now_real <= v->cur_deadline) continue;
+            if (v->pid > 0) dwf__emu_kill(v, EMU_KILL_TIMEOUT);
+            else dwf__emu_fault_current(v, "Sandbox.Timedout",
+                                        "the invocation outlived its timeout with no process to answer it");
+        }
 }
 
 /* Fire the due timers and queue what the service says is runnable. Returns how many
@@ -396,8 +588,11 @@ void *dwf__emu_scheduler(void *arg)
         int queued = queue_runnable(e, &last_err_log), idle = 1;
         for (int i = 0; i < e->nfns; i++) {
             emu_fn *f = e->fns[i];
-            if (f->nq > 0 || f->busy) idle = 0;
-            if (f->nq > 0 && f->pid == 0 && dwf__emu_mono_ms() >= f->respawn_after) dwf__emu_spawn(f);
+            int busy = 0;
+            dwf__emu_envs_live(f, &busy);
+            if (f->nq > 0 || busy) idle = 0;
+            scale_out(e, f);
+            retire_idle(e, f);
         }
         if (queued) dwf__emu_kick(e);
         dwf__emu_control_reap(e);

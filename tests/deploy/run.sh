@@ -48,6 +48,7 @@ bash tests/deploy/serve_sigv4.sh
 bash tests/deploy/serve_exposure.sh
 bash tests/deploy/serve_environment.sh
 bash tests/deploy/serve_load.sh
+bash tests/deploy/serve_scale.sh
 bash tests/deploy/serve_jssdk.sh
 bash tests/deploy/serve_plain.sh
 bash tests/deploy/serve_vtime.sh
