@@ -71,6 +71,11 @@ static void explain(const Program *p, const CgOptions *o)
             printf("  on %s\n", r ? r : s->resources[k]);
             free(r);
         }
+        for (int k = 0; k < s->ncond; k++) { /* kms:Decrypt: only through SSM, for these parameters */
+            char *r = cg_iam_resource(p, s->cond[k], o);
+            printf("  only through SSM, for %s\n", r ? r : s->cond[k]);
+            free(r);
+        }
         for (int k = 0; k < s->nlines; k++) {
             char text[256];
             source_line(p, s->lines[k], text, sizeof text);

@@ -14,7 +14,9 @@
  * and "*" is never written), logs on its own log group, and lambda:InvokeFunction only on the
  * literal targets it invokes. An invoke whose target is computed at run time gets no grant:
  * IAM JSON has no comments, so deploy.sh, template.yaml and main.tf say so in a comment and
- * cg_dynamic_invokes() lets the CLI warn. Callback senders get their own policy file, written
+ * cg_dynamic_invokes() lets the CLI warn, unless `permissions { allow "lambda:InvokeFunction"
+ * on .. }` declares what it may invoke. What the workflow's own calls need (aws calls,
+ * secret(), parameter(), declarations: Program.iam, grammar/iam.c) is iam/workflow-policy.json. Callback senders get their own policy file, written
  * only when the workflow has callbacks.
  *
  * Without --region/--account the JSON policies hold ${REGION} and ${ACCOUNT} placeholders:
@@ -105,7 +107,8 @@ static void count_dynamic(const AstNode *n, int *count, int *line)
 int cg_dynamic_invokes(const Program *p, int *first_line)
 {
     int count = 0, line = 0;
-    if (p && p->workflow) count_list(p->workflow->u.wf.body, &count, &line);
+    /* a permissions { allow "lambda:InvokeFunction" on ... } grants them: the user named them */
+    if (p && p->workflow && !p->cfg.invoke_declared) count_list(p->workflow->u.wf.body, &count, &line);
     if (first_line) *first_line = line;
     return count;
 }

@@ -266,6 +266,8 @@ typedef struct Program {
         int uses_http;
         int uses_aws; /* an `aws` call somewhere */
         const char **invoke_targets; /* NULL-terminated list of literal invoke targets */
+        int invoke_declared; /* iam.c: permissions { allow } grants lambda:InvokeFunction, so
+                              * computed invoke targets are the declaration's business */
         long op_estimate;           /* static estimate of operations per execution */
     } cfg;
     /* sema (iam.c): the statements the workflow's own calls need, in order of first use */

@@ -17,6 +17,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <ctype.h>
 #include <string.h>
 
 #include "diag.h"
@@ -99,15 +100,37 @@ static void add_out(Expand *x, const char *r)
     x->out[x->nout++] = r;
 }
 
-/* Segment n (1-based) of a URL's path: ("https://h/123/q", 1) -> "123". */
-static const char *url_segment(Arena *a, const char *url, int n)
+/* Segment n (1-based) of a URL's path: ("https://h/123/q", 1) -> "123". When the URL is only
+ * the literal beginning of a template (*partial), a segment it ends inside stays partial and
+ * one past its end is unknown (NULL). */
+static const char *url_segment(Arena *a, const char *url, int n, int *partial)
 {
     const char *s = strstr(url, "://");
     s = s ? strchr(s + 3, '/') : NULL;
     for (int i = 1; s && i < n; i++) s = strchr(s + 1, '/');
-    if (!s || !s[1]) return NULL;
+    if (!s || (!s[1] && !*partial)) return NULL;
     size_t len = strcspn(s + 1, "/?#");
+    if (*partial && s[1 + len] == '\0') return arena_strndup(a, s + 1, len); /* still partial */
+    *partial = 0;
     return len ? arena_strndup(a, s + 1, len) : NULL;
+}
+
+/* The value a placeholder's parameter `v` gives under the modifier `mod` ("", "/N", "#/",
+ * "?default"): literal text (*partial: only its beginning), or NULL when nothing of it is
+ * literal. A value with no literal part stands as '*' once an earlier parameter of the same
+ * ARN was literal (bucket "b" and a computed key give "b/" and a star), never as a whole name. */
+static const char *placeholder_value(Expand *x, const AstNode *v, const char *mod, int literal_params,
+                                     int *partial)
+{
+    *partial = 0;
+    if (!v) return *mod == '?' ? mod + 1 : NULL; /* an optional parameter left out: its default */
+    const char *lit = literal_of(x->p, v, partial);
+    if (lit && *mod == '/') lit = url_segment(x->a, lit, atoi(mod + 1), partial);
+    else if (lit && *mod == '#' && lit[0] == mod[1]) lit++;
+    if (lit && (*lit || !*partial)) return lit;
+    if (literal_params == 0) return NULL;
+    *partial = 1;
+    return "";
 }
 
 static void expand_from(Expand *x, const char *tpl, const char *acc, int literal_params);
@@ -116,41 +139,50 @@ static void expand_from(Expand *x, const char *tpl, const char *acc, int literal
 static void continue_with(Expand *x, const char *rest, const char *acc, const char *value, int partial,
                           int literal_params)
 {
-    if (partial) {
-        /* The rest is known at run time only: '*' covers it, but never alone, as a whole name. */
-        if (!*value && literal_params == 0) return;
+    if (partial) { /* the rest is known at run time only: '*' covers it */
         add_out(x, arena_printf(x->a, "%s%s*", acc, value));
         return;
     }
     expand_from(x, rest, arena_printf(x->a, "%s%s", acc, value), literal_params + 1);
 }
 
-/* The values of `List[].Member` / `List[].*.Member` in an array literal. */
-static void expand_list(Expand *x, const char *expr, const char *rest, const char *acc, int literal_params,
-                        const AstNode *at)
+static void nonliteral(Expand *x, const char *name, const AstNode *at)
+{
+    if (!x->nonliteral) x->nonliteral = name, x->nonliteral_at = at;
+}
+
+/* The values of `List[].Member` / `List[].*.Member` (each with its modifier) in an array literal. */
+static void expand_list(Expand *x, const char *expr, const char *rest, const char *acc, int literal_params)
 {
     const char *br = strstr(expr, "[].");
     char *list = arena_strndup(x->a, expr, (size_t)(br - expr));
     const char *member = br + 3;
     int star = strncmp(member, "*.", 2) == 0;
     if (star) member += 2;
+    size_t mlen = strcspn(member, "/?#");
+    const char *mod = member + mlen;
+    member = arena_strndup(x->a, member, mlen);
     const AstNode *arr = x->param(x->arg, list);
     if (!arr) return;
     if (arr->kind != AST_ARRAY) {
-        if (!x->nonliteral) x->nonliteral = list, x->nonliteral_at = at;
+        nonliteral(x, list, arr);
         return;
     }
     for (const AstNode *item = arr->u.list.items; item; item = item->next) {
         const AstNode *obj = item;
         if (star) obj = obj->kind == AST_OBJECT && obj->u.list.items && !obj->u.list.items->next
                             ? obj->u.list.items->u.prop.value : NULL;
+        if (!obj || obj->kind != AST_OBJECT) { /* an item computed at run time */
+            nonliteral(x, list, item);
+            continue;
+        }
         const AstNode *v = NULL;
-        for (const AstNode *q = obj && obj->kind == AST_OBJECT ? obj->u.list.items : NULL; q; q = q->next)
-            if (strcmp(q->u.prop.key, member) == 0) v = q->u.prop.value;
+        for (const AstNode *q = obj->u.list.items; q; q = q->next)
+            if (q->kind == AST_PROP && q->u.prop.key && strcmp(q->u.prop.key, member) == 0) v = q->u.prop.value;
         int partial;
-        const char *lit = literal_of(x->p, v, &partial);
+        const char *lit = placeholder_value(x, v, mod, literal_params, &partial);
         if (!lit) {
-            if (!x->nonliteral) x->nonliteral = list, x->nonliteral_at = v ? v : item;
+            nonliteral(x, arena_printf(x->a, "%s[].%s", list, member), v ? v : item);
             continue;
         }
         continue_with(x, rest, acc, lit, partial, literal_params);
@@ -175,32 +207,22 @@ static void expand_from(Expand *x, const char *tpl, const char *acc, int literal
         return;
     }
     if (strstr(expr, "[].")) {
-        expand_list(x, expr, rest, acc, literal_params, NULL);
+        expand_list(x, expr, rest, acc, literal_params);
         return;
     }
     size_t nlen = strcspn(expr, "/?#");
     char *name = arena_strndup(x->a, expr, nlen);
     const char *mod = expr + nlen;
     const AstNode *v = x->param(x->arg, name);
-    if (!v) {
-        /* an optional parameter the call does not give: its default, or no such resource */
-        if (*mod == '?') expand_from(x, rest, arena_printf(x->a, "%s%s", acc, mod + 1), literal_params + 1);
-        return;
-    }
+    if (!v && *mod != '?') return; /* an optional parameter the call does not give: no such resource */
     int partial;
-    const char *lit = literal_of(x->p, v, &partial);
-    if (lit && *mod == '/') {
-        lit = partial ? NULL : url_segment(x->a, lit, atoi(mod + 1));
-        partial = 0;
-    } else if (lit && *mod == '#' && lit[0] == mod[1]) {
-        lit++;
-    }
+    const char *lit = placeholder_value(x, v, mod, literal_params, &partial);
     if (!lit) {
-        if (!x->nonliteral) x->nonliteral = name, x->nonliteral_at = v;
+        nonliteral(x, name, v);
         return;
     }
     /* A parameter whose value is itself an ARN is the resource as it is. */
-    if (!partial && !*mod && strncmp(lit, "arn:", 4) == 0) {
+    if (v && !partial && !*mod && strncmp(lit, "arn:", 4) == 0) {
         add_out(x, lit);
         return;
     }
@@ -246,15 +268,32 @@ static void grant(Iam *I, const char *action, const char *resource, int line)
     I->g[I->ng++] = (Grant){action, resource, line};
 }
 
+/* IAM's matching of an action pattern: case-insensitive, '*' any run of characters, '?' one
+ * ("dynamodb:*", "s3:Get*" as IAM reads them). */
+static int action_matches(const char *pat, const char *action)
+{
+    for (; *pat; pat++, action++) {
+        if (*pat == '*') {
+            for (const char *rest = action;; rest++) {
+                if (action_matches(pat + 1, rest)) return 1;
+                if (!*rest) return 0;
+            }
+        }
+        if (!*action) return 0;
+        if (*pat != '?' && tolower((unsigned char)*pat) != tolower((unsigned char)*action)) return 0;
+    }
+    return *action == '\0';
+}
+
 /* Whether `permissions { allow ... }` grants `action` (so a resource dwf cannot derive is the
  * declaration's business). */
-static int declared(const Iam *I, const char *action)
+static int declared(const Program *p, const char *action)
 {
-    for (const AstNode *c = I->p->workflow->u.wf.configs; c; c = c->next) {
+    for (const AstNode *c = p->workflow->u.wf.configs; c; c = c->next) {
         if (c->u.config.which != CONFIG_PERMISSIONS) continue;
         for (const AstNode *al = c->u.config.props; al; al = al->next)
-            for (const AstNode *s = al->u.allow.actions; s; s = s->next)
-                if (strcmp(s->u.str.s, action) == 0) return 1;
+            for (const AstNode *s = al->kind == AST_ALLOW ? al->u.allow.actions : NULL; s; s = s->next)
+                if (s->kind == AST_STR && action_matches(s->u.str.s, action)) return 1;
     }
     return 0;
 }
@@ -267,8 +306,14 @@ static const char *suggest_arn(Arena *a, const char *arns)
     while (*t) {
         const char *open = strstr(t, "${"), *close = open ? strchr(open, '}') : NULL;
         if (!close) return arena_printf(a, "%s%s", out, t);
-        size_t nlen = strcspn(open + 2, "/?#[}");
-        char *name = arena_strndup(a, open + 2, nlen);
+        /* a list's member stands for it: ${TransactItems[].*.TableName} is <TableName> */
+        const char *from = open + 2, *dot = memchr(from, '.', (size_t)(close - from));
+        while (dot) {
+            from = dot + 1;
+            dot = memchr(from, '.', (size_t)(close - from));
+        }
+        size_t nlen = strcspn(from, "/?#[}");
+        char *name = arena_strndup(a, from, nlen);
         int keep = strcmp(name, "region") == 0 || strcmp(name, "account") == 0;
         out = arena_printf(a, "%s%.*s%s%s%s", out, (int)(open - t), t, keep ? "${" : "<", name, keep ? "}" : ">");
         t = close + 1;
@@ -276,29 +321,63 @@ static const char *suggest_arn(Arena *a, const char *arns)
     return out;
 }
 
-/* A call's actions on the resources of its ARN templates, or the error asking for a declaration. */
+/* The parameters an ARN template list names, for a message: "TopicArn or TargetArn". */
+static const char *template_params(Arena *a, const char *arns)
+{
+    const char *out = "";
+    for (const char *t = strstr(arns, "${"); t; t = strstr(t, "${")) {
+        size_t n = strcspn(t + 2, "/?#[}.");
+        char *name = arena_strndup(a, t + 2, n);
+        t += 2 + n;
+        if (strcmp(name, "region") == 0 || strcmp(name, "account") == 0) continue;
+        out = arena_printf(a, "%s%s%s", out, *out ? " or " : "", name);
+    }
+    return out;
+}
+
+/* A call's actions on the resources of its ARN templates. When no literal determines a
+ * resource (or the call names none: an SNS Publish to a phone number), every action must be
+ * declared (`permissions { allow }`), else the error asks for the declaration of the first one
+ * that is not. */
 static void grant_row(Iam *I, const AwsRow *row, ParamFn param, void *arg, const AstNode *call,
                       const char *what)
 {
     Expand x = {.p = I->p, .a = I->a, .param = param, .arg = arg};
     expand_all(&x, row->arn);
-    int line = call->loc.first_line;
+    int line = call->loc.first_line, underived = x.nonliteral || x.nout == 0;
     char *actions = arena_strdup(I->a, row->iam);
-    const char *first = NULL;
+    const char *undeclared = NULL;
     for (char *act = strtok(actions, " "); act; act = strtok(NULL, " ")) {
-        if (!first) first = act;
-        if (x.nonliteral && declared(I, act)) continue;
-        for (int i = 0; !x.nonliteral && i < x.nout; i++) grant(I, act, x.out[i], line);
+        if (underived) {
+            if (!undeclared && !declared(I->p, act)) undeclared = act;
+            continue;
+        }
+        for (int i = 0; i < x.nout; i++) grant(I, act, x.out[i], line);
     }
-    if (!x.nonliteral || declared(I, first)) return;
+    if (!undeclared) return;
     const AstNode *at = x.nonliteral_at ? x.nonliteral_at : call;
-    diag_error(I->d, at->loc, "dwf cannot derive the IAM resource of this %s: %s is not a literal", what,
-               x.nonliteral);
-    diag_note(I->d, at->loc, "declare what it may touch: permissions { allow \"%s\" on \"%s\" }", first,
+    if (x.nonliteral)
+        diag_error(I->d, at->loc, "dwf cannot derive the IAM resource of this %s: %s is not a literal", what,
+                   x.nonliteral);
+    else
+        diag_error(I->d, at->loc, "dwf cannot derive the IAM resource of this %s: it gives no %s", what,
+                   template_params(I->a, row->arn));
+    diag_note(I->d, at->loc, "declare what it may touch: permissions { allow \"%s\" on \"%s\" }", undeclared,
               suggest_arn(I->a, row->arn));
 }
 
 /* ---- the sources: aws calls, secret(), parameter() ------------------------------------------------ */
+
+/* kms:Decrypt for the parameters an ssm:GetParameter grant since `before` names: SecureString
+ * values are decrypted with a KMS key, only through SSM, only for these parameters (the
+ * encryption context SSM gives KMS names the parameter's ARN; build_statements turns these
+ * resources into that condition). */
+static void decrypt_grants(Iam *I, int before)
+{
+    int end = I->ng;
+    for (int i = before; i < end; i++)
+        if (strcmp(I->g[i].action, "ssm:GetParameter") == 0) grant(I, "kms:Decrypt", I->g[i].resource, I->g[i].line);
+}
 
 static const AstNode *param_of_call_arg(void *arg, const char *name)
 {
@@ -314,11 +393,31 @@ static void source_call(Iam *I, const AstNode *e)
     if (!row) return;
     int before = I->ng;
     grant_row(I, row, param_of_call_arg, (void *)e, e, is_secret ? "secret()" : "parameter()");
-    /* SecureString parameters are decrypted with a KMS key: only through SSM, only for these
-     * parameters (the encryption context SSM gives KMS names the parameter's ARN). */
-    if (!is_secret)
-        for (int i = before; i < I->ng; i++)
-            if (strcmp(I->g[i].action, "ssm:GetParameter") == 0) grant(I, "kms:Decrypt", I->g[i].resource, I->g[i].line);
+    if (!is_secret) decrypt_grants(I, before); /* parameter() always decrypts */
+}
+
+/* A parameter of an `aws` call: the value of its `Name: value` property, or NULL. */
+static const AstNode *param_of_aws(void *arg, const char *name)
+{
+    const AstNode *call = arg, *hit = NULL;
+    const AstNode *params = call->u.aws.params;
+    for (const AstNode *q = params && params->kind == AST_OBJECT ? params->u.list.items : NULL; q; q = q->next)
+        if (q->kind == AST_PROP && q->u.prop.key && strcmp(q->u.prop.key, name) == 0) hit = q->u.prop.value;
+    return hit;
+}
+
+/* `aws svc.Action { .. }`: the row's actions on what its literal parameters name. A direct
+ * ssm.GetParameter needs kms:Decrypt only when it asks for decryption (WithDecryption not the
+ * literal false). Unknown services and actions were reported by sema. */
+static void source_aws(Iam *I, const AstNode *e)
+{
+    const AwsRow *row = aws_row(e->u.aws.service, e->u.aws.action);
+    if (!row) return;
+    int before = I->ng;
+    const char *what = arena_printf(I->a, "aws %s.%s call", e->u.aws.service, e->u.aws.action);
+    grant_row(I, row, param_of_aws, (void *)e, e, what);
+    const AstNode *dec = param_of_aws((void *)e, "WithDecryption");
+    if (strcmp(row->service, "ssm") == 0 && dec && !(dec->kind == AST_BOOL && !dec->u.bval)) decrypt_grants(I, before);
 }
 
 static void visit_list(Iam *I, const AstNode *n);
@@ -350,6 +449,10 @@ static void visit(Iam *I, const AstNode *n)
         visit(I, n->u.cond.b);
         break;
     case AST_LAMBDA: visit(I, n->u.lambda.body); break;
+    case AST_AWS:
+        source_aws(I, n);
+        visit(I, n->u.aws.params);
+        break;
     case AST_HTTP:
         visit(I, n->u.http.url);
         visit(I, n->u.http.headers);
@@ -549,5 +652,6 @@ int iam_derive(Program *p, Diag *d, Arena *a)
     visit_list(&I, p->workflow->u.wf.body);
     build_statements(&I);
     declarations(&I);
+    p->cfg.invoke_declared = declared(p, "lambda:InvokeFunction");
     return diag_errors(d) - before;
 }

@@ -177,9 +177,10 @@ config:
         $$->u.config.props = $3;
     }
     /* permissions { allow "svc:Action" on "arn:..." }: plain words, not keywords, so no
-     * variable named `allow` or `permissions` breaks */
+     * variable named `allow` or `permissions` breaks. After a syntax error, the parser's
+     * recovery may land on any `word {` (`catch err: T {`): only the first error is reported. */
   | IDENT '{' allows '}' {
-        if (strcmp($1, "permissions") != 0)
+        if (strcmp($1, "permissions") != 0 && diag_errors(ps->diag) == 0)
             diag_error(ps->diag, @1, "'%s {' is not a block a workflow has: durable, lambda or permissions", $1);
         $$ = NEW(AST_CONFIG, @$);
         $$->u.config.which = CONFIG_PERMISSIONS;
@@ -195,7 +196,7 @@ allows:
 
 allow:
     IDENT str_list ON labels {
-        if (strcmp($1, "allow") != 0)
+        if (strcmp($1, "allow") != 0 && diag_errors(ps->diag) == 0)
             diag_error(ps->diag, @1, "a permissions block holds 'allow \"action\" on \"arn\"' lines, not '%s'", $1);
         $$ = NEW(AST_ALLOW, @$);
         $$->u.allow.actions = $2;

@@ -1969,8 +1969,9 @@ int sema_check(Program *p, Diag *d, Arena *a)
         diag_note(d, wf->loc, "group work into fewer steps, or split it across executions with 'invoke'");
     }
     if (!s.stop && diag_errors(d) == before) report_unused(&s);
-    /* after names are resolved, also when other errors were found: each reports its own */
-    if (!s.stop) taint_check(p, d);
-    if (!s.stop) iam_derive(p, d, a);
+    /* on a program with no other error: a call sema rejected (a misspelt parameter, a secret
+     * outside a step) would only give these passes' consequences of the same mistake */
+    if (!s.stop && diag_errors(d) == before) taint_check(p, d);
+    if (!s.stop && diag_errors(d) == before) iam_derive(p, d, a);
     return diag_errors(d) - before;
 }

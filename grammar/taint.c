@@ -1,7 +1,8 @@
 /*
  * taint.c: where secret values may go (docs/language.md, "Secrets").
  *
- * `secret("id")`, `secret("id").key` and `parameter("/path")` give values that must never be
+ * `secret("id")`, `secret("id").key`, `parameter("/path")` and the responses of a direct
+ * `aws secretsmanager.GetSecretValue` / `aws ssm.GetParameter` give values that must never be
  * written anywhere a person or a log can read them: a checkpoint (a step's return value, a poll's
  * state, a submitter's output, the workflow's result, an invoke payload), a log line, an error
  * (`fail`) or an http URL (URLs appear in error messages). This pass runs after sema has resolved
@@ -28,6 +29,9 @@ typedef struct Taint {
 
 int taint_is_source(const AstNode *e)
 {
+    if (e && e->kind == AST_AWS)
+        return (strcmp(e->u.aws.service, "secretsmanager") == 0 && strcmp(e->u.aws.action, "GetSecretValue") == 0) ||
+               (strcmp(e->u.aws.service, "ssm") == 0 && strcmp(e->u.aws.action, "GetParameter") == 0);
     return e && e->kind == AST_CALL &&
            (strcmp(e->u.call.fn, "secret") == 0 || strcmp(e->u.call.fn, "parameter") == 0);
 }
@@ -105,6 +109,12 @@ static const AstNode *taint_of(Taint *t, const AstNode *e)
         return a ? a : b;
     }
     case AST_LAMBDA: return taint_of(t, e->u.lambda.body);
+    /* a direct GetSecretValue / GetParameter: its whole response, as secret() / parameter()
+     * would give it; any other call's response is what came back, not what was sent (its
+     * parameters are still walked, for the lambdas among them) */
+    case AST_AWS:
+        taint_of(t, e->u.aws.params);
+        return taint_is_source(e) ? e : NULL;
     /* responses: what came back, not what was sent */
     case AST_HTTP: case AST_AWAIT: case AST_INVOKE: case AST_WAIT_CALLBACK: return NULL;
     default: return NULL;
@@ -121,7 +131,11 @@ static void sink(Taint *t, const AstNode *value, const char *what)
     if (!src) return;
     t->reported++;
     diag_error(t->d, value->loc, "a secret reaches %s", what);
-    diag_note(t->d, src->loc, "the secret comes from this %s() call", src->u.call.fn);
+    if (src->kind == AST_AWS)
+        diag_note(t->d, src->loc, "the secret comes from this aws %s.%s call", src->u.aws.service,
+                  src->u.aws.action);
+    else
+        diag_note(t->d, src->loc, "the secret comes from this %s() call", src->u.call.fn);
 }
 
 static const char *return_sink(Where w)
@@ -147,6 +161,7 @@ static void sinks_in_expr(Taint *t, const AstNode *e, Where w)
         sinks_in_expr(t, e->u.http.body, w);
         break;
     case AST_INVOKE: sink(t, e->u.invoke.payload, "an invoke payload, which is checkpointed"); break;
+    case AST_AWS: sinks_in_expr(t, e->u.aws.params, w); break;
     case AST_WAIT_CALLBACK: sinks_in_stmts(t, e->u.wfc.body, IN_SUBMITTER); break;
     case AST_TEMPLATE:
         for (const AstNode *p = e->u.tmpl.parts; p; p = p->next) sinks_in_expr(t, p, w);

@@ -54,6 +54,16 @@ static void remember_value(const char *text)
     cJSON_Delete(j);
 }
 
+void dwf__secret_answer(const char *service, const char *action, const cJSON *response)
+{
+    const cJSON *v = NULL;
+    if (strcmp(service, "secretsmanager") == 0 && strcmp(action, "GetSecretValue") == 0)
+        v = cJSON_GetObjectItemCaseSensitive(response, "SecretString");
+    else if (strcmp(service, "ssm") == 0 && strcmp(action, "GetParameter") == 0)
+        v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(response, "Parameter"), "Value");
+    if (cJSON_IsString(v)) remember_value(v->valuestring);
+}
+
 char *dwf__redact(char *line)
 {
     pthread_mutex_lock(&redact_mu);
@@ -130,8 +140,7 @@ static char *fetch(dwf_ctx *c, int is_secret, const char *id)
         dwf__set_error(c, "SecretFormatError", msg);
         return NULL;
     }
-    remember_value(v->valuestring);
-    cache(c, key, v->valuestring);
+    cache(c, key, v->valuestring); /* dwf_aws made it one of the values logs are redacted against */
     return strdup(v->valuestring);
 }
 

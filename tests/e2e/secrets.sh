@@ -3,16 +3,19 @@
 # Secrets Manager / SSM stand-in (no npm emulator exists for them): a small Python server in
 # this test answers GetSecretValue and GetParameter and records every request. Checked: the
 # values reach the step (an http header and body, compared by the stand-in's own record), each
-# id is read once per invocation however often the workflow asks, the requests are the JSON 1.1
-# protocol signed with SigV4 for the right service, WithDecryption is sent, a secret that does
-# not exist fails the step with the AWS error code as its type, and a log line holding a
-# secret value shows *** instead. Called by tests/e2e/run.sh; prints PASS/FAIL lines.
+# id is read once per invocation however often the workflow asks (and again by the next
+# invocation), the requests are the JSON 1.1 protocol signed with SigV4 for the right service,
+# WithDecryption is sent, a log line holding a secret value (read by secret() or by a direct
+# aws GetSecretValue) shows *** instead, no secret is in the execution's history, a secret
+# that does not exist fails the step with the AWS error code as its type, and a missing JSON
+# key is a SecretFormatError that names the key, not the value. KEEP=1 keeps the work dir.
+# Called by tests/e2e/run.sh; prints PASS/FAIL lines.
 set -u
 cd "$(dirname "$0")/../.."
 DWF=${DWF:-$PWD/build/dwf}
 T=$(mktemp -d /tmp/dwf-e2e-secrets.XXXXXX)
 SRV=""
-trap '[ -n "$SRV" ] && kill "$SRV" 2>/dev/null; rm -rf "$T"' EXIT
+trap '[ -n "$SRV" ] && kill "$SRV" 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
 
 pass() { echo "PASS $1"; }
 fail() { echo "FAIL $1: $2"; }
@@ -26,10 +29,10 @@ PARAMS = {"/payments/token": "tok-SSM-9f8e7d"}
 log = open(sys.argv[2], "a")
 class H(BaseHTTPRequestHandler):
     def log_message(self, *a): pass
-    def reply(self, code, obj):
+    def reply(self, code, obj, ctype="application/x-amz-json-1.1"):
         body = json.dumps(obj).encode()
         self.send_response(code)
-        self.send_header("Content-Type", "application/x-amz-json-1.1")
+        self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -57,7 +60,7 @@ class H(BaseHTTPRequestHandler):
         if self.path == "/charge":
             return self.reply(200, {"id": "ch_1", "sawKey": self.headers.get("X-Api-Key") == "sk_live_4242abcd",
                                     "sawToken": self.headers.get("X-Token") == "tok-SSM-9f8e7d",
-                                    "echo": "key=" + self.headers.get("X-Api-Key", "")})
+                                    "echo": "key=" + self.headers.get("X-Api-Key", "")}, "application/json")
         self.reply(400, {"__type": "UnknownOperationException", "message": target})
 srv = HTTPServer(("127.0.0.1", 0), H)
 open(sys.argv[1], "w").write(str(srv.server_port))
@@ -106,23 +109,77 @@ for r, svc in zip(aws, ["secretsmanager", "ssm"]):
 PY
 ); then pass secrets_read_once_signed; else fail secrets_read_once_signed "$msg"; fi
 
-# the log line echoing the key (the compiler cannot see into an http response) is redacted
-if grep -q 'the charge service answered key=\*\*\*' "$T/pay.err" && ! grep -q 'sk_live_4242abcd' "$T/pay.err" "$T/pay.json" &&
-   ! "$DWF" history "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["ExecutionArn"])' "$T/pay.json")" \
-       --json --events --store "$T/s.db" 2>&1 | grep -q 'sk_live_4242abcd\|tok-SSM-9f8e7d'; then
+# the log line echoing the key (the compiler cannot see into an http response) is redacted:
+# the same workflow again without --json, which shows the step log lines on stderr
+"$DWF" run "$T/pay.dwf" --store "$T/s2.db" >"$T/pay2.out" 2>"$T/pay2.err"; rc=$?
+arn=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["ExecutionArn"])' "$T/pay.json")
+"$DWF" history "$arn" --json --store "$T/s.db" >"$T/hist.json" 2>&1
+"$DWF" history "$arn" --json --events --store "$T/s.db" >>"$T/hist.json" 2>&1
+if [ $rc -eq 0 ] && grep -q 'the charge service answered key=\*\*\*' "$T/pay2.err" &&
+   ! grep -q 'sk_live_4242abcd' "$T/pay2.err" "$T/pay2.out" "$T/pay.json" &&
+   grep -q 'ch_1' "$T/hist.json" && ! grep -q 'sk_live_4242abcd\|tok-SSM-9f8e7d\|hunter2' "$T/hist.json"; then
   pass secrets_redacted_never_recorded
-else fail secrets_redacted_never_recorded "$(grep -m2 'answered' "$T/pay.err")"; fi
+else fail secrets_redacted_never_recorded "rc=$rc $(grep -m2 'answered' "$T/pay2.err") $(grep -c ch_1 "$T/hist.json")"; fi
 
-# a secret that does not exist: the step fails with the AWS error code as its type
+# a direct GetSecretValue call's value is redacted too. A direct call always asks (it is an
+# aws call like any other); secret() asks once per invocation: two invocations (a wait between
+# the steps) read it once each, so a rotated secret is seen. 3 reads in all.
+cat >"$T/direct.dwf" <<DWF
+workflow secrets_direct {
+  step first retry { attempts 1 } {
+    let got = aws secretsmanager.GetSecretValue { SecretId: "plain" }
+    let again = secret("plain")
+    let r = http POST "http://127.0.0.1:$PORT/charge" headers { "X-Api-Key": got.SecretString } body { same: again == got.SecretString }
+    log info "direct: \${r.body.echo}"
+    return r.body.id
+  }
+  wait 2s
+  step second retry { attempts 1 } {
+    let k = secret("plain")
+    return len(k) > 8
+  }
+  return { first, second }
+}
+DWF
+: >"$T/requests.jsonl"
+"$DWF" run "$T/direct.dwf" --skip-time --store "$T/s3.db" >"$T/d.out" 2>"$T/d.err"; rc=$?
+n=$(grep -c '"secretsmanager.GetSecretValue"' "$T/requests.jsonl")
+if [ $rc -eq 0 ] && grep -q 'direct: key=\*\*\*' "$T/d.err" && ! grep -q 'hunter2' "$T/d.err" "$T/d.out" &&
+   grep -q '"second": true' "$T/d.out" && [ "$n" = 3 ]; then
+  pass secrets_direct_call_redacted_cached_per_invocation
+else fail secrets_direct_call_redacted_cached_per_invocation "rc=$rc reads=$n $(grep -m1 'direct:' "$T/d.err") $(tail -c 300 "$T/d.out")"; fi
+
+# a secret that does not exist: the step fails with the AWS error code as its type; a key of
+# a secret that is not a JSON object: SecretFormatError, naming the key and never the value
 cat >"$T/missing.dwf" <<'DWF'
 workflow secrets_missing {
-  step s retry { attempts 1 } {
-    let k = secret("no/such/secret")
-    return len(k)
+  let missing = null
+  try {
+    step s retry { attempts 1 } {
+      let k = secret("no/such/secret")
+      return len(k) > 0
+    }
+  } catch err {
+    missing = err.cause.ErrorType
   }
-  return s
+  let format = null
+  try {
+    step f retry { attempts 1 } {
+      let k = secret("plain").apiKey
+      return len(k) > 0
+    }
+  } catch err {
+    format = { type: err.cause.ErrorType, message: err.cause.ErrorMessage }
+  }
+  return { missing, format }
 }
 DWF
 "$DWF" run "$T/missing.dwf" --json --store "$T/s.db" >"$T/m.json" 2>"$T/m.err"; rc=$?
-if [ $rc -eq 1 ] && grep -q 'ResourceNotFoundException' "$T/m.json"; then pass secrets_missing_is_aws_error
-else fail secrets_missing_is_aws_error "rc=$rc $(head -c 400 "$T/m.json") $(head -c 300 "$T/m.err")"; fi
+if msg=$(python3 - "$T/m.json" <<'PY' 2>&1
+import json, sys
+r = json.load(open(sys.argv[1]))["Result"]
+assert r["missing"] == "ResourceNotFoundException", r
+assert r["format"]["type"] == "SecretFormatError", r
+assert "apiKey" in r["format"]["message"] and "hunter2" not in r["format"]["message"], r
+PY
+); then pass secrets_errors_are_typed; else fail secrets_errors_are_typed "rc=$rc $msg $(head -c 300 "$T/m.err")"; fi

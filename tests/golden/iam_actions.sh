@@ -3,8 +3,9 @@
 # <prefix>:<Operation> of an operation the official AWS client has (issue 11 item 4): the `iam`
 # column of include/dwf_aws.def and the kms:Decrypt that parameter() adds, checked against the
 # service models of botocore (the AWS CLI v1's client library, the same API definitions the
-# @aws-sdk/client-* packages are generated from); and every action in a golden
-# iam/workflow-policy.json is one of those. Called by tests/golden/run.sh; prints PASS/FAIL.
+# @aws-sdk/client-* packages are generated from) and against those packages themselves (the
+# aws suite's tests/aws/node); and every action in a golden iam/workflow-policy.json is one of
+# those. Called by tests/golden/run.sh; prints PASS/FAIL.
 set -u
 cd "$(dirname "$0")/../.."
 if ! python3 -c 'import botocore' 2>/dev/null; then
@@ -61,6 +62,32 @@ for act, row in sorted(actions.items()):
         bad.append("%s (%s): %s has no operation %s" % (act, row, svc, operation_of.get(act, op)))
 if bad: print("FAIL golden/iam_actions_official: " + "; ".join(bad))
 else: print("PASS golden/iam_actions_official (%d actions)" % len(actions))
+
+# The same against the official JavaScript clients the aws suite installs (tests/aws/node):
+# each operation is a <Operation>Command the @aws-sdk/client-* package exports (KMS has no
+# client there: botocore above covers it).
+packages = {"dynamodb": "client-dynamodb", "sqs": "client-sqs", "sns": "client-sns",
+            "events": "client-eventbridge", "states": "client-sfn", "s3": "client-s3",
+            "secretsmanager": "client-secrets-manager", "ssm": "client-ssm", "lambda": "client-lambda"}
+wanted = [(a, "@aws-sdk/" + packages[a.partition(":")[0]], operation_of.get(a, a.partition(":")[2]))
+          for a in sorted(actions) if a.partition(":")[0] in packages]
+import subprocess
+js = """
+const { createRequire } = require('module');
+const req = createRequire(process.cwd() + '/tests/aws/node/package.json');
+const bad = [];
+for (const [act, pkg, op] of JSON.parse(process.argv[1])) {
+  let mod;
+  try { mod = req(pkg); } catch (e) { bad.push(act + ': ' + pkg + ' is not installed (make deps)'); continue; }
+  if (typeof mod[op + 'Command'] !== 'function') bad.push(act + ': ' + pkg + ' has no ' + op + 'Command');
+}
+console.log(bad.join('; '));
+"""
+r = subprocess.run(["node", "-e", js, json.dumps(wanted)], capture_output=True, text=True)
+if r.returncode != 0 or r.stdout.strip():
+    print("FAIL golden/iam_actions_js_clients: " + (r.stdout.strip() or r.stderr.strip()[:300]))
+else:
+    print("PASS golden/iam_actions_js_clients (%d actions)" % len(wanted))
 
 emitted = set()
 for f in glob.glob("tests/golden/expected/*/iam/workflow-policy.json"):
