@@ -170,13 +170,28 @@ static dwf_val *lookup(dwf_ctx *c, int is_secret, const char *id, const char *ke
     return v ? v : dwf_null(c);
 }
 
+/* A non-string argument (from a computed value, or a C caller's NULL): TypeError, as the
+ * other builtins of dwf_builtins.def's "s" kind give. */
+static int string_args(dwf_ctx *c, const char *fn, int argc, dwf_val *const *argv)
+{
+    for (int i = 0; i < argc; i++) {
+        if (argv[i] && cJSON_IsString(argv[i]) && argv[i]->valuestring) continue;
+        char msg[200];
+        snprintf(msg, sizeof msg, "%s(): argument %d must be a string, not %s", fn, i + 1, dwf__type_name(argv[i]));
+        dwf__set_error(c, "TypeError", msg);
+        return 0;
+    }
+    return 1;
+}
+
 dwf_val *dwf__b_secret(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
+    if (!string_args(c, "secret", argc, argv)) return dwf_null(c);
     return lookup(c, 1, argv[0]->valuestring, argc > 1 ? argv[1]->valuestring : NULL);
 }
 
 dwf_val *dwf__b_parameter(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
-    (void)argc;
+    if (!string_args(c, "parameter", argc, argv)) return dwf_null(c);
     return lookup(c, 0, argv[0]->valuestring, NULL);
 }
