@@ -48,12 +48,13 @@ int cmd_build(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_graph(int argc, char **argv);
 int cmd_console(int argc, char **argv);
+int cmd_iam(int argc, char **argv);
 
 extern const char *const usage_verify, *const usage_test;
 extern const char *const usage_check, *const usage_compile, *const usage_run,
     *const usage_executions, *const usage_history, *const usage_callback, *const usage_callbacks,
     *const usage_stop, *const usage_resume, *const usage_worker, *const usage_build, *const usage_serve,
-    *const usage_graph, *const usage_fmt, *const usage_console;
+    *const usage_graph, *const usage_fmt, *const usage_console, *const usage_iam;
 
 /* Print "dwf: <message>" to stderr and `dwf help <cmd>` hint; returns EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...)

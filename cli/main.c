@@ -24,6 +24,7 @@ static const CliCommand commands[] = {
     {"fmt", cmd_fmt, &usage_fmt, "lay out .dwf files the canonical way"},
     {"compile", cmd_compile, &usage_compile, "compile a .dwf file to C and its deploy files"},
     {"graph", cmd_graph, &usage_graph, "draw a workflow as SVG, Graphviz DOT or Mermaid"},
+    {"iam", cmd_iam, &usage_iam, "print the IAM policy derived from a workflow"},
     {"run", cmd_run, &usage_run, "run a workflow on the embedded engine"},
     {"executions", cmd_executions, &usage_executions, "list executions in the local store"},
     {"history", cmd_history, &usage_history, "show the operations or events of an execution"},

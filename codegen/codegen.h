@@ -49,6 +49,13 @@ int cg_render_artifacts(const Program *p, const CgOptions *o, CgFiles *out, char
                         size_t errlen);
 void cg_files_free(CgFiles *f);
 
+/* `dwf iam`: the execution role's policy, the durable statements and the workflow's own
+ * (Program.iam) in one JSON document; the Sid of statement i of Program.iam; a resource with
+ * the region and account filled in when known. malloc'd (caller frees), NULL when out of memory. */
+char *cg_iam_policy(const Program *p, const CgOptions *o);
+char *cg_iam_sid(const Program *p, int i);
+char *cg_iam_resource(const Program *p, const char *resource, const CgOptions *o);
+
 /* Render and write them into `dir` (created if missing, with dir/iam/), replacing what is
  * there and removing the absent ones: for a directory the caller owns (tests). Returns 0, or
  * -1 with a message in errbuf. */

@@ -14,7 +14,9 @@
  * and "*" is never written), logs on its own log group, and lambda:InvokeFunction only on the
  * literal targets it invokes. An invoke whose target is computed at run time gets no grant:
  * IAM JSON has no comments, so deploy.sh, template.yaml and main.tf say so in a comment and
- * cg_dynamic_invokes() lets the CLI warn. Callback senders get their own policy file, written
+ * cg_dynamic_invokes() lets the CLI warn, unless `permissions { allow "lambda:InvokeFunction"
+ * on .. }` declares what it may invoke. What the workflow's own calls need (aws calls,
+ * secret(), parameter(), declarations: Program.iam, grammar/iam.c) is iam/workflow-policy.json. Callback senders get their own policy file, written
  * only when the workflow has callbacks.
  *
  * Without --region/--account the JSON policies hold ${REGION} and ${ACCOUNT} placeholders:
@@ -105,7 +107,8 @@ static void count_dynamic(const AstNode *n, int *count, int *line)
 int cg_dynamic_invokes(const Program *p, int *first_line)
 {
     int count = 0, line = 0;
-    if (p && p->workflow) count_list(p->workflow->u.wf.body, &count, &line);
+    /* a permissions { allow "lambda:InvokeFunction" on ... } grants them: the user named them */
+    if (p && p->workflow && !p->cfg.invoke_declared) count_list(p->workflow->u.wf.body, &count, &line);
     if (first_line) *first_line = line;
     return count;
 }
@@ -216,6 +219,151 @@ static void json_environment(const Deploy *d, CgBuf *b)
     cg_buf_puts(b, "  }\n}\n");
 }
 
+/* ---- the workflow's own statements (Program.iam, grammar/iam.c) ---------------------------------- */
+
+/* A statement's Sid: its first action without the ':', the service capitalised ("DynamodbPutItem"),
+ * numbered when two statements would share one. */
+static void iam_sid(const Program *p, int i, CgBuf *b)
+{
+    const char *a = p->iam[i].actions[0];
+    CgBuf s = {0};
+    for (const char *c = a; *c; c++) {
+        if (*c == ':' || *c == '-' || *c == '*') continue;
+        cg_buf_putc(&s, c == a && *c >= 'a' && *c <= 'z' ? (char)(*c - 'a' + 'A') : *c);
+    }
+    if (p->iam[i].declared) cg_buf_puts(&s, "Declared");
+    int same = 0;
+    for (int k = 0; k < i; k++) same += strcmp(p->iam[k].actions[0], a) == 0 && p->iam[k].declared == p->iam[i].declared;
+    if (same) cg_buf_printf(&s, "%d", same + 1);
+    cg_buf_append(b, &s);
+    cg_buf_free(&s);
+}
+
+/* The region and account placeholders of a resource replaced by the literal ones when known. */
+static void json_resource(const Deploy *d, CgBuf *b, const char *r)
+{
+    CgBuf s = {0};
+    while (*r) {
+        if (strncmp(r, "${REGION}", 9) == 0 && d->region) {
+            cg_buf_puts(&s, d->region);
+            r += 9;
+        } else if (strncmp(r, "${ACCOUNT}", 10) == 0 && d->account) {
+            cg_buf_puts(&s, d->account);
+            r += 10;
+        } else {
+            cg_buf_putc(&s, *r++);
+        }
+    }
+    cg_json_string(b, s.s ? s.s : "", s.len);
+    cg_buf_free(&s);
+}
+
+static void json_list(const Deploy *d, CgBuf *b, const char *const *v, int n, const char *indent, int resources)
+{
+    if (n == 1) {
+        if (resources) json_resource(d, b, v[0]);
+        else json_str(b, v[0]);
+        return;
+    }
+    cg_buf_puts(b, "[\n");
+    for (int i = 0; i < n; i++) {
+        cg_buf_printf(b, "%s  ", indent);
+        if (resources) json_resource(d, b, v[i]);
+        else json_str(b, v[i]);
+        cg_buf_puts(b, i + 1 < n ? ",\n" : "\n");
+    }
+    cg_buf_printf(b, "%s]", indent);
+}
+
+/* One statement of the workflow policy, at the indentation of the Statement array's items. */
+static void json_iam_statement(const Deploy *d, CgBuf *b, int i)
+{
+    const IamStmt *s = &d->p->iam[i];
+    cg_buf_puts(b, "    {\n      \"Sid\": \"");
+    iam_sid(d->p, i, b);
+    cg_buf_puts(b, "\",\n      \"Effect\": \"Allow\",\n      \"Action\": ");
+    json_list(d, b, s->actions, s->nactions, "      ", 0);
+    cg_buf_puts(b, ",\n      \"Resource\": ");
+    json_list(d, b, s->resources, s->nres, "      ", 1);
+    if (s->ncond) {
+        /* kms:Decrypt of SecureString parameters: only through SSM, only for these parameters */
+        cg_buf_puts(b, ",\n      \"Condition\": {\n        \"StringEquals\": {\n"
+                       "          \"kms:ViaService\": ");
+        json_resource(d, b, "ssm.${REGION}.amazonaws.com");
+        cg_buf_puts(b, "\n        },\n        \"StringLike\": {\n"
+                       "          \"kms:EncryptionContext:PARAMETER_ARN\": ");
+        json_list(d, b, s->cond, s->ncond, "          ", 1);
+        cg_buf_puts(b, "\n        }\n      }");
+    }
+    cg_buf_puts(b, "\n    }");
+}
+
+/* iam/workflow-policy.json: what the workflow's own calls need (no file when it needs nothing). */
+static void json_workflow_policy(const Deploy *d, CgBuf *b)
+{
+    cg_buf_puts(b, "{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": [\n");
+    for (int i = 0; i < d->p->niam; i++) {
+        json_iam_statement(d, b, i);
+        cg_buf_puts(b, i + 1 < d->p->niam ? ",\n" : "\n");
+    }
+    cg_buf_puts(b, "  ]\n}\n");
+}
+
+/* A resource in template.yaml: literal, or !Sub with the pseudo parameters. */
+static void yaml_resource(const Deploy *d, CgBuf *b, const char *r)
+{
+    CgBuf s = {0};
+    int sub = 0;
+    while (*r) {
+        if (strncmp(r, "${REGION}", 9) == 0) {
+            if (d->region) cg_buf_puts(&s, d->region);
+            else cg_buf_puts(&s, "${AWS::Region}"), sub = 1;
+            r += 9;
+        } else if (strncmp(r, "${ACCOUNT}", 10) == 0) {
+            if (d->account) cg_buf_puts(&s, d->account);
+            else cg_buf_puts(&s, "${AWS::AccountId}"), sub = 1;
+            r += 10;
+        } else {
+            cg_buf_putc(&s, *r++);
+        }
+    }
+    if (sub) cg_buf_puts(b, "!Sub ");
+    cg_json_string(b, s.s ? s.s : "", s.len);
+    cg_buf_free(&s);
+}
+
+static void yaml_list(const Deploy *d, CgBuf *b, const char *const *v, int n, const char *indent, int resources)
+{
+    for (int i = 0; i < n; i++) {
+        cg_buf_printf(b, "\n%s- ", indent);
+        if (resources) yaml_resource(d, b, v[i]);
+        else cg_buf_puts(b, v[i]);
+    }
+}
+
+/* The workflow's statements in SAM's inline policy (items of its Statement list). */
+static void yaml_workflow_statements(const Deploy *d, CgBuf *b)
+{
+    for (int i = 0; i < d->p->niam; i++) {
+        const IamStmt *s = &d->p->iam[i];
+        cg_buf_puts(b, "            - Sid: ");
+        iam_sid(d->p, i, b);
+        cg_buf_puts(b, "\n              Effect: Allow\n              Action:");
+        yaml_list(d, b, s->actions, s->nactions, "                ", 0);
+        cg_buf_puts(b, "\n              Resource:");
+        yaml_list(d, b, s->resources, s->nres, "                ", 1);
+        if (s->ncond) {
+            cg_buf_puts(b, "\n              Condition:\n                StringEquals:\n"
+                           "                  \"kms:ViaService\": ");
+            yaml_resource(d, b, "ssm.${REGION}.amazonaws.com");
+            cg_buf_puts(b, "\n                StringLike:\n"
+                           "                  \"kms:EncryptionContext:PARAMETER_ARN\":");
+            yaml_list(d, b, s->cond, s->ncond, "                    ", 1);
+        }
+        cg_buf_putc(b, '\n');
+    }
+}
+
 /* ---- deploy.sh ------------------------------------------------------------------------------ */
 
 static void header_comment(const Deploy *d, CgBuf *b, const char *what)
@@ -294,7 +442,12 @@ static void emit_deploy_sh(const Deploy *d, CgBuf *b)
                    "  [ -n \"${AWS_ENDPOINT_URL:-}\" ] || sleep 10\n"
                    "fi\n"
                    "aws iam put-role-policy --role-name \"$ROLE\" --policy-name dwf-durable \\\n"
-                   "  --policy-document \"$(policy iam/durable-policy.json)\"\n\n");
+                   "  --policy-document \"$(policy iam/durable-policy.json)\"\n");
+    if (p->niam > 0)
+        cg_buf_puts(b, "# What the workflow's own calls need (aws, secret(), parameter(): `dwf iam --explain`).\n"
+                       "aws iam put-role-policy --role-name \"$ROLE\" --policy-name dwf-workflow \\\n"
+                       "  --policy-document \"$(policy iam/workflow-policy.json)\"\n");
+    cg_buf_putc(b, '\n');
     cg_buf_puts(b, "if aws lambda get-function --region \"$REGION\" --function-name \"$FUNCTION\" "
                    ">/dev/null 2>&1; then\n"
                    "  aws lambda update-function-code --region \"$REGION\" --function-name "
@@ -417,6 +570,7 @@ static void emit_sam(const Deploy *d, CgBuf *b)
             cg_buf_putc(b, '\n');
         }
     }
+    yaml_workflow_statements(d, b);
     if (p->cfg.uses_callbacks) {
         cg_buf_puts(b, "\n  # For whoever completes this workflow's callbacks: attach it to "
                        "their user or role.\n  CallbackSenderPolicy:\n"
@@ -485,6 +639,12 @@ static void emit_tf(const Deploy *d, CgBuf *b)
                    "  name   = \"dwf-durable\"\n  role   = aws_iam_role.workflow.id\n"
                    "  policy = templatefile(\"${path.module}/iam/durable-policy.json\", "
                    "local.vars)\n}\n\n");
+    if (p->niam > 0)
+        cg_buf_puts(b, "# What the workflow's own calls need (aws, secret(), parameter(): `dwf iam --explain`).\n"
+                       "resource \"aws_iam_role_policy\" \"workflow\" {\n"
+                       "  name   = \"dwf-workflow\"\n  role   = aws_iam_role.workflow.id\n"
+                       "  policy = templatefile(\"${path.module}/iam/workflow-policy.json\", "
+                       "local.vars)\n}\n\n");
     if (p->cfg.uses_callbacks)
         cg_buf_puts(b, "# For whoever completes this workflow's callbacks: attach it to their "
                        "user or role.\nresource \"aws_iam_policy\" \"callback_sender\" {\n"
@@ -524,11 +684,76 @@ static void emit_tf(const Deploy *d, CgBuf *b)
                      "    retention_period  = %d\n  }\n\n",
                   p->cfg.execution_timeout, p->cfg.retention_days);
     cg_buf_puts(b, "  # Deleting stops in-flight executions first, which can take a while.\n"
-                   "  timeouts {\n    delete = \"60m\"\n  }\n\n"
-                   "  depends_on = [aws_iam_role_policy.durable]\n}\n\n"
-                   "output \"qualified_arn\" {\n"
+                   "  timeouts {\n    delete = \"60m\"\n  }\n\n");
+    cg_buf_printf(b, "  depends_on = [aws_iam_role_policy.durable%s]\n}\n\n",
+                  p->niam > 0 ? ", aws_iam_role_policy.workflow" : "");
+    cg_buf_puts(b, "output \"qualified_arn\" {\n"
                    "  description = \"invoke this (the published version)\"\n"
                    "  value       = aws_lambda_function.workflow.qualified_arn\n}\n");
+}
+
+/* ---- `dwf iam` ----------------------------------------------------------------------------------- */
+
+static void deploy_init(Deploy *d, const Program *p, const CgOptions *o)
+{
+    memset(d, 0, sizeof *d);
+    d->p = p;
+    d->fname = p->cfg.function_name ? p->cfg.function_name
+                                    : (p->workflow->u.wf.name ? p->workflow->u.wf.name : "workflow");
+    d->region = o && o->region ? o->region : p->cfg.region;
+    d->account = o && o->account ? o->account : p->cfg.account;
+    d->zip = o && o->zip_name ? o->zip_name : "function.zip";
+    d->dyn_invokes = cg_dynamic_invokes(p, &d->dyn_line);
+}
+
+static char *take(CgBuf *b)
+{
+    if (b->oom) {
+        cg_buf_free(b);
+        return NULL;
+    }
+    return b->s ? b->s : calloc(1, 1);
+}
+
+char *cg_iam_policy(const Program *p, const CgOptions *o)
+{
+    if (!p || !p->workflow) return NULL;
+    Deploy d;
+    deploy_init(&d, p, o);
+    CgBuf b = {0};
+    json_durable_policy(&d, &b);
+    /* the workflow's statements join the durable ones in one document */
+    static const char tail[] = "\n  ]\n}\n";
+    if (p->niam > 0 && b.len > sizeof tail - 1 && strcmp(b.s + b.len - (sizeof tail - 1), tail) == 0) {
+        b.len -= sizeof tail - 1;
+        b.s[b.len] = '\0';
+        for (int i = 0; i < p->niam; i++) {
+            cg_buf_puts(&b, ",\n");
+            json_iam_statement(&d, &b, i);
+        }
+        cg_buf_puts(&b, tail);
+    }
+    return take(&b);
+}
+
+char *cg_iam_sid(const Program *p, int i)
+{
+    CgBuf b = {0};
+    iam_sid(p, i, &b);
+    return take(&b);
+}
+
+char *cg_iam_resource(const Program *p, const char *resource, const CgOptions *o)
+{
+    Deploy d;
+    deploy_init(&d, p, o);
+    CgBuf b = {0}, out = {0};
+    json_resource(&d, &b, resource);
+    /* json_resource wrote a JSON string: the text between its quotes, unescaped (ARNs hold no
+     * characters JSON escapes but '"' and '\\', which no ARN has) */
+    if (b.len >= 2) cg_buf_putn(&out, b.s + 1, b.len - 2);
+    cg_buf_free(&b);
+    return take(&out);
 }
 
 /* ---- rendering and writing -------------------------------------------------------------------- */
@@ -576,14 +801,7 @@ int cg_render_artifacts(const Program *p, const CgOptions *o, CgFiles *out, char
         return -1;
     }
     Deploy d;
-    memset(&d, 0, sizeof d);
-    d.p = p;
-    d.fname = p->cfg.function_name ? p->cfg.function_name
-                                   : (p->workflow->u.wf.name ? p->workflow->u.wf.name : "workflow");
-    d.region = o && o->region ? o->region : p->cfg.region;
-    d.account = o && o->account ? o->account : p->cfg.account;
-    d.zip = o && o->zip_name ? o->zip_name : "function.zip";
-    d.dyn_invokes = cg_dynamic_invokes(p, &d.dyn_line);
+    deploy_init(&d, p, o);
 
     CgBuf b = {0};
     int rc = 0;
@@ -600,6 +818,10 @@ int cg_render_artifacts(const Program *p, const CgOptions *o, CgFiles *out, char
         out->absent[out->nabsent++] = "environment.json";
     RENDER("iam/trust-policy.json", 0644, cg_buf_puts(&b, trust_policy));
     RENDER("iam/durable-policy.json", 0644, json_durable_policy(&d, &b));
+    if (p->niam > 0)
+        RENDER("iam/workflow-policy.json", 0644, json_workflow_policy(&d, &b));
+    else /* a workflow policy from an earlier compile would grant what this workflow does not need */
+        out->absent[out->nabsent++] = "iam/workflow-policy.json";
     if (p->cfg.uses_callbacks)
         RENDER("iam/callback-sender-policy.json", 0644, json_callback_policy(&d, &b));
     else /* a sender policy from an earlier compile of a different workflow would lie */

@@ -223,7 +223,11 @@ void ast_dump(const AstNode *n, int indent, FILE *out)
     case AST_RETRY:
         if (n->u.retry.jitter_set) fprintf(out, " jitter=%d", (int)n->u.retry.jitter);
         break;
-    case AST_CONFIG: fputs(n->u.config.which == CONFIG_DURABLE ? " durable" : " lambda", out); break;
+    case AST_CONFIG:
+        fputs(n->u.config.which == CONFIG_DURABLE ? " durable" : n->u.config.which == CONFIG_LAMBDA ? " lambda"
+                                                                                              : " permissions",
+              out);
+        break;
     case AST_USE: fprintf(out, " %s", n->u.use.path); break;
     case AST_WORKFLOW: fprintf(out, " %s", n->u.wf.name); break;
     default: break;
@@ -350,6 +354,10 @@ void ast_dump(const AstNode *n, int indent, FILE *out)
         dump_list("on", n->u.retry.on, in, out);
         break;
     case AST_CONFIG: dump_list("props", n->u.config.props, in, out); break;
+    case AST_ALLOW:
+        dump_list("actions", n->u.allow.actions, in, out);
+        dump_list("on", n->u.allow.resources, in, out);
+        break;
     case AST_WORKFLOW:
         dump_list("configs", n->u.wf.configs, in, out);
         dump_list("body", n->u.wf.body, in, out);

@@ -36,7 +36,7 @@ typedef struct SrcLoc {
     X(AST_TRY) X(AST_FAIL) X(AST_RETURN) X(AST_LOG) X(AST_WHILE) X(AST_BREAK) X(AST_CONTINUE)  \
     X(AST_CATCH)                                                                               \
     /* top level */                                                                            \
-    X(AST_CONFIG) X(AST_USE) X(AST_WORKFLOW) X(AST_RETRY)
+    X(AST_CONFIG) X(AST_USE) X(AST_WORKFLOW) X(AST_RETRY) X(AST_ALLOW)
 
 typedef enum AstKind {
 #define AST_ENUM_(k) k,
@@ -58,7 +58,7 @@ typedef enum AstOp {
 typedef enum { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR } AstLogLevel;
 typedef enum { JITTER_FULL, JITTER_HALF, JITTER_NONE } AstJitter; /* same order as DWF_JITTER_* */
 typedef enum { SEM_AT_LEAST_ONCE, SEM_AT_MOST_ONCE } AstSemantics;
-typedef enum { CONFIG_DURABLE, CONFIG_LAMBDA } AstConfigKind;
+typedef enum { CONFIG_DURABLE, CONFIG_LAMBDA, CONFIG_PERMISSIONS } AstConfigKind;
 
 /* A variable: every `let`, step/parallel/map/... binding, for/map item and index, catch
  * variable and the implicit `input`. sema: unique per workflow. */
@@ -68,6 +68,7 @@ typedef struct Symbol {
     SrcLoc loc;         /* where it is declared */
     struct AstNode *decl;
     int used;           /* sema: referenced at least once */
+    const struct AstNode *secret; /* taint.c: the secret()/parameter() call whose value it may hold */
     struct Symbol *next; /* all symbols of the workflow, in declaration order */
 } Symbol;
 
@@ -201,8 +202,11 @@ struct AstNode {
             AstJitter jitter; int jitter_set;
             AstNode *on; /* list of AST_STR; NULL = every error */
         } retry;
-        /* AST_CONFIG: durable { k = v ... } | lambda { k = v ... }: props list of AST_PROP */
+        /* AST_CONFIG: durable { k = v ... } | lambda { k = v ... }: props list of AST_PROP;
+         * permissions { allow ... }: props list of AST_ALLOW */
         struct { AstConfigKind which; AstNode *props; } config;
+        /* AST_ALLOW: allow "svc:Action", ... on "arn:...", ...: lists of AST_STR */
+        struct { AstNode *actions, *resources; } allow;
         /* AST_USE: use "file.c" */
         struct { const char *path; } use;
         /* AST_WORKFLOW */
@@ -223,6 +227,17 @@ struct AstNode {
      * for notes that point at a declaration; first_line is 0 when the node binds nothing. */
     SrcLoc bind_loc;
 };
+
+/* One statement of the IAM policy the workflow's own calls need (grammar/iam.c): its actions
+ * on its resources (${REGION} / ${ACCOUNT} placeholders), for kms:Decrypt the parameter ARNs
+ * its condition names (`cond`), and the .dwf lines that need it, ascending. */
+typedef struct IamStmt {
+    const char **actions, **resources, **cond;
+    int nactions, nres, ncond;
+    int *lines;
+    int nlines;
+    int declared; /* from permissions { allow ... } */
+} IamStmt;
 
 /* A whole file. */
 typedef struct Program {
@@ -251,8 +266,13 @@ typedef struct Program {
         int uses_http;
         int uses_aws; /* an `aws` call somewhere */
         const char **invoke_targets; /* NULL-terminated list of literal invoke targets */
+        int invoke_declared; /* iam.c: permissions { allow } grants lambda:InvokeFunction, so
+                              * computed invoke targets are the declaration's business */
         long op_estimate;           /* static estimate of operations per execution */
     } cfg;
+    /* sema (iam.c): the statements the workflow's own calls need, in order of first use */
+    IamStmt *iam;
+    int niam;
 } Program;
 
 /* Arena: bump allocation for one compilation. */

@@ -108,7 +108,7 @@ static AstLogLevel log_level(ParseState *ps, const char *id, SrcLoc loc);
 %left '*' '/' '%'
 %precedence UNARY
 
-%type <AstNode *> uses workflow wf_items config cfg_items cfg_item block stmts stmt
+%type <AstNode *> uses workflow wf_items config cfg_items cfg_item block stmts stmt allows allow labels
 %type <AstNode *> step_stmt step_opts step_opt comp_opt wait_stmt dur_val callback_stmt cb_opts cb_opt
 %type <AstNode *> poll_stmt poll_opts poll_opt parallel_stmt branches branch batch_opts batch_opt
 %type <AstNode *> map_stmt map_opts map_opt group_stmt if_stmt else_opt for_stmt while_stmt try_stmt
@@ -176,6 +176,38 @@ config:
         $$->u.config.which = CONFIG_LAMBDA;
         $$->u.config.props = $3;
     }
+    /* permissions { allow "svc:Action" on "arn:..." }: plain words, not keywords, so no
+     * variable named `allow` or `permissions` breaks. After a syntax error, the parser's
+     * recovery may land on any `word {` (`catch err: T {`): only the first error is reported. */
+  | IDENT '{' allows '}' {
+        if (strcmp($1, "permissions") != 0 && diag_errors(ps->diag) == 0)
+            diag_error(ps->diag, @1, "'%s {' is not a block a workflow has: durable, lambda or permissions", $1);
+        $$ = NEW(AST_CONFIG, @$);
+        $$->u.config.which = CONFIG_PERMISSIONS;
+        $$->u.config.props = $3;
+    }
+;
+
+allows:
+    %empty { $$ = NULL; }
+  | allows allow { $$ = append($1, $2); }
+  | allows error { $$ = $1; }
+;
+
+allow:
+    IDENT str_list ON labels {
+        if (strcmp($1, "allow") != 0 && diag_errors(ps->diag) == 0)
+            diag_error(ps->diag, @1, "a permissions block holds 'allow \"action\" on \"arn\"' lines, not '%s'", $1);
+        $$ = NEW(AST_ALLOW, @$);
+        $$->u.allow.actions = $2;
+        $$->u.allow.resources = $4;
+    }
+;
+
+/* resources: "arn:..." with ${region} / ${account} where they stand */
+labels:
+    label
+  | labels ',' label { $$ = append($1, $3); }
 ;
 
 cfg_items:

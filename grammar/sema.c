@@ -866,6 +866,25 @@ static void check_env_call(Sema *s, AstNode *e)
                    k, k);
 }
 
+/* `secret("id").key` is `secret("id", "key")`: one JSON key of the secret, so the runtime
+ * parses SecretString and the rest of it never becomes a value. Rewrites e in place. */
+static int secret_key_call(Sema *s, AstNode *e)
+{
+    AstNode *obj = e->u.member.obj;
+    if (!obj || obj->kind != AST_CALL || strcmp(obj->u.call.fn, "secret") != 0 || !obj->u.call.args ||
+        obj->u.call.args->next || !e->u.member.key)
+        return 0;
+    AstNode *key = ast_new(s->a, AST_STR, e->loc);
+    key->u.str.s = e->u.member.key;
+    key->u.str.len = strlen(e->u.member.key);
+    AstNode *id = obj->u.call.args;
+    e->kind = AST_CALL;
+    e->u.call.fn = "secret";
+    e->u.call.args = id;
+    id->next = key;
+    return 1;
+}
+
 static void check_call(Sema *s, AstNode *e)
 {
     const Builtin *b = NULL;
@@ -1222,7 +1241,8 @@ static void check_expr_1(Sema *s, AstNode *e)
         check_name(s, e);
         break;
     case AST_MEMBER:
-        check_expr(s, e->u.member.obj);
+        if (secret_key_call(s, e)) check_call(s, e);
+        else check_expr(s, e->u.member.obj);
         break;
     case AST_INDEX:
         check_expr(s, e->u.member.obj);
@@ -1914,13 +1934,14 @@ int sema_check(Program *p, Diag *d, Arena *a)
         }
     }
 
-    int seen[2] = {0, 0};
+    int seen[3] = {0, 0, 0};
+    static const char *const block_names[] = {"durable", "lambda", "permissions"};
     for (AstNode *c = wf->u.wf.configs; c; c = c->next) {
         if (seen[c->u.config.which]++) {
-            diag_error(d, c->loc, "a second %s block", c->u.config.which == CONFIG_DURABLE ? "durable" : "lambda");
+            diag_error(d, c->loc, "a second %s block", block_names[c->u.config.which]);
             continue;
         }
-        check_config(&s, c);
+        if (c->u.config.which != CONFIG_PERMISSIONS) check_config(&s, c); /* iam.c reads permissions */
     }
 
     collect_decls(&s, wf->u.wf.body, 0);
@@ -1948,5 +1969,9 @@ int sema_check(Program *p, Diag *d, Arena *a)
         diag_note(d, wf->loc, "group work into fewer steps, or split it across executions with 'invoke'");
     }
     if (!s.stop && diag_errors(d) == before) report_unused(&s);
+    /* on a program with no other error: a call sema rejected (a misspelt parameter, a secret
+     * outside a step) would only give these passes' consequences of the same mistake */
+    if (!s.stop && diag_errors(d) == before) taint_check(p, d);
+    if (!s.stop && diag_errors(d) == before) iam_derive(p, d, a);
     return diag_errors(d) - before;
 }

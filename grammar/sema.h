@@ -24,4 +24,16 @@ const char *sema_suggest(const char *wrong, const char *const *cands, size_t n);
 /* Check `p` (the tree is annotated in place). Returns the number of errors found. */
 int sema_check(Program *p, Diag *d, Arena *a);
 
+/* taint.c: reject every flow of a secret()/parameter() value into a checkpoint, a log line, an
+ * error or an http URL (sema_check runs it once the names are resolved). Returns the number of
+ * errors reported. */
+int taint_check(Program *p, Diag *d);
+/* Whether `e` is a secret()/parameter() call: a source of secret values. */
+int taint_is_source(const AstNode *e);
+
+/* iam.c: Program.iam, the IAM statements the workflow's own calls need (include/dwf_aws.def's
+ * actions on the resources their literal parameters determine, and permissions { allow }), or
+ * errors asking for a declaration where no literal determines one. Returns the errors reported. */
+int iam_derive(Program *p, Diag *d, Arena *a);
+
 #endif

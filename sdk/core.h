@@ -121,6 +121,9 @@ typedef struct dwf__inv {
     dwf__comp *comps;
     size_t ncomps, capcomps;
     uint64_t rng;
+    /* secret() / parameter() values read in this invocation, "s:<id>" / "p:<path>" -> text
+     * (secrets.c; under mu, never across the read itself) */
+    cJSON *secret_cache;
 } dwf__inv;
 
 struct dwf_ctx {

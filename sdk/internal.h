@@ -62,6 +62,14 @@ dwf__cursor *dwf__item_cursor(dwf_ctx *c);
  * (Lambda), from the process environment. */
 const char *dwf__getenv(dwf_ctx *c, const char *name);
 
+/* secrets.c: `line` (malloc'd) with every secret()/parameter() value read so far replaced by
+ * "***"; returns the line to use (maybe another allocation; the old one is freed). */
+char *dwf__redact(char *line);
+/* secrets.c: the answer of an aws call; a GetSecretValue's SecretString or a GetParameter's
+ * Parameter.Value (and each string member of it when it is a JSON object) joins the values
+ * log lines are redacted against, whether secret() / parameter() or a direct call read it. */
+void dwf__secret_answer(const char *service, const char *action, const cJSON *response);
+
 /* Nonzero if the host asked for no step log lines (dwf_invoke_opts.quiet: `dwf run --quiet`). */
 int dwf__quiet(dwf_ctx *c);
 /* Ask the host's mock hook (dwf_invoke_opts.mock, dwf test) about a call: DWF_MOCK_PASS when

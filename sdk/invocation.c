@@ -176,6 +176,7 @@ static void inv_free(dwf__inv *inv)
     }
     free(inv->comps);
     cJSON_Delete(inv->input);
+    cJSON_Delete(inv->secret_cache);
     free(inv->fatal_msg);
     free(inv->arn);
     free(inv->token);

@@ -15,6 +15,9 @@
  * filter is the SDK's: AWS_LAMBDA_LOG_LEVEL = DEBUG, INFO, WARN or ERROR (any case) shows that
  * level and above; unset or anything else means DEBUG. Every
  * line goes to stderr in a single write, so lines from parallel branches never interleave.
+ * Every secret() / parameter() value read so far is replaced by *** in it (secrets.c): the
+ * compiler already refuses a secret in a log message, this catches what a `call`ed C function
+ * or a value it cannot see through (an http response echoing a key) brings back.
  */
 #include <math.h>
 #include <stdio.h>
@@ -97,6 +100,7 @@ void dwf_log(dwf_ctx *c, int level, dwf_val *message)
         fputs("{\"level\":\"ERROR\",\"message\":\"dwf: out of memory writing a log line\"}\n", stderr);
         return;
     }
+    text = dwf__redact(text); /* secrets read so far become *** (secrets.c) */
     size_t n = strlen(text);
     text[n] = '\n'; /* replaces the terminator: the write below is by length */
     fwrite(text, 1, n + 1, stderr);

@@ -127,6 +127,27 @@ out=$("$DWF" run "$EX/order.dwf" --input '{}' --help 2>/dev/null); rc=$?
 if [ $rc -eq 0 ] && printf '%s\n' "$out" | head -1 | grep -q '^usage: dwf run '; then pass cli_help_anywhere
 else fail cli_help_anywhere "rc=$rc $(printf '%s' "$out" | head -c 200)"; fi
 
+# dwf iam: one file, usage errors as every command's; a workflow with errors prints no policy
+# (exit 1); --region / --account reach the ARNs of the durable and the workflow statements.
+usage cli_iam_no_file "dwf: no .dwf file given" "" -- iam
+usage cli_iam_two_files "dwf: one workflow at a time ('$EX/order.dwf' and '$EX/retry.dwf')" "" -- \
+  iam "$EX/order.dwf" "$EX/retry.dwf"
+usage cli_iam_did_you_mean "dwf: unknown option '--explian'
+did you mean '--explain'?" "" -- iam "$EX/order.dwf" --explian
+printf 'workflow w {\n  step s { return aws dynamodb.GetItem { TableName: input.t, Key: {} } }\n  return s\n}\n' >"$T/nl.dwf"
+"$DWF" iam "$T/nl.dwf" >"$T/stdout" 2>"$T/stderr"; rc=$?
+if [ $rc -eq 1 ] && [ ! -s "$T/stdout" ] && grep -q 'TableName is not a literal' "$T/stderr"; then pass cli_iam_errors
+else fail cli_iam_errors "rc=$rc $(head -c 300 "$T/stderr")"; fi
+printf 'workflow w {\n  step s { return aws s3.GetObject { Bucket: "b", Key: "k" } }\n  return s\n}\n' >"$T/lit.dwf"
+out=$("$DWF" iam "$T/lit.dwf" --region eu-west-1 --account 111122223333 2>&1); rc=$?
+if [ $rc -eq 0 ] && printf '%s' "$out" | python3 -c '
+import json, sys
+p = json.load(sys.stdin)
+res = [r for s in p["Statement"] for r in ([s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"])]
+assert "arn:aws:s3:::b/k" in res and "arn:aws:lambda:eu-west-1:111122223333:function:w:*" in res, res
+assert not any("${" in r for r in res), res'; then pass cli_iam_region_account
+else fail cli_iam_region_account "rc=$rc $(printf '%s' "$out" | head -c 300)"; fi
+
 # The suite's other scripts: output safety, bounded inputs, the store's views.
 for s in "$ROOT"/tests/cli/*.sh; do
   [ "$(basename "$s")" = run.sh ] || bash "$s"

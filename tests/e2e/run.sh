@@ -566,4 +566,6 @@ DWF="$DWF" bash "$ROOT/tests/e2e/language.sh"
 DWF="$DWF" bash "$ROOT/tests/e2e/builtins.sh"
 # lambda { environment }, env(), dwf run --env / --env-file, and dwf resume's recorded environment.
 DWF="$DWF" bash "$ROOT/tests/e2e/environment.sh"
+# secret() / parameter() against a Secrets Manager / SSM stand-in: values, caching, redaction, errors.
+DWF="$DWF" bash "$ROOT/tests/e2e/secrets.sh"
 exit 0

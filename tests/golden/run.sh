@@ -8,7 +8,10 @@
 #   - every `#line N "handler.c"` (after generated glue) sits at line N - 1, so a C error in
 #     the glue is reported where it really is;
 #   - JSON files parse; IAM policies use the singular action names, never a "*" resource, and
-#     the callback-sender policy exists exactly when the workflow has callbacks;
+#     the callback-sender policy exists exactly when the workflow has callbacks; the workflow
+#     policy (iam/workflow-policy.json) has no "*" action or resource and Sids unique with the
+#     durable ones; `dwf iam --explain` prints expected/<name>/dwf-iam.txt (the role's whole
+#     policy and the .dwf lines behind each statement of the workflow's own);
 #   - deploy.sh passes bash -n (and shellcheck when installed), template.yaml parses as YAML,
 #     main.tf is in `terraform fmt` form when terraform is installed.
 # <name>.args beside a tests/golden/<name>.dwf holds extra `dwf compile` arguments, and
@@ -51,10 +54,19 @@ check_one() { # name src args...
     else fail "$name/stderr" "expected $(head -c 300 "${src%.dwf}.stderr"), got $(head -c 300 "$tmp/$name.log")"
     fi
   fi
+  # `dwf iam --explain`, with the same options (.args files hold only --region / --account,
+  # which dwf iam takes too)
+  "$DWF" iam "$src" --explain "$@" >"$tmp/$name.iam" 2>"$tmp/$name.iam.err"
+  local iam_rc=$?
   if [ $update -eq 1 ]; then
     rm -rf "$exp" && mkdir -p "$exp" && cp -R "$out/." "$exp/" && rm -f "$exp/.dwf-generated"
+    cp "$tmp/$name.iam" "$exp/dwf-iam.txt"
     echo "updated $exp"
     return
+  fi
+  if [ $iam_rc -ne 0 ]; then fail "$name/dwf-iam" "dwf iam exited $iam_rc: $(head -c 300 "$tmp/$name.iam.err")"
+  elif cmp -s "$exp/dwf-iam.txt" "$tmp/$name.iam"; then pass "$name/dwf-iam"
+  else fail "$name/dwf-iam" "differs: $(diff "$exp/dwf-iam.txt" "$tmp/$name.iam" 2>&1 | head -8 | tr '\n' ' ')"
   fi
 
   # Byte-for-byte against the expected files, both ways (no file missing, none extra).
@@ -68,7 +80,7 @@ check_one() { # name src args...
       elif cmp -s "$f" "$out/$rel"; then pass "$name/$rel"
       else fail "$name/$rel" "differs: $(diff "$f" "$out/$rel" | head -8 | tr '\n' ' ')"
       fi
-    done < <(find "$exp" -type f | sort)
+    done < <(find "$exp" -type f ! -name dwf-iam.txt | sort)
     while IFS= read -r f; do
       rel=${f#"$out"/}
       [ -f "$exp/$rel" ] || fail "$name/$rel" "emitted but not in $exp"
@@ -165,6 +177,19 @@ for name in ("durable-policy.json", "callback-sender-policy.json", "trust-policy
                 errs.append(f"{name}: resource {r}")
             if r.startswith("arn:aws:lambda:") and any(a.startswith("lambda:") and "DurableExecution" in a for a in as_list(s["Action"])) and not r.endswith(":*"):
                 errs.append(f"{name}: unqualified function ARN {r} never matches an execution")
+wf = statements("workflow-policy.json")
+sids = [s.get("Sid") for s in dur + (wf or [])]
+if len(sids) != len(set(sids)):
+    errs.append(f"Sids repeat across durable-policy.json and workflow-policy.json: {sids}")
+for s in wf or []:
+    for a in as_list(s["Action"]):
+        if a == "*" or a.endswith(":*"):
+            errs.append(f"workflow-policy.json: action {a}")
+    for r in as_list(s["Resource"]):
+        if r == "*" or not r.startswith("arn:"):
+            errs.append(f"workflow-policy.json: resource {r}")
+if wf is not None and not wf:
+    errs.append("workflow-policy.json without a statement")
 cb = statements("callback-sender-policy.json")
 if uses_cb and cb is None:
     errs.append("callbacks are used but there is no callback-sender-policy.json")
@@ -232,4 +257,8 @@ for d in tests/golden/expected/*/; do
   else fail "$name/stale" "$d has no examples/$name.dwf or tests/golden/$name.dwf (make golden-update drops it)"
   fi
 done
+
+# Every IAM action dwf can emit is an operation of the official clients (botocore and the
+# @aws-sdk/client-* packages), and the golden workflow policies hold only those.
+[ $update -eq 1 ] || bash tests/golden/iam_actions.sh
 exit 0
