@@ -3,10 +3,13 @@
  * it, with when it started, when it times out (and when its heartbeat does), the execution it
  * belongs to, and the exact command that completes it, so nobody has to dig a callback id
  * out of `dwf history --json`. The deadlines are the service's timers (service.h,
- * dwf_service_open_callbacks); "in 3 min" is measured on the store's clock, the clock that
- * will fire them.
+ * dwf_service_open_callbacks). Each execution has its own clock (real time plus what `dwf run
+ * --skip-time` jumped it forward): its callback's timestamps are on that clock and its timers
+ * fire on it, so "started 2 s ago" and "in 3 min" are measured on it, and a clock ahead of real
+ * time is said, since its dates then lie in the real future.
  */
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,7 +105,34 @@ static int keep_execution(dwf_service *s, const char *arn, cJSON **cbs, dwf_erro
     return 0;
 }
 
-static void print_table(const cJSON *cbs, const char *store, double now)
+/* One callback's lines; now is its execution's clock, real_now the service's (real time). */
+static void print_callback(const cJSON *c, double now, double real_now)
+{
+    char created[40], dl[96], hb[96], ago[40], ahead[40];
+    double st = ec_ts_ms(cJSON_GetObjectItemCaseSensitive(c, "StartTimestamp"));
+    const char *name = ec_str(c, "Name"), *arn = ec_str(c, "DurableExecutionArn");
+    const char *exec = arn && strrchr(arn, '/') ? strrchr(arn, '/') + 1 : arn;
+    ec_iso(st, created);
+    hv_duration(now > st ? now - st : 0, ago, sizeof ago);
+    deadline(c, "TimeoutTimestamp", now, dl, sizeof dl);
+    deadline(c, "HeartbeatTimestamp", now, hb, sizeof hb);
+    putchar('\n');
+    fputs(name ? "" : "(unnamed callback)", stdout);
+    for (const char *p = name; p && *p; p++) putchar((unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p);
+    printf("  function %s, execution %s\n", ec_str(c, "FunctionName") ? ec_str(c, "FunctionName") : "?",
+           exec ? exec : "?");
+    printf("  id         %s\n", ec_str(c, "CallbackId"));
+    if (now - real_now >= 1000) { /* --skip-time moved this execution's clock: its dates are ahead */
+        hv_duration(round((now - real_now) / 1000) * 1000, ahead, sizeof ahead); /* 1 d 23 h 59.9 s: 2 d */
+        printf("  clock      the execution's virtual clock, %s ahead of real time (--skip-time)\n", ahead);
+    }
+    printf("  started    %s (%s ago)\n", created, ago);
+    printf("  deadline   %s\n", dl);
+    printf("  heartbeat  %s\n", hb);
+    printf("  complete   %s\n", ec_str(c, "Command"));
+}
+
+static void print_table(dwf_service *s, const cJSON *cbs, const char *store)
 {
     int n = cJSON_GetArraySize(cbs);
     if (n == 0) {
@@ -110,25 +140,10 @@ static void print_table(const cJSON *cbs, const char *store, double now)
         return;
     }
     printf("%d callback%s waiting in %s\n", n, n == 1 ? "" : "s", store);
+    double real_now = dwf_service_now(s);
     for (const cJSON *c = cbs->child; c; c = c->next) {
-        char created[40], dl[96], hb[96], ago[40];
-        double st = ec_ts_ms(cJSON_GetObjectItemCaseSensitive(c, "StartTimestamp"));
-        const char *name = ec_str(c, "Name"), *arn = ec_str(c, "DurableExecutionArn");
-        const char *exec = arn && strrchr(arn, '/') ? strrchr(arn, '/') + 1 : arn;
-        ec_iso(st, created);
-        hv_duration(now - st, ago, sizeof ago);
-        deadline(c, "TimeoutTimestamp", now, dl, sizeof dl);
-        deadline(c, "HeartbeatTimestamp", now, hb, sizeof hb);
-        putchar('\n');
-        fputs(name ? "" : "(unnamed callback)", stdout);
-        for (const char *p = name; p && *p; p++) putchar((unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p);
-        printf("  function %s, execution %s\n", ec_str(c, "FunctionName") ? ec_str(c, "FunctionName") : "?",
-               exec ? exec : "?");
-        printf("  id         %s\n", ec_str(c, "CallbackId"));
-        printf("  started    %s (%s ago)\n", created, ago);
-        printf("  deadline   %s\n", dl);
-        printf("  heartbeat  %s\n", hb);
-        printf("  complete   %s\n", ec_str(c, "Command"));
+        const char *arn = ec_str(c, "DurableExecutionArn");
+        print_callback(c, arn ? dwf_service_now_of(s, arn) : real_now, real_now);
     }
 }
 
@@ -182,7 +197,7 @@ int cmd_callbacks(int argc, char **argv)
         }
         cJSON_Delete(o);
     } else {
-        print_table(cbs, shown, dwf_service_now(s));
+        print_table(s, cbs, shown);
     }
     rc = EXIT_OK;
 out:

@@ -107,13 +107,14 @@ static void print_table(dwf_service *s, const cJSON *all, const char *store, int
     if (isatty(STDOUT_FILENO))
         printf("%-10s %-20s %10s  %-24s %-24s %s\n", "STATUS", "STARTED", "DURATION", "FUNCTION", "ERROR",
                "EXECUTION");
-    double now = dwf_service_now(s);
     for (const cJSON *e = all->child; e; e = e->next) {
         char t[40], dur[40], fn[256] = "?", et[128];
         const char *arn = ec_str(e, "DurableExecutionArn");
         double st = ec_ts_ms(cJSON_GetObjectItemCaseSensitive(e, "StartTimestamp"));
         double en = ec_ts_ms(cJSON_GetObjectItemCaseSensitive(e, "EndTimestamp"));
         ec_iso(st, t);
+        /* so far: on the execution's own clock, the one its timestamps are on (--skip-time moves it) */
+        double now = en >= 0 || !arn ? en : dwf_service_now_of(s, arn);
         hv_duration((en >= 0 ? en : now) - st, dur, sizeof dur);
         if (arn && dwf_service_function_of(arn, fn) != 0) snprintf(fn, sizeof fn, "?");
         error_type(s, e, et, sizeof et);

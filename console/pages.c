@@ -511,7 +511,8 @@ static void put_summary(dwf_console *c, cs_buf *b, const cJSON *x, const char *a
     cs_puts(b, "</dd><dt>Ended</dt><dd>");
     put_time(b, end);
     cs_puts(b, "</dd><dt>Duration</dt><dd>");
-    put_duration(b, ((isnan(end) ? dwf_service_now(c->o.svc) / 1000 : end) - start) * 1000);
+    /* so far: on the execution's own clock, the one its timestamps are on (--skip-time moves it) */
+    put_duration(b, ((isnan(end) ? dwf_service_now_of(c->o.svc, arn) / 1000 : end) - start) * 1000);
     cs_puts(b, isnan(end) ? " so far" : "");
     cs_puts(b, "</dd><dt>ARN</dt><dd><code>");
     cs_text(b, arn);
@@ -560,7 +561,7 @@ int cs_execution_live(dwf_console *c, const char *arn, cs_buf *b, dwf_error *err
     cs_puts(b, "</section>");
     cs_graph_section(c, b, arn, ops, str_of(x, "Status"));
     cs_puts(b, "<section id=\"timeline\" data-live><h2>Timeline</h2>");
-    char *svg = c->o.timeline_svg ? c->o.timeline_svg(c->o.arg, ops, events, dwf_service_now(s)) : NULL;
+    char *svg = c->o.timeline_svg ? c->o.timeline_svg(c->o.arg, ops, events, dwf_service_now_of(s, arn)) : NULL;
     const char *at = svg ? strstr(svg, "<svg") : NULL;
     if (at) cs_printf(b, "<div class=\"picture\">%s</div>", at);
     else cs_puts(b, "<p class=\"empty\">No timeline.</p>");

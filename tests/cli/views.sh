@@ -240,6 +240,32 @@ HARN2=$(sed -n 's/^started //p' hb.out)
 if grep -q '^1 callback waiting in ' cb3.txt && grep -q '^ping  ' cb3.txt; then pass cli_views_callbacks_of_execution
 else fail cli_views_callbacks_of_execution "$(cat cb3.txt)"; fi
 
+# After `dwf run --skip-time` jumped an execution 2 days ahead, its callback's times are on its own
+# clock: started a moment ago (not "0 ms ago", in the real future), deadline in 3 days less that
+# moment, heartbeat within the hour; the clock line says so; an execution on real time says nothing
+# of clocks; `dwf executions` shows the skipped one's duration so far as 2 days.
+cat >late.dwf <<'EOF'
+workflow late {
+  durable { timeout = 10d }
+  lambda { name = "late-callback" }
+  wait 2d
+  callback cb "late-approval" timeout 3d heartbeat 1h
+  return await cb
+}
+EOF
+"$DWF" run late.dwf --skip-time --detach --quiet --store "$C" >late.out 2>&1
+"$DWF" callbacks --store "$C" >cbl.txt 2>&1
+"$DWF" executions --function late-callback --store "$C" >exl.txt 2>&1
+sed -n '/^late-approval  /,/^  complete/p' cbl.txt >late.txt
+sed -n '/^ping  /,/^  complete/p' cbl.txt >ping.txt
+if grep -q "^  clock      the execution's virtual clock, 2 d 0 h ahead of real time (--skip-time)$" late.txt &&
+   grep -qE '^  started    [0-9T:-]+Z \([0-9.]+ (ms|s|min [0-9]+ s) ago\)$' late.txt &&
+   grep -qE '^  deadline   [0-9T:-]+Z \(in 2 d 23 h\)$' late.txt &&
+   grep -qE '^  heartbeat  [0-9T:-]+Z \(in [0-9]+ min [0-9]+ s\)$' late.txt &&
+   ! grep -q '^  clock' ping.txt && grep -q '^  started' ping.txt &&
+   grep -qE '^RUNNING +[0-9T:-]+Z +2 d 0 h +late-callback ' exl.txt; then pass cli_views_callbacks_virtual_clock
+else fail cli_views_callbacks_virtual_clock "$(cat late.out cbl.txt exl.txt)"; fi
+
 # ---- dwf executions: columns and filters -------------------------------------------------------
 E=$T/ex.db
 printf 'workflow echo {\n  return { got: input }\n}\n' >echo.dwf
