@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "input.h"
 #include "engine_common.h"
 #include "handler.h"
 #include "runner.h"
@@ -127,17 +128,22 @@ static void load_beside(const char *test_path, const char *store, Beside *b)
 }
 
 /* ---- JUnit XML -------------------------------------------------------------------------------- */
-/* Hand-written: a few elements, and the one thing that matters is escaping, done here. */
+/* Hand-written: a few elements, and the one thing that matters is escaping, done here. XML 1.0
+ * holds neither control characters nor bytes that are not UTF-8 (a test name or a value may have
+ * them): each becomes '?', so the file always parses. */
 static void xml_text(FILE *f, const char *s)
 {
-    for (; s && *s; s++) {
-        unsigned char ch = (unsigned char)*s;
+    size_t n = s ? strlen(s) : 0;
+    for (size_t i = 0; i < n;) {
+        unsigned char ch = (unsigned char)s[i];
+        size_t len = dwf__utf8_char(s + i, n - i);
         if (ch == '<') fputs("&lt;", f);
         else if (ch == '>') fputs("&gt;", f);
         else if (ch == '&') fputs("&amp;", f);
         else if (ch == '"') fputs("&quot;", f);
-        else if (ch < 0x20 && ch != '\n' && ch != '\t') fputc('?', f); /* not allowed in XML 1.0 */
-        else fputc(ch, f);
+        else if ((ch < 0x20 && ch != '\n' && ch != '\t') || len == 0) fputc('?', f);
+        else fwrite(s + i, 1, len, f);
+        i += len ? len : 1;
     }
 }
 
@@ -162,22 +168,37 @@ static void junit_case(FILE *f, const char *file, const TCase *c, const TrResult
     fputs("</testcase>\n", f);
 }
 
+/* A test file that does not parse: one failed test case holding its diagnostics. */
+static void junit_file_errors(FILE *f, const char *path, const char *diags)
+{
+    fputs("  <testsuite name=\"", f);
+    xml_text(f, path);
+    fputs("\" tests=\"1\" failures=\"1\">\n    <testcase classname=\"", f);
+    xml_text(f, path);
+    fputs("\" name=\"the test file parses\">\n      <failure message=\"the test file has errors\">", f);
+    xml_text(f, diags);
+    fputs("</failure>\n    </testcase>\n  </testsuite>\n", f);
+}
+
 /* Run every test of one file. */
 static void run_file(const char *path, const char *store, Totals *tot)
 {
     fflush(stdout); /* the file's errors (stderr) come after what was printed before them */
-    TFile *f = testfile_parse(path, stderr);
+    char *diags = NULL;
+    size_t diags_len = 0;
+    FILE *d = tot->junit ? open_memstream(&diags, &diags_len) : NULL; /* JUnit shows them too */
+    TFile *f = testfile_parse(path, d ? d : stderr);
+    if (d) {
+        fclose(d);
+        fputs(diags ? diags : "", stderr);
+    }
     if (!f) {
         printf("FAIL %s: the test file has errors (above)\n", path);
         tot->failed++;
-        if (tot->junit) {
-            fputs("  <testsuite name=\"", tot->junit);
-            xml_text(tot->junit, path);
-            fputs("\" tests=\"1\" failures=\"1\">\n    <testcase name=\"parse\"><failure message=\"the test file has "
-                  "errors\"/></testcase>\n  </testsuite>\n", tot->junit);
-        }
-        return;
+        if (tot->junit) junit_file_errors(tot->junit, path, diags);
     }
+    free(diags);
+    if (!f) return;
     Beside b = {{0}, ""};
     load_beside(path, store, &b);
     TrEnv env = {by_name, register_all, handler_resolve, &b};

@@ -3,8 +3,9 @@
 # example (step, http and failing mocks with `times`, a callback timing out after 2 days and
 # an escalation answered 3 h later, attempts) passes; a failing expectation shows the test
 # file's line, expected and actual, and the operation history, and exits 1; --junit writes
-# well-formed JUnit XML; syntax errors name file:line:col (a `mock aws` pattern no aws action
-# matches among them); `mock aws` answers aws calls without credentials or network, its errors
+# well-formed JUnit XML (xmllint, and python's parser reading its structure and counts, also with
+# hostile names and a file that does not parse); syntax errors name file:line:col (a `mock aws`
+# pattern no aws action matches and a \u escape that is not JSON's among them); `mock aws` answers aws calls without credentials or network, its errors
 # retried or not as the service's are; a test stuck on an unanswered callback says so.
 # Prints "PASS name" / "FAIL name: why".
 set -u
@@ -36,6 +37,33 @@ if xmllint --noout ex.xml 2>/dev/null && [ "$(grep -c '<testcase ' ex.xml)" = "$
    ! grep -q '<failure' ex.xml; then pass cli_test_junit_examples
 else fail cli_test_junit_examples "$(head -c 600 ex.xml)"; fi
 
+# junit_ok FILE PASSED FAILED: FILE is JUnit XML as CI tools read it (python's XML parser): a
+# <testsuites> of <testsuite name tests failures> whose counts are their <testcase classname name>
+# children and those holding a <failure message>; PASSED and FAILED test cases in all.
+junit_ok() {
+  python3 - "$@" <<'EOF'
+import sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+assert root.tag == "testsuites", root.tag
+cases = failed = 0
+for suite in root:
+    assert suite.tag == "testsuite" and suite.get("name"), (suite.tag, suite.attrib)
+    tc = list(suite)
+    assert all(c.tag == "testcase" and c.get("classname") and c.get("name") for c in tc), suite.attrib
+    fl = [f for c in tc for f in c if f.tag == "failure"]
+    assert all(f.get("message") and (f.text or "").strip() for f in fl), suite.attrib
+    assert int(suite.get("tests")) == len(tc) and int(suite.get("failures")) == len(fl), suite.attrib
+    for c in tc + [suite]:
+        if c.get("time") is not None: float(c.get("time"))
+    cases += len(tc)
+    failed += len(fl)
+assert (cases - failed, failed) == (int(sys.argv[2]), int(sys.argv[3])), (cases - failed, failed)
+EOF
+}
+npass=$(grep -c '^PASS' ex.out)
+if junit_ok ex.xml "$npass" 0 >jx.err 2>&1; then pass cli_test_junit_examples_parse
+else fail cli_test_junit_examples_parse "$(tail -3 jx.err)"; fi
+
 # ---- the issue's example ------------------------------------------------------------------------
 mkdir ob && cp "$ROOT"/tests/cli/testfiles/onboarding.dwf "$ROOT"/tests/cli/testfiles/onboarding.test.dwf ob/
 "$DWF" test ob/onboarding.test.dwf >ob.out 2>&1; rc=$?
@@ -65,6 +93,23 @@ else fail cli_test_failure_report "rc=$rc $(cat w.out)"; fi
 if xmllint --noout wrong.xml 2>/dev/null && grep -q 'failures="1"' wrong.xml &&
    grep -q 'expected: &quot;hr&quot;' wrong.xml; then pass cli_test_junit_failure
 else fail cli_test_junit_failure "$(head -c 600 wrong.xml)"; fi
+
+# Names with markup, control characters and bytes that are not UTF-8, and a file that does not
+# parse: the XML still parses, the names are text, the parse errors are in the failure.
+printf 'test "<script>&\\" \\u0001 \xff\xfe end" {\n  run onboarding with { employee: "bo" }\n  expect result == "<&>"\n}\n' \
+  >ob/hostile.test.dwf
+printf 'test "x" {\n  run onboarding\n  expect status\n}\n' >ob/broken.test.dwf
+"$DWF" test ob/hostile.test.dwf ob/broken.test.dwf --junit hostile.xml >hx.out 2>&1; rc=$?
+if [ $rc -eq 1 ] && junit_ok hostile.xml 0 2 >jx.err 2>&1 && python3 - hostile.xml >>jx.err 2>&1 <<'EOF'
+import sys, xml.etree.ElementTree as ET
+cases = ET.parse(sys.argv[1]).getroot().iter("testcase")
+names = [c.get("name") for c in cases]
+assert names == ['<script>&" ? ?? end', "the test file parses"], names
+broken = [c for c in ET.parse(sys.argv[1]).getroot().iter("testcase") if c.get("name") == "the test file parses"][0]
+assert "broken.test.dwf:4:1: error: syntax error" in broken.find("failure").text, broken.find("failure").text
+EOF
+then pass cli_test_junit_hostile_names
+else fail cli_test_junit_hostile_names "rc=$rc $(tail -3 jx.err) $(head -c 400 hostile.xml)"; fi
 
 # ---- mocks run for real when not mocked; virtual time fires the execution timeout ----------------
 cat >ob/real.test.dwf <<'EOF'
@@ -164,10 +209,14 @@ test "aws" {
 test "no run" {
   expect status SUCCEEDED
 }
+test "caf\u{e9}" {
+  run onboarding
+}
 EOF
 "$DWF" test ob/bad.test.dwf >b.out 2>&1; rc=$?
 if [ $rc -eq 1 ] && grep -q '^ob/bad.test.dwf:4:1: error: syntax error' b.out &&
    grep -q '^ob/bad.test.dwf:7:12: error: `mock aws "dynamodb.PutItme"` matches no aws call' b.out &&
+   grep -qF 'ob/bad.test.dwf:12:6: error: bad \u escape in string (strings are JSON strings: \u00e9, not \u{e9})' b.out &&
    grep -q '^FAIL ob/bad.test.dwf: the test file has errors' b.out; then pass cli_test_file_errors
 else fail cli_test_file_errors "rc=$rc $(cat b.out)"; fi
 printf 'test "x" {\n  expect status SUCCEEDED\n}\n' >ob/norun.test.dwf

@@ -164,7 +164,8 @@ cat >hostile.dwf <<'EOF'
 workflow hostile {
   step a "<script>alert('x')</script>" { return 1 }
   step b "& <b>bold</b> \"q\"" { return 2 }
-  return a + b
+  step c "<script>&\"" { return 3 }
+  return a + b + c
 }
 EOF
 "$DWF" run hostile.dwf --quiet --store "$S" >h.out 2>&1
@@ -173,8 +174,18 @@ HARN=$(sed -n 's/^started //p' h.out)
 if xmllint --noout h.svg 2>xml.err &&
    [ "$(xmllint --xpath 'count(//*[local-name()="script" or local-name()="b"])' h.svg 2>/dev/null)" = 0 ] &&
    grep -qF '&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;' h.svg &&
-   grep -qF '&amp; &lt;b&gt;bold&lt;/b&gt; &quot;q&quot;' h.svg; then pass cli_views_svg_escapes
+   grep -qF '&amp; &lt;b&gt;bold&lt;/b&gt; &quot;q&quot;' h.svg && grep -qF '&lt;script&gt;&amp;&quot;' h.svg; then
+  pass cli_views_svg_escapes
 else fail cli_views_svg_escapes "$(head -c 300 xml.err h.err h.out)"; fi
+# The same names in the workflow's graph (Graphviz's SVG; labels quote names as the .dwf writes them)
+# and in the text views stay the characters written.
+"$DWF" graph hostile.dwf --format svg -o hg.svg >hg.out 2>&1
+"$DWF" history "$HARN" --format tree --store "$S" >h.tree 2>&1
+if xmllint --noout hg.svg 2>xml.err &&
+   [ "$(xmllint --xpath 'count(//*[local-name()="script" or local-name()="b"])' hg.svg 2>/dev/null)" = 0 ] &&
+   grep -qF 'step c &quot;&lt;script&gt;&amp;\&quot;&quot;' hg.svg && grep -qF 'alert(&#39;x&#39;)&lt;/script&gt;' hg.svg &&
+   grep -qF '<script>&"' h.tree; then pass cli_views_graph_svg_escapes
+else fail cli_views_graph_svg_escapes "$(head -c 300 xml.err hg.out; grep -o '<text[^>]*>[^<]*script[^<]*' hg.svg)"; fi
 # The language refuses control characters in names; an exported execution may still hold
 # them: the SVG stays well-formed, and text output never drives the terminal.
 cat >ctl.json <<'EOF'
