@@ -4,7 +4,7 @@
 # time went) and `dwf executions` (function, duration, error type; --status, --function).
 # Structure is checked on the computed rows (`--json`), never on how long anything took; the
 # text and SVG pictures are checked for what they must show (nesting, overlap, gaps, escaping,
-# well-formed XML). tests/cli/timeline.json is a hand-written execution with known times, so
+# well-formed XML); a --skip-time jump purges no other execution. tests/cli/timeline.json is a hand-written execution with known times, so
 # its pictures are exact. Prints "PASS name" / "FAIL name: why" lines.
 set -u
 cd "$(dirname "$0")/../.."
@@ -276,6 +276,19 @@ if grep -q "^  clock      the execution's virtual clock, 2 d 0 h ahead of real t
    ! grep -q '^  clock' ping.txt && grep -q '^  started' ping.txt &&
    grep -qE '^RUNNING +[0-9T:-]+Z +2 d 0 h +late-callback ' exl.txt; then pass cli_views_callbacks_virtual_clock
 else fail cli_views_callbacks_virtual_clock "$(cat late.out cbl.txt exl.txt)"; fi
+
+# A 20-day --skip-time jump moves that execution's clock only: an unrelated execution that ended
+# a moment ago with a 1-day retention is still there when the store is opened again (every
+# command purges on open), and the jumped one shows its 20 days.
+P=$T/purge.db
+"$DWF" run "$EX/order.dwf" --skip-time --quiet --store "$P" >/dev/null 2>&1
+printf 'workflow longwait {\n  durable { timeout = 30d  retention = 1d }\n  lambda { name = "long-wait" }\n  wait 20d\n  return 1\n}\n' >lw.dwf
+"$DWF" run lw.dwf --skip-time --quiet --store "$P" >lw.out 2>&1
+"$DWF" resume --store "$P" >/dev/null 2>&1
+"$DWF" executions --store "$P" >exp.txt 2>&1
+if [ "$(wc -l <exp.txt)" -eq 2 ] && grep -qE '^SUCCEEDED +[0-9T:-]+Z +[0-9.]+ s +durable-basic-test ' exp.txt &&
+   grep -qE '^SUCCEEDED +[0-9T:-]+Z +20 d 0 h +long-wait ' exp.txt; then pass cli_views_skip_time_purges_nothing_else
+else fail cli_views_skip_time_purges_nothing_else "$(cat lw.out exp.txt)"; fi
 
 # ---- dwf executions: columns and filters -------------------------------------------------------
 E=$T/ex.db
