@@ -4,8 +4,8 @@
 # time went) and `dwf executions` (function, duration, error type; --status, --function).
 # Structure is checked on the computed rows (`--json`), never on how long anything took; the
 # text and SVG pictures are checked for what they must show (nesting, overlap, gaps, escaping,
-# well-formed XML); a --skip-time jump purges no other execution. tests/cli/timeline.json is a hand-written execution with known times, so
-# its pictures are exact. Prints "PASS name" / "FAIL name: why" lines.
+# well-formed XML); a --skip-time jump purges no other execution. tests/cli/timeline.json is a
+# hand-written execution with known times, so its pictures are exact. Prints "PASS name" / "FAIL name: why" lines.
 set -u
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
