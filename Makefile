@@ -7,7 +7,7 @@
 #   make VALGRIND=1 check     the same with the test programs under valgrind
 #   make fuzz                 short libFuzzer runs: front end, C generation, JSON parser (clang)
 #   make golden-update        rewrite golden files from the current compiler (and graphs)
-#   make pictures             the approval and fanout workflows as SVG in build/pictures/, and
+#   make pictures             the approval and fanout graphs and timelines (SVG) in build/pictures/, and
 #                             the web console's screenshots of them in build/console-pictures/
 #                             (tests/console in headless Chromium: make deps installs it)
 #
@@ -201,17 +201,29 @@ golden-update: all
 	BUILD=$(BUILD) bash tests/golden/run.sh --update
 	BUILD=$(BUILD) bash tests/graph/run.sh --update
 
-# `dwf graph` of two examples, laid out by Graphviz, to look at (docs/graph.md).
+# `dwf graph` of two examples, laid out by Graphviz, and the timeline of one execution of each
+# (`dwf history --format svg`: run on a scratch store, its callbacks answered), to look at
+# (docs/graph.md, docs/engine.md).
 PICTURES = approval fanout
-pictures: $(PICTURES:%=$(BUILD)/pictures/%.svg) console-pictures
+pictures: $(PICTURES:%=$(BUILD)/pictures/%.svg) $(PICTURES:%=$(BUILD)/pictures/%-timeline.svg) console-pictures
 $(BUILD)/pictures/%.svg: examples/%.dwf $(BUILD)/dwf
 	@mkdir -p $(dir $@)
 	$(BUILD)/dwf graph $< -o $@
+$(BUILD)/pictures/%-timeline.svg: examples/%.dwf $(BUILD)/dwf
+	@mkdir -p $(dir $@)
+	@set -e; s=$$(mktemp -d); trap 'rm -rf "$$s"' EXIT; \
+	$(BUILD)/dwf run $< --detach --skip-time --quiet --store $$s/s.db >$$s/run.out 2>&1; \
+	for id in $$(sed -n "s/^waiting for callback '[^']*': //p" $$s/run.out); do \
+	  $(BUILD)/dwf callback succeed $$id --result '{"approved": true}' --store $$s/s.db >/dev/null; done; \
+	$(BUILD)/dwf resume --skip-time --store $$s/s.db >/dev/null; \
+	$(BUILD)/dwf history "$$(sed -n 's/^started //p' $$s/run.out)" --format svg --store $$s/s.db >$@.tmp; \
+	mv $@.tmp $@; echo "timeline of $< in $@"
 
 # The web console's list, execution pages, graphs and timelines of the same two examples (and of
 # a workflow with hostile names), photographed by tests/console in Chromium.
 console-pictures: all
-	BUILD=$(BUILD) bash tests/console/run.sh
+	BUILD=$(BUILD) bash tests/console/run.sh | tee $(BUILD)/console-pictures.log
+	@! grep -q '^FAIL' $(BUILD)/console-pictures.log  # no browser, no screenshots: say so
 	@echo "screenshots in $(BUILD)/console-pictures/"
 
 # libFuzzer targets, each run FUZZ_SECONDS (default 30; CI: 3 x 30 s) from a corpus of the

@@ -25,10 +25,27 @@
  * it: awaited updates (an at-most-once step's START, a wait's, a callback's whose id is handed
  * out, an invoke's) flush the queue in order, and the invocation flushes everything before it
  * answers (an execution's end or a suspension). docs/engine.md ("Pipelined commit").
+ *
+ * Lingering: a fire-and-forget update does not wait for the next call longer than
+ * DWF__LINGER_MS. The service stamps an operation's StartTimestamp when it receives the START,
+ * so a 5-minute step whose START waited for its SUCCEED would show as taking no time (in `dwf
+ * history --format timeline`, the console, AWS's own views); the official SDKs send a START at
+ * once. A step quicker than that still sends START and SUCCEED in one call.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "core.h"
+
+/* How long a fire-and-forget update may wait in the queue for a call to leave with. */
+#define DWF__LINGER_MS 20.0
+
+static double realtime_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts); /* the clock pthread_cond_timedwait waits on */
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
 
 cJSON *dwf__update_new(dwf_ctx *c, const char *id, enum dwf_optype type, enum dwf_subtype subtype,
                        enum dwf_action action, const char *name)
@@ -169,21 +186,37 @@ static int flush_upto(dwf__inv *inv, uint64_t seq)
     return inv->fault ? -1 : 0;
 }
 
-/* The sender thread: while pipelined updates are unacknowledged and no call is in flight,
- * lead one. Ends when stopped (the invocation is ending) or the invocation has faulted. */
+/* Sleep on inv->cv until woken, or until the head of the queue has lingered long enough. mu held. */
+static void sender_sleep(dwf__inv *inv)
+{
+    if (inv->in_flight || !inv->q_head) {
+        pthread_cond_wait(&inv->cv, &inv->mu);
+        return;
+    }
+    double due = inv->q_head->queued_ms + DWF__LINGER_MS;
+    struct timespec ts = {(time_t)(due / 1000.0), (long)((due - (double)(time_t)(due / 1000.0) * 1000.0) * 1e6)};
+    if (ts.tv_nsec >= 1000000000L) ts.tv_nsec = 999999999L;
+    pthread_cond_timedwait(&inv->cv, &inv->mu, &ts);
+}
+
+/* The sender thread: while pipelined updates are unacknowledged, or the oldest queued update
+ * has waited DWF__LINGER_MS, and no call is in flight, lead one. Ends when stopped (the
+ * invocation is ending) or the invocation has faulted. */
 static void *sender_main(void *arg)
 {
     dwf__inv *inv = arg;
     pthread_mutex_lock(&inv->mu);
     while (!inv->sender_stop && !inv->fault) {
-        if (!inv->in_flight && inv->q_head && inv->acked_seq < inv->pipe_seq) lead_one_call(inv);
-        else pthread_cond_wait(&inv->cv, &inv->mu);
+        if (!inv->in_flight && inv->q_head &&
+            (inv->acked_seq < inv->pipe_seq || realtime_ms() - inv->q_head->queued_ms >= DWF__LINGER_MS))
+            lead_one_call(inv);
+        else sender_sleep(inv);
     }
     pthread_mutex_unlock(&inv->mu);
     return NULL;
 }
 
-/* Start the sender on the first pipelined update. mu held. 0, or -1 if no thread could be made
+/* Start the sender on the first pipelined or fire-and-forget update. mu held. 0, or -1 if no thread could be made
  * (the caller then waits for the update instead: slower, as correct). */
 static int sender_ensure(dwf__inv *inv)
 {
@@ -228,6 +261,7 @@ int dwf__checkpoint(dwf_ctx *c, cJSON *update, int how)
     u->next = NULL;
     u->json = update;
     u->est = estimate(update->child) + 2;
+    u->queued_ms = realtime_ms();
     pthread_mutex_lock(&inv->mu);
     if (inv->fault) {
         pthread_mutex_unlock(&inv->mu);
@@ -244,7 +278,10 @@ int dwf__checkpoint(dwf_ctx *c, cJSON *update, int how)
     if (how == DWF__PIPELINED && pipelining && sender_ensure(inv) == 0) {
         inv->pipe_seq = u->seq;
         pthread_cond_broadcast(&inv->cv); /* the sender, if it sleeps */
-    } else if (how != DWF__QUEUED) {
+    } else if (how == DWF__QUEUED) {
+        /* leaves with the next call, or after DWF__LINGER_MS; without a sender, with the next call */
+        if (pipelining && sender_ensure(inv) == 0 && inv->q_head == u) pthread_cond_broadcast(&inv->cv);
+    } else {
         rc = flush_upto(inv, u->seq);
     }
     pthread_mutex_unlock(&inv->mu);

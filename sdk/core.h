@@ -58,6 +58,7 @@ typedef struct dwf__update {
     cJSON *json;
     size_t est;   /* estimated serialised size, for DWF_LIMIT_BATCH_BYTES */
     uint64_t seq; /* position in the FIFO; acknowledged when acked_seq >= seq */
+    double queued_ms; /* CLOCK_REALTIME when queued: the sender sends one left waiting too long */
 } dwf__update;
 
 typedef struct dwf__comp {
@@ -93,8 +94,9 @@ typedef struct dwf__inv {
     uint64_t next_seq, acked_seq;
     int in_flight;
     int calls; /* checkpoint calls made (tests, benchmarks) */
-    /* pipelined commit: the sender thread (started by the first pipelined update) sends while
-     * acked_seq < pipe_seq, so the body runs on while a call is in flight */
+    /* pipelined commit: the sender thread (started by the first pipelined or fire-and-forget
+     * update) sends while acked_seq < pipe_seq, so the body runs on while a call is in flight,
+     * and sends fire-and-forget updates that waited DWF__LINGER_MS (checkpoint.c) */
     uint64_t pipe_seq;
     int sender_started, sender_stop;
     pthread_t sender;

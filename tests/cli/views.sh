@@ -159,6 +159,33 @@ assert len(steps) == 3 and all(rows[rows.index(s) - 1]["SubType"] == "ParallelBr
 EOF
 fi
 
+# A slow step shows its time: the service stamps a step's start when the START arrives, and a
+# START that waited for the step's SUCCEED (the first step, or steps in parallel branches) made a
+# 1.5 s step look like 0 ms. Lower bounds only (half the time the bodies surely took).
+cp "$EX/fanout_work.c" .
+cat >slow.dwf <<'EOF'
+use "fanout_work.c"
+workflow slow_views {
+  lambda { name = "slow-views" }
+  step first "slow-first" { call spin(1500) return 1 }
+  parallel all {
+    branch { step a "spin-a" { call spin(600) return 1 } return a }
+    branch { step b "spin-b" { call spin(800) return 2 } return b }
+  }
+  return first
+}
+EOF
+"$DWF" run slow.dwf --quiet --store "$S" >slow.out 2>&1; rc=$?
+"$DWF" history "$(sed -n 's/^started //p' slow.out)" --format timeline --json --store "$S" >slow.json 2>&1
+if [ $rc -ne 0 ]; then fail cli_views_slow_steps_take_time "slow run rc=$rc $(tail -c 300 slow.out)"
+else check cli_views_slow_steps_take_time slow.json <<'EOF'
+import json, sys
+rows = {r.get("Name"): r for r in json.load(open(sys.argv[1]))["Rows"]}
+took = {n: rows[n]["End"] - rows[n]["Start"] for n in ("slow-first", "spin-a", "spin-b")}
+assert took["slow-first"] >= 0.75 and took["spin-a"] >= 0.3 and took["spin-b"] >= 0.4, took
+EOF
+fi
+
 # ---- hostile names stay text -----------------------------------------------------------------
 cat >hostile.dwf <<'EOF'
 workflow hostile {
