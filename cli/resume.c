@@ -67,9 +67,21 @@ static int parse_concurrency(const char *cmd, const char *value)
     return (int)n;
 }
 
-/* Drive every due execution (or only `arn` and what it started) once, up to `conc` at a time. */
+static const char *refusing_cmd = "resume"; /* the command print_refused speaks for */
+
+/* An execution the engine would not drive on its changed workflow: said once, on stderr. */
+static void print_refused(void *arg, const char *arn, const dwf_error *err)
+{
+    (void)arg;
+    (void)arn;
+    fprintf(stderr, "dwf %s: %s: %s\n", refusing_cmd, err->type, err->message);
+}
+
+/* Drive every due execution (or only `arn` and what it started) once, up to `conc` at a time.
+ * An execution refused on its changed workflow is said and left, the others are driven; it
+ * goes into `refused` (ARN -> true), and is not tried again while it is there. */
 static int drive_all(dwf_service *s, const char *arn, int skip, int quiet, int conc, int force,
-                     const char *cmd)
+                     cJSON *refused, const char *cmd)
 {
     HandlerSet set = {.svc = s};
     Progress prog = {isatty(STDOUT_FILENO), !quiet, cJSON_CreateObject(), stdout};
@@ -77,7 +89,9 @@ static int drive_all(dwf_service *s, const char *arn, int skip, int quiet, int c
                           .skip_time = skip, .no_wait = 1, .quiet = quiet, .stale_ms = 30000,
                           .on_operation = ec_progress_op,
                           .on_invocation = ec_progress_invocation, .progress_arg = &prog, .stop = &ec_stop_flag,
-                          .concurrency = conc, .force = force, .on_adopted = ec_progress_adopted};
+                          .concurrency = conc, .force = force, .on_adopted = ec_progress_adopted,
+                          .refused = refused, .on_refused = print_refused};
+    refusing_cmd = cmd;
     dwf_error err = {"ServiceException", "out of memory"};
     int r = prog.seen ? dwf_engine_drive(s, arn, &eo, &err) : -1;
     handler_set_free(&set);
@@ -123,7 +137,14 @@ int cmd_resume(int argc, char **argv)
         x = NULL;
     }
     ec_catch_signals();
-    rc = drive_all(s, arn ? root : NULL, skip, quiet, conc, force, "resume");
+    cJSON *refused = cJSON_CreateObject();
+    rc = refused ? drive_all(s, arn ? root : NULL, skip, quiet, conc, force, refused, "resume") : EXIT_INPUT;
+    int nrefused = refused ? cJSON_GetArraySize(refused) : 0;
+    cJSON_Delete(refused);
+    if (rc == EXIT_OK && nrefused) { /* said on stderr; the others were driven */
+        rc = EXIT_INPUT;
+        goto out;
+    }
     if (rc == EXIT_OK && ec_stop_flag) {
         fprintf(stderr, "dwf resume: interrupted; what was running continues from its last checkpoint with "
                         "'dwf resume%s%s --store %s'\n", arn ? " " : "", arn ? root : "", store);
@@ -175,11 +196,16 @@ int cmd_worker(int argc, char **argv)
     if (ec_open_service("worker", store, &s) != 0) return EXIT_INPUT;
     ec_catch_signals();
     int rc = EXIT_OK;
-    while (!ec_stop_flag) {
-        if ((rc = drive_all(s, NULL, skip, quiet, conc, force, "worker")) != EXIT_OK) break;
+    /* Executions refused on a changed workflow: said once, then left to `dwf resume [--force]`
+     * while the worker goes on with every other one. */
+    cJSON *refused = cJSON_CreateObject();
+    while (!ec_stop_flag && refused) {
+        if ((rc = drive_all(s, NULL, skip, quiet, conc, force, refused, "worker")) != EXIT_OK) break;
         struct timespec ts = {interval / 1000, (interval % 1000) * 1000000L};
         nanosleep(&ts, NULL);
     }
+    if (!refused) rc = EXIT_INPUT;
+    cJSON_Delete(refused);
     dwf_service_close(s);
     return rc;
 }

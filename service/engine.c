@@ -518,6 +518,21 @@ static int lost_race(const dwf_error *err)
     return t == DWF_ERRORTYPE_INVALID_PARAMETER_VALUE || t == DWF_ERRORTYPE_RESOURCE_CONFLICT;
 }
 
+/* A refusal to drive an execution on a changed workflow that the caller collects (o->refused)
+ * rather than ending the drive: recorded, told, and 1; else 0. */
+static int note_refused(const dwf_engine_opts *o, const char *arn, const dwf_error *err)
+{
+    if (!o->refused || strcmp(err->type, "WorkflowChangedError") != 0) return 0;
+    if (!cJSON_GetObjectItemCaseSensitive(o->refused, arn)) cJSON_AddTrueToObject(o->refused, arn);
+    if (o->on_refused) o->on_refused(o->progress_arg, arn, err);
+    return 1;
+}
+
+static int was_refused(const dwf_engine_opts *o, const char *arn)
+{
+    return o->refused && cJSON_GetObjectItemCaseSensitive(o->refused, arn) != NULL;
+}
+
 /* ---- several executions at once (dwf worker --concurrency N) ------------------------------ */
 /* N threads take ARNs from a queue and run dwf_engine_invoke on each. The drive loop hands an
  * ARN over only when a thread is free, and an ARN stays in `busy` until its invocation has
@@ -596,7 +611,7 @@ static void *pool_thread(void *arg)
         dwf_error err = {{0}, {0}};
         int r = dwf_engine_invoke(p->s, a->valuestring, &p->opts, &err);
         pthread_mutex_lock(&p->mu);
-        if (r != 0 && !lost_race(&err) && !p->failed) {
+        if (r != 0 && !lost_race(&err) && !note_refused(p->user, a->valuestring, &err) && !p->failed) {
             p->failed = 1;
             p->err = err;
         }
@@ -701,7 +716,7 @@ static int pool_dispatch(engine_pool *p, const char *arn, const dwf_engine_opts 
     while (!p->failed && p->running >= p->nthreads && !(o->stop && *o->stop)) pool_wait_ended(p, 50);
     if (p->failed) r = -1;
     else if (o->stop && *o->stop) r = 0;
-    else if (!cJSON_GetObjectItemCaseSensitive(p->busy, arn)) {
+    else if (!cJSON_GetObjectItemCaseSensitive(p->busy, arn) && !was_refused(o, arn)) {
         cJSON *a = cJSON_CreateString(arn);
         if (a && cJSON_AddTrueToObject(p->busy, arn)) {
             cJSON_AddItemToArray(p->queue, a);
@@ -745,8 +760,11 @@ static int invoke_runnable(dwf_service *s, const cJSON *run, const dwf_engine_op
             n += r;
             continue;
         }
+        if (was_refused(o, a->valuestring)) continue;
         n++;
-        if (dwf_engine_invoke(s, a->valuestring, o, err) != 0 && !lost_race(err)) return -1;
+        if (dwf_engine_invoke(s, a->valuestring, o, err) != 0 && !lost_race(err) &&
+            !note_refused(o, a->valuestring, err))
+            return -1;
     }
     return n;
 }
@@ -780,6 +798,8 @@ static int drive_loop(dwf_service *s, const char *root, const dwf_engine_opts *o
         if (dwf_service_next_due(s, root, 0, &due, err) != 0) return -1;
         if (due < 0) return root ? DWF_ENGINE_WAITING : DWF_ENGINE_DONE;
         double now = dwf_service_now(s);
+        /* Due now and nothing was invoked: what is due was refused (no pool thread runs now). */
+        if (due <= now && o->refused && o->refused->child) return DWF_ENGINE_WAITING;
         if (due <= now) continue;
         if (o->skip_time) {
             /* This tree's own clock only (an injected clock does not jump). */

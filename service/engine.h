@@ -47,6 +47,12 @@ typedef struct dwf_engine_opts {
      * (may be NULL) hears that an execution now runs on this version, and why. */
     int force;
     void (*on_adopted)(void *arg, const char *arn, const char *why);
+    /* refused (may be NULL: a refusal is then an error of the drive): a caller-owned cJSON
+     * object. With it, an execution refused with WorkflowChangedError is left as it is, added
+     * (ARN -> true) and told to on_refused (may be NULL), and the drive goes on with the
+     * others; an ARN already in it is not tried again (dwf worker keeps it across drives). */
+    cJSON *refused;
+    void (*on_refused)(void *arg, const char *arn, const dwf_error *err);
     /* Test doubles (dwf test): the runtime's mock hook for steps, http and aws (dwf_host.h). */
     dwf_mock_fn mock;
     void *mock_arg;

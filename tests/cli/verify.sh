@@ -3,7 +3,8 @@
 # A reordered step is caught (exit 1, the operation, both .dwf lines), an added trailing step
 # passes; `dwf resume` refuses to drive an execution whose history does not replay on the new
 # code (WorkflowChangedError, nothing changed), drives it with --force, and drives one whose
-# history does replay (saying so). Histories exported as {"Operations"} and {"Events"} are
+# history does replay (saying so); `dwf worker` and `dwf resume` leave a refused execution, say
+# so once, and drive the others (the worker keeps running). Histories exported as {"Operations"} and {"Events"} are
 # verified without a store. A store of schema version 4 is upgraded and its executions have
 # no hash (never refused). Prints "PASS name" / "FAIL name: why" lines.
 set -u
@@ -132,6 +133,37 @@ cb=$(cbid three)
 if [ $rc -eq 0 ] && grep -q 'its history replays cleanly on' r.out && grep -q '^SUCCEEDED ' r.out &&
    grep -q '"c":3' r.out; then pass cli_verify_resume_verified
 else fail cli_verify_resume_verified "rc=$rc $(cat r.out)"; fi
+
+# dwf worker and dwf resume (no ARN) leave a refused execution and drive every other one: the
+# worker says the refusal once and keeps running; resume drives the others, then exits 1.
+W=$T/w.db
+cp v1.dwf wf.dwf
+"$DWF" run wf.dwf --detach --quiet --store "$W" --name stuck >/dev/null 2>&1
+cp reordered.dwf wf.dwf
+"$DWF" run wf.dwf --detach --quiet --store "$W" --name fresh >/dev/null 2>&1  # registers the new code
+printf 'workflow other_wf {\n  lambda { name = "other-fn" }\n  callback cb "go" timeout 1h\n  return await cb\n}\n' >other.dwf
+"$DWF" run other.dwf --detach --quiet --store "$W" --name other1 >/dev/null 2>&1
+"$DWF" run other.dwf --detach --quiet --store "$W" --name other2 >/dev/null 2>&1
+for n in stuck other1; do "$DWF" callback succeed "$(cbid $n "$W")" --result '"yes"' --store "$W" >/dev/null; done
+"$DWF" worker --interval 50 --quiet --store "$W" >wk.out 2>wk.err &
+WPID=$!
+for _ in $(seq 600); do
+  [ "$(S=$W status other1)" = SUCCEEDED ] && break
+  kill -0 $WPID 2>/dev/null || break
+  sleep 0.1
+done
+sleep 0.5  # a few more worker passes: the refusal is not said again
+alive=0; kill -0 $WPID 2>/dev/null && alive=1
+kill -TERM $WPID 2>/dev/null; wait $WPID 2>/dev/null
+if [ $alive = 1 ] && [ "$(S=$W status other1)" = SUCCEEDED ] && [ "$(S=$W status stuck)" = RUNNING ] &&
+   [ "$(grep -c '^dwf worker: WorkflowChangedError: execution .* would diverge at line 4' wk.err)" = 1 ]; then
+  pass cli_verify_worker_goes_on
+else fail cli_verify_worker_goes_on "alive=$alive $(S=$W status other1) $(cat wk.err wk.out | head -20)"; fi
+"$DWF" callback succeed "$(cbid other2 "$W")" --result '"yes"' --store "$W" >/dev/null
+"$DWF" resume --quiet --store "$W" >rs.out 2>rs.err; rc=$?
+if [ $rc -eq 1 ] && [ "$(S=$W status other2)" = SUCCEEDED ] && [ "$(S=$W status stuck)" = RUNNING ] &&
+   grep -q '^dwf resume: WorkflowChangedError: ' rs.err; then pass cli_verify_resume_drives_the_others
+else fail cli_verify_resume_drives_the_others "rc=$rc $(S=$W status other2) $(cat rs.err)"; fi
 
 # a removed operation the execution already ran: the new code ends before it
 S2=$T/s2.db
