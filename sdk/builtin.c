@@ -11,7 +11,9 @@
  * (section 5); comments here say why an implementation is shaped as it is.
  *
  * Builtins follow the value layer's rule: a bad argument records an error (TypeError unless
- * said otherwise) and yields null; they never abort the expression.
+ * said otherwise) and yields null; they never abort the expression. What every builtin file
+ * shares (the argument error, the string / number checks, taking a text into the pool, code
+ * points) is defined once, below, and declared in internal.h.
  */
 #include <errno.h>
 #include <math.h>
@@ -24,7 +26,9 @@
 
 #include "internal.h"
 
-static dwf_val *arg_error(dwf_ctx *c, const char *fn, int i, const char *want, const cJSON *got)
+/* ---- what every builtin shares (declared in internal.h) ------------------------------- */
+dwf_val *dwf__builtin_arg_error(dwf_ctx *c, const char *fn, int i, const char *want,
+                                const cJSON *got)
 {
     char msg[200];
     snprintf(msg, sizeof msg, "%s(): argument %d must be %s, not %s", fn, i + 1, want,
@@ -33,25 +37,19 @@ static dwf_val *arg_error(dwf_ctx *c, const char *fn, int i, const char *want, c
     return dwf_null(c);
 }
 
-static int is_str(const cJSON *v) { return v && cJSON_IsString(v) && v->valuestring; }
-static int is_num(const cJSON *v) { return v && cJSON_IsNumber(v); }
-
-/* Pool-owned string from text already in the string encoding. */
-static dwf_val *own_text(dwf_ctx *c, char *t)
+dwf_val *dwf__own_text(dwf_ctx *c, char *t)
 {
     dwf_val *v = dwf__own(c, t ? cJSON_CreateString(t) : NULL);
     free(t);
     return v;
 }
 
-static dwf_val *own_text_n(dwf_ctx *c, const char *s, size_t n)
+dwf_val *dwf__own_text_n(dwf_ctx *c, const char *s, size_t n)
 {
-    char *t = strndup(s, n);
-    return own_text(c, t);
+    return dwf__own_text(c, strndup(s, n));
 }
 
-/* Byte length of the code point at s (C0 80, our NUL, is one code point). */
-static size_t cp_bytes(const char *s)
+size_t dwf__cp_bytes(const char *s)
 {
     unsigned char u = (unsigned char)s[0];
     size_t k = u < 0x80 ? 1 : u < 0xE0 ? 2 : u < 0xF0 ? 3 : 4;
@@ -60,10 +58,10 @@ static size_t cp_bytes(const char *s)
     return k;
 }
 
-static long count_cps(const char *s)
+long dwf__count_cps(const char *s)
 {
     long n = 0;
-    for (; *s; s += cp_bytes(s)) n++;
+    for (; *s; s += dwf__cp_bytes(s)) n++;
     return n;
 }
 
@@ -72,23 +70,20 @@ dwf_val *dwf__b_len(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
     (void)argc;
     dwf_val *x = argv[0];
-    if (is_str(x)) return dwf_num(c, (double)count_cps(x->valuestring));
+    if (dwf__is_str(x)) return dwf_num(c, (double)dwf__count_cps(x->valuestring));
     if (x && (cJSON_IsArray(x) || cJSON_IsObject(x))) return dwf_num(c, cJSON_GetArraySize(x));
-    return arg_error(c, "len", 0, "a string, array or object", x);
+    return dwf__builtin_arg_error(c, "len", 0, "a string, array or object", x);
 }
 
 static dwf_val *keys_or_values(dwf_ctx *c, dwf_val *o, int keys)
 {
-    if (!o || !cJSON_IsObject(o)) return arg_error(c, keys ? "keys" : "values", 0, "an object", o);
+    if (!o || !cJSON_IsObject(o))
+        return dwf__builtin_arg_error(c, keys ? "keys" : "values", 0, "an object", o);
     cJSON *a = cJSON_CreateArray();
     for (const cJSON *it = o->child; a && it; it = it->next) {
         cJSON *item = keys ? cJSON_CreateString(it->string ? it->string : "")
                            : cJSON_Duplicate(it, 1);
-        if (!item || !cJSON_AddItemToArray(a, item)) {
-            cJSON_Delete(item);
-            cJSON_Delete(a);
-            a = NULL;
-        }
+        a = dwf__push(a, item);
     }
     return dwf__own(c, a);
 }
@@ -114,8 +109,8 @@ dwf_val *dwf__b_type(dwf_ctx *c, int argc, dwf_val *const *argv)
 dwf_val *dwf__b_str(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
     (void)argc;
-    if (is_str(argv[0])) return argv[0];
-    return own_text(c, dwf__to_text(argv[0]));
+    if (dwf__is_str(argv[0])) return argv[0];
+    return dwf__own_text(c, dwf__to_text(argv[0]));
 }
 
 /* JavaScript's StrDecimalLiteral: [+-] (D+ [. D*] | . D+) [(e|E) [+-] D+], all of [s, e). */
@@ -141,10 +136,11 @@ dwf_val *dwf__b_num(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
     (void)argc;
     dwf_val *x = argv[0];
-    if (is_num(x)) return x;
+    if (dwf__is_num(x)) return x;
     if (x && cJSON_IsBool(x)) return dwf_num(c, cJSON_IsTrue(x) ? 1 : 0);
     if (!x || cJSON_IsNull(x)) return dwf_null(c);
-    if (!is_str(x)) return arg_error(c, "num", 0, "a number, string or boolean", x);
+    if (!dwf__is_str(x))
+        return dwf__builtin_arg_error(c, "num", 0, "a number, string or boolean", x);
     /* Decimal literals only, checked before strtod, which alone would also take "0x1A",
      * "inf", "nan" and a number followed by junk. */
     const char *s = x->valuestring;
@@ -162,7 +158,7 @@ dwf_val *dwf__b_num(dwf_ctx *c, int argc, dwf_val *const *argv)
 dwf_val *dwf__b_json(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
     (void)argc;
-    if (!is_str(argv[0])) return arg_error(c, "json", 0, "a string", argv[0]);
+    if (!dwf__is_str(argv[0])) return dwf__builtin_arg_error(c, "json", 0, "a string", argv[0]);
     size_t n;
     char *bytes = dwf__string_bytes(argv[0]->valuestring, &n);
     if (!bytes) return dwf__own(c, NULL);
@@ -181,7 +177,7 @@ dwf_val *dwf__b_json(dwf_ctx *c, int argc, dwf_val *const *argv)
 dwf_val *dwf__b_to_json(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
     (void)argc;
-    return own_text(c, dwf__to_json(argv[0]));
+    return dwf__own_text(c, dwf__to_json(argv[0]));
 }
 
 /* ---- strings ----------------------------------------------------------------------------- */
@@ -189,14 +185,14 @@ dwf_val *dwf__b_to_json(dwf_ctx *c, int argc, dwf_val *const *argv)
  * workflow replayed on another host must compute the same values. */
 static dwf_val *change_case(dwf_ctx *c, dwf_val *s, int up)
 {
-    if (!is_str(s)) return arg_error(c, up ? "upper" : "lower", 0, "a string", s);
+    if (!dwf__is_str(s)) return dwf__builtin_arg_error(c, up ? "upper" : "lower", 0, "a string", s);
     char *t = strdup(s->valuestring);
     if (t)
         for (char *p = t; *p; p++) {
             if (up && *p >= 'a' && *p <= 'z') *p = (char)(*p - 'a' + 'A');
             if (!up && *p >= 'A' && *p <= 'Z') *p = (char)(*p - 'A' + 'a');
         }
-    return own_text(c, t);
+    return dwf__own_text(c, t);
 }
 
 dwf_val *dwf__b_upper(dwf_ctx *c, int argc, dwf_val *const *argv)
@@ -214,21 +210,21 @@ dwf_val *dwf__b_lower(dwf_ctx *c, int argc, dwf_val *const *argv)
 dwf_val *dwf__b_trim(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
     (void)argc;
-    if (!is_str(argv[0])) return arg_error(c, "trim", 0, "a string", argv[0]);
+    if (!dwf__is_str(argv[0])) return dwf__builtin_arg_error(c, "trim", 0, "a string", argv[0]);
     const char *s = argv[0]->valuestring, *e = s + strlen(s);
     while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r' || *s == '\f' || *s == '\v') s++;
     while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r' ||
                      e[-1] == '\f' || e[-1] == '\v'))
         e--;
-    return own_text_n(c, s, (size_t)(e - s));
+    return dwf__own_text_n(c, s, (size_t)(e - s));
 }
 
 dwf_val *dwf__b_contains(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
     (void)argc;
     dwf_val *a = argv[0], *x = argv[1];
-    if (is_str(a)) {
-        if (!is_str(x)) return arg_error(c, "contains", 1, "a string", x);
+    if (dwf__is_str(a)) {
+        if (!dwf__is_str(x)) return dwf__builtin_arg_error(c, "contains", 1, "a string", x);
         return dwf_bool(c, strstr(a->valuestring, x->valuestring) != NULL);
     }
     if (a && cJSON_IsArray(a)) {
@@ -237,16 +233,16 @@ dwf_val *dwf__b_contains(dwf_ctx *c, int argc, dwf_val *const *argv)
         return dwf_bool(c, 0);
     }
     if (a && cJSON_IsObject(a)) {
-        if (!is_str(x)) return arg_error(c, "contains", 1, "a string key", x);
+        if (!dwf__is_str(x)) return dwf__builtin_arg_error(c, "contains", 1, "a string key", x);
         return dwf_bool(c, cJSON_GetObjectItemCaseSensitive(a, x->valuestring) != NULL);
     }
-    return arg_error(c, "contains", 0, "a string, array or object", a);
+    return dwf__builtin_arg_error(c, "contains", 0, "a string, array or object", a);
 }
 
 static dwf_val *affix(dwf_ctx *c, const char *fn, dwf_val *const *argv, int at_end)
 {
-    if (!is_str(argv[0])) return arg_error(c, fn, 0, "a string", argv[0]);
-    if (!is_str(argv[1])) return arg_error(c, fn, 1, "a string", argv[1]);
+    if (!dwf__is_str(argv[0])) return dwf__builtin_arg_error(c, fn, 0, "a string", argv[0]);
+    if (!dwf__is_str(argv[1])) return dwf__builtin_arg_error(c, fn, 1, "a string", argv[1]);
     const char *s = argv[0]->valuestring, *p = argv[1]->valuestring;
     size_t n = strlen(s), k = strlen(p);
     if (k > n) return dwf_bool(c, 0);
@@ -272,24 +268,19 @@ static cJSON *push_text(cJSON *a, const char *s, size_t n)
     char *t = strndup(s, n);
     cJSON *item = t ? cJSON_CreateString(t) : NULL;
     free(t);
-    if (!item || !cJSON_AddItemToArray(a, item)) {
-        cJSON_Delete(item);
-        cJSON_Delete(a);
-        return NULL;
-    }
-    return a;
+    return dwf__push(a, item);
 }
 
 dwf_val *dwf__b_split(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
     (void)argc;
-    if (!is_str(argv[0])) return arg_error(c, "split", 0, "a string", argv[0]);
-    if (!is_str(argv[1])) return arg_error(c, "split", 1, "a string", argv[1]);
+    if (!dwf__is_str(argv[0])) return dwf__builtin_arg_error(c, "split", 0, "a string", argv[0]);
+    if (!dwf__is_str(argv[1])) return dwf__builtin_arg_error(c, "split", 1, "a string", argv[1]);
     const char *s = argv[0]->valuestring, *sep = argv[1]->valuestring;
     size_t k = strlen(sep);
     cJSON *a = cJSON_CreateArray();
     if (k == 0) {
-        for (; a && *s; s += cp_bytes(s)) a = push_text(a, s, cp_bytes(s));
+        for (; a && *s; s += dwf__cp_bytes(s)) a = push_text(a, s, dwf__cp_bytes(s));
         return dwf__own(c, a);
     }
     for (;;) {
@@ -307,10 +298,10 @@ dwf_val *dwf__b_split(dwf_ctx *c, int argc, dwf_val *const *argv)
 dwf_val *dwf__b_join(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
     dwf_val *a = argv[0];
-    if (!a || !cJSON_IsArray(a)) return arg_error(c, "join", 0, "an array", a);
+    if (!a || !cJSON_IsArray(a)) return dwf__builtin_arg_error(c, "join", 0, "an array", a);
     const char *sep = ",";
     if (argc > 1) {
-        if (!is_str(argv[1])) return arg_error(c, "join", 1, "a string", argv[1]);
+        if (!dwf__is_str(argv[1])) return dwf__builtin_arg_error(c, "join", 1, "a string", argv[1]);
         sep = argv[1]->valuestring;
     }
     dwf__buf b = {0};
@@ -326,14 +317,15 @@ dwf_val *dwf__b_join(dwf_ctx *c, int argc, dwf_val *const *argv)
         free(b.p);
         return dwf__own(c, NULL);
     }
-    return own_text(c, b.p ? b.p : strdup(""));
+    return dwf__own_text(c, b.p ? b.p : strdup(""));
 }
 
 dwf_val *dwf__b_replace(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
     (void)argc;
     for (int i = 0; i < 3; i++)
-        if (!is_str(argv[i])) return arg_error(c, "replace", i, "a string", argv[i]);
+        if (!dwf__is_str(argv[i]))
+            return dwf__builtin_arg_error(c, "replace", i, "a string", argv[i]);
     const char *s = argv[0]->valuestring, *from = argv[1]->valuestring, *to = argv[2]->valuestring;
     size_t k = strlen(from);
     if (k == 0) {
@@ -347,7 +339,7 @@ dwf_val *dwf__b_replace(dwf_ctx *c, int argc, dwf_val *const *argv)
     }
     dwf__buf_str(&b, s);
     if (b.oom) return dwf__own(c, NULL);
-    return own_text(c, b.p);
+    return dwf__own_text(c, b.p);
 }
 
 /* JavaScript's slice bounds: negative counts from the end, clamped to [0, n]. */
@@ -362,19 +354,19 @@ static long slice_bound(double d, long n)
 dwf_val *dwf__b_slice(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
     dwf_val *x = argv[0];
-    if (!is_num(argv[1])) return arg_error(c, "slice", 1, "a number", argv[1]);
-    if (argc > 2 && !is_num(argv[2]) && !cJSON_IsNull(argv[2]))
-        return arg_error(c, "slice", 2, "a number", argv[2]);
-    int has_end = argc > 2 && is_num(argv[2]);
-    if (is_str(x)) {
-        long n = count_cps(x->valuestring);
+    if (!dwf__is_num(argv[1])) return dwf__builtin_arg_error(c, "slice", 1, "a number", argv[1]);
+    if (argc > 2 && !dwf__is_num(argv[2]) && !cJSON_IsNull(argv[2]))
+        return dwf__builtin_arg_error(c, "slice", 2, "a number", argv[2]);
+    int has_end = argc > 2 && dwf__is_num(argv[2]);
+    if (dwf__is_str(x)) {
+        long n = dwf__count_cps(x->valuestring);
         long i = slice_bound(trunc(argv[1]->valuedouble), n);
         long j = has_end ? slice_bound(trunc(argv[2]->valuedouble), n) : n;
         const char *s = x->valuestring;
-        for (long k = 0; k < i; k++) s += cp_bytes(s);
+        for (long k = 0; k < i; k++) s += dwf__cp_bytes(s);
         const char *e = s;
-        for (long k = i; k < j; k++) e += cp_bytes(e);
-        return own_text_n(c, s, e > s ? (size_t)(e - s) : 0);
+        for (long k = i; k < j; k++) e += dwf__cp_bytes(e);
+        return dwf__own_text_n(c, s, e > s ? (size_t)(e - s) : 0);
     }
     if (x && cJSON_IsArray(x)) {
         long n = cJSON_GetArraySize(x);
@@ -385,15 +377,11 @@ dwf_val *dwf__b_slice(dwf_ctx *c, int argc, dwf_val *const *argv)
         for (const cJSON *it = x->child; a && it && k < j; it = it->next, k++) {
             if (k < i) continue;
             cJSON *item = cJSON_Duplicate(it, 1);
-            if (!item || !cJSON_AddItemToArray(a, item)) {
-                cJSON_Delete(item);
-                cJSON_Delete(a);
-                a = NULL;
-            }
+            a = dwf__push(a, item);
         }
         return dwf__own(c, a);
     }
-    return arg_error(c, "slice", 0, "a string or array", x);
+    return dwf__builtin_arg_error(c, "slice", 0, "a string or array", x);
 }
 
 /* ---- numbers ----------------------------------------------------------------------------- */
@@ -402,7 +390,8 @@ dwf_val *dwf__b_slice(dwf_ctx *c, int argc, dwf_val *const *argv)
 dwf_val *dwf__b_range(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
     for (int i = 0; i < argc; i++)
-        if (!is_num(argv[i])) return arg_error(c, "range", i, "a number", argv[i]);
+        if (!dwf__is_num(argv[i]))
+            return dwf__builtin_arg_error(c, "range", i, "a number", argv[i]);
     double from = argc > 1 ? argv[0]->valuedouble : 0;
     double to = argc > 1 ? argv[1]->valuedouble : argv[0]->valuedouble;
     double step = argc > 2 ? argv[2]->valuedouble : 1;
@@ -419,11 +408,7 @@ dwf_val *dwf__b_range(dwf_ctx *c, int argc, dwf_val *const *argv)
     cJSON *a = cJSON_CreateArray();
     for (long i = 0; a && i < (long)count; i++) {
         cJSON *item = cJSON_CreateNumber(from + (double)i * step);
-        if (!item || !cJSON_AddItemToArray(a, item)) {
-            cJSON_Delete(item);
-            cJSON_Delete(a);
-            a = NULL;
-        }
+        a = dwf__push(a, item);
     }
     return dwf__own(c, a);
 }
@@ -449,7 +434,9 @@ static dwf_val *fold(dwf_ctx *c, const char *fn, int argc, dwf_val *const *argv,
             if (i >= n) break;
             x = argv[i];
         }
-        if (!is_num(x)) return arg_error(c, fn, n < 0 ? 0 : i, n < 0 ? "an array of numbers" : "a number", x);
+        if (!dwf__is_num(x))
+            return dwf__builtin_arg_error(c, fn, n < 0 ? 0 : i,
+                                          n < 0 ? "an array of numbers" : "a number", x);
         double d = x->valuedouble;
         if (!seen) acc = kind == 2 ? 0 : d;
         if (kind == 0 && d < acc) acc = d;
@@ -479,7 +466,7 @@ static double js_round(double x)
 
 static dwf_val *math1(dwf_ctx *c, const char *fn, dwf_val *x, double (*f)(double))
 {
-    if (!is_num(x)) return arg_error(c, fn, 0, "a number", x);
+    if (!dwf__is_num(x)) return dwf__builtin_arg_error(c, fn, 0, "a number", x);
     return dwf_num(c, f(x->valuedouble));
 }
 
@@ -504,8 +491,8 @@ dwf_val *dwf__b_ceil(dwf_ctx *c, int argc, dwf_val *const *argv)
 dwf_val *dwf__b_round(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
     if (argc < 2) return math1(c, "round", argv[0], js_round);
-    if (!is_num(argv[0])) return arg_error(c, "round", 0, "a number", argv[0]);
-    if (!is_num(argv[1])) return arg_error(c, "round", 1, "a number", argv[1]);
+    if (!dwf__is_num(argv[0])) return dwf__builtin_arg_error(c, "round", 0, "a number", argv[0]);
+    if (!dwf__is_num(argv[1])) return dwf__builtin_arg_error(c, "round", 1, "a number", argv[1]);
     double d = argv[1]->valuedouble;
     if (d != floor(d) || d < 0 || d > 15) {
         dwf__set_error(c, "RangeError", "round(): decimals must be an integer from 0 to 15");
@@ -536,7 +523,8 @@ double dwf__round_decimals(double x, int d)
 dwf_val *dwf__b_iso(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
     (void)argc;
-    if (!is_num(argv[0])) return arg_error(c, "iso", 0, "a number (epoch milliseconds)", argv[0]);
+    if (!dwf__is_num(argv[0]))
+        return dwf__builtin_arg_error(c, "iso", 0, "a number (epoch milliseconds)", argv[0]);
     double ms = floor(argv[0]->valuedouble);
     /* Date's range: +-8.64e15 ms. */
     if (fabs(ms) > 8.64e15) {
@@ -619,7 +607,7 @@ dwf_val *dwf__b_random(dwf_ctx *c, int argc, dwf_val *const *argv)
 dwf_val *dwf__b_sleep_ms(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
     (void)argc;
-    if (!is_num(argv[0])) return arg_error(c, "sleep_ms", 0, "a number", argv[0]);
+    if (!dwf__is_num(argv[0])) return dwf__builtin_arg_error(c, "sleep_ms", 0, "a number", argv[0]);
     double ms = argv[0]->valuedouble;
     if (ms < 0 || ms > 900000) {
         dwf__set_error(c, "RangeError", "sleep_ms(): milliseconds must be from 0 to 900000");
@@ -644,29 +632,29 @@ dwf_val *dwf__b_throw_if_error(dwf_ctx *c, int argc, dwf_val *const *argv)
     dwf_val *b = argv[0];
     cJSON *all = b && cJSON_IsObject(b) ? cJSON_GetObjectItemCaseSensitive(b, "all") : NULL;
     if (!all || !cJSON_IsArray(all))
-        return arg_error(c, "throw_if_error", 0, "a parallel or map result", b);
+        return dwf__builtin_arg_error(c, "throw_if_error", 0, "a parallel or map result", b);
     for (const cJSON *it = all->child; it; it = it->next) {
         const cJSON *st = cJSON_GetObjectItemCaseSensitive(it, "status");
-        if (!is_str(st) || strcmp(st->valuestring, "FAILED") != 0) continue;
+        if (!dwf__is_str(st) || strcmp(st->valuestring, "FAILED") != 0) continue;
         /* The item's error as it is (ErrorData and Cause included), as the SDK rethrows it. */
         const cJSON *err = cJSON_GetObjectItemCaseSensitive(it, "error");
         const cJSON *type = cJSON_GetObjectItemCaseSensitive(err, "ErrorType");
-        if (cJSON_IsObject(err) && is_str(type)) {
+        if (cJSON_IsObject(err) && dwf__is_str(type)) {
             cJSON *copy = cJSON_Duplicate(err, 1);
             if (!copy) return dwf__own(c, NULL);
             dwf__set_error_obj(c, copy);
         } else {
             const cJSON *msg = cJSON_GetObjectItemCaseSensitive(err, "ErrorMessage");
-            dwf__set_error(c, "ChildContextError", is_str(msg) ? msg->valuestring : "");
+            dwf__set_error(c, "ChildContextError", dwf__is_str(msg) ? msg->valuestring : "");
         }
         return dwf_null(c);
     }
     const cJSON *st = cJSON_GetObjectItemCaseSensitive(b, "status");
-    if (is_str(st) && strcmp(st->valuestring, "FAILED") == 0) {
+    if (dwf__is_str(st) && strcmp(st->valuestring, "FAILED") == 0) {
         const cJSON *why = cJSON_GetObjectItemCaseSensitive(b, "completionReason");
         char msg[200];
         snprintf(msg, sizeof msg, "Batch completed as failed by shouldComplete (%s)",
-                 is_str(why) ? why->valuestring : "CUSTOM_COMPLETION_FAILED");
+                 dwf__is_str(why) ? why->valuestring : "CUSTOM_COMPLETION_FAILED");
         dwf__set_error(c, "BatchCompletionError", msg);
         return dwf_null(c);
     }

@@ -64,25 +64,16 @@ int dwf__is_lambda(const cJSON *v)
     return lambda_of(v) != NULL;
 }
 
-static dwf_val *arg_error(dwf_ctx *c, const char *fn, int i, const char *want, const cJSON *got)
-{
-    char msg[200];
-    snprintf(msg, sizeof msg, "%s(): argument %d must be %s, not %s", fn, i + 1, want,
-             dwf__type_name(got));
-    dwf__set_error(c, "TypeError", msg);
-    return dwf_null(c);
-}
-
 /* The arguments of a builtin over an array and a lambda: 1 when both are right. */
 static int array_and_lambda(dwf_ctx *c, const char *fn, dwf_val *const *argv, const lambda_blob **l)
 {
     if (!argv[0] || !cJSON_IsArray(argv[0])) {
-        arg_error(c, fn, 0, "an array", argv[0]);
+        dwf__builtin_arg_error(c, fn, 0, "an array", argv[0]);
         return 0;
     }
     *l = lambda_of(argv[1]);
     if (!*l) {
-        arg_error(c, fn, 1, "a lambda such as x => x.ok", argv[1]);
+        dwf__builtin_arg_error(c, fn, 1, "a lambda such as x => x.ok", argv[1]);
         return 0;
     }
     return 1;
@@ -111,13 +102,7 @@ static int add_copy(cJSON *a, const cJSON *v)
 static cJSON *push_copy(cJSON *a, const cJSON *v)
 {
     if (!a) return NULL;
-    cJSON *item = v && !cJSON_IsInvalid(v) ? cJSON_Duplicate(v, 1) : cJSON_CreateNull();
-    if (!item || !cJSON_AddItemToArray(a, item)) {
-        cJSON_Delete(item);
-        cJSON_Delete(a);
-        return NULL;
-    }
-    return a;
+    return dwf__push(a, v && !cJSON_IsInvalid(v) ? cJSON_Duplicate(v, 1) : cJSON_CreateNull());
 }
 
 /* ---- lambdas over arrays ------------------------------------------------------------------ */
@@ -235,7 +220,7 @@ dwf_val *dwf__b_sort_by(dwf_ctx *c, int argc, dwf_val *const *argv)
     int kind = 0; /* 1 numbers, 2 strings */
     for (cJSON *it = argv[0]->child; it; it = it->next, i++) {
         dwf_val *k = apply(c, l, it, (long)i);
-        int this_kind = k && cJSON_IsNumber(k) ? 1 : k && cJSON_IsString(k) && k->valuestring ? 2 : 0;
+        int this_kind = dwf__is_num(k) ? 1 : dwf__is_str(k) ? 2 : 0;
         if (k && (!this_kind || (kind && this_kind != kind))) {
             char msg[200];
             snprintf(msg, sizeof msg, "sort_by(): the keys must be all numbers or all strings; item %zu's "
@@ -374,7 +359,8 @@ static int scalar_new(seen_set *s, const cJSON *it)
 dwf_val *dwf__b_unique(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
     (void)argc;
-    if (!argv[0] || !cJSON_IsArray(argv[0])) return arg_error(c, "unique", 0, "an array", argv[0]);
+    if (!argv[0] || !cJSON_IsArray(argv[0]))
+        return dwf__builtin_arg_error(c, "unique", 0, "an array", argv[0]);
     cJSON *out = cJSON_CreateArray();
     seen_set seen = {0};
     for (cJSON *it = argv[0]->child; out && it; it = it->next) {
@@ -401,7 +387,8 @@ dwf_val *dwf__b_unique(dwf_ctx *c, int argc, dwf_val *const *argv)
 dwf_val *dwf__b_flatten(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
     (void)argc;
-    if (!argv[0] || !cJSON_IsArray(argv[0])) return arg_error(c, "flatten", 0, "an array", argv[0]);
+    if (!argv[0] || !cJSON_IsArray(argv[0]))
+        return dwf__builtin_arg_error(c, "flatten", 0, "an array", argv[0]);
     cJSON *out = cJSON_CreateArray();
     for (cJSON *it = argv[0]->child; out && it; it = it->next) {
         if (!cJSON_IsArray(it)) {
@@ -417,8 +404,9 @@ dwf_val *dwf__b_flatten(dwf_ctx *c, int argc, dwf_val *const *argv)
 dwf_val *dwf__b_chunk(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
     (void)argc;
-    if (!argv[0] || !cJSON_IsArray(argv[0])) return arg_error(c, "chunk", 0, "an array", argv[0]);
-    if (!argv[1] || !cJSON_IsNumber(argv[1])) return arg_error(c, "chunk", 1, "a number", argv[1]);
+    if (!argv[0] || !cJSON_IsArray(argv[0]))
+        return dwf__builtin_arg_error(c, "chunk", 0, "an array", argv[0]);
+    if (!dwf__is_num(argv[1])) return dwf__builtin_arg_error(c, "chunk", 1, "a number", argv[1]);
     double n = argv[1]->valuedouble;
     if (n < 1 || n != (double)(long)n || n > 1e9) {
         dwf__set_error(c, "RangeError", "chunk(): the size must be a whole number from 1");
@@ -429,12 +417,7 @@ dwf_val *dwf__b_chunk(dwf_ctx *c, int argc, dwf_val *const *argv)
     for (cJSON *it = argv[0]->child; out && it; it = it->next, k++) {
         if (k % (long)n == 0) {
             cur = cJSON_CreateArray();
-            if (!cur || !cJSON_AddItemToArray(out, cur)) {
-                cJSON_Delete(cur);
-                cJSON_Delete(out);
-                out = NULL;
-                break;
-            }
+            if (!(out = dwf__push(out, cur))) break;
         }
         if (!add_copy(cur, it)) {
             cJSON_Delete(out);
@@ -450,8 +433,8 @@ dwf_val *dwf__b_index_of(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
     (void)argc;
     dwf_val *a = argv[0], *x = argv[1];
-    if (a && cJSON_IsString(a) && a->valuestring) {
-        if (!x || !cJSON_IsString(x) || !x->valuestring) return arg_error(c, "index_of", 1, "a string", x);
+    if (dwf__is_str(a)) {
+        if (!dwf__is_str(x)) return dwf__builtin_arg_error(c, "index_of", 1, "a string", x);
         const char *hit = strstr(a->valuestring, x->valuestring);
         if (!hit) return dwf_num(c, -1);
         long cps = 0;
@@ -465,7 +448,7 @@ dwf_val *dwf__b_index_of(dwf_ctx *c, int argc, dwf_val *const *argv)
             if (dwf__equal(it, x)) return dwf_num(c, (double)i);
         return dwf_num(c, -1);
     }
-    return arg_error(c, "index_of", 0, "a string or an array", a);
+    return dwf__builtin_arg_error(c, "index_of", 0, "a string or an array", a);
 }
 
 /* ---- objects ------------------------------------------------------------------------------ */
@@ -473,21 +456,13 @@ dwf_val *dwf__b_index_of(dwf_ctx *c, int argc, dwf_val *const *argv)
 dwf_val *dwf__b_entries(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
     (void)argc;
-    if (!argv[0] || !cJSON_IsObject(argv[0])) return arg_error(c, "entries", 0, "an object", argv[0]);
+    if (!argv[0] || !cJSON_IsObject(argv[0]))
+        return dwf__builtin_arg_error(c, "entries", 0, "an object", argv[0]);
     cJSON *out = cJSON_CreateArray();
     for (cJSON *it = argv[0]->child; out && it; it = it->next) {
-        cJSON *pair = cJSON_CreateArray(), *k = cJSON_CreateString(it->string ? it->string : "");
-        if (!pair || !k || !cJSON_AddItemToArray(pair, k)) {
-            cJSON_Delete(k);
-            cJSON_Delete(pair);
-            cJSON_Delete(out);
-            return dwf__own(c, NULL);
-        }
-        if (!add_copy(pair, it) || !cJSON_AddItemToArray(out, pair)) {
-            cJSON_Delete(pair);
-            cJSON_Delete(out);
-            return dwf__own(c, NULL);
-        }
+        cJSON *key = cJSON_CreateString(it->string ? it->string : "");
+        cJSON *pair = dwf__push(cJSON_CreateArray(), key);
+        out = dwf__push(out, push_copy(pair, it));
     }
     return dwf__own(c, out);
 }
@@ -497,7 +472,8 @@ dwf_val *dwf__b_entries(dwf_ctx *c, int argc, dwf_val *const *argv)
 dwf_val *dwf__b_from_entries(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
     (void)argc;
-    if (!argv[0] || !cJSON_IsArray(argv[0])) return arg_error(c, "from_entries", 0, "an array", argv[0]);
+    if (!argv[0] || !cJSON_IsArray(argv[0]))
+        return dwf__builtin_arg_error(c, "from_entries", 0, "an array", argv[0]);
     cJSON *out = cJSON_CreateObject();
     long i = 0;
     for (cJSON *it = argv[0]->child; out && it; it = it->next, i++) {

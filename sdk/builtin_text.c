@@ -18,42 +18,6 @@
 
 #include "internal.h"
 
-static dwf_val *arg_error(dwf_ctx *c, const char *fn, int i, const char *want, const cJSON *got)
-{
-    char msg[200];
-    snprintf(msg, sizeof msg, "%s(): argument %d must be %s, not %s", fn, i + 1, want,
-             dwf__type_name(got));
-    dwf__set_error(c, "TypeError", msg);
-    return dwf_null(c);
-}
-
-static int is_str(const cJSON *v) { return v && cJSON_IsString(v) && v->valuestring; }
-static int is_num(const cJSON *v) { return v && cJSON_IsNumber(v); }
-
-/* Pool-owned string from malloc'd text already in the string encoding (taken). */
-static dwf_val *own_text(dwf_ctx *c, char *t)
-{
-    dwf_val *v = dwf__own(c, t ? cJSON_CreateString(t) : NULL);
-    free(t);
-    return v;
-}
-
-static size_t cp_bytes(const char *s)
-{
-    unsigned char u = (unsigned char)s[0];
-    size_t k = u < 0x80 ? 1 : u < 0xE0 ? 2 : u < 0xF0 ? 3 : 4;
-    for (size_t i = 1; i < k; i++)
-        if (!s[i]) return i;
-    return k;
-}
-
-static long count_cps(const char *s)
-{
-    long n = 0;
-    for (; *s; s += cp_bytes(s)) n++;
-    return n;
-}
-
 /* ---- padding ------------------------------------------------------------------------------ */
 #define PAD_MAX 1000000 /* code points: a bigger pad is a mistake, not a value to build */
 
@@ -61,11 +25,11 @@ static long count_cps(const char *s)
  * as JavaScript's padStart/padEnd (which count UTF-16 units; we count code points, as len). */
 static dwf_val *pad(dwf_ctx *c, const char *fn, int argc, dwf_val *const *argv, int at_start)
 {
-    if (!is_str(argv[0])) return arg_error(c, fn, 0, "a string", argv[0]);
-    if (!is_num(argv[1])) return arg_error(c, fn, 1, "a number", argv[1]);
+    if (!dwf__is_str(argv[0])) return dwf__builtin_arg_error(c, fn, 0, "a string", argv[0]);
+    if (!dwf__is_num(argv[1])) return dwf__builtin_arg_error(c, fn, 1, "a number", argv[1]);
     const char *fill = " ";
     if (argc > 2) {
-        if (!is_str(argv[2])) return arg_error(c, fn, 2, "a string", argv[2]);
+        if (!dwf__is_str(argv[2])) return dwf__builtin_arg_error(c, fn, 2, "a string", argv[2]);
         fill = argv[2]->valuestring;
     }
     double want = trunc(argv[1]->valuedouble);
@@ -76,20 +40,20 @@ static dwf_val *pad(dwf_ctx *c, const char *fn, int argc, dwf_val *const *argv, 
         return dwf_null(c);
     }
     const char *s = argv[0]->valuestring;
-    long have = count_cps(s);
+    long have = dwf__count_cps(s);
     if (want <= (double)have || !*fill) return argv[0];
     dwf__buf b = {0};
     if (!at_start) dwf__buf_str(&b, s);
     const char *f = fill;
     for (long k = have; k < (long)want; k++) {
         if (!*f) f = fill;
-        size_t n = cp_bytes(f);
+        size_t n = dwf__cp_bytes(f);
         dwf__buf_add(&b, f, n);
         f += n;
     }
     if (at_start) dwf__buf_str(&b, s);
     if (b.oom) return dwf__own(c, NULL);
-    return own_text(c, b.p);
+    return dwf__own_text(c, b.p);
 }
 
 dwf_val *dwf__b_pad_start(dwf_ctx *c, int argc, dwf_val *const *argv)
@@ -118,8 +82,8 @@ static int compile_re(dwf_ctx *c, const char *fn, const char *re, regex_t *r, in
 dwf_val *dwf__b_matches(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
     (void)argc;
-    if (!is_str(argv[0])) return arg_error(c, "matches", 0, "a string", argv[0]);
-    if (!is_str(argv[1])) return arg_error(c, "matches", 1, "a string", argv[1]);
+    if (!dwf__is_str(argv[0])) return dwf__builtin_arg_error(c, "matches", 0, "a string", argv[0]);
+    if (!dwf__is_str(argv[1])) return dwf__builtin_arg_error(c, "matches", 1, "a string", argv[1]);
     regex_t r;
     if (!compile_re(c, "matches", argv[1]->valuestring, &r, REG_NOSUB)) return dwf_null(c);
     int hit = regexec(&r, argv[0]->valuestring, 0, NULL, 0) == 0;
@@ -132,8 +96,8 @@ dwf_val *dwf__b_matches(dwf_ctx *c, int argc, dwf_val *const *argv)
 dwf_val *dwf__b_capture(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
     (void)argc;
-    if (!is_str(argv[0])) return arg_error(c, "capture", 0, "a string", argv[0]);
-    if (!is_str(argv[1])) return arg_error(c, "capture", 1, "a string", argv[1]);
+    if (!dwf__is_str(argv[0])) return dwf__builtin_arg_error(c, "capture", 0, "a string", argv[0]);
+    if (!dwf__is_str(argv[1])) return dwf__builtin_arg_error(c, "capture", 1, "a string", argv[1]);
     regex_t r;
     if (!compile_re(c, "capture", argv[1]->valuestring, &r, 0)) return dwf_null(c);
     size_t n = r.re_nsub + 1;
@@ -155,11 +119,7 @@ dwf_val *dwf__b_capture(dwf_ctx *c, int argc, dwf_val *const *argv)
                 g = t ? cJSON_CreateString(t) : NULL;
                 free(t);
             }
-            if (!g || !cJSON_AddItemToArray(out, g)) {
-                cJSON_Delete(g);
-                cJSON_Delete(out);
-                out = NULL;
-            }
+            out = dwf__push(out, g);
         }
         if (!out) {
             free(m);
@@ -179,10 +139,12 @@ dwf_val *dwf__b_capture(dwf_ctx *c, int argc, dwf_val *const *argv)
  * no sign. */
 dwf_val *dwf__b_format_number(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
-    if (!is_num(argv[0])) return arg_error(c, "format_number", 0, "a number", argv[0]);
+    if (!dwf__is_num(argv[0]))
+        return dwf__builtin_arg_error(c, "format_number", 0, "a number", argv[0]);
     int d = 0;
     if (argc > 1) {
-        if (!is_num(argv[1])) return arg_error(c, "format_number", 1, "a number", argv[1]);
+        if (!dwf__is_num(argv[1]))
+            return dwf__builtin_arg_error(c, "format_number", 1, "a number", argv[1]);
         double dd = argv[1]->valuedouble;
         if (dd != floor(dd) || dd < 0 || dd > 15) {
             dwf__set_error(c, "RangeError", "format_number(): decimals must be an integer from 0 to 15");
@@ -205,21 +167,22 @@ dwf_val *dwf__b_format_number(dwf_ctx *c, int argc, dwf_val *const *argv)
     if (point) dwf__buf_str(&b, point);
     free(digits);
     if (b.oom) return dwf__own(c, NULL);
-    return own_text(c, b.p);
+    return dwf__own_text(c, b.p);
 }
 
 /* ---- bytes: base64, sha256 ---------------------------------------------------------------- */
 dwf_val *dwf__b_base64_encode(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
     (void)argc;
-    if (!is_str(argv[0])) return arg_error(c, "base64_encode", 0, "a string", argv[0]);
+    if (!dwf__is_str(argv[0]))
+        return dwf__builtin_arg_error(c, "base64_encode", 0, "a string", argv[0]);
     size_t n;
     char *bytes = dwf__string_bytes(argv[0]->valuestring, &n);
     char *out = bytes && n < ((size_t)1 << 30) ? malloc(4 * ((n + 2) / 3) + 1) : NULL;
     if (out) EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)bytes, (int)n);
     free(bytes);
     if (!out) return dwf__own(c, NULL);
-    return own_text(c, out);
+    return dwf__own_text(c, out);
 }
 
 /* The value of a base64 digit (standard or URL-safe alphabet), or -1. */
@@ -241,7 +204,8 @@ static int b64_digit(unsigned char ch)
 dwf_val *dwf__b_base64_decode(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
     (void)argc;
-    if (!is_str(argv[0])) return arg_error(c, "base64_decode", 0, "a string", argv[0]);
+    if (!dwf__is_str(argv[0]))
+        return dwf__builtin_arg_error(c, "base64_decode", 0, "a string", argv[0]);
     const unsigned char *s = (const unsigned char *)argv[0]->valuestring;
     size_t len = strlen((const char *)s);
     unsigned char *out = malloc(len / 4 * 3 + 3);
@@ -291,7 +255,7 @@ dwf_val *dwf__b_base64_decode(dwf_ctx *c, int argc, dwf_val *const *argv)
 dwf_val *dwf__b_sha256(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
     (void)argc;
-    if (!is_str(argv[0])) return arg_error(c, "sha256", 0, "a string", argv[0]);
+    if (!dwf__is_str(argv[0])) return dwf__builtin_arg_error(c, "sha256", 0, "a string", argv[0]);
     size_t n;
     char *bytes = dwf__string_bytes(argv[0]->valuestring, &n);
     unsigned char md[EVP_MAX_MD_SIZE];
@@ -420,7 +384,8 @@ static int parse_iso(const char *s, double *ms)
 dwf_val *dwf__b_parse_time(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
     (void)argc;
-    if (!is_str(argv[0])) return arg_error(c, "parse_time", 0, "a string", argv[0]);
+    if (!dwf__is_str(argv[0]))
+        return dwf__builtin_arg_error(c, "parse_time", 0, "a string", argv[0]);
     double ms;
     if (!parse_iso(argv[0]->valuestring, &ms)) return dwf_null(c);
     return dwf_num(c, ms);
@@ -498,8 +463,11 @@ static int directive(dwf__buf *b, char ch, const utc *t)
 dwf_val *dwf__b_format_time(dwf_ctx *c, int argc, dwf_val *const *argv)
 {
     (void)argc;
-    if (!is_num(argv[0])) return arg_error(c, "format_time", 0, "a number (epoch milliseconds)", argv[0]);
-    if (!is_str(argv[1])) return arg_error(c, "format_time", 1, "a string", argv[1]);
+    if (!dwf__is_num(argv[0]))
+        return dwf__builtin_arg_error(c, "format_time", 0, "a number (epoch milliseconds)",
+                                      argv[0]);
+    if (!dwf__is_str(argv[1]))
+        return dwf__builtin_arg_error(c, "format_time", 1, "a string", argv[1]);
     double ms = floor(argv[0]->valuedouble);
     if (fabs(ms) > 8.64e15) {
         dwf__set_error(c, "RangeError", "format_time(): time value out of range");
@@ -524,5 +492,5 @@ dwf_val *dwf__b_format_time(dwf_ctx *c, int argc, dwf_val *const *argv)
         f++;
     }
     if (b.oom) return dwf__own(c, NULL);
-    return own_text(c, b.p ? b.p : strdup(""));
+    return dwf__own_text(c, b.p ? b.p : strdup(""));
 }

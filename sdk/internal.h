@@ -99,6 +99,9 @@ cJSON *dwf__parse_json(const char *text, size_t len, char err[128]);
 void dwf__num_text(double d, char buf[32]);
 /* Adopt v into the pool; NULL (allocation failed) records OutOfMemory and yields a null. */
 dwf_val *dwf__own(dwf_ctx *c, cJSON *v);
+/* Append item to array a, both taken: a, or NULL (both deleted) when a is NULL or out of
+ * memory, so a loop building an array goes on with `a && ...` and ends in dwf__own(c, a). */
+cJSON *dwf__push(cJSON *a, cJSON *item);
 /* A new cJSON string from raw bytes (NULs and invalid UTF-8 allowed), in the value layer's
  * string encoding (value.c). Not for a value's valuestring, which is encoded already. */
 cJSON *dwf__new_string(const char *s, size_t n);
@@ -109,6 +112,21 @@ char *dwf__string_bytes(const char *s, size_t *n);
 #define DWF_BUILTIN(name, min_args, max_args, where, params, summary)                          \
     dwf_val *dwf__b_##name(dwf_ctx *c, int argc, dwf_val *const *argv);
 #include "dwf_builtins.def"
+/* ---- what every builtin shares (builtin.c) ----------------------------------------------- */
+/* A bad argument: records TypeError "fn(): argument i+1 must be <want>, not <type of got>" and
+ * yields null, as every builtin does on a bad argument. */
+dwf_val *dwf__builtin_arg_error(dwf_ctx *c, const char *fn, int i, const char *want,
+                                const cJSON *got);
+/* Is v a string (with its text) / a number? NULL (a C caller's) is neither. */
+static inline int dwf__is_str(const cJSON *v) { return v && cJSON_IsString(v) && v->valuestring; }
+static inline int dwf__is_num(const cJSON *v) { return v && cJSON_IsNumber(v); }
+/* A pool-owned string from malloc'd text already in the string encoding (t is taken; NULL, an
+ * allocation that failed, records OutOfMemory). _n: from n bytes of s (copied). */
+dwf_val *dwf__own_text(dwf_ctx *c, char *t);
+dwf_val *dwf__own_text_n(dwf_ctx *c, const char *s, size_t n);
+/* Bytes of the code point at s (C0 80, the encoding's NUL, is one), and code points in s. */
+size_t dwf__cp_bytes(const char *s);
+long dwf__count_cps(const char *s);
 /* Whether v is a lambda made by dwf_lambda (builtin_list.c). */
 int dwf__is_lambda(const cJSON *v);
 /* x rounded to d (0..15) decimals as written (round(x, d), builtin.c). */

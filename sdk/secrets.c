@@ -175,10 +175,8 @@ static dwf_val *lookup(dwf_ctx *c, int is_secret, const char *id, const char *ke
 static int string_args(dwf_ctx *c, const char *fn, int argc, dwf_val *const *argv)
 {
     for (int i = 0; i < argc; i++) {
-        if (argv[i] && cJSON_IsString(argv[i]) && argv[i]->valuestring) continue;
-        char msg[200];
-        snprintf(msg, sizeof msg, "%s(): argument %d must be a string, not %s", fn, i + 1, dwf__type_name(argv[i]));
-        dwf__set_error(c, "TypeError", msg);
+        if (dwf__is_str(argv[i])) continue;
+        dwf__builtin_arg_error(c, fn, i, "a string", argv[i]);
         return 0;
     }
     return 1;

@@ -84,6 +84,16 @@ dwf_val *dwf__own(dwf_ctx *c, cJSON *v)
     return r ? r : &oom_null;
 }
 
+cJSON *dwf__push(cJSON *a, cJSON *item)
+{
+    if (!a || !item || !cJSON_AddItemToArray(a, item)) {
+        cJSON_Delete(item);
+        cJSON_Delete(a);
+        return NULL;
+    }
+    return a;
+}
+
 /* A missing value (NULL pointer) reads as null everywhere. */
 static int is_null(const cJSON *v) { return !v || cJSON_IsNull(v) || cJSON_IsInvalid(v); }
 
@@ -1062,11 +1072,7 @@ dwf_val *dwf_arr(dwf_ctx *c, int n, ...)
         dwf_val *v = va_arg(ap, dwf_val *);
         if (!a) continue;
         cJSON *item = copy(v);
-        if (!item || !cJSON_AddItemToArray(a, item)) {
-            cJSON_Delete(item);
-            cJSON_Delete(a);
-            a = NULL;
-        }
+        a = dwf__push(a, item);
     }
     va_end(ap);
     return dwf__own(c, a);
@@ -1219,11 +1225,7 @@ static dwf_val *add(dwf_ctx *c, dwf_val *a, dwf_val *b)
         cJSON *o = cJSON_Duplicate(a, 1);
         for (const cJSON *it = b->child; o && it; it = it->next) {
             cJSON *item = cJSON_Duplicate(it, 1);
-            if (!item || !cJSON_AddItemToArray(o, item)) {
-                cJSON_Delete(item);
-                cJSON_Delete(o);
-                o = NULL;
-            }
+            o = dwf__push(o, item);
         }
         return dwf__own(c, o);
     }
