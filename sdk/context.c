@@ -31,6 +31,19 @@ void dwf__ctx_init(dwf_ctx *c, dwf__inv *inv, dwf_ctx *parent)
     }
 }
 
+void dwf__step_ctx_init(dwf_ctx *sc, dwf_ctx *c, int attempt, const char *op_id,
+                        const char *op_name, const char *callback_id, void *frame)
+{
+    dwf__ctx_init(sc, c->inv, c);
+    sc->replaying = 0; /* a body runs only live: its log lines are written */
+    sc->in_step = 1;
+    sc->attempt = attempt;
+    sc->op_id = op_id;
+    sc->op_name = op_name;
+    sc->callback_id = callback_id;
+    sc->frame = frame;
+}
+
 void dwf__ctx_new_owner(dwf_ctx *c)
 {
     pthread_mutex_lock(&c->inv->pool_mu);

@@ -153,6 +153,12 @@ struct dwf_ctx {
 
 /* context.c */
 void dwf__ctx_init(dwf_ctx *c, dwf__inv *inv, dwf_ctx *parent);
+/* The context a step body, a waitForCallback submitter or a poll check runs on, as attempt
+ * `attempt` of operation op_id (hashed Id; op_name, callback_id NULL when none): a child of c
+ * (same owner, .dwf position), never replaying, inside a step. Every attempt starts here, timed
+ * or not; a timed one then cuts the parent link and sets its deadline (ops.c, timed_new). */
+void dwf__step_ctx_init(dwf_ctx *sc, dwf_ctx *c, int attempt, const char *op_id,
+                        const char *op_name, const char *callback_id, void *frame);
 /* Give c an owner of its own (a parallel/map thread's context). */
 void dwf__ctx_new_owner(dwf_ctx *c);
 /* Hand a malloc'd block to the pool (freed when the invocation ends). Returns p. */

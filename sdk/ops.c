@@ -481,14 +481,8 @@ static timed_body *timed_new(dwf_ctx *c, const timed_call *k, int attempt, doubl
         timed_free(t);
         return NULL;
     }
-    dwf__ctx_init(&t->sc, c->inv, c);
+    dwf__step_ctx_init(&t->sc, c, attempt, t->op_id, t->op_name, t->callback_id, k->frame);
     t->sc.parent = NULL; /* the caller's context may be gone if this body is abandoned */
-    t->sc.in_step = 1;
-    t->sc.attempt = attempt;
-    t->sc.op_id = t->op_id;
-    t->sc.op_name = t->op_name;
-    t->sc.callback_id = t->callback_id;
-    t->sc.frame = k->frame;
     t->sc.deadline_ms = dwf__mono_ms() + timeout_s * 1000;
     return t;
 }
@@ -566,14 +560,7 @@ static int step_run(dwf_ctx *c, const step_args *a, int attempt, dwf_val **out)
         if (rc != DWF_OK) return rc;
     } else {
         dwf_ctx sc;
-        dwf__ctx_init(&sc, c->inv, c);
-        sc.in_step = 1;
-        sc.attempt = attempt;
-        sc.op_id = a->id;
-        sc.op_name = a->name;
-        sc.callback_id = a->callback_id;
-        sc.replaying = 0;
-        sc.frame = a->frame;
+        dwf__step_ctx_init(&sc, c, attempt, a->id, a->name, a->callback_id, a->frame);
         rc = a->body ? a->body(&sc, a->frame, &v) : DWF_OK;
         if (rc == DWF_FATAL || rc == DWF_SUSPEND) return rc;
         if (rc == DWF_ERROR || sc.error) /* sc.error: a value helper failed, the body did not check */
@@ -1022,13 +1009,7 @@ static int poll_check(dwf_ctx *c, const poll_args *p, int attempt, dwf_val *stat
 {
     if (c->inv->opts && c->inv->opts->verify) return DWF_SUSPEND; /* verify never runs a check */
     dwf_ctx sc;
-    dwf__ctx_init(&sc, c->inv, c);
-    sc.in_step = 1;
-    sc.attempt = attempt;
-    sc.op_id = p->id;
-    sc.op_name = p->name;
-    sc.frame = p->frame;
-    sc.replaying = 0;
+    dwf__step_ctx_init(&sc, c, attempt, p->id, p->name, NULL, p->frame);
     dwf_val *idx = dwf__adopt(c, cJSON_CreateNumber(attempt));
     double timeout_s = p->opts ? p->opts->timeout_s : 0;
     int rc;
