@@ -320,7 +320,9 @@ static int starts_option(Layout *l, size_t i)
 {
     const Piece *p = &l->p->v[i];
     switch (p->kind) {
-    case TOK_RETRY: case TOK_SEMANTICS: case TOK_HEADERS: case TOK_BODY: case TOK_TIMEOUT: case TOK_HEARTBEAT:
+    case TOK_TIMEOUT: /* a setting on its own line (`timeout = 30s` in lambda {}) is no option */
+        return !(i + 1 < l->p->n && l->p->v[i + 1].line == p->last_line && is_text(l, &l->p->v[i + 1], "="));
+    case TOK_RETRY: case TOK_SEMANTICS: case TOK_HEADERS: case TOK_BODY: case TOK_HEARTBEAT:
     case TOK_UNTIL: case TOK_WITH: case TOK_OVER: case TOK_AS:
         return 1;
     case TOK_ATTEMPTS: case TOK_BACKOFF: case TOK_DELAY: case TOK_EVERY: case TOK_JITTER: case TOK_MAX:

@@ -102,6 +102,48 @@ want+='"nested":[[2,-4],[0,-2],[1,-3]],"sorted":[3,2,1],"found":2,"pairs":[[3,0]
 want+='"lines":["1: 3","2: 2","3: 1"],"text":["3","1","2"]}'
 if [ "$got" = "$want" ]; then pass lambdas_run; else fail lambdas_run "got $got"; fi
 
+# `timeout = 30s` on its own line in lambda {} or durable {} is a setting at the block's level;
+# a `timeout` clause continuing a step's http call on the next line hangs two levels deep
+cat >"$tmp/to.dwf" <<'DWF'
+workflow timeouts {
+durable {
+retention = 1d
+timeout = 1h
+}
+lambda {
+memory = 256
+timeout = 30s
+}
+step s {
+let r = http GET "https://example.com"
+timeout 10s
+return r.status
+}
+return s
+}
+DWF
+cat >"$tmp/to.want" <<'DWF'
+workflow timeouts {
+  durable {
+    retention = 1d
+    timeout = 1h
+  }
+  lambda {
+    memory = 256
+    timeout = 30s
+  }
+  step s {
+    let r = http GET "https://example.com"
+        timeout 10s
+    return r.status
+  }
+  return s
+}
+DWF
+if "$DWF" fmt --stdout "$tmp/to.dwf" >"$tmp/to.out" 2>"$tmp/to.err" && cmp -s "$tmp/to.want" "$tmp/to.out"; then
+  pass timeout_setting_vs_clause
+else fail timeout_setting_vs_clause "$(cat "$tmp/to.err") $(diff "$tmp/to.want" "$tmp/to.out" | tr '\n' '|')"; fi
+
 # every example is in the canonical layout (`dwf fmt --check` clean). Test files (*.test.dwf)
 # are left out: they are not workflows.
 mapfile -t examples < <(find examples -name '*.dwf' ! -name '*.test.dwf' | sort)
