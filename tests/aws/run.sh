@@ -9,7 +9,11 @@
 #   - retries: throttling and 5xx retried under the step's policy, a failed condition not
 #     (retry.dwf against node/flaky.mjs);
 #   - credentials and region from the environment or the shared files (AWS_PROFILE,
-#     AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE), and the errors when there are none.
+#     AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE), and the errors when there are none;
+#   - examples/orders_aws.dwf run with `dwf run` against dynalite, s3rver and node/standin.mjs
+#     (Secrets Manager, SQS, the payment API), read back with the official clients
+#     (node/example.mjs) and the stand-in's record: an order, one approved and one rejected
+#     through `dwf callback`, a duplicate refused by its condition, the secret nowhere recorded.
 set -u
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -53,7 +57,7 @@ start_server() { # NAME SCRIPT ARGS... ; sets PORTS to its first output line
 
 # ---- dynalite + s3rver: a workflow writes, the official clients read back ----------------------
 mkdir -p "$W/s3"
-start_server local $NODE_DIR/servers.mjs "$W/s3" receipts
+start_server local $NODE_DIR/servers.mjs "$W/s3" receipts order-receipts
 if [ -z "$PORTS" ]; then
   fail aws_servers "dynalite/s3rver did not start: $(tail -5 "$W/local.err")"
   exit 0
@@ -171,3 +175,113 @@ fi
 mkdir -p "$W/compare"
 node $NODE_DIR/compare.mjs "$DWF" "$W/compare" include/dwf_aws.def 2>"$W/compare.err" | grep -E '^(PASS|FAIL) ' ||
   fail aws_compare "$(tail -c 800 "$W/compare.err")"
+
+# ---- examples/orders_aws.dwf end to end -----------------------------------------------------------
+# DynamoDB and S3 are dynalite and s3rver (above); Secrets Manager, SQS and the payment API are
+# node/standin.mjs. The table is named by --env (the suite's own "orders" has another key).
+KEY=sk_live_orders_9c1e7a55f00d
+start_server standin $NODE_DIR/standin.mjs "$W/standin.jsonl" orders/payments-api "$KEY"
+SI_PORT=$(echo "$PORTS" | json_get .port)
+EX_TABLE=example_orders
+export AWS_ENDPOINT_URL_SECRETS_MANAGER=http://127.0.0.1:$SI_PORT AWS_ENDPOINT_URL_SQS=http://127.0.0.1:$SI_PORT
+EX_ENV=(--env "ORDERS_TABLE=$EX_TABLE" --env "CHARGE_URL=http://127.0.0.1:$SI_PORT/charges")
+ex_run() { # OUT INPUT [ARGS...]: dwf run the example on its store; OUT.json, OUT.err
+  local out=$1 input=$2; shift 2
+  "$DWF" run examples/orders_aws.dwf "${EX_ENV[@]}" --input "$input" --store "$W/ex.db" --json "$@" \
+    >"$W/$out.json" 2>"$W/$out.err"
+}
+ex_read() { node $NODE_DIR/example.mjs read $EX_TABLE order-receipts "$@" 2>&1; }
+records() { # JS-FILTER-OVER-r: the stand-in's records it holds, as a JSON array
+  node -e 'const f=require("fs").readFileSync(process.argv[1],"utf8").split("\n").filter(Boolean).map(JSON.parse);
+console.log(JSON.stringify(f.filter(r=>eval(process.argv[2]))))' "$W/standin.jsonl" "$1"
+}
+holds() { # NAME JSON JS-EXPRESSION-OVER-v DETAIL
+  if echo "$2" | node -e 'const v=JSON.parse(require("fs").readFileSync(0,"utf8"));process.exit(eval(process.argv[1])?0:1)' "$3" 2>/dev/null
+  then pass "$1"; else fail "$1" "$3 does not hold for $(echo "$2" | tr -d '\n' | cut -c1-700) ${4:-}"; fi
+}
+: >"$W/standin.jsonl"
+if ! node $NODE_DIR/example.mjs setup $EX_TABLE >"$W/ex-setup.out" 2>&1; then
+  fail aws_example_setup "$(tail -5 "$W/ex-setup.out")"
+else
+  # a small order: recorded, charged with the secret's key, marked paid, queued, receipted
+  ex_run small '{"orderId":"o-100","customer":"c-7","amount":120,"items":[{"sku":"A1","qty":2}]}'; rc=$?
+  R=$(cat "$W/small.json")
+  holds aws_example_run "$R" 'v.Status === "SUCCEEDED" && v.Result.status === "paid" && v.Result.chargeId === "ch_1" &&
+    v.Result.approvedBy === null && v.Result.receipt === "receipts/c-7/o-100.json" && /^[0-9a-f-]{36}$/.test(v.Result.messageId)' \
+    "rc=$rc $(tail -c 400 "$W/small.err")"
+  B=$(ex_read o-100 receipts/c-7/o-100.json)
+  holds aws_example_item "$B" 'v.item.status.S === "paid" && v.item.chargeId.S === "ch_1" && v.item.customer.S === "c-7" &&
+    v.item.amount.N === "120" && JSON.parse(v.item.items.S)[0].sku === "A1"'
+  holds aws_example_receipt "$B" 'v.receipt.contentType === "application/json" && v.receipt.body.orderId === "o-100" &&
+    v.receipt.body.amount === 120 && v.receipt.body.chargeId === "ch_1" && v.receipt.body.approvedBy === null'
+  holds aws_example_queued "$(records 'r.service === "sqs"')" 'v.length === 1 && v[0].signed &&
+    v[0].body.QueueUrl === "https://sqs.us-east-1.amazonaws.com/123456789012/order-fulfilment" &&
+    JSON.stringify(JSON.parse(v[0].body.MessageBody)) === JSON.stringify({orderId: "o-100", customer: "c-7", items: [{sku: "A1", qty: 2}], chargeId: "ch_1"})'
+  holds aws_example_secret_used "$(records 'r.service !== "sqs"')" 'v.length === 2 && v[0].action === "GetSecretValue" && v[0].signed &&
+    v[0].body.SecretId === "orders/payments-api" && v[1].service === "charge" && v[1].sawKey && v[1].idempotencyKey === "o-100" &&
+    v[1].body.amount === 120'
+
+  # above the threshold: the run waits; the manager answers with `dwf callback succeed` (one
+  # callback of the function pending at a time: the approval's, inside its unnamed context)
+  approve() { # OUT ORDER AMOUNT ANSWER: run in the background, answer its callback, wait for it
+    "$DWF" run examples/orders_aws.dwf "${EX_ENV[@]}" --input "{\"orderId\":\"$2\",\"customer\":\"c-8\",\"amount\":$3}" \
+      --store "$W/ex.db" --json >"$W/$1.json" 2>"$W/$1.err" &
+    local pid=$! id=""
+    for _ in $(seq 1 300); do
+      id=$("$DWF" callbacks --json --store "$W/ex.db" 2>/dev/null |
+           node -e 'const c=JSON.parse(require("fs").readFileSync(0,"utf8")).Callbacks.filter(c=>c.FunctionName==="orders-aws");
+console.log(c.length===1?c[0].CallbackId:"")' 2>/dev/null)
+      [ -n "$id" ] && break
+      kill -0 $pid 2>/dev/null || break
+      sleep 0.1
+    done
+    if [ -n "$id" ]; then "$DWF" callback succeed "$id" --result "$4" --store "$W/ex.db" >>"$W/$1.err" 2>&1; fi
+    for _ in $(seq 1 300); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+    kill $pid 2>/dev/null
+    wait $pid 2>/dev/null
+  }
+  approve big o-200 2500 '{"approved":true,"by":"maria"}'
+  R=$(cat "$W/big.json" 2>/dev/null)
+  holds aws_example_approved "${R:-null}" 'v.Status === "SUCCEEDED" && v.Result.approvedBy === "maria" && v.Result.chargeId === "ch_2"' \
+    "$(tail -c 400 "$W/big.err")"
+  B=$(ex_read o-200 receipts/c-8/o-200.json)
+  holds aws_example_approved_readback "$B" 'v.item.status.S === "paid" && v.receipt.body.approvedBy === "maria"'
+  approve rej o-300 3000 '{"approved":false,"by":"maria"}'
+  R=$(cat "$W/rej.json" 2>/dev/null)
+  holds aws_example_rejected "${R:-null}" 'v.Status === "FAILED" && v.Error.ErrorType === "OrderRejected" &&
+    v.Error.ErrorMessage === "order o-300 rejected by maria"' "$(tail -c 400 "$W/rej.err")"
+  B=$(ex_read o-300 receipts/c-8/o-300.json)
+  holds aws_example_rejected_readback "$B" 'v.item.status.S === "rejected" && v.receipt === null'
+  holds aws_example_rejected_not_charged "$(records 'r.service === "charge" && r.idempotencyKey === "o-300"')" 'v.length === 0'
+
+  # the same order again: its PutItem condition fails, not retried, nothing charged twice
+  ex_run dup '{"orderId":"o-100","customer":"c-7","amount":120}'; rc=$?
+  R=$(cat "$W/dup.json")
+  arn=$(echo "$R" | json_get .ExecutionArn 2>/dev/null)
+  "$DWF" history "$arn" --json --store "$W/ex.db" >"$W/dup-hist.json" 2>&1
+  H=$(node -e 'const h=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8"));
+const ops=(h.Operations||h).filter(o=>o.Name==="record-order");
+console.log(JSON.stringify(ops.map(o=>({status:o.Status,attempt:o.StepDetails&&o.StepDetails.Attempt,error:o.StepDetails&&o.StepDetails.Error}))))' "$W/dup-hist.json" 2>&1)
+  holds aws_example_duplicate "{\"rc\":$rc,\"run\":${R:-null},\"ops\":${H:-null}}" 'v.rc === 1 && v.run.Status === "FAILED" &&
+    v.run.Error.ErrorType === "StepError" && v.run.Error.ErrorMessage === "dynamodb.PutItem: The conditional request failed" &&
+    v.ops.length === 1 && v.ops[0].status === "FAILED" && v.ops[0].attempt === 1 &&
+    v.ops[0].error.ErrorType === "ConditionalCheckFailedException"' "$(head -c 300 "$W/dup-hist.json")"
+  holds aws_example_duplicate_not_charged "$(records 'r.service === "charge" && r.idempotencyKey === "o-100"')" 'v.length === 1'
+
+  # the key is in no result, log line, history or store page: a run that shows its log lines,
+  # every execution's history and events, the store's files
+  "$DWF" run examples/orders_aws.dwf "${EX_ENV[@]}" --input '{"orderId":"o-400","customer":"c-9","amount":5}' \
+    --store "$W/ex.db" >"$W/logs.out" 2>"$W/logs.err"; rc=$?
+  : >"$W/all-hist.txt"
+  for a in $("$DWF" executions --json --store "$W/ex.db" | node -e '
+const e=JSON.parse(require("fs").readFileSync(0,"utf8")).DurableExecutions;console.log(e.map(x=>x.DurableExecutionArn).join("\n"))'); do
+    "$DWF" history "$a" --json --store "$W/ex.db" >>"$W/all-hist.txt" 2>&1
+    "$DWF" history "$a" --json --events --store "$W/ex.db" >>"$W/all-hist.txt" 2>&1
+  done
+  nhist=$(grep -c '"ch_' "$W/all-hist.txt")
+  leaks=$(grep -la "$KEY" "$W"/*.json "$W"/*.err "$W/logs.out" "$W/all-hist.txt" "$W"/ex.db* 2>/dev/null | tr '\n' ' ')
+  if [ $rc -eq 0 ] && grep -q 'order o-400 charged: ch_3' "$W/logs.err" && [ "$nhist" -ge 3 ] && [ -z "$leaks" ] &&
+     [ "$(records 'r.service === "charge" && r.sawKey' | json_get .length)" = 3 ]; then
+    pass aws_example_secret_never_recorded
+  else fail aws_example_secret_never_recorded "rc=$rc histories with charges: $nhist, the key found in: ${leaks:-nothing}"; fi
+fi
