@@ -325,12 +325,9 @@ int cmd_check(int argc, char **argv)
         case OPT_VERBOSE: verbose = 1; break;
         case OPT_QUIET: verbose = 0; break;
         case OPT_COLOR:
-            if (!a.value || strcmp(a.value, "always") == 0) color = 1;
-            else if (strcmp(a.value, "never") == 0) color = 0;
-            else if (strcmp(a.value, "auto") == 0) color = -1;
-            else {
+            if (cli_color_value("check", a.value, &color) != EXIT_OK) {
                 free(files);
-                return cli_usage_error("check", "--color takes auto, always or never, not '%s'", a.value);
+                return EXIT_USAGE;
             }
             break;
         case OPT_FORMAT:

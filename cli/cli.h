@@ -27,6 +27,7 @@
 #define DWF_CLI_H
 
 #include <getopt.h>
+#include <signal.h>
 #include <stddef.h>
 
 enum { EXIT_OK = 0, EXIT_INPUT = 1, EXIT_USAGE = 2 };
@@ -109,5 +110,15 @@ int cli_args_next(CliArgs *a);
  * transposition is one edit), if near enough to be a typo: one edit for names of up to four
  * letters, two for longer ones; else NULL. For "did you mean" (options, commands). */
 const char *cli_nearest(const char *name, size_t n, const char *const *known, size_t nknown);
+
+
+/* Block SIGINT and SIGTERM in the calling thread (before any other thread exists, so every
+ * thread inherits the mask) and fill *stop with them, for the sigwait of a server command
+ * (serve, console). main() ignores SIGPIPE for every command. */
+void cli_block_stop_signals(sigset_t *stop);
+
+/* --color's value (check, fmt): NULL or "always" 1, "never" 0, "auto" -1 into *color, EXIT_OK;
+ * anything else is a usage error of `cmd` (EXIT_USAGE, said on stderr). */
+int cli_color_value(const char *cmd, const char *value, int *color);
 
 #endif

@@ -129,12 +129,6 @@ static char *console_graph(void *arg, const char *function)
     return doc;
 }
 
-static char *console_timeline(void *arg, const cJSON *ops, const cJSON *events, double now_ms)
-{
-    (void)arg;
-    return hv_svg_text(ops, events, now_ms);
-}
-
 int cmd_console(int argc, char **argv)
 {
     ConsoleArgs c = {.store = ec_default_store(), .port = 9002};
@@ -143,15 +137,11 @@ int cmd_console(int argc, char **argv)
     const char *host = c.host ? c.host : "127.0.0.1";
     /* Block the stop signals before any thread exists (as dwf serve does). */
     sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGINT);
-    sigaddset(&stop, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    cli_block_stop_signals(&stop);
     if (ec_open_service("console", c.store, &c.svc) != 0) return EXIT_INPUT;
     int token = strncmp(host, "127.", 4) != 0;
     dwf_console_opts co = {.svc = c.svc, .require_token = token, .host = host, .workflow_graph = console_graph,
-                           .timeline_svg = console_timeline, .arg = &c};
+                           .timeline_svg = hv_console_timeline, .arg = &c};
     dwf_console *con = NULL;
     dwf_error err;
     if (dwf_console_new(&co, &con, &err) != 0 || dwf_console_listen(con, host, c.port, &err) != 0) {

@@ -145,12 +145,9 @@ int cmd_fmt(int argc, char **argv)
         case OPT_CHECK: check = 1; break;
         case OPT_STDOUT: to_stdout = 1; break;
         case OPT_COLOR:
-            if (!a.value || strcmp(a.value, "always") == 0) color = 1;
-            else if (strcmp(a.value, "never") == 0) color = 0;
-            else if (strcmp(a.value, "auto") == 0) color = -1;
-            else {
+            if (cli_color_value("fmt", a.value, &color) != EXIT_OK) {
                 free(files);
-                return cli_usage_error("fmt", "--color takes auto, always or never, not '%s'", a.value);
+                return EXIT_USAGE;
             }
             break;
         case CLI_ARGUMENT: files[nfiles++] = a.value; break;

@@ -232,8 +232,9 @@ void hv_print_svg(const HvExec *x, FILE *out)
     fputs("</svg>\n", out);
 }
 
-char *hv_svg_text(const cJSON *ops, const cJSON *events, double now)
+char *hv_console_timeline(void *arg, const cJSON *ops, const cJSON *events, double now)
 {
+    (void)arg;
     HvExec x;
     char err[256], *text = NULL;
     size_t len = 0;

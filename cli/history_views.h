@@ -63,9 +63,10 @@ void hv_print_tree(const HvExec *x, FILE *out);
 void hv_print_timeline(const HvExec *x, FILE *out, int width);
 /* The same as a self-contained SVG document. */
 void hv_print_svg(const HvExec *x, FILE *out);
-/* hv_build and hv_print_svg in one, into a malloc'd string (the web console's timeline); NULL
- * when the rows cannot be built or memory runs out. */
-char *hv_svg_text(const cJSON *ops, const cJSON *events, double now);
+/* hv_build and hv_print_svg in one, into a malloc'd string; NULL when the rows cannot be built
+ * or memory runs out. The web console's timeline_svg callback (console.h) as it is, for dwf serve
+ * and dwf console alike (arg unused). */
+char *hv_console_timeline(void *arg, const cJSON *ops, const cJSON *events, double now);
 /* The rows as JSON: {"Start","End","Rows":[{"Id","ParentId","Depth","Name","Type","SubType",
  * "Status","Start","End","Open","Attempts","ErrorType","Segments":[{"Kind","Start","End",
  * "Attempt"}]}]}, times in epoch seconds. */

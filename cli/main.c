@@ -80,6 +80,14 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     return EXIT_USAGE;
 }
 
+void cli_block_stop_signals(sigset_t *stop)
+{
+    sigemptyset(stop);
+    sigaddset(stop, SIGINT);
+    sigaddset(stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, stop, NULL);
+}
+
 int main(int argc, char **argv)
 {
     /* http steps and the emulator use libcurl/sockets from threads: a closed peer is an error

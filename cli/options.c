@@ -181,3 +181,12 @@ int cli_args_next(CliArgs *a)
     a->value = optarg;
     return o->id;
 }
+
+int cli_color_value(const char *cmd, const char *value, int *color)
+{
+    if (!value || strcmp(value, "always") == 0) *color = 1;
+    else if (strcmp(value, "never") == 0) *color = 0;
+    else if (strcmp(value, "auto") == 0) *color = -1;
+    else return cli_usage_error(cmd, "--color takes auto, always or never, not '%s'", value);
+    return EXIT_OK;
+}

@@ -505,12 +505,6 @@ static char *console_graph(void *arg, const char *function)
     return NULL;
 }
 
-static char *console_timeline(void *arg, const cJSON *ops, const cJSON *events, double now_ms)
-{
-    (void)arg;
-    return hv_svg_text(ops, events, now_ms);
-}
-
 static void console_changed(void *arg, const char *arn)
 {
     ServeConsole *sc = arg;
@@ -527,7 +521,7 @@ static int console_new(Serve *sv, ServeConsole *sc)
         .require_token = (sv->o.access_key && *sv->o.access_key) || strncmp(host, "127.", 4) != 0,
         .host = host,
         .workflow_graph = console_graph,
-        .timeline_svg = console_timeline,
+        .timeline_svg = hv_console_timeline,
         .changed = console_changed,
         .arg = sc,
         .log = sv->o.log,
@@ -558,11 +552,7 @@ static int serve(Serve *sv)
 {
     /* Block the stop signals before any thread exists, so every thread inherits the mask. */
     sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGINT);
-    sigaddset(&stop, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    cli_block_stop_signals(&stop);
 
     dwf_emulator_function *fns = calloc((unsigned)sv->nspecs, sizeof *fns);
     if (!fns) return out_of_memory();
