@@ -60,6 +60,14 @@ static const aws_header service_headers[] = {
 #include "dwf_aws.def"
 };
 
+typedef struct aws_token {
+    const char *service, *action, *param;
+} aws_token;
+static const aws_token token_params[] = {
+#define DWF_AWS_TOKEN(service, action, param) {#service, #action, #param},
+#include "dwf_aws.def"
+};
+
 static const aws_service *find_service(const char *name)
 {
     for (size_t i = 0; i < sizeof services / sizeof *services; i++)
@@ -865,6 +873,44 @@ static dwf_val *reply_value(dwf_ctx *c, const aws_request *r, const dwf__http_re
     return dwf__own(c, v);
 }
 
+/* ---- idempotency tokens ------------------------------------------------------------------------ */
+/* The row's token parameter when the call does not give it (DWF_AWS_TOKEN): a UUID-shaped hash
+ * of the execution ARN, the operation id, the poll check's number and the call's ordinal among
+ * this attempt's token calls. A step's retry or replay runs its body again from the start, so
+ * it sends the same tokens; another call, step or execution sends another. Returns the params
+ * to send: `params` itself, or a new object (*own, the caller frees); NULL = no memory. */
+static const cJSON *with_token(dwf_ctx *c, const aws_action *a, const cJSON *params, cJSON **own)
+{
+    *own = NULL;
+    for (size_t i = 0; i < sizeof token_params / sizeof *token_params; i++) {
+        const aws_token *t = &token_params[i];
+        if (strcmp(t->service, a->service) != 0 || strcmp(t->action, a->name) != 0) continue;
+        const cJSON *given = cJSON_GetObjectItemCaseSensitive(params, t->param);
+        if (given && !cJSON_IsNull(given)) return params;
+        int round = 0, ordinal = dwf__next_token(c, &round);
+        const char *arn = dwf__execution_arn(c), *op = dwf__operation_id(c);
+        char seed[600];
+        snprintf(seed, sizeof seed, "%.400s\n%.100s\n%d\n%d", arn ? arn : "", op ? op : "", round, ordinal);
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned int n = 0;
+        if (!EVP_Digest(seed, strlen(seed), md, &n, EVP_sha256(), NULL) || n < 16) return NULL;
+        char uuid[37];
+        snprintf(uuid, sizeof uuid, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+                 md[0], md[1], md[2], md[3], md[4], md[5], md[6], md[7], md[8], md[9], md[10], md[11], md[12],
+                 md[13], md[14], md[15]);
+        *own = cJSON_Duplicate(params, 1);
+        if (!*own) return NULL;
+        cJSON_DeleteItemFromObjectCaseSensitive(*own, t->param); /* a null one */
+        if (!cJSON_AddStringToObject(*own, t->param, uuid)) {
+            cJSON_Delete(*own);
+            *own = NULL;
+            return NULL;
+        }
+        return *own;
+    }
+    return params;
+}
+
 /* ---- the call ---------------------------------------------------------------------------------- */
 /* A mocked call (dwf test: `mock aws "service.Action"`), asked after the parameters are checked
  * and before credentials are read, so a test needs none. RETURN: the value is the action's
@@ -955,9 +1001,17 @@ dwf_val *dwf_aws(dwf_ctx *c, const char *service, const char *action, dwf_val *p
         if (!params) dwf__set_error(c, "OutOfMemory", "aws: out of memory");
         return dwf_null(c);
     }
+    cJSON *tokened = NULL;
+    const cJSON *sent = with_token(c, a, params, &tokened);
+    if (!sent) {
+        cJSON_Delete(empty);
+        dwf__set_error(c, "OutOfMemory", "aws: out of memory");
+        return dwf_null(c);
+    }
     dwf__aws_config cfg;
     dwf_val *result = NULL;
-    if (aws_mocked(c, a, params, &result)) {
+    if (aws_mocked(c, a, sent, &result)) {
+        cJSON_Delete(tokened);
         cJSON_Delete(empty);
         if (!dwf_failed(c)) dwf__secret_answer(a->service, a->name, result);
         return result;
@@ -973,7 +1027,7 @@ dwf_val *dwf_aws(dwf_ctx *c, const char *service, const char *action, dwf_val *p
         r.svc = find_service(a->service);
         r.act = a;
         dwf__http_reply rep;
-        if (build_request(c, &r, &cfg, params) == 0 && sign_and_send(c, &r, &cfg, &rep) == 0) {
+        if (build_request(c, &r, &cfg, sent) == 0 && sign_and_send(c, &r, &cfg, &rep) == 0) {
             result = reply_value(c, &r, &rep);
             if (!dwf_failed(c)) dwf__secret_answer(a->service, a->name, result);
             dwf__http_reply_free(&rep);
@@ -983,6 +1037,7 @@ dwf_val *dwf_aws(dwf_ctx *c, const char *service, const char *action, dwf_val *p
         req_free(&r);
     }
     dwf__aws_config_free(&cfg);
+    cJSON_Delete(tokened);
     cJSON_Delete(empty);
     return result;
 }

@@ -496,6 +496,11 @@ int dwf__attempt(dwf_ctx *c) { return c && c->in_step ? c->attempt : 0; }
 int dwf__replaying(dwf_ctx *c) { return c && c->replaying; }
 const char *dwf__execution_arn(dwf_ctx *c) { return c ? c->inv->arn : NULL; }
 const char *dwf__operation_id(dwf_ctx *c) { return c && c->in_step ? c->op_id : NULL; }
+int dwf__next_token(dwf_ctx *c, int *round)
+{
+    *round = c ? c->token_round : 0;
+    return c ? ++c->aws_tokens : 0;
+}
 const char *dwf__operation_name(dwf_ctx *c) { return c && c->in_step ? c->op_name : NULL; }
 const char *dwf__request_id(dwf_ctx *c)
 {

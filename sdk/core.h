@@ -148,6 +148,9 @@ struct dwf_ctx {
     int in_step;
     int attempt;
     const char *op_id, *op_name, *callback_id;
+    /* aws.c: idempotency tokens filled so far in this attempt (their ordinals), and the poll
+     * check's number (0 in a step: a step's retries send the same tokens, a poll's checks not) */
+    int aws_tokens, token_round;
     double deadline_ms; /* CLOCK_MONOTONIC ms when this attempt's timeout passes; 0 = none */
 };
 

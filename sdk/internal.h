@@ -41,6 +41,10 @@ int dwf__replaying(dwf_ctx *c);
  * the request id, and the .dwf position set by dwf_at(). */
 const char *dwf__execution_arn(dwf_ctx *c);
 const char *dwf__operation_id(dwf_ctx *c);
+/* aws.c's idempotency tokens: the next ordinal among this step attempt's token calls (1, 2, ..;
+ * a retry or replay of the step counts from 1 again), and *round the poll check's number (0 in
+ * a step). */
+int dwf__next_token(dwf_ctx *c, int *round);
 const char *dwf__operation_name(dwf_ctx *c);
 const char *dwf__request_id(dwf_ctx *c);
 int dwf__line(dwf_ctx *c);

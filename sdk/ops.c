@@ -483,6 +483,7 @@ static timed_body *timed_new(dwf_ctx *c, const timed_call *k, int attempt, doubl
     }
     dwf__step_ctx_init(&t->sc, c, attempt, t->op_id, t->op_name, t->callback_id, k->frame);
     t->sc.parent = NULL; /* the caller's context may be gone if this body is abandoned */
+    if (k->check) t->sc.token_round = attempt; /* a poll check: each one's aws tokens differ */
     t->sc.deadline_ms = dwf__mono_ms() + timeout_s * 1000;
     return t;
 }
@@ -1010,6 +1011,7 @@ static int poll_check(dwf_ctx *c, const poll_args *p, int attempt, dwf_val *stat
     if (c->inv->opts && c->inv->opts->verify) return DWF_SUSPEND; /* verify never runs a check */
     dwf_ctx sc;
     dwf__step_ctx_init(&sc, c, attempt, p->id, p->name, NULL, p->frame);
+    sc.token_round = attempt; /* each check is a new call: its aws idempotency tokens differ */
     dwf_val *idx = dwf__adopt(c, cJSON_CreateNumber(attempt));
     double timeout_s = p->opts ? p->opts->timeout_s : 0;
     int rc;

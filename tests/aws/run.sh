@@ -8,6 +8,8 @@
 #     @aws-sdk/client-* sends for the same parameters (node/compare.mjs);
 #   - retries: throttling and 5xx retried under the step's policy, a failed condition not
 #     (retry.dwf against node/flaky.mjs);
+#   - idempotency tokens: TransactWriteItems' ClientRequestToken filled by dwf, the same on a
+#     retry of the step, another per call, poll check and execution, a given one kept (token.dwf);
 #   - credentials and region from the environment or the shared files (AWS_PROFILE,
 #     AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE), and the errors when there are none;
 #   - examples/orders_aws.dwf run with `dwf run` against dynalite, s3rver and node/standin.mjs
@@ -170,6 +172,28 @@ if AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$FLAKY_PORT "$DWF" run tests/aws/r
 else
   fail aws_retry_run "$(tail -c 800 "$W/retry.err") $(tail -c 300 "$W/retry.out")"
 fi
+
+# ---- idempotency tokens: TransactWriteItems' ClientRequestToken filled from the operation --------
+start_server flaky2 $NODE_DIR/flaky.mjs "$W/counts2.json" "$W/tokens.jsonl"
+TOKEN_PORT=$(echo "$PORTS" | json_get .port)
+for run in 1 2; do
+  AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$TOKEN_PORT "$DWF" run tests/aws/token.dwf --skip-time \
+    --store "$W/token.db" --quiet >"$W/token$run.out" 2>&1 || fail aws_token_run "run $run: $(tail -c 400 "$W/token$run.out")"
+done
+# first run: [500'd, its retry, the second call, the given one, poll check 1, check 2]; the
+# second run: the same without the 500'd one
+T=$(node -e 'console.log(JSON.stringify(require("fs").readFileSync(process.argv[1],"utf8").split("\n").filter(Boolean).map(JSON.parse)))' \
+    "$W/tokens.jsonl" 2>/dev/null)
+token_holds() { # NAME JS-EXPRESSION-OVER-t
+  if echo "${T:-null}" | node -e 'const t=JSON.parse(require("fs").readFileSync(0,"utf8"));process.exit(eval(process.argv[1])?0:1)' "$2"
+  then pass "$1"; else fail "$1" "$2 does not hold for the tokens ${T:-none}"; fi
+}
+uuid='/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/'
+token_holds aws_token_present "t.length === 11 && [0, 1, 2, 4, 5, 6, 7, 9, 10].every(i => $uuid.test(t[i]))"
+token_holds aws_token_same_across_retry 't[0] === t[1] && t[1] !== t[2]'
+token_holds aws_token_user_value_wins 't[3] === "my-token-1" && t[8] === "my-token-1"'
+token_holds aws_token_per_poll_check 't[4] !== t[5] && t[4] !== t[1] && t[4] !== t[2]'
+token_holds aws_token_per_execution 'new Set([t[1], t[2], t[4], t[5], t[6], t[7], t[9], t[10]]).size === 8'
 
 # ---- every row against the official client ----------------------------------------------------------
 mkdir -p "$W/compare"

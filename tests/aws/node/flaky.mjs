@@ -1,8 +1,10 @@
 // flaky.mjs: a DynamoDB stand-in that fails on purpose, for the aws suite's retry tests. GetItem
 // is throttled once (400 ThrottlingException), DeleteItem fails once with a 500, PutItem always
-// fails its condition (400 ConditionalCheckFailedException). Every answer rewrites COUNTS_FILE
-// with how many requests each action got. Prints its port; stops when stdin closes.
-//   node flaky.mjs COUNTS_FILE
+// fails its condition (400 ConditionalCheckFailedException), TransactWriteItems fails once with
+// a 500 and then succeeds, each one's ClientRequestToken (null when absent) appended to
+// TOKENS_FILE as a JSON line. Every answer rewrites COUNTS_FILE with how many requests each
+// action got. Prints its port; stops when stdin closes.
+//   node flaky.mjs COUNTS_FILE [TOKENS_FILE]
 import http from 'node:http';
 import fs from 'node:fs';
 const counts = {};
@@ -11,13 +13,20 @@ const fail = (res, status, type, message) => {
   res.end(JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${type}`, message }));
 };
 const server = http.createServer((req, res) => {
-  req.resume();
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
   req.on('end', () => {
     const action = String(req.headers['x-amz-target'] || '').split('.')[1] || '?';
     const n = (counts[action] = (counts[action] || 0) + 1);
     fs.writeFileSync(process.argv[2], JSON.stringify(counts));
     if (action === 'GetItem' && n === 1) return fail(res, 400, 'ThrottlingException', 'Rate exceeded');
     if (action === 'DeleteItem' && n === 1) return fail(res, 500, 'InternalServerError', 'try again');
+    if (action === 'TransactWriteItems') {
+      let token = null;
+      try { token = JSON.parse(Buffer.concat(chunks).toString('utf8')).ClientRequestToken ?? null; } catch { /* null */ }
+      if (process.argv[3]) fs.appendFileSync(process.argv[3], JSON.stringify(token) + '\n');
+      if (n === 1) return fail(res, 500, 'InternalServerError', 'try again');
+    }
     if (action === 'PutItem') return fail(res, 400, 'ConditionalCheckFailedException', 'The conditional request failed');
     res.writeHead(200, { 'content-type': 'application/x-amz-json-1.0' });
     res.end(action === 'GetItem' ? '{"Item":{"id":{"S":"x"}}}' : '{}');
