@@ -7,6 +7,10 @@
 # (user + system, its children included: /usr/bin/time) is measured at N=LO and N=HI calls; the
 # per-call cost is the difference divided by HI-LO, so start-up, compiling the handler and the
 # store cancel out. Each point is the least of RUNS runs (noise on a shared machine only adds).
+# Beside it, the same two calls from Node: the official @aws-sdk/client-dynamodb GetItem (signed)
+# and node's http.request POST, per call by the same difference (process.cpuUsage around LO and
+# HI calls in one warmed-up process), so the JSON also says what the official SDK's signed call
+# costs over a plain request (`sdk_*`; tests/aws/node's packages, make deps).
 #   bash bench/aws_call.sh [LO] [HI] [RUNS]     (defaults 200 2200 5)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,7 +35,7 @@ cat >"$W/aws.dwf" <<'EOF'
 workflow bench_aws {
   step calls {
     for i in range(input.n) {
-      let r = aws dynamodb.GetItem { TableName: "orders", Key: { id: { S: "o-1" } } }
+      aws dynamodb.GetItem { TableName: "orders", Key: { id: { S: "o-1" } } }
     }
     return input.n
   }
@@ -42,7 +46,7 @@ cat >"$W/http.dwf" <<'EOF'
 workflow bench_http {
   step calls {
     for i in range(input.n) {
-      let r = http POST input.url
+      http POST input.url
         headers { "content-type": "application/x-amz-json-1.0", "x-amz-target": "DynamoDB_20120810.GetItem" }
         body { TableName: "orders", Key: { id: { S: "o-1" } } }
     }
@@ -71,6 +75,34 @@ cpu_ms() { # WF N: least CPU (ms) of RUNS runs of WF making N calls
 "$DWF" run "$W/http.dwf" --store "$W/warm.db" --quiet --input "{\"n\":1,\"url\":\"$URL\"}" >/dev/null
 a_lo=$(cpu_ms aws "$LO"); a_hi=$(cpu_ms aws "$HI")
 h_lo=$(cpu_ms http "$LO"); h_hi=$(cpu_ms http "$HI")
-awk -v alo="$a_lo" -v ahi="$a_hi" -v hlo="$h_lo" -v hhi="$h_hi" -v n=$((HI - LO)) 'BEGIN {
-  a = (ahi - alo) * 1000 / n; h = (hhi - hlo) * 1000 / n;
-  printf "{\"calls\": %d, \"aws_us_per_call\": %.1f, \"http_us_per_call\": %.1f, \"aws_over_http_us\": %.1f}\n", n, a, h, a - h }'
+# the official SDK and plain node http, in one process each: least CPU per call over RUNS rounds
+sdk=$(AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING=1 NODE_NO_WARNINGS=1 NODE_PATH=$PWD/tests/aws/node/node_modules node -e '
+const http = require("http");
+const { DynamoDBClient, GetItemCommand } = require("@aws-sdk/client-dynamodb");
+const [url, lo, hi, runs] = [process.argv[1], +process.argv[2], +process.argv[3], +process.argv[4]];
+const ddb = new DynamoDBClient({ endpoint: url });
+const agent = new http.Agent({ keepAlive: true });
+const body = JSON.stringify({ TableName: "orders", Key: { id: { S: "o-1" } } });
+const viaSdk = () => ddb.send(new GetItemCommand({ TableName: "orders", Key: { id: { S: "o-1" } } }));
+const viaHttp = () => new Promise((resolve, reject) => {
+  const r = http.request(url, { method: "POST", agent, headers: { "content-type": "application/x-amz-json-1.0",
+    "x-amz-target": "DynamoDB_20120810.GetItem", "content-length": Buffer.byteLength(body) } },
+    (res) => { res.resume(); res.on("end", resolve); });
+  r.on("error", reject); r.end(body);
+});
+const cpu = async (f, n) => { const t = process.cpuUsage(); for (let i = 0; i < n; i++) await f();
+  const d = process.cpuUsage(t); return (d.user + d.system) / 1000; };
+(async () => {
+  const out = {};
+  for (const [name, f] of [["sdk", viaSdk], ["node_http", viaHttp]]) {
+    await cpu(f, lo); // warm-up: JIT, connections
+    let best = Infinity;
+    for (let r = 0; r < runs; r++) best = Math.min(best, (await cpu(f, hi) - await cpu(f, lo)) * 1000 / (hi - lo));
+    out[name] = best;
+  }
+  console.log(`${out.sdk.toFixed(1)} ${out.node_http.toFixed(1)}`);
+})().catch((e) => { console.error(e); process.exit(1); });' "$URL" "$LO" "$HI" "$RUNS")
+awk -v alo="$a_lo" -v ahi="$a_hi" -v hlo="$h_lo" -v hhi="$h_hi" -v n=$((HI - LO)) -v sdk="$sdk" 'BEGIN {
+  a = (ahi - alo) * 1000 / n; h = (hhi - hlo) * 1000 / n; split(sdk, s, " ");
+  printf "{\"calls\": %d, \"aws_us_per_call\": %.1f, \"http_us_per_call\": %.1f, \"aws_over_http_us\": %.1f, ", n, a, h, a - h
+  printf "\"sdk_us_per_call\": %.1f, \"sdk_node_http_us_per_call\": %.1f, \"sdk_over_http_us\": %.1f}\n", s[1], s[2], s[1] - s[2] }'
