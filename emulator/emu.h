@@ -216,6 +216,8 @@ typedef struct emu_job {
     char *key;             /* EXECUTION: ARN; CALL: call id; DIRECT: NULL */
     char *payload;         /* DIRECT: the event as sent; CALL: filled when taken */
     emu_direct *direct;    /* DIRECT with RequestResponse: the waiting caller; NULL for Event */
+    struct emu_fn *held_by; /* keyed and queued: in this function's set of held jobs until freed */
+    struct emu_job *held_next; /* next in its bucket of that set */
 } emu_job;
 
 typedef struct emu_fn {
@@ -245,9 +247,13 @@ typedef struct emu_fn {
     struct emu_env **envs;
     int nenvs;
     int sync_starting;     /* RequestResponse Invokes admitted whose job is not queued yet */
-    /* the queue */
+    /* the queue: a ring of capq slots, nq jobs from qhead on */
     emu_job **queue;
-    int nq, capq;
+    int qhead, nq, capq;
+    /* The keyed jobs (executions, calls) queued or held by an environment, by key: a job is
+     * queued once (scheduler.c), found without walking the queue. Buckets: a power of two. */
+    emu_job **held;
+    int nheld, nheld_buckets;
 } emu_fn;
 
 /* An execution environment: one process of a function, started the way Lambda starts a runtime,
@@ -383,6 +389,11 @@ emu_job *dwf__emu_queue_pop(emu_fn *f);
 emu_job *dwf__emu_job_new(enum emu_job_kind kind, const char *key);
 /* Queue a job (taken); -1 when out of memory (the job is freed). */
 int dwf__emu_queue_push(emu_fn *f, emu_job *j);
+/* Queue execution arn on f unless it is queued or running already (an Event Invoke queues its
+ * execution at once, ahead of the scheduler's pass); kicks the scheduler. 1 queued, 0 not. */
+int dwf__emu_queue_execution(emu_fn *f, const char *arn);
+/* Free f's queued jobs, the queue and the set (the function goes; after its environments). */
+void dwf__emu_queue_free(emu_fn *f);
 void dwf__emu_job_free(emu_job *j);
 /* Begin job j (mu not held): the event text (new), a request id, the start (service clock).
  * 0, or -1 with err (an execution or call no longer runnable). */

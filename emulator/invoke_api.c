@@ -332,8 +332,8 @@ enum MHD_Result dwf__emu_invoke(emu_request *r)
     if (invoke_check(r, name, qual, &type, &fn, &err) != 0) return dwf__emu_reply_err(r, &err);
     if (strcmp(type, "DryRun") == 0) return dwf__emu_reply(r, 204, NULL, "", 0, NULL);
     if (fn->plain) return invoke_plain(r, fn, type);
-    /* A synchronous invocation takes its place under the limits before the execution starts, and
-     * its execution is queued as soon as it exists (ahead of the scheduler's next pass). */
+    /* A synchronous invocation takes its place under the limits before the execution starts; an
+     * asynchronous one waits in the queue, as in Lambda's event queue. */
     int sync = strcmp(type, "RequestResponse") == 0;
     const char *reason = NULL;
     if (sync) {
@@ -344,14 +344,14 @@ enum MHD_Result dwf__emu_invoke(emu_request *r)
     }
     snprintf(qualified, sizeof qualified, "%s:%s", name, qual);
     char *arn = invoke_start(r, qualified, &err);
-    if (sync) {
-        pthread_mutex_lock(&e->mu);
-        dwf__emu_sync_queued(fn, arn ? dwf__emu_job_new(EMU_JOB_EXECUTION, arn) : NULL);
-        pthread_mutex_unlock(&e->mu);
-    }
+    /* Its execution goes to the queue at once, not at the scheduler's next pass. */
+    pthread_mutex_lock(&e->mu);
+    if (sync) dwf__emu_sync_queued(fn, arn ? dwf__emu_job_new(EMU_JOB_EXECUTION, arn) : NULL);
+    else if (arn) dwf__emu_queue_execution(fn, arn);
+    dwf__emu_kick(e);
+    pthread_mutex_unlock(&e->mu);
     if (!arn) return dwf__emu_reply_err(r, &err);
     if (!e->o.quiet) dwf__emu_log(e, "%s: Invoke (%s) started %s", name, type, arn);
-    dwf__emu_kick_unlocked(e);
     enum MHD_Result res;
     cJSON *x = NULL;
     if (strcmp(type, "Event") == 0) {

@@ -276,6 +276,5 @@ void dwf__emu_sandbox_free(emu_fn *f)
     free_strv(f->argv);
     free_strv(f->envp);
     dwf__emu_envs_free(f);
-    for (int k = 0; k < f->nq; k++) dwf__emu_job_free(f->queue[k]);
-    free(f->queue);
+    dwf__emu_queue_free(f);
 }

@@ -32,12 +32,79 @@
 #include <unistd.h>
 
 #define IDLE_SLICE_MS 100.0
+/* Runnable executions read per pass, at most (the next pass reads on from there). */
+#define SCAN_PAGE 256
 
 /* ---- jobs and the queue (mu held) ------------------------------------------------------------- */
+/* The queue is a ring (push and pop in constant time) and the keyed jobs a function holds,
+ * queued or running, are a hash set: with thousands of Event invokes queued, asking whether an
+ * execution is queued already walked the whole queue once per runnable execution at every
+ * scheduler pass (quadratic in the queue's length). */
+
+static unsigned key_hash(enum emu_job_kind kind, const char *key)
+{
+    unsigned h = 2166136261u ^ (unsigned)kind; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++) h = (h ^ *p) * 16777619u;
+    return h;
+}
+
+static int job_is(const emu_job *j, enum emu_job_kind kind, const char *key)
+{
+    return j && j->kind == kind && j->key && strcmp(j->key, key) == 0;
+}
+
+static emu_job **held_bucket(const emu_fn *f, enum emu_job_kind kind, const char *key)
+{
+    return &f->held[key_hash(kind, key) & (unsigned)(f->nheld_buckets - 1)];
+}
+
+static void held_unlink(emu_job *j)
+{
+    emu_fn *f = j->held_by;
+    for (emu_job **p = held_bucket(f, j->kind, j->key); *p; p = &(*p)->held_next)
+        if (*p == j) {
+            *p = j->held_next;
+            f->nheld--;
+            break;
+        }
+    j->held_by = NULL;
+    j->held_next = NULL;
+}
+
+/* Twice the buckets once there are more jobs than buckets. -1 out of memory (the set stays). */
+static int held_grow(emu_fn *f)
+{
+    int nb = f->nheld_buckets ? f->nheld_buckets * 2 : 64;
+    emu_job **nv = calloc((size_t)nb, sizeof *nv);
+    if (!nv) return -1;
+    for (int i = 0; i < f->nheld_buckets; i++)
+        for (emu_job *j = f->held[i], *next; j; j = next) {
+            next = j->held_next;
+            emu_job **b = &nv[key_hash(j->kind, j->key) & (unsigned)(nb - 1)];
+            j->held_next = *b;
+            *b = j;
+        }
+    free(f->held);
+    f->held = nv;
+    f->nheld_buckets = nb;
+    return 0;
+}
+
+static int held_add(emu_fn *f, emu_job *j)
+{
+    if (f->nheld >= f->nheld_buckets && held_grow(f) != 0 && f->nheld_buckets == 0) return -1;
+    emu_job **b = held_bucket(f, j->kind, j->key);
+    j->held_next = *b;
+    j->held_by = f;
+    *b = j;
+    f->nheld++;
+    return 0;
+}
 
 void dwf__emu_job_free(emu_job *j)
 {
     if (!j) return;
+    if (j->held_by) held_unlink(j);
     if (j->direct && j->direct->abandoned) {
         pthread_cond_destroy(&j->direct->cv);
         free(j->direct->body);
@@ -48,17 +115,12 @@ void dwf__emu_job_free(emu_job *j)
     free(j);
 }
 
-static int job_is(const emu_job *j, enum emu_job_kind kind, const char *key)
-{
-    return j && j->kind == kind && j->key && strcmp(j->key, key) == 0;
-}
-
+/* Is that job queued on f, or held by one of f's environments? */
 static int queue_has(const emu_fn *f, enum emu_job_kind kind, const char *key)
 {
-    for (int i = 0; i < f->nenvs; i++)
-        if (f->envs[i]->busy && job_is(f->envs[i]->cur, kind, key)) return 1;
-    for (int i = 0; i < f->nq; i++)
-        if (job_is(f->queue[i], kind, key)) return 1;
+    if (f->nheld_buckets == 0) return 0;
+    for (const emu_job *j = *held_bucket(f, kind, key); j; j = j->held_next)
+        if (job_is(j, kind, key)) return 1;
     return 0;
 }
 
@@ -66,15 +128,23 @@ int dwf__emu_queue_push(emu_fn *f, emu_job *j)
 {
     if (f->nq == f->capq) {
         int nc = f->capq ? f->capq * 2 : 8;
-        emu_job **nqv = realloc(f->queue, (size_t)nc * sizeof *nqv);
+        emu_job **nqv = malloc((size_t)nc * sizeof *nqv);
         if (!nqv) {
             dwf__emu_job_free(j);
             return -1;
         }
+        for (int i = 0; i < f->nq; i++) nqv[i] = f->queue[(f->qhead + i) % f->capq];
+        free(f->queue);
         f->queue = nqv;
+        f->qhead = 0;
         f->capq = nc;
     }
-    f->queue[f->nq++] = j;
+    if (j->key && held_add(f, j) != 0) {
+        dwf__emu_job_free(j);
+        return -1;
+    }
+    f->queue[(f->qhead + f->nq) % f->capq] = j;
+    f->nq++;
     return 0;
 }
 
@@ -97,13 +167,31 @@ static int queue_key(emu_fn *f, enum emu_job_kind kind, const char *key)
     return j && dwf__emu_queue_push(f, j) == 0;
 }
 
+int dwf__emu_queue_execution(emu_fn *f, const char *arn)
+{
+    int r = queue_key(f, EMU_JOB_EXECUTION, arn);
+    if (r) dwf__emu_kick(f->emu);
+    return r;
+}
+
 emu_job *dwf__emu_queue_pop(emu_fn *f)
 {
     if (f->nq == 0) return NULL;
-    emu_job *j = f->queue[0];
-    memmove(f->queue, f->queue + 1, (size_t)(f->nq - 1) * sizeof *f->queue);
+    emu_job *j = f->queue[f->qhead];
+    f->qhead = (f->qhead + 1) % f->capq;
     f->nq--;
     return j;
+}
+
+void dwf__emu_queue_free(emu_fn *f)
+{
+    while (f->nq > 0) dwf__emu_job_free(dwf__emu_queue_pop(f));
+    free(f->queue);
+    f->queue = NULL;
+    f->capq = f->qhead = 0;
+    free(f->held);
+    f->held = NULL;
+    f->nheld = f->nheld_buckets = 0;
 }
 
 /* ---- answers (mu held on entry and exit; released around the service calls) -------------------- */
@@ -514,13 +602,15 @@ static void enforce_deadlines(dwf_emulator *e)
 
 /* Fire the due timers and queue what the service says is runnable. Returns how many
  * executions were queued. Called and returns with mu held; releases it for the service. */
-static int queue_runnable(dwf_emulator *e, double *last_err_log)
+static int queue_runnable(dwf_emulator *e, dwf_service_cursor *cursor, double *last_err_log)
 {
     dwf_error err;
     cJSON *run = NULL, *calls = NULL;
     pthread_mutex_unlock(&e->mu);
     int rc = dwf_service_fire_timers(e->svc, NULL, NULL, &err);
-    if (rc == 0) rc = dwf_service_runnable(e->svc, NULL, 60000.0, &run, &err);
+    /* A page of the runnable executions per pass: with thousands queued already, reading them
+     * all at every pass made each execution cost more the more were waiting. */
+    if (rc == 0) rc = dwf_service_runnable_page(e->svc, 60000.0, SCAN_PAGE, cursor, &run, &err);
     /* A call running longer than the longest invocation (15 minutes) has lost its runner. */
     if (rc == 0) rc = dwf_service_calls_due(e->svc, NULL, 16 * 60000.0, &calls, &err);
     if (rc != 0 && dwf__emu_mono_ms() - *last_err_log > 5000) {
@@ -575,28 +665,58 @@ static double idle_wait(dwf_emulator *e)
     return wait;
 }
 
+/* The due-execution scan (timers, runnable executions, calls; --skip-time's clocks) runs every
+ * SCAN_SLICE_MS, or SCAN_AFTER_CHANGE_MS after a change (a kick) at the soonest: a kick comes with
+ * every Invoke, checkpoint and answer, and scanning at each made a busy serve spend its time
+ * re-reading what it already had queued. What needs no scan (an Invoke's execution, a
+ * RequestResponse's, an answered job's environment) is queued or freed at once. */
+#define SCAN_AFTER_CHANGE_MS 20.0
+
+/* The cheap part of a pass, at every wake-up: reap, deadlines, scale out, retire. 1 if idle
+ * (nothing queued or running anywhere). mu held. */
+static int tend_functions(dwf_emulator *e)
+{
+    int idle = 1;
+    dwf__emu_reap(e);
+    enforce_deadlines(e);
+    for (int i = 0; i < e->nfns; i++) {
+        emu_fn *f = e->fns[i];
+        int busy = 0;
+        dwf__emu_envs_live(f, &busy);
+        if (f->nq > 0 || busy) idle = 0;
+        scale_out(e, f);
+        retire_idle(e, f);
+    }
+    dwf__emu_control_reap(e);
+    return idle;
+}
+
 void *dwf__emu_scheduler(void *arg)
 {
     dwf_emulator *e = arg;
-    double last_err_log = 0;
+    double last_err_log = 0, last_scan = -1e18;
+    dwf_service_cursor cursor = DWF_SERVICE_CURSOR_START;
+    unsigned long scanned_kicks = e->kicks - 1; /* a scan first */
     pthread_mutex_lock(&e->mu);
     while (!e->stopping) {
         unsigned long seen = e->kicks;
-        dwf__emu_reap(e);
-        enforce_deadlines(e);
-        if (e->o.skip_time) skip_time(e);
-        int queued = queue_runnable(e, &last_err_log), idle = 1;
-        for (int i = 0; i < e->nfns; i++) {
-            emu_fn *f = e->fns[i];
-            int busy = 0;
-            dwf__emu_envs_live(f, &busy);
-            if (f->nq > 0 || busy) idle = 0;
-            scale_out(e, f);
-            retire_idle(e, f);
+        double since = dwf__emu_mono_ms() - last_scan;
+        int changed = seen != scanned_kicks, queued = 0;
+        if (since >= IDLE_SLICE_MS || (changed && since >= SCAN_AFTER_CHANGE_MS)) {
+            scanned_kicks = seen;
+            last_scan = dwf__emu_mono_ms();
+            if (e->o.skip_time) skip_time(e);
+            queued = queue_runnable(e, &cursor, &last_err_log);
+            changed = 0;
         }
+        int idle = tend_functions(e);
         if (queued) dwf__emu_kick(e);
-        dwf__emu_control_reap(e);
-        double wait = idle && !queued ? idle_wait(e) : IDLE_SLICE_MS;
+        since = dwf__emu_mono_ms() - last_scan;
+        double wait = changed ? SCAN_AFTER_CHANGE_MS - since : IDLE_SLICE_MS - since;
+        if (!changed && idle && !queued) {
+            double due = idle_wait(e);
+            if (due < wait) wait = due;
+        }
         if (wait > 0 && e->kicks == seen && !e->stopping) dwf__emu_wait(e, wait);
     }
     pthread_mutex_unlock(&e->mu);

@@ -139,6 +139,19 @@ int dwf_service_fire_timers(dwf_service *s, const char *root_arn, int *fired, dw
 /* ARNs (array of strings) of the executions that need an invocation now, under root_arn
  * (NULL = every execution). An invocation left open longer than stale_ms counts as lost. */
 int dwf_service_runnable(dwf_service *s, const char *root_arn, double stale_ms, cJSON **out, dwf_error *err);
+/* Where a host's walk over the runnable executions is (start time, then ARN); start it with
+ * DWF_SERVICE_CURSOR_START. */
+typedef struct dwf_service_cursor {
+    double start_ms;
+    char arn[1024];
+} dwf_service_cursor;
+#define DWF_SERVICE_CURSOR_START {-1e300, ""}
+/* The same as dwf_service_runnable (every execution), a page at a time: at most `limit` of them
+ * in start order after *cursor, which moves past the last one returned, or back to the start
+ * when fewer than `limit` came (plus every open invocation whose local process died). A host
+ * that keeps thousands of executions queued reads a bounded page per pass, not all of them. */
+int dwf_service_runnable_page(dwf_service *s, double stale_ms, int limit, dwf_service_cursor *cursor, cJSON **out,
+                              dwf_error *err);
 /* The earliest instant something is due under root_arn: a WAIT end, a STEP retry or an
  * invocation retry, and with include_deadlines also callback, heartbeat and execution
  * timeouts (deadlines a virtual clock must not jump to: they mean "nobody answered").
