@@ -47,7 +47,7 @@ struct dwf__store {
     dwf__sync *sync;                    /* group commit: the flush after COMMIT (store_sync.c) */
 };
 
-#define SCHEMA_VERSION 8
+#define SCHEMA_VERSION 9
 
 #define TOKENS_LIVE "CREATE INDEX IF NOT EXISTS tokens_live ON tokens(exec_id) WHERE live=1;"
 /* The control plane of `dwf serve` (5): functions created through Lambda's API, one row per
@@ -86,6 +86,11 @@ struct dwf__store {
     "UPDATE executions SET clock_offset_ms=COALESCE((SELECT CAST(value AS REAL) FROM meta"         \
     "  WHERE key='clock_offset_ms'), 0);"
 
+/* Version 9: the running executions by their virtual clock, so that the timer scans take the
+ * largest offset at once and read only the timers due by then (timers_due), instead of joining
+ * every timer (each running execution has its timeout's) to its execution at every pass. */
+#define EXEC_OFFSET "CREATE INDEX IF NOT EXISTS executions_offset ON executions(status, clock_offset_ms);"
+
 static const char *const schema_sql =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
     "CREATE TABLE IF NOT EXISTS functions(name TEXT PRIMARY KEY, handler TEXT, source TEXT,"
@@ -120,7 +125,8 @@ static const char *const schema_sql =
     TOKENS_LIVE
     CONTROL_PLANE
     WORKFLOW_VERSIONS
-    CALLS;
+    CALLS
+    EXEC_OFFSET;
 
 /* An older store is brought up to date one version at a time: upgrades[v] takes version v to
  * v + 1 (version 0 is a new file: the whole schema at once), then user_version is set. What
@@ -129,7 +135,8 @@ static const char *const schema_sql =
  * had (a run was quadratic in its steps), (5) the control plane's tables, (6) the execution
  * indexes above, without which each scheduler pass scanned every execution ever kept (serve
  * slowed down as executions finished), (7) the workflow hashes (dwf verify), (8) the calls of
- * plain functions and each execution's own virtual clock. */
+ * plain functions and each execution's own virtual clock, (9) the index of running executions by
+ * their clock offset (EXEC_OFFSET). */
 static const char *const upgrades[SCHEMA_VERSION] = {
     [0] = NULL, /* a new store: schema_sql */
     [1] = "ALTER TABLE executions ADD COLUMN inv_owner TEXT;",
@@ -139,6 +146,7 @@ static const char *const upgrades[SCHEMA_VERSION] = {
     [5] = EXEC_INDEXES,
     [6] = WORKFLOW_HASHES,
     [7] = CALLS_AND_CLOCKS,
+    [8] = EXEC_OFFSET,
 };
 
 /* Create or upgrade, inside the caller's transaction. */

@@ -103,16 +103,34 @@ static int fire_one(dwf_service *s, dwf__exec *e, const char *op_id, enum dwf__t
     return r;
 }
 
+/* The largest virtual-clock offset of a running execution (0 without --skip-time): no timer
+ * due later than now plus it can be due on its own execution's clock, so a timer scan reads
+ * timers_due up to there, not every timer. Service lock held. */
+static int max_offset(dwf_service *s, double *off, dwf_error *err)
+{
+    *off = 0;
+    sqlite3_stmt *q = dwf__sql_prepare(s->st, err, "SELECT MAX(clock_offset_ms) FROM executions WHERE status=?1", "s",
+                                       dwf_execstatus_name(DWF_EXECSTATUS_RUNNING));
+    int r = q ? dwf__sql_step(s->st, q, err) : -1;
+    if (r == 1 && sqlite3_column_type(q, 0) != SQLITE_NULL) *off = sqlite3_column_double(q, 0);
+    dwf__sql_done(s->st, q);
+    if (*off < 0) *off = 0;
+    return r < 0 ? -1 : 0;
+}
+
 /* Fire the earliest due timer under root_arn in its own transaction: 1 fired, 0 none due, -1 error. */
 static int fire_next(dwf_service *s, const char *root_arn, dwf_error *err)
 {
     dwf__svc_lock(s);
     if (dwf__store_begin(s->st, err) != 0) return dwf__svc_abort(s);
+    double off;
+    if (max_offset(s, &off, err) != 0) return dwf__svc_abort(s);
     sqlite3_stmt *q = dwf__sql_prepare(s->st, err,
                                        "SELECT t.exec_id, t.op_id, t.kind FROM timers t JOIN executions x ON x.id=t.exec_id"
-                                       " WHERE t.due_ms<=?1+x.clock_offset_ms AND (?2 IS NULL OR x.root_arn=?2)"
+                                       " WHERE t.due_ms<=?1+?3 AND t.due_ms<=?1+x.clock_offset_ms"
+                                       " AND (?2 IS NULL OR x.root_arn=?2)"
                                        " ORDER BY t.due_ms-x.clock_offset_ms LIMIT 1",
-                                       "ds", dwf_service_now(s), root_arn);
+                                       "dsd", dwf_service_now(s), root_arn, off);
     if (!q) return dwf__svc_abort(s);
     int r = dwf__sql_step(s->st, q, err);
     if (r <= 0) {
@@ -149,11 +167,14 @@ int dwf_service_fire_timers(dwf_service *s, const char *root_arn, int *fired, dw
     if (fired) *fired = 0;
     /* Most calls find nothing due: look without taking the write lock first. */
     dwf__svc_lock(s);
-    sqlite3_stmt *peek = dwf__sql_prepare(s->st, err,
-                                          "SELECT 1 FROM timers t JOIN executions x ON x.id=t.exec_id"
-                                          " WHERE t.due_ms<=?1+x.clock_offset_ms"
-                                          " AND (?2 IS NULL OR x.root_arn=?2) LIMIT 1",
-                                          "ds", dwf_service_now(s), root_arn);
+    double off;
+    sqlite3_stmt *peek = max_offset(s, &off, err) != 0
+                             ? NULL
+                             : dwf__sql_prepare(s->st, err,
+                                                "SELECT 1 FROM timers t JOIN executions x ON x.id=t.exec_id"
+                                                " WHERE t.due_ms<=?1+?3 AND t.due_ms<=?1+x.clock_offset_ms"
+                                                " AND (?2 IS NULL OR x.root_arn=?2) LIMIT 1",
+                                                "dsd", dwf_service_now(s), root_arn, off);
     int any = peek ? dwf__sql_step(s->st, peek, err) : -1;
     dwf__sql_done(s->st, peek);
     dwf__svc_unlock(s);

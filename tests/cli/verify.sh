@@ -188,6 +188,7 @@ db.execute("ALTER TABLE executions DROP COLUMN workflow_hash")
 db.execute("ALTER TABLE functions DROP COLUMN workflow_hash")
 db.execute("DROP TABLE workflows")
 db.execute("DROP TABLE calls")
+db.execute("DROP INDEX executions_offset")
 db.execute("ALTER TABLE executions DROP COLUMN clock_offset_ms")
 db.execute("PRAGMA user_version=4")
 db.commit()
@@ -196,6 +197,6 @@ EOF
 v=$(python3 -c '
 import sqlite3, sys
 print(sqlite3.connect(sys.argv[1]).execute("PRAGMA user_version").fetchone()[0])' "$S4")
-if [ "$v" = 8 ] && grep -q '^ok .*/durable-execution/newest/' v.out; then pass cli_verify_old_store_upgraded
+if [ "$v" = 9 ] && grep -q '^ok .*/durable-execution/newest/' v.out; then pass cli_verify_old_store_upgraded
 else fail cli_verify_old_store_upgraded "version $v $(cat v.out)"; fi
 exit 0

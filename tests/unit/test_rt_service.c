@@ -1539,6 +1539,7 @@ static void test_schema_upgrade(void)
     sqlite3 *db = NULL;
     TT_EQ_INT(SQLITE_OK, sqlite3_open(path, &db));
     TT_EQ_INT(SQLITE_OK, sqlite3_exec(db, "DROP INDEX executions_status; DROP INDEX executions_parent; DROP INDEX executions_function; DROP INDEX tokens_live;"
+                                          "DROP INDEX executions_offset;"
                                           "ALTER TABLE executions DROP COLUMN inv_owner;"
                                           "ALTER TABLE executions DROP COLUMN inv_request;"
                                           "DROP TABLE lambda_functions; DROP TABLE lambda_code; DROP TABLE iam_roles;"
@@ -1557,14 +1558,14 @@ static void test_schema_upgrade(void)
     sqlite3_stmt *q = NULL;
     TT_EQ_INT(SQLITE_OK, sqlite3_prepare_v2(db, "SELECT (SELECT user_version FROM pragma_user_version),"
                                                 " (SELECT COUNT(*) FROM sqlite_master WHERE type='index' AND name IN"
-                                                " ('executions_status','executions_parent','executions_function','tokens_live')),"
+                                                " ('executions_status','executions_parent','executions_function','tokens_live','executions_offset')),"
                                                 " (SELECT COUNT(*) FROM sqlite_master WHERE type='table' AND name IN"
                                                 " ('lambda_functions','lambda_code','iam_roles','workflows','calls')),"
                                                 " (SELECT COUNT(*) FROM executions WHERE status='SUCCEEDED')",
                                             -1, &q, NULL));
     TT_EQ_INT(SQLITE_ROW, sqlite3_step(q));
-    TT_EQ_INT(8, sqlite3_column_int(q, 0));
-    TT_EQ_INT(4, sqlite3_column_int(q, 1));
+    TT_EQ_INT(9, sqlite3_column_int(q, 0));
+    TT_EQ_INT(5, sqlite3_column_int(q, 1));
     TT_EQ_INT(5, sqlite3_column_int(q, 2));
     TT_EQ_INT(2, sqlite3_column_int(q, 3));
     sqlite3_finalize(q);
