@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -612,6 +613,7 @@ void dwf__exec_free(dwf__exec *e)
     free(e->id); free(e->arn); free(e->name); free(e->function_name);
     free(e->input); free(e->result); free(e->error);
     free(e->parent_arn); free(e->parent_op); free(e->root_arn); free(e->inv_owner); free(e->inv_request);
+    dwf__exec_free(e->loaded);
     free(e);
 }
 
@@ -678,36 +680,50 @@ static int exec_row_check(sqlite3_stmt *q, const char *path, dwf_error *err)
     return 0;
 }
 
+/* A checked row's columns into a new execution; NULL when out of memory. */
+static dwf__exec *exec_of_row(sqlite3_stmt *q)
+{
+    dwf__exec *e = calloc(1, sizeof *e);
+    if (!e) return NULL;
+    int oom = 0;
+    char **strs[] = {&e->id, &e->arn, &e->name, &e->function_name, NULL, &e->input,
+                     &e->result, &e->error, &e->parent_arn, &e->parent_op, &e->root_arn};
+    for (int i = 0; i < 11; i++)
+        if (strs[i]) *strs[i] = dwf__col_strdup(q, i, &oom);
+    e->status = dwf_execstatus_parse((const char *)sqlite3_column_text(q, 4));
+    e->start_ms = sqlite3_column_double(q, 11);
+    e->end_ms = sqlite3_column_double(q, 12);
+    e->next_invoke_ms = sqlite3_column_double(q, 13);
+    e->inv_started_ms = sqlite3_column_double(q, 14);
+    e->seq = sqlite3_column_int64(q, 15);
+    e->seen_seq = sqlite3_column_int64(q, 16);
+    e->op_count = sqlite3_column_int64(q, 17);
+    e->event_count = sqlite3_column_int64(q, 18);
+    e->retention_days = sqlite3_column_int(q, 19);
+    e->timeout_s = sqlite3_column_int(q, 20);
+    e->wake = sqlite3_column_int(q, 21);
+    e->inv_open = sqlite3_column_int(q, 22);
+    e->inv_attempts = sqlite3_column_int(q, 23);
+    e->inv_owner = dwf__col_strdup(q, 24, &oom);
+    e->inv_request = dwf__col_strdup(q, 25, &oom);
+    e->clock_offset_ms = sqlite3_column_double(q, 26);
+    if (oom) {
+        dwf__exec_free(e);
+        return NULL;
+    }
+    return e;
+}
+
+/* The execution, and a second copy of the row as read (e->loaded) for dwf__exec_save. */
 static int exec_from_row(sqlite3_stmt *q, const char *path, dwf__exec **out, dwf_error *err)
 {
     if (exec_row_check(q, path, err) != 0) return -1;
-    dwf__exec *e = calloc(1, sizeof *e);
-    int oom = !e;
-    if (e) {
-        char **strs[] = {&e->id, &e->arn, &e->name, &e->function_name, NULL, &e->input,
-                         &e->result, &e->error, &e->parent_arn, &e->parent_op, &e->root_arn};
-        for (int i = 0; i < 11; i++)
-            if (strs[i]) *strs[i] = dwf__col_strdup(q, i, &oom);
-        e->status = dwf_execstatus_parse((const char *)sqlite3_column_text(q, 4));
-        e->start_ms = sqlite3_column_double(q, 11);
-        e->end_ms = sqlite3_column_double(q, 12);
-        e->next_invoke_ms = sqlite3_column_double(q, 13);
-        e->inv_started_ms = sqlite3_column_double(q, 14);
-        e->seq = sqlite3_column_int64(q, 15);
-        e->seen_seq = sqlite3_column_int64(q, 16);
-        e->op_count = sqlite3_column_int64(q, 17);
-        e->event_count = sqlite3_column_int64(q, 18);
-        e->retention_days = sqlite3_column_int(q, 19);
-        e->timeout_s = sqlite3_column_int(q, 20);
-        e->wake = sqlite3_column_int(q, 21);
-        e->inv_open = sqlite3_column_int(q, 22);
-        e->inv_attempts = sqlite3_column_int(q, 23);
-        e->inv_owner = dwf__col_strdup(q, 24, &oom);
-        e->inv_request = dwf__col_strdup(q, 25, &oom);
-        e->clock_offset_ms = sqlite3_column_double(q, 26);
-    }
-    if (oom) {
+    dwf__exec *e = exec_of_row(q);
+    if (e && !(e->loaded = exec_of_row(q))) {
         dwf__exec_free(e);
+        e = NULL;
+    }
+    if (!e) {
         dwf__store_err(err, DWF_ERRORTYPE_SERVICE, "out of memory");
         return -1;
     }
@@ -751,13 +767,65 @@ static int exec_write(dwf__store *st, const dwf__exec *e, dwf_error *err, const 
                          e->clock_offset_ms);
 }
 
-int dwf__exec_insert(dwf__store *st, const dwf__exec *e, dwf_error *err)
+
+/* The columns of an execution row after id, in EXEC_COLS order, and where each is in dwf__exec. */
+typedef struct exec_col {
+    const char *name;
+    char kind; /* s string, d double, l long long, i int, S the status */
+    size_t off;
+} exec_col;
+#define EC(n, k) {#n, k, offsetof(dwf__exec, n)}
+static const exec_col exec_cols[] = {
+    EC(arn, 's'), EC(name, 's'), EC(function_name, 's'), EC(status, 'S'), EC(input, 's'), EC(result, 's'),
+    EC(error, 's'), EC(parent_arn, 's'), EC(parent_op, 's'), EC(root_arn, 's'), EC(start_ms, 'd'),
+    EC(end_ms, 'd'), EC(next_invoke_ms, 'd'), EC(inv_started_ms, 'd'), EC(seq, 'l'), EC(seen_seq, 'l'),
+    EC(op_count, 'l'), EC(event_count, 'l'), EC(retention_days, 'i'), EC(timeout_s, 'i'), EC(wake, 'i'),
+    EC(inv_open, 'i'), EC(inv_attempts, 'i'), EC(inv_owner, 's'), EC(inv_request, 's'), EC(clock_offset_ms, 'd'),
+};
+#undef EC
+#define NEXEC_COLS (sizeof exec_cols / sizeof exec_cols[0])
+
+#define FIELD(e, c, type) (*(type *)((char *)(e) + (c)->off))
+
+static int col_differs(const dwf__exec *a, const dwf__exec *b, const exec_col *c)
 {
-    return exec_write(st, e, err, "INSERT INTO executions(" EXEC_COLS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,"
-                                  "?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,?26,?27)");
+    switch (c->kind) {
+    case 's': {
+        const char *x = FIELD(a, c, char *), *y = FIELD(b, c, char *);
+        return (x == NULL) != (y == NULL) || (x && strcmp(x, y) != 0);
+    }
+    case 'd': return FIELD(a, c, double) != FIELD(b, c, double);
+    case 'l': return FIELD(a, c, long long) != FIELD(b, c, long long);
+    case 'S': return FIELD(a, c, enum dwf_execstatus) != FIELD(b, c, enum dwf_execstatus);
+    default: return FIELD(a, c, int) != FIELD(b, c, int);
+    }
 }
 
-int dwf__exec_save(dwf__store *st, const dwf__exec *e, dwf_error *err)
+static int col_bind(sqlite3_stmt *q, int i, const dwf__exec *e, const exec_col *c)
+{
+    switch (c->kind) {
+    case 's': {
+        const char *v = FIELD(e, c, char *);
+        return v ? sqlite3_bind_text(q, i, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(q, i);
+    }
+    case 'd': return sqlite3_bind_double(q, i, FIELD(e, c, double));
+    case 'l': return sqlite3_bind_int64(q, i, FIELD(e, c, long long));
+    case 'S': return sqlite3_bind_text(q, i, dwf_execstatus_name(FIELD(e, c, enum dwf_execstatus)), -1, SQLITE_STATIC);
+    default: return sqlite3_bind_int64(q, i, FIELD(e, c, int));
+    }
+}
+
+/* What was written is now what the row holds. 0, or -1 out of memory. */
+static int col_copy(dwf__exec *to, const dwf__exec *from, const exec_col *c)
+{
+    if (c->kind == 's') return dwf__set_str(&FIELD(to, c, char *), FIELD(from, c, char *));
+    size_t n = c->kind == 'd' ? sizeof(double) : c->kind == 'l' ? sizeof(long long)
+             : c->kind == 'S' ? sizeof(enum dwf_execstatus) : sizeof(int);
+    memcpy((char *)to + c->off, (const char *)from + c->off, n);
+    return 0;
+}
+
+static int exec_save_all(dwf__store *st, const dwf__exec *e, dwf_error *err)
 {
     return exec_write(st, e, err, "UPDATE executions SET arn=?2, name=?3, function_name=?4, status=?5,"
                                   " input=?6, result=?7, error=?8, parent_arn=?9, parent_op=?10,"
@@ -766,6 +834,62 @@ int dwf__exec_save(dwf__store *st, const dwf__exec *e, dwf_error *err)
                                   " event_count=?19, retention_days=?20, timeout_s=?21, wake=?22,"
                                   " inv_open=?23, inv_attempts=?24, inv_owner=?25, inv_request=?26,"
                                   " clock_offset_ms=?27 WHERE id=?1");
+}
+
+/* Only the columns that changed since the row was read: an UPDATE naming a column of an index
+ * (status, arn, name, function_name, root_arn, parent_arn, start_ms) rewrites that index's
+ * entry even when the value is the same, and most saves change a few counters. */
+int dwf__exec_save(dwf__store *st, dwf__exec *e, dwf_error *err)
+{
+    if (!e->loaded) return exec_save_all(st, e, err);
+    char sql[1024];
+    int n = 0, len = snprintf(sql, sizeof sql, "UPDATE executions SET ");
+    unsigned char changed[NEXEC_COLS];
+    for (size_t i = 0; i < NEXEC_COLS; i++) {
+        changed[i] = (unsigned char)col_differs(e, e->loaded, &exec_cols[i]);
+        if (changed[i]) {
+            len += snprintf(sql + len, sizeof sql - (size_t)len, "%s%s=?%d", n ? ", " : "", exec_cols[i].name, n + 2);
+            n++;
+        }
+    }
+    if (n == 0) return 0;
+    snprintf(sql + len, sizeof sql - (size_t)len, " WHERE id=?1");
+    sqlite3_stmt *q = dwf__sql_prepare(st, err, sql, "s", e->id);
+    if (!q) return -1;
+    int rc = SQLITE_OK, k = 2;
+    for (size_t i = 0; rc == SQLITE_OK && i < NEXEC_COLS; i++)
+        if (changed[i]) rc = col_bind(q, k++, e, &exec_cols[i]);
+    int r = rc != SQLITE_OK ? dwf__store_fail(st, rc, err) : 0;
+    if (r == 0)
+        while ((r = dwf__sql_step(st, q, err)) == 1) {}
+    dwf__sql_done(st, q);
+    if (r < 0) return -1;
+    for (size_t i = 0; i < NEXEC_COLS; i++)
+        if (changed[i] && col_copy(e->loaded, e, &exec_cols[i]) != 0) {
+            /* Out of memory: forget what the row held, so the next save writes every column. */
+            dwf__exec_free(e->loaded);
+            e->loaded = NULL;
+            break;
+        }
+    return 0;
+}
+
+int dwf__exec_insert(dwf__store *st, dwf__exec *e, dwf_error *err)
+{
+    if (exec_write(st, e, err, "INSERT INTO executions(" EXEC_COLS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,"
+                               "?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,?26,?27)") != 0)
+        return -1;
+    /* What the row now holds, for the saves that follow (without it they write every column). */
+    dwf__exec *row = calloc(1, sizeof *row);
+    int oom = !row || dwf__set_str(&row->id, e->id) != 0;
+    for (size_t i = 0; !oom && i < NEXEC_COLS; i++) oom = col_copy(row, e, &exec_cols[i]) != 0;
+    if (oom) {
+        dwf__exec_free(row);
+        row = NULL;
+    }
+    dwf__exec_free(e->loaded);
+    e->loaded = row;
+    return 0;
 }
 
 int dwf__exec_delete(dwf__store *st, const char *id, dwf_error *err)

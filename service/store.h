@@ -144,6 +144,8 @@ typedef struct dwf__exec {
     char *inv_owner;  /* "<host>:<pid>" of the process running the open invocation */
     char *inv_request; /* its request id: a superseded invocation's late answer is ignored */
     double clock_offset_ms; /* its virtual clock: real time plus this (--skip-time moves it) */
+    struct dwf__exec *loaded; /* the row as last read or saved: dwf__exec_save writes only the
+                               * columns that differ from it; NULL (a new row) writes them all */
 } dwf__exec;
 
 /* Load by ARN or by id. 0 found, 1 not found, -1 error. */
@@ -151,8 +153,9 @@ int dwf__exec_load(dwf__store *st, const char *arn_or_id, dwf__exec **out, dwf_e
 /* Load by (function, name). 0 found, 1 not found, -1 error. */
 int dwf__exec_load_by_name(dwf__store *st, const char *function_name, const char *name,
                            dwf__exec **out, dwf_error *err);
-int dwf__exec_insert(dwf__store *st, const dwf__exec *e, dwf_error *err);
-int dwf__exec_save(dwf__store *st, const dwf__exec *e, dwf_error *err);
+int dwf__exec_insert(dwf__store *st, dwf__exec *e, dwf_error *err);
+/* Write e's row: only the columns that differ from e->loaded (all of them without it). */
+int dwf__exec_save(dwf__store *st, dwf__exec *e, dwf_error *err);
 /* Delete an execution and every row that belongs to it. */
 int dwf__exec_delete(dwf__store *st, const char *id, dwf_error *err);
 void dwf__exec_free(dwf__exec *e);
