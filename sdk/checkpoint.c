@@ -26,6 +26,11 @@
  * out, an invoke's) flush the queue in order, and the invocation flushes everything before it
  * answers (an execution's end or a suspension). docs/engine.md ("Pipelined commit").
  *
+ * Backpressure: a body quicker than the service would otherwise queue without end (10,000
+ * quick steps held every START in memory at once). After queueing a fire-and-forget or
+ * pipelined update, while more than DWF__QUEUE_BOUND (two batches) are queued or
+ * unacknowledged, the caller waits for the call in flight or leads one itself.
+ *
  * Lingering: a fire-and-forget update does not wait for the next call longer than
  * DWF__LINGER_MS. The service stamps an operation's StartTimestamp when it receives the START,
  * so a 5-minute step whose START waited for its SUCCEED would show as taking no time (in `dwf
@@ -39,6 +44,11 @@
 
 /* How long a fire-and-forget update may wait in the queue for a call to leave with. */
 #define DWF__LINGER_MS 20.0
+
+/* How many updates may be queued or unacknowledged before a fire-and-forget or pipelined
+ * update waits: about two batches, so a body quicker than the service holds a bounded queue
+ * (10,000 quick steps once held all their STARTs in memory at once: bench/rss.sh). */
+#define DWF__QUEUE_BOUND (2 * DWF_LIMIT_BATCH_UPDATES)
 
 static double realtime_ms(void)
 {
@@ -186,6 +196,20 @@ static int flush_upto(dwf__inv *inv, uint64_t seq)
     return inv->fault ? -1 : 0;
 }
 
+/* Backpressure after queueing a fire-and-forget or pipelined update: while more than
+ * DWF__QUEUE_BOUND updates are queued or unacknowledged, wait for the call in flight or lead
+ * one (for queued-only updates, which no sender may be about to send). Calls still go out one
+ * at a time in queue order, so the history is the same. mu held. 0, or -1 on a fault. */
+static int bound_queue(dwf__inv *inv)
+{
+    while (inv->next_seq - inv->acked_seq > DWF__QUEUE_BOUND && !inv->fault) {
+        if (inv->in_flight) pthread_cond_wait(&inv->cv, &inv->mu);
+        else if (inv->q_head) lead_one_call(inv);
+        else break;
+    }
+    return inv->fault ? -1 : 0;
+}
+
 /* Sleep on inv->cv until woken, or until the head of the queue has lingered long enough. mu held. */
 static void sender_sleep(dwf__inv *inv)
 {
@@ -278,9 +302,11 @@ int dwf__checkpoint(dwf_ctx *c, cJSON *update, int how)
     if (how == DWF__PIPELINED && pipelining && sender_ensure(inv) == 0) {
         inv->pipe_seq = u->seq;
         pthread_cond_broadcast(&inv->cv); /* the sender, if it sleeps */
+        rc = bound_queue(inv);
     } else if (how == DWF__QUEUED) {
         /* leaves with the next call, or after DWF__LINGER_MS; without a sender, with the next call */
         if (pipelining && sender_ensure(inv) == 0 && inv->q_head == u) pthread_cond_broadcast(&inv->cv);
+        rc = bound_queue(inv);
     } else {
         rc = flush_upto(inv, u->seq);
     }

@@ -32,6 +32,9 @@ typedef struct fake {
     int pipelined;        /* run with pipelining (the default outside these tests) */
     int hold_call;        /* hold the Nth call (1-based) until `hold_until` step bodies ran */
     int hold_until;
+    int hold_max_ms;      /* ...or at most this long (0: 20 s) */
+    int step_succeeds;    /* STEP SUCCEED updates received */
+    int peak_lag;         /* most step bodies run whose SUCCEED had not arrived, seen at a call */
     int ncalls_total;
     cJSON *calls; /* array of the Updates arrays of every checkpoint call */
     int tokens;
@@ -167,7 +170,8 @@ static void hold_if_asked(fake *f)
     pthread_mutex_lock(&f->mu);
     int hold = f->hold_call && f->ncalls_total + 1 == f->hold_call;
     pthread_mutex_unlock(&f->mu);
-    for (int i = 0; hold && i < 20000 && __atomic_load_n(&pipe_runs_total, __ATOMIC_ACQUIRE) < f->hold_until; i++)
+    int max_ms = f->hold_max_ms ? f->hold_max_ms : 20000;
+    for (int i = 0; hold && i < max_ms && __atomic_load_n(&pipe_runs_total, __ATOMIC_ACQUIRE) < f->hold_until; i++)
         usleep(1000);
 }
 
@@ -181,6 +185,10 @@ static int fake_checkpoint(dwf_transport *t, const char *arn, const cJSON *req, 
     const cJSON *ups = cJSON_GetObjectItemCaseSensitive(req, "Updates");
     if (!f->record_calls_off) cJSON_AddItemToArray(f->calls, cJSON_Duplicate(ups, 1));
     int n = ++f->ncalls_total;
+    int lag = __atomic_load_n(&pipe_runs_total, __ATOMIC_ACQUIRE) - f->step_succeeds;
+    if (lag > f->peak_lag) f->peak_lag = lag;
+    const cJSON *su;
+    cJSON_ArrayForEach(su, ups) f->step_succeeds += !strcmp(sget(su, "Type"), "STEP") && !strcmp(sget(su, "Action"), "SUCCEED");
     const char *tok = sget(req, "CheckpointToken");
     if ((f->fail_call && n == f->fail_call) || !tok || strcmp(tok, f->token) != 0) {
         snprintf(err->type, sizeof err->type, "%s",
@@ -1615,7 +1623,7 @@ static void test_pipelined_crash_loses_a_suffix(void)
     fake_init(&f);
     f.pipelined = 1;
     f.hold_call = 1;
-    f.hold_until = 300;
+    f.hold_until = 200; /* under the queue's bound (250 steps' updates): the body gets there */
     f.fail_call = 3;
     memset(pipe_runs, 0, sizeof pipe_runs);
     pipe_runs_total = 0;
@@ -1641,6 +1649,37 @@ static void test_pipelined_crash_loses_a_suffix(void)
     }
     TT_ASSERT(kept_ran_once); /* a step whose SUCCEED was kept never ran again */
     TT_ASSERT(all_ran);
+    cJSON_Delete(r);
+    fake_free(&f);
+}
+
+/* A body quicker than the service does not queue without end: while the first call is held
+ * (until every body ran, which only an unbounded queue allows, or 500 ms), the body stops at
+ * about two batches of updates (2 x 250: 250 steps' START and SUCCEED) queued or unacknowledged
+ * and goes on as calls are acknowledged. The history is the same: every step SUCCEEDED once, in
+ * order. Without the bound all 1,000 bodies ran before the first call arrived. */
+static void test_pipelined_queue_bounded(void)
+{
+    fake f;
+    fake_init(&f);
+    f.pipelined = 1;
+    f.hold_call = 1;
+    f.hold_until = PIPE_STEPS;
+    f.hold_max_ms = 500;
+    memset(pipe_runs, 0, sizeof pipe_runs);
+    pipe_runs_total = 0;
+    dwf_workflow wf = WF(wf_pipe, sizeof(pipe_frame));
+    cJSON *r = run_all(&f, &wf, "{}", 2);
+    TT_EQ_STR("SUCCEEDED", status_of(r));
+    TT_EQ_STR("1998", sget(r, "Result"));
+    printf("pipelined queue: at most %d steps run and unacknowledged at a call, %d calls\n", f.peak_lag, ncalls(&f));
+    TT_ASSERT(f.peak_lag >= 1);
+    TT_ASSERT(f.peak_lag <= DWF_LIMIT_BATCH_UPDATES + 1);
+    TT_EQ_INT(PIPE_STEPS, succeeded_prefix(&f));
+    int once = 1;
+    for (int i = 0; i < PIPE_STEPS; i++) once &= pipe_runs[i] == 1;
+    TT_ASSERT(once);
+    TT_EQ_STR("1998", op_detail(&f, "1000", "StepDetails", "Result"));
     cJSON_Delete(r);
     fake_free(&f);
 }
@@ -2331,6 +2370,7 @@ int main(void)
     TT_RUN(test_many_steps);
     TT_RUN(test_pipelined_steps);
     TT_RUN(test_pipelined_crash_loses_a_suffix);
+    TT_RUN(test_pipelined_queue_bounded);
     TT_RUN(test_batch_limits);
     TT_RUN(test_progress_hook);
     TT_RUN(test_replay_children);
