@@ -62,6 +62,7 @@ typedef struct emu_request {
     cJSON *json;           /* the body, decoded as the route asks (NULL for a raw or absent body) */
     int refused;           /* answered once the body is in: 403 (not the function's process) or 429 */
     unsigned refused_status;
+    double arrived_ms;     /* CLOCK_MONOTONIC when its headers were in, before admit's peer lookup */
 } emu_request;
 
 typedef enum emu_body {

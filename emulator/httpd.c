@@ -556,6 +556,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         r->emu = s->emu;
         r->fn = s->fn;
         r->limit = DWF_LIMIT_SYNC_PAYLOAD;
+        r->arrived_ms = dwf__emu_mono_ms();
         admit(s, r);
         if (!k->runtime && !r->refused) admit_upload((emu_server *)s, r);
         return MHD_YES;
