@@ -355,9 +355,9 @@ void dwf__emu_workdir_clean(void);
 void dwf__emu_remove_tree(const char *path);
 
 /* ---- peer.c ------------------------------------------------------------------------------- */
-/* Does root, or a process it started, hold the client end of the loopback TCP connection from
- * client to server? */
-int dwf__emu_peer_in_tree(pid_t root, const struct sockaddr_in *client, const struct sockaddr_in *server);
+/* Which of roots[0..n), or a process one of them started, holds the client end of the loopback
+ * TCP connection from client to server: its index, or -1. */
+int dwf__emu_peer_owner(const pid_t *roots, int n, const struct sockaddr_in *client, const struct sockaddr_in *server);
 /* root and every process below it (by parent), into a new array; the count, or -1. */
 int dwf__emu_descendants(pid_t root, pid_t **out);
 

@@ -196,14 +196,14 @@ static emu_env *peer_env(emu_server *s, const struct sockaddr_in *peer, emu_conn
     }
     pthread_mutex_unlock(&s->emu->mu);
     emu_env *found = NULL;
-    for (int i = 0; pids && gens && envs && i < n && !found; i++)
-        if (pids[i] > 0 && dwf__emu_peer_in_tree(pids[i], peer, &s->addr)) {
-            found = envs[i];
-            if (cc) {
-                cc->owner = envs[i];
-                cc->owner_gen = gens[i];
-            }
+    int i = pids && gens && envs ? dwf__emu_peer_owner(pids, n, peer, &s->addr) : -1;
+    if (i >= 0) {
+        found = envs[i];
+        if (cc) {
+            cc->owner = envs[i];
+            cc->owner_gen = gens[i];
         }
+    }
     free(pids);
     free(gens);
     free(envs);
