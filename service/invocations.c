@@ -163,7 +163,11 @@ int dwf_service_begin_invocation(dwf_service *s, const char *arn, cJSON **event,
         cJSON_Delete(ev);
         return dwf__svc_abort(s);
     }
-    if (dwf__svc_commit(s, err) != 0) {
+    /* The token and the invocation's row need no flush of their own: the handler's first
+     * checkpoint, or the response, is flushed and covers them; a crash before that loses an
+     * invocation nobody could observe, and the execution is invoked again. What the event
+     * carries was read from commits that must be durable before the handler acts on them. */
+    if (dwf__svc_commit_unflushed(s, err) != 0) {
         cJSON_Delete(ev);
         return -1;
     }

@@ -194,6 +194,16 @@ int dwf__svc_commit(dwf_service *s, dwf_error *err)
     return dwf__sync_wait(dwf__store_sync(s->st), ticket, err);
 }
 
+int dwf__svc_commit_unflushed(dwf_service *s, dwf_error *err)
+{
+    dwf__sync *sync = dwf__store_sync(s->st);
+    unsigned long long seen = dwf__sync_newest(sync), ticket = 0;
+    int r = dwf__store_commit(s->st, &ticket, err);
+    pthread_mutex_unlock(&s->mu);
+    if (r != 0) return r;
+    return dwf__sync_wait(sync, seen, err);
+}
+
 void dwf_service_sync_stats(dwf_service *s, dwf_service_sync_stats_t *out)
 {
     dwf__sync_stats st;

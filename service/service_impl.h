@@ -134,6 +134,11 @@ void dwf__svc_unlock_read(dwf_service *s);
 int dwf__svc_abort(dwf_service *s);
 /* Commit and unlock: 0 or -1. */
 int dwf__svc_commit(dwf_service *s, dwf_error *err);
+/* Commit and unlock, then wait only for the commits made before this one (what the call read):
+ * its own commit becomes durable with the next flush, which any later call that must be durable
+ * leads or joins (the log is flushed in order). For a call whose own writes nobody outside can
+ * observe before a later durable one: beginning an invocation. 0 or -1. */
+int dwf__svc_commit_unflushed(dwf_service *s, dwf_error *err);
 void dwf__svc_uuid(char out[40]);
 /* An ISO-8601 UTC timestamp with milliseconds (the invocation event's form). */
 void dwf__svc_iso_time(double ms, char out[64]);

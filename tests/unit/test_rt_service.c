@@ -1470,6 +1470,39 @@ static void test_save_writes_changed_columns(void)
     close_store(s);
 }
 
+/* Beginning an invocation commits its token and invocation row without a flush of its own (one
+ * fdatasync less in every invocation's path, serve's latency): the flush of the handler's first
+ * checkpoint covers it. What the event carries was durable before it was handed out. */
+static void test_begin_invocation_unflushed(void)
+{
+    dwf_service *s = open_store(0);
+    TT_ASSERT(s != NULL);
+    if (!s) return;
+    register_fn(s, "tp", 120, 1);
+    cJSON *req = J("{\"FunctionName\":\"tp\",\"Input\":\"{}\"}"), *out = NULL;
+    dwf_error err;
+    TT_EQ_INT(0, dwf_service_start(s, req, &out, &err));
+    cJSON_Delete(req);
+    run r;
+    snprintf(r.arn, sizeof r.arn, "%s", S(out, "DurableExecutionArn"));
+    cJSON_Delete(out);
+    dwf_service_sync_stats_t a, b, c;
+    dwf_service_sync_stats(s, &a);
+    TT_EQ_INT(a.commits, a.flushed_commits); /* the start was flushed before it answered */
+    cJSON *ev = NULL;
+    TT_EQ_INT(0, dwf_service_begin_invocation(s, r.arn, &ev, r.req, &err));
+    snprintf(r.token, sizeof r.token, "%s", S(ev, "CheckpointToken") ? S(ev, "CheckpointToken") : "");
+    cJSON_Delete(ev);
+    dwf_service_sync_stats(s, &b);
+    TT_EQ_INT(a.commits + 1, b.commits);
+    TT_EQ_INT(a.flushes, b.flushes); /* no flush for the invocation's own commit */
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"s1\",\"Type\":\"STEP\",\"Action\":\"START\"}]", NULL, &err));
+    dwf_service_sync_stats(s, &c);
+    TT_EQ_INT(b.flushes + 1, c.flushes); /* the checkpoint's flush ... */
+    TT_EQ_INT(c.commits, c.flushed_commits); /* ... covers the invocation's commit too */
+    close_store(s);
+}
+
 /* ---- group commit ------------------------------------------------------------------------------ */
 /* Eight executions checkpoint at once on one service, as serve's invocations and a map's threads
  * do. The first flush is held (before_flush) until all eight have committed: one fdatasync must
@@ -1640,6 +1673,7 @@ int main(void)
     TT_RUN(test_thousand_after_ten_thousand);
     TT_RUN(test_save_writes_changed_columns);
     TT_RUN(test_group_commit);
+    TT_RUN(test_begin_invocation_unflushed);
     TT_RUN(test_schema_upgrade);
     return TT_EXIT();
 }
