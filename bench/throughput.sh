@@ -5,14 +5,17 @@
 # embedded engine.
 #
 #   bash bench/throughput.sh [--sizes "1000 10000"] [--js N] [--sync N] [--engine N] [--worker N]
-#                            [--concurrency C]
+#                            [--concurrency C] [--clients K]
 #                                                      (BUILD=build/bench: make BUILD=build/bench first)
 #
 # Rows, each on a fresh store and a fresh `dwf serve` (one function, bench/throughput/three_steps):
-#   dwf, event, N      N asynchronous Invokes (bench/throughput/drive.mjs: at most 64 in flight,
-#                      each with its own DurableExecutionName); executions/s = N / (last execution's
-#                      EndTimestamp - first Invoke sent); p50/p99 from an Invoke sent to its
-#                      execution's end;
+#   dwf, event, N      N asynchronous Invokes (bench/throughput/drive.mjs: K client processes,
+#                      default 2, at most 64 in flight in all, each with its own
+#                      DurableExecutionName); executions/s = N / (last execution's EndTimestamp -
+#                      first Invoke sent); p50/p99 from an Invoke sent to its execution's end; the
+#                      clients' send rate (N / time until the last Invoke was answered) and the tail
+#                      (last end - last Invoke answered): a long tail means serve was the bound, a
+#                      short one the client;
 #   js, event, N       the same with three_steps.mjs under aws-lambda-ric (default N = 1000: the
 #                      Node function is much slower, and the ratio is what matters);
 #   dwf, sync, N       N RequestResponse Invokes sent at once; wall time until all answered;
@@ -22,7 +25,9 @@
 #                      created with `dwf run --detach` and their callbacks answered, untimed; then
 #                      one `dwf worker --concurrency C` (default 2) drives all N: executions/s =
 #                      N / (last EndTimestamp - worker start), peak RSS of the worker.
-# For each serve row: fdatasync+fsync calls made by serve while the row ran (perf stat on the
+# For each serve row: CPU time per execution of the client processes, of serve (every thread) and
+# of the function's processes (those still running at the end; --idle-timeout retires none
+# during a row), so that which side used the 2 cores shows; fdatasync+fsync calls made by serve while the row ran (perf stat on the
 # syscalls tracepoints of serve's process, every thread; the function processes write nothing to
 # the store) per execution, when perf is installed and allowed (else that column is empty), and
 # the peak RSS (VmHWM) of serve and of the function's process(es), read before serve stops. Every execution must SUCCEED with its result, or the row fails and no
@@ -34,7 +39,7 @@ set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build/bench}
 DWF=${DWF:-$PWD/$BUILD/dwf}
-SIZES="1000 10000" JS_N=1000 SYNC_N=1000 ENGINE_N=1000 WORKER_N=1000 CONC=2
+SIZES="1000 10000" JS_N=1000 SYNC_N=1000 ENGINE_N=1000 WORKER_N=1000 CONC=2 CLIENTS=2
 while [ $# -gt 0 ]; do
   case $1 in
     --sizes) SIZES=$2; shift 2;;
@@ -43,8 +48,9 @@ while [ $# -gt 0 ]; do
     --engine) ENGINE_N=$2; shift 2;;
     --worker) WORKER_N=$2; shift 2;;
     --concurrency) CONC=$2; shift 2;;
+    --clients) CLIENTS=$2; shift 2;;
     *) echo "usage: bench/throughput.sh [--sizes \"N...\"] [--js N] [--sync N] [--engine N] [--worker N]" \
-         "[--concurrency C]" >&2; exit 2;;
+         "[--concurrency C] [--clients K]" >&2; exit 2;;
   esac
 done
 die() { echo "throughput: $*" >&2; exit 1; }
@@ -71,6 +77,8 @@ trap 'serve_stop >/dev/null 2>&1' EXIT
 ROWS=$W/rows.jsonl
 : >"$ROWS"
 
+# utime + stime of a process (every thread), in clock ticks; the command name may hold blanks.
+cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $12 + $13}'; }
 vmhwm_kib() { sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status" 2>/dev/null; }
 # The function processes serve started: its descendants (the JS function is node under a shell).
 descendants() { local p; for p in $(pgrep -P "$1"); do echo "$p"; descendants "$p"; done; }
@@ -97,20 +105,29 @@ serve_row() {
     perf_pid=$!
     sleep 0.5
   fi
-  node bench/throughput/drive.mjs "http://127.0.0.1:$SERVE_PORT" "$fn" "$n" "$mode" "$label" >"$d/drive.json" 2>"$d/drive.err" ||
+  node bench/throughput/drive.mjs "http://127.0.0.1:$SERVE_PORT" "$fn" "$n" "$mode" "$label" "$CLIENTS" >"$d/drive.json" 2>"$d/drive.err" ||
     { [ -n "$perf_pid" ] && kill -INT $perf_pid; die "$label: $(tail -c 600 "$d/drive.err")"; }
   [ -n "$perf_pid" ] && { kill -INT $perf_pid; wait $perf_pid 2>/dev/null; }
-  local serve_rss fn_rss=0 p r
+  local serve_rss fn_rss=0 p r serve_cpu fn_cpu=0
   serve_rss=$(vmhwm_kib "$SERVE_PID")
-  for p in $(descendants "$SERVE_PID"); do r=$(vmhwm_kib "$p"); [ -n "$r" ] && [ "$r" -gt "$fn_rss" ] && fn_rss=$r; done
+  serve_cpu=$(cpu_ticks "$SERVE_PID")
+  for p in $(descendants "$SERVE_PID"); do
+    r=$(vmhwm_kib "$p"); [ -n "$r" ] && [ "$r" -gt "$fn_rss" ] && fn_rss=$r
+    r=$(cpu_ticks "$p"); fn_cpu=$((fn_cpu + ${r:-0}))
+  done
   serve_stop >/dev/null 2>&1
-  python3 - "$d/drive.json" "$d/perf" "$label" "$kind" "$serve_rss" "$fn_rss" "$load0" "$(cut -d' ' -f1 /proc/loadavg)" <<'PY' >>"$ROWS" || die "$label: bad figures"
+  python3 - "$d/drive.json" "$d/perf" "$label" "$kind" "$serve_rss" "$fn_rss" "$load0" "$(cut -d' ' -f1 /proc/loadavg)" \
+    "$serve_cpu" "$fn_cpu" "$(getconf CLK_TCK)" <<'PY' >>"$ROWS" || die "$label: bad figures"
 import json, sys
-drive, perf, label, kind, serve_rss, fn_rss, l0, l1 = sys.argv[1:]
+drive, perf, label, kind, serve_rss, fn_rss, l0, l1, serve_cpu, fn_cpu, hz = sys.argv[1:]
 row = json.load(open(drive))
+n = row.get("executions") or row.get("invokes")
+tick_ms = 1000 / int(hz)
+row["cpu_ms_per_execution"] = {  # client processes / serve / the function's processes (still running ones)
+    "client": round(row.get("client_cpu_ms", 0) / n, 2), "serve": round(int(serve_cpu or 0) * tick_ms / n, 2),
+    "function": round(int(fn_cpu or 0) * tick_ms / n, 2)}
 lines = [l for l in open(perf) if "syscalls:sys_enter_f" in l and l.split(",")[0].isdigit()]
 syncs = sum(int(l.split(",")[0]) for l in lines) if lines else None
-n = row.get("executions") or row.get("invokes")
 row.update(row=label, kind=kind, fsyncs=syncs, fsyncs_per_execution=round(syncs / n, 2) if lines else None,
            serve_peak_rss_mib=round(int(serve_rss or 0) / 1024, 1),
            function_peak_rss_mib=round(int(fn_rss or 0) / 1024, 1), load=f"{l0} / {l1}")
@@ -199,8 +216,8 @@ python3 - "$ROWS" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 print()
-print("| row | executions | executions/s | p50 / p99 (ms) | wall (ms) | fsyncs per execution | peak RSS serve / function (MiB) | load before / after |")
-print("|---|---:|---:|---:|---:|---:|---:|---|")
+print("| row | executions | executions/s | p50 / p99 (ms) | wall (ms) | sent/s (tail ms) | CPU ms per execution client / serve / function | fsyncs per execution | peak RSS serve / function (MiB) | load before / after |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 for r in rows:
     n = r.get("executions") or r.get("invokes")
     lat = f'{r["p50_ms"]} / {r["p99_ms"]}' if "p50_ms" in r else ""
@@ -208,7 +225,10 @@ for r in rows:
     rss = f'{r["serve_peak_rss_mib"]} / {r["function_peak_rss_mib"]}' if "serve_peak_rss_mib" in r else ""
     if "worker_peak_rss_mib" in r: rss = f'{r["worker_peak_rss_mib"]} (worker)'
     fs = r.get("fsyncs_per_execution")
-    print(f'| {r["row"]} | {n} | {r.get("executions_per_s", "")} | {lat} | {wall} | {"" if fs is None else fs} '
+    sent = f'{r["send_per_s"]} ({r["tail_ms"]})' if "send_per_s" in r else ""
+    c = r.get("cpu_ms_per_execution")
+    cpu = f'{c["client"]} / {c["serve"]} / {c["function"]}' if c else ""
+    print(f'| {r["row"]} | {n} | {r.get("executions_per_s", "")} | {lat} | {wall} | {sent} | {cpu} | {"" if fs is None else fs} '
           f'| {rss} | {r["load"]} |')
 dwf = {r["executions"]: r for r in rows if r["kind"] == "dwf" and r.get("mode") == "event"}
 js = [r for r in rows if r["kind"] == "js"]

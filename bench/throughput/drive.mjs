@@ -1,13 +1,19 @@
 // bench/throughput/drive.mjs: drives a durable function on `dwf serve` with the official AWS SDK
 // for JavaScript (@aws-sdk/client-lambda, from tests/node), as a user's load test would.
 //
-//   node bench/throughput/drive.mjs ENDPOINT FUNCTION N event|sync [RUN_ID]
+//   node bench/throughput/drive.mjs ENDPOINT FUNCTION N event|sync [RUN_ID] [CLIENTS]
+//
+// The invokes are sent by CLIENTS processes (default 2; each its own LambdaClient and
+// keep-alive http agent), each taking every CLIENTS-th invoke: one official client process
+// signs and sends only ~500 invokes/s on this machine, so one process would bound the figure.
 //
 // event: N asynchronous Invokes (InvocationType Event, each with its own DurableExecutionName),
-//   at most 64 in flight; then it waits until no execution of the function is RUNNING and reads
-//   every execution back with ListDurableExecutionsByFunction. Figures: executions per second
-//   (N / (last EndTimestamp - first Invoke sent)), p50/p99 from an Invoke being sent to its
-//   execution's EndTimestamp, and how long sending took.
+//   at most 64 in flight in all; then it waits until no execution of the function is RUNNING and
+//   reads every execution back with ListDurableExecutionsByFunction. Figures: executions per
+//   second (N / (last EndTimestamp - first Invoke sent)), p50/p99 from an Invoke being sent to its
+//   execution's EndTimestamp, how long sending took and the send rate (send_per_s: what the
+//   client could offer), the clients' CPU time, and how long the last execution ended after the
+//   last Invoke was answered (tail_ms: serve catching up).
 // sync: N RequestResponse Invokes all sent at once (spread over four loopback source addresses,
 //   127.0.0.2-5, so that serve's per-client connection limit of 512 does not answer 429), and the
 //   wall time until every one has answered; each answer's result is checked.
@@ -16,15 +22,19 @@
 // printed and the exit status is 1 (no figures for a wrong run). Prints one JSON line.
 import { createRequire } from "node:module";
 import http from "node:http";
+import { fork } from "node:child_process";
+import { fileURLToPath } from "node:url";
 const require = createRequire(new URL("../../tests/node/package.json", import.meta.url));
 const { LambdaClient, InvokeCommand, ListDurableExecutionsByFunctionCommand } = require("@aws-sdk/client-lambda");
 const { NodeHttpHandler } = require("@smithy/node-http-handler");
 
-const [endpoint, fn, nArg, mode, runArg] = process.argv.slice(2);
+const worker = process.argv[2] === "--worker";
+const [endpoint, fn, nArg, mode, runArg, clientsArg] = process.argv.slice(worker ? 3 : 2);
 const N = Number(nArg);
 const run = runArg ?? String(Date.now());
-if (!endpoint || !fn || !(N > 0) || !["event", "sync"].includes(mode)) {
-  console.error("usage: drive.mjs ENDPOINT FUNCTION N event|sync [RUN_ID]");
+const CLIENTS = Number(clientsArg ?? 2);
+if (!endpoint || !fn || !(N > 0) || !["event", "sync"].includes(mode) || !(CLIENTS >= 1)) {
+  console.error("usage: drive.mjs ENDPOINT FUNCTION N event|sync [RUN_ID] [CLIENTS]");
   process.exit(2);
 }
 const enc = new TextEncoder();
@@ -60,14 +70,17 @@ async function listAll(c, statuses) {
   return all;
 }
 
-async function eventMode() {
-  const c = client(undefined, 64);
-  const sent = new Map();
-  const t0 = Date.now();
+// ---- a client process: its share of the invokes (every CLIENTS-th, from `slot`), on the
+// parent's signal, then its figures back to the parent.
+async function sendEvents(slot, inFlight) {
+  const c = client(undefined, inFlight);
+  const sent = [];
+  const mine = [];
+  for (let i = slot; i < N; i += CLIENTS) mine.push(i);
   let next = 0;
   async function sender() {
-    while (next < N) {
-      const i = next++;
+    while (next < mine.length) {
+      const i = mine[next++];
       const name = `tp-${run}-${i}`;
       const at = Date.now();
       const r = await c.send(new InvokeCommand({
@@ -75,42 +88,24 @@ async function eventMode() {
         Payload: enc.encode(JSON.stringify({ id: name })),
       }));
       if (r.StatusCode !== 202) die(`Invoke ${name}: StatusCode ${r.StatusCode}`);
-      sent.set(name, at);
+      sent.push([name, at]);
     }
   }
-  await Promise.all(Array.from({ length: 64 }, sender));
-  const sendMs = Date.now() - t0;
-  for (;;) {
-    const page = await c.send(new ListDurableExecutionsByFunctionCommand({
-      FunctionName: fn, Statuses: ["RUNNING"], MaxItems: 1,
-    }));
-    if (!(page.DurableExecutions ?? []).length) break;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  const doneMs = Date.now() - t0;
-  const mine = (await listAll(c)).filter((e) => sent.has(e.DurableExecutionName));
-  const bad = mine.filter((e) => e.Status !== "SUCCEEDED");
-  if (mine.length !== N || bad.length) {
-    die(`${mine.length} of ${N} executions listed, ${bad.length} not SUCCEEDED: ${JSON.stringify(bad.slice(0, 3))}`);
-  }
-  const lat = mine.map((e) => new Date(e.EndTimestamp).getTime() - sent.get(e.DurableExecutionName));
-  const lastEnd = Math.max(...mine.map((e) => new Date(e.EndTimestamp).getTime()));
-  const span = Math.max(1, lastEnd - t0);
-  return {
-    executions: N, send_ms: sendMs, observed_done_ms: doneMs, span_ms: span,
-    executions_per_s: Math.round((N * 1000) / span), p50_ms: pct(lat, 50), p99_ms: pct(lat, 99),
-  };
+  await Promise.all(Array.from({ length: inFlight }, sender));
+  return { sent, last_answer: Date.now() };
 }
 
-async function syncMode() {
+async function sendSync(slot) {
   const addrs = ["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"];
-  const clients = addrs.map((a) => client(a, Math.ceil(N / addrs.length)));
-  const t0 = Date.now();
+  const share = Math.ceil(N / CLIENTS);
+  const clients = addrs.map((a) => client(a, Math.ceil(share / addrs.length)));
   const lat = [];
-  await Promise.all(Array.from({ length: N }, async (_, i) => {
+  const mine = [];
+  for (let i = slot; i < N; i += CLIENTS) mine.push(i);
+  await Promise.all(mine.map(async (i, k) => {
     const name = `tps-${run}-${i}`;
     const at = Date.now();
-    const r = await clients[i % clients.length].send(new InvokeCommand({
+    const r = await clients[k % clients.length].send(new InvokeCommand({
       FunctionName: `${fn}:$LATEST`, InvocationType: "RequestResponse", DurableExecutionName: name,
       Payload: enc.encode(JSON.stringify({ id: name })),
     }));
@@ -120,9 +115,70 @@ async function syncMode() {
     }
     lat.push(Date.now() - at);
   }));
-  const wall = Date.now() - t0;
-  return { invokes: N, wall_ms: wall, p50_ms: pct(lat, 50), p99_ms: pct(lat, 99) };
+  return { lat, last_answer: Date.now() };
 }
 
-const res = mode === "event" ? await eventMode() : await syncMode();
-console.log(JSON.stringify({ function: fn, mode, ...res }));
+if (worker) {
+  // Loaded and connected-ready: tell the parent, wait for "go", send, report.
+  const slot = Number(process.env.DRIVE_SLOT);
+  process.on("message", async (m) => {
+    if (m !== "go") return;
+    const cpu0 = process.cpuUsage();
+    const res = mode === "event" ? await sendEvents(slot, Math.max(1, Math.round(64 / CLIENTS))) : await sendSync(slot);
+    const cpu = process.cpuUsage(cpu0);
+    process.send({ ...res, cpu_ms: (cpu.user + cpu.system) / 1000 }, () => process.exit(0));
+  });
+  process.send("ready");
+} else {
+  // ---- the parent: start the clients, release them together, gather their figures.
+  const self = fileURLToPath(import.meta.url);
+  const kids = Array.from({ length: CLIENTS }, (_, slot) =>
+    fork(self, ["--worker", ...process.argv.slice(2)], { env: { ...process.env, DRIVE_SLOT: String(slot) } }));
+  await Promise.all(kids.map((k) => new Promise((ok) => k.once("message", ok))));
+  const results = kids.map((k) => new Promise((ok, bad) => {
+    k.once("message", ok);
+    k.once("exit", (code) => code && bad(new Error(`a client process exited ${code}`)));
+  }));
+  const t0 = Date.now();
+  for (const k of kids) k.send("go");
+  let parts;
+  try {
+    parts = await Promise.all(results);
+  } catch (e) {
+    die(e.message);
+  }
+  const lastAnswer = Math.max(...parts.map((p) => p.last_answer));
+  const clientCpu = Math.round(parts.reduce((a, p) => a + p.cpu_ms, 0));
+  let res;
+  if (mode === "event") {
+    const sent = new Map(parts.flatMap((p) => p.sent));
+    const sendMs = lastAnswer - t0;
+    const c = client(undefined, 4);
+    for (;;) {
+      const page = await c.send(new ListDurableExecutionsByFunctionCommand({
+        FunctionName: fn, Statuses: ["RUNNING"], MaxItems: 1,
+      }));
+      if (!(page.DurableExecutions ?? []).length) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const doneMs = Date.now() - t0;
+    const mine = (await listAll(c)).filter((e) => sent.has(e.DurableExecutionName));
+    const bad = mine.filter((e) => e.Status !== "SUCCEEDED");
+    if (mine.length !== N || bad.length) {
+      die(`${mine.length} of ${N} executions listed, ${bad.length} not SUCCEEDED: ${JSON.stringify(bad.slice(0, 3))}`);
+    }
+    const lat = mine.map((e) => new Date(e.EndTimestamp).getTime() - sent.get(e.DurableExecutionName));
+    const lastEnd = Math.max(...mine.map((e) => new Date(e.EndTimestamp).getTime()));
+    const span = Math.max(1, lastEnd - t0);
+    res = {
+      executions: N, clients: CLIENTS, send_ms: sendMs, send_per_s: Math.round((N * 1000) / Math.max(1, sendMs)),
+      client_cpu_ms: clientCpu, observed_done_ms: doneMs, span_ms: span, tail_ms: lastEnd - lastAnswer,
+      executions_per_s: Math.round((N * 1000) / span), p50_ms: pct(lat, 50), p99_ms: pct(lat, 99),
+    };
+  } else {
+    const lat = parts.flatMap((p) => p.lat);
+    res = { invokes: N, clients: CLIENTS, wall_ms: lastAnswer - t0, client_cpu_ms: clientCpu,
+            p50_ms: pct(lat, 50), p99_ms: pct(lat, 99) };
+  }
+  console.log(JSON.stringify({ function: fn, mode, ...res }));
+}
