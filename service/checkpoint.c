@@ -165,7 +165,7 @@ static int checkpoint_updates(dwf_service *s, dwf__exec *e, const cJSON *updates
 }
 
 /* {"CheckpointToken": a new one, "NewExecutionState": {"Operations": what the handler has not seen}}. */
-static int checkpoint_answer(dwf_service *s, dwf__exec *e, cJSON **out, dwf_error *err)
+static int checkpoint_answer(dwf_service *s, dwf__exec *e, long long seq_before, cJSON **out, dwf_error *err)
 {
     char next[40];
     if (dwf__svc_token_issue(s, e, next, err) != 0) return -1;
@@ -179,7 +179,7 @@ static int checkpoint_answer(dwf_service *s, dwf__exec *e, cJSON **out, dwf_erro
         cJSON_Delete(o);
         return oom(err);
     }
-    if (dwf__svc_ops_changed(s, e, e->seen_seq, ops, err) != 0) {
+    if (dwf__svc_opcache_answer(s, e, e->seen_seq, seq_before, ops, err) != 0) {
         cJSON_Delete(o);
         return -1;
     }
@@ -213,10 +213,15 @@ int dwf_service_checkpoint(dwf_service *s, const char *arn, const cJSON *req, cJ
     if (dwf__svc_exec_get(s, arn, &e, err) != 0) return dwf__svc_abort(s);
     cJSON *o = NULL;
     r = token_current(s, e, token, err);
+    /* The operations the updates write are held and written once each (opcache.c). */
+    if (r == 0) r = dwf__svc_opcache_begin(s, err);
+    long long seq_before = e->seq;
     if (r == 0) r = checkpoint_updates(s, e, updates, err);
-    if (r == 0) r = checkpoint_answer(s, e, &o, err);
+    if (r == 0) r = dwf__svc_opcache_flush(s, err);
+    if (r == 0) r = checkpoint_answer(s, e, seq_before, &o, err);
     if (r == 0) r = dwf__exec_save(s->st, e, err);
     dwf__exec_free(e);
+    dwf__svc_opcache_drop(s);
     if (r != 0) {
         cJSON_Delete(o);
         return dwf__svc_abort(s);

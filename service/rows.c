@@ -44,6 +44,10 @@ int dwf__svc_op_load(dwf_service *s, const dwf__exec *e, const char *id, cJSON *
                      dwf_error *err)
 {
     *op = NULL;
+    if (s->opc) {
+        int c = dwf__svc_opcache_get(s, e, id, op, start_seq, err);
+        if (c <= 0) return c;
+    }
     sqlite3_stmt *q = dwf__sql_prepare(s->st, err, "SELECT json, start_seq FROM operations WHERE exec_id=?1 AND op_id=?2",
                                        "ss", e->id, id);
     if (!q) return -1;
@@ -59,19 +63,27 @@ int dwf__svc_op_load(dwf_service *s, const dwf__exec *e, const char *id, cJSON *
     return r;
 }
 
-int dwf__svc_op_save(dwf_service *s, dwf__exec *e, const cJSON *op, long long *seqp, dwf_error *err)
+int dwf__svc_op_write(dwf_service *s, const char *exec_id, const cJSON *op, long long start_seq, long long change_seq,
+                      dwf_error *err)
 {
-    if (*seqp < 0) *seqp = e->op_count++;
-    long long start_seq = *seqp;
     char *json = cJSON_PrintUnformatted(op);
     if (!json) return oom(err);
     int r = dwf__sql_exec(s->st, err,
                           "INSERT OR REPLACE INTO operations(exec_id, op_id, start_seq, change_seq, type, status, json)"
                           " VALUES(?1,?2,?3,?4,?5,?6,?7)",
-                          "ssiisss", e->id, jstr(op, "Id"), start_seq, ++e->seq, jstr(op, "Type"),
+                          "ssiisss", exec_id, jstr(op, "Id"), start_seq, change_seq, jstr(op, "Type"),
                           jstr(op, "Status"), json);
     free(json);
     return r;
+}
+
+int dwf__svc_op_save(dwf_service *s, dwf__exec *e, const cJSON *op, long long *seqp, dwf_error *err)
+{
+    if (*seqp < 0) *seqp = e->op_count++;
+    long long start_seq = *seqp, change_seq = ++e->seq;
+    /* Inside a checkpoint request: written once, when its updates are all applied (opcache.c). */
+    if (s->opc) return dwf__svc_opcache_put(s, e, op, start_seq, change_seq, err);
+    return dwf__svc_op_write(s, e->id, op, start_seq, change_seq, err);
 }
 
 /* Append the Operation JSON of every row `q` yields (column 0) to arr; with a limit, stop
@@ -120,6 +132,44 @@ int dwf__svc_ops_changed(dwf_service *s, const dwf__exec *e, long long since, cJ
                                        " ORDER BY start_seq",
                                        "si", e->id, since);
     return q ? ops_collect(s, e, q, 0, arr, NULL, NULL, err) : -1;
+}
+
+int dwf__svc_ops_changed_between(dwf_service *s, const dwf__exec *e, long long since, long long upto, cJSON *arr,
+                                 long long **seqs, size_t *n, dwf_error *err)
+{
+    *seqs = NULL;
+    *n = 0;
+    sqlite3_stmt *q = dwf__sql_prepare(s->st, err,
+                                       "SELECT json, start_seq FROM operations WHERE exec_id=?1 AND change_seq>?2"
+                                       " AND change_seq<=?3 ORDER BY start_seq",
+                                       "sii", e->id, since, upto);
+    if (!q) return -1;
+    size_t cap = 0;
+    int r;
+    while ((r = dwf__sql_step(s->st, q, err)) == 1) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            long long *g = realloc(*seqs, cap * sizeof *g);
+            if (!g) {
+                r = oom(err);
+                break;
+            }
+            *seqs = g;
+        }
+        cJSON *op = op_from_row(s, e, q, err);
+        if (!op) {
+            r = -1;
+            break;
+        }
+        if (!cJSON_AddItemToArray(arr, op)) {
+            cJSON_Delete(op);
+            r = oom(err);
+            break;
+        }
+        (*seqs)[(*n)++] = sqlite3_column_int64(q, 1);
+    }
+    dwf__sql_done(s->st, q);
+    return r < 0 ? -1 : 0;
 }
 
 /* ---- history events -------------------------------------------------------------------------- */

@@ -248,6 +248,7 @@ int dwf_service_open(const dwf_service_opts *o, dwf_service **out, dwf_error *er
 void dwf_service_close(dwf_service *s)
 {
     if (!s) return;
+    dwf__svc_opcache_drop(s);
     dwf__store_close(s->st);
     pthread_mutex_destroy(&s->mu);
     free(s);

@@ -32,7 +32,10 @@ struct dwf_service {
     pthread_mutex_t mu;
     dwf_mock_fn invoke_mock; /* dwf test: answers chained invokes instead of their targets */
     void *invoke_mock_arg;
+    struct dwf__opcache *opc;      /* while a checkpoint request applies its updates (opcache.c), else NULL */
+    struct dwf__opcache *opc_done; /* after they are written, until the request answers */
 };
+typedef struct dwf__opcache dwf__opcache;
 
 /* The two errors nearly every check returns. */
 #define IPVE DWF_ERRORTYPE_INVALID_PARAMETER_VALUE
@@ -159,12 +162,37 @@ int dwf__svc_op_load(dwf_service *s, const dwf__exec *e, const char *id, cJSON *
                      dwf_error *err);
 /* Write an operation (*seqp < 0: a new one, next in start order, *seqp set); bumps the change counter. */
 int dwf__svc_op_save(dwf_service *s, dwf__exec *e, const cJSON *op, long long *seqp, dwf_error *err);
+/* The store write behind op_save: the row of `op` (its Id) with these stamps. */
+int dwf__svc_op_write(dwf_service *s, const char *exec_id, const cJSON *op, long long start_seq, long long change_seq,
+                      dwf_error *err);
+
+/* ---- opcache.c: the operations a checkpoint request writes, written once at its end ---------- */
+/* Start holding saves (s->opc); drop what a previous request left. 0 or -1. */
+int dwf__svc_opcache_begin(dwf_service *s, dwf_error *err);
+/* Write every held operation (its last save) and stop holding (kept for the answer): 0 or -1. */
+int dwf__svc_opcache_flush(dwf_service *s, dwf_error *err);
+/* The answer's delta after the flush: what dwf__svc_ops_changed(since) gives, taking the
+ * operations the request wrote from the cache (moved out of it); `before` is e's change counter
+ * when the request began. Without a flushed cache, dwf__svc_ops_changed itself. 0 or -1. */
+int dwf__svc_opcache_answer(dwf_service *s, const dwf__exec *e, long long since, long long before, cJSON *arr,
+                            dwf_error *err);
+/* Forget the cache (the request answered, or failed and rolls back). */
+void dwf__svc_opcache_drop(dwf_service *s);
+/* op_load and op_save while holding: as they are (get: 0 found, 1 not held, -1 error). */
+int dwf__svc_opcache_get(dwf_service *s, const dwf__exec *e, const char *id, cJSON **op, long long *start_seq,
+                         dwf_error *err);
+int dwf__svc_opcache_put(dwf_service *s, const dwf__exec *e, const cJSON *op, long long start_seq,
+                         long long change_seq, dwf_error *err);
+
 /* Operations after start sequence `after`, at most `limit` (<= 0: all), appended to arr.
  * *last receives the start sequence of the last one, *more whether others follow. */
 int dwf__svc_ops_page(dwf_service *s, const dwf__exec *e, long long after, int limit, cJSON *arr, long long *last,
                       int *more, dwf_error *err);
 /* Operations whose change stamp is after `since`, in start order. */
 int dwf__svc_ops_changed(dwf_service *s, const dwf__exec *e, long long since, cJSON *arr, dwf_error *err);
+/* The same with a stamp up to `upto` too; *seqs (caller frees) their *n start sequences. */
+int dwf__svc_ops_changed_between(dwf_service *s, const dwf__exec *e, long long since, long long upto, cJSON *arr,
+                                 long long **seqs, size_t *n, dwf_error *err);
 /* Append a history event; takes `details` (NULL = {}). `op` gives Id/Name/ParentId/SubType. */
 int dwf__svc_event_add(dwf_service *s, dwf__exec *e, enum dwf_eventtype type, const cJSON *op, cJSON *details,
                        dwf_error *err);

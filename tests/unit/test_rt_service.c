@@ -617,6 +617,79 @@ static void test_wait_timer_and_delta(void)
     close_store(s);
 }
 
+/* A request's operations are held while its updates apply and written once each at its end
+ * (service/opcache.c): what a user sees must be what writing each update through gave. */
+static char *op_text(const cJSON *op)
+{
+    return op ? cJSON_PrintUnformatted(op) : NULL;
+}
+
+static void test_request_holds_its_operations(void)
+{
+    dwf_service *s = open_store(0);
+    if (!s) return;
+    register_fn(s, "fn", 600, 1);
+    run r;
+    TT_EQ_INT(0, start(s, "fn", "\"{}\"", &r));
+    dwf_error err;
+    cJSON *out = NULL;
+    /* w changes between requests (its timer fires): the answer takes it from the store. */
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"w\",\"Type\":\"WAIT\",\"Action\":\"START\",\"WaitOptions\":{\"WaitSeconds\":1}}]",
+                      NULL, &err));
+    vclock += 1000;
+    /* One request: a context and a child step started and ended in it (the child's ParentId
+     * names the context this same request started), a step only started. */
+    TT_EQ_INT(0, ckpt(s, &r,
+                      "[{\"Id\":\"ctx\",\"Type\":\"CONTEXT\",\"SubType\":\"RunInChildContext\",\"Action\":\"START\"},"
+                      "{\"Id\":\"a\",\"ParentId\":\"ctx\",\"Name\":\"one\",\"Type\":\"STEP\",\"SubType\":\"Step\",\"Action\":\"START\"},"
+                      "{\"Id\":\"a\",\"ParentId\":\"ctx\",\"Name\":\"one\",\"Type\":\"STEP\",\"SubType\":\"Step\",\"Action\":\"SUCCEED\",\"Payload\":\"1\"},"
+                      "{\"Id\":\"ctx\",\"Type\":\"CONTEXT\",\"SubType\":\"RunInChildContext\",\"Action\":\"SUCCEED\",\"Payload\":\"2\"},"
+                      "{\"Id\":\"b\",\"Type\":\"STEP\",\"Action\":\"START\"}]",
+                      &out, &err));
+    /* The delta: every operation changed since the last answer, once each, in start order. */
+    cJSON *ops = new_ops(out);
+    const char *want[][2] = {{"w", "SUCCEEDED"}, {"ctx", "SUCCEEDED"}, {"a", "SUCCEEDED"}, {"b", "STARTED"}};
+    TT_EQ_INT(4, cJSON_GetArraySize(ops));
+    for (int i = 0; i < 4; i++) {
+        cJSON *o = cJSON_GetArrayItem(ops, i);
+        TT_EQ_STR(want[i][0], S(o, "Id"));
+        TT_EQ_STR(want[i][1], S(o, "Status"));
+        /* ... each as the store has it, field for field. */
+        cJSON *stored = op_of(s, r.arn, want[i][0]);
+        char *x = op_text(o), *y = op_text(stored);
+        TT_EQ_STR(y, x);
+        free(x);
+        free(y);
+        cJSON_Delete(stored);
+    }
+    cJSON *a = find_op(ops, "a");
+    TT_EQ_STR("1", S(cJSON_GetObjectItemCaseSensitive(a, "StepDetails"), "Result"));
+    TT_EQ_STR("ctx", S(a, "ParentId"));
+    TT_EQ_INT(1, cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(a, "StepDetails"), "Attempt")->valuedouble);
+    cJSON_Delete(out);
+    char types[1024];
+    event_types(s, r.arn, types, sizeof types);
+    TT_EQ_STR("ExecutionStarted,WaitStarted,WaitSucceeded,ContextStarted,StepStarted,StepSucceeded,ContextSucceeded,StepStarted",
+              types);
+    /* Nothing is news afterwards: each row carries the change stamp of its last update. */
+    TT_EQ_INT(0, ckpt(s, &r, "[]", &out, &err));
+    TT_EQ_INT(0, cJSON_GetArraySize(new_ops(out)));
+    cJSON_Delete(out);
+    /* A rejected request leaves nothing of what it held: c is not in the store, and the next
+     * request sees only its own. */
+    expect_reject(s, &r,
+                  "[{\"Id\":\"c\",\"Type\":\"STEP\",\"Action\":\"START\"},{\"Id\":\"a\",\"Type\":\"STEP\",\"Action\":\"SUCCEED\"}]",
+                  "InvalidParameterValueException", "Invalid current STEP state to close.");
+    cJSON *c = op_of(s, r.arn, "c");
+    TT_ASSERT(c == NULL);
+    cJSON_Delete(c);
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"b\",\"Type\":\"STEP\",\"Action\":\"SUCCEED\",\"Payload\":\"3\"}]", &out, &err));
+    TT_EQ_INT(1, cJSON_GetArraySize(new_ops(out)));
+    TT_EQ_STR("SUCCEEDED", S(find_op(new_ops(out), "b"), "Status"));
+    cJSON_Delete(out);
+    close_store(s);
+}
+
 static void test_dirty_reinvoke(void)
 {
     dwf_service *s = open_store(0);
@@ -1658,6 +1731,7 @@ int main(void)
     TT_RUN(test_step_states);
     TT_RUN(test_wait_timer_and_delta);
     TT_RUN(test_dirty_reinvoke);
+    TT_RUN(test_request_holds_its_operations);
     TT_RUN(test_callbacks);
     TT_RUN(test_callback_timeout);
     TT_RUN(test_callback_during_invocation);

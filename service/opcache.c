@@ -1,0 +1,224 @@
+/*
+ * opcache.c: the operations a checkpoint request writes, held in memory until the request's
+ * updates are all applied, then written once each.
+ *
+ * A batch of quick steps carries each step's START and its SUCCEED: written through, every
+ * step's row was inserted, read back and parsed for the SUCCEED, then replaced (the old row and
+ * its three index entries deleted, the new ones inserted). While a request applies its updates
+ * (dwf_service_checkpoint, the handle locked, one transaction), dwf__svc_op_save keeps the
+ * operation here instead and dwf__svc_op_load looks here first, so each operation the request
+ * touches costs one INSERT OR REPLACE at the end (dwf__svc_opcache_flush), with the change stamp
+ * and start sequence of its last save: the rows are exactly those the written-through saves
+ * left. Nothing reads the operations table with SQL while a request applies its updates (the
+ * answer's delta is read after the flush); a failed request rolls back and drops the cache.
+ * Keyed by (execution id, operation id): an update may write another execution's operation
+ * (a chained invoke's child, a parent completed by its child's end).
+ */
+#include "service_impl.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct opc_entry {
+    unsigned long long hash; /* 0: empty slot */
+    char *exec_id, *op_id;
+    long long start_seq, change_seq;
+    cJSON *op;
+    size_t order; /* first save: the flush writes in this order */
+} opc_entry;
+
+struct dwf__opcache {
+    opc_entry *slots;
+    size_t cap, n;
+};
+
+static unsigned long long key_hash(const char *exec_id, const char *op_id)
+{
+    unsigned long long h = 1469598103934665603ULL; /* FNV-1a */
+    for (const char *p = exec_id; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    h = (h ^ 0xff) * 1099511628211ULL; /* separator: no byte of an id */
+    for (const char *p = op_id; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    return h ? h : 1;
+}
+
+/* The slot of (exec_id, op_id): its entry, or the empty slot where it would go. */
+static opc_entry *slot_of(dwf__opcache *c, unsigned long long h, const char *exec_id, const char *op_id)
+{
+    size_t i = (size_t)h & (c->cap - 1);
+    for (;; i = (i + 1) & (c->cap - 1)) {
+        opc_entry *s = &c->slots[i];
+        if (!s->hash || (s->hash == h && strcmp(s->op_id, op_id) == 0 && strcmp(s->exec_id, exec_id) == 0)) return s;
+    }
+}
+
+static int grow(dwf__opcache *c)
+{
+    size_t cap = c->cap ? c->cap * 2 : 64;
+    opc_entry *n = calloc(cap, sizeof *n);
+    if (!n) return -1;
+    opc_entry *old = c->slots;
+    size_t oldcap = c->cap;
+    c->slots = n;
+    c->cap = cap;
+    for (size_t i = 0; i < oldcap; i++)
+        if (old[i].hash) *slot_of(c, old[i].hash, old[i].exec_id, old[i].op_id) = old[i];
+    free(old);
+    return 0;
+}
+
+static void entries_free(dwf__opcache *c)
+{
+    for (size_t i = 0; i < c->cap; i++)
+        if (c->slots[i].hash) {
+            free(c->slots[i].exec_id);
+            free(c->slots[i].op_id);
+            cJSON_Delete(c->slots[i].op);
+        }
+    free(c->slots);
+    c->slots = NULL;
+    c->cap = c->n = 0;
+}
+
+int dwf__svc_opcache_begin(dwf_service *s, dwf_error *err)
+{
+    dwf__svc_opcache_drop(s);
+    s->opc = calloc(1, sizeof *s->opc);
+    return s->opc ? 0 : oom(err);
+}
+
+void dwf__svc_opcache_drop(dwf_service *s)
+{
+    dwf__opcache *c[2] = {s->opc, s->opc_done};
+    for (int i = 0; i < 2; i++)
+        if (c[i]) {
+            entries_free(c[i]);
+            free(c[i]);
+        }
+    s->opc = s->opc_done = NULL;
+}
+
+int dwf__svc_opcache_get(dwf_service *s, const dwf__exec *e, const char *id, cJSON **op, long long *start_seq,
+                         dwf_error *err)
+{
+    dwf__opcache *c = s->opc;
+    if (!c->n) return 1;
+    opc_entry *x = slot_of(c, key_hash(e->id, id), e->id, id);
+    if (!x->hash) return 1;
+    *op = cJSON_Duplicate(x->op, 1);
+    if (!*op) return oom(err);
+    if (start_seq) *start_seq = x->start_seq;
+    return 0;
+}
+
+int dwf__svc_opcache_put(dwf_service *s, const dwf__exec *e, const cJSON *op, long long start_seq,
+                         long long change_seq, dwf_error *err)
+{
+    dwf__opcache *c = s->opc;
+    const char *id = jstr(op, "Id");
+    if (!id) return fail(err, DWF_ERRORTYPE_SERVICE, "an operation without an Id cannot be saved");
+    cJSON *dup = cJSON_Duplicate(op, 1);
+    if (!dup || ((c->n + 1) * 4 > c->cap * 3 && grow(c) != 0)) {
+        cJSON_Delete(dup);
+        return oom(err);
+    }
+    unsigned long long h = key_hash(e->id, id);
+    opc_entry *x = slot_of(c, h, e->id, id);
+    if (!x->hash) {
+        char *xid = strdup(e->id), *oid = strdup(id);
+        if (!xid || !oid) {
+            free(xid);
+            free(oid);
+            cJSON_Delete(dup);
+            return oom(err);
+        }
+        *x = (opc_entry){.hash = h, .exec_id = xid, .op_id = oid, .order = c->n++};
+    }
+    cJSON_Delete(x->op);
+    x->op = dup;
+    x->start_seq = start_seq;
+    x->change_seq = change_seq;
+    return 0;
+}
+
+static int cmp_order(const void *a, const void *b)
+{
+    const opc_entry *x = *(const opc_entry *const *)a, *y = *(const opc_entry *const *)b;
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
+int dwf__svc_opcache_flush(dwf_service *s, dwf_error *err)
+{
+    dwf__opcache *c = s->opc;
+    if (!c) return 0;
+    s->opc = NULL; /* from here on, saves go to the store */
+    s->opc_done = c; /* what the answer takes its operations from (dwf__svc_opcache_answer) */
+    opc_entry **v = c->n ? malloc(c->n * sizeof *v) : NULL;
+    int r = c->n && !v ? oom(err) : 0;
+    size_t k = 0;
+    for (size_t i = 0; r == 0 && i < c->cap; i++)
+        if (c->slots[i].hash) v[k++] = &c->slots[i];
+    if (r == 0 && k) qsort(v, k, sizeof *v, cmp_order);
+    for (size_t i = 0; r == 0 && i < k; i++) {
+        const opc_entry *x = v[i];
+        r = dwf__svc_op_write(s, x->exec_id, x->op, x->start_seq, x->change_seq, err);
+    }
+    free(v);
+    return r;
+}
+
+static int cmp_start(const void *a, const void *b)
+{
+    const opc_entry *x = *(const opc_entry *const *)a, *y = *(const opc_entry *const *)b;
+    return x->start_seq < y->start_seq ? -1 : x->start_seq > y->start_seq;
+}
+
+/* Append to arr, in start order, the operations of e whose change stamp is after `since`: those
+ * the request wrote (taken from the cache, as written: the store's JSON of an operation parses
+ * back to the same values) and those changed before it (stamps after `since` up to `before`,
+ * e's counter when the request began: timers that fired, callbacks completed), read from the
+ * store. The same set and order as dwf__svc_ops_changed after the flush, without reading back
+ * and parsing what the request itself wrote. */
+int dwf__svc_opcache_answer(dwf_service *s, const dwf__exec *e, long long since, long long before, cJSON *arr,
+                            dwf_error *err)
+{
+    dwf__opcache *c = s->opc_done;
+    if (!c) return dwf__svc_ops_changed(s, e, since, arr, err);
+    opc_entry **v = c->n ? malloc(c->n * sizeof *v) : NULL;
+    if (c->n && !v) return oom(err);
+    size_t k = 0, i = 0;
+    for (size_t j = 0; j < c->cap; j++)
+        if (c->slots[j].hash && c->slots[j].change_seq > since && c->slots[j].op &&
+            strcmp(c->slots[j].exec_id, e->id) == 0)
+            v[k++] = &c->slots[j];
+    if (k) qsort(v, k, sizeof *v, cmp_start);
+    cJSON *older = cJSON_CreateArray();
+    long long *older_seq = NULL;
+    size_t nolder = 0;
+    int r = !older ? oom(err) : dwf__svc_ops_changed_between(s, e, since, before, older, &older_seq, &nolder, err);
+    cJSON *o = older ? older->child : NULL;
+    size_t m = 0; /* older ones taken */
+    while (r == 0 && (i < k || o)) {
+        cJSON *next;
+        if (o && (i == k || older_seq[m] < v[i]->start_seq)) {
+            next = cJSON_DetachItemViaPointer(older, o);
+            o = older->child;
+            m++;
+            const char *id = jstr(next, "Id");
+            if (id && c->n && slot_of(c, key_hash(e->id, id), e->id, id)->hash) {
+                cJSON_Delete(next); /* written again by this request: its newer version is in v */
+                continue;
+            }
+        } else {
+            next = v[i]->op;
+            v[i++]->op = NULL;
+        }
+        if (!cJSON_AddItemToArray(arr, next)) {
+            cJSON_Delete(next);
+            r = oom(err);
+        }
+    }
+    cJSON_Delete(older);
+    free(older_seq);
+    free(v);
+    return r;
+}
