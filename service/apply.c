@@ -493,10 +493,13 @@ int dwf__svc_apply(dwf_service *s, dwf__exec *e, const dwf__update *up, dwf_erro
     } else {
         r = apply_by_type(&a, err);
     }
-    if (r == 0) r = dwf__svc_op_save(s, e, a.op, &a.seq, err);
     if (r == 0 && a.event != DWF_EVENTTYPE_NONE) {
         r = dwf__svc_event_add(s, e, a.event, a.op, a.details, err);
         a.details = NULL; /* event_add took it */
+    }
+    if (r == 0) {
+        r = dwf__svc_op_save_take(s, e, a.op, &a.seq, err);
+        a.op = NULL; /* op_save_take took it */
     }
     cJSON_Delete(a.details);
     cJSON_Delete(a.op);

@@ -110,15 +110,17 @@ int dwf__svc_opcache_get(dwf_service *s, const dwf__exec *e, const char *id, cJS
     return 0;
 }
 
-int dwf__svc_opcache_put(dwf_service *s, const dwf__exec *e, const cJSON *op, long long start_seq,
-                         long long change_seq, dwf_error *err)
+int dwf__svc_opcache_put(dwf_service *s, const dwf__exec *e, cJSON *op, long long start_seq, long long change_seq,
+                         dwf_error *err)
 {
     dwf__opcache *c = s->opc;
     const char *id = jstr(op, "Id");
-    if (!id) return fail(err, DWF_ERRORTYPE_SERVICE, "an operation without an Id cannot be saved");
-    cJSON *dup = cJSON_Duplicate(op, 1);
-    if (!dup || ((c->n + 1) * 4 > c->cap * 3 && grow(c) != 0)) {
-        cJSON_Delete(dup);
+    if (!id) {
+        cJSON_Delete(op);
+        return fail(err, DWF_ERRORTYPE_SERVICE, "an operation without an Id cannot be saved");
+    }
+    if ((c->n + 1) * 4 > c->cap * 3 && grow(c) != 0) {
+        cJSON_Delete(op);
         return oom(err);
     }
     unsigned long long h = key_hash(e->id, id);
@@ -128,13 +130,13 @@ int dwf__svc_opcache_put(dwf_service *s, const dwf__exec *e, const cJSON *op, lo
         if (!xid || !oid) {
             free(xid);
             free(oid);
-            cJSON_Delete(dup);
+            cJSON_Delete(op);
             return oom(err);
         }
         *x = (opc_entry){.hash = h, .exec_id = xid, .op_id = oid, .order = c->n++};
     }
     cJSON_Delete(x->op);
-    x->op = dup;
+    x->op = op;
     x->start_seq = start_seq;
     x->change_seq = change_seq;
     return 0;

@@ -66,7 +66,7 @@ int dwf__svc_op_load(dwf_service *s, const dwf__exec *e, const char *id, cJSON *
 int dwf__svc_op_write(dwf_service *s, const char *exec_id, const cJSON *op, long long start_seq, long long change_seq,
                       dwf_error *err)
 {
-    char *json = cJSON_PrintUnformatted(op);
+    char *json = dwf__svc_json_print(op);
     if (!json) return oom(err);
     int r = dwf__sql_exec(s->st, err,
                           "INSERT OR REPLACE INTO operations(exec_id, op_id, start_seq, change_seq, type, status, json)"
@@ -79,11 +79,23 @@ int dwf__svc_op_write(dwf_service *s, const char *exec_id, const cJSON *op, long
 
 int dwf__svc_op_save(dwf_service *s, dwf__exec *e, const cJSON *op, long long *seqp, dwf_error *err)
 {
+    if (!s->opc) {
+        if (*seqp < 0) *seqp = e->op_count++;
+        return dwf__svc_op_write(s, e->id, op, *seqp, ++e->seq, err);
+    }
+    cJSON *dup = cJSON_Duplicate(op, 1);
+    return dup ? dwf__svc_op_save_take(s, e, dup, seqp, err) : oom(err);
+}
+
+int dwf__svc_op_save_take(dwf_service *s, dwf__exec *e, cJSON *op, long long *seqp, dwf_error *err)
+{
     if (*seqp < 0) *seqp = e->op_count++;
     long long start_seq = *seqp, change_seq = ++e->seq;
     /* Inside a checkpoint request: written once, when its updates are all applied (opcache.c). */
     if (s->opc) return dwf__svc_opcache_put(s, e, op, start_seq, change_seq, err);
-    return dwf__svc_op_write(s, e->id, op, start_seq, change_seq, err);
+    int r = dwf__svc_op_write(s, e->id, op, start_seq, change_seq, err);
+    cJSON_Delete(op);
+    return r;
 }
 
 /* Append the Operation JSON of every row `q` yields (column 0) to arr; with a limit, stop
@@ -191,7 +203,7 @@ int dwf__svc_event_add(dwf_service *s, dwf__exec *e, enum dwf_eventtype type, co
     char key[64];
     snprintf(key, sizeof key, "%sDetails", name ? name : "");
     bad |= jset(ev, key, details ? details : cJSON_CreateObject());
-    char *json = bad ? NULL : cJSON_PrintUnformatted(ev);
+    char *json = bad ? NULL : dwf__svc_json_print(ev);
     cJSON_Delete(ev);
     if (!json) return oom(err);
     e->event_count++;

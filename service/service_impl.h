@@ -162,9 +162,16 @@ int dwf__svc_op_load(dwf_service *s, const dwf__exec *e, const char *id, cJSON *
                      dwf_error *err);
 /* Write an operation (*seqp < 0: a new one, next in start order, *seqp set); bumps the change counter. */
 int dwf__svc_op_save(dwf_service *s, dwf__exec *e, const cJSON *op, long long *seqp, dwf_error *err);
+/* The same, taking `op` (freed on failure too): held as it is, without a copy (opcache.c). */
+int dwf__svc_op_save_take(dwf_service *s, dwf__exec *e, cJSON *op, long long *seqp, dwf_error *err);
 /* The store write behind op_save: the row of `op` (its Id) with these stamps. */
 int dwf__svc_op_write(dwf_service *s, const char *exec_id, const cJSON *op, long long start_seq, long long change_seq,
                       dwf_error *err);
+
+/* ---- json_out.c ----------------------------------------------------------------------------- */
+/* cJSON_PrintUnformatted(item), the same text, quicker on numbers with a fraction (timestamps).
+ * Caller frees; NULL on OOM. */
+char *dwf__svc_json_print(const cJSON *item);
 
 /* ---- opcache.c: the operations a checkpoint request writes, written once at its end ---------- */
 /* Start holding saves (s->opc); drop what a previous request left. 0 or -1. */
@@ -181,8 +188,8 @@ void dwf__svc_opcache_drop(dwf_service *s);
 /* op_load and op_save while holding: as they are (get: 0 found, 1 not held, -1 error). */
 int dwf__svc_opcache_get(dwf_service *s, const dwf__exec *e, const char *id, cJSON **op, long long *start_seq,
                          dwf_error *err);
-int dwf__svc_opcache_put(dwf_service *s, const dwf__exec *e, const cJSON *op, long long start_seq,
-                         long long change_seq, dwf_error *err);
+int dwf__svc_opcache_put(dwf_service *s, const dwf__exec *e, cJSON *op, long long start_seq, long long change_seq,
+                         dwf_error *err); /* takes op */
 
 /* Operations after start sequence `after`, at most `limit` (<= 0: all), appended to arr.
  * *last receives the start sequence of the last one, *more whether others follow. */

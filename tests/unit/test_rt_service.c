@@ -4,6 +4,7 @@
  * events, paging, callbacks, idempotent start, chained invoke, stop, timeouts, retention and
  * the store's named errors. Each test uses a fresh store in a temporary directory.
  */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include <sqlite3.h>
 
 #include "service.h"
+#include "service_impl.h" /* dwf__svc_json_print, compared with cJSON's printer */
 #include "tinytest.h"
 
 static double vclock = 1.7e12;
@@ -688,6 +690,85 @@ static void test_request_holds_its_operations(void)
     TT_EQ_STR("SUCCEEDED", S(find_op(new_ops(out), "b"), "Status"));
     cJSON_Delete(out);
     close_store(s);
+}
+
+/* dwf__svc_json_print must give cJSON_PrintUnformatted's text byte for byte (the store holds
+ * it; the golden and conformance suites compare what is read back). */
+static int same_as_cjson(const cJSON *v)
+{
+    char *a = cJSON_PrintUnformatted(v), *b = dwf__svc_json_print(v);
+    int same = a && b && strcmp(a, b) == 0;
+    if (!same) printf("  cJSON %s\n  ours  %s\n", a ? a : "(null)", b ? b : "(null)");
+    free(a);
+    free(b);
+    return same;
+}
+
+static unsigned long long xorshift(unsigned long long *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+static void test_json_print_as_cjson(void)
+{
+    unsigned long long x = 88172645463325252ULL; /* xorshift: the same values every run */
+#define NEXT() xorshift(&x)
+    int bad = 0, n = 0;
+    /* Timestamps as the service makes them (ms / 1000, ms with a fraction or not), and around them. */
+    for (int i = 0; i < 20000; i++, n++) {
+        double whole = (double)(NEXT() % 100000000000ULL), frac = i % 3 ? (double)(NEXT() % 1000000) / 1e6 : 0;
+        double ms = 1.7e12 + whole + frac;
+        cJSON *v = cJSON_CreateNumber(i % 2 ? ms / 1000.0 : -ms / 1000.0);
+        bad += !same_as_cjson(v);
+        cJSON_Delete(v);
+    }
+    /* Any double: random bits (finite), and every power of ten's neighbourhood. */
+    for (int i = 0; i < 20000; i++, n++) {
+        unsigned long long bits = NEXT();
+        double d;
+        memcpy(&d, &bits, sizeof d);
+        if (isnan(d) || isinf(d)) d = 1.5;
+        int e2 = (int)(NEXT() % 120) - 40;
+        cJSON *v = cJSON_CreateNumber(i % 4 ? ldexp(d == 0 ? 1 : frexp(d, &(int){0}), e2) : d);
+        bad += !same_as_cjson(v);
+        cJSON_Delete(v);
+    }
+    static const double fixed[] = {0, -0.0, 1, -1, 0.5, 0.1, 1.5, 2.5, 0.125, 1e15, 1e15 - 0.5, 999999999999999.9,
+                                   99999999999999.99, 9.9999999999999999, 123456789012345.6, 2147483647.0,
+                                   2147483648.0, -2147483649.0, 4294967296.5, 1e300, 1e-300, 5e-324, 1765000000.5,
+                                   1765000000.25, 1765000000.123, 1765000000.1234567, 1765000000.00001,
+                                   1765000000.000015, 3.0000000000000004, 10.000000000000002, 1e21, 1e22, 1e23,
+                                   123456789012344.5, 123456789012345.5, 12345678901234.25, 999999999999999.5};
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++, n++) {
+        cJSON *v = cJSON_CreateNumber(fixed[i]);
+        bad += !same_as_cjson(v);
+        cJSON_Delete(v);
+    }
+    /* Strings with every byte, keys too, nested in objects and arrays with the other types. */
+    char all[256];
+    for (int i = 1; i < 256; i++) all[i - 1] = (char)i;
+    all[255] = '\0';
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, all, all);
+    cJSON_AddStringToObject(o, "", "");
+    cJSON *arr = cJSON_AddArrayToObject(o, "a");
+    cJSON_AddItemToArray(arr, cJSON_CreateTrue());
+    cJSON_AddItemToArray(arr, cJSON_CreateFalse());
+    cJSON_AddItemToArray(arr, cJSON_CreateNull());
+    cJSON_AddItemToArray(arr, cJSON_CreateObject());
+    cJSON_AddItemToArray(arr, cJSON_CreateArray());
+    cJSON_AddItemToArray(arr, cJSON_CreateNumber(1765000000.1234567));
+    cJSON_AddItemToObject(cJSON_AddObjectToObject(o, "deep"), "x", cJSON_CreateString("\"quoted\"\\\n"));
+    cJSON_AddItemToObject(o, "raw", cJSON_CreateRaw("{\"r\":1}"));
+    bad += !same_as_cjson(o);
+    n++;
+    cJSON_Delete(o);
+#undef NEXT
+    printf("  %d values, %d printed differently\n", n, bad);
+    TT_EQ_INT(0, bad);
 }
 
 static void test_dirty_reinvoke(void)
@@ -1732,6 +1813,7 @@ int main(void)
     TT_RUN(test_wait_timer_and_delta);
     TT_RUN(test_dirty_reinvoke);
     TT_RUN(test_request_holds_its_operations);
+    TT_RUN(test_json_print_as_cjson);
     TT_RUN(test_callbacks);
     TT_RUN(test_callback_timeout);
     TT_RUN(test_callback_during_invocation);

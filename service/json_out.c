@@ -1,0 +1,203 @@
+/*
+ * json_out.c: cJSON_PrintUnformatted's text, byte for byte, without its cost on timestamps.
+ *
+ * Every checkpoint writes each operation's JSON and each history event's; their timestamps
+ * are epoch seconds with a fraction (1765000000.1234567), and cJSON prints such a number with
+ * sprintf("%1.15g"), reads it back with sscanf to see whether 15 digits recover it, and if not
+ * (the usual case) prints it again with "%1.17g": that was a sixth of all the instructions of
+ * a run of quick steps. Here the same two candidates are computed exactly with integer
+ * arithmetic (the double's mantissa times a power of ten, divided by its power of two,
+ * rounded half to even, which is what glibc's printf does), the same test decides between
+ * them (strtod, as sscanf's %lg, and cJSON's compare_double), and anything outside the fast
+ * case (|d| < 1, at least 1e15, a carry into one more digit) goes through sprintf exactly as
+ * cJSON 1.7.15 does (which prints every number so, integers and -0 included). Strings are escaped as cJSON escapes them. tests/unit/test_rt_service.c
+ * (test_json_print_as_cjson) compares the two on many values.
+ */
+#include "service_impl.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct out {
+    char *p;
+    size_t n, cap;
+    int oom;
+} out;
+
+static char *room(out *o, size_t k)
+{
+    if (o->oom) return NULL;
+    if (o->n + k + 1 > o->cap) {
+        size_t cap = o->cap ? o->cap : 256;
+        while (cap < o->n + k + 1) cap *= 2;
+        char *p = realloc(o->p, cap);
+        if (!p) {
+            o->oom = 1;
+            return NULL;
+        }
+        o->p = p;
+        o->cap = cap;
+    }
+    return o->p + o->n;
+}
+
+static void put(out *o, const char *s, size_t k)
+{
+    char *d = room(o, k);
+    if (!d) return;
+    memcpy(d, s, k);
+    o->n += k;
+}
+
+static void put_string(out *o, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (!s) s = "";
+    put(o, "\"", 1);
+    const char *run = s;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c >= 32 && c != '"' && c != '\\') continue;
+        put(o, run, (size_t)(s - run));
+        run = s + 1;
+        char esc[6] = {'\\', 0, 0, 0, 0, 0};
+        size_t k = 2;
+        switch (c) {
+        case '"': esc[1] = '"'; break;
+        case '\\': esc[1] = '\\'; break;
+        case '\b': esc[1] = 'b'; break;
+        case '\f': esc[1] = 'f'; break;
+        case '\n': esc[1] = 'n'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\t': esc[1] = 't'; break;
+        default:
+            esc[1] = 'u';
+            esc[2] = '0';
+            esc[3] = '0';
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            k = 6;
+        }
+        put(o, esc, k);
+    }
+    put(o, run, (size_t)(s - run));
+    put(o, "\"", 1);
+}
+
+static int compare_double(double a, double b) /* cJSON's */
+{
+    double max = fabs(a) > fabs(b) ? fabs(a) : fabs(b);
+    return fabs(a - b) <= max * DBL_EPSILON;
+}
+
+/* "%1.<prec>g" of d, for 1 <= |d| < 1e15 with a fraction: 0, or -1 when the fast case does
+ * not apply (the caller uses sprintf). buf holds at least 32 bytes. */
+static int fixed_g(double d, int prec, char *buf)
+{
+    double a = fabs(d);
+    if (!(a >= 1.0 && a < 1e15)) return -1;
+    int e2;
+    double fr = frexp(a, &e2); /* a = fr * 2^e2, fr in [0.5, 1) */
+    uint64_t m = (uint64_t)ldexp(fr, 53);
+    int shift = 53 - e2; /* a = m / 2^shift */
+    if (shift <= 0 || shift > 100) return -1;
+    uint64_t ip = (uint64_t)a;
+    int digits = 1;
+    for (uint64_t t = ip; t >= 10; t /= 10) digits++;
+    int p = prec - digits; /* digits after the point */
+    if (p < 0 || p > 17) return -1;
+    unsigned __int128 pow10 = 1;
+    for (int i = 0; i < p; i++) pow10 *= 10;
+    unsigned __int128 num = (unsigned __int128)m * pow10;
+    unsigned __int128 q = num >> shift, rem = num - (q << shift), half = (unsigned __int128)1 << (shift - 1);
+    if (rem > half || (rem == half && (q & 1))) q++;
+    unsigned __int128 limit = pow10;
+    for (int i = 0; i < digits; i++) limit *= 10;
+    if (q >= limit) return -1; /* rounded up into one more digit: %g's own rules */
+    char tmp[48];
+    int k = 0;
+    for (int i = 0; i < prec; i++) {
+        tmp[k++] = (char)('0' + (int)(q % 10));
+        q /= 10;
+    }
+    /* tmp holds the prec digits in reverse: the first p are the fraction's */
+    int first = 0; /* drop the fraction's trailing zeros (%g) */
+    while (first < p && tmp[first] == '0') first++;
+    char *w = buf;
+    if (d < 0) *w++ = '-';
+    for (int i = prec - 1; i >= p; i--) *w++ = tmp[i];
+    if (first < p) {
+        *w++ = '.';
+        for (int i = p - 1; i >= first; i--) *w++ = tmp[i];
+    }
+    *w = '\0';
+    return 0;
+}
+
+static void put_number(out *o, const cJSON *item)
+{
+    double d = item->valuedouble;
+    char b[64];
+    if (isnan(d) || isinf(d)) {
+        snprintf(b, sizeof b, "null");
+    } else if (d != 0 && fabs(d) < 1e15 && d == (double)(long long)d) {
+        snprintf(b, sizeof b, "%lld", (long long)d); /* what %1.15g prints for it */
+    } else if (fixed_g(d, 15, b) == 0) {
+        if (!compare_double(strtod(b, NULL), d) && fixed_g(d, 17, b) != 0) snprintf(b, sizeof b, "%1.17g", d);
+    } else {
+        double test = 0.0;
+        snprintf(b, sizeof b, "%1.15g", d);
+        if (sscanf(b, "%lg", &test) != 1 || !compare_double(test, d)) snprintf(b, sizeof b, "%1.17g", d);
+    }
+    put(o, b, strlen(b));
+}
+
+static int put_value(out *o, const cJSON *item);
+
+static int put_children(out *o, const cJSON *item, int object)
+{
+    put(o, object ? "{" : "[", 1);
+    for (const cJSON *c = item->child; c; c = c->next) {
+        if (object) {
+            put_string(o, c->string);
+            put(o, ":", 1);
+        }
+        if (put_value(o, c) != 0) return -1;
+        if (c->next) put(o, ",", 1);
+    }
+    put(o, object ? "}" : "]", 1);
+    return 0;
+}
+
+/* -1: something cJSON prints differently or not at all (the caller asks cJSON). */
+static int put_value(out *o, const cJSON *item)
+{
+    switch (item->type & 0xFF) {
+    case cJSON_NULL: put(o, "null", 4); return 0;
+    case cJSON_False: put(o, "false", 5); return 0;
+    case cJSON_True: put(o, "true", 4); return 0;
+    case cJSON_Number: put_number(o, item); return 0;
+    case cJSON_String:
+        if (!item->valuestring) return -1;
+        put_string(o, item->valuestring);
+        return 0;
+    case cJSON_Array: return put_children(o, item, 0);
+    case cJSON_Object: return put_children(o, item, 1);
+    default: return -1; /* raw, invalid */
+    }
+}
+
+char *dwf__svc_json_print(const cJSON *item)
+{
+    if (!item) return NULL;
+    out o = {0};
+    if (put_value(&o, item) != 0 || o.oom) {
+        free(o.p);
+        return cJSON_PrintUnformatted(item);
+    }
+    o.p[o.n] = '\0';
+    return o.p;
+}
