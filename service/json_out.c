@@ -137,9 +137,8 @@ static int fixed_g(double d, int prec, char *buf)
     return 0;
 }
 
-static void put_number(out *o, const cJSON *item)
+static void put_number(out *o, double d)
 {
-    double d = item->valuedouble;
     char b[64];
     if (isnan(d) || isinf(d)) {
         snprintf(b, sizeof b, "null");
@@ -179,7 +178,7 @@ static int put_value(out *o, const cJSON *item)
     case cJSON_NULL: put(o, "null", 4); return 0;
     case cJSON_False: put(o, "false", 5); return 0;
     case cJSON_True: put(o, "true", 4); return 0;
-    case cJSON_Number: put_number(o, item); return 0;
+    case cJSON_Number: put_number(o, item->valuedouble); return 0;
     case cJSON_String:
         if (!item->valuestring) return -1;
         put_string(o, item->valuestring);
@@ -197,6 +196,51 @@ char *dwf__svc_json_print(const cJSON *item)
     if (put_value(&o, item) != 0 || o.oom) {
         free(o.p);
         return cJSON_PrintUnformatted(item);
+    }
+    o.p[o.n] = '\0';
+    return o.p;
+}
+
+/* A string member after others: ,"key":"value" (nothing when value is NULL, as jset_str). */
+static void put_member_str(out *o, const char *key, const char *value)
+{
+    if (!value) return;
+    put(o, ",", 1);
+    put_string(o, key);
+    put(o, ":", 1);
+    put_string(o, value);
+}
+
+char *dwf__svc_event_json(const char *type, long long id, double seconds, const cJSON *op, const cJSON *details)
+{
+    out o = {0};
+    put(&o, "{\"EventType\":", 13);
+    put_string(&o, type);
+    put(&o, ",\"EventId\":", 11);
+    put_number(&o, (double)id);
+    put(&o, ",\"EventTimestamp\":", 18);
+    put_number(&o, seconds);
+    if (op) {
+        const char *keys[] = {"Id", "Name", "ParentId", "SubType"};
+        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(op, keys[i]);
+            put_member_str(&o, keys[i], cJSON_IsString(v) ? v->valuestring : NULL);
+        }
+    }
+    put(&o, ",\"", 2);
+    put(&o, type, strlen(type));
+    put(&o, "Details\":", 9);
+    if (!details) put(&o, "{}", 2);
+    else if (put_value(&o, details) != 0) {
+        char *d = cJSON_PrintUnformatted(details);
+        if (!d) o.oom = 1;
+        else put(&o, d, strlen(d));
+        free(d);
+    }
+    put(&o, "}", 1);
+    if (o.oom) {
+        free(o.p);
+        return NULL;
     }
     o.p[o.n] = '\0';
     return o.p;

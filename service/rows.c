@@ -189,22 +189,8 @@ int dwf__svc_event_add(dwf_service *s, dwf__exec *e, enum dwf_eventtype type, co
                        dwf_error *err)
 {
     const char *name = dwf_eventtype_name(type);
-    cJSON *ev = cJSON_CreateObject();
-    int bad = !ev || !name;
-    bad |= jset_str(ev, "EventType", name);
-    bad |= jset_num(ev, "EventId", (double)(e->event_count + 1));
-    bad |= jset_ts(ev, "EventTimestamp", dwf__svc_now(s, e));
-    if (op) {
-        bad |= jset_str(ev, "Id", jstr(op, "Id"));
-        bad |= jset_str(ev, "Name", jstr(op, "Name"));
-        bad |= jset_str(ev, "ParentId", jstr(op, "ParentId"));
-        bad |= jset_str(ev, "SubType", jstr(op, "SubType"));
-    }
-    char key[64];
-    snprintf(key, sizeof key, "%sDetails", name ? name : "");
-    bad |= jset(ev, key, details ? details : cJSON_CreateObject());
-    char *json = bad ? NULL : dwf__svc_json_print(ev);
-    cJSON_Delete(ev);
+    char *json = name ? dwf__svc_event_json(name, e->event_count + 1, dwf__svc_now(s, e) / 1000.0, op, details) : NULL;
+    cJSON_Delete(details);
     if (!json) return oom(err);
     e->event_count++;
     int r = dwf__sql_exec(s->st, err, "INSERT INTO events(exec_id, event_id, json) VALUES(?1,?2,?3)", "sis", e->id,

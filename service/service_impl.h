@@ -172,6 +172,10 @@ int dwf__svc_op_write(dwf_service *s, const char *exec_id, const cJSON *op, long
 /* cJSON_PrintUnformatted(item), the same text, quicker on numbers with a fraction (timestamps).
  * Caller frees; NULL on OOM. */
 char *dwf__svc_json_print(const cJSON *item);
+/* The text of the history event {EventType, EventId, EventTimestamp (seconds), Id, Name, ParentId,
+ * SubType (op's, those it has), <type>Details (details, NULL = {})}: what printing that object
+ * gives, without building it. Caller frees; NULL on OOM. */
+char *dwf__svc_event_json(const char *type, long long id, double seconds, const cJSON *op, const cJSON *details);
 
 /* ---- opcache.c: the operations a checkpoint request writes, written once at its end ---------- */
 /* Start holding saves (s->opc); drop what a previous request left. 0 or -1. */

@@ -766,6 +766,38 @@ static void test_json_print_as_cjson(void)
     bad += !same_as_cjson(o);
     n++;
     cJSON_Delete(o);
+    /* History events written without building them: the object the service used to print. */
+    const char *opjs[] = {NULL, "{\"Id\":\"a\"}", "{\"Id\":\"b\",\"Name\":\"n \\\"q\\\" \\u0001\",\"Type\":\"STEP\"}",
+                          "{\"Id\":\"c\",\"ParentId\":\"p\",\"SubType\":\"Step\",\"Name\":\"x\",\"Status\":\"STARTED\"}",
+                          "{\"Name\":\"no id\",\"SubType\":7}"};
+    const char *detjs[] = {NULL, "{}", "{\"Result\":{\"Payload\":\"1\",\"Truncated\":false},\"RetryDetails\":{\"CurrentAttempt\":1}}",
+                           "{\"Error\":{\"Payload\":{\"ErrorType\":\"E\",\"ErrorMessage\":\"m\\n\"}},\"Duration\":10.5}"};
+    for (size_t i = 0; i < sizeof opjs / sizeof opjs[0]; i++)
+        for (size_t k = 0; k < sizeof detjs / sizeof detjs[0]; k++, n++) {
+            cJSON *op = opjs[i] ? cJSON_Parse(opjs[i]) : NULL, *det = detjs[k] ? cJSON_Parse(detjs[k]) : NULL;
+            double secs = (1.7e12 + (double)(NEXT() % 1000000000ULL) + (double)(NEXT() % 1000) / 1e3) / 1000.0;
+            long long id = (long long)(i * 10 + k + 1);
+            cJSON *ev = cJSON_CreateObject();
+            cJSON_AddStringToObject(ev, "EventType", "StepSucceeded");
+            cJSON_AddNumberToObject(ev, "EventId", (double)id);
+            cJSON_AddNumberToObject(ev, "EventTimestamp", secs);
+            const char *keys[] = {"Id", "Name", "ParentId", "SubType"};
+            for (size_t j = 0; op && j < 4; j++) {
+                const cJSON *v = cJSON_GetObjectItemCaseSensitive(op, keys[j]);
+                if (cJSON_IsString(v)) cJSON_AddStringToObject(ev, keys[j], v->valuestring);
+            }
+            cJSON_AddItemToObject(ev, "StepSucceededDetails", det ? cJSON_Duplicate(det, 1) : cJSON_CreateObject());
+            char *a = cJSON_PrintUnformatted(ev), *b = dwf__svc_event_json("StepSucceeded", id, secs, op, det);
+            if (!a || !b || strcmp(a, b) != 0) {
+                printf("  event cJSON %s\n  event ours  %s\n", a ? a : "(null)", b ? b : "(null)");
+                bad++;
+            }
+            free(a);
+            free(b);
+            cJSON_Delete(ev);
+            cJSON_Delete(op);
+            cJSON_Delete(det);
+        }
 #undef NEXT
     printf("  %d values, %d printed differently\n", n, bad);
     TT_EQ_INT(0, bad);
