@@ -484,7 +484,7 @@ static int apply_by_type(apply *a, dwf_error *err)
 int dwf__svc_apply(dwf_service *s, dwf__exec *e, const dwf__update *up, dwf_error *err)
 {
     apply a = {.s = s, .e = e, .up = up, .now = dwf__svc_now(s, e), .seq = -1};
-    int r = dwf__svc_op_load(s, e, up->id, &a.op, &a.seq, err);
+    int r = dwf__svc_op_load_take(s, e, up->id, &a.op, &a.seq, err);
     if (r < 0) return -1;
     a.cur = op_status(a.op);
     if (a.op && op_type(a.op) != up->type) {

@@ -98,8 +98,8 @@ static int batch_rules(dwf_service *s, dwf__exec *e, const dwf__update *up, seen
                        dwf_error *err)
 {
     int k;
-    for (k = 0; k < *nseen; k++)
-        if (strcmp(seen[k].id, up->id) == 0) break;
+    for (k = 0; k < *nseen; k++) /* (ids are mostly hashes: the first byte tells most apart) */
+        if (seen[k].id[0] == up->id[0] && strcmp(seen[k].id, up->id) == 0) break;
     if (k < *nseen) {
         if (!(seen[k].n == 1 && seen[k].started && up->action != DWF_ACTION_START))
             return fail(err, IPVE, "Cannot update the same operation twice in a single request.");

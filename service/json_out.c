@@ -117,11 +117,12 @@ static int fixed_g(double d, int prec, char *buf)
     unsigned __int128 limit = pow10;
     for (int i = 0; i < digits; i++) limit *= 10;
     if (q >= limit) return -1; /* rounded up into one more digit: %g's own rules */
+    uint64_t q64 = (uint64_t)q; /* < 10^prec <= 10^17 < 2^64 */
     char tmp[48];
     int k = 0;
     for (int i = 0; i < prec; i++) {
-        tmp[k++] = (char)('0' + (int)(q % 10));
-        q /= 10;
+        tmp[k++] = (char)('0' + (int)(q64 % 10));
+        q64 /= 10;
     }
     /* tmp holds the prec digits in reverse: the first p are the fraction's */
     int first = 0; /* drop the fraction's trailing zeros (%g) */
@@ -143,7 +144,18 @@ static void put_number(out *o, double d)
     if (isnan(d) || isinf(d)) {
         snprintf(b, sizeof b, "null");
     } else if (d != 0 && fabs(d) < 1e15 && d == (double)(long long)d) {
-        snprintf(b, sizeof b, "%lld", (long long)d); /* what %1.15g prints for it */
+        /* what %1.15g prints for it: its digits */
+        long long v = (long long)d;
+        unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+        char r[24];
+        int k = 0, w = 0;
+        do {
+            r[k++] = (char)('0' + (int)(u % 10));
+            u /= 10;
+        } while (u);
+        if (v < 0) b[w++] = '-';
+        while (k) b[w++] = r[--k];
+        b[w] = '\0';
     } else if (fixed_g(d, 15, b) == 0) {
         if (!compare_double(strtod(b, NULL), d) && fixed_g(d, 17, b) != 0) snprintf(b, sizeof b, "%1.17g", d);
     } else {

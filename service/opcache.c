@@ -97,15 +97,20 @@ void dwf__svc_opcache_drop(dwf_service *s)
     s->opc = s->opc_done = NULL;
 }
 
-int dwf__svc_opcache_get(dwf_service *s, const dwf__exec *e, const char *id, cJSON **op, long long *start_seq,
-                         dwf_error *err)
+int dwf__svc_opcache_get(dwf_service *s, const dwf__exec *e, const char *id, int take, cJSON **op,
+                         long long *start_seq, dwf_error *err)
 {
     dwf__opcache *c = s->opc;
     if (!c->n) return 1;
     opc_entry *x = slot_of(c, key_hash(e->id, id), e->id, id);
-    if (!x->hash) return 1;
-    *op = cJSON_Duplicate(x->op, 1);
-    if (!*op) return oom(err);
+    if (!x->hash || !x->op) return 1;
+    if (take) {
+        /* handed over: saved back (dwf__svc_op_save_take) unless the request fails */
+        *op = x->op;
+        x->op = NULL;
+    } else if (!(*op = cJSON_Duplicate(x->op, 1))) {
+        return oom(err);
+    }
     if (start_seq) *start_seq = x->start_seq;
     return 0;
 }
@@ -158,7 +163,7 @@ int dwf__svc_opcache_flush(dwf_service *s, dwf_error *err)
     int r = c->n && !v ? oom(err) : 0;
     size_t k = 0;
     for (size_t i = 0; r == 0 && i < c->cap; i++)
-        if (c->slots[i].hash) v[k++] = &c->slots[i];
+        if (c->slots[i].hash && c->slots[i].op) v[k++] = &c->slots[i];
     if (r == 0 && k) qsort(v, k, sizeof *v, cmp_order);
     for (size_t i = 0; r == 0 && i < k; i++) {
         const opc_entry *x = v[i];

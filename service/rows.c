@@ -40,12 +40,12 @@ static cJSON *op_from_row(dwf_service *s, const dwf__exec *e, sqlite3_stmt *q, d
     return op;
 }
 
-int dwf__svc_op_load(dwf_service *s, const dwf__exec *e, const char *id, cJSON **op, long long *start_seq,
-                     dwf_error *err)
+static int op_load(dwf_service *s, const dwf__exec *e, const char *id, int take, cJSON **op, long long *start_seq,
+                   dwf_error *err)
 {
     *op = NULL;
     if (s->opc) {
-        int c = dwf__svc_opcache_get(s, e, id, op, start_seq, err);
+        int c = dwf__svc_opcache_get(s, e, id, take, op, start_seq, err);
         if (c <= 0) return c;
     }
     sqlite3_stmt *q = dwf__sql_prepare(s->st, err, "SELECT json, start_seq FROM operations WHERE exec_id=?1 AND op_id=?2",
@@ -85,6 +85,18 @@ int dwf__svc_op_save(dwf_service *s, dwf__exec *e, const cJSON *op, long long *s
     }
     cJSON *dup = cJSON_Duplicate(op, 1);
     return dup ? dwf__svc_op_save_take(s, e, dup, seqp, err) : oom(err);
+}
+
+int dwf__svc_op_load(dwf_service *s, const dwf__exec *e, const char *id, cJSON **op, long long *start_seq,
+                     dwf_error *err)
+{
+    return op_load(s, e, id, 0, op, start_seq, err);
+}
+
+int dwf__svc_op_load_take(dwf_service *s, const dwf__exec *e, const char *id, cJSON **op, long long *start_seq,
+                          dwf_error *err)
+{
+    return op_load(s, e, id, 1, op, start_seq, err);
 }
 
 int dwf__svc_op_save_take(dwf_service *s, dwf__exec *e, cJSON *op, long long *seqp, dwf_error *err)

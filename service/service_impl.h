@@ -160,6 +160,11 @@ int dwf__svc_exec_get(dwf_service *s, const char *arn, dwf__exec **e, dwf_error 
 /* Load an operation: 0 found (*op new, caller frees), 1 absent, -1 error. */
 int dwf__svc_op_load(dwf_service *s, const dwf__exec *e, const char *id, cJSON **op, long long *start_seq,
                      dwf_error *err);
+/* The same, for an update that saves it back with op_save_take: a request's held operation is
+ * handed over rather than copied (until saved back, the request holds none: a failed update
+ * fails the request, which rolls back). */
+int dwf__svc_op_load_take(dwf_service *s, const dwf__exec *e, const char *id, cJSON **op, long long *start_seq,
+                          dwf_error *err);
 /* Write an operation (*seqp < 0: a new one, next in start order, *seqp set); bumps the change counter. */
 int dwf__svc_op_save(dwf_service *s, dwf__exec *e, const cJSON *op, long long *seqp, dwf_error *err);
 /* The same, taking `op` (freed on failure too): held as it is, without a copy (opcache.c). */
@@ -190,8 +195,8 @@ int dwf__svc_opcache_answer(dwf_service *s, const dwf__exec *e, long long since,
 /* Forget the cache (the request answered, or failed and rolls back). */
 void dwf__svc_opcache_drop(dwf_service *s);
 /* op_load and op_save while holding: as they are (get: 0 found, 1 not held, -1 error). */
-int dwf__svc_opcache_get(dwf_service *s, const dwf__exec *e, const char *id, cJSON **op, long long *start_seq,
-                         dwf_error *err);
+int dwf__svc_opcache_get(dwf_service *s, const dwf__exec *e, const char *id, int take, cJSON **op,
+                         long long *start_seq, dwf_error *err);
 int dwf__svc_opcache_put(dwf_service *s, const dwf__exec *e, cJSON *op, long long start_seq, long long change_seq,
                          dwf_error *err); /* takes op */
 

@@ -41,6 +41,7 @@ struct dwf__store {
     int ncache;
     struct {
         char *sql;
+        const char *text; /* the caller's pointer it was last found by: compared first */
         sqlite3_stmt *q;
         int busy;
     } cache[STMT_CACHE];
@@ -429,9 +430,19 @@ void dwf__sql_done(dwf__store *st, sqlite3_stmt *q)
 static int stmt_get(dwf__store *st, const char *sql, sqlite3_stmt **out)
 {
     pthread_mutex_lock(&st->mu);
+    /* Nearly every call passes a string literal: the same pointer as last time. The text is
+     * still compared (a caller's buffer may hold other SQL at the same address). */
+    for (int i = 0; i < st->ncache; i++)
+        if (st->cache[i].text == sql && !st->cache[i].busy && strcmp(st->cache[i].sql, sql) == 0) {
+            st->cache[i].busy = 1;
+            *out = st->cache[i].q;
+            pthread_mutex_unlock(&st->mu);
+            return SQLITE_OK;
+        }
     for (int i = 0; i < st->ncache; i++)
         if (!st->cache[i].busy && strcmp(st->cache[i].sql, sql) == 0) {
             st->cache[i].busy = 1;
+            st->cache[i].text = sql;
             *out = st->cache[i].q;
             pthread_mutex_unlock(&st->mu);
             return SQLITE_OK;
@@ -444,6 +455,7 @@ static int stmt_get(dwf__store *st, const char *sql, sqlite3_stmt **out)
     pthread_mutex_lock(&st->mu);
     if (copy && st->ncache < STMT_CACHE) {
         st->cache[st->ncache].sql = copy;
+        st->cache[st->ncache].text = sql;
         st->cache[st->ncache].q = q;
         st->cache[st->ncache].busy = 1;
         st->ncache++;
@@ -512,7 +524,10 @@ void dwf__store_rollback(dwf__store *st)
     if (!sqlite3_get_autocommit(st->db)) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
-static sqlite3_stmt *prepare_v(dwf__store *st, dwf_error *err, const char *sql, const char *types, va_list ap)
+/* `copy`: SQLite copies the text arguments (the statement is stepped after the caller's
+ * strings may be gone); 0: they outlive every step (dwf__sql_exec steps it to the end first). */
+static sqlite3_stmt *prepare_v(dwf__store *st, dwf_error *err, const char *sql, int copy, const char *types,
+                               va_list ap)
 {
     sqlite3_stmt *q = NULL;
     int rc = stmt_get(st, sql, &q);
@@ -524,7 +539,8 @@ static sqlite3_stmt *prepare_v(dwf__store *st, dwf_error *err, const char *sql, 
         switch (types[i]) {
         case 's': {
             const char *s = va_arg(ap, const char *);
-            rc = s ? sqlite3_bind_text(q, i + 1, s, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(q, i + 1);
+            rc = s ? sqlite3_bind_text(q, i + 1, s, -1, copy ? SQLITE_TRANSIENT : SQLITE_STATIC)
+                   : sqlite3_bind_null(q, i + 1);
             break;
         }
         case 'i': rc = sqlite3_bind_int64(q, i + 1, va_arg(ap, long long)); break;
@@ -544,7 +560,7 @@ sqlite3_stmt *dwf__sql_prepare(dwf__store *st, dwf_error *err, const char *sql, 
 {
     va_list ap;
     va_start(ap, types);
-    sqlite3_stmt *q = prepare_v(st, err, sql, types, ap);
+    sqlite3_stmt *q = prepare_v(st, err, sql, 1, types, ap);
     va_end(ap);
     return q;
 }
@@ -561,7 +577,7 @@ int dwf__sql_exec(dwf__store *st, dwf_error *err, const char *sql, const char *t
 {
     va_list ap;
     va_start(ap, types);
-    sqlite3_stmt *q = prepare_v(st, err, sql, types, ap);
+    sqlite3_stmt *q = prepare_v(st, err, sql, 0, types, ap);
     va_end(ap);
     if (!q) return -1;
     int r;
