@@ -24,13 +24,15 @@ OPT      ?= -O2 -g
 # every process, which was most of the dwf process's memory floor and of a Lambda program's
 # start-up. libcurl is the minimal build `make deps` makes once per machine (.ci/deps.sh:
 # HTTP(S) over OpenSSL, zlib, nothing else), copied to $(BUILD)/libcurl-dwf.a, where `dwf build`
-# finds it for the Lambda program too. cJSON stays shared: one small library, and workflow
-# handlers resolve cJSON_* from it.
+# finds it for the Lambda program too. cJSON stays shared here (workflow handlers that `dwf run`
+# loads resolve cJSON_* from it); the Lambda program, a static executable, links the static
+# cJSON `make deps` also builds ($(BUILD)/libcjson-dwf.a).
 DEPS_LIBS = $(BUILD)/libcurl-dwf.a -Wl,-Bstatic -lexpat -lssl -lcrypto -lsqlite3 -lz -Wl,-Bdynamic \
             -lcjson -lpthread -ldl -lm
 # Where .ci/deps.sh keeps that libcurl (include/, lib/libcurl.a). Asked on first use, once per
 # make run, so `make deps check` sees the cache deps just built.
 CURL_DIR = $(eval CURL_DIR := $(shell bash .ci/deps.sh --curl-dir))$(CURL_DIR)
+CJSON_DIR = $(eval CJSON_DIR := $(shell bash .ci/deps.sh --cjson-dir))$(CJSON_DIR)
 # Programs that load workflow handlers export what a handler and its `use`d C may call: the
 # dwf_* API, and SQLite's API, which handlers found in the process while it was a shared
 # library (tests/fault/effects.c records its effects with SQLite). Not everything (-rdynamic):
@@ -98,8 +100,8 @@ LIBS        = $(BUILD)/libdwf-host.a $(BUILD)/libdwf.a $(BUILD)/libcurl-dwf.a
 # libdwf.a whole: handlers that `dwf run` loads resolve every dwf_* from the program.
 LINK_LIBS   = $(BUILD)/libdwf-host.a -Wl,--whole-archive $(BUILD)/libdwf.a -Wl,--no-whole-archive $(DEPS_LIBS)
 
-.PHONY: all check unit fuzz golden-update clean deps demo curl-missing pictures console-pictures
-all: $(BUILD)/dwf $(LIBS) $(BUILD)/lambda_main.o $(BUILD)/lambda_bootstrap
+.PHONY: all check unit fuzz golden-update clean deps demo curl-missing cjson-missing pictures console-pictures
+all: $(BUILD)/dwf $(LIBS) $(BUILD)/lambda_main.o $(BUILD)/lambda_bootstrap $(BUILD)/libcjson-dwf.a
 
 # One bison run makes both files (a grouped target: make -j never runs it twice).
 $(BUILD)/gen/parser.c $(BUILD)/gen/parser.h &: grammar/parser.y
@@ -165,14 +167,23 @@ $(BUILD)/libcurl-dwf.a: $$(CURL_LIB)
 curl-missing:
 	@echo "error: the minimal static libcurl is not built ($(CURL_DIR)/lib/libcurl.a is missing): run 'make deps'" >&2
 	@exit 1
+# The static cJSON the Lambda program links, from the same cache (make deps), beside libdwf.a.
+CJSON_LIB = $(if $(wildcard $(CJSON_DIR)/lib/libcjson.a),$(CJSON_DIR)/lib/libcjson.a,cjson-missing)
+$(BUILD)/libcjson-dwf.a: $$(CJSON_LIB)
+	@mkdir -p $(dir $@)
+	cp $< $@
+cjson-missing:
+	@echo "error: the static cJSON is not built ($(CJSON_DIR)/lib/libcjson.a is missing): run 'make deps'" >&2
+	@exit 1
 
 # Where `dwf build` looks for the Lambda program's main (beside libdwf.a).
 $(BUILD)/lambda_main.o: $(MAIN_OBJ)
 	cp $< $@
 
-# The zip's bootstrap (lambda/bootstrap.c): static and without libc (it calls the kernel
+# The bootstrap of a sanitizer build's zip (lambda/bootstrap.c; a normal build's program is
+# static and is the zip's bootstrap itself): static and without libc (it calls the kernel
 # itself, see the file for why), never sanitized; `dwf build` copies it byte for byte into
-# every zip. -fno-builtin and -fno-stack-protector: nothing may call into a libc.
+# such zips. -fno-builtin and -fno-stack-protector: nothing may call into a libc.
 $(BUILD)/lambda_bootstrap: lambda/bootstrap.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(WARN) -O2 -ffreestanding -fno-builtin -fno-stack-protector -fno-pie \

@@ -44,17 +44,30 @@ curl_dir() {
   key=$(printf '%s\n' "${CURL_CONFIGURE[@]}" "$CURL_PATCH" | sha256sum | cut -c1-12)
   echo "${DWF_CURL_CACHE:-/var/cache/dwf/curl-${ver//:/_}-$key}"
 }
+# cJSON as a static archive, for the Lambda program (a static executable: no loader, no shared
+# library in the zip; docs/deploy.md). Debian ships only libcjson.so, so this compiles the
+# cJSON.c of Debian's own source package (its patches applied), once per machine, keyed by the
+# version the installed libcjson-dev (whose header every file compiles against) was built from.
+CJSON_CFLAGS=(-std=c89 -O2 -fPIC)
+cjson_dir() {
+  local ver key
+  ver=$(dpkg-query -W -f='${source:Version}' libcjson-dev 2>/dev/null || true)
+  key=$(printf '%s\n' "${CJSON_CFLAGS[@]}" | sha256sum | cut -c1-12)
+  echo "${DWF_CJSON_CACHE:-/var/cache/dwf/cjson-${ver//:/_}-$key}"
+}
 if [ "${1:-}" = --curl-dir ]; then curl_dir; exit 0; fi
+if [ "${1:-}" = --cjson-dir ]; then cjson_dir; exit 0; fi
 
 # libexpat1-dev: libdwf reads AWS's XML responses with expat (sdk/aws_xml.c), linked statically.
 # graphviz: `dwf graph --format svg` runs its `dot` program (and the graph tests check that it
 # accepts every DOT file dwf writes). time and libxml2-utils: tests/cli measures peak memory
 # with /usr/bin/time and checks `dwf history --format svg` with xmllint. chromium: tests/console
 # drives Debian's headless Chromium with puppeteer-core (the web console in a real browser).
+# strace: tests/deploy/build_zip.sh checks that the static Lambda program opens no shared object.
 pkgs=(build-essential bison flex clang libclang-rt-14-dev valgrind pkg-config
       libcjson-dev libsqlite3-dev libcurl4-openssl-dev libssl-dev zlib1g-dev libzip-dev
       libmicrohttpd-dev zip unzip busybox-static ca-certificates dpkg-dev xz-utils graphviz
-      time libxml2-utils chromium libexpat1-dev)
+      time libxml2-utils chromium libexpat1-dev strace)
 # Node.js may come from elsewhere than Debian (the machine image ships node 20 with npm 11);
 # Debian's npm package conflicts with that, so ask apt only when the commands are missing.
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
@@ -101,14 +114,9 @@ npm_dir tests/editors/node
 npm_dir tests/console/node # puppeteer-core alone (it drives the chromium installed above)
 npm_dir tests/aws/node # dynalite, s3rver and the official AWS SDK clients (the aws suite)
 
-# The minimal static libcurl (see CURL_CONFIGURE above), built once per machine into its cache:
-# <cache>/include/curl/*.h and <cache>/lib/libcurl.a. About 2 minutes on 2 cores.
-cache=$(curl_dir)
-if [ ! -f "$cache/.complete" ]; then
-  SUDO=; [ "$(id -u)" -ne 0 ] && SUDO=sudo
-  ver=$(dpkg-query -W -f='${source:Version}' libcurl4-openssl-dev)
-  # apt-get source needs a deb-src entry; Debian images ship only "deb" ones. Derive it from the
-  # machine's own (deb822) sources, so it names the same mirror, suites and keyring.
+# apt-get source needs a deb-src entry; Debian images ship only "deb" ones. Derive it from the
+# machine's own (deb822) sources, so it names the same mirror, suites and keyring.
+ensure_deb_src() {
   if ! grep -qs '^Types:.*deb-src' /etc/apt/sources.list.d/*.sources &&
      ! grep -qs '^deb-src ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list; then
     if [ -f /etc/apt/sources.list.d/debian.sources ]; then
@@ -121,20 +129,33 @@ if [ ! -f "$cache/.complete" ]; then
     fi
     $SUDO apt-get update -qq
   fi
-  echo "building the minimal static libcurl (curl $ver) into $cache"
-  work=$(mktemp -d "${TMPDIR:-/tmp}/dwf-curl.XXXXXX")
-  trap 'rm -rf "$work"' EXIT
-  # The exact version the system libcurl comes from; an index without deb-src lines for it is
-  # stale: refresh once and retry.
-  if ! (cd "$work" && apt-get source -qq --download-only "curl=$ver" >/dev/null 2>&1); then
+}
+# Debian's source package SRC=VER unpacked (its patches applied) at WORK/src.
+debian_source() { # SRC VER WORK
+  # The exact version the installed -dev package comes from; an index without deb-src lines
+  # for it is stale: refresh once and retry.
+  if ! (cd "$3" && apt-get source -qq --download-only "$1=$2" >/dev/null 2>&1); then
     $SUDO apt-get update -qq
-    (cd "$work" && apt-get source -qq --download-only "curl=$ver" >/dev/null)
+    (cd "$3" && apt-get source -qq --download-only "$1=$2" >/dev/null)
   fi
   # dpkg-source applies Debian's patches (the CVE fixes among them). It cannot check the .dsc's
   # signature without debian-keyring and says so; apt already checked the files against the
   # signed Sources index, so its chatter goes to a log shown only on failure.
-  (cd "$work" && dpkg-source -x curl_*.dsc src >"$work/dpkg-source.log" 2>&1) ||
-    { cat "$work/dpkg-source.log" >&2; exit 1; }
+  (cd "$3" && dpkg-source -x "$1"_*.dsc src >"$3/dpkg-source.log" 2>&1) ||
+    { cat "$3/dpkg-source.log" >&2; exit 1; }
+}
+SUDO=; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+
+# The minimal static libcurl (see CURL_CONFIGURE above), built once per machine into its cache:
+# <cache>/include/curl/*.h and <cache>/lib/libcurl.a. About 2 minutes on 2 cores.
+cache=$(curl_dir)
+if [ ! -f "$cache/.complete" ]; then
+  ver=$(dpkg-query -W -f='${source:Version}' libcurl4-openssl-dev)
+  ensure_deb_src
+  echo "building the minimal static libcurl (curl $ver) into $cache"
+  work=$(mktemp -d "${TMPDIR:-/tmp}/dwf-curl.XXXXXX")
+  trap 'rm -rf "$work"' EXIT
+  debian_source curl "$ver" "$work"
   if grep -q '^#ifdef OPENSSL_INIT_ENGINE_ALL_BUILTIN$' "$work/src/lib/vtls/openssl.c"; then
     sed -i "$CURL_PATCH" "$work/src/lib/vtls/openssl.c"
   else
@@ -148,6 +169,27 @@ if [ ! -f "$cache/.complete" ]; then
   cp "$work"/src/include/curl/*.h "$cache.tmp/include/curl/"
   cp "$work/src/lib/.libs/libcurl.a" "$cache.tmp/lib/"
   printf '%s\n' "curl $ver" "${CURL_CONFIGURE[@]}" "patch: $CURL_PATCH" >"$cache.tmp/configure-options"
+  touch "$cache.tmp/.complete"
+  rm -rf "$cache" && mv "$cache.tmp" "$cache"
+  rm -rf "$work"; trap - EXIT
+fi
+
+# The static cJSON (see cjson_dir above): <cache>/lib/libcjson.a. A few seconds.
+cache=$(cjson_dir)
+if [ ! -f "$cache/.complete" ]; then
+  ver=$(dpkg-query -W -f='${source:Version}' libcjson-dev)
+  ensure_deb_src
+  echo "building the static cJSON (cjson $ver) into $cache"
+  work=$(mktemp -d "${TMPDIR:-/tmp}/dwf-cjson.XXXXXX")
+  trap 'rm -rf "$work"' EXIT
+  debian_source cjson "$ver" "$work"
+  # The header every file includes is the installed one: it must be this source's.
+  cmp -s "$work/src/cJSON.h" /usr/include/cjson/cJSON.h ||
+    { echo "deps.sh: cjson $ver's cJSON.h differs from /usr/include/cjson/cJSON.h" >&2; exit 1; }
+  cc "${CJSON_CFLAGS[@]}" -c -o "$work/cJSON.o" "$work/src/cJSON.c"
+  rm -rf "$cache.tmp" && mkdir -p "$cache.tmp/lib"
+  ar rcs "$cache.tmp/lib/libcjson.a" "$work/cJSON.o"
+  printf '%s\n' "cjson $ver" "${CJSON_CFLAGS[@]}" >"$cache.tmp/build-options"
   touch "$cache.tmp/.complete"
   rm -rf "$cache" && mv "$cache.tmp" "$cache"
   rm -rf "$work"; trap - EXIT

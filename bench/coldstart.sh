@@ -11,8 +11,8 @@
 #
 # One emulator serves both functions with --cold (a fresh process for every invocation) and
 # --skip-time, and the executions alternate dwf / JS, so both sides see the same machine load:
-#   - order-dwf: examples/order.dwf built with `dwf build` (the zip's bootstrap script execs the
-#     bundled loader on bin/<name>), started as Lambda starts provided.al2023 runtimes;
+#   - order-dwf: examples/order.dwf built with `dwf build` (the zip's bootstrap is the program,
+#     a static executable), started as Lambda starts provided.al2023 runtimes;
 #   - order-js: the seed article's order function (tests/conformance/seed/order.mjs, unchanged)
 #     on @aws/durable-execution-sdk-js under aws-lambda-ric@4.0.2 (`node .../index.mjs
 #     index.handler`, how the Node.js managed runtime starts).
@@ -104,8 +104,9 @@ print("both sides alternate in one run). Cold start = emulator starts the proces
 print("`/next` (`dwf serve --cold`: a new process per invocation; the order example takes two invocations).\n")
 print("| runtime | cold starts | median wall (ms) | min (ms) | max (ms) | median CPU (ms) | peak RSS over the order example (VmHWM) |")
 print("|---|---:|---:|---:|---:|---:|---:|")
-print("| dwf bootstrap (`dwf build` zip, bundled loader + %d libraries) | %d | %.1f | %.1f | %.1f | %.1f | %s |"
-      % (len([n for n in os.popen("unzip -Z1 %s" % zipf).read().split() if n.startswith("lib/") and n != "lib/"]),
+nlib = len([n for n in os.popen("unzip -Z1 %s" % zipf).read().split() if n.startswith("lib/") and n != "lib/"])
+print("| dwf bootstrap (`dwf build` zip, %s) | %d | %.1f | %.1f | %.1f | %.1f | %s |"
+      % ("bundled loader + %d libraries" % nlib if nlib else "static program",
          len(d), md, min(d), max(d), cd, "%.1f MiB" % (hd / 1024) if hd else "?"))
 print("| Node.js + @aws/durable-execution-sdk-js via aws-lambda-ric@4.0.2 | %d | %.1f | %.1f | %.1f | %.1f | %s |"
       % (len(j), mj, min(j), max(j), cj, "%.1f MiB" % (hj / 1024) if hj else "?"))

@@ -5,8 +5,8 @@
  *   1. front end, then handler.c (toolchain.c) in a private work directory;
  *   2. the C compiler (toolchain.c): handler.c + the workflow's `use`d C files + the Lambda
  *      main object + libdwf.a and the static libraries, run inside the work directory;
- *   3. package/package.c: the program, its shared libraries and the loader in a reproducible
- *      zip, also in the work directory;
+ *   3. package/package.c: the program (the zip's bootstrap) and the CA roots in a
+ *      reproducible zip, also in the work directory;
  *   4. cg_render_artifacts: the deploy files (durable-config, IAM, deploy.sh, SAM, Terraform)
  *      naming the zip;
  *   5. output.c: the zip and the deploy files into the zip's directory, only if none of them
@@ -37,10 +37,11 @@ const char *const usage_build =
     "usage: dwf build FILE.dwf [-o ZIP] [--region R] [--account A] [--keep] [-v]\n"
     "\n"
     "Compile a workflow and package it as a self-contained AWS Lambda zip for the\n"
-    "provided.al2023 runtime: `bootstrap` at the root, the program under bin/, every shared\n"
-    "library it needs and the dynamic loader under lib/. The deploy files (durable-config.json,\n"
-    "iam/, deploy.sh, template.yaml, main.tf) are written beside the zip and reference it, with\n"
-    "workflow-graph.json, the workflow's graph `dwf serve`'s web console draws.\n"
+    "provided.al2023 runtime: `bootstrap` at the root is the program itself, statically linked\n"
+    "(no shared library, no loader), with the CA roots under etc/ for a host that has none.\n"
+    "The deploy files (durable-config.json, iam/, deploy.sh, template.yaml, main.tf) are\n"
+    "written beside the zip and reference it, with workflow-graph.json, the workflow's graph\n"
+    "`dwf serve`'s web console draws.\n"
     "The same input gives a byte-identical zip.\n"
     "\n"
     "options:\n"
@@ -171,8 +172,12 @@ static int package(const Program *p, const TcRuntime *rt, const BuildArgs *b, co
     free(graph);
     cg_files_free(&files);
     if (rc != 0) return -1;
-    printf("%s: %lld bytes (%lld unpacked), %d libraries, function %s\n", b->zip, rep.zip_bytes,
-           rep.unpacked, rep.libraries, p->cfg.function_name);
+    if (rep.libraries == 0)
+        printf("%s: %lld bytes (%lld unpacked), a static program, function %s\n", b->zip,
+               rep.zip_bytes, rep.unpacked, p->cfg.function_name);
+    else
+        printf("%s: %lld bytes (%lld unpacked), %d libraries, function %s\n", b->zip,
+               rep.zip_bytes, rep.unpacked, rep.libraries, p->cfg.function_name);
     printf("deploy files in %s: durable-config.json iam/ deploy.sh template.yaml main.tf workflow-graph.json\n",
            zip_dir);
     return 0;

@@ -2,14 +2,15 @@
  * serve.c: `dwf serve`, the local Lambda emulator's command line (emulator/ does the work).
  *
  * Its one job besides parsing is to find each function's configuration where `dwf build` puts
- * it: the zip holds only the program (bootstrap, bin/<name>, lib/, etc/), and the deploy files
+ * it: the zip holds only the program (bootstrap, etc/), and the deploy files
  * the compiler writes beside the zip say how the function is configured on Lambda:
  * durable-config.json (the DurableConfig of create-function), environment.json (its
  * Environment: the workflow's lambda { environment }) and template.yaml (FunctionName,
  * MemorySize, Timeout, ReservedConcurrentExecutions). Reading them, rather than asking the
  * user to repeat them in flags, means the emulator runs the function exactly as deploy.sh would
  * create it; flags given after a function override what the files say. A zip with no files beside it (not built by dwf)
- * gets Lambda's defaults and its name from bin/<name>, or from --name.
+ * gets Lambda's defaults and its name from the zip (its comment, or a bin/<name> program), or
+ * from --name.
  *
  * The web console (console/) is mounted at /console on the API port. Its graph of a function's
  * workflow is workflow-graph.json, which `dwf build` writes beside the zip with the deploy files
@@ -76,7 +77,7 @@ const char *const usage_serve =
     "  --connection-timeout S close a connection silent for S seconds (default 30)\n"
     "\n"
     "options for the function given just before them:\n"
-    "  --name NAME            function name (default: template.yaml's, else the zip's bin/<name>)\n"
+    "  --name NAME            function name (default: template.yaml's, else the zip's own)\n"
     "  --command CMD          start command, split on blanks (default: <task root>/bootstrap)\n"
     "  --handler H            _HANDLER (default bootstrap)\n"
     "  --runtime ENV          AWS_EXECUTION_ENV (default AWS_Lambda_provided.al2023)\n"

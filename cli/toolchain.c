@@ -7,9 +7,11 @@
  *   - a shared object for the engine (`dwf run`): -fPIC -shared, no libdwf; the dwf binary is
  *     linked -rdynamic, so the handler's dwf_* references resolve to it when it is loaded;
  *   - the Lambda program (`dwf build`): the Lambda main object and libdwf.a, with libcurl (the
- *     minimal build beside libdwf.a), OpenSSL and zlib linked statically, so the zip carries
- *     only glibc, the loader and cJSON: every bundled library is one more the loader maps and
- *     relocates at each cold start. `dwf build` runs it inside a private work directory on
+ *     minimal build beside libdwf.a), OpenSSL, zlib, cJSON and glibc itself, all linked
+ *     statically: a static executable, which the zip ships as its `bootstrap`. No loader, no
+ *     shared library: one exec and no relocation at each cold start, where the loader and its
+ *     libraries cost ~40% of it (bench/RESULTS.md). `dwf build` runs it inside a private work
+ *     directory on
  *     relative names and -ffile-prefix-map maps that directory away besides, and the program
  *     is stripped, so rebuilding the same workflow gives a byte-identical zip.
  */
@@ -27,14 +29,15 @@
 #include "fs.h"
 #include "proc.h"
 
-/* Libraries libdwf.a needs. The Lambda program links libcurl-dwf.a (found beside libdwf.a)
- * and these archives statically: Debian's libcurl.so.4 would bring ~30 libraries into the zip,
- * and loading them was three quarters of the program's start-up. libdwf.a holds only what a
- * zip runs (sdk/, aws/, lambda/): the store, the emulator and the packager are in
- * libdwf-host.a, which the Lambda program never links. */
+/* Libraries libdwf.a needs. The Lambda program links libcurl-dwf.a and libcjson-dwf.a (found
+ * beside libdwf.a) and these archives statically: Debian's libcurl.so.4 would bring ~30
+ * libraries into the zip, and loading them was three quarters of the program's start-up.
+ * libdwf.a holds only what a zip runs (sdk/, aws/, lambda/): the store, the emulator and the
+ * packager are in libdwf-host.a, which the Lambda program never links. */
 static const char *const static_libs[] = {"-lexpat", "-lssl", "-lcrypto", "-lz", NULL};
-/* Shared, with --as-needed: only those the program really calls are recorded. */
-static const char *const shared_libs[] = {"-lcjson", "-lpthread", "-ldl", "-lm", NULL};
+/* glibc: static in the Lambda program; shared (with --as-needed) in a sanitizer build's, as
+ * the sanitizer runtimes cannot be linked into a static executable. */
+static const char *const libc_libs[] = {"-lpthread", "-lm", NULL};
 
 static int is_file(const char *p)
 {
@@ -94,16 +97,18 @@ static int find_linked(TcRuntime *rt, const char *dir, const char *cmd)
     snprintf(rt->libdwf, sizeof rt->libdwf, "%.*s/libdwf.a", PATH_MAX - 12, dir);
     snprintf(rt->main_obj, sizeof rt->main_obj, "%.*s/lambda_main.o", PATH_MAX - 16, dir);
     snprintf(rt->libcurl, sizeof rt->libcurl, "%.*s/libcurl-dwf.a", PATH_MAX - 16, dir);
+    snprintf(rt->libcjson, sizeof rt->libcjson, "%.*s/libcjson-dwf.a", PATH_MAX - 16, dir);
     snprintf(rt->bootstrap, sizeof rt->bootstrap, "%.*s/lambda_bootstrap", PATH_MAX - 20, dir);
     if (!is_file(rt->libdwf)) return 0;
     const char *missing = !is_file(rt->main_obj)    ? "lambda_main.o"
                           : !is_file(rt->bootstrap) ? "lambda_bootstrap"
                           : !is_file(rt->libcurl)   ? "libcurl-dwf.a"
+                          : !is_file(rt->libcjson)  ? "libcjson-dwf.a"
                                                     : NULL;
     if (!missing) return 1;
-    if (strcmp(missing, "libcurl-dwf.a") == 0)
-        fprintf(stderr, "dwf %s: %s has no libcurl-dwf.a, the minimal static libcurl (run "
-                        "`make deps`, then `make`)\n", cmd, dir);
+    if (strcmp(missing, "libcurl-dwf.a") == 0 || strcmp(missing, "libcjson-dwf.a") == 0)
+        fprintf(stderr, "dwf %s: %s has no %s, the static %s (run `make deps`, then `make`)\n",
+                cmd, dir, missing, missing[3] == 'c' && missing[4] == 'u' ? "minimal libcurl" : "cJSON");
     else
         fprintf(stderr, "dwf %s: %s has no %s (build it with `make`)\n", cmd, dir, missing);
     return -1;
@@ -247,9 +252,13 @@ static int push_flags(Cmdline *cl, const TcCompile *c, const char *src_dir)
 #endif
         /* Position-dependent: a PIE carries ~19,000 relative relocations here (static
          * OpenSSL's method tables), and applying them dirties ~90 pages at every start:
-         * 238 -> 144 page faults and ~1.4 ms of a ~7 ms cold start (bench/RESULTS.md). The
-         * loader, glibc and the stack are still placed at random. */
+         * 238 -> 144 page faults and ~1.4 ms of a ~7 ms cold start (bench/RESULTS.md). */
         push(cl, "-no-pie");
+#if !defined(__SANITIZE_ADDRESS__)
+        /* A static executable: the kernel maps it and jumps in; no loader to exec, no library
+         * to map or relocate (bench/RESULTS.md, "Lambda cold start"). */
+        push(cl, "-static");
+#endif
     }
     return 0;
 }
@@ -260,12 +269,68 @@ static void push_lambda_libs(Cmdline *cl, const TcRuntime *rt)
     push(cl, rt->main_obj);
     push(cl, rt->libdwf);
     push(cl, rt->libcurl);
+    push(cl, rt->libcjson);
     push(cl, "-Wl,-Bstatic");
     for (int i = 0; static_libs[i]; i++) push(cl, static_libs[i]);
+#if defined(__SANITIZE_ADDRESS__)
     push(cl, "-Wl,-Bdynamic");
     push(cl, "-Wl,--as-needed");
-    for (int i = 0; shared_libs[i]; i++) push(cl, shared_libs[i]);
+#endif
+    for (int i = 0; libc_libs[i]; i++) push(cl, libc_libs[i]);
     push(cl, "-s"); /* no symbols: smaller zip, and no paths of this machine in the program */
+}
+
+/* The linker's warnings about glibc functions in a static executable, which `dwf build` does
+ * not pass on (with the "in function" line before each). "Using 'getaddrinfo' (gethostbyname,
+ * dlopen) in statically linked applications requires at runtime the shared libraries from the
+ * glibc version used for linking": the functions reach for shared objects only through NSS
+ * modules and dlopen, and the program does neither. lambda/lambda.c fixes the one NSS database
+ * it uses, hosts, to "files dns", both built into glibc 2.34 and later (libc.a included), so a
+ * host's nsswitch.conf naming other modules cannot make it load the host's libraries;
+ * gethostbyname (OpenSSL's BIO_gethostbyname) is never called; dlopen is referenced by
+ * OpenSSL's module loader (no config file is read and no engine loaded, .ci/deps.sh) and by
+ * sdk/ops.c's pin_code, whose dladdr finds nothing to pin in a static program.
+ * tests/deploy/build_zip.sh runs each zip's program under strace: it opens no shared object. */
+static int static_link_warning(const char *line, size_t len)
+{
+    static const char *const fns[] = {"getaddrinfo", "gethostbyname", "dlopen", NULL};
+    static const char tail[] = "' in statically linked applications requires at runtime the "
+                               "shared libraries from the glibc version used for linking";
+    const char *w = memmem(line, len, "warning: Using '", 16);
+    if (!w) return 0;
+    w += 16;
+    for (int i = 0; fns[i]; i++) {
+        size_t n = strlen(fns[i]);
+        if ((size_t)(line + len - w) == n + sizeof tail - 1 && memcmp(w, fns[i], n) == 0 &&
+            memcmp(w + n, tail, sizeof tail - 1) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* The compiler's output, as it would have printed it, less those warnings. */
+static void print_filtered(const char *out)
+{
+    const char *held = NULL; /* an "in function" line, printed unless a dropped warning follows */
+    size_t held_len = 0;
+    for (const char *p = out; *p;) {
+        size_t len = strcspn(p, "\n");
+        int nl = p[len] == '\n';
+        if (static_link_warning(p, len)) {
+            held = NULL;
+        } else {
+            if (held) fwrite(held, 1, held_len, stderr);
+            held = NULL;
+            if (memmem(p, len, ": in function `", 15) && len > 2 && p[len - 2] == '\'' && p[len - 1] == ':') {
+                held = p;
+                held_len = len + (size_t)nl;
+            } else {
+                fwrite(p, 1, len + (size_t)nl, stderr);
+            }
+        }
+        p += len + (size_t)nl;
+    }
+    if (held) fwrite(held, 1, held_len, stderr);
 }
 
 /* Run the command line, inheriting stdio; its exit status, or -1 (said) if it did not exit. */
@@ -276,13 +341,18 @@ static int run(char *const argv[], const TcCompile *c)
         for (int i = 0; argv[i]; i++) fprintf(stderr, " %s", argv[i]);
         fputs(")\n", stderr);
     }
-    dwf__proc_opts po = {.dir = c->dir};
+    /* The Lambda program's link is static: its output is read, then shown less the linker's
+     * warnings about static glibc (static_link_warning). */
+    char *out = NULL;
+    dwf__proc_opts po = {.dir = c->dir, .output = c->lambda ? &out : NULL};
     int st = 0;
     char err[PATH_MAX + 128];
     if (dwf__proc_run(argv, &po, &st, err, sizeof err) != 0) {
         fprintf(stderr, "dwf %s: cannot run %s\n", c->cmd, err);
         return -1;
     }
+    if (out) print_filtered(out);
+    free(out);
     if (WIFEXITED(st)) return WEXITSTATUS(st);
     fprintf(stderr, "dwf %s: %s killed by signal %d\n", c->cmd, argv[0], WTERMSIG(st));
     return -1;

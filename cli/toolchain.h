@@ -25,7 +25,9 @@ typedef struct TcRuntime {
     char libdwf[PATH_MAX];    /* libdwf.a: sdk/, aws/, lambda/ */
     char main_obj[PATH_MAX];  /* lambda_main.o: the Lambda program's main */
     char libcurl[PATH_MAX];   /* libcurl-dwf.a: the minimal static libcurl (make deps) */
-    char bootstrap[PATH_MAX]; /* lambda_bootstrap: the zip's static bootstrap */
+    char libcjson[PATH_MAX];  /* libcjson-dwf.a: Debian's cJSON as a static archive (make deps) */
+    char bootstrap[PATH_MAX]; /* lambda_bootstrap: the zip's bootstrap for a dynamically linked
+                               * program (sanitizer builds only, see toolchain.c) */
 } TcRuntime;
 
 /* Find dwf.h only (what a shared object for the engine needs), or everything a Lambda

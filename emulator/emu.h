@@ -365,7 +365,8 @@ int dwf__emu_descendants(pid_t root, pid_t **out);
 /* At most this many entries in a function's zip (a zip of empty files costs inodes, not bytes). */
 #define EMU_ZIP_MAX_ENTRIES 100000
 /* Unpack zip_path into the directory dir (new and empty). name_out receives NAME when the zip
- * holds bin/NAME. 0, or -1 with err (InvalidParameterValueException for what the zip holds). */
+ * holds bin/NAME or its comment is "dwf build: function NAME" (else it is left as it was). 0,
+ * or -1 with err (InvalidParameterValueException for what the zip holds). */
 int dwf__emu_unzip(const char *zip_path, const char *dir, char name_out[256], dwf_error *err);
 
 /* ---- process.c (mu held) -------------------------------------------------------------------- */

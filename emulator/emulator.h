@@ -27,7 +27,7 @@ struct MHD_Connection;
 
 /* One function to serve. Strings are copied by dwf_emulator_start. */
 typedef struct dwf_emulator_function {
-    const char *name;        /* NULL = from the zip (its bin/<name> program) */
+    const char *name;        /* NULL = from the zip (its comment, or its bin/<name> program) */
     const char *zip;         /* a `dwf build` zip (or any Lambda zip), unpacked into a fresh task root */
     const char *dir;         /* or a function directory used as the task root as it is */
     const char *command;     /* start command, split on blanks; NULL = <task root>/bootstrap */

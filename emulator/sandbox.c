@@ -41,7 +41,8 @@ static void free_strv(char **v)
 /* ---- the task root, the name, the command ------------------------------------------------------ */
 
 /* The task root: a fresh directory the zip is unpacked into, or the directory given. zname
- * receives the zip's bin/<name>. 0, or -1 with err. */
+ * receives the zip's bin/<name>, else the name its comment gives (`dwf build` zips). 0, or -1
+ * with err. */
 static int task_root(emu_fn *f, const dwf_emulator_function *d, char zname[256], dwf_error *err)
 {
     if (d->zip) {
@@ -65,7 +66,7 @@ static int take_name(dwf_emulator *e, emu_fn *f, const dwf_emulator_function *d,
     const char *name = d->name ? d->name : zname;
     if (!*name)
         return dwf__emu_fail(err, "InvalidParameterValueException",
-                             "%s: no function name given and no bin/<name> program in the zip", d->zip ? d->zip : d->dir);
+                             "%s: no function name given, and the zip names none (no bin/<name>, no dwf build comment)", d->zip ? d->zip : d->dir);
     for (const char *p = name; *p; p++)
         if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_')
             return dwf__emu_fail(err, "InvalidParameterValueException", "function name '%s': only letters, digits, - and _",

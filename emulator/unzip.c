@@ -243,6 +243,19 @@ static int check_declared(unzip *u, zip_int64_t n)
     return 0;
 }
 
+/* The function name a `dwf build` zip's comment gives ("dwf build: function NAME"): a zip
+ * whose bootstrap is the program itself has no bin/NAME to take it from. Checked later like
+ * any name (sandbox.c take_name). */
+static void comment_name(zip_t *za, char name_out[256])
+{
+    static const char prefix[] = "dwf build: function ";
+    int len = 0;
+    const char *c = dwf__zip.zip_get_archive_comment(za, &len, ZIP_FL_ENC_RAW);
+    size_t pl = sizeof prefix - 1;
+    if (c && len > (int)pl && (size_t)len - pl < 256 && memcmp(c, prefix, pl) == 0)
+        snprintf(name_out, 256, "%.*s", len - (int)pl, c + pl);
+}
+
 int dwf__emu_unzip(const char *zip_path, const char *dir, char name_out[256], dwf_error *err)
 {
     int zerr = 0;
@@ -263,6 +276,7 @@ int dwf__emu_unzip(const char *zip_path, const char *dir, char name_out[256], dw
     zip_int64_t n = dwf__zip.zip_get_num_entries(za, 0);
     if (rc == 0) rc = check_declared(&u, n);
     for (zip_int64_t i = 0; rc == 0 && i < n; i++) rc = unzip_entry(&u, i, name_out);
+    if (rc == 0 && !name_out[0]) comment_name(za, name_out);
     free(u.buf);
     if (u.root >= 0) close(u.root);
     dwf__zip.zip_discard(za);

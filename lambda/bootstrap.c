@@ -1,5 +1,9 @@
 /*
- * lambda_bootstrap.c: the `bootstrap` at the root of every `dwf build` zip.
+ * lambda_bootstrap.c: the `bootstrap` at the root of a sanitizer build's `dwf build` zip.
+ *
+ * A normal build links the Lambda program statically and ships it as the zip's bootstrap
+ * itself (docs/deploy.md): one exec, no loader. A sanitizer build's program cannot be static
+ * (the sanitizer runtimes are shared objects), so its zip gets this bootstrap.
  *
  * Lambda's provided.al2023 runtime execs /var/task/bootstrap. The program under bin/ must run
  * on the dynamic loader and glibc shipped in lib/ (the host has glibc 2.34, the program was

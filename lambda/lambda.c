@@ -24,6 +24,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <nss.h>
 #include <openssl/rand.h>
 #include <stdarg.h>
 #include <signal.h>
@@ -143,6 +144,43 @@ static int env_int(const char *name, int dflt, int lo, int hi) {
     return (int)n;
 }
 
+/* The directory of the running program into dir ("" when unknown): /proc/self/exe, else
+ * argv[0] when it has a '/' (a bare root may have no /proc), else $LAMBDA_TASK_ROOT. */
+static void program_dir(char *dir, size_t n) {
+    ssize_t l = readlink("/proc/self/exe", dir, n - 1);
+    if (l > 0) {
+        dir[l] = '\0';
+    } else if (strchr(program_invocation_name, '/')) {
+        snprintf(dir, n, "%s", program_invocation_name);
+    } else {
+        const char *root = getenv("LAMBDA_TASK_ROOT");
+        snprintf(dir, n, "%s/", root && root[0] ? root : "");
+    }
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = '\0';
+    else dir[0] = '\0';
+}
+
+/* The CA roots file for HTTPS into *out (malloc'd; NULL: none found, curl's default): the
+ * first of $SSL_CERT_FILE (an empty one counts as unset), the host's bundle (provided.al2023
+ * keeps it where RHEL does; a program built on Debian would look in Debian's place, so name
+ * the file ourselves), and the copy `dwf build` ships beside the program, etc/ca-bundle.crt
+ * (a host without roots). 0, or -1 out of memory. */
+static int find_cainfo(char **out) {
+    *out = NULL;
+    const char *ca = getenv("SSL_CERT_FILE");
+    if (ca && ca[0]) return (*out = strdup(ca)) ? 0 : -1;
+    static const char *const bundles[] = {"/etc/pki/tls/certs/ca-bundle.crt",
+                                          "/etc/ssl/certs/ca-certificates.crt"};
+    for (size_t i = 0; i < sizeof bundles / sizeof *bundles; i++)
+        if (access(bundles[i], R_OK) == 0) return (*out = strdup(bundles[i])) ? 0 : -1;
+    char dir[4096], path[4096 + 32];
+    program_dir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/etc/ca-bundle.crt", dir);
+    if (dir[0] && access(path, R_OK) == 0) return (*out = strdup(path)) ? 0 : -1;
+    return 0;
+}
+
 /* Split an endpoint URL into the base to prefix paths with and the Host header to sign. */
 static int parse_endpoint(const char *url, char **endpoint, char **host, dwf_error *err) {
     const char *sep = strstr(url, "://");
@@ -230,23 +268,7 @@ int dwf__lambda_api_init(dwf__lambda_api *api, dwf_error *err) {
     }
     if (parse_endpoint(url, &api->endpoint, &api->host, err) < 0) goto fail;
 
-    /* Lambda's provided.al2023 keeps its CA bundle where RHEL does; a binary built on Debian
-     * would look in Debian's place, so name the file ourselves. */
-    const char *ca = getenv("SSL_CERT_FILE");
-    if (ca && ca[0]) {
-        api->cainfo = strdup(ca);
-        if (!api->cainfo) goto oom;
-    } else {
-        static const char *const bundles[] = {"/etc/pki/tls/certs/ca-bundle.crt",
-                                              "/etc/ssl/certs/ca-certificates.crt"};
-        for (size_t i = 0; i < sizeof bundles / sizeof *bundles; i++) {
-            if (access(bundles[i], R_OK) == 0) {
-                api->cainfo = strdup(bundles[i]);
-                if (!api->cainfo) goto oom;
-                break;
-            }
-        }
-    }
+    if (find_cainfo(&api->cainfo) != 0) goto oom;
 
     api->curl = curl_easy_init();
     if (!api->curl) {
@@ -854,6 +876,11 @@ int dwf_lambda_main(const dwf_workflow *wf) {
     /* libcurl runs with CURLOPT_NOSIGNAL (threads), so a peer closing a connection must not
      * kill the process with SIGPIPE: curl reports it as an error instead (libcurl's advice). */
     signal(SIGPIPE, SIG_IGN);
+    /* Host names resolve through glibc's built-in "files" and "dns" only, whatever the host's
+     * nsswitch.conf lists: the program is static (cli/toolchain.c), and a static glibc would
+     * dlopen any other NSS module the host names (systemd, myhostname, resolve, ...), with the
+     * host's own libc under it, a different glibc from the one linked in. */
+    __nss_configure_lookup("hosts", "files dns");
     const char *addr = getenv("AWS_LAMBDA_RUNTIME_API");
     if (!addr || !addr[0]) {
         fprintf(stderr, "dwf: AWS_LAMBDA_RUNTIME_API is not set: this bootstrap runs on AWS Lambda "

@@ -1,14 +1,17 @@
 /*
  * package.c: turns a linked Lambda program into a self-contained, reproducible deployment zip.
  *
- * The approach is aws-lambda-cpp's packager: ship the program with every shared library it
- * needs and the dynamic loader, and make `bootstrap` exec the bundled loader with
- * --library-path. Lambda's provided.al2023 has glibc 2.34 and its LD_LIBRARY_PATH puts
- * /lib64 before /var/task/lib; running our own loader sidesteps both, so a program linked on
- * Debian 12 (glibc 2.36) runs unchanged and no host library can shadow a bundled one.
- * `dwf build` ships a prebuilt static bootstrap program (lambda/bootstrap.c, copied
- * byte for byte: a shell would cost ~2 ms of every cold start); without one the bootstrap is
- * the packager's POSIX sh script (pkg_bootstrap_text).
+ * A static program (what `dwf build` links) is the zip's `bootstrap` itself: Lambda's
+ * provided.al2023 execs /var/task/bootstrap, the kernel maps it and jumps in, and nothing of
+ * the host's userland is used (no loader, no library; the CA roots are the host's, else the
+ * copy under etc/). A dynamically linked program (a sanitizer build's: the sanitizer runtimes
+ * cannot be linked statically) is packaged the way aws-lambda-cpp's packager does it: the
+ * program with every shared library it needs and the dynamic loader, and a `bootstrap` that
+ * execs the bundled loader with --library-path. Lambda's provided.al2023 has glibc 2.34 and
+ * its LD_LIBRARY_PATH puts /lib64 before /var/task/lib; running our own loader sidesteps both.
+ * That bootstrap is a prebuilt static program (lambda/bootstrap.c, copied byte for byte: a
+ * shell would cost ~2 ms of every cold start); without one it is the packager's POSIX sh
+ * script (pkg_bootstrap_text).
  *
  * Libraries are resolved by the program's own loader (`ld.so --list`), not by re-implementing
  * its search rules: RPATH, ld.so.cache and multiarch directories come out exactly as they
@@ -17,7 +20,9 @@
  *
  * Reproducibility: entries are sorted by name, every entry carries the same timestamp, files
  * are deflated at a fixed level and the Unix modes are written explicitly, so the same inputs
- * give a byte-identical zip. The zip is written beside the target and renamed over it, so a
+ * give a byte-identical zip. The zip's comment names the function ("dwf build: function
+ * NAME"), which `dwf serve ZIP` takes as the function's name. The zip is written beside the
+ * target and renamed over it, so a
  * failed build never leaves a half-written zip behind.
  *
  * libzip is not linked: it is dlopen'd through util/dlib.h the first time a zip is written
@@ -98,7 +103,8 @@ int pkg_elf_interp(const char *path, char *out, size_t outlen, char *err, size_t
         rc = 0;
         goto out;
     }
-    dwf__errf(err, errlen, "%s: no program interpreter (statically linked?)", path);
+    out[0] = '\0';
+    rc = 1; /* no PT_INTERP: a static program */
 out:
     fclose(f);
     return rc;
@@ -198,7 +204,8 @@ int pkg_resolve_libs(const char *binary, PkgLib **out, int *nout, char *err, siz
     *out = NULL;
     *nout = 0;
     char interp[4096];
-    if (pkg_elf_interp(binary, interp, sizeof interp, err, errlen) != 0) return -1;
+    int st = pkg_elf_interp(binary, interp, sizeof interp, err, errlen);
+    if (st != 0) return st < 0 ? -1 : dwf__errf(err, errlen, "%s is statically linked", binary);
     char *argv[] = {interp, (char *)"--list", (char *)binary, NULL};
     /* An empty environment: a developer's LD_LIBRARY_PATH or LD_PRELOAD must not reach it. */
     char *empty_env[] = {NULL};
@@ -395,18 +402,23 @@ static int push_entry(Entry *ents, int *n, char *name, const char *file, const c
     return 0;
 }
 
-/* The zip's entries, sorted by name: bootstrap, bin/<name>, lib/<every library>, and the CA
- * roots under etc/ when there are some. ents has room for nlibs + 8. */
-static int list_entries(const PkgOptions *o, const char *name, const char *boot,
+/* The zip's entries, sorted by name: a static program as the bootstrap; else the bootstrap,
+ * bin/<name>, lib/<every library>; and the CA roots under etc/ when there are some. ents has
+ * room for nlibs + 8. */
+static int list_entries(const PkgOptions *o, const char *name, const char *boot, int is_static,
                         const PkgLib *libs, int nlibs, Entry *ents, int *n)
 {
-    int bad = o->bootstrap
-                  ? push_entry(ents, n, strdup("bootstrap"), o->bootstrap, NULL, 0, S_IFREG | 0755)
-                  : push_entry(ents, n, strdup("bootstrap"), NULL, boot, strlen(boot),
-                               S_IFREG | 0755);
-    bad = bad || push_entry(ents, n, strdup("bin/"), NULL, NULL, 0, S_IFDIR | 0755) ||
-          push_entry(ents, n, join2("bin/", name), o->binary, NULL, 0, S_IFREG | 0755) ||
-          push_entry(ents, n, strdup("lib/"), NULL, NULL, 0, S_IFDIR | 0755);
+    int bad;
+    if (is_static)
+        bad = push_entry(ents, n, strdup("bootstrap"), o->binary, NULL, 0, S_IFREG | 0755);
+    else if (o->bootstrap)
+        bad = push_entry(ents, n, strdup("bootstrap"), o->bootstrap, NULL, 0, S_IFREG | 0755);
+    else
+        bad = push_entry(ents, n, strdup("bootstrap"), NULL, boot, strlen(boot), S_IFREG | 0755);
+    if (!is_static)
+        bad = bad || push_entry(ents, n, strdup("bin/"), NULL, NULL, 0, S_IFDIR | 0755) ||
+              push_entry(ents, n, join2("bin/", name), o->binary, NULL, 0, S_IFREG | 0755) ||
+              push_entry(ents, n, strdup("lib/"), NULL, NULL, 0, S_IFDIR | 0755);
     for (int i = 0; !bad && i < nlibs; i++)
         bad = push_entry(ents, n, join2("lib/", libs[i].soname), libs[i].path, NULL, 0,
                   S_IFREG | (libs[i].is_loader ? 0755u : 0644u));
@@ -441,7 +453,8 @@ static int unpacked_size(const Entry *ents, int n, long long *total, char *err, 
 /* Write the entries to <zip_path>.part, then rename it over zip_path: never a half-written
  * zip at zip_path, and no .part left behind on failure. Neither a zip_path that is not a
  * regular file (a symlink, FIFO, device) nor an existing .part is replaced. */
-static int write_zip(const char *zip_path, const Entry *ents, int n, char *err, size_t errlen)
+static int write_zip(const char *zip_path, const Entry *ents, int n, const char *comment,
+                     char *err, size_t errlen)
 {
     char *part = join2(zip_path, ".part");
     if (!part) return dwf__errf(err, errlen, "out of memory");
@@ -469,6 +482,10 @@ static int write_zip(const char *zip_path, const Entry *ents, int n, char *err, 
     time_t mtime = fixed_mtime();
     for (int i = 0; i < n; i++)
         if (add_entry(za, &ents[i], mtime, err, errlen) != 0) goto out;
+    if (dwf__zip.zip_set_archive_comment(za, comment, (zip_uint16_t)strlen(comment)) != 0) {
+        dwf__errf(err, errlen, "%s: setting the comment: %s", part, dwf__zip.zip_strerror(za));
+        goto out;
+    }
     if (dwf__zip.zip_close(za) != 0) {
         dwf__errf(err, errlen, "writing %s: %s", part, dwf__zip.zip_strerror(za));
         goto out;
@@ -497,26 +514,29 @@ int pkg_build_zip(const char *zip_path, const PkgOptions *o, PkgReport *r, char 
     if (!o || !o->binary) return dwf__errf(err, errlen, "no program to package");
     /* Before anything is written, so a missing libzip leaves no .part behind. */
     if (pkg_load_zip(err, errlen) != 0) return -1;
-    if (pkg_resolve_libs(o->binary, &libs, &nlibs, err, errlen) != 0) return -1;
+    char interp[4096];
+    int is_static = pkg_elf_interp(o->binary, interp, sizeof interp, err, errlen);
+    if (is_static < 0) return -1;
+    if (!is_static && pkg_resolve_libs(o->binary, &libs, &nlibs, err, errlen) != 0) return -1;
 
     int rc = -1, nent = 0;
-    char *name = safe_name(o->name), *boot = NULL;
+    char *name = safe_name(o->name), *boot = NULL, *comment = NULL;
     const char *loader = NULL;
     Entry *ents = calloc((size_t)nlibs + 8, sizeof *ents);
     long long unpacked = 0;
     for (int i = 0; i < nlibs; i++)
         if (libs[i].is_loader) loader = libs[i].soname;
-    if (!name || !ents) {
+    if (!name || !ents || !(comment = join2("dwf build: function ", name))) {
         dwf__errf(err, errlen, "out of memory");
         goto out;
     }
-    if (make_bootstrap(o, name, loader, &boot, err, errlen) != 0) goto out;
-    if (list_entries(o, name, boot, libs, nlibs, ents, &nent) != 0) {
+    if (!is_static && make_bootstrap(o, name, loader, &boot, err, errlen) != 0) goto out;
+    if (list_entries(o, name, boot, is_static, libs, nlibs, ents, &nent) != 0) {
         dwf__errf(err, errlen, "out of memory");
         goto out;
     }
     if (unpacked_size(ents, nent, &unpacked, err, errlen) != 0 ||
-        write_zip(zip_path, ents, nent, err, errlen) != 0)
+        write_zip(zip_path, ents, nent, comment, err, errlen) != 0)
         goto out;
     if (r) {
         struct stat st;
@@ -530,6 +550,7 @@ out:
     for (int i = 0; i < nent; i++) free(ents[i].name);
     free(ents);
     free(boot);
+    free(comment);
     free(name);
     pkg_libs_free(libs, nlibs);
     return rc;

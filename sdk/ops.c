@@ -445,7 +445,8 @@ static int timed_wait(timed_body *t)
 
 /* The code an abandoned body runs lives in the handler (a shared object under the embedded
  * engine): one more reference to it keeps a host's dlclose from unmapping it under the thread.
- * A handler linked into the program itself has nothing to pin (dladdr names the program). */
+ * A handler linked into the program itself has nothing to pin (dladdr names the program; in
+ * the static Lambda program it finds nothing, so dlopen is never called there). */
 static void pin_code(uintptr_t code)
 {
     Dl_info info;

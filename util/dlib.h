@@ -40,10 +40,12 @@
     X(zip_fopen_index)                                                                         \
     X(zip_file_strerror)                                                                       \
     X(zip_fread)                                                                               \
+    X(zip_get_archive_comment)                                                                 \
     X(zip_get_name)                                                                            \
     X(zip_get_num_entries)                                                                     \
     X(zip_libzip_version)                                                                      \
     X(zip_open)                                                                                \
+    X(zip_set_archive_comment)                                                                 \
     X(zip_set_file_compression)                                                                \
     X(zip_source_buffer)                                                                       \
     X(zip_source_file)                                                                         \

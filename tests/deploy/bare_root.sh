@@ -2,16 +2,17 @@
 # tests/deploy/bare_root.sh: a `dwf build` zip runs in a root that holds nothing else.
 #
 # The zip is unpacked at /var/task of an empty directory whose only other content is Debian's
-# static busybox (/bin/busybox, with /bin/sh a link to it), there only for the CA probe below
-# and removed before the runs: no /bin, no /lib, no /usr, no /etc, no /proc. The test chroots
-# into it (root needed) and runs /var/task/bootstrap as Lambda would, twice:
-#   1. against a Lambda Runtime API + durable execution API peer on 127.0.0.1 written below in
-#      python3's stdlib (it predates `dwf serve` and checks the wire: one invocation of a
-#      one-step workflow, its SigV4-signed checkpoint, the response posted);
+# static busybox (/bin/busybox, with /bin/sh a link to it), removed before the runs: no /bin,
+# no /lib, no /usr, no /etc, no /proc. The test chroots into it (root needed) and runs
+# /var/task/bootstrap as Lambda would, twice:
+#   1. against a Lambda Runtime API (plain HTTP) + durable execution API (HTTPS, a certificate
+#      the zip's etc/ca-bundle.crt is made to trust) peer on 127.0.0.1 written below in python3's
+#      stdlib (it predates `dwf serve` and checks the wire: one invocation of a one-step
+#      workflow, its SigV4-signed checkpoint over TLS, the response posted);
 #   2. under `dwf serve`, the local emulator, started with the Invoke API like a deployed
 #      function, which must answer the step's result.
-# If the bundled loader, a library or the CA fallback were missing, or the bootstrap needed a
-# shell, the program could not even start here.
+# If the program needed anything of the host (a loader, a library, CA roots, a shell), it could
+# not even start here, or not reach the durable API.
 #
 # Standalone: prints "PASS name" / "FAIL name: why" lines (and "SKIP name: why" when the machine
 # cannot run it: not root, no chroot or no static busybox); $DWF = the dwf binary to test.
@@ -85,26 +86,24 @@ if ls "$root"/var/task/lib/libasan.so.* >/dev/null 2>&1; then
   mkdir -p "$root/proc" && mount -t proc proc "$root/proc" && proc_mounted=1
 fi
 
-# The CA fallback: with no system bundle in the root, the bootstrap must pick the one it ships.
-# A copy of the task at /var/probe whose "loader" is a script echoing what it was given runs
-# the zip's own bootstrap; no LAMBDA_TASK_ROOT and no /proc, so it must find its directory
-# from argv[0].
-loader=$(cd "$root/var/task/lib" && ls ld-*.so.* 2>/dev/null | head -1)
-probe="$root/var/probe"
-mkdir -p "$probe/lib" "$probe/bin" "$probe/etc"
-cp "$root/var/task/bootstrap" "$probe/bootstrap"
-cp "$root/var/task/etc/ca-bundle.crt" "$probe/etc/" 2>/dev/null
-: >"$probe/bin/program"
-printf '#!/bin/sh\necho "$SSL_CERT_FILE $*"\n' >"$probe/lib/$loader"
-chmod 755 "$probe/lib/$loader"
-ca=$(env -i PATH=/bin "$CHROOT" "$root" /var/probe/bootstrap one 2>&1)
-rm -rf "$probe"
-want="/var/probe/etc/ca-bundle.crt --library-path /var/probe/lib /var/probe/bin/program one"
-if [ "$ca" != "$want" ]; then
-  fail bare_root_ca_bundle "the bootstrap ran the loader with '$ca', want '$want'"
-elif ! grep -q 'BEGIN CERTIFICATE' "$root/var/task/etc/ca-bundle.crt"; then
+# The CA fallback: the root has no CA roots of its own, so the program must trust the copy the
+# zip ships, /var/task/etc/ca-bundle.crt (found beside the program: no SSL_CERT_FILE, no /proc
+# here). The durable API of the first run below is HTTPS with a certificate for 127.0.0.1 that
+# a CA made here signs; that CA is appended to the shipped copy, which keeps the build host's
+# roots. A checkpoint reaching the peer over TLS proves the program verified against that file.
+if ! grep -q 'BEGIN CERTIFICATE' "$root/var/task/etc/ca-bundle.crt"; then
   fail bare_root_ca_bundle "etc/ca-bundle.crt holds no PEM certificate"
+elif ! command -v openssl >/dev/null; then
+  fail bare_root_ca_bundle "the openssl command is not installed"
+elif ! (cd "$work" && openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=dwf-test-ca \
+          -keyout ca.key -out ca.pem &&
+        openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout tls.key -out tls.csr &&
+        printf 'subjectAltName=IP:127.0.0.1\n' >tls.ext &&
+        openssl x509 -req -in tls.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+          -extfile tls.ext -out tls.pem) >"$work/openssl.log" 2>&1; then
+  fail bare_root_ca_bundle "openssl could not make the test certificates: $(tail -c 300 "$work/openssl.log")"
 else
+  cat "$work/ca.pem" >>"$root/var/task/etc/ca-bundle.crt"
   pass bare_root_ca_bundle
 fi
 # From here on the root holds no shell at all: the bootstrap must not need one.
@@ -113,7 +112,7 @@ rm -rf "$root/bin"
 # The peer: Lambda Runtime API (/2018-06-01/runtime/...) and the durable execution API
 # (/2025-12-01/durable-executions/...) on one port. It logs every request as JSON lines.
 cat >"$work/peer.py" <<'EOF'
-import json, sys, time, threading, urllib.parse
+import json, ssl, sys, time, threading, urllib.parse
 from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler
 
 port_file, log_file = sys.argv[1], sys.argv[2]
@@ -173,7 +172,8 @@ class Peer(BaseHTTPRequestHandler):
         log({"t": round(time.time(), 3), "method": self.command, "path": self.path, "body": body,
              "authorization": self.headers.get("Authorization", ""),
              "token": self.headers.get("X-Amz-Security-Token", ""),
-             "request_id_header": self.headers.get("Lambda-Runtime-Aws-Request-Id", "")})
+             "request_id_header": self.headers.get("Lambda-Runtime-Aws-Request-Id", ""),
+             "tls": isinstance(self.connection, ssl.SSLSocket)})
 
     def do_GET(self):
         self.record("")
@@ -220,10 +220,19 @@ class Peer(BaseHTTPRequestHandler):
                                         "NewExecutionState": {"Operations": changed}})
         self.reply(404, {"message": "no route " + path})
 
+# The same peer on a second port over TLS (its certificate: tls.pem, for 127.0.0.1).
+import os, ssl
 srv = ThreadingHTTPServer(("127.0.0.1", 0), Peer)
 srv.daemon_threads = True
-with open(port_file + ".tmp", "w") as f: f.write(str(srv.server_address[1]))
-import os; os.rename(port_file + ".tmp", port_file)
+tls = ThreadingHTTPServer(("127.0.0.1", 0), Peer)
+tls.daemon_threads = True
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(os.path.join(os.path.dirname(port_file), "tls.pem"),
+                    os.path.join(os.path.dirname(port_file), "tls.key"))
+tls.socket = ctx.wrap_socket(tls.socket, server_side=True)
+threading.Thread(target=tls.serve_forever, daemon=True).start()
+with open(port_file + ".tmp", "w") as f: f.write("%d %d" % (srv.server_address[1], tls.server_address[1]))
+os.rename(port_file + ".tmp", port_file)
 srv.serve_forever()
 EOF
 
@@ -231,12 +240,12 @@ python3 "$work/peer.py" "$work/port" "$work/requests.log" 2>"$work/peer.err" &
 peer_pid=$!
 for _ in $(seq 300); do [ -s "$work/port" ] && break; sleep 0.1; done
 if ! [ -s "$work/port" ]; then fail bare_root_peer "the python peer did not start: $(cat "$work/peer.err")"; exit 0; fi
-port=$(cat "$work/port")
+read -r port tls_port <"$work/port"
 
 # Lambda's environment, nothing from ours. AWS_ENDPOINT_URL_LAMBDA points the durable API at
-# the peer (plain http, so no TLS is involved here; the CA fallback is checked above).
+# the peer's TLS port (the CA fallback above).
 env -i PATH=/bin LANG=C TZ=UTC \
-  AWS_LAMBDA_RUNTIME_API="127.0.0.1:$port" AWS_ENDPOINT_URL_LAMBDA="http://127.0.0.1:$port" \
+  AWS_LAMBDA_RUNTIME_API="127.0.0.1:$port" AWS_ENDPOINT_URL_LAMBDA="https://127.0.0.1:$tls_port" \
   AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 \
   AWS_ACCESS_KEY_ID=AKIDBAREROOT AWS_SECRET_ACCESS_KEY=bare-root-secret AWS_SESSION_TOKEN=bare-root-token \
   AWS_LAMBDA_FUNCTION_NAME=dwf-bare-root AWS_LAMBDA_FUNCTION_VERSION=1 AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128 \
@@ -266,6 +275,8 @@ ups = [u for r in cps for u in json.loads(r["body"]).get("Updates", [])]
 done = [u for u in ups if u.get("Id") == step_id and u.get("Action") == "SUCCEED"]
 if not cps:
     out(False, "bare_root_checkpoint", "no checkpoint call reached the durable API")
+elif not all(r["tls"] for r in cps):
+    out(False, "bare_root_checkpoint", "a checkpoint call came over plain HTTP, not the TLS port")
 elif not all(r["authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIDBAREROOT/")
              and r["token"] == "bare-root-token" for r in cps):
     out(False, "bare_root_checkpoint", "checkpoint not SigV4-signed with the session token: %r"

@@ -29,14 +29,43 @@ pass() { echo "PASS $1"; }
 fail() { echo "FAIL $1: $2"; }
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/dwf-build-zip.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+peer_pid=""
+trap '[ -n "$peer_pid" ] && kill "$peer_pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
 
 examples=()
 for f in examples/*.dwf; do [[ $f == *.test.dwf ]] || examples+=("$f"); done  # not the test files
 if ! [ -e "${examples[0]}" ]; then fail build_zip_examples "no examples/*.dwf"; exit 0; fi
-for t in unzip objdump python3; do
-  command -v $t >/dev/null || { fail build_zip_tools "$t is not installed"; exit 0; }
+for t in unzip objdump readelf python3 strace; do
+  command -v $t >/dev/null || { fail build_zip_tools "$t is not installed (make deps)"; exit 0; }
 done
+# A sanitizer build of dwf links a dynamically linked program (check_dynamic_zip below).
+sanitized=""
+readelf -d "$DWF" 2>/dev/null | grep -q 'NEEDED.*libasan' && sanitized=1
+
+# The Runtime API peer the programs are run against: it appends "METHOD PATH" of every request
+# to the file named in $work/peer.target, and answers 503.
+cat >"$work/peer.py" <<'EOF'
+import os, sys
+from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler
+class Peer(BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def answer(self):
+        with open(open(sys.argv[1] + "/peer.target").read().strip(), "a") as f:
+            f.write("%s %s\n" % (self.command, self.path))
+        self.send_response(503)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+    do_GET = do_POST = answer
+srv = ThreadingHTTPServer(("127.0.0.1", 0), Peer)
+open(sys.argv[1] + "/peer.port.tmp", "w").write(str(srv.server_address[1]))
+os.rename(sys.argv[1] + "/peer.port.tmp", sys.argv[1] + "/peer.port")
+srv.serve_forever()
+EOF
+python3 "$work/peer.py" "$work" 2>"$work/peer.err" &
+peer_pid=$!
+for _ in $(seq 100); do [ -s "$work/peer.port" ] && break; sleep 0.1; done
+peer_port=$(cat "$work/peer.port" 2>/dev/null)
+if [ -z "$peer_port" ]; then fail build_zip_peer "the python peer did not start: $(cat "$work/peer.err")"; exit 0; fi
 
 # glibc's own objects define (not need) the newer versions; everything else must stay <= 2.34.
 glibc_own='^(ld-linux.*|libc\.so\..*|libm\.so\..*|libmvec\.so\..*|libpthread\.so\..*|libdl\.so\..*|librt\.so\..*|libresolv\.so\..*|libanl\.so\..*|libutil\.so\..*|libnsl\.so\..*|libnss_.*|libBrokenLocale\.so\..*|libc_malloc_debug\.so\..*|libthread_db\.so\..*)$'
@@ -52,17 +81,11 @@ chmod 755 "$work/fakebin/aws" "$work/fakebin/sleep"
 # objdump results per distinct file (by checksum): the examples share their libraries.
 declare -A needed_of newer_of
 
-for ex in "${examples[@]}"; do
-  name=$(basename "$ex" .dwf)
-  out="$work/$name"
-  zip="$out/function.zip"
-  if ! "$DWF" build "$ex" -o "$zip" >"$work/$name.log" 2>&1; then
-    fail "build_zip_$name" "dwf build $ex failed: $(tail -c 600 "$work/$name.log" | tr '\n' ' ')"
-    continue
-  fi
-  if ! [ -s "$zip" ]; then fail "build_zip_$name" "no zip at $zip"; continue; fi
-  pass "build_zip_$name"
-
+# The layout of a sanitizer build's zip (ASan cannot be linked into a static program): the
+# prebuilt bootstrap execs the bundled loader on bin/<name>, with glibc, cJSON and the sanitizer
+# runtimes under lib/.
+check_dynamic_zip() { # NAME ZIP UNPACKED
+  local name=$1 zip=$2 unz=$3
   # --- layout -----------------------------------------------------------------------------
   listing=$(unzip -Z "$zip")
   why=""
@@ -72,8 +95,6 @@ for ex in "${examples[@]}"; do
   [ -z "$why" ] && { echo "$listing" | grep -Eq '^-rwx.* bin/[^/]+$' || why="no executable program under bin/"; }
   if [ -n "$why" ]; then fail "build_zip_${name}_layout" "$why: $(echo "$listing" | head -8 | tr '\n' ' ')"; else pass "build_zip_${name}_layout"; fi
 
-  unz="$out/unpacked"
-  mkdir -p "$unz" && unzip -q "$zip" -d "$unz"
   # The bootstrap: the static program of this build, run on a copy of the zip whose loader is
   # a script. From another directory, with no LAMBDA_TASK_ROOT and no SSL_CERT_FILE: it finds
   # its own directory and the host's CA roots (Debian's, on this machine).
@@ -139,7 +160,93 @@ for ex in "${examples[@]}"; do
   if [ -n "$newer" ]; then fail "build_zip_${name}_glibc_2_34" "needs more than GLIBC_2.34:$newer"
   elif [ "$nobj" -lt 3 ]; then fail "build_zip_${name}_glibc_2_34" "only $nobj files checked"
   else pass "build_zip_${name}_glibc_2_34"; fi
+}
 
+# The zip of a normal build: exactly `bootstrap`, the program itself linked statically (no
+# loader, no shared library), and the CA roots under etc/; its comment names the function
+# (dwf serve takes the name from it). The program, run from the unpacked zip under strace
+# against a Runtime API peer named `localhost` (resolved by the static glibc from /etc/hosts),
+# asks it for an invocation, with one execve and no shared object opened: no loader, no NSS
+# module, no dlopen. As root, a second run sees an nsswitch.conf (bind-mounted in a private
+# mount namespace) listing NSS modules this machine has (systemd) before files and dns: the
+# program must still open none (lambda.c fixes hosts to "files dns").
+check_static_zip() { # NAME ZIP UNPACKED FUNCTION
+  local name=$1 zip=$2 unz=$3 fname=$4 why=""
+  local listing entries
+  listing=$(unzip -Z "$zip")
+  entries=$(unzip -Z1 "$zip" | LC_ALL=C sort | tr '\n' ' ')
+  if [ "$entries" != "bootstrap etc/ etc/ca-bundle.crt " ]; then
+    why="entries are '$entries', want 'bootstrap etc/ etc/ca-bundle.crt '"
+  elif ! echo "$listing" | grep -Eq '^-rwxr-xr-x .* bootstrap$'; then
+    why="bootstrap is not at the root with mode 0755"
+  elif ! grep -q 'BEGIN CERTIFICATE' "$unz/etc/ca-bundle.crt"; then
+    why="etc/ca-bundle.crt holds no PEM certificate"
+  elif [ "$(unzip -z "$zip" | tail -n 1)" != "dwf build: function $fname" ]; then
+    why="the zip's comment is '$(unzip -z "$zip" | tail -n 1)', want 'dwf build: function $fname'"
+  fi
+  if [ -n "$why" ]; then fail "build_zip_${name}_layout" "$why"; else pass "build_zip_${name}_layout"; fi
+
+  local hdr
+  hdr=$(readelf -hlW "$unz/bootstrap" 2>&1)
+  if ! echo "$hdr" | grep -Eq '^ *Type: *EXEC '; then
+    fail "build_zip_${name}_static" "bootstrap is not a position-dependent executable: $(echo "$hdr" | grep -m1 'Type:')"
+  elif echo "$hdr" | grep -Eq '^ *(INTERP|DYNAMIC) '; then
+    fail "build_zip_${name}_static" "bootstrap has a program interpreter or a dynamic section: $(echo "$hdr" | grep -E '^ *(INTERP|DYNAMIC) ' | tr '\n' ' ')"
+  else
+    pass "build_zip_${name}_static"
+  fi
+
+  local runs=(plain) r
+  [ "$(id -u)" = 0 ] && command -v unshare >/dev/null && [ -e /lib/x86_64-linux-gnu/libnss_systemd.so.2 -o -e /lib/aarch64-linux-gnu/libnss_systemd.so.2 ] && runs+=(nsswitch)
+  for r in "${runs[@]}"; do
+    local log="$work/$name.$r.peer" trace="$work/$name.$r.strace" cmd
+    : >"$log"
+    cmd=(strace -f -qq -e trace=execve,open,openat -o "$trace" env -i PATH=/usr/bin:/bin
+         "AWS_LAMBDA_RUNTIME_API=localhost:$peer_port" AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=AKIDZIP
+         AWS_SECRET_ACCESS_KEY=zip-secret AWS_LAMBDA_FUNCTION_NAME="$fname" "$unz/bootstrap")
+    echo "$log" >"$work/peer.target"
+    if [ "$r" = nsswitch ]; then
+      printf 'hosts: systemd myhostname mymachines resolve files dns\n' >"$work/nsswitch.conf"
+      unshare -m sh -c 'mount --bind "$0" /etc/nsswitch.conf && exec "$@"' "$work/nsswitch.conf" "${cmd[@]}" \
+        >"$work/$name.$r.out" 2>&1 &
+    else
+      "${cmd[@]}" >"$work/$name.$r.out" 2>&1 &
+    fi
+    local pid=$! i
+    for i in $(seq 100); do grep -q 'GET /2018-06-01/runtime/invocation/next' "$log" && break; sleep 0.1; done
+    kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+    local so execs
+    # What the program did: the trace from env's execve of it on.
+    so=$(awk -v b="\"$unz/bootstrap\"" 'index($0, "execve(" b) { on = 1 } on' "$trace" |
+         grep -E 'open(at)?\(.*\.so[."]' | head -3 | tr '\n' ' ')
+    execs=$(grep -c 'execve(' "$trace")
+    if ! grep -q 'GET /2018-06-01/runtime/invocation/next' "$log"; then
+      fail "build_zip_${name}_run_$r" "no GET .../invocation/next reached the peer at localhost:$peer_port: $(tail -c 300 "$work/$name.$r.out" | tr '\n' ' ')"
+    elif [ -n "$so" ]; then
+      fail "build_zip_${name}_run_$r" "the program opened shared objects: $so"
+    elif [ "$execs" != 2 ]; then  # env, then the program
+      fail "build_zip_${name}_run_$r" "$execs execve calls, want 2 (env, the program): $(grep 'execve(' "$trace" | tr '\n' ' ')"
+    else
+      pass "build_zip_${name}_run_$r"
+    fi
+  done
+}
+
+for ex in "${examples[@]}"; do
+  name=$(basename "$ex" .dwf)
+  out="$work/$name"
+  zip="$out/function.zip"
+  if ! "$DWF" build "$ex" -o "$zip" >"$work/$name.log" 2>&1; then
+    fail "build_zip_$name" "dwf build $ex failed: $(tail -c 600 "$work/$name.log" | tr '\n' ' ')"
+    continue
+  fi
+  if ! [ -s "$zip" ]; then fail "build_zip_$name" "no zip at $zip"; continue; fi
+  pass "build_zip_$name"
+
+  unz="$out/unpacked"
+  mkdir -p "$unz" && unzip -q "$zip" -d "$unz"
+  fname=$(sed -n 's/^ *FunctionName: "\(.*\)"$/\1/p' "$out/template.yaml")
+  if [ -n "$sanitized" ]; then check_dynamic_zip "$name" "$zip" "$unz"; else check_static_zip "$name" "$zip" "$unz" "$fname"; fi
   # --- reproducible -------------------------------------------------------------------------
   if ! "$DWF" build "$ex" -o "$out/again/function.zip" >"$work/$name.log2" 2>&1; then
     fail "build_zip_${name}_reproducible" "second build failed: $(tail -c 300 "$work/$name.log2")"

@@ -16,7 +16,9 @@
 #     headers claim 1000 bytes for 300 MB of zeros (stopped while unpacking), and one with more
 #     entries than dwf serve unpacks.
 # Each must stop `dwf serve` with exit status 1 and a message naming the entry (or the limit),
-# leave the files outside as they were, and leave no task root behind. A benign zip with
+# leave the files outside as they were, and leave no task root behind. Served without --name,
+# a zip names its function by its comment ("dwf build: function NAME") or its bin/NAME, and
+# one with neither is refused. A benign zip with
 # setuid, setgid and world-writable modes and a symlink inside it is served with those bits
 # stripped and the symlink kept.
 #
@@ -70,6 +72,13 @@ make("benign", [("bin/tool", b"#!/bin/sh\n", 0o6777), ("lib/libx.so.1", b"ELF-is
                 ("lib/libx.so", "libx.so.1", 0o777, stat.S_IFLNK), ("data/shared", b"{}", 0o666),
                 ("setgid", b"", 0o2755)])
 
+# The function's name from the zip: a `dwf build` zip's comment, else its bin/<name>, else none.
+with zipfile.ZipFile(os.path.join(T, "zips", "named_comment.zip"), "w") as z:
+    entry(z, "bootstrap", BOOT, 0o755)
+    z.comment = b"dwf build: function t-from-comment"
+make("named_bin", [("bin/t-from-bin", b"", 0o755)])
+make("named_none", [])
+
 # Honest bomb: the central directory admits 300 MB.
 with zipfile.ZipFile(os.path.join(T, "zips", "bomb_honest.zip"), "w") as z:
     entry(z, "bootstrap", BOOT, 0o755)
@@ -122,6 +131,28 @@ refused link_sub_rel "symlink entry 'a/b/out' points outside the function's dire
 refused bomb_honest "Unzipped size must be smaller than 262144000 bytes"
 refused bomb_lying "Unzipped size must be smaller than 262144000 bytes"
 refused many "the zip has 100002 entries; dwf serve unpacks at most 100000"
+
+# Served without --name (and no template.yaml beside it), a zip gives the function its name.
+for z in comment:t-from-comment bin:t-from-bin; do
+  zname=named_${z%%:*} want=${z#*:}
+  if serve_start "$T/$zname" --store "$T/store.db" "$T/zips/$zname.zip"; then
+    grep -q "^dwf serve: function $want: task root" "$T/$zname.out" && pass "serve_unzip_$zname" ||
+      fail "serve_unzip_$zname" "want function $want in: $(grep -m1 'function' "$T/$zname.out")"
+    serve_stop
+  else
+    fail "serve_unzip_$zname" "dwf serve did not start: $(tail -c 300 "$T/$zname.err")"
+  fi
+done
+if serve_start "$T/named_none" --store "$T/store.db" "$T/zips/named_none.zip"; then
+  fail serve_unzip_named_none "dwf serve accepted a zip that names no function, without --name"
+  serve_stop
+else
+  rc=0
+  wait "$SERVE_PID" || rc=$?
+  SERVE_PID=""
+  [ "$rc" -eq 1 ] && grep -qF "no function name given, and the zip names none" "$T/named_none.err" &&
+    pass serve_unzip_named_none || fail serve_unzip_named_none "exit $rc: $(tail -c 300 "$T/named_none.err")"
+fi
 
 left=$(ls -A "$T/outside")
 [ "$left" = victim ] && [ "$(cat "$T/outside/victim")" = original ] && pass serve_unzip_nothing_escaped ||
