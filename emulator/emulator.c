@@ -377,6 +377,7 @@ int dwf_emulator_start(const dwf_emulator_opts *o, const dwf_emulator_function *
     so.path = o->store;
     so.region = e->region;
     so.account = e->account;
+    so.cache_kib = DWF_SERVE_CACHE_KIB; /* thousands of executions' index pages, not re-read at every call */
     if (rc == 0) rc = dwf_service_open(&so, &e->svc, err);
     int zips = 0;
     for (int i = 0; i < nfns; i++) zips += fns[i].zip != NULL;

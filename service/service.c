@@ -204,6 +204,8 @@ int dwf__svc_commit_unflushed(dwf_service *s, dwf_error *err)
     return dwf__sync_wait(sync, seen, err);
 }
 
+long long dwf_service_cache_misses(dwf_service *s) { return dwf__store_cache_misses(s->st); }
+
 void dwf_service_sync_stats(dwf_service *s, dwf_service_sync_stats_t *out)
 {
     dwf__sync_stats st;
@@ -236,6 +238,12 @@ int dwf_service_open(const dwf_service_opts *o, dwf_service **out, dwf_error *er
         return -1;
     }
     pthread_mutex_init(&s->mu, NULL);
+    if (o->cache_kib > 0 && dwf__store_cache_kib(s->st, o->cache_kib) != 0) {
+        dwf__store_close(s->st);
+        pthread_mutex_destroy(&s->mu);
+        free(s);
+        return dwf__store_err(err, DWF_ERRORTYPE_SERVICE, "cannot set the store's page cache to %d KiB", o->cache_kib);
+    }
     if (o->before_flush) dwf__sync_set_hook(dwf__store_sync(s->st), o->before_flush, o->before_flush_arg);
     if (!o->no_purge && dwf_service_purge_expired(s, NULL, err) != 0) {
         dwf_service_close(s);

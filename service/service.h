@@ -48,7 +48,14 @@ typedef struct dwf_service_opts {
      * calls commit, which shows they share it whatever the machine's speed. */
     void (*before_flush)(void *arg);
     void *before_flush_arg;
+    /* SQLite's page cache in KiB; 0 = 512 (the embedded engine's RSS budget). dwf serve gives
+     * DWF_SERVE_CACHE_KIB: its store's working set (every index a new execution touches) is
+     * larger, and a cache that cannot hold it re-reads pages at every call, more as the store
+     * grows (test_serve_cache_holds_working_set). */
+    int cache_kib;
 } dwf_service_opts;
+
+#define DWF_SERVE_CACHE_KIB 32768
 
 int dwf_service_open(const dwf_service_opts *o, dwf_service **out, dwf_error *err);
 void dwf_service_close(dwf_service *s);
@@ -60,6 +67,8 @@ double dwf_service_now_of(dwf_service *s, const char *arn);
 /* SQLite's work for this service so far (dwf__store_work): VM steps, and steps of full-table
  * scans. For tests and benchmarks that show a call's cost does not grow with the store. */
 void dwf_service_work(dwf_service *s, long long *vm_steps, long long *fullscan_steps);
+/* Pages SQLite had to read because its page cache did not hold them, since the open. */
+long long dwf_service_cache_misses(dwf_service *s);
 /* Group commit (service/store_sync.c): transactions committed, the fdatasyncs that made them
  * durable, the commits those covered, and the most one covered. flushed_commits / flushes is
  * the number of checkpoints (and other calls) per fsync: above 1 when concurrent calls share. */

@@ -408,6 +408,25 @@ void dwf__store_work(dwf__store *st, long long *vm_steps, long long *fullscan_st
     pthread_mutex_unlock(&st->mu);
 }
 
+int dwf__store_cache_kib(dwf__store *st, int kib)
+{
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA cache_size=-%d", kib);
+    pthread_mutex_lock(&st->mu);
+    int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+    pthread_mutex_unlock(&st->mu);
+    return rc == SQLITE_OK ? 0 : -1;
+}
+
+long long dwf__store_cache_misses(dwf__store *st)
+{
+    int cur = 0, hi = 0;
+    pthread_mutex_lock(&st->mu);
+    sqlite3_db_status(st->db, SQLITE_DBSTATUS_CACHE_MISS, &cur, &hi, 0);
+    pthread_mutex_unlock(&st->mu);
+    return cur;
+}
+
 void dwf__sql_done(dwf__store *st, sqlite3_stmt *q)
 {
     if (!q) return;

@@ -73,6 +73,10 @@ void dwf__storefile_discard(const char *path, const char *made_dir);
  * table. What a service call costs in these does not depend on the machine's load, so tests can
  * show that it does not grow with the number of executions kept (dwf_service_work). */
 void dwf__store_work(dwf__store *st, long long *vm_steps, long long *fullscan_steps);
+/* Set the page cache to kib KiB (PRAGMA cache_size); 0 or -1. */
+int dwf__store_cache_kib(dwf__store *st, int kib);
+/* Page cache misses since the open (SQLITE_DBSTATUS_CACHE_MISS). */
+long long dwf__store_cache_misses(dwf__store *st);
 
 /* ---- group commit (store_sync.c) -------------------------------------------------------------- */
 typedef struct dwf__sync dwf__sync;
