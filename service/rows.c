@@ -110,68 +110,20 @@ int dwf__svc_op_save_take(dwf_service *s, dwf__exec *e, cJSON *op, long long *se
     return r;
 }
 
-/* Append the Operation JSON of every row `q` yields (column 0) to arr; with a limit, stop
- * before the (limit+1)-th and say there were more. */
+/* The operations a statement selects (json, start_seq), appended to arr: at most `limit` (0: all;
+ * *more says whether one more was there), *last the last one's start_seq, and when seqs is given
+ * every start_seq in a growing array (*seqs, *nseqs). 0 or -1. */
 static int ops_collect(dwf_service *s, const dwf__exec *e, sqlite3_stmt *q, int limit, cJSON *arr,
-                       long long *last, int *more, dwf_error *err)
+                       long long *last, int *more, long long **seqs, size_t *nseqs, dwf_error *err)
 {
     int r, n = 0;
+    size_t cap = 0;
     while ((r = dwf__sql_step(s->st, q, err)) == 1) {
         if (limit > 0 && n == limit) {
             if (more) *more = 1;
             break;
         }
-        cJSON *op = op_from_row(s, e, q, err);
-        if (!op) {
-            r = -1;
-            break;
-        }
-        if (!cJSON_AddItemToArray(arr, op)) {
-            cJSON_Delete(op);
-            r = oom(err);
-            break;
-        }
-        if (last) *last = sqlite3_column_int64(q, 1);
-        n++;
-    }
-    dwf__sql_done(s->st, q);
-    return r < 0 ? -1 : 0;
-}
-
-int dwf__svc_ops_page(dwf_service *s, const dwf__exec *e, long long after, int limit, cJSON *arr, long long *last,
-                      int *more, dwf_error *err)
-{
-    *more = 0;
-    sqlite3_stmt *q = dwf__sql_prepare(s->st, err,
-                                       "SELECT json, start_seq FROM operations WHERE exec_id=?1 AND start_seq>?2"
-                                       " ORDER BY start_seq LIMIT ?3",
-                                       "sii", e->id, after, (long long)(limit > 0 ? limit + 1 : -1));
-    return q ? ops_collect(s, e, q, limit, arr, last, more, err) : -1;
-}
-
-int dwf__svc_ops_changed(dwf_service *s, const dwf__exec *e, long long since, cJSON *arr, dwf_error *err)
-{
-    sqlite3_stmt *q = dwf__sql_prepare(s->st, err,
-                                       "SELECT json, start_seq FROM operations WHERE exec_id=?1 AND change_seq>?2"
-                                       " ORDER BY start_seq",
-                                       "si", e->id, since);
-    return q ? ops_collect(s, e, q, 0, arr, NULL, NULL, err) : -1;
-}
-
-int dwf__svc_ops_changed_between(dwf_service *s, const dwf__exec *e, long long since, long long upto, cJSON *arr,
-                                 long long **seqs, size_t *n, dwf_error *err)
-{
-    *seqs = NULL;
-    *n = 0;
-    sqlite3_stmt *q = dwf__sql_prepare(s->st, err,
-                                       "SELECT json, start_seq FROM operations WHERE exec_id=?1 AND change_seq>?2"
-                                       " AND change_seq<=?3 ORDER BY start_seq",
-                                       "sii", e->id, since, upto);
-    if (!q) return -1;
-    size_t cap = 0;
-    int r;
-    while ((r = dwf__sql_step(s->st, q, err)) == 1) {
-        if (*n == cap) {
+        if (seqs && *nseqs == cap) {
             cap = cap ? cap * 2 : 16;
             long long *g = realloc(*seqs, cap * sizeof *g);
             if (!g) {
@@ -190,10 +142,44 @@ int dwf__svc_ops_changed_between(dwf_service *s, const dwf__exec *e, long long s
             r = oom(err);
             break;
         }
-        (*seqs)[(*n)++] = sqlite3_column_int64(q, 1);
+        if (last) *last = sqlite3_column_int64(q, 1);
+        if (seqs) (*seqs)[(*nseqs)++] = sqlite3_column_int64(q, 1);
+        n++;
     }
     dwf__sql_done(s->st, q);
     return r < 0 ? -1 : 0;
+}
+
+int dwf__svc_ops_page(dwf_service *s, const dwf__exec *e, long long after, int limit, cJSON *arr, long long *last,
+                      int *more, dwf_error *err)
+{
+    *more = 0;
+    sqlite3_stmt *q = dwf__sql_prepare(s->st, err,
+                                       "SELECT json, start_seq FROM operations WHERE exec_id=?1 AND start_seq>?2"
+                                       " ORDER BY start_seq LIMIT ?3",
+                                       "sii", e->id, after, (long long)(limit > 0 ? limit + 1 : -1));
+    return q ? ops_collect(s, e, q, limit, arr, last, more, NULL, NULL, err) : -1;
+}
+
+int dwf__svc_ops_changed(dwf_service *s, const dwf__exec *e, long long since, cJSON *arr, dwf_error *err)
+{
+    sqlite3_stmt *q = dwf__sql_prepare(s->st, err,
+                                       "SELECT json, start_seq FROM operations WHERE exec_id=?1 AND change_seq>?2"
+                                       " ORDER BY start_seq",
+                                       "si", e->id, since);
+    return q ? ops_collect(s, e, q, 0, arr, NULL, NULL, NULL, NULL, err) : -1;
+}
+
+int dwf__svc_ops_changed_between(dwf_service *s, const dwf__exec *e, long long since, long long upto, cJSON *arr,
+                                 long long **seqs, size_t *n, dwf_error *err)
+{
+    *seqs = NULL;
+    *n = 0;
+    sqlite3_stmt *q = dwf__sql_prepare(s->st, err,
+                                       "SELECT json, start_seq FROM operations WHERE exec_id=?1 AND change_seq>?2"
+                                       " AND change_seq<=?3 ORDER BY start_seq",
+                                       "sii", e->id, since, upto);
+    return q ? ops_collect(s, e, q, 0, arr, NULL, NULL, seqs, n, err) : -1;
 }
 
 /* ---- history events -------------------------------------------------------------------------- */
