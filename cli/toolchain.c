@@ -106,9 +106,10 @@ static int find_linked(TcRuntime *rt, const char *dir, const char *cmd)
                           : !is_file(rt->libcjson)  ? "libcjson-dwf.a"
                                                     : NULL;
     if (!missing) return 1;
-    if (strcmp(missing, "libcurl-dwf.a") == 0 || strcmp(missing, "libcjson-dwf.a") == 0)
+    int curl = strcmp(missing, "libcurl-dwf.a") == 0, cjson = strcmp(missing, "libcjson-dwf.a") == 0;
+    if (curl || cjson)
         fprintf(stderr, "dwf %s: %s has no %s, the static %s (run `make deps`, then `make`)\n",
-                cmd, dir, missing, missing[3] == 'c' && missing[4] == 'u' ? "minimal libcurl" : "cJSON");
+                cmd, dir, missing, curl ? "minimal libcurl" : "cJSON");
     else
         fprintf(stderr, "dwf %s: %s has no %s (build it with `make`)\n", cmd, dir, missing);
     return -1;
