@@ -26,6 +26,15 @@
  * out, an invoke's) flush the queue in order, and the invocation flushes everything before it
  * answers (an execution's end or a suspension). docs/engine.md ("Pipelined commit").
  *
+ * Deferred updates (an at-most-once step's SUCCEED, a timed step's): the step returns at once,
+ * the update waits in the queue, and the next step body of any kind (dwf__checkpoint_barrier in
+ * ops.c), awaited update or the invocation's end sends it and waits for it. So what runs before
+ * it is durable is only durable code, which nothing outside the process can observe, and a
+ * crash in that window leaves the step STARTED without a result, as a crash just before an
+ * awaited SUCCEED would. A sequence of at-most-once steps costs one call per step: START i+1
+ * is awaited anyway and carries SUCCEED i. The barrier is per invocation (a branch's deferred
+ * update holds back the next body of every branch): conservative, and cheap.
+ *
  * Backpressure: a body quicker than the service would otherwise queue without end (10,000
  * quick steps held every START in memory at once). After queueing a fire-and-forget or
  * pipelined update, while more than DWF__QUEUE_BOUND (two batches) are queued or
@@ -303,6 +312,11 @@ int dwf__checkpoint(dwf_ctx *c, cJSON *update, int how)
         inv->pipe_seq = u->seq;
         pthread_cond_broadcast(&inv->cv); /* the sender, if it sleeps */
         rc = bound_queue(inv);
+    } else if (how == DWF__DEFERRED && pipelining) {
+        /* leaves with the next call: the next step's awaited START, or the one the next step
+         * body's barrier makes; the sender is neither started nor woken for it */
+        inv->defer_seq = u->seq;
+        rc = bound_queue(inv);
     } else if (how == DWF__QUEUED) {
         /* leaves with the next call, or after DWF__LINGER_MS; without a sender, with the next call */
         if (pipelining && sender_ensure(inv) == 0 && inv->q_head == u) pthread_cond_broadcast(&inv->cv);
@@ -320,6 +334,14 @@ int dwf__checkpoint_flush(dwf__inv *inv)
     int rc = flush_upto(inv, inv->next_seq);
     pthread_mutex_unlock(&inv->mu);
     return rc;
+}
+
+int dwf__checkpoint_barrier(dwf__inv *inv)
+{
+    pthread_mutex_lock(&inv->mu);
+    int rc = flush_upto(inv, inv->defer_seq);
+    pthread_mutex_unlock(&inv->mu);
+    return rc == 0 ? DWF_OK : DWF_FATAL;
 }
 
 void dwf__checkpoint_drop(dwf__inv *inv)

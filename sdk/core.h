@@ -98,6 +98,8 @@ typedef struct dwf__inv {
      * update) sends while acked_seq < pipe_seq, so the body runs on while a call is in flight,
      * and sends fire-and-forget updates that waited DWF__LINGER_MS (checkpoint.c) */
     uint64_t pipe_seq;
+    /* the newest DWF__DEFERRED update: a step body does not run before it is acknowledged */
+    uint64_t defer_seq;
     int sender_started, sender_stop;
     pthread_t sender;
 
@@ -242,6 +244,9 @@ enum dwf__send {
     DWF__QUEUED = 0,    /* fire-and-forget: leaves with the next call */
     DWF__AWAITED = 1,   /* return only once the service acknowledged it */
     DWF__PIPELINED = 2, /* return at once; the sender thread sends it with the next call */
+    DWF__DEFERRED = 3,  /* return at once; leaves with the next call, and the next step body
+                         * waits for it (dwf__checkpoint_barrier): an at-most-once step's or a
+                         * timed step's SUCCEED */
 };
 /* Queue an update (takes ownership), sent as `how` says.
  * DWF_OK; DWF_SUSPEND when the context's batch has completed (update dropped); DWF_FATAL when
@@ -252,6 +257,10 @@ int dwf__checkpoint(dwf_ctx *c, cJSON *update, int how);
 void dwf__fault(dwf__inv *inv, const dwf_error *err, int retryable);
 /* Send everything queued and wait for it. 0 or -1 (inv->fault set). */
 int dwf__checkpoint_flush(dwf__inv *inv);
+/* Before a step body (or poll check, submitter) runs: wait until every DWF__DEFERRED update
+ * queued so far is acknowledged, sending it (with what is queued before and after it) if need
+ * be. DWF_OK, or DWF_FATAL (inv->fault set). */
+int dwf__checkpoint_barrier(dwf__inv *inv);
 /* Stop the sender thread (if started): after what it is sending, it sends nothing more. */
 void dwf__checkpoint_stop_sender(dwf__inv *inv);
 void dwf__checkpoint_drop(dwf__inv *inv);

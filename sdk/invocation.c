@@ -101,6 +101,9 @@ static cJSON *response_status(const char *status, const char *result)
 /* The answer for a fatal stop: the fault of a checkpoint call, or the execution's error. */
 static cJSON *fatal_response(dwf__inv *inv, dwf_error *err)
 {
+    /* The execution ends FAILED: what is queued (deferred and pipelined step results) becomes
+     * durable first, as before any end, so the history holds every step that finished. */
+    if (inv->fatal && !inv->fault) (void)dwf__checkpoint_flush(inv);
     if (inv->fault) {
         if (inv->fault_retryable) {
             if (err) *err = inv->fault_err;

@@ -544,6 +544,7 @@ static int timed_run(dwf_ctx *c, const timed_call *k, int attempt, double timeou
 static int step_run(dwf_ctx *c, const step_args *a, int attempt, dwf_val **out)
 {
     if (c->inv->opts && c->inv->opts->verify) return DWF_SUSPEND; /* verify never runs a body */
+    DWF_TRY(dwf__checkpoint_barrier(c->inv)); /* an earlier deferred SUCCEED is durable first */
     dwf_val *mv = NULL;
     cJSON *merr = NULL;
     int mocked = step_mocked(c, a, attempt, &mv, &merr);
@@ -591,10 +592,16 @@ static int step_run(dwf_ctx *c, const step_args *a, int attempt, dwf_val **out)
     }
     /* An at-least-once step's SUCCEED is pipelined (checkpoint.c): the body goes on while it is
      * sent, and a crash before it is durable runs the step again on replay, as at-least-once
-     * allows. At-most-once steps, steps with a timeout and the other step kinds wait for it. */
-    int pipelined = a->subtype == DWF_SUBTYPE_STEP && !timeout_s &&
-                    !(a->opts && a->opts->semantics == DWF_AT_MOST_ONCE);
-    rc = dwf__checkpoint(c, u, pipelined ? DWF__PIPELINED : DWF__AWAITED);
+     * allows. An at-most-once step's and a timed step's is deferred: the workflow goes on, but
+     * no step body runs (nor anything observable happens) before it is durable, so a crash in
+     * between leaves the step STARTED without a result, as a crash before an awaited SUCCEED
+     * would; the next step's awaited START carries it (docs/language.md, "When a result is
+     * durable"). */
+    int at_most_once = a->opts && a->opts->semantics == DWF_AT_MOST_ONCE;
+    int how = a->subtype != DWF_SUBTYPE_STEP        ? DWF__AWAITED
+              : at_most_once || timeout_s > 0 ? DWF__DEFERRED
+                                              : DWF__PIPELINED;
+    rc = dwf__checkpoint(c, u, how);
     if (rc == DWF_OK) rc = dwf__parse_payload(c, text, out); /* the round-tripped value, as the SDK */
     free(text);
     if (rc == DWF_OK && a->opts && a->opts->compensate)
@@ -1010,6 +1017,7 @@ static int poll_check(dwf_ctx *c, const poll_args *p, int attempt, dwf_val *stat
                       dwf_val **next, dwf_val **done, cJSON **err)
 {
     if (c->inv->opts && c->inv->opts->verify) return DWF_SUSPEND; /* verify never runs a check */
+    DWF_TRY(dwf__checkpoint_barrier(c->inv)); /* an earlier deferred SUCCEED is durable first */
     dwf_ctx sc;
     dwf__step_ctx_init(&sc, c, attempt, p->id, p->name, NULL, p->frame);
     sc.token_round = attempt; /* each check is a new call: its aws idempotency tokens differ */

@@ -1684,6 +1684,177 @@ static void test_pipelined_queue_bounded(void)
     fake_free(&f);
 }
 
+/* ---- at-most-once and timed steps: the SUCCEED is deferred to the next call ----------------- */
+#define AMO_STEPS 5
+static int amo_runs[AMO_STEPS];
+static int amo_unacked; /* bodies that ran before the previous step's SUCCEED reached the service */
+static fake *amo_fake;
+static int amo_kind; /* 0: all at-most-once; 1: at-most-once and at-least-once in turn; 2: all timed */
+typedef struct amo_frame {
+    dwf_val *v;
+    int i;
+    double sum;
+} amo_frame;
+static int amo_body(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    amo_frame *p = fr;
+    amo_runs[p->i]++;
+    if (p->i > 0) {
+        char sid[16];
+        snprintf(sid, sizeof sid, "%d", p->i); /* the previous step's */
+        pthread_mutex_lock(&amo_fake->mu);
+        const char *st = op_field(amo_fake, sid, "Status");
+        amo_unacked += !st || strcmp(st, "SUCCEEDED") != 0;
+        pthread_mutex_unlock(&amo_fake->mu);
+    }
+    *out = dwf_num(c, p->i + 1);
+    return DWF_OK;
+}
+static int wf_amo(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    amo_frame *p = fr;
+    for (p->i = 0; p->i < AMO_STEPS; p->i++) {
+        int amo = amo_kind == 0 || (amo_kind == 1 && p->i % 2 == 0);
+        dwf_step_opts o = {NULL, amo ? DWF_AT_MOST_ONCE : DWF_AT_LEAST_ONCE, NULL, amo_kind == 2 ? 30 : 0};
+        DWF_TRY(dwf_step(c, NULL, amo_body, p, &o, &p->v));
+        p->sum += p->v->valuedouble;
+    }
+    *out = dwf_num(c, p->sum);
+    return DWF_OK;
+}
+
+static void amo_reset(fake *f, int kind, int pipelined)
+{
+    fake_init(f);
+    f->pipelined = pipelined;
+    amo_fake = f;
+    amo_kind = kind;
+    amo_unacked = 0;
+    memset(amo_runs, 0, sizeof amo_runs);
+}
+
+/* Does call i carry exactly these updates (Action of step sid, ...), in this order? */
+static int call_is(fake *f, int i, int n, ...)
+{
+    cJSON *call = cJSON_GetArrayItem(f->calls, i);
+    if (cJSON_GetArraySize(call) != n) return 0;
+    va_list ap;
+    va_start(ap, n);
+    int ok = 1;
+    for (int j = 0; j < n; j++) {
+        const char *action = va_arg(ap, const char *), *sid = va_arg(ap, const char *);
+        char id[17];
+        dwf_hash_id(sid, id);
+        cJSON *u = cJSON_GetArrayItem(call, j);
+        ok &= !strcmp(sget(u, "Action"), action) && !strcmp(sget(u, "Id"), id);
+    }
+    va_end(ap);
+    return ok;
+}
+
+/* N at-most-once steps in a row (or N steps with a timeout, which record a START too) cost one
+ * checkpoint call each, not two: step i's SUCCEED is deferred and leaves with the awaited START
+ * of step i+1, the last one with the invocation's end. No body runs before the previous step's
+ * SUCCEED is with the service. Without pipelining (the SDK's calls) it is 2N. */
+static void amo_calls(int kind)
+{
+    fake f;
+    amo_reset(&f, kind, 1);
+    dwf_workflow wf = WF(wf_amo, sizeof(amo_frame));
+    cJSON *r = run_all(&f, &wf, "{}", 2);
+    TT_EQ_STR("SUCCEEDED", status_of(r));
+    TT_EQ_STR("15", sget(r, "Result"));
+    TT_EQ_INT(AMO_STEPS + 1, ncalls(&f));
+    TT_ASSERT(call_is(&f, 0, 1, "START", "1"));
+    for (int i = 1; i < AMO_STEPS; i++) {
+        char prev[16], next[16];
+        snprintf(prev, sizeof prev, "%d", i);
+        snprintf(next, sizeof next, "%d", i + 1);
+        TT_ASSERT(call_is(&f, i, 2, "SUCCEED", prev, "START", next));
+    }
+    TT_ASSERT(call_is(&f, AMO_STEPS, 1, "SUCCEED", "5"));
+    TT_EQ_INT(0, amo_unacked);
+    for (int i = 0; i < AMO_STEPS; i++) TT_EQ_INT(1, amo_runs[i]);
+    TT_EQ_STR("5", op_detail(&f, "5", "StepDetails", "Result"));
+    cJSON_Delete(r);
+    fake_free(&f);
+
+    amo_reset(&f, kind, 0);
+    r = run_all(&f, &wf, "{}", 2);
+    TT_EQ_STR("SUCCEEDED", status_of(r));
+    TT_EQ_INT(2 * AMO_STEPS, ncalls(&f));
+    TT_EQ_INT(0, amo_unacked);
+    cJSON_Delete(r);
+    fake_free(&f);
+}
+static void test_at_most_once_one_call_per_step(void) { amo_calls(0); }
+static void test_timed_steps_one_call_per_step(void) { amo_calls(2); }
+
+/* An at-least-once step after an at-most-once one (its START is not awaited) still does not run
+ * its body before the earlier SUCCEED is acknowledged; the history is every step SUCCEEDED once. */
+static void test_at_most_once_then_at_least_once(void)
+{
+    fake f;
+    amo_reset(&f, 1, 1);
+    dwf_workflow wf = WF(wf_amo, sizeof(amo_frame));
+    cJSON *r = run_all(&f, &wf, "{}", 2);
+    TT_EQ_STR("SUCCEEDED", status_of(r));
+    TT_EQ_STR("15", sget(r, "Result"));
+    TT_EQ_INT(0, amo_unacked);
+    for (int i = 0; i < AMO_STEPS; i++) {
+        char sid[16];
+        snprintf(sid, sizeof sid, "%d", i + 1);
+        TT_EQ_INT(1, amo_runs[i]);
+        TT_EQ_STR("SUCCEEDED", op_field(&f, sid, "Status"));
+    }
+    /* the first at-least-once body ran after the call carrying step 1's SUCCEED and its START */
+    TT_ASSERT(call_is(&f, 1, 2, "SUCCEED", "1", "START", "2"));
+    cJSON_Delete(r);
+    fake_free(&f);
+}
+
+/* A crash after step 2's body (the call carrying its deferred SUCCEED and step 3's START fails):
+ * the service holds step 2 STARTED, so the replay counts the attempt as interrupted
+ * (StepInterruptedError, through the retry policy) and the retry runs the body once more; step 3
+ * never ran in the failed invocation, and no body ran twice in one attempt. */
+static void test_at_most_once_deferred_crash(void)
+{
+    fake f;
+    amo_reset(&f, 0, 1);
+    f.fail_call = 3;
+    dwf_workflow wf = WF(wf_amo, sizeof(amo_frame));
+    dwf_error err;
+    cJSON *r = invoke_once(&f, &wf, "{}", &err);
+    TT_ASSERT(r == NULL);
+    TT_EQ_STR("ServiceException", err.type);
+    TT_EQ_STR("SUCCEEDED", op_field(&f, "1", "Status"));
+    TT_EQ_STR("STARTED", op_field(&f, "2", "Status"));
+    TT_ASSERT(op_by_sid(&f, "3") == NULL);
+    TT_EQ_INT(1, amo_runs[0]);
+    TT_EQ_INT(1, amo_runs[1]);
+    TT_EQ_INT(0, amo_runs[2]);
+    f.fail_call = 0;
+    r = invoke_once(&f, &wf, "{}", &err);
+    TT_EQ_STR("PENDING", status_of(r));
+    TT_EQ_STR("PENDING", op_field(&f, "2", "Status"));
+    cJSON *last = cJSON_GetArrayItem(f.calls, ncalls(&f) - 1);
+    TT_EQ_STR("RETRY", sget(cJSON_GetArrayItem(last, 0), "Action"));
+    TT_EQ_STR("StepInterruptedError",
+              sget(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(last, 0), "Error"), "ErrorType"));
+    TT_EQ_INT(1, amo_runs[1]); /* not run again in the replaying invocation */
+    cJSON_Delete(r);
+    fake_advance(&f, NULL);
+    r = run_all(&f, &wf, "{}", 2);
+    TT_EQ_STR("SUCCEEDED", status_of(r));
+    TT_EQ_STR("15", sget(r, "Result"));
+    TT_EQ_INT(2, op_attempt(&f, "2")); /* the interrupted attempt and its retry */
+    int runs[AMO_STEPS] = {1, 2, 1, 1, 1};
+    for (int i = 0; i < AMO_STEPS; i++) TT_EQ_INT(runs[i], amo_runs[i]);
+    TT_EQ_INT(0, amo_unacked);
+    cJSON_Delete(r);
+    fake_free(&f);
+}
+
 /* ---- scale: 10,000 steps in one invocation ---------------------------------------------- */
 static size_t heap_at_end; /* heap in use when the 10,000th step is done (core + fake) */
 static size_t heap_now(void) { return mallinfo2().uordblks; }
@@ -2371,6 +2542,10 @@ int main(void)
     TT_RUN(test_pipelined_steps);
     TT_RUN(test_pipelined_crash_loses_a_suffix);
     TT_RUN(test_pipelined_queue_bounded);
+    TT_RUN(test_at_most_once_one_call_per_step);
+    TT_RUN(test_timed_steps_one_call_per_step);
+    TT_RUN(test_at_most_once_then_at_least_once);
+    TT_RUN(test_at_most_once_deferred_crash);
     TT_RUN(test_batch_limits);
     TT_RUN(test_progress_hook);
     TT_RUN(test_replay_children);
