@@ -167,14 +167,16 @@ void dwf__emu_execution_changed_unlocked(dwf_emulator *e, const char *arn)
     pthread_mutex_unlock(&e->mu);
 }
 
-/* At stop, what group commit did (service/store_sync.c): transactions committed, the fsyncs
- * that made them durable, how many commits each covered on average, and the most one covered. */
+/* At stop, what group commit did (service/store_sync.c): the calls whose work was committed,
+ * the transactions (batches) that held them, the fsyncs that made them durable, how many calls
+ * each fsync covered on average, and the most one covered. */
 static void log_sync_stats(dwf_emulator *e)
 {
     dwf_service_sync_stats_t st;
     dwf_service_sync_stats(e->svc, &st);
-    dwf__emu_log(e, "store: %llu commits, %llu fsyncs, %.1f commits per fsync (largest group %llu)", st.commits,
-                 st.flushes, st.flushes ? (double)st.flushed_commits / (double)st.flushes : 0.0, st.largest_group);
+    dwf__emu_log(e, "store: %llu calls committed in %llu transactions, %llu fsyncs, %.1f calls per fsync (largest group %llu)",
+                 st.commits, st.transactions, st.flushes,
+                 st.flushes ? (double)st.flushed_commits / (double)st.flushes : 0.0, st.largest_group);
 }
 
 static void wake_all_waiters(dwf_emulator *e)

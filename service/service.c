@@ -1,11 +1,12 @@
 /*
- * service.c: the service handle: opening the store, the lock and the one transaction per call,
+ * service.c: the service handle: opening the store, the lock and each call's savepoint in the open batch,
  * the clock, identifiers, error statuses, and the registry of functions.
  *
  * The service's state lives in the store (store.c), never in memory: each public call locks the
- * handle, opens one SQLite transaction, loads the rows it needs, applies the protocol's rules
- * and commits, or rolls everything back on the first error so a rejected request leaves no
- * trace. That makes the service callable from the engine, from the CLI of another process and
+ * handle, opens a savepoint in the open batch (one SQLite transaction shared by the calls that
+ * arrive while a flush runs, store_sync.c), loads the rows it needs, applies the protocol's
+ * rules and releases it, or rolls its own changes back on the first error so a rejected request
+ * leaves no trace. That makes the service callable from the engine, from the CLI of another process and
  * from an HTTP server alike, and it makes a crash at any instant lose nothing that was
  * acknowledged. The calls themselves live in one file per concern (service/README.md).
  *
@@ -165,17 +166,21 @@ void dwf__svc_lock(dwf_service *s) { pthread_mutex_lock(&s->mu); }
 
 void dwf__svc_unlock(dwf_service *s) { pthread_mutex_unlock(&s->mu); }
 
-/* A call answers only with what is on disk (group commit, store_sync.c): a writer waits for the
- * flush that holds its own commit (dwf__svc_commit), after the lock is released so that the
- * calls arriving meanwhile commit and share the next flush; a read call answering the caller
- * waits for the commits it may have seen, so nobody observes what a crash could undo. (Reads
- * inside a call that then writes do not wait: its own commit comes later and covers them.) */
+/* A call answers only with what is on disk (group commit, store_sync.c). A writer's work joins
+ * the open batch (one transaction, its own savepoint) and the call waits for the flush that holds
+ * the batch (dwf__svc_commit), after the lock is released so that the calls arriving meanwhile
+ * join the next batch and share its transaction and flush. A read call runs inside the open batch
+ * when there is one, so it may see work not yet committed: answering the caller, it waits for
+ * every batch it may have seen (the open one included), so nobody observes what a crash could
+ * undo. (Reads inside a call that then writes do not wait: its own batch comes later and covers
+ * them.) */
 void dwf__svc_unlock_read(dwf_service *s)
 {
+    dwf__store_check_batch(s->st);
     unsigned long long seen = dwf__sync_newest(dwf__store_sync(s->st));
     pthread_mutex_unlock(&s->mu);
     dwf_error ignored;
-    dwf__sync_wait(dwf__store_sync(s->st), seen, &ignored);
+    dwf__sync_wait_seen(dwf__store_sync(s->st), seen, &ignored);
 }
 
 int dwf__svc_abort(dwf_service *s)
@@ -188,21 +193,31 @@ int dwf__svc_abort(dwf_service *s)
 int dwf__svc_commit(dwf_service *s, dwf_error *err)
 {
     unsigned long long ticket = 0;
-    int r = dwf__store_commit(s->st, &ticket, err);
+    int r = dwf__store_release(s->st, 1, &ticket, NULL, err);
     pthread_mutex_unlock(&s->mu);
-    if (r != 0) return r;
+    if (r != 0 || ticket == 0) return r;
     return dwf__sync_wait(dwf__store_sync(s->st), ticket, err);
 }
 
+/* The call's work joins the batch, which is committed now if no flush is running (else the
+ * flush's leader commits it as the flush ends); the call waits only for what it read: the
+ * batches before, or its own when other calls' work was in it. */
 int dwf__svc_commit_unflushed(dwf_service *s, dwf_error *err)
 {
     dwf__sync *sync = dwf__store_sync(s->st);
-    unsigned long long seen = dwf__sync_newest(sync), ticket = 0;
-    int r = dwf__store_commit(s->st, &ticket, err);
+    unsigned long long seen = 0, ticket = 0;
+    int r = dwf__store_release(s->st, 0, &ticket, &seen, err), own = 0;
+    if (r == 0 && ticket && !dwf__sync_flushing(sync)) own = dwf__store_commit_batch(s->st, err);
     pthread_mutex_unlock(&s->mu);
     if (r != 0) return r;
-    return dwf__sync_wait(sync, seen, err);
+    if (ticket && seen == ticket) return dwf__sync_wait(sync, ticket, err); /* a waiter of its batch */
+    if (own != 0) return -1;
+    return dwf__sync_wait_seen(sync, seen, err);
 }
+
+static void svc_lock_cb(void *s) { pthread_mutex_lock(&((dwf_service *)s)->mu); }
+
+static void svc_unlock_cb(void *s) { pthread_mutex_unlock(&((dwf_service *)s)->mu); }
 
 long long dwf_service_cache_misses(dwf_service *s) { return dwf__store_cache_misses(s->st); }
 
@@ -214,6 +229,8 @@ void dwf_service_sync_stats(dwf_service *s, dwf_service_sync_stats_t *out)
     out->flushes = st.flushes;
     out->flushed_commits = st.flushed_commits;
     out->largest_group = st.largest_group;
+    out->transactions = st.transactions;
+    out->failed_calls = st.failed_calls;
 }
 
 /* ---- open / close ------------------------------------------------------------------------------ */
@@ -244,6 +261,7 @@ int dwf_service_open(const dwf_service_opts *o, dwf_service **out, dwf_error *er
         free(s);
         return dwf__store_err(err, DWF_ERRORTYPE_SERVICE, "cannot set the store's page cache to %d KiB", o->cache_kib);
     }
+    dwf__sync_set_lock(dwf__store_sync(s->st), svc_lock_cb, svc_unlock_cb, s);
     if (o->before_flush) dwf__sync_set_hook(dwf__store_sync(s->st), o->before_flush, o->before_flush_arg);
     if (!o->no_purge && dwf_service_purge_expired(s, NULL, err) != 0) {
         dwf_service_close(s);
@@ -256,6 +274,14 @@ int dwf_service_open(const dwf_service_opts *o, dwf_service **out, dwf_error *er
 void dwf_service_close(dwf_service *s)
 {
     if (!s) return;
+    /* Every call has returned, so no batch is open (a call leaving its batch to the flusher
+     * returns after the flush's leader committed it); if one were, commit and flush it. */
+    dwf__svc_lock(s);
+    int open = dwf__sync_open_calls(dwf__store_sync(s->st)) > 0;
+    dwf_error ignored;
+    if (open) dwf__store_commit_batch(s->st, &ignored);
+    dwf__svc_unlock(s);
+    if (open) dwf__sync_wait_seen(dwf__store_sync(s->st), dwf__sync_newest(dwf__store_sync(s->st)), &ignored);
     dwf__svc_opcache_drop(s);
     dwf__store_close(s->st);
     pthread_mutex_destroy(&s->mu);

@@ -43,8 +43,8 @@ typedef struct dwf_service_opts {
     int max_invocation_attempts; /* a faulting invocation is retried; 0 = 3 attempts in all */
     int event_page;         /* operations in an invocation event before NextMarker; 0 = 1000 */
     int no_purge;           /* do not delete expired executions on open */
-    /* Called by the group commit's flusher as a flush starts, before it notes which commits it
-     * covers, without any lock held (NULL: none). Tests use it to hold a flush while other
+    /* Called by the group commit's flusher as a flush starts, before it commits the open batch
+     * and notes which batches it covers, without any lock held (NULL: none). Tests use it to hold a flush while other
      * calls commit, which shows they share it whatever the machine's speed. */
     void (*before_flush)(void *arg);
     void *before_flush_arg;
@@ -69,11 +69,14 @@ double dwf_service_now_of(dwf_service *s, const char *arn);
 void dwf_service_work(dwf_service *s, long long *vm_steps, long long *fullscan_steps);
 /* Pages SQLite had to read because its page cache did not hold them, since the open. */
 long long dwf_service_cache_misses(dwf_service *s);
-/* Group commit (service/store_sync.c): transactions committed, the fdatasyncs that made them
- * durable, the commits those covered, and the most one covered. flushed_commits / flushes is
- * the number of checkpoints (and other calls) per fsync: above 1 when concurrent calls share. */
+/* Group commit (service/store_sync.c): commits = the calls whose work was committed (each in
+ * its own savepoint of a batch), transactions = the SQLite transactions (COMMITs) that held them
+ * (commits / transactions: calls per transaction), flushes = the fdatasyncs that made them
+ * durable, flushed_commits = the calls those covered (flushed_commits / flushes: calls per
+ * fsync, above 1 when concurrent calls share), largest_group = the most calls one flush covered,
+ * failed_calls = calls of batches whose COMMIT failed (each got the error). */
 typedef struct dwf_service_sync_stats_t {
-    unsigned long long commits, flushes, flushed_commits, largest_group;
+    unsigned long long commits, flushes, flushed_commits, largest_group, transactions, failed_calls;
 } dwf_service_sync_stats_t;
 void dwf_service_sync_stats(dwf_service *s, dwf_service_sync_stats_t *out);
 /* The store file's path. */

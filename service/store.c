@@ -3,9 +3,9 @@
  * the schema).
  *
  * Durability comes from SQLite and one flush: WAL mode, synchronous=NORMAL with the log flushed
- * by the group commit before a call answers (store_sync.c), and one transaction per service
- * call (BEGIN IMMEDIATE, so a writer takes the lock up front and a second writer waits
- * busy_timeout instead of failing halfway). Failures that a user can cause from outside
+ * by the group commit before a call answers (store_sync.c), and one transaction per batch of
+ * service calls, each call under its own savepoint in it (BEGIN IMMEDIATE, so a writer takes the
+ * lock up front and a writer in another process waits busy_timeout instead of failing halfway). Failures that a user can cause from outside
  * (a file that is not a database, a store another process holds locked) become named errors
  * with the path in the message, so the CLI and the HTTP server can report them plainly; the
  * store is left as it was because nothing is written before the first successful statement.
@@ -47,7 +47,10 @@ struct dwf__store {
     } cache[STMT_CACHE];
     long long vm_steps, fullscan_steps; /* work done by finished statements (dwf__store_work) */
     dwf__sync *sync;                    /* group commit: the flush after COMMIT (store_sync.c) */
+    int in_call;                        /* a call's savepoint is open (batches: store_sync.c) */
 };
+
+static int commit_open_batch(void *arg);
 
 #define SCHEMA_VERSION 9
 
@@ -367,6 +370,7 @@ int dwf__store_open(const char *path, int busy_ms, dwf__store **out, dwf_error *
     if (!exists && !in_memory) first_missing_dir(path, made, sizeof made);
     st->sync = dwf__sync_new(path);
     if (!st->sync) dwf__store_err(err, DWF_ERRORTYPE_SERVICE, "out of memory");
+    else dwf__sync_set_committer(st->sync, commit_open_batch, st);
     /* What the open wrote (a new schema, an upgrade, the store id) is flushed like a commit (not
      * for the in-memory store of dwf test: it has no file to flush). */
     if (st->sync && (in_memory || make_parent_dirs(path, err) == 0) && open_db(st, busy_ms, err) == 0 &&
@@ -516,31 +520,111 @@ static int files_same(dwf__store *st, dwf_error *err)
 int dwf__store_begin(dwf__store *st, dwf_error *err)
 {
     if (files_same(st, err) != 0) return -1;
-    int rc = exec_cached(st, "BEGIN IMMEDIATE");
-    return rc == SQLITE_OK ? 0 : dwf__store_fail(st, rc, err);
-}
-
-int dwf__store_commit(dwf__store *st, unsigned long long *ticket, dwf_error *err)
-{
-    *ticket = 0;
-    /* SQLite would commit into a deleted or replaced file and report success. */
-    if (files_same(st, err) != 0) {
-        dwf__store_rollback(st);
-        return -1;
-    }
-    int rc = exec_cached(st, "COMMIT");
-    if (rc == SQLITE_OK) {
-        if (!st->in_memory) *ticket = dwf__sync_committed(st->sync); /* in memory: nothing to flush */
+    int opened = sqlite3_get_autocommit(st->db);
+    int rc = opened ? exec_cached(st, "BEGIN IMMEDIATE") : SQLITE_OK;
+    if (rc != SQLITE_OK) return dwf__store_fail(st, rc, err);
+    if (st->in_memory) return 0; /* dwf test: a transaction per call, nothing to share a flush */
+    if ((rc = exec_cached(st, "SAVEPOINT call")) == SQLITE_OK) {
+        st->in_call = 1;
         return 0;
     }
     dwf__store_fail(st, rc, err);
-    dwf__store_rollback(st);
+    if (opened && !sqlite3_get_autocommit(st->db)) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
     return -1;
+}
+
+/* SQLite rolled the open batch back under a failing statement (a full disk, an I/O error):
+ * the calls already in it are lost, so they fail with what the statement failed with. */
+static void batch_lost(dwf__store *st, int rc)
+{
+    if (!sqlite3_get_autocommit(st->db) || dwf__sync_open_calls(st->sync) == 0) return;
+    dwf_error e;
+    dwf__store_fail(st, rc != SQLITE_OK ? rc : SQLITE_ABORT, &e);
+    dwf__sync_batch_failed(st->sync, &e);
+}
+
+void dwf__store_check_batch(dwf__store *st)
+{
+    if (!st->in_memory) batch_lost(st, sqlite3_errcode(st->db));
+}
+
+int dwf__store_release(dwf__store *st, int waits, unsigned long long *ticket, unsigned long long *seen,
+                       dwf_error *err)
+{
+    *ticket = 0;
+    if (seen) *seen = 0;
+    if (st->in_memory) {
+        int rc = exec_cached(st, "COMMIT");
+        if (rc == SQLITE_OK) return 0;
+        dwf__store_fail(st, rc, err);
+        dwf__store_rollback(st);
+        return -1;
+    }
+    int rc = sqlite3_get_autocommit(st->db) ? SQLITE_ABORT : exec_cached(st, "RELEASE call");
+    if (rc != SQLITE_OK) {
+        dwf__store_fail(st, rc, err);
+        dwf__store_rollback(st);
+        return -1;
+    }
+    st->in_call = 0;
+    *ticket = dwf__sync_join(st->sync, waits, seen);
+    return 0;
 }
 
 void dwf__store_rollback(dwf__store *st)
 {
+    if (st->in_memory) {
+        if (!sqlite3_get_autocommit(st->db)) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+        return;
+    }
+    int rc = SQLITE_OK, code = sqlite3_errcode(st->db);
+    if (st->in_call && !sqlite3_get_autocommit(st->db)) {
+        rc = exec_cached(st, "ROLLBACK TO call");
+        if (rc == SQLITE_OK) rc = exec_cached(st, "RELEASE call");
+    }
+    st->in_call = 0;
+    if (sqlite3_get_autocommit(st->db)) {
+        batch_lost(st, code);
+        return;
+    }
+    /* Nobody else's work in it (or the savepoint could not be undone: the whole batch goes,
+     * failing its calls): end the transaction, which frees the write lock for other processes. */
+    if (rc != SQLITE_OK || dwf__sync_open_calls(st->sync) == 0) {
+        if (rc != SQLITE_OK && dwf__sync_open_calls(st->sync)) {
+            dwf_error e;
+            dwf__store_fail(st, rc, &e);
+            dwf__sync_batch_failed(st->sync, &e);
+        }
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    }
+}
+
+int dwf__store_commit_batch(dwf__store *st, dwf_error *err)
+{
+    if (st->in_memory || sqlite3_get_autocommit(st->db)) return 0;
+    /* SQLite would commit into a deleted or replaced file and report success. */
+    int r = files_same(st, err);
+    int rc = r == 0 ? exec_cached(st, "COMMIT") : SQLITE_OK;
+    if (r == 0 && rc == SQLITE_OK) {
+        dwf__sync_batch_committed(st->sync);
+        return 0;
+    }
+    if (r == 0) {
+        dwf__store_fail(st, rc, err);
+        size_t n = strlen(err->message);
+        snprintf(err->message + n, sizeof err->message - n,
+                 " (the transaction holding this call was not committed: none of its changes were made)");
+    }
     if (!sqlite3_get_autocommit(st->db)) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    dwf__sync_batch_failed(st->sync, err);
+    return -1;
+}
+
+/* The flusher's COMMIT of the open batch (store_sync.c), under the service's lock. */
+static int commit_open_batch(void *arg)
+{
+    dwf_error e;
+    return dwf__store_commit_batch(arg, &e);
 }
 
 /* `copy`: SQLite copies the text arguments (the statement is stepped after the caller's

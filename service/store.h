@@ -79,24 +79,49 @@ int dwf__store_cache_kib(dwf__store *st, int kib);
 long long dwf__store_cache_misses(dwf__store *st);
 
 /* ---- group commit (store_sync.c) -------------------------------------------------------------- */
+/* A batch: one open write transaction holding the calls that arrive while the previous flush
+ * runs, each under its own savepoint; its COMMIT and one fdatasync make all of them durable.
+ * Tickets are batch numbers. */
 typedef struct dwf__sync dwf__sync;
 typedef struct dwf__sync_stats {
-    unsigned long long commits;         /* transactions committed (tickets taken) */
-    unsigned long long flushes;         /* fdatasyncs that made commits durable */
-    unsigned long long flushed_commits; /* commits those flushes covered */
-    unsigned long long largest_group;   /* the most commits one flush covered */
+    unsigned long long commits;         /* calls committed: each call's work joined a batch */
+    unsigned long long transactions;    /* SQLite transactions committed (COMMITs of batches) */
+    unsigned long long flushes;         /* fdatasyncs that made batches durable */
+    unsigned long long flushed_commits; /* calls those flushes covered */
+    unsigned long long largest_group;   /* the most calls one flush covered */
+    unsigned long long failed_calls;    /* calls of batches whose COMMIT failed */
 } dwf__sync_stats;
 dwf__sync *dwf__sync_new(const char *db_path);
 void dwf__sync_free(dwf__sync *s);
-/* Right after a COMMIT: its ticket. */
+/* The store's COMMIT of the open batch (store.c; 0 or -1, the outcome recorded through
+ * dwf__sync_batch_committed / _failed), and the service's lock it runs under (service.c). */
+void dwf__sync_set_committer(dwf__sync *s, int (*commit)(void *), void *arg);
+void dwf__sync_set_lock(dwf__sync *s, void (*lock)(void *), void (*unlock)(void *), void *arg);
+/* A transaction committed on its own (the open's schema): its ticket. */
 unsigned long long dwf__sync_committed(dwf__sync *s);
-/* The newest ticket (what a reader may have seen). */
+/* Under the service's lock, once a call's savepoint is released: the call joins the open batch;
+ * its ticket. *seen (NULL: not wanted): the newest batch the call may have read (the open one
+ * when other calls are in it, else the last committed). waits: the call will dwf__sync_wait on
+ * its ticket (a call whose *seen is its ticket must too). */
+unsigned long long dwf__sync_join(dwf__sync *s, int waits, unsigned long long *seen);
+/* Calls in the open batch (0: no batch open). */
+unsigned dwf__sync_open_calls(dwf__sync *s);
+/* Is a flush running (its leader then commits the open batch when it ends)? */
+int dwf__sync_flushing(dwf__sync *s);
+/* The open batch was committed; or is lost (COMMIT failed, or SQLite rolled the transaction
+ * back): each of its waiting calls gets err. */
+void dwf__sync_batch_committed(dwf__sync *s);
+void dwf__sync_batch_failed(dwf__sync *s, const dwf_error *err);
+/* The newest ticket (what a reader may have seen: the open batch when it holds calls). */
 unsigned long long dwf__sync_newest(dwf__sync *s);
-/* Return once every commit up to `ticket` is on disk, flushing if no flush is running:
- * 0, or -1 with err (StoreFullException, ServiceException) when a flush failed. */
+/* Return once every batch up to `ticket` is committed and on disk, leading the flush (COMMIT,
+ * fdatasync) if none is running: 0, or -1 with err (StoreFullException, ServiceException, or the
+ * error its batch's COMMIT failed with). Called without the service's lock. _seen: a reader's
+ * wait (a batch it read, not one it belongs to). */
 int dwf__sync_wait(dwf__sync *s, unsigned long long ticket, dwf_error *err);
+int dwf__sync_wait_seen(dwf__sync *s, unsigned long long ticket, dwf_error *err);
 void dwf__sync_get_stats(dwf__sync *s, dwf__sync_stats *out);
-/* A function called before each fdatasync, without locks (tests). */
+/* A function called as each flush starts, before it commits the open batch, without locks (tests). */
 void dwf__sync_set_hook(dwf__sync *s, void (*fn)(void *), void *arg);
 /* The store's group commit (NULL-safe readers of the above for the service). */
 dwf__sync *dwf__store_sync(dwf__store *st);
@@ -104,11 +129,21 @@ dwf__sync *dwf__store_sync(dwf__store *st);
 /* Map an SQLite result code to a named error in err; always returns -1. */
 int dwf__store_fail(dwf__store *st, int rc, dwf_error *err);
 
-/* BEGIN IMMEDIATE / COMMIT / ROLLBACK. One service call = one transaction. COMMIT does not wait
- * for the disk: it gives the commit's ticket, and dwf__sync_wait on it makes it durable. */
+/* A service call's transaction, under the service's lock. dwf__store_begin opens the batch if
+ * none is open (BEGIN IMMEDIATE) and a savepoint for the call; dwf__store_release releases it:
+ * the call joins the batch (dwf__sync_join: waits, *ticket, *seen; the in-memory store of dwf
+ * test has no batches: it COMMITs, ticket 0); dwf__store_rollback undoes the call's own changes
+ * only (ROLLBACK TO), or the whole transaction when no other call is in it, and fails the batch
+ * if SQLite rolled it back. dwf__store_commit_batch COMMITs the open batch (nothing open: 0);
+ * on failure the batch's calls fail with err. */
 int dwf__store_begin(dwf__store *st, dwf_error *err);
-int dwf__store_commit(dwf__store *st, unsigned long long *ticket, dwf_error *err);
+int dwf__store_release(dwf__store *st, int waits, unsigned long long *ticket, unsigned long long *seen,
+                       dwf_error *err);
 void dwf__store_rollback(dwf__store *st);
+int dwf__store_commit_batch(dwf__store *st, dwf_error *err);
+/* After a call that ran statements inside an open batch without a savepoint of its own (a read):
+ * if SQLite rolled the transaction back under it, fail the batch. */
+void dwf__store_check_batch(dwf__store *st);
 
 /* Prepare `sql` and bind its parameters ?1, ?2, ... from varargs described by `types`:
  * 's' const char * (NULL binds NULL), 'i' long long, 'd' double. Returns the statement

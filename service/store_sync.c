@@ -1,5 +1,6 @@
 /*
- * store_sync.c: group commit, the one disk flush that makes the store's commits durable.
+ * store_sync.c: group commit: one transaction and one disk flush for the calls that arrive
+ * while the previous flush runs.
  *
  * SQLite commits a transaction by appending its pages to the write-ahead log; with
  * synchronous=FULL it then fsyncs the log inside COMMIT, under the connection's lock, so every
@@ -7,22 +8,36 @@
  * threads of a parallel or map, several executions in one process) queued behind each other's
  * flushes. The store runs with synchronous=NORMAL instead (COMMIT appends to the log without
  * waiting for the disk; a WAL checkpoint still syncs the log before it copies pages and the
- * database after) and the flush is done here, after COMMIT and outside the service's lock:
+ * database after) and the flush is done here, outside the service's lock. A COMMIT per call
+ * would still write every page the call touched (its rows and a page of every index) to the log
+ * again for each call, so the calls share the transaction too:
  *
- *   - each COMMIT takes a ticket (1, 2, ...) while its pages are already in the log;
- *   - a caller must not answer before a flush that started after its COMMIT has ended
- *     (dwf__sync_wait). If no flush is running, it runs one itself: it notes the newest ticket,
- *     fdatasyncs the log and marks every ticket up to the noted one durable. If one is running,
- *     it waits for it and, if its ticket came too late for it, the next one;
- *   - so every commit that arrives while a flush runs shares the next flush: one fdatasync for
- *     all of them, and each caller is acknowledged only after the flush that holds its update.
+ *   - a batch is one open write transaction (BEGIN IMMEDIATE, by the first call that finds none
+ *     open); each call runs inside it under its own SAVEPOINT, released when it succeeds and
+ *     rolled back to when it fails, so one call's error never undoes another's (store.c);
+ *   - a call that succeeded joins the open batch and takes its number as its ticket
+ *     (dwf__sync_join). It must not answer before a flush that holds its batch has ended
+ *     (dwf__sync_wait). If no flush is running, it leads one: it COMMITs the open batch (one
+ *     log append for all of its calls: the pages they share are written once), fdatasyncs the
+ *     log, marks every batch up to that one durable, and hands over: a waiter of the batch that
+ *     opened during the flush leads the next one (if that batch has no waiter, only calls that
+ *     did not wait, the leader COMMITs it before it returns). If a flush is running, the call
+ *     waits for it and, if its batch came too late, for the next one;
+ *   - so every call that arrives while a flush runs lands in the next transaction and the next
+ *     flush, and each caller is acknowledged only after the flush that holds its work. A batch
+ *     stays open at most for one flush plus one call, so another process's writer waits less
+ *     than that for the lock (busy_timeout).
  *
  * The log is append-only with checksummed frames, and recovery keeps the longest valid prefix,
- * so flushing the file once covers every commit written before the flush began. A failed flush
- * fails every caller waiting on it and every later one (their updates may not be on disk).
+ * so flushing the file once covers every commit written before the flush began. A failed
+ * COMMIT (or a transaction SQLite rolled back under a failing statement) fails every call of
+ * that batch with the named error and the store holds none of them; later batches go on. A
+ * failed flush fails every caller waiting on it and every later one (their updates may not be
+ * on disk).
  *
- * The counters (commits, flushes, the largest group) show how much batching happened: tests
- * assert on them, serve reports them (dwf_service_sync_stats).
+ * The counters: calls committed (tickets: commits), transactions (COMMITs), flushes, the calls
+ * flushes covered and the largest group: tests assert on them, serve reports them
+ * (dwf_service_sync_stats).
  */
 #include "store.h"
 
@@ -36,20 +51,36 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* A batch whose COMMIT failed, kept until each of its waiting calls has read its error. */
+typedef struct failed_batch {
+    unsigned long long no;
+    unsigned waiters;
+    dwf_error err;
+    struct failed_batch *next;
+} failed_batch;
+
 struct dwf__sync {
     char wal[PATH_MAX + 8]; /* PATH-wal */
     char db[PATH_MAX];
     int fd;                 /* the log (or the database when there is no log), -1 until needed */
     pthread_mutex_t mu;
     pthread_cond_t done;
-    unsigned long long committed; /* the newest ticket */
-    unsigned long long durable;   /* every ticket up to this one is on disk */
-    unsigned long long failed_from; /* 0, or the first ticket of the flush that failed */
+    unsigned long long committed; /* the newest batch committed (or failed) */
+    unsigned long long durable;   /* every batch up to this one is on disk */
+    unsigned long long committed_calls, durable_calls; /* calls in those */
+    unsigned open_calls, open_waiters; /* the open batch (number committed + 1): its calls, and
+                                        * those of them that wait for its flush */
+    failed_batch *failures;
+    unsigned long long failed_from; /* 0, or the first batch of the flush that failed */
     int failed_errno;
     int flushing;
     dwf__sync_stats stats;
-    void (*hook)(void *); /* before each fdatasync (tests) */
+    void (*hook)(void *); /* before each flush's COMMIT (tests) */
     void *hook_arg;
+    int (*commit)(void *);           /* COMMIT the open batch (store.c), under the lock below */
+    void *commit_arg;
+    void (*lock)(void *), (*unlock)(void *); /* the service's lock: the connection's owner */
+    void *lock_arg;
 };
 
 dwf__sync *dwf__sync_new(const char *db_path)
@@ -68,24 +99,118 @@ void dwf__sync_free(dwf__sync *s)
 {
     if (!s) return;
     if (s->fd >= 0) close(s->fd);
+    while (s->failures) {
+        failed_batch *f = s->failures;
+        s->failures = f->next;
+        free(f);
+    }
     pthread_cond_destroy(&s->done);
     pthread_mutex_destroy(&s->mu);
     free(s);
+}
+
+void dwf__sync_set_committer(dwf__sync *s, int (*commit)(void *), void *arg)
+{
+    pthread_mutex_lock(&s->mu);
+    s->commit = commit;
+    s->commit_arg = arg;
+    pthread_mutex_unlock(&s->mu);
+}
+
+void dwf__sync_set_lock(dwf__sync *s, void (*lock)(void *), void (*unlock)(void *), void *arg)
+{
+    pthread_mutex_lock(&s->mu);
+    s->lock = lock;
+    s->unlock = unlock;
+    s->lock_arg = arg;
+    pthread_mutex_unlock(&s->mu);
 }
 
 unsigned long long dwf__sync_committed(dwf__sync *s)
 {
     pthread_mutex_lock(&s->mu);
     unsigned long long t = ++s->committed;
+    s->committed_calls++;
+    s->stats.commits++;
+    s->stats.transactions++;
+    pthread_mutex_unlock(&s->mu);
+    return t;
+}
+
+unsigned long long dwf__sync_join(dwf__sync *s, int waits, unsigned long long *seen)
+{
+    pthread_mutex_lock(&s->mu);
+    unsigned long long t = s->committed + 1;
+    /* What the call may have read: the open batch's calls before it, or the last commit. */
+    unsigned long long saw = s->open_calls ? t : s->committed;
+    if (seen) *seen = saw;
+    s->open_calls++;
+    /* A call that saw the batch's earlier calls waits for the batch's flush, whatever it asked. */
+    if (waits || saw == t) s->open_waiters++;
     s->stats.commits++;
     pthread_mutex_unlock(&s->mu);
     return t;
 }
 
+unsigned dwf__sync_open_calls(dwf__sync *s)
+{
+    pthread_mutex_lock(&s->mu);
+    unsigned n = s->open_calls;
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
+int dwf__sync_flushing(dwf__sync *s)
+{
+    pthread_mutex_lock(&s->mu);
+    int f = s->flushing;
+    pthread_mutex_unlock(&s->mu);
+    return f;
+}
+
+void dwf__sync_batch_committed(dwf__sync *s)
+{
+    pthread_mutex_lock(&s->mu);
+    if (s->open_calls) {
+        s->committed++;
+        s->committed_calls += s->open_calls;
+        s->stats.transactions++;
+        s->open_calls = s->open_waiters = 0;
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+void dwf__sync_batch_failed(dwf__sync *s, const dwf_error *err)
+{
+    failed_batch *f = calloc(1, sizeof *f);
+    pthread_mutex_lock(&s->mu);
+    if (s->open_calls) {
+        s->committed++;
+        s->stats.failed_calls += s->open_calls;
+        if (s->open_waiters && f) {
+            f->no = s->committed;
+            f->waiters = s->open_waiters;
+            f->err = *err;
+            f->next = s->failures;
+            s->failures = f;
+            f = NULL;
+        } else if (s->open_waiters && s->failed_from == 0) {
+            /* No memory to say which batch failed: fail everything from here on instead of
+             * acknowledging a call whose work is not in the store. */
+            s->failed_from = s->committed;
+            s->failed_errno = ENOMEM;
+        }
+        s->open_calls = s->open_waiters = 0;
+        pthread_cond_broadcast(&s->done);
+    }
+    pthread_mutex_unlock(&s->mu);
+    free(f);
+}
+
 unsigned long long dwf__sync_newest(dwf__sync *s)
 {
     pthread_mutex_lock(&s->mu);
-    unsigned long long t = s->committed;
+    unsigned long long t = s->open_calls ? s->committed + 1 : s->committed;
     pthread_mutex_unlock(&s->mu);
     return t;
 }
@@ -119,49 +244,116 @@ static int flush_once(dwf__sync *s)
     return rc;
 }
 
-int dwf__sync_wait(dwf__sync *s, unsigned long long ticket, dwf_error *err)
+/* COMMIT the open batch (if any) under the service's lock. end_flush: the end of the leader's
+ * flush, in the same hold of the lock: the batch that opened meanwhile is committed here only if
+ * none of its calls waits (their waiters lead its flush and commit it then, with whatever joined
+ * it until then); so a call that leaves its batch to the flusher (dwf__svc_commit_unflushed)
+ * either sees the flush running and is committed by it or by its batch's waiters, or sees none
+ * and commits itself. Called without s->mu. */
+static void commit_open(dwf__sync *s, int end_flush)
 {
+    if (s->lock) s->lock(s->lock_arg);
     pthread_mutex_lock(&s->mu);
-    while (s->durable < ticket) {
-        if (s->failed_from) break;
-        if (s->flushing) {
-            pthread_cond_wait(&s->done, &s->mu);
-            continue;
-        }
-        /* Lead a flush: it covers every ticket committed when it starts, ours among them. */
-        s->flushing = 1;
-        if (s->hook) {
-            pthread_mutex_unlock(&s->mu);
-            s->hook(s->hook_arg);
-            pthread_mutex_lock(&s->mu);
-        }
-        unsigned long long upto = s->committed, from = s->durable + 1;
-        pthread_mutex_unlock(&s->mu);
-        int rc = flush_once(s);
+    int commit = s->commit && (!end_flush || (s->open_calls && !s->open_waiters));
+    pthread_mutex_unlock(&s->mu);
+    if (commit) s->commit(s->commit_arg);
+    if (end_flush) {
         pthread_mutex_lock(&s->mu);
         s->flushing = 0;
-        if (rc == 0) {
-            s->stats.flushes++;
-            s->stats.flushed_commits += upto - (from - 1);
-            if (upto - (from - 1) > s->stats.largest_group) s->stats.largest_group = upto - (from - 1);
-            s->durable = upto;
-        } else {
-            /* These commits may not be on disk, and after a failed fdatasync the kernel may have
-             * dropped the pages it could not write, so a later flush proves nothing about them:
-             * from here on no commit of this handle is acknowledged (the callers get the error;
-             * the engine stops, and the next process recovers from what the disk holds). */
-            s->failed_from = from;
-            s->failed_errno = rc;
-        }
         pthread_cond_broadcast(&s->done);
+        pthread_mutex_unlock(&s->mu);
     }
-    int failed = s->failed_from && ticket >= s->failed_from;
+    if (s->unlock) s->unlock(s->lock_arg);
+}
+
+/* Lead one flush: commit the open batch, fdatasync, mark what it covered durable, and commit the
+ * batch that opened meanwhile if nobody waits to. Called and returns with s->mu held. */
+static void lead_flush(dwf__sync *s)
+{
+    s->flushing = 1;
+    void (*hook)(void *) = s->hook;
+    void *hook_arg = s->hook_arg;
+    pthread_mutex_unlock(&s->mu);
+    if (hook) hook(hook_arg);
+    commit_open(s, 0);
+    pthread_mutex_lock(&s->mu);
+    unsigned long long upto = s->committed, upto_calls = s->committed_calls, from = s->durable + 1;
+    /* Batches that failed hold nothing to flush: only committed calls need the disk. */
+    int need = upto >= from && upto_calls > s->durable_calls;
+    pthread_mutex_unlock(&s->mu);
+    int rc = need ? flush_once(s) : 0;
+    pthread_mutex_lock(&s->mu);
+    if (rc == 0 && !need) {
+        if (upto > s->durable) s->durable = upto;
+    } else if (rc == 0) {
+        unsigned long long group = upto_calls - s->durable_calls;
+        s->stats.flushes++;
+        s->stats.flushed_commits += group;
+        if (group > s->stats.largest_group) s->stats.largest_group = group;
+        s->durable = upto;
+        s->durable_calls = upto_calls;
+    } else {
+        /* These commits may not be on disk, and after a failed fdatasync the kernel may have
+         * dropped the pages it could not write, so a later flush proves nothing about them:
+         * from here on no commit of this handle is acknowledged (the callers get the error;
+         * the engine stops, and the next process recovers from what the disk holds). */
+        s->failed_from = from;
+        s->failed_errno = rc;
+    }
+    pthread_cond_broadcast(&s->done);
+    pthread_mutex_unlock(&s->mu);
+    commit_open(s, 1);
+    pthread_mutex_lock(&s->mu);
+}
+
+/* Did the batch `ticket` fail at its COMMIT? Then its error (once per waiting call). */
+static int batch_failure(dwf__sync *s, unsigned long long ticket, int waiter, dwf_error *err)
+{
+    for (failed_batch **p = &s->failures; *p; p = &(*p)->next) {
+        failed_batch *f = *p;
+        if (f->no != ticket) continue;
+        if (err) *err = f->err;
+        if (!waiter) return 1;
+        if (--f->waiters == 0) {
+            *p = f->next;
+            free(f);
+        }
+        return 1;
+    }
+    return 0;
+}
+
+static int wait_for(dwf__sync *s, unsigned long long ticket, int waiter, dwf_error *err)
+{
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        if (ticket <= s->committed && s->failures && batch_failure(s, ticket, waiter, err)) {
+            pthread_mutex_unlock(&s->mu);
+            return -1;
+        }
+        if (s->durable >= ticket || (s->failed_from && ticket >= s->failed_from)) break;
+        if (s->flushing)
+            pthread_cond_wait(&s->done, &s->mu);
+        else
+            lead_flush(s); /* it covers every batch committed when it starts, ours among them */
+    }
+    int failed = s->durable < ticket;
     int e = s->failed_errno;
     pthread_mutex_unlock(&s->mu);
     if (!failed) return 0;
     return dwf__store_err(err, e == ENOSPC || e == EDQUOT ? DWF_ERRORTYPE_STORE_FULL : DWF_ERRORTYPE_SERVICE,
                           "the store %s could not be flushed to disk (%s); the last changes may be lost", s->db,
                           strerror(e));
+}
+
+int dwf__sync_wait(dwf__sync *s, unsigned long long ticket, dwf_error *err)
+{
+    return wait_for(s, ticket, 1, err);
+}
+
+int dwf__sync_wait_seen(dwf__sync *s, unsigned long long ticket, dwf_error *err)
+{
+    return wait_for(s, ticket, 0, err);
 }
 
 void dwf__sync_set_hook(dwf__sync *s, void (*fn)(void *), void *arg)

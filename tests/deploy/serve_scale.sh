@@ -64,17 +64,18 @@ fi
 if serve_start "$T/s1" --store "$T/s1.db" --concurrency 3 "$T/out/function.zip"; then
   client 3
   serve_stop >/dev/null 2>&1
-  # At stop serve says what group commit did: every execution's checkpoints were committed and
-  # made durable by fsyncs each covering one commit or more (the average within the largest).
+  # At stop serve says what group commit did: every execution's checkpoints were committed, in
+  # transactions each holding one call or more, made durable by fsyncs each covering one
+  # transaction or more (the average within the largest).
   python3 - "$T/s1.err" "$T/s1.db" <<'PY'
 import re, sqlite3, sys
 err = open(sys.argv[1]).read()
-m = re.search(r"^dwf serve: store: (\d+) commits, (\d+) fsyncs, ([\d.]+) commits per fsync \(largest group (\d+)\)$",
-              err, re.M)
+m = re.search(r"^dwf serve: store: (\d+) calls committed in (\d+) transactions, (\d+) fsyncs, "
+              r"([\d.]+) calls per fsync \(largest group (\d+)\)$", err, re.M)
 n = sqlite3.connect(sys.argv[2]).execute("SELECT COUNT(*) FROM executions WHERE status='SUCCEEDED'").fetchone()[0]
 if m:
-    c, f, x, g = int(m[1]), int(m[2]), float(m[3]), int(m[4])
-    ok = n > 0 and c >= 3 * n and 1 <= f <= c and 1 <= x <= g <= c
+    c, t, f, x, g = int(m[1]), int(m[2]), int(m[3]), float(m[4]), int(m[5])
+    ok = n > 0 and c >= 3 * n and 1 <= f <= t <= c and 1 <= x <= g <= c
 else:
     ok = False
 print("PASS scale_group_commit_stats_at_stop" if ok else

@@ -1822,6 +1822,145 @@ static void test_group_commit(void)
     close_store(s);
 }
 
+/* ---- batches: one transaction for the calls that arrive while a flush runs -------------------- */
+/* Eight executions checkpoint once each while the first flush is held (before it commits the open
+ * batch) until all eight have joined: their work must land in one transaction and one flush, no
+ * call may have answered before that flush, and every checkpoint is in the store afterwards.
+ * `bad` (an index, or -1): that thread sends a valid START then an invalid update, so its call
+ * fails after writing: its savepoint is rolled back, the other seven stay applied and are
+ * acknowledged. `commit_fails`: the batch's COMMIT fails (a commit hook refuses it): every call of
+ * the batch fails with the named error and the store holds none of their work. */
+#define BT_THREADS 8
+typedef struct bt_arg {
+    dwf_service *s;
+    run r;
+    int i, bad, rc;
+    dwf_error err;
+} bt_arg;
+static dwf_service *bt_service;
+static unsigned long long bt_base;   /* calls committed before the threads start */
+static int bt_armed, bt_answered, bt_answered_in_hook = -1, bt_refuse;
+static int bt_joining, bt_failing; /* calls that will join the batch; that fail at once */
+
+static void bt_hold_first_flush(void *arg)
+{
+    (void)arg;
+    if (!__atomic_exchange_n(&bt_armed, 0, __ATOMIC_SEQ_CST)) return;
+    for (int i = 0; i < 60000; i++) { /* bounded: a broken batch fails the assertions, never hangs */
+        dwf_service_sync_stats_t st;
+        dwf_service_sync_stats(bt_service, &st);
+        if (st.commits >= bt_base + (unsigned)bt_joining &&
+            __atomic_load_n(&bt_answered, __ATOMIC_SEQ_CST) >= bt_failing)
+            break;
+        usleep(1000);
+    }
+    bt_answered_in_hook = __atomic_load_n(&bt_answered, __ATOMIC_SEQ_CST);
+}
+
+static int bt_refuse_commit(void *arg)
+{
+    (void)arg;
+    return __atomic_exchange_n(&bt_refuse, 0, __ATOMIC_SEQ_CST); /* nonzero: the COMMIT fails */
+}
+
+static void *bt_worker(void *p)
+{
+    bt_arg *a = p;
+    const char *u = a->i == a->bad
+                        ? "[{\"Id\":\"s0\",\"Type\":\"STEP\",\"Action\":\"START\"},"
+                          "{\"Id\":\"s1\",\"Type\":\"NOT_A_TYPE\",\"Action\":\"START\"}]"
+                        : "[{\"Id\":\"s0\",\"Type\":\"STEP\",\"Action\":\"START\"},"
+                          "{\"Id\":\"s0\",\"Type\":\"STEP\",\"Action\":\"SUCCEED\",\"Payload\":\"1\"}]";
+    char token[128];
+    snprintf(token, sizeof token, "%s", a->r.token);
+    a->rc = ckpt(a->s, &a->r, u, NULL, &a->err);
+    __atomic_add_fetch(&bt_answered, 1, __ATOMIC_SEQ_CST);
+    if (a->rc != 0) snprintf(a->r.token, sizeof a->r.token, "%s", token);
+    return NULL;
+}
+
+static void batch_run(int bad, int commit_fails)
+{
+    snprintf(dir, sizeof dir, "/tmp/dwf_test_svc_XXXXXX");
+    TT_ASSERT(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/dwf.db", dir);
+    dwf_service_opts o = {.path = path, .clock = clock_fn, .before_flush = bt_hold_first_flush};
+    dwf_service *s = NULL;
+    dwf_error err;
+    TT_EQ_INT(0, dwf_service_open(&o, &s, &err));
+    if (!s) return;
+    register_fn(s, "tp", 120, 1);
+    bt_arg a[BT_THREADS];
+    for (int i = 0; i < BT_THREADS; i++) {
+        a[i] = (bt_arg){.s = s, .i = i, .bad = bad};
+        TT_EQ_INT(0, start(s, "tp", "\"{}\"", &a[i].r));
+    }
+    char before_events[BT_THREADS][512];
+    for (int i = 0; i < BT_THREADS; i++) event_types(s, a[i].r.arn, before_events[i], sizeof before_events[i]);
+    dwf_service_sync_stats_t before, after;
+    dwf_service_sync_stats(s, &before);
+    bt_service = s;
+    bt_base = before.commits;
+    bt_failing = bad >= 0;
+    bt_joining = BT_THREADS - bt_failing;
+    bt_answered = 0;
+    bt_answered_in_hook = -1;
+    if (commit_fails) sqlite3_commit_hook(dwf__store_db(s->st), bt_refuse_commit, NULL);
+    bt_refuse = commit_fails;
+    bt_armed = 1;
+    pthread_t th[BT_THREADS];
+    for (int i = 0; i < BT_THREADS; i++) pthread_create(&th[i], NULL, bt_worker, &a[i]);
+    for (int i = 0; i < BT_THREADS; i++) pthread_join(th[i], NULL);
+    dwf_service_sync_stats(s, &after);
+    sqlite3_commit_hook(dwf__store_db(s->st), NULL, NULL);
+    printf("batch (bad %d, commit fails %d): %llu calls, %llu transactions, %llu flushes, %llu failed\n", bad,
+           commit_fails, after.commits - before.commits, after.transactions - before.transactions,
+           after.flushes - before.flushes, after.failed_calls - before.failed_calls);
+    /* The held flush began with every call joined and none of them answered (only the failed
+     * call, which joined nothing, had). */
+    TT_EQ_INT(bt_failing, bt_answered_in_hook);
+    for (int i = 0; i < BT_THREADS; i++) {
+        int fails = commit_fails || i == bad;
+        TT_EQ_INT(fails ? -1 : 0, a[i].rc);
+        cJSON *op = op_of(s, a[i].r.arn, "s0");
+        char ev[512];
+        event_types(s, a[i].r.arn, ev, sizeof ev);
+        if (fails) {
+            TT_ASSERT(op == NULL); /* nothing of the failed call in the store: no operation, no event */
+            TT_EQ_STR(before_events[i], ev);
+        } else {
+            TT_EQ_STR("SUCCEEDED", op ? S(op, "Status") : NULL);
+        }
+        cJSON_Delete(op);
+    }
+    if (bad >= 0) TT_EQ_STR("InvalidParameterValueException", a[bad].err.type);
+    if (commit_fails) {
+        TT_EQ_INT(0, after.transactions - before.transactions);
+        TT_EQ_INT(BT_THREADS, after.failed_calls - before.failed_calls);
+        TT_EQ_STR("ServiceException", a[1].err.type);
+        TT_ASSERT(strstr(a[1].err.message, "the transaction holding this call was not committed") != NULL);
+        /* The service goes on: the same checkpoints, sent again, are applied. */
+        for (int i = 0; i < BT_THREADS; i++) {
+            bt_worker(&a[i]);
+            TT_EQ_INT(0, a[i].rc);
+            cJSON *op = op_of(s, a[i].r.arn, "s0");
+            TT_EQ_STR("SUCCEEDED", op ? S(op, "Status") : NULL);
+            cJSON_Delete(op);
+        }
+    } else {
+        /* One transaction, one flush for the eight calls (seven when one failed). */
+        TT_EQ_INT(BT_THREADS - (bad >= 0), after.commits - before.commits);
+        TT_EQ_INT(1, after.transactions - before.transactions);
+        TT_EQ_INT(1, after.flushes - before.flushes);
+        TT_EQ_INT(after.commits, after.flushed_commits);
+    }
+    close_store(s);
+}
+
+static void test_batch_one_transaction(void) { batch_run(-1, 0); }
+static void test_batch_call_fails_alone(void) { batch_run(3, 0); }
+static void test_batch_commit_fails(void) { batch_run(-1, 1); }
+
 /* A store written by an older dwf is brought up to date when opened: version 1 lacked the
  * invocation's owner and request id, the live-token index, the control plane's tables (5),
  * the execution indexes (6), the workflow hashes (7), the calls and each execution's clock (8). */
@@ -1901,6 +2040,9 @@ int main(void)
     TT_RUN(test_save_writes_changed_columns);
     TT_RUN(test_group_commit);
     TT_RUN(test_begin_invocation_unflushed);
+    TT_RUN(test_batch_one_transaction);
+    TT_RUN(test_batch_call_fails_alone);
+    TT_RUN(test_batch_commit_fails);
     TT_RUN(test_schema_upgrade);
     return TT_EXIT();
 }
