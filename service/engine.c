@@ -98,8 +98,9 @@ static int call_enter(inv_run *r, int stopping, dwf_error *err)
 static void call_leave(inv_run *r)
 {
     pthread_mutex_lock(&r->mu);
-    r->in_call--;
-    pthread_cond_broadcast(&r->cv);
+    /* Only an abandoning engine waits for the last call to leave (inv_wait): waking the
+     * engine's thread on every call cost a context switch per checkpoint, operation and now(). */
+    if (--r->in_call == 0 && r->abandoned) pthread_cond_broadcast(&r->cv);
     pthread_mutex_unlock(&r->mu);
 }
 
