@@ -5,19 +5,31 @@
  * of counters ("3", "2-1-4"), and the Id on the wire is the first 16 hex digits of the MD5 of
  * that path (OpenSSL's EVP interface). Names play no part, so the same code path gives the
  * same Ids in every invocation; that is what replay matches on.
+ *
+ * MD5 is fetched from the provider once per process: EVP_md5() makes OpenSSL 3 look the
+ * algorithm up again on every digest (~9K instructions, as much as the rest of a quick step's
+ * work on the workflow thread; callgrind, bench/RESULTS.md "Sequential steps").
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/evp.h>
 #include "core.h"
 
+static pthread_once_t md5_once = PTHREAD_ONCE_INIT;
+static EVP_MD *md5_fetched; /* kept for the process's life; NULL: EVP_md5() each time */
+
+static void md5_fetch(void) { md5_fetched = EVP_MD_fetch(NULL, "MD5", NULL); }
+
 void dwf_hash_id(const char *step_id, char out[17])
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
     static const char hex[] = "0123456789abcdef";
-    if (!EVP_Digest(step_id, strlen(step_id), md, &n, EVP_md5(), NULL) || n < 8) {
+    pthread_once(&md5_once, md5_fetch);
+    const EVP_MD *alg = md5_fetched ? md5_fetched : EVP_md5();
+    if (!EVP_Digest(step_id, strlen(step_id), md, &n, alg, NULL) || n < 8) {
         /* Only a broken libcrypto gets here; an empty Id makes the service reject the update. */
         out[0] = '\0';
         return;
