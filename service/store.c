@@ -275,7 +275,7 @@ static int pragma_int(sqlite3 *db, const char *sql, int *out)
  * a COMMIT appends to the log without waiting for the disk, and the commit is made durable by
  * the group commit's flush before the service answers (store_sync.c), one flush for every
  * commit that arrived meanwhile instead of one each. */
-static int configure(sqlite3 *db)
+static int configure(sqlite3 *db, int *wrote)
 {
     char *mode = NULL;
     sqlite3_stmt *q = NULL;
@@ -289,6 +289,7 @@ static int configure(sqlite3 *db)
     int is_wal = mode && strcmp(mode, "wal") == 0;
     free(mode);
     if (!is_wal && (rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL)) != SQLITE_OK) return rc;
+    if (!is_wal) *wrote = 1;
     if ((rc = sqlite3_exec(db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL)) != SQLITE_OK) return rc;
     /* A 512 KiB page cache instead of SQLite's 2 MiB: a checkpoint touches a few dozen pages,
      * the OS caches the file anyway, and the embedded engine's peak RSS has a 16 MiB budget. */
@@ -311,7 +312,7 @@ static int upgrade(sqlite3 *db, int version)
 /* Every store carries a random id in its header (application_id), so a write-ahead log of
  * another store is recognised before SQLite replays it (store_file.c). Older stores get one
  * the first time they are opened. */
-static int give_store_id(sqlite3 *db)
+static int give_store_id(sqlite3 *db, int *wrote)
 {
     int id = 0;
     int rc = pragma_int(db, "PRAGMA application_id", &id);
@@ -328,6 +329,7 @@ static int give_store_id(sqlite3 *db)
         char sql[64];
         snprintf(sql, sizeof sql, "PRAGMA application_id=%u", v ? v : 1u);
         rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+        *wrote = 1;
     }
     if (rc == SQLITE_OK) rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     if (rc != SQLITE_OK) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
@@ -335,9 +337,17 @@ static int give_store_id(sqlite3 *db)
 }
 
 /* Open the database, read its header (a file that is not a database fails here, before any
- * write), refuse a newer schema, configure, create or upgrade, give it an id. */
-static int open_db(dwf__store *st, int busy_ms, dwf_error *err)
+ * write), refuse a newer schema, configure, create or upgrade, give it an id. `*flush`: 1 when
+ * the store must be flushed before it is used: the open wrote something (a new store, WAL mode,
+ * an upgrade, the id), or a log was there before it (commits of a process that ended before
+ * its flush: made durable before anything here reads or builds on them). An existing store
+ * closed cleanly (no log left beside it) opens without an fdatasync. */
+static int open_db(dwf__store *st, int busy_ms, int *flush, dwf_error *err)
 {
+    char wal[PATH_MAX + 8];
+    struct stat wst;
+    snprintf(wal, sizeof wal, "%s-wal", st->path);
+    *flush = st->in_memory ? 0 : lstat(wal, &wst) == 0 || errno != ENOENT;
     int rc = sqlite3_open_v2(st->path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                              NULL);
     if (rc != SQLITE_OK) return dwf__store_fail(st, rc, err);
@@ -348,9 +358,10 @@ static int open_db(dwf__store *st, int busy_ms, dwf_error *err)
     if (version > SCHEMA_VERSION)
         return dwf__store_err(err, DWF_ERRORTYPE_STORE_CORRUPT, "the store %s has schema version %d; this dwf knows %d",
                               st->path, version, SCHEMA_VERSION);
-    if ((rc = configure(st->db)) != SQLITE_OK) return dwf__store_fail(st, rc, err);
+    if ((rc = configure(st->db, flush)) != SQLITE_OK) return dwf__store_fail(st, rc, err);
     if (version < SCHEMA_VERSION && (rc = upgrade(st->db, version)) != SQLITE_OK) return dwf__store_fail(st, rc, err);
-    if ((rc = give_store_id(st->db)) != SQLITE_OK) return dwf__store_fail(st, rc, err);
+    if (version < SCHEMA_VERSION) *flush = 1;
+    if ((rc = give_store_id(st->db, flush)) != SQLITE_OK) return dwf__store_fail(st, rc, err);
     return st->in_memory ? 0 : dwf__storefile_identify_wal(st->db, st->path, &st->file, err);
 }
 
@@ -371,10 +382,12 @@ int dwf__store_open(const char *path, int busy_ms, dwf__store **out, dwf_error *
     st->sync = dwf__sync_new(path);
     if (!st->sync) dwf__store_err(err, DWF_ERRORTYPE_SERVICE, "out of memory");
     else dwf__sync_set_committer(st->sync, commit_open_batch, st);
-    /* What the open wrote (a new schema, an upgrade, the store id) is flushed like a commit (not
-     * for the in-memory store of dwf test: it has no file to flush). */
-    if (st->sync && (in_memory || make_parent_dirs(path, err) == 0) && open_db(st, busy_ms, err) == 0 &&
-        (in_memory || dwf__sync_wait(st->sync, dwf__sync_committed(st->sync), err) == 0)) {
+    /* What the open wrote (a new schema, an upgrade, the store id) is flushed like a commit, and
+     * so is a log another process left (open_db says which; not for the in-memory store of dwf
+     * test: it has no file to flush). */
+    int flush = 1;
+    if (st->sync && (in_memory || make_parent_dirs(path, err) == 0) && open_db(st, busy_ms, &flush, err) == 0 &&
+        (in_memory || !flush || dwf__sync_wait(st->sync, dwf__sync_committed(st->sync), err) == 0)) {
         *out = st;
         return 0;
     }

@@ -1727,6 +1727,43 @@ static void test_begin_invocation_unflushed(void)
     close_store(s);
 }
 
+/* Opening a store flushes only when there is something to make durable: what the open wrote (a
+ * new store) or a log left beside it (another process's commits, maybe not flushed yet). A
+ * store closed cleanly (its log checkpointed and removed) opens without an fdatasync. */
+static void test_open_flushes_only_what_needs_it(void)
+{
+    dwf_service *s = open_store(0);
+    TT_ASSERT(s != NULL);
+    if (!s) return;
+    dwf_service_sync_stats_t st;
+    dwf_service_sync_stats(s, &st);
+    TT_EQ_INT(1, st.commits); /* a new store: its schema and id, flushed before the open returns */
+    TT_EQ_INT(1, st.flushes);
+    register_fn(s, "tp", 120, 1);
+    run r;
+    TT_EQ_INT(0, start(s, "tp", "\"{}\"", &r));
+    dwf_service_close(s);
+    dwf_service_opts o = {.path = path, .clock = clock_fn};
+    dwf_error err;
+    s = NULL;
+    TT_EQ_INT(0, dwf_service_open(&o, &s, &err));
+    if (!s) return;
+    dwf_service_sync_stats(s, &st);
+    TT_EQ_INT(0, st.commits); /* closed cleanly: nothing to flush */
+    TT_EQ_INT(0, st.flushes);
+    char buf[32];
+    TT_EQ_STR("RUNNING", status_of(s, r.arn, buf)); /* what the first open wrote is there */
+    /* While this one is open its log is beside the store: a second open flushes it. */
+    dwf_service *s2 = NULL;
+    TT_EQ_INT(0, dwf_service_open(&o, &s2, &err));
+    if (s2) {
+        dwf_service_sync_stats(s2, &st);
+        TT_EQ_INT(1, st.flushes);
+        dwf_service_close(s2);
+    }
+    close_store(s);
+}
+
 /* ---- group commit ------------------------------------------------------------------------------ */
 /* Eight executions checkpoint at once on one service, as serve's invocations and a map's threads
  * do. The first flush is held (before_flush) until all eight have committed: one fdatasync must
@@ -2043,6 +2080,7 @@ int main(void)
     TT_RUN(test_batch_one_transaction);
     TT_RUN(test_batch_call_fails_alone);
     TT_RUN(test_batch_commit_fails);
+    TT_RUN(test_open_flushes_only_what_needs_it);
     TT_RUN(test_schema_upgrade);
     return TT_EXIT();
 }
