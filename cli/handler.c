@@ -10,9 +10,14 @@
  * `use` paths are toolchain.c's; the object does not link libdwf: the dwf binary is linked
  * -rdynamic and the handler's dwf_* references resolve to it.
  *
+ * The hash is OpenSSL's low-level SHA-256 (declared under OPENSSL_API_COMPAT 1.1.1), not EVP:
+ * EVP's first use loads OpenSSL's configuration and providers, ~3 ms of every `dwf run` that
+ * otherwise never needs them (bench/RESULTS.md "Sequential steps").
+ *
  * The store records each function's handler path, so later processes (`dwf resume`, a
  * chained invoke of another function) can load it again without the .dwf.
  */
+#define OPENSSL_API_COMPAT 0x10100000L
 #include "handler.h"
 
 #include <dlfcn.h>
@@ -25,14 +30,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
+#include <openssl/sha.h>
 
 #include "engine.h"
 #include "front.h"
 #include "fs.h"
 #include "toolchain.h"
 
-static int hash_file(EVP_MD_CTX *md, const char *path)
+static int hash_file(SHA256_CTX *md, const char *path)
 {
     FILE *f = fopen(path, "rb");
     if (!f) return -1;
@@ -40,7 +45,7 @@ static int hash_file(EVP_MD_CTX *md, const char *path)
     size_t n;
     int r = 0;
     while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-        if (EVP_DigestUpdate(md, buf, n) != 1) r = -1;
+        if (SHA256_Update(md, buf, n) != 1) r = -1;
     if (ferror(f)) r = -1;
     fclose(f);
     return r;
@@ -81,46 +86,43 @@ static int find_build_id(struct dl_phdr_info *info, size_t size, void *arg)
  * Debian's linker adds by default) costs nothing; hashing the whole file cost ~25 ms per
  * `dwf run` once libcurl and OpenSSL were linked in statically (an 8.7 MB binary), which the
  * step benchmark counted. Without a build-id, the file is hashed as before. */
-static int hash_self(EVP_MD_CTX *md)
+static int hash_self(SHA256_CTX *md)
 {
     build_id id = {0};
     dl_iterate_phdr(find_build_id, &id);
     if (id.bytes && id.len > 0)
-        return EVP_DigestUpdate(md, "build-id", 9) == 1 && EVP_DigestUpdate(md, id.bytes, id.len) == 1 ? 0 : -1;
+        return SHA256_Update(md, "build-id", 9) == 1 && SHA256_Update(md, id.bytes, id.len) == 1 ? 0 : -1;
     return hash_file(md, "/proc/self/exe");
 }
 
 /* The cache key of `p` as 64 hex digits: this dwf's version and binary, the .dwf text, each
  * `use`d file (its path and contents) and dwf.h. */
-static int cache_key(const Program *p, const TcRuntime *rt, char hex[2 * EVP_MAX_MD_SIZE + 1])
+static int cache_key(const Program *p, const TcRuntime *rt, char hex[2 * SHA256_DIGEST_LENGTH + 1])
 {
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    SHA256_CTX ctx, *md = &ctx;
     char hdr[PATH_MAX + 16], path[PATH_MAX];
     int rc = -1;
     snprintf(hdr, sizeof hdr, "%s/dwf.h", rt->include);
-    int bad = !md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
-              EVP_DigestUpdate(md, DWF_VERSION, strlen(DWF_VERSION) + 1) != 1 ||
-              EVP_DigestUpdate(md, p->text, p->text_len) != 1;
+    int bad = SHA256_Init(md) != 1 || SHA256_Update(md, DWF_VERSION, strlen(DWF_VERSION) + 1) != 1 ||
+              SHA256_Update(md, p->text, p->text_len) != 1;
     for (const AstNode *u = p->uses; !bad && u; u = u->next) {
         if (!u->u.use.path || !*u->u.use.path) continue;
         if (tc_use_path(p->path, u->u.use.path, 0, path, sizeof path, "run") != 0) goto out;
-        if (EVP_DigestUpdate(md, path, strlen(path) + 1) != 1 || hash_file(md, path) != 0) {
+        if (SHA256_Update(md, path, strlen(path) + 1) != 1 || hash_file(md, path) != 0) {
             fprintf(stderr, "%s: error: cannot read the used file '%s': %s\n", p->path, path,
                     strerror(errno));
             goto out;
         }
     }
-    unsigned char dig[EVP_MAX_MD_SIZE];
-    unsigned int dlen = 0;
-    if (bad || hash_file(md, hdr) != 0 || hash_self(md) != 0 ||
-        EVP_DigestFinal_ex(md, dig, &dlen) != 1) {
+    unsigned char dig[SHA256_DIGEST_LENGTH];
+    unsigned int dlen = SHA256_DIGEST_LENGTH;
+    if (bad || hash_file(md, hdr) != 0 || hash_self(md) != 0 || SHA256_Final(dig, md) != 1) {
         fprintf(stderr, "dwf run: cannot hash the handler's inputs (%s)\n", hdr);
         goto out;
     }
     for (unsigned i = 0; i < dlen; i++) snprintf(hex + 2 * i, 3, "%02x", dig[i]);
     rc = 0;
 out:
-    EVP_MD_CTX_free(md);
     return rc;
 }
 
@@ -168,9 +170,9 @@ int handler_build(const char *dwf_path, const char *cache_dir, char *so_out, siz
     Program *p = front_compile_file(arena, diag, dwf_path);
     if (!p || !p->workflow || diag_errors(diag) > 0) goto out;
     TcRuntime rt;
-    char hex[2 * EVP_MAX_MD_SIZE + 1], dir[PATH_MAX], so[PATH_MAX + 16];
+    char hex[2 * SHA256_DIGEST_LENGTH + 1], dir[PATH_MAX], so[PATH_MAX + 16];
     if (tc_find_include(&rt, "run") != 0 || cache_key(p, &rt, hex) != 0) goto out;
-    snprintf(dir, sizeof dir, "%.*s/%s", PATH_MAX - 2 * EVP_MAX_MD_SIZE - 2, cache_dir, hex);
+    snprintf(dir, sizeof dir, "%.*s/%s", PATH_MAX - 2 * SHA256_DIGEST_LENGTH - 2, cache_dir, hex);
     snprintf(so, sizeof so, "%s/handler.so", dir);
     struct stat st;
     if (stat(so, &st) != 0 && build_into(p, &rt, dir, so) != 0) goto out;

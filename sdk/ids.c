@@ -3,37 +3,26 @@
  *
  * Every durable context counts its operations from 1; an operation's step id is its dash path
  * of counters ("3", "2-1-4"), and the Id on the wire is the first 16 hex digits of the MD5 of
- * that path (OpenSSL's EVP interface). Names play no part, so the same code path gives the
- * same Ids in every invocation; that is what replay matches on.
+ * that path. Names play no part, so the same code path gives the same Ids in every invocation;
+ * that is what replay matches on.
  *
- * MD5 is fetched from the provider once per process: EVP_md5() makes OpenSSL 3 look the
- * algorithm up again on every digest (~9K instructions, as much as the rest of a quick step's
- * work on the workflow thread; callgrind, bench/RESULTS.md "Sequential steps").
+ * The digest is OpenSSL's MD5() (declared under OPENSSL_API_COMPAT 1.1.1: OpenSSL 3 deprecates
+ * the low-level digests), not EVP_Digest: EVP looks the algorithm up in a provider on every
+ * call (~9K instructions a step), and its first use loads OpenSSL's configuration and providers
+ * (~9M instructions, milliseconds of every `dwf run`; bench/RESULTS.md "Sequential steps").
  */
-#include <pthread.h>
+#define OPENSSL_API_COMPAT 0x10100000L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <openssl/evp.h>
+#include <openssl/md5.h>
 #include "core.h"
-
-static pthread_once_t md5_once = PTHREAD_ONCE_INIT;
-static EVP_MD *md5_fetched; /* kept for the process's life; NULL: EVP_md5() each time */
-
-static void md5_fetch(void) { md5_fetched = EVP_MD_fetch(NULL, "MD5", NULL); }
 
 void dwf_hash_id(const char *step_id, char out[17])
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
+    unsigned char md[MD5_DIGEST_LENGTH];
     static const char hex[] = "0123456789abcdef";
-    pthread_once(&md5_once, md5_fetch);
-    const EVP_MD *alg = md5_fetched ? md5_fetched : EVP_md5();
-    if (!EVP_Digest(step_id, strlen(step_id), md, &n, alg, NULL) || n < 8) {
-        /* Only a broken libcrypto gets here; an empty Id makes the service reject the update. */
-        out[0] = '\0';
-        return;
-    }
+    MD5((const unsigned char *)step_id, strlen(step_id), md);
     for (int i = 0; i < 8; i++) {
         out[2 * i] = hex[md[i] >> 4];
         out[2 * i + 1] = hex[md[i] & 15];
