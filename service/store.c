@@ -26,7 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/rand.h>
+#include <sys/random.h>
 
 /* Prepared statements are kept for reuse: compiling the same SQL on every call was 43% of a
  * checkpoint's CPU (bench/RESULTS.md). Entries are keyed by the SQL text; one in use by a
@@ -321,7 +321,7 @@ static int give_store_id(sqlite3 *db, int *wrote)
     rc = pragma_int(db, "PRAGMA application_id", &id);
     unsigned char b[4] = {0};
     if (rc == SQLITE_OK && id == 0) {
-        if (RAND_bytes(b, sizeof b) != 1) {
+        if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b) { /* not RAND_bytes: see dwf__svc_uuid */
             unsigned long long t = (unsigned long long)time(NULL) ^ (unsigned long long)getpid() << 16;
             memcpy(b, &t, sizeof b);
         }

@@ -1764,6 +1764,30 @@ static void test_open_flushes_only_what_needs_it(void)
     close_store(s);
 }
 
+static int cmp_id(const void *a, const void *b) { return strcmp(a, b); }
+
+/* The ids the service hands out (execution ids, tokens, request and callback ids) are random
+ * version-4 UUIDs: 8-4-4-4-12 lowercase hex digits, version 4, variant 10xx, never repeated. */
+static void test_uuid_v4(void)
+{
+    enum { N = 2000 };
+    static char ids[N][40];
+    int bad = 0, dup = 0;
+    for (int i = 0; i < N; i++) {
+        dwf__svc_uuid(ids[i]);
+        const char *u = ids[i];
+        for (int k = 0; k < 36; k++) {
+            int dash = k == 8 || k == 13 || k == 18 || k == 23;
+            if (dash ? u[k] != '-' : !((u[k] >= '0' && u[k] <= '9') || (u[k] >= 'a' && u[k] <= 'f'))) bad++;
+        }
+        if (u[36] != '\0' || u[14] != '4' || !strchr("89ab", u[19])) bad++;
+    }
+    qsort(ids, N, sizeof ids[0], cmp_id);
+    for (int i = 1; i < N; i++) dup += strcmp(ids[i - 1], ids[i]) == 0;
+    TT_EQ_INT(0, bad);
+    TT_EQ_INT(0, dup);
+}
+
 /* ---- group commit ------------------------------------------------------------------------------ */
 /* Eight executions checkpoint at once on one service, as serve's invocations and a map's threads
  * do. The first flush is held (before_flush) until all eight have committed: one fdatasync must
@@ -2081,6 +2105,7 @@ int main(void)
     TT_RUN(test_batch_call_fails_alone);
     TT_RUN(test_batch_commit_fails);
     TT_RUN(test_open_flushes_only_what_needs_it);
+    TT_RUN(test_uuid_v4);
     TT_RUN(test_schema_upgrade);
     return TT_EXIT();
 }
