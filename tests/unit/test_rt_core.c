@@ -158,21 +158,60 @@ static void apply(fake *f, const cJSON *u, cJSON *changed)
     cJSON_AddItemToArray(changed, cJSON_CreateString(id));
 }
 
-/* The pipelined tests' step bodies count their runs here (by step index). */
+/* The pipelined tests' step bodies count their runs here (by step index). A body run and a call
+ * entering the fake signal pipe_cv, so a test waits for what it needs, not for time to pass. */
 #define PIPE_STEPS 1000
 static int pipe_runs[PIPE_STEPS];
 static int pipe_runs_total;
+static int pipe_calls_entered;
+static int pipe_first_waits; /* step 0's body waits until the first call has entered the fake */
+static pthread_mutex_t pipe_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pipe_cv = PTHREAD_COND_INITIALIZER;
+
+static void pipe_reset(int first_waits)
+{
+    memset(pipe_runs, 0, sizeof pipe_runs);
+    pipe_runs_total = 0;
+    pipe_calls_entered = 0;
+    pipe_first_waits = first_waits;
+}
+
+/* Wait until *counter >= target (signalled on pipe_cv), or max_ms: a bound for a core that
+ * never gets there, which the test's checks then catch. */
+static void pipe_wait(const int *counter, int target, int max_ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += max_ms / 1000;
+    until.tv_nsec += (long)(max_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&pipe_mu);
+    while (__atomic_load_n(counter, __ATOMIC_ACQUIRE) < target &&
+           pthread_cond_timedwait(&pipe_cv, &pipe_mu, &until) == 0) {
+    }
+    pthread_mutex_unlock(&pipe_mu);
+}
+
+static void pipe_bump(int *counter)
+{
+    pthread_mutex_lock(&pipe_mu);
+    __atomic_add_fetch(counter, 1, __ATOMIC_RELEASE);
+    pthread_cond_broadcast(&pipe_cv);
+    pthread_mutex_unlock(&pipe_mu);
+}
 
 /* Hold the call f->hold_call until f->hold_until step bodies have run: only a body that goes on
  * while a call is in flight gets there (bounded at 20 s: a core that waits fails the checks). */
 static void hold_if_asked(fake *f)
 {
+    pipe_bump(&pipe_calls_entered);
     pthread_mutex_lock(&f->mu);
     int hold = f->hold_call && f->ncalls_total + 1 == f->hold_call;
     pthread_mutex_unlock(&f->mu);
-    int max_ms = f->hold_max_ms ? f->hold_max_ms : 20000;
-    for (int i = 0; hold && i < max_ms && __atomic_load_n(&pipe_runs_total, __ATOMIC_ACQUIRE) < f->hold_until; i++)
-        usleep(1000);
+    if (hold) pipe_wait(&pipe_runs_total, f->hold_until, f->hold_max_ms ? f->hold_max_ms : 20000);
 }
 
 static int fake_checkpoint(dwf_transport *t, const char *arn, const cJSON *req, cJSON **resp,
@@ -1554,8 +1593,9 @@ typedef struct pipe_frame {
 static int pipe_body(dwf_ctx *c, void *fr, dwf_val **out)
 {
     pipe_frame *p = fr;
+    if (p->i == 0 && pipe_first_waits) pipe_wait(&pipe_calls_entered, 1, 20000);
     pipe_runs[p->i]++;
-    __atomic_add_fetch(&pipe_runs_total, 1, __ATOMIC_RELEASE);
+    pipe_bump(&pipe_runs_total);
     *out = dwf_num(c, p->i * 2);
     return DWF_OK;
 }
@@ -1585,7 +1625,11 @@ static int succeeded_prefix(fake *f)
 /* At-least-once steps are pipelined: the body runs on while a checkpoint call is in flight (the
  * first call is held until 200 bodies have run, which a core that waits for each SUCCEED never
  * reaches), later calls carry many steps each, and the history is the one an unpipelined run
- * writes: every step SUCCEEDED once, in order, with its own result, each body run once. */
+ * writes: every step SUCCEEDED once, in order, with its own result, each body run once.
+ * The first body waits until the first call has entered the fake (the sender sends step 1's
+ * START alone once it has lingered), so that call carries nothing else however the threads are
+ * scheduled, and the 200 bodies' updates are all left for the second call (a sender that first
+ * ran after 100 quick steps once put them in the first call: the second then had fewer). */
 static void test_pipelined_steps(void)
 {
     fake f;
@@ -1593,8 +1637,7 @@ static void test_pipelined_steps(void)
     f.pipelined = 1;
     f.hold_call = 1;
     f.hold_until = 200;
-    memset(pipe_runs, 0, sizeof pipe_runs);
-    pipe_runs_total = 0;
+    pipe_reset(1);
     dwf_workflow wf = WF(wf_pipe, sizeof(pipe_frame));
     cJSON *r = run_all(&f, &wf, "{}", 2);
     TT_EQ_STR("SUCCEEDED", status_of(r));
@@ -1608,6 +1651,7 @@ static void test_pipelined_steps(void)
     TT_EQ_STR("1998", op_detail(&f, "1000", "StepDetails", "Result"));
     printf("1000 pipelined steps: %d checkpoint calls\n", ncalls(&f));
     TT_ASSERT(ncalls(&f) < PIPE_STEPS / 2);
+    TT_EQ_INT(1, call_size(&f, 0)); /* step 1's START, alone */
     TT_ASSERT(call_size(&f, 1) >= 200); /* the next call: START+SUCCEED of the steps run meanwhile */
     cJSON_Delete(r);
     fake_free(&f);
@@ -1625,8 +1669,7 @@ static void test_pipelined_crash_loses_a_suffix(void)
     f.hold_call = 1;
     f.hold_until = 200; /* under the queue's bound (250 steps' updates): the body gets there */
     f.fail_call = 3;
-    memset(pipe_runs, 0, sizeof pipe_runs);
-    pipe_runs_total = 0;
+    pipe_reset(1); /* the first call is step 1's START alone, as in test_pipelined_steps */
     dwf_workflow wf = WF(wf_pipe, sizeof(pipe_frame));
     dwf_error err;
     cJSON *r = invoke_once(&f, &wf, "{}", &err);
@@ -1666,8 +1709,7 @@ static void test_pipelined_queue_bounded(void)
     f.hold_call = 1;
     f.hold_until = PIPE_STEPS;
     f.hold_max_ms = 500;
-    memset(pipe_runs, 0, sizeof pipe_runs);
-    pipe_runs_total = 0;
+    pipe_reset(0);
     dwf_workflow wf = WF(wf_pipe, sizeof(pipe_frame));
     cJSON *r = run_all(&f, &wf, "{}", 2);
     TT_EQ_STR("SUCCEEDED", status_of(r));
