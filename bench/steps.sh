@@ -15,8 +15,9 @@
 #     steps run meanwhile (up to 125), so the engine pays a few fdatasyncs in all, not one per
 #     step. Target: at most 0.05 ms per step.
 #   at_most_once (--semantics at_most_once): each step's START is awaited before its body and
-#     its SUCCEED after it (docs/language.md, "When a result is durable"), so every step pays two
-#     calls and two flushes. Target: at most 1.2x one fdatasync per step.
+#     carries the previous step's deferred SUCCEED (docs/language.md, "When a result is
+#     durable"), so every step pays one call and one flush. Target: at most 1.2x one fdatasync
+#     per step.
 #
 # Method: the handler is compiled once first (a 1-step run: the engine caches the shared object
 # by content beside the store), so compile time is not in any figure. Each timed run gets a
