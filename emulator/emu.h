@@ -219,6 +219,8 @@ typedef struct emu_job {
     emu_direct *direct;    /* DIRECT with RequestResponse: the waiting caller; NULL for Event */
     struct emu_fn *held_by; /* keyed and queued: in this function's set of held jobs until freed */
     struct emu_job *held_next; /* next in its bucket of that set */
+    int scanned;           /* queued by the scheduler's pass while a RequestResponse Invoke of its
+                            * function was starting: perhaps that Invoke's own execution */
 } emu_job;
 
 typedef struct emu_fn {
@@ -248,6 +250,7 @@ typedef struct emu_fn {
     struct emu_env **envs;
     int nenvs;
     int sync_starting;     /* RequestResponse Invokes admitted whose job is not queued yet */
+    int scanned;           /* held jobs marked `scanned` (see dwf__emu_sync_admit) */
     /* the queue: a ring of capq slots, nq jobs from qhead on */
     emu_job **queue;
     int qhead, nq, capq;

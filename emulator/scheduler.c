@@ -61,6 +61,8 @@ static emu_job **held_bucket(const emu_fn *f, enum emu_job_kind kind, const char
 static void held_unlink(emu_job *j)
 {
     emu_fn *f = j->held_by;
+    if (j->scanned) f->scanned--;
+    j->scanned = 0;
     for (emu_job **p = held_bucket(f, j->kind, j->key); *p; p = &(*p)->held_next)
         if (*p == j) {
             *p = j->held_next;
@@ -115,14 +117,16 @@ void dwf__emu_job_free(emu_job *j)
     free(j);
 }
 
-/* Is that job queued on f, or held by one of f's environments? */
-static int queue_has(const emu_fn *f, enum emu_job_kind kind, const char *key)
+/* That job if it is queued on f or held by one of f's environments, else NULL. */
+static emu_job *held_find(const emu_fn *f, enum emu_job_kind kind, const char *key)
 {
-    if (f->nheld_buckets == 0) return 0;
-    for (const emu_job *j = *held_bucket(f, kind, key); j; j = j->held_next)
-        if (job_is(j, kind, key)) return 1;
-    return 0;
+    if (f->nheld_buckets == 0) return NULL;
+    for (emu_job *j = *held_bucket(f, kind, key); j; j = j->held_next)
+        if (job_is(j, kind, key)) return j;
+    return NULL;
 }
+
+static int queue_has(const emu_fn *f, enum emu_job_kind kind, const char *key) { return held_find(f, kind, key) != NULL; }
 
 int dwf__emu_queue_push(emu_fn *f, emu_job *j)
 {
@@ -159,17 +163,23 @@ emu_job *dwf__emu_job_new(enum emu_job_kind kind, const char *key)
     return j;
 }
 
-/* A keyed job (an execution or a call) on f, unless it is queued or running already. 1 queued. */
-static int queue_key(emu_fn *f, enum emu_job_kind kind, const char *key)
+/* A keyed job (an execution or a call) on f, unless it is queued or running already. 1 queued.
+ * scan: queued by the scheduler's pass (marked `scanned` while an Invoke of f is starting). */
+static int queue_key(emu_fn *f, enum emu_job_kind kind, const char *key, int scan)
 {
     if (queue_has(f, kind, key)) return 0;
     emu_job *j = dwf__emu_job_new(kind, key);
-    return j && dwf__emu_queue_push(f, j) == 0;
+    if (!j || dwf__emu_queue_push(f, j) != 0) return 0;
+    if (scan && f->sync_starting > 0) {
+        j->scanned = 1;
+        f->scanned++;
+    }
+    return 1;
 }
 
 int dwf__emu_queue_execution(emu_fn *f, const char *arn)
 {
-    int r = queue_key(f, EMU_JOB_EXECUTION, arn);
+    int r = queue_key(f, EMU_JOB_EXECUTION, arn, 0);
     if (r) dwf__emu_kick(f->emu);
     return r;
 }
@@ -469,12 +479,17 @@ static int in_pool(const emu_fn *f, const emu_fn *g)
     return f->reserved >= 0 ? same_function(g, f) : g->reserved < 0;
 }
 
-/* Invocations of one sandbox in flight: held by an environment, queued, or admitted. */
+/* Invocations of one sandbox in flight: held by an environment, queued, or admitted. A
+ * RequestResponse Invoke's execution is visible to the scheduler's pass once its start is in
+ * the store's open batch, before the Invoke queues it (service/store_sync.c), so the pass may
+ * queue it first: such a job (`scanned`) and the admitted Invoke are one invocation, counted
+ * once until the Invoke claims it (dwf__emu_sync_queued) or it ends. */
 static int in_flight(const emu_fn *f)
 {
     int busy = 0;
     dwf__emu_envs_live(f, &busy);
-    return busy + f->nq + f->sync_starting;
+    int twice = f->scanned < f->sync_starting ? f->scanned : f->sync_starting;
+    return busy + f->nq + f->sync_starting - twice;
 }
 
 /* What f's limit counts, over its pool: environments with a process and invocations in flight. */
@@ -516,7 +531,12 @@ int dwf__emu_sync_queued(emu_fn *f, emu_job *j)
     f->sync_starting--;
     dwf__emu_kick(f->emu);
     if (!j) return 0;
-    if (j->key && queue_has(f, j->kind, j->key)) {
+    emu_job *held = j->key ? held_find(f, j->kind, j->key) : NULL;
+    if (held) {
+        if (held->scanned) { /* the pass queued this Invoke's execution: it is claimed */
+            held->scanned = 0;
+            f->scanned--;
+        }
         dwf__emu_job_free(j);
         return 0;
     }
@@ -621,7 +641,7 @@ static int queue_runnable(dwf_emulator *e, dwf_service_cursor *cursor, double *l
     int queued = 0;
     for (const cJSON *a = run ? run->child : NULL; a; a = a->next) {
         emu_fn *f = cJSON_IsString(a) ? dwf__emu_fn_of_execution(e, a->valuestring) : NULL;
-        if (f) queued += queue_key(f, EMU_JOB_EXECUTION, a->valuestring);
+        if (f) queued += queue_key(f, EMU_JOB_EXECUTION, a->valuestring, 1);
     }
     cJSON_Delete(run);
     /* Calls of the plain functions served here (a call to a function served elsewhere waits for
@@ -630,7 +650,7 @@ static int queue_runnable(dwf_emulator *e, dwf_service_cursor *cursor, double *l
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(c, "CallId");
         const cJSON *fn = cJSON_GetObjectItemCaseSensitive(c, "FunctionName");
         emu_fn *f = cJSON_IsString(fn) ? dwf__emu_fn_find(e, fn->valuestring, "") : NULL;
-        if (f && f->plain && cJSON_IsString(id)) queued += queue_key(f, EMU_JOB_CALL, id->valuestring);
+        if (f && f->plain && cJSON_IsString(id)) queued += queue_key(f, EMU_JOB_CALL, id->valuestring, 0);
     }
     cJSON_Delete(calls);
     return queued;

@@ -195,23 +195,29 @@ int dwf__svc_abort(dwf_service *s)
 int dwf__svc_commit(dwf_service *s, dwf_error *err)
 {
     unsigned long long ticket = 0;
-    int r = dwf__store_release(s->st, 1, &ticket, NULL, err);
+    int act = DWF__SYNC_JOINED;
+    int r = dwf__store_release(s->st, 1, &ticket, NULL, &act, err);
+    dwf_error ignored; /* a failed COMMIT reaches every call of the batch through the wait */
+    if (r == 0 && act != DWF__SYNC_JOINED) dwf__store_commit_batch(s->st, &ignored);
     pthread_mutex_unlock(&s->mu);
     if (r != 0 || ticket == 0) return r;
+    if (act == DWF__SYNC_COMMIT_LEAD) return dwf__sync_lead(dwf__store_sync(s->st), ticket, err);
     return dwf__sync_wait(dwf__store_sync(s->st), ticket, err);
 }
 
-/* The call's work joins the batch, which is committed now if no flush is running (else the
- * flush's leader commits it as the flush ends); the call waits only for what it read: the
- * batches before, or its own when other calls' work was in it. */
+/* The call's work joins the batch, which is committed now if no flush is running (else by the
+ * next call to finish, or the flush's leader when no call of the batch waits); the call waits
+ * only for what it read: the batches before, or its own when other calls' work was in it. */
 int dwf__svc_commit_unflushed(dwf_service *s, dwf_error *err)
 {
     dwf__sync *sync = dwf__store_sync(s->st);
     unsigned long long seen = 0, ticket = 0;
-    int r = dwf__store_release(s->st, 0, &ticket, &seen, err), own = 0;
-    if (r == 0 && ticket && !dwf__sync_flushing(sync)) own = dwf__store_commit_batch(s->st, err);
+    int act = DWF__SYNC_JOINED, own = 0;
+    int r = dwf__store_release(s->st, 0, &ticket, &seen, &act, err);
+    if (r == 0 && act != DWF__SYNC_JOINED) own = dwf__store_commit_batch(s->st, err);
     pthread_mutex_unlock(&s->mu);
     if (r != 0) return r;
+    if (act == DWF__SYNC_COMMIT_LEAD) return dwf__sync_lead(sync, ticket, err);
     if (ticket && seen == ticket) return dwf__sync_wait(sync, ticket, err); /* a waiter of its batch */
     if (own != 0) return -1;
     return dwf__sync_wait_seen(sync, seen, err);

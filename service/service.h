@@ -43,9 +43,10 @@ typedef struct dwf_service_opts {
     int max_invocation_attempts; /* a faulting invocation is retried; 0 = 3 attempts in all */
     int event_page;         /* operations in an invocation event before NextMarker; 0 = 1000 */
     int no_purge;           /* do not delete expired executions on open */
-    /* Called by the group commit's flusher as a flush starts, before it commits the open batch
-     * and notes which batches it covers, without any lock held (NULL: none). Tests use it to hold a flush while other
-     * calls commit, which shows they share it whatever the machine's speed. */
+    /* Called by the group commit's flusher as a flush starts, after its batch's COMMIT and before
+     * the fdatasync, without any lock held (NULL: none). Tests use it to hold a flush while other
+     * calls arrive, which shows they share the next transaction and flush whatever the
+     * machine's speed. */
     void (*before_flush)(void *arg);
     void *before_flush_arg;
     /* SQLite's page cache in KiB; 0 = 512 (the embedded engine's RSS budget). dwf serve gives

@@ -291,6 +291,11 @@ static int configure(sqlite3 *db, int *wrote)
     if (!is_wal && (rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL)) != SQLITE_OK) return rc;
     if (!is_wal) *wrote = 1;
     if ((rc = sqlite3_exec(db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL)) != SQLITE_OK) return rc;
+    /* Each call of a batch runs under a savepoint (store_sync.c), whose sub-journal keeps the
+     * pages it changes for a ROLLBACK TO; beyond 64 KiB SQLite spills it to a temporary file,
+     * which cost serve about 100 writes per execution (bench/RESULTS.md, "Throughput"). In
+     * memory it is emptied at every RELEASE, so it stays a few of one call's pages. */
+    if ((rc = sqlite3_exec(db, "PRAGMA temp_store=MEMORY", NULL, NULL, NULL)) != SQLITE_OK) return rc;
     /* A 512 KiB page cache instead of SQLite's 2 MiB: a checkpoint touches a few dozen pages,
      * the OS caches the file anyway, and the embedded engine's peak RSS has a 16 MiB budget. */
     return sqlite3_exec(db, "PRAGMA cache_size=-512", NULL, NULL, NULL);
@@ -561,10 +566,11 @@ void dwf__store_check_batch(dwf__store *st)
     if (!st->in_memory) batch_lost(st, sqlite3_errcode(st->db));
 }
 
-int dwf__store_release(dwf__store *st, int waits, unsigned long long *ticket, unsigned long long *seen,
+int dwf__store_release(dwf__store *st, int waits, unsigned long long *ticket, unsigned long long *seen, int *act,
                        dwf_error *err)
 {
     *ticket = 0;
+    *act = DWF__SYNC_JOINED;
     if (seen) *seen = 0;
     if (st->in_memory) {
         int rc = exec_cached(st, "COMMIT");
@@ -580,7 +586,7 @@ int dwf__store_release(dwf__store *st, int waits, unsigned long long *ticket, un
         return -1;
     }
     st->in_call = 0;
-    *ticket = dwf__sync_join(st->sync, waits, seen);
+    *ticket = dwf__sync_join(st->sync, waits, seen, act);
     return 0;
 }
 

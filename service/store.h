@@ -102,12 +102,14 @@ unsigned long long dwf__sync_committed(dwf__sync *s);
 /* Under the service's lock, once a call's savepoint is released: the call joins the open batch;
  * its ticket. *seen (NULL: not wanted): the newest batch the call may have read (the open one
  * when other calls are in it, else the last committed). waits: the call will dwf__sync_wait on
- * its ticket (a call whose *seen is its ticket must too). */
-unsigned long long dwf__sync_join(dwf__sync *s, int waits, unsigned long long *seen);
+ * its ticket (a call whose *seen is its ticket must too). *act: what the caller does next, still
+ * under the lock: nothing (a flush runs; its batch is committed later), COMMIT the batch
+ * (dwf__store_commit_batch), or COMMIT it and then lead its flush (dwf__sync_lead instead of
+ * dwf__sync_wait). */
+enum { DWF__SYNC_JOINED, DWF__SYNC_COMMIT, DWF__SYNC_COMMIT_LEAD };
+unsigned long long dwf__sync_join(dwf__sync *s, int waits, unsigned long long *seen, int *act);
 /* Calls in the open batch (0: no batch open). */
 unsigned dwf__sync_open_calls(dwf__sync *s);
-/* Is a flush running (its leader then commits the open batch when it ends)? */
-int dwf__sync_flushing(dwf__sync *s);
 /* The open batch was committed; or is lost (COMMIT failed, or SQLite rolled the transaction
  * back): each of its waiting calls gets err. */
 void dwf__sync_batch_committed(dwf__sync *s);
@@ -120,8 +122,11 @@ unsigned long long dwf__sync_newest(dwf__sync *s);
  * wait (a batch it read, not one it belongs to). */
 int dwf__sync_wait(dwf__sync *s, unsigned long long ticket, dwf_error *err);
 int dwf__sync_wait_seen(dwf__sync *s, unsigned long long ticket, dwf_error *err);
+/* dwf__sync_wait for the call that committed its batch with DWF__SYNC_COMMIT_LEAD: it flushes. */
+int dwf__sync_lead(dwf__sync *s, unsigned long long ticket, dwf_error *err);
 void dwf__sync_get_stats(dwf__sync *s, dwf__sync_stats *out);
-/* A function called as each flush starts, before it commits the open batch, without locks (tests). */
+/* A function called as each flush starts, after its batch's COMMIT, before the fdatasync, without
+ * locks (tests). */
 void dwf__sync_set_hook(dwf__sync *s, void (*fn)(void *), void *arg);
 /* The store's group commit (NULL-safe readers of the above for the service). */
 dwf__sync *dwf__store_sync(dwf__store *st);
@@ -131,13 +136,13 @@ int dwf__store_fail(dwf__store *st, int rc, dwf_error *err);
 
 /* A service call's transaction, under the service's lock. dwf__store_begin opens the batch if
  * none is open (BEGIN IMMEDIATE) and a savepoint for the call; dwf__store_release releases it:
- * the call joins the batch (dwf__sync_join: waits, *ticket, *seen; the in-memory store of dwf
- * test has no batches: it COMMITs, ticket 0); dwf__store_rollback undoes the call's own changes
+ * the call joins the batch (dwf__sync_join: waits, *ticket, *seen, *act; the in-memory store of
+ * dwf test has no batches: it COMMITs, ticket 0, *act DWF__SYNC_JOINED); dwf__store_rollback undoes the call's own changes
  * only (ROLLBACK TO), or the whole transaction when no other call is in it, and fails the batch
  * if SQLite rolled it back. dwf__store_commit_batch COMMITs the open batch (nothing open: 0);
  * on failure the batch's calls fail with err. */
 int dwf__store_begin(dwf__store *st, dwf_error *err);
-int dwf__store_release(dwf__store *st, int waits, unsigned long long *ticket, unsigned long long *seen,
+int dwf__store_release(dwf__store *st, int waits, unsigned long long *ticket, unsigned long long *seen, int *act,
                        dwf_error *err);
 void dwf__store_rollback(dwf__store *st);
 int dwf__store_commit_batch(dwf__store *st, dwf_error *err);

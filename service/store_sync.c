@@ -17,12 +17,14 @@
  *     rolled back to when it fails, so one call's error never undoes another's (store.c);
  *   - a call that succeeded joins the open batch and takes its number as its ticket
  *     (dwf__sync_join). It must not answer before a flush that holds its batch has ended
- *     (dwf__sync_wait). If no flush is running, it leads one: it COMMITs the open batch (one
- *     log append for all of its calls: the pages they share are written once), fdatasyncs the
- *     log, marks every batch up to that one durable, and hands over: a waiter of the batch that
- *     opened during the flush leads the next one (if that batch has no waiter, only calls that
- *     did not wait, the leader COMMITs it before it returns). If a flush is running, the call
- *     waits for it and, if its batch came too late, for the next one;
+ *     (dwf__sync_wait). If no flush is running, it leads one: still holding the service's lock
+ *     it COMMITs the open batch (one log append for all of its calls: the pages they share are
+ *     written once), then, without the lock, fdatasyncs the log and marks every batch up to that
+ *     one durable. If a flush is running, the call waits for it; when it ends, the batch that
+ *     opened meanwhile is committed by the next call to finish its work (which then leads its
+ *     flush) or by one of its waiters, whichever takes the service's lock first: a leader never
+ *     queues for the lock behind the calls that keep arriving (which, before, let one batch
+ *     grow to hundreds of calls while its leader waited);
  *   - so every call that arrives while a flush runs lands in the next transaction and the next
  *     flush, and each caller is acknowledged only after the flush that holds its work. A batch
  *     stays open at most for one flush plus one call, so another process's writer waits less
@@ -137,7 +139,7 @@ unsigned long long dwf__sync_committed(dwf__sync *s)
     return t;
 }
 
-unsigned long long dwf__sync_join(dwf__sync *s, int waits, unsigned long long *seen)
+unsigned long long dwf__sync_join(dwf__sync *s, int waits, unsigned long long *seen, int *act)
 {
     pthread_mutex_lock(&s->mu);
     unsigned long long t = s->committed + 1;
@@ -146,8 +148,13 @@ unsigned long long dwf__sync_join(dwf__sync *s, int waits, unsigned long long *s
     if (seen) *seen = saw;
     s->open_calls++;
     /* A call that saw the batch's earlier calls waits for the batch's flush, whatever it asked. */
-    if (waits || saw == t) s->open_waiters++;
+    int waiter = waits || saw == t;
+    if (waiter) s->open_waiters++;
     s->stats.commits++;
+    /* No flush running: the batch is committed now, by this call (it holds the service's lock),
+     * which then leads the flush if it waits. */
+    *act = s->flushing ? DWF__SYNC_JOINED : waiter ? DWF__SYNC_COMMIT_LEAD : DWF__SYNC_COMMIT;
+    if (*act == DWF__SYNC_COMMIT_LEAD) s->flushing = 1;
     pthread_mutex_unlock(&s->mu);
     return t;
 }
@@ -158,14 +165,6 @@ unsigned dwf__sync_open_calls(dwf__sync *s)
     unsigned n = s->open_calls;
     pthread_mutex_unlock(&s->mu);
     return n;
-}
-
-int dwf__sync_flushing(dwf__sync *s)
-{
-    pthread_mutex_lock(&s->mu);
-    int f = s->flushing;
-    pthread_mutex_unlock(&s->mu);
-    return f;
 }
 
 void dwf__sync_batch_committed(dwf__sync *s)
@@ -244,43 +243,21 @@ static int flush_once(dwf__sync *s)
     return rc;
 }
 
-/* COMMIT the open batch (if any) under the service's lock. end_flush: the end of the leader's
- * flush, in the same hold of the lock: the batch that opened meanwhile is committed here only if
- * none of its calls waits (their waiters lead its flush and commit it then, with whatever joined
- * it until then); so a call that leaves its batch to the flusher (dwf__svc_commit_unflushed)
- * either sees the flush running and is committed by it or by its batch's waiters, or sees none
- * and commits itself. Called without s->mu. */
-static void commit_open(dwf__sync *s, int end_flush)
+/* The leader's flush of what is committed (its batch was committed by the leader, under the
+ * service's lock): fdatasync, mark it durable, end the flush. The batch that opened meanwhile is
+ * committed by the next call to finish its work or by one of its waiters, whichever takes the
+ * service's lock first (neither waits behind the other); only a batch none of whose calls
+ * waits (dwf__svc_commit_unflushed) is committed here. Called with s->mu held and flushing set;
+ * returns with s->mu held. */
+static void flush_as_leader(dwf__sync *s)
 {
-    if (s->lock) s->lock(s->lock_arg);
-    pthread_mutex_lock(&s->mu);
-    int commit = s->commit && (!end_flush || (s->open_calls && !s->open_waiters));
-    pthread_mutex_unlock(&s->mu);
-    if (commit) s->commit(s->commit_arg);
-    if (end_flush) {
-        pthread_mutex_lock(&s->mu);
-        s->flushing = 0;
-        pthread_cond_broadcast(&s->done);
-        pthread_mutex_unlock(&s->mu);
-    }
-    if (s->unlock) s->unlock(s->lock_arg);
-}
-
-/* Lead one flush: commit the open batch, fdatasync, mark what it covered durable, and commit the
- * batch that opened meanwhile if nobody waits to. Called and returns with s->mu held. */
-static void lead_flush(dwf__sync *s)
-{
-    s->flushing = 1;
-    void (*hook)(void *) = s->hook;
-    void *hook_arg = s->hook_arg;
-    pthread_mutex_unlock(&s->mu);
-    if (hook) hook(hook_arg);
-    commit_open(s, 0);
-    pthread_mutex_lock(&s->mu);
     unsigned long long upto = s->committed, upto_calls = s->committed_calls, from = s->durable + 1;
     /* Batches that failed hold nothing to flush: only committed calls need the disk. */
     int need = upto >= from && upto_calls > s->durable_calls;
+    void (*hook)(void *) = s->hook;
+    void *hook_arg = s->hook_arg;
     pthread_mutex_unlock(&s->mu);
+    if (hook && need) hook(hook_arg);
     int rc = need ? flush_once(s) : 0;
     pthread_mutex_lock(&s->mu);
     if (rc == 0 && !need) {
@@ -300,10 +277,31 @@ static void lead_flush(dwf__sync *s)
         s->failed_from = from;
         s->failed_errno = rc;
     }
+    s->flushing = 0;
+    int orphan = s->open_calls && !s->open_waiters;
     pthread_cond_broadcast(&s->done);
+    if (!orphan || !s->commit) return;
     pthread_mutex_unlock(&s->mu);
-    commit_open(s, 1);
+    if (s->lock) s->lock(s->lock_arg);
+    s->commit(s->commit_arg); /* nothing open any more (another call committed it): nothing done */
+    if (s->unlock) s->unlock(s->lock_arg);
     pthread_mutex_lock(&s->mu);
+}
+
+/* No flush is running and the batch `ticket` is still open: take the service's lock and, if
+ * that is still so, commit it and lead its flush. Called with s->mu held; returns with it. */
+static void commit_and_lead(dwf__sync *s, unsigned long long ticket)
+{
+    pthread_mutex_unlock(&s->mu);
+    if (s->lock) s->lock(s->lock_arg);
+    pthread_mutex_lock(&s->mu);
+    int lead = !s->flushing && s->committed < ticket;
+    if (lead) s->flushing = 1;
+    pthread_mutex_unlock(&s->mu);
+    if (lead && s->commit) s->commit(s->commit_arg);
+    if (s->unlock) s->unlock(s->lock_arg);
+    pthread_mutex_lock(&s->mu);
+    if (lead) flush_as_leader(s);
 }
 
 /* Did the batch `ticket` fail at its COMMIT? Then its error (once per waiting call). */
@@ -323,19 +321,24 @@ static int batch_failure(dwf__sync *s, unsigned long long ticket, int waiter, dw
     return 0;
 }
 
-static int wait_for(dwf__sync *s, unsigned long long ticket, int waiter, dwf_error *err)
+static int wait_for(dwf__sync *s, unsigned long long ticket, int waiter, int leading, dwf_error *err)
 {
     pthread_mutex_lock(&s->mu);
+    if (leading) flush_as_leader(s);
     for (;;) {
         if (ticket <= s->committed && s->failures && batch_failure(s, ticket, waiter, err)) {
             pthread_mutex_unlock(&s->mu);
             return -1;
         }
         if (s->durable >= ticket || (s->failed_from && ticket >= s->failed_from)) break;
-        if (s->flushing)
+        if (s->flushing) {
             pthread_cond_wait(&s->done, &s->mu);
-        else
-            lead_flush(s); /* it covers every batch committed when it starts, ours among them */
+        } else if (s->committed >= ticket) {
+            s->flushing = 1; /* committed, not flushed: flush it (no lock needed) */
+            flush_as_leader(s);
+        } else {
+            commit_and_lead(s, ticket);
+        }
     }
     int failed = s->durable < ticket;
     int e = s->failed_errno;
@@ -348,12 +351,17 @@ static int wait_for(dwf__sync *s, unsigned long long ticket, int waiter, dwf_err
 
 int dwf__sync_wait(dwf__sync *s, unsigned long long ticket, dwf_error *err)
 {
-    return wait_for(s, ticket, 1, err);
+    return wait_for(s, ticket, 1, 0, err);
+}
+
+int dwf__sync_lead(dwf__sync *s, unsigned long long ticket, dwf_error *err)
+{
+    return wait_for(s, ticket, 1, 1, err);
 }
 
 int dwf__sync_wait_seen(dwf__sync *s, unsigned long long ticket, dwf_error *err)
 {
-    return wait_for(s, ticket, 0, err);
+    return wait_for(s, ticket, 0, 0, err);
 }
 
 void dwf__sync_set_hook(dwf__sync *s, void (*fn)(void *), void *arg)
