@@ -322,11 +322,14 @@ void dwf__emu_job_answer(emu_env *v, const char *body, size_t len, int is_error,
     char rid[40], what[64] = "?";
     memcpy(rid, v->cur_rid, sizeof rid);
     double start = v->cur_start_ms;
-    long hwm = v->pid > 0 ? dwf__emu_vm_hwm_kb(v->pid) : -1;
+    pid_t pid = v->pid;
     /* Answered once: the request id goes (a second answer or fault finds none), but the job stays
      * v's until the service has ended it, so no other environment takes it up meanwhile. */
     v->cur_rid[0] = '\0';
     pthread_mutex_unlock(&e->mu);
+    /* Read for the log line only, and outside the emulator's lock: five system calls on /proc
+     * that every other request would otherwise wait behind. */
+    long hwm = !e->o.quiet && pid > 0 ? dwf__emu_vm_hwm_kb(pid) : -1;
     if (fault && !e->o.quiet)
         dwf__emu_log(e, "%s: invocation %s failed: %s: %s", f->name, rid, fault->type, fault->message);
     switch (j->kind) {
