@@ -17,6 +17,7 @@
 #include "service_impl.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,12 +25,21 @@
 
 /* ---- who runs an invocation ---------------------------------------------------------------- */
 /* "<host>:<pid>": who runs an open invocation, so a dead runner on this machine is noticed. */
+static char owner_host[256];
+static pthread_once_t owner_host_once = PTHREAD_ONCE_INIT;
+
+static void owner_host_init(void)
+{
+    if (gethostname(owner_host, sizeof owner_host) != 0) snprintf(owner_host, sizeof owner_host, "localhost");
+    owner_host[sizeof owner_host - 1] = '\0';
+}
+
+/* The host name is read once per process (a uname(2) per call was two system calls per
+ * execution in dwf serve); the pid at every call, a forked child being another runner. */
 int dwf__svc_owner_self(char *out, size_t n)
 {
-    char host[256];
-    if (gethostname(host, sizeof host) != 0) snprintf(host, sizeof host, "localhost");
-    host[sizeof host - 1] = '\0';
-    int w = snprintf(out, n, "%s:%ld", host, (long)getpid());
+    pthread_once(&owner_host_once, owner_host_init);
+    int w = snprintf(out, n, "%s:%ld", owner_host, (long)getpid());
     return w < 0 || (size_t)w >= n ? -1 : 0;
 }
 

@@ -53,10 +53,44 @@ double dwf_service_now_of(dwf_service *s, const char *arn)
     return dwf_service_now(s) + off;
 }
 
+/* The kernel's random bytes, taken 4 KiB at a time: ids and tokens are made four times per
+ * execution in dwf serve, and a getrandom(2) each was 4 of serve's ~190 system calls per
+ * execution (bench/throughput.sh's Event row). A forked child starts with an empty buffer, so it
+ * never hands out the ids its parent will. 0, or -1 if the kernel gave none. */
+static pthread_mutex_t random_mu = PTHREAD_MUTEX_INITIALIZER;
+static unsigned char random_buf[4096];
+static size_t random_left;
+static pthread_once_t random_once = PTHREAD_ONCE_INIT;
+
+static void random_forked(void)
+{
+    pthread_mutex_init(&random_mu, NULL);
+    random_left = 0;
+}
+
+static void random_init(void) { pthread_atfork(NULL, NULL, random_forked); }
+
+static int random_bytes(unsigned char *out, size_t n)
+{
+    pthread_once(&random_once, random_init);
+    pthread_mutex_lock(&random_mu);
+    if (random_left < n && getrandom(random_buf, sizeof random_buf, 0) == (ssize_t)sizeof random_buf)
+        random_left = sizeof random_buf;
+    int ok = random_left >= n;
+    if (ok) {
+        /* taken from the end, and wiped: no byte is handed out twice */
+        random_left -= n;
+        memcpy(out, random_buf + random_left, n);
+        memset(random_buf + random_left, 0, n);
+    }
+    pthread_mutex_unlock(&random_mu);
+    return ok ? 0 : -1;
+}
+
 void dwf__svc_uuid(char out[40])
 {
     unsigned char b[16];
-    if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b) {
+    if (random_bytes(b, sizeof b) != 0) {
         /* getrandom(2) rather than OpenSSL's RAND_bytes, whose first call loads OpenSSL's
          * configuration, providers and generators (~9M instructions in every `dwf run`). It
          * only fails without an entropy source; fall back to time and address. */
