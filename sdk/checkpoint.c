@@ -232,12 +232,11 @@ static void sender_sleep(dwf__inv *inv)
     pthread_cond_timedwait(&inv->cv, &inv->mu, &ts);
 }
 
-/* The sender thread: while pipelined updates are unacknowledged, or the oldest queued update
- * has waited DWF__LINGER_MS, and no call is in flight, lead one. Ends when stopped (the
- * invocation is ending) or the invocation has faulted. */
-static void *sender_main(void *arg)
+/* The sender's work for one invocation: while pipelined updates are unacknowledged, or the
+ * oldest queued update has waited DWF__LINGER_MS, and no call is in flight, lead one. Ends when
+ * stopped (the invocation is ending) or the invocation has faulted. */
+static void sender_serve(dwf__inv *inv)
 {
-    dwf__inv *inv = arg;
     pthread_mutex_lock(&inv->mu);
     while (!inv->sender_stop && !inv->fault) {
         if (!inv->in_flight && inv->q_head &&
@@ -246,15 +245,95 @@ static void *sender_main(void *arg)
         else sender_sleep(inv);
     }
     pthread_mutex_unlock(&inv->mu);
+}
+
+/* ---- the sender threads, kept between invocations -----------------------------------------
+ * A Lambda environment runs one invocation after another in one process, and most start a
+ * sender: a thread made and joined per invocation was a clone, its stack's mmap and guard
+ * mprotect, set_robust_list, rseq, a madvise and an exit each time (about 7 of the bootstrap's
+ * ~38 system calls per execution in bench/throughput.sh's Event row). So a sender that has
+ * finished with its invocation parks and the next invocation's sender_ensure takes it; at most
+ * SENDERS_PARKED wait parked (the embedded engine runs many invocations at once: past that,
+ * one is joined as before). The pool's lock is taken inside an invocation's mu, never around it. */
+#define SENDERS_PARKED 8
+
+struct dwf__sender {
+    pthread_t thread;
+    pthread_cond_t cv;        /* with senders_mu: a new invocation, the current one left, quit */
+    dwf__inv *inv;            /* the invocation to serve, NULL while parked */
+    int serving, quit;        /* serving: inv is in use by the thread (its owner waits for 0) */
+    struct dwf__sender *next; /* in the parked list */
+};
+
+static pthread_mutex_t senders_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct dwf__sender *senders_parked;
+static int senders_nparked;
+static pthread_once_t senders_once = PTHREAD_ONCE_INIT;
+
+/* A forked child has none of the parent's threads: it starts with an empty pool (the parked
+ * records are left allocated, as the parent's memory is). */
+static void senders_forked(void)
+{
+    pthread_mutex_init(&senders_mu, NULL);
+    senders_parked = NULL;
+    senders_nparked = 0;
+}
+
+static void senders_init(void) { pthread_atfork(NULL, NULL, senders_forked); }
+
+static void *sender_main(void *arg)
+{
+    struct dwf__sender *s = arg;
+    pthread_mutex_lock(&senders_mu);
+    for (;;) {
+        while (!s->serving && !s->quit) pthread_cond_wait(&s->cv, &senders_mu);
+        if (s->quit) break;
+        dwf__inv *inv = s->inv;
+        pthread_mutex_unlock(&senders_mu);
+        sender_serve(inv);
+        pthread_mutex_lock(&senders_mu);
+        /* from here on the thread does not touch inv: its owner may free it */
+        s->inv = NULL;
+        s->serving = 0;
+        /* woken after the unlock, so the owner does not wake into a held lock; s outlives this
+         * (its owner frees it only after joining the thread) */
+        pthread_mutex_unlock(&senders_mu);
+        pthread_cond_broadcast(&s->cv);
+        pthread_mutex_lock(&senders_mu);
+    }
+    pthread_mutex_unlock(&senders_mu);
     return NULL;
 }
 
-/* Start the sender on the first pipelined or fire-and-forget update. mu held. 0, or -1 if no thread could be made
- * (the caller then waits for the update instead: slower, as correct). */
+/* Start the sender on the first pipelined or fire-and-forget update: a parked thread, else a new
+ * one. mu held. 0, or -1 if no thread could be made (the caller then waits for the update
+ * instead: slower, as correct). */
 static int sender_ensure(dwf__inv *inv)
 {
     if (inv->sender_started) return 0;
-    if (pthread_create(&inv->sender, NULL, sender_main, inv) != 0) return -1;
+    pthread_once(&senders_once, senders_init);
+    pthread_mutex_lock(&senders_mu);
+    struct dwf__sender *s = senders_parked;
+    if (s) {
+        senders_parked = s->next;
+        senders_nparked--;
+    } else if ((s = calloc(1, sizeof *s)) != NULL) {
+        pthread_cond_init(&s->cv, NULL);
+        if (pthread_create(&s->thread, NULL, sender_main, s) != 0) {
+            pthread_cond_destroy(&s->cv);
+            free(s);
+            s = NULL;
+        }
+    }
+    if (s) {
+        s->next = NULL;
+        s->inv = inv;
+        s->serving = 1;
+    }
+    pthread_mutex_unlock(&senders_mu);
+    if (!s) return -1;
+    pthread_cond_signal(&s->cv); /* s is this invocation's until its stop: only the thread waits on it */
+    inv->sender = s;
     inv->sender_started = 1;
     return 0;
 }
@@ -262,12 +341,31 @@ static int sender_ensure(dwf__inv *inv)
 void dwf__checkpoint_stop_sender(dwf__inv *inv)
 {
     pthread_mutex_lock(&inv->mu);
-    int started = inv->sender_started;
+    struct dwf__sender *s = inv->sender_started ? inv->sender : NULL;
     inv->sender_stop = 1;
     inv->sender_started = 0;
+    inv->sender = NULL;
     pthread_cond_broadcast(&inv->cv);
     pthread_mutex_unlock(&inv->mu);
-    if (started) pthread_join(inv->sender, NULL);
+    if (!s) return;
+    /* Wait until the thread has left inv (what pthread_join gave), then park it; only this
+     * owner parks it, so no other invocation can take it before it has left this one. */
+    pthread_mutex_lock(&senders_mu);
+    while (s->serving) pthread_cond_wait(&s->cv, &senders_mu);
+    int park = senders_nparked < SENDERS_PARKED;
+    if (park) {
+        s->next = senders_parked;
+        senders_parked = s;
+        senders_nparked++;
+    } else {
+        s->quit = 1;
+        pthread_cond_broadcast(&s->cv);
+    }
+    pthread_mutex_unlock(&senders_mu);
+    if (park) return;
+    pthread_join(s->thread, NULL);
+    pthread_cond_destroy(&s->cv);
+    free(s);
 }
 
 int dwf__checkpoint(dwf_ctx *c, cJSON *update, int how)

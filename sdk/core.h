@@ -101,7 +101,7 @@ typedef struct dwf__inv {
     /* the newest DWF__DEFERRED update: a step body does not run before it is acknowledged */
     uint64_t defer_seq;
     int sender_started, sender_stop;
-    pthread_t sender;
+    struct dwf__sender *sender; /* the pooled thread serving this invocation (checkpoint.c) */
 
     /* faults: a checkpoint failure ends the invocation; `fatal` ends the execution */
     int fault;           /* checkpoint call failed */

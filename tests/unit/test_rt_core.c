@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <time.h>
 
@@ -1696,6 +1697,106 @@ static void test_pipelined_crash_loses_a_suffix(void)
     fake_free(&f);
 }
 
+/* The sender thread is kept between invocations (a Lambda environment runs one after another in
+ * one process; checkpoint.c parks a sender that has finished with its invocation). Each step
+ * body here waits until its START has entered the fake, which only the sender can have sent
+ * (the START is fire-and-forget and the body has not returned), so every invocation's sender
+ * makes a call. Four invocations in a row: one that suspends on a wait, its replay that
+ * succeeds, one whose sender's call fails (a retryable fault), and a fresh run after it: each
+ * answers as a run with a new thread would, and every call not made by the invoking thread was
+ * made by the same kernel thread (a thread made per invocation has a new thread id each time). */
+static pid_t sender_tids[64];
+static int nsender_tids;
+static pid_t invoking_tid;
+
+static int tid_checkpoint(dwf_transport *t, const char *arn, const cJSON *req, cJSON **resp, dwf_error *err,
+                          int *retryable)
+{
+    pid_t me = (pid_t)syscall(SYS_gettid);
+    if (me != invoking_tid && nsender_tids < 64) sender_tids[nsender_tids++] = me;
+    return fake_checkpoint(t, arn, req, resp, err, retryable);
+}
+
+typedef struct kept_frame {
+    dwf_val *a, *b;
+} kept_frame;
+static int kept_body(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    (void)fr;
+    pipe_wait(&pipe_calls_entered, 1, 20000);
+    pipe_bump(&pipe_runs_total);
+    *out = dwf_num(c, 7);
+    return DWF_OK;
+}
+static int wf_kept(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    kept_frame *k = fr;
+    DWF_TRY(dwf_step(c, NULL, kept_body, k, NULL, &k->a));
+    DWF_TRY(dwf_wait(c, NULL, 5));
+    DWF_TRY(dwf_step(c, NULL, kept_body, k, NULL, &k->b));
+    *out = k->b;
+    return DWF_OK;
+}
+
+/* One invocation through tid_checkpoint; the sender tids it saw are appended to sender_tids. */
+static cJSON *invoke_kept(fake *f, const dwf_workflow *wf, dwf_error *err)
+{
+    dwf_transport t = {tid_checkpoint, fake_get_state, fake_now, f};
+    cJSON *ev = fake_event(f, "{}");
+    fake_input = "{}";
+    dwf_invoke_opts o = {.quiet = 1, .request_id = "req-1"};
+    pipe_reset(0);
+    cJSON *r = dwf_run_invocation(wf, ev, &t, &o, err);
+    cJSON_Delete(ev);
+    return r;
+}
+
+static void test_sender_kept_across_invocations(void)
+{
+    invoking_tid = (pid_t)syscall(SYS_gettid);
+    nsender_tids = 0;
+    dwf_workflow wf = WF(wf_kept, sizeof(kept_frame));
+    fake f;
+    fake_init(&f);
+    dwf_error err;
+    cJSON *r = invoke_kept(&f, &wf, &err); /* step 1, then the wait suspends */
+    TT_EQ_STR("PENDING", status_of(r));
+    cJSON_Delete(r);
+    int first = nsender_tids;
+    TT_ASSERT(first >= 1);
+    fake_advance(&f, NULL);
+    r = invoke_kept(&f, &wf, &err); /* replays step 1 and the wait, runs step 2 */
+    TT_EQ_STR("SUCCEEDED", status_of(r));
+    TT_EQ_STR("7", sget(r, "Result"));
+    TT_EQ_STR("SUCCEEDED", op_field(&f, "3", "Status"));
+    cJSON_Delete(r);
+    int second = nsender_tids;
+    TT_ASSERT(second > first);
+    fake_free(&f);
+
+    fake_init(&f);
+    f.fail_call = 1; /* step 1's START, sent by the sender, fails */
+    r = invoke_kept(&f, &wf, &err);
+    TT_ASSERT(r == NULL);
+    TT_EQ_STR("ServiceException", err.type);
+    TT_ASSERT(nsender_tids > second);
+    int third = nsender_tids;
+    f.fail_call = 0;
+    r = invoke_kept(&f, &wf, &err); /* the retried invocation: nothing was kept, it starts over */
+    TT_EQ_STR("PENDING", status_of(r));
+    TT_EQ_STR("SUCCEEDED", op_field(&f, "1", "Status"));
+    TT_EQ_STR("STARTED", op_field(&f, "2", "Status"));
+    cJSON_Delete(r);
+    TT_ASSERT(nsender_tids > third);
+    fake_free(&f);
+
+    int same = 1;
+    for (int i = 1; i < nsender_tids; i++) same &= sender_tids[i] == sender_tids[0];
+    printf("sender kept: %d calls by the sender over 4 invocations, %s thread\n", nsender_tids,
+           same ? "one" : "more than one");
+    TT_ASSERT(same);
+}
+
 /* A body quicker than the service does not queue without end: while the first call is held
  * (until every body ran, which only an unbounded queue allows, or 500 ms), the body stops at
  * about two batches of updates (2 x 250: 250 steps' START and SUCCEED) queued or unacknowledged
@@ -2584,6 +2685,7 @@ int main(void)
     TT_RUN(test_pipelined_steps);
     TT_RUN(test_pipelined_crash_loses_a_suffix);
     TT_RUN(test_pipelined_queue_bounded);
+    TT_RUN(test_sender_kept_across_invocations);
     TT_RUN(test_at_most_once_one_call_per_step);
     TT_RUN(test_timed_steps_one_call_per_step);
     TT_RUN(test_at_most_once_then_at_least_once);
