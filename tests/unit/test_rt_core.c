@@ -1998,6 +1998,225 @@ static void test_at_most_once_deferred_crash(void)
     fake_free(&f);
 }
 
+/* The execution fails on an internal error right after an at-most-once step: the body returns a
+ * status no operation gives (InternalError), or a batch is given an invalid maxConcurrency
+ * (ConfigValidationError). The step's deferred SUCCEED reaches the service before the FAILED
+ * answer: the history holds the step's result, then the execution's failure. With pipelining
+ * the SUCCEED leaves in the flush before the answer (the last call); without, it was awaited. */
+static int amo_fatal_kind; /* 0: a bad status; 1: a bad batch option */
+static int amo_fatal_item(dwf_ctx *c, void *fr, dwf_val *item, dwf_val *index, dwf_val **out)
+{
+    (void)fr;
+    (void)index;
+    *out = dwf_num(c, item->valuedouble);
+    return DWF_OK;
+}
+static int wf_amo_fatal(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    amo_frame *p = fr;
+    dwf_step_opts o = {NULL, DWF_AT_MOST_ONCE, NULL, 0};
+    DWF_TRY(dwf_step(c, NULL, amo_body, p, &o, &p->v));
+    if (amo_fatal_kind == 0) return 42;
+    dwf_batch_opts bo = DWF_BATCH_DEFAULT;
+    bo.max_concurrency = -1;
+    return dwf_map(c, "m", dwf_arr(c, 1, dwf_num(c, 1)), amo_fatal_item, NULL, p, &bo, out);
+}
+
+static void test_at_most_once_flushed_before_internal_error(void)
+{
+    static const char *const types[] = {"InternalError", "ConfigValidationError"};
+    for (int kind = 0; kind < 2; kind++) {
+        for (int pipelined = 1; pipelined >= 0; pipelined--) {
+            fake f;
+            amo_reset(&f, 0, pipelined);
+            amo_fatal_kind = kind;
+            dwf_workflow wf = WF(wf_amo_fatal, sizeof(amo_frame));
+            dwf_error err;
+            cJSON *r = invoke_once(&f, &wf, "{}", &err);
+            TT_EQ_STR("FAILED", status_of(r));
+            TT_EQ_STR(types[kind], r ? sget(cJSON_GetObjectItemCaseSensitive(r, "Error"), "ErrorType") : "");
+            TT_EQ_INT(1, amo_runs[0]);
+            TT_EQ_STR("SUCCEEDED", op_field(&f, "1", "Status"));
+            TT_EQ_STR("1", op_detail(&f, "1", "StepDetails", "Result"));
+            /* nothing after the step reached the service: the failure is the answer */
+            TT_EQ_INT(1, cJSON_GetArraySize(f.ops));
+            int last = ncalls(&f) - 1;
+            TT_EQ_INT(2, ncalls(&f)); /* the awaited START, then the SUCCEED */
+            TT_ASSERT(call_is(&f, last, 1, "SUCCEED", "1"));
+            cJSON_Delete(r);
+            fake_free(&f);
+        }
+    }
+}
+
+/* ---- the deferred SUCCEED inside parallel branches and map items --------------------------- */
+/* Three branches (or map items) of steps "a" (at-least-once), "b" (at-most-once: its SUCCEED is
+ * deferred) and, when they run at once, "c" (at-least-once). A step body never runs before the
+ * deferred SUCCEEDs queued ahead of it are with the service, though an at-least-once START is
+ * not awaited: "c" sees its own branch's "b" SUCCEEDED; run one at a time (maxConcurrency 1),
+ * branch i's "a" sees branch i-1's "b", the deferred SUCCEED of another branch. The history
+ * (every operation, its status and result) is the one the SDK's way of calling (every SUCCEED
+ * awaited) leaves. */
+#define BRD_N 3
+typedef struct brd_frame {
+    int i;
+    dwf_val *a, *b, *c;
+} brd_frame;
+static brd_frame brd_fr[BRD_N];
+static int brd_runs[BRD_N][3];
+static int brd_unacked; /* bodies that ran before a SUCCEED they must follow was with the service */
+static int brd_serial;  /* maxConcurrency 1, and no step "c" */
+static int brd_map;     /* map items instead of parallel branches */
+static fake *brd_fake;
+
+static void brd_expect_acked(int branch, const char *step)
+{
+    char sid[32];
+    snprintf(sid, sizeof sid, "1-%d-%s", branch + 1, step);
+    pthread_mutex_lock(&brd_fake->mu);
+    const char *st = op_field(brd_fake, sid, "Status");
+    int acked = st && strcmp(st, "SUCCEEDED") == 0;
+    pthread_mutex_unlock(&brd_fake->mu);
+    if (!acked) __atomic_add_fetch(&brd_unacked, 1, __ATOMIC_ACQ_REL);
+}
+static int brd_a(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    brd_frame *p = fr;
+    brd_runs[p->i][0]++;
+    if (brd_serial && p->i > 0) brd_expect_acked(p->i - 1, "2");
+    *out = dwf_num(c, p->i * 10 + 1);
+    return DWF_OK;
+}
+static int brd_b(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    brd_frame *p = fr;
+    brd_runs[p->i][1]++;
+    *out = dwf_num(c, p->i * 10 + 2);
+    return DWF_OK;
+}
+static int brd_c(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    brd_frame *p = fr;
+    brd_runs[p->i][2]++;
+    brd_expect_acked(p->i, "2");
+    *out = dwf_num(c, p->i * 10 + 3);
+    return DWF_OK;
+}
+static int brd_branch(dwf_ctx *c, int i, dwf_val **out)
+{
+    brd_frame *p = &brd_fr[i];
+    dwf_step_opts alo = {NULL, DWF_AT_LEAST_ONCE, NULL, 0}, amo = {NULL, DWF_AT_MOST_ONCE, NULL, 0};
+    DWF_TRY(dwf_step(c, "a", brd_a, p, &alo, &p->a));
+    DWF_TRY(dwf_step(c, "b", brd_b, p, &amo, &p->b));
+    double sum = p->a->valuedouble + p->b->valuedouble;
+    if (!brd_serial) {
+        DWF_TRY(dwf_step(c, "c", brd_c, p, &alo, &p->c));
+        sum += p->c->valuedouble;
+    }
+    *out = dwf_num(c, sum);
+    return DWF_OK;
+}
+static int brd_br0(dwf_ctx *c, void *fr, dwf_val **out) { (void)fr; return brd_branch(c, 0, out); }
+static int brd_br1(dwf_ctx *c, void *fr, dwf_val **out) { (void)fr; return brd_branch(c, 1, out); }
+static int brd_br2(dwf_ctx *c, void *fr, dwf_val **out) { (void)fr; return brd_branch(c, 2, out); }
+static int brd_item(dwf_ctx *c, void *fr, dwf_val *item, dwf_val *index, dwf_val **out)
+{
+    (void)fr;
+    (void)item;
+    return brd_branch(c, (int)index->valuedouble, out);
+}
+static int wf_brd(dwf_ctx *c, void *fr, dwf_val **out)
+{
+    frame1 *f = fr;
+    dwf_batch_opts o = DWF_BATCH_DEFAULT;
+    o.max_concurrency = brd_serial ? 1 : 0;
+    if (brd_map) {
+        dwf_val *items = dwf_arr(c, BRD_N, dwf_num(c, 0), dwf_num(c, 1), dwf_num(c, 2));
+        DWF_TRY(dwf_map(c, "m", items, brd_item, NULL, f, &o, &f->a));
+    } else {
+        static const dwf_branch br[BRD_N] = {{NULL, brd_br0}, {NULL, brd_br1}, {NULL, brd_br2}};
+        DWF_TRY(dwf_parallel(c, "p", br, BRD_N, f, &o, &f->a));
+    }
+    *out = f->a;
+    return DWF_OK;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* The history as text: each operation (sorted by Id: branches start in any order) with its
+ * type, subtype, name, parent, status and result. */
+static char *history_text(fake *f)
+{
+    int n = cJSON_GetArraySize(f->ops);
+    char **rows = calloc((size_t)n, sizeof *rows);
+    size_t total = 1;
+    for (int i = 0; i < n; i++) {
+        cJSON *op = cJSON_GetArrayItem(f->ops, i);
+        const char *res = NULL;
+        cJSON *sd = cJSON_GetObjectItemCaseSensitive(op, "StepDetails");
+        cJSON *cd = cJSON_GetObjectItemCaseSensitive(op, "ContextDetails");
+        if (sd) res = sget(sd, "Result");
+        if (cd) res = sget(cd, "Result");
+        const char *k[] = {sget(op, "Id"), sget(op, "Type"), sget(op, "SubType"), sget(op, "Name"),
+                           sget(op, "ParentId"), sget(op, "Status"), res};
+        char row[1024];
+        int len = 0;
+        for (int j = 0; j < 7; j++) len += snprintf(row + len, sizeof row - (size_t)len, "%s|", k[j] ? k[j] : "-");
+        rows[i] = strdup(row);
+        total += strlen(row) + 1;
+    }
+    qsort(rows, (size_t)n, sizeof *rows, cmp_str);
+    char *text = calloc(1, total);
+    for (int i = 0; i < n; i++) {
+        strcat(strcat(text, rows[i]), "\n");
+        free(rows[i]);
+    }
+    free(rows);
+    return text;
+}
+
+static char *brd_run(int pipelined, int *unacked)
+{
+    fake f;
+    fake_init(&f);
+    f.pipelined = pipelined;
+    brd_fake = &f;
+    brd_unacked = 0;
+    memset(brd_runs, 0, sizeof brd_runs);
+    for (int i = 0; i < BRD_N; i++) brd_fr[i] = (brd_frame){i, NULL, NULL, NULL};
+    dwf_workflow wf = WF(wf_brd, sizeof(frame1));
+    cJSON *r = run_all(&f, &wf, "{}", 2);
+    TT_EQ_STR("SUCCEEDED", status_of(r));
+    char *res = result_field(r, "results");
+    TT_EQ_STR(brd_serial ? "[3,23,43]" : "[6,36,66]", res);
+    free(res);
+    int nsteps = brd_serial ? 2 : 3;
+    for (int i = 0; i < BRD_N; i++)
+        for (int j = 0; j < 3; j++) TT_EQ_INT(j < nsteps ? 1 : 0, brd_runs[i][j]);
+    TT_EQ_INT(1 + BRD_N * (1 + nsteps), cJSON_GetArraySize(f.ops));
+    *unacked = brd_unacked;
+    char *h = history_text(&f);
+    cJSON_Delete(r);
+    fake_free(&f);
+    return h;
+}
+
+static void test_at_most_once_in_branches_and_items(void)
+{
+    for (brd_map = 0; brd_map < 2; brd_map++) {
+        for (brd_serial = 1; brd_serial >= 0; brd_serial--) {
+            int unacked_sdk = -1, unacked = -1;
+            char *sdk = brd_run(0, &unacked_sdk);
+            char *piped = brd_run(1, &unacked);
+            TT_EQ_INT(0, unacked_sdk);
+            TT_EQ_INT(0, unacked);
+            TT_EQ_STR(sdk, piped);
+            free(sdk);
+            free(piped);
+        }
+    }
+}
+
 /* ---- scale: 10,000 steps in one invocation ---------------------------------------------- */
 static size_t heap_at_end; /* heap in use when the 10,000th step is done (core + fake) */
 static size_t heap_now(void) { return mallinfo2().uordblks; }
@@ -2690,6 +2909,8 @@ int main(void)
     TT_RUN(test_timed_steps_one_call_per_step);
     TT_RUN(test_at_most_once_then_at_least_once);
     TT_RUN(test_at_most_once_deferred_crash);
+    TT_RUN(test_at_most_once_flushed_before_internal_error);
+    TT_RUN(test_at_most_once_in_branches_and_items);
     TT_RUN(test_batch_limits);
     TT_RUN(test_progress_hook);
     TT_RUN(test_replay_children);
