@@ -353,6 +353,26 @@ int dwf__svc_exec_get(dwf_service *s, const char *arn, dwf__exec **e, dwf_error 
 }
 
 /* ---- functions ----------------------------------------------------------------------------------- */
+/* 1 when the function is recorded exactly so already (handler, source, config, workflow hash,
+ * and that workflow version's row), 0 when not, -1 on error. Registering it again then writes
+ * nothing: every `dwf run` registers its workflow, and a second run of the same one used to
+ * commit and flush an identical row before its execution's start (one fdatasync of each run;
+ * updated_ms, never read, keeps the time the row last changed). */
+static int function_unchanged(dwf_service *s, const char *base, const cJSON *fn, const char *config, dwf_error *err)
+{
+    const char *hash = jstr(fn, "WorkflowHash");
+    sqlite3_stmt *q = dwf__sql_prepare(
+        s->st, err,
+        "SELECT 1 FROM functions WHERE name=?1 AND handler IS ?2 AND source IS ?3 AND config IS ?4"
+        " AND workflow_hash IS ?5 AND (?5 IS NULL OR EXISTS(SELECT 1 FROM workflows WHERE hash=?5"
+        " AND function_name IS ?1 AND handler IS ?2 AND source IS ?3))",
+        "sssss", base, jstr(fn, "Handler"), jstr(fn, "Source"), config, hash);
+    if (!q) return -1;
+    int r = dwf__sql_step(s->st, q, err);
+    dwf__sql_done(s->st, q);
+    return r;
+}
+
 int dwf_service_put_function(dwf_service *s, const cJSON *fn, dwf_error *err)
 {
     const char *name = jstr(fn, "FunctionName");
@@ -377,6 +397,16 @@ int dwf_service_put_function(dwf_service *s, const cJSON *fn, dwf_error *err)
     cJSON_Delete(cfg);
     if (dc && !cj) return oom(err);
     dwf__svc_lock(s);
+    int same = function_unchanged(s, base, fn, cj, err);
+    if (same != 0) {
+        free(cj);
+        if (same < 0) {
+            dwf__svc_unlock(s);
+            return -1;
+        }
+        dwf__svc_unlock_read(s); /* what it compared with is on disk before it answers */
+        return 0;
+    }
     if (dwf__store_begin(s->st, err) != 0) {
         free(cj);
         return dwf__svc_abort(s);

@@ -1764,6 +1764,43 @@ static void test_open_flushes_only_what_needs_it(void)
     close_store(s);
 }
 
+/* Registering a function exactly as it is recorded writes nothing (no commit, no flush: every
+ * `dwf run` registers its workflow first); a change of handler, source, config or workflow hash
+ * is written and flushed, and reads back. */
+static void test_put_function_unchanged_writes_nothing(void)
+{
+    dwf_service *s = open_store(0);
+    TT_ASSERT(s != NULL);
+    if (!s) return;
+    dwf_service_sync_stats_t a, b, c;
+    dwf_error err;
+    const char *fmt = "{\"FunctionName\":\"tp\",\"Handler\":\"/x/%s.so\",\"Source\":\"x.dwf\","
+                      "\"WorkflowHash\":\"%s\",\"DurableConfig\":{\"RetentionPeriodInDays\":1}}";
+    cJSON *f1 = J(fmt, "h1", "aa"), *f2 = J(fmt, "h2", "aa"), *f3 = J(fmt, "h2", "bb");
+    TT_EQ_INT(0, dwf_service_put_function(s, f1, &err));
+    dwf_service_sync_stats(s, &a);
+    TT_EQ_INT(0, dwf_service_put_function(s, f1, &err));
+    dwf_service_sync_stats(s, &b);
+    TT_EQ_INT(a.commits, b.commits);
+    TT_EQ_INT(a.flushes, b.flushes);
+    TT_EQ_INT(0, dwf_service_put_function(s, f2, &err)); /* another handler */
+    TT_EQ_INT(0, dwf_service_put_function(s, f3, &err)); /* another workflow version */
+    dwf_service_sync_stats(s, &c);
+    TT_EQ_INT(b.commits + 2, c.commits);
+    TT_EQ_INT(c.commits, c.flushed_commits);
+    cJSON *got = NULL;
+    TT_EQ_INT(0, dwf_service_get_function(s, "tp", &got, &err));
+    TT_EQ_STR("/x/h2.so", got ? S(got, "Handler") : "");
+    cJSON_Delete(got);
+    TT_EQ_INT(0, dwf_service_put_function(s, f3, &err));
+    dwf_service_sync_stats(s, &b);
+    TT_EQ_INT(c.commits, b.commits);
+    cJSON_Delete(f1);
+    cJSON_Delete(f2);
+    cJSON_Delete(f3);
+    close_store(s);
+}
+
 static int cmp_id(const void *a, const void *b) { return strcmp(a, b); }
 
 /* The ids the service hands out (execution ids, tokens, request and callback ids) are random
@@ -2123,6 +2160,7 @@ int main(void)
     TT_RUN(test_batch_call_fails_alone);
     TT_RUN(test_batch_commit_fails);
     TT_RUN(test_open_flushes_only_what_needs_it);
+    TT_RUN(test_put_function_unchanged_writes_nothing);
     TT_RUN(test_uuid_v4);
     TT_RUN(test_schema_upgrade);
     return TT_EXIT();
