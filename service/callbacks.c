@@ -201,11 +201,11 @@ int dwf_service_open_callbacks(dwf_service *s, const char *root_arn, cJSON **out
     /* The deadlines are the callback's timers: the heartbeat one moves with each heartbeat. */
     sqlite3_stmt *q = dwf__sql_prepare(s->st, err,
                                        "SELECT x.arn, o.json,"
-                                       " (SELECT due_ms FROM timers t WHERE t.exec_id=o.exec_id AND t.op_id=o.op_id"
+                                       " (SELECT due_ms FROM timers t WHERE t.exec_id=x.id AND t.op_id=o.op_id"
                                        "  AND t.kind=?5),"
-                                       " (SELECT due_ms FROM timers t WHERE t.exec_id=o.exec_id AND t.op_id=o.op_id"
+                                       " (SELECT due_ms FROM timers t WHERE t.exec_id=x.id AND t.op_id=o.op_id"
                                        "  AND t.kind=?6)"
-                                       " FROM operations o JOIN executions x ON x.id=o.exec_id"
+                                       " FROM operations o JOIN executions x ON x.no=o.exec_no"
                                        " WHERE x.status=?2 AND (?1 IS NULL OR x.root_arn=?1) AND o.type=?3"
                                        " AND o.status=?4 ORDER BY x.start_ms, o.start_seq",
                                        "ssssss", root_arn, dwf_execstatus_name(DWF_EXECSTATUS_RUNNING),

@@ -170,9 +170,7 @@ static int checkpoint_answer(dwf_service *s, dwf__exec *e, long long seq_before,
     char next[40];
     if (dwf__svc_token_issue(s, e, next, err) != 0) return -1;
     /* An execution the batch ended takes no more checkpoints: the new token is born retired. */
-    if (e->status != DWF_EXECSTATUS_RUNNING &&
-        dwf__sql_exec(s->st, err, "UPDATE tokens SET live=0 WHERE exec_id=?1", "s", e->id) != 0)
-        return -1;
+    if (e->status != DWF_EXECSTATUS_RUNNING) dwf__svc_token_retire(e);
     cJSON *o = cJSON_CreateObject(), *ns = NULL, *ops = NULL;
     if (!o || jset_str(o, "CheckpointToken", next) || !(ns = jobj(o, "NewExecutionState")) ||
         jset(ns, "Operations", ops = cJSON_CreateArray())) {

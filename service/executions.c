@@ -277,8 +277,8 @@ int dwf__svc_exec_close(dwf_service *s, dwf__exec *e, enum dwf_execstatus status
         return oom(err);
     }
     if (dwf__svc_exec_event(s, e, close_event(status), d, err) != 0) return -1;
-    if (dwf__sql_exec(s->st, err, "UPDATE tokens SET live=0 WHERE exec_id=?1", "s", e->id) != 0 ||
-        dwf__sql_exec(s->st, err, "DELETE FROM timers WHERE exec_id=?1", "s", e->id) != 0 ||
+    dwf__svc_token_retire(e);
+    if (dwf__sql_exec(s->st, err, "DELETE FROM timers WHERE exec_id=?1", "s", e->id) != 0 ||
         dwf__sql_exec(s->st, err, "UPDATE callbacks SET state=?2 WHERE exec_id=?1 AND state=?3", "sss", e->id,
                       dwf__svc_cbstate_name(DWF__CB_CLOSED), dwf__svc_cbstate_name(DWF__CB_OPEN)) != 0 ||
         dwf__svc_call_drop(s, e, NULL, err) != 0)

@@ -191,9 +191,9 @@ int dwf_service_begin_invocation(dwf_service *s, const char *arn, cJSON **event,
 static int pending_count(dwf_service *s, const dwf__exec *e, int *n, dwf_error *err)
 {
     sqlite3_stmt *q = dwf__sql_prepare(s->st, err,
-                                       "SELECT COUNT(*) FROM operations WHERE exec_id=?1 AND ("
+                                       "SELECT COUNT(*) FROM operations WHERE exec_no=?1 AND ("
                                        "(type=?2 AND status IN (?3,?4)) OR (type IN (?5,?6,?7) AND status=?8))",
-                                       "ssssssss", e->id, dwf_optype_name(DWF_OPTYPE_STEP),
+                                       "isssssss", e->no, dwf_optype_name(DWF_OPTYPE_STEP),
                                        dwf_opstatus_name(DWF_OPSTATUS_PENDING), dwf_opstatus_name(DWF_OPSTATUS_READY),
                                        dwf_optype_name(DWF_OPTYPE_WAIT), dwf_optype_name(DWF_OPTYPE_CALLBACK),
                                        dwf_optype_name(DWF_OPTYPE_CHAINED_INVOKE),

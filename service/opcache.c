@@ -22,6 +22,7 @@
 typedef struct opc_entry {
     unsigned long long hash; /* 0: empty slot */
     char *exec_id, *op_id;
+    long long exec_no; /* the key its row is written under (schema 10) */
     long long start_seq, change_seq;
     cJSON *op;
     size_t order; /* first save: the flush writes in this order */
@@ -138,7 +139,7 @@ int dwf__svc_opcache_put(dwf_service *s, const dwf__exec *e, cJSON *op, long lon
             cJSON_Delete(op);
             return oom(err);
         }
-        *x = (opc_entry){.hash = h, .exec_id = xid, .op_id = oid, .order = c->n++};
+        *x = (opc_entry){.hash = h, .exec_id = xid, .op_id = oid, .exec_no = e->no, .order = c->n++};
     }
     cJSON_Delete(x->op);
     x->op = op;
@@ -167,7 +168,7 @@ int dwf__svc_opcache_flush(dwf_service *s, dwf_error *err)
     if (r == 0 && k) qsort(v, k, sizeof *v, cmp_order);
     for (size_t i = 0; r == 0 && i < k; i++) {
         const opc_entry *x = v[i];
-        r = dwf__svc_op_write(s, x->exec_id, x->op, x->start_seq, x->change_seq, err);
+        r = dwf__svc_op_write(s, x->exec_no, x->op, x->start_seq, x->change_seq, err);
     }
     free(v);
     return r;

@@ -166,11 +166,11 @@ static int history_page(dwf_service *s, const dwf__exec *e, long long from, int 
     cJSON *evs = cJSON_CreateArray();
     if (jset(o, "Events", evs)) return oom(err);
     sqlite3_stmt *q = dwf__sql_prepare(s->st, err,
-                                       reverse ? "SELECT json, event_id FROM events WHERE exec_id=?1 AND event_id<?2"
+                                       reverse ? "SELECT json, event_id FROM events WHERE exec_no=?1 AND event_id<?2"
                                                  " ORDER BY event_id DESC LIMIT ?3"
-                                               : "SELECT json, event_id FROM events WHERE exec_id=?1 AND event_id>?2"
+                                               : "SELECT json, event_id FROM events WHERE exec_no=?1 AND event_id>?2"
                                                  " ORDER BY event_id LIMIT ?3",
-                                       "sii", e->id, from, (long long)limit + 1);
+                                       "iii", e->no, from, (long long)limit + 1);
     if (!q) return -1;
     int r, n = 0;
     long long last = 0;

@@ -48,8 +48,8 @@ static int op_load(dwf_service *s, const dwf__exec *e, const char *id, int take,
         int c = dwf__svc_opcache_get(s, e, id, take, op, start_seq, err);
         if (c <= 0) return c;
     }
-    sqlite3_stmt *q = dwf__sql_prepare(s->st, err, "SELECT json, start_seq FROM operations WHERE exec_id=?1 AND op_id=?2",
-                                       "ss", e->id, id);
+    sqlite3_stmt *q = dwf__sql_prepare(s->st, err, "SELECT json, start_seq FROM operations WHERE exec_no=?1 AND op_id=?2",
+                                       "is", e->no, id);
     if (!q) return -1;
     int r = dwf__sql_step(s->st, q, err);
     if (r == 1) {
@@ -63,15 +63,25 @@ static int op_load(dwf_service *s, const dwf__exec *e, const char *id, int take,
     return r;
 }
 
-int dwf__svc_op_write(dwf_service *s, const char *exec_id, const cJSON *op, long long start_seq, long long change_seq,
+int dwf__svc_op_write(dwf_service *s, long long exec_no, const cJSON *op, long long start_seq, long long change_seq,
                       dwf_error *err)
 {
     char *json = dwf__svc_json_print(op);
     if (!json) return oom(err);
+    /* An operation written again keeps its key (a start sequence names one Id for good): the
+     * UPDATE names no column of the index by Id and so leaves it alone, where INSERT OR REPLACE
+     * deleted and re-inserted its entry (one more page of the log). The second clause keeps
+     * REPLACE's meaning for an Id saved under a new start sequence. */
     int r = dwf__sql_exec(s->st, err,
-                          "INSERT OR REPLACE INTO operations(exec_id, op_id, start_seq, change_seq, type, status, json)"
-                          " VALUES(?1,?2,?3,?4,?5,?6,?7)",
-                          "ssiisss", exec_id, jstr(op, "Id"), start_seq, change_seq, jstr(op, "Type"),
+                          "INSERT INTO operations(exec_no, op_id, start_seq, change_seq, type, status, json)"
+                          " VALUES(?1,?2,?3,?4,?5,?6,?7)"
+                          " ON CONFLICT(exec_no, start_seq) DO UPDATE SET change_seq=excluded.change_seq,"
+                          " type=excluded.type, status=excluded.status,"
+                          " json=excluded.json"
+                          " ON CONFLICT(exec_no, op_id) DO UPDATE SET start_seq=excluded.start_seq,"
+                          " change_seq=excluded.change_seq, type=excluded.type, status=excluded.status,"
+                          " json=excluded.json",
+                          "isiisss", exec_no, jstr(op, "Id"), start_seq, change_seq, jstr(op, "Type"),
                           jstr(op, "Status"), json);
     free(json);
     return r;
@@ -81,7 +91,7 @@ int dwf__svc_op_save(dwf_service *s, dwf__exec *e, const cJSON *op, long long *s
 {
     if (!s->opc) {
         if (*seqp < 0) *seqp = e->op_count++;
-        return dwf__svc_op_write(s, e->id, op, *seqp, ++e->seq, err);
+        return dwf__svc_op_write(s, e->no, op, *seqp, ++e->seq, err);
     }
     cJSON *dup = cJSON_Duplicate(op, 1);
     return dup ? dwf__svc_op_save_take(s, e, dup, seqp, err) : oom(err);
@@ -105,7 +115,7 @@ int dwf__svc_op_save_take(dwf_service *s, dwf__exec *e, cJSON *op, long long *se
     long long start_seq = *seqp, change_seq = ++e->seq;
     /* Inside a checkpoint request: written once, when its updates are all applied (opcache.c). */
     if (s->opc) return dwf__svc_opcache_put(s, e, op, start_seq, change_seq, err);
-    int r = dwf__svc_op_write(s, e->id, op, start_seq, change_seq, err);
+    int r = dwf__svc_op_write(s, e->no, op, start_seq, change_seq, err);
     cJSON_Delete(op);
     return r;
 }
@@ -155,18 +165,22 @@ int dwf__svc_ops_page(dwf_service *s, const dwf__exec *e, long long after, int l
 {
     *more = 0;
     sqlite3_stmt *q = dwf__sql_prepare(s->st, err,
-                                       "SELECT json, start_seq FROM operations WHERE exec_id=?1 AND start_seq>?2"
+                                       "SELECT json, start_seq FROM operations WHERE exec_no=?1 AND start_seq>?2"
                                        " ORDER BY start_seq LIMIT ?3",
-                                       "sii", e->id, after, (long long)(limit > 0 ? limit + 1 : -1));
+                                       "iii", e->no, after, (long long)(limit > 0 ? limit + 1 : -1));
     return q ? ops_collect(s, e, q, limit, arr, last, more, NULL, NULL, err) : -1;
 }
 
+/* The two queries of changed operations name their index: without statistics SQLite would rather
+ * walk every operation of the execution in key order (start order, as asked) than read the few
+ * changed ones by their change stamp and sort them, and a delta would cost the whole execution. */
 int dwf__svc_ops_changed(dwf_service *s, const dwf__exec *e, long long since, cJSON *arr, dwf_error *err)
 {
     sqlite3_stmt *q = dwf__sql_prepare(s->st, err,
-                                       "SELECT json, start_seq FROM operations WHERE exec_id=?1 AND change_seq>?2"
+                                       "SELECT json, start_seq FROM operations INDEXED BY operations_change"
+                                       " WHERE exec_no=?1 AND change_seq>?2"
                                        " ORDER BY start_seq",
-                                       "si", e->id, since);
+                                       "ii", e->no, since);
     return q ? ops_collect(s, e, q, 0, arr, NULL, NULL, NULL, NULL, err) : -1;
 }
 
@@ -176,9 +190,10 @@ int dwf__svc_ops_changed_between(dwf_service *s, const dwf__exec *e, long long s
     *seqs = NULL;
     *n = 0;
     sqlite3_stmt *q = dwf__sql_prepare(s->st, err,
-                                       "SELECT json, start_seq FROM operations WHERE exec_id=?1 AND change_seq>?2"
+                                       "SELECT json, start_seq FROM operations INDEXED BY operations_change"
+                                       " WHERE exec_no=?1 AND change_seq>?2"
                                        " AND change_seq<=?3 ORDER BY start_seq",
-                                       "sii", e->id, since, upto);
+                                       "iii", e->no, since, upto);
     return q ? ops_collect(s, e, q, 0, arr, NULL, NULL, seqs, n, err) : -1;
 }
 
@@ -191,7 +206,7 @@ int dwf__svc_event_add(dwf_service *s, dwf__exec *e, enum dwf_eventtype type, co
     cJSON_Delete(details);
     if (!json) return oom(err);
     e->event_count++;
-    int r = dwf__sql_exec(s->st, err, "INSERT INTO events(exec_id, event_id, json) VALUES(?1,?2,?3)", "sis", e->id,
+    int r = dwf__sql_exec(s->st, err, "INSERT INTO events(exec_no, event_id, json) VALUES(?1,?2,?3)", "iis", e->no,
                           e->event_count, json);
     free(json);
     return r;
@@ -279,21 +294,31 @@ void dwf__svc_wake(dwf__exec *e)
 }
 
 /* ---- checkpoint tokens ----------------------------------------------------------------------------- */
-int dwf__svc_token_issue(dwf_service *s, const dwf__exec *e, char out[40], dwf_error *err)
+/* Every token issued is a row (any of them reads the state); the current one is the execution's
+ * live_token, written with the row the call saves anyway, so issuing one writes one row and
+ * retiring the previous writes none. */
+int dwf__svc_token_issue(dwf_service *s, dwf__exec *e, char out[40], dwf_error *err)
 {
     dwf__svc_uuid(out);
-    if (dwf__sql_exec(s->st, err, "UPDATE tokens SET live=0 WHERE exec_id=?1 AND live=1", "s", e->id) != 0) return -1;
-    return dwf__sql_exec(s->st, err, "INSERT INTO tokens(token, exec_id, issued_ms, live) VALUES(?1,?2,?3,1)", "ssd",
-                         out, e->id, dwf_service_now(s));
+    if (dwf__sql_exec(s->st, err, "INSERT INTO tokens(token, exec_no, issued_ms) VALUES(?1,?2,?3)", "sid", out, e->no,
+                      dwf_service_now(s)) != 0)
+        return -1;
+    return dwf__set_str(&e->live_token, out) != 0 ? oom(err) : 0;
+}
+
+void dwf__svc_token_retire(dwf__exec *e)
+{
+    free(e->live_token);
+    e->live_token = NULL;
 }
 
 int dwf__svc_token_ok(dwf_service *s, const dwf__exec *e, const char *token, int live_only, dwf_error *err)
 {
-    sqlite3_stmt *q = dwf__sql_prepare(s->st, err, "SELECT live FROM tokens WHERE token=?1 AND exec_id=?2", "ss",
-                                       token, e->id);
+    if (live_only) return e->live_token && strcmp(e->live_token, token) == 0;
+    sqlite3_stmt *q = dwf__sql_prepare(s->st, err, "SELECT 1 FROM tokens WHERE exec_no=?1 AND token=?2", "is", e->no,
+                                       token);
     if (!q) return -1;
     int r = dwf__sql_step(s->st, q, err);
-    if (r == 1) r = live_only ? sqlite3_column_int(q, 0) == 1 : 1;
     dwf__sql_done(s->st, q);
     return r;
 }

@@ -170,7 +170,7 @@ int dwf__svc_op_save(dwf_service *s, dwf__exec *e, const cJSON *op, long long *s
 /* The same, taking `op` (freed on failure too): held as it is, without a copy (opcache.c). */
 int dwf__svc_op_save_take(dwf_service *s, dwf__exec *e, cJSON *op, long long *seqp, dwf_error *err);
 /* The store write behind op_save: the row of `op` (its Id) with these stamps. */
-int dwf__svc_op_write(dwf_service *s, const char *exec_id, const cJSON *op, long long start_seq, long long change_seq,
+int dwf__svc_op_write(dwf_service *s, long long exec_no, const cJSON *op, long long start_seq, long long change_seq,
                       dwf_error *err);
 
 /* ---- json_out.c ----------------------------------------------------------------------------- */
@@ -228,8 +228,10 @@ int dwf__svc_callback_state(dwf_service *s, const dwf__exec *e, const char *op_i
                             dwf_error *err);
 /* An external change (timer, callback, chained result): the handler must see it. */
 void dwf__svc_wake(dwf__exec *e);
-/* A fresh checkpoint token; the previous one stops being current. */
-int dwf__svc_token_issue(dwf_service *s, const dwf__exec *e, char out[40], dwf_error *err);
+/* A fresh checkpoint token, now e's current one (e->live_token: the caller saves e). */
+int dwf__svc_token_issue(dwf_service *s, dwf__exec *e, char out[40], dwf_error *err);
+/* No token of e is current any more (it ended; the caller saves e). */
+void dwf__svc_token_retire(dwf__exec *e);
 /* 1 if the token was issued for this execution (live_only: and is the current one), 0 if not. */
 int dwf__svc_token_ok(dwf_service *s, const dwf__exec *e, const char *token, int live_only, dwf_error *err);
 

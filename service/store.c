@@ -52,8 +52,9 @@ struct dwf__store {
 
 static int commit_open_batch(void *arg);
 
-#define SCHEMA_VERSION 9
+#define SCHEMA_VERSION 10
 
+/* Version 4 (dropped with the tokens table it indexed in 10). */
 #define TOKENS_LIVE "CREATE INDEX IF NOT EXISTS tokens_live ON tokens(exec_id) WHERE live=1;"
 /* The control plane of `dwf serve` (5): functions created through Lambda's API, one row per
  * version ($LATEST included) whose code is a zip kept once by its SHA-256, and IAM roles. */
@@ -96,6 +97,58 @@ static int commit_open_batch(void *arg);
  * every timer (each running execution has its timeout's) to its execution at every pass. */
 #define EXEC_OFFSET "CREATE INDEX IF NOT EXISTS executions_offset ON executions(status, clock_offset_ms);"
 
+/* Version 10: fewer b-trees written per checkpoint (each is at least one page of the log at
+ * every commit, bench/RESULTS.md). Operations, events and tokens are WITHOUT ROWID tables kept
+ * in the order of their primary key, which is what they are looked up by, instead of a rowid
+ * table plus an index of that key. The key starts with the execution's number (executions.no,
+ * 1, 2, ... in the order they started), not its id, a random UUID: a new execution's rows go at
+ * the end of each table, where the page cache already holds the last pages, instead of at a
+ * random place among every execution the store keeps (and the integer is shorter).
+ * - an execution's operations by start sequence (the state's pages read them in that order; a
+ *   new one goes at the end), with an index by Id and one by change stamp (deltas);
+ * - its events by EventId;
+ * - its tokens, only to tell a token it was issued (GetDurableExecutionState): the current one
+ *   is the execution's live_token column, in the row every call rewrites anyway, where version
+ *   9 flagged it in the tokens row (live) and retired it there, through two more indexes. */
+#define EXECUTIONS_NO "CREATE UNIQUE INDEX IF NOT EXISTS executions_no ON executions(no);"
+#define OPERATIONS_TABLE(name)                                                                     \
+    "CREATE TABLE IF NOT EXISTS " name "(exec_no INTEGER NOT NULL, op_id TEXT NOT NULL,"            \
+    "  start_seq INTEGER NOT NULL, change_seq INTEGER NOT NULL, type TEXT, status TEXT,"           \
+    "  json TEXT NOT NULL, PRIMARY KEY(exec_no, start_seq)) WITHOUT ROWID;"
+#define OPERATIONS_INDEXES                                                                         \
+    "CREATE UNIQUE INDEX IF NOT EXISTS operations_id ON operations(exec_no, op_id);"              \
+    "CREATE INDEX IF NOT EXISTS operations_change ON operations(exec_no, change_seq);"
+#define EVENTS_TABLE(name)                                                                         \
+    "CREATE TABLE IF NOT EXISTS " name "(exec_no INTEGER NOT NULL, event_id INTEGER NOT NULL,"      \
+    "  json TEXT NOT NULL, PRIMARY KEY(exec_no, event_id)) WITHOUT ROWID;"
+#define TOKENS_TABLE(name)                                                                         \
+    "CREATE TABLE IF NOT EXISTS " name "(token TEXT NOT NULL, exec_no INTEGER NOT NULL, issued_ms REAL," \
+    "  PRIMARY KEY(exec_no, token)) WITHOUT ROWID;"
+/* The rebuild from version 9, in the upgrade's transaction: each execution numbered in the order
+ * of its rowid (the order rows were inserted) and its live token moved to its row, then each
+ * table copied in key order into its new form (the old one's indexes go with it; a row of no
+ * execution, which nothing could read, is left behind). */
+#define WITHOUT_ROWIDS                                                                             \
+    "ALTER TABLE executions ADD COLUMN live_token TEXT;"                                           \
+    "ALTER TABLE executions ADD COLUMN no INTEGER;"                                                \
+    "UPDATE executions SET no=rowid, live_token=(SELECT token FROM tokens t"                       \
+    "  WHERE t.exec_id=executions.id AND t.live=1);"                                               \
+    EXECUTIONS_NO                                                                                  \
+    OPERATIONS_TABLE("operations_v10")                                                             \
+    "INSERT INTO operations_v10(exec_no, op_id, start_seq, change_seq, type, status, json)"        \
+    "  SELECT x.no, o.op_id, o.start_seq, o.change_seq, o.type, o.status, o.json FROM operations o" \
+    "  JOIN executions x ON x.id=o.exec_id ORDER BY x.no, o.start_seq;"                            \
+    "DROP TABLE operations; ALTER TABLE operations_v10 RENAME TO operations;"                      \
+    OPERATIONS_INDEXES                                                                             \
+    EVENTS_TABLE("events_v10")                                                                     \
+    "INSERT INTO events_v10(exec_no, event_id, json) SELECT x.no, v.event_id, v.json FROM events v" \
+    "  JOIN executions x ON x.id=v.exec_id ORDER BY x.no, v.event_id;"                             \
+    "DROP TABLE events; ALTER TABLE events_v10 RENAME TO events;"                                  \
+    TOKENS_TABLE("tokens_v10")                                                                     \
+    "INSERT INTO tokens_v10(token, exec_no, issued_ms) SELECT t.token, x.no, t.issued_ms FROM tokens t" \
+    "  JOIN executions x ON x.id=t.exec_id ORDER BY x.no, t.token;"                                \
+    "DROP TABLE tokens; ALTER TABLE tokens_v10 RENAME TO tokens;"
+
 static const char *const schema_sql =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
     "CREATE TABLE IF NOT EXISTS functions(name TEXT PRIMARY KEY, handler TEXT, source TEXT,"
@@ -107,27 +160,21 @@ static const char *const schema_sql =
     "  seq INTEGER, seen_seq INTEGER, op_count INTEGER, event_count INTEGER,"
     "  retention_days INTEGER, timeout_s INTEGER, wake INTEGER, inv_open INTEGER,"
     "  inv_attempts INTEGER, inv_owner TEXT, inv_request TEXT, workflow_hash TEXT,"
-    "  clock_offset_ms REAL NOT NULL DEFAULT 0,"
+    "  clock_offset_ms REAL NOT NULL DEFAULT 0, live_token TEXT, no INTEGER,"
     "  UNIQUE(function_name, name));"
+    EXECUTIONS_NO
     "CREATE INDEX IF NOT EXISTS executions_root ON executions(root_arn, status);"
     EXEC_INDEXES
-    "CREATE TABLE IF NOT EXISTS operations(exec_id TEXT NOT NULL, op_id TEXT NOT NULL,"
-    "  start_seq INTEGER NOT NULL, change_seq INTEGER NOT NULL, type TEXT, status TEXT,"
-    "  json TEXT NOT NULL, PRIMARY KEY(exec_id, op_id));"
-    "CREATE INDEX IF NOT EXISTS operations_start ON operations(exec_id, start_seq);"
-    "CREATE INDEX IF NOT EXISTS operations_change ON operations(exec_id, change_seq);"
-    "CREATE TABLE IF NOT EXISTS events(exec_id TEXT NOT NULL, event_id INTEGER NOT NULL,"
-    "  json TEXT NOT NULL, PRIMARY KEY(exec_id, event_id));"
+    OPERATIONS_TABLE("operations")
+    OPERATIONS_INDEXES
+    EVENTS_TABLE("events")
     "CREATE TABLE IF NOT EXISTS timers(exec_id TEXT NOT NULL, op_id TEXT NOT NULL,"
     "  kind TEXT NOT NULL, due_ms REAL NOT NULL, PRIMARY KEY(exec_id, op_id, kind));"
     "CREATE INDEX IF NOT EXISTS timers_due ON timers(due_ms);"
     "CREATE TABLE IF NOT EXISTS callbacks(callback_id TEXT PRIMARY KEY, exec_id TEXT NOT NULL,"
     "  op_id TEXT NOT NULL, state TEXT NOT NULL, timeout_s INTEGER, heartbeat_s INTEGER);"
     "CREATE INDEX IF NOT EXISTS callbacks_exec ON callbacks(exec_id);"
-    "CREATE TABLE IF NOT EXISTS tokens(token TEXT PRIMARY KEY, exec_id TEXT NOT NULL,"
-    "  issued_ms REAL, live INTEGER NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS tokens_exec ON tokens(exec_id);"
-    TOKENS_LIVE
+    TOKENS_TABLE("tokens")
     CONTROL_PLANE
     WORKFLOW_VERSIONS
     CALLS
@@ -141,7 +188,8 @@ static const char *const schema_sql =
  * indexes above, without which each scheduler pass scanned every execution ever kept (serve
  * slowed down as executions finished), (7) the workflow hashes (dwf verify), (8) the calls of
  * plain functions and each execution's own virtual clock, (9) the index of running executions by
- * their clock offset (EXEC_OFFSET). */
+ * their clock offset (EXEC_OFFSET), (10) operations, events and tokens rebuilt WITHOUT ROWID and
+ * the live token in the execution's row (WITHOUT_ROWIDS). */
 static const char *const upgrades[SCHEMA_VERSION] = {
     [0] = NULL, /* a new store: schema_sql */
     [1] = "ALTER TABLE executions ADD COLUMN inv_owner TEXT;",
@@ -152,6 +200,7 @@ static const char *const upgrades[SCHEMA_VERSION] = {
     [6] = WORKFLOW_HASHES,
     [7] = CALLS_AND_CLOCKS,
     [8] = EXEC_OFFSET,
+    [9] = WITHOUT_ROWIDS,
 };
 
 /* Create or upgrade, inside the caller's transaction. */
@@ -747,7 +796,7 @@ int dwf__set_str(char **slot, const char *v)
     "id, arn, name, function_name, status, input, result, error, parent_arn, parent_op, "     \
     "root_arn, start_ms, end_ms, next_invoke_ms, inv_started_ms, seq, seen_seq, op_count, "   \
     "event_count, retention_days, timeout_s, wake, inv_open, inv_attempts, inv_owner, inv_request, " \
-    "clock_offset_ms"
+    "clock_offset_ms, live_token"
 
 void dwf__exec_free(dwf__exec *e)
 {
@@ -755,6 +804,7 @@ void dwf__exec_free(dwf__exec *e)
     free(e->id); free(e->arn); free(e->name); free(e->function_name);
     free(e->input); free(e->result); free(e->error);
     free(e->parent_arn); free(e->parent_op); free(e->root_arn); free(e->inv_owner); free(e->inv_request);
+    free(e->live_token);
     dwf__exec_free(e->loaded);
     free(e);
 }
@@ -849,6 +899,8 @@ static dwf__exec *exec_of_row(sqlite3_stmt *q)
     e->inv_owner = dwf__col_strdup(q, 24, &oom);
     e->inv_request = dwf__col_strdup(q, 25, &oom);
     e->clock_offset_ms = sqlite3_column_double(q, 26);
+    e->live_token = dwf__col_strdup(q, 27, &oom);
+    e->no = sqlite3_column_int64(q, 28);
     if (oom) {
         dwf__exec_free(e);
         return NULL;
@@ -886,27 +938,27 @@ static int exec_load_q(dwf__store *st, sqlite3_stmt *q, dwf__exec **out, dwf_err
 
 int dwf__exec_load(dwf__store *st, const char *arn_or_id, dwf__exec **out, dwf_error *err)
 {
-    return exec_load_q(st, dwf__sql_prepare(st, err, "SELECT " EXEC_COLS " FROM executions WHERE arn=?1 OR id=?1",
+    return exec_load_q(st, dwf__sql_prepare(st, err, "SELECT " EXEC_COLS ", no FROM executions WHERE arn=?1 OR id=?1",
                                             "s", arn_or_id), out, err);
 }
 
 int dwf__exec_load_by_name(dwf__store *st, const char *function_name, const char *name,
                            dwf__exec **out, dwf_error *err)
 {
-    return exec_load_q(st, dwf__sql_prepare(st, err, "SELECT " EXEC_COLS
+    return exec_load_q(st, dwf__sql_prepare(st, err, "SELECT " EXEC_COLS ", no"
                                             " FROM executions WHERE function_name=?1 AND name=?2",
                                             "ss", function_name, name), out, err);
 }
 
 static int exec_write(dwf__store *st, const dwf__exec *e, dwf_error *err, const char *sql)
 {
-    return dwf__sql_exec(st, err, sql, "sssssssssssddddiiiiiiiiissd", e->id, e->arn, e->name,
+    return dwf__sql_exec(st, err, sql, "sssssssssssddddiiiiiiiiissds", e->id, e->arn, e->name,
                          e->function_name, dwf_execstatus_name(e->status), e->input, e->result, e->error, e->parent_arn,
                          e->parent_op, e->root_arn, e->start_ms, e->end_ms, e->next_invoke_ms,
                          e->inv_started_ms, e->seq, e->seen_seq, e->op_count, e->event_count,
                          (long long)e->retention_days, (long long)e->timeout_s, (long long)e->wake,
                          (long long)e->inv_open, (long long)e->inv_attempts, e->inv_owner, e->inv_request,
-                         e->clock_offset_ms);
+                         e->clock_offset_ms, e->live_token);
 }
 
 
@@ -922,7 +974,7 @@ static const exec_col exec_cols[] = {
     EC(error, 's'), EC(parent_arn, 's'), EC(parent_op, 's'), EC(root_arn, 's'), EC(start_ms, 'd'),
     EC(end_ms, 'd'), EC(next_invoke_ms, 'd'), EC(inv_started_ms, 'd'), EC(seq, 'l'), EC(seen_seq, 'l'),
     EC(op_count, 'l'), EC(event_count, 'l'), EC(retention_days, 'i'), EC(timeout_s, 'i'), EC(wake, 'i'),
-    EC(inv_open, 'i'), EC(inv_attempts, 'i'), EC(inv_owner, 's'), EC(inv_request, 's'), EC(clock_offset_ms, 'd'),
+    EC(inv_open, 'i'), EC(inv_attempts, 'i'), EC(inv_owner, 's'), EC(inv_request, 's'), EC(clock_offset_ms, 'd'), EC(live_token, 's'),
 };
 #undef EC
 #define NEXEC_COLS (sizeof exec_cols / sizeof exec_cols[0])
@@ -975,7 +1027,7 @@ static int exec_save_all(dwf__store *st, const dwf__exec *e, dwf_error *err)
                                   " inv_started_ms=?15, seq=?16, seen_seq=?17, op_count=?18,"
                                   " event_count=?19, retention_days=?20, timeout_s=?21, wake=?22,"
                                   " inv_open=?23, inv_attempts=?24, inv_owner=?25, inv_request=?26,"
-                                  " clock_offset_ms=?27 WHERE id=?1");
+                                  " clock_offset_ms=?27, live_token=?28 WHERE id=?1");
 }
 
 /* Only the columns that changed since the row was read: an UPDATE naming a column of an index
@@ -1018,9 +1070,16 @@ int dwf__exec_save(dwf__store *st, dwf__exec *e, dwf_error *err)
 
 int dwf__exec_insert(dwf__store *st, dwf__exec *e, dwf_error *err)
 {
-    if (exec_write(st, e, err, "INSERT INTO executions(" EXEC_COLS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,"
-                               "?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,?26,?27)") != 0)
+    /* The next number: one past the largest (executions_no gives it at once). */
+    if (exec_write(st, e, err, "INSERT INTO executions(" EXEC_COLS ", no) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,"
+                               "?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,?26,?27,?28,"
+                               "(SELECT IFNULL(MAX(no), 0) + 1 FROM executions))") != 0)
         return -1;
+    sqlite3_stmt *q = dwf__sql_prepare(st, err, "SELECT no FROM executions WHERE id=?1", "s", e->id);
+    int r = q ? dwf__sql_step(st, q, err) : -1;
+    if (r == 1) e->no = sqlite3_column_int64(q, 0);
+    dwf__sql_done(st, q);
+    if (r != 1) return r == 0 ? dwf__store_err(err, DWF_ERRORTYPE_SERVICE, "execution %s was not inserted", e->id) : -1;
     /* What the row now holds, for the saves that follow (without it they write every column). */
     dwf__exec *row = calloc(1, sizeof *row);
     int oom = !row || dwf__set_str(&row->id, e->id) != 0;
@@ -1036,10 +1095,12 @@ int dwf__exec_insert(dwf__store *st, dwf__exec *e, dwf_error *err)
 
 int dwf__exec_delete(dwf__store *st, const char *id, dwf_error *err)
 {
-    static const char *const tables[] = {"operations", "events", "timers", "callbacks", "tokens", "calls"};
+    /* operations, events and tokens are keyed by the execution's number (schema 10) */
+    static const char *const tables[] = {"operations", "events", "tokens", "timers", "callbacks", "calls"};
     for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
-        char sql[96];
-        snprintf(sql, sizeof sql, "DELETE FROM %s WHERE exec_id=?1", tables[i]);
+        char sql[128];
+        snprintf(sql, sizeof sql, "DELETE FROM %s WHERE %s", tables[i],
+                 i < 3 ? "exec_no=(SELECT no FROM executions WHERE id=?1)" : "exec_id=?1");
         if (dwf__sql_exec(st, err, sql, "s", id) != 0) return -1;
     }
     return dwf__sql_exec(st, err, "DELETE FROM executions WHERE id=?1", "s", id);

@@ -9,12 +9,17 @@
  *                                      (non-durable) function
  *   executions(id, arn, name, function_name, status, ...)   one row per durable execution
  *                                      (schema 2 added inv_owner, 3 inv_request,
- *                                      7 workflow_hash, 8 clock_offset_ms: each execution's virtual clock)
- *   operations(exec_id, op_id, start_seq, change_seq, type, status, json)  Operation JSON
- *   events(exec_id, event_id, json)    history events, EventId 1, 2, ...
+ *                                      7 workflow_hash, 8 clock_offset_ms: each execution's virtual clock,
+ *                                      10 live_token: the checkpoint token now current, and
+ *                                      no: its number, the key of the three tables below)
+ *   operations(exec_no, op_id, start_seq, change_seq, type, status, json)  Operation JSON, keyed
+ *                                      by (exec_no, start_seq) (WITHOUT ROWID since schema 10;
+ *                                      before it exec_id, the execution's id)
+ *   events(exec_no, event_id, json)    history events, EventId 1, 2, ... (WITHOUT ROWID, 10)
  *   timers(exec_id, op_id, kind, due_ms)
  *   callbacks(callback_id, exec_id, op_id, state, timeout_s, heartbeat_s)
- *   tokens(token, exec_id, issued_ms, live)
+ *   tokens(token, exec_no, issued_ms)  every token issued, keyed by (exec_no, token) (WITHOUT
+ *                                      ROWID, 10; before it a live flag here)
  *   lambda_functions(name, version, config, code_sha256)   dwf serve's control plane (schema 5):
  *   lambda_code(sha256, zip)           a function version's configuration JSON and its zip
  *   iam_roles(name, role, policies)    Role JSON and {PolicyName: document}
@@ -188,6 +193,10 @@ typedef struct dwf__exec {
     char *inv_owner;  /* "<host>:<pid>" of the process running the open invocation */
     char *inv_request; /* its request id: a superseded invocation's late answer is ignored */
     double clock_offset_ms; /* its virtual clock: real time plus this (--skip-time moves it) */
+    char *live_token;       /* the checkpoint token now current, or NULL (none: ended, or before
+                             * its first invocation) */
+    long long no;           /* its number (1, 2, ... in start order): the key of its operations,
+                             * events and tokens (schema 10); never changes */
     struct dwf__exec *loaded; /* the row as last read or saved: dwf__exec_save writes only the
                                * columns that differ from it; NULL (a new row) writes them all */
 } dwf__exec;

@@ -180,10 +180,11 @@ else fail cli_verify_removed_step "rc=$rc $(cat v.out)"; fi
 
 # a store of schema version 4 opens (upgraded), its executions carry no hash and are driven
 S4=$T/old.db
-python3 - "$S" "$S4" <<'EOF'
+python3 - "$S" "$S4" "$ROOT/tests/store_to_v9.sql" <<'EOF'
 import sqlite3, sys, shutil
 shutil.copy(sys.argv[1], sys.argv[2])
 db = sqlite3.connect(sys.argv[2])
+db.executescript(open(sys.argv[3]).read())
 db.execute("ALTER TABLE executions DROP COLUMN workflow_hash")
 db.execute("ALTER TABLE functions DROP COLUMN workflow_hash")
 db.execute("DROP TABLE workflows")
@@ -197,6 +198,6 @@ EOF
 v=$(python3 -c '
 import sqlite3, sys
 print(sqlite3.connect(sys.argv[1]).execute("PRAGMA user_version").fetchone()[0])' "$S4")
-if [ "$v" = 9 ] && grep -q '^ok .*/durable-execution/newest/' v.out; then pass cli_verify_old_store_upgraded
+if [ "$v" = 10 ] && grep -q '^ok .*/durable-execution/newest/' v.out; then pass cli_verify_old_store_upgraded
 else fail cli_verify_old_store_upgraded "version $v $(cat v.out)"; fi
 exit 0

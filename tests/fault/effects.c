@@ -41,7 +41,7 @@ static int already_succeeded(const char *store, const char *exec, const char *st
     }
     sqlite3_busy_timeout(db, 5000);
     if (sqlite3_prepare_v2(db,
-                           "SELECT count(*) FROM operations o JOIN executions e ON e.id = o.exec_id"
+                           "SELECT count(*) FROM operations o JOIN executions e ON e.no = o.exec_no"
                            " WHERE e.name = ?1 AND o.type = 'STEP' AND o.status = 'SUCCEEDED'"
                            " AND json_extract(o.json, '$.Name') = ?2",
                            -1, &q, NULL) != SQLITE_OK ||

@@ -246,8 +246,8 @@ static int cmd_bump(const char *path, const char *ms_text)
 /* Calls fn(name, attempt) for each SUCCEEDED STEP of the root execution (root_exec()'s). */
 static int each_succeeded(sqlite3 *db, void (*fn)(void *, const char *, int), void *arg)
 {
-    sqlite3_stmt *q = prep(db, "SELECT json FROM operations WHERE type = 'STEP' AND status = 'SUCCEEDED' AND exec_id ="
-                               " (SELECT id FROM executions WHERE parent_arn IS NULL ORDER BY start_ms LIMIT 1)"
+    sqlite3_stmt *q = prep(db, "SELECT json FROM operations WHERE type = 'STEP' AND status = 'SUCCEEDED' AND exec_no ="
+                               " (SELECT no FROM executions WHERE parent_arn IS NULL ORDER BY start_ms LIMIT 1)"
                                " ORDER BY start_seq");
     int n = 0;
     while (sqlite3_step(q) == SQLITE_ROW) {

@@ -1539,13 +1539,14 @@ static int fill_finished(const char *db_path, int n)
         snprintf(sql, sizeof sql,
                  "INSERT INTO executions(id, arn, name, function_name, status, input, result, root_arn, start_ms,"
                  " end_ms, seq, seen_seq, op_count, event_count, retention_days, timeout_s, wake, inv_open,"
-                 " inv_attempts) VALUES('old%d', 'arn:old:%d', 'old-%d', 'tp', 'SUCCEEDED', '{}', '{}',"
-                 " 'arn:old:%d', %f, %f, 7, 7, 4, 8, 1, 120, 0, 0, 0);"
-                 "INSERT INTO operations VALUES('old%d', 's0', 1, 2, 'STEP', 'SUCCEEDED', '{}'),"
-                 " ('old%d', 's1', 3, 4, 'STEP', 'SUCCEEDED', '{}'), ('old%d', 's2', 5, 6, 'STEP', 'SUCCEEDED', '{}');"
-                 "INSERT INTO events VALUES('old%d', 1, '{}'), ('old%d', 2, '{}'), ('old%d', 3, '{}');"
-                 "INSERT INTO tokens VALUES('tok-old%d', 'old%d', %f, 0);",
-                 i, i, i, i, vclock - 1000, vclock - 500, i, i, i, i, i, i, i, i, vclock - 900);
+                 " inv_attempts, no) VALUES('old%d', 'arn:old:%d', 'old-%d', 'tp', 'SUCCEEDED', '{}', '{}',"
+                 " 'arn:old:%d', %f, %f, 7, 7, 4, 8, 1, 120, 0, 0, 0, (SELECT IFNULL(MAX(no), 0) + 1 FROM executions));"
+                 "INSERT INTO operations SELECT no, 's' || k, 2 * k + 1, 2 * k + 2, 'STEP', 'SUCCEEDED', '{}'"
+                 " FROM executions, (SELECT 0 AS k UNION ALL SELECT 1 UNION ALL SELECT 2) WHERE id='old%d';"
+                 "INSERT INTO events SELECT no, k, '{}' FROM executions,"
+                 " (SELECT 1 AS k UNION ALL SELECT 2 UNION ALL SELECT 3) WHERE id='old%d';"
+                 "INSERT INTO tokens SELECT 'tok-old%d', no, %f FROM executions WHERE id='old%d';",
+                 i, i, i, i, vclock - 1000, vclock - 500, i, i, i, vclock - 900, i);
         rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
     }
     if (rc == SQLITE_OK) rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
@@ -2077,6 +2078,33 @@ static void test_batch_one_transaction(void) { batch_run(-1, 0); }
 static void test_batch_call_fails_alone(void) { batch_run(3, 0); }
 static void test_batch_commit_fails(void) { batch_run(-1, 1); }
 
+/* A version-10 store made back into version 9: operations, events and tokens as rowid tables
+ * keyed by the execution's id with the indexes of their keys, the live token flagged in its
+ * tokens row (what the upgrade to 10 reads), no live_token or no column in executions. */
+#define TO_VERSION_9                                                                               \
+    "CREATE TABLE ops9(exec_id TEXT NOT NULL, op_id TEXT NOT NULL, start_seq INTEGER NOT NULL,"    \
+    "  change_seq INTEGER NOT NULL, type TEXT, status TEXT, json TEXT NOT NULL,"                   \
+    "  PRIMARY KEY(exec_id, op_id));"                                                              \
+    "INSERT INTO ops9 SELECT x.id, o.op_id, o.start_seq, o.change_seq, o.type, o.status, o.json"   \
+    "  FROM operations o JOIN executions x ON x.no=o.exec_no;"                                     \
+    "DROP TABLE operations; ALTER TABLE ops9 RENAME TO operations;"                                \
+    "CREATE INDEX operations_start ON operations(exec_id, start_seq);"                             \
+    "CREATE INDEX operations_change ON operations(exec_id, change_seq);"                           \
+    "CREATE TABLE ev9(exec_id TEXT NOT NULL, event_id INTEGER NOT NULL, json TEXT NOT NULL,"       \
+    "  PRIMARY KEY(exec_id, event_id));"                                                           \
+    "INSERT INTO ev9 SELECT x.id, v.event_id, v.json FROM events v JOIN executions x ON x.no=v.exec_no;" \
+    "DROP TABLE events; ALTER TABLE ev9 RENAME TO events;"                                         \
+    "CREATE TABLE tok9(token TEXT PRIMARY KEY, exec_id TEXT NOT NULL, issued_ms REAL,"             \
+    "  live INTEGER NOT NULL);"                                                                    \
+    "INSERT INTO tok9 SELECT t.token, x.id, t.issued_ms, x.live_token IS t.token FROM tokens t"   \
+    "  JOIN executions x ON x.no=t.exec_no;"                                                       \
+    "DROP TABLE tokens; ALTER TABLE tok9 RENAME TO tokens;"                                        \
+    "CREATE INDEX tokens_exec ON tokens(exec_id);"                                                 \
+    "CREATE INDEX tokens_live ON tokens(exec_id) WHERE live=1;"                                    \
+    "ALTER TABLE executions DROP COLUMN live_token; DROP INDEX executions_no;"                     \
+    "ALTER TABLE executions DROP COLUMN no;"                                                       \
+    "PRAGMA user_version=9;"
+
 /* A store written by an older dwf is brought up to date when opened: version 1 lacked the
  * invocation's owner and request id, the live-token index, the control plane's tables (5),
  * the execution indexes (6), the workflow hashes (7), the calls and each execution's clock (8). */
@@ -2091,6 +2119,7 @@ static void test_schema_upgrade(void)
     dwf_service_close(s);
     sqlite3 *db = NULL;
     TT_EQ_INT(SQLITE_OK, sqlite3_open(path, &db));
+    TT_EQ_INT(SQLITE_OK, sqlite3_exec(db, TO_VERSION_9, NULL, NULL, NULL));
     TT_EQ_INT(SQLITE_OK, sqlite3_exec(db, "DROP INDEX executions_status; DROP INDEX executions_parent; DROP INDEX executions_function; DROP INDEX tokens_live;"
                                           "DROP INDEX executions_offset;"
                                           "ALTER TABLE executions DROP COLUMN inv_owner;"
@@ -2117,8 +2146,8 @@ static void test_schema_upgrade(void)
                                                 " (SELECT COUNT(*) FROM executions WHERE status='SUCCEEDED')",
                                             -1, &q, NULL));
     TT_EQ_INT(SQLITE_ROW, sqlite3_step(q));
-    TT_EQ_INT(9, sqlite3_column_int(q, 0));
-    TT_EQ_INT(5, sqlite3_column_int(q, 1));
+    TT_EQ_INT(10, sqlite3_column_int(q, 0));
+    TT_EQ_INT(4, sqlite3_column_int(q, 1)); /* tokens_live went with version 9's tokens table */
     TT_EQ_INT(5, sqlite3_column_int(q, 2));
     TT_EQ_INT(2, sqlite3_column_int(q, 3));
     sqlite3_finalize(q);
@@ -2126,6 +2155,164 @@ static void test_schema_upgrade(void)
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) printf("cleanup of %s failed\n", dir);
+}
+
+/* The rows of a query as text, one line per row, columns joined by '|' (NULL as "~"); malloc'd. */
+static char *rows_text(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {
+        printf("rows_text: %s: %s\n", sql, sqlite3_errmsg(db));
+        return NULL;
+    }
+    size_t len = 0, cap = 256;
+    char *out = malloc(cap);
+    if (out) out[0] = '\0';
+    while (out && sqlite3_step(q) == SQLITE_ROW)
+        for (int c = 0; out && c < sqlite3_column_count(q); c++) {
+            const char *v = sqlite3_column_type(q, c) == SQLITE_NULL ? "~" : (const char *)sqlite3_column_text(q, c);
+            size_t n = strlen(v) + 2;
+            if (len + n + 1 > cap) {
+                char *g = realloc(out, cap = (len + n + 1) * 2);
+                if (!g) free(out);
+                out = g;
+            }
+            if (out) len += (size_t)snprintf(out + len, cap - len, "%s%c", v, c + 1 < sqlite3_column_count(q) ? '|' : '\n');
+        }
+    sqlite3_finalize(q);
+    return out;
+}
+
+/* What the rebuild of version 10 must keep, each as rows_text of these queries (the live token:
+ * version 9 flags it in its tokens row, version 10 keeps it in the execution's). */
+#define ROWS_OPS_9 "SELECT exec_id, op_id, start_seq, change_seq, type, status, json FROM operations ORDER BY exec_id, start_seq"
+#define ROWS_EVENTS_9 "SELECT exec_id, event_id, json FROM events ORDER BY exec_id, event_id"
+#define ROWS_TOKENS_9 "SELECT exec_id, token, issued_ms FROM tokens ORDER BY exec_id, token"
+#define ROWS_OPS "SELECT x.id, o.op_id, o.start_seq, o.change_seq, o.type, o.status, o.json FROM operations o" \
+                 " JOIN executions x ON x.no=o.exec_no ORDER BY x.id, o.start_seq"
+#define ROWS_EVENTS "SELECT x.id, v.event_id, v.json FROM events v JOIN executions x ON x.no=v.exec_no" \
+                    " ORDER BY x.id, v.event_id"
+#define ROWS_TOKENS "SELECT x.id, t.token, t.issued_ms FROM tokens t JOIN executions x ON x.no=t.exec_no" \
+                    " ORDER BY x.id, t.token"
+#define ROWS_EXECS "SELECT id, arn, status, seq, seen_seq, op_count, event_count, inv_open, inv_request FROM executions ORDER BY id"
+#define LIVE_10 "SELECT id, live_token FROM executions ORDER BY id"
+#define LIVE_9 "SELECT x.id, (SELECT token FROM tokens t WHERE t.exec_id=x.id AND t.live=1) FROM executions x ORDER BY x.id"
+enum { R_OPS, R_EVENTS, R_TOKENS, R_EXECS, R_LIVE, R_N };
+static void rows_all(sqlite3 *db, int v9, char *out[R_N])
+{
+    const char *sql[R_N] = {v9 ? ROWS_OPS_9 : ROWS_OPS, v9 ? ROWS_EVENTS_9 : ROWS_EVENTS,
+                            v9 ? ROWS_TOKENS_9 : ROWS_TOKENS, ROWS_EXECS, v9 ? LIVE_9 : LIVE_10};
+    for (int i = 0; i < R_N; i++) out[i] = rows_text(db, sql[i]);
+}
+static void rows_same(char *want[R_N], char *got[R_N])
+{
+    for (int i = 0; i < R_N; i++) {
+        TT_ASSERT(want[i] && got[i]);
+        if (want[i] && got[i]) TT_EQ_STR(want[i], got[i]);
+        free(got[i]);
+    }
+}
+
+static char *history_text(dwf_service *s, const char *arn)
+{
+    cJSON *h = NULL;
+    dwf_error err;
+    if (dwf_service_get_history(s, arn, 1, 1000, NULL, 0, &h, &err) != 0) return NULL;
+    char *t = cJSON_PrintUnformatted(h);
+    cJSON_Delete(h);
+    return t;
+}
+
+static int sql_int(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *q = NULL;
+    int v = -1;
+    if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW) v = sqlite3_column_int(q, 0);
+    sqlite3_finalize(q);
+    return v;
+}
+
+/* A new store is created at version 10 (operations, events and tokens WITHOUT ROWID). A store of
+ * version 9 holding a finished execution and one in the middle of an invocation is rebuilt when
+ * opened: every row comes out the same, the live token stays the current one (the execution
+ * finishes with it) and the stale one stays stale, a token issued before reads the state, and the
+ * history reads the same. */
+static void test_schema_upgrade_from_9(void)
+{
+    dwf_service *s = open_store(0);
+    TT_ASSERT(s != NULL);
+    if (!s) return;
+    register_fn(s, "tp", 120, 1);
+    long long vm, scan;
+    TT_EQ_INT(0, one_life(s, 1, &vm, &scan));
+    run r;
+    dwf_error err;
+    TT_EQ_INT(0, start(s, "tp", "\"{}\"", &r));
+    char first[128];
+    snprintf(first, sizeof first, "%s", r.token);
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"a\",\"Type\":\"STEP\",\"Action\":\"START\",\"Name\":\"one\"}]", NULL, &err));
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"a\",\"Type\":\"STEP\",\"Action\":\"SUCCEED\",\"Payload\":\"1\"},"
+                             "{\"Id\":\"b\",\"Type\":\"STEP\",\"Action\":\"START\",\"Name\":\"two\"}]", NULL, &err));
+    char *hist = history_text(s, r.arn);
+    TT_ASSERT(hist != NULL);
+    dwf_service_close(s);
+
+    sqlite3 *db = NULL;
+    TT_EQ_INT(SQLITE_OK, sqlite3_open(path, &db));
+    TT_EQ_INT(10, sql_int(db, "PRAGMA user_version"));
+    TT_EQ_INT(3, sql_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE type='table' AND sql LIKE '%WITHOUT ROWID'"
+                             " AND name IN ('operations','events','tokens')"));
+    char *want[R_N], *got[R_N];
+    rows_all(db, 0, want);
+    TT_ASSERT(strstr(want[R_LIVE], r.token) != NULL);
+    TT_EQ_INT(SQLITE_OK, sqlite3_exec(db, TO_VERSION_9, NULL, NULL, NULL));
+    TT_EQ_INT(9, sql_int(db, "PRAGMA user_version"));
+    rows_all(db, 1, got);
+    rows_same(want, got); /* the version-9 store holds the same */
+    sqlite3_close(db);
+
+    dwf_service_opts o = {.path = path, .clock = clock_fn};
+    TT_EQ_INT(0, dwf_service_open(&o, &s, &err));
+    if (!s) return;
+    char *after = history_text(s, r.arn);
+    TT_ASSERT(hist && after && strcmp(hist, after) == 0);
+    free(after);
+    free(hist);
+    cJSON *page = NULL;
+    TT_EQ_INT(0, dwf_service_get_state(s, r.arn, first, NULL, 0, &page, &err));
+    TT_EQ_INT(3, cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(page, "Operations")));
+    cJSON_Delete(page);
+    dwf_service_close(s);
+
+    TT_EQ_INT(SQLITE_OK, sqlite3_open(path, &db));
+    TT_EQ_INT(10, sql_int(db, "PRAGMA user_version"));
+    TT_EQ_INT(3, sql_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE type='table' AND sql LIKE '%WITHOUT ROWID'"
+                             " AND name IN ('operations','events','tokens')"));
+    TT_EQ_INT(0, sql_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE name IN"
+                             " ('operations_start','tokens_exec','tokens_live','ops9','ev9','tok9',"
+                             "  'operations_v10','events_v10','tokens_v10')"));
+    TT_EQ_INT(2, sql_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE type='index' AND name IN"
+                             " ('operations_id','operations_change')"));
+    rows_all(db, 0, got);
+    rows_same(want, got);
+    sqlite3_close(db);
+    for (int i = 0; i < R_N; i++) free(want[i]);
+
+    TT_EQ_INT(0, dwf_service_open(&o, &s, &err));
+    if (!s) return;
+    run stale = r;
+    snprintf(stale.token, sizeof stale.token, "%s", first);
+    TT_EQ_INT(-1, ckpt(s, &stale, "[]", NULL, &err));
+    TT_ASSERT(strncmp(err.message, "Invalid Checkpoint Token", 24) == 0);
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"b\",\"Type\":\"STEP\",\"Action\":\"SUCCEED\",\"Payload\":\"2\"}]", NULL, &err));
+    cJSON *done = J("{\"Status\":\"SUCCEEDED\",\"Result\":\"3\"}");
+    TT_EQ_INT(0, dwf_service_end_invocation(s, r.arn, r.req, vclock, done, NULL, &err));
+    cJSON_Delete(done);
+    char st[32];
+    TT_EQ_STR("SUCCEEDED", status_of(s, r.arn, st));
+    TT_EQ_INT(-1, ckpt(s, &r, "[]", NULL, &err)); /* ended: no token is current */
+    TT_ASSERT(strncmp(err.message, "Invalid Checkpoint Token", 24) == 0);
+    close_store(s);
 }
 
 int main(void)
@@ -2163,5 +2350,6 @@ int main(void)
     TT_RUN(test_put_function_unchanged_writes_nothing);
     TT_RUN(test_uuid_v4);
     TT_RUN(test_schema_upgrade);
+    TT_RUN(test_schema_upgrade_from_9);
     return TT_EXIT();
 }

@@ -1,0 +1,26 @@
+-- tests/store_to_v9.sql: a store of schema 10 made back into schema 9, for the tests that open an
+-- older store (tests/e2e, tests/cli/verify.sh, tests/deploy; tests/unit/test_rt_service.c keeps
+-- the same statements as TO_VERSION_9). Version 9 kept operations, events and tokens in rowid
+-- tables keyed by the execution's id with an index of each key, flagged the live token in its
+-- tokens row and had no executions.live_token or executions.no.
+CREATE TABLE ops9(exec_id TEXT NOT NULL, op_id TEXT NOT NULL, start_seq INTEGER NOT NULL,
+  change_seq INTEGER NOT NULL, type TEXT, status TEXT, json TEXT NOT NULL, PRIMARY KEY(exec_id, op_id));
+INSERT INTO ops9 SELECT x.id, o.op_id, o.start_seq, o.change_seq, o.type, o.status, o.json
+  FROM operations o JOIN executions x ON x.no=o.exec_no;
+DROP TABLE operations; ALTER TABLE ops9 RENAME TO operations;
+CREATE INDEX operations_start ON operations(exec_id, start_seq);
+CREATE INDEX operations_change ON operations(exec_id, change_seq);
+CREATE TABLE ev9(exec_id TEXT NOT NULL, event_id INTEGER NOT NULL, json TEXT NOT NULL,
+  PRIMARY KEY(exec_id, event_id));
+INSERT INTO ev9 SELECT x.id, v.event_id, v.json FROM events v JOIN executions x ON x.no=v.exec_no;
+DROP TABLE events; ALTER TABLE ev9 RENAME TO events;
+CREATE TABLE tok9(token TEXT PRIMARY KEY, exec_id TEXT NOT NULL, issued_ms REAL, live INTEGER NOT NULL);
+INSERT INTO tok9 SELECT t.token, x.id, t.issued_ms, x.live_token IS t.token
+  FROM tokens t JOIN executions x ON x.no=t.exec_no;
+DROP TABLE tokens; ALTER TABLE tok9 RENAME TO tokens;
+CREATE INDEX tokens_exec ON tokens(exec_id);
+CREATE INDEX tokens_live ON tokens(exec_id) WHERE live=1;
+ALTER TABLE executions DROP COLUMN live_token;
+DROP INDEX executions_no;
+ALTER TABLE executions DROP COLUMN no;
+PRAGMA user_version=9;
