@@ -595,6 +595,11 @@ int dwf__store_begin(dwf__store *st, dwf_error *err)
     int rc = opened ? exec_cached(st, "BEGIN IMMEDIATE") : SQLITE_OK;
     if (rc != SQLITE_OK) return dwf__store_fail(st, rc, err);
     if (st->in_memory) return 0; /* dwf test: a transaction per call, nothing to share a flush */
+    /* The call that opens the batch needs no savepoint: it holds the service's lock until it has
+     * joined, so a failure of it rolls back a transaction holding only its own work
+     * (dwf__store_rollback). A savepoint copies every page the call changes to the sub-journal
+     * first, and a lone call (dwf run, a quiet serve) is always the opener. */
+    if (opened) return 0;
     if ((rc = exec_cached(st, "SAVEPOINT call")) == SQLITE_OK) {
         st->in_call = 1;
         return 0;
@@ -632,7 +637,7 @@ int dwf__store_release(dwf__store *st, int waits, unsigned long long *ticket, un
         dwf__store_rollback(st);
         return -1;
     }
-    int rc = sqlite3_get_autocommit(st->db) ? SQLITE_ABORT : exec_cached(st, "RELEASE call");
+    int rc = sqlite3_get_autocommit(st->db) ? SQLITE_ABORT : st->in_call ? exec_cached(st, "RELEASE call") : SQLITE_OK;
     if (rc != SQLITE_OK) {
         dwf__store_fail(st, rc, err);
         dwf__store_rollback(st);

@@ -140,7 +140,7 @@ dwf__sync *dwf__store_sync(dwf__store *st);
 int dwf__store_fail(dwf__store *st, int rc, dwf_error *err);
 
 /* A service call's transaction, under the service's lock. dwf__store_begin opens the batch if
- * none is open (BEGIN IMMEDIATE) and a savepoint for the call; dwf__store_release releases it:
+ * none is open (BEGIN IMMEDIATE), else a savepoint for the call; dwf__store_release releases it:
  * the call joins the batch (dwf__sync_join: waits, *ticket, *seen, *act; the in-memory store of
  * dwf test has no batches: it COMMITs, ticket 0, *act DWF__SYNC_JOINED); dwf__store_rollback undoes the call's own changes
  * only (ROLLBACK TO), or the whole transaction when no other call is in it, and fails the batch

@@ -13,8 +13,9 @@
  * again for each call, so the calls share the transaction too:
  *
  *   - a batch is one open write transaction (BEGIN IMMEDIATE, by the first call that finds none
- *     open); each call runs inside it under its own SAVEPOINT, released when it succeeds and
- *     rolled back to when it fails, so one call's error never undoes another's (store.c);
+ *     open); each later call runs inside it under its own SAVEPOINT (the first needs none: a
+ *     failure of it rolls back the transaction, which holds only its work), released when it
+ *     succeeds and rolled back to when it fails, so one call's error never undoes another's (store.c);
  *   - a call that succeeded joins the open batch and takes its number as its ticket
  *     (dwf__sync_join). It must not answer before a flush that holds its batch has ended
  *     (dwf__sync_wait). If no flush is running, it leads one: still holding the service's lock
