@@ -1,5 +1,5 @@
 /*
- * sigv4.c: AWS Signature Version 4, by hand, with OpenSSL's SHA-256 and HMAC.
+ * sigv4.c: AWS Signature Version 4, by hand, with OpenSSL's SHA-256 (HMAC over it, below).
  *
  * Why by hand: libcurl can sign (CURLOPT_AWS_SIGV4), but Debian 12 ships libcurl 7.88.1, which
  * copies the request path into the canonical request verbatim. Every service but S3 wants each
@@ -22,8 +22,9 @@
  */
 #include "sigv4.h"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,20 +99,53 @@ static void hex_of(const unsigned char *d, size_t n, char *out) {
     out[2 * n] = '\0';
 }
 
+/* SHA-256, fetched from the provider once per process. EVP_sha256() and HMAC() look the
+ * algorithm up again on every use (OpenSSL 3's implicit fetch): with the five HMACs and two
+ * hashes of a signature that was about 150,000 instructions per signed request, more than
+ * the rest of the signing together (callgrind of the bootstrap in bench/throughput.sh). A
+ * fetched EVP_MD may be shared by threads. */
+static const EVP_MD *sha256_md_fetched;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void) { sha256_md_fetched = EVP_MD_fetch(NULL, "SHA256", NULL); }
+
+static const EVP_MD *sha256_md(void) {
+    pthread_once(&sha256_once, sha256_fetch);
+    return sha256_md_fetched ? sha256_md_fetched : EVP_sha256();
+}
+
 static int sha256_hex(const void *data, size_t n, char out[65]) {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
-    if (!EVP_Digest(data ? data : "", n, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32) return -1;
+    if (!EVP_Digest(data ? data : "", n, md, &mdlen, sha256_md(), NULL) || mdlen != 32) return -1;
     hex_of(md, 32, out);
     return 0;
 }
 
+/* HMAC-SHA256 (RFC 2104) over the fetched digest: H((K ^ opad) || H((K ^ ipad) || msg)), the
+ * key padded to the 64-byte block (hashed first when longer). */
 static int hmac256(const void *key, size_t keylen, const char *msg, unsigned char out[32]) {
+    unsigned char k0[64], pad[64], inner[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
-    if (!HMAC(EVP_sha256(), key, (int)keylen, (const unsigned char *)msg, strlen(msg), out, &len) ||
-        len != 32)
-        return -1;
-    return 0;
+    memset(k0, 0, sizeof k0);
+    if (keylen > sizeof k0) {
+        if (!EVP_Digest(key, keylen, k0, &len, sha256_md(), NULL) || len != 32) return -1;
+    } else {
+        memcpy(k0, key, keylen);
+    }
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    int ok = c != NULL;
+    for (size_t i = 0; i < sizeof pad; i++) pad[i] = (unsigned char)(k0[i] ^ 0x36);
+    ok = ok && EVP_DigestInit_ex(c, sha256_md(), NULL) && EVP_DigestUpdate(c, pad, sizeof pad) &&
+         EVP_DigestUpdate(c, msg, strlen(msg)) && EVP_DigestFinal_ex(c, inner, &len) && len == 32;
+    for (size_t i = 0; i < sizeof pad; i++) pad[i] = (unsigned char)(k0[i] ^ 0x5c);
+    ok = ok && EVP_DigestInit_ex(c, sha256_md(), NULL) && EVP_DigestUpdate(c, pad, sizeof pad) &&
+         EVP_DigestUpdate(c, inner, 32) && EVP_DigestFinal_ex(c, out, &len) && len == 32;
+    EVP_MD_CTX_free(c);
+    OPENSSL_cleanse(k0, sizeof k0);
+    OPENSSL_cleanse(pad, sizeof pad);
+    OPENSSL_cleanse(inner, sizeof inner);
+    return ok ? 0 : -1;
 }
 
 /* Canonical URI as smithy computes it: normalise the segments of the wire path, then
@@ -234,6 +268,53 @@ char *dwf__sigv4_canonical_request(const char *method, const char *path, const c
     return sb_take(&cr);
 }
 
+/* The signing key, HMAC("AWS4" + secret, date) then region, service and "aws4_request": the
+ * same for every request of a day to one service, so the last one is kept per thread and four
+ * of a signature's five HMACs are skipped (a function signs each checkpoint call; `dwf serve`
+ * checks each request its clients sign). The secret is recognised by its SHA-256, not kept. */
+struct signing_key_cache {
+    int valid;
+    unsigned char secret_hash[32];
+    char date[9], region[64], service[64];
+    unsigned char key[32];
+};
+static _Thread_local struct signing_key_cache key_cache;
+
+static int signing_key(const char *secret_key, const char *date, const char *region,
+                       const char *service, unsigned char out[32]) {
+    unsigned char h[32];
+    unsigned int hlen = 0;
+    int cacheable = strlen(region) < sizeof key_cache.region && strlen(service) < sizeof key_cache.service &&
+                    EVP_Digest(secret_key, strlen(secret_key), h, &hlen, sha256_md(), NULL) && hlen == 32;
+    if (cacheable && key_cache.valid && strcmp(key_cache.date, date) == 0 &&
+        strcmp(key_cache.region, region) == 0 && strcmp(key_cache.service, service) == 0 &&
+        CRYPTO_memcmp(key_cache.secret_hash, h, 32) == 0) {
+        memcpy(out, key_cache.key, 32);
+        return 0;
+    }
+    sbuf key = {0};
+    sb_add(&key, "AWS4");
+    sb_add(&key, secret_key);
+    char *key_s = sb_take(&key);
+    unsigned char k1[32], k2[32], k3[32];
+    int ok = key_s && hmac256(key_s, strlen(key_s), date, k1) == 0 && hmac256(k1, 32, region, k2) == 0 &&
+             hmac256(k2, 32, service, k3) == 0 && hmac256(k3, 32, "aws4_request", out) == 0;
+    if (key_s) OPENSSL_cleanse(key_s, strlen(key_s));
+    free(key_s);
+    OPENSSL_cleanse(k1, sizeof k1);
+    OPENSSL_cleanse(k2, sizeof k2);
+    OPENSSL_cleanse(k3, sizeof k3);
+    key_cache.valid = ok && cacheable;
+    if (key_cache.valid) {
+        memcpy(key_cache.secret_hash, h, 32);
+        memcpy(key_cache.date, date, sizeof key_cache.date);
+        strcpy(key_cache.region, region);
+        strcpy(key_cache.service, service);
+        memcpy(key_cache.key, out, 32);
+    }
+    return ok ? 0 : -1;
+}
+
 int dwf__sigv4_signature(const char *secret_key, const char *amz_date, const char *region,
                          const char *service, const char *canonical_request, char out[65]) {
     char date[9], cr_hash[65];
@@ -255,21 +336,10 @@ int dwf__sigv4_signature(const char *secret_key, const char *amz_date, const cha
     sb_add(&sts, cr_hash);
     char *sts_s = sb_take(&sts);
 
-    sbuf key = {0};
-    sb_add(&key, "AWS4");
-    sb_add(&key, secret_key);
-    char *key_s = sb_take(&key);
-
-    unsigned char k1[32], k2[32], k3[32], k4[32], sig[32];
-    int ok = sts_s && key_s && hmac256(key_s, strlen(key_s), date, k1) == 0 &&
-             hmac256(k1, 32, region, k2) == 0 && hmac256(k2, 32, service, k3) == 0 &&
-             hmac256(k3, 32, "aws4_request", k4) == 0 && hmac256(k4, 32, sts_s, sig) == 0;
-    if (key_s) OPENSSL_cleanse(key_s, strlen(key_s));
-    free(key_s);
+    unsigned char k4[32], sig[32];
+    int ok = sts_s && signing_key(secret_key, date, region, service, k4) == 0 &&
+             hmac256(k4, 32, sts_s, sig) == 0;
     free(sts_s);
-    OPENSSL_cleanse(k1, sizeof k1);
-    OPENSSL_cleanse(k2, sizeof k2);
-    OPENSSL_cleanse(k3, sizeof k3);
     OPENSSL_cleanse(k4, sizeof k4);
     if (!ok) return -1;
     hex_of(sig, 32, out);

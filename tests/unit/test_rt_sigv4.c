@@ -15,6 +15,8 @@
 #include "tinytest.h"
 
 #include <cjson/cJSON.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <stdlib.h>
 
 static const char *vectors_path = "tests/deploy/sigv4_vectors.json";
@@ -179,10 +181,66 @@ static void test_canonical_path_normalised(void) {
     dwf__sigv4_result_free(&res);
 }
 
+/* The signature against the key derivation spelled out with OpenSSL's own HMAC(): sigv4.c
+ * computes HMAC-SHA256 itself (over a digest fetched once), so it is checked here with a
+ * secret as long as AWS's and with one whose "AWS4" + secret is longer than SHA-256's 64-byte
+ * block (the key is then hashed first), which no vector has; and the signing key it keeps per
+ * thread must follow every change of secret, region, service and day. */
+static void reference_signature(const char *secret, const char *region, const char *service,
+                                const char *sts, char out[65]) {
+    char key[512];
+    snprintf(key, sizeof key, "AWS4%s", secret);
+    unsigned char k[32], n[32];
+    unsigned int len = 0;
+    HMAC(EVP_sha256(), key, (int)strlen(key), (const unsigned char *)"20150830", 8, k, &len);
+    const char *parts[] = {region, service, "aws4_request", sts};
+    for (int i = 0; i < 4; i++) {
+        HMAC(EVP_sha256(), k, 32, (const unsigned char *)parts[i], strlen(parts[i]), n, &len);
+        memcpy(k, n, 32);
+    }
+    for (int i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", k[i]);
+}
+
+static void test_hmac_against_openssl(void) {
+    const char *cr = "GET\n/\nAction=ListUsers&Version=2010-05-08\ncontent-type:application/x-www-form-"
+                     "urlencoded; charset=utf-8\nhost:iam.amazonaws.com\nx-amz-date:20150830T123600Z\n\n"
+                     "content-type;host;x-amz-date\n"
+                     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    const char *secrets[] = {"wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+                             "a-secret-of-seventy-characters-so-that-AWS4-and-it-exceed-one-block-xx"};
+    /* each row after the first changes one thing the kept signing key depends on */
+    const struct { const char *secret, *region, *service; } rows[] = {
+        {secrets[0], "us-east-1", "iam"}, {secrets[1], "us-east-1", "iam"},
+        {secrets[1], "us-west-2", "iam"}, {secrets[1], "us-west-2", "lambda"},
+        {secrets[0], "us-west-2", "lambda"}, {secrets[0], "us-east-1", "iam"}};
+    for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
+        char got[65], want[65], cr_hash[65], sts[512];
+        unsigned char md[32];
+        unsigned int len = 0;
+        EVP_Digest(cr, strlen(cr), md, &len, EVP_sha256(), NULL);
+        for (int j = 0; j < 32; j++) snprintf(cr_hash + 2 * j, 3, "%02x", md[j]);
+        snprintf(sts, sizeof sts, "AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/%s/%s/aws4_request\n%s",
+                 rows[i].region, rows[i].service, cr_hash);
+        TT_EQ_INT(0, dwf__sigv4_signature(rows[i].secret, "20150830T123600Z", rows[i].region,
+                                          rows[i].service, cr, got));
+        reference_signature(rows[i].secret, rows[i].region, rows[i].service, sts, want);
+        TT_EQ_STR(want, got);
+    }
+    /* another day, the same scope */
+    char other[65];
+    TT_EQ_INT(0, dwf__sigv4_signature(secrets[0], "20150831T123600Z", "us-east-1", "iam", cr, other));
+    TT_ASSERT(strcmp(other, "5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7") != 0);
+    /* AWS's published example of this request (Signature Version 4 documentation) */
+    char sig[65];
+    TT_EQ_INT(0, dwf__sigv4_signature(secrets[0], "20150830T123600Z", "us-east-1", "iam", cr, sig));
+    TT_EQ_STR("5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7", sig);
+}
+
 int main(int argc, char **argv) {
     if (argc > 1) vectors_path = argv[1];
     TT_RUN(test_uri_encode);
     TT_RUN(test_canonical_path_normalised);
+    TT_RUN(test_hmac_against_openssl);
     char *text = slurp(vectors_path);
     vectors = text ? cJSON_Parse(text) : NULL;
     free(text);
