@@ -194,18 +194,13 @@ int dwf_service_checkpoint(dwf_service *s, const char *arn, const cJSON *req, cJ
     if (!token || !*token) return fail(err, IPVE, "Checkpoint token is required");
     const cJSON *updates = cJSON_GetObjectItemCaseSensitive(req, "Updates");
     if (updates && !cJSON_IsArray(updates)) return fail(err, IPVE, "Updates must be a list of OperationUpdate.");
-    /* Service-driven changes first (their own transaction), so the delta carries them. */
-    dwf__svc_lock(s);
-    dwf__exec *e = NULL;
-    int r = dwf__exec_load(s->st, arn ? arn : "", &e, err);
-    dwf__svc_unlock(s);
-    if (r < 0) return -1;
-    if (r == 1) return fail(err, RNFE, "Durable execution not found: %s", arn ? arn : "");
-    r = dwf_service_fire_timers(s, e->root_arn, NULL, err);
-    dwf__exec_free(e);
-    e = NULL;
-    if (r != 0) return -1;
+    /* Service-driven changes first (their own transaction), so the delta carries them; an
+     * unknown execution has none, and fails on the load below. */
+    if (!arn || !*arn) return fail(err, RNFE, "Durable execution not found: ");
+    if (dwf__svc_fire_timers_of(s, arn, err) != 0) return -1;
 
+    dwf__exec *e = NULL;
+    int r;
     dwf__svc_lock(s);
     if (dwf__store_begin(s->st, err) != 0) return dwf__svc_abort(s);
     if (dwf__svc_exec_get(s, arn, &e, err) != 0) return dwf__svc_abort(s);

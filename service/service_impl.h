@@ -58,6 +58,9 @@ enum dwf__cbstate {
     DWF__CB_UNKNOWN
 };
 const char *dwf__svc_timer_name(enum dwf__timer k);
+/* timers.c: fire the due timers of the tree the execution `arn` (an ARN or id) belongs to, each
+ * in its own transaction (takes the lock; an unknown execution has none). 0 or -1. */
+int dwf__svc_fire_timers_of(dwf_service *s, const char *arn, dwf_error *err);
 enum dwf__timer dwf__svc_timer_parse(const char *name);
 const char *dwf__svc_cbstate_name(enum dwf__cbstate st);
 enum dwf__cbstate dwf__svc_cbstate_parse(const char *name);
