@@ -261,7 +261,14 @@ static void svc_lock_cb(void *s) { pthread_mutex_lock(&((dwf_service *)s)->mu); 
 
 static void svc_unlock_cb(void *s) { pthread_mutex_unlock(&((dwf_service *)s)->mu); }
 
-long long dwf_service_cache_misses(dwf_service *s) { return dwf__store_cache_misses(s->st); }
+/* Under the service's lock: the connection has no mutex of its own (store.c, open_db). */
+long long dwf_service_cache_misses(dwf_service *s)
+{
+    dwf__svc_lock(s);
+    long long n = dwf__store_cache_misses(s->st);
+    dwf__svc_unlock(s);
+    return n;
+}
 
 void dwf_service_sync_stats(dwf_service *s, dwf_service_sync_stats_t *out)
 {

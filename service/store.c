@@ -402,7 +402,29 @@ static int open_db(dwf__store *st, int busy_ms, int *flush, dwf_error *err)
     struct stat wst;
     snprintf(wal, sizeof wal, "%s-wal", st->path);
     *flush = st->in_memory ? 0 : lstat(wal, &wst) == 0 || errno != ENOENT;
-    int rc = sqlite3_open_v2(st->path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+    /* NOMUTEX: SQLite does not lock the connection on each of its calls (every bind, step,
+     * column and reset took and released its mutex: 10% of the instructions of a 200-step
+     * at-most-once `dwf run`, callgrind), because every use of it is serialized by the service's
+     * lock already. The audit, for whoever adds a path to this connection:
+     *  - the connection is used only through this file, store_file.c and registry.c (grep
+     *    dwf__store_db / sqlite3_ outside them: none in service/, emulator/, console/, cli/,
+     *    testing/), always with a dwf__store the service handle owns;
+     *  - every exported dwf_service_* call that reads or writes rows takes the service's lock
+     *    (dwf__svc_lock, or registry.c's TX_BEGIN) before its first statement and holds it to
+     *    the end of its transaction; the dwf__svc_* helpers run inside such a call
+     *    (service_impl.h); dwf_service_cache_misses takes it too; dwf_service_work reads only
+     *    counters under st->mu;
+     *  - the embedded engine, its invocation threads, the SDK's sender thread, dwf serve's HTTP
+     *    threads and scheduler, the console's pages and timers all reach the store through
+     *    those calls only;
+     *  - the group-commit flusher (store_sync.c) commits the open batch through
+     *    commit_open_batch with the service's lock taken (dwf__sync_set_lock, set by
+     *    dwf_service_open before any call), and its fdatasync is on its own descriptor;
+     *  - this open, the schema upgrade and the store id run before the handle is returned,
+     *    and dwf__store_close after every call has returned (dwf_service_close).
+     * A workflow's own SQLite connections (a `use`d C file) are not this one and keep
+     * SQLite's default locking. */
+    int rc = sqlite3_open_v2(st->path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                              NULL);
     if (rc != SQLITE_OK) return dwf__store_fail(st, rc, err);
     sqlite3_busy_timeout(st->db, busy_ms > 0 ? busy_ms : 5000);
