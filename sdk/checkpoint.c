@@ -16,8 +16,11 @@
  * SDK's rule): the caller sees DWF_FATAL with inv->fault set.
  *
  * Pipelined updates (an at-least-once step's SUCCEED): the step returns at once and the body
- * runs on; a sender thread, started by the first such update, makes the calls while any is
- * unacknowledged, each taking everything queued meanwhile. So a run of quick steps costs a few
+ * runs on; once the next fire-and-forget update shows that more durable code runs (a step
+ * starting), a sender thread makes the calls while any is unacknowledged, each taking
+ * everything queued meanwhile. When what follows must be awaited anyway (the end, a
+ * suspension, an awaited START), the calling thread sends it itself: handing a call to the
+ * sender only to wait for it cost wake-ups and context switches and gained nothing. So a run of quick steps costs a few
  * calls (and the embedded engine a few fsyncs) instead of one each. This is safe because calls
  * go out in queue order and the service applies them in order: a crash loses at most a suffix
  * of the queue, and at-least-once steps whose SUCCEED was lost run again on replay, which is
@@ -122,6 +125,8 @@ void dwf__fault(dwf__inv *inv, const dwf_error *err, int retryable)
     pthread_mutex_unlock(&inv->mu);
 }
 
+static void kick_sender(dwf__inv *inv);
+
 /* Make one checkpoint call with the head of the queue. Called with inv->mu held; returns with
  * it held. */
 static void lead_one_call(dwf__inv *inv)
@@ -191,7 +196,10 @@ static void lead_one_call(dwf__inv *inv)
             inv->acked_seq = last;
         }
     }
-    pthread_cond_broadcast(&inv->cv);
+    pthread_cond_broadcast(&inv->cv); /* callers waiting for this call */
+    /* what was queued meanwhile: the sender sends it or times its lingering (it may have found
+     * this call in flight and gone to sleep without a deadline) */
+    if (inv->q_head && !inv->fault) kick_sender(inv);
 }
 
 /* Wait until update `seq` is acknowledged, leading calls when nobody else is. mu held. */
@@ -219,32 +227,26 @@ static int bound_queue(dwf__inv *inv)
     return inv->fault ? -1 : 0;
 }
 
-/* Sleep on inv->cv until woken, or until the head of the queue has lingered long enough. mu held. */
-static void sender_sleep(dwf__inv *inv)
+/* The sender's work for one invocation, with inv->mu taken: while pipelined updates handed to
+ * it are unacknowledged, or the oldest queued update has waited DWF__LINGER_MS, and no call is
+ * in flight, lead one. Returns when there is nothing to do now: the time the queue's head will
+ * have lingered (realtime ms), or 0 when only a kick can give it work (an empty queue, a call in
+ * flight: its leader kicks it if it leaves work behind). */
+static double sender_work(dwf__inv *inv)
 {
-    if (inv->in_flight || !inv->q_head) {
-        pthread_cond_wait(&inv->cv, &inv->mu);
-        return;
-    }
-    double due = inv->q_head->queued_ms + DWF__LINGER_MS;
-    struct timespec ts = {(time_t)(due / 1000.0), (long)((due - (double)(time_t)(due / 1000.0) * 1000.0) * 1e6)};
-    if (ts.tv_nsec >= 1000000000L) ts.tv_nsec = 999999999L;
-    pthread_cond_timedwait(&inv->cv, &inv->mu, &ts);
-}
-
-/* The sender's work for one invocation: while pipelined updates are unacknowledged, or the
- * oldest queued update has waited DWF__LINGER_MS, and no call is in flight, lead one. Ends when
- * stopped (the invocation is ending) or the invocation has faulted. */
-static void sender_serve(dwf__inv *inv)
-{
+    double due = 0;
     pthread_mutex_lock(&inv->mu);
     while (!inv->sender_stop && !inv->fault) {
         if (!inv->in_flight && inv->q_head &&
-            (inv->acked_seq < inv->pipe_seq || realtime_ms() - inv->q_head->queued_ms >= DWF__LINGER_MS))
+            (inv->acked_seq < inv->pipe_seq || realtime_ms() - inv->q_head->queued_ms >= DWF__LINGER_MS)) {
             lead_one_call(inv);
-        else sender_sleep(inv);
+            continue;
+        }
+        if (!inv->in_flight && inv->q_head) due = inv->q_head->queued_ms + DWF__LINGER_MS;
+        break;
     }
     pthread_mutex_unlock(&inv->mu);
+    return due;
 }
 
 /* ---- the sender threads, kept between invocations -----------------------------------------
@@ -254,15 +256,26 @@ static void sender_serve(dwf__inv *inv)
  * ~38 system calls per execution in bench/throughput.sh's Event row). So a sender that has
  * finished with its invocation parks and the next invocation's sender_ensure takes it; at most
  * SENDERS_PARKED wait parked (the embedded engine runs many invocations at once: past that,
- * one is joined as before). The pool's lock is taken inside an invocation's mu, never around it. */
+ * one is joined as before).
+ *
+ * The thread sleeps on its own condition variable, never on the invocation's: it is "busy"
+ * only while it works on the invocation (sender_work), and is kicked (sender_kick) when there
+ * is work for it. So an invocation that ends while its sender sleeps (the common case: the
+ * calling thread sent the last call itself) detaches it without waking it or waiting for it;
+ * it used to be woken, re-take the invocation's lock, and be waited for (about 7 of the
+ * bootstrap's ~11 futex calls per execution). Lock order: an invocation's mu, then the pool's
+ * lock or a sender's mu, never both of these at once, never the other way round. */
 #define SENDERS_PARKED 8
 
 struct dwf__sender {
     pthread_t thread;
-    pthread_cond_t cv;        /* with senders_mu: a new invocation, the current one left, quit */
-    dwf__inv *inv;            /* the invocation to serve, NULL while parked */
-    int serving, quit;        /* serving: inv is in use by the thread (its owner waits for 0) */
-    struct dwf__sender *next; /* in the parked list */
+    pthread_mutex_t mu;       /* guards the fields below */
+    pthread_cond_t cv;        /* kicks, a new invocation, the owner waiting for busy = 0, quit */
+    dwf__inv *inv;            /* the invocation to serve, NULL while parked or detached */
+    int busy;                 /* in sender_work: inv is in use by the thread */
+    int quit;
+    unsigned kicks;           /* counts kicks, so none is lost while the thread is busy */
+    struct dwf__sender *next; /* in the parked list (the pool's lock) */
 };
 
 static pthread_mutex_t senders_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -281,32 +294,55 @@ static void senders_forked(void)
 
 static void senders_init(void) { pthread_atfork(NULL, NULL, senders_forked); }
 
+/* Tell the sender there may be work. No system call unless it sleeps. */
+static void sender_kick(struct dwf__sender *s)
+{
+    pthread_mutex_lock(&s->mu);
+    s->kicks++;
+    pthread_mutex_unlock(&s->mu);
+    pthread_cond_broadcast(&s->cv);
+}
+
+static void sender_wait_until(struct dwf__sender *s, double due)
+{
+    if (due <= 0) {
+        pthread_cond_wait(&s->cv, &s->mu);
+        return;
+    }
+    struct timespec ts = {(time_t)(due / 1000.0), (long)((due - (double)(time_t)(due / 1000.0) * 1000.0) * 1e6)};
+    if (ts.tv_nsec >= 1000000000L) ts.tv_nsec = 999999999L;
+    pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+}
+
 static void *sender_main(void *arg)
 {
     struct dwf__sender *s = arg;
-    pthread_mutex_lock(&senders_mu);
-    for (;;) {
-        while (!s->serving && !s->quit) pthread_cond_wait(&s->cv, &senders_mu);
-        if (s->quit) break;
+    pthread_mutex_lock(&s->mu);
+    while (!s->quit) {
         dwf__inv *inv = s->inv;
-        pthread_mutex_unlock(&senders_mu);
-        sender_serve(inv);
-        pthread_mutex_lock(&senders_mu);
-        /* from here on the thread does not touch inv: its owner may free it */
-        s->inv = NULL;
-        s->serving = 0;
-        /* woken after the unlock, so the owner does not wake into a held lock; s outlives this
-         * (its owner frees it only after joining the thread) */
-        pthread_mutex_unlock(&senders_mu);
-        pthread_cond_broadcast(&s->cv);
-        pthread_mutex_lock(&senders_mu);
+        if (!inv) {
+            pthread_cond_wait(&s->cv, &s->mu);
+            continue;
+        }
+        unsigned kicks = s->kicks;
+        s->busy = 1;
+        pthread_mutex_unlock(&s->mu);
+        double due = sender_work(inv);
+        pthread_mutex_lock(&s->mu);
+        s->busy = 0;
+        if (s->inv != inv) {
+            /* detached while busy: its owner waits for busy = 0; from here on inv is not touched */
+            pthread_cond_broadcast(&s->cv);
+            continue;
+        }
+        if (s->kicks == kicks) sender_wait_until(s, due);
     }
-    pthread_mutex_unlock(&senders_mu);
+    pthread_mutex_unlock(&s->mu);
     return NULL;
 }
 
 /* Start the sender on the first pipelined or fire-and-forget update: a parked thread, else a new
- * one. mu held. 0, or -1 if no thread could be made (the caller then waits for the update
+ * one. inv->mu held. 0, or -1 if no thread could be made (the caller then waits for the update
  * instead: slower, as correct). */
 static int sender_ensure(dwf__inv *inv)
 {
@@ -317,25 +353,36 @@ static int sender_ensure(dwf__inv *inv)
     if (s) {
         senders_parked = s->next;
         senders_nparked--;
+    }
+    pthread_mutex_unlock(&senders_mu);
+    if (s) {
+        /* not woken here: it sleeps as an attached sender with nothing to do does, and the
+         * caller kicks it if the update it queues needs it */
+        pthread_mutex_lock(&s->mu);
+        s->inv = inv;
+        pthread_mutex_unlock(&s->mu);
     } else if ((s = calloc(1, sizeof *s)) != NULL) {
+        pthread_mutex_init(&s->mu, NULL);
         pthread_cond_init(&s->cv, NULL);
+        s->inv = inv; /* read by the new thread under s->mu */
         if (pthread_create(&s->thread, NULL, sender_main, s) != 0) {
             pthread_cond_destroy(&s->cv);
+            pthread_mutex_destroy(&s->mu);
             free(s);
             s = NULL;
         }
     }
-    if (s) {
-        s->next = NULL;
-        s->inv = inv;
-        s->serving = 1;
-    }
-    pthread_mutex_unlock(&senders_mu);
     if (!s) return -1;
-    pthread_cond_signal(&s->cv); /* s is this invocation's until its stop: only the thread waits on it */
+    s->next = NULL;
     inv->sender = s;
     inv->sender_started = 1;
     return 0;
+}
+
+/* Kick this invocation's sender, if it has one. inv->mu held. */
+static void kick_sender(dwf__inv *inv)
+{
+    if (inv->sender_started && inv->sender) sender_kick(inv->sender);
 }
 
 void dwf__checkpoint_stop_sender(dwf__inv *inv)
@@ -345,26 +392,32 @@ void dwf__checkpoint_stop_sender(dwf__inv *inv)
     inv->sender_stop = 1;
     inv->sender_started = 0;
     inv->sender = NULL;
-    pthread_cond_broadcast(&inv->cv);
     pthread_mutex_unlock(&inv->mu);
     if (!s) return;
-    /* Wait until the thread has left inv (what pthread_join gave), then park it; only this
-     * owner parks it, so no other invocation can take it before it has left this one. */
+    /* Detach it, and wait only if it is working on inv right now (what pthread_join gave);
+     * only this owner parks it, so no other invocation can take it before it has left this one.
+     * A sleeping sender is not woken: a kick or its lingering deadline wakes it later to find
+     * nothing attached, and it sleeps again. */
+    pthread_mutex_lock(&s->mu);
+    s->inv = NULL;
+    while (s->busy) pthread_cond_wait(&s->cv, &s->mu);
+    pthread_mutex_unlock(&s->mu);
     pthread_mutex_lock(&senders_mu);
-    while (s->serving) pthread_cond_wait(&s->cv, &senders_mu);
     int park = senders_nparked < SENDERS_PARKED;
     if (park) {
         s->next = senders_parked;
         senders_parked = s;
         senders_nparked++;
-    } else {
-        s->quit = 1;
-        pthread_cond_broadcast(&s->cv);
     }
     pthread_mutex_unlock(&senders_mu);
     if (park) return;
+    pthread_mutex_lock(&s->mu);
+    s->quit = 1;
+    pthread_mutex_unlock(&s->mu);
+    pthread_cond_broadcast(&s->cv);
     pthread_join(s->thread, NULL);
     pthread_cond_destroy(&s->cv);
+    pthread_mutex_destroy(&s->mu);
     free(s);
 }
 
@@ -407,8 +460,13 @@ int dwf__checkpoint(dwf_ctx *c, cJSON *update, int how)
     int rc = 0;
     int pipelining = !(inv->opts && inv->opts->no_pipelining) && !inv->sender_stop;
     if (how == DWF__PIPELINED && pipelining && sender_ensure(inv) == 0) {
-        inv->pipe_seq = u->seq;
-        pthread_cond_broadcast(&inv->cv); /* the sender, if it sleeps */
+        /* Not handed to the sender yet: what follows may be the end or an awaited update,
+         * which the calling thread sends itself (no hand-over, no wake-ups). The next
+         * fire-and-forget update (a step starting: a body that can run while the call is in
+         * flight) hands it over; until then the sender only times its lingering (woken for
+         * that when the queue was empty, as for a fire-and-forget update). */
+        inv->pipe_last = u->seq;
+        if (inv->q_head == u && !inv->in_flight) kick_sender(inv);
         rc = bound_queue(inv);
     } else if (how == DWF__DEFERRED && pipelining) {
         /* leaves with the next call: the next step's awaited START, or the one the next step
@@ -416,8 +474,14 @@ int dwf__checkpoint(dwf_ctx *c, cJSON *update, int how)
         inv->defer_seq = u->seq;
         rc = bound_queue(inv);
     } else if (how == DWF__QUEUED) {
-        /* leaves with the next call, or after DWF__LINGER_MS; without a sender, with the next call */
-        if (pipelining && sender_ensure(inv) == 0 && inv->q_head == u) pthread_cond_broadcast(&inv->cv);
+        /* leaves with the next call, or after DWF__LINGER_MS; without a sender, with the next
+         * call. The sender is woken to time the lingering (a queue that was empty), or to send
+         * the pipelined updates while the body that follows runs. */
+        if (pipelining && sender_ensure(inv) == 0) {
+            int overlap = inv->pipe_last > inv->acked_seq;
+            if (overlap) inv->pipe_seq = u->seq;
+            if (inv->q_head == u || (overlap && !inv->in_flight)) kick_sender(inv);
+        }
         rc = bound_queue(inv);
     } else {
         rc = flush_upto(inv, u->seq);

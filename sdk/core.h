@@ -96,8 +96,10 @@ typedef struct dwf__inv {
     int calls; /* checkpoint calls made (tests, benchmarks) */
     /* pipelined commit: the sender thread (started by the first pipelined or fire-and-forget
      * update) sends while acked_seq < pipe_seq, so the body runs on while a call is in flight,
-     * and sends fire-and-forget updates that waited DWF__LINGER_MS (checkpoint.c) */
-    uint64_t pipe_seq;
+     * and sends fire-and-forget updates that waited DWF__LINGER_MS (checkpoint.c); pipe_last is
+     * the newest pipelined update, handed to the sender (pipe_seq) by the next fire-and-forget
+     * one */
+    uint64_t pipe_seq, pipe_last;
     /* the newest DWF__DEFERRED update: a step body does not run before it is acknowledged */
     uint64_t defer_seq;
     int sender_started, sender_stop;
