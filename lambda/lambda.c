@@ -16,7 +16,8 @@
  * cannot help); any other 4xx and KMS errors are final and the execution fails. Retries of
  * one call reuse its ClientToken so the service can deduplicate a checkpoint that did land.
  *
- * libcurl is used only as the HTTP client. Requests are signed by sigv4.c (why not by
+ * libcurl is used only as the durable API's HTTP client (the Runtime API has a small one of its
+ * own, runtime_http.c: see there why). Requests are signed by sigv4.c (why not by
  * libcurl: see there), so this file sets Host, X-Amz-Date, X-Amz-Content-Sha256,
  * X-Amz-Security-Token and Authorization itself, and sends the exact query it signed.
  */
@@ -657,67 +658,39 @@ oom:
 
 /* ---- the Runtime API ------------------------------------------------------------------------ */
 typedef struct runtime_api {
-    char base[512]; /* http://host:port/2018-06-01 */
-    CURL *curl;
+    dwf__rt_conn conn; /* runtime_http.c: one kept connection */
 } runtime_api;
+
+static void rt_on_header(void *arg, const char *line, size_t n) { (void)on_header((char *)line, 1, n, arg); }
+
+static int rt_on_body(void *arg, const char *data, size_t n) {
+    return on_body((char *)data, 1, n, arg) == n ? 0 : -1;
+}
 
 /* GET or POST to the Runtime API. `error_type` adds Lambda-Runtime-Function-Error-Type. */
 static int rt_request(runtime_api *rt, const char *method, const char *path, const char *body,
                       const char *error_type, long timeout_ms, http_resp *r) {
     char url[1024];
-    snprintf(url, sizeof url, "%s%s", rt->base, path);
-    struct curl_slist *hdrs = NULL, *tmp;
-    int ok = 1;
+    snprintf(url, sizeof url, RUNTIME_API_VERSION "%s", path);
+    const char *hdrs[3] = {NULL, NULL, NULL};
+    int nh = 0;
     char line[256];
-    if (body) {
-        if ((tmp = curl_slist_append(hdrs, "Content-Type: application/json")) != NULL) hdrs = tmp;
-        else ok = 0;
-        if (ok && (tmp = curl_slist_append(hdrs, "Expect:")) != NULL) hdrs = tmp;
-        else ok = 0;
-    }
-    if (ok && error_type) {
+    if (body) hdrs[nh++] = "Content-Type: application/json";
+    if (error_type) {
         /* A header value must stay on one line of printable ASCII. */
         size_t n = (size_t)snprintf(line, sizeof line, "Lambda-Runtime-Function-Error-Type: %s",
                                     error_type);
         for (size_t i = 0; i < n && i < sizeof line - 1; i++)
             if ((unsigned char)line[i] < 0x20 || (unsigned char)line[i] > 0x7e) line[i] = '_';
-        if ((tmp = curl_slist_append(hdrs, line)) != NULL) hdrs = tmp;
-        else ok = 0;
+        hdrs[nh++] = line;
     }
-    if (!ok) {
-        curl_slist_free_all(hdrs);
-        return -1;
-    }
-    CURL *h = rt->curl;
-    curl_easy_reset(h);
-    CURLcode cc = CURLE_OK;
-#define SETOPT(o, v)                                                                           \
-    do {                                                                                       \
-        if (cc == CURLE_OK) cc = curl_easy_setopt(h, o, v);                                    \
-    } while (0)
-    SETOPT(CURLOPT_URL, url);
-    SETOPT(CURLOPT_NOSIGNAL, 1L);
-    SETOPT(CURLOPT_USERAGENT, "dwf/" DWF_VERSION);
-    /* /next blocks until an event comes, across freezes of the sandbox: no overall timeout,
-     * as aws-lambda-cpp does; the connection itself is local and quick. */
-    SETOPT(CURLOPT_TIMEOUT_MS, timeout_ms);
-    SETOPT(CURLOPT_CONNECTTIMEOUT_MS, 2000L);
-    SETOPT(CURLOPT_WRITEFUNCTION, on_body);
-    SETOPT(CURLOPT_WRITEDATA, r);
-    SETOPT(CURLOPT_HEADERFUNCTION, on_header);
-    SETOPT(CURLOPT_HEADERDATA, r);
-    if (hdrs) SETOPT(CURLOPT_HTTPHEADER, hdrs);
-    if (strcmp(method, "POST") == 0) {
-        SETOPT(CURLOPT_POST, 1L);
-        SETOPT(CURLOPT_POSTFIELDSIZE, (long)(body ? strlen(body) : 0));
-        SETOPT(CURLOPT_POSTFIELDS, body ? body : "");
-    }
-#undef SETOPT
-    if (cc == CURLE_OK) cc = curl_easy_perform(h);
-    if (cc == CURLE_OK) curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
-    curl_slist_free_all(hdrs);
-    if (cc != CURLE_OK) {
-        fprintf(stderr, "dwf: runtime API %s %s: %s\n", method, path, curl_easy_strerror(cc));
+    /* /next blocks until an event comes, across freezes of the sandbox: no timeout (0), as
+     * aws-lambda-cpp does; the connection itself is local and quick. */
+    dwf__rt_sink sink = {rt_on_header, rt_on_body, r};
+    char err[256];
+    if (dwf__rt_request(&rt->conn, method, url, hdrs, body, timeout_ms, &r->status, &sink, err,
+                        sizeof err) != 0) {
+        fprintf(stderr, "dwf: runtime API %s %s: %s\n", method, path, err);
         return -1;
     }
     return 0;
@@ -811,11 +784,8 @@ static int handle_event(runtime_api *rt, const dwf_workflow *wf, dwf__lambda_run
 int dwf__lambda_loop(const dwf_workflow *wf, const char *runtime_api_addr, dwf__lambda_runner run,
                      int max_invocations) {
     runtime_api rt;
-    memset(&rt, 0, sizeof rt);
-    snprintf(rt.base, sizeof rt.base, "http://%s" RUNTIME_API_VERSION, runtime_api_addr);
-    rt.curl = curl_easy_init();
-    if (!rt.curl) {
-        fprintf(stderr, "dwf: curl_easy_init failed\n");
+    if (dwf__rt_conn_init(&rt.conn, runtime_api_addr) != 0) {
+        fprintf(stderr, "dwf: AWS_LAMBDA_RUNTIME_API '%s' is not host:port\n", runtime_api_addr);
         return 1;
     }
     dwf__lambda_api api;
@@ -865,7 +835,7 @@ int dwf__lambda_loop(const dwf_workflow *wf, const char *runtime_api_addr, dwf__
 out_api:
     dwf__lambda_api_free(&api);
 out_rt:
-    curl_easy_cleanup(rt.curl);
+    dwf__rt_conn_close(&rt.conn);
     return rc;
 }
 

@@ -3,10 +3,11 @@
  * tests/unit/test_rt_lambda.c and nothing else in libdwf. dwf_lambda_main() in dwf.h is the
  * only public entry point.
  *
- * Two HTTP clients live in lambda.c:
- *   - the durable API client (dwf__lambda_api): CheckpointDurableExecution and
- *     GetDurableExecutionState over HTTPS, SigV4-signed (sigv4.c), with retries;
- *   - the Runtime API loop (dwf__lambda_loop): plain HTTP to $AWS_LAMBDA_RUNTIME_API.
+ * Two HTTP clients:
+ *   - the durable API client (dwf__lambda_api, lambda.c): CheckpointDurableExecution and
+ *     GetDurableExecutionState over HTTPS with libcurl, SigV4-signed (sigv4.c), with retries;
+ *   - the Runtime API loop (dwf__lambda_loop, lambda.c): plain HTTP to $AWS_LAMBDA_RUNTIME_API
+ *     through runtime_http.c's client (dwf__rt_request).
  */
 #ifndef DWF_LAMBDA_INTERNAL_H
 #define DWF_LAMBDA_INTERNAL_H
@@ -66,6 +67,31 @@ enum {
  * NULL) and fill err with its error type and message. */
 int dwf__lambda_classify(long status, const char *error_type_header, const char *body,
                          dwf_error *err);
+
+/* ---- the Runtime API's HTTP client (lambda/runtime_http.c) ---- */
+typedef struct dwf__rt_conn {
+    char host[256], port[16], hostport[300];
+    int fd; /* the kept connection, -1 when none */
+} dwf__rt_conn;
+
+/* Where an answer goes: each header line (no CR LF), then the body in pieces (0, or -1 out of
+ * memory). */
+typedef struct dwf__rt_sink {
+    void (*header)(void *arg, const char *line, size_t n);
+    int (*body)(void *arg, const char *data, size_t n);
+    void *arg;
+} dwf__rt_sink;
+
+/* From "host:port" (no connection yet). 0, or -1 if it is not that. */
+int dwf__rt_conn_init(dwf__rt_conn *c, const char *hostport);
+void dwf__rt_conn_close(dwf__rt_conn *c);
+/* One request on the kept connection (opened when there is none): `headers` NULL-terminated
+ * lines without CR LF, `body` sent on anything but GET and HEAD with its Content-Length;
+ * timeout_ms 0 waits for the answer for ever. 0 with *status set and the answer handed to the
+ * sink, or -1 with err filled (the connection is closed then). */
+int dwf__rt_request(dwf__rt_conn *c, const char *method, const char *path, const char *const *headers,
+                    const char *body, long timeout_ms, long *status, const dwf__rt_sink *sink,
+                    char *err, size_t en);
 
 /* The function that runs one invocation: dwf_run_invocation, or a test's stand-in. */
 typedef cJSON *(*dwf__lambda_runner)(const dwf_workflow *wf, const cJSON *event, dwf_transport *t,

@@ -1,0 +1,281 @@
+/*
+ * test_rt_runtime_http.c: lambda/runtime_http.c, the Runtime API's HTTP client, against a raw
+ * TCP server on 127.0.0.1 that answers each request with scripted bytes, written in pieces
+ * when a test asks, so that every framing the client reads is exercised: Content-Length,
+ * chunked (with extensions and trailers), the end of the connection, 1xx answers first; a kept
+ * connection reused, one the server closed while idle (reopened, the request sent once), an
+ * answer that never comes (a timeout, not sent again). test_rt_lambda covers the Runtime API
+ * loop over it against libmicrohttpd.
+ */
+#include "lambda_internal.h"
+#include "tinytest.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* ---- the scripted server ------------------------------------------------------------------ */
+typedef struct answer {
+    const char *bytes; /* written as they are */
+    int piece;         /* > 0: written this many bytes at a time */
+    int close_after;   /* close the connection after writing */
+    int silent;        /* read the request, answer nothing for 500 ms, close */
+} answer;
+
+static int lsock, port;
+static answer answers[8];
+static int nanswers, next_answer, accepts, requests;
+static char last_request[4096];
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static volatile int stopping;
+
+/* Read one request (head, then Content-Length bytes). 0, or -1 at the end of the connection. */
+static int read_request(int fd) {
+    char buf[4096];
+    size_t len = 0;
+    char *end = NULL;
+    while (!(end = memmem(buf, len, "\r\n\r\n", 4))) {
+        ssize_t n = recv(fd, buf + len, sizeof buf - 1 - len, 0);
+        if (n <= 0) return -1;
+        len += (size_t)n;
+    }
+    size_t head = (size_t)(end + 4 - buf);
+    buf[len] = '\0';
+    const char *cl = strstr(buf, "Content-Length: ");
+    size_t want = head + (cl && cl < end ? strtoul(cl + 16, NULL, 10) : 0);
+    while (len < want && len < sizeof buf - 1) {
+        ssize_t n = recv(fd, buf + len, sizeof buf - 1 - len, 0);
+        if (n <= 0) return -1;
+        len += (size_t)n;
+    }
+    buf[len] = '\0';
+    pthread_mutex_lock(&mu);
+    snprintf(last_request, sizeof last_request, "%s", buf);
+    requests++;
+    pthread_mutex_unlock(&mu);
+    return 0;
+}
+
+static void write_answer(int fd, const answer *a) {
+    size_t n = strlen(a->bytes), step = a->piece > 0 ? (size_t)a->piece : n;
+    for (size_t off = 0; off < n; off += step) {
+        size_t k = n - off < step ? n - off : step;
+        if (send(fd, a->bytes + off, k, MSG_NOSIGNAL) < 0) return;
+        if (a->piece > 0) usleep(1000);
+    }
+}
+
+static void *serve(void *arg) {
+    (void)arg;
+    while (!stopping) {
+        int fd = accept(lsock, NULL, NULL);
+        if (fd < 0) continue;
+        pthread_mutex_lock(&mu);
+        accepts++;
+        pthread_mutex_unlock(&mu);
+        while (!stopping && read_request(fd) == 0) {
+            pthread_mutex_lock(&mu);
+            answer a = next_answer < nanswers ? answers[next_answer++] : (answer){"HTTP/1.1 500 X\r\nContent-Length: 0\r\n\r\n", 0, 0, 0};
+            pthread_mutex_unlock(&mu);
+            if (a.silent) { /* past the client's timeout, then gone */
+                usleep(500000);
+                break;
+            }
+            write_answer(fd, &a);
+            if (a.close_after) break;
+        }
+        close(fd);
+    }
+    return NULL;
+}
+
+static void script(const answer *a, int n) {
+    pthread_mutex_lock(&mu);
+    for (int i = 0; i < n; i++) answers[i] = a[i];
+    nanswers = n;
+    next_answer = accepts = requests = 0;
+    last_request[0] = '\0';
+    pthread_mutex_unlock(&mu);
+}
+
+static int get(int *v) {
+    pthread_mutex_lock(&mu);
+    int x = *v;
+    pthread_mutex_unlock(&mu);
+    return x;
+}
+
+/* ---- what the client handed over ----------------------------------------------------------- */
+typedef struct got {
+    char headers[2048];
+    char body[2048];
+    size_t blen;
+} got;
+
+static void on_header(void *arg, const char *line, size_t n) {
+    got *g = arg;
+    size_t l = strlen(g->headers);
+    snprintf(g->headers + l, sizeof g->headers - l, "%.*s|", (int)n, line);
+}
+
+static int on_body(void *arg, const char *data, size_t n) {
+    got *g = arg;
+    if (g->blen + n >= sizeof g->body) return -1;
+    memcpy(g->body + g->blen, data, n);
+    g->blen += n;
+    g->body[g->blen] = '\0';
+    return 0;
+}
+
+static int request(dwf__rt_conn *c, const char *method, const char *body, long timeout_ms, long *status,
+                   got *g, char *err) {
+    memset(g, 0, sizeof *g);
+    dwf__rt_sink sink = {on_header, on_body, g};
+    const char *hdrs[] = {"Content-Type: application/json", NULL};
+    return dwf__rt_request(c, method, "/2018-06-01/runtime/invocation/next", body ? hdrs : NULL, body,
+                           timeout_ms, status, &sink, err, 256);
+}
+
+static dwf__rt_conn conn_to_server(void) {
+    char hp[64];
+    snprintf(hp, sizeof hp, "127.0.0.1:%d", port);
+    dwf__rt_conn c;
+    dwf__rt_conn_init(&c, hp);
+    return c;
+}
+
+/* ---- the tests ------------------------------------------------------------------------------ */
+static void test_content_length_and_reuse(void) {
+    answer a[] = {{"HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: r-1\r\nContent-Length: 7\r\n\r\n{\"a\":1}", 0, 0, 0},
+                  {"HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\nok", 3, 0, 0}};
+    script(a, 2);
+    dwf__rt_conn c = conn_to_server();
+    long st = 0;
+    got g;
+    char err[256];
+    TT_EQ_INT(0, request(&c, "GET", NULL, 0, &st, &g, err));
+    TT_EQ_INT(200, (int)st);
+    TT_EQ_STR("{\"a\":1}", g.body);
+    TT_ASSERT(strstr(g.headers, "Lambda-Runtime-Aws-Request-Id: r-1|") != NULL);
+    TT_ASSERT(strncmp(last_request, "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: 127.0.0.1:", 66) == 0);
+    TT_ASSERT(strstr(last_request, "Content-Length") == NULL);
+    TT_EQ_INT(0, request(&c, "POST", "{\"r\":2}", 5000, &st, &g, err));
+    TT_EQ_INT(202, (int)st);
+    TT_EQ_STR("ok", g.body);
+    TT_ASSERT(strstr(last_request, "Content-Type: application/json\r\nContent-Length: 7\r\n\r\n{\"r\":2}") != NULL);
+    TT_EQ_INT(1, get(&accepts)); /* one connection for both */
+    dwf__rt_conn_close(&c);
+}
+
+static void test_chunked_in_pieces(void) {
+    answer a[] = {{"HTTP/1.1 100 Continue\r\n\r\n"
+                   "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-A: b\r\n\r\n"
+                   "4;ext=1\r\n{\"ev\r\n"
+                   "A\r\nent\":\"xyz\"\r\n"
+                   "1\r\n}\r\n0\r\nTrailer: t\r\n\r\n",
+                   1, 0, 0},
+                  {"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nz", 0, 0, 0}};
+    script(a, 2);
+    dwf__rt_conn c = conn_to_server();
+    long st = 0;
+    got g;
+    char err[256];
+    TT_EQ_INT(0, request(&c, "GET", NULL, 0, &st, &g, err));
+    TT_EQ_INT(200, (int)st);
+    TT_EQ_STR("{\"event\":\"xyz\"}", g.body);
+    TT_ASSERT(strstr(g.headers, "X-A: b|") != NULL);
+    TT_ASSERT(strstr(g.headers, "Continue") == NULL);
+    TT_EQ_INT(0, request(&c, "GET", NULL, 0, &st, &g, err)); /* the same connection */
+    TT_EQ_STR("z", g.body);
+    TT_EQ_INT(1, get(&accepts));
+    dwf__rt_conn_close(&c);
+}
+
+static void test_closed_connections(void) {
+    /* framed by the end of the connection; then a kept connection the server closes after
+     * answering, which the next request must find closed and reopen */
+    answer a[] = {{"HTTP/1.1 200 OK\r\n\r\nuntil the end", 0, 1, 0},
+                  {"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\none", 0, 1, 0},
+                  {"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\ntwo", 0, 0, 0}};
+    script(a, 3);
+    dwf__rt_conn c = conn_to_server();
+    long st = 0;
+    got g;
+    char err[256];
+    TT_EQ_INT(0, request(&c, "GET", NULL, 0, &st, &g, err));
+    TT_EQ_STR("until the end", g.body);
+    TT_EQ_INT(0, request(&c, "GET", NULL, 0, &st, &g, err));
+    TT_EQ_STR("one", g.body);
+    usleep(50000); /* the server has closed it by now */
+    TT_EQ_INT(0, request(&c, "POST", "{}", 5000, &st, &g, err));
+    TT_EQ_STR("two", g.body);
+    TT_EQ_INT(3, get(&accepts));
+    TT_EQ_INT(3, get(&requests)); /* nothing sent twice */
+    dwf__rt_conn_close(&c);
+}
+
+static void test_timeout_not_resent(void) {
+    answer a[] = {{"", 0, 0, 1}, {"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 0, 0, 0}};
+    script(a, 2);
+    dwf__rt_conn c = conn_to_server();
+    long st = 0;
+    got g;
+    char err[256] = "";
+    TT_EQ_INT(-1, request(&c, "POST", "{}", 200, &st, &g, err));
+    TT_ASSERT(strstr(err, "timeout") != NULL);
+    TT_EQ_INT(-1, c.fd);
+    /* the next request gets the second answer: the timed-out one was not sent again (the
+     * server takes connections in order, so a second copy would have taken it) */
+    TT_EQ_INT(0, request(&c, "GET", NULL, 0, &st, &g, err));
+    TT_EQ_STR("ok", g.body);
+    TT_EQ_INT(2, get(&requests));
+    dwf__rt_conn_close(&c);
+}
+
+static void test_bad_answers(void) {
+    answer a[] = {{"SMTP ready\r\n\r\n", 0, 1, 0}};
+    script(a, 1);
+    dwf__rt_conn c = conn_to_server();
+    long st = 0;
+    got g;
+    char err[256] = "";
+    TT_EQ_INT(-1, request(&c, "GET", NULL, 0, &st, &g, err));
+    TT_ASSERT(strstr(err, "HTTP") != NULL);
+    answer b[] = {{"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", 0, 1, 0}};
+    script(b, 1);
+    TT_EQ_INT(-1, request(&c, "GET", NULL, 0, &st, &g, err));
+    TT_ASSERT(strstr(err, "closed") != NULL);
+    if (!strstr(err, "closed")) printf("err: %s\n", err);
+    TT_EQ_INT(-1, dwf__rt_conn_init(&c, "no-port"));
+    TT_EQ_INT(-1, dwf__rt_conn_init(&c, ":9001"));
+}
+
+int main(void) {
+    lsock = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t sl = sizeof sa;
+    if (bind(lsock, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(lsock, 8) != 0 ||
+        getsockname(lsock, (struct sockaddr *)&sa, &sl) != 0) {
+        printf("FAIL runtime_http_server: cannot listen\n");
+        return 1;
+    }
+    port = ntohs(sa.sin_port);
+    pthread_t th;
+    pthread_create(&th, NULL, serve, NULL);
+    TT_RUN(test_content_length_and_reuse);
+    TT_RUN(test_chunked_in_pieces);
+    TT_RUN(test_closed_connections);
+    TT_RUN(test_timeout_not_resent);
+    TT_RUN(test_bad_answers);
+    stopping = 1;
+    shutdown(lsock, SHUT_RDWR);
+    close(lsock);
+    pthread_join(th, NULL);
+    return TT_EXIT();
+}
