@@ -95,6 +95,7 @@ typedef struct dwf__sync_stats {
     unsigned long long flushed_commits; /* calls those flushes covered */
     unsigned long long largest_group;   /* the most calls one flush covered */
     unsigned long long failed_calls;    /* calls of batches whose COMMIT failed */
+    unsigned long long wakeups;         /* waiters woken: once when decided, or to lead the next flush */
 } dwf__sync_stats;
 dwf__sync *dwf__sync_new(const char *db_path);
 void dwf__sync_free(dwf__sync *s);

@@ -38,9 +38,20 @@
  * failed flush fails every caller waiting on it and every later one (their updates may not be
  * on disk).
  *
+ * Wake-ups: each blocked caller sleeps on a semaphore of its own, in a list of the callers
+ * waiting. When a flush ends (or a batch fails) the thread that changed the state settles every
+ * waiter it decided, still under the lock: the outcome (acknowledged, its batch's error, the
+ * flush's errno) is written into the waiter, which then returns without taking the lock again.
+ * The waiters not decided (those of batches after the flush) stay asleep, except one (the
+ * lowest ticket), woken to commit and lead the next flush when none runs: a broadcast to all of
+ * them made each wake, queue for the lock and sleep again (in dwf serve, 44% of its context
+ * switches). At most one such candidate is awake at a time; it gives the role back when it
+ * sleeps on a flush, starts one, or returns (then the next is woken if the others still need a
+ * leader), so blocked waiters never lack a leader while no flush runs.
+ *
  * The counters: calls committed (tickets: commits), transactions (COMMITs), flushes, the calls
- * flushes covered and the largest group: tests assert on them, serve reports them
- * (dwf_service_sync_stats).
+ * flushes covered, the largest group and the waiters woken: tests assert on them, serve reports
+ * them (dwf_service_sync_stats).
  */
 #include "store.h"
 
@@ -48,6 +59,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,12 +74,27 @@ typedef struct failed_batch {
     struct failed_batch *next;
 } failed_batch;
 
+/* A caller asleep until its ticket is decided (or it is woken to lead): on its own stack, in
+ * s->waiters while it sleeps. The waker fills the outcome under s->mu, unlinks it and posts the
+ * semaphore as its last touch (the caller may return at once). */
+typedef struct sync_waiter {
+    unsigned long long ticket;
+    int counted; /* a waiter of its batch (counted in its failure record), not a reader */
+    int outcome; /* W_LEAD: woken to commit or flush; W_DONE, W_BATCH_FAILED (err), W_FLUSH_FAILED (errno) */
+    int flush_errno;
+    dwf_error err;
+    sem_t wake;
+    struct sync_waiter *next;
+} sync_waiter;
+enum { W_LEAD, W_DONE, W_BATCH_FAILED, W_FLUSH_FAILED };
+
 struct dwf__sync {
     char wal[PATH_MAX + 8]; /* PATH-wal */
     char db[PATH_MAX];
     int fd;                 /* the log (or the database when there is no log), -1 until needed */
     pthread_mutex_t mu;
-    pthread_cond_t done;
+    sync_waiter *waiters; /* asleep, undecided */
+    int candidate;        /* a waiter woken to lead has not slept, flushed or returned yet */
     unsigned long long committed; /* the newest batch committed (or failed) */
     unsigned long long durable;   /* every batch up to this one is on disk */
     unsigned long long committed_calls, durable_calls; /* calls in those */
@@ -94,7 +121,6 @@ dwf__sync *dwf__sync_new(const char *db_path)
     snprintf(s->wal, sizeof s->wal, "%s-wal", db_path);
     s->fd = -1;
     pthread_mutex_init(&s->mu, NULL);
-    pthread_cond_init(&s->done, NULL);
     return s;
 }
 
@@ -107,7 +133,6 @@ void dwf__sync_free(dwf__sync *s)
         s->failures = f->next;
         free(f);
     }
-    pthread_cond_destroy(&s->done);
     pthread_mutex_destroy(&s->mu);
     free(s);
 }
@@ -180,6 +205,70 @@ void dwf__sync_batch_committed(dwf__sync *s)
     pthread_mutex_unlock(&s->mu);
 }
 
+/* Did the batch `ticket` fail at its COMMIT? Then its error (once per waiting call). */
+static int batch_failure(dwf__sync *s, unsigned long long ticket, int waiter, dwf_error *err)
+{
+    for (failed_batch **p = &s->failures; *p; p = &(*p)->next) {
+        failed_batch *f = *p;
+        if (f->no != ticket) continue;
+        if (err) *err = f->err;
+        if (!waiter) return 1;
+        if (--f->waiters == 0) {
+            *p = f->next;
+            free(f);
+        }
+        return 1;
+    }
+    return 0;
+}
+
+/* Is the waiter's ticket decided (its batch durable, its COMMIT failed, or a flush failed from
+ * before it)? Then its outcome, written into it. Under s->mu. */
+static int settle(dwf__sync *s, sync_waiter *w)
+{
+    if (w->ticket <= s->committed && s->failures && batch_failure(s, w->ticket, w->counted, &w->err)) {
+        w->outcome = W_BATCH_FAILED;
+        return 1;
+    }
+    if (s->durable >= w->ticket) {
+        w->outcome = W_DONE;
+        return 1;
+    }
+    if (s->failed_from && w->ticket >= s->failed_from) {
+        w->outcome = W_FLUSH_FAILED;
+        w->flush_errno = s->failed_errno;
+        return 1;
+    }
+    return 0;
+}
+
+/* The state changed (a flush ended, a batch failed, a caller left): wake each sleeping waiter
+ * whose ticket is now decided, and, when no flush runs and no candidate is awake, the undecided
+ * one with the lowest ticket, to commit and flush what the others wait for. The rest sleep on.
+ * Under s->mu. */
+static void wake_decided(dwf__sync *s)
+{
+    sync_waiter **lead = NULL;
+    for (sync_waiter **p = &s->waiters; *p;) {
+        sync_waiter *w = *p;
+        if (!settle(s, w)) {
+            if (!lead || w->ticket < (*lead)->ticket) lead = p;
+            p = &w->next;
+            continue;
+        }
+        *p = w->next;
+        s->stats.wakeups++;
+        sem_post(&w->wake); /* the last touch: the caller returns without the lock */
+    }
+    if (!lead || s->flushing || s->candidate) return;
+    sync_waiter *w = *lead;
+    *lead = w->next;
+    w->outcome = W_LEAD;
+    s->candidate = 1;
+    s->stats.wakeups++;
+    sem_post(&w->wake);
+}
+
 void dwf__sync_batch_failed(dwf__sync *s, const dwf_error *err)
 {
     failed_batch *f = calloc(1, sizeof *f);
@@ -201,7 +290,7 @@ void dwf__sync_batch_failed(dwf__sync *s, const dwf_error *err)
             s->failed_errno = ENOMEM;
         }
         s->open_calls = s->open_waiters = 0;
-        pthread_cond_broadcast(&s->done);
+        wake_decided(s);
     }
     pthread_mutex_unlock(&s->mu);
     free(f);
@@ -280,7 +369,7 @@ static void flush_as_leader(dwf__sync *s)
     }
     s->flushing = 0;
     int orphan = s->open_calls && !s->open_waiters;
-    pthread_cond_broadcast(&s->done);
+    wake_decided(s);
     if (!orphan || !s->commit) return;
     pthread_mutex_unlock(&s->mu);
     if (s->lock) s->lock(s->lock_arg);
@@ -305,35 +394,52 @@ static void commit_and_lead(dwf__sync *s, unsigned long long ticket)
     if (lead) flush_as_leader(s);
 }
 
-/* Did the batch `ticket` fail at its COMMIT? Then its error (once per waiting call). */
-static int batch_failure(dwf__sync *s, unsigned long long ticket, int waiter, dwf_error *err)
+/* The caller's answer once its ticket is decided. */
+static int outcome(const dwf__sync *s, const sync_waiter *w, dwf_error *err)
 {
-    for (failed_batch **p = &s->failures; *p; p = &(*p)->next) {
-        failed_batch *f = *p;
-        if (f->no != ticket) continue;
-        if (err) *err = f->err;
-        if (!waiter) return 1;
-        if (--f->waiters == 0) {
-            *p = f->next;
-            free(f);
-        }
-        return 1;
+    if (w->outcome == W_DONE) return 0;
+    if (w->outcome == W_BATCH_FAILED) {
+        if (err) *err = w->err;
+        return -1;
     }
+    int e = w->flush_errno;
+    return dwf__store_err(err, e == ENOSPC || e == EDQUOT ? DWF_ERRORTYPE_STORE_FULL : DWF_ERRORTYPE_SERVICE,
+                          "the store %s could not be flushed to disk (%s); the last changes may be lost", s->db,
+                          strerror(e));
+}
+
+/* Sleep in the waiters' list until woken: 1 when the ticket is decided (returns without s->mu),
+ * 0 when woken to lead (returns with s->mu held). Called with s->mu held, a flush running. */
+static int sleep_until_woken(dwf__sync *s, sync_waiter *w)
+{
+    w->next = s->waiters;
+    s->waiters = w;
+    pthread_mutex_unlock(&s->mu);
+    while (sem_wait(&w->wake) != 0) continue; /* EINTR */
+    if (w->outcome != W_LEAD) return 1;
+    pthread_mutex_lock(&s->mu);
     return 0;
 }
 
 static int wait_for(dwf__sync *s, unsigned long long ticket, int waiter, int leading, dwf_error *err)
 {
+    sync_waiter w = {.ticket = ticket, .counted = waiter};
+    sem_init(&w.wake, 0, 0);
+    int candidate = 0; /* woken to lead, role not given back yet */
     pthread_mutex_lock(&s->mu);
     if (leading) flush_as_leader(s);
     for (;;) {
-        if (ticket <= s->committed && s->failures && batch_failure(s, ticket, waiter, err)) {
-            pthread_mutex_unlock(&s->mu);
-            return -1;
-        }
-        if (s->durable >= ticket || (s->failed_from && ticket >= s->failed_from)) break;
+        if (settle(s, &w)) break;
+        /* Sleeping on a flush, or acting now: either way the candidate's role is done (the
+         * flush's end wakes the next one). */
+        if (candidate) s->candidate = candidate = 0;
         if (s->flushing) {
-            pthread_cond_wait(&s->done, &s->mu);
+            if (!sleep_until_woken(s, &w)) {
+                candidate = 1;
+                continue;
+            }
+            sem_destroy(&w.wake);
+            return outcome(s, &w, err);
         } else if (s->committed >= ticket) {
             s->flushing = 1; /* committed, not flushed: flush it (no lock needed) */
             flush_as_leader(s);
@@ -341,13 +447,12 @@ static int wait_for(dwf__sync *s, unsigned long long ticket, int waiter, int lea
             commit_and_lead(s, ticket);
         }
     }
-    int failed = s->durable < ticket;
-    int e = s->failed_errno;
+    if (candidate) s->candidate = 0;
+    /* Sleepers left with no flush running and nobody awake to lead: hand the role on. */
+    if (s->waiters && !s->flushing && !s->candidate) wake_decided(s);
     pthread_mutex_unlock(&s->mu);
-    if (!failed) return 0;
-    return dwf__store_err(err, e == ENOSPC || e == EDQUOT ? DWF_ERRORTYPE_STORE_FULL : DWF_ERRORTYPE_SERVICE,
-                          "the store %s could not be flushed to disk (%s); the last changes may be lost", s->db,
-                          strerror(e));
+    sem_destroy(&w.wake);
+    return outcome(s, &w, err);
 }
 
 int dwf__sync_wait(dwf__sync *s, unsigned long long ticket, dwf_error *err)

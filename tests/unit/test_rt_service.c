@@ -2078,6 +2078,137 @@ static void test_batch_one_transaction(void) { batch_run(-1, 0); }
 static void test_batch_call_fails_alone(void) { batch_run(3, 0); }
 static void test_batch_commit_fails(void) { batch_run(-1, 1); }
 
+/* ---- group commit's wake-ups: store_sync.c driven directly ----------------------------------- */
+/* A primer's call commits batch 1 and its flush is held (the hook) until SW_WAITERS calls have
+ * joined batch 2 and wait. Batch 2's waiters must answer only after a flush of their own batch
+ * (never on the primer's), and each must be woken once: the end of the primer's flush wakes one
+ * of them to commit and lead batch 2's flush, whose end wakes the others with their outcome (no
+ * broadcast that wakes all of them to find they have to sleep again). Modes: the flushes work;
+ * every flush fails (the store's file is not there: each caller of the failed flush and of the
+ * batch after it gets the error, and so does any later call); batch 2's COMMIT fails (its
+ * waiters get that batch's error, a later batch goes on). */
+#define SW_WAITERS 6
+enum { SW_OK, SW_FLUSH_FAILS, SW_COMMIT_FAILS };
+typedef struct sw_call_arg {
+    unsigned long long ticket;
+    int rc;
+    dwf_error err;
+    dwf__sync_stats at_return;
+} sw_call_arg;
+static dwf__sync *sw_sync;
+static pthread_mutex_t sw_svc = PTHREAD_MUTEX_INITIALIZER; /* the service's lock */
+static int sw_hold, sw_in_hook;                            /* hold the next flush; a flush is held */
+static unsigned long long sw_fail_batch;                   /* the batch whose COMMIT fails (0: none) */
+
+static int sw_commit(void *arg)
+{
+    (void)arg;
+    if (sw_fail_batch && dwf__sync_newest(sw_sync) == sw_fail_batch) {
+        dwf_error e = {.type = "ServiceException", .message = "refused by the test"};
+        dwf__sync_batch_failed(sw_sync, &e);
+        return -1;
+    }
+    dwf__sync_batch_committed(sw_sync);
+    return 0;
+}
+static void sw_lock(void *arg) { pthread_mutex_lock(arg); }
+static void sw_unlock(void *arg) { pthread_mutex_unlock(arg); }
+
+static void sw_hold_flush(void *arg)
+{
+    (void)arg;
+    if (!__atomic_exchange_n(&sw_hold, 0, __ATOMIC_SEQ_CST)) return;
+    __atomic_store_n(&sw_in_hook, 1, __ATOMIC_SEQ_CST);
+    for (int i = 0; i < 60000 && dwf__sync_open_calls(sw_sync) < SW_WAITERS; i++) usleep(1000); /* bounded */
+    usleep(20000); /* the joined calls go to sleep meanwhile (if one is late, it wakes less: still passes) */
+}
+
+/* A service call as service.c makes it: join under the lock, commit if told, then wait or lead. */
+static void *sw_call(void *p)
+{
+    sw_call_arg *a = p;
+    int act;
+    pthread_mutex_lock(&sw_svc);
+    a->ticket = dwf__sync_join(sw_sync, 1, NULL, &act);
+    if (act != DWF__SYNC_JOINED) sw_commit(NULL);
+    pthread_mutex_unlock(&sw_svc);
+    a->rc = act == DWF__SYNC_COMMIT_LEAD ? dwf__sync_lead(sw_sync, a->ticket, &a->err)
+                                         : dwf__sync_wait(sw_sync, a->ticket, &a->err);
+    dwf__sync_get_stats(sw_sync, &a->at_return);
+    return NULL;
+}
+
+static void sync_wakeups_run(int mode)
+{
+    char d[64], db[128];
+    snprintf(d, sizeof d, "/tmp/dwf_test_sync_XXXXXX");
+    TT_ASSERT(mkdtemp(d) != NULL);
+    snprintf(db, sizeof db, mode == SW_FLUSH_FAILS ? "%s/missing/dwf.db" : "%s/dwf.db", d);
+    if (mode != SW_FLUSH_FAILS) {
+        FILE *f = fopen(db, "w");
+        TT_ASSERT(f != NULL);
+        if (f) fclose(f);
+    }
+    sw_sync = dwf__sync_new(db);
+    TT_ASSERT(sw_sync != NULL);
+    if (!sw_sync) return;
+    dwf__sync_set_committer(sw_sync, sw_commit, NULL);
+    dwf__sync_set_lock(sw_sync, sw_lock, sw_unlock, &sw_svc);
+    dwf__sync_set_hook(sw_sync, sw_hold_flush, NULL);
+    sw_fail_batch = mode == SW_COMMIT_FAILS ? 2 : 0;
+    sw_in_hook = 0;
+    sw_hold = 1;
+    sw_call_arg primer = {0}, w[SW_WAITERS] = {0};
+    pthread_t pt, th[SW_WAITERS];
+    pthread_create(&pt, NULL, sw_call, &primer);
+    for (int i = 0; i < 60000 && !__atomic_load_n(&sw_in_hook, __ATOMIC_SEQ_CST); i++) usleep(1000);
+    TT_EQ_INT(1, sw_in_hook);
+    for (int i = 0; i < SW_WAITERS; i++) pthread_create(&th[i], NULL, sw_call, &w[i]);
+    for (int i = 0; i < SW_WAITERS; i++) pthread_join(th[i], NULL);
+    pthread_join(pt, NULL);
+    dwf__sync_stats st;
+    dwf__sync_get_stats(sw_sync, &st);
+    printf("sync wake-ups (mode %d): %llu waiters woken, %llu flushes, %llu transactions, %llu failed calls\n", mode,
+           st.wakeups, st.flushes, st.transactions, st.failed_calls);
+    TT_EQ_INT(1, primer.ticket);
+    TT_EQ_INT(mode == SW_FLUSH_FAILS ? -1 : 0, primer.rc);
+    /* Each waiter woken at most once: the candidate to lead batch 2, then the others when decided. */
+    TT_ASSERT(st.wakeups <= SW_WAITERS);
+    for (int i = 0; i < SW_WAITERS; i++) {
+        TT_EQ_INT(2, w[i].ticket);
+        if (mode == SW_OK) {
+            TT_EQ_INT(0, w[i].rc);
+            TT_EQ_INT(2, w[i].at_return.flushes); /* acknowledged by its own batch's flush */
+        } else {
+            TT_EQ_INT(-1, w[i].rc);
+            TT_EQ_STR("ServiceException", w[i].err.type);
+            const char *why = mode == SW_FLUSH_FAILS ? "could not be flushed" : "refused by the test";
+            TT_ASSERT(strstr(w[i].err.message, why) != NULL);
+        }
+    }
+    if (mode == SW_OK) {
+        TT_EQ_INT(2, st.flushes);
+        TT_EQ_INT(2, st.transactions);
+        TT_EQ_INT(SW_WAITERS, st.largest_group);
+    }
+    if (mode == SW_COMMIT_FAILS) TT_EQ_INT(SW_WAITERS, st.failed_calls);
+    /* A later call: after a failed flush it fails too (its work may sit behind what the disk
+     * dropped); after a failed COMMIT the next batch is committed and flushed. */
+    sw_call_arg later = {0};
+    sw_call(&later);
+    TT_EQ_INT(mode == SW_FLUSH_FAILS ? 2 : 3, later.ticket); /* batch 2 was never committed */
+    TT_EQ_INT(mode == SW_FLUSH_FAILS ? -1 : 0, later.rc);
+    dwf__sync_free(sw_sync);
+    sw_sync = NULL;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
+    if (system(cmd) != 0) printf("cleanup of %s failed\n", d);
+}
+
+static void test_sync_wakes_own_batch_only(void) { sync_wakeups_run(SW_OK); }
+static void test_sync_failed_flush_wakes_all(void) { sync_wakeups_run(SW_FLUSH_FAILS); }
+static void test_sync_failed_commit_wakes_its_waiters(void) { sync_wakeups_run(SW_COMMIT_FAILS); }
+
 /* A version-10 store made back into version 9: operations, events and tokens as rowid tables
  * keyed by the execution's id with the indexes of their keys, the live token flagged in its
  * tokens row (what the upgrade to 10 reads), no live_token or no column in executions. */
@@ -2346,6 +2477,9 @@ int main(void)
     TT_RUN(test_batch_one_transaction);
     TT_RUN(test_batch_call_fails_alone);
     TT_RUN(test_batch_commit_fails);
+    TT_RUN(test_sync_wakes_own_batch_only);
+    TT_RUN(test_sync_failed_flush_wakes_all);
+    TT_RUN(test_sync_failed_commit_wakes_its_waiters);
     TT_RUN(test_open_flushes_only_what_needs_it);
     TT_RUN(test_put_function_unchanged_writes_nothing);
     TT_RUN(test_uuid_v4);
