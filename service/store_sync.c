@@ -41,7 +41,8 @@
  * Wake-ups: each blocked caller sleeps on a semaphore of its own, in a list of the callers
  * waiting. When a flush ends (or a batch fails) the thread that changed the state settles every
  * waiter it decided, still under the lock: the outcome (acknowledged, its batch's error, the
- * flush's errno) is written into the waiter, which then returns without taking the lock again.
+ * flush's errno) is written into the waiter, which is posted once the lock is released and
+ * returns without taking it again.
  * The waiters not decided (those of batches after the flush) stay asleep, except one (the
  * lowest ticket), woken to commit and lead the next flush when none runs: a broadcast to all of
  * them made each wake, queue for the lock and sleep again (in dwf serve, 44% of its context
@@ -75,8 +76,9 @@ typedef struct failed_batch {
 } failed_batch;
 
 /* A caller asleep until its ticket is decided (or it is woken to lead): on its own stack, in
- * s->waiters while it sleeps. The waker fills the outcome under s->mu, unlinks it and posts the
- * semaphore as its last touch (the caller may return at once). */
+ * s->waiters while it sleeps. The waker fills the outcome under s->mu and moves it to s->woken;
+ * the semaphore is posted once s->mu is released, as the last touch (the caller may return at
+ * once). */
 typedef struct sync_waiter {
     unsigned long long ticket;
     int counted; /* a waiter of its batch (counted in its failure record), not a reader */
@@ -94,6 +96,7 @@ struct dwf__sync {
     int fd;                 /* the log (or the database when there is no log), -1 until needed */
     pthread_mutex_t mu;
     sync_waiter *waiters; /* asleep, undecided */
+    sync_waiter *woken;   /* decided (or to lead), to be posted once s->mu is released */
     int candidate;        /* a waiter woken to lead has not slept, flushed or returned yet */
     unsigned long long committed; /* the newest batch committed (or failed) */
     unsigned long long durable;   /* every batch up to this one is on disk */
@@ -258,7 +261,8 @@ static void wake_decided(dwf__sync *s)
         }
         *p = w->next;
         s->stats.wakeups++;
-        sem_post(&w->wake); /* the last touch: the caller returns without the lock */
+        w->next = s->woken;
+        s->woken = w;
     }
     if (!lead || s->flushing || s->candidate) return;
     sync_waiter *w = *lead;
@@ -266,7 +270,24 @@ static void wake_decided(dwf__sync *s)
     w->outcome = W_LEAD;
     s->candidate = 1;
     s->stats.wakeups++;
-    sem_post(&w->wake);
+    w->next = s->woken;
+    s->woken = w;
+}
+
+/* Release s->mu, then wake the waiters decided under it. Posting after the unlock keeps a woken
+ * thread that preempts the poster (it often runs on the poster's core at once) from finding the
+ * lock still held. A waiter returns only once posted, so it is still there; each post is the
+ * last touch of its waiter. */
+static void unlock_and_wake(dwf__sync *s)
+{
+    sync_waiter *w = s->woken;
+    s->woken = NULL;
+    pthread_mutex_unlock(&s->mu);
+    while (w) {
+        sync_waiter *next = w->next;
+        sem_post(&w->wake);
+        w = next;
+    }
 }
 
 void dwf__sync_batch_failed(dwf__sync *s, const dwf_error *err)
@@ -292,7 +313,7 @@ void dwf__sync_batch_failed(dwf__sync *s, const dwf_error *err)
         s->open_calls = s->open_waiters = 0;
         wake_decided(s);
     }
-    pthread_mutex_unlock(&s->mu);
+    unlock_and_wake(s);
     free(f);
 }
 
@@ -300,7 +321,7 @@ unsigned long long dwf__sync_newest(dwf__sync *s)
 {
     pthread_mutex_lock(&s->mu);
     unsigned long long t = s->open_calls ? s->committed + 1 : s->committed;
-    pthread_mutex_unlock(&s->mu);
+    unlock_and_wake(s);
     return t;
 }
 
@@ -346,7 +367,7 @@ static void flush_as_leader(dwf__sync *s)
     int need = upto >= from && upto_calls > s->durable_calls;
     void (*hook)(void *) = s->hook;
     void *hook_arg = s->hook_arg;
-    pthread_mutex_unlock(&s->mu);
+    unlock_and_wake(s);
     if (hook && need) hook(hook_arg);
     int rc = need ? flush_once(s) : 0;
     pthread_mutex_lock(&s->mu);
@@ -371,7 +392,7 @@ static void flush_as_leader(dwf__sync *s)
     int orphan = s->open_calls && !s->open_waiters;
     wake_decided(s);
     if (!orphan || !s->commit) return;
-    pthread_mutex_unlock(&s->mu);
+    unlock_and_wake(s);
     if (s->lock) s->lock(s->lock_arg);
     s->commit(s->commit_arg); /* nothing open any more (another call committed it): nothing done */
     if (s->unlock) s->unlock(s->lock_arg);
@@ -382,12 +403,12 @@ static void flush_as_leader(dwf__sync *s)
  * that is still so, commit it and lead its flush. Called with s->mu held; returns with it. */
 static void commit_and_lead(dwf__sync *s, unsigned long long ticket)
 {
-    pthread_mutex_unlock(&s->mu);
+    unlock_and_wake(s);
     if (s->lock) s->lock(s->lock_arg);
     pthread_mutex_lock(&s->mu);
     int lead = !s->flushing && s->committed < ticket;
     if (lead) s->flushing = 1;
-    pthread_mutex_unlock(&s->mu);
+    unlock_and_wake(s);
     if (lead && s->commit) s->commit(s->commit_arg);
     if (s->unlock) s->unlock(s->lock_arg);
     pthread_mutex_lock(&s->mu);
@@ -414,7 +435,7 @@ static int sleep_until_woken(dwf__sync *s, sync_waiter *w)
 {
     w->next = s->waiters;
     s->waiters = w;
-    pthread_mutex_unlock(&s->mu);
+    unlock_and_wake(s);
     while (sem_wait(&w->wake) != 0) continue; /* EINTR */
     if (w->outcome != W_LEAD) return 1;
     pthread_mutex_lock(&s->mu);
@@ -450,7 +471,7 @@ static int wait_for(dwf__sync *s, unsigned long long ticket, int waiter, int lea
     if (candidate) s->candidate = 0;
     /* Sleepers left with no flush running and nobody awake to lead: hand the role on. */
     if (s->waiters && !s->flushing && !s->candidate) wake_decided(s);
-    pthread_mutex_unlock(&s->mu);
+    unlock_and_wake(s);
     sem_destroy(&w.wake);
     return outcome(s, &w, err);
 }
@@ -475,12 +496,12 @@ void dwf__sync_set_hook(dwf__sync *s, void (*fn)(void *), void *arg)
     pthread_mutex_lock(&s->mu);
     s->hook = fn;
     s->hook_arg = arg;
-    pthread_mutex_unlock(&s->mu);
+    unlock_and_wake(s);
 }
 
 void dwf__sync_get_stats(dwf__sync *s, dwf__sync_stats *out)
 {
     pthread_mutex_lock(&s->mu);
     *out = s->stats;
-    pthread_mutex_unlock(&s->mu);
+    unlock_and_wake(s);
 }
