@@ -2098,6 +2098,8 @@ typedef struct sw_call_arg {
 static dwf__sync *sw_sync;
 static pthread_mutex_t sw_svc = PTHREAD_MUTEX_INITIALIZER; /* the service's lock */
 static int sw_hold, sw_in_hook;                            /* hold the next flush; a flush is held */
+static unsigned sw_joining = SW_WAITERS;                   /* calls the held flush waits to see join */
+static int sw_reading;                                     /* readers the held flush waits for */
 static unsigned long long sw_fail_batch;                   /* the batch whose COMMIT fails (0: none) */
 
 static int sw_commit(void *arg)
@@ -2119,7 +2121,8 @@ static void sw_hold_flush(void *arg)
     (void)arg;
     if (!__atomic_exchange_n(&sw_hold, 0, __ATOMIC_SEQ_CST)) return;
     __atomic_store_n(&sw_in_hook, 1, __ATOMIC_SEQ_CST);
-    for (int i = 0; i < 60000 && dwf__sync_open_calls(sw_sync) < SW_WAITERS; i++) usleep(1000); /* bounded */
+    for (int i = 0; i < 60000 && (dwf__sync_open_calls(sw_sync) < sw_joining || __atomic_load_n(&sw_reading, __ATOMIC_SEQ_CST) > 0); i++)
+        usleep(1000); /* bounded: a broken group commit fails the assertions, never hangs */
     usleep(20000); /* the joined calls go to sleep meanwhile (if one is late, it wakes less: still passes) */
 }
 
@@ -2138,12 +2141,16 @@ static void *sw_call(void *p)
     return NULL;
 }
 
-static void sync_wakeups_run(int mode)
+static char sw_dir[64];
+
+/* A group commit over a file in a fresh directory (or over a missing one: every flush fails),
+ * with the primer's call running and its flush held. 0, or -1 (nothing to free). */
+static int sw_open(int mode, pthread_t *primer_thread, sw_call_arg *primer)
 {
-    char d[64], db[128];
-    snprintf(d, sizeof d, "/tmp/dwf_test_sync_XXXXXX");
-    TT_ASSERT(mkdtemp(d) != NULL);
-    snprintf(db, sizeof db, mode == SW_FLUSH_FAILS ? "%s/missing/dwf.db" : "%s/dwf.db", d);
+    char db[128];
+    snprintf(sw_dir, sizeof sw_dir, "/tmp/dwf_test_sync_XXXXXX");
+    TT_ASSERT(mkdtemp(sw_dir) != NULL);
+    snprintf(db, sizeof db, mode == SW_FLUSH_FAILS ? "%s/missing/dwf.db" : "%s/dwf.db", sw_dir);
     if (mode != SW_FLUSH_FAILS) {
         FILE *f = fopen(db, "w");
         TT_ASSERT(f != NULL);
@@ -2151,18 +2158,35 @@ static void sync_wakeups_run(int mode)
     }
     sw_sync = dwf__sync_new(db);
     TT_ASSERT(sw_sync != NULL);
-    if (!sw_sync) return;
+    if (!sw_sync) return -1;
     dwf__sync_set_committer(sw_sync, sw_commit, NULL);
     dwf__sync_set_lock(sw_sync, sw_lock, sw_unlock, &sw_svc);
     dwf__sync_set_hook(sw_sync, sw_hold_flush, NULL);
     sw_fail_batch = mode == SW_COMMIT_FAILS ? 2 : 0;
     sw_in_hook = 0;
     sw_hold = 1;
-    sw_call_arg primer = {0}, w[SW_WAITERS] = {0};
-    pthread_t pt, th[SW_WAITERS];
-    pthread_create(&pt, NULL, sw_call, &primer);
+    pthread_create(primer_thread, NULL, sw_call, primer);
     for (int i = 0; i < 60000 && !__atomic_load_n(&sw_in_hook, __ATOMIC_SEQ_CST); i++) usleep(1000);
     TT_EQ_INT(1, sw_in_hook);
+    return 0;
+}
+
+static void sw_close(void)
+{
+    dwf__sync_free(sw_sync);
+    sw_sync = NULL;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", sw_dir);
+    if (system(cmd) != 0) printf("cleanup of %s failed\n", sw_dir);
+}
+
+static void sync_wakeups_run(int mode)
+{
+    sw_call_arg primer = {0}, w[SW_WAITERS] = {0};
+    pthread_t pt, th[SW_WAITERS];
+    sw_joining = SW_WAITERS;
+    sw_reading = 0;
+    if (sw_open(mode, &pt, &primer) != 0) return;
     for (int i = 0; i < SW_WAITERS; i++) pthread_create(&th[i], NULL, sw_call, &w[i]);
     for (int i = 0; i < SW_WAITERS; i++) pthread_join(th[i], NULL);
     pthread_join(pt, NULL);
@@ -2198,11 +2222,78 @@ static void sync_wakeups_run(int mode)
     sw_call(&later);
     TT_EQ_INT(mode == SW_FLUSH_FAILS ? 2 : 3, later.ticket); /* batch 2 was never committed */
     TT_EQ_INT(mode == SW_FLUSH_FAILS ? -1 : 0, later.rc);
-    dwf__sync_free(sw_sync);
-    sw_sync = NULL;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
-    if (system(cmd) != 0) printf("cleanup of %s failed\n", d);
+    sw_close();
+}
+
+/* A call that does not wait for its own batch (dwf__svc_commit_unflushed: it waits only for
+ * what it read, batch 1) joins batch 2 while batch 1's flush is held, and a reader then waits
+ * for batch 2 (what it may have seen). No waiter of batch 2 commits it: when batch 1's flush
+ * ends, its leader commits that orphan batch, the unflushed call is woken with batch 1 durable,
+ * and the reader, woken as the one to lead, flushes batch 2 (or leads its COMMIT, whichever of
+ * the two takes the service's lock first) and answers only after that flush. */
+typedef struct sw_reader_arg {
+    unsigned long long seen;
+    int rc;
+    dwf_error err;
+    dwf__sync_stats at_return;
+} sw_reader_arg;
+
+static void *sw_unflushed_call(void *p)
+{
+    sw_call_arg *a = p;
+    unsigned long long seen;
+    int act;
+    pthread_mutex_lock(&sw_svc);
+    a->ticket = dwf__sync_join(sw_sync, 0, &seen, &act);
+    if (act != DWF__SYNC_JOINED) sw_commit(NULL);
+    pthread_mutex_unlock(&sw_svc);
+    if (act == DWF__SYNC_COMMIT_LEAD) a->rc = dwf__sync_lead(sw_sync, a->ticket, &a->err);
+    else if (seen == a->ticket) a->rc = dwf__sync_wait(sw_sync, a->ticket, &a->err);
+    else a->rc = dwf__sync_wait_seen(sw_sync, seen, &a->err);
+    dwf__sync_get_stats(sw_sync, &a->at_return);
+    return NULL;
+}
+
+static void *sw_reader(void *p)
+{
+    sw_reader_arg *a = p;
+    pthread_mutex_lock(&sw_svc);
+    a->seen = dwf__sync_newest(sw_sync);
+    pthread_mutex_unlock(&sw_svc);
+    __atomic_sub_fetch(&sw_reading, 1, __ATOMIC_SEQ_CST);
+    a->rc = dwf__sync_wait_seen(sw_sync, a->seen, &a->err);
+    dwf__sync_get_stats(sw_sync, &a->at_return);
+    return NULL;
+}
+
+static void test_sync_orphan_batch_reader(void)
+{
+    sw_call_arg primer = {0}, unflushed = {0};
+    sw_reader_arg reader = {0};
+    pthread_t pt, ut, rt;
+    sw_joining = 1;
+    sw_reading = 1;
+    if (sw_open(SW_OK, &pt, &primer) != 0) return;
+    pthread_create(&ut, NULL, sw_unflushed_call, &unflushed);
+    for (int i = 0; i < 60000 && dwf__sync_open_calls(sw_sync) < 1; i++) usleep(1000);
+    pthread_create(&rt, NULL, sw_reader, &reader);
+    pthread_join(ut, NULL);
+    pthread_join(rt, NULL);
+    pthread_join(pt, NULL);
+    dwf__sync_stats st;
+    dwf__sync_get_stats(sw_sync, &st);
+    printf("sync orphan batch: %llu waiters woken, %llu flushes, %llu transactions\n", st.wakeups, st.flushes,
+           st.transactions);
+    TT_EQ_INT(0, primer.rc);
+    TT_EQ_INT(2, unflushed.ticket);
+    TT_EQ_INT(0, unflushed.rc);
+    TT_ASSERT(unflushed.at_return.flushes >= 1); /* batch 1, what it read, was durable */
+    TT_EQ_INT(2, reader.seen);
+    TT_EQ_INT(0, reader.rc);
+    TT_EQ_INT(2, reader.at_return.flushes); /* the orphan batch it read was flushed before it answered */
+    TT_EQ_INT(2, st.transactions);
+    TT_ASSERT(st.wakeups <= 2); /* the unflushed call, the reader to lead: once each */
+    sw_close();
 }
 
 static void test_sync_wakes_own_batch_only(void) { sync_wakeups_run(SW_OK); }
@@ -2480,6 +2571,7 @@ int main(void)
     TT_RUN(test_sync_wakes_own_batch_only);
     TT_RUN(test_sync_failed_flush_wakes_all);
     TT_RUN(test_sync_failed_commit_wakes_its_waiters);
+    TT_RUN(test_sync_orphan_batch_reader);
     TT_RUN(test_open_flushes_only_what_needs_it);
     TT_RUN(test_put_function_unchanged_writes_nothing);
     TT_RUN(test_uuid_v4);
