@@ -306,6 +306,8 @@ struct dwf_emulator {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     unsigned long kicks;
+    pthread_cond_t sched_cv; /* the scheduler's sleep (a kick wakes it unless sched_scan_due) */
+    int sched_scan_due;    /* the scheduler sleeps until a scan already due after an earlier change */
     int stopping;
     int uploads;           /* code uploads being read (httpd.c, mu) */
     pthread_t sched;
@@ -325,6 +327,9 @@ void dwf__emu_kick(struct dwf_emulator *e);
 void dwf__emu_kick_unlocked(struct dwf_emulator *e);
 /* Wait on the condition variable for at most ms (mu held). */
 void dwf__emu_wait(struct dwf_emulator *e, double ms);
+/* The scheduler's wait for a kick, at most ms (mu held); scan_due: it wakes after ms for a scan
+ * anyway, so kicks meanwhile do not wake it (a stop does). */
+void dwf__emu_sched_wait(struct dwf_emulator *e, double ms, int scan_due);
 /* The waiters of RequestResponse calls (mu held): add and remove one; wake those of one
  * execution, after a service call that may have ended it (end_invocation, stop, an EXECUTION
  * checkpoint); wake them all (stop). */

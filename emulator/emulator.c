@@ -103,6 +103,10 @@ void dwf__emu_kick(dwf_emulator *e)
 {
     e->kicks++;
     pthread_cond_broadcast(&e->cv);
+    /* A scheduler already due to scan after an earlier change sees this one at that scan: a
+     * busy serve kicks at every Invoke, checkpoint and answer, and waking it for each only
+     * made it sleep again (two context switches per execution). */
+    if (!e->sched_scan_due || e->stopping) pthread_cond_signal(&e->sched_cv);
 }
 
 void dwf__emu_kick_unlocked(dwf_emulator *e)
@@ -112,14 +116,23 @@ void dwf__emu_kick_unlocked(dwf_emulator *e)
     pthread_mutex_unlock(&e->mu);
 }
 
-void dwf__emu_wait(dwf_emulator *e, double ms)
+static void wait_on(dwf_emulator *e, pthread_cond_t *cv, double ms)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     long long ns = (long long)ts.tv_nsec + (long long)(ms * 1e6);
     ts.tv_sec += (time_t)(ns / 1000000000LL);
     ts.tv_nsec = (long)(ns % 1000000000LL);
-    pthread_cond_timedwait(&e->cv, &e->mu, &ts);
+    pthread_cond_timedwait(cv, &e->mu, &ts);
+}
+
+void dwf__emu_wait(dwf_emulator *e, double ms) { wait_on(e, &e->cv, ms); }
+
+void dwf__emu_sched_wait(dwf_emulator *e, double ms, int scan_due)
+{
+    e->sched_scan_due = scan_due;
+    wait_on(e, &e->sched_cv, ms);
+    e->sched_scan_due = 0;
 }
 
 /* ---- RequestResponse waiters ------------------------------------------------------------------
@@ -285,6 +298,7 @@ void dwf_emulator_stop(dwf_emulator *e)
     if (e->svc) dwf_service_close(e->svc);
     pthread_mutex_destroy(&e->mu);
     pthread_cond_destroy(&e->cv);
+    pthread_cond_destroy(&e->sched_cv);
     free(e->host);
     free(e->endpoint_host);
     free(e->region);
@@ -369,6 +383,7 @@ int dwf_emulator_start(const dwf_emulator_opts *o, const dwf_emulator_function *
     if (!e) return dwf__emu_fail(err, "ServiceException", "out of memory");
     pthread_mutex_init(&e->mu, NULL);
     pthread_cond_init(&e->cv, NULL);
+    pthread_cond_init(&e->sched_cv, NULL);
     pthread_mutex_init(&e->control_mu, NULL);
     /* What a function's process starts and abandons (a daemon, a child in a session of its
      * own) is re-parented to the emulator rather than to init, so stop can end it. */

@@ -740,7 +740,7 @@ void *dwf__emu_scheduler(void *arg)
             double due = idle_wait(e);
             if (due < wait) wait = due;
         }
-        if (wait > 0 && e->kicks == seen && !e->stopping) dwf__emu_wait(e, wait);
+        if (wait > 0 && e->kicks == seen && !e->stopping) dwf__emu_sched_wait(e, wait, changed);
     }
     pthread_mutex_unlock(&e->mu);
     return NULL;
