@@ -189,6 +189,10 @@ int dwf__svc_ops_changed_between(dwf_service *s, const dwf__exec *e, long long s
 {
     *seqs = NULL;
     *n = 0;
+    /* Nothing can be stamped in an empty range: a checkpoint asks for the changes made since
+     * the handler's last answer and before this request, and there are none unless a timer or
+     * a callback wrote meanwhile (one statement of each at-most-once step's call saved). */
+    if (since >= upto) return 0;
     sqlite3_stmt *q = dwf__sql_prepare(s->st, err,
                                        "SELECT json, start_seq FROM operations INDEXED BY operations_change"
                                        " WHERE exec_no=?1 AND change_seq>?2"
