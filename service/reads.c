@@ -165,11 +165,15 @@ static int history_page(dwf_service *s, const dwf__exec *e, long long from, int 
 {
     cJSON *evs = cJSON_CreateArray();
     if (jset(o, "Events", evs)) return oom(err);
+    /* The execution's events are the keys from its number times 2^32 on (schema 11, store.c);
+     * `from` is brought within its EventIds first, so the range stays within them. */
+    if (from < 0) from = 0;
+    if (from > DWF__ROW_SEQ_MAX + 1) from = DWF__ROW_SEQ_MAX + 1;
     sqlite3_stmt *q = dwf__sql_prepare(s->st, err,
-                                       reverse ? "SELECT json, event_id FROM events WHERE exec_no=?1 AND event_id<?2"
-                                                 " ORDER BY event_id DESC LIMIT ?3"
-                                               : "SELECT json, event_id FROM events WHERE exec_no=?1 AND event_id>?2"
-                                                 " ORDER BY event_id LIMIT ?3",
+                                       reverse ? "SELECT json, event_id FROM events WHERE k<" DWF__ROW_KEY("?1", "?2")
+                                                 " AND k>" DWF__ROW_KEY("?1", "0") " ORDER BY k DESC LIMIT ?3"
+                                               : "SELECT json, event_id FROM events WHERE k>" DWF__ROW_KEY("?1", "?2")
+                                                 " AND k<=" DWF__ROW_KEY("?1", "4294967295") " ORDER BY k LIMIT ?3",
                                        "iii", e->no, from, (long long)limit + 1);
     if (!q) return -1;
     int r, n = 0;

@@ -73,12 +73,12 @@ int dwf__svc_op_write(dwf_service *s, long long exec_no, const cJSON *op, long l
      * deleted and re-inserted its entry (one more page of the log). The second clause keeps
      * REPLACE's meaning for an Id saved under a new start sequence. */
     int r = dwf__sql_exec(s->st, err,
-                          "INSERT INTO operations(exec_no, op_id, start_seq, change_seq, type, status, json)"
-                          " VALUES(?1,?2,?3,?4,?5,?6,?7)"
-                          " ON CONFLICT(exec_no, start_seq) DO UPDATE SET change_seq=excluded.change_seq,"
+                          "INSERT INTO operations(k, op_id, change_seq, type, status, json)"
+                          " VALUES(" DWF__ROW_KEY("?1", "?3") ",?2,?4,?5,?6,?7)"
+                          " ON CONFLICT(k) DO UPDATE SET change_seq=excluded.change_seq,"
                           " type=excluded.type, status=excluded.status,"
                           " json=excluded.json"
-                          " ON CONFLICT(exec_no, op_id) DO UPDATE SET start_seq=excluded.start_seq,"
+                          " ON CONFLICT(exec_no, op_id) DO UPDATE SET k=excluded.k,"
                           " change_seq=excluded.change_seq, type=excluded.type, status=excluded.status,"
                           " json=excluded.json",
                           "isiisss", exec_no, jstr(op, "Id"), start_seq, change_seq, jstr(op, "Type"),
@@ -87,10 +87,21 @@ int dwf__svc_op_write(dwf_service *s, long long exec_no, const cJSON *op, long l
     return r;
 }
 
+/* The next start sequence of e into *seqp, if it has none yet: 0, or -1 past the most. */
+static int next_start_seq(dwf__exec *e, long long *seqp, dwf_error *err)
+{
+    if (*seqp >= 0) return 0;
+    if (e->op_count >= DWF__ROW_SEQ_MAX)
+        return fail(err, DWF_ERRORTYPE_SERVICE, "execution %s has %lld operations, the most the store keeps", e->id,
+                    DWF__ROW_SEQ_MAX);
+    *seqp = e->op_count++;
+    return 0;
+}
+
 int dwf__svc_op_save(dwf_service *s, dwf__exec *e, const cJSON *op, long long *seqp, dwf_error *err)
 {
     if (!s->opc) {
-        if (*seqp < 0) *seqp = e->op_count++;
+        if (next_start_seq(e, seqp, err) != 0) return -1;
         return dwf__svc_op_write(s, e->no, op, *seqp, ++e->seq, err);
     }
     cJSON *dup = cJSON_Duplicate(op, 1);
@@ -111,7 +122,10 @@ int dwf__svc_op_load_take(dwf_service *s, const dwf__exec *e, const char *id, cJ
 
 int dwf__svc_op_save_take(dwf_service *s, dwf__exec *e, cJSON *op, long long *seqp, dwf_error *err)
 {
-    if (*seqp < 0) *seqp = e->op_count++;
+    if (next_start_seq(e, seqp, err) != 0) {
+        cJSON_Delete(op);
+        return -1;
+    }
     long long start_seq = *seqp, change_seq = ++e->seq;
     /* Inside a checkpoint request: written once, when its updates are all applied (opcache.c). */
     if (s->opc) return dwf__svc_opcache_put(s, e, op, start_seq, change_seq, err);
@@ -164,9 +178,12 @@ int dwf__svc_ops_page(dwf_service *s, const dwf__exec *e, long long after, int l
                       int *more, dwf_error *err)
 {
     *more = 0;
+    /* The execution's operations are the keys from its number times 2^32 on (schema 11). */
+    if (after < -1) after = -1;
+    if (after > DWF__ROW_SEQ_MAX) after = DWF__ROW_SEQ_MAX;
     sqlite3_stmt *q = dwf__sql_prepare(s->st, err,
-                                       "SELECT json, start_seq FROM operations WHERE exec_no=?1 AND start_seq>?2"
-                                       " ORDER BY start_seq LIMIT ?3",
+                                       "SELECT json, start_seq FROM operations WHERE k>" DWF__ROW_KEY("?1", "?2")
+                                       " AND k<=" DWF__ROW_KEY("?1", "4294967295") " ORDER BY k LIMIT ?3",
                                        "iii", e->no, after, (long long)(limit > 0 ? limit + 1 : -1));
     return q ? ops_collect(s, e, q, limit, arr, last, more, NULL, NULL, err) : -1;
 }
@@ -206,11 +223,16 @@ int dwf__svc_event_add(dwf_service *s, dwf__exec *e, enum dwf_eventtype type, co
                        dwf_error *err)
 {
     const char *name = dwf_eventtype_name(type);
+    if (e->event_count >= DWF__ROW_SEQ_MAX) {
+        cJSON_Delete(details);
+        return fail(err, DWF_ERRORTYPE_SERVICE, "execution %s has %lld events, the most the store keeps", e->id,
+                    DWF__ROW_SEQ_MAX);
+    }
     char *json = name ? dwf__svc_event_json(name, e->event_count + 1, dwf__svc_now(s, e) / 1000.0, op, details) : NULL;
     cJSON_Delete(details);
     if (!json) return oom(err);
     e->event_count++;
-    int r = dwf__sql_exec(s->st, err, "INSERT INTO events(exec_no, event_id, json) VALUES(?1,?2,?3)", "iis", e->no,
+    int r = dwf__sql_exec(s->st, err, "INSERT INTO events(k, json) VALUES(" DWF__ROW_KEY("?1", "?2") ",?3)", "iis", e->no,
                           e->event_count, json);
     free(json);
     return r;

@@ -202,6 +202,12 @@ typedef struct dwf__exec {
                                * columns that differ from it; NULL (a new row) writes them all */
 } dwf__exec;
 
+/* An operation's or event's key, the rowid of its table (schema 11, store.c): its execution's
+ * number times 2^32 plus its start sequence or EventId, both SQL expressions. */
+#define DWF__ROW_KEY(no, seq) "(" no ") * 4294967296 + (" seq ")"
+#define DWF__ROW_SEQ_MAX 4294967295LL /* the most operations, and events, an execution keeps */
+#define DWF__EXEC_NO_MAX 2147483647LL  /* the most executions a store numbers */
+
 /* Load by ARN or by id. 0 found, 1 not found, -1 error. */
 int dwf__exec_load(dwf__store *st, const char *arn_or_id, dwf__exec **out, dwf_error *err);
 /* Load by (function, name). 0 found, 1 not found, -1 error. */

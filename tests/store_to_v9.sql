@@ -1,4 +1,4 @@
--- tests/store_to_v9.sql: a store of schema 10 made back into schema 9, for the tests that open an
+-- tests/store_to_v9.sql: a store of schema 10 or 11 made back into schema 9, for the tests that open an
 -- older store (tests/e2e, tests/cli/verify.sh, tests/deploy; tests/unit/test_rt_service.c keeps
 -- the same statements as TO_VERSION_9). Version 9 kept operations, events and tokens in rowid
 -- tables keyed by the execution's id with an index of each key, flagged the live token in its

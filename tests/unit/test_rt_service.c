@@ -28,6 +28,7 @@ static double clock_fn(void *arg)
 
 static char dir[256];
 static char path[300];
+static int sql_int(sqlite3 *db, const char *sql); /* the first column of the first row, or -1 */
 
 static dwf_service *open_store(int busy_ms)
 {
@@ -1194,6 +1195,12 @@ static void test_retention(void)
     TT_EQ_INT(-1, dwf_service_get_execution(s, r.arn, 0, &x, &err));
     TT_EQ_STR("ResourceNotFoundException", err.type);
     TT_EQ_INT(0, dwf_service_get_execution(s, keep.arn, 0, &x, &err));
+    /* Its events went with it (schema 11: the range of keys of its number), the other's stayed. */
+    sqlite3 *db = NULL;
+    TT_EQ_INT(SQLITE_OK, sqlite3_open(path, &db));
+    TT_EQ_INT(0, sql_int(db, "SELECT COUNT(*) FROM events WHERE exec_no NOT IN (SELECT no FROM executions)"));
+    TT_ASSERT(sql_int(db, "SELECT COUNT(*) FROM events WHERE exec_no IN (SELECT no FROM executions)") > 0);
+    sqlite3_close(db);
     cJSON_Delete(x);
     cJSON_Delete(done);
     close_store(s);
@@ -1541,9 +1548,10 @@ static int fill_finished(const char *db_path, int n)
                  " end_ms, seq, seen_seq, op_count, event_count, retention_days, timeout_s, wake, inv_open,"
                  " inv_attempts, no) VALUES('old%d', 'arn:old:%d', 'old-%d', 'tp', 'SUCCEEDED', '{}', '{}',"
                  " 'arn:old:%d', %f, %f, 7, 7, 4, 8, 1, 120, 0, 0, 0, (SELECT IFNULL(MAX(no), 0) + 1 FROM executions));"
-                 "INSERT INTO operations SELECT no, 's' || k, 2 * k + 1, 2 * k + 2, 'STEP', 'SUCCEEDED', '{}'"
+                 "INSERT INTO operations(k, op_id, change_seq, type, status, json)"
+                 " SELECT no * 4294967296 + 2 * k + 1, 's' || k, 2 * k + 2, 'STEP', 'SUCCEEDED', '{}'"
                  " FROM executions, (SELECT 0 AS k UNION ALL SELECT 1 UNION ALL SELECT 2) WHERE id='old%d';"
-                 "INSERT INTO events SELECT no, k, '{}' FROM executions,"
+                 "INSERT INTO events(k, json) SELECT no * 4294967296 + k, '{}' FROM executions,"
                  " (SELECT 1 AS k UNION ALL SELECT 2 UNION ALL SELECT 3) WHERE id='old%d';"
                  "INSERT INTO tokens SELECT 'tok-old%d', no, %f FROM executions WHERE id='old%d';",
                  i, i, i, i, vclock - 1000, vclock - 500, i, i, i, vclock - 900, i);
@@ -2368,7 +2376,7 @@ static void test_schema_upgrade(void)
                                                 " (SELECT COUNT(*) FROM executions WHERE status='SUCCEEDED')",
                                             -1, &q, NULL));
     TT_EQ_INT(SQLITE_ROW, sqlite3_step(q));
-    TT_EQ_INT(10, sqlite3_column_int(q, 0));
+    TT_EQ_INT(11, sqlite3_column_int(q, 0));
     TT_EQ_INT(4, sqlite3_column_int(q, 1)); /* tokens_live went with version 9's tokens table */
     TT_EQ_INT(5, sqlite3_column_int(q, 2));
     TT_EQ_INT(2, sqlite3_column_int(q, 3));
@@ -2454,7 +2462,13 @@ static int sql_int(sqlite3 *db, const char *sql)
     return v;
 }
 
-/* A new store is created at version 10 (operations, events and tokens WITHOUT ROWID). A store of
+/* The operations and events tables of version 11: rowid tables keyed by their rowid (2 when so). */
+#define KEYED_BY_ROWID                                                                             \
+    "SELECT COUNT(*) FROM sqlite_master WHERE type='table' AND name IN ('operations','events')"   \
+    " AND sql LIKE '%k INTEGER PRIMARY KEY%' AND sql NOT LIKE '%WITHOUT ROWID%'"
+
+/* A new store is created at version 11 (tokens WITHOUT ROWID, operations and events keyed by
+ * their rowids), and so is a store of version 9 when opened (through 10). A store of
  * version 9 holding a finished execution and one in the middle of an invocation is rebuilt when
  * opened: every row comes out the same, the live token stays the current one (the execution
  * finishes with it) and the stale one stays stale, a token issued before reads the state, and the
@@ -2481,9 +2495,10 @@ static void test_schema_upgrade_from_9(void)
 
     sqlite3 *db = NULL;
     TT_EQ_INT(SQLITE_OK, sqlite3_open(path, &db));
-    TT_EQ_INT(10, sql_int(db, "PRAGMA user_version"));
-    TT_EQ_INT(3, sql_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE type='table' AND sql LIKE '%WITHOUT ROWID'"
+    TT_EQ_INT(11, sql_int(db, "PRAGMA user_version"));
+    TT_EQ_INT(1, sql_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE type='table' AND sql LIKE '%WITHOUT ROWID'"
                              " AND name IN ('operations','events','tokens')"));
+    TT_EQ_INT(2, sql_int(db, KEYED_BY_ROWID));
     char *want[R_N], *got[R_N];
     rows_all(db, 0, want);
     TT_ASSERT(strstr(want[R_LIVE], r.token) != NULL);
@@ -2507,12 +2522,13 @@ static void test_schema_upgrade_from_9(void)
     dwf_service_close(s);
 
     TT_EQ_INT(SQLITE_OK, sqlite3_open(path, &db));
-    TT_EQ_INT(10, sql_int(db, "PRAGMA user_version"));
-    TT_EQ_INT(3, sql_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE type='table' AND sql LIKE '%WITHOUT ROWID'"
+    TT_EQ_INT(11, sql_int(db, "PRAGMA user_version"));
+    TT_EQ_INT(1, sql_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE type='table' AND sql LIKE '%WITHOUT ROWID'"
                              " AND name IN ('operations','events','tokens')"));
+    TT_EQ_INT(2, sql_int(db, KEYED_BY_ROWID));
     TT_EQ_INT(0, sql_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE name IN"
                              " ('operations_start','tokens_exec','tokens_live','ops9','ev9','tok9',"
-                             "  'operations_v10','events_v10','tokens_v10')"));
+                             "  'operations_v10','events_v10','tokens_v10','operations_v11','events_v11')"));
     TT_EQ_INT(2, sql_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE type='index' AND name IN"
                              " ('operations_id','operations_change')"));
     rows_all(db, 0, got);
@@ -2534,6 +2550,105 @@ static void test_schema_upgrade_from_9(void)
     TT_EQ_STR("SUCCEEDED", status_of(s, r.arn, st));
     TT_EQ_INT(-1, ckpt(s, &r, "[]", NULL, &err)); /* ended: no token is current */
     TT_ASSERT(strncmp(err.message, "Invalid Checkpoint Token", 24) == 0);
+    close_store(s);
+}
+
+/* A version-11 store made back into version 10: operations and events WITHOUT ROWID keyed by
+ * (exec_no, start_seq) and (exec_no, event_id). */
+#define TO_VERSION_10                                                                              \
+    "CREATE TABLE ops10(exec_no INTEGER NOT NULL, op_id TEXT NOT NULL, start_seq INTEGER NOT NULL," \
+    "  change_seq INTEGER NOT NULL, type TEXT, status TEXT, json TEXT NOT NULL,"                   \
+    "  PRIMARY KEY(exec_no, start_seq)) WITHOUT ROWID;"                                            \
+    "INSERT INTO ops10 SELECT exec_no, op_id, start_seq, change_seq, type, status, json FROM operations;" \
+    "DROP TABLE operations; ALTER TABLE ops10 RENAME TO operations;"                               \
+    "CREATE UNIQUE INDEX operations_id ON operations(exec_no, op_id);"                             \
+    "CREATE INDEX operations_change ON operations(exec_no, change_seq);"                           \
+    "CREATE TABLE ev10(exec_no INTEGER NOT NULL, event_id INTEGER NOT NULL, json TEXT NOT NULL,"    \
+    "  PRIMARY KEY(exec_no, event_id)) WITHOUT ROWID;"                                             \
+    "INSERT INTO ev10 SELECT exec_no, event_id, json FROM events;"                                 \
+    "DROP TABLE events; ALTER TABLE ev10 RENAME TO events;"                                        \
+    "PRAGMA user_version=10;"
+
+/* A store of version 10 (operations and events WITHOUT ROWID) holding a finished execution and one in the
+ * middle of an invocation is brought to 11 when opened: every row comes out the same, the
+ * history reads the same forwards and backwards, and the running execution goes on, its next
+ * events numbered after the ones it had (test_retention: an expired execution's events are
+ * deleted with it, no other's). */
+static void test_schema_upgrade_from_10(void)
+{
+    dwf_service *s = open_store(0);
+    TT_ASSERT(s != NULL);
+    if (!s) return;
+    register_fn(s, "tp", 120, 1);
+    long long vm, scan;
+    TT_EQ_INT(0, one_life(s, 1, &vm, &scan));
+    run r;
+    dwf_error err;
+    TT_EQ_INT(0, start(s, "tp", "\"{}\"", &r));
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"a\",\"Type\":\"STEP\",\"Action\":\"START\",\"Name\":\"one\"}]", NULL, &err));
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"a\",\"Type\":\"STEP\",\"Action\":\"SUCCEED\",\"Payload\":\"1\"},"
+                             "{\"Id\":\"b\",\"Type\":\"STEP\",\"Action\":\"START\",\"Name\":\"two\"}]", NULL, &err));
+    char *hist = history_text(s, r.arn);
+    cJSON *back = NULL;
+    TT_EQ_INT(0, dwf_service_get_history(s, r.arn, 1, 2, NULL, 1, &back, &err));
+    char *back_text = back ? cJSON_PrintUnformatted(back) : NULL;
+    cJSON_Delete(back);
+    TT_ASSERT(hist != NULL && back_text != NULL);
+    dwf_service_close(s);
+
+    sqlite3 *db = NULL;
+    TT_EQ_INT(SQLITE_OK, sqlite3_open(path, &db));
+    char *want[R_N], *got[R_N];
+    rows_all(db, 0, want);
+    TT_EQ_INT(SQLITE_OK, sqlite3_exec(db, TO_VERSION_10, NULL, NULL, NULL));
+    TT_EQ_INT(10, sql_int(db, "PRAGMA user_version"));
+    TT_EQ_INT(0, sql_int(db, KEYED_BY_ROWID));
+    rows_all(db, 0, got);
+    rows_same(want, got); /* the version-10 store holds the same */
+    sqlite3_close(db);
+
+    dwf_service_opts o = {.path = path, .clock = clock_fn};
+    TT_EQ_INT(0, dwf_service_open(&o, &s, &err));
+    if (!s) return;
+    char *after = history_text(s, r.arn);
+    TT_ASSERT(hist && after && strcmp(hist, after) == 0);
+    free(after);
+    free(hist);
+    back = NULL;
+    TT_EQ_INT(0, dwf_service_get_history(s, r.arn, 1, 2, NULL, 1, &back, &err));
+    after = back ? cJSON_PrintUnformatted(back) : NULL;
+    cJSON_Delete(back);
+    TT_ASSERT(back_text && after && strcmp(back_text, after) == 0);
+    free(after);
+    free(back_text);
+    dwf_service_close(s);
+
+    TT_EQ_INT(SQLITE_OK, sqlite3_open(path, &db));
+    TT_EQ_INT(11, sql_int(db, "PRAGMA user_version"));
+    TT_EQ_INT(2, sql_int(db, KEYED_BY_ROWID));
+    TT_EQ_INT(0, sql_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('ops10','ev10','operations_v11','events_v11')"));
+    TT_EQ_INT(2, sql_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE type='index' AND name IN"
+                             " ('operations_id','operations_change')"));
+    rows_all(db, 0, got);
+    rows_same(want, got);
+    sqlite3_close(db);
+    for (int i = 0; i < R_N; i++) free(want[i]);
+
+    TT_EQ_INT(0, dwf_service_open(&o, &s, &err));
+    if (!s) return;
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"b\",\"Type\":\"STEP\",\"Action\":\"SUCCEED\",\"Payload\":\"2\"}]", NULL, &err));
+    cJSON *done = J("{\"Status\":\"SUCCEEDED\",\"Result\":\"3\"}");
+    TT_EQ_INT(0, dwf_service_end_invocation(s, r.arn, r.req, vclock, done, NULL, &err));
+    cJSON_Delete(done);
+    cJSON *h = NULL;
+    TT_EQ_INT(0, dwf_service_get_history(s, r.arn, 0, 1000, NULL, 0, &h, &err));
+    const cJSON *evs = cJSON_GetObjectItemCaseSensitive(h, "Events");
+    int n = cJSON_GetArraySize(evs), in_order = n > 0;
+    for (int i = 0; i < n; i++)
+        in_order &= cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(evs, i), "EventId")->valuedouble == i + 1;
+    TT_ASSERT(in_order);
+    TT_EQ_STR("ExecutionSucceeded", cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(evs, n - 1), "EventType")->valuestring);
+    cJSON_Delete(h);
     close_store(s);
 }
 
@@ -2577,5 +2692,6 @@ int main(void)
     TT_RUN(test_uuid_v4);
     TT_RUN(test_schema_upgrade);
     TT_RUN(test_schema_upgrade_from_9);
+    TT_RUN(test_schema_upgrade_from_10);
     return TT_EXIT();
 }
