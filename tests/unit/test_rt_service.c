@@ -2462,6 +2462,26 @@ static int sql_int(sqlite3 *db, const char *sql)
     return v;
 }
 
+/* The store both upgrade tests start from: one execution finished, one in the middle of an
+ * invocation (step "a" succeeded, step "b" started), whose first token goes to `first` when
+ * asked. The service is left open; NULL (and a failed assertion) if it could not be built. */
+static dwf_service *finished_and_running(run *r, char *first, size_t first_len)
+{
+    dwf_service *s = open_store(0);
+    TT_ASSERT(s != NULL);
+    if (!s) return NULL;
+    register_fn(s, "tp", 120, 1);
+    long long vm, scan;
+    dwf_error err;
+    TT_EQ_INT(0, one_life(s, 1, &vm, &scan));
+    TT_EQ_INT(0, start(s, "tp", "\"{}\"", r));
+    if (first) snprintf(first, first_len, "%s", r->token);
+    TT_EQ_INT(0, ckpt(s, r, "[{\"Id\":\"a\",\"Type\":\"STEP\",\"Action\":\"START\",\"Name\":\"one\"}]", NULL, &err));
+    TT_EQ_INT(0, ckpt(s, r, "[{\"Id\":\"a\",\"Type\":\"STEP\",\"Action\":\"SUCCEED\",\"Payload\":\"1\"},"
+                            "{\"Id\":\"b\",\"Type\":\"STEP\",\"Action\":\"START\",\"Name\":\"two\"}]", NULL, &err));
+    return s;
+}
+
 /* The operations and events tables of version 11: rowid tables keyed by their rowid (2 when so). */
 #define KEYED_BY_ROWID                                                                             \
     "SELECT COUNT(*) FROM sqlite_master WHERE type='table' AND name IN ('operations','events')"   \
@@ -2475,20 +2495,11 @@ static int sql_int(sqlite3 *db, const char *sql)
  * history reads the same. */
 static void test_schema_upgrade_from_9(void)
 {
-    dwf_service *s = open_store(0);
-    TT_ASSERT(s != NULL);
-    if (!s) return;
-    register_fn(s, "tp", 120, 1);
-    long long vm, scan;
-    TT_EQ_INT(0, one_life(s, 1, &vm, &scan));
     run r;
-    dwf_error err;
-    TT_EQ_INT(0, start(s, "tp", "\"{}\"", &r));
     char first[128];
-    snprintf(first, sizeof first, "%s", r.token);
-    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"a\",\"Type\":\"STEP\",\"Action\":\"START\",\"Name\":\"one\"}]", NULL, &err));
-    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"a\",\"Type\":\"STEP\",\"Action\":\"SUCCEED\",\"Payload\":\"1\"},"
-                             "{\"Id\":\"b\",\"Type\":\"STEP\",\"Action\":\"START\",\"Name\":\"two\"}]", NULL, &err));
+    dwf_service *s = finished_and_running(&r, first, sizeof first);
+    if (!s) return;
+    dwf_error err;
     char *hist = history_text(s, r.arn);
     TT_ASSERT(hist != NULL);
     dwf_service_close(s);
@@ -2576,18 +2587,10 @@ static void test_schema_upgrade_from_9(void)
  * deleted with it, no other's). */
 static void test_schema_upgrade_from_10(void)
 {
-    dwf_service *s = open_store(0);
-    TT_ASSERT(s != NULL);
-    if (!s) return;
-    register_fn(s, "tp", 120, 1);
-    long long vm, scan;
-    TT_EQ_INT(0, one_life(s, 1, &vm, &scan));
     run r;
+    dwf_service *s = finished_and_running(&r, NULL, 0);
+    if (!s) return;
     dwf_error err;
-    TT_EQ_INT(0, start(s, "tp", "\"{}\"", &r));
-    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"a\",\"Type\":\"STEP\",\"Action\":\"START\",\"Name\":\"one\"}]", NULL, &err));
-    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"a\",\"Type\":\"STEP\",\"Action\":\"SUCCEED\",\"Payload\":\"1\"},"
-                             "{\"Id\":\"b\",\"Type\":\"STEP\",\"Action\":\"START\",\"Name\":\"two\"}]", NULL, &err));
     char *hist = history_text(s, r.arn);
     cJSON *back = NULL;
     TT_EQ_INT(0, dwf_service_get_history(s, r.arn, 1, 2, NULL, 1, &back, &err));
