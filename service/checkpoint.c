@@ -167,7 +167,7 @@ static int checkpoint_updates(dwf_service *s, dwf__exec *e, const cJSON *updates
 /* {"CheckpointToken": a new one, "NewExecutionState": {"Operations": what the handler has not seen}}. */
 static int checkpoint_answer(dwf_service *s, dwf__exec *e, long long seq_before, cJSON **out, dwf_error *err)
 {
-    char next[40];
+    char next[DWF__TOKEN_LEN];
     if (dwf__svc_token_issue(s, e, next, err) != 0) return -1;
     /* An execution the batch ended takes no more checkpoints: the new token is born retired. */
     if (e->status != DWF_EXECSTATUS_RUNNING) dwf__svc_token_retire(e);

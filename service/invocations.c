@@ -159,7 +159,7 @@ int dwf_service_begin_invocation(dwf_service *s, const char *arn, cJSON **event,
     if (dwf__store_begin(s->st, err) != 0) return dwf__svc_abort(s);
     dwf__exec *e = NULL;
     if (dwf__svc_exec_get(s, arn, &e, err) != 0) return dwf__svc_abort(s);
-    char token[40];
+    char token[DWF__TOKEN_LEN];
     cJSON *ev = NULL;
     int r = invocation_allowed(e, err);
     if (r == 0) r = !(ev = cJSON_CreateObject()) || jset_str(ev, "DurableExecutionArn", e->arn) ? oom(err) : 0;

@@ -1,6 +1,6 @@
 /*
  * rows.c: the rows every part of the service writes: operations, history events, timers,
- * callback states and checkpoint tokens.
+ * callback states (checkpoint tokens: tokens.c).
  *
  * Deltas: every write of an operation row bumps the execution's change counter (seq) and stamps
  * the row with it; the execution remembers the counter the handler has seen (seen_seq). A
@@ -317,36 +317,6 @@ void dwf__svc_wake(dwf__exec *e)
     /* While an invocation runs, the delta of its next checkpoint carries the change instead,
      * and a PENDING answer with unseen changes is invoked again (invocations.c). */
     if (!e->inv_open) e->wake = 1;
-}
-
-/* ---- checkpoint tokens ----------------------------------------------------------------------------- */
-/* Every token issued is a row (any of them reads the state); the current one is the execution's
- * live_token, written with the row the call saves anyway, so issuing one writes one row and
- * retiring the previous writes none. */
-int dwf__svc_token_issue(dwf_service *s, dwf__exec *e, char out[40], dwf_error *err)
-{
-    dwf__svc_uuid(out);
-    if (dwf__sql_exec(s->st, err, "INSERT INTO tokens(token, exec_no, issued_ms) VALUES(?1,?2,?3)", "sid", out, e->no,
-                      dwf_service_now(s)) != 0)
-        return -1;
-    return dwf__set_str(&e->live_token, out) != 0 ? oom(err) : 0;
-}
-
-void dwf__svc_token_retire(dwf__exec *e)
-{
-    free(e->live_token);
-    e->live_token = NULL;
-}
-
-int dwf__svc_token_ok(dwf_service *s, const dwf__exec *e, const char *token, int live_only, dwf_error *err)
-{
-    if (live_only) return e->live_token && strcmp(e->live_token, token) == 0;
-    sqlite3_stmt *q = dwf__sql_prepare(s->st, err, "SELECT 1 FROM tokens WHERE exec_no=?1 AND token=?2", "is", e->no,
-                                       token);
-    if (!q) return -1;
-    int r = dwf__sql_step(s->st, q, err);
-    dwf__sql_done(s->st, q);
-    return r;
 }
 
 /* ---- the handler's view of time ----------------------------------------------------------------- */

@@ -231,8 +231,12 @@ int dwf__svc_callback_state(dwf_service *s, const dwf__exec *e, const char *op_i
                             dwf_error *err);
 /* An external change (timer, callback, chained result): the handler must see it. */
 void dwf__svc_wake(dwf__exec *e);
-/* A fresh checkpoint token, now e's current one (e->live_token: the caller saves e). */
-int dwf__svc_token_issue(dwf_service *s, dwf__exec *e, char out[40], dwf_error *err);
+/* ---- tokens.c: checkpoint tokens ------------------------------------------------------------- */
+/* The longest token and its NUL: "<n>.<c>.<mac>", 8 + 1 + 14 + 1 + 32 characters at most. */
+#define DWF__TOKEN_LEN 64
+/* A fresh checkpoint token, now e's current one (e->live_token and e->token_count: the caller
+ * saves e). */
+int dwf__svc_token_issue(dwf_service *s, dwf__exec *e, char out[DWF__TOKEN_LEN], dwf_error *err);
 /* No token of e is current any more (it ended; the caller saves e). */
 void dwf__svc_token_retire(dwf__exec *e);
 /* 1 if the token was issued for this execution (live_only: and is the current one), 0 if not. */

@@ -48,11 +48,12 @@ struct dwf__store {
     long long vm_steps, fullscan_steps; /* work done by finished statements (dwf__store_work) */
     dwf__sync *sync;                    /* group commit: the flush after COMMIT (store_sync.c) */
     int in_call;                        /* a call's savepoint is open (batches: store_sync.c) */
+    unsigned char token_key[DWF__TOKEN_KEY_LEN]; /* meta's token_key: the MAC key of checkpoint tokens */
 };
 
 static int commit_open_batch(void *arg);
 
-#define SCHEMA_VERSION 11
+#define SCHEMA_VERSION 12
 
 /* Version 4 (dropped with the tokens table it indexed in 10). */
 #define TOKENS_LIVE "CREATE INDEX IF NOT EXISTS tokens_live ON tokens(exec_id) WHERE live=1;"
@@ -179,6 +180,18 @@ static int commit_open_batch(void *arg);
     "  ORDER BY exec_no, event_id;"                                                                \
     "DROP TABLE events; ALTER TABLE events_v11 RENAME TO events;"
 
+/* Version 12: checkpoint tokens are verified without a row (rows.c): a token names its
+ * execution's number and its place in the count of tokens issued to it (token_count, in the
+ * row every call saves anyway), under an HMAC-SHA256 with this store's own key, made once from
+ * SQLite's randomblob (ChaCha20 seeded from /dev/urandom by the unix VFS) and kept in meta.
+ * Issuing a token wrote a row of `tokens` in every call, at a random place among its
+ * execution's (the key was a UUID): a page of the log per commit and a split every few. The
+ * table stays for the tokens issued before: it is no longer written (a new store has it
+ * empty), and a token of that form is looked up there, so an older token still reads the state
+ * and a running execution's live one still checkpoints (it is the execution's live_token). */
+#define TOKEN_KEY "INSERT OR IGNORE INTO meta(key, value) VALUES('token_key', lower(hex(randomblob(32))));"
+#define TOKEN_COUNT "ALTER TABLE executions ADD COLUMN token_count INTEGER NOT NULL DEFAULT 0;" TOKEN_KEY
+
 static const char *const schema_sql =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
     "CREATE TABLE IF NOT EXISTS functions(name TEXT PRIMARY KEY, handler TEXT, source TEXT,"
@@ -191,7 +204,7 @@ static const char *const schema_sql =
     "  retention_days INTEGER, timeout_s INTEGER, wake INTEGER, inv_open INTEGER,"
     "  inv_attempts INTEGER, inv_owner TEXT, inv_request TEXT, workflow_hash TEXT,"
     "  clock_offset_ms REAL NOT NULL DEFAULT 0, live_token TEXT, no INTEGER,"
-    "  UNIQUE(function_name, name));"
+    "  token_count INTEGER NOT NULL DEFAULT 0, UNIQUE(function_name, name));"
     EXECUTIONS_NO
     "CREATE INDEX IF NOT EXISTS executions_root ON executions(root_arn, status);"
     EXEC_INDEXES
@@ -208,7 +221,8 @@ static const char *const schema_sql =
     CONTROL_PLANE
     WORKFLOW_VERSIONS
     CALLS
-    EXEC_OFFSET;
+    EXEC_OFFSET
+    TOKEN_KEY;
 
 /* An older store is brought up to date one version at a time: upgrades[v] takes version v to
  * v + 1 (version 0 is a new file: the whole schema at once), then user_version is set. What
@@ -220,7 +234,8 @@ static const char *const schema_sql =
  * plain functions and each execution's own virtual clock, (9) the index of running executions by
  * their clock offset (EXEC_OFFSET), (10) operations, events and tokens rebuilt WITHOUT ROWID and
  * the live token in the execution's row (WITHOUT_ROWIDS), (11) operations and events keyed by
- * their rowids (KEYS_AS_ROWIDS). */
+ * their rowids (KEYS_AS_ROWIDS), (12) tokens verified by their MAC, no longer a row each
+ * (TOKEN_COUNT). */
 static const char *const upgrades[SCHEMA_VERSION] = {
     [0] = NULL, /* a new store: schema_sql */
     [1] = "ALTER TABLE executions ADD COLUMN inv_owner TEXT;",
@@ -233,6 +248,7 @@ static const char *const upgrades[SCHEMA_VERSION] = {
     [8] = EXEC_OFFSET,
     [9] = WITHOUT_ROWIDS,
     [10] = KEYS_AS_ROWIDS,
+    [11] = TOKEN_COUNT,
 };
 
 /* Create or upgrade, inside the caller's transaction. */
@@ -422,6 +438,29 @@ static int give_store_id(sqlite3 *db, int *wrote)
     return rc;
 }
 
+/* The store's token key (meta's token_key, 64 hex digits: TOKEN_KEY), read once per open. A
+ * store without one, or with a malformed one, was damaged by hand: its tokens could not be
+ * verified, so it is refused rather than given a new key (every token would change meaning). */
+static int read_token_key(dwf__store *st, dwf_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = sqlite3_prepare_v2(st->db, "SELECT value FROM meta WHERE key='token_key'", -1, &q, NULL);
+    if (rc != SQLITE_OK) return dwf__store_fail(st, rc, err);
+    rc = sqlite3_step(q);
+    const char *hex = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(q, 0) : NULL;
+    int ok = hex && strlen(hex) == 2 * DWF__TOKEN_KEY_LEN;
+    for (int i = 0; ok && i < DWF__TOKEN_KEY_LEN; i++) {
+        unsigned int b = 0;
+        ok = sscanf(hex + 2 * i, "%2x", &b) == 1;
+        st->token_key[i] = (unsigned char)b;
+    }
+    sqlite3_finalize(q);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return dwf__store_fail(st, rc, err);
+    return ok ? 0 : dwf__store_err(err, DWF_ERRORTYPE_STORE_CORRUPT,
+                                   "the store %s is corrupt: its token key (meta's token_key) is %s; nothing was changed",
+                                   st->path, rc == SQLITE_ROW ? "malformed" : "missing");
+}
+
 /* Open the database, read its header (a file that is not a database fails here, before any
  * write), refuse a newer schema, configure, create or upgrade, give it an id. `*flush`: 1 when
  * the store must be flushed before it is used: the open wrote something (a new store, WAL mode,
@@ -470,6 +509,7 @@ static int open_db(dwf__store *st, int busy_ms, int *flush, dwf_error *err)
     if (version < SCHEMA_VERSION && (rc = upgrade(st->db, version)) != SQLITE_OK) return dwf__store_fail(st, rc, err);
     if (version < SCHEMA_VERSION) *flush = 1;
     if ((rc = give_store_id(st->db, flush)) != SQLITE_OK) return dwf__store_fail(st, rc, err);
+    if (read_token_key(st, err) != 0) return -1;
     return st->in_memory ? 0 : dwf__storefile_identify_wal(st->db, st->path, &st->file, err);
 }
 
@@ -622,6 +662,7 @@ static int stmt_get(dwf__store *st, const char *sql, sqlite3_stmt **out)
 }
 
 sqlite3 *dwf__store_db(dwf__store *st) { return st->db; }
+const unsigned char *dwf__store_token_key(const dwf__store *st) { return st->token_key; }
 const char *dwf__store_path(dwf__store *st) { return st->path; }
 
 /* BEGIN and COMMIT run once per checkpoint: through the statement cache, not sqlite3_exec,
@@ -865,7 +906,7 @@ int dwf__set_str(char **slot, const char *v)
     "id, arn, name, function_name, status, input, result, error, parent_arn, parent_op, "     \
     "root_arn, start_ms, end_ms, next_invoke_ms, inv_started_ms, seq, seen_seq, op_count, "   \
     "event_count, retention_days, timeout_s, wake, inv_open, inv_attempts, inv_owner, inv_request, " \
-    "clock_offset_ms, live_token"
+    "clock_offset_ms, live_token, token_count"
 
 void dwf__exec_free(dwf__exec *e)
 {
@@ -892,6 +933,7 @@ static const int_col exec_ints[] = {
     {15, "seq", 0, COUNT_MAX},         {16, "seen_seq", 0, COUNT_MAX}, {17, "op_count", 0, COUNT_MAX},
     {18, "event_count", 0, COUNT_MAX}, {19, "retention_days", 0, 36500}, {20, "timeout_s", 0, INT_MAX},
     {21, "wake", 0, 1},                {22, "inv_open", 0, 1},            {23, "inv_attempts", 0, 1000},
+    {28, "token_count", 0, COUNT_MAX},
 };
 static const int_col exec_times[] = {{11, "start_ms", 0, 0}, {12, "end_ms", 0, 0}, {13, "next_invoke_ms", 0, 0},
                                      {14, "inv_started_ms", 0, 0}};
@@ -969,7 +1011,8 @@ static dwf__exec *exec_of_row(sqlite3_stmt *q)
     e->inv_request = dwf__col_strdup(q, 25, &oom);
     e->clock_offset_ms = sqlite3_column_double(q, 26);
     e->live_token = dwf__col_strdup(q, 27, &oom);
-    e->no = sqlite3_column_int64(q, 28);
+    e->token_count = sqlite3_column_int64(q, 28);
+    e->no = sqlite3_column_int64(q, 29);
     if (oom) {
         dwf__exec_free(e);
         return NULL;
@@ -1031,13 +1074,13 @@ int dwf__exec_load_by_name(dwf__store *st, const char *function_name, const char
 
 static int exec_write(dwf__store *st, const dwf__exec *e, dwf_error *err, const char *sql)
 {
-    return dwf__sql_exec(st, err, sql, "sssssssssssddddiiiiiiiiissds", e->id, e->arn, e->name,
+    return dwf__sql_exec(st, err, sql, "sssssssssssddddiiiiiiiiissdsi", e->id, e->arn, e->name,
                          e->function_name, dwf_execstatus_name(e->status), e->input, e->result, e->error, e->parent_arn,
                          e->parent_op, e->root_arn, e->start_ms, e->end_ms, e->next_invoke_ms,
                          e->inv_started_ms, e->seq, e->seen_seq, e->op_count, e->event_count,
                          (long long)e->retention_days, (long long)e->timeout_s, (long long)e->wake,
                          (long long)e->inv_open, (long long)e->inv_attempts, e->inv_owner, e->inv_request,
-                         e->clock_offset_ms, e->live_token);
+                         e->clock_offset_ms, e->live_token, e->token_count);
 }
 
 
@@ -1054,6 +1097,7 @@ static const exec_col exec_cols[] = {
     EC(end_ms, 'd'), EC(next_invoke_ms, 'd'), EC(inv_started_ms, 'd'), EC(seq, 'l'), EC(seen_seq, 'l'),
     EC(op_count, 'l'), EC(event_count, 'l'), EC(retention_days, 'i'), EC(timeout_s, 'i'), EC(wake, 'i'),
     EC(inv_open, 'i'), EC(inv_attempts, 'i'), EC(inv_owner, 's'), EC(inv_request, 's'), EC(clock_offset_ms, 'd'), EC(live_token, 's'),
+    EC(token_count, 'l'),
 };
 #undef EC
 #define NEXEC_COLS (sizeof exec_cols / sizeof exec_cols[0])
@@ -1108,7 +1152,7 @@ static int exec_save_all(dwf__store *st, const dwf__exec *e, dwf_error *err)
                                   " inv_started_ms=?15, seq=?16, seen_seq=?17, op_count=?18,"
                                   " event_count=?19, retention_days=?20, timeout_s=?21, wake=?22,"
                                   " inv_open=?23, inv_attempts=?24, inv_owner=?25, inv_request=?26,"
-                                  " clock_offset_ms=?27, live_token=?28 WHERE id=?1");
+                                  " clock_offset_ms=?27, live_token=?28, token_count=?29 WHERE id=?1");
 }
 
 /* Append s to the SQL text being built in sql (which has room for every column's assignment). */
@@ -1184,7 +1228,7 @@ int dwf__exec_insert(dwf__store *st, dwf__exec *e, dwf_error *err)
 {
     /* The next number: one past the largest (executions_no gives it at once). */
     if (exec_write(st, e, err, "INSERT INTO executions(" EXEC_COLS ", no) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,"
-                               "?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,?26,?27,?28,"
+                               "?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,?26,?27,?28,?29,"
                                "(SELECT IFNULL(MAX(no), 0) + 1 FROM executions))") != 0)
         return -1;
     sqlite3_stmt *q = dwf__sql_prepare(st, err, "SELECT no FROM executions WHERE id=?1", "s", e->id);

@@ -18,8 +18,10 @@
  *   events(exec_no, event_id, json)    history events, EventId 1, 2, ... (WITHOUT ROWID, 10)
  *   timers(exec_id, op_id, kind, due_ms)
  *   callbacks(callback_id, exec_id, op_id, state, timeout_s, heartbeat_s)
- *   tokens(token, exec_no, issued_ms)  every token issued, keyed by (exec_no, token) (WITHOUT
- *                                      ROWID, 10; before it a live flag here)
+ *   tokens(token, exec_no, issued_ms)  every token issued before schema 12, keyed by (exec_no,
+ *                                      token) (WITHOUT ROWID, 10; before it a live flag here);
+ *                                      read only since 12, when tokens carry their own proof
+ *                                      (rows.c) and executions.token_count counts them
  *   lambda_functions(name, version, config, code_sha256)   dwf serve's control plane (schema 5):
  *   lambda_code(sha256, zip)           a function version's configuration JSON and its zip
  *   iam_roles(name, role, policies)    Role JSON and {PolicyName: document}
@@ -43,6 +45,9 @@ typedef struct dwf__store dwf__store;
 int dwf__store_open(const char *path, int busy_ms, dwf__store **out, dwf_error *err);
 void dwf__store_close(dwf__store *st);
 sqlite3 *dwf__store_db(dwf__store *st);
+/* The MAC key of this store's checkpoint tokens (schema 12: meta's token_key), read at open. */
+#define DWF__TOKEN_KEY_LEN 32
+const unsigned char *dwf__store_token_key(const dwf__store *st);
 const char *dwf__store_path(dwf__store *st);
 
 /* Fill err with a named error (type, printf message); always returns -1. */
@@ -196,6 +201,8 @@ typedef struct dwf__exec {
     double clock_offset_ms; /* its virtual clock: real time plus this (--skip-time moves it) */
     char *live_token;       /* the checkpoint token now current, or NULL (none: ended, or before
                              * its first invocation) */
+    long long token_count;  /* checkpoint tokens issued to it so far (schema 12): the newest is
+                             * number token_count, and a token naming a larger one is forged */
     long long no;           /* its number (1, 2, ... in start order): the key of its operations,
                              * events and tokens (schema 10); never changes */
     struct dwf__exec *loaded; /* the row as last read or saved: dwf__exec_save writes only the

@@ -2308,7 +2308,15 @@ static void test_sync_wakes_own_batch_only(void) { sync_wakeups_run(SW_OK); }
 static void test_sync_failed_flush_wakes_all(void) { sync_wakeups_run(SW_FLUSH_FAILS); }
 static void test_sync_failed_commit_wakes_its_waiters(void) { sync_wakeups_run(SW_COMMIT_FAILS); }
 
-/* A version-10 store made back into version 9: operations, events and tokens as rowid tables
+/* A version-12 store made back into version 11: no token_count column and no token key, and
+ * every execution's live token a row of `tokens`, where version 11 kept every token it issued. */
+#define TO_VERSION_11                                                                              \
+    "INSERT OR IGNORE INTO tokens(token, exec_no, issued_ms) SELECT live_token, no, 0 FROM executions" \
+    "  WHERE live_token IS NOT NULL;"                                                              \
+    "ALTER TABLE executions DROP COLUMN token_count; DELETE FROM meta WHERE key='token_key';"      \
+    "PRAGMA user_version=11;"
+
+/* A version-11 store made back into version 9 (after TO_VERSION_11): operations, events and tokens as rowid tables
  * keyed by the execution's id with the indexes of their keys, the live token flagged in its
  * tokens row (what the upgrade to 10 reads), no live_token or no column in executions. */
 #define TO_VERSION_9                                                                               \
@@ -2349,7 +2357,7 @@ static void test_schema_upgrade(void)
     dwf_service_close(s);
     sqlite3 *db = NULL;
     TT_EQ_INT(SQLITE_OK, sqlite3_open(path, &db));
-    TT_EQ_INT(SQLITE_OK, sqlite3_exec(db, TO_VERSION_9, NULL, NULL, NULL));
+    TT_EQ_INT(SQLITE_OK, sqlite3_exec(db, TO_VERSION_11 TO_VERSION_9, NULL, NULL, NULL));
     TT_EQ_INT(SQLITE_OK, sqlite3_exec(db, "DROP INDEX executions_status; DROP INDEX executions_parent; DROP INDEX executions_function; DROP INDEX tokens_live;"
                                           "DROP INDEX executions_offset;"
                                           "ALTER TABLE executions DROP COLUMN inv_owner;"
@@ -2376,7 +2384,7 @@ static void test_schema_upgrade(void)
                                                 " (SELECT COUNT(*) FROM executions WHERE status='SUCCEEDED')",
                                             -1, &q, NULL));
     TT_EQ_INT(SQLITE_ROW, sqlite3_step(q));
-    TT_EQ_INT(11, sqlite3_column_int(q, 0));
+    TT_EQ_INT(12, sqlite3_column_int(q, 0));
     TT_EQ_INT(4, sqlite3_column_int(q, 1)); /* tokens_live went with version 9's tokens table */
     TT_EQ_INT(5, sqlite3_column_int(q, 2));
     TT_EQ_INT(2, sqlite3_column_int(q, 3));
@@ -2487,8 +2495,8 @@ static dwf_service *finished_and_running(run *r, char *first, size_t first_len)
     "SELECT COUNT(*) FROM sqlite_master WHERE type='table' AND name IN ('operations','events')"   \
     " AND sql LIKE '%k INTEGER PRIMARY KEY%' AND sql NOT LIKE '%WITHOUT ROWID%'"
 
-/* A new store is created at version 11 (tokens WITHOUT ROWID, operations and events keyed by
- * their rowids), and so is a store of version 9 when opened (through 10). A store of
+/* A new store is created at version 12 (tokens WITHOUT ROWID, operations and events keyed by
+ * their rowids), and so is a store of version 9 when opened (through 10 and 11). A store of
  * version 9 holding a finished execution and one in the middle of an invocation is rebuilt when
  * opened: every row comes out the same, the live token stays the current one (the execution
  * finishes with it) and the stale one stays stale, a token issued before reads the state, and the
@@ -2506,7 +2514,12 @@ static void test_schema_upgrade_from_9(void)
 
     sqlite3 *db = NULL;
     TT_EQ_INT(SQLITE_OK, sqlite3_open(path, &db));
-    TT_EQ_INT(11, sql_int(db, "PRAGMA user_version"));
+    TT_EQ_INT(12, sql_int(db, "PRAGMA user_version"));
+    /* as version 11 kept it: the first token a row too */
+    TT_EQ_INT(SQLITE_OK, sqlite3_exec(db, TO_VERSION_11, NULL, NULL, NULL));
+    char *ins = sqlite3_mprintf("INSERT INTO tokens SELECT %Q, no, 0 FROM executions WHERE arn=%Q", first, r.arn);
+    TT_EQ_INT(SQLITE_OK, sqlite3_exec(db, ins, NULL, NULL, NULL));
+    sqlite3_free(ins);
     TT_EQ_INT(1, sql_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE type='table' AND sql LIKE '%WITHOUT ROWID'"
                              " AND name IN ('operations','events','tokens')"));
     TT_EQ_INT(2, sql_int(db, KEYED_BY_ROWID));
@@ -2533,7 +2546,7 @@ static void test_schema_upgrade_from_9(void)
     dwf_service_close(s);
 
     TT_EQ_INT(SQLITE_OK, sqlite3_open(path, &db));
-    TT_EQ_INT(11, sql_int(db, "PRAGMA user_version"));
+    TT_EQ_INT(12, sql_int(db, "PRAGMA user_version"));
     TT_EQ_INT(1, sql_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE type='table' AND sql LIKE '%WITHOUT ROWID'"
                              " AND name IN ('operations','events','tokens')"));
     TT_EQ_INT(2, sql_int(db, KEYED_BY_ROWID));
@@ -2564,7 +2577,7 @@ static void test_schema_upgrade_from_9(void)
     close_store(s);
 }
 
-/* A version-11 store made back into version 10: operations and events WITHOUT ROWID keyed by
+/* A version-11 store made back into version 10 (after TO_VERSION_11): operations and events WITHOUT ROWID keyed by
  * (exec_no, start_seq) and (exec_no, event_id). */
 #define TO_VERSION_10                                                                              \
     "CREATE TABLE ops10(exec_no INTEGER NOT NULL, op_id TEXT NOT NULL, start_seq INTEGER NOT NULL," \
@@ -2601,6 +2614,7 @@ static void test_schema_upgrade_from_10(void)
 
     sqlite3 *db = NULL;
     TT_EQ_INT(SQLITE_OK, sqlite3_open(path, &db));
+    TT_EQ_INT(SQLITE_OK, sqlite3_exec(db, TO_VERSION_11, NULL, NULL, NULL));
     char *want[R_N], *got[R_N];
     rows_all(db, 0, want);
     TT_EQ_INT(SQLITE_OK, sqlite3_exec(db, TO_VERSION_10, NULL, NULL, NULL));
@@ -2627,7 +2641,7 @@ static void test_schema_upgrade_from_10(void)
     dwf_service_close(s);
 
     TT_EQ_INT(SQLITE_OK, sqlite3_open(path, &db));
-    TT_EQ_INT(11, sql_int(db, "PRAGMA user_version"));
+    TT_EQ_INT(12, sql_int(db, "PRAGMA user_version"));
     TT_EQ_INT(2, sql_int(db, KEYED_BY_ROWID));
     TT_EQ_INT(0, sql_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('ops10','ev10','operations_v11','events_v11')"));
     TT_EQ_INT(2, sql_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE type='index' AND name IN"
@@ -2655,9 +2669,159 @@ static void test_schema_upgrade_from_10(void)
     close_store(s);
 }
 
+/* The state read with `token`: 0, or -1 with the message checked to be the one a token not
+ * issued for the execution gets. */
+static int state_with(dwf_service *s, const char *arn, const char *token)
+{
+    cJSON *page = NULL;
+    dwf_error err;
+    int rc = dwf_service_get_state(s, arn, token, NULL, 0, &page, &err);
+    cJSON_Delete(page);
+    if (rc != 0) {
+        TT_EQ_STR("InvalidParameterValueException", err.type);
+        TT_EQ_STR("Invalid Checkpoint Token: the token was not issued for this execution.", err.message);
+    }
+    return rc;
+}
+
+/* Schema 12: a token proves itself (its execution's number and count under the store's MAC
+ * key), with no row. Every token issued reads the state, the live one alone checkpoints; a token
+ * of another execution, of another store (the same number and count under another key), one
+ * with its MAC changed, one naming a count not issued yet, and a spelling of an issued one with
+ * a leading zero are refused, with the messages of tokens never issued. */
+static void test_tokens_proven(void)
+{
+    /* another store first, whose first execution has the same number and counts as ours */
+    dwf_service *other = open_store(0);
+    TT_ASSERT(other != NULL);
+    if (!other) return;
+    char other_dir[256];
+    snprintf(other_dir, sizeof other_dir, "%s", dir);
+    register_fn(other, "tp", 120, 1);
+    run o;
+    TT_EQ_INT(0, start(other, "tp", "\"{}\"", &o));
+    dwf_service *s = open_store(0);
+    TT_ASSERT(s != NULL);
+    if (!s) {
+        close_store(other);
+        return;
+    }
+    register_fn(s, "tp", 120, 1);
+    run r, r2;
+    dwf_error err;
+    TT_EQ_INT(0, start(s, "tp", "\"{}\"", &r));
+    char first[128];
+    snprintf(first, sizeof first, "%s", r.token);
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"a\",\"Type\":\"STEP\",\"Action\":\"START\",\"Name\":\"one\"}]", NULL, &err));
+    TT_EQ_INT(0, start(s, "tp", "\"{}\"", &r2));
+    /* the same number (1) and count (1), another key: a different token */
+    TT_ASSERT(strncmp(first, "1.1.", 4) == 0 && strncmp(o.token, "1.1.", 4) == 0);
+    TT_ASSERT(strcmp(first, o.token) != 0);
+    TT_EQ_INT(0, state_with(s, r.arn, r.token));
+    TT_EQ_INT(0, state_with(s, r.arn, first)); /* no longer live, still issued */
+    TT_EQ_INT(-1, state_with(s, r.arn, o.token));
+    TT_EQ_INT(-1, state_with(s, r.arn, r2.token));
+    TT_EQ_INT(-1, state_with(s, r2.arn, first));
+    char forged[160];
+    snprintf(forged, sizeof forged, "%s", first);
+    char *last = forged + strlen(forged) - 1;
+    *last = *last == '0' ? '1' : '0';
+    TT_EQ_INT(-1, state_with(s, r.arn, forged));
+    snprintf(forged, sizeof forged, "0%s", first);
+    TT_EQ_INT(-1, state_with(s, r.arn, forged));
+    /* count 3: not issued yet (the live one is 2), whatever follows */
+    snprintf(forged, sizeof forged, "1.3.%s", first + 4);
+    TT_EQ_INT(-1, state_with(s, r.arn, forged));
+    TT_EQ_INT(-1, state_with(s, r.arn, "1.1."));
+    /* only the live token checkpoints */
+    run stale = r;
+    snprintf(stale.token, sizeof stale.token, "%s", first);
+    TT_EQ_INT(-1, ckpt(s, &stale, "[]", NULL, &err));
+    TT_EQ_STR("Invalid Checkpoint Token: the token is not current for this execution.", err.message);
+    run foreign = r;
+    snprintf(foreign.token, sizeof foreign.token, "%s", r2.token);
+    TT_EQ_INT(-1, ckpt(s, &foreign, "[]", NULL, &err));
+    TT_EQ_STR("Invalid Checkpoint Token: the token is not current for this execution.", err.message);
+    TT_EQ_INT(0, ckpt(s, &r, "[]", NULL, &err));
+    TT_ASSERT(strncmp(r.token, "1.3.", 4) == 0);
+    /* The count and the key live in the store: after a reopen the same tokens hold. */
+    dwf_service_close(s);
+    dwf_service_opts op = {.path = path, .clock = clock_fn};
+    TT_EQ_INT(0, dwf_service_open(&op, &s, &err));
+    if (s) {
+        TT_EQ_INT(0, state_with(s, r.arn, first));
+        TT_EQ_INT(0, state_with(s, r.arn, r.token));
+        TT_EQ_INT(0, ckpt(s, &r, "[]", NULL, &err));
+        TT_ASSERT(strncmp(r.token, "1.4.", 4) == 0);
+        close_store(s);
+    }
+    dwf_service_close(other);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", other_dir);
+    if (system(cmd) != 0) printf("cleanup of %s failed\n", other_dir);
+}
+
+/* A store of version 11 (every token a row, UUIDs) holding a finished execution and one in the
+ * middle of an invocation is brought to 12 when opened: it gets a token key and token_count;
+ * the running execution's live token still checkpoints and an earlier one still reads the
+ * state (their rows), a UUID never issued does not; the next token is of the new form, and the
+ * execution finishes with it. */
+static void test_schema_upgrade_from_11(void)
+{
+    run r;
+    dwf_service *s = finished_and_running(&r, NULL, 0);
+    if (!s) return;
+    dwf_error err;
+    dwf_service_close(s);
+    static const char live11[] = "11111111-2222-4333-8444-555555555555";
+    static const char old11[] = "66666666-7777-4888-9999-aaaaaaaaaaaa";
+    sqlite3 *db = NULL;
+    TT_EQ_INT(SQLITE_OK, sqlite3_open(path, &db));
+    TT_EQ_INT(SQLITE_OK, sqlite3_exec(db, TO_VERSION_11 "DELETE FROM tokens;", NULL, NULL, NULL));
+    char *sql = sqlite3_mprintf("UPDATE executions SET live_token=%Q WHERE arn=%Q;"
+                                "INSERT INTO tokens SELECT %Q, no, 0 FROM executions WHERE arn=%Q;"
+                                "INSERT INTO tokens SELECT %Q, no, 0 FROM executions WHERE arn=%Q;",
+                                live11, r.arn, live11, r.arn, old11, r.arn);
+    TT_EQ_INT(SQLITE_OK, sqlite3_exec(db, sql, NULL, NULL, NULL));
+    sqlite3_free(sql);
+    TT_EQ_INT(11, sql_int(db, "PRAGMA user_version"));
+    sqlite3_close(db);
+
+    dwf_service_opts o = {.path = path, .clock = clock_fn};
+    TT_EQ_INT(0, dwf_service_open(&o, &s, &err));
+    if (!s) return;
+    TT_EQ_INT(0, state_with(s, r.arn, old11));
+    TT_EQ_INT(0, state_with(s, r.arn, live11));
+    TT_EQ_INT(-1, state_with(s, r.arn, "99999999-7777-4888-9999-aaaaaaaaaaaa"));
+    snprintf(r.token, sizeof r.token, "%s", old11);
+    TT_EQ_INT(-1, ckpt(s, &r, "[]", NULL, &err));
+    TT_EQ_STR("Invalid Checkpoint Token: the token is not current for this execution.", err.message);
+    snprintf(r.token, sizeof r.token, "%s", live11);
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"b\",\"Type\":\"STEP\",\"Action\":\"SUCCEED\",\"Payload\":\"2\"}]", NULL, &err));
+    TT_ASSERT(strchr(r.token, '.') != NULL && strstr(r.token, ".1.") != NULL);
+    TT_EQ_INT(0, state_with(s, r.arn, r.token));
+    TT_EQ_INT(0, state_with(s, r.arn, old11));
+    cJSON *done = J("{\"Status\":\"SUCCEEDED\",\"Result\":\"3\"}");
+    TT_EQ_INT(0, dwf_service_end_invocation(s, r.arn, r.req, vclock, done, NULL, &err));
+    cJSON_Delete(done);
+    char st[32];
+    TT_EQ_STR("SUCCEEDED", status_of(s, r.arn, st));
+    dwf_service_close(s);
+    TT_EQ_INT(SQLITE_OK, sqlite3_open(path, &db));
+    TT_EQ_INT(12, sql_int(db, "PRAGMA user_version"));
+    TT_EQ_INT(64, sql_int(db, "SELECT length(value) FROM meta WHERE key='token_key'"));
+    TT_EQ_INT(2, sql_int(db, "SELECT COUNT(*) FROM tokens")); /* nothing written there since */
+    sqlite3_close(db);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) printf("cleanup of %s failed\n", dir);
+}
+
 int main(void)
 {
     TT_RUN(test_start_and_event);
+    TT_RUN(test_tokens_proven);
+    TT_RUN(test_schema_upgrade_from_11);
     TT_RUN(test_idempotent_start);
     TT_RUN(test_checkpoint_validation);
     TT_RUN(test_rules_per_type);
