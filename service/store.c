@@ -510,7 +510,9 @@ static int open_db(dwf__store *st, int busy_ms, int *flush, dwf_error *err)
     if (version < SCHEMA_VERSION) *flush = 1;
     if ((rc = give_store_id(st->db, flush)) != SQLITE_OK) return dwf__store_fail(st, rc, err);
     if (read_token_key(st, err) != 0) return -1;
-    return st->in_memory ? 0 : dwf__storefile_identify_wal(st->db, st->path, &st->file, err);
+    if (st->in_memory || dwf__storefile_identify_wal(st->db, st->path, &st->file, err) != 0) return st->in_memory ? 0 : -1;
+    if (st->file.has_wal) dwf__sync_set_log(st->sync, st->file.wal_dev, st->file.wal_ino);
+    return 0;
 }
 
 /* SQLite's allocator keeps process-wide memory statistics behind a global mutex taken by every
@@ -689,14 +691,16 @@ static int files_same(dwf__store *st, dwf_error *err)
     return -1;
 }
 
-/* The files are checked when a transaction opens, not for each call joining the open batch: the
- * batch's COMMIT checks them again (dwf__store_commit_batch) and fails every call in it, so a
- * joining call's writes never land in a replaced file either. Two stats per call were 13 of
- * serve's ~190 system calls per execution (bench/throughput.sh's Event row). */
+/* The files are checked at the batch's COMMIT (dwf__store_commit_batch), not when it opens nor
+ * for each call joining it: a file replaced or deleted before that COMMIT is found there, which
+ * fails every call of the batch and rolls it back, so no call's writes land in a replaced file
+ * and none is acknowledged; checking at BEGIN too found nothing more (a transaction's reads of
+ * the old file only end in its failed COMMIT). Two stats per call were 13 of serve's ~190
+ * system calls per execution (bench/throughput.sh's Event row), and at BEGIN two of an
+ * at-most-once step's six file checks (strace). */
 int dwf__store_begin(dwf__store *st, dwf_error *err)
 {
     int opened = sqlite3_get_autocommit(st->db);
-    if (opened && files_same(st, err) != 0) return -1;
     int rc = opened ? exec_cached(st, "BEGIN IMMEDIATE") : SQLITE_OK;
     if (rc != SQLITE_OK) return dwf__store_fail(st, rc, err);
     if (st->in_memory) return 0; /* dwf test: a transaction per call, nothing to share a flush */

@@ -107,6 +107,9 @@ void dwf__sync_free(dwf__sync *s);
 /* The store's COMMIT of the open batch (store.c; 0 or -1, the outcome recorded through
  * dwf__sync_batch_committed / _failed), and the service's lock it runs under (service.c). */
 void dwf__sync_set_committer(dwf__sync *s, int (*commit)(void *), void *arg);
+/* The identity of the log SQLite writes (store_file.c: it keeps that file while the connection
+ * is open): flushes then go to that file, opened once, with no check of the path each time. */
+void dwf__sync_set_log(dwf__sync *s, dev_t dev, ino_t ino);
 void dwf__sync_set_lock(dwf__sync *s, void (*lock)(void *), void (*unlock)(void *), void *arg);
 /* A transaction committed on its own (the open's schema): its ticket. */
 unsigned long long dwf__sync_committed(dwf__sync *s);

@@ -13,8 +13,9 @@
  *     read here: its format version, its page size against the store's, and, in the newest
  *     committed image of page 1 it holds, the store's id (the header's application_id, a random
  *     number dwf gives every store) against the one in the store file.
- * While the store is open (dwf__storefile_same, at each transaction's BEGIN and at its COMMIT):
- * the path still names the very file SQLite has open (device and inode), and so does PATH-wal. SQLite itself
+ * While the store is open (dwf__storefile_same, at each transaction's COMMIT, before SQLite
+ * writes it: store.c): the path still names the very file SQLite has open (device and inode),
+ * and so does PATH-wal. SQLite itself
  * keeps writing to a deleted or replaced file and reports success, so a run whose store was
  * removed would end SUCCEEDED in a file nobody can read again; and a run whose -wal was removed
  * would commit every checkpoint into a log no other process sees (a `dwf resume` after a crash

@@ -114,6 +114,10 @@ struct dwf__sync {
     void *commit_arg;
     void (*lock)(void *), (*unlock)(void *); /* the service's lock: the connection's owner */
     void *lock_arg;
+    int log_known;         /* the identity of the log SQLite writes (dwf__sync_set_log) */
+    int log_fd;            /* that file, opened (and checked to be it) at the first flush; -1 */
+    dev_t log_dev;
+    ino_t log_ino;
 };
 
 dwf__sync *dwf__sync_new(const char *db_path)
@@ -123,6 +127,7 @@ dwf__sync *dwf__sync_new(const char *db_path)
     snprintf(s->db, sizeof s->db, "%s", db_path);
     snprintf(s->wal, sizeof s->wal, "%s-wal", db_path);
     s->fd = -1;
+    s->log_fd = -1;
     pthread_mutex_init(&s->mu, NULL);
     return s;
 }
@@ -131,6 +136,7 @@ void dwf__sync_free(dwf__sync *s)
 {
     if (!s) return;
     if (s->fd >= 0) close(s->fd);
+    if (s->log_fd >= 0) close(s->log_fd);
     while (s->failures) {
         failed_batch *f = s->failures;
         s->failures = f->next;
@@ -325,12 +331,42 @@ unsigned long long dwf__sync_newest(dwf__sync *s)
     return t;
 }
 
+void dwf__sync_set_log(dwf__sync *s, dev_t dev, ino_t ino)
+{
+    pthread_mutex_lock(&s->mu);
+    s->log_known = 1;
+    s->log_dev = dev;
+    s->log_ino = ino;
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* The log SQLite writes, when the store told its identity: opened once, and kept while this
+ * process has the store open, since SQLite keeps that very file until its connection closes
+ * (store_file.c). So a flush costs no stat of the path and no fstat of the descriptor (two of
+ * the six file checks per at-most-once step, strace): what a commit appended is in that file
+ * whatever PATH-wal names now, and a commit made while PATH-wal named another file failed its
+ * check (dwf__store_commit_batch) and has nothing to flush. -1 when PATH-wal is not that file
+ * when first opened here (the caller then falls back on the path). */
+static int flush_log(dwf__sync *s)
+{
+    if (s->log_fd >= 0) return s->log_fd;
+    int fd = open(s->wal, O_RDWR | O_CLOEXEC);
+    struct stat sb;
+    if (fd >= 0 && fstat(fd, &sb) == 0 && sb.st_dev == s->log_dev && sb.st_ino == s->log_ino) return s->log_fd = fd;
+    if (fd >= 0) close(fd);
+    return -1;
+}
+
 /* The file to flush: the log SQLite writes, opened once and reopened if the path names another
  * file now (the log of a store is removed when its last connection closes, and a new one made
  * by the next). Without a log (not created yet, or removed) the database file itself: what was
  * committed is then there. Returns the descriptor or -1 (errno set). Only the flusher calls it. */
 static int flush_target(dwf__sync *s)
 {
+    if (s->log_known) {
+        int fd = flush_log(s);
+        if (fd >= 0) return fd;
+    }
     struct stat cur, open_st;
     int have_wal = stat(s->wal, &cur) == 0;
     if (s->fd >= 0 && (fstat(s->fd, &open_st) != 0 || !have_wal || open_st.st_ino != cur.st_ino ||
@@ -350,7 +386,7 @@ static int flush_once(dwf__sync *s)
     int fd = flush_target(s);
     if (fd < 0) return errno ? errno : EIO;
     int rc = fdatasync(fd) == 0 ? 0 : (errno ? errno : EIO);
-    if (fd != s->fd) close(fd);
+    if (fd != s->fd && fd != s->log_fd) close(fd);
     return rc;
 }
 
