@@ -517,41 +517,50 @@ static int make_uuid(char out[37]) {
     return 0;
 }
 
+/* The request's JSON text with "ClientToken" (a fresh UUID) as its first member unless it has
+ * one: spliced into the printed text rather than added to a copy of the request, which cost a
+ * cJSON_Duplicate and its cJSON_Delete (~27,000 instructions a call) for one member. NULL with
+ * err filled. */
+static char *body_with_token(const cJSON *request, dwf_error *err) {
+    char *text = cJSON_PrintUnformatted(request);
+    if (!text || text[0] != '{' || cJSON_HasObjectItem(request, "ClientToken")) {
+        if (!text) set_err(err, "Runtime.OutOfMemory", "out of memory");
+        return text;
+    }
+    char uuid[37];
+    if (make_uuid(uuid) < 0) {
+        free(text);
+        set_err(err, "Runtime.OutOfMemory", "could not make a ClientToken");
+        return NULL;
+    }
+    size_t n = strlen(text);
+    char *body = malloc(n + sizeof "\"ClientToken\":\"\"," + 36);
+    if (body) {
+        int empty = text[1] == '}';
+        sprintf(body, "{\"ClientToken\":\"%s\"%s%s", uuid, empty ? "" : ",", text + 1);
+    } else {
+        set_err(err, "Runtime.OutOfMemory", "out of memory");
+    }
+    free(text);
+    return body;
+}
+
 int dwf__lambda_checkpoint(dwf_transport *t, const char *arn, const cJSON *request,
                            cJSON **response, dwf_error *err, int *retryable) {
     dwf__lambda_api *api = t->impl;
     *response = NULL;
     *retryable = 1;
-    cJSON *req = cJSON_Duplicate(request, 1);
     char *path = execution_path(arn, "checkpoint");
-    char *body = NULL;
-    int rc = -1;
-    if (!req || !path) {
-        set_err(err, "Runtime.OutOfMemory", "out of memory");
-        goto done;
-    }
     /* One ClientToken per logical call: every retry below sends the same body. */
-    if (!cJSON_HasObjectItem(req, "ClientToken")) {
-        char uuid[37];
-        if (make_uuid(uuid) < 0 || !cJSON_AddStringToObject(req, "ClientToken", uuid)) {
-            set_err(err, "Runtime.OutOfMemory", "could not make a ClientToken");
-            goto done;
-        }
+    char *body = path ? body_with_token(request, err) : NULL;
+    int rc = -1;
+    if (!path && err) set_err(err, "Runtime.OutOfMemory", "out of memory");
+    if (body) {
+        api_call c = {"POST", path, NULL, 0, "application/json", body};
+        int kind;
+        if (api_call_retrying(api, &c, response, err, &kind) == 0) rc = 0;
+        else *retryable = kind != DWF__LAMBDA_FAIL;
     }
-    body = cJSON_PrintUnformatted(req);
-    if (!body) {
-        set_err(err, "Runtime.OutOfMemory", "out of memory");
-        goto done;
-    }
-    api_call c = {"POST", path, NULL, 0, "application/json", body};
-    int kind;
-    if (api_call_retrying(api, &c, response, err, &kind) == 0) {
-        rc = 0;
-    } else {
-        *retryable = kind != DWF__LAMBDA_FAIL;
-    }
-done:
-    cJSON_Delete(req);
     free(path);
     free(body);
     return rc;

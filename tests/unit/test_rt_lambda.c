@@ -433,10 +433,48 @@ static void test_checkpoint_ok(void) {
         TT_EQ_INT(1, cJSON_GetArraySize(cJSON_GetObjectItem(sent, "Updates")));
         cJSON_Delete(sent);
     }
-    /* The caller's request is borrowed: the ClientToken went into a copy. */
+    /* The caller's request is borrowed: the ClientToken went into the sent text only. */
     TT_ASSERT(!cJSON_HasObjectItem(req, "ClientToken"));
     cJSON_Delete(req);
     cJSON_Delete(resp);
+    dwf__lambda_api_free(&api);
+}
+
+/* The ClientToken is spliced into the printed request: a request that has one keeps it (and
+ * gets no second), and an empty object still goes out as valid JSON holding one. */
+static void test_checkpoint_client_token_text(void) {
+    dwf__lambda_api api;
+    dwf_transport t;
+    if (setup_transport(&api, &t) < 0) {
+        TT_ASSERT(0);
+        return;
+    }
+    add_script((script){.match = "/checkpoint", .status = 200, .body = "{\"CheckpointToken\":\"a\"}"});
+    add_script((script){.match = "/checkpoint", .status = 200, .body = "{\"CheckpointToken\":\"b\"}"});
+    cJSON *own = checkpoint_request(), *empty = cJSON_CreateObject(), *resp = NULL;
+    cJSON_AddStringToObject(own, "ClientToken", "mine-1");
+    dwf_error err;
+    int retryable = -1;
+    TT_EQ_INT(0, t.checkpoint(&t, ARN, own, &resp, &err, &retryable));
+    cJSON_Delete(resp);
+    resp = NULL;
+    TT_EQ_INT(0, t.checkpoint(&t, ARN, empty, &resp, &err, &retryable));
+    cJSON_Delete(resp);
+    TT_EQ_INT(2, count_reqs("/checkpoint"));
+    reqrec *r = find_req("/checkpoint", 0);
+    const char *first = r ? strstr(r->body, "\"ClientToken\"") : NULL;
+    TT_ASSERT(first && !strstr(first + 1, "\"ClientToken\""));
+    cJSON *sent = r ? cJSON_Parse(r->body) : NULL;
+    TT_EQ_STR("mine-1", json_str(sent, "ClientToken"));
+    TT_EQ_INT(1, cJSON_GetArraySize(cJSON_GetObjectItem(sent, "Updates")));
+    cJSON_Delete(sent);
+    r = find_req("/checkpoint", 1);
+    sent = r ? cJSON_Parse(r->body) : NULL;
+    TT_ASSERT(cJSON_IsObject(sent) && cJSON_GetArraySize(sent) == 1);
+    TT_ASSERT(json_str(sent, "ClientToken") && strlen(json_str(sent, "ClientToken")) == 36);
+    cJSON_Delete(sent);
+    cJSON_Delete(own);
+    cJSON_Delete(empty);
     dwf__lambda_api_free(&api);
 }
 
@@ -1070,6 +1108,7 @@ int main(void) {
     TT_RUN(test_endpoint_from_env);
     TT_RUN(test_classify);
     TT_RUN(test_checkpoint_ok);
+    TT_RUN(test_checkpoint_client_token_text);
     TT_RUN(test_checkpoint_retries_then_succeeds);
     TT_RUN(test_checkpoint_gives_up);
     TT_RUN(test_checkpoint_invalid_token_is_a_fault);
