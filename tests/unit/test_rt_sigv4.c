@@ -168,6 +168,17 @@ static void test_uri_encode(void) {
     s = dwf__uri_encode("");
     TT_EQ_STR("", s);
     free(s);
+    s = dwf__uri_encode(" arn:aws:lambda:x ");
+    TT_EQ_STR("%20arn%3Aaws%3Alambda%3Ax%20", s);
+    free(s);
+}
+
+/* A canonical header value: trimmed, each run of blanks inside folded to one space. */
+static void test_canonical_header_folded(void) {
+    dwf__sigv4_header h[3] = {{"x-a", " \t one  two\t\tthree \r\n"}, {"x-b", "solo"}, {"x-c", "   "}};
+    char *cr = dwf__sigv4_canonical_request("GET", "/", "", h, 3, "x-a;x-b;x-c", "UNSIGNED");
+    TT_EQ_STR("GET\n/\n\nx-a:one two three\nx-b:solo\nx-c:\n\nx-a;x-b;x-c\nUNSIGNED", cr);
+    free(cr);
 }
 
 /* Canonical path normalisation as smithy does it: empty, "." and ".." segments. */
@@ -239,6 +250,7 @@ static void test_hmac_against_openssl(void) {
 int main(int argc, char **argv) {
     if (argc > 1) vectors_path = argv[1];
     TT_RUN(test_uri_encode);
+    TT_RUN(test_canonical_header_folded);
     TT_RUN(test_canonical_path_normalised);
     TT_RUN(test_hmac_against_openssl);
     char *text = slurp(vectors_path);
