@@ -194,15 +194,27 @@ int dwf_service_checkpoint(dwf_service *s, const char *arn, const cJSON *req, cJ
     if (!token || !*token) return fail(err, IPVE, "Checkpoint token is required");
     const cJSON *updates = cJSON_GetObjectItemCaseSensitive(req, "Updates");
     if (updates && !cJSON_IsArray(updates)) return fail(err, IPVE, "Updates must be a list of OperationUpdate.");
-    /* Service-driven changes first (their own transaction), so the delta carries them; an
-     * unknown execution has none, and fails on the load below. */
     if (!arn || !*arn) return fail(err, RNFE, "Durable execution not found: ");
-    if (dwf__svc_fire_timers_of(s, arn, err) != 0) return -1;
 
     dwf__exec *e = NULL;
     int r;
     dwf__svc_lock(s);
     if (dwf__store_begin(s->st, err) != 0) return dwf__svc_abort(s);
+    /* Service-driven changes first (due timers, each fired in its own transaction), so the delta
+     * carries them; an unknown execution has none, and fails on the load below. Whether any is
+     * due is read in this call's transaction: a read before it, in a transaction of its own, was
+     * four of SQLite's lock calls (fcntl) per at-most-once step (strace), and nearly always
+     * finds nothing. When something is due, this transaction, which has written nothing, is
+     * given up while they fire, then begun again. */
+    char *root = NULL;
+    if ((r = dwf__svc_timer_due_of(s, arn, &root, err)) != 0) {
+        dwf__svc_abort(s);
+        r = r < 0 ? -1 : dwf__svc_fire_timers_root(s, root, err);
+        free(root);
+        if (r != 0) return -1;
+        dwf__svc_lock(s);
+        if (dwf__store_begin(s->st, err) != 0) return dwf__svc_abort(s);
+    }
     if (dwf__svc_exec_get(s, arn, &e, err) != 0) return dwf__svc_abort(s);
     cJSON *o = NULL;
     r = token_current(s, e, token, err);

@@ -58,9 +58,12 @@ enum dwf__cbstate {
     DWF__CB_UNKNOWN
 };
 const char *dwf__svc_timer_name(enum dwf__timer k);
-/* timers.c: fire the due timers of the tree the execution `arn` (an ARN or id) belongs to, each
- * in its own transaction (takes the lock; an unknown execution has none). 0 or -1. */
-int dwf__svc_fire_timers_of(dwf_service *s, const char *arn, dwf_error *err);
+/* timers.c: whether a timer of the tree the execution `arn` (an ARN or id) belongs to is due
+ * (the caller holds the lock, in a transaction; an unknown execution has none): 1 and that
+ * tree's root (*root, malloc'd), 0 none, -1 error. */
+int dwf__svc_timer_due_of(dwf_service *s, const char *arn, char **root, dwf_error *err);
+/* Fire the due timers of the tree `root`, each in its own transaction (takes the lock). 0 or -1. */
+int dwf__svc_fire_timers_root(dwf_service *s, const char *root, dwf_error *err);
 enum dwf__timer dwf__svc_timer_parse(const char *name);
 const char *dwf__svc_cbstate_name(enum dwf__cbstate st);
 enum dwf__cbstate dwf__svc_cbstate_parse(const char *name);

@@ -186,17 +186,18 @@ int dwf_service_fire_timers(dwf_service *s, const char *root_arn, int *fired, dw
     return r;
 }
 
-/* The due timers of the execution tree `arn` (an ARN or id) belongs to, as
- * dwf_service_fire_timers(s, its root, ...) fires them, without reading the execution first: a
- * checkpoint fires them before its own transaction, and loading the whole execution row only to
- * learn its root was one statement and about 38,000 instructions of each at-most-once step's
- * checkpoint (callgrind, 200 steps). The peek still reads timers_due (INDEXED BY: without it the
- * planner walks every execution of the tree first), so the root is looked up only when a timer
- * is due, and the largest clock offset comes in the same statement. An unknown `arn` has no
- * timers: its checkpoint fails on the load that follows. */
-int dwf__svc_fire_timers_of(dwf_service *s, const char *arn, dwf_error *err)
+/* Whether a timer of the execution tree `arn` (an ARN or id) belongs to is due, and that tree's
+ * root: a checkpoint asks inside its own transaction, with the service's lock held (and fires
+ * them with dwf__svc_fire_timers_root), without reading the execution first: loading the whole
+ * execution row only to learn its root was one statement and about 38,000 instructions of each
+ * at-most-once step's checkpoint (callgrind, 200 steps). The peek reads timers_due (INDEXED BY:
+ * without it the planner walks every execution of the tree first), so the root is looked up
+ * only when a timer is due, and the largest clock offset comes in the same statement. An unknown
+ * `arn` has no timers: its checkpoint fails on the load that follows. 1 and *root (malloc'd),
+ * 0 none due, -1 error. */
+int dwf__svc_timer_due_of(dwf_service *s, const char *arn, char **root, dwf_error *err)
 {
-    dwf__svc_lock(s);
+    *root = NULL;
     sqlite3_stmt *peek = dwf__sql_prepare(
         s->st, err,
         "SELECT x.root_arn FROM timers t INDEXED BY timers_due JOIN executions x ON x.id=t.exec_id"
@@ -205,13 +206,16 @@ int dwf__svc_fire_timers_of(dwf_service *s, const char *arn, dwf_error *err)
         " AND x.root_arn=(SELECT root_arn FROM executions WHERE arn=?2 OR id=?2) LIMIT 1",
         "dss", dwf_service_now(s), arn, dwf_execstatus_name(DWF_EXECSTATUS_RUNNING));
     int r = peek ? dwf__sql_step(s->st, peek, err) : -1, no_mem = 0;
-    char *root = r == 1 ? dwf__col_strdup(peek, 0, &no_mem) : NULL;
+    if (r == 1) *root = dwf__col_strdup(peek, 0, &no_mem);
     dwf__sql_done(s->st, peek);
-    dwf__svc_unlock(s);
-    if (r == 1 && !root) r = no_mem ? oom(err) : 0; /* (root_arn matched a value: never NULL) */
-    if (r == 1)
-        while ((r = fire_next(s, root, err)) == 1) {}
-    free(root);
+    if (r == 1 && !*root) r = no_mem ? oom(err) : 0; /* (root_arn matched a value: never NULL) */
+    return r;
+}
+
+int dwf__svc_fire_timers_root(dwf_service *s, const char *root, dwf_error *err)
+{
+    int r;
+    while ((r = fire_next(s, root, err)) == 1) {}
     return r < 0 ? -1 : 0;
 }
 
