@@ -398,28 +398,39 @@ static int configure(sqlite3 *db, int *wrote)
     return sqlite3_exec(db, "PRAGMA cache_size=-512", NULL, NULL, NULL);
 }
 
-/* Create the schema, or bring an older one up to date, in one transaction. */
-static int upgrade(sqlite3 *db, int version)
+/* A failed statement of a transaction the open runs itself: the error told from SQLite's message
+ * for it, read before the ROLLBACK (which succeeds, and leaves "not an error" as the message). */
+static int open_step_failed(dwf__store *st, int rc, dwf_error *err)
 {
+    dwf__store_fail(st, rc, err);
+    if (!sqlite3_get_autocommit(st->db)) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
+/* Create the schema, or bring an older one up to date, in one transaction. */
+static int upgrade(dwf__store *st, int version, dwf_error *err)
+{
+    sqlite3 *db = st->db;
     int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-    if (rc != SQLITE_OK) return rc;
+    if (rc != SQLITE_OK) return dwf__store_fail(st, rc, err);
     /* Another process may have created or upgraded it while we waited for the lock. */
     rc = pragma_int(db, "PRAGMA user_version", &version);
     if (rc == SQLITE_OK && version < SCHEMA_VERSION) rc = schema_upgrade(db, version);
     if (rc == SQLITE_OK) rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-    if (rc != SQLITE_OK) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-    return rc;
+    return rc == SQLITE_OK ? 0 : open_step_failed(st, rc, err);
 }
 
 /* Every store carries a random id in its header (application_id), so a write-ahead log of
  * another store is recognised before SQLite replays it (store_file.c). Older stores get one
  * the first time they are opened. */
-static int give_store_id(sqlite3 *db, int *wrote)
+static int give_store_id(dwf__store *st, int *wrote, dwf_error *err)
 {
+    sqlite3 *db = st->db;
     int id = 0;
     int rc = pragma_int(db, "PRAGMA application_id", &id);
-    if (rc != SQLITE_OK || id != 0) return rc;
-    if ((rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) != SQLITE_OK) return rc;
+    if (rc != SQLITE_OK) return dwf__store_fail(st, rc, err);
+    if (id != 0) return 0;
+    if ((rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) != SQLITE_OK) return dwf__store_fail(st, rc, err);
     rc = pragma_int(db, "PRAGMA application_id", &id);
     unsigned char b[4] = {0};
     if (rc == SQLITE_OK && id == 0) {
@@ -434,8 +445,7 @@ static int give_store_id(sqlite3 *db, int *wrote)
         *wrote = 1;
     }
     if (rc == SQLITE_OK) rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-    if (rc != SQLITE_OK) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-    return rc;
+    return rc == SQLITE_OK ? 0 : open_step_failed(st, rc, err);
 }
 
 /* The store's token key (meta's token_key, 64 hex digits: TOKEN_KEY), read once per open. A
@@ -506,9 +516,9 @@ static int open_db(dwf__store *st, int busy_ms, int *flush, dwf_error *err)
         return dwf__store_err(err, DWF_ERRORTYPE_STORE_CORRUPT, "the store %s has schema version %d; this dwf knows %d",
                               st->path, version, SCHEMA_VERSION);
     if ((rc = configure(st->db, flush)) != SQLITE_OK) return dwf__store_fail(st, rc, err);
-    if (version < SCHEMA_VERSION && (rc = upgrade(st->db, version)) != SQLITE_OK) return dwf__store_fail(st, rc, err);
+    if (version < SCHEMA_VERSION && upgrade(st, version, err) != 0) return -1;
     if (version < SCHEMA_VERSION) *flush = 1;
-    if ((rc = give_store_id(st->db, flush)) != SQLITE_OK) return dwf__store_fail(st, rc, err);
+    if (give_store_id(st, flush, err) != 0) return -1;
     if (read_token_key(st, err) != 0) return -1;
     if (st->in_memory || dwf__storefile_identify_wal(st->db, st->path, &st->file, err) != 0) return st->in_memory ? 0 : -1;
     if (st->file.has_wal) dwf__sync_set_log(st->sync, st->file.wal_dev, st->file.wal_ino);
