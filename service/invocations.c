@@ -341,31 +341,39 @@ int dwf_service_runnable(dwf_service *s, const char *root_arn, double stale_ms, 
 }
 
 /* The executions runnable (as dwf_service_runnable says) from after the cursor, in start order,
- * at most `limit`: column 0 the ARN, 1 start_ms. */
+ * at most `limit` rows visited. One walk of the status index in (start_ms, rowid) order, the
+ * index's own order: ordering by (start_ms, arn) made SQLite sort each start_ms group in a temp
+ * b-tree it cleared at every row (about 10,000 instructions a row; dwf serve re-reads its whole
+ * queued backlog at every pass). The same walk finds the open invocations whose local process
+ * died (a second query over every RUNNING row cost as much again at every pass): an open
+ * invocation is a row of the page too, runnable when stale or when its owner is dead. */
 static int runnable_page(dwf_service *s, double stale_ms, int limit, dwf_service_cursor *cur, cJSON *arr, int *n,
                          dwf_error *err)
 {
     double now = dwf_service_now(s);
     sqlite3_stmt *q = dwf__sql_prepare(s->st, err,
-                                       "SELECT arn, start_ms FROM executions WHERE status=?4"
-                                       " AND start_ms>=?5 AND (start_ms>?5 OR arn>?6)"
+                                       "SELECT arn, start_ms, rowid, inv_open,"
+                                       " inv_open=1 AND ?3>=0 AND inv_started_ms<=?2-?3, inv_owner"
+                                       " FROM executions WHERE status=?4"
+                                       " AND start_ms>=?5 AND (start_ms>?5 OR rowid>?6)"
                                        " AND ((wake=1 AND inv_open=0 AND next_invoke_ms<=?2+clock_offset_ms)"
-                                       " OR (inv_open=1 AND ?3>=0 AND inv_started_ms<=?2-?3))"
-                                       " ORDER BY start_ms, arn LIMIT ?7",
-                                       "sddsdsi", NULL, now, stale_ms, dwf_execstatus_name(DWF_EXECSTATUS_RUNNING),
-                                       cur->start_ms, cur->arn, (long long)limit);
+                                       " OR inv_open=1)"
+                                       " ORDER BY start_ms, rowid LIMIT ?7",
+                                       "sddsdii", NULL, now, stale_ms, dwf_execstatus_name(DWF_EXECSTATUS_RUNNING),
+                                       cur->start_ms, cur->rowid, (long long)limit);
     if (!q) return -1;
     int r;
     *n = 0;
     while ((r = dwf__sql_step(s->st, q, err)) == 1) {
-        const char *arn = (const char *)sqlite3_column_text(q, 0);
-        if (!cJSON_AddItemToArray(arr, cJSON_CreateString(arn))) {
+        cur->start_ms = sqlite3_column_double(q, 1);
+        cur->rowid = sqlite3_column_int64(q, 2);
+        (*n)++;
+        int open = sqlite3_column_int(q, 3) == 1, stale = sqlite3_column_int(q, 4) == 1;
+        if (open && !stale && !dwf__svc_owner_dead((const char *)sqlite3_column_text(q, 5))) continue;
+        if (!cJSON_AddItemToArray(arr, cJSON_CreateString((const char *)sqlite3_column_text(q, 0)))) {
             r = oom(err);
             break;
         }
-        cur->start_ms = sqlite3_column_double(q, 1);
-        snprintf(cur->arn, sizeof cur->arn, "%s", arn);
-        (*n)++;
     }
     dwf__sql_done(s->st, q);
     return r < 0 ? -1 : 0;
@@ -379,19 +387,7 @@ int dwf_service_runnable_page(dwf_service *s, double stale_ms, int limit, dwf_se
     if (!arr) return oom(err);
     dwf__svc_lock(s);
     int n = 0, r = runnable_page(s, stale_ms, limit, cur, arr, &n, err);
-    if (r == 0 && n < limit) {
-        cur->start_ms = -1e300; /* the end: the next page starts over */
-        cur->arn[0] = '\0';
-    }
-    /* Open invocations not stale yet whose process on this machine has died: few, all of them. */
-    if (r == 0) {
-        double now = dwf_service_now(s);
-        sqlite3_stmt *q = dwf__sql_prepare(s->st, err,
-                                           "SELECT arn, inv_owner FROM executions WHERE status=?3 AND inv_open=1"
-                                           " AND NOT (?2>=0 AND inv_started_ms<=?1-?2) ORDER BY start_ms",
-                                           "dds", now, stale_ms, dwf_execstatus_name(DWF_EXECSTATUS_RUNNING));
-        r = q ? collect_arns(s, q, 1, arr, err) : -1;
-    }
+    if (r == 0 && n < limit) *cur = (dwf_service_cursor)DWF_SERVICE_CURSOR_START; /* the end: start over */
     dwf__svc_unlock(s);
     if (r != 0) {
         cJSON_Delete(arr);

@@ -152,16 +152,17 @@ int dwf_service_fire_timers(dwf_service *s, const char *root_arn, int *fired, dw
 /* ARNs (array of strings) of the executions that need an invocation now, under root_arn
  * (NULL = every execution). An invocation left open longer than stale_ms counts as lost. */
 int dwf_service_runnable(dwf_service *s, const char *root_arn, double stale_ms, cJSON **out, dwf_error *err);
-/* Where a host's walk over the runnable executions is (start time, then ARN); start it with
- * DWF_SERVICE_CURSOR_START. */
+/* Where a host's walk over the runnable executions is (start time, then the row's number: the
+ * order of the store's status index); start it with DWF_SERVICE_CURSOR_START. */
 typedef struct dwf_service_cursor {
     double start_ms;
-    char arn[1024];
+    long long rowid;
 } dwf_service_cursor;
-#define DWF_SERVICE_CURSOR_START {-1e300, ""}
-/* The same as dwf_service_runnable (every execution), a page at a time: at most `limit` of them
- * in start order after *cursor, which moves past the last one returned, or back to the start
- * when fewer than `limit` came (plus every open invocation whose local process died). A host
+#define DWF_SERVICE_CURSOR_START {-1e300, 0}
+/* The same as dwf_service_runnable (every execution), a page at a time: the runnable ones among
+ * at most `limit` RUNNING executions that are runnable or hold an open invocation, in start
+ * order after *cursor, which moves past the last one visited, or back to the start when fewer
+ * than `limit` were (an open invocation is runnable when stale or its local process died). A host
  * that keeps thousands of executions queued reads a bounded page per pass, not all of them. */
 int dwf_service_runnable_page(dwf_service *s, double stale_ms, int limit, dwf_service_cursor *cursor, cJSON **out,
                               dwf_error *err);

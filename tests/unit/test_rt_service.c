@@ -1468,6 +1468,93 @@ static void test_dead_invocation_owner(void)
     close_store(s);
 }
 
+/* The execution names (the ARN's part after "durable-execution/") of one page of
+ * dwf_service_runnable_page, comma-joined into out. The page's size, or -1. */
+static int page_names(dwf_service *s, double stale_ms, int limit, dwf_service_cursor *cur, char *out, size_t n)
+{
+    cJSON *pg = NULL;
+    dwf_error err;
+    out[0] = '\0';
+    if (dwf_service_runnable_page(s, stale_ms, limit, cur, &pg, &err) != 0) return -1;
+    int k = 0;
+    for (const cJSON *a = pg->child; a; a = a->next, k++) {
+        const char *nm = strstr(a->valuestring, "durable-execution/");
+        nm = nm ? nm + strlen("durable-execution/") : a->valuestring;
+        size_t used = strlen(out);
+        snprintf(out + used, n - used, "%s%.*s", used ? "," : "", (int)strcspn(nm, "/"), nm);
+    }
+    cJSON_Delete(pg);
+    return k;
+}
+
+/* dwf serve's pass reads the runnable executions a page at a time: executions started in the same
+ * millisecond (one start_ms) are split across pages without one being skipped or read twice in a
+ * cycle; the cursor goes back to the start after a short page; an open invocation is read only
+ * when it is stale or its process on this machine died, and counts as a visited row. */
+static void test_runnable_pages(void)
+{
+    dwf_service *s = open_store(0);
+    if (!s) return;
+    register_fn(s, "fn", 600, 1);
+    dwf_error err;
+    char arn[7][512];
+    for (int i = 0; i < 7; i++) { /* vclock stands still: one start_ms for all seven */
+        cJSON *req = J("{\"FunctionName\":\"fn\",\"DurableExecutionName\":\"x%d\"}", i), *out = NULL;
+        TT_EQ_INT(0, dwf_service_start(s, req, &out, &err));
+        snprintf(arn[i], sizeof arn[i], "%s", S(out, "DurableExecutionArn"));
+        cJSON_Delete(out);
+        cJSON_Delete(req);
+    }
+    dwf_service_cursor cur = DWF_SERVICE_CURSOR_START;
+    char names[1024];
+    TT_EQ_INT(3, page_names(s, -1, 3, &cur, names, sizeof names));
+    TT_EQ_STR("x0,x1,x2", names);
+    TT_EQ_INT(3, page_names(s, -1, 3, &cur, names, sizeof names));
+    TT_EQ_STR("x3,x4,x5", names);
+    TT_EQ_INT(1, page_names(s, -1, 3, &cur, names, sizeof names));
+    TT_EQ_STR("x6", names);
+    TT_EQ_INT(3, page_names(s, -1, 3, &cur, names, sizeof names)); /* a short page: from the start again */
+    TT_EQ_STR("x0,x1,x2", names);
+    /* x1's invocation is open in this process: visited, not runnable, so the page holds 2. */
+    cJSON *ev = NULL;
+    char rid[40];
+    TT_EQ_INT(0, dwf_service_begin_invocation(s, arn[1], &ev, rid, &err));
+    cJSON_Delete(ev);
+    cur = (dwf_service_cursor)DWF_SERVICE_CURSOR_START;
+    TT_EQ_INT(2, page_names(s, -1, 3, &cur, names, sizeof names));
+    TT_EQ_STR("x0,x2", names);
+    TT_EQ_INT(3, page_names(s, -1, 3, &cur, names, sizeof names));
+    TT_EQ_STR("x3,x4,x5", names);
+    /* Stale (stale_ms 0: every open invocation is lost): x1 again. */
+    cur = (dwf_service_cursor)DWF_SERVICE_CURSOR_START;
+    TT_EQ_INT(3, page_names(s, 0, 3, &cur, names, sizeof names));
+    TT_EQ_STR("x0,x1,x2", names);
+    /* Owned by a process of this machine that no longer exists (kill -9): runnable at once. */
+    long pid = 0;
+    FILE *pm = fopen("/proc/sys/kernel/pid_max", "r");
+    if (!pm || fscanf(pm, "%ld", &pid) != 1) pid = 32768;
+    if (pm) fclose(pm);
+    while (--pid > 1 && !(kill((pid_t)pid, 0) != 0 && errno == ESRCH)) {}
+    char host[256] = "localhost", sql[1000];
+    gethostname(host, sizeof host - 1);
+    snprintf(sql, sizeof sql, "UPDATE executions SET inv_owner='%s:%ld' WHERE arn='%s'", host, pid, arn[1]);
+    sqlite3 *db = NULL;
+    TT_EQ_INT(SQLITE_OK, sqlite3_open(path, &db));
+    TT_EQ_INT(SQLITE_OK, sqlite3_exec(db, sql, NULL, NULL, NULL));
+    sqlite3_close(db);
+    cur = (dwf_service_cursor)DWF_SERVICE_CURSOR_START;
+    TT_EQ_INT(3, page_names(s, -1, 3, &cur, names, sizeof names));
+    TT_EQ_STR("x0,x1,x2", names);
+    /* One that ended is no longer visited. */
+    cJSON *done = J("{\"Status\":\"SUCCEEDED\",\"Result\":\"1\"}");
+    TT_EQ_INT(0, dwf_service_end_invocation(s, arn[1], rid, vclock, done, NULL, &err));
+    cJSON_Delete(done);
+    cur = (dwf_service_cursor)DWF_SERVICE_CURSOR_START;
+    TT_EQ_INT(3, page_names(s, -1, 3, &cur, names, sizeof names));
+    TT_EQ_STR("x0,x2,x3", names);
+    close_store(s);
+}
+
 /* A callback answered while the invocation runs, after its last checkpoint: the handler's
  * PENDING is right for what it saw; it is invoked again and sees the answer. */
 static void test_callback_during_invocation(void)
@@ -2874,6 +2961,7 @@ int main(void)
     TT_RUN(test_store_errors);
     TT_RUN(test_all_event_types);
     TT_RUN(test_dead_invocation_owner);
+    TT_RUN(test_runnable_pages);
     TT_RUN(test_cost_independent_of_store_size);
     TT_RUN(test_thousand_after_ten_thousand);
     TT_RUN(test_serve_cache_holds_working_set);
