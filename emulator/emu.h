@@ -2,7 +2,7 @@
  * emu.h: what the emulator's files share (internal to emulator/; the CLI sees only emulator.h).
  *
  * The state is one struct dwf_emulator holding one emu_fn per served function, guarded by one
- * mutex and one condition variable (see emulator.c). Each file below offers the others the
+ * mutex (see emulator.c); what waits sleeps on a condition variable of its own. Each file below offers the others the
  * functions listed under its name:
  *
  *   emulator.c     start and stop; logging, clocks, waking the waiters
@@ -278,6 +278,11 @@ typedef struct emu_env {
     char cur_rid[40];
     double cur_start_ms;   /* service clock */
     double cur_deadline;   /* epoch ms (real time) */
+    /* Its /next waiting for a job (runtime_api.c): woken alone when a job is queued for it, its
+     * process ends or the emulator stops (emulator.c, dwf__emu_wake_next / _wake_env). */
+    pthread_cond_t next_cv;
+    int next_waiting;      /* /next requests asleep on next_cv (one, but for a runtime that retried) */
+    int next_woken;        /* signalled for a job and not yet awake: the next job wakes another */
 } emu_env;
 
 /* A RequestResponse Invoke waiting for its execution's end (emulator.c). */
@@ -304,7 +309,6 @@ struct dwf_emulator {
     int nfns, capfns, next_index;
     pthread_mutex_t control_mu; /* serialises the control plane's changes (control_api.c, iam_api.c) */
     pthread_mutex_t mu;
-    pthread_cond_t cv;
     unsigned long kicks;
     pthread_cond_t sched_cv; /* the scheduler's sleep (a kick wakes it unless sched_scan_due) */
     int sched_scan_due;    /* the scheduler sleeps until a scan already due after an earlier change */
@@ -322,11 +326,16 @@ void dwf__emu_log(struct dwf_emulator *e, const char *fmt, ...) __attribute__((f
 double dwf__emu_mono_ms(void);
 double dwf__emu_real_ms(void);
 void dwf__emu_hex(const unsigned char *in, size_t n, char *out); /* out: 2n + 1 bytes */
-/* Wake everything that waits (kick: mu held; kick_unlocked takes it). */
+/* Tell the scheduler something changed (kick: mu held; kick_unlocked takes it). */
 void dwf__emu_kick(struct dwf_emulator *e);
 void dwf__emu_kick_unlocked(struct dwf_emulator *e);
-/* Wait on the condition variable for at most ms (mu held). */
-void dwf__emu_wait(struct dwf_emulator *e, double ms);
+/* The /next requests waiting for a job (mu held): wake one idle environment of f that can take
+ * the job at the head of f's queue (a job was queued, or an environment became free); wake
+ * whatever waits on environment v (its process started or ended, stop). Wait on v's condition
+ * variable for at most ms. */
+void dwf__emu_wake_next(emu_fn *f);
+void dwf__emu_wake_env(emu_env *v);
+void dwf__emu_next_wait(emu_env *v, double ms);
 /* The scheduler's wait for a kick, at most ms (mu held); scan_due: it wakes after ms for a scan
  * anyway, so kicks meanwhile do not wake it (a stop does). */
 void dwf__emu_sched_wait(struct dwf_emulator *e, double ms, int scan_due);

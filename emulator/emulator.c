@@ -28,11 +28,11 @@
  * dwf_service_end_invocation applies that (a fault is retried with the service's backoff). A
  * process that dies or times out mid-invocation is a fault too, so retries need no code here.
  *
- * Locking: one mutex guards the functions' queues and processes; one condition variable is
- * broadcast on every change (new work, an answer, a process gone, stop) and what waits on it
- * (the scheduler, /next) re-checks what it waits for. A RequestResponse Invoke waits on a
- * condition variable of its own, woken only for its own execution (below). Service calls are
- * made without the mutex held: the service serialises itself.
+ * Locking: one mutex guards the functions' queues and processes. Whatever waits sleeps on a
+ * condition variable of its own and is woken only when it may act: the scheduler on a kick (a
+ * change), an environment's /next when a job is queued that it can take (one environment per
+ * job) or when its process ends, a RequestResponse Invoke when its own execution may have ended
+ * (below). Service calls are made without the mutex held: the service serialises itself.
  *
  * The emulator makes its process the child subreaper of what it starts (PR_SET_CHILD_SUBREAPER),
  * so processes a function abandons stay below it and stop ends them all: stop kills and reaps
@@ -102,7 +102,6 @@ void dwf__emu_hex(const unsigned char *in, size_t n, char *out)
 void dwf__emu_kick(dwf_emulator *e)
 {
     e->kicks++;
-    pthread_cond_broadcast(&e->cv);
     /* A scheduler already due to scan after an earlier change sees this one at that scan: a
      * busy serve kicks at every Invoke, checkpoint and answer, and waking it for each only
      * made it sleep again (two context switches per execution). */
@@ -126,7 +125,34 @@ static void wait_on(dwf_emulator *e, pthread_cond_t *cv, double ms)
     pthread_cond_timedwait(cv, &e->mu, &ts);
 }
 
-void dwf__emu_wait(dwf_emulator *e, double ms) { wait_on(e, &e->cv, ms); }
+/* One condition variable per environment, signalled for one job: every idle /next woke at every
+ * change (an Invoke, each checkpoint, each answer) only to sleep again, up to eight threads
+ * per change on a busy serve with eight environments. */
+void dwf__emu_wake_next(emu_fn *f)
+{
+    if (f->nq == 0) return;
+    for (int k = 0; k < f->nenvs; k++) {
+        emu_env *v = f->envs[k];
+        if (v->next_waiting > 0 && !v->busy && !v->next_woken) {
+            v->next_woken = 1;
+            pthread_cond_signal(&v->next_cv);
+            return;
+        }
+    }
+}
+
+void dwf__emu_wake_env(emu_env *v)
+{
+    if (v->next_waiting > 0) pthread_cond_broadcast(&v->next_cv);
+}
+
+void dwf__emu_next_wait(emu_env *v, double ms)
+{
+    v->next_waiting++;
+    wait_on(v->fn->emu, &v->next_cv, ms);
+    v->next_waiting--;
+    v->next_woken = 0;
+}
 
 void dwf__emu_sched_wait(dwf_emulator *e, double ms, int scan_due)
 {
@@ -278,7 +304,10 @@ void dwf_emulator_stop(dwf_emulator *e)
     if (!e) return;
     pthread_mutex_lock(&e->mu);
     e->stopping = 1;
-    for (int i = 0; i < e->nfns; i++) dwf__emu_kill_all(e->fns[i], EMU_KILL_QUIET);
+    for (int i = 0; i < e->nfns; i++) {
+        dwf__emu_kill_all(e->fns[i], EMU_KILL_QUIET);
+        for (int k = 0; k < e->fns[i]->nenvs; k++) dwf__emu_wake_env(e->fns[i]->envs[k]);
+    }
     dwf__emu_kick(e);
     wake_all_waiters(e);
     pthread_mutex_unlock(&e->mu);
@@ -297,7 +326,6 @@ void dwf_emulator_stop(dwf_emulator *e)
     if (e->svc) log_sync_stats(e);
     if (e->svc) dwf_service_close(e->svc);
     pthread_mutex_destroy(&e->mu);
-    pthread_cond_destroy(&e->cv);
     pthread_cond_destroy(&e->sched_cv);
     free(e->host);
     free(e->endpoint_host);
@@ -382,7 +410,6 @@ int dwf_emulator_start(const dwf_emulator_opts *o, const dwf_emulator_function *
     dwf_emulator *e = calloc(1, sizeof *e);
     if (!e) return dwf__emu_fail(err, "ServiceException", "out of memory");
     pthread_mutex_init(&e->mu, NULL);
-    pthread_cond_init(&e->cv, NULL);
     pthread_cond_init(&e->sched_cv, NULL);
     pthread_mutex_init(&e->control_mu, NULL);
     /* What a function's process starts and abandons (a daemon, a child in a session of its

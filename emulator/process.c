@@ -116,6 +116,7 @@ static emu_env *free_slot(emu_fn *f)
     f->envs = nv;
     emu_env *v = calloc(1, sizeof *v);
     if (!v) return NULL;
+    pthread_cond_init(&v->next_cv, NULL);
     v->fn = f;
     v->slot = f->nenvs;
     f->envs[f->nenvs++] = v;
@@ -143,6 +144,7 @@ emu_env *dwf__emu_spawn(emu_fn *f)
     }
     v->pid = pid;
     v->gen++;
+    dwf__emu_wake_env(v); /* a /next of the slot's earlier process is answered 500 */
     v->spawn_mono = t0;
     v->idle_since = t0;
     v->reached_next = 0;
@@ -181,6 +183,7 @@ void dwf__emu_envs_free(emu_fn *f)
     for (int i = 0; i < f->nenvs; i++) {
         free(f->envs[i]->init_error);
         dwf__emu_job_free(f->envs[i]->cur);
+        pthread_cond_destroy(&f->envs[i]->next_cv);
         free(f->envs[i]);
     }
     free(f->envs);
@@ -256,6 +259,7 @@ void dwf__emu_reap(dwf_emulator *e)
         if (!v) continue;
         v->pid = 0;
         v->gen++;
+        dwf__emu_wake_env(v);
         enum emu_kill_reason reason = v->kill_reason;
         v->kill_reason = EMU_KILL_NONE;
         char how[96];

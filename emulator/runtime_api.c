@@ -28,9 +28,10 @@ static int take_invocation(emu_env *v, unsigned gen, char **event)
 {
     emu_fn *f = v->fn;
     dwf_emulator *e = f->emu;
-    while (!e->stopping && v->gen == gen && (f->nq == 0 || v->busy)) dwf__emu_wait(e, 1000);
+    while (!e->stopping && v->gen == gen && (f->nq == 0 || v->busy)) dwf__emu_next_wait(v, 1000);
     if (e->stopping || v->gen != gen) return 0;
     emu_job *j = dwf__emu_queue_pop(f);
+    dwf__emu_wake_next(f); /* more queued: another idle environment takes the next */
     v->busy = 1;
     v->cur = j;
     v->cur_rid[0] = '\0';
@@ -49,6 +50,7 @@ static int take_invocation(emu_env *v, unsigned gen, char **event)
         v->idle_since = dwf__emu_mono_ms();
         dwf__emu_job_free(j);
         dwf__emu_kick(e);
+        dwf__emu_wake_next(f);
         return -1;
     }
     memcpy(v->cur_rid, rid, sizeof rid);

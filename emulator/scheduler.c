@@ -149,6 +149,7 @@ int dwf__emu_queue_push(emu_fn *f, emu_job *j)
     }
     f->queue[(f->qhead + f->nq) % f->capq] = j;
     f->nq++;
+    dwf__emu_wake_next(f);
     return 0;
 }
 
@@ -347,6 +348,7 @@ void dwf__emu_job_answer(emu_env *v, const char *body, size_t len, int is_error,
     v->busy = 0;
     v->idle_since = dwf__emu_mono_ms();
     dwf__emu_kick(e);
+    dwf__emu_wake_next(f); /* v is free: its own /next (a runtime that asked before answering) */
     if (j->kind == EMU_JOB_EXECUTION) dwf__emu_execution_changed(e, j->key);
     dwf__emu_job_free(j);
 }
@@ -422,6 +424,7 @@ void dwf__emu_fault_queued_head(emu_env *v, const char *type, const char *msg)
         v->cur = NULL;
         v->busy = 0;
         dwf__emu_job_free(j);
+        dwf__emu_wake_next(f);
         return;
     }
     memcpy(v->cur_rid, rid, sizeof rid);
