@@ -76,9 +76,12 @@ int dwf_service_calls_due(dwf_service *s, const char *root_arn, double stale_ms,
     cJSON *arr = cJSON_CreateArray();
     if (!arr) return oom(err);
     dwf__svc_lock(s);
+    /* From the calls (the open ones only: a call's row goes when it ends) to their executions:
+     * joined the other way, SQLite walked every RUNNING execution at each of dwf serve's passes,
+     * and sorted, to find none. CROSS JOIN keeps calls the outer loop. */
     sqlite3_stmt *q = dwf__sql_prepare(s->st, err,
                                        "SELECT c.id, c.function_name, c.state, c.owner, c.started_ms FROM calls c"
-                                       " JOIN executions x ON x.id=c.exec_id WHERE x.status=?2"
+                                       " CROSS JOIN executions x ON x.id=c.exec_id WHERE x.status=?2"
                                        " AND (?1 IS NULL OR x.root_arn=?1) ORDER BY c.rowid",
                                        "ss", root_arn, dwf_execstatus_name(DWF_EXECSTATUS_RUNNING));
     int r = q ? collect_due(s, q, stale_ms, arr, err) : -1;
