@@ -718,7 +718,9 @@ enum MHD_Result dwf__emu_reply(emu_request *r, unsigned status, const char *ctyp
 
 enum MHD_Result dwf__emu_reply_json(emu_request *r, unsigned status, const cJSON *j, const char *const *headers)
 {
-    char *s = j ? cJSON_PrintUnformatted(j) : strdup("{}");
+    /* The service's printer: cJSON's text, without cJSON's sprintf-sscanf-sprintf on each
+     * timestamp of the operations a checkpoint or state answer holds. */
+    char *s = j ? dwf_service_json_print(j) : strdup("{}");
     if (!s) return MHD_NO;
     enum MHD_Result res = dwf__emu_reply(r, status, "application/json", s, strlen(s), headers);
     free(s);

@@ -385,7 +385,7 @@ int dwf__emu_job_begin(emu_fn *f, emu_job *j, char **event, char rid[40], double
     if (j->kind == EMU_JOB_EXECUTION) {
         cJSON *ev = NULL;
         if (dwf_service_begin_invocation(e->svc, j->key, &ev, rid, err) != 0) return -1;
-        *event = cJSON_PrintUnformatted(ev);
+        *event = dwf_service_json_print(ev); /* cJSON's text, its timestamps printed quicker */
         cJSON_Delete(ev);
     } else if (j->kind == EMU_JOB_CALL) {
         cJSON *c = NULL;

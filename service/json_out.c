@@ -213,6 +213,8 @@ char *dwf__svc_json_print(const cJSON *item)
     return o.p;
 }
 
+char *dwf_service_json_print(const cJSON *item) { return dwf__svc_json_print(item); }
+
 /* A string member after others: ,"key":"value" (nothing when value is NULL, as jset_str). */
 static void put_member_str(out *o, const char *key, const char *value)
 {

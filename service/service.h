@@ -166,6 +166,10 @@ typedef struct dwf_service_cursor {
  * that keeps thousands of executions queued reads a bounded page per pass, not all of them. */
 int dwf_service_runnable_page(dwf_service *s, double stale_ms, int limit, dwf_service_cursor *cursor, cJSON **out,
                               dwf_error *err);
+/* cJSON_PrintUnformatted(item)'s text, byte for byte, quicker on numbers with a fraction (the
+ * timestamps of every operation and event a host answers with; json_out.c). Caller frees;
+ * NULL when out of memory. */
+char *dwf_service_json_print(const cJSON *item);
 /* The earliest instant something is due under root_arn: a WAIT end, a STEP retry or an
  * invocation retry, and with include_deadlines also callback, heartbeat and execution
  * timeouts (deadlines a virtual clock must not jump to: they mean "nobody answered").
