@@ -222,7 +222,7 @@ int dwf_service_checkpoint(dwf_service *s, const char *arn, const cJSON *req, cJ
     if (r == 0) r = dwf__svc_opcache_begin(s, err);
     long long seq_before = e->seq;
     if (r == 0) r = checkpoint_updates(s, e, updates, err);
-    if (r == 0) r = dwf__svc_opcache_flush(s, err);
+    if (r == 0) r = dwf__svc_opcache_flush(s, e->no, err);
     if (r == 0) r = checkpoint_answer(s, e, seq_before, &o, err);
     if (r == 0) r = dwf__exec_save(s->st, e, err);
     dwf__exec_free(e);

@@ -12,7 +12,9 @@
  * left. Nothing reads the operations table with SQL while a request applies its updates (the
  * answer's delta is read after the flush); a failed request rolls back and drops the cache.
  * Keyed by (execution id, operation id): an update may write another execution's operation
- * (a chained invoke's child, a parent completed by its child's end).
+ * (a chained invoke's child, a parent completed by its child's end). Such a row is written
+ * `outside` (schema 13, rows.c): that execution's handler has not seen it, where the request's
+ * own execution gets its rows in this answer.
  */
 #include "service_impl.h"
 
@@ -154,7 +156,7 @@ static int cmp_order(const void *a, const void *b)
     return x->order < y->order ? -1 : x->order > y->order;
 }
 
-int dwf__svc_opcache_flush(dwf_service *s, dwf_error *err)
+int dwf__svc_opcache_flush(dwf_service *s, long long own, dwf_error *err)
 {
     dwf__opcache *c = s->opc;
     if (!c) return 0;
@@ -168,7 +170,7 @@ int dwf__svc_opcache_flush(dwf_service *s, dwf_error *err)
     if (r == 0 && k) qsort(v, k, sizeof *v, cmp_order);
     for (size_t i = 0; r == 0 && i < k; i++) {
         const opc_entry *x = v[i];
-        r = dwf__svc_op_write(s, x->exec_no, x->op, x->start_seq, x->change_seq, err);
+        r = dwf__svc_op_write(s, x->exec_no, x->op, x->start_seq, x->change_seq, x->exec_no != own, err);
     }
     free(v);
     return r;

@@ -8,6 +8,11 @@
  * callbacks changed in between, and an invocation that returns PENDING while such unseen
  * changes exist is invoked again at once (invocations.c). So op_save is the only way an
  * operation is written: nothing can change without the handler hearing of it.
+ * A checkpoint answers what it wrote itself from its cache (opcache.c) and then sets seen_seq to
+ * the counter, so the store is only asked for the rows stamped after seen_seq by someone else:
+ * a row is flagged `outside` unless its execution's own checkpoint wrote it, and only flagged
+ * rows are in the index by change stamp (schema 13, store.c), which a checkpoint then leaves
+ * alone.
  *
  * Operations are kept as the Operation JSON of the API (timestamps in epoch seconds), events
  * as the Event JSON of GetDurableExecutionHistory, numbered 1, 2, ... per execution.
@@ -64,7 +69,7 @@ static int op_load(dwf_service *s, const dwf__exec *e, const char *id, int take,
 }
 
 int dwf__svc_op_write(dwf_service *s, long long exec_no, const cJSON *op, long long start_seq, long long change_seq,
-                      dwf_error *err)
+                      int outside, dwf_error *err)
 {
     char *json = dwf__svc_json_print(op);
     if (!json) return oom(err);
@@ -73,16 +78,16 @@ int dwf__svc_op_write(dwf_service *s, long long exec_no, const cJSON *op, long l
      * deleted and re-inserted its entry (one more page of the log). The second clause keeps
      * REPLACE's meaning for an Id saved under a new start sequence. */
     int r = dwf__sql_exec(s->st, err,
-                          "INSERT INTO operations(k, op_id, change_seq, type, status, json)"
-                          " VALUES(" DWF__ROW_KEY("?1", "?3") ",?2,?4,?5,?6,?7)"
+                          "INSERT INTO operations(k, op_id, change_seq, type, status, json, outside)"
+                          " VALUES(" DWF__ROW_KEY("?1", "?3") ",?2,?4,?5,?6,?7,?8)"
                           " ON CONFLICT(k) DO UPDATE SET change_seq=excluded.change_seq,"
                           " type=excluded.type, status=excluded.status,"
-                          " json=excluded.json"
+                          " json=excluded.json, outside=excluded.outside"
                           " ON CONFLICT(exec_no, op_id) DO UPDATE SET k=excluded.k,"
                           " change_seq=excluded.change_seq, type=excluded.type, status=excluded.status,"
-                          " json=excluded.json",
-                          "isiisss", exec_no, jstr(op, "Id"), start_seq, change_seq, jstr(op, "Type"),
-                          jstr(op, "Status"), json);
+                          " json=excluded.json, outside=excluded.outside",
+                          "isiisssi", exec_no, jstr(op, "Id"), start_seq, change_seq, jstr(op, "Type"),
+                          jstr(op, "Status"), json, (long long)(outside != 0));
     free(json);
     return r;
 }
@@ -102,7 +107,7 @@ int dwf__svc_op_save(dwf_service *s, dwf__exec *e, const cJSON *op, long long *s
 {
     if (!s->opc) {
         if (next_start_seq(e, seqp, err) != 0) return -1;
-        return dwf__svc_op_write(s, e->no, op, *seqp, ++e->seq, err);
+        return dwf__svc_op_write(s, e->no, op, *seqp, ++e->seq, 1, err);
     }
     cJSON *dup = cJSON_Duplicate(op, 1);
     return dup ? dwf__svc_op_save_take(s, e, dup, seqp, err) : oom(err);
@@ -129,7 +134,7 @@ int dwf__svc_op_save_take(dwf_service *s, dwf__exec *e, cJSON *op, long long *se
     long long start_seq = *seqp, change_seq = ++e->seq;
     /* Inside a checkpoint request: written once, when its updates are all applied (opcache.c). */
     if (s->opc) return dwf__svc_opcache_put(s, e, op, start_seq, change_seq, err);
-    int r = dwf__svc_op_write(s, e->no, op, start_seq, change_seq, err);
+    int r = dwf__svc_op_write(s, e->no, op, start_seq, change_seq, 1, err);
     cJSON_Delete(op);
     return r;
 }
@@ -190,12 +195,15 @@ int dwf__svc_ops_page(dwf_service *s, const dwf__exec *e, long long after, int l
 
 /* The two queries of changed operations name their index: without statistics SQLite would rather
  * walk every operation of the execution in key order (start order, as asked) than read the few
- * changed ones by their change stamp and sort them, and a delta would cost the whole execution. */
+ * changed ones by their change stamp and sort them, and a delta would cost the whole execution.
+ * They read the rows written outside the handler's checkpoints (outside=1, the index's rows):
+ * the only ones stamped after its execution's seen_seq that a request has not in its cache
+ * (above). */
 int dwf__svc_ops_changed(dwf_service *s, const dwf__exec *e, long long since, cJSON *arr, dwf_error *err)
 {
     sqlite3_stmt *q = dwf__sql_prepare(s->st, err,
                                        "SELECT json, start_seq FROM operations INDEXED BY operations_change"
-                                       " WHERE exec_no=?1 AND change_seq>?2"
+                                       " WHERE exec_no=?1 AND change_seq>?2 AND outside=1"
                                        " ORDER BY start_seq",
                                        "ii", e->no, since);
     return q ? ops_collect(s, e, q, 0, arr, NULL, NULL, NULL, NULL, err) : -1;
@@ -213,7 +221,7 @@ int dwf__svc_ops_changed_between(dwf_service *s, const dwf__exec *e, long long s
     sqlite3_stmt *q = dwf__sql_prepare(s->st, err,
                                        "SELECT json, start_seq FROM operations INDEXED BY operations_change"
                                        " WHERE exec_no=?1 AND change_seq>?2"
-                                       " AND change_seq<=?3 ORDER BY start_seq",
+                                       " AND change_seq<=?3 AND outside=1 ORDER BY start_seq",
                                        "iii", e->no, since, upto);
     return q ? ops_collect(s, e, q, 0, arr, NULL, NULL, seqs, n, err) : -1;
 }

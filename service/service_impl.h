@@ -175,9 +175,10 @@ int dwf__svc_op_load_take(dwf_service *s, const dwf__exec *e, const char *id, cJ
 int dwf__svc_op_save(dwf_service *s, dwf__exec *e, const cJSON *op, long long *seqp, dwf_error *err);
 /* The same, taking `op` (freed on failure too): held as it is, without a copy (opcache.c). */
 int dwf__svc_op_save_take(dwf_service *s, dwf__exec *e, cJSON *op, long long *seqp, dwf_error *err);
-/* The store write behind op_save: the row of `op` (its Id) with these stamps. */
+/* The store write behind op_save: the row of `op` (its Id) with these stamps; `outside` unless
+ * its execution's own checkpoint writes it (the index by change stamp holds only those: rows.c). */
 int dwf__svc_op_write(dwf_service *s, long long exec_no, const cJSON *op, long long start_seq, long long change_seq,
-                      dwf_error *err);
+                      int outside, dwf_error *err);
 
 /* ---- json_out.c ----------------------------------------------------------------------------- */
 /* cJSON_PrintUnformatted(item), the same text, quicker on numbers with a fraction (timestamps).
@@ -191,8 +192,10 @@ char *dwf__svc_event_json(const char *type, long long id, double seconds, const 
 /* ---- opcache.c: the operations a checkpoint request writes, written once at its end ---------- */
 /* Start holding saves (s->opc); drop what a previous request left. 0 or -1. */
 int dwf__svc_opcache_begin(dwf_service *s, dwf_error *err);
-/* Write every held operation (its last save) and stop holding (kept for the answer): 0 or -1. */
-int dwf__svc_opcache_flush(dwf_service *s, dwf_error *err);
+/* Write every held operation (its last save) and stop holding (kept for the answer): 0 or -1.
+ * `own` is the number of the execution whose checkpoint this is: its operations are answered
+ * now, another's are written `outside` (rows.c). */
+int dwf__svc_opcache_flush(dwf_service *s, long long own, dwf_error *err);
 /* The answer's delta after the flush: what dwf__svc_ops_changed(since) gives, taking the
  * operations the request wrote from the cache (moved out of it); `before` is e's change counter
  * when the request began. Without a flushed cache, dwf__svc_ops_changed itself. 0 or -1. */

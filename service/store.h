@@ -14,7 +14,9 @@
  *                                      no: its number, the key of the three tables below)
  *   operations(exec_no, op_id, start_seq, change_seq, type, status, json)  Operation JSON, keyed
  *                                      by (exec_no, start_seq) (WITHOUT ROWID since schema 10;
- *                                      before it exec_id, the execution's id)
+ *                                      before it exec_id, the execution's id; 13 added outside:
+ *                                      not written by its execution's own checkpoint, the rows
+ *                                      of the index by change stamp)
  *   events(exec_no, event_id, json)    history events, EventId 1, 2, ... (WITHOUT ROWID, 10)
  *   timers(exec_id, op_id, kind, due_ms)
  *   callbacks(callback_id, exec_id, op_id, state, timeout_s, heartbeat_s)

@@ -1,9 +1,13 @@
--- tests/store_to_v9.sql: a store of schema 12 made back into schema 9, for the tests that open an
+-- tests/store_to_v9.sql: a store of schema 13 made back into schema 9, for the tests that open an
 -- older store (tests/e2e, tests/cli/verify.sh, tests/deploy; tests/unit/test_rt_service.c keeps
--- the same statements as TO_VERSION_11 and TO_VERSION_9). Version 11 kept every token it issued
+-- the same statements as TO_VERSION_12, TO_VERSION_11 and TO_VERSION_9). Version 12 had no
+-- operations.outside and every operation in operations_change. Version 11 kept every token it issued
 -- in tokens (the live one included) and had no executions.token_count nor meta's token_key. Version 9 kept operations, events and tokens in rowid
 -- tables keyed by the execution's id with an index of each key, flagged the live token in its
 -- tokens row and had no executions.live_token or executions.no.
+DROP INDEX operations_change;
+ALTER TABLE operations DROP COLUMN outside;
+CREATE INDEX operations_change ON operations(exec_no, change_seq);
 INSERT OR IGNORE INTO tokens(token, exec_no, issued_ms) SELECT live_token, no, 0 FROM executions
   WHERE live_token IS NOT NULL;
 ALTER TABLE executions DROP COLUMN token_count;

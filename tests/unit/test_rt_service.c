@@ -2399,9 +2399,18 @@ static void test_sync_wakes_own_batch_only(void) { sync_wakeups_run(SW_OK); }
 static void test_sync_failed_flush_wakes_all(void) { sync_wakeups_run(SW_FLUSH_FAILS); }
 static void test_sync_failed_commit_wakes_its_waiters(void) { sync_wakeups_run(SW_COMMIT_FAILS); }
 
-/* A version-12 store made back into version 11: no token_count column and no token key, and
- * every execution's live token a row of `tokens`, where version 11 kept every token it issued. */
+/* A version-13 store made back into version 12: no outside column, and every operation in the
+ * index by change stamp. */
+#define TO_VERSION_12                                                                              \
+    "DROP INDEX operations_change; ALTER TABLE operations DROP COLUMN outside;"                    \
+    "CREATE INDEX operations_change ON operations(exec_no, change_seq);"                           \
+    "PRAGMA user_version=12;"
+
+/* A version-13 store made back into version 11 (through 12): no token_count column and no token
+ * key, and every execution's live token a row of `tokens`, where version 11 kept every token it
+ * issued. */
 #define TO_VERSION_11                                                                              \
+    TO_VERSION_12                                                                                  \
     "INSERT OR IGNORE INTO tokens(token, exec_no, issued_ms) SELECT live_token, no, 0 FROM executions" \
     "  WHERE live_token IS NOT NULL;"                                                              \
     "ALTER TABLE executions DROP COLUMN token_count; DELETE FROM meta WHERE key='token_key';"      \
@@ -2475,7 +2484,7 @@ static void test_schema_upgrade(void)
                                                 " (SELECT COUNT(*) FROM executions WHERE status='SUCCEEDED')",
                                             -1, &q, NULL));
     TT_EQ_INT(SQLITE_ROW, sqlite3_step(q));
-    TT_EQ_INT(12, sqlite3_column_int(q, 0));
+    TT_EQ_INT(13, sqlite3_column_int(q, 0));
     TT_EQ_INT(4, sqlite3_column_int(q, 1)); /* tokens_live went with version 9's tokens table */
     TT_EQ_INT(5, sqlite3_column_int(q, 2));
     TT_EQ_INT(2, sqlite3_column_int(q, 3));
@@ -2586,7 +2595,7 @@ static dwf_service *finished_and_running(run *r, char *first, size_t first_len)
     "SELECT COUNT(*) FROM sqlite_master WHERE type='table' AND name IN ('operations','events')"   \
     " AND sql LIKE '%k INTEGER PRIMARY KEY%' AND sql NOT LIKE '%WITHOUT ROWID%'"
 
-/* A new store is created at version 12 (tokens WITHOUT ROWID, operations and events keyed by
+/* A new store is created at version 13 (tokens WITHOUT ROWID, operations and events keyed by
  * their rowids), and so is a store of version 9 when opened (through 10 and 11). A store of
  * version 9 holding a finished execution and one in the middle of an invocation is rebuilt when
  * opened: every row comes out the same, the live token stays the current one (the execution
@@ -2605,7 +2614,7 @@ static void test_schema_upgrade_from_9(void)
 
     sqlite3 *db = NULL;
     TT_EQ_INT(SQLITE_OK, sqlite3_open(path, &db));
-    TT_EQ_INT(12, sql_int(db, "PRAGMA user_version"));
+    TT_EQ_INT(13, sql_int(db, "PRAGMA user_version"));
     /* as version 11 kept it: the first token a row too */
     TT_EQ_INT(SQLITE_OK, sqlite3_exec(db, TO_VERSION_11, NULL, NULL, NULL));
     char *ins = sqlite3_mprintf("INSERT INTO tokens SELECT %Q, no, 0 FROM executions WHERE arn=%Q", first, r.arn);
@@ -2637,7 +2646,7 @@ static void test_schema_upgrade_from_9(void)
     dwf_service_close(s);
 
     TT_EQ_INT(SQLITE_OK, sqlite3_open(path, &db));
-    TT_EQ_INT(12, sql_int(db, "PRAGMA user_version"));
+    TT_EQ_INT(13, sql_int(db, "PRAGMA user_version"));
     TT_EQ_INT(1, sql_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE type='table' AND sql LIKE '%WITHOUT ROWID'"
                              " AND name IN ('operations','events','tokens')"));
     TT_EQ_INT(2, sql_int(db, KEYED_BY_ROWID));
@@ -2732,7 +2741,7 @@ static void test_schema_upgrade_from_10(void)
     dwf_service_close(s);
 
     TT_EQ_INT(SQLITE_OK, sqlite3_open(path, &db));
-    TT_EQ_INT(12, sql_int(db, "PRAGMA user_version"));
+    TT_EQ_INT(13, sql_int(db, "PRAGMA user_version"));
     TT_EQ_INT(2, sql_int(db, KEYED_BY_ROWID));
     TT_EQ_INT(0, sql_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('ops10','ev10','operations_v11','events_v11')"));
     TT_EQ_INT(2, sql_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE type='index' AND name IN"
@@ -2899,13 +2908,152 @@ static void test_schema_upgrade_from_11(void)
     TT_EQ_STR("SUCCEEDED", status_of(s, r.arn, st));
     dwf_service_close(s);
     TT_EQ_INT(SQLITE_OK, sqlite3_open(path, &db));
-    TT_EQ_INT(12, sql_int(db, "PRAGMA user_version"));
+    TT_EQ_INT(13, sql_int(db, "PRAGMA user_version"));
     TT_EQ_INT(64, sql_int(db, "SELECT length(value) FROM meta WHERE key='token_key'"));
     TT_EQ_INT(2, sql_int(db, "SELECT COUNT(*) FROM tokens")); /* nothing written there since */
     sqlite3_close(db);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) printf("cleanup of %s failed\n", dir);
+}
+
+/* The `outside` flag of an operation's row (schema 13), read beside the open service; -1: no row. */
+static int outside_of(const char *arn, const char *op_id)
+{
+    sqlite3 *db = NULL;
+    if (sqlite3_open(path, &db) != SQLITE_OK) return -1;
+    char *sql = sqlite3_mprintf("SELECT o.outside FROM operations o JOIN executions x ON x.no=o.exec_no"
+                                " WHERE x.arn=%Q AND o.op_id=%Q",
+                                arn, op_id);
+    int v = sql_int(db, sql);
+    sqlite3_free(sql);
+    sqlite3_close(db);
+    return v;
+}
+
+/* Only the operations changed outside their own execution's checkpoints are in the index by
+ * change stamp (schema 13), and they are what the handler hears of: the start's EXECUTION
+ * operation, a WAIT a timer ended, a chained invoke its child's checkpoint ended (written by
+ * another execution's request); a step the handler checkpointed is not (it had it in the
+ * answer), and a later poll does not hand it back. */
+static void test_changes_outside(void)
+{
+    dwf_service *s = open_store(0);
+    if (!s) return;
+    register_fn(s, "caller", 600, 1);
+    register_fn(s, "target", 600, 1);
+    run r;
+    TT_EQ_INT(0, start(s, "caller", "\"{}\"", &r));
+    dwf_error err;
+    cJSON *out = NULL;
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"a\",\"Type\":\"STEP\",\"Action\":\"START\"},"
+                             "{\"Id\":\"w\",\"Type\":\"WAIT\",\"Action\":\"START\",\"WaitOptions\":{\"WaitSeconds\":1}}]",
+                      NULL, &err));
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"a\",\"Type\":\"STEP\",\"Action\":\"SUCCEED\",\"Payload\":\"1\"}]", &out, &err));
+    TT_EQ_INT(1, cJSON_GetArraySize(new_ops(out)));
+    cJSON_Delete(out);
+    TT_EQ_INT(1, outside_of(r.arn, r.exec_id));
+    TT_EQ_INT(0, outside_of(r.arn, "a"));
+    TT_EQ_INT(0, outside_of(r.arn, "w"));
+    TT_EQ_INT(0, ckpt(s, &r, "[]", &out, &err));
+    TT_EQ_INT(0, cJSON_GetArraySize(new_ops(out)));
+    cJSON_Delete(out);
+    vclock += 1000;
+    TT_EQ_INT(0, dwf_service_fire_timers(s, r.arn, NULL, &err));
+    TT_EQ_INT(1, outside_of(r.arn, "w"));
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"inv\",\"Type\":\"CHAINED_INVOKE\",\"Action\":\"START\","
+                             "\"ChainedInvokeOptions\":{\"FunctionName\":\"target\"}}]",
+                      &out, &err));
+    TT_EQ_INT(2, cJSON_GetArraySize(new_ops(out))); /* the timer's w and its own inv */
+    TT_EQ_STR("SUCCEEDED", S(find_op(new_ops(out), "w"), "Status"));
+    TT_EQ_STR("STARTED", S(find_op(new_ops(out), "inv"), "Status"));
+    cJSON_Delete(out);
+    TT_EQ_INT(0, outside_of(r.arn, "inv"));
+    cJSON *pending = J("{\"Status\":\"PENDING\"}");
+    TT_EQ_INT(0, dwf_service_end_invocation(s, r.arn, r.req, vclock, pending, NULL, &err));
+    cJSON_Delete(pending);
+    /* the child ends by its own checkpoint, which writes the caller's inv */
+    run c;
+    child_of(s, r.arn, "inv", c.arn);
+    TT_ASSERT(c.arn[0] != '\0');
+    cJSON *ev = NULL;
+    TT_EQ_INT(0, dwf_service_begin_invocation(s, c.arn, &ev, c.req, &err));
+    snprintf(c.token, sizeof c.token, "%s", S(ev, "CheckpointToken"));
+    cJSON *ops = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(ev, "InitialExecutionState"), "Operations");
+    snprintf(c.exec_id, sizeof c.exec_id, "%s", S(cJSON_GetArrayItem(ops, 0), "Id"));
+    cJSON_Delete(ev);
+    TT_EQ_INT(1, outside_of(c.arn, c.exec_id)); /* written by the caller's request */
+    char *upd = sqlite3_mprintf("[{\"Id\":\"%s\",\"Type\":\"EXECUTION\",\"Action\":\"SUCCEED\",\"Payload\":\"7\"}]", c.exec_id);
+    TT_EQ_INT(0, ckpt(s, &c, upd, NULL, &err));
+    sqlite3_free(upd);
+    TT_EQ_INT(1, outside_of(r.arn, "inv"));
+    TT_EQ_INT(0, outside_of(c.arn, c.exec_id));
+    TT_EQ_INT(0, dwf_service_begin_invocation(s, r.arn, &ev, r.req, &err));
+    cJSON *ids = cJSON_GetObjectItemCaseSensitive(ev, "UpdatedOperationIds");
+    TT_EQ_INT(1, cJSON_GetArraySize(ids));
+    TT_EQ_STR("inv", cJSON_GetArrayItem(ids, 0) ? cJSON_GetArrayItem(ids, 0)->valuestring : NULL);
+    cJSON_Delete(ev);
+    close_store(s);
+}
+
+/* A store of version 12 (every operation in the index by change stamp) holding a finished
+ * execution and one in the middle of an invocation is brought to 13 when opened: every row
+ * comes out the same and stays in the index (flagged outside, as the whole index held them),
+ * the running execution's next checkpoint hands back none of them, and what it writes itself
+ * stays out of the index. */
+static void test_schema_upgrade_from_12(void)
+{
+    run r;
+    dwf_service *s = finished_and_running(&r, NULL, 0);
+    if (!s) return;
+    dwf_error err;
+    dwf_service_close(s);
+    sqlite3 *db = NULL;
+    TT_EQ_INT(SQLITE_OK, sqlite3_open(path, &db));
+    char *want[R_N], *got[R_N];
+    rows_all(db, 0, want);
+    TT_EQ_INT(SQLITE_OK, sqlite3_exec(db, TO_VERSION_12, NULL, NULL, NULL));
+    TT_EQ_INT(12, sql_int(db, "PRAGMA user_version"));
+    int nops = sql_int(db, "SELECT COUNT(*) FROM operations");
+    TT_ASSERT(nops >= 5);
+    rows_all(db, 0, got);
+    rows_same(want, got);
+    sqlite3_close(db);
+
+    dwf_service_opts o = {.path = path, .clock = clock_fn};
+    TT_EQ_INT(0, dwf_service_open(&o, &s, &err));
+    if (!s) return;
+    dwf_service_close(s);
+    TT_EQ_INT(SQLITE_OK, sqlite3_open(path, &db));
+    TT_EQ_INT(13, sql_int(db, "PRAGMA user_version"));
+    TT_EQ_INT(nops, sql_int(db, "SELECT COUNT(*) FROM operations WHERE outside=1"));
+    TT_EQ_INT(1, sql_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE type='index' AND name='operations_change'"
+                             " AND sql LIKE '%WHERE outside=1'"));
+    TT_EQ_INT(nops, sql_int(db, "SELECT COUNT(*) FROM operations INDEXED BY operations_change"
+                                " WHERE exec_no>0 AND change_seq>=0 AND outside=1"));
+    rows_all(db, 0, got);
+    rows_same(want, got);
+    sqlite3_close(db);
+    for (int i = 0; i < R_N; i++) free(want[i]);
+
+    TT_EQ_INT(0, dwf_service_open(&o, &s, &err));
+    if (!s) return;
+    cJSON *out = NULL;
+    TT_EQ_INT(0, ckpt(s, &r, "[]", &out, &err));
+    TT_EQ_INT(0, cJSON_GetArraySize(new_ops(out)));
+    cJSON_Delete(out);
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"b\",\"Type\":\"STEP\",\"Action\":\"SUCCEED\",\"Payload\":\"2\"}]", &out, &err));
+    TT_EQ_INT(1, cJSON_GetArraySize(new_ops(out)));
+    TT_EQ_STR("SUCCEEDED", S(find_op(new_ops(out), "b"), "Status"));
+    cJSON_Delete(out);
+    TT_EQ_INT(0, outside_of(r.arn, "b"));
+    TT_EQ_INT(1, outside_of(r.arn, "a"));
+    cJSON *done = J("{\"Status\":\"SUCCEEDED\",\"Result\":\"3\"}");
+    TT_EQ_INT(0, dwf_service_end_invocation(s, r.arn, r.req, vclock, done, NULL, &err));
+    cJSON_Delete(done);
+    char st[32];
+    TT_EQ_STR("SUCCEEDED", status_of(s, r.arn, st));
+    close_store(s);
 }
 
 /* An upgrade that fails part-way (here: a store claiming schema 11 without its tables) is refused
@@ -2942,6 +3090,8 @@ int main(void)
     TT_RUN(test_schema_upgrade_fails_named);
     TT_RUN(test_tokens_proven);
     TT_RUN(test_schema_upgrade_from_11);
+    TT_RUN(test_schema_upgrade_from_12);
+    TT_RUN(test_changes_outside);
     TT_RUN(test_idempotent_start);
     TT_RUN(test_checkpoint_validation);
     TT_RUN(test_rules_per_type);
