@@ -1,11 +1,11 @@
 /*
  * scheduler.c: the scheduler thread and the per-function invocation queue.
  *
- * Every 100 ms, or at once when woken (an Invoke, a checkpoint, a callback answer, a stop, a
- * response), the scheduler moves the clock of each idle execution tree to its next wait end
- * or retry under --skip-time, fires the timers that are due, queues each execution the service
- * reports runnable on its function, reaps processes that ended and kills an invocation past its
- * deadline. The service decides what is runnable and when a retry is due.
+ * Every 100 ms, or soon after it is woken (an Invoke, a checkpoint, a callback answer, a stop,
+ * a response) when the service says something became runnable, the scheduler moves the clock
+ * of each idle execution tree to its next wait end or retry under --skip-time, fires the timers
+ * that are due and queues each execution the service reports runnable on its function; at
+ * every wake-up it reaps processes that ended and kills an invocation past its deadline. The service decides what is runnable and when a retry is due.
  *
  * Each function scales out as Lambda scales it: a job is taken by a warm environment (a process
  * of the function waiting in /next), and while more jobs are queued than there are free
@@ -706,6 +706,26 @@ static double idle_wait(dwf_emulator *e)
  * RequestResponse's, an answered job's environment) is queued or freed at once. */
 #define SCAN_AFTER_CHANGE_MS 20.0
 
+/* Whether a pass reads the store (timers, the runnable page, calls): every IDLE_SLICE_MS, and
+ * after a change only when something may have become runnable that nobody queued: what an
+ * Invoke starts is queued at once, and an answer or a checkpoint of a plain three-step
+ * execution makes nothing runnable, yet each kicked a pass that re-read up to SCAN_PAGE queued
+ * executions (about 4,000 instructions a row). The service counts what becomes runnable
+ * otherwise (dwf_service_runnable_marks); a walk of the page not finished goes on at once;
+ * --skip-time moves clocks at every pass, as before. mu held. */
+typedef struct scan_state {
+    unsigned long marks; /* dwf_service_runnable_marks at the last read */
+    double read_ms;      /* when the store was last read */
+    dwf_service_cursor cursor;
+} scan_state;
+
+static int scan_needed(const dwf_emulator *e, const scan_state *sc, unsigned long marks, double now)
+{
+    const dwf_service_cursor start = DWF_SERVICE_CURSOR_START;
+    int mid_walk = sc->cursor.start_ms != start.start_ms || sc->cursor.rowid != start.rowid;
+    return e->o.skip_time || marks != sc->marks || mid_walk || now - sc->read_ms >= IDLE_SLICE_MS;
+}
+
 /* The cheap part of a pass, at every wake-up: reap, deadlines, scale out, retire. 1 if idle
  * (nothing queued or running anywhere). mu held. */
 static int tend_functions(dwf_emulator *e)
@@ -729,7 +749,7 @@ void *dwf__emu_scheduler(void *arg)
 {
     dwf_emulator *e = arg;
     double last_err_log = 0, last_scan = -1e18;
-    dwf_service_cursor cursor = DWF_SERVICE_CURSOR_START;
+    scan_state sc = {.marks = 0, .read_ms = -1e18, .cursor = DWF_SERVICE_CURSOR_START};
     unsigned long scanned_kicks = e->kicks - 1; /* a scan first */
     pthread_mutex_lock(&e->mu);
     while (!e->stopping) {
@@ -740,7 +760,13 @@ void *dwf__emu_scheduler(void *arg)
             scanned_kicks = seen;
             last_scan = dwf__emu_mono_ms();
             if (e->o.skip_time) skip_time(e);
-            queued = queue_runnable(e, &cursor, &last_err_log);
+            /* read before the store is: a mark made meanwhile brings the next change's pass */
+            unsigned long marks = dwf_service_runnable_marks();
+            if (scan_needed(e, &sc, marks, last_scan)) {
+                sc.marks = marks;
+                sc.read_ms = last_scan;
+                queued = queue_runnable(e, &sc.cursor, &last_err_log);
+            }
             changed = 0;
         }
         int idle = tend_functions(e);

@@ -34,6 +34,7 @@ int dwf__svc_call_create(dwf_service *s, const dwf__exec *e, const char *op_id, 
 {
     char id[40];
     dwf__svc_uuid(id);
+    dwf__svc_runnable_mark(); /* a host finds it in dwf_service_calls_due */
     return dwf__sql_exec(s->st, err,
                          "INSERT INTO calls(id, exec_id, op_id, function_name, payload, state)"
                          " VALUES(?1,?2,?3,?4,?5,?6)",

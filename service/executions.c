@@ -133,6 +133,8 @@ int dwf__svc_start(dwf_service *s, const char *function_name, const char *name, 
     e->retention_days = retention;
     e->timeout_s = timeout;
     e->wake = 1;
+    /* A CHAINED_INVOKE's target: nobody queued it (a host queues the executions it starts). */
+    if (parent_arn) dwf__svc_runnable_mark();
     if (bad ? oom(err) : exec_create(s, e, err) != 0 || record_workflow(s, e, err) != 0) {
         dwf__exec_free(e);
         return -1;

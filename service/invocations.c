@@ -212,6 +212,7 @@ static int response_pending(dwf_service *s, dwf__exec *e, dwf_error *err)
     int n = 0;
     if (e->seq > e->seen_seq) {
         e->wake = 1;
+        dwf__svc_runnable_mark();
         return 0;
     }
     if (pending_count(s, e, &n, err) != 0) return -1;
@@ -231,6 +232,7 @@ static int apply_response(dwf_service *s, dwf__exec *e, enum dwf_invstatus statu
         e->inv_attempts++;
         if (e->inv_attempts >= s->max_inv) return dwf__svc_exec_close(s, e, DWF_EXECSTATUS_FAILED, NULL, faultobj, err);
         e->wake = 1;
+        dwf__svc_runnable_mark();
         e->next_invoke_ms = now + 1000.0 * (double)(1LL << (e->inv_attempts < 21 ? e->inv_attempts - 1 : 20));
         return 0;
     }
@@ -292,6 +294,14 @@ int dwf_service_end_invocation(dwf_service *s, const char *arn, const char *requ
 }
 
 /* ---- who needs an invocation ------------------------------------------------------------------ */
+/* Process-wide, not per handle: a host with two handles on stores rescans a little more often,
+ * never less. Atomic: marked under one handle's lock, read by a host's scheduler without it. */
+static unsigned long runnable_marks;
+
+void dwf__svc_runnable_mark(void) { __atomic_add_fetch(&runnable_marks, 1, __ATOMIC_RELEASE); }
+
+unsigned long dwf_service_runnable_marks(void) { return __atomic_load_n(&runnable_marks, __ATOMIC_ACQUIRE); }
+
 /* Append column 0 of every row q yields, as strings; with `dead_owner`, only rows whose column
  * 1 names a dead local process. */
 static int collect_arns(dwf_service *s, sqlite3_stmt *q, int dead_owner, cJSON *arr, dwf_error *err)

@@ -324,7 +324,9 @@ void dwf__svc_wake(dwf__exec *e)
 {
     /* While an invocation runs, the delta of its next checkpoint carries the change instead,
      * and a PENDING answer with unseen changes is invoked again (invocations.c). */
-    if (!e->inv_open) e->wake = 1;
+    if (e->inv_open) return;
+    e->wake = 1;
+    dwf__svc_runnable_mark();
 }
 
 /* ---- the handler's view of time ----------------------------------------------------------------- */

@@ -166,6 +166,14 @@ typedef struct dwf_service_cursor {
  * that keeps thousands of executions queued reads a bounded page per pass, not all of them. */
 int dwf_service_runnable_page(dwf_service *s, double stale_ms, int limit, dwf_service_cursor *cursor, cJSON **out,
                               dwf_error *err);
+/* How many times, in this process, an execution was made runnable, or a call due, by anything
+ * but a host starting it: an operation changing while no invocation runs (a callback answered,
+ * a timer fired, a child or a call ending), a PENDING answer with changes the handler has not
+ * seen, a fault's retry, a CHAINED_INVOKE starting its target or making a call. Never
+ * decreases. A host that queues what it starts itself (dwf serve's Invoke) reads the runnable
+ * page again after a change only when this moved; anything it misses (another process writing
+ * the store, a timer coming due, a lost runner) its periodic pass finds. */
+unsigned long dwf_service_runnable_marks(void);
 /* cJSON_PrintUnformatted(item)'s text, byte for byte, quicker on numbers with a fraction (the
  * timestamps of every operation and event a host answers with; json_out.c). Caller frees;
  * NULL when out of memory. */

@@ -237,6 +237,9 @@ int dwf__svc_callback_state(dwf_service *s, const dwf__exec *e, const char *op_i
                             dwf_error *err);
 /* An external change (timer, callback, chained result): the handler must see it. */
 void dwf__svc_wake(dwf__exec *e);
+/* An execution was made runnable (or a call due) by something its host did not start itself:
+ * moves dwf_service_runnable_marks (invocations.c). */
+void dwf__svc_runnable_mark(void);
 /* ---- tokens.c: checkpoint tokens ------------------------------------------------------------- */
 /* The longest token and its NUL: "<n>.<c>.<mac>", 8 + 1 + 14 + 1 + 32 characters at most. */
 #define DWF__TOKEN_LEN 64

@@ -1079,6 +1079,58 @@ static void test_paging(void)
 
 static void child_of(dwf_service *s, const char *arn, const char *op_id, char out[512]);
 
+/* dwf_service_runnable_marks moves when an execution becomes runnable, or a call due, without
+ * its host having started it (dwf serve re-reads the runnable page after a change only then),
+ * and stays still for what a host does itself: starting an execution, its steps, its end. */
+static void test_runnable_marks(void)
+{
+    dwf_service *s = open_store(0);
+    if (!s) return;
+    register_fn(s, "fn", 600, 1);
+    register_fn(s, "target", 600, 1);
+    dwf_error err;
+    unsigned long m0 = dwf_service_runnable_marks();
+    run a;
+    TT_EQ_INT(0, start(s, "fn", "\"{}\"", &a));
+    TT_EQ_INT(0, ckpt(s, &a, "[{\"Id\":\"s\",\"Type\":\"STEP\",\"Action\":\"START\"},"
+                             "{\"Id\":\"s\",\"Type\":\"STEP\",\"Action\":\"SUCCEED\",\"Payload\":\"1\"}]", NULL, &err));
+    cJSON *done = J("{\"Status\":\"SUCCEEDED\",\"Result\":\"1\"}");
+    TT_EQ_INT(0, dwf_service_end_invocation(s, a.arn, a.req, vclock, done, NULL, &err));
+    TT_ASSERT(dwf_service_runnable_marks() == m0);
+
+    /* A callback answered while no invocation runs: runnable, and marked. */
+    run b;
+    TT_EQ_INT(0, start(s, "fn", "\"{}\"", &b));
+    cJSON *out = NULL;
+    TT_EQ_INT(0, ckpt(s, &b, "[{\"Id\":\"cb\",\"Type\":\"CALLBACK\",\"Action\":\"START\"}]", &out, &err));
+    char id[1100];
+    snprintf(id, sizeof id, "%s", S(cJSON_GetObjectItemCaseSensitive(find_op(new_ops(out), "cb"), "CallbackDetails"), "CallbackId"));
+    cJSON_Delete(out);
+    cJSON *pending = J("{\"Status\":\"PENDING\"}");
+    TT_EQ_INT(0, dwf_service_end_invocation(s, b.arn, b.req, vclock, pending, NULL, &err));
+    TT_ASSERT(dwf_service_runnable_marks() == m0);
+    TT_EQ_INT(0, dwf_service_callback_succeed(s, id, "\"yes\"", 5, &err));
+    unsigned long m1 = dwf_service_runnable_marks();
+    TT_ASSERT(m1 > m0);
+    cJSON *rn = NULL;
+    TT_EQ_INT(0, dwf_service_runnable(s, b.arn, -1, &rn, &err));
+    TT_EQ_INT(1, cJSON_GetArraySize(rn));
+    cJSON_Delete(rn);
+
+    /* A CHAINED_INVOKE's target, started by a checkpoint: nobody queued it. */
+    cJSON *ev = NULL;
+    TT_EQ_INT(0, dwf_service_begin_invocation(s, b.arn, &ev, b.req, &err));
+    snprintf(b.token, sizeof b.token, "%s", S(ev, "CheckpointToken"));
+    cJSON_Delete(ev);
+    TT_ASSERT(dwf_service_runnable_marks() == m1);
+    TT_EQ_INT(0, ckpt(s, &b, "[{\"Id\":\"inv\",\"Type\":\"CHAINED_INVOKE\",\"Action\":\"START\",\"Payload\":\"{}\","
+                             "\"ChainedInvokeOptions\":{\"FunctionName\":\"target\"}}]", NULL, &err));
+    TT_ASSERT(dwf_service_runnable_marks() > m1);
+    cJSON_Delete(done);
+    cJSON_Delete(pending);
+    close_store(s);
+}
+
 static void test_chained_invoke(void)
 {
     dwf_service *s = open_store(0);
@@ -3106,6 +3158,7 @@ int main(void)
     TT_RUN(test_faults_stop_timeout);
     TT_RUN(test_paging);
     TT_RUN(test_chained_invoke);
+    TT_RUN(test_runnable_marks);
     TT_RUN(test_execution_checkpoint);
     TT_RUN(test_retention);
     TT_RUN(test_store_errors);
