@@ -262,7 +262,10 @@ static void answer_execution(emu_fn *f, const emu_job *j, const char *rid, doubl
     }
     const cJSON *st = cJSON_GetObjectItemCaseSensitive(resp, "Status");
     snprintf(what, 64, "%s", resp ? (cJSON_IsString(st) ? st->valuestring : "?") : fault.type);
-    if (dwf_service_end_invocation(e->svc, j->key, rid, start, resp, resp ? NULL : &fault, &err) != 0)
+    /* Unflushed: the runtime is answered "OK" whatever the end did, and whoever reads the
+     * outcome (a RequestResponse Invoke, the console, the next invocation's event) waits for
+     * the flush that makes it durable: the next call's, or the scheduler's (flush_ends). */
+    if (dwf_service_end_invocation_unflushed(e->svc, j->key, rid, start, resp, resp ? NULL : &fault, &err) != 0)
         dwf__emu_log(e, "%s: ending invocation %s: %s: %s", f->name, rid, err.type, err.message);
     cJSON_Delete(resp);
 }
@@ -670,6 +673,20 @@ static int queue_runnable(dwf_emulator *e, dwf_service_cursor *cursor, double *l
     return queued;
 }
 
+/* The ends of invocations wait for no flush (answer_execution): the next call's flush covers
+ * them, and this one, at every read of the store (100 ms at most), when no call came. Called
+ * and returns with mu held; releases it. */
+static void flush_ends(dwf_emulator *e, double *last_err_log)
+{
+    dwf_error err;
+    pthread_mutex_unlock(&e->mu);
+    if (dwf_service_flush(e->svc, &err) != 0 && dwf__emu_mono_ms() - *last_err_log > 5000) {
+        dwf__emu_log(e, "scheduler: %s: %s", err.type, err.message);
+        *last_err_log = dwf__emu_mono_ms();
+    }
+    pthread_mutex_lock(&e->mu);
+}
+
 /* --skip-time: every idle execution tree jumps its own clock to its next WAIT end or retry
  * (service/timers.c); trees with an invocation or a call in flight keep real time, whatever
  * the others do. 1 if a clock moved. Called and returns with mu held; releases it. */
@@ -766,6 +783,7 @@ void *dwf__emu_scheduler(void *arg)
                 sc.marks = marks;
                 sc.read_ms = last_scan;
                 queued = queue_runnable(e, &sc.cursor, &last_err_log);
+                flush_ends(e, &last_err_log);
             }
             changed = 0;
         }

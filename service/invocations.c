@@ -254,8 +254,8 @@ static int apply_response(dwf_service *s, dwf__exec *e, enum dwf_invstatus statu
     return 0;
 }
 
-int dwf_service_end_invocation(dwf_service *s, const char *arn, const char *request_id, double start_ms,
-                               const cJSON *response, const dwf_error *fault, dwf_error *err)
+static int end_invocation(dwf_service *s, const char *arn, const char *request_id, double start_ms,
+                          const cJSON *response, const dwf_error *fault, int flushed, dwf_error *err)
 {
     dwf__svc_lock(s);
     if (dwf__store_begin(s->st, err) != 0) return dwf__svc_abort(s);
@@ -290,7 +290,22 @@ int dwf_service_end_invocation(dwf_service *s, const char *arn, const char *requ
     cJSON_Delete(faultobj);
     dwf__exec_free(e);
     if (r != 0) return dwf__svc_abort(s);
-    return dwf__svc_commit(s, err);
+    return flushed ? dwf__svc_commit(s, err) : dwf__svc_commit_nowait(s, err);
+}
+
+int dwf_service_end_invocation(dwf_service *s, const char *arn, const char *request_id, double start_ms,
+                               const cJSON *response, const dwf_error *fault, dwf_error *err)
+{
+    return end_invocation(s, arn, request_id, start_ms, response, fault, 1, err);
+}
+
+/* dwf serve's /response and /error: the runtime's answer is "OK" whatever the end did, so its
+ * thread need not sleep until the flush (one of the three waits for the disk per execution of
+ * a plain workflow, with the Invoke's and the checkpoint's, each a context switch or two). */
+int dwf_service_end_invocation_unflushed(dwf_service *s, const char *arn, const char *request_id, double start_ms,
+                                         const cJSON *response, const dwf_error *fault, dwf_error *err)
+{
+    return end_invocation(s, arn, request_id, start_ms, response, fault, 0, err);
 }
 
 /* ---- who needs an invocation ------------------------------------------------------------------ */

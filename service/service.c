@@ -265,6 +265,32 @@ int dwf__svc_commit_unflushed(dwf_service *s, dwf_error *err)
     return dwf__sync_wait_seen(sync, seen, err);
 }
 
+/* The call's work joins the batch and the call returns at once, waiting for no flush, not
+ * even of the batches it read: for a call whose caller's answer tells nothing of the store
+ * (dwf serve's answer to a runtime's /response is "OK" whatever happened). The batch is
+ * committed now if no flush runs, else with the next flush's batch; any later flush (another
+ * call's, a reader's, the close) makes it durable. Whoever reads what it wrote waits for that
+ * flush (dwf__svc_unlock_read, dwf__svc_commit_unflushed), so nobody sees it before it is on
+ * disk; a SIGKILL loses nothing committed (the log's pages are the kernel's), and a machine's
+ * crash before the flush loses the call as if it had not come. */
+int dwf__svc_commit_nowait(dwf_service *s, dwf_error *err)
+{
+    unsigned long long ticket = 0;
+    int act = DWF__SYNC_JOINED;
+    int r = dwf__store_release(s->st, -1, &ticket, NULL, &act, err);
+    if (r == 0 && act != DWF__SYNC_JOINED) r = dwf__store_commit_batch(s->st, err);
+    pthread_mutex_unlock(&s->mu);
+    /* (a call that waits for nothing is never made a flush's leader: dwf__sync_join) */
+    if (r == 0 && act == DWF__SYNC_COMMIT_LEAD) return dwf__sync_lead(dwf__store_sync(s->st), ticket, err);
+    return r;
+}
+
+int dwf_service_flush(dwf_service *s, dwf_error *err)
+{
+    dwf__sync *sync = dwf__store_sync(s->st);
+    return dwf__sync_wait_seen(sync, dwf__sync_newest(sync), err);
+}
+
 static void svc_lock_cb(void *s) { pthread_mutex_lock(&((dwf_service *)s)->mu); }
 
 static void svc_unlock_cb(void *s) { pthread_mutex_unlock(&((dwf_service *)s)->mu); }

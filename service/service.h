@@ -117,6 +117,16 @@ int dwf_service_begin_invocation(dwf_service *s, const char *arn, cJSON **event,
  * response is NULL, an invocation fault described by `fault` (retried with backoff, bounded). */
 int dwf_service_end_invocation(dwf_service *s, const char *arn, const char *request_id, double start_ms,
                                const cJSON *response, const dwf_error *fault, dwf_error *err);
+/* The same for a host that answers nobody with the outcome (dwf serve's Runtime API answers a
+ * /response "OK"): it returns without waiting for the store's flush; its changes become durable
+ * with the next one, and whoever reads them first waits for that flush. */
+int dwf_service_end_invocation_unflushed(dwf_service *s, const char *arn, const char *request_id, double start_ms,
+                                         const cJSON *response, const dwf_error *fault, dwf_error *err);
+/* Make durable whatever is committed (or open) and not on disk yet: what the calls that wait for
+ * no flush left, such as dwf_service_end_invocation_unflushed; nothing when there is none. A
+ * host that ends invocations unflushed calls it now and then, so that such an end reaches the
+ * disk soon even when no other call comes. 0, or -1 with err (the flush failed). */
+int dwf_service_flush(dwf_service *s, dwf_error *err);
 
 /* ---- the durable REST API -------------------------------------------------------------------- */
 /* CheckpointDurableExecution: req {"CheckpointToken","Updates":[...]} ->

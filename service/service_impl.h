@@ -148,6 +148,8 @@ int dwf__svc_commit(dwf_service *s, dwf_error *err);
  * leads or joins (the log is flushed in order). For a call whose own writes nobody outside can
  * observe before a later durable one: beginning an invocation. 0 or -1. */
 int dwf__svc_commit_unflushed(dwf_service *s, dwf_error *err);
+/* Commit and unlock, waiting for no flush at all (service.c says when that is right). 0 or -1. */
+int dwf__svc_commit_nowait(dwf_service *s, dwf_error *err);
 void dwf__svc_uuid(char out[40]);
 /* An ISO-8601 UTC timestamp with milliseconds (the invocation event's form). */
 void dwf__svc_iso_time(double ms, char out[64]);

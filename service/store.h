@@ -118,7 +118,8 @@ unsigned long long dwf__sync_committed(dwf__sync *s);
 /* Under the service's lock, once a call's savepoint is released: the call joins the open batch;
  * its ticket. *seen (NULL: not wanted): the newest batch the call may have read (the open one
  * when other calls are in it, else the last committed). waits: the call will dwf__sync_wait on
- * its ticket (a call whose *seen is its ticket must too). *act: what the caller does next, still
+ * its ticket (a call whose *seen is its ticket must too); negative: it waits for nothing, not
+ * even the batch it saw (its caller's answer tells nothing of what it read). *act: what the caller does next, still
  * under the lock: nothing (a flush runs; its batch is committed later), COMMIT the batch
  * (dwf__store_commit_batch), or COMMIT it and then lead its flush (dwf__sync_lead instead of
  * dwf__sync_wait). */

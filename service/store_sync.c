@@ -182,8 +182,9 @@ unsigned long long dwf__sync_join(dwf__sync *s, int waits, unsigned long long *s
     unsigned long long saw = s->open_calls ? t : s->committed;
     if (seen) *seen = saw;
     s->open_calls++;
-    /* A call that saw the batch's earlier calls waits for the batch's flush, whatever it asked. */
-    int waiter = waits || saw == t;
+    /* A call that saw the batch's earlier calls waits for the batch's flush, unless it asked
+     * to wait for nothing at all. */
+    int waiter = waits > 0 || (waits == 0 && saw == t);
     if (waiter) s->open_waiters++;
     s->stats.commits++;
     /* No flush running: the batch is committed now, by this call (it holds the service's lock),

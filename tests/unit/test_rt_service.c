@@ -1879,6 +1879,54 @@ static void test_begin_invocation_unflushed(void)
     close_store(s);
 }
 
+/* dwf serve's end of an invocation (dwf_service_end_invocation_unflushed) returns without a
+ * flush: its commit is left for the next one, and a read of the outcome waits for that flush
+ * before it answers (nobody sees the end before it is on disk). */
+static void test_end_invocation_unflushed(void)
+{
+    dwf_service *s = open_store(0);
+    TT_ASSERT(s != NULL);
+    if (!s) return;
+    register_fn(s, "tp", 120, 1);
+    run r;
+    TT_EQ_INT(0, start(s, "tp", "\"{}\"", &r));
+    dwf_error err;
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"s1\",\"Type\":\"STEP\",\"Action\":\"START\"}]", NULL, &err));
+    dwf_service_sync_stats_t a, b, c;
+    dwf_service_sync_stats(s, &a);
+    TT_EQ_INT(a.commits, a.flushed_commits);
+    cJSON *done = J("{\"Status\":\"SUCCEEDED\",\"Result\":\"7\"}");
+    TT_EQ_INT(0, dwf_service_end_invocation_unflushed(s, r.arn, r.req, vclock, done, NULL, &err));
+    cJSON_Delete(done);
+    dwf_service_sync_stats(s, &b);
+    TT_EQ_INT(a.commits + 1, b.commits);
+    TT_EQ_INT(a.flushes, b.flushes); /* it did not wait for a flush ... */
+    TT_EQ_INT(a.flushed_commits, b.flushed_commits);
+    cJSON *x = NULL;
+    TT_EQ_INT(0, dwf_service_get_execution(s, r.arn, 1, &x, &err));
+    TT_EQ_STR("SUCCEEDED", S(x, "Status"));
+    cJSON_Delete(x);
+    dwf_service_sync_stats(s, &c);
+    TT_EQ_INT(b.flushes + 1, c.flushes); /* ... and the read of its outcome flushed it first */
+    TT_EQ_INT(c.commits, c.flushed_commits);
+    /* With no reader, dwf_service_flush makes such an end durable, once. */
+    run r2;
+    TT_EQ_INT(0, start(s, "tp", "\"{}\"", &r2));
+    done = J("{\"Status\":\"SUCCEEDED\",\"Result\":\"8\"}");
+    TT_EQ_INT(0, dwf_service_end_invocation_unflushed(s, r2.arn, r2.req, vclock, done, NULL, &err));
+    cJSON_Delete(done);
+    dwf_service_sync_stats(s, &a);
+    TT_ASSERT(a.flushed_commits < a.commits);
+    TT_EQ_INT(0, dwf_service_flush(s, &err));
+    dwf_service_sync_stats(s, &b);
+    TT_EQ_INT(a.flushes + 1, b.flushes);
+    TT_EQ_INT(b.commits, b.flushed_commits);
+    TT_EQ_INT(0, dwf_service_flush(s, &err));
+    dwf_service_sync_stats(s, &c);
+    TT_EQ_INT(b.flushes, c.flushes); /* nothing left to flush */
+    close_store(s);
+}
+
 /* Opening a store flushes only when there is something to make durable: what the open wrote (a
  * new store) or a log left beside it (another process's commits, maybe not flushed yet). A
  * store closed cleanly (its log checkpointed and removed) opens without an fdatasync. */
@@ -2444,6 +2492,40 @@ static void test_sync_orphan_batch_reader(void)
     TT_EQ_INT(2, reader.at_return.flushes); /* the orphan batch it read was flushed before it answered */
     TT_EQ_INT(2, st.transactions);
     TT_ASSERT(st.wakeups <= 2); /* the unflushed call, the reader to lead: once each */
+    sw_close();
+}
+
+/* A call that waits for nothing (dwf__svc_commit_nowait, waits < 0) joins batch 2 while batch
+ * 1's flush is held and returns at once: a flush runs, so it leaves its batch uncommitted, and
+ * it is no waiter of it (not even of what it saw). With no waiter in batch 2, the leader of
+ * batch 1's flush commits that orphan batch when its flush ends, without a flush of its own:
+ * the next one (a later call's, a reader's, the close) makes it durable. */
+static void test_sync_nowait_call(void)
+{
+    sw_call_arg primer = {0};
+    pthread_t pt;
+    sw_joining = 1;
+    sw_reading = 0;
+    if (sw_open(SW_OK, &pt, &primer) != 0) return;
+    unsigned long long seen = 0;
+    int act = -1;
+    pthread_mutex_lock(&sw_svc);
+    unsigned long long t = dwf__sync_join(sw_sync, -1, &seen, &act);
+    pthread_mutex_unlock(&sw_svc);
+    dwf__sync_stats mid;
+    dwf__sync_get_stats(sw_sync, &mid);
+    TT_EQ_INT(2, t);
+    TT_EQ_INT(1, seen);
+    TT_EQ_INT(DWF__SYNC_JOINED, act);
+    TT_EQ_INT(0, mid.flushes); /* returned with batch 1's flush still held */
+    pthread_join(pt, NULL);
+    dwf__sync_stats st;
+    dwf__sync_get_stats(sw_sync, &st);
+    TT_EQ_INT(0, primer.rc);
+    TT_EQ_INT(2, st.transactions);                /* the orphan batch was committed ... */
+    TT_EQ_INT(0, dwf__sync_open_calls(sw_sync)); /* ... nothing left open ... */
+    TT_EQ_INT(1, st.flushes);                     /* ... and not flushed for it */
+    TT_EQ_INT(1, st.flushed_commits);
     sw_close();
 }
 
@@ -3171,6 +3253,7 @@ int main(void)
     TT_RUN(test_save_writes_changed_columns);
     TT_RUN(test_group_commit);
     TT_RUN(test_begin_invocation_unflushed);
+    TT_RUN(test_end_invocation_unflushed);
     TT_RUN(test_batch_one_transaction);
     TT_RUN(test_batch_call_fails_alone);
     TT_RUN(test_batch_commit_fails);
@@ -3178,6 +3261,7 @@ int main(void)
     TT_RUN(test_sync_failed_flush_wakes_all);
     TT_RUN(test_sync_failed_commit_wakes_its_waiters);
     TT_RUN(test_sync_orphan_batch_reader);
+    TT_RUN(test_sync_nowait_call);
     TT_RUN(test_open_flushes_only_what_needs_it);
     TT_RUN(test_put_function_unchanged_writes_nothing);
     TT_RUN(test_uuid_v4);
