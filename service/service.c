@@ -338,7 +338,14 @@ int dwf_service_open(const dwf_service_opts *o, dwf_service **out, dwf_error *er
         return -1;
     }
     pthread_mutex_init(&s->mu, NULL);
+    if (dwf__svc_token_init(s) != 0) {
+        dwf__store_close(s->st);
+        pthread_mutex_destroy(&s->mu);
+        free(s);
+        return oom(err);
+    }
     if (o->cache_kib > 0 && dwf__store_cache_kib(s->st, o->cache_kib) != 0) {
+        dwf__svc_token_free(s);
         dwf__store_close(s->st);
         pthread_mutex_destroy(&s->mu);
         free(s);
@@ -366,6 +373,7 @@ void dwf_service_close(dwf_service *s)
     dwf__svc_unlock(s);
     if (open) dwf__sync_wait_seen(dwf__store_sync(s->st), dwf__sync_newest(dwf__store_sync(s->st)), &ignored);
     dwf__svc_opcache_drop(s);
+    dwf__svc_token_free(s);
     dwf__store_close(s->st);
     pthread_mutex_destroy(&s->mu);
     free(s);

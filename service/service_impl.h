@@ -34,6 +34,7 @@ struct dwf_service {
     void *invoke_mock_arg;
     struct dwf__opcache *opc;      /* while a checkpoint request applies its updates (opcache.c), else NULL */
     struct dwf__opcache *opc_done; /* after they are written, until the request answers */
+    struct dwf__token_mac *token_mac; /* tokens.c: the MAC key's pads, hashed at open */
 };
 typedef struct dwf__opcache dwf__opcache;
 
@@ -245,6 +246,9 @@ void dwf__svc_runnable_mark(void);
 /* ---- tokens.c: checkpoint tokens ------------------------------------------------------------- */
 /* The longest token and its NUL: "<n>.<c>.<mac>", 8 + 1 + 14 + 1 + 32 characters at most. */
 #define DWF__TOKEN_LEN 64
+/* The token MAC's key state, from the store's key: at open (0, or -1 out of memory) and close. */
+int dwf__svc_token_init(dwf_service *s);
+void dwf__svc_token_free(dwf_service *s);
 /* A fresh checkpoint token, now e's current one (e->live_token and e->token_count: the caller
  * saves e). */
 int dwf__svc_token_issue(dwf_service *s, dwf__exec *e, char out[DWF__TOKEN_LEN], dwf_error *err);

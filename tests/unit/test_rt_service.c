@@ -14,6 +14,8 @@
 #include <unistd.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "service.h"
 #include "service_impl.h" /* dwf__svc_json_print, compared with cJSON's printer */
@@ -2995,6 +2997,71 @@ static void test_tokens_proven(void)
     if (system(cmd) != 0) printf("cleanup of %s failed\n", other_dir);
 }
 
+/* The token's text, computed here with OpenSSL's own HMAC() from the key in the store's meta:
+ * "<n>.<c>." in hex and the first 16 bytes of HMAC-SHA256("dwf-tok1" || n || c, 8 big-endian
+ * bytes each), in lowercase hex. The service hashes the key's pads once per open (tokens.c):
+ * tokens issued before and after that change, and before and after a reopen, are the same text. */
+static void expect_token(sqlite3 *db, long long no, long long c, const char *got)
+{
+    sqlite3_stmt *q = NULL;
+    TT_EQ_INT(SQLITE_OK, sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='token_key'", -1, &q, NULL));
+    TT_EQ_INT(SQLITE_ROW, sqlite3_step(q));
+    const char *hex = (const char *)sqlite3_column_text(q, 0);
+    unsigned char key[32];
+    TT_ASSERT(hex && strlen(hex) == 64);
+    for (int i = 0; hex && i < 32; i++) {
+        unsigned b = 0;
+        TT_EQ_INT(1, sscanf(hex + 2 * i, "%2x", &b));
+        key[i] = (unsigned char)b;
+    }
+    sqlite3_finalize(q);
+    unsigned char msg[24] = {'d', 'w', 'f', '-', 't', 'o', 'k', '1'};
+    for (int i = 0; i < 8; i++) {
+        msg[8 + i] = (unsigned char)((unsigned long long)no >> (56 - 8 * i));
+        msg[16 + i] = (unsigned char)((unsigned long long)c >> (56 - 8 * i));
+    }
+    unsigned char mac[32];
+    unsigned int maclen = 0;
+    TT_ASSERT(HMAC(EVP_sha256(), key, sizeof key, msg, sizeof msg, mac, &maclen) != NULL);
+    TT_EQ_INT(32, (int)maclen);
+    char want[128];
+    int n = snprintf(want, sizeof want, "%llx.%llx.", (unsigned long long)no, (unsigned long long)c);
+    for (int i = 0; i < 16; i++) n += snprintf(want + n, sizeof want - (size_t)n, "%02x", mac[i]);
+    TT_EQ_STR(want, got);
+}
+
+static void test_token_known_answer(void)
+{
+    dwf_service *s = open_store(0);
+    TT_ASSERT(s != NULL);
+    if (!s) return;
+    register_fn(s, "tk", 120, 1);
+    sqlite3 *db = NULL;
+    TT_EQ_INT(SQLITE_OK, sqlite3_open(path, &db));
+    run r;
+    dwf_error err;
+    TT_EQ_INT(0, start(s, "tk", "\"{}\"", &r));
+    expect_token(db, 1, 1, r.token);
+    /* counts past 9 and 15: the hex of the count grows a digit */
+    for (int c = 2; c <= 17; c++) {
+        TT_EQ_INT(0, ckpt(s, &r, "[]", NULL, &err));
+        expect_token(db, 1, c, r.token);
+    }
+    run r2;
+    TT_EQ_INT(0, start(s, "tk", "\"{}\"", &r2));
+    expect_token(db, 2, 1, r2.token);
+    /* reopened: the pads are hashed again from the same key */
+    dwf_service_close(s);
+    dwf_service_opts op = {.path = path, .clock = clock_fn};
+    TT_EQ_INT(0, dwf_service_open(&op, &s, &err));
+    if (s) {
+        TT_EQ_INT(0, ckpt(s, &r, "[]", NULL, &err));
+        expect_token(db, 1, 18, r.token);
+    }
+    sqlite3_close(db);
+    if (s) close_store(s);
+}
+
 /* A store of version 11 (every token a row, UUIDs) holding a finished execution and one in the
  * middle of an invocation is brought to 12 when opened: it gets a token key and token_count;
  * the running execution's live token still checkpoints and an earlier one still reads the
@@ -3223,6 +3290,7 @@ int main(void)
     TT_RUN(test_start_and_event);
     TT_RUN(test_schema_upgrade_fails_named);
     TT_RUN(test_tokens_proven);
+    TT_RUN(test_token_known_answer);
     TT_RUN(test_schema_upgrade_from_11);
     TT_RUN(test_schema_upgrade_from_12);
     TT_RUN(test_changes_outside);
