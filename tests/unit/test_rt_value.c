@@ -87,6 +87,16 @@ static void t_numbers_print_like_javascript(void)
         {1.5e-323, "1.5e-323"},
         {1e23, "1e+23"},
         {9.5367431640625e-7, "9.5367431640625e-7"},
+        /* integers below 2^53 are printed digit by digit (value.c): signs, digit-count edges */
+        {1, "1"},
+        {-1, "-1"},
+        {9, "9"},
+        {10, "10"},
+        {-10, "-10"},
+        {999999999999999.0, "999999999999999"},
+        {9007199254740991.0, "9007199254740991"},
+        {-9007199254740991.0, "-9007199254740991"},
+        {-9007199254740992.0, "-9007199254740992"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char buf[32];
@@ -94,6 +104,14 @@ static void t_numbers_print_like_javascript(void)
         TT_EQ_STR(cases[i].js, buf);
         EQ_JSON(cases[i].js, dwf_num(C, cases[i].d));
     }
+    /* Integers below 2^53 as "%.0f" prints them, over every digit count and both signs. */
+    for (double d = 1; d < 9007199254740992.0; d = d * 3 + 1)
+        for (int sign = -1; sign <= 1; sign += 2) {
+            char want[40], got[32];
+            snprintf(want, sizeof want, "%.0f", sign * d);
+            dwf__num_text(sign * d, got);
+            TT_EQ_STR(want, got);
+        }
     /* cJSON would print 0.1 + 0.7 as 0.8: ours must not lose it. */
     EQ_JSON("0.7999999999999999", dwf_binop(C, DWF_OP_ADD, N(0.1), N(0.7)));
     /* Non-finite numbers are null, as JSON.stringify records them. */
