@@ -54,9 +54,14 @@ static opc_entry *slot_of(dwf__opcache *c, unsigned long long h, const char *exe
     }
 }
 
+/* A request holds few operations (a step's START and the previous step's SUCCEED: 2), so the
+ * table starts at 8 slots: it was 64 (4 KiB, zeroed, and walked three times by the flush, the
+ * answer and the drop), about 8,000 instructions of each at-most-once step (callgrind). */
+#define OPC_FIRST_CAP 8
+
 static int grow(dwf__opcache *c)
 {
-    size_t cap = c->cap ? c->cap * 2 : 64;
+    size_t cap = c->cap ? c->cap * 2 : OPC_FIRST_CAP;
     opc_entry *n = calloc(cap, sizeof *n);
     if (!n) return -1;
     opc_entry *old = c->slots;
