@@ -732,6 +732,18 @@ static void test_json_print_as_cjson(void)
         bad += !same_as_cjson(v);
         cJSON_Delete(v);
     }
+    /* Whole milliseconds of every size (json_out.c prints n / 1000 digit by digit), and their
+     * neighbours one ulp away. */
+    for (int i = 0; i < 30000; i++, n++) {
+        unsigned long long p10 = 10;
+        for (int k = (int)(NEXT() % 16); k > 0; k--) p10 *= 10;
+        double d = (double)(long long)(NEXT() % p10) / 1000.0;
+        if (i % 2) d = -d;
+        if (i % 5 == 4) d = nextafter(d, i % 10 == 4 ? INFINITY : -INFINITY);
+        cJSON *v = cJSON_CreateNumber(d);
+        bad += !same_as_cjson(v);
+        cJSON_Delete(v);
+    }
     /* Any double: random bits (finite), and every power of ten's neighbourhood. */
     for (int i = 0; i < 20000; i++, n++) {
         unsigned long long bits = NEXT();
@@ -748,7 +760,11 @@ static void test_json_print_as_cjson(void)
                                    2147483648.0, -2147483649.0, 4294967296.5, 1e300, 1e-300, 5e-324, 1765000000.5,
                                    1765000000.25, 1765000000.123, 1765000000.1234567, 1765000000.00001,
                                    1765000000.000015, 3.0000000000000004, 10.000000000000002, 1e21, 1e22, 1e23,
-                                   123456789012344.5, 123456789012345.5, 12345678901234.25, 999999999999999.5};
+                                   123456789012344.5, 123456789012345.5, 12345678901234.25, 999999999999999.5,
+                                   0.001, -0.001, 0.01, 0.1, 0.011, 0.101, 1.001, 1.01, 1.1, 1.11, 0.999,
+                                   999999999999.999, -999999999999.999, 999999999999.99, 1e12 + 0.5,
+                                   1765000000.001, 1765000000.01, 1765000000.1, 1765000000.999, 0.0005,
+                                   0.0001, 1e-4, 9.999e-5};
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++, n++) {
         cJSON *v = cJSON_CreateNumber(fixed[i]);
         bad += !same_as_cjson(v);
