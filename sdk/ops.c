@@ -36,9 +36,13 @@ static int truthy(const cJSON *v)
 }
 
 /* Add a string field; 0 on failure. */
+/* o[k] = a copy of v, k a literal (every caller's): not copied. 1, or 0 out of memory. */
 static int add_str(cJSON *o, const char *k, const char *v)
 {
-    return cJSON_AddStringToObject(o, k, v) != NULL;
+    cJSON *s = cJSON_CreateString(v);
+    if (!s) return 0;
+    cJSON_AddItemToObjectCS(o, k, s); /* literal key: no allocation, cannot fail */
+    return 1;
 }
 
 /* A durable error wrapping `cause` as the SDK's DurableOperationError does: the cause's
