@@ -56,6 +56,21 @@ static void put_string(out *o, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
     if (!s) s = "";
+    /* Nearly every string (ids, names, types, payloads of numbers) needs no escape: the quotes
+     * and its bytes go in with one room() (three puts were ~10,000 instructions of each
+     * at-most-once step). */
+    const char *e = s;
+    while ((unsigned char)*e >= 32 && *e != '"' && *e != '\\') e++;
+    if (!*e) {
+        size_t k = (size_t)(e - s);
+        char *d = room(o, k + 2);
+        if (!d) return;
+        d[0] = '"';
+        memcpy(d + 1, s, k);
+        d[k + 1] = '"';
+        o->n += k + 2;
+        return;
+    }
     put(o, "\"", 1);
     const char *run = s;
     for (; *s; s++) {

@@ -786,6 +786,19 @@ static void test_json_print_as_cjson(void)
     cJSON_AddItemToArray(arr, cJSON_CreateNumber(1765000000.1234567));
     cJSON_AddItemToObject(cJSON_AddObjectToObject(o, "deep"), "x", cJSON_CreateString("\"quoted\"\\\n"));
     cJSON_AddItemToObject(o, "raw", cJSON_CreateRaw("{\"r\":1}"));
+    /* Strings with no byte to escape (json_out.c's one-copy case): every such byte, one longer
+     * than the first buffer, and an escape only at the end or only at the start. */
+    char plain[256], lng[1001];
+    int np = 0;
+    for (int i = 32; i < 256; i++)
+        if (i != '"' && i != '\\') plain[np++] = (char)i;
+    plain[np] = '\0';
+    memset(lng, 'x', 1000);
+    lng[1000] = '\0';
+    cJSON_AddStringToObject(o, plain, plain);
+    cJSON_AddStringToObject(o, "long", lng);
+    cJSON_AddStringToObject(o, "end", "abc\"");
+    cJSON_AddStringToObject(o, "start", "\tabc");
     bad += !same_as_cjson(o);
     n++;
     cJSON_Delete(o);
