@@ -53,7 +53,7 @@ struct dwf__store {
 
 static int commit_open_batch(void *arg);
 
-#define SCHEMA_VERSION 13
+#define SCHEMA_VERSION 14
 
 /* Version 4 (dropped with the tokens table it indexed in 10). */
 #define TOKENS_LIVE "CREATE INDEX IF NOT EXISTS tokens_live ON tokens(exec_id) WHERE live=1;"
@@ -208,6 +208,21 @@ static int commit_open_batch(void *arg);
     "DROP INDEX operations_change;"                                                                \
     "CREATE INDEX operations_change ON operations(exec_no, change_seq) WHERE outside=1;"
 
+/* Version 14: timers WITHOUT ROWID, the table the b-tree of its key (execution id, operation
+ * id, kind), which is how it is written and deleted, where a rowid table kept that key in a
+ * second b-tree (its UNIQUE index) beside the rows: every execution's start and end (its
+ * timeout's timer), a wait's start and end, each wrote three b-trees of timers and now two
+ * (with timers_due). The same columns and rows. */
+#define TIMERS_TABLE(name)                                                                         \
+    "CREATE TABLE IF NOT EXISTS " name "(exec_id TEXT NOT NULL, op_id TEXT NOT NULL,"              \
+    "  kind TEXT NOT NULL, due_ms REAL NOT NULL, PRIMARY KEY(exec_id, op_id, kind)) WITHOUT ROWID;"
+#define TIMERS_DUE "CREATE INDEX IF NOT EXISTS timers_due ON timers(due_ms);"
+#define TIMERS_WITHOUT_ROWID                                                                       \
+    TIMERS_TABLE("timers_v14")                                                                     \
+    "INSERT INTO timers_v14(exec_id, op_id, kind, due_ms) SELECT exec_id, op_id, kind, due_ms"     \
+    "  FROM timers ORDER BY exec_id, op_id, kind;"                                                 \
+    "DROP TABLE timers; ALTER TABLE timers_v14 RENAME TO timers;" TIMERS_DUE
+
 static const char *const schema_sql =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
     "CREATE TABLE IF NOT EXISTS functions(name TEXT PRIMARY KEY, handler TEXT, source TEXT,"
@@ -227,9 +242,8 @@ static const char *const schema_sql =
     OPERATIONS_TABLE("operations")
     OPERATIONS_INDEXES
     EVENTS_TABLE("events")
-    "CREATE TABLE IF NOT EXISTS timers(exec_id TEXT NOT NULL, op_id TEXT NOT NULL,"
-    "  kind TEXT NOT NULL, due_ms REAL NOT NULL, PRIMARY KEY(exec_id, op_id, kind));"
-    "CREATE INDEX IF NOT EXISTS timers_due ON timers(due_ms);"
+    TIMERS_TABLE("timers")
+    TIMERS_DUE
     "CREATE TABLE IF NOT EXISTS callbacks(callback_id TEXT PRIMARY KEY, exec_id TEXT NOT NULL,"
     "  op_id TEXT NOT NULL, state TEXT NOT NULL, timeout_s INTEGER, heartbeat_s INTEGER);"
     "CREATE INDEX IF NOT EXISTS callbacks_exec ON callbacks(exec_id);"
@@ -253,7 +267,7 @@ static const char *const schema_sql =
  * the live token in the execution's row (WITHOUT_ROWIDS), (11) operations and events keyed by
  * their rowids (KEYS_AS_ROWIDS), (12) tokens verified by their MAC, no longer a row each
  * (TOKEN_COUNT), (13) the index by change stamp only of the operations changed outside their
- * handler's checkpoints (CHANGES_OUTSIDE). */
+ * handler's checkpoints (CHANGES_OUTSIDE), (14) timers WITHOUT ROWID (TIMERS_WITHOUT_ROWID). */
 static const char *const upgrades[SCHEMA_VERSION] = {
     [0] = NULL, /* a new store: schema_sql */
     [1] = "ALTER TABLE executions ADD COLUMN inv_owner TEXT;",
@@ -268,6 +282,7 @@ static const char *const upgrades[SCHEMA_VERSION] = {
     [10] = KEYS_AS_ROWIDS,
     [11] = TOKEN_COUNT,
     [12] = CHANGES_OUTSIDE,
+    [13] = TIMERS_WITHOUT_ROWID,
 };
 
 /* Create or upgrade, inside the caller's transaction. */

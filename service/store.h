@@ -18,7 +18,7 @@
  *                                      not written by its execution's own checkpoint, the rows
  *                                      of the index by change stamp)
  *   events(exec_no, event_id, json)    history events, EventId 1, 2, ... (WITHOUT ROWID, 10)
- *   timers(exec_id, op_id, kind, due_ms)
+ *   timers(exec_id, op_id, kind, due_ms)   keyed by (exec_id, op_id, kind) (WITHOUT ROWID, 14)
  *   callbacks(callback_id, exec_id, op_id, state, timeout_s, heartbeat_s)
  *   tokens(token, exec_no, issued_ms)  every token issued before schema 12, keyed by (exec_no,
  *                                      token) (WITHOUT ROWID, 10; before it a live flag here);

@@ -2564,9 +2564,20 @@ static void test_sync_wakes_own_batch_only(void) { sync_wakeups_run(SW_OK); }
 static void test_sync_failed_flush_wakes_all(void) { sync_wakeups_run(SW_FLUSH_FAILS); }
 static void test_sync_failed_commit_wakes_its_waiters(void) { sync_wakeups_run(SW_COMMIT_FAILS); }
 
-/* A version-13 store made back into version 12: no outside column, and every operation in the
- * index by change stamp. */
+/* A version-14 store made back into version 13: timers a rowid table with a UNIQUE index of its
+ * key. */
+#define TO_VERSION_13                                                                              \
+    "CREATE TABLE tim13(exec_id TEXT NOT NULL, op_id TEXT NOT NULL, kind TEXT NOT NULL,"           \
+    "  due_ms REAL NOT NULL, PRIMARY KEY(exec_id, op_id, kind));"                                  \
+    "INSERT INTO tim13 SELECT exec_id, op_id, kind, due_ms FROM timers;"                           \
+    "DROP TABLE timers; ALTER TABLE tim13 RENAME TO timers;"                                       \
+    "CREATE INDEX timers_due ON timers(due_ms);"                                                   \
+    "PRAGMA user_version=13;"
+
+/* A version-14 store made back into version 12 (through 13): no outside column, and every
+ * operation in the index by change stamp. */
 #define TO_VERSION_12                                                                              \
+    TO_VERSION_13                                                                                  \
     "DROP INDEX operations_change; ALTER TABLE operations DROP COLUMN outside;"                    \
     "CREATE INDEX operations_change ON operations(exec_no, change_seq);"                           \
     "PRAGMA user_version=12;"
@@ -2649,7 +2660,7 @@ static void test_schema_upgrade(void)
                                                 " (SELECT COUNT(*) FROM executions WHERE status='SUCCEEDED')",
                                             -1, &q, NULL));
     TT_EQ_INT(SQLITE_ROW, sqlite3_step(q));
-    TT_EQ_INT(13, sqlite3_column_int(q, 0));
+    TT_EQ_INT(14, sqlite3_column_int(q, 0));
     TT_EQ_INT(4, sqlite3_column_int(q, 1)); /* tokens_live went with version 9's tokens table */
     TT_EQ_INT(5, sqlite3_column_int(q, 2));
     TT_EQ_INT(2, sqlite3_column_int(q, 3));
@@ -2760,7 +2771,7 @@ static dwf_service *finished_and_running(run *r, char *first, size_t first_len)
     "SELECT COUNT(*) FROM sqlite_master WHERE type='table' AND name IN ('operations','events')"   \
     " AND sql LIKE '%k INTEGER PRIMARY KEY%' AND sql NOT LIKE '%WITHOUT ROWID%'"
 
-/* A new store is created at version 13 (tokens WITHOUT ROWID, operations and events keyed by
+/* A new store is created at version 14 (tokens WITHOUT ROWID, operations and events keyed by
  * their rowids), and so is a store of version 9 when opened (through 10 and 11). A store of
  * version 9 holding a finished execution and one in the middle of an invocation is rebuilt when
  * opened: every row comes out the same, the live token stays the current one (the execution
@@ -2779,7 +2790,7 @@ static void test_schema_upgrade_from_9(void)
 
     sqlite3 *db = NULL;
     TT_EQ_INT(SQLITE_OK, sqlite3_open(path, &db));
-    TT_EQ_INT(13, sql_int(db, "PRAGMA user_version"));
+    TT_EQ_INT(14, sql_int(db, "PRAGMA user_version"));
     /* as version 11 kept it: the first token a row too */
     TT_EQ_INT(SQLITE_OK, sqlite3_exec(db, TO_VERSION_11, NULL, NULL, NULL));
     char *ins = sqlite3_mprintf("INSERT INTO tokens SELECT %Q, no, 0 FROM executions WHERE arn=%Q", first, r.arn);
@@ -2811,7 +2822,7 @@ static void test_schema_upgrade_from_9(void)
     dwf_service_close(s);
 
     TT_EQ_INT(SQLITE_OK, sqlite3_open(path, &db));
-    TT_EQ_INT(13, sql_int(db, "PRAGMA user_version"));
+    TT_EQ_INT(14, sql_int(db, "PRAGMA user_version"));
     TT_EQ_INT(1, sql_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE type='table' AND sql LIKE '%WITHOUT ROWID'"
                              " AND name IN ('operations','events','tokens')"));
     TT_EQ_INT(2, sql_int(db, KEYED_BY_ROWID));
@@ -2906,7 +2917,7 @@ static void test_schema_upgrade_from_10(void)
     dwf_service_close(s);
 
     TT_EQ_INT(SQLITE_OK, sqlite3_open(path, &db));
-    TT_EQ_INT(13, sql_int(db, "PRAGMA user_version"));
+    TT_EQ_INT(14, sql_int(db, "PRAGMA user_version"));
     TT_EQ_INT(2, sql_int(db, KEYED_BY_ROWID));
     TT_EQ_INT(0, sql_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('ops10','ev10','operations_v11','events_v11')"));
     TT_EQ_INT(2, sql_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE type='index' AND name IN"
@@ -3138,7 +3149,7 @@ static void test_schema_upgrade_from_11(void)
     TT_EQ_STR("SUCCEEDED", status_of(s, r.arn, st));
     dwf_service_close(s);
     TT_EQ_INT(SQLITE_OK, sqlite3_open(path, &db));
-    TT_EQ_INT(13, sql_int(db, "PRAGMA user_version"));
+    TT_EQ_INT(14, sql_int(db, "PRAGMA user_version"));
     TT_EQ_INT(64, sql_int(db, "SELECT length(value) FROM meta WHERE key='token_key'"));
     TT_EQ_INT(2, sql_int(db, "SELECT COUNT(*) FROM tokens")); /* nothing written there since */
     sqlite3_close(db);
@@ -3227,7 +3238,7 @@ static void test_changes_outside(void)
 }
 
 /* A store of version 12 (every operation in the index by change stamp) holding a finished
- * execution and one in the middle of an invocation is brought to 13 when opened: every row
+ * execution and one in the middle of an invocation is brought to 13 (and 14) when opened: every row
  * comes out the same and stays in the index (flagged outside, as the whole index held them),
  * the running execution's next checkpoint hands back none of them, and what it writes itself
  * stays out of the index. */
@@ -3255,7 +3266,7 @@ static void test_schema_upgrade_from_12(void)
     if (!s) return;
     dwf_service_close(s);
     TT_EQ_INT(SQLITE_OK, sqlite3_open(path, &db));
-    TT_EQ_INT(13, sql_int(db, "PRAGMA user_version"));
+    TT_EQ_INT(14, sql_int(db, "PRAGMA user_version"));
     TT_EQ_INT(nops, sql_int(db, "SELECT COUNT(*) FROM operations WHERE outside=1"));
     TT_EQ_INT(1, sql_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE type='index' AND name='operations_change'"
                              " AND sql LIKE '%WHERE outside=1'"));
@@ -3284,6 +3295,81 @@ static void test_schema_upgrade_from_12(void)
     char st[32];
     TT_EQ_STR("SUCCEEDED", status_of(s, r.arn, st));
     close_store(s);
+}
+
+/* A store of version 13 (timers a rowid table beside the index of its key) whose running
+ * execution waits (its WAIT's timer and its timeout's) is brought to 14 when opened: timers is
+ * the b-tree of its key, WITHOUT ROWID, with the same rows and timers_due; the wait's timer
+ * fires on time and the execution finishes, leaving no timer. */
+static void test_schema_upgrade_from_13(void)
+{
+    dwf_service *s = open_store(0);
+    if (!s) return;
+    register_fn(s, "fn", 600, 1);
+    run r;
+    TT_EQ_INT(0, start(s, "fn", "\"{}\"", &r));
+    dwf_error err;
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"w\",\"Type\":\"WAIT\",\"Action\":\"START\",\"WaitOptions\":{\"WaitSeconds\":10}}]", NULL, &err));
+    cJSON *pending = J("{\"Status\":\"PENDING\"}");
+    TT_EQ_INT(0, dwf_service_end_invocation(s, r.arn, r.req, vclock, pending, NULL, &err));
+    cJSON_Delete(pending);
+    dwf_service_close(s);
+#define ROWS_TIMERS "SELECT exec_id, op_id, kind, due_ms FROM timers ORDER BY exec_id, op_id, kind"
+#define TIMERS_NO_ROWID "SELECT COUNT(*) FROM sqlite_master WHERE type='table' AND name='timers' AND sql LIKE '%WITHOUT ROWID'"
+    sqlite3 *db = NULL;
+    TT_EQ_INT(SQLITE_OK, sqlite3_open(path, &db));
+    TT_EQ_INT(1, sql_int(db, TIMERS_NO_ROWID));
+    char *want = rows_text(db, ROWS_TIMERS);
+    TT_ASSERT(want && strstr(want, "|w|WAIT|") != NULL && strstr(want, "EXECUTION_TIMEOUT") != NULL);
+    TT_EQ_INT(SQLITE_OK, sqlite3_exec(db, TO_VERSION_13, NULL, NULL, NULL));
+    TT_EQ_INT(13, sql_int(db, "PRAGMA user_version"));
+    TT_EQ_INT(0, sql_int(db, TIMERS_NO_ROWID));
+    char *got = rows_text(db, ROWS_TIMERS);
+    TT_ASSERT(want && got && strcmp(want, got) == 0);
+    free(got);
+    sqlite3_close(db);
+
+    dwf_service_opts o = {.path = path, .clock = clock_fn};
+    TT_EQ_INT(0, dwf_service_open(&o, &s, &err));
+    if (!s) {
+        free(want);
+        return;
+    }
+    TT_EQ_INT(SQLITE_OK, sqlite3_open(path, &db));
+    TT_EQ_INT(14, sql_int(db, "PRAGMA user_version"));
+    TT_EQ_INT(1, sql_int(db, TIMERS_NO_ROWID));
+    TT_EQ_INT(0, sql_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('timers_v14','tim13')"));
+    TT_EQ_INT(1, sql_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE type='index' AND name='timers_due'"));
+    got = rows_text(db, ROWS_TIMERS);
+    TT_ASSERT(want && got && strcmp(want, got) == 0);
+    free(got);
+    free(want);
+    sqlite3_close(db);
+    int fired = 0;
+    vclock += 9000;
+    TT_EQ_INT(0, dwf_service_fire_timers(s, NULL, &fired, &err));
+    TT_EQ_INT(0, fired);
+    vclock += 1000;
+    TT_EQ_INT(0, dwf_service_fire_timers(s, NULL, &fired, &err));
+    TT_EQ_INT(1, fired);
+    cJSON *w = op_of(s, r.arn, "w");
+    TT_EQ_STR("SUCCEEDED", S(w, "Status"));
+    cJSON_Delete(w);
+    cJSON *ev = NULL;
+    TT_EQ_INT(0, dwf_service_begin_invocation(s, r.arn, &ev, r.req, &err));
+    cJSON_Delete(ev);
+    cJSON *done = J("{\"Status\":\"SUCCEEDED\",\"Result\":\"1\"}");
+    TT_EQ_INT(0, dwf_service_end_invocation(s, r.arn, r.req, vclock, done, NULL, &err));
+    cJSON_Delete(done);
+    char st[32];
+    TT_EQ_STR("SUCCEEDED", status_of(s, r.arn, st));
+    dwf_service_close(s);
+    TT_EQ_INT(SQLITE_OK, sqlite3_open(path, &db));
+    TT_EQ_INT(0, sql_int(db, "SELECT COUNT(*) FROM timers"));
+    sqlite3_close(db);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) printf("cleanup of %s failed\n", dir);
 }
 
 /* An upgrade that fails part-way (here: a store claiming schema 11 without its tables) is refused
@@ -3322,6 +3408,7 @@ int main(void)
     TT_RUN(test_token_known_answer);
     TT_RUN(test_schema_upgrade_from_11);
     TT_RUN(test_schema_upgrade_from_12);
+    TT_RUN(test_schema_upgrade_from_13);
     TT_RUN(test_changes_outside);
     TT_RUN(test_idempotent_start);
     TT_RUN(test_checkpoint_validation);
