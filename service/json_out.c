@@ -153,6 +153,21 @@ static int fixed_g(double d, int prec, char *buf)
     return 0;
 }
 
+/* The decimal digits of a whole number, with its sign, into b; the count written (no '\0'). */
+static int int_text(long long n, char *b)
+{
+    unsigned long long u = n < 0 ? 0ULL - (unsigned long long)n : (unsigned long long)n;
+    char r[24];
+    int k = 0, w = 0;
+    do {
+        r[k++] = (char)('0' + (int)(u % 10));
+        u /= 10;
+    } while (u);
+    if (n < 0) b[w++] = '-';
+    while (k) b[w++] = r[--k];
+    return w;
+}
+
 /* d = n / 1000 for a whole n of at most 15 digits (not 0, not whole: put_number's earlier
  * cases): what %1.15g prints for it into b, and 0; else -1. n / 1000 has at most 15
  * significant digits, and d (the double nearest to it: the division rounds correctly) is within
@@ -166,17 +181,10 @@ static int ms_text(double d, char *b)
     if (!(fabs(m) < 1e15)) return -1;
     long long n = llround(m);
     if (n == 0 || (double)n / 1000.0 != d) return -1;
-    unsigned long long u = n < 0 ? 0ULL - (unsigned long long)n : (unsigned long long)n;
-    unsigned frac = (unsigned)(u % 1000);
-    u /= 1000;
-    char r[24];
-    int k = 0, w = 0;
-    do {
-        r[k++] = (char)('0' + (int)(u % 10));
-        u /= 10;
-    } while (u);
-    if (n < 0) b[w++] = '-';
-    while (k) b[w++] = r[--k];
+    unsigned frac = (unsigned)(n < 0 ? -(n % 1000) : n % 1000);
+    int w = 0;
+    if (n < 0 && n > -1000) b[w++] = '-'; /* n / 1000 is 0 then: the sign is n's alone */
+    w += int_text(n / 1000, b + w);
     if (frac) {
         b[w++] = '.';
         b[w++] = (char)('0' + frac / 100);
@@ -196,17 +204,7 @@ static void put_number(out *o, double d)
         snprintf(b, sizeof b, "null");
     } else if (d != 0 && fabs(d) < 1e15 && d == (double)(long long)d) {
         /* what %1.15g prints for it: its digits */
-        long long v = (long long)d;
-        unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-        char r[24];
-        int k = 0, w = 0;
-        do {
-            r[k++] = (char)('0' + (int)(u % 10));
-            u /= 10;
-        } while (u);
-        if (v < 0) b[w++] = '-';
-        while (k) b[w++] = r[--k];
-        b[w] = '\0';
+        b[int_text((long long)d, b)] = '\0';
     } else if (ms_text(d, b) == 0) {
         /* a whole number of milliseconds, as every timestamp the service makes */
     } else if (fixed_g(d, 15, b) == 0) {
