@@ -97,7 +97,7 @@ export MACHINE="$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: 
 export DISK="$dev (${model:+$model, }reports rotational=$rot), $fs"
 export STORE_DIR=$store_dir
 export WHEN=$(date -u '+%Y-%m-%d %H:%M UTC')
-export VERSIONS="SQLite $(python3 -c 'import sqlite3; print(sqlite3.sqlite_version)' 2>/dev/null || echo '?') (WAL, synchronous=FULL), Node $(node --version), $(${CC:-cc} --version | head -1)"
+export VERSIONS="SQLite $(python3 -c 'import sqlite3; print(sqlite3.sqlite_version)' 2>/dev/null || echo '?') (WAL, synchronous=NORMAL, the log fdatasync'd by the store once per commit batch), Node $(node --version), $(${CC:-cc} --version | head -1)"
 
 section=$(python3 - "$OUT" <<'PY'
 import json, os, sys

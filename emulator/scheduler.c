@@ -5,7 +5,8 @@
  * a response) when the service says something became runnable, the scheduler moves the clock
  * of each idle execution tree to its next wait end or retry under --skip-time, fires the timers
  * that are due and queues each execution the service reports runnable on its function; at
- * every wake-up it reaps processes that ended and kills an invocation past its deadline. The service decides what is runnable and when a retry is due.
+ * every wake-up it reaps processes that ended and kills an invocation past its deadline. The
+ * service decides what is runnable and when a retry is due.
  *
  * Each function scales out as Lambda scales it: a job is taken by a warm environment (a process
  * of the function waiting in /next), and while more jobs are queued than there are free

@@ -69,17 +69,6 @@ static double realtime_ms(void)
     return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
 }
 
-/* obj[key] = a string member, key a literal (not copied); value copied, or referenced when
- * it is one of the protocol's static names (dwf_protocol.h). 0, or -1 out of memory. */
-static int add_str(cJSON *obj, const char *key, const char *value, int is_static)
-{
-    if (!value) return -1; /* as cJSON_AddStringToObject refuses one */
-    cJSON *v = is_static ? cJSON_CreateStringReference(value) : cJSON_CreateString(value);
-    if (!v) return -1;
-    cJSON_AddItemToObjectCS(obj, key, v); /* literal key: no allocation, cannot fail */
-    return 0;
-}
-
 cJSON *dwf__update_new(dwf_ctx *c, const char *id, enum dwf_optype type, enum dwf_subtype subtype,
                        enum dwf_action action, const char *name)
 {
@@ -88,12 +77,12 @@ cJSON *dwf__update_new(dwf_ctx *c, const char *id, enum dwf_optype type, enum dw
      * after the call). It prints the same. */
     cJSON *u = cJSON_CreateObject();
     if (!u) return NULL;
-    int ok = add_str(u, "Id", id, 0) == 0;
-    if (ok && c && c->parent_hash[0]) ok = add_str(u, "ParentId", c->parent_hash, 0) == 0;
-    if (ok) ok = add_str(u, "Type", dwf_optype_name(type), 1) == 0;
-    if (ok && subtype != DWF_SUBTYPE_NONE) ok = add_str(u, "SubType", dwf_subtype_name(subtype), 1) == 0;
-    if (ok) ok = add_str(u, "Action", dwf_action_name(action), 1) == 0;
-    if (ok && name) ok = add_str(u, "Name", name, 0) == 0;
+    int ok = dwf__add_str(u, "Id", id, 0) == 0;
+    if (ok && c && c->parent_hash[0]) ok = dwf__add_str(u, "ParentId", c->parent_hash, 0) == 0;
+    if (ok) ok = dwf__add_str(u, "Type", dwf_optype_name(type), 1) == 0;
+    if (ok && subtype != DWF_SUBTYPE_NONE) ok = dwf__add_str(u, "SubType", dwf_subtype_name(subtype), 1) == 0;
+    if (ok) ok = dwf__add_str(u, "Action", dwf_action_name(action), 1) == 0;
+    if (ok && name) ok = dwf__add_str(u, "Name", name, 0) == 0;
     if (!ok) {
         cJSON_Delete(u);
         return NULL;

@@ -106,6 +106,10 @@ dwf_val *dwf__own(dwf_ctx *c, cJSON *v);
 /* Append item to array a, both taken: a, or NULL (both deleted) when a is NULL or out of
  * memory, so a loop building an array goes on with `a && ...` and ends in dwf__own(c, a). */
 cJSON *dwf__push(cJSON *a, cJSON *item);
+/* obj[key] = a string member, key a literal (not copied); value copied, or referenced when
+ * `ref` (a string that outlives obj: the protocol's static names, dwf_protocol.h). 0, or -1
+ * when value is NULL or out of memory. The SDK's updates are built with it (two per step). */
+int dwf__add_str(cJSON *obj, const char *key, const char *value, int ref);
 /* A new cJSON string from raw bytes (NULs and invalid UTF-8 allowed), in the value layer's
  * string encoding (value.c). Not for a value's valuestring, which is encoded already. */
 cJSON *dwf__new_string(const char *s, size_t n);

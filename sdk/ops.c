@@ -35,16 +35,6 @@ static int truthy(const cJSON *v)
     return 1;
 }
 
-/* Add a string field; 0 on failure. */
-/* o[k] = a copy of v, k a literal (every caller's): not copied. 1, or 0 out of memory. */
-static int add_str(cJSON *o, const char *k, const char *v)
-{
-    cJSON *s = cJSON_CreateString(v);
-    if (!s) return 0;
-    cJSON_AddItemToObjectCS(o, k, s); /* literal key: no allocation, cannot fail */
-    return 1;
-}
-
 /* A durable error wrapping `cause` as the SDK's DurableOperationError does: the cause's
  * message, ErrorData taken from the cause, the cause itself kept under "Cause". */
 static cJSON *wrap_error(const char *type, const cJSON *cause, const char *fallback)
@@ -589,7 +579,7 @@ static int step_run(dwf_ctx *c, const step_args *a, int attempt, dwf_val **out)
         return step_attempt_failed(c, a, attempt, err);
     }
     cJSON *u = dwf__update_new(c, a->id, DWF_OPTYPE_STEP, a->subtype, DWF_ACTION_SUCCEED, a->name);
-    if (!u || (text && !add_str(u, "Payload", text))) {
+    if (!u || (text && dwf__add_str(u, "Payload", text, 0) != 0)) {
         cJSON_Delete(u);
         free(text);
         return oom(c);
@@ -742,7 +732,7 @@ int dwf_callback(dwf_ctx *c, const char *name, const dwf_callback_opts *opts, dw
     const char *cbid = NULL;
     DWF_TRY(callback_op(c, name, opts, &cbid));
     cJSON *v = cJSON_CreateObject();
-    if (!v || !add_str(v, "id", cbid)) {
+    if (!v || dwf__add_str(v, "id", cbid, 0) != 0) {
         cJSON_Delete(v);
         return oom(c);
     }
@@ -810,7 +800,7 @@ static int child_succeeded(dwf_ctx *c, dwf_ctx *child, const dwf__opref *r, cons
     /* Built on the parent (its ParentId) but queued through the child, so a batch that
      * completed meanwhile drops it. */
     cJSON *u = dwf__update_new(c, r->id, DWF_OPTYPE_CONTEXT, subtype, DWF_ACTION_SUCCEED, name);
-    int ok = u && (!v || add_str(u, "Payload", big ? "" : text));
+    int ok = u && (!v || dwf__add_str(u, "Payload", big ? "" : text, 0) == 0);
     if (ok && big) {
         cJSON *co = cJSON_AddObjectToObject(u, "ContextOptions");
         ok = co && cJSON_AddTrueToObject(co, "ReplayChildren");
@@ -1076,7 +1066,7 @@ static int poll_checked(dwf_ctx *c, const poll_args *p, int attempt, dwf_val *ne
     if (!text) return oom(c);
     cJSON *u = dwf__update_new(c, p->id, DWF_OPTYPE_STEP, DWF_SUBTYPE_WAIT_FOR_CONDITION,
                                finished ? DWF_ACTION_SUCCEED : DWF_ACTION_RETRY, p->name);
-    int ok = u && add_str(u, "Payload", text);
+    int ok = u && dwf__add_str(u, "Payload", text, 0) == 0;
     if (ok && !finished) {
         double d = every * pow(backoff, attempt - 1);
         if (d > maxs) d = maxs;
@@ -1164,9 +1154,9 @@ static int invoke_core(dwf_ctx *c, dwf__opref *r, const char *name, const char *
         cJSON *u = dwf__update_new(c, r->id, DWF_OPTYPE_CHAINED_INVOKE, DWF_SUBTYPE_CHAINED_INVOKE,
                                    DWF_ACTION_START, name);
         cJSON *io = NULL;
-        int ok = text && u && add_str(u, "Payload", text) &&
+        int ok = text && u && dwf__add_str(u, "Payload", text, 0) == 0 &&
                  (io = cJSON_AddObjectToObject(u, "ChainedInvokeOptions")) &&
-                 add_str(io, "FunctionName", function_name ? function_name : "");
+                 dwf__add_str(io, "FunctionName", function_name ? function_name : "", 0) == 0;
         free(text);
         if (!ok) {
             cJSON_Delete(u);

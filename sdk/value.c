@@ -94,6 +94,15 @@ cJSON *dwf__push(cJSON *a, cJSON *item)
     return a;
 }
 
+int dwf__add_str(cJSON *obj, const char *key, const char *value, int ref)
+{
+    if (!value) return -1; /* as cJSON_AddStringToObject refuses one */
+    cJSON *v = ref ? cJSON_CreateStringReference(value) : cJSON_CreateString(value);
+    if (!v) return -1;
+    cJSON_AddItemToObjectCS(obj, key, v); /* literal key: no allocation, cannot fail */
+    return 0;
+}
+
 /* A missing value (NULL pointer) reads as null everywhere. */
 static int is_null(const cJSON *v) { return !v || cJSON_IsNull(v) || cJSON_IsInvalid(v); }
 
