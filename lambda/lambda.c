@@ -16,8 +16,9 @@
  * cannot help); any other 4xx and KMS errors are final and the execution fails. Retries of
  * one call reuse its ClientToken so the service can deduplicate a checkpoint that did land.
  *
- * libcurl is used only as the durable API's HTTP client (the Runtime API has a small one of its
- * own, runtime_http.c: see there why). Requests are signed by sigv4.c (why not by
+ * libcurl is used only as the durable API's HTTPS client (the Runtime API has a small one of its
+ * own, runtime_http.c: see there why; a plain-http durable endpoint, dwf serve's, uses it too:
+ * plain_endpoint says why). Requests are signed by sigv4.c (why not by
  * libcurl: see there), so this file sets Host, X-Amz-Date, X-Amz-Content-Sha256,
  * X-Amz-Security-Token and Authorization itself, and sends the exact query it signed.
  */
@@ -125,6 +126,13 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *arg) {
     return n;
 }
 
+/* The same, as runtime_http.c's client hands them over (lines without CR LF). */
+static void rt_on_header(void *arg, const char *line, size_t n) { (void)on_header((char *)line, 1, n, arg); }
+
+static int rt_on_body(void *arg, const char *data, size_t n) {
+    return on_body((char *)data, 1, n, arg) == n ? 0 : -1;
+}
+
 static void resp_reset(http_resp *r) {
     free(r->body);
     memset(r, 0, sizeof *r);
@@ -221,12 +229,39 @@ static int parse_endpoint(const char *url, char **endpoint, char **host, dwf_err
     return 0;
 }
 
+/* Whether the durable API can be spoken by runtime_http.c's client, and if so set it up:
+ * an http:// endpoint (dwf serve, a local emulator; AWS's own is https, which stays with
+ * libcurl) whose authority is host[:port] (no IPv6 literal), with no proxy in the environment
+ * that libcurl would have used for it (http_proxy, all_proxy, ALL_PROXY). Why: through libcurl
+ * a checkpoint call cost ~200,000 instructions (the URL parsed and printed again, every
+ * header formatted byte by byte into its buffers, five polls around the request); here it is
+ * one sendmsg and a recv or two, as for the Runtime API. */
+static int plain_endpoint(dwf__lambda_api *api) {
+    static const char *const proxies[] = {"http_proxy", "all_proxy", "ALL_PROXY"};
+    if (strncasecmp(api->endpoint, "http://", 7) != 0) return 0;
+    for (size_t i = 0; i < sizeof proxies / sizeof *proxies; i++) {
+        const char *p = getenv(proxies[i]);
+        if (p && p[0]) return 0;
+    }
+    const char *auth = api->endpoint + 7;
+    size_t alen = strcspn(auth, "/");
+    char hostport[300];
+    if (auth[0] == '[' || alen == 0 || alen + sizeof ":80" > sizeof hostport) return 0;
+    /* the connection needs a port; the Host header is the signed one (no default port) */
+    snprintf(hostport, sizeof hostport, "%.*s%s", (int)alen, auth, memchr(auth, ':', alen) ? "" : ":80");
+    if (dwf__rt_conn_init(&api->conn, hostport) != 0 || strlen(api->host) >= sizeof api->conn.hostport)
+        return 0;
+    strcpy(api->conn.hostport, api->host);
+    api->base_path = auth + alen;
+    api->plain = 1;
+    return 1;
+}
+
 void dwf__lambda_api_free(dwf__lambda_api *api) {
     if (!api) return;
-    if (api->curl) {
-        curl_easy_cleanup(api->curl);
-        pthread_mutex_destroy(&api->lock);
-    }
+    if (api->curl) curl_easy_cleanup(api->curl);
+    if (api->plain) dwf__rt_conn_close(&api->conn);
+    if (api->lock_ok) pthread_mutex_destroy(&api->lock);
     free(api->endpoint);
     free(api->host);
     free(api->region);
@@ -269,17 +304,17 @@ int dwf__lambda_api_init(dwf__lambda_api *api, dwf_error *err) {
     }
     if (parse_endpoint(url, &api->endpoint, &api->host, err) < 0) goto fail;
 
-    if (find_cainfo(&api->cainfo) != 0) goto oom;
+    if (pthread_mutex_init(&api->lock, NULL) != 0) {
+        set_err(err, "Runtime.InitError", "pthread_mutex_init failed");
+        goto fail;
+    }
+    api->lock_ok = 1;
+    if (plain_endpoint(api)) return 0;
 
+    if (find_cainfo(&api->cainfo) != 0) goto oom;
     api->curl = curl_easy_init();
     if (!api->curl) {
         set_err(err, "Runtime.InitError", "curl_easy_init failed");
-        goto fail;
-    }
-    if (pthread_mutex_init(&api->lock, NULL) != 0) {
-        curl_easy_cleanup(api->curl);
-        api->curl = NULL;
-        set_err(err, "Runtime.InitError", "pthread_mutex_init failed");
         goto fail;
     }
     return 0;
@@ -355,6 +390,63 @@ static long attempt_timeout_ms(const dwf__lambda_api *api) {
     return t;
 }
 
+/* Append one header line to `hb` (NUL-terminated, kept in the buffer) and list it in `lines`.
+ * 0, or -1 when the buffer is full. */
+typedef struct head_lines {
+    char buf[8192];
+    size_t used;
+    const char *lines[12];
+    int n;
+} head_lines;
+
+static int add_line(head_lines *h, const char *name, const char *value) {
+    size_t left = sizeof h->buf - h->used;
+    int n = snprintf(h->buf + h->used, left, "%s: %s", name, value);
+    if (n < 0 || (size_t)n >= left || h->n >= (int)(sizeof h->lines / sizeof *h->lines) - 1) return -1;
+    h->lines[h->n++] = h->buf + h->used;
+    h->lines[h->n] = NULL;
+    h->used += (size_t)n + 1;
+    return 0;
+}
+
+/* One attempt on the plain-http connection (api->plain): the headers libcurl would send (User-
+ * Agent and Content-Length come from runtime_http.c), on the kept connection. Returns as
+ * api_attempt does. */
+static int plain_attempt(dwf__lambda_api *api, const api_call *c, const dwf__sigv4_result *sig,
+                         http_resp *r, dwf_error *err) {
+    head_lines h;
+    h.used = 0;
+    h.n = 0;
+    h.lines[0] = NULL;
+    int ok = add_line(&h, "X-Amz-Date", sig->amz_date) == 0 &&
+             add_line(&h, "X-Amz-Content-Sha256", sig->payload_hash) == 0 &&
+             (!api->session_token || add_line(&h, "X-Amz-Security-Token", api->session_token) == 0) &&
+             add_line(&h, "Authorization", sig->authorization) == 0 &&
+             (!c->content_type || add_line(&h, "Content-Type", c->content_type) == 0) &&
+             add_line(&h, "Accept", "application/json") == 0;
+    size_t tl = strlen(api->base_path) + strlen(c->path) + strlen(sig->query) + 2;
+    char *target = ok ? malloc(tl) : NULL;
+    if (!target) {
+        set_err(err, "Runtime.OutOfMemory", "%s", ok ? "out of memory building a request"
+                                                      : "the request's headers are too long");
+        r->oom = 1; /* not worth retrying */
+        return -1;
+    }
+    snprintf(target, tl, "%s%s%s%s", api->base_path, c->path, sig->query[0] ? "?" : "", sig->query);
+    dwf__rt_sink sink = {rt_on_header, rt_on_body, r};
+    int post = strcmp(c->method, "POST") == 0;
+    char why[256];
+    api->calls++;
+    int rc = dwf__rt_request(&api->conn, c->method, target, h.lines, post ? (c->body ? c->body : "") : NULL,
+                             attempt_timeout_ms(api), &r->status, &sink, why, sizeof why);
+    free(target);
+    if (rc != 0) {
+        set_err(err, r->oom ? "Runtime.OutOfMemory" : "NetworkError", "%s %s: %s", c->method, c->path, why);
+        return -1;
+    }
+    return 0;
+}
+
 /* One attempt. Returns 0 when an HTTP answer arrived (any status), -1 on a network error. */
 static int api_attempt(dwf__lambda_api *api, const api_call *c, http_resp *r, dwf_error *err) {
     CURL *h = api->curl;
@@ -367,6 +459,11 @@ static int api_attempt(dwf__lambda_api *api, const api_call *c, http_resp *r, dw
     if (dwf__sigv4_sign(&creds, &req, &sig) < 0) {
         set_err(err, "Runtime.SigningError", "could not sign the request (out of memory?)");
         return -1;
+    }
+    if (api->plain) {
+        int rc = plain_attempt(api, c, &sig, r, err);
+        dwf__sigv4_result_free(&sig);
+        return rc;
     }
     size_t base = strlen(api->endpoint);
     char *url = malloc(base + strlen(c->path) + strlen(sig.query) + 2);
@@ -676,11 +773,6 @@ typedef struct runtime_api {
     dwf__rt_conn conn; /* runtime_http.c: one kept connection */
 } runtime_api;
 
-static void rt_on_header(void *arg, const char *line, size_t n) { (void)on_header((char *)line, 1, n, arg); }
-
-static int rt_on_body(void *arg, const char *data, size_t n) {
-    return on_body((char *)data, 1, n, arg) == n ? 0 : -1;
-}
 
 /* GET or POST to the Runtime API. `error_type` adds Lambda-Runtime-Function-Error-Type. */
 static int rt_request(runtime_api *rt, const char *method, const char *path, const char *body,

@@ -5,7 +5,8 @@
  *
  * Two HTTP clients:
  *   - the durable API client (dwf__lambda_api, lambda.c): CheckpointDurableExecution and
- *     GetDurableExecutionState over HTTPS with libcurl, SigV4-signed (sigv4.c), with retries;
+ *     GetDurableExecutionState over HTTPS with libcurl (over plain http with runtime_http.c's
+ *     client), SigV4-signed (sigv4.c), with retries;
  *   - the Runtime API loop (dwf__lambda_loop, lambda.c): plain HTTP to $AWS_LAMBDA_RUNTIME_API
  *     through runtime_http.c's client (dwf__rt_request).
  */
@@ -15,6 +16,13 @@
 #include <pthread.h>
 
 #include "dwf_host.h"
+
+/* A kept connection of runtime_http.c's client (the Runtime API's, and the durable API's on a
+ * plain-http endpoint). hostport is what the Host header says. */
+typedef struct dwf__rt_conn {
+    char host[256], port[16], hostport[300];
+    int fd; /* the kept connection, -1 when none */
+} dwf__rt_conn;
 
 typedef struct dwf__lambda_api {
     char *endpoint;       /* scheme://authority[/base], no trailing slash */
@@ -29,8 +37,13 @@ typedef struct dwf__lambda_api {
     double deadline_ms;   /* epoch ms of the invocation deadline; 0 = none. No retry sleeps
                              past it: the invocation fails in time and Lambda retries it. */
     int calls;            /* HTTP attempts made so far (tests read it) */
-    void *curl;           /* one CURL easy handle, reused so the TLS connection stays open */
-    pthread_mutex_t lock; /* one call at a time: the handle is not thread-safe */
+    void *curl;           /* https: one CURL easy handle, reused so the TLS connection stays open */
+    int plain;            /* http and no proxy in the environment (dwf serve, a local emulator):
+                             runtime_http.c's client on `conn`, no libcurl (lambda.c says why) */
+    dwf__rt_conn conn;    /* plain: the kept connection; its Host is `host` */
+    const char *base_path; /* plain: the endpoint's path (into `endpoint`), "" for none */
+    int lock_ok;          /* `lock` was made */
+    pthread_mutex_t lock; /* one call at a time: the handle and the connection are not shared */
 } dwf__lambda_api;
 
 /* Fill *api from the environment: AWS_REGION (or AWS_DEFAULT_REGION), AWS_ACCESS_KEY_ID,
@@ -69,10 +82,6 @@ int dwf__lambda_classify(long status, const char *error_type_header, const char 
                          dwf_error *err);
 
 /* ---- the Runtime API's HTTP client (lambda/runtime_http.c) ---- */
-typedef struct dwf__rt_conn {
-    char host[256], port[16], hostport[300];
-    int fd; /* the kept connection, -1 when none */
-} dwf__rt_conn;
 
 /* Where an answer goes: each header line (no CR LF), then the body in pieces (0, or -1 out of
  * memory). */

@@ -1,9 +1,10 @@
 /*
  * runtime_http.c: the HTTP/1.1 client of the Lambda Runtime API (plain HTTP to
- * $AWS_LAMBDA_RUNTIME_API, host:port), over one kept blocking socket.
+ * $AWS_LAMBDA_RUNTIME_API, host:port), over one kept blocking socket; also of the durable API
+ * on a plain-http endpoint (dwf serve's: lambda.c, plain_endpoint).
  *
- * Why not libcurl, which the durable API client keeps using (HTTPS, proxies, retries): every
- * Runtime API request went through libcurl's multi loop, which made five poll calls around
+ * Why not libcurl, which the durable API client keeps for HTTPS (AWS's own endpoint) and for
+ * an endpoint behind a proxy: every Runtime API request went through libcurl's multi loop, which made five poll calls around
  * each request (a liveness check of the kept connection, readiness before and after the send,
  * the wait, readiness before the read) and spent ~90,000 instructions parsing the URL and
  * formatting headers; an invocation makes two of them (/next, /response). Here a request is
@@ -32,6 +33,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -315,8 +317,9 @@ int dwf__rt_request(dwf__rt_conn *c, const char *method, const char *path, const
                     char *err, size_t en) {
     size_t bl = body ? strlen(body) : 0;
     int post = strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0;
-    /* the head in a local buffer: open_memstream alone cost ~21,000 instructions a request */
-    char head[4096];
+    /* the head in a local buffer: open_memstream alone cost ~21,000 instructions a request;
+     * 8 KiB: a durable API request's head carries a session token (STS ones run to ~2 KiB) */
+    char head[8192];
     int hn = snprintf(head, sizeof head, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: dwf/" DWF_VERSION "\r\n",
                       method, path, c->hostport);
     for (int i = 0; headers && headers[i] && hn > 0 && (size_t)hn < sizeof head; i++)
@@ -342,6 +345,12 @@ int dwf__rt_request(dwf__rt_conn *c, const char *method, const char *path, const
         r->err = err;
         r->en = en;
         int keep = 0, closed = 0;
+        if (timeout_ms > 0 && bl > 65536) {
+            /* a large checkpoint may fill the socket's buffer: its send must not outlast the
+             * timeout either (small requests always fit, and cost no extra system call) */
+            struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+            setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+        }
         if (send_request(c->fd, head, hl, body, post ? bl : 0) < 0) {
             closed = errno == EPIPE || errno == ECONNRESET;
             fail(err, en, "send: %s", strerror(errno));

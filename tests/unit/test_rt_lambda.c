@@ -42,6 +42,7 @@ typedef struct reqrec {
     char fn_error_type[128];
     char *body;
     int sig_ok;
+    int client_port; /* the connection's source port: which requests shared a connection */
 } reqrec;
 
 typedef struct script {
@@ -214,6 +215,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         hdr(c, "X-Amz-Content-Sha256", r->sha, sizeof r->sha);
         hdr(c, "Content-Type", r->ctype, sizeof r->ctype);
         hdr(c, "Lambda-Runtime-Function-Error-Type", r->fn_error_type, sizeof r->fn_error_type);
+        const union MHD_ConnectionInfo *ci =
+            dwf__mhd.MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET)
+            r->client_port = ntohs(((const struct sockaddr_in *)ci->client_addr)->sin_port);
         r->body = u->data ? u->data : strdup("");
         u->data = NULL;
         r->sig_ok = strstr(url, "/2025-12-01/") ? verify_signature(r) : 0;
@@ -288,6 +293,10 @@ static void env_default(void) {
     unsetenv("AWS_ENDPOINT_URL");
     setenv("DWF_LAMBDA_MAX_ATTEMPTS", "4", 1);
     setenv("DWF_LAMBDA_BACKOFF_MS", "5", 1);
+    /* a proxy for http would send the transport through libcurl (test_plain_endpoint) */
+    unsetenv("http_proxy");
+    unsetenv("all_proxy");
+    unsetenv("ALL_PROXY");
 }
 
 static const char *ARN =
@@ -438,6 +447,73 @@ static void test_checkpoint_ok(void) {
     cJSON_Delete(req);
     cJSON_Delete(resp);
     dwf__lambda_api_free(&api);
+}
+
+/* A plain-http endpoint (dwf serve's) is spoken by runtime_http.c's client: every call of the
+ * process on one kept connection, signed as through libcurl; https, an IPv6 literal, or a proxy
+ * libcurl would use keep libcurl. */
+static void test_plain_endpoint(void) {
+    dwf__lambda_api api;
+    dwf_transport t;
+    if (setup_transport(&api, &t) < 0) {
+        TT_ASSERT(0);
+        return;
+    }
+    TT_EQ_INT(1, api.plain);
+    TT_ASSERT(api.curl == NULL);
+    const char *tok[2] = {"{\"CheckpointToken\":\"t1\"}", "{\"CheckpointToken\":\"t2\"}"};
+    for (int i = 0; i < 2; i++) add_script((script){.match = "/checkpoint", .status = 200, .body = tok[i]});
+    add_script((script){.match = "/state", .status = 200, .body = "{\"Operations\":[{\"Id\":\"p\"}]}"});
+    dwf_error err;
+    int retryable = -1;
+    for (int i = 0; i < 2; i++) {
+        cJSON *req = checkpoint_request(), *resp = NULL;
+        TT_EQ_INT(0, t.checkpoint(&t, ARN, req, &resp, &err, &retryable));
+        TT_EQ_STR(i ? "t2" : "t1", json_str(resp, "CheckpointToken"));
+        cJSON_Delete(req);
+        cJSON_Delete(resp);
+    }
+    cJSON *resp = NULL;
+    TT_EQ_INT(0, t.get_state(&t, ARN, "tok", "m/1", &resp, &err));
+    TT_EQ_STR("p", json_str(cJSON_GetArrayItem(cJSON_GetObjectItem(resp, "Operations"), 0), "Id"));
+    cJSON_Delete(resp);
+    reqrec *a = find_req("/checkpoint", 0), *b = find_req("/checkpoint", 1), *g = find_req("/state", 0);
+    TT_ASSERT(a && b && g);
+    if (a && b && g) {
+        TT_EQ_INT(1, a->sig_ok && b->sig_ok && g->sig_ok);
+        TT_EQ_STR(TOKEN, a->token);
+        TT_EQ_STR("application/json", a->ctype);
+        TT_EQ_STR("CheckpointToken=tok&Marker=m%2F1&MaxItems=1000", g->query);
+        TT_ASSERT(a->client_port != 0);
+        TT_EQ_INT(a->client_port, b->client_port);
+        TT_EQ_INT(a->client_port, g->client_port);
+    }
+    TT_EQ_INT(3, api.calls);
+    dwf__lambda_api_free(&api);
+
+    static const char *const curl_urls[] = {"https://127.0.0.1:9", "http://[::1]:9"};
+    for (int i = 0; i < 2; i++) {
+        setenv("AWS_ENDPOINT_URL_LAMBDA", curl_urls[i], 1);
+        TT_EQ_INT(0, dwf__lambda_api_init(&api, &err));
+        TT_EQ_INT(0, api.plain);
+        TT_ASSERT(api.curl != NULL);
+        dwf__lambda_api_free(&api);
+    }
+    env_default();
+    setenv("http_proxy", "http://127.0.0.1:9", 1);
+    TT_EQ_INT(0, dwf__lambda_api_init(&api, &err));
+    TT_EQ_INT(0, api.plain);
+    dwf__lambda_api_free(&api);
+    unsetenv("http_proxy");
+    setenv("AWS_ENDPOINT_URL_LAMBDA", "http://localhost/base/", 1);
+    TT_EQ_INT(0, dwf__lambda_api_init(&api, &err));
+    TT_EQ_INT(1, api.plain);
+    TT_EQ_STR("localhost", api.conn.host);
+    TT_EQ_STR("80", api.conn.port);
+    TT_EQ_STR("localhost", api.conn.hostport); /* the Host header: as signed, no default port */
+    TT_EQ_STR("/base", api.base_path);
+    dwf__lambda_api_free(&api);
+    env_default();
 }
 
 /* The ClientToken is spliced into the printed request: a request that has one keeps it (and
@@ -951,6 +1027,26 @@ static void test_https_uses_ca_bundle(void) {
             TT_EQ_INT(1, r->sig_ok);
             TT_EQ_STR(host, r->host);
         }
+        /* a checkpoint (a POST with a body) through libcurl too: the plain-http tests above
+         * take runtime_http.c's client, so this is libcurl's request as AWS gets it */
+        TT_EQ_INT(0, api.plain);
+        add_script((script){.match = "/checkpoint", .status = 200, .body = "{\"CheckpointToken\":\"tls2\"}"});
+        cJSON *req = checkpoint_request();
+        int retryable = -1;
+        TT_EQ_INT(0, t.checkpoint(&t, ARN, req, &resp, &err, &retryable));
+        TT_EQ_STR("tls2", json_str(resp, "CheckpointToken"));
+        cJSON_Delete(req);
+        cJSON_Delete(resp);
+        resp = NULL;
+        r = find_req("/checkpoint", 0);
+        TT_ASSERT(r != NULL);
+        if (r) {
+            TT_EQ_INT(1, r->sig_ok);
+            TT_EQ_STR("application/json", r->ctype);
+            cJSON *sent = cJSON_Parse(r->body);
+            TT_EQ_STR("tok+1/=", json_str(sent, "CheckpointToken"));
+            cJSON_Delete(sent);
+        }
         dwf__lambda_api_free(&api);
 
         /* The same server, but a real CA bundle that does not hold its certificate. */
@@ -1109,6 +1205,7 @@ int main(void) {
     TT_RUN(test_classify);
     TT_RUN(test_checkpoint_ok);
     TT_RUN(test_checkpoint_client_token_text);
+    TT_RUN(test_plain_endpoint);
     TT_RUN(test_checkpoint_retries_then_succeeds);
     TT_RUN(test_checkpoint_gives_up);
     TT_RUN(test_checkpoint_invalid_token_is_a_fault);
