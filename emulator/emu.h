@@ -272,6 +272,8 @@ typedef struct emu_env {
     int reached_next;      /* it asked for an invocation at least once */
     enum emu_kill_reason kill_reason;
     char *init_error;      /* the last /init/error body */
+    int status_fd;         /* its process's /proc/PID/status, open from its start until the slot's next
+                            * start (-1: none, or --quiet): the VmHWM of each answer's log line */
     /* the invocation in flight */
     int busy;              /* an event was handed out (or is being built) and is not answered */
     emu_job *cur;          /* that invocation's job */
@@ -398,7 +400,7 @@ int dwf__emu_envs_live(const emu_fn *f, int *busy);
 void dwf__emu_envs_free(emu_fn *f);
 void dwf__emu_reap(struct dwf_emulator *e);
 void dwf__emu_end_all(void); /* kill and reap every descendant of the emulator (stop) */
-long dwf__emu_vm_hwm_kb(pid_t pid);  /* peak RSS, -1 if unknown */
+long dwf__emu_vm_hwm_kb(int status_fd); /* peak RSS from an open /proc/PID/status, -1 if unknown */
 double dwf__emu_cpu_ms(pid_t pid);   /* CPU time so far, -1 if unknown */
 
 /* ---- scheduler.c (mu held) ------------------------------------------------------------------ */

@@ -53,6 +53,7 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 /* ---- helpers the other files share ----------------------------------------------------------- */
 
@@ -66,17 +67,39 @@ int dwf__emu_fail(dwf_error *err, const char *type, const char *fmt, ...)
     return -1;
 }
 
+/* A line is formatted first and written whole: the log is stderr, unbuffered, where the prefix,
+ * the text and the newline written apart were three write(2) calls, and a busy serve logs two
+ * lines per execution. A line longer than the buffer (a long error message) is formatted again
+ * into memory of its size. */
+#define LOG_PREFIX "dwf serve: "
+
 void dwf__emu_log(dwf_emulator *e, const char *fmt, ...)
 {
+    enum { P = sizeof LOG_PREFIX - 1 };
+    char buf[1024], *line = buf;
     va_list ap;
     va_start(ap, fmt);
+    int n = vsnprintf(buf + P, sizeof buf - P - 1, fmt, ap);
+    va_end(ap);
+    if (n < 0) return;
+    if ((size_t)n >= sizeof buf - P - 1) {
+        char *big = malloc(P + (size_t)n + 2);
+        if (big) {
+            va_start(ap, fmt);
+            vsnprintf(big + P, (size_t)n + 1, fmt, ap);
+            va_end(ap);
+            line = big;
+        } else {
+            n = (int)(sizeof buf - P - 2); /* no memory: the line cut, not lost */
+        }
+    }
+    memcpy(line, LOG_PREFIX, P);
+    line[P + n] = '\n';
     flockfile(e->log);
-    fputs("dwf serve: ", e->log);
-    vfprintf(e->log, fmt, ap);
-    fputc('\n', e->log);
+    fwrite(line, 1, P + (size_t)n + 1, e->log);
     fflush(e->log);
     funlockfile(e->log);
-    va_end(ap);
+    if (line != buf) free(line);
 }
 
 static double clock_ms(clockid_t id)
@@ -350,10 +373,12 @@ static int loopback(const char *host)
 /* The API server's hard connection limit: emu.h's, or what the descriptors allow. The soft
  * descriptor limit is raised as far as that needs (a shell's 1024 would otherwise cap a few
  * hundred waiting Invoke calls), no further: the function processes inherit it. Each
- * function's Runtime API and the store keep some. */
-static int connection_budget(int nfns)
+ * function's Runtime API and the store keep some, and each environment its process's
+ * /proc status file (emu_env.status_fd). */
+static int connection_budget(int nfns, int environments)
 {
-    long long keep = 64 + (long long)nfns * (EMU_RUNTIME_CONNECTIONS_HARD + 8), want = EMU_CONNECTIONS_HARD + keep;
+    long long keep = 64 + (long long)nfns * (EMU_RUNTIME_CONNECTIONS_HARD + 8) + environments,
+              want = EMU_CONNECTIONS_HARD + keep;
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 64;
     if (rl.rlim_cur != RLIM_INFINITY && (long long)rl.rlim_cur < want) {
@@ -393,7 +418,15 @@ static int take_options(dwf_emulator *e, const dwf_emulator_opts *o, int nfns, d
     /* The functions reach the API server on loopback when it listens on every address. */
     if (!(e->endpoint_host = strdup(strcmp(e->host, "0.0.0.0") == 0 ? "127.0.0.1" : e->host)))
         return dwf__emu_fail(err, "ServiceException", "out of memory");
-    e->conn_limit = connection_budget(nfns);
+    /* The default environments (4 per core) fixed here, once: the scheduler asks at every pass
+     * that may scale out, and sysconf reads /sys/devices/system/cpu/online each time (three
+     * system calls). */
+    if (e->o.environments <= 0) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        e->o.environments = (int)(cores > 0 ? cores : 1) * DWF_EMULATOR_ENVIRONMENTS_PER_CORE;
+    }
+    int conc = e->o.concurrency > 0 ? e->o.concurrency : DWF_EMULATOR_CONCURRENCY;
+    e->conn_limit = connection_budget(nfns, e->o.environments < conc ? e->o.environments : conc);
     e->connection_timeout_s = o->connection_timeout_s > 0 ? o->connection_timeout_s : EMU_CONNECTION_TIMEOUT_S;
     return 0;
 }

@@ -24,21 +24,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* Peak resident set of a process (kB), -1 if unknown. */
-long dwf__emu_vm_hwm_kb(pid_t pid)
+/* Peak resident set of a process (kB) from its /proc/PID/status kept open (emu_env.status_fd),
+ * -1 if unknown. One pread from the start regenerates the file: opening it at every answer was
+ * four system calls (openat, fstat, read, close) and a walk of /proc's path. */
+long dwf__emu_vm_hwm_kb(int status_fd)
 {
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f) return -1;
-    long kb = -1;
-    while (fgets(line, sizeof line, f))
-        if (strncmp(line, "VmHWM:", 6) == 0) {
-            kb = strtol(line + 6, NULL, 10);
-            break;
-        }
-    fclose(f);
-    return kb;
+    char buf[4096];
+    if (status_fd < 0) return -1;
+    ssize_t n = pread(status_fd, buf, sizeof buf - 1, 0);
+    if (n <= 0) return -1;
+    buf[n] = '\0';
+    const char *at = strstr(buf, "\nVmHWM:");
+    return at ? strtol(at + 7, NULL, 10) : -1;
 }
 
 /* CPU time (ms) a process has used so far, every thread of it (/proc/PID/task/TID/schedstat,
@@ -118,6 +115,7 @@ static emu_env *free_slot(emu_fn *f)
     if (!v) return NULL;
     pthread_cond_init(&v->next_cv, NULL);
     v->fn = f;
+    v->status_fd = -1;
     v->slot = f->nenvs;
     f->envs[f->nenvs++] = v;
     return v;
@@ -144,6 +142,14 @@ emu_env *dwf__emu_spawn(emu_fn *f)
     }
     v->pid = pid;
     v->gen++;
+    /* The slot is free (no invocation held), so no answer is reading its earlier process's. */
+    if (v->status_fd >= 0) close(v->status_fd);
+    v->status_fd = -1;
+    if (!e->o.quiet) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+        v->status_fd = open(path, O_RDONLY | O_CLOEXEC);
+    }
     dwf__emu_wake_env(v); /* a /next of the slot's earlier process is answered 500 */
     v->spawn_mono = t0;
     v->idle_since = t0;
@@ -182,6 +188,7 @@ void dwf__emu_envs_free(emu_fn *f)
 {
     for (int i = 0; i < f->nenvs; i++) {
         free(f->envs[i]->init_error);
+        if (f->envs[i]->status_fd >= 0) close(f->envs[i]->status_fd);
         dwf__emu_job_free(f->envs[i]->cur);
         pthread_cond_destroy(&f->envs[i]->next_cv);
         free(f->envs[i]);

@@ -336,13 +336,14 @@ void dwf__emu_job_answer(emu_env *v, const char *body, size_t len, int is_error,
     memcpy(rid, v->cur_rid, sizeof rid);
     double start = v->cur_start_ms;
     pid_t pid = v->pid;
+    int status_fd = v->status_fd; /* v is busy until relocked below: its slot is not restarted meanwhile */
     /* Answered once: the request id goes (a second answer or fault finds none), but the job stays
      * v's until the service has ended it, so no other environment takes it up meanwhile. */
     v->cur_rid[0] = '\0';
     pthread_mutex_unlock(&e->mu);
-    /* Read for the log line only, and outside the emulator's lock: five system calls on /proc
-     * that every other request would otherwise wait behind. */
-    long hwm = !e->o.quiet && pid > 0 ? dwf__emu_vm_hwm_kb(pid) : -1;
+    /* Read for the log line only, and outside the emulator's lock: a regeneration of /proc's
+     * status file that every other request would otherwise wait behind. */
+    long hwm = !e->o.quiet && pid > 0 ? dwf__emu_vm_hwm_kb(status_fd) : -1;
     if (fault && !e->o.quiet)
         dwf__emu_log(e, "%s: invocation %s failed: %s: %s", f->name, rid, fault->type, fault->message);
     switch (j->kind) {
@@ -452,15 +453,12 @@ static int account_concurrency(const dwf_emulator *e)
     return e->o.concurrency > 0 ? e->o.concurrency : DWF_EMULATOR_CONCURRENCY;
 }
 
-/* Environments (processes) at once, every function together: what the machine can run, never
- * more than the concurrency that could use them. */
+/* Environments (processes) at once, every function together: what the machine can run (the
+ * default per core is fixed at start, emulator.c), never more than the concurrency that could
+ * use them. */
 static int account_environments(const dwf_emulator *e)
 {
     int n = e->o.environments;
-    if (n <= 0) {
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        n = (int)(cores > 0 ? cores : 1) * DWF_EMULATOR_ENVIRONMENTS_PER_CORE;
-    }
     int c = account_concurrency(e);
     return n < c ? n : c;
 }
