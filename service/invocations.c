@@ -26,33 +26,53 @@
 /* ---- who runs an invocation ---------------------------------------------------------------- */
 /* "<host>:<pid>": who runs an open invocation, so a dead runner on this machine is noticed. */
 static char owner_host[256];
+static size_t owner_host_len;
 static pthread_once_t owner_host_once = PTHREAD_ONCE_INIT;
+/* This process's id, 0 until asked: getpid(2) is a system call at every call (glibc caches it
+ * no longer), and dwf serve's scheduler asked twice for every open invocation of each pass's
+ * page of runnable executions (1.7 getpid per execution). A forked child is another runner: the
+ * fork handler forgets the parent's id, so the child reads its own. */
+static pid_t self_pid;
+
+static void self_pid_forget(void) { __atomic_store_n(&self_pid, 0, __ATOMIC_RELAXED); }
 
 static void owner_host_init(void)
 {
     if (gethostname(owner_host, sizeof owner_host) != 0) snprintf(owner_host, sizeof owner_host, "localhost");
     owner_host[sizeof owner_host - 1] = '\0';
+    owner_host_len = strlen(owner_host);
+    pthread_atfork(NULL, NULL, self_pid_forget);
+}
+
+static long self(void)
+{
+    pthread_once(&owner_host_once, owner_host_init);
+    pid_t p = __atomic_load_n(&self_pid, __ATOMIC_RELAXED);
+    if (p == 0) {
+        p = getpid();
+        __atomic_store_n(&self_pid, p, __ATOMIC_RELAXED);
+    }
+    return (long)p;
 }
 
 /* The host name is read once per process (a uname(2) per call was two system calls per
- * execution in dwf serve); the pid at every call, a forked child being another runner. */
+ * execution in dwf serve), and the pid once per process too (above). */
 int dwf__svc_owner_self(char *out, size_t n)
 {
-    pthread_once(&owner_host_once, owner_host_init);
-    int w = snprintf(out, n, "%s:%ld", owner_host, (long)getpid());
+    long pid = self();
+    int w = snprintf(out, n, "%s:%ld", owner_host, pid);
     return w < 0 || (size_t)w >= n ? -1 : 0;
 }
 
 /* The pid an owner names if it is another process on this machine, else 0. */
 static long owner_local_pid(const char *owner)
 {
-    char me[300];
     const char *colon = owner ? strrchr(owner, ':') : NULL;
-    if (!colon || dwf__svc_owner_self(me, sizeof me) != 0) return 0;
-    const char *mine = strrchr(me, ':');
-    if ((size_t)(colon - owner) != (size_t)(mine - me) || strncmp(owner, me, (size_t)(colon - owner)) != 0) return 0;
+    if (!colon) return 0;
+    long me = self();
+    if ((size_t)(colon - owner) != owner_host_len || strncmp(owner, owner_host, owner_host_len) != 0) return 0;
     long pid = strtol(colon + 1, NULL, 10);
-    return pid > 0 && pid != (long)getpid() ? pid : 0;
+    return pid > 0 && pid != me ? pid : 0;
 }
 
 /* 1 if owner names another process on this machine that still runs. */

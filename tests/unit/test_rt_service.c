@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <unistd.h>
+#include <sys/wait.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <openssl/evp.h>
@@ -2056,6 +2057,44 @@ static void test_uuid_v4(void)
     TT_EQ_INT(0, dup);
 }
 
+/* Who runs an invocation, "host:pid": the pid is read once per process (invocations.c), and a
+ * forked child, another runner, names itself, not its parent; the parent still counts as alive
+ * for the child, and the child's id names another process for the parent until it is reaped. */
+static void test_owner_self_after_fork(void)
+{
+    char me[300], want[32];
+    TT_EQ_INT(0, dwf__svc_owner_self(me, sizeof me));
+    snprintf(want, sizeof want, ":%ld", (long)getpid());
+    TT_ASSERT(strlen(me) > strlen(want) && strcmp(me + strlen(me) - strlen(want), want) == 0);
+    TT_EQ_INT(0, dwf__svc_owner_dead(me)); /* itself: not another process */
+    int fd[2];
+    TT_ASSERT(pipe(fd) == 0);
+    pid_t child = fork();
+    if (child == 0) {
+        char c[300];
+        int ok = dwf__svc_owner_self(c, sizeof c) == 0;
+        char line[700];
+        int n = snprintf(line, sizeof line, "%ld %s %d", (long)getpid(), ok ? c : "?", dwf__svc_owner_dead(me));
+        _exit(write(fd[1], line, (size_t)n) == n ? 0 : 1);
+    }
+    close(fd[1]);
+    char got[700] = "";
+    ssize_t n = read(fd[0], got, sizeof got - 1);
+    if (n > 0) got[n] = '\0';
+    close(fd[0]);
+    char host_part[300];
+    snprintf(host_part, sizeof host_part, "%.*s", (int)(strrchr(me, ':') - me), me);
+    char theirs[340];
+    snprintf(theirs, sizeof theirs, "%s:%ld", host_part, (long)child);
+    TT_EQ_INT(0, dwf__svc_owner_dead(theirs)); /* running or not yet reaped: it still exists */
+    int st = 0;
+    waitpid(child, &st, 0);
+    char expect[700];
+    snprintf(expect, sizeof expect, "%ld %s:%ld 0", (long)child, host_part, (long)child);
+    TT_EQ_STR(expect, got); /* the child's own pid, and its parent alive */
+    TT_EQ_INT(1, dwf__svc_owner_dead(theirs)); /* reaped: gone */
+}
+
 /* ---- group commit ------------------------------------------------------------------------------ */
 /* Eight executions checkpoint at once on one service, as serve's invocations and a map's threads
  * do. The first flush is held (before_flush) until all eight have committed: one fdatasync must
@@ -3449,6 +3488,7 @@ int main(void)
     TT_RUN(test_open_flushes_only_what_needs_it);
     TT_RUN(test_put_function_unchanged_writes_nothing);
     TT_RUN(test_uuid_v4);
+    TT_RUN(test_owner_self_after_fork);
     TT_RUN(test_schema_upgrade);
     TT_RUN(test_schema_upgrade_from_9);
     TT_RUN(test_schema_upgrade_from_10);
