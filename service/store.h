@@ -76,6 +76,22 @@ int dwf__storefile_identify(sqlite3 *db, const char *path, dwf__storefile *id, d
 int dwf__storefile_identify_wal(sqlite3 *db, const char *path, dwf__storefile *id, dwf_error *err);
 /* Do the path and PATH-wal still name those files? 0, or -1 with StoreReplacedException. */
 int dwf__storefile_same(const char *path, const dwf__storefile *id, dwf_error *err);
+/* The device and inode of `path` (of `fd` when path is NULL), and its size when `size` is not
+ * NULL. 0, or -1 with errno. */
+int dwf__storefile_id(int fd, const char *path, dev_t *dev, ino_t *ino, off_t *size);
+/* Does PATH-wal hold a log SQLite would replay (a header whose checksum holds)? 0 when there is
+ * none or only an emptied one (the header zeroed by a clean close, dwf__storefile_keep_log), else
+ * 1 (also when it cannot be read). */
+int dwf__storefile_log_live(const char *path);
+/* The log's blocks are kept: SQLite's truncation of the log SQLite has open to nothing (at the
+ * clean close of a persisted log, journal_size_limit >= 0, and in a TRUNCATE checkpoint) writes
+ * zeros over its 32-byte header instead, which is an empty log to SQLite's recovery. 1 when
+ * that is set for the connection's log. */
+int dwf__storefile_keep_log(sqlite3 *db);
+/* Extend the log SQLite has open (id) with zeros up to `bytes`, when it is shorter and its disk
+ * has `spare` bytes free. The caller holds the store's write lock (nobody else appends to the
+ * log meanwhile) and flushes the log after. 1 when the log now has that size, else 0. */
+int dwf__storefile_size_log(const char *path, const dwf__storefile *id, off_t bytes, off_t spare);
 /* Remove a store a failed open created (and its -wal, -shm), and the directories it made
  * (made_dir: the outermost one, NULL if none) while they are empty. */
 void dwf__storefile_discard(const char *path, const char *made_dir);

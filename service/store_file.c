@@ -24,6 +24,10 @@
  * has the store open, PATH-wal naming another file (or none) is never SQLite's doing.
  * If an open that created the store fails (a full disk), dwf__storefile_discard removes what it
  * created, so nothing is left behind.
+ * The log is kept at its working size (store.c, log_keep): dwf__storefile_size_log writes it
+ * there with zeros once, and dwf__storefile_keep_log makes SQLite's truncation of it to nothing
+ * (its clean close of a persisted log) zero its header instead, so the blocks stay and the next
+ * open finds an empty log (dwf__storefile_log_live: nothing to replay nor flush).
  *
  * The write-ahead log format is SQLite's documented file format (https://sqlite.org/fileformat2.html,
  * "WAL file format"); SQLite has no API to look at a log before opening it, hence these reads.
@@ -34,10 +38,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #define WAL_MAGIC 0x377f0682u      /* | 1: checksums in big-endian words */
@@ -196,17 +202,25 @@ int dwf__storefile_precheck(const char *path, int *exists, dwf_error *err)
     return wal_check(path, *exists, err);
 }
 
-int dwf__storefile_identify(sqlite3 *db, const char *path, dwf__storefile *id, dwf_error *err)
+/* The device and inode (and size) of `path`, or of `fd` when path is NULL. */
+int dwf__storefile_id(int fd, const char *path, dev_t *dev, ino_t *ino, off_t *size)
 {
     struct stat sb;
+    if ((path ? stat(path, &sb) : fstat(fd, &sb)) != 0) return -1;
+    *dev = sb.st_dev;
+    *ino = sb.st_ino;
+    if (size) *size = sb.st_size;
+    return 0;
+}
+
+int dwf__storefile_identify(sqlite3 *db, const char *path, dwf__storefile *id, dwf_error *err)
+{
     int moved = 0;
-    if (stat(path, &sb) != 0 || sqlite3_file_control(db, "main", SQLITE_FCNTL_HAS_MOVED, &moved) != SQLITE_OK ||
+    if (dwf__storefile_id(-1, path, &id->dev, &id->ino, NULL) != 0 || sqlite3_file_control(db, "main", SQLITE_FCNTL_HAS_MOVED, &moved) != SQLITE_OK ||
         moved)
         return dwf__store_err(err, DWF_ERRORTYPE_STORE_REPLACED,
                               "the store %s was deleted or replaced while it was being opened; nothing was changed",
                               path);
-    id->dev = sb.st_dev;
-    id->ino = sb.st_ino;
     return 0;
 }
 
@@ -219,15 +233,12 @@ int dwf__storefile_identify_wal(sqlite3 *db, const char *path, dwf__storefile *i
         return 0;
     char wal[PATH_MAX + 8];
     snprintf(wal, sizeof wal, "%s-wal", path);
-    struct stat sb;
-    if (stat(wal, &sb) != 0)
+    if (dwf__storefile_id(-1, wal, &id->wal_dev, &id->wal_ino, NULL) != 0)
         return dwf__store_err(err, DWF_ERRORTYPE_STORE_REPLACED,
                               "the store's write-ahead log %s was deleted while the store was being opened (%s); "
                               "nothing was changed",
                               wal, strerror(errno));
     id->has_wal = 1;
-    id->wal_dev = sb.st_dev;
-    id->wal_ino = sb.st_ino;
     return 0;
 }
 
@@ -237,35 +248,37 @@ static int wal_same(const char *path, const dwf__storefile *id, dwf_error *err)
     if (!id->has_wal) return 0;
     char wal[PATH_MAX + 8];
     snprintf(wal, sizeof wal, "%s-wal", path);
-    struct stat sb;
-    if (stat(wal, &sb) != 0)
+    dev_t dev;
+    ino_t ino;
+    if (dwf__storefile_id(-1, wal, &dev, &ino, NULL) != 0)
         return dwf__store_err(err, DWF_ERRORTYPE_STORE_REPLACED,
                               "the store's write-ahead log %s was deleted while this process had the store open (%s): "
                               "what it would commit now would be lost with the old log, so it stops here",
                               wal, strerror(errno));
-    if (sb.st_dev != id->wal_dev || sb.st_ino != id->wal_ino)
+    if (dev != id->wal_dev || ino != id->wal_ino)
         return dwf__store_err(err, DWF_ERRORTYPE_STORE_REPLACED,
                               "the store's write-ahead log %s was replaced by another file while this process had the "
                               "store open (inode %llu, now %llu): what it would commit now would be lost with the old "
                               "log, so it stops here",
-                              wal, (unsigned long long)id->wal_ino, (unsigned long long)sb.st_ino);
+                              wal, (unsigned long long)id->wal_ino, (unsigned long long)ino);
     return 0;
 }
 
 int dwf__storefile_same(const char *path, const dwf__storefile *id, dwf_error *err)
 {
-    struct stat sb;
-    if (stat(path, &sb) != 0)
+    dev_t dev;
+    ino_t ino;
+    if (dwf__storefile_id(-1, path, &dev, &ino, NULL) != 0)
         return dwf__store_err(err, DWF_ERRORTYPE_STORE_REPLACED,
                               "the store %s was deleted or moved while this process had it open (%s): what it "
                               "would write now would be lost with the old file, so it stops here",
                               path, strerror(errno));
-    if (sb.st_dev != id->dev || sb.st_ino != id->ino)
+    if (dev != id->dev || ino != id->ino)
         return dwf__store_err(err, DWF_ERRORTYPE_STORE_REPLACED,
                               "the store %s was replaced by another file while this process had it open (inode "
                               "%llu, now %llu): what it would write now would be lost with the old file, so it stops "
                               "here",
-                              path, (unsigned long long)id->ino, (unsigned long long)sb.st_ino);
+                              path, (unsigned long long)id->ino, (unsigned long long)ino);
     return wal_same(path, id, err);
 }
 
@@ -289,4 +302,88 @@ void dwf__storefile_discard(const char *path, const char *made_dir)
         dwf__dirname(dir, up, sizeof up);
         snprintf(dir, sizeof dir, "%s", up);
     }
+}
+
+int dwf__storefile_log_live(const char *path)
+{
+    char wal[PATH_MAX + 8];
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    int fd = open(wal, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return errno != ENOENT; /* none; anything else is looked at as a live log */
+    unsigned char h[WAL_HEADER];
+    int live = read_at(fd, h, sizeof h, 0) == 0 && (be32(h) & ~1u) == WAL_MAGIC && wal_header_valid(h);
+    close(fd);
+    return live;
+}
+
+/* The log's file methods with one change: a truncation to nothing writes zeros over the header
+ * instead (see dwf__storefile_keep_log). One copy for the process: every log SQLite's unix VFS
+ * opens has the same methods (`real`); a log with other methods is left alone. */
+static pthread_mutex_t kept_mu = PTHREAD_MUTEX_INITIALIZER;
+static const sqlite3_io_methods *real_methods;
+static sqlite3_io_methods kept_methods;
+
+static int kept_truncate(sqlite3_file *f, sqlite3_int64 size)
+{
+    static const unsigned char zeros[WAL_HEADER];
+    if (size > 0) return real_methods->xTruncate(f, size);
+    return real_methods->xWrite(f, zeros, (int)sizeof zeros, 0);
+}
+
+int dwf__storefile_keep_log(sqlite3 *db)
+{
+    sqlite3_file *log = NULL;
+    if (sqlite3_file_control(db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &log) != SQLITE_OK || !log || !log->pMethods)
+        return 0;
+    pthread_mutex_lock(&kept_mu);
+    if (!real_methods) {
+        real_methods = log->pMethods;
+        kept_methods = *log->pMethods;
+        kept_methods.xTruncate = kept_truncate;
+    }
+    int kept = log->pMethods == &kept_methods;
+    if (log->pMethods == real_methods) {
+        log->pMethods = &kept_methods;
+        kept = 1;
+    }
+    pthread_mutex_unlock(&kept_mu);
+    return kept;
+}
+
+int dwf__storefile_size_log(const char *path, const dwf__storefile *id, off_t bytes, off_t spare)
+{
+    char wal[PATH_MAX + 8];
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    int fd = open(wal, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return 0;
+    dev_t dev;
+    ino_t ino;
+    off_t size = 0;
+    struct statvfs vs;
+    int wrote = 0;
+    /* Only the log SQLite has open, only when it is short, only with room to spare on its disk. */
+    if (dwf__storefile_id(fd, NULL, &dev, &ino, &size) != 0 || !id->has_wal || dev != id->wal_dev ||
+        ino != id->wal_ino || size >= bytes || fstatvfs(fd, &vs) != 0 ||
+        (off_t)vs.f_bavail * (off_t)vs.f_frsize < spare) {
+        close(fd);
+        return size >= bytes && dev == id->wal_dev && ino == id->wal_ino;
+    }
+    static const unsigned char zeros[1 << 16];
+    off_t at = size;
+    while (at < bytes) {
+        size_t n = bytes - at < (off_t)sizeof zeros ? (size_t)(bytes - at) : sizeof zeros;
+        ssize_t w = pwrite(fd, zeros, n, at);
+        if (w <= 0) break;
+        at += w;
+    }
+    if (at >= bytes) {
+        wrote = 1;
+    } else {
+        /* The disk filled meanwhile: back to the log's own size (zeros past its end would be
+         * harmless, but they hold space a commit needs). */
+        int rc = ftruncate(fd, size);
+        (void)rc;
+    }
+    close(fd);
+    return wrote;
 }

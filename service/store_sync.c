@@ -352,8 +352,10 @@ static int flush_log(dwf__sync *s)
 {
     if (s->log_fd >= 0) return s->log_fd;
     int fd = open(s->wal, O_RDWR | O_CLOEXEC);
-    struct stat sb;
-    if (fd >= 0 && fstat(fd, &sb) == 0 && sb.st_dev == s->log_dev && sb.st_ino == s->log_ino) return s->log_fd = fd;
+    dev_t dev;
+    ino_t ino;
+    if (fd >= 0 && dwf__storefile_id(fd, NULL, &dev, &ino, NULL) == 0 && dev == s->log_dev && ino == s->log_ino)
+        return s->log_fd = fd;
     if (fd >= 0) close(fd);
     return -1;
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <sys/wait.h>
 #include <pthread.h>
+#include <sys/stat.h>
 #include <sqlite3.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -1985,8 +1986,18 @@ static void test_open_flushes_only_what_needs_it(void)
     TT_EQ_INT(0, st.flushes);
     char buf[32];
     TT_EQ_STR("RUNNING", status_of(s, r.arn, buf)); /* what the first open wrote is there */
-    /* While this one is open its log is beside the store: a second open flushes it. */
+    /* While this one is open and has committed, its log holds commits: a second open flushes it.
+     * (Before its first commit the log kept from the clean close is empty: nothing to flush.) */
     dwf_service *s2 = NULL;
+    TT_EQ_INT(0, dwf_service_open(&o, &s2, &err));
+    if (s2) {
+        dwf_service_sync_stats(s2, &st);
+        TT_EQ_INT(0, st.flushes);
+        dwf_service_close(s2);
+    }
+    run r2;
+    TT_EQ_INT(0, start(s, "tp", "\"{}\"", &r2));
+    s2 = NULL;
     TT_EQ_INT(0, dwf_service_open(&o, &s2, &err));
     if (s2) {
         dwf_service_sync_stats(s2, &st);
@@ -1994,6 +2005,88 @@ static void test_open_flushes_only_what_needs_it(void)
         dwf_service_close(s2);
     }
     close_store(s);
+}
+
+/* The size of `p`, -1 when there is none. */
+static long long file_size(const char *p)
+{
+    struct stat sb;
+    return stat(p, &sb) == 0 ? (long long)sb.st_size : -1;
+}
+
+/* The first 32 bytes of `p` (the log's header) are all zeros. */
+static int header_zeroed(const char *p)
+{
+    unsigned char h[32];
+    FILE *f = fopen(p, "rb");
+    size_t n = f ? fread(h, 1, sizeof h, f) : 0;
+    if (f) fclose(f);
+    int zero = n == sizeof h;
+    for (size_t i = 0; zero && i < sizeof h; i++) zero = h[i] == 0;
+    return zero;
+}
+
+/* cp FROM TO, byte for byte (what a SIGKILL leaves is the files as the kernel holds them). */
+static int copy_file(const char *from, const char *to)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", from, to);
+    return system(cmd);
+}
+
+/* The log is kept at its working size for the store's life (store.c, log_open): the first commit
+ * of a process writes it to wal_autocheckpoint (1,000) frames and more at once, commits rewrite it
+ * without making it longer, and a clean close leaves it there with its header zeroed (an empty
+ * log: the next open neither replays nor flushes it). A log with commits in it (a process
+ * killed with the store open: its files copied as they are) is still replayed, and flushed. */
+static void test_log_kept_at_working_size(void)
+{
+    dwf_service *s = open_store(0);
+    TT_ASSERT(s != NULL);
+    if (!s) return;
+    char wal[400], copy[400], copy_wal[420];
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    TT_ASSERT(file_size(wal) < 32 + 1000LL * (24 + 4096)); /* the open's own commit: not sized yet */
+    register_fn(s, "kl", 120, 1); /* the first commit of the process sizes it */
+    long long size = file_size(wal);
+    TT_ASSERT(size >= 32 + 1000LL * (24 + 4096));
+    run r[20];
+    for (int i = 0; i < 20; i++) TT_EQ_INT(0, start(s, "kl", "\"{}\"", &r[i]));
+    TT_EQ_INT(size, file_size(wal)); /* rewritten, not longer */
+    TT_ASSERT(!header_zeroed(wal));
+    /* The files as a SIGKILL now would leave them. */
+    snprintf(copy, sizeof copy, "%s/killed.db", dir);
+    snprintf(copy_wal, sizeof copy_wal, "%s-wal", copy);
+    TT_EQ_INT(0, copy_file(path, copy));
+    TT_EQ_INT(0, copy_file(wal, copy_wal));
+    dwf_service_close(s);
+    TT_EQ_INT(size, file_size(wal)); /* kept by the clean close ... */
+    TT_ASSERT(header_zeroed(wal));  /* ... emptied */
+    dwf_service_opts o = {.path = path, .clock = clock_fn};
+    dwf_error err;
+    dwf_service_sync_stats_t st;
+    s = NULL;
+    TT_EQ_INT(0, dwf_service_open(&o, &s, &err));
+    if (!s) return;
+    dwf_service_sync_stats(s, &st);
+    TT_EQ_INT(0, st.flushes); /* an empty log: nothing to flush */
+    char buf[32];
+    TT_EQ_STR("RUNNING", status_of(s, r[19].arn, buf));
+    dwf_service_close(s);
+    /* The killed process's files: its log is replayed (the executions are there) and flushed. */
+    dwf_service_opts ok = {.path = copy, .clock = clock_fn};
+    dwf_service *k = NULL;
+    TT_EQ_INT(0, dwf_service_open(&ok, &k, &err));
+    if (k) {
+        dwf_service_sync_stats(k, &st);
+        TT_EQ_INT(1, st.flushes);
+        for (int i = 0; i < 20; i++) TT_EQ_STR("RUNNING", status_of(k, r[i].arn, buf));
+        dwf_service_close(k);
+    }
+    TT_ASSERT(header_zeroed(copy_wal)); /* and emptied in its turn by its clean close */
+    s = NULL;
+    TT_EQ_INT(0, dwf_service_open(&o, &s, &err));
+    if (s) close_store(s);
 }
 
 /* Registering a function exactly as it is recorded writes nothing (no commit, no flush: every
@@ -3486,6 +3579,7 @@ int main(void)
     TT_RUN(test_sync_orphan_batch_reader);
     TT_RUN(test_sync_nowait_call);
     TT_RUN(test_open_flushes_only_what_needs_it);
+    TT_RUN(test_log_kept_at_working_size);
     TT_RUN(test_put_function_unchanged_writes_nothing);
     TT_RUN(test_uuid_v4);
     TT_RUN(test_owner_self_after_fork);
