@@ -77,7 +77,8 @@ int dwf__storefile_identify_wal(sqlite3 *db, const char *path, dwf__storefile *i
 /* Do the path and PATH-wal still name those files? 0, or -1 with StoreReplacedException. */
 int dwf__storefile_same(const char *path, const dwf__storefile *id, dwf_error *err);
 /* The device and inode of `path` (of `fd` when path is NULL), and its size when `size` is not
- * NULL. 0, or -1 with errno. */
+ * NULL, without reading its times (see store_file.c: reading them makes each commit's
+ * fdatasync write the log's inode too). 0, or -1 with errno. */
 int dwf__storefile_id(int fd, const char *path, dev_t *dev, ino_t *ino, off_t *size);
 /* Does PATH-wal hold a log SQLite would replay (a header whose checksum holds)? 0 when there is
  * none or only an emptied one (the header zeroed by a clean close, dwf__storefile_keep_log), else

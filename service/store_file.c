@@ -44,6 +44,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #define WAL_MAGIC 0x377f0682u      /* | 1: checksums in big-endian words */
@@ -202,14 +203,21 @@ int dwf__storefile_precheck(const char *path, int *exists, dwf_error *err)
     return wal_check(path, *exists, err);
 }
 
-/* The device and inode (and size) of `path`, or of `fd` when path is NULL. */
+/* The device and inode (and size) of `path`, or of `fd` when path is NULL: statx asking for
+ * those alone. A stat that returns the file's times marks its ctime as read, and Linux (6.13 on,
+ * multigrain timestamps) then gives the next write a fine-grained time: the log's modification
+ * time changed at every commit, which dirtied its inode, and each fdatasync wrote the inode too
+ * (a second synchronous write: 0.14-0.19 ms instead of 0.10-0.12 ms for a 5-page overwrite and
+ * its fdatasync, bench probe beside the store). Without the times the inode's timestamps move
+ * at most once per clock tick, as when nobody looks. */
 int dwf__storefile_id(int fd, const char *path, dev_t *dev, ino_t *ino, off_t *size)
 {
-    struct stat sb;
-    if ((path ? stat(path, &sb) : fstat(fd, &sb)) != 0) return -1;
-    *dev = sb.st_dev;
-    *ino = sb.st_ino;
-    if (size) *size = sb.st_size;
+    struct statx x;
+    unsigned mask = STATX_INO | (size ? STATX_SIZE : 0);
+    if (statx(path ? AT_FDCWD : fd, path ? path : "", path ? 0 : AT_EMPTY_PATH, mask, &x) != 0) return -1;
+    *dev = makedev(x.stx_dev_major, x.stx_dev_minor);
+    *ino = x.stx_ino;
+    if (size) *size = (off_t)x.stx_size;
     return 0;
 }
 
