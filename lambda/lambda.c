@@ -138,6 +138,43 @@ static void resp_reset(http_resp *r) {
     memset(r, 0, sizeof *r);
 }
 
+/* Response bodies grow into a buffer their owner keeps between requests (the Runtime API's
+ * /next, the durable API's calls), not one malloc'd per request: each was a 4 KiB malloc, which
+ * glibc serves by first consolidating its fast bins (malloc_consolidate), and a free; ~3.5 of
+ * them per execution in bench/throughput.sh's Event row. A buffer that grew past KEEP_MAX for a
+ * large answer (a state page) is freed rather than kept. */
+#define KEEP_MAX (256 * 1024)
+
+/* Start `r` on the kept buffer (taken out of `k` meanwhile). */
+static void resp_lend(http_resp *r, dwf__kept_buf *k) {
+    memset(r, 0, sizeof *r);
+    r->body = k->p;
+    r->cap = k->cap;
+    if (r->body) r->body[0] = '\0';
+    k->p = NULL;
+    k->cap = 0;
+}
+
+/* Forget the answer but keep its buffer, for the next attempt. */
+static void resp_clear(http_resp *r) {
+    char *b = r->body;
+    size_t cap = r->cap;
+    memset(r, 0, sizeof *r);
+    r->body = b;
+    r->cap = cap;
+    if (b) b[0] = '\0';
+}
+
+/* Done with `r`: its buffer goes back to `k` (or is freed if too large). */
+static void resp_return(http_resp *r, dwf__kept_buf *k) {
+    if (r->cap <= KEEP_MAX && !k->p) {
+        k->p = r->body;
+        k->cap = r->cap;
+        r->body = NULL;
+    }
+    resp_reset(r);
+}
+
 /* ---- configuration ------------------------------------------------------------------------ */
 static char *dup_env(const char *name) {
     const char *v = getenv(name);
@@ -262,6 +299,7 @@ void dwf__lambda_api_free(dwf__lambda_api *api) {
     if (api->curl) curl_easy_cleanup(api->curl);
     if (api->plain) dwf__rt_conn_close(&api->conn);
     if (api->lock_ok) pthread_mutex_destroy(&api->lock);
+    free(api->resp_buf.p);
     free(api->endpoint);
     free(api->host);
     free(api->region);
@@ -559,11 +597,12 @@ static int api_call_retrying(dwf__lambda_api *api, const api_call *c, cJSON **ou
                              dwf_error *err, int *kind) {
     *out = NULL;
     http_resp r;
-    memset(&r, 0, sizeof r);
     int rc = -1;
     pthread_mutex_lock(&api->lock);
+    dwf__kept_buf *kept = &api->resp_buf;
+    resp_lend(&r, kept);
     for (int attempt = 1;; attempt++) {
-        resp_reset(&r);
+        resp_clear(&r);
         *kind = DWF__LAMBDA_RETRY;
         if (api_attempt(api, c, &r, err) == 0) {
             if (r.status >= 200 && r.status < 300) {
@@ -575,7 +614,7 @@ static int api_call_retrying(dwf__lambda_api *api, const api_call *c, cJSON **ou
                 /* A garbled 2xx is a transient service fault as far as we can tell. */
                 set_err(err, "ServiceException", "%s %s: answer is not JSON", c->method, c->path);
             } else {
-                *kind = dwf__lambda_classify(r.status, r.error_type, r.body, err);
+                *kind = dwf__lambda_classify(r.status, r.error_type, r.len ? r.body : NULL, err);
                 if (*kind != DWF__LAMBDA_RETRY) break;
             }
         } else if (r.oom) {
@@ -587,8 +626,8 @@ static int api_call_retrying(dwf__lambda_api *api, const api_call *c, cJSON **ou
         if (api->deadline_ms > 0 && wall_ms() + delay > api->deadline_ms - 1000.0) break;
         sleep_ms(delay);
     }
+    resp_return(&r, kept);
     pthread_mutex_unlock(&api->lock);
-    resp_reset(&r);
     return rc;
 }
 
@@ -770,7 +809,9 @@ oom:
 
 /* ---- the Runtime API ------------------------------------------------------------------------ */
 typedef struct runtime_api {
-    dwf__rt_conn conn; /* runtime_http.c: one kept connection */
+    dwf__rt_conn conn;      /* runtime_http.c: one kept connection */
+    dwf__kept_buf next_buf; /* /next's bodies (an event lives while its answer is posted) */
+    dwf__kept_buf post_buf; /* the answers to our posts */
 } runtime_api;
 
 
@@ -817,14 +858,14 @@ static char *error_body(const dwf_error *err) {
 static int post_error(runtime_api *rt, const char *path, const dwf_error *err) {
     char *body = error_body(err);
     http_resp r;
-    memset(&r, 0, sizeof r);
+    resp_lend(&r, &rt->post_buf);
     fprintf(stderr, "dwf: %s: %s\n", err->type, err->message);
     int rc = rt_request(rt, "POST", path, body ? body : "{}", err->type, 10000L, &r);
     if (rc == 0 && (r.status < 200 || r.status >= 300)) {
         fprintf(stderr, "dwf: runtime API POST %s answered %ld\n", path, r.status);
         rc = -1;
     }
-    resp_reset(&r);
+    resp_return(&r, &rt->post_buf);
     free(body);
     return rc;
 }
@@ -834,10 +875,10 @@ static int post_response(runtime_api *rt, const char *request_id, const char *bo
     char path[512];
     snprintf(path, sizeof path, "/runtime/invocation/%s/response", request_id);
     http_resp r;
-    memset(&r, 0, sizeof r);
+    resp_lend(&r, &rt->post_buf);
     int rc = rt_request(rt, "POST", path, body, NULL, 10000L, &r);
     long status = r.status;
-    resp_reset(&r);
+    resp_return(&r, &rt->post_buf);
     if (rc < 0) return -1;
     if (status == 413) {
         /* Over the 6 MB response limit: say so on /error so the invocation is retried visibly
@@ -891,6 +932,7 @@ static int handle_event(runtime_api *rt, const dwf_workflow *wf, dwf__lambda_run
 int dwf__lambda_loop(const dwf_workflow *wf, const char *runtime_api_addr, dwf__lambda_runner run,
                      int max_invocations) {
     runtime_api rt;
+    memset(&rt, 0, sizeof rt);
     if (dwf__rt_conn_init(&rt.conn, runtime_api_addr) != 0) {
         fprintf(stderr, "dwf: AWS_LAMBDA_RUNTIME_API '%s' is not host:port\n", runtime_api_addr);
         return 1;
@@ -914,11 +956,11 @@ int dwf__lambda_loop(const dwf_workflow *wf, const char *runtime_api_addr, dwf__
     int failures = 0;
     for (int n = 0; max_invocations <= 0 || n < max_invocations;) {
         http_resp next;
-        memset(&next, 0, sizeof next);
+        resp_lend(&next, &rt.next_buf);
         if (rt_request(&rt, "GET", "/runtime/invocation/next", NULL, NULL, 0L, &next) < 0 ||
             next.status != 200) {
             if (next.status) fprintf(stderr, "dwf: runtime API /next answered %ld\n", next.status);
-            resp_reset(&next);
+            resp_return(&next, &rt.next_buf);
             /* A Runtime API that is gone does not come back: give up after a few tries. */
             if (++failures >= 3) goto out_api;
             sleep_ms(100.0 * failures);
@@ -928,14 +970,14 @@ int dwf__lambda_loop(const dwf_workflow *wf, const char *runtime_api_addr, dwf__
         n++;
         if (!next.request_id[0]) {
             fprintf(stderr, "dwf: runtime API event without Lambda-Runtime-Aws-Request-Id\n");
-            resp_reset(&next);
+            resp_return(&next, &rt.next_buf);
             continue;
         }
         if (next.trace_id[0]) setenv("_X_AMZN_TRACE_ID", next.trace_id, 1);
         else unsetenv("_X_AMZN_TRACE_ID");
         api.deadline_ms = next.deadline[0] ? strtod(next.deadline, NULL) : 0;
         int hr = handle_event(&rt, wf, run, &t, &next);
-        resp_reset(&next);
+        resp_return(&next, &rt.next_buf);
         if (hr < 0) goto out_api;
     }
     rc = 0;
@@ -943,6 +985,8 @@ out_api:
     dwf__lambda_api_free(&api);
 out_rt:
     dwf__rt_conn_close(&rt.conn);
+    free(rt.next_buf.p);
+    free(rt.post_buf.p);
     return rc;
 }
 

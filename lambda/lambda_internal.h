@@ -24,6 +24,12 @@ typedef struct dwf__rt_conn {
     int fd; /* the kept connection, -1 when none */
 } dwf__rt_conn;
 
+/* A buffer kept between requests for their answers' bodies (lambda.c, resp_lend says why). */
+typedef struct dwf__kept_buf {
+    char *p;
+    size_t cap;
+} dwf__kept_buf;
+
 typedef struct dwf__lambda_api {
     char *endpoint;       /* scheme://authority[/base], no trailing slash */
     char *host;           /* the Host header (and signed host): authority minus a default port */
@@ -44,6 +50,7 @@ typedef struct dwf__lambda_api {
     const char *base_path; /* plain: the endpoint's path (into `endpoint`), "" for none */
     int lock_ok;          /* `lock` was made */
     pthread_mutex_t lock; /* one call at a time: the handle and the connection are not shared */
+    dwf__kept_buf resp_buf; /* the answers' bodies, under `lock` */
 } dwf__lambda_api;
 
 /* Fill *api from the environment: AWS_REGION (or AWS_DEFAULT_REGION), AWS_ACCESS_KEY_ID,

@@ -516,6 +516,44 @@ static void test_plain_endpoint(void) {
     env_default();
 }
 
+/* Answers' bodies grow into one buffer the client keeps between calls (a shorter answer after a
+ * longer one reads as itself); one that grew past 256 KiB for a large answer is not kept. */
+static void test_answer_buffer_kept(void) {
+    dwf__lambda_api api;
+    dwf_transport t;
+    if (setup_transport(&api, &t) < 0) {
+        TT_ASSERT(0);
+        return;
+    }
+    size_t big_n = 300 * 1024;
+    char *big = malloc(big_n + 64);
+    TT_ASSERT(big != NULL);
+    if (!big) return;
+    int n = snprintf(big, big_n + 64, "{\"Operations\":[{\"Id\":\"big\"}],\"Pad\":\"");
+    memset(big + n, 'x', big_n - (size_t)n);
+    strcpy(big + big_n, "\"}");
+    add_script((script){.match = "/state", .status = 200,
+                        .body = "{\"Operations\":[{\"Id\":\"first-and-longer\"}],\"NextMarker\":\"\"}"});
+    add_script((script){.match = "/state", .status = 200, .body = "{\"Operations\":[{\"Id\":\"b\"}]}"});
+    add_script((script){.match = "/state", .status = 200, .body = big});
+    add_script((script){.match = "/state", .status = 200, .body = "{\"Operations\":[{\"Id\":\"d\"}]}"});
+    static const char *const want[] = {"first-and-longer", "b", "big", "d"};
+    dwf_error err;
+    char *kept = NULL;
+    for (int i = 0; i < 4; i++) {
+        cJSON *resp = NULL;
+        TT_EQ_INT(0, t.get_state(&t, ARN, "tok", NULL, &resp, &err));
+        TT_EQ_STR(want[i], json_str(cJSON_GetArrayItem(cJSON_GetObjectItem(resp, "Operations"), 0), "Id"));
+        cJSON_Delete(resp);
+        if (i == 0) kept = api.resp_buf.p;
+        if (i == 1) TT_ASSERT(kept != NULL && api.resp_buf.p == kept); /* the same buffer again */
+        if (i == 2) TT_ASSERT(api.resp_buf.p == NULL); /* 300 KiB: freed, not kept */
+        if (i == 3) TT_ASSERT(api.resp_buf.p != NULL);
+    }
+    dwf__lambda_api_free(&api);
+    free(big);
+}
+
 /* The ClientToken is spliced into the printed request: a request that has one keeps it (and
  * gets no second), and an empty object still goes out as valid JSON holding one. */
 static void test_checkpoint_client_token_text(void) {
@@ -1206,6 +1244,7 @@ int main(void) {
     TT_RUN(test_checkpoint_ok);
     TT_RUN(test_checkpoint_client_token_text);
     TT_RUN(test_plain_endpoint);
+    TT_RUN(test_answer_buffer_kept);
     TT_RUN(test_checkpoint_retries_then_succeeds);
     TT_RUN(test_checkpoint_gives_up);
     TT_RUN(test_checkpoint_invalid_token_is_a_fault);
