@@ -27,8 +27,12 @@ cp -a "$BUILD" "$T/$BUILD"
 cd "$T"
 MK=(make --no-print-directory BUILD="$BUILD" SANITIZE="${SANITIZE:-}")
 # The sources are newer than the copied build only if cp changed their times: put them back in
-# the past, as in the real tree where the build followed the last edit.
-find . -path "./$BUILD" -prune -o -type f -print0 | xargs -0 touch -d '2 hours ago'
+# the past, as in the real tree where the build followed the last edit: an hour before the
+# build's oldest file (a fixed "2 hours ago" made a build older than that look stale).
+oldest=$(find "$BUILD" -type f -printf '%T@\n' | sort -n | head -1)
+oldest=${oldest%.*}
+PAST=@$(( ${oldest:-86400} > 90000 ? ${oldest:-86400} - 3600 : 86400 ))
+find . -path "./$BUILD" -prune -o -type f -print0 | xargs -0 touch -d "$PAST"
 
 if "${MK[@]}" -q all unit; then pass make_q_after_build
 else fail make_q_after_build "make -q says the finished build is out of date: $("${MK[@]}" -n all unit | head -5 | tr '\n' ' ')"; fi
@@ -73,7 +77,7 @@ for h in $headers; do
   checked=$((checked + 1))
   touch "$h"
   plan=$("${MK[@]}" -n all unit 2>&1)
-  touch -d '2 hours ago' "$h"
+  touch -d "$PAST" "$h"
   miss=()
   for out in "${expect[@]}"; do
     grep -q -- "-o $out\( \|$\)" <<<"$plan" || miss+=("$out")
@@ -92,7 +96,7 @@ done
 # libdwf.a too, or a zip would carry a main compiled against an old layout.
 touch include/dwf.h
 plan=$("${MK[@]}" -n all 2>&1)
-touch -d '2 hours ago' include/dwf.h
+touch -d "$PAST" include/dwf.h
 if grep -q -- "-o $BUILD/obj/lambda/lambda_main.o" <<<"$plan" && grep -q "$BUILD/lambda_main.o" <<<"$plan"; then
   pass touch_dwf_h_refreshes_lambda_main
 else fail touch_dwf_h_refreshes_lambda_main "make -n after touching include/dwf.h does not rebuild and copy lambda_main.o"; fi
