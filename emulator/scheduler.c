@@ -375,21 +375,6 @@ void dwf__emu_fault_current(emu_env *v, const char *type, const char *msg)
     dwf__emu_job_answer(v, NULL, 0, 0, &fault);
 }
 
-/* A request id: a version-4 UUID from the kernel's random bytes. */
-static void request_id(char out[40])
-{
-    unsigned char b[16];
-    FILE *ur = fopen("/dev/urandom", "rb");
-    if (!ur || fread(b, 1, sizeof b, ur) != sizeof b)
-        for (int i = 0; i < 16; i++) b[i] = (unsigned char)(rand() & 0xff);
-    if (ur) fclose(ur);
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    char h[33];
-    dwf__emu_hex(b, 16, h);
-    snprintf(out, 40, "%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12, h + 16, h + 20);
-}
-
 int dwf__emu_job_begin(emu_fn *f, emu_job *j, char **event, char rid[40], double *start, dwf_error *err)
 {
     dwf_emulator *e = f->emu;
@@ -406,10 +391,10 @@ int dwf__emu_job_begin(emu_fn *f, emu_job *j, char **event, char rid[40], double
         const cJSON *p = cJSON_GetObjectItemCaseSensitive(c, "Payload");
         *event = strdup(cJSON_IsString(p) ? p->valuestring : "{}");
         cJSON_Delete(c);
-        request_id(rid);
+        dwf_service_uuid(rid); /* the service's random buffer: no /dev/urandom opened per call */
     } else {
         *event = strdup(j->payload && *j->payload ? j->payload : "{}");
-        request_id(rid);
+        dwf_service_uuid(rid); /* the service's random buffer: no /dev/urandom opened per call */
     }
     if (!*event) return dwf__emu_fail(err, "ServiceException", "out of memory");
     return 0;

@@ -111,6 +111,8 @@ void dwf__svc_uuid(char out[40])
     *p = '\0';
 }
 
+void dwf_service_uuid(char out[40]) { dwf__svc_uuid(out); }
+
 void dwf__svc_iso_time(double ms, char out[64])
 {
     time_t sec = (time_t)floor(ms / 1000.0);

@@ -62,6 +62,9 @@ int dwf_service_open(const dwf_service_opts *o, dwf_service **out, dwf_error *er
 void dwf_service_close(dwf_service *s);
 /* The service's clock (ms since the epoch): real time, or the injected clock. */
 double dwf_service_now(dwf_service *s);
+/* A version-4 UUID (lowercase 8-4-4-4-12) from the service's buffer of the kernel's random bytes:
+ * ids and request ids without a system call each. */
+void dwf_service_uuid(char out[40]);
 /* An execution's clock: the service's plus its tree's virtual offset (the service's clock
  * when the execution is unknown). Timestamps of an execution are on this clock. */
 double dwf_service_now_of(dwf_service *s, const char *arn);
