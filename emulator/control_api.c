@@ -31,7 +31,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,15 +61,6 @@ static void last_modified(char out[64])
     gmtime_r(&ts.tv_sec, &tm);
     snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%03d+0000", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
              tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ts.tv_nsec / 1000000) % 1000);
-}
-
-static void revision_id(char out[40])
-{
-    unsigned char b[16];
-    if (RAND_bytes(b, sizeof b) != 1) memset(b, 0x5a, sizeof b);
-    char h[33];
-    dwf__emu_hex(b, sizeof b, h);
-    snprintf(out, 40, "%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12, h + 16, h + 20);
 }
 
 /* Base64 (the request's ZipFile) into a new buffer, with OpenSSL's decoder; -1 if it is not base64. */
@@ -461,7 +451,7 @@ static cJSON *config_new(dwf_emulator *e, const char *name, const cJSON *body, s
     snprintf(arn, sizeof arn, "arn:aws:lambda:%s:%s:function:%s", e->region, e->account, name);
     snprintf(lg, sizeof lg, "/aws/lambda/%s", name);
     last_modified(lm);
-    revision_id(rev);
+    dwf_service_uuid(rev);
     cJSON *cfg = cJSON_CreateObject(), *arch = NULL, *eph = NULL, *logc = NULL;
     int bad = !cfg || !cJSON_AddStringToObject(cfg, "FunctionName", name) ||
               !cJSON_AddStringToObject(cfg, "FunctionArn", arn) || !cJSON_AddStringToObject(cfg, "Runtime", "") ||
@@ -550,7 +540,7 @@ static int publish(dwf_emulator *e, emu_fn *latest, const char *description, emu
     char qual[16], arn[600], rev[40];
     snprintf(qual, sizeof qual, "%d", n);
     snprintf(arn, sizeof arn, "%s:%s", jstr(latest->config, "FunctionArn"), qual);
-    revision_id(rev);
+    dwf_service_uuid(rev);
     cJSON *cfg = cJSON_Duplicate(latest->config, 1);
     if (!cfg) return dwf__emu_fail(err, "ServiceException", "out of memory");
     cJSON_DeleteItemFromObjectCaseSensitive(cfg, "_dwfLastVersion");
@@ -765,7 +755,7 @@ static int update_latest(emu_request *r, int code, cJSON **answer, dwf_error *er
     }
     if (rc == 0) {
         last_modified(lm);
-        revision_id(rv);
+        dwf_service_uuid(rv);
         cJSON_ReplaceItemInObjectCaseSensitive(cfg, "LastModified", cJSON_CreateString(lm));
         cJSON_ReplaceItemInObjectCaseSensitive(cfg, "RevisionId", cJSON_CreateString(rv));
     }

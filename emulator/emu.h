@@ -405,6 +405,10 @@ double dwf__emu_cpu_ms(pid_t pid);   /* CPU time so far, -1 if unknown */
 
 /* ---- scheduler.c (mu held) ------------------------------------------------------------------ */
 void *dwf__emu_scheduler(void *emulator);
+/* Environments (processes) at once, every function together: what the machine can run (the
+ * default per core is fixed at start, emulator.c), never more than the account's concurrency
+ * that could use them. Reads the options only (no lock needed). */
+int dwf__emu_account_environments(const dwf_emulator *e);
 emu_job *dwf__emu_queue_pop(emu_fn *f);
 /* A new job of that kind (key copied; NULL for a direct invocation). NULL when out of memory. */
 emu_job *dwf__emu_job_new(enum emu_job_kind kind, const char *key);

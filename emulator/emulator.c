@@ -425,8 +425,7 @@ static int take_options(dwf_emulator *e, const dwf_emulator_opts *o, int nfns, d
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
         e->o.environments = (int)(cores > 0 ? cores : 1) * DWF_EMULATOR_ENVIRONMENTS_PER_CORE;
     }
-    int conc = e->o.concurrency > 0 ? e->o.concurrency : DWF_EMULATOR_CONCURRENCY;
-    e->conn_limit = connection_budget(nfns, e->o.environments < conc ? e->o.environments : conc);
+    e->conn_limit = connection_budget(nfns, dwf__emu_account_environments(e));
     e->connection_timeout_s = o->connection_timeout_s > 0 ? o->connection_timeout_s : EMU_CONNECTION_TIMEOUT_S;
     return 0;
 }

@@ -136,15 +136,6 @@ static void xml_urlencoded(FILE *o, const char *tag, const char *doc)
     fprintf(o, "</%s>", tag);
 }
 
-static void request_id(char out[40])
-{
-    unsigned char b[16];
-    if (RAND_bytes(b, sizeof b) != 1) memset(b, 0x3c, sizeof b);
-    char h[33];
-    dwf__emu_hex(b, sizeof b, h);
-    snprintf(out, 40, "%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12, h + 16, h + 20);
-}
-
 /* A success: <ActionResponse><ActionResult>inner</ActionResult><ResponseMetadata/></ActionResponse>. */
 static enum MHD_Result reply_xml(emu_request *r, const char *action, const char *ns, const char *inner)
 {
@@ -152,7 +143,7 @@ static enum MHD_Result reply_xml(emu_request *r, const char *action, const char 
     size_t len = 0;
     FILE *o = open_memstream(&buf, &len);
     if (!o) return dwf__emu_reply_query_error(r, 500, "ServiceFailure", "out of memory");
-    request_id(rid);
+    dwf_service_uuid(rid);
     fprintf(o, "<%sResponse xmlns=\"%s\">", action, ns);
     if (inner) fprintf(o, "<%sResult>%s</%sResult>", action, inner, action);
     fprintf(o, "<ResponseMetadata><RequestId>%s</RequestId></ResponseMetadata></%sResponse>", rid, action);
@@ -176,7 +167,7 @@ enum MHD_Result dwf__emu_reply_query_error(emu_request *r, unsigned status, cons
     size_t len = 0;
     FILE *o = open_memstream(&buf, &len);
     if (!o) return MHD_NO;
-    request_id(rid);
+    dwf_service_uuid(rid);
     fprintf(o, "<ErrorResponse xmlns=\"%s\"><Error><Type>%s</Type>", ns, status >= 500 ? "Receiver" : "Sender");
     xml_elem(o, "Code", code);
     xml_elem(o, "Message", msg);

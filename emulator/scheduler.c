@@ -394,7 +394,7 @@ int dwf__emu_job_begin(emu_fn *f, emu_job *j, char **event, char rid[40], double
         dwf_service_uuid(rid); /* the service's random buffer: no /dev/urandom opened per call */
     } else {
         *event = strdup(j->payload && *j->payload ? j->payload : "{}");
-        dwf_service_uuid(rid); /* the service's random buffer: no /dev/urandom opened per call */
+        dwf_service_uuid(rid);
     }
     if (!*event) return dwf__emu_fail(err, "ServiceException", "out of memory");
     return 0;
@@ -438,10 +438,7 @@ static int account_concurrency(const dwf_emulator *e)
     return e->o.concurrency > 0 ? e->o.concurrency : DWF_EMULATOR_CONCURRENCY;
 }
 
-/* Environments (processes) at once, every function together: what the machine can run (the
- * default per core is fixed at start, emulator.c), never more than the concurrency that could
- * use them. */
-static int account_environments(const dwf_emulator *e)
+int dwf__emu_account_environments(const dwf_emulator *e)
 {
     int n = e->o.environments;
     int c = account_concurrency(e);
@@ -582,7 +579,7 @@ static void scale_out(dwf_emulator *e, emu_fn *f)
             evict_idle(e, f, 1);
             return;
         }
-        if (account_live(e) >= account_environments(e)) {
+        if (account_live(e) >= dwf__emu_account_environments(e)) {
             evict_idle(e, f, 0);
             return;
         }
