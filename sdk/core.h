@@ -102,6 +102,9 @@ typedef struct dwf__inv {
     uint64_t pipe_seq, pipe_last;
     /* the newest DWF__DEFERRED update: a step body does not run before it is acknowledged */
     uint64_t defer_seq;
+    /* when the sender will look at the queue again at the latest (realtime ms; 0 = only when
+     * kicked), as its last pass left it */
+    double sender_due;
     int sender_started, sender_stop;
     struct dwf__sender *sender; /* the pooled thread serving this invocation (checkpoint.c) */
 
