@@ -430,8 +430,9 @@ static int invoke_cancel(apply *a, dwf_error *err)
     if (op_end(a, DWF_OPSTATUS_CANCELLED)) return oom(err);
     if (dwf__svc_call_drop(a->s, a->e, a->up->id, err) != 0) return -1;
     sqlite3_stmt *q = dwf__sql_prepare(a->s->st, err,
-                                       "SELECT arn FROM executions WHERE parent_arn=?1 AND parent_op=?2 AND status=?3",
-                                       "sss", a->e->arn, a->up->id, dwf_execstatus_name(DWF_EXECSTATUS_RUNNING));
+                                       "SELECT arn FROM executions WHERE parent_arn=?1 AND parent_op=?2"
+                                       " AND status=" DWF__SQL_RUNNING,
+                                       "ss", a->e->arn, a->up->id);
     if (!q) return -1;
     char child_arn[512] = "";
     if (dwf__sql_step(a->s->st, q, err) == 1)

@@ -202,14 +202,13 @@ int dwf_service_open_callbacks(dwf_service *s, const char *root_arn, cJSON **out
     sqlite3_stmt *q = dwf__sql_prepare(s->st, err,
                                        "SELECT x.arn, o.json,"
                                        " (SELECT due_ms FROM timers t WHERE t.exec_id=x.id AND t.op_id=o.op_id"
-                                       "  AND t.kind=?5),"
+                                       "  AND t.kind=?4),"
                                        " (SELECT due_ms FROM timers t WHERE t.exec_id=x.id AND t.op_id=o.op_id"
-                                       "  AND t.kind=?6)"
+                                       "  AND t.kind=?5)"
                                        " FROM operations o JOIN executions x ON x.no=o.exec_no"
-                                       " WHERE x.status=?2 AND (?1 IS NULL OR x.root_arn=?1) AND o.type=?3"
-                                       " AND o.status=?4 ORDER BY x.start_ms, o.start_seq",
-                                       "ssssss", root_arn, dwf_execstatus_name(DWF_EXECSTATUS_RUNNING),
-                                       dwf_optype_name(DWF_OPTYPE_CALLBACK), dwf_opstatus_name(DWF_OPSTATUS_STARTED),
+                                       " WHERE x.status=" DWF__SQL_RUNNING " AND (?1 IS NULL OR x.root_arn=?1)"
+                                       " AND o.type=?2 AND o.status=?3 ORDER BY x.start_ms, o.start_seq",
+                                       "sssss", root_arn, dwf_optype_name(DWF_OPTYPE_CALLBACK), dwf_opstatus_name(DWF_OPSTATUS_STARTED),
                                        dwf__svc_timer_name(DWF__TIMER_CALLBACK_TIMEOUT),
                                        dwf__svc_timer_name(DWF__TIMER_CALLBACK_HEARTBEAT));
     cJSON *arr = cJSON_CreateArray();

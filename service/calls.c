@@ -82,9 +82,9 @@ int dwf_service_calls_due(dwf_service *s, const char *root_arn, double stale_ms,
      * and sorted, to find none. CROSS JOIN keeps calls the outer loop. */
     sqlite3_stmt *q = dwf__sql_prepare(s->st, err,
                                        "SELECT c.id, c.function_name, c.state, c.owner, c.started_ms FROM calls c"
-                                       " CROSS JOIN executions x ON x.id=c.exec_id WHERE x.status=?2"
+                                       " CROSS JOIN executions x ON x.id=c.exec_id WHERE x.status=" DWF__SQL_RUNNING
                                        " AND (?1 IS NULL OR x.root_arn=?1) ORDER BY c.rowid",
-                                       "ss", root_arn, dwf_execstatus_name(DWF_EXECSTATUS_RUNNING));
+                                       "s", root_arn);
     int r = q ? collect_due(s, q, stale_ms, arr, err) : -1;
     dwf__svc_unlock(s);
     if (r != 0) {

@@ -358,22 +358,22 @@ int dwf_service_runnable(dwf_service *s, const char *root_arn, double stale_ms, 
     *out = NULL;
     dwf__svc_lock(s);
     double now = dwf_service_now(s);
-    const char *running = dwf_execstatus_name(DWF_EXECSTATUS_RUNNING);
     sqlite3_stmt *q = dwf__sql_prepare(s->st, err,
-                                       "SELECT arn FROM executions WHERE status=?4 AND (?1 IS NULL OR root_arn=?1)"
+                                       "SELECT arn FROM executions WHERE status=" DWF__SQL_RUNNING
+                                       " AND (?1 IS NULL OR root_arn=?1)"
                                        " AND ((wake=1 AND inv_open=0 AND next_invoke_ms<=?2+clock_offset_ms)"
                                        " OR (inv_open=1 AND ?3>=0 AND inv_started_ms<=?2-?3)) ORDER BY start_ms",
-                                       "sdds", root_arn, now, stale_ms, running);
+                                       "sdd", root_arn, now, stale_ms);
     cJSON *arr = cJSON_CreateArray();
     int r = !q ? -1 : !arr ? (dwf__sql_done(s->st, q), oom(err)) : collect_arns(s, q, 0, arr, err);
     /* Open invocations not stale yet, but whose process on this machine has died (kill -9 of
      * an engine): lost now, not in stale_ms. */
     if (r == 0) {
         q = dwf__sql_prepare(s->st, err,
-                             "SELECT arn, inv_owner FROM executions WHERE status=?4 AND inv_open=1"
-                             " AND (?1 IS NULL OR root_arn=?1) AND NOT (?3>=0 AND inv_started_ms<=?2-?3)"
+                             "SELECT arn, inv_owner FROM executions WHERE status=" DWF__SQL_RUNNING
+                             " AND inv_open=1 AND (?1 IS NULL OR root_arn=?1) AND NOT (?3>=0 AND inv_started_ms<=?2-?3)"
                              " ORDER BY start_ms",
-                             "sdds", root_arn, now, stale_ms, running);
+                             "sdd", root_arn, now, stale_ms);
         r = q ? collect_arns(s, q, 1, arr, err) : -1;
     }
     dwf__svc_unlock(s);
@@ -398,14 +398,13 @@ static int runnable_page(dwf_service *s, double stale_ms, int limit, dwf_service
     double now = dwf_service_now(s);
     sqlite3_stmt *q = dwf__sql_prepare(s->st, err,
                                        "SELECT arn, start_ms, rowid, inv_open,"
-                                       " inv_open=1 AND ?3>=0 AND inv_started_ms<=?2-?3, inv_owner"
-                                       " FROM executions WHERE status=?4"
-                                       " AND start_ms>=?5 AND (start_ms>?5 OR rowid>?6)"
-                                       " AND ((wake=1 AND inv_open=0 AND next_invoke_ms<=?2+clock_offset_ms)"
+                                       " inv_open=1 AND ?2>=0 AND inv_started_ms<=?1-?2, inv_owner"
+                                       " FROM executions WHERE status=" DWF__SQL_RUNNING
+                                       " AND start_ms>=?3 AND (start_ms>?3 OR rowid>?4)"
+                                       " AND ((wake=1 AND inv_open=0 AND next_invoke_ms<=?1+clock_offset_ms)"
                                        " OR inv_open=1)"
-                                       " ORDER BY start_ms, rowid LIMIT ?7",
-                                       "sddsdii", NULL, now, stale_ms, dwf_execstatus_name(DWF_EXECSTATUS_RUNNING),
-                                       cur->start_ms, cur->rowid, (long long)limit);
+                                       " ORDER BY start_ms, rowid LIMIT ?5",
+                                       "dddii", now, stale_ms, cur->start_ms, cur->rowid, (long long)limit);
     if (!q) return -1;
     int r;
     *n = 0;

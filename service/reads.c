@@ -248,8 +248,10 @@ static char *status_list(const cJSON *statuses)
 
 /* The ids of the executions matching the query's function, name, statuses and start range, in
  * order, from the offset-th match: at most limit + 1 of them (one more says there is a next
- * page). The filters and the paging are SQL's, over the executions_status and function indexes,
- * so a page costs what it returns, not every execution the store keeps. */
+ * page). The filters and the paging are SQL's, over the function index, or the index of running
+ * executions (executions_status, partial: named by its literal) when only RUNNING is asked for,
+ * so such a page costs what it returns, not every execution the store keeps; other statuses
+ * without a function read every row. */
 static int list_ids(dwf_service *s, const cJSON *query, long long offset, int limit, cJSON *ids, dwf_error *err)
 {
     const char *fn = jstr(query, "FunctionName"), *name = jstr(query, "DurableExecutionName");
@@ -263,7 +265,9 @@ static int list_ids(dwf_service *s, const cJSON *query, long long offset, int li
     snprintf(sql, sizeof sql,
              "SELECT id FROM executions WHERE %s %s AND (?2 IS NULL OR name=?2)"
              " AND start_ms>=?3 AND start_ms<=?4 ORDER BY start_ms %s, rowid %s LIMIT ?6 OFFSET ?7",
-             statuses ? "status IN (SELECT value FROM json_each(?5)) AND" : "?5 IS NULL AND",
+             !statuses                                 ? "?5 IS NULL AND"
+             : strcmp(statuses, "[\"RUNNING\"]") == 0 ? "status=" DWF__SQL_RUNNING " AND ?5 IS NOT NULL AND"
+                                                       : "status IN (SELECT value FROM json_each(?5)) AND",
              fn ? "function_name=?1" : "?1 IS NULL",
              reverse ? "DESC" : "", reverse ? "DESC" : "");
     sqlite3_stmt *q = dwf__sql_prepare(s->st, err, sql, "ssddsii", fn ? base : NULL, name,

@@ -58,7 +58,7 @@ enum { LOG_NONE, LOG_SHORT, LOG_TRIED, LOG_KEPT };
 
 static int commit_open_batch(void *arg);
 
-#define SCHEMA_VERSION 14
+#define SCHEMA_VERSION 15
 
 /* Version 4 (dropped with the tokens table it indexed in 10). */
 #define TOKENS_LIVE "CREATE INDEX IF NOT EXISTS tokens_live ON tokens(exec_id) WHERE live=1;"
@@ -228,6 +228,27 @@ static int commit_open_batch(void *arg);
     "  FROM timers ORDER BY exec_id, op_id, kind;"                                                 \
     "DROP TABLE timers; ALTER TABLE timers_v14 RENAME TO timers;" TIMERS_DUE
 
+/* Version 15: the indexes the scheduler and the timers read only for running executions hold
+ * only those (partial, WHERE status='RUNNING', the literal DWF__SQL_RUNNING their queries
+ * name: SQLite uses a partial index only for a query whose WHERE says the same), and the index
+ * of chained-invoke children only the executions that have a parent. A full index wrote a page
+ * at each execution's start and two at its end (the entry leaving RUNNING for its final status)
+ * in each of executions_status, executions_offset and executions_root, the last keyed by the
+ * ARN, so at a random place among every execution the store keeps; a partial one holds the few
+ * running executions in a page or two that every call of a batch shares, and the end only
+ * deletes. executions_parent wrote an entry (NULL, NULL) for every top-level execution.
+ * A listing filtered by status without a function name now reads the rows in start order
+ * (the function index serves one with a name). */
+#define RUNNING_INDEXES                                                                            \
+    "DROP INDEX IF EXISTS executions_status;"                                                      \
+    "CREATE INDEX executions_status ON executions(start_ms) WHERE status=" DWF__SQL_RUNNING ";"    \
+    "DROP INDEX IF EXISTS executions_offset;"                                                      \
+    "CREATE INDEX executions_offset ON executions(clock_offset_ms) WHERE status=" DWF__SQL_RUNNING ";" \
+    "DROP INDEX IF EXISTS executions_root;"                                                        \
+    "CREATE INDEX executions_root ON executions(root_arn) WHERE status=" DWF__SQL_RUNNING ";"      \
+    "DROP INDEX IF EXISTS executions_parent;"                                                      \
+    "CREATE INDEX executions_parent ON executions(parent_arn, parent_op) WHERE parent_arn IS NOT NULL;"
+
 static const char *const schema_sql =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
     "CREATE TABLE IF NOT EXISTS functions(name TEXT PRIMARY KEY, handler TEXT, source TEXT,"
@@ -258,7 +279,8 @@ static const char *const schema_sql =
     CALLS
     EXEC_OFFSET
     TOKEN_KEY
-    CHANGES_OUTSIDE;
+    CHANGES_OUTSIDE
+    RUNNING_INDEXES;
 
 /* An older store is brought up to date one version at a time: upgrades[v] takes version v to
  * v + 1 (version 0 is a new file: the whole schema at once), then user_version is set. What
@@ -272,7 +294,8 @@ static const char *const schema_sql =
  * the live token in the execution's row (WITHOUT_ROWIDS), (11) operations and events keyed by
  * their rowids (KEYS_AS_ROWIDS), (12) tokens verified by their MAC, no longer a row each
  * (TOKEN_COUNT), (13) the index by change stamp only of the operations changed outside their
- * handler's checkpoints (CHANGES_OUTSIDE), (14) timers WITHOUT ROWID (TIMERS_WITHOUT_ROWID). */
+ * handler's checkpoints (CHANGES_OUTSIDE), (14) timers WITHOUT ROWID (TIMERS_WITHOUT_ROWID), (15) the
+ * indexes of running executions partial (RUNNING_INDEXES). */
 static const char *const upgrades[SCHEMA_VERSION] = {
     [0] = NULL, /* a new store: schema_sql */
     [1] = "ALTER TABLE executions ADD COLUMN inv_owner TEXT;",
@@ -288,6 +311,7 @@ static const char *const upgrades[SCHEMA_VERSION] = {
     [11] = TOKEN_COUNT,
     [12] = CHANGES_OUTSIDE,
     [13] = TIMERS_WITHOUT_ROWID,
+    [14] = RUNNING_INDEXES,
 };
 
 /* Create or upgrade, inside the caller's transaction. */

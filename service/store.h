@@ -35,6 +35,11 @@
 
 #include <sqlite3.h>
 #include <sys/types.h>
+
+/* RUNNING (dwf_execstatus_name) as an SQL literal: the partial indexes of running executions
+ * (schema 15) say WHERE status='RUNNING', and a query uses one only if it names that literal,
+ * not a bound parameter. */
+#define DWF__SQL_RUNNING "'RUNNING'"
 #include "dwf_host.h"
 #include "dwf_protocol.h"
 

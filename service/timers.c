@@ -110,8 +110,7 @@ static int fire_one(dwf_service *s, dwf__exec *e, const char *op_id, enum dwf__t
 static int max_offset(dwf_service *s, double *off, dwf_error *err)
 {
     *off = 0;
-    sqlite3_stmt *q = dwf__sql_prepare(s->st, err, "SELECT MAX(clock_offset_ms) FROM executions WHERE status=?1", "s",
-                                       dwf_execstatus_name(DWF_EXECSTATUS_RUNNING));
+    sqlite3_stmt *q = dwf__sql_prepare(s->st, err, "SELECT MAX(clock_offset_ms) FROM executions WHERE status=" DWF__SQL_RUNNING, "");
     int r = q ? dwf__sql_step(s->st, q, err) : -1;
     if (r == 1 && sqlite3_column_type(q, 0) != SQLITE_NULL) *off = sqlite3_column_double(q, 0);
     dwf__sql_done(s->st, q);
@@ -201,10 +200,11 @@ int dwf__svc_timer_due_of(dwf_service *s, const char *arn, char **root, dwf_erro
     sqlite3_stmt *peek = dwf__sql_prepare(
         s->st, err,
         "SELECT x.root_arn FROM timers t INDEXED BY timers_due JOIN executions x ON x.id=t.exec_id"
-        " WHERE t.due_ms<=?1+MAX(0, IFNULL((SELECT MAX(clock_offset_ms) FROM executions WHERE status=?3), 0))"
+        " WHERE t.due_ms<=?1+MAX(0, IFNULL((SELECT MAX(clock_offset_ms) FROM executions"
+        " WHERE status=" DWF__SQL_RUNNING "), 0))"
         " AND t.due_ms<=?1+x.clock_offset_ms"
         " AND x.root_arn=(SELECT root_arn FROM executions WHERE arn=?2 OR id=?2) LIMIT 1",
-        "dss", dwf_service_now(s), arn, dwf_execstatus_name(DWF_EXECSTATUS_RUNNING));
+        "ds", dwf_service_now(s), arn);
     int r = peek ? dwf__sql_step(s->st, peek, err) : -1, no_mem = 0;
     if (r == 1) *root = dwf__col_strdup(peek, 0, &no_mem);
     dwf__sql_done(s->st, peek);
@@ -222,19 +222,19 @@ int dwf__svc_fire_timers_root(dwf_service *s, const char *root, dwf_error *err)
 /* Due instants on the service's clock: each execution's own (virtual) instant less its offset. */
 #define DUE_SQL                                                                                           \
     "SELECT x.root_arn AS root, d.due - x.clock_offset_ms AS real_due FROM (SELECT t.exec_id AS id,"     \
-    " t.due_ms AS due FROM timers t WHERE ?2 OR t.kind IN (?4,?5)"                                     \
-    " UNION ALL SELECT id, next_invoke_ms FROM executions WHERE status=?3 AND wake=1 AND inv_open=0) d" \
-    " JOIN executions x ON x.id=d.id WHERE x.status=?3 AND (?1 IS NULL OR x.root_arn=?1)"
+    " t.due_ms AS due FROM timers t WHERE ?2 OR t.kind IN (?3,?4)"                                     \
+    " UNION ALL SELECT id, next_invoke_ms FROM executions WHERE status=" DWF__SQL_RUNNING                \
+    " AND wake=1 AND inv_open=0) d JOIN executions x ON x.id=d.id WHERE x.status=" DWF__SQL_RUNNING     \
+    " AND (?1 IS NULL OR x.root_arn=?1)"
 
 int dwf_service_next_due(dwf_service *s, const char *root_arn, int include_deadlines, double *due_ms,
                          dwf_error *err)
 {
     *due_ms = -1;
     dwf__svc_lock(s);
-    const char *running = dwf_execstatus_name(DWF_EXECSTATUS_RUNNING);
     const char *wait = dwf__svc_timer_name(DWF__TIMER_WAIT), *retry = dwf__svc_timer_name(DWF__TIMER_STEP_RETRY);
-    sqlite3_stmt *q = dwf__sql_prepare(s->st, err, "SELECT MIN(real_due) FROM (" DUE_SQL ")", "sisss", root_arn,
-                                       (long long)include_deadlines, running, wait, retry);
+    sqlite3_stmt *q = dwf__sql_prepare(s->st, err, "SELECT MIN(real_due) FROM (" DUE_SQL ")", "siss", root_arn,
+                                       (long long)include_deadlines, wait, retry);
     int r = q ? dwf__sql_step(s->st, q, err) : -1;
     if (r == 1 && sqlite3_column_type(q, 0) != SQLITE_NULL) *due_ms = sqlite3_column_double(q, 0);
     dwf__sql_done(s->st, q);
@@ -249,10 +249,10 @@ int dwf_service_next_due(dwf_service *s, const char *root_arn, int include_deadl
 static int tree_busy(dwf_service *s, const char *root, dwf_error *err)
 {
     sqlite3_stmt *q = dwf__sql_prepare(s->st, err,
-                                       "SELECT 1 FROM executions x WHERE x.root_arn=?1 AND x.status=?2"
+                                       "SELECT 1 FROM executions x WHERE x.root_arn=?1 AND x.status=" DWF__SQL_RUNNING
                                        " AND (x.inv_open=1 OR EXISTS(SELECT 1 FROM calls c WHERE c.exec_id=x.id))"
                                        " LIMIT 1",
-                                       "ss", root, dwf_execstatus_name(DWF_EXECSTATUS_RUNNING));
+                                       "s", root);
     int r = q ? dwf__sql_step(s->st, q, err) : -1;
     dwf__sql_done(s->st, q);
     return r;
@@ -265,9 +265,8 @@ static int tree_jump(dwf_service *s, const char *root, dwf_error *err)
 {
     dwf__svc_lock(s);
     if (dwf__store_begin(s->st, err) != 0) return dwf__svc_abort(s);
-    const char *running = dwf_execstatus_name(DWF_EXECSTATUS_RUNNING);
-    sqlite3_stmt *q = dwf__sql_prepare(s->st, err, "SELECT MIN(real_due) FROM (" DUE_SQL ")", "sisss", root,
-                                       (long long)0, running, dwf__svc_timer_name(DWF__TIMER_WAIT),
+    sqlite3_stmt *q = dwf__sql_prepare(s->st, err, "SELECT MIN(real_due) FROM (" DUE_SQL ")", "siss", root,
+                                       (long long)0, dwf__svc_timer_name(DWF__TIMER_WAIT),
                                        dwf__svc_timer_name(DWF__TIMER_STEP_RETRY));
     int r = q ? dwf__sql_step(s->st, q, err) : -1;
     double delta = r == 1 && sqlite3_column_type(q, 0) != SQLITE_NULL ? sqlite3_column_double(q, 0) - dwf_service_now(s)
@@ -281,8 +280,8 @@ static int tree_jump(dwf_service *s, const char *root, dwf_error *err)
      * time (retention). */
     if (r == 1 && dwf__sql_exec(s->st, err,
                                 "UPDATE executions SET clock_offset_ms=clock_offset_ms+?2"
-                                " WHERE root_arn=?1 AND status=?3",
-                                "sds", root, delta, running) != 0)
+                                " WHERE root_arn=?1 AND status=" DWF__SQL_RUNNING,
+                                "sd", root, delta) != 0)
         r = -1;
     if (r < 0) return dwf__svc_abort(s);
     return dwf__svc_commit(s, err) != 0 ? -1 : r;
@@ -296,8 +295,8 @@ int dwf_service_skip_time(dwf_service *s, const char *root_arn, int *moved, dwf_
      * its own transaction. */
     dwf__svc_lock(s);
     sqlite3_stmt *q = dwf__sql_prepare(s->st, err,
-                                       "SELECT root FROM (" DUE_SQL ") GROUP BY root HAVING MIN(real_due)>?6",
-                                       "sisssd", root_arn, (long long)0, dwf_execstatus_name(DWF_EXECSTATUS_RUNNING),
+                                       "SELECT root FROM (" DUE_SQL ") GROUP BY root HAVING MIN(real_due)>?5",
+                                       "sissd", root_arn, (long long)0,
                                        dwf__svc_timer_name(DWF__TIMER_WAIT), dwf__svc_timer_name(DWF__TIMER_STEP_RETRY),
                                        dwf_service_now(s));
     cJSON *roots = cJSON_CreateArray();

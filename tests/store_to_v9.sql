@@ -1,11 +1,17 @@
--- tests/store_to_v9.sql: a store of schema 14 made back into schema 9, for the tests that open an
+-- tests/store_to_v9.sql: a store of schema 15 made back into schema 9, for the tests that open an
 -- older store (tests/e2e, tests/cli/verify.sh, tests/deploy; tests/unit/test_rt_service.c keeps
--- the same statements as TO_VERSION_13, TO_VERSION_12, TO_VERSION_11 and TO_VERSION_9). Version
+-- the same statements as TO_VERSION_14, TO_VERSION_13, TO_VERSION_12, TO_VERSION_11 and
+-- TO_VERSION_9). Version 14 indexed every execution in executions_status, executions_offset,
+-- executions_root and executions_parent (15: only the running ones, or those with a parent). Version
 -- 13 kept timers in a rowid table beside a UNIQUE index of its key. Version 12 had no
 -- operations.outside and every operation in operations_change. Version 11 kept every token it issued
 -- in tokens (the live one included) and had no executions.token_count nor meta's token_key. Version 9 kept operations, events and tokens in rowid
 -- tables keyed by the execution's id with an index of each key, flagged the live token in its
 -- tokens row and had no executions.live_token or executions.no.
+DROP INDEX executions_status; CREATE INDEX executions_status ON executions(status, start_ms);
+DROP INDEX executions_offset; CREATE INDEX executions_offset ON executions(status, clock_offset_ms);
+DROP INDEX executions_root; CREATE INDEX executions_root ON executions(root_arn, status);
+DROP INDEX executions_parent; CREATE INDEX executions_parent ON executions(parent_arn, parent_op);
 CREATE TABLE tim13(exec_id TEXT NOT NULL, op_id TEXT NOT NULL, kind TEXT NOT NULL,
   due_ms REAL NOT NULL, PRIMARY KEY(exec_id, op_id, kind));
 INSERT INTO tim13 SELECT exec_id, op_id, kind, due_ms FROM timers;

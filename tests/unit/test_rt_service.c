@@ -2698,9 +2698,21 @@ static void test_sync_wakes_own_batch_only(void) { sync_wakeups_run(SW_OK); }
 static void test_sync_failed_flush_wakes_all(void) { sync_wakeups_run(SW_FLUSH_FAILS); }
 static void test_sync_failed_commit_wakes_its_waiters(void) { sync_wakeups_run(SW_COMMIT_FAILS); }
 
-/* A version-14 store made back into version 13: timers a rowid table with a UNIQUE index of its
- * key. */
+/* A version-15 store made back into version 14: every execution in the indexes by status, clock
+ * offset, root and parent. */
+#define TO_VERSION_14                                                                              \
+    "DROP INDEX executions_status; CREATE INDEX executions_status ON executions(status, start_ms);" \
+    "DROP INDEX executions_offset;"                                                                \
+    "CREATE INDEX executions_offset ON executions(status, clock_offset_ms);"                       \
+    "DROP INDEX executions_root; CREATE INDEX executions_root ON executions(root_arn, status);"    \
+    "DROP INDEX executions_parent;"                                                                \
+    "CREATE INDEX executions_parent ON executions(parent_arn, parent_op);"                         \
+    "PRAGMA user_version=14;"
+
+/* A version-15 store made back into version 13 (through 14): timers a rowid table with a UNIQUE
+ * index of its key. */
 #define TO_VERSION_13                                                                              \
+    TO_VERSION_14                                                                                  \
     "CREATE TABLE tim13(exec_id TEXT NOT NULL, op_id TEXT NOT NULL, kind TEXT NOT NULL,"           \
     "  due_ms REAL NOT NULL, PRIMARY KEY(exec_id, op_id, kind));"                                  \
     "INSERT INTO tim13 SELECT exec_id, op_id, kind, due_ms FROM timers;"                           \
@@ -2708,7 +2720,7 @@ static void test_sync_failed_commit_wakes_its_waiters(void) { sync_wakeups_run(S
     "CREATE INDEX timers_due ON timers(due_ms);"                                                   \
     "PRAGMA user_version=13;"
 
-/* A version-14 store made back into version 12 (through 13): no outside column, and every
+/* A version-15 store made back into version 12 (through 13): no outside column, and every
  * operation in the index by change stamp. */
 #define TO_VERSION_12                                                                              \
     TO_VERSION_13                                                                                  \
@@ -2794,7 +2806,7 @@ static void test_schema_upgrade(void)
                                                 " (SELECT COUNT(*) FROM executions WHERE status='SUCCEEDED')",
                                             -1, &q, NULL));
     TT_EQ_INT(SQLITE_ROW, sqlite3_step(q));
-    TT_EQ_INT(14, sqlite3_column_int(q, 0));
+    TT_EQ_INT(15, sqlite3_column_int(q, 0));
     TT_EQ_INT(4, sqlite3_column_int(q, 1)); /* tokens_live went with version 9's tokens table */
     TT_EQ_INT(5, sqlite3_column_int(q, 2));
     TT_EQ_INT(2, sqlite3_column_int(q, 3));
@@ -2924,7 +2936,7 @@ static void test_schema_upgrade_from_9(void)
 
     sqlite3 *db = NULL;
     TT_EQ_INT(SQLITE_OK, sqlite3_open(path, &db));
-    TT_EQ_INT(14, sql_int(db, "PRAGMA user_version"));
+    TT_EQ_INT(15, sql_int(db, "PRAGMA user_version"));
     /* as version 11 kept it: the first token a row too */
     TT_EQ_INT(SQLITE_OK, sqlite3_exec(db, TO_VERSION_11, NULL, NULL, NULL));
     char *ins = sqlite3_mprintf("INSERT INTO tokens SELECT %Q, no, 0 FROM executions WHERE arn=%Q", first, r.arn);
@@ -2956,7 +2968,7 @@ static void test_schema_upgrade_from_9(void)
     dwf_service_close(s);
 
     TT_EQ_INT(SQLITE_OK, sqlite3_open(path, &db));
-    TT_EQ_INT(14, sql_int(db, "PRAGMA user_version"));
+    TT_EQ_INT(15, sql_int(db, "PRAGMA user_version"));
     TT_EQ_INT(1, sql_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE type='table' AND sql LIKE '%WITHOUT ROWID'"
                              " AND name IN ('operations','events','tokens')"));
     TT_EQ_INT(2, sql_int(db, KEYED_BY_ROWID));
@@ -3051,7 +3063,7 @@ static void test_schema_upgrade_from_10(void)
     dwf_service_close(s);
 
     TT_EQ_INT(SQLITE_OK, sqlite3_open(path, &db));
-    TT_EQ_INT(14, sql_int(db, "PRAGMA user_version"));
+    TT_EQ_INT(15, sql_int(db, "PRAGMA user_version"));
     TT_EQ_INT(2, sql_int(db, KEYED_BY_ROWID));
     TT_EQ_INT(0, sql_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('ops10','ev10','operations_v11','events_v11')"));
     TT_EQ_INT(2, sql_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE type='index' AND name IN"
@@ -3283,7 +3295,7 @@ static void test_schema_upgrade_from_11(void)
     TT_EQ_STR("SUCCEEDED", status_of(s, r.arn, st));
     dwf_service_close(s);
     TT_EQ_INT(SQLITE_OK, sqlite3_open(path, &db));
-    TT_EQ_INT(14, sql_int(db, "PRAGMA user_version"));
+    TT_EQ_INT(15, sql_int(db, "PRAGMA user_version"));
     TT_EQ_INT(64, sql_int(db, "SELECT length(value) FROM meta WHERE key='token_key'"));
     TT_EQ_INT(2, sql_int(db, "SELECT COUNT(*) FROM tokens")); /* nothing written there since */
     sqlite3_close(db);
@@ -3400,7 +3412,7 @@ static void test_schema_upgrade_from_12(void)
     if (!s) return;
     dwf_service_close(s);
     TT_EQ_INT(SQLITE_OK, sqlite3_open(path, &db));
-    TT_EQ_INT(14, sql_int(db, "PRAGMA user_version"));
+    TT_EQ_INT(15, sql_int(db, "PRAGMA user_version"));
     TT_EQ_INT(nops, sql_int(db, "SELECT COUNT(*) FROM operations WHERE outside=1"));
     TT_EQ_INT(1, sql_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE type='index' AND name='operations_change'"
                              " AND sql LIKE '%WHERE outside=1'"));
@@ -3470,7 +3482,7 @@ static void test_schema_upgrade_from_13(void)
         return;
     }
     TT_EQ_INT(SQLITE_OK, sqlite3_open(path, &db));
-    TT_EQ_INT(14, sql_int(db, "PRAGMA user_version"));
+    TT_EQ_INT(15, sql_int(db, "PRAGMA user_version"));
     TT_EQ_INT(1, sql_int(db, TIMERS_NO_ROWID));
     TT_EQ_INT(0, sql_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('timers_v14','tim13')"));
     TT_EQ_INT(1, sql_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE type='index' AND name='timers_due'"));
@@ -3504,6 +3516,85 @@ static void test_schema_upgrade_from_13(void)
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) printf("cleanup of %s failed\n", dir);
+}
+
+/* The indexes of version 15 that hold only running executions (or only those with a parent). */
+#define PARTIAL_INDEXES                                                                            \
+    "SELECT COUNT(*) FROM sqlite_master WHERE type='index' AND ((name IN"                          \
+    " ('executions_status','executions_offset','executions_root')"                                 \
+    " AND sql LIKE '%WHERE status=''RUNNING''') OR (name='executions_parent'"                      \
+    " AND sql LIKE '%WHERE parent_arn IS NOT NULL'))"
+/* The running executions as the index of running executions by start has them. */
+#define RUNNING_BY_INDEX                                                                           \
+    "SELECT COUNT(*) FROM executions INDEXED BY executions_status WHERE status=" DWF__SQL_RUNNING   \
+    " AND start_ms>-1e300"
+
+/* A store of version 14 (every execution in the indexes by status, clock offset, root and
+ * parent) holding a finished execution and one in the middle of an invocation is brought to 15
+ * when opened: those indexes hold only the running execution (the parent index none: neither has
+ * a parent), the rows are the same and the store is consistent; the scheduler's query finds the
+ * running execution through them, and once it finishes they hold nothing. The literal the
+ * queries name is the status's own name. */
+static void test_schema_upgrade_from_14(void)
+{
+    char quoted[32];
+    snprintf(quoted, sizeof quoted, "'%s'", dwf_execstatus_name(DWF_EXECSTATUS_RUNNING));
+    TT_EQ_STR(DWF__SQL_RUNNING, quoted);
+    run r;
+    dwf_service *s = finished_and_running(&r, NULL, 0);
+    if (!s) return;
+    dwf_error err;
+    dwf_service_close(s);
+    sqlite3 *db = NULL;
+    TT_EQ_INT(SQLITE_OK, sqlite3_open(path, &db));
+    TT_EQ_INT(4, sql_int(db, PARTIAL_INDEXES));
+    char *want[R_N], *got[R_N];
+    rows_all(db, 0, want);
+    TT_EQ_INT(SQLITE_OK, sqlite3_exec(db, TO_VERSION_14, NULL, NULL, NULL));
+    TT_EQ_INT(14, sql_int(db, "PRAGMA user_version"));
+    TT_EQ_INT(0, sql_int(db, PARTIAL_INDEXES));
+    TT_EQ_INT(2, sql_int(db, "SELECT COUNT(*) FROM executions INDEXED BY executions_status WHERE status>''"));
+    sqlite3_close(db);
+
+    dwf_service_opts o = {.path = path, .clock = clock_fn};
+    TT_EQ_INT(0, dwf_service_open(&o, &s, &err));
+    if (!s) {
+        for (int i = 0; i < R_N; i++) free(want[i]);
+        return;
+    }
+    TT_EQ_INT(SQLITE_OK, sqlite3_open(path, &db));
+    TT_EQ_INT(15, sql_int(db, "PRAGMA user_version"));
+    TT_EQ_INT(4, sql_int(db, PARTIAL_INDEXES));
+    TT_EQ_INT(2, sql_int(db, "SELECT COUNT(*) FROM executions"));
+    TT_EQ_INT(1, sql_int(db, RUNNING_BY_INDEX));
+    TT_EQ_INT(0, sql_int(db, "SELECT COUNT(*) FROM executions INDEXED BY executions_parent WHERE parent_arn>''"));
+    char *ok = rows_text(db, "PRAGMA integrity_check");
+    TT_ASSERT(ok && strcmp(ok, "ok\n") == 0);
+    free(ok);
+    rows_all(db, 0, got);
+    rows_same(want, got);
+    for (int i = 0; i < R_N; i++) free(want[i]);
+    sqlite3_close(db);
+    /* the open invocation is stale at once with stale_ms 0: runnable, found through the index */
+    cJSON *rn = NULL;
+    TT_EQ_INT(0, dwf_service_runnable(s, NULL, 0, &rn, &err));
+    TT_EQ_INT(1, cJSON_GetArraySize(rn));
+    cJSON *first = cJSON_GetArrayItem(rn, 0);
+    TT_EQ_STR(r.arn, cJSON_IsString(first) ? first->valuestring : "");
+    cJSON_Delete(rn);
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"b\",\"Type\":\"STEP\",\"Action\":\"SUCCEED\",\"Payload\":\"2\"}]", NULL, &err));
+    cJSON *done = J("{\"Status\":\"SUCCEEDED\",\"Result\":\"3\"}");
+    TT_EQ_INT(0, dwf_service_end_invocation(s, r.arn, r.req, vclock, done, NULL, &err));
+    cJSON_Delete(done);
+    char st[32];
+    TT_EQ_STR("SUCCEEDED", status_of(s, r.arn, st));
+    dwf_service_close(s);
+    TT_EQ_INT(SQLITE_OK, sqlite3_open(path, &db));
+    TT_EQ_INT(0, sql_int(db, RUNNING_BY_INDEX));
+    ok = rows_text(db, "PRAGMA integrity_check");
+    TT_ASSERT(ok && strcmp(ok, "ok\n") == 0);
+    free(ok);
+    sqlite3_close(db);
 }
 
 /* An upgrade that fails part-way (here: a store claiming schema 11 without its tables) is refused
@@ -3543,6 +3634,7 @@ int main(void)
     TT_RUN(test_schema_upgrade_from_11);
     TT_RUN(test_schema_upgrade_from_12);
     TT_RUN(test_schema_upgrade_from_13);
+    TT_RUN(test_schema_upgrade_from_14);
     TT_RUN(test_changes_outside);
     TT_RUN(test_idempotent_start);
     TT_RUN(test_checkpoint_validation);
