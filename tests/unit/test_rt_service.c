@@ -2127,7 +2127,11 @@ static void test_log_checkpoints_at_4000_frames(void)
         TT_EQ_INT(0, start(s, "cp", "\"{}\"", &r));
         frames = log_frames(path);
     }
-    TT_ASSERT(most > 3900 && most < 4000); /* it started again in the next start, past 4,000 */
+    /* The most it held: at most one start() short of 4,000 (the commit that crossed it
+     * checkpointed, the next one started the log again), or just past it (that commit was the
+     * last of its start()). */
+    if (!(most > 3900 && most < 4100)) printf("log frames before it started again: %lld, after: %lld\n", most, frames);
+    TT_ASSERT(most > 3900 && most < 4100);
     TT_ASSERT(file_size(path) > db_size);
     close_store(s);
 }
