@@ -500,7 +500,8 @@ static int open_step_failed(dwf__store *st, int rc, dwf_error *err)
  * log starts again from its beginning only after a checkpoint inside the commit that crosses
  * it, which the committing call waits for: the log synced, the pages copied into the store, the
  * store synced, then the next commit writes and syncs a new log header (3 fdatasyncs, 3-8 ms
- * inside the process on a loaded machine, 15-20 steps' worth). An at-most-once step appends
+ * around the checkpoint call on a loaded machine; docs/engine.md has what strace -T finds inside
+ * them, about 1-2% of a 1,000-step run). An at-most-once step appends
  * about 4.6 frames, so 1,000 steps crossed 1,000 frames 4 times and cross 4,000 once (strace:
  * 1,013 -> 1,004 fdatasyncs and 206 -> 172 pages copied on the steps' path). The pages a
  * checkpoint copies grow slower than the frames (a page rewritten by many commits is copied
