@@ -27,6 +27,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <nss.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <stdarg.h>
 #include <signal.h>
@@ -102,10 +103,12 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg) {
     return n;
 }
 
-/* Copy a header's value if `line` is that header (case-insensitive name). */
-static void grab_header(const char *line, size_t n, const char *name, char *dst, size_t dstsz) {
-    size_t nl = strlen(name);
-    if (n <= nl || strncasecmp(line, name, nl) != 0 || line[nl] != ':') return;
+/* Copy a header's value if `line`, whose name is `nl` bytes long, is that header
+ * (case-insensitive name). 1 if it was. */
+#define GRAB(line, n, nl, name, dst) grab_header(line, n, nl, name, sizeof name - 1, dst, sizeof dst)
+static int grab_header(const char *line, size_t n, size_t nl, const char *name, size_t namel, char *dst,
+                       size_t dstsz) {
+    if (nl != namel || strncasecmp(line, name, nl) != 0) return 0;
     const char *v = line + nl + 1;
     size_t vl = n - nl - 1;
     while (vl && (*v == ' ' || *v == '\t')) v++, vl--;
@@ -113,16 +116,23 @@ static void grab_header(const char *line, size_t n, const char *name, char *dst,
     if (vl >= dstsz) vl = dstsz - 1;
     memcpy(dst, v, vl);
     dst[vl] = '\0';
+    return 1;
 }
 
+/* The name's length is found once per line, so a line that is none of these (most of an
+ * answer's) costs no string comparison: five strlen + strncasecmp per line were ~8,000
+ * instructions an execution in bench/throughput.sh's Event row. */
 static size_t on_header(char *data, size_t size, size_t nmemb, void *arg) {
     http_resp *r = arg;
     size_t n = size * nmemb;
-    grab_header(data, n, "X-Amzn-ErrorType", r->error_type, sizeof r->error_type);
-    grab_header(data, n, "Retry-After", r->retry_after, sizeof r->retry_after);
-    grab_header(data, n, "Lambda-Runtime-Aws-Request-Id", r->request_id, sizeof r->request_id);
-    grab_header(data, n, "Lambda-Runtime-Deadline-Ms", r->deadline, sizeof r->deadline);
-    grab_header(data, n, "Lambda-Runtime-Trace-Id", r->trace_id, sizeof r->trace_id);
+    const char *colon = memchr(data, ':', n);
+    if (!colon) return n;
+    size_t nl = (size_t)(colon - data);
+    (void)(GRAB(data, n, nl, "X-Amzn-ErrorType", r->error_type) ||
+           GRAB(data, n, nl, "Retry-After", r->retry_after) ||
+           GRAB(data, n, nl, "Lambda-Runtime-Aws-Request-Id", r->request_id) ||
+           GRAB(data, n, nl, "Lambda-Runtime-Deadline-Ms", r->deadline) ||
+           GRAB(data, n, nl, "Lambda-Runtime-Trace-Id", r->trace_id));
     return n;
 }
 
@@ -300,6 +310,7 @@ void dwf__lambda_api_free(dwf__lambda_api *api) {
     if (api->plain) dwf__rt_conn_close(&api->conn);
     if (api->lock_ok) pthread_mutex_destroy(&api->lock);
     free(api->resp_buf.p);
+    OPENSSL_cleanse(api->rnd, sizeof api->rnd);
     free(api->endpoint);
     free(api->host);
     free(api->region);
@@ -438,12 +449,16 @@ typedef struct head_lines {
 } head_lines;
 
 static int add_line(head_lines *h, const char *name, const char *value) {
-    size_t left = sizeof h->buf - h->used;
-    int n = snprintf(h->buf + h->used, left, "%s: %s", name, value);
-    if (n < 0 || (size_t)n >= left || h->n >= (int)(sizeof h->lines / sizeof *h->lines) - 1) return -1;
-    h->lines[h->n++] = h->buf + h->used;
+    /* copied, not snprintf'd: ~1,000 instructions a line less */
+    size_t left = sizeof h->buf - h->used, nl = strlen(name), vl = strlen(value);
+    if (nl + 2 + vl >= left || h->n >= (int)(sizeof h->lines / sizeof *h->lines) - 1) return -1;
+    char *p = h->buf + h->used;
+    memcpy(p, name, nl);
+    memcpy(p + nl, ": ", 2);
+    memcpy(p + nl + 2, value, vl + 1);
+    h->lines[h->n++] = p;
     h->lines[h->n] = NULL;
-    h->used += (size_t)n + 1;
+    h->used += nl + 2 + vl + 1;
     return 0;
 }
 
@@ -641,10 +656,22 @@ static char *execution_path(const char *arn, const char *what) {
     return p;
 }
 
-/* A random (version 4) UUID for ClientToken. */
-static int make_uuid(char out[37]) {
+/* A random (version 4) UUID for ClientToken. Its 16 bytes come from api->rnd, refilled by one
+ * RAND_bytes call per 32 tokens: RAND_bytes costs ~6,500 instructions a call whatever the size
+ * (the DRBG's locking and parameters), a tenth of a checkpoint call's own work on serve's
+ * endpoint. */
+static int make_uuid(dwf__lambda_api *api, char out[37]) {
     unsigned char b[16];
-    if (RAND_bytes(b, sizeof b) != 1) return -1;
+    pthread_mutex_lock(&api->lock);
+    int ok = api->rnd_left >= sizeof b || RAND_bytes(api->rnd, sizeof api->rnd) == 1;
+    if (ok) {
+        if (api->rnd_left < sizeof b) api->rnd_left = sizeof api->rnd;
+        api->rnd_left -= sizeof b;
+        memcpy(b, api->rnd + api->rnd_left, sizeof b);
+        OPENSSL_cleanse(api->rnd + api->rnd_left, sizeof b); /* each byte handed out once */
+    }
+    pthread_mutex_unlock(&api->lock);
+    if (!ok) return -1;
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
     /* By hand: snprintf's sixteen %02x cost ~5,800 instructions, a checkpoint call's UUID. */
@@ -663,14 +690,14 @@ static int make_uuid(char out[37]) {
  * one: spliced into the printed text rather than added to a copy of the request, which cost a
  * cJSON_Duplicate and its cJSON_Delete (~27,000 instructions a call) for one member. NULL with
  * err filled. */
-static char *body_with_token(const cJSON *request, dwf_error *err) {
+static char *body_with_token(dwf__lambda_api *api, const cJSON *request, dwf_error *err) {
     char *text = cJSON_PrintUnformatted(request);
     if (!text || text[0] != '{' || cJSON_HasObjectItem(request, "ClientToken")) {
         if (!text) set_err(err, "Runtime.OutOfMemory", "out of memory");
         return text;
     }
     char uuid[37];
-    if (make_uuid(uuid) < 0) {
+    if (make_uuid(api, uuid) < 0) {
         free(text);
         set_err(err, "Runtime.OutOfMemory", "could not make a ClientToken");
         return NULL;
@@ -694,7 +721,7 @@ int dwf__lambda_checkpoint(dwf_transport *t, const char *arn, const cJSON *reque
     *retryable = 1;
     char *path = execution_path(arn, "checkpoint");
     /* One ClientToken per logical call: every retry below sends the same body. */
-    char *body = path ? body_with_token(request, err) : NULL;
+    char *body = path ? body_with_token(api, request, err) : NULL;
     int rc = -1;
     if (!path && err) set_err(err, "Runtime.OutOfMemory", "out of memory");
     if (body) {

@@ -252,6 +252,35 @@ static void test_bad_answers(void) {
     TT_EQ_INT(-1, dwf__rt_conn_init(&c, ":9001"));
 }
 
+/* The status line and the header names are read by hand (no sscanf, a name's length found once
+ * per line): a status without a reason phrase and an HTTP/1.0 answer are read, a status that is
+ * not three digits is refused; header names match whatever their case, and only whole: a
+ * header whose name merely starts with "Content-Length" does not frame the body. */
+static void test_status_lines_and_header_names(void) {
+    answer a[] = {{"HTTP/1.0 404\r\ncontent-length: 2\r\n\r\nno", 0, 0, 0},
+                  {"HTTP/1.1 200 OK\r\nContent-Length-Extra: 99\r\nCONTENT-LENGTH: 3\r\n\r\nabc", 0, 0, 0},
+                  {"HTTP/1.1 2000 OK\r\n\r\n", 0, 1, 0},
+                  {"HTTP/1.1 20 OK\r\n\r\n", 0, 1, 0}};
+    script(a, 4);
+    dwf__rt_conn c = conn_to_server();
+    long st = 0;
+    got g;
+    char err[256] = "";
+    TT_EQ_INT(0, request(&c, "GET", NULL, 0, &st, &g, err));
+    TT_EQ_INT(404, (int)st);
+    TT_EQ_STR("no", g.body);
+    TT_EQ_INT(-1, c.fd); /* HTTP/1.0 without keep-alive: not kept */
+    TT_EQ_INT(0, request(&c, "GET", NULL, 0, &st, &g, err));
+    TT_EQ_INT(200, (int)st);
+    TT_EQ_STR("abc", g.body);
+    TT_ASSERT(strstr(g.headers, "Content-Length-Extra: 99|") != NULL);
+    TT_EQ_INT(-1, request(&c, "GET", NULL, 0, &st, &g, err));
+    TT_ASSERT(strstr(err, "not an HTTP/1.x answer") != NULL);
+    TT_EQ_INT(-1, request(&c, "GET", NULL, 0, &st, &g, err));
+    TT_ASSERT(strstr(err, "not an HTTP/1.x answer") != NULL);
+    dwf__rt_conn_close(&c);
+}
+
 int main(void) {
     lsock = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in sa;
@@ -272,6 +301,7 @@ int main(void) {
     TT_RUN(test_closed_connections);
     TT_RUN(test_timeout_not_resent);
     TT_RUN(test_bad_answers);
+    TT_RUN(test_status_lines_and_header_names);
     stopping = 1;
     shutdown(lsock, SHUT_RDWR);
     close(lsock);
