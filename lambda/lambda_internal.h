@@ -22,6 +22,7 @@
 typedef struct dwf__rt_conn {
     char host[256], port[16], hostport[300];
     int fd; /* the kept connection, -1 when none */
+    long rcvtimeo_ms; /* the SO_RCVTIMEO set on fd (0: none yet): runtime_http.c, fill */
 } dwf__rt_conn;
 
 /* A buffer kept between requests for their answers' bodies (lambda.c, resp_lend says why). */

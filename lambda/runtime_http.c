@@ -9,7 +9,9 @@
  * the wait, readiness before the read) and spent ~90,000 instructions parsing the URL and
  * formatting headers; an invocation makes two of them (/next, /response). Here a request is
  * one sendmsg and usually one recv: /next blocks in recv until an event comes (no timeout, as
- * aws-lambda-cpp), a post with a timeout polls once before each read.
+ * aws-lambda-cpp), a post with a timeout waits in recv too, bounded by the socket's SO_RCVTIMEO
+ * (set when the timeout changes, so once per connection for the Runtime API's posts and
+ * usually for the durable API's calls), and polls only before a later read of the same answer.
  *
  * What it speaks: a request line, Host, User-Agent, the caller's header lines, Content-Length
  * on POST, the body; answers framed by Content-Length, chunked transfer coding, or the end of
@@ -106,6 +108,7 @@ static int rt_connect(dwf__rt_conn *c, char *err, size_t en) {
     memset(&hints, 0, sizeof hints);
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
+    c->rcvtimeo_ms = 0; /* a new socket has none */
     int gai = getaddrinfo(c->host, c->port, &hints, &res);
     if (gai != 0) {
         fail(err, en, "could not resolve %s: %s", c->host, gai_strerror(gai));
@@ -144,6 +147,8 @@ static int send_request(int fd, const char *head, size_t hl, const char *body, s
 typedef struct reader {
     int fd;
     double deadline; /* monotonic ms; 0 = none */
+    int timed_recv;  /* the socket's SO_RCVTIMEO is this request's timeout, and nothing was read
+                      * yet: the first read waits in recv alone */
     size_t off, len; /* unread bytes: buf[off..len) */
     int got_any;     /* a byte of the answer arrived */
     int eof;
@@ -165,7 +170,7 @@ static int fill(reader *r) {
         return -1;
     }
     for (;;) {
-        if (r->deadline > 0) {
+        if (r->deadline > 0 && !r->timed_recv) {
             double left = r->deadline - mono_ms();
             struct pollfd p = {r->fd, POLLIN, 0};
             int rc = left > 0 ? poll(&p, 1, (int)left + 1) : 0;
@@ -177,6 +182,14 @@ static int fill(reader *r) {
         }
         ssize_t n = recv(r->fd, r->buf + r->len, sizeof r->buf - r->len, 0);
         if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            /* SO_RCVTIMEO passed: this request's timeout, or a timeout set for an earlier
+             * request on a read that has none (/next), which just waits on */
+            if (r->deadline <= 0) continue;
+            fail(r->err, r->en, "no answer within the timeout");
+            return -1;
+        }
+        r->timed_recv = 0; /* later reads of this answer poll for what is left of the timeout */
         if (n < 0) {
             r->reset = errno == ECONNRESET;
             fail(r->err, r->en, "recv: %s", strerror(errno));
@@ -400,6 +413,11 @@ int dwf__rt_request(dwf__rt_conn *c, const char *method, const char *path, const
         r->err = err;
         r->en = en;
         int keep = 0, closed = 0;
+        if (timeout_ms > 0 && c->rcvtimeo_ms != timeout_ms) {
+            struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+            if (setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0) c->rcvtimeo_ms = timeout_ms;
+        }
+        r->timed_recv = timeout_ms > 0 && c->rcvtimeo_ms == timeout_ms;
         if (timeout_ms > 0 && bl > 65536) {
             /* a large checkpoint may fill the socket's buffer: its send must not outlast the
              * timeout either (small requests always fit, and cost no extra system call) */

@@ -353,6 +353,22 @@ static cJSON *run_body(dwf__inv *inv, size_t nops, dwf_error *err)
     }
 }
 
+/* The process id the jitter's seed mixes in, asked once per process (and again in a forked
+ * child): getpid() is a system call every time since glibc 2.25, one per invocation. */
+static pid_t rng_pid;
+static pthread_once_t rng_pid_once = PTHREAD_ONCE_INIT;
+static void rng_pid_forked(void) { rng_pid = getpid(); }
+static void rng_pid_init(void)
+{
+    rng_pid = getpid();
+    pthread_atfork(NULL, NULL, rng_pid_forked);
+}
+static pid_t process_id(void)
+{
+    pthread_once(&rng_pid_once, rng_pid_init);
+    return rng_pid;
+}
+
 cJSON *dwf_run_invocation(const dwf_workflow *wf, const cJSON *event, dwf_transport *t,
                           const dwf_invoke_opts *opts, dwf_error *err)
 {
@@ -383,7 +399,7 @@ cJSON *dwf_run_invocation(const dwf_workflow *wf, const cJSON *event, dwf_transp
     pthread_cond_init(&inv->cv, NULL);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    inv->rng = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 40) ^
+    inv->rng = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)process_id() << 40) ^
               0x9E3779B97F4A7C15ULL;
     /* dwf test (a mock hook): the same test draws the same retry jitter every run, so whether
      * six jittered retries fit in a 120 s execution timeout is not a coin toss. */

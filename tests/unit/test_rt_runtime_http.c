@@ -23,6 +23,7 @@ typedef struct answer {
     int piece;         /* > 0: written this many bytes at a time */
     int close_after;   /* close the connection after writing */
     int silent;        /* read the request, answer nothing for 500 ms, close */
+    int delay_ms;      /* wait this long before answering */
 } answer;
 
 static int lsock, port;
@@ -78,12 +79,13 @@ static void *serve(void *arg) {
         pthread_mutex_unlock(&mu);
         while (!stopping && read_request(fd) == 0) {
             pthread_mutex_lock(&mu);
-            answer a = next_answer < nanswers ? answers[next_answer++] : (answer){"HTTP/1.1 500 X\r\nContent-Length: 0\r\n\r\n", 0, 0, 0};
+            answer a = next_answer < nanswers ? answers[next_answer++] : (answer){"HTTP/1.1 500 X\r\nContent-Length: 0\r\n\r\n", 0, 0, 0, 0};
             pthread_mutex_unlock(&mu);
             if (a.silent) { /* past the client's timeout, then gone */
                 usleep(500000);
                 break;
             }
+            if (a.delay_ms > 0) usleep((useconds_t)a.delay_ms * 1000);
             write_answer(fd, &a);
             if (a.close_after) break;
         }
@@ -149,8 +151,8 @@ static dwf__rt_conn conn_to_server(void) {
 
 /* ---- the tests ------------------------------------------------------------------------------ */
 static void test_content_length_and_reuse(void) {
-    answer a[] = {{"HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: r-1\r\nContent-Length: 7\r\n\r\n{\"a\":1}", 0, 0, 0},
-                  {"HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\nok", 3, 0, 0}};
+    answer a[] = {{"HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: r-1\r\nContent-Length: 7\r\n\r\n{\"a\":1}", 0, 0, 0, 0},
+                  {"HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\nok", 3, 0, 0, 0}};
     script(a, 2);
     dwf__rt_conn c = conn_to_server();
     long st = 0;
@@ -176,8 +178,8 @@ static void test_chunked_in_pieces(void) {
                    "4;ext=1\r\n{\"ev\r\n"
                    "A\r\nent\":\"xyz\"\r\n"
                    "1\r\n}\r\n0\r\nTrailer: t\r\n\r\n",
-                   1, 0, 0},
-                  {"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nz", 0, 0, 0}};
+                   1, 0, 0, 0},
+                  {"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nz", 0, 0, 0, 0}};
     script(a, 2);
     dwf__rt_conn c = conn_to_server();
     long st = 0;
@@ -197,9 +199,9 @@ static void test_chunked_in_pieces(void) {
 static void test_closed_connections(void) {
     /* framed by the end of the connection; then a kept connection the server closes after
      * answering, which the next request must find closed and reopen */
-    answer a[] = {{"HTTP/1.1 200 OK\r\n\r\nuntil the end", 0, 1, 0},
-                  {"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\none", 0, 1, 0},
-                  {"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\ntwo", 0, 0, 0}};
+    answer a[] = {{"HTTP/1.1 200 OK\r\n\r\nuntil the end", 0, 1, 0, 0},
+                  {"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\none", 0, 1, 0, 0},
+                  {"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\ntwo", 0, 0, 0, 0}};
     script(a, 3);
     dwf__rt_conn c = conn_to_server();
     long st = 0;
@@ -218,7 +220,7 @@ static void test_closed_connections(void) {
 }
 
 static void test_timeout_not_resent(void) {
-    answer a[] = {{"", 0, 0, 1}, {"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 0, 0, 0}};
+    answer a[] = {{"", 0, 0, 1, 0}, {"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 0, 0, 0, 0}};
     script(a, 2);
     dwf__rt_conn c = conn_to_server();
     long st = 0;
@@ -236,7 +238,7 @@ static void test_timeout_not_resent(void) {
 }
 
 static void test_bad_answers(void) {
-    answer a[] = {{"SMTP ready\r\n\r\n", 0, 1, 0}};
+    answer a[] = {{"SMTP ready\r\n\r\n", 0, 1, 0, 0}};
     script(a, 1);
     dwf__rt_conn c = conn_to_server();
     long st = 0;
@@ -244,7 +246,7 @@ static void test_bad_answers(void) {
     char err[256] = "";
     TT_EQ_INT(-1, request(&c, "GET", NULL, 0, &st, &g, err));
     TT_ASSERT(strstr(err, "HTTP") != NULL);
-    answer b[] = {{"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", 0, 1, 0}};
+    answer b[] = {{"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", 0, 1, 0, 0}};
     script(b, 1);
     TT_EQ_INT(-1, request(&c, "GET", NULL, 0, &st, &g, err));
     TT_ASSERT(strstr(err, "closed") != NULL);
@@ -257,10 +259,10 @@ static void test_bad_answers(void) {
  * not three digits is refused; header names match whatever their case, and only whole: a
  * header whose name merely starts with "Content-Length" does not frame the body. */
 static void test_status_lines_and_header_names(void) {
-    answer a[] = {{"HTTP/1.0 404\r\ncontent-length: 2\r\n\r\nno", 0, 0, 0},
-                  {"HTTP/1.1 200 OK\r\nContent-Length-Extra: 99\r\nCONTENT-LENGTH: 3\r\n\r\nabc", 0, 0, 0},
-                  {"HTTP/1.1 2000 OK\r\n\r\n", 0, 1, 0},
-                  {"HTTP/1.1 20 OK\r\n\r\n", 0, 1, 0}};
+    answer a[] = {{"HTTP/1.0 404\r\ncontent-length: 2\r\n\r\nno", 0, 0, 0, 0},
+                  {"HTTP/1.1 200 OK\r\nContent-Length-Extra: 99\r\nCONTENT-LENGTH: 3\r\n\r\nabc", 0, 0, 0, 0},
+                  {"HTTP/1.1 2000 OK\r\n\r\n", 0, 1, 0, 0},
+                  {"HTTP/1.1 20 OK\r\n\r\n", 0, 1, 0, 0}};
     script(a, 4);
     dwf__rt_conn c = conn_to_server();
     long st = 0;
@@ -278,6 +280,30 @@ static void test_status_lines_and_header_names(void) {
     TT_ASSERT(strstr(err, "not an HTTP/1.x answer") != NULL);
     TT_EQ_INT(-1, request(&c, "GET", NULL, 0, &st, &g, err));
     TT_ASSERT(strstr(err, "not an HTTP/1.x answer") != NULL);
+    dwf__rt_conn_close(&c);
+}
+
+/* A post's timeout is the socket's SO_RCVTIMEO (set once while the timeout stays the same), and
+ * the connection keeps it: a later request without a timeout (/next, which waits for the next
+ * event as long as it takes) reads on past it, and a timed one whose answer comes in time is
+ * read whole. */
+static void test_untimed_read_outlasts_socket_timeout(void) {
+    answer a[] = {{"HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\nok", 0, 0, 0, 0},
+                  {"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nlate", 0, 0, 0, 600},
+                  {"HTTP/1.1 202 Accepted\r\nContent-Length: 4\r\n\r\nsoon", 0, 0, 0, 50}};
+    script(a, 3);
+    dwf__rt_conn c = conn_to_server();
+    long st = 0;
+    got g;
+    char err[256] = "";
+    TT_EQ_INT(0, request(&c, "POST", "{}", 200, &st, &g, err));
+    TT_EQ_INT(200, (int)c.rcvtimeo_ms);
+    TT_EQ_INT(0, request(&c, "GET", NULL, 0, &st, &g, err)); /* 600 ms: three socket timeouts */
+    TT_EQ_STR("late", g.body);
+    TT_EQ_INT(0, request(&c, "POST", "{}", 5000, &st, &g, err));
+    TT_EQ_STR("soon", g.body);
+    TT_EQ_INT(5000, (int)c.rcvtimeo_ms);
+    TT_EQ_INT(1, get(&accepts)); /* all on one connection */
     dwf__rt_conn_close(&c);
 }
 
@@ -302,6 +328,7 @@ int main(void) {
     TT_RUN(test_timeout_not_resent);
     TT_RUN(test_bad_answers);
     TT_RUN(test_status_lines_and_header_names);
+    TT_RUN(test_untimed_read_outlasts_socket_timeout);
     stopping = 1;
     shutdown(lsock, SHUT_RDWR);
     close(lsock);
