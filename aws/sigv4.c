@@ -157,12 +157,21 @@ static int hmac256(const void *key, size_t keylen, const char *msg, unsigned cha
  * UriEncode the whole path and turn "%2F" back into '/'. */
 static void canonical_path(sbuf *b, const char *path) {
     size_t n = strlen(path);
-    /* Segment boundaries of the normalised path; a path has at most n segments. */
-    const char **seg = malloc((n + 1) * sizeof *seg);
-    size_t *seglen = malloc((n + 1) * sizeof *seglen);
+    /* Segment boundaries of the normalised path: one more than its slashes, on the stack when
+     * few (two arrays of the path's length were two large-bin mallocs a signature, each making
+     * glibc consolidate its small freed chunks first). */
+    size_t maxseg = 1;
+    for (const char *q = path; *q; q++) maxseg += *q == '/';
+    const char *seg_stack[16];
+    size_t seglen_stack[16];
+    int on_heap = maxseg > 16;
+    const char **seg = on_heap ? malloc(maxseg * sizeof *seg) : seg_stack;
+    size_t *seglen = on_heap ? malloc(maxseg * sizeof *seglen) : seglen_stack;
     if (!seg || !seglen) {
-        free(seg);
-        free(seglen);
+        if (on_heap) {
+            free(seg);
+            free(seglen);
+        }
         b->oom = 1;
         return;
     }
@@ -188,8 +197,10 @@ static void canonical_path(sbuf *b, const char *path) {
         sb_add_encoded(b, seg[i], seglen[i]);
     }
     if (nseg && n && path[n - 1] == '/') sb_add(b, "/");
-    free(seg);
-    free(seglen);
+    if (on_heap) {
+        free(seg);
+        free(seglen);
+    }
 }
 
 typedef struct enc_param {
@@ -257,7 +268,12 @@ static void canonical_header(sbuf *b, const char *name, const char *value) {
 char *dwf__sigv4_canonical_request(const char *method, const char *path, const char *query,
                                    const dwf__sigv4_header *headers, int nheaders,
                                    const char *signed_headers, const char *payload_hash) {
-    sbuf cr = {0};
+    /* Room for a durable API call's canonical request (~700 bytes) from the start, and under
+     * glibc's large-bin size (1,008): growing 256 -> 512 -> 1,024 made a large-bin realloc, which
+     * consolidates every small freed chunk first, in every signature. */
+    sbuf cr = {malloc(1000), 0, 1000, 0};
+    if (!cr.p) return NULL;
+    cr.p[0] = '\0';
     sb_add(&cr, method);
     sb_add(&cr, "\n");
     canonical_path(&cr, path);

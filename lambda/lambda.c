@@ -310,6 +310,7 @@ void dwf__lambda_api_free(dwf__lambda_api *api) {
     if (api->plain) dwf__rt_conn_close(&api->conn);
     if (api->lock_ok) pthread_mutex_destroy(&api->lock);
     free(api->resp_buf.p);
+    free(api->body_buf.p);
     OPENSSL_cleanse(api->rnd, sizeof api->rnd);
     free(api->endpoint);
     free(api->host);
@@ -608,12 +609,11 @@ static double backoff_delay(const dwf__lambda_api *api, int n, const char *retry
 
 /* Make the call until it answers 2xx or the error is final. Returns 0 with *out = the parsed
  * JSON body (caller frees), or -1 with err filled and *kind = DWF__LAMBDA_*. */
-static int api_call_retrying(dwf__lambda_api *api, const api_call *c, cJSON **out,
-                             dwf_error *err, int *kind) {
+static int api_call_locked(dwf__lambda_api *api, const api_call *c, cJSON **out, dwf_error *err,
+                           int *kind) {
     *out = NULL;
     http_resp r;
     int rc = -1;
-    pthread_mutex_lock(&api->lock);
     dwf__kept_buf *kept = &api->resp_buf;
     resp_lend(&r, kept);
     for (int attempt = 1;; attempt++) {
@@ -642,6 +642,14 @@ static int api_call_retrying(dwf__lambda_api *api, const api_call *c, cJSON **ou
         sleep_ms(delay);
     }
     resp_return(&r, kept);
+    return rc;
+}
+
+/* The same, taking the lock for the call. */
+static int api_call_retrying(dwf__lambda_api *api, const api_call *c, cJSON **out,
+                             dwf_error *err, int *kind) {
+    pthread_mutex_lock(&api->lock);
+    int rc = api_call_locked(api, c, out, err, kind);
     pthread_mutex_unlock(&api->lock);
     return rc;
 }
@@ -660,9 +668,8 @@ static char *execution_path(const char *arn, const char *what) {
  * RAND_bytes call per 32 tokens: RAND_bytes costs ~6,500 instructions a call whatever the size
  * (the DRBG's locking and parameters), a tenth of a checkpoint call's own work on serve's
  * endpoint. */
-static int make_uuid(dwf__lambda_api *api, char out[37]) {
+static int make_uuid(dwf__lambda_api *api, char out[37]) { /* api->lock held */
     unsigned char b[16];
-    pthread_mutex_lock(&api->lock);
     int ok = api->rnd_left >= sizeof b || RAND_bytes(api->rnd, sizeof api->rnd) == 1;
     if (ok) {
         if (api->rnd_left < sizeof b) api->rnd_left = sizeof api->rnd;
@@ -670,7 +677,6 @@ static int make_uuid(dwf__lambda_api *api, char out[37]) {
         memcpy(b, api->rnd + api->rnd_left, sizeof b);
         OPENSSL_cleanse(api->rnd + api->rnd_left, sizeof b); /* each byte handed out once */
     }
-    pthread_mutex_unlock(&api->lock);
     if (!ok) return -1;
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
@@ -686,32 +692,78 @@ static int make_uuid(dwf__lambda_api *api, char out[37]) {
     return 0;
 }
 
+/* What goes before a printed request whose '{' it replaces: {"ClientToken":"<36>" */
+#define TOKEN_PREFIX (sizeof "{\"ClientToken\":\"\"" - 1 + 36)
+
 /* The request's JSON text with "ClientToken" (a fresh UUID) as its first member unless it has
  * one: spliced into the printed text rather than added to a copy of the request, which cost a
- * cJSON_Duplicate and its cJSON_Delete (~27,000 instructions a call) for one member. NULL with
- * err filled. */
-static char *body_with_token(dwf__lambda_api *api, const cJSON *request, dwf_error *err) {
-    char *text = cJSON_PrintUnformatted(request);
-    if (!text || text[0] != '{' || cJSON_HasObjectItem(request, "ClientToken")) {
-        if (!text) set_err(err, "Runtime.OutOfMemory", "out of memory");
-        return text;
+ * cJSON_Duplicate and its cJSON_Delete (~27,000 instructions a call) for one member. Printed
+ * into api->body_buf, kept between calls, TOKEN_PREFIX bytes in, the prefix written in front:
+ * cJSON_PrintUnformatted's buffer grew by reallocs to a large-bin size (glibc consolidates its
+ * small freed chunks first) and the spliced copy was one more malloc and an sprintf of the
+ * whole body, every call. Returns the body (in the kept buffer, or malloc'd into *owned when
+ * too large to keep), or NULL with err filled. api->lock held. */
+static const char *body_with_token(dwf__lambda_api *api, const cJSON *request, char **owned,
+                                   dwf_error *err) {
+    *owned = NULL;
+    dwf__kept_buf *k = &api->body_buf;
+    char *text = NULL;
+    if (k->p && k->cap > TOKEN_PREFIX + 8 &&
+        cJSON_PrintPreallocated((cJSON *)request, k->p + TOKEN_PREFIX, (int)(k->cap - TOKEN_PREFIX), 0)) {
+        text = k->p + TOKEN_PREFIX;
+    } else {
+        /* printed the usual way, then kept (grown) for the next call if not too large */
+        char *t = cJSON_PrintUnformatted(request);
+        if (!t) {
+            set_err(err, "Runtime.OutOfMemory", "out of memory");
+            return NULL;
+        }
+        size_t need = TOKEN_PREFIX + strlen(t) + 64;
+        if (need <= KEEP_MAX && need > k->cap) {
+            char *p = realloc(k->p, need * 2 > KEEP_MAX ? KEEP_MAX : need * 2);
+            if (p) {
+                k->cap = need * 2 > KEEP_MAX ? KEEP_MAX : need * 2;
+                k->p = p;
+            }
+        }
+        if (k->p && need <= k->cap) {
+            text = k->p + TOKEN_PREFIX;
+            memcpy(text, t, strlen(t) + 1);
+            free(t);
+        } else {
+            /* too large to keep: the prefix needs room in front of it */
+            char *p = malloc(need);
+            if (!p) {
+                free(t);
+                set_err(err, "Runtime.OutOfMemory", "out of memory");
+                return NULL;
+            }
+            text = p + TOKEN_PREFIX;
+            memcpy(text, t, strlen(t) + 1);
+            free(t);
+            *owned = p;
+        }
     }
+    char *base = text - TOKEN_PREFIX;
+    if (text[0] != '{' || cJSON_HasObjectItem(request, "ClientToken")) return text;
     char uuid[37];
     if (make_uuid(api, uuid) < 0) {
-        free(text);
+        free(*owned);
+        *owned = NULL;
         set_err(err, "Runtime.OutOfMemory", "could not make a ClientToken");
         return NULL;
     }
-    size_t n = strlen(text);
-    char *body = malloc(n + sizeof "\"ClientToken\":\"\"," + 36);
-    if (body) {
-        int empty = text[1] == '}';
-        sprintf(body, "{\"ClientToken\":\"%s\"%s%s", uuid, empty ? "" : ",", text + 1);
+    memcpy(base, "{\"ClientToken\":\"", 16);
+    memcpy(base + 16, uuid, 36);
+    base[52] = '"';
+    /* the request's '{' becomes the ',' after the token, or its "{}" the token's '}' */
+    if (text[1] == '}') {
+        text[0] = '}';
+        text[1] = '\0';
     } else {
-        set_err(err, "Runtime.OutOfMemory", "out of memory");
+        text[0] = ',';
     }
-    free(text);
-    return body;
+    return base;
 }
 
 int dwf__lambda_checkpoint(dwf_transport *t, const char *arn, const cJSON *request,
@@ -720,18 +772,21 @@ int dwf__lambda_checkpoint(dwf_transport *t, const char *arn, const cJSON *reque
     *response = NULL;
     *retryable = 1;
     char *path = execution_path(arn, "checkpoint");
-    /* One ClientToken per logical call: every retry below sends the same body. */
-    char *body = path ? body_with_token(api, request, err) : NULL;
     int rc = -1;
     if (!path && err) set_err(err, "Runtime.OutOfMemory", "out of memory");
+    pthread_mutex_lock(&api->lock);
+    /* One ClientToken per logical call: every retry below sends the same body. */
+    char *owned = NULL;
+    const char *body = path ? body_with_token(api, request, &owned, err) : NULL;
     if (body) {
         api_call c = {"POST", path, NULL, 0, "application/json", body};
         int kind;
-        if (api_call_retrying(api, &c, response, err, &kind) == 0) rc = 0;
+        if (api_call_locked(api, &c, response, err, &kind) == 0) rc = 0;
         else *retryable = kind != DWF__LAMBDA_FAIL;
     }
+    pthread_mutex_unlock(&api->lock);
+    free(owned);
     free(path);
-    free(body);
     return rc;
 }
 

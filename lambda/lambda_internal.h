@@ -52,6 +52,7 @@ typedef struct dwf__lambda_api {
     int lock_ok;          /* `lock` was made */
     pthread_mutex_t lock; /* one call at a time: the handle and the connection are not shared */
     dwf__kept_buf resp_buf; /* the answers' bodies, under `lock` */
+    dwf__kept_buf body_buf; /* the checkpoint requests' printed bodies, under `lock` */
     /* random bytes for ClientTokens, drawn from RAND_bytes a batch at a time (make_uuid);
      * under `lock`; wiped when the api is freed */
     unsigned char rnd[512];

@@ -112,11 +112,17 @@ static size_t estimate(const cJSON *j)
     return n;
 }
 
+/* What a fault says when even its copy could not be made. */
+static const dwf_error fault_oom = {"OutOfMemory", "out of memory recording a checkpoint failure"};
+
+const dwf_error *dwf__fault_error(const dwf__inv *inv) { return inv->fault_err ? inv->fault_err : &fault_oom; }
+
 static void fail_all(dwf__inv *inv, const dwf_error *err, int retryable)
 {
     __atomic_store_n(&inv->fault, 1, __ATOMIC_RELEASE); /* read unlocked by dwf__durable_guard */
     inv->fault_retryable = retryable;
-    inv->fault_err = *err;
+    if (!inv->fault_err) inv->fault_err = malloc(sizeof *inv->fault_err);
+    if (inv->fault_err) *inv->fault_err = *err;
     dwf__update *u = inv->q_head;
     while (u) {
         dwf__update *n = u->next;

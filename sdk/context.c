@@ -56,7 +56,10 @@ static int pool_push(dwf__inv *inv, void *p, int is_json, unsigned owner)
     int rc = 0;
     pthread_mutex_lock(&inv->pool_mu);
     if (inv->npool == inv->cappool) {
-        size_t cap = inv->cappool ? inv->cappool * 2 : 256;
+        /* 32 entries to start (a 3-step workflow makes 12): 256 (6 KiB) was a large-bin
+         * request in every invocation, for which glibc first consolidates every small freed
+         * chunk */
+        size_t cap = inv->cappool ? inv->cappool * 2 : 32;
         dwf__pool_item *n = realloc(inv->pool, cap * sizeof *n);
         if (!n) rc = -1;
         else {

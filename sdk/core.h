@@ -111,7 +111,9 @@ typedef struct dwf__inv {
     /* faults: a checkpoint failure ends the invocation; `fatal` ends the execution */
     int fault;           /* checkpoint call failed */
     int fault_retryable; /* ...and the invocation may be retried */
-    dwf_error fault_err;
+    /* what the failed call said (malloc'd by the fault: kept out of the struct, ~600 bytes,
+     * which made every invocation's calloc a large-bin request; fault_oom when that failed) */
+    dwf_error *fault_err;
     int fatal;
     char fatal_type[64];
     char *fatal_msg;
@@ -260,6 +262,8 @@ int dwf__checkpoint(dwf_ctx *c, cJSON *update, int how);
 /* End the invocation with `err` (what a failed checkpoint call does): queued updates are
  * dropped, every waiter wakes, operations answer DWF_FATAL; `retryable` makes the host retry. */
 void dwf__fault(dwf__inv *inv, const dwf_error *err, int retryable);
+/* The error of the invocation's checkpoint fault (inv->fault set). */
+const dwf_error *dwf__fault_error(const dwf__inv *inv);
 /* Send everything queued and wait for it. 0 or -1 (inv->fault set). */
 int dwf__checkpoint_flush(dwf__inv *inv);
 /* Before a step body (or poll check, submitter) runs: wait until every DWF__DEFERRED update

@@ -105,11 +105,12 @@ static cJSON *fatal_response(dwf__inv *inv, dwf_error *err)
      * durable first, as before any end, so the history holds every step that finished. */
     if (inv->fatal && !inv->fault) (void)dwf__checkpoint_flush(inv);
     if (inv->fault) {
+        const dwf_error *fe = dwf__fault_error(inv);
         if (inv->fault_retryable) {
-            if (err) *err = inv->fault_err;
+            if (err) *err = *fe;
             return NULL;
         }
-        return response_failed(inv->fault_err.type, inv->fault_err.message, NULL);
+        return response_failed(fe->type, fe->message, NULL);
     }
     if (inv->fatal) return response_failed(inv->fatal_type, inv->fatal_msg, NULL);
     set_err(err, "InternalError", "workflow stopped without a recorded reason");
@@ -181,6 +182,7 @@ static void inv_free(dwf__inv *inv)
     cJSON_Delete(inv->input);
     cJSON_Delete(inv->secret_cache);
     free(inv->fatal_msg);
+    free(inv->fault_err);
     free(inv->arn);
     free(inv->token);
     pthread_mutex_destroy(&inv->mu);

@@ -592,6 +592,49 @@ static void test_checkpoint_client_token_text(void) {
     dwf__lambda_api_free(&api);
 }
 
+/* Request bodies are printed into a buffer the transport keeps between calls, the ClientToken
+ * written in front: a small body, one past what is kept (256 KiB: printed into a buffer of its
+ * own), then one that makes the kept buffer grow, then a small one again. Each goes out whole,
+ * valid JSON with one 36-character ClientToken, its payload intact and its signature good. */
+static void test_checkpoint_bodies_of_every_size(void) {
+    dwf__lambda_api api;
+    dwf_transport t;
+    if (setup_transport(&api, &t) < 0) {
+        TT_ASSERT(0);
+        return;
+    }
+    size_t sizes[] = {10, 400 * 1024, 20 * 1024, 30};
+    int n = (int)(sizeof sizes / sizeof *sizes);
+    for (int i = 0; i < n; i++)
+        add_script((script){.match = "/checkpoint", .status = 200, .body = "{\"CheckpointToken\":\"x\"}"});
+    for (int i = 0; i < n; i++) {
+        char *payload = malloc(sizes[i] + 1);
+        memset(payload, 'a' + i, sizes[i]);
+        payload[sizes[i]] = '\0';
+        cJSON *req = cJSON_CreateObject(), *u = cJSON_CreateObject(), *resp = NULL;
+        cJSON_AddStringToObject(req, "CheckpointToken", "tok");
+        cJSON_AddStringToObject(u, "Id", "c4ca4238a0b92382");
+        cJSON_AddStringToObject(u, "Payload", payload);
+        cJSON_AddItemToArray(cJSON_AddArrayToObject(req, "Updates"), u);
+        dwf_error err;
+        int retryable = -1;
+        TT_EQ_INT(0, t.checkpoint(&t, ARN, req, &resp, &err, &retryable));
+        cJSON_Delete(resp);
+        reqrec *r = find_req("/checkpoint", i);
+        cJSON *sent = r ? cJSON_Parse(r->body) : NULL;
+        TT_ASSERT(r && r->sig_ok == 1);
+        TT_ASSERT(json_str(sent, "ClientToken") && strlen(json_str(sent, "ClientToken")) == 36);
+        TT_EQ_STR("tok", json_str(sent, "CheckpointToken"));
+        cJSON *su = cJSON_GetArrayItem(cJSON_GetObjectItem(sent, "Updates"), 0);
+        TT_ASSERT(json_str(su, "Payload") && strcmp(json_str(su, "Payload"), payload) == 0);
+        cJSON_Delete(sent);
+        cJSON_Delete(req);
+        free(payload);
+    }
+    TT_EQ_INT(n, count_reqs("/checkpoint"));
+    dwf__lambda_api_free(&api);
+}
+
 static void test_checkpoint_retries_then_succeeds(void) {
     dwf__lambda_api api;
     dwf_transport t;
@@ -1243,6 +1286,7 @@ int main(void) {
     TT_RUN(test_classify);
     TT_RUN(test_checkpoint_ok);
     TT_RUN(test_checkpoint_client_token_text);
+    TT_RUN(test_checkpoint_bodies_of_every_size);
     TT_RUN(test_plain_endpoint);
     TT_RUN(test_answer_buffer_kept);
     TT_RUN(test_checkpoint_retries_then_succeeds);

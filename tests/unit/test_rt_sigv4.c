@@ -192,6 +192,34 @@ static void test_canonical_path_normalised(void) {
     dwf__sigv4_result_free(&res);
 }
 
+/* A path of more segments than canonical_path keeps on its stack (16) normalises the same way:
+ * its segment arrays come from the heap then, sized by the path's slashes. A canonical request
+ * longer than its first 1,000 bytes grows as before. */
+static void test_canonical_path_many_segments(void) {
+    char path[512] = "", want[512] = "";
+    for (int i = 0; i < 30; i++) {
+        char seg[16];
+        snprintf(seg, sizeof seg, "/s%d", i);
+        strcat(path, seg);
+        if (i % 3 == 2) strcat(path, "/./x/..");
+        if (i < 29) strcat(want, seg);
+    }
+    strcat(path, "/../s29/");
+    strcat(want, "/s29/");
+    char *cr = dwf__sigv4_canonical_request("GET", path, "", NULL, 0, "", "UNSIGNED");
+    char expect[1024];
+    snprintf(expect, sizeof expect, "GET\n%s\n\n\n\nUNSIGNED", want);
+    TT_EQ_STR(expect, cr);
+    free(cr);
+    char longv[3000];
+    memset(longv, 'v', sizeof longv - 1);
+    longv[sizeof longv - 1] = '\0';
+    dwf__sigv4_header h[1] = {{"x-long", longv}};
+    cr = dwf__sigv4_canonical_request("GET", "/", "", h, 1, "x-long", "UNSIGNED");
+    TT_ASSERT(cr && strlen(cr) == strlen("GET\n/\n\nx-long:\n\nx-long\nUNSIGNED") + sizeof longv - 1);
+    free(cr);
+}
+
 /* The signature against the key derivation spelled out with OpenSSL's own HMAC(): sigv4.c
  * computes HMAC-SHA256 itself (over a digest fetched once), so it is checked here with a
  * secret as long as AWS's and with one whose "AWS4" + secret is longer than SHA-256's 64-byte
@@ -252,6 +280,7 @@ int main(int argc, char **argv) {
     TT_RUN(test_uri_encode);
     TT_RUN(test_canonical_header_folded);
     TT_RUN(test_canonical_path_normalised);
+    TT_RUN(test_canonical_path_many_segments);
     TT_RUN(test_hmac_against_openssl);
     char *text = slurp(vectors_path);
     vectors = text ? cJSON_Parse(text) : NULL;
