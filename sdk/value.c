@@ -123,7 +123,9 @@ void dwf__buf_add(dwf__buf *b, const char *s, size_t n)
 {
     if (b->oom) return;
     if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
+        /* 256 to start: from 64, a step result's or a checkpoint payload's text grew by two
+         * or three reallocs, ~18 per execution of bench/throughput.sh's 3-step workflow */
+        size_t cap = b->cap ? b->cap : 256;
         if (n > ((size_t)-1 >> 2) - b->len) { /* would overflow the doubling below */
             free(b->p);
             *b = (dwf__buf){.oom = 1};
