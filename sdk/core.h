@@ -239,6 +239,8 @@ int dwf__parse_payload(dwf_ctx *c, const char *text, dwf_val **out);
 /* Merge one wire Operation record into the table (takes ownership of the cJSON; notify =
  * call the on_operation hook with it first). Called with inv->mu held. 0 or -1 (no memory). */
 int dwf__merge_op(dwf__inv *inv, cJSON *op, int notify);
+/* The same for a record the caller keeps (the event's): no hook, nothing taken. */
+int dwf__merge_record(dwf__inv *inv, const cJSON *op);
 void dwf__op_free(dwf__op *op);
 
 /* checkpoint.c */

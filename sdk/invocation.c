@@ -49,8 +49,9 @@ static int load_ops(dwf__inv *inv, const cJSON *ops, const char **input_payload,
             if (p || !*seen_first) *input_payload = p;
             *seen_first = 1;
         }
-        cJSON *dup = cJSON_Duplicate(op, 1);
-        if (!dup || dwf__merge_op(inv, dup, 0) != 0) return -1;
+        /* read in place (merging takes what it keeps): a copy of every record was a
+         * cJSON_Duplicate and its cJSON_Delete per operation of the history */
+        if (dwf__merge_record(inv, op) != 0) return -1;
     }
     return 0;
 }

@@ -265,25 +265,16 @@ static dwf__op *op_from_json(const cJSON *j)
     return op;
 }
 
-int dwf__merge_op(dwf__inv *inv, cJSON *json, int notify)
+int dwf__merge_record(dwf__inv *inv, const cJSON *json)
 {
     const char *id = str_field(json, "Id");
-    if (!id) {
-        cJSON_Delete(json);
-        return 0;
-    }
-    if (notify && inv->opts && inv->opts->on_operation)
-        inv->opts->on_operation(inv->opts->on_operation_arg, json);
+    if (!id) return 0;
     dwf__op *op = op_from_json(json);
-    if (!op) {
-        cJSON_Delete(json);
-        return -1;
-    }
+    if (!op) return -1;
     if (inv->nparked == inv->capparked) {
         size_t cap = inv->capparked ? inv->capparked * 2 : 64;
         dwf__op **n = realloc(inv->parked, cap * sizeof *n);
         if (!n) {
-            cJSON_Delete(json);
             dwf__op_free(op);
             return -1;
         }
@@ -291,9 +282,7 @@ int dwf__merge_op(dwf__inv *inv, cJSON *json, int notify)
         inv->capparked = cap;
     }
     void *old = NULL;
-    int rc = dwf__map_put(&inv->ops, id, op, &old);
-    cJSON_Delete(json);
-    if (rc != 0) {
+    if (dwf__map_put(&inv->ops, id, op, &old) != 0) {
         dwf__op_free(op);
         return -1;
     }
@@ -301,4 +290,13 @@ int dwf__merge_op(dwf__inv *inv, cJSON *json, int notify)
     if (old) inv->parked[inv->nparked++] = old;
     if (op->callback_id && dwf__map_put(&inv->callbacks, op->callback_id, op, NULL) != 0) return -1;
     return 0;
+}
+
+int dwf__merge_op(dwf__inv *inv, cJSON *json, int notify)
+{
+    if (notify && str_field(json, "Id") && inv->opts && inv->opts->on_operation)
+        inv->opts->on_operation(inv->opts->on_operation_arg, json);
+    int rc = dwf__merge_record(inv, json);
+    cJSON_Delete(json);
+    return rc;
 }
