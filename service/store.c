@@ -59,8 +59,8 @@ enum { LOG_NONE, LOG_SHORT, LOG_TRIED, LOG_KEPT };
 static int commit_open_batch(void *arg);
 
 /* The log's working size in frames: SQLite's automatic checkpoint runs at this many (configure,
- * log_keep). */
-#define LOG_FRAMES 4000
+ * log_keep). SQLite's own default; log_keep says why not more. */
+#define LOG_FRAMES 1000
 
 #define SCHEMA_VERSION 15
 
@@ -460,8 +460,7 @@ static int configure(sqlite3 *db, int *wrote)
      * which cost serve about 100 writes per execution (bench/RESULTS.md, "Throughput"). In
      * memory it is emptied at every RELEASE, so it stays a few of one call's pages. */
     if ((rc = sqlite3_exec(db, "PRAGMA temp_store=MEMORY", NULL, NULL, NULL)) != SQLITE_OK) return rc;
-    /* The log checkpointed into the store every LOG_FRAMES frames, not SQLite's 1,000: see
-     * log_keep. */
+    /* The log checkpointed into the store every LOG_FRAMES frames (log_keep). */
     if ((rc = sqlite3_wal_autocheckpoint(db, LOG_FRAMES)) != SQLITE_OK) return rc;
     /* A 512 KiB page cache instead of SQLite's 2 MiB: a checkpoint touches a few dozen pages,
      * the OS caches the file anyway, and the embedded engine's peak RSS has a 16 MiB budget. */
@@ -496,21 +495,18 @@ static int open_step_failed(dwf__store *st, int rc, dwf_error *err)
  *     turns into zeros over the header: an empty log to SQLite's recovery, so the next open
  *     neither replays nor flushes it (dwf__storefile_log_live).
  * Any of it failing leaves the log as SQLite keeps it by default.
- * The working size is LOG_FRAMES (4,000) frames, about 16 MiB, not SQLite's 1,000 (4 MiB): the
- * log starts again from its beginning only after a checkpoint inside the commit that crosses
- * it, which the committing call waits for: the log synced, the pages copied into the store, the
- * store synced, then the next commit writes and syncs a new log header (3 fdatasyncs, 3-8 ms
- * around the checkpoint call on a loaded machine; docs/engine.md has what strace -T finds inside
- * them, about 1-2% of a 1,000-step run). An at-most-once step appends
- * about 4.6 frames, so 1,000 steps crossed 1,000 frames 4 times and cross 4,000 once (strace:
- * 1,013 -> 1,004 fdatasyncs and 206 -> 172 pages copied on the steps' path). The pages a
- * checkpoint copies grow slower than the frames (a page rewritten by many commits is copied
- * once). A background checkpoint (a thread with its own connection, PASSIVE) was tried and did
- * not help: it cannot finish
- * between two commits one step apart, so the log only restarts after a checkpoint by the
- * committing call anyway, and that one's syncs, not its copies, are what it costs. The cost of
- * the larger size: 16 MiB of disk per store, and the zeros written once (by the first commit
- * on a new store). */
+ * The working size is LOG_FRAMES (1,000) frames, about 4 MiB. The log starts again from its
+ * beginning only after a checkpoint inside the commit that crosses it, which the committing call
+ * waits for (the log synced, the pages copied into the store, the store synced, then a new log
+ * header synced by the next commit: 3-8 ms on a loaded machine), so fewer, larger checkpoints
+ * were tried: at 4,000 frames, 1,000 at-most-once steps cross once instead of 4 times (strace:
+ * 1,013 -> 1,004 fdatasyncs, 206 -> 172 pages copied), about 1-2% of the run by strace -T,
+ * which no wall-clock comparison could show, for 16 MiB of log per store instead of 4 and 12 MB
+ * more zeros written by a new store's first run (~20 ms). Not kept. A background PASSIVE
+ * checkpoint on its own connection did not help either: it cannot finish between two commits
+ * one step apart (it syncs twice), so the log only starts again after a checkpoint by the
+ * committing call anyway, and that one's syncs, not its copies, are what it costs.
+ * docs/engine.md, "When the log is checkpointed". */
 #define LOG_SPARE_FRAMES 32
 #define WAL_FRAME_HEADER 24
 static void log_keep(dwf__store *st)

@@ -2035,8 +2035,8 @@ static int copy_file(const char *from, const char *to)
 }
 
 /* The log is kept at its working size for the store's life (store.c, log_open): the first commit
- * of a process writes it to 4,000 frames (LOG_FRAMES, where the automatic checkpoint runs) and
- * 32 more at once (not SQLite's 1,000: store.c says why), commits rewrite it
+ * of a process writes it to 1,000 frames (LOG_FRAMES, where the automatic checkpoint runs) and
+ * 32 more at once, commits rewrite it
  * without making it longer, and a clean close leaves it there with its header zeroed (an empty
  * log: the next open neither replays nor flushes it). A log with commits in it (a process
  * killed with the store open: its files copied as they are) is still replayed, and flushed. */
@@ -2050,7 +2050,7 @@ static void test_log_kept_at_working_size(void)
     TT_ASSERT(file_size(wal) < 32 + 1000LL * (24 + 4096)); /* the open's own commit: not sized yet */
     register_fn(s, "kl", 120, 1); /* the first commit of the process sizes it */
     long long size = file_size(wal);
-    TT_EQ_INT(32 + 4032LL * (24 + 4096), size);
+    TT_EQ_INT(32 + 1032LL * (24 + 4096), size);
     run r[20];
     for (int i = 0; i < 20; i++) TT_EQ_INT(0, start(s, "kl", "\"{}\"", &r[i]));
     TT_EQ_INT(size, file_size(wal)); /* rewritten, not longer */
@@ -2103,10 +2103,10 @@ static long long log_frames(const char *db)
     return ok ? (long long)mx : -1;
 }
 
-/* The log is checkpointed into the store when it reaches 4,000 frames (store.c, LOG_FRAMES),
- * not at SQLite's 1,000: past 1,500 frames the store file is as it was (nothing copied into it
- * yet), and once the log has started again from its beginning the store file has the pages. */
-static void test_log_checkpoints_at_4000_frames(void)
+/* The log is checkpointed into the store when it reaches 1,000 frames (store.c, LOG_FRAMES):
+ * past 500 frames the store file is as it was (nothing copied into it yet), and once the log
+ * has started again from its beginning the store file has the pages. */
+static void test_log_checkpoints_at_working_size(void)
 {
     dwf_service *s = open_store(0);
     TT_ASSERT(s != NULL);
@@ -2116,22 +2116,22 @@ static void test_log_checkpoints_at_4000_frames(void)
     TT_ASSERT(frames > 0 && frames < 100);
     run r;
     int n = 0;
-    for (; n < 2000 && frames <= 1500; n++) {
+    for (; n < 1000 && frames <= 500; n++) {
         TT_EQ_INT(0, start(s, "cp", "\"{}\"", &r));
         frames = log_frames(path);
     }
-    TT_ASSERT(frames > 1500 && frames < 4000);
-    TT_EQ_INT(db_size, file_size(path)); /* SQLite's own threshold would have checkpointed by now */
-    for (; n < 4000 && frames >= most; n++) {
+    TT_ASSERT(frames > 500 && frames < 1000);
+    TT_EQ_INT(db_size, file_size(path));
+    for (; n < 2000 && frames >= most; n++) {
         most = frames;
         TT_EQ_INT(0, start(s, "cp", "\"{}\"", &r));
         frames = log_frames(path);
     }
-    /* The most it held: at most one start() short of 4,000 (the commit that crossed it
+    /* The most it held: at most one start() short of 1,000 (the commit that crossed it
      * checkpointed, the next one started the log again), or just past it (that commit was the
      * last of its start()). */
-    if (!(most > 3900 && most < 4100)) printf("log frames before it started again: %lld, after: %lld\n", most, frames);
-    TT_ASSERT(most > 3900 && most < 4100);
+    if (!(most > 950 && most < 1050)) printf("log frames before it started again: %lld, after: %lld\n", most, frames);
+    TT_ASSERT(most > 950 && most < 1050);
     TT_ASSERT(file_size(path) > db_size);
     close_store(s);
 }
@@ -3721,7 +3721,7 @@ int main(void)
     TT_RUN(test_sync_nowait_call);
     TT_RUN(test_open_flushes_only_what_needs_it);
     TT_RUN(test_log_kept_at_working_size);
-    TT_RUN(test_log_checkpoints_at_4000_frames);
+    TT_RUN(test_log_checkpoints_at_working_size);
     TT_RUN(test_put_function_unchanged_writes_nothing);
     TT_RUN(test_uuid_v4);
     TT_RUN(test_owner_self_after_fork);
