@@ -12,6 +12,7 @@
  * Everything here runs with the emulator's mutex held (the scheduler and the stop path).
  */
 #include "emu.h"
+#include "proc.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -255,27 +256,44 @@ static emu_env *env_of_pid(dwf_emulator *e, pid_t pid)
     return NULL;
 }
 
+/* A function's process that ended (reaped: wait status st). */
+static void env_ended(dwf_emulator *e, emu_env *v, pid_t r, int st)
+{
+    v->pid = 0;
+    v->gen++;
+    dwf__emu_wake_env(v);
+    enum emu_kill_reason reason = v->kill_reason;
+    v->kill_reason = EMU_KILL_NONE;
+    char how[96];
+    if (WIFEXITED(st)) snprintf(how, sizeof how, "exit status %d", WEXITSTATUS(st));
+    else if (WIFSIGNALED(st)) snprintf(how, sizeof how, "signal %d", WTERMSIG(st));
+    else snprintf(how, sizeof how, "status %d", st);
+    if (!e->o.quiet || reason != EMU_KILL_QUIET)
+        dwf__emu_log(e, "%s: process %d ended (%s)", v->fn->name, (int)r, how);
+    ended(v, reason, how);
+    dwf__emu_kick(e);
+}
+
 /* Reap every child that ended: a function's process (its invocation faults, see ended()), or
- * one a function's process left behind, which the emulator inherited as child subreaper. */
+ * one a function's process left behind, which the emulator inherited as child subreaper. One
+ * waitpid(-1) sweep, except while a dwf__proc_run of this process (the console's `dot`) waits
+ * for its own child, which the sweep would take from it (util/proc.h): then each function's
+ * process by its pid, and what was left behind at a later pass. */
 void dwf__emu_reap(dwf_emulator *e)
 {
     int st = 0;
     pid_t r;
-    while ((r = waitpid(-1, &st, WNOHANG)) > 0) {
-        emu_env *v = env_of_pid(e, r);
-        if (!v) continue;
-        v->pid = 0;
-        v->gen++;
-        dwf__emu_wake_env(v);
-        enum emu_kill_reason reason = v->kill_reason;
-        v->kill_reason = EMU_KILL_NONE;
-        char how[96];
-        if (WIFEXITED(st)) snprintf(how, sizeof how, "exit status %d", WEXITSTATUS(st));
-        else if (WIFSIGNALED(st)) snprintf(how, sizeof how, "signal %d", WTERMSIG(st));
-        else snprintf(how, sizeof how, "status %d", st);
-        if (!e->o.quiet || reason != EMU_KILL_QUIET)
-            dwf__emu_log(e, "%s: process %d ended (%s)", v->fn->name, (int)r, how);
-        ended(v, reason, how);
-        dwf__emu_kick(e);
+    if (dwf__proc_sweep_begin()) {
+        while ((r = waitpid(-1, &st, WNOHANG)) > 0) {
+            emu_env *v = env_of_pid(e, r);
+            if (v) env_ended(e, v, r, st);
+        }
+        dwf__proc_sweep_end();
+        return;
     }
+    for (int i = 0; i < e->nfns; i++)
+        for (int k = 0; k < e->fns[i]->nenvs; k++) {
+            emu_env *v = e->fns[i]->envs[k];
+            if (v->pid > 0 && waitpid(v->pid, &st, WNOHANG) == v->pid) env_ended(e, v, v->pid, st);
+        }
 }

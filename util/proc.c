@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,13 @@
 #include <unistd.h>
 
 extern char **environ;
+
+/* Held shared by every dwf__proc_run from before its spawn until its wait is done, and taken
+ * exclusively (never waiting) by a sweep of waitpid(-1): see proc.h. */
+static pthread_rwlock_t children = PTHREAD_RWLOCK_INITIALIZER;
+
+int dwf__proc_sweep_begin(void) { return pthread_rwlock_trywrlock(&children) == 0; }
+void dwf__proc_sweep_end(void) { pthread_rwlock_unlock(&children); }
 
 /* Everything fd gives until end-of-file, as a NUL-terminated string in *text. */
 static int read_all(int fd, char **text, const char *who, char *err, size_t errlen)
@@ -53,8 +61,8 @@ static int read_all(int fd, char **text, const char *who, char *err, size_t errl
     return 0;
 }
 
-int dwf__proc_run(char *const argv[], const dwf__proc_opts *o, int *status, char *err,
-                  size_t errlen)
+static int run_child(char *const argv[], const dwf__proc_opts *o, int *status, char *err,
+                     size_t errlen)
 {
     static const dwf__proc_opts none = {0};
     if (!o) o = &none;
@@ -99,4 +107,13 @@ int dwf__proc_run(char *const argv[], const dwf__proc_opts *o, int *status, char
     if (o->output) *o->output = text;
     *status = st;
     return 0;
+}
+
+int dwf__proc_run(char *const argv[], const dwf__proc_opts *o, int *status, char *err,
+                  size_t errlen)
+{
+    pthread_rwlock_rdlock(&children);
+    int rc = run_child(argv, o, status, err, errlen);
+    pthread_rwlock_unlock(&children);
+    return rc;
 }

@@ -23,4 +23,13 @@ typedef struct dwf__proc_opts {
 int dwf__proc_run(char *const argv[], const dwf__proc_opts *o, int *status, char *err,
                   size_t errlen);
 
+/* For a process that also reaps children it did not start through dwf__proc_run (dwf serve
+ * reaps with waitpid(-1) what its functions' processes leave behind): such a sweep may take a
+ * child dwf__proc_run is about to wait for, which then fails with ECHILD (the console's `dot`
+ * did, and its graph was not drawn). Begin returns 1 when no dwf__proc_run is between its spawn
+ * and its wait, and holds them off until the end; 0 when one is (sweep later, reap only pids of
+ * your own meanwhile). */
+int dwf__proc_sweep_begin(void);
+void dwf__proc_sweep_end(void);
+
 #endif

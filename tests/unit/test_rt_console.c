@@ -2,12 +2,16 @@
  * test_rt_console.c: the web console's escapes and event framing (console/html.c), without a
  * browser: what every value from the store goes through before it reaches a page, and the
  * bytes of a server-sent event. tests/console/run.sh checks the pages themselves, over HTTP and
- * in Chromium.
+ * in Chromium. And the graph's `dot` run beside dwf serve's reaper (util/proc.h).
  */
+#include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "html.h"
+#include "proc.h"
 #include "tinytest.h"
 
 static char *escaped(const char *s)
@@ -82,6 +86,53 @@ static void test_buffer_grows(void)
     cs_free(&b);
 }
 
+/* dwf serve reaps what its functions' processes leave behind with waitpid(-1) (emulator/
+ * process.c, dwf__emu_reap), while a console request runs `dot` through dwf__proc_run in
+ * another thread: a sweep that takes dot's exit status made the run fail with ECHILD, and the
+ * page said the graph cannot be drawn (seen once in tests/console's browser check, under load).
+ * A sweeper thread as serve's, looping, and 100 runs of `true`, every tenth waiting for a sweep
+ * in between (so sweeps happen however the threads are scheduled, valgrind's too): every run
+ * gets its own status. Without the lock, nearly every run failed. */
+static int sweeping = 1, sweeps;
+static void *sweeper(void *arg)
+{
+    (void)arg;
+    while (__atomic_load_n(&sweeping, __ATOMIC_ACQUIRE)) {
+        if (dwf__proc_sweep_begin()) {
+            while (waitpid(-1, NULL, WNOHANG) > 0) {}
+            __atomic_add_fetch(&sweeps, 1, __ATOMIC_RELEASE);
+            dwf__proc_sweep_end();
+        }
+        sched_yield();
+    }
+    return NULL;
+}
+
+static void test_run_keeps_its_child_from_a_sweep(void)
+{
+    pthread_t t;
+    TT_EQ_INT(0, pthread_create(&t, NULL, sweeper, NULL));
+    char *argv[] = {"true", NULL};
+    int failed = 0, waits = 0;
+    for (int i = 0; i < 100; i++) {
+        int st = -1;
+        char err[256] = "";
+        if (dwf__proc_run(argv, NULL, &st, err, sizeof err) != 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+            if (!failed) printf("run %d: %s (status %d)\n", i, err, st);
+            failed++;
+        }
+        if (i % 10 == 0) {
+            int seen = __atomic_load_n(&sweeps, __ATOMIC_ACQUIRE);
+            for (int k = 0; k < 100000 && __atomic_load_n(&sweeps, __ATOMIC_ACQUIRE) == seen; k++) sched_yield();
+            waits += __atomic_load_n(&sweeps, __ATOMIC_ACQUIRE) != seen;
+        }
+    }
+    __atomic_store_n(&sweeping, 0, __ATOMIC_RELEASE);
+    pthread_join(t, NULL);
+    TT_EQ_INT(0, failed);
+    TT_EQ_INT(10, waits); /* a sweep came between runs every time it was waited for */
+}
+
 int main(void)
 {
     TT_RUN(test_hostile_name_stays_text);
@@ -89,5 +140,6 @@ int main(void)
     TT_RUN(test_url_component);
     TT_RUN(test_sse_framing);
     TT_RUN(test_buffer_grows);
+    TT_RUN(test_run_keeps_its_child_from_a_sweep);
     return TT_EXIT();
 }
