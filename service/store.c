@@ -12,6 +12,7 @@
  */
 #include "fs.h"
 #include "store.h"
+#include "store_vfs.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -643,8 +644,9 @@ static int open_db(dwf__store *st, int busy_ms, int *flush, dwf_error *err)
      *    and dwf__store_close after every call has returned (dwf_service_close).
      * A workflow's own SQLite connections (a `use`d C file) are not this one and keep
      * SQLite's default locking. */
+    /* dwf__store_vfs: SQLite's default VFS writing each commit's log frames in one write. */
     int rc = sqlite3_open_v2(st->path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                             NULL);
+                             dwf__store_vfs());
     if (rc != SQLITE_OK) return dwf__store_fail(st, rc, err);
     sqlite3_busy_timeout(st->db, busy_ms > 0 ? busy_ms : 5000);
     if (!st->in_memory && dwf__storefile_identify(st->db, st->path, &st->file, err) != 0) return -1;

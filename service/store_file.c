@@ -325,8 +325,8 @@ int dwf__storefile_log_live(const char *path)
 }
 
 /* The log's file methods with one change: a truncation to nothing writes zeros over the header
- * instead (see dwf__storefile_keep_log). One copy for the process: every log SQLite's unix VFS
- * opens has the same methods (`real`); a log with other methods is left alone. */
+ * instead (see dwf__storefile_keep_log). One copy for the process: every log the store's VFS
+ * (store_vfs.c) opens has the same methods (`real`); a log with other methods is left alone. */
 static pthread_mutex_t kept_mu = PTHREAD_MUTEX_INITIALIZER;
 static const sqlite3_io_methods *real_methods;
 static sqlite3_io_methods kept_methods;

@@ -21,6 +21,7 @@
 
 #include "service.h"
 #include "service_impl.h" /* dwf__svc_json_print, compared with cJSON's printer */
+#include "store_vfs.h"    /* the log's counters, and a failing write */
 #include "tinytest.h"
 
 static double vclock = 1.7e12;
@@ -2136,6 +2137,71 @@ static void test_log_checkpoints_at_working_size(void)
     close_store(s);
 }
 
+/* The store's log goes through its own VFS (service/store_vfs.c): each transaction the group
+ * commit makes is one write of its frames, and a failed write of them fails the calls of that
+ * batch with the named error (StoreFullException for a full disk, else ServiceException saying
+ * nothing of the call was made); the files as they are then (a SIGKILL) recover the earlier
+ * commits without the failed one, later calls go on, and the store reopens with all of them. */
+static void log_write_fails(int code, const char *type)
+{
+    dwf_service *s = open_store(0);
+    TT_ASSERT(s != NULL);
+    if (!s) return;
+    sqlite3 *db = dwf__store_db(s->st);
+    register_fn(s, "lw", 120, 1);
+    run r[4];
+    for (int i = 0; i < 3; i++) TT_EQ_INT(0, start(s, "lw", "\"{}\"", &r[i]));
+    dwf__store_vfs_stats a, b;
+    dwf_service_sync_stats_t sa, sb;
+    TT_EQ_INT(0, dwf__store_vfs_stats_of(db, &a));
+    dwf_service_sync_stats(s, &sa);
+    TT_EQ_INT(0, start(s, "lw", "\"{}\"", &r[3]));
+    TT_EQ_INT(0, dwf__store_vfs_stats_of(db, &b));
+    dwf_service_sync_stats(s, &sb);
+    TT_ASSERT(sb.transactions > sa.transactions);
+    TT_EQ_INT(sb.transactions - sa.transactions, b.writes - a.writes); /* one write per transaction */
+    TT_ASSERT(b.frames - a.frames > 2 * (b.writes - a.writes));       /* of several frames each */
+    TT_EQ_INT(0, dwf__store_vfs_fail_next(db, code));
+    cJSON *req = J("{\"FunctionName\":\"lw\",\"DurableExecutionName\":\"failed\",\"Input\":\"{}\"}"), *out = NULL;
+    dwf_error err = {0};
+    TT_EQ_INT(-1, dwf_service_start(s, req, &out, &err));
+    cJSON_Delete(out);
+    cJSON_Delete(req);
+    TT_EQ_STR(type, err.type);
+    TT_ASSERT(strstr(err.message, "was not committed") || strstr(err.message, "nothing before it is lost"));
+    char copy[400], copy_wal[420], wal[420];
+    snprintf(copy, sizeof copy, "%s/killed.db", dir);
+    snprintf(copy_wal, sizeof copy_wal, "%s-wal", copy);
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    TT_EQ_INT(0, copy_file(path, copy));
+    TT_EQ_INT(0, copy_file(wal, copy_wal));
+    run later;
+    TT_EQ_INT(0, start(s, "lw", "\"{}\"", &later)); /* the next batch goes on */
+    req = J("{\"FunctionName\":\"lw\",\"DurableExecutionName\":\"failed\",\"Input\":\"{}\"}");
+    TT_EQ_INT(0, dwf_service_start(s, req, &out, &err)); /* the name was never taken */
+    cJSON_Delete(out);
+    cJSON_Delete(req);
+    char buf[32];
+    TT_EQ_STR("RUNNING", status_of(s, later.arn, buf));
+    dwf_service_close(s);
+    sqlite3 *k = NULL;
+    TT_EQ_INT(SQLITE_OK, sqlite3_open(copy, &k));
+    TT_EQ_INT(4, sql_int(k, "SELECT COUNT(*) FROM executions"));
+    TT_EQ_INT(0, sql_int(k, "SELECT COUNT(*) FROM executions WHERE name='failed'"));
+    sqlite3_close(k);
+    dwf_service_opts o = {.path = path, .clock = clock_fn};
+    s = NULL;
+    TT_EQ_INT(0, dwf_service_open(&o, &s, &err));
+    if (!s) return;
+    for (int i = 0; i < 4; i++) TT_EQ_STR("RUNNING", status_of(s, r[i].arn, buf));
+    TT_EQ_STR("RUNNING", status_of(s, later.arn, buf));
+    TT_EQ_INT(1, sql_int(dwf__store_db(s->st), "SELECT COUNT(*) FROM executions WHERE name='failed'"));
+    TT_EQ_INT(6, sql_int(dwf__store_db(s->st), "SELECT COUNT(*) FROM executions"));
+    close_store(s);
+}
+static void test_log_write_fails_full(void) { log_write_fails(SQLITE_FULL, "StoreFullException"); }
+static void test_log_write_fails_ioerr(void) { log_write_fails(SQLITE_IOERR_WRITE, "ServiceException"); }
+
 /* Registering a function exactly as it is recorded writes nothing (no commit, no flush: every
  * `dwf run` registers its workflow first); a change of handler, source, config or workflow hash
  * is written and flushed, and reads back. */
@@ -3722,6 +3788,8 @@ int main(void)
     TT_RUN(test_open_flushes_only_what_needs_it);
     TT_RUN(test_log_kept_at_working_size);
     TT_RUN(test_log_checkpoints_at_working_size);
+    TT_RUN(test_log_write_fails_full);
+    TT_RUN(test_log_write_fails_ioerr);
     TT_RUN(test_put_function_unchanged_writes_nothing);
     TT_RUN(test_uuid_v4);
     TT_RUN(test_owner_self_after_fork);
