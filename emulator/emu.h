@@ -54,7 +54,7 @@ typedef struct emu_request {
     int started, too_big;
     size_t limit;          /* the largest body taken: the Invoke limit, or the code upload limit */
     int upload_slot;       /* holds one of the emulator's code-upload places (httpd.c) */
-    char **seg;            /* decoded path labels */
+    char **seg;            /* decoded path labels, one block with their texts (httpd.c) */
     int nseg;
     emu_qparam *q;
     int nq;

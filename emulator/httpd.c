@@ -35,9 +35,20 @@
 
 #include "dwf_protocol.h"
 
+/* A route's path split into its segments ("{}" and "{+}" labels among them). Each table's
+ * paths are split once, before its first server listens (routes_split): splitting every path
+ * tried at every request was ~80 strcspn per execution of bench/throughput.sh's Event row, the
+ * checkpoint's route being the 13th of its table. */
+typedef struct pattern {
+    const char *seg[8];
+    size_t len[8];
+    int n, plus; /* plus: index of the "{+}" segment, -1 if none */
+} pattern;
+
 struct emu_server_kind {
     const emu_route *routes;
     size_t nroutes;
+    pattern *patterns; /* routes[i]'s path split, filled by routes_split */
     int runtime;                                /* a function's Runtime API: only its processes (peer.c);
                                                  * else the API server: SigV4 when the emulator has keys */
     const char *too_big_type, *too_big_message; /* a body over DWF_LIMIT_SYNC_PAYLOAD */
@@ -72,8 +83,9 @@ static const emu_route api_routes[] = {
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
+static pattern api_patterns[sizeof api_routes / sizeof *api_routes];
 static const emu_server_kind api_kind = {
-    api_routes, sizeof api_routes / sizeof *api_routes, 0,
+    api_routes, sizeof api_routes / sizeof *api_routes, api_patterns, 0,
     "RequestEntityTooLargeException",
     "Request must be smaller than " STR(DWF_LIMIT_SYNC_PAYLOAD) " bytes for the InvokeFunction operation",
     "UnknownOperationException", "Unknown operation",
@@ -87,8 +99,9 @@ static const emu_route runtime_routes[] = {
     {"POST", "/2018-06-01/runtime/init/error", EMU_BODY_RAW, dwf__emu_rt_init_error},
 };
 
+static pattern runtime_patterns[sizeof runtime_routes / sizeof *runtime_routes];
 static const emu_server_kind runtime_kind = {
-    runtime_routes, sizeof runtime_routes / sizeof *runtime_routes, 1,
+    runtime_routes, sizeof runtime_routes / sizeof *runtime_routes, runtime_patterns, 1,
     "RequestEntityTooLarge", "payload too large",
     "NotFound", "no such Runtime API route",
 };
@@ -304,8 +317,7 @@ static void request_free(emu_request *r)
     if (!r) return;
     free(r->uri);
     free(r->body);
-    for (int i = 0; i < r->nseg; i++) free(r->seg[i]);
-    free(r->seg);
+    free(r->seg); /* one block with the labels' texts (request_parse) */
     for (int i = 0; i < r->nq; i++) {
         free(r->q[i].name);
         free(r->q[i].value);
@@ -372,11 +384,9 @@ static int hexval(int c)
     return -1;
 }
 
-/* Percent-decode n bytes of s into a new string. */
-static char *pct_decode(const char *s, size_t n)
+/* Percent-decode n bytes of s into o, which has room for n + 1 bytes; returns o. */
+static char *pct_decode_to(char *o, const char *s, size_t n)
 {
-    char *o = malloc(n + 1);
-    if (!o) return NULL;
     size_t j = 0;
     for (size_t i = 0; i < n; i++) {
         if (s[i] == '%' && i + 2 < n && hexval((unsigned char)s[i + 1]) >= 0 && hexval((unsigned char)s[i + 2]) >= 0) {
@@ -388,6 +398,13 @@ static char *pct_decode(const char *s, size_t n)
     }
     o[j] = '\0';
     return o;
+}
+
+/* Percent-decode n bytes of s into a new string. */
+static char *pct_decode(const char *s, size_t n)
+{
+    char *o = malloc(n + 1);
+    return o ? pct_decode_to(o, s, n) : NULL;
 }
 
 static int add_query(emu_request *r, const char *q, size_t n)
@@ -409,19 +426,25 @@ static int request_parse(emu_request *r)
 {
     const char *u = r->uri;
     size_t plen = strcspn(u, "?");
-    for (const char *p = u; p < u + plen;) {
-        if (*p == '/') {
-            p++;
-            continue;
+    /* The labels in one block, their pointers first, then their decoded texts (each no longer
+     * than as sent, plus its NUL): a realloc and a malloc per label were ~35 allocator calls per
+     * execution of bench/throughput.sh's Event row. */
+    size_t nseg = 0;
+    for (size_t i = 0; i < plen; i++) nseg += u[i] != '/' && (i == 0 || u[i - 1] == '/');
+    if (nseg > 0) {
+        if (nseg > (size_t)INT_MAX || !(r->seg = malloc(nseg * sizeof *r->seg + plen + nseg))) return -1;
+        char *text = (char *)(r->seg + nseg);
+        for (const char *p = u; p < u + plen;) {
+            if (*p == '/') {
+                p++;
+                continue;
+            }
+            size_t n = strcspn(p, "/?");
+            if (p + n > u + plen) n = (size_t)(u + plen - p);
+            r->seg[r->nseg++] = pct_decode_to(text, p, n);
+            text += strlen(text) + 1;
+            p += n;
         }
-        size_t n = strcspn(p, "/?");
-        if (p + n > u + plen) n = (size_t)(u + plen - p);
-        char **ns = realloc(r->seg, (size_t)(r->nseg + 1) * sizeof *ns);
-        if (!ns) return -1;
-        r->seg = ns;
-        if (!(r->seg[r->nseg] = pct_decode(p, n))) return -1;
-        r->nseg++;
-        p += n;
     }
     if (u[plen] != '?') return 0;
     for (const char *q = u + plen + 1; *q;) {
@@ -434,12 +457,6 @@ static int request_parse(emu_request *r)
 }
 
 /* ---- routes ----------------------------------------------------------------------------------- */
-
-typedef struct pattern {
-    const char *seg[8];
-    size_t len[8];
-    int n, plus; /* plus: index of the "{+}" segment, -1 if none */
-} pattern;
 
 static void pattern_split(const char *path, pattern *p)
 {
@@ -475,22 +492,29 @@ static char *join_labels(const emu_request *r, int from, int n)
 
 /* Does the request's path match route path `path`? 1 yes (the captures are in r->label[]),
  * 0 no, -1 out of memory. */
-static int route_match(const char *path, emu_request *r)
+static int route_match(const pattern *p, emu_request *r)
 {
-    pattern p;
-    pattern_split(path, &p);
-    int span = p.plus >= 0 ? r->nseg - p.n + 1 : 1;
-    if (p.plus >= 0 ? span < 1 : r->nseg != p.n) return 0;
-    for (int i = 0; i < p.n; i++) {
-        const char *s = r->seg[label_at(&p, i, span)];
-        if (p.seg[i][0] != '{' && (strlen(s) != p.len[i] || memcmp(s, p.seg[i], p.len[i]) != 0)) return 0;
+    int span = p->plus >= 0 ? r->nseg - p->n + 1 : 1;
+    if (p->plus >= 0 ? span < 1 : r->nseg != p->n) return 0;
+    for (int i = 0; i < p->n; i++) {
+        const char *s = r->seg[label_at(p, i, span)];
+        if (p->seg[i][0] != '{' && (strlen(s) != p->len[i] || memcmp(s, p->seg[i], p->len[i]) != 0)) return 0;
     }
-    for (int i = 0, k = 0; i < p.n && k < EMU_LABELS; i++) {
-        if (p.seg[i][0] != '{') continue;
-        int at = label_at(&p, i, span);
-        if (!(r->label[k++] = i == p.plus ? join_labels(r, at, span) : strdup(r->seg[at]))) return -1;
+    for (int i = 0, k = 0; i < p->n && k < EMU_LABELS; i++) {
+        if (p->seg[i][0] != '{') continue;
+        int at = label_at(p, i, span);
+        if (!(r->label[k++] = i == p->plus ? join_labels(r, at, span) : strdup(r->seg[at]))) return -1;
     }
     return 1;
+}
+
+static pthread_once_t routes_once = PTHREAD_ONCE_INIT;
+
+static void routes_split(void)
+{
+    const emu_server_kind *kinds[] = {&api_kind, &runtime_kind};
+    for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++)
+        for (size_t i = 0; i < kinds[k]->nroutes; i++) pattern_split(kinds[k]->routes[i].path, &kinds[k]->patterns[i]);
 }
 
 /* The first route whose path matches decides, with its method or another row of the same
@@ -500,7 +524,7 @@ static const emu_route *route_find(const emu_server_kind *k, emu_request *r, int
 {
     *oom = 0;
     for (size_t i = 0; i < k->nroutes; i++) {
-        int m = route_match(k->routes[i].path, r);
+        int m = route_match(&k->patterns[i], r);
         if (m < 0) *oom = 1;
         if (m <= 0) continue;
         for (size_t j = i; j < k->nroutes; j++)
@@ -606,6 +630,7 @@ static int listen_on(emu_server *s, const char *host, int port, dwf_error *err)
     sa->sin_port = htons((uint16_t)port);
     if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
         return dwf__emu_fail(err, "InvalidParameterValueException", "host %s is not an IPv4 address", host);
+    pthread_once(&routes_once, routes_split);
     pthread_mutex_init(&s->mu, NULL);
     dwf_emulator *e = s->emu;
     int hard_total = s->fn ? EMU_RUNTIME_CONNECTIONS_HARD : e->conn_limit;
