@@ -165,6 +165,8 @@ void dwf__svc_function_base(const char *fn, char out[256]);
 void dwf__svc_function_qualifier(const char *fn, char out[160]);
 /* 0 found (*out {FunctionName,Handler,Source,DurableConfig}), 1 absent, -1 error. */
 int dwf__svc_function_load(dwf_service *s, const char *name, cJSON **out, dwf_error *err);
+/* The same, and whether the function has a workflow hash (*has_hash; NULL: not asked). */
+int dwf__svc_function_load_hash(dwf_service *s, const char *name, cJSON **out, int *has_hash, dwf_error *err);
 /* Load an execution by ARN or id; ResourceNotFoundException if absent. */
 int dwf__svc_exec_get(dwf_service *s, const char *arn, dwf__exec **e, dwf_error *err);
 
