@@ -1230,15 +1230,17 @@ int dwf__exec_load_by_name(dwf__store *st, const char *function_name, const char
                                             "ss", function_name, name), out, err);
 }
 
-static int exec_write(dwf__store *st, const dwf__exec *e, dwf_error *err, const char *sql)
+/* Every column of e's row as ?1..?29 in EXEC_COLS order, and its number as ?30 when with_no. */
+static int exec_write(dwf__store *st, const dwf__exec *e, dwf_error *err, const char *sql, int with_no)
 {
-    return dwf__sql_exec(st, err, sql, "sssssssssssddddiiiiiiiiissdsi", e->id, e->arn, e->name,
+    return dwf__sql_exec(st, err, sql, with_no ? "sssssssssssddddiiiiiiiiissdsii" : "sssssssssssddddiiiiiiiiissdsi",
+                         e->id, e->arn, e->name,
                          e->function_name, dwf_execstatus_name(e->status), e->input, e->result, e->error, e->parent_arn,
                          e->parent_op, e->root_arn, e->start_ms, e->end_ms, e->next_invoke_ms,
                          e->inv_started_ms, e->seq, e->seen_seq, e->op_count, e->event_count,
                          (long long)e->retention_days, (long long)e->timeout_s, (long long)e->wake,
                          (long long)e->inv_open, (long long)e->inv_attempts, e->inv_owner, e->inv_request,
-                         e->clock_offset_ms, e->live_token, e->token_count);
+                         e->clock_offset_ms, e->live_token, e->token_count, e->no);
 }
 
 
@@ -1310,7 +1312,7 @@ static int exec_save_all(dwf__store *st, const dwf__exec *e, dwf_error *err)
                                   " inv_started_ms=?15, seq=?16, seen_seq=?17, op_count=?18,"
                                   " event_count=?19, retention_days=?20, timeout_s=?21, wake=?22,"
                                   " inv_open=?23, inv_attempts=?24, inv_owner=?25, inv_request=?26,"
-                                  " clock_offset_ms=?27, live_token=?28, token_count=?29 WHERE id=?1");
+                                  " clock_offset_ms=?27, live_token=?28, token_count=?29 WHERE id=?1", 0);
 }
 
 /* Append s to the SQL text being built in sql (which has room for every column's assignment). */
@@ -1382,22 +1384,27 @@ static dwf__exec *exec_dup(const dwf__exec *e)
     return row;
 }
 
-int dwf__exec_insert(dwf__store *st, dwf__exec *e, dwf_error *err)
+int dwf__exec_number(dwf__store *st, dwf__exec *e, dwf_error *err)
 {
     /* The next number: one past the largest (executions_no gives it at once). */
-    if (exec_write(st, e, err, "INSERT INTO executions(" EXEC_COLS ", no) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,"
-                               "?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,?26,?27,?28,?29,"
-                               "(SELECT IFNULL(MAX(no), 0) + 1 FROM executions))") != 0)
-        return -1;
-    sqlite3_stmt *q = dwf__sql_prepare(st, err, "SELECT no FROM executions WHERE id=?1", "s", e->id);
+    sqlite3_stmt *q = dwf__sql_prepare(st, err, "SELECT IFNULL(MAX(no), 0) + 1 FROM executions", "");
     int r = q ? dwf__sql_step(st, q, err) : -1;
     if (r == 1) e->no = sqlite3_column_int64(q, 0);
     dwf__sql_done(st, q);
-    if (r != 1) return r == 0 ? dwf__store_err(err, DWF_ERRORTYPE_SERVICE, "execution %s was not inserted", e->id) : -1;
+    if (r != 1) return r == 0 ? dwf__store_err(err, DWF_ERRORTYPE_SERVICE, "no number for execution %s", e->id) : -1;
     /* (its events' keys hold the number in 31 bits: see EVENTS_TABLE) */
     if (e->no < 1 || e->no > DWF__EXEC_NO_MAX)
         return dwf__store_err(err, DWF_ERRORTYPE_SERVICE, "the store %s has numbered %lld executions, the most it can",
                               st->path, DWF__EXEC_NO_MAX);
+    return 0;
+}
+
+int dwf__exec_insert(dwf__store *st, dwf__exec *e, dwf_error *err)
+{
+    if (exec_write(st, e, err, "INSERT INTO executions(" EXEC_COLS ", no) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,"
+                               "?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,?26,?27,?28,?29,"
+                               "?30)", 1) != 0)
+        return -1;
     /* What the row now holds, for the saves that follow (without it they write every column). */
     dwf__exec *row = exec_dup(e);
     dwf__exec_free(e->loaded);

@@ -248,6 +248,9 @@ int dwf__exec_load(dwf__store *st, const char *arn_or_id, dwf__exec **out, dwf_e
 /* Load by (function, name). 0 found, 1 not found, -1 error. */
 int dwf__exec_load_by_name(dwf__store *st, const char *function_name, const char *name,
                            dwf__exec **out, dwf_error *err);
+/* e->no: the next execution's number (one past the largest), before its rows are written. */
+int dwf__exec_number(dwf__store *st, dwf__exec *e, dwf_error *err);
+/* Insert e's row under e->no (dwf__exec_number), as e holds it now. */
 int dwf__exec_insert(dwf__store *st, dwf__exec *e, dwf_error *err);
 /* Write e's row: only the columns that differ from e->loaded (all of them without it). */
 int dwf__exec_save(dwf__store *st, dwf__exec *e, dwf_error *err);
