@@ -673,7 +673,11 @@ static int open_db(dwf__store *st, int busy_ms, int *flush, dwf_error *err)
  * process is the first store's open (nothing uses SQLite before it); later it refuses it
  * (SQLITE_MISUSE) and keeps its statistics, which is only slower. */
 static pthread_once_t sqlite_once = PTHREAD_ONCE_INIT;
-static void sqlite_setup(void) { (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); }
+static void sqlite_setup(void)
+{
+    (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    dwf__store_mem_setup();
+}
 
 int dwf__store_open(const char *path, int busy_ms, dwf__store **out, dwf_error *err)
 {

@@ -5,6 +5,7 @@
  * the store's named errors. Each test uses a fresh store in a temporary directory.
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -2107,6 +2108,107 @@ static long long log_frames(const char *db)
 /* The log is checkpointed into the store when it reaches 1,000 frames (store.c, LOG_FRAMES):
  * past 500 frames the store file is as it was (nothing copied into it yet), and once the log
  * has started again from its beginning the store file has the pages. */
+/* SQLite's allocator (service/store_mem.c): every size gets a block of at least that size whose
+ * every usable byte may be written (AddressSanitizer checks the bounds: the blocks are malloc's),
+ * a freed block of a class comes back to the next request of that class on the same thread,
+ * realloc keeps the contents, and a thread's kept blocks are given back when it ends (valgrind's
+ * leak check). Once a store is open, SQLite allocates through it unless a sanitizer or valgrind
+ * runs the process. */
+static void *mem_thread(void *arg)
+{
+    const sqlite3_mem_methods *m = arg;
+    void *kept[40];
+    for (int i = 0; i < 40; i++) kept[i] = m->xMalloc(200);
+    for (int i = 0; i < 40; i++) m->xFree(kept[i]); /* a few kept by this thread, the rest freed */
+    return m->xMalloc(700);                          /* freed by the main thread */
+}
+
+static void *mem_cache_checks(void *arg);
+
+/* (on a thread of its own, so that the blocks this thread keeps are given back when it ends) */
+static void test_sqlite_mem_cache(void)
+{
+    pthread_t t;
+    TT_ASSERT(pthread_create(&t, NULL, mem_cache_checks, NULL) == 0);
+    TT_ASSERT(pthread_join(t, NULL) == 0);
+}
+
+static void *mem_cache_checks(void *arg)
+{
+    (void)arg;
+    const sqlite3_mem_methods *m = dwf__store_mem_methods();
+    TT_ASSERT(m != NULL);
+    if (!m) return NULL;
+    static const int sizes[] = {1, 31, 32, 33, 64, 65, 100, 700, 1024, 2047, 2048, 2049, 5000, 100000};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        int n = sizes[i];
+        unsigned char *p = m->xMalloc(n);
+        TT_ASSERT(p != NULL);
+        if (!p) continue;
+        TT_ASSERT(m->xSize(p) >= n);
+        TT_EQ_INT(m->xRoundup(n), m->xSize(p));
+        TT_ASSERT((uintptr_t)p % 16 == 0);
+        memset(p, 0xab, (size_t)m->xSize(p));
+        m->xFree(p);
+    }
+    TT_EQ_INT(128, m->xRoundup(100));
+    TT_EQ_INT(2048, m->xRoundup(2048));
+    TT_EQ_INT(2064, m->xRoundup(2049));
+    /* the same class on the same thread: the block just freed */
+    void *a = m->xMalloc(100);
+    m->xFree(a);
+    void *b = m->xMalloc(120);
+    TT_ASSERT(a == b);
+    void *c = m->xMalloc(120); /* none kept now: another block */
+    TT_ASSERT(c != b);
+    m->xFree(b);
+    m->xFree(c);
+    /* realloc: in place while it fits, else moved with its contents (small, small to big, big) */
+    unsigned char *p = m->xMalloc(50);
+    TT_ASSERT(p != NULL);
+    if (p) {
+        for (int i = 0; i < 50; i++) p[i] = (unsigned char)i;
+        unsigned char *q = m->xRealloc(p, 64);
+        TT_ASSERT(q == p);
+        q = m->xRealloc(q, 3000);
+        TT_ASSERT(q != NULL);
+        int same = q != NULL;
+        for (int i = 0; same && i < 50; i++) same = q[i] == (unsigned char)i;
+        TT_ASSERT(same);
+        if (q) {
+            memset(q + 50, 0xcd, (size_t)m->xSize(q) - 50);
+            unsigned char *r = m->xRealloc(q, 100000);
+            TT_ASSERT(r != NULL);
+            same = r != NULL;
+            for (int i = 0; same && i < 50; i++) same = r[i] == (unsigned char)i;
+            for (int i = 50; same && i < 3000; i++) same = r[i] == 0xcd;
+            TT_ASSERT(same);
+            TT_ASSERT(m->xSize(r) >= 100000);
+            m->xFree(r ? r : q);
+        }
+    }
+    m->xFree(NULL);
+    /* another thread's blocks: kept while it runs, given back when it ends; one it allocated is
+     * freed here */
+    pthread_t t;
+    void *from = NULL;
+    TT_ASSERT(pthread_create(&t, NULL, mem_thread, (void *)m) == 0);
+    TT_ASSERT(pthread_join(t, &from) == 0);
+    TT_ASSERT(from != NULL);
+    m->xFree(from);
+    /* SQLite's own blocks, once a store is open */
+    dwf_service *s = open_store(0);
+    TT_ASSERT(s != NULL);
+    if (s) {
+        void *v = sqlite3_malloc(100);
+        TT_ASSERT(v != NULL);
+        if (dwf__store_mem_installed()) TT_EQ_INT(128, (long long)sqlite3_msize(v));
+        sqlite3_free(v);
+        close_store(s);
+    }
+    return NULL;
+}
+
 static void test_log_checkpoints_at_working_size(void)
 {
     dwf_service *s = open_store(0);
@@ -3790,6 +3892,7 @@ int main(void)
     TT_RUN(test_log_checkpoints_at_working_size);
     TT_RUN(test_log_write_fails_full);
     TT_RUN(test_log_write_fails_ioerr);
+    TT_RUN(test_sqlite_mem_cache);
     TT_RUN(test_put_function_unchanged_writes_nothing);
     TT_RUN(test_uuid_v4);
     TT_RUN(test_owner_self_after_fork);
