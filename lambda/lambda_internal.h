@@ -115,6 +115,10 @@ int dwf__rt_request(dwf__rt_conn *c, const char *method, const char *path, const
                     const char *body, long timeout_ms, long *status, const dwf__rt_sink *sink,
                     char *err, size_t en);
 
+/* Set _X_AMZN_TRACE_ID to id (unset it when id is NULL or empty) without growing the heap per
+ * value as setenv does (lambda.c says why). 0, or -1 as setenv/putenv/unsetenv. */
+int dwf__lambda_set_trace_id(const char *id);
+
 /* The function that runs one invocation: dwf_run_invocation, or a test's stand-in. */
 typedef cJSON *(*dwf__lambda_runner)(const dwf_workflow *wf, const cJSON *event, dwf_transport *t,
                                      const dwf_invoke_opts *opts, dwf_error *err);
