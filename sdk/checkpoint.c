@@ -117,12 +117,19 @@ static const dwf_error fault_oom = {"OutOfMemory", "out of memory recording a ch
 
 const dwf_error *dwf__fault_error(const dwf__inv *inv) { return inv->fault_err ? inv->fault_err : &fault_oom; }
 
+/* The first fault is the invocation's: its error and retryability are written before the flag
+ * that publishes them, because the invoking thread reads the flag unlocked (dwf__durable_guard)
+ * and then the error (fatal_response) while the sender may still be here. Set the other way
+ * round, a reader between the two saw the flag with no error yet and answered fault_oom's
+ * OutOfMemory for a ServiceException. A later fault changes nothing a reader may be reading. */
 static void fail_all(dwf__inv *inv, const dwf_error *err, int retryable)
 {
-    __atomic_store_n(&inv->fault, 1, __ATOMIC_RELEASE); /* read unlocked by dwf__durable_guard */
-    inv->fault_retryable = retryable;
-    if (!inv->fault_err) inv->fault_err = malloc(sizeof *inv->fault_err);
-    if (inv->fault_err) *inv->fault_err = *err;
+    if (!inv->fault) {
+        if (!inv->fault_err) inv->fault_err = malloc(sizeof *inv->fault_err);
+        if (inv->fault_err) *inv->fault_err = *err;
+        inv->fault_retryable = retryable;
+        __atomic_store_n(&inv->fault, 1, __ATOMIC_RELEASE); /* read unlocked by dwf__durable_guard */
+    }
     dwf__update *u = inv->q_head;
     while (u) {
         dwf__update *n = u->next;
@@ -137,7 +144,7 @@ static void fail_all(dwf__inv *inv, const dwf_error *err, int retryable)
 void dwf__fault(dwf__inv *inv, const dwf_error *err, int retryable)
 {
     pthread_mutex_lock(&inv->mu);
-    if (!inv->fault) fail_all(inv, err, retryable);
+    fail_all(inv, err, retryable);
     pthread_cond_broadcast(&inv->cv);
     pthread_mutex_unlock(&inv->mu);
 }

@@ -104,8 +104,8 @@ static cJSON *fatal_response(dwf__inv *inv, dwf_error *err)
 {
     /* The execution ends FAILED: what is queued (deferred and pipelined step results) becomes
      * durable first, as before any end, so the history holds every step that finished. */
-    if (inv->fatal && !inv->fault) (void)dwf__checkpoint_flush(inv);
-    if (inv->fault) {
+    if (inv->fatal && !__atomic_load_n(&inv->fault, __ATOMIC_ACQUIRE)) (void)dwf__checkpoint_flush(inv);
+    if (__atomic_load_n(&inv->fault, __ATOMIC_ACQUIRE)) { /* the sender may have set it */
         const dwf_error *fe = dwf__fault_error(inv);
         if (inv->fault_retryable) {
             if (err) *err = *fe;
