@@ -53,6 +53,14 @@ static int op_load(dwf_service *s, const dwf__exec *e, const char *id, int take,
         int c = dwf__svc_opcache_get(s, e, id, take, op, start_seq, err);
         if (c <= 0) return c;
     }
+    /* The row the last call wrote (a step's START, which its SUCCEED closes): kept by the store
+     * as the text it wrote, which was an Operation (op_from_row's checks hold). */
+    long long kept_seq;
+    const char *kept = dwf__store_op_cached(s->st, e->no, id, &kept_seq);
+    if (kept && (*op = cJSON_Parse(kept))) {
+        if (start_seq) *start_seq = kept_seq;
+        return 0;
+    }
     sqlite3_stmt *q = dwf__sql_prepare(s->st, err, "SELECT json, start_seq FROM operations WHERE exec_no=?1 AND op_id=?2",
                                        "is", e->no, id);
     if (!q) return -1;
@@ -73,6 +81,7 @@ int dwf__svc_op_write(dwf_service *s, long long exec_no, const cJSON *op, long l
 {
     char *json = dwf__svc_json_print(op);
     if (!json) return oom(err);
+    int was = dwf__store_row_mark(s->st);
     /* An operation written again keeps its key (a start sequence names one Id for good): the
      * UPDATE names no column of the index by Id and so leaves it alone, where INSERT OR REPLACE
      * deleted and re-inserted its entry (one more page of the log). The second clause keeps
@@ -88,7 +97,8 @@ int dwf__svc_op_write(dwf_service *s, long long exec_no, const cJSON *op, long l
                           " json=excluded.json, outside=excluded.outside",
                           "isiisssi", exec_no, jstr(op, "Id"), start_seq, change_seq, jstr(op, "Type"),
                           jstr(op, "Status"), json, (long long)(outside != 0));
-    free(json);
+    if (r == 0) dwf__store_op_kept(s->st, was, exec_no, jstr(op, "Id"), start_seq, json); /* (takes json) */
+    else free(json);
     return r;
 }
 

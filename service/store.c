@@ -52,12 +52,29 @@ struct dwf__store {
     unsigned char token_key[DWF__TOKEN_KEY_LEN]; /* meta's token_key: the MAC key of checkpoint tokens */
     off_t log_bytes; /* the log's working size (log_open), 0: not kept */
     int log_state;   /* LOG_* */
+    /* The rows a call wrote last, kept for the next call (row_keep_*): the execution row last
+     * saved or inserted, and the operation row last written (its JSON text), valid while the
+     * store is as it was after their writes: no row written since but by row_keep's writes
+     * (rk_changes: sqlite3_total_changes), nothing undone (rk_undos), no other connection's
+     * commit (rk_version: PRAGMA data_version). */
+    dwf__exec *rk_exec;
+    char *rk_op_id, *rk_op_json;
+    long long rk_op_no, rk_op_seq;
+    int rk_valid;
+    sqlite3_int64 rk_changes, rk_version;
+    unsigned long long rk_undos;
+    unsigned long long undos;  /* transactions rolled back and calls' savepoints undone */
+    unsigned long long calls;  /* bumped as each call begins and ends (dv_call: one data_version a call) */
+    unsigned long long dv_call;
+    sqlite3_int64 dv;
 };
 /* The log's working size (log_open): not known or not kept (0), shorter, sized once by a commit
  * of this process (or found too short then), kept. */
 enum { LOG_NONE, LOG_SHORT, LOG_TRIED, LOG_KEPT };
 
 static int commit_open_batch(void *arg);
+static void rolled_back(void *arg);
+static void rk_drop(dwf__store *st);
 
 /* The log's working size in frames: SQLite's automatic checkpoint runs at this many (configure,
  * log_keep). SQLite's own default; log_keep says why not more. */
@@ -648,6 +665,9 @@ static int open_db(dwf__store *st, int busy_ms, int *flush, dwf_error *err)
     int rc = sqlite3_open_v2(st->path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                              dwf__store_vfs());
     if (rc != SQLITE_OK) return dwf__store_fail(st, rc, err);
+    /* Every transaction SQLite rolls back, explicitly or under a failing statement, undoes what
+     * the kept rows may hold (row_keep). */
+    sqlite3_rollback_hook(st->db, rolled_back, st);
     sqlite3_busy_timeout(st->db, busy_ms > 0 ? busy_ms : 5000);
     if (!st->in_memory && dwf__storefile_identify(st->db, st->path, &st->file, err) != 0) return -1;
     int version = 0;
@@ -690,6 +710,7 @@ int dwf__store_open(const char *path, int busy_ms, dwf__store **out, dwf_error *
     dwf__store *st = calloc(1, sizeof *st);
     if (!st) return dwf__store_err(err, DWF_ERRORTYPE_SERVICE, "out of memory");
     pthread_mutex_init(&st->mu, NULL);
+    st->calls = 1; /* (dv_call 0: no data_version read yet) */
     snprintf(st->path, sizeof st->path, "%s", path);
     st->in_memory = in_memory;
     char made[PATH_MAX] = "";
@@ -720,6 +741,7 @@ int dwf__store_open(const char *path, int busy_ms, dwf__store **out, dwf_error *
 void dwf__store_close(dwf__store *st)
 {
     if (!st) return;
+    rk_drop(st);
     for (int i = 0; i < st->ncache; i++) {
         sqlite3_finalize(st->cache[i].q);
         free(st->cache[i].sql);
@@ -857,6 +879,7 @@ static int files_same(dwf__store *st, dwf_error *err)
  * at-most-once step's six file checks (strace). */
 int dwf__store_begin(dwf__store *st, dwf_error *err)
 {
+    st->calls++;
     int opened = sqlite3_get_autocommit(st->db);
     int rc = opened ? exec_cached(st, "BEGIN IMMEDIATE") : SQLITE_OK;
     if (rc != SQLITE_OK) return dwf__store_fail(st, rc, err);
@@ -879,6 +902,7 @@ int dwf__store_begin(dwf__store *st, dwf_error *err)
  * the calls already in it are lost, so they fail with what the statement failed with. */
 static void batch_lost(dwf__store *st, int rc)
 {
+    st->undos++;
     if (!sqlite3_get_autocommit(st->db) || dwf__sync_open_calls(st->sync) == 0) return;
     dwf_error e;
     dwf__store_fail(st, rc != SQLITE_OK ? rc : SQLITE_ABORT, &e);
@@ -896,6 +920,7 @@ int dwf__store_release(dwf__store *st, int waits, unsigned long long *ticket, un
     *ticket = 0;
     *act = DWF__SYNC_JOINED;
     if (seen) *seen = 0;
+    st->calls++;
     if (st->in_memory) {
         int rc = exec_cached(st, "COMMIT");
         if (rc == SQLITE_OK) return 0;
@@ -916,6 +941,8 @@ int dwf__store_release(dwf__store *st, int waits, unsigned long long *ticket, un
 
 void dwf__store_rollback(dwf__store *st)
 {
+    st->calls++;
+    st->undos++; /* (a savepoint undone: no rollback hook) */
     if (st->in_memory) {
         if (!sqlite3_get_autocommit(st->db)) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
         return;
@@ -944,6 +971,7 @@ void dwf__store_rollback(dwf__store *st)
 
 int dwf__store_commit_batch(dwf__store *st, dwf_error *err)
 {
+    st->calls++;
     if (st->in_memory || sqlite3_get_autocommit(st->db)) return 0;
     /* SQLite would commit into a deleted or replaced file and report success. */
     int r = files_same(st, err);
@@ -960,6 +988,7 @@ int dwf__store_commit_batch(dwf__store *st, dwf_error *err)
                  " (the transaction holding this call was not committed: none of its changes were made)");
     }
     if (!sqlite3_get_autocommit(st->db)) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    st->undos++;
     dwf__sync_batch_failed(st->sync, err);
     return -1;
 }
@@ -1061,6 +1090,123 @@ int dwf__set_str(char **slot, const char *v)
     free(*slot);
     *slot = n;
     return 0;
+}
+
+/* ---- the rows kept between calls (row_keep) ---------------------------------------------- */
+/* A checkpoint reads its execution's row and, for a STEP's SUCCEED, the operation it closes,
+ * both written by the call before it (its START): about 20,000 and 15,000 of the ~210,000
+ * instructions of an at-most-once step (callgrind), SQL and parsing. So the store keeps the
+ * execution row it last saved or inserted and the operation row it last wrote (its JSON text),
+ * and answers a load of the same row from them while nothing can have changed it:
+ *   - no row written on this connection since (sqlite3_total_changes: every INSERT, UPDATE and
+ *     DELETE of any statement, by the service, dwf serve's registry or a test's own SQL), except
+ *     by the writes that keep rows here, which carry the mark on (rk_after);
+ *   - nothing undone: no transaction rolled back (the rollback hook: ROLLBACK, a failed COMMIT,
+ *     SQLite's own rollback under a failing statement) and no call's savepoint (undos);
+ *   - no commit by another connection, in this process or another (`dwf serve`, `dwf history`,
+ *     the console, another `dwf run`): SQLite's PRAGMA data_version, which changes when and only
+ *     when another connection commits, read once per call (no other connection can commit while
+ *     a call holds the write lock; dv_call).
+ * A row is kept only when written inside a transaction, where data_version names the state it
+ * is in. Any doubt drops both rows and the next load reads the store, as before. */
+static void rolled_back(void *arg) { ((dwf__store *)arg)->undos++; }
+
+static void rk_drop(dwf__store *st)
+{
+    dwf__exec_free(st->rk_exec);
+    free(st->rk_op_id);
+    free(st->rk_op_json);
+    st->rk_exec = NULL;
+    st->rk_op_id = st->rk_op_json = NULL;
+    st->rk_valid = 0;
+}
+
+/* PRAGMA data_version: once per call inside its transaction. 0 or -1. */
+static int data_version(dwf__store *st, sqlite3_int64 *v)
+{
+    int in_tx = !sqlite3_get_autocommit(st->db);
+    if (in_tx && st->dv_call == st->calls) {
+        *v = st->dv;
+        return 0;
+    }
+    sqlite3_stmt *q = NULL;
+    if (stmt_get(st, "PRAGMA data_version", &q) != SQLITE_OK) return -1;
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) *v = sqlite3_column_int64(q, 0);
+    dwf__sql_done(st, q);
+    if (rc != SQLITE_ROW) return -1;
+    if (in_tx) {
+        st->dv = *v;
+        st->dv_call = st->calls;
+    }
+    return 0;
+}
+
+/* Nothing written on this connection since the kept rows' mark, nothing undone. */
+static int rk_unwritten(dwf__store *st)
+{
+    return st->rk_valid && sqlite3_total_changes64(st->db) == st->rk_changes && st->undos == st->rk_undos;
+}
+
+/* The kept rows are the store's: else they are dropped. */
+static int rk_fresh(dwf__store *st)
+{
+    sqlite3_int64 v;
+    if (rk_unwritten(st) && data_version(st, &v) == 0 && v == st->rk_version) return 1;
+    rk_drop(st);
+    return 0;
+}
+
+int dwf__store_row_mark(dwf__store *st) { return rk_unwritten(st); }
+
+/* After a write that keeps its row (was: dwf__store_row_mark before it): the mark moves past it,
+ * or, when something else was written meanwhile, the rows kept before are dropped and the mark
+ * starts here. 0, or -1 when the row cannot be kept (outside a transaction). */
+static int rk_after(dwf__store *st, int was)
+{
+    sqlite3_int64 v = 0;
+    if (sqlite3_get_autocommit(st->db)) {
+        rk_drop(st);
+        return -1;
+    }
+    if (!was) {
+        rk_drop(st);
+        if (data_version(st, &v) != 0) return -1;
+        st->rk_version = v;
+    }
+    st->rk_changes = sqlite3_total_changes64(st->db);
+    st->rk_undos = st->undos;
+    st->rk_valid = 1;
+    return 0;
+}
+
+void dwf__store_op_kept(dwf__store *st, int was, long long exec_no, const char *op_id, long long start_seq, char *json)
+{
+    char *id = op_id && rk_after(st, was) == 0 ? strdup(op_id) : NULL;
+    free(st->rk_op_id);
+    free(st->rk_op_json);
+    st->rk_op_id = id;
+    st->rk_op_json = id ? json : NULL;
+    if (!id) free(json);
+    st->rk_op_no = exec_no;
+    st->rk_op_seq = start_seq;
+}
+
+const char *dwf__store_op_cached(dwf__store *st, long long exec_no, const char *op_id, long long *start_seq)
+{
+    if (!st->rk_op_json || st->rk_op_no != exec_no || strcmp(st->rk_op_id, op_id) != 0 || !rk_fresh(st)) return NULL;
+    *start_seq = st->rk_op_seq;
+    return st->rk_op_json;
+}
+
+static dwf__exec *exec_dup(const dwf__exec *e);
+
+/* After e's row was written as e->loaded holds it (was: dwf__store_row_mark before). */
+static void rk_exec_kept(dwf__store *st, int was, const dwf__exec *e)
+{
+    dwf__exec *row = e->loaded && rk_after(st, was) == 0 ? exec_dup(e->loaded) : NULL;
+    dwf__exec_free(st->rk_exec);
+    st->rk_exec = row;
 }
 
 /* ---- executions ------------------------------------------------------------------------ */
@@ -1182,8 +1328,6 @@ static dwf__exec *exec_of_row(sqlite3_stmt *q)
     return e;
 }
 
-static dwf__exec *exec_dup(const dwf__exec *e);
-
 /* The execution, and a second copy of the row as read (e->loaded) for dwf__exec_save. */
 static int exec_from_row(sqlite3_stmt *q, const char *path, dwf__exec **out, dwf_error *err)
 {
@@ -1221,6 +1365,16 @@ int dwf__exec_load(dwf__store *st, const char *arn_or_id, dwf__exec **out, dwf_e
     static const char *const by[2] = {"SELECT " EXEC_COLS ", no FROM executions WHERE arn=?1",
                                       "SELECT " EXEC_COLS ", no FROM executions WHERE id=?1"};
     int first = strncmp(arn_or_id, "arn:", 4) == 0 ? 0 : 1;
+    /* The row kept from its last save (row_keep), looked up as the first query would. */
+    const dwf__exec *k = st->rk_exec;
+    if (k && strcmp(arn_or_id, first ? k->id : k->arn) == 0 && rk_fresh(st) && st->rk_exec) {
+        dwf__exec *e = exec_dup(k);
+        if (e && (e->loaded = exec_dup(k))) {
+            *out = e;
+            return 0;
+        }
+        dwf__exec_free(e);
+    }
     int r = exec_load_q(st, dwf__sql_prepare(st, err, by[first], "s", arn_or_id), out, err);
     if (r == 1) r = exec_load_q(st, dwf__sql_prepare(st, err, by[!first], "s", arn_or_id), out, err);
     return r;
@@ -1353,6 +1507,7 @@ int dwf__exec_save(dwf__store *st, dwf__exec *e, dwf_error *err)
     }
     if (n == 0) return 0;
     sql_put(sql, len, " WHERE id=?1");
+    int was = dwf__store_row_mark(st);
     sqlite3_stmt *q = dwf__sql_prepare(st, err, sql, "s", e->id);
     if (!q) return -1;
     int rc = SQLITE_OK, k = 2;
@@ -1370,6 +1525,7 @@ int dwf__exec_save(dwf__store *st, dwf__exec *e, dwf_error *err)
             e->loaded = NULL;
             break;
         }
+    rk_exec_kept(st, was, e);
     return 0;
 }
 
@@ -1405,6 +1561,7 @@ int dwf__exec_number(dwf__store *st, dwf__exec *e, dwf_error *err)
 
 int dwf__exec_insert(dwf__store *st, dwf__exec *e, dwf_error *err)
 {
+    int was = dwf__store_row_mark(st);
     if (exec_write(st, e, err, "INSERT INTO executions(" EXEC_COLS ", no) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,"
                                "?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,?26,?27,?28,?29,"
                                "?30)", 1) != 0)
@@ -1413,6 +1570,7 @@ int dwf__exec_insert(dwf__store *st, dwf__exec *e, dwf_error *err)
     dwf__exec *row = exec_dup(e);
     dwf__exec_free(e->loaded);
     e->loaded = row;
+    rk_exec_kept(st, was, e);
     return 0;
 }
 

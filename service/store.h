@@ -262,6 +262,16 @@ int dwf__exec_number(dwf__store *st, dwf__exec *e, dwf_error *err);
 int dwf__exec_insert(dwf__store *st, dwf__exec *e, dwf_error *err);
 /* Write e's row: only the columns that differ from e->loaded (all of them without it). */
 int dwf__exec_save(dwf__store *st, dwf__exec *e, dwf_error *err);
+/* The rows a call wrote, kept for the next call's loads while nothing else can have changed them
+ * (store.c, row_keep): dwf__exec_load answers the execution row last saved or inserted from
+ * memory, and dwf__store_op_cached the operation row last written. A write that keeps its row
+ * takes dwf__store_row_mark before it (nothing written since the kept rows' mark) and hands the
+ * row over after it succeeded (dwf__store_op_kept takes json, the row's text, in every case). */
+int dwf__store_row_mark(dwf__store *st);
+void dwf__store_op_kept(dwf__store *st, int was, long long exec_no, const char *op_id, long long start_seq, char *json);
+/* The JSON text of operation op_id of execution exec_no as the store holds it, and its start
+ * sequence, when it is the row kept; else NULL (read it from the store). */
+const char *dwf__store_op_cached(dwf__store *st, long long exec_no, const char *op_id, long long *start_seq);
 /* Delete an execution and every row that belongs to it. */
 int dwf__exec_delete(dwf__store *st, const char *id, dwf_error *err);
 void dwf__exec_free(dwf__exec *e);

@@ -1881,6 +1881,92 @@ static void test_save_writes_changed_columns(void)
     close_store(s);
 }
 
+/* The store keeps the execution row and the operation a checkpoint wrote for the next one
+ * (store.c, row_keep), and must read them again once anything else wrote them: another
+ * connection (another process: dwf serve, dwf stop, another dwf run) or SQL of its own. */
+static void test_kept_rows_follow_other_writers(void)
+{
+    dwf_service *s = open_store(0);
+    TT_ASSERT(s != NULL);
+    if (!s) return;
+    register_fn(s, "tp", 120, 1);
+    run r;
+    TT_EQ_INT(0, start(s, "tp", "\"{}\"", &r));
+    dwf_error err;
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"a\",\"Type\":\"STEP\",\"Action\":\"START\"}]", NULL, &err));
+    /* A second handle on the same store (another process's connection) closes the step. */
+    dwf_service_opts o = {.path = path, .clock = clock_fn};
+    dwf_service *s2 = NULL;
+    TT_EQ_INT(0, dwf_service_open(&o, &s2, &err));
+    if (!s2) {
+        close_store(s);
+        return;
+    }
+    TT_EQ_INT(0, ckpt(s2, &r, "[{\"Id\":\"a\",\"Type\":\"STEP\",\"Action\":\"SUCCEED\",\"Payload\":\"1\"}]", NULL, &err));
+    /* The first handle sees its token (the execution row) and the step's state (the operation):
+     * kept copies would take the token for a stale one and let the step close twice. */
+    expect_reject(s, &r, "[{\"Id\":\"a\",\"Type\":\"STEP\",\"Action\":\"SUCCEED\",\"Payload\":\"2\"}]",
+                  "InvalidParameterValueException", "Invalid current STEP state to close.");
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"b\",\"Type\":\"STEP\",\"Action\":\"START\"}]", NULL, &err));
+    /* the other way round: the second handle sees the first one's START of b */
+    TT_EQ_INT(0, ckpt(s2, &r, "[{\"Id\":\"b\",\"Type\":\"STEP\",\"Action\":\"SUCCEED\",\"Payload\":\"3\"}]", NULL, &err));
+    cJSON *op = op_of(s, r.arn, "b");
+    TT_EQ_STR("SUCCEEDED", op ? S(op, "Status") : NULL);
+    cJSON_Delete(op);
+    dwf_service_close(s2);
+    /* SQL of the first handle's own connection (no service call) is seen too. */
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"c\",\"Type\":\"STEP\",\"Action\":\"START\"}]", NULL, &err));
+    TT_EQ_INT(SQLITE_OK, sqlite3_exec(dwf__store_db(s->st),
+                                      "UPDATE operations SET json=replace(json, '\"STARTED\"', '\"SUCCEEDED\"')"
+                                      " WHERE op_id='c'", NULL, NULL, NULL));
+    expect_reject(s, &r, "[{\"Id\":\"c\",\"Type\":\"STEP\",\"Action\":\"SUCCEED\"}]",
+                  "InvalidParameterValueException", "Invalid current STEP state to close.");
+    TT_EQ_INT(SQLITE_OK, sqlite3_exec(dwf__store_db(s->st), "UPDATE executions SET status='STOPPED'", NULL, NULL, NULL));
+    expect_reject(s, &r, "[{\"Id\":\"d\",\"Type\":\"STEP\",\"Action\":\"START\"}]",
+                  "InvalidParameterValueException", "Invalid Checkpoint Token: the execution has completed.");
+    char ev[512];
+    event_types(s, r.arn, ev, sizeof ev);
+    printf("kept rows: %s\n", ev);
+    TT_ASSERT(strstr(ev, "StepSucceeded,StepStarted,StepSucceeded") != NULL);
+    close_store(s);
+}
+
+/* A checkpoint whose COMMIT fails leaves the store as it was, so the kept rows it wrote go too:
+ * the same checkpoint sent again (same token) is applied, once. */
+static int refuse_commit(void *arg)
+{
+    (void)arg;
+    return 1;
+}
+
+static void test_kept_rows_dropped_by_rollback(void)
+{
+    dwf_service *s = open_store(0);
+    TT_ASSERT(s != NULL);
+    if (!s) return;
+    register_fn(s, "tp", 120, 1);
+    run r;
+    TT_EQ_INT(0, start(s, "tp", "\"{}\"", &r));
+    dwf_error err;
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"a\",\"Type\":\"STEP\",\"Action\":\"START\"}]", NULL, &err));
+    const char *next = "[{\"Id\":\"a\",\"Type\":\"STEP\",\"Action\":\"SUCCEED\",\"Payload\":\"1\"},"
+                       "{\"Id\":\"b\",\"Type\":\"STEP\",\"Action\":\"START\"}]";
+    sqlite3_commit_hook(dwf__store_db(s->st), refuse_commit, NULL);
+    TT_EQ_INT(-1, ckpt(s, &r, next, NULL, &err));
+    sqlite3_commit_hook(dwf__store_db(s->st), NULL, NULL);
+    TT_EQ_STR("ServiceException", err.type);
+    cJSON *op = op_of(s, r.arn, "a");
+    TT_EQ_STR("STARTED", op ? S(op, "Status") : NULL);
+    cJSON_Delete(op);
+    TT_EQ_INT(0, ckpt(s, &r, next, NULL, &err));
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"b\",\"Type\":\"STEP\",\"Action\":\"SUCCEED\",\"Payload\":\"2\"}]", NULL, &err));
+    char ev[512];
+    event_types(s, r.arn, ev, sizeof ev);
+    printf("after a failed commit: %s\n", ev);
+    TT_ASSERT(strstr(ev, "StepStarted,StepSucceeded,StepStarted,StepSucceeded") != NULL);
+    close_store(s);
+}
+
 /* Beginning an invocation commits its token and invocation row without a flush of its own (one
  * fdatasync less in every invocation's path, serve's latency): the flush of the handler's first
  * checkpoint covers it. What the event carries was durable before it was handed out. */
@@ -3882,6 +3968,8 @@ int main(void)
     TT_RUN(test_batch_one_transaction);
     TT_RUN(test_batch_call_fails_alone);
     TT_RUN(test_batch_commit_fails);
+    TT_RUN(test_kept_rows_follow_other_writers);
+    TT_RUN(test_kept_rows_dropped_by_rollback);
     TT_RUN(test_sync_wakes_own_batch_only);
     TT_RUN(test_sync_failed_flush_wakes_all);
     TT_RUN(test_sync_failed_commit_wakes_its_waiters);
