@@ -55,7 +55,9 @@ endif
 INC_util     = -Iutil
 INC_aws      = -Iinclude -Iaws
 INC_sdk      = -Iinclude -Isdk -Iaws
-INC_lambda   = -Iinclude -Iaws -Ilambda
+# lambda/ sees util/ for memcache.h alone (its cJSON allocator, which SQLite's shares): that one
+# util file is archived in libdwf.a, since every Lambda program links it.
+INC_lambda   = -Iinclude -Iaws -Ilambda -Iutil
 INC_service  = -Iinclude -Iutil -Iservice
 INC_emulator = -Iinclude -Iutil -Iaws -Iservice -Iemulator
 INC_package  = -Iinclude -Iutil -Ipackage
@@ -75,8 +77,10 @@ LDFLAGS_ALL = $(SANFLAGS) $(LDFLAGS)
 
 # The Lambda program's main and the zip's bootstrap are built alone, never archived.
 LAMBDA_ALONE = lambda/lambda_main.c lambda/bootstrap.c
-LIB_SRC     = $(wildcard sdk/*.c aws/*.c) $(filter-out $(LAMBDA_ALONE),$(wildcard lambda/*.c))
-HOST_SRC    = $(wildcard service/*.c emulator/*.c console/*.c package/*.c util/*.c)
+# util/ files the Lambda side uses too: in libdwf.a (every zip), not libdwf-host.a.
+UTIL_SHARED = util/memcache.c
+LIB_SRC     = $(wildcard sdk/*.c aws/*.c) $(filter-out $(LAMBDA_ALONE),$(wildcard lambda/*.c)) $(UTIL_SHARED)
+HOST_SRC    = $(wildcard service/*.c emulator/*.c console/*.c package/*.c) $(filter-out $(UTIL_SHARED),$(wildcard util/*.c))
 FRONT_SRC   = $(wildcard grammar/*.c)
 CODEGEN_SRC = $(wildcard codegen/*.c)
 CLI_SRC     = $(wildcard cli/*.c)

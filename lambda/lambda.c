@@ -26,7 +26,6 @@
 
 #include <curl/curl.h>
 #include <errno.h>
-#include <malloc.h>
 #include <nss.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -38,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "memcache.h"
 #include "sigv4.h"
 
 #define API_VERSION_PATH "/2025-12-01"
@@ -1096,81 +1096,19 @@ out_rt:
 
 /* ---- cJSON's allocations, kept per thread for reuse ------------------------------------
  * Most of an execution's ~370 allocations are cJSON's: the invocation event, every checkpoint
- * request and answer, the values; glibc's malloc and free took ~150 instructions a pair here
- * (free ~86 even into its tcache, and past its 7 blocks a size into the fastbins), 18% of the
- * function's instructions in bench/throughput.sh's Event row (callgrind). cJSON_InitHooks lets
- * the program choose cJSON's allocator; these hooks keep the blocks cJSON frees, by size, for
- * its next allocations on the same thread. Every block is still a glibc malloc block of at
- * least the size asked for, so the code that frees what cJSON made with free() (printed
- * texts, strings taken out of nodes) and the nodes given strings malloc'd elsewhere stay
- * right: a block given back here by cJSON may have been made by plain malloc and the other
- * way round. What a thread keeps is bounded (JM_BYTES) and freed when the thread ends. */
-#define JM_CLASSES 16 /* class k: blocks of at least 16k + 8 usable bytes, 24 .. 248 */
-#define JM_DEPTH 256
-#define JM_BYTES (64 * 1024) /* at most this much kept per thread */
-
-typedef struct jm_cache {
-    int n[JM_CLASSES];
-    size_t bytes; /* usable bytes of the blocks kept */
-    void *b[JM_CLASSES][JM_DEPTH];
-} jm_cache;
-
-static pthread_key_t jm_key; /* its destructor empties a thread's cache when the thread ends */
-static _Thread_local jm_cache *jm_tls;
-
-static void jm_drain(void *p) {
-    jm_cache *c = p;
-    for (int k = 0; k < JM_CLASSES; k++)
-        while (c->n[k]) free(c->b[k][--c->n[k]]);
-    free(c);
-    jm_tls = NULL;
-}
-
-static jm_cache *jm_get(void) {
-    jm_cache *c = jm_tls;
-    if (!c) {
-        c = calloc(1, sizeof *c);
-        if (c && pthread_setspecific(jm_key, c) != 0) {
-            free(c);
-            c = NULL;
-        }
-        jm_tls = c;
-    }
-    return c;
-}
-
-static void *jm_alloc(size_t n) {
-    size_t k = n <= 24 ? 1 : (n - 8 + 15) / 16; /* the smallest class whose blocks hold n */
-    jm_cache *c;
-    if (k < JM_CLASSES && (c = jm_get()) && c->n[k]) {
-        void *p = c->b[k][--c->n[k]];
-        c->bytes -= malloc_usable_size(p);
-        return p;
-    }
-    return malloc(n);
-}
-
-static void jm_free(void *p) {
-    if (!p) return;
-    /* glibc's usable sizes are 16k + 8 (24, 40, 56, ...); under valgrind or ASan it is the size
-     * asked for: either way the block holds at least what its class promises. */
-    size_t u = malloc_usable_size(p);
-    size_t k = u < 24 ? 0 : (u - 8) / 16;
-    jm_cache *c;
-    if (k && k < JM_CLASSES && (c = jm_get()) && c->n[k] < JM_DEPTH && c->bytes + u <= JM_BYTES) {
-        c->b[k][c->n[k]++] = p;
-        c->bytes += u;
-        return;
-    }
-    free(p);
-}
-
-/* Install the hooks: once, before any thread of the program starts. */
+ * request and answer, the values; glibc's malloc and free took ~150 instructions a pair here,
+ * 18% of the function's instructions in bench/throughput.sh's Event row (callgrind).
+ * cJSON_InitHooks lets the program choose cJSON's allocator: util/memcache.c keeps the blocks
+ * cJSON frees, by size, for its next allocations on the same thread (bounded, given back when
+ * the thread ends). Every block is still a glibc malloc block of at least the size asked for,
+ * so the code that frees what cJSON made with free() (printed texts, strings taken out of
+ * nodes) and the nodes given strings malloc'd elsewhere stay right. Not under AddressSanitizer
+ * or valgrind (dwf__memcache_wanted), whose checks need cJSON's freed blocks given back at once. */
 void dwf__lambda_json_hooks(void) {
     static int done;
-    if (done || pthread_key_create(&jm_key, jm_drain) != 0) return;
+    if (done || !dwf__memcache_wanted()) return;
     done = 1;
-    cJSON_Hooks h = {jm_alloc, jm_free};
+    cJSON_Hooks h = {dwf__memcache_alloc, dwf__memcache_free};
     cJSON_InitHooks(&h);
 }
 

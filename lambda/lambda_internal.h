@@ -119,7 +119,8 @@ int dwf__rt_request(dwf__rt_conn *c, const char *method, const char *path, const
  * value as setenv does (lambda.c says why). 0, or -1 as setenv/putenv/unsetenv. */
 int dwf__lambda_set_trace_id(const char *id);
 
-/* Make cJSON allocate through a per-thread cache of the blocks it freed (lambda.c says why);
+/* Make cJSON allocate through the per-thread cache of freed blocks (util/memcache.h; lambda.c
+ * says why), unless AddressSanitizer or valgrind runs the process;
  * dwf_lambda_main calls it before the loop starts. Once per process, before other threads. */
 void dwf__lambda_json_hooks(void);
 

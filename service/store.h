@@ -45,12 +45,12 @@
 
 typedef struct dwf__store dwf__store;
 
-/* SQLite's allocator: a per-thread cache of small blocks in front of malloc (store_mem.c).
- * Called once, before SQLite is first used (dwf__store_open's first call). */
+/* SQLite's allocator: the per-thread cache of freed blocks (util/memcache.h) in front of malloc
+ * (store_mem.c). Called once, before SQLite is first used (dwf__store_open's first call). */
 void dwf__store_mem_setup(void);
 /* Whether SQLite took it (not under AddressSanitizer or valgrind, nor after SQLite's start). */
 int dwf__store_mem_installed(void);
-/* Its methods, for the unit tests (NULL when a thread's cache cannot be set up). */
+/* Its methods, for the unit tests. */
 const sqlite3_mem_methods *dwf__store_mem_methods(void);
 
 /* Open (creating the file, its directory and the schema if needed). WAL, synchronous=NORMAL

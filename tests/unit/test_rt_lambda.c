@@ -12,6 +12,7 @@
  */
 #include "dlib.h" /* the fake server's libmicrohttpd, dlopen'd as the emulator does */
 #include "lambda_internal.h"
+#include "memcache.h"
 #include "sigv4.h"
 #include "tinytest.h"
 
@@ -1031,10 +1032,12 @@ static void test_trace_id_env_in_place(void) {
     TT_ASSERT(getenv("_X_AMZN_TRACE_ID") == NULL);
 }
 
-/* cJSON through the bootstrap's per-thread block cache (dwf__lambda_json_hooks): texts of
- * every string size parse and print back the same, on several threads at once (each thread's
- * cache freed when it ends: ASan and valgrind see no leak), a printed text freed with plain
- * free() and a node holding a string malloc'd outside cJSON deleted by cJSON are both right.
+/* cJSON through the bootstrap's per-thread block cache (dwf__lambda_json_hooks, util/memcache.c):
+ * texts of every string size parse and print back the same, on several threads at once (each
+ * thread's cache freed when it ends: ASan and valgrind see no leak), a printed text freed with
+ * plain free() and a node holding a string malloc'd outside cJSON deleted by cJSON are both
+ * right. dwf__lambda_json_hooks leaves cJSON on malloc under AddressSanitizer and valgrind; the
+ * test installs the same hooks itself there, so that their checks see cJSON's use of the cache.
  * Installed for the rest of this process: the last test of the file. */
 static char *json_text(int round) {
     size_t cap = 200000, len = 0;
@@ -1066,6 +1069,14 @@ static void *json_rounds(void *arg) {
 static void test_json_hooks(void) {
     dwf__lambda_json_hooks();
     dwf__lambda_json_hooks(); /* once only */
+    void *probe = cJSON_malloc(100);
+    size_t kept = dwf__memcache_kept(NULL);
+    cJSON_free(probe); /* kept by this thread when the hooks are installed */
+    TT_EQ_INT(kept + (dwf__memcache_wanted() ? 104 : 0), dwf__memcache_kept(NULL));
+    if (!dwf__memcache_wanted()) {
+        cJSON_Hooks h = {dwf__memcache_alloc, dwf__memcache_free};
+        cJSON_InitHooks(&h);
+    }
     TT_EQ_INT(0, (int)(long)json_rounds(0));
     pthread_t th[4];
     for (long i = 0; i < 4; i++) TT_EQ_INT(0, pthread_create(&th[i], NULL, json_rounds, (void *)(i + 1)));
