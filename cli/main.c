@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "dwf.h"
 #include "engine.h"
+#include "memcache.h"
 
 typedef struct CliCommand {
     const char *name;
@@ -90,6 +91,15 @@ void cli_block_stop_signals(sigset_t *stop)
 
 int main(int argc, char **argv)
 {
+    /* cJSON (the runtime's checkpoints and values, the service's and serve's JSON, the
+     * handlers `dwf run` loads, which share this process's cJSON) allocates through the
+     * per-thread cache of the blocks it freed, as a Lambda program does (lambda/lambda.c says
+     * why): glibc blocks all the same. Before any thread starts (cJSON's hooks are one global);
+     * not under AddressSanitizer or valgrind. */
+    if (dwf__memcache_wanted()) {
+        cJSON_Hooks hooks = {dwf__memcache_alloc, dwf__memcache_free};
+        cJSON_InitHooks(&hooks);
+    }
     /* http steps and the emulator use libcurl/sockets from threads: a closed peer is an error
      * to report, never a reason to die (libcurl's advice with CURLOPT_NOSIGNAL). */
     signal(SIGPIPE, SIG_IGN);
