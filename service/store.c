@@ -1366,14 +1366,17 @@ int dwf__exec_load(dwf__store *st, const char *arn_or_id, dwf__exec **out, dwf_e
                                       "SELECT " EXEC_COLS ", no FROM executions WHERE id=?1"};
     int first = strncmp(arn_or_id, "arn:", 4) == 0 ? 0 : 1;
     /* The row kept from its last save (row_keep), looked up as the first query would. */
-    const dwf__exec *k = st->rk_exec;
+    dwf__exec *k = st->rk_exec;
     if (k && strcmp(arn_or_id, first ? k->id : k->arn) == 0 && rk_fresh(st) && st->rk_exec) {
+        /* The kept row itself becomes the caller's e->loaded (one copy less): its save keeps
+         * the row again. A caller that does not save leaves the next load to the store. */
         dwf__exec *e = exec_dup(k);
-        if (e && (e->loaded = exec_dup(k))) {
+        if (e) {
+            e->loaded = k;
+            st->rk_exec = NULL;
             *out = e;
             return 0;
         }
-        dwf__exec_free(e);
     }
     int r = exec_load_q(st, dwf__sql_prepare(st, err, by[first], "s", arn_or_id), out, err);
     if (r == 1) r = exec_load_q(st, dwf__sql_prepare(st, err, by[!first], "s", arn_or_id), out, err);
