@@ -200,10 +200,12 @@ char *dwf__svc_event_json(const char *type, long long id, double seconds, const 
 /* ---- opcache.c: the operations a checkpoint request writes, written once at its end ---------- */
 /* Start holding saves (s->opc); drop what a previous request left. 0 or -1. */
 int dwf__svc_opcache_begin(dwf_service *s, dwf_error *err);
-/* Write every held operation (its last save) and stop holding (kept for the answer): 0 or -1.
- * `own` is the number of the execution whose checkpoint this is: its operations are answered
- * now, another's are written `outside` (rows.c). */
+/* Write every held operation (its last save) and every held event, and stop holding (kept for
+ * the answer): 0 or -1. `own` is the number of the execution whose checkpoint this is: its
+ * operations are answered now, another's are written `outside` (rows.c). */
 int dwf__svc_opcache_flush(dwf_service *s, long long own, dwf_error *err);
+/* Hold a history event's row (key, text; takes `json`, freed on failure too) until the flush. */
+int dwf__svc_opcache_event(dwf_service *s, long long k, char *json, dwf_error *err);
 /* The answer's delta after the flush: what dwf__svc_ops_changed(since) gives, taking the
  * operations the request wrote from the cache (moved out of it); `before` is e's change counter
  * when the request began. Without a flushed cache, dwf__svc_ops_changed itself. 0 or -1. */

@@ -281,6 +281,58 @@ static void expect_reject(dwf_service *s, run *r, const char *updates, const cha
     TT_EQ_STR(before, r->token);
 }
 
+/* A checkpoint request's history events are held and written at its end, up to 8 to an INSERT
+ * (opcache.c): ten steps' START and SUCCEED in one request are 20 events in 3 statements, in
+ * the order the updates made them, numbered on; a request refused at its third update writes
+ * none of the events its first two made, and the next request numbers on from the last kept. */
+static void test_checkpoint_events_held(void)
+{
+    dwf_service *s = open_store(0);
+    if (!s) return;
+    register_fn(s, "fn", 600, 1);
+    run r;
+    TT_EQ_INT(0, start(s, "fn", "\"{}\"", &r));
+    char ups[4096] = "[", want[2048] = "ExecutionStarted";
+    for (int i = 0; i < 10; i++) {
+        size_t n = strlen(ups);
+        snprintf(ups + n, sizeof ups - n,
+                 "%s{\"Id\":\"s%d\",\"Type\":\"STEP\",\"Action\":\"START\",\"Name\":\"n%d\"},"
+                 "{\"Id\":\"s%d\",\"Type\":\"STEP\",\"Action\":\"SUCCEED\",\"Payload\":\"%d\"}",
+                 i ? "," : "", i, i, i, i);
+        strncat(want, ",StepStarted,StepSucceeded", sizeof want - strlen(want) - 1);
+    }
+    strncat(ups, "]", sizeof ups - strlen(ups) - 1);
+    dwf_error err;
+    TT_EQ_INT(0, ckpt(s, &r, ups, NULL, &err));
+    char got[2048];
+    event_types(s, r.arn, got, sizeof got);
+    TT_EQ_STR(want, got);
+    cJSON *ev = events(s, r.arn);
+    int i = 0, names_ok = 1;
+    for (cJSON *e = ev ? ev->child : NULL; e; e = e->next, i++) {
+        if (i == 0) continue;
+        char name[16];
+        snprintf(name, sizeof name, "n%d", (i - 1) / 2);
+        const char *n = S(e, "Name");
+        if (!n || strcmp(n, name) != 0) names_ok = 0;
+    }
+    cJSON_Delete(ev);
+    TT_EQ_INT(21, i);
+    TT_ASSERT(names_ok);
+    expect_reject(s, &r,
+                  "[{\"Id\":\"x\",\"Type\":\"STEP\",\"Action\":\"START\"},"
+                  "{\"Id\":\"y\",\"Type\":\"STEP\",\"Action\":\"START\"},"
+                  "{\"Id\":\"s0\",\"Type\":\"STEP\",\"Action\":\"START\"}]",
+                  "InvalidParameterValueException", "Invalid current STEP state to start.");
+    event_types(s, r.arn, got, sizeof got);
+    TT_EQ_STR(want, got);
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"z\",\"Type\":\"STEP\",\"Action\":\"START\"}]", NULL, &err));
+    strncat(want, ",StepStarted", sizeof want - strlen(want) - 1);
+    event_types(s, r.arn, got, sizeof got);
+    TT_EQ_STR(want, got);
+    close_store(s);
+}
+
 static void test_checkpoint_validation(void)
 {
     dwf_service *s = open_store(0);
@@ -3943,6 +3995,7 @@ int main(void)
     TT_RUN(test_changes_outside);
     TT_RUN(test_idempotent_start);
     TT_RUN(test_checkpoint_validation);
+    TT_RUN(test_checkpoint_events_held);
     TT_RUN(test_rules_per_type);
     TT_RUN(test_step_states);
     TT_RUN(test_wait_timer_and_delta);
