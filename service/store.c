@@ -457,21 +457,48 @@ static int pragma_int(sqlite3 *db, const char *sql, int *out)
  * a COMMIT appends to the log without waiting for the disk, and the commit is made durable by
  * the group commit's flush before the service answers (store_sync.c), one flush for every
  * commit that arrived meanwhile instead of one each. */
-static int configure(sqlite3 *db, int *wrote)
+static int journal_is_wal(sqlite3 *db, int *is_wal)
 {
-    char *mode = NULL;
     sqlite3_stmt *q = NULL;
     int rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &q, NULL);
     if (rc != SQLITE_OK) return rc;
-    if (sqlite3_step(q) == SQLITE_ROW) {
-        const char *m = (const char *)sqlite3_column_text(q, 0);
-        mode = m ? strdup(m) : NULL;
-    }
+    rc = sqlite3_step(q);
+    const char *m = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(q, 0) : NULL;
+    *is_wal = m && strcmp(m, "wal") == 0;
     sqlite3_finalize(q);
-    int is_wal = mode && strcmp(mode, "wal") == 0;
-    free(mode);
-    if (!is_wal && (rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL)) != SQLITE_OK) return rc;
-    if (!is_wal) *wrote = 1;
+    return rc == SQLITE_ROW ? SQLITE_OK : rc;
+}
+
+/* The switch to WAL mode of a new store. SQLite answers SQLITE_BUSY at once, without calling
+ * the busy handler, when PRAGMA journal_mode=WAL finds another connection's lock on the file:
+ * two processes opening a store that does not exist yet (two `dwf run`s on one new --store),
+ * where the one that lost failed with StoreLockedException about 1 time in 20. So the switch is
+ * tried again, as the busy timeout would have, reading the mode each time first (the other
+ * process has usually made it WAL meanwhile, and then there is nothing to switch). */
+static int switch_to_wal(sqlite3 *db, int busy_ms, int *wrote)
+{
+    long waited_us = 0, step_us = 500;
+    for (;;) {
+        int is_wal = 0;
+        int rc = journal_is_wal(db, &is_wal);
+        if (rc == SQLITE_OK && is_wal) return SQLITE_OK;
+        if (rc == SQLITE_OK) rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
+        if (rc == SQLITE_OK) {
+            *wrote = 1;
+            return SQLITE_OK;
+        }
+        if ((rc & 0xff) != SQLITE_BUSY || waited_us >= (long)busy_ms * 1000) return rc;
+        struct timespec ts = {0, step_us * 1000};
+        nanosleep(&ts, NULL);
+        waited_us += step_us;
+        if (step_us < 16000) step_us *= 2;
+    }
+}
+
+static int configure(sqlite3 *db, int busy_ms, int *wrote)
+{
+    int rc = switch_to_wal(db, busy_ms, wrote);
+    if (rc != SQLITE_OK) return rc;
     if ((rc = sqlite3_exec(db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL)) != SQLITE_OK) return rc;
     /* Each call of a batch runs under a savepoint (store_sync.c), whose sub-journal keeps the
      * pages it changes for a ROLLBACK TO; beyond 64 KiB SQLite spills it to a temporary file,
@@ -675,7 +702,7 @@ static int open_db(dwf__store *st, int busy_ms, int *flush, dwf_error *err)
     if (version > SCHEMA_VERSION)
         return dwf__store_err(err, DWF_ERRORTYPE_STORE_CORRUPT, "the store %s has schema version %d; this dwf knows %d",
                               st->path, version, SCHEMA_VERSION);
-    if ((rc = configure(st->db, flush)) != SQLITE_OK) return dwf__store_fail(st, rc, err);
+    if ((rc = configure(st->db, busy_ms > 0 ? busy_ms : 5000, flush)) != SQLITE_OK) return dwf__store_fail(st, rc, err);
     if (version < SCHEMA_VERSION && upgrade(st, version, err) != 0) return -1;
     if (version < SCHEMA_VERSION) *flush = 1;
     if (give_store_id(st, flush, err) != 0) return -1;

@@ -1095,6 +1095,51 @@ static void test_faults_stop_timeout(void)
     close_store(s);
 }
 
+/* Two handles opening one store that does not exist yet, at once (two `dwf run`s on one new
+ * --store): both open it. SQLite answers the loser's switch to WAL mode with SQLITE_BUSY without
+ * waiting (no busy handler there), which failed one open in about 20 with StoreLockedException. */
+typedef struct race_open {
+    const char *path;
+    pthread_barrier_t *go;
+    int rc;
+    dwf_error err;
+} race_open;
+
+static void *race_open_thread(void *arg)
+{
+    race_open *r = arg;
+    dwf_service_opts o = {.path = r->path, .clock = clock_fn};
+    dwf_service *s = NULL;
+    pthread_barrier_wait(r->go);
+    r->rc = dwf_service_open(&o, &s, &r->err);
+    if (s) dwf_service_close(s);
+    return NULL;
+}
+
+static void test_new_store_opened_twice_at_once(void)
+{
+    char d[64], p[128];
+    snprintf(d, sizeof d, "/tmp/dwf_test_race_XXXXXX");
+    TT_ASSERT(mkdtemp(d) != NULL);
+    int failed = 0;
+    for (int round = 0; round < 100; round++) {
+        snprintf(p, sizeof p, "%s/s%d.db", d, round);
+        pthread_barrier_t go;
+        pthread_barrier_init(&go, NULL, 2);
+        race_open r[2] = {{p, &go, 0, {{0}, {0}}}, {p, &go, 0, {{0}, {0}}}};
+        pthread_t t[2];
+        for (int i = 0; i < 2; i++) pthread_create(&t[i], NULL, race_open_thread, &r[i]);
+        for (int i = 0; i < 2; i++) pthread_join(t[i], NULL);
+        pthread_barrier_destroy(&go);
+        for (int i = 0; i < 2; i++)
+            if (r[i].rc != 0 && failed++ == 0) printf("round %d: %s: %s\n", round, r[i].err.type, r[i].err.message);
+    }
+    TT_EQ_INT(0, failed);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
+    if (system(cmd) != 0) printf("cleanup of %s failed\n", d);
+}
+
 static void test_paging(void)
 {
     snprintf(dir, sizeof dir, "/tmp/dwf_test_svc_XXXXXX");
@@ -4007,6 +4052,7 @@ int main(void)
     TT_RUN(test_callback_during_invocation);
     TT_RUN(test_faults_stop_timeout);
     TT_RUN(test_paging);
+    TT_RUN(test_new_store_opened_twice_at_once);
     TT_RUN(test_chained_invoke);
     TT_RUN(test_runnable_marks);
     TT_RUN(test_execution_checkpoint);
