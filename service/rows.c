@@ -251,8 +251,8 @@ int dwf__svc_event_add(dwf_service *s, dwf__exec *e, enum dwf_eventtype type, co
     if (!json) return oom(err);
     e->event_count++;
     /* While a checkpoint request applies its updates, held and written with the others at its
-     * end (opcache.c). The key is DWF__ROW_KEY's: e->no < 2^31, event_count < 2^32. */
-    if (s->opc) return dwf__svc_opcache_event(s, e->no * 4294967296LL + e->event_count, json, err);
+     * end (opcache.c), under the key DWF__ROW_KEY gives in SQL. */
+    if (s->opc) return dwf__svc_opcache_event(s, dwf__row_key(e->no, e->event_count), json, err);
     int r = dwf__sql_exec(s->st, err, "INSERT INTO events(k, json) VALUES(" DWF__ROW_KEY("?1", "?2") ",?3)", "iis", e->no,
                           e->event_count, json);
     free(json);

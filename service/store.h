@@ -248,6 +248,8 @@ typedef struct dwf__exec {
 /* An operation's or event's key, the rowid of its table (schema 11, store.c): its execution's
  * number times 2^32 plus its start sequence or EventId, both SQL expressions. */
 #define DWF__ROW_KEY(no, seq) "(" no ") * 4294967296 + (" seq ")"
+/* The same key computed in C, for a row bound as a value (opcache.c's held events). */
+static inline long long dwf__row_key(long long no, long long seq) { return no * 4294967296LL + seq; }
 #define DWF__ROW_SEQ_MAX 4294967295LL /* the most operations, and events, an execution keeps */
 #define DWF__EXEC_NO_MAX 2147483647LL  /* the most executions a store numbers */
 
