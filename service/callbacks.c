@@ -198,16 +198,20 @@ int dwf_service_open_callbacks(dwf_service *s, const char *root_arn, cJSON **out
 {
     *out = NULL;
     dwf__svc_lock(s);
-    /* The deadlines are the callback's timers: the heartbeat one moves with each heartbeat. */
+    /* The deadlines are the callback's timers: the heartbeat one moves with each heartbeat.
+     * The running executions first (CROSS JOIN keeps that order), then each one's operations
+     * through the index by Id, which holds only operations (op_id IS NOT NULL: the events are
+     * rows of the same table, schema 16); left to itself SQLite would walk every operation of
+     * the store. */
     sqlite3_stmt *q = dwf__sql_prepare(s->st, err,
                                        "SELECT x.arn, o.json,"
                                        " (SELECT due_ms FROM timers t WHERE t.exec_id=x.id AND t.op_id=o.op_id"
                                        "  AND t.kind=?4),"
                                        " (SELECT due_ms FROM timers t WHERE t.exec_id=x.id AND t.op_id=o.op_id"
                                        "  AND t.kind=?5)"
-                                       " FROM operations o JOIN executions x ON x.no=o.exec_no"
+                                       " FROM executions x CROSS JOIN operations o ON x.no=o.exec_no"
                                        " WHERE x.status=" DWF__SQL_RUNNING " AND (?1 IS NULL OR x.root_arn=?1)"
-                                       " AND o.type=?2 AND o.status=?3 ORDER BY x.start_ms, o.start_seq",
+                                       " AND o.op_id IS NOT NULL AND o.type=?2 AND o.status=?3 ORDER BY x.start_ms, o.start_seq",
                                        "sssss", root_arn, dwf_optype_name(DWF_OPTYPE_CALLBACK), dwf_opstatus_name(DWF_OPSTATUS_STARTED),
                                        dwf__svc_timer_name(DWF__TIMER_CALLBACK_TIMEOUT),
                                        dwf__svc_timer_name(DWF__TIMER_CALLBACK_HEARTBEAT));

@@ -207,11 +207,12 @@ int dwf_service_begin_invocation(dwf_service *s, const char *arn, cJSON **event,
 
 /* ---- the response ------------------------------------------------------------------------------- */
 /* Operations that make a PENDING response legal: a STEP waiting for its retry, or a WAIT,
- * CALLBACK or CHAINED_INVOKE still STARTED. */
+ * CALLBACK or CHAINED_INVOKE still STARTED. (op_id IS NOT NULL: through the index by Id, which
+ * holds the execution's operations and not its events, schema 16.) */
 static int pending_count(dwf_service *s, const dwf__exec *e, int *n, dwf_error *err)
 {
     sqlite3_stmt *q = dwf__sql_prepare(s->st, err,
-                                       "SELECT COUNT(*) FROM operations WHERE exec_no=?1 AND ("
+                                       "SELECT COUNT(*) FROM operations WHERE exec_no=?1 AND op_id IS NOT NULL AND ("
                                        "(type=?2 AND status IN (?3,?4)) OR (type IN (?5,?6,?7) AND status=?8))",
                                        "isssssss", e->no, dwf_optype_name(DWF_OPTYPE_STEP),
                                        dwf_opstatus_name(DWF_OPSTATUS_PENDING), dwf_opstatus_name(DWF_OPSTATUS_READY),

@@ -165,16 +165,24 @@ static int history_page(dwf_service *s, const dwf__exec *e, long long from, int 
 {
     cJSON *evs = cJSON_CreateArray();
     if (jset(o, "Events", evs)) return oom(err);
-    /* The execution's events are the keys from its number times 2^32 on (schema 11, store.c);
-     * `from` is brought within its EventIds first, so the range stays within them. */
+    /* The execution's events are rows of the operations table (schema 16, store.c), among its
+     * keys from its number times 2^32 on, in EventId order: the one of EventId E is at least
+     * E - 1 and at most op_count + E - 1 past the first key, so a page after `from` starts
+     * reading at from, one before it at op_count + from - 1, and reads at most the execution's
+     * operations besides its events. `from` is brought within its EventIds first, so the range
+     * stays within the execution's keys. */
     if (from < 0) from = 0;
     if (from > DWF__ROW_SEQ_MAX + 1) from = DWF__ROW_SEQ_MAX + 1;
+    long long bound = reverse ? (e->op_count > 0 ? e->op_count : 0) + from - 1 : from;
+    if (bound > DWF__ROW_SEQ_MAX) bound = DWF__ROW_SEQ_MAX;
     sqlite3_stmt *q = dwf__sql_prepare(s->st, err,
-                                       reverse ? "SELECT json, event_id FROM events WHERE k<" DWF__ROW_KEY("?1", "?2")
-                                                 " AND k>" DWF__ROW_KEY("?1", "0") " ORDER BY k DESC LIMIT ?3"
-                                               : "SELECT json, event_id FROM events WHERE k>" DWF__ROW_KEY("?1", "?2")
-                                                 " AND k<=" DWF__ROW_KEY("?1", "4294967295") " ORDER BY k LIMIT ?3",
-                                       "iii", e->no, from, (long long)limit + 1);
+                                       reverse ? "SELECT json, event_id FROM operations WHERE k<=" DWF__ROW_KEY("?1", "?4")
+                                                 " AND k>=" DWF__ROW_KEY("?1", "0")
+                                                 " AND op_id IS NULL AND event_id<?2 ORDER BY k DESC LIMIT ?3"
+                                               : "SELECT json, event_id FROM operations WHERE k>=" DWF__ROW_KEY("?1", "?4")
+                                                 " AND k<=" DWF__ROW_KEY("?1", "4294967295")
+                                                 " AND op_id IS NULL AND event_id>?2 ORDER BY k LIMIT ?3",
+                                       "iiii", e->no, from, (long long)limit + 1, bound);
     if (!q) return -1;
     int r, n = 0;
     long long last = 0;

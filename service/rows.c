@@ -28,7 +28,7 @@
 static cJSON *op_from_row(dwf_service *s, const dwf__exec *e, sqlite3_stmt *q, dwf_error *err)
 {
     char what[320];
-    snprintf(what, sizeof what, "operation %lld (in start order) of execution %s", (long long)sqlite3_column_int64(q, 1),
+    snprintf(what, sizeof what, "operation %lld (its start sequence) of execution %s", (long long)sqlite3_column_int64(q, 1),
              e->id);
     cJSON *op = dwf__col_json(s->st, q, 0, what, err);
     if (!op) return NULL;
@@ -92,7 +92,7 @@ int dwf__svc_op_write(dwf_service *s, long long exec_no, const cJSON *op, long l
                           " ON CONFLICT(k) DO UPDATE SET change_seq=excluded.change_seq,"
                           " type=excluded.type, status=excluded.status,"
                           " json=excluded.json, outside=excluded.outside"
-                          " ON CONFLICT(exec_no, op_id) DO UPDATE SET k=excluded.k,"
+                          " ON CONFLICT(exec_no, op_id) WHERE op_id IS NOT NULL DO UPDATE SET k=excluded.k,"
                           " change_seq=excluded.change_seq, type=excluded.type, status=excluded.status,"
                           " json=excluded.json, outside=excluded.outside",
                           "isiisssi", exec_no, jstr(op, "Id"), start_seq, change_seq, jstr(op, "Type"),
@@ -102,14 +102,24 @@ int dwf__svc_op_write(dwf_service *s, long long exec_no, const cJSON *op, long l
     return r;
 }
 
+/* The low half of the key of e's next row, operation or event (schema 16, store.c): the count of
+ * rows it has, so the two kinds are in one order, the order they were added; 0, or -1 past the
+ * most the store keeps. */
+static int next_row(const dwf__exec *e, long long *row, dwf_error *err)
+{
+    if (e->op_count < 0 || e->event_count < 0 || e->op_count + e->event_count >= DWF__ROW_SEQ_MAX)
+        return fail(err, DWF_ERRORTYPE_SERVICE, "execution %s has %lld operations and events, the most the store keeps",
+                    e->id, DWF__ROW_SEQ_MAX);
+    *row = e->op_count + e->event_count;
+    return 0;
+}
+
 /* The next start sequence of e into *seqp, if it has none yet: 0, or -1 past the most. */
 static int next_start_seq(dwf__exec *e, long long *seqp, dwf_error *err)
 {
     if (*seqp >= 0) return 0;
-    if (e->op_count >= DWF__ROW_SEQ_MAX)
-        return fail(err, DWF_ERRORTYPE_SERVICE, "execution %s has %lld operations, the most the store keeps", e->id,
-                    DWF__ROW_SEQ_MAX);
-    *seqp = e->op_count++;
+    if (next_row(e, seqp, err) != 0) return -1;
+    e->op_count++;
     return 0;
 }
 
@@ -198,7 +208,8 @@ int dwf__svc_ops_page(dwf_service *s, const dwf__exec *e, long long after, int l
     if (after > DWF__ROW_SEQ_MAX) after = DWF__ROW_SEQ_MAX;
     sqlite3_stmt *q = dwf__sql_prepare(s->st, err,
                                        "SELECT json, start_seq FROM operations WHERE k>" DWF__ROW_KEY("?1", "?2")
-                                       " AND k<=" DWF__ROW_KEY("?1", "4294967295") " ORDER BY k LIMIT ?3",
+                                       " AND k<=" DWF__ROW_KEY("?1", "4294967295") " AND op_id IS NOT NULL"
+                                       " ORDER BY k LIMIT ?3",
                                        "iii", e->no, after, (long long)(limit > 0 ? limit + 1 : -1));
     return q ? ops_collect(s, e, q, limit, arr, last, more, NULL, NULL, err) : -1;
 }
@@ -241,20 +252,22 @@ int dwf__svc_event_add(dwf_service *s, dwf__exec *e, enum dwf_eventtype type, co
                        dwf_error *err)
 {
     const char *name = dwf_eventtype_name(type);
-    if (e->event_count >= DWF__ROW_SEQ_MAX) {
+    long long row = 0;
+    if (next_row(e, &row, err) != 0) {
         cJSON_Delete(details);
-        return fail(err, DWF_ERRORTYPE_SERVICE, "execution %s has %lld events, the most the store keeps", e->id,
-                    DWF__ROW_SEQ_MAX);
+        return -1;
     }
     char *json = name ? dwf__svc_event_json(name, e->event_count + 1, dwf__svc_now(s, e) / 1000.0, op, details) : NULL;
     cJSON_Delete(details);
     if (!json) return oom(err);
     e->event_count++;
-    /* While a checkpoint request applies its updates, held and written with the others at its
+    /* A row of the operations table (schema 16): no op_id, outside=0, so in neither index.
+     * While a checkpoint request applies its updates, held and written with the others at its
      * end (opcache.c), under the key DWF__ROW_KEY gives in SQL. */
-    if (s->opc) return dwf__svc_opcache_event(s, dwf__row_key(e->no, e->event_count), json, err);
-    int r = dwf__sql_exec(s->st, err, "INSERT INTO events(k, json) VALUES(" DWF__ROW_KEY("?1", "?2") ",?3)", "iis", e->no,
-                          e->event_count, json);
+    if (s->opc) return dwf__svc_opcache_event(s, dwf__row_key(e->no, row), e->event_count, json, err);
+    int r = dwf__sql_exec(s->st, err,
+                          "INSERT INTO operations(k, json, outside, event_id) VALUES(" DWF__ROW_KEY("?1", "?2") ",?3,0,?4)",
+                          "iisi", e->no, row, json, e->event_count);
     free(json);
     return r;
 }

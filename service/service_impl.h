@@ -204,8 +204,8 @@ int dwf__svc_opcache_begin(dwf_service *s, dwf_error *err);
  * the answer): 0 or -1. `own` is the number of the execution whose checkpoint this is: its
  * operations are answered now, another's are written `outside` (rows.c). */
 int dwf__svc_opcache_flush(dwf_service *s, long long own, dwf_error *err);
-/* Hold a history event's row (key, text; takes `json`, freed on failure too) until the flush. */
-int dwf__svc_opcache_event(dwf_service *s, long long k, char *json, dwf_error *err);
+/* Hold a history event's row (key, EventId, text; takes `json`, freed on failure too) until the flush. */
+int dwf__svc_opcache_event(dwf_service *s, long long k, long long id, char *json, dwf_error *err);
 /* The answer's delta after the flush: what dwf__svc_ops_changed(since) gives, taking the
  * operations the request wrote from the cache (moved out of it); `before` is e's change counter
  * when the request began. Without a flushed cache, dwf__svc_ops_changed itself. 0 or -1. */

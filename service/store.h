@@ -271,6 +271,9 @@ int dwf__exec_save(dwf__store *st, dwf__exec *e, dwf_error *err);
  * row over after it succeeded (dwf__store_op_kept takes json, the row's text, in every case). */
 int dwf__store_row_mark(dwf__store *st);
 void dwf__store_op_kept(dwf__store *st, int was, long long exec_no, const char *op_id, long long start_seq, char *json);
+/* After a write that changes no row the store keeps (history events inserted, schema 16) and
+ * succeeded (was: dwf__store_row_mark before it): the kept rows stay, the mark moves past it. */
+void dwf__store_row_carry(dwf__store *st, int was);
 /* The JSON text of operation op_id of execution exec_no as the store holds it, and its start
  * sequence, when it is the row kept; else NULL (read it from the store). */
 const char *dwf__store_op_cached(dwf__store *st, long long exec_no, const char *op_id, long long *start_seq);

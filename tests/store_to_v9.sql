@@ -1,13 +1,26 @@
--- tests/store_to_v9.sql: a store of schema 15 made back into schema 9, for the tests that open an
+-- tests/store_to_v9.sql: a store of schema 16 made back into schema 9, for the tests that open an
 -- older store (tests/e2e, tests/cli/verify.sh, tests/deploy; tests/unit/test_rt_service.c keeps
--- the same statements as TO_VERSION_14, TO_VERSION_13, TO_VERSION_12, TO_VERSION_11 and
--- TO_VERSION_9). Version 14 indexed every execution in executions_status, executions_offset,
+-- the same statements as TO_VERSION_15, TO_VERSION_14, TO_VERSION_13, TO_VERSION_12, TO_VERSION_11 and
+-- TO_VERSION_9). Version 15 kept events in a table of their own, keyed by EventId, and numbered
+-- operations 0, 1, ... in start order (16: one table, keyed in the order rows were added). Version 14 indexed every execution in executions_status, executions_offset,
 -- executions_root and executions_parent (15: only the running ones, or those with a parent). Version
 -- 13 kept timers in a rowid table beside a UNIQUE index of its key. Version 12 had no
 -- operations.outside and every operation in operations_change. Version 11 kept every token it issued
 -- in tokens (the live one included) and had no executions.token_count nor meta's token_key. Version 9 kept operations, events and tokens in rowid
 -- tables keyed by the execution's id with an index of each key, flagged the live token in its
 -- tokens row and had no executions.live_token or executions.no.
+CREATE TABLE ops15(k INTEGER PRIMARY KEY, op_id TEXT NOT NULL, change_seq INTEGER NOT NULL,
+  type TEXT, status TEXT, json TEXT NOT NULL, outside INTEGER NOT NULL DEFAULT 1,
+  exec_no INTEGER AS (k >> 32), start_seq INTEGER AS (k & 4294967295));
+INSERT INTO ops15(k, op_id, change_seq, type, status, json, outside)
+  SELECT (k >> 32) * 4294967296 + ROW_NUMBER() OVER (PARTITION BY k >> 32 ORDER BY k) - 1,
+  op_id, change_seq, type, status, json, outside FROM operations WHERE op_id IS NOT NULL;
+CREATE TABLE ev15(k INTEGER PRIMARY KEY, json TEXT NOT NULL,
+  exec_no INTEGER AS (k >> 32), event_id INTEGER AS (k & 4294967295));
+INSERT INTO ev15(k, json) SELECT (k >> 32) * 4294967296 + event_id, json FROM operations WHERE op_id IS NULL;
+DROP TABLE operations; ALTER TABLE ops15 RENAME TO operations; ALTER TABLE ev15 RENAME TO events;
+CREATE UNIQUE INDEX operations_id ON operations(exec_no, op_id);
+CREATE INDEX operations_change ON operations(exec_no, change_seq) WHERE outside=1;
 DROP INDEX executions_status; CREATE INDEX executions_status ON executions(status, start_ms);
 DROP INDEX executions_offset; CREATE INDEX executions_offset ON executions(status, clock_offset_ms);
 DROP INDEX executions_root; CREATE INDEX executions_root ON executions(root_arn, status);

@@ -198,6 +198,6 @@ EOF
 v=$(python3 -c '
 import sqlite3, sys
 print(sqlite3.connect(sys.argv[1]).execute("PRAGMA user_version").fetchone()[0])' "$S4")
-if [ "$v" = 15 ] && grep -q '^ok .*/durable-execution/newest/' v.out; then pass cli_verify_old_store_upgraded
+if [ "$v" = 16 ] && grep -q '^ok .*/durable-execution/newest/' v.out; then pass cli_verify_old_store_upgraded
 else fail cli_verify_old_store_upgraded "version $v $(cat v.out)"; fi
 exit 0

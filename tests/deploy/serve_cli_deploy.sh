@@ -373,7 +373,7 @@ fi
 
 # A store of the schema before the control plane (4): serve A's, copied, what later versions added
 # dropped (5: the control plane's tables; 6: the workflow hashes; 7: the calls and each execution's clock;
-# 8: the index of running executions by their clock; 9: tests/store_to_v9.sql undoes 10's to 15's tables).
+# 8: the index of running executions by their clock; 9: tests/store_to_v9.sql undoes 10's to 16's tables).
 # Opening it must upgrade it in place and keep its executions.
 "$PY" - "$T/a.db" "$T/old.db" tests/store_to_v9.sql <<'PY' 2>"$T/old.err"
 import sqlite3, sys
@@ -574,7 +574,7 @@ ver = db.execute("PRAGMA user_version").fetchone()[0]
 tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
 old = js("old.executions.json")
 n_old = len((old or {}).get("DurableExecutions", []))   # 2 for each of the 5 examples serve A ran
-ok = read("old.rc").strip() == "0" and ver == 15 and \
+ok = read("old.rc").strip() == "0" and ver == 16 and \
     {"lambda_functions", "lambda_code", "iam_roles", "workflows", "calls"} <= tables and \
     n_old == 10
 out(ok, "serve_cli_deploy_store_upgrade_from_4", "exit %s, user_version %s, tables %r, %s executions: %s" % (

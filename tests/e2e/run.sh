@@ -97,7 +97,7 @@ if [ -n "$gap" ] && [ $((gap)) -ge 10000 ]; then pass order_skip_time_virtual_ga
 else fail order_skip_time_virtual_gap "gap '$gap'"; fi
 
 # A store of schema 7 kept one virtual clock for the whole store (meta.clock_offset_ms). Opened
-# by this dwf (schema 15), it is upgraded in place and every execution takes that offset over,
+# by this dwf (schema 16), it is upgraded in place and every execution takes that offset over,
 # so their timers and timestamps stay where they were.
 python3 - "$S" "$T/old7.db" "$ROOT/tests/store_to_v9.sql" <<'EOF' 2>"$T/old7.err"
 import sqlite3, sys
@@ -113,7 +113,7 @@ EOF
 offs=$("$T/storeclock" "$T/old7.db")
 ver=$(python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("PRAGMA user_version").fetchone()[0])' \
       "$T/old7.db")
-if [ $rc -eq 0 ] && [ "$ver" = 15 ] && [ "$offs" = "60000 60000" ] &&
+if [ $rc -eq 0 ] && [ "$ver" = 16 ] && [ "$offs" = "60000 60000" ] &&
    [ "$(grep -c SUCCEEDED "$T/old7.out")" = 2 ]; then pass store_upgrade_7_takes_the_store_clock
 else fail store_upgrade_7_takes_the_store_clock "rc=$rc version '$ver' offsets '$offs' $(head -c 300 "$T/old7.err")"; fi
 

@@ -247,14 +247,14 @@ if [ -z "$CARN" ] || [ -z "$CID" ]; then fail store_corrupt_rows "setup: $(head 
 else
   tampered opjson "UPDATE operations SET json='{\"Id\":' WHERE type='CALLBACK'"
   STORE=$T/opjson/s.db
-  unchanged_after store_corrupt_operation_json "StoreCorruptException: the store $STORE is corrupt: operation 2 (in start order)" -- \
+  unchanged_after store_corrupt_operation_json "StoreCorruptException: the store $STORE is corrupt: operation " -- \
       "$DWF" history "$CARN" --store "$STORE" \
     && unchanged_after store_corrupt_operation_json "is not valid JSON" -- \
       "$DWF" callback succeed "$CID" --result '{"ok":true}' --store "$STORE" \
     && unchanged_after store_corrupt_operation_json "is not valid JSON" -- "$DWF" callbacks --store "$STORE" \
     && pass store_corrupt_operation_json
 
-  tampered evjson "UPDATE events SET json='not json' WHERE event_id=2"
+  tampered evjson "UPDATE operations SET json='not json' WHERE op_id IS NULL AND event_id=2"
   STORE=$T/evjson/s.db
   unchanged_after store_corrupt_event_json "StoreCorruptException: the store $STORE is corrupt: event 2 of execution" -- \
       "$DWF" history "$CARN" --events --store "$STORE" && pass store_corrupt_event_json

@@ -1185,7 +1185,7 @@ static void test_paging(void)
     TT_EQ_INT(0, dwf_service_begin_invocation(s, r.arn, &ev, r.req, &err));
     cJSON *ies = cJSON_GetObjectItemCaseSensitive(ev, "InitialExecutionState");
     TT_EQ_INT(3, cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(ies, "Operations")));
-    TT_EQ_STR("2", S(ies, "NextMarker"));
+    TT_ASSERT(S(ies, "NextMarker") != NULL); /* (the last one's start sequence: schema 16 counts events in it) */
     TT_EQ_INT(0, dwf_service_get_state(s, r.arn, S(ev, "CheckpointToken"), S(ies, "NextMarker"), 1000, &page, &err));
     TT_EQ_INT(5, cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(page, "Operations")));
     cJSON_Delete(page);
@@ -1387,8 +1387,8 @@ static void test_retention(void)
     /* Its events went with it (schema 11: the range of keys of its number), the other's stayed. */
     sqlite3 *db = NULL;
     TT_EQ_INT(SQLITE_OK, sqlite3_open(path, &db));
-    TT_EQ_INT(0, sql_int(db, "SELECT COUNT(*) FROM events WHERE exec_no NOT IN (SELECT no FROM executions)"));
-    TT_ASSERT(sql_int(db, "SELECT COUNT(*) FROM events WHERE exec_no IN (SELECT no FROM executions)") > 0);
+    TT_EQ_INT(0, sql_int(db, "SELECT COUNT(*) FROM operations WHERE op_id IS NULL AND exec_no NOT IN (SELECT no FROM executions)"));
+    TT_ASSERT(sql_int(db, "SELECT COUNT(*) FROM operations WHERE op_id IS NULL AND exec_no IN (SELECT no FROM executions)") > 0);
     sqlite3_close(db);
     cJSON_Delete(x);
     cJSON_Delete(done);
@@ -1827,7 +1827,8 @@ static int fill_finished(const char *db_path, int n)
                  "INSERT INTO operations(k, op_id, change_seq, type, status, json)"
                  " SELECT no * 4294967296 + 2 * k + 1, 's' || k, 2 * k + 2, 'STEP', 'SUCCEEDED', '{}'"
                  " FROM executions, (SELECT 0 AS k UNION ALL SELECT 1 UNION ALL SELECT 2) WHERE id='old%d';"
-                 "INSERT INTO events(k, json) SELECT no * 4294967296 + k, '{}' FROM executions,"
+                 "INSERT INTO operations(k, json, outside, event_id) SELECT no * 4294967296 + 2 * k - 2, '{}', 0, k"
+                 " FROM executions,"
                  " (SELECT 1 AS k UNION ALL SELECT 2 UNION ALL SELECT 3) WHERE id='old%d';"
                  "INSERT INTO tokens SELECT 'tok-old%d', no, %f FROM executions WHERE id='old%d';",
                  i, i, i, i, vclock - 1000, vclock - 500, i, i, i, vclock - 900, i);
@@ -3100,9 +3101,28 @@ static void test_sync_wakes_own_batch_only(void) { sync_wakeups_run(SW_OK); }
 static void test_sync_failed_flush_wakes_all(void) { sync_wakeups_run(SW_FLUSH_FAILS); }
 static void test_sync_failed_commit_wakes_its_waiters(void) { sync_wakeups_run(SW_COMMIT_FAILS); }
 
-/* A version-15 store made back into version 14: every execution in the indexes by status, clock
+/* A version-16 store made back into version 15: its operations (renumbered 0, 1, ... in start
+ * order, as version 15 numbered them) and its events (keyed by EventId) in a table each. */
+#define TO_VERSION_15_SQL                                                                          \
+    "CREATE TABLE ops15(k INTEGER PRIMARY KEY, op_id TEXT NOT NULL, change_seq INTEGER NOT NULL,"  \
+    "  type TEXT, status TEXT, json TEXT NOT NULL, outside INTEGER NOT NULL DEFAULT 1,"            \
+    "  exec_no INTEGER AS (k >> 32), start_seq INTEGER AS (k & 4294967295));"                     \
+    "INSERT INTO ops15(k, op_id, change_seq, type, status, json, outside)"                         \
+    "  SELECT (k >> 32) * 4294967296 + ROW_NUMBER() OVER (PARTITION BY k >> 32 ORDER BY k) - 1,"   \
+    "  op_id, change_seq, type, status, json, outside FROM operations WHERE op_id IS NOT NULL;"    \
+    "CREATE TABLE ev15(k INTEGER PRIMARY KEY, json TEXT NOT NULL,"                                 \
+    "  exec_no INTEGER AS (k >> 32), event_id INTEGER AS (k & 4294967295));"                      \
+    "INSERT INTO ev15(k, json) SELECT (k >> 32) * 4294967296 + event_id, json FROM operations"     \
+    "  WHERE op_id IS NULL;"                                                                       \
+    "DROP TABLE operations; ALTER TABLE ops15 RENAME TO operations; ALTER TABLE ev15 RENAME TO events;" \
+    "CREATE UNIQUE INDEX operations_id ON operations(exec_no, op_id);"                            \
+    "CREATE INDEX operations_change ON operations(exec_no, change_seq) WHERE outside=1;"
+#define TO_VERSION_15 TO_VERSION_15_SQL "PRAGMA user_version=15;"
+
+/* A version-16 store made back into version 14 (through 15): every execution in the indexes by status, clock
  * offset, root and parent. */
 #define TO_VERSION_14                                                                              \
+    TO_VERSION_15_SQL                                                                              \
     "DROP INDEX executions_status; CREATE INDEX executions_status ON executions(status, start_ms);" \
     "DROP INDEX executions_offset;"                                                                \
     "CREATE INDEX executions_offset ON executions(status, clock_offset_ms);"                       \
@@ -3208,7 +3228,7 @@ static void test_schema_upgrade(void)
                                                 " (SELECT COUNT(*) FROM executions WHERE status='SUCCEEDED')",
                                             -1, &q, NULL));
     TT_EQ_INT(SQLITE_ROW, sqlite3_step(q));
-    TT_EQ_INT(15, sqlite3_column_int(q, 0));
+    TT_EQ_INT(16, sqlite3_column_int(q, 0));
     TT_EQ_INT(4, sqlite3_column_int(q, 1)); /* tokens_live went with version 9's tokens table */
     TT_EQ_INT(5, sqlite3_column_int(q, 2));
     TT_EQ_INT(2, sqlite3_column_int(q, 3));
@@ -3250,20 +3270,29 @@ static char *rows_text(sqlite3 *db, const char *sql)
 #define ROWS_OPS_9 "SELECT exec_id, op_id, start_seq, change_seq, type, status, json FROM operations ORDER BY exec_id, start_seq"
 #define ROWS_EVENTS_9 "SELECT exec_id, event_id, json FROM events ORDER BY exec_id, event_id"
 #define ROWS_TOKENS_9 "SELECT exec_id, token, issued_ms FROM tokens ORDER BY exec_id, token"
-#define ROWS_OPS "SELECT x.id, o.op_id, o.start_seq, o.change_seq, o.type, o.status, o.json FROM operations o" \
-                 " JOIN executions x ON x.no=o.exec_no ORDER BY x.id, o.start_seq"
-#define ROWS_EVENTS "SELECT x.id, v.event_id, v.json FROM events v JOIN executions x ON x.no=v.exec_no" \
-                    " ORDER BY x.id, v.event_id"
+/* An operation's place in its execution's start order, where version 9 to 15 numbered them
+ * 0, 1, ... (its start_seq) and version 16 keys it among the execution's events. */
+#define ROWS_OPS "SELECT x.id, o.op_id, (SELECT COUNT(*) FROM operations p WHERE p.k>=x.no * 4294967296" \
+                 " AND p.k<o.k AND p.op_id IS NOT NULL), o.change_seq, o.type, o.status, o.json FROM operations o" \
+                 " JOIN executions x ON x.no=o.exec_no WHERE o.op_id IS NOT NULL ORDER BY x.id, o.start_seq"
+#define ROWS_OPS_15 "SELECT x.id, o.op_id, o.start_seq, o.change_seq, o.type, o.status, o.json FROM operations o" \
+                    " JOIN executions x ON x.no=o.exec_no ORDER BY x.id, o.start_seq"
+#define ROWS_EVENTS_15 "SELECT x.id, v.event_id, v.json FROM events v JOIN executions x ON x.no=v.exec_no" \
+                       " ORDER BY x.id, v.event_id"
+#define ROWS_EVENTS "SELECT x.id, v.event_id, v.json FROM operations v JOIN executions x ON x.no=v.exec_no" \
+                    " WHERE v.op_id IS NULL ORDER BY x.id, v.event_id"
 #define ROWS_TOKENS "SELECT x.id, t.token, t.issued_ms FROM tokens t JOIN executions x ON x.no=t.exec_no" \
                     " ORDER BY x.id, t.token"
 #define ROWS_EXECS "SELECT id, arn, status, seq, seen_seq, op_count, event_count, inv_open, inv_request FROM executions ORDER BY id"
 #define LIVE_10 "SELECT id, live_token FROM executions ORDER BY id"
 #define LIVE_9 "SELECT x.id, (SELECT token FROM tokens t WHERE t.exec_id=x.id AND t.live=1) FROM executions x ORDER BY x.id"
 enum { R_OPS, R_EVENTS, R_TOKENS, R_EXECS, R_LIVE, R_N };
+/* v9: 1 for a store of version 9, 2 for one of versions 10 to 15 (events in their own table),
+ * 0 for the current one. */
 static void rows_all(sqlite3 *db, int v9, char *out[R_N])
 {
-    const char *sql[R_N] = {v9 ? ROWS_OPS_9 : ROWS_OPS, v9 ? ROWS_EVENTS_9 : ROWS_EVENTS,
-                            v9 ? ROWS_TOKENS_9 : ROWS_TOKENS, ROWS_EXECS, v9 ? LIVE_9 : LIVE_10};
+    const char *sql[R_N] = {v9 == 1 ? ROWS_OPS_9 : v9 ? ROWS_OPS_15 : ROWS_OPS, v9 == 1 ? ROWS_EVENTS_9 : v9 ? ROWS_EVENTS_15 : ROWS_EVENTS,
+                            v9 == 1 ? ROWS_TOKENS_9 : ROWS_TOKENS, ROWS_EXECS, v9 == 1 ? LIVE_9 : LIVE_10};
     for (int i = 0; i < R_N; i++) out[i] = rows_text(db, sql[i]);
 }
 static void rows_same(char *want[R_N], char *got[R_N])
@@ -3338,7 +3367,7 @@ static void test_schema_upgrade_from_9(void)
 
     sqlite3 *db = NULL;
     TT_EQ_INT(SQLITE_OK, sqlite3_open(path, &db));
-    TT_EQ_INT(15, sql_int(db, "PRAGMA user_version"));
+    TT_EQ_INT(16, sql_int(db, "PRAGMA user_version"));
     /* as version 11 kept it: the first token a row too */
     TT_EQ_INT(SQLITE_OK, sqlite3_exec(db, TO_VERSION_11, NULL, NULL, NULL));
     char *ins = sqlite3_mprintf("INSERT INTO tokens SELECT %Q, no, 0 FROM executions WHERE arn=%Q", first, r.arn);
@@ -3348,7 +3377,7 @@ static void test_schema_upgrade_from_9(void)
                              " AND name IN ('operations','events','tokens')"));
     TT_EQ_INT(2, sql_int(db, KEYED_BY_ROWID));
     char *want[R_N], *got[R_N];
-    rows_all(db, 0, want);
+    rows_all(db, 2, want);
     TT_ASSERT(strstr(want[R_LIVE], r.token) != NULL);
     TT_EQ_INT(SQLITE_OK, sqlite3_exec(db, TO_VERSION_9, NULL, NULL, NULL));
     TT_EQ_INT(9, sql_int(db, "PRAGMA user_version"));
@@ -3370,13 +3399,13 @@ static void test_schema_upgrade_from_9(void)
     dwf_service_close(s);
 
     TT_EQ_INT(SQLITE_OK, sqlite3_open(path, &db));
-    TT_EQ_INT(15, sql_int(db, "PRAGMA user_version"));
+    TT_EQ_INT(16, sql_int(db, "PRAGMA user_version"));
     TT_EQ_INT(1, sql_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE type='table' AND sql LIKE '%WITHOUT ROWID'"
                              " AND name IN ('operations','events','tokens')"));
-    TT_EQ_INT(2, sql_int(db, KEYED_BY_ROWID));
+    TT_EQ_INT(1, sql_int(db, KEYED_BY_ROWID)); /* the events in operations (16) */
     TT_EQ_INT(0, sql_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE name IN"
-                             " ('operations_start','tokens_exec','tokens_live','ops9','ev9','tok9',"
-                             "  'operations_v10','events_v10','tokens_v10','operations_v11','events_v11')"));
+                             " ('operations_start','tokens_exec','tokens_live','ops9','ev9','tok9','events',"
+                             "  'operations_v10','events_v10','tokens_v10','operations_v11','events_v11','operations_v16')"));
     TT_EQ_INT(2, sql_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE type='index' AND name IN"
                              " ('operations_id','operations_change')"));
     rows_all(db, 0, got);
@@ -3440,11 +3469,11 @@ static void test_schema_upgrade_from_10(void)
     TT_EQ_INT(SQLITE_OK, sqlite3_open(path, &db));
     TT_EQ_INT(SQLITE_OK, sqlite3_exec(db, TO_VERSION_11, NULL, NULL, NULL));
     char *want[R_N], *got[R_N];
-    rows_all(db, 0, want);
+    rows_all(db, 2, want);
     TT_EQ_INT(SQLITE_OK, sqlite3_exec(db, TO_VERSION_10, NULL, NULL, NULL));
     TT_EQ_INT(10, sql_int(db, "PRAGMA user_version"));
     TT_EQ_INT(0, sql_int(db, KEYED_BY_ROWID));
-    rows_all(db, 0, got);
+    rows_all(db, 2, got);
     rows_same(want, got); /* the version-10 store holds the same */
     sqlite3_close(db);
 
@@ -3465,9 +3494,10 @@ static void test_schema_upgrade_from_10(void)
     dwf_service_close(s);
 
     TT_EQ_INT(SQLITE_OK, sqlite3_open(path, &db));
-    TT_EQ_INT(15, sql_int(db, "PRAGMA user_version"));
-    TT_EQ_INT(2, sql_int(db, KEYED_BY_ROWID));
-    TT_EQ_INT(0, sql_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('ops10','ev10','operations_v11','events_v11')"));
+    TT_EQ_INT(16, sql_int(db, "PRAGMA user_version"));
+    TT_EQ_INT(1, sql_int(db, KEYED_BY_ROWID)); /* the events in operations (16) */
+    TT_EQ_INT(0, sql_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('ops10','ev10','operations_v11','events_v11',"
+                             " 'events','operations_v16')"));
     TT_EQ_INT(2, sql_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE type='index' AND name IN"
                              " ('operations_id','operations_change')"));
     rows_all(db, 0, got);
@@ -3697,7 +3727,7 @@ static void test_schema_upgrade_from_11(void)
     TT_EQ_STR("SUCCEEDED", status_of(s, r.arn, st));
     dwf_service_close(s);
     TT_EQ_INT(SQLITE_OK, sqlite3_open(path, &db));
-    TT_EQ_INT(15, sql_int(db, "PRAGMA user_version"));
+    TT_EQ_INT(16, sql_int(db, "PRAGMA user_version"));
     TT_EQ_INT(64, sql_int(db, "SELECT length(value) FROM meta WHERE key='token_key'"));
     TT_EQ_INT(2, sql_int(db, "SELECT COUNT(*) FROM tokens")); /* nothing written there since */
     sqlite3_close(db);
@@ -3805,7 +3835,7 @@ static void test_schema_upgrade_from_12(void)
     TT_EQ_INT(12, sql_int(db, "PRAGMA user_version"));
     int nops = sql_int(db, "SELECT COUNT(*) FROM operations");
     TT_ASSERT(nops >= 5);
-    rows_all(db, 0, got);
+    rows_all(db, 2, got);
     rows_same(want, got);
     sqlite3_close(db);
 
@@ -3814,7 +3844,7 @@ static void test_schema_upgrade_from_12(void)
     if (!s) return;
     dwf_service_close(s);
     TT_EQ_INT(SQLITE_OK, sqlite3_open(path, &db));
-    TT_EQ_INT(15, sql_int(db, "PRAGMA user_version"));
+    TT_EQ_INT(16, sql_int(db, "PRAGMA user_version"));
     TT_EQ_INT(nops, sql_int(db, "SELECT COUNT(*) FROM operations WHERE outside=1"));
     TT_EQ_INT(1, sql_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE type='index' AND name='operations_change'"
                              " AND sql LIKE '%WHERE outside=1'"));
@@ -3884,7 +3914,7 @@ static void test_schema_upgrade_from_13(void)
         return;
     }
     TT_EQ_INT(SQLITE_OK, sqlite3_open(path, &db));
-    TT_EQ_INT(15, sql_int(db, "PRAGMA user_version"));
+    TT_EQ_INT(16, sql_int(db, "PRAGMA user_version"));
     TT_EQ_INT(1, sql_int(db, TIMERS_NO_ROWID));
     TT_EQ_INT(0, sql_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('timers_v14','tim13')"));
     TT_EQ_INT(1, sql_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE type='index' AND name='timers_due'"));
@@ -3965,7 +3995,7 @@ static void test_schema_upgrade_from_14(void)
         return;
     }
     TT_EQ_INT(SQLITE_OK, sqlite3_open(path, &db));
-    TT_EQ_INT(15, sql_int(db, "PRAGMA user_version"));
+    TT_EQ_INT(16, sql_int(db, "PRAGMA user_version"));
     TT_EQ_INT(4, sql_int(db, PARTIAL_INDEXES));
     TT_EQ_INT(2, sql_int(db, "SELECT COUNT(*) FROM executions"));
     TT_EQ_INT(1, sql_int(db, RUNNING_BY_INDEX));
@@ -3993,6 +4023,169 @@ static void test_schema_upgrade_from_14(void)
     dwf_service_close(s);
     TT_EQ_INT(SQLITE_OK, sqlite3_open(path, &db));
     TT_EQ_INT(0, sql_int(db, RUNNING_BY_INDEX));
+    ok = rows_text(db, "PRAGMA integrity_check");
+    TT_ASSERT(ok && strcmp(ok, "ok\n") == 0);
+    free(ok);
+    sqlite3_close(db);
+}
+
+/* Every event of arn read `limit` at a time (reversed: from the last), as their EventIds and
+ * types ("1 ExecutionStarted,2 StepStarted,..."), or NULL. */
+static char *history_paged(dwf_service *s, const char *arn, int limit, int reverse)
+{
+    size_t cap = 4096, len = 0;
+    char *out = malloc(cap), marker[64] = "";
+    if (!out) return NULL;
+    out[0] = 0;
+    for (int pages = 0; pages < 1000; pages++) {
+        cJSON *h = NULL;
+        dwf_error err;
+        if (dwf_service_get_history(s, arn, 1, limit, marker[0] ? marker : NULL, reverse, &h, &err) != 0) break;
+        const cJSON *ev;
+        cJSON_ArrayForEach(ev, cJSON_GetObjectItemCaseSensitive(h, "Events"))
+        {
+            const cJSON *id = cJSON_GetObjectItemCaseSensitive(ev, "EventId");
+            if (len + 128 < cap)
+                len += (size_t)snprintf(out + len, cap - len, "%d %s,", cJSON_IsNumber(id) ? id->valueint : -1,
+                                        S(ev, "EventType") ? S(ev, "EventType") : "?");
+        }
+        const char *next = S(h, "NextMarker");
+        snprintf(marker, sizeof marker, "%s", next ? next : "");
+        cJSON_Delete(h);
+        if (!next) return out;
+    }
+    free(out);
+    return NULL;
+}
+
+/* A store of version 15 (operations and events in a table each, keyed by start sequence and by
+ * EventId) holding a finished execution and one in the middle of an invocation is brought to 16
+ * when opened: the events become rows of the operations table after its operations, which keep
+ * their keys; the operations and events read the same (rows, the state, the history forwards,
+ * backwards and a page at a time), the store is consistent, and the running execution goes on:
+ * its next operations and events are added after the ones it had (no key taken twice), its
+ * EventIds go on from its count, and its history pages still hold every event once. */
+static void test_schema_upgrade_from_15(void)
+{
+    run r;
+    dwf_service *s = finished_and_running(&r, NULL, 0);
+    if (!s) return;
+    dwf_error err;
+    char *hist = history_text(s, r.arn), *fwd = history_paged(s, r.arn, 2, 0), *back = history_paged(s, r.arn, 3, 1);
+    TT_ASSERT(hist && fwd && back);
+    TT_ASSERT(fwd && strncmp(fwd, "1 ExecutionStarted,", 19) == 0);
+    dwf_service_close(s);
+    sqlite3 *db = NULL;
+    TT_EQ_INT(SQLITE_OK, sqlite3_open(path, &db));
+    TT_EQ_INT(16, sql_int(db, "PRAGMA user_version"));
+    TT_EQ_INT(0, sql_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE name='events'"));
+    char *want[R_N], *got[R_N];
+    rows_all(db, 0, want);
+    TT_EQ_INT(SQLITE_OK, sqlite3_exec(db, TO_VERSION_15, NULL, NULL, NULL));
+    TT_EQ_INT(15, sql_int(db, "PRAGMA user_version"));
+    /* as version 15 kept them: operations numbered below op_count, events by EventId */
+    TT_EQ_INT(0, sql_int(db, "SELECT COUNT(*) FROM operations o JOIN executions x ON x.no=o.exec_no"
+                             " WHERE o.start_seq>=x.op_count"));
+    TT_EQ_INT(0, sql_int(db, "SELECT COUNT(*) FROM events v JOIN executions x ON x.no=v.exec_no"
+                             " WHERE v.event_id>x.event_count OR v.event_id<1"));
+    int nops = sql_int(db, "SELECT COUNT(*) FROM operations"), nev = sql_int(db, "SELECT COUNT(*) FROM events");
+    TT_ASSERT(nops >= 5 && nev >= 8);
+    rows_all(db, 2, got);
+    rows_same(want, got); /* the version-15 store holds the same */
+    sqlite3_close(db);
+
+    dwf_service_opts o = {.path = path, .clock = clock_fn};
+    TT_EQ_INT(0, dwf_service_open(&o, &s, &err));
+    if (!s) {
+        for (int i = 0; i < R_N; i++) free(want[i]);
+        free(hist), free(fwd), free(back);
+        return;
+    }
+    TT_EQ_INT(SQLITE_OK, sqlite3_open(path, &db));
+    TT_EQ_INT(16, sql_int(db, "PRAGMA user_version"));
+    TT_EQ_INT(0, sql_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('events','operations_v16')"));
+    TT_EQ_INT(1, sql_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE type='index' AND name='operations_id'"
+                             " AND sql LIKE '%WHERE op_id IS NOT NULL'"));
+    TT_EQ_INT(nops, sql_int(db, "SELECT COUNT(*) FROM operations WHERE op_id IS NOT NULL"));
+    TT_EQ_INT(nev, sql_int(db, "SELECT COUNT(*) FROM operations WHERE op_id IS NULL"));
+    /* each event after its execution's operations, at op_count + EventId - 1, in neither index */
+    TT_EQ_INT(nev, sql_int(db, "SELECT COUNT(*) FROM operations v JOIN executions x ON x.no=v.exec_no"
+                               " WHERE v.op_id IS NULL AND v.start_seq=x.op_count+v.event_id-1 AND v.outside=0"
+                               " AND v.type IS NULL AND v.change_seq IS NULL"));
+    TT_EQ_INT(nops, sql_int(db, "SELECT COUNT(*) FROM operations INDEXED BY operations_id WHERE exec_no>0 AND op_id>''"));
+    char *ok = rows_text(db, "PRAGMA integrity_check");
+    TT_ASSERT(ok && strcmp(ok, "ok\n") == 0);
+    free(ok);
+    rows_all(db, 0, got);
+    rows_same(want, got);
+    for (int i = 0; i < R_N; i++) free(want[i]);
+    sqlite3_close(db);
+
+    char *after = history_text(s, r.arn), *fwd2 = history_paged(s, r.arn, 2, 0), *back2 = history_paged(s, r.arn, 3, 1);
+    TT_ASSERT(hist && after && strcmp(hist, after) == 0);
+    TT_ASSERT(fwd && fwd2 && strcmp(fwd, fwd2) == 0);
+    TT_ASSERT(back && back2 && strcmp(back, back2) == 0);
+    free(after), free(fwd2), free(back2);
+    cJSON *page = NULL;
+    TT_EQ_INT(0, dwf_service_get_state(s, r.arn, r.token, NULL, 2, &page, &err));
+    TT_EQ_INT(2, cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(page, "Operations")));
+    TT_ASSERT(S(page, "NextMarker") != NULL);
+    cJSON_Delete(page);
+
+    /* the running execution goes on: new rows after the upgraded ones */
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"b\",\"Type\":\"STEP\",\"Action\":\"SUCCEED\",\"Payload\":\"2\"},"
+                            "{\"Id\":\"c\",\"Type\":\"STEP\",\"Action\":\"START\",\"Name\":\"three\"}]", NULL, &err));
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"c\",\"Type\":\"STEP\",\"Action\":\"SUCCEED\",\"Payload\":\"3\"}]", NULL, &err));
+    cJSON *done = J("{\"Status\":\"SUCCEEDED\",\"Result\":\"6\"}");
+    TT_EQ_INT(0, dwf_service_end_invocation(s, r.arn, r.req, vclock, done, NULL, &err));
+    cJSON_Delete(done);
+    char st[32];
+    TT_EQ_STR("SUCCEEDED", status_of(s, r.arn, st));
+    cJSON *ops = NULL;
+    TT_EQ_INT(0, dwf_service_operations(s, r.arn, &ops, &err));
+    int n = cJSON_GetArraySize(ops);
+    TT_ASSERT(n >= 4);
+    TT_EQ_STR("a", n >= 4 ? S(cJSON_GetArrayItem(ops, n - 3), "Id") : "");
+    TT_EQ_STR("c", n >= 4 ? S(cJSON_GetArrayItem(ops, n - 1), "Id") : "");
+    TT_EQ_STR("SUCCEEDED", n >= 4 ? S(cJSON_GetArrayItem(ops, n - 1), "Status") : "");
+    cJSON_Delete(ops);
+    /* every event once, in EventId order, read whole and a page at a time both ways */
+    char *all = history_paged(s, r.arn, 1000, 0), *by2 = history_paged(s, r.arn, 2, 0), *rev = history_paged(s, r.arn, 3, 1);
+    TT_ASSERT(all && by2 && rev && strcmp(all, by2) == 0);
+    TT_ASSERT(all && fwd && strncmp(all, fwd, strlen(fwd)) == 0); /* the old events first, unchanged */
+    TT_ASSERT(all && strstr(all, "StepSucceeded,") != NULL && strstr(all, "ExecutionSucceeded,") != NULL);
+    int count = 0, in_order = 1, prev = 0;
+    for (const char *p = all; p && *p;) {
+        int id = atoi(p);
+        in_order &= id == prev + 1;
+        prev = id;
+        count++;
+        p = strchr(p, ',');
+        if (p) p++;
+    }
+    int had = 0;
+    for (const char *p = fwd; p && *p; p++) had += *p == ',';
+    TT_ASSERT(in_order);
+    TT_ASSERT(had >= 4 && count >= had + 4); /* StepSucceeded, StepStarted, StepSucceeded, ExecutionSucceeded */
+    /* reversed: the same events, last first */
+    int rcount = 0, rprev = count + 1, rorder = 1;
+    for (const char *p = rev; p && *p;) {
+        int id = atoi(p);
+        rorder &= id == rprev - 1;
+        rprev = id;
+        rcount++;
+        p = strchr(p, ',');
+        if (p) p++;
+    }
+    TT_ASSERT(rorder);
+    TT_EQ_INT(count, rcount);
+    free(all), free(by2), free(rev), free(hist), free(fwd), free(back);
+    dwf_service_close(s);
+    TT_EQ_INT(SQLITE_OK, sqlite3_open(path, &db));
+    char *q = sqlite3_mprintf("SELECT COUNT(*) FROM operations v JOIN executions x ON x.no=v.exec_no"
+                              " WHERE v.op_id IS NULL AND x.arn=%Q AND v.event_id<=x.event_count", r.arn);
+    TT_EQ_INT(count, sql_int(db, q));
+    sqlite3_free(q);
     ok = rows_text(db, "PRAGMA integrity_check");
     TT_ASSERT(ok && strcmp(ok, "ok\n") == 0);
     free(ok);
@@ -4037,6 +4230,7 @@ int main(void)
     TT_RUN(test_schema_upgrade_from_12);
     TT_RUN(test_schema_upgrade_from_13);
     TT_RUN(test_schema_upgrade_from_14);
+    TT_RUN(test_schema_upgrade_from_15);
     TT_RUN(test_changes_outside);
     TT_RUN(test_idempotent_start);
     TT_RUN(test_checkpoint_validation);
