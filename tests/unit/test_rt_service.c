@@ -2333,7 +2333,10 @@ static void *mem_cache_checks(void *arg)
         if (!p) continue;
         TT_ASSERT(m->xSize(p) >= n);
         TT_EQ_INT(malloc_usable_size(p), m->xSize(p));
-        if (n <= 2040) TT_EQ_INT(m->xRoundup(n), m->xSize(p)); /* (past the classes: glibc's size) */
+        /* a fresh block is glibc's: at least the class's size, more when glibc hands out a whole
+         * free chunk whose remainder would be too small to split off (a 104-byte request can get
+         * 120 usable bytes), so only a lower bound holds */
+        if (n <= 2040) TT_ASSERT(m->xSize(p) >= m->xRoundup(n));
         TT_ASSERT(m->xRoundup(n) >= n);
         TT_ASSERT((uintptr_t)p % 16 == 0);
         memset(p, 0xab, (size_t)m->xSize(p));
