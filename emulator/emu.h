@@ -95,6 +95,15 @@ typedef struct emu_server_kind emu_server_kind; /* httpd.c: a route table and it
 /* Seconds a connection may stay silent (a request half sent, an idle keep-alive) before it
  * is closed; a request being answered is not silent (emulator.h: connection_timeout_s). */
 #define EMU_CONNECTION_TIMEOUT_S 30
+/* Bytes of libmicrohttpd's per-connection memory pool (a request's line and headers, its read
+ * buffer, the answer's headers). libmicrohttpd zeroes the whole pool after every request of a
+ * keep-alive connection, and the part it shrinks the read buffer by: with its default of 32 KiB
+ * those memsets were ~50k instructions a request as callgrind counts them (a rep stosb counted
+ * by the byte), 15% of serve's per execution of bench/throughput.sh's Event row, though only
+ * ~1% of serve's CPU samples (perf). 16 KiB still holds a request's headers up to ~14 KB (the
+ * AWS SDK sends ~1.5 KB; browsers and common servers stop at 8 KB); a body larger than the read
+ * buffer is read in more rounds, not refused. */
+#define EMU_CONNECTION_MEMORY (16 * 1024)
 
 typedef struct emu_client emu_client; /* httpd.c: connections per client address */
 #define EMU_CLIENT_BUCKETS 256

@@ -644,6 +644,7 @@ static int listen_on(emu_server *s, const char *host, int port, dwf_error *err)
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)sa,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)EMU_CONNECTION_MEMORY,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)e->connection_timeout_s,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)hard_total,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,

@@ -10,6 +10,8 @@
 #     closed once silent for --connection-timeout, and 127.0.0.2 is then served again;
 #   - a long RequestResponse call (a real 4 s wait) outlives a 2 s silence timeout: a request
 #     being answered is not silent;
+#   - a request with 12 KB of headers is answered, one with 20 KB gets HTTP 431 (a connection's
+#     memory, EMU_CONNECTION_MEMORY: 16 KiB);
 #   - processes a function started and abandoned (a child in its own session, a daemon whose
 #     parent exited) are ended when dwf serve stops;
 #   - the working directory of a dwf serve killed with SIGKILL is removed by the next one to
@@ -88,6 +90,18 @@ if ! serve_start "$T/serve" --store "$T/store.db" --connection-timeout 2 \
      "$T/dbl/dbl/function.zip" "$T/dbl/slow/function.zip" --function "leaver=$T/leaver" --env "LEFT=$T/left"; then
   fail serve_load_start "dwf serve did not start: $(tail -c 600 "$T/serve.err")"; exit 0
 fi
+
+# A connection's memory (emu.h, EMU_CONNECTION_MEMORY: 16 KiB) holds a request's headers up to
+# about 14 KB: 12 KB of them are answered, 20 KB get HTTP 431 (an answer, not a reset), and the
+# next request is answered again.
+pad_headers() { local i; for i in $(seq "$1"); do printf -- '-H
+X-Pad-%d: %01000d
+' "$i" 0; done; }
+hdr_code() { local a; mapfile -t a < <(pad_headers "$1"); curl -s -o "$T/hdr.body" -w '%{http_code}' --max-time 30 "${a[@]}" \
+  "http://127.0.0.1:$SERVE_PORT/2015-03-31/functions"; }
+c12=$(hdr_code 12); c20=$(hdr_code 20); c0=$(hdr_code 0)
+[ "$c12" = 200 ] && [ "$c20" = 431 ] && [ "$c0" = 200 ] && pass serve_load_header_limit ||
+  fail serve_load_header_limit "12 KB of headers: $c12, 20 KB: $c20, none: $c0 (want 200, 431, 200)"
 
 python3 - "$SERVE_PORT" "$T" <<'EOF'
 import concurrent.futures, http.client, json, os, resource, socket, sys, time
