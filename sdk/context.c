@@ -412,12 +412,17 @@ int dwf__fatal(dwf_ctx *c, const char *type, const char *fmt, ...)
     va_start(ap, fmt);
     if (vasprintf(&msg, fmt, ap) < 0) msg = NULL;
     va_end(ap);
+    /* The first fatal stop is the execution's. Its type and message are written before the
+     * release store of the flag that publishes them: the flag is read unlocked with acquire
+     * (dwf__durable_guard, the batch end, fatal_response), and a reader that sees it then reads
+     * the type and message, while a thread that is not joined (a timed step's abandoned body)
+     * may still be here. A later stop changes nothing a reader may be reading. */
     pthread_mutex_lock(&inv->mu);
     if (!inv->fatal) {
-        __atomic_store_n(&inv->fatal, 1, __ATOMIC_RELEASE); /* read unlocked by dwf__durable_guard */
         snprintf(inv->fatal_type, sizeof inv->fatal_type, "%s", type);
         inv->fatal_msg = msg;
         msg = NULL;
+        __atomic_store_n(&inv->fatal, 1, __ATOMIC_RELEASE);
     }
     pthread_mutex_unlock(&inv->mu);
     free(msg);

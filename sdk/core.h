@@ -114,7 +114,7 @@ typedef struct dwf__inv {
     /* what the failed call said (malloc'd by the fault: kept out of the struct, ~600 bytes,
      * which made every invocation's calloc a large-bin request; fault_oom when that failed) */
     dwf_error *fault_err;
-    int fatal;
+    int fatal;           /* published last, with a release store, by dwf__fatal: read with acquire */
     char fatal_type[64];
     char *fatal_msg;
 

@@ -104,7 +104,8 @@ static cJSON *fatal_response(dwf__inv *inv, dwf_error *err)
 {
     /* The execution ends FAILED: what is queued (deferred and pipelined step results) becomes
      * durable first, as before any end, so the history holds every step that finished. */
-    if (inv->fatal && !__atomic_load_n(&inv->fault, __ATOMIC_ACQUIRE)) (void)dwf__checkpoint_flush(inv);
+    int fatal = __atomic_load_n(&inv->fatal, __ATOMIC_ACQUIRE); /* dwf__fatal publishes it last */
+    if (fatal && !__atomic_load_n(&inv->fault, __ATOMIC_ACQUIRE)) (void)dwf__checkpoint_flush(inv);
     if (__atomic_load_n(&inv->fault, __ATOMIC_ACQUIRE)) { /* the sender may have set it */
         const dwf_error *fe = dwf__fault_error(inv);
         if (inv->fault_retryable) {
@@ -113,7 +114,7 @@ static cJSON *fatal_response(dwf__inv *inv, dwf_error *err)
         }
         return response_failed(fe->type, fe->message, NULL);
     }
-    if (inv->fatal) return response_failed(inv->fatal_type, inv->fatal_msg, NULL);
+    if (fatal) return response_failed(inv->fatal_type, inv->fatal_msg, NULL);
     set_err(err, "InternalError", "workflow stopped without a recorded reason");
     return NULL;
 }
@@ -299,7 +300,7 @@ static cJSON *body_suspended(dwf__inv *inv, int run, dwf_error *err, int *again)
 static cJSON *verify_response(dwf__inv *inv, int rc, dwf_error *err)
 {
     cJSON *resp = NULL;
-    if (inv->fatal) resp = response_failed(inv->fatal_type, inv->fatal_msg, NULL);
+    if (__atomic_load_n(&inv->fatal, __ATOMIC_ACQUIRE)) resp = response_failed(inv->fatal_type, inv->fatal_msg, NULL);
     else if (rc == DWF_OK || rc == DWF_RETURN || rc == DWF_ERROR)
         resp = response_status("SUCCEEDED", NULL);
     else resp = response_status("PENDING", NULL);
@@ -333,7 +334,8 @@ static cJSON *run_body(dwf__inv *inv, size_t nops, dwf_error *err)
         if (inv->opts && inv->opts->verify) return verify_response(inv, rc, err);
         /* A fault recorded where no status could carry it (a batch item that hit one after
          * its batch was decided, an allocation failure in a value helper) still ends it. */
-        if (inv->fatal || inv->fault) rc = DWF_FATAL;
+        if (__atomic_load_n(&inv->fatal, __ATOMIC_ACQUIRE) || __atomic_load_n(&inv->fault, __ATOMIC_ACQUIRE))
+            rc = DWF_FATAL;
         if (rc == DWF_OK || rc == DWF_RETURN) {
             if (dwf__checkpoint_flush(inv) != 0) return fatal_response(inv, err);
             return succeed(inv, &root, value, err);
@@ -350,7 +352,8 @@ static cJSON *run_body(dwf__inv *inv, size_t nops, dwf_error *err)
             return resp;
         }
         /* DWF_FATAL, or a status the body should never return */
-        if (rc != DWF_FATAL && !inv->fatal && !inv->fault)
+        if (rc != DWF_FATAL && !__atomic_load_n(&inv->fatal, __ATOMIC_ACQUIRE) &&
+            !__atomic_load_n(&inv->fault, __ATOMIC_ACQUIRE))
             dwf__fatal(&root, "InternalError", "workflow body returned status %d", rc);
         return fatal_response(inv, err);
     }
