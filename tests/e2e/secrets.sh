@@ -67,7 +67,8 @@ open(sys.argv[1], "w").write(str(srv.server_port))
 srv.serve_forever()
 PY
 python3 "$T/standin.py" "$T/port" "$T/requests.jsonl" & SRV=$!
-for _ in $(seq 100); do [ -s "$T/port" ] && break; sleep 0.1; done
+# until it listens (300 s: only a stand-in that never starts; one that died ends the wait)
+for _ in $(seq 3000); do [ -s "$T/port" ] && break; kill -0 $SRV 2>/dev/null || break; sleep 0.1; done
 PORT=$(cat "$T/port" 2>/dev/null)
 if [ -z "$PORT" ]; then fail secrets_standin "the stand-in did not start"; exit 0; fi
 export AWS_ACCESS_KEY_ID=AKIDSECRETSTEST AWS_SECRET_ACCESS_KEY=secrets-test-key AWS_REGION=us-east-1

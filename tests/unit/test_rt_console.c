@@ -4,11 +4,13 @@
  * bytes of a server-sent event. tests/console/run.sh checks the pages themselves, over HTTP and
  * in Chromium. And the graph's `dot` run beside dwf serve's reaper (util/proc.h).
  */
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "html.h"
 #include "proc.h"
@@ -92,20 +94,41 @@ static void test_buffer_grows(void)
  * page said the graph cannot be drawn (seen once in tests/console's browser check, under load).
  * A sweeper thread as serve's, looping, and 100 runs of `true`, every tenth waiting for a sweep
  * in between (so sweeps happen however the threads are scheduled, valgrind's too): every run
- * gets its own status. Without the lock, nearly every run failed. */
+ * gets its own status. Without the lock, nearly every run failed. The wait is for the sweep
+ * itself (a condition variable the sweeper signals), bounded only so that a hung test ends:
+ * a slow or loaded machine just waits longer. */
 static int sweeping = 1, sweeps;
+static pthread_mutex_t sweep_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t sweep_cv = PTHREAD_COND_INITIALIZER;
 static void *sweeper(void *arg)
 {
     (void)arg;
     while (__atomic_load_n(&sweeping, __ATOMIC_ACQUIRE)) {
         if (dwf__proc_sweep_begin()) {
             while (waitpid(-1, NULL, WNOHANG) > 0) {}
-            __atomic_add_fetch(&sweeps, 1, __ATOMIC_RELEASE);
+            pthread_mutex_lock(&sweep_mu);
+            sweeps++;
+            pthread_cond_broadcast(&sweep_cv);
+            pthread_mutex_unlock(&sweep_mu);
             dwf__proc_sweep_end();
         }
         sched_yield();
     }
     return NULL;
+}
+
+/* Wait for a sweep after the ones seen so far: 1 when one came, 0 after 60 s (a hung test). */
+static int wait_for_a_sweep(void)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until); /* the clock a default condition variable waits on */
+    until.tv_sec += 60;
+    pthread_mutex_lock(&sweep_mu);
+    int seen = sweeps;
+    while (sweeps == seen && pthread_cond_timedwait(&sweep_cv, &sweep_mu, &until) != ETIMEDOUT) {}
+    int came = sweeps != seen;
+    pthread_mutex_unlock(&sweep_mu);
+    return came;
 }
 
 static void test_run_keeps_its_child_from_a_sweep(void)
@@ -121,11 +144,7 @@ static void test_run_keeps_its_child_from_a_sweep(void)
             if (!failed) printf("run %d: %s (status %d)\n", i, err, st);
             failed++;
         }
-        if (i % 10 == 0) {
-            int seen = __atomic_load_n(&sweeps, __ATOMIC_ACQUIRE);
-            for (int k = 0; k < 100000 && __atomic_load_n(&sweeps, __ATOMIC_ACQUIRE) == seen; k++) sched_yield();
-            waits += __atomic_load_n(&sweeps, __ATOMIC_ACQUIRE) != seen;
-        }
+        if (i % 10 == 0) waits += wait_for_a_sweep();
     }
     __atomic_store_n(&sweeping, 0, __ATOMIC_RELEASE);
     pthread_join(t, NULL);
