@@ -97,7 +97,7 @@ cat >"$T/sh/root/bootstrap" <<'SH'
 #!/bin/sh
 api="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/invocation"
 while :; do
-  h=$(mktemp); b=$(mktemp)
+  h=$(mktemp -p "$LAMBDA_TASK_ROOT"); b=$(mktemp -p "$LAMBDA_TASK_ROOT")
   curl -s -D "$h" -o "$b" "$api/next" || exit 1
   rid=$(sed -n 's/^[Ll]ambda-[Rr]untime-[Aa]ws-[Rr]equest-[Ii]d: *\([^\r]*\).*/\1/p' "$h")
   { printf '{"echo":'; cat "$b"; printf '}'; } | curl -s -o /dev/null -X POST --data-binary @- "$api/$rid/response"

@@ -52,12 +52,18 @@ static dwf_service *open_store(int busy_ms)
     return s;
 }
 
-static void close_store(dwf_service *s)
+/* Remove the store's directory: a passing test leaves nothing in /tmp. */
+static void remove_store_dir(void)
 {
-    dwf_service_close(s);
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) printf("cleanup of %s failed\n", dir);
+}
+
+static void close_store(dwf_service *s)
+{
+    dwf_service_close(s);
+    remove_store_dir();
 }
 
 static cJSON *J(const char *fmt, ...)
@@ -4030,6 +4036,7 @@ static void test_schema_upgrade_from_14(void)
     TT_ASSERT(ok && strcmp(ok, "ok\n") == 0);
     free(ok);
     sqlite3_close(db);
+    remove_store_dir();
 }
 
 /* Every event of arn read `limit` at a time (reversed: from the last), as their EventIds and
