@@ -10,8 +10,8 @@
 
 #include "cli.h"
 #include "dwf.h"
+#include "dwf_host.h"
 #include "engine.h"
-#include "memcache.h"
 
 typedef struct CliCommand {
     const char *name;
@@ -93,13 +93,9 @@ int main(int argc, char **argv)
 {
     /* cJSON (the runtime's checkpoints and values, the service's and serve's JSON, the
      * handlers `dwf run` loads, which share this process's cJSON) allocates through the
-     * per-thread cache of the blocks it freed, as a Lambda program does (lambda/lambda.c says
-     * why): glibc blocks all the same. Before any thread starts (cJSON's hooks are one global);
-     * not under AddressSanitizer or valgrind. */
-    if (dwf__memcache_wanted()) {
-        cJSON_Hooks hooks = {dwf__memcache_alloc, dwf__memcache_free};
-        cJSON_InitHooks(&hooks);
-    }
+     * per-thread cache of the blocks it freed, as a Lambda program does (dwf_host.h): glibc
+     * blocks all the same. Before any thread starts; not under AddressSanitizer or valgrind. */
+    dwf_use_json_cache();
     /* http steps and the emulator use libcurl/sockets from threads: a closed peer is an error
      * to report, never a reason to die (libcurl's advice with CURLOPT_NOSIGNAL). */
     signal(SIGPIPE, SIG_IGN);

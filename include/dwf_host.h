@@ -129,6 +129,12 @@ void dwf_hash_id(const char *step_id, char out[17]);
 /* The Lambda custom-runtime loop (Runtime API + HTTPS transport); never returns on success. */
 int dwf_lambda_main(const dwf_workflow *wf);
 
+/* Make cJSON allocate through the per-thread cache of the blocks it freed (lambda/lambda.c says
+ * why), unless AddressSanitizer or valgrind runs the process. What a host process calls at its
+ * start, before any other thread (cJSON's hooks are one global); later calls do nothing.
+ * dwf_lambda_main calls it, and so does the dwf program (cli/main.c). */
+void dwf_use_json_cache(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1104,7 +1104,7 @@ out_rt:
  * so the code that frees what cJSON made with free() (printed texts, strings taken out of
  * nodes) and the nodes given strings malloc'd elsewhere stay right. Not under AddressSanitizer
  * or valgrind (dwf__memcache_wanted), whose checks need cJSON's freed blocks given back at once. */
-void dwf__lambda_json_hooks(void) {
+void dwf_use_json_cache(void) {
     static int done;
     if (done || !dwf__memcache_wanted()) return;
     done = 1;
@@ -1136,7 +1136,7 @@ int dwf_lambda_main(const dwf_workflow *wf) {
     }
     /* A strong reference on purpose: it is what pulls the replay core out of libdwf.a into
      * a bootstrap linked without --whole-archive. */
-    dwf__lambda_json_hooks();
+    dwf_use_json_cache();
     int rc = dwf__lambda_loop(wf, addr, dwf_run_invocation, 0);
     curl_global_cleanup();
     return rc;

@@ -119,11 +119,6 @@ int dwf__rt_request(dwf__rt_conn *c, const char *method, const char *path, const
  * value as setenv does (lambda.c says why). 0, or -1 as setenv/putenv/unsetenv. */
 int dwf__lambda_set_trace_id(const char *id);
 
-/* Make cJSON allocate through the per-thread cache of freed blocks (util/memcache.h; lambda.c
- * says why), unless AddressSanitizer or valgrind runs the process;
- * dwf_lambda_main calls it before the loop starts. Once per process, before other threads. */
-void dwf__lambda_json_hooks(void);
-
 /* The function that runs one invocation: dwf_run_invocation, or a test's stand-in. */
 typedef cJSON *(*dwf__lambda_runner)(const dwf_workflow *wf, const cJSON *event, dwf_transport *t,
                                      const dwf_invoke_opts *opts, dwf_error *err);

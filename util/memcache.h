@@ -1,7 +1,7 @@
 /*
  * memcache.h: a per-thread cache of freed malloc blocks, by size, in front of glibc's malloc for
- * the two allocators dwf chooses: SQLite's (service/store_mem.c) and cJSON's (cJSON_InitHooks in
- * lambda/lambda.c and cli/main.c).
+ * the two allocators dwf chooses: SQLite's (service/store_mem.c) and cJSON's (dwf_use_json_cache
+ * in lambda/lambda.c, which the Lambda program and the dwf program call).
  *
  * Every block it hands out is a plain glibc malloc block at least as large as asked (its usable
  * size, malloc_usable_size, is at least the request), and every block it takes may be any malloc

@@ -1055,11 +1055,11 @@ static void test_trace_id_env_in_place(void) {
     TT_ASSERT(getenv("_X_AMZN_TRACE_ID") == NULL);
 }
 
-/* cJSON through the bootstrap's per-thread block cache (dwf__lambda_json_hooks, util/memcache.c):
+/* cJSON through the bootstrap's per-thread block cache (dwf_use_json_cache, util/memcache.c):
  * texts of every string size parse and print back the same, on several threads at once (each
  * thread's cache freed when it ends: ASan and valgrind see no leak), a printed text freed with
  * plain free() and a node holding a string malloc'd outside cJSON deleted by cJSON are both
- * right. dwf__lambda_json_hooks leaves cJSON on malloc under AddressSanitizer and valgrind; the
+ * right. dwf_use_json_cache leaves cJSON on malloc under AddressSanitizer and valgrind; the
  * test installs the same hooks itself there, so that their checks see cJSON's use of the cache.
  * Installed for the rest of this process: the last test of the file. */
 static char *json_text(int round) {
@@ -1090,8 +1090,8 @@ static void *json_rounds(void *arg) {
 }
 
 static void test_json_hooks(void) {
-    dwf__lambda_json_hooks();
-    dwf__lambda_json_hooks(); /* once only */
+    dwf_use_json_cache();
+    dwf_use_json_cache(); /* once only */
     void *probe = cJSON_malloc(100);
     size_t kept = dwf__memcache_kept(NULL);
     cJSON_free(probe); /* kept by this thread when the hooks are installed */
