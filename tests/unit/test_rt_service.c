@@ -4200,6 +4200,7 @@ static void test_schema_upgrade_from_15(void)
     TT_ASSERT(ok && strcmp(ok, "ok\n") == 0);
     free(ok);
     sqlite3_close(db);
+    remove_store_dir();
 }
 
 /* An upgrade that fails part-way (here: a store claiming schema 11 without its tables) is refused
