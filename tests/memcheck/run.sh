@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tests/memcheck: dwf's long-lived and threaded programs under valgrind's memcheck, driven the way
-# a user drives them. Not in `make check`'s default suites nor in CI (under valgrind it takes
+# a user drives them. Not in `make check`'s default suites; CI runs it (under valgrind it takes
 # about a minute and a half on 2 cores); run by hand: SUITES=memcheck make VALGRIND=1 check (see
 # tests/README.md). Without VALGRIND the same scenario runs on the plain binary (a quick check
 # that the script itself works).
