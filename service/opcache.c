@@ -228,10 +228,12 @@ static int events_write(dwf_service *s, const opc_event *ev, size_t nev, dwf_err
             if (rc == SQLITE_OK) rc = sqlite3_bind_int64(q, (int)(3 * j + 3), ev[i + j].id);
         }
         int r = rc != SQLITE_OK ? dwf__store_fail(s->st, rc, err) : 0;
+        sqlite3_int64 total = sqlite3_total_changes64(dwf__store_db(s->st));
         if (r == 0)
             while ((r = dwf__sql_step(s->st, q, err)) == 1) {}
         dwf__sql_done(s->st, q);
         if (r < 0) return -1;
+        dwf__store_known_since(s->st, total); /* (events: no timer, no execution; store.c's timer note) */
         i += n;
     }
     dwf__store_row_carry(s->st, was);

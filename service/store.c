@@ -67,6 +67,14 @@ struct dwf__store {
     unsigned long long calls;  /* bumped as each call begins and ends (dv_call: one data_version a call) */
     unsigned long long dv_call;
     sqlite3_int64 dv;
+    /* The timer note (timer_note): no timer of the store can be due before tn_next while the
+     * store is as it was when it was taken: every row written since on this connection by a
+     * write that names itself harmless to it (known: counted into tn_known), nothing undone
+     * (tn_undos), no other connection's commit (tn_version). */
+    int tn_valid;
+    double tn_next;
+    sqlite3_int64 tn_base, tn_version, tn_known;
+    unsigned long long tn_undos;
 };
 /* The log's working size (log_open): not known or not kept (0), shorter, sized once by a commit
  * of this process (or found too short then), kept. */
@@ -1275,6 +1283,47 @@ static void rk_exec_kept(dwf__store *st, int was, const dwf__exec *e)
     st->rk_exec = row;
 }
 
+/* ---- the timer note (timer_note) --------------------------------------------------------- */
+/* Every checkpoint first asks whether a timer of its execution tree is due (timers.c): ~8,000
+ * instructions of an at-most-once step (callgrind), a statement that nearly always finds none.
+ * What the store holds decides the answer for a while: no timer is due before the earliest
+ * due_ms of the table less the largest clock offset of a running execution (the check's own
+ * bound). So the check notes that instant, and a later call skips it before then while the rows
+ * it read cannot have changed: no row written on this connection since, except by writes that
+ * touch neither timers nor a running execution's clock offset or status (the operations' and
+ * history events' rows, an execution row's save that leaves those two columns alone: they count
+ * what they wrote, dwf__store_known_since), nothing rolled back or undone, no commit by another
+ * connection (data_version, as row_keep). Taken only inside a transaction; any doubt drops it
+ * and the check reads the store, as before. */
+void dwf__store_timer_note(dwf__store *st, double next)
+{
+    sqlite3_int64 v;
+    st->tn_valid = 0;
+    if (sqlite3_get_autocommit(st->db) || data_version(st, &v) != 0) return;
+    st->tn_next = next;
+    st->tn_version = v;
+    st->tn_base = sqlite3_total_changes64(st->db) - st->tn_known;
+    st->tn_undos = st->undos;
+    st->tn_valid = 1;
+}
+
+int dwf__store_timer_quiet(dwf__store *st, double now)
+{
+    sqlite3_int64 v;
+    if (!st->tn_valid) return -1;
+    if (sqlite3_total_changes64(st->db) - st->tn_known != st->tn_base || st->undos != st->tn_undos ||
+        sqlite3_get_autocommit(st->db) || data_version(st, &v) != 0 || v != st->tn_version) {
+        st->tn_valid = 0;
+        return -1;
+    }
+    return now < st->tn_next;
+}
+
+void dwf__store_known_since(dwf__store *st, sqlite3_int64 total_before)
+{
+    st->tn_known += sqlite3_total_changes64(st->db) - total_before;
+}
+
 /* ---- executions ------------------------------------------------------------------------ */
 #define EXEC_COLS                                                                              \
     "id, arn, name, function_name, status, input, result, error, parent_arn, parent_op, "     \
@@ -1577,6 +1626,7 @@ int dwf__exec_save(dwf__store *st, dwf__exec *e, dwf_error *err)
     if (n == 0) return 0;
     sql_put(sql, len, " WHERE id=?1");
     int was = dwf__store_row_mark(st);
+    sqlite3_int64 total = sqlite3_total_changes64(st->db);
     sqlite3_stmt *q = dwf__sql_prepare(st, err, sql, "s", e->id);
     if (!q) return -1;
     int rc = SQLITE_OK, k = 2;
@@ -1587,6 +1637,14 @@ int dwf__exec_save(dwf__store *st, dwf__exec *e, dwf_error *err)
         while ((r = dwf__sql_step(st, q, err)) == 1) {}
     dwf__sql_done(st, q);
     if (r < 0) return -1;
+    /* (the timer note's bound reads a running execution's clock offset: a save changing it or
+     * the status is not harmless to it) */
+    int harmless = 1;
+    for (size_t i = 0; i < NEXEC_COLS; i++)
+        if (changed[i] && (exec_cols[i].off == offsetof(dwf__exec, status) ||
+                           exec_cols[i].off == offsetof(dwf__exec, clock_offset_ms)))
+            harmless = 0;
+    if (harmless) dwf__store_known_since(st, total);
     for (size_t i = 0; i < NEXEC_COLS; i++)
         if (changed[i] && col_copy(e->loaded, e, &exec_cols[i]) != 0) {
             /* Out of memory: forget what the row held, so the next save writes every column. */

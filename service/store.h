@@ -270,6 +270,16 @@ int dwf__exec_save(dwf__store *st, dwf__exec *e, dwf_error *err);
  * takes dwf__store_row_mark before it (nothing written since the kept rows' mark) and hands the
  * row over after it succeeded (dwf__store_op_kept takes json, the row's text, in every case). */
 int dwf__store_row_mark(dwf__store *st);
+/* The timer note (store.c, timer_note): after a check found no timer due, `next` is the earliest
+ * instant (the service's clock) one can be; dwf__store_timer_quiet says whether the check can be
+ * skipped at `now`: 1 (the note holds and now is before it), 0 (it holds: check, no new note
+ * needed), -1 (no note: check and note). A write that touches neither the
+ * timers nor a running execution's clock offset or status says so after it, with the total of
+ * changes (sqlite3_total_changes64) before it: dwf__store_known_since; any other write drops the
+ * note. */
+void dwf__store_timer_note(dwf__store *st, double next);
+int dwf__store_timer_quiet(dwf__store *st, double now);
+void dwf__store_known_since(dwf__store *st, sqlite3_int64 total_before);
 void dwf__store_op_kept(dwf__store *st, int was, long long exec_no, const char *op_id, long long start_seq, char *json);
 /* After a write that changes no row the store keeps (history events inserted, schema 16) and
  * succeeded (was: dwf__store_row_mark before it): the kept rows stay, the mark moves past it. */

@@ -197,6 +197,11 @@ int dwf_service_fire_timers(dwf_service *s, const char *root_arn, int *fired, dw
 int dwf__svc_timer_due_of(dwf_service *s, const char *arn, char **root, dwf_error *err)
 {
     *root = NULL;
+    /* What the last check noted still holds (store.c, the timer note): nothing due before its
+     * instant, so nothing now when now is before it. */
+    double now = dwf_service_now(s);
+    int quiet = dwf__store_timer_quiet(s->st, now);
+    if (quiet == 1) return 0;
     sqlite3_stmt *peek = dwf__sql_prepare(
         s->st, err,
         "SELECT x.root_arn FROM timers t INDEXED BY timers_due JOIN executions x ON x.id=t.exec_id"
@@ -204,11 +209,27 @@ int dwf__svc_timer_due_of(dwf_service *s, const char *arn, char **root, dwf_erro
         " WHERE status=" DWF__SQL_RUNNING "), 0))"
         " AND t.due_ms<=?1+x.clock_offset_ms"
         " AND x.root_arn=(SELECT root_arn FROM executions WHERE arn=?2 OR id=?2) LIMIT 1",
-        "ds", dwf_service_now(s), arn);
+        "ds", now, arn);
     int r = peek ? dwf__sql_step(s->st, peek, err) : -1, no_mem = 0;
     if (r == 1) *root = dwf__col_strdup(peek, 0, &no_mem);
     dwf__sql_done(s->st, peek);
     if (r == 1 && !*root) r = no_mem ? oom(err) : 0; /* (root_arn matched a value: never NULL) */
+    if (r == 0 && quiet < 0) {
+        /* None due: the earliest instant one can be, by the peek's first bound over every timer
+         * (timers_due's first entry, executions_offset's last), noted for the calls after this
+         * one. Not noted again while the note holds (a timer of another tree may be overdue:
+         * the instant is then past, and the peek runs each time, as it did). */
+        sqlite3_stmt *q = dwf__sql_prepare(s->st, err,
+                                           "SELECT (SELECT MIN(due_ms) FROM timers) - MAX(0, IFNULL((SELECT"
+                                           " MAX(clock_offset_ms) FROM executions WHERE status=" DWF__SQL_RUNNING
+                                           "), 0))",
+                                           "");
+        r = q ? dwf__sql_step(s->st, q, err) : -1;
+        if (r == 1)
+            dwf__store_timer_note(s->st, sqlite3_column_type(q, 0) == SQLITE_NULL ? INFINITY : sqlite3_column_double(q, 0));
+        dwf__sql_done(s->st, q);
+        r = r < 0 ? -1 : 0;
+    }
     return r;
 }
 

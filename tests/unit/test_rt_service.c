@@ -2036,6 +2036,71 @@ static void test_kept_rows_follow_other_writers(void)
     close_store(s);
 }
 
+/* The timer note (store.c): a checkpoint skips the check for due timers while what the last
+ * check read is unchanged and its instant has not come. A timer written since, by another
+ * connection or by SQL on the handle's own, must still fire at the next checkpoint. */
+static void test_timer_note_follows_writers(void)
+{
+    dwf_service *s = open_store(0);
+    TT_ASSERT(s != NULL);
+    if (!s) return;
+    register_fn(s, "tn", 120, 1);
+    run r;
+    TT_EQ_INT(0, start(s, "tn", "\"{}\"", &r));
+    dwf_error err;
+    /* two checkpoints: the first one's check notes the execution timeout's instant */
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"a\",\"Type\":\"STEP\",\"Action\":\"START\"}]", NULL, &err));
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"a\",\"Type\":\"STEP\",\"Action\":\"SUCCEED\",\"Payload\":\"1\"}]", NULL, &err));
+    /* Another connection starts a 1 s WAIT; 2 s later the first handle's checkpoint fires it. */
+    dwf_service_opts o = {.path = path, .clock = clock_fn};
+    dwf_service *s2 = NULL;
+    TT_EQ_INT(0, dwf_service_open(&o, &s2, &err));
+    if (!s2) {
+        close_store(s);
+        return;
+    }
+    TT_EQ_INT(0, ckpt(s2, &r, "[{\"Id\":\"w\",\"Type\":\"WAIT\",\"Action\":\"START\",\"WaitOptions\":{\"WaitSeconds\":1}}]", NULL, &err));
+    dwf_service_close(s2);
+    vclock += 2000;
+    cJSON *out = NULL;
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"b\",\"Type\":\"STEP\",\"Action\":\"START\"}]", &out, &err));
+    TT_EQ_STR("SUCCEEDED", S(find_op(new_ops(out), "w"), "Status"));
+    cJSON_Delete(out);
+    /* The handle's own WAIT of 60 s, noted by the checkpoint after it; SQL on the handle's own
+     * connection makes it due now, and the next checkpoint fires it. */
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"b\",\"Type\":\"STEP\",\"Action\":\"SUCCEED\",\"Payload\":\"2\"},"
+                             "{\"Id\":\"w2\",\"Type\":\"WAIT\",\"Action\":\"START\",\"WaitOptions\":{\"WaitSeconds\":60}}]",
+                      NULL, &err));
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"c\",\"Type\":\"STEP\",\"Action\":\"START\"}]", NULL, &err));
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"c\",\"Type\":\"STEP\",\"Action\":\"SUCCEED\",\"Payload\":\"3\"}]", NULL, &err));
+    cJSON *w2 = op_of(s, r.arn, "w2");
+    TT_EQ_STR("STARTED", w2 ? S(w2, "Status") : NULL);
+    cJSON_Delete(w2);
+    TT_EQ_INT(SQLITE_OK, sqlite3_exec(dwf__store_db(s->st), "UPDATE timers SET due_ms=due_ms-60000 WHERE op_id='w2'",
+                                      NULL, NULL, NULL));
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"d\",\"Type\":\"STEP\",\"Action\":\"START\"}]", &out, &err));
+    TT_EQ_STR("SUCCEEDED", S(find_op(new_ops(out), "w2"), "Status"));
+    cJSON_Delete(out);
+    /* And time: a 5 s WAIT, noted, fires once 5 s have passed (not before). */
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"d\",\"Type\":\"STEP\",\"Action\":\"SUCCEED\",\"Payload\":\"4\"},"
+                             "{\"Id\":\"w3\",\"Type\":\"WAIT\",\"Action\":\"START\",\"WaitOptions\":{\"WaitSeconds\":5}}]",
+                      NULL, &err));
+    TT_EQ_INT(0, ckpt(s, &r, "[]", NULL, &err));
+    vclock += 4999;
+    TT_EQ_INT(0, ckpt(s, &r, "[]", &out, &err));
+    TT_EQ_INT(0, cJSON_GetArraySize(new_ops(out)));
+    cJSON_Delete(out);
+    vclock += 1;
+    TT_EQ_INT(0, ckpt(s, &r, "[]", &out, &err));
+    TT_EQ_STR("SUCCEEDED", S(find_op(new_ops(out), "w3"), "Status"));
+    cJSON_Delete(out);
+    char ev[512];
+    event_types(s, r.arn, ev, sizeof ev);
+    printf("timer note: %s\n", ev);
+    TT_ASSERT(strstr(ev, "StepSucceeded,WaitStarted,WaitSucceeded,StepStarted") != NULL);
+    close_store(s);
+}
+
 /* A checkpoint whose COMMIT fails leaves the store as it was, so the kept rows it wrote go too:
  * the same checkpoint sent again (same token) is applied, once. */
 static int refuse_commit(void *arg)
@@ -4278,6 +4343,7 @@ int main(void)
     TT_RUN(test_batch_commit_fails);
     TT_RUN(test_kept_rows_follow_other_writers);
     TT_RUN(test_kept_rows_dropped_by_rollback);
+    TT_RUN(test_timer_note_follows_writers);
     TT_RUN(test_sync_wakes_own_batch_only);
     TT_RUN(test_sync_failed_flush_wakes_all);
     TT_RUN(test_sync_failed_commit_wakes_its_waiters);
