@@ -224,7 +224,7 @@ int dwf_service_checkpoint(dwf_service *s, const char *arn, const cJSON *req, cJ
     if (r == 0) r = checkpoint_updates(s, e, updates, err);
     if (r == 0) r = dwf__svc_opcache_flush(s, e->no, err);
     if (r == 0) r = checkpoint_answer(s, e, seq_before, &o, err);
-    if (r == 0) r = dwf__exec_save(s->st, e, err);
+    if (r == 0) r = dwf__exec_save_last(s->st, e, err); /* (e is freed next) */
     dwf__exec_free(e);
     dwf__svc_opcache_drop(s);
     if (r != 0) {

@@ -1275,10 +1275,15 @@ const char *dwf__store_op_cached(dwf__store *st, long long exec_no, const char *
 
 static dwf__exec *exec_dup(const dwf__exec *e);
 
-/* After e's row was written as e->loaded holds it (was: dwf__store_row_mark before). */
-static void rk_exec_kept(dwf__store *st, int was, const dwf__exec *e)
+/* After e's row was written as e->loaded holds it (was: dwf__store_row_mark before): a copy, or
+ * with `take` e->loaded itself (e->loaded is then NULL: the caller saves e no more). */
+static void rk_exec_kept(dwf__store *st, int was, dwf__exec *e, int take)
 {
-    dwf__exec *row = e->loaded && rk_after(st, was) == 0 ? exec_dup(e->loaded) : NULL;
+    dwf__exec *row = NULL;
+    if (e->loaded && rk_after(st, was) == 0) {
+        row = take ? e->loaded : exec_dup(e->loaded);
+        if (take) e->loaded = NULL;
+    }
     dwf__exec_free(st->rk_exec);
     st->rk_exec = row;
 }
@@ -1604,7 +1609,7 @@ static size_t sql_put(char *sql, size_t len, const char *s)
  * entry even when the value is the same, and most saves change a few counters. The text is put
  * together without snprintf, which was 6,000 of the 25,000 instructions of a checkpoint's save
  * (callgrind). */
-int dwf__exec_save(dwf__store *st, dwf__exec *e, dwf_error *err)
+static int exec_save(dwf__store *st, dwf__exec *e, int last, dwf_error *err)
 {
     if (!e->loaded) return exec_save_all(st, e, err);
     /* each column's name (at most 15 characters, in exec_cols), ", ", "=?" and two digits */
@@ -1652,9 +1657,16 @@ int dwf__exec_save(dwf__store *st, dwf__exec *e, dwf_error *err)
             e->loaded = NULL;
             break;
         }
-    rk_exec_kept(st, was, e);
+    rk_exec_kept(st, was, e, last);
     return 0;
 }
+
+int dwf__exec_save(dwf__store *st, dwf__exec *e, dwf_error *err) { return exec_save(st, e, 0, err); }
+
+/* The row the store keeps (row_keep) is e->loaded itself, not a copy of it: a checkpoint saves
+ * its execution once, at its end, and frees it; the copy was ~2,700 instructions of each
+ * at-most-once step (callgrind). */
+int dwf__exec_save_last(dwf__store *st, dwf__exec *e, dwf_error *err) { return exec_save(st, e, 1, err); }
 
 /* A copy of e's row (its columns, without e->loaded); NULL when out of memory. Copied from the
  * structure, not read again from the statement's columns: half the cost of a load. */
@@ -1697,7 +1709,7 @@ int dwf__exec_insert(dwf__store *st, dwf__exec *e, dwf_error *err)
     dwf__exec *row = exec_dup(e);
     dwf__exec_free(e->loaded);
     e->loaded = row;
-    rk_exec_kept(st, was, e);
+    rk_exec_kept(st, was, e, 0);
     return 0;
 }
 

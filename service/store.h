@@ -264,6 +264,9 @@ int dwf__exec_number(dwf__store *st, dwf__exec *e, dwf_error *err);
 int dwf__exec_insert(dwf__store *st, dwf__exec *e, dwf_error *err);
 /* Write e's row: only the columns that differ from e->loaded (all of them without it). */
 int dwf__exec_save(dwf__store *st, dwf__exec *e, dwf_error *err);
+/* The same, as e's last save: the row kept for the next load (row_keep) is e->loaded itself,
+ * which e no longer holds (a save after it writes every column). */
+int dwf__exec_save_last(dwf__store *st, dwf__exec *e, dwf_error *err);
 /* The rows a call wrote, kept for the next call's loads while nothing else can have changed them
  * (store.c, row_keep): dwf__exec_load answers the execution row last saved or inserted from
  * memory, and dwf__store_op_cached the operation row last written. A write that keeps its row
