@@ -3378,6 +3378,24 @@ static void rows_same(char *want[R_N], char *got[R_N])
     }
 }
 
+/* SQLite finds the store consistent (PRAGMA integrity_check answers "ok"). */
+static void integrity_ok(sqlite3 *db)
+{
+    char *ok = rows_text(db, "PRAGMA integrity_check");
+    TT_ASSERT(ok && strcmp(ok, "ok\n") == 0);
+    free(ok);
+}
+
+/* An upgraded store: consistent, and it holds the rows of want (read before the upgrade; freed). */
+static void upgraded_same(sqlite3 *db, char *want[R_N])
+{
+    integrity_ok(db);
+    char *got[R_N];
+    rows_all(db, 0, got);
+    rows_same(want, got);
+    for (int i = 0; i < R_N; i++) free(want[i]);
+}
+
 static char *history_text(dwf_service *s, const char *arn)
 {
     cJSON *h = NULL;
@@ -4054,7 +4072,7 @@ static void test_schema_upgrade_from_14(void)
     sqlite3 *db = NULL;
     TT_EQ_INT(SQLITE_OK, sqlite3_open(path, &db));
     TT_EQ_INT(4, sql_int(db, PARTIAL_INDEXES));
-    char *want[R_N], *got[R_N];
+    char *want[R_N];
     rows_all(db, 0, want);
     TT_EQ_INT(SQLITE_OK, sqlite3_exec(db, TO_VERSION_14, NULL, NULL, NULL));
     TT_EQ_INT(14, sql_int(db, "PRAGMA user_version"));
@@ -4074,12 +4092,7 @@ static void test_schema_upgrade_from_14(void)
     TT_EQ_INT(2, sql_int(db, "SELECT COUNT(*) FROM executions"));
     TT_EQ_INT(1, sql_int(db, RUNNING_BY_INDEX));
     TT_EQ_INT(0, sql_int(db, "SELECT COUNT(*) FROM executions INDEXED BY executions_parent WHERE parent_arn>''"));
-    char *ok = rows_text(db, "PRAGMA integrity_check");
-    TT_ASSERT(ok && strcmp(ok, "ok\n") == 0);
-    free(ok);
-    rows_all(db, 0, got);
-    rows_same(want, got);
-    for (int i = 0; i < R_N; i++) free(want[i]);
+    upgraded_same(db, want);
     sqlite3_close(db);
     /* the open invocation is stale at once with stale_ms 0: runnable, found through the index */
     cJSON *rn = NULL;
@@ -4097,9 +4110,7 @@ static void test_schema_upgrade_from_14(void)
     dwf_service_close(s);
     TT_EQ_INT(SQLITE_OK, sqlite3_open(path, &db));
     TT_EQ_INT(0, sql_int(db, RUNNING_BY_INDEX));
-    ok = rows_text(db, "PRAGMA integrity_check");
-    TT_ASSERT(ok && strcmp(ok, "ok\n") == 0);
-    free(ok);
+    integrity_ok(db);
     sqlite3_close(db);
     remove_store_dir();
 }
@@ -4188,12 +4199,7 @@ static void test_schema_upgrade_from_15(void)
                                " WHERE v.op_id IS NULL AND v.start_seq=x.op_count+v.event_id-1 AND v.outside=0"
                                " AND v.type IS NULL AND v.change_seq IS NULL"));
     TT_EQ_INT(nops, sql_int(db, "SELECT COUNT(*) FROM operations INDEXED BY operations_id WHERE exec_no>0 AND op_id>''"));
-    char *ok = rows_text(db, "PRAGMA integrity_check");
-    TT_ASSERT(ok && strcmp(ok, "ok\n") == 0);
-    free(ok);
-    rows_all(db, 0, got);
-    rows_same(want, got);
-    for (int i = 0; i < R_N; i++) free(want[i]);
+    upgraded_same(db, want);
     sqlite3_close(db);
 
     char *after = history_text(s, r.arn), *fwd2 = history_paged(s, r.arn, 2, 0), *back2 = history_paged(s, r.arn, 3, 1);
@@ -4261,9 +4267,7 @@ static void test_schema_upgrade_from_15(void)
                               " WHERE v.op_id IS NULL AND x.arn=%Q AND v.event_id<=x.event_count", r.arn);
     TT_EQ_INT(count, sql_int(db, q));
     sqlite3_free(q);
-    ok = rows_text(db, "PRAGMA integrity_check");
-    TT_ASSERT(ok && strcmp(ok, "ok\n") == 0);
-    free(ok);
+    integrity_ok(db);
     sqlite3_close(db);
     remove_store_dir();
 }
