@@ -1986,23 +1986,39 @@ static void test_save_writes_changed_columns(void)
     close_store(s);
 }
 
+/* A second handle on the store open_store made (another process's connection), or NULL. */
+static dwf_service *open_second(void)
+{
+    dwf_service_opts o = {.path = path, .clock = clock_fn};
+    dwf_service *s2 = NULL;
+    dwf_error err;
+    TT_EQ_INT(0, dwf_service_open(&o, &s2, &err));
+    return s2;
+}
+
+/* A new store with function fn (a 120 s timeout) and one execution of it started. */
+static dwf_service *open_started(const char *fn, run *r)
+{
+    dwf_service *s = open_store(0);
+    TT_ASSERT(s != NULL);
+    if (!s) return NULL;
+    register_fn(s, fn, 120, 1);
+    TT_EQ_INT(0, start(s, fn, "\"{}\"", r));
+    return s;
+}
+
 /* The store keeps the execution row and the operation a checkpoint wrote for the next one
  * (store.c, row_keep), and must read them again once anything else wrote them: another
  * connection (another process: dwf serve, dwf stop, another dwf run) or SQL of its own. */
 static void test_kept_rows_follow_other_writers(void)
 {
-    dwf_service *s = open_store(0);
-    TT_ASSERT(s != NULL);
-    if (!s) return;
-    register_fn(s, "tp", 120, 1);
     run r;
-    TT_EQ_INT(0, start(s, "tp", "\"{}\"", &r));
+    dwf_service *s = open_started("tp", &r);
+    if (!s) return;
     dwf_error err;
     TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"a\",\"Type\":\"STEP\",\"Action\":\"START\"}]", NULL, &err));
     /* A second handle on the same store (another process's connection) closes the step. */
-    dwf_service_opts o = {.path = path, .clock = clock_fn};
-    dwf_service *s2 = NULL;
-    TT_EQ_INT(0, dwf_service_open(&o, &s2, &err));
+    dwf_service *s2 = open_second();
     if (!s2) {
         close_store(s);
         return;
@@ -2041,20 +2057,15 @@ static void test_kept_rows_follow_other_writers(void)
  * connection or by SQL on the handle's own, must still fire at the next checkpoint. */
 static void test_timer_note_follows_writers(void)
 {
-    dwf_service *s = open_store(0);
-    TT_ASSERT(s != NULL);
-    if (!s) return;
-    register_fn(s, "tn", 120, 1);
     run r;
-    TT_EQ_INT(0, start(s, "tn", "\"{}\"", &r));
+    dwf_service *s = open_started("tn", &r);
+    if (!s) return;
     dwf_error err;
     /* two checkpoints: the first one's check notes the execution timeout's instant */
     TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"a\",\"Type\":\"STEP\",\"Action\":\"START\"}]", NULL, &err));
     TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"a\",\"Type\":\"STEP\",\"Action\":\"SUCCEED\",\"Payload\":\"1\"}]", NULL, &err));
     /* Another connection starts a 1 s WAIT; 2 s later the first handle's checkpoint fires it. */
-    dwf_service_opts o = {.path = path, .clock = clock_fn};
-    dwf_service *s2 = NULL;
-    TT_EQ_INT(0, dwf_service_open(&o, &s2, &err));
+    dwf_service *s2 = open_second();
     if (!s2) {
         close_store(s);
         return;
@@ -2111,12 +2122,9 @@ static int refuse_commit(void *arg)
 
 static void test_kept_rows_dropped_by_rollback(void)
 {
-    dwf_service *s = open_store(0);
-    TT_ASSERT(s != NULL);
-    if (!s) return;
-    register_fn(s, "tp", 120, 1);
     run r;
-    TT_EQ_INT(0, start(s, "tp", "\"{}\"", &r));
+    dwf_service *s = open_started("tp", &r);
+    if (!s) return;
     dwf_error err;
     TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"a\",\"Type\":\"STEP\",\"Action\":\"START\"}]", NULL, &err));
     const char *next = "[{\"Id\":\"a\",\"Type\":\"STEP\",\"Action\":\"SUCCEED\",\"Payload\":\"1\"},"
@@ -2175,12 +2183,9 @@ static void test_begin_invocation_unflushed(void)
  * before it answers (nobody sees the end before it is on disk). */
 static void test_end_invocation_unflushed(void)
 {
-    dwf_service *s = open_store(0);
-    TT_ASSERT(s != NULL);
-    if (!s) return;
-    register_fn(s, "tp", 120, 1);
     run r;
-    TT_EQ_INT(0, start(s, "tp", "\"{}\"", &r));
+    dwf_service *s = open_started("tp", &r);
+    if (!s) return;
     dwf_error err;
     TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"s1\",\"Type\":\"STEP\",\"Action\":\"START\"}]", NULL, &err));
     dwf_service_sync_stats_t a, b, c;
