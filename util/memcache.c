@@ -22,19 +22,20 @@
  * when the thread ends (a thread-specific key's destructor); a block freed after that on the
  * same thread (a later destructor) goes straight to free().
  *
- * The three largest classes (1016, 1528, 2040: the "big" ones) are not kept by the threads but
- * on one list per class that the whole process shares, under a mutex of its own: a big block
- * freed on any thread waits there (SHARED_MAX blocks a class at most: ~290 KiB for the three,
- * ~420 KiB if every block were as large as its class holds; past them, free()) for the next allocation of its class on any thread. Why: SQLite keeps a
- * savepoint's sub-journal in memory (temp_store=MEMORY) in chunks of 1,032 bytes (class 1528),
- * ~44 of them for a call that joins dwf serve's open batch, all allocated while the call writes
- * and all freed at its RELEASE. Kept by the thread, they passed its 64 KiB and went to glibc
- * (1,536-byte chunks: past glibc's own per-thread cache, ~600 instructions a pair), or filled the
- * 64 KiB so that the small blocks the thread freed next went to glibc instead. The mutex costs a
- * few dozen instructions a block and is rarely contended (the store's lock serializes SQLite's
- * work); keeping a few big blocks per thread as well measured no better (callgrind of serve:
- * 4 a thread 1,395k-1,406k instructions per execution, none 1,375k-1,402k). The lists link their
- * blocks by the addresses malloc gave, so a leak check sees them reachable.
+ * The three largest classes (1016, 1528, 2040: the "big" ones) are not kept by the threads but on
+ * one list per class that the whole process shares, under a mutex of its own: a big block freed on
+ * any thread waits there (SHARED_MAX blocks a class at most: ~290 KiB for the three, ~420 KiB if
+ * every block were as large as its class holds; past them, free()) for the next allocation of its
+ * class on any thread. Why: SQLite keeps a savepoint's sub-journal in memory (temp_store=MEMORY)
+ * in chunks of 1,032 bytes (class 1528), ~44 of them for a call that joins dwf serve's open batch,
+ * all allocated while the call writes and all freed at its RELEASE. Kept by the thread, they
+ * passed its 64 KiB and went to glibc (1,536-byte chunks: past glibc's own per-thread cache, ~600
+ * instructions a pair), or filled the 64 KiB so that the small blocks the thread freed next went
+ * to glibc instead. The mutex costs a few dozen instructions a block and is rarely contended (the
+ * store's lock serializes SQLite's work); keeping a few big blocks per thread as well measured no
+ * better (callgrind of serve: 4 a thread 1,395k-1,406k instructions per execution, none
+ * 1,375k-1,402k). The lists link their blocks by the addresses malloc gave, so a leak check sees
+ * them reachable.
  */
 #include "memcache.h"
 
