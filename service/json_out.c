@@ -27,24 +27,33 @@ typedef struct out {
     int oom;
 } out;
 
-static char *room(out *o, size_t k)
+/* The buffer's growth, out of line: room()'s check is inlined at every put, and the first
+ * buffer (1 KiB) holds a whole operation, event or checkpoint answer of a plain step, where one
+ * of 256 bytes was reallocated once or twice per print (~7,000 reallocs for 300 executions of
+ * bench/throughput.sh's workflow, ~340 instructions each). */
+static char *grow(out *o, size_t k)
 {
     if (o->oom) return NULL;
-    if (o->n + k + 1 > o->cap) {
-        size_t cap = o->cap ? o->cap : 256;
-        while (cap < o->n + k + 1) cap *= 2;
-        char *p = realloc(o->p, cap);
-        if (!p) {
-            o->oom = 1;
-            return NULL;
-        }
-        o->p = p;
-        o->cap = cap;
+    size_t cap = o->cap ? o->cap : 1024;
+    while (cap < o->n + k + 1) cap *= 2;
+    char *p = realloc(o->p, cap);
+    if (!p) {
+        o->oom = 1;
+        return NULL;
     }
+    o->p = p;
+    o->cap = cap;
     return o->p + o->n;
 }
 
-static void put(out *o, const char *s, size_t k)
+/* Room for k more bytes and the final '\0' (after an out of memory, what is written into
+ * the room left is thrown away with the rest). */
+static inline char *room(out *o, size_t k)
+{
+    return o->n + k + 1 <= o->cap ? o->p + o->n : grow(o, k);
+}
+
+static inline void put(out *o, const char *s, size_t k)
 {
     char *d = room(o, k);
     if (!d) return;
@@ -52,54 +61,79 @@ static void put(out *o, const char *s, size_t k)
     o->n += k;
 }
 
+/* Whether one of the 8 bytes of w is below 32, '"' or '\\' (cJSON escapes those): the word
+ * tricks of "Bit Twiddling Hacks" (hasless, haszero), exact as a yes or no. A byte loop was
+ * half of the printer's instructions (every id, name, type and payload goes through it). */
+static inline int escapes8(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+    return (((w - ones * 32) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b)) & highs ? 1 : 0;
+}
+
+/* What escaping a byte adds to the text: 1 for \" \\ \b \f \n \r \t, 5 for the other bytes
+ * below 32 (\u00XX), 0 for the rest (cJSON writes them as they are, 0x7f and above too). */
+static const unsigned char esc_extra[256] = {
+    5, 5, 5, 5, 5, 5, 5, 5, 1, 1, 1, 5, 1, 1, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5,
+    ['"'] = 1, ['\\'] = 1};
+
+static inline int escaped(unsigned char c) { return esc_extra[c] != 0; }
+
 static void put_string(out *o, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
     if (!s) s = "";
+    size_t len = strlen(s), i = 0;
     /* Nearly every string (ids, names, types, payloads of numbers) needs no escape: the quotes
-     * and its bytes go in with one room() (three puts were ~10,000 instructions of each
-     * at-most-once step). */
-    const char *e = s;
-    while ((unsigned char)*e >= 32 && *e != '"' && *e != '\\') e++;
-    if (!*e) {
-        size_t k = (size_t)(e - s);
-        char *d = room(o, k + 2);
+     * and its bytes go in with one room(). The scan reads only the string's own bytes. */
+    for (uint64_t w; i + 8 <= len; i += 8) {
+        memcpy(&w, s + i, 8);
+        if (escapes8(w)) break;
+    }
+    while (i < len && !escaped((unsigned char)s[i])) i++;
+    if (i == len) {
+        char *d = room(o, len + 2);
         if (!d) return;
         d[0] = '"';
-        memcpy(d + 1, s, k);
-        d[k + 1] = '"';
-        o->n += k + 2;
+        memcpy(d + 1, s, len);
+        d[len + 1] = '"';
+        o->n += len + 2;
         return;
     }
-    put(o, "\"", 1);
-    const char *run = s;
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c >= 32 && c != '"' && c != '\\') continue;
-        put(o, run, (size_t)(s - run));
-        run = s + 1;
-        char esc[6] = {'\\', 0, 0, 0, 0, 0};
-        size_t k = 2;
-        switch (c) {
-        case '"': esc[1] = '"'; break;
-        case '\\': esc[1] = '\\'; break;
-        case '\b': esc[1] = 'b'; break;
-        case '\f': esc[1] = 'f'; break;
-        case '\n': esc[1] = 'n'; break;
-        case '\r': esc[1] = 'r'; break;
-        case '\t': esc[1] = 't'; break;
-        default:
-            esc[1] = 'u';
-            esc[2] = '0';
-            esc[3] = '0';
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 15];
-            k = 6;
+    /* An escape at i: the text's exact length first, then one room() and the bytes written in. */
+    size_t extra = 0;
+    for (size_t j = i; j < len; j++) extra += esc_extra[(unsigned char)s[j]];
+    char *d = room(o, len + extra + 2);
+    if (!d) return;
+    char *w = d;
+    *w++ = '"';
+    memcpy(w, s, i);
+    w += i;
+    for (size_t j = i; j < len; j++) {
+        unsigned char c = (unsigned char)s[j];
+        if (!escaped(c)) {
+            *w++ = (char)c;
+            continue;
         }
-        put(o, esc, k);
+        *w++ = '\\';
+        switch (c) {
+        case '"': *w++ = '"'; break;
+        case '\\': *w++ = '\\'; break;
+        case '\b': *w++ = 'b'; break;
+        case '\f': *w++ = 'f'; break;
+        case '\n': *w++ = 'n'; break;
+        case '\r': *w++ = 'r'; break;
+        case '\t': *w++ = 't'; break;
+        default:
+            *w++ = 'u';
+            *w++ = '0';
+            *w++ = '0';
+            *w++ = hex[c >> 4];
+            *w++ = hex[c & 15];
+        }
     }
-    put(o, run, (size_t)(s - run));
-    put(o, "\"", 1);
+    *w++ = '"';
+    o->n += (size_t)(w - d);
 }
 
 static int compare_double(double a, double b) /* cJSON's */

@@ -865,6 +865,20 @@ static void test_json_print_as_cjson(void)
     bad += !same_as_cjson(o);
     n++;
     cJSON_Delete(o);
+    /* Strings of 0 to 40 bytes with an escape (or none) anywhere: json_out.c scans 8 bytes at a
+     * time and then byte by byte, so each byte to escape is tried at every place in a word and
+     * in the tail, alone, after another, and beside bytes of 0x7f and above. */
+    static const char pick[] = "\"\\\b\f\n\r\t\x01\x1f !~\x7f\x80\xc3\xa9\xff aZ09";
+    for (int i = 0; i < 4000; i++, n++) {
+        char str[41];
+        int len = (int)(NEXT() % 41), esc = (int)(NEXT() % 3);
+        for (int k = 0; k < len; k++) str[k] = (char)('a' + (int)(NEXT() % 26));
+        for (int e = 0; e < esc && len > 0; e++) str[NEXT() % (unsigned)len] = pick[NEXT() % (sizeof pick - 1)];
+        str[len] = '\0';
+        cJSON *v = cJSON_CreateString(str);
+        bad += !same_as_cjson(v);
+        cJSON_Delete(v);
+    }
     /* History events written without building them: the object the service used to print. */
     const char *opjs[] = {NULL, "{\"Id\":\"a\"}", "{\"Id\":\"b\",\"Name\":\"n \\\"q\\\" \\u0001\",\"Type\":\"STEP\"}",
                           "{\"Id\":\"c\",\"ParentId\":\"p\",\"SubType\":\"Step\",\"Name\":\"x\",\"Status\":\"STARTED\"}",
