@@ -211,12 +211,11 @@ int dwf__svc_opcache_event(dwf_service *s, long long k, long long id, char *json
     return 0;
 }
 
-/* Held events, EV_ROWS to a statement. An event's row is none of the rows the store keeps
- * between calls (row_keep in store.c: the execution's row and the operation written last), so
- * the kept ones stay past it. */
+/* Held events, EV_ROWS to a statement. Events' rows are none of the rows the store keeps between
+ * calls nor anything its timer note reads (store.c): they say so (DWF__WROTE_EVENTS). */
 static int events_write(dwf_service *s, const opc_event *ev, size_t nev, dwf_error *err)
 {
-    int was = dwf__store_row_mark(s->st);
+    dwf__store_write w = dwf__store_write_begin(s->st);
     for (size_t i = 0; i < nev;) {
         size_t n = nev - i < EV_ROWS ? nev - i : EV_ROWS;
         sqlite3_stmt *q = dwf__sql_prepare(s->st, err, ev_insert[n], "");
@@ -228,15 +227,13 @@ static int events_write(dwf_service *s, const opc_event *ev, size_t nev, dwf_err
             if (rc == SQLITE_OK) rc = sqlite3_bind_int64(q, (int)(3 * j + 3), ev[i + j].id);
         }
         int r = rc != SQLITE_OK ? dwf__store_fail(s->st, rc, err) : 0;
-        sqlite3_int64 total = sqlite3_total_changes64(dwf__store_db(s->st));
         if (r == 0)
             while ((r = dwf__sql_step(s->st, q, err)) == 1) {}
         dwf__sql_done(s->st, q);
         if (r < 0) return -1;
-        dwf__store_known_since(s->st, total); /* (events: no timer, no execution; store.c's timer note) */
         i += n;
     }
-    dwf__store_row_carry(s->st, was);
+    dwf__store_wrote(s->st, &w, DWF__WROTE_EVENTS);
     return 0;
 }
 

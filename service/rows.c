@@ -81,8 +81,7 @@ int dwf__svc_op_write(dwf_service *s, long long exec_no, const cJSON *op, long l
 {
     char *json = dwf__svc_json_print(op);
     if (!json) return oom(err);
-    int was = dwf__store_row_mark(s->st);
-    sqlite3_int64 total = sqlite3_total_changes64(dwf__store_db(s->st));
+    dwf__store_write w = dwf__store_write_begin(s->st);
     /* An operation written again keeps its key (a start sequence names one Id for good): the
      * UPDATE names no column of the index by Id and so leaves it alone, where INSERT OR REPLACE
      * deleted and re-inserted its entry (one more page of the log). The second clause keeps
@@ -99,8 +98,7 @@ int dwf__svc_op_write(dwf_service *s, long long exec_no, const cJSON *op, long l
                           "isiisssi", exec_no, jstr(op, "Id"), start_seq, change_seq, jstr(op, "Type"),
                           jstr(op, "Status"), json, (long long)(outside != 0));
     if (r == 0) {
-        dwf__store_known_since(s->st, total); /* (an operation's row: no timer, no execution) */
-        dwf__store_op_kept(s->st, was, exec_no, jstr(op, "Id"), start_seq, json); /* (takes json) */
+        dwf__store_op_kept(s->st, &w, exec_no, jstr(op, "Id"), start_seq, json); /* (takes json) */
     } else {
         free(json);
     }

@@ -33,6 +33,15 @@
  * checkpoint's CPU (bench/RESULTS.md). Entries are keyed by the SQL text; one in use by a
  * caller is `busy` and a second concurrent user of the same text gets a private statement. */
 #define STMT_CACHE 96
+/* "The store is as it was when I looked" (store_mark, below "the store unchanged since"): what
+ * the caches between calls rest on. */
+typedef struct {
+    int valid;
+    sqlite3_int64 changes;   /* sqlite3_total_changes64 at the mark, moved past the writes carried */
+    sqlite3_int64 version;   /* PRAGMA data_version at the mark */
+    unsigned long long undos; /* st->undos at the mark */
+} store_mark;
+
 struct dwf__store {
     sqlite3 *db;
     char path[PATH_MAX];
@@ -52,29 +61,21 @@ struct dwf__store {
     unsigned char token_key[DWF__TOKEN_KEY_LEN]; /* meta's token_key: the MAC key of checkpoint tokens */
     off_t log_bytes; /* the log's working size (log_open), 0: not kept */
     int log_state;   /* LOG_* */
-    /* The rows a call wrote last, kept for the next call (row_keep_*): the execution row last
-     * saved or inserted, and the operation row last written (its JSON text), valid while the
-     * store is as it was after their writes: no row written since but by row_keep's writes
-     * (rk_changes: sqlite3_total_changes), nothing undone (rk_undos), no other connection's
-     * commit (rk_version: PRAGMA data_version). */
+    /* The rows a call wrote last, kept for the next call (row_keep): the execution row last
+     * saved or inserted, and the operation row last written (its JSON text), valid while their
+     * mark (rk) holds. */
     dwf__exec *rk_exec;
     char *rk_op_id, *rk_op_json;
     long long rk_op_no, rk_op_seq;
-    int rk_valid;
-    sqlite3_int64 rk_changes, rk_version;
-    unsigned long long rk_undos;
+    store_mark rk;
     unsigned long long undos;  /* transactions rolled back and calls' savepoints undone */
     unsigned long long calls;  /* bumped as each call begins and ends (dv_call: one data_version a call) */
     unsigned long long dv_call;
     sqlite3_int64 dv;
-    /* The timer note (timer_note): no timer of the store can be due before tn_next while the
-     * store is as it was when it was taken: every row written since on this connection by a
-     * write that names itself harmless to it (known: counted into tn_known), nothing undone
-     * (tn_undos), no other connection's commit (tn_version). */
-    int tn_valid;
+    /* The timer note (timer_note): no timer of the store can be due before tn_next while its
+     * mark (tn) holds. */
     double tn_next;
-    sqlite3_int64 tn_base, tn_version, tn_known;
-    unsigned long long tn_undos;
+    store_mark tn;
 };
 /* The log's working size (log_open): not known or not kept (0), shorter, sized once by a commit
  * of this process (or found too short then), kept. */
@@ -1161,34 +1162,22 @@ int dwf__set_str(char **slot, const char *v)
     return 0;
 }
 
-/* ---- the rows kept between calls (row_keep) ---------------------------------------------- */
-/* A checkpoint reads its execution's row and, for a STEP's SUCCEED, the operation it closes,
- * both written by the call before it (its START): about 20,000 and 15,000 of the ~210,000
- * instructions of an at-most-once step (callgrind), SQL and parsing. So the store keeps the
- * execution row it last saved or inserted and the operation row it last wrote (its JSON text),
- * and answers a load of the same row from them while nothing can have changed it:
- *   - no row written on this connection since (sqlite3_total_changes: every INSERT, UPDATE and
- *     DELETE of any statement, by the service, dwf serve's registry or a test's own SQL), except
- *     by the writes that keep rows here, which carry the mark on (rk_after);
- *   - nothing undone: no transaction rolled back (the rollback hook: ROLLBACK, a failed COMMIT,
- *     SQLite's own rollback under a failing statement) and no call's savepoint (undos);
- *   - no commit by another connection, in this process or another (`dwf serve`, `dwf history`,
+/* ---- the store unchanged since (store_mark) ---------------------------------------------- */
+/* The caches kept between calls (the kept rows, the timer note) each rest on a mark: the store
+ * is as it was when the mark was taken, but for the writes the cache was told of and carried its
+ * mark past. One mechanism for both, so that neither can go stale on its own. A mark holds while
+ *   - no row was written on this connection since (sqlite3_total_changes: every INSERT, UPDATE
+ *     and DELETE of any statement, by the service, dwf serve's registry or a test's own SQL),
+ *     except by writes reported after them (dwf__store_wrote, dwf__store_op_kept, the execution
+ *     row's save) as harmless to that cache, which carry its mark on when it held just before;
+ *   - nothing was undone: no transaction rolled back (the rollback hook: ROLLBACK, a failed
+ *     COMMIT, SQLite's own rollback under a failing statement) and no call's savepoint (undos);
+ *   - no other connection committed, in this process or another (`dwf serve`, `dwf history`,
  *     the console, another `dwf run`): SQLite's PRAGMA data_version, which changes when and only
  *     when another connection commits, read once per call (no other connection can commit while
  *     a call holds the write lock; dv_call).
- * A row is kept only when written inside a transaction, where data_version names the state it
- * is in. Any doubt drops both rows and the next load reads the store, as before. */
+ * A mark is taken only inside a transaction, where data_version names the state it is in. */
 static void rolled_back(void *arg) { ((dwf__store *)arg)->undos++; }
-
-static void rk_drop(dwf__store *st)
-{
-    dwf__exec_free(st->rk_exec);
-    free(st->rk_op_id);
-    free(st->rk_op_json);
-    st->rk_exec = NULL;
-    st->rk_op_id = st->rk_op_json = NULL;
-    st->rk_valid = 0;
-}
 
 /* PRAGMA data_version: once per call inside its transaction. 0 or -1. */
 static int data_version(dwf__store *st, sqlite3_int64 *v)
@@ -1211,47 +1200,104 @@ static int data_version(dwf__store *st, sqlite3_int64 *v)
     return 0;
 }
 
-/* Nothing written on this connection since the kept rows' mark, nothing undone. */
-static int rk_unwritten(dwf__store *st)
+/* A new mark: 0, or -1 (outside a transaction, or data_version unread: no mark). */
+static int mark_take(dwf__store *st, store_mark *m)
 {
-    return st->rk_valid && sqlite3_total_changes64(st->db) == st->rk_changes && st->undos == st->rk_undos;
+    m->valid = 0;
+    if (sqlite3_get_autocommit(st->db) || data_version(st, &m->version) != 0) return -1;
+    m->changes = sqlite3_total_changes64(st->db);
+    m->undos = st->undos;
+    m->valid = 1;
+    return 0;
+}
+
+/* Nothing written on this connection since the mark but what was carried, nothing undone. */
+static int mark_unwritten(const dwf__store *st, const store_mark *m)
+{
+    return m->valid && sqlite3_total_changes64(st->db) == m->changes && st->undos == m->undos;
+}
+
+/* The mark holds (and no other connection committed since); else it is dropped. */
+static int mark_holds(dwf__store *st, store_mark *m)
+{
+    sqlite3_int64 v;
+    if (mark_unwritten(st, m) && data_version(st, &v) == 0 && v == m->version) return 1;
+    m->valid = 0;
+    return 0;
+}
+
+/* After a write (w: taken before it) its caller names harmless to the mark's cache: the mark
+ * moves past it when nothing else was written or undone since the mark (it stays behind
+ * otherwise, and so no longer holds: a write that keeps its row then takes a new one). 0, or -1
+ * when not carried. */
+static int mark_carry(dwf__store *st, store_mark *m, const dwf__store_write *w)
+{
+    if (!m->valid || m->changes != w->before || m->undos != st->undos) return -1;
+    m->changes = sqlite3_total_changes64(st->db);
+    return 0;
+}
+
+dwf__store_write dwf__store_write_begin(dwf__store *st)
+{
+    return (dwf__store_write){.before = sqlite3_total_changes64(st->db)};
+}
+
+/* What each cache is told of a write: the timer note reads the timers and the running
+ * executions' status and clock offset, so every write but one of those is harmless to it; the
+ * kept rows are an execution's row and an operation's, so only the events' rows are harmless to
+ * them (a write of one of those rows keeps it instead: rk_past). */
+static void tn_past(dwf__store *st, const dwf__store_write *w, unsigned touched)
+{
+    if (!(touched & DWF__WROTE_EXEC_STATUS)) mark_carry(st, &st->tn, w);
+}
+
+void dwf__store_wrote(dwf__store *st, const dwf__store_write *w, unsigned touched)
+{
+    tn_past(st, w, touched);
+    if (touched == DWF__WROTE_EVENTS) mark_carry(st, &st->rk, w);
+}
+
+/* ---- the rows kept between calls (row_keep) ---------------------------------------------- */
+/* A checkpoint reads its execution's row and, for a STEP's SUCCEED, the operation it closes,
+ * both written by the call before it (its START): about 20,000 and 15,000 of the ~210,000
+ * instructions of an at-most-once step (callgrind), SQL and parsing. So the store keeps the
+ * execution row it last saved or inserted and the operation row it last wrote (its JSON text),
+ * and answers a load of the same row from them while their mark (rk) holds: the writes that
+ * keep rows here carry it on (rk_past). Any doubt drops both rows and the next load reads the
+ * store, as before. */
+static void rk_drop(dwf__store *st)
+{
+    dwf__exec_free(st->rk_exec);
+    free(st->rk_op_id);
+    free(st->rk_op_json);
+    st->rk_exec = NULL;
+    st->rk_op_id = st->rk_op_json = NULL;
+    st->rk.valid = 0;
 }
 
 /* The kept rows are the store's: else they are dropped. */
 static int rk_fresh(dwf__store *st)
 {
-    sqlite3_int64 v;
-    if (rk_unwritten(st) && data_version(st, &v) == 0 && v == st->rk_version) return 1;
+    if (mark_holds(st, &st->rk)) return 1;
     rk_drop(st);
     return 0;
 }
 
-int dwf__store_row_mark(dwf__store *st) { return rk_unwritten(st); }
-
-/* After a write that keeps its row (was: dwf__store_row_mark before it): the mark moves past it,
- * or, when something else was written meanwhile, the rows kept before are dropped and the mark
- * starts here. 0, or -1 when the row cannot be kept (outside a transaction). */
-static int rk_after(dwf__store *st, int was)
+/* After a write that keeps its row (w: taken before it): the mark moves past it, or, when it did
+ * not hold just before, the rows kept before are dropped and the mark starts here. 0, or -1
+ * when the row cannot be kept (outside a transaction). */
+static int rk_past(dwf__store *st, const dwf__store_write *w)
 {
-    sqlite3_int64 v = 0;
-    if (sqlite3_get_autocommit(st->db)) {
-        rk_drop(st);
-        return -1;
-    }
-    if (!was) {
-        rk_drop(st);
-        if (data_version(st, &v) != 0) return -1;
-        st->rk_version = v;
-    }
-    st->rk_changes = sqlite3_total_changes64(st->db);
-    st->rk_undos = st->undos;
-    st->rk_valid = 1;
-    return 0;
+    if (!sqlite3_get_autocommit(st->db) && mark_carry(st, &st->rk, w) == 0) return 0;
+    rk_drop(st);
+    return mark_take(st, &st->rk);
 }
 
-void dwf__store_op_kept(dwf__store *st, int was, long long exec_no, const char *op_id, long long start_seq, char *json)
+void dwf__store_op_kept(dwf__store *st, const dwf__store_write *w, long long exec_no, const char *op_id,
+                        long long start_seq, char *json)
 {
-    char *id = op_id && rk_after(st, was) == 0 ? strdup(op_id) : NULL;
+    tn_past(st, w, DWF__WROTE_OPERATION);
+    char *id = op_id && rk_past(st, w) == 0 ? strdup(op_id) : NULL;
     free(st->rk_op_id);
     free(st->rk_op_json);
     st->rk_op_id = id;
@@ -1259,11 +1305,6 @@ void dwf__store_op_kept(dwf__store *st, int was, long long exec_no, const char *
     if (!id) free(json);
     st->rk_op_no = exec_no;
     st->rk_op_seq = start_seq;
-}
-
-void dwf__store_row_carry(dwf__store *st, int was)
-{
-    if (was && st->rk_valid && st->undos == st->rk_undos) st->rk_changes = sqlite3_total_changes64(st->db);
 }
 
 const char *dwf__store_op_cached(dwf__store *st, long long exec_no, const char *op_id, long long *start_seq)
@@ -1275,12 +1316,14 @@ const char *dwf__store_op_cached(dwf__store *st, long long exec_no, const char *
 
 static dwf__exec *exec_dup(const dwf__exec *e);
 
-/* After e's row was written as e->loaded holds it (was: dwf__store_row_mark before): a copy, or
- * with `take` e->loaded itself (e->loaded is then NULL: the caller saves e no more). */
-static void rk_exec_kept(dwf__store *st, int was, dwf__exec *e, int take)
+/* After e's row was written as e->loaded holds it (w: taken before the write, touched: what it
+ * changed): a copy, or with `take` e->loaded itself (e->loaded is then NULL: the caller saves e
+ * no more). */
+static void rk_exec_kept(dwf__store *st, const dwf__store_write *w, unsigned touched, dwf__exec *e, int take)
 {
     dwf__exec *row = NULL;
-    if (e->loaded && rk_after(st, was) == 0) {
+    tn_past(st, w, touched);
+    if (rk_past(st, w) == 0 && e->loaded) {
         row = take ? e->loaded : exec_dup(e->loaded);
         if (take) e->loaded = NULL;
     }
@@ -1293,40 +1336,24 @@ static void rk_exec_kept(dwf__store *st, int was, dwf__exec *e, int take)
  * instructions of an at-most-once step (callgrind), a statement that nearly always finds none.
  * What the store holds decides the answer for a while: no timer is due before the earliest
  * due_ms of the table less the largest clock offset of a running execution (the check's own
- * bound). So the check notes that instant, and a later call skips it before then while the rows
- * it read cannot have changed: no row written on this connection since, except by writes that
- * touch neither timers nor a running execution's clock offset or status (the operations' and
- * history events' rows, an execution row's save that leaves those two columns alone: they count
- * what they wrote, dwf__store_known_since), nothing rolled back or undone, no commit by another
- * connection (data_version, as row_keep). Taken only inside a transaction; any doubt drops it
- * and the check reads the store, as before. */
+ * bound). So the check notes that instant, and a later call skips it before then while the note's
+ * mark (tn) holds: the writes that touch neither timers nor a running execution's clock offset or
+ * status (the operations' and history events' rows, an execution row's save that leaves those two
+ * columns alone) carry it on. Taken and used only inside a transaction; any doubt drops it and the
+ * check reads the store, as before. */
 void dwf__store_timer_note(dwf__store *st, double next)
 {
-    sqlite3_int64 v;
-    st->tn_valid = 0;
-    if (sqlite3_get_autocommit(st->db) || data_version(st, &v) != 0) return;
-    st->tn_next = next;
-    st->tn_version = v;
-    st->tn_base = sqlite3_total_changes64(st->db) - st->tn_known;
-    st->tn_undos = st->undos;
-    st->tn_valid = 1;
+    if (mark_take(st, &st->tn) == 0) st->tn_next = next;
 }
 
 int dwf__store_timer_quiet(dwf__store *st, double now)
 {
-    sqlite3_int64 v;
-    if (!st->tn_valid) return -1;
-    if (sqlite3_total_changes64(st->db) - st->tn_known != st->tn_base || st->undos != st->tn_undos ||
-        sqlite3_get_autocommit(st->db) || data_version(st, &v) != 0 || v != st->tn_version) {
-        st->tn_valid = 0;
+    if (!st->tn.valid) return -1;
+    if (sqlite3_get_autocommit(st->db) || !mark_holds(st, &st->tn)) {
+        st->tn.valid = 0;
         return -1;
     }
     return now < st->tn_next;
-}
-
-void dwf__store_known_since(dwf__store *st, sqlite3_int64 total_before)
-{
-    st->tn_known += sqlite3_total_changes64(st->db) - total_before;
 }
 
 /* ---- executions ------------------------------------------------------------------------ */
@@ -1630,8 +1657,7 @@ static int exec_save(dwf__store *st, dwf__exec *e, int last, dwf_error *err)
     }
     if (n == 0) return 0;
     sql_put(sql, len, " WHERE id=?1");
-    int was = dwf__store_row_mark(st);
-    sqlite3_int64 total = sqlite3_total_changes64(st->db);
+    dwf__store_write w = dwf__store_write_begin(st);
     sqlite3_stmt *q = dwf__sql_prepare(st, err, sql, "s", e->id);
     if (!q) return -1;
     int rc = SQLITE_OK, k = 2;
@@ -1642,14 +1668,12 @@ static int exec_save(dwf__store *st, dwf__exec *e, int last, dwf_error *err)
         while ((r = dwf__sql_step(st, q, err)) == 1) {}
     dwf__sql_done(st, q);
     if (r < 0) return -1;
-    /* (the timer note's bound reads a running execution's clock offset: a save changing it or
-     * the status is not harmless to it) */
-    int harmless = 1;
+    /* (the timer note's bound reads a running execution's clock offset and status) */
+    unsigned touched = DWF__WROTE_EXEC;
     for (size_t i = 0; i < NEXEC_COLS; i++)
         if (changed[i] && (exec_cols[i].off == offsetof(dwf__exec, status) ||
                            exec_cols[i].off == offsetof(dwf__exec, clock_offset_ms)))
-            harmless = 0;
-    if (harmless) dwf__store_known_since(st, total);
+            touched |= DWF__WROTE_EXEC_STATUS;
     for (size_t i = 0; i < NEXEC_COLS; i++)
         if (changed[i] && col_copy(e->loaded, e, &exec_cols[i]) != 0) {
             /* Out of memory: forget what the row held, so the next save writes every column. */
@@ -1657,7 +1681,7 @@ static int exec_save(dwf__store *st, dwf__exec *e, int last, dwf_error *err)
             e->loaded = NULL;
             break;
         }
-    rk_exec_kept(st, was, e, last);
+    rk_exec_kept(st, &w, touched, e, last);
     return 0;
 }
 
@@ -1700,7 +1724,7 @@ int dwf__exec_number(dwf__store *st, dwf__exec *e, dwf_error *err)
 
 int dwf__exec_insert(dwf__store *st, dwf__exec *e, dwf_error *err)
 {
-    int was = dwf__store_row_mark(st);
+    dwf__store_write w = dwf__store_write_begin(st);
     if (exec_write(st, e, err, "INSERT INTO executions(" EXEC_COLS ", no) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,"
                                "?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,?26,?27,?28,?29,"
                                "?30)", 1) != 0)
@@ -1709,7 +1733,7 @@ int dwf__exec_insert(dwf__store *st, dwf__exec *e, dwf_error *err)
     dwf__exec *row = exec_dup(e);
     dwf__exec_free(e->loaded);
     e->loaded = row;
-    rk_exec_kept(st, was, e, 0);
+    rk_exec_kept(st, &w, DWF__WROTE_EXEC | DWF__WROTE_EXEC_STATUS, e, 0); /* (a new row: a status) */
     return 0;
 }
 

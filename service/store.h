@@ -267,26 +267,36 @@ int dwf__exec_save(dwf__store *st, dwf__exec *e, dwf_error *err);
 /* The same, as e's last save: the row kept for the next load (row_keep) is e->loaded itself,
  * which e no longer holds (a save after it writes every column). */
 int dwf__exec_save_last(dwf__store *st, dwf__exec *e, dwf_error *err);
+/* The store unchanged since (store.c, store_mark): the caches the store keeps between calls
+ * rest on marks that every write on the connection breaks, unless it reports what it touched
+ * once it succeeded, with dwf__store_write_begin taken before it. A write that reports nothing
+ * breaks them all. */
+typedef struct {
+    sqlite3_int64 before; /* sqlite3_total_changes64 before the write */
+} dwf__store_write;
+enum {
+    DWF__WROTE_EVENTS = 1,      /* history events' rows */
+    DWF__WROTE_OPERATION = 2,   /* an operation's row (dwf__store_op_kept) */
+    DWF__WROTE_EXEC = 4,        /* an execution's row (the store's own saves) */
+    DWF__WROTE_EXEC_STATUS = 8, /* ... with its status or clock offset */
+};
+dwf__store_write dwf__store_write_begin(dwf__store *st);
+/* After a write that changed only rows of the kinds `touched` names, none a kept row. */
+void dwf__store_wrote(dwf__store *st, const dwf__store_write *w, unsigned touched);
 /* The rows a call wrote, kept for the next call's loads while nothing else can have changed them
  * (store.c, row_keep): dwf__exec_load answers the execution row last saved or inserted from
- * memory, and dwf__store_op_cached the operation row last written. A write that keeps its row
- * takes dwf__store_row_mark before it (nothing written since the kept rows' mark) and hands the
- * row over after it succeeded (dwf__store_op_kept takes json, the row's text, in every case). */
-int dwf__store_row_mark(dwf__store *st);
+ * memory, and dwf__store_op_cached the operation row last written. After the write of an
+ * operation's row succeeded, dwf__store_op_kept reports it (DWF__WROTE_OPERATION) and keeps it
+ * (it takes json, the row's text, in every case). */
+void dwf__store_op_kept(dwf__store *st, const dwf__store_write *w, long long exec_no, const char *op_id,
+                        long long start_seq, char *json);
 /* The timer note (store.c, timer_note): after a check found no timer due, `next` is the earliest
  * instant (the service's clock) one can be; dwf__store_timer_quiet says whether the check can be
  * skipped at `now`: 1 (the note holds and now is before it), 0 (it holds: check, no new note
- * needed), -1 (no note: check and note). A write that touches neither the
- * timers nor a running execution's clock offset or status says so after it, with the total of
- * changes (sqlite3_total_changes64) before it: dwf__store_known_since; any other write drops the
- * note. */
+ * needed), -1 (no note: check and note). Writes reported as touching neither the timers nor a
+ * running execution's status or clock offset leave the note; any other write drops it. */
 void dwf__store_timer_note(dwf__store *st, double next);
 int dwf__store_timer_quiet(dwf__store *st, double now);
-void dwf__store_known_since(dwf__store *st, sqlite3_int64 total_before);
-void dwf__store_op_kept(dwf__store *st, int was, long long exec_no, const char *op_id, long long start_seq, char *json);
-/* After a write that changes no row the store keeps (history events inserted, schema 16) and
- * succeeded (was: dwf__store_row_mark before it): the kept rows stay, the mark moves past it. */
-void dwf__store_row_carry(dwf__store *st, int was);
 /* The JSON text of operation op_id of execution exec_no as the store holds it, and its start
  * sequence, when it is the row kept; else NULL (read it from the store). */
 const char *dwf__store_op_cached(dwf__store *st, long long exec_no, const char *op_id, long long *start_seq);

@@ -2056,6 +2056,16 @@ static void test_kept_rows_follow_other_writers(void)
                                       " WHERE op_id='c'", NULL, NULL, NULL));
     expect_reject(s, &r, "[{\"Id\":\"c\",\"Type\":\"STEP\",\"Action\":\"SUCCEED\"}]",
                   "InvalidParameterValueException", "Invalid current STEP state to close.");
+    /* The same, with a write reported harmless after the SQL (events): it moves the mark past
+     * itself only, not past the SQL before it. */
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"c2\",\"Type\":\"STEP\",\"Action\":\"START\"}]", NULL, &err));
+    TT_EQ_INT(SQLITE_OK, sqlite3_exec(dwf__store_db(s->st),
+                                      "UPDATE operations SET json=replace(json, '\"STARTED\"', '\"SUCCEEDED\"')"
+                                      " WHERE op_id='c2'", NULL, NULL, NULL));
+    dwf__store_write w = dwf__store_write_begin(s->st);
+    dwf__store_wrote(s->st, &w, DWF__WROTE_EVENTS);
+    expect_reject(s, &r, "[{\"Id\":\"c2\",\"Type\":\"STEP\",\"Action\":\"SUCCEED\"}]",
+                  "InvalidParameterValueException", "Invalid current STEP state to close.");
     TT_EQ_INT(SQLITE_OK, sqlite3_exec(dwf__store_db(s->st), "UPDATE executions SET status='STOPPED'", NULL, NULL, NULL));
     expect_reject(s, &r, "[{\"Id\":\"d\",\"Type\":\"STEP\",\"Action\":\"START\"}]",
                   "InvalidParameterValueException", "Invalid Checkpoint Token: the execution has completed.");
