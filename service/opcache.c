@@ -274,6 +274,7 @@ int dwf__svc_opcache_flush(dwf_service *s, long long own, dwf_error *err)
     if (r == 0 && k) qsort(v, k, sizeof *v, cmp_key);
     if (r == 0 && c->nev) qsort(c->ev, c->nev, sizeof *c->ev, cmp_event);
     size_t i = 0, j = 0;
+    const opc_entry *last = NULL; /* the operation written last */
     while (r == 0 && (i < k || j < c->nev)) {
         size_t n = 0;
         while (j + n < c->nev && (i == k || c->ev[j + n].k < entry_key(v[i]))) n++;
@@ -281,10 +282,13 @@ int dwf__svc_opcache_flush(dwf_service *s, long long own, dwf_error *err)
             r = events_write(s, c->ev + j, n, err);
             j += n;
         } else {
-            const opc_entry *x = v[i++];
+            const opc_entry *x = last = v[i++];
             r = dwf__svc_op_write(s, x->exec_no, x->op, x->start_seq, x->change_seq, x->exec_no != own, err);
         }
     }
+    /* The operation written last is the row the store keeps for the next call (a step's START,
+     * which its SUCCEED loads): a copy of it spares that load parsing its text (store.c). */
+    if (r == 0 && last) dwf__store_op_parsed(s->st, last->exec_no, last->op_id, last->start_seq, cJSON_Duplicate(last->op, 1));
     free(v);
     return r;
 }

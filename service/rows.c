@@ -56,8 +56,9 @@ static int op_load(dwf_service *s, const dwf__exec *e, const char *id, int take,
     /* The row the last call wrote (a step's START, which its SUCCEED closes): kept by the store
      * as the text it wrote, which was an Operation (op_from_row's checks hold). */
     long long kept_seq;
-    const char *kept = dwf__store_op_cached(s->st, e->no, id, &kept_seq);
-    if (kept && (*op = cJSON_Parse(kept))) {
+    cJSON *parsed;
+    const char *kept = dwf__store_op_cached(s->st, e->no, id, &kept_seq, &parsed);
+    if (kept && ((*op = parsed) || (*op = cJSON_Parse(kept)))) {
         if (start_seq) *start_seq = kept_seq;
         return 0;
     }

@@ -299,7 +299,12 @@ void dwf__store_timer_note(dwf__store *st, double next);
 int dwf__store_timer_quiet(dwf__store *st, double now);
 /* The JSON text of operation op_id of execution exec_no as the store holds it, and its start
  * sequence, when it is the row kept; else NULL (read it from the store). */
-const char *dwf__store_op_cached(dwf__store *st, long long exec_no, const char *op_id, long long *start_seq);
+const char *dwf__store_op_cached(dwf__store *st, long long exec_no, const char *op_id, long long *start_seq,
+                                 cJSON **parsed);
+/* After the writes of a request: the operation row kept now, parsed (a copy of what was written,
+ * taken; freed unless it is the kept row's). dwf__store_op_cached hands it over once as *parsed
+ * (the caller's, NULL when none) beside the text. */
+void dwf__store_op_parsed(dwf__store *st, long long exec_no, const char *op_id, long long start_seq, cJSON *op);
 /* Delete an execution and every row that belongs to it. */
 int dwf__exec_delete(dwf__store *st, const char *id, dwf_error *err);
 void dwf__exec_free(dwf__exec *e);

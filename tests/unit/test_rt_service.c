@@ -2169,6 +2169,36 @@ static void test_kept_rows_dropped_by_rollback(void)
     close_store(s);
 }
 
+/* The operation row kept for the next call is kept parsed too (a copy of what its checkpoint
+ * wrote, store.c): it must be the row's text parsed, and handed over once. */
+static void test_kept_operation_parsed(void)
+{
+    run r;
+    dwf_service *s = open_started("tp", &r);
+    if (!s) return;
+    dwf_error err;
+    vclock += 0.125; /* (a timestamp with a fraction) */
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"a\",\"Type\":\"STEP\",\"Action\":\"START\",\"Name\":\"n\"},"
+                             "{\"Id\":\"b\",\"Type\":\"STEP\",\"Action\":\"START\",\"Name\":\"m\"}]", NULL, &err));
+    long long seq = 0;
+    cJSON *parsed = NULL;
+    const char *text = dwf__store_op_cached(s->st, 1, "b", &seq, &parsed);
+    TT_ASSERT(text != NULL && parsed != NULL);
+    cJSON *back = text ? cJSON_Parse(text) : NULL;
+    TT_ASSERT(back != NULL && cJSON_Compare(parsed, back, 1));
+    TT_EQ_STR("m", S(parsed, "Name"));
+    cJSON_Delete(back);
+    cJSON_Delete(parsed);
+    parsed = NULL;
+    TT_ASSERT(dwf__store_op_cached(s->st, 1, "b", &seq, &parsed) == text && parsed == NULL); /* once */
+    TT_ASSERT(dwf__store_op_cached(s->st, 1, "a", &seq, &parsed) == NULL && parsed == NULL); /* not the kept row */
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"b\",\"Type\":\"STEP\",\"Action\":\"SUCCEED\",\"Payload\":\"2\"}]", NULL, &err));
+    cJSON *op = op_of(s, r.arn, "b");
+    TT_EQ_STR("SUCCEEDED", op ? S(op, "Status") : NULL);
+    cJSON_Delete(op);
+    close_store(s);
+}
+
 /* Beginning an invocation commits its token and invocation row without a flush of its own (one
  * fdatasync less in every invocation's path, serve's latency): the flush of the handler's first
  * checkpoint covers it. What the event carries was durable before it was handed out. */
@@ -4379,6 +4409,7 @@ int main(void)
     TT_RUN(test_batch_commit_fails);
     TT_RUN(test_kept_rows_follow_other_writers);
     TT_RUN(test_kept_rows_dropped_by_rollback);
+    TT_RUN(test_kept_operation_parsed);
     TT_RUN(test_timer_note_follows_writers);
     TT_RUN(test_sync_wakes_own_batch_only);
     TT_RUN(test_sync_failed_flush_wakes_all);
