@@ -38,11 +38,15 @@
  * failed flush fails every caller waiting on it and every later one (their updates may not be
  * on disk).
  *
- * Wake-ups: each blocked caller sleeps on a semaphore of its own, in a list of the callers
- * waiting. When a flush ends (or a batch fails) the thread that changed the state settles every
- * waiter it decided, still under the lock: the outcome (acknowledged, its batch's error, the
- * flush's errno) is written into the waiter, which is posted once the lock is released and
- * returns without taking it again.
+ * Wake-ups: each blocked caller sleeps, in a list of the callers waiting, on the futex word of
+ * its batch (one of SYNC_WORDS, by ticket). When a flush ends (or a batch fails) the thread that
+ * changed the state settles every waiter it decided, still under the lock: the outcome
+ * (acknowledged, its batch's error, the flush's errno) is written into the waiter, which is
+ * marked posted once the lock is released and returns without taking it again. The sleepers of
+ * one batch are then woken by one futex wake of its word, where a semaphore per waiter took a
+ * sem_post system call for each (2.9 futex calls per execution in bench/throughput.sh's Event
+ * row, about 4.4 per flush), and the first woken, often run on the waker's core at once,
+ * delayed the posts of the others.
  * The waiters not decided (those of batches after the flush) stay asleep, except one (the
  * lowest ticket), woken to commit and lead the next flush when none runs: a broadcast to all of
  * them made each wake, queue for the lock and sleep again (in dwf serve, 44% of its context
@@ -59,12 +63,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/futex.h>
 #include <pthread.h>
-#include <semaphore.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* A batch whose COMMIT failed, kept until each of its waiting calls has read its error. */
@@ -77,19 +84,31 @@ typedef struct failed_batch {
 
 /* A caller asleep until its ticket is decided (or it is woken to lead): on its own stack, in
  * s->waiters while it sleeps. The waker fills the outcome under s->mu and moves it to s->woken;
- * the semaphore is posted once s->mu is released, as the last touch (the caller may return at
- * once). */
+ * `posted` is set once s->mu is released, as the last touch of the waiter (the caller may
+ * return at once); the wake-up itself is on the batch's word in s, never in the waiter. */
 typedef struct sync_waiter {
     unsigned long long ticket;
     int counted; /* a waiter of its batch (counted in its failure record), not a reader */
     int outcome; /* W_LEAD: woken to commit or flush; W_DONE, W_BATCH_FAILED (err), W_FLUSH_FAILED (errno) */
     int flush_errno;
     dwf_error err;
-    sem_t wake;
+    uint32_t bits;      /* its futex bitset: W_ALL and a bit of its own (a wake-up to lead is its alone) */
+    atomic_int posted;  /* the outcome is written: return (or lead) */
     struct sync_waiter *next;
 } sync_waiter;
 enum { W_LEAD, W_DONE, W_BATCH_FAILED, W_FLUSH_FAILED };
 
+/* The waiters of batch t sleep on word t % SYNC_WORDS; the batches waited for at once (from the
+ * oldest not durable to the open one) are a few, so two share a word almost never (and then a
+ * sleeper woken for the other batch finds itself not posted and sleeps again). */
+#define SYNC_WORDS 64
+#define W_ALL (1u << 31)
+
+typedef struct sync_word {
+    atomic_uint seq;      /* changed before every wake-up of the word */
+    atomic_int sleepers;  /* callers between deciding to sleep on it and waking */
+} sync_word;
+_Static_assert(sizeof(atomic_uint) == sizeof(uint32_t), "a futex word is 32 bits");
 struct dwf__sync {
     char wal[PATH_MAX + 8]; /* PATH-wal */
     char db[PATH_MAX];
@@ -104,6 +123,8 @@ struct dwf__sync {
     unsigned open_calls, open_waiters; /* the open batch (number committed + 1): its calls, and
                                         * those of them that wait for its flush */
     failed_batch *failures;
+    sync_word words[SYNC_WORDS];
+    unsigned next_bit; /* the own bit of the next waiter (0..30) */
     unsigned long long failed_from; /* 0, or the first batch of the flush that failed */
     int failed_errno;
     int flushing;
@@ -281,20 +302,56 @@ static void wake_decided(dwf__sync *s)
     s->woken = w;
 }
 
-/* Release s->mu, then wake the waiters decided under it. Posting after the unlock keeps a woken
- * thread that preempts the poster (it often runs on the poster's core at once) from finding the
- * lock still held. A waiter returns only once posted, so it is still there; each post is the
- * last touch of its waiter. */
+/* glibc has no futex wrapper (its semaphores and condition variables are one waiter's or one
+ * queue's); these are the two calls the waiters below need, a sleep and a wake-up of the
+ * sleepers whose bitset meets `bits`. The word is private to the process. */
+static void futex_sleep(atomic_uint *word, unsigned seen, uint32_t bits)
+{
+    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_BITSET_PRIVATE, seen, NULL, NULL, bits);
+}
+
+static void futex_wake(atomic_uint *word, uint32_t bits)
+{
+    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE_BITSET_PRIVATE, INT_MAX, NULL, NULL, bits);
+}
+
+/* Change a word and wake its sleepers of `bits`, if any is between deciding to sleep and waking
+ * (a sleeper counts itself before reading the word, so either this sees it or it sees the
+ * word changed and the waiter posted). */
+static void word_wake(sync_word *wd, uint32_t bits)
+{
+    atomic_fetch_add(&wd->seq, 1);
+    if (atomic_load(&wd->sleepers) > 0) futex_wake(&wd->seq, bits);
+}
+
+/* Release s->mu, then wake the waiters decided under it. Waking after the unlock keeps a woken
+ * thread that preempts the waker (it often runs on the waker's core at once) from finding the
+ * lock still held. A waiter returns only once posted, so it is still there until then: what
+ * the wake-up needs of it (its batch's word, its bit) is read first, and `posted` is the last
+ * touch. Then one wake-up per word for the decided ones, and the one woken to lead its own. */
 static void unlock_and_wake(dwf__sync *s)
 {
     sync_waiter *w = s->woken;
     s->woken = NULL;
     pthread_mutex_unlock(&s->mu);
+    uint64_t decided = 0;
+    int lead_word = -1;
+    uint32_t lead_bit = 0;
     while (w) {
         sync_waiter *next = w->next;
-        sem_post(&w->wake);
+        int k = (int)(w->ticket % SYNC_WORDS);
+        if (w->outcome == W_LEAD) {
+            lead_word = k;
+            lead_bit = w->bits & ~W_ALL;
+        } else {
+            decided |= 1ull << k;
+        }
+        atomic_store_explicit(&w->posted, 1, memory_order_release);
         w = next;
     }
+    for (int k = 0; decided; k++, decided >>= 1)
+        if (decided & 1) word_wake(&s->words[k], W_ALL);
+    if (lead_word >= 0) word_wake(&s->words[lead_word], lead_bit);
 }
 
 void dwf__sync_batch_failed(dwf__sync *s, const dwf_error *err)
@@ -469,13 +526,26 @@ static int outcome(const dwf__sync *s, const sync_waiter *w, dwf_error *err)
 }
 
 /* Sleep in the waiters' list until woken: 1 when the ticket is decided (returns without s->mu),
- * 0 when woken to lead (returns with s->mu held). Called with s->mu held, a flush running. */
+ * 0 when woken to lead (returns with s->mu held). Called with s->mu held, a flush running.
+ * Counted among the word's sleepers before reading it: a waker that changes the word after
+ * that read sees the count and wakes it, or the futex finds the word changed (a wake-up of
+ * another batch on the same word, EINTR: the loop looks again). */
 static int sleep_until_woken(dwf__sync *s, sync_waiter *w)
 {
+    sync_word *wd = &s->words[w->ticket % SYNC_WORDS];
+    atomic_store_explicit(&w->posted, 0, memory_order_relaxed);
+    w->bits = W_ALL | (1u << s->next_bit);
+    s->next_bit = (s->next_bit + 1) % 31;
     w->next = s->waiters;
     s->waiters = w;
     unlock_and_wake(s);
-    while (sem_wait(&w->wake) != 0) continue; /* EINTR */
+    atomic_fetch_add(&wd->sleepers, 1);
+    for (;;) {
+        unsigned seen = atomic_load(&wd->seq);
+        if (atomic_load_explicit(&w->posted, memory_order_acquire)) break;
+        futex_sleep(&wd->seq, seen, w->bits);
+    }
+    atomic_fetch_sub(&wd->sleepers, 1);
     if (w->outcome != W_LEAD) return 1;
     pthread_mutex_lock(&s->mu);
     return 0;
@@ -484,7 +554,6 @@ static int sleep_until_woken(dwf__sync *s, sync_waiter *w)
 static int wait_for(dwf__sync *s, unsigned long long ticket, int waiter, int leading, dwf_error *err)
 {
     sync_waiter w = {.ticket = ticket, .counted = waiter};
-    sem_init(&w.wake, 0, 0);
     int candidate = 0; /* woken to lead, role not given back yet */
     pthread_mutex_lock(&s->mu);
     if (leading) flush_as_leader(s);
@@ -498,7 +567,6 @@ static int wait_for(dwf__sync *s, unsigned long long ticket, int waiter, int lea
                 candidate = 1;
                 continue;
             }
-            sem_destroy(&w.wake);
             return outcome(s, &w, err);
         } else if (s->committed >= ticket) {
             s->flushing = 1; /* committed, not flushed: flush it (no lock needed) */
@@ -511,7 +579,6 @@ static int wait_for(dwf__sync *s, unsigned long long ticket, int waiter, int lea
     /* Sleepers left with no flush running and nobody awake to lead: hand the role on. */
     if (s->waiters && !s->flushing && !s->candidate) wake_decided(s);
     unlock_and_wake(s);
-    sem_destroy(&w.wake);
     return outcome(s, &w, err);
 }
 
