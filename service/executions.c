@@ -13,16 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* RetentionPeriodInDays and ExecutionTimeout of a function's DurableConfig, or the defaults. */
-static void function_config(const cJSON *fn, int *retention_days, int *timeout_s)
-{
-    const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(fn, "DurableConfig");
-    const cJSON *ret = cJSON_GetObjectItemCaseSensitive(cfg, "RetentionPeriodInDays");
-    const cJSON *to = cJSON_GetObjectItemCaseSensitive(cfg, "ExecutionTimeout");
-    *retention_days = cJSON_IsNumber(ret) && ret->valuedouble >= 1 ? (int)ret->valuedouble : DWF_DEFAULT_RETENTION_DAYS;
-    *timeout_s = cJSON_IsNumber(to) && to->valuedouble >= 1 ? (int)to->valuedouble : DWF_DEFAULT_EXECUTION_TIMEOUT_S;
-}
-
 /* The rows of a new execution: itself, its EXECUTION operation (STARTED, the input), the
  * ExecutionStarted event, the execution-timeout timer. */
 /* The row goes in last, as its operation, event and timer left it: inserted first, it was
@@ -83,23 +73,16 @@ int dwf__svc_start(dwf_service *s, const char *function_name, const char *name, 
         return fail(err, IPVE, "Request payload size must be less than or equal to %d bytes.", DWF_LIMIT_SYNC_PAYLOAD);
     if (name && !dwf__svc_valid_id(name))
         return fail(err, IPVE, "Invalid DurableExecutionName: must be 1-64 characters [a-zA-Z0-9-_].");
-    cJSON *fn = NULL;
-    int has_hash = 0;
-    int r = dwf__svc_function_load_hash(s, function_name, &fn, &has_hash, err);
+    char base[256];
+    int has_hash = 0, durable = 0, retention, timeout;
+    int r = dwf__svc_function_start(s, function_name, base, &durable, &retention, &timeout, &has_hash, err);
     if (r < 0) return -1;
     if (r == 1)
         return fail(err, RNFE, "Function not found: arn:aws:lambda:%s:%s:function:%s", s->region, s->account,
                     function_name);
-    char base[256];
-    snprintf(base, sizeof base, "%s", jstr(fn, "FunctionName"));
-    if (!dwf__svc_function_durable(fn)) {
-        cJSON_Delete(fn);
+    if (!durable)
         return fail(err, IPVE, "Function %s is not a durable function (it has no DurableConfig): it runs no durable "
                     "execution.", base);
-    }
-    int retention, timeout;
-    function_config(fn, &retention, &timeout);
-    cJSON_Delete(fn);
     double offset = 0;
     if (parent_arn && parent_clock(s, parent_arn, &offset, err) != 0) return -1;
 

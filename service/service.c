@@ -376,6 +376,7 @@ void dwf_service_close(dwf_service *s)
     if (open) dwf__sync_wait_seen(dwf__store_sync(s->st), dwf__sync_newest(dwf__store_sync(s->st)), &ignored);
     dwf__svc_opcache_drop(s);
     dwf__svc_token_free(s);
+    free(s->start_cfg);
     dwf__store_close(s->st);
     pthread_mutex_destroy(&s->mu);
     free(s);
@@ -516,6 +517,56 @@ int dwf__svc_function_load_hash(dwf_service *s, const char *name, cJSON **out, i
         } else {
             *out = f;
             r = 0;
+        }
+    } else if (r == 0) {
+        r = 1;
+    }
+    dwf__sql_done(s->st, q);
+    return r;
+}
+
+/* RetentionPeriodInDays and ExecutionTimeout of a DurableConfig, or the defaults. */
+static void start_numbers(const cJSON *cfg, int *retention_days, int *timeout_s)
+{
+    const cJSON *ret = cJSON_GetObjectItemCaseSensitive(cfg, "RetentionPeriodInDays");
+    const cJSON *to = cJSON_GetObjectItemCaseSensitive(cfg, "ExecutionTimeout");
+    *retention_days = cJSON_IsNumber(ret) && ret->valuedouble >= 1 ? (int)ret->valuedouble : DWF_DEFAULT_RETENTION_DAYS;
+    *timeout_s = cJSON_IsNumber(to) && to->valuedouble >= 1 ? (int)to->valuedouble : DWF_DEFAULT_EXECUTION_TIMEOUT_S;
+}
+
+/* Every Invoke starts an execution, and loading the function as dwf__svc_function_load gives
+ * it (its config text parsed into a tree with its environment, its handler and source copied)
+ * was ~11,700 instructions of each (callgrind, bench/throughput.sh's Event row), for two
+ * numbers of a text that nearly never changes: the row's config is still read at every start,
+ * and parsed only when it is not the text parsed last time. */
+int dwf__svc_function_start(dwf_service *s, const char *name, char *base, int *durable, int *retention_days,
+                            int *timeout_s, int *has_hash, dwf_error *err)
+{
+    dwf__svc_function_base(name, base);
+    *durable = *has_hash = 0;
+    *retention_days = DWF_DEFAULT_RETENTION_DAYS;
+    *timeout_s = DWF_DEFAULT_EXECUTION_TIMEOUT_S;
+    sqlite3_stmt *q = dwf__sql_prepare(s->st, err, "SELECT config, workflow_hash IS NOT NULL FROM functions WHERE name=?1",
+                                       "s", base);
+    if (!q) return -1;
+    int r = dwf__sql_step(s->st, q, err);
+    if (r == 1) {
+        r = 0;
+        *has_hash = sqlite3_column_int(q, 1);
+        const char *cj = (const char *)sqlite3_column_text(q, 0);
+        /* No config: a plain function (registered without a DurableConfig). */
+        *durable = cj != NULL;
+        if (cj && s->start_cfg && strcmp(cj, s->start_cfg) == 0) {
+            *retention_days = s->start_retention;
+            *timeout_s = s->start_timeout;
+        } else if (cj) {
+            cJSON *cfg = cJSON_Parse(cj); /* not an object (or not JSON): the defaults, as a load gives */
+            start_numbers(cJSON_IsObject(cfg) ? cfg : NULL, retention_days, timeout_s);
+            cJSON_Delete(cfg);
+            free(s->start_cfg);
+            s->start_cfg = strdup(cj); /* out of memory: nothing kept, the next start parses */
+            s->start_retention = *retention_days;
+            s->start_timeout = *timeout_s;
         }
     } else if (r == 0) {
         r = 1;

@@ -35,6 +35,10 @@ struct dwf_service {
     struct dwf__opcache *opc;      /* while a checkpoint request applies its updates (opcache.c), else NULL */
     struct dwf__opcache *opc_done; /* after they are written, until the request answers */
     struct dwf__token_mac *token_mac; /* tokens.c: the MAC key's pads, hashed at open */
+    /* service.c, dwf__svc_function_start: the last DurableConfig text a start parsed and what it
+     * gave (keyed by the text itself, so nothing can make it stale). */
+    char *start_cfg;
+    int start_retention, start_timeout;
 };
 typedef struct dwf__opcache dwf__opcache;
 
@@ -167,6 +171,11 @@ void dwf__svc_function_qualifier(const char *fn, char out[160]);
 int dwf__svc_function_load(dwf_service *s, const char *name, cJSON **out, dwf_error *err);
 /* The same, and whether the function has a workflow hash (*has_hash; NULL: not asked). */
 int dwf__svc_function_load_hash(dwf_service *s, const char *name, cJSON **out, int *has_hash, dwf_error *err);
+/* What starting an execution of function `name` needs of it (lock held): its base name (256
+ * bytes), whether it is durable (has a DurableConfig), the config's RetentionPeriodInDays and
+ * ExecutionTimeout (or the defaults) and whether it has a workflow hash. 0, 1 not found, -1. */
+int dwf__svc_function_start(dwf_service *s, const char *name, char *base, int *durable, int *retention_days,
+                            int *timeout_s, int *has_hash, dwf_error *err);
 /* Load an execution by ARN or id; ResourceNotFoundException if absent. */
 int dwf__svc_exec_get(dwf_service *s, const char *arn, dwf__exec **e, dwf_error *err);
 

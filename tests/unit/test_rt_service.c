@@ -236,6 +236,64 @@ static void test_start_and_event(void)
     close_store(s);
 }
 
+/* The DurableConfig numbers of an execution started now (GetDurableExecution's DurableConfig):
+ * ExecutionTimeout * 1000 + RetentionPeriodInDays, or -1 when the start fails. */
+static int started_config(dwf_service *s, const char *fn)
+{
+    cJSON *req = J("{\"FunctionName\":\"%s\",\"Input\":\"{}\"}", fn), *out = NULL, *ex = NULL;
+    dwf_error err;
+    int v = -1;
+    if (dwf_service_start(s, req, &out, &err) == 0 &&
+        dwf_service_get_execution(s, S(out, "DurableExecutionArn"), 0, &ex, &err) == 0) {
+        const cJSON *dc = cJSON_GetObjectItemCaseSensitive(ex, "DurableConfig");
+        v = (int)cJSON_GetObjectItemCaseSensitive(dc, "ExecutionTimeout")->valuedouble * 1000 +
+            (int)cJSON_GetObjectItemCaseSensitive(dc, "RetentionPeriodInDays")->valuedouble;
+    } else {
+        printf("  start of %s: %s %s\n", fn, err.type, err.message);
+    }
+    cJSON_Delete(ex);
+    cJSON_Delete(out);
+    cJSON_Delete(req);
+    return v;
+}
+
+/* A start reads its function's config every time (service.c keeps only the last text parsed,
+ * keyed by the text): a new config, another function's, one written by another connection and
+ * one that is not JSON each give their own numbers at the next start. */
+static void test_start_reads_the_config_each_time(void)
+{
+    dwf_service *s = open_store(0);
+    TT_ASSERT(s != NULL);
+    register_fn(s, "cfg", 120, 1);
+    register_fn(s, "other", 50, 3);
+    TT_EQ_INT(120001, started_config(s, "cfg"));
+    TT_EQ_INT(120001, started_config(s, "cfg"));
+    register_fn(s, "cfg", 300, 7);
+    TT_EQ_INT(300007, started_config(s, "cfg"));
+    TT_EQ_INT(50003, started_config(s, "other"));
+    TT_EQ_INT(300007, started_config(s, "cfg"));
+    /* Written by another connection: this handle's next start reads it. */
+    sqlite3 *db = NULL;
+    TT_EQ_INT(SQLITE_OK, sqlite3_open(path, &db));
+    TT_EQ_INT(SQLITE_OK, sqlite3_exec(db, "UPDATE functions SET config='{\"ExecutionTimeout\":60,"
+                                          "\"RetentionPeriodInDays\":2}' WHERE name='cfg'", NULL, NULL, NULL));
+    TT_EQ_INT(60002, started_config(s, "cfg"));
+    /* Not JSON, not an object, numbers below 1 or not numbers: the defaults, as before. */
+    const char *bad[] = {"not json", "[1,2]", "{\"ExecutionTimeout\":0,\"RetentionPeriodInDays\":true}",
+                         "{\"ExecutionTimeout\":\"60\"}"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char sql[200];
+        snprintf(sql, sizeof sql, "UPDATE functions SET config='%s' WHERE name='cfg'", bad[i]);
+        TT_EQ_INT(SQLITE_OK, sqlite3_exec(db, sql, NULL, NULL, NULL));
+        TT_EQ_INT(DWF_DEFAULT_EXECUTION_TIMEOUT_S * 1000 + DWF_DEFAULT_RETENTION_DAYS, started_config(s, "cfg"));
+    }
+    /* No config at all: a plain function, which runs no durable execution. */
+    TT_EQ_INT(SQLITE_OK, sqlite3_exec(db, "UPDATE functions SET config=NULL WHERE name='cfg'", NULL, NULL, NULL));
+    TT_EQ_INT(-1, started_config(s, "cfg"));
+    sqlite3_close(db);
+    close_store(s);
+}
+
 static void test_idempotent_start(void)
 {
     dwf_service *s = open_store(0);
@@ -4365,6 +4423,7 @@ static void test_schema_upgrade_fails_named(void)
 int main(void)
 {
     TT_RUN(test_start_and_event);
+    TT_RUN(test_start_reads_the_config_each_time);
     TT_RUN(test_schema_upgrade_fails_named);
     TT_RUN(test_tokens_proven);
     TT_RUN(test_token_known_answer);
