@@ -62,6 +62,8 @@ static int op_load(dwf_service *s, const dwf__exec *e, const char *id, int take,
         if (start_seq) *start_seq = kept_seq;
         return 0;
     }
+    /* (the Ids the store keeps: a new operation's lookup, before its START, answered) */
+    if (dwf__store_op_id_known(s->st, e->no, e->op_count, id) == 0) return 1;
     sqlite3_stmt *q = dwf__sql_prepare(s->st, err, "SELECT json, start_seq FROM operations WHERE exec_no=?1 AND op_id=?2",
                                        "is", e->no, id);
     if (!q) return -1;

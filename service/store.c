@@ -68,6 +68,14 @@ struct dwf__store {
     char *rk_op_id, *rk_op_json;
     cJSON *rk_op; /* the same operation parsed, when its writer handed it over (dwf__store_op_parsed) */
     long long rk_op_no, rk_op_seq;
+    /* The Ids of every operation row of execution rk_ids.no (when `on`), kept under the same
+     * mark (dwf__store_op_id_known). */
+    struct {
+        int on;
+        long long no;
+        char **slot; /* open addressing, cap a power of two, at most half full */
+        size_t cap, n;
+    } rk_ids;
     store_mark rk;
     unsigned long long undos;  /* transactions rolled back and calls' savepoints undone */
     unsigned long long calls;  /* bumped as each call begins and ends (dv_call: one data_version a call) */
@@ -1266,6 +1274,77 @@ void dwf__store_wrote(dwf__store *st, const dwf__store_write *w, unsigned touche
  * and answers a load of the same row from them while their mark (rk) holds: the writes that
  * keep rows here carry it on (rk_past). Any doubt drops both rows and the next load reads the
  * store, as before. */
+/* The Ids of the execution's operations (rk_ids): before each START the service looks its Id up
+ * (op_load in rows.c), a SELECT on the index by Id that finds nothing (~5,000 instructions of an
+ * at-most-once step, callgrind). The set answers "no such row" from memory. It is one of the
+ * kept rows: filled from the store while the execution has few operations (IDS_FILL_MAX: a
+ * fill costs a read of each, so executions taking turns on one handle never pay more than a
+ * few), each Id written after that added as its row is kept (dwf__store_op_kept), dropped with
+ * the kept rows. A hash set of its own (hand-written: neither SQLite nor cJSON has one; the
+ * service's opcache keys its held operations the same way). */
+#define IDS_FILL_MAX 16
+#define IDS_MAX 65536 /* past this many, the set is dropped (the SELECT again, no memory held) */
+
+static unsigned long long id_hash(const char *id)
+{
+    unsigned long long h = 1469598103934665603ULL; /* FNV-1a */
+    for (const char *p = id; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    return h;
+}
+
+static void ids_drop(dwf__store *st)
+{
+    for (size_t i = 0; i < st->rk_ids.cap; i++) free(st->rk_ids.slot[i]);
+    free(st->rk_ids.slot);
+    st->rk_ids.slot = NULL;
+    st->rk_ids.cap = st->rk_ids.n = 0;
+    st->rk_ids.on = 0;
+}
+
+/* The slot holding id, or the empty one where it would go. */
+static char **ids_slot(char **slot, size_t cap, const char *id)
+{
+    size_t i = (size_t)id_hash(id) & (cap - 1);
+    while (slot[i] && strcmp(slot[i], id) != 0) i = (i + 1) & (cap - 1);
+    return &slot[i];
+}
+
+static int ids_has(const dwf__store *st, const char *id)
+{
+    return st->rk_ids.cap && *ids_slot(st->rk_ids.slot, st->rk_ids.cap, id) != NULL;
+}
+
+/* Add a copy of id (kept: the copy is the set's). 0, or -1 (out of memory, or past IDS_MAX: the
+ * set is dropped). */
+static int ids_add(dwf__store *st, const char *id)
+{
+    if (st->rk_ids.n >= IDS_MAX) {
+        ids_drop(st);
+        return -1;
+    }
+    if (2 * (st->rk_ids.n + 1) > st->rk_ids.cap) {
+        size_t cap = st->rk_ids.cap ? 2 * st->rk_ids.cap : 64;
+        char **slot = calloc(cap, sizeof *slot);
+        if (!slot) {
+            ids_drop(st);
+            return -1;
+        }
+        for (size_t i = 0; i < st->rk_ids.cap; i++)
+            if (st->rk_ids.slot[i]) *ids_slot(slot, cap, st->rk_ids.slot[i]) = st->rk_ids.slot[i];
+        free(st->rk_ids.slot);
+        st->rk_ids.slot = slot;
+        st->rk_ids.cap = cap;
+    }
+    char **at = ids_slot(st->rk_ids.slot, st->rk_ids.cap, id);
+    if (*at) return 0;
+    if (!(*at = strdup(id))) {
+        ids_drop(st);
+        return -1;
+    }
+    st->rk_ids.n++;
+    return 0;
+}
+
 static void rk_drop(dwf__store *st)
 {
     dwf__exec_free(st->rk_exec);
@@ -1273,6 +1352,7 @@ static void rk_drop(dwf__store *st)
     free(st->rk_op_json);
     cJSON_Delete(st->rk_op);
     st->rk_op = NULL;
+    ids_drop(st);
     st->rk_exec = NULL;
     st->rk_op_id = st->rk_op_json = NULL;
     st->rk.valid = 0;
@@ -1301,6 +1381,8 @@ void dwf__store_op_kept(dwf__store *st, const dwf__store_write *w, long long exe
 {
     tn_past(st, w, DWF__WROTE_OPERATION);
     char *id = op_id && rk_past(st, w) == 0 ? strdup(op_id) : NULL;
+    if (!id) ids_drop(st);
+    else if (st->rk_ids.on && st->rk_ids.no == exec_no) ids_add(st, op_id);
     free(st->rk_op_id);
     free(st->rk_op_json);
     cJSON_Delete(st->rk_op);
@@ -1337,6 +1419,37 @@ void dwf__store_op_parsed(dwf__store *st, long long exec_no, const char *op_id, 
         return;
     }
     st->rk_op = op;
+}
+
+int dwf__store_op_id_known(dwf__store *st, long long exec_no, long long op_count, const char *op_id)
+{
+    if (st->rk_ids.on && st->rk_ids.no == exec_no) {
+        if (rk_fresh(st)) return ids_has(st, op_id);
+    } else if (op_count <= IDS_FILL_MAX && !sqlite3_get_autocommit(st->db)) {
+        /* Filled under the kept rows' mark: the one that holds now, or a new one (the rows kept
+         * under the old one are dropped: they were no longer the store's anyway). */
+        if (!rk_fresh(st) && mark_take(st, &st->rk) != 0) return -1;
+        ids_drop(st);
+        st->rk_ids.no = exec_no;
+        st->rk_ids.on = 1;
+        sqlite3_stmt *q = NULL;
+        if (stmt_get(st, "SELECT op_id FROM operations WHERE exec_no=?1 AND op_id IS NOT NULL", &q) != SQLITE_OK) {
+            ids_drop(st);
+            return -1;
+        }
+        int rc = sqlite3_bind_int64(q, 1, exec_no), ok = rc == SQLITE_OK;
+        while (ok && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+            const char *id = (const char *)sqlite3_column_text(q, 0);
+            ok = id && ids_add(st, id) == 0;
+        }
+        dwf__sql_done(st, q);
+        if (!ok || rc != SQLITE_DONE) {
+            ids_drop(st);
+            return -1;
+        }
+        return ids_has(st, op_id);
+    }
+    return -1;
 }
 
 static dwf__exec *exec_dup(const dwf__exec *e);

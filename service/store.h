@@ -305,6 +305,10 @@ const char *dwf__store_op_cached(dwf__store *st, long long exec_no, const char *
  * taken; freed unless it is the kept row's). dwf__store_op_cached hands it over once as *parsed
  * (the caller's, NULL when none) beside the text. */
 void dwf__store_op_parsed(dwf__store *st, long long exec_no, const char *op_id, long long start_seq, cJSON *op);
+/* Whether execution exec_no (op_count operations, its exec row's count) has an operation op_id,
+ * from the Ids kept with the kept rows (store.c, rk_ids): 1 it may (read the row), 0 it has
+ * none, -1 not known (read the store). */
+int dwf__store_op_id_known(dwf__store *st, long long exec_no, long long op_count, const char *op_id);
 /* Delete an execution and every row that belongs to it. */
 int dwf__exec_delete(dwf__store *st, const char *id, dwf_error *err);
 void dwf__exec_free(dwf__exec *e);

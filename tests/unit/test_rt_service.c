@@ -2257,6 +2257,58 @@ static void test_kept_operation_parsed(void)
     close_store(s);
 }
 
+/* The store keeps the Ids of the execution's operations with the kept rows (store.c, rk_ids) and
+ * answers a new operation's lookup from them: an operation written since by another connection
+ * or by SQL on the handle's own must still be found. */
+static void test_kept_ids_follow_other_writers(void)
+{
+    run r;
+    dwf_service *s = open_started("ti", &r);
+    if (!s) return;
+    dwf_error err;
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"a\",\"Type\":\"STEP\",\"Action\":\"START\"}]", NULL, &err));
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"a\",\"Type\":\"STEP\",\"Action\":\"SUCCEED\",\"Payload\":\"1\"},"
+                             "{\"Id\":\"b\",\"Type\":\"STEP\",\"Action\":\"START\"}]", NULL, &err));
+    /* known, not the kept row: found */
+    expect_reject(s, &r, "[{\"Id\":\"a\",\"Type\":\"WAIT\",\"Action\":\"START\",\"WaitOptions\":{\"WaitSeconds\":1}}]",
+                  "InvalidParameterValueException", "Operation a is a STEP, not a WAIT.");
+    dwf_service *s2 = open_second();
+    if (!s2) {
+        close_store(s);
+        return;
+    }
+    TT_EQ_INT(0, ckpt(s2, &r, "[{\"Id\":\"w\",\"Type\":\"WAIT\",\"Action\":\"START\",\"WaitOptions\":{\"WaitSeconds\":60}}]",
+                      NULL, &err));
+    expect_reject(s, &r, "[{\"Id\":\"w\",\"Type\":\"WAIT\",\"Action\":\"START\",\"WaitOptions\":{\"WaitSeconds\":60}}]",
+                  "InvalidParameterValueException", "Cannot start a WAIT that already exists.");
+    /* the same after a checkpoint of the first handle's own in between (its writes keep rows
+     * again, under a new mark: the Ids dropped with the old one stay dropped) */
+    TT_EQ_INT(0, ckpt(s2, &r, "[{\"Id\":\"w4\",\"Type\":\"WAIT\",\"Action\":\"START\",\"WaitOptions\":{\"WaitSeconds\":60}}]",
+                      NULL, &err));
+    dwf_service_close(s2);
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"x\",\"Type\":\"STEP\",\"Action\":\"START\"}]", NULL, &err));
+    expect_reject(s, &r, "[{\"Id\":\"w4\",\"Type\":\"WAIT\",\"Action\":\"START\",\"WaitOptions\":{\"WaitSeconds\":60}}]",
+                  "InvalidParameterValueException", "Cannot start a WAIT that already exists.");
+    /* SQL of the handle's own connection: operation c becomes w2 */
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"c\",\"Type\":\"WAIT\",\"Action\":\"START\",\"WaitOptions\":{\"WaitSeconds\":60}}]",
+                      NULL, &err));
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"d\",\"Type\":\"STEP\",\"Action\":\"START\"}]", NULL, &err));
+    TT_EQ_INT(SQLITE_OK, sqlite3_exec(dwf__store_db(s->st),
+                                      "UPDATE operations SET op_id='w2', json=replace(json, '\"Id\":\"c\"', '\"Id\":\"w2\"')"
+                                      " WHERE op_id='c'", NULL, NULL, NULL));
+    expect_reject(s, &r, "[{\"Id\":\"w2\",\"Type\":\"WAIT\",\"Action\":\"START\",\"WaitOptions\":{\"WaitSeconds\":60}}]",
+                  "InvalidParameterValueException", "Cannot start a WAIT that already exists.");
+    TT_EQ_INT(SQLITE_OK, sqlite3_exec(dwf__store_db(s->st),
+                                      "UPDATE operations SET op_id='w3', json=replace(json, '\"Id\":\"d\"', '\"Id\":\"w3\"')"
+                                      " WHERE op_id='d'", NULL, NULL, NULL));
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"y\",\"Type\":\"STEP\",\"Action\":\"START\"}]", NULL, &err));
+    expect_reject(s, &r, "[{\"Id\":\"w3\",\"Type\":\"WAIT\",\"Action\":\"START\",\"WaitOptions\":{\"WaitSeconds\":60}}]",
+                  "InvalidParameterValueException", "Operation w3 is a STEP, not a WAIT.");
+    /* and a new Id is still new */
+    TT_EQ_INT(0, ckpt(s, &r, "[{\"Id\":\"e\",\"Type\":\"STEP\",\"Action\":\"START\"}]", NULL, &err));
+    close_store(s);
+}
+
 /* Beginning an invocation commits its token and invocation row without a flush of its own (one
  * fdatasync less in every invocation's path, serve's latency): the flush of the handler's first
  * checkpoint covers it. What the event carries was durable before it was handed out. */
@@ -4469,6 +4521,7 @@ int main(void)
     TT_RUN(test_kept_rows_follow_other_writers);
     TT_RUN(test_kept_rows_dropped_by_rollback);
     TT_RUN(test_kept_operation_parsed);
+    TT_RUN(test_kept_ids_follow_other_writers);
     TT_RUN(test_timer_note_follows_writers);
     TT_RUN(test_sync_wakes_own_batch_only);
     TT_RUN(test_sync_failed_flush_wakes_all);
