@@ -480,21 +480,14 @@ int dwf_service_put_function(dwf_service *s, const cJSON *fn, dwf_error *err)
 
 int dwf__svc_function_load(dwf_service *s, const char *name, cJSON **out, dwf_error *err)
 {
-    return dwf__svc_function_load_hash(s, name, out, NULL, err);
-}
-
-int dwf__svc_function_load_hash(dwf_service *s, const char *name, cJSON **out, int *has_hash, dwf_error *err)
-{
     char base[256];
     dwf__svc_function_base(name, base);
     *out = NULL;
-    if (has_hash) *has_hash = 0;
-    sqlite3_stmt *q = dwf__sql_prepare(s->st, err, "SELECT handler, source, config, workflow_hash IS NOT NULL"
-                                       " FROM functions WHERE name=?1", "s", base);
+    sqlite3_stmt *q = dwf__sql_prepare(s->st, err, "SELECT handler, source, config FROM functions WHERE name=?1", "s",
+                                       base);
     if (!q) return -1;
     int r = dwf__sql_step(s->st, q, err);
     if (r == 1) {
-        if (has_hash) *has_hash = sqlite3_column_int(q, 3);
         cJSON *f = cJSON_CreateObject();
         int bad = !f || jset_str(f, "FunctionName", base);
         bad |= jset_str(f, "Handler", (const char *)sqlite3_column_text(q, 0));

@@ -169,8 +169,6 @@ void dwf__svc_function_base(const char *fn, char out[256]);
 void dwf__svc_function_qualifier(const char *fn, char out[160]);
 /* 0 found (*out {FunctionName,Handler,Source,DurableConfig}), 1 absent, -1 error. */
 int dwf__svc_function_load(dwf_service *s, const char *name, cJSON **out, dwf_error *err);
-/* The same, and whether the function has a workflow hash (*has_hash; NULL: not asked). */
-int dwf__svc_function_load_hash(dwf_service *s, const char *name, cJSON **out, int *has_hash, dwf_error *err);
 /* What starting an execution of function `name` needs of it (lock held): its base name (256
  * bytes), whether it is durable (has a DurableConfig), the config's RetentionPeriodInDays and
  * ExecutionTimeout (or the defaults) and whether it has a workflow hash. 0, 1 not found, -1. */
